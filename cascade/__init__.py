@@ -1,0 +1,1 @@
+"""Cascade: many OpenStack clouds behind one OpenStack-compatible endpoint."""

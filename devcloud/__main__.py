@@ -1,0 +1,108 @@
+"""Command line: `devcloud up|down|status|env [options]` (run through `bin/devcloud`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from devcloud import cloud
+from devcloud import clouds as clouds_yaml
+from devcloud import state as state_file
+from devcloud.errors import DevcloudError
+from devcloud.layout import Layout
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = Path(os.environ.get("DEVCLOUD_DIR", CHECKOUT / ".devcloud"))
+
+
+def layout_from(args: argparse.Namespace) -> Layout:
+    root = Path(args.dir).resolve()
+    saved = state_file.load(root / "devcloud.json")
+    base = args.port_base or (saved.port_base if saved else 20000)
+    az_format = args.az_format or (saved.az_format if saved else "az{n}")
+    return Layout(root=root, port_base=base, az_format=az_format)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="devcloud",
+        description="A local multi-region OpenStack (one Keystone and Glance, N pods) "
+        "for Cascade to front. Everything lives under --dir and listens on 127.0.0.1.",
+    )
+    top.add_argument(
+        "--dir",
+        default=str(DEFAULT_DIR),
+        help="folder holding all state, logs and the OpenStack virtualenv "
+        "(default: $DEVCLOUD_DIR or .devcloud in the checkout)",
+    )
+    top.add_argument(
+        "--port-base",
+        type=int,
+        default=None,
+        help="ports are derived from this (default 20000, see devcloud/layout.py)",
+    )
+    top.add_argument(
+        "--az-format",
+        default=None,
+        help="the AZ name inside pod N, a format with {n} (default 'az{n}')",
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="bring the devcloud up, or repair it (idempotent)")
+    up.add_argument(
+        "--pods",
+        type=int,
+        default=None,
+        help="number of pods (default: as it is, or 2 for a new devcloud)",
+    )
+    down = sub.add_parser("down", help="stop every process the devcloud started")
+    down.add_argument(
+        "--wipe", action="store_true", help="also delete all data and config (keeps the virtualenv)"
+    )
+    sub.add_parser("status", help="each service, its port, whether it answers, its log")
+    sub.add_parser("env", help='shell lines for the openstack CLI: eval "$(devcloud env)"')
+    return top
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    layout = layout_from(args)
+    if args.command == "up":
+        print(f"devcloud: bringing up {layout.root}", flush=True)
+        await cloud.up(layout, args.pods)
+        print(
+            f"devcloud: ready. clouds.yaml: {layout.clouds_yaml}\n"
+            '  eval "$(bin/devcloud env)"; openstack --os-cloud pod1 server list'
+        )
+    elif args.command == "down":
+        stopped = await cloud.down(layout, wipe=args.wipe)
+        print(f"devcloud: stopped {len(stopped)} processes" + (", wiped" if args.wipe else ""))
+    elif args.command == "status":
+        rows = await cloud.status(layout)
+        if not rows:
+            print(f"devcloud: nothing at {layout.root}")
+            return 3
+        print(f"{'SERVICE':24} {'PORT':>6} {'PID':>8}  {'STATE':24} LOG")
+        for r in rows:
+            print(f"{r.name:24} {r.port or '-':>6} {r.pid or '-':>8}  {r.state:24} {r.log}")
+        return 0 if all(r.healthy for r in rows) else 3
+    elif args.command == "env":
+        print(clouds_yaml.env(layout), end="")
+    return 0
+
+
+def main() -> None:
+    args = parser().parse_args()
+    try:
+        code = asyncio.run(main_async(args))
+    except DevcloudError as exc:
+        print(exc.report(), file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

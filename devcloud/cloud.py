@@ -1,0 +1,251 @@
+"""`up`, `down`, `status`: the devcloud as a whole.
+
+`up` is idempotent: every step checks before it acts, a process that died or
+stopped answering is started again, a service whose config changed is
+restarted, and a second `up` on a healthy devcloud only looks. If any step
+fails, every process this `up` started is stopped again before the error is
+reported, so nothing is left half-started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from devcloud import clouds, identity, infra, seed, system
+from devcloud import state as state_file
+from devcloud.errors import DevcloudError
+from devcloud.layout import MAX_PODS, Layout, Pod
+from devcloud.proc import Proc, Supervisor, port_in_use
+from devcloud.services import cinder, glance, keystone, neutron, nova, placement
+
+POD_SERVICES: tuple[ModuleType, ...] = (placement, neutron, cinder, nova)
+
+
+def supervisor(layout: Layout) -> Supervisor:
+    return Supervisor(layout.run, layout.log, layout.root / "home")
+
+
+def infra_procs(layout: Layout) -> list[Proc]:
+    return [infra.mariadb_proc(layout), infra.epmd_proc(layout), infra.rabbit_proc(layout)]
+
+
+def pod_procs(layout: Layout, pod: Pod) -> list[Proc]:
+    return [p for module in POD_SERVICES for p in module.procs(layout, pod)]
+
+
+def all_procs(layout: Layout, pods: list[Pod]) -> list[Proc]:
+    shared = [*keystone.procs(layout), *glance.procs(layout)]
+    return [*infra_procs(layout), *shared, *(p for pod in pods for p in pod_procs(layout, pod))]
+
+
+@dataclass
+class Clock:
+    """Phase timings of one `up`, printed and kept in `log/up-timings.json`."""
+
+    start: float = field(default_factory=time.monotonic)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, phase: str) -> None:
+        self.phases[phase] = round(time.monotonic() - self.start, 1)
+        print(f"  {self.phases[phase]:6.1f} s  {phase}", flush=True)
+
+
+def resolve_pods(layout: Layout, requested: int | None) -> int:
+    """How many pods `up` should have; refuses to shrink a devcloud silently."""
+    current = state_file.load(layout.state_file)
+    count = requested or (current.pods if current else 2)
+    if not 1 <= count <= MAX_PODS:
+        raise DevcloudError("devcloud", f"--pods must be between 1 and {MAX_PODS}, not {count}")
+    if current and count < current.pods:
+        extra = ", ".join(p.name for p in layout.pods(current.pods)[count:])
+        raise DevcloudError(
+            "devcloud",
+            f"the devcloud in {layout.root} has {current.pods} pods; --pods {count} would "
+            f"remove {extra}. Nothing was changed. To start over with fewer pods run "
+            f"`devcloud down --wipe` first.",
+        )
+    if current and current.port_base != layout.port_base and supervisor(layout).records():
+        raise DevcloudError(
+            "devcloud",
+            f"the devcloud in {layout.root} runs with --port-base {current.port_base}; "
+            "run `devcloud down` before changing it",
+        )
+    return count
+
+
+def preflight(layout: Layout, sup: Supervisor, procs: list[Proc]) -> None:
+    """Refuse before starting anything if a port we need is taken by another program."""
+    for proc in procs:
+        if proc.port is None or sup.running(proc.name):
+            continue
+        if port_in_use(proc.port):
+            raise DevcloudError(
+                proc.name,
+                f"port 127.0.0.1:{proc.port} is already in use by another program; "
+                "stop it or choose another --port-base. Nothing was started.",
+            )
+
+
+def configure(layout: Layout, pods: list[Pod]) -> set[str]:
+    """Write every config file; return the processes whose config changed."""
+    changed: set[str] = set()
+    if keystone.configure(layout):
+        changed.update(p.name for p in keystone.procs(layout))
+    if glance.configure(layout):
+        changed.update(p.name for p in glance.procs(layout))
+    for pod in pods:
+        for module in POD_SERVICES:
+            if module.configure(layout, pod):
+                changed.update(p.name for p in module.procs(layout, pod))
+    return changed
+
+
+async def start(sup: Supervisor, procs: list[Proc]) -> None:
+    await asyncio.gather(*(sup.ensure(p) for p in procs))
+
+
+async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clock) -> None:
+    await infra.prepare_mariadb(layout)
+    infra.prepare_rabbit(layout)
+
+    async def mariadb() -> None:
+        await sup.ensure(infra.mariadb_proc(layout))
+        await infra.ensure_db_user(layout)
+        names = [*keystone.DATABASES, *glance.DATABASES]
+        names += [n for pod in pods for m in POD_SERVICES for n in m.databases(pod)]
+        await infra.create_databases(layout, names)
+
+    async def rabbit() -> None:
+        await sup.ensure(infra.epmd_proc(layout))
+        await sup.ensure(infra.rabbit_proc(layout))
+        await infra.ensure_vhosts(layout, pods)
+
+    rabbit_task = asyncio.create_task(rabbit())
+    await mariadb()
+    clock.mark("mariadb ready")
+    # processes whose config changed are stopped here and started below with the new one
+    await sup.stop_all(sorted(configure(layout, pods)))
+
+    async def keystone_ready() -> None:
+        await keystone.setup(layout)
+        await start(sup, keystone.procs(layout))
+        await identity.register(layout, pods)
+        clock.mark("keystone ready, accounts and catalog registered")
+
+    ks = asyncio.create_task(keystone_ready())
+
+    async def glance_ready() -> None:
+        await glance.setup(layout)
+        await ks
+        await start(sup, glance.procs(layout))
+        await seed.ensure_image(layout)
+        clock.mark("glance ready, image uploaded")
+
+    async def pod_ready(pod: Pod) -> None:
+        await asyncio.gather(*(m.setup(layout, pod) for m in POD_SERVICES))
+        clock.mark(f"{pod.name} databases migrated")
+        await ks
+        await rabbit_task
+        procs = pod_procs(layout, pod)
+        # APIs first: nova-compute registers with Placement as it starts
+        await start(sup, [p for p in procs if p.url])
+        await start(sup, [p for p in procs if not p.url])
+        clock.mark(f"{pod.name} services answering")
+        await seed.seed_pod(layout, pod)
+        clock.mark(f"{pod.name} ready (compute mapped, flavors, networks)")
+
+    async with asyncio.TaskGroup() as group:
+        for coro in (glance_ready(), *(pod_ready(p) for p in pods)):
+            group.create_task(coro)
+    await ks
+    await rabbit_task
+
+
+async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
+    """Bring the devcloud up (or repair it); returns the phase timings."""
+    count = resolve_pods(layout, requested_pods)
+    pods = layout.pods(count)
+    sup = supervisor(layout)
+    clock = Clock()
+    preflight(layout, sup, all_procs(layout, pods))
+    await system.ensure_packages(layout)
+    clock.mark("debian packages")
+    await system.ensure_venv(layout)
+    clock.mark("openstack virtualenv")
+    try:
+        await _bring_up(layout, pods, sup, clock)
+    except BaseException as exc:
+        await sup.stop_all(list(sup.started))
+        first = _first_devcloud_error(exc)
+        if first is not None:
+            raise first from None
+        raise
+    state_file.save(layout.state_file, state_file.State(count, layout.port_base, layout.az_format))
+    clouds.write(layout, pods)
+    clock.mark("devcloud ready")
+    (layout.log / "up-timings.json").write_text(json.dumps(clock.phases, indent=2) + "\n")
+    return clock.phases
+
+
+def _first_devcloud_error(exc: BaseException) -> DevcloudError | None:
+    if isinstance(exc, DevcloudError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_devcloud_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+async def down(layout: Layout, wipe: bool = False) -> list[str]:
+    """Stop every process the devcloud started (by its pid files); `wipe` also deletes its data.
+
+    The OpenStack virtualenv survives a wipe: it only depends on the pinned versions.
+    """
+    stopped = await supervisor(layout).stop_all()
+    if wipe and layout.root.exists():
+        for child in layout.root.iterdir():
+            if child != layout.venv and child != layout.bin:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    return stopped
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    port: int | None
+    pid: int | None
+    state: str  # answering | running (RPC only) | running, not answering | stopped
+    log: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.state in ("answering", "running (RPC only)")
+
+
+async def status(layout: Layout) -> list[Row]:
+    """One row per process the devcloud has or should have."""
+    sup = supervisor(layout)
+    current = state_file.load(layout.state_file)
+    expected = all_procs(layout, layout.pods(current.pods)) if current else []
+    names = [p.name for p in expected]
+    names += [r.name for r in sup.records() if r.name not in names]
+    ports = {p.name: p.port for p in expected}
+
+    async def row(name: str) -> Row:
+        record = sup.running(name)
+        log = str(sup.log_path(name))
+        if record is None:
+            return Row(name, ports.get(name), None, "stopped", log)
+        if not (record.url or record.port):
+            return Row(name, None, record.pid, "running (RPC only)", log)
+        state = "answering" if await sup.answers(record) else "running, not answering"
+        return Row(name, record.port, record.pid, state, log)
+
+    return list(await asyncio.gather(*(row(n) for n in names)))

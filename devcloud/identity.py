@@ -1,0 +1,184 @@
+"""Keystone's content: regions, projects, users, roles and the service catalog.
+
+Everything is find-or-create, so it runs on every `up`; endpoints that no
+longer match the layout (another port base, a pod removed) are corrected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from devcloud.layout import PASSWORD, TOP_REGION, Layout, Pod
+from devcloud.rest import Rest
+from devcloud.services.common import SERVICE_PROJECT
+
+# Tenant users of the devcloud, each with the member role in its own project: (user, project).
+TENANTS = (("demo", "demo"), ("alt_demo", "alt_demo"))
+SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
+INTERFACES = ("public", "internal", "admin")
+CASCADE_PATHS = {
+    "compute": "/compute/v2.1",
+    "volumev3": "/volume/v3/%(project_id)s",
+    "block-storage": "/volume/v3/%(project_id)s",
+    "network": "/networking",
+    "image": "/image",
+}
+# catalog service type -> service name (the names devstack uses)
+SERVICE_NAMES = {
+    "identity": "keystone",
+    "image": "glance",
+    "placement": "placement",
+    "compute": "nova",
+    "network": "neutron",
+    "volumev3": "cinderv3",
+    "block-storage": "cinder",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service_type: str
+    region: str
+    url: str
+
+
+def catalog(layout: Layout, pods: list[Pod]) -> list[Endpoint]:
+    """The endpoints the devcloud's catalog must hold (each for every interface)."""
+    eps = [Endpoint("identity", TOP_REGION, layout.auth_url)]
+    cascade = layout.url("cascade")
+    eps += [Endpoint(t, TOP_REGION, cascade + path) for t, path in CASCADE_PATHS.items()]
+    for pod in pods:
+        cinder = layout.pod_url(pod, "cinder") + "/v3/%(project_id)s"
+        eps += [
+            Endpoint("identity", pod.region, layout.auth_url),
+            Endpoint("image", pod.region, layout.url("glance")),
+            Endpoint("placement", pod.region, layout.pod_url(pod, "placement")),
+            Endpoint("compute", pod.region, layout.pod_url(pod, "nova") + "/v2.1"),
+            Endpoint("network", pod.region, layout.pod_url(pod, "neutron")),
+            Endpoint("volumev3", pod.region, cinder),
+            Endpoint("block-storage", pod.region, cinder),
+        ]
+    return eps
+
+
+class Identity:
+    def __init__(self, rest: Rest) -> None:
+        self.rest = rest
+        self.base = rest.auth_url
+
+    async def _find_or_create(
+        self, collection: str, key: str, query: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        found = await self.rest.call("keystone", "GET", f"{self.base}/{collection}?{query}")
+        if found[collection]:
+            return dict(found[collection][0])
+        made = await self.rest.call("keystone", "POST", f"{self.base}/{collection}", {key: body})
+        return dict(made[key])
+
+    async def role(self, name: str) -> str:
+        return str(
+            (await self._find_or_create("roles", "role", f"name={name}", {"name": name}))["id"]
+        )
+
+    async def project(self, name: str) -> str:
+        body = {"name": name, "domain_id": "default"}
+        return str(
+            (
+                await self._find_or_create(
+                    "projects", "project", f"name={name}&domain_id=default", body
+                )
+            )["id"]
+        )
+
+    async def user(self, name: str, project_id: str) -> str:
+        body = {
+            "name": name,
+            "domain_id": "default",
+            "password": PASSWORD,
+            "default_project_id": project_id,
+        }
+        return str(
+            (await self._find_or_create("users", "user", f"name={name}&domain_id=default", body))[
+                "id"
+            ]
+        )
+
+    async def grant(self, project_id: str, user_id: str, role_id: str) -> None:
+        url = f"{self.base}/projects/{project_id}/users/{user_id}/roles/{role_id}"
+        await self.rest.call("keystone", "PUT", url)
+
+    async def region(self, name: str) -> None:
+        if await self.rest.status("GET", f"{self.base}/regions/{name}") == 404:
+            await self.rest.call(
+                "keystone", "POST", f"{self.base}/regions", {"region": {"id": name}}
+            )
+
+    async def service(self, service_type: str) -> str:
+        made = await self._find_or_create(
+            "services",
+            "service",
+            f"type={service_type}",
+            {"type": service_type, "name": SERVICE_NAMES[service_type]},
+        )
+        return str(made["id"])
+
+    async def sync_endpoints(self, service_id: str, wanted: list[Endpoint]) -> None:
+        """Make the service's endpoints exactly `wanted` (all three interfaces each)."""
+        have = (
+            await self.rest.call(
+                "keystone", "GET", f"{self.base}/endpoints?service_id={service_id}"
+            )
+        )["endpoints"]
+        want = {(e.region, iface): e.url for e in wanted for iface in INTERFACES}
+        calls = []
+        for ep in have:
+            key = (ep["region_id"], ep["interface"])
+            if want.get(key) == ep["url"]:
+                want.pop(key)
+            else:
+                calls.append(
+                    self.rest.call("keystone", "DELETE", f"{self.base}/endpoints/{ep['id']}")
+                )
+        for (region, iface), url in want.items():
+            body = {"service_id": service_id, "interface": iface, "url": url, "region_id": region}
+            calls.append(
+                self.rest.call("keystone", "POST", f"{self.base}/endpoints", {"endpoint": body})
+            )
+        await asyncio.gather(*calls)
+
+
+async def register(layout: Layout, pods: list[Pod]) -> None:
+    """Create the devcloud's accounts and catalog in Keystone (idempotent)."""
+    async with Rest(layout.auth_url) as rest:
+        ident = Identity(rest)
+        await asyncio.gather(*(ident.region(r) for r in [TOP_REGION, *(p.region for p in pods)]))
+        admin_role, member_role, service_role = await asyncio.gather(
+            ident.role("admin"), ident.role("member"), ident.role("service")
+        )
+        service_project = await ident.project(SERVICE_PROJECT)
+
+        async def service_user(name: str) -> None:
+            uid = await ident.user(name, service_project)
+            await ident.grant(service_project, uid, admin_role)
+            await ident.grant(service_project, uid, service_role)
+
+        async def tenant(user: str, project: str) -> None:
+            pid = await ident.project(project)
+            uid = await ident.user(user, pid)
+            await ident.grant(pid, uid, member_role)
+
+        await asyncio.gather(
+            *(service_user(u) for u in SERVICE_USERS),
+            *(tenant(u, p) for u, p in TENANTS),
+        )
+        endpoints = catalog(layout, pods)
+
+        async def one_service(service_type: str) -> None:
+            sid = await ident.service(service_type)
+            await ident.sync_endpoints(
+                sid, [e for e in endpoints if e.service_type == service_type]
+            )
+
+        await asyncio.gather(*(one_service(t) for t in SERVICE_NAMES))

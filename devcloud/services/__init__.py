@@ -1,0 +1,1 @@
+"""One module per OpenStack service: its config, its setup steps, its processes."""

@@ -1,0 +1,98 @@
+"""What the OpenStack services of the devcloud have in common."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from devcloud.ini import Value
+from devcloud.layout import PASSWORD, Layout
+from devcloud.proc import Proc
+from devcloud.system import venv_fingerprint
+
+SERVICE_PROJECT = "service"
+
+
+def service_auth(layout: Layout, user: str, region: str) -> dict[str, Value]:
+    """keystoneauth password options for a service user (for [placement], [neutron], ...)."""
+    return {
+        "auth_url": layout.url("keystone"),
+        "auth_type": "password",
+        "project_domain_name": "Default",
+        "user_domain_name": "Default",
+        "project_name": SERVICE_PROJECT,
+        "username": user,
+        "password": PASSWORD,
+        "region_name": region,
+    }
+
+
+def authtoken(layout: Layout, user: str, region: str) -> dict[str, Value]:
+    """The [keystone_authtoken] section that validates incoming tokens."""
+    return {
+        "www_authenticate_uri": layout.url("keystone"),
+        **service_auth(layout, user, region),
+    }
+
+
+def uwsgi_proc(
+    layout: Layout,
+    name: str,
+    *,
+    port: int,
+    module: str,
+    tier: str,
+    env: Mapping[str, str] | None = None,
+    extra: tuple[str, ...] = (),
+    path: str = "/",
+) -> Proc:
+    """A WSGI API served by uWSGI: one process, four threads (the smallest footprint).
+
+    "Connection: close" because uWSGI's plain --http-socket does no keep-alive and
+    clients that reuse a socket would otherwise see resets on POSTs.
+    """
+    argv = (
+        layout.vbin("uwsgi"),
+        "--http-socket",
+        f"127.0.0.1:{port}",
+        "--virtualenv",
+        str(layout.venv),
+        "--module",
+        module,
+        "--processes",
+        "1",
+        "--threads",
+        "4",
+        "--enable-threads",
+        "--die-on-term",
+        "--need-app",
+        "--buffer-size",
+        "65535",
+        "--add-header",
+        "Connection: close",
+        "--disable-logging",
+        *extra,
+    )
+    return Proc(
+        name=name,
+        argv=argv,
+        tier=tier,
+        env=dict(env or {}),
+        port=port,
+        url=f"http://127.0.0.1:{port}{path}",
+    )
+
+
+async def once(stamp: Path, step: Callable[[], Awaitable[None]]) -> bool:
+    """Run a setup step (db sync, key setup) unless it already ran with these packages.
+
+    The stamp holds the virtualenv's fingerprint, so upgrading the pinned
+    versions re-runs the migrations. Returns True if the step ran.
+    """
+    want = venv_fingerprint()
+    if stamp.exists() and stamp.read_text() == want:
+        return False
+    await step()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(want)
+    return True

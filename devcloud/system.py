@@ -1,0 +1,119 @@
+"""What the devcloud needs from the machine: Debian packages and the OpenStack virtualenv."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from devcloud.commands import run
+from devcloud.errors import DevcloudError
+from devcloud.layout import Layout
+
+HERE = Path(__file__).resolve().parent
+CONSTRAINTS = HERE / "constraints.txt"
+ML2_DRIVER = HERE / "ml2_bindall"
+
+# Debian package -> a file it installs that the devcloud runs.
+APT_PACKAGES = {
+    "mariadb-server": "/usr/sbin/mariadbd",
+    "mariadb-client": "/usr/bin/mariadb",
+    "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
+}
+# The units the packages enable; the devcloud starts its own instances instead.
+SYSTEM_UNITS = ("mariadb.service", "rabbitmq-server.service", "epmd.service", "epmd.socket")
+
+# Everything the OpenStack services need, pinned by constraints.txt.
+OPENSTACK_REQUIREMENTS = (
+    "keystone",
+    "glance",
+    "openstack-placement",
+    "nova",
+    "neutron",
+    "cinder",
+    "tempest",
+    "python-openstackclient",
+    "uWSGI",
+    "PyMySQL",
+)
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+
+
+def missing_packages() -> list[str]:
+    return [pkg for pkg, path in APT_PACKAGES.items() if not Path(path).exists()]
+
+
+async def ensure_packages(layout: Layout) -> None:
+    """Install the Debian packages that are missing, without starting or enabling their daemons."""
+    missing = missing_packages()
+    if not missing:
+        return
+    log = layout.log / "apt.log"
+    if os.geteuid() != 0:
+        raise DevcloudError(
+            "apt", f"Debian packages missing: {' '.join(missing)}; install them as root", None
+        )
+    # policy-rc.d forbids the maintainer scripts to start the packaged daemons.
+    own_policy = not POLICY_RC_D.exists()
+    if own_policy:
+        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
+        POLICY_RC_D.chmod(0o755)
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        await run(["apt-get", "update", "-q"], service="apt", log=log, env=env, heavy=False)
+        await run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+            service="apt",
+            log=log,
+            env=env,
+            heavy=False,
+        )
+    finally:
+        if own_policy:
+            POLICY_RC_D.unlink(missing_ok=True)
+    if shutil.which("systemctl"):
+        # Installing enabled the system units; a devcloud must not leave boot-time daemons behind.
+        # (without systemd nothing was enabled for real, and the call may fail: fine)
+        with contextlib.suppress(DevcloudError):
+            await run(["systemctl", "disable", *SYSTEM_UNITS], service="apt", log=log, heavy=False)
+    still = missing_packages()
+    if still:
+        raise DevcloudError("apt", f"packages still missing after install: {still}", log)
+
+
+def venv_fingerprint() -> str:
+    """Changes whenever the pinned versions or the ML2 driver change."""
+    digest = hashlib.sha256(CONSTRAINTS.read_bytes())
+    digest.update(" ".join(OPENSTACK_REQUIREMENTS).encode())
+    for path in sorted(ML2_DRIVER.iterdir()):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+async def ensure_venv(layout: Layout) -> bool:
+    """Create or update the OpenStack virtualenv; True if anything was installed."""
+    stamp = layout.venv / ".devcloud-fingerprint"
+    want = venv_fingerprint()
+    if stamp.exists() and stamp.read_text() == want:
+        return False
+    log = layout.log / "venv.log"
+    if not (layout.venv / "bin" / "python").exists():
+        await run([sys.executable, "-m", "venv", str(layout.venv)], service="venv", log=log)
+    pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
+    await run(
+        [*pip, "install", "-q", "-c", str(CONSTRAINTS), *OPENSTACK_REQUIREMENTS, str(ML2_DRIVER)],
+        service="venv",
+        log=log,
+        timeout=1800,
+        heavy=False,
+    )
+    stamp.write_text(want)
+    layout.bin.mkdir(parents=True, exist_ok=True)
+    cli = layout.bin / "openstack"
+    cli.unlink(missing_ok=True)
+    cli.symlink_to(layout.venv / "bin" / "openstack")
+    return True
