@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from devcloud import cloud
+from devcloud import cloud, tempest
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
@@ -62,6 +62,9 @@ def parser() -> argparse.ArgumentParser:
         "--wipe", action="store_true", help="also delete all data and config (keeps the virtualenv)"
     )
     sub.add_parser("status", help="each service, its port, whether it answers, its log")
+    tempest = sub.add_parser("tempest", help="run the tempest baseline against one pod directly")
+    tempest.add_argument("--pod", type=int, default=1, help="pod number (default 1)")
+    tempest.add_argument("--concurrency", type=int, default=2)
     sub.add_parser("env", help='shell lines for the openstack CLI: eval "$(devcloud env)"')
     return top
 
@@ -87,6 +90,14 @@ async def main_async(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r.name:24} {r.port or '-':>6} {r.pid or '-':>8}  {r.state:24} {r.log}")
         return 0 if all(r.healthy for r in rows) else 3
+    elif args.command == "tempest":
+        summary = await tempest.run_baseline(layout, layout.pod(args.pod), args.concurrency)
+        print(
+            f"tempest against {summary.pod}: {summary.passed} passed, {summary.failed} failed, "
+            f"{summary.skipped} skipped in {summary.seconds:.0f} s "
+            f"(concurrency {summary.concurrency}); log: {layout.log / f'tempest-{summary.pod}.log'}"
+        )
+        return 1 if summary.failed else 0
     elif args.command == "env":
         print(clouds_yaml.env(layout), end="")
     return 0

@@ -34,6 +34,7 @@ async def run(
     stdin: bytes | None = None,
     timeout: float = 600.0,
     heavy: bool = True,
+    cwd: Path | None = None,
 ) -> str:
     """Run `argv` to completion, append its output to `log`, return the output.
 
@@ -52,6 +53,7 @@ async def run(
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 env=full_env,
+                cwd=cwd,
             )
         except OSError as exc:
             raise DevcloudError(service, f"cannot run {argv[0]}: {exc}", log) from exc

@@ -1,0 +1,79 @@
+"""`devcloud up` refuses bad situations before it starts anything."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devcloud import state
+from devcloud.cloud import resolve_pods
+from devcloud.errors import DevcloudError
+from devcloud.layout import SHARED_PORTS, Layout
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+BASE = 41000  # far from the default 20000, so a running devcloud is not disturbed
+
+
+@pytest.fixture
+def keystone_port_taken() -> Iterator[int]:
+    port = BASE + SHARED_PORTS["keystone"]
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        yield port
+
+
+def devcloud(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devcloud", "--dir", str(root), "--port-base", str(BASE), *args],
+        cwd=CHECKOUT,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_port_in_use_names_the_service_and_starts_nothing(
+    tmp_path: Path, keystone_port_taken: int
+) -> None:
+    result = devcloud(tmp_path, "up")
+    assert result.returncode == 1
+    assert f"keystone: port 127.0.0.1:{keystone_port_taken} is already in use" in result.stderr
+    assert "Nothing was started" in result.stderr
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_status_of_an_empty_devcloud(tmp_path: Path) -> None:
+    result = devcloud(tmp_path, "status")
+    assert result.returncode == 3
+    assert "nothing at" in result.stdout
+
+
+def test_down_of_an_empty_devcloud_is_fine(tmp_path: Path) -> None:
+    result = devcloud(tmp_path, "down")
+    assert result.returncode == 0
+    assert "stopped 0 processes" in result.stdout
+
+
+def test_fewer_pods_than_running_is_refused(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    state.save(layout.state_file, state.State(pods=3, port_base=20000, az_format="az{n}"))
+    with pytest.raises(DevcloudError) as caught:
+        resolve_pods(layout, 1)
+    assert "would remove pod2, pod3" in caught.value.message
+    assert "Nothing was changed" in caught.value.message
+    assert resolve_pods(layout, None) == 3  # default: keep the shape
+    assert resolve_pods(layout, 4) == 4  # more pods: added
+
+
+def test_pod_count_bounds(tmp_path: Path) -> None:
+    with pytest.raises(DevcloudError):
+        resolve_pods(Layout(tmp_path), 10)
+    assert resolve_pods(Layout(tmp_path), None) == 2

@@ -1,0 +1,80 @@
+"""Ports, names and URLs of a devcloud layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devcloud.identity import catalog
+from devcloud.layout import MAX_PODS, POD_PORTS, SHARED_PORTS, TOP_REGION, Layout
+
+
+def all_ports(layout: Layout) -> list[int]:
+    shared = [layout.port(s) for s in SHARED_PORTS]
+    pods = [layout.pod_port(p, s) for p in layout.pods(MAX_PODS) for s in POD_PORTS]
+    return shared + pods
+
+
+def test_no_two_services_share_a_port_even_with_max_pods() -> None:
+    ports = all_ports(Layout(Path("/x")))
+    assert len(ports) == len(set(ports))
+    assert all(1024 < p < 65536 for p in ports)
+
+
+def test_port_base_moves_every_port() -> None:
+    a, b = all_ports(Layout(Path("/x"))), all_ports(Layout(Path("/x"), port_base=30000))
+    assert [q - p for p, q in zip(a, b, strict=True)] == [10000] * len(a)
+
+
+def test_pod_names_regions_and_azs() -> None:
+    layout = Layout(Path("/x"), az_format="zone-{n}")
+    pods = layout.pods(3)
+    assert [(p.name, p.region, p.az) for p in pods] == [
+        ("pod1", "pod1", "zone-1"),
+        ("pod2", "pod2", "zone-2"),
+        ("pod3", "pod3", "zone-3"),
+    ]
+    assert layout.pod_url(pods[1], "nova") == "http://127.0.0.1:22774"
+
+
+def test_everything_lives_under_the_root() -> None:
+    layout = Layout(Path("/somewhere/dc"))
+    pod = layout.pod(1)
+    for path in (
+        layout.venv,
+        layout.run,
+        layout.log,
+        layout.clouds_yaml,
+        layout.home("mariadb"),
+        layout.pod_home(pod, "nova"),
+    ):
+        assert path.is_relative_to("/somewhere/dc")
+    assert "127.0.0.1" in layout.db_url("keystone")
+    assert layout.transport_url(pod).endswith("/pod1")
+
+
+def test_catalog_has_every_service_in_every_pod_and_the_top() -> None:
+    layout = Layout(Path("/x"))
+    eps = catalog(layout, layout.pods(2))
+    by_region: dict[str, set[str]] = {}
+    for ep in eps:
+        by_region.setdefault(ep.region, set()).add(ep.service_type)
+    pod_types = {
+        "identity",
+        "image",
+        "placement",
+        "compute",
+        "network",
+        "volumev3",
+        "block-storage",
+    }
+    assert by_region["pod1"] == by_region["pod2"] == pod_types
+    assert by_region[TOP_REGION] == pod_types - {"placement"}
+    # one Glance for all pods; the top's endpoints are Cascade's, not a pod's
+    assert {e.url for e in eps if e.service_type == "image" and e.region != TOP_REGION} == {
+        layout.url("glance")
+    }
+    assert all(
+        e.url.startswith(layout.url("cascade"))
+        for e in eps
+        if e.region == TOP_REGION and e.service_type != "identity"
+    )
