@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from devcloud import cloud, tempest
+from devcloud import bench, cloud, tempest
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
@@ -65,6 +65,8 @@ def parser() -> argparse.ArgumentParser:
     tempest = sub.add_parser("tempest", help="run the tempest baseline against one pod directly")
     tempest.add_argument("--pod", type=int, default=1, help="pod number (default 1)")
     tempest.add_argument("--concurrency", type=int, default=2)
+    bench = sub.add_parser("bench", help="print the devcloud's figures (memory, boot, volumes)")
+    bench.add_argument("--count", type=int, default=5, help="servers and volumes per pod")
     sub.add_parser("env", help='shell lines for the openstack CLI: eval "$(devcloud env)"')
     return top
 
@@ -98,6 +100,10 @@ async def main_async(args: argparse.Namespace) -> int:
             f"(concurrency {summary.concurrency}); log: {layout.log / f'tempest-{summary.pod}.log'}"
         )
         return 1 if summary.failed else 0
+    elif args.command == "bench":
+        current = state_file.load(layout.state_file)
+        pods = layout.pods(current.pods if current else 0)
+        print(await bench.run_bench(layout, pods, args.count))
     elif args.command == "env":
         print(clouds_yaml.env(layout), end="")
     return 0

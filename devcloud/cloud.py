@@ -56,19 +56,11 @@ class Clock:
 
 
 def resolve_pods(layout: Layout, requested: int | None) -> int:
-    """How many pods `up` should have; refuses to shrink a devcloud silently."""
+    """How many pods `up` should have (the current number unless asked otherwise)."""
     current = state_file.load(layout.state_file)
     count = requested or (current.pods if current else 2)
     if not 1 <= count <= MAX_PODS:
         raise DevcloudError("devcloud", f"--pods must be between 1 and {MAX_PODS}, not {count}")
-    if current and count < current.pods:
-        extra = ", ".join(p.name for p in layout.pods(current.pods)[count:])
-        raise DevcloudError(
-            "devcloud",
-            f"the devcloud in {layout.root} has {current.pods} pods; --pods {count} would "
-            f"remove {extra}. Nothing was changed. To start over with fewer pods run "
-            f"`devcloud down --wipe` first.",
-        )
     if current and current.port_base != layout.port_base and supervisor(layout).records():
         raise DevcloudError(
             "devcloud",
@@ -166,10 +158,26 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
     await rabbit_task
 
 
+async def remove_pods(layout: Layout, sup: Supervisor, pods: list[Pod]) -> None:
+    """Take pods out of the devcloud: processes, databases, vhosts, regions and files.
+
+    Their endpoints are already gone: `identity.register` keeps only the current pods'.
+    """
+    prefixes = tuple(f"{p.name}-" for p in pods)
+    await sup.stop_all([r.name for r in sup.records() if r.name.startswith(prefixes)])
+    for pod in pods:
+        await infra.drop_databases(layout, f"{pod.name}_")
+        await infra.delete_vhost(layout, pod)
+        shutil.rmtree(layout.root / pod.name, ignore_errors=True)
+    await identity.remove_regions(layout, [p.region for p in pods])
+
+
 async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
-    """Bring the devcloud up (or repair it); returns the phase timings."""
+    """Bring the devcloud up (or repair it), adding or removing pods; returns phase timings."""
     count = resolve_pods(layout, requested_pods)
     pods = layout.pods(count)
+    current = state_file.load(layout.state_file)
+    removed = layout.pods(current.pods)[count:] if current else []
     sup = supervisor(layout)
     clock = Clock()
     preflight(layout, sup, all_procs(layout, pods))
@@ -179,6 +187,9 @@ async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
     clock.mark("openstack virtualenv")
     try:
         await _bring_up(layout, pods, sup, clock)
+        if removed:
+            await remove_pods(layout, sup, removed)
+            clock.mark("removed " + ", ".join(p.name for p in removed))
     except BaseException as exc:
         await sup.stop_all(list(sup.started))
         first = _first_devcloud_error(exc)

@@ -182,3 +182,11 @@ async def register(layout: Layout, pods: list[Pod]) -> None:
             )
 
         await asyncio.gather(*(one_service(t) for t in SERVICE_NAMES))
+
+
+async def remove_regions(layout: Layout, regions: list[str]) -> None:
+    """Delete regions of removed pods (their endpoints must be gone already)."""
+    async with Rest(layout.auth_url) as rest:
+        for region in regions:
+            url = f"{layout.auth_url}/regions/{region}"
+            await rest.call("keystone", "DELETE", url, ok=(204, 404))

@@ -178,3 +178,9 @@ async def ensure_vhosts(layout: Layout, pods: list[Pod]) -> None:
         if pod.name not in have:
             await rabbitmqctl(layout, "add_vhost", pod.name)
             await rabbitmqctl(layout, "set_permissions", "-p", pod.name, "guest", ".*", ".*", ".*")
+
+
+async def delete_vhost(layout: Layout, pod: Pod) -> None:
+    have = set((await rabbitmqctl(layout, "list_vhosts", "--quiet", "--no-table-headers")).split())
+    if pod.name in have:
+        await rabbitmqctl(layout, "delete_vhost", pod.name)

@@ -175,7 +175,7 @@ async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summar
         output = await _run_in(ws, argv, layout, log)
     except DevcloudError as exc:
         # failed tests make `tempest run` exit non-zero: still report the counts
-        output = log.read_text() if log.exists() else ""
+        output = log.read_text().rsplit("\n=== ", 1)[-1] if log.exists() else ""
         if not _TOTALS.search(output):
             raise exc
     counts = parse_totals(output)
@@ -199,4 +199,5 @@ async def _run_in(ws: Path, argv: list[str], layout: Layout, log: Path) -> str:
         timeout=3600,
         heavy=False,
         cwd=ws,
+        stream=True,
     )

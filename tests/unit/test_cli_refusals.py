@@ -62,15 +62,25 @@ def test_down_of_an_empty_devcloud_is_fine(tmp_path: Path) -> None:
     assert "stopped 0 processes" in result.stdout
 
 
-def test_fewer_pods_than_running_is_refused(tmp_path: Path) -> None:
+def test_pod_count_follows_the_devcloud_unless_asked(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     state.save(layout.state_file, state.State(pods=3, port_base=20000, az_format="az{n}"))
-    with pytest.raises(DevcloudError) as caught:
-        resolve_pods(layout, 1)
-    assert "would remove pod2, pod3" in caught.value.message
-    assert "Nothing was changed" in caught.value.message
     assert resolve_pods(layout, None) == 3  # default: keep the shape
     assert resolve_pods(layout, 4) == 4  # more pods: added
+    assert resolve_pods(layout, 1) == 1  # fewer: pod2 and pod3 are removed by `up`
+
+
+def test_port_base_change_of_a_running_devcloud_is_refused(tmp_path: Path) -> None:
+    layout = Layout(tmp_path, port_base=30000)
+    state.save(layout.state_file, state.State(pods=2, port_base=20000, az_format="az{n}"))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "mariadb.json").write_text(
+        '{"name": "mariadb", "pid": 1, "start_ticks": 0, "tier": "infra", "port": 1, '
+        '"url": null, "log": ""}'
+    )
+    with pytest.raises(DevcloudError) as caught:
+        resolve_pods(layout, None)
+    assert "runs with --port-base 20000" in caught.value.message
 
 
 def test_pod_count_bounds(tmp_path: Path) -> None:
