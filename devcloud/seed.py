@@ -64,8 +64,9 @@ async def _wait(what: str, service: str, layout: Layout, check: Any, timeout: fl
 async def wait_compute(layout: Layout, pod: Pod, rest: Rest) -> None:
     """Wait for the pod's compute node, map it to the cell, wait for the service to be up.
 
-    The node shows first as a resource provider in Placement (Nova's own
-    hypervisor list only shows hosts already mapped to a cell).
+    The node shows first as a resource provider in Placement; Nova's own
+    hypervisor list only shows hosts already mapped to a cell, which tells
+    whether the (slow) `nova-manage cell_v2 discover_hosts` is needed.
     """
     placement = rest.endpoint("placement", pod.region)
     api = rest.endpoint("compute", pod.region)
@@ -75,13 +76,18 @@ async def wait_compute(layout: Layout, pod: Pod, rest: Rest) -> None:
         found = await rest.call("placement", "GET", f"{placement}/resource_providers?name={host}")
         return bool(found["resource_providers"])
 
+    async def mapped() -> bool:
+        found = await rest.call("nova", "GET", f"{api}/os-hypervisors")
+        return any(h["hypervisor_hostname"] == host for h in found["hypervisors"])
+
     async def service_up() -> bool:
         found = await rest.call("nova", "GET", f"{api}/os-services?binary=nova-compute")
         return any(s["host"] == host and s["state"] == "up" for s in found["services"])
 
     service = f"{pod.name}-nova-compute"
     await _wait("no compute node registered in Placement", service, layout, provider, 180)
-    await nova.discover_host(layout, pod)
+    if not await mapped():
+        await nova.discover_host(layout, pod)
     await _wait("nova-compute not reported up", service, layout, service_up, 60)
 
 

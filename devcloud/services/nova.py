@@ -36,6 +36,8 @@ def _conf(layout: Layout, pod: Pod) -> str:
                 "instances_path": str(home / "state" / "instances"),
                 # hosts outside any aggregate are in this AZ: the pod's own AZ name
                 "default_availability_zone": pod.az,
+                # one compute host per pod: resize and migrate can only stay on it
+                "allow_resize_to_same_host": True,
             },
             "api": {"auth_strategy": "keystone"},
             "wsgi": {"api_paste_config": str(home / "api-paste.ini")},

@@ -1,0 +1,52 @@
+"""The devcloud tool on a real devcloud: status, and `up` repairing exactly what is broken."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import DEVCLOUD_DIR, devcloud
+
+pytestmark = pytest.mark.integration
+
+
+def pids() -> dict[str, int]:
+    return {p.stem: json.loads(p.read_text())["pid"] for p in (DEVCLOUD_DIR / "run").glob("*.json")}
+
+
+def test_status_lists_every_service_with_port_state_and_log(clouds_yaml: Path) -> None:
+    result = devcloud("status")
+    assert result.returncode == 0, result.stdout
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    for name in ("mariadb", "rabbitmq", "keystone", "glance", "pod1-nova-api", "pod2-cinder-api"):
+        assert "answering" in lines[name]
+        assert str(DEVCLOUD_DIR / "log" / f"{name}.log") in lines[name]
+    assert " 25000 " in lines["keystone"]
+    assert "running (RPC only)" in lines["pod2-nova-compute"]
+
+
+def test_up_repairs_a_dead_service_and_leaves_the_rest_alone(clouds_yaml: Path) -> None:
+    before = pids()
+    victim = "pod2-nova-scheduler"
+    os.killpg(before[victim], signal.SIGKILL)
+    for _ in range(50):
+        if devcloud("status").returncode == 3:
+            break
+        time.sleep(0.1)
+    broken = devcloud("status")
+    assert broken.returncode == 3
+    assert any(line.startswith(victim) and "stopped" in line for line in broken.stdout.splitlines())
+
+    result = devcloud("up")
+    assert result.returncode == 0, result.stderr
+    after = pids()
+    assert after[victim] != before[victim]
+    assert {k: v for k, v in after.items() if k != victim} == {
+        k: v for k, v in before.items() if k != victim
+    }
+    assert devcloud("status").returncode == 0
