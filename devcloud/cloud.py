@@ -102,60 +102,61 @@ async def start(sup: Supervisor, procs: list[Proc]) -> None:
 
 
 async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clock) -> None:
+    """Everything after the packages, as a task graph: each step awaits only what it needs."""
     await infra.prepare_mariadb(layout)
     infra.prepare_rabbit(layout)
+    # processes whose config changed are stopped now and started below with the new one
+    await sup.stop_all(sorted(configure(layout, pods)))
 
     async def mariadb() -> None:
         await sup.ensure(infra.mariadb_proc(layout))
         await infra.ensure_db_user(layout)
-        names = [*keystone.DATABASES, *glance.DATABASES]
-        names += [n for pod in pods for m in POD_SERVICES for n in m.databases(pod)]
-        await infra.create_databases(layout, names)
+        clock.mark("mariadb ready")
 
     async def rabbit() -> None:
         await sup.ensure(infra.epmd_proc(layout))
         await sup.ensure(infra.rabbit_proc(layout))
         await infra.ensure_vhosts(layout, pods)
-
-    rabbit_task = asyncio.create_task(rabbit())
-    await mariadb()
-    clock.mark("mariadb ready")
-    # processes whose config changed are stopped here and started below with the new one
-    await sup.stop_all(sorted(configure(layout, pods)))
-
-    async def keystone_ready() -> None:
-        await keystone.setup(layout)
-        await start(sup, keystone.procs(layout))
-        await identity.register(layout, pods)
-        clock.mark("keystone ready, accounts and catalog registered")
-
-    ks = asyncio.create_task(keystone_ready())
-
-    async def glance_ready() -> None:
-        await glance.setup(layout)
-        await ks
-        await start(sup, glance.procs(layout))
-        await seed.ensure_image(layout)
-        clock.mark("glance ready, image uploaded")
-
-    async def pod_ready(pod: Pod) -> None:
-        await asyncio.gather(*(m.setup(layout, pod) for m in POD_SERVICES))
-        clock.mark(f"{pod.name} databases migrated")
-        await ks
-        await rabbit_task
-        procs = pod_procs(layout, pod)
-        # APIs first: nova-compute registers with Placement as it starts
-        await start(sup, [p for p in procs if p.url])
-        await start(sup, [p for p in procs if not p.url])
-        clock.mark(f"{pod.name} services answering")
-        await seed.seed_pod(layout, pod)
-        clock.mark(f"{pod.name} ready (compute mapped, flavors, networks)")
+        clock.mark("rabbitmq ready")
 
     async with asyncio.TaskGroup() as group:
-        for coro in (glance_ready(), *(pod_ready(p) for p in pods)):
-            group.create_task(coro)
-    await ks
-    await rabbit_task
+        db = group.create_task(mariadb())
+        mq = group.create_task(rabbit())
+
+        async def keystone_ready() -> None:
+            await db
+            await keystone.setup(layout)
+            await start(sup, keystone.procs(layout))
+            await identity.register(layout, pods)
+            clock.mark("keystone ready, accounts and catalog registered")
+
+        ks = group.create_task(keystone_ready())
+
+        async def glance_ready() -> None:
+            await db
+            await glance.setup(layout)
+            await ks
+            await start(sup, glance.procs(layout))
+            await seed.ensure_image(layout)
+            clock.mark("glance ready, image uploaded")
+
+        async def pod_ready(pod: Pod) -> None:
+            await db
+            await asyncio.gather(*(m.setup(layout, pod) for m in POD_SERVICES))
+            clock.mark(f"{pod.name} databases migrated")
+            await ks
+            await mq
+            procs = pod_procs(layout, pod)
+            # APIs first: nova-compute registers with Placement as it starts
+            await start(sup, [p for p in procs if p.url])
+            await start(sup, [p for p in procs if not p.url])
+            clock.mark(f"{pod.name} services answering")
+            await seed.seed_pod(layout, pod)
+            clock.mark(f"{pod.name} ready (compute mapped, flavors, networks)")
+
+        group.create_task(glance_ready())
+        for pod in pods:
+            group.create_task(pod_ready(pod))
 
 
 async def remove_pods(layout: Layout, sup: Supervisor, pods: list[Pod]) -> None:

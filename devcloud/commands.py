@@ -70,6 +70,11 @@ async def run(
             raise DevcloudError(
                 service, f"{' '.join(argv[:3])} ... ran past {timeout:.0f} s", log
             ) from None
+        except asyncio.CancelledError:
+            # another step failed: end this one now rather than when the event loop closes
+            child.kill()
+            await asyncio.shield(child.wait())
+            raise
     text = out.decode("utf-8", "replace")
     with log.open("a") as fh:
         took = time.monotonic() - started

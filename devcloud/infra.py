@@ -90,10 +90,14 @@ async def ensure_db_user(layout: Layout) -> None:
     )
 
 
-async def create_databases(layout: Layout, names: list[str]) -> None:
+async def recreate_databases(layout: Layout, names: list[str]) -> None:
+    """Drop (if there) and create empty databases."""
     await sql(
         layout,
-        "".join(f"CREATE DATABASE IF NOT EXISTS `{n}` CHARACTER SET utf8mb4;\n" for n in names),
+        "".join(
+            f"DROP DATABASE IF EXISTS `{n}`;\nCREATE DATABASE `{n}` CHARACTER SET utf8mb4;\n"
+            for n in names
+        ),
     )
 
 
@@ -134,8 +138,12 @@ def rabbit_env(layout: Layout) -> dict[str, str]:
         "RABBITMQ_PID_FILE": str(home / "rabbitmq.pid"),
         "ERL_EPMD_ADDRESS": "127.0.0.1",
         "ERL_EPMD_PORT": str(layout.port("epmd")),
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-        "RABBITMQ_CTL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        # -start_epmd false: Erlang would otherwise start a daemonised epmd of its own
+        # whenever ours is not running, one that no pid file knows and `down` cannot stop.
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+            "-kernel inet_dist_use_interface {127,0,0,1} -start_epmd false"
+        ),
+        "RABBITMQ_CTL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1} -start_epmd false",
     }
 
 

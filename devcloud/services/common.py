@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from devcloud import infra
 from devcloud.ini import Value
 from devcloud.layout import PASSWORD, Layout
 from devcloud.proc import Proc
@@ -83,15 +84,22 @@ def uwsgi_proc(
     )
 
 
-async def once(stamp: Path, step: Callable[[], Awaitable[None]]) -> bool:
+async def once(
+    layout: Layout, stamp: Path, databases: list[str], step: Callable[[], Awaitable[None]]
+) -> bool:
     """Run a setup step (db sync, key setup) unless it already ran with these packages.
 
     The stamp holds the virtualenv's fingerprint, so upgrading the pinned
-    versions re-runs the migrations. Returns True if the step ran.
+    versions runs the migrations again, in place. Without a stamp the step
+    never finished: MySQL DDL is not transactional, so an interrupted first
+    migration leaves half a schema, and the service's databases are made
+    anew before it runs. Returns True if the step ran.
     """
     want = venv_fingerprint()
     if stamp.exists() and stamp.read_text() == want:
         return False
+    if not stamp.exists():
+        await infra.recreate_databases(layout, databases)
     await step()
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(want)

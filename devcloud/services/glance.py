@@ -53,7 +53,7 @@ async def setup(layout: Layout) -> None:
     async def step() -> None:
         await run([*manage, "db_sync"], service="glance", log=layout.log / "glance-setup.log")
 
-    await once(home / ".setup-done", step)
+    await once(layout, home / ".setup-done", DATABASES, step)
 
 
 def procs(layout: Layout) -> list[Proc]:

@@ -62,7 +62,7 @@ async def setup(layout: Layout) -> None:
             heavy=False,
         )
 
-    await once(home / ".setup-done", step)
+    await once(layout, home / ".setup-done", DATABASES, step)
 
 
 def procs(layout: Layout) -> list[Proc]:

@@ -95,7 +95,7 @@ async def setup(layout: Layout, pod: Pod) -> None:
             )
         await run([*manage, "db", "sync"], service=service, log=log)
 
-    await once(layout.pod_home(pod, "nova") / ".setup-done", step)
+    await once(layout, layout.pod_home(pod, "nova") / ".setup-done", databases(pod), step)
 
 
 async def discover_host(layout: Layout, pod: Pod, timeout: float = 120.0) -> None:

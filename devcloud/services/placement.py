@@ -44,7 +44,7 @@ async def setup(layout: Layout, pod: Pod) -> None:
             log=layout.log / f"{pod.name}-placement-setup.log",
         )
 
-    await once(home / ".setup-done", step)
+    await once(layout, home / ".setup-done", databases(pod), step)
 
 
 def procs(layout: Layout, pod: Pod) -> list[Proc]:
