@@ -5,7 +5,8 @@
 - per pod: servers booted on the pod's `private` network to ACTIVE, volumes
   created to `available`, a volume attached to a server (`in-use`) and
   detached, each timed from the API call that starts it;
-- the phase timings of the last `up` (log/up-timings.json).
+- the phase timings of the last `up` from nothing running, and of the last `up`
+  (log/up-history.jsonl).
 """
 
 from __future__ import annotations
@@ -160,6 +161,29 @@ class PodBench:
             await self.rest.call("cinder", "DELETE", f"{self.cinder}/volumes/{vid}", ok=(202, 404))
 
 
+def up_history(layout: Layout) -> list[str]:
+    """The last `up` that started the whole devcloud, and the last one at all."""
+    path = layout.log / "up-history.jsonl"
+    if not path.exists():
+        return ["no `up` recorded yet"]
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    out = []
+    cold = [e for e in entries if e["started"] >= e["processes"]]
+    for label, entry in (
+        ("from nothing running", cold[-1] if cold else None),
+        ("last `up`", entries[-1]),
+    ):
+        if entry is None:
+            continue
+        phases = entry["phases"]
+        out.append(
+            f"{label} ({entry['when']}, {entry['pods']} pods, {entry['started']} processes "
+            f"started): ready after {phases.get('devcloud ready', '?')} s; "
+            + ", ".join(f"{k} {v} s" for k, v in phases.items())
+        )
+    return out
+
+
 def _stats(values: list[float]) -> str:
     return (
         f"first {values[0]:.2f} s, median {statistics.median(values):.2f} s, "
@@ -214,11 +238,5 @@ async def run_bench(layout: Layout, pods: list[Pod], count: int) -> str:
         f"- {m.group}: RSS {m.rss_mib:.0f} MiB, PSS {m.pss_mib:.0f} MiB ({m.processes} processes)"
         for m in shared
     ]
-    timings = layout.log / "up-timings.json"
-    if timings.exists():
-        phases = json.loads(timings.read_text())
-        lines.append(
-            f"- last `up`: {phases.get('devcloud ready', '?')} s in all; phases: "
-            + ", ".join(f"{k} {v} s" for k, v in phases.items())
-        )
+    lines += [f"- {line}" for line in up_history(layout)]
     return "\n".join(lines)

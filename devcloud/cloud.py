@@ -45,7 +45,7 @@ def all_procs(layout: Layout, pods: list[Pod]) -> list[Proc]:
 
 @dataclass
 class Clock:
-    """Phase timings of one `up`, printed and kept in `log/up-timings.json`."""
+    """Phase timings of one `up`, printed and appended to `log/up-history.jsonl`."""
 
     start: float = field(default_factory=time.monotonic)
     phases: dict[str, float] = field(default_factory=dict)
@@ -200,7 +200,16 @@ async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
     state_file.save(layout.state_file, state_file.State(count, layout.port_base, layout.az_format))
     clouds.write(layout, pods)
     clock.mark("devcloud ready")
-    (layout.log / "up-timings.json").write_text(json.dumps(clock.phases, indent=2) + "\n")
+    entry = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "pods": count,
+        # "from nothing running" when this `up` started every process of the devcloud
+        "started": len(sup.started),
+        "processes": len(all_procs(layout, pods)),
+        "phases": clock.phases,
+    }
+    with (layout.log / "up-history.jsonl").open("a") as fh:
+        fh.write(json.dumps(entry) + "\n")
     return clock.phases
 
 
