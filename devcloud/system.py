@@ -71,6 +71,10 @@ async def ensure_packages(layout: Layout) -> None:
             env=env,
             heavy=False,
         )
+    except DevcloudError as exc:
+        raise DevcloudError(
+            "apt", f"installing Debian packages {', '.join(missing)} failed ({exc.message})", log
+        ) from exc
     finally:
         if own_policy:
             POLICY_RC_D.unlink(missing_ok=True)
