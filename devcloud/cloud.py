@@ -137,8 +137,8 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
             await glance.setup(layout)
             await ks
             await start(sup, glance.procs(layout))
-            await seed.ensure_image(layout)
-            clock.mark("glance ready, image uploaded")
+            await seed.ensure_images(layout)
+            clock.mark("glance ready, images uploaded")
 
         async def pod_ready(pod: Pod) -> None:
             await db

@@ -16,6 +16,7 @@ from devcloud.services import nova
 from devcloud.services.neutron import EXTERNAL_PHYSNET
 
 IMAGE_NAME = "tiny"
+ALT_IMAGE_NAME = "tiny-alt"
 IMAGE_BYTES = 1024 * 1024  # raw zeros: the fake virt driver never reads it
 # (id, name, ram MiB, vcpus, disk GiB): devstack's ids, so tempest configs look familiar
 FLAVORS = (("42", "m1.nano", 64, 1, 0), ("1", "m1.tiny", 512, 1, 1), ("2", "m1.small", 2048, 1, 20))
@@ -23,18 +24,18 @@ FLAVORS = (("42", "m1.nano", 64, 1, 0), ("1", "m1.tiny", 512, 1, 1), ("2", "m1.s
 QUOTAS = {"instances": 100, "cores": 200, "ram": 512 * 1024}
 
 
-async def ensure_image(layout: Layout) -> str:
-    """Upload the shared public image once; returns its id."""
+async def ensure_image(layout: Layout, name: str = IMAGE_NAME) -> str:
+    """Upload a shared public image once; returns its id."""
     async with Rest(layout.auth_url) as rest:
         glance = layout.url("glance")
-        found = await rest.call("glance", "GET", f"{glance}/v2/images?name={IMAGE_NAME}")
+        found = await rest.call("glance", "GET", f"{glance}/v2/images?name={name}")
         for image in found["images"]:
             if image["status"] == "active":
                 return str(image["id"])
             # a half-uploaded image from an interrupted run: replace it
             await rest.call("glance", "DELETE", f"{glance}/v2/images/{image['id']}")
         body = {
-            "name": IMAGE_NAME,
+            "name": name,
             "disk_format": "raw",
             "container_format": "bare",
             "visibility": "public",
@@ -48,6 +49,11 @@ async def ensure_image(layout: Layout) -> str:
             content=bytes(IMAGE_BYTES),
         )
         return str(image["id"])
+
+
+async def ensure_images(layout: Layout) -> None:
+    """`tiny`, and `tiny-alt` for tests that need two distinct images (tempest's image_ref_alt)."""
+    await asyncio.gather(ensure_image(layout, IMAGE_NAME), ensure_image(layout, ALT_IMAGE_NAME))
 
 
 async def _wait(what: str, service: str, layout: Layout, check: Any, timeout: float) -> None:

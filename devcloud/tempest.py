@@ -19,7 +19,7 @@ from devcloud.errors import DevcloudError
 from devcloud.ini import render, write_if_changed
 from devcloud.layout import PASSWORD, Layout, Pod
 from devcloud.rest import Rest
-from devcloud.seed import FLAVORS, IMAGE_NAME
+from devcloud.seed import ALT_IMAGE_NAME, FLAVORS, IMAGE_NAME
 
 # The baseline: compute flavors, keypairs, limits, availability zones and servers
 # (create/get/list/delete); volumes (create/get/list/delete, AZs, limits); networks,
@@ -66,13 +66,15 @@ async def _facts(layout: Layout, pod: Pod) -> dict[str, str]:
     async with Rest(layout.auth_url) as rest:
         glance = layout.url("glance")
         images = await rest.call("glance", "GET", f"{glance}/v2/images?name={IMAGE_NAME}")
+        alt = await rest.call("glance", "GET", f"{glance}/v2/images?name={ALT_IMAGE_NAME}")
         neutron = rest.endpoint("network", pod.region)
         nets = await rest.call("neutron", "GET", f"{neutron}/v2.0/networks?name=public")
         exts = await rest.call("neutron", "GET", f"{neutron}/v2.0/extensions")
-    if not images["images"] or not nets["networks"]:
+    if not images["images"] or not alt["images"] or not nets["networks"]:
         raise DevcloudError("tempest", f"{pod.name} has no image or public network: run `up`")
     return {
         "image": images["images"][0]["id"],
+        "image_alt": alt["images"][0]["id"],
         "public": nets["networks"][0]["id"],
         "extensions": ",".join(sorted(e["alias"] for e in exts["extensions"])),
     }
@@ -112,7 +114,7 @@ async def configure(layout: Layout, pod: Pod) -> Path:
             "identity-feature-enabled": {"api_v2": False},
             "compute": {
                 "image_ref": facts["image"],
-                "image_ref_alt": facts["image"],
+                "image_ref_alt": facts["image_alt"],
                 "flavor_ref": flavor_ids["m1.tiny"],
                 "flavor_ref_alt": flavor_ids["m1.small"],
                 "min_compute_nodes": 1,
@@ -134,9 +136,19 @@ async def configure(layout: Layout, pod: Pod) -> Path:
                 "floating_network_name": "public",
                 "project_network_cidr": "10.100.0.0/16",
             },
-            "network-feature-enabled": {"ipv6": False, "api_extensions": facts["extensions"]},
+            # IPv6 is API-only here too (no DHCP or RA agents), like everything else
+            "network-feature-enabled": {
+                "ipv6": True,
+                "ipv6_subnet_attributes": True,
+                "api_extensions": facts["extensions"],
+            },
             "validation": {"run_validation": False},
-            "volume": {"catalog_type": "block-storage", "build_timeout": 120},
+            "volume": {
+                "catalog_type": "block-storage",
+                "build_timeout": 120,
+                "min_microversion": "3.0",
+                "max_microversion": "latest",
+            },
             "volume-feature-enabled": {"backup": False},
             "image": {"build_timeout": 120},
             "service_available": {
