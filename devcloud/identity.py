@@ -109,11 +109,15 @@ class Identity:
         url = f"{self.base}/projects/{project_id}/users/{user_id}/roles/{role_id}"
         await self.rest.call("keystone", "PUT", url)
 
-    async def region(self, name: str) -> None:
-        if await self.rest.status("GET", f"{self.base}/regions/{name}") == 404:
-            await self.rest.call(
-                "keystone", "POST", f"{self.base}/regions", {"region": {"id": name}}
-            )
+    async def regions(self, names: list[str]) -> None:
+        """Create the regions that do not exist yet."""
+        found = await self.rest.call("keystone", "GET", f"{self.base}/regions")
+        have = {r["id"] for r in found["regions"]}
+        for name in names:
+            if name not in have:
+                await self.rest.call(
+                    "keystone", "POST", f"{self.base}/regions", {"region": {"id": name}}
+                )
 
     async def service(self, service_type: str) -> str:
         made = await self._find_or_create(
@@ -153,7 +157,9 @@ async def register(layout: Layout, pods: list[Pod]) -> None:
     """Create the devcloud's accounts and catalog in Keystone (idempotent)."""
     async with Rest(layout.auth_url) as rest:
         ident = Identity(rest)
-        await asyncio.gather(*(ident.region(r) for r in [TOP_REGION, *(p.region for p in pods)]))
+        # One request before any concurrent ones: a fresh Keystone loads its policy
+        # rules on first use, and requests racing that load are refused with 403.
+        await ident.regions([TOP_REGION, *(p.region for p in pods)])
         admin_role, member_role, service_role = await asyncio.gather(
             ident.role("admin"), ident.role("member"), ident.role("service")
         )

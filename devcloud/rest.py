@@ -111,11 +111,7 @@ class Rest:
         except ValueError:
             return None
 
-    async def status(self, method: str, url: str) -> int:
-        """HTTP status of a request, for existence checks (200 vs 404)."""
-        hdrs = {"X-Auth-Token": self.token}
-        try:
-            resp = await self._http.request(method, url, headers=hdrs)
-        except httpx.HTTPError as exc:
-            raise DevcloudError("rest", f"{method} {url} failed: {exc!r}") from exc
-        return resp.status_code
+    async def exists(self, service: str, url: str) -> bool:
+        """True if GET `url` answers 200, False on 404; anything else is an error."""
+        resp = await self._send(service, "GET", url, ok=(200, 404))
+        return resp.status_code == 200

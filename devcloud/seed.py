@@ -53,7 +53,8 @@ async def ensure_image(layout: Layout, name: str = IMAGE_NAME) -> str:
 
 async def ensure_images(layout: Layout) -> None:
     """`tiny`, and `tiny-alt` for tests that need two distinct images (tempest's image_ref_alt)."""
-    await asyncio.gather(ensure_image(layout, IMAGE_NAME), ensure_image(layout, ALT_IMAGE_NAME))
+    await ensure_image(layout, IMAGE_NAME)
+    await ensure_image(layout, ALT_IMAGE_NAME)
 
 
 async def _wait(what: str, service: str, layout: Layout, check: Any, timeout: float) -> None:
@@ -114,7 +115,7 @@ async def wait_volume(layout: Layout, pod: Pod, rest: Rest) -> None:
 async def ensure_flavors(rest: Rest, pod: Pod) -> None:
     api = rest.endpoint("compute", pod.region)
     for fid, name, ram, vcpus, disk in FLAVORS:
-        if await rest.status("GET", f"{api}/flavors/{fid}") == 404:
+        if not await rest.exists("nova", f"{api}/flavors/{fid}"):
             body = {"flavor": {"id": fid, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk}}
             await rest.call("nova", "POST", f"{api}/flavors", body)
 
@@ -220,13 +221,18 @@ async def ensure_networks(rest: Rest, pod: Pod, demo_project: str) -> None:
 
 
 async def seed_pod(layout: Layout, pod: Pod) -> None:
-    """Make the pod ready to boot: compute mapped, volume service up, flavors, quotas, networks."""
+    """Make the pod ready to boot: compute mapped, volume service up, flavors, quotas, networks.
+
+    At most one request at a time per service: each API loads its policy
+    rules on first use, and requests racing that load can be refused.
+    """
     async with Rest(layout.auth_url) as rest:
-        demo, alt = await asyncio.gather(_project_id(rest, "demo"), _project_id(rest, "alt_demo"))
-        await asyncio.gather(
-            wait_compute(layout, pod, rest),
-            wait_volume(layout, pod, rest),
-            ensure_flavors(rest, pod),
-            ensure_quotas(rest, pod, [demo, alt]),
-            ensure_networks(rest, pod, demo),
-        )
+        demo = await _project_id(rest, "demo")
+        alt = await _project_id(rest, "alt_demo")
+        await asyncio.gather(wait_compute(layout, pod, rest), wait_volume(layout, pod, rest))
+
+        async def compute() -> None:
+            await ensure_flavors(rest, pod)
+            await ensure_quotas(rest, pod, [demo, alt])
+
+        await asyncio.gather(compute(), ensure_networks(rest, pod, demo))
