@@ -192,3 +192,19 @@ async def delete_vhost(layout: Layout, pod: Pod) -> None:
     have = set((await rabbitmqctl(layout, "list_vhosts", "--quiet", "--no-table-headers")).split())
     if pod.name in have:
         await rabbitmqctl(layout, "delete_vhost", pod.name)
+
+
+async def consumed_queues(layout: Layout, pod: Pod) -> set[str]:
+    """Names of the queues in the pod's vhost that have at least one consumer."""
+    out = await rabbitmqctl(
+        layout,
+        "list_queues",
+        "-p",
+        pod.name,
+        "name",
+        "consumers",
+        "--quiet",
+        "--no-table-headers",
+    )
+    rows = (line.split() for line in out.splitlines())
+    return {row[0] for row in rows if len(row) == 2 and row[1].isdigit() and int(row[1]) > 0}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from devcloud import infra
 from devcloud.errors import DevcloudError
 from devcloud.layout import Layout, Pod
 from devcloud.rest import Rest
-from devcloud.services import nova
+from devcloud.services import cinder, nova
 from devcloud.services.neutron import EXTERNAL_PHYSNET
 
 IMAGE_NAME = "tiny"
@@ -220,12 +221,47 @@ async def ensure_networks(rest: Rest, pod: Pod, demo_project: str) -> None:
         )
 
 
+def rpc_queues(pod: Pod) -> dict[str, str]:
+    """The RPC queues that must have a consumer before the pod can serve, by service."""
+    return {
+        "conductor": f"{pod.name}-nova-conductor",
+        "scheduler": f"{pod.name}-nova-scheduler",
+        f"compute.{nova.compute_host(pod)}": f"{pod.name}-nova-compute",
+        "cinder-scheduler": f"{pod.name}-cinder-scheduler",
+        f"cinder-volume.{pod.name}-volume@{cinder.BACKEND}": f"{pod.name}-cinder-volume",
+    }
+
+
+async def wait_rpc(layout: Layout, pod: Pod, timeout: float = 180.0) -> None:
+    """Wait until every RPC service of the pod consumes its queue.
+
+    A process can be alive before it listens: an RPC call sent to a queue
+    nobody consumes yet waits out the whole RPC timeout (60 s) and fails.
+    """
+    want = rpc_queues(pod)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        missing = set(want) - await infra.consumed_queues(layout, pod)
+        if not missing:
+            return
+        if loop.time() > deadline:
+            service = want[sorted(missing)[0]]
+            raise DevcloudError(
+                service,
+                f"not consuming its RPC queue(s) {sorted(missing)} after {timeout:.0f} s",
+                layout.log / f"{service}.log",
+            )
+        await asyncio.sleep(0.5)
+
+
 async def seed_pod(layout: Layout, pod: Pod) -> None:
     """Make the pod ready to boot: compute mapped, volume service up, flavors, quotas, networks.
 
     At most one request at a time per service: each API loads its policy
     rules on first use, and requests racing that load can be refused.
     """
+    await wait_rpc(layout, pod)
     async with Rest(layout.auth_url) as rest:
         demo = await _project_id(rest, "demo")
         alt = await _project_id(rest, "alt_demo")
