@@ -8,13 +8,11 @@ from an image do not (they need qemu-img and a real block device).
 
 from __future__ import annotations
 
-import shutil
-
 from devcloud.commands import run
 from devcloud.ini import render, write_if_changed
 from devcloud.layout import Layout, Pod
 from devcloud.proc import Proc
-from devcloud.services.common import authtoken, once, service_auth, uwsgi_proc
+from devcloud.services.common import authtoken, once, prepare_home, service_auth, uwsgi_proc
 
 BACKEND = "fake"
 
@@ -61,11 +59,13 @@ def _conf(layout: Layout, pod: Pod) -> str:
 
 def configure(layout: Layout, pod: Pod) -> bool:
     home = layout.pod_home(pod, "cinder")
-    for sub in ("state", "locks", "coordination"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    for name in ("api-paste.ini", "resource_filters.json"):
-        if not (home / name).exists():
-            shutil.copy(layout.venv / "etc" / "cinder" / name, home / name)
+    prepare_home(
+        layout,
+        home,
+        "cinder",
+        ("state", "locks", "coordination"),
+        ("api-paste.ini", "resource_filters.json"),
+    )
     return write_if_changed(home / "cinder.conf", _conf(layout, pod))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -82,6 +83,18 @@ def uwsgi_proc(
         port=port,
         url=f"http://127.0.0.1:{port}{path}",
     )
+
+
+def prepare_home(
+    layout: Layout, home: Path, service: str, folders: tuple[str, ...], shipped: tuple[str, ...]
+) -> None:
+    """Create a service's folders and copy the files its wheel ships under `etc/<service>`
+    (paste pipelines, filters) that are used as they are."""
+    for sub in folders:
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    for name in shipped:
+        if not (home / name).exists():
+            shutil.copy(layout.venv / "etc" / service / name, home / name)
 
 
 async def once(

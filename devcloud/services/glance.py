@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 from devcloud.commands import run
 from devcloud.ini import render, write_if_changed
 from devcloud.layout import TOP_REGION, Layout
 from devcloud.proc import Proc
-from devcloud.services.common import authtoken, once, uwsgi_proc
+from devcloud.services.common import authtoken, once, prepare_home, uwsgi_proc
 
 DATABASES = ["glance"]
 
@@ -38,11 +36,9 @@ def _conf(layout: Layout) -> str:
 
 def configure(layout: Layout) -> bool:
     home = layout.home("glance")
-    for sub in ("images", "staging", "tasks", "locks"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    paste = home / "glance-api-paste.ini"
-    if not paste.exists():
-        shutil.copy(layout.venv / "etc" / "glance" / "glance-api-paste.ini", paste)
+    prepare_home(
+        layout, home, "glance", ("images", "staging", "tasks", "locks"), ("glance-api-paste.ini",)
+    )
     return write_if_changed(home / "glance-api.conf", _conf(layout))
 
 

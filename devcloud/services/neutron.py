@@ -9,13 +9,11 @@ pod's own external network.
 
 from __future__ import annotations
 
-import shutil
-
 from devcloud.commands import run
 from devcloud.ini import render, write_if_changed
 from devcloud.layout import Layout, Pod
 from devcloud.proc import Proc
-from devcloud.services.common import authtoken, once, service_auth, uwsgi_proc
+from devcloud.services.common import authtoken, once, prepare_home, service_auth, uwsgi_proc
 
 PHYSNET = "physnet1"
 TENANT_VLANS = (100, 199)
@@ -71,11 +69,7 @@ def _ml2_conf() -> str:
 
 def configure(layout: Layout, pod: Pod) -> bool:
     home = layout.pod_home(pod, "neutron")
-    for sub in ("state", "locks"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    paste = home / "api-paste.ini"
-    if not paste.exists():
-        shutil.copy(layout.venv / "etc" / "neutron" / "api-paste.ini", paste)
+    prepare_home(layout, home, "neutron", ("state", "locks"), ("api-paste.ini",))
     changed = write_if_changed(home / "neutron.conf", _conf(layout, pod))
     return write_if_changed(home / "plugins" / "ml2" / "ml2_conf.ini", _ml2_conf()) or changed
 

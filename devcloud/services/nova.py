@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 from devcloud.commands import run
 from devcloud.errors import DevcloudError
 from devcloud.ini import render, write_if_changed
 from devcloud.layout import Layout, Pod
 from devcloud.proc import Proc
-from devcloud.services.common import authtoken, once, service_auth, uwsgi_proc
+from devcloud.services.common import authtoken, once, prepare_home, service_auth, uwsgi_proc
 
 
 def databases(pod: Pod) -> list[str]:
@@ -61,11 +60,7 @@ def _conf(layout: Layout, pod: Pod) -> str:
 
 def configure(layout: Layout, pod: Pod) -> bool:
     home = layout.pod_home(pod, "nova")
-    for sub in ("state/instances", "locks"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    paste = home / "api-paste.ini"
-    if not paste.exists():
-        shutil.copy(layout.venv / "etc" / "nova" / "api-paste.ini", paste)
+    prepare_home(layout, home, "nova", ("state/instances", "locks"), ("api-paste.ini",))
     return write_if_changed(home / "nova.conf", _conf(layout, pod))
 
 
