@@ -53,7 +53,7 @@ async def run(
     gate = _heavy_gate() if heavy else asyncio.Semaphore(1)
     async with gate:
         started = time.monotonic()
-        with log.open("ab") if stream else tempfile.TemporaryFile(dir=log.parent) as out:
+        with log.open("a+b") if stream else tempfile.TemporaryFile(dir=log.parent) as out:
             out.write(f"\n=== {' '.join(argv)}\n".encode())
             out.flush()
             begin = out.tell()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import DEVCLOUD_DIR, devcloud
+from tests.integration.conftest import DEVCLOUD_DIR, connect, devcloud
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +50,31 @@ def test_up_repairs_a_dead_service_and_leaves_the_rest_alone(clouds_yaml: Path) 
         k: v for k, v in before.items() if k != victim
     }
     assert devcloud("status").returncode == 0
+
+
+def test_up_adds_a_pod_and_removes_it_again(clouds_yaml: Path) -> None:
+    grown = devcloud("up", "--pods", "3")
+    assert grown.returncode == 0, grown.stderr
+    status = devcloud("status")
+    assert status.returncode == 0
+    assert "pod3-nova-api" in status.stdout
+    pod3 = connect("pod3")
+    try:
+        assert pod3.compute.find_flavor("m1.tiny") is not None
+        assert pod3.network.find_network("private") is not None
+        assert {z.name for z in pod3.compute.availability_zones()} == {"az3"}
+    finally:
+        pod3.close()
+
+    shrunk = devcloud("up", "--pods", "2")
+    assert shrunk.returncode == 0, shrunk.stderr
+    assert "removed pod3" in shrunk.stdout
+    assert "pod3" not in devcloud("status").stdout
+    assert not (DEVCLOUD_DIR / "pod3").exists()
+    assert "pod3" not in clouds_yaml.read_text()
+    admin = connect("pod1-admin")
+    try:
+        assert "pod3" not in {r.id for r in admin.identity.regions()}
+        assert not [e for e in admin.identity.endpoints() if e.region_id == "pod3"]
+    finally:
+        admin.close()
