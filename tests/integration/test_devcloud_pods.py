@@ -74,7 +74,7 @@ def test_volume_attach_detach_delete(booted: Booted) -> None:
             volume, status="available", failures=["error"], interval=0.5, wait=120
         )
         assert volume.availability_zone == f"az{booted.pod[-1]}"
-        conn.compute.create_volume_attachment(server, volume=volume)
+        conn.compute.create_volume_attachment(server, volume=volume.id)
         volume = conn.block_storage.wait_for_status(
             volume, status="in-use", failures=["error"], interval=0.5, wait=120
         )
@@ -85,7 +85,7 @@ def test_volume_attach_detach_delete(booted: Booted) -> None:
         )
         assert volume.attachments == []
     finally:
-        conn.block_storage.delete_volume(volume, ignore_missing=True)
+        conn.block_storage.delete_volume(volume.id, ignore_missing=True)
     conn.block_storage.wait_for_delete(volume, interval=0.5, wait=120)
     assert conn.block_storage.find_volume(volume.id) is None
 

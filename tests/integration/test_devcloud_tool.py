@@ -7,8 +7,10 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
+from openstack.identity.v3._proxy import Proxy as IdentityV3
 
 from tests.integration.conftest import DEVCLOUD_DIR, connect, devcloud
 
@@ -74,7 +76,8 @@ def test_up_adds_a_pod_and_removes_it_again(clouds_yaml: Path) -> None:
     assert "pod3" not in clouds_yaml.read_text()
     admin = connect("pod1-admin")
     try:
-        assert "pod3" not in {r.id for r in admin.identity.regions()}
-        assert not [e for e in admin.identity.endpoints() if e.region_id == "pod3"]
+        identity = cast(IdentityV3, admin.identity)
+        assert "pod3" not in {r.id for r in identity.regions()}
+        assert not [e for e in identity.endpoints() if e.region_id == "pod3"]
     finally:
         admin.close()
