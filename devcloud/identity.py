@@ -16,7 +16,7 @@ from devcloud.services.common import SERVICE_PROJECT
 
 # Tenant users of the devcloud, each with the member role in its own project: (user, project).
 TENANTS = (("demo", "demo"), ("alt_demo", "alt_demo"))
-SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
+SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder", "cascade")
 INTERFACES = ("public", "internal", "admin")
 CASCADE_PATHS = {
     "compute": "/compute/v2.1",

@@ -1,0 +1,118 @@
+"""Pure ASGI middleware: request ids, and Keystone authentication."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cascade.api.errors import unauthorized_body
+from cascade.identity import KeystoneUnavailable, TokenValidator
+
+_REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestIdMiddleware:
+    """Give every request an id (`x-openstack-request-id` on the response).
+
+    A valid `X-OpenStack-Request-ID` from the client is kept as the global
+    request id, which is what the pods will receive, so one request can be
+    followed through every pod's logs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = f"req-{uuid.uuid4()}"
+        inbound = _header(scope, b"x-openstack-request-id")
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["global_request_id"] = inbound if inbound and _REQUEST_ID.match(inbound) else None
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-openstack-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class AuthMiddleware:
+    """Validate `X-Auth-Token`; 401 with `WWW-Authenticate` when missing or invalid.
+
+    Paths in `public` (version documents) need no token. Keystone itself
+    being unreachable is a 503, not the caller's fault.
+    """
+
+    def __init__(
+        self, app: ASGIApp, validator: TokenValidator, auth_url: str, public: Iterable[str] = ("/",)
+    ) -> None:
+        self.app = app
+        self.validator = validator
+        self.public = set(public)
+        self.www_authenticate = f'Keystone uri="{auth_url.removesuffix("/v3")}"'
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public:
+            await self.app(scope, receive, send)
+            return
+        token = _header(scope, b"x-auth-token")
+        try:
+            ctx = await self.validator.validate(token) if token else None
+        except KeystoneUnavailable as exc:
+            await _reply(
+                send,
+                503,
+                {
+                    "error": {
+                        "code": 503,
+                        "title": "Service Unavailable",
+                        "message": f"cannot validate the token: {exc}",
+                    }
+                },
+            )
+            return
+        if ctx is None:
+            await _reply(
+                send,
+                401,
+                unauthorized_body(),
+                [(b"www-authenticate", self.www_authenticate.encode())],
+            )
+            return
+        scope.setdefault("state", {})["context"] = ctx
+        await self.app(scope, receive, send)
+
+
+async def _reply(
+    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

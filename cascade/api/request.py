@@ -1,0 +1,47 @@
+"""What handlers need from a request: its context, its JSON body, a DB session, policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from cascade.api.errors import ApiError
+from cascade.context import Context
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.scope["state"]["context"]
+    return ctx
+
+
+def authorize(request: Request, rule: str) -> Context:
+    """The caller's context if policy `rule` allows it, else 403."""
+    ctx = context(request)
+    if not request.app.state.policy.allows(rule, ctx):
+        raise ApiError(403, f"policy does not allow {rule} to this user", "cascade.forbidden")
+    return ctx
+
+
+async def json_body(request: Request) -> Any:
+    """The decoded JSON body; 413 past the configured size, 400 if it is not JSON."""
+    limit = request.app.state.conf.api.max_body_bytes
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ApiError(413, f"the body is larger than {limit} bytes", "cascade.request.size")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}", "cascade.request.json") from exc
+
+
+@asynccontextmanager
+async def session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as db:
+        yield db

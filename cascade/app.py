@@ -1,0 +1,92 @@
+"""`create_app(conf)`: the cascade-api ASGI application.
+
+The lifespan owns the database engine and the Keystone validator; the HTTP
+transport towards Keystone is injectable so tests can run a fake Keystone
+in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cascade.api.admin import pods, versions
+from cascade.api.errors import ApiError, api_wg_body
+from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
+from cascade.conf import Conf
+from cascade.db.engine import make_engine, sessions
+from cascade.identity import KeystoneUnavailable, TokenValidator
+from cascade.policy import Policy
+
+LOG = logging.getLogger(__name__)
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(api_wg_body(exc, _request_id(request)), status_code=exc.status)
+
+
+async def _keystone_down(request: Request, exc: Exception) -> Response:
+    error = ApiError(503, f"cannot reach Keystone: {exc}", "cascade.keystone.unavailable")
+    return JSONResponse(api_wg_body(error, _request_id(request)), status_code=503)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Never a bare 500: log it with the request id, answer in the API's own format.
+    LOG.exception("unexpected error in %s", _request_id(request))
+    error = ApiError(
+        500, "an unexpected error occurred; the request id is in the logs", "cascade.internal"
+    )
+    return JSONResponse(api_wg_body(error, _request_id(request)), status_code=500)
+
+
+def create_app(conf: Conf, keystone_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    validator = TokenValidator(conf.keystone, transport=keystone_transport)
+    engine = make_engine(conf.database.connection)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await validator.aclose()
+            await engine.dispose()
+
+    routes = [
+        Route("/", versions.root, methods=["GET"]),
+        Route("/v1/pods", pods.index, methods=["GET"]),
+        Route("/v1/pods", pods.create, methods=["POST"]),
+        Route("/v1/pods/{pod_id}", pods.show, methods=["GET"], name="pod"),
+        Route("/v1/pods/{pod_id}", pods.update, methods=["PATCH"]),
+        Route("/v1/pods/{pod_id}", pods.delete, methods=["DELETE"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(AuthMiddleware, validator=validator, auth_url=conf.keystone.auth_url),
+        ],
+        exception_handlers={
+            ApiError: _api_error,
+            KeystoneUnavailable: _keystone_down,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.conf = conf
+    app.state.policy = Policy.from_file(conf.policy.file)
+    app.state.sessions = sessions(engine)
+    app.state.engine = engine
+    return app

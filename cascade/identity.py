@@ -1,0 +1,135 @@
+"""Validate Keystone tokens with a service user, and cache the answers.
+
+A validation is kept for at most `cache_seconds` and never past the token's
+own expiry; the cache is bounded (least recently used entries go first).
+The HTTP transport is injectable so tests can put a fake Keystone behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+import httpx
+
+from cascade.conf import KeystoneSection
+from cascade.context import Context
+
+
+class KeystoneUnavailable(Exception):
+    """Keystone could not be asked (down, timed out, or refused the service user)."""
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class TokenValidator:
+    def __init__(
+        self, conf: KeystoneSection, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.conf = conf
+        self._http = httpx.AsyncClient(timeout=conf.timeout, transport=transport)
+        self._service_token: tuple[str, float] | None = None  # (token, refresh after)
+        self._service_lock = asyncio.Lock()
+        self._cache: OrderedDict[str, tuple[Context, float]] = OrderedDict()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get_service_token(self, renew: bool = False) -> str:
+        async with self._service_lock:
+            now = time.monotonic()
+            if self._service_token and not renew and now < self._service_token[1]:
+                return self._service_token[0]
+            body = {
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {
+                            "user": {
+                                "name": self.conf.username,
+                                "domain": {"name": self.conf.user_domain_name},
+                                "password": self.conf.password,
+                            }
+                        },
+                    },
+                    "scope": {
+                        "project": {
+                            "name": self.conf.project_name,
+                            "domain": {"name": self.conf.project_domain_name},
+                        }
+                    },
+                }
+            }
+            try:
+                resp = await self._http.post(
+                    f"{self.conf.auth_url}/auth/tokens?nocatalog", json=body
+                )
+            except httpx.HTTPError as exc:
+                raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+            if resp.status_code != 201:
+                raise KeystoneUnavailable(
+                    f"Keystone refused the service user {self.conf.username!r} ({resp.status_code})"
+                )
+            expires = _parse_time(resp.json()["token"]["expires_at"])
+            left = (expires - datetime.now(UTC)).total_seconds()
+            # renew a minute early so a validation never uses an expiring token
+            self._service_token = (resp.headers["X-Subject-Token"], now + max(left - 60, 0))
+            return self._service_token[0]
+
+    async def validate(self, token: str) -> Context | None:
+        """The context of a valid token, None if Keystone says it is not valid."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            if time.monotonic() < cached[1]:
+                self._cache.move_to_end(key)
+                return cached[0]
+            del self._cache[key]
+        ctx = await self._ask_keystone(token)
+        if ctx is not None:
+            left = (ctx.expires_at - datetime.now(UTC)).total_seconds()
+            self._cache[key] = (ctx, time.monotonic() + min(self.conf.cache_seconds, left))
+            while len(self._cache) > self.conf.cache_size:
+                self._cache.popitem(last=False)
+        return ctx
+
+    async def _ask_keystone(self, token: str) -> Context | None:
+        for attempt in (1, 2):
+            service = await self._get_service_token(renew=attempt == 2)
+            try:
+                resp = await self._http.get(
+                    f"{self.conf.auth_url}/auth/tokens?nocatalog",
+                    headers={"X-Auth-Token": service, "X-Subject-Token": token},
+                )
+            except httpx.HTTPError as exc:
+                raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+            if resp.status_code == 200:
+                return _context(token, resp.json()["token"])
+            if resp.status_code == 404:
+                return None
+            if resp.status_code != 401:
+                break  # 401: our service token expired early; renew once
+        raise KeystoneUnavailable(f"Keystone answered {resp.status_code} to a token validation")
+
+
+def _context(token: str, body: dict[str, object]) -> Context:
+    user = body["user"]
+    project = body.get("project")
+    roles = body.get("roles", [])
+    assert isinstance(user, dict) and isinstance(roles, list)
+    expires = body["expires_at"]
+    assert isinstance(expires, str)
+    return Context(
+        token=token,
+        user_id=str(user["id"]),
+        user_name=str(user.get("name", "")),
+        project_id=str(project["id"]) if isinstance(project, dict) else None,
+        project_name=str(project.get("name", "")) if isinstance(project, dict) else None,
+        roles=frozenset(str(r["name"]) for r in roles),
+        expires_at=_parse_time(expires),
+    )

@@ -1,0 +1,89 @@
+"""Pods: registering, changing and removing the bottom clouds (no HTTP types here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Pod
+
+
+class PodNotFound(Exception):
+    pass
+
+
+class PodConflict(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """Validated fields of a create (all) or an update (those given)."""
+
+    values: dict[str, Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def create(session: AsyncSession, spec: PodSpec) -> Pod:
+    values = dict(spec.values)
+    values.setdefault("pod_az", values["az"])
+    pod = Pod(
+        id=str(uuid.uuid4()),
+        enabled=values.pop("enabled", True),
+        weight=values.pop("weight", 1),
+        tags=values.pop("tags", []),
+        health_state="unknown",
+        created_at=_now(),
+        **values,
+    )
+    session.add(pod)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise PodConflict(
+            f"a pod named {spec.values['name']!r} or for region "
+            f"{spec.values['region_name']!r} exists already"
+        ) from exc
+    return pod
+
+
+async def get(session: AsyncSession, pod_id: str) -> Pod:
+    pod = await session.get(Pod, pod_id)
+    if pod is None:
+        raise PodNotFound(f"no pod with id {pod_id}")
+    return pod
+
+
+async def list_all(session: AsyncSession) -> list[Pod]:
+    return list((await session.scalars(select(Pod).order_by(Pod.created_at, Pod.id))).all())
+
+
+async def update(session: AsyncSession, pod_id: str, spec: PodSpec) -> Pod:
+    pod = await get(session, pod_id)
+    for key, value in spec.values.items():
+        setattr(pod, key, value)
+    pod.updated_at = _now()
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise PodConflict(f"another pod already has that name or region: {spec.values}") from exc
+    return pod
+
+
+async def delete(session: AsyncSession, pod_id: str) -> None:
+    # Refusing to delete a pod that still hosts resources needs the routing table,
+    # which comes with the first routed resource (servers); until then nothing is hosted.
+    pod = await get(session, pod_id)
+    await session.delete(pod)
+    await session.commit()

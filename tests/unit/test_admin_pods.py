@@ -1,0 +1,189 @@
+"""cascade-api's admin pods API with a fake Keystone in-process and a real SQLite database."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cascade.app import create_app
+from cascade.conf import Conf, DatabaseSection, KeystoneSection
+from cascade.db.migrate import upgrade
+
+TOKENS = {"admin-token": ["admin", "member"], "member-token": ["member"]}
+
+
+class FakeKeystone:
+    """Just enough of Keystone v3: service-user auth and token validation."""
+
+    def __init__(self) -> None:
+        self.validations = 0
+        self.down = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        if request.method == "POST":
+            body = {"token": {"expires_at": expires}}
+            return httpx.Response(201, json=body, headers={"X-Subject-Token": "service-token"})
+        assert request.headers["X-Auth-Token"] == "service-token"
+        self.validations += 1
+        roles = TOKENS.get(request.headers["X-Subject-Token"])
+        if roles is None:
+            return httpx.Response(404, json={"error": {"code": 404}})
+        token = {
+            "expires_at": expires,
+            "user": {"id": "u1", "name": "someone"},
+            "project": {"id": "p1", "name": "proj"},
+            "roles": [{"name": r} for r in roles],
+        }
+        return httpx.Response(200, json={"token": token})
+
+
+@pytest.fixture
+def keystone() -> FakeKeystone:
+    return FakeKeystone()
+
+
+@pytest.fixture
+async def client(tmp_path: Path, keystone: FakeKeystone) -> AsyncIterator[httpx.AsyncClient]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cascade.sqlite'}"
+    await upgrade(url)
+    conf = Conf(
+        database=DatabaseSection(connection=url),
+        keystone=KeystoneSection(auth_url="http://keystone.test/v3", password="x"),
+    )
+    conf = dataclasses.replace(conf, api=dataclasses.replace(conf.api, max_body_bytes=4096))
+    app = create_app(conf, keystone_transport=httpx.MockTransport(keystone))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cascade.test") as c:
+        yield c
+    await app.state.engine.dispose()
+
+
+ADMIN = {"X-Auth-Token": "admin-token"}
+POD1 = {"pod": {"name": "pod1", "region_name": "pod1", "az": "az1"}}
+
+
+def error(resp: httpx.Response) -> dict[str, Any]:
+    body = resp.json()
+    assert list(body) == ["errors"]
+    (err,) = body["errors"]
+    assert err["status"] == resp.status_code
+    assert err["request_id"] == resp.headers["x-openstack-request-id"]
+    return dict(err)
+
+
+async def test_version_document_needs_no_token(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/")
+    assert resp.status_code == 200
+    assert resp.json()["versions"][0]["id"] == "v1"
+    assert resp.headers["x-openstack-request-id"].startswith("req-")
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Auth-Token": "bogus"}])
+async def test_missing_or_invalid_token_is_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    resp = await client.get("/v1/pods", headers=headers)
+    assert resp.status_code == 401
+    assert resp.headers["www-authenticate"] == 'Keystone uri="http://keystone.test"'
+    assert resp.json()["error"]["code"] == 401
+    assert resp.headers["x-openstack-request-id"].startswith("req-")
+
+
+async def test_members_are_refused(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/v1/pods", headers={"X-Auth-Token": "member-token"})
+    assert resp.status_code == 403
+    assert error(resp)["code"] == "cascade.forbidden"
+
+
+async def test_pod_lifecycle(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/v1/pods", json=POD1, headers=ADMIN)
+    assert resp.status_code == 201
+    pod = resp.json()["pod"]
+    assert resp.headers["location"] == f"http://cascade.test/v1/pods/{pod['id']}"
+    assert pod["pod_az"] == "az1" and pod["enabled"] is True and pod["weight"] == 1
+    assert pod["tags"] == [] and pod["health"]["state"] == "unknown"
+
+    listed = (await client.get("/v1/pods", headers=ADMIN)).json()["pods"]
+    assert [p["id"] for p in listed] == [pod["id"]]
+
+    changed = await client.patch(
+        f"/v1/pods/{pod['id']}", json={"pod": {"enabled": False, "tags": ["gpu"]}}, headers=ADMIN
+    )
+    assert changed.status_code == 200
+    assert changed.json()["pod"]["enabled"] is False
+    assert changed.json()["pod"]["tags"] == ["gpu"]
+    shown = (await client.get(f"/v1/pods/{pod['id']}", headers=ADMIN)).json()["pod"]
+    assert shown["tags"] == ["gpu"] and shown["updated_at"] is not None
+
+    assert (await client.delete(f"/v1/pods/{pod['id']}", headers=ADMIN)).status_code == 204
+    gone = await client.get(f"/v1/pods/{pod['id']}", headers=ADMIN)
+    assert gone.status_code == 404
+    assert error(gone)["code"] == "cascade.pod.not_found"
+
+
+async def test_duplicate_name_or_region_is_409(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/pods", json=POD1, headers=ADMIN)).status_code == 201
+    again = {"pod": {"name": "other", "region_name": "pod1", "az": "az1"}}
+    resp = await client.post("/v1/pods", json=again, headers=ADMIN)
+    assert resp.status_code == 409
+    assert error(resp)["code"] == "cascade.pod.duplicate"
+    assert len((await client.get("/v1/pods", headers=ADMIN)).json()["pods"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"pod": {"name": "p", "region_name": "r"}}, "missing pod field(s): az"),
+        ({"pod": {**POD1["pod"], "colour": "red"}}, "unknown pod field(s): colour"),
+        ({"pod": {**POD1["pod"], "weight": "9"}}, "'weight' must be an integer"),
+        ({"pod": {**POD1["pod"], "weight": True}}, "'weight' must be an integer"),
+        ({"pod": {**POD1["pod"], "weight": -1}}, "'weight' must be 0 or more"),
+        ({"pod": {**POD1["pod"], "name": ""}}, "1 to 255 characters"),
+        ({"pod": {**POD1["pod"], "tags": [1]}}, "list of non-empty strings"),
+        ({"name": "pod1"}, 'the body must be {"pod": {...}}'),
+        ([], 'the body must be {"pod": {...}}'),
+    ],
+)
+async def test_bad_bodies_are_400_and_create_nothing(
+    client: httpx.AsyncClient, body: Any, detail: str
+) -> None:
+    resp = await client.post("/v1/pods", json=body, headers=ADMIN)
+    assert resp.status_code == 400
+    assert detail in error(resp)["detail"]
+    assert (await client.get("/v1/pods", headers=ADMIN)).json()["pods"] == []
+
+
+async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/v1/pods", content=b"{not json", headers=ADMIN)
+    assert resp.status_code == 400
+    assert error(resp)["code"] == "cascade.request.json"
+    big = json.dumps({"pod": {**POD1["pod"], "tags": ["x" * 100] * 100}})
+    resp = await client.post("/v1/pods", content=big.encode(), headers=ADMIN)
+    assert resp.status_code == 413
+
+
+async def test_token_validations_are_cached(
+    client: httpx.AsyncClient, keystone: FakeKeystone
+) -> None:
+    for _ in range(5):
+        assert (await client.get("/v1/pods", headers=ADMIN)).status_code == 200
+    assert keystone.validations == 1
+
+
+async def test_keystone_down_is_503_not_401(
+    client: httpx.AsyncClient, keystone: FakeKeystone
+) -> None:
+    keystone.down = True
+    resp = await client.get("/v1/pods", headers=ADMIN)
+    assert resp.status_code == 503
+    assert "cannot validate the token" in resp.json()["error"]["message"]
