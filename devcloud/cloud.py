@@ -21,7 +21,7 @@ from devcloud import state as state_file
 from devcloud.errors import DevcloudError
 from devcloud.layout import MAX_PODS, Layout, Pod
 from devcloud.proc import Proc, Supervisor, port_in_use
-from devcloud.services import cinder, glance, keystone, neutron, nova, placement
+from devcloud.services import cascade, cinder, glance, keystone, neutron, nova, placement
 
 POD_SERVICES: tuple[ModuleType, ...] = (placement, neutron, cinder, nova)
 
@@ -39,7 +39,7 @@ def pod_procs(layout: Layout, pod: Pod) -> list[Proc]:
 
 
 def all_procs(layout: Layout, pods: list[Pod]) -> list[Proc]:
-    shared = [*keystone.procs(layout), *glance.procs(layout)]
+    shared = [*keystone.procs(layout), *glance.procs(layout), *cascade.procs(layout)]
     return [*infra_procs(layout), *shared, *(p for pod in pods for p in pod_procs(layout, pod))]
 
 
@@ -90,6 +90,8 @@ def configure(layout: Layout, pods: list[Pod]) -> set[str]:
         changed.update(p.name for p in keystone.procs(layout))
     if glance.configure(layout):
         changed.update(p.name for p in glance.procs(layout))
+    if cascade.configure(layout):
+        changed.update(p.name for p in cascade.procs(layout))
     for pod in pods:
         for module in POD_SERVICES:
             if module.configure(layout, pod):
@@ -154,9 +156,22 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
             await seed.seed_pod(layout, pod)
             clock.mark(f"{pod.name} ready (compute mapped, flavors, networks)")
 
-        group.create_task(glance_ready())
-        for pod in pods:
-            group.create_task(pod_ready(pod))
+        glance_task = group.create_task(glance_ready())
+        pod_tasks = [group.create_task(pod_ready(pod)) for pod in pods]
+
+        async def cascade_ready() -> None:
+            await db
+            await cascade.setup(layout)
+            await ks
+            await start(sup, cascade.procs(layout))
+            # the pods are registered once they are ready to serve
+            await glance_task
+            for task in pod_tasks:
+                await task
+            await cascade.register_pods(layout, pods)
+            clock.mark("cascade-api ready, pods registered")
+
+        group.create_task(cascade_ready())
 
 
 async def remove_pods(layout: Layout, sup: Supervisor, pods: list[Pod]) -> None:

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 from typing import cast
 
+import httpx
 import pytest
 from openstack.identity.v3._proxy import Proxy as IdentityV3
 
+from devcloud.layout import Layout
 from tests.integration.conftest import DEVCLOUD_DIR, connect, devcloud
 
 pytestmark = pytest.mark.integration
@@ -81,3 +83,15 @@ def test_up_adds_a_pod_and_removes_it_again(clouds_yaml: Path) -> None:
         assert not [e for e in identity.endpoints() if e.region_id == "pod3"]
     finally:
         admin.close()
+
+
+def test_cascade_api_runs_with_the_pods_registered(clouds_yaml: Path) -> None:
+    admin = connect("cascade-admin")
+    try:
+        url = Layout(DEVCLOUD_DIR).url("cascade") + "/v1/pods"
+        resp = httpx.get(url, headers={"X-Auth-Token": str(admin.auth_token)})
+    finally:
+        admin.close()
+    assert resp.status_code == 200, resp.text
+    pods = {p["name"]: (p["region_name"], p["az"], p["pod_az"]) for p in resp.json()["pods"]}
+    assert pods == {"pod1": ("pod1", "az1", "az1"), "pod2": ("pod2", "az2", "az2")}

@@ -1,0 +1,109 @@
+"""Cascade itself in front of the pods: cascade-api on the `cascade` region's port.
+
+It runs from Cascade's own virtualenv (the one running this tool), keeps
+its data in the devcloud's MariaDB (database `cascade`), and after start-up
+every pod of the devcloud is registered through the admin API (pod N serves
+top AZ `azN`), and pods the devcloud no longer has are unregistered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from devcloud import infra
+from devcloud.commands import run
+from devcloud.ini import render, write_if_changed
+from devcloud.layout import DB_USER, PASSWORD, Layout, Pod
+from devcloud.proc import Proc
+from devcloud.rest import Rest
+
+DATABASES = ["cascade"]
+CASCADE_PACKAGE = Path(__file__).resolve().parents[2] / "cascade"
+
+
+def _bin(command: str) -> str:
+    return str(Path(sys.executable).parent / command)
+
+
+def _db_url(layout: Layout) -> str:
+    port = layout.port("mariadb")
+    return f"mysql+asyncmy://{DB_USER}:{PASSWORD}@127.0.0.1:{port}/cascade?charset=utf8mb4"
+
+
+def code_fingerprint() -> str:
+    """Changes with Cascade's code, so `up` restarts cascade-api after an edit."""
+    digest = hashlib.sha256()
+    for path in sorted(CASCADE_PACKAGE.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def configure(layout: Layout) -> bool:
+    home = layout.home("cascade")
+    conf = render(
+        {
+            "api": {"host": "127.0.0.1", "port": layout.port("cascade")},
+            "database": {"connection": _db_url(layout)},
+            "keystone": {
+                "auth_url": layout.auth_url,
+                "username": "cascade",
+                "password": PASSWORD,
+                "project_name": "service",
+            },
+        }
+    )
+    changed = write_if_changed(home / "cascade.conf", conf)
+    return write_if_changed(home / "code-fingerprint", code_fingerprint()) or changed
+
+
+async def setup(layout: Layout) -> None:
+    """Create the database on first use and migrate it (a no-op when it is current)."""
+    home = layout.home("cascade")
+    if not (home / ".database-created").exists():
+        await infra.recreate_databases(layout, DATABASES)
+        (home / ".database-created").write_text("")
+    conf = str(home / "cascade.conf")
+    await run(
+        [_bin("cascade-manage"), "--config-file", conf, "db", "upgrade"],
+        service="cascade",
+        log=layout.log / "cascade-setup.log",
+    )
+
+
+def procs(layout: Layout) -> list[Proc]:
+    conf = str(layout.home("cascade") / "cascade.conf")
+    port = layout.port("cascade")
+    return [
+        Proc(
+            name="cascade-api",
+            argv=(_bin("cascade-api"), "--config-file", conf),
+            tier="shared",
+            port=port,
+            url=f"http://127.0.0.1:{port}/",
+            start_timeout=60,
+        )
+    ]
+
+
+async def register_pods(layout: Layout, pods: list[Pod]) -> None:
+    """Make Cascade's pods exactly the devcloud's: pod N in region podN, top AZ azN."""
+    base = layout.url("cascade") + "/v1/pods"
+    async with Rest(layout.auth_url) as rest:
+        have = {p["name"]: p for p in (await rest.call("cascade", "GET", base))["pods"]}
+        for pod in pods:
+            if pod.name not in have:
+                body = {
+                    "pod": {
+                        "name": pod.name,
+                        "region_name": pod.region,
+                        "az": f"az{pod.number}",
+                        "pod_az": pod.az,
+                    }
+                }
+                await rest.call("cascade", "POST", base, body, ok=(201,))
+        wanted = {p.name for p in pods}
+        for name, found in have.items():
+            if name not in wanted:
+                await rest.call("cascade", "DELETE", f"{base}/{found['id']}", ok=(204,))
