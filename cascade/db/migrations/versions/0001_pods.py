@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
+
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = "0001"
 down_revision = None
@@ -27,11 +30,11 @@ def upgrade() -> None:
         sa.Column("weight", sa.Integer, nullable=False),
         sa.Column("tags", sa.JSON, nullable=False),
         sa.Column("health_state", sa.String(16), nullable=False),
-        sa.Column("health_checked_at", sa.DateTime, nullable=True),
+        sa.Column("health_checked_at", TIMESTAMP, nullable=True),
         sa.Column("health_latency_ms", sa.Float, nullable=True),
         sa.Column("health_error", sa.Text, nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=True),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=True),
     )
 
 
