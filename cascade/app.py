@@ -7,6 +7,8 @@ in-process.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +26,9 @@ from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
+from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
+from cascade.services import health
 
 LOG = logging.getLogger(__name__)
 
@@ -52,15 +56,31 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse(api_wg_body(error, _request_id(request)), status_code=500)
 
 
-def create_app(conf: Conf, keystone_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+def create_app(
+    conf: Conf,
+    keystone_transport: httpx.AsyncBaseTransport | None = None,
+    pod_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
     validator = TokenValidator(conf.keystone, transport=keystone_transport)
     engine = make_engine(conf.database.connection)
+    registry = PodRegistry(conf.pods, validator, transport=pod_transport)
+    db_sessions = sessions(engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        checker = None
+        if conf.pods.health_interval > 0:
+            checker = asyncio.create_task(
+                health.run_periodically(conf.pods.health_interval, db_sessions, registry)
+            )
         try:
             yield
         finally:
+            if checker is not None:
+                checker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checker
+            await registry.aclose()
             await validator.aclose()
             await engine.dispose()
 
@@ -87,6 +107,7 @@ def create_app(conf: Conf, keystone_transport: httpx.AsyncBaseTransport | None =
     )
     app.state.conf = conf
     app.state.policy = Policy.from_file(conf.policy.file)
-    app.state.sessions = sessions(engine)
+    app.state.sessions = db_sessions
+    app.state.registry = registry
     app.state.engine = engine
     return app

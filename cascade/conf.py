@@ -57,6 +57,26 @@ class KeystoneSection:
 
 
 @dataclass(frozen=True)
+class PodsSection:
+    timeout: float = opt(30.0, "Seconds a pod may take to answer one request.")
+    connect_timeout: float = opt(3.0, "Seconds to open a connection to a pod.")
+    max_concurrency: int = opt(
+        50, "Requests in flight to one pod service at once; more wait for a free slot."
+    )
+    breaker_failures: int = opt(
+        3,
+        "Consecutive failures (unreachable, timed out, 5xx) after which a pod service is "
+        "considered down and refused at once, without waiting for timeouts.",
+    )
+    breaker_reset_seconds: float = opt(
+        15.0, "How long a pod service stays refused before one request may probe it again."
+    )
+    health_interval: float = opt(
+        30.0, "Seconds between two health checks of every pod (0: no periodic check)."
+    )
+
+
+@dataclass(frozen=True)
 class PolicySection:
     file: str = opt(
         "",
@@ -69,6 +89,7 @@ class Conf:
     api: ApiSection = field(default_factory=ApiSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
     keystone: KeystoneSection = field(default_factory=KeystoneSection)
+    pods: PodsSection = field(default_factory=PodsSection)
     policy: PolicySection = field(default_factory=PolicySection)
 
 
@@ -76,6 +97,7 @@ SECTIONS: dict[str, type] = {
     "api": ApiSection,
     "database": DatabaseSection,
     "keystone": KeystoneSection,
+    "pods": PodsSection,
     "policy": PolicySection,
 }
 

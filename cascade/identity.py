@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -80,6 +81,22 @@ class TokenValidator:
             # renew a minute early so a validation never uses an expiring token
             self._service_token = (resp.headers["X-Subject-Token"], now + max(left - 60, 0))
             return self._service_token[0]
+
+    async def catalog(self) -> list[dict[str, Any]]:
+        """The service catalog, as Keystone gives it to the service user."""
+        for attempt in (1, 2):
+            service = await self._get_service_token(renew=attempt == 2)
+            try:
+                resp = await self._http.get(
+                    f"{self.conf.auth_url}/auth/catalog", headers={"X-Auth-Token": service}
+                )
+            except httpx.HTTPError as exc:
+                raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+            if resp.status_code == 200:
+                return list(resp.json()["catalog"])
+            if resp.status_code != 401:
+                break
+        raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for the catalog")
 
     async def validate(self, token: str) -> Context | None:
         """The context of a valid token, None if Keystone says it is not valid."""

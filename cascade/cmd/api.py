@@ -30,4 +30,7 @@ def main() -> None:
         print(f"cascade-api: {exc}", file=sys.stderr)
         sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(app, host=conf.api.host, port=conf.api.port, log_level="info")
+    # bounded graceful shutdown: open keep-alive connections must not hold a restart
+    uvicorn.run(
+        app, host=conf.api.host, port=conf.api.port, log_level="info", timeout_graceful_shutdown=5
+    )

@@ -52,6 +52,8 @@ def configure(layout: Layout) -> bool:
                 "password": PASSWORD,
                 "project_name": "service",
             },
+            # frequent checks: tests and newcomers see pod health within seconds
+            "pods": {"health_interval": 5},
         }
     )
     changed = write_if_changed(home / "cascade.conf", conf)

@@ -85,13 +85,20 @@ def test_up_adds_a_pod_and_removes_it_again(clouds_yaml: Path) -> None:
         admin.close()
 
 
-def test_cascade_api_runs_with_the_pods_registered(clouds_yaml: Path) -> None:
+def test_cascade_api_runs_with_the_pods_registered_and_healthy(clouds_yaml: Path) -> None:
     admin = connect("cascade-admin")
-    try:
-        url = Layout(DEVCLOUD_DIR).url("cascade") + "/v1/pods"
-        resp = httpx.get(url, headers={"X-Auth-Token": str(admin.auth_token)})
-    finally:
-        admin.close()
+    url = Layout(DEVCLOUD_DIR).url("cascade") + "/v1/pods"
+    headers = {"X-Auth-Token": str(admin.auth_token)}
+    admin.close()
+    resp = httpx.get(url, headers=headers)
     assert resp.status_code == 200, resp.text
     pods = {p["name"]: (p["region_name"], p["az"], p["pod_az"]) for p in resp.json()["pods"]}
     assert pods == {"pod1": ("pod1", "az1", "az1"), "pod2": ("pod2", "az2", "az2")}
+    # the devcloud's cascade-api checks every 5 s: each pod's services answer
+    for _ in range(60):
+        health = [p["health"] for p in httpx.get(url, headers=headers).json()["pods"]]
+        if all(h["state"] == "up" for h in health):
+            break
+        time.sleep(0.5)
+    assert [h["state"] for h in health] == ["up", "up"], health
+    assert all(h["latency_ms"] > 0 and h["last_check"] and h["last_error"] is None for h in health)

@@ -1,0 +1,1 @@
+"""Talking to the pods: endpoint discovery, one HTTP client per pod service, health."""

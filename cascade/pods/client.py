@@ -1,0 +1,74 @@
+"""One async HTTP client per pod service, with the limits every pod call goes through.
+
+Pooling and a concurrency limit per pod (httpx connection limits), timeouts,
+one retry of idempotent reads on connection errors, and a circuit breaker.
+Errors towards the caller are `PodUnavailable` (unreachable, timed out, or
+refused by the breaker); a pod's own HTTP answer, even a 5xx, is returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from cascade.conf import PodsSection
+from cascade.pods.breaker import Breaker
+
+SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class PodUnavailable(Exception):
+    def __init__(self, pod: str, service: str, reason: str) -> None:
+        super().__init__(f"pod {pod} ({service}) is unavailable: {reason}")
+        self.pod = pod
+        self.service = service
+        self.reason = reason
+
+
+class PodClient:
+    def __init__(
+        self,
+        pod: str,
+        service: str,
+        conf: PodsSection,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.pod = pod
+        self.service = service
+        self.breaker = Breaker(conf.breaker_failures, conf.breaker_reset_seconds)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(conf.timeout, connect=conf.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=conf.max_concurrency,
+                max_keepalive_connections=conf.max_concurrency,
+            ),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if not self.breaker.allow():
+            raise PodUnavailable(
+                self.pod, self.service, "refused by the circuit breaker after repeated failures"
+            )
+        attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                resp = await self._http.request(method, url, **kwargs)
+            except httpx.TimeoutException as exc:
+                self.breaker.failure()
+                raise PodUnavailable(self.pod, self.service, f"timed out ({exc!r})") from exc
+            except httpx.TransportError as exc:
+                if attempt < attempts:
+                    continue  # a read on a dropped pooled connection: once more
+                self.breaker.failure()
+                raise PodUnavailable(self.pod, self.service, f"unreachable ({exc!r})") from exc
+            if resp.status_code >= 500:
+                self.breaker.failure()
+            else:
+                self.breaker.success()
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover

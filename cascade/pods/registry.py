@@ -1,0 +1,55 @@
+"""Which URL each pod service has (from the Keystone catalog, by the pod's region),
+and the one client per pod service that every call to it goes through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from cascade.conf import PodsSection
+from cascade.identity import TokenValidator
+from cascade.pods.client import PodClient
+
+
+def region_endpoints(catalog: list[dict[str, Any]], region: str) -> dict[str, str]:
+    """Public endpoint URL per service type in `region`."""
+    found: dict[str, str] = {}
+    for service in catalog:
+        for ep in service.get("endpoints", []):
+            if ep.get("interface") == "public" and ep.get("region_id", ep.get("region")) == region:
+                found[str(service["type"])] = str(ep["url"])
+    return found
+
+
+class PodRegistry:
+    def __init__(
+        self,
+        conf: PodsSection,
+        validator: TokenValidator,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.conf = conf
+        self.validator = validator
+        self.transport = transport
+        self._catalog: list[dict[str, Any]] | None = None
+        self._clients: dict[tuple[str, str], PodClient] = {}
+
+    async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
+        """The region's endpoints; the catalog is read again when a region is not in it."""
+        if self._catalog is None or refresh:
+            self._catalog = await self.validator.catalog()
+        found = region_endpoints(self._catalog, region)
+        if not found and not refresh:
+            return await self.endpoints(region, refresh=True)
+        return found
+
+    def client(self, pod: str, service: str) -> PodClient:
+        key = (pod, service)
+        if key not in self._clients:
+            self._clients[key] = PodClient(pod, service, self.conf, self.transport)
+        return self._clients[key]
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

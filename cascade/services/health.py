@@ -1,0 +1,89 @@
+"""The periodic health check of every pod: each service's version document, timed.
+
+A pod is `up` when every service in its region answers (any status below
+500), `degraded` when some do, `down` when none does or its region has no
+endpoints. The result, the latency of the slowest answer and the last error
+are written to the pod's row, where the admin API shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.db.models import Pod
+from cascade.pods.client import PodUnavailable
+from cascade.pods.registry import PodRegistry
+from cascade.services import pods as pod_service
+
+LOG = logging.getLogger(__name__)
+CHECKED = ("compute", "network", "volumev3", "image")
+
+
+@dataclass(frozen=True)
+class Health:
+    state: str
+    latency_ms: float | None
+    error: str | None
+
+
+def _root(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
+    endpoints = await registry.endpoints(pod.region_name)
+    urls = {t: endpoints[t] for t in CHECKED if t in endpoints}
+    if not urls:
+        return Health("down", None, f"no endpoints for region {pod.region_name} in the catalog")
+
+    async def probe(service: str, url: str) -> tuple[float, str | None]:
+        started = time.monotonic()
+        try:
+            resp = await registry.client(pod.name, service).request("GET", _root(url))
+        except PodUnavailable as exc:
+            return time.monotonic() - started, str(exc)
+        took = time.monotonic() - started
+        return took, None if resp.status_code < 500 else f"{service} answered {resp.status_code}"
+
+    results = await asyncio.gather(*(probe(s, u) for s, u in urls.items()))
+    errors = [e for _, e in results if e]
+    state = "up" if not errors else "degraded" if len(errors) < len(results) else "down"
+    slowest = max(t for t, _ in results) * 1000
+    return Health(state, round(slowest, 1), "; ".join(errors) or None)
+
+
+async def check_all(sessions: async_sessionmaker[AsyncSession], registry: PodRegistry) -> None:
+    async with sessions() as db:
+        found = await pod_service.list_all(db)
+        checks = await asyncio.gather(
+            *(check_pod(registry, p) for p in found), return_exceptions=True
+        )
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for pod, health in zip(found, checks, strict=True):
+            if isinstance(health, BaseException):
+                health = Health("unknown", None, f"health check failed: {health}")
+            pod.health_state = health.state
+            pod.health_latency_ms = health.latency_ms
+            pod.health_error = health.error
+            pod.health_checked_at = now
+        await db.commit()
+
+
+async def run_periodically(
+    interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
+) -> None:
+    """Check every `interval` seconds until cancelled; a failed round is logged, not fatal."""
+    while True:
+        try:
+            await check_all(sessions, registry)
+        except Exception:
+            LOG.exception("pod health check round failed")
+        await asyncio.sleep(interval)

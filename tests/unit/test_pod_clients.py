@@ -1,0 +1,161 @@
+"""Pod clients: circuit breaker, safe retries, endpoint discovery, health checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from cascade.conf import KeystoneSection, PodsSection
+from cascade.db.models import Pod
+from cascade.identity import TokenValidator
+from cascade.pods.breaker import Breaker
+from cascade.pods.client import PodClient, PodUnavailable
+from cascade.pods.registry import PodRegistry, region_endpoints
+from cascade.services.health import check_pod
+
+CONF = PodsSection(breaker_failures=2, breaker_reset_seconds=10)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_breaker_opens_probes_and_closes() -> None:
+    clock = Clock()
+    breaker = Breaker(failures=2, reset_seconds=10, clock=clock)
+    breaker.failure()
+    assert breaker.allow() and breaker.state == "closed"
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow()
+    clock.now += 10
+    assert breaker.state == "half-open"
+    assert breaker.allow() and not breaker.allow()  # one probe at a time
+    breaker.failure()
+    assert breaker.state == "open"  # the probe failed: open again at once
+    clock.now += 10
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed" and breaker.allow()
+
+
+def flaky(failures: int, status: int = 200) -> tuple[httpx.MockTransport, list[str]]:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) <= failures:
+            raise httpx.ConnectError("reset", request=request)
+        return httpx.Response(status, json={})
+
+    return httpx.MockTransport(handler), calls
+
+
+async def test_reads_are_retried_once_writes_never() -> None:
+    transport, calls = flaky(1)
+    client = PodClient("pod1", "compute", CONF, transport)
+    assert (await client.request("GET", "http://pod/")).status_code == 200
+    assert calls == ["GET", "GET"]
+
+    transport, calls = flaky(1)
+    client = PodClient("pod1", "compute", CONF, transport)
+    with pytest.raises(PodUnavailable) as caught:
+        await client.request("POST", "http://pod/servers", json={})
+    assert calls == ["POST"]
+    assert "pod pod1 (compute) is unavailable: unreachable" in str(caught.value)
+
+
+async def test_breaker_refuses_a_dead_pod_without_calling_it() -> None:
+    transport, calls = flaky(100)
+    client = PodClient("pod2", "network", CONF, transport)
+    for _ in range(2):
+        with pytest.raises(PodUnavailable):
+            await client.request("POST", "http://pod/")
+    with pytest.raises(PodUnavailable) as caught:
+        await client.request("POST", "http://pod/")
+    assert "circuit breaker" in caught.value.reason
+    assert len(calls) == 2
+
+
+async def test_a_pod_5xx_is_returned_and_counted() -> None:
+    transport, _ = flaky(0, status=503)
+    client = PodClient("pod1", "compute", CONF, transport)
+    assert (await client.request("GET", "http://pod/")).status_code == 503
+    assert client.breaker.failures == 1
+
+
+CATALOG: list[dict[str, Any]] = [
+    {
+        "type": "compute",
+        "endpoints": [
+            {"interface": "public", "region_id": "pod1", "url": "http://c1:8774/v2.1"},
+            {"interface": "internal", "region_id": "pod1", "url": "http://internal/"},
+            {"interface": "public", "region_id": "pod2", "url": "http://c2:8774/v2.1"},
+        ],
+    },
+    {
+        "type": "network",
+        "endpoints": [
+            {"interface": "public", "region_id": "pod1", "url": "http://n1:9696"},
+        ],
+    },
+]
+
+
+def test_region_endpoints_are_the_public_ones_of_the_region() -> None:
+    assert region_endpoints(CATALOG, "pod1") == {
+        "compute": "http://c1:8774/v2.1",
+        "network": "http://n1:9696",
+    }
+    assert region_endpoints(CATALOG, "pod9") == {}
+
+
+class FixedCatalog(TokenValidator):
+    async def catalog(self) -> list[dict[str, Any]]:
+        return CATALOG
+
+
+def pod(name: str) -> Pod:
+    return Pod(
+        id=name,
+        name=name,
+        region_name=name,
+        az="az",
+        pod_az="az",
+        enabled=True,
+        weight=1,
+        tags=[],
+        health_state="unknown",
+        created_at=datetime.now(UTC),
+    )
+
+
+async def health_with(handler: Any, name: str) -> Any:
+    registry = PodRegistry(CONF, FixedCatalog(KeystoneSection()), httpx.MockTransport(handler))
+    try:
+        return await check_pod(registry, pod(name))
+    finally:
+        await registry.aclose()
+
+
+async def test_health_up_degraded_down() -> None:
+    def all_ok(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"versions": []})
+
+    def network_down(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "n1":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(300, json={})
+
+    up = await health_with(all_ok, "pod1")
+    assert up.state == "up" and up.error is None and up.latency_ms is not None
+    degraded = await health_with(network_down, "pod1")
+    assert degraded.state == "degraded" and "pod1 (network)" in degraded.error
+    down = await health_with(all_ok, "pod9")
+    assert down.state == "down" and "no endpoints for region pod9" in down.error
