@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cascade.api.admin import pods, versions
+from cascade.api.compute import versions as compute_versions
+from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.conf import Conf
@@ -31,6 +33,8 @@ from cascade.policy import Policy
 from cascade.services import health
 
 LOG = logging.getLogger(__name__)
+# version documents: answered without a token, as the OpenStack services do
+PUBLIC_PATHS = ("/", "/compute", "/compute/", "/compute/v2.1", "/compute/v2.1/")
 
 
 def _request_id(request: Request) -> str:
@@ -40,6 +44,11 @@ def _request_id(request: Request) -> str:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return JSONResponse(api_wg_body(exc, _request_id(request)), status_code=exc.status)
+
+
+async def _compute_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ComputeError)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 async def _keystone_down(request: Request, exc: Exception) -> Response:
@@ -91,15 +100,30 @@ def create_app(
         Route("/v1/pods/{pod_id}", pods.show, methods=["GET"], name="pod"),
         Route("/v1/pods/{pod_id}", pods.update, methods=["PATCH"]),
         Route("/v1/pods/{pod_id}", pods.delete, methods=["DELETE"]),
+        Route("/compute", compute_versions.root, methods=["GET"]),
+        Route("/compute/", compute_versions.root, methods=["GET"]),
+        Route("/compute/v2.1", compute_versions.v21, methods=["GET"]),
+        Route("/compute/v2.1/", compute_versions.v21, methods=["GET"]),
+        Route(
+            "/compute/v2.1/{path:path}",
+            compute_versions.not_served_yet,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        ),
     ]
     app = Starlette(
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(AuthMiddleware, validator=validator, auth_url=conf.keystone.auth_url),
+            Middleware(
+                AuthMiddleware,
+                validator=validator,
+                auth_url=conf.keystone.auth_url,
+                public=PUBLIC_PATHS,
+            ),
         ],
         exception_handlers={
             ApiError: _api_error,
+            ComputeError: _compute_error,
             KeystoneUnavailable: _keystone_down,
             Exception: _unexpected,
         },

@@ -102,3 +102,24 @@ def test_cascade_api_runs_with_the_pods_registered_and_healthy(clouds_yaml: Path
         time.sleep(0.5)
     assert [h["state"] for h in health] == ["up", "up"], health
     assert all(h["latency_ms"] > 0 and h["last_check"] and h["last_error"] is None for h in health)
+
+
+def test_cascade_compute_endpoint_negotiates_with_the_real_pods(clouds_yaml: Path) -> None:
+    conn = connect("cascade")
+    try:
+        # found through the catalog of the `cascade` region, as every client finds it
+        endpoint = str(conn.compute.get_endpoint())
+        doc = httpx.get(endpoint.rstrip("/") + "/").json()["version"]
+        pods = connect("pod1")
+        pod_endpoint = str(pods.compute.get_endpoint())
+        pods.close()
+        pod_doc = httpx.get(pod_endpoint.rstrip("/") + "/").json()["version"]
+        assert (doc["min_version"], doc["version"]) == (pod_doc["min_version"], pod_doc["version"])
+        resp = conn.compute.get("/servers", microversion="2.60", raise_exc=False)
+        assert resp.status_code == 501
+        assert "does not serve GET /servers" in resp.json()["notImplemented"]["message"]
+        assert resp.headers["OpenStack-API-Version"] == "compute 2.60"
+        too_new = conn.compute.get("/servers", microversion="9.1", raise_exc=False)
+        assert too_new.status_code == 406
+    finally:
+        conn.close()

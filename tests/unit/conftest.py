@@ -1,0 +1,89 @@
+"""Shared fixtures: cascade-api in-process with a fake Keystone and fake pods, real SQLite."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cascade.app import create_app
+from cascade.conf import Conf, DatabaseSection, KeystoneSection
+from cascade.db.migrate import upgrade
+
+TOKENS = {"admin-token": ["admin", "member"], "member-token": ["member"]}
+
+
+class FakeKeystone:
+    """Just enough of Keystone v3: service-user auth, token validation, the catalog."""
+
+    def __init__(self) -> None:
+        self.validations = 0
+        self.down = False
+        self.catalog: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        if request.method == "POST":
+            body = {"token": {"expires_at": expires}}
+            return httpx.Response(201, json=body, headers={"X-Subject-Token": "service-token"})
+        assert request.headers["X-Auth-Token"] == "service-token"
+        if request.url.path.endswith("/auth/catalog"):
+            return httpx.Response(200, json={"catalog": self.catalog})
+        self.validations += 1
+        roles = TOKENS.get(request.headers["X-Subject-Token"])
+        if roles is None:
+            return httpx.Response(404, json={"error": {"code": 404}})
+        token = {
+            "expires_at": expires,
+            "user": {"id": "u1", "name": "someone"},
+            "project": {"id": "p1", "name": "proj"},
+            "roles": [{"name": r} for r in roles],
+        }
+        return httpx.Response(200, json={"token": token})
+
+
+PodHandler = Callable[[httpx.Request], httpx.Response]
+
+
+def no_pods(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("no pod here", request=request)
+
+
+@pytest.fixture
+def keystone() -> FakeKeystone:
+    return FakeKeystone()
+
+
+@pytest.fixture
+def pod_handler() -> PodHandler:
+    return no_pods
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Path, keystone: FakeKeystone, pod_handler: PodHandler
+) -> AsyncIterator[httpx.AsyncClient]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cascade.sqlite'}"
+    await upgrade(url)
+    conf = Conf(
+        database=DatabaseSection(connection=url),
+        keystone=KeystoneSection(auth_url="http://keystone.test/v3", password="x"),
+    )
+    conf = dataclasses.replace(conf, api=dataclasses.replace(conf.api, max_body_bytes=4096))
+    app = create_app(
+        conf,
+        keystone_transport=httpx.MockTransport(keystone),
+        pod_transport=httpx.MockTransport(pod_handler),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cascade.test") as c:
+        yield c
+    await app.state.registry.aclose()
+    await app.state.engine.dispose()

@@ -1,0 +1,123 @@
+"""Compute version documents and microversion negotiation, with fake pods."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from cascade.services import versions as version_service
+from cascade.versions import Version
+from tests.unit.conftest import FakeKeystone, PodHandler
+
+ADMIN = {"X-Auth-Token": "admin-token"}
+RANGES = {"c1": ("2.1", "2.100"), "c2": ("2.3", "2.95")}
+
+
+@pytest.fixture(autouse=True)
+def fresh_range_cache() -> None:
+    version_service._cache.clear()
+
+
+@pytest.fixture
+def pod_handler() -> PodHandler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        low, high = RANGES[request.url.host]
+        return httpx.Response(200, json={"version": {"min_version": low, "version": high}})
+
+    return handler
+
+
+@pytest.fixture
+async def two_pods(client: httpx.AsyncClient, keystone: FakeKeystone) -> httpx.AsyncClient:
+    keystone.catalog = [
+        {
+            "type": "compute",
+            "endpoints": [
+                {"interface": "public", "region_id": f"pod{n}", "url": f"http://c{n}:8774/v2.1"}
+                for n in (1, 2)
+            ],
+        }
+    ]
+    for n in (1, 2):
+        body = {"pod": {"name": f"pod{n}", "region_name": f"pod{n}", "az": f"az{n}"}}
+        assert (await client.post("/v1/pods", json=body, headers=ADMIN)).status_code == 201
+    return client
+
+
+async def test_without_pods_the_range_is_what_cascade_implements(
+    client: httpx.AsyncClient,
+) -> None:
+    resp = await client.get("/compute/")
+    assert resp.status_code == 200
+    (doc,) = resp.json()["versions"]
+    assert (doc["id"], doc["min_version"], doc["version"]) == ("v2.1", "2.1", "2.104")
+    assert doc["links"][0]["href"] == "http://cascade.test/compute/v2.1/"
+
+
+async def test_the_range_is_what_every_enabled_pod_supports(two_pods: httpx.AsyncClient) -> None:
+    doc = (await two_pods.get("/compute/v2.1/")).json()["version"]
+    assert (doc["min_version"], doc["version"]) == ("2.3", "2.95")
+    assert doc["media-types"][0]["base"] == "application/json"
+    # a disabled pod no longer narrows the range
+    pod2 = (await two_pods.get("/v1/pods", headers=ADMIN)).json()["pods"][1]
+    await two_pods.patch(f"/v1/pods/{pod2['id']}", json={"pod": {"enabled": False}}, headers=ADMIN)
+    doc = (await two_pods.get("/compute/v2.1")).json()["version"]
+    assert (doc["min_version"], doc["version"]) == ("2.1", "2.100")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "fault", "message"),
+    [
+        (
+            {"OpenStack-API-Version": "compute 9.9"},
+            406,
+            "computeFault",
+            "Version 9.9 is not supported by the API. Minimum is 2.3 and maximum is 2.95.",
+        ),
+        ({"X-OpenStack-Nova-API-Version": "2.2"}, 406, "computeFault", "Minimum is 2.3"),
+        (
+            {"OpenStack-API-Version": "compute 2.x"},
+            400,
+            "badRequest",
+            "API Version String 2.x is of invalid format. Must be of format MajorNum.MinorNum.",
+        ),
+    ],
+)
+async def test_unsupported_or_malformed_versions(
+    two_pods: httpx.AsyncClient, headers: dict[str, str], status: int, fault: str, message: str
+) -> None:
+    resp = await two_pods.get("/compute/v2.1/flavors", headers={**ADMIN, **headers})
+    assert resp.status_code == status
+    assert resp.json()[fault]["code"] == status
+    assert message in resp.json()[fault]["message"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "echoed"),
+    [
+        ({}, "2.3"),
+        ({"OpenStack-API-Version": "compute latest"}, "2.95"),
+        ({"OpenStack-API-Version": "volume 3.5, compute 2.60"}, "2.60"),
+        ({"X-OpenStack-Nova-API-Version": "2.10"}, "2.10"),
+    ],
+)
+async def test_resources_not_served_yet_say_so_with_the_version_echoed(
+    two_pods: httpx.AsyncClient, headers: dict[str, str], echoed: str
+) -> None:
+    resp = await two_pods.get("/compute/v2.1/servers/detail", headers={**ADMIN, **headers})
+    assert resp.status_code == 501
+    assert "does not serve GET /servers/detail" in resp.json()["notImplemented"]["message"]
+    assert resp.headers["openstack-api-version"] == f"compute {echoed}"
+    assert resp.headers["x-openstack-nova-api-version"] == echoed
+    assert "OpenStack-API-Version" in resp.headers["vary"]
+
+
+async def test_compute_resources_need_a_token(two_pods: httpx.AsyncClient) -> None:
+    assert (await two_pods.get("/compute/v2.1/servers")).status_code == 401
+
+
+def test_versions_compare_as_numbers() -> None:
+    assert Version.parse("2.10") > Version.parse("2.9")
+    for bad in ("2", "2.x", "02.1", "2.1.1", ""):
+        with pytest.raises(ValueError):
+            Version.parse(bad)
