@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cascade.api.admin import pods, versions
+from cascade.api.admin import pods, routings, versions
 from cascade.api.compute import versions as compute_versions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
@@ -100,6 +100,9 @@ def create_app(
         Route("/v1/pods/{pod_id}", pods.show, methods=["GET"], name="pod"),
         Route("/v1/pods/{pod_id}", pods.update, methods=["PATCH"]),
         Route("/v1/pods/{pod_id}", pods.delete, methods=["DELETE"]),
+        Route("/v1/routings", routings.index, methods=["GET"]),
+        Route("/v1/routings/{routing_id}", routings.show, methods=["GET"]),
+        Route("/v1/routings/{routing_id}", routings.delete, methods=["DELETE"]),
         Route("/compute", compute_versions.root, methods=["GET"]),
         Route("/compute/", compute_versions.root, methods=["GET"]),
         Route("/compute/v2.1", compute_versions.v21, methods=["GET"]),

@@ -24,6 +24,11 @@ DEFAULTS: dict[str, str] = {
     "cascade:pods:create": "rule:admin_required",
     "cascade:pods:update": "rule:admin_required",
     "cascade:pods:delete": "rule:admin_required",
+    # any project member sees its own project's routings; admins see every project's
+    "cascade:routings:list": "@",
+    "cascade:routings:show": "@",
+    "cascade:routings:list_all_projects": "rule:admin_required",
+    "cascade:routings:delete": "rule:admin_required",
 }
 
 _ATOM = re.compile(r"^(not )?(role:[\w.-]+|rule:[\w:.-]+|@|!)$")

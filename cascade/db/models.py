@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,5 +43,27 @@ class Pod(Base):
     health_checked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     health_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     health_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Routing(Base):
+    """Top resource `top_id` lives in pod `pod_id` as `bottom_id`.
+
+    The row is written before the bottom object is created (`bottom_id` still
+    empty, status `creating`): the intent survives a crash, and the bottom
+    object, named after the top id, can always be found again.
+    """
+
+    __tablename__ = "routings"
+    __table_args__ = (UniqueConstraint("resource_type", "top_id", "pod_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    top_id: Mapped[str] = mapped_column(String(64), index=True)
+    pod_id: Mapped[str] = mapped_column(ForeignKey("pods.id"), index=True)
+    bottom_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

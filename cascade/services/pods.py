@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod
+from cascade.db.models import Pod, Routing
+from cascade.services import routings
 
 
 class PodNotFound(Exception):
@@ -19,6 +21,10 @@ class PodNotFound(Exception):
 
 
 class PodConflict(Exception):
+    pass
+
+
+class PodInUse(Exception):
     pass
 
 
@@ -81,9 +87,17 @@ async def update(session: AsyncSession, pod_id: str, spec: PodSpec) -> Pod:
     return pod
 
 
-async def delete(session: AsyncSession, pod_id: str) -> None:
-    # Refusing to delete a pod that still hosts resources needs the routing table,
-    # which comes with the first routed resource (servers); until then nothing is hosted.
+async def delete(session: AsyncSession, pod_id: str, force: bool = False) -> None:
+    """Remove a pod; refused while routings say it hosts resources, unless `force`
+    (then its routings go too: the top forgets those resources)."""
     pod = await get(session, pod_id)
+    hosted = await routings.count_in_pod(session, pod_id)
+    if hosted and not force:
+        raise PodInUse(
+            f"pod {pod.name} still hosts {hosted} resource(s); move or delete them, "
+            "or delete the pod with force=true"
+        )
+    if hosted:
+        await session.execute(sa_delete(Routing).where(Routing.pod_id == pod_id))
     await session.delete(pod)
     await session.commit()

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from cascade.app import create_app
 from cascade.conf import Conf, DatabaseSection, KeystoneSection
@@ -67,9 +68,9 @@ def pod_handler() -> PodHandler:
 
 
 @pytest.fixture
-async def client(
+async def app(
     tmp_path: Path, keystone: FakeKeystone, pod_handler: PodHandler
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[Starlette]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cascade.sqlite'}"
     await upgrade(url)
     conf = Conf(
@@ -77,13 +78,18 @@ async def client(
         keystone=KeystoneSection(auth_url="http://keystone.test/v3", password="x"),
     )
     conf = dataclasses.replace(conf, api=dataclasses.replace(conf.api, max_body_bytes=4096))
-    app = create_app(
+    made = create_app(
         conf,
         keystone_transport=httpx.MockTransport(keystone),
         pod_transport=httpx.MockTransport(pod_handler),
     )
+    yield made
+    await made.state.registry.aclose()
+    await made.state.engine.dispose()
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cascade.test") as c:
         yield c
-    await app.state.registry.aclose()
-    await app.state.engine.dispose()

@@ -7,7 +7,8 @@
   Unknown fields, wrong types: 400. Name or region already used: 409.
 - GET /v1/pods lists pods (oldest first); GET /v1/pods/{id} shows one (404).
 - PATCH /v1/pods/{id} with `{"pod": {...}}` changes the given fields: 200.
-- DELETE /v1/pods/{id}: 204.
+- DELETE /v1/pods/{id}: 204; 409 while the pod hosts resources (routings),
+  unless `?force=true`, which also drops the pod's routings.
 Pods carry a read-only `health`: state, last check, latency, last error.
 """
 
@@ -94,6 +95,13 @@ def view(pod: Pod) -> dict[str, Any]:
     }
 
 
+def _force(request: Request) -> bool:
+    raw = request.query_params.get("force", "false").lower()
+    if raw not in ("true", "false"):
+        raise ApiError(400, "force must be true or false", "cascade.request.query")
+    return raw == "true"
+
+
 def _not_found(exc: service.PodNotFound) -> ApiError:
     return ApiError(404, str(exc), "cascade.pod.not_found")
 
@@ -144,7 +152,9 @@ async def delete(request: Request) -> Response:
     authorize(request, "cascade:pods:delete")
     async with session(request) as db:
         try:
-            await service.delete(db, request.path_params["pod_id"])
+            await service.delete(db, request.path_params["pod_id"], force=_force(request))
         except service.PodNotFound as exc:
             raise _not_found(exc) from exc
+        except service.PodInUse as exc:
+            raise ApiError(409, str(exc), "cascade.pod.in_use") from exc
     return Response(status_code=204)

@@ -1,0 +1,106 @@
+"""Admin API: `/v1/routings`, where each top resource lives.
+
+- GET /v1/routings lists routings oldest first; filters `resource_type`,
+  `pod_id`, `top_id`, `project_id` (another project's: admins only);
+  `limit` (1-1000, default 1000) and `marker` (a routing id; unknown: 400).
+  A full page carries a `routings_links` "next" link. Non-admins see only
+  their own project's routings.
+- GET /v1/routings/{id}: one routing (404 if unknown or not the caller's).
+- DELETE /v1/routings/{id}: admins only; 204. The bottom object stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cascade.api.errors import ApiError
+from cascade.api.request import authorize, session
+from cascade.context import Context
+from cascade.db.models import Routing
+from cascade.services import routings as service
+
+MAX_LIMIT = 1000
+
+
+def view(routing: Routing) -> dict[str, Any]:
+    return {
+        "id": routing.id,
+        "resource_type": routing.resource_type,
+        "top_id": routing.top_id,
+        "pod_id": routing.pod_id,
+        "bottom_id": routing.bottom_id,
+        "project_id": routing.project_id,
+        "status": routing.status,
+        "created_at": routing.created_at.isoformat(),
+        "updated_at": routing.updated_at.isoformat() if routing.updated_at else None,
+    }
+
+
+def _scope(request: Request, ctx: Context) -> service.Scope:
+    if request.app.state.policy.allows("cascade:routings:list_all_projects", ctx):
+        return service.Scope(None)
+    return service.Scope(ctx.project_id or "")
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", str(MAX_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(
+            400, f"limit must be an integer from 1 to {MAX_LIMIT}", "cascade.request.query"
+        )
+    return int(raw)
+
+
+async def index(request: Request) -> Response:
+    ctx = authorize(request, "cascade:routings:list")
+    scope = _scope(request, ctx)
+    params = request.query_params
+    known = {"resource_type", "pod_id", "top_id", "project_id", "limit", "marker"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ApiError(
+            400, f"unknown query parameter(s): {', '.join(unknown)}", "cascade.request.query"
+        )
+    project = params.get("project_id")
+    if project and scope.project_id is not None and project != scope.project_id:
+        raise ApiError(403, "only admins may list another project's routings", "cascade.forbidden")
+    filters = service.Filters(
+        params.get("resource_type"), params.get("pod_id"), params.get("top_id"), project
+    )
+    limit = _limit(request)
+    async with session(request) as db:
+        try:
+            found = await service.page(db, scope, filters, limit, params.get("marker"))
+        except service.MarkerNotFound as exc:
+            raise ApiError(400, str(exc), "cascade.request.marker") from exc
+    body: dict[str, Any] = {"routings": [view(r) for r in found]}
+    if len(found) == limit:
+        query = {k: v for k, v in params.items() if k != "marker"}
+        query["marker"] = found[-1].id
+        href = str(request.url.replace(query=urlencode(query)))
+        body["routings_links"] = [{"rel": "next", "href": href}]
+    return JSONResponse(body)
+
+
+async def show(request: Request) -> Response:
+    ctx = authorize(request, "cascade:routings:show")
+    async with session(request) as db:
+        try:
+            found = await service.get(db, request.path_params["routing_id"], _scope(request, ctx))
+        except service.RoutingNotFound as exc:
+            raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
+    return JSONResponse({"routing": view(found)})
+
+
+async def delete(request: Request) -> Response:
+    authorize(request, "cascade:routings:delete")
+    async with session(request) as db:
+        try:
+            await service.delete(db, request.path_params["routing_id"])
+        except service.RoutingNotFound as exc:
+            raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
+    return Response(status_code=204)

@@ -1,0 +1,105 @@
+"""Routings: which pod holds each top resource (no HTTP types here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Routing
+
+
+class RoutingNotFound(Exception):
+    pass
+
+
+class MarkerNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose routings a caller may see: one project, or all (admins)."""
+
+    project_id: str | None  # None: every project
+
+
+@dataclass(frozen=True)
+class Filters:
+    resource_type: str | None = None
+    pod_id: str | None = None
+    top_id: str | None = None
+    project_id: str | None = None
+
+
+async def record_intent(
+    session: AsyncSession, resource_type: str, top_id: str, pod_id: str, project_id: str
+) -> Routing:
+    """Write the routing before the bottom object exists (status `creating`)."""
+    routing = Routing(
+        id=str(uuid.uuid4()),
+        resource_type=resource_type,
+        top_id=top_id,
+        pod_id=pod_id,
+        project_id=project_id,
+        status="creating",
+        created_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    session.add(routing)
+    await session.commit()
+    return routing
+
+
+def _visible(scope: Scope) -> Select[Routing]:
+    query = select(Routing)
+    if scope.project_id is not None:
+        query = query.where(Routing.project_id == scope.project_id)
+    return query
+
+
+async def get(session: AsyncSession, routing_id: str, scope: Scope) -> Routing:
+    found = await session.scalar(_visible(scope).where(Routing.id == routing_id))
+    if found is None:
+        raise RoutingNotFound(f"no routing with id {routing_id}")
+    return found
+
+
+async def page(
+    session: AsyncSession, scope: Scope, filters: Filters, limit: int, marker: str | None
+) -> list[Routing]:
+    """Oldest first (ties by id), after `marker` if given, at most `limit`."""
+    query = _visible(scope)
+    for column, value in (
+        (Routing.resource_type, filters.resource_type),
+        (Routing.pod_id, filters.pod_id),
+        (Routing.top_id, filters.top_id),
+        (Routing.project_id, filters.project_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if marker is not None:
+        try:
+            last = await get(session, marker, scope)
+        except RoutingNotFound as exc:
+            raise MarkerNotFound(f"marker [{marker}] not found") from exc
+        query = query.where(
+            or_(
+                Routing.created_at > last.created_at,
+                and_(Routing.created_at == last.created_at, Routing.id > last.id),
+            )
+        )
+    query = query.order_by(Routing.created_at, Routing.id).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def delete(session: AsyncSession, routing_id: str) -> None:
+    await session.delete(await get(session, routing_id, Scope(None)))
+    await session.commit()
+
+
+async def count_in_pod(session: AsyncSession, pod_id: str) -> int:
+    count = await session.scalar(select(func.count()).where(Routing.pod_id == pod_id))
+    return int(count or 0)
