@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cascade.api.admin import pods, routings, versions
+from cascade.api.admin import bindings, pods, routings, versions
 from cascade.api.compute import versions as compute_versions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
@@ -31,6 +31,7 @@ from cascade.identity import KeystoneUnavailable, TokenValidator
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
 from cascade.services import health
+from cascade.services.scheduling import az_policies
 
 LOG = logging.getLogger(__name__)
 # version documents: answered without a token, as the OpenStack services do
@@ -70,6 +71,7 @@ def create_app(
     keystone_transport: httpx.AsyncBaseTransport | None = None,
     pod_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
+    az_policies(conf.scheduling)  # a bad policy setting stops start-up, not a request
     validator = TokenValidator(conf.keystone, transport=keystone_transport)
     engine = make_engine(conf.database.connection)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
@@ -100,6 +102,10 @@ def create_app(
         Route("/v1/pods/{pod_id}", pods.show, methods=["GET"], name="pod"),
         Route("/v1/pods/{pod_id}", pods.update, methods=["PATCH"]),
         Route("/v1/pods/{pod_id}", pods.delete, methods=["DELETE"]),
+        Route("/v1/bindings", bindings.index, methods=["GET"]),
+        Route("/v1/bindings", bindings.create, methods=["POST"]),
+        Route("/v1/bindings/{binding_id}", bindings.show, methods=["GET"]),
+        Route("/v1/bindings/{binding_id}", bindings.delete, methods=["DELETE"]),
         Route("/v1/routings", routings.index, methods=["GET"]),
         Route("/v1/routings/{routing_id}", routings.show, methods=["GET"]),
         Route("/v1/routings/{routing_id}", routings.delete, methods=["DELETE"]),

@@ -77,6 +77,18 @@ class PodsSection:
 
 
 @dataclass(frozen=True)
+class SchedulingSection:
+    default_policy: str = opt(
+        "newest",
+        "How a project without a binding in an AZ is bound to one of its pods: `newest` "
+        "(the most recently registered enabled, healthy pod: when a pod is full, register a "
+        "new one and new projects go there) or `weighted` (at random, in proportion to the "
+        "pods' weights).",
+    )
+    az_policies: str = opt("", "Per-AZ exceptions to default_policy, as `az1:weighted,az2:newest`.")
+
+
+@dataclass(frozen=True)
 class PolicySection:
     file: str = opt(
         "",
@@ -90,6 +102,7 @@ class Conf:
     database: DatabaseSection = field(default_factory=DatabaseSection)
     keystone: KeystoneSection = field(default_factory=KeystoneSection)
     pods: PodsSection = field(default_factory=PodsSection)
+    scheduling: SchedulingSection = field(default_factory=SchedulingSection)
     policy: PolicySection = field(default_factory=PolicySection)
 
 
@@ -98,6 +111,7 @@ SECTIONS: dict[str, type] = {
     "database": DatabaseSection,
     "keystone": KeystoneSection,
     "pods": PodsSection,
+    "scheduling": SchedulingSection,
     "policy": PolicySection,
 }
 

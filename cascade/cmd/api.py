@@ -12,6 +12,7 @@ import uvicorn
 from cascade.app import create_app
 from cascade.conf import ConfigError, load
 from cascade.policy import PolicyError
+from cascade.services.scheduling import BadPolicy
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     try:
         conf = load(args.config_file)
         app = create_app(conf)
-    except (ConfigError, PolicyError) as exc:
+    except (ConfigError, PolicyError, BadPolicy) as exc:
         print(f"cascade-api: {exc}", file=sys.stderr)
         sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -67,3 +67,16 @@ class Routing(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Binding(Base):
+    """The pod of an availability zone that a project's new resources go to."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("project_id", "az"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    az: Mapped[str] = mapped_column(String(255))
+    pod_id: Mapped[str] = mapped_column(ForeignKey("pods.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod, Routing
+from cascade.db.models import Binding, Pod, Routing
 from cascade.services import routings
 
 
@@ -99,5 +99,7 @@ async def delete(session: AsyncSession, pod_id: str, force: bool = False) -> Non
         )
     if hosted:
         await session.execute(sa_delete(Routing).where(Routing.pod_id == pod_id))
+    # bindings only say where new resources would go: they go with the pod
+    await session.execute(sa_delete(Binding).where(Binding.pod_id == pod_id))
     await session.delete(pod)
     await session.commit()

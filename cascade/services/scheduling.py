@@ -1,0 +1,96 @@
+"""Scheduling: which pod of an availability zone a project's new resources go to.
+
+A project is bound to one pod per AZ (a binding) the first time it needs
+one there, and stays there. Policies choose the pod for a new binding among
+the AZ's enabled pods whose health is not `down`:
+
+- `newest`: the most recently registered one (capacity expansion: when a pod
+  is full the operator registers another, and new projects go there);
+- `weighted`: at random, in proportion to the pods' weights.
+
+A binding to a pod that was disabled or went down is replaced: a disabled
+pod gets no new resources, while its existing ones keep working.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.conf import SchedulingSection
+from cascade.db.models import Binding, Pod
+
+POLICIES = ("newest", "weighted")
+
+
+class NoPodForAz(Exception):
+    pass
+
+
+class BadPolicy(Exception):
+    pass
+
+
+def az_policies(conf: SchedulingSection) -> dict[str, str]:
+    """The per-AZ policy table; raises BadPolicy for an unknown policy or bad syntax."""
+    table: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in conf.az_policies.split(","))):
+        az, sep, policy = item.partition(":")
+        if not sep or policy not in POLICIES:
+            raise BadPolicy(f"az_policies entry {item!r}: expected AZ:{'|'.join(POLICIES)}")
+        table[az] = policy
+    if conf.default_policy not in POLICIES:
+        raise BadPolicy(f"default_policy {conf.default_policy!r}: expected one of {POLICIES}")
+    return table
+
+
+def usable(pod: Pod) -> bool:
+    return pod.enabled and pod.health_state != "down"
+
+
+def choose(pods: list[Pod], policy: str, rng: random.Random) -> Pod:
+    if policy == "weighted":
+        weighted = [p for p in pods if p.weight > 0] or pods
+        return rng.choices(weighted, weights=[max(p.weight, 1) for p in weighted])[0]
+    return max(pods, key=lambda p: (p.created_at, p.id))
+
+
+async def pod_for(
+    session: AsyncSession,
+    conf: SchedulingSection,
+    project_id: str,
+    az: str,
+    rng: random.Random | None = None,
+) -> Pod:
+    """The pod for the project's new resources in `az`, binding the project if needed."""
+    binding = await session.scalar(
+        select(Binding).where(Binding.project_id == project_id, Binding.az == az)
+    )
+    if binding is not None:
+        bound = await session.get(Pod, binding.pod_id)
+        if bound is not None and usable(bound) and bound.az == az:
+            return bound
+        await session.delete(binding)
+        await session.flush()
+    candidates = [
+        p for p in (await session.scalars(select(Pod).where(Pod.az == az))).all() if usable(p)
+    ]
+    if not candidates:
+        raise NoPodForAz(f"availability zone {az} has no enabled pod that is up")
+    policy = az_policies(conf).get(az, conf.default_policy)
+    pod = choose(candidates, policy, rng or random.Random())
+    session.add(
+        Binding(
+            id=str(uuid.uuid4()),
+            project_id=project_id,
+            az=az,
+            pod_id=pod.id,
+            created_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+    )
+    await session.commit()
+    return pod
