@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cascade.api.admin import bindings, pods, routings, versions
+from cascade.api.compute import availability_zones
 from cascade.api.compute import versions as compute_versions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
@@ -113,6 +114,12 @@ def create_app(
         Route("/compute/", compute_versions.root, methods=["GET"]),
         Route("/compute/v2.1", compute_versions.v21, methods=["GET"]),
         Route("/compute/v2.1/", compute_versions.v21, methods=["GET"]),
+        Route("/compute/v2.1/os-availability-zone", availability_zones.index, methods=["GET"]),
+        Route(
+            "/compute/v2.1/os-availability-zone/detail",
+            availability_zones.detail,
+            methods=["GET"],
+        ),
         Route(
             "/compute/v2.1/{path:path}",
             compute_versions.not_served_yet,

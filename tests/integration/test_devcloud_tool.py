@@ -121,5 +121,8 @@ def test_cascade_compute_endpoint_negotiates_with_the_real_pods(clouds_yaml: Pat
         assert resp.headers["OpenStack-API-Version"] == "compute 2.60"
         too_new = conn.compute.get("/servers", microversion="9.1", raise_exc=False)
         assert too_new.status_code == 406
+        # the pods' health is `up` (checked above): both top AZs are available
+        zones = {z.name: z.state["available"] for z in conn.compute.availability_zones()}
+        assert zones == {"az1": True, "az2": True}
     finally:
         conn.close()

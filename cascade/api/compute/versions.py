@@ -61,7 +61,7 @@ async def v21(request: Request) -> Response:
 
 async def not_served_yet(request: Request) -> Response:
     low, high = await advertised(request)
-    version = negotiate(requested(request.headers), low, high)
+    version = negotiate(requested(request.headers), low, high)  # 400/406 come first
     path = "/" + request.path_params["path"]
     raise ComputeError(
         501,

@@ -1,0 +1,47 @@
+"""GET /compute/v2.1/os-availability-zone: top AZs and whether a healthy pod serves them."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+
+from cascade.db.models import Pod
+
+ADMIN = {"X-Auth-Token": "admin-token"}
+MEMBER = {"X-Auth-Token": "member-token"}
+
+
+async def add_pod(client: httpx.AsyncClient, name: str, az: str, **extra: object) -> str:
+    body = {"pod": {"name": name, "region_name": name, "az": az, **extra}}
+    return str((await client.post("/v1/pods", json=body, headers=ADMIN)).json()["pod"]["id"])
+
+
+async def set_health(app: Starlette, pod_id: str, state: str) -> None:
+    async with app.state.sessions() as db:
+        pod = await db.get(Pod, pod_id)
+        assert pod is not None
+        pod.health_state = state
+        await db.commit()
+
+
+async def test_zones_are_available_when_an_enabled_pod_is_up(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await set_health(app, await add_pod(client, "a", "az1"), "up")
+    await add_pod(client, "b", "az2")  # never checked yet: unknown
+    await set_health(app, await add_pod(client, "c", "az3", enabled=False), "up")
+    resp = await client.get("/compute/v2.1/os-availability-zone", headers=MEMBER)
+    assert resp.status_code == 200
+    zones = {
+        z["zoneName"]: z["zoneState"]["available"] for z in resp.json()["availabilityZoneInfo"]
+    }
+    assert zones == {"az1": True, "az2": False, "az3": False}
+    assert all(z["hosts"] is None for z in resp.json()["availabilityZoneInfo"])
+    assert resp.headers["openstack-api-version"] == "compute 2.1"
+
+
+async def test_detail_is_not_served_yet_and_a_token_is_needed(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/compute/v2.1/os-availability-zone/detail", headers=ADMIN)
+    assert resp.status_code == 501
+    assert "os-availability-zone/detail" in resp.json()["notImplemented"]["message"]
+    assert (await client.get("/compute/v2.1/os-availability-zone")).status_code == 401
