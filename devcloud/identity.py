@@ -23,7 +23,6 @@ CASCADE_PATHS = {
     "volumev3": "/volume/v3/%(project_id)s",
     "block-storage": "/volume/v3/%(project_id)s",
     "network": "/networking",
-    "image": "/image",
 }
 # catalog service type -> service name (the names devstack uses)
 SERVICE_NAMES = {
@@ -49,6 +48,8 @@ def catalog(layout: Layout, pods: list[Pod]) -> list[Endpoint]:
     eps = [Endpoint("identity", TOP_REGION, layout.auth_url)]
     cascade = layout.url("cascade")
     eps += [Endpoint(t, TOP_REGION, cascade + path) for t, path in CASCADE_PATHS.items()]
+    # While the pods share one Glance, the top's image service is that Glance itself.
+    eps.append(Endpoint("image", TOP_REGION, layout.url("glance")))
     for pod in pods:
         cinder = layout.pod_url(pod, "cinder") + "/v3/%(project_id)s"
         eps += [
