@@ -82,21 +82,26 @@ class TokenValidator:
             self._service_token = (resp.headers["X-Subject-Token"], now + max(left - 60, 0))
             return self._service_token[0]
 
-    async def catalog(self) -> list[dict[str, Any]]:
-        """The service catalog, as Keystone gives it to the service user."""
+    async def _as_service(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """GET `url` with the service token; a 401 (token expired early) renews it once."""
         for attempt in (1, 2):
             service = await self._get_service_token(renew=attempt == 2)
             try:
                 resp = await self._http.get(
-                    f"{self.conf.auth_url}/auth/catalog", headers={"X-Auth-Token": service}
+                    url, headers={"X-Auth-Token": service, **(headers or {})}
                 )
             except httpx.HTTPError as exc:
                 raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
-            if resp.status_code == 200:
-                return list(resp.json()["catalog"])
             if resp.status_code != 401:
                 break
-        raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for the catalog")
+        return resp
+
+    async def catalog(self) -> list[dict[str, Any]]:
+        """The service catalog, as Keystone gives it to the service user."""
+        resp = await self._as_service(f"{self.conf.auth_url}/auth/catalog")
+        if resp.status_code != 200:
+            raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for the catalog")
+        return list(resp.json()["catalog"])
 
     async def validate(self, token: str) -> Context | None:
         """The context of a valid token, None if Keystone says it is not valid."""
@@ -116,21 +121,13 @@ class TokenValidator:
         return ctx
 
     async def _ask_keystone(self, token: str) -> Context | None:
-        for attempt in (1, 2):
-            service = await self._get_service_token(renew=attempt == 2)
-            try:
-                resp = await self._http.get(
-                    f"{self.conf.auth_url}/auth/tokens?nocatalog",
-                    headers={"X-Auth-Token": service, "X-Subject-Token": token},
-                )
-            except httpx.HTTPError as exc:
-                raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
-            if resp.status_code == 200:
-                return _context(token, resp.json()["token"])
-            if resp.status_code == 404:
-                return None
-            if resp.status_code != 401:
-                break  # 401: our service token expired early; renew once
+        resp = await self._as_service(
+            f"{self.conf.auth_url}/auth/tokens?nocatalog", {"X-Subject-Token": token}
+        )
+        if resp.status_code == 200:
+            return _context(token, resp.json()["token"])
+        if resp.status_code == 404:
+            return None
         raise KeystoneUnavailable(f"Keystone answered {resp.status_code} to a token validation")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
 import weakref
@@ -50,7 +51,7 @@ async def run(
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = {"PATH": BASE_PATH, "LANG": "C.UTF-8", "HOME": str(log.parent), **(env or {})}
-    gate = _heavy_gate() if heavy else asyncio.Semaphore(1)
+    gate = _heavy_gate() if heavy else contextlib.nullcontext()
     async with gate:
         started = time.monotonic()
         with log.open("a+b") if stream else tempfile.TemporaryFile(dir=log.parent) as out:

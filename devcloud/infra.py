@@ -179,9 +179,13 @@ async def rabbitmqctl(layout: Layout, *args: str) -> str:
     )
 
 
+async def _vhosts(layout: Layout) -> set[str]:
+    return set((await rabbitmqctl(layout, "list_vhosts", "--quiet", "--no-table-headers")).split())
+
+
 async def ensure_vhosts(layout: Layout, pods: list[Pod]) -> None:
     """One vhost per pod isolates the pods' RPC (queue names are the same in every Nova)."""
-    have = set((await rabbitmqctl(layout, "list_vhosts", "--quiet", "--no-table-headers")).split())
+    have = await _vhosts(layout)
     for pod in pods:
         if pod.name not in have:
             await rabbitmqctl(layout, "add_vhost", pod.name)
@@ -189,8 +193,7 @@ async def ensure_vhosts(layout: Layout, pods: list[Pod]) -> None:
 
 
 async def delete_vhost(layout: Layout, pod: Pod) -> None:
-    have = set((await rabbitmqctl(layout, "list_vhosts", "--quiet", "--no-table-headers")).split())
-    if pod.name in have:
+    if pod.name in await _vhosts(layout):
         await rabbitmqctl(layout, "delete_vhost", pod.name)
 
 

@@ -10,6 +10,7 @@ import httpx
 from cascade.conf import PodsSection
 from cascade.identity import TokenValidator
 from cascade.pods.client import PodClient
+from cascade.versions import Version
 
 
 def region_endpoints(catalog: list[dict[str, Any]], region: str) -> dict[str, str]:
@@ -34,6 +35,8 @@ class PodRegistry:
         self.transport = transport
         self._catalog: list[dict[str, Any]] | None = None
         self._clients: dict[tuple[str, str], PodClient] = {}
+        # pod id -> (min, max, valid until): see cascade.services.versions
+        self.compute_ranges: dict[str, tuple[Version, Version, float]] = {}
 
     async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
         """The region's endpoints; the catalog is read again when a region is not in it."""

@@ -12,11 +12,10 @@ from cascade.pods.registry import PodRegistry
 from cascade.versions import COMPUTE_IMPLEMENTED, Version
 
 TTL = 60.0
-_cache: dict[str, tuple[Version, Version, float]] = {}
 
 
 async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
-    cached = _cache.get(pod.id)
+    cached = registry.compute_ranges.get(pod.id)
     if cached is not None and time.monotonic() < cached[2]:
         return cached[0], cached[1]
     url = (await registry.endpoints(pod.region_name)).get("compute")
@@ -33,7 +32,7 @@ async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] 
         low, high = Version.parse(doc["min_version"]), Version.parse(doc["version"])
     except (KeyError, ValueError):
         return None  # not a Nova version document: treat the pod as not answering
-    _cache[pod.id] = (low, high, time.monotonic() + TTL)
+    registry.compute_ranges[pod.id] = (low, high, time.monotonic() + TTL)
     return low, high
 
 

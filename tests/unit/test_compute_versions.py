@@ -5,17 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cascade.services import versions as version_service
 from cascade.versions import Version
 from tests.unit.conftest import FakeKeystone, PodHandler
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 RANGES = {"c1": ("2.1", "2.100"), "c2": ("2.3", "2.95")}
-
-
-@pytest.fixture(autouse=True)
-def fresh_range_cache() -> None:
-    version_service._cache.clear()
 
 
 @pytest.fixture

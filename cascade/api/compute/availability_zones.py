@@ -12,16 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers, negotiate, requested
-from cascade.api.compute.versions import advertised
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.services import pods as pod_service
-from cascade.versions import Version
-
-
-async def negotiated(request: Request) -> Version:
-    low, high = await advertised(request)
-    return negotiate(requested(request.headers), low, high)
 
 
 async def index(request: Request) -> Response:

@@ -30,6 +30,12 @@ async def advertised(request: Request) -> tuple[Version, Version]:
     return await compute_range(request.app.state.registry, found)
 
 
+async def negotiated(request: Request) -> Version:
+    """The request's microversion within the advertised range (400/406 otherwise)."""
+    low, high = await advertised(request)
+    return negotiate(requested(request.headers), low, high)
+
+
 def _v21(request: Request, low: Version, high: Version) -> dict[str, Any]:
     href = str(request.base_url).rstrip("/") + "/compute/v2.1/"
     return {
@@ -60,8 +66,7 @@ async def v21(request: Request) -> Response:
 
 
 async def not_served_yet(request: Request) -> Response:
-    low, high = await advertised(request)
-    version = negotiate(requested(request.headers), low, high)  # 400/406 come first
+    version = await negotiated(request)  # 400/406 come first
     path = "/" + request.path_params["path"]
     raise ComputeError(
         501,
