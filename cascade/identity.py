@@ -82,6 +82,11 @@ class TokenValidator:
             self._service_token = (resp.headers["X-Subject-Token"], now + max(left - 60, 0))
             return self._service_token[0]
 
+    async def service_token(self, renew: bool = False) -> str:
+        """The service user's token (admin in its project): for pod calls a user cannot make,
+        such as creating the top's flavors in a pod."""
+        return await self._get_service_token(renew)
+
     async def _as_service(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
         """GET `url` with the service token; a 401 (token expired early) renews it once."""
         for attempt in (1, 2):

@@ -80,3 +80,51 @@ class Binding(Base):
     az: Mapped[str] = mapped_column(String(255))
     pod_id: Mapped[str] = mapped_column(ForeignKey("pods.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Flavor(Base):
+    """A flavor owned by the top; pods get a copy (a `flavor` routing) when a server needs it."""
+
+    __tablename__ = "flavors"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Nova's flavorid
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    ram: Mapped[int] = mapped_column(Integer)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    disk: Mapped[int] = mapped_column(Integer)
+    ephemeral: Mapped[int] = mapped_column(Integer, default=0)
+    swap: Mapped[int] = mapped_column(Integer, default=0)
+    rxtx_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extra_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class FlavorAccess(Base):
+    """A project allowed to use a private flavor."""
+
+    __tablename__ = "flavor_access"
+    __table_args__ = (UniqueConstraint("flavor_id", "project_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flavor_id: Mapped[str] = mapped_column(ForeignKey("flavors.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+
+
+class Keypair(Base):
+    """A keypair owned by the top, per user; pods get a copy (a `keypair` routing) on use."""
+
+    __tablename__ = "keypairs"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16), default="ssh")
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -1,0 +1,58 @@
+"""What every Compute handler needs: policy with Nova's 403, the JSON body with
+Nova's 400/413, and replies that echo the microversion."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.request import context
+from cascade.context import Context
+from cascade.versions import Version
+
+
+def authorize(request: Request, rule: str, version: Version) -> Context:
+    """The caller's context if policy `rule` allows it, else Nova's 403."""
+    ctx = context(request)
+    if not request.app.state.policy.allows(rule, ctx):
+        raise ComputeError(
+            403, f"Policy doesn't allow {rule} to be performed.", echo_headers(version)
+        )
+    return ctx
+
+
+async def raw_body(request: Request, version: Version) -> bytes:
+    """The body's bytes; 413 past the configured size (read no further)."""
+    limit = request.app.state.conf.api.max_body_bytes
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ComputeError(
+                413, f"Request is too large: the limit is {limit} bytes.", echo_headers(version)
+            )
+    return raw
+
+
+async def json_body(request: Request, version: Version) -> Any:
+    """The decoded JSON body; Nova's 400 `Malformed request body` when it is not JSON."""
+    raw = await raw_body(request, version)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ComputeError(400, "Malformed request body", echo_headers(version)) from None
+
+
+def reply(
+    body: Any, version: Version, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON answer (or an empty one for `body=None`) with the microversion echoed."""
+    all_headers = {**echo_headers(version), **(headers or {})}
+    if body is None:
+        return Response(status_code=status, headers=all_headers)
+    return JSONResponse(body, status_code=status, headers=all_headers)

@@ -1,0 +1,82 @@
+"""Calls to one pod's Nova: its endpoint from the catalog, the headers every call carries.
+
+A call goes with a token (the user's own, so the pod's ownership, RBAC and
+audit stay true; or Cascade's service token where only an admin may act,
+such as copying a top flavor into the pod), the request's microversion and
+the top request id as the global request id. `PodUnavailable` from the
+client is passed on; the pod's own HTTP answer is returned as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from cascade.db.models import Pod
+from cascade.pods.client import PodUnavailable
+from cascade.pods.registry import PodRegistry
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a pod call is made for: the token, the microversion and the request id."""
+
+    token: str
+    version: str
+    request_id: str
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-Auth-Token": self.token,
+            "OpenStack-API-Version": f"compute {self.version}",
+            "X-OpenStack-Nova-API-Version": self.version,
+            "Accept": "application/json",
+        }
+        if self.request_id:
+            headers["X-OpenStack-Request-ID"] = self.request_id
+        return headers
+
+
+async def endpoint(registry: PodRegistry, pod: Pod) -> str:
+    """The pod's compute endpoint, without a trailing slash (503-worthy if missing)."""
+    url = (await registry.endpoints(pod.region_name)).get("compute")
+    if url is None:
+        raise PodUnavailable(
+            pod.name, "compute", f"no compute endpoint in region {pod.region_name}"
+        )
+    return url.rstrip("/")
+
+
+def root_of(endpoint_url: str) -> str:
+    """What Nova's links start with: the endpoint without its `/v2.1...` part, with a slash."""
+    parts = urlsplit(endpoint_url)
+    path = parts.path
+    cut = path.find("/v2")
+    if cut >= 0:
+        path = path[:cut]
+    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}/"
+
+
+async def call(
+    registry: PodRegistry,
+    pod: Pod,
+    caller: Caller,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    content: bytes | None = None,
+    params: Any = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """`method` on `path` (after the pod's /v2.1) of the pod's Nova, for `caller`."""
+    url = await endpoint(registry, pod) + path
+    all_headers = caller.headers()
+    if headers:
+        all_headers.update(headers)
+    return await registry.client(pod.name, "compute").request(
+        method, url, json=json, content=content, params=params, headers=all_headers
+    )
