@@ -21,7 +21,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cascade.api.admin import bindings, pods, routings, versions
-from cascade.api.compute import availability_zones
+from cascade.api.compute import availability_zones, server_groups, server_lists, servers
+from cascade.api.compute import flavor_access as compute_flavor_access
+from cascade.api.compute import flavors as compute_flavors
+from cascade.api.compute import flavors_extraspecs as compute_flavor_specs
+from cascade.api.compute import hypervisors as compute_hypervisors
+from cascade.api.compute import keypairs as compute_keypairs
+from cascade.api.compute import limits as compute_limits
+from cascade.api.compute import quota_sets as compute_quota_sets
+from cascade.api.compute import services as compute_services
 from cascade.api.compute import versions as compute_versions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
@@ -32,6 +40,8 @@ from cascade.identity import KeystoneUnavailable, TokenValidator
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
 from cascade.services import health
+from cascade.services.hosts import HostBook
+from cascade.services.listing import Cursors
 from cascade.services.scheduling import az_policies
 
 LOG = logging.getLogger(__name__)
@@ -120,6 +130,125 @@ def create_app(
             availability_zones.detail,
             methods=["GET"],
         ),
+        Route("/compute/v2.1/os-keypairs", compute_keypairs.index, methods=["GET"]),
+        Route("/compute/v2.1/os-keypairs", compute_keypairs.create, methods=["POST"]),
+        Route("/compute/v2.1/os-keypairs/{name}", compute_keypairs.show, methods=["GET"]),
+        Route("/compute/v2.1/os-keypairs/{name}", compute_keypairs.delete, methods=["DELETE"]),
+        Route("/compute/v2.1/os-server-groups", server_groups.index, methods=["GET"]),
+        Route("/compute/v2.1/os-server-groups", server_groups.create, methods=["POST"]),
+        Route("/compute/v2.1/os-server-groups/{group_id}", server_groups.show, methods=["GET"]),
+        Route(
+            "/compute/v2.1/os-server-groups/{group_id}", server_groups.delete, methods=["DELETE"]
+        ),
+        Route("/compute/v2.1/servers", server_lists.index, methods=["GET"]),
+        Route("/compute/v2.1/servers", servers.create, methods=["POST"]),
+        Route("/compute/v2.1/servers/detail", server_lists.detail, methods=["GET"]),
+        Route("/compute/v2.1/servers/{server_id}", servers.show, methods=["GET"]),
+        Route(
+            "/compute/v2.1/servers/{server_id}",
+            servers.member,
+            methods=["PUT", "DELETE", "POST", "PATCH"],
+        ),
+        Route(
+            "/compute/v2.1/servers/{server_id}/{rest:path}",
+            servers.member,
+            methods=["GET", "PUT", "DELETE", "POST", "PATCH"],
+        ),
+        Route("/compute/v2.1/flavors", compute_flavors.index, methods=["GET"]),
+        Route("/compute/v2.1/flavors", compute_flavors.create, methods=["POST"]),
+        Route("/compute/v2.1/flavors/detail", compute_flavors.detail, methods=["GET"]),
+        Route("/compute/v2.1/flavors/{flavor_id}", compute_flavors.show, methods=["GET"]),
+        Route("/compute/v2.1/flavors/{flavor_id}", compute_flavors.update, methods=["PUT"]),
+        Route("/compute/v2.1/flavors/{flavor_id}", compute_flavors.delete, methods=["DELETE"]),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs",
+            compute_flavor_specs.index,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs",
+            compute_flavor_specs.create,
+            methods=["POST"],
+        ),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            compute_flavor_specs.show,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            compute_flavor_specs.update,
+            methods=["PUT"],
+        ),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+            compute_flavor_specs.delete,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/os-flavor-access",
+            compute_flavor_access.index,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/flavors/{flavor_id}/action",
+            compute_flavor_access.action,
+            methods=["POST"],
+        ),
+        Route("/compute/v2.1/limits", compute_limits.index, methods=["GET"]),
+        Route("/compute/v2.1/os-quota-sets/{project_id}", compute_quota_sets.show, methods=["GET"]),
+        Route(
+            "/compute/v2.1/os-quota-sets/{project_id}", compute_quota_sets.update, methods=["PUT"]
+        ),
+        Route(
+            "/compute/v2.1/os-quota-sets/{project_id}",
+            compute_quota_sets.delete,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/compute/v2.1/os-quota-sets/{project_id}/defaults",
+            compute_quota_sets.defaults,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-quota-sets/{project_id}/detail",
+            compute_quota_sets.detail,
+            methods=["GET"],
+        ),
+        Route("/compute/v2.1/os-hypervisors", compute_hypervisors.index, methods=["GET"]),
+        Route("/compute/v2.1/os-hypervisors/detail", compute_hypervisors.detail, methods=["GET"]),
+        Route(
+            "/compute/v2.1/os-hypervisors/statistics",
+            compute_hypervisors.statistics,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-hypervisors/{hypervisor_id}",
+            compute_hypervisors.show,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-hypervisors/{hypervisor_id}/uptime",
+            compute_hypervisors.uptime,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-hypervisors/{pattern}/search",
+            compute_hypervisors.search,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-hypervisors/{pattern}/servers",
+            compute_hypervisors.servers,
+            methods=["GET"],
+        ),
+        Route("/compute/v2.1/os-services", compute_services.index, methods=["GET"]),
+        Route("/compute/v2.1/os-services/{service_id}", compute_services.update, methods=["PUT"]),
+        Route(
+            "/compute/v2.1/os-services/{service_id}",
+            compute_services.delete,
+            methods=["DELETE"],
+        ),
         Route(
             "/compute/v2.1/{path:path}",
             compute_versions.not_served_yet,
@@ -149,5 +278,7 @@ def create_app(
     app.state.policy = Policy.from_file(conf.policy.file)
     app.state.sessions = db_sessions
     app.state.registry = registry
+    app.state.pod_hosts = HostBook()
+    app.state.list_cursors = Cursors()
     app.state.engine = engine
     return app

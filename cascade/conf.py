@@ -86,6 +86,11 @@ class SchedulingSection:
         "pods' weights).",
     )
     az_policies: str = opt("", "Per-AZ exceptions to default_policy, as `az1:weighted,az2:newest`.")
+    default_az: str = opt(
+        "",
+        "AZ for a create that names none, when the project has no binding yet (with a "
+        "binding, its AZ is used). Empty: the first AZ, by name, that has a usable pod.",
+    )
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,31 @@ class PolicySection:
 
 
 @dataclass(frozen=True)
+class QuotaSection:
+    """Compute quota defaults, as nova.conf's [quota]: a project without its own limit
+    (PUT /os-quota-sets/{project_id}) gets these. -1 means unlimited."""
+
+    instances: int = opt(10, "Servers a project may have, summed over every pod (-1: unlimited).")
+    cores: int = opt(
+        20, "Virtual CPUs a project's servers may use, summed over every pod (-1: unlimited)."
+    )
+    ram: int = opt(
+        51200, "MiB of RAM a project's servers may use, summed over every pod (-1: unlimited)."
+    )
+    metadata_items: int = opt(128, "Metadata items per server (-1: unlimited).")
+    key_pairs: int = opt(100, "Keypairs per user (-1: unlimited).")
+    server_groups: int = opt(10, "Server groups a project may have (-1: unlimited).")
+    server_group_members: int = opt(10, "Servers in one server group (-1: unlimited).")
+    injected_files: int = opt(
+        5, "Files injected into a server (personality, before microversion 2.57; -1: unlimited)."
+    )
+    injected_file_content_bytes: int = opt(10240, "Bytes in one injected file (-1: unlimited).")
+    injected_file_path_length: int = opt(
+        255, "Characters in an injected file's path (the `injected_file_path_bytes` quota)."
+    )
+
+
+@dataclass(frozen=True)
 class Conf:
     api: ApiSection = field(default_factory=ApiSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -104,6 +134,7 @@ class Conf:
     pods: PodsSection = field(default_factory=PodsSection)
     scheduling: SchedulingSection = field(default_factory=SchedulingSection)
     policy: PolicySection = field(default_factory=PolicySection)
+    quota: QuotaSection = field(default_factory=QuotaSection)
 
 
 SECTIONS: dict[str, type] = {
@@ -113,6 +144,7 @@ SECTIONS: dict[str, type] = {
     "pods": PodsSection,
     "scheduling": SchedulingSection,
     "policy": PolicySection,
+    "quota": QuotaSection,
 }
 
 

@@ -33,6 +33,58 @@ DEFAULTS: dict[str, str] = {
     "cascade:bindings:show": "rule:admin_required",
     "cascade:bindings:create": "rule:admin_required",
     "cascade:bindings:delete": "rule:admin_required",
+    # flavors (Nova's rule names and defaults): any user lists and shows them and their
+    # extra specs; only admins change them or see and change who may use a private one
+    "os_compute_api:os-flavor-manage:create": "rule:admin_required",
+    "os_compute_api:os-flavor-manage:update": "rule:admin_required",
+    "os_compute_api:os-flavor-manage:delete": "rule:admin_required",
+    "os_compute_api:os-flavor-extra-specs:index": "@",
+    "os_compute_api:os-flavor-extra-specs:show": "@",
+    "os_compute_api:os-flavor-extra-specs:create": "rule:admin_required",
+    "os_compute_api:os-flavor-extra-specs:update": "rule:admin_required",
+    "os_compute_api:os-flavor-extra-specs:delete": "rule:admin_required",
+    "os_compute_api:os-flavor-access": "rule:admin_required",
+    "os_compute_api:os-flavor-access:add_tenant_access": "rule:admin_required",
+    "os_compute_api:os-flavor-access:remove_tenant_access": "rule:admin_required",
+    # servers: any project member; the pods enforce the rest with the user's own token
+    "os_compute_api:servers:create": "@",
+    "os_compute_api:servers:show": "@",
+    "os_compute_api:servers:index": "@",
+    "os_compute_api:servers:detail": "@",
+    "os_compute_api:os-server-groups:index": "@",
+    "os_compute_api:os-server-groups:create": "@",
+    "os_compute_api:os-server-groups:show": "@",
+    "os_compute_api:os-server-groups:delete": "@",
+    # a user's own keypairs (Nova's rule names); another user's (2.10 `user_id`) need both
+    # the action's rule and this one, since check strings here cannot compare user ids
+    "os_compute_api:os-keypairs:index": "@",
+    "os_compute_api:os-keypairs:create": "@",
+    "os_compute_api:os-keypairs:show": "@",
+    "os_compute_api:os-keypairs:delete": "@",
+    "cascade:keypairs:other_users": "rule:admin_required",
+    # the admin host APIs (Nova's rule names); the pods are then asked with the service token
+    "os_compute_api:os-hypervisors:list": "rule:admin_required",
+    "os_compute_api:os-hypervisors:list-detail": "rule:admin_required",
+    "os_compute_api:os-hypervisors:show": "rule:admin_required",
+    "os_compute_api:os-hypervisors:statistics": "rule:admin_required",
+    "os_compute_api:os-hypervisors:uptime": "rule:admin_required",
+    "os_compute_api:os-hypervisors:search": "rule:admin_required",
+    "os_compute_api:os-hypervisors:servers": "rule:admin_required",
+    "os_compute_api:os-services:list": "rule:admin_required",
+    "os_compute_api:os-services:update": "rule:admin_required",
+    "os_compute_api:os-services:delete": "rule:admin_required",
+    "os_compute_api:os-availability-zone:detail": "rule:admin_required",
+    # compute limits and quota sets (Nova's rule names and defaults); Nova's show/detail
+    # allow a project's readers on their own project only: reading another project's
+    # quotas also needs the last rule, since check strings here cannot compare projects
+    "os_compute_api:limits": "@",
+    "os_compute_api:limits:other_project": "rule:admin_required",
+    "os_compute_api:os-quota-sets:show": "@",
+    "os_compute_api:os-quota-sets:detail": "@",
+    "os_compute_api:os-quota-sets:defaults": "@",
+    "os_compute_api:os-quota-sets:update": "rule:admin_required",
+    "os_compute_api:os-quota-sets:delete": "rule:admin_required",
+    "cascade:quotas:other_projects": "rule:admin_required",
 }
 
 _ATOM = re.compile(r"^(not )?(role:[\w.-]+|rule:[\w:.-]+|@|!)$")

@@ -169,6 +169,7 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
             for task in pod_tasks:
                 await task
             await cascade.register_pods(layout, pods)
+            await cascade.ensure_flavors(layout)
             clock.mark("cascade-api ready, pods registered")
 
         group.create_task(cascade_ready())

@@ -65,8 +65,29 @@ async def pod_for(
     project_id: str,
     az: str,
     rng: random.Random | None = None,
+    tag: str | None = None,
 ) -> Pod:
-    """The pod for the project's new resources in `az`, binding the project if needed."""
+    """The pod for the project's new resources in `az`, binding the project if needed.
+
+    With `tag` (a flavor's `cascade:pod_tag`) only pods carrying it qualify: the
+    bound pod if it does, else one chosen by the policy among those that do,
+    without changing the binding (the project's other resources stay put).
+    """
+    if tag is not None:
+        home = await pod_for(session, conf, project_id, az, rng)
+        if tag in (home.tags or []):
+            return home
+        tagged = [
+            p
+            for p in (await session.scalars(select(Pod).where(Pod.az == az))).all()
+            if usable(p) and tag in (p.tags or [])
+        ]
+        if not tagged:
+            raise NoPodForAz(
+                f"availability zone {az} has no enabled pod with tag {tag!r} that is up"
+            )
+        policy = az_policies(conf).get(az, conf.default_policy)
+        return choose(tagged, policy, rng or random.Random())
     binding = await session.scalar(
         select(Binding).where(Binding.project_id == project_id, Binding.az == az)
     )
@@ -94,3 +115,30 @@ async def pod_for(
     )
     await session.commit()
     return pod
+
+
+async def default_az(
+    session: AsyncSession, conf: SchedulingSection, project_id: str, tag: str | None = None
+) -> str:
+    """The AZ of a create that names none: the project's first binding's, else the
+    configured default, else the first AZ (by name) with a usable pod. With `tag`,
+    only AZs that have a usable pod carrying it count."""
+    pods = [p for p in (await session.scalars(select(Pod))).all() if usable(p)]
+    zones = {p.az for p in pods if tag is None or tag in (p.tags or [])}
+    binding = await session.scalar(
+        select(Binding)
+        .where(Binding.project_id == project_id)
+        .order_by(Binding.created_at, Binding.id)
+    )
+    if binding is not None and binding.az in zones:
+        return binding.az
+    if conf.default_az and (conf.default_az in zones or tag is None):
+        return conf.default_az
+    if not zones:
+        wanted = f" with tag {tag!r}" if tag else ""
+        raise NoPodForAz(f"no availability zone has an enabled pod{wanted} that is up")
+    return sorted(zones)[0]
+
+
+async def az_exists(session: AsyncSession, az: str) -> bool:
+    return await session.scalar(select(Pod.id).where(Pod.az == az).limit(1)) is not None

@@ -18,6 +18,7 @@ from devcloud.ini import render, write_if_changed
 from devcloud.layout import DB_USER, PASSWORD, Layout, Pod
 from devcloud.proc import Proc
 from devcloud.rest import Rest
+from devcloud.seed import FLAVORS, QUOTAS
 
 DATABASES = ["cascade"]
 CASCADE_PACKAGE = Path(__file__).resolve().parents[2] / "cascade"
@@ -54,6 +55,8 @@ def configure(layout: Layout) -> bool:
             },
             # frequent checks: tests and newcomers see pod health within seconds
             "pods": {"health_interval": 5},
+            # the top's defaults as roomy as the pods' own quotas for the devcloud's projects
+            "quota": {k: str(v) for k, v in QUOTAS.items()},
         }
     )
     changed = write_if_changed(home / "cascade.conf", conf)
@@ -109,3 +112,15 @@ async def register_pods(layout: Layout, pods: list[Pod]) -> None:
         for name, found in have.items():
             if name not in wanted:
                 await rest.call("cascade", "DELETE", f"{base}/{found['id']}", ok=(204,))
+
+
+async def ensure_flavors(layout: Layout) -> None:
+    """The usual flavors, owned by the top (Cascade copies them into a pod on first use)."""
+    api = layout.url("cascade") + "/compute/v2.1"
+    async with Rest(layout.auth_url) as rest:
+        for fid, name, ram, vcpus, disk in FLAVORS:
+            if not await rest.exists("cascade", f"{api}/flavors/{fid}"):
+                body = {
+                    "flavor": {"id": fid, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk}
+                }
+                await rest.call("cascade", "POST", f"{api}/flavors", body)

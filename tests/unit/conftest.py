@@ -16,7 +16,11 @@ from cascade.app import create_app
 from cascade.conf import Conf, DatabaseSection, KeystoneSection
 from cascade.db.migrate import upgrade
 
-TOKENS = {"admin-token": ["admin", "member"], "member-token": ["member"]}
+TOKENS = {
+    "admin-token": ["admin", "member"],
+    "member-token": ["member"],
+    "other-token": ["member"],  # a member of another project (p2), user u2
+}
 
 
 class FakeKeystone:
@@ -41,10 +45,11 @@ class FakeKeystone:
         roles = TOKENS.get(request.headers["X-Subject-Token"])
         if roles is None:
             return httpx.Response(404, json={"error": {"code": 404}})
+        other = request.headers["X-Subject-Token"] == "other-token"
         token = {
             "expires_at": expires,
-            "user": {"id": "u1", "name": "someone"},
-            "project": {"id": "p1", "name": "proj"},
+            "user": {"id": "u2", "name": "other"} if other else {"id": "u1", "name": "someone"},
+            "project": {"id": "p2", "name": "proj2"} if other else {"id": "p1", "name": "proj"},
             "roles": [{"name": r} for r in roles],
         }
         return httpx.Response(200, json={"token": token})

@@ -40,8 +40,11 @@ async def test_zones_are_available_when_an_enabled_pod_is_up(
     assert resp.headers["openstack-api-version"] == "compute 2.1"
 
 
-async def test_detail_is_not_served_yet_and_a_token_is_needed(client: httpx.AsyncClient) -> None:
+async def test_detail_is_for_admins_and_a_token_is_needed(client: httpx.AsyncClient) -> None:
+    # the hosts per zone are tested with fake pods in test_compute_admin_hosts.py
+    resp = await client.get("/compute/v2.1/os-availability-zone/detail", headers=MEMBER)
+    assert resp.status_code == 403
+    assert "os-availability-zone:detail" in resp.json()["forbidden"]["message"]
     resp = await client.get("/compute/v2.1/os-availability-zone/detail", headers=ADMIN)
-    assert resp.status_code == 501
-    assert "os-availability-zone/detail" in resp.json()["notImplemented"]["message"]
+    assert resp.json() == {"availabilityZoneInfo": []}  # no pods, no zones
     assert (await client.get("/compute/v2.1/os-availability-zone")).status_code == 401

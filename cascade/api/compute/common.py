@@ -44,7 +44,7 @@ async def json_body(request: Request, version: Version) -> Any:
     raw = await raw_body(request, version)
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except ValueError:  # not UTF-8, not JSON, or an integer past Python's digit limit
         raise ComputeError(400, "Malformed request body", echo_headers(version)) from None
 
 

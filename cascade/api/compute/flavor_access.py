@@ -1,0 +1,75 @@
+"""Flavor access: which projects may use a private flavor.
+
+- GET /compute/v2.1/flavors/{flavor_id}/os-flavor-access (admin):
+  `{"flavor_access": [{"flavor_id", "tenant_id"}]}`; 404 for a public flavor.
+- POST /compute/v2.1/flavors/{flavor_id}/action (admin) with
+  `{"addTenantAccess": {"tenant": P}}` or `{"removeTenantAccess": {"tenant": P}}`:
+  200 with the new list. Adding access twice, or from 2.7 to a public
+  flavor, is 409; removing access that was not given is 404. Another action
+  is 400 "There is no such action: X"; a body of more than one key 400
+  "Malformed request body".
+
+The project id is not looked up in Keystone (Nova does so when it can reach
+Keystone). A change reaches the pods holding a copy once the top has it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import flavor_schemas as schemas
+from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.flavors import bad, push, translated
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.services import flavors as service
+from cascade.versions import Version
+
+V2_7 = Version(2, 7)  # access to a public flavor is refused
+RULE = "os_compute_api:os-flavor-access"
+ACTIONS = {
+    "addTenantAccess": (schemas.ADD_TENANT_ACCESS, f"{RULE}:add_tenant_access"),
+    "removeTenantAccess": (schemas.REMOVE_TENANT_ACCESS, f"{RULE}:remove_tenant_access"),
+}
+
+
+def view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
+    return {"flavor_access": [{"flavor_id": flavor_id, "tenant_id": p} for p in projects]}
+
+
+async def index(request: Request) -> Response:
+    version = await negotiated(request)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    authorize(request, RULE, version)
+    flavor_id = request.path_params["flavor_id"]
+    async with session(request) as db:
+        with translated(version):
+            projects = await service.access_list(db, flavor_id)
+    return reply(view(flavor_id, projects), version)
+
+
+async def action(request: Request) -> Response:
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise bad("Malformed request body", version)
+    (name,) = body
+    if name not in ACTIONS:
+        raise bad(f"There is no such action: {name}", version)
+    schema, rule = ACTIONS[name]
+    schemas.check(schema, body, version)
+    authorize(request, rule, version)
+    flavor_id, tenant = request.path_params["flavor_id"], body[name]["tenant"]
+    async with session(request) as db:
+        with translated(version):
+            if name == "addTenantAccess":
+                projects = await service.add_access(
+                    db, flavor_id, tenant, refuse_public=version >= V2_7
+                )
+            else:
+                projects = await service.remove_access(db, flavor_id, tenant)
+        await push(request, db, flavor_id)
+    return reply(view(flavor_id, projects), version)

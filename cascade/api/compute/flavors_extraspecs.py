@@ -1,0 +1,110 @@
+"""Flavor extra specs: /compute/v2.1/flavors/{flavor_id}/os-extra_specs[/{key}].
+
+- GET: `{"extra_specs": {...}}` (values are strings), for anyone who may see
+  the flavor (policy os-flavor-extra-specs:index).
+- POST (admin): `{"extra_specs": {...}}` adds or replaces those keys; 200
+  echoing the body, as Nova does.
+- GET /{key}: `{key: value}`; 404 when the flavor has no such key.
+- PUT /{key} (admin): a body of exactly that one key; 200 echoing it; 400
+  "Request body and URI mismatch" when the body names another key.
+- DELETE /{key} (admin): 200 with no body; 404 when there is no such key.
+
+Keys are 1-255 of Nova's characters; values strings or numbers of up to 255
+characters (numbers are kept as text). Nova's checks of known keys and
+values from 2.86 are not made here. A change reaches the pods holding a
+copy once the top has it. An unknown or invisible flavor is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import flavor_schemas as schemas
+from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.flavors import bad, push, translated, viewer
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.services import flavors as service
+from cascade.versions import Version
+
+RULE = "os_compute_api:os-flavor-extra-specs:%s"
+
+
+def _as_text(specs: dict[str, Any], version: Version) -> dict[str, str]:
+    """Values as stored: numbers become text, which must fit in 255 characters."""
+    stored: dict[str, str] = {}
+    for key, value in specs.items():
+        text = value if isinstance(value, str) else str(value)
+        if not isinstance(value, str) and len(text) > 255:
+            raise bad(f"extra_specs value has {len(text)} characters, more than 255.", version)
+        stored[key] = text
+    return stored
+
+
+async def index(request: Request) -> Response:
+    version = await negotiated(request)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    ctx = authorize(request, RULE % "index", version)
+    async with session(request) as db:
+        with translated(version):
+            specs = await service.extra_specs(db, request.path_params["flavor_id"], viewer(ctx))
+    return reply({"extra_specs": specs}, version)
+
+
+async def create(request: Request) -> Response:
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    schemas.check(schemas.SPECS_CREATE, body, version)
+    authorize(request, RULE % "create", version)
+    specs = _as_text(body["extra_specs"], version)
+    async with session(request) as db:
+        with translated(version):
+            flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
+        await push(request, db, flavor.id)
+    return reply(body, version)
+
+
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    ctx = authorize(request, RULE % "show", version)
+    flavor_id, key = request.path_params["flavor_id"], request.path_params["key"]
+    async with session(request) as db:
+        with translated(version):
+            specs = await service.extra_specs(db, flavor_id, viewer(ctx))
+    if key not in specs:
+        missing = service.ExtraSpecNotFound(flavor_id, key)
+        raise ComputeError(404, str(missing), echo_headers(version))
+    return reply({key: specs[key]}, version)
+
+
+async def update(request: Request) -> Response:
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    schemas.check(schemas.SPEC_UPDATE, body, version)
+    authorize(request, RULE % "update", version)
+    specs = _as_text(body, version)
+    if request.path_params["key"] not in specs:
+        raise bad("Request body and URI mismatch", version)
+    async with session(request) as db:
+        with translated(version):
+            flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
+        await push(request, db, flavor.id)
+    return reply(body, version)
+
+
+async def delete(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE % "delete", version)
+    async with session(request) as db:
+        with translated(version):
+            flavor = await service.delete_extra_spec(
+                db, request.path_params["flavor_id"], request.path_params["key"]
+            )
+        await push(request, db, flavor.id)
+    return reply(None, version)

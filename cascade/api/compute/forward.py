@@ -1,0 +1,126 @@
+"""Sending a compute request on to a pod and its answer back to the client.
+
+The pod is called with the caller's own token, the negotiated microversion
+and the request id. Its answer comes back with links pointing at the top,
+the top's AZ and flavor in servers, `Location` moved to the top, the
+microversion echoed and `X-Cascade-Pod` naming the pod. A pod's error keeps
+its status and message, with the pod named; an unreachable or timed-out pod
+is a 503 that says which pod.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import server_views
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.request import context
+from cascade.db.models import Pod
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import Caller, call, endpoint, root_of
+from cascade.services import servers as server_service
+from cascade.versions import Version
+
+POD_HEADER = "X-Cascade-Pod"
+
+
+def caller_for(request: Request, version: Version) -> Caller:
+    state = request.scope.get("state", {})
+    request_id = state.get("global_request_id") or state.get("request_id", "")
+    return Caller(context(request).token, str(version), str(request_id))
+
+
+def top_root(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/compute/"
+
+
+async def send(
+    request: Request,
+    pod: Pod,
+    version: Version,
+    method: str,
+    path: str,
+    **kwargs: Any,
+) -> httpx.Response:
+    """The pod's answer; 503 (naming the pod) when it cannot be had."""
+    try:
+        return await call(
+            request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
+        )
+    except PodUnavailable as exc:
+        raise unavailable(exc, version) from exc
+
+
+def unavailable(exc: PodUnavailable, version: Version) -> ComputeError:
+    return ComputeError(
+        503,
+        f"The compute service of pod {exc.pod} is unavailable: {exc.reason}",
+        echo_headers(version),
+    )
+
+
+def pod_message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+    if isinstance(body, dict) and len(body) == 1:
+        inner = next(iter(body.values()))
+        if isinstance(inner, dict) and "message" in inner:
+            return str(inner["message"])
+    return json.dumps(body)[:500]
+
+
+def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> ComputeError:
+    """A pod's error as the top's, with the pod named."""
+    status = resp.status_code if resp.status_code < 600 else 502
+    return ComputeError(status, f"{pod_message(resp)} (pod {pod.name})", echo_headers(version))
+
+
+async def pod_root(request: Request, pod: Pod) -> str:
+    return root_of(await endpoint(request.app.state.registry, pod))
+
+
+async def top_view(
+    request: Request, db: AsyncSession, pod: Pod, body: Any, root: str | None = None
+) -> Any:
+    """A pod's JSON body as the top shows it."""
+    body = server_views.rewrite_urls(body, root or await pod_root(request, pod), top_root(request))
+    if not isinstance(body, dict):
+        return body
+    found = [body["server"]] if isinstance(body.get("server"), dict) else []
+    found += [s for s in body.get("servers", []) if isinstance(s, dict)]
+    if found:
+        names = await server_service.flavor_names(db, pod.id)
+        for item in found:
+            server_views.server(item, pod, names.get)
+    return body
+
+
+async def relay(
+    request: Request, db: AsyncSession, pod: Pod, resp: httpx.Response, version: Version
+) -> Response:
+    """The pod's answer to the client: errors named, bodies and Location at the top."""
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, version)
+    headers = {**echo_headers(version), POD_HEADER: pod.name}
+    root = await pod_root(request, pod)
+    location = resp.headers.get("location")
+    if location:
+        headers["Location"] = server_views.rewrite_urls(location, root, top_root(request))
+    if not resp.content:
+        return Response(status_code=resp.status_code, headers=headers)
+    content_type = resp.headers.get("content-type", "application/json")
+    if "json" not in content_type:
+        return Response(resp.content, resp.status_code, headers, media_type=content_type)
+    body = await top_view(request, db, pod, resp.json(), root)
+    return Response(
+        json.dumps(body).encode(), resp.status_code, headers, media_type="application/json"
+    )

@@ -1,0 +1,337 @@
+"""/compute/v2.1/os-hypervisors: the hypervisors of every pod, as one cloud's (admin).
+
+The caller must pass the top's policy (Nova's rule names, admin by default;
+Nova's 403 otherwise); the pods are then asked with Cascade's service token,
+since an admin of the top is not necessarily an admin of each pod's project
+scope. A pod that is down is left out of lists and named in
+`X-Cascade-Unavailable-Pods`.
+
+- GET /os-hypervisors and /detail: the pods' lists, asked in parallel and
+  joined in pod order (pods by creation, each pod's hypervisors in its own
+  order), as Nova joins its cells. From 2.33 the page is cut at `limit`
+  (Nova's max_limit, 1000, at most) and a full page gets a `next` link in
+  `hypervisors_links` at the top. The marker is a hypervisor id: the pod
+  that knows it resumes after it and the pods after that one follow from
+  their start (400 `marker [X] not found` when no pod knows it, 503 when a
+  pod that is down might). From 2.53 `hypervisor_hostname_pattern` and
+  `with_servers` are passed to every pod; a pattern `<text>@<pod>` asks
+  only that pod, and 404 means no pod matched.
+- `service.host` is shown as `cascade.services.hosts` says: unchanged
+  while unique across pods, `<host>@<pod>` where several pods have it.
+  `hypervisor_hostname` is shown as the pod reports it.
+- GET /os-hypervisors/{id} (and /uptime before 2.88): from 2.53 the id is a
+  UUID, asked of every pod and answered by the one that has it (with
+  `X-Cascade-Pod`). Before 2.53 ids are integers that repeat across pods:
+  with one pod registered they are passed on as they are; with more, a 400
+  asks for microversion 2.53 (and so does a list marker). Lists still show
+  the pods' integer ids as they are.
+- GET /os-hypervisors/statistics (before 2.88): every field summed over the
+  pods that answered.
+- GET /os-hypervisors/{pattern}/search and /servers (before 2.53): every
+  pod's matches (a pattern `<text>@<pod>` asks only that pod); 404 when no
+  pod has one.
+- Routes a microversion removed (statistics and uptime from 2.88, search
+  and servers from 2.53) answer Nova's bare 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import forward
+from cascade.api.compute.common import authorize, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.services import (
+    admin_calls,
+    all_pods,
+    answer_error,
+    down_header,
+    host_book,
+    integer_id_refused,
+    missing,
+    pod_reply,
+)
+from cascade.api.compute.versions import negotiated
+from cascade.db.models import Pod
+from cascade.services import hosts
+from cascade.versions import Version
+
+PAGED = Version(2, 33)
+UUID_IDS = Version(2, 53)
+GONE = Version(2, 88)  # statistics and uptime removed, detail fields trimmed
+MAX_LIMIT = 1000  # Nova's [api] max_limit default
+RULE = "os_compute_api:os-hypervisors:"
+PATTERN = "hypervisor_hostname_pattern"
+# the fields Nova's statistics sums over compute nodes
+STATISTICS = (
+    "count",
+    "vcpus_used",
+    "local_gb_used",
+    "memory_mb",
+    "current_workload",
+    "vcpus",
+    "running_vms",
+    "free_disk_gb",
+    "disk_available_least",
+    "local_gb",
+    "free_ram_mb",
+    "memory_mb_used",
+)
+Found = list[tuple[Pod, dict[str, Any]]]
+
+
+def _gone(version: Version) -> ComputeError:
+    # Nova's answer for a method its microversion removed: a bare 404
+    return ComputeError(404, "The resource could not be found.", echo_headers(version))
+
+
+def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
+    if not answer.ok or not isinstance(answer.body, dict):
+        return []
+    return [h for h in answer.body.get("hypervisors", []) if isinstance(h, dict)]
+
+
+def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
+    """A pod's hypervisor as the top shows it: its service's host named at the top."""
+    shown = dict(item)
+    service = shown.get("service")
+    if isinstance(service, dict) and isinstance(service.get("host"), str):
+        shown["service"] = {**service, "host": names.shown(pod.name, service["host"])}
+    return shown
+
+
+def _limit(request: Request, version: Version) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return MAX_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        message = "Invalid input received: limit must be an integer"
+        raise ComputeError(400, message, echo_headers(version)) from None
+    if value < 0:
+        raise ComputeError(400, "Invalid input received: limit must be >= 0", echo_headers(version))
+    return min(value, MAX_LIMIT)
+
+
+def _pattern_pods(pods: list[Pod], pattern: str) -> tuple[list[Pod], str]:
+    """The pods a hostname pattern asks, and the pattern they get."""
+    bare, pod_name = hosts.split_pod(pattern, (p.name for p in pods))
+    return ([p for p in pods if p.name == pod_name] if pod_name else pods), bare
+
+
+def _matches(answers: list[hosts.Answer], pattern: str, version: Version) -> Found:
+    """Every pod's matches for a hostname pattern: a pod's 404 is no match."""
+    for answer in answers:
+        if not answer.ok and not answer.down and answer.status != 404:
+            raise answer_error(answer, version)
+    if answers and all(a.status == 404 for a in answers):
+        message = f"No hypervisor matching '{pattern}' could be found."
+        raise ComputeError(404, message, echo_headers(version))
+    return [(a.pod, item) for a in answers for item in _items(a)]
+
+
+async def _read(
+    admin: hosts.Admin,
+    pods: list[Pod],
+    path: str,
+    params: list[tuple[str, str]],
+    size: int | None,
+    marker: str | None,
+    version: Version,
+) -> tuple[Found, list[hosts.Answer]]:
+    """The hypervisors of `pods` in pod order after `marker`, `size` at most (None: all);
+    also the answers that count (the pods the page is read from)."""
+    limit = [("limit", str(size))] if size is not None else []
+    if marker is None:
+        answers = await admin.ask_all(pods, path, params + limit)
+    else:
+        first = await admin.ask_all(pods, path, [*params, *limit, ("marker", marker)])
+        held = next((n for n, a in enumerate(first) if a.ok), None)
+        if held is None:
+            for answer in first:
+                if not answer.ok and not answer.down and "marker" not in answer.message:
+                    raise answer_error(answer, version)
+            down = [a.pod for a in first if a.down]
+            if down:
+                raise missing(f"marker [{marker}] not found.", down, version)
+            raise ComputeError(400, f"marker [{marker}] not found", echo_headers(version))
+        answers = [first[held]]
+        left = None if size is None else size - len(_items(first[held]))
+        if left is None or left > 0:
+            more = [("limit", str(left))] if left is not None else []
+            answers += await admin.ask_all(pods[held + 1 :], path, params + more)
+    for answer in answers:
+        if not answer.ok and not answer.down:
+            raise answer_error(answer, version)
+    found = [(a.pod, item) for a in answers for item in _items(a)]
+    return (found if size is None else found[:size]), answers
+
+
+def _next(request: Request, detail: bool, last: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
+    params.append(("marker", last))
+    path = "v2.1/os-hypervisors/detail" if detail else "v2.1/os-hypervisors"
+    return f"{forward.top_root(request)}{path}?{urlencode(params)}"
+
+
+async def index(request: Request) -> Response:
+    return await _list(request, detail=False)
+
+
+async def detail(request: Request) -> Response:
+    return await _list(request, detail=True)
+
+
+async def _list(request: Request, detail: bool) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE + ("list-detail" if detail else "list"), version)
+    query = request.query_params
+    pattern = query.get(PATTERN) if version >= UUID_IDS else None
+    if pattern is not None and ("limit" in query or "marker" in query):
+        raise ComputeError(
+            400,
+            "Paging over hypervisors with the hypervisor_hostname_pattern query parameter "
+            "is not supported.",
+            echo_headers(version),
+        )
+    paged = version >= PAGED and pattern is None
+    size = _limit(request, version) if paged else None
+    marker = query.get("marker") if paged else None
+    every = await all_pods(request)
+    if marker is not None and version < UUID_IDS and len(every) > 1:
+        raise integer_id_refused("Hypervisor", marker, len(every), version)
+    params = [(k, v) for k, v in query.multi_items() if k not in ("limit", "marker")]
+    admin = admin_calls(request, version)
+    path = "/os-hypervisors/detail" if detail else "/os-hypervisors"
+    book = host_book(request)
+    found: Found = []
+    answers: list[hosts.Answer] = []
+    names = hosts.HostNames({}, frozenset())
+    if pattern is not None:
+        pods, bare = _pattern_pods(every, pattern)
+        params = [(k, bare if k == PATTERN else v) for k, v in params]
+        answers, names = await asyncio.gather(
+            admin.ask_all(pods, path, params), _names(admin, every, book, detail)
+        )
+        found = _matches(answers, pattern, version)
+    elif size != 0:
+        (found, answers), names = await asyncio.gather(
+            _read(admin, every, path, params, size, marker, version),
+            _names(admin, every, book, detail),
+        )
+    body: dict[str, Any] = {"hypervisors": [view(item, pod, names) for pod, item in found]}
+    if paged and size and len(found) == size:
+        last = str(found[-1][1]["id"])
+        body["hypervisors_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
+    down = [a.pod for a in answers if a.down]
+    return reply(body, version, headers=down_header(down))
+
+
+async def _names(
+    admin: hosts.Admin, pods: Sequence[Pod], book: hosts.HostBook, wanted: bool = True
+) -> hosts.HostNames:
+    if not wanted:
+        return hosts.HostNames({}, frozenset(p.name for p in pods))
+    return await hosts.host_names(admin, pods, book)
+
+
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE + "show", version)
+    return await _by_id(request, version, "", detail=True)
+
+
+async def uptime(request: Request) -> Response:
+    version = await negotiated(request)
+    if version >= GONE:
+        raise _gone(version)
+    authorize(request, RULE + "uptime", version)
+    return await _by_id(request, version, "/uptime", detail=False)
+
+
+async def _by_id(request: Request, version: Version, suffix: str, detail: bool) -> Response:
+    given = request.path_params["hypervisor_id"]
+    not_found = f"Hypervisor with ID '{given}' could not be found."
+    pods = await all_pods(request)
+    admin = admin_calls(request, version)
+    path = f"/os-hypervisors/{quote(given, safe='')}{suffix}"
+    params = list(request.query_params.multi_items())
+    if version >= UUID_IDS:
+        if not hosts.is_uuid(given):
+            raise ComputeError(400, f"Invalid uuid {given}", echo_headers(version))
+        answers, names = await asyncio.gather(
+            admin.ask_all(pods, path, params), _names(admin, pods, host_book(request), detail)
+        )
+        hit = next((a for a in answers if a.ok), None)
+        if hit is None:
+            for answer in answers:
+                if not answer.ok and not answer.down and answer.status != 404:
+                    raise answer_error(answer, version)
+            raise missing(not_found, [a.pod for a in answers if a.down], version)
+    else:
+        try:
+            int(given)
+        except ValueError:
+            raise ComputeError(404, not_found, echo_headers(version)) from None
+        if len(pods) > 1:
+            raise integer_id_refused("Hypervisor", given, len(pods), version)
+        if not pods:
+            raise ComputeError(404, not_found, echo_headers(version))
+        hit = await admin.ask(pods[0], "GET", path, params=params)
+        if not hit.ok:
+            raise answer_error(hit, version)
+        names = hosts.HostNames({}, frozenset(p.name for p in pods))
+    body = hit.body
+    if isinstance(body, dict) and isinstance(body.get("hypervisor"), dict):
+        body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names)}
+    return pod_reply(hit, body, version)
+
+
+async def statistics(request: Request) -> Response:
+    version = await negotiated(request)
+    if version >= GONE:
+        raise _gone(version)
+    authorize(request, RULE + "statistics", version)
+    answers = await admin_calls(request, version).ask_all(
+        await all_pods(request), "/os-hypervisors/statistics"
+    )
+    sums: dict[str, int | float] = dict.fromkeys(STATISTICS, 0)
+    for answer in answers:
+        if not answer.ok and not answer.down:
+            raise answer_error(answer, version)
+        stats = answer.body.get("hypervisor_statistics") if isinstance(answer.body, dict) else None
+        for key, value in (stats or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sums[key] = sums.get(key, 0) + value
+    down = [a.pod for a in answers if a.down]
+    return reply({"hypervisor_statistics": sums}, version, headers=down_header(down))
+
+
+async def search(request: Request) -> Response:
+    return await _by_pattern(request, "search")
+
+
+async def servers(request: Request) -> Response:
+    return await _by_pattern(request, "servers")
+
+
+async def _by_pattern(request: Request, what: str) -> Response:
+    version = await negotiated(request)
+    if version >= UUID_IDS:
+        raise _gone(version)
+    authorize(request, RULE + what, version)
+    pattern = request.path_params["pattern"]
+    pods, bare = _pattern_pods(await all_pods(request), pattern)
+    path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"
+    answers = await admin_calls(request, version).ask_all(pods, path)
+    found = _matches(answers, pattern, version)
+    down = [a.pod for a in answers if a.down]
+    return reply({"hypervisors": [item for _, item in found]}, version, headers=down_header(down))

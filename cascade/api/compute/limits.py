@@ -1,0 +1,126 @@
+"""GET /limits: a project's compute limits and what it uses, as Nova answers them.
+
+200 with `{"limits": {"rate": [], "absolute": {...}}}`. The limits are the
+top's (the project's own over the `[quota]` defaults); the used totals are
+summed over every pod, each asked with the caller's own token. `?tenant_id=`
+asks about another project and needs `os_compute_api:limits:other_project`
+(admins), as in Nova, even when it names the caller's own project. Fields
+follow Nova's view per microversion: the nova-network limits (-1, used 0)
+only before 2.36, `maxImageMeta` before 2.39, `maxPersonality` and
+`maxPersonalitySize` before 2.57; from 2.75 an unknown query parameter is
+400. Pods that did not answer are named in `X-Cascade-Unavailable-Pods`, and
+what they hold is missing from the totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute.common import authorize, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.forward import caller_for
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.services import quotas
+from cascade.versions import Version
+
+UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
+V2_36 = Version(2, 36)  # nova-network limits and quotas gone
+V2_39 = Version(2, 39)  # maxImageMeta gone
+V2_57 = Version(2, 57)  # personality limits and injected_file* quotas gone
+V2_75 = Version(2, 75)  # unknown query parameters refused
+
+# Nova's view (nova/api/openstack/compute/views/limits.py): quota -> limit fields
+LIMIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "ram": ("maxTotalRAMSize",),
+    "instances": ("maxTotalInstances",),
+    "cores": ("maxTotalCores",),
+    "key_pairs": ("maxTotalKeypairs",),
+    "floating_ips": ("maxTotalFloatingIps",),
+    "metadata_items": ("maxServerMeta", "maxImageMeta"),
+    "injected_files": ("maxPersonality",),
+    "injected_file_content_bytes": ("maxPersonalitySize",),
+    "security_groups": ("maxSecurityGroups",),
+    "security_group_rules": ("maxSecurityGroupRules",),
+    "server_groups": ("maxServerGroups",),
+    "server_group_members": ("maxServerGroupMembers",),
+}
+USED_FIELDS: dict[str, str] = {
+    "totalRAMUsed": "ram",
+    "totalCoresUsed": "cores",
+    "totalInstancesUsed": "instances",
+    "totalFloatingIpsUsed": "floating_ips",
+    "totalSecurityGroupsUsed": "security_groups",
+    "totalServerGroupsUsed": "server_groups",
+}
+FILTERED_V2_36 = ("floating_ips", "security_groups", "security_group_rules")
+FILTERED_V2_57 = (*FILTERED_V2_36, "injected_files", "injected_file_content_bytes")
+
+
+def check_query(request: Request, allowed: Collection[str], version: Version) -> None:
+    """From 2.75, Nova's 400 for a query parameter it does not know."""
+    if version < V2_75:
+        return
+    extras = sorted({key for key in request.query_params if key not in allowed})
+    if extras:
+        verb = "was" if len(extras) == 1 else "were"
+        names = ", ".join(repr(e) for e in extras)
+        raise ComputeError(
+            400,
+            f"Additional properties are not allowed ({names} {verb} unexpected)",
+            echo_headers(version),
+        )
+
+
+def unavailable_headers(pods: list[str]) -> dict[str, str]:
+    return {UNAVAILABLE_HEADER: ",".join(pods)} if pods else {}
+
+
+def absolute(limits: dict[str, int], used: dict[str, int], version: Version) -> dict[str, int]:
+    """Nova's `absolute` limits at `version`."""
+    filtered: tuple[str, ...] = ()
+    if version >= V2_57:
+        filtered = FILTERED_V2_57
+    elif version >= V2_36:
+        filtered = FILTERED_V2_36
+    found: dict[str, int] = {}
+    for resource, fields in LIMIT_FIELDS.items():
+        if resource in filtered:
+            continue
+        for name in fields:
+            if name != "maxImageMeta" or version < V2_39:
+                found[name] = limits[resource]
+    for name, resource in USED_FIELDS.items():
+        if resource not in filtered:
+            found[name] = used.get(resource, 0)
+    return found
+
+
+async def index(request: Request) -> Response:
+    """GET /limits[?tenant_id=]: 200 with the project's limits and usage over all pods."""
+    version = await negotiated(request)
+    check_query(request, ("tenant_id",), version)
+    ctx = authorize(request, "os_compute_api:limits", version)
+    project_id = ctx.project_id or ""
+    if "tenant_id" in request.query_params:
+        authorize(request, "os_compute_api:limits:other_project", version)
+        project_id = request.query_params["tenant_id"]
+    own = project_id == ctx.project_id
+    async with session(request) as db:
+        limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
+        found = await quotas.usage(
+            db,
+            request.app.state.registry,
+            caller_for(request, version),
+            project_id,
+            own_project=own,
+        )
+    body: dict[str, Any] = {
+        "limits": {"rate": [], "absolute": absolute(limits, found.counts, version)}
+    }
+    return reply(body, version, headers=unavailable_headers(found.unavailable))

@@ -1,0 +1,282 @@
+"""Compute quota sets (os-quota-sets), kept at the top, as Nova answers them.
+
+- GET /os-quota-sets/{project_id}: 200, the project's limits (its own over
+  the `[quota]` defaults) with its `id`. With `?user_id=` the same limits:
+  Cascade keeps no per-user quotas, so a user's limits are the project's,
+  as Nova shows them for a user without per-user quotas.
+- GET /os-quota-sets/{project_id}/detail: 200, each resource as
+  `{"in_use", "limit", "reserved": 0}`; `in_use` is summed over every pod
+  (the caller's own keypairs, kept at the top, for `key_pairs` of their own
+  project). `?user_id=` is 400: Cascade does not count usage per user.
+- GET /os-quota-sets/{project_id}/defaults: 200, the `[quota]` defaults.
+- PUT /os-quota-sets/{project_id} (admins): sets limits, integers or integer
+  strings from -1 (unlimited); an unknown key or a bad value is Nova's 400.
+  A limit below what the pods count in use is 400 unless `"force": true`.
+  200 with the new limits (no `id`, as Nova). `?user_id=` is 400: Cascade
+  does not keep per-user quotas.
+- DELETE /os-quota-sets/{project_id} (admins): back to the defaults; 202
+  without a body. With `?user_id=` there is nothing to remove: 202.
+
+Members read only their own project's quotas; another's is Nova's 403.
+Fields per microversion, as Nova: `fixed_ips`, `floating_ips`,
+`security_groups` and `security_group_rules` (-1) only before 2.36,
+`injected_file*` before 2.57. From 2.75 an unknown query parameter is 400.
+Answers that needed the pods' usage name those that did not answer in
+`X-Cascade-Unavailable-Pods`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.forward import caller_for
+from cascade.api.compute.limits import V2_36, V2_57, check_query, unavailable_headers
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.context import Context
+from cascade.services import quotas
+from cascade.versions import Version
+
+OTHER_PROJECTS = "cascade:quotas:other_projects"
+FILTERED_V2_36 = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
+FILTERED_V2_57 = (
+    *FILTERED_V2_36,
+    "injected_files",
+    "injected_file_content_bytes",
+    "injected_file_path_bytes",
+)
+# the keys of Nova's update schema, in its order (the order its errors are found in)
+UPDATE_ORDER = (
+    "instances",
+    "cores",
+    "ram",
+    "floating_ips",
+    "fixed_ips",
+    "metadata_items",
+    "key_pairs",
+    "security_groups",
+    "security_group_rules",
+    "injected_files",
+    "injected_file_content_bytes",
+    "injected_file_path_bytes",
+    "server_groups",
+    "server_group_members",
+)
+INTEGER = re.compile(r"^-?[0-9]+$")
+# Nova's parameter_types.boolean
+BOOLEANS: list[Any] = [
+    True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+    False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
+]  # fmt: skip
+TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_string
+PER_USER = "Cascade does not keep per-user quotas: {what}, without user_id."
+
+
+def bad(message: str, version: Version) -> ComputeError:
+    return ComputeError(400, message, echo_headers(version))
+
+
+def shown(version: Version) -> list[str]:
+    """The resources a quota set has at `version`, in Nova's (sorted) order."""
+    filtered: tuple[str, ...] = ()
+    if version >= V2_57:
+        filtered = FILTERED_V2_57
+    elif version >= V2_36:
+        filtered = FILTERED_V2_36
+    return sorted(r for r in quotas.RESOURCES if r not in filtered)
+
+
+def quota_set(values: dict[str, Any], version: Version, project_id: str | None) -> dict[str, Any]:
+    found: dict[str, Any] = {"id": project_id} if project_id is not None else {}
+    found.update({r: values[r] for r in shown(version)})
+    return {"quota_set": found}
+
+
+def authorize_project(
+    request: Request, rule: str, project_id: str, version: Version
+) -> tuple[Context, bool]:
+    """The caller, and whether the project is their own. Another project needs
+    `cascade:quotas:other_projects` too (check strings cannot compare projects);
+    refused, it is the 403 Nova gives for `rule`."""
+    ctx = authorize(request, rule, version)
+    own = project_id == ctx.project_id
+    if not own and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
+        raise ComputeError(
+            403, f"Policy doesn't allow {rule} to be performed.", echo_headers(version)
+        )
+    return ctx, own
+
+
+def _value_problem(value: Any) -> str | None:
+    """What Nova's schema says of one quota value (`_common_quota`), if anything."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return f"{value!r} is not of type 'integer', 'string'"
+    if isinstance(value, str) and not INTEGER.match(value):
+        return f"{value!r} does not match '^-?[0-9]+$'"
+    try:
+        number: float = int(value)
+    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
+        number = float(value)
+    if number < quotas.UNLIMITED:
+        return f"{number} is less than the minimum of {quotas.UNLIMITED}"
+    if number > quotas.MAX_LIMIT:
+        return f"{number} is greater than the maximum of {quotas.MAX_LIMIT}"
+    return None
+
+
+def _force_problem(value: Any) -> str | None:
+    if not isinstance(value, bool | str):
+        return f"{value!r} is not of type 'boolean', 'string'"
+    if value not in BOOLEANS:
+        return f"{value!r} is not one of {BOOLEANS!r}"
+    return None
+
+
+def _unexpected(extras: list[str]) -> str:
+    verb = "was" if len(extras) == 1 else "were"
+    names = ", ".join(repr(e) for e in extras)
+    return f"Additional properties are not allowed ({names} {verb} unexpected)"
+
+
+def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
+    """The limits a PUT body sets and its `force`; Nova's 400 when it breaks the schema.
+
+    Nova reports the first error jsonschema finds, walking the schema in its
+    own order: the body's type, then inside `quota_set` (its type, each known
+    key in the schema's order, then unknown keys), then `quota_set` missing,
+    then unknown keys beside it.
+    """
+    if not isinstance(body, dict):
+        raise bad(f"{body!r} is not of type 'object'", version)
+    if "quota_set" in body:
+        given = body["quota_set"]
+        problem = None
+        if not isinstance(given, dict):
+            problem = f"{given!r} is not of type 'object'"
+        else:
+            known = [*(r for r in UPDATE_ORDER if r in shown(version)), "force"]
+            for key in (k for k in known if k in given):
+                value = given[key]
+                wrong = _force_problem(value) if key == "force" else _value_problem(value)
+                if wrong:
+                    raise bad(
+                        f"Invalid input for field/attribute {key}. Value: {value}. {wrong}",
+                        version,
+                    )
+            extras = sorted(k for k in given if k not in known)
+            problem = _unexpected(extras) if extras else None
+        if problem:
+            raise bad(
+                f"Invalid input for field/attribute quota_set. Value: {given}. {problem}", version
+            )
+    else:
+        raise bad("'quota_set' is a required property", version)
+    extras = sorted(k for k in body if k != "quota_set")
+    if extras:
+        raise bad(_unexpected(extras), version)
+    force = str(given.get("force", "False")).lower() in TRUE_STRINGS
+    return {k: int(v) for k, v in given.items() if k != "force"}, force
+
+
+def user_id_of(request: Request) -> str | None:
+    values = request.query_params.getlist("user_id")
+    return values[0] if values else None
+
+
+async def show(request: Request) -> Response:
+    """GET /os-quota-sets/{project_id}: 200 with the project's limits and id."""
+    version = await negotiated(request)
+    check_query(request, ("user_id",), version)
+    project_id = request.path_params["project_id"]
+    authorize_project(request, "os_compute_api:os-quota-sets:show", project_id, version)
+    async with session(request) as db:
+        limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
+    return reply(quota_set(limits, version, project_id), version)
+
+
+async def detail(request: Request) -> Response:
+    """GET /os-quota-sets/{project_id}/detail: 200 with limit, in_use and reserved."""
+    version = await negotiated(request)
+    check_query(request, ("user_id",), version)
+    project_id = request.path_params["project_id"]
+    rule = "os_compute_api:os-quota-sets:detail"
+    ctx, own = authorize_project(request, rule, project_id, version)
+    if user_id_of(request) is not None:
+        raise bad(PER_USER.format(what="ask for the project's usage"), version)
+    async with session(request) as db:
+        limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
+        found = await quotas.usage(
+            db,
+            request.app.state.registry,
+            caller_for(request, version),
+            project_id,
+            own_project=own,
+            user_id=ctx.user_id if own else None,
+        )
+    values = {
+        r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
+    }
+    body = quota_set(values, version, project_id)
+    return reply(body, version, headers=unavailable_headers(found.unavailable))
+
+
+async def defaults(request: Request) -> Response:
+    """GET /os-quota-sets/{project_id}/defaults: 200 with the `[quota]` defaults."""
+    version = await negotiated(request)
+    project_id = request.path_params["project_id"]
+    authorize(request, "os_compute_api:os-quota-sets:defaults", version)
+    values = quotas.defaults(request.app.state.conf.quota)
+    return reply(quota_set(values, version, project_id), version)
+
+
+async def update(request: Request) -> Response:
+    """PUT /os-quota-sets/{project_id}: 200 with the project's new limits (admins).
+
+    As in Nova the body is checked before the policy; a limit under what the
+    pods count in use is 400 unless forced."""
+    version = await negotiated(request)
+    check_query(request, ("user_id",), version)
+    values, force = parse_update(await json_body(request, version), version)
+    project_id = request.path_params["project_id"]
+    ctx = authorize(request, "os_compute_api:os-quota-sets:update", version)
+    if user_id_of(request) is not None:
+        raise bad(PER_USER.format(what="set the project's quota"), version)
+    conf = request.app.state.conf.quota
+    unavailable: list[str] = []
+    async with session(request) as db:
+        in_use = None
+        if not force and quotas.needs_usage(values):
+            found = await quotas.usage(
+                db,
+                request.app.state.registry,
+                caller_for(request, version),
+                project_id,
+                own_project=project_id == ctx.project_id,
+            )
+            in_use, unavailable = found.counts, found.unavailable
+        try:
+            limits = await quotas.update(db, conf, project_id, values, in_use)
+        except quotas.InvalidQuota as exc:
+            raise bad(exc.message, version) from exc
+    return reply(
+        quota_set(limits, version, None), version, headers=unavailable_headers(unavailable)
+    )
+
+
+async def delete(request: Request) -> Response:
+    """DELETE /os-quota-sets/{project_id}: 202, the project is back on the defaults (admins)."""
+    version = await negotiated(request)
+    check_query(request, ("user_id",), version)
+    project_id = request.path_params["project_id"]
+    authorize(request, "os_compute_api:os-quota-sets:delete", version)
+    if user_id_of(request) is None:  # no per-user quotas: nothing to remove for a user
+        async with session(request) as db:
+            await quotas.delete(db, project_id)
+    return reply(None, version, status=202)

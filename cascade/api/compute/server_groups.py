@@ -1,0 +1,211 @@
+"""os-server-groups: a server group lives in one pod, and its members are placed there.
+
+- POST /os-server-groups: created in the pod the project's new resources go
+  to (its binding in its default AZ), body forwarded unchanged; the routing
+  is recorded; 200 with the pod's answer and `X-Cascade-Pod`.
+- GET /os-server-groups: every pod's groups (the caller's token; admins
+  with `all_projects` see every project's), pods in registration order,
+  then `offset`/`limit` applied at the top as Nova does. A pod that does not
+  answer is left out and named in `X-Cascade-Unavailable-Pods`.
+- GET / DELETE /os-server-groups/{id}: routed by id; an unknown id is 404
+  `Server group <id> could not be found.`
+- A server create with the scheduler hint `group` goes to the group's pod
+  (see `group_pod`); an AZ in the same body that is not the pod's is 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import forward
+from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.context import Context
+from cascade.db.models import Pod, Routing
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import Caller
+from cascade.pods.compute import call as pod_call
+from cascade.services import pods as pod_service
+from cascade.services import scheduling
+from cascade.services import servers as server_service
+from cascade.versions import Version
+
+KIND = server_service.SERVER_GROUP
+
+
+def not_found(group_id: str, version: Version) -> ComputeError:
+    return ComputeError(404, f"Server group {group_id} could not be found.", echo_headers(version))
+
+
+def _int(name: str, raw: str | None, version: Version) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ComputeError(400, f"{name} param must be an integer", echo_headers(version)) from None
+    if value < 0:
+        raise ComputeError(400, f"{name} param must be positive", echo_headers(version))
+    return value
+
+
+async def index(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, "os_compute_api:os-server-groups:index", version)
+    limit = _int("limit", request.query_params.get("limit"), version)
+    offset = _int("offset", request.query_params.get("offset"), version) or 0
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+    caller = forward.caller_for(request, version)
+    async with session(request) as db:
+        pods = await pod_service.list_all(db)
+
+        async def read(pod: Pod) -> list[dict[str, Any]] | None:
+            try:
+                resp = await pod_call(
+                    request.app.state.registry,
+                    pod,
+                    caller,
+                    "GET",
+                    "/os-server-groups",
+                    params=params,
+                )
+            except PodUnavailable:
+                return None
+            if resp.status_code >= 500:
+                return None
+            if resp.status_code >= 400:
+                raise forward.pod_error(resp, pod, version)
+            return [g for g in resp.json().get("server_groups", []) if isinstance(g, dict)]
+
+        answers = await asyncio.gather(*(read(p) for p in pods))
+        groups: list[dict[str, Any]] = []
+        for pod, found in zip(pods, answers, strict=True):
+            for group in found or []:
+                await _heal(db, pod, group)
+                groups.append(group)
+    down = [p.name for p, found in zip(pods, answers, strict=True) if found is None]
+    end = None if limit is None else offset + min(limit, 1000)
+    headers = {"X-Cascade-Unavailable-Pods": ",".join(down)} if down else {}
+    return reply({"server_groups": groups[offset:end]}, version, headers=headers)
+
+
+async def _heal(db: AsyncSession, pod: Pod, group: dict[str, Any]) -> None:
+    known = await db.scalar(
+        select(Routing.id).where(Routing.resource_type == KIND, Routing.top_id == group["id"])
+    )
+    if known is None:
+        owner = str(group.get("project_id", ""))
+        await server_service.record(db, str(group["id"]), pod.id, owner, kind=KIND)
+
+
+async def create(request: Request) -> Response:
+    version = await negotiated(request)
+    ctx = authorize(request, "os_compute_api:os-server-groups:create", version)
+    body = await json_body(request, version)
+    if not isinstance(body, dict) or not isinstance(body.get("server_group"), dict):
+        raise ComputeError(
+            400,
+            "Invalid input for field/attribute server_group: 'server_group' is a required object.",
+            echo_headers(version),
+        )
+    conf = request.app.state.conf.scheduling
+    async with session(request) as db:
+        try:
+            az = await scheduling.default_az(db, conf, ctx.project_id or "")
+            pod = await scheduling.pod_for(db, conf, ctx.project_id or "", az)
+        except scheduling.NoPodForAz as exc:
+            raise ComputeError(
+                503, f"No pod can take the server group: {exc}.", echo_headers(version)
+            ) from exc
+        resp = await forward.send(
+            request,
+            pod,
+            version,
+            "POST",
+            "/os-server-groups",
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        if resp.status_code < 400:
+            made = resp.json().get("server_group", {})
+            await server_service.record(
+                db, str(made["id"]), pod.id, ctx.project_id or "", kind=KIND
+            )
+        return await forward.relay(request, db, pod, resp, version)
+
+
+async def _locate(
+    request: Request, db: AsyncSession, ctx: Context, group_id: str, version: Version
+) -> server_service.Located:
+    try:
+        return await server_service.locate(
+            db,
+            request.app.state.registry,
+            forward.caller_for(request, version),
+            group_id,
+            None if ctx.is_admin else ctx.project_id,
+            kind=KIND,
+        )
+    except server_service.ServerNotFound:
+        raise not_found(group_id, version) from None
+
+
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    ctx = authorize(request, "os_compute_api:os-server-groups:show", version)
+    group_id = request.path_params["group_id"]
+    async with session(request) as db:
+        where = await _locate(request, db, ctx, group_id, version)
+        resp = await forward.send(
+            request, where.pod, version, "GET", f"/os-server-groups/{group_id}"
+        )
+        if resp.status_code == 404:
+            await server_service.gone(db, where.routing, where.pod)
+            raise not_found(group_id, version)
+        return await forward.relay(request, db, where.pod, resp, version)
+
+
+async def delete(request: Request) -> Response:
+    version = await negotiated(request)
+    ctx = authorize(request, "os_compute_api:os-server-groups:delete", version)
+    group_id = request.path_params["group_id"]
+    async with session(request) as db:
+        where = await _locate(request, db, ctx, group_id, version)
+        resp = await forward.send(
+            request, where.pod, version, "DELETE", f"/os-server-groups/{group_id}"
+        )
+        if resp.status_code == 404:
+            await server_service.gone(db, where.routing, where.pod)
+            raise not_found(group_id, version)
+        if resp.status_code < 400:
+            await db.delete(where.routing)
+            await db.commit()
+        return await forward.relay(request, db, where.pod, resp, version)
+
+
+async def group_pod(
+    db: AsyncSession, registry: Any, caller: Caller, ctx: Context, hints: Any, version: Version
+) -> Pod | None:
+    """The pod of the server group named in a create's scheduler hints, if any."""
+    group = hints.get("group") if isinstance(hints, dict) else None
+    if not group:
+        return None
+    try:
+        where = await server_service.locate(
+            db, registry, caller, str(group), None if ctx.is_admin else ctx.project_id, kind=KIND
+        )
+    except server_service.ServerNotFound:
+        raise ComputeError(
+            400, f"Server group {group} could not be found.", echo_headers(version)
+        ) from None
+    return where.pod

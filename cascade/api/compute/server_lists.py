@@ -1,0 +1,360 @@
+"""GET /servers and /servers/detail: every pod's servers as one list.
+
+All pods are asked in parallel, with the caller's token, every filter as
+given and the same total sort order (the requested keys, then `created_at`
+and the id, as Nova completes them); their pages are merged and cut at the
+limit (Nova's `max_limit`, 1000, at most). `servers_links` has a `next` link
+at the top when the page is full, as Nova does.
+
+A marker is a top server id: its pod resumes after it, and every other pod
+where the previous page left it (remembered per query), or, when that is
+not known, after the marker's place in the order (the pod is read from its
+start). A pod that is down or answers 5xx is left out (named in
+`X-Cascade-Unavailable-Pods`); at 2.69+ the servers the routing table knows
+there are shown as Nova's UNKNOWN stubs. A pod's 4xx (a bad filter) is the
+answer, with the pod named. Servers listed without a routing get one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import forward, server_views
+from cascade.api.compute.common import authorize, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.servers import scope
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.context import Context
+from cascade.db.models import Pod, Routing
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import call as pod_call
+from cascade.services import listing
+from cascade.services import pods as pod_service
+from cascade.services import servers as server_service
+from cascade.versions import Version
+
+MAX_LIMIT = 1000  # Nova's [api] max_limit default
+PAGING = ("limit", "marker", "sort_key", "sort_dir")
+UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
+
+
+class PodDown(Exception):
+    pass
+
+
+@dataclass
+class PodPage:
+    pod: Pod
+    items: list[dict[str, Any]]
+    start: str | None  # where the pod stood before these items
+    down: bool = False
+
+
+def _int_param(name: str, raw: str, version: Version) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ComputeError(400, f"{name} param must be an integer", echo_headers(version)) from None
+    if value < 0:
+        raise ComputeError(400, f"{name} param must be positive", echo_headers(version))
+    return value
+
+
+def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
+    keys = request.query_params.getlist("sort_key")
+    dirs = request.query_params.getlist("sort_dir")
+    ignored = set(server_views.IGNORED_SORT_KEYS)
+    if version < Version(2, 73):
+        ignored.add("locked")
+    for key in list(keys):
+        if key in ignored:
+            if len(dirs) > keys.index(key):
+                dirs.pop(keys.index(key))
+            keys.remove(key)
+        elif key in server_views.ADMIN_SORT_KEYS and not ctx.is_admin:
+            raise ComputeError(
+                403, f"Only administrators can sort servers by {key}", echo_headers(version)
+            )
+    try:
+        return listing.sort_spec(
+            keys,
+            dirs,
+            default_key="created_at",
+            default_dir="desc",
+            tie_keys=("created_at", "uuid"),
+        )
+    except listing.BadSort as exc:
+        raise ComputeError(400, str(exc), echo_headers(version)) from None
+
+
+class Lister:
+    """One list request: the query every pod gets, and how each pod is read."""
+
+    def __init__(self, request: Request, ctx: Context, version: Version, size: int) -> None:
+        self.request = request
+        self.ctx = ctx
+        self.version = version
+        self.size = size
+        self.spec = _sort(request, ctx, version)
+        self.order = listing.Order(self.spec, server_views.getters())
+        self.filters = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
+        self.caller = forward.caller_for(request, version)
+        self.marker_pod: str | None = None
+
+    async def fetch(self, pod: Pod, marker: str | None, limit: int) -> list[dict[str, Any]]:
+        params = self.filters + self.spec.query() + [("limit", str(limit))]
+        if marker is not None:
+            params.append(("marker", marker))
+        try:
+            resp = await pod_call(
+                self.request.app.state.registry,
+                pod,
+                self.caller,
+                "GET",
+                "/servers/detail",
+                params=params,
+            )
+        except PodUnavailable as exc:
+            raise PodDown(str(exc)) from exc
+        if resp.status_code >= 500:
+            raise PodDown(f"pod {pod.name} answered {resp.status_code}")
+        if resp.status_code >= 400:
+            raise forward.pod_error(resp, pod, self.version)
+        servers = resp.json().get("servers", [])
+        return [s for s in servers if isinstance(s, dict)]
+
+    async def after(self, pod: Pod, marker: str | None) -> PodPage:
+        """The pod's first items after its own position `marker` (None: its start)."""
+        return PodPage(pod, await self.fetch(pod, marker, self.size), marker)
+
+    async def scan(self, pod: Pod, marker_item: dict[str, Any]) -> PodPage:
+        """The pod's items after `marker_item`'s place in the order, reading from its start."""
+        position: str | None = None
+        found: list[dict[str, Any]] = []
+        while len(found) < self.size:
+            chunk = await self.fetch(pod, position, MAX_LIMIT)
+            for item in chunk:
+                if found or self.order.compare(item, marker_item) > 0:
+                    found.append(item)
+                else:
+                    position = str(item["id"])
+            if len(chunk) < MAX_LIMIT:
+                break
+            if not found:
+                position = str(chunk[-1]["id"])
+        return PodPage(pod, found[: self.size], position)
+
+
+async def index(request: Request) -> Response:
+    return await _list(request, detail=False)
+
+
+async def detail(request: Request) -> Response:
+    return await _list(request, detail=True)
+
+
+async def _list(request: Request, detail: bool) -> Response:
+    version = await negotiated(request)
+    rule = "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index"
+    ctx = authorize(request, rule, version)
+    raw_limit = request.query_params.get("limit")
+    limit = _int_param("limit", raw_limit, version) if raw_limit is not None else None
+    size = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
+    marker = request.query_params.get("marker")
+    lister = Lister(request, ctx, version, size)
+    cursor_key = json.dumps(
+        [ctx.project_id, ctx.user_id, sorted(lister.filters), lister.spec.query(), size]
+    )
+    cursors: listing.Cursors = request.app.state.list_cursors
+    async with session(request) as db:
+        pods = await pod_service.list_all(db)
+        get_marker = await _marker_source(request, db, ctx, lister, marker)
+        positions = cursors.get(cursor_key, marker) if marker else None
+        pages = await _read_pods(lister, pods, marker, positions, get_marker) if size else []
+        all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
+        down = [p for p in pages if p.down]
+        if down and version >= Version(2, 69):
+            await _add_stubs(
+                db, lister, down, None if all_projects else ctx.project_id, marker, get_marker
+            )
+        merged = listing.merge([p.items for p in pages], lister.order, size)
+        await _heal_routings(db, [(pages[n].pod, item) for n, item in merged if not pages[n].down])
+        body: dict[str, Any] = {"servers": await _views(request, db, pages, merged, detail)}
+        if size and len(merged) == size:
+            last = str(merged[-1][1]["id"])
+            moved = {p.pod.id: p.start for p in pages}
+            for n, item in merged:
+                moved[pages[n].pod.id] = str(item["id"])
+            cursors.put(cursor_key, last, moved)
+            body["servers_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
+    headers = {UNAVAILABLE_HEADER: ",".join(p.pod.name for p in down)} if down else {}
+    return reply(body, version, headers=headers)
+
+
+def _truthy(value: str | None) -> bool:
+    # Nova: all_tenants given with no value, or any value but false/0/off/no, means yes
+    return value is not None and value.strip().lower() not in ("false", "0", "off", "no", "f", "n")
+
+
+MarkerSource = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def _marker_source(
+    request: Request, db: AsyncSession, ctx: Context, lister: Lister, marker: str | None
+) -> MarkerSource:
+    """Checks the marker now (400 if unknown, as Nova); reads its sort values on demand."""
+    if marker is None:
+
+        async def none() -> dict[str, Any]:
+            raise AssertionError("no marker")
+
+        return none
+    try:
+        where = await server_service.locate(
+            db, request.app.state.registry, lister.caller, marker, scope(ctx)
+        )
+    except server_service.ServerNotFound:
+        raise ComputeError(
+            400, f"marker [{marker}] not found", echo_headers(lister.version)
+        ) from None
+    memo: list[dict[str, Any]] = []
+
+    async def item() -> dict[str, Any]:
+        if not memo:
+            memo.append(await _marker_item(request, lister, where))
+        return memo[0]
+
+    lister.marker_pod = where.pod.id
+    return item
+
+
+async def _marker_item(
+    request: Request, lister: Lister, where: server_service.Located
+) -> dict[str, Any]:
+    routing = where.routing
+    try:
+        resp = await pod_call(
+            request.app.state.registry,
+            where.pod,
+            lister.caller,
+            "GET",
+            f"/servers/{routing.top_id}",
+        )
+        if resp.status_code == 200 and isinstance(resp.json().get("server"), dict):
+            return dict(resp.json()["server"])
+    except PodUnavailable:
+        pass
+    # the marker's pod cannot show it: its routing still knows its id and creation time
+    return server_views.stub(routing.top_id, routing.project_id, routing.created_at, [])
+
+
+async def _read_pods(
+    lister: Lister,
+    pods: list[Pod],
+    marker: str | None,
+    positions: dict[str, str | None] | None,
+    get_marker: MarkerSource,
+) -> list[PodPage]:
+    async def read(pod: Pod) -> PodPage:
+        try:
+            if marker is None:
+                return await lister.after(pod, None)
+            if pod.id == lister.marker_pod:
+                return await lister.after(pod, marker)
+            if positions is not None and pod.id in positions:
+                return await lister.after(pod, positions[pod.id])
+            return await lister.scan(pod, await get_marker())
+        except PodDown:
+            return PodPage(pod, [], None, down=True)
+
+    return list(await asyncio.gather(*(read(p) for p in pods)))
+
+
+async def _add_stubs(
+    db: AsyncSession,
+    lister: Lister,
+    down: list[PodPage],
+    project_id: str | None,
+    marker: str | None,
+    get_marker: MarkerSource,
+) -> None:
+    rows = await server_service.routed_in(db, [p.pod.id for p in down], project_id)
+    root = forward.top_root(lister.request)
+    marker_item = await get_marker() if marker else None
+    for page in down:
+        stubs = [
+            server_views.stub(
+                r.top_id, r.project_id, r.created_at, server_views.links(root, r.top_id)
+            )
+            for r in rows
+            if r.pod_id == page.pod.id
+        ]
+        stubs.sort(key=lister.order.key)
+        if marker_item is not None:
+            stubs = listing.after(stubs, marker_item, lister.order)
+        page.items = stubs[: lister.size]
+
+
+async def _heal_routings(db: AsyncSession, found: list[tuple[Pod, dict[str, Any]]]) -> None:
+    if not found:
+        return
+    ids = [str(item["id"]) for _, item in found]
+    known = set(
+        (
+            await db.scalars(
+                select(Routing.top_id).where(
+                    Routing.resource_type == server_service.SERVER, Routing.top_id.in_(ids)
+                )
+            )
+        ).all()
+    )
+    for pod, item in found:
+        if str(item["id"]) not in known:
+            await server_service.record(db, str(item["id"]), pod.id, str(item.get("tenant_id", "")))
+
+
+async def _views(
+    request: Request,
+    db: AsyncSession,
+    pages: list[PodPage],
+    merged: list[tuple[int, dict[str, Any]]],
+    detail: bool,
+) -> list[dict[str, Any]]:
+    shown: list[dict[str, Any]] = [item for _, item in merged]
+    for n, page in enumerate(pages):
+        if page.down:
+            continue
+        places = [k for k, (m, _) in enumerate(merged) if m == n]
+        if places:
+            # one rewrite per pod: its links, AZ and flavors at the top
+            body = {"servers": [shown[k] for k in places]}
+            viewed = (await forward.top_view(request, db, page.pod, body))["servers"]
+            for k, item in zip(places, viewed, strict=True):
+                shown[k] = item
+    if detail:
+        return shown
+    return [
+        {"id": item["id"], "status": "UNKNOWN", "links": item["links"]}
+        if pages[n].down
+        else {"id": item["id"], "name": item.get("name"), "links": item["links"]}
+        for (n, _), item in zip(merged, shown, strict=True)
+    ]
+
+
+def _next(request: Request, detail: bool, last: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
+    params.append(("marker", last))
+    path = "v2.1/servers/detail" if detail else "v2.1/servers"
+    return f"{forward.top_root(request)}{path}?{urlencode(params)}"

@@ -1,0 +1,147 @@
+"""How servers from a pod are shown at the top.
+
+Links point at the top, the pod's AZ name becomes the top AZ, and the flavor
+is the top flavor (by id before microversion 2.47, by name in the embedded
+flavor after it). Also: which response field each Nova sort key reads, and
+the stubs Nova shows for servers of a cell that is down (2.69+).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cascade.db.models import Pod
+from cascade.services.listing import Getter, Item
+
+# Nova's sort keys, as the fields of a server in /servers/detail
+SORT_FIELDS: dict[str, str] = {
+    "access_ip_v4": "accessIPv4",
+    "access_ip_v6": "accessIPv6",
+    "auto_disk_config": "OS-DCF:diskConfig",
+    "availability_zone": "OS-EXT-AZ:availability_zone",
+    "config_drive": "config_drive",
+    "created_at": "created",
+    "display_description": "description",
+    "display_name": "name",
+    "host": "OS-EXT-SRV-ATTR:host",
+    "hostname": "OS-EXT-SRV-ATTR:hostname",
+    "kernel_id": "OS-EXT-SRV-ATTR:kernel_id",
+    "key_name": "key_name",
+    "launch_index": "OS-EXT-SRV-ATTR:launch_index",
+    "launched_at": "OS-SRV-USG:launched_at",
+    "locked": "locked",
+    "locked_by": "locked_by",
+    "node": "OS-EXT-SRV-ATTR:hypervisor_hostname",
+    "power_state": "OS-EXT-STS:power_state",
+    "progress": "progress",
+    "project_id": "tenant_id",
+    "ramdisk_id": "OS-EXT-SRV-ATTR:ramdisk_id",
+    "root_device_name": "OS-EXT-SRV-ATTR:root_device_name",
+    "task_state": "OS-EXT-STS:task_state",
+    "terminated_at": "OS-SRV-USG:terminated_at",
+    "updated_at": "updated",
+    "user_id": "user_id",
+    "uuid": "id",
+    "vm_state": "OS-EXT-STS:vm_state",
+}
+# Nova ignores these sort keys (and `locked` before 2.73)
+IGNORED_SORT_KEYS = frozenset(
+    [
+        "architecture",
+        "cell_name",
+        "cleaned",
+        "default_ephemeral_device",
+        "default_swap_device",
+        "deleted",
+        "deleted_at",
+        "disable_terminate",
+        "ephemeral_gb",
+        "ephemeral_key_uuid",
+        "id",
+        "key_data",
+        "launched_on",
+        "memory_mb",
+        "os_type",
+        "reservation_id",
+        "root_gb",
+        "shutdown_terminate",
+        "user_data",
+        "vcpus",
+        "vm_mode",
+    ]
+)
+ADMIN_SORT_KEYS = ("host", "node")
+
+
+def _field(name: str) -> Getter:
+    return lambda item: item.get(name)
+
+
+def _image_id(item: Item) -> Any:
+    image = item.get("image")
+    return image.get("id") if isinstance(image, dict) else None
+
+
+def getters() -> dict[str, Getter]:
+    found: dict[str, Getter] = {key: _field(name) for key, name in SORT_FIELDS.items()}
+    found["image_ref"] = _image_id
+    return found
+
+
+def rewrite_urls(value: Any, pod_root: str, top_root: str) -> Any:
+    """Every string that starts with the pod's compute root, moved to the top's."""
+    if isinstance(value, str):
+        return top_root + value[len(pod_root) :] if value.startswith(pod_root) else value
+    if isinstance(value, list):
+        return [rewrite_urls(v, pod_root, top_root) for v in value]
+    if isinstance(value, dict):
+        return {k: rewrite_urls(v, pod_root, top_root) for k, v in value.items()}
+    return value
+
+
+FlavorNames = Callable[[str], tuple[str, str] | None]
+
+
+def server(item: Item, pod: Pod, top_flavor: FlavorNames) -> Item:
+    """The top's view of one server dict from `pod` (links already rewritten).
+
+    `top_flavor(bottom_id_or_name)` gives (top id, top name) for a flavor copy.
+    """
+    if item.get("OS-EXT-AZ:availability_zone") == pod.pod_az:
+        item["OS-EXT-AZ:availability_zone"] = pod.az
+    flavor = item.get("flavor")
+    if isinstance(flavor, dict):
+        if "id" in flavor:
+            found = top_flavor(str(flavor["id"]))
+            if found is not None:
+                old = str(flavor["id"])
+                flavor["id"] = found[0]
+                for link in flavor.get("links", []):
+                    href = str(link.get("href", ""))
+                    if href.endswith("/flavors/" + old):
+                        link["href"] = href[: -len(old)] + found[0]
+        elif "original_name" in flavor:
+            found = top_flavor(str(flavor["original_name"]))
+            if found is not None:
+                flavor["original_name"] = found[1]
+    return item
+
+
+def stub(server_id: str, project_id: str, created: datetime, links: list[dict[str, str]]) -> Item:
+    """What Nova shows for a server whose cell is down (2.69+): the routing's facts."""
+    return {
+        "id": server_id,
+        "status": "UNKNOWN",
+        "tenant_id": project_id,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links,
+    }
+
+
+def links(top_root: str, server_id: str) -> list[dict[str, str]]:
+    return [
+        {"rel": "self", "href": f"{top_root}v2.1/servers/{server_id}"},
+        {"rel": "bookmark", "href": f"{top_root}servers/{server_id}"},
+    ]

@@ -1,0 +1,354 @@
+"""Servers: create in the pod the AZ chooses, everything else routed by id.
+
+- POST /servers: the AZ named in the body (or the project's binding, or the
+  configured default) chooses the pod; the top flavor and the keypair are
+  copied into the pod first; the body goes on with only `flavorRef` and the
+  AZ rewritten to the pod's names. 202 with the pod's answer (links at the
+  top, `X-Cascade-Pod` naming the pod). A flavor the caller cannot see is
+  400, an unknown AZ 400, an unknown key 400, as Nova says them.
+- GET /servers/{id}: the pod's server, as the top shows it. A pod that does
+  not answer is 503, or at 2.69+ the UNKNOWN stub Nova shows for a down cell.
+- Any other method or sub-resource under /servers/{id}: forwarded unchanged
+  (query, body, microversion) to the server's pod; `resize` gets the pod's
+  copy of the flavor and `rebuild` the keypair copied. DELETE marks the
+  routing `deleting`; the pod's 404 afterwards removes it.
+- An id no routing and no pod knows (or another project's server) is 404
+  `Instance <id> could not be found.`
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import forward, server_groups, server_views
+from cascade.api.compute.common import authorize, json_body, raw_body, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import context, session
+from cascade.context import Context
+from cascade.db.models import Flavor, FlavorAccess, Pod
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import call as pod_call
+from cascade.services import flavors as flavor_service
+from cascade.services import keypair_copies, scheduling
+from cascade.services import keypairs as keypair_service
+from cascade.services import quotas as quota_service
+from cascade.services import servers as server_service
+from cascade.versions import Version
+
+POD_TAG = "cascade:pod_tag"
+
+
+def not_found(server_id: str, version: Version) -> ComputeError:
+    return ComputeError(404, f"Instance {server_id} could not be found.", echo_headers(version))
+
+
+def bad(message: str, version: Version) -> ComputeError:
+    return ComputeError(400, message, echo_headers(version))
+
+
+def scope(ctx: Context) -> str | None:
+    return None if ctx.is_admin else ctx.project_id
+
+
+async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any, version: Version) -> Flavor:
+    flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1] if ref is not None else ""
+    flavor = await db.get(Flavor, flavor_id) if flavor_id else None
+    if flavor is not None and not flavor.is_public and not ctx.is_admin:
+        granted = await db.scalar(
+            select(FlavorAccess.id).where(
+                FlavorAccess.flavor_id == flavor_id, FlavorAccess.project_id == ctx.project_id
+            )
+        )
+        if granted is None:
+            flavor = None
+    if flavor is None:
+        raise bad(f"Flavor {ref} could not be found.", version)
+    if flavor.disabled:
+        raise bad("Flavor is disabled.", version)
+    return flavor
+
+
+async def _choose_pod(
+    request: Request, db: AsyncSession, ctx: Context, az: str | None, tag: str | None, v: Version
+) -> Pod:
+    conf = request.app.state.conf.scheduling
+    project = ctx.project_id or ""
+    try:
+        if az is None:
+            az = await scheduling.default_az(db, conf, project, tag)
+        elif not await scheduling.az_exists(db, az):
+            raise bad("The requested availability zone is not available", v)
+        return await scheduling.pod_for(db, conf, project, az, tag=tag)
+    except scheduling.NoPodForAz as exc:
+        status = 409 if tag else 503
+        raise ComputeError(status, f"No pod can take the server: {exc}.", echo_headers(v)) from exc
+
+
+async def _check_quota(
+    request: Request,
+    db: AsyncSession,
+    ctx: Context,
+    server: dict[str, Any],
+    flavor: Flavor,
+    version: Version,
+) -> None:
+    """Nova's 403 before any pod is called when the top quota has no room. The count
+    checked is max_count: a pod may create that many (Nova would create fewer, down
+    to min_count, where only those fit; the top refuses instead)."""
+    try:
+        count = int(server.get("max_count", server.get("min_count", 1)))
+    except (TypeError, ValueError):
+        return  # the pod answers Nova's 400 for a count that is not a number
+    try:
+        await quota_service.check_create(
+            db,
+            request.app.state.registry,
+            forward.caller_for(request, version),
+            ctx.project_id or "",
+            max(count, 1),
+            flavor.vcpus,
+            flavor.ram,
+            conf=request.app.state.conf.quota,
+        )
+    except quota_service.OverQuota as exc:
+        raise ComputeError(403, exc.message, echo_headers(version)) from None
+
+
+def _split_az(value: Any, version: Version) -> tuple[str | None, str]:
+    """`az`, `az:host` or `az:host:node` (admins): the top AZ and the rest."""
+    if value is None:
+        return None, ""
+    if not isinstance(value, str) or not value:
+        raise bad(f"Invalid input for field/attribute availability_zone. Value: {value}.", version)
+    az, sep, rest = value.partition(":")
+    return (az or None), sep + rest
+
+
+async def create(request: Request) -> Response:
+    version = await negotiated(request)
+    ctx = authorize(request, "os_compute_api:servers:create", version)
+    body = await json_body(request, version)
+    server = body.get("server") if isinstance(body, dict) else None
+    if not isinstance(server, dict):
+        raise bad(
+            "Invalid input for field/attribute server: 'server' is a required object.", version
+        )
+    az, host_part = _split_az(server.get("availability_zone"), version)
+    registry = request.app.state.registry
+    caller = forward.caller_for(request, version)
+    async with session(request) as db:
+        flavor = await _top_flavor(db, ctx, server.get("flavorRef"), version)
+        tag = flavor.extra_specs.get(POD_TAG)
+        hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints"))
+        pod = await server_groups.group_pod(db, registry, caller, ctx, hints, version)
+        await _check_quota(request, db, ctx, server, flavor, version)
+        if pod is None:
+            pod = await _choose_pod(request, db, ctx, az, tag, version)
+        elif az is not None and az != pod.az:
+            raise bad(
+                f"The server group lives in availability zone {pod.az} (pod {pod.name}), "
+                f"not in {az}.",
+                version,
+            )
+        elif tag and tag not in (pod.tags or []):
+            raise ComputeError(
+                409,
+                f"The server group's pod {pod.name} does not have the tag {tag!r} "
+                f"that flavor {flavor.id} requires.",
+                echo_headers(version),
+            )
+        try:
+            server["flavorRef"] = await flavor_service.ensure_in_pod(
+                db, registry, pod, flavor.id, caller.request_id
+            )
+            if server.get("key_name") is not None:
+                await keypair_copies.ensure_in_pod(
+                    db, registry, pod, ctx.user_id, str(server["key_name"]), caller
+                )
+        except keypair_service.KeypairNotFound:
+            raise bad("Invalid key_name provided.", version) from None
+        except flavor_service.PodCopyFailed as exc:
+            raise ComputeError(exc.status, str(exc), echo_headers(version)) from exc
+        except keypair_copies.KeypairCopyFailed as exc:
+            raise ComputeError(exc.status, str(exc), echo_headers(version)) from exc
+        except PodUnavailable as exc:
+            raise forward.unavailable(exc, version) from exc
+        if az is not None:
+            server["availability_zone"] = pod.pod_az + host_part
+        intent = await server_service.intent(db, caller.request_id, pod, ctx.project_id or "")
+        resp = await forward.send(
+            request,
+            pod,
+            version,
+            "POST",
+            "/servers",
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        if resp.status_code >= 400:
+            await server_service.forget_intent(db, intent)
+            raise forward.pod_error(resp, pod, version)
+        made = resp.json()
+        await _record_created(request, db, pod, made, intent, version, ctx)
+        return await forward.relay(request, db, pod, resp, version)
+
+
+async def _record_created(
+    request: Request,
+    db: AsyncSession,
+    pod: Pod,
+    made: Any,
+    intent: Any,
+    version: Version,
+    ctx: Context,
+) -> None:
+    project = ctx.project_id or ""
+    first = made.get("server", {}).get("id") if isinstance(made, dict) else None
+    if first:
+        await server_service.record(db, str(first), pod.id, project, intent)
+    reservation = made.get("reservation_id") if isinstance(made, dict) else None
+    if not reservation:
+        return
+    # a multiple create: every server of the reservation gets its routing now
+    try:
+        listed = await forward.send(
+            request, pod, version, "GET", "/servers", params={"reservation_id": reservation}
+        )
+    except ComputeError:
+        return  # the routings are written when the servers are first looked up
+    ids = [s["id"] for s in listed.json().get("servers", [])] if listed.status_code == 200 else []
+    for n, server_id in enumerate(ids):
+        await server_service.record(db, server_id, pod.id, project, intent if n == 0 else None)
+
+
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    ctx = authorize(request, "os_compute_api:servers:show", version)
+    server_id = request.path_params["server_id"]
+    async with session(request) as db:
+        where = await _locate(request, db, ctx, server_id, version)
+        try:
+            resp = await pod_call(
+                request.app.state.registry,
+                where.pod,
+                forward.caller_for(request, version),
+                "GET",
+                f"/servers/{server_id}",
+                params=list(request.query_params.multi_items()),
+            )
+        except PodUnavailable as exc:
+            if version < Version(2, 69):
+                raise forward.unavailable(exc, version) from exc
+            return _down_stub(request, where, version)
+        if resp.status_code == 404:
+            await server_service.gone(db, where.routing, where.pod)
+            raise not_found(server_id, version)
+        return await forward.relay(request, db, where.pod, resp, version)
+
+
+def _down_stub(request: Request, where: server_service.Located, version: Version) -> Response:
+    routing = where.routing
+    item = server_views.stub(
+        routing.top_id,
+        routing.project_id,
+        routing.created_at,
+        server_views.links(forward.top_root(request), routing.top_id),
+    )
+    item["OS-EXT-AZ:availability_zone"] = where.pod.az
+    return reply({"server": item}, version, headers={forward.POD_HEADER: where.pod.name})
+
+
+async def _locate(
+    request: Request, db: AsyncSession, ctx: Context, server_id: str, version: Version
+) -> server_service.Located:
+    try:
+        return await server_service.locate(
+            db,
+            request.app.state.registry,
+            forward.caller_for(request, version),
+            server_id,
+            scope(ctx),
+        )
+    except server_service.ServerNotFound:
+        raise not_found(server_id, version) from None
+
+
+async def member(request: Request) -> Response:
+    """Any other request on /servers/{id} or below it, forwarded to the server's pod."""
+    version = await negotiated(request)
+    ctx = context(request)
+    server_id = request.path_params["server_id"]
+    rest = request.path_params.get("rest", "")
+    path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
+    content = await raw_body(request, version)
+    async with session(request) as db:
+        where = await _locate(request, db, ctx, server_id, version)
+        if rest == "action" and content:
+            content = await _translate_action(request, db, ctx, where.pod, content, version)
+        headers = {"Content-Type": request.headers.get("content-type", "application/json")}
+        resp = await forward.send(
+            request,
+            where.pod,
+            version,
+            request.method,
+            path,
+            content=content or None,
+            params=list(request.query_params.multi_items()),
+            headers=headers,
+        )
+        if resp.status_code == 404 and not rest:
+            await server_service.gone(db, where.routing, where.pod)
+            raise not_found(server_id, version)
+        if resp.status_code < 400 and _deletes(request.method, rest, content):
+            await server_service.mark(db, where.routing, "deleting")
+        return await forward.relay(request, db, where.pod, resp, version)
+
+
+def _deletes(method: str, rest: str, content: bytes) -> bool:
+    if method == "DELETE" and not rest:
+        return True
+    return rest == "action" and b'"forceDelete"' in content
+
+
+async def _translate_action(
+    request: Request, db: AsyncSession, ctx: Context, pod: Pod, content: bytes, version: Version
+) -> bytes:
+    """`resize` names the top flavor and `rebuild` may name a keypair: the pod gets its
+    own copies. Other actions go on byte for byte."""
+    try:
+        body = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return content  # the pod answers Nova's 400 for it
+    if not isinstance(body, dict):
+        return content
+    registry = request.app.state.registry
+    caller = forward.caller_for(request, version)
+    resize = body.get("resize")
+    rebuild = body.get("rebuild")
+    try:
+        if isinstance(resize, dict) and "flavorRef" in resize:
+            flavor = await _top_flavor(db, ctx, resize["flavorRef"], version)
+            resize["flavorRef"] = await flavor_service.ensure_in_pod(
+                db, registry, pod, flavor.id, caller.request_id
+            )
+        elif isinstance(rebuild, dict) and rebuild.get("key_name"):
+            await keypair_copies.ensure_in_pod(
+                db, registry, pod, ctx.user_id, str(rebuild["key_name"]), caller
+            )
+        else:
+            return content
+    except keypair_service.KeypairNotFound:
+        raise bad("Invalid key_name provided.", version) from None
+    except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
+        raise ComputeError(exc.status, str(exc), echo_headers(version)) from exc
+    except PodUnavailable as exc:
+        raise forward.unavailable(exc, version) from exc
+    return json.dumps(body).encode()

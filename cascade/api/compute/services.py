@@ -1,0 +1,244 @@
+"""/compute/v2.1/os-services: the compute services of every pod, as one cloud's (admin).
+
+The caller must pass the top's policy (Nova's rule names, admin by default;
+Nova's 403 otherwise). The pods are then asked with Cascade's service token,
+not the caller's: an admin of the top is not necessarily an admin of each
+pod's project scope.
+
+- GET lists every pod's services in pod order (the pods asked in parallel).
+  Hosts are shown as `cascade.services.hosts` says: unchanged while unique
+  across pods, `<host>@<pod>` where several pods have that name; `zone` is
+  the top AZ for the pod's own AZ. `?host=` takes either form (a bare name
+  that several pods have matches all of them), `?binary=` is exact; from
+  2.75 any other query parameter is a 400, as in Nova. A pod that is down
+  is left out and named in `X-Cascade-Unavailable-Pods`.
+- PUT /os-services/{uuid} (2.53+) and DELETE /os-services/{uuid} are sent
+  to the pod that lists that service (404 when none does; 503 naming the
+  pods that are down when it may be in one of them). The answer carries
+  `X-Cascade-Pod`.
+- PUT /os-services/{enable,disable,disable-log-reason,force-down} (before
+  2.53) goes to the pod of the body's `host` (either form; a bare name
+  that several pods have is a 400 naming the qualified forms); the answer
+  echoes the host as given.
+- Before 2.53 service ids are integers, which repeat across pods: with more
+  than one pod registered, DELETE by integer id is a 400 that asks for
+  microversion 2.53 (lists still show the pods' integer ids as they are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import forward
+from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers
+from cascade.api.compute.server_lists import UNAVAILABLE_HEADER
+from cascade.api.compute.versions import negotiated
+from cascade.api.request import session
+from cascade.db.models import Pod
+from cascade.services import hosts
+from cascade.services import pods as pod_service
+from cascade.versions import Version
+
+UUID_IDS = Version(2, 53)  # hypervisor and service ids are UUIDs from here
+STRICT_QUERY = Version(2, 75)
+QUERY = ("host", "binary")
+
+
+# --- shared by the admin host APIs (services, hypervisors, AZ detail) ---
+
+
+async def all_pods(request: Request) -> list[Pod]:
+    """Every registered pod, in creation order."""
+    async with session(request) as db:
+        return await pod_service.list_all(db)
+
+
+def admin_calls(request: Request, version: Version) -> hosts.Admin:
+    """Calls to the pods as Cascade's service user, for this request."""
+    caller = forward.caller_for(request, version)
+    return hosts.Admin(request.app.state.registry, str(version), caller.request_id)
+
+
+def host_book(request: Request) -> hosts.HostBook:
+    book: hosts.HostBook = request.app.state.pod_hosts
+    return book
+
+
+def down_header(pods: Iterable[Pod]) -> dict[str, str]:
+    names = [p.name for p in pods]
+    return {UNAVAILABLE_HEADER: ",".join(names)} if names else {}
+
+
+def answer_error(answer: hosts.Answer, version: Version) -> ComputeError:
+    """A pod's failed answer as the top's error, with the pod named."""
+    if answer.status == 0:
+        message = f"The compute service of pod {answer.pod.name} is unavailable: {answer.reason}"
+        return ComputeError(503, message, echo_headers(version))
+    status = answer.status if answer.status < 600 else 502
+    return ComputeError(status, f"{answer.message} (pod {answer.pod.name})", echo_headers(version))
+
+
+def missing(message: str, down: list[Pod], version: Version) -> ComputeError:
+    """404 `message`, or 503 when what is missing may be in a pod that is down."""
+    if down:
+        names = ", ".join(p.name for p in down)
+        message = f"{message} Pods {names} are unavailable and may hold it."
+        return ComputeError(503, message, echo_headers(version))
+    return ComputeError(404, message, echo_headers(version))
+
+
+def integer_id_refused(kind: str, given: str, pods: int, version: Version) -> ComputeError:
+    return ComputeError(
+        400,
+        f"{kind} id {given} is an integer id, which several pods may use: it does not "
+        f"name one {kind.lower()} among the {pods} pods. Use microversion 2.53 or later, "
+        "where ids are UUIDs.",
+        echo_headers(version),
+    )
+
+
+def pod_reply(answer: hosts.Answer, body: Any, version: Version) -> Response:
+    """A single pod's successful answer, with `X-Cascade-Pod`."""
+    return reply(body, version, answer.status, {forward.POD_HEADER: answer.pod.name})
+
+
+# --- os-services ---
+
+
+def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
+    """A pod's service as the top shows it: host name and zone at the top."""
+    shown = dict(item)
+    if isinstance(shown.get("host"), str):
+        shown["host"] = names.shown(pod.name, shown["host"])
+    if "zone" in shown:
+        shown["zone"] = hosts.top_zone(pod, shown["zone"])
+    return shown
+
+
+def _check_query(request: Request, version: Version) -> None:
+    if version < STRICT_QUERY:
+        return
+    extra = sorted(k for k in set(request.query_params) if k not in QUERY)
+    if extra:
+        quoted = ", ".join(repr(k) for k in extra)
+        verb = "was" if len(extra) == 1 else "were"
+        raise ComputeError(
+            400,
+            f"Additional properties are not allowed ({quoted} {verb} unexpected)",
+            echo_headers(version),
+        )
+
+
+async def index(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, "os_compute_api:os-services:list", version)
+    _check_query(request, version)
+    found = await hosts.inventory(
+        admin_calls(request, version), await all_pods(request), host_book(request)
+    )
+    for answer in found.answers:
+        if not answer.ok and not answer.down:
+            raise answer_error(answer, version)
+    host = request.query_params.get("host")
+    binary = request.query_params.get("binary")
+    wanted = set(found.names.resolve(host)) if host else None
+    shown = []
+    for answer in found.answers:
+        for item in hosts.service_items(answer):
+            if wanted is not None and (answer.pod.name, item.get("host")) not in wanted:
+                continue
+            if binary and item.get("binary") != binary:
+                continue
+            shown.append(view(item, answer.pod, found.names))
+    return reply({"services": shown}, version, headers=down_header(found.down()))
+
+
+async def update(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, "os_compute_api:os-services:update", version)
+    body = await json_body(request, version)
+    given = request.path_params["service_id"]
+    if version >= UUID_IDS:
+        return await _update_by_uuid(request, version, given, body)
+    return await _update_by_host(request, version, given, body)
+
+
+async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
+    if not hosts.is_uuid(given):
+        raise ComputeError(400, f"Invalid uuid {given}", echo_headers(version))
+    admin = admin_calls(request, version)
+    found = await hosts.inventory(admin, await all_pods(request), host_book(request))
+    where = found.find(given)
+    if where is None:
+        raise missing(f"Service {given} could not be found.", found.down(), version)
+    answer = await admin.ask(where[0], "PUT", f"/os-services/{given}", body=body)
+    if not answer.ok:
+        raise answer_error(answer, version)
+    service = answer.body.get("service") if isinstance(answer.body, dict) else None
+    if isinstance(service, dict):
+        answer.body["service"] = view(service, answer.pod, found.names)
+    return pod_reply(answer, answer.body, version)
+
+
+async def _update_by_host(request: Request, version: Version, action: str, body: Any) -> Response:
+    if not isinstance(body, dict) or not isinstance(body.get("host"), str):
+        raise ComputeError(400, "'host' is a required property", echo_headers(version))
+    admin = admin_calls(request, version)
+    pods = await all_pods(request)
+    found = await hosts.inventory(admin, pods, host_book(request))
+    given = body["host"]
+    targets = found.names.resolve(given)
+    if not targets:
+        message = f"Compute host {given} with binary {body.get('binary')} could not be found."
+        raise missing(message, found.down(), version)
+    if len(targets) > 1:
+        qualified = ", ".join(f"{host}{hosts.SEPARATOR}{pod}" for pod, host in targets)
+        raise ComputeError(
+            400,
+            f"Host {given} is the name of a host in several pods: name one of {qualified}.",
+            echo_headers(version),
+        )
+    pod_name, host = targets[0]
+    pod = next(p for p in pods if p.name == pod_name)
+    answer = await admin.ask(pod, "PUT", f"/os-services/{action}", body={**body, "host": host})
+    if not answer.ok:
+        raise answer_error(answer, version)
+    service = answer.body.get("service") if isinstance(answer.body, dict) else None
+    if isinstance(service, dict) and "host" in service:
+        service["host"] = given  # Nova echoes the host it was given
+    return pod_reply(answer, answer.body, version)
+
+
+async def delete(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, "os_compute_api:os-services:delete", version)
+    given = request.path_params["service_id"]
+    admin = admin_calls(request, version)
+    pods = await all_pods(request)
+    if version >= UUID_IDS:
+        if not hosts.is_uuid(given):
+            raise ComputeError(400, f"Invalid uuid {given}", echo_headers(version))
+        found = await hosts.inventory(admin, pods, host_book(request))
+        where = found.find(given)
+        if where is None:
+            raise missing(f"Service {given} not found.", found.down(), version)
+        pod = where[0]
+    else:
+        if not given.lstrip("-").isdigit():
+            message = "Invalid input received: id must be an integer"
+            raise ComputeError(400, message, echo_headers(version))
+        if len(pods) > 1:
+            raise integer_id_refused("Service", given, len(pods), version)
+        if not pods:
+            raise ComputeError(404, f"Service {given} not found.", echo_headers(version))
+        pod = pods[0]
+    answer = await admin.ask(pod, "DELETE", f"/os-services/{given}")
+    if not answer.ok:
+        raise answer_error(answer, version)
+    return pod_reply(answer, None, version)

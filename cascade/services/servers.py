@@ -1,0 +1,206 @@
+"""Servers: which pod holds each one (no HTTP types here).
+
+A server's id is the one its pod's Nova gave it, so the top id and the
+bottom id are the same and the routing row says which pod it is in. The
+routing is written twice: as an intent before the pod is asked (keyed by the
+request id, status `creating`), and with the server's id once the pod
+answered. A routing that is missing (a crash between the two, or servers of
+a multiple create the pod has not listed yet) is found again by asking the
+pods for the id with the caller's own token, and written then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Flavor, Pod, Routing
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import Caller, call
+from cascade.pods.registry import PodRegistry
+from cascade.services import routings
+
+LOG = logging.getLogger(__name__)
+SERVER = "server"
+SERVER_GROUP = "server_group"
+# what each routed compute resource is called in the pods' API: path and body key
+PATHS = {SERVER: ("/servers", "server"), SERVER_GROUP: ("/os-server-groups", "server_group")}
+
+
+class ServerNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Located:
+    pod: Pod
+    routing: Routing
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def pods_by_id(db: AsyncSession) -> dict[str, Pod]:
+    return {p.id: p for p in (await db.scalars(select(Pod))).all()}
+
+
+async def locate(
+    db: AsyncSession,
+    registry: PodRegistry,
+    caller: Caller,
+    server_id: str,
+    project_id: str | None,
+    kind: str = SERVER,
+) -> Located:
+    """The pod of `server_id` (a server, or a `kind` routed the same way) for a caller of
+    `project_id` (None: an admin, any project).
+
+    Another project's server is not found, without asking any pod. Without a
+    routing, the pods are asked (in parallel, with the caller's token): the
+    one that shows the server gets its routing written now.
+    """
+    routing = await db.scalar(
+        select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
+    )
+    if routing is not None:
+        if project_id is not None and routing.project_id != project_id:
+            raise ServerNotFound(server_id)
+        pod = await db.get(Pod, routing.pod_id)
+        if pod is not None:
+            return Located(pod, routing)
+    found = await _ask_pods(db, registry, caller, server_id, kind)
+    if found is None:
+        raise ServerNotFound(server_id)
+    pod, body = found
+    owner = str(body.get("tenant_id", body.get("project_id", "")))
+    if project_id is not None and owner and owner != project_id:
+        raise ServerNotFound(server_id)  # an admin-visible object shown to a member: no
+    routing = await record(db, server_id, pod.id, owner, kind=kind)
+    return Located(pod, routing)
+
+
+async def _ask_pods(
+    db: AsyncSession, registry: PodRegistry, caller: Caller, server_id: str, kind: str
+) -> tuple[Pod, dict[str, Any]] | None:
+    pods = list((await pods_by_id(db)).values())
+    path, key = PATHS[kind]
+
+    async def ask(pod: Pod) -> dict[str, Any] | None:
+        try:
+            resp = await call(registry, pod, caller, "GET", f"{path}/{server_id}")
+        except PodUnavailable:
+            return None
+        if resp.status_code != 200:
+            return None
+        server = resp.json().get(key)
+        return server if isinstance(server, dict) else None
+
+    answers = await asyncio.gather(*(ask(p) for p in pods))
+    for pod, body in zip(pods, answers, strict=True):
+        if body is not None:
+            return pod, body
+    return None
+
+
+async def intent(db: AsyncSession, request_id: str, pod: Pod, project_id: str) -> Routing:
+    """Written before a create is sent to the pod: what is in flight, and where."""
+    return await routings.record_intent(db, SERVER, request_id, pod.id, project_id)
+
+
+async def record(
+    db: AsyncSession,
+    server_id: str,
+    pod_id: str,
+    project_id: str,
+    intent_row: Routing | None = None,
+    kind: str = SERVER,
+) -> Routing:
+    """The routing of a server (or `kind`) the pod created: the intent row completed,
+    or a new row."""
+    existing = await db.scalar(
+        select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
+    )
+    if existing is not None:
+        return existing
+    row = intent_row
+    if row is None:
+        row = Routing(
+            id=str(uuid.uuid4()),
+            resource_type=kind,
+            pod_id=pod_id,
+            project_id=project_id,
+            created_at=_now(),
+        )
+        db.add(row)
+    row.top_id = server_id
+    row.bottom_id = server_id
+    row.status = "active"
+    row.updated_at = _now()
+    await db.commit()
+    return row
+
+
+async def forget_intent(db: AsyncSession, row: Routing) -> None:
+    """The pod refused the create: nothing was made, the intent goes."""
+    await db.delete(row)
+    await db.commit()
+
+
+async def mark(db: AsyncSession, routing: Routing, status: str) -> None:
+    routing.status = status
+    routing.updated_at = _now()
+    await db.commit()
+
+
+async def gone(db: AsyncSession, routing: Routing, pod: Pod) -> None:
+    """The pod says the server does not exist: expected after a delete (the routing
+    goes); otherwise the routing is stale and kept, marked, for an operator to see."""
+    if routing.status == "deleting":
+        await db.delete(routing)
+        await db.commit()
+        return
+    if routing.status != "stale":
+        LOG.warning(
+            "routing %s: server %s is gone from pod %s; marked stale",
+            routing.id,
+            routing.top_id,
+            pod.name,
+        )
+        await mark(db, routing, "stale")
+
+
+async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None) -> list[Routing]:
+    """Servers the routing table knows in these pods (for down-pod stubs)."""
+    query = select(Routing).where(
+        Routing.resource_type == SERVER,
+        Routing.pod_id.in_(pod_ids),
+        Routing.status.in_(("active", "stale")),
+    )
+    if project_id is not None:
+        query = query.where(Routing.project_id == project_id)
+    return list((await db.scalars(query)).all())
+
+
+async def flavor_names(db: AsyncSession, pod_id: str) -> dict[str, tuple[str, str]]:
+    """bottom flavor id and bottom name -> (top id, top name), for the pod's copies."""
+    rows = (
+        await db.execute(
+            select(Routing.bottom_id, Flavor.id, Flavor.name)
+            .join(Flavor, Flavor.id == Routing.top_id)
+            .where(Routing.resource_type == "flavor", Routing.pod_id == pod_id)
+        )
+    ).all()
+    found: dict[str, tuple[str, str]] = {}
+    for bottom_id, top_id, name in rows:
+        if bottom_id:
+            found[str(bottom_id)] = (top_id, name)
+        found[f"cascade-{top_id}"] = (top_id, name)
+    return found

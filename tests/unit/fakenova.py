@@ -1,0 +1,232 @@
+"""An in-process fake of the parts of Nova that Cascade's server handlers call.
+
+One `FakeNova` per pod; `FakeCloud` dispatches on the URL's host. Servers
+list with Nova's sort keys (the subset the tests use), limit and marker,
+and the project filter the user's token implies (`member-token` is project
+p1, `other-token` project p2, `admin-token` sees everything with
+all_tenants). Every request is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+PROJECTS = {"member-token": "p1", "admin-token": "p1", "other-token": "p2"}
+FIELDS = {"created_at": "created", "uuid": "id", "display_name": "name"}
+_clock = itertools.count()
+
+
+def _stamp() -> str:
+    # whole seconds, as Nova's DB keeps them: ties are common and the id decides
+    base = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(_clock) // 3)
+    return base.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class FakeNova:
+    host: str
+    az: str
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flavors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keypairs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+    down: bool = False
+    # project -> the `absolute` of its GET /limits (Nova's totals*Used, max*)
+    absolute: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> str:
+        return f"http://{self.host}:8774/"
+
+    def add_server(self, name: str, project: str = "p1", **extra: Any) -> dict[str, Any]:
+        server_id = str(uuid.uuid4())
+        self.servers[server_id] = {
+            "id": server_id,
+            "name": name,
+            "tenant_id": project,
+            "user_id": "u1",
+            "status": "ACTIVE",
+            "created": _stamp(),
+            "OS-EXT-AZ:availability_zone": self.az,
+            "flavor": {"id": "1", "links": [{"rel": "bookmark", "href": self.root + "flavors/1"}]},
+            "links": [
+                {"rel": "self", "href": f"{self.root}v2.1/servers/{server_id}"},
+                {"rel": "bookmark", "href": f"{self.root}servers/{server_id}"},
+            ],
+            **extra,
+        }
+        return self.servers[server_id]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        path = request.url.path.removeprefix("/v2.1")
+        project = PROJECTS.get(request.headers.get("x-auth-token", ""), "nobody")
+        if path == "/":
+            return httpx.Response(200, json={"version": {"min_version": "2.1", "version": "2.96"}})
+        parts = path.strip("/").split("/")
+        if parts[0] == "servers":
+            return self._servers(request, parts[1:], project)
+        if parts[0] == "flavors":
+            return self._flavors(request, parts[1:])
+        if parts[0] == "os-keypairs":
+            return self._keypairs(request, parts[1:])
+        if parts[0] == "os-server-groups":
+            return self._groups(request, parts[1:], project)
+        if parts == ["limits"]:
+            if "tenant_id" in request.url.params:
+                if request.headers.get("x-auth-token") != "admin-token":
+                    body = {"forbidden": {"code": 403, "message": "Policy doesn't allow it"}}
+                    return httpx.Response(403, json=body)
+                project = request.url.params["tenant_id"]
+            limits = {"rate": [], "absolute": self.absolute.get(project, {})}
+            return httpx.Response(200, json={"limits": limits})
+        return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no route"}})
+
+    def _visible(self, request: httpx.Request, project: str) -> list[dict[str, Any]]:
+        every = request.url.params.get("all_tenants") is not None
+        admin = request.headers.get("x-auth-token") == "admin-token"
+        return [s for s in self.servers.values() if (admin and every) or s["tenant_id"] == project]
+
+    def _servers(self, request: httpx.Request, rest: list[str], project: str) -> httpx.Response:
+        if not rest or rest == ["detail"]:
+            if request.method == "POST":
+                return self._create(request, project)
+            return self._list(request, project)
+        server = self.servers.get(rest[0])
+        if server is None or server not in self._visible(request, project):
+            message = f"Instance {rest[0]} could not be found."
+            return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
+        if request.method == "DELETE" and len(rest) == 1:
+            del self.servers[rest[0]]
+            return httpx.Response(204)
+        if rest[1:] == ["action"]:
+            body = json.loads(request.content)
+            if "badAction" in body:
+                message = "Invalid input for field/attribute badAction."
+                return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+            server.setdefault("actions", []).append(body)
+            return httpx.Response(202)
+        if rest[1:] == ["metadata"]:
+            return httpx.Response(200, json={"metadata": server.get("metadata", {})})
+        return httpx.Response(200, json={"server": server})
+
+    def _create(self, request: httpx.Request, project: str) -> httpx.Response:
+        body = json.loads(request.content)["server"]
+        if body.get("name") == "refuse":
+            message = "Invalid input for field/attribute name."
+            return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+        count = int(body.get("min_count", 1))
+        reservation = f"r-{uuid.uuid4().hex[:8]}"
+        made = [
+            self.add_server(body["name"], project, request_body=body, reservation_id=reservation)
+            for _ in range(count)
+        ]
+        if body.get("return_reservation_id"):
+            return httpx.Response(202, json={"reservation_id": reservation})
+        first = made[0]
+        location = first["links"][0]["href"]
+        answer = {"server": {"id": first["id"], "links": first["links"], "adminPass": "pw"}}
+        return httpx.Response(202, json=answer, headers={"Location": location})
+
+    def _list(self, request: httpx.Request, project: str) -> httpx.Response:
+        params = request.url.params
+        found = self._visible(request, project)
+        if "reservation_id" in params:
+            found = [s for s in found if s.get("reservation_id") == params["reservation_id"]]
+        if "name" in params:
+            found = [s for s in found if params["name"] in s["name"]]
+        keys = params.get_list("sort_key") or ["created_at"]
+        dirs = params.get_list("sort_dir") or ["desc"]
+
+        def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
+            for key, direction in zip(keys, dirs, strict=False):
+                x, y = a.get(FIELDS.get(key, key)), b.get(FIELDS.get(key, key))
+                if isinstance(x, str) and isinstance(y, str):
+                    x, y = x.lower(), y.lower()
+                if x != y:
+                    less = x < y  # type: ignore[operator]
+                    return (-1 if less else 1) * (-1 if direction == "desc" else 1)
+            return 0
+
+        found.sort(key=functools.cmp_to_key(compare))
+        if "marker" in params:
+            ids = [s["id"] for s in found]
+            if params["marker"] not in ids:
+                message = f"marker [{params['marker']}] not found"
+                return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+            found = found[ids.index(params["marker"]) + 1 :]
+        limit = int(params.get("limit", 1000))
+        return httpx.Response(200, json={"servers": found[:limit]})
+
+    def _flavors(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        if request.method == "POST" and not rest:
+            flavor = dict(json.loads(request.content)["flavor"])
+            flavor["id"] = flavor.get("id") or f"b-{len(self.flavors) + 1}"
+            self.flavors[flavor["id"]] = flavor
+            return httpx.Response(200, json={"flavor": flavor})
+        if rest == ["detail"]:
+            return httpx.Response(200, json={"flavors": list(self.flavors.values())})
+        if rest and rest[0] in self.flavors:
+            if request.method == "POST":  # extra specs, access
+                return httpx.Response(200, json=json.loads(request.content or b"{}"))
+            return httpx.Response(200, json={"flavor": self.flavors[rest[0]]})
+        return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no flavor"}})
+
+    def _keypairs(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        if request.method == "POST":
+            keypair = json.loads(request.content)["keypair"]
+            self.keypairs[keypair["name"]] = keypair
+            return httpx.Response(201, json={"keypair": keypair})
+        if rest and rest[0] in self.keypairs:
+            if request.method == "DELETE":
+                del self.keypairs[rest[0]]
+                return httpx.Response(202)
+            return httpx.Response(200, json={"keypair": self.keypairs[rest[0]]})
+        return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no keypair"}})
+
+    def _groups(self, request: httpx.Request, rest: list[str], project: str) -> httpx.Response:
+        if request.method == "POST":
+            group = dict(json.loads(request.content)["server_group"])
+            group.update(id=str(uuid.uuid4()), project_id=project, members=[])
+            self.groups[group["id"]] = group
+            return httpx.Response(200, json={"server_group": group})
+        mine = [g for g in self.groups.values() if g["project_id"] == project]
+        if not rest:
+            return httpx.Response(200, json={"server_groups": mine})
+        found = self.groups.get(rest[0])
+        if found is None or found not in mine:
+            message = f"Server group {rest[0]} could not be found."
+            return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
+        if request.method == "DELETE":
+            del self.groups[rest[0]]
+            return httpx.Response(204)
+        return httpx.Response(200, json={"server_group": found})
+
+
+class FakeCloud:
+    """Several fake pods behind one transport handler."""
+
+    def __init__(self, *pods: FakeNova) -> None:
+        self.pods = {p.host: p for p in pods}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        return self.pods[request.url.host](request)
+
+    def catalog(self, regions: dict[str, str]) -> list[dict[str, Any]]:
+        """A Keystone catalog: region name -> pod host."""
+        endpoints = [
+            {"interface": "public", "region_id": region, "url": f"http://{host}:8774/v2.1"}
+            for region, host in regions.items()
+        ]
+        return [{"type": "compute", "endpoints": endpoints}]

@@ -1,0 +1,314 @@
+"""Server create, show and everything routed by id, against fake pods."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from cascade.db.models import Flavor, Keypair, Routing
+from tests.unit.conftest import FakeKeystone, PodHandler
+from tests.unit.fakenova import FakeCloud, FakeNova
+
+ADMIN = {"X-Auth-Token": "admin-token"}
+MEMBER = {"X-Auth-Token": "member-token"}
+OTHER = {"X-Auth-Token": "other-token"}
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0nmZ3Xcqvm2zD6EeVpT8o4x1c7wJmQk4f6Yx5p1Lq demo"
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    return FakeCloud(FakeNova("n1", "nova-a"), FakeNova("n2", "nova-b"))
+
+
+@pytest.fixture
+def pod_handler(cloud: FakeCloud) -> PodHandler:
+    return cloud
+
+
+@pytest.fixture
+async def pods(
+    app: Starlette, client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud
+) -> FakeCloud:
+    keystone.catalog = cloud.catalog({"pod1": "n1", "pod2": "n2", "pod3": "n3"})
+    for n, pod_az, tags in ((1, "nova-a", []), (2, "nova-b", ["gpu"])):
+        body = {
+            "pod": {
+                "name": f"pod{n}",
+                "region_name": f"pod{n}",
+                "az": f"az{n}",
+                "pod_az": pod_az,
+                "tags": tags,
+            }
+        }
+        assert (await client.post("/v1/pods", json=body, headers=ADMIN)).status_code == 201
+    now = datetime.now(UTC).replace(tzinfo=None)
+    async with app.state.sessions() as db:
+        db.add(
+            Flavor(
+                id="42",
+                name="m1.nano",
+                ram=128,
+                vcpus=1,
+                disk=1,
+                ephemeral=0,
+                swap=0,
+                rxtx_factor=1.0,
+                is_public=True,
+                disabled=False,
+                extra_specs={},
+                created_at=now,
+            )
+        )
+        db.add(
+            Flavor(
+                id="gpu",
+                name="g1",
+                ram=128,
+                vcpus=1,
+                disk=1,
+                ephemeral=0,
+                swap=0,
+                rxtx_factor=1.0,
+                is_public=True,
+                disabled=False,
+                extra_specs={"cascade:pod_tag": "gpu"},
+                created_at=now,
+            )
+        )
+        db.add(
+            Keypair(
+                id="k1",
+                user_id="u1",
+                name="mykey",
+                type="ssh",
+                fingerprint="f",
+                public_key=SSH_KEY,
+                created_at=now,
+            )
+        )
+        await db.commit()
+    return cloud
+
+
+async def routings(app: Starlette) -> list[Routing]:
+    async with app.state.sessions() as db:
+        return list(
+            (await db.scalars(select(Routing).where(Routing.resource_type == "server"))).all()
+        )
+
+
+async def test_create_forwards_every_field_with_the_az_and_flavor_rewritten(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    server = {
+        "name": "vm",
+        "imageRef": "img-1",
+        "flavorRef": "http://cascade.test/compute/flavors/42",
+        "availability_zone": "az2",
+        "key_name": "mykey",
+        "metadata": {"a": "b"},
+        "user_data": "aGVsbG8=",
+        "tags": ["t1"],
+        "description": "d",
+        "config_drive": True,
+        "security_groups": [{"name": "default"}],
+        "block_device_mapping_v2": [{"boot_index": 0, "uuid": "img-1", "source_type": "image"}],
+        "networks": "auto",
+    }
+    body = {"server": server, "OS-SCH-HNT:scheduler_hints": {"same_host": ["h1"]}}
+    resp = await client.post(
+        "/compute/v2.1/servers",
+        json=body,
+        headers={**MEMBER, "OpenStack-API-Version": "compute 2.67"},
+    )
+    assert resp.status_code == 202, resp.text
+    assert resp.headers["x-cascade-pod"] == "pod2"
+    assert resp.headers["location"].startswith("http://cascade.test/compute/v2.1/servers/")
+    assert resp.headers["openstack-api-version"] == "compute 2.67"
+    made = resp.json()["server"]
+    assert made["adminPass"] == "pw"
+    pod = pods.pods["n2"]
+    sent = json.loads(next(r for r in pod.requests if r.url.path == "/v2.1/servers").content)
+    assert sent["OS-SCH-HNT:scheduler_hints"] == {"same_host": ["h1"]}
+    copy = sent["server"]
+    assert copy.pop("availability_zone") == "nova-b"
+    assert copy.pop("flavorRef") in pod.flavors
+    assert {k: v for k, v in server.items() if k not in ("availability_zone", "flavorRef")} == copy
+    assert pod.keypairs["mykey"]["public_key"] == SSH_KEY
+    assert [(r.top_id, r.status) for r in await routings(app)] == [(made["id"], "active")]
+    # shown at the top with the top flavor, AZ and links
+    shown = (await client.get(f"/compute/v2.1/servers/{made['id']}", headers=MEMBER)).json()
+    assert shown["server"]["OS-EXT-AZ:availability_zone"] == "az2"
+
+
+async def test_create_refusals_create_nothing(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    cases = [
+        ({"name": "a", "flavorRef": "nope"}, 400, "Flavor nope could not be found."),
+        ({"name": "a", "flavorRef": "42", "availability_zone": "az9"}, 400, "availability zone"),
+        ({"name": "a", "flavorRef": "42", "key_name": "nokey"}, 400, "Invalid key_name"),
+        ({"name": "refuse", "flavorRef": "42"}, 400, "(pod pod1)"),
+        ({"name": "g", "flavorRef": "gpu", "availability_zone": "az1"}, 409, "gpu"),
+    ]
+    for server, status, message in cases:
+        resp = await client.post("/compute/v2.1/servers", json={"server": server}, headers=MEMBER)
+        assert resp.status_code == status, (server, resp.text)
+        assert message in next(iter(resp.json().values()))["message"]
+    for body in (b"{not json", b'{"server": 3}'):
+        resp = await client.post("/compute/v2.1/servers", content=body, headers=MEMBER)
+        assert resp.status_code == 400
+    assert await routings(app) == []
+    assert all(not p.servers for p in pods.pods.values())
+
+
+async def test_a_tagged_flavor_goes_to_a_pod_with_the_tag(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    body = {"server": {"name": "g", "flavorRef": "gpu"}}
+    resp = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    assert resp.status_code == 202
+    assert resp.headers["x-cascade-pod"] == "pod2"
+
+
+async def test_multiple_create_lands_in_one_pod_with_every_routing(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    body = {
+        "server": {
+            "name": "many",
+            "flavorRef": "42",
+            "availability_zone": "az1",
+            "min_count": 3,
+            "return_reservation_id": True,
+        }
+    }
+    resp = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    assert resp.status_code == 202
+    assert set(resp.json()) == {"reservation_id"}
+    assert sorted(r.top_id for r in await routings(app)) == sorted(pods.pods["n1"].servers)
+
+
+async def test_show_actions_and_delete_are_routed_by_id(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    server = pods.pods["n2"].add_server("direct")  # made behind Cascade's back: no routing
+    url = f"/compute/v2.1/servers/{server['id']}"
+    resp = await client.get(url, headers=MEMBER)
+    assert resp.status_code == 200
+    assert resp.headers["x-cascade-pod"] == "pod2"
+    assert (
+        resp.json()["server"]["links"][1]["href"]
+        == f"http://cascade.test/compute/servers/{server['id']}"
+    )
+    assert [(r.top_id, r.pod_id != "") for r in await routings(app)] == [(server["id"], True)]
+    resp = await client.post(f"{url}/action", json={"os-stop": None}, headers=MEMBER)
+    assert resp.status_code == 202
+    assert server["actions"] == [{"os-stop": None}]
+    resp = await client.post(f"{url}/action", json={"badAction": 1}, headers=MEMBER)
+    assert resp.status_code == 400
+    assert resp.json()["badRequest"]["message"].endswith("(pod pod2)")
+    assert (await client.get(f"{url}/metadata", headers=MEMBER)).status_code == 200
+    # another project: 404 without asking the pod
+    asked = len(pods.pods["n2"].requests)
+    resp = await client.get(url, headers=OTHER)
+    assert resp.status_code == 404
+    assert len(pods.pods["n2"].requests) == asked
+    assert (await client.delete(url, headers=MEMBER)).status_code == 204
+    assert [r.status for r in await routings(app)] == ["deleting"]
+    resp = await client.get(url, headers=MEMBER)
+    assert resp.status_code == 404
+    assert resp.json() == {
+        "itemNotFound": {"code": 404, "message": f"Instance {server['id']} could not be found."}
+    }
+    assert await routings(app) == []
+
+
+async def test_unknown_ids_and_down_pods(client: httpx.AsyncClient, pods: FakeCloud) -> None:
+    resp = await client.get("/compute/v2.1/servers/nope/os-instance-actions", headers=MEMBER)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == "Instance nope could not be found."
+    server = pods.pods["n1"].add_server("vm")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 200
+    pods.pods["n1"].down = True
+    resp = await client.get(url, headers=MEMBER)
+    assert resp.status_code == 503
+    assert "pod1" in resp.json()["serviceUnavailable"]["message"]
+    resp = await client.get(url, headers={**MEMBER, "OpenStack-API-Version": "compute 2.69"})
+    assert resp.status_code == 200
+    assert resp.json()["server"]["status"] == "UNKNOWN"
+    assert resp.json()["server"]["OS-EXT-AZ:availability_zone"] == "az1"
+    # a create in the other AZ still works
+    body = {"server": {"name": "b", "flavorRef": "42", "availability_zone": "az2"}}
+    assert (
+        await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    ).status_code == 202
+
+
+async def test_a_server_group_lives_in_one_pod_and_its_members_go_there(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    body = {"server_group": {"name": "g", "policies": ["anti-affinity"]}}
+    resp = await client.post("/compute/v2.1/os-server-groups", json=body, headers=MEMBER)
+    assert resp.status_code == 200, resp.text
+    group = resp.json()["server_group"]
+    home = resp.headers["x-cascade-pod"]
+    listed = await client.get("/compute/v2.1/os-server-groups", headers=MEMBER)
+    assert [g["id"] for g in listed.json()["server_groups"]] == [group["id"]]
+    assert (await client.get("/compute/v2.1/os-server-groups", headers=OTHER)).json() == {
+        "server_groups": []
+    }
+    hints = {"group": group["id"]}
+    server = {"name": "member", "flavorRef": "42"}
+    resp = await client.post(
+        "/compute/v2.1/servers",
+        json={"server": server, "OS-SCH-HNT:scheduler_hints": hints},
+        headers=MEMBER,
+    )
+    assert resp.status_code == 202
+    assert resp.headers["x-cascade-pod"] == home
+    elsewhere = "az2" if home == "pod1" else "az1"
+    resp = await client.post(
+        "/compute/v2.1/servers",
+        json={
+            "server": {**server, "availability_zone": elsewhere},
+            "OS-SCH-HNT:scheduler_hints": hints,
+        },
+        headers=MEMBER,
+    )
+    assert resp.status_code == 400
+    assert "server group" in resp.json()["badRequest"]["message"]
+    url = f"/compute/v2.1/os-server-groups/{group['id']}"
+    assert (await client.get(url, headers=OTHER)).status_code == 404
+    assert (await client.delete(url, headers=MEMBER)).status_code == 204
+    resp = await client.get(url, headers=MEMBER)
+    assert (
+        resp.json()["itemNotFound"]["message"] == f"Server group {group['id']} could not be found."
+    )
+
+
+async def test_a_create_over_the_top_quota_is_refused_before_any_pod_is_called(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    body = {"quota_set": {"instances": 2}}
+    assert (
+        await client.put("/compute/v2.1/os-quota-sets/p1", json=body, headers=ADMIN)
+    ).status_code == 200
+    pods.pods["n1"].add_server("one")
+    pods.pods["n2"].add_server("two")
+    for nova in pods.pods.values():
+        nova.absolute["p1"] = {"totalInstancesUsed": 1, "totalCoresUsed": 1, "totalRAMUsed": 128}
+    server = {"name": "third", "flavorRef": "42", "availability_zone": "az1"}
+    resp = await client.post("/compute/v2.1/servers", json={"server": server}, headers=MEMBER)
+    assert resp.status_code == 403
+    assert resp.json()["forbidden"]["message"] == (
+        "Quota exceeded for instances: Requested 1, but already used 2 of 2 instances"
+    )
+    assert not any(r.method == "POST" for p in pods.pods.values() for r in p.requests)
+    assert await routings(app) == []
