@@ -120,6 +120,7 @@ def create_app(
         Route("/v1/routings", routings.index, methods=["GET"]),
         Route("/v1/routings/{routing_id}", routings.show, methods=["GET"]),
         Route("/v1/routings/{routing_id}", routings.delete, methods=["DELETE"]),
+        Route("/v1/routings/{routing_id}/check", routings.check, methods=["POST"]),
         Route("/compute", compute_versions.root, methods=["GET"]),
         Route("/compute/", compute_versions.root, methods=["GET"]),
         Route("/compute/v2.1", compute_versions.v21, methods=["GET"]),

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, str] = {
     "cascade:routings:show": "@",
     "cascade:routings:list_all_projects": "rule:admin_required",
     "cascade:routings:delete": "rule:admin_required",
+    "cascade:routings:check": "rule:admin_required",
     "cascade:bindings:list": "rule:admin_required",
     "cascade:bindings:show": "rule:admin_required",
     "cascade:bindings:create": "rule:admin_required",

@@ -5,6 +5,8 @@ audit stay true; or Cascade's service token where only an admin may act,
 such as copying a top flavor into the pod), the request's microversion and
 the top request id as the global request id. `PodUnavailable` from the
 client is passed on; the pod's own HTTP answer is returned as it is.
+Callers that treat an answer as a refusal raise `PodRefused`, with the
+message `pod_message` finds in Nova's error body.
 """
 
 from __future__ import annotations
@@ -18,6 +20,33 @@ import httpx
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
+
+
+class PodRefused(Exception):
+    """A pod refused a call Cascade itself made (not one it forwards): the pod's status
+    and message, with the pod named and `what` the call was for (default: the class's)."""
+
+    what = "a call"
+
+    def __init__(self, pod: str, status: int, message: str, what: str | None = None) -> None:
+        super().__init__(f"pod {pod} answered {status} for {what or self.what}: {message}")
+        self.pod = pod
+        self.status = status
+        self.message = message
+
+
+def pod_message(resp: httpx.Response) -> str:
+    """The message of a Nova error body (`{"<fault>": {"message": ...}}`), else the text
+    (at most 500 characters)."""
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        return resp.text[:500]
+    if isinstance(body, dict):
+        for fault in body.values():
+            if isinstance(fault, dict) and "message" in fault:
+                return str(fault["message"])
+    return resp.text[:500]
 
 
 @dataclass(frozen=True)

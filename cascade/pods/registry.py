@@ -37,6 +37,8 @@ class PodRegistry:
         self._clients: dict[tuple[str, str], PodClient] = {}
         # pod id -> (min, max, valid until): see cascade.services.versions
         self.compute_ranges: dict[str, tuple[Version, Version, float]] = {}
+        # pod id -> (free capacity or None, valid until): see cascade.services.capacity
+        self.capacities: dict[str, tuple[Any, float]] = {}
 
     async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
         """The region's endpoints; the catalog is read again when a region is not in it."""

@@ -35,11 +35,10 @@ from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Flavor, Pod, Routing
-from cascade.pods.compute import Caller, call
+from cascade.pods.compute import Caller, call, pod_message
 from cascade.pods.registry import PodRegistry
 from cascade.services import flavors, routings
 from cascade.services.flavors import RESOURCE, PodCopyFailed
@@ -53,19 +52,6 @@ PAGE = 1000
 def bottom_name(top_id: str) -> str:
     """The name of a top flavor's copy in every pod."""
     return f"{PREFIX}{top_id}"
-
-
-def pod_message(resp: httpx.Response) -> str:
-    """The message of a Nova error body (`{"<fault>": {"message": ...}}`), else the text."""
-    try:
-        body: Any = resp.json()
-    except ValueError:
-        return resp.text[:500]
-    if isinstance(body, dict):
-        for fault in body.values():
-            if isinstance(fault, dict) and "message" in fault:
-                return str(fault["message"])
-    return resp.text[:500]
 
 
 def _now() -> datetime:
@@ -212,23 +198,6 @@ async def _adopt_or_create(nova: _PodNova, flavor: Flavor, projects: list[str]) 
     raise PodCopyFailed(nova.pod.name, 409, f"flavor {name} exists and cannot be adopted")
 
 
-async def _routing(db: AsyncSession, flavor_id: str, pod_id: str) -> Routing | None:
-    query = select(Routing).where(
-        Routing.resource_type == RESOURCE, Routing.top_id == flavor_id, Routing.pod_id == pod_id
-    )
-    return await db.scalar(query)
-
-
-async def _intent(db: AsyncSession, flavor_id: str, pod_id: str) -> Routing:
-    try:
-        return await routings.record_intent(db, RESOURCE, flavor_id, pod_id, project_id="")
-    except IntegrityError:  # a concurrent request recorded it first
-        await db.rollback()
-        found = await _routing(db, flavor_id, pod_id)
-        assert found is not None
-        return found
-
-
 async def ensure_in_pod(
     db: AsyncSession, registry: PodRegistry, pod: Pod, flavor_id: str, request_id: str
 ) -> str:
@@ -238,9 +207,9 @@ async def ensure_in_pod(
     pod refused), `PodUnavailable` and `KeystoneUnavailable` (no service token).
     """
     await flavors.get(db, flavor_id)
-    routing = await _routing(db, flavor_id, pod.id)
+    routing = await routings.find(db, RESOURCE, flavor_id, pod.id)
     if routing is None:
-        routing = await _intent(db, flavor_id, pod.id)
+        routing = await routings.record_intent_once(db, RESOURCE, flavor_id, pod.id, project_id="")
     if routing.bottom_id:
         return routing.bottom_id
     flavor = await flavors.get(db, flavor_id)  # read again: a rollback may have expired it

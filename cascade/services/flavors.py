@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Flavor, FlavorAccess, Pod, Routing
+from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
 
 RESOURCE = "flavor"  # the routings of pod copies
@@ -63,14 +64,10 @@ class AccessNotFound(FlavorError):
     """No such access, or the flavor is public (no access list)."""
 
 
-class PodCopyFailed(Exception):
+class PodCopyFailed(PodRefused):
     """A pod refused a call about a flavor copy: its status and message, with the pod named."""
 
-    def __init__(self, pod: str, status: int, message: str) -> None:
-        super().__init__(f"pod {pod} answered {status} for a flavor copy: {message}")
-        self.pod = pod
-        self.status = status
-        self.message = message
+    what = "a flavor copy"
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.identity import KeystoneUnavailable
 from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import Caller, call
+from cascade.pods.compute import Caller, PodRefused, call, pod_message
 from cascade.pods.registry import PodRegistry
 from cascade.services import keypairs, routings
 
@@ -39,48 +37,14 @@ WITH_RELAXED_NAMES = "2.92"  # the first that takes names with `@` and `.`
 _OLD_NAME = re.compile(r"^[_\- a-zA-Z0-9]+$")  # names every microversion takes
 
 
-class KeypairCopyFailed(Exception):
+class KeypairCopyFailed(PodRefused):
     """The pod refused a keypair call: its status and message, with the pod named."""
 
-    def __init__(self, pod: str, status: int, message: str) -> None:
-        super().__init__(f"pod {pod} answered {status} for a keypair copy: {message}")
-        self.pod = pod
-        self.status = status
-        self.message = message
-
-
-def pod_message(resp: httpx.Response) -> str:
-    """The message of a Nova error body (`{"<fault>": {"message": ...}}`), else the text."""
-    try:
-        body: Any = resp.json()
-    except ValueError:
-        return resp.text[:500]
-    if isinstance(body, dict):
-        for fault in body.values():
-            if isinstance(fault, dict) and "message" in fault:
-                return str(fault["message"])
-    return resp.text[:500]
+    what = "a keypair copy"
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-async def _routing(db: AsyncSession, keypair_id: str, pod_id: str) -> Routing | None:
-    query = select(Routing).where(
-        Routing.resource_type == RESOURCE, Routing.top_id == keypair_id, Routing.pod_id == pod_id
-    )
-    return await db.scalar(query)
-
-
-async def _intent(db: AsyncSession, keypair_id: str, pod_id: str) -> Routing:
-    try:
-        return await routings.record_intent(db, RESOURCE, keypair_id, pod_id, project_id="")
-    except IntegrityError:  # a concurrent request recorded it first
-        await db.rollback()
-        found = await _routing(db, keypair_id, pod_id)
-        assert found is not None
-        return found
 
 
 async def _get_copy(
@@ -141,11 +105,11 @@ async def ensure_in_pod(
     `KeypairCopyFailed` when the pod refuses; `PodUnavailable` is passed on.
     """
     keypair = await keypairs.get(db, user_id, key_name)
-    routing = await _routing(db, keypair.id, pod.id)
+    routing = await routings.find(db, RESOURCE, keypair.id, pod.id)
     if routing is not None and routing.status == "active":
         return
     if routing is None:
-        routing = await _intent(db, keypair.id, pod.id)
+        routing = await routings.record_intent_once(db, RESOURCE, keypair.id, pod.id, project_id="")
     version = WITH_TYPE if _OLD_NAME.match(keypair.name) else WITH_RELAXED_NAMES
     typed = dataclasses.replace(caller, version=version)
     copy = await _get_copy(registry, pod, typed, keypair.name)

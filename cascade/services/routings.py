@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Routing
@@ -33,6 +34,7 @@ class Filters:
     pod_id: str | None = None
     top_id: str | None = None
     project_id: str | None = None
+    status: str | None = None  # creating, active, deleting, stale
 
 
 async def record_intent(
@@ -51,6 +53,30 @@ async def record_intent(
     session.add(routing)
     await session.commit()
     return routing
+
+
+async def find(
+    session: AsyncSession, resource_type: str, top_id: str, pod_id: str
+) -> Routing | None:
+    """The routing of top resource `top_id` to pod `pod_id`, if there is one."""
+    query = select(Routing).where(
+        Routing.resource_type == resource_type, Routing.top_id == top_id, Routing.pod_id == pod_id
+    )
+    return await session.scalar(query)
+
+
+async def record_intent_once(
+    session: AsyncSession, resource_type: str, top_id: str, pod_id: str, project_id: str
+) -> Routing:
+    """`record_intent`, or the routing a concurrent request recorded first for the same
+    resource and pod (rolled back, then read)."""
+    try:
+        return await record_intent(session, resource_type, top_id, pod_id, project_id)
+    except IntegrityError:  # the unique (resource_type, top_id, pod_id) is taken
+        await session.rollback()
+        found = await find(session, resource_type, top_id, pod_id)
+        assert found is not None
+        return found
 
 
 def _visible(scope: Scope) -> Select[Routing]:
@@ -77,6 +103,7 @@ async def page(
         (Routing.pod_id, filters.pod_id),
         (Routing.top_id, filters.top_id),
         (Routing.project_id, filters.project_id),
+        (Routing.status, filters.status),
     ):
         if value is not None:
             query = query.where(column == value)

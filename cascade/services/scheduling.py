@@ -4,9 +4,11 @@ A project is bound to one pod per AZ (a binding) the first time it needs
 one there, and stays there. Policies choose the pod for a new binding among
 the AZ's enabled pods whose health is not `down`:
 
-- `newest`: the most recently registered one (capacity expansion: when a pod
-  is full the operator registers another, and new projects go there);
-- `weighted`: at random, in proportion to the pods' weights.
+- `newest`: the most recently registered one that has room (capacity
+  expansion: when a pod is full the operator registers another, and new
+  projects go there);
+- `weighted`: at random, in proportion to weight x free share of memory
+  (free capacity read from the pods, see cascade.services.capacity).
 
 A binding to a pod that was disabled or went down is replaced: a disabled
 pod gets no new resources, while its existing ones keep working.
@@ -14,8 +16,10 @@ pod gets no new resources, while its existing ones keep working.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -23,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import SchedulingSection
 from cascade.db.models import Binding, Pod
+from cascade.services.capacity import Capacity
 
 POLICIES = ("newest", "weighted")
 
@@ -52,11 +57,39 @@ def usable(pod: Pod) -> bool:
     return pod.enabled and pod.health_state != "down"
 
 
-def choose(pods: list[Pod], policy: str, rng: random.Random) -> Pod:
+def choose(
+    pods: list[Pod],
+    policy: str,
+    rng: random.Random,
+    room: Mapping[str, Capacity | None] | None = None,
+) -> Pod:
+    """`room`: each pod's free capacity where known (None: unknown, not full)."""
+    room = room or {}
     if policy == "weighted":
         weighted = [p for p in pods if p.weight > 0] or pods
-        return rng.choices(weighted, weights=[max(p.weight, 1) for p in weighted])[0]
+
+        def weight(pod: Pod) -> float:
+            known = room.get(pod.id)
+            share = known.free_share if known is not None else 1.0
+            return max(pod.weight, 1) * max(share, 1e-6)
+
+        return rng.choices(weighted, weights=[weight(p) for p in weighted])[0]
     return max(pods, key=lambda p: (p.created_at, p.id))
+
+
+RoomOf = Callable[[Pod], Awaitable["Capacity | None"]]
+
+
+async def with_room(
+    pods: list[Pod], room_of: RoomOf | None, ram_mb: int, disk_gb: int
+) -> tuple[list[Pod], dict[str, Capacity | None]]:
+    """The pods that have room for the flavor (unknown counts as room), and what each has."""
+    if room_of is None:
+        return pods, {}
+    found = await asyncio.gather(*(room_of(p) for p in pods))
+    room = {p.id: c for p, c in zip(pods, found, strict=True)}
+    fits = [p for p, c in zip(pods, found, strict=True) if c is None or c.has_room(ram_mb, disk_gb)]
+    return fits, room
 
 
 async def pod_for(
@@ -66,15 +99,19 @@ async def pod_for(
     az: str,
     rng: random.Random | None = None,
     tag: str | None = None,
+    room_of: RoomOf | None = None,
+    need: tuple[int, int] = (1, 0),
 ) -> Pod:
     """The pod for the project's new resources in `az`, binding the project if needed.
 
+    A new binding goes to a pod with room for `need` (MiB of memory, GB of disk),
+    as `room_of` tells; a project already bound stays where it is.
     With `tag` (a flavor's `cascade:pod_tag`) only pods carrying it qualify: the
     bound pod if it does, else one chosen by the policy among those that do,
     without changing the binding (the project's other resources stay put).
     """
     if tag is not None:
-        home = await pod_for(session, conf, project_id, az, rng)
+        home = await pod_for(session, conf, project_id, az, rng, None, room_of, need)
         if tag in (home.tags or []):
             return home
         tagged = [
@@ -82,12 +119,14 @@ async def pod_for(
             for p in (await session.scalars(select(Pod).where(Pod.az == az))).all()
             if usable(p) and tag in (p.tags or [])
         ]
+        tagged, room = await with_room(tagged, room_of, *need)
         if not tagged:
             raise NoPodForAz(
-                f"availability zone {az} has no enabled pod with tag {tag!r} that is up"
+                f"availability zone {az} has no enabled pod with tag {tag!r} that is up "
+                "and has room"
             )
         policy = az_policies(conf).get(az, conf.default_policy)
-        return choose(tagged, policy, rng or random.Random())
+        return choose(tagged, policy, rng or random.Random(), room)
     binding = await session.scalar(
         select(Binding).where(Binding.project_id == project_id, Binding.az == az)
     )
@@ -102,8 +141,11 @@ async def pod_for(
     ]
     if not candidates:
         raise NoPodForAz(f"availability zone {az} has no enabled pod that is up")
+    candidates, room = await with_room(candidates, room_of, *need)
+    if not candidates:
+        raise NoPodForAz(f"every enabled pod of availability zone {az} is full")
     policy = az_policies(conf).get(az, conf.default_policy)
-    pod = choose(candidates, policy, rng or random.Random())
+    pod = choose(candidates, policy, rng or random.Random(), room)
     session.add(
         Binding(
             id=str(uuid.uuid4()),

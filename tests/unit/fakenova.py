@@ -18,7 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
+from cascade.db.models import Pod
+from tests.unit.conftest import FakeKeystone
+
+ADMIN = {"X-Auth-Token": "admin-token"}
 PROJECTS = {"member-token": "p1", "admin-token": "p1", "other-token": "p2"}
 FIELDS = {"created_at": "created", "uuid": "id", "display_name": "name"}
 _clock = itertools.count()
@@ -95,6 +100,8 @@ class FakeNova:
 
     def _visible(self, request: httpx.Request, project: str) -> list[dict[str, Any]]:
         every = request.url.params.get("all_tenants") is not None
+        if request.headers.get("x-auth-token") == "service-token":
+            return list(self.servers.values())  # Cascade's service user: an admin, by id
         admin = request.headers.get("x-auth-token") == "admin-token"
         return [s for s in self.servers.values() if (admin and every) or s["tenant_id"] == project]
 
@@ -220,6 +227,11 @@ class FakeCloud:
     def __init__(self, *pods: FakeNova) -> None:
         self.pods = {p.host: p for p in pods}
 
+    @classmethod
+    def pair(cls) -> FakeCloud:
+        """Two pods: host n1 (AZ nova-a) and host n2 (AZ nova-b)."""
+        return cls(FakeNova("n1", "nova-a"), FakeNova("n2", "nova-b"))
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
         return self.pods[request.url.host](request)
 
@@ -230,3 +242,40 @@ class FakeCloud:
             for region, host in regions.items()
         ]
         return [{"type": "compute", "endpoints": endpoints}]
+
+
+async def register(
+    client: httpx.AsyncClient,
+    keystone: FakeKeystone,
+    cloud: FakeCloud,
+    **fields: dict[str, Any],
+) -> FakeCloud:
+    """Make the cloud's pods, in order, pod1, pod2, ... in Keystone's catalog and at the top.
+
+    Each is registered with region podN, AZ azN and its fake's AZ as `pod_az`;
+    `fields` adds to or replaces the body of a pod by name (`pod2={"tags": [...]}`).
+    """
+    regions = {f"pod{n}": host for n, host in enumerate(cloud.pods, 1)}
+    keystone.catalog = cloud.catalog(regions)
+    for n, (name, nova) in enumerate(zip(regions, cloud.pods.values(), strict=True), 1):
+        await post_pod(client, name, f"az{n}", **{"pod_az": nova.az, **fields.get(name, {})})
+    return cloud
+
+
+async def post_pod(client: httpx.AsyncClient, name: str, az: str, **fields: Any) -> str:
+    """Register pod `name` at the top (its region named the same) as an admin; its id."""
+    body = {"pod": {"name": name, "region_name": name, "az": az, **fields}}
+    resp = await client.post("/v1/pods", json=body, headers=ADMIN)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["pod"]["id"])
+
+
+async def add_pod(
+    app: Starlette, client: httpx.AsyncClient, name: str = "pod1", az: str = "az1"
+) -> Pod:
+    """Register pod `name` at the top (`post_pod`); its row."""
+    pod_id = await post_pod(client, name, az)
+    async with app.state.sessions() as db:
+        found: Pod | None = await db.get(Pod, pod_id)
+    assert found is not None
+    return found

@@ -16,6 +16,7 @@ from cascade.db.models import Pod, Routing
 from cascade.services import flavors as flavor_service
 from cascade.services import routings
 from tests.unit.conftest import FakeKeystone, PodHandler
+from tests.unit.fakenova import add_pod
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -187,15 +188,6 @@ async def ids(
     resp = await client.get(f"/compute/v2.1/flavors{query}", headers=headers)
     assert resp.status_code == 200, resp.text
     return [f["id"] for f in resp.json()["flavors"]]
-
-
-async def add_pod(app: Starlette, client: httpx.AsyncClient) -> Pod:
-    body = {"pod": {"name": "pod1", "region_name": "pod1", "az": "az1"}}
-    pod_id = (await client.post("/v1/pods", json=body, headers=ADMIN)).json()["pod"]["id"]
-    async with app.state.sessions() as db:
-        pod: Pod | None = await db.get(Pod, pod_id)
-    assert pod is not None
-    return pod
 
 
 async def ensure(app: Starlette, pod: Pod, flavor_id: str) -> str:

@@ -22,6 +22,7 @@ from cascade.db.models import Pod, Routing
 from cascade.pods.compute import Caller
 from cascade.services import keypair_copies, keypairs
 from tests.unit.conftest import FakeKeystone, PodHandler
+from tests.unit.fakenova import add_pod
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -105,13 +106,7 @@ async def pod(app: Starlette, client: httpx.AsyncClient, keystone: FakeKeystone)
             ],
         }
     ]
-    body = {"pod": {"name": "pod1", "region_name": "pod1", "az": "az1"}}
-    resp = await client.post("/v1/pods", json=body, headers=ADMIN)
-    assert resp.status_code == 201
-    async with app.state.sessions() as db:
-        found: Pod | None = await db.get(Pod, str(resp.json()["pod"]["id"]))
-    assert found is not None
-    return found
+    return await add_pod(app, client)
 
 
 async def create(

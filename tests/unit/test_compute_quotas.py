@@ -17,7 +17,7 @@ from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods.compute import Caller
 from cascade.services import quotas
 from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import FakeCloud, FakeNova
+from tests.unit.fakenova import FakeCloud, register
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -66,7 +66,7 @@ def bad_request(message: str) -> dict[str, Any]:
 
 @pytest.fixture
 def cloud() -> FakeCloud:
-    return FakeCloud(FakeNova("n1", "nova-a"), FakeNova("n2", "nova-b"))
+    return FakeCloud.pair()
 
 
 @pytest.fixture
@@ -76,11 +76,7 @@ def pod_handler(cloud: FakeCloud) -> PodHandler:
 
 @pytest.fixture
 async def pods(client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud) -> FakeCloud:
-    keystone.catalog = cloud.catalog({"pod1": "n1", "pod2": "n2"})
-    for n in (1, 2):
-        body = {"pod": {"name": f"pod{n}", "region_name": f"pod{n}", "az": f"az{n}"}}
-        body["pod"]["pod_az"] = "nova"
-        assert (await client.post("/v1/pods", json=body, headers=ADMIN)).status_code == 201
+    await register(client, keystone, cloud)
     cloud.pods["n1"].absolute["p1"] = used(3, 5, 1024, 1)
     cloud.pods["n2"].absolute["p1"] = used(4, 6, 2048, 2)
     cloud.pods["n1"].absolute["p2"] = used(1, 1, 64)

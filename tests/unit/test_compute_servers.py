@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from cascade.db.models import Flavor, Keypair, Routing
 from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import FakeCloud, FakeNova
+from tests.unit.fakenova import FakeCloud, register
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -22,7 +22,7 @@ SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0nmZ3Xcqvm2zD6EeVpT8o4x1c7wJmQ
 
 @pytest.fixture
 def cloud() -> FakeCloud:
-    return FakeCloud(FakeNova("n1", "nova-a"), FakeNova("n2", "nova-b"))
+    return FakeCloud.pair()
 
 
 @pytest.fixture
@@ -30,56 +30,35 @@ def pod_handler(cloud: FakeCloud) -> PodHandler:
     return cloud
 
 
+def flavor(
+    flavor_id: str, name: str, created_at: datetime, extra_specs: dict[str, str] | None = None
+) -> Flavor:
+    """A public top flavor of 128 MB, 1 vCPU and a 1 GB disk."""
+    return Flavor(
+        id=flavor_id,
+        name=name,
+        ram=128,
+        vcpus=1,
+        disk=1,
+        ephemeral=0,
+        swap=0,
+        rxtx_factor=1.0,
+        is_public=True,
+        disabled=False,
+        extra_specs=extra_specs or {},
+        created_at=created_at,
+    )
+
+
 @pytest.fixture
 async def pods(
     app: Starlette, client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud
 ) -> FakeCloud:
-    keystone.catalog = cloud.catalog({"pod1": "n1", "pod2": "n2", "pod3": "n3"})
-    for n, pod_az, tags in ((1, "nova-a", []), (2, "nova-b", ["gpu"])):
-        body = {
-            "pod": {
-                "name": f"pod{n}",
-                "region_name": f"pod{n}",
-                "az": f"az{n}",
-                "pod_az": pod_az,
-                "tags": tags,
-            }
-        }
-        assert (await client.post("/v1/pods", json=body, headers=ADMIN)).status_code == 201
+    await register(client, keystone, cloud, pod2={"tags": ["gpu"]})
     now = datetime.now(UTC).replace(tzinfo=None)
     async with app.state.sessions() as db:
-        db.add(
-            Flavor(
-                id="42",
-                name="m1.nano",
-                ram=128,
-                vcpus=1,
-                disk=1,
-                ephemeral=0,
-                swap=0,
-                rxtx_factor=1.0,
-                is_public=True,
-                disabled=False,
-                extra_specs={},
-                created_at=now,
-            )
-        )
-        db.add(
-            Flavor(
-                id="gpu",
-                name="g1",
-                ram=128,
-                vcpus=1,
-                disk=1,
-                ephemeral=0,
-                swap=0,
-                rxtx_factor=1.0,
-                is_public=True,
-                disabled=False,
-                extra_specs={"cascade:pod_tag": "gpu"},
-                created_at=now,
-            )
-        )
+        db.add(flavor("42", "m1.nano", now))
+        db.add(flavor("gpu", "g1", now, {"cascade:pod_tag": "gpu"}))
         db.add(
             Keypair(
                 id="k1",
@@ -312,3 +291,26 @@ async def test_a_create_over_the_top_quota_is_refused_before_any_pod_is_called(
     )
     assert not any(r.method == "POST" for p in pods.pods.values() for r in p.requests)
     assert await routings(app) == []
+
+
+async def test_a_routing_whose_server_vanished_is_reported_stale(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    server = pods.pods["n1"].add_server("vm")
+    assert (
+        await client.get(f"/compute/v2.1/servers/{server['id']}", headers=MEMBER)
+    ).status_code == 200
+    found = (await client.get(f"/v1/routings?top_id={server['id']}", headers=ADMIN)).json()
+    routing_id = found["routings"][0]["id"]
+    check = f"/v1/routings/{routing_id}/check"
+    assert (await client.post(check, headers=MEMBER)).status_code == 403
+    resp = await client.post(check, headers=ADMIN)
+    assert resp.status_code == 200 and resp.json()["routing"]["status"] == "active"
+    del pods.pods["n1"].servers[server["id"]]  # deleted in the pod, behind Cascade's back
+    resp = await client.post(check, headers=ADMIN)
+    assert resp.json()["routing"]["status"] == "stale"
+    stale = (await client.get("/v1/routings?status=stale", headers=ADMIN)).json()["routings"]
+    assert [r["id"] for r in stale] == [routing_id]
+    pods.pods["n1"].down = True
+    resp = await client.post(check, headers=ADMIN)
+    assert resp.status_code == 503

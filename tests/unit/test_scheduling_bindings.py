@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from cascade.conf import SchedulingSection
 from cascade.db.models import Pod
 from cascade.services import scheduling
+from cascade.services.capacity import Capacity
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 
@@ -119,3 +120,37 @@ async def test_bindings_api(client: httpx.AsyncClient) -> None:
     )
     assert (await client.delete(f"/v1/pods/{pod1}", headers=ADMIN)).status_code == 204
     assert (await client.get("/v1/bindings", headers=ADMIN)).json()["bindings"] == []
+
+
+async def test_new_projects_skip_full_pods_and_weighted_follows_free_capacity(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    old = await add_pod(client, "old", "az1")
+    new = await add_pod(client, "new", "az1")
+    room = {
+        old: Capacity(ram_mb=1000, free_ram_mb=900, free_disk_gb=100),
+        new: Capacity(ram_mb=1000, free_ram_mb=100, free_disk_gb=100),
+    }
+
+    async def room_of(pod: Pod) -> Capacity | None:
+        return room.get(pod.id)
+
+    async def bind(project: str, conf: SchedulingSection, ram: int, seed: int = 0) -> str:
+        async with app.state.sessions() as db:
+            pod = await scheduling.pod_for(
+                db, conf, project, "az1", random.Random(seed), room_of=room_of, need=(ram, 1)
+            )
+            return pod.id
+
+    newest = SchedulingSection()
+    assert await bind("small", newest, 64) == new  # the newest pod has room for it
+    assert await bind("big", newest, 512) == old  # the newest is full for this flavor
+    assert await bind("big", newest, 64) == old  # and the binding sticks
+    with pytest.raises(scheduling.NoPodForAz, match="full"):
+        await bind("huge", newest, 4096)
+    weighted = SchedulingSection(default_policy="weighted")
+    chosen = Counter([await bind(f"w{n}", weighted, 64, seed=n) for n in range(200)])
+    assert chosen[old] > 3 * chosen[new] > 0  # 900 MiB free against 100 MiB free
+    # a pod whose capacity is unknown is not full
+    room.clear()
+    assert await bind("unknown", newest, 10**6) == new

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from cascade.services.listing import Cursors
 from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import FakeCloud, FakeNova
+from tests.unit.fakenova import FakeCloud, register
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -19,7 +19,7 @@ OTHER = {"X-Auth-Token": "other-token"}
 
 @pytest.fixture
 def cloud() -> FakeCloud:
-    return FakeCloud(FakeNova("n1", "nova-a"), FakeNova("n2", "nova-b"))
+    return FakeCloud.pair()
 
 
 @pytest.fixture
@@ -29,12 +29,7 @@ def pod_handler(cloud: FakeCloud) -> PodHandler:
 
 @pytest.fixture
 async def pods(client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud) -> FakeCloud:
-    keystone.catalog = cloud.catalog({"pod1": "n1", "pod2": "n2"})
-    for n, pod_az in ((1, "nova-a"), (2, "nova-b")):
-        body = {
-            "pod": {"name": f"pod{n}", "region_name": f"pod{n}", "az": f"az{n}", "pod_az": pod_az}
-        }
-        assert (await client.post("/v1/pods", json=body, headers=ADMIN)).status_code == 201
+    await register(client, keystone, cloud)
     # interleaved creation, three per second: ties on `created` are broken by id
     names = ["web", "Alpha", "db", "alpha", "cache", "zeta", "mq", "Beta", "api", "beta", "x"]
     for n, name in enumerate(names):

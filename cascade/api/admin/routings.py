@@ -1,12 +1,16 @@
 """Admin API: `/v1/routings`, where each top resource lives.
 
 - GET /v1/routings lists routings oldest first; filters `resource_type`,
-  `pod_id`, `top_id`, `project_id` (another project's: admins only);
+  `pod_id`, `top_id`, `status` (`stale`: the pod no longer has the bottom
+  object), `project_id` (another project's: admins only);
   `limit` (1-1000, default 1000) and `marker` (a routing id; unknown: 400).
   A full page carries a `routings_links` "next" link. Non-admins see only
   their own project's routings.
 - GET /v1/routings/{id}: one routing (404 if unknown or not the caller's).
 - DELETE /v1/routings/{id}: admins only; 204. The bottom object stays.
+- POST /v1/routings/{id}/check: admins only; asks the pod whether the bottom
+  object is still there and answers 200 with the routing, now `stale` if the
+  pod says it is gone (`active` again if found); 503 when the pod cannot tell.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from cascade.api.request import authorize, session
 from cascade.context import Context
 from cascade.db.models import Routing
 from cascade.services import routings as service
+from cascade.services import stale
 
 MAX_LIMIT = 1000
 
@@ -59,7 +64,7 @@ async def index(request: Request) -> Response:
     ctx = authorize(request, "cascade:routings:list")
     scope = _scope(request, ctx)
     params = request.query_params
-    known = {"resource_type", "pod_id", "top_id", "project_id", "limit", "marker"}
+    known = {"resource_type", "pod_id", "top_id", "project_id", "status", "limit", "marker"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ApiError(
@@ -69,7 +74,11 @@ async def index(request: Request) -> Response:
     if project and scope.project_id is not None and project != scope.project_id:
         raise ApiError(403, "only admins may list another project's routings", "cascade.forbidden")
     filters = service.Filters(
-        params.get("resource_type"), params.get("pod_id"), params.get("top_id"), project
+        params.get("resource_type"),
+        params.get("pod_id"),
+        params.get("top_id"),
+        project,
+        params.get("status"),
     )
     limit = _limit(request)
     async with session(request) as db:
@@ -104,3 +113,18 @@ async def delete(request: Request) -> Response:
         except service.RoutingNotFound as exc:
             raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
     return Response(status_code=204)
+
+
+async def check(request: Request) -> Response:
+    authorize(request, "cascade:routings:check")
+    async with session(request) as db:
+        try:
+            found = await service.get(db, request.path_params["routing_id"], service.Scope(None))
+            checked = await stale.check(
+                db, request.app.state.registry, found, request.scope["state"]["request_id"]
+            )
+        except service.RoutingNotFound as exc:
+            raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
+        except stale.CannotTell as exc:
+            raise ApiError(503, str(exc), "cascade.routing.cannot_check") from exc
+    return JSONResponse({"routing": view(checked)})

@@ -56,3 +56,16 @@ def reply(
     if body is None:
         return Response(status_code=status, headers=all_headers)
     return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def int_param(name: str, raw: str | None, version: Version) -> int | None:
+    """A non-negative integer query parameter, with Nova's 400 messages; None if absent."""
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ComputeError(400, f"{name} param must be an integer", echo_headers(version)) from None
+    if value < 0:
+        raise ComputeError(400, f"{name} param must be positive", echo_headers(version))
+    return value

@@ -46,6 +46,14 @@ def _as_text(specs: dict[str, Any], version: Version) -> dict[str, str]:
     return stored
 
 
+async def _set(request: Request, specs: dict[str, str], version: Version) -> None:
+    """Add or replace `specs` on the path's flavor, then bring its pod copies in line."""
+    async with session(request) as db:
+        with translated(version):
+            flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
+        await push(request, db, flavor.id)
+
+
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
@@ -61,11 +69,7 @@ async def create(request: Request) -> Response:
     body = await json_body(request, version)
     schemas.check(schemas.SPECS_CREATE, body, version)
     authorize(request, RULE % "create", version)
-    specs = _as_text(body["extra_specs"], version)
-    async with session(request) as db:
-        with translated(version):
-            flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
-        await push(request, db, flavor.id)
+    await _set(request, _as_text(body["extra_specs"], version), version)
     return reply(body, version)
 
 
@@ -91,10 +95,7 @@ async def update(request: Request) -> Response:
     specs = _as_text(body, version)
     if request.path_params["key"] not in specs:
         raise bad("Request body and URI mismatch", version)
-    async with session(request) as db:
-        with translated(version):
-            flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
-        await push(request, db, flavor.id)
+    await _set(request, specs, version)
     return reply(body, version)
 
 

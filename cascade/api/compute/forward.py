@@ -22,6 +22,7 @@ from cascade.api.compute import server_views
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers
 from cascade.api.request import context
+from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, root_of
@@ -35,6 +36,33 @@ def caller_for(request: Request, version: Version) -> Caller:
     state = request.scope.get("state", {})
     request_id = state.get("global_request_id") or state.get("request_id", "")
     return Caller(context(request).token, str(version), str(request_id))
+
+
+def scope(ctx: Context) -> str | None:
+    """Whose resources a caller may reach by id: its project's, or (admins) any."""
+    return None if ctx.is_admin else ctx.project_id
+
+
+async def locate(
+    request: Request,
+    db: AsyncSession,
+    object_id: str,
+    version: Version,
+    missing: ComputeError,
+    kind: str = server_service.SERVER,
+) -> server_service.Located:
+    """The pod of a routed object (a server by default), or `missing` (Nova's 404)."""
+    try:
+        return await server_service.locate(
+            db,
+            request.app.state.registry,
+            caller_for(request, version),
+            object_id,
+            scope(context(request)),
+            kind=kind,
+        )
+    except server_service.ServerNotFound:
+        raise missing from None
 
 
 def top_root(request: Request) -> str:

@@ -86,6 +86,16 @@ def _query_user(request: Request, version: Version) -> str | None:
     return values[0] if values else None
 
 
+async def _one(request: Request, action: str) -> tuple[Version, Context, str]:
+    """For /os-keypairs/{name}: the version, the caller allowed to `action` it, and the
+    owner of the keypairs meant (`?user_id=` from 2.10, else the caller)."""
+    version = await negotiated(request)
+    _check_query(request, version, {"user_id"})
+    user_id = _query_user(request, version)
+    ctx = _target(request, action, version, user_id)
+    return version, ctx, user_id or ctx.user_id
+
+
 def _caller(request: Request, ctx: Context, version: Version) -> Caller:
     return Caller(ctx.token, str(version), str(request.scope["state"].get("request_id", "")))
 
@@ -232,13 +242,10 @@ async def create(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     """GET /os-keypairs/{name}: one keypair, 404 itemNotFound if the user has none so named."""
-    version = await negotiated(request)
-    _check_query(request, version, {"user_id"})
-    user_id = _query_user(request, version)
-    ctx = _target(request, "show", version, user_id)
+    version, _, owner = await _one(request, "show")
     async with session(request) as db:
         try:
-            found = await keypairs.get(db, user_id or ctx.user_id, request.path_params["name"])
+            found = await keypairs.get(db, owner, request.path_params["name"])
         except keypairs.KeypairNotFound as exc:
             raise ComputeError(404, str(exc), echo_headers(version)) from None
     names = (
@@ -257,16 +264,13 @@ async def show(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     """DELETE /os-keypairs/{name}: 202 up to 2.1, 204 from 2.2; pod copies go too."""
-    version = await negotiated(request)
-    _check_query(request, version, {"user_id"})
-    user_id = _query_user(request, version)
-    ctx = _target(request, "delete", version, user_id)
+    version, ctx, owner = await _one(request, "delete")
     async with session(request) as db:
         try:
             await keypair_copies.delete_with_copies(
                 db,
                 request.app.state.registry,
-                user_id or ctx.user_id,
+                owner,
                 request.path_params["name"],
                 _caller(request, ctx, version),
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -81,6 +82,23 @@ def unavailable_headers(pods: list[str]) -> dict[str, str]:
     return {UNAVAILABLE_HEADER: ",".join(pods)} if pods else {}
 
 
+async def usage(
+    request: Request,
+    db: AsyncSession,
+    project_id: str,
+    version: Version,
+    *,
+    own_project: bool,
+    user_id: str | None = None,
+) -> quotas.Usage:
+    """`quotas.usage` of the project over every pod, each asked with the caller's token."""
+    caller = caller_for(request, version)
+    registry = request.app.state.registry
+    return await quotas.usage(
+        db, registry, caller, project_id, own_project=own_project, user_id=user_id
+    )
+
+
 def absolute(limits: dict[str, int], used: dict[str, int], version: Version) -> dict[str, int]:
     """Nova's `absolute` limits at `version`."""
     filtered: tuple[str, ...] = ()
@@ -113,13 +131,7 @@ async def index(request: Request) -> Response:
     own = project_id == ctx.project_id
     async with session(request) as db:
         limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
-        found = await quotas.usage(
-            db,
-            request.app.state.registry,
-            caller_for(request, version),
-            project_id,
-            own_project=own,
-        )
+        found = await usage(request, db, project_id, version, own_project=own)
     body: dict[str, Any] = {
         "limits": {"rate": [], "absolute": absolute(limits, found.counts, version)}
     }

@@ -35,8 +35,7 @@ from starlette.responses import Response
 
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.forward import caller_for
-from cascade.api.compute.limits import V2_36, V2_57, check_query, unavailable_headers
+from cascade.api.compute.limits import V2_36, V2_57, check_query, unavailable_headers, usage
 from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
@@ -212,14 +211,8 @@ async def detail(request: Request) -> Response:
         raise bad(PER_USER.format(what="ask for the project's usage"), version)
     async with session(request) as db:
         limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
-        found = await quotas.usage(
-            db,
-            request.app.state.registry,
-            caller_for(request, version),
-            project_id,
-            own_project=own,
-            user_id=ctx.user_id if own else None,
-        )
+        user_id = ctx.user_id if own else None
+        found = await usage(request, db, project_id, version, own_project=own, user_id=user_id)
     values = {
         r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
     }
@@ -253,13 +246,8 @@ async def update(request: Request) -> Response:
     async with session(request) as db:
         in_use = None
         if not force and quotas.needs_usage(values):
-            found = await quotas.usage(
-                db,
-                request.app.state.registry,
-                caller_for(request, version),
-                project_id,
-                own_project=project_id == ctx.project_id,
-            )
+            own = project_id == ctx.project_id
+            found = await usage(request, db, project_id, version, own_project=own)
             in_use, unavailable = found.counts, found.unavailable
         try:
             limits = await quotas.update(db, conf, project_id, values, in_use)

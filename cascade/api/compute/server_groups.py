@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward
-from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.common import authorize, int_param, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
@@ -47,23 +47,11 @@ def not_found(group_id: str, version: Version) -> ComputeError:
     return ComputeError(404, f"Server group {group_id} could not be found.", echo_headers(version))
 
 
-def _int(name: str, raw: str | None, version: Version) -> int | None:
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ComputeError(400, f"{name} param must be an integer", echo_headers(version)) from None
-    if value < 0:
-        raise ComputeError(400, f"{name} param must be positive", echo_headers(version))
-    return value
-
-
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "os_compute_api:os-server-groups:index", version)
-    limit = _int("limit", request.query_params.get("limit"), version)
-    offset = _int("offset", request.query_params.get("offset"), version) or 0
+    limit = int_param("limit", request.query_params.get("limit"), version)
+    offset = int_param("offset", request.query_params.get("offset"), version) or 0
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
     caller = forward.caller_for(request, version)
     async with session(request) as db:
@@ -144,50 +132,29 @@ async def create(request: Request) -> Response:
         return await forward.relay(request, db, pod, resp, version)
 
 
-async def _locate(
-    request: Request, db: AsyncSession, ctx: Context, group_id: str, version: Version
-) -> server_service.Located:
-    try:
-        return await server_service.locate(
-            db,
-            request.app.state.registry,
-            forward.caller_for(request, version),
-            group_id,
-            None if ctx.is_admin else ctx.project_id,
-            kind=KIND,
-        )
-    except server_service.ServerNotFound:
-        raise not_found(group_id, version) from None
-
-
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    ctx = authorize(request, "os_compute_api:os-server-groups:show", version)
-    group_id = request.path_params["group_id"]
-    async with session(request) as db:
-        where = await _locate(request, db, ctx, group_id, version)
-        resp = await forward.send(
-            request, where.pod, version, "GET", f"/os-server-groups/{group_id}"
-        )
-        if resp.status_code == 404:
-            await server_service.gone(db, where.routing, where.pod)
-            raise not_found(group_id, version)
-        return await forward.relay(request, db, where.pod, resp, version)
+    return await _routed(request, "GET", "show")
 
 
 async def delete(request: Request) -> Response:
+    return await _routed(request, "DELETE", "delete")
+
+
+async def _routed(request: Request, method: str, action: str) -> Response:
+    """GET or DELETE one group in its pod; the routing goes with a successful delete."""
     version = await negotiated(request)
-    ctx = authorize(request, "os_compute_api:os-server-groups:delete", version)
+    authorize(request, f"os_compute_api:os-server-groups:{action}", version)
     group_id = request.path_params["group_id"]
+    missing = not_found(group_id, version)
     async with session(request) as db:
-        where = await _locate(request, db, ctx, group_id, version)
+        where = await forward.locate(request, db, group_id, version, missing, kind=KIND)
         resp = await forward.send(
-            request, where.pod, version, "DELETE", f"/os-server-groups/{group_id}"
+            request, where.pod, version, method, f"/os-server-groups/{group_id}"
         )
         if resp.status_code == 404:
             await server_service.gone(db, where.routing, where.pod)
-            raise not_found(group_id, version)
-        if resp.status_code < 400:
+            raise missing
+        if method == "DELETE" and resp.status_code < 400:
             await db.delete(where.routing)
             await db.commit()
         return await forward.relay(request, db, where.pod, resp, version)
@@ -202,7 +169,7 @@ async def group_pod(
         return None
     try:
         where = await server_service.locate(
-            db, registry, caller, str(group), None if ctx.is_admin else ctx.project_id, kind=KIND
+            db, registry, caller, str(group), forward.scope(ctx), kind=KIND
         )
     except server_service.ServerNotFound:
         raise ComputeError(

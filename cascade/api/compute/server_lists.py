@@ -30,10 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward, server_views
-from cascade.api.compute.common import authorize, reply
+from cascade.api.compute.common import authorize, int_param, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers
-from cascade.api.compute.servers import scope
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
@@ -60,16 +59,6 @@ class PodPage:
     items: list[dict[str, Any]]
     start: str | None  # where the pod stood before these items
     down: bool = False
-
-
-def _int_param(name: str, raw: str, version: Version) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ComputeError(400, f"{name} param must be an integer", echo_headers(version)) from None
-    if value < 0:
-        raise ComputeError(400, f"{name} param must be positive", echo_headers(version))
-    return value
 
 
 def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
@@ -169,8 +158,7 @@ async def _list(request: Request, detail: bool) -> Response:
     version = await negotiated(request)
     rule = "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index"
     ctx = authorize(request, rule, version)
-    raw_limit = request.query_params.get("limit")
-    limit = _int_param("limit", raw_limit, version) if raw_limit is not None else None
+    limit = int_param("limit", request.query_params.get("limit"), version)
     size = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
     marker = request.query_params.get("marker")
     lister = Lister(request, ctx, version, size)
@@ -223,7 +211,7 @@ async def _marker_source(
         return none
     try:
         where = await server_service.locate(
-            db, request.app.state.registry, lister.caller, marker, scope(ctx)
+            db, request.app.state.registry, lister.caller, marker, forward.scope(ctx)
         )
     except server_service.ServerNotFound:
         raise ComputeError(

@@ -36,8 +36,8 @@ from cascade.context import Context
 from cascade.db.models import Flavor, FlavorAccess, Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
+from cascade.services import capacity, keypair_copies, scheduling
 from cascade.services import flavors as flavor_service
-from cascade.services import keypair_copies, scheduling
 from cascade.services import keypairs as keypair_service
 from cascade.services import quotas as quota_service
 from cascade.services import servers as server_service
@@ -52,10 +52,6 @@ def not_found(server_id: str, version: Version) -> ComputeError:
 
 def bad(message: str, version: Version) -> ComputeError:
     return ComputeError(400, message, echo_headers(version))
-
-
-def scope(ctx: Context) -> str | None:
-    return None if ctx.is_admin else ctx.project_id
 
 
 async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any, version: Version) -> Flavor:
@@ -77,16 +73,23 @@ async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any, version: Version
 
 
 async def _choose_pod(
-    request: Request, db: AsyncSession, ctx: Context, az: str | None, tag: str | None, v: Version
+    request: Request, db: AsyncSession, ctx: Context, az: str | None, flavor: Flavor, v: Version
 ) -> Pod:
     conf = request.app.state.conf.scheduling
     project = ctx.project_id or ""
+    tag = flavor.extra_specs.get(POD_TAG)
+    registry = request.app.state.registry
+
+    async def room_of(pod: Pod) -> capacity.Capacity | None:
+        return await capacity.of(registry, pod, forward.caller_for(request, v).request_id)
+
     try:
         if az is None:
             az = await scheduling.default_az(db, conf, project, tag)
         elif not await scheduling.az_exists(db, az):
             raise bad("The requested availability zone is not available", v)
-        return await scheduling.pod_for(db, conf, project, az, tag=tag)
+        need = (flavor.ram, flavor.disk + flavor.ephemeral)
+        return await scheduling.pod_for(db, conf, project, az, tag=tag, room_of=room_of, need=need)
     except scheduling.NoPodForAz as exc:
         status = 409 if tag else 503
         raise ComputeError(status, f"No pod can take the server: {exc}.", echo_headers(v)) from exc
@@ -151,7 +154,7 @@ async def create(request: Request) -> Response:
         pod = await server_groups.group_pod(db, registry, caller, ctx, hints, version)
         await _check_quota(request, db, ctx, server, flavor, version)
         if pod is None:
-            pod = await _choose_pod(request, db, ctx, az, tag, version)
+            pod = await _choose_pod(request, db, ctx, az, flavor, version)
         elif az is not None and az != pod.az:
             raise bad(
                 f"The server group lives in availability zone {pod.az} (pod {pod.name}), "
@@ -231,10 +234,10 @@ async def _record_created(
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    ctx = authorize(request, "os_compute_api:servers:show", version)
+    authorize(request, "os_compute_api:servers:show", version)
     server_id = request.path_params["server_id"]
     async with session(request) as db:
-        where = await _locate(request, db, ctx, server_id, version)
+        where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
         try:
             resp = await pod_call(
                 request.app.state.registry,
@@ -266,21 +269,6 @@ def _down_stub(request: Request, where: server_service.Located, version: Version
     return reply({"server": item}, version, headers={forward.POD_HEADER: where.pod.name})
 
 
-async def _locate(
-    request: Request, db: AsyncSession, ctx: Context, server_id: str, version: Version
-) -> server_service.Located:
-    try:
-        return await server_service.locate(
-            db,
-            request.app.state.registry,
-            forward.caller_for(request, version),
-            server_id,
-            scope(ctx),
-        )
-    except server_service.ServerNotFound:
-        raise not_found(server_id, version) from None
-
-
 async def member(request: Request) -> Response:
     """Any other request on /servers/{id} or below it, forwarded to the server's pod."""
     version = await negotiated(request)
@@ -290,7 +278,7 @@ async def member(request: Request) -> Response:
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request, version)
     async with session(request) as db:
-        where = await _locate(request, db, ctx, server_id, version)
+        where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         headers = {"Content-Type": request.headers.get("content-type", "application/json")}

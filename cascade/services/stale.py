@@ -1,0 +1,63 @@
+"""Is a routing's bottom object still there? Asked of its pod with the service token.
+
+A routing whose pod answers 404 for its bottom object is `stale`: the object
+went away behind Cascade's back (deleted in the pod directly, or the pod
+was rebuilt). It is marked, not dropped, so an operator sees it in the admin
+API (`?status=stale`) and decides; one found again is `active` once more.
+Routings still `creating` have no bottom id yet and are left as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Keypair, Pod, Routing
+from cascade.pods.registry import PodRegistry
+from cascade.services.hosts import Admin
+
+# where each routed kind is found in a pod's Nova, by bottom id
+PATHS = {
+    "server": "/servers/{}",
+    "server_group": "/os-server-groups/{}",
+    "flavor": "/flavors/{}",
+}
+
+
+class CannotTell(Exception):
+    """The pod did not answer, or the kind cannot be looked up."""
+
+
+async def check(
+    db: AsyncSession, registry: PodRegistry, routing: Routing, request_id: str = ""
+) -> Routing:
+    """Ask the pod; mark the routing `stale` (404) or `active` (found) and return it."""
+    if routing.bottom_id is None or routing.status == "creating":
+        return routing
+    pod = await db.get(Pod, routing.pod_id)
+    if pod is None:
+        raise CannotTell(f"pod {routing.pod_id} is not registered")
+    params: list[tuple[str, str]] = []
+    if routing.resource_type == "keypair":
+        keypair = await db.get(Keypair, routing.top_id)
+        if keypair is None:
+            raise CannotTell(f"keypair {routing.top_id} is gone from the top")
+        path = f"/os-keypairs/{routing.bottom_id}"
+        params.append(("user_id", keypair.user_id))
+    elif routing.resource_type in PATHS:
+        path = PATHS[routing.resource_type].format(routing.bottom_id)
+    else:
+        raise CannotTell(f"routings of type {routing.resource_type} cannot be checked yet")
+    answer = await Admin(registry, "2.10", request_id).ask(pod, "GET", path, params=params)
+    if answer.status == 404:
+        status = "stale"
+    elif answer.ok:
+        status = "deleting" if routing.status == "deleting" else "active"
+    else:
+        raise CannotTell(f"pod {pod.name} answered {answer.status or answer.reason}")
+    if status != routing.status:
+        routing.status = status
+        routing.updated_at = datetime.now(UTC).replace(tzinfo=None)
+        await db.commit()
+    return routing
