@@ -41,12 +41,12 @@ def pod_message(resp: httpx.Response) -> str:
     try:
         body: Any = resp.json()
     except ValueError:
-        return resp.text[:500]
+        body = None
     if isinstance(body, dict):
         for fault in body.values():
             if isinstance(fault, dict) and "message" in fault:
                 return str(fault["message"])
-    return resp.text[:500]
+    return resp.text.strip()[:500] or f"HTTP {resp.status_code}"
 
 
 @dataclass(frozen=True)

@@ -248,24 +248,22 @@ def test_with_a_pod_s_nova_api_stopped_lists_answer_and_the_other_az_works(
                 wait_gone(conn, server["id"])
 
 
-def test_the_openstack_cli_lists_servers_through_the_top(clouds_yaml: Path) -> None:
+def cli(clouds_yaml: Path, *args: str) -> Any:
+    """`openstack --os-cloud cascade <args> -f json`, decoded."""
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds_yaml)}
-    cli = DEVCLOUD_DIR / "venv" / "bin" / "openstack"  # on PATH after `devcloud env`
+    openstack = DEVCLOUD_DIR / "venv" / "bin" / "openstack"  # on PATH after `devcloud env`
     result = subprocess.run(
-        [str(cli), "--os-cloud", "cascade", "server", "list", "-f", "json"],
+        [str(openstack), "--os-cloud", "cascade", *args, "-f", "json"],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert isinstance(json.loads(result.stdout), list)
-    flavors = subprocess.run(
-        [str(cli), "--os-cloud", "cascade", "flavor", "list", "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert flavors.returncode == 0, flavors.stderr
-    assert {"m1.nano", "m1.tiny", "m1.small"} <= {f["Name"] for f in json.loads(flavors.stdout)}
+    return json.loads(result.stdout)
+
+
+def test_the_openstack_cli_lists_servers_and_flavors_through_the_top(clouds_yaml: Path) -> None:
+    assert isinstance(cli(clouds_yaml, "server", "list"), list)
+    names = {f["Name"] for f in cli(clouds_yaml, "flavor", "list")}
+    assert {"m1.nano", "m1.tiny", "m1.small"} <= names

@@ -258,11 +258,11 @@ async def register(
     regions = {f"pod{n}": host for n, host in enumerate(cloud.pods, 1)}
     keystone.catalog = cloud.catalog(regions)
     for n, (name, nova) in enumerate(zip(regions, cloud.pods.values(), strict=True), 1):
-        await post_pod(client, name, f"az{n}", **{"pod_az": nova.az, **fields.get(name, {})})
+        await add_pod(client, name, f"az{n}", **{"pod_az": nova.az, **fields.get(name, {})})
     return cloud
 
 
-async def post_pod(client: httpx.AsyncClient, name: str, az: str, **fields: Any) -> str:
+async def add_pod(client: httpx.AsyncClient, name: str, az: str, **fields: Any) -> str:
     """Register pod `name` at the top (its region named the same) as an admin; its id."""
     body = {"pod": {"name": name, "region_name": name, "az": az, **fields}}
     resp = await client.post("/v1/pods", json=body, headers=ADMIN)
@@ -270,11 +270,11 @@ async def post_pod(client: httpx.AsyncClient, name: str, az: str, **fields: Any)
     return str(resp.json()["pod"]["id"])
 
 
-async def add_pod(
+async def add_pod_row(
     app: Starlette, client: httpx.AsyncClient, name: str = "pod1", az: str = "az1"
 ) -> Pod:
-    """Register pod `name` at the top (`post_pod`); its row."""
-    pod_id = await post_pod(client, name, az)
+    """Register pod `name` at the top (`add_pod`); its row."""
+    pod_id = await add_pod(client, name, az)
     async with app.state.sessions() as db:
         found: Pod | None = await db.get(Pod, pod_id)
     assert found is not None

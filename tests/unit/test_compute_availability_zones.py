@@ -6,14 +6,10 @@ import httpx
 from starlette.applications import Starlette
 
 from cascade.db.models import Pod
+from tests.unit.fakenova import add_pod
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
-
-
-async def add_pod(client: httpx.AsyncClient, name: str, az: str, **extra: object) -> str:
-    body = {"pod": {"name": name, "region_name": name, "az": az, **extra}}
-    return str((await client.post("/v1/pods", json=body, headers=ADMIN)).json()["pod"]["id"])
 
 
 async def set_health(app: Starlette, pod_id: str, state: str) -> None:

@@ -16,7 +16,7 @@ from cascade.db.models import Pod, Routing
 from cascade.services import flavors as flavor_service
 from cascade.services import routings
 from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import add_pod
+from tests.unit.fakenova import add_pod_row
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -575,7 +575,7 @@ async def test_a_copy_is_made_once_with_specs_and_access(
     await client.post("/compute/v2.1/flavors/f1/os-extra_specs", json=specs, headers=ADMIN)
     action = {"addTenantAccess": {"tenant": "p7"}}
     await client.post("/compute/v2.1/flavors/f1/action", json=action, headers=ADMIN)
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
 
     bottom = await ensure(app, pod, "f1")
     copy = nova.flavors[bottom]
@@ -601,7 +601,7 @@ async def test_a_routing_left_creating_is_reconciled_by_name(
     await make(client, id="f1", swap=0)
     spec = {"extra_specs": {"k": "v"}}
     await client.post("/compute/v2.1/flavors/f1/os-extra_specs", json=spec, headers=ADMIN)
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
     for n in range(3):
         nova.add(f"pods-own-{n}")
     made_before_crash = nova.add("cascade-f1")  # the POST went through, then the crash
@@ -622,7 +622,7 @@ async def test_a_leftover_copy_of_another_flavor_is_replaced(
     app: Starlette, client: httpx.AsyncClient, nova: FakeNova
 ) -> None:
     await make(client, id="f1", ram=2048)
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
     leftover = nova.add("cascade-f1", ram=512)  # a deleted top f1 had 512 MB
     bottom = await ensure(app, pod, "f1")
     assert bottom != leftover and leftover not in nova.flavors
@@ -633,7 +633,7 @@ async def test_the_pods_refusal_names_the_pod(
     app: Starlette, client: httpx.AsyncClient, nova: FakeNova
 ) -> None:
     await make(client, id="f1")
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
     nova.refuse[("POST", "/flavors")] = (403, "Policy doesn't allow flavor creation.")
     with pytest.raises(flavor_service.PodCopyFailed) as caught:
         await ensure(app, pod, "f1")
@@ -654,7 +654,7 @@ async def test_changes_reach_the_copies(
     app: Starlette, client: httpx.AsyncClient, nova: FakeNova
 ) -> None:
     await make(client, id="f1", **PRIVATE)
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
     bottom = await ensure(app, pod, "f1")
     url = "/compute/v2.1/flavors/f1"
 
@@ -688,7 +688,7 @@ async def test_deleting_a_flavor_forgets_its_copies_but_keeps_them(
     app: Starlette, client: httpx.AsyncClient, nova: FakeNova
 ) -> None:
     await make(client, id="f1")
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
     bottom = await ensure(app, pod, "f1")
     assert (await client.delete("/compute/v2.1/flavors/f1", headers=ADMIN)).status_code == 202
     assert await flavor_routings(app) == []
@@ -699,7 +699,7 @@ async def test_a_copy_gone_from_its_pod_loses_its_routing(
     app: Starlette, client: httpx.AsyncClient, nova: FakeNova
 ) -> None:
     await make(client, id="f1")
-    pod = await add_pod(app, client)
+    pod = await add_pod_row(app, client)
     bottom = await ensure(app, pod, "f1")
     del nova.flavors[bottom]  # deleted in the pod behind the top's back
     spec = {"extra_specs": {"a": "1"}}

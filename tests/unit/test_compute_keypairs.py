@@ -22,7 +22,7 @@ from cascade.db.models import Pod, Routing
 from cascade.pods.compute import Caller
 from cascade.services import keypair_copies, keypairs
 from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import add_pod
+from tests.unit.fakenova import add_pod_row
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -106,7 +106,7 @@ async def pod(app: Starlette, client: httpx.AsyncClient, keystone: FakeKeystone)
             ],
         }
     ]
-    return await add_pod(app, client)
+    return await add_pod_row(app, client)
 
 
 async def create(

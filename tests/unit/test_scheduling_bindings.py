@@ -13,15 +13,9 @@ from cascade.conf import SchedulingSection
 from cascade.db.models import Pod
 from cascade.services import scheduling
 from cascade.services.capacity import Capacity
+from tests.unit.fakenova import add_pod
 
 ADMIN = {"X-Auth-Token": "admin-token"}
-
-
-async def add_pod(client: httpx.AsyncClient, name: str, az: str, **extra: object) -> str:
-    body = {"pod": {"name": name, "region_name": name, "az": az, **extra}}
-    resp = await client.post("/v1/pods", json=body, headers=ADMIN)
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["pod"]["id"])
 
 
 async def schedule(

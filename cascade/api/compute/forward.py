@@ -25,7 +25,7 @@ from cascade.api.request import context
 from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import Caller, call, endpoint, root_of
+from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
 from cascade.services import servers as server_service
 from cascade.versions import Version
 
@@ -92,18 +92,6 @@ def unavailable(exc: PodUnavailable, version: Version) -> ComputeError:
         f"The compute service of pod {exc.pod} is unavailable: {exc.reason}",
         echo_headers(version),
     )
-
-
-def pod_message(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text.strip()[:500] or f"HTTP {resp.status_code}"
-    if isinstance(body, dict) and len(body) == 1:
-        inner = next(iter(body.values()))
-        if isinstance(inner, dict) and "message" in inner:
-            return str(inner["message"])
-    return json.dumps(body)[:500]
 
 
 def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> ComputeError:
