@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from cascade.api.admin import bindings, pods, routings, versions
 from cascade.api.compute import availability_zones, server_groups, server_lists, servers
+from cascade.api.compute import aggregates as compute_aggregates
 from cascade.api.compute import flavor_access as compute_flavor_access
 from cascade.api.compute import flavors as compute_flavors
 from cascade.api.compute import flavors_extraspecs as compute_flavor_specs
@@ -249,6 +250,29 @@ def create_app(
             "/compute/v2.1/os-services/{service_id}",
             compute_services.delete,
             methods=["DELETE"],
+        ),
+        Route("/compute/v2.1/os-aggregates", compute_aggregates.index, methods=["GET"]),
+        Route("/compute/v2.1/os-aggregates", compute_aggregates.create, methods=["POST"]),
+        Route(
+            "/compute/v2.1/os-aggregates/{aggregate_id}", compute_aggregates.show, methods=["GET"]
+        ),
+        Route(
+            "/compute/v2.1/os-aggregates/{aggregate_id}", compute_aggregates.update, methods=["PUT"]
+        ),
+        Route(
+            "/compute/v2.1/os-aggregates/{aggregate_id}",
+            compute_aggregates.delete,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/compute/v2.1/os-aggregates/{aggregate_id}/action",
+            compute_aggregates.action,
+            methods=["POST"],
+        ),
+        Route(
+            "/compute/v2.1/os-aggregates/{aggregate_id}/images",
+            compute_aggregates.images,
+            methods=["POST"],
         ),
         Route(
             "/compute/v2.1/{path:path}",

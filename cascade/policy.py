@@ -75,6 +75,16 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-services:update": "rule:admin_required",
     "os_compute_api:os-services:delete": "rule:admin_required",
     "os_compute_api:os-availability-zone:detail": "rule:admin_required",
+    # host aggregates (Nova's rule names and defaults); the pods are asked with the service token
+    "os_compute_api:os-aggregates:index": "rule:admin_required",
+    "os_compute_api:os-aggregates:create": "rule:admin_required",
+    "os_compute_api:os-aggregates:show": "rule:admin_required",
+    "os_compute_api:os-aggregates:update": "rule:admin_required",
+    "os_compute_api:os-aggregates:delete": "rule:admin_required",
+    "os_compute_api:os-aggregates:add_host": "rule:admin_required",
+    "os_compute_api:os-aggregates:remove_host": "rule:admin_required",
+    "os_compute_api:os-aggregates:set_metadata": "rule:admin_required",
+    "compute:aggregates:images": "rule:admin_required",
     # compute limits and quota sets (Nova's rule names and defaults); Nova's show/detail
     # allow a project's readers on their own project only: reading another project's
     # quotas also needs the last rule, since check strings here cannot compare projects

@@ -166,13 +166,21 @@ async def _find(db: AsyncSession, user_id: str, name: str) -> Keypair | None:
 
 
 async def create(
-    db: AsyncSession, user_id: str, name: str, key_type: str, public_key: str | None
+    db: AsyncSession,
+    user_id: str,
+    name: str,
+    key_type: str,
+    public_key: str | None,
+    limit: int = KEYPAIRS_PER_USER,
 ) -> Created:
     """Import `public_key`, or generate a pair when it is None (in a thread: RSA is slow).
 
-    Checked in Nova's order: the quota, the key, the name's uniqueness.
+    Checked in Nova's order: the quota (`limit` keypairs per user, -1 none), the
+    key, the name's uniqueness.
     """
-    if await _count(db, user_id) >= KEYPAIRS_PER_USER:
+    if limit < 0:
+        limit = 2**62
+    if await _count(db, user_id) >= limit:
         raise KeypairLimitExceeded()
     private_key: str | None = None
     if public_key is not None:
@@ -199,7 +207,7 @@ async def create(
     except IntegrityError:
         await db.rollback()
         raise KeypairExists(name) from None
-    if await _count(db, user_id) > KEYPAIRS_PER_USER:  # lost a race with other creates
+    if await _count(db, user_id) > limit:  # lost a race with other creates
         await db.delete(keypair)
         await db.commit()
         raise KeypairLimitExceeded()

@@ -233,10 +233,12 @@ async def test_a_taken_name_is_409(client: httpx.AsyncClient) -> None:
     }
 
 
-async def test_the_per_user_quota_is_403(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(keypairs, "KEYPAIRS_PER_USER", 1)
+async def test_the_per_user_quota_is_403(client: httpx.AsyncClient) -> None:
+    body = {"quota_set": {"key_pairs": 1}}  # the top's quota of the caller's project
+    admin = {"X-Auth-Token": "admin-token"}
+    assert (
+        await client.put("/compute/v2.1/os-quota-sets/p1", json=body, headers=admin)
+    ).status_code == 200
     assert (await create(client, "2.2", name="k1", public_key=ssh_key())).status_code == 201
     resp = await create(client, "2.2", name="k2", public_key=ssh_key())
     assert resp.status_code == 403

@@ -35,7 +35,7 @@ from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Keypair
 from cascade.pods.compute import Caller
-from cascade.services import keypair_copies, keypairs
+from cascade.services import keypair_copies, keypairs, quotas
 from cascade.versions import Version
 
 RULE = "os_compute_api:os-keypairs:%s"
@@ -220,6 +220,9 @@ async def create(request: Request) -> Response:
     user_id = fields.get("user_id") if version >= V2_10 else None
     ctx = _target(request, "create", version, user_id)
     async with session(request) as db:
+        # the key_pairs quota of the caller's project (top overrides, else [quota])
+        conf = request.app.state.conf.quota
+        limit = (await quotas.limits(db, conf, ctx.project_id or ""))["key_pairs"]
         try:
             made = await keypairs.create(
                 db,
@@ -227,6 +230,7 @@ async def create(request: Request) -> Response:
                 fields["name"].strip(),
                 fields.get("type", "ssh"),
                 fields.get("public_key"),
+                limit,
             )
         except keypairs.KeypairLimitExceeded as exc:
             raise ComputeError(403, str(exc), echo_headers(version)) from None

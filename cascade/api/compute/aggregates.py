@@ -1,0 +1,403 @@
+"""/compute/v2.1/os-aggregates: every pod's host aggregates, as one cloud's (admin).
+
+An aggregate groups hosts of one pod, so it lives in that pod. The caller
+must pass the top's policy (Nova's rule names `os_compute_api:os-aggregates:*`
+and `compute:aggregates:images`, admin by default; Nova's 403 otherwise);
+the pods are then asked with Cascade's service token, since an admin of the
+top is not necessarily an admin of each pod's project scope. The pods are
+asked at microversion 2.41 at least (where every enabled pod has it) so
+that their answers carry the uuid the routings are keyed on; the top shows
+`uuid` from 2.41 only, as Nova does.
+
+Ids are the top's (`cascade.services.aggregates.Numbering`): the pod's own
+integer id while a single pod is registered; with several, pod position *
+1,000,000 + the pod's id (pods in registration order). An integer that
+names no pod's aggregate is 404 `Aggregate X could not be found.`; one
+that is not an integer is Nova's 400.
+
+In every view `id` is the top id, the pod's own AZ is shown as its top AZ
+(`availability_zone` and metadata `availability_zone`), and hosts are named
+as in os-services (`cascade.services.hosts`): unchanged while unique across
+pods, `<host>@<pod>` where several pods have that name.
+
+- GET /os-aggregates: every pod's aggregates, the pods asked in parallel
+  and joined in registration order. A pod that is down is left out and
+  named in `X-Cascade-Unavailable-Pods`. From 2.102 any query parameter is
+  a 400, as in Nova (GET /os-aggregates/{id} too).
+- POST /os-aggregates `{"aggregate": {"name", "availability_zone"}}`: the
+  pod is chosen by the top AZ given: the AZ's pod, or with several the
+  first enabled one in registration order (an aggregate in another pod of
+  that AZ cannot be made through the top). The AZ is sent as the pod's own
+  AZ name. An AZ no pod serves is a 400 listing the top's AZs; without an
+  AZ it is a 400 asking for one, unless a single pod is registered (then
+  the aggregate goes there, without an AZ). 200 and `X-Cascade-Pod`.
+- GET, PUT, DELETE /os-aggregates/{id}, POST /os-aggregates/{id}/action
+  (`add_host`, `remove_host`, `set_metadata`) and, from 2.81, POST
+  /os-aggregates/{id}/images go to the aggregate's pod with the pod's id;
+  the answer carries `X-Cascade-Pod`, a pod that is down is a 503 naming
+  it, and a pod's error comes back with its status, the pod named and the
+  top id in place of the pod's. An AZ set by PUT or `set_metadata` must be
+  the top AZ of the aggregate's pod (400 otherwise) and is sent as the
+  pod's own name. `add_host`/`remove_host` take either host form and must
+  name a host of the aggregate's pod: a host only other pods have is a 409
+  naming the pods, one no pod has Nova's 404. `images` are passed on as
+  given: they must be image ids the pod knows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import forward
+from cascade.api.compute.common import authorize, json_body, reply
+from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.microversion import echo_headers, negotiate, requested
+from cascade.api.compute.services import all_pods, answer_error, down_header, host_book, pod_reply
+from cascade.api.compute.versions import advertised
+from cascade.api.request import session
+from cascade.db.models import Pod
+from cascade.services import aggregates as aggregate_service
+from cascade.services import hosts
+from cascade.versions import Version
+
+LOG = logging.getLogger(__name__)
+RULE = "os_compute_api:os-aggregates:"
+IMAGES_RULE = "compute:aggregates:images"
+UUID_VIEW = Version(2, 41)
+IMAGES = Version(2, 81)
+STRICT_QUERY = Version(2, 102)
+ACTIONS = ("add_host", "remove_host", "set_metadata")
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one request works with: its microversion, the pods and how to ask them."""
+
+    version: Version
+    admin: hosts.Admin
+    pods: list[Pod]
+    numbering: aggregate_service.Numbering
+
+
+async def _versions(request: Request) -> tuple[Version, Version]:
+    """The request's microversion (400/406 as Nova) and the one the pods are asked at."""
+    low, high = await advertised(request)
+    version = negotiate(requested(request.headers), low, high)
+    return version, max(version, UUID_VIEW) if high >= UUID_VIEW else version
+
+
+async def _call(request: Request, version: Version, pod_version: Version) -> Call:
+    pods = await all_pods(request)
+    request_id = forward.caller_for(request, version).request_id
+    admin = hosts.Admin(request.app.state.registry, str(pod_version), request_id)
+    return Call(version, admin, pods, aggregate_service.Numbering(pods))
+
+
+def _error(status: int, message: str, version: Version) -> ComputeError:
+    return ComputeError(status, message, echo_headers(version))
+
+
+def _not_found(given: str, version: Version) -> ComputeError:
+    return _error(404, f"Aggregate {given} could not be found.", version)
+
+
+def _check_query(request: Request, version: Version) -> None:
+    if version < STRICT_QUERY or not request.query_params:
+        return
+    extra = sorted(set(request.query_params))
+    quoted = ", ".join(repr(k) for k in extra)
+    verb = "was" if len(extra) == 1 else "were"
+    message = f"Additional properties are not allowed ({quoted} {verb} unexpected)"
+    raise _error(400, message, version)
+
+
+# --- views ---
+
+
+def _view(
+    item: dict[str, Any], pod: Pod, top: int, names: hosts.HostNames, version: Version
+) -> dict[str, Any]:
+    """A pod's aggregate as the top shows it."""
+    shown = {**item, "id": top}
+    if version < UUID_VIEW:
+        shown.pop("uuid", None)
+    if "availability_zone" in shown:
+        shown["availability_zone"] = hosts.top_zone(pod, shown["availability_zone"])
+    metadata = shown.get("metadata")
+    if isinstance(metadata, dict) and "availability_zone" in metadata:
+        zone = hosts.top_zone(pod, metadata["availability_zone"])
+        shown["metadata"] = {**metadata, "availability_zone": zone}
+    if isinstance(shown.get("hosts"), list):
+        shown["hosts"] = [
+            names.shown(pod.name, h) if isinstance(h, str) else h for h in shown["hosts"]
+        ]
+    return shown
+
+
+def _top_id(call: Call, pod: Pod, item: dict[str, Any]) -> int | None:
+    bottom = item.get("id")
+    if not isinstance(bottom, int) or isinstance(bottom, bool):
+        return None
+    return call.numbering.top_id(pod, bottom)
+
+
+async def _names(request: Request, call: Call, items: list[dict[str, Any]]) -> hosts.HostNames:
+    """Host names over every pod, asked only when a name could clash and is shown."""
+    if not any(item.get("hosts") for item in items):
+        return hosts.HostNames({}, frozenset(p.name for p in call.pods))
+    return await hosts.host_names(call.admin, call.pods, host_book(request))
+
+
+def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
+    body = answer.body if isinstance(answer.body, dict) else {}
+    return [a for a in body.get("aggregates", []) if isinstance(a, dict)]
+
+
+# --- GET /os-aggregates and POST /os-aggregates ---
+
+
+async def index(request: Request) -> Response:
+    version, pod_version = await _versions(request)
+    authorize(request, RULE + "index", version)
+    _check_query(request, version)
+    call = await _call(request, version, pod_version)
+    answers = await call.admin.ask_all(call.pods, "/os-aggregates")
+    for answer in answers:
+        if not answer.ok and not answer.down:
+            raise answer_error(answer, version)
+    found = [(a.pod, item) for a in answers if a.ok for item in _items(a)]
+    names = await _names(request, call, [item for _, item in found])
+    async with session(request) as db:
+        for answer in answers:
+            if answer.ok:
+                await aggregate_service.sync(db, answer.pod, _items(answer))
+    shown = []
+    for pod, item in found:
+        top = _top_id(call, pod, item)
+        if top is None:
+            LOG.warning("aggregate %s of pod %s cannot be numbered: left out", item, pod.name)
+            continue
+        shown.append(_view(item, pod, top, names, version))
+    down = [a.pod for a in answers if a.down]
+    return reply({"aggregates": shown}, version, headers=down_header(down))
+
+
+def _target(pods: list[Pod], given: Any, version: Version) -> Pod:
+    """The pod a new aggregate goes to, from the top AZ the client gave."""
+    if not pods:
+        raise _error(503, "No pod is registered: there is nowhere to create the aggregate.", version)
+    if given is None:
+        if len(pods) == 1:
+            return pods[0]
+        raise _error(
+            400,
+            "Cascade needs availability_zone to know which pod the aggregate belongs to: "
+            "give one of " + ", ".join(sorted({p.az for p in pods})) + ".",
+            version,
+        )
+    if not isinstance(given, str):
+        message = (
+            f"Invalid input for field/attribute availability_zone. Value: {given}. "
+            f"{given!r} is not valid under any of the given schemas"
+        )
+        raise _error(400, message, version)
+    pod = aggregate_service.pod_for_az(pods, given)
+    if pod is None:
+        zones = ", ".join(sorted({p.az for p in pods})) or "none: no pod is registered"
+        message = f"No pod serves availability zone {given}; the availability zones are {zones}."
+        raise _error(400, message, version)
+    return pod
+
+
+async def create(request: Request) -> Response:
+    version, pod_version = await _versions(request)
+    authorize(request, RULE + "create", version)
+    body = await json_body(request, version)
+    wanted = body.get("aggregate") if isinstance(body, dict) else None
+    if not isinstance(wanted, dict):
+        raise _error(400, "'aggregate' is a required property", version)
+    call = await _call(request, version, pod_version)
+    pod = _target(call.pods, wanted.get("availability_zone"), version)
+    if wanted.get("availability_zone") is not None:
+        wanted = {**wanted, "availability_zone": pod.pod_az}
+    answer = await call.admin.ask(pod, "POST", "/os-aggregates", body={**body, "aggregate": wanted})
+    if not answer.ok:
+        raise answer_error(answer, version)
+    made = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
+    if not isinstance(made, dict):
+        return pod_reply(answer, answer.body, version)
+    async with session(request) as db:
+        await aggregate_service.remember(db, pod, made)
+    top = _top_id(call, pod, made)
+    if top is None:
+        message = f"Aggregate {made.get('id')} of pod {pod.name} has an id the top cannot number."
+        raise _error(500, message, version)
+    names = hosts.HostNames({}, frozenset(p.name for p in call.pods))  # a new one has none
+    return pod_reply(answer, {"aggregate": _view(made, pod, top, names, version)}, version)
+
+
+# --- one aggregate ---
+
+
+def _locate(call: Call, given: str) -> tuple[Pod, int]:
+    """The pod and the pod's id of top id `given` (Nova's 400 or 404 otherwise)."""
+    try:
+        number = int(given)
+    except ValueError:
+        raise _error(400, "Invalid input received: id must be an integer", call.version) from None
+    found = call.numbering.find(number)
+    if found is None:
+        raise _not_found(given, call.version)
+    return found
+
+
+async def _send(
+    request: Request, call: Call, given: str, method: str, suffix: str = "", body: Any = None
+) -> tuple[hosts.Answer, int]:
+    """The aggregate's pod's successful answer to `method` on it, and the pod's id."""
+    pod, bottom = _locate(call, given)
+    answer = await call.admin.ask(pod, method, f"/os-aggregates/{bottom}{suffix}", body=body)
+    if answer.ok:
+        return answer, bottom
+    if answer.status == 404 and answer.message == f"Aggregate {bottom} could not be found.":
+        async with session(request) as db:
+            await aggregate_service.went_away(db, pod, bottom)
+        raise _not_found(given, call.version)
+    error = answer_error(answer, call.version)
+    if str(bottom) != given:  # the pod's id in its message is not the one the client knows
+        text = re.sub(rf"\b([Aa]ggregate) {bottom}\b", rf"\g<1> {given}", error.message)
+        error = ComputeError(error.status, text, error.headers)
+    raise error
+
+
+async def _one(
+    request: Request, call: Call, answer: hosts.Answer, bottom: int, names: hosts.HostNames | None
+) -> Response:
+    """A pod's answer about one aggregate, as the top shows it; its routing kept."""
+    item = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
+    if not isinstance(item, dict):
+        return pod_reply(answer, answer.body, call.version)
+    async with session(request) as db:
+        await aggregate_service.remember(db, answer.pod, item)
+    top = call.numbering.top_id(answer.pod, bottom)
+    assert top is not None  # `bottom` came from a top id
+    if names is None:
+        names = await _names(request, call, [item])
+    view = _view(item, answer.pod, top, names, call.version)
+    return pod_reply(answer, {"aggregate": view}, call.version)
+
+
+async def _begin(request: Request, rule: str) -> Call:
+    version, pod_version = await _versions(request)
+    authorize(request, rule, version)
+    return await _call(request, version, pod_version)
+
+
+async def show(request: Request) -> Response:
+    call = await _begin(request, RULE + "show")
+    _check_query(request, call.version)
+    given = request.path_params["aggregate_id"]
+    answer, bottom = await _send(request, call, given, "GET")
+    return await _one(request, call, answer, bottom, None)
+
+
+def _pod_zone(pod: Pod, given: Any, top: str, version: Version) -> Any:
+    """An AZ the client sets on aggregate `top` of `pod`, as the pod names it."""
+    if not isinstance(given, str):
+        return given  # null clears it; anything else is for the pod to refuse
+    if given != pod.az:
+        message = (
+            f"Aggregate {top} lives in pod {pod.name}, which serves availability zone "
+            f"{pod.az}: it cannot be put in availability zone {given}."
+        )
+        raise _error(400, message, version)
+    return pod.pod_az
+
+
+async def update(request: Request) -> Response:
+    call = await _begin(request, RULE + "update")
+    given = request.path_params["aggregate_id"]
+    body = await json_body(request, call.version)
+    changes = body.get("aggregate") if isinstance(body, dict) else None
+    if isinstance(changes, dict) and "availability_zone" in changes:
+        pod, _ = _locate(call, given)
+        zone = _pod_zone(pod, changes["availability_zone"], given, call.version)
+        body = {**body, "aggregate": {**changes, "availability_zone": zone}}
+    answer, bottom = await _send(request, call, given, "PUT", body=body)
+    return await _one(request, call, answer, bottom, None)
+
+
+async def delete(request: Request) -> Response:
+    call = await _begin(request, RULE + "delete")
+    answer, bottom = await _send(request, call, request.path_params["aggregate_id"], "DELETE")
+    async with session(request) as db:
+        await aggregate_service.forget(db, answer.pod, bottom)
+    return pod_reply(answer, None, call.version)
+
+
+async def _pod_host(
+    request: Request, call: Call, pod: Pod, top: str, given: str, action: str
+) -> tuple[str, hosts.HostNames]:
+    """The pod's name for host `given` (either form), which must be a host of `pod`."""
+    found = await hosts.inventory(call.admin, call.pods, host_book(request))
+    own = next(a for a in found.answers if a.pod.id == pod.id)
+    if not own.ok:
+        raise answer_error(own, call.version)  # the aggregate's pod is down: 503
+    targets = found.names.resolve(given)
+    mine = [host for pod_name, host in targets if pod_name == pod.name]
+    if mine:
+        return mine[0], found.names
+    if targets:
+        others = ", ".join(pod_name for pod_name, _ in targets)
+        message = (
+            f"Host {given} is a host of pod {others}, but aggregate {top} lives in pod "
+            f"{pod.name}: an aggregate can only hold hosts of its own pod."
+        )
+        raise _error(409, message, call.version)
+    if action == "add_host":
+        raise _error(404, f"Compute host {given} could not be found.", call.version)
+    raise _error(404, f"Cannot remove host {given} in aggregate {top}", call.version)
+
+
+async def action(request: Request) -> Response:
+    version, pod_version = await _versions(request)
+    body = await json_body(request, version)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise _error(400, "Malformed request body", version)
+    name, inner = next(iter(body.items()))
+    if name not in ACTIONS:
+        raise _error(400, f"There is no such action: {name}", version)
+    authorize(request, RULE + name, version)
+    call = await _call(request, version, pod_version)
+    given = request.path_params["aggregate_id"]
+    pod, _ = _locate(call, given)
+    names: hosts.HostNames | None = None
+    if name in ("add_host", "remove_host") and isinstance(inner, dict):
+        host = inner.get("host")
+        if isinstance(host, str):
+            pod_host, names = await _pod_host(request, call, pod, given, host, name)
+            body = {name: {**inner, "host": pod_host}}
+    metadata = inner.get("metadata") if isinstance(inner, dict) else None
+    if name == "set_metadata" and isinstance(metadata, dict) and "availability_zone" in metadata:
+        zone = _pod_zone(pod, metadata["availability_zone"], given, version)
+        body = {name: {**inner, "metadata": {**metadata, "availability_zone": zone}}}
+    answer, bottom = await _send(request, call, given, "POST", "/action", body)
+    return await _one(request, call, answer, bottom, names)
+
+
+async def images(request: Request) -> Response:
+    version, pod_version = await _versions(request)
+    if version < IMAGES:
+        raise _error(404, "The resource could not be found.", version)  # Nova's, before 2.81
+    authorize(request, IMAGES_RULE, version)
+    call = await _call(request, version, pod_version)
+    body = await json_body(request, version)
+    given = request.path_params["aggregate_id"]
+    answer, _ = await _send(request, call, given, "POST", "/images", body)
+    return pod_reply(answer, None, version)
