@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cascade.api.admin import bindings, pods, routings, versions
-from cascade.api.compute import availability_zones, server_groups, server_lists, servers
 from cascade.api.compute import aggregates as compute_aggregates
+from cascade.api.compute import availability_zones, server_groups, server_lists, servers
 from cascade.api.compute import flavor_access as compute_flavor_access
 from cascade.api.compute import flavors as compute_flavors
 from cascade.api.compute import flavors_extraspecs as compute_flavor_specs

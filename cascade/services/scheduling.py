@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import SchedulingSection
@@ -155,7 +156,18 @@ async def pod_for(
             created_at=datetime.now(UTC).replace(tzinfo=None),
         )
     )
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # a concurrent request bound the project first: its binding wins
+        await session.rollback()
+        winner = await session.scalar(
+            select(Binding).where(Binding.project_id == project_id, Binding.az == az)
+        )
+        bound = await session.get(Pod, winner.pod_id) if winner is not None else None
+        if bound is None:
+            raise
+        return bound
     return pod
 
 

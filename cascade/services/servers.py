@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Flavor, Pod, Routing
@@ -144,7 +145,19 @@ async def record(
     row.bottom_id = server_id
     row.status = "active"
     row.updated_at = _now()
-    await db.commit()
+    try:
+        await db.commit()
+    except IntegrityError:
+        # a concurrent request (a list healing the same server) wrote it first
+        await db.rollback()
+        found = await db.scalar(
+            select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
+        )
+        if found is None:
+            raise
+        if intent_row is not None:
+            await forget_intent(db, intent_row)  # its server is routed by the other row
+        return found
     return row
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 
@@ -148,3 +149,18 @@ async def test_new_projects_skip_full_pods_and_weighted_follows_free_capacity(
     # a pod whose capacity is unknown is not full
     room.clear()
     assert await bind("unknown", newest, 10**6) == new
+
+
+async def test_concurrent_first_creates_of_a_project_share_one_binding(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await add_pod(client, "a", "az1")
+    await add_pod(client, "b", "az1")
+    conf = SchedulingSection(default_policy="weighted")
+
+    async def bind(seed: int) -> str:
+        async with app.state.sessions() as db:
+            return (await scheduling.pod_for(db, conf, "p-race", "az1", random.Random(seed))).id
+
+    chosen = await asyncio.gather(*(bind(n) for n in range(8)))
+    assert len(set(chosen)) == 1

@@ -191,7 +191,9 @@ async def index(request: Request) -> Response:
 def _target(pods: list[Pod], given: Any, version: Version) -> Pod:
     """The pod a new aggregate goes to, from the top AZ the client gave."""
     if not pods:
-        raise _error(503, "No pod is registered: there is nowhere to create the aggregate.", version)
+        raise _error(
+            503, "No pod is registered: there is nowhere to create the aggregate.", version
+        )
     if given is None:
         if len(pods) == 1:
             return pods[0]
