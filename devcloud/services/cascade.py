@@ -111,7 +111,9 @@ async def register_pods(layout: Layout, pods: list[Pod]) -> None:
         wanted = {p.name for p in pods}
         for name, found in have.items():
             if name not in wanted:
-                await rest.call("cascade", "DELETE", f"{base}/{found['id']}", ok=(204,))
+                # the pod's services are being removed: whatever it hosted goes with it
+                url = f"{base}/{found['id']}?force=true"
+                await rest.call("cascade", "DELETE", url, ok=(204,))
 
 
 async def ensure_flavors(layout: Layout) -> None:

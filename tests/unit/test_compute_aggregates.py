@@ -89,7 +89,7 @@ class AggregateNova:
             raise httpx.ConnectError("connection refused", request=request)
         path = request.url.path.removeprefix("/v2.1")
         if path == "/":
-            return httpx.Response(200, json={"version": {"min_version": "2.1", "version": "2.96"}})
+            return httpx.Response(200, json={"version": {"min_version": "2.1", "version": "2.104"}})
         self.requests.append(request)
         assert request.headers["x-auth-token"] == "service-token"
         version = request.headers["openstack-api-version"].split()[1]
@@ -100,7 +100,7 @@ class AggregateNova:
             ]
             return httpx.Response(200, json={"services": services})
         parts = path.strip("/").split("/")
-        body = json.loads(request.content) if request.content else None
+        body: Any = json.loads(request.content) if request.content else None
         if parts == ["os-aggregates"]:
             if request.method == "POST":
                 wanted = body["aggregate"]
@@ -333,8 +333,8 @@ async def test_by_id_requests_go_to_the_aggregates_pod(
     assert resp.status_code == 400
     assert "lives in pod pod2" in resp.json()["badRequest"]["message"]
 
-    body = {"set_metadata": {"metadata": {"availability_zone": "az2", "ssd": "true"}}}
-    resp = await two.post(f"{URL}/{POD2_AGG}/action", json=body, headers=ADMIN)
+    metadata = {"set_metadata": {"metadata": {"availability_zone": "az2", "ssd": "true"}}}
+    resp = await two.post(f"{URL}/{POD2_AGG}/action", json=metadata, headers=ADMIN)
     assert resp.status_code == 200
     assert resp.json()["aggregate"]["metadata"] == {"availability_zone": "az2", "ssd": "true"}
     assert pod2.aggregates[0].metadata["availability_zone"] == "zone-b"
@@ -401,9 +401,14 @@ async def test_add_host_takes_a_host_of_the_aggregates_pod(
     assert resp.json()["aggregate"]["hosts"] == ["cmp2"]
     assert sent(pod2)[2] == {"remove_host": {"host": "shared"}}
 
-    for body in ({"add_host": {}, "remove_host": {}}, [], {"reboot": {}}):
-        resp = await two.post(action, json=body, headers=ADMIN)
-        assert resp.status_code == 400
+    malformed: list[tuple[Any, str]] = [
+        ({"add_host": {}, "remove_host": {}}, "Malformed request body"),
+        ([], "Malformed request body"),
+        ({"reboot": {}}, "There is no such action: reboot"),
+    ]
+    for wrong, message in malformed:
+        resp = await two.post(action, json=wrong, headers=ADMIN)
+        assert resp.json() == {"badRequest": {"code": 400, "message": message}}
 
 
 async def test_images_from_281(two: httpx.AsyncClient, cloud: Cloud) -> None:
