@@ -314,3 +314,18 @@ async def test_a_routing_whose_server_vanished_is_reported_stale(
     pods.pods["n1"].down = True
     resp = await client.post(check, headers=ADMIN)
     assert resp.status_code == 503
+
+
+async def test_creates_sharing_a_client_request_id_each_get_their_routing(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    headers = {**MEMBER, "X-OpenStack-Request-ID": "req-11111111-2222-3333-4444-555555555555"}
+    body = {"server": {"name": "same", "flavorRef": "42", "availability_zone": "az1"}}
+    for _ in range(2):
+        resp = await client.post("/compute/v2.1/servers", json=body, headers=headers)
+        assert resp.status_code == 202, resp.text
+    assert sorted(r.top_id for r in await routings(app)) == sorted(pods.pods["n1"].servers)
+    sent = [r for r in pods.pods["n1"].requests if r.method == "POST"]
+    assert {r.headers["x-openstack-request-id"] for r in sent} == {
+        headers["X-OpenStack-Request-ID"]
+    }

@@ -186,7 +186,9 @@ async def create(request: Request) -> Response:
             raise forward.unavailable(exc, version) from exc
         if az is not None:
             server["availability_zone"] = pod.pod_az + host_part
-        intent = await server_service.intent(db, caller.request_id, pod, ctx.project_id or "")
+        # keyed by this request's own id: a client's global request id may repeat
+        local_id = str(request.scope["state"]["request_id"])
+        intent = await server_service.intent(db, local_id, pod, ctx.project_id or "")
         resp = await forward.send(
             request,
             pod,
