@@ -153,6 +153,8 @@ class FakeNova:
             found = [s for s in found if s.get("reservation_id") == params["reservation_id"]]
         if "name" in params:
             found = [s for s in found if params["name"] in s["name"]]
+        if "flavor" in params:
+            found = [s for s in found if s["flavor"]["id"] == params["flavor"]]
         keys = params.get_list("sort_key") or ["created_at"]
         dirs = params.get_list("sort_dir") or ["desc"]
 

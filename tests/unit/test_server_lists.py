@@ -6,8 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 
+from cascade.db.models import Pod
+from cascade.services import routings
 from cascade.services.listing import Cursors
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakenova import FakeCloud, register
@@ -147,3 +150,19 @@ async def test_a_down_pod_is_left_out_or_shown_as_stubs_from_2_69(
     assert sorted(s["id"] for s in stubs) == sorted(pods.pods["n2"].servers)
     assert set(stubs[0]) == {"id", "status", "tenant_id", "created", "links"}
     assert len(resp.json()["servers"]) == len(up) + len(stubs)
+
+
+async def test_the_flavor_filter_names_the_top_flavor_and_each_pod_gets_its_copy(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    async with app.state.sessions() as db:
+        pod1 = (await db.scalars(select(Pod).where(Pod.name == "pod1"))).one()
+        copy = await routings.record_intent(db, "flavor", "top-small", pod1.id, "")
+        copy.bottom_id, copy.status = "7", "active"
+        await db.commit()
+    wanted = pods.pods["n1"].add_server("small", flavor={"id": "7", "links": []})
+    pods.pods["n2"].add_server("other", flavor={"id": "7", "links": []})  # pod2's own "7"
+    resp = await client.get("/compute/v2.1/servers?flavor=top-small", headers=MEMBER)
+    assert [s["id"] for s in resp.json()["servers"]] == [wanted["id"]]
+    asked = [r for r in pods.pods["n2"].requests if "flavor" in r.url.params]
+    assert asked == []  # a pod without a copy has no such server: not asked

@@ -39,7 +39,7 @@ from cascade.context import Context
 from cascade.db.models import Pod, Routing
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
-from cascade.services import listing
+from cascade.services import listing, routings
 from cascade.services import pods as pod_service
 from cascade.services import servers as server_service
 from cascade.versions import Version
@@ -101,9 +101,27 @@ class Lister:
         self.filters = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
         self.caller = forward.caller_for(request, version)
         self.marker_pod: str | None = None
+        # a `flavor` filter names a top flavor: each pod filters by its own copy's id
+        # (pod id -> the copy's id; None: the pod has no copy, so no such server)
+        self.flavor_copies: dict[str, str | None] | None = None
+
+    async def translate_flavor(self, db: AsyncSession, pods: list[Pod]) -> None:
+        wanted = [v for k, v in self.filters if k == "flavor"]
+        if not wanted:
+            return
+        self.flavor_copies = {}
+        for pod in pods:
+            copy = await routings.find(db, "flavor", wanted[-1], pod.id)
+            self.flavor_copies[pod.id] = copy.bottom_id if copy is not None else None
 
     async def fetch(self, pod: Pod, marker: str | None, limit: int) -> list[dict[str, Any]]:
-        params = self.filters + self.spec.query() + [("limit", str(limit))]
+        filters = self.filters
+        if self.flavor_copies is not None:
+            copy = self.flavor_copies.get(pod.id)
+            if copy is None:
+                return []
+            filters = [(k, copy if k == "flavor" else v) for k, v in filters]
+        params = filters + self.spec.query() + [("limit", str(limit))]
         if marker is not None:
             params.append(("marker", marker))
         try:
@@ -168,6 +186,7 @@ async def _list(request: Request, detail: bool) -> Response:
     cursors: listing.Cursors = request.app.state.list_cursors
     async with session(request) as db:
         pods = await pod_service.list_all(db)
+        await lister.translate_flavor(db, pods)
         get_marker = await _marker_source(request, db, ctx, lister, marker)
         positions = cursors.get(cursor_key, marker) if marker else None
         pages = await _read_pods(lister, pods, marker, positions, get_marker) if size else []
