@@ -267,3 +267,38 @@ def test_the_openstack_cli_lists_servers_and_flavors_through_the_top(clouds_yaml
     assert isinstance(cli(clouds_yaml, "server", "list"), list)
     names = {f["Name"] for f in cli(clouds_yaml, "flavor", "list")}
     assert {"m1.nano", "m1.tiny", "m1.small"} <= names
+
+
+def test_a_create_over_the_top_quota_is_refused_before_any_pod(
+    top: dict[str, Connection],
+    conns: dict[str, Connection],
+    networks: dict[str, str],
+    image: str,
+) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    project = conn.current_project_id
+    used = conn.compute.get("/limits", microversion=MV).json()["limits"]["absolute"]
+    url = f"/os-quota-sets/{project}"
+    body = {"quota_set": {"instances": used["totalInstancesUsed"]}}
+    assert admin.compute.put(url, json=body, microversion=MV).status_code == 200
+    try:
+        before = {pod: len(list(conns[pod].compute.servers())) for pod in PODS}
+        resp = conn.compute.post(
+            "/servers",
+            json={
+                "server": {
+                    "name": unique("over"),
+                    "imageRef": image,
+                    "flavorRef": "1",
+                    "availability_zone": "az1",
+                    "networks": [{"uuid": networks["az1"]}],
+                }
+            },
+            microversion=MV,
+            raise_exc=False,
+        )
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["forbidden"]["message"].startswith("Quota exceeded for instances")
+        assert {pod: len(list(conns[pod].compute.servers())) for pod in PODS} == before
+    finally:
+        assert admin.compute.delete(url, microversion=MV).status_code == 202
