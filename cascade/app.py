@@ -29,6 +29,7 @@ from cascade.api.compute import flavors_extraspecs as compute_flavor_specs
 from cascade.api.compute import hypervisors as compute_hypervisors
 from cascade.api.compute import keypairs as compute_keypairs
 from cascade.api.compute import limits as compute_limits
+from cascade.api.compute import quota_classes as compute_quota_classes
 from cascade.api.compute import quota_sets as compute_quota_sets
 from cascade.api.compute import services as compute_services
 from cascade.api.compute import versions as compute_versions
@@ -216,6 +217,16 @@ def create_app(
             "/compute/v2.1/os-quota-sets/{project_id}/detail",
             compute_quota_sets.detail,
             methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-quota-class-sets/{class_name}",
+            compute_quota_classes.show,
+            methods=["GET"],
+        ),
+        Route(
+            "/compute/v2.1/os-quota-class-sets/{class_name}",
+            compute_quota_classes.update,
+            methods=["PUT"],
         ),
         Route("/compute/v2.1/os-hypervisors", compute_hypervisors.index, methods=["GET"]),
         Route("/compute/v2.1/os-hypervisors/detail", compute_hypervisors.detail, methods=["GET"]),

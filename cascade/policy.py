@@ -96,6 +96,9 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-quota-sets:update": "rule:admin_required",
     "os_compute_api:os-quota-sets:delete": "rule:admin_required",
     "cascade:quotas:other_projects": "rule:admin_required",
+    # quota classes (Nova's rule names and defaults): only the class `default` is used
+    "os_compute_api:os-quota-class-sets:show": "rule:admin_required",
+    "os_compute_api:os-quota-class-sets:update": "rule:admin_required",
 }
 
 _ATOM = re.compile(r"^(not )?(role:[\w.-]+|rule:[\w:.-]+|@|!)$")

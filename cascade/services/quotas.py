@@ -1,12 +1,34 @@
 """Compute quotas owned by the top, enforced against the usage of every pod (no HTTP types).
 
-A project's limits are its own rows (table `quotas`) over the `[quota]`
-defaults; -1 is unlimited. Its usage is the sum over every pod of what that
-pod's Nova counts for it (GET /limits: totalInstancesUsed, totalCoresUsed,
-totalRAMUsed, totalServerGroupsUsed), plus the user's keypairs, which live
+Limits, as Nova's DB quota driver keeps them (-1 is unlimited):
+- the quota class `default` (table `quota_classes`) over the `[quota]`
+  options: every project's defaults. Other classes are kept and shown, but
+  nothing reads them;
+- a project's own limits (table `quotas`) over the defaults;
+- a user's own limits within a project (table `user_quotas`, `?user_id=`)
+  over the project's.
+
+Usage: a project's is the sum over every pod of what that pod's Nova counts
+for it (GET /limits: totalInstancesUsed, totalCoresUsed, totalRAMUsed,
+totalServerGroupsUsed), asked with the caller's token. A user's within a
+project is the sum of each pod's GET /os-quota-sets/{project}/detail?user_id=
+`in_use`, asked with Cascade's service token (an admin in every pod: the
+caller need not be one there). `key_pairs` is the user's keypairs, which live
 at the top. A pod that does not answer is left out of the sum and named in
-the result. A server create is checked here before any pod is called
-(`check_create`), refused with Nova's own TooManyInstances message.
+the result.
+
+Setting limits checks what Nova's get_settable_quotas allows (unless forced):
+a project's limit may not go below what is in use nor below the sum of its
+users' own limits; a user's may not go below what the user uses nor above
+what the project has left (its limit less the other users' limits). Unlike
+Nova, the sum of the users' limits holds a project's limit down even when
+the project was unlimited or already over-committed, and a user's unlimited
+limit takes nothing from what is left for the others.
+
+A server create is checked here before any pod is called (`check_create`),
+refused with Nova's own TooManyInstances message: against the project's
+limits, and against the user's when the user has an own limit for
+instances, cores or ram (Nova counts per user only then).
 
 The check and the create are not one transaction (Nova re-checks after the
 build; Cascade does not yet): two creates racing for the last unit of quota
@@ -17,20 +39,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
+from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import QuotaSection
-from cascade.db.models import Keypair, Pod, Quota, Routing
+from cascade.db.models import Keypair, Pod, Quota, QuotaClass, Routing, UserQuota
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
+from cascade.services.hosts import Admin, Answer
 
 LOG = logging.getLogger(__name__)
 
@@ -61,6 +86,12 @@ COUNTED: dict[str, str] = {
 }
 UNLIMITED = -1
 MAX_LIMIT = 0x7FFFFFFF  # Nova's db MAX_INT
+DEFAULT_CLASS = "default"  # the only quota class Nova reads
+# the microversion a user's usage is asked at: every pod has it, and it shows every count
+USAGE_VERSION = "2.1"
+SERVER_RESOURCES = ("instances", "cores", "ram")
+
+QuotaRow = Quota | UserQuota | QuotaClass
 
 
 class QuotaError(Exception):
@@ -86,21 +117,78 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _nothing() -> dict[str, int]:
+    return dict.fromkeys(RESOURCES, 0)
+
+
+# --- limits ---------------------------------------------------------------------------
+
+
 def defaults(conf: QuotaSection) -> dict[str, int]:
-    """Every resource's default limit, from `[quota]`."""
+    """Every resource's limit from `[quota]` alone (what a quota class does not set)."""
     return {
         name: UNLIMITED if option is None else int(getattr(conf, option))
         for name, option in RESOURCES.items()
     }
 
 
+async def class_limits(db: AsyncSession, conf: QuotaSection, class_name: str) -> dict[str, int]:
+    """A quota class's limit for every resource: its own where set, else `[quota]`'s."""
+    found = defaults(conf)
+    for row in await db.scalars(select(QuotaClass).where(QuotaClass.class_name == class_name)):
+        if row.resource in found:
+            found[row.resource] = row.hard_limit
+    return found
+
+
+async def default_limits(db: AsyncSession, conf: QuotaSection) -> dict[str, int]:
+    """The limits of a project without its own: the class `default` over `[quota]`."""
+    return await class_limits(db, conf, DEFAULT_CLASS)
+
+
 async def limits(db: AsyncSession, conf: QuotaSection, project_id: str) -> dict[str, int]:
     """The project's limit for every resource: its own where set, else the default."""
-    found = defaults(conf)
+    found = await default_limits(db, conf)
     for row in await db.scalars(select(Quota).where(Quota.project_id == project_id)):
         if row.resource in found:
             found[row.resource] = row.hard_limit
     return found
+
+
+async def _user_rows(db: AsyncSession, project_id: str, user_id: str) -> dict[str, int]:
+    """The user's own limits in the project (only those set)."""
+    query = select(UserQuota).where(
+        UserQuota.project_id == project_id, UserQuota.user_id == user_id
+    )
+    return {row.resource: row.hard_limit for row in await db.scalars(query)}
+
+
+async def user_limits(
+    db: AsyncSession, conf: QuotaSection, project_id: str, user_id: str
+) -> dict[str, int]:
+    """The user's limit for every resource in the project: their own where set, else
+    the project's (Nova's get_user_quotas)."""
+    found = await limits(db, conf, project_id)
+    own = await _user_rows(db, project_id, user_id)
+    found.update((r, v) for r, v in own.items() if r in found)
+    return found
+
+
+async def _users_total(
+    db: AsyncSession, project_id: str, *, except_user: str | None = None
+) -> dict[str, int]:
+    """Per resource, the sum of the project's users' own limits (unlimited ones left out)."""
+    query = (
+        select(UserQuota.resource, func.sum(UserQuota.hard_limit))
+        .where(UserQuota.project_id == project_id, UserQuota.hard_limit != UNLIMITED)
+        .group_by(UserQuota.resource)
+    )
+    if except_user is not None:
+        query = query.where(UserQuota.user_id != except_user)
+    return {resource: int(total or 0) for resource, total in (await db.execute(query)).all()}
+
+
+# --- setting limits -------------------------------------------------------------------
 
 
 def check_limit(resource: str, value: int) -> None:
@@ -129,15 +217,53 @@ def needs_usage(values: Mapping[str, int]) -> bool:
     return any(key in COUNTED and value != UNLIMITED for key, value in values.items())
 
 
-def _below_usage(resource: str, limit: int, in_use: Mapping[str, int]) -> None:
-    # Nova's minimum is what is in use for the resources it counts per project;
-    # key_pairs and server_group_members are per user and never hold a limit down.
-    minimum = in_use.get(resource, 0) if resource in COUNTED else 0
-    if limit != UNLIMITED and limit < minimum:
+def _in_use(resource: str, in_use: Mapping[str, int] | None) -> int:
+    # Nova's minimum is what is in use for the resources it counts; key_pairs and
+    # server_group_members are per user and never hold a limit down.
+    return in_use.get(resource, 0) if in_use is not None and resource in COUNTED else 0
+
+
+def _check_range(resource: str, limit: int, minimum: int, maximum: int) -> None:
+    """Nova's _validate_quota_limit: -1 is infinite on every side."""
+
+    def infinite(value: int) -> float:
+        return math.inf if value == UNLIMITED else value
+
+    if infinite(limit) < infinite(minimum):
         raise InvalidQuota(
             f"Quota limit {limit} for {resource} must be greater than or equal to "
             f"already used and reserved {minimum}."
         )
+    if infinite(limit) > infinite(maximum):
+        raise InvalidQuota(
+            f"Quota limit {limit} for {resource} must be less than or equal to {maximum}."
+        )
+
+
+async def _store(
+    db: AsyncSession,
+    query: Select[Any],
+    values: Mapping[str, int],
+    make: Callable[[str, int, datetime], QuotaRow],
+) -> None:
+    """Write `values` over the rows `query` finds (one per resource), `make`-ing the others."""
+    for attempt in (1, 2):
+        rows: dict[str, QuotaRow] = {row.resource: row for row in await db.scalars(query)}
+        now = _now()
+        for resource, value in values.items():
+            row = rows.get(resource)
+            if row is None:
+                db.add(make(resource, value, now))
+            else:
+                row.hard_limit = value
+                row.updated_at = now
+        try:
+            await db.commit()
+            return
+        except IntegrityError:
+            await db.rollback()  # another request added the row first: update it now
+            if attempt == 2:
+                raise
 
 
 async def update(
@@ -146,47 +272,102 @@ async def update(
     project_id: str,
     values: Mapping[str, int],
     in_use: Mapping[str, int] | None = None,
+    *,
+    user_id: str | None = None,
+    force: bool = False,
 ) -> dict[str, int]:
-    """Set the project's own limits; its limits afterwards.
+    """Set the project's own limits, or with `user_id` the user's in the project; the
+    limits (the project's, or the user's) afterwards.
 
-    Every value is checked before any is written. With `in_use` (the usage,
-    when not forced), a limit below it is InvalidQuota, with Nova's message.
+    Every value is checked before any is written. Unless `force`, with Nova's
+    messages: a project's limit below `in_use` (its usage, when known) or
+    below the sum of its users' own limits is InvalidQuota; a user's below
+    `in_use` (the user's usage) or above what the project has left for them
+    (its limit less the other users' own limits) is InvalidQuota.
     """
     for resource, value in values.items():
         check_limit(resource, value)
-        if in_use is not None:
-            _below_usage(resource, value, in_use)
-    for attempt in (1, 2):
-        rows = {
-            row.resource: row
-            for row in await db.scalars(select(Quota).where(Quota.project_id == project_id))
-        }
-        now = _now()
+    if not force and user_id is None:
+        users = await _users_total(db, project_id)
         for resource, value in values.items():
-            row = rows.get(resource)
-            if row is None:
-                db.add(
-                    Quota(
-                        project_id=project_id, resource=resource, hard_limit=value, created_at=now
-                    )
-                )
-            else:
-                row.hard_limit = value
-                row.updated_at = now
-        try:
-            await db.commit()
-            break
-        except IntegrityError:
-            await db.rollback()  # another request added the row first: update it now
-            if attempt == 2:
-                raise
-    return await limits(db, conf, project_id)
+            minimum = max(_in_use(resource, in_use), users.get(resource, 0))
+            _check_range(resource, value, minimum, UNLIMITED)
+    elif not force and user_id is not None:
+        project = await limits(db, conf, project_id)
+        others = await _users_total(db, project_id, except_user=user_id)
+        for resource, value in values.items():
+            limit = project[resource]
+            maximum = UNLIMITED if limit == UNLIMITED else max(limit - others.get(resource, 0), 0)
+            _check_range(resource, value, _in_use(resource, in_use), maximum)
+    if user_id is None:
+        query: Select[Any] = select(Quota).where(Quota.project_id == project_id)
+        await _store(
+            db,
+            query,
+            values,
+            lambda r, v, now: Quota(
+                project_id=project_id, resource=r, hard_limit=v, created_at=now
+            ),
+        )
+        return await limits(db, conf, project_id)
+    query = select(UserQuota).where(
+        UserQuota.project_id == project_id, UserQuota.user_id == user_id
+    )
+    await _store(
+        db,
+        query,
+        values,
+        lambda r, v, now: UserQuota(
+            project_id=project_id, user_id=user_id, resource=r, hard_limit=v, created_at=now
+        ),
+    )
+    return await user_limits(db, conf, project_id, user_id)
 
 
-async def delete(db: AsyncSession, project_id: str) -> None:
-    """The project's own limits go: the defaults apply again."""
-    await db.execute(sql_delete(Quota).where(Quota.project_id == project_id))
+async def update_class(
+    db: AsyncSession, conf: QuotaSection, class_name: str, values: Mapping[str, int]
+) -> dict[str, int]:
+    """Set a quota class's limits (any value from -1, as Nova: no usage is checked);
+    the class's limits afterwards. The class `default` is every project's default."""
+    for resource, value in values.items():
+        check_limit(resource, value)
+    await _store(
+        db,
+        select(QuotaClass).where(QuotaClass.class_name == class_name),
+        values,
+        lambda r, v, now: QuotaClass(
+            class_name=class_name, resource=r, hard_limit=v, created_at=now
+        ),
+    )
+    return await class_limits(db, conf, class_name)
+
+
+async def delete(db: AsyncSession, project_id: str, *, user_id: str | None = None) -> None:
+    """The project's own limits and its users' go (the defaults apply again), as Nova;
+    with `user_id` only that user's (the project's apply to them again)."""
+    if user_id is not None:
+        await db.execute(
+            sql_delete(UserQuota).where(
+                UserQuota.project_id == project_id, UserQuota.user_id == user_id
+            )
+        )
+    else:
+        await db.execute(sql_delete(Quota).where(Quota.project_id == project_id))
+        await db.execute(sql_delete(UserQuota).where(UserQuota.project_id == project_id))
     await db.commit()
+
+
+# --- usage ----------------------------------------------------------------------------
+
+
+async def _all_pods(db: AsyncSession) -> list[Pod]:
+    """Every pod, disabled ones too: their servers count."""
+    return list((await db.scalars(select(Pod).order_by(Pod.name))).all())
+
+
+async def _keypairs(db: AsyncSession, user_id: str) -> int:
+    query = select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)
+    return int(await db.scalar(query) or 0)
 
 
 async def _pod_usage(
@@ -209,6 +390,48 @@ async def _pod_usage(
         return None
 
 
+def _summed(pods: list[Pod], answers: list[dict[str, int] | None]) -> Usage:
+    counts = _nothing()
+    unavailable: list[str] = []
+    for pod, found in zip(pods, answers, strict=True):
+        if found is None:
+            unavailable.append(pod.name)
+            continue
+        for name, value in found.items():
+            counts[name] += value
+    return Usage(counts, unavailable)
+
+
+async def _project_usage(
+    registry: PodRegistry, pods: list[Pod], caller: Caller, params: dict[str, str] | None
+) -> Usage:
+    answers = await asyncio.gather(*(_pod_usage(registry, p, caller, params) for p in pods))
+    return _summed(pods, list(answers))
+
+
+def _user_counts(answer: Answer) -> dict[str, int] | None:
+    """The `in_use` of a pod's quota detail, or None when it gives no usable answer."""
+    pod = answer.pod.name
+    if not answer.ok:
+        LOG.warning("user quota usage: pod %s left out: %s", pod, answer.message)
+        return None
+    try:
+        quota_set: Any = answer.body["quota_set"]
+        return {name: int(quota_set.get(name, {}).get("in_use", 0)) for name in COUNTED}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        LOG.warning("user quota usage: pod %s left out: not Nova's quota detail", pod)
+        return None
+
+
+async def _user_pod_usage(
+    registry: PodRegistry, pods: list[Pod], project_id: str, user_id: str, request_id: str
+) -> Usage:
+    admin = Admin(registry, USAGE_VERSION, request_id)
+    path = f"/os-quota-sets/{quote(project_id, safe='')}/detail"
+    answers = await admin.ask_all(pods, path, [("user_id", user_id)])
+    return _summed(pods, [_user_counts(a) for a in answers])
+
+
 async def usage(
     db: AsyncSession,
     registry: PodRegistry,
@@ -228,21 +451,36 @@ async def usage(
     is `user_id`'s keypairs at the top (0 without a user: Nova counts none per
     project).
     """
-    pods = list((await db.scalars(select(Pod).order_by(Pod.name))).all())
     params = None if own_project else {"tenant_id": project_id}
-    answers = await asyncio.gather(*(_pod_usage(registry, p, caller, params) for p in pods))
-    counts = dict.fromkeys(RESOURCES, 0)
-    unavailable: list[str] = []
-    for pod, found in zip(pods, answers, strict=True):
-        if found is None:
-            unavailable.append(pod.name)
-            continue
-        for name, value in found.items():
-            counts[name] += value
+    found = await _project_usage(registry, await _all_pods(db), caller, params)
     if user_id is not None:
-        query = select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)
-        counts["key_pairs"] = int(await db.scalar(query) or 0)
-    return Usage(counts, unavailable)
+        found.counts["key_pairs"] = await _keypairs(db, user_id)
+    return found
+
+
+async def user_usage(
+    db: AsyncSession,
+    registry: PodRegistry,
+    project_id: str,
+    user_id: str,
+    *,
+    request_id: str = "",
+    keypairs: bool = True,
+) -> Usage:
+    """What `user_id` uses in the project, summed over every pod.
+
+    Each pod is asked GET /os-quota-sets/{project_id}/detail?user_id= in
+    parallel, with Cascade's service token (a user's usage is Nova's to count,
+    and only an admin may ask it of any project); its `in_use` counts.
+    `key_pairs` is the user's keypairs at the top (0 unless `keypairs`).
+    """
+    found = await _user_pod_usage(registry, await _all_pods(db), project_id, user_id, request_id)
+    if keypairs:
+        found.counts["key_pairs"] = await _keypairs(db, user_id)
+    return found
+
+
+# --- server creates -------------------------------------------------------------------
 
 
 async def _routed_servers(db: AsyncSession, project_id: str, pod_names: list[str]) -> int:
@@ -278,6 +516,10 @@ def too_many_instances(
     )
 
 
+async def _no_usage() -> Usage:
+    return Usage(_nothing(), [])
+
+
 async def check_create(
     db: AsyncSession,
     registry: PodRegistry,
@@ -288,23 +530,51 @@ async def check_create(
     ram: int,
     *,
     conf: QuotaSection,
+    user_id: str | None = None,
 ) -> None:
     """OverQuota unless `count` more servers of `vcpus` and `ram` (MiB) fit the project's
     instances, cores and ram quotas, given what every pod counts now.
 
-    For a pod that does not answer, the servers the routing table knows there
-    still count as instances (their cores and RAM cannot be known). Nothing is
-    asked of the pods when none of the three is limited.
+    With `user_id` (the user creating them), when that user has an own limit
+    for instances, cores or ram in the project, the servers must also fit
+    the user's limits given what the user uses (`user_usage`); a resource
+    over the user's limit is refused with the user's usage and limits in the
+    message, as Nova does. For a pod that does not answer, the servers the
+    routing table knows there still count as the project's instances (their
+    cores and RAM, and their user, cannot be known). Nothing is asked of the
+    pods when nothing is limited.
     """
     allowed = await limits(db, conf, project_id)
     requested = {"instances": count, "cores": count * vcpus, "ram": count * ram}
     limited = [r for r in requested if allowed[r] != UNLIMITED]
-    if not limited:
+    user_allowed = dict(allowed)
+    user_limited: list[str] = []
+    if user_id is not None:
+        own = await _user_rows(db, project_id, user_id)
+        if any(r in own for r in SERVER_RESOURCES):  # Nova counts per user only then
+            user_allowed.update((r, v) for r, v in own.items() if r in user_allowed)
+            user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]
+    if not limited and not user_limited:
         return
-    found = await usage(db, registry, caller, project_id)
-    used = dict(found.counts)
-    if found.unavailable:
-        used["instances"] += await _routed_servers(db, project_id, found.unavailable)
-    overs = sorted(r for r in limited if used[r] + requested[r] > allowed[r])
+    pods = await _all_pods(db)
+    project, user = await asyncio.gather(
+        _project_usage(registry, pods, caller, None) if limited else _no_usage(),
+        _user_pod_usage(registry, pods, project_id, user_id, caller.request_id)
+        if user_limited and user_id is not None
+        else _no_usage(),
+    )
+    used = dict(project.counts)
+    if project.unavailable:
+        used["instances"] += await _routed_servers(db, project_id, project.unavailable)
+    overs: list[str] = []
+    over_user = False
+    for r in requested:  # as Nova: the project's limit first, then the user's
+        if r in limited and used[r] + requested[r] > allowed[r]:
+            overs.append(r)
+        elif r in user_limited and user.counts[r] + requested[r] > user_allowed[r]:
+            overs.append(r)
+            over_user = True
+    if over_user:
+        raise OverQuota(too_many_instances(sorted(overs), requested, user.counts, user_allowed))
     if overs:
-        raise OverQuota(too_many_instances(overs, requested, used, allowed))
+        raise OverQuota(too_many_instances(sorted(overs), requested, used, allowed))

@@ -47,6 +47,8 @@ class FakeNova:
     down: bool = False
     # project -> the `absolute` of its GET /limits (Nova's totals*Used, max*)
     absolute: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (project, user) -> what the user uses in the project (`in_use` of os-quota-sets detail)
+    user_usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
     @property
     def root(self) -> str:
@@ -96,7 +98,28 @@ class FakeNova:
                 project = request.url.params["tenant_id"]
             limits = {"rate": [], "absolute": self.absolute.get(project, {})}
             return httpx.Response(200, json={"limits": limits})
+        if parts[0] == "os-quota-sets" and parts[2:] == ["detail"]:
+            return self._quota_detail(request, parts[1], project)
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no route"}})
+
+    def _quota_detail(self, request: httpx.Request, target: str, project: str) -> httpx.Response:
+        """GET /os-quota-sets/{target}/detail[?user_id=]: the in_use of `user_usage` (summed
+        over the project's users without user_id); admins and the service user ask any."""
+        token = request.headers.get("x-auth-token")
+        if token not in ("admin-token", "service-token") and target != project:
+            body = {"forbidden": {"code": 403, "message": "Policy doesn't allow it"}}
+            return httpx.Response(403, json=body)
+        user = request.url.params.get("user_id")
+        in_use: dict[str, int] = {}
+        for (owner, who), counts in self.user_usage.items():
+            if owner == target and user in (None, who):
+                for name, value in counts.items():
+                    in_use[name] = in_use.get(name, 0) + value
+        names = ("cores", "instances", "key_pairs", "metadata_items", "ram", "server_groups")
+        quota_set: dict[str, Any] = {
+            name: {"in_use": in_use.get(name, 0), "limit": -1, "reserved": 0} for name in names
+        }
+        return httpx.Response(200, json={"quota_set": {"id": target, **quota_set}})
 
     def _visible(self, request: httpx.Request, project: str) -> list[dict[str, Any]]:
         every = request.url.params.get("all_tenants") is not None

@@ -220,9 +220,10 @@ async def create(request: Request) -> Response:
     user_id = fields.get("user_id") if version >= V2_10 else None
     ctx = _target(request, "create", version, user_id)
     async with session(request) as db:
-        # the key_pairs quota of the caller's project (top overrides, else [quota])
+        # the owner's key_pairs quota: the user's own, else the project's, else defaults
         conf = request.app.state.conf.quota
-        limit = (await quotas.limits(db, conf, ctx.project_id or ""))["key_pairs"]
+        owner = user_id or ctx.user_id
+        limit = (await quotas.user_limits(db, conf, ctx.project_id or "", owner))["key_pairs"]
         try:
             made = await keypairs.create(
                 db,

@@ -1,7 +1,8 @@
 """GET /limits: a project's compute limits and what it uses, as Nova answers them.
 
 200 with `{"limits": {"rate": [], "absolute": {...}}}`. The limits are the
-top's (the project's own over the `[quota]` defaults); the used totals are
+top's (the project's own over the defaults: the quota class `default` over
+`[quota]`); the used totals are
 summed over every pod, each asked with the caller's own token. `?tenant_id=`
 asks about another project and needs `os_compute_api:limits:other_project`
 (admins), as in Nova, even when it names the caller's own project. Fields
@@ -63,9 +64,12 @@ FILTERED_V2_36 = ("floating_ips", "security_groups", "security_group_rules")
 FILTERED_V2_57 = (*FILTERED_V2_36, "injected_files", "injected_file_content_bytes")
 
 
-def check_query(request: Request, allowed: Collection[str], version: Version) -> None:
-    """From 2.75, Nova's 400 for a query parameter it does not know."""
-    if version < V2_75:
+def check_query(
+    request: Request, allowed: Collection[str], version: Version, since: Version = V2_75
+) -> None:
+    """From `since` (2.75 for most resources), Nova's 400 for a query parameter it does
+    not know."""
+    if version < since:
         return
     extras = sorted({key for key in request.query_params if key not in allowed})
     if extras:

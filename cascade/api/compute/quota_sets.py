@@ -1,21 +1,26 @@
 """Compute quota sets (os-quota-sets), kept at the top, as Nova answers them.
 
 - GET /os-quota-sets/{project_id}: 200, the project's limits (its own over
-  the `[quota]` defaults) with its `id`. With `?user_id=` the same limits:
-  Cascade keeps no per-user quotas, so a user's limits are the project's,
-  as Nova shows them for a user without per-user quotas.
+  the defaults: the quota class `default` over `[quota]`) with its `id`.
+  With `?user_id=` the user's limits: their own over the project's.
 - GET /os-quota-sets/{project_id}/detail: 200, each resource as
   `{"in_use", "limit", "reserved": 0}`; `in_use` is summed over every pod
   (the caller's own keypairs, kept at the top, for `key_pairs` of their own
-  project). `?user_id=` is 400: Cascade does not count usage per user.
-- GET /os-quota-sets/{project_id}/defaults: 200, the `[quota]` defaults.
-- PUT /os-quota-sets/{project_id} (admins): sets limits, integers or integer
-  strings from -1 (unlimited); an unknown key or a bad value is Nova's 400.
-  A limit below what the pods count in use is 400 unless `"force": true`.
-  200 with the new limits (no `id`, as Nova). `?user_id=` is 400: Cascade
-  does not keep per-user quotas.
-- DELETE /os-quota-sets/{project_id} (admins): back to the defaults; 202
-  without a body. With `?user_id=` there is nothing to remove: 202.
+  project). With `?user_id=` the user's limits and what the user uses: each
+  pod's own per-user count, asked with Cascade's service token, and the
+  user's keypairs (to the user themself and to those who may see other
+  users' keypairs; 0 to others, as Nova always shows).
+- GET /os-quota-sets/{project_id}/defaults: 200, the defaults.
+- PUT /os-quota-sets/{project_id}[?user_id=] (admins): sets the project's
+  (or the user's) limits, integers or integer strings from -1 (unlimited);
+  an unknown key or a bad value is Nova's 400. Unless `"force": true`, a
+  limit Nova would not allow is 400: a project's below what the pods count
+  in use or below the sum of its users' limits, a user's below what the user
+  uses or above what the project has left for them. 200 with the new limits
+  (no `id`, as Nova).
+- DELETE /os-quota-sets/{project_id} (admins): the project's limits and its
+  users' go, back to the defaults; with `?user_id=` only the user's. 202
+  without a body.
 
 Members read only their own project's quotas; another's is Nova's 403.
 Fields per microversion, as Nova: `fixed_ips`, `floating_ips`,
@@ -30,20 +35,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.forward import caller_for
 from cascade.api.compute.limits import V2_36, V2_57, check_query, unavailable_headers, usage
 from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
-from cascade.api.request import session
+from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.services import quotas
 from cascade.versions import Version
 
 OTHER_PROJECTS = "cascade:quotas:other_projects"
+OTHER_USERS = "cascade:keypairs:other_users"  # who may count another user's keypairs
 FILTERED_V2_36 = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
 FILTERED_V2_57 = (
     *FILTERED_V2_36,
@@ -75,7 +83,6 @@ BOOLEANS: list[Any] = [
     False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
 ]  # fmt: skip
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_string
-PER_USER = "Cascade does not keep per-user quotas: {what}, without user_id."
 
 
 def bad(message: str, version: Version) -> ComputeError:
@@ -144,75 +151,106 @@ def _unexpected(extras: list[str]) -> str:
     return f"Additional properties are not allowed ({names} {verb} unexpected)"
 
 
-def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
-    """The limits a PUT body sets and its `force`; Nova's 400 when it breaks the schema.
+def parse_body(body: Any, key: str, known: list[str], version: Version) -> dict[str, Any]:
+    """What a PUT body holds under `key` (a quota set or quota class set, whose keys may
+    be `known`); Nova's 400 when it breaks the schema.
 
     Nova reports the first error jsonschema finds, walking the schema in its
-    own order: the body's type, then inside `quota_set` (its type, each known
-    key in the schema's order, then unknown keys), then `quota_set` missing,
-    then unknown keys beside it.
+    own order: the body's type, then inside `key` (its type, each known key
+    in the schema's order, then unknown keys), then `key` missing, then
+    unknown keys beside it.
     """
     if not isinstance(body, dict):
         raise bad(f"{body!r} is not of type 'object'", version)
-    if "quota_set" in body:
-        given = body["quota_set"]
-        problem = None
-        if not isinstance(given, dict):
-            problem = f"{given!r} is not of type 'object'"
-        else:
-            known = [*(r for r in UPDATE_ORDER if r in shown(version)), "force"]
-            for key in (k for k in known if k in given):
-                value = given[key]
-                wrong = _force_problem(value) if key == "force" else _value_problem(value)
-                if wrong:
-                    raise bad(
-                        f"Invalid input for field/attribute {key}. Value: {value}. {wrong}",
-                        version,
-                    )
-            extras = sorted(k for k in given if k not in known)
-            problem = _unexpected(extras) if extras else None
-        if problem:
-            raise bad(
-                f"Invalid input for field/attribute quota_set. Value: {given}. {problem}", version
-            )
+    if key not in body:
+        raise bad(f"'{key}' is a required property", version)
+    given: Any = body[key]
+    problem = None
+    if not isinstance(given, dict):
+        problem = f"{given!r} is not of type 'object'"
     else:
-        raise bad("'quota_set' is a required property", version)
-    extras = sorted(k for k in body if k != "quota_set")
+        for name in (k for k in known if k in given):
+            value = given[name]
+            wrong = _force_problem(value) if name == "force" else _value_problem(value)
+            if wrong:
+                raise bad(
+                    f"Invalid input for field/attribute {name}. Value: {value}. {wrong}", version
+                )
+        extras = sorted(k for k in given if k not in known)
+        problem = _unexpected(extras) if extras else None
+    if problem:
+        raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}", version)
+    extras = sorted(k for k in body if k != key)
     if extras:
         raise bad(_unexpected(extras), version)
+    return dict(given)
+
+
+def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
+    """The limits a PUT body sets and its `force`; Nova's 400 when it breaks the schema."""
+    known = [*(r for r in UPDATE_ORDER if r in shown(version)), "force"]
+    given = parse_body(body, "quota_set", known, version)
     force = str(given.get("force", "False")).lower() in TRUE_STRINGS
     return {k: int(v) for k, v in given.items() if k != "force"}, force
 
 
 def user_id_of(request: Request) -> str | None:
+    """The first `user_id` of the query; none when empty, as Nova (the project's then)."""
     values = request.query_params.getlist("user_id")
-    return values[0] if values else None
+    return values[0] if values and values[0] else None
 
 
 async def show(request: Request) -> Response:
-    """GET /os-quota-sets/{project_id}: 200 with the project's limits and id."""
+    """GET /os-quota-sets/{project_id}[?user_id=]: 200 with the project's (or the user's)
+    limits and the project's id."""
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
     project_id = request.path_params["project_id"]
     authorize_project(request, "os_compute_api:os-quota-sets:show", project_id, version)
+    user_id = user_id_of(request)
+    conf = request.app.state.conf.quota
     async with session(request) as db:
-        limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
+        if user_id is None:
+            limits = await quotas.limits(db, conf, project_id)
+        else:
+            limits = await quotas.user_limits(db, conf, project_id, user_id)
     return reply(quota_set(limits, version, project_id), version)
 
 
+async def _user_usage(
+    request: Request, db: AsyncSession, project_id: str, user_id: str, version: Version
+) -> quotas.Usage:
+    """What the user uses in the project over every pod, asked with the service token."""
+    ctx = context(request)
+    keypairs = user_id == ctx.user_id or request.app.state.policy.allows(OTHER_USERS, ctx)
+    return await quotas.user_usage(
+        db,
+        request.app.state.registry,
+        project_id,
+        user_id,
+        request_id=caller_for(request, version).request_id,
+        keypairs=keypairs,
+    )
+
+
 async def detail(request: Request) -> Response:
-    """GET /os-quota-sets/{project_id}/detail: 200 with limit, in_use and reserved."""
+    """GET /os-quota-sets/{project_id}/detail[?user_id=]: 200 with limit, in_use and
+    reserved, of the project or of the user in it."""
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
     project_id = request.path_params["project_id"]
     rule = "os_compute_api:os-quota-sets:detail"
     ctx, own = authorize_project(request, rule, project_id, version)
-    if user_id_of(request) is not None:
-        raise bad(PER_USER.format(what="ask for the project's usage"), version)
+    user_id = user_id_of(request)
+    conf = request.app.state.conf.quota
     async with session(request) as db:
-        limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
-        user_id = ctx.user_id if own else None
-        found = await usage(request, db, project_id, version, own_project=own, user_id=user_id)
+        if user_id is None:
+            limits = await quotas.limits(db, conf, project_id)
+            mine = ctx.user_id if own else None
+            found = await usage(request, db, project_id, version, own_project=own, user_id=mine)
+        else:
+            limits = await quotas.user_limits(db, conf, project_id, user_id)
+            found = await _user_usage(request, db, project_id, user_id, version)
     values = {
         r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
     }
@@ -221,36 +259,44 @@ async def detail(request: Request) -> Response:
 
 
 async def defaults(request: Request) -> Response:
-    """GET /os-quota-sets/{project_id}/defaults: 200 with the `[quota]` defaults."""
+    """GET /os-quota-sets/{project_id}/defaults: 200 with the defaults (the quota class
+    `default` over `[quota]`)."""
     version = await negotiated(request)
     project_id = request.path_params["project_id"]
     authorize(request, "os_compute_api:os-quota-sets:defaults", version)
-    values = quotas.defaults(request.app.state.conf.quota)
+    async with session(request) as db:
+        values = await quotas.default_limits(db, request.app.state.conf.quota)
     return reply(quota_set(values, version, project_id), version)
 
 
 async def update(request: Request) -> Response:
-    """PUT /os-quota-sets/{project_id}: 200 with the project's new limits (admins).
+    """PUT /os-quota-sets/{project_id}[?user_id=]: 200 with the project's (or the user's)
+    new limits (admins).
 
-    As in Nova the body is checked before the policy; a limit under what the
-    pods count in use is 400 unless forced."""
+    As in Nova the body is checked before the policy; a limit Nova would not
+    allow (under what is in use, past the project's room for a user, under
+    the users' sum for a project) is 400 unless forced."""
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
     values, force = parse_update(await json_body(request, version), version)
     project_id = request.path_params["project_id"]
     ctx = authorize(request, "os_compute_api:os-quota-sets:update", version)
-    if user_id_of(request) is not None:
-        raise bad(PER_USER.format(what="set the project's quota"), version)
+    user_id = user_id_of(request)
     conf = request.app.state.conf.quota
     unavailable: list[str] = []
     async with session(request) as db:
         in_use = None
         if not force and quotas.needs_usage(values):
-            own = project_id == ctx.project_id
-            found = await usage(request, db, project_id, version, own_project=own)
+            if user_id is None:
+                own = project_id == ctx.project_id
+                found = await usage(request, db, project_id, version, own_project=own)
+            else:
+                found = await _user_usage(request, db, project_id, user_id, version)
             in_use, unavailable = found.counts, found.unavailable
         try:
-            limits = await quotas.update(db, conf, project_id, values, in_use)
+            limits = await quotas.update(
+                db, conf, project_id, values, in_use, user_id=user_id, force=force
+            )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message, version) from exc
     return reply(
@@ -259,12 +305,12 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    """DELETE /os-quota-sets/{project_id}: 202, the project is back on the defaults (admins)."""
+    """DELETE /os-quota-sets/{project_id}[?user_id=]: 202 (admins); the project and its
+    users are back on the defaults, or the user on the project's limits."""
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
     project_id = request.path_params["project_id"]
     authorize(request, "os_compute_api:os-quota-sets:delete", version)
-    if user_id_of(request) is None:  # no per-user quotas: nothing to remove for a user
-        async with session(request) as db:
-            await quotas.delete(db, project_id)
+    async with session(request) as db:
+        await quotas.delete(db, project_id, user_id=user_id_of(request))
     return reply(None, version, status=202)

@@ -120,6 +120,7 @@ async def _check_quota(
             flavor.vcpus,
             flavor.ram,
             conf=request.app.state.conf.quota,
+            user_id=ctx.user_id,
         )
     except quota_service.OverQuota as exc:
         raise ComputeError(403, exc.message, echo_headers(version)) from None
