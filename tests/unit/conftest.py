@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -15,6 +15,9 @@ from starlette.applications import Starlette
 from cascade.app import create_app
 from cascade.conf import Conf, DatabaseSection, KeystoneSection
 from cascade.db.migrate import upgrade
+
+if TYPE_CHECKING:
+    from tests.unit.fakenova import FakeCloud
 
 TOKENS = {
     "admin-token": ["admin", "member"],
@@ -68,8 +71,28 @@ def keystone() -> FakeKeystone:
 
 
 @pytest.fixture
-def pod_handler() -> PodHandler:
+def pod_handler(request: pytest.FixtureRequest) -> PodHandler:
+    """No pod answers, unless the test is marked `fake_pods`: then `cloud`'s two fake Novas."""
+    if request.node.get_closest_marker("fake_pods"):
+        handler: PodHandler = request.getfixturevalue("cloud")
+        return handler
     return no_pods
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    from tests.unit.fakenova import FakeCloud  # fakenova builds on this module
+
+    return FakeCloud.pair()
+
+
+@pytest.fixture
+async def pods(client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud) -> FakeCloud:
+    """`cloud`'s two fake pods registered as pod1 (az1) and pod2 (az2)."""
+    from tests.unit.fakenova import register
+
+    await register(client, keystone, cloud)
+    return cloud
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from cascade.services import quotas
-from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import FakeCloud, register
+from tests.unit.fakenova import FakeCloud
 from tests.unit.test_compute_quotas import (
     ADMIN,
     DEFAULTS,
@@ -27,23 +26,15 @@ from tests.unit.test_compute_quotas import (
     used,
 )
 
+pytestmark = pytest.mark.fake_pods
+
 QC = "/compute/v2.1/os-quota-class-sets"
 GROUPS = ("server_group_members", "server_groups")
 
 
 @pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud.pair()
-
-
-@pytest.fixture
-def pod_handler(cloud: FakeCloud) -> PodHandler:
-    return cloud
-
-
-@pytest.fixture
-async def pods(client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud) -> FakeCloud:
-    await register(client, keystone, cloud)
+async def pods(pods: FakeCloud) -> FakeCloud:
+    cloud = pods
     cloud.pods["n1"].absolute["p1"] = used(3, 5, 1024, 1)
     cloud.pods["n2"].absolute["p1"] = used(4, 6, 2048, 2)
     return cloud
@@ -63,6 +54,7 @@ async def show(client: httpx.AsyncClient, name: str, version: str = "2.1") -> di
 async def update(
     client: httpx.AsyncClient, name: str, values: Any, version: str = "2.1"
 ) -> httpx.Response:
+
     body = {"quota_class_set": values}
     return await client.put(f"{QC}/{name}", json=body, headers=at(version, ADMIN))
 

@@ -16,8 +16,10 @@ from cascade.conf import QuotaSection, sample
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods.compute import Caller
 from cascade.services import quotas
-from tests.unit.conftest import FakeKeystone, PodHandler
+from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
+
+pytestmark = pytest.mark.fake_pods
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -62,16 +64,6 @@ def forbidden(rule: str) -> dict[str, Any]:
 
 def bad_request(message: str) -> dict[str, Any]:
     return {"badRequest": {"code": 400, "message": message}}
-
-
-@pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud.pair()
-
-
-@pytest.fixture
-def pod_handler(cloud: FakeCloud) -> PodHandler:
-    return cloud
 
 
 @pytest.fixture

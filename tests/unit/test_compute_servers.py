@@ -11,23 +11,15 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from cascade.db.models import Flavor, Keypair, Routing
-from tests.unit.conftest import FakeKeystone, PodHandler
+from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
+
+pytestmark = pytest.mark.fake_pods
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
 OTHER = {"X-Auth-Token": "other-token"}
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0nmZ3Xcqvm2zD6EeVpT8o4x1c7wJmQk4f6Yx5p1Lq demo"
-
-
-@pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud.pair()
-
-
-@pytest.fixture
-def pod_handler(cloud: FakeCloud) -> PodHandler:
-    return cloud
 
 
 def flavor(

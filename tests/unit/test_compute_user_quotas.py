@@ -14,8 +14,7 @@ from starlette.applications import Starlette
 from cascade.db.models import Keypair, Pod
 from cascade.services import quotas
 from cascade.services.hosts import Answer
-from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import FakeCloud, register
+from tests.unit.fakenova import FakeCloud
 from tests.unit.test_compute_quotas import (
     ADMIN,
     DEFAULTS,
@@ -32,24 +31,16 @@ from tests.unit.test_compute_quotas import (
     used,
 )
 
+pytestmark = pytest.mark.fake_pods
+
 NOTHING = dict.fromkeys(quotas.RESOURCES, 0)
 
 
 @pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud.pair()
-
-
-@pytest.fixture
-def pod_handler(cloud: FakeCloud) -> PodHandler:
-    return cloud
-
-
-@pytest.fixture
-async def pods(client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud) -> FakeCloud:
+async def pods(pods: FakeCloud) -> FakeCloud:
     """Project p1 uses 7 instances, 11 cores, 3072 MiB over both pods: user u1 3, 4, 768
     (pod1 2, 3, 512 and one server group; pod2 1, 1, 256), user u2 the rest."""
-    await register(client, keystone, cloud)
+    cloud = pods
     n1, n2 = cloud.pods["n1"], cloud.pods["n2"]
     n1.absolute["p1"] = used(3, 5, 1024, 1)
     n2.absolute["p1"] = used(4, 6, 2048, 2)

@@ -12,8 +12,9 @@ from starlette.applications import Starlette
 from cascade.db.models import Pod
 from cascade.services import routings
 from cascade.services.listing import Cursors
-from tests.unit.conftest import FakeKeystone, PodHandler
-from tests.unit.fakenova import FakeCloud, register
+from tests.unit.fakenova import FakeCloud
+
+pytestmark = pytest.mark.fake_pods
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -21,18 +22,8 @@ OTHER = {"X-Auth-Token": "other-token"}
 
 
 @pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud.pair()
-
-
-@pytest.fixture
-def pod_handler(cloud: FakeCloud) -> PodHandler:
-    return cloud
-
-
-@pytest.fixture
-async def pods(client: httpx.AsyncClient, keystone: FakeKeystone, cloud: FakeCloud) -> FakeCloud:
-    await register(client, keystone, cloud)
+async def pods(pods: FakeCloud) -> FakeCloud:
+    cloud = pods
     # interleaved creation, three per second: ties on `created` are broken by id
     names = ["web", "Alpha", "db", "alpha", "cache", "zeta", "mq", "Beta", "api", "beta", "x"]
     for n, name in enumerate(names):
