@@ -1,8 +1,13 @@
-"""Tempest against one pod directly: the baseline Cascade is later compared with, test for test.
+"""Tempest against one pod directly (the baseline), and compute through Cascade next to it.
 
-`devcloud tempest [--pod pod1]` writes a workspace under `<root>/tempest/<pod>`
+`devcloud tempest [--pod 1]` writes a workspace under `<root>/tempest/pod1`
 with a generated `etc/tempest.conf`, runs the baseline selection and writes
 the pass/fail/skip counts to `summary.json` there.
+
+`devcloud tempest --cloud cascade` runs the compute selection twice with one
+configuration that differs only in the region: directly against the pod
+(workspace `pod1-compute`) and through the top (workspace `cascade`), then
+writes the test-for-test comparison to `<root>/tempest/compare.json`.
 """
 
 from __future__ import annotations
@@ -11,30 +16,46 @@ import json
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from devcloud.commands import run
 from devcloud.errors import DevcloudError
-from devcloud.ini import render, write_if_changed
-from devcloud.layout import PASSWORD, Layout, Pod
+from devcloud.ini import Sections, render, write_if_changed
+from devcloud.layout import PASSWORD, TOP_REGION, Layout, Pod
 from devcloud.rest import Rest
 from devcloud.seed import ALT_IMAGE_NAME, FLAVORS, IMAGE_NAME
 
-# The baseline: compute flavors, keypairs, limits, availability zones and servers
-# (create/get/list/delete); volumes (create/get/list/delete, AZs, limits); networks,
+# The compute part of the baseline: flavors, keypairs, limits, availability zones and
+# servers (create/get/list/delete).
+_COMPUTE_BASELINE = (
+    r"flavors\.test_flavors|keypairs\.test_keypairs|keypairs\.test_keypairs_v22"
+    r"|limits\.test_absolute_limits|servers\.test_availability_zone"
+    r"|servers\.test_create_server|servers\.test_list_server_filters"
+    r"|servers\.test_delete_server|servers\.test_servers"
+)
+# The baseline: compute as above; volumes (create/get/list/delete, AZs, limits); networks,
 # subnets, ports, routers, security groups; images (list/get/create/delete).
 BASELINE = (
     r"^tempest\.api\.("
-    r"compute\.(flavors\.test_flavors|keypairs\.test_keypairs|keypairs\.test_keypairs_v22"
-    r"|limits\.test_absolute_limits|servers\.test_availability_zone"
-    r"|servers\.test_create_server|servers\.test_list_server_filters"
-    r"|servers\.test_delete_server|servers\.test_servers)\b"
+    rf"compute\.({_COMPUTE_BASELINE})\b"
     r"|volume\.(test_volumes_get|test_volumes_list|test_availability_zone"
     r"|test_volume_absolute_limits)\b"
     r"|network\.(test_networks|test_ports|test_routers|test_security_groups)\b"
     r"|image\.v2\.test_images\b"
     r")"
+)
+# What is compared through the top: the compute part of the baseline, quotas (project and
+# admin, with the negative quota tests), the admin flavor APIs (flavors, access, extra
+# specs, microversions, and their negative tests) and server groups.
+COMPUTE = (
+    r"^tempest\.api\.compute\.("
+    rf"{_COMPUTE_BASELINE}"
+    r"|test_quotas|admin\.test_quotas\w*|admin\.test_flavors\w*|servers\.test_server_group"
+    r")\b"
 )
 # What a fake-driver, agent-less pod cannot do, each with its reason (docs/tempest.md).
 EXCLUDED = {
@@ -45,11 +66,42 @@ EXCLUDED = {
         "imports an image from a public web server; this machine reaches no internet"
     ),
 }
+COMPARE_FILE = "compare.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One tempest workspace: which region it tests, with which selection.
+
+    `full` runs the baseline with Neutron and Cinder. Otherwise compute only: the
+    projects tempest makes get no network (the top serves no networking yet), so their
+    servers boot without a NIC, and no Cinder (nor volumes through the top yet); see
+    docs/tempest.md, "Through Cascade (compute)".
+    """
+
+    name: str
+    region: str
+    selection: str
+    full: bool
+    excluded: Mapping[str, str] = field(default_factory=lambda: EXCLUDED)
+
+
+def baseline(pod: Pod) -> Target:
+    return Target(name=pod.name, region=pod.region, selection=BASELINE, full=True)
+
+
+def compute_direct(pod: Pod) -> Target:
+    return Target(name=f"{pod.name}-compute", region=pod.region, selection=COMPUTE, full=False)
+
+
+def compute_top() -> Target:
+    return Target(name=TOP_REGION, region=TOP_REGION, selection=COMPUTE, full=False)
 
 
 @dataclass(frozen=True)
 class Summary:
-    pod: str
+    cloud: str
+    region: str
     passed: int
     failed: int
     skipped: int
@@ -57,115 +109,147 @@ class Summary:
     concurrency: int
 
 
-def workspace(layout: Layout, pod: Pod) -> Path:
-    return layout.root / "tempest" / pod.name
+@dataclass(frozen=True)
+class Result:
+    """One test's outcome: `ok`, `FAILED` or `SKIPPED`, and why (skip reason, failure)."""
+
+    status: str
+    reason: str = ""
 
 
-async def _facts(layout: Layout, pod: Pod) -> dict[str, str]:
-    """Ids and extension aliases tempest.conf needs, read from the pod."""
+def workspace(layout: Layout, target: Target) -> Path:
+    return layout.root / "tempest" / target.name
+
+
+def log_path(layout: Layout, target: Target) -> Path:
+    return layout.log / f"tempest-{target.name}.log"
+
+
+async def _facts(layout: Layout, target: Target) -> dict[str, str]:
+    """Ids and extension aliases tempest.conf needs, read from Glance and the region."""
     async with Rest(layout.auth_url) as rest:
         glance = layout.url("glance")
         images = await rest.call("glance", "GET", f"{glance}/v2/images?name={IMAGE_NAME}")
         alt = await rest.call("glance", "GET", f"{glance}/v2/images?name={ALT_IMAGE_NAME}")
-        neutron = rest.endpoint("network", pod.region)
+        if not images["images"] or not alt["images"]:
+            raise DevcloudError("tempest", f"Glance has no image {IMAGE_NAME}: run `up`")
+        facts = {"image": images["images"][0]["id"], "image_alt": alt["images"][0]["id"]}
+        if not target.full:
+            return facts
+        neutron = rest.endpoint("network", target.region)
         nets = await rest.call("neutron", "GET", f"{neutron}/v2.0/networks?name=public")
         exts = await rest.call("neutron", "GET", f"{neutron}/v2.0/extensions")
-    if not images["images"] or not alt["images"] or not nets["networks"]:
-        raise DevcloudError("tempest", f"{pod.name} has no image or public network: run `up`")
-    return {
-        "image": images["images"][0]["id"],
-        "image_alt": alt["images"][0]["id"],
-        "public": nets["networks"][0]["id"],
-        "extensions": ",".join(sorted(e["alias"] for e in exts["extensions"])),
+    if not nets["networks"]:
+        raise DevcloudError("tempest", f"{target.region} has no public network: run `up`")
+    facts["public"] = nets["networks"][0]["id"]
+    facts["extensions"] = ",".join(sorted(e["alias"] for e in exts["extensions"]))
+    return facts
+
+
+def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) -> Sections:
+    flavor_ids = {name: fid for fid, name, *_ in FLAVORS}
+    sections: dict[str, dict[str, str | int | bool]] = {
+        # debug: tempest.log keeps every request and response with headers and body
+        "DEFAULT": {"log_file": "tempest.log", "debug": True},
+        "oslo_concurrency": {"lock_path": str(ws / "lock")},
+        "auth": {
+            "admin_username": "admin",
+            "admin_password": PASSWORD,
+            "admin_project_name": "admin",
+            "admin_domain_name": "Default",
+            "use_dynamic_credentials": True,
+            # compute only: the projects tempest makes get no network, their servers no NIC
+            # (Neutron stays "available": tempest skips most server classes without it)
+            "create_isolated_networks": target.full,
+        },
+        "identity": {
+            "uri_v3": layout.auth_url,
+            "auth_version": "v3",
+            "region": target.region,
+        },
+        "identity-feature-enabled": {"api_v2": False},
+        "compute": {
+            "image_ref": facts["image"],
+            "image_ref_alt": facts["image_alt"],
+            "flavor_ref": flavor_ids["m1.tiny"],
+            "flavor_ref_alt": flavor_ids["m1.small"],
+            "min_compute_nodes": 1,
+            "min_microversion": "2.1",
+            "max_microversion": "latest",
+            "build_timeout": 120,
+        },
+        "compute-feature-enabled": {
+            "console_output": True,
+            "vnc_console": False,
+            "spice_console": False,
+            "serial_console": False,
+            "live_migration": False,
+            "cold_migration": False,
+            "resize": True,
+        },
     }
+    if target.full:
+        sections["network"] = {
+            "public_network_id": facts["public"],
+            "floating_network_name": "public",
+            "project_network_cidr": "10.100.0.0/16",
+        }
+        # IPv6 is API-only here too (no DHCP or RA agents), like everything else
+        sections["network-feature-enabled"] = {
+            "ipv6": True,
+            "ipv6_subnet_attributes": True,
+            "api_extensions": facts["extensions"],
+        }
+    sections["validation"] = {"run_validation": False}
+    if target.full:
+        sections["volume"] = {
+            "catalog_type": "block-storage",
+            "build_timeout": 120,
+            "min_microversion": "3.0",
+            "max_microversion": "latest",
+        }
+        sections["volume-feature-enabled"] = {"backup": False}
+    sections["image"] = {"build_timeout": 120}
+    sections["service_available"] = {
+        "nova": True,
+        "neutron": True,
+        "glance": True,
+        "cinder": target.full,
+        "swift": False,
+        "horizon": False,
+    }
+    return sections
 
 
-async def configure(layout: Layout, pod: Pod) -> Path:
+async def configure(layout: Layout, target: Target) -> Path:
     """Create the workspace (once) and (re)write its tempest.conf; returns the workspace."""
-    ws = workspace(layout, pod)
+    ws = workspace(layout, target)
     home = layout.root / "home"
     if not (ws / ".stestr.conf").exists():
         shutil.rmtree(ws, ignore_errors=True)
         ws.parent.mkdir(parents=True, exist_ok=True)
         await run(
-            [layout.vbin("tempest"), "init", "--name", f"tempest-{pod.name}", str(ws)],
+            [layout.vbin("tempest"), "init", "--name", f"tempest-{target.name}", str(ws)],
             service="tempest",
             log=layout.log / "tempest-setup.log",
             env={"HOME": str(home)},  # tempest keeps its workspace registry in ~/.tempest
         )
-    facts = await _facts(layout, pod)
-    flavor_ids = {name: fid for fid, name, *_ in FLAVORS}
-    conf = render(
-        {
-            "DEFAULT": {"log_file": "tempest.log"},
-            "oslo_concurrency": {"lock_path": str(ws / "lock")},
-            "auth": {
-                "admin_username": "admin",
-                "admin_password": PASSWORD,
-                "admin_project_name": "admin",
-                "admin_domain_name": "Default",
-                "use_dynamic_credentials": True,
-            },
-            "identity": {
-                "uri_v3": layout.auth_url,
-                "auth_version": "v3",
-                "region": pod.region,
-            },
-            "identity-feature-enabled": {"api_v2": False},
-            "compute": {
-                "image_ref": facts["image"],
-                "image_ref_alt": facts["image_alt"],
-                "flavor_ref": flavor_ids["m1.tiny"],
-                "flavor_ref_alt": flavor_ids["m1.small"],
-                "min_compute_nodes": 1,
-                "min_microversion": "2.1",
-                "max_microversion": "latest",
-                "build_timeout": 120,
-            },
-            "compute-feature-enabled": {
-                "console_output": True,
-                "vnc_console": False,
-                "spice_console": False,
-                "serial_console": False,
-                "live_migration": False,
-                "cold_migration": False,
-                "resize": True,
-            },
-            "network": {
-                "public_network_id": facts["public"],
-                "floating_network_name": "public",
-                "project_network_cidr": "10.100.0.0/16",
-            },
-            # IPv6 is API-only here too (no DHCP or RA agents), like everything else
-            "network-feature-enabled": {
-                "ipv6": True,
-                "ipv6_subnet_attributes": True,
-                "api_extensions": facts["extensions"],
-            },
-            "validation": {"run_validation": False},
-            "volume": {
-                "catalog_type": "block-storage",
-                "build_timeout": 120,
-                "min_microversion": "3.0",
-                "max_microversion": "latest",
-            },
-            "volume-feature-enabled": {"backup": False},
-            "image": {"build_timeout": 120},
-            "service_available": {
-                "nova": True,
-                "neutron": True,
-                "glance": True,
-                "cinder": True,
-                "swift": False,
-                "horizon": False,
-            },
-        }
-    )
-    write_if_changed(ws / "etc" / "tempest.conf", conf)
+    facts = await _facts(layout, target)
+    write_if_changed(ws / "etc" / "tempest.conf", render(_conf(layout, target, ws, facts)))
     return ws
 
 
+# -- reading tempest's output -------------------------------------------------------
+
 _TOTALS = re.compile(r"- (Passed|Skipped|Failed): (\d+)")
+# `{0} tempest.api...Class.test_x[id-...,smoke] [0.5s] ... ok` (also `... SKIPPED: why`);
+# a class whose set-up failed or skipped is the "test" `setUpClass (tempest.api...Class)`.
+_LINE = re.compile(
+    r"^\{\d+\} (?P<test>\S.*?)(?: \[[\d.]+s\])? \.\.\. (?P<status>ok|FAILED|SKIPPED)"
+    r"(?:: (?P<reason>.*))?$"
+)
+_ATTRS = re.compile(r"\[[^\]]*\]$")
+_SET_UP_CLASS = re.compile(r"^setUpClass \((?P<cls>[\w.]+)\)$")
 
 
 def parse_totals(output: str) -> dict[str, int]:
@@ -174,17 +258,143 @@ def parse_totals(output: str) -> dict[str, int]:
     return {k: found.get(k, 0) for k in ("passed", "skipped", "failed")}
 
 
-async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summary:
-    ws = await configure(layout, pod)
-    log = layout.log / f"tempest-{pod.name}.log"
+def parse_results(output: str) -> dict[str, Result]:
+    """Every test's result line of a `tempest run` output, by test id without its tags.
+
+    A failed test's reason is filled in from its captured traceback (`failure_reasons`).
+    """
+    results: dict[str, Result] = {}
+    for line in output.splitlines():
+        m = _LINE.match(line.rstrip())
+        if m:
+            test = _ATTRS.sub("", m["test"])
+            results[test] = Result(m["status"], (m["reason"] or "").strip())
+    for test, reason in failure_reasons(output).items():
+        if test in results and results[test].status == "FAILED":
+            results[test] = Result("FAILED", reason)
+    return results
+
+
+# subunit-trace prints a failed test's details after its result line, in blocks headed
+# `Captured traceback:` and `Captured pythonlogging:`, each underlined with `~`.
+_BLOCK = re.compile(r"^\s*Captured (?P<kind>[\w ]+):\s*$")
+_REQUEST = re.compile(r"Request \([^)]*\): (?P<code>\d{3}) (?P<method>[A-Z]+) (?P<url>\S+)")
+# `tempest.lib.exceptions.BadRequest: Bad request`, `AssertionError: ...`
+_EXCEPTION = re.compile(
+    r"^\s*(?P<exc>(?:[a-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)): ?(?P<msg>.*)$"
+)
+
+
+def failure_reasons(output: str) -> dict[str, str]:
+    """Why each failed test failed, in one line: the exception and the request behind it.
+
+    The exception is the last line of the captured traceback that names an exception
+    (tempest's REST exceptions carry the response body on a following `Details:` line);
+    the request is the first one in the captured log that got a 4xx/5xx answer, or else
+    the last one (an assertion on a successful answer).
+    """
+    reasons: dict[str, str] = {}
+    lines = output.splitlines()
+    current: str | None = None
+    kind = ""
+    exc = ""
+    request = ""
+    last = ""
+
+    def close() -> None:
+        req = request or (f"last request: {last}" if last else "")
+        if current is not None and (exc or req):
+            reasons[current] = "; ".join(p for p in (exc, req) if p)
+
+    for i, line in enumerate(lines):
+        if line.startswith("====="):  # the closing blocks repeat the failures: stop here
+            close()
+            current = None
+            continue
+        m = _LINE.match(line.rstrip())
+        if m:
+            close()
+            current = _ATTRS.sub("", m["test"]) if m["status"] == "FAILED" else None
+            kind, exc, request, last = "", "", "", ""
+            continue
+        if current is None:
+            continue
+        block = _BLOCK.match(line)
+        if block:
+            kind = block["kind"]
+            continue
+        if kind == "traceback":
+            e = _EXCEPTION.match(line)
+            if e:
+                exc = f"{e['exc'].rsplit('.', 1)[-1]}: {e['msg']}".rstrip(": ")
+                nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+                if nxt.startswith("Details:"):
+                    exc += " " + nxt
+        elif kind == "pythonlogging" and not request:
+            r = _REQUEST.search(line)
+            if r:
+                last = f"{r['method']} {r['url']} -> {r['code']}"
+                if int(r["code"]) >= 400:
+                    request = last
+    close()
+    return reasons
+
+
+def class_results(results: Mapping[str, Result]) -> dict[str, Result]:
+    """Class set-ups that failed or were skipped, by class path: their tests have no
+    result line of their own."""
+    out: dict[str, Result] = {}
+    for test, result in results.items():
+        m = _SET_UP_CLASS.match(test)
+        if m and result.status != "ok":
+            out[m["cls"]] = result
+    return out
+
+
+def compare(direct: Mapping[str, Result], top: Mapping[str, Result]) -> list[dict[str, str]]:
+    """The tests whose result differs, test for test, sorted by test id.
+
+    A test missing from one run whose class set-up failed or was skipped there takes the
+    class's result; one missing otherwise is `missing` (not selected or not run).
+    """
+
+    def status(results: Mapping[str, Result], classes: Mapping[str, Result], test: str) -> Result:
+        if test in results:
+            return results[test]
+        cls = classes.get(test.rsplit(".", 1)[0])
+        if cls is None:
+            return Result("missing")
+        if cls.status == "FAILED":
+            return Result("FAILED", f"setUpClass failed: {cls.reason}")
+        return cls
+
+    classes_direct, classes_top = class_results(direct), class_results(top)
+    rows = []
+    for test in sorted(set(direct) | set(top)):
+        d = status(direct, classes_direct, test)
+        t = status(top, classes_top, test)
+        if d.status == t.status:
+            continue
+        reason = t.reason or d.reason
+        rows.append({"test": test, "direct": d.status, "top": t.status, "reason": reason})
+    return rows
+
+
+# -- running ----------------------------------------------------------------------
+
+
+async def run_target(layout: Layout, target: Target, concurrency: int = 2) -> Summary:
+    """Run the target's selection; write `summary.json` and `results.json` in its workspace."""
+    ws = await configure(layout, target)
+    log = log_path(layout, target)
     started = time.monotonic()
     argv = [
         layout.vbin("tempest"),
         "run",
         "--regex",
-        BASELINE,
+        target.selection,
         "--exclude-regex",
-        "|".join(f"({r})" for r in EXCLUDED),
+        "|".join(f"({r})" for r in target.excluded),
         "--concurrency",
         str(concurrency),
     ]
@@ -195,15 +405,56 @@ async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summar
         output = log.read_text().rsplit("\n=== ", 1)[-1] if log.exists() else ""
         if not _TOTALS.search(output):
             raise exc
-    counts = parse_totals(output)
     summary = Summary(
-        pod=pod.name,
+        cloud=target.name,
+        region=target.region,
         seconds=round(time.monotonic() - started, 1),
         concurrency=concurrency,
-        **counts,
+        **parse_totals(output),
     )
     (ws / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    results = {test: asdict(r) for test, r in sorted(parse_results(output).items())}
+    (ws / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return summary
+
+
+async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summary:
+    return await run_target(layout, baseline(pod), concurrency)
+
+
+def load_run(layout: Layout, target: Target) -> tuple[Summary, dict[str, Result]]:
+    """A finished run's summary and results, as `run_target` left them."""
+    ws = workspace(layout, target)
+    try:
+        summary = Summary(**json.loads((ws / "summary.json").read_text()))
+        raw = json.loads((ws / "results.json").read_text())
+    except (OSError, ValueError, TypeError) as exc:
+        raise DevcloudError("tempest", f"no finished run in {ws}: run it first ({exc})") from exc
+    return summary, {test: Result(**r) for test, r in raw.items()}
+
+
+async def run_compare(
+    layout: Layout, pod: Pod, concurrency: int = 2, direct: bool = True
+) -> dict[str, Any]:
+    """The compute selection directly against `pod` (unless `direct` is False: the last
+    direct run is reused) and through the top; the comparison, also in compare.json."""
+    direct_target, top_target = compute_direct(pod), compute_top()
+    if direct:
+        await run_target(layout, direct_target, concurrency)
+    await run_target(layout, top_target, concurrency)
+    direct_summary, direct_results = load_run(layout, direct_target)
+    top_summary, top_results = load_run(layout, top_target)
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "selection": COMPUTE,
+        "excluded": list(top_target.excluded),
+        "direct": asdict(direct_summary),
+        "top": asdict(top_summary),
+        "differences": compare(direct_results, top_results),
+    }
+    path = layout.root / "tempest" / COMPARE_FILE
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 async def _run_in(ws: Path, argv: list[str], layout: Layout, log: Path) -> str:
