@@ -39,6 +39,9 @@ class PodRegistry:
         self.compute_ranges: dict[str, tuple[Version, Version, float]] = {}
         # pod id -> (free capacity or None, valid until): see cascade.services.capacity
         self.capacities: dict[str, tuple[Any, float]] = {}
+        # pod id -> (its flavor copies' names at the top, valid until): see
+        # cascade.services.servers.flavor_names
+        self.flavor_names: dict[str, tuple[dict[str, tuple[str, str]], float]] = {}
 
     async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
         """The region's endpoints; the catalog is read again when a region is not in it."""

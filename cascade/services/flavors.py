@@ -359,7 +359,11 @@ async def ensure_in_pod(
     """The pod-side id of top flavor `flavor_id` in `pod`, copied there first if needed."""
     from cascade.services import flavor_copies
 
-    return await flavor_copies.ensure_in_pod(db, registry, pod, flavor_id, request_id)
+    bottom_id = await flavor_copies.ensure_in_pod(db, registry, pod, flavor_id, request_id)
+    names = registry.flavor_names.get(pod.id)
+    if names is not None and bottom_id not in names[0]:
+        del registry.flavor_names[pod.id]  # a new copy: server views must know its name
+    return bottom_id
 
 
 async def bottom_to_top(db: AsyncSession, pod_id: str, bottom_id: str) -> str | None:

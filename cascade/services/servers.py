@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,15 +69,19 @@ async def locate(
     routing, the pods are asked (in parallel, with the caller's token): the
     one that shows the server gets its routing written now.
     """
-    routing = await db.scalar(
-        select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
-    )
-    if routing is not None:
+    # one round trip: the routing with its pod
+    row = (
+        await db.execute(
+            select(Routing, Pod)
+            .join(Pod, Pod.id == Routing.pod_id)
+            .where(Routing.resource_type == kind, Routing.top_id == server_id)
+        )
+    ).first()
+    if row is not None:
+        routing, pod = row
         if project_id is not None and routing.project_id != project_id:
             raise ServerNotFound(server_id)
-        pod = await db.get(Pod, routing.pod_id)
-        if pod is not None:
-            return Located(pod, routing)
+        return Located(pod, routing)
     found = await _ask_pods(db, registry, caller, server_id, kind)
     if found is None:
         raise ServerNotFound(server_id)
@@ -202,8 +207,25 @@ async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None
     return list((await db.scalars(query)).all())
 
 
-async def flavor_names(db: AsyncSession, pod_id: str) -> dict[str, tuple[str, str]]:
-    """bottom flavor id and bottom name -> (top id, top name), for the pod's copies."""
+FLAVOR_NAMES_SECONDS = 5.0
+
+
+async def flavor_names(
+    db: AsyncSession, pod_id: str, registry: PodRegistry | None = None
+) -> dict[str, tuple[str, str]]:
+    """bottom flavor id and bottom name -> (top id, top name), for the pod's copies.
+
+    With `registry`, kept there for FLAVOR_NAMES_SECONDS (every server shown needs it;
+    a copy made by this process drops it at once, one made by another shows the
+    pod's name for at most that long).
+    """
+    if registry is not None:
+        cached = registry.flavor_names.get(pod_id)
+        if cached is not None and time.monotonic() < cached[1]:
+            return cached[0]
+        fresh = await flavor_names(db, pod_id)
+        registry.flavor_names[pod_id] = (fresh, time.monotonic() + FLAVOR_NAMES_SECONDS)
+        return fresh
     rows = (
         await db.execute(
             select(Routing.bottom_id, Flavor.id, Flavor.name)

@@ -95,6 +95,11 @@ def view(pod: Pod) -> dict[str, Any]:
     }
 
 
+def changed(request: Request) -> None:
+    """The pods changed: this process works the compute range out again at once."""
+    request.app.state.compute_advertised = None
+
+
 def _force(request: Request) -> bool:
     raw = request.query_params.get("force", "false").lower()
     if raw not in ("true", "false"):
@@ -112,6 +117,7 @@ async def create(request: Request) -> Response:
     async with session(request) as db:
         try:
             pod = await service.create(db, spec)
+            changed(request)
         except service.PodConflict as exc:
             raise ApiError(409, str(exc), "cascade.pod.duplicate") from exc
     location = str(request.url_for("pod", pod_id=pod.id))
@@ -141,6 +147,7 @@ async def update(request: Request) -> Response:
     async with session(request) as db:
         try:
             pod = await service.update(db, request.path_params["pod_id"], spec)
+            changed(request)
         except service.PodNotFound as exc:
             raise _not_found(exc) from exc
         except service.PodConflict as exc:
@@ -153,6 +160,7 @@ async def delete(request: Request) -> Response:
     async with session(request) as db:
         try:
             await service.delete(db, request.path_params["pod_id"], force=_force(request))
+            changed(request)
         except service.PodNotFound as exc:
             raise _not_found(exc) from exc
         except service.PodInUse as exc:

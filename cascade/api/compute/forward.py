@@ -114,7 +114,7 @@ async def top_view(
     found = [body["server"]] if isinstance(body.get("server"), dict) else []
     found += [s for s in body.get("servers", []) if isinstance(s, dict)]
     if found:
-        names = await server_service.flavor_names(db, pod.id)
+        names = await server_service.flavor_names(db, pod.id, request.app.state.registry)
         for item in found:
             server_views.server(item, pod, names.get)
     return body
