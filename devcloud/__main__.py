@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from devcloud import bench, cloud, tempest
+from devcloud import bench, bench_cascade, cloud, tempest
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
@@ -62,11 +62,48 @@ def parser() -> argparse.ArgumentParser:
         "--wipe", action="store_true", help="also delete all data and config (keeps the virtualenv)"
     )
     sub.add_parser("status", help="each service, its port, whether it answers, its log")
-    tempest = sub.add_parser("tempest", help="run the tempest baseline against one pod directly")
+    tempest = sub.add_parser(
+        "tempest",
+        help="run the tempest baseline against one pod directly, or (--cloud cascade) "
+        "the compute tests directly and through Cascade, compared test for test",
+    )
     tempest.add_argument("--pod", type=int, default=1, help="pod number (default 1)")
+    tempest.add_argument(
+        "--cloud",
+        choices=("pod", "cascade"),
+        default="pod",
+        help="pod: the baseline against --pod; cascade: the compute selection against --pod "
+        "and through the top, compared in tempest/compare.json",
+    )
+    tempest.add_argument(
+        "--reuse-direct",
+        action="store_true",
+        help="with --cloud cascade: compare with the last direct run instead of running it",
+    )
     tempest.add_argument("--concurrency", type=int, default=2)
-    bench = sub.add_parser("bench", help="print the devcloud's figures (memory, boot, volumes)")
+    bench = sub.add_parser(
+        "bench",
+        help="print the devcloud's figures (memory, boot, volumes), or with --cascade "
+        "Cascade's (overhead, fan-out, memory; written into docs/benchmarks.md)",
+    )
     bench.add_argument("--count", type=int, default=5, help="servers and volumes per pod")
+    bench.add_argument(
+        "--cascade",
+        action="store_true",
+        help="benchmark Cascade against the pods instead (devcloud/bench_cascade.py)",
+    )
+    bench.add_argument(
+        "--requests", type=int, default=500, help="--cascade: GET /servers/{id} per path"
+    )
+    bench.add_argument(
+        "--servers", type=int, default=200, help="--cascade: servers spread over the pods"
+    )
+    bench.add_argument(
+        "--runs", type=int, default=20, help="--cascade: /servers/detail lists per path"
+    )
+    bench.add_argument(
+        "--cleanup", action="store_true", help="--cascade: delete the benchmark's servers"
+    )
     sub.add_parser("env", help='shell lines for the openstack CLI: eval "$(devcloud env)"')
     return top
 
@@ -93,20 +130,44 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"{r.name:24} {r.port or '-':>6} {r.pid or '-':>8}  {r.state:24} {r.log}")
         return 0 if all(r.healthy for r in rows) else 3
     elif args.command == "tempest":
-        summary = await tempest.run_baseline(layout, layout.pod(args.pod), args.concurrency)
-        print(
-            f"tempest against {summary.pod}: {summary.passed} passed, {summary.failed} failed, "
-            f"{summary.skipped} skipped in {summary.seconds:.0f} s "
-            f"(concurrency {summary.concurrency}); log: {layout.log / f'tempest-{summary.pod}.log'}"
-        )
-        return 1 if summary.failed else 0
+        return await _tempest(layout, args)
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
-        print(await bench.run_bench(layout, pods, args.count))
+        if args.cascade:
+            options = bench_cascade.Options(args.requests, args.servers, args.runs, args.cleanup)
+            print(await bench_cascade.run(layout, pods, options))
+        else:
+            print(await bench.run_bench(layout, pods, args.count))
     elif args.command == "env":
         print(clouds_yaml.env(layout), end="")
     return 0
+
+
+async def _tempest(layout: Layout, args: argparse.Namespace) -> int:
+    pod = layout.pod(args.pod)
+    if args.cloud == "pod":
+        summary = await tempest.run_baseline(layout, pod, args.concurrency)
+        print(_counts(layout, summary))
+        return 1 if summary.failed else 0
+    report = await tempest.run_compare(layout, pod, args.concurrency, not args.reuse_direct)
+    for side in ("direct", "top"):
+        print(_counts(layout, tempest.Summary(**report[side])))
+    diffs = report["differences"]
+    where = layout.root / "tempest" / tempest.COMPARE_FILE
+    print(f"{len(diffs)} tests differ ({where})" + (":" if diffs else ""))
+    for row in diffs:
+        print(f"  {row['direct']:>7} -> {row['top']:<7} {row['test']}\n      {row['reason']}")
+    # the top is as good as the pod when no test that passes directly fails through it
+    return 1 if any(r["direct"] == "ok" for r in diffs) else 0
+
+
+def _counts(layout: Layout, s: tempest.Summary) -> str:
+    return (
+        f"tempest against {s.cloud} (region {s.region}): {s.passed} passed, {s.failed} failed, "
+        f"{s.skipped} skipped in {s.seconds:.0f} s (concurrency {s.concurrency}); "
+        f"log: {layout.log / f'tempest-{s.cloud}.log'}"
+    )
 
 
 def main() -> None:

@@ -188,12 +188,13 @@ def test_render_names_targets_and_verdicts() -> None:
         rss_after_kib=90 * 1024,
         processes=1,
         statements={"GET `/servers/{id}`": {"SELECT": 4.0}},
+        memory_gib=23.5,
     )
     assert results.slower_pod == "pod2 alone"
     text = render(results)
-    assert "12.0 ms / 10.0 ms = **1.20 x** | fail |" in text
+    assert "12.0 ms / 10.0 ms = **1.20 x** (+2.0 ms) | fail |" in text
     assert "300.0 ms / 260.0 ms = **1.15 x** | pass |" in text
     assert "the slower pod alone (pod2, 100 servers)" in text
     assert "80.0 MiB / 90.0 MiB" in text
-    assert "2026-11-22 03:00 UTC on 2 cores" in text
+    assert "2026-11-22 03:00 UTC on 2 cores (24 GiB)" in text
     assert "| GET `/servers/{id}` | 4.0 | 0.0 |" in text
