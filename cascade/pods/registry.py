@@ -10,6 +10,7 @@ import httpx
 from cascade.conf import PodsSection
 from cascade.identity import TokenValidator
 from cascade.pods.client import PodClient
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 
@@ -42,6 +43,7 @@ class PodRegistry:
         # pod id -> (its flavor copies' names at the top, valid until): see
         # cascade.services.servers.flavor_names
         self.flavor_names: dict[str, tuple[dict[str, tuple[str, str]], float]] = {}
+        self.routes = RouteCache()  # see cascade.services.route_cache
 
     async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
         """The region's endpoints; the catalog is read again when a region is not in it."""

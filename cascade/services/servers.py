@@ -28,6 +28,7 @@ from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
 from cascade.services import routings
+from cascade.services.route_cache import RouteCache
 
 LOG = logging.getLogger(__name__)
 SERVER = "server"
@@ -81,6 +82,8 @@ async def locate(
         routing, pod = row
         if project_id is not None and routing.project_id != project_id:
             raise ServerNotFound(server_id)
+        if routing.status == "active":
+            registry.routes.put(kind, server_id, pod.id, routing.project_id)
         return Located(pod, routing)
     found = await _ask_pods(db, registry, caller, server_id, kind)
     if found is None:
@@ -172,15 +175,24 @@ async def forget_intent(db: AsyncSession, row: Routing) -> None:
     await db.commit()
 
 
-async def mark(db: AsyncSession, routing: Routing, status: str) -> None:
+async def mark(
+    db: AsyncSession, routing: Routing, status: str, routes: RouteCache | None = None
+) -> None:
+    """Set the routing's status; it leaves the reads-by-id memory (`routes`) unless active."""
+    if routes is not None and status != "active":
+        routes.drop(routing.resource_type, routing.top_id)
     routing.status = status
     routing.updated_at = _now()
     await db.commit()
 
 
-async def gone(db: AsyncSession, routing: Routing, pod: Pod) -> None:
+async def gone(
+    db: AsyncSession, routing: Routing, pod: Pod, routes: RouteCache | None = None
+) -> None:
     """The pod says the server does not exist: expected after a delete (the routing
     goes); otherwise the routing is stale and kept, marked, for an operator to see."""
+    if routes is not None:
+        routes.drop(routing.resource_type, routing.top_id)
     if routing.status == "deleting":
         await db.delete(routing)
         await db.commit()
@@ -192,7 +204,7 @@ async def gone(db: AsyncSession, routing: Routing, pod: Pod) -> None:
             routing.top_id,
             pod.name,
         )
-        await mark(db, routing, "stale")
+        await mark(db, routing, "stale", routes)
 
 
 async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None) -> list[Routing]:
@@ -210,6 +222,16 @@ async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None
 FLAVOR_NAMES_SECONDS = 5.0
 
 
+def remembered_flavor_names(
+    registry: PodRegistry, pod_id: str
+) -> dict[str, tuple[str, str]] | None:
+    """`flavor_names` as last read for the pod, while still fresh; None otherwise."""
+    cached = registry.flavor_names.get(pod_id)
+    if cached is not None and time.monotonic() < cached[1]:
+        return cached[0]
+    return None
+
+
 async def flavor_names(
     db: AsyncSession, pod_id: str, registry: PodRegistry | None = None
 ) -> dict[str, tuple[str, str]]:
@@ -220,9 +242,9 @@ async def flavor_names(
     pod's name for at most that long).
     """
     if registry is not None:
-        cached = registry.flavor_names.get(pod_id)
-        if cached is not None and time.monotonic() < cached[1]:
-            return cached[0]
+        cached = remembered_flavor_names(registry, pod_id)
+        if cached is not None:
+            return cached
         fresh = await flavor_names(db, pod_id)
         registry.flavor_names[pod_id] = (fresh, time.monotonic() + FLAVOR_NAMES_SECONDS)
         return fresh

@@ -321,3 +321,31 @@ async def test_creates_sharing_a_client_request_id_each_get_their_routing(
     assert {r.headers["x-openstack-request-id"] for r in sent} == {
         headers["X-OpenStack-Request-ID"]
     }
+
+
+async def test_a_remembered_server_is_shown_without_the_database(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    server = pods.pods["n2"].add_server("vm")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    # routed (found in the pods), remembered (read from the routing), then the pod
+    # snapshot and flavor names primed; then the database is taken away
+    for _ in range(3):
+        assert (await client.get(url, headers=MEMBER)).status_code == 200
+    sessions = app.state.sessions
+
+    def no_database() -> None:
+        raise AssertionError("the database was asked")
+
+    app.state.sessions = no_database
+    try:
+        resp = await client.get(url, headers=MEMBER)
+        assert resp.status_code == 200
+        assert resp.headers["x-cascade-pod"] == "pod2"
+        assert resp.json()["server"]["OS-EXT-AZ:availability_zone"] == "az2"
+        assert (await client.get(url, headers=OTHER)).status_code == 404  # still scoped
+    finally:
+        app.state.sessions = sessions
+    assert (await client.delete(url, headers=MEMBER)).status_code == 204
+    resp = await client.get(url, headers=MEMBER)  # forgotten with the delete
+    assert resp.status_code == 404

@@ -98,6 +98,7 @@ def view(pod: Pod) -> dict[str, Any]:
 def changed(request: Request) -> None:
     """The pods changed: this process works the compute range out again at once."""
     request.app.state.compute_advertised = None
+    request.app.state.registry.routes.forget_pods()
 
 
 def _force(request: Request) -> bool:

@@ -105,23 +105,37 @@ async def pod_root(request: Request, pod: Pod) -> str:
 
 
 async def top_view(
-    request: Request, db: AsyncSession, pod: Pod, body: Any, root: str | None = None
+    request: Request, db: AsyncSession | None, pod: Pod, body: Any, root: str | None = None
 ) -> Any:
-    """A pod's JSON body as the top shows it."""
+    """A pod's JSON body as the top shows it (`db`: a session to use, else one is opened
+    only if the pod's flavor names are not remembered)."""
     body = server_views.rewrite_urls(body, root or await pod_root(request, pod), top_root(request))
     if not isinstance(body, dict):
         return body
     found = [body["server"]] if isinstance(body.get("server"), dict) else []
     found += [s for s in body.get("servers", []) if isinstance(s, dict)]
     if found:
-        names = await server_service.flavor_names(db, pod.id, request.app.state.registry)
+        registry = request.app.state.registry
+        names = server_service.remembered_flavor_names(registry, pod.id)
+        if names is None:
+            names = await _flavor_names(request, db, pod)
         for item in found:
             server_views.server(item, pod, names.get)
     return body
 
 
+async def _flavor_names(
+    request: Request, db: AsyncSession | None, pod: Pod
+) -> dict[str, tuple[str, str]]:
+    registry = request.app.state.registry
+    if db is not None:
+        return await server_service.flavor_names(db, pod.id, registry)
+    async with request.app.state.sessions() as fresh:
+        return await server_service.flavor_names(fresh, pod.id, registry)
+
+
 async def relay(
-    request: Request, db: AsyncSession, pod: Pod, resp: httpx.Response, version: Version
+    request: Request, db: AsyncSession | None, pod: Pod, resp: httpx.Response, version: Version
 ) -> Response:
     """The pod's answer to the client: errors named, bodies and Location at the top."""
     if resp.status_code >= 400:

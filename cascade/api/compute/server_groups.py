@@ -152,7 +152,9 @@ async def _routed(request: Request, method: str, action: str) -> Response:
             request, where.pod, version, method, f"/os-server-groups/{group_id}"
         )
         if resp.status_code == 404:
-            await server_service.gone(db, where.routing, where.pod)
+            await server_service.gone(
+                db, where.routing, where.pod, request.app.state.registry.routes
+            )
             raise missing
         if method == "DELETE" and resp.status_code < 400:
             await db.delete(where.routing)

@@ -237,8 +237,11 @@ async def _record_created(
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:servers:show", version)
+    ctx = authorize(request, "os_compute_api:servers:show", version)
     server_id = request.path_params["server_id"]
+    fast = await _show_remembered(request, ctx, server_id, version)
+    if fast is not None:
+        return fast
     async with session(request) as db:
         where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
         try:
@@ -255,9 +258,42 @@ async def show(request: Request) -> Response:
                 raise forward.unavailable(exc, version) from exc
             return _down_stub(request, where, version)
         if resp.status_code == 404:
-            await server_service.gone(db, where.routing, where.pod)
+            await server_service.gone(
+                db, where.routing, where.pod, request.app.state.registry.routes
+            )
             raise not_found(server_id, version)
         return await forward.relay(request, db, where.pod, resp, version)
+
+
+async def _show_remembered(
+    request: Request, ctx: Context, server_id: str, version: Version
+) -> Response | None:
+    """The common case without the database: a routing this process remembers, its pod
+    answering 200. Anything else (None) takes the full path, which asks again."""
+    registry = request.app.state.registry
+    known = registry.routes.get(server_service.SERVER, server_id)
+    if known is None:
+        return None
+    pod_id, project_id = known
+    if not ctx.is_admin and project_id != ctx.project_id:
+        raise not_found(server_id, version)
+    pod = await registry.routes.pod(request.app.state.sessions, pod_id)
+    if pod is None:
+        return None
+    try:
+        resp = await pod_call(
+            registry,
+            pod,
+            forward.caller_for(request, version),
+            "GET",
+            f"/servers/{server_id}",
+            params=list(request.query_params.multi_items()),
+        )
+    except PodUnavailable:
+        return None
+    if resp.status_code != 200:
+        return None
+    return await forward.relay(request, None, pod, resp, version)
 
 
 def _down_stub(request: Request, where: server_service.Located, version: Version) -> Response:
@@ -296,10 +332,14 @@ async def member(request: Request) -> Response:
             headers=headers,
         )
         if resp.status_code == 404 and not rest:
-            await server_service.gone(db, where.routing, where.pod)
+            await server_service.gone(
+                db, where.routing, where.pod, request.app.state.registry.routes
+            )
             raise not_found(server_id, version)
         if resp.status_code < 400 and _deletes(request.method, rest, content):
-            await server_service.mark(db, where.routing, "deleting")
+            await server_service.mark(
+                db, where.routing, "deleting", request.app.state.registry.routes
+            )
         return await forward.relay(request, db, where.pod, resp, version)
 
 
