@@ -105,11 +105,19 @@ async def pod_root(request: Request, pod: Pod) -> str:
 
 
 async def top_view(
-    request: Request, db: AsyncSession | None, pod: Pod, body: Any, root: str | None = None
+    request: Request,
+    db: AsyncSession | None,
+    pod: Pod,
+    body: Any,
+    root: str | None = None,
+    urls_done: bool = False,
 ) -> Any:
     """A pod's JSON body as the top shows it (`db`: a session to use, else one is opened
     only if the pod's flavor names are not remembered)."""
-    body = server_views.rewrite_urls(body, root or await pod_root(request, pod), top_root(request))
+    if not urls_done:
+        body = server_views.rewrite_urls(
+            body, root or await pod_root(request, pod), top_root(request)
+        )
     if not isinstance(body, dict):
         return body
     found = [body["server"]] if isinstance(body.get("server"), dict) else []
@@ -150,7 +158,8 @@ async def relay(
     content_type = resp.headers.get("content-type", "application/json")
     if "json" not in content_type:
         return Response(resp.content, resp.status_code, headers, media_type=content_type)
-    body = await top_view(request, db, pod, resp.json(), root)
+    decoded = server_views.pod_json(resp.text, root, top_root(request))
+    body = await top_view(request, db, pod, decoded, root, urls_done=True)
     return Response(
         json.dumps(body).encode(), resp.status_code, headers, media_type="application/json"
     )

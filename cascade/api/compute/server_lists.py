@@ -139,7 +139,10 @@ class Lister:
             raise PodDown(f"pod {pod.name} answered {resp.status_code}")
         if resp.status_code >= 400:
             raise forward.pod_error(resp, pod, self.version)
-        servers = resp.json().get("servers", [])
+        # links at the top already: decoding rewrites them (see server_views.pod_json)
+        top = forward.top_root(self.request)
+        root = await forward.pod_root(self.request, pod)
+        servers = server_views.pod_json(resp.text, root, top).get("servers", [])
         return [s for s in servers if isinstance(s, dict)]
 
     async def after(self, pod: Pod, marker: str | None) -> PodPage:
@@ -347,7 +350,9 @@ async def _views(
         if places:
             # one rewrite per pod: its links, AZ and flavors at the top
             body = {"servers": [shown[k] for k in places]}
-            viewed = (await forward.top_view(request, db, page.pod, body))["servers"]
+            viewed = (await forward.top_view(request, db, page.pod, body, urls_done=True))[
+                "servers"
+            ]
             for k, item in zip(places, viewed, strict=True):
                 shown[k] = item
     if detail:

@@ -8,6 +8,8 @@ the stubs Nova shows for servers of a cell that is down (2.69+).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -99,6 +101,14 @@ def rewrite_urls(value: Any, pod_root: str, top_root: str) -> Any:
     if isinstance(value, dict):
         return {k: rewrite_urls(v, pod_root, top_root) for k, v in value.items()}
     return value
+
+
+def pod_json(text: str, pod_root: str, top_root: str) -> Any:
+    """A pod's JSON text decoded, with every string value that starts with the pod's
+    compute root moved to the top's (as `rewrite_urls`, but on the text before decoding:
+    one C-speed substitution instead of a walk over every value of a long list)."""
+    start = re.compile(r'(?<!\\)"' + re.escape(pod_root))
+    return json.loads(start.sub(lambda _: '"' + top_root, text))
 
 
 FlavorNames = Callable[[str], tuple[str, str] | None]
