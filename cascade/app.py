@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cascade.api.admin import bindings, pods, routings, versions
+from cascade.api.admin import jobs as admin_jobs
 from cascade.api.compute import aggregates as compute_aggregates
 from cascade.api.compute import availability_zones, server_groups, server_lists, servers
 from cascade.api.compute import flavor_access as compute_flavor_access
@@ -39,6 +40,8 @@ from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
+from cascade.jobs import registry as job_handlers
+from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
 from cascade.services import health
@@ -97,6 +100,11 @@ def create_app(
             checker = asyncio.create_task(
                 health.run_periodically(conf.pods.health_interval, db_sessions, registry)
             )
+        job_worker = None
+        if conf.jobs.embedded_worker:
+            job_worker = asyncio.create_task(
+                Worker(db_sessions, job_handlers.DEFAULT, conf, pods=registry).run()
+            )
         try:
             yield
         finally:
@@ -104,6 +112,10 @@ def create_app(
                 checker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await checker
+            if job_worker is not None:
+                job_worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job_worker
             await registry.aclose()
             await validator.aclose()
             await engine.dispose()
@@ -123,6 +135,10 @@ def create_app(
         Route("/v1/routings/{routing_id}", routings.show, methods=["GET"]),
         Route("/v1/routings/{routing_id}", routings.delete, methods=["DELETE"]),
         Route("/v1/routings/{routing_id}/check", routings.check, methods=["POST"]),
+        Route("/v1/jobs", admin_jobs.index, methods=["GET"]),
+        Route("/v1/jobs/{job_id}", admin_jobs.show, methods=["GET"]),
+        Route("/v1/jobs/{job_id}", admin_jobs.delete, methods=["DELETE"]),
+        Route("/v1/jobs/{job_id}/redo", admin_jobs.redo, methods=["POST"]),
         Route("/compute", compute_versions.root, methods=["GET"]),
         Route("/compute/", compute_versions.root, methods=["GET"]),
         Route("/compute/v2.1", compute_versions.v21, methods=["GET"]),

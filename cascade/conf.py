@@ -127,6 +127,29 @@ class QuotaSection:
 
 
 @dataclass(frozen=True)
+class JobsSection:
+    """The job queue in Cascade's database and the workers that run it."""
+
+    poll_interval: float = opt(1.0, "Seconds a worker sleeps when no job is due.")
+    lease_seconds: float = opt(
+        60.0,
+        "How long a claimed job is a worker's; the worker renews the lease while the job "
+        "runs, and a lease that runs out (the worker died) makes the job claimable again.",
+    )
+    max_attempts: int = opt(8, "Runs a job gets before it is marked failed with its last error.")
+    backoff_base_seconds: float = opt(
+        2.0, "Wait before the first retry; it doubles with every failed attempt."
+    )
+    backoff_max_seconds: float = opt(300.0, "Longest wait between two attempts of a job.")
+    embedded_worker: bool = opt(
+        True,
+        "Run one worker inside cascade-api (the embedded default); `false` when jobs are "
+        "run by separate cascade-worker processes only. On SQLite run a single worker per "
+        "database: either this one or one cascade-worker.",
+    )
+
+
+@dataclass(frozen=True)
 class Conf:
     api: ApiSection = field(default_factory=ApiSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -135,6 +158,7 @@ class Conf:
     scheduling: SchedulingSection = field(default_factory=SchedulingSection)
     policy: PolicySection = field(default_factory=PolicySection)
     quota: QuotaSection = field(default_factory=QuotaSection)
+    jobs: JobsSection = field(default_factory=JobsSection)
 
 
 SECTIONS: dict[str, type] = {
@@ -145,6 +169,7 @@ SECTIONS: dict[str, type] = {
     "scheduling": SchedulingSection,
     "policy": PolicySection,
     "quota": QuotaSection,
+    "jobs": JobsSection,
 }
 
 

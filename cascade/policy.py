@@ -99,6 +99,11 @@ DEFAULTS: dict[str, str] = {
     # quota classes (Nova's rule names and defaults): only the class `default` is used
     "os_compute_api:os-quota-class-sets:show": "rule:admin_required",
     "os_compute_api:os-quota-class-sets:update": "rule:admin_required",
+    # the job queue: admins only
+    "cascade:jobs:list": "rule:admin_required",
+    "cascade:jobs:show": "rule:admin_required",
+    "cascade:jobs:redo": "rule:admin_required",
+    "cascade:jobs:delete": "rule:admin_required",
 }
 
 _ATOM = re.compile(r"^(not )?(role:[\w.-]+|rule:[\w:.-]+|@|!)$")

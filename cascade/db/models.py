@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -172,5 +174,31 @@ class QuotaClass(Base):
     class_name: Mapped[str] = mapped_column(String(255), index=True)
     resource: Mapped[str] = mapped_column(String(255))
     hard_limit: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Job(Base):
+    """Durable asynchronous work, written in the same transaction as the state change that
+    needs it; (type, resource_id) is the dedup key: the latest queued request wins."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "run_after"),
+        Index("ix_jobs_resource", "type", "resource_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # queued running done failed superseded
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_after: Mapped[datetime] = mapped_column(Timestamp)
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    leased_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -16,19 +16,17 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cascade.api.admin import paging
 from cascade.api.errors import ApiError
 from cascade.api.request import authorize, session
 from cascade.context import Context
 from cascade.db.models import Routing
 from cascade.services import routings as service
 from cascade.services import stale
-
-MAX_LIMIT = 1000
 
 
 def view(routing: Routing) -> dict[str, Any]:
@@ -51,25 +49,11 @@ def _scope(request: Request, ctx: Context) -> service.Scope:
     return service.Scope(ctx.project_id or "")
 
 
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", str(MAX_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(
-            400, f"limit must be an integer from 1 to {MAX_LIMIT}", "cascade.request.query"
-        )
-    return int(raw)
-
-
 async def index(request: Request) -> Response:
     ctx = authorize(request, "cascade:routings:list")
     scope = _scope(request, ctx)
     params = request.query_params
-    known = {"resource_type", "pod_id", "top_id", "project_id", "status", "limit", "marker"}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ApiError(
-            400, f"unknown query parameter(s): {', '.join(unknown)}", "cascade.request.query"
-        )
+    paging.check_query(request, {"resource_type", "pod_id", "top_id", "project_id", "status"})
     project = params.get("project_id")
     if project and scope.project_id is not None and project != scope.project_id:
         raise ApiError(403, "only admins may list another project's routings", "cascade.forbidden")
@@ -80,19 +64,16 @@ async def index(request: Request) -> Response:
         project,
         params.get("status"),
     )
-    limit = _limit(request)
+    limit = paging.limit(request)
     async with session(request) as db:
         try:
             found = await service.page(db, scope, filters, limit, params.get("marker"))
         except service.MarkerNotFound as exc:
             raise ApiError(400, str(exc), "cascade.request.marker") from exc
-    body: dict[str, Any] = {"routings": [view(r) for r in found]}
-    if len(found) == limit:
-        query = {k: v for k, v in params.items() if k != "marker"}
-        query["marker"] = found[-1].id
-        href = str(request.url.replace(query=urlencode(query)))
-        body["routings_links"] = [{"rel": "next", "href": href}]
-    return JSONResponse(body)
+    last = found[-1].id if found else None
+    return JSONResponse(
+        paging.page_body(request, "routings", [view(r) for r in found], last, limit)
+    )
 
 
 async def show(request: Request) -> Response:

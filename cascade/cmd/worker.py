@@ -1,0 +1,51 @@
+"""`cascade-worker --config-file FILE`: run jobs from Cascade's database queue.
+
+Run any number of them against MariaDB/MySQL or PostgreSQL; against SQLite, one
+(and set `[jobs] embedded_worker = false` for cascade-api, or run none: the
+embedded worker of cascade-api is the default). SIGTERM or SIGINT: finish the
+current job, then exit; a second signal: give the current job back and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from cascade.cmd.common import config_from_args, setup_logging
+from cascade.conf import Conf
+from cascade.db.engine import make_engine, sessions
+from cascade.identity import TokenValidator
+from cascade.jobs.registry import DEFAULT
+from cascade.jobs.worker import Worker
+from cascade.pods.registry import PodRegistry
+
+
+async def serve(conf: Conf) -> None:
+    engine = make_engine(conf.database.connection)
+    validator = TokenValidator(conf.keystone)
+    pods = PodRegistry(conf.pods, validator)
+    worker = Worker(sessions(engine), DEFAULT, conf, pods=pods)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if worker.stopping and task is not None:
+            task.cancel()
+        worker.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    try:
+        await worker.run()
+    finally:
+        await pods.aclose()
+        await validator.aclose()
+        await engine.dispose()
+
+
+def main() -> None:
+    conf = config_from_args("cascade-worker", __doc__)
+    setup_logging()
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(serve(conf))

@@ -1,0 +1,1 @@
+"""Durable jobs: a queue in Cascade's database, handlers by type, workers that run them."""

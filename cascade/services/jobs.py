@@ -1,0 +1,104 @@
+"""The job queue as the admin API sees it: list, show, redo, delete (no HTTP types here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Job
+from cascade.jobs import queue
+
+
+class JobNotFound(Exception):
+    pass
+
+
+class MarkerNotFound(Exception):
+    pass
+
+
+class JobBusy(Exception):
+    """The job is not in a state that allows the operation."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    type: str | None = None
+    status: str | None = None
+    project_id: str | None = None
+    resource_id: str | None = None
+
+
+async def get(session: AsyncSession, job_id: str) -> Job:
+    found = await session.get(Job, job_id)
+    if found is None:
+        raise JobNotFound(f"no job with id {job_id}")
+    return found
+
+
+async def page(
+    session: AsyncSession, filters: Filters, limit: int, marker: str | None
+) -> list[Job]:
+    """Oldest first (ties by id), after `marker` if given, at most `limit`."""
+    query = select(Job)
+    for column, value in (
+        (Job.type, filters.type),
+        (Job.status, filters.status),
+        (Job.project_id, filters.project_id),
+        (Job.resource_id, filters.resource_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if marker is not None:
+        last = await session.get(Job, marker)
+        if last is None:
+            raise MarkerNotFound(f"marker [{marker}] not found")
+        query = query.where(
+            or_(
+                Job.created_at > last.created_at,
+                and_(Job.created_at == last.created_at, Job.id > last.id),
+            )
+        )
+    query = query.order_by(Job.created_at, Job.id).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def redo(session: AsyncSession, job_id: str) -> Job:
+    """Queue a done, failed or waiting job to run now with its attempts reset. As a new
+    request for its resource, it supersedes the other queued jobs of the same key."""
+    job = await get(session, job_id)
+    if job.status not in (queue.DONE, queue.FAILED, queue.QUEUED):
+        raise JobBusy(
+            f"job {job_id} is {job.status}: only a done, failed or queued job can be redone"
+        )
+    stamp = queue.now()
+    await session.execute(
+        update(Job)
+        .where(
+            Job.type == job.type,
+            Job.resource_id == job.resource_id,
+            Job.status == queue.QUEUED,
+            Job.id != job.id,
+        )
+        .values(status=queue.SUPERSEDED, updated_at=stamp)
+        .execution_options(synchronize_session=False)
+    )
+    job.status = queue.QUEUED
+    job.attempts = 0
+    job.run_after = stamp
+    job.lease_until = None
+    job.leased_by = None
+    job.updated_at = stamp
+    await session.commit()
+    return job
+
+
+async def delete(session: AsyncSession, job_id: str) -> None:
+    """Delete a finished (done, failed or superseded) job."""
+    job = await get(session, job_id)
+    if job.status not in queue.FINISHED:
+        raise JobBusy(f"job {job_id} is {job.status}: only a finished job can be deleted")
+    await session.delete(job)
+    await session.commit()
