@@ -42,11 +42,19 @@ def pod_message(resp: httpx.Response) -> str:
         body: Any = resp.json()
     except ValueError:
         body = None
+    found = fault_message(body)
+    if found is not None:
+        return found
+    return resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+
+
+def fault_message(body: Any) -> str | None:
+    """The message of a decoded Nova error body `{"<fault>": {"message": ...}}`, if it is one."""
     if isinstance(body, dict):
         for fault in body.values():
             if isinstance(fault, dict) and "message" in fault:
                 return str(fault["message"])
-    return resp.text.strip()[:500] or f"HTTP {resp.status_code}"
+    return None
 
 
 @dataclass(frozen=True)

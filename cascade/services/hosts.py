@@ -31,7 +31,7 @@ from typing import Any
 
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import Caller, call
+from cascade.pods.compute import Caller, call, fault_message
 from cascade.pods.registry import PodRegistry
 
 INTERNAL_ZONE = "internal"  # Nova's default internal_service_availability_zone
@@ -63,10 +63,9 @@ class Answer:
         if self.status == 0:
             return self.reason
         body = self.body
-        if isinstance(body, dict) and len(body) == 1:
-            inner = next(iter(body.values()))
-            if isinstance(inner, dict) and "message" in inner:
-                return str(inner["message"])
+        found = fault_message(body)
+        if found is not None:
+            return found
         if body is None:
             return self.reason or f"HTTP {self.status}"
         return json.dumps(body)[:500]

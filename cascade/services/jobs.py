@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Job
+from cascade.db.paging import oldest_first
 from cascade.jobs import queue
 
 
@@ -42,26 +43,18 @@ async def page(
     session: AsyncSession, filters: Filters, limit: int, marker: str | None
 ) -> list[Job]:
     """Oldest first (ties by id), after `marker` if given, at most `limit`."""
-    query = select(Job)
-    for column, value in (
-        (Job.type, filters.type),
-        (Job.status, filters.status),
-        (Job.project_id, filters.project_id),
-        (Job.resource_id, filters.resource_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+    last = None
     if marker is not None:
         last = await session.get(Job, marker)
         if last is None:
             raise MarkerNotFound(f"marker [{marker}] not found")
-        query = query.where(
-            or_(
-                Job.created_at > last.created_at,
-                and_(Job.created_at == last.created_at, Job.id > last.id),
-            )
-        )
-    query = query.order_by(Job.created_at, Job.id).limit(limit)
+    filters_by_column = (
+        (Job.type, filters.type),
+        (Job.status, filters.status),
+        (Job.project_id, filters.project_id),
+        (Job.resource_id, filters.resource_id),
+    )
+    query = oldest_first(select(Job), Job.created_at, Job.id, filters_by_column, last, limit)
     return list((await session.scalars(query)).all())
 
 

@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Routing
+from cascade.db.paging import oldest_first
 
 
 class RoutingNotFound(Exception):
@@ -97,28 +98,22 @@ async def page(
     session: AsyncSession, scope: Scope, filters: Filters, limit: int, marker: str | None
 ) -> list[Routing]:
     """Oldest first (ties by id), after `marker` if given, at most `limit`."""
-    query = _visible(scope)
-    for column, value in (
-        (Routing.resource_type, filters.resource_type),
-        (Routing.pod_id, filters.pod_id),
-        (Routing.top_id, filters.top_id),
-        (Routing.project_id, filters.project_id),
-        (Routing.status, filters.status),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+    last = None
     if marker is not None:
         try:
             last = await get(session, marker, scope)
         except RoutingNotFound as exc:
             raise MarkerNotFound(f"marker [{marker}] not found") from exc
-        query = query.where(
-            or_(
-                Routing.created_at > last.created_at,
-                and_(Routing.created_at == last.created_at, Routing.id > last.id),
-            )
-        )
-    query = query.order_by(Routing.created_at, Routing.id).limit(limit)
+    filters_by_column = (
+        (Routing.resource_type, filters.resource_type),
+        (Routing.pod_id, filters.pod_id),
+        (Routing.top_id, filters.top_id),
+        (Routing.project_id, filters.project_id),
+        (Routing.status, filters.status),
+    )
+    query = oldest_first(
+        _visible(scope), Routing.created_at, Routing.id, filters_by_column, last, limit
+    )
     return list((await session.scalars(query)).all())
 
 
