@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from cascade.db.models import Job
+from cascade.db.transient import retrying
 from cascade.jobs.retry import RetryPolicy
 
 QUEUED = "queued"
@@ -120,10 +121,21 @@ async def claim(
     leased to `worker_id` for `lease_seconds`; None when nothing is due.
 
     Re-claiming an expired lease counts the lost run as a failed attempt; a job out of
-    attempts that way is marked failed instead of claimed.
+    attempts that way is marked failed instead of claimed. A claim the database aborts
+    (an InnoDB deadlock between claimers) is tried again.
     """
     if types is not None and not types:
         return None
+    return await retrying(lambda: _claim_once(sessions, worker_id, lease_seconds, types, retry))
+
+
+async def _claim_once(
+    sessions: async_sessionmaker[AsyncSession],
+    worker_id: str,
+    lease_seconds: float,
+    types: Collection[str] | None,
+    retry: RetryPolicy,
+) -> Job | None:
     async with sessions() as db, db.begin():
         dialect = (await db.connection()).dialect.name
         for _ in range(10):  # jobs out of attempts are failed on the way
@@ -172,14 +184,18 @@ async def _finish(
 ) -> bool:
     """Apply `values` to `job` if `worker_id` still holds its lease; False if it lost it."""
     values = {**values, "updated_at": now()}
-    async with sessions() as db, db.begin():
-        result = await db.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == RUNNING, Job.leased_by == worker_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+
+    async def apply() -> int:
+        async with sessions() as db, db.begin():
+            result = await db.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == RUNNING, Job.leased_by == worker_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    if await retrying(apply) != 1:
         return False
     for key, value in values.items():
         setattr(job, key, value)
