@@ -37,6 +37,7 @@ from cascade.api.compute import versions as compute_versions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
+from cascade.api.network import routes as network_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
@@ -47,11 +48,19 @@ from cascade.policy import Policy
 from cascade.services import health
 from cascade.services.hosts import HostBook
 from cascade.services.listing import Cursors
+from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
 
 LOG = logging.getLogger(__name__)
 # version documents: answered without a token, as the OpenStack services do
-PUBLIC_PATHS = ("/", "/compute", "/compute/", "/compute/v2.1", "/compute/v2.1/")
+PUBLIC_PATHS = (
+    "/",
+    "/compute",
+    "/compute/",
+    "/compute/v2.1",
+    "/compute/v2.1/",
+    *network_routes.PUBLIC,
+)
 
 
 def _request_id(request: Request) -> str:
@@ -66,6 +75,11 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _compute_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ComputeError)
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _neutron_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NeutronError)
+    return JSONResponse(exc.body(), status_code=exc.status)
 
 
 async def _keystone_down(request: Request, exc: Exception) -> Response:
@@ -306,6 +320,7 @@ def create_app(
             compute_versions.not_served_yet,
             methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         ),
+        *network_routes.routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -321,6 +336,7 @@ def create_app(
         exception_handlers={
             ApiError: _api_error,
             ComputeError: _compute_error,
+            NeutronError: _neutron_error,
             KeystoneUnavailable: _keystone_down,
             Exception: _unexpected,
         },

@@ -150,6 +150,35 @@ class JobsSection:
 
 
 @dataclass(frozen=True)
+class NetworkSection:
+    """The Networking API at the top: network types, the VLAN range the top hands out on
+    the physical network every pod shares, and the project quotas (-1: unlimited)."""
+
+    default_network_type: str = opt(
+        "vlan",
+        "Type of a tenant network created without provider attributes: `vlan` (spans "
+        "pods: one VLAN id in every pod) or `local` (lives in the first pod that uses it).",
+    )
+    physical_network: str = opt(
+        "physnet1", "The physical network every pod shares; top VLAN networks live on it."
+    )
+    vlan_ranges: str = opt(
+        "2000:2999",
+        "VLAN ids the top hands out on `physical_network`, as `low:high[,low:high...]`. "
+        "They must lie outside every pod's own tenant VLAN range (the pods' ml2 "
+        "network_vlan_ranges), or a pod could hand the same id to a network of its own.",
+    )
+    mtu: int = opt(1500, "MTU of top networks (as the pods' global_physnet_mtu).")
+    quota_network: int = opt(100, "Networks per project.")
+    quota_subnet: int = opt(100, "Subnets per project.")
+    quota_port: int = opt(500, "Ports per project.")
+    quota_router: int = opt(10, "Routers per project.")
+    quota_floatingip: int = opt(50, "Floating IPs per project.")
+    quota_security_group: int = opt(10, "Security groups per project.")
+    quota_security_group_rule: int = opt(100, "Security group rules per project.")
+
+
+@dataclass(frozen=True)
 class Conf:
     api: ApiSection = field(default_factory=ApiSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -159,6 +188,7 @@ class Conf:
     policy: PolicySection = field(default_factory=PolicySection)
     quota: QuotaSection = field(default_factory=QuotaSection)
     jobs: JobsSection = field(default_factory=JobsSection)
+    network: NetworkSection = field(default_factory=NetworkSection)
 
 
 SECTIONS: dict[str, type] = {
@@ -170,6 +200,7 @@ SECTIONS: dict[str, type] = {
     "policy": PolicySection,
     "quota": QuotaSection,
     "jobs": JobsSection,
+    "network": NetworkSection,
 }
 
 

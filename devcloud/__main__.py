@@ -13,6 +13,7 @@ from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
 from devcloud.layout import Layout
+from devcloud.tempest import SERVICES as TEMPEST_SERVICES
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = Path(os.environ.get("DEVCLOUD_DIR", CHECKOUT / ".devcloud"))
@@ -72,13 +73,25 @@ def parser() -> argparse.ArgumentParser:
         "--cloud",
         choices=("pod", "cascade"),
         default="pod",
-        help="pod: the baseline against --pod; cascade: the compute selection against --pod "
-        "and through the top, compared in tempest/compare.json",
+        help="pod: the baseline against --pod; cascade: the --service selection against "
+        "--pod and through the top, compared in tempest/compare.json (compute)",
     )
     tempest.add_argument(
         "--reuse-direct",
         action="store_true",
         help="with --cloud cascade: compare with the last direct run instead of running it",
+    )
+    tempest.add_argument(
+        "--direct-only",
+        action="store_true",
+        help="with --cloud cascade: run only the direct half (against --pod), no comparison",
+    )
+    tempest.add_argument(
+        "--service",
+        choices=tuple(TEMPEST_SERVICES),
+        default="compute",
+        help="with --cloud cascade: which selection to compare (default compute; network: "
+        "the Networking API, compared in tempest/compare-network.json)",
     )
     tempest.add_argument("--concurrency", type=int, default=2)
     bench = sub.add_parser(
@@ -150,11 +163,18 @@ async def _tempest(layout: Layout, args: argparse.Namespace) -> int:
         summary = await tempest.run_baseline(layout, pod, args.concurrency)
         print(_counts(layout, summary))
         return 1 if summary.failed else 0
-    report = await tempest.run_compare(layout, pod, args.concurrency, not args.reuse_direct)
+    if args.direct_only:
+        target = tempest.direct_target(pod, args.service)
+        summary = await tempest.run_target(layout, target, args.concurrency)
+        print(_counts(layout, summary))
+        return 1 if summary.failed else 0
+    report = await tempest.run_compare(
+        layout, pod, args.concurrency, not args.reuse_direct, args.service
+    )
     for side in ("direct", "top"):
         print(_counts(layout, tempest.Summary(**report[side])))
     diffs = report["differences"]
-    where = layout.root / "tempest" / tempest.COMPARE_FILE
+    where = layout.root / "tempest" / tempest.SERVICES[args.service].compare_file
     print(f"{len(diffs)} tests differ ({where})" + (":" if diffs else ""))
     for row in diffs:
         print(f"  {row['direct']:>7} -> {row['top']:<7} {row['test']}\n      {row['reason']}")

@@ -8,6 +8,9 @@ the pass/fail/skip counts to `summary.json` there.
 configuration that differs only in the region: directly against the pod
 (workspace `pod1-compute`) and through the top (workspace `cascade`), then
 writes the test-for-test comparison to `<root>/tempest/compare.json`.
+`--service network` does the same with the Networking selection (workspaces
+`pod1-network` and `cascade-network`, comparison `compare-network.json`);
+`--direct-only` runs only the direct half.
 """
 
 from __future__ import annotations
@@ -66,6 +69,18 @@ EXCLUDED = {
         "imports an image from a public web server; this machine reaches no internet"
     ),
 }
+# The Networking API compared through the top (`--service network`): networks and subnets,
+# ports, security groups, routers, floating IPs (each with its negative tests), the
+# extension list, IPv6 subnet modes, tags, allowed address pairs and extra DHCP options.
+# All API-only: none needs a DHCP or L3 agent to answer (the pods have none).
+NETWORK = (
+    r"^tempest\.api\.network\.("
+    r"test_networks|test_ports|test_security_groups|test_security_groups_negative"
+    r"|test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative"
+    r"|test_extensions|test_networks_negative|test_dhcp_ipv6|test_tags"
+    r"|test_allowed_address_pair|test_extra_dhcp_options"
+    r")\b"
+)
 COMPARE_FILE = "compare.json"
 
 
@@ -76,7 +91,8 @@ class Target:
     `full` runs the baseline with Neutron and Cinder. Otherwise compute only: the
     projects tempest makes get no network (the top serves no networking yet), so their
     servers boot without a NIC, and no Cinder (nor volumes through the top yet); see
-    docs/tempest.md, "Through Cascade (compute)".
+    docs/tempest.md, "Through Cascade (compute)". `network` (with `full` False) configures
+    Neutron as the baseline does, without Cinder: the network selection.
     """
 
     name: str
@@ -84,18 +100,52 @@ class Target:
     selection: str
     full: bool
     excluded: Mapping[str, str] = field(default_factory=lambda: EXCLUDED)
+    network: bool = False
+
+    @property
+    def networking(self) -> bool:
+        """Whether tempest.conf describes the region's Networking API."""
+        return self.full or self.network
+
+
+@dataclass(frozen=True)
+class Service:
+    """What `--cloud cascade --service NAME` compares, and where the comparison goes."""
+
+    selection: str
+    compare_file: str
+    network: bool
+
+
+SERVICES: Mapping[str, Service] = {
+    "compute": Service(COMPUTE, COMPARE_FILE, network=False),
+    "network": Service(NETWORK, "compare-network.json", network=True),
+}
 
 
 def baseline(pod: Pod) -> Target:
     return Target(name=pod.name, region=pod.region, selection=BASELINE, full=True)
 
 
+def direct_target(pod: Pod, service: str = "compute") -> Target:
+    """The service's selection directly against `pod` (workspace `pod1-compute`, ...)."""
+    s = SERVICES[service]
+    return Target(f"{pod.name}-{service}", pod.region, s.selection, False, network=s.network)
+
+
+def top_target(service: str = "compute") -> Target:
+    """The service's selection through the top (workspace `cascade`, `cascade-network`)."""
+    s = SERVICES[service]
+    name = TOP_REGION if service == "compute" else f"{TOP_REGION}-{service}"
+    return Target(name, TOP_REGION, s.selection, False, network=s.network)
+
+
 def compute_direct(pod: Pod) -> Target:
-    return Target(name=f"{pod.name}-compute", region=pod.region, selection=COMPUTE, full=False)
+    return direct_target(pod, "compute")
 
 
 def compute_top() -> Target:
-    return Target(name=TOP_REGION, region=TOP_REGION, selection=COMPUTE, full=False)
+    return top_target("compute")
 
 
 @dataclass(frozen=True)
@@ -134,16 +184,32 @@ async def _facts(layout: Layout, target: Target) -> dict[str, str]:
         if not images["images"] or not alt["images"]:
             raise DevcloudError("tempest", f"Glance has no image {IMAGE_NAME}: run `up`")
         facts = {"image": images["images"][0]["id"], "image_alt": alt["images"][0]["id"]}
-        if not target.full:
+        if not target.networking:
             return facts
-        neutron = rest.endpoint("network", target.region)
-        nets = await rest.call("neutron", "GET", f"{neutron}/v2.0/networks?name=public")
-        exts = await rest.call("neutron", "GET", f"{neutron}/v2.0/extensions")
-    if not nets["networks"]:
+        # a pod must answer; the top may not serve Networking (yet): then no public
+        # network (the floating IP tests skip) and no extensions (their tests skip)
+        strict = target.region != TOP_REGION
+        nets = await _neutron_list(rest, target.region, "networks?name=public", strict)
+        exts = await _neutron_list(rest, target.region, "extensions", strict)
+    if not nets and strict:
         raise DevcloudError("tempest", f"{target.region} has no public network: run `up`")
-    facts["public"] = nets["networks"][0]["id"]
-    facts["extensions"] = ",".join(sorted(e["alias"] for e in exts["extensions"]))
+    facts["public"] = str(nets[0]["id"]) if nets else ""
+    facts["extensions"] = ",".join(sorted(str(e["alias"]) for e in exts))
     return facts
+
+
+async def _neutron_list(rest: Rest, region: str, query: str, strict: bool) -> list[Any]:
+    """`GET /v2.0/{query}` of the region's Neutron, e.g. `networks?name=public`: the listed
+    resources. Unless `strict`, no endpoint, an error or an unexpected body is an empty
+    list."""
+    key = query.split("?", 1)[0]
+    try:
+        neutron = rest.endpoint("network", region)
+        return list((await rest.call("neutron", "GET", f"{neutron}/v2.0/{query}"))[key])
+    except (DevcloudError, KeyError, TypeError):
+        if strict:
+            raise
+        return []
 
 
 def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) -> Sections:
@@ -158,9 +224,10 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
             "admin_project_name": "admin",
             "admin_domain_name": "Default",
             "use_dynamic_credentials": True,
-            # compute only: the projects tempest makes get no network, their servers no NIC
-            # (Neutron stays "available": tempest skips most server classes without it)
-            "create_isolated_networks": target.full,
+            # compute only (not `networking`): the projects tempest makes get no network,
+            # their servers no NIC (Neutron stays "available": tempest skips most server
+            # classes without it)
+            "create_isolated_networks": target.networking,
         },
         "identity": {
             "uri_v3": layout.auth_url,
@@ -188,12 +255,22 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
             "resize": True,
         },
     }
-    if target.full:
+    if target.networking:
         sections["network"] = {
             "public_network_id": facts["public"],
             "floating_network_name": "public",
             "project_network_cidr": "10.100.0.0/16",
         }
+        if target.network:
+            # tempest's defaults, said out loud: project networks are not reachable from
+            # here (no L3 agent, no namespaces), each project's subnets come out of
+            # 10.100.0.0/16 as /28s and 2001:db8::/48 as /64s
+            sections["network"] |= {
+                "project_networks_reachable": False,
+                "project_network_mask_bits": 28,
+                "project_network_v6_cidr": "2001:db8::/48",
+                "project_network_v6_mask_bits": 64,
+            }
         # IPv6 is API-only here too (no DHCP or RA agents), like everything else
         sections["network-feature-enabled"] = {
             "ipv6": True,
@@ -434,25 +511,26 @@ def load_run(layout: Layout, target: Target) -> tuple[Summary, dict[str, Result]
 
 
 async def run_compare(
-    layout: Layout, pod: Pod, concurrency: int = 2, direct: bool = True
+    layout: Layout, pod: Pod, concurrency: int = 2, direct: bool = True, service: str = "compute"
 ) -> dict[str, Any]:
-    """The compute selection directly against `pod` (unless `direct` is False: the last
-    direct run is reused) and through the top; the comparison, also in compare.json."""
-    direct_target, top_target = compute_direct(pod), compute_top()
+    """The service's selection directly against `pod` (unless `direct` is False: the last
+    direct run is reused) and through the top; the comparison, also in the service's
+    compare file (`compare.json` for compute)."""
+    direct_t, top_t = direct_target(pod, service), top_target(service)
     if direct:
-        await run_target(layout, direct_target, concurrency)
-    await run_target(layout, top_target, concurrency)
-    direct_summary, direct_results = load_run(layout, direct_target)
-    top_summary, top_results = load_run(layout, top_target)
+        await run_target(layout, direct_t, concurrency)
+    await run_target(layout, top_t, concurrency)
+    direct_summary, direct_results = load_run(layout, direct_t)
+    top_summary, top_results = load_run(layout, top_t)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "selection": COMPUTE,
-        "excluded": list(top_target.excluded),
+        "selection": top_t.selection,
+        "excluded": list(top_t.excluded),
         "direct": asdict(direct_summary),
         "top": asdict(top_summary),
         "differences": compare(direct_results, top_results),
     }
-    path = layout.root / "tempest" / COMPARE_FILE
+    path = layout.root / "tempest" / SERVICES[service].compare_file
     path.write_text(json.dumps(report, indent=2) + "\n")
     return report
 

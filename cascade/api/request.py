@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,14 +27,25 @@ def authorize(request: Request, rule: str) -> Context:
     return ctx
 
 
-async def json_body(request: Request) -> Any:
-    """The decoded JSON body; 413 past the configured size, 400 if it is not JSON."""
+async def read_body(request: Request, too_large: Callable[[int], Exception]) -> bytes:
+    """The body's bytes, reading no further than `[api] max_body_bytes`: past it,
+    `too_large(limit)` is raised (each API answers in its own error format)."""
     limit = request.app.state.conf.api.max_body_bytes
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise ApiError(413, f"the body is larger than {limit} bytes", "cascade.request.size")
+            raise too_large(limit)
+    return raw
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"the body is larger than {limit} bytes", "cascade.request.size")
+
+
+async def json_body(request: Request) -> Any:
+    """The decoded JSON body; 413 past the configured size, 400 if it is not JSON."""
+    raw = await read_body(request, _too_large)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

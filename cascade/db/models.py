@@ -202,3 +202,60 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class NetResource(Base):
+    """A Networking API object owned by the top: network, subnet, port, security group,
+    security group rule, router or floating IP.
+
+    `body` holds the object's own Neutron attributes; the standard attributes (id,
+    project, tags, revision, timestamps) are columns. `parent_id` is the network of a
+    subnet or port and the group of a rule, so children are found without a scan.
+    """
+
+    __tablename__ = "net_resources"
+    __table_args__ = (
+        Index("ix_net_resources_kind_project", "kind", "project_id"),
+        Index("ix_net_resources_kind_parent", "kind", "parent_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class NetAddress(Base):
+    """One fixed IP of a network, held by a top port or reserved for a pod (its DHCP
+    port); the primary key is what makes two allocations of one address impossible."""
+
+    __tablename__ = "net_addresses"
+
+    network_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(String(36), index=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)  # port id or pod:<id>:<subnet>
+
+
+class NetMac(Base):
+    """A MAC address handed out by the top; unique across every network and pod."""
+
+    __tablename__ = "net_macs"
+
+    mac_address: Mapped[str] = mapped_column(String(17), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+
+
+class NetSegment(Base):
+    """A VLAN id of the shared physical network, held by one top network."""
+
+    __tablename__ = "net_segments"
+
+    physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -352,7 +352,12 @@ async def delete(db: AsyncSession, project_id: str, *, user_id: str | None = Non
             )
         )
     else:
-        await db.execute(sql_delete(Quota).where(Quota.project_id == project_id))
+        # only Nova's resources: the Networking quotas share the table
+        await db.execute(
+            sql_delete(Quota).where(
+                Quota.project_id == project_id, Quota.resource.in_(list(RESOURCES))
+            )
+        )
         await db.execute(sql_delete(UserQuota).where(UserQuota.project_id == project_id))
     await db.commit()
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers
-from cascade.api.request import context
+from cascade.api.request import context, read_body
 from cascade.context import Context
 from cascade.versions import Version
 
@@ -28,15 +28,12 @@ def authorize(request: Request, rule: str, version: Version) -> Context:
 
 async def raw_body(request: Request, version: Version) -> bytes:
     """The body's bytes; 413 past the configured size (read no further)."""
-    limit = request.app.state.conf.api.max_body_bytes
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise ComputeError(
-                413, f"Request is too large: the limit is {limit} bytes.", echo_headers(version)
-            )
-    return raw
+
+    def too_large(limit: int) -> ComputeError:
+        message = f"Request is too large: the limit is {limit} bytes."
+        return ComputeError(413, message, echo_headers(version))
+
+    return await read_body(request, too_large)
 
 
 async def json_body(request: Request, version: Version) -> Any:

@@ -1,0 +1,119 @@
+"""`/v2.0/extensions`: only what the top really implements.
+
+GET lists them; GET `/extensions/{alias}` shows one or answers 404.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.network.common import reply
+from cascade.services.network.errors import NeutronError
+
+UPDATED = "2026-11-22T00:00:00-00:00"
+# alias -> (name, description)
+EXTENSIONS = {
+    "project-id": (
+        "project_id field enabled",
+        "Extension that indicates that project_id is enabled.",
+    ),
+    "pagination": ("Pagination support", "Extension that indicates that pagination is enabled."),
+    "sorting": ("Sorting support", "Extension that indicates that sorting is enabled."),
+    "filter-validation": (
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+    ),
+    "empty-string-filtering": (
+        "Empty String Filtering Extension",
+        "Allow filtering by attributes with empty string value",
+    ),
+    "ip-substring-filtering": (
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
+    "standard-attr-description": (
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    "standard-attr-revisions": (
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    "standard-attr-timestamp": (
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have "
+        "Neutron standard attributes.",
+    ),
+    "standard-attr-tag": (
+        "Tag support for resources with standard attribute: subnet, network, port, security_group",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    "revision-if-match": (
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+    ),
+    "provider": ("Provider Network", "Expose mapping of virtual networks to physical networks"),
+    "external-net": (
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+    ),
+    "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
+    "net-mtu-writable": (
+        "Network MTU (writable)",
+        "Provides a writable MTU attribute for a network resource.",
+    ),
+    "port-security": ("Port Security", "Provides port security"),
+    "allowed-address-pairs": ("Allowed Address Pairs", "Provides allowed address pairs"),
+    "extra_dhcp_opt": (
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP "
+        "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+    ),
+    "binding": ("Port Binding", "Expose port bindings of a virtual port to external application"),
+    "security-group": ("security-group", "The security groups extension."),
+    "stateful-security-group": (
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+    "security-groups-normalized-cidr": (
+        "Normalized CIDR field for security group rules",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    "security-groups-rules-belongs-to-default-sg": (
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default "
+        "security group",
+    ),
+    "port-security-groups-filtering": (
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+    ),
+    "quotas": ("Quota management support", "Expose functions for quotas management per project"),
+    "quota_details": (
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+    ),
+}
+
+
+def _doc(alias: str) -> dict[str, object]:
+    name, description = EXTENSIONS[alias]
+    return {
+        "name": name,
+        "alias": alias,
+        "description": description,
+        "updated": UPDATED,
+        "links": [],
+    }
+
+
+async def index(request: Request) -> Response:
+    return reply({"extensions": [_doc(a) for a in EXTENSIONS]})
+
+
+async def show(request: Request) -> Response:
+    alias = request.path_params["alias"]
+    if alias not in EXTENSIONS:
+        raise NeutronError(f"Extension with alias {alias} does not exist", 404, "HTTPNotFound")
+    return reply({"extension": _doc(alias)})

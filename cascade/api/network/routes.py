@@ -1,0 +1,47 @@
+"""The Networking API's routes, mounted under `/networking`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from cascade.api.network import extensions, quotas, resources, versions
+from cascade.api.network.common import PREFIX, not_found
+
+# version documents: answered without a token, as Neutron does
+PUBLIC = (PREFIX, f"{PREFIX}/", f"{PREFIX}/v2.0", f"{PREFIX}/v2.0/")
+ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+async def unknown(request: Request) -> Response:
+    """Any other path: Neutron's 404 body."""
+    raise not_found()
+
+
+def routes() -> list[BaseRoute]:
+    v2 = f"{PREFIX}/v2.0"
+    item = v2 + "/{collection}/{object_id}"
+    return [
+        Route(PREFIX, versions.root, methods=["GET"]),
+        Route(f"{PREFIX}/", versions.root, methods=["GET"]),
+        Route(v2, versions.v2, methods=["GET"]),
+        Route(f"{v2}/", versions.v2, methods=["GET"]),
+        Route(f"{v2}/extensions", extensions.index, methods=["GET"]),
+        Route(v2 + "/extensions/{alias}", extensions.show, methods=["GET"]),
+        Route(f"{v2}/quotas", quotas.index, methods=["GET"]),
+        Route(f"{v2}/quotas/tenant", quotas.tenant, methods=["GET"]),
+        Route(v2 + "/quotas/{project_id}", quotas.show, methods=["GET"]),
+        Route(v2 + "/quotas/{project_id}", quotas.update, methods=["PUT"]),
+        Route(v2 + "/quotas/{project_id}", quotas.delete, methods=["DELETE"]),
+        Route(v2 + "/quotas/{project_id}/default", quotas.defaults, methods=["GET"]),
+        Route(v2 + "/quotas/{project_id}/details", quotas.details, methods=["GET"]),
+        Route(v2 + "/{collection}", resources.index, methods=["GET"]),
+        Route(v2 + "/{collection}", resources.create, methods=["POST"]),
+        Route(item, resources.show, methods=["GET"]),
+        Route(item, resources.update, methods=["PUT"]),
+        Route(item, resources.delete, methods=["DELETE"]),
+        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "DELETE"]),
+        Route(item + "/tags/{tag}", resources.tag, methods=["GET", "PUT", "DELETE"]),
+        Route(PREFIX + "/{path:path}", unknown, methods=ALL),
+    ]

@@ -1,0 +1,67 @@
+"""Who sees which Networking object, and the lookups every service shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.conf import NetworkSection
+from cascade.db.models import NetResource
+from cascade.services.network import store
+from cascade.services.network.errors import not_found
+
+TITLES = {
+    store.NETWORK: ("Network", "NetworkNotFound"),
+    store.SUBNET: ("Subnet", "SubnetNotFound"),
+    store.PORT: ("Port", "PortNotFound"),
+    store.SECURITY_GROUP: ("Security group", "SecurityGroupNotFound"),
+    store.ROUTER: ("Router", "RouterNotFound"),
+    store.FLOATINGIP: ("Floating IP", "FloatingIPNotFound"),
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The project asking and whether it is an admin; the db session and settings."""
+
+    db: AsyncSession
+    conf: NetworkSection
+    project_id: str
+    is_admin: bool
+
+
+def sees(caller: Caller, row: NetResource, network: NetResource | None = None) -> bool:
+    """Admins see everything; others their own objects and shared or external networks
+    (with those networks' subnets)."""
+    if caller.is_admin or row.project_id == caller.project_id:
+        return True
+    public = network if row.kind == store.SUBNET else row
+    if public is None or public.kind != store.NETWORK:
+        return False
+    return bool(public.body.get("shared") or public.body.get("router:external"))
+
+
+async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
+    """The object if the caller may see it; Neutron's `<Kind>NotFound` 404 otherwise."""
+    row = await store.get(caller.db, kind, object_id)
+    network = None
+    if row is not None and row.kind == store.SUBNET and row.parent_id:
+        network = await store.get(caller.db, store.NETWORK, row.parent_id)
+    if row is None or not sees(caller, row, network):
+        title, type_name = TITLES[kind]
+        raise not_found(title, type_name, object_id)
+    return row
+
+
+async def visible(caller: Caller, kind: str, **narrow: object) -> list[NetResource]:
+    """Every object of `kind` the caller may see."""
+    if caller.is_admin:
+        return await store.rows(caller.db, kind, **narrow)  # type: ignore[arg-type]
+    if kind not in (store.NETWORK, store.SUBNET):
+        return await store.rows(caller.db, kind, caller.project_id, **narrow)  # type: ignore[arg-type]
+    every = await store.rows(caller.db, kind, **narrow)  # type: ignore[arg-type]
+    if kind == store.NETWORK:
+        return [r for r in every if sees(caller, r)]
+    networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK)}
+    return [r for r in every if sees(caller, r, networks.get(r.parent_id or ""))]

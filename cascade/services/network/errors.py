@@ -1,0 +1,65 @@
+"""Networking errors, named as Neutron names its exceptions (the `type` of the body).
+
+Services raise these; the API layer turns them into Neutron's body
+`{"NeutronError": {"type", "message", "detail"}}` once, at the boundary.
+"""
+
+from __future__ import annotations
+
+
+class NeutronError(Exception):
+    """An error with Neutron's status, exception name and message."""
+
+    status = 500
+    type = "NeutronError"
+
+    def __init__(self, message: str, status: int | None = None, type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"NeutronError": {"type": self.type, "message": self.message, "detail": ""}}
+
+
+class BadRequest(NeutronError):
+    status = 400
+    type = "HTTPBadRequest"
+
+
+class InvalidInput(NeutronError):
+    """Neutron's `InvalidInput`: 'Invalid input for operation: <why>.'"""
+
+    status = 400
+    type = "InvalidInput"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"Invalid input for operation: {why}.")
+
+
+class NotFound(NeutronError):
+    status = 404
+    type = "HTTPNotFound"
+
+
+class Conflict(NeutronError):
+    status = 409
+    type = "Conflict"
+
+
+class Forbidden(NeutronError):
+    status = 403
+    type = "HTTPForbidden"
+
+
+class NotImplementedYet(NeutronError):
+    status = 501
+    type = "NotImplementedError"
+
+
+def not_found(kind_title: str, type_name: str, object_id: str) -> NeutronError:
+    """Neutron's `<Kind>NotFound`: '<Kind> <id> could not be found.'"""
+    return NeutronError(f"{kind_title} {object_id} could not be found.", 404, type_name)

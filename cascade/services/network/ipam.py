@@ -1,0 +1,172 @@
+"""Central IP address management: the top hands out every fixed IP and MAC.
+
+An address is a row of `net_addresses` keyed by (network, IP) and a MAC a row
+of `net_macs` keyed by the MAC, so two allocations of one address cannot both
+commit: a concurrent loser gets an IntegrityError and retries its
+transaction. Addresses are held by top ports (owner = port id) or reserved
+for a pod (owner = `pod:<pod id>:<subnet id>`: the pod's DHCP port and the
+only address its bottom allocation pool contains).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import NetAddress, NetMac
+from cascade.services.network.errors import Conflict, InvalidInput, NeutronError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAC_PREFIX = "fa:16:3e"  # Neutron's default base_mac
+
+
+def pod_owner(pod_id: str, subnet_id: str) -> str:
+    return f"pod:{pod_id}:{subnet_id}"
+
+
+def network_of(cidr: str) -> IPNetwork:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+def default_pools(cidr: str, gateway: str | None) -> list[dict[str, str]]:
+    """Neutron's pools for a subnet: every host address (v4 without network and
+    broadcast, v6 without the subnet-router anycast) except the gateway."""
+    net = network_of(cidr)
+    first = int(net.network_address) + 1
+    last = int(net.broadcast_address) - (1 if net.version == 4 else 0)
+    if net.version == 4 and net.prefixlen >= 31:
+        first, last = int(net.network_address), int(net.broadcast_address)
+    ranges = [(first, last)]
+    if gateway is not None:
+        gw = int(ipaddress.ip_address(gateway))
+        ranges = [(lo, hi) for lo, hi in ((first, gw - 1), (gw + 1, last)) if lo <= hi]
+        if not first <= gw <= last:
+            ranges = [(first, last)]
+    make = ipaddress.ip_address
+    return [{"start": str(make(lo)), "end": str(make(hi))} for lo, hi in ranges if lo <= hi]
+
+
+def pool_addresses(pools: list[dict[str, str]]) -> Iterator[IPAddress]:
+    for pool in pools:
+        start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        for value in range(int(start), int(end) + 1):
+            yield ipaddress.ip_address(value)
+
+
+async def used(db: AsyncSession, network_id: str) -> set[str]:
+    query = select(NetAddress.ip_address).where(NetAddress.network_id == network_id)
+    return set((await db.scalars(query)).all())
+
+
+async def allocate(
+    db: AsyncSession,
+    network_id: str,
+    subnet: dict[str, Any],
+    owner: str,
+    wanted: str | None = None,
+) -> str:
+    """One address of `subnet` for `owner`: `wanted` if it is in the subnet and free,
+    else the first free one of the allocation pools (Neutron's errors otherwise)."""
+    taken = await used(db, network_id)
+    if wanted is not None:
+        try:
+            address = ipaddress.ip_address(wanted)
+        except ValueError:
+            raise InvalidInput(f"{wanted} is not a valid IP address") from None
+        if address not in network_of(subnet["cidr"]):
+            raise NeutronError(
+                f"IP address {wanted} is not a valid IP for the specified subnet.",
+                400,
+                "InvalidIpForSubnet",
+            )
+        if str(address) in taken:
+            raise Conflict(
+                f"IP address {address} already allocated in subnet {subnet['id']}",
+                type="IpAddressAlreadyAllocated",
+            )
+        choice = str(address)
+    else:
+        free = (str(a) for a in pool_addresses(subnet["allocation_pools"]) if str(a) not in taken)
+        found = next(free, None)
+        if found is None:
+            raise Conflict(
+                f"No more IP addresses available for subnet {subnet['id']}.",
+                type="IpAddressGenerationFailure",
+            )
+        choice = found
+    db.add(
+        NetAddress(network_id=network_id, ip_address=choice, subnet_id=subnet["id"], owner=owner)
+    )
+    return choice
+
+
+async def release(db: AsyncSession, owner: str) -> None:
+    await db.execute(delete(NetAddress).where(NetAddress.owner == owner))
+
+
+async def release_address(db: AsyncSession, network_id: str, ip_address: str) -> None:
+    await db.execute(
+        delete(NetAddress).where(
+            NetAddress.network_id == network_id, NetAddress.ip_address == ip_address
+        )
+    )
+
+
+async def owned(db: AsyncSession, owner: str) -> list[NetAddress]:
+    return list((await db.scalars(select(NetAddress).where(NetAddress.owner == owner))).all())
+
+
+async def in_subnet(db: AsyncSession, subnet_id: str) -> list[NetAddress]:
+    query = select(NetAddress).where(NetAddress.subnet_id == subnet_id)
+    return list((await db.scalars(query)).all())
+
+
+def valid_mac(mac: str) -> str:
+    parts = mac.lower().split(":")
+    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
+        raise InvalidInput(f"'{mac}' is not a valid MAC address")
+    try:
+        first = int(parts[0], 16)
+        [int(p, 16) for p in parts[1:]]
+    except ValueError:
+        raise InvalidInput(f"'{mac}' is not a valid MAC address") from None
+    if first & 1 or mac.lower() == "00:00:00:00:00:00":
+        raise InvalidInput(f"'{mac}' is not a valid MAC address")
+    return mac.lower()
+
+
+async def allocate_mac(
+    db: AsyncSession, owner: str, network_id: str, wanted: str | None = None
+) -> str:
+    """A MAC no other port anywhere has: `wanted` if free, else a random Neutron-style one."""
+    if wanted is not None:
+        mac = valid_mac(wanted)
+        if await db.get(NetMac, mac) is not None:
+            raise Conflict(
+                f"Unable to complete operation for network {network_id}. "
+                f"The mac address {mac} is in use.",
+                type="MacAddressInUse",
+            )
+    else:
+        for _ in range(16):
+            tail = ":".join(f"{random.randint(0, 255):02x}" for _ in range(3))
+            mac = f"{MAC_PREFIX}:{tail}"
+            if await db.get(NetMac, mac) is None:
+                break
+        else:
+            raise Conflict(
+                f"Unable to generate unique mac on network {network_id}.",
+                type="MacAddressGenerationFailure",
+            )
+    db.add(NetMac(mac_address=mac, owner=owner))
+    return mac
+
+
+async def release_mac(db: AsyncSession, owner: str) -> None:
+    await db.execute(delete(NetMac).where(NetMac.owner == owner))

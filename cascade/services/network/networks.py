@@ -1,0 +1,173 @@
+"""Networks at the top (no HTTP types here).
+
+A network is `vlan` (one VLAN id from `[network] vlan_ranges` on the shared
+physical network, the same in every pod) or `local` (it lives in the first
+pod that uses it; `_home_pod` remembers which). The type comes from the
+admin's provider attributes or `[network] default_network_type`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from cascade.db.models import NetResource
+from cascade.jobs import queue
+from cascade.services.network import attrs, quotas, security_groups, segments, store
+from cascade.services.network.access import Caller, find, visible
+from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+from cascade.services.network.subnets import purge_subnet
+
+A = attrs.Attr
+SPEC: attrs.Spec = {
+    "name": A(attrs.text(), "", put=True),
+    "description": A(attrs.text(), "", put=True),
+    "admin_state_up": A(attrs.boolean, True, put=True),
+    "shared": A(attrs.boolean, False, put=True, admin=True),
+    "mtu": A(attrs.integer(68, 9216), None, put=True),
+    "port_security_enabled": A(attrs.boolean, True, put=True),
+    "router:external": A(attrs.boolean, False, put=True, admin=True),
+    "provider:network_type": A(attrs.text(64), admin=True),
+    "provider:physical_network": A(attrs.optional_text(64), admin=True),
+    "provider:segmentation_id": A(attrs.integer(0, 2**32), admin=True),
+    "availability_zone_hints": A(attrs.listed, list),
+}
+VLAN, LOCAL = "vlan", "local"
+TYPES = (VLAN, LOCAL)
+PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+JOB_SYNC = "network.sync"
+JOB_PURGE = "network.purge"
+
+
+def show(caller: Caller, row: NetResource, subnet_ids: list[str]) -> dict[str, Any]:
+    """The network as Neutron shows it; provider attributes for admins only."""
+    out = store.view(row)
+    out["subnets"] = sorted(subnet_ids)
+    if not caller.is_admin:
+        for key in PROVIDER:
+            out.pop(key, None)
+    return out
+
+
+async def _segment(caller: Caller, given: dict[str, Any], network_id: str) -> dict[str, Any]:
+    kind = given.pop("provider:network_type", None) or caller.conf.default_network_type
+    physnet = given.pop("provider:physical_network", None)
+    seg_id = given.pop("provider:segmentation_id", None)
+    if kind not in TYPES:
+        raise InvalidInput(
+            f"network_type value '{kind}' not supported; the top builds "
+            f"{' and '.join(TYPES)} networks"
+        )
+    if kind == LOCAL:
+        if physnet or seg_id is not None:
+            raise InvalidInput(
+                "physical_network and segmentation_id are not allowed for a local network"
+            )
+        return {
+            "provider:network_type": LOCAL,
+            "provider:physical_network": None,
+            "provider:segmentation_id": None,
+            "_home_pod": None,
+        }
+    if physnet and physnet != caller.conf.physical_network:
+        raise InvalidInput(
+            f"physical_network '{physnet}' unknown for VLAN provider network; the pods share "
+            f"'{caller.conf.physical_network}'"
+        )
+    vlan = await segments.allocate(caller.db, caller.conf, network_id, seg_id)
+    return {
+        "provider:network_type": VLAN,
+        "provider:physical_network": caller.conf.physical_network,
+        "provider:segmentation_id": vlan,
+    }
+
+
+async def create(caller: Caller, body: Any) -> dict[str, Any]:
+    """A new network: 201 with it; Neutron's 400/403/409 for bad input, quota or a
+    VLAN id in use. Nothing is written unless all of it is."""
+    given = attrs.take(SPEC, body, "network", caller.is_admin, update=False)
+    project = attrs.owner(body, "network", caller.project_id, caller.is_admin)
+    await quotas.check(caller.db, caller.conf, project, "network")
+    await security_groups.ensure_default(caller, project)
+    network_id = str(uuid.uuid4())
+    segment = await _segment(caller, given, network_id)
+    if given.get("mtu") is None:
+        given["mtu"] = caller.conf.mtu
+    body_out = {
+        **given,
+        **segment,
+        "status": "ACTIVE",
+        "availability_zones": [],
+        "ipv4_address_scope": None,
+        "ipv6_address_scope": None,
+    }
+    row = store.add(caller.db, store.NETWORK, project, body_out, object_id=network_id)
+    try:
+        await caller.db.commit()
+    except IntegrityError:  # a concurrent create took the same VLAN id
+        await caller.db.rollback()
+        raise Conflict(
+            "Unable to create the network: its VLAN id was taken concurrently; retry the request.",
+            type="VlanIdInUse",
+        ) from None
+    return show(caller, row, [])
+
+
+async def subnet_ids(caller: Caller, network_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {n: [] for n in network_ids}
+    for sub in await store.rows(caller.db, store.SUBNET, parent_ids=network_ids):
+        out.setdefault(sub.parent_id or "", []).append(sub.id)
+    return out
+
+
+async def get(caller: Caller, network_id: str) -> dict[str, Any]:
+    row = await find(caller, store.NETWORK, network_id)
+    return show(caller, row, (await subnet_ids(caller, [row.id]))[row.id])
+
+
+async def listing(caller: Caller) -> list[dict[str, Any]]:
+    found = await visible(caller, store.NETWORK)
+    subs = await subnet_ids(caller, [r.id for r in found])
+    return [show(caller, r, subs[r.id]) for r in found]
+
+
+def _owned(caller: Caller, row: NetResource, action: str) -> None:
+    if not caller.is_admin and row.project_id != caller.project_id:
+        raise Forbidden(
+            f"(rule:{action}_network) is disallowed by policy", type="PolicyNotAuthorized"
+        )
+
+
+async def update(caller: Caller, network_id: str, body: Any) -> dict[str, Any]:
+    """The network changed (revision bumped); pods holding a copy follow via a job."""
+    row = await find(caller, store.NETWORK, network_id)
+    _owned(caller, row, "update")
+    given = attrs.take(SPEC, body, "network", caller.is_admin, update=True)
+    if store.change(row, given):
+        await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+    await caller.db.commit()
+    return show(caller, row, (await subnet_ids(caller, [row.id]))[row.id])
+
+
+async def delete(caller: Caller, network_id: str) -> None:
+    """The network goes with its subnets and VLAN id; 409 NetworkInUse while ports other
+    than the network's own (DHCP) are on it. Pods' copies go via a job."""
+    row = await find(caller, store.NETWORK, network_id)
+    _owned(caller, row, "delete")
+    ports = await store.rows(caller.db, store.PORT, parent_ids=[row.id])
+    if any(not str(p.body.get("device_owner", "")).startswith("network:dhcp") for p in ports):
+        raise Conflict(
+            f"Unable to complete operation on network {row.id}. There are one or more ports "
+            "still in use on the network.",
+            type="NetworkInUse",
+        )
+    for port in ports:
+        await caller.db.delete(port)
+    for sub in await store.rows(caller.db, store.SUBNET, parent_ids=[row.id]):
+        await purge_subnet(caller.db, sub)
+    await segments.release(caller.db, row.id)
+    await caller.db.delete(row)
+    await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.id})
+    await caller.db.commit()

@@ -1,0 +1,306 @@
+"""Ports at the top (no HTTP types here): the top allocates every fixed IP and MAC.
+
+A port create takes its addresses from the central IPAM in the same
+transaction as the port row, so an address is never handed out twice; a
+concurrent create that loses the race on an address is retried.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from cascade.db.models import NetResource
+from cascade.jobs import queue
+from cascade.services.network import attrs, ipam, quotas, security_groups, store
+from cascade.services.network.access import Caller, find, visible
+from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+
+A = attrs.Attr
+SPEC: attrs.Spec = {
+    "name": A(attrs.text(), "", put=True),
+    "description": A(attrs.text(), "", put=True),
+    "network_id": A(attrs.uuid_text, attrs.REQUIRED),
+    "admin_state_up": A(attrs.boolean, True, put=True),
+    "mac_address": A(attrs.text(17), None, put=True),
+    "fixed_ips": A(attrs.listed, None, put=True),
+    "device_id": A(attrs.text(), "", put=True),
+    "device_owner": A(attrs.text(), "", put=True),
+    "security_groups": A(attrs.listed, None, put=True),
+    "allowed_address_pairs": A(attrs.listed, list, put=True),
+    "extra_dhcp_opts": A(attrs.listed, list, put=True),
+    "port_security_enabled": A(attrs.boolean, None, put=True),
+    "binding:host_id": A(attrs.text(), "", put=True, admin=True),
+    "binding:profile": A(attrs.mapping, None, put=True, admin=True),
+    "binding:vnic_type": A(attrs.text(64), "normal", put=True),
+}
+BINDING_ADMIN = ("binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details")
+JOB_SYNC = "port.sync"
+JOB_PURGE = "port.purge"
+RETRIES = 5
+
+
+def show(caller: Caller, row: NetResource) -> dict[str, Any]:
+    out = store.view(row)
+    if not caller.is_admin:
+        for key in BINDING_ADMIN:
+            out.pop(key, None)
+    return out
+
+
+def _wanted_ips(
+    raw: list[Any], network: NetResource, subnets: list[NetResource]
+) -> list[tuple[NetResource, str | None]]:
+    """(subnet, address or None) for every requested fixed IP, with Neutron's 400s."""
+    by_id = {s.id: s for s in subnets}
+    out: list[tuple[NetResource, str | None]] = []
+    for item in raw:
+        if not isinstance(item, dict) or not set(item) <= {"subnet_id", "ip_address"}:
+            raise InvalidInput(f"Invalid fixed_ips entry {item}")
+        subnet_id, address = item.get("subnet_id"), item.get("ip_address")
+        if subnet_id is not None:
+            if subnet_id not in by_id:
+                raise InvalidInput(
+                    f"Failed to create port on network {network.id}, because fixed_ips "
+                    f"included invalid subnet {subnet_id}"
+                )
+            out.append((by_id[subnet_id], address))
+            continue
+        if address is None:
+            raise InvalidInput(f"Invalid fixed_ips entry {item}: a subnet_id or ip_address")
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise InvalidInput(f"{address} is not a valid IP address") from None
+        match = [s for s in subnets if ip in ipam.network_of(s.body["cidr"])]
+        if not match:
+            raise InvalidInput(
+                f"IP address {address} is not a valid IP for any of the subnets on the "
+                "specified network"
+            )
+        out.append((match[0], address))
+    return out
+
+
+def _default_ips(subnets: list[NetResource]) -> list[tuple[NetResource, str | None]]:
+    """No fixed_ips given: one address of the first subnet of each IP version."""
+    out: list[tuple[NetResource, str | None]] = []
+    for version in (4, 6):
+        same = [s for s in subnets if s.body["ip_version"] == version]
+        if same:
+            out.append((min(same, key=lambda s: (s.created_at, s.id)), None))
+    return out
+
+
+async def _groups(
+    caller: Caller, project: str, given: list[Any] | None, secure: bool, owner: str
+) -> list[str]:
+    if given is None:
+        if not secure or owner.startswith("network:"):
+            return []
+        return [(await security_groups.ensure_default(caller, project)).id]
+    ids = []
+    for group_id in given:
+        row = await store.get(caller.db, store.SECURITY_GROUP, str(group_id))
+        if row is None or not (caller.is_admin or row.project_id == project):
+            raise Conflict(
+                f"Security group {group_id} does not exist", 404, "SecurityGroupNotFound"
+            )
+        ids.append(row.id)
+    if ids and not secure:
+        raise Conflict(
+            "Port has security group associated. Cannot disable port security or ip "
+            "address until security group is removed",
+            409,
+            "PortSecurityAndIPRequiredForSecurityGroups",
+        )
+    return sorted(set(ids))
+
+
+async def _allocate(
+    caller: Caller, network: NetResource, port_id: str, wanted: list[tuple[NetResource, str | None]]
+) -> list[dict[str, str]]:
+    out = []
+    for subnet, address in wanted:
+        ip = await ipam.allocate(caller.db, network.id, store.view(subnet), port_id, address)
+        out.append({"subnet_id": subnet.id, "ip_address": ip})
+    return out
+
+
+async def create(caller: Caller, body: Any, port_id: str | None = None) -> dict[str, Any]:
+    """A new port with addresses from the top's IPAM: 201; Neutron's 400 for a bad fixed IP
+    or MAC, 409 for an address or MAC in use, no address left, or over quota."""
+    given = attrs.take(SPEC, body, "port", caller.is_admin, update=False)
+    network = await find(caller, store.NETWORK, given["network_id"])
+    project = attrs.owner(body, "port", caller.project_id, caller.is_admin)
+    if not caller.is_admin and network.project_id != project and not network.body.get("shared"):
+        raise Forbidden(
+            f"Tenant {project} not allowed to create port on this network",
+            type="PolicyNotAuthorized",
+        )
+    for attempt in range(RETRIES):
+        try:
+            row = await _create_once(caller, given, network, project, port_id)
+            return show(caller, row)
+        except IntegrityError:
+            # a concurrent create took one of the same addresses: try with fresh ones
+            await caller.db.rollback()
+            if (
+                attempt == RETRIES - 1
+                or any(ip.get("ip_address") for ip in given["fixed_ips"] or [])
+                or given["mac_address"]
+            ):
+                raise Conflict(
+                    "An address requested for the port was taken concurrently; retry the request.",
+                    type="IpAddressAlreadyAllocated",
+                ) from None
+    raise AssertionError("unreachable")
+
+
+async def _create_once(
+    caller: Caller, given: dict[str, Any], network: NetResource, project: str, port_id: str | None
+) -> NetResource:
+    await quotas.check(caller.db, caller.conf, project, "port")
+    secure = given["port_security_enabled"]
+    if secure is None:
+        secure = bool(network.body.get("port_security_enabled", True))
+    groups = await _groups(caller, project, given["security_groups"], secure, given["device_owner"])
+    subnets = await store.rows(caller.db, store.SUBNET, parent_ids=[network.id])
+    wanted = (
+        _wanted_ips(given["fixed_ips"], network, subnets)
+        if given["fixed_ips"] is not None
+        else _default_ips(subnets)
+    )
+    new_id = port_id or str(uuid.uuid4())
+    fixed = await _allocate(caller, network, new_id, wanted)
+    mac = await ipam.allocate_mac(caller.db, new_id, network.id, given["mac_address"])
+    body_out = {
+        **given,
+        "mac_address": mac,
+        "fixed_ips": fixed,
+        "security_groups": groups,
+        "port_security_enabled": secure,
+        "allowed_address_pairs": _pairs(given["allowed_address_pairs"], mac),
+        "status": "DOWN",
+        "binding:profile": given.get("binding:profile") or {},
+        "binding:host_id": given.get("binding:host_id") or "",
+        "binding:vif_type": "unbound",
+        "binding:vif_details": {},
+        "ip_allocation": "immediate",
+        "propagate_uplink_status": False,
+        "resource_request": None,
+    }
+    row = store.add(
+        caller.db, store.PORT, project, body_out, parent_id=network.id, object_id=new_id
+    )
+    await caller.db.commit()
+    return row
+
+
+def _pairs(raw: list[Any], mac: str) -> list[dict[str, str]]:
+    out = []
+    for pair in raw:
+        if not isinstance(pair, dict) or "ip_address" not in pair:
+            raise InvalidInput(f"Invalid allowed address pair {pair}")
+        try:
+            ipaddress.ip_network(str(pair["ip_address"]), strict=False)
+        except ValueError:
+            raise InvalidInput(f"'{pair['ip_address']}' is not a valid IP address") from None
+        out.append(
+            {
+                "ip_address": str(pair["ip_address"]),
+                "mac_address": ipam.valid_mac(pair.get("mac_address") or mac),
+            }
+        )
+    return out
+
+
+async def get(caller: Caller, port_id: str) -> dict[str, Any]:
+    return show(caller, await find(caller, store.PORT, port_id))
+
+
+async def listing(caller: Caller) -> list[dict[str, Any]]:
+    return [show(caller, r) for r in await visible(caller, store.PORT)]
+
+
+def _mine(caller: Caller, row: NetResource, action: str) -> None:
+    if not caller.is_admin and row.project_id != caller.project_id:
+        raise Forbidden(f"(rule:{action}_port) is disallowed by policy", type="PolicyNotAuthorized")
+
+
+async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
+    """The port changed; new fixed IPs come from the IPAM, released ones go back. Pods
+    holding a copy follow via a job."""
+    row = await find(caller, store.PORT, port_id)
+    _mine(caller, row, "update")
+    given = attrs.take(SPEC, body, "port", caller.is_admin, update=True)
+    network = await find(caller, store.NETWORK, row.parent_id or "")
+    if "mac_address" in given:
+        if not caller.is_admin:
+            raise Forbidden(
+                "(rule:update_port:mac_address) is disallowed by policy", type="PolicyNotAuthorized"
+            )
+        if given["mac_address"] != row.body["mac_address"]:
+            await ipam.release_mac(caller.db, row.id)
+            given["mac_address"] = await ipam.allocate_mac(
+                caller.db, row.id, network.id, given["mac_address"]
+            )
+    secure = given.get("port_security_enabled", row.body.get("port_security_enabled", True))
+    if "security_groups" in given or "port_security_enabled" in given:
+        groups = given.get("security_groups", row.body.get("security_groups", []))
+        given["security_groups"] = await _groups(caller, row.project_id, groups, secure, "x")
+    if "fixed_ips" in given:
+        subnets = await store.rows(caller.db, store.SUBNET, parent_ids=[network.id])
+        wanted = _wanted_ips(given["fixed_ips"], network, subnets)
+        current = {(ip["subnet_id"], ip["ip_address"]) for ip in row.body["fixed_ips"]}
+        keep = [(s, a) for s, a in wanted if (s.id, a) in current]
+        kept = {a for _, a in keep}
+        for ip in row.body["fixed_ips"]:
+            if ip["ip_address"] not in kept:
+                await ipam.release_address(caller.db, network.id, ip["ip_address"])
+        await caller.db.flush()
+        fresh = await _allocate(
+            caller, network, row.id, [(s, a) for s, a in wanted if (s.id, a) not in current]
+        )
+        given["fixed_ips"] = [{"subnet_id": s.id, "ip_address": str(a)} for s, a in keep] + fresh
+    if "allowed_address_pairs" in given:
+        given["allowed_address_pairs"] = _pairs(
+            given["allowed_address_pairs"], given.get("mac_address", row.body["mac_address"])
+        )
+    if store.change(row, given):
+        await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+    try:
+        await caller.db.commit()
+    except IntegrityError:
+        await caller.db.rollback()
+        raise Conflict(
+            "An address requested for the port is in use.", type="IpAddressAlreadyAllocated"
+        ) from None
+    return show(caller, row)
+
+
+async def release(caller: Caller, row: NetResource) -> None:
+    """The port, its addresses and MAC go, in the caller's transaction; pods via a job."""
+    await ipam.release(caller.db, row.id)
+    await ipam.release_mac(caller.db, row.id)
+    await caller.db.delete(row)
+    await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.parent_id})
+
+
+async def delete(caller: Caller, port_id: str) -> None:
+    row = await find(caller, store.PORT, port_id)
+    _mine(caller, row, "delete")
+    if (
+        str(row.body.get("device_owner", "")).startswith("network:router_interface")
+        and not caller.is_admin
+    ):
+        raise Conflict(
+            f"Port {row.id} cannot be deleted directly via the port API: has device "
+            f"owner {row.body['device_owner']}.",
+            type="ServicePortInUse",
+        )
+    await release(caller, row)
+    await caller.db.commit()

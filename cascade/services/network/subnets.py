@@ -1,0 +1,239 @@
+"""Subnets at the top (no HTTP types here): CIDR, gateway and pools checked as
+Neutron checks them; the pods get the same CIDR and gateway later (materialise)."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import NetResource
+from cascade.jobs import queue
+from cascade.services.network import attrs, ipam, quotas, store
+from cascade.services.network.access import Caller, find, visible
+from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+
+A = attrs.Attr
+SPEC: attrs.Spec = {
+    "name": A(attrs.text(), "", put=True),
+    "description": A(attrs.text(), "", put=True),
+    "network_id": A(attrs.uuid_text, attrs.REQUIRED),
+    "ip_version": A(attrs.integer(4, 6), 4),
+    "cidr": A(attrs.text(64), attrs.REQUIRED),
+    "gateway_ip": A(attrs.anything, "auto", put=True),
+    "allocation_pools": A(attrs.listed, None, put=True),
+    "host_routes": A(attrs.listed, list, put=True),
+    "dns_nameservers": A(attrs.listed, list, put=True),
+    "enable_dhcp": A(attrs.boolean, True, put=True),
+    "ipv6_ra_mode": A(attrs.anything, None),
+    "ipv6_address_mode": A(attrs.anything, None),
+    "service_types": A(attrs.listed, list, put=True),
+    "subnetpool_id": A(attrs.anything, None),
+    "prefixlen": A(attrs.anything, None),
+    "segment_id": A(attrs.anything, None),
+}
+JOB_SYNC = "subnet.sync"
+JOB_PURGE = "subnet.purge"
+
+
+def _cidr(raw: str, version: int) -> ipam.IPNetwork:
+    try:
+        net = ipaddress.ip_network(raw, strict=False)
+    except ValueError:
+        raise InvalidInput(f"'{raw}' is not a valid IP subnet") from None
+    if ipaddress.ip_interface(raw).ip != net.network_address:
+        raise InvalidInput(f"'{raw}' isn't a recognized IP subnet cidr, '{net}' is recommended")
+    if net.version != version:
+        raise InvalidInput("cidr and ip_version mismatch")
+    if (net.version == 4 and net.prefixlen > 30) or (net.version == 6 and net.prefixlen > 126):
+        raise InvalidInput(f"{raw} is too small for a subnet (prefix /{net.prefixlen})")
+    return net
+
+
+def _address(name: str, raw: Any, net: ipam.IPNetwork) -> str:
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        raise InvalidInput(f"'{raw}' is not a valid IP address") from None
+    if address.version != net.version:
+        raise InvalidInput(f"{name} {raw} does not match the subnet's IP version")
+    return str(address)
+
+
+def _gateway(raw: Any, net: ipam.IPNetwork) -> str | None:
+    if raw == "auto":
+        return str(net.network_address + 1)
+    if raw is None or raw == "":
+        return None
+    gateway = _address("gateway_ip", raw, net)
+    if ipaddress.ip_address(gateway) not in net or gateway in (
+        str(net.network_address),
+        str(net.broadcast_address) if net.version == 4 else "",
+    ):
+        raise InvalidInput(f"Gateway ip {gateway} is not valid on subnet {net}")
+    return gateway
+
+
+def _pools(raw: list[Any] | None, net: ipam.IPNetwork, gateway: str | None) -> list[dict[str, str]]:
+    if raw is None:
+        return ipam.default_pools(str(net), gateway)
+    ranges = []
+    for pool in raw:
+        if not isinstance(pool, dict) or "start" not in pool or "end" not in pool:
+            raise InvalidInput(f"Invalid data format for IP pool: '{pool}'")
+        first = ipaddress.ip_address(_address("start", pool["start"], net))
+        last = ipaddress.ip_address(_address("end", pool["end"], net))
+        start, end = int(first), int(last)  # same version: compare as integers
+        if start > end:
+            raise InvalidInput(f"Invalid IP range {first}-{last}")
+        if first not in net or last not in net:
+            raise InvalidInput(
+                f"The allocation pool {first}-{last} spans beyond the subnet cidr {net}"
+            )
+        ranges.append((start, end))
+    ranges.sort()
+    show = ipaddress.ip_address
+    for (_, end1), (start2, end2) in itertools.pairwise(ranges):
+        if start2 <= end1:
+            raise InvalidInput(
+                f"Found overlapping allocation pools: {show(start2)}-{show(end2)} and "
+                f"another pool ending at {show(end1)}"
+            )
+    if gateway is not None:
+        gw = int(ipaddress.ip_address(gateway))
+        for start, end in ranges:
+            if start <= gw <= end:
+                raise Conflict(
+                    f"Gateway ip {gateway} conflicts with allocation pool "
+                    f"{show(start)}-{show(end)}",
+                    type="GatewayConflictWithAllocationPools",
+                )
+    return [{"start": str(show(s)), "end": str(show(e))} for s, e in ranges]
+
+
+def _routes(raw: list[Any], net: ipam.IPNetwork) -> list[dict[str, str]]:
+    out = []
+    for route in raw:
+        if not isinstance(route, dict) or set(route) != {"destination", "nexthop"}:
+            raise InvalidInput(f"Invalid data format for hostroute: '{route}'")
+        try:
+            dest = ipaddress.ip_network(route["destination"], strict=False)
+            hop = ipaddress.ip_address(route["nexthop"])
+        except ValueError:
+            raise InvalidInput(f"Invalid data format for hostroute: '{route}'") from None
+        if dest.version != net.version or hop.version != net.version:
+            raise InvalidInput(f"host route {route} does not match the subnet's IP version")
+        out.append({"destination": str(dest), "nexthop": str(hop)})
+    return out
+
+
+def _nameservers(raw: list[Any], net: ipam.IPNetwork) -> list[str]:
+    out = [_address("dns_nameserver", ns, net) for ns in raw]
+    if len(set(out)) != len(out):
+        raise InvalidInput(f"Duplicate nameserver in {raw}")
+    return out
+
+
+async def create(caller: Caller, body: Any) -> dict[str, Any]:
+    """A new subnet on a network the caller owns (or any, for admins): 201; Neutron's 400
+    for a bad or overlapping CIDR, gateway or pool; 409 over quota."""
+    given = attrs.take(SPEC, body, "subnet", caller.is_admin, update=False)
+    network = await find(caller, store.NETWORK, given["network_id"])
+    project = attrs.owner(body, "subnet", caller.project_id, caller.is_admin)
+    if not caller.is_admin and network.project_id != caller.project_id:
+        raise Forbidden(
+            f"Tenant {caller.project_id} not allowed to create subnet on this network",
+            type="PolicyNotAuthorized",
+        )
+    for unsupported in ("subnetpool_id", "prefixlen", "segment_id"):
+        if given.pop(unsupported) is not None:
+            raise InvalidInput(f"{unsupported} is not supported by the top yet; give a cidr")
+    net = _cidr(given["cidr"], given["ip_version"])
+    for other in await store.rows(caller.db, store.SUBNET, parent_ids=[network.id]):
+        if ipam.network_of(other.body["cidr"]).overlaps(net):
+            raise InvalidInput(
+                f"Requested subnet with cidr: {net} for network: {network.id} overlaps with "
+                "another subnet"
+            )
+    await quotas.check(caller.db, caller.conf, project, "subnet")
+    gateway = _gateway(given["gateway_ip"], net)
+    body_out = {
+        **given,
+        "cidr": str(net),
+        "gateway_ip": gateway,
+        "allocation_pools": _pools(given["allocation_pools"], net, gateway),
+        "host_routes": _routes(given["host_routes"], net),
+        "dns_nameservers": _nameservers(given["dns_nameservers"], net),
+        "subnetpool_id": None,
+        "router:external": bool(network.body.get("router:external")),
+    }
+    if net.version == 4 and (given["ipv6_ra_mode"] or given["ipv6_address_mode"]):
+        raise InvalidInput(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp "
+            "is set to False or ip_version is 4"
+        )
+    row = store.add(caller.db, store.SUBNET, project, body_out, parent_id=network.id)
+    store.bump(network)
+    await caller.db.commit()
+    return store.view(row)
+
+
+async def get(caller: Caller, subnet_id: str) -> dict[str, Any]:
+    return store.view(await find(caller, store.SUBNET, subnet_id))
+
+
+async def listing(caller: Caller) -> list[dict[str, Any]]:
+    return [store.view(r) for r in await visible(caller, store.SUBNET)]
+
+
+async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
+    """The subnet changed (gateway, pools, routes, nameservers, DHCP, name); pods that
+    hold a copy follow via a job."""
+    row = await find(caller, store.SUBNET, subnet_id)
+    if not caller.is_admin and row.project_id != caller.project_id:
+        raise Forbidden("(rule:update_subnet) is disallowed by policy", type="PolicyNotAuthorized")
+    given = attrs.take(SPEC, body, "subnet", caller.is_admin, update=True)
+    net = ipam.network_of(row.body["cidr"])
+    if "gateway_ip" in given:
+        given["gateway_ip"] = _gateway(given["gateway_ip"], net)
+    gateway = given.get("gateway_ip", row.body.get("gateway_ip"))
+    if "allocation_pools" in given or "gateway_ip" in given:
+        pools = given.get("allocation_pools", row.body["allocation_pools"])
+        given["allocation_pools"] = _pools(pools, net, gateway)
+    if "host_routes" in given:
+        given["host_routes"] = _routes(given["host_routes"], net)
+    if "dns_nameservers" in given:
+        given["dns_nameservers"] = _nameservers(given["dns_nameservers"], net)
+    if store.change(row, given):
+        await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+    await caller.db.commit()
+    return store.view(row)
+
+
+async def purge_subnet(db: AsyncSession, row: NetResource) -> None:
+    """The subnet and every address reserved on it go (in the caller's transaction)."""
+    for address in await ipam.in_subnet(db, row.id):
+        await db.delete(address)
+    await db.delete(row)
+
+
+async def delete(caller: Caller, subnet_id: str) -> None:
+    """The subnet goes; 409 SubnetInUse while a port holds one of its addresses."""
+    row = await find(caller, store.SUBNET, subnet_id)
+    if not caller.is_admin and row.project_id != caller.project_id:
+        raise Forbidden("(rule:delete_subnet) is disallowed by policy", type="PolicyNotAuthorized")
+    held = [a for a in await ipam.in_subnet(caller.db, row.id) if not a.owner.startswith("pod:")]
+    if held:
+        raise Conflict(
+            f"Unable to complete operation on subnet {row.id}: One or more ports have an IP "
+            "allocation from this subnet.",
+            type="SubnetInUse",
+        )
+    network = await store.get(caller.db, store.NETWORK, row.parent_id or "")
+    await purge_subnet(caller.db, row)
+    if network is not None:
+        store.bump(network)
+    await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.parent_id})
+    await caller.db.commit()

@@ -1,0 +1,281 @@
+"""The Networking API at the top: objects in Cascade's database, Neutron's behaviour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+MEMBER = {"X-Auth-Token": "member-token"}
+ADMIN = {"X-Auth-Token": "admin-token"}
+OTHER = {"X-Auth-Token": "other-token"}
+V2 = "/networking/v2.0"
+
+
+async def make(
+    client: httpx.AsyncClient, kind: str, body: dict[str, Any], headers: dict[str, str] = MEMBER
+) -> dict[str, Any]:
+    plural = (
+        "security-groups"
+        if kind == "security_group"
+        else ("security-group-rules" if kind == "security_group_rule" else f"{kind}s")
+    )
+    answer = await client.post(f"{V2}/{plural}", json={kind: body}, headers=headers)
+    assert answer.status_code == 201, answer.text
+    made: dict[str, Any] = answer.json()[kind]
+    return made
+
+
+async def net_and_subnet(
+    client: httpx.AsyncClient, cidr: str = "10.20.0.0/24"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    net = await make(client, "network", {"name": "n1"})
+    sub = await make(client, "subnet", {"network_id": net["id"], "cidr": cidr, "ip_version": 4})
+    return net, sub
+
+
+def error(answer: httpx.Response) -> dict[str, str]:
+    body: dict[str, dict[str, str]] = answer.json()
+    return body["NeutronError"]
+
+
+async def test_versions_and_extensions_answer_like_neutron(client: httpx.AsyncClient) -> None:
+    root = await client.get("/networking/")
+    assert root.status_code == 200 and root.json()["versions"][0]["id"] == "v2.0"
+    exts = await client.get(f"{V2}/extensions", headers=MEMBER)
+    aliases = {e["alias"] for e in exts.json()["extensions"]}
+    assert {"security-group", "provider", "quotas", "standard-attr-tag"} <= aliases
+    assert "router" not in aliases and "dvr" not in aliases  # not served yet: not listed
+    missing = await client.get(f"{V2}/extensions/router", headers=MEMBER)
+    assert missing.status_code == 404
+    unknown = await client.get(f"{V2}/bgpvpns", headers=MEMBER)
+    assert unknown.status_code == 404
+    assert error(unknown)["type"] == "HTTPNotFound"
+
+
+async def test_a_network_gets_a_vlan_id_from_the_top_range(client: httpx.AsyncClient) -> None:
+    net = await make(client, "network", {"name": "n1"})
+    assert net["status"] == "ACTIVE" and net["subnets"] == [] and net["mtu"] == 1500
+    assert "provider:segmentation_id" not in net  # provider attributes: admins only
+    seen = (await client.get(f"{V2}/networks/{net['id']}", headers=ADMIN)).json()["network"]
+    assert seen["provider:network_type"] == "vlan"
+    assert seen["provider:physical_network"] == "physnet1"
+    assert 2000 <= seen["provider:segmentation_id"] <= 2999
+    other = await make(client, "network", {"name": "n2"})
+    again = (await client.get(f"{V2}/networks/{other['id']}", headers=ADMIN)).json()["network"]
+    assert again["provider:segmentation_id"] != seen["provider:segmentation_id"]
+
+
+async def test_a_segmentation_id_outside_the_range_is_refused(client: httpx.AsyncClient) -> None:
+    for vlan, status in ((150, 400), (5000, 400)):
+        body = {
+            "network": {
+                "name": "x",
+                "provider:network_type": "vlan",
+                "provider:segmentation_id": vlan,
+            }
+        }
+        answer = await client.post(f"{V2}/networks", json=body, headers=ADMIN)
+        assert answer.status_code == status, answer.text
+        assert error(answer)["type"] in ("InvalidInput", "HTTPBadRequest")
+    body = {
+        "network": {"name": "x", "provider:network_type": "vlan", "provider:segmentation_id": 2100}
+    }
+    assert (await client.post(f"{V2}/networks", json=body, headers=ADMIN)).status_code == 201
+    taken = await client.post(f"{V2}/networks", json=body, headers=ADMIN)
+    assert taken.status_code == 409 and error(taken)["type"] == "VlanIdInUse"
+    flat = {"network": {"name": "x", "provider:network_type": "flat"}}
+    assert (await client.post(f"{V2}/networks", json=flat, headers=ADMIN)).status_code == 400
+    mine = {"network": {"name": "x", "provider:segmentation_id": 2200}}
+    assert (await client.post(f"{V2}/networks", json=mine, headers=MEMBER)).status_code == 403
+    listed = (await client.get(f"{V2}/networks", headers=ADMIN)).json()["networks"]
+    assert len(listed) == 1  # nothing half-created by the refusals
+
+
+async def test_overlapping_cidrs_on_one_network_are_refused(client: httpx.AsyncClient) -> None:
+    net, sub = await net_and_subnet(client)
+    assert sub["gateway_ip"] == "10.20.0.1"
+    assert sub["allocation_pools"] == [{"start": "10.20.0.2", "end": "10.20.0.254"}]
+    body = {"subnet": {"network_id": net["id"], "cidr": "10.20.0.128/25", "ip_version": 4}}
+    answer = await client.post(f"{V2}/subnets", json=body, headers=MEMBER)
+    assert answer.status_code == 400
+    assert "overlaps with another subnet" in error(answer)["message"]
+    bad = {"subnet": {"network_id": net["id"], "cidr": "10.30.0.5/24", "ip_version": 4}}
+    answer = await client.post(f"{V2}/subnets", json=bad, headers=MEMBER)
+    assert answer.status_code == 400 and "10.30.0.0/24" in error(answer)["message"]
+    shown = (await client.get(f"{V2}/networks/{net['id']}", headers=MEMBER)).json()["network"]
+    assert shown["subnets"] == [sub["id"]]
+
+
+async def test_ports_get_addresses_from_the_top(client: httpx.AsyncClient) -> None:
+    net, sub = await net_and_subnet(client)
+    first = await make(client, "port", {"network_id": net["id"]})
+    second = await make(client, "port", {"network_id": net["id"]})
+    assert first["fixed_ips"] == [{"subnet_id": sub["id"], "ip_address": "10.20.0.2"}]
+    assert second["fixed_ips"][0]["ip_address"] == "10.20.0.3"
+    assert first["mac_address"].startswith("fa:16:3e:")
+    assert first["mac_address"] != second["mac_address"]
+    assert first["status"] == "DOWN" and len(first["security_groups"]) == 1
+    fixed = await make(
+        client, "port", {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.20.0.50"}]}
+    )
+    assert fixed["fixed_ips"][0]["ip_address"] == "10.20.0.50"
+    body = {"port": {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.20.0.50"}]}}
+    taken = await client.post(f"{V2}/ports", json=body, headers=MEMBER)
+    assert taken.status_code == 409 and error(taken)["type"] == "IpAddressAlreadyAllocated"
+    body = {
+        "port": {
+            "network_id": net["id"],
+            "fixed_ips": [{"subnet_id": sub["id"], "ip_address": "10.99.0.5"}],
+        }
+    }
+    outside = await client.post(f"{V2}/ports", json=body, headers=MEMBER)
+    assert outside.status_code == 400 and error(outside)["type"] == "InvalidIpForSubnet"
+    body = {"port": {"network_id": net["id"], "mac_address": first["mac_address"]}}
+    same_mac = await client.post(f"{V2}/ports", json=body, headers=MEMBER)
+    assert same_mac.status_code == 409 and error(same_mac)["type"] == "MacAddressInUse"
+    # a freed address is handed out again
+    assert (await client.delete(f"{V2}/ports/{first['id']}", headers=MEMBER)).status_code == 204
+    again = await make(client, "port", {"network_id": net["id"]})
+    assert again["fixed_ips"][0]["ip_address"] == "10.20.0.2"
+
+
+async def test_a_network_with_ports_cannot_be_deleted(client: httpx.AsyncClient) -> None:
+    net, sub = await net_and_subnet(client)
+    port = await make(client, "port", {"network_id": net["id"]})
+    busy = await client.delete(f"{V2}/networks/{net['id']}", headers=MEMBER)
+    assert busy.status_code == 409 and error(busy)["type"] == "NetworkInUse"
+    busy = await client.delete(f"{V2}/subnets/{sub['id']}", headers=MEMBER)
+    assert busy.status_code == 409 and error(busy)["type"] == "SubnetInUse"
+    await client.delete(f"{V2}/ports/{port['id']}", headers=MEMBER)
+    assert (await client.delete(f"{V2}/networks/{net['id']}", headers=MEMBER)).status_code == 204
+    gone = await client.get(f"{V2}/subnets/{sub['id']}", headers=MEMBER)
+    assert gone.status_code == 404 and error(gone)["type"] == "SubnetNotFound"
+
+
+async def test_another_project_sees_none_of_it(client: httpx.AsyncClient) -> None:
+    net, sub = await net_and_subnet(client)
+    for path in (f"networks/{net['id']}", f"subnets/{sub['id']}"):
+        answer = await client.get(f"{V2}/{path}", headers=OTHER)
+        assert answer.status_code == 404
+    assert (await client.get(f"{V2}/networks", headers=OTHER)).json()["networks"] == []
+    body = {"port": {"network_id": net["id"]}}
+    assert (await client.post(f"{V2}/ports", json=body, headers=OTHER)).status_code == 404
+    assert error(await client.get(f"{V2}/networks/{net['id']}", headers=OTHER))["message"] == (
+        f"Network {net['id']} could not be found."
+    )
+
+
+async def test_lists_filter_sort_page_and_trim_fields(client: httpx.AsyncClient) -> None:
+    for name in ("b", "a", "c"):
+        await make(client, "network", {"name": name, "admin_state_up": name != "c"})
+
+    def names(answer: httpx.Response) -> list[str]:
+        return [n["name"] for n in answer.json()["networks"]]
+
+    listed = await client.get(f"{V2}/networks?sort_key=name&sort_dir=asc", headers=MEMBER)
+    assert names(listed) == ["a", "b", "c"]
+    down = await client.get(f"{V2}/networks?admin_state_up=False", headers=MEMBER)
+    assert names(down) == ["c"]
+    either = await client.get(
+        f"{V2}/networks?name=a&name=c&sort_key=name&sort_dir=desc", headers=MEMBER
+    )
+    assert names(either) == ["c", "a"]
+    trimmed = await client.get(f"{V2}/networks?fields=name&fields=id", headers=MEMBER)
+    assert all(set(n) == {"name", "id"} for n in trimmed.json()["networks"])
+    first = await client.get(f"{V2}/networks?limit=2&sort_key=name&sort_dir=asc", headers=MEMBER)
+    assert names(first) == ["a", "b"]
+    nxt = next(link for link in first.json()["networks_links"] if link["rel"] == "next")
+    assert nxt["href"].startswith("http://cascade.test/networking/v2.0/networks?")
+    second = await client.get(nxt["href"], headers=MEMBER)
+    assert names(second) == ["c"]
+    bad = await client.get(f"{V2}/networks?flavor=x", headers=MEMBER)
+    assert bad.status_code == 400 and "invalid attribute for filtering" in error(bad)["message"]
+
+
+async def test_tags_and_revision_numbers(client: httpx.AsyncClient) -> None:
+    net = await make(client, "network", {"name": "n"})
+    assert net["revision_number"] == 0
+    url = f"{V2}/networks/{net['id']}"
+    assert (await client.put(f"{url}/tags/red", headers=MEMBER)).status_code == 201
+    put = await client.put(f"{url}/tags", json={"tags": ["blue", "green"]}, headers=MEMBER)
+    assert put.json() == {"tags": ["blue", "green"]}
+    assert (await client.get(f"{url}/tags/red", headers=MEMBER)).status_code == 404
+    tagged = await client.get(f"{V2}/networks?tags=blue", headers=MEMBER)
+    assert [n["id"] for n in tagged.json()["networks"]] == [net["id"]]
+    assert (await client.get(f"{V2}/networks?not-tags-any=green", headers=MEMBER)).json()[
+        "networks"
+    ] == []
+    renamed = await client.put(url, json={"network": {"name": "m"}}, headers=MEMBER)
+    assert renamed.json()["network"]["revision_number"] == 3
+    stale = await client.put(
+        url, json={"network": {"name": "x"}}, headers={**MEMBER, "If-Match": "revision_number=1"}
+    )
+    assert stale.status_code == 412
+    readonly = await client.put(url, json={"network": {"id": "x"}}, headers=MEMBER)
+    assert readonly.status_code == 400
+
+
+async def test_security_groups_like_neutron(client: httpx.AsyncClient) -> None:
+    groups = (await client.get(f"{V2}/security-groups", headers=MEMBER)).json()["security_groups"]
+    assert [g["name"] for g in groups] == ["default"]
+    assert len(groups[0]["security_group_rules"]) == 4
+    web = await make(client, "security_group", {"name": "web"})
+    assert {r["direction"] for r in web["security_group_rules"]} == {"egress"}
+    rule = {
+        "security_group_id": web["id"],
+        "direction": "ingress",
+        "protocol": "tcp",
+        "port_range_min": 80,
+        "port_range_max": 80,
+        "remote_ip_prefix": "10.0.0.0/8",
+    }
+    made = await make(client, "security_group_rule", rule)
+    assert made["normalized_cidr"] == "10.0.0.0/8" and made["ethertype"] == "IPv4"
+    dup = await client.post(
+        f"{V2}/security-group-rules", json={"security_group_rule": rule}, headers=MEMBER
+    )
+    assert dup.status_code == 409 and made["id"] in error(dup)["message"]
+    bad = {**rule, "port_range_min": 90, "port_range_max": 80}
+    answer = await client.post(
+        f"{V2}/security-group-rules", json={"security_group_rule": bad}, headers=MEMBER
+    )
+    assert answer.status_code == 400
+    v6 = {**rule, "remote_ip_prefix": "::/0"}
+    answer = await client.post(
+        f"{V2}/security-group-rules", json={"security_group_rule": v6}, headers=MEMBER
+    )
+    assert answer.status_code == 400
+    default = groups[0]["id"]
+    refused = await client.delete(f"{V2}/security-groups/{default}", headers=MEMBER)
+    assert refused.status_code == 409
+    assert (
+        await client.delete(f"{V2}/security-group-rules/{made['id']}", headers=MEMBER)
+    ).status_code == 204
+    assert (
+        await client.delete(f"{V2}/security-groups/{web['id']}", headers=MEMBER)
+    ).status_code == 204
+
+
+async def test_quotas_are_enforced_at_the_top(client: httpx.AsyncClient) -> None:
+    put = await client.put(f"{V2}/quotas/p1", json={"quota": {"network": 1}}, headers=ADMIN)
+    assert put.status_code == 200 and put.json()["quota"]["network"] == 1
+    await make(client, "network", {"name": "one"})
+    over = await client.post(f"{V2}/networks", json={"network": {"name": "two"}}, headers=MEMBER)
+    assert over.status_code == 409 and error(over)["type"] == "OverQuota"
+    details = (await client.get(f"{V2}/quotas/p1/details", headers=MEMBER)).json()["quota"]
+    assert details["network"] == {"limit": 1, "used": 1, "reserved": 0}
+    assert (
+        await client.put(f"{V2}/quotas/p1", json={"quota": {"network": 5}}, headers=MEMBER)
+    ).status_code == 403
+    assert (await client.get(f"{V2}/quotas/p2", headers=MEMBER)).status_code == 403
+    assert (await client.delete(f"{V2}/quotas/p1", headers=ADMIN)).status_code == 204
+    assert (await client.get(f"{V2}/quotas/p1", headers=MEMBER)).json()["quota"]["network"] == 100
+
+
+@pytest.mark.parametrize("body", [b"{", b'{"network": 3}', b'{"network": {"bogus": 1}}'])
+async def test_bad_bodies_get_neutron_400s(client: httpx.AsyncClient, body: bytes) -> None:
+    answer = await client.post(f"{V2}/networks", content=body, headers=MEMBER)
+    assert answer.status_code == 400
+    assert set(error(answer)) == {"type", "message", "detail"}
