@@ -41,6 +41,7 @@ from cascade.api.network import routes as network_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
+from cascade.jobs import network as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.jobs import registry as job_handlers
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry

@@ -11,6 +11,7 @@ is a 503 that says which pod.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
 from cascade.services import servers as server_service
+from cascade.services.network import names as network_names
 from cascade.versions import Version
 
 POD_HEADER = "X-Cascade-Pod"
@@ -129,7 +131,25 @@ async def top_view(
             names = await _flavor_names(request, db, pod)
         for item in found:
             server_views.server(item, pod, names.get)
+        if network_names.uuid_labels(found):
+            await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
+    attachments = body.get("interfaceAttachments")
+    if attachments is None and isinstance(body.get("interfaceAttachment"), dict):
+        attachments = [body["interfaceAttachment"]]
+    if isinstance(attachments, list) and attachments:
+        items = [a for a in attachments if isinstance(a, dict)]
+        await _with_db(request, db, lambda d: network_names.top_interfaces(d, pod.id, items))
     return body
+
+
+async def _with_db(
+    request: Request, db: AsyncSession | None, run: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    if db is not None:
+        await run(db)
+        return
+    async with request.app.state.sessions() as fresh:
+        await run(fresh)
 
 
 async def _flavor_names(

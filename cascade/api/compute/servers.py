@@ -35,12 +35,15 @@ from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.db.models import Flavor, FlavorAccess, Pod
 from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import PodRefused
 from cascade.pods.compute import call as pod_call
 from cascade.services import capacity, keypair_copies, scheduling
 from cascade.services import flavors as flavor_service
 from cascade.services import keypairs as keypair_service
 from cascade.services import quotas as quota_service
 from cascade.services import servers as server_service
+from cascade.services.network import server_ports
+from cascade.services.network.access import Caller as NetCaller
 from cascade.versions import Version
 
 POD_TAG = "cascade:pod_tag"
@@ -189,6 +192,7 @@ async def create(request: Request) -> Response:
             server["availability_zone"] = pod.pod_az + host_part
         # keyed by this request's own id: a client's global request id may repeat
         local_id = str(request.scope["state"]["request_id"])
+        wired = await _networks(request, db, ctx, pod, server, local_id, version)
         intent = await server_service.intent(db, local_id, pod, ctx.project_id or "")
         resp = await forward.send(
             request,
@@ -201,10 +205,44 @@ async def create(request: Request) -> Response:
         )
         if resp.status_code >= 400:
             await server_service.forget_intent(db, intent)
+            await server_ports.release(_net_caller(request, db, ctx), wired)
             raise forward.pod_error(resp, pod, version)
         made = resp.json()
         await _record_created(request, db, pod, made, intent, version, ctx)
+        new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
+        if new_id and wired.used:
+            await server_ports.attach(_net_caller(request, db, ctx), wired, str(new_id), pod.az)
         return await forward.relay(request, db, pod, resp, version)
+
+
+def _net_caller(request: Request, db: AsyncSession, ctx: Context) -> NetCaller:
+    conf = request.app.state.conf.network
+    return NetCaller(db, conf, ctx.project_id or "", ctx.is_admin)
+
+
+async def _networks(
+    request: Request,
+    db: AsyncSession,
+    ctx: Context,
+    pod: Pod,
+    server: dict[str, Any],
+    request_id: str,
+    version: Version,
+) -> server_ports.Translated:
+    """The request's top networks and ports, built in `pod` and named by bottom port."""
+    registry = request.app.state.registry
+    try:
+        return await server_ports.translate(
+            _net_caller(request, db, ctx), registry, pod, server, request_id
+        )
+    except server_ports.ServerNetworkError as exc:
+        raise ComputeError(exc.status, exc.message, echo_headers(version)) from exc
+    except PodRefused as exc:
+        raise ComputeError(
+            exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
+        ) from exc
+    except PodUnavailable as exc:
+        raise forward.unavailable(exc, version) from exc
 
 
 async def _record_created(
@@ -340,6 +378,7 @@ async def member(request: Request) -> Response:
             await server_service.mark(
                 db, where.routing, "deleting", request.app.state.registry.routes
             )
+            await server_ports.detach(_net_caller(request, db, ctx), server_id)
         return await forward.relay(request, db, where.pod, resp, version)
 
 

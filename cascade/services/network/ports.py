@@ -40,6 +40,7 @@ SPEC: attrs.Spec = {
 BINDING_ADMIN = ("binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details")
 JOB_SYNC = "port.sync"
 JOB_PURGE = "port.purge"
+GROUP_SYNC = "security_group.sync"
 RETRIES = 5
 
 
@@ -196,8 +197,19 @@ async def _create_once(
     row = store.add(
         caller.db, store.PORT, project, body_out, parent_id=network.id, object_id=new_id
     )
+    await members_changed(caller, project, groups)
     await caller.db.commit()
     return row
+
+
+async def members_changed(caller: Caller, project: str, group_ids: list[str]) -> None:
+    """Ports joined or left `group_ids`: every group with a rule whose remote group is
+    one of them is synced again in the pods (its expanded addresses changed)."""
+    if not group_ids:
+        return
+    for rule in await store.rows(caller.db, store.SECURITY_GROUP_RULE, project):
+        if rule.body.get("remote_group_id") in group_ids and rule.parent_id:
+            await queue.enqueue(caller.db, GROUP_SYNC, rule.parent_id, project, {})
 
 
 def _pairs(raw: list[Any], mac: str) -> list[dict[str, str]]:
@@ -270,8 +282,12 @@ async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
         given["allowed_address_pairs"] = _pairs(
             given["allowed_address_pairs"], given.get("mac_address", row.body["mac_address"])
         )
+    before = set(row.body.get("security_groups", []))
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+        after = set(row.body.get("security_groups", []))
+        if before != after or "fixed_ips" in given:
+            await members_changed(caller, row.project_id, sorted(before | after))
     try:
         await caller.db.commit()
     except IntegrityError:
@@ -286,6 +302,7 @@ async def release(caller: Caller, row: NetResource) -> None:
     """The port, its addresses and MAC go, in the caller's transaction; pods via a job."""
     await ipam.release(caller.db, row.id)
     await ipam.release_mac(caller.db, row.id)
+    await members_changed(caller, row.project_id, list(row.body.get("security_groups", [])))
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.parent_id})
 

@@ -1,0 +1,222 @@
+"""Job handlers that keep the pods' copies of top networking objects in step.
+
+Each handler reads the top's current state and makes every pod that holds a
+copy (a routing row) match it, so running it twice converges on the same
+state (the queue's contract). A pod that cannot be reached fails the attempt
+and the queue retries it with backoff.
+
+- `security_group.sync` (group id): the bottom group's rules equal the top's,
+  remote groups expanded into the members' addresses; a group gone at the top
+  goes from the pods.
+- `port.sync` (port id): name, admin state, security groups and address pairs
+  of the bottom ports follow the top port.
+- `port.purge` (port id): the bottom ports of a deleted top port go.
+- `subnet.sync` / `subnet.purge`, `network.sync` / `network.purge`: the same for
+  subnets (gateway, routes, name servers, DHCP) and networks (admin state, port
+  security); a purge also deletes the pod's DHCP port and frees what the top
+  reserved for the pod.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Job, Pod, Routing
+from cascade.jobs.registry import JobContext, handler
+from cascade.pods.network import PodNeutron
+from cascade.services.network import ipam, materialise, store
+from cascade.services.network.materialise import DHCP, GROUP, NETWORK, PORT, SUBNET
+
+
+async def _copies(db: AsyncSession, kind: str, top_id: str) -> list[tuple[Routing, Pod]]:
+    query = (
+        select(Routing, Pod)
+        .join(Pod, Pod.id == Routing.pod_id)
+        .where(Routing.resource_type == kind, Routing.top_id == top_id)
+    )
+    return [(r, p) for r, p in (await db.execute(query)).all()]
+
+
+async def _forget(db: AsyncSession, routing: Routing) -> None:
+    await db.delete(routing)
+    await db.commit()
+
+
+async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> None:
+    """Every pod's copy of `top_id` goes (found by routing, or by name if the routing
+    never got its bottom id), then its routing."""
+    for routing, pod in await _copies(db, kind, top_id):
+        neutron = PodNeutron(ctx.pods, pod)
+        collection = materialise.COLLECTION[kind]
+        ids = (
+            [routing.bottom_id]
+            if routing.bottom_id
+            else [
+                str(o["id"])
+                for o in await neutron.named(collection, materialise.bottom_name(kind, top_id))
+            ]
+        )
+        for bottom_id in ids:
+            await neutron.delete(collection, bottom_id)
+        if kind == DHCP:
+            await ipam.release_mac(db, ipam.pod_owner(pod.id, top_id))
+            await ipam.release(db, ipam.pod_owner(pod.id, top_id))
+        await _forget(db, routing)
+
+
+@handler("security_group.sync")
+async def sync_group(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        group = await store.get(db, store.SECURITY_GROUP, job.resource_id)
+        if group is None:
+            await _purge(ctx, db, GROUP, job.resource_id)
+            return
+        for routing, pod in await _copies(db, GROUP, group.id):
+            if routing.bottom_id:
+                await materialise.sync_rules(
+                    db, PodNeutron(ctx.pods, pod), group, routing.bottom_id
+                )
+
+
+@handler("port.purge")
+async def purge_port(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        if await store.get(db, store.PORT, job.resource_id) is None:
+            await _purge(ctx, db, PORT, job.resource_id)
+
+
+@handler("port.sync")
+async def sync_port(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        port = await store.get(db, store.PORT, job.resource_id)
+        if port is None:
+            await _purge(ctx, db, PORT, job.resource_id)
+            return
+        for routing, pod in await _copies(db, PORT, port.id):
+            if not routing.bottom_id:
+                continue
+            neutron = PodNeutron(ctx.pods, pod)
+            secure = bool(port.body.get("port_security_enabled", True))
+            change: dict[str, Any] = {
+                "description": str(port.body.get("name", ""))[:255],
+                "admin_state_up": port.body.get("admin_state_up", True),
+            }
+            if secure:
+                groups = []
+                for group_id in port.body.get("security_groups", []):
+                    group = await store.get(db, store.SECURITY_GROUP, group_id)
+                    if group is not None:
+                        groups.append(await materialise.ensure_group(db, neutron, group))
+                change["security_groups"] = groups
+                change["allowed_address_pairs"] = port.body.get("allowed_address_pairs", [])
+            await neutron.ok(
+                "PUT", f"/ports/{routing.bottom_id}", "a port update", json={"port": change}
+            )
+
+
+class PortNotBound(Exception):
+    """The bottom port is not active yet: the attempt fails and is retried later."""
+
+
+@handler("port.status")
+async def port_status(ctx: JobContext, job: Job) -> None:
+    """The bottom port's status and binding flow back to the top port (retried until the
+    pod has bound it)."""
+    async with ctx.sessions() as db:
+        port = await store.get(db, store.PORT, job.resource_id)
+        if port is None:
+            return
+        for routing, pod in await _copies(db, PORT, port.id):
+            if not routing.bottom_id:
+                continue
+            found = await PodNeutron(ctx.pods, pod).ok(
+                "GET", f"/ports/{routing.bottom_id}", "a port lookup"
+            )
+            bottom = found["port"]
+            host = bottom.get("binding:host_id") or ""
+            store.change(
+                port,
+                {
+                    "status": bottom.get("status", "DOWN"),
+                    "binding:host_id": host,
+                    "binding:vif_type": bottom.get("binding:vif_type", "unbound"),
+                    "binding:vif_details": bottom.get("binding:vif_details", {}),
+                },
+            )
+            await db.commit()
+            if bottom.get("status") != "ACTIVE" and port.body.get("device_id"):
+                raise PortNotBound(
+                    f"port {routing.bottom_id} in pod {pod.name} is {bottom.get('status')}"
+                )
+
+
+@handler("subnet.sync")
+async def sync_subnet(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        subnet = await store.get(db, store.SUBNET, job.resource_id)
+        if subnet is None:
+            await _purge_subnet(ctx, db, job.resource_id)
+            return
+        for routing, pod in await _copies(db, SUBNET, subnet.id):
+            if routing.bottom_id:
+                change = {
+                    k: subnet.body.get(k) for k in ("gateway_ip", "host_routes", "dns_nameservers")
+                }
+                change["description"] = str(subnet.body.get("name", ""))[:255]
+                await PodNeutron(ctx.pods, pod).ok(
+                    "PUT",
+                    f"/subnets/{routing.bottom_id}",
+                    "a subnet update",
+                    json={"subnet": change},
+                )
+
+
+async def _purge_subnet(ctx: JobContext, db: AsyncSession, subnet_id: str) -> None:
+    await _purge(ctx, db, DHCP, subnet_id)
+    await _purge(ctx, db, SUBNET, subnet_id)
+
+
+@handler("subnet.purge")
+async def purge_subnet(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        if await store.get(db, store.SUBNET, job.resource_id) is None:
+            await _purge_subnet(ctx, db, job.resource_id)
+
+
+@handler("network.sync")
+async def sync_network(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        network = await store.get(db, store.NETWORK, job.resource_id)
+        if network is None:
+            return
+        for routing, pod in await _copies(db, NETWORK, network.id):
+            if routing.bottom_id:
+                change = {
+                    "description": str(network.body.get("name", ""))[:255],
+                    "admin_state_up": network.body.get("admin_state_up", True),
+                    "port_security_enabled": network.body.get("port_security_enabled", True),
+                }
+                await PodNeutron(ctx.pods, pod).ok(
+                    "PUT",
+                    f"/networks/{routing.bottom_id}",
+                    "a network update",
+                    json={"network": change},
+                )
+
+
+@handler("network.purge")
+async def purge_network(ctx: JobContext, job: Job) -> None:
+    """The pods' copies of a deleted network: ports still routed there, DHCP ports,
+    subnets, then the network."""
+    async with ctx.sessions() as db:
+        if await store.get(db, store.NETWORK, job.resource_id) is not None:
+            return
+        query = select(Routing.top_id).where(Routing.resource_type == SUBNET)
+        subnet_ids = set((await db.scalars(query)).all())
+        subnet_ids = {s for s in subnet_ids if await store.get(db, store.SUBNET, s) is None}
+        for subnet_id in subnet_ids:
+            await _purge_subnet(ctx, db, subnet_id)
+        await _purge(ctx, db, NETWORK, job.resource_id)

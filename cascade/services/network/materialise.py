@@ -1,0 +1,386 @@
+"""What a pod needs before a server there can use a top network or port.
+
+Every bottom object is named after its top object's id and has a routing row
+(resource type, top id, pod). The row is written first, with no bottom id
+(`creating`): a crash after it leaves a name to look for, so the next attempt
+adopts the object instead of making a second one, and an object is never
+created without a row that names it (no orphans). Only the request that wrote
+the row creates; a concurrent one waits for it to become `active`.
+
+For each pod that uses a top network the pod gets:
+- the network: a provider VLAN network with the top's VLAN id (`vlan`), or a
+  tenant network of the pod's own (`local`, only in its home pod);
+- every subnet: the same CIDR, gateway, routes and name servers; an
+  allocation pool of one address reserved for the pod at the top (the pod's
+  DHCP port), so nothing the pod allocates can collide with another pod;
+- a DHCP port with that address and a top MAC, made before DHCP is enabled
+  (so no agent can race in with an address of its own);
+- the port's security groups, their rules with remote groups expanded into
+  the members' addresses;
+- the port itself with the top's fixed IPs and MAC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import NetAddress, NetMac, NetResource, Pod, Routing
+from cascade.pods.network import PodNeutron
+from cascade.services.network import ipam, store
+from cascade.services.network.errors import Conflict
+
+NETWORK, SUBNET, PORT, GROUP, DHCP = "network", "subnet", "port", "security_group", "dhcp_port"
+COLLECTION = {
+    NETWORK: "networks",
+    SUBNET: "subnets",
+    PORT: "ports",
+    GROUP: "security-groups",
+    DHCP: "ports",
+}
+WAIT_SECONDS = 30.0  # how long a request waits for a concurrent one's bottom create
+
+
+def bottom_name(kind: str, top_id: str) -> str:
+    return f"dhcp-{top_id}" if kind == DHCP else top_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def _routing(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> Routing | None:
+    query = select(Routing).where(
+        Routing.resource_type == kind, Routing.top_id == top_id, Routing.pod_id == pod_id
+    )
+    found: Routing | None = await db.scalar(query.execution_options(populate_existing=True))
+    return found
+
+
+async def _claim(
+    db: AsyncSession, kind: str, top_id: str, pod: Pod, project: str
+) -> Routing | None:
+    """The routing for a create this request must do; None when another request already
+    holds it (active, or creating and still within its time)."""
+    routing = Routing(
+        id=str(uuid.uuid4()),
+        resource_type=kind,
+        top_id=top_id,
+        pod_id=pod.id,
+        project_id=project,
+        status="creating",
+        created_at=_now(),
+    )
+    db.add(routing)
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        return None
+    return routing
+
+
+async def ensure(
+    db: AsyncSession,
+    neutron: PodNeutron,
+    kind: str,
+    top_id: str,
+    project: str,
+    body: dict[str, Any],
+) -> str:
+    """The bottom id of top object `top_id` in the pod: the routed one, an adopted one
+    named after it, or a new one created from `body` (intent recorded first)."""
+    pod = neutron.pod
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        routing = await _routing(db, kind, top_id, pod.id)
+        if routing is not None and routing.status == "active" and routing.bottom_id:
+            return routing.bottom_id
+        if routing is None:
+            routing = await _claim(db, kind, top_id, pod, project)
+            if routing is None:
+                continue  # a concurrent request wrote it first: wait for that one
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            break  # its creator died: take over (the name finds what it made)
+        await asyncio.sleep(0.2)
+    collection = COLLECTION[kind]
+    found = await neutron.named(collection, bottom_name(kind, top_id))
+    if found:
+        bottom_id = str(found[0]["id"])
+    else:
+        singular = "security_group" if kind == GROUP else collection[:-1]
+        made = await neutron.ok(
+            "POST", f"/{collection}", f"a {singular} copy", json={singular: body}
+        )
+        bottom_id = str(made[singular]["id"])
+    routing.bottom_id = bottom_id
+    routing.status = "active"
+    routing.updated_at = _now()
+    await db.commit()
+    return bottom_id
+
+
+async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
+    routing = await _routing(db, kind, top_id, pod_id)
+    return routing.bottom_id if routing is not None and routing.status == "active" else None
+
+
+# --- networks and subnets -------------------------------------------------------------
+
+
+async def _home(
+    db: AsyncSession, network: NetResource, pod: Pod, pods_by_id: dict[str, str]
+) -> None:
+    """A `local` network lives in one pod: the first that uses it; elsewhere 409."""
+    if network.body.get("provider:network_type") != "local":
+        return
+    home = network.body.get("_home_pod")
+    if home is None:
+        store.change(network, {"_home_pod": pod.id})
+        await db.commit()
+        return
+    if home != pod.id:
+        raise Conflict(
+            f"Network {network.id} is a local network of pod {pods_by_id.get(home, home)}; "
+            f"it cannot be used from pod {pod.name} (availability zone {pod.az}).",
+            type="NetworkInUse",
+        )
+
+
+def _network_body(network: NetResource) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": bottom_name(NETWORK, network.id),
+        "description": str(network.body.get("name", ""))[:255],
+        "project_id": network.project_id,
+        "admin_state_up": network.body.get("admin_state_up", True),
+        "port_security_enabled": network.body.get("port_security_enabled", True),
+    }
+    if network.body.get("provider:network_type") == "vlan":
+        body["provider:network_type"] = "vlan"
+        body["provider:physical_network"] = network.body["provider:physical_network"]
+        body["provider:segmentation_id"] = network.body["provider:segmentation_id"]
+    return body
+
+
+async def _reserved(
+    db: AsyncSession, network_id: str, subnet: NetResource, pod: Pod
+) -> tuple[str, str]:
+    """The address and MAC the top keeps for the pod on `subnet` (its DHCP port)."""
+    owner = ipam.pod_owner(pod.id, subnet.id)
+    held = await db.scalar(select(NetAddress).where(NetAddress.owner == owner))
+    mac = await db.scalar(select(NetMac).where(NetMac.owner == owner))
+    if held is not None and mac is not None:
+        return held.ip_address, mac.mac_address
+    address = (
+        held.ip_address
+        if held is not None
+        else await ipam.allocate(db, network_id, store.view(subnet), owner)
+    )
+    mac_address = (
+        mac.mac_address if mac is not None else await ipam.allocate_mac(db, owner, network_id)
+    )
+    await db.commit()
+    return address, mac_address
+
+
+async def ensure_subnet(
+    db: AsyncSession, neutron: PodNeutron, network: NetResource, subnet: NetResource, b_net: str
+) -> str:
+    address, mac = await _reserved(db, network.id, subnet, neutron.pod)
+    body = subnet.body
+    wanted: dict[str, Any] = {
+        "name": bottom_name(SUBNET, subnet.id),
+        "description": str(body.get("name", ""))[:255],
+        "project_id": subnet.project_id,
+        "network_id": b_net,
+        "ip_version": body["ip_version"],
+        "cidr": body["cidr"],
+        "gateway_ip": body.get("gateway_ip"),
+        "allocation_pools": [{"start": address, "end": address}],
+        "host_routes": body.get("host_routes", []),
+        "dns_nameservers": body.get("dns_nameservers", []),
+        "enable_dhcp": False,  # on only once the DHCP port has the reserved address
+    }
+    for key in ("ipv6_ra_mode", "ipv6_address_mode"):
+        if body.get(key):
+            wanted[key] = body[key]
+    b_sub = await ensure(db, neutron, SUBNET, subnet.id, subnet.project_id, wanted)
+    if body.get("enable_dhcp"):
+        dhcp = {
+            "name": bottom_name(DHCP, subnet.id),
+            "project_id": subnet.project_id,
+            "network_id": b_net,
+            "mac_address": mac,
+            "fixed_ips": [{"subnet_id": b_sub, "ip_address": address}],
+            "device_owner": "network:dhcp",
+            "device_id": "reserved_dhcp_port",
+        }
+        await ensure(db, neutron, DHCP, subnet.id, subnet.project_id, dhcp)
+        await neutron.ok(
+            "PUT", f"/subnets/{b_sub}", "enabling DHCP", json={"subnet": {"enable_dhcp": True}}
+        )
+    return b_sub
+
+
+async def ensure_network(
+    db: AsyncSession, neutron: PodNeutron, network: NetResource, pod_names: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """The bottom network and its subnets (top subnet id -> bottom id) in the pod."""
+    await _home(db, network, neutron.pod, pod_names)
+    b_net = await ensure(
+        db, neutron, NETWORK, network.id, network.project_id, _network_body(network)
+    )
+    subnets = {}
+    for subnet in sorted(
+        await store.rows(db, store.SUBNET, parent_ids=[network.id]),
+        key=lambda s: (s.created_at, s.id),
+    ):
+        subnets[subnet.id] = await ensure_subnet(db, neutron, network, subnet, b_net)
+    return b_net, subnets
+
+
+# --- security groups ------------------------------------------------------------------
+
+
+RULE_KEYS = (
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+)
+
+
+def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
+    prefix = rule.get("remote_ip_prefix")
+    if prefix is not None:
+        prefix = str(ipaddress.ip_network(prefix, strict=False))
+    protocol = rule.get("protocol")
+    return (
+        rule.get("direction"),
+        rule.get("ethertype"),
+        None if protocol is None else str(protocol),
+        rule.get("port_range_min"),
+        rule.get("port_range_max"),
+        prefix,
+    )
+
+
+async def desired_rules(db: AsyncSession, group: NetResource) -> list[dict[str, Any]]:
+    """The group's rules as the pods get them: a remote group becomes one rule per
+    address of its members (top ports anywhere in the group), of the rule's ethertype."""
+    rules = await store.rows(db, store.SECURITY_GROUP_RULE, parent_ids=[group.id])
+    members: dict[str, list[str]] = {}
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rules:
+        rule = {k: row.body.get(k) for k in RULE_KEYS}
+        remote = row.body.get("remote_group_id")
+        if remote is None:
+            out[_rule_key(rule)] = rule
+            continue
+        if remote not in members:
+            ports = await store.rows(db, store.PORT, group.project_id)
+            members[remote] = [
+                ip["ip_address"]
+                for p in ports
+                if remote in p.body.get("security_groups", [])
+                for ip in p.body.get("fixed_ips", [])
+            ]
+        for address in members[remote]:
+            version = 6 if ":" in address else 4
+            if rule["ethertype"] != f"IPv{version}":
+                continue
+            one = {**rule, "remote_ip_prefix": f"{address}/{128 if version == 6 else 32}"}
+            out[_rule_key(one)] = one
+    return list(out.values())
+
+
+async def sync_rules(
+    db: AsyncSession, neutron: PodNeutron, group: NetResource, b_group: str
+) -> None:
+    """Make the bottom group's rules equal to the top's (expanded): extra ones deleted,
+    missing ones created. Safe to repeat."""
+    current = await neutron.ok(
+        "GET", "/security-group-rules", "a rule lookup", params={"security_group_id": b_group}
+    )
+    have: dict[tuple[Any, ...], list[str]] = {}
+    for rule in current["security_group_rules"]:
+        have.setdefault(_rule_key(rule), []).append(rule["id"])
+    want = {_rule_key(r): r for r in await desired_rules(db, group)}
+    for key, ids in have.items():
+        extra = ids if key not in want else ids[1:]
+        for rule_id in extra:
+            await neutron.delete("security-group-rules", rule_id)
+    missing = [
+        {**rule, "security_group_id": b_group, "project_id": group.project_id}
+        for key, rule in want.items()
+        if key not in have
+    ]
+    if missing:
+        await neutron.ok(
+            "POST",
+            "/security-group-rules",
+            "security group rules",
+            json={"security_group_rules": missing},
+        )
+
+
+async def ensure_group(db: AsyncSession, neutron: PodNeutron, group: NetResource) -> str:
+    known = await bottom_id(db, GROUP, group.id, neutron.pod.id)
+    body = {
+        "name": bottom_name(GROUP, group.id),
+        "project_id": group.project_id,
+        "description": str(group.body.get("name", ""))[:255],
+    }
+    b_group = await ensure(db, neutron, GROUP, group.id, group.project_id, body)
+    if known is None:  # new in this pod: its rules now; later changes come by jobs
+        await sync_rules(db, neutron, group, b_group)
+    return b_group
+
+
+# --- ports ----------------------------------------------------------------------------
+
+
+async def ensure_port(
+    db: AsyncSession, neutron: PodNeutron, port: NetResource, pod_names: dict[str, str]
+) -> str:
+    """The bottom port of top port `port` in the pod, with everything it needs there."""
+    network = await store.get(db, store.NETWORK, port.parent_id or "")
+    if network is None:
+        raise Conflict(f"Port {port.id} has no network any more.", type="NetworkNotFound")
+    b_net, b_subnets = await ensure_network(db, neutron, network, pod_names)
+    groups = []
+    for group_id in port.body.get("security_groups", []):
+        group = await store.get(db, store.SECURITY_GROUP, group_id)
+        if group is not None:
+            groups.append(await ensure_group(db, neutron, group))
+    secure = bool(port.body.get("port_security_enabled", True))
+    body: dict[str, Any] = {
+        "name": bottom_name(PORT, port.id),
+        "description": str(port.body.get("name", ""))[:255],
+        "project_id": port.project_id,
+        "network_id": b_net,
+        "mac_address": port.body["mac_address"],
+        "fixed_ips": [
+            {"subnet_id": b_subnets[ip["subnet_id"]], "ip_address": ip["ip_address"]}
+            for ip in port.body.get("fixed_ips", [])
+            if ip["subnet_id"] in b_subnets
+        ],
+        "admin_state_up": port.body.get("admin_state_up", True),
+        "port_security_enabled": secure,
+        "allowed_address_pairs": port.body.get("allowed_address_pairs", []) if secure else [],
+    }
+    if secure:
+        body["security_groups"] = groups
+    if port.body.get("extra_dhcp_opts"):
+        body["extra_dhcp_opts"] = port.body["extra_dhcp_opts"]
+    return await ensure(db, neutron, PORT, port.id, port.project_id, body)

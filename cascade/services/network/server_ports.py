@@ -1,0 +1,176 @@
+"""Top networks and ports in a server create, and the ports a server leaves behind.
+
+`translate` turns the `networks` of a server create into bottom ports of the
+chosen pod: a top port is used as it is, a top network gets a new top port
+(addresses from the top's IPAM, the request's security groups or the
+project's default). Each is built in the pod (see `materialise`) and the
+request then names the bottom port. Errors are Nova's: an unknown network or
+port or security group is a 400, a port in use a 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from cascade.db.models import NetResource, Pod
+from cascade.jobs import queue
+from cascade.pods.network import PodNeutron
+from cascade.pods.registry import PodRegistry
+from cascade.services.network import materialise, ports, store
+from cascade.services.network.access import Caller
+from cascade.services.network.errors import NeutronError
+
+STATUS_JOB = "port.status"
+
+
+class ServerNetworkError(Exception):
+    """A Nova error for the server create: status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Translated:
+    """What a create used: the top ports (and which of them it made itself)."""
+
+    used: list[str] = field(default_factory=list)
+    made: list[str] = field(default_factory=list)
+
+
+async def _groups(caller: Caller, server: dict[str, Any]) -> list[str] | None:
+    wanted = server.get("security_groups")
+    if not wanted:
+        return None
+    mine = await store.rows(caller.db, store.SECURITY_GROUP, caller.project_id)
+    ids = []
+    for item in wanted:
+        name = item.get("name") if isinstance(item, dict) else None
+        match = [g for g in mine if name in (g.id, g.body.get("name"))]
+        if not match:
+            raise ServerNetworkError(
+                400, f"Security group {name} not found for project {caller.project_id}."
+            )
+        ids.append(match[0].id)
+    return sorted(set(ids))
+
+
+async def _top_port(caller: Caller, port_id: str) -> NetResource:
+    row = await store.get(caller.db, store.PORT, port_id)
+    if row is None or not (caller.is_admin or row.project_id == caller.project_id):
+        raise ServerNetworkError(400, f"Port id {port_id} could not be found.")
+    if row.body.get("device_id"):
+        raise ServerNetworkError(409, f"Port {port_id} is still in use.")
+    return row
+
+
+async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | None) -> NetResource:
+    network_id = str(entry["uuid"])
+    network = await store.get(caller.db, store.NETWORK, network_id)
+    if network is None or not (
+        caller.is_admin or network.project_id == caller.project_id or network.body.get("shared")
+    ):
+        raise ServerNetworkError(400, f"Network {network_id} could not be found.")
+    body: dict[str, Any] = {"network_id": network_id}
+    if entry.get("fixed_ip"):
+        body["fixed_ips"] = [{"ip_address": entry["fixed_ip"]}]
+    if groups is not None:
+        body["security_groups"] = groups
+    try:
+        made = await ports.create(caller, {"port": body})
+    except NeutronError as exc:
+        status = 409 if exc.status == 409 else 400
+        raise ServerNetworkError(status, exc.message) from exc
+    row = await store.get(caller.db, store.PORT, made["id"])
+    assert row is not None
+    store.change(row, {"_auto_delete": True})
+    await caller.db.commit()
+    return row
+
+
+async def translate(
+    caller: Caller, registry: PodRegistry, pod: Pod, server: dict[str, Any], request_id: str
+) -> Translated:
+    """Rewrite `server["networks"]` to bottom ports of `pod` (nothing to do for `auto`,
+    `none` or no networks). Ports made here are released again if a later step fails."""
+    done = Translated()
+    networks = server.get("networks")
+    if not isinstance(networks, list):
+        return done
+    groups = await _groups(caller, server)
+    neutron = PodNeutron(registry, pod, request_id)
+    names = {p.id: p.name for p in await _pods(caller)}
+    out = []
+    try:
+        for entry in networks:
+            if not isinstance(entry, dict):
+                raise ServerNetworkError(400, f"Bad networks format: {entry}")
+            if entry.get("port"):
+                row = await _top_port(caller, str(entry["port"]))
+            elif entry.get("uuid"):
+                row = await _new_port(caller, entry, groups)
+                done.made.append(row.id)
+            else:
+                raise ServerNetworkError(
+                    400, "Bad networks format: network uuid is not in proper format"
+                )
+            done.used.append(row.id)
+            bottom = await materialise.ensure_port(caller.db, neutron, row, names)
+            out.append({"port": bottom, **({"tag": entry["tag"]} if "tag" in entry else {})})
+    except NeutronError as exc:
+        await release(caller, done)
+        raise ServerNetworkError(409 if exc.status == 409 else 400, exc.message) from exc
+    except BaseException:
+        await release(caller, done)
+        raise
+    server["networks"] = out
+    # the groups are on the ports now; Nova applies none to ports it did not create
+    server.pop("security_groups", None)
+    return done
+
+
+async def _pods(caller: Caller) -> list[Pod]:
+    return list((await caller.db.scalars(select(Pod))).all())
+
+
+async def release(caller: Caller, done: Translated) -> None:
+    """Undo a failed create: the ports it made go (at the top now, in the pods by a job)."""
+    await caller.db.rollback()
+    for port_id in done.made:
+        row = await store.get(caller.db, store.PORT, port_id)
+        if row is not None:
+            await ports.release(caller, row)
+    await caller.db.commit()
+
+
+async def attach(caller: Caller, done: Translated, server_id: str, az: str) -> None:
+    """The server exists: its top ports name it as their device."""
+    for port_id in done.used:
+        row = await store.get(caller.db, store.PORT, port_id)
+        if row is not None:
+            store.change(row, {"device_id": server_id, "device_owner": f"compute:{az}"})
+            # the pod binds the port while the server builds: its status follows
+            await queue.enqueue(
+                caller.db, STATUS_JOB, row.id, row.project_id, {}, delay=timedelta(seconds=2)
+            )
+    await caller.db.commit()
+
+
+async def detach(caller: Caller, server_id: str) -> None:
+    """The server is being deleted: ports made for it go, ports given to it are free
+    again. The pods' copies are deleted by jobs."""
+    for row in await store.rows(caller.db, store.PORT):
+        if row.body.get("device_id") != server_id:
+            continue
+        if row.body.get("_auto_delete"):
+            await ports.release(caller, row)
+        else:
+            store.change(row, {"device_id": "", "device_owner": ""})
+            await queue.enqueue(caller.db, ports.JOB_SYNC, row.id, row.project_id, {})
+    await caller.db.commit()
