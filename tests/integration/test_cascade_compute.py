@@ -38,12 +38,16 @@ def top(clouds_yaml: Path) -> Iterator[dict[str, Connection]]:
 
 
 @pytest.fixture(scope="module")
-def networks(conns: dict[str, Connection]) -> dict[str, str]:
-    """The demo project's `private` network of each pod (the top's own networks are issue 4)."""
-    return {
-        f"az{pod[-1]}": conns[pod].network.find_network("private", ignore_missing=False).id
-        for pod in PODS
-    }
+def networks(top: dict[str, Connection]) -> Iterator[dict[str, str]]:
+    """One network made at the top (a VLAN network spanning pods), used in both AZs."""
+    conn = top["cascade"]
+    network = conn.network.create_network(name=unique("top-net"))
+    conn.network.create_subnet(network_id=network.id, cidr="10.123.0.0/24", ip_version=4)
+    yield {"az1": network.id, "az2": network.id}
+    deadline = time.monotonic() + 60
+    while list(conn.network.ports(network_id=network.id)) and time.monotonic() < deadline:
+        time.sleep(1)  # the servers' ports go with the servers' deletes
+    conn.network.delete_network(network.id, ignore_missing=True)
 
 
 @pytest.fixture(scope="module")

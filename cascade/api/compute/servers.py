@@ -19,6 +19,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -205,19 +207,25 @@ async def create(request: Request) -> Response:
         )
         if resp.status_code >= 400:
             await server_service.forget_intent(db, intent)
-            await server_ports.release(_net_caller(request, db, ctx), wired)
+            async with _net_caller(request, ctx) as net:
+                await server_ports.release(net, wired)
             raise forward.pod_error(resp, pod, version)
         made = resp.json()
         await _record_created(request, db, pod, made, intent, version, ctx)
         new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
         if new_id and wired.used:
-            await server_ports.attach(_net_caller(request, db, ctx), wired, str(new_id), pod.az)
+            async with _net_caller(request, ctx) as net:
+                await server_ports.attach(net, wired, str(new_id), pod.az)
         return await forward.relay(request, db, pod, resp, version)
 
 
-def _net_caller(request: Request, db: AsyncSession, ctx: Context) -> NetCaller:
+@asynccontextmanager
+async def _net_caller(request: Request, ctx: Context) -> AsyncIterator[NetCaller]:
+    """The networking services' caller, on a session of its own: their rollbacks (an
+    address taken concurrently) must not expire what this request has loaded."""
     conf = request.app.state.conf.network
-    return NetCaller(db, conf, ctx.project_id or "", ctx.is_admin)
+    async with request.app.state.sessions() as db:
+        yield NetCaller(db, conf, ctx.project_id or "", ctx.is_admin)
 
 
 async def _networks(
@@ -232,9 +240,8 @@ async def _networks(
     """The request's top networks and ports, built in `pod` and named by bottom port."""
     registry = request.app.state.registry
     try:
-        return await server_ports.translate(
-            _net_caller(request, db, ctx), registry, pod, server, request_id
-        )
+        async with _net_caller(request, ctx) as net:
+            return await server_ports.translate(net, registry, pod, server, request_id)
     except server_ports.ServerNetworkError as exc:
         raise ComputeError(exc.status, exc.message, echo_headers(version)) from exc
     except PodRefused as exc:
@@ -378,7 +385,8 @@ async def member(request: Request) -> Response:
             await server_service.mark(
                 db, where.routing, "deleting", request.app.state.registry.routes
             )
-            await server_ports.detach(_net_caller(request, db, ctx), server_id)
+            async with _net_caller(request, ctx) as net:
+                await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp, version)
 
 

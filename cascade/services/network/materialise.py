@@ -64,11 +64,10 @@ async def _routing(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> Rou
     return found
 
 
-async def _claim(
-    db: AsyncSession, kind: str, top_id: str, pod: Pod, project: str
-) -> Routing | None:
-    """The routing for a create this request must do; None when another request already
-    holds it (active, or creating and still within its time)."""
+async def _claim(db: AsyncSession, kind: str, top_id: str, pod: Pod, project: str) -> bool:
+    """Write the routing intent for a create this request is to do; False when another
+    request wrote it first. A session of its own: a lost race rolls back only there, not
+    the objects the caller's session has loaded."""
     routing = Routing(
         id=str(uuid.uuid4()),
         resource_type=kind,
@@ -78,13 +77,13 @@ async def _claim(
         status="creating",
         created_at=_now(),
     )
-    db.add(routing)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        return None
-    return routing
+    async with AsyncSession(db.bind, expire_on_commit=False) as side:
+        side.add(routing)
+        try:
+            await side.commit()
+        except IntegrityError:
+            return False
+    return True
 
 
 async def ensure(
@@ -104,9 +103,10 @@ async def ensure(
         if routing is not None and routing.status == "active" and routing.bottom_id:
             return routing.bottom_id
         if routing is None:
-            routing = await _claim(db, kind, top_id, pod, project)
-            if routing is None:
+            if not await _claim(db, kind, top_id, pod, project):
                 continue  # a concurrent request wrote it first: wait for that one
+            routing = await _routing(db, kind, top_id, pod.id)
+            assert routing is not None
             break
         if asyncio.get_running_loop().time() > deadline:
             break  # its creator died: take over (the name finds what it made)

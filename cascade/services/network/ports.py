@@ -144,6 +144,8 @@ async def create(caller: Caller, body: Any, port_id: str | None = None) -> dict[
         )
     for attempt in range(RETRIES):
         try:
+            if attempt:  # the rollback expired what the session had loaded
+                network = await find(caller, store.NETWORK, given["network_id"])
             row = await _create_once(caller, given, network, project, port_id)
             return show(caller, row)
         except IntegrityError:
