@@ -162,6 +162,11 @@ class NetworkSection:
     physical_network: str = opt(
         "physnet1", "The physical network every pod shares; top VLAN networks live on it."
     )
+    external_physical_network: str = opt(
+        "external",
+        "The physical network of the pods' own external networks; a top external network "
+        "(flat, with one availability zone hint) is the external network of that AZ's pod.",
+    )
     vlan_ranges: str = opt(
         "2000:2999",
         "VLAN ids the top hands out on `physical_network`, as `low:high[,low:high...]`. "

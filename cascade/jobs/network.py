@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Job, Pod, Routing
 from cascade.jobs.registry import JobContext, handler
-from cascade.pods.network import PodNeutron
-from cascade.services.network import ipam, materialise, store
+from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
+from cascade.services.network import floatingips, ipam, materialise, routers, store
+from cascade.services.network.access import Caller
 from cascade.services.network.materialise import DHCP, GROUP, NETWORK, PORT, SUBNET
 
 
@@ -45,6 +46,21 @@ async def _forget(db: AsyncSession, routing: Routing) -> None:
     await db.commit()
 
 
+async def _ours(
+    neutron: PodNeutron, kind: str, collection: str, bottom_id: str, top_id: str
+) -> bool:
+    """Whether the bottom object is one Cascade made (named after the top id): an
+    adopted one (a pod's own external network) is never deleted."""
+    resp = await neutron.call("GET", f"/{collection}/{bottom_id}")
+    if resp.status_code == 404:
+        return False
+    if resp.status_code != 200:  # the attempt fails and is retried: nothing is forgotten
+        raise PodNetworkRefused(neutron.pod.name, resp.status_code, neutron_message(resp))
+    key = "security_group" if kind == GROUP else collection[:-1]
+    found = resp.json().get(key, {})
+    return bool(found.get("name") == materialise.bottom_name(kind, top_id))
+
+
 async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> None:
     """Every pod's copy of `top_id` goes (found by routing, or by name if the routing
     never got its bottom id), then its routing."""
@@ -60,7 +76,8 @@ async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> N
             ]
         )
         for bottom_id in ids:
-            await neutron.delete(collection, bottom_id)
+            if await _ours(neutron, kind, collection, bottom_id, top_id):
+                await neutron.delete(collection, bottom_id)
         if kind == DHCP:
             await ipam.release_mac(db, ipam.pod_owner(pod.id, top_id))
             await ipam.release(db, ipam.pod_owner(pod.id, top_id))
@@ -184,6 +201,52 @@ async def purge_subnet(ctx: JobContext, job: Job) -> None:
     async with ctx.sessions() as db:
         if await store.get(db, store.SUBNET, job.resource_id) is None:
             await _purge_subnet(ctx, db, job.resource_id)
+
+
+def _caller(ctx: JobContext, db: AsyncSession, project: str | None) -> Caller:
+    return Caller(db, ctx.conf.network, project or "", True)
+
+
+@handler("router.build")
+async def build_router(ctx: JobContext, job: Job) -> None:
+    """The router's pod has the router, its gateway and exactly the top's interfaces."""
+    async with ctx.sessions() as db:
+        router = await store.get(db, store.ROUTER, job.resource_id)
+        if router is None:
+            await _purge_router(ctx, db, job.resource_id)
+            return
+        await routers.build(_caller(ctx, db, router.project_id), ctx.pods, router)
+
+
+async def _purge_router(ctx: JobContext, db: AsyncSession, router_id: str) -> None:
+    for routing, pod in await _copies(db, routers.ROUTER, router_id):
+        if routing.bottom_id:
+            neutron = PodNeutron(ctx.pods, pod)
+            resp = await neutron.call("GET", f"/routers/{routing.bottom_id}")
+            if resp.status_code == 200:
+                await neutron.ok(
+                    "PUT",
+                    f"/routers/{routing.bottom_id}",
+                    "a gateway removal",
+                    json={"router": {"external_gateway_info": {}}},
+                )
+                await routers.remove_stale(neutron, routing.bottom_id, set())
+                await neutron.delete("routers", routing.bottom_id)
+        await _forget(db, routing)
+
+
+@handler("router.purge")
+async def purge_router(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        if await store.get(db, store.ROUTER, job.resource_id) is None:
+            await _purge_router(ctx, db, job.resource_id)
+
+
+@handler("floatingip.sync")
+async def sync_floatingip(ctx: JobContext, job: Job) -> None:
+    """The pod holds the floating IP exactly while it is associated with a port there."""
+    async with ctx.sessions() as db:
+        await floatingips.sync(_caller(ctx, db, job.project_id), ctx.pods, job.resource_id)
 
 
 @handler("network.sync")

@@ -76,10 +76,10 @@ class PodNeutron:
             raise PodNetworkRefused(self.pod.name, resp.status_code, neutron_message(resp), what)
         return resp.json() if resp.content else None
 
-    async def named(self, collection: str, name: str) -> list[dict[str, Any]]:
-        """The pod's objects of `collection` (e.g. `networks`) called `name`."""
+    async def named(self, collection: str, name: str, field: str = "name") -> list[dict[str, Any]]:
+        """The pod's objects of `collection` (e.g. `networks`) whose `field` is `name`."""
         key = collection.replace("-", "_")
-        found = await self.ok("GET", f"/{collection}", f"a {key} lookup", params={"name": name})
+        found = await self.ok("GET", f"/{collection}", f"a {key} lookup", params={field: name})
         items: list[dict[str, Any]] = found[key]
         return items
 

@@ -239,3 +239,95 @@ def test_a_local_network_lives_in_one_pod(
             wait_gone(conn, server)
         eventually(lambda: not list(conn.network.ports(network_id=network.id)), "top ports")
         conn.network.delete_network(network.id)
+
+
+def test_a_router_and_floating_ips_in_one_pod(
+    top: dict[str, Connection], conns: dict[str, Connection], image: str
+) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    pod1 = conns["pod1-admin"]
+    public = pod1.network.find_subnet("public-subnet", ignore_missing=False)
+    external = admin.network.create_network(
+        name=unique("public-az1"),
+        is_router_external=True,
+        is_shared=True,
+        provider_network_type="flat",
+        provider_physical_network="external",
+        availability_zone_hints=["az1"],
+    )
+    admin.network.create_subnet(
+        network_id=external.id,
+        cidr=public.cidr,
+        ip_version=4,
+        is_dhcp_enabled=False,
+        allocation_pools=[{"start": "172.24.1.150", "end": "172.24.1.160"}],
+    )
+    network = conn.network.create_network(name=unique("routed"))
+    subnet = conn.network.create_subnet(network_id=network.id, cidr="10.143.0.0/24", ip_version=4)
+    router = conn.network.create_router(
+        name=unique("r"), external_gateway_info={"network_id": external.id}
+    )
+    servers: list[str] = []
+    try:
+        conn.network.add_interface_to_router(router, subnet=subnet.id)
+        gateway = router.external_gateway_info["external_fixed_ips"][0]["ip_address"]
+        for az in ("az1", "az2"):
+            status, body = boot(conn, az, image, networks=[{"uuid": network.id}])
+            assert status == 202, body
+            servers.append(body["server"]["id"])
+        for server_id in servers:
+            wait_status(conn, server_id, "ACTIVE")
+        port_a = next(conn.network.ports(device_id=servers[0]))
+        port_b = next(conn.network.ports(device_id=servers[1]))
+        fip = conn.network.create_ip(floating_network_id=external.id, port_id=port_a.id)
+        assert fip.router_id == router.id
+        assert fip.fixed_ip_address == port_a.fixed_ips[0]["ip_address"]
+        refused = conn.network.post(
+            "/floatingips",
+            json={"floatingip": {"floating_network_id": external.id, "port_id": port_b.id}},
+            raise_exc=False,
+        )
+        assert refused.status_code == 409, refused.text
+        assert "pod2" in refused.json()["NeutronError"]["message"]
+
+        # pod1 has the router (gateway at the top's address, the interface at the subnet's
+        # gateway) and the floating IP on the server's bottom port
+        def built() -> bool:
+            found = list(pod1.network.routers(name=router.id))
+            if not found:
+                return False
+            info = found[0].external_gateway_info or {}
+            ips = [f["ip_address"] for f in info.get("external_fixed_ips", [])]
+            ifaces = list(
+                pod1.network.ports(device_id=found[0].id, device_owner="network:router_interface")
+            )
+            return ips == [gateway] and [p.fixed_ips[0]["ip_address"] for p in ifaces] == [
+                "10.143.0.1"
+            ]
+
+        eventually(built, "the router in pod1")
+        eventually(
+            lambda: (
+                [f.floating_ip_address for f in pod1.network.ips(description=fip.id)]
+                == [fip.floating_ip_address]
+            ),
+            "the floating IP in pod1",
+        )
+        assert list(conns["pod2-admin"].network.routers(name=router.id)) == []
+        conn.network.delete_ip(fip.id)
+        eventually(
+            lambda: not list(pod1.network.ips(description=fip.id)), "the floating IP gone from pod1"
+        )
+    finally:
+        for server_id in servers:
+            conn.compute.delete(f"/servers/{server_id}", microversion=MV, raise_exc=False)
+        for server_id in servers:
+            wait_gone(conn, server_id)
+        conn.network.remove_interface_from_router(router, subnet=subnet.id)
+        conn.network.delete_router(router.id)
+        eventually(lambda: not list(conn.network.ports(network_id=network.id)), "top ports")
+        conn.network.delete_network(network.id)
+        admin.network.delete_network(external.id)
+    eventually(lambda: not list(pod1.network.routers(name=router.id)), "the router gone")
+    # the pod's own external network is adopted, never deleted
+    assert pod1.network.find_network("public") is not None

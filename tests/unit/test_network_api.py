@@ -46,8 +46,8 @@ async def test_versions_and_extensions_answer_like_neutron(client: httpx.AsyncCl
     exts = await client.get(f"{V2}/extensions", headers=MEMBER)
     aliases = {e["alias"] for e in exts.json()["extensions"]}
     assert {"security-group", "provider", "quotas", "standard-attr-tag"} <= aliases
-    assert "router" not in aliases and "dvr" not in aliases  # not served yet: not listed
-    missing = await client.get(f"{V2}/extensions/router", headers=MEMBER)
+    assert "dvr" not in aliases and "l3-ha" not in aliases  # not served: not listed
+    missing = await client.get(f"{V2}/extensions/dvr", headers=MEMBER)
     assert missing.status_code == 404
     unknown = await client.get(f"{V2}/bgpvpns", headers=MEMBER)
     assert unknown.status_code == 404
@@ -279,3 +279,76 @@ async def test_bad_bodies_get_neutron_400s(client: httpx.AsyncClient, body: byte
     answer = await client.post(f"{V2}/networks", content=body, headers=MEMBER)
     assert answer.status_code == 400
     assert set(error(answer)) == {"type", "message", "detail"}
+
+
+@pytest.mark.fake_pods
+async def test_routers_and_floating_ips_refuse_what_neutron_refuses(
+    client: httpx.AsyncClient, pods: object
+) -> None:
+    net, sub = await net_and_subnet(client)
+    router = await make(client, "router", {"name": "r"})
+    assert router["external_gateway_info"] is None and router["status"] == "ACTIVE"
+    url = f"{V2}/routers/{router['id']}"
+    empty = await client.put(f"{url}/add_router_interface", json={}, headers=MEMBER)
+    assert empty.status_code == 400
+    added = await client.put(
+        f"{url}/add_router_interface", json={"subnet_id": sub["id"]}, headers=MEMBER
+    )
+    assert added.status_code == 200, added.text
+    port = (await client.get(f"{V2}/ports/{added.json()['port_id']}", headers=MEMBER)).json()
+    assert port["port"]["fixed_ips"][0]["ip_address"] == "10.20.0.1"
+    assert port["port"]["device_owner"] == "network:router_interface"
+    again = await client.put(
+        f"{url}/add_router_interface", json={"subnet_id": sub["id"]}, headers=MEMBER
+    )
+    assert again.status_code == 400
+    busy = await client.delete(url, headers=MEMBER)
+    assert busy.status_code == 409 and error(busy)["type"] == "RouterInUse"
+    # a floating IP needs an external network, and a router to it from the port's subnet
+    internal = await client.post(
+        f"{V2}/floatingips", json={"floatingip": {"floating_network_id": net["id"]}}, headers=MEMBER
+    )
+    assert internal.status_code == 400
+    ext = {
+        "network": {
+            "name": "ext",
+            "router:external": True,
+            "shared": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": "external",
+            "availability_zone_hints": ["az1"],
+        }
+    }
+    made = await client.post(f"{V2}/networks", json=ext, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    ext_id = made.json()["network"]["id"]
+    body = {"subnet": {"network_id": ext_id, "cidr": "172.31.0.0/24", "enable_dhcp": False}}
+    assert (await client.post(f"{V2}/subnets", json=body, headers=ADMIN)).status_code == 201
+    vm = await make(client, "port", {"network_id": net["id"]})
+    unreachable = await client.post(
+        f"{V2}/floatingips",
+        json={"floatingip": {"floating_network_id": ext_id, "port_id": vm["id"]}},
+        headers=MEMBER,
+    )
+    assert unreachable.status_code == 404
+    assert error(unreachable)["type"] == "ExternalGatewayForFloatingIPNotFound"
+    gw = await client.put(
+        url, json={"router": {"external_gateway_info": {"network_id": ext_id}}}, headers=MEMBER
+    )
+    assert gw.status_code == 200, gw.text
+    fip = await client.post(
+        f"{V2}/floatingips",
+        json={"floatingip": {"floating_network_id": ext_id, "port_id": vm["id"]}},
+        headers=MEMBER,
+    )
+    assert fip.status_code == 201, fip.text
+    assert fip.json()["floatingip"]["router_id"] == router["id"]
+    assert fip.json()["floatingip"]["floating_ip_address"].startswith("172.31.0.")
+    flat = {
+        "network": {
+            "name": "x",
+            "provider:network_type": "flat",
+            "provider:physical_network": "external",
+        }
+    }
+    assert (await client.post(f"{V2}/networks", json=flat, headers=ADMIN)).status_code == 400

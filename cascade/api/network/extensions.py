@@ -58,6 +58,10 @@ EXTENSIONS = {
         "Neutron external network",
         "Adds external network attribute to network resource.",
     ),
+    "subnet-external-network": (
+        "Subnet belongs to an external network",
+        "Informs if the subnet belongs to an external network",
+    ),
     "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
     "net-mtu-writable": (
         "Network MTU (writable)",
@@ -88,6 +92,16 @@ EXTENSIONS = {
     "port-security-groups-filtering": (
         "Port filtering on security groups",
         "Provides security groups filtering when listing ports",
+    ),
+    "router": (
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access "
+        "to external networks via a NAT gateway.",
+    ),
+    "ext-gw-mode": (
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on "
+        "the external gateway",
     ),
     "quotas": ("Quota management support", "Expose functions for quotas management per project"),
     "quota_details": (

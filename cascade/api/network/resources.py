@@ -23,7 +23,15 @@ from starlette.responses import Response
 
 from cascade.api.network import query
 from cascade.api.network.common import base_url, caller, json_body, not_found, reply
-from cascade.services.network import networks, ports, security_groups, store, subnets
+from cascade.services.network import (
+    floatingips,
+    networks,
+    ports,
+    routers,
+    security_groups,
+    store,
+    subnets,
+)
 from cascade.services.network.access import Caller, find
 from cascade.services.network.errors import BadRequest, NeutronError
 
@@ -32,6 +40,7 @@ Creator = Callable[[Caller, Any], Awaitable[dict[str, Any]]]
 Shower = Callable[[Caller, str], Awaitable[dict[str, Any]]]
 Updater = Callable[[Caller, str, Any], Awaitable[dict[str, Any]]]
 Deleter = Callable[[Caller, str], Awaitable[None]]
+Preparer = Callable[[Caller, dict[str, list[str]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class Collection:
     show: Shower
     update: Updater | None
     delete: Deleter
+    before_listing: Preparer | None = None  # given the list's filters
 
 
 def _fields(*names: str) -> frozenset[str]:
@@ -111,6 +121,33 @@ COLLECTIONS = {
             security_groups.get_group,
             security_groups.update_group,
             security_groups.delete_group,
+            security_groups.before_listing,
+        ),
+        Collection(
+            store.ROUTER,
+            "router",
+            "routers",
+            "routers",
+            _fields(
+                *routers.SPEC, "status", "availability_zones", "distributed", "ha", "flavor_id"
+            ),
+            routers.listing,
+            routers.create,
+            routers.get,
+            routers.update,
+            routers.delete,
+        ),
+        Collection(
+            store.FLOATINGIP,
+            "floatingip",
+            "floatingips",
+            "floatingips",
+            _fields(*floatingips.SPEC, "status", "router_id", "port_details"),
+            floatingips.listing,
+            floatingips.create,
+            floatingips.get,
+            floatingips.update,
+            floatingips.delete,
         ),
         Collection(
             store.SECURITY_GROUP_RULE,
@@ -144,6 +181,8 @@ async def index(request: Request) -> Response:
     coll = _collection(request)
     wanted = query.parse(request, coll.fields)
     async with caller(request) as who:
+        if coll.before_listing is not None:
+            await coll.before_listing(who, wanted.filters)
         items = await coll.index(who)
     page, links = query.apply(request, base_url(request, f"/v2.0/{coll.path}"), items, wanted)
     body: dict[str, Any] = {coll.plural: page}
@@ -268,3 +307,17 @@ async def tag(request: Request) -> Response:
         store.bump(row)
         await who.db.commit()
         return reply(None, 204)
+
+
+async def router_interface(request: Request) -> Response:
+    """PUT /routers/{id}/add_router_interface and /remove_router_interface: 200 with the
+    interface (router, port, subnet and network ids)."""
+    body = await json_body(request)
+    action = request.path_params["action"]
+    async with caller(request) as who:
+        router_id = request.path_params["router_id"]
+        if action == "add_router_interface":
+            return reply(await routers.add_interface(who, router_id, body))
+        if action == "remove_router_interface":
+            return reply(await routers.remove_interface(who, router_id, body))
+    raise not_found()

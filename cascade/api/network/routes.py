@@ -36,6 +36,7 @@ def routes() -> list[BaseRoute]:
         Route(v2 + "/quotas/{project_id}", quotas.delete, methods=["DELETE"]),
         Route(v2 + "/quotas/{project_id}/default", quotas.defaults, methods=["GET"]),
         Route(v2 + "/quotas/{project_id}/details", quotas.details, methods=["GET"]),
+        Route(v2 + "/routers/{router_id}/{action}", resources.router_interface, methods=["PUT"]),
         Route(v2 + "/{collection}", resources.index, methods=["GET"]),
         Route(v2 + "/{collection}", resources.create, methods=["POST"]),
         Route(item, resources.show, methods=["GET"]),

@@ -13,6 +13,8 @@ RESOURCES = (
     ("port", "ports"),
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
+    ("router", "routers"),
+    ("floatingip", "floatingips"),
     ("quota", "quotas"),
 )
 

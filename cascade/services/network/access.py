@@ -9,15 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.conf import NetworkSection
 from cascade.db.models import NetResource
 from cascade.services.network import store
-from cascade.services.network.errors import not_found
+from cascade.services.network.errors import NeutronError
 
-TITLES = {
-    store.NETWORK: ("Network", "NetworkNotFound"),
-    store.SUBNET: ("Subnet", "SubnetNotFound"),
-    store.PORT: ("Port", "PortNotFound"),
-    store.SECURITY_GROUP: ("Security group", "SecurityGroupNotFound"),
-    store.ROUTER: ("Router", "RouterNotFound"),
-    store.FLOATINGIP: ("Floating IP", "FloatingIPNotFound"),
+# Neutron's `<Kind>NotFound` messages, word for word
+MISSING = {
+    store.NETWORK: ("Network {} could not be found.", "NetworkNotFound"),
+    store.SUBNET: ("Subnet {} could not be found.", "SubnetNotFound"),
+    store.PORT: ("Port {} could not be found.", "PortNotFound"),
+    store.SECURITY_GROUP: ("Security group {} does not exist", "SecurityGroupNotFound"),
+    store.ROUTER: ("Router {} could not be found", "RouterNotFound"),
+    store.FLOATINGIP: ("Floating IP {} could not be found", "FloatingIPNotFound"),
 }
 
 
@@ -49,8 +50,8 @@ async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
     if row is not None and row.kind == store.SUBNET and row.parent_id:
         network = await store.get(caller.db, store.NETWORK, row.parent_id)
     if row is None or not sees(caller, row, network):
-        title, type_name = TITLES[kind]
-        raise not_found(title, type_name, object_id)
+        message, type_name = MISSING[kind]
+        raise NeutronError(message.format(object_id), 404, type_name)
     return row
 
 

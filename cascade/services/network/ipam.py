@@ -34,6 +34,29 @@ def network_of(cidr: str) -> IPNetwork:
     return ipaddress.ip_network(cidr, strict=False)
 
 
+AUTO_ADDRESS_MODES = ("slaac", "dhcpv6-stateless")
+
+
+def is_auto_address(subnet: dict[str, Any]) -> bool:
+    """Neutron's `is_auto_address_subnet`: addresses come from the MAC (EUI-64), by SLAAC
+    or DHCPv6 stateless, named by either mode."""
+    return (
+        subnet.get("ipv6_address_mode") in AUTO_ADDRESS_MODES
+        or subnet.get("ipv6_ra_mode") in AUTO_ADDRESS_MODES
+    )
+
+
+def eui64(cidr: str, mac: str) -> str:
+    """The EUI-64 address of `mac` in the IPv6 prefix `cidr` (RFC 4291, as oslo's
+    `get_ipv6_addr_by_EUI64`): the MAC split by ff:fe, its universal/local bit flipped."""
+    net = network_of(cidr)
+    if net.version != 6:
+        raise ValueError("Unable to generate IP address by EUI64 for IPv4 prefix")
+    value = int(valid_mac(mac).replace(":", ""), 16)
+    interface = ((value >> 24) << 40) | (0xFFFE << 24) | (value & 0xFFFFFF)
+    return str(ipaddress.IPv6Address(int(net.network_address) + (interface ^ (1 << 57))))
+
+
 def default_pools(cidr: str, gateway: str | None) -> list[dict[str, str]]:
     """Neutron's pools for a subnet: every host address (v4 without network and
     broadcast, v6 without the subnet-router anycast) except the gateway."""
@@ -70,10 +93,16 @@ async def allocate(
     subnet: dict[str, Any],
     owner: str,
     wanted: str | None = None,
+    *,
+    mac: str | None = None,
 ) -> str:
-    """One address of `subnet` for `owner`: `wanted` if it is in the subnet and free,
-    else the first free one of the allocation pools (Neutron's errors otherwise)."""
+    """One address of `subnet` for `owner`: `wanted` if it is in the subnet and free;
+    else, on an automatic IPv6 subnet (SLAAC, DHCPv6 stateless) with the port's `mac`
+    given, the MAC's EUI-64 address, as Neutron assigns it; else the first free one of
+    the allocation pools (Neutron's errors otherwise)."""
     taken = await used(db, network_id)
+    if wanted is None and mac is not None and is_auto_address(subnet):
+        wanted = eui64(subnet["cidr"], mac)
     if wanted is not None:
         try:
             address = ipaddress.ip_address(wanted)

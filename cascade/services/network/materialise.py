@@ -38,7 +38,10 @@ from cascade.services.network import ipam, store
 from cascade.services.network.errors import Conflict
 
 NETWORK, SUBNET, PORT, GROUP, DHCP = "network", "subnet", "port", "security_group", "dhcp_port"
+ROUTER, FLOATINGIP = "router", "floatingip"
 COLLECTION = {
+    ROUTER: "routers",
+    FLOATINGIP: "floatingips",
     NETWORK: "networks",
     SUBNET: "subnets",
     PORT: "ports",
@@ -93,6 +96,7 @@ async def ensure(
     top_id: str,
     project: str,
     body: dict[str, Any],
+    adopt: str | None = None,
 ) -> str:
     """The bottom id of top object `top_id` in the pod: the routed one, an adopted one
     named after it, or a new one created from `body` (intent recorded first)."""
@@ -112,7 +116,13 @@ async def ensure(
             break  # its creator died: take over (the name finds what it made)
         await asyncio.sleep(0.2)
     collection = COLLECTION[kind]
-    found = await neutron.named(collection, bottom_name(kind, top_id))
+    # floating IPs have no name: theirs is the description
+    field = "description" if kind == FLOATINGIP else "name"
+    found = (
+        [{"id": adopt}]
+        if adopt
+        else await neutron.named(collection, bottom_name(kind, top_id), field)
+    )
     if found:
         bottom_id = str(found[0]["id"])
     else:
@@ -126,6 +136,12 @@ async def ensure(
     routing.updated_at = _now()
     await db.commit()
     return bottom_id
+
+
+async def routed(db: AsyncSession, kind: str, top_id: str) -> list[Routing]:
+    """Every pod's routing of top object `top_id` of `kind`."""
+    query = select(Routing).where(Routing.resource_type == kind, Routing.top_id == top_id)
+    return list((await db.scalars(query)).all())
 
 
 async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
@@ -234,6 +250,8 @@ async def ensure_network(
     db: AsyncSession, neutron: PodNeutron, network: NetResource, pod_names: dict[str, str]
 ) -> tuple[str, dict[str, str]]:
     """The bottom network and its subnets (top subnet id -> bottom id) in the pod."""
+    if network.body.get("provider:network_type") == "flat":
+        return await _adopt_external(db, neutron, network, pod_names)
     await _home(db, network, neutron.pod, pod_names)
     b_net = await ensure(
         db, neutron, NETWORK, network.id, network.project_id, _network_body(network)
@@ -244,6 +262,64 @@ async def ensure_network(
         key=lambda s: (s.created_at, s.id),
     ):
         subnets[subnet.id] = await ensure_subnet(db, neutron, network, subnet, b_net)
+    return b_net, subnets
+
+
+async def _adopt_external(
+    db: AsyncSession, neutron: PodNeutron, network: NetResource, pod_names: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """A top external network is its pod's own external network: adopted, never created;
+    its subnets are the pod's subnets of the same CIDR (made only where missing)."""
+    pod = neutron.pod
+    if network.body.get("_home_pod") != pod.id:
+        home = str(network.body.get("_home_pod"))
+        raise Conflict(
+            f"External network {network.id} is the external network of pod "
+            f"{pod_names.get(home, home)}; pod {pod.name} cannot use it (routers and "
+            "floating IPs across pods come later).",
+            type="ExternalNetworkInOtherPod",
+        )
+    physnet = network.body.get("provider:physical_network")
+    found = await neutron.ok(
+        "GET",
+        "/networks",
+        "an external network lookup",
+        params={"router:external": "True", "provider:physical_network": physnet},
+    )
+    if not found["networks"]:
+        raise Conflict(
+            f"Pod {pod.name} has no external network on {physnet}.", type="ExternalNetworkNotFound"
+        )
+    b_net = await ensure(
+        db,
+        neutron,
+        NETWORK,
+        network.id,
+        network.project_id,
+        {},
+        adopt=str(found["networks"][0]["id"]),
+    )
+    subnets = {}
+    for subnet in await store.rows(db, store.SUBNET, parent_ids=[network.id]):
+        same = await neutron.ok(
+            "GET",
+            "/subnets",
+            "a subnet lookup",
+            params={"network_id": b_net, "cidr": subnet.body["cidr"]},
+        )
+        body = {
+            "name": bottom_name(SUBNET, subnet.id),
+            "network_id": b_net,
+            "ip_version": subnet.body["ip_version"],
+            "cidr": subnet.body["cidr"],
+            "gateway_ip": subnet.body.get("gateway_ip"),
+            "enable_dhcp": False,
+            "allocation_pools": subnet.body["allocation_pools"],
+        }
+        adopt = str(same["subnets"][0]["id"]) if same["subnets"] else None
+        subnets[subnet.id] = await ensure(
+            db, neutron, SUBNET, subnet.id, network.project_id, body, adopt=adopt
+        )
     return b_net, subnets
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cascade.db.models import NetResource
+from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.services.network import attrs, quotas, security_groups, segments, store
 from cascade.services.network.access import Caller, find, visible
@@ -34,7 +35,7 @@ SPEC: attrs.Spec = {
     "provider:segmentation_id": A(attrs.integer(0, 2**32), admin=True),
     "availability_zone_hints": A(attrs.listed, list),
 }
-VLAN, LOCAL = "vlan", "local"
+VLAN, LOCAL, FLAT = "vlan", "local", "flat"
 TYPES = (VLAN, LOCAL)
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 JOB_SYNC = "network.sync"
@@ -55,10 +56,12 @@ async def _segment(caller: Caller, given: dict[str, Any], network_id: str) -> di
     kind = given.pop("provider:network_type", None) or caller.conf.default_network_type
     physnet = given.pop("provider:physical_network", None)
     seg_id = given.pop("provider:segmentation_id", None)
+    if kind == FLAT:
+        return await _external(caller, given, physnet, seg_id)
     if kind not in TYPES:
         raise InvalidInput(
             f"network_type value '{kind}' not supported; the top builds "
-            f"{' and '.join(TYPES)} networks"
+            f"{' and '.join(TYPES)} networks, and flat external networks"
         )
     if kind == LOCAL:
         if physnet or seg_id is not None:
@@ -84,6 +87,38 @@ async def _segment(caller: Caller, given: dict[str, Any], network_id: str) -> di
     }
 
 
+async def _external(
+    caller: Caller, given: dict[str, Any], physnet: str | None, seg_id: int | None
+) -> dict[str, Any]:
+    """A flat external network is one pod's own external network (the pod of the one
+    AZ in `availability_zone_hints`), adopted when first used: floating IPs and router
+    gateways come from it, in that pod only."""
+    if not given.get("router:external"):
+        raise InvalidInput("a flat network at the top must be external (router:external)")
+    if physnet != caller.conf.external_physical_network or seg_id is not None:
+        raise InvalidInput(
+            f"a flat external network lives on physical network "
+            f"'{caller.conf.external_physical_network}', without a segmentation_id"
+        )
+    hints = given.get("availability_zone_hints") or []
+    if len(hints) != 1:
+        raise InvalidInput(
+            "a flat external network needs exactly one availability zone hint: "
+            "the AZ whose pod's external network it is"
+        )
+    query = select(Pod).where(Pod.az == hints[0], Pod.enabled.is_(True)).order_by(Pod.created_at)
+    pod = (await caller.db.scalars(query)).first()
+    if pod is None:
+        raise InvalidInput(f"no enabled pod serves availability zone {hints[0]}")
+    return {
+        "provider:network_type": FLAT,
+        "provider:physical_network": physnet,
+        "provider:segmentation_id": None,
+        "availability_zones": [pod.az],
+        "_home_pod": pod.id,
+    }
+
+
 async def create(caller: Caller, body: Any) -> dict[str, Any]:
     """A new network: 201 with it; Neutron's 400/403/409 for bad input, quota or a
     VLAN id in use. Nothing is written unless all of it is."""
@@ -97,11 +132,11 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
         given["mtu"] = caller.conf.mtu
     body_out = {
         **given,
-        **segment,
         "status": "ACTIVE",
         "availability_zones": [],
         "ipv4_address_scope": None,
         "ipv6_address_scope": None,
+        **segment,
     }
     row = store.add(caller.db, store.NETWORK, project, body_out, object_id=network_id)
     try:

@@ -17,16 +17,31 @@ from cascade.services.network import attrs, quotas, store
 from cascade.services.network.access import Caller, find, visible
 from cascade.services.network.errors import Conflict, Forbidden, NeutronError
 
+DEFAULT = "default"
+DEFAULT_DESCRIPTION = "Default security group"
+
+
+def _name_not_default(name: str, value: Any) -> str:
+    """Neutron's `name_not_default`: no group but the project's own may be `default`
+    (any case), on create and on update: 409 SecurityGroupDefaultAlreadyExists."""
+    text: str = attrs.text()(name, value)
+    if text.lower() == DEFAULT:
+        raise Conflict(
+            "Default security group already exists.", type="SecurityGroupDefaultAlreadyExists"
+        )
+    return text
+
+
 A = attrs.Attr
 GROUP_SPEC: attrs.Spec = {
-    "name": A(attrs.text(), "", put=True),
+    "name": A(_name_not_default, "", put=True),
     "description": A(attrs.text(), "", put=True),
     "stateful": A(attrs.boolean, True, put=True),
 }
 RULE_SPEC: attrs.Spec = {
     "security_group_id": A(attrs.uuid_text, attrs.REQUIRED),
-    "direction": A(attrs.text(16), attrs.REQUIRED),
-    "ethertype": A(attrs.text(8), "IPv4"),
+    "direction": A(attrs.anything, attrs.REQUIRED),
+    "ethertype": A(attrs.anything, "IPv4"),
     "protocol": A(attrs.anything, None),
     "port_range_min": A(attrs.anything, None),
     "port_range_max": A(attrs.anything, None),
@@ -35,6 +50,7 @@ RULE_SPEC: attrs.Spec = {
     "remote_address_group_id": A(attrs.anything, None),
     "description": A(attrs.text(), ""),
 }
+# neutron-lib's IP_PROTOCOL_MAP, in its order (the order of Neutron's error message)
 PROTOCOLS = {
     "ah": 51,
     "dccp": 33,
@@ -43,12 +59,13 @@ PROTOCOLS = {
     "gre": 47,
     "hopopt": 0,
     "icmp": 1,
-    "icmpv6": 58,
     "igmp": 2,
+    "ip": 0,
     "ipip": 4,
     "ipv6-encap": 41,
     "ipv6-frag": 44,
     "ipv6-icmp": 58,
+    "icmpv6": 58,
     "ipv6-nonxt": 59,
     "ipv6-opts": 60,
     "ipv6-route": 43,
@@ -61,16 +78,22 @@ PROTOCOLS = {
     "udplite": 136,
     "vrrp": 112,
 }
-PORT_PROTOCOLS = ("tcp", "udp", "dccp", "sctp", "udplite", "6", "17", "33", "132", "136")
-ICMP = ("icmp", "icmpv6", "ipv6-icmp", "1", "58")
+# neutron-lib's IP_PROTOCOL_NUM_TO_NAME_MAP: 0 is `ip`, 58 `ipv6-icmp`
+PROTOCOL_NAMES = {
+    str(num): name for name, num in PROTOCOLS.items() if name not in ("hopopt", "icmpv6")
+}
+ANY = (None, "any")
+SUPPORTED = (*ANY, *PROTOCOLS)
+PORT_PROTOCOL_NAMES = ("dccp", "sctp", "tcp", "udp", "udplite")
+PORT_PROTOCOL_NUMBERS = tuple(PROTOCOLS[name] for name in PORT_PROTOCOL_NAMES)
+ICMP_NUMBERS = (1, 58)
+IPV6_ICMP_LEGACY = ("icmp", "icmpv6")
+IPV6_ONLY = (
+    *("ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route"),
+    *("41", "44", "58", "59", "60", "43"),
+)
+ETHERTYPES = ("IPv4", "IPv6")
 JOB_SYNC = "security_group.sync"
-DEFAULT = "default"
-DEFAULT_DESCRIPTION = "Default security group"
-
-
-class RuleInvalid(NeutronError):
-    status = 400
-    type = "InvalidInput"
 
 
 def _rule(
@@ -143,13 +166,10 @@ async def show_group(caller: Caller, row: NetResource) -> dict[str, Any]:
 
 
 async def create_group(caller: Caller, body: Any) -> dict[str, Any]:
-    """A new group with Neutron's two egress rules: 201; 409 over quota."""
+    """A new group with Neutron's two egress rules: 201; 409 over quota or for the name
+    `default` (SecurityGroupDefaultAlreadyExists)."""
     given = attrs.take(GROUP_SPEC, body, "security_group", caller.is_admin, update=False)
     project = attrs.owner(body, "security_group", caller.project_id, caller.is_admin)
-    if given["name"] == DEFAULT:
-        raise Conflict(
-            "Default security group already exists.", type="SecurityGroupDefaultAlreadyExists"
-        )
     await ensure_default(caller, project)
     await quotas.check(caller.db, caller.conf, project, "security_group")
     row = _add_group(
@@ -163,8 +183,17 @@ async def get_group(caller: Caller, group_id: str) -> dict[str, Any]:
     return await show_group(caller, await find(caller, store.SECURITY_GROUP, group_id))
 
 
+async def before_listing(caller: Caller, filters: dict[str, list[str]]) -> None:
+    """As Neutron's `get_security_groups`: a list makes the default group of the project it
+    is filtered on (`project_id`, else `tenant_id`), else of the caller's project. Only an
+    admin's list makes one for another project."""
+    wanted = filters.get("project_id") or filters.get("tenant_id") or [caller.project_id]
+    project = wanted[0]
+    if project == caller.project_id or caller.is_admin:
+        await ensure_default(caller, project)
+
+
 async def list_groups(caller: Caller) -> list[dict[str, Any]]:
-    await ensure_default(caller, caller.project_id)
     groups = await visible(caller, store.SECURITY_GROUP)
     rules: dict[str, list[dict[str, Any]]] = {g.id: [] for g in groups}
     for rule in await store.rows(caller.db, store.SECURITY_GROUP_RULE, parent_ids=list(rules)):
@@ -178,10 +207,12 @@ def _mine(caller: Caller, row: NetResource, action: str) -> None:
 
 
 async def update_group(caller: Caller, group_id: str, body: Any) -> dict[str, Any]:
+    """The group renamed or described: 200; 409 SecurityGroupDefaultAlreadyExists for the
+    name `default`, SecurityGroupCannotUpdateDefault for a new name of the default group."""
     row = await find(caller, store.SECURITY_GROUP, group_id)
     _mine(caller, row, "update_security_group")
     given = attrs.take(GROUP_SPEC, body, "security_group", caller.is_admin, update=True)
-    if row.body.get("_default") and given.get("name", DEFAULT) != DEFAULT:
+    if row.body.get("_default") and "name" in given:
         raise Conflict(
             "Updating default security group not allowed.", type="SecurityGroupCannotUpdateDefault"
         )
@@ -210,150 +241,220 @@ async def delete_group(caller: Caller, group_id: str) -> None:
     await caller.db.commit()
 
 
+class RuleError(NeutronError):
+    """Neutron's security group rule errors: all InvalidInput (400), named by type."""
+
+    status = 400
+
+
 def _protocol(raw: Any) -> str | None:
-    if raw is None or raw == "" or str(raw).lower() == "any":
+    """Neutron's `convert_protocol`: None for any, a name of the map or 0-255 as text."""
+    if raw in ANY:
         return None
-    text = str(raw).lower()
-    if text in PROTOCOLS or (text.isdigit() and 0 <= int(text) <= 255):
-        return text
-    raise NeutronError(
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        if isinstance(raw, str) and raw.lower() in SUPPORTED:
+            return raw.lower()
+    else:
+        if 0 <= number <= 255:
+            return str(raw)
+    raise RuleError(
         f"Security group rule protocol {raw} not supported. Only protocol values "
-        f"{sorted(PROTOCOLS)} and integer representations [0 to 255] are supported.",
-        400,
-        "SecurityGroupRuleInvalidProtocol",
+        f"{SUPPORTED!r} and integer representations [0 to 255] are supported.",
+        type="SecurityGroupRuleInvalidProtocol",
     )
 
 
-def _port(name: str, raw: Any) -> int | None:
+def _port(raw: Any) -> int | None:
+    """Neutron's `convert_validate_port_value`: None, or a port 0-65535."""
     if raw is None:
         return None
     try:
-        return int(raw)
+        number = int(raw)
     except (TypeError, ValueError):
-        raise RuleInvalid(f"Invalid input for {name}. Reason: '{raw}' is not an integer.") from None
+        number = -1
+    if not 0 <= number <= 65535:
+        raise RuleError(f"Invalid value for port {raw}", type="SecurityGroupInvalidPortValue")
+    return number
 
 
-def _ports(
-    protocol: str | None, low: int | None, high: int | None
-) -> tuple[int | None, int | None]:
-    if protocol in PORT_PROTOCOLS:
-        if low is None and high is not None:
-            low = high
-        if high is None and low is not None:
-            high = low
-        if low is not None and high is not None:
-            for value in (low, high):
-                if not 1 <= value <= 65535:
-                    raise NeutronError(
-                        f"Invalid value for port {value}", 400, "SecurityGroupInvalidPortValue"
-                    )
-            if low > high:
-                raise NeutronError(
-                    "For TCP/UDP protocols, port_range_min must be <= port_range_max",
-                    400,
-                    "SecurityGroupInvalidPortRange",
+def _ethertype(raw: Any) -> str:
+    for known in ETHERTYPES:
+        if isinstance(raw, str) and raw.lower() == known.lower():
+            return known
+    raise RuleError(
+        f"Security group rule for ethertype '{raw}' not supported. Allowed values are "
+        f"{list(ETHERTYPES)!r}.",
+        type="SecurityGroupRuleInvalidEtherType",
+    )
+
+
+def _ip_prefix(raw: Any) -> str | None:
+    """Neutron's `convert_ip_prefix_to_cidr`: the prefix with its mask, host bits kept."""
+    if not raw:
+        return None
+    try:
+        interface = ipaddress.ip_interface(str(raw))
+    except ValueError:
+        raise RuleError(f"Invalid CIDR {raw} given as IP prefix.", type="InvalidCIDR") from None
+    return f"{interface.ip}/{interface.network.prefixlen}"
+
+
+def _protocol_number(protocol: str | None) -> int | None:
+    if protocol is None or protocol == "any":
+        return None
+    name = "ipv6-icmp" if protocol == "icmpv6" else protocol
+    return PROTOCOLS[name] if name in PROTOCOLS else int(name)
+
+
+def _check_ports(rule: dict[str, Any]) -> None:
+    """Neutron's `_validate_port_range`, messages and types included."""
+    low, high = rule["port_range_min"], rule["port_range_max"]
+    if low is None and high is None:
+        return
+    if not rule["protocol"]:
+        raise RuleError(
+            "Must also specify protocol if port range is given.",
+            type="SecurityGroupProtocolRequiredWithPorts",
+        )
+    number = _protocol_number(rule["protocol"])
+    if number in PORT_PROTOCOL_NUMBERS:
+        if low == 0 or high == 0:
+            raise RuleError("Invalid value for port 0", type="SecurityGroupInvalidPortValue")
+        if low is None or high is None or low > high:
+            raise RuleError(
+                "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                type="SecurityGroupInvalidPortRange",
+            )
+    elif number in ICMP_NUMBERS:
+        for attr, field in (("port_range_min", "type"), ("port_range_max", "code")):
+            value = rule[attr]
+            if value is not None and not 0 <= value <= 255:
+                raise RuleError(
+                    f"Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255.",
+                    type="SecurityGroupInvalidIcmpValue",
                 )
-        return low, high
-    if protocol in ICMP:
-        for icmp, what in ((low, "type"), (high, "code")):
-            if icmp is not None and not 0 <= icmp <= 255:
-                raise NeutronError(
-                    f"Invalid value for ICMP {what} {icmp}; it must be 0-255",
-                    400,
-                    "SecurityGroupInvalidIcmpValue",
-                )
         if low is None and high is not None:
-            raise NeutronError(
+            raise RuleError(
                 f"ICMP code (port-range-max) {high} is provided but ICMP type "
                 "(port-range-min) is missing.",
-                400,
-                "SecurityGroupMissingIcmpType",
+                type="SecurityGroupMissingIcmpType",
             )
-        return low, high
-    if low is not None or high is not None:
-        raise RuleInvalid(
-            "Invalid input for operation: port_range_min and port_range_max "
-            f"are only allowed with TCP, UDP, ICMP and related protocols, "
-            f"not {protocol}."
+    else:
+        valid = ", ".join(name.upper() for name in PORT_PROTOCOL_NAMES)
+        raise RuleError(
+            f"Ports cannot be specified for protocol {number}. Ports are only supported "
+            f"for {valid}.",
+            type="SecurityGroupInvalidProtocolForPort",
         )
-    return None, None
 
 
-def _prefix(raw: Any, ethertype: str) -> tuple[str | None, str | None]:
-    if raw is None:
-        return None, None
-    try:
-        net = ipaddress.ip_network(str(raw), strict=False)
-    except ValueError:
-        raise RuleInvalid(
-            f"Invalid input for remote_ip_prefix. Reason: '{raw}' is not a valid IP subnet."
-        ) from None
-    if f"IPv{net.version}" != ethertype:
-        raise NeutronError(
-            f"Conflicting value ethertype {ethertype} for CIDR {raw}",
-            400,
-            "SecurityGroupRuleParameterConflict",
+def _validate(rule: dict[str, Any]) -> None:
+    """Neutron's `_validate_base_security_group_rule_attributes`, in its order: legacy
+    IPv6 ICMP names made canonical, 1-65535 made "no range", then the checks."""
+    if rule["ethertype"] == "IPv6":
+        if rule["protocol"] in IPV6_ICMP_LEGACY:
+            rule["protocol"] = "ipv6-icmp"
+        elif rule["protocol"] == "1":
+            rule["protocol"] = "58"
+    if rule["port_range_min"] == 1 and rule["port_range_max"] == 65535:
+        rule["port_range_min"] = rule["port_range_max"] = None
+    _check_ports(rule)
+    prefix = rule["remote_ip_prefix"]
+    if prefix and rule["ethertype"] != f"IPv{ipaddress.ip_interface(prefix).version}":
+        raise RuleError(
+            f"Conflicting value ethertype {rule['ethertype']} for CIDR {prefix}",
+            type="SecurityGroupRuleParameterConflict",
         )
-    return str(raw), str(net)
+    if rule["protocol"] in IPV6_ONLY and rule["ethertype"] == "IPv4":
+        raise RuleError(
+            f"Invalid ethertype {rule['ethertype']} for protocol {rule['protocol']}.",
+            type="SecurityGroupEthertypeConflictWithProtocol",
+        )
+    remotes = ("remote_ip_prefix", "remote_group_id", "remote_address_group_id")
+    if sum(1 for key in remotes if rule[key]) > 1:
+        raise RuleError(
+            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id "
+            "may be provided.",
+            type="SecurityGroupMultipleRemoteEntites",
+        )
 
 
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _key(rule: dict[str, Any]) -> tuple[str, ...]:
+    """Neutron's `_rule_to_key`: what makes two rules of a group the same (a protocol by
+    name or number, any address or no prefix)."""
+
+    def norm(key: str) -> str:
+        value = rule.get(key)
+        if key == "remote_ip_prefix":
+            return "+" if value in ("0.0.0.0/0", "::/0", None) else str(value)
+        if value is None:
+            return "+"
+        if key == "protocol":
+            return str(_name_and_number(str(value), rule.get("ethertype")))
+        return str(value)
+
     keys = (
         "direction",
         "ethertype",
-        "protocol",
-        "port_range_min",
         "port_range_max",
-        "normalized_cidr",
+        "port_range_min",
+        "protocol",
         "remote_group_id",
         "remote_address_group_id",
+        "remote_ip_prefix",
+        "security_group_id",
     )
-    return all(a.get(k) == b.get(k) for k in keys)
+    return tuple(norm(k) for k in keys)
+
+
+def _name_and_number(protocol: str, ethertype: str | None) -> list[str] | None:
+    if protocol == "any":
+        return None
+    if ethertype == "IPv6":
+        if protocol in IPV6_ICMP_LEGACY:
+            protocol = "ipv6-icmp"
+        elif protocol == "1":
+            protocol = "58"
+    if protocol in PROTOCOLS:
+        return [protocol, str(PROTOCOLS[protocol])]
+    if protocol in PROTOCOL_NAMES:
+        return [PROTOCOL_NAMES[protocol], protocol]
+    return [protocol, protocol]
 
 
 async def create_rule(caller: Caller, body: Any) -> dict[str, Any]:
-    """A new rule in a group the caller owns: 201; Neutron's 400 for a bad direction,
-    protocol, port range or prefix, 409 SecurityGroupRuleExists for a duplicate. The
-    pods holding the group get it via a job."""
+    """A new rule in a group the caller owns: 201; Neutron's 400s (same types and
+    messages) for a bad direction, ethertype, protocol, port range or prefix, 409
+    SecurityGroupRuleExists for a duplicate. The pods holding the group get it via a
+    job."""
     given = attrs.take(RULE_SPEC, body, "security_group_rule", caller.is_admin, update=False)
-    group = await find(caller, store.SECURITY_GROUP, given["security_group_id"])
-    _mine(caller, group, "create_security_group_rule")
     if given["direction"] not in ("ingress", "egress"):
-        raise RuleInvalid(
-            f"Invalid input for direction. Reason: {given['direction']} is not in valid_values."
-        )
-    if given["ethertype"] not in ("IPv4", "IPv6"):
-        raise RuleInvalid(
-            f"Invalid input for ethertype. Reason: {given['ethertype']} is not in valid_values."
-        )
-    if given["remote_ip_prefix"] is not None and given["remote_group_id"] is not None:
-        raise NeutronError(
-            "Only remote_ip_prefix or remote_group_id may be provided.",
-            400,
-            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
-        )
-    if given["remote_address_group_id"] is not None:
-        raise RuleInvalid("remote_address_group_id is not supported by the top yet")
-    if given["remote_group_id"] is not None:
-        await find(caller, store.SECURITY_GROUP, str(given["remote_group_id"]))
-    protocol = _protocol(given["protocol"])
-    low, high = _ports(
-        protocol,
-        _port("port_range_min", given["port_range_min"]),
-        _port("port_range_max", given["port_range_max"]),
-    )
-    prefix, normalized = _prefix(given["remote_ip_prefix"], given["ethertype"])
+        raise attrs.AttrInvalid("direction", f"{given['direction']} is not in valid_values")
     rule = {
         **given,
-        "protocol": protocol,
-        "port_range_min": low,
-        "port_range_max": high,
-        "remote_ip_prefix": prefix,
-        "normalized_cidr": normalized,
-        "belongs_to_default_sg": bool(group.body.get("_default")),
+        "protocol": _protocol(given["protocol"]),
+        "port_range_min": _port(given["port_range_min"]),
+        "port_range_max": _port(given["port_range_max"]),
+        "ethertype": _ethertype(given["ethertype"]),
+        "remote_ip_prefix": _ip_prefix(given["remote_ip_prefix"]),
     }
+    _validate(rule)
+    if rule["remote_address_group_id"] is not None:
+        raise RuleError(
+            "remote_address_group_id is not supported by the top yet", type="InvalidInput"
+        )
+    if rule["remote_group_id"] is not None:
+        await find(caller, store.SECURITY_GROUP, str(rule["remote_group_id"]))
+    group = await find(caller, store.SECURITY_GROUP, rule["security_group_id"])
+    _mine(caller, group, "create_security_group_rule")
+    prefix = rule["remote_ip_prefix"]
+    rule["normalized_cidr"] = str(ipaddress.ip_interface(prefix).network) if prefix else None
+    rule["belongs_to_default_sg"] = bool(group.body.get("_default"))
+    mine = _key(rule)
     for other in await store.rows(caller.db, store.SECURITY_GROUP_RULE, parent_ids=[group.id]):
-        if _same(other.body, rule):
+        if _key(other.body) == mine:
             raise Conflict(
                 f"Security group rule already exists. Rule id is {other.id}.",
                 type="SecurityGroupRuleExists",

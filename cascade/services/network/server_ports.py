@@ -20,7 +20,7 @@ from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
-from cascade.services.network import materialise, ports, store
+from cascade.services.network import floatingips, materialise, ports, store
 from cascade.services.network.access import Caller
 from cascade.services.network.errors import NeutronError
 
@@ -159,6 +159,7 @@ async def attach(caller: Caller, done: Translated, server_id: str, az: str) -> N
             await queue.enqueue(
                 caller.db, STATUS_JOB, row.id, row.project_id, {}, delay=timedelta(seconds=2)
             )
+    await floatingips.on_ports(caller, done.used)
     await caller.db.commit()
 
 

@@ -15,6 +15,26 @@ from cascade.services.network import attrs, ipam, quotas, store
 from cascade.services.network.access import Caller, find, visible
 from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
 
+IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
+# device owners as Neutron groups them (neutron-lib's constants)
+ROUTER_INTERFACE_OWNERS = (
+    "network:router_interface",
+    "network:ha_router_replicated_interface",
+    "network:router_interface_distributed",
+)
+AUTO_DELETE_PORT_OWNERS = (
+    "network:dhcp",
+    "network:distributed",
+    "network:floatingip_agent_gateway",
+)
+
+
+def _ipv6_mode(name: str, value: Any) -> str | None:
+    if value is not None and value not in IPV6_MODES:
+        raise attrs.AttrInvalid(name, f"{value} is not in valid_values")
+    return None if value is None else str(value)
+
+
 A = attrs.Attr
 SPEC: attrs.Spec = {
     "name": A(attrs.text(), "", put=True),
@@ -27,8 +47,8 @@ SPEC: attrs.Spec = {
     "host_routes": A(attrs.listed, list, put=True),
     "dns_nameservers": A(attrs.listed, list, put=True),
     "enable_dhcp": A(attrs.boolean, True, put=True),
-    "ipv6_ra_mode": A(attrs.anything, None),
-    "ipv6_address_mode": A(attrs.anything, None),
+    "ipv6_ra_mode": A(_ipv6_mode, None),
+    "ipv6_address_mode": A(_ipv6_mode, None),
     "service_types": A(attrs.listed, list, put=True),
     "subnetpool_id": A(attrs.anything, None),
     "prefixlen": A(attrs.anything, None),
@@ -47,9 +67,53 @@ def _cidr(raw: str, version: int) -> ipam.IPNetwork:
         raise InvalidInput(f"'{raw}' isn't a recognized IP subnet cidr, '{net}' is recommended")
     if net.version != version:
         raise InvalidInput("cidr and ip_version mismatch")
-    if (net.version == 4 and net.prefixlen > 30) or (net.version == 6 and net.prefixlen > 126):
-        raise InvalidInput(f"{raw} is too small for a subnet (prefix /{net.prefixlen})")
     return net
+
+
+def _check_cidr(net: ipam.IPNetwork, enable_dhcp: bool) -> None:
+    """Neutron's checks of a new subnet's CIDR (`_validate_subnet`), its messages."""
+    if net.version == 6 and int(net.network_address) == 0:
+        raise InvalidInput("IPv6 subnet '::' is not supported")
+    if not enable_dhcp:
+        return
+    if (net.version == 4 and net.prefixlen > 30) or (net.version == 6 and net.prefixlen > 126):
+        raise InvalidInput(
+            "Subnet has a prefix length that is incompatible with DHCP service enabled"
+        )
+    if net.is_multicast:
+        raise InvalidInput("Multicast IP subnet is not supported if enable_dhcp is True")
+    if net.is_loopback:
+        raise InvalidInput("Loopback IP subnet is not supported if enable_dhcp is True")
+    if net.version == 4 and int(net.network_address) == 0:
+        raise InvalidInput("First IP '0.0.0.0' of network is not supported if enable_dhcp is True.")
+
+
+def _check_ipv6_modes(given: dict[str, Any], net: ipam.IPNetwork) -> None:
+    """Neutron's `ipv6_ra_mode`/`ipv6_address_mode` rules for a new subnet: none on IPv4;
+    on IPv6 only with DHCP enabled, the same value when both are set, and a /64 for
+    the automatic (EUI-64) modes."""
+    ra_mode, address_mode = given["ipv6_ra_mode"], given["ipv6_address_mode"]
+    if net.version == 4:
+        if ra_mode is not None:
+            raise InvalidInput("ipv6_ra_mode is not valid when ip_version is 4")
+        if address_mode is not None:
+            raise InvalidInput("ipv6_address_mode is not valid when ip_version is 4")
+        return
+    if (ra_mode or address_mode) and not given["enable_dhcp"]:
+        raise InvalidInput(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"
+        )
+    if ra_mode and address_mode and ra_mode != address_mode:
+        raise InvalidInput(
+            f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to "
+            f"'{address_mode}' is not valid. If both attributes are set, they must be the "
+            "same value"
+        )
+    if ipam.is_auto_address(given) and net.prefixlen != 64:
+        raise InvalidInput(
+            f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 address "
+            "format, which requires the prefix to be /64"
+        )
 
 
 def _address(name: str, raw: Any, net: ipam.IPNetwork) -> str:
@@ -151,6 +215,7 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
         if given.pop(unsupported) is not None:
             raise InvalidInput(f"{unsupported} is not supported by the top yet; give a cidr")
     net = _cidr(given["cidr"], given["ip_version"])
+    _check_cidr(net, given["enable_dhcp"])
     for other in await store.rows(caller.db, store.SUBNET, parent_ids=[network.id]):
         if ipam.network_of(other.body["cidr"]).overlaps(net):
             raise InvalidInput(
@@ -159,6 +224,7 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
             )
     await quotas.check(caller.db, caller.conf, project, "subnet")
     gateway = _gateway(given["gateway_ip"], net)
+    _check_ipv6_modes(given, net)
     body_out = {
         **given,
         "cidr": str(net),
@@ -167,25 +233,31 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
         "host_routes": _routes(given["host_routes"], net),
         "dns_nameservers": _nameservers(given["dns_nameservers"], net),
         "subnetpool_id": None,
-        "router:external": bool(network.body.get("router:external")),
     }
-    if net.version == 4 and (given["ipv6_ra_mode"] or given["ipv6_address_mode"]):
-        raise InvalidInput(
-            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp "
-            "is set to False or ip_version is 4"
-        )
     row = store.add(caller.db, store.SUBNET, project, body_out, parent_id=network.id)
     store.bump(network)
     await caller.db.commit()
-    return store.view(row)
+    return show(row, network)
+
+
+def show(row: NetResource, network: NetResource | None) -> dict[str, Any]:
+    """The subnet as Neutron shows it: `router:external` (extension
+    subnet-external-network) is its network's, as it is now."""
+    out = store.view(row)
+    out["router:external"] = bool(network is not None and network.body.get("router:external"))
+    return out
 
 
 async def get(caller: Caller, subnet_id: str) -> dict[str, Any]:
-    return store.view(await find(caller, store.SUBNET, subnet_id))
+    row = await find(caller, store.SUBNET, subnet_id)
+    return show(row, await store.get(caller.db, store.NETWORK, row.parent_id or ""))
 
 
 async def listing(caller: Caller) -> list[dict[str, Any]]:
-    return [store.view(r) for r in await visible(caller, store.SUBNET)]
+    rows = await visible(caller, store.SUBNET)
+    parents = {r.parent_id or "" for r in rows}
+    networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK, ids=parents)}
+    return [show(r, networks.get(r.parent_id or "")) for r in rows]
 
 
 async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
@@ -196,6 +268,9 @@ async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
         raise Forbidden("(rule:update_subnet) is disallowed by policy", type="PolicyNotAuthorized")
     given = attrs.take(SPEC, body, "subnet", caller.is_admin, update=True)
     net = ipam.network_of(row.body["cidr"])
+    modes = row.body.get("ipv6_ra_mode") or row.body.get("ipv6_address_mode")
+    if net.version == 6 and given.get("enable_dhcp") is False and modes:
+        raise InvalidInput("Cannot disable enable_dhcp with ipv6 attributes set")
     if "gateway_ip" in given:
         given["gateway_ip"] = _gateway(given["gateway_ip"], net)
     gateway = given.get("gateway_ip", row.body.get("gateway_ip"))
@@ -209,7 +284,7 @@ async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
     await caller.db.commit()
-    return store.view(row)
+    return show(row, await store.get(caller.db, store.NETWORK, row.parent_id or ""))
 
 
 async def purge_subnet(db: AsyncSession, row: NetResource) -> None:
@@ -220,17 +295,28 @@ async def purge_subnet(db: AsyncSession, row: NetResource) -> None:
 
 
 async def delete(caller: Caller, subnet_id: str) -> None:
-    """The subnet goes; 409 SubnetInUse while a port holds one of its addresses."""
+    """The subnet goes; 409 SubnetInUse while a router interface, or (unless the subnet
+    hands out automatic IPv6 addresses: SLAAC, DHCPv6 stateless) a user's port, holds
+    one of its addresses. As in Neutron, the addresses of an automatic subnet and of
+    DHCP ports leave their ports with it."""
     row = await find(caller, store.SUBNET, subnet_id)
     if not caller.is_admin and row.project_id != caller.project_id:
         raise Forbidden("(rule:delete_subnet) is disallowed by policy", type="PolicyNotAuthorized")
     held = [a for a in await ipam.in_subnet(caller.db, row.id) if not a.owner.startswith("pod:")]
-    if held:
+    ports = await store.rows(caller.db, store.PORT, ids={a.owner for a in held}) if held else []
+    owners = {p.id: str(p.body.get("device_owner") or "") for p in ports}
+    users = [a for a in held if owners.get(a.owner) not in AUTO_DELETE_PORT_OWNERS]
+    if any(o in ROUTER_INTERFACE_OWNERS for o in owners.values()) or (
+        users and not ipam.is_auto_address(row.body)
+    ):
         raise Conflict(
             f"Unable to complete operation on subnet {row.id}: One or more ports have an IP "
             "allocation from this subnet.",
             type="SubnetInUse",
         )
+    for port in ports:
+        kept = [ip for ip in port.body.get("fixed_ips", []) if ip.get("subnet_id") != row.id]
+        store.change(port, {"fixed_ips": kept})
     network = await store.get(caller.db, store.NETWORK, row.parent_id or "")
     await purge_subnet(caller.db, row)
     if network is not None:
