@@ -174,6 +174,12 @@ class NetworkSection:
         "network_vlan_ranges), or a pod could hand the same id to a network of its own.",
     )
     mtu: int = opt(1500, "MTU of top networks (as the pods' global_physnet_mtu).")
+    orphan_check_seconds: float = opt(
+        300.0,
+        "After this long, a port made by a server create that never got its server (the "
+        "process died mid-create) is adopted (its pod bound it to a server) or deleted. "
+        "Longer than any server create takes.",
+    )
     quota_network: int = opt(100, "Networks per project.")
     quota_subnet: int = opt(100, "Subnets per project.")
     quota_port: int = opt(500, "Ports per project.")

@@ -25,9 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Job, Pod, Routing
+from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
-from cascade.services.network import floatingips, ipam, materialise, routers, store
+from cascade.services.network import floatingips, ipam, materialise, ports, routers, store
 from cascade.services.network.access import Caller
 from cascade.services.network.materialise import DHCP, GROUP, NETWORK, PORT, SUBNET
 
@@ -103,6 +104,30 @@ async def purge_port(ctx: JobContext, job: Job) -> None:
     async with ctx.sessions() as db:
         if await store.get(db, store.PORT, job.resource_id) is None:
             await _purge(ctx, db, PORT, job.resource_id)
+
+
+@handler("port.orphan_check")
+async def orphan_check(ctx: JobContext, job: Job) -> None:
+    """A port a server create made and never attached: bound in its pod (the server was
+    made, the top did not hear of it) it is adopted; otherwise it goes."""
+    async with ctx.sessions() as db:
+        port = await store.get(db, store.PORT, job.resource_id)
+        if port is None or port.body.get("device_id"):
+            return
+        for routing, pod in await _copies(db, PORT, port.id):
+            if not routing.bottom_id:
+                continue
+            resp = await PodNeutron(ctx.pods, pod).call("GET", f"/ports/{routing.bottom_id}")
+            found = resp.json().get("port", {}) if resp.status_code == 200 else {}
+            if found.get("device_id"):
+                store.change(
+                    port, {"device_id": found["device_id"], "device_owner": f"compute:{pod.az}"}
+                )
+                await queue.enqueue(db, "port.status", port.id, port.project_id, {})
+                await db.commit()
+                return
+        await ports.release(_caller(ctx, db, port.project_id), port)
+        await db.commit()
 
 
 @handler("port.sync")

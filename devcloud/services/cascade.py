@@ -57,6 +57,11 @@ def configure(layout: Layout) -> bool:
             "pods": {"health_interval": 5},
             # the top's defaults as roomy as the pods' own quotas for the devcloud's projects
             "quota": {k: str(v) for k, v in QUOTAS.items()},
+            # jobs run in their own process, as in production (tests kill it mid-job);
+            # a short lease so a killed worker's job is taken over within seconds
+            "jobs": {"embedded_worker": "false", "poll_interval": "0.2", "lease_seconds": "10"},
+            # a port left by a create killed mid-way is settled soon (the crash tests)
+            "network": {"orphan_check_seconds": "30"},
         }
     )
     changed = write_if_changed(home / "cascade.conf", conf)
@@ -88,7 +93,12 @@ def procs(layout: Layout) -> list[Proc]:
             port=port,
             url=f"http://127.0.0.1:{port}/",
             start_timeout=60,
-        )
+        ),
+        Proc(
+            name="cascade-worker",
+            argv=(_bin("cascade-worker"), "--config-file", conf),
+            tier="shared",
+        ),
     ]
 
 

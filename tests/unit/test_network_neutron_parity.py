@@ -9,7 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cascade.services.network import ipam
+from cascade.db.models import NetSegment
+from cascade.services.network import ipam, segments
 
 MEMBER = {"X-Auth-Token": "member-token"}
 ADMIN = {"X-Auth-Token": "admin-token"}
@@ -486,3 +487,36 @@ async def test_an_admins_list_makes_the_listed_projects_default_group(
     assert gone.status_code == 204
     mine = (await client.get(f"{V2}/security-groups", headers=MEMBER)).json()
     assert [(g["name"], g["project_id"]) for g in mine["security_groups"]] == [("default", "p1")]
+
+
+# --- networks: a VLAN id lost to a concurrent create is not the client's error ---------
+
+
+async def test_a_create_that_loses_its_vlan_to_a_concurrent_one_takes_the_next(
+    client: httpx.AsyncClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = segments.allocate
+    raced: list[int] = []
+
+    async def racing(db: Any, conf: Any, network_id: str, wanted: int | None) -> int:
+        choice = await real(db, conf, network_id, wanted)
+        if not raced:  # another API replica commits the same VLAN id first
+            raced.append(choice)
+            async with app.state.sessions() as other:
+                other.add(
+                    NetSegment(
+                        physical_network=conf.physical_network,
+                        segmentation_id=choice,
+                        network_id="6a0f7e4e-0000-4000-8000-000000000001",
+                    )
+                )
+                await other.commit()
+        return choice
+
+    monkeypatch.setattr(segments, "allocate", racing)
+    made = await client.post(f"{V2}/networks", json={"network": {"name": "n"}}, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    vlan = made.json()["network"]["provider:segmentation_id"]
+    assert raced and vlan != raced[0]
+    listed = (await client.get(f"{V2}/networks", headers=ADMIN)).json()["networks"]
+    assert [n["id"] for n in listed] == [made.json()["network"]["id"]]

@@ -101,7 +101,6 @@ async def ensure(
     """The bottom id of top object `top_id` in the pod: the routed one, an adopted one
     named after it, or a new one created from `body` (intent recorded first)."""
     pod = neutron.pod
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
         routing = await _routing(db, kind, top_id, pod.id)
         if routing is not None and routing.status == "active" and routing.bottom_id:
@@ -112,7 +111,7 @@ async def ensure(
             routing = await _routing(db, kind, top_id, pod.id)
             assert routing is not None
             break
-        if asyncio.get_running_loop().time() > deadline:
+        if (_now() - routing.created_at).total_seconds() > WAIT_SECONDS:
             break  # its creator died: take over (the name finds what it made)
         await asyncio.sleep(0.2)
     collection = COLLECTION[kind]

@@ -38,6 +38,7 @@ SPEC: attrs.Spec = {
 VLAN, LOCAL, FLAT = "vlan", "local", "flat"
 TYPES = (VLAN, LOCAL)
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+RETRIES = 5  # creates that lost a VLAN id to a concurrent one
 JOB_SYNC = "network.sync"
 JOB_PURGE = "network.purge"
 
@@ -124,6 +125,24 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
     VLAN id in use. Nothing is written unless all of it is."""
     given = attrs.take(SPEC, body, "network", caller.is_admin, update=False)
     project = attrs.owner(body, "network", caller.project_id, caller.is_admin)
+    chosen = given.get("provider:segmentation_id")
+    for attempt in range(RETRIES):
+        try:
+            return await _create_once(caller, dict(given), project)
+        except IntegrityError:
+            # a concurrent create took the same VLAN id; as Neutron's DB retry, a VLAN
+            # the top chose is chosen again, one the admin asked for is in use
+            await caller.db.rollback()
+            if chosen is not None or attempt == RETRIES - 1:
+                raise Conflict(
+                    "Unable to create the network: its VLAN id was taken concurrently; "
+                    "retry the request.",
+                    type="VlanIdInUse",
+                ) from None
+    raise AssertionError("unreachable")
+
+
+async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> dict[str, Any]:
     await quotas.check(caller.db, caller.conf, project, "network")
     await security_groups.ensure_default(caller, project)
     network_id = str(uuid.uuid4())
@@ -139,14 +158,7 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
         **segment,
     }
     row = store.add(caller.db, store.NETWORK, project, body_out, object_id=network_id)
-    try:
-        await caller.db.commit()
-    except IntegrityError:  # a concurrent create took the same VLAN id
-        await caller.db.rollback()
-        raise Conflict(
-            "Unable to create the network: its VLAN id was taken concurrently; retry the request.",
-            type="VlanIdInUse",
-        ) from None
+    await caller.db.commit()
     return show(caller, row, [])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ BINDING_ADMIN = ("binding:host_id", "binding:profile", "binding:vif_type", "bind
 JOB_SYNC = "port.sync"
 JOB_PURGE = "port.purge"
 GROUP_SYNC = "security_group.sync"
+ORPHAN_CHECK = "port.orphan_check"
 RETRIES = 5
 
 
@@ -131,9 +133,13 @@ async def _allocate(
     return out
 
 
-async def create(caller: Caller, body: Any, port_id: str | None = None) -> dict[str, Any]:
+async def create(caller: Caller, body: Any, for_server: bool = False) -> dict[str, Any]:
     """A new port with addresses from the top's IPAM: 201; Neutron's 400 for a bad fixed IP
-    or MAC, 409 for an address or MAC in use, no address left, or over quota."""
+    or MAC, 409 for an address or MAC in use, no address left, or over quota.
+
+    `for_server`: made by a server create for a network it names. Such a port goes with
+    its server, and a check is queued with it (same transaction): should the create
+    never attach it (the process died), the check adopts or deletes it."""
     given = attrs.take(SPEC, body, "port", caller.is_admin, update=False)
     network = await find(caller, store.NETWORK, given["network_id"])
     project = attrs.owner(body, "port", caller.project_id, caller.is_admin)
@@ -146,7 +152,7 @@ async def create(caller: Caller, body: Any, port_id: str | None = None) -> dict[
         try:
             if attempt:  # the rollback expired what the session had loaded
                 network = await find(caller, store.NETWORK, given["network_id"])
-            row = await _create_once(caller, given, network, project, port_id)
+            row = await _create_once(caller, given, network, project, for_server)
             return show(caller, row)
         except IntegrityError:
             # a concurrent create took one of the same addresses: try with fresh ones
@@ -164,7 +170,7 @@ async def create(caller: Caller, body: Any, port_id: str | None = None) -> dict[
 
 
 async def _create_once(
-    caller: Caller, given: dict[str, Any], network: NetResource, project: str, port_id: str | None
+    caller: Caller, given: dict[str, Any], network: NetResource, project: str, for_server: bool
 ) -> NetResource:
     await quotas.check(caller.db, caller.conf, project, "port")
     secure = given["port_security_enabled"]
@@ -177,7 +183,7 @@ async def _create_once(
         if given["fixed_ips"] is not None
         else _default_ips(subnets)
     )
-    new_id = port_id or str(uuid.uuid4())
+    new_id = str(uuid.uuid4())
     fixed = await _allocate(caller, network, new_id, wanted)
     mac = await ipam.allocate_mac(caller.db, new_id, network.id, given["mac_address"])
     body_out = {
@@ -196,6 +202,10 @@ async def _create_once(
         "propagate_uplink_status": False,
         "resource_request": None,
     }
+    if for_server:
+        body_out["_auto_delete"] = True
+        delay = timedelta(seconds=caller.conf.orphan_check_seconds)
+        await queue.enqueue(caller.db, ORPHAN_CHECK, new_id, project, {}, delay=delay)
     row = store.add(
         caller.db, store.PORT, project, body_out, parent_id=network.id, object_id=new_id
     )
