@@ -126,7 +126,9 @@ async def claim(
     """
     if types is not None and not types:
         return None
-    return await retrying(lambda: _claim_once(sessions, worker_id, lease_seconds, types, retry))
+    return await retrying(
+        lambda: _claim_once(sessions, worker_id, lease_seconds, types, retry), attempts=10
+    )
 
 
 async def _claim_once(

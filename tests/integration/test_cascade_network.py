@@ -68,6 +68,10 @@ def rule_absent(pod_admin: Connection, group_id: str, rule: tuple[Any, ...]) -> 
     return lambda: rule not in bottom_rules(pod_admin, group_id)
 
 
+def no_ports(conn: Connection, network_id: str) -> Callable[[], bool]:
+    return lambda: not list(conn.network.ports(network_id=network_id))
+
+
 def network_gone(pod_admin: Connection, top_id: str) -> Callable[[], bool]:
     return lambda: bottom_network(pod_admin, top_id) is None
 
@@ -331,3 +335,56 @@ def test_a_router_and_floating_ips_in_one_pod(
     eventually(lambda: not list(pod1.network.routers(name=router.id)), "the router gone")
     # the pod's own external network is adopted, never deleted
     assert pod1.network.find_network("public") is not None
+
+
+def test_interfaces_attach_and_detach_with_top_ids(
+    top: dict[str, Connection], conns: dict[str, Connection], image: str
+) -> None:
+    conn = top["cascade"]
+    first = conn.network.create_network(name=unique("if-a"))
+    conn.network.create_subnet(network_id=first.id, cidr="10.146.0.0/24", ip_version=4)
+    second = conn.network.create_network(name=unique("if-b"))
+    sub2 = conn.network.create_subnet(network_id=second.id, cidr="10.147.0.0/24", ip_version=4)
+    server = None
+    try:
+        status, body = boot(conn, "az2", image, networks=[{"uuid": first.id}])
+        assert status == 202, body
+        server = body["server"]["id"]
+        wait_status(conn, server, "ACTIVE")
+        url = f"/servers/{server}/os-interface"
+        listed = conn.compute.get(url, microversion=MV).json()["interfaceAttachments"]
+        top_port = next(conn.network.ports(device_id=server))
+        assert [(a["port_id"], a["net_id"]) for a in listed] == [(top_port.id, first.id)]
+        attached = conn.compute.post(
+            url,
+            json={"interfaceAttachment": {"net_id": second.id}},
+            microversion=MV,
+            raise_exc=False,
+        )
+        assert attached.status_code == 200, attached.text
+        att = attached.json()["interfaceAttachment"]
+        assert att["net_id"] == second.id
+        assert att["fixed_ips"][0]["subnet_id"] == sub2.id
+        new_port = conn.network.get_port(att["port_id"])  # a top port, on the server
+        assert new_port.device_id == server
+        gone = conn.compute.delete(f"{url}/{new_port.id}", microversion=MV, raise_exc=False)
+        assert gone.status_code == 202, gone.text
+        eventually(lambda: conn.network.find_port(new_port.id) is None, "the detached port")
+        bottom = bottom_network(conns["pod2-admin"], second.id)
+        eventually(
+            lambda: (
+                not list(
+                    conns["pod2-admin"].network.ports(
+                        network_id=bottom.id, device_owner="compute:nova"
+                    )
+                )
+            ),
+            "the pod's port",
+        )
+    finally:
+        if server:
+            conn.compute.delete(f"/servers/{server}", microversion=MV, raise_exc=False)
+            wait_gone(conn, server)
+        for net in (first, second):
+            eventually(no_ports(conn, net.id), "ports")
+            conn.network.delete_network(net.id)

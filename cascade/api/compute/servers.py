@@ -239,15 +239,20 @@ async def _networks(
 ) -> server_ports.Translated:
     """The request's top networks and ports, built in `pod` and named by bottom port."""
     registry = request.app.state.registry
+    async with _network_errors(version), _net_caller(request, ctx) as net:
+        return await server_ports.translate(net, registry, pod, server, request_id)
+
+
+@asynccontextmanager
+async def _network_errors(version: Version) -> AsyncIterator[None]:
+    """Networking refusals as Nova's errors: the top's own, or the pod's with it named."""
     try:
-        async with _net_caller(request, ctx) as net:
-            return await server_ports.translate(net, registry, pod, server, request_id)
+        yield
     except server_ports.ServerNetworkError as exc:
         raise ComputeError(exc.status, exc.message, echo_headers(version)) from exc
     except PodRefused as exc:
-        raise ComputeError(
-            exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
-        ) from exc
+        status = exc.status if exc.status < 500 else 502
+        raise ComputeError(status, str(exc), echo_headers(version)) from exc
     except PodUnavailable as exc:
         raise forward.unavailable(exc, version) from exc
 
@@ -365,6 +370,17 @@ async def member(request: Request) -> Response:
         where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
+        wired = server_ports.Translated()
+        detached = None
+        if rest == "os-interface" and request.method == "POST" and content:
+            content, wired = await _interface(request, ctx, where.pod, content, version)
+        elif rest.startswith("os-interface/"):
+            top_port = rest.split("/", 1)[1]
+            async with _net_caller(request, ctx) as net:
+                bottom = await server_ports.bottom_port(net, where.pod, top_port)
+            if bottom is not None:
+                path = f"/servers/{server_id}/os-interface/{bottom}"
+                detached = top_port if request.method == "DELETE" else None
         headers = {"Content-Type": request.headers.get("content-type", "application/json")}
         resp = await forward.send(
             request,
@@ -381,6 +397,15 @@ async def member(request: Request) -> Response:
                 db, where.routing, where.pod, request.app.state.registry.routes
             )
             raise not_found(server_id, version)
+        if wired.used:
+            async with _net_caller(request, ctx) as net:
+                if resp.status_code < 400:
+                    await server_ports.attach(net, wired, server_id, where.pod.az)
+                else:
+                    await server_ports.release(net, wired)
+        if detached and resp.status_code < 400:
+            async with _net_caller(request, ctx) as net:
+                await server_ports.interface_gone(net, detached)
         if resp.status_code < 400 and _deletes(request.method, rest, content):
             await server_service.mark(
                 db, where.routing, "deleting", request.app.state.registry.routes
@@ -388,6 +413,25 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx) as net:
                 await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp, version)
+
+
+async def _interface(
+    request: Request, ctx: Context, pod: Pod, content: bytes, version: Version
+) -> tuple[bytes, server_ports.Translated]:
+    """An interface attach naming a top network or port: the body names the bottom port
+    built in the server's pod instead."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        raise bad("Malformed request body", version) from None
+    att = body.get("interfaceAttachment") if isinstance(body, dict) else None
+    if not isinstance(att, dict):
+        return content, server_ports.Translated()
+    registry = request.app.state.registry
+    request_id = str(request.scope["state"]["request_id"])
+    async with _network_errors(version), _net_caller(request, ctx) as net:
+        out, done = await server_ports.interface_request(net, registry, pod, att, request_id)
+    return json.dumps({**body, "interfaceAttachment": out}).encode(), done
 
 
 def _deletes(method: str, rest: str, content: bytes) -> bool:

@@ -173,3 +173,45 @@ async def detach(caller: Caller, server_id: str) -> None:
             store.change(row, {"device_id": "", "device_owner": ""})
             await queue.enqueue(caller.db, ports.JOB_SYNC, row.id, row.project_id, {})
     await caller.db.commit()
+
+
+async def interface_request(
+    caller: Caller, registry: PodRegistry, pod: Pod, att: dict[str, Any], request_id: str
+) -> tuple[dict[str, Any], Translated]:
+    """An `os-interface` attach naming a top network or port, rewritten to the bottom
+    port built in the server's pod (Nova's 400/409 as for a create)."""
+    entry: dict[str, Any] = {}
+    if att.get("port_id"):
+        entry["port"] = att["port_id"]
+    elif att.get("net_id"):
+        entry["uuid"] = att["net_id"]
+        ips = att.get("fixed_ips") or []
+        if ips and isinstance(ips[0], dict) and ips[0].get("ip_address"):
+            entry["fixed_ip"] = ips[0]["ip_address"]
+    else:
+        return att, Translated()  # Nova picks a network itself: nothing to translate
+    if "tag" in att:
+        entry["tag"] = att["tag"]
+    server: dict[str, Any] = {"networks": [entry]}
+    done = await translate(caller, registry, pod, server, request_id)
+    out = {"port_id": server["networks"][0]["port"]}
+    if "tag" in att:
+        out["tag"] = att["tag"]
+    return out, done
+
+
+async def bottom_port(caller: Caller, pod: Pod, top_port_id: str) -> str | None:
+    return await materialise.bottom_id(caller.db, materialise.PORT, top_port_id, pod.id)
+
+
+async def interface_gone(caller: Caller, top_port_id: str) -> None:
+    """A detached interface: a port made for it goes, a given port is free again."""
+    row = await store.get(caller.db, store.PORT, top_port_id)
+    if row is None:
+        return
+    if row.body.get("_auto_delete"):
+        await ports.release(caller, row)
+    else:
+        store.change(row, {"device_id": "", "device_owner": ""})
+        await queue.enqueue(caller.db, ports.JOB_SYNC, row.id, row.project_id, {})
+    await caller.db.commit()
