@@ -99,6 +99,11 @@ async def translate(
     `none` or no networks). Ports made here are released again if a later step fails."""
     done = Translated()
     networks = server.get("networks")
+    if networks is None or networks == "auto":
+        networks = await _only_network(caller)
+        if networks is None:
+            return done  # no top network: the pod picks one of its own, as before
+        server["networks"] = networks
     if not isinstance(networks, list):
         return done
     groups = await _groups(caller, server)
@@ -131,6 +136,22 @@ async def translate(
     # the groups are on the ports now; Nova applies none to ports it did not create
     server.pop("security_groups", None)
     return done
+
+
+async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
+    """No network named (or `auto`): as Nova, the project's only usable top network; 409
+    when there are several; None when there is none."""
+    usable = [
+        n
+        for n in await store.rows(caller.db, store.NETWORK)
+        if not n.body.get("router:external")
+        and (n.project_id == caller.project_id or n.body.get("shared"))
+    ]
+    if len(usable) > 1:
+        raise ServerNetworkError(
+            409, "Multiple possible networks found, use a Network ID to be more specific."
+        )
+    return [{"uuid": usable[0].id}] if usable else None
 
 
 async def _pods(caller: Caller) -> list[Pod]:
