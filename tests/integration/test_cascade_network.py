@@ -214,6 +214,19 @@ def test_bad_networks_in_a_server_create_change_nothing(
         after = {pod: len(list(conns[f"{pod}-admin"].network.ports())) for pod in PODS}
         assert after == before
         assert bottom_network(conns["pod1-admin"], network.id) is None
+        # a VLAN id outside the top's range (here: inside the pods' own) is refused
+        nets = {pod: len(list(conns[f"{pod}-admin"].network.networks())) for pod in PODS}
+        vlan = {
+            "network": {
+                "name": unique("vlan150"),
+                "provider:network_type": "vlan",
+                "provider:segmentation_id": 150,
+            }
+        }
+        refused = top["cascade-admin"].network.post("/networks", json=vlan, raise_exc=False)
+        assert refused.status_code == 400, refused.text
+        assert "outside the VLAN ranges" in refused.json()["NeutronError"]["message"]
+        assert {p: len(list(conns[f"{p}-admin"].network.networks())) for p in PODS} == nets
     finally:
         conn.network.delete_network(network.id)
 
