@@ -170,6 +170,7 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
                 await task
             await cascade.register_pods(layout, pods)
             await cascade.ensure_flavors(layout)
+            await cascade.ensure_external_networks(layout, pods)
             clock.mark("cascade-api ready, pods registered")
 
         group.create_task(cascade_ready())

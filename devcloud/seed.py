@@ -169,6 +169,8 @@ async def ensure_networks(rest: Rest, pod: Pod, demo_project: str) -> None:
             "ip_version": 4,
             "cidr": f"172.24.{n}.0/24",
             "gateway_ip": f"172.24.{n}.1",
+            # the pod's own addresses; Cascade's top external network takes .100 and up
+            "allocation_pools": [{"start": f"172.24.{n}.2", "end": f"172.24.{n}.99"}],
             "enable_dhcp": False,
         },
     )

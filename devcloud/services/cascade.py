@@ -136,3 +136,40 @@ async def ensure_flavors(layout: Layout) -> None:
                     "flavor": {"id": fid, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk}
                 }
                 await rest.call("cascade", "POST", f"{api}/flavors", body)
+
+
+async def ensure_external_networks(layout: Layout, pods: list[Pod]) -> None:
+    """At the top, each pod's external network as a top external network (`public` for
+    pod1, `public-azN` for the others), with the upper part of its subnet for the top's
+    floating IPs and router gateways (the pod keeps .2-.99 for itself)."""
+    api = layout.url("cascade") + "/networking/v2.0"
+    async with Rest(layout.auth_url) as rest:
+        for pod in pods:
+            name = "public" if pod.number == 1 else f"public-az{pod.number}"
+            found = await rest.call("cascade", "GET", f"{api}/networks?name={name}")
+            if found["networks"]:
+                continue
+            body = {
+                "network": {
+                    "name": name,
+                    "router:external": True,
+                    "shared": True,
+                    "provider:network_type": "flat",
+                    "provider:physical_network": "external",
+                    "availability_zone_hints": [f"az{pod.number}"],
+                }
+            }
+            made = await rest.call("cascade", "POST", f"{api}/networks", body, ok=(201,))
+            n = pod.number
+            subnet = {
+                "subnet": {
+                    "name": f"{name}-subnet",
+                    "network_id": made["network"]["id"],
+                    "ip_version": 4,
+                    "cidr": f"172.24.{n}.0/24",
+                    "gateway_ip": f"172.24.{n}.1",
+                    "allocation_pools": [{"start": f"172.24.{n}.100", "end": f"172.24.{n}.254"}],
+                    "enable_dhcp": False,
+                }
+            }
+            await rest.call("cascade", "POST", f"{api}/subnets", subnet, ok=(201,))

@@ -261,24 +261,11 @@ def test_a_local_network_lives_in_one_pod(
 def test_a_router_and_floating_ips_in_one_pod(
     top: dict[str, Connection], conns: dict[str, Connection], image: str
 ) -> None:
-    conn, admin = top["cascade"], top["cascade-admin"]
+    conn = top["cascade"]
     pod1 = conns["pod1-admin"]
-    public = pod1.network.find_subnet("public-subnet", ignore_missing=False)
-    external = admin.network.create_network(
-        name=unique("public-az1"),
-        is_router_external=True,
-        is_shared=True,
-        provider_network_type="flat",
-        provider_physical_network="external",
-        availability_zone_hints=["az1"],
-    )
-    admin.network.create_subnet(
-        network_id=external.id,
-        cidr=public.cidr,
-        ip_version=4,
-        is_dhcp_enabled=False,
-        allocation_pools=[{"start": "172.24.1.150", "end": "172.24.1.160"}],
-    )
+    # the devcloud's top external network `public` is pod1's own, adopted
+    external = conn.network.find_network("public", ignore_missing=False)
+    assert external.is_router_external
     network = conn.network.create_network(name=unique("routed"))
     subnet = conn.network.create_subnet(network_id=network.id, cidr="10.143.0.0/24", ip_version=4)
     router = conn.network.create_router(
@@ -344,7 +331,6 @@ def test_a_router_and_floating_ips_in_one_pod(
         conn.network.delete_router(router.id)
         eventually(lambda: not list(conn.network.ports(network_id=network.id)), "top ports")
         conn.network.delete_network(network.id)
-        admin.network.delete_network(external.id)
     eventually(lambda: not list(pod1.network.routers(name=router.id)), "the router gone")
     # the pod's own external network is adopted, never deleted
     assert pod1.network.find_network("public") is not None
