@@ -202,18 +202,22 @@ async def sync_subnet(ctx: JobContext, job: Job) -> None:
         if subnet is None:
             await _purge_subnet(ctx, db, job.resource_id)
             return
+        network = await store.get(db, store.NETWORK, subnet.parent_id or "")
         for routing, pod in await _copies(db, SUBNET, subnet.id):
-            if routing.bottom_id:
-                change = {
-                    k: subnet.body.get(k) for k in ("gateway_ip", "host_routes", "dns_nameservers")
-                }
-                change["description"] = str(subnet.body.get("name", ""))[:255]
-                await PodNeutron(ctx.pods, pod).ok(
-                    "PUT",
-                    f"/subnets/{routing.bottom_id}",
-                    "a subnet update",
-                    json={"subnet": change},
-                )
+            if not routing.bottom_id or network is None:
+                continue
+            neutron = PodNeutron(ctx.pods, pod)
+            b_net = await materialise.bottom_id(db, NETWORK, network.id, pod.id)
+            if subnet.body.get("enable_dhcp") and b_net:  # DHCP on: the pod's port first
+                await materialise.ensure_subnet(db, neutron, network, subnet, b_net)
+            change = {
+                k: subnet.body.get(k)
+                for k in ("gateway_ip", "host_routes", "dns_nameservers", "enable_dhcp")
+            }
+            change["description"] = str(subnet.body.get("name", ""))[:255]
+            await neutron.ok(
+                "PUT", f"/subnets/{routing.bottom_id}", "a subnet update", json={"subnet": change}
+            )
 
 
 async def _purge_subnet(ctx: JobContext, db: AsyncSession, subnet_id: str) -> None:

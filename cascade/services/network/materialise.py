@@ -209,6 +209,10 @@ async def _reserved(
 async def ensure_subnet(
     db: AsyncSession, neutron: PodNeutron, network: NetResource, subnet: NetResource, b_net: str
 ) -> str:
+    known = await bottom_id(db, SUBNET, subnet.id, neutron.pod.id)
+    dhcp_known = await bottom_id(db, DHCP, subnet.id, neutron.pod.id)
+    if known and (dhcp_known or not subnet.body.get("enable_dhcp")):
+        return known  # built already: later changes come by jobs (subnet.sync)
     address, mac = await _reserved(db, network.id, subnet, neutron.pod)
     body = subnet.body
     wanted: dict[str, Any] = {
