@@ -184,7 +184,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "status", "run_after"),
+        Index("ix_jobs_claim", "status", "run_after", "id"),
         Index("ix_jobs_resource", "type", "resource_id"),
     )
 

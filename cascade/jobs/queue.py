@@ -23,9 +23,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from cascade.db.models import Job
 from cascade.db.transient import retrying
@@ -85,29 +84,51 @@ async def enqueue(
     return job
 
 
-def _due(stamp: datetime, types: Collection[str] | None) -> Any:
-    running = aliased(Job)
-    busy = exists().where(
-        running.type == Job.type,
-        running.resource_id == Job.resource_id,
-        running.status == RUNNING,
-        running.lease_until >= stamp,
-        running.id != Job.id,
+CANDIDATES = 8  # due jobs a claim looks at, in case the first ones' resources are busy
+
+
+def _typed(query: Any, types: Collection[str] | None) -> Any:
+    return query if types is None else query.where(Job.type.in_(list(types)))
+
+
+def _expired(stamp: datetime, types: Collection[str] | None) -> Any:
+    """A running job whose worker's lease ran out."""
+    query = select(Job).where(Job.status == RUNNING, Job.lease_until < stamp)
+    return _typed(query.order_by(Job.lease_until).limit(1), types)
+
+
+def _queued(stamp: datetime, types: Collection[str] | None) -> Any:
+    """The first due queued jobs, in the order of the index (status, run_after, id), so
+    the database reads (and, FOR UPDATE, locks) only those rows, not the whole backlog."""
+    query = select(Job).where(Job.status == QUEUED, Job.run_after <= stamp)
+    return _typed(query.order_by(Job.run_after, Job.id).limit(CANDIDATES), types)
+
+
+async def _busy(db: AsyncSession, stamp: datetime, jobs: list[Job]) -> set[tuple[str, str]]:
+    """(type, resource) of these jobs that another worker is running under a live lease:
+    the same resource is never worked on twice at once."""
+    query = select(Job.type, Job.resource_id).where(
+        Job.status == RUNNING,
+        Job.lease_until >= stamp,
+        Job.resource_id.in_({j.resource_id for j in jobs}),
     )
-    query = (
-        select(Job)
-        .where(
-            or_(
-                and_(Job.status == QUEUED, Job.run_after <= stamp, ~busy),
-                and_(Job.status == RUNNING, Job.lease_until < stamp),
-            )
-        )
-        .order_by(Job.run_after, Job.created_at, Job.id)
-        .limit(1)
-    )
-    if types is not None:
-        query = query.where(Job.type.in_(list(types)))
-    return query
+    return {(t, r) for t, r in (await db.execute(query)).all()}
+
+
+async def _next(db: AsyncSession, stamp: datetime, types: Collection[str] | None) -> Job | None:
+    locking = (await db.connection()).dialect.name in SKIP_LOCKED_DIALECTS
+
+    def lock(query: Any) -> Any:
+        return query.with_for_update(skip_locked=True) if locking else query
+
+    expired: Job | None = await db.scalar(lock(_expired(stamp, types)))
+    if expired is not None:
+        return expired
+    candidates = list((await db.scalars(lock(_queued(stamp, types)))).all())
+    if not candidates:
+        return None
+    busy = await _busy(db, stamp, candidates)
+    return next((j for j in candidates if (j.type, j.resource_id) not in busy), None)
 
 
 async def claim(
@@ -139,13 +160,9 @@ async def _claim_once(
     retry: RetryPolicy,
 ) -> Job | None:
     async with sessions() as db, db.begin():
-        dialect = (await db.connection()).dialect.name
         for _ in range(10):  # jobs out of attempts are failed on the way
             stamp = now()
-            query = _due(stamp, types)
-            if dialect in SKIP_LOCKED_DIALECTS:
-                query = query.with_for_update(skip_locked=True)
-            job: Job | None = await db.scalar(query)
+            job = await _next(db, stamp, types)
             if job is None:
                 return None
             values: dict[str, Any] = {

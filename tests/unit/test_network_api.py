@@ -352,3 +352,20 @@ async def test_routers_and_floating_ips_refuse_what_neutron_refuses(
         }
     }
     assert (await client.post(f"{V2}/networks", json=flat, headers=ADMIN)).status_code == 400
+
+
+@pytest.mark.fake_pods
+async def test_a_router_refuses_overlapping_subnets(
+    client: httpx.AsyncClient, pods: object
+) -> None:
+    _, first = await net_and_subnet(client, "10.50.0.0/24")
+    _, second = await net_and_subnet(client, "10.50.0.0/25")
+    router = await make(client, "router", {"name": "r"})
+    url = f"{V2}/routers/{router['id']}/add_router_interface"
+    ok = await client.put(url, json={"subnet_id": first["id"]}, headers=MEMBER)
+    assert ok.status_code == 200, ok.text
+    overlap = await client.put(url, json={"subnet_id": second["id"]}, headers=MEMBER)
+    assert overlap.status_code == 400
+    assert "overlaps with cidr 10.50.0.0/24" in error(overlap)["message"]
+    ports = (await client.get(f"{V2}/ports?device_id={router['id']}", headers=MEMBER)).json()
+    assert len(ports["ports"]) == 1  # the refused interface made no port

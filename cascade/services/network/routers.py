@@ -325,6 +325,12 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
                     f"Bad router request: Router already has a port on subnet {subnet.id}."
                 )
         network = await find(caller, store.NETWORK, subnet.parent_id or "")
+    new_subnets = (
+        [ip["subnet_id"] for ip in port.body.get("fixed_ips", [])]
+        if body.get("port_id")
+        else [subnet.id]
+    )
+    await _no_overlap(caller, router, new_subnets)
     if network.body.get("router:external"):
         raise BadRequest(
             f"Bad router request: Router port must have at least one fixed IP "
@@ -362,6 +368,25 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
     await _rebuild(caller, router)
     await caller.db.commit()
     return _interface_info(router, port)
+
+
+async def _no_overlap(caller: Caller, router: NetResource, subnet_ids: list[str]) -> None:
+    """Neutron's 400 when a new interface's subnet overlaps one the router already has."""
+    attached = {
+        ip["subnet_id"]
+        for port in await interfaces(caller, router.id)
+        for ip in port.body.get("fixed_ips", [])
+    }
+    new = await store.rows(caller.db, store.SUBNET, ids=subnet_ids)
+    for old in await store.rows(caller.db, store.SUBNET, ids=sorted(attached)):
+        for sub in new:
+            if sub.id != old.id and ipam.network_of(sub.body["cidr"]).overlaps(
+                ipam.network_of(old.body["cidr"])
+            ):
+                raise BadRequest(
+                    f"Bad router request: Cidr {sub.body['cidr']} of subnet {sub.id} overlaps "
+                    f"with cidr {old.body['cidr']} of subnet {old.id}."
+                )
 
 
 async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[str, Any]:
