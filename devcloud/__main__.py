@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from devcloud import bench, bench_cascade, cloud, tempest
+from devcloud import bench, bench_cascade, bench_network, cloud, tempest
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
@@ -97,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench",
         help="print the devcloud's figures (memory, boot, volumes), or with --cascade "
-        "Cascade's (overhead, fan-out, memory; written into docs/benchmarks.md)",
+        "Cascade's (overhead, fan-out, memory), with --network Cascade's Networking "
+        "(server create, security group rules, job queue; written into docs/benchmarks.md)",
     )
     bench.add_argument("--count", type=int, default=5, help="servers and volumes per pod")
     bench.add_argument(
@@ -106,13 +107,22 @@ def parser() -> argparse.ArgumentParser:
         help="benchmark Cascade against the pods instead (devcloud/bench_cascade.py)",
     )
     bench.add_argument(
+        "--network",
+        action="store_true",
+        help="benchmark Cascade's Networking instead (devcloud/bench_network.py)",
+    )
+    bench.add_argument(
         "--requests", type=int, default=500, help="--cascade: GET /servers/{id} per path"
     )
     bench.add_argument(
         "--servers", type=int, default=200, help="--cascade: servers spread over the pods"
     )
     bench.add_argument(
-        "--runs", type=int, default=20, help="--cascade: /servers/detail lists per path"
+        "--runs",
+        type=int,
+        default=None,
+        help="--cascade: /servers/detail lists per path (default 20); --network: server "
+        "creates per variant (default 5)",
     )
     bench.add_argument(
         "--cleanup", action="store_true", help="--cascade: delete the benchmark's servers"
@@ -147,8 +157,14 @@ async def main_async(args: argparse.Namespace) -> int:
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
-        if args.cascade:
-            options = bench_cascade.Options(args.requests, args.servers, args.runs, args.cleanup)
+        if args.cascade and args.network:
+            raise DevcloudError("bench", "--cascade and --network are two runs: pick one")
+        if args.network:
+            runs = bench_network.RUNS if args.runs is None else args.runs
+            print(await bench_network.run(layout, pods, runs))
+        elif args.cascade:
+            runs = 20 if args.runs is None else args.runs
+            options = bench_cascade.Options(args.requests, args.servers, runs, args.cleanup)
             print(await bench_cascade.run(layout, pods, options))
         else:
             print(await bench.run_bench(layout, pods, args.count))

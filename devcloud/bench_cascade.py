@@ -46,6 +46,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devcloud import docblock
 from devcloud.cloud import supervisor
 from devcloud.errors import DevcloudError
 from devcloud.identity import Identity
@@ -193,26 +194,10 @@ def busy(processes: Iterable[tuple[int, str]], ignore: Iterable[int] = ()) -> li
 
 
 def replace_block(doc: str, heading: str, block: str) -> str:
-    """`doc` with the generated block of the section under `heading` set to `block`.
-
-    Text of the section outside the markers (hand-written notes) stays. A section
-    without markers has its text replaced by the block; a missing section is
-    appended at the end.
-    """
-    marked = f"{BEGIN}\n{block.strip()}\n{END}"
-    lines = doc.splitlines(keepends=True)
-    start = next((n for n, line in enumerate(lines) if line.rstrip() == heading), None)
-    if start is None:
-        return doc.rstrip() + f"\n\n{heading}\n\n{marked}\n"
-    stop = next((n for n in range(start + 1, len(lines)) if lines[n].startswith("## ")), len(lines))
-    section = "".join(lines[start + 1 : stop])
-    if BEGIN in section and END in section:
-        before, rest = section.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
-        section = before + marked + after
-    else:
-        section = f"\n{marked}\n" + ("\n" if stop < len(lines) else "")
-    return "".join(lines[: start + 1]) + section + "".join(lines[stop:])
+    """`doc` with the generated block of the section under `heading` set to `block`: notes
+    around the markers stay; a section without markers has its text replaced by the
+    block (see `devcloud.docblock`)."""
+    return docblock.replace_block(doc, heading, block, BEGIN, END, keep_text=False)
 
 
 def ms(seconds: float) -> str:

@@ -369,3 +369,42 @@ async def test_a_router_refuses_overlapping_subnets(
     assert "overlaps with cidr 10.50.0.0/24" in error(overlap)["message"]
     ports = (await client.get(f"{V2}/ports?device_id={router['id']}", headers=MEMBER)).json()
     assert len(ports["ports"]) == 1  # the refused interface made no port
+
+
+@pytest.mark.fake_pods
+async def test_deleting_a_port_disassociates_its_floating_ip(
+    client: httpx.AsyncClient, pods: object
+) -> None:
+    net, sub = await net_and_subnet(client)
+    ext = {
+        "network": {
+            "name": "ext",
+            "router:external": True,
+            "shared": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": "external",
+            "availability_zone_hints": ["az1"],
+        }
+    }
+    ext_id = (await client.post(f"{V2}/networks", json=ext, headers=ADMIN)).json()["network"]["id"]
+    body = {"subnet": {"network_id": ext_id, "cidr": "172.31.0.0/24", "enable_dhcp": False}}
+    await client.post(f"{V2}/subnets", json=body, headers=ADMIN)
+    router = await make(
+        client, "router", {"name": "r", "external_gateway_info": {"network_id": ext_id}}
+    )
+    await client.put(
+        f"{V2}/routers/{router['id']}/add_router_interface",
+        json={"subnet_id": sub["id"]},
+        headers=MEMBER,
+    )
+    vm = await make(client, "port", {"network_id": net["id"]})
+    fip = await make(client, "floatingip", {"floating_network_id": ext_id, "port_id": vm["id"]})
+    assert (await client.delete(f"{V2}/ports/{vm['id']}", headers=MEMBER)).status_code == 204
+    kept = (await client.get(f"{V2}/floatingips/{fip['id']}", headers=MEMBER)).json()
+    assert kept["floatingip"]["port_id"] is None and kept["floatingip"]["router_id"] is None
+    await client.put(
+        f"{V2}/routers/{router['id']}/remove_router_interface",
+        json={"subnet_id": sub["id"]},
+        headers=MEMBER,
+    )
+    assert (await client.delete(f"{V2}/routers/{router['id']}", headers=MEMBER)).status_code == 204

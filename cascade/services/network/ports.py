@@ -43,6 +43,7 @@ JOB_SYNC = "port.sync"
 JOB_PURGE = "port.purge"
 GROUP_SYNC = "security_group.sync"
 ORPHAN_CHECK = "port.orphan_check"
+FIP_SYNC = "floatingip.sync"
 RETRIES = 5
 
 
@@ -315,6 +316,14 @@ async def release(caller: Caller, row: NetResource) -> None:
     await ipam.release(caller.db, row.id)
     await ipam.release_mac(caller.db, row.id)
     await members_changed(caller, row.project_id, list(row.body.get("security_groups", [])))
+    # as Neutron: a floating IP of a deleted port stays, disassociated
+    for fip in await store.rows(caller.db, store.FLOATINGIP):
+        if fip.body.get("port_id") == row.id:
+            store.change(
+                fip,
+                {"port_id": None, "fixed_ip_address": None, "router_id": None, "status": "DOWN"},
+            )
+            await queue.enqueue(caller.db, FIP_SYNC, fip.id, fip.project_id, {})
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.parent_id})
 

@@ -264,6 +264,9 @@ async def build(caller: Caller, registry: PodRegistry, router: NetResource) -> s
                 "a router interface",
                 json={"port_id": b_port},
             )
+            # the pod binds the interface now: its status follows to the top port
+            await queue.enqueue(caller.db, "port.status", port.id, port.project_id, {})
+            await caller.db.commit()
     await remove_stale(neutron, b_router, wanted)
     return b_router
 
