@@ -28,7 +28,15 @@ from cascade.db.models import Job, Pod, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
-from cascade.services.network import floatingips, ipam, materialise, ports, routers, store
+from cascade.services.network import (
+    floatingips,
+    ipam,
+    materialise,
+    ports,
+    routers,
+    segments,
+    store,
+)
 from cascade.services.network.access import Caller
 from cascade.services.network.materialise import DHCP, GROUP, NETWORK, PORT, SUBNET
 
@@ -104,6 +112,10 @@ async def purge_port(ctx: JobContext, job: Job) -> None:
     async with ctx.sessions() as db:
         if await store.get(db, store.PORT, job.resource_id) is None:
             await _purge(ctx, db, PORT, job.resource_id)
+            # the pods hold the port's addresses and MAC no more: free at the top too
+            await ipam.release(db, ipam.purging(job.resource_id))
+            await ipam.release_mac(db, ipam.purging(job.resource_id))
+            await db.commit()
 
 
 @handler("port.orphan_check")
@@ -312,3 +324,6 @@ async def purge_network(ctx: JobContext, job: Job) -> None:
         for subnet_id in subnet_ids:
             await _purge_subnet(ctx, db, subnet_id)
         await _purge(ctx, db, NETWORK, job.resource_id)
+        # no pod has the VLAN any more: it may be handed out again
+        await segments.release(db, job.resource_id)
+        await db.commit()

@@ -6,6 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+
+from cascade.jobs import network as _network_jobs  # noqa: F401  (registers the handlers)
+from cascade.jobs.registry import DEFAULT
+from cascade.jobs.worker import Worker
 
 MEMBER = {"X-Auth-Token": "member-token"}
 ADMIN = {"X-Auth-Token": "admin-token"}
@@ -108,7 +113,7 @@ async def test_overlapping_cidrs_on_one_network_are_refused(client: httpx.AsyncC
     assert shown["subnets"] == [sub["id"]]
 
 
-async def test_ports_get_addresses_from_the_top(client: httpx.AsyncClient) -> None:
+async def test_ports_get_addresses_from_the_top(client: httpx.AsyncClient, app: Starlette) -> None:
     net, sub = await net_and_subnet(client)
     first = await make(client, "port", {"network_id": net["id"]})
     second = await make(client, "port", {"network_id": net["id"]})
@@ -135,8 +140,14 @@ async def test_ports_get_addresses_from_the_top(client: httpx.AsyncClient) -> No
     body = {"port": {"network_id": net["id"], "mac_address": first["mac_address"]}}
     same_mac = await client.post(f"{V2}/ports", json=body, headers=MEMBER)
     assert same_mac.status_code == 409 and error(same_mac)["type"] == "MacAddressInUse"
-    # a freed address is handed out again
+    # a freed address is held until the port's purge job ran (no pod may still have it),
+    # then handed out again
     assert (await client.delete(f"{V2}/ports/{first['id']}", headers=MEMBER)).status_code == 204
+    held = await make(client, "port", {"network_id": net["id"]})
+    assert held["fixed_ips"][0]["ip_address"] != "10.20.0.2"
+    worker = Worker(app.state.sessions, DEFAULT, app.state.conf, pods=app.state.registry)
+    while await worker.run_once():  # the jobs the deletes queued, port.purge among them
+        pass
     again = await make(client, "port", {"network_id": net["id"]})
     assert again["fixed_ips"][0]["ip_address"] == "10.20.0.2"
 

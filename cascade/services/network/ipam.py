@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetAddress, NetMac
@@ -199,3 +199,14 @@ async def allocate_mac(
 
 async def release_mac(db: AsyncSession, owner: str) -> None:
     await db.execute(delete(NetMac).where(NetMac.owner == owner))
+
+
+def purging(port_id: str) -> str:
+    """The owner of a deleted port's addresses and MAC until its pods' copies are gone:
+    handed out again only then, so no pod still holds one that the top gives away."""
+    return f"purging:{port_id}"
+
+
+async def hold(db: AsyncSession, owner: str, new_owner: str) -> None:
+    await db.execute(update(NetAddress).where(NetAddress.owner == owner).values(owner=new_owner))
+    await db.execute(update(NetMac).where(NetMac.owner == owner).values(owner=new_owner))

@@ -214,7 +214,7 @@ async def delete(caller: Caller, network_id: str) -> None:
         await caller.db.delete(port)
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=[row.id]):
         await purge_subnet(caller.db, sub)
-    await segments.release(caller.db, row.id)
+    # the VLAN id stays taken until the pods' networks are gone (network.purge)
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.id})
     await caller.db.commit()

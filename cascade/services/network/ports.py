@@ -313,8 +313,8 @@ async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
 
 async def release(caller: Caller, row: NetResource) -> None:
     """The port, its addresses and MAC go, in the caller's transaction; pods via a job."""
-    await ipam.release(caller.db, row.id)
-    await ipam.release_mac(caller.db, row.id)
+    # kept until the pods' copies are gone (port.purge), then handed out again
+    await ipam.hold(caller.db, row.id, ipam.purging(row.id))
     await members_changed(caller, row.project_id, list(row.body.get("security_groups", [])))
     # as Neutron: a floating IP of a deleted port stays, disassociated
     for fip in await store.rows(caller.db, store.FLOATINGIP):

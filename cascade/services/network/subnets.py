@@ -302,7 +302,11 @@ async def delete(caller: Caller, subnet_id: str) -> None:
     row = await find(caller, store.SUBNET, subnet_id)
     if not caller.is_admin and row.project_id != caller.project_id:
         raise Forbidden("(rule:delete_subnet) is disallowed by policy", type="PolicyNotAuthorized")
-    held = [a for a in await ipam.in_subnet(caller.db, row.id) if not a.owner.startswith("pod:")]
+    held = [
+        a
+        for a in await ipam.in_subnet(caller.db, row.id)
+        if not a.owner.startswith(("pod:", "purging:"))
+    ]
     ports = await store.rows(caller.db, store.PORT, ids={a.owner for a in held}) if held else []
     owners = {p.id: str(p.body.get("device_owner") or "") for p in ports}
     users = [a for a in held if owners.get(a.owner) not in AUTO_DELETE_PORT_OWNERS]
