@@ -49,6 +49,7 @@ COLLECTION = {
     DHCP: "ports",
 }
 WAIT_SECONDS = 30.0  # how long a request waits for a concurrent one's bottom create
+RESERVE_TRIES = 8  # a pod's reserved address lost to concurrent allocations: try again
 
 
 def bottom_name(kind: str, top_id: str) -> str:
@@ -188,22 +189,38 @@ def _network_body(network: NetResource) -> dict[str, Any]:
 async def _reserved(
     db: AsyncSession, network_id: str, subnet: NetResource, pod: Pod
 ) -> tuple[str, str]:
-    """The address and MAC the top keeps for the pod on `subnet` (its DHCP port)."""
+    """The address and MAC the top keeps for the pod on `subnet` (its DHCP port).
+
+    Made on a session of its own: a concurrent allocation that takes the same address
+    first rolls back only there (the caller's loaded objects stay), and it is tried
+    again with the next free one."""
     owner = ipam.pod_owner(pod.id, subnet.id)
-    held = await db.scalar(select(NetAddress).where(NetAddress.owner == owner))
-    mac = await db.scalar(select(NetMac).where(NetMac.owner == owner))
-    if held is not None and mac is not None:
-        return held.ip_address, mac.mac_address
-    address = (
-        held.ip_address
-        if held is not None
-        else await ipam.allocate(db, network_id, store.view(subnet), owner)
+    view = store.view(subnet)
+    for _ in range(RESERVE_TRIES):
+        async with AsyncSession(db.bind, expire_on_commit=False) as side:
+            held = await side.scalar(select(NetAddress).where(NetAddress.owner == owner))
+            mac = await side.scalar(select(NetMac).where(NetMac.owner == owner))
+            if held is not None and mac is not None:
+                return held.ip_address, mac.mac_address
+            try:
+                address = (
+                    held.ip_address
+                    if held is not None
+                    else await ipam.allocate(side, network_id, view, owner)
+                )
+                mac_address = (
+                    mac.mac_address
+                    if mac is not None
+                    else await ipam.allocate_mac(side, owner, network_id)
+                )
+                await side.commit()
+                return address, mac_address
+            except IntegrityError:
+                await side.rollback()
+    raise Conflict(
+        f"Could not reserve an address for pod {pod.name} on subnet {subnet.id}; retry.",
+        type="IpAddressGenerationFailure",
     )
-    mac_address = (
-        mac.mac_address if mac is not None else await ipam.allocate_mac(db, owner, network_id)
-    )
-    await db.commit()
-    return address, mac_address
 
 
 async def ensure_subnet(
