@@ -186,14 +186,18 @@ async def detach(caller: Caller, server_id: str) -> None:
     """The server is being deleted: ports made for it go, ports given to it are free
     again. The pods' copies are deleted by jobs."""
     for row in await store.rows(caller.db, store.PORT):
-        if row.body.get("device_id") != server_id:
-            continue
-        if row.body.get("_auto_delete"):
-            await ports.release(caller, row)
-        else:
-            store.change(row, {"device_id": "", "device_owner": ""})
-            await queue.enqueue(caller.db, ports.JOB_SYNC, row.id, row.project_id, {})
+        if row.body.get("device_id") == server_id:
+            await _free(caller, row)
     await caller.db.commit()
+
+
+async def _free(caller: Caller, row: NetResource) -> None:
+    """A port its server let go of: made for it, it goes; given to it, it is free again."""
+    if row.body.get("_auto_delete"):
+        await ports.release(caller, row)
+    else:
+        store.change(row, {"device_id": "", "device_owner": ""})
+        await queue.enqueue(caller.db, ports.JOB_SYNC, row.id, row.project_id, {})
 
 
 async def interface_request(
@@ -230,9 +234,5 @@ async def interface_gone(caller: Caller, top_port_id: str) -> None:
     row = await store.get(caller.db, store.PORT, top_port_id)
     if row is None:
         return
-    if row.body.get("_auto_delete"):
-        await ports.release(caller, row)
-    else:
-        store.change(row, {"device_id": "", "device_owner": ""})
-        await queue.enqueue(caller.db, ports.JOB_SYNC, row.id, row.project_id, {})
+    await _free(caller, row)
     await caller.db.commit()
