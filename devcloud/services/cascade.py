@@ -141,9 +141,16 @@ async def ensure_flavors(layout: Layout) -> None:
 async def ensure_external_networks(layout: Layout, pods: list[Pod]) -> None:
     """At the top, each pod's external network as a top external network (`public` for
     pod1, `public-azN` for the others), with the upper part of its subnet for the top's
-    floating IPs and router gateways (the pod keeps .2-.99 for itself)."""
+    floating IPs and router gateways (the pod keeps .2-.99 for itself). That of a pod
+    the devcloud no longer has goes."""
     api = layout.url("cascade") + "/networking/v2.0"
+    wanted = {"public" if p.number == 1 else f"public-az{p.number}" for p in pods}
     async with Rest(layout.auth_url) as rest:
+        external = await rest.call("cascade", "GET", f"{api}/networks?router:external=true")
+        for network in external["networks"]:
+            if network["name"].startswith("public-az") and network["name"] not in wanted:
+                url = f"{api}/networks/{network['id']}"
+                await rest.call("cascade", "DELETE", url, ok=(204,))
         for pod in pods:
             name = "public" if pod.number == 1 else f"public-az{pod.number}"
             found = await rest.call("cascade", "GET", f"{api}/networks?name={name}")

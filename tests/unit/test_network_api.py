@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, select
 from starlette.applications import Starlette
 
+from cascade.db.models import Pod, Routing
 from cascade.jobs import network as _network_jobs  # noqa: F401  (registers the handlers)
 from cascade.jobs.registry import DEFAULT
 from cascade.jobs.worker import Worker
+from tests.unit.fakenova import FakeCloud
 
 MEMBER = {"X-Auth-Token": "member-token"}
 ADMIN = {"X-Auth-Token": "admin-token"}
@@ -51,8 +55,9 @@ async def test_versions_and_extensions_answer_like_neutron(client: httpx.AsyncCl
     exts = await client.get(f"{V2}/extensions", headers=MEMBER)
     aliases = {e["alias"] for e in exts.json()["extensions"]}
     assert {"security-group", "provider", "quotas", "standard-attr-tag"} <= aliases
-    assert "dvr" not in aliases and "l3-ha" not in aliases  # not served: not listed
-    missing = await client.get(f"{V2}/extensions/dvr", headers=MEMBER)
+    assert "dvr" in aliases  # the `distributed` attribute, false only
+    assert "l3-ha" not in aliases and "qos" not in aliases  # not served: not listed
+    missing = await client.get(f"{V2}/extensions/l3-ha", headers=MEMBER)
     assert missing.status_code == 404
     unknown = await client.get(f"{V2}/bgpvpns", headers=MEMBER)
     assert unknown.status_code == 404
@@ -113,7 +118,9 @@ async def test_overlapping_cidrs_on_one_network_are_refused(client: httpx.AsyncC
     assert shown["subnets"] == [sub["id"]]
 
 
-async def test_ports_get_addresses_from_the_top(client: httpx.AsyncClient, app: Starlette) -> None:
+async def test_ports_get_addresses_from_the_top(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
     net, sub = await net_and_subnet(client)
     first = await make(client, "port", {"network_id": net["id"]})
     second = await make(client, "port", {"network_id": net["id"]})
@@ -140,13 +147,41 @@ async def test_ports_get_addresses_from_the_top(client: httpx.AsyncClient, app: 
     body = {"port": {"network_id": net["id"], "mac_address": first["mac_address"]}}
     same_mac = await client.post(f"{V2}/ports", json=body, headers=MEMBER)
     assert same_mac.status_code == 409 and error(same_mac)["type"] == "MacAddressInUse"
-    # a freed address is held until the port's purge job ran (no pod may still have it),
-    # then handed out again
+    # a freed address of a port a pod has a copy of is held until the port's purge job
+    # ran (no pod may still have it), then handed out again
+    async with app.state.sessions() as db:
+        pod_id = await db.scalar(select(Pod.id).where(Pod.name == "pod1"))
+        assert pod_id is not None
+        now = datetime.now(UTC).replace(tzinfo=None)
+        db.add(
+            Routing(
+                id="r1",
+                resource_type="port",
+                top_id=first["id"],
+                pod_id=pod_id,
+                bottom_id="bottom-port",
+                project_id=first["project_id"],
+                status="active",
+                created_at=now,
+            )
+        )
+        await db.commit()
     assert (await client.delete(f"{V2}/ports/{first['id']}", headers=MEMBER)).status_code == 204
     held = await make(client, "port", {"network_id": net["id"]})
     assert held["fixed_ips"][0]["ip_address"] != "10.20.0.2"
     worker = Worker(app.state.sessions, DEFAULT, app.state.conf, pods=app.state.registry)
-    while await worker.run_once():  # the jobs the deletes queued, port.purge among them
+    while await worker.run_once():  # port.purge fails: this pod has no Networking API
+        pass
+    still = await make(client, "port", {"network_id": net["id"]})
+    assert still["fixed_ips"][0]["ip_address"] != "10.20.0.2"
+    async with app.state.sessions() as db:  # the pod's copy is gone: the purge can finish
+        await db.execute(delete(Routing).where(Routing.id == "r1"))
+        await db.commit()
+    jobs = (await client.get("/v1/jobs?type=port.purge&status=queued", headers=ADMIN)).json()
+    assert jobs["jobs"], "the failed purge waits for its retry"
+    for job in jobs["jobs"]:
+        await client.post(f"/v1/jobs/{job['id']}/redo", headers=ADMIN)
+    while await worker.run_once():
         pass
     again = await make(client, "port", {"network_id": net["id"]})
     assert again["fixed_ips"][0]["ip_address"] == "10.20.0.2"

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from cascade.db.models import NetSegment
 from cascade.services.network import ipam, segments
+from tests.unit.fakenova import FakeCloud
 
 MEMBER = {"X-Auth-Token": "member-token"}
 ADMIN = {"X-Auth-Token": "admin-token"}
@@ -403,7 +404,11 @@ async def test_a_router_interface_keeps_an_automatic_subnet(client: httpx.AsyncC
         client,
         "ports",
         "port",
-        {"network_id": net["id"], "device_owner": "network:router_interface"},
+        {
+            "network_id": net["id"],
+            "device_owner": "network:router_interface",
+            "fixed_ips": [{"subnet_id": sub["id"]}],
+        },
     )
     busy = await client.delete(f"{V2}/subnets/{sub['id']}", headers=MEMBER)
     assert busy.status_code == 409 and error(busy)["type"] == "SubnetInUse"
@@ -438,6 +443,159 @@ async def test_ipam_gives_an_automatic_subnet_the_macs_eui64_address(
         await db.commit()
     assert auto == "2001:db8::f816:3eff:fe12:3456"
     assert pooled == "2001:db8:1::2"  # a stateful subnet hands out its pools in order
+
+
+@pytest.mark.parametrize("auto_first", [True, False])
+async def test_a_port_gets_its_eui64_address_on_every_automatic_subnet(
+    client: httpx.AsyncClient, auto_first: bool
+) -> None:
+    # tempest test_dhcp_ipv6 test_dhcpv6_two_subnets / test_dhcpv6_64_subnets
+    net = await make(client, "networks", "network", {"name": "two"})
+    auto_kw = {"cidr": "2001:db8::/64", "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
+    stateful_kw = {"cidr": "2001:db8:1::/64", "ipv6_address_mode": "dhcpv6-stateful"}
+    order = [auto_kw, stateful_kw] if auto_first else [stateful_kw, auto_kw]
+    made = [(await subnet(client, net["id"], **kw)).json()["subnet"] for kw in order]
+    v4 = (await subnet(client, net["id"], cidr="10.9.0.0/24", ip_version=4)).json()["subnet"]
+    auto, stateful = made if auto_first else made[::-1]
+    mac = "fa:16:3e:12:34:56"
+    port = await make(client, "ports", "port", {"network_id": net["id"], "mac_address": mac})
+    ips = {ip["subnet_id"]: ip["ip_address"] for ip in port["fixed_ips"]}
+    assert ips == {
+        auto["id"]: "2001:db8::f816:3eff:fe12:3456",
+        stateful["id"]: "2001:db8:1::2",
+        v4["id"]: "10.9.0.2",
+    }
+    # a router interface gets no automatic address
+    router_port = await make(
+        client,
+        "ports",
+        "port",
+        {"network_id": net["id"], "device_owner": "network:router_interface"},
+    )
+    assert auto["id"] not in {ip["subnet_id"] for ip in router_port["fixed_ips"]}
+
+
+async def test_an_automatic_subnet_takes_only_the_eui64_address(
+    client: httpx.AsyncClient,
+) -> None:
+    net = await make(client, "networks", "network", {"name": "fixed"})
+    auto = await subnet(client, net["id"], ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    auto_id = auto.json()["subnet"]["id"]
+    v4 = (await subnet(client, net["id"], cidr="10.9.0.0/24", ip_version=4)).json()["subnet"]
+    mac = "fa:16:3e:12:34:56"
+    other = {"subnet_id": auto_id, "ip_address": "2001:db8::5"}
+    refused = await client.post(
+        f"{V2}/ports",
+        json={"port": {"network_id": net["id"], "mac_address": mac, "fixed_ips": [other]}},
+        headers=MEMBER,
+    )
+    assert refused.status_code == 400, refused.text
+    assert error(refused)["type"] == "AllocationOnAutoAddressSubnet"
+    assert error(refused)["message"] == (
+        f"IPv6 address 2001:db8::5 cannot be directly assigned to a port on subnet "
+        f"{auto_id} as the subnet is configured for automatic addresses"
+    )
+    # asking for an IPv4 subnet alone still brings the automatic address
+    port = await make(
+        client,
+        "ports",
+        "port",
+        {"network_id": net["id"], "mac_address": mac, "fixed_ips": [{"subnet_id": v4["id"]}]},
+    )
+    assert {ip["ip_address"] for ip in port["fixed_ips"]} == {
+        "10.9.0.2",
+        "2001:db8::f816:3eff:fe12:3456",
+    }
+
+
+async def test_a_deleted_ports_mac_and_address_are_free_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    # tempest test_ports test_create_show_delete_port_user_defined_mac: no pod ever had
+    # the port, so nothing waits for a pod before its MAC and address are handed out again
+    net = await make(client, "networks", "network", {"name": "again"})
+    await subnet(client, net["id"], cidr="10.8.0.0/24", ip_version=4)
+    old = await make(client, "ports", "port", {"network_id": net["id"]})
+    gone = await client.delete(f"{V2}/ports/{old['id']}", headers=MEMBER)
+    assert gone.status_code == 204
+    body = {
+        "network_id": net["id"],
+        "mac_address": old["mac_address"],
+        "fixed_ips": old["fixed_ips"],
+    }
+    new = await make(client, "ports", "port", body)
+    assert new["mac_address"] == old["mac_address"]
+    assert new["fixed_ips"] == old["fixed_ips"]
+
+
+# --- routers: extension dvr (tempest test_routers_negative.DvrRoutersNegativeTest) ------
+
+
+async def test_only_admins_set_distributed_and_only_to_false(client: httpx.AsyncClient) -> None:
+    routers = f"{V2}/routers"
+    tenant = await client.post(
+        routers, json={"router": {"name": "r", "distributed": True}}, headers=MEMBER
+    )
+    assert tenant.status_code == 403, tenant.text
+    assert error(tenant)["type"] == "PolicyNotAuthorized"
+    refused = await client.post(
+        routers, json={"router": {"name": "r", "distributed": True}}, headers=ADMIN
+    )
+    assert refused.status_code == 400, refused.text
+    assert "distributed" in error(refused)["message"]
+    made = await client.post(
+        routers, json={"router": {"name": "r", "distributed": False}}, headers=ADMIN
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["router"]["distributed"] is False
+    listed = (await client.get(routers, headers=ADMIN)).json()["routers"]
+    assert [r["name"] for r in listed] == ["r"]  # the refused creates left nothing
+
+
+# --- routers: extension extraroute (tempest test_routers test_update_delete_extra_route)
+
+
+async def test_extra_routes_need_a_connected_nexthop(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    router = await make(client, "routers", "router", {"name": "r"})
+    url = f"{V2}/routers/{router['id']}"
+    net = await make(client, "networks", "network", {"name": "n"})
+    sub = (await subnet(client, net["id"], cidr="10.7.0.0/24", ip_version=4)).json()["subnet"]
+    added = await client.put(
+        f"{url}/add_router_interface", json={"subnet_id": sub["id"]}, headers=MEMBER
+    )
+    assert added.status_code == 200, added.text
+    routes = [{"destination": "10.50.0.0/24", "nexthop": "10.7.0.5"}]
+    done = await client.put(url, json={"router": {"routes": routes}}, headers=MEMBER)
+    assert done.status_code == 200, done.text
+    assert done.json()["router"]["routes"] == routes
+    shown = (await client.get(url, headers=MEMBER)).json()["router"]
+    assert shown["routes"] == routes
+    far = [{"destination": "10.50.0.0/24", "nexthop": "10.9.0.5"}]
+    refused = await client.put(url, json={"router": {"routes": far}}, headers=MEMBER)
+    assert refused.status_code == 400 and error(refused)["type"] == "InvalidRoutes"
+    assert "the nexthop is not connected with router" in error(refused)["message"]
+    own = [{"destination": "10.50.0.0/24", "nexthop": "10.7.0.1"}]
+    refused = await client.put(url, json={"router": {"routes": own}}, headers=MEMBER)
+    assert "the nexthop is used by router" in error(refused)["message"]
+    bad = await client.put(url, json={"router": {"routes": [{"nexthop": "x"}]}}, headers=MEMBER)
+    assert bad.status_code == 400
+    # the interface the route needs stays while the route does
+    busy = await client.put(
+        f"{url}/remove_router_interface", json={"subnet_id": sub["id"]}, headers=MEMBER
+    )
+    assert busy.status_code == 409 and error(busy)["type"] == "RouterInterfaceInUseByRoute"
+    cleared = await client.put(url, json={"router": {"routes": []}}, headers=MEMBER)
+    assert cleared.json()["router"]["routes"] == []
+    gone = await client.put(
+        f"{url}/remove_router_interface", json={"subnet_id": sub["id"]}, headers=MEMBER
+    )
+    assert gone.status_code == 200, gone.text
+    on_post = await client.post(
+        f"{V2}/routers", json={"router": {"routes": routes}}, headers=MEMBER
+    )
+    assert on_post.status_code == 400
 
 
 # --- subnets of external networks (extension subnet-external-network) -------------------

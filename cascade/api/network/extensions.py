@@ -93,11 +93,17 @@ EXTENSIONS = {
         "Port filtering on security groups",
         "Provides security groups filtering when listing ports",
     ),
+    # routers have the `distributed` attribute; only false (centralised) is accepted
+    "dvr": (
+        "Distributed Virtual Router",
+        "Enables configuration of Distributed Virtual Routers.",
+    ),
     "router": (
         "Neutron L3 Router",
         "Router abstraction for basic L3 forwarding between L2 Neutron networks and access "
         "to external networks via a NAT gateway.",
     ),
+    "extraroute": ("Neutron Extra Route", "Extra routes configuration for L3 router"),
     "ext-gw-mode": (
         "Neutron L3 Configurable external gateway mode",
         "Extension of the router abstraction for specifying whether SNAT should occur on "

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.db.models import NetResource
 from cascade.jobs import queue
-from cascade.services.network import attrs, ipam, quotas, security_groups, store
+from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
 from cascade.services.network.access import Caller, find, visible
-from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+from cascade.services.network.errors import Conflict, Forbidden, InvalidInput, NeutronError
 
 A = attrs.Attr
 SPEC: attrs.Spec = {
@@ -55,10 +55,34 @@ def show(caller: Caller, row: NetResource) -> dict[str, Any]:
     return out
 
 
+# Neutron's ROUTER_INTERFACE_OWNERS_SNAT: router ports get no automatic IPv6 address
+ROUTER_OWNERS = frozenset(
+    {
+        "network:router_interface",
+        "network:ha_router_replicated_interface",
+        "network:router_interface_distributed",
+        "network:router_centralized_snat",
+    }
+)
+
+
+def _auto(subnet: NetResource) -> bool:
+    return subnet.body["ip_version"] == 6 and ipam.is_auto_address(subnet.body)
+
+
 def _wanted_ips(
-    raw: list[Any], network: NetResource, subnets: list[NetResource]
+    raw: list[Any],
+    network: NetResource,
+    subnets: list[NetResource],
+    mac: str | None = None,
+    owner: str = "",
 ) -> list[tuple[NetResource, str | None]]:
-    """(subnet, address or None) for every requested fixed IP, with Neutron's 400s."""
+    """(subnet, address or None) for every requested fixed IP, with Neutron's 400s.
+
+    With the port's `mac`, as Neutron's `_test_fixed_ips_for_port`: an address asked for
+    on an automatic (SLAAC, DHCPv6 stateless) subnet must be the MAC's EUI-64 one, and
+    every automatic subnet of the network gives the port its EUI-64 address anyway
+    (router interfaces excepted)."""
     by_id = {s.id: s for s in subnets}
     out: list[tuple[NetResource, str | None]] = []
     for item in raw:
@@ -86,17 +110,37 @@ def _wanted_ips(
                 "specified network"
             )
         out.append((match[0], address))
-    return out
+    if mac is None or owner in ROUTER_OWNERS:
+        return out
+    for subnet, address in out:
+        if address is None or not _auto(subnet):
+            continue
+        if ipaddress.ip_address(address) != ipaddress.ip_address(
+            ipam.eui64(subnet.body["cidr"], mac)
+        ):
+            raise NeutronError(
+                f"IPv6 address {address} cannot be directly assigned to a port on "
+                f"subnet {subnet.id} as the subnet is configured for automatic addresses",
+                400,
+                "AllocationOnAutoAddressSubnet",
+            )
+    named = {subnet.id for subnet, _ in out}
+    return out + [(s, None) for s in _ordered(subnets) if _auto(s) and s.id not in named]
 
 
-def _default_ips(subnets: list[NetResource]) -> list[tuple[NetResource, str | None]]:
-    """No fixed_ips given: one address of the first subnet of each IP version."""
-    out: list[tuple[NetResource, str | None]] = []
-    for version in (4, 6):
-        same = [s for s in subnets if s.body["ip_version"] == version]
-        if same:
-            out.append((min(same, key=lambda s: (s.created_at, s.id)), None))
-    return out
+def _ordered(subnets: list[NetResource]) -> list[NetResource]:
+    return sorted(subnets, key=lambda s: (s.created_at, s.id))
+
+
+def _default_ips(subnets: list[NetResource], owner: str) -> list[tuple[NetResource, str | None]]:
+    """No fixed_ips given, as Neutron's `_allocate_ips_for_port`: one address of the
+    first IPv4 subnet and of the first IPv6 subnet that is not automatic, and the
+    EUI-64 address of every automatic one (none for router interfaces)."""
+    ordered = _ordered(subnets)
+    first_v4 = [s for s in ordered if s.body["ip_version"] == 4][:1]
+    first_v6 = [s for s in ordered if s.body["ip_version"] == 6 and not _auto(s)][:1]
+    auto = [] if owner in ROUTER_OWNERS else [s for s in ordered if _auto(s)]
+    return [(s, None) for s in first_v4 + first_v6 + auto]
 
 
 async def _groups(
@@ -125,11 +169,17 @@ async def _groups(
 
 
 async def _allocate(
-    caller: Caller, network: NetResource, port_id: str, wanted: list[tuple[NetResource, str | None]]
+    caller: Caller,
+    network: NetResource,
+    port_id: str,
+    wanted: list[tuple[NetResource, str | None]],
+    mac: str | None = None,
 ) -> list[dict[str, str]]:
     out = []
     for subnet, address in wanted:
-        ip = await ipam.allocate(caller.db, network.id, store.view(subnet), port_id, address)
+        ip = await ipam.allocate(
+            caller.db, network.id, store.view(subnet), port_id, address, mac=mac
+        )
         out.append({"subnet_id": subnet.id, "ip_address": ip})
     return out
 
@@ -179,14 +229,19 @@ async def _create_once(
         secure = bool(network.body.get("port_security_enabled", True))
     groups = await _groups(caller, project, given["security_groups"], secure, given["device_owner"])
     subnets = await store.rows(caller.db, store.SUBNET, parent_ids=[network.id])
-    wanted = (
-        _wanted_ips(given["fixed_ips"], network, subnets)
-        if given["fixed_ips"] is not None
-        else _default_ips(subnets)
-    )
     new_id = str(uuid.uuid4())
-    fixed = await _allocate(caller, network, new_id, wanted)
+    # the MAC first: an automatic IPv6 subnet's address is made from it
     mac = await ipam.allocate_mac(caller.db, new_id, network.id, given["mac_address"])
+    owner = given["device_owner"] or ""
+    wanted = (
+        _wanted_ips(given["fixed_ips"], network, subnets, mac, owner)
+        if given["fixed_ips"] is not None
+        else _default_ips(subnets, owner)
+    )
+    # a router's port takes the subnet's gateway or a pool address, never EUI-64
+    fixed = await _allocate(
+        caller, network, new_id, wanted, None if owner in ROUTER_OWNERS else mac
+    )
     body_out = {
         **given,
         "mac_address": mac,
@@ -288,7 +343,11 @@ async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
                 await ipam.release_address(caller.db, network.id, ip["ip_address"])
         await caller.db.flush()
         fresh = await _allocate(
-            caller, network, row.id, [(s, a) for s, a in wanted if (s.id, a) not in current]
+            caller,
+            network,
+            row.id,
+            [(s, a) for s, a in wanted if (s.id, a) not in current],
+            given.get("mac_address", row.body["mac_address"]),
         )
         given["fixed_ips"] = [{"subnet_id": s.id, "ip_address": str(a)} for s, a in keep] + fresh
     if "allowed_address_pairs" in given:
@@ -313,8 +372,13 @@ async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
 
 async def release(caller: Caller, row: NetResource) -> None:
     """The port, its addresses and MAC go, in the caller's transaction; pods via a job."""
-    # kept until the pods' copies are gone (port.purge), then handed out again
-    await ipam.hold(caller.db, row.id, ipam.purging(row.id))
+    if await materialise.routed(caller.db, materialise.PORT, row.id):
+        # kept until the pods' copies are gone (port.purge), then handed out again
+        await ipam.hold(caller.db, row.id, ipam.purging(row.id))
+    else:
+        # no pod has (or is making) a copy: free at once, as Neutron frees them
+        await ipam.release(caller.db, row.id)
+        await ipam.release_mac(caller.db, row.id)
     await members_changed(caller, row.project_id, list(row.body.get("security_groups", [])))
     # as Neutron: a floating IP of a deleted port stays, disassociated
     for fip in await store.rows(caller.db, store.FLOATINGIP):

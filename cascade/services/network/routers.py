@@ -21,7 +21,15 @@ from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
-from cascade.services.network import attrs, ipam, materialise, ports, quotas, store
+from cascade.services.network import (
+    attrs,
+    extra_routes,
+    ipam,
+    materialise,
+    ports,
+    quotas,
+    store,
+)
 from cascade.services.network.access import Caller, find, visible
 from cascade.services.network.errors import BadRequest, Conflict, Forbidden, NeutronError
 
@@ -31,9 +39,12 @@ SPEC: attrs.Spec = {
     "description": A(attrs.text(), "", put=True),
     "admin_state_up": A(attrs.boolean, True, put=True),
     "external_gateway_info": A(attrs.anything, None, put=True),
-    "routes": A(attrs.listed, list, put=True),
+    "routes": A(attrs.anything, list, put=True),
     "availability_zone_hints": A(attrs.listed, list),
+    # extension dvr: admin-only as in Neutron; the top builds centralised routers only
+    "distributed": A(attrs.boolean, False, put=True, admin=True),
 }
+NOT_DISTRIBUTED = "Cascade builds no distributed routers: distributed must be false."
 INTERFACE = "network:router_interface"
 ROUTER = "router"
 JOB_PURGE = "router.purge"
@@ -128,6 +139,10 @@ async def _gateway(
 async def create(caller: Caller, body: Any) -> dict[str, Any]:
     """A new router: 201; with a gateway, built at once in the external network's pod."""
     given = attrs.take(SPEC, body, "router", caller.is_admin, update=False)
+    if given["distributed"]:
+        raise BadRequest(NOT_DISTRIBUTED)
+    if given["routes"]:
+        raise BadRequest("Attribute 'routes' not allowed in POST")
     project = attrs.owner(body, "router", caller.project_id, caller.is_admin)
     await quotas.check(caller.db, caller.conf, project, "router")
     info = given.pop("external_gateway_info")
@@ -140,7 +155,6 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
             "status": "ACTIVE",
             "external_gateway_info": None,
             "availability_zones": [],
-            "distributed": False,
             "ha": False,
             "flavor_id": None,
             "_pod": None,
@@ -171,16 +185,32 @@ async def update(caller: Caller, router_id: str, body: Any) -> dict[str, Any]:
     row = await find(caller, store.ROUTER, router_id)
     _mine(caller, row, "update")
     given = attrs.take(SPEC, body, "router", caller.is_admin, update=True)
+    if given.get("distributed"):
+        raise BadRequest(NOT_DISTRIBUTED)
     if "external_gateway_info" in given:
         given["external_gateway_info"] = await _gateway(
             caller, row, given["external_gateway_info"], await _pods(caller)
         )
-    if given.get("routes"):
-        raise BadRequest("Invalid input for routes: extra routes are not supported at the top yet.")
+    if "routes" in given:
+        given["routes"] = extra_routes.parse(given["routes"])
+        cidrs, own = await _connected(caller, row, given.get("external_gateway_info", ...))
+        extra_routes.check(given["routes"], row.id, cidrs, own)
     if store.change(row, given):
         await _rebuild(caller, row)
     await caller.db.commit()
     return show(row)
+
+
+async def _connected(
+    caller: Caller, router: NetResource, gateway: Any
+) -> tuple[list[str], list[str]]:
+    """The CIDRs of the subnets the router is attached to and its own addresses (its
+    interfaces and its gateway: `gateway` as it is about to be, `...` as it is)."""
+    info = router.body.get("external_gateway_info") if gateway is ... else gateway
+    fixed = [ip for p in await interfaces(caller, router.id) for ip in p.body["fixed_ips"]]
+    fixed += (info or {}).get("external_fixed_ips", [])
+    subnets = await store.rows(caller.db, store.SUBNET, ids=sorted({f["subnet_id"] for f in fixed}))
+    return [s.body["cidr"] for s in subnets], [f["ip_address"] for f in fixed]
 
 
 async def interfaces(caller: Caller, router_id: str) -> list[NetResource]:
@@ -267,6 +297,15 @@ async def build(caller: Caller, registry: PodRegistry, router: NetResource) -> s
             # the pod binds the interface now: its status follows to the top port
             await queue.enqueue(caller.db, "port.status", port.id, port.project_id, {})
             await caller.db.commit()
+    # the routes once every interface they need is there, before stale interfaces go
+    routes = router.body.get("routes") or []
+    if sorted(current.get("routes") or [], key=str) != sorted(routes, key=str):
+        await neutron.ok(
+            "PUT",
+            f"/routers/{b_router}",
+            "the router's routes",
+            json={"router": {"routes": routes}},
+        )
     await remove_stale(neutron, b_router, wanted)
     return b_router
 
@@ -412,6 +451,11 @@ async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[st
             404,
             "RouterInterfaceNotFound",
         )
+    for ip in found.body.get("fixed_ips", []):
+        subnet = await store.get(caller.db, store.SUBNET, ip["subnet_id"])
+        if subnet is not None:
+            routes = router.body.get("routes") or []
+            extra_routes.in_use(routes, subnet.body["cidr"], router.id, subnet.id)
     info = _interface_info(router, found)
     await ports.release(caller, found)
     await _rebuild(caller, router)
