@@ -38,6 +38,7 @@ from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
+from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
@@ -61,6 +62,7 @@ PUBLIC_PATHS = (
     "/compute/v2.1",
     "/compute/v2.1/",
     *network_routes.PUBLIC,
+    *volume_routes.PUBLIC,
 )
 
 
@@ -322,6 +324,7 @@ def create_app(
             methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         ),
         *network_routes.routes(),
+        *volume_routes.routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -349,5 +352,6 @@ def create_app(
     app.state.registry = registry
     app.state.pod_hosts = HostBook()
     app.state.list_cursors = Cursors()
+    app.state.advertised = {}  # see cascade.api.request.advertised
     app.state.engine = engine
     return app

@@ -27,3 +27,6 @@ class Version:
 
 # What Cascade's compute API implements: up to Nova 34 (the pinned pods' release).
 COMPUTE_IMPLEMENTED = (Version(2, 1), Version(2, 104))
+
+# What Cascade's block storage API implements: up to Cinder 29 (the pinned pods' release).
+VOLUME_IMPLEMENTED = (Version(3, 0), Version(3, 71))

@@ -72,3 +72,25 @@ class PodClient:
                 self.breaker.success()
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def pod_request(
+    registry: Any,
+    pod_name: str,
+    service: str,
+    method: str,
+    url: str,
+    caller_headers: dict[str, str],
+    *,
+    json: Any = None,
+    content: bytes | None = None,
+    params: Any = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """`method` on `url` through the pod's client for `service` (a `PodRegistry`'s),
+    with the caller's headers and any extra ones."""
+    all_headers = {**caller_headers, **(headers or {})}
+    client: PodClient = registry.client(pod_name, service)
+    return await client.request(
+        method, url, json=json, content=content, params=params, headers=all_headers
+    )

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable
+from cascade.pods.client import PodUnavailable, pod_request
 from cascade.pods.registry import PodRegistry
 
 
@@ -110,10 +110,15 @@ async def call(
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """`method` on `path` (after the pod's /v2.1) of the pod's Nova, for `caller`."""
-    url = await endpoint(registry, pod) + path
-    all_headers = caller.headers()
-    if headers:
-        all_headers.update(headers)
-    return await registry.client(pod.name, "compute").request(
-        method, url, json=json, content=content, params=params, headers=all_headers
+    return await pod_request(
+        registry,
+        pod.name,
+        "compute",
+        method,
+        await endpoint(registry, pod) + path,
+        caller.headers(),
+        json=json,
+        content=content,
+        params=params,
+        headers=headers,
     )

@@ -38,6 +38,7 @@ class PodRegistry:
         self._clients: dict[tuple[str, str], PodClient] = {}
         # pod id -> (min, max, valid until): see cascade.services.versions
         self.compute_ranges: dict[str, tuple[Version, Version, float]] = {}
+        self.volume_ranges: dict[str, tuple[Version, Version, float]] = {}
         # pod id -> (free capacity or None, valid until): see cascade.services.capacity
         self.capacities: dict[str, tuple[Any, float]] = {}
         # pod id -> (its flavor copies' names at the top, valid until): see

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,20 +56,26 @@ async def pods_by_id(db: AsyncSession) -> dict[str, Pod]:
     return {p.id: p for p in (await db.scalars(select(Pod))).all()}
 
 
+# asks one pod for an object by id: its body, or None when the pod does not show it
+Ask = Callable[[Pod], Awaitable[dict[str, Any] | None]]
+
+
 async def locate(
     db: AsyncSession,
     registry: PodRegistry,
-    caller: Caller,
+    caller: Caller | None,
     server_id: str,
     project_id: str | None,
     kind: str = SERVER,
+    ask: Ask | None = None,
 ) -> Located:
     """The pod of `server_id` (a server, or a `kind` routed the same way) for a caller of
     `project_id` (None: an admin, any project).
 
     Another project's server is not found, without asking any pod. Without a
-    routing, the pods are asked (in parallel, with the caller's token): the
-    one that shows the server gets its routing written now.
+    routing, the pods are asked (in parallel, with the caller's token; `ask` asks
+    one pod for objects of other services): the one that shows the server gets its
+    routing written now.
     """
     # one round trip: the routing with its pod
     row = (
@@ -85,7 +92,7 @@ async def locate(
         if routing.status == "active":
             registry.routes.put(kind, server_id, pod.id, routing.project_id)
         return Located(pod, routing)
-    found = await _ask_pods(db, registry, caller, server_id, kind)
+    found = await _ask_pods(db, registry, caller, server_id, kind, ask)
     if found is None:
         raise ServerNotFound(server_id)
     pod, body = found
@@ -97,14 +104,31 @@ async def locate(
 
 
 async def _ask_pods(
-    db: AsyncSession, registry: PodRegistry, caller: Caller, server_id: str, kind: str
+    db: AsyncSession,
+    registry: PodRegistry,
+    caller: Caller | None,
+    server_id: str,
+    kind: str,
+    ask: Ask | None,
 ) -> tuple[Pod, dict[str, Any]] | None:
     pods = list((await pods_by_id(db)).values())
+    ask_one = ask or _compute_ask(registry, caller, server_id, kind)
+    answers = await asyncio.gather(*(ask_one(p) for p in pods))
+    for pod, body in zip(pods, answers, strict=True):
+        if body is not None:
+            return pod, body
+    return None
+
+
+def _compute_ask(registry: PodRegistry, caller: Caller | None, server_id: str, kind: str) -> Ask:
     path, key = PATHS[kind]
+    if caller is None:
+        raise ValueError("compute lookups are made for a caller")
+    who: Caller = caller
 
     async def ask(pod: Pod) -> dict[str, Any] | None:
         try:
-            resp = await call(registry, pod, caller, "GET", f"{path}/{server_id}")
+            resp = await call(registry, pod, who, "GET", f"{path}/{server_id}")
         except PodUnavailable:
             return None
         if resp.status_code != 200:
@@ -112,11 +136,7 @@ async def _ask_pods(
         server = resp.json().get(key)
         return server if isinstance(server, dict) else None
 
-    answers = await asyncio.gather(*(ask(p) for p in pods))
-    for pod, body in zip(pods, answers, strict=True):
-        if body is not None:
-            return pod, body
-    return None
+    return ask
 
 
 async def intent(db: AsyncSession, request_id: str, pod: Pod, project_id: str) -> Routing:

@@ -1,15 +1,18 @@
-"""The compute microversion range Cascade advertises: what it implements and every
-enabled pod supports. Each pod's range is read from its version document and
-kept for a minute; a pod that does not answer is left out until it does."""
+"""The microversion ranges Cascade advertises (compute, volume): what it implements
+and every enabled pod supports. Each pod's range is read from its version
+document and kept for a minute; a pod that does not answer is left out until it
+does."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 from cascade.db.models import Pod
+from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.versions import COMPUTE_IMPLEMENTED, Version
+from cascade.versions import COMPUTE_IMPLEMENTED, VOLUME_IMPLEMENTED, Version
 
 TTL = 60.0
 
@@ -37,11 +40,46 @@ async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] 
 
 
 async def compute_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version, Version]:
-    low, high = COMPUTE_IMPLEMENTED
+    return await _common(COMPUTE_IMPLEMENTED, pods, lambda pod: pod_range(registry, pod))
+
+
+async def volume_pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
+    """The pod's Cinder v3 range, from its root document (300, no token needed)."""
+    cached = registry.volume_ranges.get(pod.id)
+    if cached is not None and time.monotonic() < cached[2]:
+        return cached[0], cached[1]
+    try:
+        root = await pod_volume.root(registry, pod)
+        resp = await registry.client(pod.name, pod_volume.SERVICE).request("GET", root)
+    except PodUnavailable:
+        return None
+    if resp.status_code not in (200, 300):
+        return None
+    try:
+        docs = resp.json().get("versions", [])
+        doc = next(d for d in docs if str(d.get("id", "")).startswith("v3"))
+        low, high = Version.parse(doc["min_version"]), Version.parse(doc["version"])
+    except (StopIteration, KeyError, ValueError, AttributeError):
+        return None  # not a Cinder version document: treat the pod as not answering
+    registry.volume_ranges[pod.id] = (low, high, time.monotonic() + TTL)
+    return low, high
+
+
+async def volume_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version, Version]:
+    return await _common(VOLUME_IMPLEMENTED, pods, lambda pod: volume_pod_range(registry, pod))
+
+
+async def _common(
+    implemented: tuple[Version, Version],
+    pods: list[Pod],
+    pod_range_of: Callable[[Pod], Awaitable[tuple[Version, Version] | None]],
+) -> tuple[Version, Version]:
+    """What Cascade implements narrowed to what every enabled pod that answers supports."""
+    low, high = implemented
     for pod in pods:
         if not pod.enabled:
             continue
-        found = await pod_range(registry, pod)
+        found = await pod_range_of(pod)
         if found is not None:
             low, high = max(low, found[0]), min(high, found[1])
     return low, high

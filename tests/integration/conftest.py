@@ -53,3 +53,12 @@ def conns(clouds_yaml: Path) -> Iterator[dict[str, Connection]]:
     yield made
     for conn in made.values():
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def top(clouds_yaml: Path) -> Iterator[dict[str, Connection]]:
+    """The demo, admin and alt_demo users at the top (the `cascade` region)."""
+    made = {name: connect(name) for name in ("cascade", "cascade-admin", "cascade-alt")}
+    yield made
+    for conn in made.values():
+        conn.close()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from openstack.connection import Connection
 
-from tests.integration.conftest import DEVCLOUD_DIR, PODS, connect, devcloud
+from tests.integration.conftest import DEVCLOUD_DIR, PODS, devcloud
 
 pytestmark = pytest.mark.integration
 MV = "2.79"
@@ -27,14 +27,6 @@ MV = "2.79"
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def top(clouds_yaml: Path) -> Iterator[dict[str, Connection]]:
-    made = {name: connect(name) for name in ("cascade", "cascade-admin", "cascade-alt")}
-    yield made
-    for conn in made.values():
-        conn.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,26 +7,18 @@ the pods' admin APIs are used only to check what Cascade built there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from openstack.connection import Connection
 
-from tests.integration.conftest import PODS, connect
+from tests.integration.conftest import PODS
 from tests.integration.test_cascade_compute import MV, unique, wait_gone, wait_status
 
 pytestmark = pytest.mark.integration
 SERVERS = 20
-
-
-@pytest.fixture(scope="module")
-def top(clouds_yaml: Any) -> Iterator[dict[str, Connection]]:
-    made = {name: connect(name) for name in ("cascade", "cascade-admin", "cascade-alt")}
-    yield made
-    for conn in made.values():
-        conn.close()
 
 
 @pytest.fixture(scope="module")

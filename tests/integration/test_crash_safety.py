@@ -23,10 +23,9 @@ from openstack.connection import Connection
 
 from tests.integration.conftest import devcloud
 from tests.integration.test_cascade_compute import MV, pids, unique, wait_gone, wait_status
-from tests.integration.test_cascade_network import boot, bottom_network, eventually, top
+from tests.integration.test_cascade_network import boot, bottom_network, eventually
 
 pytestmark = pytest.mark.integration
-__all__ = ["top"]  # the module-scoped fixture, shared
 
 
 @contextmanager

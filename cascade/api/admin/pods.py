@@ -96,8 +96,8 @@ def view(pod: Pod) -> dict[str, Any]:
 
 
 def changed(request: Request) -> None:
-    """The pods changed: this process works the compute range out again at once."""
-    request.app.state.compute_advertised = None
+    """The pods changed: this process works the microversion ranges out again at once."""
+    request.app.state.advertised.clear()
     request.app.state.registry.routes.forget_pods()
 
 

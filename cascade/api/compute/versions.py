@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -17,31 +16,16 @@ from starlette.responses import JSONResponse, Response
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers, negotiate, requested
-from cascade.api.request import session
-from cascade.services import pods as pod_service
+from cascade.api.request import advertised as request_advertised
 from cascade.services.versions import compute_range
 from cascade.versions import Version
 
 UPDATED = "2013-07-23T11:33:21Z"  # Nova's date for v2.1, which clients do not parse
 
 
-ADVERTISED_SECONDS = 2.0  # how long one process reuses the range it worked out
-
-
 async def advertised(request: Request) -> tuple[Version, Version]:
-    """The range every request negotiates against. Worked out from the pods at most
-    every ADVERTISED_SECONDS per process: it changes only when pods are added, enabled
-    or upgraded, and reading the pods on every request cost a query each time."""
-    cached: tuple[Version, Version, float] | None = getattr(
-        request.app.state, "compute_advertised", None
-    )
-    if cached is not None and time.monotonic() < cached[2]:
-        return cached[0], cached[1]
-    async with session(request) as db:
-        found = await pod_service.list_all(db)
-    low, high = await compute_range(request.app.state.registry, found)
-    request.app.state.compute_advertised = (low, high, time.monotonic() + ADVERTISED_SECONDS)
-    return low, high
+    """The range every request negotiates against (see `request.advertised`)."""
+    return await request_advertised(request, "compute", compute_range)
 
 
 async def negotiated(request: Request) -> Version:

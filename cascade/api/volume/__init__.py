@@ -1,0 +1,1 @@
+"""The Block Storage API (Cinder v3) at `/volume`."""

@@ -1,0 +1,134 @@
+"""What every Block Storage handler needs: the negotiated microversion, policy with
+Cinder's 403, the JSON body with Cinder's 400, the caller for the pods, replies
+that echo the microversion, and a pod's answer passed back as the top's."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.compute import common as compute_common
+from cascade.api.request import advertised as request_advertised
+from cascade.api.request import context
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers, negotiate, requested
+from cascade.context import Context
+from cascade.db.models import Pod
+from cascade.pods import volume as pod_volume
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import pod_message
+from cascade.services.versions import volume_range
+from cascade.versions import Version
+
+POD_HEADER = "X-Cascade-Pod"
+
+
+async def advertised(request: Request) -> tuple[Version, Version]:
+    """The range every request negotiates against: what Cascade implements and every
+    enabled pod's Cinder supports (see `request.advertised`)."""
+    return await request_advertised(request, "volume", volume_range)
+
+
+async def negotiated(request: Request) -> Version:
+    """The request's microversion (400/406 as Cinder), and the project id of the URL
+    checked against the token's (Cinder's 400 `Malformed request url`)."""
+    low, high = await advertised(request)
+    version = negotiate(requested(request.headers), low, high)
+    in_url = request.scope.get("state", {}).get("volume_project")
+    if in_url is not None and in_url != context(request).project_id:
+        raise VolumeError(400, "Malformed request url", echo_headers(version))
+    return version
+
+
+def project_of(request: Request) -> str:
+    """The caller's project (a volume always belongs to one)."""
+    return context(request).project_id or ""
+
+
+def authorize(request: Request, rule: str, version: Version) -> Context:
+    """The caller's context if policy `rule` allows it, else Cinder's 403."""
+    return compute_common.authorize(request, rule, version, echo_headers)
+
+
+async def raw_body(request: Request, version: Version) -> bytes:
+    return await compute_common.raw_body(request, version, echo_headers)
+
+
+async def json_body(request: Request, version: Version) -> Any:
+    """The decoded JSON body; Cinder's 400 `Malformed request body` when it is not JSON."""
+    return await compute_common.json_body(request, version, echo_headers)
+
+
+def reply(
+    body: Any, version: Version, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON answer (or an empty one for `body=None`) with the microversion echoed."""
+    return compute_common.reply(body, version, status, headers, echo_headers)
+
+
+def caller_for(request: Request, version: Version) -> pod_volume.Caller:
+    state = request.scope.get("state", {})
+    request_id = state.get("global_request_id") or state.get("request_id", "")
+    return pod_volume.Caller(context(request).token, str(version), str(request_id))
+
+
+def top_root(request: Request) -> str:
+    """What the top's links start with (the pods' `<root>/v3/...` become `<this>v3/...`)."""
+    return str(request.base_url).rstrip("/") + "/volume/"
+
+
+def unavailable(exc: PodUnavailable, version: Version) -> VolumeError:
+    return VolumeError(
+        503,
+        f"The block storage service of pod {exc.pod} is unavailable: {exc.reason}",
+        echo_headers(version),
+    )
+
+
+async def send(
+    request: Request, pod: Pod, version: Version, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    """The pod's answer; 503 (naming the pod) when it cannot be had."""
+    try:
+        return await pod_volume.call(
+            request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
+        )
+    except PodUnavailable as exc:
+        raise unavailable(exc, version) from exc
+
+
+def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> VolumeError:
+    """A pod's error as the top's: its status and message, with the pod named."""
+    status = resp.status_code if resp.status_code < 600 else 502
+    headers = echo_headers(version)
+    if "retry-after" in resp.headers:
+        headers["Retry-After"] = resp.headers["retry-after"]
+    return VolumeError(status, f"{pod_message(resp)} (pod {pod.name})", headers)
+
+
+async def pod_body(request: Request, pod: Pod, resp: httpx.Response) -> Any:
+    """A pod's JSON answer with its links moved to the top (None: no body). The pod was
+    called without a project id; the links get the one the request had, as Cinder's."""
+    if not resp.content:
+        return None
+    root = await pod_volume.root(request.app.state.registry, pod)
+    project = request.scope.get("state", {}).get("volume_project")
+    top = top_root(request)
+    moved = {root + "v3/": f"{top}v3/{project}/" if project else f"{top}v3/"}
+    moved[root] = f"{top}{project}/" if project else top
+    pattern = re.compile(r'(?<!\\)"(' + "|".join(re.escape(k) for k in moved) + ")")
+    try:
+        return json.loads(pattern.sub(lambda m: '"' + moved[m.group(1)], resp.text))
+    except ValueError:
+        return None
+
+
+def original_url(request: Request) -> str:
+    """The URL the client asked for (with the project id the routing took out)."""
+    path = request.scope.get("state", {}).get("volume_path") or request.url.path
+    return str(request.base_url).rstrip("/") + path

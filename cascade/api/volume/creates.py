@@ -1,0 +1,176 @@
+"""Creates that place a new object in a pod: volumes, snapshots, backups.
+
+POST /volumes: a volume made from a snapshot, a volume or a backup goes to
+that object's pod (an `availability_zone` naming another AZ is a 400); else
+the AZ given, or the project's binding's, or the configured default, chooses
+the pod as for servers (an AZ without a pod is Cinder's 400 `Availability zone
+'<az>' is invalid.`). The body goes on whole, with the AZ rewritten to the
+pod's own name. POST /snapshots and POST /backups go to their volume's pod.
+Each create writes its routing intent first; the pod's answer (202) completes
+it with the new id, a refusal removes it and is passed back with the pod named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import session
+from cascade.api.volume import views
+from cascade.api.volume.common import (
+    POD_HEADER,
+    json_body,
+    negotiated,
+    pod_body,
+    pod_error,
+    project_of,
+    reply,
+    send,
+)
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.api.volume.routed import locate
+from cascade.db.models import Pod
+from cascade.services import scheduling
+from cascade.services import volumes as volume_service
+from cascade.versions import Version
+
+# a new volume's source, in the order Cinder looks at them
+SOURCES = (
+    ("snapshot_id", volume_service.SNAPSHOT),
+    ("source_volid", volume_service.VOLUME),
+    ("backup_id", volume_service.BACKUP),
+)
+
+
+def _bad(message: str, version: Version) -> VolumeError:
+    return VolumeError(400, message, echo_headers(version))
+
+
+def _entity(body: Any, key: str, version: Version) -> dict[str, Any]:
+    if not isinstance(body, dict) or key not in body:
+        raise _bad(f"'{key}' is a required property", version)
+    if not isinstance(body[key], dict):
+        raise _bad(f"{body[key]!r} is not of type 'object'", version)
+    entity: dict[str, Any] = body[key]
+    return entity
+
+
+async def _volume_pod(request: Request, volume: dict[str, Any], version: Version) -> Pod:
+    az = volume.get("availability_zone")
+    if az is not None and not isinstance(az, str):
+        raise _bad(f"Invalid input for field/attribute availability_zone. Value: {az}.", version)
+    for key, kind in SOURCES:
+        if volume.get(key):
+            located = await locate(request, kind, str(volume[key]), version)
+            if az and az != located.pod.az:
+                raise _bad(
+                    f"The {kind} {volume[key]} is in availability zone {located.pod.az} (pod "
+                    f"{located.pod.name}); a volume made from it cannot go to availability "
+                    f"zone {az}.",
+                    version,
+                )
+            return located.pod
+    conf = request.app.state.conf.scheduling
+    project = project_of(request)
+    async with session(request) as db:
+        try:
+            if not az:
+                az = await scheduling.default_az(db, conf, project)
+            elif not await scheduling.az_exists(db, az):
+                raise _bad(f"Availability zone '{az}' is invalid.", version)
+            return await scheduling.pod_for(db, conf, project, az)
+        except scheduling.NoPodForAz as exc:
+            raise VolumeError(
+                503, f"No pod can take the volume: {exc}.", echo_headers(version)
+            ) from exc
+
+
+async def _create(
+    request: Request, kind: str, pod: Pod, body: dict[str, Any], version: Version
+) -> Response:
+    """The create sent to `pod` with its routing intent written first."""
+    state = request.scope.get("state", {})
+    project = project_of(request)
+    async with session(request) as db:
+        intent = await volume_service.intent(db, kind, str(state.get("request_id")), pod, project)
+    path, key = volume_service.PATHS[kind]
+    resp = await send(request, pod, version, "POST", path, json=body)
+    if resp.status_code >= 400:
+        async with session(request) as db:
+            await volume_service.forget_intent(db, await db.merge(intent))
+        raise pod_error(resp, pod, version)
+    found = views.body(await pod_body(request, pod, resp), pod)
+    made = found.get(key) if isinstance(found, dict) else None
+    async with session(request) as db:
+        if isinstance(made, dict) and made.get("id"):
+            await volume_service.record(
+                db, kind, str(made["id"]), pod, project, await db.merge(intent)
+            )
+        else:  # nothing the top can route: the pod's answer is passed on as it is
+            await volume_service.forget_intent(db, await db.merge(intent))
+    return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
+
+
+async def volume(request: Request) -> Response:
+    """POST /volumes: 202 with the new volume, made in the pod chosen above."""
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    entity = _entity(body, "volume", version)
+    pod = await _volume_pod(request, entity, version)
+    entity["availability_zone"] = pod.pod_az
+    return await _create(request, volume_service.VOLUME, pod, body, version)
+
+
+async def in_volume_pod(request: Request, kind: str, key: str) -> Response:
+    """POST /snapshots or /backups: made in the pod of `volume_id`."""
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    entity = _entity(body, key, version)
+    if not entity.get("volume_id"):
+        raise _bad("'volume_id' is a required property", version)
+    located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
+    return await _create(request, kind, located.pod, body, version)
+
+
+async def snapshot(request: Request) -> Response:
+    return await in_volume_pod(request, volume_service.SNAPSHOT, "snapshot")
+
+
+async def backup(request: Request) -> Response:
+    return await in_volume_pod(request, volume_service.BACKUP, "backup")
+
+
+async def restore(request: Request) -> Response:
+    """POST /backups/{id}/restore: in the backup's pod; into a volume of another pod it
+    is refused (400) until restores across pods exist."""
+    version = await negotiated(request)
+    backup_id = request.path_params["backup_id"]
+    body = await json_body(request, version)
+    entity = _entity(body, "restore", version)
+    located = await locate(request, volume_service.BACKUP, backup_id, version)
+    if entity.get("volume_id"):
+        target = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
+        if target.pod.id != located.pod.id:
+            raise _bad(
+                f"Backup {backup_id} is in pod {located.pod.name} and volume "
+                f"{entity['volume_id']} in pod {target.pod.name}: restoring a backup into a "
+                "volume of another pod is not supported yet.",
+                version,
+            )
+    resp = await send(
+        request, located.pod, version, "POST", f"/backups/{backup_id}/restore", json=body
+    )
+    if resp.status_code >= 400:
+        raise pod_error(resp, located.pod, version)
+    found = await pod_body(request, located.pod, resp)
+    restored = found.get("restore", {}) if isinstance(found, dict) else {}
+    new_volume = restored.get("volume_id") if isinstance(restored, dict) else None
+    if new_volume and not entity.get("volume_id"):
+        async with session(request) as db:
+            await volume_service.record_found(
+                db, volume_service.VOLUME, str(new_volume), located.pod, project_of(request)
+            )
+    return reply(found, version, resp.status_code, {POD_HEADER: located.pod.name})

@@ -1,0 +1,324 @@
+"""GET /volumes, /snapshots, /backups (and their /detail): every pod's objects as one list.
+
+All pods (of the AZ, when `availability_zone` is filtered on) are asked in
+parallel for their detailed list with the caller's token, every filter as
+given and one total sort order (the requested keys, then `created_at` and
+`id`, as Cinder completes them; `sort=k:dir,...` or the older
+`sort_key`/`sort_dir`), then merged and cut at the limit (Cinder's
+`osapi_max_limit`, 1000, at most). The non-detail lists show `id`, `name` and
+`links` of the same objects. A marker is a top id: its pod resumes after it,
+every other pod where the previous page left it (remembered per query) or,
+not known, after the marker's place in the order (the pod is read from its
+start). `with_count` (3.45+) is the sum of the pods' counts. A pod that is
+down or answers 5xx is left out and named in `X-Cascade-Unavailable-Pods`; a
+pod's 4xx (a bad filter) is the answer, with the pod named. Objects listed
+without a routing get one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import session
+from cascade.api.volume import views
+from cascade.api.volume.common import (
+    caller_for,
+    negotiated,
+    original_url,
+    pod_body,
+    pod_error,
+    project_of,
+    reply,
+)
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.api.volume.routed import locate
+from cascade.db.models import Pod, Routing
+from cascade.pods import volume as pod_volume
+from cascade.pods.client import PodUnavailable
+from cascade.services import listing
+from cascade.services import volumes as volume_service
+from cascade.versions import Version
+
+MAX_LIMIT = 1000  # Cinder's osapi_max_limit default
+PAGING = ("limit", "marker", "sort", "sort_key", "sort_dir", "offset", "with_count")
+UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
+KINDS = {
+    "volumes": volume_service.VOLUME,
+    "snapshots": volume_service.SNAPSHOT,
+    "backups": volume_service.BACKUP,
+}
+CURSORS = listing.Cursors()
+
+
+@dataclass
+class Page:
+    pod: Pod
+    items: list[dict[str, Any]]
+    count: int = 0
+    down: bool = False
+    start: str | None = None  # where the pod stood before these items (None: its start)
+    known: bool = True  # False: read from its start and cut after the marker
+
+
+def _bad(message: str, version: Version) -> VolumeError:
+    return VolumeError(400, message, echo_headers(version))
+
+
+def _int(name: str, raw: str | None, version: Version) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(f"{name} param must be an integer", version) from None
+    if value < 0:
+        raise _bad(f"{name} param must be positive", version)
+    return value
+
+
+def _sort(request: Request, version: Version) -> listing.SortSpec:
+    query = request.query_params
+    keys: list[str] = []
+    dirs: list[str] = []
+    if "sort" in query:
+        if "sort_key" in query or "sort_dir" in query:
+            raise _bad(
+                "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used "
+                "with the 'sort' parameter.",
+                version,
+            )
+        for part in query["sort"].split(","):
+            key, _, direction = part.strip().partition(":")
+            keys.append(key.strip())
+            dirs.append(direction.strip() or "desc")
+    else:
+        keys = [k.strip() for k in query.getlist("sort_key") for k in k.split(",")]
+        dirs = [d.strip() for d in query.getlist("sort_dir") for d in d.split(",")]
+        dirs += ["desc"] * (len(keys) - len(dirs))
+    try:
+        return listing.sort_spec(
+            keys, dirs, default_key="created_at", default_dir="desc", tie_keys=("created_at", "id")
+        )
+    except listing.BadSort:
+        raise _bad(
+            "Invalid input received: Unknown sort direction, must be 'desc' or 'asc'.", version
+        ) from None
+
+
+def _getter(key: str) -> listing.Getter:
+    return lambda item: item.get(key)
+
+
+async def _pods(request: Request) -> list[Pod]:
+    zone = request.query_params.get("availability_zone")
+    async with session(request) as db:
+        query = select(Pod).order_by(Pod.name)
+        if zone is not None:
+            query = query.where(Pod.az == zone)
+        return list((await db.scalars(query)).all())
+
+
+async def _ask(
+    request: Request,
+    pod: Pod,
+    path: str,
+    params: list[tuple[str, str]],
+    version: Version,
+) -> Page:
+    try:
+        resp = await pod_volume.call(
+            request.app.state.registry,
+            pod,
+            caller_for(request, version),
+            "GET",
+            path,
+            params=params,
+        )
+    except PodUnavailable:
+        return Page(pod, [], down=True)
+    if resp.status_code >= 500:
+        return Page(pod, [], down=True)
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, version)
+    found = views.body(await pod_body(request, pod, resp), pod)
+    collection = path.split("/")[1]
+    items = [i for i in found.get(collection, []) if isinstance(i, dict)]
+    return Page(pod, items, int(found.get("count", 0) or 0))
+
+
+async def _scan_after(
+    request: Request,
+    pod: Pod,
+    path: str,
+    params: list[tuple[str, str]],
+    marker: dict[str, Any],
+    order: listing.Order,
+    want: int,
+    version: Version,
+) -> Page:
+    """The pod read from its start, keeping what sorts after `marker` (up to `want`)."""
+    kept: list[dict[str, Any]] = []
+    last: str | None = None
+    count = 0
+    while True:
+        page_params = [*params, ("limit", str(MAX_LIMIT))]
+        if last is not None:
+            page_params.append(("marker", last))
+        page = await _ask(request, pod, path, page_params, version)
+        if page.down:
+            return page
+        count = count or page.count
+        kept += listing.after(page.items, marker, order)
+        if len(kept) >= want or len(page.items) < MAX_LIMIT:
+            return Page(pod, kept[:want], count)
+        last = str(page.items[-1]["id"])
+
+
+async def index(request: Request) -> Response:
+    """GET /<collection> and /<collection>/detail: 200 with the merged page."""
+    version = await negotiated(request)
+    collection = request.url.path.rstrip("/").split("/")
+    detail = collection[-1] == "detail"
+    name = collection[-2] if detail else collection[-1]
+    kind = KINDS[name]
+    limit = min(_int("limit", request.query_params.get("limit"), version) or MAX_LIMIT, MAX_LIMIT)
+    offset = _int("offset", request.query_params.get("offset"), version) or 0
+    spec = _sort(request, version)
+    order = listing.Order(
+        spec, {k: _getter("name" if k == "display_name" else k) for k in spec.keys}
+    )
+    with_count = version >= Version(3, 45) and request.query_params.get(
+        "with_count", ""
+    ).lower() in ("true", "1", "yes", "on")
+    filters = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
+    pods = await _pods(request)
+    zone_pods = {p.pod_az for p in pods}
+    filters = [
+        (k, next(iter(zone_pods)) if k == "availability_zone" and len(zone_pods) == 1 else v)
+        for k, v in filters
+    ]
+    base = [
+        *filters,
+        ("sort", ",".join(f"{k}:{d}" for k, d in zip(spec.keys, spec.dirs, strict=True))),
+    ]
+    if with_count:
+        base.append(("with_count", "true"))
+    path = f"/{name}/detail"
+    want = limit + offset
+    marker_id = request.query_params.get("marker")
+    query_key = json.dumps([name, sorted(filters), spec.keys, spec.dirs, project_of(request)])
+    if marker_id is None:
+        pages = await asyncio.gather(
+            *(_ask(request, p, path, [*base, ("limit", str(want))], version) for p in pods)
+        )
+    else:
+        located = await locate(request, kind, marker_id, version)
+        positions = CURSORS.get(query_key, marker_id) or {}
+        marker_item = await _marker_item(request, located.pod, name, marker_id, version)
+
+        async def one(pod: Pod) -> Page:
+            resume: str | None = marker_id
+            if pod.id != located.pod.id:
+                if pod.id not in positions:
+                    found = await _scan_after(
+                        request, pod, path, base, marker_item, order, want, version
+                    )
+                    found.known = False
+                    return found
+                resume = positions[pod.id]
+            extra = [("marker", resume)] if resume else []
+            page = await _ask(request, pod, path, [*base, ("limit", str(want)), *extra], version)
+            page.start = resume
+            return page
+
+        pages = await asyncio.gather(*(one(p) for p in pods))
+    live = [p for p in pages if not p.down]
+    merged = listing.merge([p.items for p in live], order, want)[offset:]
+    items = [item for _, item in merged]
+    await _route(request, kind, live)
+    if items and len(items) == limit:
+        # where each pod stands after this page: its last item on it, else where it stood
+        positions_after: dict[str, str | None] = {}
+        for n, page in enumerate(live):
+            taken = [item for m, item in merged if m == n]
+            if taken:
+                positions_after[page.pod.id] = str(taken[-1]["id"])
+            elif page.known:
+                positions_after[page.pod.id] = page.start
+        CURSORS.put(query_key, str(items[-1]["id"]), positions_after)
+    body: dict[str, Any] = {name: items if detail else [views.summary(i) for i in items]}
+    if items and len(items) >= limit:
+        body[f"{name}_links"] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
+    if with_count:
+        body["count"] = sum(p.count for p in live)
+    headers = {}
+    down = [p.pod.name for p in pages if p.down]
+    if down:
+        headers[UNAVAILABLE_HEADER] = ",".join(down)
+    return reply(body, version, 200, headers)
+
+
+async def _marker_item(
+    request: Request, pod: Pod, name: str, marker_id: str, version: Version
+) -> dict[str, Any]:
+    resp = await pod_volume.call(
+        request.app.state.registry, pod, caller_for(request, version), "GET", f"/{name}/{marker_id}"
+    )
+    if resp.status_code != 200:
+        raise pod_error(resp, pod, version)
+    found = resp.json()
+    key = views.ONE[name]
+    item: dict[str, Any] = found.get(key, {})
+    return item
+
+
+def _next(request: Request, last_id: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
+    params.append(("marker", last_id))
+    return f"{original_url(request)}?{urlencode(params)}"
+
+
+async def _route(request: Request, kind: str, pages: list[Page]) -> None:
+    """Objects listed without a routing get one (made in a pod directly, or a crash
+    between a create and its routing)."""
+    ids = {str(i["id"]): (p.pod, _owner(i)) for p in pages for i in p.items if "id" in i}
+    if not ids:
+        return
+    async with session(request) as db:
+        known = set(
+            (
+                await db.scalars(
+                    select(Routing.top_id).where(
+                        Routing.resource_type == kind, Routing.top_id.in_(list(ids))
+                    )
+                )
+            ).all()
+        )
+        for object_id, (pod, owner) in ids.items():
+            if object_id not in known:
+                project = owner or project_of(request)
+                await volume_service.record_found(db, kind, object_id, pod, project)
+
+
+OWNER_KEYS = (
+    "os-vol-tenant-attr:tenant_id",
+    "os-extended-snapshot-attributes:project_id",
+    "os-backup-project-attr:project_id",
+)
+
+
+def _owner(item: dict[str, Any]) -> str | None:
+    """The project of a listed object, where the pod shows it (admins' views)."""
+    for key in OWNER_KEYS:
+        if item.get(key):
+            return str(item[key])
+    return None

@@ -1,0 +1,94 @@
+"""Requests on one volume, snapshot or backup, routed by id to its pod and forwarded.
+
+The pod is found through the routing table (another project's object, or one
+nobody knows, is Cinder's 404 `<Kind> <id> could not be found.`); the request
+goes on with every parameter, the body unchanged and the caller's token and
+microversion; the answer comes back with links at the top, the top's AZ, the
+microversion echoed and `X-Cascade-Pod` naming the pod. A pod's error keeps its
+status and message, with the pod named. A delete the pod accepted marks the
+routing `deleting`; a later 404 from the pod then removes it.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import context, session
+from cascade.api.volume import views
+from cascade.api.volume.common import (
+    POD_HEADER,
+    caller_for,
+    negotiated,
+    pod_body,
+    pod_error,
+    raw_body,
+    reply,
+    send,
+)
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.services import volumes as volume_service
+from cascade.versions import Version
+
+TITLES = {
+    volume_service.VOLUME: "Volume",
+    volume_service.SNAPSHOT: "Snapshot",
+    volume_service.BACKUP: "Backup",
+}
+
+
+def missing(kind: str, object_id: str, version: Version) -> VolumeError:
+    return VolumeError(
+        404, f"{TITLES[kind]} {object_id} could not be found.", echo_headers(version)
+    )
+
+
+async def locate(
+    request: Request, kind: str, object_id: str, version: Version
+) -> volume_service.Located:
+    ctx = context(request)
+    async with session(request) as db:
+        try:
+            return await volume_service.locate(
+                db,
+                request.app.state.registry,
+                caller_for(request, version),
+                object_id,
+                None if ctx.is_admin else ctx.project_id,
+                kind,
+            )
+        except volume_service.NotFound:
+            raise missing(kind, object_id, version) from None
+
+
+async def forward(request: Request, kind: str, object_id: str, rest: str = "") -> Response:
+    """Any request on `/<collection>/<id><rest>`: the pod's answer, as the top's."""
+    version = await negotiated(request)
+    located = await locate(request, kind, object_id, version)
+    pod = located.pod
+    path = f"{volume_service.PATHS[kind][0]}/{object_id}{rest}"
+    content = await raw_body(request, version) if request.method in ("POST", "PUT") else None
+    headers = {"Content-Type": "application/json"} if content else None
+    resp = await send(
+        request,
+        pod,
+        version,
+        request.method,
+        path,
+        content=content,
+        params=list(request.query_params.multi_items()),
+        headers=headers,
+    )
+    if resp.status_code == 404 and not rest and request.method in ("GET", "DELETE"):
+        async with session(request) as db:
+            await volume_service.gone(db, located.routing, pod, request.app.state.registry.routes)
+        raise missing(kind, object_id, version)
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, version)
+    if request.method == "DELETE" and not rest:
+        async with session(request) as db:
+            routing = await db.merge(located.routing)
+            await volume_service.mark(db, routing, "deleting", request.app.state.registry.routes)
+    found = views.body(await pod_body(request, pod, resp), pod)
+    return reply(found, version, resp.status_code, {POD_HEADER: pod.name})

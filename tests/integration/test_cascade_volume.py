@@ -1,0 +1,173 @@
+"""Block Storage through Cascade, against the real pods of the devcloud.
+
+Volumes are made at the top in both AZs; the pods' own APIs (the same user's,
+or admin) are used only to check where Cascade put them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from openstack.connection import Connection
+
+from tests.integration.test_cascade_compute import unique
+
+pytestmark = pytest.mark.integration
+MV = "3.60"
+LATEST = {"OpenStack-API-Version": f"volume {MV}"}
+
+
+def call(conn: Connection, method: str, path: str, **kwargs: Any) -> Any:
+    return conn.block_storage.request(
+        path, method, headers={**LATEST, **kwargs.pop("headers", {})}, raise_exc=False, **kwargs
+    )
+
+
+def make(conn: Connection, **volume: Any) -> dict[str, Any]:
+    resp = call(conn, "POST", "/volumes", json={"volume": {"size": 1, **volume}})
+    assert resp.status_code == 202, resp.text
+    made: dict[str, Any] = resp.json()["volume"]
+    return made
+
+
+def wait(conn: Connection, path: str, key: str, status: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, Any] = call(conn, "GET", path).json()[key]
+        if found["status"] == status:
+            return found
+        assert found["status"] != "error", found
+        assert time.monotonic() < deadline, f"{path} stayed {found['status']}"
+        time.sleep(0.5)
+
+
+def gone(conn: Connection, path: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while call(conn, "GET", path).status_code != 404:
+        assert time.monotonic() < deadline, f"{path} not deleted"
+        time.sleep(0.5)
+
+
+def pod_has(conns: dict[str, Connection], pod: str, volume_id: str) -> bool:
+    resp = conns[pod].block_storage.get(f"/volumes/{volume_id}", raise_exc=False)
+    return bool(resp.status_code == 200)
+
+
+def test_volume_versions_answer_like_cinder(top: dict[str, Connection]) -> None:
+    conn = top["cascade"]
+    root = str(conn.block_storage.get_endpoint()).split("/v3")[0]
+    versions = conn.session.get(root + "/", authenticated=False, raise_exc=False)
+    assert versions.status_code == 300
+    doc = versions.json()["versions"][0]
+    assert doc["id"] == "v3.0" and doc["min_version"] == "3.0" and doc["version"] == "3.71"
+    too_new = call(conn, "GET", "/volumes", headers={"OpenStack-API-Version": "volume 3.99"})
+    assert too_new.status_code == 406
+    assert too_new.json()["computeFault"]["message"] == (
+        "Version 3.99 is not supported by the API. Minimum is 3.0 and maximum is 3.71."
+    )
+    listed = call(conn, "GET", "/volumes")
+    assert listed.headers["OpenStack-API-Version"] == f"volume {MV}"
+
+
+def test_volumes_snapshots_and_lists_across_pods(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn, alt = top["cascade"], top["cascade-alt"]
+    tag = unique("vol")
+    made: list[str] = []
+    snapshot_id = None
+    try:
+        for n, az in enumerate(("az1", "az2", "az1", "az2")):
+            volume = make(conn, name=f"{tag}-{n}", availability_zone=az)
+            made.append(volume["id"])
+            assert volume["availability_zone"] == az
+        for volume_id in made:
+            wait(conn, f"/volumes/{volume_id}", "volume", "available")
+        # each volume is in its AZ's pod, and only there
+        for volume_id, pod in zip(made, ("pod1", "pod2", "pod1", "pod2"), strict=True):
+            other = "pod2" if pod == "pod1" else "pod1"
+            assert pod_has(conns, pod, volume_id) and not pod_has(conns, other, volume_id)
+        # a snapshot goes to its volume's pod, a volume from it too; another AZ is a 400
+        snap = call(conn, "POST", "/snapshots", json={"snapshot": {"volume_id": made[1]}})
+        assert snap.status_code == 202, snap.text
+        snapshot_id = snap.json()["snapshot"]["id"]
+        wait(conn, f"/snapshots/{snapshot_id}", "snapshot", "available")
+        assert conns["pod2"].block_storage.get(f"/snapshots/{snapshot_id}").status_code == 200
+        wrong = call(
+            conn,
+            "POST",
+            "/volumes",
+            json={"volume": {"size": 1, "snapshot_id": snapshot_id, "availability_zone": "az1"}},
+        )
+        assert wrong.status_code == 400 and "pod2" in wrong.json()["badRequest"]["message"]
+        copy = make(conn, name=f"{tag}-copy", snapshot_id=snapshot_id)
+        made.append(copy["id"])
+        assert copy["availability_zone"] == "az2"
+        wait(conn, f"/volumes/{copy['id']}", "volume", "available")
+        assert pod_has(conns, "pod2", copy["id"])
+        # a paged, sorted list is the sorted union of the pods' lists
+        in_pods = [
+            v
+            for pod in ("pod1", "pod2")
+            for v in conns[pod].block_storage.get("/volumes/detail").json()["volumes"]
+        ]
+        union = sorted(
+            in_pods, key=lambda v: ((v["name"] or "").casefold(), v["created_at"], v["id"])
+        )
+        paged: list[str] = []
+        marker = None
+        while True:
+            query = "/volumes/detail?limit=2&sort=name:asc"
+            page = call(conn, "GET", query + (f"&marker={marker}" if marker else ""))
+            assert page.status_code == 200, page.text
+            body = page.json()
+            paged += [v["id"] for v in body["volumes"]]
+            if "volumes_links" not in body:
+                break
+            marker = body["volumes"][-1]["id"]
+        assert paged == [v["id"] for v in union]
+        assert len([v for v in union if (v["name"] or "").startswith(tag)]) == 5
+        counted = call(
+            conn,
+            "GET",
+            "/volumes?with_count=true&limit=1",
+            headers={"OpenStack-API-Version": "volume 3.45"},
+        )
+        assert counted.json()["count"] == len(in_pods)
+        # the other project sees and touches none of it
+        alt_list = call(alt, "GET", "/volumes/detail").json()["volumes"]
+        assert not {v["id"] for v in alt_list} & set(made)
+        assert call(alt, "GET", f"/volumes/{made[0]}").status_code == 404
+        assert call(alt, "DELETE", f"/volumes/{made[0]}").status_code == 404
+        renamed = call(conn, "PUT", f"/volumes/{made[0]}", json={"volume": {"name": "x"}})
+        assert renamed.status_code == 200 and renamed.json()["volume"]["name"] == "x"
+    finally:
+        if snapshot_id:
+            call(conn, "DELETE", f"/volumes/{made[-1]}")
+            gone(conn, f"/volumes/{made[-1]}")
+            call(conn, "DELETE", f"/snapshots/{snapshot_id}")
+            gone(conn, f"/snapshots/{snapshot_id}")
+        for volume_id in made:
+            call(conn, "DELETE", f"/volumes/{volume_id}")
+        for volume_id in made:
+            gone(conn, f"/volumes/{volume_id}")
+
+
+def test_bad_volume_requests_get_cinders_errors(top: dict[str, Connection]) -> None:
+    conn = top["cascade"]
+    missing = call(conn, "GET", "/volumes/0b3a5e5e-1b1b-4c4c-8d8d-000000000000")
+    assert missing.status_code == 404
+    assert missing.json()["itemNotFound"]["message"] == (
+        "Volume 0b3a5e5e-1b1b-4c4c-8d8d-000000000000 could not be found."
+    )
+    bad_az = call(
+        conn, "POST", "/volumes", json={"volume": {"size": 1, "availability_zone": "nope"}}
+    )
+    assert bad_az.status_code == 400
+    assert bad_az.json()["badRequest"]["message"] == "Availability zone 'nope' is invalid."
+    no_body = call(conn, "POST", "/volumes", json={"size": 1})
+    assert no_body.status_code == 400
+    zones = call(conn, "GET", "/os-availability-zone").json()["availabilityZoneInfo"]
+    assert {z["zoneName"] for z in zones} == {"az1", "az2"}
