@@ -44,6 +44,7 @@ from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
 from cascade.jobs import network as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.jobs import registry as job_handlers
+from cascade.jobs import volume as volume_jobs  # noqa: F401  (registers its handlers)
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy

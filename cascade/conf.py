@@ -190,6 +190,17 @@ class NetworkSection:
 
 
 @dataclass(frozen=True)
+class VolumeSection:
+    """The Block Storage API at the top."""
+
+    default_volume_type: str = opt(
+        "__DEFAULT__",
+        "The top volume type of a volume created without one (Cinder's "
+        "default_volume_type); each pod gets a copy when a volume there needs it.",
+    )
+
+
+@dataclass(frozen=True)
 class Conf:
     api: ApiSection = field(default_factory=ApiSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -200,6 +211,7 @@ class Conf:
     quota: QuotaSection = field(default_factory=QuotaSection)
     jobs: JobsSection = field(default_factory=JobsSection)
     network: NetworkSection = field(default_factory=NetworkSection)
+    volume: VolumeSection = field(default_factory=VolumeSection)
 
 
 SECTIONS: dict[str, type] = {
@@ -212,6 +224,7 @@ SECTIONS: dict[str, type] = {
     "quota": QuotaSection,
     "jobs": JobsSection,
     "network": NetworkSection,
+    "volume": VolumeSection,
 }
 
 

@@ -99,6 +99,18 @@ DEFAULTS: dict[str, str] = {
     # quota classes (Nova's rule names and defaults): only the class `default` is used
     "os_compute_api:os-quota-class-sets:show": "rule:admin_required",
     "os_compute_api:os-quota-class-sets:update": "rule:admin_required",
+    # volume types (Cinder's rule names and defaults): any user lists and shows them
+    "volume_extension:type_create": "rule:admin_required",
+    "volume_extension:type_update": "rule:admin_required",
+    "volume_extension:type_delete": "rule:admin_required",
+    "volume_extension:types_extra_specs:index": "rule:admin_required",
+    "volume_extension:types_extra_specs:show": "rule:admin_required",
+    "volume_extension:types_extra_specs:create": "rule:admin_required",
+    "volume_extension:types_extra_specs:update": "rule:admin_required",
+    "volume_extension:types_extra_specs:delete": "rule:admin_required",
+    "volume_extension:volume_type_access": "rule:admin_required",
+    "volume_extension:volume_type_access:addProjectAccess": "rule:admin_required",
+    "volume_extension:volume_type_access:removeProjectAccess": "rule:admin_required",
     # the job queue: admins only
     "cascade:jobs:list": "rule:admin_required",
     "cascade:jobs:show": "rule:admin_required",

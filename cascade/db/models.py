@@ -116,6 +116,34 @@ class FlavorAccess(Base):
     project_id: Mapped[str] = mapped_column(String(255))
 
 
+class VolumeType(Base):
+    """A volume type owned by the top; pods get a copy (a `volume_type` routing) when a
+    volume needs it."""
+
+    __tablename__ = "volume_types"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class VolumeTypeAccess(Base):
+    """A project allowed to use a private volume type."""
+
+    __tablename__ = "volume_type_access"
+    __table_args__ = (UniqueConstraint("volume_type_id", "project_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    volume_type_id: Mapped[str] = mapped_column(
+        ForeignKey("volume_types.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(255))
+
+
 class Keypair(Base):
     """A keypair owned by the top, per user; pods get a copy (a `keypair` routing) on use."""
 

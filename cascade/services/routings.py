@@ -66,6 +66,18 @@ async def find(
     return await session.scalar(query)
 
 
+async def find_bottom(
+    session: AsyncSession, resource_type: str, pod_id: str, bottom_id: str
+) -> Routing | None:
+    """The routing whose copy in pod `pod_id` is `bottom_id`, if there is one."""
+    query = select(Routing).where(
+        Routing.resource_type == resource_type,
+        Routing.pod_id == pod_id,
+        Routing.bottom_id == bottom_id,
+    )
+    return await session.scalar(query)
+
+
 async def record_intent_once(
     session: AsyncSession, resource_type: str, top_id: str, pod_id: str, project_id: str
 ) -> Routing:

@@ -171,3 +171,81 @@ def test_bad_volume_requests_get_cinders_errors(top: dict[str, Connection]) -> N
     assert no_body.status_code == 400
     zones = call(conn, "GET", "/os-availability-zone").json()["availabilityZoneInfo"]
     assert {z["zoneName"] for z in zones} == {"az1", "az2"}
+
+
+def test_a_top_volume_type_is_copied_into_each_pod_that_needs_it(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn, admin, alt = top["cascade"], top["cascade-admin"], top["cascade-alt"]
+    name = unique("type")
+    body = {
+        "volume_type": {
+            "name": name,
+            "extra_specs": {"custom:tier": "gold"},
+            "os-volume-type-access:is_public": False,
+        }
+    }
+    made = call(admin, "POST", "/types", json=body)
+    assert made.status_code == 200, made.text
+    vtype = made.json()["volume_type"]
+    volumes: list[str] = []
+    try:
+        project = conn.current_project_id
+        grant = {"addProjectAccess": {"project": project}}
+        assert call(admin, "POST", f"/types/{vtype['id']}/action", json=grant).status_code == 202
+        assert call(alt, "GET", f"/types/{vtype['id']}").status_code == 404
+        refused = call(alt, "POST", "/volumes", json={"volume": {"size": 1, "volume_type": name}})
+        assert refused.status_code == 404
+        for az in ("az1", "az2"):
+            volume = make(conn, availability_zone=az, volume_type=name)
+            volumes.append(volume["id"])
+        for volume_id in volumes:
+            shown = wait(conn, f"/volumes/{volume_id}", "volume", "available")
+            assert shown["volume_type"] == name
+        shown = call(
+            conn, "GET", f"/volumes/{volumes[0]}", headers={"OpenStack-API-Version": "volume 3.63"}
+        ).json()["volume"]
+        assert shown["volume_type_id"] == vtype["id"]
+        # each pod has one copy, named after the top id, with the top's specs
+        for pod in ("pod1", "pod2"):
+            copies = [
+                t
+                for t in conns[f"{pod}-admin"]
+                .block_storage.get("/types?is_public=None")
+                .json()["volume_types"]
+                if t["name"] == f"cascade-{vtype['id']}"
+            ]
+            assert len(copies) == 1, copies
+            assert copies[0]["extra_specs"] == {"custom:tier": "gold"}
+            assert copies[0]["is_public"] is False
+        # the pods refuse changes to a type their volumes use: so does the top
+        busy = call(
+            admin,
+            "POST",
+            f"/types/{vtype['id']}/extra_specs",
+            json={"extra_specs": {"custom:x": "1"}},
+        )
+        assert busy.status_code == 400 and "in use" in busy.json()["badRequest"]["message"]
+        specs = call(admin, "GET", f"/types/{vtype['id']}/extra_specs").json()["extra_specs"]
+        assert specs == {"custom:tier": "gold"}
+        # a type whose pod tag no pod has: no pod can take its volumes
+        tagged = call(
+            admin,
+            "POST",
+            "/types",
+            json={"volume_type": {"name": f"{name}-t", "extra_specs": {"cascade:pod_tag": "none"}}},
+        ).json()["volume_type"]
+        nowhere = call(
+            conn, "POST", "/volumes", json={"volume": {"size": 1, "volume_type": tagged["id"]}}
+        )
+        assert nowhere.status_code == 409, nowhere.text
+        assert call(admin, "DELETE", f"/types/{tagged['id']}").status_code == 202
+    finally:
+        for volume_id in volumes:
+            call(conn, "DELETE", f"/volumes/{volume_id}")
+        for volume_id in volumes:
+            gone(conn, f"/volumes/{volume_id}")
+        assert call(admin, "DELETE", f"/types/{vtype['id']}").status_code == 202
+    for pod in ("pod1", "pod2"):
+        listed = conns[f"{pod}-admin"].block_storage.get("/types?is_public=None").json()
+        assert f"cascade-{vtype['id']}" not in {t["name"] for t in listed["volume_types"]}

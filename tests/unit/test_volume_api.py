@@ -68,3 +68,96 @@ async def test_what_is_not_served_says_so(client: httpx.AsyncClient) -> None:
     missing = await client.get("/volume/v3/p1/volumes/nope", headers=MEMBER)
     assert missing.status_code == 404
     assert missing.json()["itemNotFound"]["message"] == "Volume nope could not be found."
+
+
+# --- volume types, owned by the top ----------------------------------------------------
+
+ADMIN = {"X-Auth-Token": "admin-token"}
+OTHER = {"X-Auth-Token": "other-token"}
+TYPES = "/volume/v3/types"
+
+
+async def test_the_default_type_exists_and_stays(client: httpx.AsyncClient) -> None:
+    listed = (await client.get(TYPES, headers=MEMBER)).json()["volume_types"]
+    assert [t["name"] for t in listed] == ["__DEFAULT__"]
+    default = (await client.get(f"{TYPES}/default", headers=MEMBER)).json()["volume_type"]
+    assert default["id"] == listed[0]["id"] and default["description"] == "Default Volume Type"
+    refused = await client.delete(f"{TYPES}/{default['id']}", headers=ADMIN)
+    assert refused.status_code == 400
+    assert (
+        "is a default volume type and cannot be deleted" in refused.json()["badRequest"]["message"]
+    )
+
+
+async def test_admins_manage_types_members_see_them(client: httpx.AsyncClient) -> None:
+    body = {
+        "volume_type": {
+            "name": "gold",
+            "extra_specs": {"custom:tier": "1", "multiattach": "<is> True"},
+        }
+    }
+    member = await client.post(TYPES, json=body, headers=MEMBER)
+    assert member.status_code == 403
+    assert member.json()["forbidden"]["message"] == (
+        "Policy doesn't allow volume_extension:type_create to be performed."
+    )
+    made = await client.post(TYPES, json=body, headers=ADMIN)
+    assert made.status_code == 200, made.text
+    gold = made.json()["volume_type"]
+    assert gold["extra_specs"] == {"custom:tier": "1", "multiattach": "<is> True"}
+    again = await client.post(TYPES, json=body, headers=ADMIN)
+    assert again.status_code == 409
+    # members see only the extra specs users may know
+    shown = (await client.get(f"{TYPES}/{gold['id']}", headers=MEMBER)).json()["volume_type"]
+    assert shown["extra_specs"] == {"multiattach": "<is> True"} and "qos_specs_id" not in shown
+    spec = await client.put(
+        f"{TYPES}/{gold['id']}/extra_specs/custom:tier", json={"custom:tier": "2"}, headers=ADMIN
+    )
+    assert spec.status_code == 200 and spec.json() == {"custom:tier": "2"}
+    mismatch = await client.put(
+        f"{TYPES}/{gold['id']}/extra_specs/custom:tier", json={"other": "2"}, headers=ADMIN
+    )
+    assert mismatch.status_code == 400
+    gone = await client.delete(f"{TYPES}/{gold['id']}/extra_specs/custom:tier", headers=ADMIN)
+    assert gone.status_code == 202
+    missing = await client.get(f"{TYPES}/{gold['id']}/extra_specs/custom:tier", headers=ADMIN)
+    assert missing.status_code == 404
+    renamed = await client.put(
+        f"{TYPES}/{gold['id']}", json={"volume_type": {"name": "platinum"}}, headers=ADMIN
+    )
+    assert renamed.json()["volume_type"]["name"] == "platinum"
+    empty = await client.put(f"{TYPES}/{gold['id']}", json={"volume_type": {}}, headers=ADMIN)
+    assert empty.status_code == 400
+    assert (await client.delete(f"{TYPES}/{gold['id']}", headers=ADMIN)).status_code == 202
+    assert (await client.get(f"{TYPES}/{gold['id']}", headers=ADMIN)).status_code == 404
+
+
+async def test_a_private_type_is_for_the_projects_given_access(client: httpx.AsyncClient) -> None:
+    body = {"volume_type": {"name": "secret", "os-volume-type-access:is_public": False}}
+    secret = (await client.post(TYPES, json=body, headers=ADMIN)).json()["volume_type"]
+    url = f"{TYPES}/{secret['id']}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 404
+    add = await client.post(
+        f"{url}/action", json={"addProjectAccess": {"project": "p1"}}, headers=ADMIN
+    )
+    assert add.status_code == 202
+    twice = await client.post(
+        f"{url}/action", json={"addProjectAccess": {"project": "p1"}}, headers=ADMIN
+    )
+    assert twice.status_code == 409
+    assert (await client.get(url, headers=MEMBER)).status_code == 200
+    assert (await client.get(url, headers=OTHER)).status_code == 404
+    names = [t["name"] for t in (await client.get(TYPES, headers=MEMBER)).json()["volume_types"]]
+    assert "secret" in names
+    access = (await client.get(f"{url}/os-volume-type-access", headers=ADMIN)).json()
+    assert access == {"volume_type_access": [{"volume_type_id": secret["id"], "project_id": "p1"}]}
+    admin_public = (await client.get(TYPES, headers=ADMIN)).json()["volume_types"]
+    assert "secret" not in [t["name"] for t in admin_public]  # Cinder: public ones by default
+    admin_all = (await client.get(f"{TYPES}?is_public=None", headers=ADMIN)).json()
+    assert "secret" in [t["name"] for t in admin_all["volume_types"]]
+    bad = await client.get(f"{TYPES}?is_public=maybe", headers=ADMIN)
+    assert bad.status_code == 400
+    remove = {"removeProjectAccess": {"project": "p1"}}
+    assert (await client.post(f"{url}/action", json=remove, headers=ADMIN)).status_code == 202
+    assert (await client.post(f"{url}/action", json=remove, headers=ADMIN)).status_code == 404
+    assert (await client.get(url, headers=MEMBER)).status_code == 404

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.request import session
+from cascade.api.request import context, session
 from cascade.api.volume import views
 from cascade.api.volume.common import (
     POD_HEADER,
@@ -28,12 +28,14 @@ from cascade.api.volume.common import (
     project_of,
     reply,
     send,
+    unavailable,
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
-from cascade.db.models import Pod
-from cascade.services import scheduling
+from cascade.db.models import Pod, VolumeType
+from cascade.pods.client import PodUnavailable
+from cascade.services import scheduling, volume_type_copies, volume_types
 from cascade.services import volumes as volume_service
 from cascade.versions import Version
 
@@ -58,7 +60,44 @@ def _entity(body: Any, key: str, version: Version) -> dict[str, Any]:
     return entity
 
 
-async def _volume_pod(request: Request, volume: dict[str, Any], version: Version) -> Pod:
+async def _volume_type(
+    request: Request, volume: dict[str, Any], version: Version
+) -> VolumeType | None:
+    """The top type a new volume gets: the one named (by name or id; a private one only
+    for projects with access), else the default, or (made from a source) the source's."""
+    wanted = volume.get("volume_type")
+    ctx = context(request)
+    async with session(request) as db:
+        try:
+            if wanted:
+                scope = None if ctx.is_admin else ctx.project_id
+                return await volume_types.by_name_or_id(db, str(wanted), scope)
+            if any(volume.get(key) for key, _ in SOURCES):
+                return None  # Cinder gives it the source's type
+            return await volume_types.default(db, request.app.state.conf.volume.default_volume_type)
+        except volume_types.TypeError_ as exc:
+            raise VolumeError(exc.status, exc.message, echo_headers(version)) from exc
+
+
+async def _copy(request: Request, pod: Pod, vtype: VolumeType, version: Version) -> str:
+    """The pod's copy of the type, made now if needed: its id there."""
+    state = request.scope.get("state", {})
+    async with session(request) as db:
+        try:
+            return await volume_type_copies.ensure_in_pod(
+                db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
+            )
+        except volume_type_copies.TypeCopyFailed as exc:
+            raise VolumeError(
+                exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
+            ) from exc
+        except PodUnavailable as exc:
+            raise unavailable(exc, version) from exc
+
+
+async def _volume_pod(
+    request: Request, volume: dict[str, Any], tag: str | None, version: Version
+) -> Pod:
     az = volume.get("availability_zone")
     if az is not None and not isinstance(az, str):
         raise _bad(f"Invalid input for field/attribute availability_zone. Value: {az}.", version)
@@ -72,19 +111,26 @@ async def _volume_pod(request: Request, volume: dict[str, Any], version: Version
                     f"zone {az}.",
                     version,
                 )
+            if tag and tag not in (located.pod.tags or []):
+                raise _bad(
+                    f"The {kind} {volume[key]} is in pod {located.pod.name}, which has no tag "
+                    f"{tag!r} that the volume type asks for.",
+                    version,
+                )
             return located.pod
     conf = request.app.state.conf.scheduling
     project = project_of(request)
     async with session(request) as db:
         try:
             if not az:
-                az = await scheduling.default_az(db, conf, project)
+                az = await scheduling.default_az(db, conf, project, tag)
             elif not await scheduling.az_exists(db, az):
                 raise _bad(f"Availability zone '{az}' is invalid.", version)
-            return await scheduling.pod_for(db, conf, project, az)
+            return await scheduling.pod_for(db, conf, project, az, tag=tag)
         except scheduling.NoPodForAz as exc:
+            status = 409 if tag else 503
             raise VolumeError(
-                503, f"No pod can take the volume: {exc}.", echo_headers(version)
+                status, f"No pod can take the volume: {exc}.", echo_headers(version)
             ) from exc
 
 
@@ -105,6 +151,7 @@ async def _create(
     found = views.body(await pod_body(request, pod, resp), pod)
     made = found.get(key) if isinstance(found, dict) else None
     async with session(request) as db:
+        found = await views.top_types(db, pod, found)
         if isinstance(made, dict) and made.get("id"):
             await volume_service.record(
                 db, kind, str(made["id"]), pod, project, await db.merge(intent)
@@ -119,8 +166,12 @@ async def volume(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request, version)
     entity = _entity(body, "volume", version)
-    pod = await _volume_pod(request, entity, version)
+    vtype = await _volume_type(request, entity, version)
+    tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
+    pod = await _volume_pod(request, entity, tag, version)
     entity["availability_zone"] = pod.pod_az
+    if vtype is not None:
+        entity["volume_type"] = await _copy(request, pod, vtype, version)
     return await _create(request, volume_service.VOLUME, pod, body, version)
 
 

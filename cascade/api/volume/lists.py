@@ -150,6 +150,8 @@ async def _ask(
     if resp.status_code >= 400:
         raise pod_error(resp, pod, version)
     found = views.body(await pod_body(request, pod, resp), pod)
+    async with session(request) as db:
+        found = await views.top_types(db, pod, found)
     collection = path.split("/")[1]
     items = [i for i in found.get(collection, []) if isinstance(i, dict)]
     return Page(pod, items, int(found.get("count", 0) or 0))

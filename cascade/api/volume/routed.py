@@ -91,4 +91,6 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
             routing = await db.merge(located.routing)
             await volume_service.mark(db, routing, "deleting", request.app.state.registry.routes)
     found = views.body(await pod_body(request, pod, resp), pod)
+    async with session(request) as db:
+        found = await views.top_types(db, pod, found)
     return reply(found, version, resp.status_code, {POD_HEADER: pod.name})

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from cascade.api.volume import creates, lists, routed, versions, zones
+from cascade.api.volume import creates, lists, routed, types, versions, zones
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
@@ -67,6 +67,19 @@ def _inner() -> list[BaseRoute]:
         Route(f"{V3}/backups", creates.backup, methods=["POST"]),
         Route(V3 + "/backups/{backup_id}/restore", creates.restore, methods=["POST"]),
         Route(f"{V3}/volumes/summary", not_served, methods=ALL),
+        Route(f"{V3}/types", types.index, methods=["GET"]),
+        Route(f"{V3}/types", types.create, methods=["POST"]),
+        Route(f"{V3}/types/default", types.show_default, methods=["GET"]),
+        Route(V3 + "/types/{type_id}", types.show, methods=["GET"]),
+        Route(V3 + "/types/{type_id}", types.update, methods=["PUT"]),
+        Route(V3 + "/types/{type_id}", types.delete, methods=["DELETE"]),
+        Route(V3 + "/types/{type_id}/extra_specs", types.specs_index, methods=["GET"]),
+        Route(V3 + "/types/{type_id}/extra_specs", types.specs_create, methods=["POST"]),
+        Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_show, methods=["GET"]),
+        Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_update, methods=["PUT"]),
+        Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_delete, methods=["DELETE"]),
+        Route(V3 + "/types/{type_id}/os-volume-type-access", types.access_index, methods=["GET"]),
+        Route(V3 + "/types/{type_id}/action", types.action, methods=["POST"]),
     ]
     for collection, kind in lists.KINDS.items():
         handler = _routed(kind)

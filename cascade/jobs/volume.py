@@ -1,0 +1,22 @@
+"""Job handlers that keep the pods' copies of top volume types in step.
+
+- `volume_type.sync` (type id): every pod's copy gets the top's extra specs
+  (without `cascade:` keys) and, for a private type, the top's access list.
+  Compares rather than replays: running it again converges on the same state.
+"""
+
+from __future__ import annotations
+
+from cascade.db.models import Job, VolumeType
+from cascade.jobs.registry import JobContext, handler
+from cascade.services import volume_type_copies
+
+SYNC = "volume_type.sync"
+
+
+@handler(SYNC)
+async def sync_type(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        vtype = await db.get(VolumeType, job.resource_id)
+        if vtype is not None:  # a deleted type's copies went with its delete
+            await volume_type_copies.sync(db, ctx.pods, vtype)

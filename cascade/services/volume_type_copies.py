@@ -1,0 +1,194 @@
+"""Copies of top volume types in the pods (no HTTP types here).
+
+A pod gets a copy of a top volume type the first time a volume there needs
+it (`ensure_in_pod`). Only admins may create types, so the copy is made with
+Cascade's service token and named `cascade-<top id>` (the top name may clash
+with the pod's own types); the top's `__DEFAULT__` is the pod's own default
+type, adopted. The copy has the top's extra specs (without the top's own
+`cascade:` keys), visibility and, for a private type, the access of every
+project that has it.
+
+Each copy is a `volume_type` routing (project "": types are shared) written
+before the copy is made; without a bottom id the name is looked up first, so
+a retry after a crash never makes a duplicate. `sync` brings every copy in line
+with the top (a job after each change). A pod's refusal is `PodRefused`;
+`PodUnavailable` is passed on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Pod, Routing, VolumeType
+from cascade.pods import volume as pod_volume
+from cascade.pods.compute import PodRefused, pod_message
+from cascade.pods.registry import PodRegistry
+from cascade.services import routings, volume_types
+
+VERSION = "3.0"
+PREFIX = "cascade-"
+
+
+class TypeCopyFailed(PodRefused):
+    what = "a volume type copy"
+
+
+def bottom_name(vtype: VolumeType) -> str:
+    return volume_types.DEFAULT if vtype.name == volume_types.DEFAULT else f"{PREFIX}{vtype.id}"
+
+
+@dataclasses.dataclass
+class PodCinder:
+    """Calls to one pod's Cinder as Cascade's service user."""
+
+    registry: PodRegistry
+    pod: Pod
+    caller: pod_volume.Caller
+
+    @classmethod
+    async def open(cls, registry: PodRegistry, pod: Pod, request_id: str = "") -> PodCinder:
+        token = await registry.validator.service_token()
+        return cls(registry, pod, pod_volume.Caller(token, VERSION, request_id))
+
+    async def send(
+        self, method: str, path: str, ok: Collection[int], **kwargs: Any
+    ) -> httpx.Response:
+        """The pod's answer if its status is in `ok`, else TypeCopyFailed."""
+        resp = await pod_volume.call(self.registry, self.pod, self.caller, method, path, **kwargs)
+        if resp.status_code == 401:  # the service token expired early or was revoked
+            token = await self.registry.validator.service_token(renew=True)
+            self.caller = dataclasses.replace(self.caller, token=token)
+            resp = await pod_volume.call(
+                self.registry, self.pod, self.caller, method, path, **kwargs
+            )
+        if resp.status_code not in ok:
+            raise TypeCopyFailed(self.pod.name, resp.status_code, pod_message(resp))
+        return resp
+
+    async def find(self, name: str) -> dict[str, Any] | None:
+        if name == volume_types.DEFAULT:
+            found = await self.send("GET", "/types/default", (200, 404))
+            body = found.json().get("volume_type") if found.status_code == 200 else None
+            return body if isinstance(body, dict) else None
+        listed = await self.send("GET", "/types", (200,), params={"is_public": "None"})
+        for vtype in listed.json().get("volume_types", []):
+            if vtype.get("name") == name:
+                return dict(vtype)
+        return None
+
+
+async def _converge(
+    cinder: PodCinder,
+    vtype: VolumeType,
+    projects: list[str],
+    bottom: str,
+    specs: dict[str, str] | None = None,
+) -> None:
+    """The copy's extra specs (`specs`, else the top's) and access as the top's (the
+    default type is the pod's own)."""
+    if vtype.name == volume_types.DEFAULT:
+        return
+    path = f"/types/{bottom}"
+    have = (await cinder.send("GET", f"{path}/extra_specs", (200,))).json()["extra_specs"]
+    want = volume_types.pod_specs(vtype) if specs is None else specs
+    if want and any(have.get(k) != v for k, v in want.items()):
+        await cinder.send("POST", f"{path}/extra_specs", (200,), json={"extra_specs": want})
+    for key in set(have) - set(want):
+        await cinder.send("DELETE", f"{path}/extra_specs/{key}", (202, 404))
+    if vtype.is_public:
+        return
+    found = await cinder.send("GET", f"{path}/os-volume-type-access", (200,))
+    granted = {a["project_id"] for a in found.json().get("volume_type_access", [])}
+    for project in sorted(set(projects) - granted):
+        body = {"addProjectAccess": {"project": project}}
+        await cinder.send("POST", f"{path}/action", (202, 409), json=body)
+    for project in sorted(granted - set(projects)):
+        body = {"removeProjectAccess": {"project": project}}
+        await cinder.send("POST", f"{path}/action", (202, 404), json=body)
+
+
+async def ensure_in_pod(
+    db: AsyncSession, registry: PodRegistry, pod: Pod, vtype: VolumeType, request_id: str = ""
+) -> str:
+    """The pod's id of its copy of `vtype`, made (or adopted) now if there is none."""
+    routing = await routings.find(db, volume_types.KIND, vtype.id, pod.id)
+    if routing is not None and routing.bottom_id and routing.status == "active":
+        return routing.bottom_id
+    if routing is None:
+        routing = await routings.record_intent_once(db, volume_types.KIND, vtype.id, pod.id, "")
+    cinder = await PodCinder.open(registry, pod, request_id)
+    name = bottom_name(vtype)
+    found = await cinder.find(name)
+    projects = await volume_types.projects_of(db, vtype.id)
+    if found is None:
+        body = {
+            "volume_type": {
+                "name": name,
+                "description": vtype.name,
+                "extra_specs": volume_types.pod_specs(vtype),
+                "os-volume-type-access:is_public": vtype.is_public,
+            }
+        }
+        found = (await cinder.send("POST", "/types", (200,), json=body)).json()["volume_type"]
+    bottom = str(found["id"])
+    await _converge(cinder, vtype, projects, bottom)
+    await _activate(db, routing, bottom)
+    return bottom
+
+
+async def _activate(db: AsyncSession, routing: Routing, bottom: str) -> None:
+    routing = await db.merge(routing)
+    routing.bottom_id = bottom
+    routing.status = "active"
+    routing.updated_at = datetime.now(UTC).replace(tzinfo=None)
+    await db.commit()
+
+
+async def sync(db: AsyncSession, registry: PodRegistry, vtype: VolumeType) -> None:
+    """Every copy of `vtype` brought in line with the top."""
+    projects = await volume_types.projects_of(db, vtype.id)
+    for routing in await volume_types.copies(db, vtype.id):
+        pod = await db.get(Pod, routing.pod_id)
+        if pod is None or not routing.bottom_id:
+            continue
+        await _converge(await PodCinder.open(registry, pod), vtype, projects, routing.bottom_id)
+
+
+async def push_specs(
+    db: AsyncSession, registry: PodRegistry, vtype: VolumeType, specs: dict[str, str]
+) -> None:
+    """The extra specs a type is about to have, in every copy first: a pod that refuses
+    (Cinder refuses changes to a type its volumes use) stops the change with its
+    TypeCopyFailed; copies changed before it are set back by the next sync."""
+    projects = await volume_types.projects_of(db, vtype.id)
+    wanted = {k: v for k, v in specs.items() if not k.startswith(volume_types.TOP_ONLY)}
+    for routing in await volume_types.copies(db, vtype.id):
+        pod = await db.get(Pod, routing.pod_id)
+        if pod is not None and routing.bottom_id:
+            cinder = await PodCinder.open(registry, pod)
+            await _converge(cinder, vtype, projects, routing.bottom_id, wanted)
+
+
+async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
+    """The pods' copies of a top type that goes (not the pods' own default type)."""
+    for routing in await volume_types.copies(db, type_id):
+        pod = await db.get(Pod, routing.pod_id)
+        if pod is not None and routing.bottom_id:
+            cinder = await PodCinder.open(registry, pod)
+            found = await cinder.send("GET", f"/types/{routing.bottom_id}", (200, 404))
+            if found.status_code == 200 and found.json()["volume_type"]["name"].startswith(PREFIX):
+                await cinder.send("DELETE", f"/types/{routing.bottom_id}", (202, 404))
+        await db.delete(routing)
+        await db.commit()
+
+
+async def top_of(db: AsyncSession, pod: Pod, bottom_id: str) -> str | None:
+    """The top type id of a pod's copy."""
+    found = await routings.find_bottom(db, volume_types.KIND, pod.id, bottom_id)
+    return found.top_id if found is not None else None
