@@ -66,6 +66,12 @@ async def find(
     return await session.scalar(query)
 
 
+async def find_top(session: AsyncSession, resource_type: str, top_id: str) -> Routing | None:
+    """The (first) routing of top resource `top_id`, in whatever pod."""
+    query = select(Routing).where(Routing.resource_type == resource_type, Routing.top_id == top_id)
+    return await session.scalar(query.limit(1))
+
+
 async def find_bottom(
     session: AsyncSession, resource_type: str, pod_id: str, bottom_id: str
 ) -> Routing | None:

@@ -20,12 +20,13 @@ from cascade.pods.registry import PodRegistry
 from cascade.services import routings
 from cascade.services import servers as routed
 
-VOLUME, SNAPSHOT, BACKUP = "volume", "snapshot", "backup"
+VOLUME, SNAPSHOT, BACKUP, ATTACHMENT = "volume", "snapshot", "backup", "attachment"
 # each routed kind in Cinder's API: path and body key
 PATHS = {
     VOLUME: ("/volumes", "volume"),
     SNAPSHOT: ("/snapshots", "snapshot"),
     BACKUP: ("/backups", "backup"),
+    ATTACHMENT: ("/attachments", "attachment"),
 }
 NotFound = routed.ServerNotFound
 Located = routed.Located

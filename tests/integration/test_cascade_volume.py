@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from openstack.connection import Connection
 
-from tests.integration.test_cascade_compute import unique
+from tests.integration.test_cascade_compute import MV as COMPUTE_MV
+from tests.integration.test_cascade_compute import unique, wait_gone, wait_status
 
 pytestmark = pytest.mark.integration
 MV = "3.60"
@@ -249,3 +250,103 @@ def test_a_top_volume_type_is_copied_into_each_pod_that_needs_it(
     for pod in ("pod1", "pod2"):
         listed = conns[f"{pod}-admin"].block_storage.get("/types?is_public=None").json()
         assert f"cascade-{vtype['id']}" not in {t["name"] for t in listed["volume_types"]}
+
+
+def boot(conn: Connection, **server: Any) -> Any:
+    image = str(conn.image.find_image("tiny", ignore_missing=False).id)
+    body = {"server": {"name": unique("vol-vm"), "flavorRef": "1", "networks": "none", **server}}
+    body["server"].setdefault("imageRef", image)
+    return conn.compute.post("/servers", json=body, microversion=COMPUTE_MV, raise_exc=False)
+
+
+def test_attach_in_one_pod_only_and_boot_from_volume_goes_to_its_pod(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn = top["cascade"]
+    here = make(conn, availability_zone="az1", name=unique("att"))
+    there = make(conn, availability_zone="az2", name=unique("att"))
+    servers: list[str] = []
+    try:
+        made = boot(conn, availability_zone="az1")
+        assert made.status_code == 202, made.text
+        server = made.json()["server"]["id"]
+        servers.append(server)
+        wait_status(conn, server, "ACTIVE")
+        for volume in (here, there):
+            wait(conn, f"/volumes/{volume['id']}", "volume", "available")
+        attachments = f"/servers/{server}/os-volume_attachments"
+        across = conn.compute.post(
+            attachments,
+            json={"volumeAttachment": {"volumeId": there["id"]}},
+            microversion=COMPUTE_MV,
+            raise_exc=False,
+        )
+        assert across.status_code == 409, across.text
+        message = across.json()["conflictingRequest"]["message"]
+        assert "pod pod2" in message and "pod pod1" in message
+        assert call(conn, "GET", f"/volumes/{there['id']}").json()["volume"]["attachments"] == []
+        attached = conn.compute.post(
+            attachments,
+            json={"volumeAttachment": {"volumeId": here["id"]}},
+            microversion=COMPUTE_MV,
+            raise_exc=False,
+        )
+        assert attached.status_code == 200, attached.text
+        shown = wait(conn, f"/volumes/{here['id']}", "volume", "in-use")
+        assert [a["server_id"] for a in shown["attachments"]] == [server]
+        detached = conn.compute.delete(
+            f"{attachments}/{here['id']}", microversion=COMPUTE_MV, raise_exc=False
+        )
+        assert detached.status_code == 202, detached.text
+        wait(conn, f"/volumes/{here['id']}", "volume", "available")
+        # Cinder's attachments API: the same in one pod, refused across pods
+        new_attach = {"OpenStack-API-Version": "volume 3.44"}
+        for volume, status in ((there, 409), (here, 200)):
+            body = {"attachment": {"volume_uuid": volume["id"], "instance_uuid": server}}
+            answer = call(conn, "POST", "/attachments", json=body, headers=new_attach)
+            assert answer.status_code == status, answer.text
+        reserved = answer.json()["attachment"]["id"]
+        listed = call(conn, "GET", "/attachments", headers=new_attach).json()["attachments"]
+        assert reserved in [a["id"] for a in listed]
+        removed = call(conn, "DELETE", f"/attachments/{reserved}", headers=new_attach)
+        assert removed.status_code == 200, removed.text
+        wait(conn, f"/volumes/{here['id']}", "volume", "available")
+        # booting from the az2 volume lands in pod2; asking for az1 as well is a 400
+        bootable = {"os-set_bootable": {"bootable": True}}
+        assert (
+            call(conn, "POST", f"/volumes/{there['id']}/action", json=bootable).status_code == 200
+        )
+        mapping = {
+            "uuid": there["id"],
+            "source_type": "volume",
+            "destination_type": "volume",
+            "boot_index": 0,
+        }
+        wrong = boot(conn, imageRef="", block_device_mapping_v2=[mapping], availability_zone="az1")
+        assert wrong.status_code == 400 and "pod2" in wrong.json()["badRequest"]["message"]
+        from_volume = boot(conn, imageRef="", block_device_mapping_v2=[mapping])
+        assert from_volume.status_code == 202, from_volume.text
+        servers.append(from_volume.json()["server"]["id"])
+        booted = wait_status(conn, servers[-1], "ACTIVE")
+        assert booted["OS-EXT-AZ:availability_zone"] == "az2"
+        assert conns["pod2"].compute.get(f"/servers/{servers[-1]}").status_code == 200
+    finally:
+        for server_id in servers:
+            conn.compute.delete(f"/servers/{server_id}", microversion=COMPUTE_MV, raise_exc=False)
+        for server_id in servers:
+            wait_gone(conn, server_id)
+        for volume in (here, there):
+            wait_settled(conn, volume["id"])
+            call(conn, "DELETE", f"/volumes/{volume['id']}")
+        for volume in (here, there):
+            gone(conn, f"/volumes/{volume['id']}")
+
+
+def wait_settled(conn: Connection, volume_id: str, timeout: float = 60) -> None:
+    """Until the volume is no longer attached or being detached."""
+    deadline = time.monotonic() + timeout
+    while call(conn, "GET", f"/volumes/{volume_id}").json()["volume"]["status"] in (
+        "in-use", "detaching", "attaching", "reserved",
+    ):  # fmt: skip
+        assert time.monotonic() < deadline, f"{volume_id} stayed attached"
+        time.sleep(0.5)

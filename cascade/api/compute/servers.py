@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward, server_groups, server_views
+from cascade.api.compute import forward, server_groups, server_views, volume_pods
 from cascade.api.compute.common import authorize, json_body, raw_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers
@@ -158,6 +158,15 @@ async def create(request: Request) -> Response:
         tag = flavor.extra_specs.get(POD_TAG)
         hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints"))
         pod = await server_groups.group_pod(db, registry, caller, ctx, hints, version)
+        volumes_pod = await volume_pods.boot_pod(request, db, server, az, version)
+        if volumes_pod is not None:
+            if pod is not None and pod.id != volumes_pod.id:
+                raise bad(
+                    f"The server group lives in pod {pod.name} and the server's volumes in "
+                    f"pod {volumes_pod.name}.",
+                    version,
+                )
+            pod = volumes_pod
         await _check_quota(request, db, ctx, server, flavor, version)
         if pod is None:
             pod = await _choose_pod(request, db, ctx, az, flavor, version)
@@ -370,6 +379,10 @@ async def member(request: Request) -> Response:
         where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
+        attaching = request.method == "POST" and rest == "os-volume_attachments"
+        swapping = request.method == "PUT" and rest.startswith("os-volume_attachments/")
+        if (attaching or swapping) and content:
+            await volume_pods.check_attach(request, db, server_id, where.pod, content, version)
         wired = server_ports.Translated()
         detached = None
         if rest == "os-interface" and request.method == "POST" and content:

@@ -35,8 +35,9 @@ from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, VolumeType
 from cascade.pods.client import PodUnavailable
-from cascade.services import scheduling, volume_type_copies, volume_types
+from cascade.services import routings, scheduling, volume_type_copies, volume_types
 from cascade.services import volumes as volume_service
+from cascade.services.servers import SERVER
 from cascade.versions import Version
 
 # a new volume's source, in the order Cinder looks at them
@@ -225,3 +226,34 @@ async def restore(request: Request) -> Response:
                 db, volume_service.VOLUME, str(new_volume), located.pod, project_of(request)
             )
     return reply(found, version, resp.status_code, {POD_HEADER: located.pod.name})
+
+
+async def attachment(request: Request) -> Response:
+    """POST /attachments (3.27+): made in the volume's pod; for a server of another pod
+    it is a 409 naming both pods (nothing is sent to either)."""
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    entity = _entity(body, "attachment", version)
+    if not entity.get("volume_uuid"):
+        raise _bad("'volume_uuid' is a required property", version)
+    located = await locate(request, volume_service.VOLUME, str(entity["volume_uuid"]), version)
+    server_id = entity.get("instance_uuid")
+    if server_id:
+        async with session(request) as db:
+            server = await routings.find_top(db, SERVER, str(server_id))
+        if server is not None and server.pod_id != located.pod.id:
+            server_pod = await _pod_name(request, server.pod_id)
+            raise VolumeError(
+                409,
+                f"Volume {entity['volume_uuid']} is in pod {located.pod.name} and server "
+                f"{server_id} in pod {server_pod}: attaching a volume to a server of another "
+                "pod is not supported yet.",
+                echo_headers(version),
+            )
+    return await _create(request, volume_service.ATTACHMENT, located.pod, body, version)
+
+
+async def _pod_name(request: Request, pod_id: str) -> str:
+    async with session(request) as db:
+        pod = await db.get(Pod, pod_id)
+    return pod.name if pod is not None else pod_id

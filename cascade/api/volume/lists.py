@@ -55,6 +55,7 @@ KINDS = {
     "volumes": volume_service.VOLUME,
     "snapshots": volume_service.SNAPSHOT,
     "backups": volume_service.BACKUP,
+    "attachments": volume_service.ATTACHMENT,
 }
 CURSORS = listing.Cursors()
 
@@ -257,8 +258,8 @@ async def index(request: Request) -> Response:
             elif page.known:
                 positions_after[page.pod.id] = page.start
         CURSORS.put(query_key, str(items[-1]["id"]), positions_after)
-    body: dict[str, Any] = {name: items if detail else [views.summary(i) for i in items]}
-    if items and len(items) >= limit:
+    body: dict[str, Any] = {name: items if detail else [views.summary(name, i) for i in items]}
+    if items and len(items) >= limit and kind != volume_service.ATTACHMENT:  # Cinder: no links
         body[f"{name}_links"] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
     if with_count:
         body["count"] = sum(p.count for p in live)

@@ -39,9 +39,11 @@ TITLES = {
 
 
 def missing(kind: str, object_id: str, version: Version) -> VolumeError:
-    return VolumeError(
-        404, f"{TITLES[kind]} {object_id} could not be found.", echo_headers(version)
-    )
+    if kind == volume_service.ATTACHMENT:
+        message = f"Volume attachment could not be found with filter: attachment_id = {object_id}."
+    else:
+        message = f"{TITLES[kind]} {object_id} could not be found."
+    return VolumeError(404, message, echo_headers(version))
 
 
 async def locate(

@@ -65,6 +65,7 @@ def _inner() -> list[BaseRoute]:
         Route(f"{V3}/volumes", creates.volume, methods=["POST"]),
         Route(f"{V3}/snapshots", creates.snapshot, methods=["POST"]),
         Route(f"{V3}/backups", creates.backup, methods=["POST"]),
+        Route(f"{V3}/attachments", creates.attachment, methods=["POST"]),
         Route(V3 + "/backups/{backup_id}/restore", creates.restore, methods=["POST"]),
         Route(f"{V3}/volumes/summary", not_served, methods=ALL),
         Route(f"{V3}/types", types.index, methods=["GET"]),

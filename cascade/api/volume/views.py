@@ -13,7 +13,12 @@ from cascade.db.models import Pod, Routing, VolumeType
 from cascade.services import volume_type_copies, volume_types
 
 # body keys of one object and of a list, per collection
-ONE = {"volumes": "volume", "snapshots": "snapshot", "backups": "backup"}
+ONE = {
+    "volumes": "volume",
+    "snapshots": "snapshot",
+    "backups": "backup",
+    "attachments": "attachment",
+}
 
 
 def item(obj: dict[str, Any], pod: Pod) -> dict[str, Any]:
@@ -36,8 +41,11 @@ def body(found: Any, pod: Pod) -> Any:
     return found
 
 
-def summary(obj: dict[str, Any]) -> dict[str, Any]:
-    """The non-detail list entry Cinder shows: id, name and links."""
+def summary(collection: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The non-detail list entry Cinder shows: id, name and links (an attachment: id,
+    status, instance and volume)."""
+    if collection == "attachments":
+        return {k: obj.get(k) for k in ("id", "status", "instance", "volume_id")}
     return {"id": obj.get("id"), "name": obj.get("name"), "links": obj.get("links", [])}
 
 
