@@ -198,6 +198,19 @@ class VolumeSection:
         "The top volume type of a volume created without one (Cinder's "
         "default_volume_type); each pod gets a copy when a volume there needs it.",
     )
+    quota_volumes: int = opt(
+        10, "Volumes a project may have, summed over every pod (-1: unlimited)."
+    )
+    quota_snapshots: int = opt(10, "Snapshots a project may have, over every pod (-1: unlimited).")
+    quota_gigabytes: int = opt(
+        1000, "GB of volumes and snapshots a project may have, over every pod (-1: unlimited)."
+    )
+    quota_backups: int = opt(10, "Backups a project may have, over every pod (-1: unlimited).")
+    quota_backup_gigabytes: int = opt(
+        1000, "GB of backups a project may have, over every pod (-1: unlimited)."
+    )
+    quota_groups: int = opt(10, "Volume groups a project may have (-1: unlimited).")
+    quota_per_volume_gigabytes: int = opt(-1, "GB one volume may have (-1: unlimited).")
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,10 @@ DEFAULTS: dict[str, str] = {
     "volume_extension:volume_type_access": "rule:admin_required",
     "volume_extension:volume_type_access:addProjectAccess": "rule:admin_required",
     "volume_extension:volume_type_access:removeProjectAccess": "rule:admin_required",
+    # volume quotas (Cinder's rule names): a member shows its own project's
+    "volume_extension:quotas:show": "rule:admin_required",
+    "volume_extension:quotas:update": "rule:admin_required",
+    "volume_extension:quotas:delete": "rule:admin_required",
     # the job queue: admins only
     "cascade:jobs:list": "rule:admin_required",
     "cascade:jobs:show": "rule:admin_required",

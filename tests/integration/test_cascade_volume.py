@@ -350,3 +350,37 @@ def wait_settled(conn: Connection, volume_id: str, timeout: float = 60) -> None:
     ):  # fmt: skip
         assert time.monotonic() < deadline, f"{volume_id} stayed attached"
         time.sleep(0.5)
+
+
+def test_quota_is_the_tops_and_counts_every_pod(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    project = conn.current_project_id
+    in_pods = sum(
+        len(conns[pod].block_storage.get("/volumes").json()["volumes"]) for pod in ("pod1", "pod2")
+    )
+    shown = call(conn, "GET", f"/os-quota-sets/{project}?usage=True").json()["quota_set"]
+    assert shown["volumes"]["in_use"] == in_pods and shown["id"] == project
+    limits = call(conn, "GET", "/limits").json()["limits"]["absolute"]
+    assert limits["totalVolumesUsed"] == in_pods
+    other = call(conn, "GET", f"/os-quota-sets/{top['cascade-alt'].current_project_id}")
+    assert other.status_code == 403
+    below = call(admin, "PUT", f"/os-quota-sets/{project}", json={"quota_set": {"volumes": 0}})
+    assert below.status_code == 400 if in_pods else below.status_code == 200
+    full = call(admin, "PUT", f"/os-quota-sets/{project}", json={"quota_set": {"volumes": in_pods}})
+    try:
+        assert full.status_code == 200, full.text
+        refused = call(conn, "POST", "/volumes", json={"volume": {"size": 1, "name": unique("q")}})
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["overLimit"]["message"] == (
+            f"VolumeLimitExceeded: Maximum number of volumes allowed ({in_pods}) exceeded "
+            "for quota 'volumes'."
+        )
+        after = sum(
+            len(conns[pod].block_storage.get("/volumes").json()["volumes"])
+            for pod in ("pod1", "pod2")
+        )
+        assert after == in_pods  # no pod was asked
+    finally:
+        assert call(admin, "DELETE", f"/os-quota-sets/{project}").status_code == 200

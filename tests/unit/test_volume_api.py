@@ -161,3 +161,46 @@ async def test_a_private_type_is_for_the_projects_given_access(client: httpx.Asy
     assert (await client.post(f"{url}/action", json=remove, headers=ADMIN)).status_code == 202
     assert (await client.post(f"{url}/action", json=remove, headers=ADMIN)).status_code == 404
     assert (await client.get(url, headers=MEMBER)).status_code == 404
+
+
+# --- quotas ----------------------------------------------------------------------------
+
+
+def test_quota_checks_use_cinders_messages() -> None:
+    from cascade.services.volume_quotas import OverQuota, check
+
+    limit = {"volumes": 2, "snapshots": 1, "gigabytes": 10, "per_volume_gigabytes": 5}
+    limit |= {"backups": 1, "backup_gigabytes": 10}
+    used = {"volumes": 1, "snapshots": 1, "gigabytes": 8, "backups": 0, "backup_gigabytes": 0}
+    check(limit, used, "volume", 2)  # fits
+    with pytest.raises(OverQuota) as size:
+        check(limit, used, "volume", 6)
+    assert size.value.message == (
+        "VolumeSizeExceedsLimit: Requested volume size 6G is larger than maximum allowed limit 5G."
+    )
+    with pytest.raises(OverQuota) as gigabytes:
+        check(limit, used, "volume", 3)
+    assert gigabytes.value.message.startswith("VolumeSizeExceedsAvailableQuota: ")
+    assert "Requested 3G, quota is 10G and 8G has been consumed." in gigabytes.value.message
+    with pytest.raises(OverQuota) as snapshots:
+        check(limit, used, "snapshot", None)
+    assert snapshots.value.message == (
+        "SnapshotLimitExceeded: Maximum number of snapshots allowed (1) exceeded"
+    )
+    with pytest.raises(OverQuota) as volumes:
+        check(limit, {**used, "volumes": 2}, "volume", None)
+    assert "Maximum number of volumes allowed (2)" in volumes.value.message
+    check({**limit, "volumes": -1}, {**used, "volumes": 99}, "volume", 1)  # -1: unlimited
+
+
+def test_a_quota_update_takes_only_known_keys_in_range() -> None:
+    from cascade.services.volume_quotas import checked_values
+
+    known = ["volumes", "gigabytes"]
+    assert checked_values(known, {"quota_set": {"volumes": "5", "id": "p"}}) == {"volumes": 5}
+    with pytest.raises(ValueError, match="Bad key\\(s\\) in quota set: nope"):
+        checked_values(known, {"quota_set": {"nope": 1}})
+    with pytest.raises(ValueError, match="is not in range"):
+        checked_values(known, {"quota_set": {"volumes": -2}})
+    with pytest.raises(ValueError, match="quota_set"):
+        checked_values(known, {"volumes": 1})

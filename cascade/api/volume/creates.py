@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume import views
+from cascade.api.volume import quotas, views
 from cascade.api.volume.common import (
     POD_HEADER,
     json_body,
@@ -46,6 +46,16 @@ SOURCES = (
     ("source_volid", volume_service.VOLUME),
     ("backup_id", volume_service.BACKUP),
 )
+
+
+def _size(raw: Any) -> int | None:
+    """A create's size in GB when the top can tell (else the pod checks it)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
 
 
 def _bad(message: str, version: Version) -> VolumeError:
@@ -168,6 +178,7 @@ async def volume(request: Request) -> Response:
     body = await json_body(request, version)
     entity = _entity(body, "volume", version)
     vtype = await _volume_type(request, entity, version)
+    await quotas.check_create(request, "volume", _size(entity.get("size")), version)
     tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
     pod = await _volume_pod(request, entity, tag, version)
     entity["availability_zone"] = pod.pod_az
@@ -184,6 +195,7 @@ async def in_volume_pod(request: Request, kind: str, key: str) -> Response:
     if not entity.get("volume_id"):
         raise _bad("'volume_id' is a required property", version)
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
+    await quotas.check_create(request, kind, None, version)  # the pod checks the size
     return await _create(request, kind, located.pod, body, version)
 
 

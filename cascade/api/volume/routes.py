@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from cascade.api.volume import creates, lists, routed, types, versions, zones
+from cascade.api.volume import creates, lists, quotas, routed, types, versions, zones
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
@@ -68,6 +68,11 @@ def _inner() -> list[BaseRoute]:
         Route(f"{V3}/attachments", creates.attachment, methods=["POST"]),
         Route(V3 + "/backups/{backup_id}/restore", creates.restore, methods=["POST"]),
         Route(f"{V3}/volumes/summary", not_served, methods=ALL),
+        Route(f"{V3}/limits", quotas.limits, methods=["GET"]),
+        Route(V3 + "/os-quota-sets/{project_id}", quotas.show, methods=["GET"]),
+        Route(V3 + "/os-quota-sets/{project_id}", quotas.update, methods=["PUT"]),
+        Route(V3 + "/os-quota-sets/{project_id}", quotas.delete, methods=["DELETE"]),
+        Route(V3 + "/os-quota-sets/{project_id}/defaults", quotas.defaults, methods=["GET"]),
         Route(f"{V3}/types", types.index, methods=["GET"]),
         Route(f"{V3}/types", types.create, methods=["POST"]),
         Route(f"{V3}/types/default", types.show_default, methods=["GET"]),

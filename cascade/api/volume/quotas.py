@@ -1,0 +1,149 @@
+"""Block Storage quotas and limits, answered at the top (see `services.volume_quotas`).
+
+- GET /os-quota-sets/{project}: the project's limits (a member: its own
+  project only, else Cinder's 403); `?usage=True` shows each as `limit`,
+  `in_use` (summed over the pods) and `reserved`. GET .../defaults: the
+  defaults.
+- PUT /os-quota-sets/{project} (admin): 200 with the new limits; an unknown
+  key, a value out of range, or a limit below what is in use is Cinder's 400.
+  DELETE (admin): 200, the project is back on the defaults.
+- GET /limits: Cinder's absolute limits with the usage summed over the pods.
+- `over_quota`: a create the top refuses before any pod is called, Cinder's 413.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import context, session
+from cascade.api.volume.common import authorize, json_body, negotiated, reply
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.services import pods as pod_service
+from cascade.services import volume_quotas
+from cascade.versions import Version
+
+ABSOLUTE = {
+    "maxTotalVolumes": "volumes",
+    "maxTotalSnapshots": "snapshots",
+    "maxTotalVolumeGigabytes": "gigabytes",
+    "maxTotalBackups": "backups",
+    "maxTotalBackupGigabytes": "backup_gigabytes",
+}
+TOTALS = {
+    "totalVolumesUsed": "volumes",
+    "totalGigabytesUsed": "gigabytes",
+    "totalSnapshotsUsed": "snapshots",
+    "totalBackupsUsed": "backups",
+    "totalBackupGigabytesUsed": "backup_gigabytes",
+}
+
+
+class OverLimit(VolumeError):
+    """Cinder's 413 for a quota: `retryAfter` in the body and `Retry-After: 0`."""
+
+    def body(self) -> dict[str, Any]:
+        return {"overLimit": {"code": 413, "message": self.message, "retryAfter": "0"}}
+
+
+def over_quota(exc: volume_quotas.OverQuota, version: Version) -> OverLimit:
+    return OverLimit(413, exc.message, {**echo_headers(version), "Retry-After": "0"})
+
+
+async def used(request: Request, project: str) -> volume_quotas.Usage:
+    async with session(request) as db:
+        pods = await pod_service.list_all(db)
+    state = request.scope.get("state", {})
+    return await volume_quotas.usage(
+        request.app.state.registry, pods, project, str(state.get("request_id", ""))
+    )
+
+
+async def check_create(request: Request, kind: str, size: int | None, version: Version) -> None:
+    """The caller's project has room for one more `kind` of `size` GB, else Cinder's 413."""
+    project = context(request).project_id or ""
+    async with session(request) as db:
+        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
+    usage = await used(request, project)
+    try:
+        volume_quotas.check(limit, usage.used, kind, size)
+    except volume_quotas.OverQuota as exc:
+        raise over_quota(exc, version) from exc
+
+
+def _project(request: Request, rule: str, version: Version) -> str:
+    ctx = context(request)
+    project = str(request.path_params["project_id"])
+    if project != ctx.project_id:
+        authorize(request, rule, version)
+    return project
+
+
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    project = _project(request, "volume_extension:quotas:show", version)
+    async with session(request) as db:
+        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
+    values: dict[str, Any] = dict(limit)
+    if request.query_params.get("usage", "").lower() in ("true", "1", "yes", "on"):
+        usage = await used(request, project)
+        values = {
+            k: {"limit": v, "in_use": usage.used.get(k, 0), "reserved": 0} for k, v in limit.items()
+        }
+    return reply({"quota_set": {**values, "id": project}}, version)
+
+
+async def defaults(request: Request) -> Response:
+    version = await negotiated(request)
+    project = str(request.path_params["project_id"])
+    async with session(request) as db:
+        found = await volume_quotas.defaults(db, request.app.state.conf.volume)
+    return reply({"quota_set": {**found, "id": project}}, version)
+
+
+async def update(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, "volume_extension:quotas:update", version)
+    project = str(request.path_params["project_id"])
+    body = await json_body(request, version)
+    async with session(request) as db:
+        try:
+            values = volume_quotas.checked_values(await volume_quotas.keys(db), body)
+        except ValueError as exc:
+            raise VolumeError(400, str(exc), echo_headers(version)) from exc
+    usage = await used(request, project)
+    for key, value in values.items():
+        in_use = usage.used.get(key, 0)
+        if value != volume_quotas.UNLIMITED and value < in_use:
+            raise VolumeError(
+                400,
+                f"Quota {key} limit must be equal or greater than existing resources. Current "
+                f"usage is {in_use} and the requested limit is {value}.",
+                echo_headers(version),
+            )
+    async with session(request) as db:
+        await volume_quotas.update(db, project, values)
+        found = await volume_quotas.limits(db, request.app.state.conf.volume, project)
+    return reply({"quota_set": found}, version)
+
+
+async def delete(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, "volume_extension:quotas:delete", version)
+    async with session(request) as db:
+        await volume_quotas.reset(db, str(request.path_params["project_id"]))
+    return reply(None, version, 200)
+
+
+async def limits(request: Request) -> Response:
+    version = await negotiated(request)
+    project = context(request).project_id or ""
+    async with session(request) as db:
+        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
+    usage = await used(request, project)
+    absolute = {key: limit[name] for key, name in ABSOLUTE.items()}
+    absolute.update({key: usage.used.get(name, 0) for key, name in TOTALS.items()})
+    return reply({"limits": {"rate": [], "absolute": absolute}}, version)

@@ -1,0 +1,212 @@
+"""Block Storage quotas owned by the top, enforced against the usage of every pod.
+
+Limits: the `[volume] quota_*` defaults, and a project's own (rows of `quotas`
+named `cinder:<resource>`). As Cinder shows them, every top volume type adds
+`volumes_<type>`, `gigabytes_<type>` and `snapshots_<type>` (default -1:
+unlimited); they are kept and shown, not enforced yet.
+
+Usage: a project's is the sum over every pod of what that pod's Cinder counts
+for it (GET /os-quota-sets/{project}?usage=True, `in_use`), asked with
+Cascade's service token (an admin in every pod, so an admin may ask for any
+project); a pod that does not answer is left out and named.
+
+A create is checked here before any pod is called (`check`), refused with
+Cinder's own 413 messages. As for servers, the check and the create are not
+one transaction: two creates racing for the last unit may both pass (the pod's
+own quota still holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.conf import VolumeSection
+from cascade.db.models import Pod, Quota, VolumeType
+from cascade.pods import volume as pod_volume
+from cascade.pods.client import PodUnavailable
+from cascade.pods.registry import PodRegistry
+
+PREFIX = "cinder:"
+RESOURCES = (
+    "volumes",
+    "snapshots",
+    "gigabytes",
+    "backups",
+    "backup_gigabytes",
+    "groups",
+    "per_volume_gigabytes",
+)
+PER_TYPE = ("volumes", "gigabytes", "snapshots")
+UNLIMITED = -1
+MAX = 2**31 - 1
+# what each pod counts (the rest of the quota names are limits, not counts)
+USED = ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups")
+
+
+class OverQuota(Exception):
+    """Cinder's 413: the exception name and its message."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.message = f"{name}: {message}"
+
+
+@dataclass
+class Usage:
+    used: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # pods left out
+
+
+async def keys(db: AsyncSession) -> list[str]:
+    """Every quota name, the per-type ones of every top type included."""
+    names = list((await db.scalars(select(VolumeType.name).order_by(VolumeType.name))).all())
+    return [*RESOURCES, *(f"{kind}_{name}" for name in names for kind in PER_TYPE)]
+
+
+async def defaults(db: AsyncSession, conf: VolumeSection) -> dict[str, int]:
+    found = {name: UNLIMITED for name in await keys(db)}
+    for name in RESOURCES:
+        found[name] = int(getattr(conf, f"quota_{name}"))
+    return found
+
+
+async def limits(db: AsyncSession, conf: VolumeSection, project_id: str) -> dict[str, int]:
+    found = await defaults(db, conf)
+    query = select(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{PREFIX}%"))
+    for row in await db.scalars(query):
+        name = row.resource.removeprefix(PREFIX)
+        if name in found:
+            found[name] = row.hard_limit
+    return found
+
+
+async def usage(
+    registry: PodRegistry, pods: list[Pod], project_id: str, request_id: str = ""
+) -> Usage:
+    """The project's usage summed over the pods."""
+    token = await registry.validator.service_token()
+    caller = pod_volume.Caller(token, "3.0", request_id)
+    path = f"/os-quota-sets/{quote(project_id, safe='')}"
+
+    async def one(pod: Pod) -> dict[str, Any] | None:
+        try:
+            resp = await pod_volume.call(
+                registry, pod, caller, "GET", path, params={"usage": "True"}
+            )
+        except PodUnavailable:
+            return None
+        if resp.status_code != 200:
+            return None
+        found: dict[str, Any] = resp.json().get("quota_set", {})
+        return found
+
+    answers = await asyncio.gather(*(one(p) for p in pods))
+    out = Usage({name: 0 for name in USED})
+    for pod, found in zip(pods, answers, strict=True):
+        if found is None:
+            out.missing.append(pod.name)
+            continue
+        for name in USED:
+            item = found.get(name)
+            out.used[name] += int(item.get("in_use") or 0) if isinstance(item, dict) else 0
+    return out
+
+
+def check(limit: dict[str, int], used: dict[str, int], kind: str, size: int | None) -> None:
+    """Cinder's refusal when one more volume, snapshot or backup (of `size` GB, if known)
+    passes the project's limits."""
+    if kind in ("volume", "snapshot"):
+        per_volume = limit["per_volume_gigabytes"]
+        if kind == "volume" and size is not None and 0 <= per_volume < size:
+            raise OverQuota(
+                "VolumeSizeExceedsLimit",
+                f"Requested volume size {size}G is larger than maximum allowed limit "
+                f"{per_volume}G.",
+            )
+        count, name = ("volumes", "Volume") if kind == "volume" else ("snapshots", "Snapshot")
+        if 0 <= limit[count] < used[count] + 1:
+            if kind == "volume":
+                raise OverQuota(
+                    "VolumeLimitExceeded",
+                    f"Maximum number of volumes allowed ({limit[count]}) exceeded for quota "
+                    "'volumes'.",
+                )
+            raise OverQuota(
+                f"{name}LimitExceeded",
+                f"Maximum number of snapshots allowed ({limit[count]}) exceeded",
+            )
+        if size is not None and 0 <= limit["gigabytes"] < used["gigabytes"] + size:
+            raise OverQuota(
+                "VolumeSizeExceedsAvailableQuota",
+                f"Requested volume or snapshot exceeds allowed gigabytes quota. Requested "
+                f"{size}G, quota is {limit['gigabytes']}G and {used['gigabytes']}G has been "
+                "consumed.",
+            )
+    elif kind == "backup":
+        if 0 <= limit["backups"] < used["backups"] + 1:
+            raise OverQuota(
+                "BackupLimitExceeded",
+                f"Maximum number of backups allowed ({limit['backups']}) exceeded",
+            )
+        if size is not None and 0 <= limit["backup_gigabytes"] < used["backup_gigabytes"] + size:
+            raise OverQuota(
+                "VolumeBackupSizeExceedsAvailableQuota",
+                f"Requested backup exceeds allowed Backup gigabytes quota. Requested {size}G, "
+                f"quota is {limit['backup_gigabytes']}G and {used['backup_gigabytes']}G has "
+                "been consumed.",
+            )
+
+
+def checked_values(known: list[str], body: Any) -> dict[str, int]:
+    """A PUT's `quota_set` as Cinder takes it: known keys only, integers -1..2**31-1;
+    ValueError with Cinder's message otherwise."""
+    if not isinstance(body, dict) or not isinstance(body.get("quota_set"), dict):
+        raise ValueError("Missing required element 'quota_set' in request body.")
+    values = {k: v for k, v in body["quota_set"].items() if k not in ("id", "tenant_id")}
+    bad = sorted(k for k in values if k not in known)
+    if bad:
+        raise ValueError(f"Invalid input received: Bad key(s) in quota set: {','.join(bad)}")
+    out: dict[str, int] = {}
+    for key, value in values.items():
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid input for field/attribute {key}. Value: {value}.") from None
+        if isinstance(value, bool) or not UNLIMITED <= number <= MAX:
+            raise ValueError(
+                f"Invalid input for field/attribute {key}. Value: {value}. {value} is not in "
+                f"range {UNLIMITED} through {MAX}."
+            )
+        out[key] = number
+    return out
+
+
+async def update(db: AsyncSession, project_id: str, values: dict[str, int]) -> None:
+    stamp = datetime.now(UTC).replace(tzinfo=None)
+    for name, value in values.items():
+        resource = PREFIX + name
+        row = await db.scalar(
+            select(Quota).where(Quota.project_id == project_id, Quota.resource == resource)
+        )
+        if row is None:
+            db.add(
+                Quota(project_id=project_id, resource=resource, hard_limit=value, created_at=stamp)
+            )
+        else:
+            row.hard_limit = value
+            row.updated_at = stamp
+    await db.commit()
+
+
+async def reset(db: AsyncSession, project_id: str) -> None:
+    await db.execute(
+        delete(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{PREFIX}%"))
+    )
+    await db.commit()
