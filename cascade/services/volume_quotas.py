@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import VolumeSection
-from cascade.db.models import Pod, Quota, VolumeType
+from cascade.db.models import Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
+from cascade.services import prefixed_quotas
 
 PREFIX = "cinder:"
 RESOURCES = (
@@ -79,11 +79,9 @@ async def defaults(db: AsyncSession, conf: VolumeSection) -> dict[str, int]:
 
 async def limits(db: AsyncSession, conf: VolumeSection, project_id: str) -> dict[str, int]:
     found = await defaults(db, conf)
-    query = select(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{PREFIX}%"))
-    for row in await db.scalars(query):
-        name = row.resource.removeprefix(PREFIX)
+    for name, value in (await prefixed_quotas.own(db, PREFIX, project_id)).items():
         if name in found:
-            found[name] = row.hard_limit
+            found[name] = value
     return found
 
 
@@ -189,24 +187,8 @@ def checked_values(known: list[str], body: Any) -> dict[str, int]:
 
 
 async def update(db: AsyncSession, project_id: str, values: dict[str, int]) -> None:
-    stamp = datetime.now(UTC).replace(tzinfo=None)
-    for name, value in values.items():
-        resource = PREFIX + name
-        row = await db.scalar(
-            select(Quota).where(Quota.project_id == project_id, Quota.resource == resource)
-        )
-        if row is None:
-            db.add(
-                Quota(project_id=project_id, resource=resource, hard_limit=value, created_at=stamp)
-            )
-        else:
-            row.hard_limit = value
-            row.updated_at = stamp
-    await db.commit()
+    await prefixed_quotas.update(db, PREFIX, project_id, values)
 
 
 async def reset(db: AsyncSession, project_id: str) -> None:
-    await db.execute(
-        delete(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{PREFIX}%"))
-    )
-    await db.commit()
+    await prefixed_quotas.reset(db, PREFIX, project_id)

@@ -4,13 +4,12 @@ the top's own objects."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import NetworkSection
 from cascade.db.models import NetResource, Quota
+from cascade.services import prefixed_quotas
 from cascade.services.network import store
 from cascade.services.network.errors import Conflict
 
@@ -34,11 +33,9 @@ def defaults(conf: NetworkSection) -> dict[str, int]:
 
 async def limits(db: AsyncSession, conf: NetworkSection, project_id: str) -> dict[str, int]:
     found = defaults(conf)
-    query = select(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{PREFIX}%"))
-    for row in await db.scalars(query):
-        name = row.resource.removeprefix(PREFIX)
+    for name, value in (await prefixed_quotas.own(db, PREFIX, project_id)).items():
         if name in found:
-            found[name] = row.hard_limit
+            found[name] = value
     return found
 
 
@@ -70,24 +67,8 @@ async def check(
 
 
 async def update(db: AsyncSession, project_id: str, values: dict[str, int]) -> None:
-    stamp = datetime.now(UTC).replace(tzinfo=None)
-    for name, value in values.items():
-        resource = PREFIX + name
-        row = await db.scalar(
-            select(Quota).where(Quota.project_id == project_id, Quota.resource == resource)
-        )
-        if row is None:
-            db.add(
-                Quota(project_id=project_id, resource=resource, hard_limit=value, created_at=stamp)
-            )
-        else:
-            row.hard_limit = value
-            row.updated_at = stamp
-    await db.commit()
+    await prefixed_quotas.update(db, PREFIX, project_id, values)
 
 
 async def reset(db: AsyncSession, project_id: str) -> None:
-    await db.execute(
-        delete(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{PREFIX}%"))
-    )
-    await db.commit()
+    await prefixed_quotas.reset(db, PREFIX, project_id)
