@@ -8,9 +8,10 @@ the pass/fail/skip counts to `summary.json` there.
 configuration that differs only in the region: directly against the pod
 (workspace `pod1-compute`) and through the top (workspace `cascade`), then
 writes the test-for-test comparison to `<root>/tempest/compare.json`.
-`--service network` does the same with the Networking selection (workspaces
-`pod1-network` and `cascade-network`, comparison `compare-network.json`);
-`--direct-only` runs only the direct half.
+`--service network` and `--service volume` do the same with the Networking and the
+Block Storage selections (workspaces `pod1-network` and `cascade-network`,
+comparison `compare-network.json`; `pod1-volume`, `cascade-volume`,
+`compare-volume.json`); `--direct-only` runs only the direct half.
 """
 
 from __future__ import annotations
@@ -81,6 +82,23 @@ NETWORK = (
     r"|test_allowed_address_pair|test_extra_dhcp_options"
     r")\b"
 )
+# The Block Storage API compared through the top (`--service volume`): volumes (get, list,
+# actions, extend, metadata, clone and their negative tests), snapshots, availability
+# zones, limits, versions, and the admin APIs for volume types (extra specs, access),
+# quotas and volume/snapshot actions. Servers they attach to boot without a NIC.
+VOLUME = (
+    r"^tempest\.api\.volume\.("
+    r"test_volumes_get|test_volumes_list|test_volumes_actions|test_volumes_extend"
+    r"|test_volumes_negative|test_volume_metadata|test_volumes_snapshots"
+    r"|test_volumes_snapshots_list|test_volumes_snapshots_negative|test_snapshot_metadata"
+    r"|test_availability_zone|test_volume_absolute_limits|test_versions|test_volumes_clone"
+    r"|test_volumes_clone_negative"
+    r"|admin\.(test_volume_types|test_volume_types_negative|test_volume_types_extra_specs"
+    r"|test_volume_types_extra_specs_negative|test_volume_type_access|test_volume_quotas"
+    r"|test_volume_quotas_negative|test_volume_snapshot_quotas_negative|test_volumes_actions"
+    r"|test_snapshots_actions|test_volumes_list)"
+    r")\b"
+)
 COMPARE_FILE = "compare.json"
 
 
@@ -101,11 +119,17 @@ class Target:
     full: bool
     excluded: Mapping[str, str] = field(default_factory=lambda: EXCLUDED)
     network: bool = False
+    volume: bool = False
 
     @property
     def networking(self) -> bool:
         """Whether tempest.conf describes the region's Networking API."""
         return self.full or self.network
+
+    @property
+    def block_storage(self) -> bool:
+        """Whether tempest.conf describes the region's Block Storage API (Cinder on)."""
+        return self.full or self.volume
 
 
 @dataclass(frozen=True)
@@ -115,11 +139,13 @@ class Service:
     selection: str
     compare_file: str
     network: bool
+    volume: bool = False
 
 
 SERVICES: Mapping[str, Service] = {
     "compute": Service(COMPUTE, COMPARE_FILE, network=False),
     "network": Service(NETWORK, "compare-network.json", network=True),
+    "volume": Service(VOLUME, "compare-volume.json", network=False, volume=True),
 }
 
 
@@ -130,14 +156,16 @@ def baseline(pod: Pod) -> Target:
 def direct_target(pod: Pod, service: str = "compute") -> Target:
     """The service's selection directly against `pod` (workspace `pod1-compute`, ...)."""
     s = SERVICES[service]
-    return Target(f"{pod.name}-{service}", pod.region, s.selection, False, network=s.network)
+    return Target(
+        f"{pod.name}-{service}", pod.region, s.selection, False, network=s.network, volume=s.volume
+    )
 
 
 def top_target(service: str = "compute") -> Target:
     """The service's selection through the top (workspace `cascade`, `cascade-network`)."""
     s = SERVICES[service]
     name = TOP_REGION if service == "compute" else f"{TOP_REGION}-{service}"
-    return Target(name, TOP_REGION, s.selection, False, network=s.network)
+    return Target(name, TOP_REGION, s.selection, False, network=s.network, volume=s.volume)
 
 
 def compute_direct(pod: Pod) -> Target:
@@ -278,7 +306,7 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
             "api_extensions": facts["extensions"],
         }
     sections["validation"] = {"run_validation": False}
-    if target.full:
+    if target.block_storage:
         sections["volume"] = {
             "catalog_type": "block-storage",
             "build_timeout": 120,
@@ -291,7 +319,7 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
         "nova": True,
         "neutron": True,
         "glance": True,
-        "cinder": target.full,
+        "cinder": target.block_storage,
         "swift": False,
         "horizon": False,
     }

@@ -384,3 +384,20 @@ def test_quota_is_the_tops_and_counts_every_pod(
         assert after == in_pods  # no pod was asked
     finally:
         assert call(admin, "DELETE", f"/os-quota-sets/{project}").status_code == 200
+
+
+def test_answers_put_together_from_every_pod(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    summary = call(conn, "GET", "/volumes/summary").json()["volume-summary"]
+    in_pods = [
+        conns[pod].block_storage.get("/volumes/summary", microversion="3.12").json()
+        for pod in ("pod1", "pod2")
+    ]
+    assert summary["total_count"] == sum(p["volume-summary"]["total_count"] for p in in_pods)
+    pools = call(admin, "GET", "/scheduler-stats/get_pools").json()["pools"]
+    assert {p["name"] for p in pools} == {"pod1-volume@fake#fake", "pod2-volume@fake#fake"}
+    assert call(conn, "GET", "/scheduler-stats/get_pools").status_code == 403
+    filters = call(conn, "GET", "/resource_filters").json()["resource_filters"]
+    assert "name" in next(f["filters"] for f in filters if f["resource"] == "volume")

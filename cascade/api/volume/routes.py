@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from cascade.api.volume import creates, lists, quotas, routed, types, versions, zones
+from cascade.api.volume import creates, fanout, lists, quotas, routed, types, versions, zones
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
@@ -67,7 +67,11 @@ def _inner() -> list[BaseRoute]:
         Route(f"{V3}/backups", creates.backup, methods=["POST"]),
         Route(f"{V3}/attachments", creates.attachment, methods=["POST"]),
         Route(V3 + "/backups/{backup_id}/restore", creates.restore, methods=["POST"]),
-        Route(f"{V3}/volumes/summary", not_served, methods=ALL),
+        Route(f"{V3}/volumes/summary", fanout.summary, methods=["GET"]),
+        Route(f"{V3}/scheduler-stats/get_pools", fanout.pools, methods=["GET"]),
+        Route(f"{V3}/messages", fanout.messages, methods=["GET"]),
+        Route(V3 + "/messages/{message_id}", fanout.message, methods=["GET", "DELETE"]),
+        Route(f"{V3}/resource_filters", fanout.resource_filters, methods=["GET"]),
         Route(f"{V3}/limits", quotas.limits, methods=["GET"]),
         Route(V3 + "/os-quota-sets/{project_id}", quotas.show, methods=["GET"]),
         Route(V3 + "/os-quota-sets/{project_id}", quotas.update, methods=["PUT"]),

@@ -1,0 +1,143 @@
+"""Block Storage answers made of every pod's: asked in parallel with the caller's token
+and put together at the top. A pod that is down is left out and named in
+`X-Cascade-Unavailable-Pods`; a pod's refusal (4xx) is the answer, with the pod named.
+
+- GET /scheduler-stats/get_pools (admin, Cinder's policy in the pods): every
+  pod's pools, one list (pool names are the pods' own hosts, so they differ);
+- GET /volumes/summary (3.12+): counts and sizes summed, metadata merged (3.36+);
+- GET /messages (3.3+): every pod's messages, newest first; GET/DELETE
+  /messages/{id}: the pod that has it (404 from every pod: Cinder's 404);
+- GET /resource_filters (3.33+): the filters every pod accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import session
+from cascade.api.volume.common import (
+    caller_for,
+    negotiated,
+    pod_body,
+    pod_error,
+    reply,
+)
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.db.models import Pod
+from cascade.pods import volume as pod_volume
+from cascade.pods.client import PodUnavailable
+from cascade.services import pods as pod_service
+from cascade.versions import Version
+
+UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
+
+
+async def _all(
+    request: Request, version: Version, path: str
+) -> tuple[list[tuple[Pod, Any]], dict[str, str]]:
+    """Every pod's decoded answer to GET `path` (with the request's query), and the
+    header naming the pods left out."""
+    async with session(request) as db:
+        pods = await pod_service.list_all(db)
+    caller = caller_for(request, version)
+    params = list(request.query_params.multi_items())
+
+    async def one(pod: Pod) -> tuple[Pod, Any] | None:
+        try:
+            resp = await pod_volume.call(
+                request.app.state.registry, pod, caller, "GET", path, params=params
+            )
+        except PodUnavailable:
+            return None
+        if resp.status_code >= 500:
+            return None
+        if resp.status_code >= 400:
+            raise pod_error(resp, pod, version)
+        return pod, await pod_body(request, pod, resp)
+
+    answers = await asyncio.gather(*(one(p) for p in pods))
+    found = [a for a in answers if a is not None]
+    down = [p.name for p, a in zip(pods, answers, strict=True) if a is None]
+    return found, ({UNAVAILABLE_HEADER: ",".join(down)} if down else {})
+
+
+async def pools(request: Request) -> Response:
+    version = await negotiated(request)
+    found, headers = await _all(request, version, "/scheduler-stats/get_pools")
+    merged = [pool for _, body in found for pool in (body or {}).get("pools", [])]
+    return reply({"pools": merged}, version, headers=headers)
+
+
+async def summary(request: Request) -> Response:
+    version = await negotiated(request)
+    if version < Version(3, 12):
+        raise VolumeError(404, "The resource could not be found.", echo_headers(version))
+    found, headers = await _all(request, version, "/volumes/summary")
+    total = {"total_count": 0, "total_size": 0}
+    metadata: dict[str, list[str]] = {}
+    for _, body in found:
+        part = (body or {}).get("volume-summary", {})
+        total["total_count"] += int(part.get("total_count") or 0)
+        total["total_size"] += int(part.get("total_size") or 0)
+        for key, values in (part.get("metadata") or {}).items():
+            metadata[key] = sorted({*metadata.get(key, []), *values})
+    out: dict[str, Any] = dict(total)
+    if version >= Version(3, 36):
+        out["metadata"] = metadata
+    return reply({"volume-summary": out}, version, headers=headers)
+
+
+async def messages(request: Request) -> Response:
+    version = await negotiated(request)
+    found, headers = await _all(request, version, "/messages")
+    merged = [m for _, body in found for m in (body or {}).get("messages", [])]
+    merged.sort(key=lambda m: (str(m.get("created_at", "")), str(m.get("id", ""))), reverse=True)
+    return reply({"messages": merged}, version, headers=headers)
+
+
+async def message(request: Request) -> Response:
+    """GET or DELETE /messages/{id}: asked of every pod, answered by the one that has it."""
+    version = await negotiated(request)
+    message_id = request.path_params["message_id"]
+    async with session(request) as db:
+        pods = await pod_service.list_all(db)
+    caller = caller_for(request, version)
+    for pod in pods:
+        try:
+            resp = await pod_volume.call(
+                request.app.state.registry, pod, caller, request.method, f"/messages/{message_id}"
+            )
+        except PodUnavailable:
+            continue
+        if resp.status_code == 404:
+            continue
+        if resp.status_code >= 400:
+            raise pod_error(resp, pod, version)
+        return reply(await pod_body(request, pod, resp), version, resp.status_code)
+    raise VolumeError(404, f"Message {message_id} could not be found.", echo_headers(version))
+
+
+async def resource_filters(request: Request) -> Response:
+    version = await negotiated(request)
+    found, headers = await _all(request, version, "/resource_filters")
+    common: dict[str, set[str]] | None = None
+    for _, body in found:
+        mine = {
+            str(f["resource"]): set(f.get("filters", []))
+            for f in (body or {}).get("resource_filters", [])
+        }
+        common = (
+            mine
+            if common is None
+            else {k: common[k] & mine[k] for k in common.keys() & mine.keys()}
+        )
+    filters = [
+        {"resource": resource, "filters": sorted(names)}
+        for resource, names in sorted((common or {}).items())
+    ]
+    return reply({"resource_filters": filters}, version, headers=headers)
