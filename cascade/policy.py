@@ -109,6 +109,7 @@ DEFAULTS: dict[str, str] = {
     "volume_extension:types_extra_specs:update": "rule:admin_required",
     "volume_extension:types_extra_specs:delete": "rule:admin_required",
     "volume_extension:volume_type_access": "rule:admin_required",
+    "volume_extension:volume_type_encryption": "rule:admin_required",
     "volume_extension:volume_type_access:addProjectAccess": "rule:admin_required",
     "volume_extension:volume_type_access:removeProjectAccess": "rule:admin_required",
     # volume quotas (Cinder's rule names): a member shows its own project's

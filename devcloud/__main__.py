@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from devcloud import bench, bench_cascade, bench_network, cloud, tempest
+from devcloud import bench, bench_cascade, bench_network, bench_volume, cloud, tempest
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
@@ -98,9 +98,17 @@ def parser() -> argparse.ArgumentParser:
         "bench",
         help="print the devcloud's figures (memory, boot, volumes), or with --cascade "
         "Cascade's (overhead, fan-out, memory), with --network Cascade's Networking "
-        "(server create, security group rules, job queue; written into docs/benchmarks.md)",
+        "(server create, security group rules, job queue; written into docs/benchmarks.md), "
+        "with --volume Cascade's Block Storage (volume create, volume lists; written into "
+        "docs/benchmarks.md)",
     )
-    bench.add_argument("--count", type=int, default=5, help="servers and volumes per pod")
+    bench.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help="servers and volumes per pod (default 5); --volume: volumes for the list, "
+        "spread over the pods (default 300)",
+    )
     bench.add_argument(
         "--cascade",
         action="store_true",
@@ -110,6 +118,11 @@ def parser() -> argparse.ArgumentParser:
         "--network",
         action="store_true",
         help="benchmark Cascade's Networking instead (devcloud/bench_network.py)",
+    )
+    bench.add_argument(
+        "--volume",
+        action="store_true",
+        help="benchmark Cascade's Block Storage instead (devcloud/bench_volume.py)",
     )
     bench.add_argument(
         "--requests", type=int, default=500, help="--cascade: GET /servers/{id} per path"
@@ -122,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="--cascade: /servers/detail lists per path (default 20); --network: server "
-        "creates per variant (default 5)",
+        "creates per variant (default 5); --volume: volume creates per path (default 50)",
     )
     bench.add_argument(
         "--cleanup", action="store_true", help="--cascade: delete the benchmark's servers"
@@ -157,9 +170,15 @@ async def main_async(args: argparse.Namespace) -> int:
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
-        if args.cascade and args.network:
-            raise DevcloudError("bench", "--cascade and --network are two runs: pick one")
-        if args.network:
+        if sum((args.cascade, args.network, args.volume)) > 1:
+            raise DevcloudError(
+                "bench", "--cascade, --network and --volume are separate runs: pick one"
+            )
+        if args.volume:
+            runs = bench_volume.RUNS if args.runs is None else args.runs
+            count = bench_volume.COUNT if args.count is None else args.count
+            print(await bench_volume.run(layout, pods, runs, count))
+        elif args.network:
             runs = bench_network.RUNS if args.runs is None else args.runs
             print(await bench_network.run(layout, pods, runs))
         elif args.cascade:
@@ -167,7 +186,7 @@ async def main_async(args: argparse.Namespace) -> int:
             options = bench_cascade.Options(args.requests, args.servers, runs, args.cleanup)
             print(await bench_cascade.run(layout, pods, options))
         else:
-            print(await bench.run_bench(layout, pods, args.count))
+            print(await bench.run_bench(layout, pods, 5 if args.count is None else args.count))
     elif args.command == "env":
         print(clouds_yaml.env(layout), end="")
     return 0

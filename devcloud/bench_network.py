@@ -79,7 +79,7 @@ WORKER_POLL = 0.01  # the benchmark workers' [jobs] poll_interval
 STATUS_POLL = 0.1  # seconds between two looks at a booting server
 RULE_POLL = 0.05  # seconds between two looks at the pods' rules
 WAIT = 300.0
-IDLE_SHARE = 0.05  # test processes using less of a core than this do not disturb
+IDLE_SHARE = docblock.IDLE_SHARE
 SAMPLE = 5.0  # seconds over which a test process's CPU use is sampled before measuring
 HZ = os.sysconf("SC_CLK_TCK")
 NEW = "new top network"
@@ -194,27 +194,22 @@ def command(runs: int) -> str:
 def render(r: Results) -> str:
     """The figures as Markdown: one table per measurement, notes last."""
     pod = r.pods[0] if r.pods else "pod1"
-    disturbed = {k: v for k, v in r.attempts.items() if v > 1}
-    out = [
-        f"Command: `{command(r.runs)}` (`devcloud/bench_network.py`).",
-        f"Run of {r.when:%Y-%m-%d %H:%M} UTC on {r.cores} cores ({r.memory_gib:.0f} GiB), "
-        f"{len(r.pods)} pods, no tempest or pytest run "
-        + (
-            f"active ({len(r.idle_tests)} test process(es) there but idle: under "
-            f"{IDLE_SHARE:.0%} of a core)"
-            if r.idle_tests
-            else "going on"
-        )
-        + (
-            " (measured again after a disturbance: "
-            + ", ".join(f"{k} {v} times" for k, v in disturbed.items())
-            + ")"
-            if disturbed
-            else ""
-        )
-        + f". As the member user `{USER}`, flavor {FLAVOR}, image `{IMAGE_NAME}`, "
+    out = docblock.preamble(
+        command(r.runs),
+        "devcloud/bench_network.py",
+        r.when,
+        r.cores,
+        r.memory_gib,
+        len(r.pods),
+        r.idle_tests,
+        r.attempts,
+    )
+    out[-1] += (
+        f". As the member user `{USER}`, flavor {FLAVOR}, image `{IMAGE_NAME}`, "
         f"microversion {MICROVERSION}, one request at a time; servers are polled every "
-        f"{STATUS_POLL:g} s, the pods' rules every {RULE_POLL:g} s.",
+        f"{STATUS_POLL:g} s, the pods' rules every {RULE_POLL:g} s."
+    )
+    out += [
         "",
         f"Server create to ACTIVE in az1 ({pod}), the variants alternated run by run; "
         "each value in the order measured (seconds):",
@@ -747,9 +742,19 @@ async def _watch(latest: dict[int, int]) -> None:
 async def _quietly(
     layout: Layout, clouds: Clouds, part: str, measure: Callable[[], Awaitable[T]]
 ) -> tuple[T, int, list[str]]:
+    return await quietly(layout, part, measure, clouds.clean)
+
+
+async def quietly(
+    layout: Layout,
+    part: str,
+    measure: Callable[[], Awaitable[T]],
+    recover: Callable[[], Awaitable[object]],
+) -> tuple[T, int, list[str]]:
     """Measure with no test run active and cascade-api not restarted meanwhile; again
-    when disturbed (at most `ATTEMPTS` times). The result, the attempts it took and the
-    idle test processes that were there."""
+    when disturbed (at most `ATTEMPTS` times), after `recover` (e.g. deleting what the
+    attempt left). The result, the attempts it took and the idle test processes that
+    were there."""
     for attempt in range(1, ATTEMPTS + 1):
         idle = await wait_idle()
         print(f"bench: {part} (attempt {attempt}) ...", flush=True)
@@ -764,7 +769,7 @@ async def _quietly(
             if _restarted(layout, proc) is None:
                 raise
             print(f"bench: measuring again: {exc.message[:300]}", flush=True)
-            await _recover(clouds)
+            await _retrying(recover)
             continue
         finally:
             watcher.cancel()
@@ -776,6 +781,7 @@ async def _quietly(
         if why is None:
             return result, attempt, idle
         print(f"bench: measuring again: {why}", flush=True)
+        await _retrying(recover)
     raise DevcloudError("bench", f"{part}: disturbed {ATTEMPTS} times")
 
 
@@ -787,15 +793,16 @@ def _restarted(layout: Layout, proc: ApiProcess) -> str | None:
     return None if now == proc else f"cascade-api restarted (pid {proc.pid} -> {now.pid})"
 
 
-async def _recover(clouds: Clouds) -> None:
-    """After a disturbed attempt: wait for cascade-api to answer, delete what is left."""
+async def _retrying(step: Callable[[], Awaitable[object]]) -> None:
+    """After a disturbed attempt: `step` (e.g. deleting what is left) once cascade-api
+    answers again."""
     for _ in range(60):
         try:
-            await clouds.clean()
+            await step()
             return
         except DevcloudError:
             await asyncio.sleep(2.0)
-    raise DevcloudError("bench", "cannot clean up after a disturbed attempt")
+    raise DevcloudError("bench", "cannot recover after a disturbed attempt")
 
 
 async def run(layout: Layout, pods: list[Pod], runs: int = RUNS) -> str:

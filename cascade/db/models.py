@@ -127,6 +127,8 @@ class VolumeType(Base):
     description: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     extra_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Cinder's encryption type: provider, control_location, cipher, key_size, encryption_id
+    encryption: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 

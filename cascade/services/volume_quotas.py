@@ -162,6 +162,23 @@ def check(limit: dict[str, int], used: dict[str, int], kind: str, size: int | No
             )
 
 
+def check_extend(limit: dict[str, int], used: dict[str, int], new_size: int, grow: int) -> None:
+    """Cinder's refusal when a volume grown by `grow` GB to `new_size` passes the limits."""
+    per_volume = limit["per_volume_gigabytes"]
+    if 0 <= per_volume < new_size:
+        raise OverQuota(
+            "VolumeSizeExceedsLimit",
+            f"Requested volume size {new_size}G is larger than maximum allowed limit "
+            f"{per_volume}G.",
+        )
+    if grow > 0 and 0 <= limit["gigabytes"] < used["gigabytes"] + grow:
+        raise OverQuota(
+            "VolumeSizeExceedsAvailableQuota",
+            f"Requested volume or snapshot exceeds allowed gigabytes quota. Requested {grow}G, "
+            f"quota is {limit['gigabytes']}G and {used['gigabytes']}G has been consumed.",
+        )
+
+
 def checked_values(known: list[str], body: Any) -> dict[str, int]:
     """A PUT's `quota_set` as Cinder takes it: known keys only, integers -1..2**31-1;
     ValueError with Cinder's message otherwise."""

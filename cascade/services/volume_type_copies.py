@@ -29,10 +29,11 @@ from cascade.db.models import Pod, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.compute import PodRefused, pod_message
 from cascade.pods.registry import PodRegistry
-from cascade.services import routings, volume_types
+from cascade.services import routings, volume_encryption, volume_types
 
 VERSION = "3.0"
 PREFIX = "cascade-"
+TOP = object()  # `_converge`: what the top has
 
 
 class TypeCopyFailed(PodRefused):
@@ -89,12 +90,15 @@ async def _converge(
     projects: list[str],
     bottom: str,
     specs: dict[str, str] | None = None,
+    encryption: Any = TOP,
 ) -> None:
-    """The copy's extra specs (`specs`, else the top's) and access as the top's (the
-    default type is the pod's own)."""
+    """The copy's extra specs (`specs`, else the top's), encryption (`encryption`, else
+    the top's) and access as the top's (the default type is the pod's own)."""
     if vtype.name == volume_types.DEFAULT:
         return
     path = f"/types/{bottom}"
+    want_encryption = volume_encryption.spec(vtype) if encryption is TOP else encryption
+    await _encryption(cinder, path, want_encryption)
     have = (await cinder.send("GET", f"{path}/extra_specs", (200,))).json()["extra_specs"]
     want = volume_types.pod_specs(vtype) if specs is None else specs
     if want and any(have.get(k) != v for k, v in want.items()):
@@ -111,6 +115,20 @@ async def _converge(
     for project in sorted(granted - set(projects)):
         body = {"removeProjectAccess": {"project": project}}
         await cinder.send("POST", f"{path}/action", (202, 404), json=body)
+
+
+async def _encryption(cinder: PodCinder, path: str, want: dict[str, Any] | None) -> None:
+    have = (await cinder.send("GET", f"{path}/encryption", (200,))).json()
+    have_spec = {k: have.get(k) for k in volume_encryption.FIELDS} if have else None
+    if have_spec == want:
+        return
+    if want is None:
+        await cinder.send("DELETE", f"{path}/encryption/{have['encryption_id']}", (202, 404))
+    elif not have:
+        await cinder.send("POST", f"{path}/encryption", (200,), json={"encryption": want})
+    else:
+        url = f"{path}/encryption/{have['encryption_id']}"
+        await cinder.send("PUT", url, (200,), json={"encryption": want})
 
 
 async def ensure_in_pod(
@@ -160,19 +178,26 @@ async def sync(db: AsyncSession, registry: PodRegistry, vtype: VolumeType) -> No
         await _converge(await PodCinder.open(registry, pod), vtype, projects, routing.bottom_id)
 
 
-async def push_specs(
-    db: AsyncSession, registry: PodRegistry, vtype: VolumeType, specs: dict[str, str]
+async def push(
+    db: AsyncSession,
+    registry: PodRegistry,
+    vtype: VolumeType,
+    specs: dict[str, str] | None = None,
+    encryption: Any = TOP,
 ) -> None:
-    """The extra specs a type is about to have, in every copy first: a pod that refuses
-    (Cinder refuses changes to a type its volumes use) stops the change with its
-    TypeCopyFailed; copies changed before it are set back by the next sync."""
+    """The extra specs (or encryption) a type is about to have, in every copy first: a
+    pod that refuses (Cinder refuses changes to a type its volumes use) stops the
+    change with its TypeCopyFailed; copies changed before it are set back by the next
+    sync."""
     projects = await volume_types.projects_of(db, vtype.id)
-    wanted = {k: v for k, v in specs.items() if not k.startswith(volume_types.TOP_ONLY)}
+    wanted = None
+    if specs is not None:
+        wanted = {k: v for k, v in specs.items() if not k.startswith(volume_types.TOP_ONLY)}
     for routing in await volume_types.copies(db, vtype.id):
         pod = await db.get(Pod, routing.pod_id)
         if pod is not None and routing.bottom_id:
             cinder = await PodCinder.open(registry, pod)
-            await _converge(cinder, vtype, projects, routing.bottom_id, wanted)
+            await _converge(cinder, vtype, projects, routing.bottom_id, wanted, encryption)
 
 
 async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:

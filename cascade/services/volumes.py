@@ -21,12 +21,14 @@ from cascade.services import routings
 from cascade.services import servers as routed
 
 VOLUME, SNAPSHOT, BACKUP, ATTACHMENT = "volume", "snapshot", "backup", "attachment"
+TRANSFER = "transfer"
 # each routed kind in Cinder's API: path and body key
 PATHS = {
     VOLUME: ("/volumes", "volume"),
     SNAPSHOT: ("/snapshots", "snapshot"),
     BACKUP: ("/backups", "backup"),
     ATTACHMENT: ("/attachments", "attachment"),
+    TRANSFER: ("/os-volume-transfer", "transfer"),
 }
 NotFound = routed.ServerNotFound
 Located = routed.Located

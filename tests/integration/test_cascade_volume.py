@@ -401,3 +401,32 @@ def test_answers_put_together_from_every_pod(
     assert call(conn, "GET", "/scheduler-stats/get_pools").status_code == 403
     filters = call(conn, "GET", "/resource_filters").json()["resource_filters"]
     assert "name" in next(f["filters"] for f in filters if f["resource"] == "volume")
+
+
+def test_a_transferred_volume_belongs_to_the_accepting_project(
+    top: dict[str, Connection],
+) -> None:
+    conn, alt = top["cascade"], top["cascade-alt"]
+    volume = make(conn, availability_zone="az2", name=unique("moving"))
+    owner = conn
+    try:
+        wait(conn, f"/volumes/{volume['id']}", "volume", "available")
+        made = call(
+            conn, "POST", "/os-volume-transfer", json={"transfer": {"volume_id": volume["id"]}}
+        )
+        assert made.status_code == 202, made.text
+        transfer = made.json()["transfer"]
+        listed = call(conn, "GET", "/os-volume-transfer").json()["transfers"]
+        assert transfer["id"] in [t["id"] for t in listed]
+        assert call(alt, "GET", f"/os-volume-transfer/{transfer['id']}").status_code == 404
+        accept = {"accept": {"auth_key": transfer["auth_key"]}}
+        taken = call(alt, "POST", f"/os-volume-transfer/{transfer['id']}/accept", json=accept)
+        assert taken.status_code == 202, taken.text
+        owner = alt
+        wait(alt, f"/volumes/{volume['id']}", "volume", "available")
+        assert call(conn, "GET", f"/volumes/{volume['id']}").status_code == 404
+        alt_ids = [v["id"] for v in call(alt, "GET", "/volumes").json()["volumes"]]
+        assert volume["id"] in alt_ids
+    finally:
+        call(owner, "DELETE", f"/volumes/{volume['id']}")
+        gone(owner, f"/volumes/{volume['id']}")

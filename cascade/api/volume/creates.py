@@ -62,7 +62,7 @@ def _bad(message: str, version: Version) -> VolumeError:
     return VolumeError(400, message, echo_headers(version))
 
 
-def _entity(body: Any, key: str, version: Version) -> dict[str, Any]:
+def entity_of(body: Any, key: str, version: Version) -> dict[str, Any]:
     if not isinstance(body, dict) or key not in body:
         raise _bad(f"'{key}' is a required property", version)
     if not isinstance(body[key], dict):
@@ -145,16 +145,22 @@ async def _volume_pod(
             ) from exc
 
 
-async def _create(
-    request: Request, kind: str, pod: Pod, body: dict[str, Any], version: Version
+async def create_in(
+    request: Request,
+    kind: str,
+    pod: Pod,
+    body: dict[str, Any],
+    version: Version,
+    path: str | None = None,
 ) -> Response:
-    """The create sent to `pod` with its routing intent written first."""
+    """The create sent to `pod` (at `path`, else the kind's) with its routing intent
+    written first."""
     state = request.scope.get("state", {})
     project = project_of(request)
     async with session(request) as db:
         intent = await volume_service.intent(db, kind, str(state.get("request_id")), pod, project)
-    path, key = volume_service.PATHS[kind]
-    resp = await send(request, pod, version, "POST", path, json=body)
+    default_path, key = volume_service.PATHS[kind]
+    resp = await send(request, pod, version, "POST", path or default_path, json=body)
     if resp.status_code >= 400:
         async with session(request) as db:
             await volume_service.forget_intent(db, await db.merge(intent))
@@ -176,7 +182,7 @@ async def volume(request: Request) -> Response:
     """POST /volumes: 202 with the new volume, made in the pod chosen above."""
     version = await negotiated(request)
     body = await json_body(request, version)
-    entity = _entity(body, "volume", version)
+    entity = entity_of(body, "volume", version)
     vtype = await _volume_type(request, entity, version)
     await quotas.check_create(request, "volume", _size(entity.get("size")), version)
     tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
@@ -184,19 +190,30 @@ async def volume(request: Request) -> Response:
     entity["availability_zone"] = pod.pod_az
     if vtype is not None:
         entity["volume_type"] = await _copy(request, pod, vtype, version)
-    return await _create(request, volume_service.VOLUME, pod, body, version)
+    return await create_in(request, volume_service.VOLUME, pod, body, version)
 
 
 async def in_volume_pod(request: Request, kind: str, key: str) -> Response:
     """POST /snapshots or /backups: made in the pod of `volume_id`."""
     version = await negotiated(request)
     body = await json_body(request, version)
-    entity = _entity(body, key, version)
-    if not entity.get("volume_id"):
+    entity = entity_of(body, key, version)
+    if "volume_id" not in entity:
         raise _bad("'volume_id' is a required property", version)
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
-    await quotas.check_create(request, kind, None, version)  # the pod checks the size
-    return await _create(request, kind, located.pod, body, version)
+    size = await _size_of(request, located, str(entity["volume_id"]), version)
+    await quotas.check_create(request, kind, size, version)
+    return await create_in(request, kind, located.pod, body, version)
+
+
+async def _size_of(
+    request: Request, located: volume_service.Located, volume_id: str, version: Version
+) -> int | None:
+    """The volume's size in GB, from its pod (None: the pod did not say)."""
+    resp = await send(request, located.pod, version, "GET", f"/volumes/{volume_id}")
+    if resp.status_code != 200:
+        return None
+    return _size(resp.json().get("volume", {}).get("size"))
 
 
 async def snapshot(request: Request) -> Response:
@@ -213,7 +230,7 @@ async def restore(request: Request) -> Response:
     version = await negotiated(request)
     backup_id = request.path_params["backup_id"]
     body = await json_body(request, version)
-    entity = _entity(body, "restore", version)
+    entity = entity_of(body, "restore", version)
     located = await locate(request, volume_service.BACKUP, backup_id, version)
     if entity.get("volume_id"):
         target = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
@@ -245,7 +262,7 @@ async def attachment(request: Request) -> Response:
     it is a 409 naming both pods (nothing is sent to either)."""
     version = await negotiated(request)
     body = await json_body(request, version)
-    entity = _entity(body, "attachment", version)
+    entity = entity_of(body, "attachment", version)
     if not entity.get("volume_uuid"):
         raise _bad("'volume_uuid' is a required property", version)
     located = await locate(request, volume_service.VOLUME, str(entity["volume_uuid"]), version)
@@ -262,7 +279,7 @@ async def attachment(request: Request) -> Response:
                 "pod is not supported yet.",
                 echo_headers(version),
             )
-    return await _create(request, volume_service.ATTACHMENT, located.pod, body, version)
+    return await create_in(request, volume_service.ATTACHMENT, located.pod, body, version)
 
 
 async def _pod_name(request: Request, pod_id: str) -> str:

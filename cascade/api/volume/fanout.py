@@ -37,7 +37,7 @@ from cascade.versions import Version
 UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
 
 
-async def _all(
+async def every_pod(
     request: Request, version: Version, path: str
 ) -> tuple[list[tuple[Pod, Any]], dict[str, str]]:
     """Every pod's decoded answer to GET `path` (with the request's query), and the
@@ -68,7 +68,7 @@ async def _all(
 
 async def pools(request: Request) -> Response:
     version = await negotiated(request)
-    found, headers = await _all(request, version, "/scheduler-stats/get_pools")
+    found, headers = await every_pod(request, version, "/scheduler-stats/get_pools")
     merged = [pool for _, body in found for pool in (body or {}).get("pools", [])]
     return reply({"pools": merged}, version, headers=headers)
 
@@ -77,7 +77,7 @@ async def summary(request: Request) -> Response:
     version = await negotiated(request)
     if version < Version(3, 12):
         raise VolumeError(404, "The resource could not be found.", echo_headers(version))
-    found, headers = await _all(request, version, "/volumes/summary")
+    found, headers = await every_pod(request, version, "/volumes/summary")
     total = {"total_count": 0, "total_size": 0}
     metadata: dict[str, list[str]] = {}
     for _, body in found:
@@ -94,7 +94,7 @@ async def summary(request: Request) -> Response:
 
 async def messages(request: Request) -> Response:
     version = await negotiated(request)
-    found, headers = await _all(request, version, "/messages")
+    found, headers = await every_pod(request, version, "/messages")
     merged = [m for _, body in found for m in (body or {}).get("messages", [])]
     merged.sort(key=lambda m: (str(m.get("created_at", "")), str(m.get("id", ""))), reverse=True)
     return reply({"messages": merged}, version, headers=headers)
@@ -124,7 +124,7 @@ async def message(request: Request) -> Response:
 
 async def resource_filters(request: Request) -> Response:
     version = await negotiated(request)
-    found, headers = await _all(request, version, "/resource_filters")
+    found, headers = await every_pod(request, version, "/resource_filters")
     common: dict[str, set[str]] | None = None
     for _, body in found:
         mine = {

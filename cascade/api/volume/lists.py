@@ -193,7 +193,8 @@ async def index(request: Request) -> Response:
     detail = collection[-1] == "detail"
     name = collection[-2] if detail else collection[-1]
     kind = KINDS[name]
-    limit = min(_int("limit", request.query_params.get("limit"), version) or MAX_LIMIT, MAX_LIMIT)
+    asked = _int("limit", request.query_params.get("limit"), version)
+    limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
     offset = _int("offset", request.query_params.get("offset"), version) or 0
     spec = _sort(request, version)
     order = listing.Order(
@@ -218,6 +219,8 @@ async def index(request: Request) -> Response:
     path = f"/{name}/detail"
     want = limit + offset
     marker_id = request.query_params.get("marker")
+    if limit == 0:  # as Cinder: an empty page, no pod asked
+        return reply({name: []}, version)
     query_key = json.dumps([name, sorted(filters), spec.keys, spec.dirs, project_of(request)])
     if marker_id is None:
         pages = await asyncio.gather(

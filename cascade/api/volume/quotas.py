@@ -74,6 +74,18 @@ async def check_create(request: Request, kind: str, size: int | None, version: V
         raise over_quota(exc, version) from exc
 
 
+async def check_extend(request: Request, new_size: int, grow: int, version: Version) -> None:
+    """An `os-extend` has room in the caller's project, else Cinder's 413."""
+    project = context(request).project_id or ""
+    async with session(request) as db:
+        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
+    usage = await used(request, project)
+    try:
+        volume_quotas.check_extend(limit, usage.used, new_size, grow)
+    except volume_quotas.OverQuota as exc:
+        raise over_quota(exc, version) from exc
+
+
 def _project(request: Request, rule: str, version: Version) -> str:
     ctx = context(request)
     project = str(request.path_params["project_id"])

@@ -11,11 +11,13 @@ routing `deleting`; a later 404 from the pod then removes it.
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume import views
+from cascade.api.volume import quotas, views
 from cascade.api.volume.common import (
     POD_HEADER,
     caller_for,
@@ -28,6 +30,7 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
+from cascade.db.models import Pod
 from cascade.services import volumes as volume_service
 from cascade.versions import Version
 
@@ -72,6 +75,8 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     path = f"{volume_service.PATHS[kind][0]}/{object_id}{rest}"
     content = await raw_body(request, version) if request.method in ("POST", "PUT") else None
     headers = {"Content-Type": "application/json"} if content else None
+    if kind == volume_service.VOLUME and rest == "/action" and content:
+        await _extend_quota(request, pod, object_id, content, version)
     resp = await send(
         request,
         pod,
@@ -96,3 +101,19 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     async with session(request) as db:
         found = await views.top_types(db, pod, found)
     return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
+
+
+async def _extend_quota(
+    request: Request, pod: Pod, volume_id: str, content: bytes, version: Version
+) -> None:
+    """An `os-extend` is checked against the top's quota first (the volume's size from
+    its pod); anything the top cannot read is left to the pod."""
+    try:
+        new_size = int(json.loads(content)["os-extend"]["new_size"])
+    except (ValueError, KeyError, TypeError):
+        return
+    resp = await send(request, pod, version, "GET", f"/volumes/{volume_id}")
+    if resp.status_code != 200:
+        return
+    size = int(resp.json().get("volume", {}).get("size") or 0)
+    await quotas.check_extend(request, new_size, new_size - size, version)

@@ -16,7 +16,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from cascade.api.volume import creates, fanout, lists, quotas, routed, types, versions, zones
+from cascade.api.volume import (
+    creates,
+    encryption,
+    fanout,
+    lists,
+    quotas,
+    routed,
+    transfers,
+    types,
+    versions,
+    zones,
+)
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
@@ -39,6 +50,12 @@ COLLECTIONS = frozenset(
 )  # fmt: skip
 
 
+async def no_id(request: Request) -> Response:
+    """`/volumes/` and the like with an empty id: Cinder's 404."""
+    version = await negotiated(request)
+    raise VolumeError(404, "The resource could not be found.", echo_headers(version))
+
+
 async def not_served(request: Request) -> Response:
     version = await negotiated(request)
     path = request.url.path[len(V3) :] or "/"
@@ -59,6 +76,17 @@ def _routed(kind: str) -> Callable[[Request], Any]:
     return handler
 
 
+def _transfer_routes(prefix: str) -> list[BaseRoute]:
+    base = f"{V3}/{prefix}"
+    return [
+        Route(base, transfers.create, methods=["POST"]),
+        Route(base, transfers.index, methods=["GET"]),
+        Route(f"{base}/detail", transfers.index, methods=["GET"]),
+        Route(base + "/{transfer_id}", transfers.member, methods=["GET", "DELETE"]),
+        Route(base + "/{transfer_id}/accept", transfers.accept, methods=["POST"]),
+    ]
+
+
 def _inner() -> list[BaseRoute]:
     out: list[BaseRoute] = [
         Route(f"{V3}/os-availability-zone", zones.index, methods=["GET"]),
@@ -73,6 +101,8 @@ def _inner() -> list[BaseRoute]:
         Route(V3 + "/messages/{message_id}", fanout.message, methods=["GET", "DELETE"]),
         Route(f"{V3}/resource_filters", fanout.resource_filters, methods=["GET"]),
         Route(f"{V3}/limits", quotas.limits, methods=["GET"]),
+        *_transfer_routes("os-volume-transfer"),
+        *_transfer_routes("volume-transfers"),
         Route(V3 + "/os-quota-sets/{project_id}", quotas.show, methods=["GET"]),
         Route(V3 + "/os-quota-sets/{project_id}", quotas.update, methods=["PUT"]),
         Route(V3 + "/os-quota-sets/{project_id}", quotas.delete, methods=["DELETE"]),
@@ -90,12 +120,26 @@ def _inner() -> list[BaseRoute]:
         Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_delete, methods=["DELETE"]),
         Route(V3 + "/types/{type_id}/os-volume-type-access", types.access_index, methods=["GET"]),
         Route(V3 + "/types/{type_id}/action", types.action, methods=["POST"]),
+        Route(V3 + "/types/{type_id}/encryption", encryption.show, methods=["GET"]),
+        Route(V3 + "/types/{type_id}/encryption", encryption.create, methods=["POST"]),
+        Route(V3 + "/types/{type_id}/encryption/{key}", encryption.show_item, methods=["GET"]),
+        Route(
+            V3 + "/types/{type_id}/encryption/{encryption_id}",
+            encryption.update,
+            methods=["PUT"],
+        ),
+        Route(
+            V3 + "/types/{type_id}/encryption/{encryption_id}",
+            encryption.delete,
+            methods=["DELETE"],
+        ),
     ]
     for collection, kind in lists.KINDS.items():
         handler = _routed(kind)
         out += [
             Route(f"{V3}/{collection}", lists.index, methods=["GET"]),
             Route(f"{V3}/{collection}/detail", lists.index, methods=["GET"]),
+            Route(V3 + f"/{collection}/", no_id, methods=ALL),
             Route(V3 + f"/{collection}/{{object_id}}", handler, methods=["GET", "PUT", "DELETE"]),
             Route(V3 + f"/{collection}/{{object_id}}/{{rest:path}}", handler, methods=ALL),
         ]

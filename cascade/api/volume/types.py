@@ -35,7 +35,7 @@ from cascade.versions import Version
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _translated(handler: Handler) -> Handler:
+def translated(handler: Handler) -> Handler:
     """Service refusals in Cinder's body."""
 
     async def wrapped(request: Request) -> Response:
@@ -64,12 +64,18 @@ def _bool(raw: Any, name: str, version: Version) -> bool | None:
     raise VolumeError(400, f"Invalid {name} filter [{raw}]", echo_headers(version))
 
 
-async def _new_specs(request: Request, vtype: VolumeType, specs: dict[str, str]) -> None:
-    """The pods' copies take the new extra specs first (Cinder's 400 `Volume Type is
-    currently in use.` from a pod whose volumes use the type stops the change)."""
+async def new_specs(
+    request: Request,
+    vtype: VolumeType,
+    specs: dict[str, str] | None,
+    encryption: Any = volume_type_copies.TOP,
+) -> None:
+    """The pods' copies take the new extra specs (or encryption) first (Cinder's 400
+    `Volume Type is currently in use.` from a pod whose volumes use the type stops the
+    change)."""
     async with session(request) as db:
         try:
-            await volume_type_copies.push_specs(db, request.app.state.registry, vtype, specs)
+            await volume_type_copies.push(db, request.app.state.registry, vtype, specs, encryption)
         except volume_type_copies.TypeCopyFailed as exc:
             await queue.enqueue(db, SYNC, vtype.id, None, {})  # copies changed go back
             await db.commit()
@@ -80,14 +86,14 @@ async def _new_specs(request: Request, vtype: VolumeType, specs: dict[str, str])
             raise volume_types.TypeError_(503, str(exc)) from exc
 
 
-async def _changed(request: Request, vtype: VolumeType) -> None:
+async def changed(request: Request, vtype: VolumeType) -> None:
     """The pods' copies follow (a job: the latest request wins)."""
     async with session(request) as db:
         await queue.enqueue(db, SYNC, vtype.id, None, {})
         await db.commit()
 
 
-@_translated
+@translated
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     ctx = context(request)
@@ -99,7 +105,7 @@ async def index(request: Request) -> Response:
     return reply(body, version)
 
 
-@_translated
+@translated
 async def show(request: Request) -> Response:
     version = await negotiated(request)
     async with session(request) as db:
@@ -107,7 +113,7 @@ async def show(request: Request) -> Response:
     return reply({"volume_type": volume_types.view(found, context(request).is_admin)}, version)
 
 
-@_translated
+@translated
 async def show_default(request: Request) -> Response:
     version = await negotiated(request)
     default_name = request.app.state.conf.volume.default_volume_type
@@ -125,7 +131,7 @@ def _entity(body: Any, version: Version) -> dict[str, Any]:
     return entity
 
 
-@_translated
+@translated
 async def create(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:type_create", version)
@@ -139,10 +145,12 @@ async def create(request: Request) -> Response:
             entity.get("extra_specs"),
             True if public is None else public,
         )
-    return reply({"volume_type": volume_types.view(made, True)}, version)
+    view = volume_types.view(made, True)
+    view.pop("qos_specs_id")  # Cinder's create answer has none
+    return reply({"volume_type": view}, version)
 
 
-@_translated
+@translated
 async def update(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:type_update", version)
@@ -152,11 +160,13 @@ async def update(request: Request) -> Response:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         await volume_types.update(db, found, entity.get("name"), entity.get("description"), public)
         view = volume_types.view(found, True)
-    await _changed(request, found)
+    for key in ("qos_specs_id", "os-volume-type-access:is_public"):
+        view.pop(key)  # Cinder's update answer has neither
+    await changed(request, found)
     return reply({"volume_type": view}, version)
 
 
-@_translated
+@translated
 async def delete(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:type_delete", version)
@@ -183,7 +193,7 @@ async def delete(request: Request) -> Response:
 # --- extra specs -----------------------------------------------------------------------
 
 
-@_translated
+@translated
 async def specs_index(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:types_extra_specs:index", version)
@@ -192,7 +202,7 @@ async def specs_index(request: Request) -> Response:
     return reply({"extra_specs": dict(found.extra_specs or {})}, version)
 
 
-@_translated
+@translated
 async def specs_create(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:types_extra_specs:create", version)
@@ -202,13 +212,13 @@ async def specs_create(request: Request) -> Response:
     specs = volume_types.check_specs(body["extra_specs"])
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
-        await _new_specs(request, found, {**(found.extra_specs or {}), **specs})
+        await new_specs(request, found, {**(found.extra_specs or {}), **specs})
         await volume_types.set_specs(db, found, specs)
-    await _changed(request, found)
+    await changed(request, found)
     return reply({"extra_specs": specs}, version)
 
 
-@_translated
+@translated
 async def spec_show(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:types_extra_specs:show", version)
@@ -222,7 +232,7 @@ async def spec_show(request: Request) -> Response:
     return reply({key: found.extra_specs[key]}, version)
 
 
-@_translated
+@translated
 async def spec_update(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:types_extra_specs:update", version)
@@ -233,13 +243,13 @@ async def spec_update(request: Request) -> Response:
     specs = volume_types.check_specs(body)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
-        await _new_specs(request, found, {**(found.extra_specs or {}), **specs})
+        await new_specs(request, found, {**(found.extra_specs or {}), **specs})
         await volume_types.set_specs(db, found, specs)
-    await _changed(request, found)
+    await changed(request, found)
     return reply(specs, version)
 
 
-@_translated
+@translated
 async def spec_delete(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:types_extra_specs:delete", version)
@@ -248,16 +258,16 @@ async def spec_delete(request: Request) -> Response:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         if key in (found.extra_specs or {}):
             rest = {k: v for k, v in found.extra_specs.items() if k != key}
-            await _new_specs(request, found, rest)
+            await new_specs(request, found, rest)
         await volume_types.unset_spec(db, found, key)
-    await _changed(request, found)
+    await changed(request, found)
     return reply(None, version, 202)
 
 
 # --- access -----------------------------------------------------------------------------
 
 
-@_translated
+@translated
 async def access_index(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "volume_extension:volume_type_access", version)
@@ -270,7 +280,7 @@ async def access_index(request: Request) -> Response:
     return reply(body, version)
 
 
-@_translated
+@translated
 async def action(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request, version)
@@ -293,5 +303,5 @@ async def action(request: Request) -> Response:
             volume_types.add_access if name == "addProjectAccess" else volume_types.remove_access
         )
         await change(db, found, str(args["project"]))
-    await _changed(request, found)
+    await changed(request, found)
     return reply(None, version, 202)

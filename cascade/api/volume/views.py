@@ -46,6 +46,8 @@ def summary(collection: str, obj: dict[str, Any]) -> dict[str, Any]:
     status, instance and volume)."""
     if collection == "attachments":
         return {k: obj.get(k) for k in ("id", "status", "instance", "volume_id")}
+    if collection == "snapshots":  # Cinder's summary is the detail without the extensions
+        return {k: v for k, v in obj.items() if not k.startswith("os-extended-snapshot")}
     return {"id": obj.get("id"), "name": obj.get("name"), "links": obj.get("links", [])}
 
 

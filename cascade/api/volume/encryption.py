@@ -1,0 +1,96 @@
+"""Encryption types of top volume types (admin; Cinder's `/types/{id}/encryption`).
+
+- GET /types/{id}/encryption: `{}` or the specification; GET .../{key}: one field.
+- POST (create; 400 if the type has one), PUT .../{encryption_id} (the fields
+  given), DELETE .../{encryption_id} (202). The pods' copies take the change
+  first: a pod whose volumes use the type refuses it, and so does the top.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import session
+from cascade.api.volume.common import authorize, json_body, negotiated, reply
+from cascade.api.volume.types import changed, new_specs, translated
+from cascade.services import volume_encryption, volume_types
+
+RULE = "volume_extension:volume_type_encryption"
+# what Cinder's create answers with
+ANSWER = ("volume_type_id", "encryption_id", "provider", "control_location", "cipher", "key_size")
+
+
+@translated
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE, version)
+    async with session(request) as db:
+        found = await volume_types.get(db, request.path_params["type_id"], None)
+    return reply(volume_encryption.view(found), version)
+
+
+@translated
+async def show_item(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE, version)
+    key = request.path_params["key"]
+    async with session(request) as db:
+        found = await volume_types.get(db, request.path_params["type_id"], None)
+    view = volume_encryption.view(found)
+    if key not in view:
+        raise volume_types.TypeError_(
+            404, f"Volume type encryption for type {found.id} does not exist."
+        )
+    return reply({key: view[key]}, version)
+
+
+@translated
+async def create(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE, version)
+    body = await json_body(request, version)
+    async with session(request) as db:
+        found = await volume_types.get(db, request.path_params["type_id"], None)
+        fields = volume_encryption.checked(body, create=True)
+        if found.encryption:
+            raise volume_types.TypeError_(
+                400, f"Volume type encryption for type {found.id} already exists."
+            )
+        await new_specs(request, found, None, {"cipher": None, "key_size": None, **fields})
+        volume_encryption.create(found, fields)
+        await db.commit()
+        view = {k: v for k, v in volume_encryption.view(found).items() if k in ANSWER}
+    await changed(request, found)
+    return reply({"encryption": view}, version)
+
+
+@translated
+async def update(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE, version)
+    body = await json_body(request, version)
+    async with session(request) as db:
+        found = await volume_types.get(db, request.path_params["type_id"], None)
+        fields = volume_encryption.checked(body, create=False)
+        current = volume_encryption.spec(found) or {}
+        await new_specs(request, found, None, {**current, **fields})
+        updated = volume_encryption.update(found, request.path_params["encryption_id"], fields)
+        await db.commit()
+    await changed(request, found)
+    return reply({"encryption": updated}, version)
+
+
+@translated
+async def delete(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, RULE, version)
+    async with session(request) as db:
+        found = await volume_types.get(db, request.path_params["type_id"], None)
+        encryption_id = request.path_params["encryption_id"]
+        if (found.encryption or {}).get("encryption_id") == encryption_id:
+            await new_specs(request, found, None, None)
+        volume_encryption.delete(found, encryption_id)
+        await db.commit()
+    await changed(request, found)
+    return reply(None, version, 202)

@@ -1,0 +1,120 @@
+"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers` from 3.55).
+
+- POST: made in the volume's pod (202 with the `auth_key`); its routing names
+  the project that made it.
+- GET (list, `/detail`): every pod's, put together; GET/DELETE one: routed.
+- POST /{id}/accept by another project: sent to the transfer's pod with the
+  accepting user's token (the routing table finds the transfer: the acceptor
+  cannot see it). When the pod accepts, the volume's routing moves to the
+  accepting project, so it sees and reaches its new volume through the top.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import context, session
+from cascade.api.volume import fanout
+from cascade.api.volume.common import (
+    POD_HEADER,
+    json_body,
+    negotiated,
+    pod_body,
+    pod_error,
+    project_of,
+    reply,
+    send,
+)
+from cascade.api.volume.creates import create_in, entity_of
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.api.volume.routed import locate
+from cascade.db.models import Pod, Routing
+from cascade.services import routings
+from cascade.services import volumes as volume_service
+from cascade.versions import Version
+
+
+def _prefix(request: Request) -> str:
+    return "/volume-transfers" if "/volume-transfers" in request.url.path else "/os-volume-transfer"
+
+
+def _missing(transfer_id: str, version: Version) -> VolumeError:
+    return VolumeError(404, f"Transfer {transfer_id} could not be found.", echo_headers(version))
+
+
+async def create(request: Request) -> Response:
+    version = await negotiated(request)
+    body = await json_body(request, version)
+    entity = entity_of(body, "transfer", version)
+    if not entity.get("volume_id"):
+        raise VolumeError(400, "'volume_id' is a required property", echo_headers(version))
+    located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
+    return await create_in(
+        request, volume_service.TRANSFER, located.pod, body, version, _prefix(request)
+    )
+
+
+async def index(request: Request) -> Response:
+    version = await negotiated(request)
+    detail = request.url.path.rstrip("/").endswith("/detail")
+    path = _prefix(request) + ("/detail" if detail else "")
+    found, headers = await fanout.every_pod(request, version, path)
+    merged = [t for _, body in found for t in (body or {}).get("transfers", [])]
+    merged.sort(key=lambda t: (str(t.get("created_at", "")), str(t.get("id", ""))), reverse=True)
+    return reply({"transfers": merged}, version, headers=headers)
+
+
+async def _routed(request: Request, transfer_id: str, version: Version) -> tuple[Routing, Pod]:
+    """The transfer's routing and pod, whoever asks (an acceptor is another project)."""
+    async with session(request) as db:
+        routing = await routings.find_top(db, volume_service.TRANSFER, transfer_id)
+        pod = await db.get(Pod, routing.pod_id) if routing is not None else None
+    if routing is None or pod is None:
+        raise _missing(transfer_id, version)
+    return routing, pod
+
+
+async def member(request: Request) -> Response:
+    """GET or DELETE one transfer: in its pod, for its own project (or an admin)."""
+    version = await negotiated(request)
+    transfer_id = request.path_params["transfer_id"]
+    routing, pod = await _routed(request, transfer_id, version)
+    ctx = context(request)
+    if not ctx.is_admin and routing.project_id != ctx.project_id:
+        raise _missing(transfer_id, version)
+    resp = await send(request, pod, version, request.method, f"{_prefix(request)}/{transfer_id}")
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, version)
+    if request.method == "DELETE":
+        async with session(request) as db:
+            await db.delete(await db.merge(routing))
+            await db.commit()
+    return reply(
+        await pod_body(request, pod, resp), version, resp.status_code, {POD_HEADER: pod.name}
+    )
+
+
+async def accept(request: Request) -> Response:
+    version = await negotiated(request)
+    transfer_id = request.path_params["transfer_id"]
+    routing, pod = await _routed(request, transfer_id, version)
+    body = await json_body(request, version)
+    resp = await send(
+        request, pod, version, "POST", f"{_prefix(request)}/{transfer_id}/accept", json=body
+    )
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, version)
+    found = await pod_body(request, pod, resp)
+    volume_id = ((found or {}).get("transfer") or {}).get("volume_id")
+    async with session(request) as db:
+        if volume_id:
+            volume = await routings.find_top(db, volume_service.VOLUME, str(volume_id))
+            if volume is not None:
+                volume.project_id = project_of(request)
+        await db.delete(await db.merge(routing))
+        await db.commit()
+    if volume_id:
+        request.app.state.registry.routes.drop(volume_service.VOLUME, str(volume_id))
+    return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
