@@ -110,6 +110,12 @@ DEFAULTS: dict[str, str] = {
     "volume_extension:types_extra_specs:delete": "rule:admin_required",
     "volume_extension:volume_type_access": "rule:admin_required",
     "volume_extension:volume_type_encryption": "rule:admin_required",
+    "volume_extension:qos_specs_manage:get_all": "rule:admin_required",
+    "volume_extension:qos_specs_manage:get": "rule:admin_required",
+    "volume_extension:qos_specs_manage:create": "rule:admin_required",
+    "volume_extension:qos_specs_manage:update": "rule:admin_required",
+    "volume_extension:qos_specs_manage:delete": "rule:admin_required",
+    "volume_extension:qos_specs_manage:delete_keys": "rule:admin_required",
     "volume_extension:volume_type_access:addProjectAccess": "rule:admin_required",
     "volume_extension:volume_type_access:removeProjectAccess": "rule:admin_required",
     # volume quotas (Cinder's rule names): a member shows its own project's

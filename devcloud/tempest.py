@@ -85,7 +85,7 @@ NETWORK = (
 # The Block Storage API compared through the top (`--service volume`): volumes (get, list,
 # actions, extend, metadata, clone and their negative tests), snapshots, availability
 # zones, limits, versions, and the admin APIs for volume types (extra specs, access),
-# quotas and volume/snapshot actions. Servers they attach to boot without a NIC.
+# quotas, QoS specs and volume/snapshot actions. Servers they attach to boot without a NIC.
 VOLUME = (
     r"^tempest\.api\.volume\.("
     r"test_volumes_get|test_volumes_list|test_volumes_actions|test_volumes_extend"
@@ -96,7 +96,7 @@ VOLUME = (
     r"|admin\.(test_volume_types|test_volume_types_negative|test_volume_types_extra_specs"
     r"|test_volume_types_extra_specs_negative|test_volume_type_access|test_volume_quotas"
     r"|test_volume_quotas_negative|test_volume_snapshot_quotas_negative|test_volumes_actions"
-    r"|test_snapshots_actions|test_volumes_list)"
+    r"|test_snapshots_actions|test_volumes_list|test_qos)"
     r")\b"
 )
 COMPARE_FILE = "compare.json"

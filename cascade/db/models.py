@@ -129,6 +129,20 @@ class VolumeType(Base):
     extra_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Cinder's encryption type: provider, control_location, cipher, key_size, encryption_id
     encryption: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    qos_specs_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class QosSpecs(Base):
+    """QoS specs owned by the top; a pod gets a copy with a volume type associated with them."""
+
+    __tablename__ = "qos_specs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    consumer: Mapped[str] = mapped_column(String(16))
+    specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 

@@ -2,7 +2,10 @@
 
 - `volume_type.sync` (type id): every pod's copy gets the top's extra specs
   (without `cascade:` keys) and, for a private type, the top's access list.
-  Compares rather than replays: running it again converges on the same state.
+  and its QoS specs association.
+- `qos_specs.sync` (QoS specs id): every pod's copy gets the top's consumer and
+  specs; a deleted one's copies go.
+Both compare rather than replay: running them again converges on the same state.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from cascade.jobs.registry import JobContext, handler
 from cascade.services import volume_type_copies
 
 SYNC = "volume_type.sync"
+QOS_SYNC = "qos_specs.sync"
 
 
 @handler(SYNC)
@@ -20,3 +24,9 @@ async def sync_type(ctx: JobContext, job: Job) -> None:
         vtype = await db.get(VolumeType, job.resource_id)
         if vtype is not None:  # a deleted type's copies went with its delete
             await volume_type_copies.sync(db, ctx.pods, vtype)
+
+
+@handler(QOS_SYNC)
+async def sync_qos(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        await volume_type_copies.sync_qos(db, ctx.pods, job.resource_id)

@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod, Routing, VolumeType
+from cascade.db.models import Pod, QosSpecs, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.compute import PodRefused, pod_message
 from cascade.pods.registry import PodRegistry
-from cascade.services import routings, volume_encryption, volume_types
+from cascade.services import routings, volume_encryption, volume_qos, volume_types
 
 VERSION = "3.0"
 PREFIX = "cascade-"
@@ -91,12 +92,15 @@ async def _converge(
     bottom: str,
     specs: dict[str, str] | None = None,
     encryption: Any = TOP,
+    qos: str | None = None,
 ) -> None:
     """The copy's extra specs (`specs`, else the top's), encryption (`encryption`, else
-    the top's) and access as the top's (the default type is the pod's own)."""
+    the top's), QoS specs (the pod's copy `qos`) and access as the top's (the default
+    type is the pod's own)."""
     if vtype.name == volume_types.DEFAULT:
         return
     path = f"/types/{bottom}"
+    await _associate(cinder, bottom, qos)
     want_encryption = volume_encryption.spec(vtype) if encryption is TOP else encryption
     await _encryption(cinder, path, want_encryption)
     have = (await cinder.send("GET", f"{path}/extra_specs", (200,))).json()["extra_specs"]
@@ -115,6 +119,57 @@ async def _converge(
     for project in sorted(granted - set(projects)):
         body = {"removeProjectAccess": {"project": project}}
         await cinder.send("POST", f"{path}/action", (202, 404), json=body)
+
+
+async def _associate(cinder: PodCinder, bottom: str, qos: str | None) -> None:
+    """The pod's type associated with the pod's copy of the top's QoS specs, or none."""
+    shown = (await cinder.send("GET", f"/types/{bottom}", (200,))).json()["volume_type"]
+    current = shown.get("qos_specs_id")
+    if current == qos:
+        return
+    params = {"vol_type_id": bottom}
+    if current:
+        await cinder.send("GET", f"/qos-specs/{current}/disassociate", (202,), params=params)
+    if qos:
+        await cinder.send("GET", f"/qos-specs/{qos}/associate", (202,), params=params)
+
+
+async def qos_in_pod(db: AsyncSession, cinder: PodCinder, qos_id: str | None) -> str | None:
+    """The pod's copy of top QoS specs `qos_id` (named `cascade-<id>`), made or brought in
+    line with the top now; None for none."""
+    if not qos_id:
+        return None
+    qos = await db.get(QosSpecs, qos_id)
+    if qos is None:
+        return None
+    pod = cinder.pod
+    routing = await routings.find(db, volume_qos.KIND, qos.id, pod.id)
+    if routing is None:
+        routing = await routings.record_intent_once(db, volume_qos.KIND, qos.id, pod.id, "")
+    bottom = routing.bottom_id if routing.status == "active" else None
+    if bottom is None:
+        name = f"{PREFIX}{qos.id}"
+        listed = (await cinder.send("GET", "/qos-specs", (200,))).json()["qos_specs"]
+        found = next((q for q in listed if q.get("name") == name), None)
+        if found is None:
+            body = {"qos_specs": {"name": name, "consumer": qos.consumer, **qos.specs}}
+            found = (await cinder.send("POST", "/qos-specs", (200,), json=body)).json()["qos_specs"]
+        bottom = str(found["id"])
+        await _activate(db, routing, bottom)
+    await converge_qos(cinder, qos, bottom)
+    return bottom
+
+
+async def converge_qos(cinder: PodCinder, qos: QosSpecs, bottom: str) -> None:
+    """A pod's copy of QoS specs with the top's consumer and specs."""
+    have = (await cinder.send("GET", f"/qos-specs/{bottom}", (200,))).json()["qos_specs"]
+    want = {**qos.specs, "consumer": qos.consumer}
+    current = {**(have.get("specs") or {}), "consumer": have.get("consumer")}
+    if any(current.get(k) != v for k, v in want.items()):
+        await cinder.send("PUT", f"/qos-specs/{bottom}", (200,), json={"qos_specs": want})
+    extra = sorted(set(have.get("specs") or {}) - set(qos.specs))
+    if extra:
+        await cinder.send("PUT", f"/qos-specs/{bottom}/delete_keys", (202,), json={"keys": extra})
 
 
 async def _encryption(cinder: PodCinder, path: str, want: dict[str, Any] | None) -> None:
@@ -155,7 +210,8 @@ async def ensure_in_pod(
         }
         found = (await cinder.send("POST", "/types", (200,), json=body)).json()["volume_type"]
     bottom = str(found["id"])
-    await _converge(cinder, vtype, projects, bottom)
+    qos = await qos_in_pod(db, cinder, vtype.qos_specs_id)
+    await _converge(cinder, vtype, projects, bottom, qos=qos)
     await _activate(db, routing, bottom)
     return bottom
 
@@ -175,7 +231,9 @@ async def sync(db: AsyncSession, registry: PodRegistry, vtype: VolumeType) -> No
         pod = await db.get(Pod, routing.pod_id)
         if pod is None or not routing.bottom_id:
             continue
-        await _converge(await PodCinder.open(registry, pod), vtype, projects, routing.bottom_id)
+        cinder = await PodCinder.open(registry, pod)
+        qos = await qos_in_pod(db, cinder, vtype.qos_specs_id)
+        await _converge(cinder, vtype, projects, routing.bottom_id, qos=qos)
 
 
 async def push(
@@ -197,7 +255,8 @@ async def push(
         pod = await db.get(Pod, routing.pod_id)
         if pod is not None and routing.bottom_id:
             cinder = await PodCinder.open(registry, pod)
-            await _converge(cinder, vtype, projects, routing.bottom_id, wanted, encryption)
+            qos = await qos_in_pod(db, cinder, vtype.qos_specs_id)
+            await _converge(cinder, vtype, projects, routing.bottom_id, wanted, encryption, qos)
 
 
 async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
@@ -217,3 +276,24 @@ async def top_of(db: AsyncSession, pod: Pod, bottom_id: str) -> str | None:
     """The top type id of a pod's copy."""
     found = await routings.find_bottom(db, volume_types.KIND, pod.id, bottom_id)
     return found.top_id if found is not None else None
+
+
+async def sync_qos(db: AsyncSession, registry: PodRegistry, qos_id: str) -> None:
+    """Every pod's copy of top QoS specs brought in line with the top (a deleted one's
+    copies go, disassociated)."""
+    qos = await db.get(QosSpecs, qos_id)
+    query = select(Routing).where(
+        Routing.resource_type == volume_qos.KIND, Routing.top_id == qos_id
+    )
+    for routing in list((await db.scalars(query)).all()):
+        pod = await db.get(Pod, routing.pod_id)
+        if pod is None or not routing.bottom_id:
+            continue
+        cinder = await PodCinder.open(registry, pod)
+        if qos is not None:
+            await converge_qos(cinder, qos, routing.bottom_id)
+            continue
+        url = f"/qos-specs/{routing.bottom_id}"
+        await cinder.send("DELETE", url, (202, 404), params={"force": "True"})
+        await db.delete(routing)
+        await db.commit()

@@ -111,7 +111,7 @@ def view(vtype: VolumeType, admin: bool) -> dict[str, Any]:
         "extra_specs": specs,
     }
     if admin:
-        out["qos_specs_id"] = None
+        out["qos_specs_id"] = vtype.qos_specs_id
     out["os-volume-type-access:is_public"] = vtype.is_public
     return out
 

@@ -6,14 +6,17 @@ or admin) are used only to check where Cascade put them.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
 import pytest
 from openstack.connection import Connection
 
+from tests.integration.conftest import devcloud
 from tests.integration.test_cascade_compute import MV as COMPUTE_MV
-from tests.integration.test_cascade_compute import unique, wait_gone, wait_status
+from tests.integration.test_cascade_compute import pids, unique, wait_gone, wait_status
 
 pytestmark = pytest.mark.integration
 MV = "3.60"
@@ -430,3 +433,73 @@ def test_a_transferred_volume_belongs_to_the_accepting_project(
     finally:
         call(owner, "DELETE", f"/volumes/{volume['id']}")
         gone(owner, f"/volumes/{volume['id']}")
+
+
+def test_with_a_pod_s_cinder_api_stopped_lists_still_answer(
+    top: dict[str, Connection],
+) -> None:
+    conn = top["cascade"]
+    kept = make(conn, availability_zone="az1", name=unique("kept"))
+    wait(conn, f"/volumes/{kept['id']}", "volume", "available")
+    os.killpg(pids()["pod2-cinder-api"], signal.SIGKILL)
+    try:
+        listed = call(conn, "GET", "/volumes/detail")
+        assert listed.status_code == 200, listed.text
+        assert listed.headers["X-Cascade-Unavailable-Pods"] == "pod2"
+        assert kept["id"] in {v["id"] for v in listed.json()["volumes"]}
+        down = call(
+            conn, "POST", "/volumes", json={"volume": {"size": 1, "availability_zone": "az2"}}
+        )
+        assert down.status_code == 503 and "pod2" in down.json()["serviceUnavailable"]["message"]
+    finally:
+        result = devcloud("up")
+        assert result.returncode == 0, result.stderr
+        call(conn, "DELETE", f"/volumes/{kept['id']}")
+        gone(conn, f"/volumes/{kept['id']}")
+
+
+def test_qos_specs_follow_their_type_into_the_pod(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    name = unique("qos")
+    qos = call(
+        admin, "POST", "/qos-specs", json={"qos_specs": {"name": name, "total_iops_sec": "500"}}
+    ).json()["qos_specs"]
+    vtype = call(admin, "POST", "/types", json={"volume_type": {"name": name}}).json()[
+        "volume_type"
+    ]
+    volume = None
+    try:
+        linked = call(admin, "GET", f"/qos-specs/{qos['id']}/associate?vol_type_id={vtype['id']}")
+        assert linked.status_code == 202
+        volume = make(conn, availability_zone="az1", volume_type=name)
+        wait(conn, f"/volumes/{volume['id']}", "volume", "available")
+        pod = conns["pod1-admin"].block_storage
+        copies = [
+            q
+            for q in pod.get("/qos-specs").json()["qos_specs"]
+            if q["name"] == f"cascade-{qos['id']}"
+        ]
+        assert len(copies) == 1 and copies[0]["specs"] == {"total_iops_sec": "500"}
+        bottom_type = next(
+            t
+            for t in pod.get("/types?is_public=None").json()["volume_types"]
+            if t["name"] == f"cascade-{vtype['id']}"
+        )
+        assert bottom_type["qos_specs_id"] == copies[0]["id"]
+        # a change of the specs reaches the copy (by a job)
+        call(admin, "PUT", f"/qos-specs/{qos['id']}", json={"qos_specs": {"total_iops_sec": "900"}})
+        deadline = time.monotonic() + 30
+        while pod.get(f"/qos-specs/{copies[0]['id']}").json()["qos_specs"]["specs"] != {
+            "total_iops_sec": "900"
+        }:
+            assert time.monotonic() < deadline, "the QoS change did not reach pod1"
+            time.sleep(0.5)
+    finally:
+        if volume:
+            call(conn, "DELETE", f"/volumes/{volume['id']}")
+            gone(conn, f"/volumes/{volume['id']}")
+        call(admin, "GET", f"/qos-specs/{qos['id']}/disassociate_all")
+        call(admin, "DELETE", f"/types/{vtype['id']}")
+        assert call(admin, "DELETE", f"/qos-specs/{qos['id']}?force=true").status_code == 202

@@ -204,3 +204,77 @@ def test_a_quota_update_takes_only_known_keys_in_range() -> None:
         checked_values(known, {"quota_set": {"volumes": -2}})
     with pytest.raises(ValueError, match="quota_set"):
         checked_values(known, {"volumes": 1})
+
+
+# --- encryption types ------------------------------------------------------------------
+
+
+async def test_a_type_has_one_encryption_spec_at_the_top(client: httpx.AsyncClient) -> None:
+    made = await client.post(TYPES, json={"volume_type": {"name": "secure"}}, headers=ADMIN)
+    url = f"{TYPES}/{made.json()['volume_type']['id']}/encryption"
+    assert (await client.get(url, headers=ADMIN)).json() == {}
+    assert (await client.get(url, headers=MEMBER)).status_code == 403
+    body = {"encryption": {"provider": "luks", "control_location": "front-end", "key_size": 256}}
+    created = await client.post(url, json=body, headers=ADMIN)
+    assert created.status_code == 200, created.text
+    spec = created.json()["encryption"]
+    assert spec["provider"] == "luks" and spec["cipher"] is None and spec["key_size"] == 256
+    again = await client.post(url, json=body, headers=ADMIN)
+    assert again.status_code == 400 and "already exists" in again.json()["badRequest"]["message"]
+    bad = {"encryption": {"provider": "luks", "control_location": "middle"}}
+    assert (await client.post(url, json=bad, headers=ADMIN)).status_code == 400
+    changed = await client.put(
+        f"{url}/{spec['encryption_id']}", json={"encryption": {"cipher": "aes"}}, headers=ADMIN
+    )
+    assert changed.status_code == 200 and changed.json() == {"encryption": {"cipher": "aes"}}
+    item = await client.get(f"{url}/cipher", headers=ADMIN)
+    assert item.json() == {"cipher": "aes"}
+    shown = (await client.get(url, headers=ADMIN)).json()
+    assert shown["control_location"] == "front-end" and shown["deleted"] is False
+    gone = await client.delete(f"{url}/{spec['encryption_id']}", headers=ADMIN)
+    assert gone.status_code == 202
+    assert (await client.get(url, headers=ADMIN)).json() == {}
+    missing = await client.delete(f"{url}/{spec['encryption_id']}", headers=ADMIN)
+    assert missing.status_code == 404
+
+
+# --- QoS specs -------------------------------------------------------------------------
+
+QOS = "/volume/v3/qos-specs"
+
+
+async def test_qos_specs_are_the_tops_and_follow_cinders_rules(client: httpx.AsyncClient) -> None:
+    body = {"qos_specs": {"name": "gold", "consumer": "front-end", "read_iops_sec": "100"}}
+    assert (await client.post(QOS, json=body, headers=MEMBER)).status_code == 403
+    made = await client.post(QOS, json=body, headers=ADMIN)
+    assert made.status_code == 200, made.text
+    qos = made.json()["qos_specs"]
+    assert qos["specs"] == {"read_iops_sec": "100"} and qos["consumer"] == "front-end"
+    assert made.json()["links"][0]["href"].endswith(f"/qos-specs/{qos['id']}")
+    assert (await client.post(QOS, json=body, headers=ADMIN)).status_code == 409
+    bad = {"qos_specs": {"name": "x", "consumer": "sideways"}}
+    assert (await client.post(QOS, json=bad, headers=ADMIN)).status_code == 400
+    url = f"{QOS}/{qos['id']}"
+    keys = await client.put(url, json={"qos_specs": {"write_iops_sec": "50"}}, headers=ADMIN)
+    assert keys.json() == {"qos_specs": {"write_iops_sec": "50"}}
+    dropped = await client.put(
+        f"{url}/delete_keys", json={"keys": ["read_iops_sec"]}, headers=ADMIN
+    )
+    assert dropped.status_code == 202
+    shown = (await client.get(url, headers=ADMIN)).json()["qos_specs"]
+    assert shown["specs"] == {"write_iops_sec": "50"}
+    vtype = (
+        await client.post(TYPES, json={"volume_type": {"name": "limited"}}, headers=ADMIN)
+    ).json()["volume_type"]
+    linked = await client.get(f"{url}/associate?vol_type_id={vtype['id']}", headers=ADMIN)
+    assert linked.status_code == 202
+    typed = (await client.get(f"{TYPES}/{vtype['id']}", headers=ADMIN)).json()["volume_type"]
+    assert typed["qos_specs_id"] == qos["id"]
+    pairs = (await client.get(f"{url}/associations", headers=ADMIN)).json()["qos_associations"]
+    assert pairs == [{"association_type": "volume_type", "name": "limited", "id": vtype["id"]}]
+    in_use = await client.delete(url, headers=ADMIN)
+    assert in_use.status_code == 400
+    unlinked = await client.get(f"{url}/disassociate_all", headers=ADMIN)
+    assert unlinked.status_code == 202
+    assert (await client.delete(url, headers=ADMIN)).status_code == 202
+    assert (await client.get(url, headers=ADMIN)).status_code == 404

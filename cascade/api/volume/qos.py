@@ -1,0 +1,162 @@
+"""QoS specs, owned by the top (admin; Cinder's `/qos-specs`).
+
+- GET /qos-specs, GET /qos-specs/{id} (with `links`), POST (200; 409 for a name in
+  use), PUT /qos-specs/{id} (set keys, 200), PUT /qos-specs/{id}/delete_keys (202),
+  DELETE /qos-specs/{id}[?force=true] (202; associated and not forced: 400).
+- GET /qos-specs/{id}/associations, /associate?vol_type_id=,
+  /disassociate?vol_type_id=, /disassociate_all (202).
+The pods hold copies of the specs their types' copies are associated with; they
+follow by the `qos_specs.sync` and `volume_type.sync` jobs.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cascade.api.request import session
+from cascade.api.volume.common import authorize, json_body, negotiated, original_url, reply
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.api.volume.types import changed, translated
+from cascade.db.models import QosSpecs
+from cascade.jobs import queue
+from cascade.jobs.volume import QOS_SYNC
+from cascade.services import volume_qos, volume_types
+
+RULE = "volume_extension:qos_specs_manage"
+
+
+def _links(request: Request, qos: QosSpecs) -> list[dict[str, str]]:
+    base = original_url(request).split("/qos-specs")[0]
+    return [
+        {"rel": "self", "href": f"{base}/qos-specs/{qos.id}"},
+        {"rel": "bookmark", "href": f"{base.replace('/v3', '', 1)}/qos-specs/{qos.id}"},
+    ]
+
+
+async def _sync(request: Request, qos_id: str) -> None:
+    async with session(request) as db:
+        await queue.enqueue(db, QOS_SYNC, qos_id, None, {})
+        await db.commit()
+
+
+@translated
+async def index(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:get_all", version)
+    async with session(request) as db:
+        found = await volume_qos.listing(db)
+    return reply({"qos_specs": [volume_qos.view(q) for q in found]}, version)
+
+
+@translated
+async def show(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:get", version)
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+    body = {"qos_specs": volume_qos.view(found), "links": _links(request, found)}
+    return reply(body, version)
+
+
+@translated
+async def create(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:create", version)
+    body = await json_body(request, version)
+    async with session(request) as db:
+        made = await volume_qos.create(db, body)
+    return reply({"qos_specs": volume_qos.view(made), "links": _links(request, made)}, version)
+
+
+@translated
+async def update(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:update", version)
+    body = await json_body(request, version)
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+        given = await volume_qos.set_keys(db, found, body)
+    await _sync(request, found.id)
+    return reply({"qos_specs": given}, version)
+
+
+@translated
+async def delete_keys(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:delete_keys", version)
+    body = await json_body(request, version)
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+        await volume_qos.delete_keys(db, found, body)
+    await _sync(request, found.id)
+    return reply(None, version, 202)
+
+
+@translated
+async def delete(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:delete", version)
+    force = request.query_params.get("force", "false").lower() in ("true", "1", "yes", "on")
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+        qos_id = found.id
+        left = await volume_qos.delete(db, found, force)
+    for vtype in left:
+        await changed(request, vtype)  # the copies follow: disassociated
+    await _sync(request, qos_id)
+    return reply(None, version, 202)
+
+
+@translated
+async def associations(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:get_all", version)
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+        types = await volume_qos.types_of(db, found.id)
+    body = {
+        "qos_associations": [
+            {"association_type": "volume_type", "name": t.name, "id": t.id} for t in types
+        ]
+    }
+    return reply(body, version)
+
+
+@translated
+async def associate(request: Request) -> Response:
+    """GET .../associate and .../disassociate with `vol_type_id`: 202."""
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:update", version)
+    type_id = request.query_params.get("vol_type_id")
+    if not type_id:
+        raise VolumeError(400, "Volume Type id must not be None.", echo_headers(version))
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+        try:
+            vtype = await volume_types.get(db, type_id, None)
+        except volume_types.TypeError_:
+            raise volume_types.TypeError_(
+                404, f"Volume type {type_id} could not be found."
+            ) from None
+        if request.url.path.endswith("/disassociate"):
+            await volume_qos.disassociate(db, found, vtype)
+        else:
+            await volume_qos.associate(db, found, vtype)
+    await changed(request, vtype)
+    return reply(None, version, 202)
+
+
+@translated
+async def disassociate_all(request: Request) -> Response:
+    version = await negotiated(request)
+    authorize(request, f"{RULE}:update", version)
+    async with session(request) as db:
+        found = await volume_qos.get(db, request.path_params["qos_id"])
+        types = await volume_qos.types_of(db, found.id)
+        for vtype in types:
+            await volume_qos.disassociate(db, found, vtype)
+    for vtype in types:
+        await changed(request, vtype)
+    return reply(None, version, 202)
