@@ -3,13 +3,19 @@ the project id in the URL, and what is not served yet."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
 
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import negotiate, requested
+from cascade.db.models import Pod, Routing
 from cascade.versions import Version
+from tests.unit.fakenova import FakeCloud
 
 MEMBER = {"X-Auth-Token": "member-token"}
 LOW, HIGH = Version(3, 0), Version(3, 71)
@@ -278,3 +284,54 @@ async def test_qos_specs_are_the_tops_and_follow_cinders_rules(client: httpx.Asy
     assert unlinked.status_code == 202
     assert (await client.delete(url, headers=ADMIN)).status_code == 202
     assert (await client.get(url, headers=ADMIN)).status_code == 404
+
+
+# --- placement across pods -------------------------------------------------------------
+
+
+async def _route(app: Starlette, kind: str, object_id: str, pod_name: str) -> None:
+    async with app.state.sessions() as db:
+        pod_id = await db.scalar(select(Pod.id).where(Pod.name == pod_name))
+        assert pod_id is not None
+        db.add(
+            Routing(
+                id=f"r-{object_id}",
+                resource_type=kind,
+                top_id=object_id,
+                pod_id=pod_id,
+                bottom_id=object_id,
+                project_id="p1",
+                status="active",
+                created_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )
+        await db.commit()
+
+
+async def test_a_backup_is_not_restored_into_a_volume_of_another_pod(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
+    await _route(app, "backup", "b1", "pod1")
+    await _route(app, "volume", "v2", "pod2")
+    answer = await client.post(
+        "/volume/v3/p1/backups/b1/restore", json={"restore": {"volume_id": "v2"}}, headers=MEMBER
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["badRequest"]["message"] == (
+        "Backup b1 is in pod pod1 and volume v2 in pod pod2: restoring a backup into a volume "
+        "of another pod is not supported yet."
+    )
+    other = await client.post(
+        "/volume/v3/backups/b1/restore", json={"restore": {"volume_id": "v2"}}, headers=OTHER
+    )
+    assert other.status_code == 404  # another project's backup is not found
+
+
+async def test_a_volume_from_a_snapshot_stays_in_the_snapshots_az(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
+    await _route(app, "snapshot", "s1", "pod2")
+    body = {"volume": {"size": 1, "snapshot_id": "s1", "availability_zone": "az1"}}
+    answer = await client.post("/volume/v3/p1/volumes", json=body, headers=MEMBER)
+    assert answer.status_code == 400
+    assert "is in availability zone az2 (pod pod2)" in answer.json()["badRequest"]["message"]
