@@ -503,3 +503,36 @@ def test_qos_specs_follow_their_type_into_the_pod(
         call(admin, "GET", f"/qos-specs/{qos['id']}/disassociate_all")
         call(admin, "DELETE", f"/types/{vtype['id']}")
         assert call(admin, "DELETE", f"/qos-specs/{qos['id']}?force=true").status_code == 202
+
+
+def test_a_retype_names_a_top_type(top: dict[str, Connection]) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    names = [unique("rt"), unique("rt")]
+    made = [
+        call(admin, "POST", "/types", json={"volume_type": {"name": n}}).json()["volume_type"]
+        for n in names
+    ]
+    volume = None
+    try:
+        volume = make(conn, availability_zone="az1", volume_type=names[0])
+        wait(conn, f"/volumes/{volume['id']}", "volume", "available")
+        retype = {"os-retype": {"new_type": names[1], "migration_policy": "never"}}
+        answer = call(conn, "POST", f"/volumes/{volume['id']}/action", json=retype)
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 60
+        while (
+            call(conn, "GET", f"/volumes/{volume['id']}").json()["volume"]["volume_type"]
+            != names[1]
+        ):
+            assert time.monotonic() < deadline, "the retype did not happen"
+            time.sleep(0.5)
+        unknown = {"os-retype": {"new_type": "no-such-type"}}
+        refused = call(conn, "POST", f"/volumes/{volume['id']}/action", json=unknown)
+        assert refused.status_code == 404
+    finally:
+        if volume:
+            wait(conn, f"/volumes/{volume['id']}", "volume", "available")
+            call(conn, "DELETE", f"/volumes/{volume['id']}")
+            gone(conn, f"/volumes/{volume['id']}")
+        for vtype in made:
+            call(admin, "DELETE", f"/types/{vtype['id']}")

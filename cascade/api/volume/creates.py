@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume import quotas, views
+from cascade.api.volume import quotas, type_copy, views
 from cascade.api.volume.common import (
     POD_HEADER,
     json_body,
@@ -28,14 +28,12 @@ from cascade.api.volume.common import (
     project_of,
     reply,
     send,
-    unavailable,
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, VolumeType
-from cascade.pods.client import PodUnavailable
-from cascade.services import routings, scheduling, volume_type_copies, volume_types
+from cascade.services import routings, scheduling, volume_types
 from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
 from cascade.versions import Version
@@ -88,22 +86,6 @@ async def _volume_type(
             return await volume_types.default(db, request.app.state.conf.volume.default_volume_type)
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message, echo_headers(version)) from exc
-
-
-async def _copy(request: Request, pod: Pod, vtype: VolumeType, version: Version) -> str:
-    """The pod's copy of the type, made now if needed: its id there."""
-    state = request.scope.get("state", {})
-    async with session(request) as db:
-        try:
-            return await volume_type_copies.ensure_in_pod(
-                db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
-            )
-        except volume_type_copies.TypeCopyFailed as exc:
-            raise VolumeError(
-                exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
-            ) from exc
-        except PodUnavailable as exc:
-            raise unavailable(exc, version) from exc
 
 
 async def _volume_pod(
@@ -189,7 +171,7 @@ async def volume(request: Request) -> Response:
     pod = await _volume_pod(request, entity, tag, version)
     entity["availability_zone"] = pod.pod_az
     if vtype is not None:
-        entity["volume_type"] = await _copy(request, pod, vtype, version)
+        entity["volume_type"] = await type_copy.in_pod(request, pod, vtype, version)
     return await create_in(request, volume_service.VOLUME, pod, body, version)
 
 

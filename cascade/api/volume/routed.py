@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume import quotas, views
+from cascade.api.volume import quotas, type_copy, views
 from cascade.api.volume.common import (
     POD_HEADER,
     caller_for,
@@ -77,6 +77,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     headers = {"Content-Type": "application/json"} if content else None
     if kind == volume_service.VOLUME and rest == "/action" and content:
         await _extend_quota(request, pod, object_id, content, version)
+        content = await type_copy.retyped(request, pod, content, version)
     resp = await send(
         request,
         pod,

@@ -1,0 +1,55 @@
+"""A top volume type where a request needs it in a pod: its copy's id there (made now if
+the pod has none), for a create (`volume_type`) or a retype (`os-retype` `new_type`)."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+
+from cascade.api.request import context, session
+from cascade.api.volume.common import unavailable
+from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.microversion import echo_headers
+from cascade.db.models import Pod, VolumeType
+from cascade.pods.client import PodUnavailable
+from cascade.services import volume_type_copies, volume_types
+from cascade.versions import Version
+
+
+async def in_pod(request: Request, pod: Pod, vtype: VolumeType, version: Version) -> str:
+    """The pod's copy of the type, made now if needed: its id there."""
+    state = request.scope.get("state", {})
+    async with session(request) as db:
+        try:
+            return await volume_type_copies.ensure_in_pod(
+                db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
+            )
+        except volume_type_copies.TypeCopyFailed as exc:
+            raise VolumeError(
+                exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
+            ) from exc
+        except PodUnavailable as exc:
+            raise unavailable(exc, version) from exc
+
+
+async def retyped(request: Request, pod: Pod, content: bytes, version: Version) -> bytes:
+    """An `os-retype` action body with `new_type` (a top type, by name or id) made the
+    pod's copy; any other body as it is (the pod answers what it cannot read)."""
+    try:
+        body = json.loads(content)
+        wanted = body["os-retype"]["new_type"]
+    except (ValueError, KeyError, TypeError):
+        return content
+    if not isinstance(wanted, str) or not wanted:
+        return content
+    ctx = context(request)
+    async with session(request) as db:
+        try:
+            vtype = await volume_types.by_name_or_id(
+                db, wanted, None if ctx.is_admin else ctx.project_id
+            )
+        except volume_types.TypeError_ as exc:
+            raise VolumeError(exc.status, exc.message, echo_headers(version)) from exc
+    body["os-retype"]["new_type"] = await in_pod(request, pod, vtype, version)
+    return json.dumps(body).encode()
