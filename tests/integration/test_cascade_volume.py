@@ -536,3 +536,52 @@ def test_a_retype_names_a_top_type(top: dict[str, Connection]) -> None:
             gone(conn, f"/volumes/{volume['id']}")
         for vtype in made:
             call(admin, "DELETE", f"/types/{vtype['id']}")
+
+
+def test_a_server_s_new_volume_gets_the_pods_copy_of_its_top_type(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    conn, admin = top["cascade"], top["cascade-admin"]
+    name = unique("bdm")
+    vtype = call(admin, "POST", "/types", json={"volume_type": {"name": name}}).json()[
+        "volume_type"
+    ]
+    image = str(conn.image.find_image("tiny", ignore_missing=False).id)
+    server = None
+    try:
+        blank = {
+            "boot_index": -1,
+            "source_type": "blank",
+            "destination_type": "volume",
+            "volume_size": 1,
+            "volume_type": name,
+            "delete_on_termination": True,
+        }
+        local = {
+            "boot_index": 0,
+            "uuid": image,
+            "source_type": "image",
+            "destination_type": "local",
+        }
+        made = boot(conn, availability_zone="az2", block_device_mapping_v2=[local, blank])
+        assert made.status_code == 202, made.text
+        server = made.json()["server"]["id"]
+        wait_status(conn, server, "ACTIVE")
+        volumes = [
+            v
+            for v in conns["pod2-admin"]
+            .block_storage.get("/volumes/detail?all_tenants=1")
+            .json()["volumes"]
+            if v["name"] == f"{server}-blank-vol"
+        ]
+        assert [v["volume_type"] for v in volumes] == [f"cascade-{vtype['id']}"]
+        shown = call(conn, "GET", f"/volumes/{volumes[0]['id']}").json()["volume"]
+        assert shown["volume_type"] == name  # the top's name through the top
+    finally:
+        if server:
+            conn.compute.delete(f"/servers/{server}", microversion=COMPUTE_MV, raise_exc=False)
+            wait_gone(conn, server)
+        deadline = time.monotonic() + 60
+        while call(admin, "DELETE", f"/types/{vtype['id']}").status_code != 202:
+            assert time.monotonic() < deadline, "the type stayed in use"
+            time.sleep(1)

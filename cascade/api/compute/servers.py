@@ -191,6 +191,7 @@ async def create(request: Request) -> Response:
                 await keypair_copies.ensure_in_pod(
                     db, registry, pod, ctx.user_id, str(server["key_name"]), caller
                 )
+            await volume_pods.bdm_types(request, db, server, pod, version)
         except keypair_service.KeypairNotFound:
             raise bad("Invalid key_name provided.", version) from None
         except flavor_service.PodCopyFailed as exc:

@@ -7,6 +7,8 @@
 - Attaching (`POST /servers/{id}/os-volume_attachments`, and the swap of
   `PUT .../os-volume_attachments/{id}`) a volume of another pod is a 409 naming
   both pods; nothing is sent to either pod.
+- A mapping that asks Nova to make a volume of a `volume_type` (2.67+) names a
+  top type: the pod gets a copy of it first and Nova is given the copy's id.
 A volume or snapshot the top cannot find is left to the pod, which answers
 Nova's own 400/404.
 """
@@ -24,6 +26,7 @@ from cascade.api.compute.microversion import echo_headers
 from cascade.api.request import context
 from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
+from cascade.services import volume_type_copies, volume_types
 from cascade.services import volumes as volume_service
 from cascade.versions import Version
 
@@ -109,3 +112,28 @@ async def check_attach(
             f"{ACROSS}.",
             echo_headers(version),
         )
+
+
+async def bdm_types(
+    request: Request, db: AsyncSession, server: dict[str, Any], pod: Pod, version: Version
+) -> None:
+    """Every `volume_type` of the server's block device mappings made the pod's copy of
+    the top type it names (an unknown one: Nova's 400)."""
+    ctx = context(request)
+    for mapping in server.get("block_device_mapping_v2") or []:
+        if not isinstance(mapping, dict) or not isinstance(mapping.get("volume_type"), str):
+            continue
+        try:
+            vtype = await volume_types.by_name_or_id(
+                db, mapping["volume_type"], None if ctx.is_admin else ctx.project_id
+            )
+            state = request.scope.get("state", {})
+            mapping["volume_type"] = await volume_type_copies.ensure_in_pod(
+                db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
+            )
+        except volume_types.TypeError_ as exc:
+            raise ComputeError(400, exc.message, echo_headers(version)) from exc
+        except volume_type_copies.TypeCopyFailed as exc:
+            raise ComputeError(
+                exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
+            ) from exc
