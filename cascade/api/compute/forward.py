@@ -32,6 +32,8 @@ from cascade.services.network import names as network_names
 from cascade.versions import Version
 
 POD_HEADER = "X-Cascade-Pod"
+# a pod client's service as a message names it (a server create may call Cinder too)
+SERVICE_NAMES = {"volume": "block storage"}
 
 
 def caller_for(request: Request, version: Version) -> Caller:
@@ -91,7 +93,8 @@ async def send(
 def unavailable(exc: PodUnavailable, version: Version) -> ComputeError:
     return ComputeError(
         503,
-        f"The compute service of pod {exc.pod} is unavailable: {exc.reason}",
+        f"The {SERVICE_NAMES.get(exc.service, exc.service)} service of pod {exc.pod} is "
+        f"unavailable: {exc.reason}",
         echo_headers(version),
     )
 
