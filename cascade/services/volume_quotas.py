@@ -3,7 +3,8 @@
 Limits: the `[volume] quota_*` defaults, and a project's own (rows of `quotas`
 named `cinder:<resource>`). As Cinder shows them, every top volume type adds
 `volumes_<type>`, `gigabytes_<type>` and `snapshots_<type>` (default -1:
-unlimited); they are kept and shown, not enforced yet.
+unlimited); a volume create is checked against its type's `volumes_` and
+`gigabytes_` limits too.
 
 Usage: a project's is the sum over every pod of what that pod's Cinder counts
 for it (GET /os-quota-sets/{project}?usage=True, `in_use`), asked with
@@ -44,6 +45,8 @@ RESOURCES = (
     "per_volume_gigabytes",
 )
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
+DEFAULT_TYPE = "__DEFAULT__"
+COPY_PREFIX = "cascade-"  # the pods' name of a top type's copy: cascade-<top id>
 UNLIMITED = -1
 MAX = 2**31 - 1
 # what each pod counts (the rest of the quota names are limits, not counts)
@@ -85,10 +88,22 @@ async def limits(db: AsyncSession, conf: VolumeSection, project_id: str) -> dict
     return found
 
 
+async def type_names(db: AsyncSession) -> dict[str, str]:
+    """A pod's name of each top type's copy -> the top name (the default type is the
+    pods' own, of the same name)."""
+    rows = (await db.execute(select(VolumeType.id, VolumeType.name))).all()
+    return {(name if name == DEFAULT_TYPE else f"{COPY_PREFIX}{i}"): name for i, name in rows}
+
+
 async def usage(
-    registry: PodRegistry, pods: list[Pod], project_id: str, request_id: str = ""
+    registry: PodRegistry,
+    pods: list[Pod],
+    project_id: str,
+    request_id: str = "",
+    names: dict[str, str] | None = None,
 ) -> Usage:
-    """The project's usage summed over the pods."""
+    """The project's usage summed over the pods; with `names` (see `type_names`), the
+    per-type usage too (`volumes_<top type>`, ...)."""
     token = await registry.validator.service_token()
     caller = pod_volume.Caller(token, "3.0", request_id)
     path = f"/os-quota-sets/{quote(project_id, safe='')}"
@@ -114,7 +129,35 @@ async def usage(
         for name in USED:
             item = found.get(name)
             out.used[name] += int(item.get("in_use") or 0) if isinstance(item, dict) else 0
+        for key, item in found.items():
+            kind, _, bottom = key.partition("_")
+            top_name = (names or {}).get(bottom)
+            if kind in PER_TYPE and top_name is not None and isinstance(item, dict):
+                top_key = f"{kind}_{top_name}"
+                out.used[top_key] = out.used.get(top_key, 0) + int(item.get("in_use") or 0)
     return out
+
+
+def check_type(
+    limit: dict[str, int], used: dict[str, int], type_name: str, size: int | None
+) -> None:
+    """Cinder's refusal when one more volume of the type passes `volumes_<type>` or
+    `gigabytes_<type>`."""
+    count_key, size_key = f"volumes_{type_name}", f"gigabytes_{type_name}"
+    allowed = limit.get(count_key, UNLIMITED)
+    if 0 <= allowed < used.get(count_key, 0) + 1:
+        raise OverQuota(
+            "VolumeLimitExceeded",
+            f"Maximum number of volumes allowed ({allowed}) exceeded for quota '{count_key}'.",
+        )
+    quota = limit.get(size_key, UNLIMITED)
+    consumed = used.get(size_key, 0)
+    if size is not None and 0 <= quota < consumed + size:
+        raise OverQuota(
+            "VolumeSizeExceedsAvailableQuota",
+            f"Requested volume or snapshot exceeds allowed {size_key} quota. Requested "
+            f"{size}G, quota is {quota}G and {consumed}G has been consumed.",
+        )
 
 
 def check(limit: dict[str, int], used: dict[str, int], kind: str, size: int | None) -> None:

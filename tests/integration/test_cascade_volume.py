@@ -387,6 +387,20 @@ def test_quota_is_the_tops_and_counts_every_pod(
         assert after == in_pods  # no pod was asked
     finally:
         assert call(admin, "DELETE", f"/os-quota-sets/{project}").status_code == 200
+    # a type's own limit: none of that type allowed, the top says so before any pod
+    name = unique("quota")
+    vtype = call(admin, "POST", "/types", json={"volume_type": {"name": name}}).json()[
+        "volume_type"
+    ]
+    try:
+        zero = {"quota_set": {f"volumes_{name}": 0}}
+        assert call(admin, "PUT", f"/os-quota-sets/{project}", json=zero).status_code == 200
+        typed = call(conn, "POST", "/volumes", json={"volume": {"size": 1, "volume_type": name}})
+        assert typed.status_code == 413, typed.text
+        assert f"for quota 'volumes_{name}'" in typed.json()["overLimit"]["message"]
+    finally:
+        assert call(admin, "DELETE", f"/os-quota-sets/{project}").status_code == 200
+        assert call(admin, "DELETE", f"/types/{vtype['id']}").status_code == 202
 
 
 def test_answers_put_together_from_every_pod(

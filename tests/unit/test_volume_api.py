@@ -199,6 +199,26 @@ def test_quota_checks_use_cinders_messages() -> None:
     check({**limit, "volumes": -1}, {**used, "volumes": 99}, "volume", 1)  # -1: unlimited
 
 
+def test_a_volume_type_has_its_own_quota() -> None:
+    from cascade.services.volume_quotas import OverQuota, check_type
+
+    limit = {"volumes_gold": 1, "gigabytes_gold": 5}
+    check_type(limit, {}, "gold", 5)
+    check_type(limit, {"volumes_silver": 9}, "silver", 100)  # no limit of its own
+    with pytest.raises(OverQuota) as count:
+        check_type(limit, {"volumes_gold": 1}, "gold", 1)
+    assert count.value.message == (
+        "VolumeLimitExceeded: Maximum number of volumes allowed (1) exceeded for quota "
+        "'volumes_gold'."
+    )
+    with pytest.raises(OverQuota) as size:
+        check_type({"gigabytes_gold": 5}, {"gigabytes_gold": 4}, "gold", 2)
+    assert size.value.message == (
+        "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+        "gigabytes_gold quota. Requested 2G, quota is 5G and 4G has been consumed."
+    )
+
+
 def test_a_quota_update_takes_only_known_keys_in_range() -> None:
     from cascade.services.volume_quotas import checked_values
 

@@ -166,7 +166,8 @@ async def volume(request: Request) -> Response:
     body = await json_body(request, version)
     entity = entity_of(body, "volume", version)
     vtype = await _volume_type(request, entity, version)
-    await quotas.check_create(request, "volume", _size(entity.get("size")), version)
+    size = _size(entity.get("size"))
+    await quotas.check_create(request, "volume", size, version, vtype.name if vtype else None)
     tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
     pod = await _volume_pod(request, entity, tag, version)
     entity["availability_zone"] = pod.pod_az

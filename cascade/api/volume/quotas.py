@@ -56,20 +56,26 @@ def over_quota(exc: volume_quotas.OverQuota, version: Version) -> OverLimit:
 async def used(request: Request, project: str) -> volume_quotas.Usage:
     async with session(request) as db:
         pods = await pod_service.list_all(db)
+        names = await volume_quotas.type_names(db)
     state = request.scope.get("state", {})
     return await volume_quotas.usage(
-        request.app.state.registry, pods, project, str(state.get("request_id", ""))
+        request.app.state.registry, pods, project, str(state.get("request_id", "")), names
     )
 
 
-async def check_create(request: Request, kind: str, size: int | None, version: Version) -> None:
-    """The caller's project has room for one more `kind` of `size` GB, else Cinder's 413."""
+async def check_create(
+    request: Request, kind: str, size: int | None, version: Version, type_name: str | None = None
+) -> None:
+    """The caller's project has room for one more `kind` of `size` GB (of the top type
+    `type_name`, for a volume), else Cinder's 413."""
     project = context(request).project_id or ""
     async with session(request) as db:
         limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     usage = await used(request, project)
     try:
         volume_quotas.check(limit, usage.used, kind, size)
+        if type_name is not None:
+            volume_quotas.check_type(limit, usage.used, type_name, size)
     except volume_quotas.OverQuota as exc:
         raise over_quota(exc, version) from exc
 
