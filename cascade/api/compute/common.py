@@ -62,14 +62,17 @@ def reply(
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
-def int_param(name: str, raw: str | None, version: Version) -> int | None:
-    """A non-negative integer query parameter, with Nova's 400 messages; None if absent."""
+def int_param(
+    name: str, raw: str | None, version: Version, echo: Echo = echo_headers
+) -> int | None:
+    """A non-negative integer query parameter, with Nova's (and Cinder's) 400 messages;
+    None if absent."""
     if raw is None:
         return None
     try:
         value = int(raw)
     except ValueError:
-        raise ComputeError(400, f"{name} param must be an integer", echo_headers(version)) from None
+        raise ComputeError(400, f"{name} param must be an integer", echo(version)) from None
     if value < 0:
-        raise ComputeError(400, f"{name} param must be positive", echo_headers(version))
+        raise ComputeError(400, f"{name} param must be positive", echo(version))
     return value

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.compute import common as compute_common
 from cascade.api.request import session
 from cascade.api.volume import views
 from cascade.api.volume.common import (
@@ -75,15 +76,7 @@ def _bad(message: str, version: Version) -> VolumeError:
 
 
 def _int(name: str, raw: str | None, version: Version) -> int | None:
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(f"{name} param must be an integer", version) from None
-    if value < 0:
-        raise _bad(f"{name} param must be positive", version)
-    return value
+    return compute_common.int_param(name, raw, version, echo_headers)
 
 
 def _sort(request: Request, version: Version) -> listing.SortSpec:
