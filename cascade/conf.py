@@ -74,6 +74,12 @@ class PodsSection:
     health_interval: float = opt(
         30.0, "Seconds between two health checks of every pod (0: no periodic check)."
     )
+    list_deadline: float = opt(
+        10.0,
+        "Seconds an answer made of every pod's (a merged list, usage summed over the pods, "
+        "an id asked of every pod) waits for them: a pod that has not answered by then is "
+        "left out and named in X-Cascade-Unavailable-Pods, as a pod that is down.",
+    )
 
 
 @dataclass(frozen=True)

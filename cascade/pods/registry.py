@@ -55,6 +55,15 @@ class PodRegistry:
             return await self.endpoints(region, refresh=True)
         return found
 
+    @property
+    def list_deadline(self) -> float:
+        """Seconds an answer made of every pod's waits for them (see `pods.fanout`)."""
+        return self.conf.list_deadline
+
+    def late(self, pod: str, service: str) -> None:
+        """A call to the pod's `service` outlasted its deadline: its breaker counts a failure."""
+        self.client(pod, service).breaker.failure()
+
     def client(self, pod: str, service: str) -> PodClient:
         key = (pod, service)
         if key not in self._clients:

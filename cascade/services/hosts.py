@@ -22,7 +22,6 @@ resources, but its hosts are still there.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cascade.db.models import Pod
+from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, fault_message
 from cascade.pods.registry import PodRegistry
@@ -114,8 +114,16 @@ class Admin:
         path: str,
         params: Sequence[tuple[str, str]] | None = None,
     ) -> list[Answer]:
-        """GET `path` of every pod in parallel; answers in the pods' order."""
-        return list(await asyncio.gather(*(self.ask(p, "GET", path, params=params) for p in pods)))
+        """GET `path` of every pod in parallel; answers in the pods' order (a pod that has
+        not answered within `[pods] list_deadline`: status 0, as one that is down)."""
+
+        async def one(pod: Pod) -> Answer:
+            return await self.ask(pod, "GET", path, params=params)
+
+        found = await fanout.gather(self.registry, "compute", pods, one)
+        answers = dict(found.answers)
+        late = f"did not answer within {self.registry.list_deadline:g} s"
+        return [answers.get(p) or Answer(p, 0, reason=late) for p in pods]
 
 
 @dataclass

@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import QuotaSection
 from cascade.db.models import Keypair, Pod, Quota, QuotaClass, Routing, UserQuota
+from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
@@ -377,22 +378,21 @@ async def _keypairs(db: AsyncSession, user_id: str) -> int:
 
 async def _pod_usage(
     registry: PodRegistry, pod: Pod, caller: Caller, params: dict[str, str] | None
-) -> dict[str, int] | None:
-    """What the pod counts for the project, or None when it gives no usable answer."""
+) -> dict[str, int]:
+    """What the pod counts for the project; `PodUnavailable` when it gives no usable
+    answer (the pod is then left out, as one that is down)."""
     try:
         resp = await call(registry, pod, caller, "GET", "/limits", params=params)
+        if resp.status_code != 200:
+            raise PodUnavailable(pod.name, "compute", f"GET /limits is {resp.status_code}")
+        try:
+            absolute: Any = resp.json()["limits"]["absolute"]
+            return {name: int(absolute.get(field, 0)) for name, field in COUNTED.items()}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise PodUnavailable(pod.name, "compute", "GET /limits is not Nova's body") from None
     except PodUnavailable as exc:
         LOG.warning("quota usage: pod %s left out: %s", pod.name, exc.reason)
-        return None
-    if resp.status_code != 200:
-        LOG.warning("quota usage: pod %s left out: GET /limits is %s", pod.name, resp.status_code)
-        return None
-    try:
-        absolute: Any = resp.json()["limits"]["absolute"]
-        return {name: int(absolute.get(field, 0)) for name, field in COUNTED.items()}
-    except (ValueError, TypeError, KeyError, AttributeError):
-        LOG.warning("quota usage: pod %s left out: GET /limits is not Nova's body", pod.name)
-        return None
+        raise
 
 
 def _summed(pods: list[Pod], answers: list[dict[str, int] | None]) -> Usage:
@@ -410,8 +410,12 @@ def _summed(pods: list[Pod], answers: list[dict[str, int] | None]) -> Usage:
 async def _project_usage(
     registry: PodRegistry, pods: list[Pod], caller: Caller, params: dict[str, str] | None
 ) -> Usage:
-    answers = await asyncio.gather(*(_pod_usage(registry, p, caller, params) for p in pods))
-    return _summed(pods, list(answers))
+    async def one(pod: Pod) -> dict[str, int]:
+        return await _pod_usage(registry, pod, caller, params)
+
+    found = await fanout.gather(registry, "compute", pods, one)
+    answers = dict(found.answers)
+    return _summed(pods, [answers.get(p) for p in pods])
 
 
 def _user_counts(answer: Answer) -> dict[str, int] | None:

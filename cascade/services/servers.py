@@ -11,7 +11,6 @@ pods for the id with the caller's own token, and written then.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -25,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Flavor, Pod, Routing
+from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
@@ -113,8 +113,10 @@ async def _ask_pods(
 ) -> tuple[Pod, dict[str, Any]] | None:
     pods = list((await pods_by_id(db)).values())
     ask_one = ask or _compute_ask(registry, caller, server_id, kind)
-    answers = await asyncio.gather(*(ask_one(p) for p in pods))
-    for pod, body in zip(pods, answers, strict=True):
+    # the objects of other services routed this way (volumes, ...) are Cinder's
+    service = "compute" if kind in PATHS else "volume"
+    found = await fanout.gather(registry, service, pods, ask_one)
+    for pod, body in found.answers:
         if body is not None:
             return pod, body
     return None

@@ -1,7 +1,7 @@
 """The microversion ranges Cascade advertises (compute, volume): what it implements
 and every enabled pod supports. Each pod's range is read from its version
-document and kept for a minute; a pod that does not answer is left out until it
-does."""
+document and kept for a minute; the pods are asked in parallel, and a pod that
+does not answer (within `[pods] list_deadline`) is left out until it does."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from cascade.db.models import Pod
+from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
@@ -40,7 +41,9 @@ async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] 
 
 
 async def compute_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version, Version]:
-    return await _common(COMPUTE_IMPLEMENTED, pods, lambda pod: pod_range(registry, pod))
+    return await _common(
+        registry, "compute", COMPUTE_IMPLEMENTED, pods, lambda pod: pod_range(registry, pod)
+    )
 
 
 async def volume_pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
@@ -66,20 +69,26 @@ async def volume_pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Ve
 
 
 async def volume_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version, Version]:
-    return await _common(VOLUME_IMPLEMENTED, pods, lambda pod: volume_pod_range(registry, pod))
+    return await _common(
+        registry,
+        pod_volume.SERVICE,
+        VOLUME_IMPLEMENTED,
+        pods,
+        lambda pod: volume_pod_range(registry, pod),
+    )
 
 
 async def _common(
+    registry: PodRegistry,
+    service: str,
     implemented: tuple[Version, Version],
     pods: list[Pod],
     pod_range_of: Callable[[Pod], Awaitable[tuple[Version, Version] | None]],
 ) -> tuple[Version, Version]:
     """What Cascade implements narrowed to what every enabled pod that answers supports."""
     low, high = implemented
-    for pod in pods:
-        if not pod.enabled:
-            continue
-        found = await pod_range_of(pod)
-        if found is not None:
-            low, high = max(low, found[0]), min(high, found[1])
+    found = await fanout.gather(registry, service, [p for p in pods if p.enabled], pod_range_of)
+    for pod_range_found in found.values:
+        if pod_range_found is not None:
+            low, high = max(low, pod_range_found[0]), min(high, pod_range_found[1])
     return low, high

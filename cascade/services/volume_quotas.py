@@ -19,7 +19,6 @@ own quota still holds).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import VolumeSection
 from cascade.db.models import Pod, VolumeType
+from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
@@ -108,24 +108,19 @@ async def usage(
     caller = pod_volume.Caller(token, "3.0", request_id)
     path = f"/os-quota-sets/{quote(project_id, safe='')}"
 
-    async def one(pod: Pod) -> dict[str, Any] | None:
-        try:
-            resp = await pod_volume.call(
-                registry, pod, caller, "GET", path, params={"usage": "True"}
-            )
-        except PodUnavailable:
-            return None
+    async def one(pod: Pod) -> dict[str, Any]:
+        resp = await pod_volume.call(registry, pod, caller, "GET", path, params={"usage": "True"})
         if resp.status_code != 200:
-            return None
-        found: dict[str, Any] = resp.json().get("quota_set", {})
+            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
+        try:
+            found: dict[str, Any] = resp.json()["quota_set"]
+        except (ValueError, KeyError, TypeError):
+            raise PodUnavailable(pod.name, pod_volume.SERVICE, "not Cinder's quota set") from None
         return found
 
-    answers = await asyncio.gather(*(one(p) for p in pods))
-    out = Usage({name: 0 for name in USED})
-    for pod, found in zip(pods, answers, strict=True):
-        if found is None:
-            out.missing.append(pod.name)
-            continue
+    asked = await fanout.gather(registry, pod_volume.SERVICE, pods, one)
+    out = Usage({name: 0 for name in USED}, asked.names)
+    for found in asked.values:
         for name in USED:
             item = found.get(name)
             out.used[name] += int(item.get("in_use") or 0) if isinstance(item, dict) else 0

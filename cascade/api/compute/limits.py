@@ -28,10 +28,10 @@ from cascade.api.compute.forward import caller_for
 from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
+from cascade.pods.fanout import unavailable_header
 from cascade.services import quotas
 from cascade.versions import Version
 
-UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
 V2_36 = Version(2, 36)  # nova-network limits and quotas gone
 V2_39 = Version(2, 39)  # maxImageMeta gone
 V2_57 = Version(2, 57)  # personality limits and injected_file* quotas gone
@@ -80,10 +80,6 @@ def check_query(
             f"Additional properties are not allowed ({names} {verb} unexpected)",
             echo_headers(version),
         )
-
-
-def unavailable_headers(pods: list[str]) -> dict[str, str]:
-    return {UNAVAILABLE_HEADER: ",".join(pods)} if pods else {}
 
 
 async def usage(
@@ -139,4 +135,4 @@ async def index(request: Request) -> Response:
     body: dict[str, Any] = {
         "limits": {"rate": [], "absolute": absolute(limits, found.counts, version)}
     }
-    return reply(body, version, headers=unavailable_headers(found.unavailable))
+    return reply(body, version, headers=unavailable_header(found.unavailable))

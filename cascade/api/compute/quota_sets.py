@@ -42,11 +42,12 @@ from starlette.responses import Response
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
-from cascade.api.compute.limits import V2_36, V2_57, check_query, unavailable_headers, usage
+from cascade.api.compute.limits import V2_36, V2_57, check_query, usage
 from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import context, session
 from cascade.context import Context
+from cascade.pods.fanout import unavailable_header
 from cascade.services import quotas
 from cascade.versions import Version
 
@@ -255,7 +256,7 @@ async def detail(request: Request) -> Response:
         r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
     }
     body = quota_set(values, version, project_id)
-    return reply(body, version, headers=unavailable_headers(found.unavailable))
+    return reply(body, version, headers=unavailable_header(found.unavailable))
 
 
 async def defaults(request: Request) -> Response:
@@ -299,9 +300,7 @@ async def update(request: Request) -> Response:
             )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message, version) from exc
-    return reply(
-        quota_set(limits, version, None), version, headers=unavailable_headers(unavailable)
-    )
+    return reply(quota_set(limits, version, None), version, headers=unavailable_header(unavailable))
 
 
 async def delete(request: Request) -> Response:

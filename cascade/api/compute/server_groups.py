@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -32,6 +31,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod, Routing
+from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller
 from cascade.pods.compute import call as pod_call
@@ -57,34 +57,29 @@ async def index(request: Request) -> Response:
     async with session(request) as db:
         pods = await pod_service.list_all(db)
 
-        async def read(pod: Pod) -> list[dict[str, Any]] | None:
-            try:
-                resp = await pod_call(
-                    request.app.state.registry,
-                    pod,
-                    caller,
-                    "GET",
-                    "/os-server-groups",
-                    params=params,
-                )
-            except PodUnavailable:
-                return None
+        async def read(pod: Pod) -> list[dict[str, Any]]:
+            resp = await pod_call(
+                request.app.state.registry,
+                pod,
+                caller,
+                "GET",
+                "/os-server-groups",
+                params=params,
+            )
             if resp.status_code >= 500:
-                return None
+                raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
             if resp.status_code >= 400:
                 raise forward.pod_error(resp, pod, version)
             return [g for g in resp.json().get("server_groups", []) if isinstance(g, dict)]
 
-        answers = await asyncio.gather(*(read(p) for p in pods))
+        found = await fanout.gather(request.app.state.registry, "compute", pods, read)
         groups: list[dict[str, Any]] = []
-        for pod, found in zip(pods, answers, strict=True):
-            for group in found or []:
+        for pod, answer in found.answers:
+            for group in answer:
                 await _heal(db, pod, group)
                 groups.append(group)
-    down = [p.name for p, found in zip(pods, answers, strict=True) if found is None]
     end = None if limit is None else offset + min(limit, 1000)
-    headers = {"X-Cascade-Unavailable-Pods": ",".join(down)} if down else {}
-    return reply({"server_groups": groups[offset:end]}, version, headers=headers)
+    return reply({"server_groups": groups[offset:end]}, version, headers=found.headers())
 
 
 async def _heal(db: AsyncSession, pod: Pod, group: dict[str, Any]) -> None:

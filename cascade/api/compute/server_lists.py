@@ -9,15 +9,15 @@ at the top when the page is full, as Nova does.
 A marker is a top server id: its pod resumes after it, and every other pod
 where the previous page left it (remembered per query), or, when that is
 not known, after the marker's place in the order (the pod is read from its
-start). A pod that is down or answers 5xx is left out (named in
-`X-Cascade-Unavailable-Pods`); at 2.69+ the servers the routing table knows
-there are shown as Nova's UNKNOWN stubs. A pod's 4xx (a bad filter) is the
-answer, with the pod named. Servers listed without a routing get one.
+start). A pod that is down, answers 5xx or has not answered within `[pods]
+list_deadline` is left out (named in `X-Cascade-Unavailable-Pods`); at 2.69+
+the servers the routing table knows there are shown as Nova's UNKNOWN stubs.
+A pod's 4xx (a bad filter) is the answer, with the pod named. Servers listed
+without a routing get one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod, Routing
+from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
 from cascade.services import listing, routings
@@ -46,11 +47,6 @@ from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 PAGING = ("limit", "marker", "sort_key", "sort_dir")
-UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
-
-
-class PodDown(Exception):
-    pass
 
 
 @dataclass
@@ -124,19 +120,16 @@ class Lister:
         params = filters + self.spec.query() + [("limit", str(limit))]
         if marker is not None:
             params.append(("marker", marker))
-        try:
-            resp = await pod_call(
-                self.request.app.state.registry,
-                pod,
-                self.caller,
-                "GET",
-                "/servers/detail",
-                params=params,
-            )
-        except PodUnavailable as exc:
-            raise PodDown(str(exc)) from exc
+        resp = await pod_call(
+            self.request.app.state.registry,
+            pod,
+            self.caller,
+            "GET",
+            "/servers/detail",
+            params=params,
+        )
         if resp.status_code >= 500:
-            raise PodDown(f"pod {pod.name} answered {resp.status_code}")
+            raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
         if resp.status_code >= 400:
             raise forward.pod_error(resp, pod, self.version)
         # links at the top already: decoding rewrites them (see server_views.pod_json)
@@ -209,7 +202,7 @@ async def _list(request: Request, detail: bool) -> Response:
                 moved[pages[n].pod.id] = str(item["id"])
             cursors.put(cursor_key, last, moved)
             body["servers_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
-    headers = {UNAVAILABLE_HEADER: ",".join(p.pod.name for p in down)} if down else {}
+    headers = fanout.unavailable_header([p.pod.name for p in down])
     return reply(body, version, headers=headers)
 
 
@@ -278,18 +271,17 @@ async def _read_pods(
     get_marker: MarkerSource,
 ) -> list[PodPage]:
     async def read(pod: Pod) -> PodPage:
-        try:
-            if marker is None:
-                return await lister.after(pod, None)
-            if pod.id == lister.marker_pod:
-                return await lister.after(pod, marker)
-            if positions is not None and pod.id in positions:
-                return await lister.after(pod, positions[pod.id])
-            return await lister.scan(pod, await get_marker())
-        except PodDown:
-            return PodPage(pod, [], None, down=True)
+        if marker is None:
+            return await lister.after(pod, None)
+        if pod.id == lister.marker_pod:
+            return await lister.after(pod, marker)
+        if positions is not None and pod.id in positions:
+            return await lister.after(pod, positions[pod.id])
+        return await lister.scan(pod, await get_marker())
 
-    return list(await asyncio.gather(*(read(p) for p in pods)))
+    found = await fanout.gather(lister.request.app.state.registry, "compute", pods, read)
+    pages = dict(found.answers)
+    return [pages.get(p) or PodPage(p, [], None, down=True) for p in pods]
 
 
 async def _add_stubs(

@@ -37,10 +37,10 @@ from cascade.api.compute import forward
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers
-from cascade.api.compute.server_lists import UNAVAILABLE_HEADER
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.db.models import Pod
+from cascade.pods.fanout import unavailable_header
 from cascade.services import hosts
 from cascade.services import pods as pod_service
 from cascade.versions import Version
@@ -71,8 +71,7 @@ def host_book(request: Request) -> hosts.HostBook:
 
 
 def down_header(pods: Iterable[Pod]) -> dict[str, str]:
-    names = [p.name for p in pods]
-    return {UNAVAILABLE_HEADER: ",".join(names)} if names else {}
+    return unavailable_header([p.name for p in pods])
 
 
 def answer_error(answer: hosts.Answer, version: Version) -> ComputeError:

@@ -1,6 +1,7 @@
 """Block Storage answers made of every pod's: asked in parallel with the caller's token
 and put together at the top. A pod that is down is left out and named in
-`X-Cascade-Unavailable-Pods`; a pod's refusal (4xx) is the answer, with the pod named.
+`X-Cascade-Unavailable-Pods` (so is one that has not answered within `[pods]
+list_deadline`); a pod's refusal (4xx) is the answer, with the pod named.
 
 - GET /scheduler-stats/get_pools (admin, Cinder's policy in the pods): every
   pod's pools, one list (pool names are the pods' own hosts, so they differ);
@@ -12,7 +13,6 @@ and put together at the top. A pod that is down is left out and named in
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -29,12 +29,11 @@ from cascade.api.volume.common import (
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import Pod
+from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.services import pods as pod_service
 from cascade.versions import Version
-
-UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
 
 
 async def every_pod(
@@ -47,23 +46,18 @@ async def every_pod(
     caller = caller_for(request, version)
     params = list(request.query_params.multi_items())
 
-    async def one(pod: Pod) -> tuple[Pod, Any] | None:
-        try:
-            resp = await pod_volume.call(
-                request.app.state.registry, pod, caller, "GET", path, params=params
-            )
-        except PodUnavailable:
-            return None
+    async def one(pod: Pod) -> Any:
+        resp = await pod_volume.call(
+            request.app.state.registry, pod, caller, "GET", path, params=params
+        )
         if resp.status_code >= 500:
-            return None
+            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
         if resp.status_code >= 400:
             raise pod_error(resp, pod, version)
-        return pod, await pod_body(request, pod, resp)
+        return await pod_body(request, pod, resp)
 
-    answers = await asyncio.gather(*(one(p) for p in pods))
-    found = [a for a in answers if a is not None]
-    down = [p.name for p, a in zip(pods, answers, strict=True) if a is None]
-    return found, ({UNAVAILABLE_HEADER: ",".join(down)} if down else {})
+    found = await fanout.gather(request.app.state.registry, pod_volume.SERVICE, pods, one)
+    return found.answers, found.headers()
 
 
 async def pools(request: Request) -> Response:

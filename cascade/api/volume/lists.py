@@ -10,14 +10,14 @@ given and one total sort order (the requested keys, then `created_at` and
 every other pod where the previous page left it (remembered per query) or,
 not known, after the marker's place in the order (the pod is read from its
 start). `with_count` (3.45+) is the sum of the pods' counts. A pod that is
-down or answers 5xx is left out and named in `X-Cascade-Unavailable-Pods`; a
+down, answers 5xx or has not answered within `[pods] list_deadline` is left
+out and named in `X-Cascade-Unavailable-Pods`; a
 pod's 4xx (a bad filter) is the answer, with the pod named. Objects listed
 without a routing get one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +43,7 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
+from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.services import listing
@@ -51,7 +52,6 @@ from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Cinder's osapi_max_limit default
 PAGING = ("limit", "marker", "sort", "sort_key", "sort_dir", "offset", "with_count")
-UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
 KINDS = {
     "volumes": volume_service.VOLUME,
     "snapshots": volume_service.SNAPSHOT,
@@ -66,7 +66,6 @@ class Page:
     pod: Pod
     items: list[dict[str, Any]]
     count: int = 0
-    down: bool = False
     start: str | None = None  # where the pod stood before these items (None: its start)
     known: bool = True  # False: read from its start and cut after the marker
 
@@ -128,19 +127,16 @@ async def _ask(
     params: list[tuple[str, str]],
     version: Version,
 ) -> Page:
-    try:
-        resp = await pod_volume.call(
-            request.app.state.registry,
-            pod,
-            caller_for(request, version),
-            "GET",
-            path,
-            params=params,
-        )
-    except PodUnavailable:
-        return Page(pod, [], down=True)
+    resp = await pod_volume.call(
+        request.app.state.registry,
+        pod,
+        caller_for(request, version),
+        "GET",
+        path,
+        params=params,
+    )
     if resp.status_code >= 500:
-        return Page(pod, [], down=True)
+        raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
     if resp.status_code >= 400:
         raise pod_error(resp, pod, version)
     found = views.body(await pod_body(request, pod, resp), pod)
@@ -170,8 +166,6 @@ async def _scan_after(
         if last is not None:
             page_params.append(("marker", last))
         page = await _ask(request, pod, path, page_params, version)
-        if page.down:
-            return page
         count = count or page.count
         kept += listing.after(page.items, marker, order)
         if len(kept) >= want or len(page.items) < MAX_LIMIT:
@@ -215,10 +209,13 @@ async def index(request: Request) -> Response:
     if limit == 0:  # as Cinder: an empty page, no pod asked
         return reply({name: []}, version)
     query_key = json.dumps([name, sorted(filters), spec.keys, spec.dirs, project_of(request)])
+    registry = request.app.state.registry
     if marker_id is None:
-        pages = await asyncio.gather(
-            *(_ask(request, p, path, [*base, ("limit", str(want))], version) for p in pods)
-        )
+
+        async def first(pod: Pod) -> Page:
+            return await _ask(request, pod, path, [*base, ("limit", str(want))], version)
+
+        pages = await fanout.gather(registry, pod_volume.SERVICE, pods, first)
     else:
         located = await locate(request, kind, marker_id, version)
         positions = CURSORS.get(query_key, marker_id) or {}
@@ -239,8 +236,8 @@ async def index(request: Request) -> Response:
             page.start = resume
             return page
 
-        pages = await asyncio.gather(*(one(p) for p in pods))
-    live = [p for p in pages if not p.down]
+        pages = await fanout.gather(registry, pod_volume.SERVICE, pods, one)
+    live = pages.values
     merged = listing.merge([p.items for p in live], order, want)[offset:]
     items = [item for _, item in merged]
     await _route(request, kind, live)
@@ -259,11 +256,7 @@ async def index(request: Request) -> Response:
         body[f"{name}_links"] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
     if with_count:
         body["count"] = sum(p.count for p in live)
-    headers = {}
-    down = [p.pod.name for p in pages if p.down]
-    if down:
-        headers[UNAVAILABLE_HEADER] = ",".join(down)
-    return reply(body, version, 200, headers)
+    return reply(body, version, 200, pages.headers())
 
 
 async def _marker_item(
