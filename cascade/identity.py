@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,26 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+class ServiceTokenAuth(httpx.Auth):
+    """Cascade's service token on a call (to Keystone or to a pod), as an httpx auth flow:
+    a 401 means the token expired early or was revoked, so it is renewed once and the
+    call sent again. Every call Cascade makes as itself goes through this one flow."""
+
+    requires_request_body = True  # the call may be sent twice
+
+    def __init__(self, validator: TokenValidator) -> None:
+        self.validator = validator
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["X-Auth-Token"] = await self.validator.service_token()
+        response = yield request
+        if response.status_code == 401:
+            request.headers["X-Auth-Token"] = await self.validator.service_token(renew=True)
+            yield request
+
+
 class TokenValidator:
     def __init__(
         self, conf: KeystoneSection, transport: httpx.AsyncBaseTransport | None = None
@@ -37,6 +58,7 @@ class TokenValidator:
         self._service_token: tuple[str, float] | None = None  # (token, refresh after)
         self._service_lock = asyncio.Lock()
         self._cache: OrderedDict[str, tuple[Context, float]] = OrderedDict()
+        self.service_auth = ServiceTokenAuth(self)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -88,18 +110,11 @@ class TokenValidator:
         return await self._get_service_token(renew)
 
     async def _as_service(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        """GET `url` with the service token; a 401 (token expired early) renews it once."""
-        for attempt in (1, 2):
-            service = await self._get_service_token(renew=attempt == 2)
-            try:
-                resp = await self._http.get(
-                    url, headers={"X-Auth-Token": service, **(headers or {})}
-                )
-            except httpx.HTTPError as exc:
-                raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
-            if resp.status_code != 401:
-                break
-        return resp
+        """GET `url` with the service token (see `ServiceTokenAuth`)."""
+        try:
+            return await self._http.get(url, headers=headers, auth=self.service_auth)
+        except httpx.HTTPError as exc:
+            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
 
     async def catalog(self) -> list[dict[str, Any]]:
         """The service catalog, as Keystone gives it to the service user."""

@@ -88,9 +88,12 @@ async def pod_request(
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """`method` on `url` through the pod's client for `service` (a `PodRegistry`'s),
-    with the caller's headers and any extra ones."""
+    with the caller's headers and any extra ones. Headers without a token make the
+    call as Cascade itself: with the service token (`registry.service_auth`, which
+    renews it once when the pod answers 401)."""
     all_headers = {**caller_headers, **(headers or {})}
     client: PodClient = registry.client(pod_name, service)
+    auth = None if "X-Auth-Token" in all_headers else registry.service_auth
     return await client.request(
-        method, url, json=json, content=content, params=params, headers=all_headers
+        method, url, json=json, content=content, params=params, headers=all_headers, auth=auth
     )

@@ -61,17 +61,18 @@ def fault_message(body: Any) -> str | None:
 class Caller:
     """Who a pod call is made for: the token, the microversion and the request id."""
 
-    token: str
+    token: str | None  # None: Cascade's service token (see `pods.client.pod_request`)
     version: str
     request_id: str
 
     def headers(self) -> dict[str, str]:
         headers = {
-            "X-Auth-Token": self.token,
             "OpenStack-API-Version": f"compute {self.version}",
             "X-OpenStack-Nova-API-Version": self.version,
             "Accept": "application/json",
         }
+        if self.token is not None:
+            headers["X-Auth-Token"] = self.token
         if self.request_id:
             headers["X-OpenStack-Request-ID"] = self.request_id
         return headers

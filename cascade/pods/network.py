@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable
+from cascade.pods.client import PodUnavailable, pod_request
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
 
@@ -54,18 +54,12 @@ class PodNeutron:
         self, method: str, path: str, *, json: Any = None, params: Any = None
     ) -> httpx.Response:
         url = await self._url(path)
-        client = self.registry.client(self.pod.name, "network")
-        resp: httpx.Response | None = None
-        for renew in (False, True):  # a token the pod refuses (expired early): renew once
-            token = await self.registry.validator.service_token(renew=renew)
-            headers = {"X-Auth-Token": token, "Accept": "application/json"}
-            if self.request_id:
-                headers["X-OpenStack-Request-ID"] = self.request_id
-            resp = await client.request(method, url, json=json, params=params, headers=headers)
-            if resp.status_code != 401:
-                break
-        assert resp is not None
-        return resp
+        headers = {"Accept": "application/json"}
+        if self.request_id:
+            headers["X-OpenStack-Request-ID"] = self.request_id
+        return await pod_request(
+            self.registry, self.pod.name, "network", method, url, headers, json=json, params=params
+        )
 
     async def ok(
         self, method: str, path: str, what: str, *, json: Any = None, params: Any = None

@@ -33,6 +33,7 @@ class PodRegistry:
     ) -> None:
         self.conf = conf
         self.validator = validator
+        self.service_auth = validator.service_auth  # calls made as Cascade itself
         self.transport = transport
         self._catalog: list[dict[str, Any]] | None = None
         self._clients: dict[tuple[str, str], PodClient] = {}

@@ -55,20 +55,13 @@ class PodCinder:
 
     @classmethod
     async def open(cls, registry: PodRegistry, pod: Pod, request_id: str = "") -> PodCinder:
-        token = await registry.validator.service_token()
-        return cls(registry, pod, pod_volume.Caller(token, VERSION, request_id))
+        return cls(registry, pod, pod_volume.Caller(None, VERSION, request_id))
 
     async def send(
         self, method: str, path: str, ok: Collection[int], **kwargs: Any
     ) -> httpx.Response:
         """The pod's answer if its status is in `ok`, else TypeCopyFailed."""
         resp = await pod_volume.call(self.registry, self.pod, self.caller, method, path, **kwargs)
-        if resp.status_code == 401:  # the service token expired early or was revoked
-            token = await self.registry.validator.service_token(renew=True)
-            self.caller = dataclasses.replace(self.caller, token=token)
-            resp = await pod_volume.call(
-                self.registry, self.pod, self.caller, method, path, **kwargs
-            )
         if resp.status_code not in ok:
             raise TypeCopyFailed(self.pod.name, resp.status_code, pod_message(resp))
         return resp

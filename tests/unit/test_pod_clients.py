@@ -12,7 +12,7 @@ from cascade.conf import KeystoneSection, PodsSection
 from cascade.db.models import Pod
 from cascade.identity import TokenValidator
 from cascade.pods.breaker import Breaker
-from cascade.pods.client import PodClient, PodUnavailable
+from cascade.pods.client import PodClient, PodUnavailable, pod_request
 from cascade.pods.registry import PodRegistry, region_endpoints
 from cascade.services.health import check_pod
 
@@ -159,3 +159,46 @@ async def test_health_up_degraded_down() -> None:
     assert degraded.state == "degraded" and "pod1 (network)" in degraded.error
     down = await health_with(all_ok, "pod9")
     assert down.state == "down" and "no endpoints for region pod9" in down.error
+
+
+class CountingTokens(TokenValidator):
+    """Service tokens numbered in the order they are issued (token-1, token-2, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__(KeystoneSection())
+        self.issued = 0
+
+    async def service_token(self, renew: bool = False) -> str:
+        if renew or not self.issued:
+            self.issued += 1
+        return f"token-{self.issued}"
+
+
+async def test_a_call_as_cascade_renews_a_refused_service_token_once() -> None:
+    seen: list[tuple[str, str, bytes]] = []
+
+    def pod(request: httpx.Request) -> httpx.Response:
+        token = request.headers["X-Auth-Token"]
+        seen.append((request.method, token, request.content))
+        accepted = {"token-2"} if request.url.path != "/never" else set()
+        return httpx.Response(200 if token in accepted or token == "user" else 401, json={})
+
+    tokens = CountingTokens()
+    registry = PodRegistry(CONF, tokens, httpx.MockTransport(pod))
+    try:
+        # no token in the caller's headers: Cascade's own, renewed once on a 401, body resent
+        ok = await pod_request(registry, "pod1", "compute", "POST", "http://n1/x", {}, json=[1])
+        assert ok.status_code == 200
+        assert seen == [("POST", "token-1", b"[1]"), ("POST", "token-2", b"[1]")]
+        # refused again after the renewal: the 401 is the answer, no loop
+        seen.clear()
+        never = await pod_request(registry, "pod1", "compute", "GET", "http://n1/never", {})
+        assert never.status_code == 401 and [t for _, t, _ in seen] == ["token-2", "token-3"]
+        # a user's own token is never replaced by Cascade's
+        seen.clear()
+        user = await pod_request(
+            registry, "pod1", "compute", "GET", "http://n1/x", {"X-Auth-Token": "user"}
+        )
+        assert user.status_code == 200 and [t for _, t, _ in seen] == ["user"]
+    finally:
+        await registry.aclose()
