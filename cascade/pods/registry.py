@@ -3,15 +3,15 @@ and the one client per pod service that every call to it goes through."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from cascade.conf import PodsSection
 from cascade.identity import TokenValidator
 from cascade.pods.client import PodClient
-from cascade.services.route_cache import RouteCache
-from cascade.versions import Version
+
+C = TypeVar("C")
 
 
 def region_endpoints(catalog: list[dict[str, Any]], region: str) -> dict[str, str]:
@@ -37,15 +37,7 @@ class PodRegistry:
         self.transport = transport
         self._catalog: list[dict[str, Any]] | None = None
         self._clients: dict[tuple[str, str], PodClient] = {}
-        # pod id -> (min, max, valid until): see cascade.services.versions
-        self.compute_ranges: dict[str, tuple[Version, Version, float]] = {}
-        self.volume_ranges: dict[str, tuple[Version, Version, float]] = {}
-        # pod id -> (free capacity or None, valid until): see cascade.services.capacity
-        self.capacities: dict[str, tuple[Any, float]] = {}
-        # pod id -> (its flavor copies' names at the top, valid until): see
-        # cascade.services.servers.flavor_names
-        self.flavor_names: dict[str, tuple[dict[str, tuple[str, str]], float]] = {}
-        self.routes = RouteCache()  # see cascade.services.route_cache
+        self._caches: dict[type, object] = {}
 
     async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
         """The region's endpoints; the catalog is read again when a region is not in it."""
@@ -55,6 +47,17 @@ class PodRegistry:
         if not found and not refresh:
             return await self.endpoints(region, refresh=True)
         return found
+
+    def cache(self, kind: type[C]) -> C:
+        """This process's one instance of a service's cache class (made on first use).
+
+        What the pods answered is kept by the services that ask (version ranges,
+        capacities, routes...), each in a class of its own; the registry only
+        gives them one place per process to live, so it knows none of them."""
+        found = self._caches.get(kind)
+        if found is None:
+            found = self._caches[kind] = kind()
+        return cast(C, found)
 
     @property
     def list_deadline(self) -> float:

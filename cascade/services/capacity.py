@@ -36,9 +36,13 @@ class Capacity:
         return max(self.free_ram_mb, 0) / self.ram_mb if self.ram_mb > 0 else 0.0
 
 
+class Capacities(dict[str, tuple[Capacity | None, float]]):
+    """Pod id -> its free capacity (None: unknown) and until when it is trusted."""
+
+
 async def of(registry: PodRegistry, pod: Pod, request_id: str = "") -> Capacity | None:
     """The pod's free capacity (kept TTL seconds in the registry), None if unknown."""
-    cached = registry.capacities.get(pod.id)
+    cached = registry.cache(Capacities).get(pod.id)
     if cached is not None and time.monotonic() < cached[1]:
         known: Capacity | None = cached[0]
         return known
@@ -54,5 +58,5 @@ async def of(registry: PodRegistry, pod: Pod, request_id: str = "") -> Capacity 
             )
         except (KeyError, TypeError, ValueError):
             found = None
-    registry.capacities[pod.id] = (found, time.monotonic() + TTL)
+    registry.cache(Capacities)[pod.id] = (found, time.monotonic() + TTL)
     return found

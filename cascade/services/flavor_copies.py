@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import Flavor, Pod, Routing
 from cascade.pods.compute import Caller, call, pod_message
 from cascade.pods.registry import PodRegistry
-from cascade.services import flavors, routings
+from cascade.services import flavors, routings, servers
 from cascade.services.flavors import RESOURCE, PodCopyFailed
 
 LOG = logging.getLogger(__name__)
@@ -215,6 +215,8 @@ async def ensure_in_pod(
     routing.status = "active"
     routing.updated_at = _now()
     await db.commit()
+    # a new copy: server views of this process must know its name at once
+    registry.cache(servers.FlavorNames).pop(pod.id, None)
     return bottom_id
 
 

@@ -3,8 +3,7 @@
 Names and ids are unique; a private flavor is seen by admins and by the
 projects given access; lists filter, sort and page as Nova's flavor list
 does. The messages of the exceptions are Nova's. Copies in the pods are
-`cascade.services.flavor_copies`; `ensure_in_pod`, `bottom_to_top` and
-`sync_to_pods` are reachable from here too.
+`cascade.services.flavor_copies`, which builds on this module.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Flavor, FlavorAccess, Pod, Routing
+from cascade.db.models import Flavor, FlavorAccess, Routing
 from cascade.pods.compute import PodRefused
-from cascade.pods.registry import PodRegistry
 
 RESOURCE = "flavor"  # the routings of pod copies
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
@@ -348,35 +346,3 @@ async def remove_access(db: AsyncSession, flavor_id: str, project_id: str) -> li
         raise AccessNotFound(f"Flavor access not found for {flavor_id} / {project_id} combination.")
     await db.commit()
     return await projects(db, flavor_id)
-
-
-# -- pod copies (cascade.services.flavor_copies builds on this module, hence the late imports)
-
-
-async def ensure_in_pod(
-    db: AsyncSession, registry: PodRegistry, pod: Pod, flavor_id: str, request_id: str
-) -> str:
-    """The pod-side id of top flavor `flavor_id` in `pod`, copied there first if needed."""
-    from cascade.services import flavor_copies
-
-    bottom_id = await flavor_copies.ensure_in_pod(db, registry, pod, flavor_id, request_id)
-    names = registry.flavor_names.get(pod.id)
-    if names is not None and bottom_id not in names[0]:
-        del registry.flavor_names[pod.id]  # a new copy: server views must know its name
-    return bottom_id
-
-
-async def bottom_to_top(db: AsyncSession, pod_id: str, bottom_id: str) -> str | None:
-    """The top flavor whose copy in pod `pod_id` is `bottom_id`, if it is one."""
-    from cascade.services import flavor_copies
-
-    return await flavor_copies.bottom_to_top(db, pod_id, bottom_id)
-
-
-async def sync_to_pods(
-    db: AsyncSession, registry: PodRegistry, flavor_id: str, request_id: str
-) -> None:
-    """Bring every pod copy of the flavor in line with the top (failures are logged)."""
-    from cascade.services import flavor_copies
-
-    await flavor_copies.sync_to_pods(db, registry, flavor_id, request_id)

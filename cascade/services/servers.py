@@ -90,7 +90,7 @@ async def locate(
         if project_id is not None and routing.project_id != project_id:
             raise ServerNotFound(server_id)
         if routing.status == "active":
-            registry.routes.put(kind, server_id, pod.id, routing.project_id)
+            registry.cache(RouteCache).put(kind, server_id, pod.id, routing.project_id)
         return Located(pod, routing)
     found = await _ask_pods(db, registry, caller, server_id, kind, ask)
     if found is None:
@@ -244,11 +244,16 @@ async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None
 FLAVOR_NAMES_SECONDS = 5.0
 
 
+class FlavorNames(dict[str, tuple[dict[str, tuple[str, str]], float]]):
+    """Pod id -> its flavor copies' names at the top (see `flavor_names`) and until when
+    they are trusted."""
+
+
 def remembered_flavor_names(
     registry: PodRegistry, pod_id: str
 ) -> dict[str, tuple[str, str]] | None:
     """`flavor_names` as last read for the pod, while still fresh; None otherwise."""
-    cached = registry.flavor_names.get(pod_id)
+    cached = registry.cache(FlavorNames).get(pod_id)
     if cached is not None and time.monotonic() < cached[1]:
         return cached[0]
     return None
@@ -268,7 +273,7 @@ async def flavor_names(
         if cached is not None:
             return cached
         fresh = await flavor_names(db, pod_id)
-        registry.flavor_names[pod_id] = (fresh, time.monotonic() + FLAVOR_NAMES_SECONDS)
+        registry.cache(FlavorNames)[pod_id] = (fresh, time.monotonic() + FLAVOR_NAMES_SECONDS)
         return fresh
     rows = (
         await db.execute(

@@ -18,8 +18,16 @@ from cascade.versions import COMPUTE_IMPLEMENTED, VOLUME_IMPLEMENTED, Version
 TTL = 60.0
 
 
+class ComputeRanges(dict[str, tuple[Version, Version, float]]):
+    """Pod id -> its Nova range (min, max) and until when it is trusted."""
+
+
+class VolumeRanges(dict[str, tuple[Version, Version, float]]):
+    """Pod id -> its Cinder v3 range (min, max) and until when it is trusted."""
+
+
 async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
-    cached = registry.compute_ranges.get(pod.id)
+    cached = registry.cache(ComputeRanges).get(pod.id)
     if cached is not None and time.monotonic() < cached[2]:
         return cached[0], cached[1]
     url = (await registry.endpoints(pod.region_name)).get("compute")
@@ -36,7 +44,7 @@ async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] 
         low, high = Version.parse(doc["min_version"]), Version.parse(doc["version"])
     except (KeyError, ValueError):
         return None  # not a Nova version document: treat the pod as not answering
-    registry.compute_ranges[pod.id] = (low, high, time.monotonic() + TTL)
+    registry.cache(ComputeRanges)[pod.id] = (low, high, time.monotonic() + TTL)
     return low, high
 
 
@@ -48,7 +56,7 @@ async def compute_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version
 
 async def volume_pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
     """The pod's Cinder v3 range, from its root document (300, no token needed)."""
-    cached = registry.volume_ranges.get(pod.id)
+    cached = registry.cache(VolumeRanges).get(pod.id)
     if cached is not None and time.monotonic() < cached[2]:
         return cached[0], cached[1]
     try:
@@ -64,7 +72,7 @@ async def volume_pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Ve
         low, high = Version.parse(doc["min_version"]), Version.parse(doc["version"])
     except (StopIteration, KeyError, ValueError, AttributeError):
         return None  # not a Cinder version document: treat the pod as not answering
-    registry.volume_ranges[pod.id] = (low, high, time.monotonic() + TTL)
+    registry.cache(VolumeRanges)[pod.id] = (low, high, time.monotonic() + TTL)
     return low, high
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from cascade.db.models import Pod, Routing
+from cascade.services import flavor_copies, routings
 from cascade.services import flavors as flavor_service
-from cascade.services import routings
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakenova import add_pod_row
 
@@ -192,7 +192,7 @@ async def ids(
 
 async def ensure(app: Starlette, pod: Pod, flavor_id: str) -> str:
     async with app.state.sessions() as db:
-        return await flavor_service.ensure_in_pod(db, app.state.registry, pod, flavor_id, "req-1")
+        return await flavor_copies.ensure_in_pod(db, app.state.registry, pod, flavor_id, "req-1")
 
 
 async def flavor_routings(app: Starlette) -> list[Routing]:
@@ -591,8 +591,8 @@ async def test_a_copy_is_made_once_with_specs_and_access(
     (routing,) = await flavor_routings(app)
     assert (routing.status, routing.bottom_id, routing.project_id) == ("active", bottom, "")
     async with app.state.sessions() as db:
-        assert await flavor_service.bottom_to_top(db, pod.id, bottom) == "f1"
-        assert await flavor_service.bottom_to_top(db, pod.id, "other") is None
+        assert await flavor_copies.bottom_to_top(db, pod.id, bottom) == "f1"
+        assert await flavor_copies.bottom_to_top(db, pod.id, "other") is None
 
 
 async def test_a_routing_left_creating_is_reconciled_by_name(

@@ -23,6 +23,7 @@ from cascade.api.errors import ApiError
 from cascade.api.request import authorize, json_body, session
 from cascade.db.models import Pod
 from cascade.services import pods as service
+from cascade.services.route_cache import RouteCache
 
 FIELDS: dict[str, type] = {
     "name": str,
@@ -98,7 +99,7 @@ def view(pod: Pod) -> dict[str, Any]:
 def changed(request: Request) -> None:
     """The pods changed: this process works the microversion ranges out again at once."""
     request.app.state.advertised.clear()
-    request.app.state.registry.routes.forget_pods()
+    request.app.state.registry.cache(RouteCache).forget_pods()
 
 
 def _force(request: Request) -> bool:

@@ -40,6 +40,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.db.models import Flavor
+from cascade.services import flavor_copies
 from cascade.services import flavors as service
 from cascade.versions import Version
 
@@ -85,7 +86,7 @@ def request_id(request: Request) -> str:
 
 async def push(request: Request, db: AsyncSession, flavor_id: str) -> None:
     """After a committed change: bring the pods' copies in line (never fails the request)."""
-    await service.sync_to_pods(db, request.app.state.registry, flavor_id, request_id(request))
+    await flavor_copies.sync_to_pods(db, request.app.state.registry, flavor_id, request_id(request))
 
 
 # -- views --------------------------------------------------------------------------------

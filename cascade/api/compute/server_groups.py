@@ -38,6 +38,7 @@ from cascade.pods.compute import call as pod_call
 from cascade.services import pods as pod_service
 from cascade.services import scheduling
 from cascade.services import servers as server_service
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 KIND = server_service.SERVER_GROUP
@@ -148,7 +149,7 @@ async def _routed(request: Request, method: str, action: str) -> Response:
         )
         if resp.status_code == 404:
             await server_service.gone(
-                db, where.routing, where.pod, request.app.state.registry.routes
+                db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
             raise missing
         if method == "DELETE" and resp.status_code < 400:

@@ -39,13 +39,14 @@ from cascade.db.models import Flavor, FlavorAccess, Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import PodRefused
 from cascade.pods.compute import call as pod_call
-from cascade.services import capacity, keypair_copies, scheduling
+from cascade.services import capacity, flavor_copies, keypair_copies, scheduling
 from cascade.services import flavors as flavor_service
 from cascade.services import keypairs as keypair_service
 from cascade.services import quotas as quota_service
 from cascade.services import servers as server_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 POD_TAG = "cascade:pod_tag"
@@ -184,7 +185,7 @@ async def create(request: Request) -> Response:
                 echo_headers(version),
             )
         try:
-            server["flavorRef"] = await flavor_service.ensure_in_pod(
+            server["flavorRef"] = await flavor_copies.ensure_in_pod(
                 db, registry, pod, flavor.id, caller.request_id
             )
             if server.get("key_name") is not None:
@@ -319,7 +320,7 @@ async def show(request: Request) -> Response:
             return _down_stub(request, where, version)
         if resp.status_code == 404:
             await server_service.gone(
-                db, where.routing, where.pod, request.app.state.registry.routes
+                db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
             raise not_found(server_id, version)
         return await forward.relay(request, db, where.pod, resp, version)
@@ -331,13 +332,13 @@ async def _show_remembered(
     """The common case without the database: a routing this process remembers, its pod
     answering 200. Anything else (None) takes the full path, which asks again."""
     registry = request.app.state.registry
-    known = registry.routes.get(server_service.SERVER, server_id)
+    known = registry.cache(RouteCache).get(server_service.SERVER, server_id)
     if known is None:
         return None
     pod_id, project_id = known
     if not ctx.is_admin and project_id != ctx.project_id:
         raise not_found(server_id, version)
-    pod = await registry.routes.pod(request.app.state.sessions, pod_id)
+    pod = await registry.cache(RouteCache).pod(request.app.state.sessions, pod_id)
     if pod is None:
         return None
     try:
@@ -408,7 +409,7 @@ async def member(request: Request) -> Response:
         )
         if resp.status_code == 404 and not rest:
             await server_service.gone(
-                db, where.routing, where.pod, request.app.state.registry.routes
+                db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
             raise not_found(server_id, version)
         if wired.used:
@@ -422,7 +423,7 @@ async def member(request: Request) -> Response:
                 await server_ports.interface_gone(net, detached)
         if resp.status_code < 400 and _deletes(request.method, rest, content):
             await server_service.mark(
-                db, where.routing, "deleting", request.app.state.registry.routes
+                db, where.routing, "deleting", request.app.state.registry.cache(RouteCache)
             )
             async with _net_caller(request, ctx) as net:
                 await server_ports.detach(net, server_id)
@@ -472,7 +473,7 @@ async def _translate_action(
     try:
         if isinstance(resize, dict) and "flavorRef" in resize:
             flavor = await _top_flavor(db, ctx, resize["flavorRef"], version)
-            resize["flavorRef"] = await flavor_service.ensure_in_pod(
+            resize["flavorRef"] = await flavor_copies.ensure_in_pod(
                 db, registry, pod, flavor.id, caller.request_id
             )
         elif isinstance(rebuild, dict) and rebuild.get("key_name"):

@@ -32,6 +32,7 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import Pod
 from cascade.services import volumes as volume_service
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 TITLES = {
@@ -90,14 +91,18 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     )
     if resp.status_code == 404 and not rest and request.method in ("GET", "DELETE"):
         async with session(request) as db:
-            await volume_service.gone(db, located.routing, pod, request.app.state.registry.routes)
+            await volume_service.gone(
+                db, located.routing, pod, request.app.state.registry.cache(RouteCache)
+            )
         raise missing(kind, object_id, version)
     if resp.status_code >= 400:
         raise pod_error(resp, pod, version)
     if request.method == "DELETE" and not rest:
         async with session(request) as db:
             routing = await db.merge(located.routing)
-            await volume_service.mark(db, routing, "deleting", request.app.state.registry.routes)
+            await volume_service.mark(
+                db, routing, "deleting", request.app.state.registry.cache(RouteCache)
+            )
     found = views.body(await pod_body(request, pod, resp), pod)
     async with session(request) as db:
         found = await views.top_types(db, pod, found)

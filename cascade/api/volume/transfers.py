@@ -33,6 +33,7 @@ from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
 from cascade.services import routings
 from cascade.services import volumes as volume_service
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 
@@ -116,5 +117,5 @@ async def accept(request: Request) -> Response:
         await db.delete(await db.merge(routing))
         await db.commit()
     if volume_id:
-        request.app.state.registry.routes.drop(volume_service.VOLUME, str(volume_id))
+        request.app.state.registry.cache(RouteCache).drop(volume_service.VOLUME, str(volume_id))
     return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
