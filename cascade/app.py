@@ -42,15 +42,17 @@ from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import KeystoneUnavailable, TokenValidator
-from cascade.jobs import network as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.jobs import registry as job_handlers
-from cascade.jobs import volume as volume_jobs  # noqa: F401  (registers its handlers)
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
-from cascade.services import health
+from cascade.services import (
+    health,
+    volume_jobs,  # noqa: F401  (registers its handlers)
+)
 from cascade.services.hosts import HostBook
 from cascade.services.listing import Cursors
+from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
 

@@ -16,11 +16,11 @@ from cascade.cmd.common import config_from_args, setup_logging
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import TokenValidator
-from cascade.jobs import network as network_jobs  # noqa: F401  (registers its handlers)
-from cascade.jobs import volume as volume_jobs  # noqa: F401  (registers its handlers)
 from cascade.jobs.registry import DEFAULT
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
+from cascade.services import volume_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 
 
 async def serve(conf: Conf) -> None:

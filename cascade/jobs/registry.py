@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.conf import Conf
 from cascade.db.models import Job
+from cascade.pods.registry import PodRegistry
+
+
+class NoPods(Exception):
+    """A handler that calls pods ran in a worker started without them."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,13 @@ class JobContext:
     sessions: async_sessionmaker[AsyncSession]
     conf: Conf
     worker_id: str
-    pods: Any = None  # cascade.pods.registry.PodRegistry when the process has one
+    registry: PodRegistry | None = None  # None: a worker for jobs that call no pod (tests)
+
+    @property
+    def pods(self) -> PodRegistry:
+        if self.registry is None:
+            raise NoPods(f"worker {self.worker_id} has no pod registry")
+        return self.registry
 
 
 Handler = Callable[[JobContext, Job], Awaitable[None]]

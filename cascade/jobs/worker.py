@@ -23,6 +23,7 @@ from cascade.db.models import Job
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, Registry
 from cascade.jobs.retry import RetryPolicy
+from cascade.pods.registry import PodRegistry
 
 LOG = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Worker:
         sessions: async_sessionmaker[AsyncSession],
         registry: Registry,
         conf: Conf,
-        pods: object = None,
+        pods: PodRegistry | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.sessions = sessions

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 from starlette.applications import Starlette
 
 from cascade.db.models import Pod, Routing
-from cascade.jobs import network as _network_jobs  # noqa: F401  (registers the handlers)
 from cascade.jobs.registry import DEFAULT
 from cascade.jobs.worker import Worker
+from cascade.services.network import jobs as _network_jobs  # noqa: F401  (registers the handlers)
 from tests.unit.fakenova import FakeCloud
 
 MEMBER = {"X-Auth-Token": "member-token"}

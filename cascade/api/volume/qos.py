@@ -21,8 +21,8 @@ from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.types import changed, translated
 from cascade.db.models import QosSpecs
 from cascade.jobs import queue
-from cascade.jobs.volume import QOS_SYNC
 from cascade.services import volume_qos, volume_types
+from cascade.services.volume_jobs import QOS_SYNC
 
 RULE = "volume_extension:qos_specs_manage"
 

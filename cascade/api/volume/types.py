@@ -27,9 +27,9 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import VolumeType
 from cascade.jobs import queue
-from cascade.jobs.volume import SYNC
 from cascade.pods.client import PodUnavailable
 from cascade.services import volume_type_copies, volume_types
+from cascade.services.volume_jobs import SYNC
 from cascade.versions import Version
 
 Handler = Callable[[Request], Awaitable[Response]]
