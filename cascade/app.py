@@ -51,7 +51,6 @@ from cascade.services import (
     volume_jobs,  # noqa: F401  (registers its handlers)
 )
 from cascade.services.hosts import HostBook
-from cascade.services.listing import Cursors
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
@@ -354,7 +353,6 @@ def create_app(
     app.state.sessions = db_sessions
     app.state.registry = registry
     app.state.pod_hosts = HostBook()
-    app.state.list_cursors = Cursors()
     app.state.advertised = {}  # see cascade.api.request.advertised
     app.state.engine = engine
     return app

@@ -1,4 +1,5 @@
-"""Lists across pods: a total sort order, a k-way merge, and where each pod resumes.
+"""Lists across pods: a total sort order, a k-way merge, where each pod resumes, and
+`read_pages`, the one merged paged list every API's list of routed objects uses.
 
 Every pod is asked for the same sort keys, with `created_at` and the id
 appended when missing (as Nova appends its defaults), so each pod's page is
@@ -10,16 +11,29 @@ descending order.
 A page that ends at item M leaves each pod at the last of its items that
 sorted before or at M: `Cursors` remembers that, keyed by the query and M,
 so the next page asks every pod from where it stopped instead of scanning.
+
+`read_pages` asks every pod at once (`pods.fanout`: a pod that is down,
+answers 5xx or misses `[pods] list_deadline` is left out and named) for its
+first `size` items after the marker: the marker's own pod after the marker,
+a pod whose position the previous page left in `Cursors` from there, any
+other pod read from its start and cut after the marker's place in the order.
+What to do about a pod left out (nothing, or stubs of what the routing table
+knows there) is the API's; `Pages.merged` and `Pages.remember` finish the page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import heapq
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from cascade.db.models import Pod
+from cascade.pods import fanout
+from cascade.pods.registry import PodRegistry
 
 Item = dict[str, Any]
 Getter = Callable[[Item], Any]
@@ -144,8 +158,152 @@ class Cursors:
             self._data.move_to_end((query, marker))
         return found
 
+    def clear(self) -> None:
+        self._data.clear()
+
     def put(self, query: str, marker: str, positions: dict[str, str | None]) -> None:
         self._data[(query, marker)] = positions
         self._data.move_to_end((query, marker))
         while len(self._data) > self.size:
             self._data.popitem(last=False)
+
+
+# --- the merged paged list ---------------------------------------------------------------
+
+SCAN_CHUNK = 1000  # items asked per call when a pod is read from its start (max_limit)
+
+
+@dataclass
+class Chunk:
+    """One pod's answer to one list call: its items in order and its count (with_count)."""
+
+    items: list[Item]
+    count: int = 0
+
+
+def once(read: Callable[[], Awaitable[Item]]) -> Callable[[], Awaitable[Item]]:
+    """`read` called at most once: the marker's sort values, wanted by every pod that must
+    be scanned and by the stubs of pods left out (concurrent first calls share it)."""
+    task: list[asyncio.Future[Item]] = []
+
+    async def memo() -> Item:
+        if not task:
+            task.append(asyncio.ensure_future(read()))
+        return await asyncio.shield(task[0])
+
+    return memo
+
+
+# a pod's items after its own position `marker` (None: its start), at most `limit`
+ReadPod = Callable[[Pod, str | None, int], Awaitable[Chunk]]
+
+
+@dataclass
+class PodPage:
+    """What one pod contributes to a page: its items after the marker, where it stood
+    before them (None: its start; `known` False: not known, it was scanned), its count."""
+
+    pod: Pod
+    items: list[Item]
+    start: str | None = None
+    count: int = 0
+    known: bool = True
+    stub: bool = False  # items the routing table knows of a pod left out, not the pod's
+
+
+@dataclass
+class Pages:
+    """Every pod's part of one page, the pods left out, and where the page leaves them."""
+
+    order: Order
+    size: int
+    cursors: Cursors
+    query: str
+    pages: list[PodPage] = field(default_factory=list)
+    unavailable: list[Pod] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(p.count for p in self.pages if not p.stub)
+
+    def headers(self) -> dict[str, str]:
+        return fanout.unavailable_header([p.name for p in self.unavailable])
+
+    def merged(self) -> list[tuple[PodPage, Item]]:
+        """The first `size` items of every pod's part, in order, each with its part."""
+        found = merge([p.items for p in self.pages], self.order, self.size)
+        return [(self.pages[n], item) for n, item in found]
+
+    def remember(self, shown: list[tuple[PodPage, Item]]) -> None:
+        """Where each pod resumes after `shown` (what `merged` gave, for a full page),
+        for the next page."""
+        if not shown:
+            return
+        positions: dict[str, str | None] = {}
+        for page in self.pages:
+            if page.known and not page.stub:
+                positions[page.pod.id] = page.start
+        for page, item in shown:
+            if not page.stub:
+                positions[page.pod.id] = str(item["id"])
+        self.cursors.put(self.query, str(shown[-1][1]["id"]), positions)
+
+
+async def read_pages(
+    registry: PodRegistry,
+    service: str,
+    pods: Sequence[Pod],
+    read: ReadPod,
+    order: Order,
+    size: int,
+    query: str,
+    *,
+    marker: str | None = None,
+    marker_pod: Pod | None = None,
+    marker_item: Callable[[], Awaitable[Item]] | None = None,
+) -> Pages:
+    """Every pod's first `size` items after `marker` (a top id, in `marker_pod`; its sort
+    values from `marker_item`), asked in parallel; `query` names the list (the filters,
+    sort and size, with who asks) for the cursors."""
+    cursors = registry.cache(Cursors)
+    found = Pages(order, size, cursors, query)
+    positions = cursors.get(query, marker) if marker is not None else None
+
+    async def one(pod: Pod) -> PodPage:
+        if marker is None:
+            start: str | None = None
+        elif marker_pod is not None and pod.id == marker_pod.id:
+            start = marker
+        elif positions is not None and pod.id in positions:
+            start = positions[pod.id]
+        else:
+            assert marker_item is not None
+            return await _scan(pod, read, order, size, await marker_item())
+        chunk = await read(pod, start, size)
+        return PodPage(pod, chunk.items, start, chunk.count)
+
+    asked = await fanout.gather(registry, service, pods, one)
+    found.pages = asked.values
+    found.unavailable = asked.unavailable
+    return found
+
+
+async def _scan(pod: Pod, read: ReadPod, order: Order, size: int, marker: Item) -> PodPage:
+    """The pod read from its start: its first `size` items that sort after `marker`,
+    and its position before them (the last item read that does not)."""
+    position: str | None = None
+    resume: str | None = None  # where the next call reads on from
+    kept: list[Item] = []
+    count = 0
+    while len(kept) < size:
+        chunk = await read(pod, resume, SCAN_CHUNK)
+        count = count or chunk.count
+        for item in chunk.items:
+            if kept or order.compare(item, marker) > 0:
+                kept.append(item)
+            else:
+                position = str(item["id"])
+        if len(chunk.items) < SCAN_CHUNK:
+            break
+        resume = str(chunk.items[-1]["id"])
+    return PodPage(pod, kept[:size], position, count)

@@ -56,7 +56,10 @@ class FakeCinder:
         project = PROJECTS[request.headers["X-Auth-Token"]]
         mine = [v for v in self.volumes.values() if v["os-vol-tenant-attr:tenant_id"] == project]
         if path in ("/v3/volumes", "/v3/volumes/detail"):
-            return httpx.Response(200, json={"volumes": self._page(request, mine)})
+            body: dict[str, Any] = {"volumes": self._page(request, mine)}
+            if request.url.params.get("with_count") == "true":
+                body["count"] = len(mine)
+            return httpx.Response(200, json=body)
         found = [v for v in mine if path == f"/v3/volumes/{v['id']}"]
         if found:
             return httpx.Response(200, json={"volume": found[0]})

@@ -48,7 +48,7 @@ async def pages(
     ids: list[str] = []
     while url:
         if app is not None:
-            app.state.list_cursors = Cursors()
+            app.state.registry.cache(Cursors).clear()
         resp = await client.get(url, headers=headers)
         assert resp.status_code == 200, resp.text
         ids += [s["id"] for s in resp.json()["servers"]]

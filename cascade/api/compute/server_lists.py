@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,7 +36,6 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod, Routing
-from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
 from cascade.services import listing, routings
@@ -47,14 +45,6 @@ from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 PAGING = ("limit", "marker", "sort_key", "sort_dir")
-
-
-@dataclass
-class PodPage:
-    pod: Pod
-    items: list[dict[str, Any]]
-    start: str | None  # where the pod stood before these items
-    down: bool = False
 
 
 def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
@@ -85,7 +75,7 @@ def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
 
 
 class Lister:
-    """One list request: the query every pod gets, and how each pod is read."""
+    """One list request: the query every pod gets, and how one pod is read."""
 
     def __init__(self, request: Request, ctx: Context, version: Version, size: int) -> None:
         self.request = request
@@ -96,7 +86,6 @@ class Lister:
         self.order = listing.Order(self.spec, server_views.getters())
         self.filters = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
         self.caller = forward.caller_for(request, version)
-        self.marker_pod: str | None = None
         # a `flavor` filter names a top flavor: each pod filters by its own copy's id
         # (pod id -> the copy's id; None: the pod has no copy, so no such server)
         self.flavor_copies: dict[str, str | None] | None = None
@@ -110,12 +99,13 @@ class Lister:
             copy = await routings.find(db, "flavor", wanted[-1], pod.id)
             self.flavor_copies[pod.id] = copy.bottom_id if copy is not None else None
 
-    async def fetch(self, pod: Pod, marker: str | None, limit: int) -> list[dict[str, Any]]:
+    async def read(self, pod: Pod, marker: str | None, limit: int) -> listing.Chunk:
+        """The pod's servers after its own `marker`, at most `limit` (see listing.ReadPod)."""
         filters = self.filters
         if self.flavor_copies is not None:
             copy = self.flavor_copies.get(pod.id)
             if copy is None:
-                return []
+                return listing.Chunk([])
             filters = [(k, copy if k == "flavor" else v) for k, v in filters]
         params = filters + self.spec.query() + [("limit", str(limit))]
         if marker is not None:
@@ -136,28 +126,7 @@ class Lister:
         top = forward.top_root(self.request)
         root = await forward.pod_root(self.request, pod)
         servers = server_views.pod_json(resp.text, root, top).get("servers", [])
-        return [s for s in servers if isinstance(s, dict)]
-
-    async def after(self, pod: Pod, marker: str | None) -> PodPage:
-        """The pod's first items after its own position `marker` (None: its start)."""
-        return PodPage(pod, await self.fetch(pod, marker, self.size), marker)
-
-    async def scan(self, pod: Pod, marker_item: dict[str, Any]) -> PodPage:
-        """The pod's items after `marker_item`'s place in the order, reading from its start."""
-        position: str | None = None
-        found: list[dict[str, Any]] = []
-        while len(found) < self.size:
-            chunk = await self.fetch(pod, position, MAX_LIMIT)
-            for item in chunk:
-                if found or self.order.compare(item, marker_item) > 0:
-                    found.append(item)
-                else:
-                    position = str(item["id"])
-            if len(chunk) < MAX_LIMIT:
-                break
-            if not found:
-                position = str(chunk[-1]["id"])
-        return PodPage(pod, found[: self.size], position)
+        return listing.Chunk([s for s in servers if isinstance(s, dict)])
 
 
 async def index(request: Request) -> Response:
@@ -176,34 +145,41 @@ async def _list(request: Request, detail: bool) -> Response:
     size = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
     marker = request.query_params.get("marker")
     lister = Lister(request, ctx, version, size)
-    cursor_key = json.dumps(
-        [ctx.project_id, ctx.user_id, sorted(lister.filters), lister.spec.query(), size]
+    registry = request.app.state.registry
+    query = json.dumps(
+        ["servers", ctx.project_id, ctx.user_id, sorted(lister.filters), lister.spec.query(), size]
     )
-    cursors: listing.Cursors = request.app.state.list_cursors
     async with session(request) as db:
         pods = await pod_service.list_all(db)
         await lister.translate_flavor(db, pods)
-        get_marker = await _marker_source(request, db, ctx, lister, marker)
-        positions = cursors.get(cursor_key, marker) if marker else None
-        pages = await _read_pods(lister, pods, marker, positions, get_marker) if size else []
-        all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
-        down = [p for p in pages if p.down]
-        if down and version >= Version(2, 69):
-            await _add_stubs(
-                db, lister, down, None if all_projects else ctx.project_id, marker, get_marker
+        marker_pod, marker_item = await _marker_source(request, db, ctx, lister, marker)
+        if size:
+            found = await listing.read_pages(
+                registry,
+                "compute",
+                pods,
+                lister.read,
+                lister.order,
+                size,
+                query,
+                marker=marker,
+                marker_pod=marker_pod,
+                marker_item=marker_item,
             )
-        merged = listing.merge([p.items for p in pages], lister.order, size)
-        await _heal_routings(db, [(pages[n].pod, item) for n, item in merged if not pages[n].down])
-        body: dict[str, Any] = {"servers": await _views(request, db, pages, merged, detail)}
-        if size and len(merged) == size:
-            last = str(merged[-1][1]["id"])
-            moved = {p.pod.id: p.start for p in pages}
-            for n, item in merged:
-                moved[pages[n].pod.id] = str(item["id"])
-            cursors.put(cursor_key, last, moved)
+        else:  # limit=0: an empty page, no pod asked
+            found = listing.Pages(lister.order, 0, registry.cache(listing.Cursors), query)
+        all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
+        if found.unavailable and version >= Version(2, 69):
+            project = None if all_projects else ctx.project_id
+            await _add_stubs(db, lister, found, project, marker_item if marker else None)
+        shown = found.merged()
+        await _heal_routings(db, [(page.pod, item) for page, item in shown if not page.stub])
+        body: dict[str, Any] = {"servers": await _views(request, db, shown, detail)}
+        if size and len(shown) == size:
+            found.remember(shown)
+            last = str(shown[-1][1]["id"])
             body["servers_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
-    headers = fanout.unavailable_header([p.pod.name for p in down])
-    return reply(body, version, headers=headers)
+    return reply(body, version, headers=found.headers())
 
 
 def _truthy(value: str | None) -> bool:
@@ -211,19 +187,20 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in ("false", "0", "off", "no", "f", "n")
 
 
-MarkerSource = Callable[[], Awaitable[dict[str, Any]]]
+MarkerItem = Callable[[], Awaitable[dict[str, Any]]]
 
 
 async def _marker_source(
     request: Request, db: AsyncSession, ctx: Context, lister: Lister, marker: str | None
-) -> MarkerSource:
-    """Checks the marker now (400 if unknown, as Nova); reads its sort values on demand."""
+) -> tuple[Pod | None, MarkerItem]:
+    """The marker's pod, checked now (400 if unknown, as Nova), and its sort values read
+    on demand."""
     if marker is None:
 
         async def none() -> dict[str, Any]:
             raise AssertionError("no marker")
 
-        return none
+        return None, none
     try:
         where = await server_service.locate(
             db, request.app.state.registry, lister.caller, marker, forward.scope(ctx)
@@ -232,15 +209,12 @@ async def _marker_source(
         raise ComputeError(
             400, f"marker [{marker}] not found", echo_headers(lister.version)
         ) from None
-    memo: list[dict[str, Any]] = []
 
+    @listing.once
     async def item() -> dict[str, Any]:
-        if not memo:
-            memo.append(await _marker_item(request, lister, where))
-        return memo[0]
+        return await _marker_item(request, lister, where)
 
-    lister.marker_pod = where.pod.id
-    return item
+    return where.pod, item
 
 
 async def _marker_item(
@@ -263,50 +237,30 @@ async def _marker_item(
     return server_views.stub(routing.top_id, routing.project_id, routing.created_at, [])
 
 
-async def _read_pods(
-    lister: Lister,
-    pods: list[Pod],
-    marker: str | None,
-    positions: dict[str, str | None] | None,
-    get_marker: MarkerSource,
-) -> list[PodPage]:
-    async def read(pod: Pod) -> PodPage:
-        if marker is None:
-            return await lister.after(pod, None)
-        if pod.id == lister.marker_pod:
-            return await lister.after(pod, marker)
-        if positions is not None and pod.id in positions:
-            return await lister.after(pod, positions[pod.id])
-        return await lister.scan(pod, await get_marker())
-
-    found = await fanout.gather(lister.request.app.state.registry, "compute", pods, read)
-    pages = dict(found.answers)
-    return [pages.get(p) or PodPage(p, [], None, down=True) for p in pods]
-
-
 async def _add_stubs(
     db: AsyncSession,
     lister: Lister,
-    down: list[PodPage],
+    found: listing.Pages,
     project_id: str | None,
-    marker: str | None,
-    get_marker: MarkerSource,
+    marker_item: MarkerItem | None,
 ) -> None:
-    rows = await server_service.routed_in(db, [p.pod.id for p in down], project_id)
+    """Nova's down-cell rule (2.69+): the servers the routing table knows in a pod left
+    out are shown as UNKNOWN stubs, in their place in the order."""
+    rows = await server_service.routed_in(db, [p.id for p in found.unavailable], project_id)
     root = forward.top_root(lister.request)
-    marker_item = await get_marker() if marker else None
-    for page in down:
+    after = await marker_item() if marker_item is not None else None
+    for pod in found.unavailable:
         stubs = [
             server_views.stub(
                 r.top_id, r.project_id, r.created_at, server_views.links(root, r.top_id)
             )
             for r in rows
-            if r.pod_id == page.pod.id
+            if r.pod_id == pod.id
         ]
         stubs.sort(key=lister.order.key)
-        if marker_item is not None:
-            stubs = listing.after(stubs, marker_item, lister.order)
-        page.items = stubs[: lister.size]
+        if after is not None:
+            stubs = listing.after(stubs, after, lister.order)
+        found.pages.append(listing.PodPage(pod, stubs[: lister.size], stub=True))
 
 
 async def _heal_routings(db: AsyncSession, found: list[tuple[Pod, dict[str, Any]]]) -> None:
@@ -330,30 +284,27 @@ async def _heal_routings(db: AsyncSession, found: list[tuple[Pod, dict[str, Any]
 async def _views(
     request: Request,
     db: AsyncSession,
-    pages: list[PodPage],
-    merged: list[tuple[int, dict[str, Any]]],
+    shown: list[tuple[listing.PodPage, dict[str, Any]]],
     detail: bool,
 ) -> list[dict[str, Any]]:
-    shown: list[dict[str, Any]] = [item for _, item in merged]
-    for n, page in enumerate(pages):
-        if page.down:
-            continue
-        places = [k for k, (m, _) in enumerate(merged) if m == n]
-        if places:
-            # one rewrite per pod: its links, AZ and flavors at the top
-            body = {"servers": [shown[k] for k in places]}
-            viewed = (await forward.top_view(request, db, page.pod, body, urls_done=True))[
-                "servers"
-            ]
-            for k, item in zip(places, viewed, strict=True):
-                shown[k] = item
+    items: list[dict[str, Any]] = [item for _, item in shown]
+    parts: dict[int, tuple[listing.PodPage, list[int]]] = {}
+    for k, (page, _) in enumerate(shown):
+        if not page.stub:
+            parts.setdefault(id(page), (page, []))[1].append(k)
+    for page, places in parts.values():
+        # one rewrite per pod: its links, AZ and flavors at the top
+        body = {"servers": [items[k] for k in places]}
+        viewed = (await forward.top_view(request, db, page.pod, body, urls_done=True))["servers"]
+        for k, item in zip(places, viewed, strict=True):
+            items[k] = item
     if detail:
-        return shown
+        return items
     return [
         {"id": item["id"], "status": "UNKNOWN", "links": item["links"]}
-        if pages[n].down
+        if page.stub
         else {"id": item["id"], "name": item.get("name"), "links": item["links"]}
-        for (n, _), item in zip(merged, shown, strict=True)
+        for (page, _), item in zip(shown, items, strict=True)
     ]
 
 

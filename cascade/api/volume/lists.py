@@ -19,7 +19,6 @@ without a routing get one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,7 +42,6 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
-from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.services import listing
@@ -58,16 +56,6 @@ KINDS = {
     "backups": volume_service.BACKUP,
     "attachments": volume_service.ATTACHMENT,
 }
-CURSORS = listing.Cursors()
-
-
-@dataclass
-class Page:
-    pod: Pod
-    items: list[dict[str, Any]]
-    count: int = 0
-    start: str | None = None  # where the pod stood before these items (None: its start)
-    known: bool = True  # False: read from its start and cut after the marker
 
 
 def _bad(message: str, version: Version) -> VolumeError:
@@ -120,57 +108,37 @@ async def _pods(request: Request) -> list[Pod]:
         return list((await db.scalars(query)).all())
 
 
-async def _ask(
-    request: Request,
-    pod: Pod,
-    path: str,
-    params: list[tuple[str, str]],
-    version: Version,
-) -> Page:
-    resp = await pod_volume.call(
-        request.app.state.registry,
-        pod,
-        caller_for(request, version),
-        "GET",
-        path,
-        params=params,
-    )
-    if resp.status_code >= 500:
-        raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod, version)
-    found = views.body(await pod_body(request, pod, resp), pod)
-    async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-    collection = path.split("/")[1]
-    items = [i for i in found.get(collection, []) if isinstance(i, dict)]
-    return Page(pod, items, int(found.get("count", 0) or 0))
+class Reader:
+    """How one pod's part of a list is read: its detailed list with the filters and the
+    sort, after its own marker."""
 
+    def __init__(
+        self, request: Request, path: str, base: list[tuple[str, str]], version: Version
+    ) -> None:
+        self.request = request
+        self.path = path
+        self.base = base
+        self.version = version
+        self.caller = caller_for(request, version)
 
-async def _scan_after(
-    request: Request,
-    pod: Pod,
-    path: str,
-    params: list[tuple[str, str]],
-    marker: dict[str, Any],
-    order: listing.Order,
-    want: int,
-    version: Version,
-) -> Page:
-    """The pod read from its start, keeping what sorts after `marker` (up to `want`)."""
-    kept: list[dict[str, Any]] = []
-    last: str | None = None
-    count = 0
-    while True:
-        page_params = [*params, ("limit", str(MAX_LIMIT))]
-        if last is not None:
-            page_params.append(("marker", last))
-        page = await _ask(request, pod, path, page_params, version)
-        count = count or page.count
-        kept += listing.after(page.items, marker, order)
-        if len(kept) >= want or len(page.items) < MAX_LIMIT:
-            return Page(pod, kept[:want], count)
-        last = str(page.items[-1]["id"])
+    async def read(self, pod: Pod, marker: str | None, limit: int) -> listing.Chunk:
+        """The pod's objects after its own `marker`, at most `limit` (listing.ReadPod)."""
+        params = [*self.base, ("limit", str(limit))]
+        if marker is not None:
+            params.append(("marker", marker))
+        resp = await pod_volume.call(
+            self.request.app.state.registry, pod, self.caller, "GET", self.path, params=params
+        )
+        if resp.status_code >= 500:
+            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
+        if resp.status_code >= 400:
+            raise pod_error(resp, pod, self.version)
+        found = views.body(await pod_body(self.request, pod, resp), pod)
+        async with session(self.request) as db:
+            found = await views.top_types(db, pod, found)
+        collection = self.path.split("/")[1]
+        items = [i for i in found.get(collection, []) if isinstance(i, dict)]
+        return listing.Chunk(items, int(found.get("count", 0) or 0))
 
 
 async def index(request: Request) -> Response:
@@ -203,60 +171,44 @@ async def index(request: Request) -> Response:
     ]
     if with_count:
         base.append(("with_count", "true"))
-    path = f"/{name}/detail"
     want = limit + offset
     marker_id = request.query_params.get("marker")
     if limit == 0:  # as Cinder: an empty page, no pod asked
         return reply({name: []}, version)
-    query_key = json.dumps([name, sorted(filters), spec.keys, spec.dirs, project_of(request)])
-    registry = request.app.state.registry
-    if marker_id is None:
+    query = json.dumps([name, sorted(filters), spec.keys, spec.dirs, project_of(request), want])
+    marker_pod: Pod | None = None
+    if marker_id is not None:
+        marker_pod = (await locate(request, kind, marker_id, version)).pod
 
-        async def first(pod: Pod) -> Page:
-            return await _ask(request, pod, path, [*base, ("limit", str(want))], version)
+    @listing.once
+    async def marker_item() -> dict[str, Any]:
+        assert marker_pod is not None and marker_id is not None
+        return await _marker_item(request, marker_pod, name, marker_id, version)
 
-        pages = await fanout.gather(registry, pod_volume.SERVICE, pods, first)
-    else:
-        located = await locate(request, kind, marker_id, version)
-        positions = CURSORS.get(query_key, marker_id) or {}
-        marker_item = await _marker_item(request, located.pod, name, marker_id, version)
-
-        async def one(pod: Pod) -> Page:
-            resume: str | None = marker_id
-            if pod.id != located.pod.id:
-                if pod.id not in positions:
-                    found = await _scan_after(
-                        request, pod, path, base, marker_item, order, want, version
-                    )
-                    found.known = False
-                    return found
-                resume = positions[pod.id]
-            extra = [("marker", resume)] if resume else []
-            page = await _ask(request, pod, path, [*base, ("limit", str(want)), *extra], version)
-            page.start = resume
-            return page
-
-        pages = await fanout.gather(registry, pod_volume.SERVICE, pods, one)
-    live = pages.values
-    merged = listing.merge([p.items for p in live], order, want)[offset:]
-    items = [item for _, item in merged]
-    await _route(request, kind, live)
+    reader = Reader(request, f"/{name}/detail", base, version)
+    found = await listing.read_pages(
+        request.app.state.registry,
+        pod_volume.SERVICE,
+        pods,
+        reader.read,
+        order,
+        want,
+        query,
+        marker=marker_id,
+        marker_pod=marker_pod,
+        marker_item=marker_item,
+    )
+    merged = found.merged()
+    items = [item for _, item in merged[offset:]]
+    await _route(request, kind, found.pages)
     if items and len(items) == limit:
-        # where each pod stands after this page: its last item on it, else where it stood
-        positions_after: dict[str, str | None] = {}
-        for n, page in enumerate(live):
-            taken = [item for m, item in merged if m == n]
-            if taken:
-                positions_after[page.pod.id] = str(taken[-1]["id"])
-            elif page.known:
-                positions_after[page.pod.id] = page.start
-        CURSORS.put(query_key, str(items[-1]["id"]), positions_after)
+        found.remember(merged)
     body: dict[str, Any] = {name: items if detail else [views.summary(name, i) for i in items]}
     if items and len(items) >= limit and kind != volume_service.ATTACHMENT:  # Cinder: no links
         body[f"{name}_links"] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
     if with_count:
-        body["count"] = sum(p.count for p in live)
-    return reply(body, version, 200, pages.headers())
+        body["count"] = found.count
+    return reply(body, version, 200, found.headers())
 
 
 async def _marker_item(
@@ -279,7 +231,7 @@ def _next(request: Request, last_id: str) -> str:
     return f"{original_url(request)}?{urlencode(params)}"
 
 
-async def _route(request: Request, kind: str, pages: list[Page]) -> None:
+async def _route(request: Request, kind: str, pages: list[listing.PodPage]) -> None:
     """Objects listed without a routing get one (made in a pod directly, or a crash
     between a create and its routing)."""
     ids = {str(i["id"]): (p.pod, _owner(i)) for p in pages for i in p.items if "id" in i}

@@ -1,5 +1,6 @@
-"""Asking every pod within one deadline: `pods.fanout`, and the merged lists that use it
-answering in time when a pod accepts the call and never answers."""
+"""Asking every pod within one deadline (`pods.fanout`) and the one merged paged list
+(`services.listing.read_pages`) through the servers and volumes lists: order, paging
+with and without remembered positions, and a pod that accepts a call and never answers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from starlette.applications import Starlette
 
 from cascade.pods.client import PodUnavailable
 from cascade.pods.fanout import UNAVAILABLE_HEADER, fan_out
+from cascade.services import listing
+from cascade.services.listing import Cursors
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakecinder import FakeCinder
 from tests.unit.fakenova import FakeCloud, FakeNova, add_pod
@@ -177,3 +180,49 @@ async def test_the_volume_list_answers_within_the_deadline_without_a_hanging_pod
     assert resp.headers[UNAVAILABLE_HEADER] == "pod2"
     assert {v["id"] for v in resp.json()["volumes"]} == mine
     assert {v["availability_zone"] for v in resp.json()["volumes"]} == {"az1"}
+
+
+async def _volume_pages(
+    client: httpx.AsyncClient, app: Starlette, query: str, forget: bool
+) -> list[str]:
+    """Every page of the volume list, following `next` links (forgetting the pods'
+    positions before each page with `forget`, so the pods are scanned)."""
+    ids: list[str] = []
+    url = f"/volume/v3/volumes/detail?{query}"
+    while url:
+        if forget:
+            app.state.registry.cache(Cursors).clear()
+        resp = await client.get(url, headers=MEMBER)
+        assert resp.status_code == 200, resp.text
+        ids += [v["id"] for v in resp.json()["volumes"]]
+        links = resp.json().get("volumes_links", [])
+        url = links[0]["href"].removeprefix("http://cascade.test") if links else ""
+        assert len(ids) < 100
+    return ids
+
+
+@pytest.mark.parametrize("forget", [False, True])
+async def test_volume_pages_are_the_sorted_union_of_the_pods(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    cinders: dict[str, FakeCinder],
+    hanging: Hanging,
+    forget: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a scanned pod is read in chunks of 2: a page needs several of them
+    monkeypatch.setattr(listing, "SCAN_CHUNK", 2)
+    names = ["web", "alpha", "db", "beta", "cache", "zeta", "mq", "gamma", "api"]
+    for n, name in enumerate(names):
+        cinders["c1" if n % 3 else "c2"].add_volume(name)
+    cinders["c1"].add_volume("theirs", project="p2")
+    mine = [v for c in cinders.values() for v in c.volumes.values() if v["name"] != "theirs"]
+    by_name = [v["id"] for v in sorted(mine, key=lambda v: (v["name"], v["id"]))]
+    assert await _volume_pages(client, app, "sort=name:asc&limit=2", forget) == by_name
+    newest = sorted(mine, key=lambda v: (v["created_at"], v["id"]), reverse=True)
+    assert await _volume_pages(client, app, "limit=4", forget) == [v["id"] for v in newest]
+    counted = await client.get(
+        "/volume/v3/volumes?with_count=true&limit=3",
+        headers={**MEMBER, "OpenStack-API-Version": "volume 3.45"},
+    )
+    assert counted.json()["count"] == len(mine) and len(counted.json()["volumes"]) == 3
