@@ -57,9 +57,9 @@ from starlette.responses import Response
 from cascade.api.compute import forward
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers, negotiate, requested
+from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.services import all_pods, answer_error, down_header, host_book, pod_reply
-from cascade.api.compute.versions import advertised
+from cascade.api.compute.versions import advertised, negotiated
 from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.services import aggregates as aggregate_service
@@ -87,8 +87,8 @@ class Call:
 
 async def _versions(request: Request) -> tuple[Version, Version]:
     """The request's microversion (400/406 as Nova) and the one the pods are asked at."""
-    low, high = await advertised(request)
-    version = negotiate(requested(request.headers), low, high)
+    _, high = await advertised(request)
+    version = await negotiated(request)
     return version, max(version, UUID_VIEW) if high >= UUID_VIEW else version
 
 

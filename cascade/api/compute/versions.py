@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers, negotiate, requested
+from cascade.api.middleware import negotiated_before, negotiated_once
 from cascade.api.request import advertised as request_advertised
 from cascade.services.versions import compute_range
 from cascade.versions import Version
@@ -29,9 +30,15 @@ async def advertised(request: Request) -> tuple[Version, Version]:
 
 
 async def negotiated(request: Request) -> Version:
-    """The request's microversion within the advertised range (400/406 otherwise)."""
+    """The request's microversion within the advertised range (400/406 otherwise),
+    negotiated once per request; every answer then echoes it (see the middleware)."""
+    known = negotiated_before(request.scope, "compute")
+    if isinstance(known, Version):
+        return known
     low, high = await advertised(request)
-    return negotiate(requested(request.headers), low, high)
+    version = negotiate(requested(request.headers), low, high)
+    negotiated_once(request.scope, "compute", version, echo_headers(version))
+    return version
 
 
 def _v21(request: Request, low: Version, high: Version) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import common as compute_common
+from cascade.api.middleware import negotiated_before, negotiated_once
 from cascade.api.request import advertised as request_advertised
 from cascade.api.request import context
 from cascade.api.volume.errors import VolumeError
@@ -37,8 +38,12 @@ async def advertised(request: Request) -> tuple[Version, Version]:
 async def negotiated(request: Request) -> Version:
     """The request's microversion (400/406 as Cinder), and the project id of the URL
     checked against the token's (Cinder's 400 `Malformed request url`)."""
+    known = negotiated_before(request.scope, "volume")
+    if isinstance(known, Version):
+        return known
     low, high = await advertised(request)
     version = negotiate(requested(request.headers), low, high)
+    negotiated_once(request.scope, "volume", version, echo_headers(version))
     in_url = request.scope.get("state", {}).get("volume_project")
     if in_url is not None and in_url != context(request).project_id:
         raise VolumeError(400, "Malformed request url", echo_headers(version))
