@@ -57,7 +57,6 @@ from starlette.responses import Response
 from cascade.api.compute import forward
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.services import all_pods, answer_error, down_header, host_book, pod_reply
 from cascade.api.compute.versions import advertised, negotiated
 from cascade.api.request import session
@@ -100,7 +99,7 @@ async def _call(request: Request, version: Version, pod_version: Version) -> Cal
 
 
 def _error(status: int, message: str, version: Version) -> ComputeError:
-    return ComputeError(status, message, echo_headers(version))
+    return ComputeError(status, message)
 
 
 def _not_found(given: str, version: Version) -> ComputeError:
@@ -164,7 +163,7 @@ def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
 
 async def index(request: Request) -> Response:
     version, pod_version = await _versions(request)
-    authorize(request, RULE + "index", version)
+    authorize(request, RULE + "index")
     _check_query(request, version)
     call = await _call(request, version, pod_version)
     answers = await call.admin.ask_all(call.pods, "/os-aggregates")
@@ -185,7 +184,7 @@ async def index(request: Request) -> Response:
             continue
         shown.append(_view(item, pod, top, names, version))
     down = [a.pod for a in answers if a.down]
-    return reply({"aggregates": shown}, version, headers=down_header(down))
+    return reply({"aggregates": shown}, headers=down_header(down))
 
 
 def _target(pods: list[Pod], given: Any, version: Version) -> Pod:
@@ -219,8 +218,8 @@ def _target(pods: list[Pod], given: Any, version: Version) -> Pod:
 
 async def create(request: Request) -> Response:
     version, pod_version = await _versions(request)
-    authorize(request, RULE + "create", version)
-    body = await json_body(request, version)
+    authorize(request, RULE + "create")
+    body = await json_body(request)
     wanted = body.get("aggregate") if isinstance(body, dict) else None
     if not isinstance(wanted, dict):
         raise _error(400, "'aggregate' is a required property", version)
@@ -297,7 +296,7 @@ async def _one(
 
 async def _begin(request: Request, rule: str) -> Call:
     version, pod_version = await _versions(request)
-    authorize(request, rule, version)
+    authorize(request, rule)
     return await _call(request, version, pod_version)
 
 
@@ -325,7 +324,7 @@ def _pod_zone(pod: Pod, given: Any, top: str, version: Version) -> Any:
 async def update(request: Request) -> Response:
     call = await _begin(request, RULE + "update")
     given = request.path_params["aggregate_id"]
-    body = await json_body(request, call.version)
+    body = await json_body(request)
     changes = body.get("aggregate") if isinstance(body, dict) else None
     if isinstance(changes, dict) and "availability_zone" in changes:
         pod, _ = _locate(call, given)
@@ -369,13 +368,13 @@ async def _pod_host(
 
 async def action(request: Request) -> Response:
     version, pod_version = await _versions(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
         raise _error(400, "Malformed request body", version)
     name, inner = next(iter(body.items()))
     if name not in ACTIONS:
         raise _error(400, f"There is no such action: {name}", version)
-    authorize(request, RULE + name, version)
+    authorize(request, RULE + name)
     call = await _call(request, version, pod_version)
     given = request.path_params["aggregate_id"]
     pod, _ = _locate(call, given)
@@ -397,9 +396,9 @@ async def images(request: Request) -> Response:
     version, pod_version = await _versions(request)
     if version < IMAGES:
         raise _error(404, "The resource could not be found.", version)  # Nova's, before 2.81
-    authorize(request, IMAGES_RULE, version)
+    authorize(request, IMAGES_RULE)
     call = await _call(request, version, pod_version)
-    body = await json_body(request, version)
+    body = await json_body(request)
     given = request.path_params["aggregate_id"]
     answer, _ = await _send(request, call, given, "POST", "/images", body)
     return pod_reply(answer, None, version)

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cascade.api.compute.common import authorize, reply
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.services import (
     admin_calls,
     all_pods,
@@ -40,7 +39,7 @@ from cascade.services import pods as pod_service
 
 
 async def index(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     async with session(request) as db:
         found = await pod_service.list_all(db)
     zones: dict[str, bool] = {}
@@ -53,12 +52,12 @@ async def index(request: Request) -> Response:
             for az, up in sorted(zones.items())
         ]
     }
-    return JSONResponse(body, headers=echo_headers(version))
+    return JSONResponse(body)
 
 
 async def detail(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:os-availability-zone:detail", version)
+    authorize(request, "os_compute_api:os-availability-zone:detail")
     pods = await all_pods(request)
     admin = admin_calls(request, version)
     answers, names = await asyncio.gather(
@@ -87,4 +86,4 @@ async def detail(request: Request) -> Response:
         for az in sorted(az for az, available in up.items() if not available)
     ]
     down = [a.pod for a in answers if a.down]
-    return reply({"availabilityZoneInfo": info}, version, headers=down_header(down))
+    return reply({"availabilityZoneInfo": info}, headers=down_header(down))

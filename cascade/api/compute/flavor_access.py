@@ -43,17 +43,17 @@ def view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
-    authorize(request, RULE, version)
+    authorize(request, RULE)
     flavor_id = request.path_params["flavor_id"]
     async with session(request) as db:
         with translated(version):
             projects = await service.access_list(db, flavor_id)
-    return reply(view(flavor_id, projects), version)
+    return reply(view(flavor_id, projects))
 
 
 async def action(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
         raise bad("Malformed request body", version)
     (name,) = body
@@ -61,7 +61,7 @@ async def action(request: Request) -> Response:
         raise bad(f"There is no such action: {name}", version)
     schema, rule = ACTIONS[name]
     schemas.check(schema, body, version)
-    authorize(request, rule, version)
+    authorize(request, rule)
     flavor_id, tenant = request.path_params["flavor_id"], body[name]["tenant"]
     async with session(request) as db:
         with translated(version):
@@ -72,4 +72,4 @@ async def action(request: Request) -> Response:
             else:
                 projects = await service.remove_access(db, flavor_id, tenant)
         await push(request, db, flavor_id)
-    return reply(view(flavor_id, projects), version)
+    return reply(view(flavor_id, projects))

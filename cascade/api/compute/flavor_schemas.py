@@ -21,7 +21,6 @@ from typing import Any
 from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.versions import Version
 
 Schema = dict[str, Any]
@@ -276,7 +275,7 @@ def check(schema: Schema, value: Any, version: Version, query: bool = False) -> 
     """Nova's 400 badRequest for the most relevant problem, if `value` breaks `schema`."""
     found = first_problem(schema, value)
     if found is not None:
-        raise ComputeError(400, _message(found, query), echo_headers(version))
+        raise ComputeError(400, _message(found, query))
 
 
 def query_of(request: Request) -> dict[str, list[str]]:

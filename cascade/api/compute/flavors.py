@@ -35,7 +35,6 @@ from starlette.responses import Response
 from cascade.api.compute import flavor_schemas as schemas
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import context, session
 from cascade.context import Context
@@ -67,11 +66,11 @@ def translated(version: Version) -> Iterator[None]:
         yield
     except service.FlavorError as exc:
         status = next((code for kind, code in STATUS if isinstance(exc, kind)), 400)
-        raise ComputeError(status, str(exc), echo_headers(version)) from exc
+        raise ComputeError(status, str(exc)) from exc
 
 
 def bad(message: str, version: Version) -> ComputeError:
-    return ComputeError(400, message, echo_headers(version))
+    return ComputeError(400, message)
 
 
 def viewer(ctx: Context) -> service.Viewer:
@@ -208,7 +207,7 @@ async def _listing(request: Request, version: Version, detail: bool) -> Response
         base = str(request.base_url).rstrip("/")
         href = f"{base}/compute/v2.1/{collection}?{urlencode(after)}"
         body["flavors_links"] = [{"rel": "next", "href": href}]
-    return reply(body, version)
+    return reply(body)
 
 
 async def index(request: Request) -> Response:
@@ -226,9 +225,7 @@ async def show(request: Request) -> Response:
     async with session(request) as db:
         with translated(version):
             flavor = await service.get(db, request.path_params["flavor_id"], viewer(ctx))
-    return reply(
-        {"flavor": full(request, flavor, version, shows_specs(request, ctx, version))}, version
-    )
+    return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -268,40 +265,36 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     schemas.check(schemas.flavor_create(version), body, version)
-    ctx = authorize(request, "os_compute_api:os-flavor-manage:create", version)
+    ctx = authorize(request, "os_compute_api:os-flavor-manage:create")
     new = _new_flavor(body["flavor"], version)
     async with session(request) as db:
         with translated(version):
             flavor = await service.create(db, new)
-    return reply(
-        {"flavor": full(request, flavor, version, shows_specs(request, ctx, version))}, version
-    )
+    return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 
 async def update(request: Request) -> Response:
     version = await negotiated(request)
     if version < schemas.V2_55:  # Nova has no such method before: a plain 404
-        raise ComputeError(404, "The resource could not be found.", echo_headers(version))
-    body = await json_body(request, version)
+        raise ComputeError(404, "The resource could not be found.")
+    body = await json_body(request)
     schemas.check(schemas.FLAVOR_UPDATE, body, version)
-    ctx = authorize(request, "os_compute_api:os-flavor-manage:update", version)
+    ctx = authorize(request, "os_compute_api:os-flavor-manage:update")
     async with session(request) as db:
         with translated(version):
             flavor = await service.update_description(
                 db, request.path_params["flavor_id"], body["flavor"]["description"]
             )
         await push(request, db, flavor.id)
-    return reply(
-        {"flavor": full(request, flavor, version, shows_specs(request, ctx, version))}, version
-    )
+    return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 
 async def delete(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:os-flavor-manage:delete", version)
+    authorize(request, "os_compute_api:os-flavor-manage:delete")
     async with session(request) as db:
         with translated(version):
             await service.delete(db, request.path_params["flavor_id"])
-    return reply(None, version, 202)
+    return reply(None, 202)

@@ -26,7 +26,6 @@ from cascade.api.compute import flavor_schemas as schemas
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.flavors import bad, push, translated, viewer
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.services import flavors as service
@@ -57,55 +56,55 @@ async def _set(request: Request, specs: dict[str, str], version: Version) -> Non
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
-    ctx = authorize(request, RULE % "index", version)
+    ctx = authorize(request, RULE % "index")
     async with session(request) as db:
         with translated(version):
             specs = await service.extra_specs(db, request.path_params["flavor_id"], viewer(ctx))
-    return reply({"extra_specs": specs}, version)
+    return reply({"extra_specs": specs})
 
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     schemas.check(schemas.SPECS_CREATE, body, version)
-    authorize(request, RULE % "create", version)
+    authorize(request, RULE % "create")
     await _set(request, _as_text(body["extra_specs"], version), version)
-    return reply(body, version)
+    return reply(body)
 
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
     schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
-    ctx = authorize(request, RULE % "show", version)
+    ctx = authorize(request, RULE % "show")
     flavor_id, key = request.path_params["flavor_id"], request.path_params["key"]
     async with session(request) as db:
         with translated(version):
             specs = await service.extra_specs(db, flavor_id, viewer(ctx))
     if key not in specs:
         missing = service.ExtraSpecNotFound(flavor_id, key)
-        raise ComputeError(404, str(missing), echo_headers(version))
-    return reply({key: specs[key]}, version)
+        raise ComputeError(404, str(missing))
+    return reply({key: specs[key]})
 
 
 async def update(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     schemas.check(schemas.SPEC_UPDATE, body, version)
-    authorize(request, RULE % "update", version)
+    authorize(request, RULE % "update")
     specs = _as_text(body, version)
     if request.path_params["key"] not in specs:
         raise bad("Request body and URI mismatch", version)
     await _set(request, specs, version)
-    return reply(body, version)
+    return reply(body)
 
 
 async def delete(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, RULE % "delete", version)
+    authorize(request, RULE % "delete")
     async with session(request) as db:
         with translated(version):
             flavor = await service.delete_extra_spec(
                 db, request.path_params["flavor_id"], request.path_params["key"]
             )
         await push(request, db, flavor.id)
-    return reply(None, version)
+    return reply(None)

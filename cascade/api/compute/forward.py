@@ -21,7 +21,6 @@ from starlette.responses import Response
 
 from cascade.api.compute import server_views
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.request import context
 from cascade.context import Context
 from cascade.db.models import Pod
@@ -95,14 +94,13 @@ def unavailable(exc: PodUnavailable, version: Version) -> ComputeError:
         503,
         f"The {SERVICE_NAMES.get(exc.service, exc.service)} service of pod {exc.pod} is "
         f"unavailable: {exc.reason}",
-        echo_headers(version),
     )
 
 
 def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> ComputeError:
     """A pod's error as the top's, with the pod named."""
     status = resp.status_code if resp.status_code < 600 else 502
-    return ComputeError(status, f"{pod_message(resp)} (pod {pod.name})", echo_headers(version))
+    return ComputeError(status, f"{pod_message(resp)} (pod {pod.name})")
 
 
 async def pod_root(request: Request, pod: Pod) -> str:
@@ -171,7 +169,7 @@ async def relay(
     """The pod's answer to the client: errors named, bodies and Location at the top."""
     if resp.status_code >= 400:
         raise pod_error(resp, pod, version)
-    headers = {**echo_headers(version), POD_HEADER: pod.name}
+    headers = {POD_HEADER: pod.name}
     root = await pod_root(request, pod)
     location = resp.headers.get("location")
     if location:

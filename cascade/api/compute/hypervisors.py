@@ -47,7 +47,6 @@ from starlette.responses import Response
 from cascade.api.compute import forward
 from cascade.api.compute.common import authorize, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.services import (
     admin_calls,
     all_pods,
@@ -89,7 +88,7 @@ Found = list[tuple[Pod, dict[str, Any]]]
 
 def _gone(version: Version) -> ComputeError:
     # Nova's answer for a method its microversion removed: a bare 404
-    return ComputeError(404, "The resource could not be found.", echo_headers(version))
+    return ComputeError(404, "The resource could not be found.")
 
 
 def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
@@ -115,9 +114,9 @@ def _limit(request: Request, version: Version) -> int:
         value = int(raw)
     except ValueError:
         message = "Invalid input received: limit must be an integer"
-        raise ComputeError(400, message, echo_headers(version)) from None
+        raise ComputeError(400, message) from None
     if value < 0:
-        raise ComputeError(400, "Invalid input received: limit must be >= 0", echo_headers(version))
+        raise ComputeError(400, "Invalid input received: limit must be >= 0")
     return min(value, MAX_LIMIT)
 
 
@@ -134,7 +133,7 @@ def _matches(answers: list[hosts.Answer], pattern: str, version: Version) -> Fou
             raise answer_error(answer, version)
     if answers and all(a.status == 404 for a in answers):
         message = f"No hypervisor matching '{pattern}' could be found."
-        raise ComputeError(404, message, echo_headers(version))
+        raise ComputeError(404, message)
     return [(a.pod, item) for a in answers for item in _items(a)]
 
 
@@ -162,7 +161,7 @@ async def _read(
             down = [a.pod for a in first if a.down]
             if down:
                 raise missing(f"marker [{marker}] not found.", down, version)
-            raise ComputeError(400, f"marker [{marker}] not found", echo_headers(version))
+            raise ComputeError(400, f"marker [{marker}] not found")
         answers = [first[held]]
         left = None if size is None else size - len(_items(first[held]))
         if left is None or left > 0:
@@ -192,7 +191,7 @@ async def detail(request: Request) -> Response:
 
 async def _list(request: Request, detail: bool) -> Response:
     version = await negotiated(request)
-    authorize(request, RULE + ("list-detail" if detail else "list"), version)
+    authorize(request, RULE + ("list-detail" if detail else "list"))
     query = request.query_params
     pattern = query.get(PATTERN) if version >= UUID_IDS else None
     if pattern is not None and ("limit" in query or "marker" in query):
@@ -200,7 +199,6 @@ async def _list(request: Request, detail: bool) -> Response:
             400,
             "Paging over hypervisors with the hypervisor_hostname_pattern query parameter "
             "is not supported.",
-            echo_headers(version),
         )
     paged = version >= PAGED and pattern is None
     size = _limit(request, version) if paged else None
@@ -232,7 +230,7 @@ async def _list(request: Request, detail: bool) -> Response:
         last = str(found[-1][1]["id"])
         body["hypervisors_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
     down = [a.pod for a in answers if a.down]
-    return reply(body, version, headers=down_header(down))
+    return reply(body, headers=down_header(down))
 
 
 async def _names(
@@ -245,7 +243,7 @@ async def _names(
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, RULE + "show", version)
+    authorize(request, RULE + "show")
     return await _by_id(request, version, "", detail=True)
 
 
@@ -253,7 +251,7 @@ async def uptime(request: Request) -> Response:
     version = await negotiated(request)
     if version >= GONE:
         raise _gone(version)
-    authorize(request, RULE + "uptime", version)
+    authorize(request, RULE + "uptime")
     return await _by_id(request, version, "/uptime", detail=False)
 
 
@@ -266,7 +264,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
     params = list(request.query_params.multi_items())
     if version >= UUID_IDS:
         if not hosts.is_uuid(given):
-            raise ComputeError(400, f"Invalid uuid {given}", echo_headers(version))
+            raise ComputeError(400, f"Invalid uuid {given}")
         answers, names = await asyncio.gather(
             admin.ask_all(pods, path, params), _names(admin, pods, host_book(request), detail)
         )
@@ -280,11 +278,11 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         try:
             int(given)
         except ValueError:
-            raise ComputeError(404, not_found, echo_headers(version)) from None
+            raise ComputeError(404, not_found) from None
         if len(pods) > 1:
             raise integer_id_refused("Hypervisor", given, len(pods), version)
         if not pods:
-            raise ComputeError(404, not_found, echo_headers(version))
+            raise ComputeError(404, not_found)
         hit = await admin.ask(pods[0], "GET", path, params=params)
         if not hit.ok:
             raise answer_error(hit, version)
@@ -299,7 +297,7 @@ async def statistics(request: Request) -> Response:
     version = await negotiated(request)
     if version >= GONE:
         raise _gone(version)
-    authorize(request, RULE + "statistics", version)
+    authorize(request, RULE + "statistics")
     answers = await admin_calls(request, version).ask_all(
         await all_pods(request), "/os-hypervisors/statistics"
     )
@@ -312,7 +310,7 @@ async def statistics(request: Request) -> Response:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 sums[key] = sums.get(key, 0) + value
     down = [a.pod for a in answers if a.down]
-    return reply({"hypervisor_statistics": sums}, version, headers=down_header(down))
+    return reply({"hypervisor_statistics": sums}, headers=down_header(down))
 
 
 async def search(request: Request) -> Response:
@@ -327,11 +325,11 @@ async def _by_pattern(request: Request, what: str) -> Response:
     version = await negotiated(request)
     if version >= UUID_IDS:
         raise _gone(version)
-    authorize(request, RULE + what, version)
+    authorize(request, RULE + what)
     pattern = request.path_params["pattern"]
     pods, bare = _pattern_pods(await all_pods(request), pattern)
     path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"
     answers = await admin_calls(request, version).ask_all(pods, path)
     found = _matches(answers, pattern, version)
     down = [a.pod for a in answers if a.down]
-    return reply({"hypervisors": [item for _, item in found]}, version, headers=down_header(down))
+    return reply({"hypervisors": [item for _, item in found]}, headers=down_header(down))

@@ -29,7 +29,6 @@ from starlette.responses import Response
 
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
@@ -48,7 +47,7 @@ _NAME_RULE = "printable characters. Can not start or end with whitespace."
 
 
 def _bad(version: Version, message: str) -> ComputeError:
-    return ComputeError(400, message, echo_headers(version))
+    return ComputeError(400, message)
 
 
 def _field_error(version: Version, path: str, value: Any, message: str) -> ComputeError:
@@ -71,11 +70,9 @@ def _check_query(request: Request, version: Version, allowed: set[str]) -> None:
 def _target(request: Request, action: str, version: Version, user_id: str | None) -> Context:
     """The caller, allowed to do `action` to the keypairs of `user_id` (None: their own)."""
     rule = RULE % action
-    ctx = authorize(request, rule, version)
+    ctx = authorize(request, rule)
     if user_id and user_id != ctx.user_id and not request.app.state.policy.allows(OTHER_USERS, ctx):
-        raise ComputeError(
-            403, f"Policy doesn't allow {rule} to be performed.", echo_headers(version)
-        )
+        raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
     return ctx
 
 
@@ -210,13 +207,13 @@ async def index(request: Request) -> Response:
     links = _next_links(request, found, limit) if paged else []
     if links:
         body["keypairs_links"] = links
-    return reply(body, version)
+    return reply(body)
 
 
 async def create(request: Request) -> Response:
     """POST /os-keypairs: import or generate; 200 up to 2.1, 201 from 2.2."""
     version = await negotiated(request)
-    fields = _create_fields(version, await json_body(request, version))
+    fields = _create_fields(version, await json_body(request))
     user_id = fields.get("user_id") if version >= V2_10 else None
     ctx = _target(request, "create", version, user_id)
     async with session(request) as db:
@@ -234,15 +231,15 @@ async def create(request: Request) -> Response:
                 limit,
             )
         except keypairs.KeypairLimitExceeded as exc:
-            raise ComputeError(403, str(exc), echo_headers(version)) from None
+            raise ComputeError(403, str(exc)) from None
         except keypairs.InvalidKeypair as exc:
             raise _bad(version, str(exc)) from None
         except keypairs.KeypairExists as exc:
-            raise ComputeError(409, str(exc), echo_headers(version)) from None
+            raise ComputeError(409, str(exc)) from None
     view = _view(made.keypair, version, ("name", "public_key", "fingerprint", "user_id"))
     if made.private_key is not None:
         view["private_key"] = made.private_key
-    return reply({"keypair": view}, version, 201 if version >= V2_2 else 200)
+    return reply({"keypair": view}, 201 if version >= V2_2 else 200)
 
 
 async def show(request: Request) -> Response:
@@ -252,7 +249,7 @@ async def show(request: Request) -> Response:
         try:
             found = await keypairs.get(db, owner, request.path_params["name"])
         except keypairs.KeypairNotFound as exc:
-            raise ComputeError(404, str(exc), echo_headers(version)) from None
+            raise ComputeError(404, str(exc)) from None
     names = (
         "name",
         "public_key",
@@ -264,7 +261,7 @@ async def show(request: Request) -> Response:
         "id",
         "updated_at",
     )
-    return reply({"keypair": _view(found, version, names)}, version)
+    return reply({"keypair": _view(found, version, names)})
 
 
 async def delete(request: Request) -> Response:
@@ -280,5 +277,5 @@ async def delete(request: Request) -> Response:
                 _caller(request, ctx, version),
             )
         except keypairs.KeypairNotFound as exc:
-            raise ComputeError(404, str(exc), echo_headers(version)) from None
-    return reply(None, version, 204 if version >= V2_2 else 202)
+            raise ComputeError(404, str(exc)) from None
+    return reply(None, 204 if version >= V2_2 else 202)

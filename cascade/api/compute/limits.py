@@ -25,7 +25,6 @@ from starlette.responses import Response
 from cascade.api.compute.common import authorize, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.pods.fanout import unavailable_header
@@ -76,9 +75,7 @@ def check_query(
         verb = "was" if len(extras) == 1 else "were"
         names = ", ".join(repr(e) for e in extras)
         raise ComputeError(
-            400,
-            f"Additional properties are not allowed ({names} {verb} unexpected)",
-            echo_headers(version),
+            400, f"Additional properties are not allowed ({names} {verb} unexpected)"
         )
 
 
@@ -123,10 +120,10 @@ async def index(request: Request) -> Response:
     """GET /limits[?tenant_id=]: 200 with the project's limits and usage over all pods."""
     version = await negotiated(request)
     check_query(request, ("tenant_id",), version)
-    ctx = authorize(request, "os_compute_api:limits", version)
+    ctx = authorize(request, "os_compute_api:limits")
     project_id = ctx.project_id or ""
     if "tenant_id" in request.query_params:
-        authorize(request, "os_compute_api:limits:other_project", version)
+        authorize(request, "os_compute_api:limits:other_project")
         project_id = request.query_params["tenant_id"]
     own = project_id == ctx.project_id
     async with session(request) as db:
@@ -135,4 +132,4 @@ async def index(request: Request) -> Response:
     body: dict[str, Any] = {
         "limits": {"rate": [], "absolute": absolute(limits, found.counts, version)}
     }
-    return reply(body, version, headers=unavailable_header(found.unavailable))
+    return reply(body, headers=unavailable_header(found.unavailable))

@@ -68,20 +68,18 @@ async def show(request: Request) -> Response:
     """GET /os-quota-class-sets/{id}: 200 with the class's limits and id (admins)."""
     version = await negotiated(request)
     check_query(request, (), version, since=V2_102)
-    authorize(request, "os_compute_api:os-quota-class-sets:show", version)
+    authorize(request, "os_compute_api:os-quota-class-sets:show")
     class_name = request.path_params["class_name"]
     async with session(request) as db:
         values = await quotas.class_limits(db, request.app.state.conf.quota, class_name)
-    return reply(quota_class_set(values, version, class_name), version)
+    return reply(quota_class_set(values, version, class_name))
 
 
 async def update(request: Request) -> Response:
     """PUT /os-quota-class-sets/{id}: 200 with the class's new limits (admins)."""
     version = await negotiated(request)
-    given = parse_body(
-        await json_body(request, version), "quota_class_set", settable(version), version
-    )
-    authorize(request, "os_compute_api:os-quota-class-sets:update", version)
+    given = parse_body(await json_body(request), "quota_class_set", settable(version), version)
+    authorize(request, "os_compute_api:os-quota-class-sets:update")
     class_name = request.path_params["class_name"]
     if len(class_name) > MAX_NAME:
         raise bad(
@@ -93,4 +91,4 @@ async def update(request: Request) -> Response:
             limits = await quotas.update_class(db, request.app.state.conf.quota, class_name, values)
         except quotas.InvalidQuota as exc:
             raise bad(exc.message, version) from exc
-    return reply(quota_class_set(limits, version, None), version)
+    return reply(quota_class_set(limits, version, None))

@@ -43,7 +43,6 @@ from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
 from cascade.api.compute.limits import V2_36, V2_57, check_query, usage
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import context, session
 from cascade.context import Context
@@ -87,7 +86,7 @@ TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_s
 
 
 def bad(message: str, version: Version) -> ComputeError:
-    return ComputeError(400, message, echo_headers(version))
+    return ComputeError(400, message)
 
 
 def shown(version: Version) -> list[str]:
@@ -112,12 +111,10 @@ def authorize_project(
     """The caller, and whether the project is their own. Another project needs
     `cascade:quotas:other_projects` too (check strings cannot compare projects);
     refused, it is the 403 Nova gives for `rule`."""
-    ctx = authorize(request, rule, version)
+    ctx = authorize(request, rule)
     own = project_id == ctx.project_id
     if not own and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
-        raise ComputeError(
-            403, f"Policy doesn't allow {rule} to be performed.", echo_headers(version)
-        )
+        raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
     return ctx, own
 
 
@@ -215,7 +212,7 @@ async def show(request: Request) -> Response:
             limits = await quotas.limits(db, conf, project_id)
         else:
             limits = await quotas.user_limits(db, conf, project_id, user_id)
-    return reply(quota_set(limits, version, project_id), version)
+    return reply(quota_set(limits, version, project_id))
 
 
 async def _user_usage(
@@ -256,7 +253,7 @@ async def detail(request: Request) -> Response:
         r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
     }
     body = quota_set(values, version, project_id)
-    return reply(body, version, headers=unavailable_header(found.unavailable))
+    return reply(body, headers=unavailable_header(found.unavailable))
 
 
 async def defaults(request: Request) -> Response:
@@ -264,10 +261,10 @@ async def defaults(request: Request) -> Response:
     `default` over `[quota]`)."""
     version = await negotiated(request)
     project_id = request.path_params["project_id"]
-    authorize(request, "os_compute_api:os-quota-sets:defaults", version)
+    authorize(request, "os_compute_api:os-quota-sets:defaults")
     async with session(request) as db:
         values = await quotas.default_limits(db, request.app.state.conf.quota)
-    return reply(quota_set(values, version, project_id), version)
+    return reply(quota_set(values, version, project_id))
 
 
 async def update(request: Request) -> Response:
@@ -279,9 +276,9 @@ async def update(request: Request) -> Response:
     the users' sum for a project) is 400 unless forced."""
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
-    values, force = parse_update(await json_body(request, version), version)
+    values, force = parse_update(await json_body(request), version)
     project_id = request.path_params["project_id"]
-    ctx = authorize(request, "os_compute_api:os-quota-sets:update", version)
+    ctx = authorize(request, "os_compute_api:os-quota-sets:update")
     user_id = user_id_of(request)
     conf = request.app.state.conf.quota
     unavailable: list[str] = []
@@ -300,7 +297,7 @@ async def update(request: Request) -> Response:
             )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message, version) from exc
-    return reply(quota_set(limits, version, None), version, headers=unavailable_header(unavailable))
+    return reply(quota_set(limits, version, None), headers=unavailable_header(unavailable))
 
 
 async def delete(request: Request) -> Response:
@@ -309,7 +306,7 @@ async def delete(request: Request) -> Response:
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
     project_id = request.path_params["project_id"]
-    authorize(request, "os_compute_api:os-quota-sets:delete", version)
+    authorize(request, "os_compute_api:os-quota-sets:delete")
     async with session(request) as db:
         await quotas.delete(db, project_id, user_id=user_id_of(request))
-    return reply(None, version, status=202)
+    return reply(None, status=202)

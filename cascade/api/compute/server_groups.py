@@ -26,7 +26,6 @@ from starlette.responses import Response
 from cascade.api.compute import forward
 from cascade.api.compute.common import authorize, int_param, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
@@ -45,14 +44,14 @@ KIND = server_service.SERVER_GROUP
 
 
 def not_found(group_id: str, version: Version) -> ComputeError:
-    return ComputeError(404, f"Server group {group_id} could not be found.", echo_headers(version))
+    return ComputeError(404, f"Server group {group_id} could not be found.")
 
 
 async def index(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:os-server-groups:index", version)
-    limit = int_param("limit", request.query_params.get("limit"), version)
-    offset = int_param("offset", request.query_params.get("offset"), version) or 0
+    authorize(request, "os_compute_api:os-server-groups:index")
+    limit = int_param("limit", request.query_params.get("limit"))
+    offset = int_param("offset", request.query_params.get("offset")) or 0
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
     caller = forward.caller_for(request, version)
     async with session(request) as db:
@@ -80,7 +79,7 @@ async def index(request: Request) -> Response:
                 await _heal(db, pod, group)
                 groups.append(group)
     end = None if limit is None else offset + min(limit, 1000)
-    return reply({"server_groups": groups[offset:end]}, version, headers=found.headers())
+    return reply({"server_groups": groups[offset:end]}, headers=found.headers())
 
 
 async def _heal(db: AsyncSession, pod: Pod, group: dict[str, Any]) -> None:
@@ -94,13 +93,12 @@ async def _heal(db: AsyncSession, pod: Pod, group: dict[str, Any]) -> None:
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    ctx = authorize(request, "os_compute_api:os-server-groups:create", version)
-    body = await json_body(request, version)
+    ctx = authorize(request, "os_compute_api:os-server-groups:create")
+    body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("server_group"), dict):
         raise ComputeError(
             400,
             "Invalid input for field/attribute server_group: 'server_group' is a required object.",
-            echo_headers(version),
         )
     conf = request.app.state.conf.scheduling
     async with session(request) as db:
@@ -108,9 +106,7 @@ async def create(request: Request) -> Response:
             az = await scheduling.default_az(db, conf, ctx.project_id or "")
             pod = await scheduling.pod_for(db, conf, ctx.project_id or "", az)
         except scheduling.NoPodForAz as exc:
-            raise ComputeError(
-                503, f"No pod can take the server group: {exc}.", echo_headers(version)
-            ) from exc
+            raise ComputeError(503, f"No pod can take the server group: {exc}.") from exc
         resp = await forward.send(
             request,
             pod,
@@ -139,7 +135,7 @@ async def delete(request: Request) -> Response:
 async def _routed(request: Request, method: str, action: str) -> Response:
     """GET or DELETE one group in its pod; the routing goes with a successful delete."""
     version = await negotiated(request)
-    authorize(request, f"os_compute_api:os-server-groups:{action}", version)
+    authorize(request, f"os_compute_api:os-server-groups:{action}")
     group_id = request.path_params["group_id"]
     missing = not_found(group_id, version)
     async with session(request) as db:
@@ -170,7 +166,5 @@ async def group_pod(
             db, registry, caller, str(group), forward.scope(ctx), kind=KIND
         )
     except server_service.ServerNotFound:
-        raise ComputeError(
-            400, f"Server group {group} could not be found.", echo_headers(version)
-        ) from None
+        raise ComputeError(400, f"Server group {group} could not be found.") from None
     return where.pod

@@ -31,7 +31,6 @@ from starlette.responses import Response
 from cascade.api.compute import forward, server_views
 from cascade.api.compute.common import authorize, int_param, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.context import Context
@@ -59,9 +58,7 @@ def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
                 dirs.pop(keys.index(key))
             keys.remove(key)
         elif key in server_views.ADMIN_SORT_KEYS and not ctx.is_admin:
-            raise ComputeError(
-                403, f"Only administrators can sort servers by {key}", echo_headers(version)
-            )
+            raise ComputeError(403, f"Only administrators can sort servers by {key}")
     try:
         return listing.sort_spec(
             keys,
@@ -71,7 +68,7 @@ def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
             tie_keys=("created_at", "uuid"),
         )
     except listing.BadSort as exc:
-        raise ComputeError(400, str(exc), echo_headers(version)) from None
+        raise ComputeError(400, str(exc)) from None
 
 
 class Lister:
@@ -140,8 +137,8 @@ async def detail(request: Request) -> Response:
 async def _list(request: Request, detail: bool) -> Response:
     version = await negotiated(request)
     rule = "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index"
-    ctx = authorize(request, rule, version)
-    limit = int_param("limit", request.query_params.get("limit"), version)
+    ctx = authorize(request, rule)
+    limit = int_param("limit", request.query_params.get("limit"))
     size = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
     marker = request.query_params.get("marker")
     lister = Lister(request, ctx, version, size)
@@ -179,7 +176,7 @@ async def _list(request: Request, detail: bool) -> Response:
             found.remember(shown)
             last = str(shown[-1][1]["id"])
             body["servers_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
-    return reply(body, version, headers=found.headers())
+    return reply(body, headers=found.headers())
 
 
 def _truthy(value: str | None) -> bool:
@@ -206,9 +203,7 @@ async def _marker_source(
             db, request.app.state.registry, lister.caller, marker, forward.scope(ctx)
         )
     except server_service.ServerNotFound:
-        raise ComputeError(
-            400, f"marker [{marker}] not found", echo_headers(lister.version)
-        ) from None
+        raise ComputeError(400, f"marker [{marker}] not found") from None
 
     @listing.once
     async def item() -> dict[str, Any]:

@@ -31,7 +31,6 @@ from starlette.responses import Response
 from cascade.api.compute import forward, server_groups, server_views, volume_pods
 from cascade.api.compute.common import authorize, json_body, raw_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import context, session
 from cascade.context import Context
@@ -53,11 +52,11 @@ POD_TAG = "cascade:pod_tag"
 
 
 def not_found(server_id: str, version: Version) -> ComputeError:
-    return ComputeError(404, f"Instance {server_id} could not be found.", echo_headers(version))
+    return ComputeError(404, f"Instance {server_id} could not be found.")
 
 
 def bad(message: str, version: Version) -> ComputeError:
-    return ComputeError(400, message, echo_headers(version))
+    return ComputeError(400, message)
 
 
 async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any, version: Version) -> Flavor:
@@ -98,7 +97,7 @@ async def _choose_pod(
         return await scheduling.pod_for(db, conf, project, az, tag=tag, room_of=room_of, need=need)
     except scheduling.NoPodForAz as exc:
         status = 409 if tag else 503
-        raise ComputeError(status, f"No pod can take the server: {exc}.", echo_headers(v)) from exc
+        raise ComputeError(status, f"No pod can take the server: {exc}.") from exc
 
 
 async def _check_quota(
@@ -129,7 +128,7 @@ async def _check_quota(
             user_id=ctx.user_id,
         )
     except quota_service.OverQuota as exc:
-        raise ComputeError(403, exc.message, echo_headers(version)) from None
+        raise ComputeError(403, exc.message) from None
 
 
 def _split_az(value: Any, version: Version) -> tuple[str | None, str]:
@@ -144,8 +143,8 @@ def _split_az(value: Any, version: Version) -> tuple[str | None, str]:
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    ctx = authorize(request, "os_compute_api:servers:create", version)
-    body = await json_body(request, version)
+    ctx = authorize(request, "os_compute_api:servers:create")
+    body = await json_body(request)
     server = body.get("server") if isinstance(body, dict) else None
     if not isinstance(server, dict):
         raise bad(
@@ -182,7 +181,6 @@ async def create(request: Request) -> Response:
                 409,
                 f"The server group's pod {pod.name} does not have the tag {tag!r} "
                 f"that flavor {flavor.id} requires.",
-                echo_headers(version),
             )
         try:
             server["flavorRef"] = await flavor_copies.ensure_in_pod(
@@ -196,9 +194,9 @@ async def create(request: Request) -> Response:
         except keypair_service.KeypairNotFound:
             raise bad("Invalid key_name provided.", version) from None
         except flavor_service.PodCopyFailed as exc:
-            raise ComputeError(exc.status, str(exc), echo_headers(version)) from exc
+            raise ComputeError(exc.status, str(exc)) from exc
         except keypair_copies.KeypairCopyFailed as exc:
-            raise ComputeError(exc.status, str(exc), echo_headers(version)) from exc
+            raise ComputeError(exc.status, str(exc)) from exc
         except PodUnavailable as exc:
             raise forward.unavailable(exc, version) from exc
         if az is not None:
@@ -260,10 +258,10 @@ async def _network_errors(version: Version) -> AsyncIterator[None]:
     try:
         yield
     except server_ports.ServerNetworkError as exc:
-        raise ComputeError(exc.status, exc.message, echo_headers(version)) from exc
+        raise ComputeError(exc.status, exc.message) from exc
     except PodRefused as exc:
         status = exc.status if exc.status < 500 else 502
-        raise ComputeError(status, str(exc), echo_headers(version)) from exc
+        raise ComputeError(status, str(exc)) from exc
     except PodUnavailable as exc:
         raise forward.unavailable(exc, version) from exc
 
@@ -298,7 +296,7 @@ async def _record_created(
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    ctx = authorize(request, "os_compute_api:servers:show", version)
+    ctx = authorize(request, "os_compute_api:servers:show")
     server_id = request.path_params["server_id"]
     fast = await _show_remembered(request, ctx, server_id, version)
     if fast is not None:
@@ -366,7 +364,7 @@ def _down_stub(request: Request, where: server_service.Located, version: Version
         server_views.links(forward.top_root(request), routing.top_id),
     )
     item["OS-EXT-AZ:availability_zone"] = where.pod.az
-    return reply({"server": item}, version, headers={forward.POD_HEADER: where.pod.name})
+    return reply({"server": item}, headers={forward.POD_HEADER: where.pod.name})
 
 
 async def member(request: Request) -> Response:
@@ -376,7 +374,7 @@ async def member(request: Request) -> Response:
     server_id = request.path_params["server_id"]
     rest = request.path_params.get("rest", "")
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
-    content = await raw_body(request, version)
+    content = await raw_body(request)
     async with session(request) as db:
         where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
         if rest == "action" and content:
@@ -485,7 +483,7 @@ async def _translate_action(
     except keypair_service.KeypairNotFound:
         raise bad("Invalid key_name provided.", version) from None
     except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
-        raise ComputeError(exc.status, str(exc), echo_headers(version)) from exc
+        raise ComputeError(exc.status, str(exc)) from exc
     except PodUnavailable as exc:
         raise forward.unavailable(exc, version) from exc
     return json.dumps(body).encode()

@@ -36,7 +36,6 @@ from starlette.responses import Response
 from cascade.api.compute import forward
 from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.db.models import Pod
@@ -78,9 +77,9 @@ def answer_error(answer: hosts.Answer, version: Version) -> ComputeError:
     """A pod's failed answer as the top's error, with the pod named."""
     if answer.status == 0:
         message = f"The compute service of pod {answer.pod.name} is unavailable: {answer.reason}"
-        return ComputeError(503, message, echo_headers(version))
+        return ComputeError(503, message)
     status = answer.status if answer.status < 600 else 502
-    return ComputeError(status, f"{answer.message} (pod {answer.pod.name})", echo_headers(version))
+    return ComputeError(status, f"{answer.message} (pod {answer.pod.name})")
 
 
 def missing(message: str, down: list[Pod], version: Version) -> ComputeError:
@@ -88,8 +87,8 @@ def missing(message: str, down: list[Pod], version: Version) -> ComputeError:
     if down:
         names = ", ".join(p.name for p in down)
         message = f"{message} Pods {names} are unavailable and may hold it."
-        return ComputeError(503, message, echo_headers(version))
-    return ComputeError(404, message, echo_headers(version))
+        return ComputeError(503, message)
+    return ComputeError(404, message)
 
 
 def integer_id_refused(kind: str, given: str, pods: int, version: Version) -> ComputeError:
@@ -98,13 +97,12 @@ def integer_id_refused(kind: str, given: str, pods: int, version: Version) -> Co
         f"{kind} id {given} is an integer id, which several pods may use: it does not "
         f"name one {kind.lower()} among the {pods} pods. Use microversion 2.53 or later, "
         "where ids are UUIDs.",
-        echo_headers(version),
     )
 
 
 def pod_reply(answer: hosts.Answer, body: Any, version: Version) -> Response:
     """A single pod's successful answer, with `X-Cascade-Pod`."""
-    return reply(body, version, answer.status, {forward.POD_HEADER: answer.pod.name})
+    return reply(body, answer.status, {forward.POD_HEADER: answer.pod.name})
 
 
 # --- os-services ---
@@ -128,15 +126,13 @@ def _check_query(request: Request, version: Version) -> None:
         quoted = ", ".join(repr(k) for k in extra)
         verb = "was" if len(extra) == 1 else "were"
         raise ComputeError(
-            400,
-            f"Additional properties are not allowed ({quoted} {verb} unexpected)",
-            echo_headers(version),
+            400, f"Additional properties are not allowed ({quoted} {verb} unexpected)"
         )
 
 
 async def index(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:os-services:list", version)
+    authorize(request, "os_compute_api:os-services:list")
     _check_query(request, version)
     found = await hosts.inventory(
         admin_calls(request, version), await all_pods(request), host_book(request)
@@ -155,13 +151,13 @@ async def index(request: Request) -> Response:
             if binary and item.get("binary") != binary:
                 continue
             shown.append(view(item, answer.pod, found.names))
-    return reply({"services": shown}, version, headers=down_header(found.down()))
+    return reply({"services": shown}, headers=down_header(found.down()))
 
 
 async def update(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:os-services:update", version)
-    body = await json_body(request, version)
+    authorize(request, "os_compute_api:os-services:update")
+    body = await json_body(request)
     given = request.path_params["service_id"]
     if version >= UUID_IDS:
         return await _update_by_uuid(request, version, given, body)
@@ -170,7 +166,7 @@ async def update(request: Request) -> Response:
 
 async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
     if not hosts.is_uuid(given):
-        raise ComputeError(400, f"Invalid uuid {given}", echo_headers(version))
+        raise ComputeError(400, f"Invalid uuid {given}")
     admin = admin_calls(request, version)
     found = await hosts.inventory(admin, await all_pods(request), host_book(request))
     where = found.find(given)
@@ -187,7 +183,7 @@ async def _update_by_uuid(request: Request, version: Version, given: str, body: 
 
 async def _update_by_host(request: Request, version: Version, action: str, body: Any) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("host"), str):
-        raise ComputeError(400, "'host' is a required property", echo_headers(version))
+        raise ComputeError(400, "'host' is a required property")
     admin = admin_calls(request, version)
     pods = await all_pods(request)
     found = await hosts.inventory(admin, pods, host_book(request))
@@ -199,9 +195,7 @@ async def _update_by_host(request: Request, version: Version, action: str, body:
     if len(targets) > 1:
         qualified = ", ".join(f"{host}{hosts.SEPARATOR}{pod}" for pod, host in targets)
         raise ComputeError(
-            400,
-            f"Host {given} is the name of a host in several pods: name one of {qualified}.",
-            echo_headers(version),
+            400, f"Host {given} is the name of a host in several pods: name one of {qualified}."
         )
     pod_name, host = targets[0]
     pod = next(p for p in pods if p.name == pod_name)
@@ -216,13 +210,13 @@ async def _update_by_host(request: Request, version: Version, action: str, body:
 
 async def delete(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "os_compute_api:os-services:delete", version)
+    authorize(request, "os_compute_api:os-services:delete")
     given = request.path_params["service_id"]
     admin = admin_calls(request, version)
     pods = await all_pods(request)
     if version >= UUID_IDS:
         if not hosts.is_uuid(given):
-            raise ComputeError(400, f"Invalid uuid {given}", echo_headers(version))
+            raise ComputeError(400, f"Invalid uuid {given}")
         found = await hosts.inventory(admin, pods, host_book(request))
         where = found.find(given)
         if where is None:
@@ -231,11 +225,11 @@ async def delete(request: Request) -> Response:
     else:
         if not given.lstrip("-").isdigit():
             message = "Invalid input received: id must be an integer"
-            raise ComputeError(400, message, echo_headers(version))
+            raise ComputeError(400, message)
         if len(pods) > 1:
             raise integer_id_refused("Service", given, len(pods), version)
         if not pods:
-            raise ComputeError(404, f"Service {given} not found.", echo_headers(version))
+            raise ComputeError(404, f"Service {given} not found.")
         pod = pods[0]
     answer = await admin.ask(pod, "DELETE", f"/os-services/{given}")
     if not answer.ok:

@@ -71,10 +71,8 @@ async def v21(request: Request) -> Response:
 
 
 async def not_served_yet(request: Request) -> Response:
-    version = await negotiated(request)  # 400/406 come first
+    await negotiated(request)  # 400/406 come first
     path = "/" + request.path_params["path"]
     raise ComputeError(
-        501,
-        f"Cascade does not serve {request.method} {path} of the Compute API yet.",
-        echo_headers(version),
+        501, f"Cascade does not serve {request.method} {path} of the Compute API yet."
     )

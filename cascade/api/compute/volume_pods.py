@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.microversion import echo_headers
 from cascade.api.request import context
 from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
@@ -77,14 +76,12 @@ async def boot_pod(
                 400,
                 f"The {what} is in pod {pod.name} and the {other} in pod {other_pod.name}: a "
                 "server can only use volumes of one pod.",
-                echo_headers(version),
             )
     if az is not None and az != pod.az:
         raise ComputeError(
             400,
             f"The {what} is in availability zone {pod.az} (pod {pod.name}); a server booting "
             f"from it cannot go to availability zone {az}.",
-            echo_headers(version),
         )
     return pod
 
@@ -110,7 +107,6 @@ async def check_attach(
             f"Volume {volume_id} is in pod {pod.name} (availability zone {pod.az}) and server "
             f"{server_id} in pod {server_pod.name} (availability zone {server_pod.az}): "
             f"{ACROSS}.",
-            echo_headers(version),
         )
 
 
@@ -132,8 +128,6 @@ async def bdm_types(
                 db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
             )
         except volume_types.TypeError_ as exc:
-            raise ComputeError(400, exc.message, echo_headers(version)) from exc
+            raise ComputeError(400, exc.message) from exc
         except volume_type_copies.TypeCopyFailed as exc:
-            raise ComputeError(
-                exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
-            ) from exc
+            raise ComputeError(exc.status if exc.status < 500 else 502, str(exc)) from exc

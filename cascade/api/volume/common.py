@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import Response
 
 from cascade.api.compute import common as compute_common
 from cascade.api.middleware import negotiated_before, negotiated_once
@@ -18,7 +17,6 @@ from cascade.api.request import advertised as request_advertised
 from cascade.api.request import context
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers, negotiate, requested
-from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
@@ -46,7 +44,7 @@ async def negotiated(request: Request) -> Version:
     negotiated_once(request.scope, "volume", version, echo_headers(version))
     in_url = request.scope.get("state", {}).get("volume_project")
     if in_url is not None and in_url != context(request).project_id:
-        raise VolumeError(400, "Malformed request url", echo_headers(version))
+        raise VolumeError(400, "Malformed request url")
     return version
 
 
@@ -55,25 +53,11 @@ def project_of(request: Request) -> str:
     return context(request).project_id or ""
 
 
-def authorize(request: Request, rule: str, version: Version) -> Context:
-    """The caller's context if policy `rule` allows it, else Cinder's 403."""
-    return compute_common.authorize(request, rule, version, echo_headers)
-
-
-async def raw_body(request: Request, version: Version) -> bytes:
-    return await compute_common.raw_body(request, version, echo_headers)
-
-
-async def json_body(request: Request, version: Version) -> Any:
-    """The decoded JSON body; Cinder's 400 `Malformed request body` when it is not JSON."""
-    return await compute_common.json_body(request, version, echo_headers)
-
-
-def reply(
-    body: Any, version: Version, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    """A JSON answer (or an empty one for `body=None`) with the microversion echoed."""
-    return compute_common.reply(body, version, status, headers, echo_headers)
+# Cinder's 403, 400 and 413 read as Nova's: one implementation serves both APIs
+authorize = compute_common.authorize
+raw_body = compute_common.raw_body
+json_body = compute_common.json_body
+reply = compute_common.reply
 
 
 def caller_for(request: Request, version: Version) -> pod_volume.Caller:
@@ -89,9 +73,7 @@ def top_root(request: Request) -> str:
 
 def unavailable(exc: PodUnavailable, version: Version) -> VolumeError:
     return VolumeError(
-        503,
-        f"The block storage service of pod {exc.pod} is unavailable: {exc.reason}",
-        echo_headers(version),
+        503, f"The block storage service of pod {exc.pod} is unavailable: {exc.reason}"
     )
 
 
@@ -110,7 +92,7 @@ async def send(
 def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> VolumeError:
     """A pod's error as the top's: its status and message, with the pod named."""
     status = resp.status_code if resp.status_code < 600 else 502
-    headers = echo_headers(version)
+    headers = {}
     if "retry-after" in resp.headers:
         headers["Retry-After"] = resp.headers["retry-after"]
     return VolumeError(status, f"{pod_message(resp)} (pod {pod.name})", headers)

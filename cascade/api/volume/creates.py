@@ -30,7 +30,6 @@ from cascade.api.volume.common import (
     send,
 )
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, VolumeType
 from cascade.services import routings, scheduling, volume_types
@@ -57,7 +56,7 @@ def _size(raw: Any) -> int | None:
 
 
 def _bad(message: str, version: Version) -> VolumeError:
-    return VolumeError(400, message, echo_headers(version))
+    return VolumeError(400, message)
 
 
 def entity_of(body: Any, key: str, version: Version) -> dict[str, Any]:
@@ -85,7 +84,7 @@ async def _volume_type(
                 return None  # Cinder gives it the source's type
             return await volume_types.default(db, request.app.state.conf.volume.default_volume_type)
         except volume_types.TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message, echo_headers(version)) from exc
+            raise VolumeError(exc.status, exc.message) from exc
 
 
 async def _volume_pod(
@@ -122,9 +121,7 @@ async def _volume_pod(
             return await scheduling.pod_for(db, conf, project, az, tag=tag)
         except scheduling.NoPodForAz as exc:
             status = 409 if tag else 503
-            raise VolumeError(
-                status, f"No pod can take the volume: {exc}.", echo_headers(version)
-            ) from exc
+            raise VolumeError(status, f"No pod can take the volume: {exc}.") from exc
 
 
 async def create_in(
@@ -157,13 +154,13 @@ async def create_in(
             )
         else:  # nothing the top can route: the pod's answer is passed on as it is
             await volume_service.forget_intent(db, await db.merge(intent))
-    return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
+    return reply(found, resp.status_code, {POD_HEADER: pod.name})
 
 
 async def volume(request: Request) -> Response:
     """POST /volumes: 202 with the new volume, made in the pod chosen above."""
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     entity = entity_of(body, "volume", version)
     vtype = await _volume_type(request, entity, version)
     size = _size(entity.get("size"))
@@ -179,7 +176,7 @@ async def volume(request: Request) -> Response:
 async def in_volume_pod(request: Request, kind: str, key: str) -> Response:
     """POST /snapshots or /backups: made in the pod of `volume_id`."""
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     entity = entity_of(body, key, version)
     if "volume_id" not in entity:
         raise _bad("'volume_id' is a required property", version)
@@ -212,7 +209,7 @@ async def restore(request: Request) -> Response:
     is refused (400) until restores across pods exist."""
     version = await negotiated(request)
     backup_id = request.path_params["backup_id"]
-    body = await json_body(request, version)
+    body = await json_body(request)
     entity = entity_of(body, "restore", version)
     located = await locate(request, volume_service.BACKUP, backup_id, version)
     if entity.get("volume_id"):
@@ -237,14 +234,14 @@ async def restore(request: Request) -> Response:
             await volume_service.record_found(
                 db, volume_service.VOLUME, str(new_volume), located.pod, project_of(request)
             )
-    return reply(found, version, resp.status_code, {POD_HEADER: located.pod.name})
+    return reply(found, resp.status_code, {POD_HEADER: located.pod.name})
 
 
 async def attachment(request: Request) -> Response:
     """POST /attachments (3.27+): made in the volume's pod; for a server of another pod
     it is a 409 naming both pods (nothing is sent to either)."""
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     entity = entity_of(body, "attachment", version)
     if not entity.get("volume_uuid"):
         raise _bad("'volume_uuid' is a required property", version)
@@ -260,7 +257,6 @@ async def attachment(request: Request) -> Response:
                 f"Volume {entity['volume_uuid']} is in pod {located.pod.name} and server "
                 f"{server_id} in pod {server_pod}: attaching a volume to a server of another "
                 "pod is not supported yet.",
-                echo_headers(version),
             )
     return await create_in(request, volume_service.ATTACHMENT, located.pod, body, version)
 

@@ -23,17 +23,17 @@ ANSWER = ("volume_type_id", "encryption_id", "provider", "control_location", "ci
 
 @translated
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE, version)
+    await negotiated(request)
+    authorize(request, RULE)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
-    return reply(volume_encryption.view(found), version)
+    return reply(volume_encryption.view(found))
 
 
 @translated
 async def show_item(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE, version)
+    await negotiated(request)
+    authorize(request, RULE)
     key = request.path_params["key"]
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
@@ -42,14 +42,14 @@ async def show_item(request: Request) -> Response:
         raise volume_types.TypeError_(
             404, f"Volume type encryption for type {found.id} does not exist."
         )
-    return reply({key: view[key]}, version)
+    return reply({key: view[key]})
 
 
 @translated
 async def create(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE, version)
-    body = await json_body(request, version)
+    await negotiated(request)
+    authorize(request, RULE)
+    body = await json_body(request)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         fields = volume_encryption.checked(body, create=True)
@@ -62,14 +62,14 @@ async def create(request: Request) -> Response:
         await db.commit()
         view = {k: v for k, v in volume_encryption.view(found).items() if k in ANSWER}
     await changed(request, found)
-    return reply({"encryption": view}, version)
+    return reply({"encryption": view})
 
 
 @translated
 async def update(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE, version)
-    body = await json_body(request, version)
+    await negotiated(request)
+    authorize(request, RULE)
+    body = await json_body(request)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         fields = volume_encryption.checked(body, create=False)
@@ -78,13 +78,13 @@ async def update(request: Request) -> Response:
         updated = volume_encryption.update(found, request.path_params["encryption_id"], fields)
         await db.commit()
     await changed(request, found)
-    return reply({"encryption": updated}, version)
+    return reply({"encryption": updated})
 
 
 @translated
 async def delete(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE, version)
+    await negotiated(request)
+    authorize(request, RULE)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         encryption_id = request.path_params["encryption_id"]
@@ -93,4 +93,4 @@ async def delete(request: Request) -> Response:
         volume_encryption.delete(found, encryption_id)
         await db.commit()
     await changed(request, found)
-    return reply(None, version, 202)
+    return reply(None, 202)

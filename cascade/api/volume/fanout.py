@@ -27,7 +27,6 @@ from cascade.api.volume.common import (
     reply,
 )
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import Pod
 from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
@@ -64,13 +63,13 @@ async def pools(request: Request) -> Response:
     version = await negotiated(request)
     found, headers = await every_pod(request, version, "/scheduler-stats/get_pools")
     merged = [pool for _, body in found for pool in (body or {}).get("pools", [])]
-    return reply({"pools": merged}, version, headers=headers)
+    return reply({"pools": merged}, headers=headers)
 
 
 async def summary(request: Request) -> Response:
     version = await negotiated(request)
     if version < Version(3, 12):
-        raise VolumeError(404, "The resource could not be found.", echo_headers(version))
+        raise VolumeError(404, "The resource could not be found.")
     found, headers = await every_pod(request, version, "/volumes/summary")
     total = {"total_count": 0, "total_size": 0}
     metadata: dict[str, list[str]] = {}
@@ -83,7 +82,7 @@ async def summary(request: Request) -> Response:
     out: dict[str, Any] = dict(total)
     if version >= Version(3, 36):
         out["metadata"] = metadata
-    return reply({"volume-summary": out}, version, headers=headers)
+    return reply({"volume-summary": out}, headers=headers)
 
 
 async def messages(request: Request) -> Response:
@@ -91,7 +90,7 @@ async def messages(request: Request) -> Response:
     found, headers = await every_pod(request, version, "/messages")
     merged = [m for _, body in found for m in (body or {}).get("messages", [])]
     merged.sort(key=lambda m: (str(m.get("created_at", "")), str(m.get("id", ""))), reverse=True)
-    return reply({"messages": merged}, version, headers=headers)
+    return reply({"messages": merged}, headers=headers)
 
 
 async def message(request: Request) -> Response:
@@ -112,8 +111,8 @@ async def message(request: Request) -> Response:
             continue
         if resp.status_code >= 400:
             raise pod_error(resp, pod, version)
-        return reply(await pod_body(request, pod, resp), version, resp.status_code)
-    raise VolumeError(404, f"Message {message_id} could not be found.", echo_headers(version))
+        return reply(await pod_body(request, pod, resp), resp.status_code)
+    raise VolumeError(404, f"Message {message_id} could not be found.")
 
 
 async def resource_filters(request: Request) -> Response:
@@ -134,4 +133,4 @@ async def resource_filters(request: Request) -> Response:
         {"resource": resource, "filters": sorted(names)}
         for resource, names in sorted((common or {}).items())
     ]
-    return reply({"resource_filters": filters}, version, headers=headers)
+    return reply({"resource_filters": filters}, headers=headers)

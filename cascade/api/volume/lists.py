@@ -39,7 +39,6 @@ from cascade.api.volume.common import (
     reply,
 )
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
 from cascade.pods import volume as pod_volume
@@ -59,11 +58,7 @@ KINDS = {
 
 
 def _bad(message: str, version: Version) -> VolumeError:
-    return VolumeError(400, message, echo_headers(version))
-
-
-def _int(name: str, raw: str | None, version: Version) -> int | None:
-    return compute_common.int_param(name, raw, version, echo_headers)
+    return VolumeError(400, message)
 
 
 def _sort(request: Request, version: Version) -> listing.SortSpec:
@@ -148,9 +143,9 @@ async def index(request: Request) -> Response:
     detail = collection[-1] == "detail"
     name = collection[-2] if detail else collection[-1]
     kind = KINDS[name]
-    asked = _int("limit", request.query_params.get("limit"), version)
+    asked = compute_common.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
-    offset = _int("offset", request.query_params.get("offset"), version) or 0
+    offset = compute_common.int_param("offset", request.query_params.get("offset")) or 0
     spec = _sort(request, version)
     order = listing.Order(
         spec, {k: _getter("name" if k == "display_name" else k) for k in spec.keys}
@@ -174,7 +169,7 @@ async def index(request: Request) -> Response:
     want = limit + offset
     marker_id = request.query_params.get("marker")
     if limit == 0:  # as Cinder: an empty page, no pod asked
-        return reply({name: []}, version)
+        return reply({name: []})
     query = json.dumps([name, sorted(filters), spec.keys, spec.dirs, project_of(request), want])
     marker_pod: Pod | None = None
     if marker_id is not None:
@@ -208,7 +203,7 @@ async def index(request: Request) -> Response:
         body[f"{name}_links"] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
     if with_count:
         body["count"] = found.count
-    return reply(body, version, 200, found.headers())
+    return reply(body, 200, found.headers())
 
 
 async def _marker_item(

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from cascade.api.request import session
 from cascade.api.volume.common import authorize, json_body, negotiated, original_url, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.types import changed, translated
 from cascade.db.models import QosSpecs
 from cascade.jobs import queue
@@ -43,61 +42,61 @@ async def _sync(request: Request, qos_id: str) -> None:
 
 @translated
 async def index(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:get_all", version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:get_all")
     async with session(request) as db:
         found = await volume_qos.listing(db)
-    return reply({"qos_specs": [volume_qos.view(q) for q in found]}, version)
+    return reply({"qos_specs": [volume_qos.view(q) for q in found]})
 
 
 @translated
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:get", version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:get")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
     body = {"qos_specs": volume_qos.view(found), "links": _links(request, found)}
-    return reply(body, version)
+    return reply(body)
 
 
 @translated
 async def create(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:create", version)
-    body = await json_body(request, version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:create")
+    body = await json_body(request)
     async with session(request) as db:
         made = await volume_qos.create(db, body)
-    return reply({"qos_specs": volume_qos.view(made), "links": _links(request, made)}, version)
+    return reply({"qos_specs": volume_qos.view(made), "links": _links(request, made)})
 
 
 @translated
 async def update(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:update", version)
-    body = await json_body(request, version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:update")
+    body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         given = await volume_qos.set_keys(db, found, body)
     await _sync(request, found.id)
-    return reply({"qos_specs": given}, version)
+    return reply({"qos_specs": given})
 
 
 @translated
 async def delete_keys(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:delete_keys", version)
-    body = await json_body(request, version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:delete_keys")
+    body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         await volume_qos.delete_keys(db, found, body)
     await _sync(request, found.id)
-    return reply(None, version, 202)
+    return reply(None, 202)
 
 
 @translated
 async def delete(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:delete", version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:delete")
     force = request.query_params.get("force", "false").lower() in ("true", "1", "yes", "on")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
@@ -106,13 +105,13 @@ async def delete(request: Request) -> Response:
     for vtype in left:
         await changed(request, vtype)  # the copies follow: disassociated
     await _sync(request, qos_id)
-    return reply(None, version, 202)
+    return reply(None, 202)
 
 
 @translated
 async def associations(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:get_all", version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:get_all")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         types = await volume_qos.types_of(db, found.id)
@@ -121,17 +120,17 @@ async def associations(request: Request) -> Response:
             {"association_type": "volume_type", "name": t.name, "id": t.id} for t in types
         ]
     }
-    return reply(body, version)
+    return reply(body)
 
 
 @translated
 async def associate(request: Request) -> Response:
     """GET .../associate and .../disassociate with `vol_type_id`: 202."""
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:update", version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:update")
     type_id = request.query_params.get("vol_type_id")
     if not type_id:
-        raise VolumeError(400, "Volume Type id must not be None.", echo_headers(version))
+        raise VolumeError(400, "Volume Type id must not be None.")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         try:
@@ -145,13 +144,13 @@ async def associate(request: Request) -> Response:
         else:
             await volume_qos.associate(db, found, vtype)
     await changed(request, vtype)
-    return reply(None, version, 202)
+    return reply(None, 202)
 
 
 @translated
 async def disassociate_all(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, f"{RULE}:update", version)
+    await negotiated(request)
+    authorize(request, f"{RULE}:update")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         types = await volume_qos.types_of(db, found.id)
@@ -159,4 +158,4 @@ async def disassociate_all(request: Request) -> Response:
             await volume_qos.disassociate(db, found, vtype)
     for vtype in types:
         await changed(request, vtype)
-    return reply(None, version, 202)
+    return reply(None, 202)

@@ -21,7 +21,6 @@ from starlette.responses import Response
 from cascade.api.request import context, session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.services import pods as pod_service
 from cascade.services import volume_quotas
 from cascade.versions import Version
@@ -50,7 +49,7 @@ class OverLimit(VolumeError):
 
 
 def over_quota(exc: volume_quotas.OverQuota, version: Version) -> OverLimit:
-    return OverLimit(413, exc.message, {**echo_headers(version), "Retry-After": "0"})
+    return OverLimit(413, exc.message, {"Retry-After": "0"})
 
 
 async def used(request: Request, project: str) -> volume_quotas.Usage:
@@ -96,7 +95,7 @@ def _project(request: Request, rule: str, version: Version) -> str:
     ctx = context(request)
     project = str(request.path_params["project_id"])
     if project != ctx.project_id:
-        authorize(request, rule, version)
+        authorize(request, rule)
     return project
 
 
@@ -111,27 +110,27 @@ async def show(request: Request) -> Response:
         values = {
             k: {"limit": v, "in_use": usage.used.get(k, 0), "reserved": 0} for k, v in limit.items()
         }
-    return reply({"quota_set": {**values, "id": project}}, version)
+    return reply({"quota_set": {**values, "id": project}})
 
 
 async def defaults(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     project = str(request.path_params["project_id"])
     async with session(request) as db:
         found = await volume_quotas.defaults(db, request.app.state.conf.volume)
-    return reply({"quota_set": {**found, "id": project}}, version)
+    return reply({"quota_set": {**found, "id": project}})
 
 
 async def update(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:quotas:update", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:quotas:update")
     project = str(request.path_params["project_id"])
-    body = await json_body(request, version)
+    body = await json_body(request)
     async with session(request) as db:
         try:
             values = volume_quotas.checked_values(await volume_quotas.keys(db), body)
         except ValueError as exc:
-            raise VolumeError(400, str(exc), echo_headers(version)) from exc
+            raise VolumeError(400, str(exc)) from exc
     usage = await used(request, project)
     for key, value in values.items():
         in_use = usage.used.get(key, 0)
@@ -140,28 +139,27 @@ async def update(request: Request) -> Response:
                 400,
                 f"Quota {key} limit must be equal or greater than existing resources. Current "
                 f"usage is {in_use} and the requested limit is {value}.",
-                echo_headers(version),
             )
     async with session(request) as db:
         await volume_quotas.update(db, project, values)
         found = await volume_quotas.limits(db, request.app.state.conf.volume, project)
-    return reply({"quota_set": found}, version)
+    return reply({"quota_set": found})
 
 
 async def delete(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:quotas:delete", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:quotas:delete")
     async with session(request) as db:
         await volume_quotas.reset(db, str(request.path_params["project_id"]))
-    return reply(None, version, 200)
+    return reply(None, 200)
 
 
 async def limits(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     project = context(request).project_id or ""
     async with session(request) as db:
         limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     usage = await used(request, project)
     absolute = {key: limit[name] for key, name in ABSOLUTE.items()}
     absolute.update({key: usage.used.get(name, 0) for key, name in TOTALS.items()})
-    return reply({"limits": {"rate": [], "absolute": absolute}}, version)
+    return reply({"limits": {"rate": [], "absolute": absolute}})

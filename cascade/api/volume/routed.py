@@ -29,7 +29,6 @@ from cascade.api.volume.common import (
     send,
 )
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import Pod
 from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
@@ -47,7 +46,7 @@ def missing(kind: str, object_id: str, version: Version) -> VolumeError:
         message = f"Volume attachment could not be found with filter: attachment_id = {object_id}."
     else:
         message = f"{TITLES[kind]} {object_id} could not be found."
-    return VolumeError(404, message, echo_headers(version))
+    return VolumeError(404, message)
 
 
 async def locate(
@@ -74,7 +73,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     located = await locate(request, kind, object_id, version)
     pod = located.pod
     path = f"{volume_service.PATHS[kind][0]}/{object_id}{rest}"
-    content = await raw_body(request, version) if request.method in ("POST", "PUT") else None
+    content = await raw_body(request) if request.method in ("POST", "PUT") else None
     headers = {"Content-Type": "application/json"} if content else None
     if kind == volume_service.VOLUME and rest == "/action" and content:
         await _extend_quota(request, pod, object_id, content, version)
@@ -106,7 +105,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     found = views.body(await pod_body(request, pod, resp), pod)
     async with session(request) as db:
         found = await views.top_types(db, pod, found)
-    return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
+    return reply(found, resp.status_code, {POD_HEADER: pod.name})
 
 
 async def _extend_quota(

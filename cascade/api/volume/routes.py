@@ -31,7 +31,6 @@ from cascade.api.volume import (
 )
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 
 PREFIX = "/volume"
 V3 = f"{PREFIX}/v3"
@@ -53,17 +52,15 @@ COLLECTIONS = frozenset(
 
 async def no_id(request: Request) -> Response:
     """`/volumes/` and the like with an empty id: Cinder's 404."""
-    version = await negotiated(request)
-    raise VolumeError(404, "The resource could not be found.", echo_headers(version))
+    await negotiated(request)
+    raise VolumeError(404, "The resource could not be found.")
 
 
 async def not_served(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     path = request.url.path[len(V3) :] or "/"
     raise VolumeError(
-        501,
-        f"Cascade does not serve {request.method} {path} of the Block Storage API yet.",
-        echo_headers(version),
+        501, f"Cascade does not serve {request.method} {path} of the Block Storage API yet."
     )
 
 

@@ -28,7 +28,6 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.creates import create_in, entity_of
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
 from cascade.services import routings
@@ -42,15 +41,15 @@ def _prefix(request: Request) -> str:
 
 
 def _missing(transfer_id: str, version: Version) -> VolumeError:
-    return VolumeError(404, f"Transfer {transfer_id} could not be found.", echo_headers(version))
+    return VolumeError(404, f"Transfer {transfer_id} could not be found.")
 
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request, version)
+    body = await json_body(request)
     entity = entity_of(body, "transfer", version)
     if not entity.get("volume_id"):
-        raise VolumeError(400, "'volume_id' is a required property", echo_headers(version))
+        raise VolumeError(400, "'volume_id' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
         request, volume_service.TRANSFER, located.pod, body, version, _prefix(request)
@@ -64,7 +63,7 @@ async def index(request: Request) -> Response:
     found, headers = await fanout.every_pod(request, version, path)
     merged = [t for _, body in found for t in (body or {}).get("transfers", [])]
     merged.sort(key=lambda t: (str(t.get("created_at", "")), str(t.get("id", ""))), reverse=True)
-    return reply({"transfers": merged}, version, headers=headers)
+    return reply({"transfers": merged}, headers=headers)
 
 
 async def _routed(request: Request, transfer_id: str, version: Version) -> tuple[Routing, Pod]:
@@ -92,16 +91,14 @@ async def member(request: Request) -> Response:
         async with session(request) as db:
             await db.delete(await db.merge(routing))
             await db.commit()
-    return reply(
-        await pod_body(request, pod, resp), version, resp.status_code, {POD_HEADER: pod.name}
-    )
+    return reply(await pod_body(request, pod, resp), resp.status_code, {POD_HEADER: pod.name})
 
 
 async def accept(request: Request) -> Response:
     version = await negotiated(request)
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id, version)
-    body = await json_body(request, version)
+    body = await json_body(request)
     resp = await send(
         request, pod, version, "POST", f"{_prefix(request)}/{transfer_id}/accept", json=body
     )
@@ -118,4 +115,4 @@ async def accept(request: Request) -> Response:
         await db.commit()
     if volume_id:
         request.app.state.registry.cache(RouteCache).drop(volume_service.VOLUME, str(volume_id))
-    return reply(found, version, resp.status_code, {POD_HEADER: pod.name})
+    return reply(found, resp.status_code, {POD_HEADER: pod.name})

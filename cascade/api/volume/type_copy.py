@@ -10,7 +10,6 @@ from starlette.requests import Request
 from cascade.api.request import context, session
 from cascade.api.volume.common import unavailable
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import Pod, VolumeType
 from cascade.pods.client import PodUnavailable
 from cascade.services import volume_type_copies, volume_types
@@ -26,9 +25,7 @@ async def in_pod(request: Request, pod: Pod, vtype: VolumeType, version: Version
                 db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
             )
         except volume_type_copies.TypeCopyFailed as exc:
-            raise VolumeError(
-                exc.status if exc.status < 500 else 502, str(exc), echo_headers(version)
-            ) from exc
+            raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
         except PodUnavailable as exc:
             raise unavailable(exc, version) from exc
 
@@ -50,6 +47,6 @@ async def retyped(request: Request, pod: Pod, content: bytes, version: Version) 
                 db, wanted, None if ctx.is_admin else ctx.project_id
             )
         except volume_types.TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message, echo_headers(version)) from exc
+            raise VolumeError(exc.status, exc.message) from exc
     body["os-retype"]["new_type"] = await in_pod(request, pod, vtype, version)
     return json.dumps(body).encode()

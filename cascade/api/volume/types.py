@@ -24,7 +24,6 @@ from starlette.responses import Response
 from cascade.api.request import context, session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.microversion import echo_headers
 from cascade.db.models import VolumeType
 from cascade.jobs import queue
 from cascade.pods.client import PodUnavailable
@@ -42,8 +41,8 @@ def translated(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except volume_types.TypeError_ as exc:
-            version = await negotiated(request)
-            raise VolumeError(exc.status, exc.message, echo_headers(version)) from exc
+            await negotiated(request)
+            raise VolumeError(exc.status, exc.message) from exc
 
     return wrapped
 
@@ -61,7 +60,7 @@ def _bool(raw: Any, name: str, version: Version) -> bool | None:
         return True
     if text in ("false", "0", "no", "off", "f", "n"):
         return False
-    raise VolumeError(400, f"Invalid {name} filter [{raw}]", echo_headers(version))
+    raise VolumeError(400, f"Invalid {name} filter [{raw}]")
 
 
 async def new_specs(
@@ -102,31 +101,31 @@ async def index(request: Request) -> Response:
     async with session(request) as db:
         found = await volume_types.listing(db, _scope(request), is_public)
     body = {"volume_types": [volume_types.view(t, ctx.is_admin) for t in found]}
-    return reply(body, version)
+    return reply(body)
 
 
 @translated
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], _scope(request))
-    return reply({"volume_type": volume_types.view(found, context(request).is_admin)}, version)
+    return reply({"volume_type": volume_types.view(found, context(request).is_admin)})
 
 
 @translated
 async def show_default(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     default_name = request.app.state.conf.volume.default_volume_type
     async with session(request) as db:
         found = await volume_types.default(db, default_name)
     view = volume_types.view(found, context(request).is_admin)
     view.pop("os-volume-type-access:is_public")
-    return reply({"volume_type": view}, version)
+    return reply({"volume_type": view})
 
 
 def _entity(body: Any, version: Version) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("volume_type"), dict):
-        raise VolumeError(400, "'volume_type' is a required property", echo_headers(version))
+        raise VolumeError(400, "'volume_type' is a required property")
     entity: dict[str, Any] = body["volume_type"]
     return entity
 
@@ -134,8 +133,8 @@ def _entity(body: Any, version: Version) -> dict[str, Any]:
 @translated
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "volume_extension:type_create", version)
-    entity = _entity(await json_body(request, version), version)
+    authorize(request, "volume_extension:type_create")
+    entity = _entity(await json_body(request), version)
     public = _bool(entity.get("os-volume-type-access:is_public", True), "is_public", version)
     async with session(request) as db:
         made = await volume_types.create(
@@ -147,14 +146,14 @@ async def create(request: Request) -> Response:
         )
     view = volume_types.view(made, True)
     view.pop("qos_specs_id")  # Cinder's create answer has none
-    return reply({"volume_type": view}, version)
+    return reply({"volume_type": view})
 
 
 @translated
 async def update(request: Request) -> Response:
     version = await negotiated(request)
-    authorize(request, "volume_extension:type_update", version)
-    entity = _entity(await json_body(request, version), version)
+    authorize(request, "volume_extension:type_update")
+    entity = _entity(await json_body(request), version)
     public = _bool(entity.get("is_public"), "is_public", version)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
@@ -163,13 +162,13 @@ async def update(request: Request) -> Response:
     for key in ("qos_specs_id", "os-volume-type-access:is_public"):
         view.pop(key)  # Cinder's update answer has neither
     await changed(request, found)
-    return reply({"volume_type": view}, version)
+    return reply({"volume_type": view})
 
 
 @translated
 async def delete(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:type_delete", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:type_delete")
     type_id = request.path_params["type_id"]
     async with session(request) as db:
         found = await volume_types.get(db, type_id, None)
@@ -187,7 +186,7 @@ async def delete(request: Request) -> Response:
             raise volume_types.TypeError_(503, str(exc)) from exc
         await db.delete(found)
         await db.commit()
-    return reply(None, version, 202)
+    return reply(None, 202)
 
 
 # --- extra specs -----------------------------------------------------------------------
@@ -195,33 +194,33 @@ async def delete(request: Request) -> Response:
 
 @translated
 async def specs_index(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:types_extra_specs:index", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:types_extra_specs:index")
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
-    return reply({"extra_specs": dict(found.extra_specs or {})}, version)
+    return reply({"extra_specs": dict(found.extra_specs or {})})
 
 
 @translated
 async def specs_create(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:types_extra_specs:create", version)
-    body = await json_body(request, version)
+    await negotiated(request)
+    authorize(request, "volume_extension:types_extra_specs:create")
+    body = await json_body(request)
     if not isinstance(body, dict) or "extra_specs" not in body:
-        raise VolumeError(400, "'extra_specs' is a required property", echo_headers(version))
+        raise VolumeError(400, "'extra_specs' is a required property")
     specs = volume_types.check_specs(body["extra_specs"])
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         await new_specs(request, found, {**(found.extra_specs or {}), **specs})
         await volume_types.set_specs(db, found, specs)
     await changed(request, found)
-    return reply({"extra_specs": specs}, version)
+    return reply({"extra_specs": specs})
 
 
 @translated
 async def spec_show(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:types_extra_specs:show", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:types_extra_specs:show")
     key = request.path_params["key"]
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
@@ -229,30 +228,30 @@ async def spec_show(request: Request) -> Response:
         raise volume_types.TypeError_(
             404, f"Volume Type {found.id} has no extra specs with key {key}."
         )
-    return reply({key: found.extra_specs[key]}, version)
+    return reply({key: found.extra_specs[key]})
 
 
 @translated
 async def spec_update(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:types_extra_specs:update", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:types_extra_specs:update")
     key = request.path_params["key"]
-    body = await json_body(request, version)
+    body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1 or key not in body:
-        raise VolumeError(400, "Request body and URI mismatch", echo_headers(version))
+        raise VolumeError(400, "Request body and URI mismatch")
     specs = volume_types.check_specs(body)
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         await new_specs(request, found, {**(found.extra_specs or {}), **specs})
         await volume_types.set_specs(db, found, specs)
     await changed(request, found)
-    return reply(specs, version)
+    return reply(specs)
 
 
 @translated
 async def spec_delete(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:types_extra_specs:delete", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:types_extra_specs:delete")
     key = request.path_params["key"]
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
@@ -261,7 +260,7 @@ async def spec_delete(request: Request) -> Response:
             await new_specs(request, found, rest)
         await volume_types.unset_spec(db, found, key)
     await changed(request, found)
-    return reply(None, version, 202)
+    return reply(None, 202)
 
 
 # --- access -----------------------------------------------------------------------------
@@ -269,34 +268,33 @@ async def spec_delete(request: Request) -> Response:
 
 @translated
 async def access_index(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, "volume_extension:volume_type_access", version)
+    await negotiated(request)
+    authorize(request, "volume_extension:volume_type_access")
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         if found.is_public:
             raise volume_types.TypeError_(404, "Access list not available for public volume types.")
         projects = await volume_types.projects_of(db, found.id)
     body = {"volume_type_access": [{"volume_type_id": found.id, "project_id": p} for p in projects]}
-    return reply(body, version)
+    return reply(body)
 
 
 @translated
 async def action(request: Request) -> Response:
-    version = await negotiated(request)
-    body = await json_body(request, version)
+    await negotiated(request)
+    body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
-        raise VolumeError(400, "Malformed request body", echo_headers(version))
+        raise VolumeError(400, "Malformed request body")
     name, args = next(iter(body.items()))
     if name not in ("addProjectAccess", "removeProjectAccess"):
         raise VolumeError(
             400,
             f"There is no such action: {name}. Verify the request body and Content-Type "
             "header and try again.",
-            echo_headers(version),
         )
-    authorize(request, f"volume_extension:volume_type_access:{name}", version)
+    authorize(request, f"volume_extension:volume_type_access:{name}")
     if not isinstance(args, dict) or not args.get("project"):
-        raise VolumeError(400, "'project' is a required property", echo_headers(version))
+        raise VolumeError(400, "'project' is a required property")
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         change = (
@@ -304,4 +302,4 @@ async def action(request: Request) -> Response:
         )
         await change(db, found, str(args["project"]))
     await changed(request, found)
-    return reply(None, version, 202)
+    return reply(None, 202)

@@ -52,5 +52,5 @@ async def root(request: Request) -> Response:
 
 
 async def v3(request: Request) -> Response:
-    version = await negotiated(request)
-    return reply(await _document(request), version)
+    await negotiated(request)
+    return reply(await _document(request))

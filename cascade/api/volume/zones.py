@@ -13,7 +13,7 @@ from cascade.services import scheduling
 
 
 async def index(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     async with session(request) as db:
         pods = [p for p in await pod_service.list_all(db) if p.enabled]
     zones: dict[str, bool] = {}
@@ -24,4 +24,4 @@ async def index(request: Request) -> Response:
             {"zoneName": az, "zoneState": {"available": up}} for az, up in sorted(zones.items())
         ]
     }
-    return reply(body, version)
+    return reply(body)
