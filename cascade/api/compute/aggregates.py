@@ -98,12 +98,12 @@ async def _call(request: Request, version: Version, pod_version: Version) -> Cal
     return Call(version, admin, pods, aggregate_service.Numbering(pods))
 
 
-def _error(status: int, message: str, version: Version) -> ComputeError:
+def _error(status: int, message: str) -> ComputeError:
     return ComputeError(status, message)
 
 
-def _not_found(given: str, version: Version) -> ComputeError:
-    return _error(404, f"Aggregate {given} could not be found.", version)
+def _not_found(given: str) -> ComputeError:
+    return _error(404, f"Aggregate {given} could not be found.")
 
 
 def _check_query(request: Request, version: Version) -> None:
@@ -113,7 +113,7 @@ def _check_query(request: Request, version: Version) -> None:
     quoted = ", ".join(repr(k) for k in extra)
     verb = "was" if len(extra) == 1 else "were"
     message = f"Additional properties are not allowed ({quoted} {verb} unexpected)"
-    raise _error(400, message, version)
+    raise _error(400, message)
 
 
 # --- views ---
@@ -169,7 +169,7 @@ async def index(request: Request) -> Response:
     answers = await call.admin.ask_all(call.pods, "/os-aggregates")
     for answer in answers:
         if not answer.ok and not answer.down:
-            raise answer_error(answer, version)
+            raise answer_error(answer)
     found = [(a.pod, item) for a in answers if a.ok for item in _items(a)]
     names = await _names(request, call, [item for _, item in found])
     async with session(request) as db:
@@ -187,12 +187,10 @@ async def index(request: Request) -> Response:
     return reply({"aggregates": shown}, headers=down_header(down))
 
 
-def _target(pods: list[Pod], given: Any, version: Version) -> Pod:
+def _target(pods: list[Pod], given: Any) -> Pod:
     """The pod a new aggregate goes to, from the top AZ the client gave."""
     if not pods:
-        raise _error(
-            503, "No pod is registered: there is nowhere to create the aggregate.", version
-        )
+        raise _error(503, "No pod is registered: there is nowhere to create the aggregate.")
     if given is None:
         if len(pods) == 1:
             return pods[0]
@@ -200,19 +198,18 @@ def _target(pods: list[Pod], given: Any, version: Version) -> Pod:
             400,
             "Cascade needs availability_zone to know which pod the aggregate belongs to: "
             "give one of " + ", ".join(sorted({p.az for p in pods})) + ".",
-            version,
         )
     if not isinstance(given, str):
         message = (
             f"Invalid input for field/attribute availability_zone. Value: {given}. "
             f"{given!r} is not valid under any of the given schemas"
         )
-        raise _error(400, message, version)
+        raise _error(400, message)
     pod = aggregate_service.pod_for_az(pods, given)
     if pod is None:
         zones = ", ".join(sorted({p.az for p in pods})) or "none: no pod is registered"
         message = f"No pod serves availability zone {given}; the availability zones are {zones}."
-        raise _error(400, message, version)
+        raise _error(400, message)
     return pod
 
 
@@ -222,25 +219,25 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     wanted = body.get("aggregate") if isinstance(body, dict) else None
     if not isinstance(wanted, dict):
-        raise _error(400, "'aggregate' is a required property", version)
+        raise _error(400, "'aggregate' is a required property")
     call = await _call(request, version, pod_version)
-    pod = _target(call.pods, wanted.get("availability_zone"), version)
+    pod = _target(call.pods, wanted.get("availability_zone"))
     if wanted.get("availability_zone") is not None:
         wanted = {**wanted, "availability_zone": pod.pod_az}
     answer = await call.admin.ask(pod, "POST", "/os-aggregates", body={**body, "aggregate": wanted})
     if not answer.ok:
-        raise answer_error(answer, version)
+        raise answer_error(answer)
     made = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
     if not isinstance(made, dict):
-        return pod_reply(answer, answer.body, version)
+        return pod_reply(answer, answer.body)
     async with session(request) as db:
         await aggregate_service.remember(db, pod, made)
     top = _top_id(call, pod, made)
     if top is None:
         message = f"Aggregate {made.get('id')} of pod {pod.name} has an id the top cannot number."
-        raise _error(500, message, version)
+        raise _error(500, message)
     names = hosts.HostNames({}, frozenset(p.name for p in call.pods))  # a new one has none
-    return pod_reply(answer, {"aggregate": _view(made, pod, top, names, version)}, version)
+    return pod_reply(answer, {"aggregate": _view(made, pod, top, names, version)})
 
 
 # --- one aggregate ---
@@ -251,10 +248,10 @@ def _locate(call: Call, given: str) -> tuple[Pod, int]:
     try:
         number = int(given)
     except ValueError:
-        raise _error(400, "Invalid input received: id must be an integer", call.version) from None
+        raise _error(400, "Invalid input received: id must be an integer") from None
     found = call.numbering.find(number)
     if found is None:
-        raise _not_found(given, call.version)
+        raise _not_found(given)
     return found
 
 
@@ -269,8 +266,8 @@ async def _send(
     if answer.status == 404 and answer.message == f"Aggregate {bottom} could not be found.":
         async with session(request) as db:
             await aggregate_service.went_away(db, pod, bottom)
-        raise _not_found(given, call.version)
-    error = answer_error(answer, call.version)
+        raise _not_found(given)
+    error = answer_error(answer)
     if str(bottom) != given:  # the pod's id in its message is not the one the client knows
         text = re.sub(rf"\b([Aa]ggregate) {bottom}\b", rf"\g<1> {given}", error.message)
         error = ComputeError(error.status, text, error.headers)
@@ -283,7 +280,7 @@ async def _one(
     """A pod's answer about one aggregate, as the top shows it; its routing kept."""
     item = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
     if not isinstance(item, dict):
-        return pod_reply(answer, answer.body, call.version)
+        return pod_reply(answer, answer.body)
     async with session(request) as db:
         await aggregate_service.remember(db, answer.pod, item)
     top = call.numbering.top_id(answer.pod, bottom)
@@ -291,7 +288,7 @@ async def _one(
     if names is None:
         names = await _names(request, call, [item])
     view = _view(item, answer.pod, top, names, call.version)
-    return pod_reply(answer, {"aggregate": view}, call.version)
+    return pod_reply(answer, {"aggregate": view})
 
 
 async def _begin(request: Request, rule: str) -> Call:
@@ -308,7 +305,7 @@ async def show(request: Request) -> Response:
     return await _one(request, call, answer, bottom, None)
 
 
-def _pod_zone(pod: Pod, given: Any, top: str, version: Version) -> Any:
+def _pod_zone(pod: Pod, given: Any, top: str) -> Any:
     """An AZ the client sets on aggregate `top` of `pod`, as the pod names it."""
     if not isinstance(given, str):
         return given  # null clears it; anything else is for the pod to refuse
@@ -317,7 +314,7 @@ def _pod_zone(pod: Pod, given: Any, top: str, version: Version) -> Any:
             f"Aggregate {top} lives in pod {pod.name}, which serves availability zone "
             f"{pod.az}: it cannot be put in availability zone {given}."
         )
-        raise _error(400, message, version)
+        raise _error(400, message)
     return pod.pod_az
 
 
@@ -328,7 +325,7 @@ async def update(request: Request) -> Response:
     changes = body.get("aggregate") if isinstance(body, dict) else None
     if isinstance(changes, dict) and "availability_zone" in changes:
         pod, _ = _locate(call, given)
-        zone = _pod_zone(pod, changes["availability_zone"], given, call.version)
+        zone = _pod_zone(pod, changes["availability_zone"], given)
         body = {**body, "aggregate": {**changes, "availability_zone": zone}}
     answer, bottom = await _send(request, call, given, "PUT", body=body)
     return await _one(request, call, answer, bottom, None)
@@ -339,7 +336,7 @@ async def delete(request: Request) -> Response:
     answer, bottom = await _send(request, call, request.path_params["aggregate_id"], "DELETE")
     async with session(request) as db:
         await aggregate_service.forget(db, answer.pod, bottom)
-    return pod_reply(answer, None, call.version)
+    return pod_reply(answer, None)
 
 
 async def _pod_host(
@@ -349,7 +346,7 @@ async def _pod_host(
     found = await hosts.inventory(call.admin, call.pods, host_book(request))
     own = next(a for a in found.answers if a.pod.id == pod.id)
     if not own.ok:
-        raise answer_error(own, call.version)  # the aggregate's pod is down: 503
+        raise answer_error(own)  # the aggregate's pod is down: 503
     targets = found.names.resolve(given)
     mine = [host for pod_name, host in targets if pod_name == pod.name]
     if mine:
@@ -360,20 +357,20 @@ async def _pod_host(
             f"Host {given} is a host of pod {others}, but aggregate {top} lives in pod "
             f"{pod.name}: an aggregate can only hold hosts of its own pod."
         )
-        raise _error(409, message, call.version)
+        raise _error(409, message)
     if action == "add_host":
-        raise _error(404, f"Compute host {given} could not be found.", call.version)
-    raise _error(404, f"Cannot remove host {given} in aggregate {top}", call.version)
+        raise _error(404, f"Compute host {given} could not be found.")
+    raise _error(404, f"Cannot remove host {given} in aggregate {top}")
 
 
 async def action(request: Request) -> Response:
     version, pod_version = await _versions(request)
     body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
-        raise _error(400, "Malformed request body", version)
+        raise _error(400, "Malformed request body")
     name, inner = next(iter(body.items()))
     if name not in ACTIONS:
-        raise _error(400, f"There is no such action: {name}", version)
+        raise _error(400, f"There is no such action: {name}")
     authorize(request, RULE + name)
     call = await _call(request, version, pod_version)
     given = request.path_params["aggregate_id"]
@@ -386,7 +383,7 @@ async def action(request: Request) -> Response:
             body = {name: {**inner, "host": pod_host}}
     metadata = inner.get("metadata") if isinstance(inner, dict) else None
     if name == "set_metadata" and isinstance(metadata, dict) and "availability_zone" in metadata:
-        zone = _pod_zone(pod, metadata["availability_zone"], given, version)
+        zone = _pod_zone(pod, metadata["availability_zone"], given)
         body = {name: {**inner, "metadata": {**metadata, "availability_zone": zone}}}
     answer, bottom = await _send(request, call, given, "POST", "/action", body)
     return await _one(request, call, answer, bottom, names)
@@ -395,10 +392,10 @@ async def action(request: Request) -> Response:
 async def images(request: Request) -> Response:
     version, pod_version = await _versions(request)
     if version < IMAGES:
-        raise _error(404, "The resource could not be found.", version)  # Nova's, before 2.81
+        raise _error(404, "The resource could not be found.")  # Nova's, before 2.81
     authorize(request, IMAGES_RULE)
     call = await _call(request, version, pod_version)
     body = await json_body(request)
     given = request.path_params["aggregate_id"]
     answer, _ = await _send(request, call, given, "POST", "/images", body)
-    return pod_reply(answer, None, version)
+    return pod_reply(answer, None)

@@ -66,7 +66,7 @@ async def detail(request: Request) -> Response:
     )
     for answer in answers:
         if not answer.ok and not answer.down:
-            raise answer_error(answer, version)
+            raise answer_error(answer)
     merged = hosts.zone_hosts(answers, names)
     up: dict[str, bool] = {}
     for pod in pods:

@@ -42,11 +42,11 @@ def view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
     authorize(request, RULE)
     flavor_id = request.path_params["flavor_id"]
     async with session(request) as db:
-        with translated(version):
+        with translated():
             projects = await service.access_list(db, flavor_id)
     return reply(view(flavor_id, projects))
 
@@ -55,16 +55,16 @@ async def action(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
-        raise bad("Malformed request body", version)
+        raise bad("Malformed request body")
     (name,) = body
     if name not in ACTIONS:
-        raise bad(f"There is no such action: {name}", version)
+        raise bad(f"There is no such action: {name}")
     schema, rule = ACTIONS[name]
-    schemas.check(schema, body, version)
+    schemas.check(schema, body)
     authorize(request, rule)
     flavor_id, tenant = request.path_params["flavor_id"], body[name]["tenant"]
     async with session(request) as db:
-        with translated(version):
+        with translated():
             if name == "addTenantAccess":
                 projects = await service.add_access(
                     db, flavor_id, tenant, refuse_public=version >= V2_7

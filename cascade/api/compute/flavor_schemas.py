@@ -271,7 +271,7 @@ def _message(problem: Problem, query: bool) -> str:
     return f"Invalid input for {where} {name}. Value: {problem.instance}. {problem.message}"
 
 
-def check(schema: Schema, value: Any, version: Version, query: bool = False) -> None:
+def check(schema: Schema, value: Any, query: bool = False) -> None:
     """Nova's 400 badRequest for the most relevant problem, if `value` breaks `schema`."""
     found = first_problem(schema, value)
     if found is not None:

@@ -60,7 +60,7 @@ RXTX_MAX = 3.40282e38
 
 
 @contextmanager
-def translated(version: Version) -> Iterator[None]:
+def translated() -> Iterator[None]:
     """Service refusals become Nova's errors, with the microversion echoed."""
     try:
         yield
@@ -69,7 +69,7 @@ def translated(version: Version) -> Iterator[None]:
         raise ComputeError(status, str(exc)) from exc
 
 
-def bad(message: str, version: Version) -> ComputeError:
+def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
@@ -150,24 +150,24 @@ def _strict_bool(text: str) -> bool | None:
     return None
 
 
-def _is_public(raw: str | None, version: Version) -> bool | None:
+def _is_public(raw: str | None) -> bool | None:
     if raw is None:
         return True
     if raw.lower() == "none":
         return None
     parsed = _strict_bool(raw)
     if parsed is None:
-        raise bad(f"Invalid is_public filter [{raw}]", version)
+        raise bad(f"Invalid is_public filter [{raw}]")
     return parsed
 
 
-def _at_least(params: dict[str, str], name: str, version: Version) -> int | None:
+def _at_least(params: dict[str, str], name: str) -> int | None:
     if name not in params:
         return None
     try:
         return int(params[name])
     except ValueError:
-        raise bad(f"Invalid {name} filter [{params[name]}]", version) from None
+        raise bad(f"Invalid {name} filter [{params[name]}]") from None
 
 
 def _limit(params: dict[str, str]) -> int:
@@ -178,13 +178,13 @@ async def _listing(request: Request, version: Version, detail: bool) -> Response
     ctx = context(request)
     raw = schemas.query_of(request)
     schema = schemas.flavor_index_query(version)
-    schemas.check(schema, raw, version, query=True)
+    schemas.check(schema, raw, query=True)
     # the last value of a repeated parameter wins; unknown ones were dropped (or refused)
     params = {k: v[-1] for k, v in raw.items() if k in schema["properties"]}
     query = service.ListQuery(
-        is_public=_is_public(params.get("is_public"), version) if ctx.is_admin else True,
-        min_ram=_at_least(params, "minRam", version),
-        min_disk=_at_least(params, "minDisk", version),
+        is_public=_is_public(params.get("is_public")) if ctx.is_admin else True,
+        min_ram=_at_least(params, "minRam"),
+        min_disk=_at_least(params, "minDisk"),
         name=params.get("name"),
         sort_key=params.get("sort_key") or "flavorid",
         sort_dir=params.get("sort_dir") or "asc",
@@ -192,7 +192,7 @@ async def _listing(request: Request, version: Version, detail: bool) -> Response
         marker=params.get("marker"),
     )
     async with session(request) as db:
-        with translated(version):
+        with translated():
             found = await service.list_flavors(db, viewer(ctx), query)
     collection = "flavors/detail" if detail else "flavors"
     if detail:
@@ -220,10 +220,10 @@ async def detail(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
     ctx = context(request)
     async with session(request) as db:
-        with translated(version):
+        with translated():
             flavor = await service.get(db, request.path_params["flavor_id"], viewer(ctx))
     return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
@@ -231,11 +231,11 @@ async def show(request: Request) -> Response:
 # -- changes ------------------------------------------------------------------------------
 
 
-def _integer(vals: dict[str, Any], key: str, name: str, version: Version) -> int:
+def _integer(vals: dict[str, Any], key: str, name: str) -> int:
     try:
         return int(str(vals.get(key, 0)))  # Nova's reading: 2.0 is not an integer
     except ValueError:
-        raise bad(f"Invalid input received: {name} must be an integer", version) from None
+        raise bad(f"Invalid input received: {name} must be an integer") from None
 
 
 def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
@@ -245,17 +245,16 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
         raise bad(
             f"Invalid input received: 'rxtx_factor' argument must be a float between 0 and "
             f"{RXTX_MAX:g}",
-            version,
         )
     public = vals.get("os-flavor-access:is_public", True)
     raw_id = vals.get("id")
     return service.NewFlavor(
         name=str(vals["name"]).strip(),
-        ram=_integer(vals, "ram", "ram", version),
-        vcpus=_integer(vals, "vcpus", "vcpus", version),
-        disk=_integer(vals, "disk", "disk", version),
-        ephemeral=_integer(vals, "OS-FLV-EXT-DATA:ephemeral", "ephemeral", version),
-        swap=_integer(vals, "swap", "swap", version),
+        ram=_integer(vals, "ram", "ram"),
+        vcpus=_integer(vals, "vcpus", "vcpus"),
+        disk=_integer(vals, "disk", "disk"),
+        ephemeral=_integer(vals, "OS-FLV-EXT-DATA:ephemeral", "ephemeral"),
+        swap=_integer(vals, "swap", "swap"),
         rxtx_factor=rxtx,
         is_public=public if isinstance(public, bool) else bool(_strict_bool(str(public))),
         description=vals.get("description") if version >= schemas.V2_55 else None,
@@ -266,11 +265,11 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
 async def create(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request)
-    schemas.check(schemas.flavor_create(version), body, version)
+    schemas.check(schemas.flavor_create(version), body)
     ctx = authorize(request, "os_compute_api:os-flavor-manage:create")
     new = _new_flavor(body["flavor"], version)
     async with session(request) as db:
-        with translated(version):
+        with translated():
             flavor = await service.create(db, new)
     return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
@@ -280,10 +279,10 @@ async def update(request: Request) -> Response:
     if version < schemas.V2_55:  # Nova has no such method before: a plain 404
         raise ComputeError(404, "The resource could not be found.")
     body = await json_body(request)
-    schemas.check(schemas.FLAVOR_UPDATE, body, version)
+    schemas.check(schemas.FLAVOR_UPDATE, body)
     ctx = authorize(request, "os_compute_api:os-flavor-manage:update")
     async with session(request) as db:
-        with translated(version):
+        with translated():
             flavor = await service.update_description(
                 db, request.path_params["flavor_id"], body["flavor"]["description"]
             )
@@ -292,9 +291,9 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     authorize(request, "os_compute_api:os-flavor-manage:delete")
     async with session(request) as db:
-        with translated(version):
+        with translated():
             await service.delete(db, request.path_params["flavor_id"])
     return reply(None, 202)

@@ -29,56 +29,55 @@ from cascade.api.compute.flavors import bad, push, translated, viewer
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import session
 from cascade.services import flavors as service
-from cascade.versions import Version
 
 RULE = "os_compute_api:os-flavor-extra-specs:%s"
 
 
-def _as_text(specs: dict[str, Any], version: Version) -> dict[str, str]:
+def _as_text(specs: dict[str, Any]) -> dict[str, str]:
     """Values as stored: numbers become text, which must fit in 255 characters."""
     stored: dict[str, str] = {}
     for key, value in specs.items():
         text = value if isinstance(value, str) else str(value)
         if not isinstance(value, str) and len(text) > 255:
-            raise bad(f"extra_specs value has {len(text)} characters, more than 255.", version)
+            raise bad(f"extra_specs value has {len(text)} characters, more than 255.")
         stored[key] = text
     return stored
 
 
-async def _set(request: Request, specs: dict[str, str], version: Version) -> None:
+async def _set(request: Request, specs: dict[str, str]) -> None:
     """Add or replace `specs` on the path's flavor, then bring its pod copies in line."""
     async with session(request) as db:
-        with translated(version):
+        with translated():
             flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
         await push(request, db, flavor.id)
 
 
 async def index(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
     ctx = authorize(request, RULE % "index")
     async with session(request) as db:
-        with translated(version):
+        with translated():
             specs = await service.extra_specs(db, request.path_params["flavor_id"], viewer(ctx))
     return reply({"extra_specs": specs})
 
 
 async def create(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     body = await json_body(request)
-    schemas.check(schemas.SPECS_CREATE, body, version)
+    schemas.check(schemas.SPECS_CREATE, body)
     authorize(request, RULE % "create")
-    await _set(request, _as_text(body["extra_specs"], version), version)
+    await _set(request, _as_text(body["extra_specs"]))
     return reply(body)
 
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), version, query=True)
+    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
     ctx = authorize(request, RULE % "show")
     flavor_id, key = request.path_params["flavor_id"], request.path_params["key"]
     async with session(request) as db:
-        with translated(version):
+        with translated():
             specs = await service.extra_specs(db, flavor_id, viewer(ctx))
     if key not in specs:
         missing = service.ExtraSpecNotFound(flavor_id, key)
@@ -87,22 +86,22 @@ async def show(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     body = await json_body(request)
-    schemas.check(schemas.SPEC_UPDATE, body, version)
+    schemas.check(schemas.SPEC_UPDATE, body)
     authorize(request, RULE % "update")
-    specs = _as_text(body, version)
+    specs = _as_text(body)
     if request.path_params["key"] not in specs:
-        raise bad("Request body and URI mismatch", version)
-    await _set(request, specs, version)
+        raise bad("Request body and URI mismatch")
+    await _set(request, specs)
     return reply(body)
 
 
 async def delete(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     authorize(request, RULE % "delete")
     async with session(request) as db:
-        with translated(version):
+        with translated():
             flavor = await service.delete_extra_spec(
                 db, request.path_params["flavor_id"], request.path_params["key"]
             )

@@ -86,10 +86,10 @@ async def send(
             request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
         )
     except PodUnavailable as exc:
-        raise unavailable(exc, version) from exc
+        raise unavailable(exc) from exc
 
 
-def unavailable(exc: PodUnavailable, version: Version) -> ComputeError:
+def unavailable(exc: PodUnavailable) -> ComputeError:
     return ComputeError(
         503,
         f"The {SERVICE_NAMES.get(exc.service, exc.service)} service of pod {exc.pod} is "
@@ -97,7 +97,7 @@ def unavailable(exc: PodUnavailable, version: Version) -> ComputeError:
     )
 
 
-def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> ComputeError:
+def pod_error(resp: httpx.Response, pod: Pod) -> ComputeError:
     """A pod's error as the top's, with the pod named."""
     status = resp.status_code if resp.status_code < 600 else 502
     return ComputeError(status, f"{pod_message(resp)} (pod {pod.name})")
@@ -164,11 +164,11 @@ async def _flavor_names(
 
 
 async def relay(
-    request: Request, db: AsyncSession | None, pod: Pod, resp: httpx.Response, version: Version
+    request: Request, db: AsyncSession | None, pod: Pod, resp: httpx.Response
 ) -> Response:
     """The pod's answer to the client: errors named, bodies and Location at the top."""
     if resp.status_code >= 400:
-        raise pod_error(resp, pod, version)
+        raise pod_error(resp, pod)
     headers = {POD_HEADER: pod.name}
     root = await pod_root(request, pod)
     location = resp.headers.get("location")

@@ -86,7 +86,7 @@ STATISTICS = (
 Found = list[tuple[Pod, dict[str, Any]]]
 
 
-def _gone(version: Version) -> ComputeError:
+def _gone() -> ComputeError:
     # Nova's answer for a method its microversion removed: a bare 404
     return ComputeError(404, "The resource could not be found.")
 
@@ -106,7 +106,7 @@ def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, An
     return shown
 
 
-def _limit(request: Request, version: Version) -> int:
+def _limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return MAX_LIMIT
@@ -126,11 +126,11 @@ def _pattern_pods(pods: list[Pod], pattern: str) -> tuple[list[Pod], str]:
     return ([p for p in pods if p.name == pod_name] if pod_name else pods), bare
 
 
-def _matches(answers: list[hosts.Answer], pattern: str, version: Version) -> Found:
+def _matches(answers: list[hosts.Answer], pattern: str) -> Found:
     """Every pod's matches for a hostname pattern: a pod's 404 is no match."""
     for answer in answers:
         if not answer.ok and not answer.down and answer.status != 404:
-            raise answer_error(answer, version)
+            raise answer_error(answer)
     if answers and all(a.status == 404 for a in answers):
         message = f"No hypervisor matching '{pattern}' could be found."
         raise ComputeError(404, message)
@@ -144,7 +144,6 @@ async def _read(
     params: list[tuple[str, str]],
     size: int | None,
     marker: str | None,
-    version: Version,
 ) -> tuple[Found, list[hosts.Answer]]:
     """The hypervisors of `pods` in pod order after `marker`, `size` at most (None: all);
     also the answers that count (the pods the page is read from)."""
@@ -157,10 +156,10 @@ async def _read(
         if held is None:
             for answer in first:
                 if not answer.ok and not answer.down and "marker" not in answer.message:
-                    raise answer_error(answer, version)
+                    raise answer_error(answer)
             down = [a.pod for a in first if a.down]
             if down:
-                raise missing(f"marker [{marker}] not found.", down, version)
+                raise missing(f"marker [{marker}] not found.", down)
             raise ComputeError(400, f"marker [{marker}] not found")
         answers = [first[held]]
         left = None if size is None else size - len(_items(first[held]))
@@ -169,7 +168,7 @@ async def _read(
             answers += await admin.ask_all(pods[held + 1 :], path, params + more)
     for answer in answers:
         if not answer.ok and not answer.down:
-            raise answer_error(answer, version)
+            raise answer_error(answer)
     found = [(a.pod, item) for a in answers for item in _items(a)]
     return (found if size is None else found[:size]), answers
 
@@ -201,11 +200,11 @@ async def _list(request: Request, detail: bool) -> Response:
             "is not supported.",
         )
     paged = version >= PAGED and pattern is None
-    size = _limit(request, version) if paged else None
+    size = _limit(request) if paged else None
     marker = query.get("marker") if paged else None
     every = await all_pods(request)
     if marker is not None and version < UUID_IDS and len(every) > 1:
-        raise integer_id_refused("Hypervisor", marker, len(every), version)
+        raise integer_id_refused("Hypervisor", marker, len(every))
     params = [(k, v) for k, v in query.multi_items() if k not in ("limit", "marker")]
     admin = admin_calls(request, version)
     path = "/os-hypervisors/detail" if detail else "/os-hypervisors"
@@ -219,10 +218,10 @@ async def _list(request: Request, detail: bool) -> Response:
         answers, names = await asyncio.gather(
             admin.ask_all(pods, path, params), _names(admin, every, book, detail)
         )
-        found = _matches(answers, pattern, version)
+        found = _matches(answers, pattern)
     elif size != 0:
         (found, answers), names = await asyncio.gather(
-            _read(admin, every, path, params, size, marker, version),
+            _read(admin, every, path, params, size, marker),
             _names(admin, every, book, detail),
         )
     body: dict[str, Any] = {"hypervisors": [view(item, pod, names) for pod, item in found]}
@@ -250,7 +249,7 @@ async def show(request: Request) -> Response:
 async def uptime(request: Request) -> Response:
     version = await negotiated(request)
     if version >= GONE:
-        raise _gone(version)
+        raise _gone()
     authorize(request, RULE + "uptime")
     return await _by_id(request, version, "/uptime", detail=False)
 
@@ -272,31 +271,31 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         if hit is None:
             for answer in answers:
                 if not answer.ok and not answer.down and answer.status != 404:
-                    raise answer_error(answer, version)
-            raise missing(not_found, [a.pod for a in answers if a.down], version)
+                    raise answer_error(answer)
+            raise missing(not_found, [a.pod for a in answers if a.down])
     else:
         try:
             int(given)
         except ValueError:
             raise ComputeError(404, not_found) from None
         if len(pods) > 1:
-            raise integer_id_refused("Hypervisor", given, len(pods), version)
+            raise integer_id_refused("Hypervisor", given, len(pods))
         if not pods:
             raise ComputeError(404, not_found)
         hit = await admin.ask(pods[0], "GET", path, params=params)
         if not hit.ok:
-            raise answer_error(hit, version)
+            raise answer_error(hit)
         names = hosts.HostNames({}, frozenset(p.name for p in pods))
     body = hit.body
     if isinstance(body, dict) and isinstance(body.get("hypervisor"), dict):
         body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names)}
-    return pod_reply(hit, body, version)
+    return pod_reply(hit, body)
 
 
 async def statistics(request: Request) -> Response:
     version = await negotiated(request)
     if version >= GONE:
-        raise _gone(version)
+        raise _gone()
     authorize(request, RULE + "statistics")
     answers = await admin_calls(request, version).ask_all(
         await all_pods(request), "/os-hypervisors/statistics"
@@ -304,7 +303,7 @@ async def statistics(request: Request) -> Response:
     sums: dict[str, int | float] = dict.fromkeys(STATISTICS, 0)
     for answer in answers:
         if not answer.ok and not answer.down:
-            raise answer_error(answer, version)
+            raise answer_error(answer)
         stats = answer.body.get("hypervisor_statistics") if isinstance(answer.body, dict) else None
         for key, value in (stats or {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
@@ -324,12 +323,12 @@ async def servers(request: Request) -> Response:
 async def _by_pattern(request: Request, what: str) -> Response:
     version = await negotiated(request)
     if version >= UUID_IDS:
-        raise _gone(version)
+        raise _gone()
     authorize(request, RULE + what)
     pattern = request.path_params["pattern"]
     pods, bare = _pattern_pods(await all_pods(request), pattern)
     path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"
     answers = await admin_calls(request, version).ask_all(pods, path)
-    found = _matches(answers, pattern, version)
+    found = _matches(answers, pattern)
     down = [a.pod for a in answers if a.down]
     return reply({"hypervisors": [item for _, item in found]}, headers=down_header(down))

@@ -46,12 +46,12 @@ NAME_CHARS_V292 = r"^[_\-\@\. a-zA-Z0-9]+$"
 _NAME_RULE = "printable characters. Can not start or end with whitespace."
 
 
-def _bad(version: Version, message: str) -> ComputeError:
+def _bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
-def _field_error(version: Version, path: str, value: Any, message: str) -> ComputeError:
-    return _bad(version, f"Invalid input for field/attribute {path}. Value: {value}. {message}")
+def _field_error(path: str, value: Any, message: str) -> ComputeError:
+    return _bad(f"Invalid input for field/attribute {path}. Value: {value}. {message}")
 
 
 def _unexpected(names: list[str]) -> str:
@@ -64,10 +64,10 @@ def _check_query(request: Request, version: Version, allowed: set[str]) -> None:
     """From 2.75 Nova refuses query parameters it does not know."""
     extra = sorted(set(request.query_params) - allowed)
     if version >= V2_75 and extra:
-        raise _bad(version, _unexpected(extra))
+        raise _bad(_unexpected(extra))
 
 
-def _target(request: Request, action: str, version: Version, user_id: str | None) -> Context:
+def _target(request: Request, action: str, user_id: str | None) -> Context:
     """The caller, allowed to do `action` to the keypairs of `user_id` (None: their own)."""
     rule = RULE % action
     ctx = authorize(request, rule)
@@ -89,7 +89,7 @@ async def _one(request: Request, action: str) -> tuple[Version, Context, str]:
     version = await negotiated(request)
     _check_query(request, version, {"user_id"})
     user_id = _query_user(request, version)
-    ctx = _target(request, action, version, user_id)
+    ctx = _target(request, action, user_id)
     return version, ctx, user_id or ctx.user_id
 
 
@@ -99,44 +99,44 @@ def _caller(request: Request, ctx: Context, version: Version) -> Caller:
 
 def _check_name(version: Version, name: Any) -> None:
     if not isinstance(name, str):
-        raise _field_error(version, "name", name, f"{name!r} is not of type 'string'")
+        raise _field_error("name", name, f"{name!r} is not of type 'string'")
     if not name or name != name.strip() or not name.isprintable():
-        raise _bad(version, f"An invalid 'name' value was provided. The name must be: {_NAME_RULE}")
+        raise _bad(f"An invalid 'name' value was provided. The name must be: {_NAME_RULE}")
     if len(name) > 255:
-        raise _field_error(version, "name", name, f"{name!r} is too long")
+        raise _field_error("name", name, f"{name!r} is too long")
     pattern = NAME_CHARS_V292 if version >= V2_92 else NAME_CHARS
     if not re.match(pattern, name):
-        raise _field_error(version, "name", name, f"{name!r} does not match {pattern!r}")
+        raise _field_error("name", name, f"{name!r} does not match {pattern!r}")
 
 
 def _create_fields(version: Version, body: Any) -> dict[str, Any]:
     """The `keypair` object of a create, checked as Nova's schema for `version`."""
     if not isinstance(body, dict):
-        raise _bad(version, f"{body!r} is not of type 'object'")
+        raise _bad(f"{body!r} is not of type 'object'")
     if "keypair" not in body:
-        raise _bad(version, "'keypair' is a required property")
+        raise _bad("'keypair' is a required property")
     if len(body) > 1:
-        raise _bad(version, _unexpected(sorted(set(body) - {"keypair"})))
+        raise _bad(_unexpected(sorted(set(body) - {"keypair"})))
     fields = body["keypair"]
     if not isinstance(fields, dict):
-        raise _field_error(version, "keypair", fields, f"{fields!r} is not of type 'object'")
+        raise _field_error("keypair", fields, f"{fields!r} is not of type 'object'")
     allowed = {"name", "public_key"}
     allowed |= {"type"} if version >= V2_2 else set()
     allowed |= {"user_id"} if version >= V2_10 else set()
     extra = [k for k in fields if k not in allowed]
     if extra:
-        raise _field_error(version, "keypair", fields, _unexpected(extra))
+        raise _field_error("keypair", fields, _unexpected(extra))
     for required in ("name", "public_key") if version >= V2_92 else ("name",):
         if required not in fields:
-            raise _field_error(version, "keypair", fields, f"{required!r} is a required property")
+            raise _field_error("keypair", fields, f"{required!r} is a required property")
     _check_name(version, fields["name"])
     for key in ("public_key", "user_id", "type"):
         value = fields.get(key, "")
         if not isinstance(value, str):
-            raise _field_error(version, key, value, f"{value!r} is not of type 'string'")
+            raise _field_error(key, value, f"{value!r} is not of type 'string'")
     if fields.get("type", "ssh") not in keypairs.TYPES:
         kind = fields["type"]
-        raise _field_error(version, "type", kind, f"{kind!r} is not one of ['ssh', 'x509']")
+        raise _field_error("type", kind, f"{kind!r} is not one of ['ssh', 'x509']")
     return fields
 
 
@@ -159,17 +159,15 @@ def _view(keypair: Keypair, version: Version, names: tuple[str, ...]) -> dict[st
     return {name: values[name] for name in shown}
 
 
-def _limit(request: Request, version: Version) -> int | None:
+def _limit(request: Request) -> int | None:
     values = request.query_params.getlist("limit")
     for value in values:
         if not value:
             raise _bad(
-                version,
                 f"Invalid input for query parameters limit. Value: {value}. '' is too short",
             )
         if not value.isdigit():
             raise _bad(
-                version,
                 f"Invalid input for query parameters limit. Value: {value}. "
                 f"{value!r} does not match '^[0-9]*$'",
             )
@@ -191,9 +189,9 @@ async def index(request: Request) -> Response:
     version = await negotiated(request)
     paged = version >= V2_35
     _check_query(request, version, {"user_id", "limit", "marker"})
-    limit = _limit(request, version) if paged else None
+    limit = _limit(request) if paged else None
     user_id = _query_user(request, version)
-    ctx = _target(request, "index", version, user_id)
+    ctx = _target(request, "index", user_id)
     markers = request.query_params.getlist("marker") if paged else []
     async with session(request) as db:
         try:
@@ -201,7 +199,7 @@ async def index(request: Request) -> Response:
                 db, user_id or ctx.user_id, limit, markers[-1] if markers else None
             )
         except keypairs.MarkerNotFound as exc:
-            raise _bad(version, str(exc)) from None
+            raise _bad(str(exc)) from None
     names = ("name", "public_key", "fingerprint")
     body: dict[str, Any] = {"keypairs": [{"keypair": _view(k, version, names)} for k in found]}
     links = _next_links(request, found, limit) if paged else []
@@ -215,7 +213,7 @@ async def create(request: Request) -> Response:
     version = await negotiated(request)
     fields = _create_fields(version, await json_body(request))
     user_id = fields.get("user_id") if version >= V2_10 else None
-    ctx = _target(request, "create", version, user_id)
+    ctx = _target(request, "create", user_id)
     async with session(request) as db:
         # the owner's key_pairs quota: the user's own, else the project's, else defaults
         conf = request.app.state.conf.quota
@@ -233,7 +231,7 @@ async def create(request: Request) -> Response:
         except keypairs.KeypairLimitExceeded as exc:
             raise ComputeError(403, str(exc)) from None
         except keypairs.InvalidKeypair as exc:
-            raise _bad(version, str(exc)) from None
+            raise _bad(str(exc)) from None
         except keypairs.KeypairExists as exc:
             raise ComputeError(409, str(exc)) from None
     view = _view(made.keypair, version, ("name", "public_key", "fingerprint", "user_id"))

@@ -78,17 +78,15 @@ async def show(request: Request) -> Response:
 async def update(request: Request) -> Response:
     """PUT /os-quota-class-sets/{id}: 200 with the class's new limits (admins)."""
     version = await negotiated(request)
-    given = parse_body(await json_body(request), "quota_class_set", settable(version), version)
+    given = parse_body(await json_body(request), "quota_class_set", settable(version))
     authorize(request, "os_compute_api:os-quota-class-sets:update")
     class_name = request.path_params["class_name"]
     if len(class_name) > MAX_NAME:
-        raise bad(
-            f"quota_class_name has {len(class_name)} characters, more than {MAX_NAME}.", version
-        )
+        raise bad(f"quota_class_name has {len(class_name)} characters, more than {MAX_NAME}.")
     values = {k: int(v) for k, v in given.items()}
     async with session(request) as db:
         try:
             limits = await quotas.update_class(db, request.app.state.conf.quota, class_name, values)
         except quotas.InvalidQuota as exc:
-            raise bad(exc.message, version) from exc
+            raise bad(exc.message) from exc
     return reply(quota_class_set(limits, version, None))

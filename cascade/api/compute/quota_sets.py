@@ -85,7 +85,7 @@ BOOLEANS: list[Any] = [
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_string
 
 
-def bad(message: str, version: Version) -> ComputeError:
+def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
@@ -105,9 +105,7 @@ def quota_set(values: dict[str, Any], version: Version, project_id: str | None) 
     return {"quota_set": found}
 
 
-def authorize_project(
-    request: Request, rule: str, project_id: str, version: Version
-) -> tuple[Context, bool]:
+def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Context, bool]:
     """The caller, and whether the project is their own. Another project needs
     `cascade:quotas:other_projects` too (check strings cannot compare projects);
     refused, it is the 403 Nova gives for `rule`."""
@@ -149,7 +147,7 @@ def _unexpected(extras: list[str]) -> str:
     return f"Additional properties are not allowed ({names} {verb} unexpected)"
 
 
-def parse_body(body: Any, key: str, known: list[str], version: Version) -> dict[str, Any]:
+def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
     """What a PUT body holds under `key` (a quota set or quota class set, whose keys may
     be `known`); Nova's 400 when it breaks the schema.
 
@@ -159,9 +157,9 @@ def parse_body(body: Any, key: str, known: list[str], version: Version) -> dict[
     unknown keys beside it.
     """
     if not isinstance(body, dict):
-        raise bad(f"{body!r} is not of type 'object'", version)
+        raise bad(f"{body!r} is not of type 'object'")
     if key not in body:
-        raise bad(f"'{key}' is a required property", version)
+        raise bad(f"'{key}' is a required property")
     given: Any = body[key]
     problem = None
     if not isinstance(given, dict):
@@ -171,23 +169,21 @@ def parse_body(body: Any, key: str, known: list[str], version: Version) -> dict[
             value = given[name]
             wrong = _force_problem(value) if name == "force" else _value_problem(value)
             if wrong:
-                raise bad(
-                    f"Invalid input for field/attribute {name}. Value: {value}. {wrong}", version
-                )
+                raise bad(f"Invalid input for field/attribute {name}. Value: {value}. {wrong}")
         extras = sorted(k for k in given if k not in known)
         problem = _unexpected(extras) if extras else None
     if problem:
-        raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}", version)
+        raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}")
     extras = sorted(k for k in body if k != key)
     if extras:
-        raise bad(_unexpected(extras), version)
+        raise bad(_unexpected(extras))
     return dict(given)
 
 
 def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
     """The limits a PUT body sets and its `force`; Nova's 400 when it breaks the schema."""
     known = [*(r for r in UPDATE_ORDER if r in shown(version)), "force"]
-    given = parse_body(body, "quota_set", known, version)
+    given = parse_body(body, "quota_set", known)
     force = str(given.get("force", "False")).lower() in TRUE_STRINGS
     return {k: int(v) for k, v in given.items() if k != "force"}, force
 
@@ -204,7 +200,7 @@ async def show(request: Request) -> Response:
     version = await negotiated(request)
     check_query(request, ("user_id",), version)
     project_id = request.path_params["project_id"]
-    authorize_project(request, "os_compute_api:os-quota-sets:show", project_id, version)
+    authorize_project(request, "os_compute_api:os-quota-sets:show", project_id)
     user_id = user_id_of(request)
     conf = request.app.state.conf.quota
     async with session(request) as db:
@@ -238,7 +234,7 @@ async def detail(request: Request) -> Response:
     check_query(request, ("user_id",), version)
     project_id = request.path_params["project_id"]
     rule = "os_compute_api:os-quota-sets:detail"
-    ctx, own = authorize_project(request, rule, project_id, version)
+    ctx, own = authorize_project(request, rule, project_id)
     user_id = user_id_of(request)
     conf = request.app.state.conf.quota
     async with session(request) as db:
@@ -296,7 +292,7 @@ async def update(request: Request) -> Response:
                 db, conf, project_id, values, in_use, user_id=user_id, force=force
             )
         except quotas.InvalidQuota as exc:
-            raise bad(exc.message, version) from exc
+            raise bad(exc.message) from exc
     return reply(quota_set(limits, version, None), headers=unavailable_header(unavailable))
 
 

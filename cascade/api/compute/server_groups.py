@@ -38,12 +38,11 @@ from cascade.services import pods as pod_service
 from cascade.services import scheduling
 from cascade.services import servers as server_service
 from cascade.services.route_cache import RouteCache
-from cascade.versions import Version
 
 KIND = server_service.SERVER_GROUP
 
 
-def not_found(group_id: str, version: Version) -> ComputeError:
+def not_found(group_id: str) -> ComputeError:
     return ComputeError(404, f"Server group {group_id} could not be found.")
 
 
@@ -69,7 +68,7 @@ async def index(request: Request) -> Response:
             if resp.status_code >= 500:
                 raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
             if resp.status_code >= 400:
-                raise forward.pod_error(resp, pod, version)
+                raise forward.pod_error(resp, pod)
             return [g for g in resp.json().get("server_groups", []) if isinstance(g, dict)]
 
         found = await fanout.gather(request.app.state.registry, "compute", pods, read)
@@ -121,7 +120,7 @@ async def create(request: Request) -> Response:
             await server_service.record(
                 db, str(made["id"]), pod.id, ctx.project_id or "", kind=KIND
             )
-        return await forward.relay(request, db, pod, resp, version)
+        return await forward.relay(request, db, pod, resp)
 
 
 async def show(request: Request) -> Response:
@@ -137,7 +136,7 @@ async def _routed(request: Request, method: str, action: str) -> Response:
     version = await negotiated(request)
     authorize(request, f"os_compute_api:os-server-groups:{action}")
     group_id = request.path_params["group_id"]
-    missing = not_found(group_id, version)
+    missing = not_found(group_id)
     async with session(request) as db:
         where = await forward.locate(request, db, group_id, version, missing, kind=KIND)
         resp = await forward.send(
@@ -151,11 +150,11 @@ async def _routed(request: Request, method: str, action: str) -> Response:
         if method == "DELETE" and resp.status_code < 400:
             await db.delete(where.routing)
             await db.commit()
-        return await forward.relay(request, db, where.pod, resp, version)
+        return await forward.relay(request, db, where.pod, resp)
 
 
 async def group_pod(
-    db: AsyncSession, registry: Any, caller: Caller, ctx: Context, hints: Any, version: Version
+    db: AsyncSession, registry: Any, caller: Caller, ctx: Context, hints: Any
 ) -> Pod | None:
     """The pod of the server group named in a create's scheduler hints, if any."""
     group = hints.get("group") if isinstance(hints, dict) else None

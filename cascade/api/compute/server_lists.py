@@ -118,7 +118,7 @@ class Lister:
         if resp.status_code >= 500:
             raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
         if resp.status_code >= 400:
-            raise forward.pod_error(resp, pod, self.version)
+            raise forward.pod_error(resp, pod)
         # links at the top already: decoding rewrites them (see server_views.pod_json)
         top = forward.top_root(self.request)
         root = await forward.pod_root(self.request, pod)

@@ -51,15 +51,15 @@ from cascade.versions import Version
 POD_TAG = "cascade:pod_tag"
 
 
-def not_found(server_id: str, version: Version) -> ComputeError:
+def not_found(server_id: str) -> ComputeError:
     return ComputeError(404, f"Instance {server_id} could not be found.")
 
 
-def bad(message: str, version: Version) -> ComputeError:
+def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
-async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any, version: Version) -> Flavor:
+async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any) -> Flavor:
     flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1] if ref is not None else ""
     flavor = await db.get(Flavor, flavor_id) if flavor_id else None
     if flavor is not None and not flavor.is_public and not ctx.is_admin:
@@ -71,9 +71,9 @@ async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any, version: Version
         if granted is None:
             flavor = None
     if flavor is None:
-        raise bad(f"Flavor {ref} could not be found.", version)
+        raise bad(f"Flavor {ref} could not be found.")
     if flavor.disabled:
-        raise bad("Flavor is disabled.", version)
+        raise bad("Flavor is disabled.")
     return flavor
 
 
@@ -92,7 +92,7 @@ async def _choose_pod(
         if az is None:
             az = await scheduling.default_az(db, conf, project, tag)
         elif not await scheduling.az_exists(db, az):
-            raise bad("The requested availability zone is not available", v)
+            raise bad("The requested availability zone is not available")
         need = (flavor.ram, flavor.disk + flavor.ephemeral)
         return await scheduling.pod_for(db, conf, project, az, tag=tag, room_of=room_of, need=need)
     except scheduling.NoPodForAz as exc:
@@ -131,12 +131,12 @@ async def _check_quota(
         raise ComputeError(403, exc.message) from None
 
 
-def _split_az(value: Any, version: Version) -> tuple[str | None, str]:
+def _split_az(value: Any) -> tuple[str | None, str]:
     """`az`, `az:host` or `az:host:node` (admins): the top AZ and the rest."""
     if value is None:
         return None, ""
     if not isinstance(value, str) or not value:
-        raise bad(f"Invalid input for field/attribute availability_zone. Value: {value}.", version)
+        raise bad(f"Invalid input for field/attribute availability_zone. Value: {value}.")
     az, sep, rest = value.partition(":")
     return (az or None), sep + rest
 
@@ -147,24 +147,21 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     server = body.get("server") if isinstance(body, dict) else None
     if not isinstance(server, dict):
-        raise bad(
-            "Invalid input for field/attribute server: 'server' is a required object.", version
-        )
-    az, host_part = _split_az(server.get("availability_zone"), version)
+        raise bad("Invalid input for field/attribute server: 'server' is a required object.")
+    az, host_part = _split_az(server.get("availability_zone"))
     registry = request.app.state.registry
     caller = forward.caller_for(request, version)
     async with session(request) as db:
-        flavor = await _top_flavor(db, ctx, server.get("flavorRef"), version)
+        flavor = await _top_flavor(db, ctx, server.get("flavorRef"))
         tag = flavor.extra_specs.get(POD_TAG)
         hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints"))
-        pod = await server_groups.group_pod(db, registry, caller, ctx, hints, version)
-        volumes_pod = await volume_pods.boot_pod(request, db, server, az, version)
+        pod = await server_groups.group_pod(db, registry, caller, ctx, hints)
+        volumes_pod = await volume_pods.boot_pod(request, db, server, az)
         if volumes_pod is not None:
             if pod is not None and pod.id != volumes_pod.id:
                 raise bad(
                     f"The server group lives in pod {pod.name} and the server's volumes in "
                     f"pod {volumes_pod.name}.",
-                    version,
                 )
             pod = volumes_pod
         await _check_quota(request, db, ctx, server, flavor, version)
@@ -174,7 +171,6 @@ async def create(request: Request) -> Response:
             raise bad(
                 f"The server group lives in availability zone {pod.az} (pod {pod.name}), "
                 f"not in {az}.",
-                version,
             )
         elif tag and tag not in (pod.tags or []):
             raise ComputeError(
@@ -190,20 +186,20 @@ async def create(request: Request) -> Response:
                 await keypair_copies.ensure_in_pod(
                     db, registry, pod, ctx.user_id, str(server["key_name"]), caller
                 )
-            await volume_pods.bdm_types(request, db, server, pod, version)
+            await volume_pods.bdm_types(request, db, server, pod)
         except keypair_service.KeypairNotFound:
-            raise bad("Invalid key_name provided.", version) from None
+            raise bad("Invalid key_name provided.") from None
         except flavor_service.PodCopyFailed as exc:
             raise ComputeError(exc.status, str(exc)) from exc
         except keypair_copies.KeypairCopyFailed as exc:
             raise ComputeError(exc.status, str(exc)) from exc
         except PodUnavailable as exc:
-            raise forward.unavailable(exc, version) from exc
+            raise forward.unavailable(exc) from exc
         if az is not None:
             server["availability_zone"] = pod.pod_az + host_part
         # keyed by this request's own id: a client's global request id may repeat
         local_id = str(request.scope["state"]["request_id"])
-        wired = await _networks(request, db, ctx, pod, server, local_id, version)
+        wired = await _networks(request, db, ctx, pod, server, local_id)
         intent = await server_service.intent(db, local_id, pod, ctx.project_id or "")
         resp = await forward.send(
             request,
@@ -218,14 +214,14 @@ async def create(request: Request) -> Response:
             await server_service.forget_intent(db, intent)
             async with _net_caller(request, ctx) as net:
                 await server_ports.release(net, wired)
-            raise forward.pod_error(resp, pod, version)
+            raise forward.pod_error(resp, pod)
         made = resp.json()
         await _record_created(request, db, pod, made, intent, version, ctx)
         new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
         if new_id and wired.used:
             async with _net_caller(request, ctx) as net:
                 await server_ports.attach(net, wired, str(new_id), pod.az)
-        return await forward.relay(request, db, pod, resp, version)
+        return await forward.relay(request, db, pod, resp)
 
 
 @asynccontextmanager
@@ -244,16 +240,15 @@ async def _networks(
     pod: Pod,
     server: dict[str, Any],
     request_id: str,
-    version: Version,
 ) -> server_ports.Translated:
     """The request's top networks and ports, built in `pod` and named by bottom port."""
     registry = request.app.state.registry
-    async with _network_errors(version), _net_caller(request, ctx) as net:
+    async with _network_errors(), _net_caller(request, ctx) as net:
         return await server_ports.translate(net, registry, pod, server, request_id)
 
 
 @asynccontextmanager
-async def _network_errors(version: Version) -> AsyncIterator[None]:
+async def _network_errors() -> AsyncIterator[None]:
     """Networking refusals as Nova's errors: the top's own, or the pod's with it named."""
     try:
         yield
@@ -263,7 +258,7 @@ async def _network_errors(version: Version) -> AsyncIterator[None]:
         status = exc.status if exc.status < 500 else 502
         raise ComputeError(status, str(exc)) from exc
     except PodUnavailable as exc:
-        raise forward.unavailable(exc, version) from exc
+        raise forward.unavailable(exc) from exc
 
 
 async def _record_created(
@@ -302,7 +297,7 @@ async def show(request: Request) -> Response:
     if fast is not None:
         return fast
     async with session(request) as db:
-        where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
+        where = await forward.locate(request, db, server_id, version, not_found(server_id))
         try:
             resp = await pod_call(
                 request.app.state.registry,
@@ -314,14 +309,14 @@ async def show(request: Request) -> Response:
             )
         except PodUnavailable as exc:
             if version < Version(2, 69):
-                raise forward.unavailable(exc, version) from exc
-            return _down_stub(request, where, version)
+                raise forward.unavailable(exc) from exc
+            return _down_stub(request, where)
         if resp.status_code == 404:
             await server_service.gone(
                 db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
-            raise not_found(server_id, version)
-        return await forward.relay(request, db, where.pod, resp, version)
+            raise not_found(server_id)
+        return await forward.relay(request, db, where.pod, resp)
 
 
 async def _show_remembered(
@@ -335,7 +330,7 @@ async def _show_remembered(
         return None
     pod_id, project_id = known
     if not ctx.is_admin and project_id != ctx.project_id:
-        raise not_found(server_id, version)
+        raise not_found(server_id)
     pod = await registry.cache(RouteCache).pod(request.app.state.sessions, pod_id)
     if pod is None:
         return None
@@ -352,10 +347,10 @@ async def _show_remembered(
         return None
     if resp.status_code != 200:
         return None
-    return await forward.relay(request, None, pod, resp, version)
+    return await forward.relay(request, None, pod, resp)
 
 
-def _down_stub(request: Request, where: server_service.Located, version: Version) -> Response:
+def _down_stub(request: Request, where: server_service.Located) -> Response:
     routing = where.routing
     item = server_views.stub(
         routing.top_id,
@@ -376,17 +371,17 @@ async def member(request: Request) -> Response:
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request)
     async with session(request) as db:
-        where = await forward.locate(request, db, server_id, version, not_found(server_id, version))
+        where = await forward.locate(request, db, server_id, version, not_found(server_id))
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         attaching = request.method == "POST" and rest == "os-volume_attachments"
         swapping = request.method == "PUT" and rest.startswith("os-volume_attachments/")
         if (attaching or swapping) and content:
-            await volume_pods.check_attach(request, db, server_id, where.pod, content, version)
+            await volume_pods.check_attach(request, db, server_id, where.pod, content)
         wired = server_ports.Translated()
         detached = None
         if rest == "os-interface" and request.method == "POST" and content:
-            content, wired = await _interface(request, ctx, where.pod, content, version)
+            content, wired = await _interface(request, ctx, where.pod, content)
         elif rest.startswith("os-interface/"):
             top_port = rest.split("/", 1)[1]
             async with _net_caller(request, ctx) as net:
@@ -409,7 +404,7 @@ async def member(request: Request) -> Response:
             await server_service.gone(
                 db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
-            raise not_found(server_id, version)
+            raise not_found(server_id)
         if wired.used:
             async with _net_caller(request, ctx) as net:
                 if resp.status_code < 400:
@@ -425,24 +420,24 @@ async def member(request: Request) -> Response:
             )
             async with _net_caller(request, ctx) as net:
                 await server_ports.detach(net, server_id)
-        return await forward.relay(request, db, where.pod, resp, version)
+        return await forward.relay(request, db, where.pod, resp)
 
 
 async def _interface(
-    request: Request, ctx: Context, pod: Pod, content: bytes, version: Version
+    request: Request, ctx: Context, pod: Pod, content: bytes
 ) -> tuple[bytes, server_ports.Translated]:
     """An interface attach naming a top network or port: the body names the bottom port
     built in the server's pod instead."""
     try:
         body = json.loads(content)
     except ValueError:
-        raise bad("Malformed request body", version) from None
+        raise bad("Malformed request body") from None
     att = body.get("interfaceAttachment") if isinstance(body, dict) else None
     if not isinstance(att, dict):
         return content, server_ports.Translated()
     registry = request.app.state.registry
     request_id = str(request.scope["state"]["request_id"])
-    async with _network_errors(version), _net_caller(request, ctx) as net:
+    async with _network_errors(), _net_caller(request, ctx) as net:
         out, done = await server_ports.interface_request(net, registry, pod, att, request_id)
     return json.dumps({**body, "interfaceAttachment": out}).encode(), done
 
@@ -470,7 +465,7 @@ async def _translate_action(
     rebuild = body.get("rebuild")
     try:
         if isinstance(resize, dict) and "flavorRef" in resize:
-            flavor = await _top_flavor(db, ctx, resize["flavorRef"], version)
+            flavor = await _top_flavor(db, ctx, resize["flavorRef"])
             resize["flavorRef"] = await flavor_copies.ensure_in_pod(
                 db, registry, pod, flavor.id, caller.request_id
             )
@@ -481,9 +476,9 @@ async def _translate_action(
         else:
             return content
     except keypair_service.KeypairNotFound:
-        raise bad("Invalid key_name provided.", version) from None
+        raise bad("Invalid key_name provided.") from None
     except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
         raise ComputeError(exc.status, str(exc)) from exc
     except PodUnavailable as exc:
-        raise forward.unavailable(exc, version) from exc
+        raise forward.unavailable(exc) from exc
     return json.dumps(body).encode()

@@ -73,7 +73,7 @@ def down_header(pods: Iterable[Pod]) -> dict[str, str]:
     return unavailable_header([p.name for p in pods])
 
 
-def answer_error(answer: hosts.Answer, version: Version) -> ComputeError:
+def answer_error(answer: hosts.Answer) -> ComputeError:
     """A pod's failed answer as the top's error, with the pod named."""
     if answer.status == 0:
         message = f"The compute service of pod {answer.pod.name} is unavailable: {answer.reason}"
@@ -82,7 +82,7 @@ def answer_error(answer: hosts.Answer, version: Version) -> ComputeError:
     return ComputeError(status, f"{answer.message} (pod {answer.pod.name})")
 
 
-def missing(message: str, down: list[Pod], version: Version) -> ComputeError:
+def missing(message: str, down: list[Pod]) -> ComputeError:
     """404 `message`, or 503 when what is missing may be in a pod that is down."""
     if down:
         names = ", ".join(p.name for p in down)
@@ -91,7 +91,7 @@ def missing(message: str, down: list[Pod], version: Version) -> ComputeError:
     return ComputeError(404, message)
 
 
-def integer_id_refused(kind: str, given: str, pods: int, version: Version) -> ComputeError:
+def integer_id_refused(kind: str, given: str, pods: int) -> ComputeError:
     return ComputeError(
         400,
         f"{kind} id {given} is an integer id, which several pods may use: it does not "
@@ -100,7 +100,7 @@ def integer_id_refused(kind: str, given: str, pods: int, version: Version) -> Co
     )
 
 
-def pod_reply(answer: hosts.Answer, body: Any, version: Version) -> Response:
+def pod_reply(answer: hosts.Answer, body: Any) -> Response:
     """A single pod's successful answer, with `X-Cascade-Pod`."""
     return reply(body, answer.status, {forward.POD_HEADER: answer.pod.name})
 
@@ -139,7 +139,7 @@ async def index(request: Request) -> Response:
     )
     for answer in found.answers:
         if not answer.ok and not answer.down:
-            raise answer_error(answer, version)
+            raise answer_error(answer)
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
     wanted = set(found.names.resolve(host)) if host else None
@@ -171,14 +171,14 @@ async def _update_by_uuid(request: Request, version: Version, given: str, body: 
     found = await hosts.inventory(admin, await all_pods(request), host_book(request))
     where = found.find(given)
     if where is None:
-        raise missing(f"Service {given} could not be found.", found.down(), version)
+        raise missing(f"Service {given} could not be found.", found.down())
     answer = await admin.ask(where[0], "PUT", f"/os-services/{given}", body=body)
     if not answer.ok:
-        raise answer_error(answer, version)
+        raise answer_error(answer)
     service = answer.body.get("service") if isinstance(answer.body, dict) else None
     if isinstance(service, dict):
         answer.body["service"] = view(service, answer.pod, found.names)
-    return pod_reply(answer, answer.body, version)
+    return pod_reply(answer, answer.body)
 
 
 async def _update_by_host(request: Request, version: Version, action: str, body: Any) -> Response:
@@ -191,7 +191,7 @@ async def _update_by_host(request: Request, version: Version, action: str, body:
     targets = found.names.resolve(given)
     if not targets:
         message = f"Compute host {given} with binary {body.get('binary')} could not be found."
-        raise missing(message, found.down(), version)
+        raise missing(message, found.down())
     if len(targets) > 1:
         qualified = ", ".join(f"{host}{hosts.SEPARATOR}{pod}" for pod, host in targets)
         raise ComputeError(
@@ -201,11 +201,11 @@ async def _update_by_host(request: Request, version: Version, action: str, body:
     pod = next(p for p in pods if p.name == pod_name)
     answer = await admin.ask(pod, "PUT", f"/os-services/{action}", body={**body, "host": host})
     if not answer.ok:
-        raise answer_error(answer, version)
+        raise answer_error(answer)
     service = answer.body.get("service") if isinstance(answer.body, dict) else None
     if isinstance(service, dict) and "host" in service:
         service["host"] = given  # Nova echoes the host it was given
-    return pod_reply(answer, answer.body, version)
+    return pod_reply(answer, answer.body)
 
 
 async def delete(request: Request) -> Response:
@@ -220,18 +220,18 @@ async def delete(request: Request) -> Response:
         found = await hosts.inventory(admin, pods, host_book(request))
         where = found.find(given)
         if where is None:
-            raise missing(f"Service {given} not found.", found.down(), version)
+            raise missing(f"Service {given} not found.", found.down())
         pod = where[0]
     else:
         if not given.lstrip("-").isdigit():
             message = "Invalid input received: id must be an integer"
             raise ComputeError(400, message)
         if len(pods) > 1:
-            raise integer_id_refused("Service", given, len(pods), version)
+            raise integer_id_refused("Service", given, len(pods))
         if not pods:
             raise ComputeError(404, f"Service {given} not found.")
         pod = pods[0]
     answer = await admin.ask(pod, "DELETE", f"/os-services/{given}")
     if not answer.ok:
-        raise answer_error(answer, version)
-    return pod_reply(answer, None, version)
+        raise answer_error(answer)
+    return pod_reply(answer, None)

@@ -27,7 +27,6 @@ from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.services import volume_type_copies, volume_types
 from cascade.services import volumes as volume_service
-from cascade.versions import Version
 
 ACROSS = "attaching a volume to a server of another pod is not supported yet"
 
@@ -52,7 +51,7 @@ async def pod_of(request: Request, db: AsyncSession, kind: str, object_id: str) 
 
 
 async def boot_pod(
-    request: Request, db: AsyncSession, server: dict[str, Any], az: str | None, version: Version
+    request: Request, db: AsyncSession, server: dict[str, Any], az: str | None
 ) -> Pod | None:
     """The pod a server booting from volumes or snapshots must go to (None: no such source)."""
     found: list[tuple[str, Pod]] = []
@@ -92,7 +91,6 @@ async def check_attach(
     server_id: str,
     server_pod: Pod,
     content: bytes,
-    version: Version,
 ) -> None:
     """409 when the volume of an attach (or swap) request lives in another pod."""
     try:
@@ -110,9 +108,7 @@ async def check_attach(
         )
 
 
-async def bdm_types(
-    request: Request, db: AsyncSession, server: dict[str, Any], pod: Pod, version: Version
-) -> None:
+async def bdm_types(request: Request, db: AsyncSession, server: dict[str, Any], pod: Pod) -> None:
     """Every `volume_type` of the server's block device mappings made the pod's copy of
     the top type it names (an unknown one: Nova's 400)."""
     ctx = context(request)

@@ -71,7 +71,7 @@ def top_root(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/volume/"
 
 
-def unavailable(exc: PodUnavailable, version: Version) -> VolumeError:
+def unavailable(exc: PodUnavailable) -> VolumeError:
     return VolumeError(
         503, f"The block storage service of pod {exc.pod} is unavailable: {exc.reason}"
     )
@@ -86,10 +86,10 @@ async def send(
             request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
         )
     except PodUnavailable as exc:
-        raise unavailable(exc, version) from exc
+        raise unavailable(exc) from exc
 
 
-def pod_error(resp: httpx.Response, pod: Pod, version: Version) -> VolumeError:
+def pod_error(resp: httpx.Response, pod: Pod) -> VolumeError:
     """A pod's error as the top's: its status and message, with the pod named."""
     status = resp.status_code if resp.status_code < 600 else 502
     headers = {}

@@ -55,22 +55,20 @@ def _size(raw: Any) -> int | None:
         return None
 
 
-def _bad(message: str, version: Version) -> VolumeError:
+def _bad(message: str) -> VolumeError:
     return VolumeError(400, message)
 
 
-def entity_of(body: Any, key: str, version: Version) -> dict[str, Any]:
+def entity_of(body: Any, key: str) -> dict[str, Any]:
     if not isinstance(body, dict) or key not in body:
-        raise _bad(f"'{key}' is a required property", version)
+        raise _bad(f"'{key}' is a required property")
     if not isinstance(body[key], dict):
-        raise _bad(f"{body[key]!r} is not of type 'object'", version)
+        raise _bad(f"{body[key]!r} is not of type 'object'")
     entity: dict[str, Any] = body[key]
     return entity
 
 
-async def _volume_type(
-    request: Request, volume: dict[str, Any], version: Version
-) -> VolumeType | None:
+async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType | None:
     """The top type a new volume gets: the one named (by name or id; a private one only
     for projects with access), else the default, or (made from a source) the source's."""
     wanted = volume.get("volume_type")
@@ -92,7 +90,7 @@ async def _volume_pod(
 ) -> Pod:
     az = volume.get("availability_zone")
     if az is not None and not isinstance(az, str):
-        raise _bad(f"Invalid input for field/attribute availability_zone. Value: {az}.", version)
+        raise _bad(f"Invalid input for field/attribute availability_zone. Value: {az}.")
     for key, kind in SOURCES:
         if volume.get(key):
             located = await locate(request, kind, str(volume[key]), version)
@@ -101,13 +99,11 @@ async def _volume_pod(
                     f"The {kind} {volume[key]} is in availability zone {located.pod.az} (pod "
                     f"{located.pod.name}); a volume made from it cannot go to availability "
                     f"zone {az}.",
-                    version,
                 )
             if tag and tag not in (located.pod.tags or []):
                 raise _bad(
                     f"The {kind} {volume[key]} is in pod {located.pod.name}, which has no tag "
                     f"{tag!r} that the volume type asks for.",
-                    version,
                 )
             return located.pod
     conf = request.app.state.conf.scheduling
@@ -117,7 +113,7 @@ async def _volume_pod(
             if not az:
                 az = await scheduling.default_az(db, conf, project, tag)
             elif not await scheduling.az_exists(db, az):
-                raise _bad(f"Availability zone '{az}' is invalid.", version)
+                raise _bad(f"Availability zone '{az}' is invalid.")
             return await scheduling.pod_for(db, conf, project, az, tag=tag)
         except scheduling.NoPodForAz as exc:
             status = 409 if tag else 503
@@ -143,7 +139,7 @@ async def create_in(
     if resp.status_code >= 400:
         async with session(request) as db:
             await volume_service.forget_intent(db, await db.merge(intent))
-        raise pod_error(resp, pod, version)
+        raise pod_error(resp, pod)
     found = views.body(await pod_body(request, pod, resp), pod)
     made = found.get(key) if isinstance(found, dict) else None
     async with session(request) as db:
@@ -161,15 +157,15 @@ async def volume(request: Request) -> Response:
     """POST /volumes: 202 with the new volume, made in the pod chosen above."""
     version = await negotiated(request)
     body = await json_body(request)
-    entity = entity_of(body, "volume", version)
-    vtype = await _volume_type(request, entity, version)
+    entity = entity_of(body, "volume")
+    vtype = await _volume_type(request, entity)
     size = _size(entity.get("size"))
-    await quotas.check_create(request, "volume", size, version, vtype.name if vtype else None)
+    await quotas.check_create(request, "volume", size, vtype.name if vtype else None)
     tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
     pod = await _volume_pod(request, entity, tag, version)
     entity["availability_zone"] = pod.pod_az
     if vtype is not None:
-        entity["volume_type"] = await type_copy.in_pod(request, pod, vtype, version)
+        entity["volume_type"] = await type_copy.in_pod(request, pod, vtype)
     return await create_in(request, volume_service.VOLUME, pod, body, version)
 
 
@@ -177,12 +173,12 @@ async def in_volume_pod(request: Request, kind: str, key: str) -> Response:
     """POST /snapshots or /backups: made in the pod of `volume_id`."""
     version = await negotiated(request)
     body = await json_body(request)
-    entity = entity_of(body, key, version)
+    entity = entity_of(body, key)
     if "volume_id" not in entity:
-        raise _bad("'volume_id' is a required property", version)
+        raise _bad("'volume_id' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     size = await _size_of(request, located, str(entity["volume_id"]), version)
-    await quotas.check_create(request, kind, size, version)
+    await quotas.check_create(request, kind, size)
     return await create_in(request, kind, located.pod, body, version)
 
 
@@ -210,7 +206,7 @@ async def restore(request: Request) -> Response:
     version = await negotiated(request)
     backup_id = request.path_params["backup_id"]
     body = await json_body(request)
-    entity = entity_of(body, "restore", version)
+    entity = entity_of(body, "restore")
     located = await locate(request, volume_service.BACKUP, backup_id, version)
     if entity.get("volume_id"):
         target = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
@@ -219,13 +215,12 @@ async def restore(request: Request) -> Response:
                 f"Backup {backup_id} is in pod {located.pod.name} and volume "
                 f"{entity['volume_id']} in pod {target.pod.name}: restoring a backup into a "
                 "volume of another pod is not supported yet.",
-                version,
             )
     resp = await send(
         request, located.pod, version, "POST", f"/backups/{backup_id}/restore", json=body
     )
     if resp.status_code >= 400:
-        raise pod_error(resp, located.pod, version)
+        raise pod_error(resp, located.pod)
     found = await pod_body(request, located.pod, resp)
     restored = found.get("restore", {}) if isinstance(found, dict) else {}
     new_volume = restored.get("volume_id") if isinstance(restored, dict) else None
@@ -242,9 +237,9 @@ async def attachment(request: Request) -> Response:
     it is a 409 naming both pods (nothing is sent to either)."""
     version = await negotiated(request)
     body = await json_body(request)
-    entity = entity_of(body, "attachment", version)
+    entity = entity_of(body, "attachment")
     if not entity.get("volume_uuid"):
-        raise _bad("'volume_uuid' is a required property", version)
+        raise _bad("'volume_uuid' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_uuid"]), version)
     server_id = entity.get("instance_uuid")
     if server_id:

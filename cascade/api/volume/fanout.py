@@ -52,7 +52,7 @@ async def every_pod(
         if resp.status_code >= 500:
             raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
         if resp.status_code >= 400:
-            raise pod_error(resp, pod, version)
+            raise pod_error(resp, pod)
         return await pod_body(request, pod, resp)
 
     found = await fanout.gather(request.app.state.registry, pod_volume.SERVICE, pods, one)
@@ -110,7 +110,7 @@ async def message(request: Request) -> Response:
         if resp.status_code == 404:
             continue
         if resp.status_code >= 400:
-            raise pod_error(resp, pod, version)
+            raise pod_error(resp, pod)
         return reply(await pod_body(request, pod, resp), resp.status_code)
     raise VolumeError(404, f"Message {message_id} could not be found.")
 

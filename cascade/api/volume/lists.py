@@ -57,11 +57,11 @@ KINDS = {
 }
 
 
-def _bad(message: str, version: Version) -> VolumeError:
+def _bad(message: str) -> VolumeError:
     return VolumeError(400, message)
 
 
-def _sort(request: Request, version: Version) -> listing.SortSpec:
+def _sort(request: Request) -> listing.SortSpec:
     query = request.query_params
     keys: list[str] = []
     dirs: list[str] = []
@@ -70,7 +70,6 @@ def _sort(request: Request, version: Version) -> listing.SortSpec:
             raise _bad(
                 "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used "
                 "with the 'sort' parameter.",
-                version,
             )
         for part in query["sort"].split(","):
             key, _, direction = part.strip().partition(":")
@@ -86,7 +85,7 @@ def _sort(request: Request, version: Version) -> listing.SortSpec:
         )
     except listing.BadSort:
         raise _bad(
-            "Invalid input received: Unknown sort direction, must be 'desc' or 'asc'.", version
+            "Invalid input received: Unknown sort direction, must be 'desc' or 'asc'."
         ) from None
 
 
@@ -127,7 +126,7 @@ class Reader:
         if resp.status_code >= 500:
             raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
         if resp.status_code >= 400:
-            raise pod_error(resp, pod, self.version)
+            raise pod_error(resp, pod)
         found = views.body(await pod_body(self.request, pod, resp), pod)
         async with session(self.request) as db:
             found = await views.top_types(db, pod, found)
@@ -146,7 +145,7 @@ async def index(request: Request) -> Response:
     asked = compute_common.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
     offset = compute_common.int_param("offset", request.query_params.get("offset")) or 0
-    spec = _sort(request, version)
+    spec = _sort(request)
     order = listing.Order(
         spec, {k: _getter("name" if k == "display_name" else k) for k in spec.keys}
     )
@@ -213,7 +212,7 @@ async def _marker_item(
         request.app.state.registry, pod, caller_for(request, version), "GET", f"/{name}/{marker_id}"
     )
     if resp.status_code != 200:
-        raise pod_error(resp, pod, version)
+        raise pod_error(resp, pod)
     found = resp.json()
     key = views.ONE[name]
     item: dict[str, Any] = found.get(key, {})

@@ -23,7 +23,6 @@ from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.services import pods as pod_service
 from cascade.services import volume_quotas
-from cascade.versions import Version
 
 ABSOLUTE = {
     "maxTotalVolumes": "volumes",
@@ -48,7 +47,7 @@ class OverLimit(VolumeError):
         return {"overLimit": {"code": 413, "message": self.message, "retryAfter": "0"}}
 
 
-def over_quota(exc: volume_quotas.OverQuota, version: Version) -> OverLimit:
+def over_quota(exc: volume_quotas.OverQuota) -> OverLimit:
     return OverLimit(413, exc.message, {"Retry-After": "0"})
 
 
@@ -63,7 +62,7 @@ async def used(request: Request, project: str) -> volume_quotas.Usage:
 
 
 async def check_create(
-    request: Request, kind: str, size: int | None, version: Version, type_name: str | None = None
+    request: Request, kind: str, size: int | None, type_name: str | None = None
 ) -> None:
     """The caller's project has room for one more `kind` of `size` GB (of the top type
     `type_name`, for a volume), else Cinder's 413."""
@@ -76,10 +75,10 @@ async def check_create(
         if type_name is not None:
             volume_quotas.check_type(limit, usage.used, type_name, size)
     except volume_quotas.OverQuota as exc:
-        raise over_quota(exc, version) from exc
+        raise over_quota(exc) from exc
 
 
-async def check_extend(request: Request, new_size: int, grow: int, version: Version) -> None:
+async def check_extend(request: Request, new_size: int, grow: int) -> None:
     """An `os-extend` has room in the caller's project, else Cinder's 413."""
     project = context(request).project_id or ""
     async with session(request) as db:
@@ -88,10 +87,10 @@ async def check_extend(request: Request, new_size: int, grow: int, version: Vers
     try:
         volume_quotas.check_extend(limit, usage.used, new_size, grow)
     except volume_quotas.OverQuota as exc:
-        raise over_quota(exc, version) from exc
+        raise over_quota(exc) from exc
 
 
-def _project(request: Request, rule: str, version: Version) -> str:
+def _project(request: Request, rule: str) -> str:
     ctx = context(request)
     project = str(request.path_params["project_id"])
     if project != ctx.project_id:
@@ -100,8 +99,8 @@ def _project(request: Request, rule: str, version: Version) -> str:
 
 
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    project = _project(request, "volume_extension:quotas:show", version)
+    await negotiated(request)
+    project = _project(request, "volume_extension:quotas:show")
     async with session(request) as db:
         limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     values: dict[str, Any] = dict(limit)

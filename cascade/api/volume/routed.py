@@ -41,7 +41,7 @@ TITLES = {
 }
 
 
-def missing(kind: str, object_id: str, version: Version) -> VolumeError:
+def missing(kind: str, object_id: str) -> VolumeError:
     if kind == volume_service.ATTACHMENT:
         message = f"Volume attachment could not be found with filter: attachment_id = {object_id}."
     else:
@@ -64,7 +64,7 @@ async def locate(
                 kind,
             )
         except volume_service.NotFound:
-            raise missing(kind, object_id, version) from None
+            raise missing(kind, object_id) from None
 
 
 async def forward(request: Request, kind: str, object_id: str, rest: str = "") -> Response:
@@ -77,7 +77,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     headers = {"Content-Type": "application/json"} if content else None
     if kind == volume_service.VOLUME and rest == "/action" and content:
         await _extend_quota(request, pod, object_id, content, version)
-        content = await type_copy.retyped(request, pod, content, version)
+        content = await type_copy.retyped(request, pod, content)
     resp = await send(
         request,
         pod,
@@ -93,9 +93,9 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
             await volume_service.gone(
                 db, located.routing, pod, request.app.state.registry.cache(RouteCache)
             )
-        raise missing(kind, object_id, version)
+        raise missing(kind, object_id)
     if resp.status_code >= 400:
-        raise pod_error(resp, pod, version)
+        raise pod_error(resp, pod)
     if request.method == "DELETE" and not rest:
         async with session(request) as db:
             routing = await db.merge(located.routing)
@@ -121,4 +121,4 @@ async def _extend_quota(
     if resp.status_code != 200:
         return
     size = int(resp.json().get("volume", {}).get("size") or 0)
-    await quotas.check_extend(request, new_size, new_size - size, version)
+    await quotas.check_extend(request, new_size, new_size - size)

@@ -33,21 +33,20 @@ from cascade.db.models import Pod, Routing
 from cascade.services import routings
 from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
-from cascade.versions import Version
 
 
 def _prefix(request: Request) -> str:
     return "/volume-transfers" if "/volume-transfers" in request.url.path else "/os-volume-transfer"
 
 
-def _missing(transfer_id: str, version: Version) -> VolumeError:
+def _missing(transfer_id: str) -> VolumeError:
     return VolumeError(404, f"Transfer {transfer_id} could not be found.")
 
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request)
-    entity = entity_of(body, "transfer", version)
+    entity = entity_of(body, "transfer")
     if not entity.get("volume_id"):
         raise VolumeError(400, "'volume_id' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
@@ -66,13 +65,13 @@ async def index(request: Request) -> Response:
     return reply({"transfers": merged}, headers=headers)
 
 
-async def _routed(request: Request, transfer_id: str, version: Version) -> tuple[Routing, Pod]:
+async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
     """The transfer's routing and pod, whoever asks (an acceptor is another project)."""
     async with session(request) as db:
         routing = await routings.find_top(db, volume_service.TRANSFER, transfer_id)
         pod = await db.get(Pod, routing.pod_id) if routing is not None else None
     if routing is None or pod is None:
-        raise _missing(transfer_id, version)
+        raise _missing(transfer_id)
     return routing, pod
 
 
@@ -80,13 +79,13 @@ async def member(request: Request) -> Response:
     """GET or DELETE one transfer: in its pod, for its own project (or an admin)."""
     version = await negotiated(request)
     transfer_id = request.path_params["transfer_id"]
-    routing, pod = await _routed(request, transfer_id, version)
+    routing, pod = await _routed(request, transfer_id)
     ctx = context(request)
     if not ctx.is_admin and routing.project_id != ctx.project_id:
-        raise _missing(transfer_id, version)
+        raise _missing(transfer_id)
     resp = await send(request, pod, version, request.method, f"{_prefix(request)}/{transfer_id}")
     if resp.status_code >= 400:
-        raise pod_error(resp, pod, version)
+        raise pod_error(resp, pod)
     if request.method == "DELETE":
         async with session(request) as db:
             await db.delete(await db.merge(routing))
@@ -97,13 +96,13 @@ async def member(request: Request) -> Response:
 async def accept(request: Request) -> Response:
     version = await negotiated(request)
     transfer_id = request.path_params["transfer_id"]
-    routing, pod = await _routed(request, transfer_id, version)
+    routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
     resp = await send(
         request, pod, version, "POST", f"{_prefix(request)}/{transfer_id}/accept", json=body
     )
     if resp.status_code >= 400:
-        raise pod_error(resp, pod, version)
+        raise pod_error(resp, pod)
     found = await pod_body(request, pod, resp)
     volume_id = ((found or {}).get("transfer") or {}).get("volume_id")
     async with session(request) as db:

@@ -13,10 +13,9 @@ from cascade.api.volume.errors import VolumeError
 from cascade.db.models import Pod, VolumeType
 from cascade.pods.client import PodUnavailable
 from cascade.services import volume_type_copies, volume_types
-from cascade.versions import Version
 
 
-async def in_pod(request: Request, pod: Pod, vtype: VolumeType, version: Version) -> str:
+async def in_pod(request: Request, pod: Pod, vtype: VolumeType) -> str:
     """The pod's copy of the type, made now if needed: its id there."""
     state = request.scope.get("state", {})
     async with session(request) as db:
@@ -27,10 +26,10 @@ async def in_pod(request: Request, pod: Pod, vtype: VolumeType, version: Version
         except volume_type_copies.TypeCopyFailed as exc:
             raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
         except PodUnavailable as exc:
-            raise unavailable(exc, version) from exc
+            raise unavailable(exc) from exc
 
 
-async def retyped(request: Request, pod: Pod, content: bytes, version: Version) -> bytes:
+async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:
     """An `os-retype` action body with `new_type` (a top type, by name or id) made the
     pod's copy; any other body as it is (the pod answers what it cannot read)."""
     try:
@@ -48,5 +47,5 @@ async def retyped(request: Request, pod: Pod, content: bytes, version: Version) 
             )
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message) from exc
-    body["os-retype"]["new_type"] = await in_pod(request, pod, vtype, version)
+    body["os-retype"]["new_type"] = await in_pod(request, pod, vtype)
     return json.dumps(body).encode()

@@ -29,7 +29,6 @@ from cascade.jobs import queue
 from cascade.pods.client import PodUnavailable
 from cascade.services import volume_type_copies, volume_types
 from cascade.services.volume_jobs import SYNC
-from cascade.versions import Version
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -52,7 +51,7 @@ def _scope(request: Request) -> str | None:
     return None if ctx.is_admin else ctx.project_id
 
 
-def _bool(raw: Any, name: str, version: Version) -> bool | None:
+def _bool(raw: Any, name: str) -> bool | None:
     if raw is None or str(raw).lower() == "none":
         return None
     text = str(raw).lower()
@@ -94,10 +93,10 @@ async def changed(request: Request, vtype: VolumeType) -> None:
 
 @translated
 async def index(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     ctx = context(request)
     raw = request.query_params.get("is_public")
-    is_public = True if raw is None else _bool(raw, "is_public", version)
+    is_public = True if raw is None else _bool(raw, "is_public")
     async with session(request) as db:
         found = await volume_types.listing(db, _scope(request), is_public)
     body = {"volume_types": [volume_types.view(t, ctx.is_admin) for t in found]}
@@ -123,7 +122,7 @@ async def show_default(request: Request) -> Response:
     return reply({"volume_type": view})
 
 
-def _entity(body: Any, version: Version) -> dict[str, Any]:
+def _entity(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("volume_type"), dict):
         raise VolumeError(400, "'volume_type' is a required property")
     entity: dict[str, Any] = body["volume_type"]
@@ -132,10 +131,10 @@ def _entity(body: Any, version: Version) -> dict[str, Any]:
 
 @translated
 async def create(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     authorize(request, "volume_extension:type_create")
-    entity = _entity(await json_body(request), version)
-    public = _bool(entity.get("os-volume-type-access:is_public", True), "is_public", version)
+    entity = _entity(await json_body(request))
+    public = _bool(entity.get("os-volume-type-access:is_public", True), "is_public")
     async with session(request) as db:
         made = await volume_types.create(
             db,
@@ -151,10 +150,10 @@ async def create(request: Request) -> Response:
 
 @translated
 async def update(request: Request) -> Response:
-    version = await negotiated(request)
+    await negotiated(request)
     authorize(request, "volume_extension:type_update")
-    entity = _entity(await json_body(request), version)
-    public = _bool(entity.get("is_public"), "is_public", version)
+    entity = _entity(await json_body(request))
+    public = _bool(entity.get("is_public"), "is_public")
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         await volume_types.update(db, found, entity.get("name"), entity.get("description"), public)
