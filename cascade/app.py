@@ -36,11 +36,7 @@ from cascade.api.compute import services as compute_services
 from cascade.api.compute import versions as compute_versions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
-from cascade.api.middleware import (
-    AuthMiddleware,
-    MicroversionEchoMiddleware,
-    RequestIdMiddleware,
-)
+from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
 from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
@@ -336,7 +332,6 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(MicroversionEchoMiddleware),
             Middleware(
                 AuthMiddleware,
                 validator=validator,

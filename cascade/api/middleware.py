@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, Keystone authentication, microversion echo."""
+"""Pure ASGI middleware: request ids and the microversion echo, Keystone authentication."""
 
 from __future__ import annotations
 
@@ -22,8 +22,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+ECHO = "microversion_echo"  # scope state: the headers that echo the negotiated version
+
+
+def negotiated_once(scope: Scope, service: str, version: object, echo: dict[str, str]) -> None:
+    """Record a request's negotiated `service` microversion (see `negotiated_before`):
+    `RequestIdMiddleware` puts `echo` (the service's version headers) on whatever the
+    answer turns out to be."""
+    state = scope.setdefault("state", {})
+    state[f"microversion:{service}"] = version
+    state[ECHO] = echo
+
+
+def negotiated_before(scope: Scope, service: str) -> object:
+    """The `service` microversion this request negotiated already (None: not yet)."""
+    return scope.get("state", {}).get(f"microversion:{service}")
+
+
 class RequestIdMiddleware:
-    """Give every request an id (`x-openstack-request-id` on the response).
+    """Give every request an id (`x-openstack-request-id` on the response), and echo the
+    microversion it negotiated (`negotiated_once`) on its answer.
 
     A valid `X-OpenStack-Request-ID` from the client is kept as the global
     request id, which is what the pods will receive, so one request can be
@@ -47,53 +65,16 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-openstack-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-ECHO = "microversion_echo"  # scope state: the headers that echo the negotiated version
-
-
-def negotiated_once(scope: Scope, service: str, version: object, echo: dict[str, str]) -> None:
-    """Record a request's negotiated `service` microversion (see `negotiated_before`):
-    `MicroversionEchoMiddleware` puts `echo` (the service's version headers) on whatever
-    the answer turns out to be."""
-    state = scope.setdefault("state", {})
-    state[f"microversion:{service}"] = version
-    state[ECHO] = echo
-
-
-def negotiated_before(scope: Scope, service: str) -> object:
-    """The `service` microversion this request negotiated already (None: not yet)."""
-    return scope.get("state", {}).get(f"microversion:{service}")
-
-
-class MicroversionEchoMiddleware:
-    """Every answer to a request whose microversion was negotiated echoes it, replies and
-    errors alike, as Nova and Cinder do: handlers and errors never pass the headers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_echo(message: Message) -> None:
-            echo = scope.get("state", {}).get(ECHO)
-            if message["type"] == "http.response.start" and echo:
-                headers = list(message.get("headers", []))
+                # the negotiated microversion, echoed on every answer after it (replies
+                # and errors alike, as Nova and Cinder do), unless the answer set it
                 present = {key.lower() for key, _ in headers}
-                for name, value in echo.items():
+                for name, value in state.get(ECHO, {}).items():
                     if name.lower().encode() not in present:
                         headers.append((name.lower().encode(), value.encode()))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_echo)
+        await self.app(scope, receive, send_with_id)
 
 
 class AuthMiddleware:

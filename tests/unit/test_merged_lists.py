@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from cascade.pods.client import PodUnavailable
 from cascade.pods.fanout import UNAVAILABLE_HEADER, fan_out
 from cascade.services import listing
-from cascade.services.listing import Cursors
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakecinder import FakeCinder
 from tests.unit.fakenova import FakeCloud, FakeNova, add_pod
+from tests.unit.test_server_lists import pages
 
 MEMBER = {"X-Auth-Token": "member-token"}
 DEADLINE = 0.5
@@ -185,20 +185,8 @@ async def test_the_volume_list_answers_within_the_deadline_without_a_hanging_pod
 async def _volume_pages(
     client: httpx.AsyncClient, app: Starlette, query: str, forget: bool
 ) -> list[str]:
-    """Every page of the volume list, following `next` links (forgetting the pods'
-    positions before each page with `forget`, so the pods are scanned)."""
-    ids: list[str] = []
     url = f"/volume/v3/volumes/detail?{query}"
-    while url:
-        if forget:
-            app.state.registry.cache(Cursors).clear()
-        resp = await client.get(url, headers=MEMBER)
-        assert resp.status_code == 200, resp.text
-        ids += [v["id"] for v in resp.json()["volumes"]]
-        links = resp.json().get("volumes_links", [])
-        url = links[0]["href"].removeprefix("http://cascade.test") if links else ""
-        assert len(ids) < 100
-    return ids
+    return await pages(client, url, MEMBER, app if forget else None, "volumes")
 
 
 @pytest.mark.parametrize("forget", [False, True])

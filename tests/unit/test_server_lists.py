@@ -42,17 +42,22 @@ def by_created(server: dict[str, Any]) -> tuple[str, str]:
 
 
 async def pages(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], app: Starlette | None = None
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    app: Starlette | None = None,
+    collection: str = "servers",
 ) -> list[str]:
-    """Follows `next` links; with `app`, forgets the pods' positions before each page."""
+    """The ids of every page, following `next` links; with `app`, forgets the pods'
+    positions before each page (so the pods are scanned)."""
     ids: list[str] = []
     while url:
         if app is not None:
             app.state.registry.cache(Cursors).clear()
         resp = await client.get(url, headers=headers)
         assert resp.status_code == 200, resp.text
-        ids += [s["id"] for s in resp.json()["servers"]]
-        links = resp.json().get("servers_links", [])
+        ids += [s["id"] for s in resp.json()[collection]]
+        links = resp.json().get(f"{collection}_links", [])
         url = links[0]["href"].removeprefix("http://cascade.test") if links else ""
         assert len(ids) < 100
     return ids

@@ -43,7 +43,7 @@ async def json_body(request: Request) -> Any:
 
 def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer (or an empty one for `body=None`); the negotiated microversion is
-    echoed by `MicroversionEchoMiddleware`."""
+    echoed by `RequestIdMiddleware`."""
     if body is None:
         return Response(status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
