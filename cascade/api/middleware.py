@@ -25,20 +25,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
 ECHO = "microversion_echo"  # scope state: the headers that echo the negotiated version
 
 
-def negotiated_once(scope: Scope, service: str, version: object, echo: dict[str, str]) -> None:
-    """Record a request's negotiated `service` microversion (see `negotiated_before`):
-    `RequestIdMiddleware` puts `echo` (the service's version headers) on whatever the
-    answer turns out to be."""
-    state = scope.setdefault("state", {})
-    state[f"microversion:{service}"] = version
-    state[ECHO] = echo
-
-
-def negotiated_before(scope: Scope, service: str) -> object:
-    """The `service` microversion this request negotiated already (None: not yet)."""
-    return scope.get("state", {}).get(f"microversion:{service}")
-
-
 class RequestIdMiddleware:
     """Give every request an id (`x-openstack-request-id` on the response), and echo the
     microversion it negotiated (`negotiated_once`) on its answer.

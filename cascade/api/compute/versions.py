@@ -14,31 +14,28 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cascade.api import microversions
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.microversion import echo_headers, negotiate, requested
-from cascade.api.middleware import negotiated_before, negotiated_once
-from cascade.api.request import advertised as request_advertised
+from cascade.api.microversions import Microversions
 from cascade.services.versions import compute_range
 from cascade.versions import Version
 
 UPDATED = "2013-07-23T11:33:21Z"  # Nova's date for v2.1, which clients do not parse
 
 
+COMPUTE = Microversions("compute", compute_range, requested, negotiate, echo_headers)
+
+
 async def advertised(request: Request) -> tuple[Version, Version]:
     """The range every request negotiates against (see `request.advertised`)."""
-    return await request_advertised(request, "compute", compute_range)
+    return await microversions.advertised(request, COMPUTE)
 
 
 async def negotiated(request: Request) -> Version:
     """The request's microversion within the advertised range (400/406 otherwise),
-    negotiated once per request; every answer then echoes it (see the middleware)."""
-    known = negotiated_before(request.scope, "compute")
-    if isinstance(known, Version):
-        return known
-    low, high = await advertised(request)
-    version = negotiate(requested(request.headers), low, high)
-    negotiated_once(request.scope, "compute", version, echo_headers(version))
-    return version
+    negotiated once per request; every answer then echoes it."""
+    return await microversions.negotiated(request, COMPUTE)
 
 
 def _v21(request: Request, low: Version, high: Version) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from starlette.requests import Request
 
+from cascade.api import microversions
 from cascade.api.compute import common as compute_common
-from cascade.api.middleware import negotiated_before, negotiated_once
-from cascade.api.request import advertised as request_advertised
+from cascade.api.microversions import Microversions
 from cascade.api.request import context
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers, negotiate, requested
@@ -27,21 +27,19 @@ from cascade.versions import Version
 POD_HEADER = "X-Cascade-Pod"
 
 
+VOLUME = Microversions("volume", volume_range, requested, negotiate, echo_headers)
+
+
 async def advertised(request: Request) -> tuple[Version, Version]:
     """The range every request negotiates against: what Cascade implements and every
     enabled pod's Cinder supports (see `request.advertised`)."""
-    return await request_advertised(request, "volume", volume_range)
+    return await microversions.advertised(request, VOLUME)
 
 
 async def negotiated(request: Request) -> Version:
     """The request's microversion (400/406 as Cinder), and the project id of the URL
     checked against the token's (Cinder's 400 `Malformed request url`)."""
-    known = negotiated_before(request.scope, "volume")
-    if isinstance(known, Version):
-        return known
-    low, high = await advertised(request)
-    version = negotiate(requested(request.headers), low, high)
-    negotiated_once(request.scope, "volume", version, echo_headers(version))
+    version = await microversions.negotiated(request, VOLUME)
     in_url = request.scope.get("state", {}).get("volume_project")
     if in_url is not None and in_url != context(request).project_id:
         raise VolumeError(400, "Malformed request url")
