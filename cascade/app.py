@@ -23,7 +23,13 @@ from starlette.routing import Route
 from cascade.api.admin import bindings, pods, routings, versions
 from cascade.api.admin import jobs as admin_jobs
 from cascade.api.compute import aggregates as compute_aggregates
-from cascade.api.compute import availability_zones, server_groups, server_lists, servers
+from cascade.api.compute import (
+    availability_zones,
+    external_events,
+    server_groups,
+    server_lists,
+    servers,
+)
 from cascade.api.compute import flavor_access as compute_flavor_access
 from cascade.api.compute import flavors as compute_flavors
 from cascade.api.compute import flavors_extraspecs as compute_flavor_specs
@@ -172,6 +178,7 @@ def create_app(
         Route("/compute/v2.1/os-keypairs", compute_keypairs.create, methods=["POST"]),
         Route("/compute/v2.1/os-keypairs/{name}", compute_keypairs.show, methods=["GET"]),
         Route("/compute/v2.1/os-keypairs/{name}", compute_keypairs.delete, methods=["DELETE"]),
+        Route("/compute/v2.1/os-server-external-events", external_events.create, methods=["POST"]),
         Route("/compute/v2.1/os-server-groups", server_groups.index, methods=["GET"]),
         Route("/compute/v2.1/os-server-groups", server_groups.create, methods=["POST"]),
         Route("/compute/v2.1/os-server-groups/{group_id}", server_groups.show, methods=["GET"]),

@@ -100,7 +100,24 @@ class FakeNova:
             return httpx.Response(200, json={"limits": limits})
         if parts[0] == "os-quota-sets" and parts[2:] == ["detail"]:
             return self._quota_detail(request, parts[1], project)
+        if parts == ["os-server-external-events"] and request.method == "POST":
+            return self._events(request)
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no route"}})
+
+    def _events(self, request: httpx.Request) -> httpx.Response:
+        """Nova's answer: each event completed (200) if the server is here, else 404."""
+        if request.headers.get("x-auth-token") != "service-token":
+            body = {"forbidden": {"code": 403, "message": "Policy doesn't allow it"}}
+            return httpx.Response(403, json=body)
+        events = json.loads(request.content)["events"]
+        shown = [
+            {**e, "status": "completed", "code": 200}
+            if e["server_uuid"] in self.servers
+            else {**e, "status": "failed", "code": 404}
+            for e in events
+        ]
+        status = 200 if all(e["code"] == 200 for e in shown) else 207
+        return httpx.Response(status, json={"events": shown})
 
     def _quota_detail(self, request: httpx.Request, target: str, project: str) -> httpx.Response:
         """GET /os-quota-sets/{target}/detail[?user_id=]: the in_use of `user_usage` (summed
