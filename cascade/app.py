@@ -18,28 +18,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from cascade.api.admin import bindings, pods, routings, versions
-from cascade.api.admin import jobs as admin_jobs
-from cascade.api.compute import aggregates as compute_aggregates
-from cascade.api.compute import (
-    availability_zones,
-    external_events,
-    server_groups,
-    server_lists,
-    servers,
-)
-from cascade.api.compute import flavor_access as compute_flavor_access
-from cascade.api.compute import flavors as compute_flavors
-from cascade.api.compute import flavors_extraspecs as compute_flavor_specs
-from cascade.api.compute import hypervisors as compute_hypervisors
-from cascade.api.compute import keypairs as compute_keypairs
-from cascade.api.compute import limits as compute_limits
-from cascade.api.compute import quota_classes as compute_quota_classes
-from cascade.api.compute import quota_sets as compute_quota_sets
-from cascade.api.compute import services as compute_services
-from cascade.api.compute import versions as compute_versions
+from cascade.api.admin import routes as admin_routes
+from cascade.api.compute import routes as compute_routes
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
@@ -65,10 +46,7 @@ LOG = logging.getLogger(__name__)
 # version documents: answered without a token, as the OpenStack services do
 PUBLIC_PATHS = (
     "/",
-    "/compute",
-    "/compute/",
-    "/compute/v2.1",
-    "/compute/v2.1/",
+    *compute_routes.PUBLIC,
     *network_routes.PUBLIC,
     *volume_routes.PUBLIC,
 )
@@ -146,192 +124,8 @@ def create_app(
             await engine.dispose()
 
     routes = [
-        Route("/", versions.root, methods=["GET"]),
-        Route("/v1/pods", pods.index, methods=["GET"]),
-        Route("/v1/pods", pods.create, methods=["POST"]),
-        Route("/v1/pods/{pod_id}", pods.show, methods=["GET"], name="pod"),
-        Route("/v1/pods/{pod_id}", pods.update, methods=["PATCH"]),
-        Route("/v1/pods/{pod_id}", pods.delete, methods=["DELETE"]),
-        Route("/v1/bindings", bindings.index, methods=["GET"]),
-        Route("/v1/bindings", bindings.create, methods=["POST"]),
-        Route("/v1/bindings/{binding_id}", bindings.show, methods=["GET"]),
-        Route("/v1/bindings/{binding_id}", bindings.delete, methods=["DELETE"]),
-        Route("/v1/routings", routings.index, methods=["GET"]),
-        Route("/v1/routings/{routing_id}", routings.show, methods=["GET"]),
-        Route("/v1/routings/{routing_id}", routings.delete, methods=["DELETE"]),
-        Route("/v1/routings/{routing_id}/check", routings.check, methods=["POST"]),
-        Route("/v1/jobs", admin_jobs.index, methods=["GET"]),
-        Route("/v1/jobs/{job_id}", admin_jobs.show, methods=["GET"]),
-        Route("/v1/jobs/{job_id}", admin_jobs.delete, methods=["DELETE"]),
-        Route("/v1/jobs/{job_id}/redo", admin_jobs.redo, methods=["POST"]),
-        Route("/compute", compute_versions.root, methods=["GET"]),
-        Route("/compute/", compute_versions.root, methods=["GET"]),
-        Route("/compute/v2.1", compute_versions.v21, methods=["GET"]),
-        Route("/compute/v2.1/", compute_versions.v21, methods=["GET"]),
-        Route("/compute/v2.1/os-availability-zone", availability_zones.index, methods=["GET"]),
-        Route(
-            "/compute/v2.1/os-availability-zone/detail",
-            availability_zones.detail,
-            methods=["GET"],
-        ),
-        Route("/compute/v2.1/os-keypairs", compute_keypairs.index, methods=["GET"]),
-        Route("/compute/v2.1/os-keypairs", compute_keypairs.create, methods=["POST"]),
-        Route("/compute/v2.1/os-keypairs/{name}", compute_keypairs.show, methods=["GET"]),
-        Route("/compute/v2.1/os-keypairs/{name}", compute_keypairs.delete, methods=["DELETE"]),
-        Route("/compute/v2.1/os-server-external-events", external_events.create, methods=["POST"]),
-        Route("/compute/v2.1/os-server-groups", server_groups.index, methods=["GET"]),
-        Route("/compute/v2.1/os-server-groups", server_groups.create, methods=["POST"]),
-        Route("/compute/v2.1/os-server-groups/{group_id}", server_groups.show, methods=["GET"]),
-        Route(
-            "/compute/v2.1/os-server-groups/{group_id}", server_groups.delete, methods=["DELETE"]
-        ),
-        Route("/compute/v2.1/servers", server_lists.index, methods=["GET"]),
-        Route("/compute/v2.1/servers", servers.create, methods=["POST"]),
-        Route("/compute/v2.1/servers/detail", server_lists.detail, methods=["GET"]),
-        Route("/compute/v2.1/servers/{server_id}", servers.show, methods=["GET"]),
-        Route(
-            "/compute/v2.1/servers/{server_id}",
-            servers.member,
-            methods=["PUT", "DELETE", "POST", "PATCH"],
-        ),
-        Route(
-            "/compute/v2.1/servers/{server_id}/{rest:path}",
-            servers.member,
-            methods=["GET", "PUT", "DELETE", "POST", "PATCH"],
-        ),
-        Route("/compute/v2.1/flavors", compute_flavors.index, methods=["GET"]),
-        Route("/compute/v2.1/flavors", compute_flavors.create, methods=["POST"]),
-        Route("/compute/v2.1/flavors/detail", compute_flavors.detail, methods=["GET"]),
-        Route("/compute/v2.1/flavors/{flavor_id}", compute_flavors.show, methods=["GET"]),
-        Route("/compute/v2.1/flavors/{flavor_id}", compute_flavors.update, methods=["PUT"]),
-        Route("/compute/v2.1/flavors/{flavor_id}", compute_flavors.delete, methods=["DELETE"]),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs",
-            compute_flavor_specs.index,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs",
-            compute_flavor_specs.create,
-            methods=["POST"],
-        ),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-            compute_flavor_specs.show,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-            compute_flavor_specs.update,
-            methods=["PUT"],
-        ),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-            compute_flavor_specs.delete,
-            methods=["DELETE"],
-        ),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/os-flavor-access",
-            compute_flavor_access.index,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/flavors/{flavor_id}/action",
-            compute_flavor_access.action,
-            methods=["POST"],
-        ),
-        Route("/compute/v2.1/limits", compute_limits.index, methods=["GET"]),
-        Route("/compute/v2.1/os-quota-sets/{project_id}", compute_quota_sets.show, methods=["GET"]),
-        Route(
-            "/compute/v2.1/os-quota-sets/{project_id}", compute_quota_sets.update, methods=["PUT"]
-        ),
-        Route(
-            "/compute/v2.1/os-quota-sets/{project_id}",
-            compute_quota_sets.delete,
-            methods=["DELETE"],
-        ),
-        Route(
-            "/compute/v2.1/os-quota-sets/{project_id}/defaults",
-            compute_quota_sets.defaults,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-quota-sets/{project_id}/detail",
-            compute_quota_sets.detail,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-quota-class-sets/{class_name}",
-            compute_quota_classes.show,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-quota-class-sets/{class_name}",
-            compute_quota_classes.update,
-            methods=["PUT"],
-        ),
-        Route("/compute/v2.1/os-hypervisors", compute_hypervisors.index, methods=["GET"]),
-        Route("/compute/v2.1/os-hypervisors/detail", compute_hypervisors.detail, methods=["GET"]),
-        Route(
-            "/compute/v2.1/os-hypervisors/statistics",
-            compute_hypervisors.statistics,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-hypervisors/{hypervisor_id}",
-            compute_hypervisors.show,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-hypervisors/{hypervisor_id}/uptime",
-            compute_hypervisors.uptime,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-hypervisors/{pattern}/search",
-            compute_hypervisors.search,
-            methods=["GET"],
-        ),
-        Route(
-            "/compute/v2.1/os-hypervisors/{pattern}/servers",
-            compute_hypervisors.servers,
-            methods=["GET"],
-        ),
-        Route("/compute/v2.1/os-services", compute_services.index, methods=["GET"]),
-        Route("/compute/v2.1/os-services/{service_id}", compute_services.update, methods=["PUT"]),
-        Route(
-            "/compute/v2.1/os-services/{service_id}",
-            compute_services.delete,
-            methods=["DELETE"],
-        ),
-        Route("/compute/v2.1/os-aggregates", compute_aggregates.index, methods=["GET"]),
-        Route("/compute/v2.1/os-aggregates", compute_aggregates.create, methods=["POST"]),
-        Route(
-            "/compute/v2.1/os-aggregates/{aggregate_id}", compute_aggregates.show, methods=["GET"]
-        ),
-        Route(
-            "/compute/v2.1/os-aggregates/{aggregate_id}", compute_aggregates.update, methods=["PUT"]
-        ),
-        Route(
-            "/compute/v2.1/os-aggregates/{aggregate_id}",
-            compute_aggregates.delete,
-            methods=["DELETE"],
-        ),
-        Route(
-            "/compute/v2.1/os-aggregates/{aggregate_id}/action",
-            compute_aggregates.action,
-            methods=["POST"],
-        ),
-        Route(
-            "/compute/v2.1/os-aggregates/{aggregate_id}/images",
-            compute_aggregates.images,
-            methods=["POST"],
-        ),
-        Route(
-            "/compute/v2.1/{path:path}",
-            compute_versions.not_served_yet,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        ),
+        *admin_routes.routes(),
+        *compute_routes.routes(),
         *network_routes.routes(),
         *volume_routes.routes(),
     ]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from cascade.api.routing import ALL, Declarations, declared, every_method
 from cascade.api.volume import (
     creates,
     encryption,
@@ -35,7 +36,6 @@ from cascade.api.volume.errors import VolumeError
 PREFIX = "/volume"
 V3 = f"{PREFIX}/v3"
 PUBLIC = (PREFIX, f"{PREFIX}/")
-ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # the first path segment of every Cinder v3 resource: anything else there is a project id
 COLLECTIONS = frozenset(
     {
@@ -74,92 +74,86 @@ def _routed(kind: str) -> Callable[[Request], Any]:
     return handler
 
 
-def _transfer_routes(prefix: str) -> list[BaseRoute]:
-    base = f"{V3}/{prefix}"
-    return [
-        Route(base, transfers.create, methods=["POST"]),
-        Route(base, transfers.index, methods=["GET"]),
-        Route(f"{base}/detail", transfers.index, methods=["GET"]),
-        Route(base + "/{transfer_id}", transfers.member, methods=["GET", "DELETE"]),
-        Route(base + "/{transfer_id}/accept", transfers.accept, methods=["POST"]),
-    ]
+def _transfers() -> Declarations:
+    """Both spellings of Cinder's transfer API."""
+    table: Declarations = {}
+    for prefix in ("/os-volume-transfer", "/volume-transfers"):
+        table |= {
+            prefix: {"POST": transfers.create, "GET": transfers.index},
+            f"{prefix}/detail": {"GET": transfers.index},
+            prefix + "/{transfer_id}": {"GET": transfers.member, "DELETE": transfers.member},
+            prefix + "/{transfer_id}/accept": {"POST": transfers.accept},
+        }
+    return table
 
 
-def _inner() -> list[BaseRoute]:
-    out: list[BaseRoute] = [
-        Route(f"{V3}/os-availability-zone", zones.index, methods=["GET"]),
-        Route(f"{V3}/volumes", creates.volume, methods=["POST"]),
-        Route(f"{V3}/snapshots", creates.snapshot, methods=["POST"]),
-        Route(f"{V3}/backups", creates.backup, methods=["POST"]),
-        Route(f"{V3}/attachments", creates.attachment, methods=["POST"]),
-        Route(V3 + "/backups/{backup_id}/restore", creates.restore, methods=["POST"]),
-        Route(f"{V3}/volumes/summary", fanout.summary, methods=["GET"]),
-        Route(f"{V3}/scheduler-stats/get_pools", fanout.pools, methods=["GET"]),
-        Route(f"{V3}/messages", fanout.messages, methods=["GET"]),
-        Route(V3 + "/messages/{message_id}", fanout.message, methods=["GET", "DELETE"]),
-        Route(f"{V3}/resource_filters", fanout.resource_filters, methods=["GET"]),
-        Route(f"{V3}/limits", quotas.limits, methods=["GET"]),
-        *_transfer_routes("os-volume-transfer"),
-        *_transfer_routes("volume-transfers"),
-        Route(V3 + "/os-quota-sets/{project_id}", quotas.show, methods=["GET"]),
-        Route(V3 + "/os-quota-sets/{project_id}", quotas.update, methods=["PUT"]),
-        Route(V3 + "/os-quota-sets/{project_id}", quotas.delete, methods=["DELETE"]),
-        Route(V3 + "/os-quota-sets/{project_id}/defaults", quotas.defaults, methods=["GET"]),
-        Route(f"{V3}/qos-specs", qos.index, methods=["GET"]),
-        Route(f"{V3}/qos-specs", qos.create, methods=["POST"]),
-        Route(V3 + "/qos-specs/{qos_id}", qos.show, methods=["GET"]),
-        Route(V3 + "/qos-specs/{qos_id}", qos.update, methods=["PUT"]),
-        Route(V3 + "/qos-specs/{qos_id}", qos.delete, methods=["DELETE"]),
-        Route(V3 + "/qos-specs/{qos_id}/delete_keys", qos.delete_keys, methods=["PUT"]),
-        Route(V3 + "/qos-specs/{qos_id}/associations", qos.associations, methods=["GET"]),
-        Route(V3 + "/qos-specs/{qos_id}/associate", qos.associate, methods=["GET"]),
-        Route(V3 + "/qos-specs/{qos_id}/disassociate", qos.associate, methods=["GET"]),
-        Route(V3 + "/qos-specs/{qos_id}/disassociate_all", qos.disassociate_all, methods=["GET"]),
-        Route(f"{V3}/types", types.index, methods=["GET"]),
-        Route(f"{V3}/types", types.create, methods=["POST"]),
-        Route(f"{V3}/types/default", types.show_default, methods=["GET"]),
-        Route(V3 + "/types/{type_id}", types.show, methods=["GET"]),
-        Route(V3 + "/types/{type_id}", types.update, methods=["PUT"]),
-        Route(V3 + "/types/{type_id}", types.delete, methods=["DELETE"]),
-        Route(V3 + "/types/{type_id}/extra_specs", types.specs_index, methods=["GET"]),
-        Route(V3 + "/types/{type_id}/extra_specs", types.specs_create, methods=["POST"]),
-        Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_show, methods=["GET"]),
-        Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_update, methods=["PUT"]),
-        Route(V3 + "/types/{type_id}/extra_specs/{key}", types.spec_delete, methods=["DELETE"]),
-        Route(V3 + "/types/{type_id}/os-volume-type-access", types.access_index, methods=["GET"]),
-        Route(V3 + "/types/{type_id}/action", types.action, methods=["POST"]),
-        Route(V3 + "/types/{type_id}/encryption", encryption.show, methods=["GET"]),
-        Route(V3 + "/types/{type_id}/encryption", encryption.create, methods=["POST"]),
-        Route(V3 + "/types/{type_id}/encryption/{key}", encryption.show_item, methods=["GET"]),
-        Route(
-            V3 + "/types/{type_id}/encryption/{encryption_id}",
-            encryption.update,
-            methods=["PUT"],
-        ),
-        Route(
-            V3 + "/types/{type_id}/encryption/{encryption_id}",
-            encryption.delete,
-            methods=["DELETE"],
-        ),
-    ]
+def _routed_collections() -> Declarations:
+    """Each routed kind's list, its empty id, and every call on one object."""
+    table: Declarations = {}
     for collection, kind in lists.KINDS.items():
         handler = _routed(kind)
-        out += [
-            Route(f"{V3}/{collection}", lists.index, methods=["GET"]),
-            Route(f"{V3}/{collection}/detail", lists.index, methods=["GET"]),
-            Route(V3 + f"/{collection}/", no_id, methods=ALL),
-            Route(V3 + f"/{collection}/{{object_id}}", handler, methods=["GET", "PUT", "DELETE"]),
-            Route(V3 + f"/{collection}/{{object_id}}/{{rest:path}}", handler, methods=ALL),
-        ]
-    out.append(Route(V3 + "/{path:path}", not_served, methods=ALL))
-    return out
+        table |= {
+            f"/{collection}/": every_method(no_id),
+            f"/{collection}/{{object_id}}": every_method(handler, "GET", "PUT", "DELETE"),
+            f"/{collection}/{{object_id}}/{{rest:path}}": every_method(handler),
+        }
+    return table
+
+
+TYPE = "/types/{type_id}"
+ROUTES: Declarations = {
+    "/os-availability-zone": {"GET": zones.index},
+    "/volumes": {"POST": creates.volume, "GET": lists.index},
+    "/snapshots": {"POST": creates.snapshot, "GET": lists.index},
+    "/backups": {"POST": creates.backup, "GET": lists.index},
+    "/attachments": {"POST": creates.attachment, "GET": lists.index},
+    "/backups/{backup_id}/restore": {"POST": creates.restore},
+    "/volumes/summary": {"GET": fanout.summary},
+    **{f"/{collection}/detail": {"GET": lists.index} for collection in lists.KINDS},
+    "/scheduler-stats/get_pools": {"GET": fanout.pools},
+    "/messages": {"GET": fanout.messages},
+    "/messages/{message_id}": every_method(fanout.message, "GET", "DELETE"),
+    "/resource_filters": {"GET": fanout.resource_filters},
+    "/limits": {"GET": quotas.limits},
+    **_transfers(),
+    "/os-quota-sets/{project_id}": {
+        "GET": quotas.show,
+        "PUT": quotas.update,
+        "DELETE": quotas.delete,
+    },
+    "/os-quota-sets/{project_id}/defaults": {"GET": quotas.defaults},
+    "/qos-specs": {"GET": qos.index, "POST": qos.create},
+    "/qos-specs/{qos_id}": {"GET": qos.show, "PUT": qos.update, "DELETE": qos.delete},
+    "/qos-specs/{qos_id}/delete_keys": {"PUT": qos.delete_keys},
+    "/qos-specs/{qos_id}/associations": {"GET": qos.associations},
+    "/qos-specs/{qos_id}/associate": {"GET": qos.associate},
+    "/qos-specs/{qos_id}/disassociate": {"GET": qos.associate},
+    "/qos-specs/{qos_id}/disassociate_all": {"GET": qos.disassociate_all},
+    "/types": {"GET": types.index, "POST": types.create},
+    "/types/default": {"GET": types.show_default},
+    TYPE: {"GET": types.show, "PUT": types.update, "DELETE": types.delete},
+    f"{TYPE}/extra_specs": {"GET": types.specs_index, "POST": types.specs_create},
+    TYPE + "/extra_specs/{key}": {
+        "GET": types.spec_show,
+        "PUT": types.spec_update,
+        "DELETE": types.spec_delete,
+    },
+    f"{TYPE}/os-volume-type-access": {"GET": types.access_index},
+    f"{TYPE}/action": {"POST": types.action},
+    f"{TYPE}/encryption": {"GET": encryption.show, "POST": encryption.create},
+    TYPE + "/encryption/{key}": {"GET": encryption.show_item},
+    TYPE + "/encryption/{encryption_id}": {"PUT": encryption.update, "DELETE": encryption.delete},
+    **_routed_collections(),
+    # anything else: negotiated, then Cinder's 501 saying it is not served yet
+    "/{path:path}": every_method(not_served),
+}
 
 
 class VolumeRouter:
     """`/volume/v3/...` with or without a project id after `v3`."""
 
     def __init__(self) -> None:
-        self.router = Router(_inner())
+        self.router = Router(declared(V3, ROUTES))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -179,6 +173,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route(PREFIX, versions.root, methods=["GET"]),
         Route(f"{PREFIX}/", versions.root, methods=["GET"]),
-        Route(V3, VolumeRouter(), methods=ALL),
-        Route(V3 + "/{path:path}", VolumeRouter(), methods=ALL),
+        Route(V3, VolumeRouter(), methods=list(ALL)),
+        Route(V3 + "/{path:path}", VolumeRouter(), methods=list(ALL)),
     ]

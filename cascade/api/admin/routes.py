@@ -1,0 +1,26 @@
+"""The admin API's routes, under `/v1`: one table (see `api.routing`)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from cascade.api.admin import bindings, jobs, pods, routings, versions
+from cascade.api.routing import Declarations, declared
+
+ROUTES: Declarations = {
+    "/v1/pods": {"GET": pods.index, "POST": pods.create},
+    "/v1/pods/{pod_id}": {"GET": pods.show, "PATCH": pods.update, "DELETE": pods.delete},
+    "/v1/bindings": {"GET": bindings.index, "POST": bindings.create},
+    "/v1/bindings/{binding_id}": {"GET": bindings.show, "DELETE": bindings.delete},
+    "/v1/routings": {"GET": routings.index},
+    "/v1/routings/{routing_id}": {"GET": routings.show, "DELETE": routings.delete},
+    "/v1/routings/{routing_id}/check": {"POST": routings.check},
+    "/v1/jobs": {"GET": jobs.index},
+    "/v1/jobs/{job_id}": {"GET": jobs.show, "DELETE": jobs.delete},
+    "/v1/jobs/{job_id}/redo": {"POST": jobs.redo},
+}
+
+
+def routes() -> list[BaseRoute]:
+    """The version document at `/`, then the admin resources."""
+    return declared("", {"/": {"GET": versions.root}, **ROUTES}, {"/v1/pods/{pod_id}": "pod"})

@@ -1,0 +1,104 @@
+"""The Compute API's routes, under `/compute`: one table (see `api.routing`)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from cascade.api.compute import (
+    aggregates,
+    availability_zones,
+    external_events,
+    flavor_access,
+    flavors,
+    flavors_extraspecs,
+    hypervisors,
+    keypairs,
+    limits,
+    quota_classes,
+    quota_sets,
+    server_groups,
+    server_lists,
+    servers,
+    services,
+    versions,
+)
+from cascade.api.routing import Declarations, declared, every_method
+
+PREFIX = "/compute"
+V21 = f"{PREFIX}/v2.1"
+# version documents: answered without a token, as Nova does
+PUBLIC = (PREFIX, f"{PREFIX}/", V21, f"{V21}/")
+
+ROUTES: Declarations = {
+    "/os-availability-zone": {"GET": availability_zones.index},
+    "/os-availability-zone/detail": {"GET": availability_zones.detail},
+    "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
+    "/os-keypairs/{name}": {"GET": keypairs.show, "DELETE": keypairs.delete},
+    "/os-server-external-events": {"POST": external_events.create},
+    "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
+    "/os-server-groups/{group_id}": {"GET": server_groups.show, "DELETE": server_groups.delete},
+    "/servers": {"GET": server_lists.index, "POST": servers.create},
+    "/servers/detail": {"GET": server_lists.detail},
+    "/servers/{server_id}": {
+        "GET": servers.show,
+        **every_method(servers.member, "PUT", "DELETE", "POST", "PATCH"),
+    },
+    "/servers/{server_id}/{rest:path}": every_method(servers.member),
+    "/flavors": {"GET": flavors.index, "POST": flavors.create},
+    "/flavors/detail": {"GET": flavors.detail},
+    "/flavors/{flavor_id}": {
+        "GET": flavors.show,
+        "PUT": flavors.update,
+        "DELETE": flavors.delete,
+    },
+    "/flavors/{flavor_id}/os-extra_specs": {
+        "GET": flavors_extraspecs.index,
+        "POST": flavors_extraspecs.create,
+    },
+    "/flavors/{flavor_id}/os-extra_specs/{key}": {
+        "GET": flavors_extraspecs.show,
+        "PUT": flavors_extraspecs.update,
+        "DELETE": flavors_extraspecs.delete,
+    },
+    "/flavors/{flavor_id}/os-flavor-access": {"GET": flavor_access.index},
+    "/flavors/{flavor_id}/action": {"POST": flavor_access.action},
+    "/limits": {"GET": limits.index},
+    "/os-quota-sets/{project_id}": {
+        "GET": quota_sets.show,
+        "PUT": quota_sets.update,
+        "DELETE": quota_sets.delete,
+    },
+    "/os-quota-sets/{project_id}/defaults": {"GET": quota_sets.defaults},
+    "/os-quota-sets/{project_id}/detail": {"GET": quota_sets.detail},
+    "/os-quota-class-sets/{class_name}": {
+        "GET": quota_classes.show,
+        "PUT": quota_classes.update,
+    },
+    "/os-hypervisors": {"GET": hypervisors.index},
+    "/os-hypervisors/detail": {"GET": hypervisors.detail},
+    "/os-hypervisors/statistics": {"GET": hypervisors.statistics},
+    "/os-hypervisors/{hypervisor_id}": {"GET": hypervisors.show},
+    "/os-hypervisors/{hypervisor_id}/uptime": {"GET": hypervisors.uptime},
+    "/os-hypervisors/{pattern}/search": {"GET": hypervisors.search},
+    "/os-hypervisors/{pattern}/servers": {"GET": hypervisors.servers},
+    "/os-services": {"GET": services.index},
+    "/os-services/{service_id}": {"PUT": services.update, "DELETE": services.delete},
+    "/os-aggregates": {"GET": aggregates.index, "POST": aggregates.create},
+    "/os-aggregates/{aggregate_id}": {
+        "GET": aggregates.show,
+        "PUT": aggregates.update,
+        "DELETE": aggregates.delete,
+    },
+    "/os-aggregates/{aggregate_id}/action": {"POST": aggregates.action},
+    "/os-aggregates/{aggregate_id}/images": {"POST": aggregates.images},
+    # anything else: negotiated, then 501 saying it is not served yet
+    "/{path:path}": every_method(versions.not_served_yet),
+}
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *declared(PREFIX, {"": {"GET": versions.root}, "/": {"GET": versions.root}}),
+        *declared(V21, {"": {"GET": versions.v21}, "/": {"GET": versions.v21}}),
+        *declared(V21, ROUTES),
+    ]
