@@ -39,6 +39,7 @@ from cascade.services import (
 )
 from cascade.services.hosts import HostBook
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.network import policies as network_policies
 from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
 
@@ -150,7 +151,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.conf = conf
-    app.state.policy = Policy.from_file(conf.policy.file)
+    app.state.policy = Policy.from_file(conf.policy.file, network_policies.defaults())
     app.state.sessions = db_sessions
     app.state.registry = registry
     app.state.pod_hosts = HostBook()

@@ -146,22 +146,27 @@ def _check_syntax(name: str, check: str) -> None:
 
 
 class Policy:
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self.rules = {**DEFAULTS, **(overrides or {})}
+    def __init__(
+        self,
+        overrides: Mapping[str, str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+    ) -> None:
+        """`DEFAULTS` and the APIs' own `defaults`, then the operator's `overrides`."""
+        self.rules = {**DEFAULTS, **(defaults or {}), **(overrides or {})}
         for name, check in self.rules.items():
             _check_syntax(name, check)
 
     @classmethod
-    def from_file(cls, path: str) -> Policy:
+    def from_file(cls, path: str, defaults: Mapping[str, str] | None = None) -> Policy:
         if not path:
-            return cls()
+            return cls(defaults=defaults)
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise PolicyError(f"policy file {path} must map rule names to check strings")
-        return cls({str(k): v for k, v in data.items()})
+        return cls({str(k): v for k, v in data.items()}, defaults)
 
     def allows(self, rule: str, ctx: Context, _depth: int = 0) -> bool:
         if _depth > 20:

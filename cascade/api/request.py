@@ -21,6 +21,17 @@ def context(request: Request) -> Context:
     return ctx
 
 
+def policy_of(request: Request, ctx: Context) -> tuple[bool, Callable[[str], bool]]:
+    """Whether the caller is an admin of the Networking API (policy `context_is_admin`,
+    as Neutron decides it), and the caller's policy checks."""
+    policy = request.app.state.policy
+
+    def allows(rule: str) -> bool:
+        return bool(policy.allows(rule, ctx))
+
+    return allows("context_is_admin"), allows
+
+
 def authorize(request: Request, rule: str) -> Context:
     """The caller's context if policy `rule` allows it, else 403."""
     ctx = context(request)

@@ -454,3 +454,26 @@ async def test_deleting_a_port_disassociates_its_floating_ip(
         headers=MEMBER,
     )
     assert (await client.delete(f"{V2}/routers/{router['id']}", headers=MEMBER)).status_code == 204
+
+
+async def test_networking_is_authorised_by_policy_rules_an_operator_can_change(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    # Neutron's defaults: only admins set an admin-only attribute or see other projects
+    shared = {"name": "s", "shared": True}
+    refused = await client.post(f"{V2}/networks", json={"network": shared}, headers=MEMBER)
+    assert refused.status_code == 403
+    assert error(refused)["message"] == "(rule:create_network:shared) is disallowed by policy"
+    theirs = await make(client, "network", {"name": "theirs"}, OTHER)
+    mine = await client.get(f"{V2}/networks/{theirs['id']}", headers=MEMBER)
+    assert mine.status_code == 404
+    # an operator's policy file: members may share networks, and `member` counts as a
+    # Networking admin (Neutron's `context_is_admin`)
+    policy = app.state.policy
+    policy.rules = {**policy.rules, "create_network:shared": "role:member"}
+    made = await make(client, "network", shared)
+    assert made["shared"] is True
+    assert (await client.get(f"{V2}/networks/{theirs['id']}", headers=MEMBER)).status_code == 404
+    policy.rules = {**policy.rules, "context_is_admin": "role:member"}
+    seen = await client.get(f"{V2}/networks/{theirs['id']}", headers=MEMBER)
+    assert seen.status_code == 200 and seen.json()["network"]["name"] == "theirs"

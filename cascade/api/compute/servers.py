@@ -32,7 +32,7 @@ from cascade.api.compute import forward, server_groups, server_views, volume_pod
 from cascade.api.compute.common import authorize, json_body, raw_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
-from cascade.api.request import context, session
+from cascade.api.request import context, policy_of, session
 from cascade.context import Context
 from cascade.db.models import Flavor, FlavorAccess, Pod
 from cascade.pods.client import PodUnavailable
@@ -230,7 +230,7 @@ async def _net_caller(request: Request, ctx: Context) -> AsyncIterator[NetCaller
     address taken concurrently) must not expire what this request has loaded."""
     conf = request.app.state.conf.network
     async with request.app.state.sessions() as db:
-        yield NetCaller(db, conf, ctx.project_id or "", ctx.is_admin)
+        yield NetCaller(db, conf, ctx.project_id or "", *policy_of(request, ctx))
 
 
 async def _networks(

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.request import context, read_body
+from cascade.api.request import context, policy_of, read_body
 from cascade.services.network.access import Caller
 from cascade.services.network.errors import NeutronError
 
@@ -25,7 +25,7 @@ async def caller(request: Request) -> AsyncIterator[Caller]:
     if ctx.project_id is None:
         raise NeutronError("The Networking API needs a project-scoped token.", 403, "HTTPForbidden")
     async with request.app.state.sessions() as db:
-        yield Caller(db, request.app.state.conf.network, ctx.project_id, ctx.is_admin)
+        yield Caller(db, request.app.state.conf.network, ctx.project_id, *policy_of(request, ctx))
 
 
 async def json_body(request: Request) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,14 +23,20 @@ MISSING = {
 }
 
 
+def _system(rule: str) -> bool:
+    return True  # Cascade's own work (jobs): every rule allows it
+
+
 @dataclass(frozen=True)
 class Caller:
-    """The project asking and whether it is an admin; the db session and settings."""
+    """The project asking and whether it is an admin (policy `context_is_admin`, as
+    Neutron decides it); what the caller's policy allows; the db session and settings."""
 
     db: AsyncSession
     conf: NetworkSection
     project_id: str
     is_admin: bool
+    allows: Callable[[str], bool] = _system
 
 
 def sees(caller: Caller, row: NetResource, network: NetResource | None = None) -> bool:

@@ -102,9 +102,12 @@ class Attr:
 Spec = Mapping[str, Attr]
 
 
-def take(spec: Spec, body: Any, resource: str, is_admin: bool, update: bool) -> dict[str, Any]:
+def take(
+    spec: Spec, body: Any, resource: str, allows: Callable[[str], bool], update: bool
+) -> dict[str, Any]:
     """The converted attributes of `{resource: {...}}`; Neutron's 400 for an unknown or
-    read-only attribute, a missing required one or a bad value; 403 for admin-only ones."""
+    read-only attribute, a missing required one or a bad value; 403 for an admin-only
+    one the caller's policy does not allow (`create_<resource>:<attr>` or `update_...`)."""
     if not isinstance(body, dict) or not isinstance(body.get(resource), dict):
         raise BadRequest(f"Resource body required: {{'{resource}': {{...}}}}")
     given: dict[str, Any] = body[resource]
@@ -119,12 +122,9 @@ def take(spec: Spec, body: Any, resource: str, is_admin: bool, update: bool) -> 
         attr = spec[key]
         if update and not attr.put:
             raise BadRequest(f"Cannot update read-only attribute {key}")
-        if attr.admin and not is_admin:
-            raise Forbidden(
-                f"(rule:{'update' if update else 'create'}_{resource}:{key}) "
-                "is disallowed by policy",
-                type="PolicyNotAuthorized",
-            )
+        rule = f"{'update' if update else 'create'}_{resource}:{key}"
+        if attr.admin and not allows(rule):
+            raise Forbidden(f"(rule:{rule}) is disallowed by policy", type="PolicyNotAuthorized")
         out[key] = attr.convert(key, value)
     if not update:
         for key, attr in spec.items():

@@ -113,7 +113,7 @@ async def _association(
 async def create(caller: Caller, body: Any) -> dict[str, Any]:
     """A floating IP on an external network: 201; associated at once when `port_id` is
     given. Neutron's 400/404/409 otherwise; nothing is held after a refusal."""
-    given = attrs.take(SPEC, body, "floatingip", caller.is_admin, update=False)
+    given = attrs.take(SPEC, body, "floatingip", caller.allows, update=False)
     project = attrs.owner(body, "floatingip", caller.project_id, caller.is_admin)
     network = await find(caller, store.NETWORK, given["floating_network_id"])
     if not network.body.get("router:external"):
@@ -172,7 +172,7 @@ async def update(caller: Caller, fip_id: str, body: Any) -> dict[str, Any]:
         raise Forbidden(
             "(rule:update_floatingip) is disallowed by policy", type="PolicyNotAuthorized"
         )
-    given = attrs.take(SPEC, body, "floatingip", caller.is_admin, update=True)
+    given = attrs.take(SPEC, body, "floatingip", caller.allows, update=True)
     if "port_id" in given:
         network = await find(caller, store.NETWORK, row.body["floating_network_id"])
         if given["port_id"] != row.body.get("port_id"):

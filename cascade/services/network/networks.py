@@ -123,7 +123,7 @@ async def _external(
 async def create(caller: Caller, body: Any) -> dict[str, Any]:
     """A new network: 201 with it; Neutron's 400/403/409 for bad input, quota or a
     VLAN id in use. Nothing is written unless all of it is."""
-    given = attrs.take(SPEC, body, "network", caller.is_admin, update=False)
+    given = attrs.take(SPEC, body, "network", caller.allows, update=False)
     project = attrs.owner(body, "network", caller.project_id, caller.is_admin)
     chosen = given.get("provider:segmentation_id")
     for attempt in range(RETRIES):
@@ -191,7 +191,7 @@ async def update(caller: Caller, network_id: str, body: Any) -> dict[str, Any]:
     """The network changed (revision bumped); pods holding a copy follow via a job."""
     row = await find(caller, store.NETWORK, network_id)
     _owned(caller, row, "update")
-    given = attrs.take(SPEC, body, "network", caller.is_admin, update=True)
+    given = attrs.take(SPEC, body, "network", caller.allows, update=True)
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
     await caller.db.commit()

@@ -191,7 +191,7 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> dict[st
     `for_server`: made by a server create for a network it names. Such a port goes with
     its server, and a check is queued with it (same transaction): should the create
     never attach it (the process died), the check adopts or deletes it."""
-    given = attrs.take(SPEC, body, "port", caller.is_admin, update=False)
+    given = attrs.take(SPEC, body, "port", caller.allows, update=False)
     network = await find(caller, store.NETWORK, given["network_id"])
     project = attrs.owner(body, "port", caller.project_id, caller.is_admin)
     if not caller.is_admin and network.project_id != project and not network.body.get("shared"):
@@ -316,7 +316,7 @@ async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
     holding a copy follow via a job."""
     row = await find(caller, store.PORT, port_id)
     _mine(caller, row, "update")
-    given = attrs.take(SPEC, body, "port", caller.is_admin, update=True)
+    given = attrs.take(SPEC, body, "port", caller.allows, update=True)
     network = await find(caller, store.NETWORK, row.parent_id or "")
     if "mac_address" in given:
         if not caller.is_admin:

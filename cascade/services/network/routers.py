@@ -138,7 +138,7 @@ async def _gateway(
 
 async def create(caller: Caller, body: Any) -> dict[str, Any]:
     """A new router: 201; with a gateway, built at once in the external network's pod."""
-    given = attrs.take(SPEC, body, "router", caller.is_admin, update=False)
+    given = attrs.take(SPEC, body, "router", caller.allows, update=False)
     if given["distributed"]:
         raise BadRequest(NOT_DISTRIBUTED)
     if given["routes"]:
@@ -184,7 +184,7 @@ async def listing(caller: Caller) -> list[dict[str, Any]]:
 async def update(caller: Caller, router_id: str, body: Any) -> dict[str, Any]:
     row = await find(caller, store.ROUTER, router_id)
     _mine(caller, row, "update")
-    given = attrs.take(SPEC, body, "router", caller.is_admin, update=True)
+    given = attrs.take(SPEC, body, "router", caller.allows, update=True)
     if given.get("distributed"):
         raise BadRequest(NOT_DISTRIBUTED)
     if "external_gateway_info" in given:

@@ -168,7 +168,7 @@ async def show_group(caller: Caller, row: NetResource) -> dict[str, Any]:
 async def create_group(caller: Caller, body: Any) -> dict[str, Any]:
     """A new group with Neutron's two egress rules: 201; 409 over quota or for the name
     `default` (SecurityGroupDefaultAlreadyExists)."""
-    given = attrs.take(GROUP_SPEC, body, "security_group", caller.is_admin, update=False)
+    given = attrs.take(GROUP_SPEC, body, "security_group", caller.allows, update=False)
     project = attrs.owner(body, "security_group", caller.project_id, caller.is_admin)
     await ensure_default(caller, project)
     await quotas.check(caller.db, caller.conf, project, "security_group")
@@ -211,7 +211,7 @@ async def update_group(caller: Caller, group_id: str, body: Any) -> dict[str, An
     name `default`, SecurityGroupCannotUpdateDefault for a new name of the default group."""
     row = await find(caller, store.SECURITY_GROUP, group_id)
     _mine(caller, row, "update_security_group")
-    given = attrs.take(GROUP_SPEC, body, "security_group", caller.is_admin, update=True)
+    given = attrs.take(GROUP_SPEC, body, "security_group", caller.allows, update=True)
     if row.body.get("_default") and "name" in given:
         raise Conflict(
             "Updating default security group not allowed.", type="SecurityGroupCannotUpdateDefault"
@@ -429,7 +429,7 @@ async def create_rule(caller: Caller, body: Any) -> dict[str, Any]:
     messages) for a bad direction, ethertype, protocol, port range or prefix, 409
     SecurityGroupRuleExists for a duplicate. The pods holding the group get it via a
     job."""
-    given = attrs.take(RULE_SPEC, body, "security_group_rule", caller.is_admin, update=False)
+    given = attrs.take(RULE_SPEC, body, "security_group_rule", caller.allows, update=False)
     if given["direction"] not in ("ingress", "egress"):
         raise attrs.AttrInvalid("direction", f"{given['direction']} is not in valid_values")
     rule = {

@@ -203,7 +203,7 @@ def _nameservers(raw: list[Any], net: ipam.IPNetwork) -> list[str]:
 async def create(caller: Caller, body: Any) -> dict[str, Any]:
     """A new subnet on a network the caller owns (or any, for admins): 201; Neutron's 400
     for a bad or overlapping CIDR, gateway or pool; 409 over quota."""
-    given = attrs.take(SPEC, body, "subnet", caller.is_admin, update=False)
+    given = attrs.take(SPEC, body, "subnet", caller.allows, update=False)
     network = await find(caller, store.NETWORK, given["network_id"])
     project = attrs.owner(body, "subnet", caller.project_id, caller.is_admin)
     if not caller.is_admin and network.project_id != caller.project_id:
@@ -266,7 +266,7 @@ async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
     row = await find(caller, store.SUBNET, subnet_id)
     if not caller.is_admin and row.project_id != caller.project_id:
         raise Forbidden("(rule:update_subnet) is disallowed by policy", type="PolicyNotAuthorized")
-    given = attrs.take(SPEC, body, "subnet", caller.is_admin, update=True)
+    given = attrs.take(SPEC, body, "subnet", caller.allows, update=True)
     net = ipam.network_of(row.body["cidr"])
     modes = row.body.get("ipv6_ra_mode") or row.body.get("ipv6_address_mode")
     if net.version == 6 and given.get("enable_dhcp") is False and modes:
