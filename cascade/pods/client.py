@@ -8,7 +8,9 @@ refused by the breaker); a pod's own HTTP answer, even a 5xx, is returned.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -74,6 +76,47 @@ class PodClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+class CallOptions(TypedDict, total=False):
+    """What a call to a pod may carry besides its method and URL."""
+
+    json: Any
+    content: bytes | None
+    params: Any
+    headers: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a pod call is made for: the token (None: Cascade's own, see `pod_request`),
+    the microversion and the request id. Each API's subclass names its version."""
+
+    token: str | None
+    version: str
+    request_id: str
+
+    def version_headers(self) -> dict[str, str]:
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        headers = {**self.version_headers(), "Accept": "application/json"}
+        if self.token is not None:
+            headers["X-Auth-Token"] = self.token
+        if self.request_id:
+            headers["X-OpenStack-Request-ID"] = self.request_id
+        return headers
+
+
+def api_root(endpoint_url: str, version_part: str) -> str:
+    """What an API's links start with: the endpoint without its `version_part` (`/v2`,
+    `/v3`) and what follows, with a trailing slash."""
+    parts = urlsplit(endpoint_url)
+    path = parts.path
+    cut = path.find(version_part)
+    if cut >= 0:
+        path = path[:cut]
+    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}/"
+
+
 async def pod_request(
     registry: Any,
     pod_name: str,
@@ -81,19 +124,13 @@ async def pod_request(
     method: str,
     url: str,
     caller_headers: dict[str, str],
-    *,
-    json: Any = None,
-    content: bytes | None = None,
-    params: Any = None,
-    headers: dict[str, str] | None = None,
+    **options: Unpack[CallOptions],
 ) -> httpx.Response:
     """`method` on `url` through the pod's client for `service` (a `PodRegistry`'s),
     with the caller's headers and any extra ones. Headers without a token make the
     call as Cascade itself: with the service token (`registry.service_auth`, which
     renews it once when the pod answers 401)."""
-    all_headers = {**caller_headers, **(headers or {})}
+    all_headers = {**caller_headers, **(options.pop("headers", None) or {})}
     client: PodClient = registry.client(pod_name, service)
     auth = None if "X-Auth-Token" in all_headers else registry.service_auth
-    return await client.request(
-        method, url, json=json, content=content, params=params, headers=all_headers, auth=auth
-    )
+    return await client.request(method, url, headers=all_headers, auth=auth, **options)

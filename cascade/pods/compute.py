@@ -12,13 +12,13 @@ message `pod_message` finds in Nova's error body.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Unpack
 
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable, pod_request
+from cascade.pods import client
+from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 
@@ -58,24 +58,14 @@ def fault_message(body: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who a pod call is made for: the token, the microversion and the request id."""
+class Caller(client.Caller):
+    """A call to a pod's Nova: its microversion in both of Nova's headers."""
 
-    token: str | None  # None: Cascade's service token (see `pods.client.pod_request`)
-    version: str
-    request_id: str
-
-    def headers(self) -> dict[str, str]:
-        headers = {
+    def version_headers(self) -> dict[str, str]:
+        return {
             "OpenStack-API-Version": f"compute {self.version}",
             "X-OpenStack-Nova-API-Version": self.version,
-            "Accept": "application/json",
         }
-        if self.token is not None:
-            headers["X-Auth-Token"] = self.token
-        if self.request_id:
-            headers["X-OpenStack-Request-ID"] = self.request_id
-        return headers
 
 
 async def endpoint(registry: PodRegistry, pod: Pod) -> str:
@@ -89,13 +79,8 @@ async def endpoint(registry: PodRegistry, pod: Pod) -> str:
 
 
 def root_of(endpoint_url: str) -> str:
-    """What Nova's links start with: the endpoint without its `/v2.1...` part, with a slash."""
-    parts = urlsplit(endpoint_url)
-    path = parts.path
-    cut = path.find("/v2")
-    if cut >= 0:
-        path = path[:cut]
-    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}/"
+    """What Nova's links start with: the endpoint without its `/v2.1...` part."""
+    return client.api_root(endpoint_url, "/v2")
 
 
 async def call(
@@ -104,22 +89,10 @@ async def call(
     caller: Caller,
     method: str,
     path: str,
-    *,
-    json: Any = None,
-    content: bytes | None = None,
-    params: Any = None,
-    headers: dict[str, str] | None = None,
+    **options: Unpack[client.CallOptions],
 ) -> httpx.Response:
     """`method` on `path` (after the pod's /v2.1) of the pod's Nova, for `caller`."""
-    return await pod_request(
-        registry,
-        pod.name,
-        "compute",
-        method,
-        await endpoint(registry, pod) + path,
-        caller.headers(),
-        json=json,
-        content=content,
-        params=params,
-        headers=headers,
+    url = await endpoint(registry, pod) + path
+    return await client.pod_request(
+        registry, pod.name, "compute", method, url, caller.headers(), **options
     )

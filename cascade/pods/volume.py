@@ -12,13 +12,13 @@ on; the pod's own HTTP answer is returned as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Unpack
 
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable, pod_request
+from cascade.pods import client
+from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 SERVICE = "volume"
@@ -26,33 +26,16 @@ CATALOG_TYPES = ("block-storage", "volumev3")
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who a pod call is made for: the token, the volume microversion and the request id."""
+class Caller(client.Caller):
+    """A call to a pod's Cinder: its volume microversion."""
 
-    token: str | None  # None: Cascade's service token (see `pods.client.pod_request`)
-    version: str
-    request_id: str
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "OpenStack-API-Version": f"volume {self.version}",
-            "Accept": "application/json",
-        }
-        if self.token is not None:
-            headers["X-Auth-Token"] = self.token
-        if self.request_id:
-            headers["X-OpenStack-Request-ID"] = self.request_id
-        return headers
+    def version_headers(self) -> dict[str, str]:
+        return {"OpenStack-API-Version": f"volume {self.version}"}
 
 
 def root_of(endpoint_url: str) -> str:
-    """What Cinder's links start with: the endpoint without its `/v3...` part, with a slash."""
-    parts = urlsplit(endpoint_url)
-    path = parts.path
-    cut = path.find("/v3")
-    if cut >= 0:
-        path = path[:cut]
-    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}/"
+    """What Cinder's links start with: the endpoint without its `/v3...` part."""
+    return client.api_root(endpoint_url, "/v3")
 
 
 async def root(registry: PodRegistry, pod: Pod) -> str:
@@ -72,22 +55,10 @@ async def call(
     caller: Caller,
     method: str,
     path: str,
-    *,
-    json: Any = None,
-    content: bytes | None = None,
-    params: Any = None,
-    headers: dict[str, str] | None = None,
+    **options: Unpack[client.CallOptions],
 ) -> httpx.Response:
     """`method` on `path` (after the pod's /v3) of the pod's Cinder, for `caller`."""
-    return await pod_request(
-        registry,
-        pod.name,
-        SERVICE,
-        method,
-        await root(registry, pod) + "v3" + path,
-        caller.headers(),
-        json=json,
-        content=content,
-        params=params,
-        headers=headers,
+    url = await root(registry, pod) + "v3" + path
+    return await client.pod_request(
+        registry, pod.name, SERVICE, method, url, caller.headers(), **options
     )
