@@ -110,3 +110,17 @@ def test_no_package_imports_a_layer_above_it() -> None:
             if above in NEVER.get(layer, set()):
                 upward.append(f"{name} -> {target}")
     assert upward == []
+
+
+def test_no_api_package_imports_another() -> None:
+    apis = {"compute", "volume", "network", "admin"}
+    crossing = []
+    for name, targets in graph().items():
+        parts = name.split(".")
+        if len(parts) < 3 or parts[1] != "api" or parts[2] not in apis:
+            continue
+        for target in targets:
+            other = target.split(".")
+            if len(other) > 2 and other[1] == "api" and other[2] in apis - {parts[2]}:
+                crossing.append(f"{name} -> {target}")
+    assert crossing == []

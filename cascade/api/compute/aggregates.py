@@ -55,10 +55,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward
-from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.services import all_pods, answer_error, down_header, host_book, pod_reply
 from cascade.api.compute.versions import advertised, negotiated
+from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.services import aggregates as aggregate_service

@@ -24,7 +24,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.compute.common import authorize, reply
 from cascade.api.compute.services import (
     admin_calls,
     all_pods,
@@ -33,6 +32,7 @@ from cascade.api.compute.services import (
     host_book,
 )
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.services import hosts
 from cascade.services import pods as pod_service

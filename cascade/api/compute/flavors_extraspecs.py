@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import flavor_schemas as schemas
-from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.flavors import bad, push, translated, viewer
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.services import flavors as service
 

@@ -45,7 +45,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward
-from cascade.api.compute.common import authorize, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.services import (
     admin_calls,
@@ -58,6 +57,7 @@ from cascade.api.compute.services import (
     pod_reply,
 )
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, reply
 from cascade.db.models import Pod
 from cascade.services import hosts
 from cascade.versions import Version

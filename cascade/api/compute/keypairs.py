@@ -27,9 +27,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Keypair

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute.common import authorize, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.pods.fanout import unavailable_header
 from cascade.services import quotas

@@ -24,10 +24,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.limits import V2_57, check_query
 from cascade.api.compute.quota_sets import UPDATE_ORDER, bad, parse_body
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.services import quotas
 from cascade.versions import Version

@@ -39,11 +39,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
 from cascade.api.compute.limits import V2_36, V2_57, check_query, usage
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.pods.fanout import unavailable_header

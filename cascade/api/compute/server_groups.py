@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward
-from cascade.api.compute.common import authorize, int_param, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, int_param, json_body, reply
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod, Routing

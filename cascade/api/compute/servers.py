@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward, server_groups, server_views, volume_pods
-from cascade.api.compute.common import authorize, json_body, raw_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, json_body, raw_body, reply
 from cascade.api.request import context, policy_of, session
 from cascade.context import Context
 from cascade.db.models import Flavor, FlavorAccess, Pod

@@ -34,9 +34,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import forward
-from cascade.api.compute.common import authorize, json_body, reply
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
+from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.pods.fanout import unavailable_header

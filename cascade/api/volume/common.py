@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 from starlette.requests import Request
 
-from cascade.api import microversions
-from cascade.api.compute import common as compute_common
+from cascade.api import handlers, microversions
 from cascade.api.microversions import Microversions
 from cascade.api.request import context
 from cascade.api.volume.errors import VolumeError
@@ -52,10 +51,10 @@ def project_of(request: Request) -> str:
 
 
 # Cinder's 403, 400 and 413 read as Nova's: one implementation serves both APIs
-authorize = compute_common.authorize
-raw_body = compute_common.raw_body
-json_body = compute_common.json_body
-reply = compute_common.reply
+authorize = handlers.authorize
+raw_body = handlers.raw_body
+json_body = handlers.json_body
+reply = handlers.reply
 
 
 def caller_for(request: Request, version: Version) -> pod_volume.Caller:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import common as compute_common
+from cascade.api import handlers
 from cascade.api.request import session
 from cascade.api.volume import views
 from cascade.api.volume.common import (
@@ -142,9 +142,9 @@ async def index(request: Request) -> Response:
     detail = collection[-1] == "detail"
     name = collection[-2] if detail else collection[-1]
     kind = KINDS[name]
-    asked = compute_common.int_param("limit", request.query_params.get("limit"))
+    asked = handlers.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
-    offset = compute_common.int_param("offset", request.query_params.get("offset")) or 0
+    offset = handlers.int_param("offset", request.query_params.get("offset")) or 0
     spec = _sort(request)
     order = listing.Order(
         spec, {k: _getter("name" if k == "display_name" else k) for k in spec.keys}

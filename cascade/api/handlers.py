@@ -1,5 +1,5 @@
-"""What every Compute (and Block Storage) handler needs: policy with Nova's 403, the
-JSON body with Nova's 400/413, query integers, and replies."""
+"""What every Compute and Block Storage handler needs: policy with Nova's (and
+Cinder's) 403, the JSON body with their 400/413, query integers, and replies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.compute.errors import ComputeError
+from cascade.api.faults import Fault as ComputeError
 from cascade.api.request import context, read_body
 from cascade.context import Context
 
