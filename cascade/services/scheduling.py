@@ -16,7 +16,6 @@ pod gets no new resources, while its existing ones keep working.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import SchedulingSection
 from cascade.db.models import Binding, Pod
+from cascade.pods import fanout
 from cascade.services.capacity import Capacity
 
 POLICIES = ("newest", "weighted")
@@ -82,14 +82,20 @@ RoomOf = Callable[[Pod], Awaitable["Capacity | None"]]
 
 
 async def with_room(
-    pods: list[Pod], room_of: RoomOf | None, ram_mb: int, disk_gb: int
+    pods: list[Pod],
+    room_of: RoomOf | None,
+    ram_mb: int,
+    disk_gb: int,
+    deadline: float | None = None,
 ) -> tuple[list[Pod], dict[str, Capacity | None]]:
-    """The pods that have room for the flavor (unknown counts as room), and what each has."""
+    """The pods that have room for the flavor (unknown counts as room, so does a pod that
+    has not said within `deadline`: `pods.fanout`), and what each has."""
     if room_of is None:
         return pods, {}
-    found = await asyncio.gather(*(room_of(p) for p in pods))
-    room = {p.id: c for p, c in zip(pods, found, strict=True)}
-    fits = [p for p, c in zip(pods, found, strict=True) if c is None or c.has_room(ram_mb, disk_gb)]
+    found = await fanout.fan_out(pods, room_of, deadline=deadline)
+    room: dict[str, Capacity | None] = {p.id: None for p in pods}
+    room.update((p.id, c) for p, c in found.answers)
+    fits = [p for p in pods if (c := room[p.id]) is None or c.has_room(ram_mb, disk_gb)]
     return fits, room
 
 
@@ -102,6 +108,7 @@ async def pod_for(
     tag: str | None = None,
     room_of: RoomOf | None = None,
     need: tuple[int, int] = (1, 0),
+    room_deadline: float | None = None,
 ) -> Pod:
     """The pod for the project's new resources in `az`, binding the project if needed.
 
@@ -112,7 +119,7 @@ async def pod_for(
     without changing the binding (the project's other resources stay put).
     """
     if tag is not None:
-        home = await pod_for(session, conf, project_id, az, rng, None, room_of, need)
+        home = await pod_for(session, conf, project_id, az, rng, None, room_of, need, room_deadline)
         if tag in (home.tags or []):
             return home
         tagged = [
@@ -120,7 +127,7 @@ async def pod_for(
             for p in (await session.scalars(select(Pod).where(Pod.az == az))).all()
             if usable(p) and tag in (p.tags or [])
         ]
-        tagged, room = await with_room(tagged, room_of, *need)
+        tagged, room = await with_room(tagged, room_of, *need, room_deadline)
         if not tagged:
             raise NoPodForAz(
                 f"availability zone {az} has no enabled pod with tag {tag!r} that is up "
@@ -142,7 +149,7 @@ async def pod_for(
     ]
     if not candidates:
         raise NoPodForAz(f"availability zone {az} has no enabled pod that is up")
-    candidates, room = await with_room(candidates, room_of, *need)
+    candidates, room = await with_room(candidates, room_of, *need, room_deadline)
     if not candidates:
         raise NoPodForAz(f"every enabled pod of availability zone {az} is full")
     policy = az_policies(conf).get(az, conf.default_policy)

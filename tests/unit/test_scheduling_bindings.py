@@ -164,3 +164,19 @@ async def test_concurrent_first_creates_of_a_project_share_one_binding(
 
     chosen = await asyncio.gather(*(bind(n) for n in range(8)))
     assert len(set(chosen)) == 1
+
+
+async def test_a_pod_that_does_not_say_its_room_in_time_counts_as_having_room() -> None:
+    full, hangs, free = (Pod(id=n, name=n) for n in ("full", "hangs", "free"))
+
+    async def room_of(pod: Pod) -> Capacity | None:
+        if pod is hangs:
+            await asyncio.Event().wait()
+        return Capacity(1024, 0 if pod is full else 512, 10)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    fits, room = await scheduling.with_room([full, hangs, free], room_of, 256, 1, 0.2)
+    assert loop.time() - started < 1.2
+    assert fits == [hangs, free]  # unknown is not full; the full pod is left out
+    assert room["hangs"] is None and room["free"] == Capacity(1024, 512, 10)

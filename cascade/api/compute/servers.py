@@ -94,7 +94,10 @@ async def _choose_pod(
         elif not await scheduling.az_exists(db, az):
             raise bad("The requested availability zone is not available")
         need = (flavor.ram, flavor.disk + flavor.ephemeral)
-        return await scheduling.pod_for(db, conf, project, az, tag=tag, room_of=room_of, need=need)
+        deadline = registry.list_deadline
+        return await scheduling.pod_for(
+            db, conf, project, az, tag=tag, room_of=room_of, need=need, room_deadline=deadline
+        )
     except scheduling.NoPodForAz as exc:
         status = 409 if tag else 503
         raise ComputeError(status, f"No pod can take the server: {exc}.") from exc
