@@ -68,14 +68,15 @@ async def locate(
     project_id: str | None,
     kind: str = SERVER,
     ask: Ask | None = None,
+    service: str = "compute",
 ) -> Located:
     """The pod of `server_id` (a server, or a `kind` routed the same way) for a caller of
     `project_id` (None: an admin, any project).
 
     Another project's server is not found, without asking any pod. Without a
-    routing, the pods are asked (in parallel, with the caller's token; `ask` asks
-    one pod for objects of other services): the one that shows the server gets its
-    routing written now.
+    routing, the pods are asked (in parallel within the list deadline, with the
+    caller's token; `ask` asks one pod of `service` for objects of other services):
+    the one that shows the server gets its routing written now.
     """
     # one round trip: the routing with its pod
     row = (
@@ -92,7 +93,7 @@ async def locate(
         if routing.status == "active":
             registry.cache(RouteCache).put(kind, server_id, pod.id, routing.project_id)
         return Located(pod, routing)
-    found = await _ask_pods(db, registry, caller, server_id, kind, ask)
+    found = await _ask_pods(db, registry, caller, server_id, kind, ask, service)
     if found is None:
         raise ServerNotFound(server_id)
     pod, body = found
@@ -110,11 +111,10 @@ async def _ask_pods(
     server_id: str,
     kind: str,
     ask: Ask | None,
+    service: str,
 ) -> tuple[Pod, dict[str, Any]] | None:
     pods = list((await pods_by_id(db)).values())
     ask_one = ask or _compute_ask(registry, caller, server_id, kind)
-    # the objects of other services routed this way (volumes, ...) are Cinder's
-    service = "compute" if kind in PATHS else "volume"
     found = await fanout.gather(registry, service, pods, ask_one)
     for pod, body in found.answers:
         if body is not None:

@@ -56,7 +56,9 @@ async def locate(
         found = resp.json().get(key)
         return found if isinstance(found, dict) else None
 
-    return await routed.locate(db, registry, None, object_id, project_id, kind, ask=ask)
+    return await routed.locate(
+        db, registry, None, object_id, project_id, kind, ask=ask, service=pod_volume.SERVICE
+    )
 
 
 async def intent(
