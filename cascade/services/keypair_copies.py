@@ -11,23 +11,21 @@ not either. When the top keypair is deleted its copies are deleted too.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.identity import KeystoneUnavailable
 from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import Caller, PodRefused, call, pod_message
+from cascade.pods.compute import Caller, PodRefused, call
 from cascade.pods.registry import PodRegistry
-from cascade.services import keypairs, routings
+from cascade.services import copies, keypairs
+from cascade.services.copies import PodAPI
 
 LOG = logging.getLogger(__name__)
 RESOURCE = "keypair"
@@ -43,50 +41,57 @@ class KeypairCopyFailed(PodRefused):
     what = "a keypair copy"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+@dataclasses.dataclass
+class KeypairCopy:
+    """A user's keypair in a pod's Nova (`copies.Kind`): named as at the top, owned by
+    the user whose token the calls carry; a top keypair never changes, nor its copy."""
 
+    user_id: str
+    resource: str = RESOURCE
 
-async def _get_copy(
-    registry: PodRegistry, pod: Pod, caller: Caller, name: str
-) -> dict[str, Any] | None:
-    resp = await call(registry, pod, caller, "GET", f"/os-keypairs/{quote(name, safe='')}")
-    if resp.status_code == 404:
+    def name(self, top: Keypair) -> str:
+        return top.name
+
+    def bottom_id(self, copy: dict[str, Any]) -> str:
+        return str(copy["name"])
+
+    async def find(self, api: PodAPI[Caller], top: Keypair) -> dict[str, Any] | None:
+        resp = await api.send("GET", _path(top.name), (200, 404))
+        found: dict[str, Any] | None = resp.json()["keypair"] if resp.status_code == 200 else None
+        return found
+
+    def same(self, copy: dict[str, Any], top: Keypair) -> bool:
+        """A copy with another public key is a leftover of an earlier keypair of that name
+        (deleted at the top while the pod was down, or made in the pod directly): the
+        top's key wins."""
+        return str(copy.get("public_key", "")).strip() == top.public_key.strip()
+
+    async def create(self, api: PodAPI[Caller], top: Keypair) -> dict[str, Any] | None:
+        body = {"keypair": {"name": top.name, "public_key": top.public_key, "type": top.type}}
+        resp = await api.send("POST", "/os-keypairs", (200, 201, 409), json=body)
+        return None if resp.status_code == 409 else {"name": top.name}
+
+    async def converge(
+        self, api: PodAPI[Caller], top: Keypair, copy: dict[str, Any], fresh: bool
+    ) -> None:
         return None
-    if resp.status_code != 200:
-        raise KeypairCopyFailed(pod.name, resp.status_code, pod_message(resp))
-    found: dict[str, Any] = resp.json()["keypair"]
-    return found
+
+    async def remove(self, api: PodAPI[Caller], bottom_id: str) -> None:
+        await _delete_copy(api, bottom_id, self.user_id)
 
 
-async def _import(registry: PodRegistry, pod: Pod, caller: Caller, keypair: Keypair) -> None:
-    body = {
-        "keypair": {"name": keypair.name, "public_key": keypair.public_key, "type": keypair.type}
-    }
-    resp = await call(registry, pod, caller, "POST", "/os-keypairs", json=body)
-    if resp.status_code in (200, 201):
-        return
-    if resp.status_code == 409:  # made meanwhile by a concurrent request: is it ours?
-        copy = await _get_copy(registry, pod, caller, keypair.name)
-        if copy is not None and copy.get("public_key", "").strip() == keypair.public_key.strip():
-            return
-    raise KeypairCopyFailed(pod.name, resp.status_code, pod_message(resp))
+def _path(name: str) -> str:
+    return f"/os-keypairs/{quote(name, safe='')}"
 
 
-async def _delete_copy(
-    registry: PodRegistry, pod: Pod, caller: Caller, name: str, user_id: str
-) -> None:
+def _api(registry: PodRegistry, pod: Pod, caller: Caller) -> PodAPI[Caller]:
+    return PodAPI(registry, pod, caller, call, KeypairCopyFailed)
+
+
+async def _delete_copy(api: PodAPI[Caller], name: str, user_id: str) -> None:
     """DELETE the pod's copy owned by `user_id` (gone already counts as done)."""
-    resp = await call(
-        registry,
-        pod,
-        dataclasses.replace(caller, version=WITH_USER_ID),
-        "DELETE",
-        f"/os-keypairs/{quote(name, safe='')}",
-        params={"user_id": user_id},
-    )
-    if resp.status_code not in (202, 204, 404):
-        raise KeypairCopyFailed(pod.name, resp.status_code, pod_message(resp))
+    owner = api.as_(dataclasses.replace(api.caller, version=WITH_USER_ID))
+    await owner.send("DELETE", _path(name), (202, 204, 404), params={"user_id": user_id})
 
 
 async def ensure_in_pod(
@@ -105,25 +110,9 @@ async def ensure_in_pod(
     `KeypairCopyFailed` when the pod refuses; `PodUnavailable` is passed on.
     """
     keypair = await keypairs.get(db, user_id, key_name)
-    routing = await routings.find(db, RESOURCE, keypair.id, pod.id)
-    if routing is not None and routing.status == "active":
-        return
-    if routing is None:
-        routing = await routings.record_intent_once(db, RESOURCE, keypair.id, pod.id, project_id="")
     version = WITH_TYPE if _OLD_NAME.match(keypair.name) else WITH_RELAXED_NAMES
-    typed = dataclasses.replace(caller, version=version)
-    copy = await _get_copy(registry, pod, typed, keypair.name)
-    if copy is not None and copy.get("public_key", "").strip() != keypair.public_key.strip():
-        # a leftover of an earlier keypair of that name (deleted at the top while the
-        # pod was down, or made in the pod directly): the top's key wins
-        await _delete_copy(registry, pod, caller, keypair.name, keypair.user_id)
-        copy = None
-    if copy is None:
-        await _import(registry, pod, typed, keypair)
-    routing.bottom_id = keypair.name
-    routing.status = "active"
-    routing.updated_at = _now()
-    await db.commit()
+    api = _api(registry, pod, dataclasses.replace(caller, version=version))
+    await copies.ensure(db, api, KeypairCopy(keypair.user_id), keypair, keypair.id)
 
 
 async def delete_copies(
@@ -138,28 +127,18 @@ async def delete_copies(
     finds it, instead of an orphan nobody knows about. A new top keypair of
     the same name replaces the stale copy anyway (`ensure_in_pod`).
     """
-    query = select(Routing).where(Routing.resource_type == RESOURCE, Routing.top_id == keypair.id)
-    copies = list((await db.scalars(query)).all())
-    if not copies:
-        return
-    pods = {r.pod_id: await db.get(Pod, r.pod_id) for r in copies}
 
-    async def remove(routing: Routing) -> BaseException | None:
-        pod = pods[routing.pod_id]
-        if pod is None:
-            return None
-        try:
-            name = routing.bottom_id or keypair.name
-            await _delete_copy(registry, pod, caller, name, keypair.user_id)
-        except (KeypairCopyFailed, PodUnavailable, KeystoneUnavailable) as exc:
-            return exc
-        return None
+    async def remove(pod: Pod, routing: Routing) -> None:
+        name = routing.bottom_id or keypair.name
+        await _delete_copy(_api(registry, pod, caller), name, keypair.user_id)
 
-    results = await asyncio.gather(*(remove(r) for r in copies))
-    for routing, error in zip(copies, results, strict=True):
+    done = await copies.each_copy(db, RESOURCE, keypair.id, remove, parallel=True, intents=True)
+    for routing, error in done:
         if error is None:
             await db.delete(routing)
             continue
+        if not isinstance(error, KeypairCopyFailed | PodUnavailable | KeystoneUnavailable):
+            raise error
         LOG.warning(
             "keypair %s of user %s: copy in pod %s not deleted, routing %s marked stale: %s",
             keypair.name,
@@ -169,7 +148,7 @@ async def delete_copies(
             error,
         )
         routing.status = "stale"
-        routing.updated_at = _now()
+        routing.updated_at = copies.now()
     await db.commit()
 
 

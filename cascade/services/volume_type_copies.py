@@ -18,215 +18,211 @@ with the top (a job after each change). A pod's refusal is `PodRefused`;
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, QosSpecs, Routing, VolumeType
 from cascade.pods import volume as pod_volume
-from cascade.pods.compute import PodRefused, pod_message
+from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
-from cascade.services import routings, volume_encryption, volume_qos, volume_types
+from cascade.services import copies, routings, volume_encryption, volume_qos, volume_types
+from cascade.services.copies import PREFIX, PodAPI
 
 VERSION = "3.0"
-PREFIX = "cascade-"
 TOP = object()  # `_converge`: what the top has
+Cinder = PodAPI[pod_volume.Caller]
 
 
 class TypeCopyFailed(PodRefused):
     what = "a volume type copy"
 
 
-def bottom_name(vtype: VolumeType) -> str:
-    return volume_types.DEFAULT if vtype.name == volume_types.DEFAULT else f"{PREFIX}{vtype.id}"
+def cinder(registry: PodRegistry, pod: Pod, request_id: str = "") -> Cinder:
+    """Calls to the pod's Cinder as Cascade's service user."""
+    caller = pod_volume.Caller(None, VERSION, request_id)
+    return PodAPI(registry, pod, caller, pod_volume.call, TypeCopyFailed)
 
 
 @dataclasses.dataclass
-class PodCinder:
-    """Calls to one pod's Cinder as Cascade's service user."""
+class VolumeTypeCopy:
+    """A top volume type's copy in a pod's Cinder (`copies.Kind`): its extra specs
+    (`specs`, else the top's), encryption (`encryption`, else the top's), QoS specs
+    (the pod's copy of the top's) and the access of `projects`; the top's
+    `__DEFAULT__` is the pod's own default type, adopted and left as it is."""
 
-    registry: PodRegistry
-    pod: Pod
-    caller: pod_volume.Caller
+    db: AsyncSession
+    projects: list[str]
+    specs: dict[str, str] | None = None
+    encryption: Any = TOP
+    resource: str = volume_types.KIND
 
-    @classmethod
-    async def open(cls, registry: PodRegistry, pod: Pod, request_id: str = "") -> PodCinder:
-        return cls(registry, pod, pod_volume.Caller(None, VERSION, request_id))
+    def name(self, top: VolumeType) -> str:
+        return volume_types.DEFAULT if top.name == volume_types.DEFAULT else f"{PREFIX}{top.id}"
 
-    async def send(
-        self, method: str, path: str, ok: Collection[int], **kwargs: Any
-    ) -> httpx.Response:
-        """The pod's answer if its status is in `ok`, else TypeCopyFailed."""
-        resp = await pod_volume.call(self.registry, self.pod, self.caller, method, path, **kwargs)
-        if resp.status_code not in ok:
-            raise TypeCopyFailed(self.pod.name, resp.status_code, pod_message(resp))
-        return resp
+    def bottom_id(self, copy: dict[str, Any]) -> str:
+        return str(copy["id"])
 
-    async def find(self, name: str) -> dict[str, Any] | None:
+    def same(self, copy: dict[str, Any], top: VolumeType) -> bool:
+        return True
+
+    async def find(self, api: Cinder, top: VolumeType) -> dict[str, Any] | None:
+        name = self.name(top)
         if name == volume_types.DEFAULT:
-            found = await self.send("GET", "/types/default", (200, 404))
+            found = await api.send("GET", "/types/default", (200, 404))
             body = found.json().get("volume_type") if found.status_code == 200 else None
             return body if isinstance(body, dict) else None
-        listed = await self.send("GET", "/types", (200,), params={"is_public": "None"})
+        listed = await api.send("GET", "/types", (200,), params={"is_public": "None"})
         for vtype in listed.json().get("volume_types", []):
             if vtype.get("name") == name:
                 return dict(vtype)
         return None
 
+    async def create(self, api: Cinder, top: VolumeType) -> dict[str, Any] | None:
+        body = {
+            "volume_type": {
+                "name": self.name(top),
+                "description": top.name,
+                "extra_specs": volume_types.pod_specs(top),
+                "os-volume-type-access:is_public": top.is_public,
+            }
+        }
+        resp = await api.send("POST", "/types", (200, 409), json=body)
+        made: dict[str, Any] | None = (
+            resp.json()["volume_type"] if resp.status_code == 200 else None
+        )
+        return made
 
-async def _converge(
-    cinder: PodCinder,
-    vtype: VolumeType,
-    projects: list[str],
-    bottom: str,
-    specs: dict[str, str] | None = None,
-    encryption: Any = TOP,
-    qos: str | None = None,
-) -> None:
-    """The copy's extra specs (`specs`, else the top's), encryption (`encryption`, else
-    the top's), QoS specs (the pod's copy `qos`) and access as the top's (the default
-    type is the pod's own)."""
-    if vtype.name == volume_types.DEFAULT:
-        return
-    path = f"/types/{bottom}"
-    await _associate(cinder, bottom, qos)
-    want_encryption = volume_encryption.spec(vtype) if encryption is TOP else encryption
-    await _encryption(cinder, path, want_encryption)
-    have = (await cinder.send("GET", f"{path}/extra_specs", (200,))).json()["extra_specs"]
-    want = volume_types.pod_specs(vtype) if specs is None else specs
-    if want and any(have.get(k) != v for k, v in want.items()):
-        await cinder.send("POST", f"{path}/extra_specs", (200,), json={"extra_specs": want})
-    for key in set(have) - set(want):
-        await cinder.send("DELETE", f"{path}/extra_specs/{key}", (202, 404))
-    if vtype.is_public:
-        return
-    found = await cinder.send("GET", f"{path}/os-volume-type-access", (200,))
-    granted = {a["project_id"] for a in found.json().get("volume_type_access", [])}
-    for project in sorted(set(projects) - granted):
-        body = {"addProjectAccess": {"project": project}}
-        await cinder.send("POST", f"{path}/action", (202, 409), json=body)
-    for project in sorted(granted - set(projects)):
-        body = {"removeProjectAccess": {"project": project}}
-        await cinder.send("POST", f"{path}/action", (202, 404), json=body)
+    async def remove(self, api: Cinder, bottom_id: str) -> None:
+        found = await api.send("GET", f"/types/{bottom_id}", (200, 404))
+        if found.status_code == 200 and found.json()["volume_type"]["name"].startswith(PREFIX):
+            await api.send("DELETE", f"/types/{bottom_id}", (202, 404))
+
+    async def converge(
+        self, api: Cinder, top: VolumeType, copy: dict[str, Any], fresh: bool
+    ) -> None:
+        if top.name == volume_types.DEFAULT:
+            return
+        bottom = str(copy["id"])
+        path = f"/types/{bottom}"
+        await _associate(api, bottom, await qos_in_pod(self.db, api, top.qos_specs_id))
+        want_encryption = volume_encryption.spec(top) if self.encryption is TOP else self.encryption
+        await _encryption(api, path, want_encryption)
+        have = (await api.send("GET", f"{path}/extra_specs", (200,))).json()["extra_specs"]
+        want = volume_types.pod_specs(top) if self.specs is None else self.specs
+        if want and any(have.get(k) != v for k, v in want.items()):
+            await api.send("POST", f"{path}/extra_specs", (200,), json={"extra_specs": want})
+        for key in set(have) - set(want):
+            await api.send("DELETE", f"{path}/extra_specs/{key}", (202, 404))
+        if top.is_public:
+            return
+        found = await api.send("GET", f"{path}/os-volume-type-access", (200,))
+        granted = {a["project_id"] for a in found.json().get("volume_type_access", [])}
+        for project in sorted(set(self.projects) - granted):
+            body = {"addProjectAccess": {"project": project}}
+            await api.send("POST", f"{path}/action", (202, 409), json=body)
+        for project in sorted(granted - set(self.projects)):
+            body = {"removeProjectAccess": {"project": project}}
+            await api.send("POST", f"{path}/action", (202, 404), json=body)
 
 
-async def _associate(cinder: PodCinder, bottom: str, qos: str | None) -> None:
+async def _associate(api: Cinder, bottom: str, qos: str | None) -> None:
     """The pod's type associated with the pod's copy of the top's QoS specs, or none."""
-    shown = (await cinder.send("GET", f"/types/{bottom}", (200,))).json()["volume_type"]
+    shown = (await api.send("GET", f"/types/{bottom}", (200,))).json()["volume_type"]
     current = shown.get("qos_specs_id")
     if current == qos:
         return
     params = {"vol_type_id": bottom}
     if current:
-        await cinder.send("GET", f"/qos-specs/{current}/disassociate", (202,), params=params)
+        await api.send("GET", f"/qos-specs/{current}/disassociate", (202,), params=params)
     if qos:
-        await cinder.send("GET", f"/qos-specs/{qos}/associate", (202,), params=params)
+        await api.send("GET", f"/qos-specs/{qos}/associate", (202,), params=params)
 
 
-async def qos_in_pod(db: AsyncSession, cinder: PodCinder, qos_id: str | None) -> str | None:
-    """The pod's copy of top QoS specs `qos_id` (named `cascade-<id>`), made or brought in
-    line with the top now; None for none."""
-    if not qos_id:
-        return None
-    qos = await db.get(QosSpecs, qos_id)
-    if qos is None:
-        return None
-    pod = cinder.pod
-    routing = await routings.find(db, volume_qos.KIND, qos.id, pod.id)
-    if routing is None:
-        routing = await routings.record_intent_once(db, volume_qos.KIND, qos.id, pod.id, "")
-    bottom = routing.bottom_id if routing.status == "active" else None
-    if bottom is None:
-        name = f"{PREFIX}{qos.id}"
-        listed = (await cinder.send("GET", "/qos-specs", (200,))).json()["qos_specs"]
-        found = next((q for q in listed if q.get("name") == name), None)
-        if found is None:
-            body = {"qos_specs": {"name": name, "consumer": qos.consumer, **qos.specs}}
-            found = (await cinder.send("POST", "/qos-specs", (200,), json=body)).json()["qos_specs"]
-        bottom = str(found["id"])
-        await _activate(db, routing, bottom)
-    await converge_qos(cinder, qos, bottom)
-    return bottom
-
-
-async def converge_qos(cinder: PodCinder, qos: QosSpecs, bottom: str) -> None:
-    """A pod's copy of QoS specs with the top's consumer and specs."""
-    have = (await cinder.send("GET", f"/qos-specs/{bottom}", (200,))).json()["qos_specs"]
-    want = {**qos.specs, "consumer": qos.consumer}
-    current = {**(have.get("specs") or {}), "consumer": have.get("consumer")}
-    if any(current.get(k) != v for k, v in want.items()):
-        await cinder.send("PUT", f"/qos-specs/{bottom}", (200,), json={"qos_specs": want})
-    extra = sorted(set(have.get("specs") or {}) - set(qos.specs))
-    if extra:
-        await cinder.send("PUT", f"/qos-specs/{bottom}/delete_keys", (202,), json={"keys": extra})
-
-
-async def _encryption(cinder: PodCinder, path: str, want: dict[str, Any] | None) -> None:
-    have = (await cinder.send("GET", f"{path}/encryption", (200,))).json()
+async def _encryption(api: Cinder, path: str, want: dict[str, Any] | None) -> None:
+    have = (await api.send("GET", f"{path}/encryption", (200,))).json()
     have_spec = {k: have.get(k) for k in volume_encryption.FIELDS} if have else None
     if have_spec == want:
         return
     if want is None:
-        await cinder.send("DELETE", f"{path}/encryption/{have['encryption_id']}", (202, 404))
+        await api.send("DELETE", f"{path}/encryption/{have['encryption_id']}", (202, 404))
     elif not have:
-        await cinder.send("POST", f"{path}/encryption", (200,), json={"encryption": want})
+        await api.send("POST", f"{path}/encryption", (200,), json={"encryption": want})
     else:
         url = f"{path}/encryption/{have['encryption_id']}"
-        await cinder.send("PUT", url, (200,), json={"encryption": want})
+        await api.send("PUT", url, (200,), json={"encryption": want})
+
+
+class QosCopy:
+    """Top QoS specs' copy in a pod's Cinder (`copies.Kind`): the top's consumer and
+    specs."""
+
+    resource = volume_qos.KIND
+
+    def name(self, top: QosSpecs) -> str:
+        return f"{PREFIX}{top.id}"
+
+    def bottom_id(self, copy: dict[str, Any]) -> str:
+        return str(copy["id"])
+
+    def same(self, copy: dict[str, Any], top: QosSpecs) -> bool:
+        return True
+
+    async def find(self, api: Cinder, top: QosSpecs) -> dict[str, Any] | None:
+        listed = (await api.send("GET", "/qos-specs", (200,))).json()["qos_specs"]
+        return next((q for q in listed if q.get("name") == self.name(top)), None)
+
+    async def create(self, api: Cinder, top: QosSpecs) -> dict[str, Any] | None:
+        body = {"qos_specs": {"name": self.name(top), "consumer": top.consumer, **top.specs}}
+        resp = await api.send("POST", "/qos-specs", (200, 409), json=body)
+        return None if resp.status_code == 409 else dict(resp.json()["qos_specs"])
+
+    async def remove(self, api: Cinder, bottom_id: str) -> None:
+        url = f"/qos-specs/{bottom_id}"
+        await api.send("DELETE", url, (202, 404), params={"force": "True"})
+
+    async def converge(self, api: Cinder, top: QosSpecs, copy: dict[str, Any], fresh: bool) -> None:
+        bottom = str(copy["id"])
+        have = (await api.send("GET", f"/qos-specs/{bottom}", (200,))).json()["qos_specs"]
+        want = {**top.specs, "consumer": top.consumer}
+        current = {**(have.get("specs") or {}), "consumer": have.get("consumer")}
+        if any(current.get(k) != v for k, v in want.items()):
+            await api.send("PUT", f"/qos-specs/{bottom}", (200,), json={"qos_specs": want})
+        extra = sorted(set(have.get("specs") or {}) - set(top.specs))
+        if extra:
+            body = {"keys": extra}
+            await api.send("PUT", f"/qos-specs/{bottom}/delete_keys", (202,), json=body)
+
+
+async def qos_in_pod(db: AsyncSession, api: Cinder, qos_id: str | None) -> str | None:
+    """The pod's copy of top QoS specs `qos_id`, made or brought in line with the top
+    now; None for none."""
+    qos = await db.get(QosSpecs, qos_id) if qos_id else None
+    if qos is None:
+        return None
+    kind = QosCopy()
+    routing = await copies.routing_of(db, kind.resource, qos.id, api.pod)
+    if routing.bottom_id and routing.status == "active":
+        await kind.converge(api, qos, {"id": routing.bottom_id}, fresh=False)
+        return routing.bottom_id
+    return await copies.ensure(db, api, kind, qos, qos.id)
+
+
+async def _kind(db: AsyncSession, vtype: VolumeType, **changes: Any) -> VolumeTypeCopy:
+    return VolumeTypeCopy(db, await volume_types.projects_of(db, vtype.id), **changes)
 
 
 async def ensure_in_pod(
     db: AsyncSession, registry: PodRegistry, pod: Pod, vtype: VolumeType, request_id: str = ""
 ) -> str:
     """The pod's id of its copy of `vtype`, made (or adopted) now if there is none."""
-    routing = await routings.find(db, volume_types.KIND, vtype.id, pod.id)
-    if routing is not None and routing.bottom_id and routing.status == "active":
-        return routing.bottom_id
-    if routing is None:
-        routing = await routings.record_intent_once(db, volume_types.KIND, vtype.id, pod.id, "")
-    cinder = await PodCinder.open(registry, pod, request_id)
-    name = bottom_name(vtype)
-    found = await cinder.find(name)
-    projects = await volume_types.projects_of(db, vtype.id)
-    if found is None:
-        body = {
-            "volume_type": {
-                "name": name,
-                "description": vtype.name,
-                "extra_specs": volume_types.pod_specs(vtype),
-                "os-volume-type-access:is_public": vtype.is_public,
-            }
-        }
-        found = (await cinder.send("POST", "/types", (200,), json=body)).json()["volume_type"]
-    bottom = str(found["id"])
-    qos = await qos_in_pod(db, cinder, vtype.qos_specs_id)
-    await _converge(cinder, vtype, projects, bottom, qos=qos)
-    await _activate(db, routing, bottom)
-    return bottom
-
-
-async def _activate(db: AsyncSession, routing: Routing, bottom: str) -> None:
-    routing = await db.merge(routing)
-    routing.bottom_id = bottom
-    routing.status = "active"
-    routing.updated_at = datetime.now(UTC).replace(tzinfo=None)
-    await db.commit()
+    kind = await _kind(db, vtype)
+    return await copies.ensure(db, cinder(registry, pod, request_id), kind, vtype, vtype.id)
 
 
 async def sync(db: AsyncSession, registry: PodRegistry, vtype: VolumeType) -> None:
     """Every copy of `vtype` brought in line with the top."""
-    projects = await volume_types.projects_of(db, vtype.id)
-    for routing in await volume_types.copies(db, vtype.id):
-        pod = await db.get(Pod, routing.pod_id)
-        if pod is None or not routing.bottom_id:
-            continue
-        cinder = await PodCinder.open(registry, pod)
-        qos = await qos_in_pod(db, cinder, vtype.qos_specs_id)
-        await _converge(cinder, vtype, projects, routing.bottom_id, qos=qos)
+    await push(db, registry, vtype)
 
 
 async def push(
@@ -236,33 +232,32 @@ async def push(
     specs: dict[str, str] | None = None,
     encryption: Any = TOP,
 ) -> None:
-    """The extra specs (or encryption) a type is about to have, in every copy first: a
-    pod that refuses (Cinder refuses changes to a type its volumes use) stops the
-    change with its TypeCopyFailed; copies changed before it are set back by the next
-    sync."""
-    projects = await volume_types.projects_of(db, vtype.id)
+    """The extra specs (or encryption) a type is about to have (default: what it has), in
+    every copy first: a pod that refuses (Cinder refuses changes to a type its volumes
+    use) stops the change with its TypeCopyFailed; copies changed before it are set
+    back by the next sync."""
     wanted = None
     if specs is not None:
         wanted = {k: v for k, v in specs.items() if not k.startswith(volume_types.TOP_ONLY)}
-    for routing in await volume_types.copies(db, vtype.id):
-        pod = await db.get(Pod, routing.pod_id)
-        if pod is not None and routing.bottom_id:
-            cinder = await PodCinder.open(registry, pod)
-            qos = await qos_in_pod(db, cinder, vtype.qos_specs_id)
-            await _converge(cinder, vtype, projects, routing.bottom_id, wanted, encryption, qos)
+    kind = await _kind(db, vtype, specs=wanted, encryption=encryption)
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        copy = {"id": routing.bottom_id}
+        await kind.converge(cinder(registry, pod), vtype, copy, fresh=False)
+
+    await copies.each_copy(db, kind.resource, vtype.id, one)
 
 
 async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
     """The pods' copies of a top type that goes (not the pods' own default type)."""
-    for routing in await volume_types.copies(db, type_id):
-        pod = await db.get(Pod, routing.pod_id)
-        if pod is not None and routing.bottom_id:
-            cinder = await PodCinder.open(registry, pod)
-            found = await cinder.send("GET", f"/types/{routing.bottom_id}", (200, 404))
-            if found.status_code == 200 and found.json()["volume_type"]["name"].startswith(PREFIX):
-                await cinder.send("DELETE", f"/types/{routing.bottom_id}", (202, 404))
+    kind = VolumeTypeCopy(db, [])
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        await kind.remove(cinder(registry, pod), str(routing.bottom_id))
         await db.delete(routing)
         await db.commit()
+
+    await copies.each_copy(db, kind.resource, type_id, one)
 
 
 async def top_of(db: AsyncSession, pod: Pod, bottom_id: str) -> str | None:
@@ -275,18 +270,15 @@ async def sync_qos(db: AsyncSession, registry: PodRegistry, qos_id: str) -> None
     """Every pod's copy of top QoS specs brought in line with the top (a deleted one's
     copies go, disassociated)."""
     qos = await db.get(QosSpecs, qos_id)
-    query = select(Routing).where(
-        Routing.resource_type == volume_qos.KIND, Routing.top_id == qos_id
-    )
-    for routing in list((await db.scalars(query)).all()):
-        pod = await db.get(Pod, routing.pod_id)
-        if pod is None or not routing.bottom_id:
-            continue
-        cinder = await PodCinder.open(registry, pod)
+    kind = QosCopy()
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        api = cinder(registry, pod)
         if qos is not None:
-            await converge_qos(cinder, qos, routing.bottom_id)
-            continue
-        url = f"/qos-specs/{routing.bottom_id}"
-        await cinder.send("DELETE", url, (202, 404), params={"force": "True"})
+            await kind.converge(api, qos, {"id": routing.bottom_id}, fresh=False)
+            return
+        await kind.remove(api, str(routing.bottom_id))
         await db.delete(routing)
         await db.commit()
+
+    await copies.each_copy(db, kind.resource, qos_id, one)

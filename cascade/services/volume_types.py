@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Routing, VolumeType, VolumeTypeAccess
+from cascade.db.models import VolumeType, VolumeTypeAccess
 
 DEFAULT = "__DEFAULT__"
 KIND = "volume_type"
@@ -225,11 +225,3 @@ async def remove_access(db: AsyncSession, vtype: VolumeType, project: str) -> No
             404, f"Volume type access not found for {vtype.id} / {project} combination."
         )
     await db.commit()
-
-
-async def copies(db: AsyncSession, type_id: str) -> list[Routing]:
-    """The pods' copies of a type (active routings)."""
-    query = select(Routing).where(
-        Routing.resource_type == KIND, Routing.top_id == type_id, Routing.status == "active"
-    )
-    return list((await db.scalars(query)).all())

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, Routing, VolumeType
-from cascade.services import volume_type_copies, volume_types
+from cascade.services import copies, volume_types
 
 # body keys of one object and of a list, per collection
 ONE = {
@@ -64,7 +64,7 @@ async def top_types(db: AsyncSession, pod: Pod, found: Any) -> Any:
     volumes = _volumes(found)
     if not volumes:
         return found
-    prefix = volume_type_copies.PREFIX
+    prefix = copies.PREFIX
     ids = {
         str(v["volume_type"])[len(prefix) :]
         for v in volumes

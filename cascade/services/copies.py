@@ -1,0 +1,205 @@
+"""Copies of top-owned objects in the pods: one protocol for every kind (no HTTP types).
+
+Flavors, keypairs, volume types, QoS specs and group types are owned by the
+top; a pod gets a copy of one the first time something there needs it. What
+differs per kind (its name in the pod, how to find, make, converge and delete
+a copy) is a `Kind`; what is the same is here:
+
+- `ensure`: the copy's routing (resource type = the kind, top id, pod, bottom
+  id; project "") is written as an intent before anything is made. An active
+  routing is trusted. Otherwise the copy is looked up by its name first and
+  adopted (brought in line with the top), so a retry after a crash never makes
+  a duplicate; a copy by that name that cannot be the top's (`Kind.same` says
+  no: a leftover of a deleted top object of the same name) is deleted and made
+  again; a create that loses a race to a concurrent one adopts what that made.
+- `copies` / `each_copy`: every pod's copy of one top object, for a sync after
+  the top changed, a push before it changes, or the deletes after it went.
+
+Calls go through `PodAPI.send`, which turns any status the caller did not
+expect into the kind's `PodRefused` (pod, status, message); `PodUnavailable`
+is passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar, Unpack
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Pod, Routing
+from cascade.pods import client
+from cascade.pods.compute import PodRefused, pod_message
+from cascade.pods.registry import PodRegistry
+from cascade.services import routings
+
+LOG = logging.getLogger(__name__)
+PREFIX = "cascade-"  # copies named after the top id: the top's name may clash in a pod
+
+C = TypeVar("C", bound=client.Caller)
+C_in = TypeVar("C_in", bound=client.Caller, contravariant=True)
+T = TypeVar("T")
+T_in = TypeVar("T_in", contravariant=True)
+R = TypeVar("R")
+
+
+class Call(Protocol[C_in]):
+    """A service's pod call (`pods.compute.call`, `pods.volume.call`)."""
+
+    def __call__(
+        self,
+        registry: PodRegistry,
+        pod: Pod,
+        caller: C_in,
+        method: str,
+        path: str,
+        **options: Unpack[client.CallOptions],
+    ) -> Awaitable[httpx.Response]: ...
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass
+class PodAPI(Generic[C]):
+    """Calls to one pod's service for `caller` (Cascade itself when it has no token)."""
+
+    registry: PodRegistry
+    pod: Pod
+    caller: C
+    call: Call[C]
+    refused: type[PodRefused]
+
+    async def send(
+        self, method: str, path: str, ok: Collection[int], **options: Unpack[client.CallOptions]
+    ) -> httpx.Response:
+        """The pod's answer if its status is in `ok`, else the kind's `PodRefused`."""
+        resp = await self.call(self.registry, self.pod, self.caller, method, path, **options)
+        if resp.status_code not in ok:
+            raise self.refused(self.pod.name, resp.status_code, pod_message(resp))
+        return resp
+
+    def as_(self, caller: C) -> PodAPI[C]:
+        return dataclasses.replace(self, caller=caller)
+
+
+class Kind(Protocol[T_in]):
+    """How one kind of top object is copied into a pod."""
+
+    resource: str  # the routings' resource type
+
+    def name(self, top: T_in) -> str:
+        """The copy's name in every pod."""
+
+    async def find(self, api: PodAPI[Any], top: T_in) -> dict[str, Any] | None:
+        """The pod's object of the copy's name, if there is one."""
+
+    def same(self, copy: dict[str, Any], top: T_in) -> bool:
+        """Whether a found copy can be the top's (what cannot change after a create)."""
+
+    async def create(self, api: PodAPI[Any], top: T_in) -> dict[str, Any] | None:
+        """Make the copy; None when the pod says its name is taken (made meanwhile)."""
+
+    async def converge(
+        self, api: PodAPI[Any], top: T_in, copy: dict[str, Any], fresh: bool
+    ) -> None:
+        """Bring the copy in line with the top (`fresh`: just made from the top)."""
+
+    async def remove(self, api: PodAPI[Any], bottom_id: str) -> None:
+        """Delete a copy (gone already counts as done)."""
+
+    def bottom_id(self, copy: dict[str, Any]) -> str:
+        """The pod's id of a copy (what the routing keeps)."""
+
+
+async def routing_of(db: AsyncSession, resource: str, top_id: str, pod: Pod) -> Routing:
+    """The copy's routing in `pod`, written now as an intent if there is none."""
+    found = await routings.find(db, resource, top_id, pod.id)
+    if found is None:
+        found = await routings.record_intent_once(db, resource, top_id, pod.id, project_id="")
+    return found
+
+
+async def activate(db: AsyncSession, routing: Routing, bottom_id: str) -> None:
+    routing = await db.merge(routing)
+    routing.bottom_id = bottom_id
+    routing.status = "active"
+    routing.updated_at = now()
+    await db.commit()
+
+
+async def adopt_or_make(api: PodAPI[Any], kind: Kind[T], top: T) -> str:
+    """The pod's id of the copy of `top`: found by name and converged, or made now."""
+    for _ in range(2):  # a second round only after losing a race to make it
+        copy = await kind.find(api, top)
+        if copy is not None and not kind.same(copy, top):
+            LOG.warning(
+                "pod %s: %s %s (%s), a leftover unlike the top's, is replaced",
+                api.pod.name,
+                kind.resource,
+                kind.bottom_id(copy),
+                kind.name(top),
+            )
+            await kind.remove(api, kind.bottom_id(copy))
+            copy = None
+        if copy is not None:
+            await kind.converge(api, top, copy, fresh=False)
+            return kind.bottom_id(copy)
+        made = await kind.create(api, top)
+        if made is not None:
+            await kind.converge(api, top, made, fresh=True)
+            return kind.bottom_id(made)
+    raise api.refused(api.pod.name, 409, f"{kind.name(top)} exists and cannot be adopted")
+
+
+async def ensure(db: AsyncSession, api: PodAPI[Any], kind: Kind[T], top: T, top_id: str) -> str:
+    """The pod's id of its copy of `top` (top id `top_id`), made or adopted now if the
+    routing is not active yet."""
+    routing = await routing_of(db, kind.resource, top_id, api.pod)
+    if routing.bottom_id and routing.status == "active":
+        return routing.bottom_id
+    bottom = await adopt_or_make(api, kind, top)
+    await activate(db, routing, bottom)
+    return bottom
+
+
+async def copies(
+    db: AsyncSession, resource: str, top_id: str, intents: bool = False
+) -> list[Routing]:
+    """The routings of every pod's copy of one top object (with a bottom id; `intents`:
+    also those of copies that may be half made)."""
+    query = select(Routing).where(Routing.resource_type == resource, Routing.top_id == top_id)
+    if not intents:
+        query = query.where(Routing.bottom_id.is_not(None))
+    return list((await db.scalars(query)).all())
+
+
+async def each_copy(
+    db: AsyncSession,
+    resource: str,
+    top_id: str,
+    work: Callable[[Pod, Routing], Awaitable[R]],
+    parallel: bool = False,
+    intents: bool = False,
+) -> list[tuple[Routing, R | BaseException]]:
+    """`work` on every copy whose pod still exists: in parallel (then each failure is
+    returned, not raised; `work` must not use `db`) or one after another (the first
+    failure is raised)."""
+    found = [
+        (routing, pod)
+        for routing in await copies(db, resource, top_id, intents)
+        if (pod := await db.get(Pod, routing.pod_id)) is not None
+    ]
+    if not parallel:
+        return [(routing, await work(pod, routing)) for routing, pod in found]
+    results = await asyncio.gather(
+        *(work(pod, routing) for routing, pod in found), return_exceptions=True
+    )
+    return list(zip((routing for routing, _ in found), results, strict=True))
