@@ -120,6 +120,20 @@ DEFAULTS: dict[str, str] = {
     "volume_extension:qos_specs_manage:delete_keys": "rule:admin_required",
     "volume_extension:volume_type_access:addProjectAccess": "rule:admin_required",
     "volume_extension:volume_type_access:removeProjectAccess": "rule:admin_required",
+    # group types (Cinder's rule names): any user lists and shows the public ones
+    "group:group_types:create": "rule:admin_required",
+    "group:group_types:update": "rule:admin_required",
+    "group:group_types:delete": "rule:admin_required",
+    "group:group_types_specs:get": "rule:admin_required",
+    "group:group_types_specs:get_all": "rule:admin_required",
+    "group:group_types_specs:create": "rule:admin_required",
+    "group:group_types_specs:update": "rule:admin_required",
+    "group:group_types_specs:delete": "rule:admin_required",
+    # default volume types per project (Cinder's rule names)
+    "volume_extension:default_set_or_update": "rule:admin_required",
+    "volume_extension:default_get": "rule:admin_required",
+    "volume_extension:default_get_all": "rule:admin_required",
+    "volume_extension:default_unset": "rule:admin_required",
     # volume quotas (Cinder's rule names): a member shows its own project's
     "volume_extension:quotas:show": "rule:admin_required",
     "volume_extension:quotas:update": "rule:admin_required",

@@ -134,6 +134,32 @@ class VolumeType(Base):
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
+class GroupType(Base):
+    """A Cinder group type owned by the top; pods get a copy (a `group_type` routing) when
+    a group needs it."""
+
+    __tablename__ = "group_types"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    group_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class DefaultType(Base):
+    """A project's default volume type (Cinder's `/default-types`), set at the top."""
+
+    __tablename__ = "default_types"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    volume_type_id: Mapped[str] = mapped_column(
+        ForeignKey("volume_types.id", ondelete="CASCADE"), index=True
+    )
+
+
 class QosSpecs(Base):
     """QoS specs owned by the top; a pod gets a copy with a volume type associated with them."""
 

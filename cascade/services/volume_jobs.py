@@ -5,17 +5,20 @@
   and its QoS specs association.
 - `qos_specs.sync` (QoS specs id): every pod's copy gets the top's consumer and
   specs; a deleted one's copies go.
-Both compare rather than replay: running them again converges on the same state.
+- `group_type.sync` (group type id): every pod's copy gets the top's group specs
+  and visibility.
+All compare rather than replay: running them again converges on the same state.
 """
 
 from __future__ import annotations
 
 from cascade.db.models import Job, VolumeType
 from cascade.jobs.registry import JobContext, handler
-from cascade.services import volume_type_copies
+from cascade.services import group_types, volume_type_copies
 
 SYNC = "volume_type.sync"
 QOS_SYNC = "qos_specs.sync"
+GROUP_TYPE_SYNC = "group_type.sync"
 
 
 @handler(SYNC)
@@ -30,3 +33,9 @@ async def sync_type(ctx: JobContext, job: Job) -> None:
 async def sync_qos(ctx: JobContext, job: Job) -> None:
     async with ctx.sessions() as db:
         await volume_type_copies.sync_qos(db, ctx.pods, job.resource_id)
+
+
+@handler(GROUP_TYPE_SYNC)
+async def sync_group_type(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        await group_types.sync(db, ctx.pods, job.resource_id)

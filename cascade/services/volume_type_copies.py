@@ -38,9 +38,9 @@ class TypeCopyFailed(PodRefused):
     what = "a volume type copy"
 
 
-def cinder(registry: PodRegistry, pod: Pod, request_id: str = "") -> Cinder:
+def cinder(registry: PodRegistry, pod: Pod, request_id: str = "", version: str = VERSION) -> Cinder:
     """Calls to the pod's Cinder as Cascade's service user."""
-    caller = pod_volume.Caller(None, VERSION, request_id)
+    caller = pod_volume.Caller(None, version, request_id)
     return PodAPI(registry, pod, caller, pod_volume.call, TypeCopyFailed)
 
 

@@ -12,6 +12,7 @@ it with the new id, a refusal removes it and is passed back with the pod named.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -32,17 +33,25 @@ from cascade.api.volume.common import (
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, VolumeType
-from cascade.services import routings, scheduling, volume_types
+from cascade.services import group_types, routings, scheduling, volume_types
 from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
 from cascade.versions import Version
 
-# a new volume's source, in the order Cinder looks at them
+# a new volume's source, in the order Cinder looks at them (a group's volume goes to the
+# group's pod too)
 SOURCES = (
     ("snapshot_id", volume_service.SNAPSHOT),
     ("source_volid", volume_service.VOLUME),
     ("backup_id", volume_service.BACKUP),
+    ("group_id", volume_service.GROUP),
 )
+# a group made from another group or its snapshot goes to that one's pod
+GROUP_SOURCES = (
+    ("group_snapshot_id", volume_service.GROUP_SNAPSHOT),
+    ("source_group_id", volume_service.GROUP),
+)
+GROUPS = Version(3, 13)
 
 
 def _size(raw: Any) -> int | None:
@@ -78,7 +87,7 @@ async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType |
             if wanted:
                 scope = None if ctx.is_admin else ctx.project_id
                 return await volume_types.by_name_or_id(db, str(wanted), scope)
-            if any(volume.get(key) for key, _ in SOURCES):
+            if any(volume.get(key) for key, _ in SOURCES[:3]):
                 return None  # Cinder gives it the source's type
             return await volume_types.default(db, request.app.state.conf.volume.default_volume_type)
         except volume_types.TypeError_ as exc:
@@ -86,12 +95,17 @@ async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType |
 
 
 async def _volume_pod(
-    request: Request, volume: dict[str, Any], tag: str | None, version: Version
+    request: Request,
+    volume: dict[str, Any],
+    tag: str | None,
+    version: Version,
+    sources: tuple[tuple[str, str], ...] = SOURCES,
 ) -> Pod:
+    """The pod of a new volume or group: its source's, else by AZ as for servers."""
     az = volume.get("availability_zone")
     if az is not None and not isinstance(az, str):
         raise _bad(f"Invalid input for field/attribute availability_zone. Value: {az}.")
-    for key, kind in SOURCES:
+    for key, kind in sources:
         if volume.get(key):
             located = await locate(request, kind, str(volume[key]), version)
             if az and az != located.pod.az:
@@ -134,7 +148,8 @@ async def create_in(
     project = project_of(request)
     async with session(request) as db:
         intent = await volume_service.intent(db, kind, str(state.get("request_id")), pod, project)
-    default_path, key = volume_service.PATHS[kind]
+    resource = volume_service.BY_KIND[kind]
+    default_path, key = resource.path, resource.key
     resp = await send(request, pod, version, "POST", path or default_path, json=body)
     if resp.status_code >= 400:
         async with session(request) as db:
@@ -169,17 +184,72 @@ async def volume(request: Request) -> Response:
     return await create_in(request, volume_service.VOLUME, pod, body, version)
 
 
-async def in_volume_pod(request: Request, kind: str, key: str) -> Response:
-    """POST /snapshots or /backups: made in the pod of `volume_id`."""
+async def group(request: Request) -> Response:
+    """POST /groups (3.13+): 202 with the new group, made in the pod its AZ chooses (as a
+    volume's), with the pod's copies of its top group type and volume types (each by
+    name or id; an unknown one is Cinder's 404)."""
     version = await negotiated(request)
+    if version < GROUPS:
+        raise VolumeError(404, "The resource could not be found.")
     body = await json_body(request)
-    entity = entity_of(body, key)
-    if "volume_id" not in entity:
-        raise _bad("'volume_id' is a required property")
-    located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
-    size = await _size_of(request, located, str(entity["volume_id"]), version)
-    await quotas.check_create(request, kind, size)
-    return await create_in(request, kind, located.pod, body, version)
+    entity = entity_of(body, "group")
+    wanted = entity.get("volume_types")
+    if not entity.get("group_type"):
+        raise _bad("'group_type' is a required property")
+    if not isinstance(wanted, list) or not wanted:
+        raise _bad("'volume_types' is a required property")
+    ctx = context(request)
+    async with session(request) as db:
+        try:
+            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ctx.is_admin)
+            scope = None if ctx.is_admin else ctx.project_id
+            vtypes = [await volume_types.by_name_or_id(db, str(t), scope) for t in wanted]
+        except volume_types.TypeError_ as exc:
+            raise VolumeError(exc.status, exc.message) from exc
+    pod = await _volume_pod(request, entity, None, version, ())
+    entity["availability_zone"] = pod.pod_az
+    entity["group_type"] = await type_copy.in_pod(request, pod, gtype)
+    entity["volume_types"] = [await type_copy.in_pod(request, pod, t) for t in vtypes]
+    return await create_in(request, volume_service.GROUP, pod, body, version)
+
+
+async def group_from_source(request: Request) -> Response:
+    """POST /groups/action `create-from-src` (3.14+): in the pod of the source group or
+    group snapshot; the new group's routing is recorded from the pod's answer."""
+    version = await negotiated(request)
+    if version < Version(3, 14):
+        raise VolumeError(404, "The resource could not be found.")
+    body = await json_body(request)
+    entity = entity_of(body, "create-from-src")
+    named = [key for key, _ in GROUP_SOURCES if entity.get(key)]
+    if len(named) != 1:
+        raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
+    pod = await _volume_pod(request, entity, None, version, GROUP_SOURCES)
+    return await create_in(request, volume_service.GROUP, pod, body, version, path="/groups/action")
+
+
+def in_parent(resource: volume_service.Resource) -> Callable[[Request], Awaitable[Response]]:
+    """POST /<collection> of a kind made in its parent's pod (snapshots and backups in their
+    volume's, group snapshots in their group's): the parent located first (its 404 if
+    the caller cannot see it), the top's quota checked, then made there."""
+    parent = resource.parent
+    assert parent is not None, f"{resource.kind} has no parent"
+
+    async def create(request: Request) -> Response:
+        version = await negotiated(request)
+        if version < resource.since:
+            raise VolumeError(404, "The resource could not be found.")
+        body = await json_body(request)
+        entity = entity_of(body, resource.key)
+        if parent.field not in entity:
+            raise _bad(f"'{parent.field}' is a required property")
+        located = await locate(request, parent.kind, str(entity[parent.field]), version)
+        if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
+            size = await _size_of(request, located, str(entity[parent.field]), version)
+            await quotas.check_create(request, resource.kind, size)
+        return await create_in(request, resource.kind, located.pod, body, version)
+
+    return create
 
 
 async def _size_of(
@@ -190,14 +260,6 @@ async def _size_of(
     if resp.status_code != 200:
         return None
     return _size(resp.json().get("volume", {}).get("size"))
-
-
-async def snapshot(request: Request) -> Response:
-    return await in_volume_pod(request, volume_service.SNAPSHOT, "snapshot")
-
-
-async def backup(request: Request) -> Response:
-    return await in_volume_pod(request, volume_service.BACKUP, "backup")
 
 
 async def restore(request: Request) -> Response:

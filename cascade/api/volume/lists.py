@@ -49,19 +49,15 @@ from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Cinder's osapi_max_limit default
 PAGING = ("limit", "marker", "sort", "sort_key", "sort_dir", "offset", "with_count")
-KINDS = {
-    "volumes": volume_service.VOLUME,
-    "snapshots": volume_service.SNAPSHOT,
-    "backups": volume_service.BACKUP,
-    "attachments": volume_service.ATTACHMENT,
-}
 
 
 def _bad(message: str) -> VolumeError:
     return VolumeError(400, message)
 
 
-def _sort(request: Request) -> listing.SortSpec:
+def sort_of(request: Request) -> listing.SortSpec:
+    """Cinder's `sort=k:dir,...` (or the older `sort_key`/`sort_dir`), completed by
+    `created_at` and `id`."""
     query = request.query_params
     keys: list[str] = []
     dirs: list[str] = []
@@ -141,11 +137,14 @@ async def index(request: Request) -> Response:
     collection = request.url.path.rstrip("/").split("/")
     detail = collection[-1] == "detail"
     name = collection[-2] if detail else collection[-1]
-    kind = KINDS[name]
+    resource = volume_service.LISTED[name]
+    kind = resource.kind
+    if version < resource.since:
+        raise VolumeError(404, "The resource could not be found.")
     asked = handlers.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
     offset = handlers.int_param("offset", request.query_params.get("offset")) or 0
-    spec = _sort(request)
+    spec = sort_of(request)
     order = listing.Order(
         spec, {k: _getter("name" if k == "display_name" else k) for k in spec.keys}
     )
@@ -177,7 +176,7 @@ async def index(request: Request) -> Response:
     @listing.once
     async def marker_item() -> dict[str, Any]:
         assert marker_pod is not None and marker_id is not None
-        return await _marker_item(request, marker_pod, name, marker_id, version)
+        return await _marker_item(request, marker_pod, resource, marker_id, version)
 
     reader = Reader(request, f"/{name}/detail", base, version)
     found = await listing.read_pages(
@@ -194,28 +193,26 @@ async def index(request: Request) -> Response:
     )
     merged = found.merged()
     items = [item for _, item in merged[offset:]]
-    await _route(request, kind, found.pages)
+    await _route(request, resource, found.pages)
     if items and len(items) == limit:
         found.remember(merged)
-    body: dict[str, Any] = {name: items if detail else [views.summary(name, i) for i in items]}
-    if items and len(items) >= limit and kind != volume_service.ATTACHMENT:  # Cinder: no links
-        body[f"{name}_links"] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
+    body: dict[str, Any] = {name: items if detail else [views.summary(resource, i) for i in items]}
+    if items and len(items) >= limit and resource.links_key:
+        body[resource.links_key] = [{"rel": "next", "href": _next(request, str(items[-1]["id"]))}]
     if with_count:
         body["count"] = found.count
     return reply(body, 200, found.headers())
 
 
 async def _marker_item(
-    request: Request, pod: Pod, name: str, marker_id: str, version: Version
+    request: Request, pod: Pod, resource: volume_service.Resource, marker_id: str, version: Version
 ) -> dict[str, Any]:
-    resp = await pod_volume.call(
-        request.app.state.registry, pod, caller_for(request, version), "GET", f"/{name}/{marker_id}"
-    )
+    caller = caller_for(request, version)
+    path = f"{resource.path}/{marker_id}"
+    resp = await pod_volume.call(request.app.state.registry, pod, caller, "GET", path)
     if resp.status_code != 200:
         raise pod_error(resp, pod)
-    found = resp.json()
-    key = views.ONE[name]
-    item: dict[str, Any] = found.get(key, {})
+    item: dict[str, Any] = resp.json().get(resource.key, {})
     return item
 
 
@@ -225,10 +222,18 @@ def _next(request: Request, last_id: str) -> str:
     return f"{original_url(request)}?{urlencode(params)}"
 
 
-async def _route(request: Request, kind: str, pages: list[listing.PodPage]) -> None:
+async def _route(
+    request: Request, resource: volume_service.Resource, pages: list[listing.PodPage]
+) -> None:
     """Objects listed without a routing get one (made in a pod directly, or a crash
-    between a create and its routing)."""
-    ids = {str(i["id"]): (p.pod, _owner(i)) for p in pages for i in p.items if "id" in i}
+    between a create and its routing), in the project an admin's view shows."""
+    kind = resource.kind
+    ids = {
+        str(i["id"]): (p.pod, str(i.get(resource.owner) or "") or None)
+        for p in pages
+        for i in p.items
+        if "id" in i
+    }
     if not ids:
         return
     async with session(request) as db:
@@ -245,18 +250,3 @@ async def _route(request: Request, kind: str, pages: list[listing.PodPage]) -> N
             if object_id not in known:
                 project = owner or project_of(request)
                 await volume_service.record_found(db, kind, object_id, pod, project)
-
-
-OWNER_KEYS = (
-    "os-vol-tenant-attr:tenant_id",
-    "os-extended-snapshot-attributes:project_id",
-    "os-backup-project-attr:project_id",
-)
-
-
-def _owner(item: dict[str, Any]) -> str | None:
-    """The project of a listed object, where the pod shows it (admins' views)."""
-    for key in OWNER_KEYS:
-        if item.get(key):
-            return str(item[key])
-    return None

@@ -34,19 +34,9 @@ from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
-TITLES = {
-    volume_service.VOLUME: "Volume",
-    volume_service.SNAPSHOT: "Snapshot",
-    volume_service.BACKUP: "Backup",
-}
-
 
 def missing(kind: str, object_id: str) -> VolumeError:
-    if kind == volume_service.ATTACHMENT:
-        message = f"Volume attachment could not be found with filter: attachment_id = {object_id}."
-    else:
-        message = f"{TITLES[kind]} {object_id} could not be found."
-    return VolumeError(404, message)
+    return VolumeError(404, volume_service.BY_KIND[kind].missing.format(id=object_id))
 
 
 async def locate(
@@ -72,7 +62,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     version = await negotiated(request)
     located = await locate(request, kind, object_id, version)
     pod = located.pod
-    path = f"{volume_service.PATHS[kind][0]}/{object_id}{rest}"
+    path = f"{volume_service.BY_KIND[kind].path}/{object_id}{rest}"
     content = await raw_body(request) if request.method in ("POST", "PUT") else None
     headers = {"Content-Type": "application/json"} if content else None
     if kind == volume_service.VOLUME and rest == "/action" and content:

@@ -21,6 +21,7 @@ from cascade.api.volume import (
     creates,
     encryption,
     fanout,
+    group_types,
     lists,
     qos,
     quotas,
@@ -32,6 +33,7 @@ from cascade.api.volume import (
 )
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
+from cascade.services import volumes as volume_service
 
 PREFIX = "/volume"
 V3 = f"{PREFIX}/v3"
@@ -64,11 +66,13 @@ async def not_served(request: Request) -> Response:
     )
 
 
-def _routed(kind: str) -> Callable[[Request], Any]:
+def _routed(resource: volume_service.Resource) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
+        if await negotiated(request) < resource.since:
+            raise VolumeError(404, "The resource could not be found.")
         rest = request.path_params.get("rest")
         return await routed.forward(
-            request, kind, request.path_params["object_id"], f"/{rest}" if rest else ""
+            request, resource.kind, request.path_params["object_id"], f"/{rest}" if rest else ""
         )
 
     return handler
@@ -87,29 +91,39 @@ def _transfers() -> Declarations:
     return table
 
 
+# a routed kind's create, where it is not simply made in its parent's pod
+CREATES = {
+    volume_service.VOLUME: creates.volume,
+    volume_service.ATTACHMENT: creates.attachment,
+    volume_service.GROUP: creates.group,
+}
+
+
 def _routed_collections() -> Declarations:
-    """Each routed kind's list, its empty id, and every call on one object."""
+    """Each routed kind (`services.volumes.RESOURCES`): its create and merged list, its
+    empty id, and every call on one object."""
     table: Declarations = {}
-    for collection, kind in lists.KINDS.items():
-        handler = _routed(kind)
+    for resource in volume_service.RESOURCES:
+        if not resource.listed:
+            continue
+        handler = _routed(resource)
+        create = CREATES.get(resource.kind) or creates.in_parent(resource)
         table |= {
-            f"/{collection}/": every_method(no_id),
-            f"/{collection}/{{object_id}}": every_method(handler, "GET", "PUT", "DELETE"),
-            f"/{collection}/{{object_id}}/{{rest:path}}": every_method(handler),
+            resource.path: {"POST": create, "GET": lists.index},
+            f"{resource.path}/detail": {"GET": lists.index},
+            f"{resource.path}/": every_method(no_id),
+            resource.path + "/{object_id}": every_method(handler, "GET", "PUT", "DELETE"),
+            resource.path + "/{object_id}/{rest:path}": every_method(handler),
         }
     return table
 
 
 TYPE = "/types/{type_id}"
+GROUP_TYPE = "/group_types/{type_id}"
 ROUTES: Declarations = {
     "/os-availability-zone": {"GET": zones.index},
-    "/volumes": {"POST": creates.volume, "GET": lists.index},
-    "/snapshots": {"POST": creates.snapshot, "GET": lists.index},
-    "/backups": {"POST": creates.backup, "GET": lists.index},
-    "/attachments": {"POST": creates.attachment, "GET": lists.index},
     "/backups/{backup_id}/restore": {"POST": creates.restore},
     "/volumes/summary": {"GET": fanout.summary},
-    **{f"/{collection}/detail": {"GET": lists.index} for collection in lists.KINDS},
     "/scheduler-stats/get_pools": {"GET": fanout.pools},
     "/messages": {"GET": fanout.messages},
     "/messages/{message_id}": every_method(fanout.message, "GET", "DELETE"),
@@ -143,6 +157,15 @@ ROUTES: Declarations = {
     f"{TYPE}/encryption": {"GET": encryption.show, "POST": encryption.create},
     TYPE + "/encryption/{key}": {"GET": encryption.show_item},
     TYPE + "/encryption/{encryption_id}": {"PUT": encryption.update, "DELETE": encryption.delete},
+    "/group_types": {"GET": group_types.index, "POST": group_types.create},
+    GROUP_TYPE: {"GET": group_types.show, "PUT": group_types.update, "DELETE": group_types.delete},
+    f"{GROUP_TYPE}/group_specs": {"GET": group_types.specs_index, "POST": group_types.specs_create},
+    GROUP_TYPE + "/group_specs/{key}": {
+        "GET": group_types.spec_show,
+        "PUT": group_types.spec_update,
+        "DELETE": group_types.spec_delete,
+    },
+    "/groups/action": {"POST": creates.group_from_source},
     **_routed_collections(),
     # anything else: negotiated, then Cinder's 501 saying it is not served yet
     "/{path:path}": every_method(not_served),

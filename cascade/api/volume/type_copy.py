@@ -1,5 +1,6 @@
-"""A top volume type where a request needs it in a pod: its copy's id there (made now if
-the pod has none), for a create (`volume_type`) or a retype (`os-retype` `new_type`)."""
+"""A top volume or group type where a request needs it in a pod: its copy's id there (made
+now if the pod has none), for a create (`volume_type`, a group's `group_type` and
+`volume_types`) or a retype (`os-retype` `new_type`)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ from starlette.requests import Request
 from cascade.api.request import context, session
 from cascade.api.volume.common import unavailable
 from cascade.api.volume.errors import VolumeError
-from cascade.db.models import Pod, VolumeType
+from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.pods.client import PodUnavailable
-from cascade.services import volume_type_copies, volume_types
+from cascade.services import group_types, volume_type_copies, volume_types
 
 
-async def in_pod(request: Request, pod: Pod, vtype: VolumeType) -> str:
-    """The pod's copy of the type, made now if needed: its id there."""
-    state = request.scope.get("state", {})
+async def in_pod(request: Request, pod: Pod, top: VolumeType | GroupType) -> str:
+    """The pod's copy of the type, made now if needed: its id there (a pod's refusal keeps
+    its status, named; a pod that cannot be reached is a 503)."""
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    registry = request.app.state.registry
     async with session(request) as db:
         try:
-            return await volume_type_copies.ensure_in_pod(
-                db, request.app.state.registry, pod, vtype, str(state.get("request_id", ""))
-            )
+            if isinstance(top, GroupType):
+                return await group_types.ensure_in_pod(db, registry, pod, top, request_id)
+            return await volume_type_copies.ensure_in_pod(db, registry, pod, top, request_id)
         except volume_type_copies.TypeCopyFailed as exc:
             raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
         except PodUnavailable as exc:

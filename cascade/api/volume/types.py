@@ -51,7 +51,7 @@ def _scope(request: Request) -> str | None:
     return None if ctx.is_admin else ctx.project_id
 
 
-def _bool(raw: Any, name: str) -> bool | None:
+def parse_bool(raw: Any, name: str) -> bool | None:
     if raw is None or str(raw).lower() == "none":
         return None
     text = str(raw).lower()
@@ -96,7 +96,7 @@ async def index(request: Request) -> Response:
     await negotiated(request)
     ctx = context(request)
     raw = request.query_params.get("is_public")
-    is_public = True if raw is None else _bool(raw, "is_public")
+    is_public = True if raw is None else parse_bool(raw, "is_public")
     async with session(request) as db:
         found = await volume_types.listing(db, _scope(request), is_public)
     body = {"volume_types": [volume_types.view(t, ctx.is_admin) for t in found]}
@@ -134,7 +134,7 @@ async def create(request: Request) -> Response:
     await negotiated(request)
     authorize(request, "volume_extension:type_create")
     entity = _entity(await json_body(request))
-    public = _bool(entity.get("os-volume-type-access:is_public", True), "is_public")
+    public = parse_bool(entity.get("os-volume-type-access:is_public", True), "is_public")
     async with session(request) as db:
         made = await volume_types.create(
             db,
@@ -153,7 +153,7 @@ async def update(request: Request) -> Response:
     await negotiated(request)
     authorize(request, "volume_extension:type_update")
     entity = _entity(await json_body(request))
-    public = _bool(entity.get("is_public"), "is_public")
+    public = parse_bool(entity.get("is_public"), "is_public")
     async with session(request) as db:
         found = await volume_types.get(db, request.path_params["type_id"], None)
         await volume_types.update(db, found, entity.get("name"), entity.get("description"), public)

@@ -10,15 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, Routing, VolumeType
-from cascade.services import copies, volume_types
-
-# body keys of one object and of a list, per collection
-ONE = {
-    "volumes": "volume",
-    "snapshots": "snapshot",
-    "backups": "backup",
-    "attachments": "attachment",
-}
+from cascade.services import copies, group_types, volume_types
+from cascade.services import volumes as volume_service
 
 
 def item(obj: dict[str, Any], pod: Pod) -> dict[str, Any]:
@@ -32,35 +25,70 @@ def body(found: Any, pod: Pod) -> Any:
     """A pod's decoded answer with every volume, snapshot and backup in it rewritten."""
     if not isinstance(found, dict):
         return found
-    for collection, key in ONE.items():
-        if isinstance(found.get(key), dict):
-            item(found[key], pod)
-        for obj in found.get(collection, []) if isinstance(found.get(collection), list) else []:
+    for resource in volume_service.RESOURCES:
+        if isinstance(found.get(resource.key), dict):
+            item(found[resource.key], pod)
+        listed = found.get(resource.collection)
+        for obj in listed if isinstance(listed, list) else []:
             if isinstance(obj, dict):
                 item(obj, pod)
     return found
 
 
-def summary(collection: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """The non-detail list entry Cinder shows: id, name and links (an attachment: id,
-    status, instance and volume)."""
-    if collection == "attachments":
-        return {k: obj.get(k) for k in ("id", "status", "instance", "volume_id")}
-    if collection == "snapshots":  # Cinder's summary is the detail without the extensions
+def summary(resource: volume_service.Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """The non-detail list entry Cinder shows (the resource's summary keys; snapshots:
+    the detail without the extensions)."""
+    if resource.summary is None:
         return {k: v for k, v in obj.items() if not k.startswith("os-extended-snapshot")}
-    return {"id": obj.get("id"), "name": obj.get("name"), "links": obj.get("links", [])}
+    return {k: obj.get(k, [] if k == "links" else None) for k in resource.summary}
+
+
+def _objects(found: Any, key: str, collection: str) -> list[dict[str, Any]]:
+    """The objects of one kind in a pod's answer: the one (`key`) or the list."""
+    if not isinstance(found, dict):
+        return []
+    out = [found[key]] if isinstance(found.get(key), dict) else []
+    listed = found.get(collection)
+    return out + [v for v in listed if isinstance(v, dict)] if isinstance(listed, list) else out
+
+
+async def _top_ids(db: AsyncSession, kind: str, pod: Pod, bottoms: set[str]) -> dict[str, str]:
+    """The top id of each of a pod's copies (of top-owned `kind`) among `bottoms`."""
+    if not bottoms:
+        return {}
+    query = select(Routing.bottom_id, Routing.top_id).where(
+        Routing.resource_type == kind, Routing.pod_id == pod.id, Routing.bottom_id.in_(bottoms)
+    )
+    return {str(b): t for b, t in (await db.execute(query)).all()}
+
+
+async def _top_groups(db: AsyncSession, pod: Pod, found: Any) -> None:
+    """Groups and group snapshots show the top's group type and volume types."""
+    groups = _objects(found, "group", "groups")
+    snapshots = _objects(found, "group_snapshot", "group_snapshots")
+    if not groups and not snapshots:
+        return
+    gtypes = {str(g.get("group_type")) for g in groups}
+    gtypes |= {str(s.get("group_type_id")) for s in snapshots}
+    gtops = await _top_ids(db, group_types.KIND, pod, gtypes)
+    vtypes = {str(t) for g in groups for t in g.get("volume_types") or []}
+    vtops = await _top_ids(db, volume_types.KIND, pod, vtypes)
+    for group in groups:
+        group["group_type"] = gtops.get(str(group.get("group_type")), group.get("group_type"))
+        if isinstance(group.get("volume_types"), list):
+            group["volume_types"] = [vtops.get(str(t), t) for t in group["volume_types"]]
+    for snap in snapshots:
+        snap["group_type_id"] = gtops.get(str(snap.get("group_type_id")), snap.get("group_type_id"))
 
 
 def _volumes(found: Any) -> list[dict[str, Any]]:
-    if not isinstance(found, dict):
-        return []
-    out = [found["volume"]] if isinstance(found.get("volume"), dict) else []
-    return out + [v for v in found.get("volumes", []) if isinstance(v, dict)]
+    return _objects(found, "volume", "volumes")
 
 
 async def top_types(db: AsyncSession, pod: Pod, found: Any) -> Any:
     """Volumes show the top type a pod's copy stands for: `volume_type` (its name) and,
-    from 3.63, `volume_type_id`."""
+    from 3.63, `volume_type_id`; groups and group snapshots their top types' ids."""
+    await _top_groups(db, pod, found)
     volumes = _volumes(found)
     if not volumes:
         return found
@@ -77,14 +105,7 @@ async def top_types(db: AsyncSession, pod: Pod, found: Any) -> Any:
             select(VolumeType.id, VolumeType.name).where(VolumeType.id.in_(ids))
         )
         names = {f"{prefix}{i}": n for i, n in rows.all()}
-    tops: dict[str, str] = {}
-    if bottoms:
-        query = select(Routing.bottom_id, Routing.top_id).where(
-            Routing.resource_type == volume_types.KIND,
-            Routing.pod_id == pod.id,
-            Routing.bottom_id.in_(bottoms),
-        )
-        tops = {str(b): t for b, t in (await db.execute(query)).all()}
+    tops = await _top_ids(db, volume_types.KIND, pod, bottoms)
     for volume in volumes:
         if volume.get("volume_type") in names:
             volume["volume_type"] = names[volume["volume_type"]]
