@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -122,6 +123,13 @@ class TokenValidator:
         if resp.status_code != 200:
             raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for the catalog")
         return list(resp.json()["catalog"])
+
+    async def project_exists(self, project_id: str) -> bool:
+        """Whether Keystone knows project `project_id` (asked as the service user)."""
+        resp = await self._as_service(f"{self.conf.auth_url}/projects/{quote(project_id, safe='')}")
+        if resp.status_code not in (200, 404):
+            raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for a project")
+        return resp.status_code == 200
 
     async def validate(self, token: str) -> Context | None:
         """The context of a valid token, None if Keystone says it is not valid."""

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import VolumeType, VolumeTypeAccess
+from cascade.db.models import DefaultType, VolumeType, VolumeTypeAccess
 
 DEFAULT = "__DEFAULT__"
 KIND = "volume_type"
@@ -79,11 +79,49 @@ async def by_name_or_id(db: AsyncSession, wanted: str, project: str | None) -> V
     return found
 
 
-async def default(db: AsyncSession, name: str = DEFAULT) -> VolumeType:
-    found = await db.scalar(select(VolumeType).where(VolumeType.name == name))
+async def default(db: AsyncSession, name: str = DEFAULT, project: str = "") -> VolumeType:
+    """The project's default type (`/default-types`), else the one named in the conf."""
+    chosen = await db.get(DefaultType, project) if project else None
+    found = await db.get(VolumeType, chosen.volume_type_id) if chosen is not None else None
+    if found is None:
+        found = await db.scalar(select(VolumeType).where(VolumeType.name == name))
     if found is None:
         raise TypeError_(404, "Default volume type can not be found.")
     return found
+
+
+def default_view(row: DefaultType) -> dict[str, str]:
+    return {"project_id": row.project_id, "volume_type_id": row.volume_type_id}
+
+
+async def project_defaults(db: AsyncSession, project: str | None = None) -> list[DefaultType]:
+    """Every project's default type (or `project`'s only)."""
+    query = select(DefaultType).order_by(DefaultType.project_id)
+    if project is not None:
+        query = query.where(DefaultType.project_id == project)
+    return list((await db.scalars(query)).all())
+
+
+async def set_project_default(db: AsyncSession, project: str, wanted: str) -> DefaultType:
+    """The project's default type made `wanted` (a name or id; unknown: Cinder's 400)."""
+    try:
+        vtype = await by_name_or_id(db, wanted, None)
+    except TypeError_ as exc:
+        raise TypeError_(400, exc.message) from exc
+    row = await db.get(DefaultType, project)
+    if row is None:
+        row = DefaultType(project_id=project, volume_type_id=vtype.id)
+        db.add(row)
+    row.volume_type_id = vtype.id
+    await db.commit()
+    return row
+
+
+async def unset_project_default(db: AsyncSession, project: str) -> None:
+    row = await db.get(DefaultType, project)
+    if row is not None:
+        await db.delete(row)
+        await db.commit()
 
 
 async def listing(

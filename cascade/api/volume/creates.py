@@ -89,7 +89,8 @@ async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType |
                 return await volume_types.by_name_or_id(db, str(wanted), scope)
             if any(volume.get(key) for key, _ in SOURCES[:3]):
                 return None  # Cinder gives it the source's type
-            return await volume_types.default(db, request.app.state.conf.volume.default_volume_type)
+            conf = request.app.state.conf.volume
+            return await volume_types.default(db, conf.default_volume_type, project_of(request))
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message) from exc
 

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from cascade.api.routing import ALL, Declarations, declared, every_method
 from cascade.api.volume import (
     creates,
+    default_types,
     encryption,
     fanout,
     group_types,
@@ -166,6 +167,12 @@ ROUTES: Declarations = {
         "DELETE": group_types.spec_delete,
     },
     "/groups/action": {"POST": creates.group_from_source},
+    "/default-types": {"GET": default_types.index},
+    "/default-types/{project_id}": {
+        "GET": default_types.show,
+        "PUT": default_types.update,
+        "DELETE": default_types.delete,
+    },
     **_routed_collections(),
     # anything else: negotiated, then Cinder's 501 saying it is not served yet
     "/{path:path}": every_method(not_served),

@@ -116,7 +116,7 @@ async def show_default(request: Request) -> Response:
     await negotiated(request)
     default_name = request.app.state.conf.volume.default_volume_type
     async with session(request) as db:
-        found = await volume_types.default(db, default_name)
+        found = await volume_types.default(db, default_name, context(request).project_id or "")
     view = volume_types.view(found, context(request).is_admin)
     view.pop("os-volume-type-access:is_public")
     return reply({"volume_type": view})
@@ -171,7 +171,9 @@ async def delete(request: Request) -> Response:
     type_id = request.path_params["type_id"]
     async with session(request) as db:
         found = await volume_types.get(db, type_id, None)
-        if found.name in (volume_types.DEFAULT, request.app.state.conf.volume.default_volume_type):
+        defaults = (volume_types.DEFAULT, request.app.state.conf.volume.default_volume_type)
+        in_use = [d for d in await volume_types.project_defaults(db) if d.volume_type_id == type_id]
+        if found.name in defaults or in_use:
             raise volume_types.TypeError_(
                 400, f"The volume type {type_id} is a default volume type and cannot be deleted."
             )
