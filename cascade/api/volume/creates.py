@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.request import context, session
+from cascade.api.request import session
 from cascade.api.volume import quotas, type_copy, views
 from cascade.api.volume.common import (
     POD_HEADER,
@@ -72,14 +72,12 @@ async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType |
     """The top type a new volume gets: the one named (by name or id; a private one only
     for projects with access), else the default, or (made from a source) the source's."""
     wanted = volume.get("volume_type")
-    ctx = context(request)
+    if wanted:
+        return await type_copy.named(request, str(wanted))
+    if any(volume.get(key) for key, _ in SOURCES):
+        return None  # Cinder gives it the source's type
     async with session(request) as db:
         try:
-            if wanted:
-                scope = None if ctx.is_admin else ctx.project_id
-                return await volume_types.by_name_or_id(db, str(wanted), scope)
-            if any(volume.get(key) for key, _ in SOURCES):
-                return None  # Cinder gives it the source's type
             return await volume_types.default(db, request.app.state.conf.volume.default_volume_type)
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message) from exc
