@@ -25,9 +25,7 @@ def group_call(conn: Connection, method: str, path: str, **kwargs: Any) -> Any:
 
 
 def pod_group_types(conns: dict[str, Connection], pod: str) -> dict[str, dict[str, Any]]:
-    listed = conns[f"{pod}-admin"].block_storage.get(
-        "/group_types?is_public=None", headers=GROUPS
-    )
+    listed = conns[f"{pod}-admin"].block_storage.get("/group_types?is_public=None", headers=GROUPS)
     return {t["name"]: t for t in listed.json()["group_types"]}
 
 
@@ -111,9 +109,12 @@ def test_group_types_are_the_tops_and_groups_live_in_their_az_s_pod(
         snap_id = snap.json()["group_snapshot"]["id"]
         assert snap.json()["group_snapshot"]["group_type_id"] == gtype["id"]
         wait(conn, f"/group_snapshots/{snap_id}", "group_snapshot", "available")
-        assert conns["pod2"].block_storage.get(
-            f"/group_snapshots/{snap_id}", headers=GROUPS
-        ).status_code == 200
+        assert (
+            conns["pod2"]
+            .block_storage.get(f"/group_snapshots/{snap_id}", headers=GROUPS)
+            .status_code
+            == 200
+        )
         # a group made from the snapshot is in the same pod
         source = {"create-from-src": {"group_snapshot_id": snap_id, "name": f"{name}-copy"}}
         copied = group_call(conn, "POST", "/groups/action", json=source)

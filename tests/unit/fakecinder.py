@@ -1,13 +1,16 @@
-"""An in-process fake of the parts of Cinder v3 that the Block Storage lists call.
+"""An in-process fake of the parts of Cinder v3 that the Block Storage handlers call.
 
 One `FakeCinder` per pod: the root version document, and volumes listed (detail
 or not) with `sort=key:dir,...`, `limit` and `marker` in Cinder's order, for
-the project of the caller's token (see `fakenova.PROJECTS`). Every request is
-recorded for assertions.
+the project of the caller's token (see `fakenova.PROJECTS`). The admin views of
+`Admin` (services, hosts, capabilities, manage-existing) answer
+first. Every request is recorded for assertions; a pod that is `down` refuses
+connections.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +32,11 @@ class FakeCinder:
     az: str
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
+    down: bool = False
+    admin: Admin = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admin = Admin(self)
 
     @property
     def root(self) -> str:
@@ -50,9 +58,14 @@ class FakeCinder:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
         path = request.url.path.rstrip("/")
         if path == "":
             return httpx.Response(300, json=VERSIONS)
+        answered = self.admin(request, path.removeprefix("/v3"))
+        if answered is not None:
+            return answered
         project = PROJECTS[request.headers["X-Auth-Token"]]
         mine = [v for v in self.volumes.values() if v["os-vol-tenant-attr:tenant_id"] == project]
         if path in ("/v3/volumes", "/v3/volumes/detail"):
@@ -80,3 +93,248 @@ class FakeCinder:
             ids = [v["id"] for v in ordered]
             ordered = ordered[ids.index(marker) + 1 :]
         return ordered[: int(request.url.params.get("limit", "1000"))]
+
+
+ADMIN_TOKEN = "admin-token"
+LOG_BINARIES = ("cinder-scheduler", "cinder-volume", "cinder-backup")
+
+
+def _fault(status: int, message: str) -> httpx.Response:
+    name = {400: "badRequest", 403: "forbidden", 404: "itemNotFound"}[status]
+    return httpx.Response(status, json={name: {"code": status, "message": message}})
+
+
+def matches(value: str, name: str | None) -> bool:
+    """Cinder's host match: `h#p` exactly, `h@b` as itself or its pools, `h` as itself,
+    its backends and its pools."""
+    if not name:
+        return False
+    if "#" in value:
+        return name == value
+    if "@" in value:
+        return name == value or name.startswith(value + "#")
+    return name == value or name.startswith((value + "@", value + "#"))
+
+
+def _version(request: httpx.Request) -> tuple[int, int]:
+    raw = request.headers.get("OpenStack-API-Version", "volume 3.0").split()[-1]
+    major, _, minor = raw.partition(".")
+    return int(major), int(minor)
+
+
+@dataclass
+class Admin:
+    """A pod's services (scheduler and backup on `<host>-volume`, volume on
+    `<host>-volume@fake` in cluster `<host>-cluster@fake`), its hosts, capabilities,
+    storage it could manage, and manage-existing; admins only (Cinder's policy)."""
+
+    cinder: FakeCinder
+    services: list[dict[str, Any]] = field(default_factory=list)
+    manageable: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    log_levels: dict[str, str] = field(default_factory=dict)
+    default_type: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def __post_init__(self) -> None:
+        node = f"{self.cinder.host}-volume"
+        for binary, host in (
+            ("cinder-scheduler", node),
+            ("cinder-volume", f"{node}@fake"),
+            ("cinder-backup", node),
+        ):
+            self.services.append(
+                {
+                    "binary": binary,
+                    "host": host,
+                    "zone": self.cinder.az,
+                    "status": "enabled",
+                    "state": "up",
+                    "updated_at": "2026-01-01T00:00:00.000000",
+                    "cluster": f"{self.cinder.host}-cluster@fake"
+                    if binary == "cinder-volume"
+                    else None,
+                    "disabled_reason": None,
+                }
+            )
+        self.manageable = {
+            "volumes": [
+                {
+                    "reference": {"source-name": f"{self.cinder.host}-lv"},
+                    "size": 1,
+                    "safe_to_manage": True,
+                    "reason_not_safe": None,
+                    "cinder_id": None,
+                    "extra_info": None,
+                }
+            ],
+            "snapshots": [
+                {
+                    "reference": {"source-name": f"{self.cinder.host}-snap"},
+                    "size": 1,
+                    "safe_to_manage": True,
+                    "source_reference": {"source-name": f"{self.cinder.host}-lv"},
+                }
+            ],
+        }
+
+    @property
+    def volume_host(self) -> str:
+        return f"{self.cinder.host}-volume@fake"
+
+    def _volume_service(self, host: str, cluster: str | None = None) -> dict[str, Any] | None:
+        backend = host.partition("#")[0] if host else ""
+        for svc in self.services:
+            if svc["binary"] != "cinder-volume":
+                continue
+            if (backend and svc["host"] == backend) or (cluster and svc["cluster"] == cluster):
+                return svc
+        return None
+
+    def __call__(self, request: httpx.Request, path: str) -> httpx.Response | None:
+        parts = path.strip("/").split("/")
+        if path == "/types/default":
+            vtype = {"id": self.default_type, "name": "__DEFAULT__", "extra_specs": {}}
+            return httpx.Response(200, json={"volume_type": vtype})
+        if parts[0] not in (
+            "os-services", "os-hosts", "capabilities", "manageable_volumes",
+            "manageable_snapshots", "os-volume-manage", "os-snapshot-manage",
+        ):  # fmt: skip
+            return None
+        if request.headers.get("X-Auth-Token") != ADMIN_TOKEN:
+            return _fault(403, f"Policy doesn't allow {parts[0]} to be performed.")
+        params = request.url.params
+        if parts == ["os-services"] and request.method == "GET":
+            found = [
+                s
+                for s in self.services
+                if ("host" not in params or matches(params["host"], s["host"]))
+                and params.get("binary", s["binary"]) == s["binary"]
+            ]
+            return httpx.Response(200, json={"services": found})
+        if parts[0] == "os-services" and request.method == "PUT":
+            return self._service_action(parts[1], json.loads(request.content or b"{}"))
+        if parts[0] == "os-hosts":
+            return self._hosts(request, parts[1:])
+        if parts[0] == "capabilities":
+            svc = self._volume_service(parts[1], parts[1])
+            if svc is None:
+                return _fault(404, f"Can't find service: {parts[1]}")
+            body = {
+                "namespace": f"OS::Storage::Capabilities::{svc['host']}",
+                "volume_backend_name": "fake",
+                "pool_name": "fake",
+                "storage_protocol": "iSCSI",
+                "properties": {},
+            }
+            return httpx.Response(200, json=body)
+        if parts[0].startswith("manageable_") and request.method == "GET":
+            if _version(request) < (3, 8):
+                return _fault(404, "The resource could not be found.")
+            host, cluster = params.get("host"), params.get("cluster")
+            if bool(host) == bool(cluster):
+                return _fault(
+                    400, "Invalid input received: One and only one of cluster and host must be set."
+                )
+            if self._volume_service(host or "", cluster) is None:
+                return _fault(404, f"Service {host or cluster} could not be found.")
+            kind = parts[0].removeprefix("manageable_")
+            entries = self.manageable[kind]
+            if parts[1:] != ["detail"]:
+                entries = [
+                    {k: e[k] for k in ("reference", "size", "safe_to_manage")} for e in entries
+                ]
+            return httpx.Response(200, json={f"manageable-{kind}": entries})
+        if request.method == "POST" and "volume" in parts[0]:
+            return self._manage_volume(json.loads(request.content))
+        if request.method == "POST":
+            return self._manage_snapshot(json.loads(request.content))
+        return None
+
+    def _service_action(self, action: str, body: dict[str, Any]) -> httpx.Response:
+        host = body.get("host")
+        if action in ("set-log", "get-log"):
+            server = body.get("server")
+            chosen = [s for s in self.services if not server or matches(server, s["host"])]
+            if action == "set-log":
+                self.log_levels[body.get("prefix") or ""] = str(body.get("level"))
+                return httpx.Response(202)
+            levels = [
+                {"host": s["host"], "binary": s["binary"], "levels": dict(self.log_levels)}
+                for s in chosen
+            ]
+            return httpx.Response(200, json={"log_levels": levels})
+        if action in ("enable", "disable", "disable-log-reason"):
+            if not host:
+                return _fault(400, "Invalid input received: Host field is missing.")
+            binary = body.get("binary") or body.get("service", "")
+            svc = next(
+                (s for s in self.services if s["host"] == host and s["binary"] == binary), None
+            )
+            if svc is None:
+                return _fault(404, f"Service {binary} could not be found on host {host}.")
+            disabled = action != "enable"
+            svc["status"] = "disabled" if disabled else "enabled"
+            svc["disabled_reason"] = body.get("disabled_reason")
+            answer = {"host": host, "service": body.get("service", ""), "binary": binary}
+            answer |= {"status": svc["status"], "disabled": disabled}
+            if action == "disable-log-reason":
+                answer["disabled_reason"] = body.get("disabled_reason")
+            return httpx.Response(200, json=answer)
+        if action in ("freeze", "thaw", "failover_host", "failover"):
+            if not any(matches(host or "", s["host"]) for s in self.services):
+                return _fault(400, f"Invalid input received: No service found with host={host}.")
+            for svc in self.services:
+                if matches(host or "", svc["host"]) and svc["binary"] == "cinder-volume":
+                    svc["frozen"] = action == "freeze"
+            return httpx.Response(202 if action.startswith("failover") else 200)
+        return _fault(404, "Unknown action")
+
+    def _hosts(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        listed = [
+            {
+                "host_name": s["host"],
+                "service": s["binary"],
+                "zone": s["zone"],
+                "service-status": "available",
+                "service-state": s["status"],
+                "last-update": s["updated_at"],
+            }
+            for s in self.services
+            if request.url.params.get("zone", s["zone"]) == s["zone"]
+        ]
+        if not rest:
+            return httpx.Response(200, json={"hosts": listed})
+        host = rest[0]
+        if request.method == "PUT":
+            if host not in [h["host_name"] for h in listed]:
+                return _fault(404, f"Host '{host}' could not be found.")
+            status = json.loads(request.content).get("status", "")
+            return httpx.Response(200, json={"host": host, "status": f"{status}d"})
+        if self._volume_service(host) is None or "#" in host:
+            return _fault(404, f"Host {host} could not be found.")
+        resource = {"host": host, "project": "(total)", "volume_count": "0"}
+        resource |= {"total_volume_gb": "0", "snapshot_count": "0", "total_snapshot_gb": "0"}
+        return httpx.Response(200, json={"host": [{"resource": resource}]})
+
+    def _manage_volume(self, body: dict[str, Any]) -> httpx.Response:
+        wanted = body["volume"]
+        if self._volume_service(wanted.get("host", "")) is None:
+            return _fault(400, f"Host '{wanted.get('host')}' not found")
+        volume = self.cinder.add_volume(wanted.get("name") or "", "p1")
+        volume["availability_zone"] = wanted.get("availability_zone") or self.cinder.az
+        volume["volume_type"] = wanted.get("volume_type") or "__DEFAULT__"
+        volume["os-vol-host-attr:host"] = wanted["host"]
+        volume["status"] = "creating"
+        return httpx.Response(202, json={"volume": volume})
+
+    def _manage_snapshot(self, body: dict[str, Any]) -> httpx.Response:
+        wanted = body["snapshot"]
+        if wanted["volume_id"] not in self.cinder.volumes:
+            return _fault(404, f"Volume {wanted['volume_id']} could not be found.")
+        snapshot = {
+            "id": str(uuid.uuid4()),
+            "volume_id": wanted["volume_id"],
+            "name": wanted.get("name"),
+            "status": "creating",
+            "size": 1,
+        }
+        return httpx.Response(202, json={"snapshot": snapshot})

@@ -66,10 +66,10 @@ async def test_the_project_in_the_url_must_be_the_tokens(client: httpx.AsyncClie
 
 
 async def test_what_is_not_served_says_so(client: httpx.AsyncClient) -> None:
-    answer = await client.get("/volume/v3/p1/os-services", headers=MEMBER)
+    answer = await client.get("/volume/v3/p1/clusters", headers=MEMBER)
     assert answer.status_code == 501
     assert answer.json()["notImplemented"]["message"] == (
-        "Cascade does not serve GET /os-services of the Block Storage API yet."
+        "Cascade does not serve GET /clusters of the Block Storage API yet."
     )
     missing = await client.get("/volume/v3/p1/volumes/nope", headers=MEMBER)
     assert missing.status_code == 404

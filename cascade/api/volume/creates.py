@@ -81,14 +81,12 @@ async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType |
     """The top type a new volume gets: the one named (by name or id; a private one only
     for projects with access), else the default, or (made from a source) the source's."""
     wanted = volume.get("volume_type")
-    ctx = context(request)
+    if wanted:
+        return await type_copy.named(request, str(wanted))
+    if any(volume.get(key) for key, _ in SOURCES[:3]):
+        return None  # Cinder gives it the source's type
     async with session(request) as db:
         try:
-            if wanted:
-                scope = None if ctx.is_admin else ctx.project_id
-                return await volume_types.by_name_or_id(db, str(wanted), scope)
-            if any(volume.get(key) for key, _ in SOURCES[:3]):
-                return None  # Cinder gives it the source's type
             conf = request.app.state.conf.volume
             return await volume_types.default(db, conf.default_volume_type, project_of(request))
         except volume_types.TypeError_ as exc:
@@ -199,14 +197,13 @@ async def group(request: Request) -> Response:
         raise _bad("'group_type' is a required property")
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
-    ctx = context(request)
+    admin = context(request).is_admin
     async with session(request) as db:
         try:
-            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ctx.is_admin)
-            scope = None if ctx.is_admin else ctx.project_id
-            vtypes = [await volume_types.by_name_or_id(db, str(t), scope) for t in wanted]
+            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), admin)
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message) from exc
+    vtypes = [await type_copy.named(request, str(t)) for t in wanted]
     pod = await _volume_pod(request, entity, None, version, ())
     entity["availability_zone"] = pod.pod_az
     entity["group_type"] = await type_copy.in_pod(request, pod, gtype)

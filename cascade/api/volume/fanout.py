@@ -36,14 +36,18 @@ from cascade.versions import Version
 
 
 async def every_pod(
-    request: Request, version: Version, path: str
+    request: Request,
+    version: Version,
+    path: str,
+    params: list[tuple[str, str]] | None = None,
 ) -> tuple[list[tuple[Pod, Any]], dict[str, str]]:
-    """Every pod's decoded answer to GET `path` (with the request's query), and the
-    header naming the pods left out."""
+    """Every pod's decoded answer to GET `path` (with `params`, else the request's
+    query), and the header naming the pods left out."""
     async with session(request) as db:
         pods = await pod_service.list_all(db)
     caller = caller_for(request, version)
-    params = list(request.query_params.multi_items())
+    if params is None:
+        params = list(request.query_params.multi_items())
 
     async def one(pod: Pod) -> Any:
         resp = await pod_volume.call(

@@ -42,13 +42,18 @@ async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:
         return content
     if not isinstance(wanted, str) or not wanted:
         return content
+    body["os-retype"]["new_type"] = await in_pod(request, pod, await named(request, wanted))
+    return json.dumps(body).encode()
+
+
+async def named(request: Request, wanted: str) -> VolumeType:
+    """The top type a request names (by name or id; a private one only for projects
+    with access), else Cinder's error for it (404)."""
     ctx = context(request)
     async with session(request) as db:
         try:
-            vtype = await volume_types.by_name_or_id(
+            return await volume_types.by_name_or_id(
                 db, wanted, None if ctx.is_admin else ctx.project_id
             )
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message) from exc
-    body["os-retype"]["new_type"] = await in_pod(request, pod, vtype)
-    return json.dumps(body).encode()

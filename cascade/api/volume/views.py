@@ -14,10 +14,11 @@ from cascade.services import copies, group_types, volume_types
 from cascade.services import volumes as volume_service
 
 
-def item(obj: dict[str, Any], pod: Pod) -> dict[str, Any]:
-    """One object from `pod`: its AZ is the pod's top AZ."""
-    if obj.get("availability_zone") == pod.pod_az:
-        obj["availability_zone"] = pod.az
+def item(obj: dict[str, Any], pod: Pod, key: str = "availability_zone") -> dict[str, Any]:
+    """One object from `pod`: its AZ (at `key`; a service's and a host's is `zone`) is
+    the pod's top AZ."""
+    if obj.get(key) == pod.pod_az:
+        obj[key] = pod.az
     return obj
 
 
