@@ -85,7 +85,9 @@ NETWORK = (
 # The Block Storage API compared through the top (`--service volume`): volumes (get, list,
 # actions, extend, metadata, clone and their negative tests), snapshots, availability
 # zones, limits, versions, and the admin APIs for volume types (extra specs, access),
-# quotas, QoS specs and volume/snapshot actions. Servers they attach to boot without a NIC.
+# quotas, QoS specs, volume/snapshot actions, group types (+ specs), groups, group
+# snapshots, services, hosts, backend capabilities, pools and manage-existing. Servers they
+# attach to boot without a NIC.
 VOLUME = (
     r"^tempest\.api\.volume\.("
     r"test_volumes_get|test_volumes_list|test_volumes_actions|test_volumes_extend"
@@ -96,7 +98,10 @@ VOLUME = (
     r"|admin\.(test_volume_types|test_volume_types_negative|test_volume_types_extra_specs"
     r"|test_volume_types_extra_specs_negative|test_volume_type_access|test_volume_quotas"
     r"|test_volume_quotas_negative|test_volume_snapshot_quotas_negative|test_volumes_actions"
-    r"|test_snapshots_actions|test_volumes_list|test_qos)"
+    r"|test_snapshots_actions|test_volumes_list|test_qos|test_group_types|test_group_type_specs"
+    r"|test_groups|test_group_snapshots|test_volume_services|test_volume_services_negative"
+    r"|test_volume_hosts|test_backends_capabilities|test_volume_pools|test_volume_manage"
+    r"|test_snapshot_manage)"
     r")\b"
 )
 COMPARE_FILE = "compare.json"

@@ -21,11 +21,12 @@ from starlette.responses import Response
 
 from cascade.api.compute import server_views
 from cascade.api.compute.errors import ComputeError
-from cascade.api.request import context
+from cascade.api.request import context, policy_of
 from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
+from cascade.services import server_create
 from cascade.services import servers as server_service
 from cascade.services.network import names as network_names
 from cascade.versions import Version
@@ -39,6 +40,19 @@ def caller_for(request: Request, version: Version) -> Caller:
     state = request.scope.get("state", {})
     request_id = state.get("global_request_id") or state.get("request_id", "")
     return Caller(context(request).token, str(version), str(request_id))
+
+
+def workflow_env(request: Request) -> server_create.Env:
+    state = request.app.state
+    return server_create.Env(state.registry, state.conf, state.sessions)
+
+
+def asker(request: Request, ctx: Context, version: Version) -> server_create.Ask:
+    """Who asks, for the services' workflows: the caller's pod calls, the request's own id
+    and the caller's Networking policy."""
+    local_id = str(request.scope["state"]["request_id"])  # a global id may repeat
+    caller = caller_for(request, version)
+    return server_create.Ask(ctx, caller, local_id, *policy_of(request, ctx))
 
 
 def scope(ctx: Context) -> str | None:

@@ -10,7 +10,7 @@
 - GET / DELETE /os-server-groups/{id}: routed by id; an unknown id is 404
   `Server group <id> could not be found.`
 - A server create with the scheduler hint `group` goes to the group's pod
-  (see `group_pod`); an AZ in the same body that is not the pod's is 400.
+  (see `services.server_create`); an AZ in the same body that is not the pod's is 400.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, int_param, json_body, reply
 from cascade.api.request import session
-from cascade.context import Context
 from cascade.db.models import Pod, Routing
 from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import Caller
 from cascade.pods.compute import call as pod_call
 from cascade.services import pods as pod_service
 from cascade.services import scheduling
@@ -151,19 +149,3 @@ async def _routed(request: Request, method: str, action: str) -> Response:
             await db.delete(where.routing)
             await db.commit()
         return await forward.relay(request, db, where.pod, resp)
-
-
-async def group_pod(
-    db: AsyncSession, registry: Any, caller: Caller, ctx: Context, hints: Any
-) -> Pod | None:
-    """The pod of the server group named in a create's scheduler hints, if any."""
-    group = hints.get("group") if isinstance(hints, dict) else None
-    if not group:
-        return None
-    try:
-        where = await server_service.locate(
-            db, registry, caller, str(group), forward.scope(ctx), kind=KIND
-        )
-    except server_service.ServerNotFound:
-        raise ComputeError(400, f"Server group {group} could not be found.") from None
-    return where.pod

@@ -21,34 +21,29 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward, server_groups, server_views, volume_pods
+from cascade.api.compute import forward, server_views, volume_pods
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
 from cascade.api.request import context, policy_of, session
 from cascade.context import Context
-from cascade.db.models import Flavor, FlavorAccess, Pod
+from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import PodRefused
 from cascade.pods.compute import call as pod_call
-from cascade.services import capacity, flavor_copies, keypair_copies, scheduling
+from cascade.services import flavor_copies, keypair_copies, server_create
 from cascade.services import flavors as flavor_service
 from cascade.services import keypairs as keypair_service
-from cascade.services import quotas as quota_service
 from cascade.services import servers as server_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
-
-POD_TAG = "cascade:pod_tag"
 
 
 def not_found(server_id: str) -> ComputeError:
@@ -59,172 +54,21 @@ def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
-async def _top_flavor(db: AsyncSession, ctx: Context, ref: Any) -> Flavor:
-    flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1] if ref is not None else ""
-    flavor = await db.get(Flavor, flavor_id) if flavor_id else None
-    if flavor is not None and not flavor.is_public and not ctx.is_admin:
-        granted = await db.scalar(
-            select(FlavorAccess.id).where(
-                FlavorAccess.flavor_id == flavor_id, FlavorAccess.project_id == ctx.project_id
-            )
-        )
-        if granted is None:
-            flavor = None
-    if flavor is None:
-        raise bad(f"Flavor {ref} could not be found.")
-    if flavor.disabled:
-        raise bad("Flavor is disabled.")
-    return flavor
-
-
-async def _choose_pod(
-    request: Request, db: AsyncSession, ctx: Context, az: str | None, flavor: Flavor, v: Version
-) -> Pod:
-    conf = request.app.state.conf.scheduling
-    project = ctx.project_id or ""
-    tag = flavor.extra_specs.get(POD_TAG)
-    registry = request.app.state.registry
-
-    async def room_of(pod: Pod) -> capacity.Capacity | None:
-        return await capacity.of(registry, pod, forward.caller_for(request, v).request_id)
-
-    try:
-        if az is None:
-            az = await scheduling.default_az(db, conf, project, tag)
-        elif not await scheduling.az_exists(db, az):
-            raise bad("The requested availability zone is not available")
-        need = (flavor.ram, flavor.disk + flavor.ephemeral)
-        deadline = registry.list_deadline
-        return await scheduling.pod_for(
-            db, conf, project, az, tag=tag, room_of=room_of, need=need, room_deadline=deadline
-        )
-    except scheduling.NoPodForAz as exc:
-        status = 409 if tag else 503
-        raise ComputeError(status, f"No pod can take the server: {exc}.") from exc
-
-
-async def _check_quota(
-    request: Request,
-    db: AsyncSession,
-    ctx: Context,
-    server: dict[str, Any],
-    flavor: Flavor,
-    version: Version,
-) -> None:
-    """Nova's 403 before any pod is called when the top quota has no room. The count
-    checked is max_count: a pod may create that many (Nova would create fewer, down
-    to min_count, where only those fit; the top refuses instead)."""
-    try:
-        count = int(server.get("max_count", server.get("min_count", 1)))
-    except (TypeError, ValueError):
-        return  # the pod answers Nova's 400 for a count that is not a number
-    try:
-        await quota_service.check_create(
-            db,
-            request.app.state.registry,
-            forward.caller_for(request, version),
-            ctx.project_id or "",
-            max(count, 1),
-            flavor.vcpus,
-            flavor.ram,
-            conf=request.app.state.conf.quota,
-            user_id=ctx.user_id,
-        )
-    except quota_service.OverQuota as exc:
-        raise ComputeError(403, exc.message) from None
-
-
-def _split_az(value: Any) -> tuple[str | None, str]:
-    """`az`, `az:host` or `az:host:node` (admins): the top AZ and the rest."""
-    if value is None:
-        return None, ""
-    if not isinstance(value, str) or not value:
-        raise bad(f"Invalid input for field/attribute availability_zone. Value: {value}.")
-    az, sep, rest = value.partition(":")
-    return (az or None), sep + rest
-
-
 async def create(request: Request) -> Response:
+    """POST /servers: the `server_create` workflow; 202 with the pod's answer."""
     version = await negotiated(request)
     ctx = authorize(request, "os_compute_api:servers:create")
     body = await json_body(request)
-    server = body.get("server") if isinstance(body, dict) else None
-    if not isinstance(server, dict):
-        raise bad("Invalid input for field/attribute server: 'server' is a required object.")
-    az, host_part = _split_az(server.get("availability_zone"))
-    registry = request.app.state.registry
-    caller = forward.caller_for(request, version)
     async with session(request) as db:
-        flavor = await _top_flavor(db, ctx, server.get("flavorRef"))
-        tag = flavor.extra_specs.get(POD_TAG)
-        hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints"))
-        pod = await server_groups.group_pod(db, registry, caller, ctx, hints)
-        volumes_pod = await volume_pods.boot_pod(request, db, server, az)
-        if volumes_pod is not None:
-            if pod is not None and pod.id != volumes_pod.id:
-                raise bad(
-                    f"The server group lives in pod {pod.name} and the server's volumes in "
-                    f"pod {volumes_pod.name}.",
-                )
-            pod = volumes_pod
-        await _check_quota(request, db, ctx, server, flavor, version)
-        if pod is None:
-            pod = await _choose_pod(request, db, ctx, az, flavor, version)
-        elif az is not None and az != pod.az:
-            raise bad(
-                f"The server group lives in availability zone {pod.az} (pod {pod.name}), "
-                f"not in {az}.",
-            )
-        elif tag and tag not in (pod.tags or []):
-            raise ComputeError(
-                409,
-                f"The server group's pod {pod.name} does not have the tag {tag!r} "
-                f"that flavor {flavor.id} requires.",
-            )
         try:
-            server["flavorRef"] = await flavor_copies.ensure_in_pod(
-                db, registry, pod, flavor.id, caller.request_id
+            made = await server_create.create(
+                forward.workflow_env(request), db, forward.asker(request, ctx, version), body
             )
-            if server.get("key_name") is not None:
-                await keypair_copies.ensure_in_pod(
-                    db, registry, pod, ctx.user_id, str(server["key_name"]), caller
-                )
-            await volume_pods.bdm_types(request, db, server, pod)
-        except keypair_service.KeypairNotFound:
-            raise bad("Invalid key_name provided.") from None
-        except flavor_service.PodCopyFailed as exc:
-            raise ComputeError(exc.status, str(exc)) from exc
-        except keypair_copies.KeypairCopyFailed as exc:
-            raise ComputeError(exc.status, str(exc)) from exc
+        except server_create.Refused as exc:
+            raise ComputeError(exc.status, exc.message) from exc
         except PodUnavailable as exc:
             raise forward.unavailable(exc) from exc
-        if az is not None:
-            server["availability_zone"] = pod.pod_az + host_part
-        # keyed by this request's own id: a client's global request id may repeat
-        local_id = str(request.scope["state"]["request_id"])
-        wired = await _networks(request, db, ctx, pod, server, local_id)
-        intent = await server_service.intent(db, local_id, pod, ctx.project_id or "")
-        resp = await forward.send(
-            request,
-            pod,
-            version,
-            "POST",
-            "/servers",
-            content=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        if resp.status_code >= 400:
-            await server_service.forget_intent(db, intent)
-            async with _net_caller(request, ctx) as net:
-                await server_ports.release(net, wired)
-            raise forward.pod_error(resp, pod)
-        made = resp.json()
-        await _record_created(request, db, pod, made, intent, version, ctx)
-        new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
-        if new_id and wired.used:
-            async with _net_caller(request, ctx) as net:
-                await server_ports.attach(net, wired, str(new_id), pod.az)
-        return await forward.relay(request, db, pod, resp)
+        return await forward.relay(request, db, made.pod, made.resp)
 
 
 @asynccontextmanager
@@ -234,20 +78,6 @@ async def _net_caller(request: Request, ctx: Context) -> AsyncIterator[NetCaller
     conf = request.app.state.conf.network
     async with request.app.state.sessions() as db:
         yield NetCaller(db, conf, ctx.project_id or "", *policy_of(request, ctx))
-
-
-async def _networks(
-    request: Request,
-    db: AsyncSession,
-    ctx: Context,
-    pod: Pod,
-    server: dict[str, Any],
-    request_id: str,
-) -> server_ports.Translated:
-    """The request's top networks and ports, built in `pod` and named by bottom port."""
-    registry = request.app.state.registry
-    async with _network_errors(), _net_caller(request, ctx) as net:
-        return await server_ports.translate(net, registry, pod, server, request_id)
 
 
 @asynccontextmanager
@@ -262,34 +92,6 @@ async def _network_errors() -> AsyncIterator[None]:
         raise ComputeError(status, str(exc)) from exc
     except PodUnavailable as exc:
         raise forward.unavailable(exc) from exc
-
-
-async def _record_created(
-    request: Request,
-    db: AsyncSession,
-    pod: Pod,
-    made: Any,
-    intent: Any,
-    version: Version,
-    ctx: Context,
-) -> None:
-    project = ctx.project_id or ""
-    first = made.get("server", {}).get("id") if isinstance(made, dict) else None
-    if first:
-        await server_service.record(db, str(first), pod.id, project, intent)
-    reservation = made.get("reservation_id") if isinstance(made, dict) else None
-    if not reservation:
-        return
-    # a multiple create: every server of the reservation gets its routing now
-    try:
-        listed = await forward.send(
-            request, pod, version, "GET", "/servers", params={"reservation_id": reservation}
-        )
-    except ComputeError:
-        return  # the routings are written when the servers are first looked up
-    ids = [s["id"] for s in listed.json().get("servers", [])] if listed.status_code == 200 else []
-    for n, server_id in enumerate(ids):
-        await server_service.record(db, server_id, pod.id, project, intent if n == 0 else None)
 
 
 async def show(request: Request) -> Response:
@@ -468,7 +270,7 @@ async def _translate_action(
     rebuild = body.get("rebuild")
     try:
         if isinstance(resize, dict) and "flavorRef" in resize:
-            flavor = await _top_flavor(db, ctx, resize["flavorRef"])
+            flavor = await server_create.top_flavor(db, ctx, resize["flavorRef"])
             resize["flavorRef"] = await flavor_copies.ensure_in_pod(
                 db, registry, pod, flavor.id, caller.request_id
             )
@@ -480,6 +282,8 @@ async def _translate_action(
             return content
     except keypair_service.KeypairNotFound:
         raise bad("Invalid key_name provided.") from None
+    except server_create.Refused as exc:
+        raise ComputeError(exc.status, exc.message) from exc
     except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
         raise ComputeError(exc.status, str(exc)) from exc
     except PodUnavailable as exc:

@@ -21,15 +21,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
+from cascade.api.volume import type_copy
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.lists import sort_of
 from cascade.api.volume.types import parse_bool, translated
 from cascade.jobs import queue
-from cascade.pods.client import PodUnavailable
-from cascade.services import group_types, volume_type_copies
+from cascade.services import group_types
 from cascade.services.volume_jobs import GROUP_TYPE_SYNC
-from cascade.services.volume_types import TypeError_
 from cascade.versions import Version
 
 SINCE = Version(3, 11)
@@ -121,14 +120,7 @@ async def delete(request: Request) -> Response:
     type_id = request.path_params["type_id"]
     async with session(request) as db:
         found = await group_types.get(db, type_id, True)
-        try:
-            await group_types.delete_copies(db, request.app.state.registry, type_id)
-        except volume_type_copies.TypeCopyFailed as exc:
-            if exc.status == 400:
-                raise TypeError_(400, "Target group type is still in use.") from exc
-            raise TypeError_(exc.status if exc.status < 500 else 502, str(exc)) from exc
-        except PodUnavailable as exc:
-            raise TypeError_(503, str(exc)) from exc
+        await type_copy.copies_deleted(request, db, group_types.delete_copies, type_id, "group")
         await db.delete(found)
         await db.commit()
     return reply(None, 202)

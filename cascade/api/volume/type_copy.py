@@ -5,7 +5,9 @@ now if the pod has none), for a create (`volume_type`, a group's `group_type` an
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from cascade.api.request import context, session
@@ -13,6 +15,7 @@ from cascade.api.volume.common import unavailable
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.pods.client import PodUnavailable
+from cascade.pods.registry import PodRegistry
 from cascade.services import group_types, volume_type_copies, volume_types
 
 
@@ -30,6 +33,26 @@ async def in_pod(request: Request, pod: Pod, top: VolumeType | GroupType) -> str
             raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
         except PodUnavailable as exc:
             raise unavailable(exc) from exc
+
+
+async def copies_deleted(
+    request: Request,
+    db: AsyncSession,
+    delete_copies: Callable[[AsyncSession, PodRegistry, str], Awaitable[None]],
+    type_id: str,
+    what: str,
+) -> None:
+    """The pods' copies of a volume or group type that goes: a pod whose volumes or groups
+    use its copy refuses (400), and that stops the delete with Cinder's `Target <what>
+    type is still in use.`; any other refusal keeps its status, with the pod named."""
+    try:
+        await delete_copies(db, request.app.state.registry, type_id)
+    except volume_type_copies.TypeCopyFailed as exc:
+        if exc.status == 400:
+            raise VolumeError(400, f"Target {what} type is still in use.") from exc
+        raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
+    except PodUnavailable as exc:
+        raise unavailable(exc) from exc
 
 
 async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
+from cascade.api.volume import type_copy
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import VolumeType
@@ -177,14 +178,9 @@ async def delete(request: Request) -> Response:
             raise volume_types.TypeError_(
                 400, f"The volume type {type_id} is a default volume type and cannot be deleted."
             )
-        try:
-            await volume_type_copies.delete_copies(db, request.app.state.registry, type_id)
-        except volume_type_copies.TypeCopyFailed as exc:
-            if exc.status == 400:
-                raise volume_types.TypeError_(400, "Target volume type is still in use.") from exc
-            raise volume_types.TypeError_(exc.status, str(exc)) from exc
-        except PodUnavailable as exc:
-            raise volume_types.TypeError_(503, str(exc)) from exc
+        await type_copy.copies_deleted(
+            request, db, volume_type_copies.delete_copies, type_id, "volume"
+        )
         await db.delete(found)
         await db.commit()
     return reply(None, 202)

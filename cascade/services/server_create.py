@@ -1,0 +1,398 @@
+"""The server-create workflow, callable by a handler, a job or a test (no HTTP types here).
+
+`create` takes a Nova create body and who asks (`Ask`), and does what one
+cloud's Nova would, across pods:
+1. the top flavor (one the caller may see; disabled: refused), then the pod:
+   the server group's (scheduler hint `group`), else the pod of the volumes or
+   snapshots it boots from, else the AZ's (named, the project's binding's, or
+   the default) with room for the flavor and the flavor's pod tag; a pod that
+   contradicts the AZ or tag asked for is refused;
+2. the top quota (max_count servers) before any pod is called;
+3. the pod's copies of the flavor, the keypair and the block device mappings'
+   volume types; the requested networks and ports built in the pod;
+4. the routing intent, keyed by the caller's local request id, then the
+   create sent to the pod; a refusal removes the intent and releases the
+   ports; an acceptance records the routing of every server the reservation
+   made and attaches the top ports.
+Refusals the top decides are `Refused` (Nova's status and message); a pod's
+refusal of the create itself comes back as its response (`Created.resp`);
+`PodUnavailable` is passed on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.conf import Conf
+from cascade.context import Context
+from cascade.db.models import Flavor, FlavorAccess, Pod, Routing
+from cascade.pods import volume as pod_volume
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import Caller, PodRefused, call
+from cascade.pods.registry import PodRegistry
+from cascade.services import (
+    capacity,
+    flavor_copies,
+    keypair_copies,
+    scheduling,
+    volume_type_copies,
+    volume_types,
+)
+from cascade.services import flavors as flavor_service
+from cascade.services import keypairs as keypair_service
+from cascade.services import quotas as quota_service
+from cascade.services import servers as server_service
+from cascade.services import volumes as volume_service
+from cascade.services.network import server_ports
+from cascade.services.network.access import Caller as NetCaller
+
+POD_TAG = "cascade:pod_tag"
+SERVER_GROUP = "server_group"
+# where a server's block device mappings name a volume or a snapshot
+BOOT_SOURCES = {"volume": volume_service.VOLUME, "snapshot": volume_service.SNAPSHOT}
+
+
+class Refused(Exception):
+    """The top refuses the create: Nova's status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad(message: str) -> Refused:
+    return Refused(400, message)
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the workflow needs of the process: pods, settings, database sessions."""
+
+    registry: PodRegistry
+    conf: Conf
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Who asks: their context, their calls to the pods (token, microversion, the global
+    request id), the local request id (keys the routing intent) and their Networking
+    policy (admin?, rule checks)."""
+
+    ctx: Context
+    caller: Caller
+    request_id: str
+    is_net_admin: bool = False
+    allows: Callable[[str], bool] = lambda rule: False
+
+    @property
+    def project(self) -> str:
+        return self.ctx.project_id or ""
+
+    @property
+    def scope(self) -> str | None:
+        """Whose objects the caller reaches by id: its project's, or (admins) any."""
+        return None if self.ctx.is_admin else self.ctx.project_id
+
+
+@dataclass(frozen=True)
+class Created:
+    """The pod's answer to the create (an error status: the pod refused it)."""
+
+    pod: Pod
+    resp: httpx.Response
+
+
+async def top_flavor(db: AsyncSession, ctx: Context, ref: Any) -> Flavor:
+    """The flavor `flavorRef` names (an id or a link), if the caller may use it."""
+    flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1] if ref is not None else ""
+    flavor = await db.get(Flavor, flavor_id) if flavor_id else None
+    if flavor is not None and not flavor.is_public and not ctx.is_admin:
+        granted = await db.scalar(
+            select(FlavorAccess.id).where(
+                FlavorAccess.flavor_id == flavor_id, FlavorAccess.project_id == ctx.project_id
+            )
+        )
+        if granted is None:
+            flavor = None
+    if flavor is None:
+        raise bad(f"Flavor {ref} could not be found.")
+    if flavor.disabled:
+        raise bad("Flavor is disabled.")
+    return flavor
+
+
+def split_az(value: Any) -> tuple[str | None, str]:
+    """`az`, `az:host` or `az:host:node` (admins): the top AZ and the rest."""
+    if value is None:
+        return None, ""
+    if not isinstance(value, str) or not value:
+        raise bad(f"Invalid input for field/attribute availability_zone. Value: {value}.")
+    az, sep, rest = value.partition(":")
+    return (az or None), sep + rest
+
+
+async def group_pod(db: AsyncSession, registry: PodRegistry, ask: Ask, hints: Any) -> Pod | None:
+    """The pod of the server group named in a create's scheduler hints, if any."""
+    group = hints.get("group") if isinstance(hints, dict) else None
+    if not group:
+        return None
+    try:
+        where = await server_service.locate(
+            db, registry, ask.caller, str(group), ask.scope, kind=SERVER_GROUP
+        )
+    except server_service.ServerNotFound:
+        raise bad(f"Server group {group} could not be found.") from None
+    return where.pod
+
+
+async def volume_pod(
+    db: AsyncSession, registry: PodRegistry, ask: Ask, kind: str, object_id: str
+) -> Pod | None:
+    """The pod of the caller's volume or snapshot `object_id` (None: nobody knows it)."""
+    caller = pod_volume.Caller(ask.ctx.token, "3.0", ask.request_id)
+    try:
+        located = await volume_service.locate(db, registry, caller, object_id, ask.scope, kind)
+    except volume_service.NotFound:
+        return None
+    return located.pod
+
+
+async def boot_pod(
+    db: AsyncSession, registry: PodRegistry, ask: Ask, server: dict[str, Any], az: str | None
+) -> Pod | None:
+    """The pod a server booting from volumes or snapshots must go to (None: no such
+    source); sources in different pods, or an AZ that is not theirs, are refused."""
+    found: list[tuple[str, Pod]] = []
+    for mapping in server.get("block_device_mapping_v2") or []:
+        if not isinstance(mapping, dict) or not mapping.get("uuid"):
+            continue
+        kind = BOOT_SOURCES.get(str(mapping.get("source_type")))
+        if kind is None:
+            continue
+        pod = await volume_pod(db, registry, ask, kind, str(mapping["uuid"]))
+        if pod is not None:
+            found.append((f"{kind} {mapping['uuid']}", pod))
+    if not found:
+        return None
+    what, pod = found[0]
+    for other, other_pod in found[1:]:
+        if other_pod.id != pod.id:
+            raise bad(
+                f"The {what} is in pod {pod.name} and the {other} in pod {other_pod.name}: a "
+                "server can only use volumes of one pod.",
+            )
+    if az is not None and az != pod.az:
+        raise bad(
+            f"The {what} is in availability zone {pod.az} (pod {pod.name}); a server booting "
+            f"from it cannot go to availability zone {az}.",
+        )
+    return pod
+
+
+async def _choose_pod(env: Env, db: AsyncSession, ask: Ask, az: str | None, flavor: Flavor) -> Pod:
+    conf = env.conf.scheduling
+    tag = flavor.extra_specs.get(POD_TAG)
+
+    async def room_of(pod: Pod) -> capacity.Capacity | None:
+        return await capacity.of(env.registry, pod, ask.caller.request_id)
+
+    try:
+        if az is None:
+            az = await scheduling.default_az(db, conf, ask.project, tag)
+        elif not await scheduling.az_exists(db, az):
+            raise bad("The requested availability zone is not available")
+        need = (flavor.ram, flavor.disk + flavor.ephemeral)
+        return await scheduling.pod_for(
+            db,
+            conf,
+            ask.project,
+            az,
+            tag=tag,
+            room_of=room_of,
+            need=need,
+            room_deadline=env.registry.list_deadline,
+        )
+    except scheduling.NoPodForAz as exc:
+        raise Refused(409 if tag else 503, f"No pod can take the server: {exc}.") from exc
+
+
+async def _check_quota(
+    env: Env, db: AsyncSession, ask: Ask, server: dict[str, Any], flavor: Flavor
+) -> None:
+    """Nova's 403 before any pod is called when the top quota has no room. The count
+    checked is max_count: a pod may create that many (Nova would create fewer, down
+    to min_count, where only those fit; the top refuses instead)."""
+    try:
+        count = int(server.get("max_count", server.get("min_count", 1)))
+    except (TypeError, ValueError):
+        return  # the pod answers Nova's 400 for a count that is not a number
+    try:
+        await quota_service.check_create(
+            db,
+            env.registry,
+            ask.caller,
+            ask.project,
+            max(count, 1),
+            flavor.vcpus,
+            flavor.ram,
+            conf=env.conf.quota,
+            user_id=ask.ctx.user_id,
+        )
+    except quota_service.OverQuota as exc:
+        raise Refused(403, exc.message) from None
+
+
+async def _pod_for(
+    env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any], az: str | None, flavor: Flavor
+) -> Pod:
+    server: dict[str, Any] = body["server"]
+    tag = flavor.extra_specs.get(POD_TAG)
+    hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints"))
+    pod = await group_pod(db, env.registry, ask, hints)
+    volumes_pod = await boot_pod(db, env.registry, ask, server, az)
+    if volumes_pod is not None:
+        if pod is not None and pod.id != volumes_pod.id:
+            raise bad(
+                f"The server group lives in pod {pod.name} and the server's volumes in "
+                f"pod {volumes_pod.name}.",
+            )
+        pod = volumes_pod
+    await _check_quota(env, db, ask, server, flavor)
+    if pod is None:
+        return await _choose_pod(env, db, ask, az, flavor)
+    if az is not None and az != pod.az:
+        raise bad(
+            f"The server group lives in availability zone {pod.az} (pod {pod.name}), not in {az}.",
+        )
+    if tag and tag not in (pod.tags or []):
+        raise Refused(
+            409,
+            f"The server group's pod {pod.name} does not have the tag {tag!r} "
+            f"that flavor {flavor.id} requires.",
+        )
+    return pod
+
+
+async def bdm_types(
+    db: AsyncSession, registry: PodRegistry, ask: Ask, server: dict[str, Any], pod: Pod
+) -> None:
+    """Every `volume_type` of the server's block device mappings made the pod's copy of
+    the top type it names (an unknown one: Nova's 400)."""
+    for mapping in server.get("block_device_mapping_v2") or []:
+        if not isinstance(mapping, dict) or not isinstance(mapping.get("volume_type"), str):
+            continue
+        try:
+            vtype = await volume_types.by_name_or_id(db, mapping["volume_type"], ask.scope)
+        except volume_types.TypeError_ as exc:
+            raise bad(exc.message) from exc
+        mapping["volume_type"] = await volume_type_copies.ensure_in_pod(
+            db, registry, pod, vtype, ask.request_id
+        )
+
+
+async def _copies(
+    env: Env, db: AsyncSession, ask: Ask, server: dict[str, Any], pod: Pod, flavor: Flavor
+) -> None:
+    """The pod's copies of what the server names: its flavor, keypair and volume types."""
+    try:
+        server["flavorRef"] = await flavor_copies.ensure_in_pod(
+            db, env.registry, pod, flavor.id, ask.caller.request_id
+        )
+        if server.get("key_name") is not None:
+            await keypair_copies.ensure_in_pod(
+                db, env.registry, pod, ask.ctx.user_id, str(server["key_name"]), ask.caller
+            )
+        await bdm_types(db, env.registry, ask, server, pod)
+    except keypair_service.KeypairNotFound:
+        raise bad("Invalid key_name provided.") from None
+    except (
+        flavor_service.PodCopyFailed,
+        keypair_copies.KeypairCopyFailed,
+        volume_type_copies.TypeCopyFailed,
+    ) as exc:
+        raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
+
+
+@asynccontextmanager
+async def net_caller(env: Env, ask: Ask) -> AsyncIterator[NetCaller]:
+    """The networking services' caller, on a session of its own: their rollbacks (an
+    address taken concurrently) must not expire what the create has loaded."""
+    async with env.sessions() as db:
+        yield NetCaller(db, env.conf.network, ask.project, ask.is_net_admin, ask.allows)
+
+
+async def _networks(
+    env: Env, ask: Ask, pod: Pod, server: dict[str, Any]
+) -> server_ports.Translated:
+    """The request's top networks and ports, built in `pod` and named by bottom port;
+    networking refusals as Nova's (the pod's with it named)."""
+    try:
+        async with net_caller(env, ask) as net:
+            return await server_ports.translate(net, env.registry, pod, server, ask.request_id)
+    except server_ports.ServerNetworkError as exc:
+        raise Refused(exc.status, exc.message) from exc
+    except PodRefused as exc:
+        raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
+
+
+async def _record_created(
+    env: Env, db: AsyncSession, ask: Ask, pod: Pod, made: Any, intent: Routing
+) -> None:
+    """The routing of the new server, and of every other server of its reservation."""
+    first = made.get("server", {}).get("id") if isinstance(made, dict) else None
+    if first:
+        await server_service.record(db, str(first), pod.id, ask.project, intent)
+    reservation = made.get("reservation_id") if isinstance(made, dict) else None
+    if not reservation:
+        return
+    try:
+        params = {"reservation_id": reservation}
+        listed = await call(env.registry, pod, ask.caller, "GET", "/servers", params=params)
+    except PodUnavailable:
+        return  # the routings are written when the servers are first looked up
+    ids = [s["id"] for s in listed.json().get("servers", [])] if listed.status_code == 200 else []
+    for n, server_id in enumerate(ids):
+        await server_service.record(db, server_id, pod.id, ask.project, intent if n == 0 else None)
+
+
+async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
+    """Steps 1-4 above for Nova create body `body` (changed in place to the pod's names)."""
+    server = body.get("server") if isinstance(body, dict) else None
+    if not isinstance(server, dict):
+        raise bad("Invalid input for field/attribute server: 'server' is a required object.")
+    az, host_part = split_az(server.get("availability_zone"))
+    flavor = await top_flavor(db, ask.ctx, server.get("flavorRef"))
+    pod = await _pod_for(env, db, ask, body, az, flavor)
+    await _copies(env, db, ask, server, pod, flavor)
+    if az is not None:
+        server["availability_zone"] = pod.pod_az + host_part
+    wired = await _networks(env, ask, pod, server)
+    intent = await server_service.intent(db, ask.request_id, pod, ask.project)
+    content = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    # a pod that does not answer leaves the intent: the create may have happened there
+    resp = await call(
+        env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers
+    )
+    if resp.status_code >= 400:
+        await server_service.forget_intent(db, intent)
+        async with net_caller(env, ask) as net:
+            await server_ports.release(net, wired)
+        return Created(pod, resp)
+    made = resp.json()
+    await _record_created(env, db, ask, pod, made, intent)
+    new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
+    if new_id and wired.used:
+        async with net_caller(env, ask) as net:
+            await server_ports.attach(net, wired, str(new_id), pod.az)
+    return Created(pod, resp)
