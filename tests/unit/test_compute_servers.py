@@ -10,7 +10,10 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from cascade.context import Context
 from cascade.db.models import Flavor, Keypair, Routing
+from cascade.pods.compute import Caller
+from cascade.services import server_create
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
 
@@ -349,3 +352,31 @@ async def test_a_remembered_server_is_shown_without_the_database(
     assert (await client.delete(url, headers=MEMBER)).status_code == 204
     resp = await client.get(url, headers=MEMBER)  # forgotten with the delete
     assert resp.status_code == 404
+
+
+async def test_the_create_workflow_runs_without_an_http_request(
+    app: Starlette, pods: FakeCloud
+) -> None:
+    """What a job would do: the workflow with its settings, pods and a context, no
+    Starlette request."""
+    ctx = Context(
+        "member-token",
+        "u1",
+        "someone",
+        "p1",
+        "proj",
+        frozenset({"member"}),
+        datetime.now(UTC).replace(tzinfo=None),
+    )
+    env = server_create.Env(app.state.registry, app.state.conf, app.state.sessions)
+    ask = server_create.Ask(ctx, Caller(ctx.token, "2.1", "req-job-1"), "req-job-1")
+    body = {"server": {"name": "job", "flavorRef": "42", "availability_zone": "az2"}}
+    async with app.state.sessions() as db:
+        made = await server_create.create(env, db, ask, body)
+        assert made.pod.name == "pod2" and made.resp.status_code == 202
+        with pytest.raises(server_create.Refused) as refused:
+            await server_create.create(env, db, ask, {"server": {"name": "x", "flavorRef": "no"}})
+    assert (refused.value.status, refused.value.message) == (400, "Flavor no could not be found.")
+    server_id = made.resp.json()["server"]["id"]
+    assert [(r.top_id, r.status) for r in await routings(app)] == [(server_id, "active")]
+    assert body["server"]["availability_zone"] == "nova-b"  # the pod's names were sent
