@@ -42,7 +42,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Select, func, select
@@ -52,11 +52,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import QuotaSection
 from cascade.db.models import Keypair, Pod, Quota, QuotaClass, Routing, UserQuota
-from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
-from cascade.services.hosts import Admin, Answer
+from cascade.services import quota_core
+from cascade.services.quota_core import Usage
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ COUNTED: dict[str, str] = {
     "ram": "totalRAMUsed",
     "server_groups": "totalServerGroupsUsed",
 }
-UNLIMITED = -1
+UNLIMITED = quota_core.UNLIMITED
 MAX_LIMIT = 0x7FFFFFFF  # Nova's db MAX_INT
 DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
@@ -107,11 +107,6 @@ class InvalidQuota(QuotaError):
 
 class OverQuota(QuotaError):
     """A create that would go past the project's quota (Nova answers 403 to a server create)."""
-
-
-class Usage(NamedTuple):
-    counts: dict[str, int]  # every resource of RESOURCES; 0 where nothing is counted
-    unavailable: list[str]  # names of the pods that did not answer: their usage is missing
 
 
 def _now() -> datetime:
@@ -149,11 +144,7 @@ async def default_limits(db: AsyncSession, conf: QuotaSection) -> dict[str, int]
 
 async def limits(db: AsyncSession, conf: QuotaSection, project_id: str) -> dict[str, int]:
     """The project's limit for every resource: its own where set, else the default."""
-    found = await default_limits(db, conf)
-    for row in await db.scalars(select(Quota).where(Quota.project_id == project_id)):
-        if row.resource in found:
-            found[row.resource] = row.hard_limit
-    return found
+    return await quota_core.limits(db, "", project_id, await default_limits(db, conf))
 
 
 async def _user_rows(db: AsyncSession, project_id: str, user_id: str) -> dict[str, int]:
@@ -376,69 +367,56 @@ async def _keypairs(db: AsyncSession, user_id: str) -> int:
     return int(await db.scalar(query) or 0)
 
 
-async def _pod_usage(
-    registry: PodRegistry, pod: Pod, caller: Caller, params: dict[str, str] | None
-) -> dict[str, int]:
-    """What the pod counts for the project; `PodUnavailable` when it gives no usable
-    answer (the pod is then left out, as one that is down)."""
-    try:
-        resp = await call(registry, pod, caller, "GET", "/limits", params=params)
-        if resp.status_code != 200:
-            raise PodUnavailable(pod.name, "compute", f"GET /limits is {resp.status_code}")
-        try:
-            absolute: Any = resp.json()["limits"]["absolute"]
-            return {name: int(absolute.get(field, 0)) for name, field in COUNTED.items()}
-        except (ValueError, TypeError, KeyError, AttributeError):
-            raise PodUnavailable(pod.name, "compute", "GET /limits is not Nova's body") from None
-    except PodUnavailable as exc:
-        LOG.warning("quota usage: pod %s left out: %s", pod.name, exc.reason)
-        raise
-
-
-def _summed(pods: list[Pod], answers: list[dict[str, int] | None]) -> Usage:
-    counts = _nothing()
-    unavailable: list[str] = []
-    for pod, found in zip(pods, answers, strict=True):
-        if found is None:
-            unavailable.append(pod.name)
-            continue
-        for name, value in found.items():
-            counts[name] += value
-    return Usage(counts, unavailable)
-
-
-async def _project_usage(
-    registry: PodRegistry, pods: list[Pod], caller: Caller, params: dict[str, str] | None
-) -> Usage:
-    async def one(pod: Pod) -> dict[str, int]:
-        return await _pod_usage(registry, pod, caller, params)
-
-    found = await fanout.gather(registry, "compute", pods, one)
-    answers = dict(found.answers)
-    return _summed(pods, [answers.get(p) for p in pods])
-
-
-def _user_counts(answer: Answer) -> dict[str, int] | None:
-    """The `in_use` of a pod's quota detail, or None when it gives no usable answer."""
-    pod = answer.pod.name
-    if not answer.ok:
-        LOG.warning("user quota usage: pod %s left out: %s", pod, answer.message)
+def counts_in(status: int, body: Any, what: str) -> dict[str, int] | None:
+    """`COUNTED` in a pod's answer: `limits` (GET /limits, the absolute totals) or
+    `quota_set` (GET /os-quota-sets/{project}/detail, `in_use`); None when it is not a
+    usable Nova answer (the pod is then left out, as one that is down)."""
+    if status != 200:
         return None
     try:
-        quota_set: Any = answer.body["quota_set"]
+        if what == "limits":
+            absolute: Any = body["limits"]["absolute"]
+            return {name: int(absolute.get(field, 0)) for name, field in COUNTED.items()}
+        quota_set: Any = body["quota_set"]
         return {name: int(quota_set.get(name, {}).get("in_use", 0)) for name in COUNTED}
     except (ValueError, TypeError, KeyError, AttributeError):
-        LOG.warning("user quota usage: pod %s left out: not Nova's quota detail", pod)
         return None
 
 
-async def _user_pod_usage(
+async def _pod_counts(
+    registry: PodRegistry,
+    pods: list[Pod],
+    caller: Caller,
+    path: str,
+    params: dict[str, str] | None,
+) -> Usage:
+    """What every pod counts, asked `path`, summed over every resource."""
+
+    async def counts_of(pod: Pod) -> dict[str, int]:
+        resp = await call(registry, pod, caller, "GET", path, params=params)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        found = counts_in(resp.status_code, body, "limits" if path == "/limits" else "quota_set")
+        if found is None:
+            LOG.warning(
+                "quota usage: pod %s left out: GET %s is %s", pod.name, path, resp.status_code
+            )
+            raise PodUnavailable(pod.name, "compute", f"GET {path} is not Nova's counts")
+        return found
+
+    return await quota_core.summed(registry, "compute", pods, counts_of, RESOURCES)
+
+
+async def _user_counts(
     registry: PodRegistry, pods: list[Pod], project_id: str, user_id: str, request_id: str
 ) -> Usage:
-    admin = Admin(registry, USAGE_VERSION, request_id)
+    """What every pod counts for the user in the project, asked with Cascade's service
+    token (only an admin may ask it of any project)."""
+    caller = Caller(None, USAGE_VERSION, request_id)
     path = f"/os-quota-sets/{quote(project_id, safe='')}/detail"
-    answers = await admin.ask_all(pods, path, [("user_id", user_id)])
-    return _summed(pods, [_user_counts(a) for a in answers])
+    return await _pod_counts(registry, pods, caller, path, {"user_id": user_id})
 
 
 async def usage(
@@ -461,7 +439,7 @@ async def usage(
     project).
     """
     params = None if own_project else {"tenant_id": project_id}
-    found = await _project_usage(registry, await _all_pods(db), caller, params)
+    found = await _pod_counts(registry, await _all_pods(db), caller, "/limits", params)
     if user_id is not None:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
     return found
@@ -483,7 +461,9 @@ async def user_usage(
     and only an admin may ask it of any project); its `in_use` counts.
     `key_pairs` is the user's keypairs at the top (0 unless `keypairs`).
     """
-    found = await _user_pod_usage(registry, await _all_pods(db), project_id, user_id, request_id)
+    caller = Caller(None, USAGE_VERSION, request_id)  # Cascade's service token
+    path = f"/os-quota-sets/{quote(project_id, safe='')}/detail"
+    found = await _pod_counts(registry, await _all_pods(db), caller, path, {"user_id": user_id})
     if keypairs:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
     return found
@@ -567,8 +547,8 @@ async def check_create(
         return
     pods = await _all_pods(db)
     project, user = await asyncio.gather(
-        _project_usage(registry, pods, caller, None) if limited else _no_usage(),
-        _user_pod_usage(registry, pods, project_id, user_id, caller.request_id)
+        _pod_counts(registry, pods, caller, "/limits", None) if limited else _no_usage(),
+        _user_counts(registry, pods, project_id, user_id, caller.request_id)
         if user_limited and user_id is not None
         else _no_usage(),
     )

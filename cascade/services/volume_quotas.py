@@ -19,7 +19,6 @@ own quota still holds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -28,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import VolumeSection
 from cascade.db.models import Pod, VolumeType
-from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services import prefixed_quotas
+from cascade.services import quota_core
+from cascade.services.quota_core import Usage
 
 PREFIX = "cinder:"
 RESOURCES = (
@@ -47,7 +46,7 @@ RESOURCES = (
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
 DEFAULT_TYPE = "__DEFAULT__"
 COPY_PREFIX = "cascade-"  # the pods' name of a top type's copy: cascade-<top id>
-UNLIMITED = -1
+UNLIMITED = quota_core.UNLIMITED
 MAX = 2**31 - 1
 # what each pod counts (the rest of the quota names are limits, not counts)
 USED = ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups")
@@ -59,12 +58,6 @@ class OverQuota(Exception):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"{name}: {message}")
         self.message = f"{name}: {message}"
-
-
-@dataclass
-class Usage:
-    used: dict[str, int] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)  # pods left out
 
 
 async def keys(db: AsyncSession) -> list[str]:
@@ -81,11 +74,7 @@ async def defaults(db: AsyncSession, conf: VolumeSection) -> dict[str, int]:
 
 
 async def limits(db: AsyncSession, conf: VolumeSection, project_id: str) -> dict[str, int]:
-    found = await defaults(db, conf)
-    for name, value in (await prefixed_quotas.own(db, PREFIX, project_id)).items():
-        if name in found:
-            found[name] = value
-    return found
+    return await quota_core.limits(db, PREFIX, project_id, await defaults(db, conf))
 
 
 async def type_names(db: AsyncSession) -> dict[str, str]:
@@ -107,7 +96,7 @@ async def usage(
     caller = pod_volume.Caller(None, "3.0", request_id)
     path = f"/os-quota-sets/{quote(project_id, safe='')}"
 
-    async def one(pod: Pod) -> dict[str, Any]:
+    async def counts_of(pod: Pod) -> dict[str, int]:
         resp = await pod_volume.call(registry, pod, caller, "GET", path, params={"usage": "True"})
         if resp.status_code != 200:
             raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
@@ -115,21 +104,19 @@ async def usage(
             found: dict[str, Any] = resp.json()["quota_set"]
         except (ValueError, KeyError, TypeError):
             raise PodUnavailable(pod.name, pod_volume.SERVICE, "not Cinder's quota set") from None
-        return found
-
-    asked = await fanout.gather(registry, pod_volume.SERVICE, pods, one)
-    out = Usage({name: 0 for name in USED}, asked.names)
-    for found in asked.values:
-        for name in USED:
-            item = found.get(name)
-            out.used[name] += int(item.get("in_use") or 0) if isinstance(item, dict) else 0
+        counts = {name: _in_use(found.get(name)) for name in USED}
         for key, item in found.items():
             kind, _, bottom = key.partition("_")
             top_name = (names or {}).get(bottom)
-            if kind in PER_TYPE and top_name is not None and isinstance(item, dict):
-                top_key = f"{kind}_{top_name}"
-                out.used[top_key] = out.used.get(top_key, 0) + int(item.get("in_use") or 0)
-    return out
+            if kind in PER_TYPE and top_name is not None:
+                counts[f"{kind}_{top_name}"] = _in_use(item)
+        return counts
+
+    return await quota_core.summed(registry, pod_volume.SERVICE, pods, counts_of, USED)
+
+
+def _in_use(item: Any) -> int:
+    return int(item.get("in_use") or 0) if isinstance(item, dict) else 0
 
 
 def check_type(
@@ -241,8 +228,8 @@ def checked_values(known: list[str], body: Any) -> dict[str, int]:
 
 
 async def update(db: AsyncSession, project_id: str, values: dict[str, int]) -> None:
-    await prefixed_quotas.update(db, PREFIX, project_id, values)
+    await quota_core.update(db, PREFIX, project_id, values)
 
 
 async def reset(db: AsyncSession, project_id: str) -> None:
-    await prefixed_quotas.reset(db, PREFIX, project_id)
+    await quota_core.reset(db, PREFIX, project_id)

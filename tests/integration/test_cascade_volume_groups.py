@@ -68,6 +68,7 @@ def test_group_types_are_the_tops_and_groups_live_in_their_az_s_pod(
             }
             resp = group_call(conn, "POST", "/groups", json=group)
             assert resp.status_code == 202, resp.text
+            assert set(resp.json()["group"]) == {"id", "name"}  # Cinder's summary, as it is
             groups.append(resp.json()["group"]["id"])
         for group_id, pod, az in zip(groups, ("pod1", "pod2"), ("az1", "az2"), strict=True):
             shown = wait(conn, f"/groups/{group_id}", "group", "available")

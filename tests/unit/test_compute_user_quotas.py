@@ -11,9 +11,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cascade.db.models import Keypair, Pod
+from cascade.db.models import Keypair
 from cascade.services import quotas
-from cascade.services.hosts import Answer
 from tests.unit.fakenova import FakeCloud
 from tests.unit.test_compute_quotas import (
     ADMIN,
@@ -236,12 +235,12 @@ async def test_user_usage_through_the_service(app: Starlette, pods: FakeCloud) -
     ],
 )
 def test_a_pods_answer_without_nova_counts_is_left_out(status: int, body: Any) -> None:
-    assert quotas._user_counts(Answer(Pod(name="pod1"), status, body)) is None
+    assert quotas.counts_in(status, body, "quota_set") is None
 
 
 def test_a_pods_quota_detail_counts() -> None:
     body = {"quota_set": {"instances": {"in_use": 2, "limit": -1}, "cores": {"in_use": "3"}}}
-    found = quotas._user_counts(Answer(Pod(name="pod1"), 200, body))
+    found = quotas.counts_in(200, body, "quota_set")
     assert found == {"instances": 2, "cores": 3, "ram": 0, "server_groups": 0}
 
 

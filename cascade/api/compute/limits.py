@@ -28,7 +28,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.pods.fanout import unavailable_header
-from cascade.services import quotas
+from cascade.services import quota_core, quotas
 from cascade.versions import Version
 
 V2_36 = Version(2, 36)  # nova-network limits and quotas gone
@@ -87,7 +87,7 @@ async def usage(
     *,
     own_project: bool,
     user_id: str | None = None,
-) -> quotas.Usage:
+) -> quota_core.Usage:
     """`quotas.usage` of the project over every pod, each asked with the caller's token."""
     caller = caller_for(request, version)
     registry = request.app.state.registry

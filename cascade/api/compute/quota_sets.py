@@ -47,7 +47,7 @@ from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.pods.fanout import unavailable_header
-from cascade.services import quotas
+from cascade.services import quota_core, quotas
 from cascade.versions import Version
 
 OTHER_PROJECTS = "cascade:quotas:other_projects"
@@ -213,7 +213,7 @@ async def show(request: Request) -> Response:
 
 async def _user_usage(
     request: Request, db: AsyncSession, project_id: str, user_id: str, version: Version
-) -> quotas.Usage:
+) -> quota_core.Usage:
     """What the user uses in the project over every pod, asked with the service token."""
     ctx = context(request)
     keypairs = user_id == ctx.user_id or request.app.state.policy.allows(OTHER_USERS, ctx)

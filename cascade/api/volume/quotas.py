@@ -22,7 +22,7 @@ from cascade.api.request import context, session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.services import pods as pod_service
-from cascade.services import volume_quotas
+from cascade.services import quota_core, volume_quotas
 
 ABSOLUTE = {
     "maxTotalVolumes": "volumes",
@@ -51,7 +51,7 @@ def over_quota(exc: volume_quotas.OverQuota) -> OverLimit:
     return OverLimit(413, exc.message, {"Retry-After": "0"})
 
 
-async def used(request: Request, project: str) -> volume_quotas.Usage:
+async def used(request: Request, project: str) -> quota_core.Usage:
     async with session(request) as db:
         pods = await pod_service.list_all(db)
         names = await volume_quotas.type_names(db)
@@ -71,9 +71,9 @@ async def check_create(
         limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     usage = await used(request, project)
     try:
-        volume_quotas.check(limit, usage.used, kind, size)
+        volume_quotas.check(limit, usage.counts, kind, size)
         if type_name is not None:
-            volume_quotas.check_type(limit, usage.used, type_name, size)
+            volume_quotas.check_type(limit, usage.counts, type_name, size)
     except volume_quotas.OverQuota as exc:
         raise over_quota(exc) from exc
 
@@ -85,7 +85,7 @@ async def check_extend(request: Request, new_size: int, grow: int) -> None:
         limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     usage = await used(request, project)
     try:
-        volume_quotas.check_extend(limit, usage.used, new_size, grow)
+        volume_quotas.check_extend(limit, usage.counts, new_size, grow)
     except volume_quotas.OverQuota as exc:
         raise over_quota(exc) from exc
 
@@ -107,7 +107,8 @@ async def show(request: Request) -> Response:
     if request.query_params.get("usage", "").lower() in ("true", "1", "yes", "on"):
         usage = await used(request, project)
         values = {
-            k: {"limit": v, "in_use": usage.used.get(k, 0), "reserved": 0} for k, v in limit.items()
+            k: {"limit": v, "in_use": usage.counts.get(k, 0), "reserved": 0}
+            for k, v in limit.items()
         }
     return reply({"quota_set": {**values, "id": project}})
 
@@ -132,7 +133,7 @@ async def update(request: Request) -> Response:
             raise VolumeError(400, str(exc)) from exc
     usage = await used(request, project)
     for key, value in values.items():
-        in_use = usage.used.get(key, 0)
+        in_use = usage.counts.get(key, 0)
         if value != volume_quotas.UNLIMITED and value < in_use:
             raise VolumeError(
                 400,
@@ -160,5 +161,5 @@ async def limits(request: Request) -> Response:
         limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     usage = await used(request, project)
     absolute = {key: limit[name] for key, name in ABSOLUTE.items()}
-    absolute.update({key: usage.used.get(name, 0) for key, name in TOTALS.items()})
+    absolute.update({key: usage.counts.get(name, 0) for key, name in TOTALS.items()})
     return reply({"limits": {"rate": [], "absolute": absolute}})

@@ -74,12 +74,14 @@ async def _top_groups(db: AsyncSession, pod: Pod, found: Any) -> None:
     gtops = await _top_ids(db, group_types.KIND, pod, gtypes)
     vtypes = {str(t) for g in groups for t in g.get("volume_types") or []}
     vtops = await _top_ids(db, volume_types.KIND, pod, vtypes)
-    for group in groups:
-        group["group_type"] = gtops.get(str(group.get("group_type")), group.get("group_type"))
+    for group in groups:  # only what the pod shows (a summary has neither)
+        if "group_type" in group:
+            group["group_type"] = gtops.get(str(group["group_type"]), group["group_type"])
         if isinstance(group.get("volume_types"), list):
             group["volume_types"] = [vtops.get(str(t), t) for t in group["volume_types"]]
     for snap in snapshots:
-        snap["group_type_id"] = gtops.get(str(snap.get("group_type_id")), snap.get("group_type_id"))
+        if "group_type_id" in snap:
+            snap["group_type_id"] = gtops.get(str(snap["group_type_id"]), snap["group_type_id"])
 
 
 def _volumes(found: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import NetworkSection
 from cascade.db.models import NetResource, Quota
-from cascade.services import prefixed_quotas
+from cascade.services import quota_core
 from cascade.services.network import store
 from cascade.services.network.errors import Conflict
 
@@ -24,7 +24,7 @@ RESOURCES = {
     "security_group": store.SECURITY_GROUP,
     "security_group_rule": store.SECURITY_GROUP_RULE,
 }
-UNLIMITED = -1
+UNLIMITED = quota_core.UNLIMITED
 
 
 def defaults(conf: NetworkSection) -> dict[str, int]:
@@ -32,11 +32,7 @@ def defaults(conf: NetworkSection) -> dict[str, int]:
 
 
 async def limits(db: AsyncSession, conf: NetworkSection, project_id: str) -> dict[str, int]:
-    found = defaults(conf)
-    for name, value in (await prefixed_quotas.own(db, PREFIX, project_id)).items():
-        if name in found:
-            found[name] = value
-    return found
+    return await quota_core.limits(db, PREFIX, project_id, defaults(conf))
 
 
 async def projects_with_limits(db: AsyncSession) -> list[str]:
@@ -61,14 +57,13 @@ async def check(
     limit = (await limits(db, conf, project_id))[name]
     if limit == UNLIMITED:
         return
-    used = (await usage(db, project_id))[name]
-    if used + adding > limit:
+    if not quota_core.has_room(limit, (await usage(db, project_id))[name], adding):
         raise Conflict(f"Quota exceeded for resources: ['{name}'].", type="OverQuota")
 
 
 async def update(db: AsyncSession, project_id: str, values: dict[str, int]) -> None:
-    await prefixed_quotas.update(db, PREFIX, project_id, values)
+    await quota_core.update(db, PREFIX, project_id, values)
 
 
 async def reset(db: AsyncSession, project_id: str) -> None:
-    await prefixed_quotas.reset(db, PREFIX, project_id)
+    await quota_core.reset(db, PREFIX, project_id)

@@ -1,0 +1,99 @@
+"""What every API's quotas share (no HTTP types): limits, usage summed over the pods, room.
+
+Each API adapts it (`services/quotas.py` for compute, `volume_quotas.py`,
+`network/quotas.py`): which names it has, where their defaults come from, what
+a pod counts and how it is asked, and the API's own refusal.
+
+- Limits: the defaults, overlaid with a project's own, kept in `quotas` as
+  `<prefix><resource>` rows (`neutron:` for networking, `cinder:` for block
+  storage; compute's have no prefix). -1 is unlimited.
+- Usage: each pod's counts, asked through the fan-out (a pod that is down,
+  late, or gives no usable answer is left out and named), summed.
+- Room: whether `adding` more fits a limit given what is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Pod, Quota
+from cascade.pods import fanout
+from cascade.pods.registry import PodRegistry
+
+UNLIMITED = -1
+
+
+@dataclass
+class Usage:
+    """What the pods count, summed; the pods left out by name (their usage is missing)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    unavailable: list[str] = field(default_factory=list)
+
+
+async def summed(
+    registry: PodRegistry,
+    service: str,
+    pods: list[Pod],
+    counts_of: Callable[[Pod], Awaitable[Mapping[str, int]]],
+    names: Iterable[str],
+) -> Usage:
+    """Every pod's counts (`counts_of` raises `PodUnavailable` for an answer it cannot
+    use), summed over `names` and any other name a pod counts."""
+    found = await fanout.gather(registry, service, pods, counts_of)
+    counts = dict.fromkeys(names, 0)
+    for part in found.values:
+        for name, value in part.items():
+            counts[name] = counts.get(name, 0) + value
+    return Usage(counts, found.names)
+
+
+def has_room(limit: int, used: int, adding: int) -> bool:
+    return limit == UNLIMITED or used + adding <= limit
+
+
+def overlay(defaults: Mapping[str, int], own: Mapping[str, int]) -> dict[str, int]:
+    """The defaults with a project's own limits (of known names) over them."""
+    return {**defaults, **{k: v for k, v in own.items() if k in defaults}}
+
+
+async def limits(
+    db: AsyncSession, prefix: str, project_id: str, defaults: Mapping[str, int]
+) -> dict[str, int]:
+    """A project's limit of every name of `defaults`: its own where set."""
+    return overlay(defaults, await own(db, prefix, project_id))
+
+
+async def own(db: AsyncSession, prefix: str, project_id: str) -> dict[str, int]:
+    """The project's own limits, by resource name (without the prefix)."""
+    query = select(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{prefix}%"))
+    return {row.resource.removeprefix(prefix): row.hard_limit for row in await db.scalars(query)}
+
+
+async def update(db: AsyncSession, prefix: str, project_id: str, values: dict[str, int]) -> None:
+    stamp = datetime.now(UTC).replace(tzinfo=None)
+    for name, value in values.items():
+        resource = prefix + name
+        row = await db.scalar(
+            select(Quota).where(Quota.project_id == project_id, Quota.resource == resource)
+        )
+        if row is None:
+            db.add(
+                Quota(project_id=project_id, resource=resource, hard_limit=value, created_at=stamp)
+            )
+        else:
+            row.hard_limit = value
+            row.updated_at = stamp
+    await db.commit()
+
+
+async def reset(db: AsyncSession, prefix: str, project_id: str) -> None:
+    await db.execute(
+        delete(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{prefix}%"))
+    )
+    await db.commit()
