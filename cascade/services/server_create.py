@@ -29,9 +29,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.conf import Conf
 from cascade.context import Context
 from cascade.db.models import Flavor, FlavorAccess, Pod, Routing
 from cascade.pods import volume as pod_volume
@@ -53,33 +52,12 @@ from cascade.services import servers as server_service
 from cascade.services import volumes as volume_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
+from cascade.services.workflow import Env, Refused, bad
 
 POD_TAG = "cascade:pod_tag"
 SERVER_GROUP = "server_group"
 # where a server's block device mappings name a volume or a snapshot
 BOOT_SOURCES = {"volume": volume_service.VOLUME, "snapshot": volume_service.SNAPSHOT}
-
-
-class Refused(Exception):
-    """The top refuses the create: Nova's status and message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def bad(message: str) -> Refused:
-    return Refused(400, message)
-
-
-@dataclass(frozen=True)
-class Env:
-    """What the workflow needs of the process: pods, settings, database sessions."""
-
-    registry: PodRegistry
-    conf: Conf
-    sessions: async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

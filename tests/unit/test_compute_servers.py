@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from cascade.context import Context
 from cascade.db.models import Flavor, Keypair, Routing
 from cascade.pods.compute import Caller
-from cascade.services import server_create
+from cascade.services import server_create, workflow
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
 
@@ -368,13 +368,13 @@ async def test_the_create_workflow_runs_without_an_http_request(
         frozenset({"member"}),
         datetime.now(UTC).replace(tzinfo=None),
     )
-    env = server_create.Env(app.state.registry, app.state.conf, app.state.sessions)
+    env = workflow.Env(app.state.registry, app.state.conf, app.state.sessions)
     ask = server_create.Ask(ctx, Caller(ctx.token, "2.1", "req-job-1"), "req-job-1")
     body = {"server": {"name": "job", "flavorRef": "42", "availability_zone": "az2"}}
     async with app.state.sessions() as db:
         made = await server_create.create(env, db, ask, body)
         assert made.pod.name == "pod2" and made.resp.status_code == 202
-        with pytest.raises(server_create.Refused) as refused:
+        with pytest.raises(workflow.Refused) as refused:
             await server_create.create(env, db, ask, {"server": {"name": "x", "flavorRef": "no"}})
     assert (refused.value.status, refused.value.message) == (400, "Flavor no could not be found.")
     server_id = made.resp.json()["server"]["id"]

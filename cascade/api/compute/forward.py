@@ -26,7 +26,7 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
-from cascade.services import server_create
+from cascade.services import server_create, workflow
 from cascade.services import servers as server_service
 from cascade.services.network import names as network_names
 from cascade.versions import Version
@@ -42,9 +42,9 @@ def caller_for(request: Request, version: Version) -> Caller:
     return Caller(context(request).token, str(version), str(request_id))
 
 
-def workflow_env(request: Request) -> server_create.Env:
+def workflow_env(request: Request) -> workflow.Env:
     state = request.app.state
-    return server_create.Env(state.registry, state.conf, state.sessions)
+    return workflow.Env(state.registry, state.conf, state.sessions)
 
 
 def asker(request: Request, ctx: Context, version: Version) -> server_create.Ask:

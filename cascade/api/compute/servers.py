@@ -36,7 +36,7 @@ from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import PodRefused
 from cascade.pods.compute import call as pod_call
-from cascade.services import flavor_copies, keypair_copies, server_create
+from cascade.services import flavor_copies, keypair_copies, server_create, workflow
 from cascade.services import flavors as flavor_service
 from cascade.services import keypairs as keypair_service
 from cascade.services import servers as server_service
@@ -64,7 +64,7 @@ async def create(request: Request) -> Response:
             made = await server_create.create(
                 forward.workflow_env(request), db, forward.asker(request, ctx, version), body
             )
-        except server_create.Refused as exc:
+        except workflow.Refused as exc:
             raise ComputeError(exc.status, exc.message) from exc
         except PodUnavailable as exc:
             raise forward.unavailable(exc) from exc
@@ -282,7 +282,7 @@ async def _translate_action(
             return content
     except keypair_service.KeypairNotFound:
         raise bad("Invalid key_name provided.") from None
-    except server_create.Refused as exc:
+    except workflow.Refused as exc:
         raise ComputeError(exc.status, exc.message) from exc
     except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
         raise ComputeError(exc.status, str(exc)) from exc

@@ -1,11 +1,12 @@
-"""Creates that place a new object in a pod: volumes, snapshots, backups.
+"""Creates that place a new object in a pod: volumes, groups, and what is made in its
+parent's pod (snapshots, backups, group snapshots, attachments).
 
-POST /volumes: a volume made from a snapshot, a volume or a backup goes to
-that object's pod (an `availability_zone` naming another AZ is a 400); else
-the AZ given, or the project's binding's, or the configured default, chooses
-the pod as for servers (an AZ without a pod is Cinder's 400 `Availability zone
-'<az>' is invalid.`). The body goes on whole, with the AZ rewritten to the
-pod's own name. POST /snapshots and POST /backups go to their volume's pod.
+The placing is the `services.volume_create` workflow's: POST /volumes goes to
+the pod of the object it is made from (a snapshot, volume, backup or group; an
+`availability_zone` naming another AZ is a 400), else the AZ given, the
+project's binding's or the configured default chooses the pod as for servers
+(an AZ without a pod is Cinder's 400 `Availability zone '<az>' is invalid.`);
+the body goes on whole, with the AZ and the type rewritten to the pod's own.
 Each create writes its routing intent first; the pod's answer (202) completes
 it with the new id, a refusal removes it and is passed back with the pod named.
 """
@@ -15,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.request import context, session
-from cascade.api.volume import quotas, type_copy, views
+from cascade.api.request import session
+from cascade.api.volume import asking, views
 from cascade.api.volume.common import (
     POD_HEADER,
     json_body,
@@ -32,36 +34,23 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
-from cascade.db.models import Pod, VolumeType
-from cascade.services import group_types, routings, scheduling, volume_types
+from cascade.db.models import Pod
+from cascade.services import (
+    group_types,
+    routings,
+    volume_create,
+    volume_types,
+)
 from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
 from cascade.versions import Version
 
-# a new volume's source, in the order Cinder looks at them (a group's volume goes to the
-# group's pod too)
-SOURCES = (
-    ("snapshot_id", volume_service.SNAPSHOT),
-    ("source_volid", volume_service.VOLUME),
-    ("backup_id", volume_service.BACKUP),
-    ("group_id", volume_service.GROUP),
-)
 # a group made from another group or its snapshot goes to that one's pod
 GROUP_SOURCES = (
     ("group_snapshot_id", volume_service.GROUP_SNAPSHOT),
     ("source_group_id", volume_service.GROUP),
 )
 GROUPS = Version(3, 13)
-
-
-def _size(raw: Any) -> int | None:
-    """A create's size in GB when the top can tell (else the pod checks it)."""
-    if isinstance(raw, bool):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
 
 
 def _bad(message: str) -> VolumeError:
@@ -77,60 +66,14 @@ def entity_of(body: Any, key: str) -> dict[str, Any]:
     return entity
 
 
-async def _volume_type(request: Request, volume: dict[str, Any]) -> VolumeType | None:
-    """The top type a new volume gets: the one named (by name or id; a private one only
-    for projects with access), else the default, or (made from a source) the source's."""
-    wanted = volume.get("volume_type")
-    if wanted:
-        return await type_copy.named(request, str(wanted))
-    if any(volume.get(key) for key, _ in SOURCES[:3]):
-        return None  # Cinder gives it the source's type
+async def relay(request: Request, pod: Pod, resp: httpx.Response) -> Response:
+    """A pod's answer to a create, as the top's (a refusal with the pod named)."""
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod)
+    found = views.body(await pod_body(request, pod, resp), pod)
     async with session(request) as db:
-        try:
-            conf = request.app.state.conf.volume
-            return await volume_types.default(db, conf.default_volume_type, project_of(request))
-        except volume_types.TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message) from exc
-
-
-async def _volume_pod(
-    request: Request,
-    volume: dict[str, Any],
-    tag: str | None,
-    version: Version,
-    sources: tuple[tuple[str, str], ...] = SOURCES,
-) -> Pod:
-    """The pod of a new volume or group: its source's, else by AZ as for servers."""
-    az = volume.get("availability_zone")
-    if az is not None and not isinstance(az, str):
-        raise _bad(f"Invalid input for field/attribute availability_zone. Value: {az}.")
-    for key, kind in sources:
-        if volume.get(key):
-            located = await locate(request, kind, str(volume[key]), version)
-            if az and az != located.pod.az:
-                raise _bad(
-                    f"The {kind} {volume[key]} is in availability zone {located.pod.az} (pod "
-                    f"{located.pod.name}); a volume made from it cannot go to availability "
-                    f"zone {az}.",
-                )
-            if tag and tag not in (located.pod.tags or []):
-                raise _bad(
-                    f"The {kind} {volume[key]} is in pod {located.pod.name}, which has no tag "
-                    f"{tag!r} that the volume type asks for.",
-                )
-            return located.pod
-    conf = request.app.state.conf.scheduling
-    project = project_of(request)
-    async with session(request) as db:
-        try:
-            if not az:
-                az = await scheduling.default_az(db, conf, project, tag)
-            elif not await scheduling.az_exists(db, az):
-                raise _bad(f"Availability zone '{az}' is invalid.")
-            return await scheduling.pod_for(db, conf, project, az, tag=tag)
-        except scheduling.NoPodForAz as exc:
-            status = 409 if tag else 503
-            raise VolumeError(status, f"No pod can take the volume: {exc}.") from exc
+        found = await views.top_types(db, pod, found)
+    return reply(found, resp.status_code, {POD_HEADER: pod.name})
 
 
 async def create_in(
@@ -142,45 +85,24 @@ async def create_in(
     path: str | None = None,
 ) -> Response:
     """The create sent to `pod` (at `path`, else the kind's) with its routing intent
-    written first."""
-    state = request.scope.get("state", {})
-    project = project_of(request)
-    async with session(request) as db:
-        intent = await volume_service.intent(db, kind, str(state.get("request_id")), pod, project)
-    resource = volume_service.BY_KIND[kind]
-    default_path, key = resource.path, resource.key
-    resp = await send(request, pod, version, "POST", path or default_path, json=body)
-    if resp.status_code >= 400:
-        async with session(request) as db:
-            await volume_service.forget_intent(db, await db.merge(intent))
-        raise pod_error(resp, pod)
-    found = views.body(await pod_body(request, pod, resp), pod)
-    made = found.get(key) if isinstance(found, dict) else None
-    async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-        if isinstance(made, dict) and made.get("id"):
-            await volume_service.record(
-                db, kind, str(made["id"]), pod, project, await db.merge(intent)
-            )
-        else:  # nothing the top can route: the pod's answer is passed on as it is
-            await volume_service.forget_intent(db, await db.merge(intent))
-    return reply(found, resp.status_code, {POD_HEADER: pod.name})
+    written first (`volume_create.create_in`)."""
+    async with asking.refusals(), session(request) as db:
+        resp = await volume_create.create_in(
+            asking.env_of(request), db, asking.ask_of(request, version), kind, pod, body, path
+        )
+    return await relay(request, pod, resp)
 
 
 async def volume(request: Request) -> Response:
-    """POST /volumes: 202 with the new volume, made in the pod chosen above."""
+    """POST /volumes: 202 with the new volume (`volume_create.create_volume`)."""
     version = await negotiated(request)
     body = await json_body(request)
-    entity = entity_of(body, "volume")
-    vtype = await _volume_type(request, entity)
-    size = _size(entity.get("size"))
-    await quotas.check_create(request, "volume", size, vtype.name if vtype else None)
-    tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
-    pod = await _volume_pod(request, entity, tag, version)
-    entity["availability_zone"] = pod.pod_az
-    if vtype is not None:
-        entity["volume_type"] = await type_copy.in_pod(request, pod, vtype)
-    return await create_in(request, volume_service.VOLUME, pod, body, version)
+    entity_of(body, "volume")
+    async with asking.refusals(), session(request) as db:
+        made = await volume_create.create_volume(
+            asking.env_of(request), db, asking.ask_of(request, version), body
+        )
+    return await relay(request, made.pod, made.resp)
 
 
 async def group(request: Request) -> Response:
@@ -197,17 +119,19 @@ async def group(request: Request) -> Response:
         raise _bad("'group_type' is a required property")
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
-    admin = context(request).is_admin
-    async with session(request) as db:
+    env, ask = asking.env_of(request), asking.ask_of(request, version)
+    async with asking.refusals(), session(request) as db:
         try:
-            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), admin)
+            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
         except volume_types.TypeError_ as exc:
             raise VolumeError(exc.status, exc.message) from exc
-    vtypes = [await type_copy.named(request, str(t)) for t in wanted]
-    pod = await _volume_pod(request, entity, None, version, ())
-    entity["availability_zone"] = pod.pod_az
-    entity["group_type"] = await type_copy.in_pod(request, pod, gtype)
-    entity["volume_types"] = [await type_copy.in_pod(request, pod, t) for t in vtypes]
+        vtypes = [await volume_create.named_type(db, ask, str(t)) for t in wanted]
+        pod = await volume_create.pod_for(env, db, ask, entity, sources=())
+        entity["availability_zone"] = pod.pod_az
+        entity["group_type"] = await volume_create.type_in_pod(env, db, ask, pod, gtype)
+        entity["volume_types"] = [
+            await volume_create.type_in_pod(env, db, ask, pod, t) for t in vtypes
+        ]
     return await create_in(request, volume_service.GROUP, pod, body, version)
 
 
@@ -222,7 +146,14 @@ async def group_from_source(request: Request) -> Response:
     named = [key for key, _ in GROUP_SOURCES if entity.get(key)]
     if len(named) != 1:
         raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
-    pod = await _volume_pod(request, entity, None, version, GROUP_SOURCES)
+    async with asking.refusals(), session(request) as db:
+        pod = await volume_create.pod_for(
+            asking.env_of(request),
+            db,
+            asking.ask_of(request, version),
+            entity,
+            sources=GROUP_SOURCES,
+        )
     return await create_in(request, volume_service.GROUP, pod, body, version, path="/groups/action")
 
 
@@ -244,7 +175,15 @@ def in_parent(resource: volume_service.Resource) -> Callable[[Request], Awaitabl
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
         if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
             size = await _size_of(request, located, str(entity[parent.field]), version)
-            await quotas.check_create(request, resource.kind, size)
+            async with asking.refusals(), session(request) as db:
+                await volume_create.check_quota(
+                    asking.env_of(request),
+                    db,
+                    asking.ask_of(request, version),
+                    resource.kind,
+                    size,
+                    None,
+                )
         return await create_in(request, resource.kind, located.pod, body, version)
 
     return create
@@ -257,7 +196,7 @@ async def _size_of(
     resp = await send(request, located.pod, version, "GET", f"/volumes/{volume_id}")
     if resp.status_code != 200:
         return None
-    return _size(resp.json().get("volume", {}).get("size"))
+    return volume_create.size_of(resp.json().get("volume", {}).get("size"))
 
 
 async def restore(request: Request) -> Response:

@@ -61,23 +61,6 @@ async def used(request: Request, project: str) -> quota_core.Usage:
     )
 
 
-async def check_create(
-    request: Request, kind: str, size: int | None, type_name: str | None = None
-) -> None:
-    """The caller's project has room for one more `kind` of `size` GB (of the top type
-    `type_name`, for a volume), else Cinder's 413."""
-    project = context(request).project_id or ""
-    async with session(request) as db:
-        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
-    usage = await used(request, project)
-    try:
-        volume_quotas.check(limit, usage.counts, kind, size)
-        if type_name is not None:
-            volume_quotas.check_type(limit, usage.counts, type_name, size)
-    except volume_quotas.OverQuota as exc:
-        raise over_quota(exc) from exc
-
-
 async def check_extend(request: Request, new_size: int, grow: int) -> None:
     """An `os-extend` has room in the caller's project, else Cinder's 413."""
     project = context(request).project_id or ""

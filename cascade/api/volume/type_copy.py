@@ -10,29 +10,32 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from cascade.api.request import context, session
+from cascade.api.request import session
+from cascade.api.volume import asking
 from cascade.api.volume.common import unavailable
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services import group_types, volume_type_copies, volume_types
+from cascade.services import volume_create, volume_type_copies
+from cascade.versions import Version
+
+VERSION = Version(3, 0)
 
 
 async def in_pod(request: Request, pod: Pod, top: VolumeType | GroupType) -> str:
     """The pod's copy of the type, made now if needed: its id there (a pod's refusal keeps
     its status, named; a pod that cannot be reached is a 503)."""
-    request_id = str(request.scope.get("state", {}).get("request_id", ""))
-    registry = request.app.state.registry
-    async with session(request) as db:
-        try:
-            if isinstance(top, GroupType):
-                return await group_types.ensure_in_pod(db, registry, pod, top, request_id)
-            return await volume_type_copies.ensure_in_pod(db, registry, pod, top, request_id)
-        except volume_type_copies.TypeCopyFailed as exc:
-            raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
-        except PodUnavailable as exc:
-            raise unavailable(exc) from exc
+    ask = asking.ask_of(request, VERSION)  # the copies are made with the service token
+    async with asking.refusals(), session(request) as db:
+        return await volume_create.type_in_pod(asking.env_of(request), db, ask, pod, top)
+
+
+async def named(request: Request, wanted: str) -> VolumeType:
+    """The top type a request names (by name or id; a private one only for projects
+    with access), else Cinder's error for it (404)."""
+    async with asking.refusals(), session(request) as db:
+        return await volume_create.named_type(db, asking.ask_of(request, VERSION), wanted)
 
 
 async def copies_deleted(
@@ -67,16 +70,3 @@ async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:
         return content
     body["os-retype"]["new_type"] = await in_pod(request, pod, await named(request, wanted))
     return json.dumps(body).encode()
-
-
-async def named(request: Request, wanted: str) -> VolumeType:
-    """The top type a request names (by name or id; a private one only for projects
-    with access), else Cinder's error for it (404)."""
-    ctx = context(request)
-    async with session(request) as db:
-        try:
-            return await volume_types.by_name_or_id(
-                db, wanted, None if ctx.is_admin else ctx.project_id
-            )
-        except volume_types.TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message) from exc

@@ -1,0 +1,42 @@
+"""The Block Storage API's side of the `services.volume_create` workflow: who asks, and
+the workflow's refusals in Cinder's bodies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.requests import Request
+
+from cascade.api.request import context
+from cascade.api.volume import quotas
+from cascade.api.volume.common import caller_for, unavailable
+from cascade.api.volume.errors import VolumeError
+from cascade.pods.client import PodUnavailable
+from cascade.services import volume_create, volume_quotas, workflow
+from cascade.versions import Version
+
+
+def env_of(request: Request) -> workflow.Env:
+    state = request.app.state
+    return workflow.Env(state.registry, state.conf, state.sessions)
+
+
+def ask_of(request: Request, version: Version) -> volume_create.Ask:
+    """Who asks, for the workflow: the caller's pod calls and the request's own id (a
+    client's global request id may repeat)."""
+    local_id = str(request.scope.get("state", {}).get("request_id", ""))
+    return volume_create.Ask(context(request), caller_for(request, version), local_id)
+
+
+@asynccontextmanager
+async def refusals() -> AsyncIterator[None]:
+    """The workflow's refusals in Cinder's bodies."""
+    try:
+        yield
+    except workflow.Refused as exc:
+        raise VolumeError(exc.status, exc.message) from exc
+    except volume_quotas.OverQuota as exc:
+        raise quotas.over_quota(exc) from exc
+    except PodUnavailable as exc:
+        raise unavailable(exc) from exc
