@@ -27,7 +27,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +40,7 @@ from cascade.services import (
     capacity,
     flavor_copies,
     keypair_copies,
+    routed,
     scheduling,
     volume_type_copies,
     volume_types,
@@ -52,7 +52,7 @@ from cascade.services import servers as server_service
 from cascade.services import volumes as volume_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
-from cascade.services.workflow import Env, Refused, bad
+from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 POD_TAG = "cascade:pod_tag"
 SERVER_GROUP = "server_group"
@@ -61,33 +61,15 @@ BOOT_SOURCES = {"volume": volume_service.VOLUME, "snapshot": volume_service.SNAP
 
 
 @dataclass(frozen=True)
-class Ask:
+class Ask(Asker):
     """Who asks: their context, their calls to the pods (token, microversion, the global
     request id), the local request id (keys the routing intent) and their Networking
     policy (admin?, rule checks)."""
 
-    ctx: Context
     caller: Caller
     request_id: str
     is_net_admin: bool = False
     allows: Callable[[str], bool] = lambda rule: False
-
-    @property
-    def project(self) -> str:
-        return self.ctx.project_id or ""
-
-    @property
-    def scope(self) -> str | None:
-        """Whose objects the caller reaches by id: its project's, or (admins) any."""
-        return None if self.ctx.is_admin else self.ctx.project_id
-
-
-@dataclass(frozen=True)
-class Created:
-    """The pod's answer to the create (an error status: the pod refused it)."""
-
-    pod: Pod
-    resp: httpx.Response
 
 
 async def top_flavor(db: AsyncSession, ctx: Context, ref: Any) -> Flavor:
@@ -128,7 +110,7 @@ async def group_pod(db: AsyncSession, registry: PodRegistry, ask: Ask, hints: An
         where = await server_service.locate(
             db, registry, ask.caller, str(group), ask.scope, kind=SERVER_GROUP
         )
-    except server_service.ServerNotFound:
+    except routed.NotFound:
         raise bad(f"Server group {group} could not be found.") from None
     return where.pod
 
@@ -329,7 +311,7 @@ async def _record_created(
     """The routing of the new server, and of every other server of its reservation."""
     first = made.get("server", {}).get("id") if isinstance(made, dict) else None
     if first:
-        await server_service.record(db, str(first), pod.id, ask.project, intent)
+        await routed.record(db, str(first), pod.id, ask.project, intent)
     reservation = made.get("reservation_id") if isinstance(made, dict) else None
     if not reservation:
         return
@@ -340,7 +322,7 @@ async def _record_created(
         return  # the routings are written when the servers are first looked up
     ids = [s["id"] for s in listed.json().get("servers", [])] if listed.status_code == 200 else []
     for n, server_id in enumerate(ids):
-        await server_service.record(db, server_id, pod.id, ask.project, intent if n == 0 else None)
+        await routed.record(db, server_id, pod.id, ask.project, intent if n == 0 else None)
 
 
 async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
@@ -355,7 +337,7 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
     if az is not None:
         server["availability_zone"] = pod.pod_az + host_part
     wired = await _networks(env, ask, pod, server)
-    intent = await server_service.intent(db, ask.request_id, pod, ask.project)
+    intent = await routed.intent(db, server_service.SERVER, ask.request_id, pod, ask.project)
     content = json.dumps(body).encode()
     headers = {"Content-Type": "application/json"}
     # a pod that does not answer leaves the intent: the create may have happened there
@@ -363,7 +345,7 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
         env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers
     )
     if resp.status_code >= 400:
-        await server_service.forget_intent(db, intent)
+        await routed.forget_intent(db, intent)
         async with net_caller(env, ask) as net:
             await server_ports.release(net, wired)
         return Created(pod, resp)

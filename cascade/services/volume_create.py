@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.context import Context
 from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.services import (
     group_types,
+    routed,
     scheduling,
     volume_quotas,
     volume_type_copies,
@@ -37,7 +37,7 @@ from cascade.services import (
 )
 from cascade.services import pods as pod_service
 from cascade.services import volumes as volume_service
-from cascade.services.workflow import Env, Refused, bad
+from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 # a new volume's source, in the order Cinder looks at them (a group's volume goes to the
 # group's pod too: the first three give it their type, a group does not)
@@ -48,33 +48,20 @@ SOURCES = (
     ("group_id", volume_service.GROUP),
 )
 TYPED_SOURCES = SOURCES[:3]
+# a group made from another group or its snapshot goes to that one's pod
+GROUP_SOURCES = (
+    ("group_snapshot_id", volume_service.GROUP_SNAPSHOT),
+    ("source_group_id", volume_service.GROUP),
+)
 
 
 @dataclass(frozen=True)
-class Ask:
+class Ask(Asker):
     """Who asks: their context, their calls to the pods (token, microversion, global
     request id) and the local request id (keys the routing intents)."""
 
-    ctx: Context
     caller: pod_volume.Caller
     request_id: str
-
-    @property
-    def project(self) -> str:
-        return self.ctx.project_id or ""
-
-    @property
-    def scope(self) -> str | None:
-        """Whose objects the caller reaches by id: its project's, or (admins) any."""
-        return None if self.ctx.is_admin else self.ctx.project_id
-
-
-@dataclass(frozen=True)
-class Created:
-    """The pod's answer to a create (an error status: the pod refused it)."""
-
-    pod: Pod
-    resp: httpx.Response
 
 
 async def locate(
@@ -198,7 +185,7 @@ async def create_in(
     """The create of a `kind` sent to `pod` (at `path`, else the kind's), its routing
     intent written first and completed (or removed) by the pod's answer."""
     resource = volume_service.BY_KIND[kind]
-    intent = await volume_service.intent(db, kind, ask.request_id, pod, ask.project)
+    intent = await routed.intent(db, kind, ask.request_id, pod, ask.project)
     resp = await pod_volume.call(
         env.registry, pod, ask.caller, "POST", path or resource.path, json=body
     )
@@ -210,9 +197,9 @@ async def create_in(
             made = None
     intent = await db.merge(intent)
     if isinstance(made, dict) and made.get("id"):
-        await volume_service.record(db, kind, str(made["id"]), pod, ask.project, intent)
+        await routed.record(db, str(made["id"]), pod.id, ask.project, intent, kind)
     else:  # refused, or nothing the top can route: the pod's answer is passed on as it is
-        await volume_service.forget_intent(db, intent)
+        await routed.forget_intent(db, intent)
     return resp
 
 

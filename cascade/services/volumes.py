@@ -1,11 +1,7 @@
-"""Volumes, snapshots and backups: which pod holds each one (no HTTP types here).
-
-As for servers, an object's id is the one its pod's Cinder gave it (top id =
-bottom id) and its routing row says which pod it is in: written as an intent
-before the create is sent (keyed by the request id), completed with the id
-once the pod answered. An object without a routing is found again by asking
-the pods with the caller's own token.
-"""
+"""The routed Cinder resources, described once (`RESOURCES`), and how one is looked up in
+the pods' Cinders (no HTTP types here). Their routing is `routed`'s, as for servers:
+an object's id is the one its pod's Cinder gave it and its routing row says which
+pod it is in."""
 
 from __future__ import annotations
 
@@ -14,12 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod, Routing
+from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services import routings
-from cascade.services import servers as routed
+from cascade.services import routed
 from cascade.versions import Version
 
 VOLUME, SNAPSHOT, BACKUP, ATTACHMENT = "volume", "snapshot", "backup", "attachment"
@@ -100,7 +95,7 @@ RESOURCES = (
 )  # fmt: skip
 BY_KIND = {r.kind: r for r in RESOURCES}
 LISTED = {r.collection: r for r in RESOURCES if r.listed}
-NotFound = routed.ServerNotFound
+NotFound = routed.NotFound
 Located = routed.Located
 
 
@@ -126,32 +121,4 @@ async def locate(
         found = resp.json().get(key)
         return found if isinstance(found, dict) else None
 
-    return await routed.locate(
-        db, registry, None, object_id, project_id, kind, ask=ask, service=pod_volume.SERVICE
-    )
-
-
-async def intent(
-    db: AsyncSession, kind: str, request_id: str, pod: Pod, project_id: str
-) -> Routing:
-    """Written before a create is sent to the pod: what is in flight, and where."""
-    return await routings.record_intent(db, kind, request_id, pod.id, project_id)
-
-
-async def record(
-    db: AsyncSession, kind: str, object_id: str, pod: Pod, project_id: str, intent_row: Routing
-) -> Routing:
-    return await routed.record(db, object_id, pod.id, project_id, intent_row, kind=kind)
-
-
-forget_intent = routed.forget_intent
-mark = routed.mark
-gone = routed.gone
-
-
-async def record_found(
-    db: AsyncSession, kind: str, object_id: str, pod: Pod, project_id: str
-) -> Routing:
-    """The routing of an object the pod made on its own (a backup restored into a new
-    volume)."""
-    return await routed.record(db, object_id, pod.id, project_id, kind=kind)
+    return await routed.locate(db, registry, object_id, project_id, kind, ask, pod_volume.SERVICE)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.conf import Conf
+from cascade.context import Context
+from cascade.db.models import Pod
 from cascade.pods.registry import PodRegistry
 
 
@@ -31,3 +34,27 @@ class Env:
     registry: PodRegistry
     conf: Conf
     sessions: async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks a workflow: their context (each workflow adds their calls to the pods)."""
+
+    ctx: Context
+
+    @property
+    def project(self) -> str:
+        return self.ctx.project_id or ""
+
+    @property
+    def scope(self) -> str | None:
+        """Whose objects the caller reaches by id: its project's, or (admins) any."""
+        return None if self.ctx.is_admin else self.ctx.project_id
+
+
+@dataclass(frozen=True)
+class Created:
+    """The pod's answer to a workflow's create (an error status: the pod refused it)."""
+
+    pod: Pod
+    resp: httpx.Response

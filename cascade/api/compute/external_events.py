@@ -30,7 +30,7 @@ from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
-from cascade.services import hosts
+from cascade.services import hosts, routed
 from cascade.services import servers as server_service
 
 RULE = "os_compute_api:os-server-external-events:create"
@@ -63,7 +63,7 @@ async def create(request: Request) -> Response:
                 where = await server_service.locate(
                     db, registry, forward.caller_for(request, version), event["server_uuid"], None
                 )
-            except server_service.ServerNotFound:
+            except routed.NotFound:
                 continue
             groups.setdefault(where.pod.id, (where.pod, []))[1].append(n)
     admin = hosts.Admin(registry, str(version), forward.caller_for(request, version).request_id)

@@ -26,7 +26,7 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
-from cascade.services import server_create, workflow
+from cascade.services import routed, server_create, workflow
 from cascade.services import servers as server_service
 from cascade.services.network import names as network_names
 from cascade.versions import Version
@@ -67,7 +67,7 @@ async def locate(
     version: Version,
     missing: ComputeError,
     kind: str = server_service.SERVER,
-) -> server_service.Located:
+) -> routed.Located:
     """The pod of a routed object (a server by default), or `missing` (Nova's 404)."""
     try:
         return await server_service.locate(
@@ -78,7 +78,7 @@ async def locate(
             scope(context(request)),
             kind=kind,
         )
-    except server_service.ServerNotFound:
+    except routed.NotFound:
         raise missing from None
 
 

@@ -33,7 +33,7 @@ from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
 from cascade.services import pods as pod_service
-from cascade.services import scheduling
+from cascade.services import routed, scheduling
 from cascade.services import servers as server_service
 from cascade.services.route_cache import RouteCache
 
@@ -85,7 +85,7 @@ async def _heal(db: AsyncSession, pod: Pod, group: dict[str, Any]) -> None:
     )
     if known is None:
         owner = str(group.get("project_id", ""))
-        await server_service.record(db, str(group["id"]), pod.id, owner, kind=KIND)
+        await routed.record(db, str(group["id"]), pod.id, owner, kind=KIND)
 
 
 async def create(request: Request) -> Response:
@@ -115,9 +115,7 @@ async def create(request: Request) -> Response:
         )
         if resp.status_code < 400:
             made = resp.json().get("server_group", {})
-            await server_service.record(
-                db, str(made["id"]), pod.id, ctx.project_id or "", kind=KIND
-            )
+            await routed.record(db, str(made["id"]), pod.id, ctx.project_id or "", kind=KIND)
         return await forward.relay(request, db, pod, resp)
 
 
@@ -141,7 +139,7 @@ async def _routed(request: Request, method: str, action: str) -> Response:
             request, where.pod, version, method, f"/os-server-groups/{group_id}"
         )
         if resp.status_code == 404:
-            await server_service.gone(
+            await routed.gone(
                 db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
             raise missing

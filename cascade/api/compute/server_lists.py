@@ -37,7 +37,7 @@ from cascade.context import Context
 from cascade.db.models import Pod, Routing
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
-from cascade.services import listing, routings
+from cascade.services import listing, routed, routings
 from cascade.services import pods as pod_service
 from cascade.services import servers as server_service
 from cascade.versions import Version
@@ -202,7 +202,7 @@ async def _marker_source(
         where = await server_service.locate(
             db, request.app.state.registry, lister.caller, marker, forward.scope(ctx)
         )
-    except server_service.ServerNotFound:
+    except routed.NotFound:
         raise ComputeError(400, f"marker [{marker}] not found") from None
 
     @listing.once
@@ -212,9 +212,7 @@ async def _marker_source(
     return where.pod, item
 
 
-async def _marker_item(
-    request: Request, lister: Lister, where: server_service.Located
-) -> dict[str, Any]:
+async def _marker_item(request: Request, lister: Lister, where: routed.Located) -> dict[str, Any]:
     routing = where.routing
     try:
         resp = await pod_call(
@@ -273,7 +271,7 @@ async def _heal_routings(db: AsyncSession, found: list[tuple[Pod, dict[str, Any]
     )
     for pod, item in found:
         if str(item["id"]) not in known:
-            await server_service.record(db, str(item["id"]), pod.id, str(item.get("tenant_id", "")))
+            await routed.record(db, str(item["id"]), pod.id, str(item.get("tenant_id", "")))
 
 
 async def _views(

@@ -36,7 +36,7 @@ from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import PodRefused
 from cascade.pods.compute import call as pod_call
-from cascade.services import flavor_copies, keypair_copies, server_create, workflow
+from cascade.services import flavor_copies, keypair_copies, routed, server_create, workflow
 from cascade.services import flavors as flavor_service
 from cascade.services import keypairs as keypair_service
 from cascade.services import servers as server_service
@@ -117,7 +117,7 @@ async def show(request: Request) -> Response:
                 raise forward.unavailable(exc) from exc
             return _down_stub(request, where)
         if resp.status_code == 404:
-            await server_service.gone(
+            await routed.gone(
                 db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
             raise not_found(server_id)
@@ -155,7 +155,7 @@ async def _show_remembered(
     return await forward.relay(request, None, pod, resp)
 
 
-def _down_stub(request: Request, where: server_service.Located) -> Response:
+def _down_stub(request: Request, where: routed.Located) -> Response:
     routing = where.routing
     item = server_views.stub(
         routing.top_id,
@@ -206,7 +206,7 @@ async def member(request: Request) -> Response:
             headers=headers,
         )
         if resp.status_code == 404 and not rest:
-            await server_service.gone(
+            await routed.gone(
                 db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
             raise not_found(server_id)
@@ -220,7 +220,7 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx) as net:
                 await server_ports.interface_gone(net, detached)
         if resp.status_code < 400 and _deletes(request.method, rest, content):
-            await server_service.mark(
+            await routed.mark(
                 db, where.routing, "deleting", request.app.state.registry.cache(RouteCache)
             )
             async with _net_caller(request, ctx) as net:

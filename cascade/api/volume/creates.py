@@ -41,15 +41,11 @@ from cascade.services import (
     volume_create,
     volume_types,
 )
+from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
 from cascade.versions import Version
 
-# a group made from another group or its snapshot goes to that one's pod
-GROUP_SOURCES = (
-    ("group_snapshot_id", volume_service.GROUP_SNAPSHOT),
-    ("source_group_id", volume_service.GROUP),
-)
 GROUPS = Version(3, 13)
 
 
@@ -143,7 +139,7 @@ async def group_from_source(request: Request) -> Response:
         raise VolumeError(404, "The resource could not be found.")
     body = await json_body(request)
     entity = entity_of(body, "create-from-src")
-    named = [key for key, _ in GROUP_SOURCES if entity.get(key)]
+    named = [key for key, _ in volume_create.GROUP_SOURCES if entity.get(key)]
     if len(named) != 1:
         raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
     async with asking.refusals(), session(request) as db:
@@ -152,7 +148,7 @@ async def group_from_source(request: Request) -> Response:
             db,
             asking.ask_of(request, version),
             entity,
-            sources=GROUP_SOURCES,
+            sources=volume_create.GROUP_SOURCES,
         )
     return await create_in(request, volume_service.GROUP, pod, body, version, path="/groups/action")
 
@@ -225,8 +221,8 @@ async def restore(request: Request) -> Response:
     new_volume = restored.get("volume_id") if isinstance(restored, dict) else None
     if new_volume and not entity.get("volume_id"):
         async with session(request) as db:
-            await volume_service.record_found(
-                db, volume_service.VOLUME, str(new_volume), located.pod, project_of(request)
+            await routed_service.record(
+                db, str(new_volume), located.pod.id, project_of(request), kind=volume_service.VOLUME
             )
     return reply(found, resp.status_code, {POD_HEADER: located.pod.name})
 

@@ -44,6 +44,7 @@ from cascade.db.models import Pod, Routing
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.services import listing
+from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.versions import Version
 
@@ -249,4 +250,4 @@ async def _route(
         for object_id, (pod, owner) in ids.items():
             if object_id not in known:
                 project = owner or project_of(request)
-                await volume_service.record_found(db, kind, object_id, pod, project)
+                await routed_service.record(db, object_id, pod.id, project, kind=kind)

@@ -30,6 +30,7 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import Pod
+from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
@@ -80,7 +81,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     )
     if resp.status_code == 404 and not rest and request.method in ("GET", "DELETE"):
         async with session(request) as db:
-            await volume_service.gone(
+            await routed_service.gone(
                 db, located.routing, pod, request.app.state.registry.cache(RouteCache)
             )
         raise missing(kind, object_id)
@@ -89,7 +90,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     if request.method == "DELETE" and not rest:
         async with session(request) as db:
             routing = await db.merge(located.routing)
-            await volume_service.mark(
+            await routed_service.mark(
                 db, routing, "deleting", request.app.state.registry.cache(RouteCache)
             )
     found = views.body(await pod_body(request, pod, resp), pod)

@@ -1,0 +1,192 @@
+"""Objects that live in one pod each, routed by id (no HTTP types here): intent, record,
+locate, forget, mark, gone. Servers, server groups, volumes, snapshots, backups,
+attachments, groups, group snapshots and transfers all go through it.
+
+An object's id is the one its pod gave it, so the top id and the bottom id are
+the same and the routing row says which pod it is in. The routing is written
+twice: as an intent before the pod is asked (keyed by the request id, status
+`creating`), and with the object's id once the pod answered. A routing that is
+missing (a crash between the two, or objects the pod made on its own) is found
+again by asking every pod for the id with the caller's own token, and written
+then. A pod's 404 for a routed object removes a routing being deleted and marks
+any other `stale`, for an operator to see.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Pod, Routing
+from cascade.pods import fanout
+from cascade.pods.registry import PodRegistry
+from cascade.services import routings
+from cascade.services.route_cache import RouteCache
+
+LOG = logging.getLogger(__name__)
+
+
+class NotFound(Exception):
+    """No routing, and no pod shows the object (or it is another project's)."""
+
+
+@dataclass(frozen=True)
+class Located:
+    pod: Pod
+    routing: Routing
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def pods_by_id(db: AsyncSession) -> dict[str, Pod]:
+    return {p.id: p for p in (await db.scalars(select(Pod))).all()}
+
+
+# asks one pod for an object by id: its body, or None when the pod does not show it
+Ask = Callable[[Pod], Awaitable[dict[str, Any] | None]]
+
+
+async def locate(
+    db: AsyncSession,
+    registry: PodRegistry,
+    object_id: str,
+    project_id: str | None,
+    kind: str,
+    ask: Ask,
+    service: str,
+) -> Located:
+    """The pod of `object_id` (of `kind`) for a caller of `project_id` (None: an admin,
+    any project).
+
+    Another project's object is not found, without asking any pod. Without a
+    routing, every pod of `service` is asked (`ask`: in parallel within the list
+    deadline, with the caller's token): the one that shows the object gets its
+    routing written now.
+    """
+    # one round trip: the routing with its pod
+    row = (
+        await db.execute(
+            select(Routing, Pod)
+            .join(Pod, Pod.id == Routing.pod_id)
+            .where(Routing.resource_type == kind, Routing.top_id == object_id)
+        )
+    ).first()
+    if row is not None:
+        routing, pod = row
+        if project_id is not None and routing.project_id != project_id:
+            raise NotFound(object_id)
+        if routing.status == "active":
+            registry.cache(RouteCache).put(kind, object_id, pod.id, routing.project_id)
+        return Located(pod, routing)
+    pods = list((await pods_by_id(db)).values())
+    asked = await fanout.gather(registry, service, pods, ask)
+    found = next(((pod, body) for pod, body in asked.answers if body is not None), None)
+    if found is None:
+        raise NotFound(object_id)
+    pod, body = found
+    owner = str(body.get("tenant_id", body.get("project_id", "")))
+    if project_id is not None and owner and owner != project_id:
+        raise NotFound(object_id)  # an admin-visible object shown to a member: no
+    routing = await record(db, object_id, pod.id, owner, kind=kind)
+    return Located(pod, routing)
+
+
+async def intent(
+    db: AsyncSession, kind: str, request_id: str, pod: Pod, project_id: str
+) -> Routing:
+    """Written before a create is sent to the pod: what is in flight, and where."""
+    return await routings.record_intent(db, kind, request_id, pod.id, project_id)
+
+
+async def record(
+    db: AsyncSession,
+    server_id: str,
+    pod_id: str,
+    project_id: str,
+    intent_row: Routing | None = None,
+    kind: str = "server",
+) -> Routing:
+    """The routing of an object (a server unless `kind` says) the pod created: the
+    intent row completed, or a new row."""
+    existing = await db.scalar(
+        select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
+    )
+    if existing is not None:
+        return existing
+    row = intent_row
+    if row is None:
+        row = Routing(
+            id=str(uuid.uuid4()),
+            resource_type=kind,
+            pod_id=pod_id,
+            project_id=project_id,
+            created_at=_now(),
+        )
+        db.add(row)
+    row.top_id = server_id
+    row.bottom_id = server_id
+    row.status = "active"
+    row.updated_at = _now()
+    try:
+        await db.commit()
+    except IntegrityError:
+        # a concurrent request (a list healing the same server) wrote it first
+        await db.rollback()
+        found = await db.scalar(
+            select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
+        )
+        if found is None:
+            raise
+        if intent_row is not None:
+            await forget_intent(db, intent_row)  # its server is routed by the other row
+        return found
+    return row
+
+
+async def forget_intent(db: AsyncSession, row: Routing) -> None:
+    """The pod refused the create: nothing was made, the intent goes."""
+    await db.delete(row)
+    await db.commit()
+
+
+async def mark(
+    db: AsyncSession, routing: Routing, status: str, routes: RouteCache | None = None
+) -> None:
+    """Set the routing's status; it leaves the reads-by-id memory (`routes`) unless active."""
+    if routes is not None and status != "active":
+        routes.drop(routing.resource_type, routing.top_id)
+    routing.status = status
+    routing.updated_at = _now()
+    await db.commit()
+
+
+async def gone(
+    db: AsyncSession, routing: Routing, pod: Pod, routes: RouteCache | None = None
+) -> None:
+    """The pod says the object does not exist: expected after a delete (the routing
+    goes); otherwise the routing is stale and kept, marked, for an operator to see."""
+    if routes is not None:
+        routes.drop(routing.resource_type, routing.top_id)
+    if routing.status == "deleting":
+        await db.delete(routing)
+        await db.commit()
+        return
+    if routing.status != "stale":
+        LOG.warning(
+            "routing %s: %s %s is gone from pod %s; marked stale",
+            routing.id,
+            routing.resource_type,
+            routing.top_id,
+            pod.name,
+        )
+        await mark(db, routing, "stale", routes)
