@@ -16,12 +16,19 @@ from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
 from cascade.services import routed
+from cascade.services.resources import BY_KIND, Resource, described
 
 LOG = logging.getLogger(__name__)
 SERVER = "server"
 SERVER_GROUP = "server_group"
-# what each routed compute resource is called in the pods' API: path and body key
-PATHS = {SERVER: ("/servers", "server"), SERVER_GROUP: ("/os-server-groups", "server_group")}
+# the routed compute resources (their routes are `api/compute/routes.py`'s)
+RESOURCES = (
+    Resource(SERVER, "servers", "server", "Instance {id} could not be found."),
+    Resource(
+        SERVER_GROUP, "os-server-groups", "server_group", "Server group {id} could not be found."
+    ),
+)
+described(RESOURCES)
 
 
 async def locate(
@@ -39,7 +46,7 @@ async def locate(
 
 
 def _compute_ask(registry: PodRegistry, caller: Caller, server_id: str, kind: str) -> routed.Ask:
-    path, key = PATHS[kind]
+    path, key = BY_KIND[kind].path, BY_KIND[kind].key
 
     async def ask(pod: Pod) -> dict[str, Any] | None:
         try:

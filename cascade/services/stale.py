@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods.registry import PodRegistry
+from cascade.services import servers
 from cascade.services.hosts import Admin
 
-# where each routed kind is found in a pod's Nova, by bottom id
+# where each kind is found in a pod's Nova, by bottom id: the routed compute resources
+# and the flavors' copies
 PATHS = {
-    "server": "/servers/{}",
-    "server_group": "/os-server-groups/{}",
+    **{r.kind: f"{r.path}/{{}}" for r in servers.RESOURCES},
     "flavor": "/flavors/{}",
 }
 

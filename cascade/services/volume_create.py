@@ -29,6 +29,7 @@ from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.services import (
     group_types,
+    resources,
     routed,
     scheduling,
     volume_quotas,
@@ -71,7 +72,7 @@ async def locate(
     try:
         return await volume_service.locate(db, env.registry, ask.caller, object_id, ask.scope, kind)
     except volume_service.NotFound:
-        missing = volume_service.BY_KIND[kind].missing.format(id=object_id)
+        missing = resources.BY_KIND[kind].missing.format(id=object_id)
         raise Refused(404, missing) from None
 
 
@@ -184,7 +185,7 @@ async def create_in(
 ) -> httpx.Response:
     """The create of a `kind` sent to `pod` (at `path`, else the kind's), its routing
     intent written first and completed (or removed) by the pod's answer."""
-    resource = volume_service.BY_KIND[kind]
+    resource = resources.BY_KIND[kind]
     intent = await routed.intent(db, kind, ask.request_id, pod, ask.project)
     resp = await pod_volume.call(
         env.registry, pod, ask.caller, "POST", path or resource.path, json=body

@@ -5,7 +5,6 @@ pod it is in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,47 +14,12 @@ from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 from cascade.services import routed
+from cascade.services.resources import BY_KIND, Parent, Resource, described
 from cascade.versions import Version
 
+SERVICE = "volume"
 VOLUME, SNAPSHOT, BACKUP, ATTACHMENT = "volume", "snapshot", "backup", "attachment"
 GROUP, GROUP_SNAPSHOT, TRANSFER = "group", "group_snapshot", "transfer"
-BASE = Version(3, 0)
-SUMMARY = ("id", "name", "links")  # Cinder's non-detail list entry, for most kinds
-
-
-@dataclass(frozen=True)
-class Parent:
-    """A new object goes to the pod of the object its body names (`field`, of `kind`)."""
-
-    field: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One routed Cinder resource, described once: each object lives in one pod (top id =
-    the pod's id) and its routing says which. The Block Storage API's routes, merged
-    lists, 404s, views and creates are made from these; the compute API locates
-    volumes and snapshots through them."""
-
-    kind: str  # the routings' resource type
-    collection: str  # its path segment (`/volumes`)
-    key: str  # the body key of one object
-    missing: str  # Cinder's 404 message, `{id}` for the id asked
-    since: Version = BASE  # below: Cinder's 404, as for an unknown path
-    summary: tuple[str, ...] | None = SUMMARY  # the non-detail entry's keys (None: all)
-    links: str | None = ""  # the list's next-link key ("": `<collection>_links`)
-    owner: str = ""  # where an admin's view shows the project
-    parent: Parent | None = None  # a create goes to its parent's pod (None: placed by AZ)
-    listed: bool = True  # GET /<collection>[/detail] merges every pod's
-
-    @property
-    def path(self) -> str:
-        return f"/{self.collection}"
-
-    @property
-    def links_key(self) -> str | None:
-        return f"{self.collection}_links" if self.links == "" else self.links
 
 
 RESOURCES = (
@@ -93,8 +57,8 @@ RESOURCES = (
         listed=False,
     ),
 )  # fmt: skip
-BY_KIND = {r.kind: r for r in RESOURCES}
 LISTED = {r.collection: r for r in RESOURCES if r.listed}
+described(RESOURCES)
 NotFound = routed.NotFound
 Located = routed.Located
 

@@ -26,7 +26,7 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
-from cascade.services import routed, server_create, workflow
+from cascade.services import resources, routed, server_create, workflow
 from cascade.services import servers as server_service
 from cascade.services.network import names as network_names
 from cascade.versions import Version
@@ -65,10 +65,9 @@ async def locate(
     db: AsyncSession,
     object_id: str,
     version: Version,
-    missing: ComputeError,
     kind: str = server_service.SERVER,
 ) -> routed.Located:
-    """The pod of a routed object (a server by default), or `missing` (Nova's 404)."""
+    """The pod of a routed object (a server by default), or Nova's 404 for its kind."""
     try:
         return await server_service.locate(
             db,
@@ -79,7 +78,12 @@ async def locate(
             kind=kind,
         )
     except routed.NotFound:
-        raise missing from None
+        raise missing(kind, object_id) from None
+
+
+def missing(kind: str, object_id: str) -> ComputeError:
+    """Nova's 404 for a routed object of `kind` (its description's message)."""
+    return ComputeError(404, resources.BY_KIND[kind].missing.format(id=object_id))
 
 
 def top_root(request: Request) -> str:

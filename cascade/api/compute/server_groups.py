@@ -41,7 +41,7 @@ KIND = server_service.SERVER_GROUP
 
 
 def not_found(group_id: str) -> ComputeError:
-    return ComputeError(404, f"Server group {group_id} could not be found.")
+    return forward.missing(KIND, group_id)
 
 
 async def index(request: Request) -> Response:
@@ -132,9 +132,8 @@ async def _routed(request: Request, method: str, action: str) -> Response:
     version = await negotiated(request)
     authorize(request, f"os_compute_api:os-server-groups:{action}")
     group_id = request.path_params["group_id"]
-    missing = not_found(group_id)
     async with session(request) as db:
-        where = await forward.locate(request, db, group_id, version, missing, kind=KIND)
+        where = await forward.locate(request, db, group_id, version, kind=KIND)
         resp = await forward.send(
             request, where.pod, version, method, f"/os-server-groups/{group_id}"
         )
@@ -142,7 +141,7 @@ async def _routed(request: Request, method: str, action: str) -> Response:
             await routed.gone(
                 db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
             )
-            raise missing
+            raise not_found(group_id)
         if method == "DELETE" and resp.status_code < 400:
             await db.delete(where.routing)
             await db.commit()

@@ -47,7 +47,7 @@ from cascade.versions import Version
 
 
 def not_found(server_id: str) -> ComputeError:
-    return ComputeError(404, f"Instance {server_id} could not be found.")
+    return forward.missing(server_service.SERVER, server_id)
 
 
 def bad(message: str) -> ComputeError:
@@ -102,7 +102,7 @@ async def show(request: Request) -> Response:
     if fast is not None:
         return fast
     async with session(request) as db:
-        where = await forward.locate(request, db, server_id, version, not_found(server_id))
+        where = await forward.locate(request, db, server_id, version)
         try:
             resp = await pod_call(
                 request.app.state.registry,
@@ -176,7 +176,7 @@ async def member(request: Request) -> Response:
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request)
     async with session(request) as db:
-        where = await forward.locate(request, db, server_id, version, not_found(server_id))
+        where = await forward.locate(request, db, server_id, version)
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         attaching = request.method == "POST" and rest == "os-volume_attachments"

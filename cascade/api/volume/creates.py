@@ -37,6 +37,7 @@ from cascade.api.volume.routed import locate
 from cascade.db.models import Pod
 from cascade.services import (
     group_types,
+    resources,
     routings,
     volume_create,
     volume_types,
@@ -153,7 +154,7 @@ async def group_from_source(request: Request) -> Response:
     return await create_in(request, volume_service.GROUP, pod, body, version, path="/groups/action")
 
 
-def in_parent(resource: volume_service.Resource) -> Callable[[Request], Awaitable[Response]]:
+def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Response]]:
     """POST /<collection> of a kind made in its parent's pod (snapshots and backups in their
     volume's, group snapshots in their group's): the parent located first (its 404 if
     the caller cannot see it), the top's quota checked, then made there."""

@@ -43,7 +43,7 @@ from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
-from cascade.services import listing
+from cascade.services import listing, resources
 from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.versions import Version
@@ -206,7 +206,7 @@ async def index(request: Request) -> Response:
 
 
 async def _marker_item(
-    request: Request, pod: Pod, resource: volume_service.Resource, marker_id: str, version: Version
+    request: Request, pod: Pod, resource: resources.Resource, marker_id: str, version: Version
 ) -> dict[str, Any]:
     caller = caller_for(request, version)
     path = f"{resource.path}/{marker_id}"
@@ -224,7 +224,7 @@ def _next(request: Request, last_id: str) -> str:
 
 
 async def _route(
-    request: Request, resource: volume_service.Resource, pages: list[listing.PodPage]
+    request: Request, resource: resources.Resource, pages: list[listing.PodPage]
 ) -> None:
     """Objects listed without a routing get one (made in a pod directly, or a crash
     between a create and its routing), in the project an admin's view shows."""

@@ -30,6 +30,7 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import Pod
+from cascade.services import resources
 from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
@@ -37,7 +38,7 @@ from cascade.versions import Version
 
 
 def missing(kind: str, object_id: str) -> VolumeError:
-    return VolumeError(404, volume_service.BY_KIND[kind].missing.format(id=object_id))
+    return VolumeError(404, resources.BY_KIND[kind].missing.format(id=object_id))
 
 
 async def locate(
@@ -63,7 +64,7 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
     version = await negotiated(request)
     located = await locate(request, kind, object_id, version)
     pod = located.pod
-    path = f"{volume_service.BY_KIND[kind].path}/{object_id}{rest}"
+    path = f"{resources.BY_KIND[kind].path}/{object_id}{rest}"
     content = await raw_body(request) if request.method in ("POST", "PUT") else None
     headers = {"Content-Type": "application/json"} if content else None
     if kind == volume_service.VOLUME and rest == "/action" and content:

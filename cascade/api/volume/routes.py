@@ -35,6 +35,7 @@ from cascade.api.volume import (
 )
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
+from cascade.services import resources
 from cascade.services import volumes as volume_service
 
 PREFIX = "/volume"
@@ -68,7 +69,7 @@ async def not_served(request: Request) -> Response:
     )
 
 
-def _routed(resource: volume_service.Resource) -> Callable[[Request], Any]:
+def _routed(resource: resources.Resource) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
         if await negotiated(request) < resource.since:
             raise VolumeError(404, "The resource could not be found.")

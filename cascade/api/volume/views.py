@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, Routing, VolumeType
-from cascade.services import copies, group_types, volume_types
+from cascade.services import copies, group_types, resources, volume_types
 from cascade.services import volumes as volume_service
 
 
@@ -36,7 +36,7 @@ def body(found: Any, pod: Pod) -> Any:
     return found
 
 
-def summary(resource: volume_service.Resource, obj: dict[str, Any]) -> dict[str, Any]:
+def summary(resource: resources.Resource, obj: dict[str, Any]) -> dict[str, Any]:
     """The non-detail list entry Cinder shows (the resource's summary keys; snapshots:
     the detail without the extensions)."""
     if resource.summary is None:
