@@ -66,7 +66,11 @@ class FakeCinder:
         answered = self.admin(request, path.removeprefix("/v3"))
         if answered is not None:
             return answered
+        if path.startswith("/v3/os-quota-sets/") and request.method == "GET":
+            return self._quota_usage(path.rsplit("/", 1)[-1])
         project = PROJECTS[request.headers["X-Auth-Token"]]
+        if path == "/v3/volumes" and request.method == "POST":
+            return self._create(json.loads(request.content)["volume"], project)
         mine = [v for v in self.volumes.values() if v["os-vol-tenant-attr:tenant_id"] == project]
         if path in ("/v3/volumes", "/v3/volumes/detail"):
             body: dict[str, Any] = {"volumes": self._page(request, mine)}
@@ -77,6 +81,21 @@ class FakeCinder:
         if found:
             return httpx.Response(200, json={"volume": found[0]})
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "not found"}})
+
+    def _create(self, wanted: dict[str, Any], project: str) -> httpx.Response:
+        """POST /volumes: made at once, in this pod's AZ only (as a Cinder refuses others)."""
+        if wanted.get("availability_zone", self.az) != self.az:
+            return _fault(400, f"Availability zone '{wanted['availability_zone']}' is invalid.")
+        volume = self.add_volume(str(wanted.get("name")), project)
+        volume.update(size=int(wanted.get("size", 1)), volume_type=wanted.get("volume_type"))
+        return httpx.Response(202, json={"volume": volume})
+
+    def _quota_usage(self, project: str) -> httpx.Response:
+        """What this pod counts for `project` (volumes and gigabytes; nothing else)."""
+        mine = [v for v in self.volumes.values() if v["os-vol-tenant-attr:tenant_id"] == project]
+        counts = {"volumes": len(mine), "gigabytes": sum(int(v["size"]) for v in mine)}
+        quota_set = {k: {"in_use": counts.get(k, 0), "limit": -1} for k in ("volumes", "gigabytes")}
+        return httpx.Response(200, json={"quota_set": {**quota_set, "id": project}})
 
     def _page(self, request: httpx.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ordered = list(items)

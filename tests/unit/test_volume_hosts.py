@@ -1,18 +1,23 @@
 """Cinder's hosts, services, capabilities and manage-existing across two pods
-(`cascade/api/volume/hosts.py`): pod1 is the fake Cinder c1 (hosts `c1-volume`,
-`c1-volume@fake`, AZ nova-a shown as az1), pod2 is c2 (nova-b, az2)."""
+(`cascade/api/volume/hosts.py`), and the volume-create workflow they share: pod1 is
+the fake Cinder c1 (hosts `c1-volume`, `c1-volume@fake`, AZ nova-a shown as az1),
+pod2 is c2 (nova-b, az2)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from cascade.context import Context
 from cascade.db.models import Pod, Routing
+from cascade.pods import volume as pod_volume
 from cascade.pods.fanout import UNAVAILABLE_HEADER
+from cascade.services import volume_create, workflow
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakecinder import FakeCinder
 from tests.unit.fakenova import FakeCloud, add_pod
@@ -400,3 +405,41 @@ async def test_a_snapshot_is_managed_in_the_pod_of_its_volume(
     assert unknown.status_code == 404
     assert fault(unknown) == "Volume nope could not be found."
     assert sent(cloud2["c1"], "POST", "") == []
+
+
+async def test_the_volume_create_workflow_runs_without_an_http_request(
+    app: Starlette, cloud2: dict[str, FakeCinder]
+) -> None:
+    """What a job would do: `volume_create.create_volume` with the process's pods and
+    settings and a caller's context, no Starlette request; the top's quota counts every
+    pod's volumes first."""
+    ctx = Context(
+        "member-token",
+        "u1",
+        "someone",
+        "p1",
+        "proj",
+        frozenset({"member"}),
+        datetime.now(UTC).replace(tzinfo=None),
+    )
+    env = workflow.Env(app.state.registry, app.state.conf, app.state.sessions)
+    ask = volume_create.Ask(ctx, pod_volume.Caller(ctx.token, "3.0", "req-v1"), "req-v1")
+    body = {"volume": {"size": 2, "name": "job", "availability_zone": "az2"}}
+    async with app.state.sessions() as db:
+        made = await volume_create.create_volume(env, db, ask, body)
+        assert (made.pod.name, made.resp.status_code) == ("pod2", 202)
+        with pytest.raises(workflow.Refused) as refused:
+            bad_az = {"volume": {"size": 1, "availability_zone": "az9"}}
+            await volume_create.create_volume(env, db, ask, bad_az)
+    assert (refused.value.status, refused.value.message) == (
+        400,
+        "Availability zone 'az9' is invalid.",
+    )
+    volume_id = made.resp.json()["volume"]["id"]
+    assert cloud2["c2"].volumes[volume_id]["size"] == 2
+    # the pod got its own AZ and its own default type; the top routes the new volume there
+    assert body["volume"]["availability_zone"] == "nova-b"
+    assert body["volume"]["volume_type"] == cloud2["c2"].admin.default_type
+    assert await _routing(app, "volume", volume_id) == "pod2"
+    quota_asked = sent(cloud2["c1"], "GET", "/os-quota-sets/p1")
+    assert quota_asked, "the top asked every pod for the project's usage"
