@@ -5,6 +5,8 @@ went away behind Cascade's back (deleted in the pod directly, or the pod
 was rebuilt). It is marked, not dropped, so an operator sees it in the admin
 API (`?status=stale`) and decides; one found again is `active` once more.
 Routings still `creating` have no bottom id yet and are left as they are.
+Compute kinds (servers, server groups, flavor and keypair copies) are asked of
+the pod's Nova, the routed Cinder kinds (`volumes.RESOURCES`) of its Cinder.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Keypair, Pod, Routing
+from cascade.pods import volume as pod_volume
+from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services import servers
+from cascade.services import servers, volumes
 from cascade.services.hosts import Admin
+from cascade.versions import Version
 
 # where each kind is found in a pod's Nova, by bottom id: the routed compute resources
 # and the flavors' copies
@@ -24,6 +29,7 @@ PATHS = {
     **{r.kind: f"{r.path}/{{}}" for r in servers.RESOURCES},
     "flavor": "/flavors/{}",
 }
+CINDER = {r.kind: r for r in volumes.RESOURCES}
 
 
 class CannotTell(Exception):
@@ -48,15 +54,37 @@ async def check(
         params.append(("user_id", keypair.user_id))
     elif routing.resource_type in PATHS:
         path = PATHS[routing.resource_type].format(routing.bottom_id)
+    elif routing.resource_type in CINDER:
+        return await _settle(db, routing, await _in_cinder(registry, pod, routing, request_id))
     else:
         raise CannotTell(f"routings of type {routing.resource_type} cannot be checked yet")
     answer = await Admin(registry, "2.10", request_id).ask(pod, "GET", path, params=params)
-    if answer.status == 404:
-        status = "stale"
-    elif answer.ok:
-        status = "deleting" if routing.status == "deleting" else "active"
-    else:
+    if not (answer.ok or answer.status == 404):
         raise CannotTell(f"pod {pod.name} answered {answer.status or answer.reason}")
+    return await _settle(db, routing, answer.status)
+
+
+async def _in_cinder(registry: PodRegistry, pod: Pod, routing: Routing, request_id: str) -> int:
+    """The status of the pod's Cinder's GET of the object (at its kind's microversion)."""
+    resource = CINDER[routing.resource_type]
+    version = max(resource.since, Version(3, 0))
+    caller = pod_volume.Caller(None, str(version), request_id)
+    path = f"{resource.path}/{routing.bottom_id}"
+    try:
+        resp = await pod_volume.call(registry, pod, caller, "GET", path)
+    except PodUnavailable as exc:
+        raise CannotTell(str(exc)) from exc
+    if resp.status_code not in (200, 404):
+        raise CannotTell(f"pod {pod.name} answered {resp.status_code}")
+    return resp.status_code
+
+
+async def _settle(db: AsyncSession, routing: Routing, found: int) -> Routing:
+    """The routing marked after its pod's answer: `stale` for a 404, else `active` (or
+    still `deleting`)."""
+    status = "stale" if found == 404 else "active"
+    if status == "active" and routing.status == "deleting":
+        status = "deleting"  # the pod still has it: its delete is under way
     if status != routing.status:
         routing.status = status
         routing.updated_at = datetime.now(UTC).replace(tzinfo=None)

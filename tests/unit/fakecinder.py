@@ -68,10 +68,15 @@ class FakeCinder:
             return answered
         if path.startswith("/v3/os-quota-sets/") and request.method == "GET":
             return self._quota_usage(path.rsplit("/", 1)[-1])
-        project = PROJECTS[request.headers["X-Auth-Token"]]
-        if path == "/v3/volumes" and request.method == "POST":
+        # Cascade's service token (no project here) is an admin: it sees every project's
+        project = PROJECTS.get(request.headers["X-Auth-Token"])
+        if path == "/v3/volumes" and request.method == "POST" and project is not None:
             return self._create(json.loads(request.content)["volume"], project)
-        mine = [v for v in self.volumes.values() if v["os-vol-tenant-attr:tenant_id"] == project]
+        mine = [
+            v
+            for v in self.volumes.values()
+            if project is None or v["os-vol-tenant-attr:tenant_id"] == project
+        ]
         if path in ("/v3/volumes", "/v3/volumes/detail"):
             body: dict[str, Any] = {"volumes": self._page(request, mine)}
             if request.url.params.get("with_count") == "true":

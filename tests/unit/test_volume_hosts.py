@@ -17,7 +17,7 @@ from cascade.context import Context
 from cascade.db.models import Pod, Routing
 from cascade.pods import volume as pod_volume
 from cascade.pods.fanout import UNAVAILABLE_HEADER
-from cascade.services import volume_create, workflow
+from cascade.services import routed, stale, volume_create, workflow
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakecinder import FakeCinder
 from tests.unit.fakenova import FakeCloud, add_pod
@@ -443,3 +443,20 @@ async def test_the_volume_create_workflow_runs_without_an_http_request(
     assert await _routing(app, "volume", volume_id) == "pod2"
     quota_asked = sent(cloud2["c1"], "GET", "/os-quota-sets/p1")
     assert quota_asked, "the top asked every pod for the project's usage"
+
+
+async def test_a_volume_routing_is_checked_in_its_pods_cinder(
+    app: Starlette, cloud2: dict[str, FakeCinder]
+) -> None:
+    """The admin API's routing check (`stale.check`) asks the pod's Cinder for a volume,
+    as it asks Nova for a server: found is `active`, gone is `stale`."""
+    volume = cloud2["c2"].add_volume("checked")
+    async with app.state.sessions() as db:
+        pod = await db.scalar(select(Pod).where(Pod.name == "pod2"))
+        assert pod is not None
+        routing = await routed.record(db, volume["id"], pod.id, "p1", kind="volume")
+        assert (await stale.check(db, app.state.registry, routing)).status == "active"
+        del cloud2["c2"].volumes[volume["id"]]
+        assert (await stale.check(db, app.state.registry, routing)).status == "stale"
+    asked = sent(cloud2["c2"], "GET", f"/volumes/{volume['id']}")
+    assert len(asked) == 2 and asked[0].headers["X-Auth-Token"] == "service-token"
