@@ -4,6 +4,7 @@ the process, and the top's own refusal (no HTTP types here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +35,11 @@ class Env:
     registry: PodRegistry
     conf: Conf
     sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def of(cls, state: Any) -> Env:
+        """The process's, from where the app keeps them (its `state`)."""
+        return cls(state.registry, state.conf, state.sessions)
 
 
 @dataclass(frozen=True)

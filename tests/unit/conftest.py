@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from cascade.app import create_app
 from cascade.conf import Conf, DatabaseSection, KeystoneSection
+from cascade.context import Context
 from cascade.db.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -121,3 +122,18 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cascade.test") as c:
         yield c
+
+
+@pytest.fixture
+def member_ctx() -> Context:
+    """The member user's context (the fake Keystone's `member-token`), for services
+    called without an HTTP request."""
+    return Context(
+        "member-token",
+        "u1",
+        "someone",
+        "p1",
+        "proj",
+        frozenset({"member"}),
+        datetime.now(UTC).replace(tzinfo=None),
+    )

@@ -355,20 +355,12 @@ async def test_a_remembered_server_is_shown_without_the_database(
 
 
 async def test_the_create_workflow_runs_without_an_http_request(
-    app: Starlette, pods: FakeCloud
+    app: Starlette, pods: FakeCloud, member_ctx: Context
 ) -> None:
     """What a job would do: the workflow with its settings, pods and a context, no
     Starlette request."""
-    ctx = Context(
-        "member-token",
-        "u1",
-        "someone",
-        "p1",
-        "proj",
-        frozenset({"member"}),
-        datetime.now(UTC).replace(tzinfo=None),
-    )
-    env = workflow.Env(app.state.registry, app.state.conf, app.state.sessions)
+    ctx = member_ctx
+    env = workflow.Env.of(app.state)
     ask = server_create.Ask(ctx, Caller(ctx.token, "2.1", "req-job-1"), "req-job-1")
     body = {"server": {"name": "job", "flavorRef": "42", "availability_zone": "az2"}}
     async with app.state.sessions() as db:

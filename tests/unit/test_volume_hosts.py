@@ -6,7 +6,6 @@ pod2 is c2 (nova-b, az2)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -408,21 +407,13 @@ async def test_a_snapshot_is_managed_in_the_pod_of_its_volume(
 
 
 async def test_the_volume_create_workflow_runs_without_an_http_request(
-    app: Starlette, cloud2: dict[str, FakeCinder]
+    app: Starlette, cloud2: dict[str, FakeCinder], member_ctx: Context
 ) -> None:
     """What a job would do: `volume_create.create_volume` with the process's pods and
     settings and a caller's context, no Starlette request; the top's quota counts every
     pod's volumes first."""
-    ctx = Context(
-        "member-token",
-        "u1",
-        "someone",
-        "p1",
-        "proj",
-        frozenset({"member"}),
-        datetime.now(UTC).replace(tzinfo=None),
-    )
-    env = workflow.Env(app.state.registry, app.state.conf, app.state.sessions)
+    ctx = member_ctx
+    env = workflow.Env.of(app.state)
     ask = volume_create.Ask(ctx, pod_volume.Caller(ctx.token, "3.0", "req-v1"), "req-v1")
     body = {"volume": {"size": 2, "name": "job", "availability_zone": "az2"}}
     async with app.state.sessions() as db:

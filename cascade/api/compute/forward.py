@@ -43,8 +43,7 @@ def caller_for(request: Request, version: Version) -> Caller:
 
 
 def workflow_env(request: Request) -> workflow.Env:
-    state = request.app.state
-    return workflow.Env(state.registry, state.conf, state.sessions)
+    return workflow.Env.of(request.app.state)
 
 
 def asker(request: Request, ctx: Context, version: Version) -> server_create.Ask:

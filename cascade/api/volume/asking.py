@@ -18,8 +18,7 @@ from cascade.versions import Version
 
 
 def env_of(request: Request) -> workflow.Env:
-    state = request.app.state
-    return workflow.Env(state.registry, state.conf, state.sessions)
+    return workflow.Env.of(request.app.state)
 
 
 def ask_of(request: Request, version: Version) -> volume_create.Ask:
