@@ -233,17 +233,9 @@ class Conf:
     volume: VolumeSection = field(default_factory=VolumeSection)
 
 
+# the sections by name, in the sample file's order: the fields of `Conf`
 SECTIONS: dict[str, type] = {
-    "api": ApiSection,
-    "database": DatabaseSection,
-    "keystone": KeystoneSection,
-    "pods": PodsSection,
-    "scheduling": SchedulingSection,
-    "policy": PolicySection,
-    "quota": QuotaSection,
-    "jobs": JobsSection,
-    "network": NetworkSection,
-    "volume": VolumeSection,
+    f.name: type(getattr(Conf(), f.name)) for f in dataclasses.fields(Conf)
 }
 
 
