@@ -22,8 +22,8 @@ refusal of the create itself comes back as its response (`Created.resp`);
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -291,18 +291,24 @@ async def net_caller(env: Env, ask: Ask) -> AsyncIterator[NetCaller]:
         yield NetCaller(db, env.conf.network, ask.project, ask.is_net_admin, ask.allows)
 
 
-async def _networks(
-    env: Env, ask: Ask, pod: Pod, server: dict[str, Any]
-) -> server_ports.Translated:
-    """The request's top networks and ports, built in `pod` and named by bottom port;
-    networking refusals as Nova's (the pod's with it named)."""
+@contextmanager
+def network_refusals() -> Iterator[None]:
+    """Networking refusals as Nova's (`Refused`): the top's own, or the pod's with it named."""
     try:
-        async with net_caller(env, ask) as net:
-            return await server_ports.translate(net, env.registry, pod, server, ask.request_id)
+        yield
     except server_ports.ServerNetworkError as exc:
         raise Refused(exc.status, exc.message) from exc
     except PodRefused as exc:
         raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
+
+
+async def _networks(
+    env: Env, ask: Ask, pod: Pod, server: dict[str, Any]
+) -> server_ports.Translated:
+    """The request's top networks and ports, built in `pod` and named by bottom port."""
+    with network_refusals():
+        async with net_caller(env, ask) as net:
+            return await server_ports.translate(net, env.registry, pod, server, ask.request_id)
 
 
 async def _record_created(

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,7 +33,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, int_param, reply
 from cascade.api.request import session
 from cascade.context import Context
-from cascade.db.models import Pod, Routing
+from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
 from cascade.services import listing, routed, routings
@@ -107,18 +106,7 @@ class Lister:
         params = filters + self.spec.query() + [("limit", str(limit))]
         if marker is not None:
             params.append(("marker", marker))
-        resp = await pod_call(
-            self.request.app.state.registry,
-            pod,
-            self.caller,
-            "GET",
-            "/servers/detail",
-            params=params,
-        )
-        if resp.status_code >= 500:
-            raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
-        if resp.status_code >= 400:
-            raise forward.pod_error(resp, pod)
+        resp = await forward.listed(self.request, pod, self.caller, "/servers/detail", params)
         # links at the top already: decoding rewrites them (see server_views.pod_json)
         top = forward.top_root(self.request)
         root = await forward.pod_root(self.request, pod)
@@ -168,9 +156,10 @@ async def _list(request: Request, detail: bool) -> Response:
         all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
         if found.unavailable and version >= Version(2, 69):
             project = None if all_projects else ctx.project_id
-            await _add_stubs(db, lister, found, project, marker_item if marker else None)
+            await _add_stubs(db, lister, found, project, marker_item)
         shown = found.merged()
-        await _heal_routings(db, [(page.pod, item) for page, item in shown if not page.stub])
+        healed = [(page.pod, item) for page, item in shown if not page.stub]
+        await server_service.heal(db, server_service.SERVER, healed)
         body: dict[str, Any] = {"servers": await _views(request, db, shown, detail)}
         if size and len(shown) == size:
             found.remember(shown)
@@ -189,15 +178,11 @@ MarkerItem = Callable[[], Awaitable[dict[str, Any]]]
 
 async def _marker_source(
     request: Request, db: AsyncSession, ctx: Context, lister: Lister, marker: str | None
-) -> tuple[Pod | None, MarkerItem]:
+) -> tuple[Pod | None, MarkerItem | None]:
     """The marker's pod, checked now (400 if unknown, as Nova), and its sort values read
-    on demand."""
+    on demand (None, None: no marker)."""
     if marker is None:
-
-        async def none() -> dict[str, Any]:
-            raise AssertionError("no marker")
-
-        return None, none
+        return None, None
     try:
         where = await server_service.locate(
             db, request.app.state.registry, lister.caller, marker, forward.scope(ctx)
@@ -254,24 +239,6 @@ async def _add_stubs(
         if after is not None:
             stubs = listing.after(stubs, after, lister.order)
         found.pages.append(listing.PodPage(pod, stubs[: lister.size], stub=True))
-
-
-async def _heal_routings(db: AsyncSession, found: list[tuple[Pod, dict[str, Any]]]) -> None:
-    if not found:
-        return
-    ids = [str(item["id"]) for _, item in found]
-    known = set(
-        (
-            await db.scalars(
-                select(Routing.top_id).where(
-                    Routing.resource_type == server_service.SERVER, Routing.top_id.in_(ids)
-                )
-            )
-        ).all()
-    )
-    for pod, item in found:
-        if str(item["id"]) not in known:
-            await routed.record(db, str(item["id"]), pod.id, str(item.get("tenant_id", "")))
 
 
 async def _views(
