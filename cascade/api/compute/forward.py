@@ -14,6 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,6 +100,14 @@ async def gone(request: Request, db: AsyncSession, where: routed.Located) -> Com
 
 def top_root(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/compute/"
+
+
+def next_link(request: Request, path: str, last: str) -> str:
+    """A list's `next` link at the top: `v2.1/<path>` with the request's query, the
+    marker now `last`."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
+    params.append(("marker", last))
+    return f"{top_root(request)}v2.1/{path}?{urlencode(params)}"
 
 
 async def send(

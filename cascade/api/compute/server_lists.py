@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -75,8 +74,6 @@ class Lister:
 
     def __init__(self, request: Request, ctx: Context, version: Version, size: int) -> None:
         self.request = request
-        self.ctx = ctx
-        self.version = version
         self.size = size
         self.spec = _sort(request, ctx, version)
         self.order = listing.Order(self.spec, server_views.getters())
@@ -163,8 +160,9 @@ async def _list(request: Request, detail: bool) -> Response:
         body: dict[str, Any] = {"servers": await _views(request, db, shown, detail)}
         if size and len(shown) == size:
             found.remember(shown)
-            last = str(shown[-1][1]["id"])
-            body["servers_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
+            path = "servers/detail" if detail else "servers"
+            href = forward.next_link(request, path, str(shown[-1][1]["id"]))
+            body["servers_links"] = [{"rel": "next", "href": href}]
     return reply(body, headers=found.headers())
 
 
@@ -266,10 +264,3 @@ async def _views(
         else {"id": item["id"], "name": item.get("name"), "links": item["links"]}
         for (page, _), item in zip(shown, items, strict=True)
     ]
-
-
-def _next(request: Request, detail: bool, last: str) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
-    params.append(("marker", last))
-    path = "v2.1/servers/detail" if detail else "v2.1/servers"
-    return f"{forward.top_root(request)}{path}?{urlencode(params)}"
