@@ -88,17 +88,11 @@ async def create(request: Request) -> Response:
         return await forward.relay(request, db, pod, resp)
 
 
-async def show(request: Request) -> Response:
-    return await _routed(request, "GET", "show")
-
-
-async def delete(request: Request) -> Response:
-    return await _routed(request, "DELETE", "delete")
-
-
-async def _routed(request: Request, method: str, action: str) -> Response:
+async def member(request: Request) -> Response:
     """GET or DELETE one group in its pod; the routing goes with a successful delete."""
     version = await negotiated(request)
+    deleting = request.method == "DELETE"
+    method, action = ("DELETE", "delete") if deleting else ("GET", "show")  # HEAD: as GET
     authorize(request, f"os_compute_api:os-server-groups:{action}")
     group_id = request.path_params["group_id"]
     async with session(request) as db:
@@ -108,7 +102,7 @@ async def _routed(request: Request, method: str, action: str) -> Response:
         )
         if resp.status_code == 404:
             raise await forward.gone(request, db, where)
-        if method == "DELETE" and resp.status_code < 400:
+        if deleting and resp.status_code < 400:
             await db.delete(where.routing)
             await db.commit()
         return await forward.relay(request, db, where.pod, resp)
