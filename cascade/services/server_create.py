@@ -55,7 +55,6 @@ from cascade.services.network.access import Caller as NetCaller
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 POD_TAG = "cascade:pod_tag"
-SERVER_GROUP = "server_group"
 # where a server's block device mappings name a volume or a snapshot
 BOOT_SOURCES = {"volume": volume_service.VOLUME, "snapshot": volume_service.SNAPSHOT}
 
@@ -108,7 +107,7 @@ async def group_pod(db: AsyncSession, registry: PodRegistry, ask: Ask, hints: An
         return None
     try:
         where = await server_service.locate(
-            db, registry, ask.caller, str(group), ask.scope, kind=SERVER_GROUP
+            db, registry, ask.caller, str(group), ask.scope, kind=server_service.SERVER_GROUP
         )
     except routed.NotFound:
         raise bad(f"Server group {group} could not be found.") from None
@@ -163,9 +162,6 @@ async def _choose_pod(env: Env, db: AsyncSession, ask: Ask, az: str | None, flav
     conf = env.conf.scheduling
     tag = flavor.extra_specs.get(POD_TAG)
 
-    async def room_of(pod: Pod) -> capacity.Capacity | None:
-        return await capacity.of(env.registry, pod, ask.caller.request_id)
-
     try:
         if az is None:
             az = await scheduling.default_az(db, conf, ask.project, tag)
@@ -178,7 +174,7 @@ async def _choose_pod(env: Env, db: AsyncSession, ask: Ask, az: str | None, flav
             ask.project,
             az,
             tag=tag,
-            room_of=room_of,
+            room_of=lambda pod: capacity.of(env.registry, pod, ask.caller.request_id),
             need=need,
             room_deadline=env.registry.list_deadline,
         )
