@@ -38,7 +38,7 @@ ROUTES: Declarations = {
     "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
     "/os-server-groups/{group_id}": every_method(server_groups.member, "GET", "DELETE"),
     "/servers": {"GET": server_lists.index, "POST": servers.create},
-    "/servers/detail": {"GET": server_lists.detail},
+    "/servers/detail": {"GET": server_lists.index},
     "/servers/{server_id}": {
         "GET": servers.show,
         **every_method(servers.member, "PUT", "DELETE", "POST", "PATCH"),

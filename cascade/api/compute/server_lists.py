@@ -112,15 +112,9 @@ class Lister:
 
 
 async def index(request: Request) -> Response:
-    return await _list(request, detail=False)
-
-
-async def detail(request: Request) -> Response:
-    return await _list(request, detail=True)
-
-
-async def _list(request: Request, detail: bool) -> Response:
+    """GET /servers and /servers/detail: the merged page (see above)."""
     version = await negotiated(request)
+    detail = request.url.path.endswith("/detail")
     rule = "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index"
     ctx = authorize(request, rule)
     limit = int_param("limit", request.query_params.get("limit"))
@@ -210,7 +204,7 @@ async def _marker_item(request: Request, lister: Lister, where: routed.Located) 
     except PodUnavailable:
         pass
     # the marker's pod cannot show it: its routing still knows its id and creation time
-    return server_views.stub(routing.top_id, routing.project_id, routing.created_at, [])
+    return server_views.stub(routing)
 
 
 async def _add_stubs(
@@ -226,13 +220,7 @@ async def _add_stubs(
     root = forward.top_root(lister.request)
     after = await marker_item() if marker_item is not None else None
     for pod in found.unavailable:
-        stubs = [
-            server_views.stub(
-                r.top_id, r.project_id, r.created_at, server_views.links(root, r.top_id)
-            )
-            for r in rows
-            if r.pod_id == pod.id
-        ]
+        stubs = [server_views.stub(r, root) for r in rows if r.pod_id == pod.id]
         stubs.sort(key=lister.order.key)
         if after is not None:
             stubs = listing.after(stubs, after, lister.order)

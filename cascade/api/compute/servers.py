@@ -123,13 +123,7 @@ async def _show_remembered(
 
 
 def _down_stub(request: Request, where: routed.Located) -> Response:
-    routing = where.routing
-    item = server_views.stub(
-        routing.top_id,
-        routing.project_id,
-        routing.created_at,
-        server_views.links(forward.top_root(request), routing.top_id),
-    )
+    item = server_views.stub(where.routing, forward.top_root(request))
     item["OS-EXT-AZ:availability_zone"] = where.pod.az
     return reply({"server": item}, headers={forward.POD_HEADER: where.pod.name})
 
