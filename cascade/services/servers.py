@@ -41,11 +41,13 @@ async def locate(
 ) -> routed.Located:
     """The pod of a server (or server group) for a caller of `project_id` (None: an
     admin): `routed.locate`, asking the pods' Novas with the caller's token."""
-    ask = _compute_ask(registry, caller, server_id, kind)
+    ask = ask_pod(registry, caller, server_id, kind)
     return await routed.locate(db, registry, server_id, project_id, kind, ask, "compute")
 
 
-def _compute_ask(registry: PodRegistry, caller: Caller, server_id: str, kind: str) -> routed.Ask:
+def ask_pod(registry: PodRegistry, caller: Caller, server_id: str, kind: str) -> routed.Ask:
+    """A read of the object from one pod: its body, or None when that pod does not show it
+    (down, or any answer but 200)."""
     path, key = BY_KIND[kind].path, BY_KIND[kind].key
 
     async def ask(pod: Pod) -> dict[str, Any] | None:

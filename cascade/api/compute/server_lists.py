@@ -33,8 +33,6 @@ from cascade.api.handlers import authorize, int_param, reply
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import call as pod_call
 from cascade.services import listing, routed, routings
 from cascade.services import pods as pod_service
 from cascade.services import servers as server_service
@@ -184,27 +182,13 @@ async def _marker_source(
 
     @listing.once
     async def item() -> dict[str, Any]:
-        return await _marker_item(request, lister, where)
+        registry = request.app.state.registry
+        ask = server_service.ask_pod(registry, lister.caller, marker, server_service.SERVER)
+        found = await ask(where.pod)
+        # the marker's pod cannot show it: its routing still knows its id and creation time
+        return found if found is not None else server_views.stub(where.routing)
 
     return where.pod, item
-
-
-async def _marker_item(request: Request, lister: Lister, where: routed.Located) -> dict[str, Any]:
-    routing = where.routing
-    try:
-        resp = await pod_call(
-            request.app.state.registry,
-            where.pod,
-            lister.caller,
-            "GET",
-            f"/servers/{routing.top_id}",
-        )
-        if resp.status_code == 200 and isinstance(resp.json().get("server"), dict):
-            return dict(resp.json()["server"])
-    except PodUnavailable:
-        pass
-    # the marker's pod cannot show it: its routing still knows its id and creation time
-    return server_views.stub(routing)
 
 
 async def _add_stubs(
