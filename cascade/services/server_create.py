@@ -22,8 +22,8 @@ refusal of the create itself comes back as its response (`Created.resp`);
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,6 @@ from cascade.services.network.access import Caller as NetCaller
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 POD_TAG = "cascade:pod_tag"
-SERVER_GROUP = "server_group"
 # where a server's block device mappings name a volume or a snapshot
 BOOT_SOURCES = {"volume": volume_service.VOLUME, "snapshot": volume_service.SNAPSHOT}
 
@@ -108,7 +107,7 @@ async def group_pod(db: AsyncSession, registry: PodRegistry, ask: Ask, hints: An
         return None
     try:
         where = await server_service.locate(
-            db, registry, ask.caller, str(group), ask.scope, kind=SERVER_GROUP
+            db, registry, ask.caller, str(group), ask.scope, kind=server_service.SERVER_GROUP
         )
     except routed.NotFound:
         raise bad(f"Server group {group} could not be found.") from None
@@ -163,9 +162,6 @@ async def _choose_pod(env: Env, db: AsyncSession, ask: Ask, az: str | None, flav
     conf = env.conf.scheduling
     tag = flavor.extra_specs.get(POD_TAG)
 
-    async def room_of(pod: Pod) -> capacity.Capacity | None:
-        return await capacity.of(env.registry, pod, ask.caller.request_id)
-
     try:
         if az is None:
             az = await scheduling.default_az(db, conf, ask.project, tag)
@@ -178,7 +174,7 @@ async def _choose_pod(env: Env, db: AsyncSession, ask: Ask, az: str | None, flav
             ask.project,
             az,
             tag=tag,
-            room_of=room_of,
+            room_of=lambda pod: capacity.of(env.registry, pod, ask.caller.request_id),
             need=need,
             room_deadline=env.registry.list_deadline,
         )
@@ -291,18 +287,24 @@ async def net_caller(env: Env, ask: Ask) -> AsyncIterator[NetCaller]:
         yield NetCaller(db, env.conf.network, ask.project, ask.is_net_admin, ask.allows)
 
 
-async def _networks(
-    env: Env, ask: Ask, pod: Pod, server: dict[str, Any]
-) -> server_ports.Translated:
-    """The request's top networks and ports, built in `pod` and named by bottom port;
-    networking refusals as Nova's (the pod's with it named)."""
+@contextmanager
+def network_refusals() -> Iterator[None]:
+    """Networking refusals as Nova's (`Refused`): the top's own, or the pod's with it named."""
     try:
-        async with net_caller(env, ask) as net:
-            return await server_ports.translate(net, env.registry, pod, server, ask.request_id)
+        yield
     except server_ports.ServerNetworkError as exc:
         raise Refused(exc.status, exc.message) from exc
     except PodRefused as exc:
         raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
+
+
+async def _networks(
+    env: Env, ask: Ask, pod: Pod, server: dict[str, Any]
+) -> server_ports.Translated:
+    """The request's top networks and ports, built in `pod` and named by bottom port."""
+    with network_refusals():
+        async with net_caller(env, ask) as net:
+            return await server_ports.translate(net, env.registry, pod, server, ask.request_id)
 
 
 async def _record_created(

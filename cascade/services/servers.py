@@ -41,11 +41,13 @@ async def locate(
 ) -> routed.Located:
     """The pod of a server (or server group) for a caller of `project_id` (None: an
     admin): `routed.locate`, asking the pods' Novas with the caller's token."""
-    ask = _compute_ask(registry, caller, server_id, kind)
+    ask = ask_pod(registry, caller, server_id, kind)
     return await routed.locate(db, registry, server_id, project_id, kind, ask, "compute")
 
 
-def _compute_ask(registry: PodRegistry, caller: Caller, server_id: str, kind: str) -> routed.Ask:
+def ask_pod(registry: PodRegistry, caller: Caller, server_id: str, kind: str) -> routed.Ask:
+    """A read of the object from one pod: its body, or None when that pod does not show it
+    (down, or any answer but 200)."""
     path, key = BY_KIND[kind].path, BY_KIND[kind].key
 
     async def ask(pod: Pod) -> dict[str, Any] | None:
@@ -59,6 +61,20 @@ def _compute_ask(registry: PodRegistry, caller: Caller, server_id: str, kind: st
         return server if isinstance(server, dict) else None
 
     return ask
+
+
+async def heal(db: AsyncSession, kind: str, listed: list[tuple[Pod, dict[str, Any]]]) -> None:
+    """Objects of `kind` listed by their pods without a routing get one (made in a pod
+    directly, or a crash between a create and its routing), in their owner's project."""
+    ids = [str(item["id"]) for _, item in listed]
+    if not ids:
+        return
+    query = select(Routing.top_id).where(Routing.resource_type == kind, Routing.top_id.in_(ids))
+    known = set((await db.scalars(query)).all())
+    for pod, item in listed:
+        if str(item["id"]) not in known:
+            owner = str(item.get("tenant_id", item.get("project_id", "")))
+            await routed.record(db, str(item["id"]), pod.id, owner, kind=kind)
 
 
 async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None) -> list[Routing]:

@@ -372,3 +372,56 @@ async def test_the_create_workflow_runs_without_an_http_request(
     server_id = made.resp.json()["server"]["id"]
     assert [(r.top_id, r.status) for r in await routings(app)] == [(server_id, "active")]
     assert body["server"]["availability_zone"] == "nova-b"  # the pod's names were sent
+
+
+async def test_listed_groups_get_routings_and_a_vanished_group_is_nova_404(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """A group made in a pod directly is routed once listed; the pod's 404 for a routed
+    group is Nova's 404 and the routing is marked stale."""
+    group_id = "g-made-in-the-pod"
+    pods.pods["n2"].groups[group_id] = {"id": group_id, "name": "g", "project_id": "p1"}
+    listed = await client.get("/compute/v2.1/os-server-groups", headers=MEMBER)
+    assert [g["id"] for g in listed.json()["server_groups"]] == [group_id]
+    async with app.state.sessions() as db:
+        routing = await db.scalar(select(Routing).where(Routing.top_id == group_id))
+    assert routing is not None
+    assert (routing.resource_type, routing.project_id, routing.status) == (
+        "server_group",
+        "p1",
+        "active",
+    )
+    del pods.pods["n2"].groups[group_id]  # deleted in the pod, behind Cascade's back
+    resp = await client.get(f"/compute/v2.1/os-server-groups/{group_id}", headers=MEMBER)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == (
+        f"Server group {group_id} could not be found."
+    )
+    async with app.state.sessions() as db:
+        routing = await db.scalar(select(Routing).where(Routing.top_id == group_id))
+    assert routing is not None and routing.status == "stale"
+
+
+async def test_calls_on_a_server_are_forwarded_and_refusals_are_novas(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """A sub-resource goes to the server's pod; a resize to a flavor the top does not
+    know is Nova's 400 before the pod is asked; the pod's 404 for the server itself is
+    Nova's 404."""
+    nova = pods.pods["n1"]
+    server = nova.add_server("vm", metadata={"k": "v"})
+    url = f"/compute/v2.1/servers/{server['id']}"
+    resp = await client.get(f"{url}/metadata", headers=MEMBER)
+    assert resp.status_code == 200 and resp.json() == {"metadata": {"k": "v"}}
+    assert resp.headers["x-cascade-pod"] == "pod1"
+    body = {"resize": {"flavorRef": "nope"}}
+    resp = await client.post(f"{url}/action", json=body, headers=MEMBER)
+    assert resp.status_code == 400
+    assert resp.json()["badRequest"]["message"] == "Flavor nope could not be found."
+    assert "actions" not in server
+    resp = await client.post(f"{url}/action", json={"os-stop": None}, headers=MEMBER)
+    assert resp.status_code == 202 and server["actions"] == [{"os-stop": None}]
+    del nova.servers[server["id"]]
+    resp = await client.put(url, json={"server": {"name": "x"}}, headers=MEMBER)
+    assert resp.status_code == 404
+    assert resp.json()["itemNotFound"]["message"] == f"Instance {server['id']} could not be found."

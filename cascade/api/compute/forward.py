@@ -11,8 +11,10 @@ is a 503 that says which pod.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,11 +31,13 @@ from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
 from cascade.services import resources, routed, server_create, workflow
 from cascade.services import servers as server_service
 from cascade.services.network import names as network_names
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 POD_HEADER = "X-Cascade-Pod"
 # a pod client's service as a message names it (a server create may call Cinder too)
 SERVICE_NAMES = {"volume": "block storage"}
+T = TypeVar("T")
 
 
 def caller_for(request: Request, version: Version) -> Caller:
@@ -85,8 +89,25 @@ def missing(kind: str, object_id: str) -> ComputeError:
     return ComputeError(404, resources.BY_KIND[kind].missing.format(id=object_id))
 
 
+async def gone(request: Request, db: AsyncSession, where: routed.Located) -> ComputeError:
+    """The pod's 404 for a located object: its routing goes or is marked (`routed.gone`),
+    and Nova's 404 for its kind is the answer."""
+    routing = where.routing
+    error = missing(routing.resource_type, routing.top_id)
+    await routed.gone(db, routing, where.pod, request.app.state.registry.cache(RouteCache))
+    return error
+
+
 def top_root(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/compute/"
+
+
+def next_link(request: Request, path: str, last: str) -> str:
+    """A list's `next` link at the top: `v2.1/<path>` with the request's query, the
+    marker now `last`."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
+    params.append(("marker", last))
+    return f"{top_root(request)}v2.1/{path}?{urlencode(params)}"
 
 
 async def send(
@@ -102,6 +123,31 @@ async def send(
         return await call(
             request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
         )
+    except PodUnavailable as exc:
+        raise unavailable(exc) from exc
+
+
+async def listed(
+    request: Request, pod: Pod, caller: Caller, path: str, params: list[tuple[str, str]]
+) -> httpx.Response:
+    """A pod's answer to a list call that is merged with other pods': a 5xx leaves the pod
+    out (`PodUnavailable`, for the fan-out), a 4xx is the answer (the pod named)."""
+    resp = await call(request.app.state.registry, pod, caller, "GET", path, params=params)
+    if resp.status_code >= 500:
+        raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod)
+    return resp
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """The services' refusals as Nova's errors: the top's own (`workflow.Refused`), and a
+    pod that cannot be reached (503, naming it)."""
+    try:
+        yield
+    except workflow.Refused as exc:
+        raise ComputeError(exc.status, exc.message) from exc
     except PodUnavailable as exc:
         raise unavailable(exc) from exc
 
@@ -146,7 +192,9 @@ async def top_view(
         registry = request.app.state.registry
         names = server_service.remembered_flavor_names(registry, pod.id)
         if names is None:
-            names = await _flavor_names(request, db, pod)
+            names = await _with_db(
+                request, db, lambda d: server_service.flavor_names(d, pod.id, registry)
+            )
         for item in found:
             server_views.server(item, pod, names.get)
         if network_names.uuid_labels(found):
@@ -161,23 +209,13 @@ async def top_view(
 
 
 async def _with_db(
-    request: Request, db: AsyncSession | None, run: Callable[[AsyncSession], Awaitable[None]]
-) -> None:
+    request: Request, db: AsyncSession | None, run: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """`run` on `db`, or on a session of its own when there is none."""
     if db is not None:
-        await run(db)
-        return
+        return await run(db)
     async with request.app.state.sessions() as fresh:
-        await run(fresh)
-
-
-async def _flavor_names(
-    request: Request, db: AsyncSession | None, pod: Pod
-) -> dict[str, tuple[str, str]]:
-    registry = request.app.state.registry
-    if db is not None:
-        return await server_service.flavor_names(db, pod.id, registry)
-    async with request.app.state.sessions() as fresh:
-        return await server_service.flavor_names(fresh, pod.id, registry)
+        return await run(fresh)
 
 
 async def relay(

@@ -36,9 +36,9 @@ ROUTES: Declarations = {
     "/os-keypairs/{name}": {"GET": keypairs.show, "DELETE": keypairs.delete},
     "/os-server-external-events": {"POST": external_events.create},
     "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
-    "/os-server-groups/{group_id}": {"GET": server_groups.show, "DELETE": server_groups.delete},
+    "/os-server-groups/{group_id}": every_method(server_groups.member, "GET", "DELETE"),
     "/servers": {"GET": server_lists.index, "POST": servers.create},
-    "/servers/detail": {"GET": server_lists.detail},
+    "/servers/detail": {"GET": server_lists.index},
     "/servers/{server_id}": {
         "GET": servers.show,
         **every_method(servers.member, "PUT", "DELETE", "POST", "PATCH"),

@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,20 +26,13 @@ from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, int_param, json_body, reply
 from cascade.api.request import session
-from cascade.db.models import Pod, Routing
+from cascade.db.models import Pod
 from cascade.pods import fanout
-from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import call as pod_call
 from cascade.services import pods as pod_service
 from cascade.services import routed, scheduling
 from cascade.services import servers as server_service
-from cascade.services.route_cache import RouteCache
 
 KIND = server_service.SERVER_GROUP
-
-
-def not_found(group_id: str) -> ComputeError:
-    return forward.missing(KIND, group_id)
 
 
 async def index(request: Request) -> Response:
@@ -55,37 +46,15 @@ async def index(request: Request) -> Response:
         pods = await pod_service.list_all(db)
 
         async def read(pod: Pod) -> list[dict[str, Any]]:
-            resp = await pod_call(
-                request.app.state.registry,
-                pod,
-                caller,
-                "GET",
-                "/os-server-groups",
-                params=params,
-            )
-            if resp.status_code >= 500:
-                raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
-            if resp.status_code >= 400:
-                raise forward.pod_error(resp, pod)
+            resp = await forward.listed(request, pod, caller, "/os-server-groups", params)
             return [g for g in resp.json().get("server_groups", []) if isinstance(g, dict)]
 
         found = await fanout.gather(request.app.state.registry, "compute", pods, read)
-        groups: list[dict[str, Any]] = []
-        for pod, answer in found.answers:
-            for group in answer:
-                await _heal(db, pod, group)
-                groups.append(group)
+        listed = [(pod, group) for pod, answer in found.answers for group in answer]
+        await server_service.heal(db, KIND, listed)
     end = None if limit is None else offset + min(limit, 1000)
+    groups = [group for _, group in listed]
     return reply({"server_groups": groups[offset:end]}, headers=found.headers())
-
-
-async def _heal(db: AsyncSession, pod: Pod, group: dict[str, Any]) -> None:
-    known = await db.scalar(
-        select(Routing.id).where(Routing.resource_type == KIND, Routing.top_id == group["id"])
-    )
-    if known is None:
-        owner = str(group.get("project_id", ""))
-        await routed.record(db, str(group["id"]), pod.id, owner, kind=KIND)
 
 
 async def create(request: Request) -> Response:
@@ -119,17 +88,11 @@ async def create(request: Request) -> Response:
         return await forward.relay(request, db, pod, resp)
 
 
-async def show(request: Request) -> Response:
-    return await _routed(request, "GET", "show")
-
-
-async def delete(request: Request) -> Response:
-    return await _routed(request, "DELETE", "delete")
-
-
-async def _routed(request: Request, method: str, action: str) -> Response:
+async def member(request: Request) -> Response:
     """GET or DELETE one group in its pod; the routing goes with a successful delete."""
     version = await negotiated(request)
+    deleting = request.method == "DELETE"
+    method, action = ("DELETE", "delete") if deleting else ("GET", "show")  # HEAD: as GET
     authorize(request, f"os_compute_api:os-server-groups:{action}")
     group_id = request.path_params["group_id"]
     async with session(request) as db:
@@ -138,11 +101,8 @@ async def _routed(request: Request, method: str, action: str) -> Response:
             request, where.pod, version, method, f"/os-server-groups/{group_id}"
         )
         if resp.status_code == 404:
-            await routed.gone(
-                db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
-            )
-            raise not_found(group_id)
-        if method == "DELETE" and resp.status_code < 400:
+            raise await forward.gone(request, db, where)
+        if deleting and resp.status_code < 400:
             await db.delete(where.routing)
             await db.commit()
         return await forward.relay(request, db, where.pod, resp)

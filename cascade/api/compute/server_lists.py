@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,9 +32,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, int_param, reply
 from cascade.api.request import session
 from cascade.context import Context
-from cascade.db.models import Pod, Routing
-from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import call as pod_call
+from cascade.db.models import Pod
 from cascade.services import listing, routed, routings
 from cascade.services import pods as pod_service
 from cascade.services import servers as server_service
@@ -76,8 +72,6 @@ class Lister:
 
     def __init__(self, request: Request, ctx: Context, version: Version, size: int) -> None:
         self.request = request
-        self.ctx = ctx
-        self.version = version
         self.size = size
         self.spec = _sort(request, ctx, version)
         self.order = listing.Order(self.spec, server_views.getters())
@@ -107,18 +101,7 @@ class Lister:
         params = filters + self.spec.query() + [("limit", str(limit))]
         if marker is not None:
             params.append(("marker", marker))
-        resp = await pod_call(
-            self.request.app.state.registry,
-            pod,
-            self.caller,
-            "GET",
-            "/servers/detail",
-            params=params,
-        )
-        if resp.status_code >= 500:
-            raise PodUnavailable(pod.name, "compute", f"answered {resp.status_code}")
-        if resp.status_code >= 400:
-            raise forward.pod_error(resp, pod)
+        resp = await forward.listed(self.request, pod, self.caller, "/servers/detail", params)
         # links at the top already: decoding rewrites them (see server_views.pod_json)
         top = forward.top_root(self.request)
         root = await forward.pod_root(self.request, pod)
@@ -127,15 +110,9 @@ class Lister:
 
 
 async def index(request: Request) -> Response:
-    return await _list(request, detail=False)
-
-
-async def detail(request: Request) -> Response:
-    return await _list(request, detail=True)
-
-
-async def _list(request: Request, detail: bool) -> Response:
+    """GET /servers and /servers/detail: the merged page (see above)."""
     version = await negotiated(request)
+    detail = request.url.path.endswith("/detail")
     rule = "os_compute_api:servers:detail" if detail else "os_compute_api:servers:index"
     ctx = authorize(request, rule)
     limit = int_param("limit", request.query_params.get("limit"))
@@ -168,14 +145,16 @@ async def _list(request: Request, detail: bool) -> Response:
         all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
         if found.unavailable and version >= Version(2, 69):
             project = None if all_projects else ctx.project_id
-            await _add_stubs(db, lister, found, project, marker_item if marker else None)
+            await _add_stubs(db, lister, found, project, marker_item)
         shown = found.merged()
-        await _heal_routings(db, [(page.pod, item) for page, item in shown if not page.stub])
+        healed = [(page.pod, item) for page, item in shown if not page.stub]
+        await server_service.heal(db, server_service.SERVER, healed)
         body: dict[str, Any] = {"servers": await _views(request, db, shown, detail)}
         if size and len(shown) == size:
             found.remember(shown)
-            last = str(shown[-1][1]["id"])
-            body["servers_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
+            path = "servers/detail" if detail else "servers"
+            href = forward.next_link(request, path, str(shown[-1][1]["id"]))
+            body["servers_links"] = [{"rel": "next", "href": href}]
     return reply(body, headers=found.headers())
 
 
@@ -189,15 +168,11 @@ MarkerItem = Callable[[], Awaitable[dict[str, Any]]]
 
 async def _marker_source(
     request: Request, db: AsyncSession, ctx: Context, lister: Lister, marker: str | None
-) -> tuple[Pod | None, MarkerItem]:
+) -> tuple[Pod | None, MarkerItem | None]:
     """The marker's pod, checked now (400 if unknown, as Nova), and its sort values read
-    on demand."""
+    on demand (None, None: no marker)."""
     if marker is None:
-
-        async def none() -> dict[str, Any]:
-            raise AssertionError("no marker")
-
-        return None, none
+        return None, None
     try:
         where = await server_service.locate(
             db, request.app.state.registry, lister.caller, marker, forward.scope(ctx)
@@ -207,27 +182,13 @@ async def _marker_source(
 
     @listing.once
     async def item() -> dict[str, Any]:
-        return await _marker_item(request, lister, where)
+        registry = request.app.state.registry
+        ask = server_service.ask_pod(registry, lister.caller, marker, server_service.SERVER)
+        found = await ask(where.pod)
+        # the marker's pod cannot show it: its routing still knows its id and creation time
+        return found if found is not None else server_views.stub(where.routing)
 
     return where.pod, item
-
-
-async def _marker_item(request: Request, lister: Lister, where: routed.Located) -> dict[str, Any]:
-    routing = where.routing
-    try:
-        resp = await pod_call(
-            request.app.state.registry,
-            where.pod,
-            lister.caller,
-            "GET",
-            f"/servers/{routing.top_id}",
-        )
-        if resp.status_code == 200 and isinstance(resp.json().get("server"), dict):
-            return dict(resp.json()["server"])
-    except PodUnavailable:
-        pass
-    # the marker's pod cannot show it: its routing still knows its id and creation time
-    return server_views.stub(routing.top_id, routing.project_id, routing.created_at, [])
 
 
 async def _add_stubs(
@@ -243,35 +204,11 @@ async def _add_stubs(
     root = forward.top_root(lister.request)
     after = await marker_item() if marker_item is not None else None
     for pod in found.unavailable:
-        stubs = [
-            server_views.stub(
-                r.top_id, r.project_id, r.created_at, server_views.links(root, r.top_id)
-            )
-            for r in rows
-            if r.pod_id == pod.id
-        ]
+        stubs = [server_views.stub(r, root) for r in rows if r.pod_id == pod.id]
         stubs.sort(key=lister.order.key)
         if after is not None:
             stubs = listing.after(stubs, after, lister.order)
         found.pages.append(listing.PodPage(pod, stubs[: lister.size], stub=True))
-
-
-async def _heal_routings(db: AsyncSession, found: list[tuple[Pod, dict[str, Any]]]) -> None:
-    if not found:
-        return
-    ids = [str(item["id"]) for _, item in found]
-    known = set(
-        (
-            await db.scalars(
-                select(Routing.top_id).where(
-                    Routing.resource_type == server_service.SERVER, Routing.top_id.in_(ids)
-                )
-            )
-        ).all()
-    )
-    for pod, item in found:
-        if str(item["id"]) not in known:
-            await routed.record(db, str(item["id"]), pod.id, str(item.get("tenant_id", "")))
 
 
 async def _views(
@@ -299,10 +236,3 @@ async def _views(
         else {"id": item["id"], "name": item.get("name"), "links": item["links"]}
         for (page, _), item in zip(shown, items, strict=True)
     ]
-
-
-def _next(request: Request, detail: bool, last: str) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
-    params.append(("marker", last))
-    path = "v2.1/servers/detail" if detail else "v2.1/servers"
-    return f"{forward.top_root(request)}{path}?{urlencode(params)}"

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from cascade.db.models import Pod
+from cascade.db.models import Pod, Routing
 from cascade.services.listing import Getter, Item
 
 # Nova's sort keys, as the fields of a server in /servers/detail
@@ -139,19 +138,18 @@ def server(item: Item, pod: Pod, top_flavor: FlavorNames) -> Item:
     return item
 
 
-def stub(server_id: str, project_id: str, created: datetime, links: list[dict[str, str]]) -> Item:
-    """What Nova shows for a server whose cell is down (2.69+): the routing's facts."""
-    return {
-        "id": server_id,
-        "status": "UNKNOWN",
-        "tenant_id": project_id,
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "links": links,
-    }
-
-
-def links(top_root: str, server_id: str) -> list[dict[str, str]]:
-    return [
+def stub(routing: Routing, top_root: str = "") -> Item:
+    """What Nova shows for a server whose cell is down (2.69+): the routing's facts, with
+    links at `top_root` (none without it)."""
+    server_id = routing.top_id
+    links = [
         {"rel": "self", "href": f"{top_root}v2.1/servers/{server_id}"},
         {"rel": "bookmark", "href": f"{top_root}servers/{server_id}"},
     ]
+    return {
+        "id": server_id,
+        "status": "UNKNOWN",
+        "tenant_id": routing.project_id,
+        "created": routing.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links if top_root else [],
+    }

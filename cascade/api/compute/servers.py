@@ -19,9 +19,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,13 +30,12 @@ from cascade.api.compute import forward, server_views, volume_pods
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
-from cascade.api.request import context, policy_of, session
+from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
-from cascade.pods.compute import PodRefused
 from cascade.pods.compute import call as pod_call
-from cascade.services import flavor_copies, keypair_copies, routed, server_create, workflow
+from cascade.services import flavor_copies, keypair_copies, routed, server_create
 from cascade.services import flavors as flavor_service
 from cascade.services import keypairs as keypair_service
 from cascade.services import servers as server_service
@@ -44,10 +43,6 @@ from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
-
-
-def not_found(server_id: str) -> ComputeError:
-    return forward.missing(server_service.SERVER, server_id)
 
 
 def bad(message: str) -> ComputeError:
@@ -60,38 +55,19 @@ async def create(request: Request) -> Response:
     ctx = authorize(request, "os_compute_api:servers:create")
     body = await json_body(request)
     async with session(request) as db:
-        try:
+        with forward.refusals():
             made = await server_create.create(
                 forward.workflow_env(request), db, forward.asker(request, ctx, version), body
             )
-        except workflow.Refused as exc:
-            raise ComputeError(exc.status, exc.message) from exc
-        except PodUnavailable as exc:
-            raise forward.unavailable(exc) from exc
         return await forward.relay(request, db, made.pod, made.resp)
 
 
-@asynccontextmanager
-async def _net_caller(request: Request, ctx: Context) -> AsyncIterator[NetCaller]:
-    """The networking services' caller, on a session of its own: their rollbacks (an
-    address taken concurrently) must not expire what this request has loaded."""
-    conf = request.app.state.conf.network
-    async with request.app.state.sessions() as db:
-        yield NetCaller(db, conf, ctx.project_id or "", *policy_of(request, ctx))
-
-
-@asynccontextmanager
-async def _network_errors() -> AsyncIterator[None]:
-    """Networking refusals as Nova's errors: the top's own, or the pod's with it named."""
-    try:
-        yield
-    except server_ports.ServerNetworkError as exc:
-        raise ComputeError(exc.status, exc.message) from exc
-    except PodRefused as exc:
-        status = exc.status if exc.status < 500 else 502
-        raise ComputeError(status, str(exc)) from exc
-    except PodUnavailable as exc:
-        raise forward.unavailable(exc) from exc
+def _net_caller(
+    request: Request, ctx: Context, version: Version
+) -> AbstractAsyncContextManager[NetCaller]:
+    """The networking services' caller for this request (`server_create.net_caller`)."""
+    ask = forward.asker(request, ctx, version)
+    return server_create.net_caller(forward.workflow_env(request), ask)
 
 
 async def show(request: Request) -> Response:
@@ -104,24 +80,22 @@ async def show(request: Request) -> Response:
     async with session(request) as db:
         where = await forward.locate(request, db, server_id, version)
         try:
-            resp = await pod_call(
-                request.app.state.registry,
-                where.pod,
-                forward.caller_for(request, version),
-                "GET",
-                f"/servers/{server_id}",
-                params=list(request.query_params.multi_items()),
-            )
+            resp = await _get(request, where.pod, server_id, version)
         except PodUnavailable as exc:
             if version < Version(2, 69):
                 raise forward.unavailable(exc) from exc
             return _down_stub(request, where)
         if resp.status_code == 404:
-            await routed.gone(
-                db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
-            )
-            raise not_found(server_id)
+            raise await forward.gone(request, db, where)
         return await forward.relay(request, db, where.pod, resp)
+
+
+async def _get(request: Request, pod: Pod, server_id: str, version: Version) -> httpx.Response:
+    """The pod's GET of the server, with the request's query."""
+    caller = forward.caller_for(request, version)
+    params = list(request.query_params.multi_items())
+    path = f"/servers/{server_id}"
+    return await pod_call(request.app.state.registry, pod, caller, "GET", path, params=params)
 
 
 async def _show_remembered(
@@ -135,19 +109,12 @@ async def _show_remembered(
         return None
     pod_id, project_id = known
     if not ctx.is_admin and project_id != ctx.project_id:
-        raise not_found(server_id)
+        raise forward.missing(server_service.SERVER, server_id)
     pod = await registry.cache(RouteCache).pod(request.app.state.sessions, pod_id)
     if pod is None:
         return None
     try:
-        resp = await pod_call(
-            registry,
-            pod,
-            forward.caller_for(request, version),
-            "GET",
-            f"/servers/{server_id}",
-            params=list(request.query_params.multi_items()),
-        )
+        resp = await _get(request, pod, server_id, version)
     except PodUnavailable:
         return None
     if resp.status_code != 200:
@@ -156,13 +123,7 @@ async def _show_remembered(
 
 
 def _down_stub(request: Request, where: routed.Located) -> Response:
-    routing = where.routing
-    item = server_views.stub(
-        routing.top_id,
-        routing.project_id,
-        routing.created_at,
-        server_views.links(forward.top_root(request), routing.top_id),
-    )
+    item = server_views.stub(where.routing, forward.top_root(request))
     item["OS-EXT-AZ:availability_zone"] = where.pod.az
     return reply({"server": item}, headers={forward.POD_HEADER: where.pod.name})
 
@@ -186,10 +147,10 @@ async def member(request: Request) -> Response:
         wired = server_ports.Translated()
         detached = None
         if rest == "os-interface" and request.method == "POST" and content:
-            content, wired = await _interface(request, ctx, where.pod, content)
+            content, wired = await _interface(request, ctx, where.pod, content, version)
         elif rest.startswith("os-interface/"):
             top_port = rest.split("/", 1)[1]
-            async with _net_caller(request, ctx) as net:
+            async with _net_caller(request, ctx, version) as net:
                 bottom = await server_ports.bottom_port(net, where.pod, top_port)
             if bottom is not None:
                 path = f"/servers/{server_id}/os-interface/{bottom}"
@@ -206,30 +167,27 @@ async def member(request: Request) -> Response:
             headers=headers,
         )
         if resp.status_code == 404 and not rest:
-            await routed.gone(
-                db, where.routing, where.pod, request.app.state.registry.cache(RouteCache)
-            )
-            raise not_found(server_id)
+            raise await forward.gone(request, db, where)
         if wired.used:
-            async with _net_caller(request, ctx) as net:
+            async with _net_caller(request, ctx, version) as net:
                 if resp.status_code < 400:
                     await server_ports.attach(net, wired, server_id, where.pod.az)
                 else:
                     await server_ports.release(net, wired)
         if detached and resp.status_code < 400:
-            async with _net_caller(request, ctx) as net:
+            async with _net_caller(request, ctx, version) as net:
                 await server_ports.interface_gone(net, detached)
         if resp.status_code < 400 and _deletes(request.method, rest, content):
             await routed.mark(
                 db, where.routing, "deleting", request.app.state.registry.cache(RouteCache)
             )
-            async with _net_caller(request, ctx) as net:
+            async with _net_caller(request, ctx, version) as net:
                 await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp)
 
 
 async def _interface(
-    request: Request, ctx: Context, pod: Pod, content: bytes
+    request: Request, ctx: Context, pod: Pod, content: bytes, version: Version
 ) -> tuple[bytes, server_ports.Translated]:
     """An interface attach naming a top network or port: the body names the bottom port
     built in the server's pod instead."""
@@ -242,8 +200,9 @@ async def _interface(
         return content, server_ports.Translated()
     registry = request.app.state.registry
     request_id = str(request.scope["state"]["request_id"])
-    async with _network_errors(), _net_caller(request, ctx) as net:
-        out, done = await server_ports.interface_request(net, registry, pod, att, request_id)
+    with forward.refusals(), server_create.network_refusals():
+        async with _net_caller(request, ctx, version) as net:
+            out, done = await server_ports.interface_request(net, registry, pod, att, request_id)
     return json.dumps({**body, "interfaceAttachment": out}).encode(), done
 
 
@@ -268,24 +227,21 @@ async def _translate_action(
     caller = forward.caller_for(request, version)
     resize = body.get("resize")
     rebuild = body.get("rebuild")
-    try:
-        if isinstance(resize, dict) and "flavorRef" in resize:
-            flavor = await server_create.top_flavor(db, ctx, resize["flavorRef"])
-            resize["flavorRef"] = await flavor_copies.ensure_in_pod(
-                db, registry, pod, flavor.id, caller.request_id
-            )
-        elif isinstance(rebuild, dict) and rebuild.get("key_name"):
-            await keypair_copies.ensure_in_pod(
-                db, registry, pod, ctx.user_id, str(rebuild["key_name"]), caller
-            )
-        else:
-            return content
-    except keypair_service.KeypairNotFound:
-        raise bad("Invalid key_name provided.") from None
-    except workflow.Refused as exc:
-        raise ComputeError(exc.status, exc.message) from exc
-    except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
-        raise ComputeError(exc.status, str(exc)) from exc
-    except PodUnavailable as exc:
-        raise forward.unavailable(exc) from exc
+    with forward.refusals():
+        try:
+            if isinstance(resize, dict) and "flavorRef" in resize:
+                flavor = await server_create.top_flavor(db, ctx, resize["flavorRef"])
+                resize["flavorRef"] = await flavor_copies.ensure_in_pod(
+                    db, registry, pod, flavor.id, caller.request_id
+                )
+            elif isinstance(rebuild, dict) and rebuild.get("key_name"):
+                await keypair_copies.ensure_in_pod(
+                    db, registry, pod, ctx.user_id, str(rebuild["key_name"]), caller
+                )
+            else:
+                return content
+        except keypair_service.KeypairNotFound:
+            raise bad("Invalid key_name provided.") from None
+        except (flavor_service.PodCopyFailed, keypair_copies.KeypairCopyFailed) as exc:
+            raise ComputeError(exc.status, str(exc)) from exc
     return json.dumps(body).encode()
