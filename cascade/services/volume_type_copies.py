@@ -18,7 +18,7 @@ with the top (a job after each change). A pod's refusal is `PodRefused`;
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,7 @@ from cascade.services.copies import PREFIX, PodAPI
 VERSION = "3.0"
 TOP = object()  # `_converge`: what the top has
 Cinder = PodAPI[pod_volume.Caller]
+T = TypeVar("T")
 
 
 class TypeCopyFailed(PodRefused):
@@ -220,9 +221,48 @@ async def ensure_in_pod(
     return await copies.ensure(db, cinder(registry, pod, request_id), kind, vtype, vtype.id)
 
 
-async def sync(db: AsyncSession, registry: PodRegistry, vtype: VolumeType) -> None:
-    """Every copy of `vtype` brought in line with the top."""
-    await push(db, registry, vtype)
+async def converged(
+    db: AsyncSession,
+    registry: PodRegistry,
+    kind: copies.Kind[T],
+    top: T,
+    top_id: str,
+    version: str = VERSION,
+) -> None:
+    """Every pod's copy of `top` brought in line with it (a pod that refuses stops it with
+    its `TypeCopyFailed`)."""
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        api = cinder(registry, pod, "", version)
+        await kind.converge(api, top, {"id": routing.bottom_id}, False)
+
+    await copies.each_copy(db, kind.resource, top_id, one)
+
+
+async def removed(
+    db: AsyncSession,
+    registry: PodRegistry,
+    kind: copies.Kind[Any],
+    top_id: str,
+    version: str = VERSION,
+) -> None:
+    """Every pod's copy of a top object that goes, and its routing (a pod that refuses
+    stops it with its `TypeCopyFailed`)."""
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        await kind.remove(cinder(registry, pod, "", version), str(routing.bottom_id))
+        await db.delete(routing)
+        await db.commit()
+
+    await copies.each_copy(db, kind.resource, top_id, one)
+
+
+async def sync(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
+    """Every copy of the type brought in line with the top (a deleted type's copies went
+    with its delete)."""
+    vtype = await db.get(VolumeType, type_id)
+    if vtype is not None:
+        await push(db, registry, vtype)
 
 
 async def push(
@@ -240,24 +280,12 @@ async def push(
     if specs is not None:
         wanted = {k: v for k, v in specs.items() if not k.startswith(volume_types.TOP_ONLY)}
     kind = await _kind(db, vtype, specs=wanted, encryption=encryption)
-
-    async def one(pod: Pod, routing: Routing) -> None:
-        copy = {"id": routing.bottom_id}
-        await kind.converge(cinder(registry, pod), vtype, copy, fresh=False)
-
-    await copies.each_copy(db, kind.resource, vtype.id, one)
+    await converged(db, registry, kind, vtype, vtype.id)
 
 
 async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
     """The pods' copies of a top type that goes (not the pods' own default type)."""
-    kind = VolumeTypeCopy(db, [])
-
-    async def one(pod: Pod, routing: Routing) -> None:
-        await kind.remove(cinder(registry, pod), str(routing.bottom_id))
-        await db.delete(routing)
-        await db.commit()
-
-    await copies.each_copy(db, kind.resource, type_id, one)
+    await removed(db, registry, VolumeTypeCopy(db, []), type_id)
 
 
 async def top_of(db: AsyncSession, pod: Pod, bottom_id: str) -> str | None:
@@ -270,15 +298,7 @@ async def sync_qos(db: AsyncSession, registry: PodRegistry, qos_id: str) -> None
     """Every pod's copy of top QoS specs brought in line with the top (a deleted one's
     copies go, disassociated)."""
     qos = await db.get(QosSpecs, qos_id)
-    kind = QosCopy()
-
-    async def one(pod: Pod, routing: Routing) -> None:
-        api = cinder(registry, pod)
-        if qos is not None:
-            await kind.converge(api, qos, {"id": routing.bottom_id}, fresh=False)
-            return
-        await kind.remove(api, str(routing.bottom_id))
-        await db.delete(routing)
-        await db.commit()
-
-    await copies.each_copy(db, kind.resource, qos_id, one)
+    if qos is None:
+        await removed(db, registry, QosCopy(), qos_id)
+    else:
+        await converged(db, registry, QosCopy(), qos, qos_id)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from cascade.api.request import session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.types import translated
+from cascade.api.volume.spec_types import translated
 from cascade.identity import KeystoneUnavailable
 from cascade.services import volume_types
 from cascade.versions import Version

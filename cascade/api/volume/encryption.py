@@ -13,8 +13,10 @@ from starlette.responses import Response
 
 from cascade.api.request import session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
-from cascade.api.volume.types import changed, new_specs, translated
+from cascade.api.volume.spec_types import synced, translated
+from cascade.api.volume.types import new_specs
 from cascade.services import volume_encryption, volume_types
+from cascade.services.volume_jobs import SYNC
 
 RULE = "volume_extension:volume_type_encryption"
 # what Cinder's create answers with
@@ -61,7 +63,7 @@ async def create(request: Request) -> Response:
         volume_encryption.create(found, fields)
         await db.commit()
         view = {k: v for k, v in volume_encryption.view(found).items() if k in ANSWER}
-    await changed(request, found)
+    await synced(request, SYNC, found.id)
     return reply({"encryption": view})
 
 
@@ -77,7 +79,7 @@ async def update(request: Request) -> Response:
         await new_specs(request, found, None, {**current, **fields})
         updated = volume_encryption.update(found, request.path_params["encryption_id"], fields)
         await db.commit()
-    await changed(request, found)
+    await synced(request, SYNC, found.id)
     return reply({"encryption": updated})
 
 
@@ -92,5 +94,5 @@ async def delete(request: Request) -> Response:
             await new_specs(request, found, None, None)
         volume_encryption.delete(found, encryption_id)
         await db.commit()
-    await changed(request, found)
+    await synced(request, SYNC, found.id)
     return reply(None, 202)

@@ -17,11 +17,10 @@ from starlette.responses import Response
 from cascade.api.request import session
 from cascade.api.volume.common import authorize, json_body, negotiated, original_url, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.types import changed, translated
+from cascade.api.volume.spec_types import synced, translated
 from cascade.db.models import QosSpecs
-from cascade.jobs import queue
 from cascade.services import volume_qos, volume_types
-from cascade.services.volume_jobs import QOS_SYNC
+from cascade.services.volume_jobs import QOS_SYNC, SYNC
 
 RULE = "volume_extension:qos_specs_manage"
 
@@ -32,12 +31,6 @@ def _links(request: Request, qos: QosSpecs) -> list[dict[str, str]]:
         {"rel": "self", "href": f"{base}/qos-specs/{qos.id}"},
         {"rel": "bookmark", "href": f"{base.replace('/v3', '', 1)}/qos-specs/{qos.id}"},
     ]
-
-
-async def _sync(request: Request, qos_id: str) -> None:
-    async with session(request) as db:
-        await queue.enqueue(db, QOS_SYNC, qos_id, None, {})
-        await db.commit()
 
 
 @translated
@@ -77,7 +70,7 @@ async def update(request: Request) -> Response:
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         given = await volume_qos.set_keys(db, found, body)
-    await _sync(request, found.id)
+    await synced(request, QOS_SYNC, found.id)
     return reply({"qos_specs": given})
 
 
@@ -89,7 +82,7 @@ async def delete_keys(request: Request) -> Response:
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         await volume_qos.delete_keys(db, found, body)
-    await _sync(request, found.id)
+    await synced(request, QOS_SYNC, found.id)
     return reply(None, 202)
 
 
@@ -103,8 +96,8 @@ async def delete(request: Request) -> Response:
         qos_id = found.id
         left = await volume_qos.delete(db, found, force)
     for vtype in left:
-        await changed(request, vtype)  # the copies follow: disassociated
-    await _sync(request, qos_id)
+        await synced(request, SYNC, vtype.id)  # the copies follow: disassociated
+    await synced(request, QOS_SYNC, qos_id)
     return reply(None, 202)
 
 
@@ -143,7 +136,7 @@ async def associate(request: Request) -> Response:
             await volume_qos.disassociate(db, found, vtype)
         else:
             await volume_qos.associate(db, found, vtype)
-    await changed(request, vtype)
+    await synced(request, SYNC, vtype.id)
     return reply(None, 202)
 
 
@@ -157,5 +150,5 @@ async def disassociate_all(request: Request) -> Response:
         for vtype in types:
             await volume_qos.disassociate(db, found, vtype)
     for vtype in types:
-        await changed(request, vtype)
+        await synced(request, SYNC, vtype.id)
     return reply(None, 202)
