@@ -11,7 +11,6 @@ groups still use its copy refuses, and that stops the delete).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import GroupType, Pod
 from cascade.pods.registry import PodRegistry
 from cascade.services import copies, volume_type_copies
-from cascade.services.copies import PREFIX
 from cascade.services.spec_types import SpecType, TypeError_
 from cascade.services.volume_type_copies import Cinder
 from cascade.versions import Version
@@ -85,42 +83,24 @@ async def listing(
     return list((await db.scalars(query.order_by(GroupType.id))).all())
 
 
-@dataclasses.dataclass
-class GroupTypeCopy:
+class GroupTypeCopy(volume_type_copies.CinderCopy[GroupType]):
     """A top group type's copy in a pod's Cinder (`copies.Kind`): the top's specs and
     visibility (its name and description stay the copy's own: `cascade-<id>`, the top
     name)."""
 
-    resource: str = KIND
+    resource = KIND
+    path = "/group_types"
+    key = "group_type"
+    made = 202
+    version = MICROVERSION
 
-    def name(self, top: GroupType) -> str:
-        return f"{PREFIX}{top.id}"
-
-    def bottom_id(self, copy: dict[str, Any]) -> str:
-        return str(copy["id"])
-
-    def same(self, copy: dict[str, Any], top: GroupType) -> bool:
-        return True
-
-    async def find(self, api: Cinder, top: GroupType) -> dict[str, Any] | None:
-        params = {"is_public": "None"}
-        listed = await api.send("GET", "/group_types", (200,), params=params)
-        for found in listed.json().get("group_types", []):
-            if found.get("name") == self.name(top):
-                return dict(found)
-        return None
-
-    async def create(self, api: Cinder, top: GroupType) -> dict[str, Any] | None:
-        body = {
-            "group_type": {
-                "name": self.name(top),
-                "description": top.name,
-                "group_specs": dict(top.group_specs or {}),
-                "is_public": top.is_public,
-            }
+    def fields(self, top: GroupType) -> dict[str, Any]:
+        return {
+            "name": self.name(top),
+            "description": top.name,
+            "group_specs": dict(top.group_specs or {}),
+            "is_public": top.is_public,
         }
-        resp = await api.send("POST", "/group_types", (202, 409), json=body)
-        return None if resp.status_code == 409 else dict(resp.json()["group_type"])
 
     async def converge(
         self, api: Cinder, top: GroupType, copy: dict[str, Any], fresh: bool
@@ -139,9 +119,6 @@ class GroupTypeCopy:
         for key in sorted(set(have) - set(want)):
             await api.send("DELETE", f"{path}/group_specs/{key}", (202, 404))
 
-    async def remove(self, api: Cinder, bottom_id: str) -> None:
-        await api.send("DELETE", f"/group_types/{bottom_id}", (202, 404))
-
 
 async def ensure_in_pod(
     db: AsyncSession, registry: PodRegistry, pod: Pod, gtype: GroupType, request_id: str = ""
@@ -155,12 +132,10 @@ async def sync(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
     """Every copy of the type brought in line with the top."""
     gtype = await db.get(GroupType, type_id)
     if gtype is not None:
-        await volume_type_copies.converged(
-            db, registry, GroupTypeCopy(), gtype, type_id, MICROVERSION
-        )
+        await volume_type_copies.converged(db, registry, GroupTypeCopy(), gtype, type_id)
 
 
 async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
     """The pods' copies of a type that goes; a pod that refuses (its groups use the
     copy) stops the delete with its `TypeCopyFailed`."""
-    await volume_type_copies.removed(db, registry, GroupTypeCopy(), type_id, MICROVERSION)
+    await volume_type_copies.removed(db, registry, GroupTypeCopy(), type_id)
