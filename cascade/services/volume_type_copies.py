@@ -1,18 +1,13 @@
-"""Copies of top volume types in the pods (no HTTP types here).
+"""Copies of top volume types and QoS specs in the pods' Cinder (no HTTP types here).
 
-A pod gets a copy of a top volume type the first time a volume there needs
-it (`ensure_in_pod`). Only admins may create types, so the copy is made with
-Cascade's service token and named `cascade-<top id>` (the top name may clash
-with the pod's own types); the top's `__DEFAULT__` is the pod's own default
-type, adopted. The copy has the top's extra specs (without the top's own
-`cascade:` keys), visibility and, for a private type, the access of every
-project that has it.
-
-Each copy is a `volume_type` routing (project "": types are shared) written
-before the copy is made; without a bottom id the name is looked up first, so
-a retry after a crash never makes a duplicate. `sync` brings every copy in line
-with the top (a job after each change). A pod's refusal is `PodRefused`;
-`PodUnavailable` is passed on.
+A pod gets a copy of a top volume type the first time a volume there needs it
+(`ensure_in_pod`, on the `copies` protocol), made with Cascade's service token
+(only admins may make types) and named `cascade-<top id>`; the top's
+`__DEFAULT__` is the pod's own default type, adopted. The copy has the top's extra
+specs (without the top's own `cascade:` keys), encryption, QoS specs (the pod's
+copy of the top's) and, for a private type, the access of every project that has
+it. `sync` brings every copy in line with the top (a job after each change); a
+pod's refusal is `TypeCopyFailed`, `PodUnavailable` is passed on.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume.common import authorize, json_body, negotiated, reply
+from cascade.api.volume.common import json_body, reply
 from cascade.api.volume.spec_types import synced, translated
-from cascade.api.volume.types import new_specs
+from cascade.api.volume.types import HANDLERS, new_specs
 from cascade.services import volume_encryption, volume_types
 from cascade.services.volume_jobs import SYNC
 
@@ -25,20 +25,18 @@ ANSWER = ("volume_type_id", "encryption_id", "provider", "control_location", "ci
 
 @translated
 async def show(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
     return reply(volume_encryption.view(found))
 
 
 @translated
 async def show_item(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     key = request.path_params["key"]
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
     view = volume_encryption.view(found)
     if key not in view:
         raise volume_types.TypeError_(
@@ -49,11 +47,10 @@ async def show_item(request: Request) -> Response:
 
 @translated
 async def create(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     body = await json_body(request)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
         fields = volume_encryption.checked(body, create=True)
         if found.encryption:
             raise volume_types.TypeError_(
@@ -69,11 +66,10 @@ async def create(request: Request) -> Response:
 
 @translated
 async def update(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     body = await json_body(request)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
         fields = volume_encryption.checked(body, create=False)
         current = volume_encryption.spec(found) or {}
         await new_specs(request, found, None, {**current, **fields})
@@ -85,10 +81,9 @@ async def update(request: Request) -> Response:
 
 @translated
 async def delete(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
         encryption_id = request.path_params["encryption_id"]
         if (found.encryption or {}).get("encryption_id") == encryption_id:
             await new_specs(request, found, None, None)

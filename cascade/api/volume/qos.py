@@ -25,6 +25,11 @@ from cascade.services.volume_jobs import QOS_SYNC, SYNC
 RULE = "volume_extension:qos_specs_manage"
 
 
+async def _allowed(request: Request, action: str) -> None:
+    await negotiated(request)
+    authorize(request, f"{RULE}:{action}")
+
+
 def _links(request: Request, qos: QosSpecs) -> list[dict[str, str]]:
     base = original_url(request).split("/qos-specs")[0]
     return [
@@ -35,8 +40,7 @@ def _links(request: Request, qos: QosSpecs) -> list[dict[str, str]]:
 
 @translated
 async def index(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:get_all")
+    await _allowed(request, "get_all")
     async with session(request) as db:
         found = await volume_qos.listing(db)
     return reply({"qos_specs": [volume_qos.view(q) for q in found]})
@@ -44,8 +48,7 @@ async def index(request: Request) -> Response:
 
 @translated
 async def show(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:get")
+    await _allowed(request, "get")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
     body = {"qos_specs": volume_qos.view(found), "links": _links(request, found)}
@@ -54,8 +57,7 @@ async def show(request: Request) -> Response:
 
 @translated
 async def create(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:create")
+    await _allowed(request, "create")
     body = await json_body(request)
     async with session(request) as db:
         made = await volume_qos.create(db, body)
@@ -64,8 +66,7 @@ async def create(request: Request) -> Response:
 
 @translated
 async def update(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:update")
+    await _allowed(request, "update")
     body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
@@ -76,8 +77,7 @@ async def update(request: Request) -> Response:
 
 @translated
 async def delete_keys(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:delete_keys")
+    await _allowed(request, "delete_keys")
     body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
@@ -88,8 +88,7 @@ async def delete_keys(request: Request) -> Response:
 
 @translated
 async def delete(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:delete")
+    await _allowed(request, "delete")
     force = request.query_params.get("force", "false").lower() in ("true", "1", "yes", "on")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
@@ -103,8 +102,7 @@ async def delete(request: Request) -> Response:
 
 @translated
 async def associations(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:get_all")
+    await _allowed(request, "get_all")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         types = await volume_qos.types_of(db, found.id)
@@ -119,19 +117,13 @@ async def associations(request: Request) -> Response:
 @translated
 async def associate(request: Request) -> Response:
     """GET .../associate and .../disassociate with `vol_type_id`: 202."""
-    await negotiated(request)
-    authorize(request, f"{RULE}:update")
+    await _allowed(request, "update")
     type_id = request.query_params.get("vol_type_id")
     if not type_id:
         raise VolumeError(400, "Volume Type id must not be None.")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
-        try:
-            vtype = await volume_types.get(db, type_id, None)
-        except volume_types.TypeError_:
-            raise volume_types.TypeError_(
-                404, f"Volume type {type_id} could not be found."
-            ) from None
+        vtype = await volume_types.get(db, type_id, None)
         if request.url.path.endswith("/disassociate"):
             await volume_qos.disassociate(db, found, vtype)
         else:
@@ -142,8 +134,7 @@ async def associate(request: Request) -> Response:
 
 @translated
 async def disassociate_all(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:update")
+    await _allowed(request, "update")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         types = await volume_qos.types_of(db, found.id)

@@ -1,17 +1,7 @@
 """The handlers of a top-owned type with key/value specs, made from its description
 (`services.spec_types.SpecType`): volume types with their extra specs (`/types`)
-and group types with their group specs (`/group_types`, 3.11+; below: Cinder's 404).
-
-- GET /{id}: a type the caller may use, else 404. POST (admin): the new type
-  (Cinder's 200 / 202), 409 for a name in use. PUT /{id} (admin): name,
-  description, is_public. DELETE /{id} (admin): 202 once the pods' copies are gone
-  (a pod whose volumes or groups use its copy refuses: 400 `Target <volume|group>
-  type is still in use.`).
-- /{id}/<specs> (admin): GET (all), POST (merge; answers what was given), GET,
-  PUT and DELETE /{key} (PUT: 400 `Request body and URI mismatch` unless the body
-  is that one key).
-Policy: the description's rules. The pods' copies follow each change through the
-`<kind>.sync` job.
+and group types with their group specs (`/group_types`), with Cinder's rules and
+messages; the pods' copies follow each change through the `<kind>.sync` job.
 """
 
 from __future__ import annotations
@@ -91,7 +81,7 @@ class Handlers(Generic[T]):
     deletable: Check[T] | None = None
     push: Push[T] | None = None
 
-    async def _admin(self, request: Request, rule: str) -> None:
+    async def allowed(self, request: Request, rule: str) -> None:
         """The microversion (Cinder's 404 below the type's first), then the policy."""
         await self.check_version(request)
         authorize(request, rule)
@@ -101,7 +91,7 @@ class Handlers(Generic[T]):
         if await negotiated(request) < self.type.since:
             raise VolumeError(404, "The resource could not be found.")
 
-    async def _found(self, db: AsyncSession, request: Request) -> T:
+    async def found(self, db: AsyncSession, request: Request) -> T:
         return await self.type.get(db, request.path_params["type_id"], None)
 
     def _entity(self, body: Any) -> dict[str, Any]:
@@ -119,7 +109,7 @@ class Handlers(Generic[T]):
     async def _set(self, request: Request, specs: dict[str, str]) -> None:
         """`specs` set on the URL's type (the pods' copies first, with `push`)."""
         async with session(request) as db:
-            found = await self._found(db, request)
+            found = await self.found(db, request)
             if self.push is not None:
                 await self.push(request, found, {**self.type.specs_of(found), **specs})
             await self.type.set_specs(db, found, specs)
@@ -141,7 +131,7 @@ class Handlers(Generic[T]):
     async def create(self, request: Request) -> Response:
         """POST (admin): the new type (public unless the body says not); 409 for a name
         in use."""
-        await self._admin(request, self.type.rules.format("create"))
+        await self.allowed(request, self.type.rules.format("create"))
         entity = self._entity(await json_body(request))
         public = parse_bool(entity.get(self.type.public, True), "is_public")
         async with session(request) as db:
@@ -157,11 +147,11 @@ class Handlers(Generic[T]):
     @translated
     async def update(self, request: Request) -> Response:
         """PUT /{id} (admin): the name, description or is_public given; the type."""
-        await self._admin(request, self.type.rules.format("update"))
+        await self.allowed(request, self.type.rules.format("update"))
         entity = self._entity(await json_body(request))
         public = parse_bool(entity.get("is_public"), "is_public")
         async with session(request) as db:
-            found = await self._found(db, request)
+            found = await self.found(db, request)
             await self.type.update(db, found, entity.get("name"), entity.get("description"), public)
             answer = self._answer(found, self.type.hidden[1])
         await synced(request, f"{self.type.kind}.sync", found.id)
@@ -172,9 +162,9 @@ class Handlers(Generic[T]):
         """DELETE /{id} (admin): 202 once the pods' copies are gone; a pod whose volumes
         or groups use its copy refuses: 400 `Target <volume|group> type is still in use.`
         (any other refusal keeps its status, with the pod named)."""
-        await self._admin(request, self.type.rules.format("delete"))
+        await self.allowed(request, self.type.rules.format("delete"))
         async with session(request) as db:
-            found = await self._found(db, request)
+            found = await self.found(db, request)
             if self.deletable is not None:
                 await self.deletable(request, db, found)
             try:
@@ -193,16 +183,16 @@ class Handlers(Generic[T]):
     @translated
     async def specs_index(self, request: Request) -> Response:
         """GET /{id}/<specs> (admin): every spec of the type."""
-        await self._admin(request, self.type.spec_rules.format(self.type.reads[0]))
+        await self.allowed(request, self.type.spec_rules.format(self.type.reads[0]))
         async with session(request) as db:
-            found = await self._found(db, request)
+            found = await self.found(db, request)
         return reply({self.type.specs: self.type.specs_of(found)})
 
     @translated
     async def specs_create(self, request: Request) -> Response:
         """POST /{id}/<specs> (admin): the specs given set, the others kept; answers
         what was given."""
-        await self._admin(request, self.type.spec_rules.format("create"))
+        await self.allowed(request, self.type.spec_rules.format("create"))
         body = await json_body(request)
         if not isinstance(body, dict) or self.type.specs not in body:
             raise VolumeError(400, f"'{self.type.specs}' is a required property")
@@ -213,10 +203,10 @@ class Handlers(Generic[T]):
     @translated
     async def spec_show(self, request: Request) -> Response:
         """GET /{id}/<specs>/{key} (admin): `{key: value}`, 404 when the type has none."""
-        await self._admin(request, self.type.spec_rules.format(self.type.reads[1]))
+        await self.allowed(request, self.type.spec_rules.format(self.type.reads[1]))
         key = request.path_params["key"]
         async with session(request) as db:
-            specs = self.type.specs_of(await self._found(db, request))
+            specs = self.type.specs_of(await self.found(db, request))
         if key not in specs:
             type_id = request.path_params["type_id"]
             raise VolumeError(404, self.type.no_spec[0].format(id=type_id, key=key))
@@ -225,7 +215,7 @@ class Handlers(Generic[T]):
     @translated
     async def spec_update(self, request: Request) -> Response:
         """PUT /{id}/<specs>/{key} (admin): `{key: value}` set and answered."""
-        await self._admin(request, self.type.spec_rules.format("update"))
+        await self.allowed(request, self.type.spec_rules.format("update"))
         key = request.path_params["key"]
         body = await json_body(request)
         if not isinstance(body, dict) or len(body) != 1 or key not in body:
@@ -237,10 +227,10 @@ class Handlers(Generic[T]):
     @translated
     async def spec_delete(self, request: Request) -> Response:
         """DELETE /{id}/<specs>/{key} (admin): 202; 404 when the type has no such key."""
-        await self._admin(request, self.type.spec_rules.format("delete"))
+        await self.allowed(request, self.type.spec_rules.format("delete"))
         key = request.path_params["key"]
         async with session(request) as db:
-            found = await self._found(db, request)
+            found = await self.found(db, request)
             specs = self.type.specs_of(found)
             if self.push is not None and key in specs:
                 await self.push(request, found, {k: v for k, v in specs.items() if k != key})
