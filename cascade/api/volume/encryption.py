@@ -51,14 +51,9 @@ async def create(request: Request) -> Response:
     body = await json_body(request)
     async with session(request) as db:
         found = await HANDLERS.found(db, request)
-        fields = volume_encryption.checked(body, create=True)
-        if found.encryption:
-            raise volume_types.TypeError_(
-                400, f"Volume type encryption for type {found.id} already exists."
-            )
-        await new_specs(request, found, None, {"cipher": None, "key_size": None, **fields})
-        volume_encryption.create(found, fields)
-        await db.commit()
+        volume_encryption.create(found, volume_encryption.checked(body, create=True))
+        await new_specs(request, found, None, volume_encryption.spec(found))
+        await db.commit()  # not before the pods' copies took it
         view = {k: v for k, v in volume_encryption.view(found).items() if k in ANSWER}
     await synced(request, SYNC, found.id)
     return reply({"encryption": view})
@@ -71,9 +66,8 @@ async def update(request: Request) -> Response:
     async with session(request) as db:
         found = await HANDLERS.found(db, request)
         fields = volume_encryption.checked(body, create=False)
-        current = volume_encryption.spec(found) or {}
-        await new_specs(request, found, None, {**current, **fields})
         updated = volume_encryption.update(found, request.path_params["encryption_id"], fields)
+        await new_specs(request, found, None, volume_encryption.spec(found))
         await db.commit()
     await synced(request, SYNC, found.id)
     return reply({"encryption": updated})
@@ -84,10 +78,8 @@ async def delete(request: Request) -> Response:
     await HANDLERS.allowed(request, RULE)
     async with session(request) as db:
         found = await HANDLERS.found(db, request)
-        encryption_id = request.path_params["encryption_id"]
-        if (found.encryption or {}).get("encryption_id") == encryption_id:
-            await new_specs(request, found, None, None)
-        volume_encryption.delete(found, encryption_id)
+        volume_encryption.delete(found, request.path_params["encryption_id"])
+        await new_specs(request, found, None, None)
         await db.commit()
     await synced(request, SYNC, found.id)
     return reply(None, 202)
