@@ -1,8 +1,8 @@
 """Job handlers that keep the pods' copies of top volume types in step.
 
 - `volume_type.sync` (type id): every pod's copy gets the top's extra specs
-  (without `cascade:` keys) and, for a private type, the top's access list.
-  and its QoS specs association.
+  (without `cascade:` keys), encryption, QoS specs association and, for a private
+  type, the top's access list.
 - `qos_specs.sync` (QoS specs id): every pod's copy gets the top's consumer and
   specs; a deleted one's copies go.
 - `group_type.sync` (group type id): every pod's copy gets the top's group specs
@@ -12,8 +12,13 @@ All compare rather than replay: running them again converges on the same state.
 
 from __future__ import annotations
 
-from cascade.db.models import Job, VolumeType
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.models import Job
 from cascade.jobs.registry import JobContext, handler
+from cascade.pods.registry import PodRegistry
 from cascade.services import group_types, volume_type_copies
 
 SYNC = "volume_type.sync"
@@ -21,21 +26,21 @@ QOS_SYNC = "qos_specs.sync"
 GROUP_TYPE_SYNC = "group_type.sync"
 
 
-@handler(SYNC)
-async def sync_type(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        vtype = await db.get(VolumeType, job.resource_id)
-        if vtype is not None:  # a deleted type's copies went with its delete
-            await volume_type_copies.sync(db, ctx.pods, vtype)
+def _syncing(
+    sync: Callable[[AsyncSession, PodRegistry, str], Awaitable[None]],
+) -> Callable[[JobContext, Job], Awaitable[None]]:
+    """The job handler that runs `sync` on its object."""
+
+    async def run(ctx: JobContext, job: Job) -> None:
+        async with ctx.sessions() as db:
+            await sync(db, ctx.pods, job.resource_id)
+
+    return run
 
 
-@handler(QOS_SYNC)
-async def sync_qos(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        await volume_type_copies.sync_qos(db, ctx.pods, job.resource_id)
-
-
-@handler(GROUP_TYPE_SYNC)
-async def sync_group_type(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        await group_types.sync(db, ctx.pods, job.resource_id)
+for _job, _sync in (
+    (SYNC, volume_type_copies.sync),
+    (QOS_SYNC, volume_type_copies.sync_qos),
+    (GROUP_TYPE_SYNC, group_types.sync),
+):
+    handler(_job)(_syncing(_sync))

@@ -10,7 +10,6 @@ forced (which disassociates it). Errors carry Cinder's status and message
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,14 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import QosSpecs, VolumeType
-from cascade.services.volume_types import TypeError_
+from cascade.services.copies import now
+from cascade.services.spec_types import TypeError_
 
 KIND = "qos_specs"
 CONSUMERS = ("front-end", "back-end", "both")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def view(qos: QosSpecs) -> dict[str, Any]:
@@ -70,7 +66,7 @@ async def create(db: AsyncSession, body: Any) -> QosSpecs:
         name=name.strip(),
         consumer=consumer,
         specs=_specs(given),
-        created_at=_now(),
+        created_at=now(),
     )
     db.add(row)
     try:
@@ -93,7 +89,7 @@ async def set_keys(db: AsyncSession, qos: QosSpecs, body: Any) -> dict[str, str]
             )
         qos.consumer = consumer
     qos.specs = {**qos.specs, **given}
-    qos.updated_at = _now()
+    qos.updated_at = now()
     await db.commit()
     return given
 
@@ -108,7 +104,7 @@ async def delete_keys(db: AsyncSession, qos: QosSpecs, body: Any) -> None:
             raise TypeError_(404, f"QoS spec {qos.id} has no spec with key {key}.")
         del specs[key]
     qos.specs = specs
-    qos.updated_at = _now()
+    qos.updated_at = now()
     await db.commit()
 
 

@@ -1,32 +1,27 @@
-"""Copies of top volume types in the pods (no HTTP types here).
+"""Copies of top volume types and QoS specs in the pods' Cinder (no HTTP types here).
 
-A pod gets a copy of a top volume type the first time a volume there needs
-it (`ensure_in_pod`). Only admins may create types, so the copy is made with
-Cascade's service token and named `cascade-<top id>` (the top name may clash
-with the pod's own types); the top's `__DEFAULT__` is the pod's own default
-type, adopted. The copy has the top's extra specs (without the top's own
-`cascade:` keys), visibility and, for a private type, the access of every
-project that has it.
-
-Each copy is a `volume_type` routing (project "": types are shared) written
-before the copy is made; without a bottom id the name is looked up first, so
-a retry after a crash never makes a duplicate. `sync` brings every copy in line
-with the top (a job after each change). A pod's refusal is `PodRefused`;
-`PodUnavailable` is passed on.
+A pod gets a copy of a top volume type the first time a volume there needs it
+(`ensure_in_pod`, on the `copies` protocol), made with Cascade's service token
+(only admins may make types) and named `cascade-<top id>`; the top's
+`__DEFAULT__` is the pod's own default type, adopted. The copy has the top's extra
+specs (without the top's own `cascade:` keys), encryption, QoS specs (the pod's
+copy of the top's) and, for a private type, the access of every project that has
+it. `sync` brings every copy in line with the top (a job after each change); a
+pod's refusal is `TypeCopyFailed`, `PodUnavailable` is passed on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod, QosSpecs, Routing, VolumeType
+from cascade.db.models import GroupType, Pod, QosSpecs, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
-from cascade.services import copies, routings, volume_encryption, volume_qos, volume_types
+from cascade.services import copies, volume_encryption, volume_qos, volume_types
 from cascade.services.copies import PREFIX, PodAPI
 
 VERSION = "3.0"
@@ -44,8 +39,52 @@ def cinder(registry: PodRegistry, pod: Pod, request_id: str = "", version: str =
     return PodAPI(registry, pod, caller, pod_volume.call, TypeCopyFailed)
 
 
+TopT = TypeVar("TopT", VolumeType, GroupType, QosSpecs)
+
+
+class CinderCopy(Generic[TopT]):
+    """What the copies of top types and QoS specs in a pod's Cinder share (`copies.Kind`):
+    named `cascade-<top id>`, found by that name in the pod's list at `path`, made
+    from `fields`, deleted at `path` (gone already: done)."""
+
+    resource: str  # the routings' resource type
+    path: str  # the pod's collection
+    key: str  # the body's key of one (its list's: `<key>s`)
+    made: int = 200  # the status of a create
+    version: str = VERSION
+
+    def name(self, top: TopT) -> str:
+        return f"{PREFIX}{top.id}"
+
+    def bottom_id(self, copy: dict[str, Any]) -> str:
+        return str(copy["id"])
+
+    def same(self, copy: dict[str, Any], top: TopT) -> bool:
+        return True
+
+    def fields(self, top: TopT) -> dict[str, Any]:
+        """The body of the copy's create."""
+        raise NotImplementedError
+
+    async def converge(self, api: Cinder, top: TopT, copy: dict[str, Any], fresh: bool) -> None:
+        raise NotImplementedError
+
+    async def find(self, api: Cinder, top: TopT) -> dict[str, Any] | None:
+        listed = await api.send("GET", self.path, (200,), params={"is_public": "None"})
+        copies = listed.json().get(f"{self.key}s", [])
+        return next((dict(c) for c in copies if c.get("name") == self.name(top)), None)
+
+    async def create(self, api: Cinder, top: TopT) -> dict[str, Any] | None:
+        body = {self.key: self.fields(top)}
+        resp = await api.send("POST", self.path, (self.made, 409), json=body)
+        return None if resp.status_code == 409 else dict(resp.json()[self.key])
+
+    async def remove(self, api: Cinder, bottom_id: str) -> None:
+        await api.send("DELETE", f"{self.path}/{bottom_id}", (202, 404))
+
+
 @dataclasses.dataclass
-class VolumeTypeCopy:
+class VolumeTypeCopy(CinderCopy[VolumeType]):
     """A top volume type's copy in a pod's Cinder (`copies.Kind`): its extra specs
     (`specs`, else the top's), encryption (`encryption`, else the top's), QoS specs
     (the pod's copy of the top's) and the access of `projects`; the top's
@@ -56,47 +95,31 @@ class VolumeTypeCopy:
     specs: dict[str, str] | None = None
     encryption: Any = TOP
     resource: str = volume_types.KIND
+    path: str = "/types"
+    key: str = "volume_type"
 
     def name(self, top: VolumeType) -> str:
-        return volume_types.DEFAULT if top.name == volume_types.DEFAULT else f"{PREFIX}{top.id}"
+        return volume_types.DEFAULT if top.name == volume_types.DEFAULT else super().name(top)
 
-    def bottom_id(self, copy: dict[str, Any]) -> str:
-        return str(copy["id"])
-
-    def same(self, copy: dict[str, Any], top: VolumeType) -> bool:
-        return True
+    def fields(self, top: VolumeType) -> dict[str, Any]:
+        return {
+            "name": self.name(top),
+            "description": top.name,
+            "extra_specs": volume_types.pod_specs(top),
+            "os-volume-type-access:is_public": top.is_public,
+        }
 
     async def find(self, api: Cinder, top: VolumeType) -> dict[str, Any] | None:
-        name = self.name(top)
-        if name == volume_types.DEFAULT:
-            found = await api.send("GET", "/types/default", (200, 404))
-            body = found.json().get("volume_type") if found.status_code == 200 else None
-            return body if isinstance(body, dict) else None
-        listed = await api.send("GET", "/types", (200,), params={"is_public": "None"})
-        for vtype in listed.json().get("volume_types", []):
-            if vtype.get("name") == name:
-                return dict(vtype)
-        return None
-
-    async def create(self, api: Cinder, top: VolumeType) -> dict[str, Any] | None:
-        body = {
-            "volume_type": {
-                "name": self.name(top),
-                "description": top.name,
-                "extra_specs": volume_types.pod_specs(top),
-                "os-volume-type-access:is_public": top.is_public,
-            }
-        }
-        resp = await api.send("POST", "/types", (200, 409), json=body)
-        made: dict[str, Any] | None = (
-            resp.json()["volume_type"] if resp.status_code == 200 else None
-        )
-        return made
+        if self.name(top) != volume_types.DEFAULT:
+            return await super().find(api, top)
+        found = await api.send("GET", "/types/default", (200, 404))
+        body = found.json().get("volume_type") if found.status_code == 200 else None
+        return body if isinstance(body, dict) else None
 
     async def remove(self, api: Cinder, bottom_id: str) -> None:
         found = await api.send("GET", f"/types/{bottom_id}", (200, 404))
         if found.status_code == 200 and found.json()["volume_type"]["name"].startswith(PREFIX):
-            await api.send("DELETE", f"/types/{bottom_id}", (202, 404))
+            await super().remove(api, bottom_id)
 
     async def converge(
         self, api: Cinder, top: VolumeType, copy: dict[str, Any], fresh: bool
@@ -153,29 +176,20 @@ async def _encryption(api: Cinder, path: str, want: dict[str, Any] | None) -> No
         await api.send("PUT", url, (200,), json={"encryption": want})
 
 
-class QosCopy:
+class QosCopy(CinderCopy[QosSpecs]):
     """Top QoS specs' copy in a pod's Cinder (`copies.Kind`): the top's consumer and
     specs."""
 
     resource = volume_qos.KIND
+    path = "/qos-specs"
+    key = "qos_specs"
 
-    def name(self, top: QosSpecs) -> str:
-        return f"{PREFIX}{top.id}"
-
-    def bottom_id(self, copy: dict[str, Any]) -> str:
-        return str(copy["id"])
-
-    def same(self, copy: dict[str, Any], top: QosSpecs) -> bool:
-        return True
+    def fields(self, top: QosSpecs) -> dict[str, Any]:
+        return {"name": self.name(top), "consumer": top.consumer, **top.specs}
 
     async def find(self, api: Cinder, top: QosSpecs) -> dict[str, Any] | None:
         listed = (await api.send("GET", "/qos-specs", (200,))).json()["qos_specs"]
         return next((q for q in listed if q.get("name") == self.name(top)), None)
-
-    async def create(self, api: Cinder, top: QosSpecs) -> dict[str, Any] | None:
-        body = {"qos_specs": {"name": self.name(top), "consumer": top.consumer, **top.specs}}
-        resp = await api.send("POST", "/qos-specs", (200, 409), json=body)
-        return None if resp.status_code == 409 else dict(resp.json()["qos_specs"])
 
     async def remove(self, api: Cinder, bottom_id: str) -> None:
         url = f"/qos-specs/{bottom_id}"
@@ -220,9 +234,39 @@ async def ensure_in_pod(
     return await copies.ensure(db, cinder(registry, pod, request_id), kind, vtype, vtype.id)
 
 
-async def sync(db: AsyncSession, registry: PodRegistry, vtype: VolumeType) -> None:
-    """Every copy of `vtype` brought in line with the top."""
-    await push(db, registry, vtype)
+async def converged(
+    db: AsyncSession, registry: PodRegistry, kind: CinderCopy[TopT], top: TopT, top_id: str
+) -> None:
+    """Every pod's copy of `top` brought in line with it (a pod that refuses stops it with
+    its `TypeCopyFailed`)."""
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        api = cinder(registry, pod, "", kind.version)
+        await kind.converge(api, top, {"id": routing.bottom_id}, False)
+
+    await copies.each_copy(db, kind.resource, top_id, one)
+
+
+async def removed(
+    db: AsyncSession, registry: PodRegistry, kind: CinderCopy[Any], top_id: str
+) -> None:
+    """Every pod's copy of a top object that goes, and its routing (a pod that refuses
+    stops it with its `TypeCopyFailed`)."""
+
+    async def one(pod: Pod, routing: Routing) -> None:
+        await kind.remove(cinder(registry, pod, "", kind.version), str(routing.bottom_id))
+        await db.delete(routing)
+        await db.commit()
+
+    await copies.each_copy(db, kind.resource, top_id, one)
+
+
+async def sync(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
+    """Every copy of the type brought in line with the top (a deleted type's copies went
+    with its delete)."""
+    vtype = await db.get(VolumeType, type_id)
+    if vtype is not None:
+        await push(db, registry, vtype)
 
 
 async def push(
@@ -240,45 +284,19 @@ async def push(
     if specs is not None:
         wanted = {k: v for k, v in specs.items() if not k.startswith(volume_types.TOP_ONLY)}
     kind = await _kind(db, vtype, specs=wanted, encryption=encryption)
-
-    async def one(pod: Pod, routing: Routing) -> None:
-        copy = {"id": routing.bottom_id}
-        await kind.converge(cinder(registry, pod), vtype, copy, fresh=False)
-
-    await copies.each_copy(db, kind.resource, vtype.id, one)
+    await converged(db, registry, kind, vtype, vtype.id)
 
 
 async def delete_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
     """The pods' copies of a top type that goes (not the pods' own default type)."""
-    kind = VolumeTypeCopy(db, [])
-
-    async def one(pod: Pod, routing: Routing) -> None:
-        await kind.remove(cinder(registry, pod), str(routing.bottom_id))
-        await db.delete(routing)
-        await db.commit()
-
-    await copies.each_copy(db, kind.resource, type_id, one)
-
-
-async def top_of(db: AsyncSession, pod: Pod, bottom_id: str) -> str | None:
-    """The top type id of a pod's copy."""
-    found = await routings.find_bottom(db, volume_types.KIND, pod.id, bottom_id)
-    return found.top_id if found is not None else None
+    await removed(db, registry, VolumeTypeCopy(db, []), type_id)
 
 
 async def sync_qos(db: AsyncSession, registry: PodRegistry, qos_id: str) -> None:
     """Every pod's copy of top QoS specs brought in line with the top (a deleted one's
     copies go, disassociated)."""
     qos = await db.get(QosSpecs, qos_id)
-    kind = QosCopy()
-
-    async def one(pod: Pod, routing: Routing) -> None:
-        api = cinder(registry, pod)
-        if qos is not None:
-            await kind.converge(api, qos, {"id": routing.bottom_id}, fresh=False)
-            return
-        await kind.remove(api, str(routing.bottom_id))
-        await db.delete(routing)
-        await db.commit()
-
-    await copies.each_copy(db, kind.resource, qos_id, one)
+    if qos is None:
+        await removed(db, registry, QosCopy(), qos_id)
+    else:
+        await converged(db, registry, QosCopy(), qos, qos_id)

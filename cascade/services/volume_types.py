@@ -1,19 +1,15 @@
 """Volume types owned by the top (no HTTP types here).
 
-As in Cinder: names are unique; a private type is seen and used only by the
-projects given access (and admins); members see the extra specs users may
-know (`RESKEY:availability_zones`, `multiattach`, `replication_enabled`),
-admins all of them. `__DEFAULT__` (made with the database) is the default type
-and cannot be deleted. Extra specs under `cascade:` are the top's own
-(`cascade:pod_tag` restricts the pods a type's volumes may go to) and never
-reach a pod. Errors carry Cinder's status and message (`TypeError`).
+As in Cinder (see `spec_types`, which serves them and group types): members see
+the extra specs users may know (`RESKEY:availability_zones`, `multiattach`,
+`replication_enabled`), admins all of them. `__DEFAULT__` (made with the database)
+is the default type and cannot be deleted. Extra specs under `cascade:` are the
+top's own (`cascade:pod_tag` restricts the pods a type's volumes may go to) and
+never reach a pod.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -21,8 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import DefaultType, VolumeType, VolumeTypeAccess
+from cascade.services.spec_types import DEFAULT as DEFAULT
+from cascade.services.spec_types import SpecType, usable
+from cascade.services.spec_types import TypeError_ as TypeError_
+from cascade.services.spec_types import projects_of as projects_of
 
-DEFAULT = "__DEFAULT__"
 KIND = "volume_type"
 USER_VISIBLE_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
 TOP_ONLY = "cascade:"
@@ -30,20 +29,6 @@ POD_TAG = "cascade:pod_tag"
 PUBLIC_ACCESS = (
     "Invalid volume type: Type access modification is not applicable to public volume type."
 )
-SPEC_KEY = re.compile(r"^[a-zA-Z0-9-_:.]{1,255}$")
-
-
-class TypeError_(Exception):
-    """A refusal with Cinder's status and message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def pod_specs(vtype: VolumeType) -> dict[str, str]:
@@ -51,32 +36,40 @@ def pod_specs(vtype: VolumeType) -> dict[str, str]:
     return {k: v for k, v in (vtype.extra_specs or {}).items() if not k.startswith(TOP_ONLY)}
 
 
-async def projects_of(db: AsyncSession, type_id: str) -> list[str]:
-    query = select(VolumeTypeAccess.project_id).where(VolumeTypeAccess.volume_type_id == type_id)
-    return sorted((await db.scalars(query)).all())
+def view(vtype: VolumeType, admin: bool) -> dict[str, Any]:
+    specs = dict(vtype.extra_specs or {})
+    if not admin:
+        specs = {k: v for k, v in specs.items() if k in USER_VISIBLE_SPECS}
+    out: dict[str, Any] = {
+        "id": vtype.id,
+        "name": vtype.name,
+        "is_public": vtype.is_public,
+        "description": vtype.description,
+        "extra_specs": specs,
+    }
+    if admin:
+        out["qos_specs_id"] = vtype.qos_specs_id
+    out["os-volume-type-access:is_public"] = vtype.is_public
+    return out
 
 
-async def _usable(db: AsyncSession, vtype: VolumeType, project: str | None) -> bool:
-    """Public, or private with access for `project` (None: an admin)."""
-    return vtype.is_public or project is None or project in await projects_of(db, vtype.id)
-
-
-async def get(db: AsyncSession, type_id: str, project: str | None) -> VolumeType:
-    """By id only, as Cinder's show: 404 for a missing or inaccessible type."""
-    found = await db.get(VolumeType, type_id)
-    if found is None or not await _usable(db, found, project):
-        raise TypeError_(404, f"Volume type {type_id} could not be found.")
-    return found
-
-
-async def by_name_or_id(db: AsyncSession, wanted: str, project: str | None) -> VolumeType:
-    """A volume create's `volume_type`, as Cinder's `get_by_name_or_id`."""
-    found = await db.get(VolumeType, wanted)
-    if found is None:
-        found = await db.scalar(select(VolumeType).where(VolumeType.name == wanted))
-    if found is None or not await _usable(db, found, project):
-        raise TypeError_(404, f"Volume type with name {wanted} could not be found.")
-    return found
+TYPE = SpecType(
+    VolumeType,
+    KIND,
+    "extra_specs",
+    view,
+    rules="volume_extension:type_{}",
+    spec_rules="volume_extension:types_extra_specs:{}",
+    reads=("index", "show"),
+    public="os-volume-type-access:is_public",
+    created=200,
+    named="Volume type with name {} could not be found.",
+    nothing="Specify volume type name, description, is_public or a combination thereof.",
+    no_spec=("Volume Type {id} has no extra specs with key {key}.",) * 2,
+    hidden=(("qos_specs_id",), ("qos_specs_id", "os-volume-type-access:is_public")),
+)
+get = TYPE.get
+by_name_or_id = TYPE.by_name_or_id  # a volume create's `volume_type`
 
 
 async def default(db: AsyncSession, name: str = DEFAULT, project: str = "") -> VolumeType:
@@ -131,109 +124,10 @@ async def listing(
     None): `is_public` True (Cinder's default), False or None (all)."""
     rows = list((await db.scalars(select(VolumeType).order_by(VolumeType.name))).all())
     if project is not None:
-        return [t for t in rows if await _usable(db, t, project)]
+        return [t for t in rows if await usable(db, t, project)]
     if is_public is None:
         return rows
     return [t for t in rows if t.is_public == is_public]
-
-
-def view(vtype: VolumeType, admin: bool) -> dict[str, Any]:
-    specs = dict(vtype.extra_specs or {})
-    if not admin:
-        specs = {k: v for k, v in specs.items() if k in USER_VISIBLE_SPECS}
-    out: dict[str, Any] = {
-        "id": vtype.id,
-        "name": vtype.name,
-        "is_public": vtype.is_public,
-        "description": vtype.description,
-        "extra_specs": specs,
-    }
-    if admin:
-        out["qos_specs_id"] = vtype.qos_specs_id
-    out["os-volume-type-access:is_public"] = vtype.is_public
-    return out
-
-
-def check_specs(specs: Any) -> dict[str, str]:
-    """Extra specs as Cinder takes them: keys `^[a-zA-Z0-9-_:.]{1,255}$`, string values."""
-    if not isinstance(specs, dict):
-        raise TypeError_(400, "Invalid input for field/attribute extra_specs.")
-    for key, value in specs.items():
-        if not isinstance(key, str) or not SPEC_KEY.match(key):
-            raise TypeError_(
-                400,
-                f"Invalid input for field/attribute extra_specs. Value: {specs}. "
-                f"'{key}' does not match any of the regexes: '^[a-zA-Z0-9-_:.]{{1,255}}$'",
-            )
-        if value is not None and not isinstance(value, str | int | float | bool):
-            raise TypeError_(400, f"Invalid input for field/attribute {key}. Value: {value}.")
-    return {k: "" if v is None else str(v) for k, v in specs.items()}
-
-
-async def create(
-    db: AsyncSession, name: Any, description: Any, specs: Any, is_public: bool
-) -> VolumeType:
-    if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise TypeError_(400, "Volume type name can not be empty.")
-    if description is not None and (not isinstance(description, str) or len(description) > 255):
-        raise TypeError_(400, "Invalid input for field/attribute description.")
-    row = VolumeType(
-        id=str(uuid.uuid4()),
-        name=name.strip(),
-        description=description,
-        is_public=is_public,
-        extra_specs=check_specs(specs or {}),
-        created_at=_now(),
-    )
-    db.add(row)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise TypeError_(409, f"Volume Type {name} already exists.") from None
-    return row
-
-
-async def update(
-    db: AsyncSession, vtype: VolumeType, name: Any, description: Any, is_public: Any
-) -> VolumeType:
-    if name is None and description is None and is_public is None:
-        raise TypeError_(
-            400, "Specify volume type name, description, is_public or a combination thereof."
-        )
-    if name is not None:
-        if not isinstance(name, str) or not name.strip():
-            raise TypeError_(400, "Volume type name can not be empty.")
-        if vtype.name == DEFAULT and name.strip() != DEFAULT:
-            raise TypeError_(400, "The default volume type cannot be renamed.")
-        vtype.name = name.strip()
-    if description is not None:
-        vtype.description = str(description)
-    if is_public is not None:
-        vtype.is_public = bool(is_public)
-    vtype.updated_at = _now()
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise TypeError_(409, f"Volume Type {name} already exists.") from None
-    return vtype
-
-
-async def set_specs(db: AsyncSession, vtype: VolumeType, specs: dict[str, str]) -> None:
-    vtype.extra_specs = {**(vtype.extra_specs or {}), **specs}
-    vtype.updated_at = _now()
-    await db.commit()
-
-
-async def unset_spec(db: AsyncSession, vtype: VolumeType, key: str) -> None:
-    specs = dict(vtype.extra_specs or {})
-    if key not in specs:
-        raise TypeError_(404, f"Volume Type {vtype.id} has no extra specs with key {key}.")
-    del specs[key]
-    vtype.extra_specs = specs
-    vtype.updated_at = _now()
-    await db.commit()
 
 
 async def add_access(db: AsyncSession, vtype: VolumeType, project: str) -> None:

@@ -169,6 +169,64 @@ async def test_a_private_type_is_for_the_projects_given_access(client: httpx.Asy
     assert (await client.get(url, headers=MEMBER)).status_code == 404
 
 
+# --- group types, owned by the top (3.11+) ---------------------------------------------
+
+GROUP_TYPES = "/volume/v3/group_types"
+AT_3_11 = {"OpenStack-API-Version": "volume 3.11"}
+
+
+async def test_group_types_are_the_tops_with_cinders_rules(client: httpx.AsyncClient) -> None:
+    admin, member = {**ADMIN, **AT_3_11}, {**MEMBER, **AT_3_11}
+    old = await client.get(GROUP_TYPES, headers={**ADMIN, "OpenStack-API-Version": "volume 3.10"})
+    assert old.status_code == 404
+    body = {"group_type": {"name": "g1", "group_specs": {"k": "v"}}}
+    assert (await client.post(GROUP_TYPES, json=body, headers=member)).status_code == 403
+    made = await client.post(GROUP_TYPES, json=body, headers=admin)
+    assert made.status_code == 202, made.text
+    g1 = made.json()["group_type"]
+    assert g1["group_specs"] == {"k": "v"} and g1["is_public"] is True
+    again = await client.post(GROUP_TYPES, json=body, headers=admin)
+    assert again.json()["conflictingRequest"]["message"] == "Group Type g1 already exists."
+    secret = {"group_type": {"name": "g2", "is_public": False}}
+    g2 = (await client.post(GROUP_TYPES, json=secret, headers=admin)).json()["group_type"]
+    shown = (await client.get(f"{GROUP_TYPES}/{g1['id']}", headers=member)).json()
+    assert shown == {"group_type": {k: g1[k] for k in ("id", "name", "description", "is_public")}}
+    assert (await client.get(f"{GROUP_TYPES}/{g2['id']}", headers=member)).status_code == 404
+    assert (await client.get(f"{GROUP_TYPES}/{g2['id']}", headers=admin)).status_code == 200
+    default = await client.get(f"{GROUP_TYPES}/default", headers=admin)
+    assert default.json()["itemNotFound"]["message"] == "Default group type can not be found."
+    listed = (await client.get(GROUP_TYPES, headers=member)).json()["group_types"]
+    assert [t["name"] for t in listed] == ["g1"]
+    every = await client.get(f"{GROUP_TYPES}?is_public=None&sort=name:desc", headers=admin)
+    assert [t["name"] for t in every.json()["group_types"]] == ["g2", "g1"]
+    specs = f"{GROUP_TYPES}/{g1['id']}/group_specs"
+    added = await client.post(specs, json={"group_specs": {"a": "1"}}, headers=admin)
+    assert added.status_code == 202 and added.json() == {"group_specs": {"a": "1"}}
+    assert (await client.get(specs, headers=admin)).json() == {"group_specs": {"k": "v", "a": "1"}}
+    assert (await client.put(f"{specs}/a", json={"a": "2"}, headers=admin)).json() == {"a": "2"}
+    mismatch = await client.put(f"{specs}/a", json={"b": "2"}, headers=admin)
+    assert mismatch.json()["badRequest"]["message"] == "Request body and URI mismatch"
+    assert (await client.delete(f"{specs}/a", headers=admin)).status_code == 202
+    gone = await client.get(f"{specs}/a", headers=admin)
+    assert gone.json()["itemNotFound"]["message"] == (
+        f"Group Type {g1['id']} has no extra spec with key a."
+    )
+    missing = await client.delete(f"{specs}/a", headers=admin)
+    assert missing.json()["itemNotFound"]["message"] == (
+        f"Group Type {g1['id']} has no specs with key a."
+    )
+    empty = await client.put(f"{GROUP_TYPES}/{g1['id']}", json={"group_type": {}}, headers=admin)
+    assert empty.json()["badRequest"]["message"] == (
+        "Specify group type name, description or a combination thereof."
+    )
+    renamed = await client.put(
+        f"{GROUP_TYPES}/{g1['id']}", json={"group_type": {"name": "g3"}}, headers=admin
+    )
+    assert renamed.status_code == 200 and renamed.json()["group_type"]["name"] == "g3"
+    assert (await client.delete(f"{GROUP_TYPES}/{g1['id']}", headers=admin)).status_code == 202
+    assert (await client.get(f"{GROUP_TYPES}/{g1['id']}", headers=admin)).status_code == 404
+
+
 # --- quotas ----------------------------------------------------------------------------
 
 

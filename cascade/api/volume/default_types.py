@@ -18,7 +18,7 @@ from starlette.responses import Response
 from cascade.api.request import session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.types import translated
+from cascade.api.volume.spec_types import translated
 from cascade.identity import KeystoneUnavailable
 from cascade.services import volume_types
 from cascade.versions import Version
@@ -26,12 +26,16 @@ from cascade.versions import Version
 SINCE = Version(3, 62)
 
 
-async def _project(request: Request, rule: str) -> str:
-    """The URL's project, after the version and the policy; Cinder's 404 for a project
-    Keystone does not know."""
+async def _allowed(request: Request, rule: str) -> None:
     if await negotiated(request) < SINCE:
         raise VolumeError(404, "The resource could not be found.")
     authorize(request, rule)
+
+
+async def _project(request: Request, rule: str) -> str:
+    """The URL's project, after the version and the policy; Cinder's 404 for a project
+    Keystone does not know."""
+    await _allowed(request, rule)
     project: str = request.path_params["project_id"]
     try:
         known = await request.app.state.registry.validator.project_exists(project)
@@ -67,9 +71,7 @@ async def show(request: Request) -> Response:
 
 @translated
 async def index(request: Request) -> Response:
-    if await negotiated(request) < SINCE:
-        raise VolumeError(404, "The resource could not be found.")
-    authorize(request, "volume_extension:default_get_all")
+    await _allowed(request, "volume_extension:default_get_all")
     async with session(request) as db:
         found = await volume_types.project_defaults(db)
     return reply({"default_types": [volume_types.default_view(d) for d in found]})

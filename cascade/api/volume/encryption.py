@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume.common import authorize, json_body, negotiated, reply
-from cascade.api.volume.types import changed, new_specs, translated
+from cascade.api.volume.common import json_body, reply
+from cascade.api.volume.spec_types import synced, translated
+from cascade.api.volume.types import HANDLERS, new_specs
 from cascade.services import volume_encryption, volume_types
+from cascade.services.volume_jobs import SYNC
 
 RULE = "volume_extension:volume_type_encryption"
 # what Cinder's create answers with
@@ -23,20 +25,18 @@ ANSWER = ("volume_type_id", "encryption_id", "provider", "control_location", "ci
 
 @translated
 async def show(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
     return reply(volume_encryption.view(found))
 
 
 @translated
 async def show_item(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     key = request.path_params["key"]
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
     view = volume_encryption.view(found)
     if key not in view:
         raise volume_types.TypeError_(
@@ -47,50 +47,39 @@ async def show_item(request: Request) -> Response:
 
 @translated
 async def create(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     body = await json_body(request)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
-        fields = volume_encryption.checked(body, create=True)
-        if found.encryption:
-            raise volume_types.TypeError_(
-                400, f"Volume type encryption for type {found.id} already exists."
-            )
-        await new_specs(request, found, None, {"cipher": None, "key_size": None, **fields})
-        volume_encryption.create(found, fields)
-        await db.commit()
+        found = await HANDLERS.found(db, request)
+        volume_encryption.create(found, volume_encryption.checked(body, create=True))
+        await new_specs(request, found, None, volume_encryption.spec(found))
+        await db.commit()  # not before the pods' copies took it
         view = {k: v for k, v in volume_encryption.view(found).items() if k in ANSWER}
-    await changed(request, found)
+    await synced(request, SYNC, found.id)
     return reply({"encryption": view})
 
 
 @translated
 async def update(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     body = await json_body(request)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
+        found = await HANDLERS.found(db, request)
         fields = volume_encryption.checked(body, create=False)
-        current = volume_encryption.spec(found) or {}
-        await new_specs(request, found, None, {**current, **fields})
         updated = volume_encryption.update(found, request.path_params["encryption_id"], fields)
+        await new_specs(request, found, None, volume_encryption.spec(found))
         await db.commit()
-    await changed(request, found)
+    await synced(request, SYNC, found.id)
     return reply({"encryption": updated})
 
 
 @translated
 async def delete(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, RULE)
+    await HANDLERS.allowed(request, RULE)
     async with session(request) as db:
-        found = await volume_types.get(db, request.path_params["type_id"], None)
-        encryption_id = request.path_params["encryption_id"]
-        if (found.encryption or {}).get("encryption_id") == encryption_id:
-            await new_specs(request, found, None, None)
-        volume_encryption.delete(found, encryption_id)
+        found = await HANDLERS.found(db, request)
+        volume_encryption.delete(found, request.path_params["encryption_id"])
+        await new_specs(request, found, None, None)
         await db.commit()
-    await changed(request, found)
+    await synced(request, SYNC, found.id)
     return reply(None, 202)

@@ -17,13 +17,17 @@ from starlette.responses import Response
 from cascade.api.request import session
 from cascade.api.volume.common import authorize, json_body, negotiated, original_url, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.types import changed, translated
+from cascade.api.volume.spec_types import synced, translated
 from cascade.db.models import QosSpecs
-from cascade.jobs import queue
 from cascade.services import volume_qos, volume_types
-from cascade.services.volume_jobs import QOS_SYNC
+from cascade.services.volume_jobs import QOS_SYNC, SYNC
 
 RULE = "volume_extension:qos_specs_manage"
+
+
+async def _allowed(request: Request, action: str) -> None:
+    await negotiated(request)
+    authorize(request, f"{RULE}:{action}")
 
 
 def _links(request: Request, qos: QosSpecs) -> list[dict[str, str]]:
@@ -34,16 +38,9 @@ def _links(request: Request, qos: QosSpecs) -> list[dict[str, str]]:
     ]
 
 
-async def _sync(request: Request, qos_id: str) -> None:
-    async with session(request) as db:
-        await queue.enqueue(db, QOS_SYNC, qos_id, None, {})
-        await db.commit()
-
-
 @translated
 async def index(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:get_all")
+    await _allowed(request, "get_all")
     async with session(request) as db:
         found = await volume_qos.listing(db)
     return reply({"qos_specs": [volume_qos.view(q) for q in found]})
@@ -51,8 +48,7 @@ async def index(request: Request) -> Response:
 
 @translated
 async def show(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:get")
+    await _allowed(request, "get")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
     body = {"qos_specs": volume_qos.view(found), "links": _links(request, found)}
@@ -61,8 +57,7 @@ async def show(request: Request) -> Response:
 
 @translated
 async def create(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:create")
+    await _allowed(request, "create")
     body = await json_body(request)
     async with session(request) as db:
         made = await volume_qos.create(db, body)
@@ -71,47 +66,43 @@ async def create(request: Request) -> Response:
 
 @translated
 async def update(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:update")
+    await _allowed(request, "update")
     body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         given = await volume_qos.set_keys(db, found, body)
-    await _sync(request, found.id)
+    await synced(request, QOS_SYNC, found.id)
     return reply({"qos_specs": given})
 
 
 @translated
 async def delete_keys(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:delete_keys")
+    await _allowed(request, "delete_keys")
     body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         await volume_qos.delete_keys(db, found, body)
-    await _sync(request, found.id)
+    await synced(request, QOS_SYNC, found.id)
     return reply(None, 202)
 
 
 @translated
 async def delete(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:delete")
+    await _allowed(request, "delete")
     force = request.query_params.get("force", "false").lower() in ("true", "1", "yes", "on")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         qos_id = found.id
         left = await volume_qos.delete(db, found, force)
     for vtype in left:
-        await changed(request, vtype)  # the copies follow: disassociated
-    await _sync(request, qos_id)
+        await synced(request, SYNC, vtype.id)  # the copies follow: disassociated
+    await synced(request, QOS_SYNC, qos_id)
     return reply(None, 202)
 
 
 @translated
 async def associations(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:get_all")
+    await _allowed(request, "get_all")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         types = await volume_qos.types_of(db, found.id)
@@ -126,36 +117,29 @@ async def associations(request: Request) -> Response:
 @translated
 async def associate(request: Request) -> Response:
     """GET .../associate and .../disassociate with `vol_type_id`: 202."""
-    await negotiated(request)
-    authorize(request, f"{RULE}:update")
+    await _allowed(request, "update")
     type_id = request.query_params.get("vol_type_id")
     if not type_id:
         raise VolumeError(400, "Volume Type id must not be None.")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
-        try:
-            vtype = await volume_types.get(db, type_id, None)
-        except volume_types.TypeError_:
-            raise volume_types.TypeError_(
-                404, f"Volume type {type_id} could not be found."
-            ) from None
+        vtype = await volume_types.get(db, type_id, None)
         if request.url.path.endswith("/disassociate"):
             await volume_qos.disassociate(db, found, vtype)
         else:
             await volume_qos.associate(db, found, vtype)
-    await changed(request, vtype)
+    await synced(request, SYNC, vtype.id)
     return reply(None, 202)
 
 
 @translated
 async def disassociate_all(request: Request) -> Response:
-    await negotiated(request)
-    authorize(request, f"{RULE}:update")
+    await _allowed(request, "update")
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
         types = await volume_qos.types_of(db, found.id)
         for vtype in types:
             await volume_qos.disassociate(db, found, vtype)
     for vtype in types:
-        await changed(request, vtype)
+        await synced(request, SYNC, vtype.id)
     return reply(None, 202)

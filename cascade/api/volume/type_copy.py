@@ -5,19 +5,13 @@ now if the pod has none), for a create (`volume_type`, a group's `group_type` an
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from cascade.api.request import session
 from cascade.api.volume import asking
-from cascade.api.volume.common import unavailable
-from cascade.api.volume.errors import VolumeError
 from cascade.db.models import GroupType, Pod, VolumeType
-from cascade.pods.client import PodUnavailable
-from cascade.pods.registry import PodRegistry
-from cascade.services import volume_create, volume_type_copies
+from cascade.services import volume_create
 from cascade.versions import Version
 
 VERSION = Version(3, 0)
@@ -36,26 +30,6 @@ async def named(request: Request, wanted: str) -> VolumeType:
     with access), else Cinder's error for it (404)."""
     async with asking.refusals(), session(request) as db:
         return await volume_create.named_type(db, asking.ask_of(request, VERSION), wanted)
-
-
-async def copies_deleted(
-    request: Request,
-    db: AsyncSession,
-    delete_copies: Callable[[AsyncSession, PodRegistry, str], Awaitable[None]],
-    type_id: str,
-    what: str,
-) -> None:
-    """The pods' copies of a volume or group type that goes: a pod whose volumes or groups
-    use its copy refuses (400), and that stops the delete with Cinder's `Target <what>
-    type is still in use.`; any other refusal keeps its status, with the pod named."""
-    try:
-        await delete_copies(db, request.app.state.registry, type_id)
-    except volume_type_copies.TypeCopyFailed as exc:
-        if exc.status == 400:
-            raise VolumeError(400, f"Target {what} type is still in use.") from exc
-        raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
-    except PodUnavailable as exc:
-        raise unavailable(exc) from exc
 
 
 async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:
