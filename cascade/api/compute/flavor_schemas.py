@@ -2,41 +2,32 @@
 
 Nova checks bodies and query strings against JSON schemas
 (nova/api/openstack/compute/schemas/flavors.py, flavors_extraspecs.py,
-flavor_access.py). This module states the same schemas and checks the
-keywords they use, keeping Nova's quirks: numbers may come as strings for
-`minimum`/`maximum`, a query parameter is a list of values. The problem
-reported is the first found, walking the schema in order as jsonschema
-does, worded as Nova does: "Invalid input for field/attribute ram. Value:
-0. 0 is less than the minimum of 1". A failure is Nova's 400 badRequest.
+flavor_access.py) with `jsonschema`, as nova/api/validation/validators.py
+does: Draft 2020-12, numbers may come as strings for `minimum`/`maximum`,
+the `name` format, a query parameter is a list of values. The problem
+reported is the first found, worded as Nova does: "Invalid input for
+field/attribute ram. Value: 0. 0 is less than the minimum of 1". A failure
+is Nova's 400 badRequest.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from jsonschema.protocols import Validator
 from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
 from cascade.versions import Version
 
 Schema = dict[str, Any]
-Path = tuple[str | int, ...]
 
 V2_55 = Version(2, 55)  # flavor descriptions
 V2_75 = Version(2, 75)  # unknown query parameters refused
 V2_102 = Version(2, 102)  # no rxtx_factor; `name` filter; strict query strings everywhere
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: Path
-    instance: Any
-    message: str
-    alone: bool = False  # the message says it all (Nova's InvalidName)
 
 
 def _printable(char: str, spaces: bool = True) -> bool:
@@ -76,23 +67,8 @@ NAME_REASON = (
     "An invalid 'name' value was provided. The name must be: printable characters. "
     "Can not start or end with whitespace."
 )
-FORMATS: dict[str, Callable[[str], bool]] = {"name": valid_name}
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind == "object":
-        return isinstance(value, dict)
-    if kind == "array":
-        return isinstance(value, list)
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "null":
-        return value is None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return kind == "number" or isinstance(value, int) or value.is_integer()
+FORMATS = FormatChecker(formats=())
+FORMATS.checks("name")(lambda value: not isinstance(value, str) or valid_name(value))
 
 
 def _number(value: Any) -> int | float | None:
@@ -106,174 +82,58 @@ def _number(value: Any) -> int | float | None:
             return None
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return bool(a == b)
+Keyword = Callable[[Validator, Any, Any, Mapping[str, Any]], Iterator[ValidationError]]
 
 
-Check = Callable[[Any, Any, Schema, Path], Iterator[Problem]]
+def _bound(keyword: str) -> Keyword:
+    """jsonschema's `minimum`/`maximum`, applied to a string's number as Nova does."""
+    check = Draft202012Validator.VALIDATORS[keyword]
+
+    def bound(
+        validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
+    ) -> Iterator[ValidationError]:
+        number = _number(instance)
+        if number is not None:
+            yield from check(validator, rule, number, schema)
+
+    return bound
 
 
-def _type(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    kinds = [rule] if isinstance(rule, str) else rule
-    if not any(_is_type(value, k) for k in kinds):
-        names = ", ".join(repr(k) for k in kinds)
-        yield Problem(path, value, f"{value!r} is not of type {names}")
+def _printable_only(
+    validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    # ours: Nova spells it as a pattern of every printable range
+    if isinstance(instance, str) and not printable_text(instance):
+        yield ValidationError(f"{instance!r} may hold printable characters only")
 
 
-def _enum(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if not any(_same(value, e) for e in rule):
-        yield Problem(path, value, f"{value!r} is not one of {rule!r}")
+# Nova's validator: Draft 2020-12 with its own `minimum`/`maximum` (and our `printable`)
+NovaValidator = validators.create(
+    meta_schema=Draft202012Validator.META_SCHEMA,
+    validators={
+        **Draft202012Validator.VALIDATORS,
+        "minimum": _bound("minimum"),
+        "maximum": _bound("maximum"),
+        "printable": _printable_only,
+    },
+)
 
 
-def _minimum(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    number = _number(value)
-    if number is not None and number < rule:
-        yield Problem(path, value, f"{number!r} is less than the minimum of {rule!r}")
-
-
-def _maximum(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    number = _number(value)
-    if number is not None and number > rule:
-        yield Problem(path, value, f"{number!r} is greater than the maximum of {rule!r}")
-
-
-def _exclusive_minimum(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if _is_type(value, "number") and value <= rule:
-        yield Problem(path, value, f"{value!r} is less than or equal to the minimum of {rule!r}")
-
-
-def _pattern(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, str) and not re.search(rule, value):
-        yield Problem(path, value, f"{value!r} does not match {rule!r}")
-
-
-def _format(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, str) and not FORMATS[rule](value):
-        yield Problem(path, value, NAME_REASON, alone=True)
-
-
-def _printable_only(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, str) and not printable_text(value):
-        yield Problem(path, value, f"{value!r} may hold printable characters only")
-
-
-def _min_length(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, str) and len(value) < rule:
-        word = "should be non-empty" if rule == 1 else "is too short"
-        yield Problem(path, value, f"{value!r} {word}")
-
-
-def _max_length(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, str) and len(value) > rule:
-        word = "is expected to be empty" if rule == 0 else "is too long"
-        yield Problem(path, value, f"{value!r} {word}")
-
-
-def _items(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from problems(rule, item, (*path, index))
-
-
-def _properties(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, dict):
-        for name, sub in rule.items():
-            if name in value:
-                yield from problems(sub, value[name], (*path, name))
-
-
-def _pattern_properties(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, dict):
-        for pattern, sub in rule.items():
-            for name, item in value.items():
-                if re.search(pattern, name):
-                    yield from problems(sub, item, (*path, name))
-
-
-def _additional(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if rule is not False or not isinstance(value, dict):
-        return
-    patterns: Schema = schema.get("patternProperties", {})
-    props: Schema = schema.get("properties", {})
-    extra = [k for k in value if k not in props and not any(re.search(p, k) for p in patterns)]
-    if extra and patterns:
-        verb = "does" if len(extra) == 1 else "do"
-        joined = ", ".join(repr(k) for k in sorted(extra))
-        regexes = ", ".join(repr(p) for p in sorted(patterns))
-        yield Problem(path, value, f"{joined} {verb} not match any of the regexes: {regexes}")
-    elif extra:
-        verb = "was" if len(extra) == 1 else "were"
-        joined = ", ".join(repr(k) for k in sorted(extra, key=str))
-        message = f"Additional properties are not allowed ({joined} {verb} unexpected)"
-        yield Problem(path, value, message)
-
-
-def _required(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, dict):
-        for name in rule:
-            if name not in value:
-                yield Problem(path, value, f"{name!r} is a required property")
-
-
-def _min_properties(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, dict) and len(value) < rule:
-        word = "should be non-empty" if rule == 1 else "does not have enough properties"
-        yield Problem(path, value, f"{value!r} {word}")
-
-
-def _max_properties(rule: Any, value: Any, schema: Schema, path: Path) -> Iterator[Problem]:
-    if isinstance(value, dict) and len(value) > rule:
-        word = "is expected to be empty" if rule == 0 else "has too many properties"
-        yield Problem(path, value, f"{value!r} {word}")
-
-
-KEYWORDS: dict[str, Check] = {
-    "type": _type,
-    "enum": _enum,
-    "minimum": _minimum,
-    "maximum": _maximum,
-    "exclusiveMinimum": _exclusive_minimum,
-    "pattern": _pattern,
-    "format": _format,
-    "printable": _printable_only,  # ours: Nova spells it as a pattern of every printable range
-    "minLength": _min_length,
-    "maxLength": _max_length,
-    "items": _items,
-    "properties": _properties,
-    "patternProperties": _pattern_properties,
-    "additionalProperties": _additional,
-    "required": _required,
-    "minProperties": _min_properties,
-    "maxProperties": _max_properties,
-}
-
-
-def problems(schema: Schema, value: Any, path: Path = ()) -> Iterator[Problem]:
-    """Every way `value` breaks `schema`, in the order jsonschema finds them (schema order)."""
-    for keyword, rule in schema.items():
-        yield from KEYWORDS[keyword](rule, value, schema, path)
-
-
-def first_problem(schema: Schema, value: Any) -> Problem | None:
-    """The problem Nova reports: the first one found (its validator stops there)."""
-    return next(problems(schema, value), None)
-
-
-def _message(problem: Problem, query: bool) -> str:
-    if problem.alone or not problem.path:
-        return problem.message
-    if query:
-        where, name = "query parameters", problem.path[0]
+def _message(error: ValidationError, query: bool) -> str:
+    if error.validator == "format":  # Nova's InvalidName
+        return NAME_REASON
+    if not error.path:
+        return error.message
+    if query:  # the parameter's name, not the index in its list of values
+        where, name = "query parameters", error.path[0]
     else:
-        where, name = "field/attribute", problem.path[-1]
-    return f"Invalid input for {where} {name}. Value: {problem.instance}. {problem.message}"
+        where, name = "field/attribute", error.path[-1]
+    return f"Invalid input for {where} {name}. Value: {error.instance}. {error.message}"
 
 
 def check(schema: Schema, value: Any, query: bool = False) -> None:
-    """Nova's 400 badRequest for the most relevant problem, if `value` breaks `schema`."""
-    found = first_problem(schema, value)
+    """Nova's 400 badRequest for the first problem found, if `value` breaks `schema`."""
+    found = next(NovaValidator(schema, format_checker=FORMATS).iter_errors(value), None)
     if found is not None:
         raise ComputeError(400, _message(found, query))
 
