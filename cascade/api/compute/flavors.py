@@ -32,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import flavor_schemas as schemas
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.db.models import Flavor
@@ -176,11 +176,8 @@ def _limit(params: dict[str, str]) -> int:
 
 async def _listing(request: Request, version: Version, detail: bool) -> Response:
     ctx = context(request)
-    raw = schemas.query_of(request)
-    schema = schemas.flavor_index_query(version)
-    schemas.check(schema, raw, query=True)
-    # the last value of a repeated parameter wins; unknown ones were dropped (or refused)
-    params = {k: v[-1] for k, v in raw.items() if k in schema["properties"]}
+    known = schemas.query(request, schemas.flavor_index_query(version))
+    params = {k: v[-1] for k, v in known.items()}  # the last of repeated values wins
     query = service.ListQuery(
         is_public=_is_public(params.get("is_public")) if ctx.is_admin else True,
         min_ram=_at_least(params, "minRam"),
@@ -220,7 +217,7 @@ async def detail(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
+    schemas.query(request, schemas.show_query(version))
     ctx = context(request)
     async with session(request) as db:
         with translated():
@@ -264,8 +261,7 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request)
-    schemas.check(schemas.flavor_create(version), body)
+    body = await schemas.body(request, schemas.flavor_create(version))
     ctx = authorize(request, "os_compute_api:os-flavor-manage:create")
     new = _new_flavor(body["flavor"], version)
     async with session(request) as db:
@@ -278,8 +274,7 @@ async def update(request: Request) -> Response:
     version = await negotiated(request)
     if version < schemas.V2_55:  # Nova has no such method before: a plain 404
         raise ComputeError(404, "The resource could not be found.")
-    body = await json_body(request)
-    schemas.check(schemas.FLAVOR_UPDATE, body)
+    body = await schemas.body(request, schemas.FLAVOR_UPDATE)
     ctx = authorize(request, "os_compute_api:os-flavor-manage:update")
     async with session(request) as db:
         with translated():

@@ -22,11 +22,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import flavor_schemas as schemas
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.flavors import bad, push, translated, viewer
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.services import flavors as service
 
@@ -54,7 +54,7 @@ async def _set(request: Request, specs: dict[str, str]) -> None:
 
 async def index(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
+    schemas.query(request, schemas.show_query(version))
     ctx = authorize(request, RULE % "index")
     async with session(request) as db:
         with translated():
@@ -64,8 +64,7 @@ async def index(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     await negotiated(request)
-    body = await json_body(request)
-    schemas.check(schemas.SPECS_CREATE, body)
+    body = await schemas.body(request, schemas.SPECS_CREATE)
     authorize(request, RULE % "create")
     await _set(request, _as_text(body["extra_specs"]))
     return reply(body)
@@ -73,7 +72,7 @@ async def create(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
+    schemas.query(request, schemas.show_query(version))
     ctx = authorize(request, RULE % "show")
     flavor_id, key = request.path_params["flavor_id"], request.path_params["key"]
     async with session(request) as db:
@@ -87,8 +86,7 @@ async def show(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     await negotiated(request)
-    body = await json_body(request)
-    schemas.check(schemas.SPEC_UPDATE, body)
+    body = await schemas.body(request, schemas.SPEC_UPDATE)
     authorize(request, RULE % "update")
     specs = _as_text(body)
     if request.path_params["key"] not in specs:

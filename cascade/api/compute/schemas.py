@@ -1,13 +1,13 @@
-"""Input validation of the flavor APIs as Nova does it: its JSON schemas, its messages.
+"""Input validation of the flavor and keypair APIs as Nova does it: its schemas, its messages.
 
 Nova checks bodies and query strings against JSON schemas
 (nova/api/openstack/compute/schemas/flavors.py, flavors_extraspecs.py,
-flavor_access.py) with `jsonschema`, as nova/api/validation/validators.py
-does: Draft 2020-12, numbers may come as strings for `minimum`/`maximum`,
-the `name` format, a query parameter is a list of values. The problem
-reported is the first found, worded as Nova does: "Invalid input for
-field/attribute ram. Value: 0. 0 is less than the minimum of 1". A failure
-is Nova's 400 badRequest.
+flavor_access.py, keypairs.py) with `jsonschema`, as
+nova/api/validation/validators.py does: Draft 2020-12, numbers may come as
+strings for `minimum`/`maximum`, the `name` format, a query parameter is a
+list of values. The problem reported is the first found, worded as Nova
+does: "Invalid input for field/attribute ram. Value: 0. 0 is less than the
+minimum of 1". A failure is Nova's 400 badRequest.
 """
 
 from __future__ import annotations
@@ -21,12 +21,17 @@ from jsonschema.protocols import Validator
 from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
+from cascade.api.handlers import json_body
 from cascade.versions import Version
 
 Schema = dict[str, Any]
 
+V2_2 = Version(2, 2)  # keypair types
+V2_10 = Version(2, 10)  # another user's keypairs
+V2_35 = Version(2, 35)  # keypairs paged
 V2_55 = Version(2, 55)  # flavor descriptions
 V2_75 = Version(2, 75)  # unknown query parameters refused
+V2_92 = Version(2, 92)  # keypair names with `@` and `.`; no generated keypairs
 V2_102 = Version(2, 102)  # no rxtx_factor; `name` filter; strict query strings everywhere
 
 
@@ -138,34 +143,59 @@ def check(schema: Schema, value: Any, query: bool = False) -> None:
         raise ComputeError(400, _message(found, query))
 
 
-def query_of(request: Request) -> dict[str, list[str]]:
-    """The query string as Nova's schemas see it: each parameter a list of values."""
-    found: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        found.setdefault(key, []).append(value)
+async def body(request: Request, schema: Schema) -> Any:
+    """The JSON body, checked against `schema`."""
+    found = await json_body(request)
+    check(schema, found)
     return found
 
 
-# -- the schemas ------------------------------------------------------------------------
+def query(request: Request, schema: Schema) -> dict[str, list[str]]:
+    """The query string checked against `schema` as Nova sees it (each parameter a list
+    of values): the parameters the schema knows (Nova drops the others)."""
+    found: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        found.setdefault(key, []).append(value)
+    check(schema, found, query=True)
+    return {k: v for k, v in found.items() if k in schema["properties"]}
+
+
+# -- Nova's parameter types and schemas -------------------------------------------------
 
 
 def _multi(item: Schema) -> Schema:
+    """A query parameter: its values, each `item`."""
     return {"type": "array", "items": item}
 
 
-def _body(key: str, inner: Schema) -> Schema:
+def _object(properties: Schema, *required: str) -> Schema:
+    """An object of these properties only, `required` among them."""
     return {
         "type": "object",
-        "properties": {key: inner},
-        "required": [key],
+        "properties": properties,
+        "required": list(required),
         "additionalProperties": False,
     }
 
 
-def _loose_query(version: Version) -> Schema:
-    return {"type": "object", "properties": {}, "additionalProperties": version < V2_102}
+def _only(key: str, inner: Schema) -> Schema:
+    """An object of exactly `key`, such as a body `{"flavor": {...}}`."""
+    return _object({key: inner}, key)
 
 
+def _query(properties: Schema, strict: bool) -> Schema:
+    """A query string of these parameters; others are dropped, or refused when `strict`."""
+    return {"type": "object", "properties": properties, "additionalProperties": not strict}
+
+
+_STRING: Schema = {"type": "string"}
+_NAME: Schema = {"type": "string", "format": "name", "minLength": 1, "maxLength": 255}
+_PAGES: Schema = {
+    "limit": _multi(
+        {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0, "minLength": 1}
+    ),
+    "marker": _multi(_STRING),
+}
 _POSITIVE: Schema = {
     "type": ["integer", "string"],
     "pattern": "^[0-9]+$",
@@ -186,7 +216,6 @@ _DESCRIPTION: Schema = {
     "maxLength": 65535,
     "printable": True,
 }
-_TENANT: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
 SPEC_KEY = "^[a-zA-Z0-9-_:. ]{1,255}$"  # Nova's, `9-_` range and all
 _SPECS: Schema = {
     "type": "object",
@@ -215,7 +244,7 @@ SORT_KEYS = (
 
 def flavor_create(version: Version) -> Schema:
     props: Schema = {
-        "name": {"type": "string", "format": "name", "minLength": 1, "maxLength": 255},
+        "name": _NAME,
         "id": {
             "type": ["string", "number", "null"],
             "minLength": 1,
@@ -239,66 +268,57 @@ def flavor_create(version: Version) -> Schema:
         props["description"] = _DESCRIPTION
     if version >= V2_102:
         del props["rxtx_factor"]
-    inner = {
-        "type": "object",
-        "properties": props,
-        "required": ["name", "ram", "vcpus", "disk"],
-        "additionalProperties": False,
-    }
-    return _body("flavor", inner)
+    return _only("flavor", _object(props, "name", "ram", "vcpus", "disk"))
 
 
-FLAVOR_UPDATE = _body(
-    "flavor",
-    {
-        "type": "object",
-        "properties": {"description": _DESCRIPTION},
-        "required": ["description"],
-        "additionalProperties": False,
-    },
-)
+FLAVOR_UPDATE = _only("flavor", _only("description", _DESCRIPTION))
 
 
 def flavor_index_query(version: Version) -> Schema:
     keys = [k for k in SORT_KEYS if version < V2_102 or k != "rxtx_factor"]
     props: Schema = {
-        "limit": _multi(
-            {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0, "minLength": 1}
-        ),
-        "marker": _multi({"type": "string"}),
-        "is_public": _multi({"type": "string"}),
-        "minRam": _multi({"type": "string"}),
-        "minDisk": _multi({"type": "string"}),
+        **_PAGES,
+        "is_public": _multi(_STRING),
+        "minRam": _multi(_STRING),
+        "minDisk": _multi(_STRING),
         "sort_key": _multi({"type": "string", "enum": keys}),
         "sort_dir": _multi({"type": "string", "enum": ["asc", "desc"]}),
     }
     if version >= V2_102:
-        props["name"] = _multi({"type": "string"})
-    return {"type": "object", "properties": props, "additionalProperties": version < V2_75}
+        props["name"] = _multi(_STRING)
+    return _query(props, strict=version >= V2_75)
 
 
 def show_query(version: Version) -> Schema:
     """GET of one flavor, of extra specs, of the access list: anything before 2.102."""
-    return _loose_query(version)
+    return _query({}, strict=version >= V2_102)
 
 
-SPECS_CREATE = _body("extra_specs", _SPECS)
+SPECS_CREATE = _only("extra_specs", _SPECS)
 SPEC_UPDATE: Schema = {**_SPECS, "minProperties": 1, "maxProperties": 1}
-ADD_TENANT_ACCESS = _body(
-    "addTenantAccess",
-    {
-        "type": "object",
-        "properties": {"tenant": _TENANT},
-        "required": ["tenant"],
-        "additionalProperties": False,
-    },
-)
-REMOVE_TENANT_ACCESS = _body(
-    "removeTenantAccess",
-    {
-        "type": "object",
-        "properties": {"tenant": _TENANT},
-        "required": ["tenant"],
-        "additionalProperties": False,
-    },
-)
+
+
+def tenant_access(action: str) -> Schema:
+    """`{"addTenantAccess": {"tenant": P}}`, `{"removeTenantAccess": ...}`."""
+    return _only(action, _only("tenant", {"type": "string", "minLength": 1, "maxLength": 255}))
+
+
+def keypair_create(version: Version) -> Schema:
+    pattern = r"^[_\-\@\. a-zA-Z0-9]+$" if version >= V2_92 else r"^[_\- a-zA-Z0-9]+$"
+    named = {"type": "string", "pattern": pattern, "minLength": 1, "maxLength": 255}
+    props: Schema = {"name": {"allOf": [_NAME, named]}}
+    if version >= V2_2:
+        props["type"] = {"type": "string", "enum": ["ssh", "x509"]}
+    props["public_key"] = _STRING
+    if version >= V2_10:
+        props["user_id"] = _STRING
+    required = ("name", "public_key") if version >= V2_92 else ("name",)
+    return _only("keypair", _object(props, *required))
+
+
+def keypair_query(version: Version, paged: bool = False) -> Schema:
+    """GET /os-keypairs (`paged`: from 2.35), GET and DELETE /os-keypairs/{name}."""
+    props: Schema = {"user_id": _multi(_STRING)} if version >= V2_10 else {}
+    if paged and version >= V2_35:
+        props.update(_PAGES)
+    return _query(props, strict=version >= V2_75)
