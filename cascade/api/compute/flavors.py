@@ -73,10 +73,6 @@ def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
-def viewer(ctx: Context) -> service.Viewer:
-    return service.Viewer(ctx.project_id, ctx.is_admin)
-
-
 def request_id(request: Request) -> str:
     """The id the pods get: the client's global request id, else ours."""
     state = request.scope.get("state", {})
@@ -104,17 +100,6 @@ def shows_specs(request: Request, ctx: Context, version: Version) -> bool:
     return version >= V2_61 and bool(request.app.state.policy.allows(SPECS_INDEX, ctx))
 
 
-def brief(request: Request, flavor: Flavor, version: Version) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": flavor.id,
-        "name": flavor.name,
-        "links": links(request, flavor.id),
-    }
-    if version >= schemas.V2_55:
-        view["description"] = flavor.description
-    return view
-
-
 def full(request: Request, flavor: Flavor, version: Version, specs: bool) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": flavor.id,
@@ -136,6 +121,11 @@ def full(request: Request, flavor: Flavor, version: Version, specs: bool) -> dic
     if version >= schemas.V2_102:
         del view["OS-FLV-DISABLED:disabled"], view["rxtx_factor"]
     return view
+
+
+def brief(request: Request, flavor: Flavor, version: Version) -> dict[str, Any]:
+    view = full(request, flavor, version, specs=False)
+    return {k: view[k] for k in ("id", "name", "links", "description") if k in view}
 
 
 # -- listing ------------------------------------------------------------------------------
@@ -190,7 +180,7 @@ async def _listing(request: Request, version: Version, detail: bool) -> Response
     )
     async with session(request) as db:
         with translated():
-            found = await service.list_flavors(db, viewer(ctx), query)
+            found = await service.list_flavors(db, ctx, query)
     collection = "flavors/detail" if detail else "flavors"
     if detail:
         specs = shows_specs(request, ctx, version)
@@ -221,7 +211,7 @@ async def show(request: Request) -> Response:
     ctx = context(request)
     async with session(request) as db:
         with translated():
-            flavor = await service.get(db, request.path_params["flavor_id"], viewer(ctx))
+            flavor = await service.get(db, request.path_params["flavor_id"], ctx)
     return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.flavors import bad, push, translated, viewer
+from cascade.api.compute.flavors import bad, push, translated
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
@@ -58,7 +58,7 @@ async def index(request: Request) -> Response:
     ctx = authorize(request, RULE % "index")
     async with session(request) as db:
         with translated():
-            specs = await service.extra_specs(db, request.path_params["flavor_id"], viewer(ctx))
+            specs = await service.extra_specs(db, request.path_params["flavor_id"], ctx)
     return reply({"extra_specs": specs})
 
 
@@ -77,7 +77,7 @@ async def show(request: Request) -> Response:
     flavor_id, key = request.path_params["flavor_id"], request.path_params["key"]
     async with session(request) as db:
         with translated():
-            specs = await service.extra_specs(db, flavor_id, viewer(ctx))
+            specs = await service.extra_specs(db, flavor_id, ctx)
     if key not in specs:
         missing = service.ExtraSpecNotFound(flavor_id, key)
         raise ComputeError(404, str(missing))

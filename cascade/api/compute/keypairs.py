@@ -30,12 +30,12 @@ from starlette.responses import Response
 
 from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.forward import caller_for
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Keypair
-from cascade.pods.compute import Caller
 from cascade.services import keypair_copies, keypairs, quotas
 from cascade.versions import Version
 
@@ -76,10 +76,6 @@ async def _one(request: Request, action: str) -> tuple[Version, Context, str]:
     user_id = schemas.query(request, schemas.keypair_query(version)).get("user_id", [None])[0]
     ctx = _target(request, action, user_id)
     return version, ctx, user_id or ctx.user_id
-
-
-def _caller(request: Request, ctx: Context, version: Version) -> Caller:
-    return Caller(ctx.token, str(version), str(request.scope["state"].get("request_id", "")))
 
 
 def _view(keypair: Keypair, version: Version, names: tuple[str, ...]) -> dict[str, Any]:
@@ -178,7 +174,7 @@ async def show(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     """DELETE /os-keypairs/{name}: 202 up to 2.1, 204 from 2.2; pod copies go too."""
-    version, ctx, owner = await _one(request, "delete")
+    version, _, owner = await _one(request, "delete")
     async with session(request) as db:
         with translated():
             await keypair_copies.delete_with_copies(
@@ -186,6 +182,6 @@ async def delete(request: Request) -> Response:
                 request.app.state.registry,
                 owner,
                 request.path_params["name"],
-                _caller(request, ctx, version),
+                caller_for(request, version),
             )
     return reply(None, 204 if version >= schemas.V2_2 else 202)

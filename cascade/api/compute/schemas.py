@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.handlers import json_body
+from cascade.services.flavors import SORT_COLUMNS  # Nova's sort keys
 from cascade.versions import Version
 
 Schema = dict[str, Any]
@@ -223,24 +224,6 @@ _SPECS: Schema = {
     "additionalProperties": False,
 }
 
-SORT_KEYS = (
-    "created_at",
-    "description",
-    "disabled",
-    "ephemeral_gb",
-    "flavorid",
-    "id",
-    "is_public",
-    "memory_mb",
-    "name",
-    "root_gb",
-    "rxtx_factor",
-    "swap",
-    "updated_at",
-    "vcpu_weight",
-    "vcpus",
-)
-
 
 def flavor_create(version: Version) -> Schema:
     props: Schema = {
@@ -275,7 +258,7 @@ FLAVOR_UPDATE = _only("flavor", _only("description", _DESCRIPTION))
 
 
 def flavor_index_query(version: Version) -> Schema:
-    keys = [k for k in SORT_KEYS if version < V2_102 or k != "rxtx_factor"]
+    keys = [k for k in SORT_COLUMNS if version < V2_102 or k != "rxtx_factor"]
     props: Schema = {
         **_PAGES,
         "is_public": _multi(_STRING),
