@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import schemas
-from cascade.api.compute.flavors import bad, push, translated
+from cascade.api.compute.flavors import bad, change, translated
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
@@ -61,14 +61,11 @@ async def action(request: Request) -> Response:
         raise bad(f"There is no such action: {name}")
     schemas.check(schemas.tenant_access(name), body)
     authorize(request, ACTIONS[name])
-    flavor_id, tenant = request.path_params["flavor_id"], body[name]["tenant"]
-    async with session(request) as db:
-        with translated():
-            if name == "addTenantAccess":
-                projects = await service.add_access(
-                    db, flavor_id, tenant, refuse_public=version >= V2_7
-                )
-            else:
-                projects = await service.remove_access(db, flavor_id, tenant)
-        await push(request, db, flavor_id)
-    return reply(view(flavor_id, projects))
+    tenant, refuse_public = body[name]["tenant"], version >= V2_7
+    if name == "addTenantAccess":
+        projects = await change(
+            request, lambda db, fid: service.add_access(db, fid, tenant, refuse_public)
+        )
+    else:
+        projects = await change(request, lambda db, fid: service.remove_access(db, fid, tenant))
+    return reply(view(request.path_params["flavor_id"], projects))

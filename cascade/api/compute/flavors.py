@@ -23,9 +23,9 @@ written. A change reaches the pods holding a copy once the top has it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,7 @@ from cascade.services import flavor_copies
 from cascade.services import flavors as service
 from cascade.versions import Version
 
+T = TypeVar("T")
 V2_61 = Version(2, 61)  # extra_specs in the flavor
 SPECS_INDEX = "os_compute_api:os-flavor-extra-specs:index"
 STATUS: tuple[tuple[type[service.FlavorError], int], ...] = (
@@ -79,9 +80,16 @@ def request_id(request: Request) -> str:
     return str(state.get("global_request_id") or state.get("request_id", ""))
 
 
-async def push(request: Request, db: AsyncSession, flavor_id: str) -> None:
-    """After a committed change: bring the pods' copies in line (never fails the request)."""
-    await flavor_copies.sync_to_pods(db, request.app.state.registry, flavor_id, request_id(request))
+async def change(request: Request, make: Callable[[AsyncSession, str], Awaitable[T]]) -> T:
+    """`make` a change to the path's flavor; once committed, bring the pods' copies in line
+    (which never fails the request)."""
+    flavor_id = request.path_params["flavor_id"]
+    async with session(request) as db:
+        with translated():
+            done = await make(db, flavor_id)
+        registry = request.app.state.registry
+        await flavor_copies.sync_to_pods(db, registry, flavor_id, request_id(request))
+    return done
 
 
 # -- views --------------------------------------------------------------------------------
@@ -266,12 +274,8 @@ async def update(request: Request) -> Response:
         raise ComputeError(404, "The resource could not be found.")
     body = await schemas.body(request, schemas.FLAVOR_UPDATE)
     ctx = authorize(request, "os_compute_api:os-flavor-manage:update")
-    async with session(request) as db:
-        with translated():
-            flavor = await service.update_description(
-                db, request.path_params["flavor_id"], body["flavor"]["description"]
-            )
-        await push(request, db, flavor.id)
+    description = body["flavor"]["description"]
+    flavor = await change(request, lambda db, fid: service.update_description(db, fid, description))
     return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 
