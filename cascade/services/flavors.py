@@ -9,7 +9,6 @@ does. The messages of the exceptions are Nova's. Copies in the pods are
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,22 +66,6 @@ class PodCopyFailed(PodRefused):
     """A pod refused a call about a flavor copy: its status and message, with the pod named."""
 
     what = "a flavor copy"
-
-
-@dataclass(frozen=True)
-class NewFlavor:
-    """A validated create; `id` None means a generated uuid."""
-
-    name: str
-    ram: int
-    vcpus: int
-    disk: int
-    ephemeral: int = 0
-    swap: int = 0
-    rxtx_factor: float = 1.0
-    is_public: bool = True
-    description: str | None = None
-    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,33 +134,22 @@ async def _clash(db: AsyncSession, flavor_id: str, name: str) -> FlavorConflict 
     return None
 
 
-async def create(db: AsyncSession, new: NewFlavor) -> Flavor:
-    """Add a flavor; FlavorConflict when its id or name is taken."""
-    flavor_id = new.id or str(uuid.uuid4())
-    clash = await _clash(db, flavor_id, new.name)
+async def create(db: AsyncSession, flavor: Flavor) -> Flavor:
+    """Add a new flavor (enabled, without extra specs); FlavorConflict when its id or name
+    is taken."""
+    flavor_id, name = flavor.id, flavor.name
+    clash = await _clash(db, flavor_id, name)
     if clash is not None:
         raise clash
-    flavor = Flavor(
-        id=flavor_id,
-        name=new.name,
-        ram=new.ram,
-        vcpus=new.vcpus,
-        disk=new.disk,
-        ephemeral=new.ephemeral,
-        swap=new.swap,
-        rxtx_factor=new.rxtx_factor,
-        is_public=new.is_public,
-        disabled=False,
-        description=new.description,
-        extra_specs={},
-        created_at=now(),
-    )
+    flavor.disabled = False
+    flavor.extra_specs = {}
+    flavor.created_at = now()
     db.add(flavor)
     try:
         await db.commit()
     except IntegrityError as exc:  # a concurrent create took the id or the name
         await db.rollback()
-        raise (await _clash(db, flavor_id, new.name) or FlavorConflict(str(exc.orig))) from exc
+        raise (await _clash(db, flavor_id, name) or FlavorConflict(str(exc.orig))) from exc
     return flavor
 
 

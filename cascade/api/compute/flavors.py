@@ -23,6 +23,7 @@ written. A change reaches the pods holding a copy once the top has it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -233,7 +234,7 @@ def _integer(vals: dict[str, Any], key: str, name: str) -> int:
         raise bad(f"Invalid input received: {name} must be an integer") from None
 
 
-def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
+def _new_flavor(vals: dict[str, Any], version: Version) -> Flavor:
     """The validated body as the service takes it, read the way Nova reads it."""
     rxtx = float(vals.get("rxtx_factor", 1.0))
     if not 0 < rxtx <= RXTX_MAX:
@@ -243,7 +244,8 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
         )
     public = vals.get("os-flavor-access:is_public", True)
     raw_id = vals.get("id")
-    return service.NewFlavor(
+    return Flavor(
+        id=str(raw_id) if raw_id else str(uuid.uuid4()),  # Nova's for a missing, null or 0 id
         name=str(vals["name"]).strip(),
         ram=_integer(vals, "ram", "ram"),
         vcpus=_integer(vals, "vcpus", "vcpus"),
@@ -253,7 +255,6 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
         rxtx_factor=rxtx,
         is_public=public if isinstance(public, bool) else bool(_strict_bool(str(public))),
         description=vals.get("description") if version >= schemas.V2_55 else None,
-        id=str(raw_id) if raw_id else None,  # Nova makes a uuid for a missing, null or 0 id
     )
 
 
