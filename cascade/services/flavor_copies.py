@@ -1,26 +1,19 @@
-"""Copies of top flavors in the pods (no HTTP types here).
+"""Copies of top flavors in the pods, a `copies.Kind` (no HTTP types here).
 
 A pod gets a copy of a top flavor the first time a server there needs it
-(`ensure_in_pod`). Only admins may create flavors, so the copy is made with
-Cascade's service token, at microversion 2.55 (the first that takes a
-description), and named `cascade-<top id>`: names are unique in a Nova and
-the top name may clash with the pod's own flavors. The pod picks its id. The
-copy has the top's sizes, rxtx_factor, visibility, description, extra specs
-and, for a private flavor, the access of every project that has it.
-
-Each copy is a `flavor` routing (project "": flavors are shared) written
-before the copy is made. A routing with a bottom id is trusted. Otherwise the
-name is looked up first, so a retry after a crash never makes a duplicate: a
-copy found is adopted and brought in line with the top; one whose sizes
-differ is a leftover of a deleted top flavor of the same id and is replaced
-(servers in the pod keep their embedded flavor, as Nova allows).
+(`ensure_in_pod`), made with Cascade's service token (only admins may create
+flavors) at microversion 2.55 (the first that takes a description) and named
+`cascade-<top id>` (the top name may clash with the pod's own flavors); the
+pod picks its id. The copy has the top's sizes, rxtx_factor, visibility,
+description, extra specs and, for a private flavor, the access of every
+project that has it. A copy found by name whose sizes differ is a leftover of
+a deleted top flavor of the same id and is replaced (servers in the pod keep
+their embedded flavor, as Nova allows).
 
 `sync_to_pods` brings every copy in line with the top after the top's
 description, extra specs or access changed. It compares rather than replays,
-so it also heals a copy an earlier failed sync left behind.
-
-A pod's refusal is `PodCopyFailed` (pod, status, message); `PodUnavailable`
-(unreachable, timed out, breaker open) is passed on.
+so it also heals a copy an earlier failed sync left behind. A pod's refusal
+is `PodCopyFailed`; `PodUnavailable` is passed on.
 """
 
 from __future__ import annotations
@@ -30,7 +23,6 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Flavor, Pod, Routing
@@ -45,11 +37,6 @@ VERSION = "2.55"  # the first microversion with flavor descriptions
 PAGE = 1000
 
 
-def bottom_name(top_id: str) -> str:
-    """The name of a top flavor's copy in every pod."""
-    return f"{copies.PREFIX}{top_id}"
-
-
 def _flavor_path(bottom_id: str, rest: str = "") -> str:
     return f"/flavors/{quote(bottom_id, safe='')}{rest}"
 
@@ -62,7 +49,7 @@ class FlavorCopy:
     resource: str = RESOURCE
 
     def name(self, top: Flavor) -> str:
-        return bottom_name(top.id)
+        return f"{copies.PREFIX}{top.id}"
 
     def bottom_id(self, copy: dict[str, Any]) -> str:
         return str(copy["id"])
@@ -181,16 +168,6 @@ async def ensure_in_pod(
     # a new copy: server views of this process must know its name at once
     registry.cache(servers.FlavorNames).pop(pod.id, None)
     return bottom_id
-
-
-async def bottom_to_top(db: AsyncSession, pod_id: str, bottom_id: str) -> str | None:
-    """The top flavor whose copy in pod `pod_id` is `bottom_id`, if it is one."""
-    query = select(Routing.top_id).where(
-        Routing.resource_type == RESOURCE,
-        Routing.pod_id == pod_id,
-        Routing.bottom_id == bottom_id,
-    )
-    return await db.scalar(query)
 
 
 async def sync_to_pods(

@@ -9,10 +9,8 @@ does. The messages of the exceptions are Nova's. Copies in the pods are
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
@@ -20,8 +18,10 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.context import Context
 from cascade.db.models import Flavor, FlavorAccess, Routing
 from cascade.pods.compute import PodRefused
+from cascade.services.copies import now
 
 RESOURCE = "flavor"  # the routings of pod copies
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
@@ -69,31 +69,6 @@ class PodCopyFailed(PodRefused):
 
 
 @dataclass(frozen=True)
-class Viewer:
-    """Who looks: admins see every flavor, others the public ones and those their
-    project has access to."""
-
-    project_id: str | None
-    is_admin: bool
-
-
-@dataclass(frozen=True)
-class NewFlavor:
-    """A validated create; `id` None means a generated uuid."""
-
-    name: str
-    ram: int
-    vcpus: int
-    disk: int
-    ephemeral: int = 0
-    swap: int = 0
-    rxtx_factor: float = 1.0
-    is_public: bool = True
-    description: str | None = None
-    id: str | None = None
-
-
-@dataclass(frozen=True)
 class ListQuery:
     """Nova's list parameters. `is_public` (True: public and the viewer's private
     ones; False: private only; None: all) is honoured for admins only: others get
@@ -130,24 +105,21 @@ SORT_COLUMNS: dict[str, str | None] = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _accessible(project_id: str | None) -> ColumnElement[bool]:
     allowed = select(FlavorAccess.flavor_id).where(FlavorAccess.project_id == project_id)
     return Flavor.id.in_(allowed)
 
 
-def _visible(viewer: Viewer | None) -> Select[Flavor]:
+def _visible(viewer: Context | None) -> Select[Flavor]:
     query = select(Flavor)
     if viewer is not None and not viewer.is_admin:
         query = query.where(or_(Flavor.is_public.is_(True), _accessible(viewer.project_id)))
     return query
 
 
-async def get(db: AsyncSession, flavor_id: str, viewer: Viewer | None = None) -> Flavor:
-    """The flavor if `viewer` may see it (None: anyone's), else FlavorNotFound."""
+async def get(db: AsyncSession, flavor_id: str, viewer: Context | None = None) -> Flavor:
+    """The flavor if `viewer` may see it (None: anyone's), else FlavorNotFound: admins see
+    every flavor, others the public ones and those their project has access to."""
     found = await db.scalar(_visible(viewer).where(Flavor.id == flavor_id))
     if found is None:
         raise FlavorNotFound(flavor_id)
@@ -162,33 +134,22 @@ async def _clash(db: AsyncSession, flavor_id: str, name: str) -> FlavorConflict 
     return None
 
 
-async def create(db: AsyncSession, new: NewFlavor) -> Flavor:
-    """Add a flavor; FlavorConflict when its id or name is taken."""
-    flavor_id = new.id or str(uuid.uuid4())
-    clash = await _clash(db, flavor_id, new.name)
+async def create(db: AsyncSession, flavor: Flavor) -> Flavor:
+    """Add a new flavor (enabled, without extra specs); FlavorConflict when its id or name
+    is taken."""
+    flavor_id, name = flavor.id, flavor.name
+    clash = await _clash(db, flavor_id, name)
     if clash is not None:
         raise clash
-    flavor = Flavor(
-        id=flavor_id,
-        name=new.name,
-        ram=new.ram,
-        vcpus=new.vcpus,
-        disk=new.disk,
-        ephemeral=new.ephemeral,
-        swap=new.swap,
-        rxtx_factor=new.rxtx_factor,
-        is_public=new.is_public,
-        disabled=False,
-        description=new.description,
-        extra_specs={},
-        created_at=_now(),
-    )
+    flavor.disabled = False
+    flavor.extra_specs = {}
+    flavor.created_at = now()
     db.add(flavor)
     try:
         await db.commit()
     except IntegrityError as exc:  # a concurrent create took the id or the name
         await db.rollback()
-        raise (await _clash(db, flavor_id, new.name) or FlavorConflict(str(exc.orig))) from exc
+        raise (await _clash(db, flavor_id, name) or FlavorConflict(str(exc.orig))) from exc
     return flavor
 
 
@@ -198,7 +159,7 @@ def _sort_key(flavor: Flavor, column: str | None) -> tuple[Any, ...]:
     return (value is not None, value if value is not None else 0), flavor.created_at, flavor.id
 
 
-async def list_flavors(db: AsyncSession, viewer: Viewer, query: ListQuery) -> list[Flavor]:
+async def list_flavors(db: AsyncSession, viewer: Context, query: ListQuery) -> list[Flavor]:
     """One page of the flavors `viewer` may see, filtered and sorted as Nova does.
 
     Sorting and paging run in Python over the filtered rows (a cloud has tens
@@ -243,7 +204,7 @@ async def list_flavors(db: AsyncSession, viewer: Viewer, query: ListQuery) -> li
 async def update_description(db: AsyncSession, flavor_id: str, description: str | None) -> Flavor:
     flavor = await get(db, flavor_id)
     flavor.description = description
-    flavor.updated_at = _now()
+    flavor.updated_at = now()
     await db.commit()
     return flavor
 
@@ -267,7 +228,7 @@ async def delete(db: AsyncSession, flavor_id: str) -> None:
 # -- extra specs --------------------------------------------------------------------------
 
 
-async def extra_specs(db: AsyncSession, flavor_id: str, viewer: Viewer | None) -> dict[str, str]:
+async def extra_specs(db: AsyncSession, flavor_id: str, viewer: Context | None) -> dict[str, str]:
     return dict((await get(db, flavor_id, viewer)).extra_specs or {})
 
 
@@ -275,7 +236,7 @@ async def set_extra_specs(db: AsyncSession, flavor_id: str, specs: Mapping[str, 
     """Add or replace the given keys; the others stay."""
     flavor = await get(db, flavor_id)
     flavor.extra_specs = {**(flavor.extra_specs or {}), **specs}  # a new dict: JSON is not tracked
-    flavor.updated_at = _now()
+    flavor.updated_at = now()
     await db.commit()
     return flavor
 
@@ -287,7 +248,7 @@ async def delete_extra_spec(db: AsyncSession, flavor_id: str, key: str) -> Flavo
         raise ExtraSpecNotFound(flavor_id, key)
     del specs[key]
     flavor.extra_specs = specs
-    flavor.updated_at = _now()
+    flavor.updated_at = now()
     await db.commit()
     return flavor
 

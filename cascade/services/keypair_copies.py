@@ -115,10 +115,11 @@ async def ensure_in_pod(
     await copies.ensure(db, api, KeypairCopy(keypair.user_id), keypair, keypair.id)
 
 
-async def delete_copies(
-    db: AsyncSession, registry: PodRegistry, keypair: Keypair, caller: Caller
+async def delete_with_copies(
+    db: AsyncSession, registry: PodRegistry, user_id: str, name: str, caller: Caller
 ) -> None:
-    """Delete the copies of a (deleted) top keypair from every pod that has one.
+    """Delete the user's top keypair `name` (`keypairs.KeypairNotFound` if none), then its
+    copies in every pod that has one.
 
     The calls go with `caller`'s token, on behalf of the keypair's owner. A
     copy's routing goes with it. A pod that fails is logged and its routing is
@@ -127,10 +128,11 @@ async def delete_copies(
     finds it, instead of an orphan nobody knows about. A new top keypair of
     the same name replaces the stale copy anyway (`ensure_in_pod`).
     """
+    keypair = await keypairs.delete(db, user_id, name)
 
     async def remove(pod: Pod, routing: Routing) -> None:
-        name = routing.bottom_id or keypair.name
-        await _delete_copy(_api(registry, pod, caller), name, keypair.user_id)
+        bottom = routing.bottom_id or keypair.name
+        await _delete_copy(_api(registry, pod, caller), bottom, keypair.user_id)
 
     done = await copies.each_copy(db, RESOURCE, keypair.id, remove, parallel=True, intents=True)
     for routing, error in done:
@@ -150,11 +152,3 @@ async def delete_copies(
         routing.status = "stale"
         routing.updated_at = copies.now()
     await db.commit()
-
-
-async def delete_with_copies(
-    db: AsyncSession, registry: PodRegistry, user_id: str, name: str, caller: Caller
-) -> None:
-    """Delete the user's top keypair `name` (`keypairs.KeypairNotFound` if none), then
-    its copies in the pods."""
-    await delete_copies(db, registry, await keypairs.delete(db, user_id, name), caller)

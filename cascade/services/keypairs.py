@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Keypair
+from cascade.services.copies import now
 
 KEYPAIRS_PER_USER = 100  # Nova's default `[quota] key_pairs`
 TYPES = ("ssh", "x509")
@@ -130,7 +131,7 @@ def generate_x509(user_id: str) -> tuple[str, str]:
     subject CN=<user_id>, client-auth usage, UPN <user_id>@localhost, ten years."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user_id)])
-    now = datetime.now(UTC)
+    start = datetime.now(UTC)
     upn = x509.OtherName(_UPN_OID, _der_utf8(f"{user_id}@localhost"))
     cert = (
         x509.CertificateBuilder()
@@ -138,8 +139,8 @@ def generate_x509(user_id: str) -> tuple[str, str]:
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=X509_DAYS))
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=X509_DAYS))
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName([upn]), critical=False)
         .sign(key, hashes.SHA256())
@@ -149,10 +150,6 @@ def generate_x509(user_id: str) -> tuple[str, str]:
     )
     certificate = cert.public_bytes(serialization.Encoding.PEM).decode()
     return base64.b64encode(bundle).decode("ascii"), certificate
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def _count(db: AsyncSession, user_id: str) -> int:
@@ -199,7 +196,7 @@ async def create(
         type=key_type,
         fingerprint=fingerprint(key, key_type),
         public_key=key,
-        created_at=_now(),
+        created_at=now(),
     )
     db.add(keypair)
     try:

@@ -591,8 +591,9 @@ async def test_a_copy_is_made_once_with_specs_and_access(
     (routing,) = await flavor_routings(app)
     assert (routing.status, routing.bottom_id, routing.project_id) == ("active", bottom, "")
     async with app.state.sessions() as db:
-        assert await flavor_copies.bottom_to_top(db, pod.id, bottom) == "f1"
-        assert await flavor_copies.bottom_to_top(db, pod.id, "other") is None
+        found = await routings.find_bottom(db, "flavor", pod.id, bottom)
+        assert found is not None and found.top_id == "f1"
+        assert await routings.find_bottom(db, "flavor", pod.id, "other") is None
 
 
 async def test_a_routing_left_creating_is_reconciled_by_name(

@@ -20,8 +20,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import flavor_schemas as schemas
-from cascade.api.compute.flavors import bad, push, translated
+from cascade.api.compute import schemas
+from cascade.api.compute.flavors import bad, change, translated
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
@@ -31,8 +31,8 @@ from cascade.versions import Version
 V2_7 = Version(2, 7)  # access to a public flavor is refused
 RULE = "os_compute_api:os-flavor-access"
 ACTIONS = {
-    "addTenantAccess": (schemas.ADD_TENANT_ACCESS, f"{RULE}:add_tenant_access"),
-    "removeTenantAccess": (schemas.REMOVE_TENANT_ACCESS, f"{RULE}:remove_tenant_access"),
+    "addTenantAccess": f"{RULE}:add_tenant_access",
+    "removeTenantAccess": f"{RULE}:remove_tenant_access",
 }
 
 
@@ -42,7 +42,7 @@ def view(flavor_id: str, projects: list[str]) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
+    schemas.query(request, schemas.show_query(version))
     authorize(request, RULE)
     flavor_id = request.path_params["flavor_id"]
     async with session(request) as db:
@@ -59,17 +59,13 @@ async def action(request: Request) -> Response:
     (name,) = body
     if name not in ACTIONS:
         raise bad(f"There is no such action: {name}")
-    schema, rule = ACTIONS[name]
-    schemas.check(schema, body)
-    authorize(request, rule)
-    flavor_id, tenant = request.path_params["flavor_id"], body[name]["tenant"]
-    async with session(request) as db:
-        with translated():
-            if name == "addTenantAccess":
-                projects = await service.add_access(
-                    db, flavor_id, tenant, refuse_public=version >= V2_7
-                )
-            else:
-                projects = await service.remove_access(db, flavor_id, tenant)
-        await push(request, db, flavor_id)
-    return reply(view(flavor_id, projects))
+    schemas.check(schemas.tenant_access(name), body)
+    authorize(request, ACTIONS[name])
+    tenant, refuse_public = body[name]["tenant"], version >= V2_7
+    if name == "addTenantAccess":
+        projects = await change(
+            request, lambda db, fid: service.add_access(db, fid, tenant, refuse_public)
+        )
+    else:
+        projects = await change(request, lambda db, fid: service.remove_access(db, fid, tenant))
+    return reply(view(request.path_params["flavor_id"], projects))

@@ -23,19 +23,20 @@ written. A change reaches the pods holding a copy once the top has it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import flavor_schemas as schemas
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.db.models import Flavor
@@ -43,6 +44,7 @@ from cascade.services import flavor_copies
 from cascade.services import flavors as service
 from cascade.versions import Version
 
+T = TypeVar("T")
 V2_61 = Version(2, 61)  # extra_specs in the flavor
 SPECS_INDEX = "os_compute_api:os-flavor-extra-specs:index"
 STATUS: tuple[tuple[type[service.FlavorError], int], ...] = (
@@ -73,19 +75,22 @@ def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
-def viewer(ctx: Context) -> service.Viewer:
-    return service.Viewer(ctx.project_id, ctx.is_admin)
-
-
 def request_id(request: Request) -> str:
     """The id the pods get: the client's global request id, else ours."""
     state = request.scope.get("state", {})
     return str(state.get("global_request_id") or state.get("request_id", ""))
 
 
-async def push(request: Request, db: AsyncSession, flavor_id: str) -> None:
-    """After a committed change: bring the pods' copies in line (never fails the request)."""
-    await flavor_copies.sync_to_pods(db, request.app.state.registry, flavor_id, request_id(request))
+async def change(request: Request, make: Callable[[AsyncSession, str], Awaitable[T]]) -> T:
+    """`make` a change to the path's flavor; once committed, bring the pods' copies in line
+    (which never fails the request)."""
+    flavor_id = request.path_params["flavor_id"]
+    async with session(request) as db:
+        with translated():
+            done = await make(db, flavor_id)
+        registry = request.app.state.registry
+        await flavor_copies.sync_to_pods(db, registry, flavor_id, request_id(request))
+    return done
 
 
 # -- views --------------------------------------------------------------------------------
@@ -102,17 +107,6 @@ def links(request: Request, flavor_id: str) -> list[dict[str, str]]:
 
 def shows_specs(request: Request, ctx: Context, version: Version) -> bool:
     return version >= V2_61 and bool(request.app.state.policy.allows(SPECS_INDEX, ctx))
-
-
-def brief(request: Request, flavor: Flavor, version: Version) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": flavor.id,
-        "name": flavor.name,
-        "links": links(request, flavor.id),
-    }
-    if version >= schemas.V2_55:
-        view["description"] = flavor.description
-    return view
 
 
 def full(request: Request, flavor: Flavor, version: Version, specs: bool) -> dict[str, Any]:
@@ -136,6 +130,11 @@ def full(request: Request, flavor: Flavor, version: Version, specs: bool) -> dic
     if version >= schemas.V2_102:
         del view["OS-FLV-DISABLED:disabled"], view["rxtx_factor"]
     return view
+
+
+def brief(request: Request, flavor: Flavor, version: Version) -> dict[str, Any]:
+    view = full(request, flavor, version, specs=False)
+    return {k: view[k] for k in ("id", "name", "links", "description") if k in view}
 
 
 # -- listing ------------------------------------------------------------------------------
@@ -176,11 +175,8 @@ def _limit(params: dict[str, str]) -> int:
 
 async def _listing(request: Request, version: Version, detail: bool) -> Response:
     ctx = context(request)
-    raw = schemas.query_of(request)
-    schema = schemas.flavor_index_query(version)
-    schemas.check(schema, raw, query=True)
-    # the last value of a repeated parameter wins; unknown ones were dropped (or refused)
-    params = {k: v[-1] for k, v in raw.items() if k in schema["properties"]}
+    known = schemas.query(request, schemas.flavor_index_query(version))
+    params = {k: v[-1] for k, v in known.items()}  # the last of repeated values wins
     query = service.ListQuery(
         is_public=_is_public(params.get("is_public")) if ctx.is_admin else True,
         min_ram=_at_least(params, "minRam"),
@@ -193,7 +189,7 @@ async def _listing(request: Request, version: Version, detail: bool) -> Response
     )
     async with session(request) as db:
         with translated():
-            found = await service.list_flavors(db, viewer(ctx), query)
+            found = await service.list_flavors(db, ctx, query)
     collection = "flavors/detail" if detail else "flavors"
     if detail:
         specs = shows_specs(request, ctx, version)
@@ -220,11 +216,11 @@ async def detail(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
+    schemas.query(request, schemas.show_query(version))
     ctx = context(request)
     async with session(request) as db:
         with translated():
-            flavor = await service.get(db, request.path_params["flavor_id"], viewer(ctx))
+            flavor = await service.get(db, request.path_params["flavor_id"], ctx)
     return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 
@@ -238,7 +234,7 @@ def _integer(vals: dict[str, Any], key: str, name: str) -> int:
         raise bad(f"Invalid input received: {name} must be an integer") from None
 
 
-def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
+def _new_flavor(vals: dict[str, Any], version: Version) -> Flavor:
     """The validated body as the service takes it, read the way Nova reads it."""
     rxtx = float(vals.get("rxtx_factor", 1.0))
     if not 0 < rxtx <= RXTX_MAX:
@@ -248,7 +244,8 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
         )
     public = vals.get("os-flavor-access:is_public", True)
     raw_id = vals.get("id")
-    return service.NewFlavor(
+    return Flavor(
+        id=str(raw_id) if raw_id else str(uuid.uuid4()),  # Nova's for a missing, null or 0 id
         name=str(vals["name"]).strip(),
         ram=_integer(vals, "ram", "ram"),
         vcpus=_integer(vals, "vcpus", "vcpus"),
@@ -258,14 +255,12 @@ def _new_flavor(vals: dict[str, Any], version: Version) -> service.NewFlavor:
         rxtx_factor=rxtx,
         is_public=public if isinstance(public, bool) else bool(_strict_bool(str(public))),
         description=vals.get("description") if version >= schemas.V2_55 else None,
-        id=str(raw_id) if raw_id else None,  # Nova makes a uuid for a missing, null or 0 id
     )
 
 
 async def create(request: Request) -> Response:
     version = await negotiated(request)
-    body = await json_body(request)
-    schemas.check(schemas.flavor_create(version), body)
+    body = await schemas.body(request, schemas.flavor_create(version))
     ctx = authorize(request, "os_compute_api:os-flavor-manage:create")
     new = _new_flavor(body["flavor"], version)
     async with session(request) as db:
@@ -278,15 +273,10 @@ async def update(request: Request) -> Response:
     version = await negotiated(request)
     if version < schemas.V2_55:  # Nova has no such method before: a plain 404
         raise ComputeError(404, "The resource could not be found.")
-    body = await json_body(request)
-    schemas.check(schemas.FLAVOR_UPDATE, body)
+    body = await schemas.body(request, schemas.FLAVOR_UPDATE)
     ctx = authorize(request, "os_compute_api:os-flavor-manage:update")
-    async with session(request) as db:
-        with translated():
-            flavor = await service.update_description(
-                db, request.path_params["flavor_id"], body["flavor"]["description"]
-            )
-        await push(request, db, flavor.id)
+    description = body["flavor"]["description"]
+    flavor = await change(request, lambda db, fid: service.update_description(db, fid, description))
     return reply({"flavor": full(request, flavor, version, shows_specs(request, ctx, version))})
 
 

@@ -22,11 +22,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import flavor_schemas as schemas
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.flavors import bad, push, translated, viewer
+from cascade.api.compute.flavors import bad, change, translated
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.services import flavors as service
 
@@ -44,66 +44,51 @@ def _as_text(specs: dict[str, Any]) -> dict[str, str]:
     return stored
 
 
-async def _set(request: Request, specs: dict[str, str]) -> None:
-    """Add or replace `specs` on the path's flavor, then bring its pod copies in line."""
+async def _read(request: Request, action: str) -> dict[str, str]:
+    """The path's flavor's extra specs, for a caller allowed to `action` them."""
+    version = await negotiated(request)
+    schemas.query(request, schemas.show_query(version))
+    ctx = authorize(request, RULE % action)
     async with session(request) as db:
         with translated():
-            flavor = await service.set_extra_specs(db, request.path_params["flavor_id"], specs)
-        await push(request, db, flavor.id)
+            return await service.extra_specs(db, request.path_params["flavor_id"], ctx)
 
 
 async def index(request: Request) -> Response:
-    version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
-    ctx = authorize(request, RULE % "index")
-    async with session(request) as db:
-        with translated():
-            specs = await service.extra_specs(db, request.path_params["flavor_id"], viewer(ctx))
-    return reply({"extra_specs": specs})
+    return reply({"extra_specs": await _read(request, "index")})
 
 
 async def create(request: Request) -> Response:
     await negotiated(request)
-    body = await json_body(request)
-    schemas.check(schemas.SPECS_CREATE, body)
+    body = await schemas.body(request, schemas.SPECS_CREATE)
     authorize(request, RULE % "create")
-    await _set(request, _as_text(body["extra_specs"]))
+    specs = _as_text(body["extra_specs"])
+    await change(request, lambda db, fid: service.set_extra_specs(db, fid, specs))
     return reply(body)
 
 
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    schemas.check(schemas.show_query(version), schemas.query_of(request), query=True)
-    ctx = authorize(request, RULE % "show")
-    flavor_id, key = request.path_params["flavor_id"], request.path_params["key"]
-    async with session(request) as db:
-        with translated():
-            specs = await service.extra_specs(db, flavor_id, viewer(ctx))
+    specs, key = await _read(request, "show"), request.path_params["key"]
     if key not in specs:
-        missing = service.ExtraSpecNotFound(flavor_id, key)
+        missing = service.ExtraSpecNotFound(request.path_params["flavor_id"], key)
         raise ComputeError(404, str(missing))
     return reply({key: specs[key]})
 
 
 async def update(request: Request) -> Response:
     await negotiated(request)
-    body = await json_body(request)
-    schemas.check(schemas.SPEC_UPDATE, body)
+    body = await schemas.body(request, schemas.SPEC_UPDATE)
     authorize(request, RULE % "update")
     specs = _as_text(body)
     if request.path_params["key"] not in specs:
         raise bad("Request body and URI mismatch")
-    await _set(request, specs)
+    await change(request, lambda db, fid: service.set_extra_specs(db, fid, specs))
     return reply(body)
 
 
 async def delete(request: Request) -> Response:
     await negotiated(request)
     authorize(request, RULE % "delete")
-    async with session(request) as db:
-        with translated():
-            flavor = await service.delete_extra_spec(
-                db, request.path_params["flavor_id"], request.path_params["key"]
-            )
-        await push(request, db, flavor.id)
+    key = request.path_params["key"]
+    await change(request, lambda db, fid: service.delete_extra_spec(db, fid, key))
     return reply(None)

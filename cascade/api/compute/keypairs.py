@@ -20,51 +20,44 @@ user's keypairs: that needs `cascade:keypairs:other_users` (admins). From
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.forward import caller_for
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Keypair
-from cascade.pods.compute import Caller
 from cascade.services import keypair_copies, keypairs, quotas
 from cascade.versions import Version
 
 RULE = "os_compute_api:os-keypairs:%s"
 OTHER_USERS = "cascade:keypairs:other_users"
 MAX_LIMIT = 1000  # Nova's default `[api] max_limit`
-V2_2, V2_10, V2_35, V2_75, V2_92 = (Version(2, m) for m in (2, 10, 35, 75, 92))
-NAME_CHARS = r"^[_\- a-zA-Z0-9]+$"
-NAME_CHARS_V292 = r"^[_\-\@\. a-zA-Z0-9]+$"
-_NAME_RULE = "printable characters. Can not start or end with whitespace."
+STATUS: dict[type[Exception], int] = {
+    keypairs.KeypairNotFound: 404,
+    keypairs.KeypairExists: 409,
+    keypairs.InvalidKeypair: 400,
+    keypairs.KeypairLimitExceeded: 403,
+    keypairs.MarkerNotFound: 400,
+}
 
 
-def _bad(message: str) -> ComputeError:
-    return ComputeError(400, message)
-
-
-def _field_error(path: str, value: Any, message: str) -> ComputeError:
-    return _bad(f"Invalid input for field/attribute {path}. Value: {value}. {message}")
-
-
-def _unexpected(names: list[str]) -> str:
-    quoted = ", ".join(repr(n) for n in names)
-    verb = "was" if len(names) == 1 else "were"
-    return f"Additional properties are not allowed ({quoted} {verb} unexpected)"
-
-
-def _check_query(request: Request, version: Version, allowed: set[str]) -> None:
-    """From 2.75 Nova refuses query parameters it does not know."""
-    extra = sorted(set(request.query_params) - allowed)
-    if version >= V2_75 and extra:
-        raise _bad(_unexpected(extra))
+@contextmanager
+def translated() -> Iterator[None]:
+    """The service's refusals as Nova's errors."""
+    try:
+        yield
+    except tuple(STATUS) as exc:
+        raise ComputeError(STATUS[type(exc)], str(exc)) from None
 
 
 def _target(request: Request, action: str, user_id: str | None) -> Context:
@@ -76,68 +69,13 @@ def _target(request: Request, action: str, user_id: str | None) -> Context:
     return ctx
 
 
-def _query_user(request: Request, version: Version) -> str | None:
-    if version < V2_10:
-        return None
-    values = request.query_params.getlist("user_id")
-    return values[0] if values else None
-
-
 async def _one(request: Request, action: str) -> tuple[Version, Context, str]:
     """For /os-keypairs/{name}: the version, the caller allowed to `action` it, and the
     owner of the keypairs meant (`?user_id=` from 2.10, else the caller)."""
     version = await negotiated(request)
-    _check_query(request, version, {"user_id"})
-    user_id = _query_user(request, version)
+    user_id = schemas.query(request, schemas.keypair_query(version)).get("user_id", [None])[0]
     ctx = _target(request, action, user_id)
     return version, ctx, user_id or ctx.user_id
-
-
-def _caller(request: Request, ctx: Context, version: Version) -> Caller:
-    return Caller(ctx.token, str(version), str(request.scope["state"].get("request_id", "")))
-
-
-def _check_name(version: Version, name: Any) -> None:
-    if not isinstance(name, str):
-        raise _field_error("name", name, f"{name!r} is not of type 'string'")
-    if not name or name != name.strip() or not name.isprintable():
-        raise _bad(f"An invalid 'name' value was provided. The name must be: {_NAME_RULE}")
-    if len(name) > 255:
-        raise _field_error("name", name, f"{name!r} is too long")
-    pattern = NAME_CHARS_V292 if version >= V2_92 else NAME_CHARS
-    if not re.match(pattern, name):
-        raise _field_error("name", name, f"{name!r} does not match {pattern!r}")
-
-
-def _create_fields(version: Version, body: Any) -> dict[str, Any]:
-    """The `keypair` object of a create, checked as Nova's schema for `version`."""
-    if not isinstance(body, dict):
-        raise _bad(f"{body!r} is not of type 'object'")
-    if "keypair" not in body:
-        raise _bad("'keypair' is a required property")
-    if len(body) > 1:
-        raise _bad(_unexpected(sorted(set(body) - {"keypair"})))
-    fields = body["keypair"]
-    if not isinstance(fields, dict):
-        raise _field_error("keypair", fields, f"{fields!r} is not of type 'object'")
-    allowed = {"name", "public_key"}
-    allowed |= {"type"} if version >= V2_2 else set()
-    allowed |= {"user_id"} if version >= V2_10 else set()
-    extra = [k for k in fields if k not in allowed]
-    if extra:
-        raise _field_error("keypair", fields, _unexpected(extra))
-    for required in ("name", "public_key") if version >= V2_92 else ("name",):
-        if required not in fields:
-            raise _field_error("keypair", fields, f"{required!r} is a required property")
-    _check_name(version, fields["name"])
-    for key in ("public_key", "user_id", "type"):
-        value = fields.get(key, "")
-        if not isinstance(value, str):
-            raise _field_error(key, value, f"{value!r} is not of type 'string'")
-    if fields.get("type", "ssh") not in keypairs.TYPES:
-        kind = fields["type"]
-        raise _field_error("type", kind, f"{kind!r} is not one of ['ssh', 'x509']")
-    return fields
 
 
 def _view(keypair: Keypair, version: Version, names: tuple[str, ...]) -> dict[str, Any]:
@@ -155,23 +93,8 @@ def _view(keypair: Keypair, version: Version, names: tuple[str, ...]) -> dict[st
         "deleted": False,
         "deleted_at": None,
     }
-    shown = names + (("type",) if version >= V2_2 else ())
+    shown = names + (("type",) if version >= schemas.V2_2 else ())
     return {name: values[name] for name in shown}
-
-
-def _limit(request: Request) -> int | None:
-    values = request.query_params.getlist("limit")
-    for value in values:
-        if not value:
-            raise _bad(
-                f"Invalid input for query parameters limit. Value: {value}. '' is too short",
-            )
-        if not value.isdigit():
-            raise _bad(
-                f"Invalid input for query parameters limit. Value: {value}. "
-                f"{value!r} does not match '^[0-9]*$'",
-            )
-    return min(int(values[-1]), MAX_LIMIT) if values else None
 
 
 def _next_links(request: Request, found: list[Keypair], limit: int | None) -> list[dict[str, str]]:
@@ -187,22 +110,17 @@ def _next_links(request: Request, found: list[Keypair], limit: int | None) -> li
 async def index(request: Request) -> Response:
     """GET /os-keypairs: the user's keypairs by name; paged from 2.35."""
     version = await negotiated(request)
-    paged = version >= V2_35
-    _check_query(request, version, {"user_id", "limit", "marker"})
-    limit = _limit(request) if paged else None
-    user_id = _query_user(request, version)
+    params = schemas.query(request, schemas.keypair_query(version, paged=True))
+    limit = min(int(params["limit"][-1]), MAX_LIMIT) if "limit" in params else None
+    user_id = params.get("user_id", [None])[0]
     ctx = _target(request, "index", user_id)
-    markers = request.query_params.getlist("marker") if paged else []
     async with session(request) as db:
-        try:
-            found = await keypairs.page(
-                db, user_id or ctx.user_id, limit, markers[-1] if markers else None
-            )
-        except keypairs.MarkerNotFound as exc:
-            raise _bad(str(exc)) from None
+        with translated():
+            marker = params.get("marker", [None])[-1]
+            found = await keypairs.page(db, user_id or ctx.user_id, limit, marker)
     names = ("name", "public_key", "fingerprint")
     body: dict[str, Any] = {"keypairs": [{"keypair": _view(k, version, names)} for k in found]}
-    links = _next_links(request, found, limit) if paged else []
+    links = _next_links(request, found, limit) if version >= schemas.V2_35 else []
     if links:
         body["keypairs_links"] = links
     return reply(body)
@@ -211,43 +129,35 @@ async def index(request: Request) -> Response:
 async def create(request: Request) -> Response:
     """POST /os-keypairs: import or generate; 200 up to 2.1, 201 from 2.2."""
     version = await negotiated(request)
-    fields = _create_fields(version, await json_body(request))
-    user_id = fields.get("user_id") if version >= V2_10 else None
+    fields = (await schemas.body(request, schemas.keypair_create(version)))["keypair"]
+    user_id = fields.get("user_id")
     ctx = _target(request, "create", user_id)
     async with session(request) as db:
         # the owner's key_pairs quota: the user's own, else the project's, else defaults
         conf = request.app.state.conf.quota
         owner = user_id or ctx.user_id
         limit = (await quotas.user_limits(db, conf, ctx.project_id or "", owner))["key_pairs"]
-        try:
+        with translated():
             made = await keypairs.create(
                 db,
-                user_id or ctx.user_id,
+                owner,
                 fields["name"].strip(),
                 fields.get("type", "ssh"),
                 fields.get("public_key"),
                 limit,
             )
-        except keypairs.KeypairLimitExceeded as exc:
-            raise ComputeError(403, str(exc)) from None
-        except keypairs.InvalidKeypair as exc:
-            raise _bad(str(exc)) from None
-        except keypairs.KeypairExists as exc:
-            raise ComputeError(409, str(exc)) from None
     view = _view(made.keypair, version, ("name", "public_key", "fingerprint", "user_id"))
     if made.private_key is not None:
         view["private_key"] = made.private_key
-    return reply({"keypair": view}, 201 if version >= V2_2 else 200)
+    return reply({"keypair": view}, 201 if version >= schemas.V2_2 else 200)
 
 
 async def show(request: Request) -> Response:
     """GET /os-keypairs/{name}: one keypair, 404 itemNotFound if the user has none so named."""
     version, _, owner = await _one(request, "show")
     async with session(request) as db:
-        try:
+        with translated():
             found = await keypairs.get(db, owner, request.path_params["name"])
-        except keypairs.KeypairNotFound as exc:
-            raise ComputeError(404, str(exc)) from None
     names = (
         "name",
         "public_key",
@@ -264,16 +174,14 @@ async def show(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     """DELETE /os-keypairs/{name}: 202 up to 2.1, 204 from 2.2; pod copies go too."""
-    version, ctx, owner = await _one(request, "delete")
+    version, _, owner = await _one(request, "delete")
     async with session(request) as db:
-        try:
+        with translated():
             await keypair_copies.delete_with_copies(
                 db,
                 request.app.state.registry,
                 owner,
                 request.path_params["name"],
-                _caller(request, ctx, version),
+                caller_for(request, version),
             )
-        except keypairs.KeypairNotFound as exc:
-            raise ComputeError(404, str(exc)) from None
-    return reply(None, 204 if version >= V2_2 else 202)
+    return reply(None, 204 if version >= schemas.V2_2 else 202)
