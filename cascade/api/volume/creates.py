@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume import asking, views
+from cascade.api.volume import asking
 from cascade.api.volume.common import (
     POD_HEADER,
     json_body,
@@ -29,6 +28,7 @@ from cascade.api.volume.common import (
     pod_body,
     pod_error,
     project_of,
+    relay,
     reply,
     send,
 )
@@ -61,16 +61,6 @@ def entity_of(body: Any, key: str) -> dict[str, Any]:
         raise _bad(f"{body[key]!r} is not of type 'object'")
     entity: dict[str, Any] = body[key]
     return entity
-
-
-async def relay(request: Request, pod: Pod, resp: httpx.Response) -> Response:
-    """A pod's answer to a create, as the top's (a refusal with the pod named)."""
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    found = views.body(await pod_body(request, pod, resp), pod)
-    async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-    return reply(found, resp.status_code, {POD_HEADER: pod.name})
 
 
 async def create_in(

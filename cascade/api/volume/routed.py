@@ -17,15 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume import quotas, type_copy, views
+from cascade.api.volume import quotas, type_copy
 from cascade.api.volume.common import (
-    POD_HEADER,
     caller_for,
     negotiated,
-    pod_body,
-    pod_error,
     raw_body,
-    reply,
+    relay,
     send,
 )
 from cascade.api.volume.errors import VolumeError
@@ -86,18 +83,13 @@ async def forward(request: Request, kind: str, object_id: str, rest: str = "") -
                 db, located.routing, pod, request.app.state.registry.cache(RouteCache)
             )
         raise missing(kind, object_id)
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    if request.method == "DELETE" and not rest:
+    if request.method == "DELETE" and not rest and resp.status_code < 400:
         async with session(request) as db:
             routing = await db.merge(located.routing)
             await routed_service.mark(
                 db, routing, "deleting", request.app.state.registry.cache(RouteCache)
             )
-    found = views.body(await pod_body(request, pod, resp), pod)
-    async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-    return reply(found, resp.status_code, {POD_HEADER: pod.name})
+    return await relay(request, pod, resp)
 
 
 async def _extend_quota(

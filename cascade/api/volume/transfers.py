@@ -23,6 +23,7 @@ from cascade.api.volume.common import (
     pod_body,
     pod_error,
     project_of,
+    relay,
     reply,
     send,
 )
@@ -55,14 +56,7 @@ async def create(request: Request) -> Response:
     )
 
 
-async def index(request: Request) -> Response:
-    version = await negotiated(request)
-    detail = request.url.path.rstrip("/").endswith("/detail")
-    path = _prefix(request) + ("/detail" if detail else "")
-    found, headers = await fanout.every_pod(request, version, path)
-    merged = [t for _, body in found for t in (body or {}).get("transfers", [])]
-    merged.sort(key=lambda t: (str(t.get("created_at", "")), str(t.get("id", ""))), reverse=True)
-    return reply({"transfers": merged}, headers=headers)
+index = fanout.merged("transfers", newest_first=True)
 
 
 async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
@@ -84,13 +78,11 @@ async def member(request: Request) -> Response:
     if not ctx.is_admin and routing.project_id != ctx.project_id:
         raise _missing(transfer_id)
     resp = await send(request, pod, version, request.method, f"{_prefix(request)}/{transfer_id}")
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    if request.method == "DELETE":
+    if request.method == "DELETE" and resp.status_code < 400:
         async with session(request) as db:
             await db.delete(await db.merge(routing))
             await db.commit()
-    return reply(await pod_body(request, pod, resp), resp.status_code, {POD_HEADER: pod.name})
+    return await relay(request, pod, resp)
 
 
 async def accept(request: Request) -> Response:
