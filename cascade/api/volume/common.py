@@ -122,10 +122,15 @@ async def relay(
     types at the top (`views`), `X-Cascade-Pod` naming the pod, and `headers`."""
     if resp.status_code >= 400:
         raise pod_error(resp, pod, headers)
+    found = await shown(request, pod, resp)
+    return reply(found, resp.status_code, {POD_HEADER: pod.name, **(headers or {})})
+
+
+async def shown(request: Request, pod: Pod, resp: httpx.Response) -> Any:
+    """A pod's JSON answer as the top shows it: links, AZs and types at the top."""
     found = views.body(await pod_body(request, pod, resp), pod)
     async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-    return reply(found, resp.status_code, {POD_HEADER: pod.name, **(headers or {})})
+        return await views.top_types(db, pod, found)
 
 
 def pod_path(request: Request) -> str:

@@ -57,28 +57,42 @@ async def answers(
     async with session(request) as db:
         pods = await pod_service.list_all(db)
     caller = caller_for(request, version)
-    registry = request.app.state.registry
     query = list(request.query_params.multi_items()) if params is None else params
 
     async def one(pod: Pod) -> httpx.Response:
-        resp = await pod_volume.call(
-            registry,
-            pod,
-            caller,
-            method,
-            path,
-            params=query,
-            content=content,
-            headers=JSON if content else None,
-        )
-        if resp.status_code >= 500:
-            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
-        if resp.status_code >= 400 and not refusals:
-            raise pod_error(resp, pod)
-        return resp
+        return await ask(request, pod, caller, path, query, method, content, refusals)
 
-    found = await fanout.gather(registry, pod_volume.SERVICE, pods, one)
+    found = await fanout.gather(request.app.state.registry, pod_volume.SERVICE, pods, one)
     return found.answers, found.headers()
+
+
+async def ask(
+    request: Request,
+    pod: Pod,
+    caller: pod_volume.Caller,
+    path: str,
+    params: list[tuple[str, str]],
+    method: str = "GET",
+    content: bytes | None = None,
+    refusals: bool = False,
+) -> httpx.Response:
+    """One pod's answer in a fan-out: a 5xx leaves the pod out (`PodUnavailable`), a
+    refusal (4xx) is raised with the pod named unless `refusals` keeps it."""
+    resp = await pod_volume.call(
+        request.app.state.registry,
+        pod,
+        caller,
+        method,
+        path,
+        params=params,
+        content=content,
+        headers=JSON if content else None,
+    )
+    if resp.status_code >= 500:
+        raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
+    if resp.status_code >= 400 and not refusals:
+        raise pod_error(resp, pod)
+    return resp
 
 
 async def every_pod(
