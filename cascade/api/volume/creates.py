@@ -33,7 +33,7 @@ from cascade.api.volume.common import (
     send,
 )
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.routed import locate
+from cascade.api.volume.routed import locate, size_of
 from cascade.db.models import Pod
 from cascade.services import (
     group_types,
@@ -161,7 +161,7 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
             raise _bad(f"'{parent.field}' is a required property")
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
         if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
-            size = await _size_of(request, located, str(entity[parent.field]), version)
+            size = await size_of(request, located.pod, str(entity[parent.field]), version)
             async with asking.refusals(), session(request) as db:
                 await volume_create.check_quota(
                     asking.env_of(request),
@@ -174,16 +174,6 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
         return await create_in(request, resource.kind, located.pod, body, version)
 
     return create
-
-
-async def _size_of(
-    request: Request, located: volume_service.Located, volume_id: str, version: Version
-) -> int | None:
-    """The volume's size in GB, from its pod (None: the pod did not say)."""
-    resp = await send(request, located.pod, version, "GET", f"/volumes/{volume_id}")
-    if resp.status_code != 200:
-        return None
-    return volume_create.size_of(resp.json().get("volume", {}).get("size"))
 
 
 async def restore(request: Request) -> Response:

@@ -8,9 +8,6 @@ A path Cascade does not serve yet is Cinder's 501 `notImplemented`, saying so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
@@ -35,7 +32,6 @@ from cascade.api.volume import (
 )
 from cascade.api.volume.common import negotiated
 from cascade.api.volume.errors import VolumeError
-from cascade.services import resources
 from cascade.services import volumes as volume_service
 
 PREFIX = "/volume"
@@ -69,18 +65,6 @@ async def not_served(request: Request) -> Response:
     )
 
 
-def _routed(resource: resources.Resource) -> Callable[[Request], Any]:
-    async def handler(request: Request) -> Response:
-        if await negotiated(request) < resource.since:
-            raise VolumeError(404, "The resource could not be found.")
-        rest = request.path_params.get("rest")
-        return await routed.forward(
-            request, resource.kind, request.path_params["object_id"], f"/{rest}" if rest else ""
-        )
-
-    return handler
-
-
 def _transfers() -> Declarations:
     """Both spellings of Cinder's transfer API."""
     table: Declarations = {}
@@ -109,7 +93,7 @@ def _routed_collections() -> Declarations:
     for resource in volume_service.RESOURCES:
         if not resource.listed:
             continue
-        handler = _routed(resource)
+        handler = routed.handler(resource)
         create = CREATES.get(resource.kind) or creates.in_parent(resource)
         table |= {
             resource.path: {"POST": create, "GET": lists.index},
