@@ -26,7 +26,7 @@ from cascade.services.versions import volume_range
 from cascade.versions import Version
 
 POD_HEADER = "X-Cascade-Pod"
-V3 = "/volume/v3"
+V3 = "/volume/v3"  # what the routes are under
 
 VOLUME = Microversions("volume", volume_range, requested, negotiate, echo_headers)
 

@@ -30,25 +30,12 @@ from cascade.api.volume import (
     versions,
     zones,
 )
-from cascade.api.volume.common import negotiated
+from cascade.api.volume.common import V3, negotiated, pod_path
 from cascade.api.volume.errors import VolumeError
 from cascade.services import volumes as volume_service
 
 PREFIX = "/volume"
-V3 = f"{PREFIX}/v3"
 PUBLIC = (PREFIX, f"{PREFIX}/")
-# the first path segment of every Cinder v3 resource: anything else there is a project id
-COLLECTIONS = frozenset(
-    {
-        "volumes", "snapshots", "backups", "types", "os-availability-zone", "limits",
-        "os-quota-sets", "os-quota-class-sets", "attachments", "messages", "scheduler-stats",
-        "qos-specs", "extensions", "resource_filters", "group_types", "groups",
-        "group_snapshots", "os-services", "os-hosts", "workers", "default-types",
-        "manageable_volumes", "manageable_snapshots", "os-volume-transfer", "volume-transfers",
-        "capabilities", "consistencygroups", "cgsnapshots", "os-snapshot-manage",
-        "os-volume-manage", "clusters", "os-backup-services",
-    }
-)  # fmt: skip
 
 
 async def no_id(request: Request) -> Response:
@@ -59,7 +46,7 @@ async def no_id(request: Request) -> Response:
 
 async def not_served(request: Request) -> Response:
     await negotiated(request)
-    path = request.url.path[len(V3) :] or "/"
+    path = pod_path(request) or "/"
     raise VolumeError(
         501, f"Cascade does not serve {request.method} {path} of the Block Storage API yet."
     )
@@ -174,6 +161,15 @@ ROUTES: Declarations = {
     # anything else: negotiated, then Cinder's 501 saying it is not served yet
     "/{path:path}": every_method(not_served),
 }
+
+
+# the first path segment of every Cinder v3 resource (served or not): anything else there
+# is a project id
+COLLECTIONS = frozenset(
+    {path.split("/")[1] for path in ROUTES if not path.startswith("/{")}
+    | {"extensions", "os-quota-class-sets", "workers", "consistencygroups", "cgsnapshots"}
+    | {"clusters", "os-backup-services"}
+)
 
 
 class VolumeRouter:
