@@ -128,9 +128,9 @@ async def relay(
 
 async def shown(request: Request, pod: Pod, resp: httpx.Response) -> Any:
     """A pod's JSON answer as the top shows it: links, AZs and types at the top."""
-    found = views.body(await pod_body(request, pod, resp), pod)
+    found = await pod_body(request, pod, resp)
     async with session(request) as db:
-        return await views.top_types(db, pod, found)
+        return await views.shown(db, pod, found)
 
 
 def pod_path(request: Request) -> str:
