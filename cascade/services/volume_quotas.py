@@ -30,6 +30,7 @@ from cascade.db.models import Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
+from cascade.services import pods as pod_service
 from cascade.services import quota_core
 from cascade.services.quota_core import Usage
 
@@ -85,14 +86,12 @@ async def type_names(db: AsyncSession) -> dict[str, str]:
 
 
 async def usage(
-    registry: PodRegistry,
-    pods: list[Pod],
-    project_id: str,
-    request_id: str = "",
-    names: dict[str, str] | None = None,
+    db: AsyncSession, registry: PodRegistry, project_id: str, request_id: str = ""
 ) -> Usage:
-    """The project's usage summed over the pods; with `names` (see `type_names`), the
-    per-type usage too (`volumes_<top type>`, ...)."""
+    """The project's usage summed over every pod, the per-type usage (`volumes_<top
+    type>`, ...) included."""
+    pods = await pod_service.list_all(db)
+    names = await type_names(db)
     caller = pod_volume.Caller(None, "3.0", request_id)
     path = f"/os-quota-sets/{quote(project_id, safe='')}"
 
@@ -107,7 +106,7 @@ async def usage(
         counts = {name: _in_use(found.get(name)) for name in USED}
         for key, item in found.items():
             kind, _, bottom = key.partition("_")
-            top_name = (names or {}).get(bottom)
+            top_name = names.get(bottom)
             if kind in PER_TYPE and top_name is not None:
                 counts[f"{kind}_{top_name}"] = _in_use(item)
         return counts

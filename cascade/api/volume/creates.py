@@ -73,10 +73,8 @@ async def create_in(
 ) -> Response:
     """The create sent to `pod` (at `path`, else the kind's) with its routing intent
     written first (`volume_create.create_in`)."""
-    async with asking.refusals(), session(request) as db:
-        resp = await volume_create.create_in(
-            asking.env_of(request), db, asking.ask_of(request, version), kind, pod, body, path
-        )
+    async with asking.flow(request, version) as (env, db, ask):
+        resp = await volume_create.create_in(env, db, ask, kind, pod, body, path)
     return await relay(request, pod, resp)
 
 
@@ -85,10 +83,8 @@ async def volume(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request)
     entity_of(body, "volume")
-    async with asking.refusals(), session(request) as db:
-        made = await volume_create.create_volume(
-            asking.env_of(request), db, asking.ask_of(request, version), body
-        )
+    async with asking.flow(request, version) as (env, db, ask):
+        made = await volume_create.create_volume(env, db, ask, body)
     return await relay(request, made.pod, made.resp)
 
 
@@ -106,8 +102,7 @@ async def group(request: Request) -> Response:
         raise _bad("'group_type' is a required property")
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
-    env, ask = asking.env_of(request), asking.ask_of(request, version)
-    async with asking.refusals(), session(request) as db:
+    async with asking.flow(request, version) as (env, db, ask):
         try:
             gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
         except volume_types.TypeError_ as exc:
@@ -133,14 +128,8 @@ async def group_from_source(request: Request) -> Response:
     named = [key for key, _ in volume_create.GROUP_SOURCES if entity.get(key)]
     if len(named) != 1:
         raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
-    async with asking.refusals(), session(request) as db:
-        pod = await volume_create.pod_for(
-            asking.env_of(request),
-            db,
-            asking.ask_of(request, version),
-            entity,
-            sources=volume_create.GROUP_SOURCES,
-        )
+    async with asking.flow(request, version) as (env, db, ask):
+        pod = await volume_create.pod_for(env, db, ask, entity, sources=volume_create.GROUP_SOURCES)
     return await create_in(request, volume_service.GROUP, pod, body, version, path="/groups/action")
 
 
@@ -162,15 +151,8 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
         if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
             size = await size_of(request, located.pod, str(entity[parent.field]), version)
-            async with asking.refusals(), session(request) as db:
-                await volume_create.check_quota(
-                    asking.env_of(request),
-                    db,
-                    asking.ask_of(request, version),
-                    resource.kind,
-                    size,
-                    None,
-                )
+            async with asking.flow(request, version) as (env, db, ask):
+                await volume_create.check_quota(env, db, ask, resource.kind, size, None)
         return await create_in(request, resource.kind, located.pod, body, version)
 
     return create

@@ -16,11 +16,10 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.request import context, session
+from cascade.api.request import session
 from cascade.api.routing import Handler
-from cascade.api.volume import quotas, type_copy
+from cascade.api.volume import asking, quotas, type_copy
 from cascade.api.volume.common import (
-    caller_for,
     negotiated,
     raw_body,
     relay,
@@ -35,26 +34,12 @@ from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 
-def missing(kind: str, object_id: str) -> VolumeError:
-    return VolumeError(404, resources.BY_KIND[kind].missing.format(id=object_id))
-
-
 async def locate(
     request: Request, kind: str, object_id: str, version: Version
 ) -> volume_service.Located:
-    ctx = context(request)
-    async with session(request) as db:
-        try:
-            return await volume_service.locate(
-                db,
-                request.app.state.registry,
-                caller_for(request, version),
-                object_id,
-                None if ctx.is_admin else ctx.project_id,
-                kind,
-            )
-        except volume_service.NotFound:
-            raise missing(kind, object_id) from None
+    """The pod of the caller's object, else Cinder's 404 for its kind."""
+    async with asking.flow(request, version) as (env, db, ask):
+        return await volume_create.locate(env, db, ask, kind, object_id)
 
 
 def handler(resource: resources.Resource) -> Handler:
@@ -88,7 +73,7 @@ def handler(resource: resources.Resource) -> Handler:
                 await routed_service.gone(
                     db, located.routing, pod, request.app.state.registry.cache(RouteCache)
                 )
-            raise missing(kind, object_id)
+            raise VolumeError(404, resource.missing.format(id=object_id))
         if request.method == "DELETE" and not rest and resp.status_code < 400:
             async with session(request) as db:
                 routing = await db.merge(located.routing)
