@@ -27,6 +27,7 @@ from cascade.api.volume.common import (
     negotiated,
     pod_body,
     pod_error,
+    pod_path,
     project_of,
     relay,
     reply,
@@ -174,9 +175,7 @@ async def restore(request: Request) -> Response:
                 f"{entity['volume_id']} in pod {target.pod.name}: restoring a backup into a "
                 "volume of another pod is not supported yet.",
             )
-    resp = await send(
-        request, located.pod, version, "POST", f"/backups/{backup_id}/restore", json=body
-    )
+    resp = await send(request, located.pod, version, "POST", pod_path(request), json=body)
     if resp.status_code >= 400:
         raise pod_error(resp, located.pod)
     found = await pod_body(request, located.pod, resp)

@@ -22,6 +22,7 @@ from cascade.api.volume.common import (
     negotiated,
     pod_body,
     pod_error,
+    pod_path,
     project_of,
     relay,
     reply,
@@ -36,10 +37,6 @@ from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
 
 
-def _prefix(request: Request) -> str:
-    return "/volume-transfers" if "/volume-transfers" in request.url.path else "/os-volume-transfer"
-
-
 def _missing(transfer_id: str) -> VolumeError:
     return VolumeError(404, f"Transfer {transfer_id} could not be found.")
 
@@ -52,7 +49,7 @@ async def create(request: Request) -> Response:
         raise VolumeError(400, "'volume_id' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
-        request, volume_service.TRANSFER, located.pod, body, version, _prefix(request)
+        request, volume_service.TRANSFER, located.pod, body, version, pod_path(request)
     )
 
 
@@ -77,7 +74,7 @@ async def member(request: Request) -> Response:
     ctx = context(request)
     if not ctx.is_admin and routing.project_id != ctx.project_id:
         raise _missing(transfer_id)
-    resp = await send(request, pod, version, request.method, f"{_prefix(request)}/{transfer_id}")
+    resp = await send(request, pod, version, request.method, pod_path(request))
     if request.method == "DELETE" and resp.status_code < 400:
         async with session(request) as db:
             await db.delete(await db.merge(routing))
@@ -90,9 +87,7 @@ async def accept(request: Request) -> Response:
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
-    resp = await send(
-        request, pod, version, "POST", f"{_prefix(request)}/{transfer_id}/accept", json=body
-    )
+    resp = await send(request, pod, version, "POST", pod_path(request), json=body)
     if resp.status_code >= 400:
         raise pod_error(resp, pod)
     found = await pod_body(request, pod, resp)
