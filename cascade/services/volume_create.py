@@ -36,7 +36,6 @@ from cascade.services import (
     volume_type_copies,
     volume_types,
 )
-from cascade.services import pods as pod_service
 from cascade.services import volumes as volume_service
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
@@ -156,9 +155,7 @@ async def check_quota(
     """Room in the caller's project for one more `kind` of `size` GB (of the top type
     `type_name`, for a volume), else `volume_quotas.OverQuota`."""
     limit = await volume_quotas.limits(db, env.conf.volume, ask.project)
-    pods = await pod_service.list_all(db)
-    names = await volume_quotas.type_names(db)
-    usage = await volume_quotas.usage(env.registry, pods, ask.project, ask.request_id, names)
+    usage = await volume_quotas.usage(db, env.registry, ask.project, ask.request_id)
     volume_quotas.check(limit, usage.counts, kind, size)
     if type_name is not None:
         volume_quotas.check_type(limit, usage.counts, type_name, size)

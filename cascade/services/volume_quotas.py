@@ -30,6 +30,7 @@ from cascade.db.models import Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
+from cascade.services import pods as pod_service
 from cascade.services import quota_core
 from cascade.services.quota_core import Usage
 
@@ -85,14 +86,12 @@ async def type_names(db: AsyncSession) -> dict[str, str]:
 
 
 async def usage(
-    registry: PodRegistry,
-    pods: list[Pod],
-    project_id: str,
-    request_id: str = "",
-    names: dict[str, str] | None = None,
+    db: AsyncSession, registry: PodRegistry, project_id: str, request_id: str = ""
 ) -> Usage:
-    """The project's usage summed over the pods; with `names` (see `type_names`), the
-    per-type usage too (`volumes_<top type>`, ...)."""
+    """The project's usage summed over every pod, the per-type usage (`volumes_<top
+    type>`, ...) included."""
+    pods = await pod_service.list_all(db)
+    names = await type_names(db)
     caller = pod_volume.Caller(None, "3.0", request_id)
     path = f"/os-quota-sets/{quote(project_id, safe='')}"
 
@@ -107,7 +106,7 @@ async def usage(
         counts = {name: _in_use(found.get(name)) for name in USED}
         for key, item in found.items():
             kind, _, bottom = key.partition("_")
-            top_name = (names or {}).get(bottom)
+            top_name = names.get(bottom)
             if kind in PER_TYPE and top_name is not None:
                 counts[f"{kind}_{top_name}"] = _in_use(item)
         return counts
@@ -119,88 +118,84 @@ def _in_use(item: Any) -> int:
     return int(item.get("in_use") or 0) if isinstance(item, dict) else 0
 
 
+# the error Cinder names when one more object passes a count
+LIMIT_EXCEEDED = {
+    "volumes": "VolumeLimitExceeded",
+    "snapshots": "SnapshotLimitExceeded",
+    "backups": "BackupLimitExceeded",
+}
+# what each kind counts against: its number and its size
+COUNTED = {
+    "volume": ("volumes", "gigabytes"),
+    "snapshot": ("snapshots", "gigabytes"),
+    "backup": ("backups", "backup_gigabytes"),
+}
+
+
+def _count(limit: dict[str, int], used: dict[str, int], key: str) -> None:
+    """Cinder's refusal when one more object passes `key` (`volumes`, `volumes_<type>`,
+    `snapshots` or `backups`)."""
+    noun = key.partition("_")[0]
+    allowed = limit.get(key, UNLIMITED)
+    if 0 <= allowed < used.get(key, 0) + 1:
+        named = f" for quota '{key}'." if noun == "volumes" else ""
+        message = f"Maximum number of {noun} allowed ({allowed}) exceeded{named}"
+        raise OverQuota(LIMIT_EXCEEDED[noun], message)
+
+
+def _size(limit: dict[str, int], used: dict[str, int], key: str, size: int | None) -> None:
+    """Cinder's refusal when `size` GB more pass `key` (`gigabytes`, `gigabytes_<type>` or
+    `backup_gigabytes`)."""
+    quota, consumed = limit.get(key, UNLIMITED), used.get(key, 0)
+    if size is not None and 0 <= quota < consumed + size:
+        error, what = "VolumeSizeExceedsAvailableQuota", f"volume or snapshot exceeds allowed {key}"
+        if key == "backup_gigabytes":
+            error, what = (
+                "VolumeBackupSizeExceedsAvailableQuota",
+                "backup exceeds allowed Backup gigabytes",
+            )
+        raise OverQuota(
+            error,
+            f"Requested {what} quota. Requested {size}G, quota is {quota}G and {consumed}G "
+            "has been consumed.",
+        )
+
+
+def _per_volume(limit: dict[str, int], size: int | None) -> None:
+    """Cinder's refusal of a volume larger than `per_volume_gigabytes`."""
+    allowed = limit.get("per_volume_gigabytes", UNLIMITED)
+    if size is not None and 0 <= allowed < size:
+        raise OverQuota(
+            "VolumeSizeExceedsLimit",
+            f"Requested volume size {size}G is larger than maximum allowed limit {allowed}G.",
+        )
+
+
 def check_type(
     limit: dict[str, int], used: dict[str, int], type_name: str, size: int | None
 ) -> None:
     """Cinder's refusal when one more volume of the type passes `volumes_<type>` or
     `gigabytes_<type>`."""
-    count_key, size_key = f"volumes_{type_name}", f"gigabytes_{type_name}"
-    allowed = limit.get(count_key, UNLIMITED)
-    if 0 <= allowed < used.get(count_key, 0) + 1:
-        raise OverQuota(
-            "VolumeLimitExceeded",
-            f"Maximum number of volumes allowed ({allowed}) exceeded for quota '{count_key}'.",
-        )
-    quota = limit.get(size_key, UNLIMITED)
-    consumed = used.get(size_key, 0)
-    if size is not None and 0 <= quota < consumed + size:
-        raise OverQuota(
-            "VolumeSizeExceedsAvailableQuota",
-            f"Requested volume or snapshot exceeds allowed {size_key} quota. Requested "
-            f"{size}G, quota is {quota}G and {consumed}G has been consumed.",
-        )
+    _count(limit, used, f"volumes_{type_name}")
+    _size(limit, used, f"gigabytes_{type_name}", size)
 
 
 def check(limit: dict[str, int], used: dict[str, int], kind: str, size: int | None) -> None:
     """Cinder's refusal when one more volume, snapshot or backup (of `size` GB, if known)
     passes the project's limits."""
-    if kind in ("volume", "snapshot"):
-        per_volume = limit["per_volume_gigabytes"]
-        if kind == "volume" and size is not None and 0 <= per_volume < size:
-            raise OverQuota(
-                "VolumeSizeExceedsLimit",
-                f"Requested volume size {size}G is larger than maximum allowed limit "
-                f"{per_volume}G.",
-            )
-        count, name = ("volumes", "Volume") if kind == "volume" else ("snapshots", "Snapshot")
-        if 0 <= limit[count] < used[count] + 1:
-            if kind == "volume":
-                raise OverQuota(
-                    "VolumeLimitExceeded",
-                    f"Maximum number of volumes allowed ({limit[count]}) exceeded for quota "
-                    "'volumes'.",
-                )
-            raise OverQuota(
-                f"{name}LimitExceeded",
-                f"Maximum number of snapshots allowed ({limit[count]}) exceeded",
-            )
-        if size is not None and 0 <= limit["gigabytes"] < used["gigabytes"] + size:
-            raise OverQuota(
-                "VolumeSizeExceedsAvailableQuota",
-                f"Requested volume or snapshot exceeds allowed gigabytes quota. Requested "
-                f"{size}G, quota is {limit['gigabytes']}G and {used['gigabytes']}G has been "
-                "consumed.",
-            )
-    elif kind == "backup":
-        if 0 <= limit["backups"] < used["backups"] + 1:
-            raise OverQuota(
-                "BackupLimitExceeded",
-                f"Maximum number of backups allowed ({limit['backups']}) exceeded",
-            )
-        if size is not None and 0 <= limit["backup_gigabytes"] < used["backup_gigabytes"] + size:
-            raise OverQuota(
-                "VolumeBackupSizeExceedsAvailableQuota",
-                f"Requested backup exceeds allowed Backup gigabytes quota. Requested {size}G, "
-                f"quota is {limit['backup_gigabytes']}G and {used['backup_gigabytes']}G has "
-                "been consumed.",
-            )
+    if kind not in COUNTED:
+        return
+    if kind == "volume":
+        _per_volume(limit, size)
+    count, gigabytes = COUNTED[kind]
+    _count(limit, used, count)
+    _size(limit, used, gigabytes, size)
 
 
 def check_extend(limit: dict[str, int], used: dict[str, int], new_size: int, grow: int) -> None:
     """Cinder's refusal when a volume grown by `grow` GB to `new_size` passes the limits."""
-    per_volume = limit["per_volume_gigabytes"]
-    if 0 <= per_volume < new_size:
-        raise OverQuota(
-            "VolumeSizeExceedsLimit",
-            f"Requested volume size {new_size}G is larger than maximum allowed limit "
-            f"{per_volume}G.",
-        )
-    if grow > 0 and 0 <= limit["gigabytes"] < used["gigabytes"] + grow:
-        raise OverQuota(
-            "VolumeSizeExceedsAvailableQuota",
-            f"Requested volume or snapshot exceeds allowed gigabytes quota. Requested {grow}G, "
-            f"quota is {limit['gigabytes']}G and {used['gigabytes']}G has been consumed.",
-        )
+    _per_volume(limit, new_size)
+    _size(limit, used, "gigabytes", grow if grow > 0 else None)
 
 
 def checked_values(known: list[str], body: Any) -> dict[str, int]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from cascade.api.request import context
+from cascade.api.request import context, session
 from cascade.api.volume import quotas
 from cascade.api.volume.common import caller_for, unavailable
 from cascade.api.volume.errors import VolumeError
@@ -39,3 +40,13 @@ async def refusals() -> AsyncIterator[None]:
         raise quotas.over_quota(exc) from exc
     except PodUnavailable as exc:
         raise unavailable(exc) from exc
+
+
+@asynccontextmanager
+async def flow(
+    request: Request, version: Version
+) -> AsyncIterator[tuple[workflow.Env, AsyncSession, volume_create.Ask]]:
+    """What a workflow's step needs (its env, a DB session, who asks), its refusals in
+    Cinder's bodies."""
+    async with refusals(), session(request) as db:
+        yield env_of(request), db, ask_of(request, version)

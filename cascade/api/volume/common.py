@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 from starlette.requests import Request
+from starlette.responses import Response
 
 from cascade.api import handlers, microversions
 from cascade.api.microversions import Microversions
-from cascade.api.request import context
+from cascade.api.request import context, session
+from cascade.api.volume import views
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers, negotiate, requested
 from cascade.db.models import Pod
@@ -24,7 +26,7 @@ from cascade.services.versions import volume_range
 from cascade.versions import Version
 
 POD_HEADER = "X-Cascade-Pod"
-
+V3 = "/volume/v3"  # what the routes are under
 
 VOLUME = Microversions("volume", volume_range, requested, negotiate, echo_headers)
 
@@ -86,10 +88,11 @@ async def send(
         raise unavailable(exc) from exc
 
 
-def pod_error(resp: httpx.Response, pod: Pod) -> VolumeError:
-    """A pod's error as the top's: its status and message, with the pod named."""
+def pod_error(resp: httpx.Response, pod: Pod, headers: dict[str, str] | None = None) -> VolumeError:
+    """A pod's error as the top's: its status and message, with the pod named (and
+    `headers`, such as the pods a fan-out left out)."""
     status = resp.status_code if resp.status_code < 600 else 502
-    headers = {}
+    headers = dict(headers or {})
     if "retry-after" in resp.headers:
         headers["Retry-After"] = resp.headers["retry-after"]
     return VolumeError(status, f"{pod_message(resp)} (pod {pod.name})", headers)
@@ -110,6 +113,29 @@ async def pod_body(request: Request, pod: Pod, resp: httpx.Response) -> Any:
         return json.loads(pattern.sub(lambda m: '"' + moved[m.group(1)], resp.text))
     except ValueError:
         return None
+
+
+async def relay(
+    request: Request, pod: Pod, resp: httpx.Response, headers: dict[str, str] | None = None
+) -> Response:
+    """One pod's answer as the top's (a refusal raised with the pod named): links, AZs and
+    types at the top (`views`), `X-Cascade-Pod` naming the pod, and `headers`."""
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, headers)
+    found = await shown(request, pod, resp)
+    return reply(found, resp.status_code, {POD_HEADER: pod.name, **(headers or {})})
+
+
+async def shown(request: Request, pod: Pod, resp: httpx.Response) -> Any:
+    """A pod's JSON answer as the top shows it: links, AZs and types at the top."""
+    found = await pod_body(request, pod, resp)
+    async with session(request) as db:
+        return await views.shown(db, pod, found)
+
+
+def pod_path(request: Request) -> str:
+    """The request's path as a pod is asked it (after `/v3`, the project id taken out)."""
+    return request.url.path[len(V3) :]
 
 
 def original_url(request: Request) -> str:

@@ -16,24 +16,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume import asking, views
+from cascade.api.volume import asking
 from cascade.api.volume.common import (
     POD_HEADER,
     json_body,
     negotiated,
     pod_body,
     pod_error,
+    pod_path,
     project_of,
+    relay,
     reply,
     send,
 )
 from cascade.api.volume.errors import VolumeError
-from cascade.api.volume.routed import locate
+from cascade.api.volume.routed import locate, size_of
 from cascade.db.models import Pod
 from cascade.services import (
     group_types,
@@ -63,16 +64,6 @@ def entity_of(body: Any, key: str) -> dict[str, Any]:
     return entity
 
 
-async def relay(request: Request, pod: Pod, resp: httpx.Response) -> Response:
-    """A pod's answer to a create, as the top's (a refusal with the pod named)."""
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    found = views.body(await pod_body(request, pod, resp), pod)
-    async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-    return reply(found, resp.status_code, {POD_HEADER: pod.name})
-
-
 async def create_in(
     request: Request,
     kind: str,
@@ -83,10 +74,8 @@ async def create_in(
 ) -> Response:
     """The create sent to `pod` (at `path`, else the kind's) with its routing intent
     written first (`volume_create.create_in`)."""
-    async with asking.refusals(), session(request) as db:
-        resp = await volume_create.create_in(
-            asking.env_of(request), db, asking.ask_of(request, version), kind, pod, body, path
-        )
+    async with asking.flow(request, version) as (env, db, ask):
+        resp = await volume_create.create_in(env, db, ask, kind, pod, body, path)
     return await relay(request, pod, resp)
 
 
@@ -95,10 +84,8 @@ async def volume(request: Request) -> Response:
     version = await negotiated(request)
     body = await json_body(request)
     entity_of(body, "volume")
-    async with asking.refusals(), session(request) as db:
-        made = await volume_create.create_volume(
-            asking.env_of(request), db, asking.ask_of(request, version), body
-        )
+    async with asking.flow(request, version) as (env, db, ask):
+        made = await volume_create.create_volume(env, db, ask, body)
     return await relay(request, made.pod, made.resp)
 
 
@@ -116,8 +103,7 @@ async def group(request: Request) -> Response:
         raise _bad("'group_type' is a required property")
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
-    env, ask = asking.env_of(request), asking.ask_of(request, version)
-    async with asking.refusals(), session(request) as db:
+    async with asking.flow(request, version) as (env, db, ask):
         try:
             gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
         except volume_types.TypeError_ as exc:
@@ -143,14 +129,8 @@ async def group_from_source(request: Request) -> Response:
     named = [key for key, _ in volume_create.GROUP_SOURCES if entity.get(key)]
     if len(named) != 1:
         raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
-    async with asking.refusals(), session(request) as db:
-        pod = await volume_create.pod_for(
-            asking.env_of(request),
-            db,
-            asking.ask_of(request, version),
-            entity,
-            sources=volume_create.GROUP_SOURCES,
-        )
+    async with asking.flow(request, version) as (env, db, ask):
+        pod = await volume_create.pod_for(env, db, ask, entity, sources=volume_create.GROUP_SOURCES)
     return await create_in(request, volume_service.GROUP, pod, body, version, path="/groups/action")
 
 
@@ -171,29 +151,12 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
             raise _bad(f"'{parent.field}' is a required property")
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
         if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
-            size = await _size_of(request, located, str(entity[parent.field]), version)
-            async with asking.refusals(), session(request) as db:
-                await volume_create.check_quota(
-                    asking.env_of(request),
-                    db,
-                    asking.ask_of(request, version),
-                    resource.kind,
-                    size,
-                    None,
-                )
+            size = await size_of(request, located.pod, str(entity[parent.field]), version)
+            async with asking.flow(request, version) as (env, db, ask):
+                await volume_create.check_quota(env, db, ask, resource.kind, size, None)
         return await create_in(request, resource.kind, located.pod, body, version)
 
     return create
-
-
-async def _size_of(
-    request: Request, located: volume_service.Located, volume_id: str, version: Version
-) -> int | None:
-    """The volume's size in GB, from its pod (None: the pod did not say)."""
-    resp = await send(request, located.pod, version, "GET", f"/volumes/{volume_id}")
-    if resp.status_code != 200:
-        return None
-    return volume_create.size_of(resp.json().get("volume", {}).get("size"))
 
 
 async def restore(request: Request) -> Response:
@@ -212,9 +175,7 @@ async def restore(request: Request) -> Response:
                 f"{entity['volume_id']} in pod {target.pod.name}: restoring a backup into a "
                 "volume of another pod is not supported yet.",
             )
-    resp = await send(
-        request, located.pod, version, "POST", f"/backups/{backup_id}/restore", json=body
-    )
+    resp = await send(request, located.pod, version, "POST", pod_path(request), json=body)
     if resp.status_code >= 400:
         raise pod_error(resp, located.pod)
     found = await pod_body(request, located.pod, resp)

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
+from cascade.api.routing import Handler
+from cascade.api.volume import views
 from cascade.api.volume.common import (
     caller_for,
     negotiated,
     pod_body,
     pod_error,
+    pod_path,
     reply,
 )
 from cascade.api.volume.errors import VolumeError
@@ -34,6 +38,62 @@ from cascade.pods.client import PodUnavailable
 from cascade.services import pods as pod_service
 from cascade.versions import Version
 
+JSON = {"Content-Type": "application/json"}
+
+
+async def answers(
+    request: Request,
+    version: Version,
+    path: str,
+    params: list[tuple[str, str]] | None = None,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
+    refusals: bool = False,
+) -> tuple[list[tuple[Pod, httpx.Response]], dict[str, str]]:
+    """Every pod's answer to `method` `path` (with `params`, else the request's query),
+    and the header naming the pods left out (down, late or answering 5xx). A pod's
+    refusal (4xx) is raised, with the pod named, unless `refusals` keeps it an answer."""
+    async with session(request) as db:
+        pods = await pod_service.list_all(db)
+    caller = caller_for(request, version)
+    query = list(request.query_params.multi_items()) if params is None else params
+
+    async def one(pod: Pod) -> httpx.Response:
+        return await ask(request, pod, caller, path, query, method, content, refusals)
+
+    found = await fanout.gather(request.app.state.registry, pod_volume.SERVICE, pods, one)
+    return found.answers, found.headers()
+
+
+async def ask(
+    request: Request,
+    pod: Pod,
+    caller: pod_volume.Caller,
+    path: str,
+    params: list[tuple[str, str]],
+    method: str = "GET",
+    content: bytes | None = None,
+    refusals: bool = False,
+) -> httpx.Response:
+    """One pod's answer in a fan-out: a 5xx leaves the pod out (`PodUnavailable`), a
+    refusal (4xx) is raised with the pod named unless `refusals` keeps it."""
+    resp = await pod_volume.call(
+        request.app.state.registry,
+        pod,
+        caller,
+        method,
+        path,
+        params=params,
+        content=content,
+        headers=JSON if content else None,
+    )
+    if resp.status_code >= 500:
+        raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
+    if resp.status_code >= 400 and not refusals:
+        raise pod_error(resp, pod)
+    return resp
+
 
 async def every_pod(
     request: Request,
@@ -41,33 +101,46 @@ async def every_pod(
     path: str,
     params: list[tuple[str, str]] | None = None,
 ) -> tuple[list[tuple[Pod, Any]], dict[str, str]]:
-    """Every pod's decoded answer to GET `path` (with `params`, else the request's
-    query), and the header naming the pods left out."""
-    async with session(request) as db:
-        pods = await pod_service.list_all(db)
-    caller = caller_for(request, version)
-    if params is None:
-        params = list(request.query_params.multi_items())
-
-    async def one(pod: Pod) -> Any:
-        resp = await pod_volume.call(
-            request.app.state.registry, pod, caller, "GET", path, params=params
-        )
-        if resp.status_code >= 500:
-            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
-        if resp.status_code >= 400:
-            raise pod_error(resp, pod)
-        return await pod_body(request, pod, resp)
-
-    found = await fanout.gather(request.app.state.registry, pod_volume.SERVICE, pods, one)
-    return found.answers, found.headers()
+    """Every pod's decoded answer to GET `path` (links at the top; see `answers`)."""
+    found, headers = await answers(request, version, path, params)
+    return [(pod, await pod_body(request, pod, resp)) for pod, resp in found], headers
 
 
-async def pools(request: Request) -> Response:
-    version = await negotiated(request)
-    found, headers = await every_pod(request, version, "/scheduler-stats/get_pools")
-    merged = [pool for _, body in found for pool in (body or {}).get("pools", [])]
-    return reply({"pools": merged}, headers=headers)
+def entries(
+    found: list[tuple[Pod, Any]], key: str, zone: str | None = None
+) -> list[dict[str, Any]]:
+    """The `key` lists of the pods' answers as one (with `zone`: each entry's AZ there at
+    the top's name)."""
+    return [
+        views.item(entry, pod, zone) if zone else entry
+        for pod, body in found
+        for entry in (body or {}).get(key) or []
+        if isinstance(entry, dict)
+    ]
+
+
+def merged(
+    key: str, path: str | None = None, newest_first: bool = False, zone: str | None = None
+) -> Handler:
+    """GET of every pod's list (`path`, else the request's own; the query passed on): the
+    `key` lists as one, newest first if asked (by `created_at`, then `id`), with `zone`
+    at the top AZ's name."""
+
+    async def handler(request: Request) -> Response:
+        version = await negotiated(request)
+        found, headers = await every_pod(request, version, path or pod_path(request))
+        items = entries(found, key, zone)
+        if newest_first:
+            items.sort(
+                key=lambda i: (str(i.get("created_at", "")), str(i.get("id", ""))), reverse=True
+            )
+        return reply({key: items}, headers=headers)
+
+    return handler
+
+
+pools = merged("pools", "/scheduler-stats/get_pools")
+messages = merged("messages", "/messages", newest_first=True)
 
 
 async def summary(request: Request) -> Response:
@@ -87,14 +160,6 @@ async def summary(request: Request) -> Response:
     if version >= Version(3, 36):
         out["metadata"] = metadata
     return reply({"volume-summary": out}, headers=headers)
-
-
-async def messages(request: Request) -> Response:
-    version = await negotiated(request)
-    found, headers = await every_pod(request, version, "/messages")
-    merged = [m for _, body in found for m in (body or {}).get("messages", [])]
-    merged.sort(key=lambda m: (str(m.get("created_at", "")), str(m.get("id", ""))), reverse=True)
-    return reply({"messages": merged}, headers=headers)
 
 
 async def message(request: Request) -> Response:

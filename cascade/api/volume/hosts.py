@@ -47,15 +47,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume import fanout, type_copy, views
+from cascade.api.volume import fanout, type_copy
 from cascade.api.volume.common import (
-    POD_HEADER,
-    caller_for,
     json_body,
     negotiated,
     pod_body,
     pod_error,
+    pod_path,
     raw_body,
+    relay,
     reply,
     send,
 )
@@ -64,8 +64,6 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod
 from cascade.pods import fanout as pod_fanout
-from cascade.pods import volume as pod_volume
-from cascade.pods.client import PodUnavailable
 from cascade.services import pods as pod_service
 from cascade.services import volumes as volume_service
 from cascade.versions import Version
@@ -73,51 +71,9 @@ from cascade.versions import Version
 MANAGEABLE = Version(3, 8)  # Cinder's manageable_volumes / manageable_snapshots
 CLUSTERED = Version(3, 16)  # a volume is managed by `host` or `cluster` from here
 LOG_ACTIONS = ("set-log", "get-log")
-JSON = {"Content-Type": "application/json"}
 
 
 # --- asking the pods ---------------------------------------------------------------
-
-
-async def _every_answer(
-    request: Request,
-    version: Version,
-    method: str,
-    path: str,
-    params: list[tuple[str, str]] | None = None,
-    content: bytes | None = None,
-) -> tuple[list[tuple[Pod, httpx.Response]], dict[str, str]]:
-    """Every pod's answer to `method` `path` as it is (refusals too), within the list
-    deadline, and the header naming the pods left out (down, or answering 5xx)."""
-    async with session(request) as db:
-        pods = await pod_service.list_all(db)
-    caller = caller_for(request, version)
-    registry = request.app.state.registry
-
-    async def one(pod: Pod) -> httpx.Response:
-        resp = await pod_volume.call(
-            registry,
-            pod,
-            caller,
-            method,
-            path,
-            params=params or [],
-            content=content,
-            headers=JSON if content else None,
-        )
-        if resp.status_code >= 500:
-            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
-        return resp
-
-    found = await pod_fanout.gather(registry, pod_volume.SERVICE, pods, one)
-    return found.answers, found.headers()
-
-
-def _refused(pod: Pod, resp: httpx.Response, headers: dict[str, str]) -> VolumeError:
-    """A pod's refusal as the top's error, with the pods left out named."""
-    error = pod_error(resp, pod)
-    error.headers.update(headers)
-    return error
 
 
 def _decoded(resp: httpx.Response) -> Any:
@@ -154,7 +110,8 @@ class Known:
 
     def refused(self) -> VolumeError:
         """No pod knows it: the first pod's answer, as the top's error."""
-        return _refused(*self.fallback(), self.headers)
+        pod, resp = self.fallback()
+        return pod_error(resp, pod, self.headers)
 
 
 async def knowing(
@@ -166,7 +123,7 @@ async def knowing(
 ) -> Known:
     """Every pod asked GET `path` at once: the first (in the pods' order) whose 200
     answer `knows` says is about the thing."""
-    answers, headers = await _every_answer(request, version, "GET", path, params)
+    answers, headers = await fanout.answers(request, version, path, params or [], refusals=True)
     for pod, resp in answers:
         if resp.status_code == 200 and knows(_decoded(resp)):
             return Known(pod, resp, answers, headers)
@@ -198,25 +155,9 @@ async def _forward(
         path,
         params=list(request.query_params.multi_items()),
         content=content,
-        headers=JSON if content else None,
+        headers=fanout.JSON if content else None,
     )
-    return await _answer(request, pod, resp, known.headers)
-
-
-async def _answer(
-    request: Request, pod: Pod, resp: httpx.Response, headers: dict[str, str]
-) -> Response:
-    """One pod's answer as the top's (a refusal with the pod named)."""
-    if resp.status_code >= 400:
-        raise _refused(pod, resp, headers)
-    body = await pod_body(request, pod, resp)
-    return reply(body, resp.status_code, {POD_HEADER: pod.name, **headers})
-
-
-def _zoned(entries: Any, pod: Pod) -> list[dict[str, Any]]:
-    """A pod's services or hosts with their `zone` the top AZ."""
-    listed = entries if isinstance(entries, list) else []
-    return [views.item(e, pod, "zone") for e in listed if isinstance(e, dict)]
+    return await relay(request, pod, resp, known.headers)
 
 
 def _segment(host: str) -> str:
@@ -227,13 +168,7 @@ def _segment(host: str) -> str:
 # --- os-services ---------------------------------------------------------------------
 
 
-async def services(request: Request) -> Response:
-    """GET /os-services: every pod's services (filtered by the pods on `host` and
-    `binary`), zones at the top's names."""
-    version = await negotiated(request)
-    found, headers = await fanout.every_pod(request, version, "/os-services")
-    merged = [s for pod, body in found for s in _zoned((body or {}).get("services"), pod)]
-    return reply({"services": merged}, headers=headers)
+services = fanout.merged("services", "/os-services", zone="zone")
 
 
 async def service_action(request: Request) -> Response:
@@ -260,10 +195,12 @@ async def service_action(request: Request) -> Response:
 
 async def _log_levels(request: Request, version: Version, path: str, content: bytes) -> Response:
     """set-log / get-log on every pod; a refusal from one is the answer."""
-    answers, headers = await _every_answer(request, version, "PUT", path, content=content)
+    answers, headers = await fanout.answers(
+        request, version, path, [], method="PUT", content=content, refusals=True
+    )
     for pod, resp in answers:
         if resp.status_code >= 400:
-            raise _refused(pod, resp, headers)
+            raise pod_error(resp, pod, headers)
     if path.endswith("/set-log"):
         return reply(None, 202, headers)
     levels = [
@@ -282,9 +219,9 @@ async def hosts_index(request: Request) -> Response:
     zone = request.query_params.get("zone")
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "zone"]
     found, headers = await fanout.every_pod(request, version, "/os-hosts", params)
-    merged = [h for pod, body in found for h in _zoned((body or {}).get("hosts"), pod)]
-    if zone:
-        merged = [h for h in merged if h.get("zone") == zone]
+    merged = [
+        h for h in fanout.entries(found, "hosts", "zone") if not zone or h.get("zone") == zone
+    ]
     return reply({"hosts": merged}, headers=headers)
 
 
@@ -314,7 +251,7 @@ async def _shown(request: Request, version: Version, path: str) -> Response:
     known = await knowing(request, version, path)
     if known.pod is None or known.answer is None:
         raise known.refused()
-    return await _answer(request, known.pod, known.answer, known.headers)
+    return await relay(request, known.pod, known.answer, known.headers)
 
 
 # --- manageable volumes and snapshots ------------------------------------------------
@@ -330,32 +267,29 @@ async def manageable(request: Request) -> Response:
     pod's list merged."""
     version = await negotiated(request)
     _since_manageable(version)
-    path = request.url.path[request.url.path.index("/manageable_") :]
+    path = pod_path(request)
     name = request.query_params.get("host")
     if name:
         return await _forward(request, version, await pod_of_host(request, version, name), path)
     key = "manageable-snapshots" if "snapshots" in path else "manageable-volumes"
-    params = list(request.query_params.multi_items())
-    answers, headers = await _every_answer(request, version, "GET", path, params)
+    answers, headers = await fanout.answers(request, version, path, refusals=True)
     # a 404 is a pod without the cluster asked for; any other refusal is the answer
     refusals = [(pod, resp) for pod, resp in answers if resp.status_code >= 400]
-    listed = [(pod, resp) for pod, resp in answers if resp.status_code < 400]
+    listed = [
+        (pod, await pod_body(request, pod, resp)) for pod, resp in answers if resp.status_code < 400
+    ]
     hard = [(pod, resp) for pod, resp in refusals if resp.status_code != 404]
     if hard or (refusals and not listed):
-        raise _refused(*(hard or refusals)[0], headers)
-    merged = [
-        entry
-        for pod, resp in listed
-        for entry in ((await pod_body(request, pod, resp) or {}).get(key) or [])
-    ]
-    return reply({key: merged}, headers=headers)
+        pod, resp = (hard or refusals)[0]
+        raise pod_error(resp, pod, headers)
+    return reply({key: fanout.entries(listed, key)}, headers=headers)
 
 
 async def manage_volume(request: Request) -> Response:
     """POST /os-volume-manage or /manageable_volumes: made in the pod of `host`."""
     version = await negotiated(request)
-    path = "/manageable_volumes" if "/manageable_volumes" in request.url.path else None
-    if path:
+    path = pod_path(request)
+    if path.startswith("/manageable_"):
         _since_manageable(version)
     body = await json_body(request)
     entity = entity_of(body, "volume")
@@ -396,16 +330,14 @@ async def manage_volume(request: Request) -> Response:
                 400, f"Invalid volume type: Cannot find requested '{wanted}' volume type"
             ) from exc
         entity["volume_type"] = await type_copy.in_pod(request, pod, vtype)
-    return await create_in(
-        request, volume_service.VOLUME, pod, body, version, path=path or "/os-volume-manage"
-    )
+    return await create_in(request, volume_service.VOLUME, pod, body, version, path)
 
 
 async def manage_snapshot(request: Request) -> Response:
     """POST /os-snapshot-manage or /manageable_snapshots: made in the volume's pod."""
     version = await negotiated(request)
-    path = "/manageable_snapshots" if "/manageable_snapshots" in request.url.path else None
-    if path:
+    path = pod_path(request)
+    if path.startswith("/manageable_"):
         _since_manageable(version)
     body = await json_body(request)
     entity = entity_of(body, "snapshot")
@@ -413,11 +345,4 @@ async def manage_snapshot(request: Request) -> Response:
         if key not in entity:
             raise VolumeError(400, f"'{key}' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
-    return await create_in(
-        request,
-        volume_service.SNAPSHOT,
-        located.pod,
-        body,
-        version,
-        path=path or "/os-snapshot-manage",
-    )
+    return await create_in(request, volume_service.SNAPSHOT, located.pod, body, version, path)

@@ -28,21 +28,20 @@ from starlette.responses import Response
 
 from cascade.api import handlers
 from cascade.api.request import session
-from cascade.api.volume import views
+from cascade.api.volume import fanout, views
 from cascade.api.volume.common import (
     caller_for,
     negotiated,
     original_url,
-    pod_body,
     pod_error,
     project_of,
     reply,
+    shown,
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
 from cascade.pods import volume as pod_volume
-from cascade.pods.client import PodUnavailable
 from cascade.services import listing, resources
 from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
@@ -99,39 +98,6 @@ async def _pods(request: Request) -> list[Pod]:
         return list((await db.scalars(query)).all())
 
 
-class Reader:
-    """How one pod's part of a list is read: its detailed list with the filters and the
-    sort, after its own marker."""
-
-    def __init__(
-        self, request: Request, path: str, base: list[tuple[str, str]], version: Version
-    ) -> None:
-        self.request = request
-        self.path = path
-        self.base = base
-        self.version = version
-        self.caller = caller_for(request, version)
-
-    async def read(self, pod: Pod, marker: str | None, limit: int) -> listing.Chunk:
-        """The pod's objects after its own `marker`, at most `limit` (listing.ReadPod)."""
-        params = [*self.base, ("limit", str(limit))]
-        if marker is not None:
-            params.append(("marker", marker))
-        resp = await pod_volume.call(
-            self.request.app.state.registry, pod, self.caller, "GET", self.path, params=params
-        )
-        if resp.status_code >= 500:
-            raise PodUnavailable(pod.name, pod_volume.SERVICE, f"answered {resp.status_code}")
-        if resp.status_code >= 400:
-            raise pod_error(resp, pod)
-        found = views.body(await pod_body(self.request, pod, resp), pod)
-        async with session(self.request) as db:
-            found = await views.top_types(db, pod, found)
-        collection = self.path.split("/")[1]
-        items = [i for i in found.get(collection, []) if isinstance(i, dict)]
-        return listing.Chunk(items, int(found.get("count", 0) or 0))
-
-
 async def index(request: Request) -> Response:
     """GET /<collection> and /<collection>/detail: 200 with the merged page."""
     version = await negotiated(request)
@@ -174,17 +140,34 @@ async def index(request: Request) -> Response:
     if marker_id is not None:
         marker_pod = (await locate(request, kind, marker_id, version)).pod
 
+    caller = caller_for(request, version)
+
     @listing.once
     async def marker_item() -> dict[str, Any]:
+        """The marker's object, from its pod (where the other pods resume)."""
         assert marker_pod is not None and marker_id is not None
-        return await _marker_item(request, marker_pod, resource, marker_id, version)
+        path = f"{resource.path}/{marker_id}"
+        resp = await pod_volume.call(request.app.state.registry, marker_pod, caller, "GET", path)
+        if resp.status_code != 200:
+            raise pod_error(resp, marker_pod)
+        item: dict[str, Any] = resp.json().get(resource.key, {})
+        return item
 
-    reader = Reader(request, f"/{name}/detail", base, version)
+    async def read(pod: Pod, marker: str | None, size: int) -> listing.Chunk:
+        """The pod's detailed list after its own `marker`, at most `size` (`ReadPod`)."""
+        params = [*base, ("limit", str(size))]
+        if marker is not None:
+            params.append(("marker", marker))
+        resp = await fanout.ask(request, pod, caller, f"/{name}/detail", params)
+        found = await shown(request, pod, resp)
+        items = [i for i in found.get(name, []) if isinstance(i, dict)]
+        return listing.Chunk(items, int(found.get("count", 0) or 0))
+
     found = await listing.read_pages(
         request.app.state.registry,
         pod_volume.SERVICE,
         pods,
-        reader.read,
+        read,
         order,
         want,
         query,
@@ -203,18 +186,6 @@ async def index(request: Request) -> Response:
     if with_count:
         body["count"] = found.count
     return reply(body, 200, found.headers())
-
-
-async def _marker_item(
-    request: Request, pod: Pod, resource: resources.Resource, marker_id: str, version: Version
-) -> dict[str, Any]:
-    caller = caller_for(request, version)
-    path = f"{resource.path}/{marker_id}"
-    resp = await pod_volume.call(request.app.state.registry, pod, caller, "GET", path)
-    if resp.status_code != 200:
-        raise pod_error(resp, pod)
-    item: dict[str, Any] = resp.json().get(resource.key, {})
-    return item
 
 
 def _next(request: Request, last_id: str) -> str:

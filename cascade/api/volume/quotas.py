@@ -21,7 +21,6 @@ from starlette.responses import Response
 from cascade.api.request import context, session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.services import pods as pod_service
 from cascade.services import quota_core, volume_quotas
 
 ABSOLUTE = {
@@ -52,13 +51,9 @@ def over_quota(exc: volume_quotas.OverQuota) -> OverLimit:
 
 
 async def used(request: Request, project: str) -> quota_core.Usage:
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
     async with session(request) as db:
-        pods = await pod_service.list_all(db)
-        names = await volume_quotas.type_names(db)
-    state = request.scope.get("state", {})
-    return await volume_quotas.usage(
-        request.app.state.registry, pods, project, str(state.get("request_id", "")), names
-    )
+        return await volume_quotas.usage(db, request.app.state.registry, project, request_id)
 
 
 async def check_extend(request: Request, new_size: int, grow: int) -> None:

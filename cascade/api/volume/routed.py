@@ -16,88 +16,81 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.request import context, session
-from cascade.api.volume import quotas, type_copy, views
+from cascade.api.request import session
+from cascade.api.routing import Handler
+from cascade.api.volume import asking, quotas, type_copy
 from cascade.api.volume.common import (
-    POD_HEADER,
-    caller_for,
     negotiated,
-    pod_body,
-    pod_error,
     raw_body,
-    reply,
+    relay,
     send,
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import Pod
-from cascade.services import resources
+from cascade.services import resources, volume_create
 from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 
-def missing(kind: str, object_id: str) -> VolumeError:
-    return VolumeError(404, resources.BY_KIND[kind].missing.format(id=object_id))
-
-
 async def locate(
     request: Request, kind: str, object_id: str, version: Version
 ) -> volume_service.Located:
-    ctx = context(request)
-    async with session(request) as db:
-        try:
-            return await volume_service.locate(
-                db,
-                request.app.state.registry,
-                caller_for(request, version),
-                object_id,
-                None if ctx.is_admin else ctx.project_id,
-                kind,
-            )
-        except volume_service.NotFound:
-            raise missing(kind, object_id) from None
+    """The pod of the caller's object, else Cinder's 404 for its kind."""
+    async with asking.flow(request, version) as (env, db, ask):
+        return await volume_create.locate(env, db, ask, kind, object_id)
 
 
-async def forward(request: Request, kind: str, object_id: str, rest: str = "") -> Response:
-    """Any request on `/<collection>/<id><rest>`: the pod's answer, as the top's."""
-    version = await negotiated(request)
-    located = await locate(request, kind, object_id, version)
-    pod = located.pod
-    path = f"{resources.BY_KIND[kind].path}/{object_id}{rest}"
-    content = await raw_body(request) if request.method in ("POST", "PUT") else None
-    headers = {"Content-Type": "application/json"} if content else None
-    if kind == volume_service.VOLUME and rest == "/action" and content:
-        await _extend_quota(request, pod, object_id, content, version)
-        content = await type_copy.retyped(request, pod, content)
-    resp = await send(
-        request,
-        pod,
-        version,
-        request.method,
-        path,
-        content=content,
-        params=list(request.query_params.multi_items()),
-        headers=headers,
-    )
-    if resp.status_code == 404 and not rest and request.method in ("GET", "DELETE"):
-        async with session(request) as db:
-            await routed_service.gone(
-                db, located.routing, pod, request.app.state.registry.cache(RouteCache)
-            )
-        raise missing(kind, object_id)
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    if request.method == "DELETE" and not rest:
-        async with session(request) as db:
-            routing = await db.merge(located.routing)
-            await routed_service.mark(
-                db, routing, "deleting", request.app.state.registry.cache(RouteCache)
-            )
-    found = views.body(await pod_body(request, pod, resp), pod)
-    async with session(request) as db:
-        found = await views.top_types(db, pod, found)
-    return reply(found, resp.status_code, {POD_HEADER: pod.name})
+def handler(resource: resources.Resource) -> Handler:
+    """Any request on `/<collection>/<id>[/<rest>]` of `resource` (below its first
+    microversion, Cinder's 404): the pod's answer, as the top's."""
+
+    async def forward(request: Request) -> Response:
+        version = await negotiated(request)
+        if version < resource.since:
+            raise VolumeError(404, "The resource could not be found.")
+        kind, object_id = resource.kind, request.path_params["object_id"]
+        rest = f"/{request.path_params['rest']}" if request.path_params.get("rest") else ""
+        located = await locate(request, kind, object_id, version)
+        pod = located.pod
+        content = await raw_body(request) if request.method in ("POST", "PUT") else None
+        if kind == volume_service.VOLUME and rest == "/action" and content:
+            await _extend_quota(request, pod, object_id, content, version)
+            content = await type_copy.retyped(request, pod, content)
+        resp = await send(
+            request,
+            pod,
+            version,
+            request.method,
+            f"{resource.path}/{object_id}{rest}",
+            content=content,
+            params=list(request.query_params.multi_items()),
+            headers={"Content-Type": "application/json"} if content else None,
+        )
+        if resp.status_code == 404 and not rest and request.method in ("GET", "DELETE"):
+            async with session(request) as db:
+                await routed_service.gone(
+                    db, located.routing, pod, request.app.state.registry.cache(RouteCache)
+                )
+            raise VolumeError(404, resource.missing.format(id=object_id))
+        if request.method == "DELETE" and not rest and resp.status_code < 400:
+            async with session(request) as db:
+                routing = await db.merge(located.routing)
+                await routed_service.mark(
+                    db, routing, "deleting", request.app.state.registry.cache(RouteCache)
+                )
+        return await relay(request, pod, resp)
+
+    return forward
+
+
+async def size_of(request: Request, pod: Pod, volume_id: str, version: Version) -> int | None:
+    """The volume's size in GB, from its pod (None: the pod did not say)."""
+    resp = await send(request, pod, version, "GET", f"/volumes/{volume_id}")
+    if resp.status_code != 200:
+        return None
+    return volume_create.size_of(resp.json().get("volume", {}).get("size"))
 
 
 async def _extend_quota(
@@ -109,8 +102,6 @@ async def _extend_quota(
         new_size = int(json.loads(content)["os-extend"]["new_size"])
     except (ValueError, KeyError, TypeError):
         return
-    resp = await send(request, pod, version, "GET", f"/volumes/{volume_id}")
-    if resp.status_code != 200:
-        return
-    size = int(resp.json().get("volume", {}).get("size") or 0)
-    await quotas.check_extend(request, new_size, new_size - size)
+    size = await size_of(request, pod, volume_id, version)
+    if size is not None:
+        await quotas.check_extend(request, new_size, new_size - size)

@@ -8,9 +8,6 @@ A path Cascade does not serve yet is Cinder's 501 `notImplemented`, saying so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
@@ -33,26 +30,12 @@ from cascade.api.volume import (
     versions,
     zones,
 )
-from cascade.api.volume.common import negotiated
+from cascade.api.volume.common import V3, negotiated, pod_path
 from cascade.api.volume.errors import VolumeError
-from cascade.services import resources
 from cascade.services import volumes as volume_service
 
 PREFIX = "/volume"
-V3 = f"{PREFIX}/v3"
 PUBLIC = (PREFIX, f"{PREFIX}/")
-# the first path segment of every Cinder v3 resource: anything else there is a project id
-COLLECTIONS = frozenset(
-    {
-        "volumes", "snapshots", "backups", "types", "os-availability-zone", "limits",
-        "os-quota-sets", "os-quota-class-sets", "attachments", "messages", "scheduler-stats",
-        "qos-specs", "extensions", "resource_filters", "group_types", "groups",
-        "group_snapshots", "os-services", "os-hosts", "workers", "default-types",
-        "manageable_volumes", "manageable_snapshots", "os-volume-transfer", "volume-transfers",
-        "capabilities", "consistencygroups", "cgsnapshots", "os-snapshot-manage",
-        "os-volume-manage", "clusters", "os-backup-services",
-    }
-)  # fmt: skip
 
 
 async def no_id(request: Request) -> Response:
@@ -63,22 +46,10 @@ async def no_id(request: Request) -> Response:
 
 async def not_served(request: Request) -> Response:
     await negotiated(request)
-    path = request.url.path[len(V3) :] or "/"
+    path = pod_path(request) or "/"
     raise VolumeError(
         501, f"Cascade does not serve {request.method} {path} of the Block Storage API yet."
     )
-
-
-def _routed(resource: resources.Resource) -> Callable[[Request], Any]:
-    async def handler(request: Request) -> Response:
-        if await negotiated(request) < resource.since:
-            raise VolumeError(404, "The resource could not be found.")
-        rest = request.path_params.get("rest")
-        return await routed.forward(
-            request, resource.kind, request.path_params["object_id"], f"/{rest}" if rest else ""
-        )
-
-    return handler
 
 
 def _transfers() -> Declarations:
@@ -109,7 +80,7 @@ def _routed_collections() -> Declarations:
     for resource in volume_service.RESOURCES:
         if not resource.listed:
             continue
-        handler = _routed(resource)
+        handler = routed.handler(resource)
         create = CREATES.get(resource.kind) or creates.in_parent(resource)
         table |= {
             resource.path: {"POST": create, "GET": lists.index},
@@ -190,6 +161,15 @@ ROUTES: Declarations = {
     # anything else: negotiated, then Cinder's 501 saying it is not served yet
     "/{path:path}": every_method(not_served),
 }
+
+
+# the first path segment of every Cinder v3 resource (served or not): anything else there
+# is a project id
+COLLECTIONS = frozenset(
+    {path.split("/")[1] for path in ROUTES if not path.startswith("/{")}
+    | {"extensions", "os-quota-class-sets", "workers", "consistencygroups", "cgsnapshots"}
+    | {"clusters", "os-backup-services"}
+)
 
 
 class VolumeRouter:

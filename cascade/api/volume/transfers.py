@@ -22,7 +22,9 @@ from cascade.api.volume.common import (
     negotiated,
     pod_body,
     pod_error,
+    pod_path,
     project_of,
+    relay,
     reply,
     send,
 )
@@ -33,10 +35,6 @@ from cascade.db.models import Pod, Routing
 from cascade.services import routings
 from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
-
-
-def _prefix(request: Request) -> str:
-    return "/volume-transfers" if "/volume-transfers" in request.url.path else "/os-volume-transfer"
 
 
 def _missing(transfer_id: str) -> VolumeError:
@@ -51,18 +49,11 @@ async def create(request: Request) -> Response:
         raise VolumeError(400, "'volume_id' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
-        request, volume_service.TRANSFER, located.pod, body, version, _prefix(request)
+        request, volume_service.TRANSFER, located.pod, body, version, pod_path(request)
     )
 
 
-async def index(request: Request) -> Response:
-    version = await negotiated(request)
-    detail = request.url.path.rstrip("/").endswith("/detail")
-    path = _prefix(request) + ("/detail" if detail else "")
-    found, headers = await fanout.every_pod(request, version, path)
-    merged = [t for _, body in found for t in (body or {}).get("transfers", [])]
-    merged.sort(key=lambda t: (str(t.get("created_at", "")), str(t.get("id", ""))), reverse=True)
-    return reply({"transfers": merged}, headers=headers)
+index = fanout.merged("transfers", newest_first=True)
 
 
 async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
@@ -83,14 +74,12 @@ async def member(request: Request) -> Response:
     ctx = context(request)
     if not ctx.is_admin and routing.project_id != ctx.project_id:
         raise _missing(transfer_id)
-    resp = await send(request, pod, version, request.method, f"{_prefix(request)}/{transfer_id}")
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    if request.method == "DELETE":
+    resp = await send(request, pod, version, request.method, pod_path(request))
+    if request.method == "DELETE" and resp.status_code < 400:
         async with session(request) as db:
             await db.delete(await db.merge(routing))
             await db.commit()
-    return reply(await pod_body(request, pod, resp), resp.status_code, {POD_HEADER: pod.name})
+    return await relay(request, pod, resp)
 
 
 async def accept(request: Request) -> Response:
@@ -98,9 +87,7 @@ async def accept(request: Request) -> Response:
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
-    resp = await send(
-        request, pod, version, "POST", f"{_prefix(request)}/{transfer_id}/accept", json=body
-    )
+    resp = await send(request, pod, version, "POST", pod_path(request), json=body)
     if resp.status_code >= 400:
         raise pod_error(resp, pod)
     found = await pod_body(request, pod, resp)

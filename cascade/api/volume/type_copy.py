@@ -8,7 +8,6 @@ import json
 
 from starlette.requests import Request
 
-from cascade.api.request import session
 from cascade.api.volume import asking
 from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.services import volume_create
@@ -20,16 +19,16 @@ VERSION = Version(3, 0)
 async def in_pod(request: Request, pod: Pod, top: VolumeType | GroupType) -> str:
     """The pod's copy of the type, made now if needed: its id there (a pod's refusal keeps
     its status, named; a pod that cannot be reached is a 503)."""
-    ask = asking.ask_of(request, VERSION)  # the copies are made with the service token
-    async with asking.refusals(), session(request) as db:
-        return await volume_create.type_in_pod(asking.env_of(request), db, ask, pod, top)
+    # the copies are made with the service token
+    async with asking.flow(request, VERSION) as (env, db, ask):
+        return await volume_create.type_in_pod(env, db, ask, pod, top)
 
 
 async def named(request: Request, wanted: str) -> VolumeType:
     """The top type a request names (by name or id; a private one only for projects
     with access), else Cinder's error for it (404)."""
-    async with asking.refusals(), session(request) as db:
-        return await volume_create.named_type(db, asking.ask_of(request, VERSION), wanted)
+    async with asking.flow(request, VERSION) as (_, db, ask):
+        return await volume_create.named_type(db, ask, wanted)
 
 
 async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:
