@@ -108,6 +108,20 @@ async def intent(
     return await routings.record_intent(db, kind, request_id, pod.id, project_id)
 
 
+async def heal(db: AsyncSession, kind: str, listed: list[tuple[str, str, str]]) -> None:
+    """Objects of `kind` listed by their pods without a routing get one (made in a pod
+    directly, or a crash between a create and its routing): `(id, pod id, project)`."""
+    ids = [object_id for object_id, _, _ in listed]
+    if not ids:
+        return
+    query = select(Routing.top_id).where(Routing.resource_type == kind, Routing.top_id.in_(ids))
+    known = set((await db.scalars(query)).all())
+    for object_id, pod_id, project_id in listed:
+        if object_id not in known:
+            known.add(object_id)
+            await record(db, object_id, pod_id, project_id, kind=kind)
+
+
 async def record(
     db: AsyncSession,
     server_id: str,

@@ -64,17 +64,11 @@ def ask_pod(registry: PodRegistry, caller: Caller, server_id: str, kind: str) ->
 
 
 async def heal(db: AsyncSession, kind: str, listed: list[tuple[Pod, dict[str, Any]]]) -> None:
-    """Objects of `kind` listed by their pods without a routing get one (made in a pod
-    directly, or a crash between a create and its routing), in their owner's project."""
-    ids = [str(item["id"]) for _, item in listed]
-    if not ids:
-        return
-    query = select(Routing.top_id).where(Routing.resource_type == kind, Routing.top_id.in_(ids))
-    known = set((await db.scalars(query)).all())
-    for pod, item in listed:
-        if str(item["id"]) not in known:
-            owner = str(item.get("tenant_id", item.get("project_id", "")))
-            await routed.record(db, str(item["id"]), pod.id, owner, kind=kind)
+    """Compute objects listed without a routing get one, in their owner's project."""
+    owners = [
+        (str(i["id"]), p.id, str(i.get("tenant_id", i.get("project_id", "")))) for p, i in listed
+    ]
+    await routed.heal(db, kind, owners)
 
 
 async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None) -> list[Routing]:

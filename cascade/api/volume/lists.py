@@ -40,7 +40,7 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
-from cascade.db.models import Pod, Routing
+from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.services import listing, resources
 from cascade.services import routed as routed_service
@@ -197,28 +197,15 @@ def _next(request: Request, last_id: str) -> str:
 async def _route(
     request: Request, resource: resources.Resource, pages: list[listing.PodPage]
 ) -> None:
-    """Objects listed without a routing get one (made in a pod directly, or a crash
-    between a create and its routing), in the project an admin's view shows."""
-    kind = resource.kind
-    ids = {
-        str(i["id"]): (p.pod, str(i.get(resource.owner) or "") or None)
+    """Objects listed without a routing get one (see `routed.heal`), in the project an
+    admin's view shows, else the caller's."""
+    project = project_of(request)
+    listed = [
+        (str(i["id"]), p.pod.id, str(i.get(resource.owner) or "") or project)
         for p in pages
         for i in p.items
         if "id" in i
-    }
-    if not ids:
-        return
-    async with session(request) as db:
-        known = set(
-            (
-                await db.scalars(
-                    select(Routing.top_id).where(
-                        Routing.resource_type == kind, Routing.top_id.in_(list(ids))
-                    )
-                )
-            ).all()
-        )
-        for object_id, (pod, owner) in ids.items():
-            if object_id not in known:
-                project = owner or project_of(request)
-                await routed_service.record(db, object_id, pod.id, project, kind=kind)
+    ]
+    if listed:
+        async with session(request) as db:
+            await routed_service.heal(db, resource.kind, listed)
