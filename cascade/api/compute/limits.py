@@ -59,8 +59,16 @@ USED_FIELDS: dict[str, str] = {
     "totalSecurityGroupsUsed": "security_groups",
     "totalServerGroupsUsed": "server_groups",
 }
-FILTERED_V2_36 = ("floating_ips", "security_groups", "security_group_rules")
-FILTERED_V2_57 = (*FILTERED_V2_36, "injected_files", "injected_file_content_bytes")
+NETWORK = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
+INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+
+
+def hidden(version: Version, network_gone: Version = V2_36) -> tuple[str, ...]:
+    """The quota resources Nova no longer shows at `version`: nova-network's from
+    `network_gone` (2.36 for limits and quota sets), the injected files' from 2.57."""
+    if version >= V2_57:
+        return (*NETWORK, *INJECTED)
+    return NETWORK if version >= network_gone else ()
 
 
 def check_query(
@@ -98,11 +106,7 @@ async def usage(
 
 def absolute(limits: dict[str, int], used: dict[str, int], version: Version) -> dict[str, int]:
     """Nova's `absolute` limits at `version`."""
-    filtered: tuple[str, ...] = ()
-    if version >= V2_57:
-        filtered = FILTERED_V2_57
-    elif version >= V2_36:
-        filtered = FILTERED_V2_36
+    filtered = hidden(version)
     found: dict[str, int] = {}
     for resource, fields in LIMIT_FIELDS.items():
         if resource in filtered:
