@@ -27,7 +27,7 @@ pod's project scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from starlette.responses import Response
 
 from cascade.api.compute import forward
 from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.limits import check_query
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
@@ -45,7 +46,6 @@ from cascade.services import pods as pod_service
 from cascade.versions import Version
 
 UUID_IDS = Version(2, 53)  # hypervisor and service ids are UUIDs from here
-STRICT_QUERY = Version(2, 75)
 QUERY = ("host", "binary")
 
 
@@ -71,6 +71,23 @@ def host_book(request: Request) -> hosts.HostBook:
 
 def down_header(pods: Iterable[Pod]) -> dict[str, str]:
     return unavailable_header([p.name for p in pods])
+
+
+def errors_refused(answers: Iterable[hosts.Answer]) -> None:
+    """A pod's error is the answer; a pod that is down is only left out."""
+    for answer in answers:
+        if not answer.ok and not answer.down:
+            raise answer_error(answer)
+
+
+def listed(body: Any, answers: Iterable[hosts.Answer]) -> Response:
+    """200 with what the pods answered, those that were down named."""
+    return reply(body, headers=down_header(a.pod for a in answers if a.down))
+
+
+def unqualified(pods: Sequence[Pod]) -> hosts.HostNames:
+    """Host names when none needs its pod: every host shown as the pod names it."""
+    return hosts.HostNames({}, frozenset(p.name for p in pods))
 
 
 def answer_error(answer: hosts.Answer) -> ComputeError:
@@ -118,28 +135,14 @@ def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, An
     return shown
 
 
-def _check_query(request: Request, version: Version) -> None:
-    if version < STRICT_QUERY:
-        return
-    extra = sorted(k for k in set(request.query_params) if k not in QUERY)
-    if extra:
-        quoted = ", ".join(repr(k) for k in extra)
-        verb = "was" if len(extra) == 1 else "were"
-        raise ComputeError(
-            400, f"Additional properties are not allowed ({quoted} {verb} unexpected)"
-        )
-
-
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "os_compute_api:os-services:list")
-    _check_query(request, version)
+    check_query(request, QUERY, version)
     found = await hosts.inventory(
         admin_calls(request, version), await all_pods(request), host_book(request)
     )
-    for answer in found.answers:
-        if not answer.ok and not answer.down:
-            raise answer_error(answer)
+    errors_refused(found.answers)
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
     wanted = set(found.names.resolve(host)) if host else None
