@@ -217,17 +217,7 @@ async def create(request: Request) -> Response:
     answer = await call.admin.ask(pod, "POST", "/os-aggregates", body={**body, "aggregate": wanted})
     if not answer.ok:
         raise answer_error(answer)
-    made = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
-    if not isinstance(made, dict):
-        return pod_reply(answer, answer.body)
-    async with session(request) as db:
-        await aggregate_service.remember(db, pod, made)
-    top = _top_id(call, pod, made)
-    if top is None:
-        message = f"Aggregate {made.get('id')} of pod {pod.name} has an id the top cannot number."
-        raise ComputeError(500, message)
-    names = unqualified(call.pods)  # a new one has no hosts
-    return pod_reply(answer, {"aggregate": _view(made, pod, top, names, call.version)})
+    return await _one(request, call, answer)
 
 
 # --- one aggregate ---
@@ -265,16 +255,24 @@ async def _send(
 
 
 async def _one(
-    request: Request, call: Call, answer: hosts.Answer, bottom: int, names: hosts.HostNames | None
+    request: Request,
+    call: Call,
+    answer: hosts.Answer,
+    bottom: int | None = None,
+    names: hosts.HostNames | None = None,
 ) -> Response:
-    """A pod's answer about one aggregate, as the top shows it; its routing kept."""
+    """A pod's answer about one aggregate (`bottom` in the pod; None: the one it made), as
+    the top shows it; its routing kept."""
     item = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
     if not isinstance(item, dict):
         return pod_reply(answer, answer.body)
     async with session(request) as db:
         await aggregate_service.remember(db, answer.pod, item)
-    top = call.numbering.top_id(answer.pod, bottom)
-    assert top is not None  # `bottom` came from a top id
+    pod = answer.pod
+    top = _top_id(call, pod, item) if bottom is None else call.numbering.top_id(pod, bottom)
+    if top is None:
+        message = f"Aggregate {item.get('id')} of pod {pod.name} has an id the top cannot number."
+        raise ComputeError(500, message)
     if names is None:
         names = await _names(request, call, [item])
     view = _view(item, answer.pod, top, names, call.version)
@@ -292,7 +290,7 @@ async def show(request: Request) -> Response:
     check_query(request, (), call.version, since=STRICT_QUERY)
     given = request.path_params["aggregate_id"]
     answer, bottom = await _send(request, call, given, "GET")
-    return await _one(request, call, answer, bottom, None)
+    return await _one(request, call, answer, bottom)
 
 
 def _pod_zone(pod: Pod, given: Any, top: str) -> Any:
@@ -318,7 +316,7 @@ async def update(request: Request) -> Response:
         zone = _pod_zone(pod, changes["availability_zone"], given)
         body = {**body, "aggregate": {**changes, "availability_zone": zone}}
     answer, bottom = await _send(request, call, given, "PUT", body=body)
-    return await _one(request, call, answer, bottom, None)
+    return await _one(request, call, answer, bottom)
 
 
 async def delete(request: Request) -> Response:
