@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -91,6 +92,7 @@ DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
 USAGE_VERSION = "2.1"
 SERVER_RESOURCES = ("instances", "cores", "ram")
+INTEGER = re.compile(r"^-?[0-9]+$")
 
 QuotaRow = TypeVar("QuotaRow", Quota, UserQuota, QuotaClass)
 
@@ -184,25 +186,35 @@ async def _users_total(
 # --- setting limits -------------------------------------------------------------------
 
 
+def value_problem(value: Any) -> str | None:
+    """What Nova's schema says of one quota value (`_common_quota`: an integer, or a
+    string holding one, from -1 to Nova's max), if anything."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return f"{value!r} is not of type 'integer', 'string'"
+    if isinstance(value, str) and not INTEGER.match(value):
+        return f"{value!r} does not match '^-?[0-9]+$'"
+    try:
+        number: float = int(value)
+    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
+        number = float(value)
+    if number < UNLIMITED:
+        return f"{number} is less than the minimum of {UNLIMITED}"
+    if number > MAX_LIMIT:
+        return f"{number} is greater than the maximum of {MAX_LIMIT}"
+    return None
+
+
 def check_limit(resource: str, value: int) -> None:
     """InvalidQuota unless `resource` is known and `value` an integer from -1 to Nova's max."""
     if resource not in RESOURCES:
         raise InvalidQuota(f"Unknown quota resources {resource}.")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidQuota(
-            f"Invalid input for field/attribute {resource}. Value: {value}. "
-            f"{value!r} is not of type 'integer', 'string'"
-        )
-    if value < UNLIMITED:
-        raise InvalidQuota(
-            f"Invalid input for field/attribute {resource}. Value: {value}. "
-            f"{value} is less than the minimum of {UNLIMITED}"
-        )
-    if value > MAX_LIMIT:
-        raise InvalidQuota(
-            f"Invalid input for field/attribute {resource}. Value: {value}. "
-            f"{value} is greater than the maximum of {MAX_LIMIT}"
-        )
+    if isinstance(value, str):  # what a body may hold, but not a limit to set
+        problem: str | None = f"{value!r} is not of type 'integer', 'string'"
+    else:
+        problem = value_problem(value)
+    if problem:
+        where = f"Invalid input for field/attribute {resource}. Value: {value}."
+        raise InvalidQuota(f"{where} {problem}")
 
 
 def needs_usage(values: Mapping[str, int]) -> bool:

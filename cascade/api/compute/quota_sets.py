@@ -32,7 +32,6 @@ Answers that needed the pods' usage name those that did not answer in
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +40,7 @@ from starlette.responses import Response
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
-from cascade.api.compute.limits import check_query, hidden, usage
+from cascade.api.compute.limits import check_query, hidden, unexpected
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import context, session
@@ -69,7 +68,6 @@ UPDATE_ORDER = (
     "server_groups",
     "server_group_members",
 )
-INTEGER = re.compile(r"^-?[0-9]+$")
 # Nova's parameter_types.boolean
 BOOLEANS: list[Any] = [
     True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
@@ -104,35 +102,12 @@ def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Con
     return ctx, own
 
 
-def _value_problem(value: Any) -> str | None:
-    """What Nova's schema says of one quota value (`_common_quota`), if anything."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return f"{value!r} is not of type 'integer', 'string'"
-    if isinstance(value, str) and not INTEGER.match(value):
-        return f"{value!r} does not match '^-?[0-9]+$'"
-    try:
-        number: float = int(value)
-    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
-        number = float(value)
-    if number < quotas.UNLIMITED:
-        return f"{number} is less than the minimum of {quotas.UNLIMITED}"
-    if number > quotas.MAX_LIMIT:
-        return f"{number} is greater than the maximum of {quotas.MAX_LIMIT}"
-    return None
-
-
 def _force_problem(value: Any) -> str | None:
     if not isinstance(value, bool | str):
         return f"{value!r} is not of type 'boolean', 'string'"
     if value not in BOOLEANS:
         return f"{value!r} is not one of {BOOLEANS!r}"
     return None
-
-
-def _unexpected(extras: list[str]) -> str:
-    verb = "was" if len(extras) == 1 else "were"
-    names = ", ".join(repr(e) for e in extras)
-    return f"Additional properties are not allowed ({names} {verb} unexpected)"
 
 
 def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
@@ -155,16 +130,16 @@ def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
     else:
         for name in (k for k in known if k in given):
             value = given[name]
-            wrong = _force_problem(value) if name == "force" else _value_problem(value)
+            wrong = _force_problem(value) if name == "force" else quotas.value_problem(value)
             if wrong:
                 raise bad(f"Invalid input for field/attribute {name}. Value: {value}. {wrong}")
         extras = sorted(k for k in given if k not in known)
-        problem = _unexpected(extras) if extras else None
+        problem = unexpected(extras) if extras else None
     if problem:
         raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}")
     extras = sorted(k for k in body if k != key)
     if extras:
-        raise bad(_unexpected(extras))
+        raise bad(unexpected(extras))
     return dict(given)
 
 
@@ -198,15 +173,17 @@ async def _usage(
     asked with the service token (`key_pairs` only to the user and those who may see
     other users' keypairs)."""
     ctx = context(request)
+    caller = caller_for(request, version)
+    registry = request.app.state.registry
     if user_id is None:
         mine = ctx.user_id if own else None
-        return await usage(request, db, project_id, version, own_project=own, user_id=mine)
+        return await quotas.usage(db, registry, caller, project_id, own_project=own, user_id=mine)
     return await quotas.user_usage(
         db,
-        request.app.state.registry,
+        registry,
         project_id,
         user_id,
-        request_id=caller_for(request, version).request_id,
+        request_id=caller.request_id,
         keypairs=user_id == ctx.user_id or request.app.state.policy.allows(OTHER_USERS, ctx),
     )
 
