@@ -115,10 +115,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _nothing() -> dict[str, int]:
-    return dict.fromkeys(RESOURCES, 0)
-
-
 # --- limits ---------------------------------------------------------------------------
 
 
@@ -486,7 +482,7 @@ def too_many_instances(
 
 
 async def _no_usage() -> Usage:
-    return Usage(_nothing(), [])
+    return Usage(dict.fromkeys(RESOURCES, 0), [])
 
 
 async def check_create(

@@ -130,9 +130,7 @@ def _pattern_pods(pods: list[Pod], pattern: str) -> tuple[list[Pod], str]:
 
 def _matches(answers: list[hosts.Answer], pattern: str) -> Found:
     """Every pod's matches for a hostname pattern: a pod's 404 is no match."""
-    for answer in answers:
-        if not answer.ok and not answer.down and answer.status != 404:
-            raise answer_error(answer)
+    errors_refused(answers, accepted=(404,))
     if answers and all(a.status == 404 for a in answers):
         message = f"No hypervisor matching '{pattern}' could be found."
         raise ComputeError(404, message)
@@ -268,9 +266,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         )
         hit = next((a for a in answers if a.ok), None)
         if hit is None:
-            for answer in answers:
-                if not answer.ok and not answer.down and answer.status != 404:
-                    raise answer_error(answer)
+            errors_refused(answers, accepted=(404,))
             raise missing(not_found, [a.pod for a in answers if a.down])
     else:
         try:

@@ -27,7 +27,7 @@ pod's project scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -73,10 +73,11 @@ def down_header(pods: Iterable[Pod]) -> dict[str, str]:
     return unavailable_header([p.name for p in pods])
 
 
-def errors_refused(answers: Iterable[hosts.Answer]) -> None:
-    """A pod's error is the answer; a pod that is down is only left out."""
+def errors_refused(answers: Iterable[hosts.Answer], accepted: Collection[int] = ()) -> None:
+    """A pod's error is the answer, but a status `accepted` (a 404: "not in this pod");
+    a pod that is down is only left out."""
     for answer in answers:
-        if not answer.ok and not answer.down:
+        if not answer.ok and not answer.down and answer.status not in accepted:
             raise answer_error(answer)
 
 
