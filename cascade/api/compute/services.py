@@ -168,15 +168,24 @@ async def update(request: Request) -> Response:
     return await _update_by_host(request, version, given, body)
 
 
-async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
+async def _lister(
+    request: Request, admin: hosts.Admin, given: str, not_found: str
+) -> tuple[Pod, hosts.Inventory]:
+    """The pod that lists service `given` (400 unless a UUID; `not_found` when no pod
+    does), and every pod's services."""
     if not hosts.is_uuid(given):
         raise ComputeError(400, f"Invalid uuid {given}")
-    admin = admin_calls(request, version)
     found = await hosts.inventory(admin, await all_pods(request), host_book(request))
     where = found.find(given)
     if where is None:
-        raise missing(f"Service {given} could not be found.", found.down())
-    answer = await admin.ask(where[0], "PUT", f"/os-services/{given}", body=body)
+        raise missing(not_found, found.down())
+    return where[0], found
+
+
+async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
+    admin = admin_calls(request, version)
+    pod, found = await _lister(request, admin, given, f"Service {given} could not be found.")
+    answer = await admin.ask(pod, "PUT", f"/os-services/{given}", body=body)
     if not answer.ok:
         raise answer_error(answer)
     service = answer.body.get("service") if isinstance(answer.body, dict) else None
@@ -217,19 +226,13 @@ async def delete(request: Request) -> Response:
     authorize(request, "os_compute_api:os-services:delete")
     given = request.path_params["service_id"]
     admin = admin_calls(request, version)
-    pods = await all_pods(request)
     if version >= UUID_IDS:
-        if not hosts.is_uuid(given):
-            raise ComputeError(400, f"Invalid uuid {given}")
-        found = await hosts.inventory(admin, pods, host_book(request))
-        where = found.find(given)
-        if where is None:
-            raise missing(f"Service {given} not found.", found.down())
-        pod = where[0]
+        pod, _ = await _lister(request, admin, given, f"Service {given} not found.")
     else:
         if not given.lstrip("-").isdigit():
             message = "Invalid input received: id must be an integer"
             raise ComputeError(400, message)
+        pods = await all_pods(request)
         if len(pods) > 1:
             raise integer_id_refused("Service", given, len(pods))
         if not pods:
