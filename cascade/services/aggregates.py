@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, Routing
+from cascade.services import routings
 
 KIND = "aggregate"
 STRIDE = 1_000_000  # a pod's aggregate ids must stay below it to be numbered at the top
@@ -140,12 +141,7 @@ async def remember(db: AsyncSession, pod: Pod, item: Mapping[str, Any]) -> None:
     keys = _keys(item)
     if keys is None:
         return
-    row = await db.scalar(
-        select(Routing).where(
-            Routing.resource_type == KIND, Routing.pod_id == pod.id, Routing.top_id == keys[0]
-        )
-    )
-    if _update(db, pod, row, keys):
+    if _update(db, pod, await routings.find(db, KIND, keys[0], pod.id), keys):
         await _commit(db)
 
 

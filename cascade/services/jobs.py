@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from cascade.db.models import Job
 from cascade.db.paging import oldest_first
@@ -24,12 +26,13 @@ class JobBusy(Exception):
     """The job is not in a state that allows the operation."""
 
 
-@dataclass(frozen=True)
-class Filters:
-    type: str | None = None
-    status: str | None = None
-    project_id: str | None = None
-    resource_id: str | None = None
+# what a list may be filtered on (equality), by name
+FILTERS: dict[str, InstrumentedAttribute[Any]] = {
+    "type": Job.type,
+    "status": Job.status,
+    "project_id": Job.project_id,
+    "resource_id": Job.resource_id,
+}
 
 
 async def get(session: AsyncSession, job_id: str) -> Job:
@@ -40,21 +43,17 @@ async def get(session: AsyncSession, job_id: str) -> Job:
 
 
 async def page(
-    session: AsyncSession, filters: Filters, limit: int, marker: str | None
+    session: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
 ) -> list[Job]:
-    """Oldest first (ties by id), after `marker` if given, at most `limit`."""
+    """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
+    at most `limit`."""
     last = None
     if marker is not None:
         last = await session.get(Job, marker)
         if last is None:
             raise MarkerNotFound(f"marker [{marker}] not found")
-    filters_by_column = (
-        (Job.type, filters.type),
-        (Job.status, filters.status),
-        (Job.project_id, filters.project_id),
-        (Job.resource_id, filters.resource_id),
-    )
-    query = oldest_first(select(Job), Job.created_at, Job.id, filters_by_column, last, limit)
+    columns = [(FILTERS[name], value) for name, value in filters.items()]
+    query = oldest_first(select(Job), Job.created_at, Job.id, columns, last, limit)
     return list((await session.scalars(query)).all())
 
 

@@ -40,13 +40,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,8 +92,9 @@ DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
 USAGE_VERSION = "2.1"
 SERVER_RESOURCES = ("instances", "cores", "ram")
+INTEGER = re.compile(r"^-?[0-9]+$")
 
-QuotaRow = Quota | UserQuota | QuotaClass
+QuotaRow = TypeVar("QuotaRow", Quota, UserQuota, QuotaClass)
 
 
 class QuotaError(Exception):
@@ -113,10 +115,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _nothing() -> dict[str, int]:
-    return dict.fromkeys(RESOURCES, 0)
-
-
 # --- limits ---------------------------------------------------------------------------
 
 
@@ -128,13 +126,18 @@ def defaults(conf: QuotaSection) -> dict[str, int]:
     }
 
 
+async def _own(db: AsyncSession, table: type[QuotaRow], owner: dict[str, str]) -> dict[str, int]:
+    """The limits `table` holds for `owner` (its key columns), by resource (only those set)."""
+    return {
+        row.resource: row.hard_limit for row in await db.scalars(select(table).filter_by(**owner))
+    }
+
+
 async def class_limits(db: AsyncSession, conf: QuotaSection, class_name: str) -> dict[str, int]:
     """A quota class's limit for every resource: its own where set, else `[quota]`'s."""
-    found = defaults(conf)
-    for row in await db.scalars(select(QuotaClass).where(QuotaClass.class_name == class_name)):
-        if row.resource in found:
-            found[row.resource] = row.hard_limit
-    return found
+    return quota_core.overlay(
+        defaults(conf), await _own(db, QuotaClass, {"class_name": class_name})
+    )
 
 
 async def default_limits(db: AsyncSession, conf: QuotaSection) -> dict[str, int]:
@@ -147,23 +150,19 @@ async def limits(db: AsyncSession, conf: QuotaSection, project_id: str) -> dict[
     return await quota_core.limits(db, "", project_id, await default_limits(db, conf))
 
 
-async def _user_rows(db: AsyncSession, project_id: str, user_id: str) -> dict[str, int]:
-    """The user's own limits in the project (only those set)."""
-    query = select(UserQuota).where(
-        UserQuota.project_id == project_id, UserQuota.user_id == user_id
-    )
-    return {row.resource: row.hard_limit for row in await db.scalars(query)}
+def _user(project_id: str, user_id: str) -> dict[str, str]:
+    return {"project_id": project_id, "user_id": user_id}
 
 
 async def user_limits(
-    db: AsyncSession, conf: QuotaSection, project_id: str, user_id: str
+    db: AsyncSession, conf: QuotaSection, project_id: str, user_id: str | None
 ) -> dict[str, int]:
     """The user's limit for every resource in the project: their own where set, else
-    the project's (Nova's get_user_quotas)."""
+    the project's (Nova's get_user_quotas); without a user, the project's."""
     found = await limits(db, conf, project_id)
-    own = await _user_rows(db, project_id, user_id)
-    found.update((r, v) for r, v in own.items() if r in found)
-    return found
+    if user_id is None:
+        return found
+    return quota_core.overlay(found, await _own(db, UserQuota, _user(project_id, user_id)))
 
 
 async def _users_total(
@@ -183,25 +182,35 @@ async def _users_total(
 # --- setting limits -------------------------------------------------------------------
 
 
+def value_problem(value: Any) -> str | None:
+    """What Nova's schema says of one quota value (`_common_quota`: an integer, or a
+    string holding one, from -1 to Nova's max), if anything."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return f"{value!r} is not of type 'integer', 'string'"
+    if isinstance(value, str) and not INTEGER.match(value):
+        return f"{value!r} does not match '^-?[0-9]+$'"
+    try:
+        number: float = int(value)
+    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
+        number = float(value)
+    if number < UNLIMITED:
+        return f"{number} is less than the minimum of {UNLIMITED}"
+    if number > MAX_LIMIT:
+        return f"{number} is greater than the maximum of {MAX_LIMIT}"
+    return None
+
+
 def check_limit(resource: str, value: int) -> None:
     """InvalidQuota unless `resource` is known and `value` an integer from -1 to Nova's max."""
     if resource not in RESOURCES:
         raise InvalidQuota(f"Unknown quota resources {resource}.")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidQuota(
-            f"Invalid input for field/attribute {resource}. Value: {value}. "
-            f"{value!r} is not of type 'integer', 'string'"
-        )
-    if value < UNLIMITED:
-        raise InvalidQuota(
-            f"Invalid input for field/attribute {resource}. Value: {value}. "
-            f"{value} is less than the minimum of {UNLIMITED}"
-        )
-    if value > MAX_LIMIT:
-        raise InvalidQuota(
-            f"Invalid input for field/attribute {resource}. Value: {value}. "
-            f"{value} is greater than the maximum of {MAX_LIMIT}"
-        )
+    if isinstance(value, str):  # what a body may hold, but not a limit to set
+        problem: str | None = f"{value!r} is not of type 'integer', 'string'"
+    else:
+        problem = value_problem(value)
+    if problem:
+        where = f"Invalid input for field/attribute {resource}. Value: {value}."
+        raise InvalidQuota(f"{where} {problem}")
 
 
 def needs_usage(values: Mapping[str, int]) -> bool:
@@ -233,19 +242,17 @@ def _check_range(resource: str, limit: int, minimum: int, maximum: int) -> None:
 
 
 async def _store(
-    db: AsyncSession,
-    query: Select[Any],
-    values: Mapping[str, int],
-    make: Callable[[str, int, datetime], QuotaRow],
+    db: AsyncSession, table: type[QuotaRow], owner: dict[str, str], values: Mapping[str, int]
 ) -> None:
-    """Write `values` over the rows `query` finds (one per resource), `make`-ing the others."""
+    """Write `values` over `owner`'s rows of `table` (one per resource), adding the others."""
     for attempt in (1, 2):
+        query = select(table).filter_by(**owner)
         rows: dict[str, QuotaRow] = {row.resource: row for row in await db.scalars(query)}
         now = _now()
         for resource, value in values.items():
             row = rows.get(resource)
             if row is None:
-                db.add(make(resource, value, now))
+                db.add(table(**owner, resource=resource, hard_limit=value, created_at=now))
             else:
                 row.hard_limit = value
                 row.updated_at = now
@@ -292,27 +299,9 @@ async def update(
             maximum = UNLIMITED if limit == UNLIMITED else max(limit - others.get(resource, 0), 0)
             _check_range(resource, value, _in_use(resource, in_use), maximum)
     if user_id is None:
-        query: Select[Any] = select(Quota).where(Quota.project_id == project_id)
-        await _store(
-            db,
-            query,
-            values,
-            lambda r, v, now: Quota(
-                project_id=project_id, resource=r, hard_limit=v, created_at=now
-            ),
-        )
-        return await limits(db, conf, project_id)
-    query = select(UserQuota).where(
-        UserQuota.project_id == project_id, UserQuota.user_id == user_id
-    )
-    await _store(
-        db,
-        query,
-        values,
-        lambda r, v, now: UserQuota(
-            project_id=project_id, user_id=user_id, resource=r, hard_limit=v, created_at=now
-        ),
-    )
+        await _store(db, Quota, {"project_id": project_id}, values)
+    else:
+        await _store(db, UserQuota, _user(project_id, user_id), values)
     return await user_limits(db, conf, project_id, user_id)
 
 
@@ -323,14 +312,7 @@ async def update_class(
     the class's limits afterwards. The class `default` is every project's default."""
     for resource, value in values.items():
         check_limit(resource, value)
-    await _store(
-        db,
-        select(QuotaClass).where(QuotaClass.class_name == class_name),
-        values,
-        lambda r, v, now: QuotaClass(
-            class_name=class_name, resource=r, hard_limit=v, created_at=now
-        ),
-    )
+    await _store(db, QuotaClass, {"class_name": class_name}, values)
     return await class_limits(db, conf, class_name)
 
 
@@ -338,11 +320,7 @@ async def delete(db: AsyncSession, project_id: str, *, user_id: str | None = Non
     """The project's own limits and its users' go (the defaults apply again), as Nova;
     with `user_id` only that user's (the project's apply to them again)."""
     if user_id is not None:
-        await db.execute(
-            sql_delete(UserQuota).where(
-                UserQuota.project_id == project_id, UserQuota.user_id == user_id
-            )
-        )
+        await db.execute(sql_delete(UserQuota).filter_by(**_user(project_id, user_id)))
     else:
         # only Nova's resources: the Networking quotas share the table
         await db.execute(
@@ -461,9 +439,7 @@ async def user_usage(
     and only an admin may ask it of any project); its `in_use` counts.
     `key_pairs` is the user's keypairs at the top (0 unless `keypairs`).
     """
-    caller = Caller(None, USAGE_VERSION, request_id)  # Cascade's service token
-    path = f"/os-quota-sets/{quote(project_id, safe='')}/detail"
-    found = await _pod_counts(registry, await _all_pods(db), caller, path, {"user_id": user_id})
+    found = await _user_counts(registry, await _all_pods(db), project_id, user_id, request_id)
     if keypairs:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
     return found
@@ -506,7 +482,7 @@ def too_many_instances(
 
 
 async def _no_usage() -> Usage:
-    return Usage(_nothing(), [])
+    return Usage(dict.fromkeys(RESOURCES, 0), [])
 
 
 async def check_create(
@@ -539,7 +515,7 @@ async def check_create(
     user_allowed = dict(allowed)
     user_limited: list[str] = []
     if user_id is not None:
-        own = await _user_rows(db, project_id, user_id)
+        own = await _own(db, UserQuota, _user(project_id, user_id))
         if any(r in own for r in SERVER_RESOURCES):  # Nova counts per user only then
             user_allowed.update((r, v) for r, v in own.items() if r in user_allowed)
             user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from cascade.db.models import Routing
 from cascade.db.paging import oldest_first
@@ -29,13 +32,14 @@ class Scope:
     project_id: str | None  # None: every project
 
 
-@dataclass(frozen=True)
-class Filters:
-    resource_type: str | None = None
-    pod_id: str | None = None
-    top_id: str | None = None
-    project_id: str | None = None
-    status: str | None = None  # creating, active, deleting, stale
+# what a list may be filtered on (equality), by name; status: creating, active, deleting, stale
+FILTERS: dict[str, InstrumentedAttribute[Any]] = {
+    "resource_type": Routing.resource_type,
+    "pod_id": Routing.pod_id,
+    "top_id": Routing.top_id,
+    "project_id": Routing.project_id,
+    "status": Routing.status,
+}
 
 
 async def record_intent(
@@ -113,25 +117,22 @@ async def get(session: AsyncSession, routing_id: str, scope: Scope) -> Routing:
 
 
 async def page(
-    session: AsyncSession, scope: Scope, filters: Filters, limit: int, marker: str | None
+    session: AsyncSession,
+    scope: Scope,
+    filters: Mapping[str, str | None],
+    limit: int,
+    marker: str | None,
 ) -> list[Routing]:
-    """Oldest first (ties by id), after `marker` if given, at most `limit`."""
+    """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
+    at most `limit`."""
     last = None
     if marker is not None:
         try:
             last = await get(session, marker, scope)
         except RoutingNotFound as exc:
             raise MarkerNotFound(f"marker [{marker}] not found") from exc
-    filters_by_column = (
-        (Routing.resource_type, filters.resource_type),
-        (Routing.pod_id, filters.pod_id),
-        (Routing.top_id, filters.top_id),
-        (Routing.project_id, filters.project_id),
-        (Routing.status, filters.status),
-    )
-    query = oldest_first(
-        _visible(scope), Routing.created_at, Routing.id, filters_by_column, last, limit
-    )
+    columns = [(FILTERS[name], value) for name, value in filters.items()]
+    query = oldest_first(_visible(scope), Routing.created_at, Routing.id, columns, last, limit)
     return list((await session.scalars(query)).all())
 
 

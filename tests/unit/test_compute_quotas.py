@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from cascade.api.compute import quota_sets
 from cascade.conf import QuotaSection, sample
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods.compute import Caller
@@ -427,9 +426,7 @@ async def test_bad_values_are_refused_as_nova_does(
 
 def test_a_number_past_pythons_digit_limit_is_too_large() -> None:
     # int() refuses more than 4300 digits; Nova then compares it as a float
-    assert quota_sets._value_problem("9" * 5000) == (
-        "inf is greater than the maximum of 2147483647"
-    )
+    assert quotas.value_problem("9" * 5000) == ("inf is greater than the maximum of 2147483647")
 
 
 @pytest.mark.parametrize(

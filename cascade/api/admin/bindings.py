@@ -16,37 +16,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cascade.api.admin.common import Refusals, acting, fields, shown
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, json_body, session
-from cascade.db.models import Binding
+from cascade.api.request import json_body
 from cascade.services import bindings as service
 
-FIELDS = {"project_id", "az", "pod_id"}
-
-
-def view(binding: Binding) -> dict[str, Any]:
-    return {
-        "id": binding.id,
-        "project_id": binding.project_id,
-        "az": binding.az,
-        "pod_id": binding.pod_id,
-        "created_at": binding.created_at.isoformat(),
-    }
+REFUSALS: Refusals = {
+    service.BadBinding: (400, "cascade.binding.pod"),
+    service.BindingConflict: (409, "cascade.binding.conflict"),
+    service.BindingNotFound: (404, "cascade.binding.not_found"),
+}
 
 
 def _fields(body: Any) -> dict[str, str]:
-    if (
-        not isinstance(body, dict)
-        or set(body) != {"binding"}
-        or not isinstance(body["binding"], dict)
-    ):
-        raise ApiError(400, 'the body must be {"binding": {...}}', "cascade.request.body")
-    values = body["binding"]
-    unknown = sorted(set(values) - FIELDS)
-    if unknown:
-        raise ApiError(
-            400, f"unknown binding field(s): {', '.join(unknown)}", "cascade.binding.field"
-        )
+    values = fields(body, "binding", ("project_id", "az", "pod_id"))
     for key in ("project_id", "az"):
         if key not in values:
             raise ApiError(400, f"missing binding field: {key}", "cascade.binding.field")
@@ -61,47 +44,37 @@ def _fields(body: Any) -> dict[str, str]:
 
 
 async def create(request: Request) -> Response:
-    authorize(request, "cascade:bindings:create")
-    values = _fields(await json_body(request))
-    async with session(request) as db:
-        try:
-            made = await service.create(
-                db,
-                request.app.state.conf.scheduling,
-                values["project_id"],
-                values["az"],
-                values.get("pod_id"),
-            )
-        except service.BadBinding as exc:
-            raise ApiError(400, str(exc), "cascade.binding.pod") from exc
-        except service.BindingConflict as exc:
-            raise ApiError(409, str(exc), "cascade.binding.conflict") from exc
-    return JSONResponse({"binding": view(made)}, status_code=201)
+    """POST /v1/bindings: 201 with the binding; 409 if the project is bound in the AZ
+    already or no pod can take it; 400 for a pod that does not exist or serves another AZ."""
+    async with acting(request, "cascade:bindings:create", REFUSALS) as (_, db):
+        values = _fields(await json_body(request))
+        made = await service.create(
+            db,
+            request.app.state.conf.scheduling,
+            values["project_id"],
+            values["az"],
+            values.get("pod_id"),
+        )
+    return JSONResponse({"binding": shown(made)}, status_code=201)
 
 
 async def index(request: Request) -> Response:
-    authorize(request, "cascade:bindings:list")
+    """GET /v1/bindings[?project_id=][&az=]: 200 with the bindings, oldest first."""
     params = request.query_params
-    async with session(request) as db:
+    async with acting(request, "cascade:bindings:list", REFUSALS) as (_, db):
         found = await service.list_all(db, params.get("project_id"), params.get("az"))
-    return JSONResponse({"bindings": [view(b) for b in found]})
+    return JSONResponse({"bindings": [shown(b) for b in found]})
 
 
 async def show(request: Request) -> Response:
-    authorize(request, "cascade:bindings:show")
-    async with session(request) as db:
-        try:
-            found = await service.get(db, request.path_params["binding_id"])
-        except service.BindingNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.binding.not_found") from exc
-    return JSONResponse({"binding": view(found)})
+    """GET /v1/bindings/{id}: 200 with the binding; 404 if unknown."""
+    async with acting(request, "cascade:bindings:show", REFUSALS) as (_, db):
+        found = await service.get(db, request.path_params["binding_id"])
+    return JSONResponse({"binding": shown(found)})
 
 
 async def delete(request: Request) -> Response:
-    authorize(request, "cascade:bindings:delete")
-    async with session(request) as db:
-        try:
-            await service.delete(db, request.path_params["binding_id"])
-        except service.BindingNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.binding.not_found") from exc
+    """DELETE /v1/bindings/{id}: 204; 404 if unknown."""
+    async with acting(request, "cascade:bindings:delete", REFUSALS) as (_, db):
+        await service.delete(db, request.path_params["binding_id"])
     return Response(status_code=204)

@@ -19,90 +19,59 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.admin import paging
+from cascade.api.admin.common import Refusals, acting, filters, page, shown
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, session
+from cascade.api.request import authorize
 from cascade.db.models import Job
 from cascade.jobs import queue
 from cascade.services import jobs as service
 
-
-def _stamp(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+REFUSALS: Refusals = {
+    service.JobNotFound: (404, "cascade.job.not_found"),
+    service.JobBusy: (409, "cascade.job.busy"),
+    service.MarkerNotFound: (400, "cascade.request.marker"),
+}
 
 
 def view(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "type": job.type,
-        "resource_id": job.resource_id,
-        "project_id": job.project_id,
-        "payload": job.payload,
-        "status": job.status,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts or None,  # None: the worker's [jobs] max_attempts
-        "run_after": _stamp(job.run_after),
-        "lease_until": _stamp(job.lease_until),
-        "leased_by": job.leased_by,
-        "last_error": job.last_error,
-        "created_at": _stamp(job.created_at),
-        "updated_at": _stamp(job.updated_at),
-    }
+    # max_attempts None: the worker's [jobs] max_attempts
+    return {**shown(job), "max_attempts": job.max_attempts or None}
 
 
 async def index(request: Request) -> Response:
+    """GET /v1/jobs: 200 with a page of jobs, oldest first."""
     authorize(request, "cascade:jobs:list")
-    params = request.query_params
-    paging.check_query(request, {"type", "status", "project_id", "resource_id"})
-    status = params.get("status")
-    if status is not None and status not in queue.STATUSES:
+    wanted = filters(request, service.FILTERS)
+    if wanted["status"] not in (None, *queue.STATUSES):
         raise ApiError(
-            400,
-            f"status must be one of {', '.join(queue.STATUSES)}",
-            "cascade.request.query",
+            400, f"status must be one of {', '.join(queue.STATUSES)}", "cascade.request.query"
         )
-    filters = service.Filters(
-        params.get("type"), status, params.get("project_id"), params.get("resource_id")
+    return await page(
+        request,
+        "jobs",
+        REFUSALS,
+        lambda db, limit, marker: service.page(db, wanted, limit, marker),
+        view,
     )
-    limit = paging.limit(request)
-    async with session(request) as db:
-        try:
-            found = await service.page(db, filters, limit, params.get("marker"))
-        except service.MarkerNotFound as exc:
-            raise ApiError(400, str(exc), "cascade.request.marker") from exc
-    last = found[-1].id if found else None
-    return JSONResponse(paging.page_body(request, "jobs", [view(j) for j in found], last, limit))
 
 
 async def show(request: Request) -> Response:
-    authorize(request, "cascade:jobs:show")
-    async with session(request) as db:
-        try:
-            found = await service.get(db, request.path_params["job_id"])
-        except service.JobNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.job.not_found") from exc
+    """GET /v1/jobs/{id}: 200 with the job; 404 if unknown."""
+    async with acting(request, "cascade:jobs:show", REFUSALS) as (_, db):
+        found = await service.get(db, request.path_params["job_id"])
     return JSONResponse({"job": view(found)})
 
 
 async def redo(request: Request) -> Response:
-    authorize(request, "cascade:jobs:redo")
-    async with session(request) as db:
-        try:
-            found = await service.redo(db, request.path_params["job_id"])
-        except service.JobNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.job.not_found") from exc
-        except service.JobBusy as exc:
-            raise ApiError(409, str(exc), "cascade.job.busy") from exc
+    """POST /v1/jobs/{id}/redo: 200 with the job queued to run now; 409 if it runs or
+    was superseded."""
+    async with acting(request, "cascade:jobs:redo", REFUSALS) as (_, db):
+        found = await service.redo(db, request.path_params["job_id"])
     return JSONResponse({"job": view(found)})
 
 
 async def delete(request: Request) -> Response:
-    authorize(request, "cascade:jobs:delete")
-    async with session(request) as db:
-        try:
-            await service.delete(db, request.path_params["job_id"])
-        except service.JobNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.job.not_found") from exc
-        except service.JobBusy as exc:
-            raise ApiError(409, str(exc), "cascade.job.busy") from exc
+    """DELETE /v1/jobs/{id}: 204; 409 unless the job is finished."""
+    async with acting(request, "cascade:jobs:delete", REFUSALS) as (_, db):
+        await service.delete(db, request.path_params["job_id"])
     return Response(status_code=204)

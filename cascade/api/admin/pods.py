@@ -19,8 +19,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cascade.api.admin.common import Refusals, acting, fields, shown
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, json_body, session
+from cascade.api.request import json_body
 from cascade.db.models import Pod
 from cascade.services import pods as service
 from cascade.services.route_cache import RouteCache
@@ -35,15 +36,16 @@ FIELDS: dict[str, type] = {
     "tags": list,
 }
 REQUIRED = ("name", "region_name", "az")
+KINDS = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}
+REFUSALS: Refusals = {
+    service.PodNotFound: (404, "cascade.pod.not_found"),
+    service.PodConflict: (409, "cascade.pod.duplicate"),
+    service.PodInUse: (409, "cascade.pod.in_use"),
+}
 
 
 def _spec(body: Any, creating: bool) -> service.PodSpec:
-    if not isinstance(body, dict) or set(body) != {"pod"} or not isinstance(body["pod"], dict):
-        raise ApiError(400, 'the body must be {"pod": {...}}', "cascade.request.body")
-    values: dict[str, Any] = body["pod"]
-    unknown = sorted(set(values) - set(FIELDS))
-    if unknown:
-        raise ApiError(400, f"unknown pod field(s): {', '.join(unknown)}", "cascade.pod.field")
+    values = fields(body, "pod", FIELDS)
     if creating:
         missing = [f for f in REQUIRED if f not in values]
         if missing:
@@ -52,7 +54,7 @@ def _spec(body: Any, creating: bool) -> service.PodSpec:
         kind = FIELDS[key]
         # bool is an int in Python: refuse `"weight": true` as Nova would refuse it
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ApiError(400, f"pod field {key!r} must be {_kind(kind)}", "cascade.pod.field")
+            raise ApiError(400, f"pod field {key!r} must be {KINDS[kind]}", "cascade.pod.field")
         if isinstance(value, str) and not 1 <= len(value) <= 255:
             raise ApiError(
                 400, f"pod field {key!r} must have 1 to 255 characters", "cascade.pod.field"
@@ -66,34 +68,16 @@ def _spec(body: Any, creating: bool) -> service.PodSpec:
     return service.PodSpec(values)
 
 
-def _kind(kind: type) -> str:
-    names = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}
-    return names.get(kind, kind.__name__)
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def view(pod: Pod) -> dict[str, Any]:
-    return {
-        "id": pod.id,
-        "name": pod.name,
-        "region_name": pod.region_name,
-        "az": pod.az,
-        "pod_az": pod.pod_az,
-        "enabled": pod.enabled,
-        "weight": pod.weight,
-        "tags": pod.tags,
-        "health": {
-            "state": pod.health_state,
-            "last_check": _iso(pod.health_checked_at),
-            "latency_ms": pod.health_latency_ms,
-            "last_error": pod.health_error,
-        },
-        "created_at": _iso(pod.created_at),
-        "updated_at": _iso(pod.updated_at),
+    found = shown(pod)
+    health = {
+        "state": found.pop("health_state"),
+        "last_check": found.pop("health_checked_at"),
+        "latency_ms": found.pop("health_latency_ms"),
+        "last_error": found.pop("health_error"),
     }
+    stamps = {key: found.pop(key) for key in ("created_at", "updated_at")}
+    return {**found, "health": health, **stamps}
 
 
 def changed(request: Request) -> None:
@@ -109,62 +93,44 @@ def _force(request: Request) -> bool:
     return raw == "true"
 
 
-def _not_found(exc: service.PodNotFound) -> ApiError:
-    return ApiError(404, str(exc), "cascade.pod.not_found")
-
-
 async def create(request: Request) -> Response:
-    authorize(request, "cascade:pods:create")
-    spec = _spec(await json_body(request), creating=True)
-    async with session(request) as db:
-        try:
-            pod = await service.create(db, spec)
-            changed(request)
-        except service.PodConflict as exc:
-            raise ApiError(409, str(exc), "cascade.pod.duplicate") from exc
+    """POST /v1/pods: 201 with the pod and its Location; 409 if its name or region is
+    taken."""
+    async with acting(request, "cascade:pods:create", REFUSALS) as (_, db):
+        pod = await service.create(db, _spec(await json_body(request), creating=True))
+        changed(request)
     location = str(request.url_for("pod", pod_id=pod.id))
     return JSONResponse({"pod": view(pod)}, status_code=201, headers={"Location": location})
 
 
 async def index(request: Request) -> Response:
-    authorize(request, "cascade:pods:list")
-    async with session(request) as db:
+    """GET /v1/pods: 200 with every pod, oldest first."""
+    async with acting(request, "cascade:pods:list", REFUSALS) as (_, db):
         found = await service.list_all(db)
     return JSONResponse({"pods": [view(p) for p in found]})
 
 
 async def show(request: Request) -> Response:
-    authorize(request, "cascade:pods:show")
-    async with session(request) as db:
-        try:
-            pod = await service.get(db, request.path_params["pod_id"])
-        except service.PodNotFound as exc:
-            raise _not_found(exc) from exc
+    """GET /v1/pods/{id}: 200 with the pod; 404 if unknown."""
+    async with acting(request, "cascade:pods:show", REFUSALS) as (_, db):
+        pod = await service.get(db, request.path_params["pod_id"])
     return JSONResponse({"pod": view(pod)})
 
 
 async def update(request: Request) -> Response:
-    authorize(request, "cascade:pods:update")
-    spec = _spec(await json_body(request), creating=False)
-    async with session(request) as db:
-        try:
-            pod = await service.update(db, request.path_params["pod_id"], spec)
-            changed(request)
-        except service.PodNotFound as exc:
-            raise _not_found(exc) from exc
-        except service.PodConflict as exc:
-            raise ApiError(409, str(exc), "cascade.pod.duplicate") from exc
+    """PATCH /v1/pods/{id}: 200 with the pod, the given fields changed; 404, or 409 if
+    its new name or region is taken."""
+    async with acting(request, "cascade:pods:update", REFUSALS) as (_, db):
+        spec = _spec(await json_body(request), creating=False)
+        pod = await service.update(db, request.path_params["pod_id"], spec)
+        changed(request)
     return JSONResponse({"pod": view(pod)})
 
 
 async def delete(request: Request) -> Response:
-    authorize(request, "cascade:pods:delete")
-    async with session(request) as db:
-        try:
-            await service.delete(db, request.path_params["pod_id"], force=_force(request))
-            changed(request)
-        except service.PodNotFound as exc:
-            raise _not_found(exc) from exc
-        except service.PodInUse as exc:
-            raise ApiError(409, str(exc), "cascade.pod.in_use") from exc
+    """DELETE /v1/pods/{id}[?force=true]: 204; 409 while it hosts resources, unless
+    forced (its routings go too)."""
+    async with acting(request, "cascade:pods:delete", REFUSALS) as (_, db):
+        await service.delete(db, request.path_params["pod_id"], force=_force(request))
+        changed(request)
     return Response(status_code=204)

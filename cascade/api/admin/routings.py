@@ -15,32 +15,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.admin import paging
+from cascade.api.admin.common import Refusals, acting, filters, page, shown
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, session
+from cascade.api.request import authorize
 from cascade.context import Context
-from cascade.db.models import Routing
 from cascade.services import routings as service
 from cascade.services import stale
 
-
-def view(routing: Routing) -> dict[str, Any]:
-    return {
-        "id": routing.id,
-        "resource_type": routing.resource_type,
-        "top_id": routing.top_id,
-        "pod_id": routing.pod_id,
-        "bottom_id": routing.bottom_id,
-        "project_id": routing.project_id,
-        "status": routing.status,
-        "created_at": routing.created_at.isoformat(),
-        "updated_at": routing.updated_at.isoformat() if routing.updated_at else None,
-    }
+REFUSALS: Refusals = {
+    service.RoutingNotFound: (404, "cascade.routing.not_found"),
+    service.MarkerNotFound: (400, "cascade.request.marker"),
+    stale.CannotTell: (503, "cascade.routing.cannot_check"),
+}
 
 
 def _scope(request: Request, ctx: Context) -> service.Scope:
@@ -50,62 +39,41 @@ def _scope(request: Request, ctx: Context) -> service.Scope:
 
 
 async def index(request: Request) -> Response:
-    ctx = authorize(request, "cascade:routings:list")
-    scope = _scope(request, ctx)
-    params = request.query_params
-    paging.check_query(request, {"resource_type", "pod_id", "top_id", "project_id", "status"})
-    project = params.get("project_id")
+    """GET /v1/routings: 200 with a page of the routings the caller may see, oldest first."""
+    scope = _scope(request, authorize(request, "cascade:routings:list"))
+    wanted = filters(request, service.FILTERS)
+    project = wanted["project_id"]
     if project and scope.project_id is not None and project != scope.project_id:
         raise ApiError(403, "only admins may list another project's routings", "cascade.forbidden")
-    filters = service.Filters(
-        params.get("resource_type"),
-        params.get("pod_id"),
-        params.get("top_id"),
-        project,
-        params.get("status"),
-    )
-    limit = paging.limit(request)
-    async with session(request) as db:
-        try:
-            found = await service.page(db, scope, filters, limit, params.get("marker"))
-        except service.MarkerNotFound as exc:
-            raise ApiError(400, str(exc), "cascade.request.marker") from exc
-    last = found[-1].id if found else None
-    return JSONResponse(
-        paging.page_body(request, "routings", [view(r) for r in found], last, limit)
+    return await page(
+        request,
+        "routings",
+        REFUSALS,
+        lambda db, limit, marker: service.page(db, scope, wanted, limit, marker),
+        shown,
     )
 
 
 async def show(request: Request) -> Response:
-    ctx = authorize(request, "cascade:routings:show")
-    async with session(request) as db:
-        try:
-            found = await service.get(db, request.path_params["routing_id"], _scope(request, ctx))
-        except service.RoutingNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
-    return JSONResponse({"routing": view(found)})
+    """GET /v1/routings/{id}: 200 with the routing; 404 if unknown or not the caller's."""
+    async with acting(request, "cascade:routings:show", REFUSALS) as (ctx, db):
+        found = await service.get(db, request.path_params["routing_id"], _scope(request, ctx))
+    return JSONResponse({"routing": shown(found)})
 
 
 async def delete(request: Request) -> Response:
-    authorize(request, "cascade:routings:delete")
-    async with session(request) as db:
-        try:
-            await service.delete(db, request.path_params["routing_id"])
-        except service.RoutingNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
+    """DELETE /v1/routings/{id}: 204 (the bottom object stays); 404 if unknown."""
+    async with acting(request, "cascade:routings:delete", REFUSALS) as (_, db):
+        await service.delete(db, request.path_params["routing_id"])
     return Response(status_code=204)
 
 
 async def check(request: Request) -> Response:
-    authorize(request, "cascade:routings:check")
-    async with session(request) as db:
-        try:
-            found = await service.get(db, request.path_params["routing_id"], service.Scope(None))
-            checked = await stale.check(
-                db, request.app.state.registry, found, request.scope["state"]["request_id"]
-            )
-        except service.RoutingNotFound as exc:
-            raise ApiError(404, str(exc), "cascade.routing.not_found") from exc
-        except stale.CannotTell as exc:
-            raise ApiError(503, str(exc), "cascade.routing.cannot_check") from exc
-    return JSONResponse({"routing": view(checked)})
+    """POST /v1/routings/{id}/check: 200 with the routing as its pod says it is now
+    (`stale` when gone); 503 when the pod cannot tell."""
+    async with acting(request, "cascade:routings:check", REFUSALS) as (_, db):
+        found = await service.get(db, request.path_params["routing_id"], service.Scope(None))
+        checked = await stale.check(
+            db, request.app.state.registry, found, request.scope["state"]["request_id"]
+        )
+    return JSONResponse({"routing": shown(checked)})

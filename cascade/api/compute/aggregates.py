@@ -56,9 +56,18 @@ from starlette.responses import Response
 
 from cascade.api.compute import forward
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.services import all_pods, answer_error, down_header, host_book, pod_reply
+from cascade.api.compute.limits import check_query
+from cascade.api.compute.services import (
+    all_pods,
+    answer_error,
+    errors_refused,
+    host_book,
+    listed,
+    pod_reply,
+    unqualified,
+)
 from cascade.api.compute.versions import advertised, negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, json_body
 from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.services import aggregates as aggregate_service
@@ -98,22 +107,8 @@ async def _call(request: Request, version: Version, pod_version: Version) -> Cal
     return Call(version, admin, pods, aggregate_service.Numbering(pods))
 
 
-def _error(status: int, message: str) -> ComputeError:
-    return ComputeError(status, message)
-
-
 def _not_found(given: str) -> ComputeError:
-    return _error(404, f"Aggregate {given} could not be found.")
-
-
-def _check_query(request: Request, version: Version) -> None:
-    if version < STRICT_QUERY or not request.query_params:
-        return
-    extra = sorted(set(request.query_params))
-    quoted = ", ".join(repr(k) for k in extra)
-    verb = "was" if len(extra) == 1 else "were"
-    message = f"Additional properties are not allowed ({quoted} {verb} unexpected)"
-    raise _error(400, message)
+    return ComputeError(404, f"Aggregate {given} could not be found.")
 
 
 # --- views ---
@@ -149,7 +144,7 @@ def _top_id(call: Call, pod: Pod, item: dict[str, Any]) -> int | None:
 async def _names(request: Request, call: Call, items: list[dict[str, Any]]) -> hosts.HostNames:
     """Host names over every pod, asked only when a name could clash and is shown."""
     if not any(item.get("hosts") for item in items):
-        return hosts.HostNames({}, frozenset(p.name for p in call.pods))
+        return unqualified(call.pods)
     return await hosts.host_names(call.admin, call.pods, host_book(request))
 
 
@@ -162,14 +157,11 @@ def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
 
 
 async def index(request: Request) -> Response:
-    version, pod_version = await _versions(request)
-    authorize(request, RULE + "index")
-    _check_query(request, version)
-    call = await _call(request, version, pod_version)
+    """GET /os-aggregates: 200 with every pod's aggregates (from 2.102 a query is 400)."""
+    call = await _begin(request, RULE + "index")
+    check_query(request, (), call.version, since=STRICT_QUERY)
     answers = await call.admin.ask_all(call.pods, "/os-aggregates")
-    for answer in answers:
-        if not answer.ok and not answer.down:
-            raise answer_error(answer)
+    errors_refused(answers)
     found = [(a.pod, item) for a in answers if a.ok for item in _items(a)]
     names = await _names(request, call, [item for _, item in found])
     async with session(request) as db:
@@ -182,19 +174,18 @@ async def index(request: Request) -> Response:
         if top is None:
             LOG.warning("aggregate %s of pod %s cannot be numbered: left out", item, pod.name)
             continue
-        shown.append(_view(item, pod, top, names, version))
-    down = [a.pod for a in answers if a.down]
-    return reply({"aggregates": shown}, headers=down_header(down))
+        shown.append(_view(item, pod, top, names, call.version))
+    return listed({"aggregates": shown}, answers)
 
 
 def _target(pods: list[Pod], given: Any) -> Pod:
     """The pod a new aggregate goes to, from the top AZ the client gave."""
     if not pods:
-        raise _error(503, "No pod is registered: there is nowhere to create the aggregate.")
+        raise ComputeError(503, "No pod is registered: there is nowhere to create the aggregate.")
     if given is None:
         if len(pods) == 1:
             return pods[0]
-        raise _error(
+        raise ComputeError(
             400,
             "Cascade needs availability_zone to know which pod the aggregate belongs to: "
             "give one of " + ", ".join(sorted({p.az for p in pods})) + ".",
@@ -204,40 +195,29 @@ def _target(pods: list[Pod], given: Any) -> Pod:
             f"Invalid input for field/attribute availability_zone. Value: {given}. "
             f"{given!r} is not valid under any of the given schemas"
         )
-        raise _error(400, message)
+        raise ComputeError(400, message)
     pod = aggregate_service.pod_for_az(pods, given)
     if pod is None:
         zones = ", ".join(sorted({p.az for p in pods})) or "none: no pod is registered"
         message = f"No pod serves availability zone {given}; the availability zones are {zones}."
-        raise _error(400, message)
+        raise ComputeError(400, message)
     return pod
 
 
 async def create(request: Request) -> Response:
-    version, pod_version = await _versions(request)
-    authorize(request, RULE + "create")
+    """POST /os-aggregates: 200 with the aggregate made in the pod of its AZ."""
+    call = await _begin(request, RULE + "create")
     body = await json_body(request)
     wanted = body.get("aggregate") if isinstance(body, dict) else None
     if not isinstance(wanted, dict):
-        raise _error(400, "'aggregate' is a required property")
-    call = await _call(request, version, pod_version)
+        raise ComputeError(400, "'aggregate' is a required property")
     pod = _target(call.pods, wanted.get("availability_zone"))
     if wanted.get("availability_zone") is not None:
         wanted = {**wanted, "availability_zone": pod.pod_az}
     answer = await call.admin.ask(pod, "POST", "/os-aggregates", body={**body, "aggregate": wanted})
     if not answer.ok:
         raise answer_error(answer)
-    made = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
-    if not isinstance(made, dict):
-        return pod_reply(answer, answer.body)
-    async with session(request) as db:
-        await aggregate_service.remember(db, pod, made)
-    top = _top_id(call, pod, made)
-    if top is None:
-        message = f"Aggregate {made.get('id')} of pod {pod.name} has an id the top cannot number."
-        raise _error(500, message)
-    names = hosts.HostNames({}, frozenset(p.name for p in call.pods))  # a new one has none
-    return pod_reply(answer, {"aggregate": _view(made, pod, top, names, version)})
+    return await _one(request, call, answer)
 
 
 # --- one aggregate ---
@@ -248,7 +228,7 @@ def _locate(call: Call, given: str) -> tuple[Pod, int]:
     try:
         number = int(given)
     except ValueError:
-        raise _error(400, "Invalid input received: id must be an integer") from None
+        raise ComputeError(400, "Invalid input received: id must be an integer") from None
     found = call.numbering.find(number)
     if found is None:
         raise _not_found(given)
@@ -275,16 +255,24 @@ async def _send(
 
 
 async def _one(
-    request: Request, call: Call, answer: hosts.Answer, bottom: int, names: hosts.HostNames | None
+    request: Request,
+    call: Call,
+    answer: hosts.Answer,
+    bottom: int | None = None,
+    names: hosts.HostNames | None = None,
 ) -> Response:
-    """A pod's answer about one aggregate, as the top shows it; its routing kept."""
+    """A pod's answer about one aggregate (`bottom` in the pod; None: the one it made), as
+    the top shows it; its routing kept."""
     item = answer.body.get("aggregate") if isinstance(answer.body, dict) else None
     if not isinstance(item, dict):
         return pod_reply(answer, answer.body)
     async with session(request) as db:
         await aggregate_service.remember(db, answer.pod, item)
-    top = call.numbering.top_id(answer.pod, bottom)
-    assert top is not None  # `bottom` came from a top id
+    pod = answer.pod
+    top = _top_id(call, pod, item) if bottom is None else call.numbering.top_id(pod, bottom)
+    if top is None:
+        message = f"Aggregate {item.get('id')} of pod {pod.name} has an id the top cannot number."
+        raise ComputeError(500, message)
     if names is None:
         names = await _names(request, call, [item])
     view = _view(item, answer.pod, top, names, call.version)
@@ -299,10 +287,10 @@ async def _begin(request: Request, rule: str) -> Call:
 
 async def show(request: Request) -> Response:
     call = await _begin(request, RULE + "show")
-    _check_query(request, call.version)
+    check_query(request, (), call.version, since=STRICT_QUERY)
     given = request.path_params["aggregate_id"]
     answer, bottom = await _send(request, call, given, "GET")
-    return await _one(request, call, answer, bottom, None)
+    return await _one(request, call, answer, bottom)
 
 
 def _pod_zone(pod: Pod, given: Any, top: str) -> Any:
@@ -314,7 +302,7 @@ def _pod_zone(pod: Pod, given: Any, top: str) -> Any:
             f"Aggregate {top} lives in pod {pod.name}, which serves availability zone "
             f"{pod.az}: it cannot be put in availability zone {given}."
         )
-        raise _error(400, message)
+        raise ComputeError(400, message)
     return pod.pod_az
 
 
@@ -328,7 +316,7 @@ async def update(request: Request) -> Response:
         zone = _pod_zone(pod, changes["availability_zone"], given)
         body = {**body, "aggregate": {**changes, "availability_zone": zone}}
     answer, bottom = await _send(request, call, given, "PUT", body=body)
-    return await _one(request, call, answer, bottom, None)
+    return await _one(request, call, answer, bottom)
 
 
 async def delete(request: Request) -> Response:
@@ -357,20 +345,20 @@ async def _pod_host(
             f"Host {given} is a host of pod {others}, but aggregate {top} lives in pod "
             f"{pod.name}: an aggregate can only hold hosts of its own pod."
         )
-        raise _error(409, message)
+        raise ComputeError(409, message)
     if action == "add_host":
-        raise _error(404, f"Compute host {given} could not be found.")
-    raise _error(404, f"Cannot remove host {given} in aggregate {top}")
+        raise ComputeError(404, f"Compute host {given} could not be found.")
+    raise ComputeError(404, f"Cannot remove host {given} in aggregate {top}")
 
 
 async def action(request: Request) -> Response:
     version, pod_version = await _versions(request)
     body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
-        raise _error(400, "Malformed request body")
+        raise ComputeError(400, "Malformed request body")
     name, inner = next(iter(body.items()))
     if name not in ACTIONS:
-        raise _error(400, f"There is no such action: {name}")
+        raise ComputeError(400, f"There is no such action: {name}")
     authorize(request, RULE + name)
     call = await _call(request, version, pod_version)
     given = request.path_params["aggregate_id"]
@@ -392,7 +380,7 @@ async def action(request: Request) -> Response:
 async def images(request: Request) -> Response:
     version, pod_version = await _versions(request)
     if version < IMAGES:
-        raise _error(404, "The resource could not be found.")  # Nova's, before 2.81
+        raise ComputeError(404, "The resource could not be found.")  # Nova's, before 2.81
     authorize(request, IMAGES_RULE)
     call = await _call(request, version, pod_version)
     body = await json_body(request)

@@ -24,38 +24,36 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.compute.services import (
-    admin_calls,
-    all_pods,
-    answer_error,
-    down_header,
-    host_book,
-)
+from cascade.api.compute.services import admin_calls, all_pods, errors_refused, host_book, listed
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, reply
-from cascade.api.request import session
+from cascade.api.handlers import authorize
+from cascade.db.models import Pod
 from cascade.services import hosts
-from cascade.services import pods as pod_service
+
+
+def _available(pods: list[Pod]) -> dict[str, bool]:
+    """Each top AZ with pods, and whether one of its enabled pods is healthy."""
+    zones: dict[str, bool] = {}
+    for pod in pods:
+        zones[pod.az] = zones.get(pod.az, False) or (pod.enabled and pod.health_state == "up")
+    return zones
 
 
 async def index(request: Request) -> Response:
+    """GET /os-availability-zone: 200 with the top's zones, without hosts."""
     await negotiated(request)
-    async with session(request) as db:
-        found = await pod_service.list_all(db)
-    zones: dict[str, bool] = {}
-    for pod in found:
-        healthy = pod.enabled and pod.health_state == "up"
-        zones[pod.az] = zones.get(pod.az, False) or healthy
     body = {
         "availabilityZoneInfo": [
             {"zoneName": az, "zoneState": {"available": up}, "hosts": None}
-            for az, up in sorted(zones.items())
+            for az, up in sorted(_available(await all_pods(request)).items())
         ]
     }
     return JSONResponse(body)
 
 
 async def detail(request: Request) -> Response:
+    """GET /os-availability-zone/detail (admins): 200 with the top's zones and the hosts
+    of every pod's, available zones first."""
     version = await negotiated(request)
     authorize(request, "os_compute_api:os-availability-zone:detail")
     pods = await all_pods(request)
@@ -64,13 +62,9 @@ async def detail(request: Request) -> Response:
         admin.ask_all(pods, "/os-availability-zone/detail"),
         hosts.host_names(admin, pods, host_book(request)),
     )
-    for answer in answers:
-        if not answer.ok and not answer.down:
-            raise answer_error(answer)
+    errors_refused(answers)
     merged = hosts.zone_hosts(answers, names)
-    up: dict[str, bool] = {}
-    for pod in pods:
-        up[pod.az] = up.get(pod.az, False) or (pod.enabled and pod.health_state == "up")
+    up = _available(pods)
     if hosts.INTERNAL_ZONE in merged:
         up.setdefault(hosts.INTERNAL_ZONE, merged[hosts.INTERNAL_ZONE].available)
     info: list[dict[str, Any]] = [
@@ -85,5 +79,4 @@ async def detail(request: Request) -> Response:
         {"zoneName": az, "zoneState": {"available": False}, "hosts": None}
         for az in sorted(az for az, available in up.items() if not available)
     ]
-    down = [a.pod for a in answers if a.down]
-    return reply({"availabilityZoneInfo": info}, headers=down_header(down))
+    return listed({"availabilityZoneInfo": info}, answers)

@@ -50,14 +50,16 @@ from cascade.api.compute.services import (
     admin_calls,
     all_pods,
     answer_error,
-    down_header,
+    errors_refused,
     host_book,
     integer_id_refused,
+    listed,
     missing,
     pod_reply,
+    unqualified,
 )
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, reply
+from cascade.api.handlers import authorize
 from cascade.db.models import Pod
 from cascade.services import hosts
 from cascade.versions import Version
@@ -128,9 +130,7 @@ def _pattern_pods(pods: list[Pod], pattern: str) -> tuple[list[Pod], str]:
 
 def _matches(answers: list[hosts.Answer], pattern: str) -> Found:
     """Every pod's matches for a hostname pattern: a pod's 404 is no match."""
-    for answer in answers:
-        if not answer.ok and not answer.down and answer.status != 404:
-            raise answer_error(answer)
+    errors_refused(answers, accepted=(404,))
     if answers and all(a.status == 404 for a in answers):
         message = f"No hypervisor matching '{pattern}' could be found."
         raise ComputeError(404, message)
@@ -166,9 +166,7 @@ async def _read(
         if left is None or left > 0:
             more = [("limit", str(left))] if left is not None else []
             answers += await admin.ask_all(pods[held + 1 :], path, params + more)
-    for answer in answers:
-        if not answer.ok and not answer.down:
-            raise answer_error(answer)
+    errors_refused(answers)
     found = [(a.pod, item) for a in answers for item in _items(a)]
     return (found if size is None else found[:size]), answers
 
@@ -211,7 +209,7 @@ async def _list(request: Request, detail: bool) -> Response:
     book = host_book(request)
     found: Found = []
     answers: list[hosts.Answer] = []
-    names = hosts.HostNames({}, frozenset())
+    names = unqualified([])
     if pattern is not None:
         pods, bare = _pattern_pods(every, pattern)
         params = [(k, bare if k == PATTERN else v) for k, v in params]
@@ -228,15 +226,14 @@ async def _list(request: Request, detail: bool) -> Response:
     if paged and size and len(found) == size:
         last = str(found[-1][1]["id"])
         body["hypervisors_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
-    down = [a.pod for a in answers if a.down]
-    return reply(body, headers=down_header(down))
+    return listed(body, answers)
 
 
 async def _names(
     admin: hosts.Admin, pods: Sequence[Pod], book: hosts.HostBook, wanted: bool = True
 ) -> hosts.HostNames:
     if not wanted:
-        return hosts.HostNames({}, frozenset(p.name for p in pods))
+        return unqualified(pods)
     return await hosts.host_names(admin, pods, book)
 
 
@@ -269,9 +266,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         )
         hit = next((a for a in answers if a.ok), None)
         if hit is None:
-            for answer in answers:
-                if not answer.ok and not answer.down and answer.status != 404:
-                    raise answer_error(answer)
+            errors_refused(answers, accepted=(404,))
             raise missing(not_found, [a.pod for a in answers if a.down])
     else:
         try:
@@ -285,7 +280,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         hit = await admin.ask(pods[0], "GET", path, params=params)
         if not hit.ok:
             raise answer_error(hit)
-        names = hosts.HostNames({}, frozenset(p.name for p in pods))
+        names = unqualified(pods)
     body = hit.body
     if isinstance(body, dict) and isinstance(body.get("hypervisor"), dict):
         body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names)}
@@ -300,16 +295,14 @@ async def statistics(request: Request) -> Response:
     answers = await admin_calls(request, version).ask_all(
         await all_pods(request), "/os-hypervisors/statistics"
     )
+    errors_refused(answers)
     sums: dict[str, int | float] = dict.fromkeys(STATISTICS, 0)
     for answer in answers:
-        if not answer.ok and not answer.down:
-            raise answer_error(answer)
         stats = answer.body.get("hypervisor_statistics") if isinstance(answer.body, dict) else None
         for key, value in (stats or {}).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 sums[key] = sums.get(key, 0) + value
-    down = [a.pod for a in answers if a.down]
-    return reply({"hypervisor_statistics": sums}, headers=down_header(down))
+    return listed({"hypervisor_statistics": sums}, answers)
 
 
 async def search(request: Request) -> Response:
@@ -329,6 +322,4 @@ async def _by_pattern(request: Request, what: str) -> Response:
     pods, bare = _pattern_pods(await all_pods(request), pattern)
     path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"
     answers = await admin_calls(request, version).ask_all(pods, path)
-    found = _matches(answers, pattern)
-    down = [a.pod for a in answers if a.down]
-    return reply({"hypervisors": [item for _, item in found]}, headers=down_header(down))
+    return listed({"hypervisors": [item for _, item in _matches(answers, pattern)]}, answers)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,7 +27,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.pods.fanout import unavailable_header
-from cascade.services import quota_core, quotas
+from cascade.services import quotas
 from cascade.versions import Version
 
 V2_36 = Version(2, 36)  # nova-network limits and quotas gone
@@ -59,8 +58,16 @@ USED_FIELDS: dict[str, str] = {
     "totalSecurityGroupsUsed": "security_groups",
     "totalServerGroupsUsed": "server_groups",
 }
-FILTERED_V2_36 = ("floating_ips", "security_groups", "security_group_rules")
-FILTERED_V2_57 = (*FILTERED_V2_36, "injected_files", "injected_file_content_bytes")
+NETWORK = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
+INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+
+
+def hidden(version: Version, network_gone: Version = V2_36) -> tuple[str, ...]:
+    """The quota resources Nova no longer shows at `version`: nova-network's from
+    `network_gone` (2.36 for limits and quota sets), the injected files' from 2.57."""
+    if version >= V2_57:
+        return (*NETWORK, *INJECTED)
+    return NETWORK if version >= network_gone else ()
 
 
 def check_query(
@@ -72,37 +79,19 @@ def check_query(
         return
     extras = sorted({key for key in request.query_params if key not in allowed})
     if extras:
-        verb = "was" if len(extras) == 1 else "were"
-        names = ", ".join(repr(e) for e in extras)
-        raise ComputeError(
-            400, f"Additional properties are not allowed ({names} {verb} unexpected)"
-        )
+        raise ComputeError(400, unexpected(extras))
 
 
-async def usage(
-    request: Request,
-    db: AsyncSession,
-    project_id: str,
-    version: Version,
-    *,
-    own_project: bool,
-    user_id: str | None = None,
-) -> quota_core.Usage:
-    """`quotas.usage` of the project over every pod, each asked with the caller's token."""
-    caller = caller_for(request, version)
-    registry = request.app.state.registry
-    return await quotas.usage(
-        db, registry, caller, project_id, own_project=own_project, user_id=user_id
-    )
+def unexpected(extras: list[str]) -> str:
+    """Nova's (jsonschema's) message for keys it does not know."""
+    names = ", ".join(repr(e) for e in extras)
+    verb = "was" if len(extras) == 1 else "were"
+    return f"Additional properties are not allowed ({names} {verb} unexpected)"
 
 
 def absolute(limits: dict[str, int], used: dict[str, int], version: Version) -> dict[str, int]:
     """Nova's `absolute` limits at `version`."""
-    filtered: tuple[str, ...] = ()
-    if version >= V2_57:
-        filtered = FILTERED_V2_57
-    elif version >= V2_36:
-        filtered = FILTERED_V2_36
+    filtered = hidden(version)
     found: dict[str, int] = {}
     for resource, fields in LIMIT_FIELDS.items():
         if resource in filtered:
@@ -128,7 +117,10 @@ async def index(request: Request) -> Response:
     own = project_id == ctx.project_id
     async with session(request) as db:
         limits = await quotas.limits(db, request.app.state.conf.quota, project_id)
-        found = await usage(request, db, project_id, version, own_project=own)
+        caller = caller_for(request, version)
+        found = await quotas.usage(
+            db, request.app.state.registry, caller, project_id, own_project=own
+        )
     body: dict[str, Any] = {
         "limits": {"rate": [], "absolute": absolute(limits, found.counts, version)}
     }

@@ -24,7 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute.limits import V2_57, check_query
+from cascade.api.compute.limits import check_query, hidden
 from cascade.api.compute.quota_sets import UPDATE_ORDER, bad, parse_body
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
@@ -34,20 +34,13 @@ from cascade.versions import Version
 
 V2_50 = Version(2, 50)  # network quotas gone, server group quotas shown
 V2_102 = Version(2, 102)  # unknown query parameters refused
-NETWORK = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
-INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
 SERVER_GROUPS = ("server_groups", "server_group_members")
 MAX_NAME = 255
 
 
 def settable(version: Version) -> list[str]:
     """The resources a PUT may set at `version`, in Nova's schema order."""
-    filtered: tuple[str, ...] = ()
-    if version >= V2_57:
-        filtered = (*NETWORK, *INJECTED)
-    elif version >= V2_50:
-        filtered = NETWORK
-    return [r for r in UPDATE_ORDER if r not in filtered]
+    return [r for r in UPDATE_ORDER if r not in hidden(version, V2_50)]
 
 
 def shown(version: Version) -> list[str]:

@@ -32,7 +32,6 @@ Answers that needed the pods' usage name those that did not answer in
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +40,7 @@ from starlette.responses import Response
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
-from cascade.api.compute.limits import V2_36, V2_57, check_query, usage
+from cascade.api.compute.limits import check_query, hidden, unexpected
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import context, session
@@ -52,13 +51,6 @@ from cascade.versions import Version
 
 OTHER_PROJECTS = "cascade:quotas:other_projects"
 OTHER_USERS = "cascade:keypairs:other_users"  # who may count another user's keypairs
-FILTERED_V2_36 = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
-FILTERED_V2_57 = (
-    *FILTERED_V2_36,
-    "injected_files",
-    "injected_file_content_bytes",
-    "injected_file_path_bytes",
-)
 # the keys of Nova's update schema, in its order (the order its errors are found in)
 UPDATE_ORDER = (
     "instances",
@@ -76,7 +68,6 @@ UPDATE_ORDER = (
     "server_groups",
     "server_group_members",
 )
-INTEGER = re.compile(r"^-?[0-9]+$")
 # Nova's parameter_types.boolean
 BOOLEANS: list[Any] = [
     True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
@@ -91,12 +82,7 @@ def bad(message: str) -> ComputeError:
 
 def shown(version: Version) -> list[str]:
     """The resources a quota set has at `version`, in Nova's (sorted) order."""
-    filtered: tuple[str, ...] = ()
-    if version >= V2_57:
-        filtered = FILTERED_V2_57
-    elif version >= V2_36:
-        filtered = FILTERED_V2_36
-    return sorted(r for r in quotas.RESOURCES if r not in filtered)
+    return sorted(r for r in quotas.RESOURCES if r not in hidden(version))
 
 
 def quota_set(values: dict[str, Any], version: Version, project_id: str | None) -> dict[str, Any]:
@@ -116,35 +102,12 @@ def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Con
     return ctx, own
 
 
-def _value_problem(value: Any) -> str | None:
-    """What Nova's schema says of one quota value (`_common_quota`), if anything."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return f"{value!r} is not of type 'integer', 'string'"
-    if isinstance(value, str) and not INTEGER.match(value):
-        return f"{value!r} does not match '^-?[0-9]+$'"
-    try:
-        number: float = int(value)
-    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
-        number = float(value)
-    if number < quotas.UNLIMITED:
-        return f"{number} is less than the minimum of {quotas.UNLIMITED}"
-    if number > quotas.MAX_LIMIT:
-        return f"{number} is greater than the maximum of {quotas.MAX_LIMIT}"
-    return None
-
-
 def _force_problem(value: Any) -> str | None:
     if not isinstance(value, bool | str):
         return f"{value!r} is not of type 'boolean', 'string'"
     if value not in BOOLEANS:
         return f"{value!r} is not one of {BOOLEANS!r}"
     return None
-
-
-def _unexpected(extras: list[str]) -> str:
-    verb = "was" if len(extras) == 1 else "were"
-    names = ", ".join(repr(e) for e in extras)
-    return f"Additional properties are not allowed ({names} {verb} unexpected)"
 
 
 def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
@@ -167,16 +130,16 @@ def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
     else:
         for name in (k for k in known if k in given):
             value = given[name]
-            wrong = _force_problem(value) if name == "force" else _value_problem(value)
+            wrong = _force_problem(value) if name == "force" else quotas.value_problem(value)
             if wrong:
                 raise bad(f"Invalid input for field/attribute {name}. Value: {value}. {wrong}")
         extras = sorted(k for k in given if k not in known)
-        problem = _unexpected(extras) if extras else None
+        problem = unexpected(extras) if extras else None
     if problem:
         raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}")
     extras = sorted(k for k in body if k != key)
     if extras:
-        raise bad(_unexpected(extras))
+        raise bad(unexpected(extras))
     return dict(given)
 
 
@@ -188,63 +151,61 @@ def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
     return {k: int(v) for k, v in given.items() if k != "force"}, force
 
 
-def user_id_of(request: Request) -> str | None:
-    """The first `user_id` of the query; none when empty, as Nova (the project's then)."""
-    values = request.query_params.getlist("user_id")
-    return values[0] if values and values[0] else None
+async def _asked(request: Request) -> tuple[Version, str, str | None]:
+    """The request's microversion, project and user: the first `?user_id=`, none when
+    empty, as Nova (the project's then). From 2.75 another query parameter is 400."""
+    version = await negotiated(request)
+    check_query(request, ("user_id",), version)
+    users = request.query_params.getlist("user_id")
+    return version, request.path_params["project_id"], users[0] if users and users[0] else None
+
+
+async def _usage(
+    request: Request,
+    db: AsyncSession,
+    version: Version,
+    project_id: str,
+    user_id: str | None,
+    own: bool,
+) -> quota_core.Usage:
+    """What the project uses over every pod, asked with the caller's token (`key_pairs`:
+    the caller's own, in their own project); with `user_id` what the user uses in it,
+    asked with the service token (`key_pairs` only to the user and those who may see
+    other users' keypairs)."""
+    ctx = context(request)
+    caller = caller_for(request, version)
+    registry = request.app.state.registry
+    if user_id is None:
+        mine = ctx.user_id if own else None
+        return await quotas.usage(db, registry, caller, project_id, own_project=own, user_id=mine)
+    return await quotas.user_usage(
+        db,
+        registry,
+        project_id,
+        user_id,
+        request_id=caller.request_id,
+        keypairs=user_id == ctx.user_id or request.app.state.policy.allows(OTHER_USERS, ctx),
+    )
 
 
 async def show(request: Request) -> Response:
     """GET /os-quota-sets/{project_id}[?user_id=]: 200 with the project's (or the user's)
     limits and the project's id."""
-    version = await negotiated(request)
-    check_query(request, ("user_id",), version)
-    project_id = request.path_params["project_id"]
+    version, project_id, user_id = await _asked(request)
     authorize_project(request, "os_compute_api:os-quota-sets:show", project_id)
-    user_id = user_id_of(request)
-    conf = request.app.state.conf.quota
     async with session(request) as db:
-        if user_id is None:
-            limits = await quotas.limits(db, conf, project_id)
-        else:
-            limits = await quotas.user_limits(db, conf, project_id, user_id)
+        limits = await quotas.user_limits(db, request.app.state.conf.quota, project_id, user_id)
     return reply(quota_set(limits, version, project_id))
-
-
-async def _user_usage(
-    request: Request, db: AsyncSession, project_id: str, user_id: str, version: Version
-) -> quota_core.Usage:
-    """What the user uses in the project over every pod, asked with the service token."""
-    ctx = context(request)
-    keypairs = user_id == ctx.user_id or request.app.state.policy.allows(OTHER_USERS, ctx)
-    return await quotas.user_usage(
-        db,
-        request.app.state.registry,
-        project_id,
-        user_id,
-        request_id=caller_for(request, version).request_id,
-        keypairs=keypairs,
-    )
 
 
 async def detail(request: Request) -> Response:
     """GET /os-quota-sets/{project_id}/detail[?user_id=]: 200 with limit, in_use and
     reserved, of the project or of the user in it."""
-    version = await negotiated(request)
-    check_query(request, ("user_id",), version)
-    project_id = request.path_params["project_id"]
-    rule = "os_compute_api:os-quota-sets:detail"
-    ctx, own = authorize_project(request, rule, project_id)
-    user_id = user_id_of(request)
-    conf = request.app.state.conf.quota
+    version, project_id, user_id = await _asked(request)
+    _, own = authorize_project(request, "os_compute_api:os-quota-sets:detail", project_id)
     async with session(request) as db:
-        if user_id is None:
-            limits = await quotas.limits(db, conf, project_id)
-            mine = ctx.user_id if own else None
-            found = await usage(request, db, project_id, version, own_project=own, user_id=mine)
-        else:
-            limits = await quotas.user_limits(db, conf, project_id, user_id)
-            found = await _user_usage(request, db, project_id, user_id, version)
+        limits = await quotas.user_limits(db, request.app.state.conf.quota, project_id, user_id)
+        found = await _usage(request, db, version, project_id, user_id, own)
     values = {
         r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
     }
@@ -270,26 +231,25 @@ async def update(request: Request) -> Response:
     As in Nova the body is checked before the policy; a limit Nova would not
     allow (under what is in use, past the project's room for a user, under
     the users' sum for a project) is 400 unless forced."""
-    version = await negotiated(request)
-    check_query(request, ("user_id",), version)
+    version, project_id, user_id = await _asked(request)
     values, force = parse_update(await json_body(request), version)
-    project_id = request.path_params["project_id"]
     ctx = authorize(request, "os_compute_api:os-quota-sets:update")
-    user_id = user_id_of(request)
-    conf = request.app.state.conf.quota
+    own = project_id == ctx.project_id
     unavailable: list[str] = []
     async with session(request) as db:
         in_use = None
         if not force and quotas.needs_usage(values):
-            if user_id is None:
-                own = project_id == ctx.project_id
-                found = await usage(request, db, project_id, version, own_project=own)
-            else:
-                found = await _user_usage(request, db, project_id, user_id, version)
+            found = await _usage(request, db, version, project_id, user_id, own)
             in_use, unavailable = found.counts, found.unavailable
         try:
             limits = await quotas.update(
-                db, conf, project_id, values, in_use, user_id=user_id, force=force
+                db,
+                request.app.state.conf.quota,
+                project_id,
+                values,
+                in_use,
+                user_id=user_id,
+                force=force,
             )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message) from exc
@@ -299,10 +259,8 @@ async def update(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     """DELETE /os-quota-sets/{project_id}[?user_id=]: 202 (admins); the project and its
     users are back on the defaults, or the user on the project's limits."""
-    version = await negotiated(request)
-    check_query(request, ("user_id",), version)
-    project_id = request.path_params["project_id"]
+    _, project_id, user_id = await _asked(request)
     authorize(request, "os_compute_api:os-quota-sets:delete")
     async with session(request) as db:
-        await quotas.delete(db, project_id, user_id=user_id_of(request))
+        await quotas.delete(db, project_id, user_id=user_id)
     return reply(None, status=202)

@@ -27,7 +27,7 @@ pod's project scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from starlette.responses import Response
 
 from cascade.api.compute import forward
 from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.limits import check_query
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
@@ -45,7 +46,6 @@ from cascade.services import pods as pod_service
 from cascade.versions import Version
 
 UUID_IDS = Version(2, 53)  # hypervisor and service ids are UUIDs from here
-STRICT_QUERY = Version(2, 75)
 QUERY = ("host", "binary")
 
 
@@ -71,6 +71,24 @@ def host_book(request: Request) -> hosts.HostBook:
 
 def down_header(pods: Iterable[Pod]) -> dict[str, str]:
     return unavailable_header([p.name for p in pods])
+
+
+def errors_refused(answers: Iterable[hosts.Answer], accepted: Collection[int] = ()) -> None:
+    """A pod's error is the answer, but a status `accepted` (a 404: "not in this pod");
+    a pod that is down is only left out."""
+    for answer in answers:
+        if not answer.ok and not answer.down and answer.status not in accepted:
+            raise answer_error(answer)
+
+
+def listed(body: Any, answers: Iterable[hosts.Answer]) -> Response:
+    """200 with what the pods answered, those that were down named."""
+    return reply(body, headers=down_header(a.pod for a in answers if a.down))
+
+
+def unqualified(pods: Sequence[Pod]) -> hosts.HostNames:
+    """Host names when none needs its pod: every host shown as the pod names it."""
+    return hosts.HostNames({}, frozenset(p.name for p in pods))
 
 
 def answer_error(answer: hosts.Answer) -> ComputeError:
@@ -118,28 +136,14 @@ def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, An
     return shown
 
 
-def _check_query(request: Request, version: Version) -> None:
-    if version < STRICT_QUERY:
-        return
-    extra = sorted(k for k in set(request.query_params) if k not in QUERY)
-    if extra:
-        quoted = ", ".join(repr(k) for k in extra)
-        verb = "was" if len(extra) == 1 else "were"
-        raise ComputeError(
-            400, f"Additional properties are not allowed ({quoted} {verb} unexpected)"
-        )
-
-
 async def index(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "os_compute_api:os-services:list")
-    _check_query(request, version)
+    check_query(request, QUERY, version)
     found = await hosts.inventory(
         admin_calls(request, version), await all_pods(request), host_book(request)
     )
-    for answer in found.answers:
-        if not answer.ok and not answer.down:
-            raise answer_error(answer)
+    errors_refused(found.answers)
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
     wanted = set(found.names.resolve(host)) if host else None
@@ -164,15 +168,24 @@ async def update(request: Request) -> Response:
     return await _update_by_host(request, version, given, body)
 
 
-async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
+async def _lister(
+    request: Request, admin: hosts.Admin, given: str, not_found: str
+) -> tuple[Pod, hosts.Inventory]:
+    """The pod that lists service `given` (400 unless a UUID; `not_found` when no pod
+    does), and every pod's services."""
     if not hosts.is_uuid(given):
         raise ComputeError(400, f"Invalid uuid {given}")
-    admin = admin_calls(request, version)
     found = await hosts.inventory(admin, await all_pods(request), host_book(request))
     where = found.find(given)
     if where is None:
-        raise missing(f"Service {given} could not be found.", found.down())
-    answer = await admin.ask(where[0], "PUT", f"/os-services/{given}", body=body)
+        raise missing(not_found, found.down())
+    return where[0], found
+
+
+async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
+    admin = admin_calls(request, version)
+    pod, found = await _lister(request, admin, given, f"Service {given} could not be found.")
+    answer = await admin.ask(pod, "PUT", f"/os-services/{given}", body=body)
     if not answer.ok:
         raise answer_error(answer)
     service = answer.body.get("service") if isinstance(answer.body, dict) else None
@@ -213,19 +226,13 @@ async def delete(request: Request) -> Response:
     authorize(request, "os_compute_api:os-services:delete")
     given = request.path_params["service_id"]
     admin = admin_calls(request, version)
-    pods = await all_pods(request)
     if version >= UUID_IDS:
-        if not hosts.is_uuid(given):
-            raise ComputeError(400, f"Invalid uuid {given}")
-        found = await hosts.inventory(admin, pods, host_book(request))
-        where = found.find(given)
-        if where is None:
-            raise missing(f"Service {given} not found.", found.down())
-        pod = where[0]
+        pod, _ = await _lister(request, admin, given, f"Service {given} not found.")
     else:
         if not given.lstrip("-").isdigit():
             message = "Invalid input received: id must be an integer"
             raise ComputeError(400, message)
+        pods = await all_pods(request)
         if len(pods) > 1:
             raise integer_id_refused("Service", given, len(pods))
         if not pods:
