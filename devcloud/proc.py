@@ -91,14 +91,18 @@ def start_ticks(pid: int) -> int | None:
 
 
 async def tcp_answers(port: int, timeout: float = 1.0) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
+    """True when a TCP connection to `port` opens within `timeout`. The connect runs in a
+    thread: on a loaded machine the event loop can stall past the timeout while other
+    probes build their HTTP clients (`status` probes every service at once)."""
+
+    def connect() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout).close()
+        except OSError:
+            return False
+        return True
+
+    return await asyncio.to_thread(connect)
 
 
 async def http_answers(url: str, timeout: float = 2.0) -> bool:
