@@ -120,6 +120,15 @@ COLLECTIONS = {
             security_groups.before_listing,
         ),
         Collection(
+            store.SECURITY_GROUP_RULE,
+            security_groups.RULE_SPEC,
+            _fields(security_groups.RULE_SPEC, "normalized_cidr", "belongs_to_default_sg"),
+            security_groups.rule_views,
+            security_groups.create_rule,
+            None,
+            security_groups.delete_rule,
+        ),
+        Collection(
             store.ROUTER,
             routers.SPEC,
             _fields(routers.SPEC, "status", "availability_zones", "distributed", "ha", "flavor_id"),
@@ -136,15 +145,6 @@ COLLECTIONS = {
             floatingips.create,
             floatingips.update,
             floatingips.delete,
-        ),
-        Collection(
-            store.SECURITY_GROUP_RULE,
-            security_groups.RULE_SPEC,
-            _fields(security_groups.RULE_SPEC, "normalized_cidr", "belongs_to_default_sg"),
-            security_groups.rule_views,
-            security_groups.create_rule,
-            None,
-            security_groups.delete_rule,
         ),
     )
 }

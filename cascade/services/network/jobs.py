@@ -243,12 +243,7 @@ async def _port(
         "admin_state_up": port.body.get("admin_state_up", True),
     }
     if port.body.get("port_security_enabled", True):
-        groups = []
-        for group_id in port.body.get("security_groups", []):
-            group = await store.get(db, store.SECURITY_GROUP, group_id)
-            if group is not None:
-                groups.append(await materialise.ensure_group(db, neutron, group))
-        change["security_groups"] = groups
+        change["security_groups"] = await materialise.ensure_groups(db, neutron, port)
         change["allowed_address_pairs"] = port.body.get("allowed_address_pairs", [])
     return change
 

@@ -443,6 +443,16 @@ async def ensure_group(db: AsyncSession, neutron: PodNeutron, group: NetResource
     return b_group
 
 
+async def ensure_groups(db: AsyncSession, neutron: PodNeutron, port: NetResource) -> list[str]:
+    """The pod's copies of the port's security groups (those that still exist)."""
+    groups = []
+    for group_id in port.body.get("security_groups", []):
+        group = await store.get(db, store.SECURITY_GROUP, group_id)
+        if group is not None:
+            groups.append(await ensure_group(db, neutron, group))
+    return groups
+
+
 # --- ports ----------------------------------------------------------------------------
 
 
@@ -454,11 +464,7 @@ async def ensure_port(
     if network is None:
         raise Conflict(f"Port {port.id} has no network any more.", type="NetworkNotFound")
     b_net, b_subnets = await ensure_network(db, neutron, network, pod_names)
-    groups = []
-    for group_id in port.body.get("security_groups", []):
-        group = await store.get(db, store.SECURITY_GROUP, group_id)
-        if group is not None:
-            groups.append(await ensure_group(db, neutron, group))
+    groups = await ensure_groups(db, neutron, port)
     secure = bool(port.body.get("port_security_enabled", True))
     body: dict[str, Any] = {
         "name": bottom_name(PORT, port.id),

@@ -335,11 +335,7 @@ def _check_ports(rule: dict[str, Any]) -> None:
 def _validate(rule: dict[str, Any]) -> None:
     """Neutron's `_validate_base_security_group_rule_attributes`, in its order: legacy
     IPv6 ICMP names made canonical, 1-65535 made "no range", then the checks."""
-    if rule["ethertype"] == "IPv6":
-        if rule["protocol"] in IPV6_ICMP_LEGACY:
-            rule["protocol"] = "ipv6-icmp"
-        elif rule["protocol"] == "1":
-            rule["protocol"] = "58"
+    rule["protocol"] = _ipv6_icmp(rule["protocol"], rule["ethertype"])
     if rule["port_range_min"] == 1 and rule["port_range_max"] == 65535:
         rule["port_range_min"] = rule["port_range_max"] = None
     _check_ports(rule)
@@ -391,14 +387,17 @@ def _key(rule: dict[str, Any]) -> tuple[str, ...]:
     return tuple(norm(k) for k in keys)
 
 
+def _ipv6_icmp(protocol: str, ethertype: str | None) -> str:
+    """ICMP over IPv6 by its canonical name or number (the legacy names, 1: 58)."""
+    if ethertype == "IPv6" and protocol in IPV6_ICMP_LEGACY:
+        return "ipv6-icmp"
+    return "58" if ethertype == "IPv6" and protocol == "1" else protocol
+
+
 def _name_and_number(protocol: str, ethertype: str | None) -> list[str] | None:
     if protocol == "any":
         return None
-    if ethertype == "IPv6":
-        if protocol in IPV6_ICMP_LEGACY:
-            protocol = "ipv6-icmp"
-        elif protocol == "1":
-            protocol = "58"
+    protocol = _ipv6_icmp(protocol, ethertype)
     if protocol in PROTOCOLS:
         return [protocol, str(PROTOCOLS[protocol])]
     if protocol in PROTOCOL_NAMES:
