@@ -282,16 +282,12 @@ async def tag(request: Request) -> Response:
             raise NeutronError(f"Tag {name} could not be found.", 404, "TagNotFound")
         if request.method == "GET":
             return reply(None, 204)
-        if request.method == "PUT":
-            if not has:
-                row.tags = sorted({*row.tags, name})
-                store.bump(row)
-                await who.db.commit()
-            return reply(None, 201)
-        row.tags = [t for t in row.tags if t != name]
-        store.bump(row)
-        await who.db.commit()
-        return reply(None, 204)
+        put = request.method == "PUT"
+        if put != has:  # added or removed: a change
+            row.tags = sorted({*row.tags, name}) if put else [t for t in row.tags if t != name]
+            store.bump(row)
+            await who.db.commit()
+        return reply(None, 201 if put else 204)
 
 
 async def router_interface(request: Request) -> Response:

@@ -25,6 +25,7 @@ from cascade.services.network.errors import (
     NeutronError,
     PolicyNotAuthorized,
 )
+from cascade.services.network.subnets import ROUTER_INTERFACE_OWNERS
 
 A = attrs.Attr
 SPEC: attrs.Spec = {
@@ -60,14 +61,7 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
 
 
 # Neutron's ROUTER_INTERFACE_OWNERS_SNAT: router ports get no automatic IPv6 address
-ROUTER_OWNERS = frozenset(
-    {
-        "network:router_interface",
-        "network:ha_router_replicated_interface",
-        "network:router_interface_distributed",
-        "network:router_centralized_snat",
-    }
-)
+ROUTER_OWNERS = frozenset((*ROUTER_INTERFACE_OWNERS, "network:router_centralized_snat"))
 
 
 def _auto(subnet: NetResource) -> bool:
