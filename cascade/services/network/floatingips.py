@@ -20,6 +20,7 @@ from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
+from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, routers, store
 from cascade.services.network.access import Caller, find
 from cascade.services.network.errors import (
@@ -191,14 +192,14 @@ async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
     """The pod holds the floating IP exactly while its port is associated and in the
     external network's pod (the job's work; safe to repeat)."""
     row = await store.get(caller.db, store.FLOATINGIP, fip_id)
-    copies = await materialise.routed(caller.db, materialise.FLOATINGIP, fip_id)
+    routings = await copies.copies(caller.db, materialise.FLOATINGIP, fip_id, intents=True)
     wanted_pod = None
     if row is not None and row.body.get("port_id"):
         network = await store.get(caller.db, store.NETWORK, row.body["floating_network_id"])
         home = str(network.body.get("_home_pod")) if network is not None else ""
         if await materialise.bottom_id(caller.db, materialise.PORT, row.body["port_id"], home):
             wanted_pod = home
-    for routing in copies:
+    for routing in routings:
         pod = await caller.db.get(Pod, routing.pod_id)
         if pod is None:
             continue

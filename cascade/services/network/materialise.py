@@ -138,12 +138,6 @@ async def ensure(
     return bottom_id
 
 
-async def routed(db: AsyncSession, kind: str, top_id: str) -> list[Routing]:
-    """Every pod's routing of top object `top_id` of `kind`."""
-    query = select(Routing).where(Routing.resource_type == kind, Routing.top_id == top_id)
-    return list((await db.scalars(query)).all())
-
-
 async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
     routing = await _routing(db, kind, top_id, pod_id)
     return routing.bottom_id if routing is not None and routing.status == "active" else None

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.db.models import NetResource
 from cascade.jobs import queue
+from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
 from cascade.services.network.access import Caller, find
 from cascade.services.network.errors import (
@@ -350,7 +351,7 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
 
 async def release(caller: Caller, row: NetResource) -> None:
     """The port, its addresses and MAC go, in the caller's transaction; pods via a job."""
-    if await materialise.routed(caller.db, materialise.PORT, row.id):
+    if await copies.copies(caller.db, materialise.PORT, row.id, intents=True):
         # kept until the pods' copies are gone (port.purge), then handed out again
         await ipam.hold(caller.db, row.id, ipam.purging(row.id))
     else:
