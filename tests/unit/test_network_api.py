@@ -477,3 +477,44 @@ async def test_networking_is_authorised_by_policy_rules_an_operator_can_change(
     policy.rules = {**policy.rules, "context_is_admin": "role:member"}
     seen = await client.get(f"{V2}/networks/{theirs['id']}", headers=MEMBER)
     assert seen.status_code == 200 and seen.json()["network"]["name"] == "theirs"
+
+
+async def test_only_the_owner_changes_what_others_may_see(client: httpx.AsyncClient) -> None:
+    theirs = {"name": "s", "shared": True, "project_id": "p2"}
+    shared = await make(client, "network", theirs, ADMIN)
+    url = f"{V2}/networks/{shared['id']}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 200
+    renamed = await client.put(url, json={"network": {"name": "x"}}, headers=MEMBER)
+    assert renamed.status_code == 403
+    assert error(renamed)["type"] == "PolicyNotAuthorized"
+    assert error(renamed)["message"] == "(rule:update_network) is disallowed by policy"
+    stale = await client.delete(url, headers={**MEMBER, "If-Match": "revision_number=7"})
+    assert stale.status_code == 412  # the revision is checked before the owner
+    gone = await client.delete(url, headers=MEMBER)
+    assert error(gone)["message"] == "(rule:delete_network) is disallowed by policy"
+    ok = await client.delete(url, headers={**ADMIN, "If-Match": "revision_number=0"})
+    assert ok.status_code == 204
+
+
+async def test_a_tag_is_added_once_and_removed_once(client: httpx.AsyncClient) -> None:
+    net = await make(client, "network", {"name": "n"})
+    url = f"{V2}/networks/{net['id']}"
+    for _ in range(2):
+        assert (await client.put(f"{url}/tags/red", headers=MEMBER)).status_code == 201
+    shown = (await client.get(url, headers=MEMBER)).json()["network"]
+    assert shown["tags"] == ["red"] and shown["revision_number"] == 1
+    assert (await client.get(f"{url}/tags/red", headers=MEMBER)).status_code == 204
+    assert (await client.delete(f"{url}/tags/red", headers=MEMBER)).status_code == 204
+    again = await client.delete(f"{url}/tags/red", headers=MEMBER)
+    assert again.status_code == 404 and error(again)["type"] == "TagNotFound"
+    shown = (await client.get(url, headers=MEMBER)).json()["network"]
+    assert shown["tags"] == [] and shown["revision_number"] == 2
+
+
+async def test_an_unknown_security_group_rule_is_neutrons_404(client: httpx.AsyncClient) -> None:
+    for method in ("GET", "DELETE"):
+        answer = await client.request(method, f"{V2}/security-group-rules/nope", headers=MEMBER)
+        assert answer.status_code == 404 and error(answer)["type"] == "SecurityGroupRuleNotFound"
+        assert error(answer)["message"] == "Security group rule nope does not exist"
+    tags = await client.get(f"{V2}/security-group-rules/nope/tags", headers=MEMBER)
+    assert tags.status_code == 404 and error(tags)["type"] == "SecurityGroupRuleNotFound"

@@ -18,23 +18,17 @@ from starlette.responses import Response
 from cascade.api.network.common import caller, json_body, reply
 from cascade.services.network import quotas
 from cascade.services.network.access import Caller
-from cascade.services.network.errors import BadRequest, NeutronError
+from cascade.services.network.errors import BadRequest, Forbidden, PolicyNotAuthorized
 
 
 def _allowed(who: Caller, project_id: str) -> None:
     if not who.is_admin and project_id != who.project_id:
-        raise NeutronError(
-            "Non-admin is not authorised to access quotas for another project",
-            403,
-            "HTTPForbidden",
-        )
+        raise Forbidden("Non-admin is not authorised to access quotas for another project")
 
 
 def _admin(who: Caller) -> None:
     if not who.is_admin:
-        raise NeutronError(
-            "(rule:update_quota) is disallowed by policy", 403, "PolicyNotAuthorized"
-        )
+        raise PolicyNotAuthorized("update_quota")
 
 
 async def index(request: Request) -> Response:

@@ -23,7 +23,9 @@ from starlette.responses import Response
 
 from cascade.api.network import query
 from cascade.api.network.common import base_url, caller, json_body, not_found, reply
+from cascade.db.models import NetResource
 from cascade.services.network import (
+    attrs,
     floatingips,
     networks,
     ports,
@@ -32,134 +34,117 @@ from cascade.services.network import (
     store,
     subnets,
 )
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, find, must_own, visible
 from cascade.services.network.errors import BadRequest, NeutronError
 
-Lister = Callable[[Caller], Awaitable[list[dict[str, Any]]]]
-Creator = Callable[[Caller, Any], Awaitable[dict[str, Any]]]
-Shower = Callable[[Caller, str], Awaitable[dict[str, Any]]]
-Updater = Callable[[Caller, str, Any], Awaitable[dict[str, Any]]]
-Deleter = Callable[[Caller, str], Awaitable[None]]
+Viewer = Callable[[Caller, list[NetResource]], Awaitable[list[dict[str, Any]]]]
+Creator = Callable[[Caller, Any], Awaitable[NetResource]]
+Updater = Callable[[Caller, NetResource, dict[str, Any]], Awaitable[None]]
+Deleter = Callable[[Caller, NetResource], Awaitable[None]]
 Preparer = Callable[[Caller, dict[str, list[str]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Collection:
+    """One collection: its kind (the body's key; `<kind>s` the list's), the attributes
+    a client may send (`spec`) or filter and sort on (`fields`), and its services."""
+
     kind: str
-    singular: str
-    plural: str
-    path: str
+    spec: attrs.Spec
     fields: frozenset[str]
-    index: Lister
+    views: Viewer  # the objects as Neutron shows them
     create: Creator
-    show: Shower
     update: Updater | None
     delete: Deleter
     before_listing: Preparer | None = None  # given the list's filters
 
+    @property
+    def plural(self) -> str:
+        return f"{self.kind}s"
 
-def _fields(*names: str) -> frozenset[str]:
-    return frozenset((*names, *query.STANDARD, "tags"))
+    async def view(self, who: Caller, row: NetResource) -> dict[str, Any]:
+        return (await self.views(who, [row]))[0]
+
+
+def _fields(spec: attrs.Spec, *names: str) -> frozenset[str]:
+    return frozenset((*spec, *names, *query.STANDARD, "tags"))
 
 
 COLLECTIONS = {
-    c.path: c
+    c.plural.replace("_", "-"): c
     for c in (
         Collection(
             store.NETWORK,
-            "network",
-            "networks",
-            "networks",
+            networks.SPEC,
             _fields(
-                *networks.SPEC,
+                networks.SPEC,
                 "status",
                 "subnets",
                 "availability_zones",
                 "ipv4_address_scope",
                 "ipv6_address_scope",
             ),
-            networks.listing,
+            networks.views,
             networks.create,
-            networks.get,
             networks.update,
             networks.delete,
         ),
         Collection(
             store.SUBNET,
-            "subnet",
-            "subnets",
-            "subnets",
-            _fields(*subnets.SPEC, "router:external"),
-            subnets.listing,
+            subnets.SPEC,
+            _fields(subnets.SPEC, "router:external"),
+            subnets.views,
             subnets.create,
-            subnets.get,
             subnets.update,
             subnets.delete,
         ),
         Collection(
             store.PORT,
-            "port",
-            "ports",
-            "ports",
+            ports.SPEC,
             _fields(
-                *ports.SPEC, "status", "binding:vif_type", "binding:vif_details", "ip_allocation"
+                ports.SPEC, "status", "binding:vif_type", "binding:vif_details", "ip_allocation"
             ),
-            ports.listing,
+            ports.views,
             ports.create,
-            ports.get,
             ports.update,
             ports.delete,
         ),
         Collection(
             store.SECURITY_GROUP,
-            "security_group",
-            "security_groups",
-            "security-groups",
-            _fields(*security_groups.GROUP_SPEC, "shared", "security_group_rules"),
-            security_groups.list_groups,
+            security_groups.GROUP_SPEC,
+            _fields(security_groups.GROUP_SPEC, "shared", "security_group_rules"),
+            security_groups.group_views,
             security_groups.create_group,
-            security_groups.get_group,
             security_groups.update_group,
             security_groups.delete_group,
             security_groups.before_listing,
         ),
         Collection(
+            store.SECURITY_GROUP_RULE,
+            security_groups.RULE_SPEC,
+            _fields(security_groups.RULE_SPEC, "normalized_cidr", "belongs_to_default_sg"),
+            security_groups.rule_views,
+            security_groups.create_rule,
+            None,
+            security_groups.delete_rule,
+        ),
+        Collection(
             store.ROUTER,
-            "router",
-            "routers",
-            "routers",
-            _fields(
-                *routers.SPEC, "status", "availability_zones", "distributed", "ha", "flavor_id"
-            ),
-            routers.listing,
+            routers.SPEC,
+            _fields(routers.SPEC, "status", "availability_zones", "distributed", "ha", "flavor_id"),
+            routers.views,
             routers.create,
-            routers.get,
             routers.update,
             routers.delete,
         ),
         Collection(
             store.FLOATINGIP,
-            "floatingip",
-            "floatingips",
-            "floatingips",
-            _fields(*floatingips.SPEC, "status", "router_id", "port_details"),
-            floatingips.listing,
+            floatingips.SPEC,
+            _fields(floatingips.SPEC, "status", "router_id", "port_details"),
+            floatingips.views,
             floatingips.create,
-            floatingips.get,
             floatingips.update,
             floatingips.delete,
-        ),
-        Collection(
-            store.SECURITY_GROUP_RULE,
-            "security_group_rule",
-            "security_group_rules",
-            "security-group-rules",
-            _fields(*security_groups.RULE_SPEC, "normalized_cidr", "belongs_to_default_sg"),
-            security_groups.list_rules,
-            security_groups.create_rule,
-            security_groups.get_rule,
-            None,
-            security_groups.delete_rule,
         ),
     )
 }
@@ -183,8 +168,8 @@ async def index(request: Request) -> Response:
     async with caller(request) as who:
         if coll.before_listing is not None:
             await coll.before_listing(who, wanted.filters)
-        items = await coll.index(who)
-    page, links = query.apply(request, base_url(request, f"/v2.0/{coll.path}"), items, wanted)
+        items = await coll.views(who, await visible(who, coll.kind))
+    page, links = query.apply(request, base_url(request, f"/v2.0/{coll.plural}"), items, wanted)
     body: dict[str, Any] = {coll.plural: page}
     if links:
         body[f"{coll.plural}_links"] = links
@@ -197,45 +182,47 @@ async def create(request: Request) -> Response:
     async with caller(request) as who:
         if isinstance(body, dict) and isinstance(body.get(coll.plural), list):
             return reply({coll.plural: await _bulk(who, coll, body[coll.plural])}, 201)
-        return reply({coll.singular: await coll.create(who, body)}, 201)
+        return reply({coll.kind: await coll.view(who, await coll.create(who, body))}, 201)
 
 
 async def _bulk(who: Caller, coll: Collection, items: list[Any]) -> list[dict[str, Any]]:
     made: list[dict[str, Any]] = []
     try:
         for item in items:
-            made.append(await coll.create(who, {coll.singular: item}))
+            made.append(await coll.view(who, await coll.create(who, {coll.kind: item})))
     except NeutronError:
         await who.db.rollback()
         for done in reversed(made):  # all or none, as Neutron's bulk create
-            await coll.delete(who, done["id"])
+            await coll.delete(who, await find(who, coll.kind, done["id"]))
         raise
     return made
 
 
-async def _check_revision(request: Request, current: dict[str, Any]) -> None:
+async def _current(request: Request, who: Caller, coll: Collection, action: str) -> NetResource:
+    """The object to change: 404 if the caller cannot see it, 412 when `If-Match:
+    revision_number=N` names another revision, 403 if it is another project's."""
+    row = await find(who, coll.kind, request.path_params["object_id"])
     header = request.headers.get("if-match")
-    if not header:
-        return
-    for part in header.split(","):
+    for part in header.split(",") if header else []:
         name, _, value = part.strip().partition("=")
         if name == "revision_number":
             if not value.isdigit():
                 raise BadRequest(f"Invalid If-Match header {header}")
-            if int(value) != current.get("revision_number"):
+            if int(value) != row.revision_number:
                 raise NeutronError(
-                    f"Constrained to {value}, but current revision is "
-                    f"{current.get('revision_number')}",
+                    f"Constrained to {value}, but current revision is {row.revision_number}",
                     412,
                     "RevisionNumberConstraintFailed",
                 )
+    must_own(who, row, f"{action}_{coll.kind}")
+    return row
 
 
 async def show(request: Request) -> Response:
     coll = _collection(request)
     async with caller(request) as who:
-        item = await coll.show(who, request.path_params["object_id"])
-    return reply({coll.singular: _one(request, item)})
+        item = await coll.view(who, await find(who, coll.kind, request.path_params["object_id"]))
+    return reply({coll.kind: _one(request, item)})
 
 
 async def update(request: Request) -> Response:
@@ -244,17 +231,15 @@ async def update(request: Request) -> Response:
         raise NeutronError("Method not allowed for this resource.", 405, "HTTPMethodNotAllowed")
     body = await json_body(request)
     async with caller(request) as who:
-        object_id = request.path_params["object_id"]
-        await _check_revision(request, await coll.show(who, object_id))
-        return reply({coll.singular: await coll.update(who, object_id, body)})
+        row = await _current(request, who, coll, "update")
+        await coll.update(who, row, attrs.take(coll.spec, body, coll.kind, who.allows, update=True))
+        return reply({coll.kind: await coll.view(who, row)})
 
 
 async def delete(request: Request) -> Response:
     coll = _collection(request)
     async with caller(request) as who:
-        object_id = request.path_params["object_id"]
-        await _check_revision(request, await coll.show(who, object_id))
-        await coll.delete(who, object_id)
+        await coll.delete(who, await _current(request, who, coll, "delete"))
     return reply(None, 204)
 
 
@@ -297,16 +282,12 @@ async def tag(request: Request) -> Response:
             raise NeutronError(f"Tag {name} could not be found.", 404, "TagNotFound")
         if request.method == "GET":
             return reply(None, 204)
-        if request.method == "PUT":
-            if not has:
-                row.tags = sorted({*row.tags, name})
-                store.bump(row)
-                await who.db.commit()
-            return reply(None, 201)
-        row.tags = [t for t in row.tags if t != name]
-        store.bump(row)
-        await who.db.commit()
-        return reply(None, 204)
+        put = request.method == "PUT"
+        if put != has:  # added or removed: a change
+            row.tags = sorted({*row.tags, name}) if put else [t for t in row.tags if t != name]
+            store.bump(row)
+            await who.db.commit()
+        return reply(None, 201 if put else 204)
 
 
 async def router_interface(request: Request) -> Response:

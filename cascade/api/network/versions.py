@@ -6,17 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.network.common import base_url, reply
+from cascade.api.network.resources import COLLECTIONS
 
-RESOURCES = (
-    ("network", "networks"),
-    ("subnet", "subnets"),
-    ("port", "ports"),
-    ("security_group", "security-groups"),
-    ("security_group_rule", "security-group-rules"),
-    ("router", "routers"),
-    ("floatingip", "floatingips"),
-    ("quota", "quotas"),
-)
+# the collections in Neutron's order, then the quotas
+RESOURCES = [*((c.kind, path) for path, c in COLLECTIONS.items()), ("quota", "quotas")]
 
 
 async def root(request: Request) -> Response:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.conf import NetworkSection
 from cascade.db.models import NetResource
 from cascade.services.network import store
-from cascade.services.network.errors import NeutronError
+from cascade.services.network.errors import NeutronError, PolicyNotAuthorized
 
 # Neutron's `<Kind>NotFound` messages, word for word
 MISSING = {
@@ -20,6 +20,10 @@ MISSING = {
     store.SECURITY_GROUP: ("Security group {} does not exist", "SecurityGroupNotFound"),
     store.ROUTER: ("Router {} could not be found", "RouterNotFound"),
     store.FLOATINGIP: ("Floating IP {} could not be found", "FloatingIPNotFound"),
+    store.SECURITY_GROUP_RULE: (
+        "Security group rule {} does not exist",
+        "SecurityGroupRuleNotFound",
+    ),
 }
 
 
@@ -50,6 +54,12 @@ def sees(caller: Caller, row: NetResource, network: NetResource | None = None) -
     return bool(public.body.get("shared") or public.body.get("router:external"))
 
 
+def must_own(caller: Caller, row: NetResource, rule: str) -> None:
+    """Neutron's 403 for `rule` on another project's object (admins may)."""
+    if not caller.is_admin and row.project_id != caller.project_id:
+        raise PolicyNotAuthorized(rule)
+
+
 async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
     """The object if the caller may see it; Neutron's `<Kind>NotFound` 404 otherwise."""
     row = await store.get(caller.db, kind, object_id)
@@ -62,13 +72,13 @@ async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
     return row
 
 
-async def visible(caller: Caller, kind: str, **narrow: object) -> list[NetResource]:
+async def visible(caller: Caller, kind: str) -> list[NetResource]:
     """Every object of `kind` the caller may see."""
     if caller.is_admin:
-        return await store.rows(caller.db, kind, **narrow)  # type: ignore[arg-type]
+        return await store.rows(caller.db, kind)
     if kind not in (store.NETWORK, store.SUBNET):
-        return await store.rows(caller.db, kind, caller.project_id, **narrow)  # type: ignore[arg-type]
-    every = await store.rows(caller.db, kind, **narrow)  # type: ignore[arg-type]
+        return await store.rows(caller.db, kind, caller.project_id)
+    every = await store.rows(caller.db, kind)
     if kind == store.NETWORK:
         return [r for r in every if sees(caller, r)]
     networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK)}

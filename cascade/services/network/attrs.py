@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cascade.services.network.errors import BadRequest, Forbidden
+from cascade.services.network.errors import BadRequest, PolicyNotAuthorized
 
 Convert = Callable[[str, Any], Any]
 REQUIRED = object()
@@ -124,7 +124,7 @@ def take(
             raise BadRequest(f"Cannot update read-only attribute {key}")
         rule = f"{'update' if update else 'create'}_{resource}:{key}"
         if attr.admin and not allows(rule):
-            raise Forbidden(f"(rule:{rule}) is disallowed by policy", type="PolicyNotAuthorized")
+            raise PolicyNotAuthorized(rule)
         out[key] = attr.convert(key, value)
     if not update:
         for key, attr in spec.items():

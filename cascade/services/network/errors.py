@@ -40,11 +40,6 @@ class InvalidInput(NeutronError):
         super().__init__(f"Invalid input for operation: {why}.")
 
 
-class NotFound(NeutronError):
-    status = 404
-    type = "HTTPNotFound"
-
-
 class Conflict(NeutronError):
     status = 409
     type = "Conflict"
@@ -55,11 +50,10 @@ class Forbidden(NeutronError):
     type = "HTTPForbidden"
 
 
-class NotImplementedYet(NeutronError):
-    status = 501
-    type = "NotImplementedError"
+class PolicyNotAuthorized(Forbidden):
+    """Neutron's 403 for what a policy rule does not allow the caller."""
 
+    type = "PolicyNotAuthorized"
 
-def not_found(kind_title: str, type_name: str, object_id: str) -> NeutronError:
-    """Neutron's `<Kind>NotFound`: '<Kind> <id> could not be found.'"""
-    return NeutronError(f"{kind_title} {object_id} could not be found.", 404, type_name)
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"(rule:{rule}) is disallowed by policy")

@@ -20,9 +20,15 @@ from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
+from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, routers, store
-from cascade.services.network.access import Caller, find, visible
-from cascade.services.network.errors import BadRequest, Conflict, Forbidden, NeutronError
+from cascade.services.network.access import Caller, find
+from cascade.services.network.errors import (
+    BadRequest,
+    Conflict,
+    NeutronError,
+    PolicyNotAuthorized,
+)
 
 A = attrs.Attr
 SPEC: attrs.Spec = {
@@ -41,8 +47,8 @@ def owner(fip_id: str) -> str:
     return f"fip:{fip_id}"
 
 
-def show(row: NetResource) -> dict[str, Any]:
-    return store.view(row)
+async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
+    return [store.view(r) for r in rows]
 
 
 async def _pod_name(caller: Caller, pod_id: str) -> str:
@@ -110,7 +116,7 @@ async def _association(
     return {"port_id": port.id, "fixed_ip_address": chosen["ip_address"], "router_id": router.id}
 
 
-async def create(caller: Caller, body: Any) -> dict[str, Any]:
+async def create(caller: Caller, body: Any) -> NetResource:
     """A floating IP on an external network: 201; associated at once when `port_id` is
     given. Neutron's 400/404/409 otherwise; nothing is held after a refusal."""
     given = attrs.take(SPEC, body, "floatingip", caller.allows, update=False)
@@ -121,10 +127,7 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
             f"Bad floatingip request: Network {network.id} is not a valid external network."
         )
     if given["floating_ip_address"] is not None and not caller.is_admin:
-        raise Forbidden(
-            "(rule:create_floatingip:floating_ip_address) is disallowed by policy",
-            type="PolicyNotAuthorized",
-        )
+        raise PolicyNotAuthorized("create_floatingip:floating_ip_address")
     await quotas.check(caller.db, caller.conf, project, "floatingip")
     subnets = [
         s
@@ -154,25 +157,11 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
     )
     await queue.enqueue(caller.db, JOB_SYNC, row.id, project, {})
     await caller.db.commit()
-    return show(row)
+    return row
 
 
-async def get(caller: Caller, fip_id: str) -> dict[str, Any]:
-    return show(await find(caller, store.FLOATINGIP, fip_id))
-
-
-async def listing(caller: Caller) -> list[dict[str, Any]]:
-    return [show(r) for r in await visible(caller, store.FLOATINGIP)]
-
-
-async def update(caller: Caller, fip_id: str, body: Any) -> dict[str, Any]:
+async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     """Associate (port_id), move or disassociate (port_id null); the pod follows by a job."""
-    row = await find(caller, store.FLOATINGIP, fip_id)
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden(
-            "(rule:update_floatingip) is disallowed by policy", type="PolicyNotAuthorized"
-        )
-    given = attrs.take(SPEC, body, "floatingip", caller.allows, update=True)
     if "port_id" in given:
         network = await find(caller, store.NETWORK, row.body["floating_network_id"])
         if given["port_id"] != row.body.get("port_id"):
@@ -182,15 +171,10 @@ async def update(caller: Caller, fip_id: str, body: Any) -> dict[str, Any]:
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
     await caller.db.commit()
-    return show(row)
 
 
-async def delete(caller: Caller, fip_id: str) -> None:
-    row = await find(caller, store.FLOATINGIP, fip_id)
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden(
-            "(rule:delete_floatingip) is disallowed by policy", type="PolicyNotAuthorized"
-        )
+async def delete(caller: Caller, row: NetResource) -> None:
+    """The floating IP and its address go; the pod's copy by a job."""
     await ipam.release(caller.db, owner(row.id))
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
@@ -208,14 +192,14 @@ async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
     """The pod holds the floating IP exactly while its port is associated and in the
     external network's pod (the job's work; safe to repeat)."""
     row = await store.get(caller.db, store.FLOATINGIP, fip_id)
-    copies = await materialise.routed(caller.db, materialise.FLOATINGIP, fip_id)
+    routings = await copies.copies(caller.db, materialise.FLOATINGIP, fip_id, intents=True)
     wanted_pod = None
     if row is not None and row.body.get("port_id"):
         network = await store.get(caller.db, store.NETWORK, row.body["floating_network_id"])
         home = str(network.body.get("_home_pod")) if network is not None else ""
         if await materialise.bottom_id(caller.db, materialise.PORT, row.body["port_id"], home):
             wanted_pod = home
-    for routing in copies:
+    for routing in routings:
         pod = await caller.db.get(Pod, routing.pod_id)
         if pod is None:
             continue

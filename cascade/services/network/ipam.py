@@ -147,10 +147,6 @@ async def release_address(db: AsyncSession, network_id: str, ip_address: str) ->
     )
 
 
-async def owned(db: AsyncSession, owner: str) -> list[NetAddress]:
-    return list((await db.scalars(select(NetAddress).where(NetAddress.owner == owner))).all())
-
-
 async def in_subnet(db: AsyncSession, subnet_id: str) -> list[NetAddress]:
     query = select(NetAddress).where(NetAddress.subnet_id == subnet_id)
     return list((await db.scalars(query)).all())

@@ -19,12 +19,13 @@ and the queue retries it with backoff.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Job, Pod, Routing
+from cascade.db.models import Job, NetResource, Pod, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
@@ -93,31 +94,6 @@ async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> N
         await _forget(db, routing)
 
 
-@handler("security_group.sync")
-async def sync_group(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        group = await store.get(db, store.SECURITY_GROUP, job.resource_id)
-        if group is None:
-            await _purge(ctx, db, GROUP, job.resource_id)
-            return
-        for routing, pod in await _copies(db, GROUP, group.id):
-            if routing.bottom_id:
-                await materialise.sync_rules(
-                    db, PodNeutron(ctx.pods, pod), group, routing.bottom_id
-                )
-
-
-@handler("port.purge")
-async def purge_port(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        if await store.get(db, store.PORT, job.resource_id) is None:
-            await _purge(ctx, db, PORT, job.resource_id)
-            # the pods hold the port's addresses and MAC no more: free at the top too
-            await ipam.release(db, ipam.purging(job.resource_id))
-            await ipam.release_mac(db, ipam.purging(job.resource_id))
-            await db.commit()
-
-
 @handler("port.orphan_check")
 async def orphan_check(ctx: JobContext, job: Job) -> None:
     """A port a server create made and never attached: bound in its pod (the server was
@@ -140,35 +116,6 @@ async def orphan_check(ctx: JobContext, job: Job) -> None:
                 return
         await ports.release(_caller(ctx, db, port.project_id), port)
         await db.commit()
-
-
-@handler("port.sync")
-async def sync_port(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        port = await store.get(db, store.PORT, job.resource_id)
-        if port is None:
-            await _purge(ctx, db, PORT, job.resource_id)
-            return
-        for routing, pod in await _copies(db, PORT, port.id):
-            if not routing.bottom_id:
-                continue
-            neutron = PodNeutron(ctx.pods, pod)
-            secure = bool(port.body.get("port_security_enabled", True))
-            change: dict[str, Any] = {
-                "description": str(port.body.get("name", ""))[:255],
-                "admin_state_up": port.body.get("admin_state_up", True),
-            }
-            if secure:
-                groups = []
-                for group_id in port.body.get("security_groups", []):
-                    group = await store.get(db, store.SECURITY_GROUP, group_id)
-                    if group is not None:
-                        groups.append(await materialise.ensure_group(db, neutron, group))
-                change["security_groups"] = groups
-                change["allowed_address_pairs"] = port.body.get("allowed_address_pairs", [])
-            await neutron.ok(
-                "PUT", f"/ports/{routing.bottom_id}", "a port update", json={"port": change}
-            )
 
 
 class PortNotBound(Exception):
@@ -207,43 +154,6 @@ async def port_status(ctx: JobContext, job: Job) -> None:
                 )
 
 
-@handler("subnet.sync")
-async def sync_subnet(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        subnet = await store.get(db, store.SUBNET, job.resource_id)
-        if subnet is None:
-            await _purge_subnet(ctx, db, job.resource_id)
-            return
-        network = await store.get(db, store.NETWORK, subnet.parent_id or "")
-        for routing, pod in await _copies(db, SUBNET, subnet.id):
-            if not routing.bottom_id or network is None:
-                continue
-            neutron = PodNeutron(ctx.pods, pod)
-            b_net = await materialise.bottom_id(db, NETWORK, network.id, pod.id)
-            if subnet.body.get("enable_dhcp") and b_net:  # DHCP on: the pod's port first
-                await materialise.ensure_subnet(db, neutron, network, subnet, b_net)
-            change = {
-                k: subnet.body.get(k)
-                for k in ("gateway_ip", "host_routes", "dns_nameservers", "enable_dhcp")
-            }
-            change["description"] = str(subnet.body.get("name", ""))[:255]
-            await neutron.ok(
-                "PUT", f"/subnets/{routing.bottom_id}", "a subnet update", json={"subnet": change}
-            )
-
-
-async def _purge_subnet(ctx: JobContext, db: AsyncSession, subnet_id: str) -> None:
-    await _purge(ctx, db, DHCP, subnet_id)
-    await _purge(ctx, db, SUBNET, subnet_id)
-
-
-@handler("subnet.purge")
-async def purge_subnet(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        if await store.get(db, store.SUBNET, job.resource_id) is None:
-            await _purge_subnet(ctx, db, job.resource_id)
-
-
 def _caller(ctx: JobContext, db: AsyncSession, project: str | None) -> Caller:
     return Caller(db, ctx.conf.network, project or "", True)
 
@@ -276,13 +186,6 @@ async def _purge_router(ctx: JobContext, db: AsyncSession, router_id: str) -> No
         await _forget(db, routing)
 
 
-@handler("router.purge")
-async def purge_router(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        if await store.get(db, store.ROUTER, job.resource_id) is None:
-            await _purge_router(ctx, db, job.resource_id)
-
-
 @handler("floatingip.sync")
 async def sync_floatingip(ctx: JobContext, job: Job) -> None:
     """The pod holds the floating IP exactly while it is associated with a port there."""
@@ -290,40 +193,121 @@ async def sync_floatingip(ctx: JobContext, job: Job) -> None:
         await floatingips.sync(_caller(ctx, db, job.project_id), ctx.pods, job.resource_id)
 
 
-@handler("network.sync")
-async def sync_network(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        network = await store.get(db, store.NETWORK, job.resource_id)
-        if network is None:
-            return
-        for routing, pod in await _copies(db, NETWORK, network.id):
-            if routing.bottom_id:
-                change = {
-                    "description": str(network.body.get("name", ""))[:255],
-                    "admin_state_up": network.body.get("admin_state_up", True),
-                    "port_security_enabled": network.body.get("port_security_enabled", True),
-                }
-                await PodNeutron(ctx.pods, pod).ok(
-                    "PUT",
-                    f"/networks/{routing.bottom_id}",
-                    "a network update",
-                    json={"network": change},
-                )
+# --- pods' copies following the top's objects -----------------------------------------
+
+Purge = Callable[[JobContext, AsyncSession, str], Awaitable[None]]
+# what a pod's copy (bottom id) of a top object must now have; None: nothing to put
+Change = Callable[[AsyncSession, PodNeutron, NetResource, str], Awaitable[dict[str, Any] | None]]
 
 
-@handler("network.purge")
-async def purge_network(ctx: JobContext, job: Job) -> None:
-    """The pods' copies of a deleted network: ports still routed there, DHCP ports,
-    subnets, then the network."""
-    async with ctx.sessions() as db:
-        if await store.get(db, store.NETWORK, job.resource_id) is not None:
-            return
-        query = select(Routing.top_id).where(Routing.resource_type == SUBNET)
-        subnet_ids = set((await db.scalars(query)).all())
-        subnet_ids = {s for s in subnet_ids if await store.get(db, store.SUBNET, s) is None}
-        for subnet_id in subnet_ids:
-            await _purge_subnet(ctx, db, subnet_id)
-        await _purge(ctx, db, NETWORK, job.resource_id)
-        # no pod has the VLAN any more: it may be handed out again
-        await segments.release(db, job.resource_id)
-        await db.commit()
+def _follower(name: str, kind: str, change: Change, gone: tuple[str, ...] = ()) -> None:
+    """Job `name` (top object of `kind`): every pod's copy gets its `change`; an object
+    gone at the top has the pods' copies of the `gone` kinds purged."""
+
+    async def follow(ctx: JobContext, job: Job) -> None:
+        async with ctx.sessions() as db:
+            row = await store.get(db, kind, job.resource_id)
+            if row is None:
+                for each in gone:
+                    await _purge(ctx, db, each, job.resource_id)
+                return
+            for routing, pod in await _copies(db, kind, row.id):
+                if not routing.bottom_id:
+                    continue
+                neutron = PodNeutron(ctx.pods, pod)
+                body = await change(db, neutron, row, routing.bottom_id)
+                if body is not None:
+                    path = f"/{materialise.COLLECTION[kind]}/{routing.bottom_id}"
+                    await neutron.ok("PUT", path, f"a {kind} update", json={kind: body})
+
+    handler(name)(follow)
+
+
+def _purger(name: str, kind: str, purge: Purge) -> None:
+    """Job `name`: once the top object of `kind` is gone, its pods' copies go."""
+
+    async def run(ctx: JobContext, job: Job) -> None:
+        async with ctx.sessions() as db:
+            if await store.get(db, kind, job.resource_id) is None:
+                await purge(ctx, db, job.resource_id)
+
+    handler(name)(run)
+
+
+async def _port(
+    db: AsyncSession, neutron: PodNeutron, port: NetResource, b_port: str
+) -> dict[str, Any]:
+    """Name, admin state, security groups and address pairs of the top port."""
+    change: dict[str, Any] = {
+        "description": str(port.body.get("name", ""))[:255],
+        "admin_state_up": port.body.get("admin_state_up", True),
+    }
+    if port.body.get("port_security_enabled", True):
+        change["security_groups"] = await materialise.ensure_groups(db, neutron, port)
+        change["allowed_address_pairs"] = port.body.get("allowed_address_pairs", [])
+    return change
+
+
+async def _subnet(
+    db: AsyncSession, neutron: PodNeutron, subnet: NetResource, b_subnet: str
+) -> dict[str, Any] | None:
+    """Gateway, routes, name servers and DHCP (the pod's DHCP port first) of the top subnet."""
+    network = await store.get(db, store.NETWORK, subnet.parent_id or "")
+    if network is None:
+        return None
+    b_net = await materialise.bottom_id(db, NETWORK, network.id, neutron.pod.id)
+    if subnet.body.get("enable_dhcp") and b_net:  # DHCP on: the pod's port first
+        await materialise.ensure_subnet(db, neutron, network, subnet, b_net)
+    change = {
+        k: subnet.body.get(k)
+        for k in ("gateway_ip", "host_routes", "dns_nameservers", "enable_dhcp")
+    }
+    return {**change, "description": str(subnet.body.get("name", ""))[:255]}
+
+
+async def _network(
+    db: AsyncSession, neutron: PodNeutron, network: NetResource, b_net: str
+) -> dict[str, Any]:
+    """Name, admin state and port security of the top network."""
+    return {
+        "description": str(network.body.get("name", ""))[:255],
+        "admin_state_up": network.body.get("admin_state_up", True),
+        "port_security_enabled": network.body.get("port_security_enabled", True),
+    }
+
+
+async def _purge_port(ctx: JobContext, db: AsyncSession, port_id: str) -> None:
+    await _purge(ctx, db, PORT, port_id)
+    # the pods hold the port's addresses and MAC no more: free at the top too
+    await ipam.release(db, ipam.purging(port_id))
+    await ipam.release_mac(db, ipam.purging(port_id))
+    await db.commit()
+
+
+async def _purge_subnet(ctx: JobContext, db: AsyncSession, subnet_id: str) -> None:
+    await _purge(ctx, db, DHCP, subnet_id)
+    await _purge(ctx, db, SUBNET, subnet_id)
+
+
+async def _purge_network(ctx: JobContext, db: AsyncSession, network_id: str) -> None:
+    """The pods' copies of a deleted network: its subnets' (DHCP ports, subnets) whose top
+    subnet is gone, then the network."""
+    query = select(Routing.top_id).where(Routing.resource_type == SUBNET)
+    subnet_ids = set((await db.scalars(query)).all())
+    subnet_ids = {s for s in subnet_ids if await store.get(db, store.SUBNET, s) is None}
+    for subnet_id in subnet_ids:
+        await _purge_subnet(ctx, db, subnet_id)
+    await _purge(ctx, db, NETWORK, network_id)
+    # no pod has the VLAN any more: it may be handed out again
+    await segments.release(db, network_id)
+    await db.commit()
+
+
+_follower("security_group.sync", GROUP, materialise.sync_rules, (GROUP,))
+_follower("port.sync", PORT, _port, (PORT,))
+_follower("subnet.sync", SUBNET, _subnet, (DHCP, SUBNET))
+_follower("network.sync", NETWORK, _network)
+_purger("port.purge", PORT, _purge_port)
+_purger("subnet.purge", SUBNET, _purge_subnet)
+_purger("router.purge", routers.ROUTER, _purge_router)
+_purger("network.purge", NETWORK, _purge_network)

@@ -138,12 +138,6 @@ async def ensure(
     return bottom_id
 
 
-async def routed(db: AsyncSession, kind: str, top_id: str) -> list[Routing]:
-    """Every pod's routing of top object `top_id` of `kind`."""
-    query = select(Routing).where(Routing.resource_type == kind, Routing.top_id == top_id)
-    return list((await db.scalars(query)).all())
-
-
 async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
     routing = await _routing(db, kind, top_id, pod_id)
     return routing.bottom_id if routing is not None and routing.status == "active" else None
@@ -443,6 +437,16 @@ async def ensure_group(db: AsyncSession, neutron: PodNeutron, group: NetResource
     return b_group
 
 
+async def ensure_groups(db: AsyncSession, neutron: PodNeutron, port: NetResource) -> list[str]:
+    """The pod's copies of the port's security groups (those that still exist)."""
+    groups = []
+    for group_id in port.body.get("security_groups", []):
+        group = await store.get(db, store.SECURITY_GROUP, group_id)
+        if group is not None:
+            groups.append(await ensure_group(db, neutron, group))
+    return groups
+
+
 # --- ports ----------------------------------------------------------------------------
 
 
@@ -454,11 +458,7 @@ async def ensure_port(
     if network is None:
         raise Conflict(f"Port {port.id} has no network any more.", type="NetworkNotFound")
     b_net, b_subnets = await ensure_network(db, neutron, network, pod_names)
-    groups = []
-    for group_id in port.body.get("security_groups", []):
-        group = await store.get(db, store.SECURITY_GROUP, group_id)
-        if group is not None:
-            groups.append(await ensure_group(db, neutron, group))
+    groups = await ensure_groups(db, neutron, port)
     secure = bool(port.body.get("port_security_enabled", True))
     body: dict[str, Any] = {
         "name": bottom_name(PORT, port.id),

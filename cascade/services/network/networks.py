@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.services.network import attrs, quotas, security_groups, segments, store
-from cascade.services.network.access import Caller, find, visible
-from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+from cascade.services.network.access import Caller
+from cascade.services.network.errors import Conflict, InvalidInput
 from cascade.services.network.subnets import purge_subnet
 
 A = attrs.Attr
@@ -41,16 +41,6 @@ PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segm
 RETRIES = 5  # creates that lost a VLAN id to a concurrent one
 JOB_SYNC = "network.sync"
 JOB_PURGE = "network.purge"
-
-
-def show(caller: Caller, row: NetResource, subnet_ids: list[str]) -> dict[str, Any]:
-    """The network as Neutron shows it; provider attributes for admins only."""
-    out = store.view(row)
-    out["subnets"] = sorted(subnet_ids)
-    if not caller.is_admin:
-        for key in PROVIDER:
-            out.pop(key, None)
-    return out
 
 
 async def _segment(caller: Caller, given: dict[str, Any], network_id: str) -> dict[str, Any]:
@@ -120,7 +110,7 @@ async def _external(
     }
 
 
-async def create(caller: Caller, body: Any) -> dict[str, Any]:
+async def create(caller: Caller, body: Any) -> NetResource:
     """A new network: 201 with it; Neutron's 400/403/409 for bad input, quota or a
     VLAN id in use. Nothing is written unless all of it is."""
     given = attrs.take(SPEC, body, "network", caller.allows, update=False)
@@ -142,7 +132,7 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> dict[str, Any]:
+async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> NetResource:
     await quotas.check(caller.db, caller.conf, project, "network")
     await security_groups.ensure_default(caller, project)
     network_id = str(uuid.uuid4())
@@ -159,50 +149,33 @@ async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> d
     }
     row = store.add(caller.db, store.NETWORK, project, body_out, object_id=network_id)
     await caller.db.commit()
-    return show(caller, row, [])
+    return row
 
 
-async def subnet_ids(caller: Caller, network_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {n: [] for n in network_ids}
-    for sub in await store.rows(caller.db, store.SUBNET, parent_ids=network_ids):
-        out.setdefault(sub.parent_id or "", []).append(sub.id)
-    return out
+async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
+    """The networks as Neutron shows them: with their subnets; provider attributes for
+    admins only."""
+    subnets: dict[str, list[str]] = {r.id: [] for r in rows}
+    for sub in await store.rows(caller.db, store.SUBNET, parent_ids=list(subnets)):
+        subnets.setdefault(sub.parent_id or "", []).append(sub.id)
+    hidden = () if caller.is_admin else PROVIDER
+    return [
+        {k: v for k, v in store.view(r).items() if k not in hidden}
+        | {"subnets": sorted(subnets[r.id])}
+        for r in rows
+    ]
 
 
-async def get(caller: Caller, network_id: str) -> dict[str, Any]:
-    row = await find(caller, store.NETWORK, network_id)
-    return show(caller, row, (await subnet_ids(caller, [row.id]))[row.id])
-
-
-async def listing(caller: Caller) -> list[dict[str, Any]]:
-    found = await visible(caller, store.NETWORK)
-    subs = await subnet_ids(caller, [r.id for r in found])
-    return [show(caller, r, subs[r.id]) for r in found]
-
-
-def _owned(caller: Caller, row: NetResource, action: str) -> None:
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden(
-            f"(rule:{action}_network) is disallowed by policy", type="PolicyNotAuthorized"
-        )
-
-
-async def update(caller: Caller, network_id: str, body: Any) -> dict[str, Any]:
+async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     """The network changed (revision bumped); pods holding a copy follow via a job."""
-    row = await find(caller, store.NETWORK, network_id)
-    _owned(caller, row, "update")
-    given = attrs.take(SPEC, body, "network", caller.allows, update=True)
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
     await caller.db.commit()
-    return show(caller, row, (await subnet_ids(caller, [row.id]))[row.id])
 
 
-async def delete(caller: Caller, network_id: str) -> None:
+async def delete(caller: Caller, row: NetResource) -> None:
     """The network goes with its subnets and VLAN id; 409 NetworkInUse while ports other
     than the network's own (DHCP) are on it. Pods' copies go via a job."""
-    row = await find(caller, store.NETWORK, network_id)
-    _owned(caller, row, "delete")
     ports = await store.rows(caller.db, store.PORT, parent_ids=[row.id])
     if any(not str(p.body.get("device_owner", "")).startswith("network:dhcp") for p in ports):
         raise Conflict(

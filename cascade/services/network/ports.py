@@ -16,9 +16,17 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.db.models import NetResource
 from cascade.jobs import queue
+from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
-from cascade.services.network.access import Caller, find, visible
-from cascade.services.network.errors import Conflict, Forbidden, InvalidInput, NeutronError
+from cascade.services.network.access import Caller, find
+from cascade.services.network.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NeutronError,
+    PolicyNotAuthorized,
+)
+from cascade.services.network.subnets import ROUTER_INTERFACE_OWNERS
 
 A = attrs.Attr
 SPEC: attrs.Spec = {
@@ -47,23 +55,14 @@ FIP_SYNC = "floatingip.sync"
 RETRIES = 5
 
 
-def show(caller: Caller, row: NetResource) -> dict[str, Any]:
-    out = store.view(row)
-    if not caller.is_admin:
-        for key in BINDING_ADMIN:
-            out.pop(key, None)
-    return out
+async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
+    """The ports as Neutron shows them: binding details for admins only."""
+    hidden = () if caller.is_admin else BINDING_ADMIN
+    return [{k: v for k, v in store.view(r).items() if k not in hidden} for r in rows]
 
 
 # Neutron's ROUTER_INTERFACE_OWNERS_SNAT: router ports get no automatic IPv6 address
-ROUTER_OWNERS = frozenset(
-    {
-        "network:router_interface",
-        "network:ha_router_replicated_interface",
-        "network:router_interface_distributed",
-        "network:router_centralized_snat",
-    }
-)
+ROUTER_OWNERS = frozenset((*ROUTER_INTERFACE_OWNERS, "network:router_centralized_snat"))
 
 
 def _auto(subnet: NetResource) -> bool:
@@ -184,7 +183,7 @@ async def _allocate(
     return out
 
 
-async def create(caller: Caller, body: Any, for_server: bool = False) -> dict[str, Any]:
+async def create(caller: Caller, body: Any, for_server: bool = False) -> NetResource:
     """A new port with addresses from the top's IPAM: 201; Neutron's 400 for a bad fixed IP
     or MAC, 409 for an address or MAC in use, no address left, or over quota.
 
@@ -203,8 +202,7 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> dict[st
         try:
             if attempt:  # the rollback expired what the session had loaded
                 network = await find(caller, store.NETWORK, given["network_id"])
-            row = await _create_once(caller, given, network, project, for_server)
-            return show(caller, row)
+            return await _create_once(caller, given, network, project, for_server)
         except IntegrityError:
             # a concurrent create took one of the same addresses: try with fresh ones
             await caller.db.rollback()
@@ -298,31 +296,13 @@ def _pairs(raw: list[Any], mac: str) -> list[dict[str, str]]:
     return out
 
 
-async def get(caller: Caller, port_id: str) -> dict[str, Any]:
-    return show(caller, await find(caller, store.PORT, port_id))
-
-
-async def listing(caller: Caller) -> list[dict[str, Any]]:
-    return [show(caller, r) for r in await visible(caller, store.PORT)]
-
-
-def _mine(caller: Caller, row: NetResource, action: str) -> None:
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden(f"(rule:{action}_port) is disallowed by policy", type="PolicyNotAuthorized")
-
-
-async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
+async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     """The port changed; new fixed IPs come from the IPAM, released ones go back. Pods
     holding a copy follow via a job."""
-    row = await find(caller, store.PORT, port_id)
-    _mine(caller, row, "update")
-    given = attrs.take(SPEC, body, "port", caller.allows, update=True)
     network = await find(caller, store.NETWORK, row.parent_id or "")
     if "mac_address" in given:
         if not caller.is_admin:
-            raise Forbidden(
-                "(rule:update_port:mac_address) is disallowed by policy", type="PolicyNotAuthorized"
-            )
+            raise PolicyNotAuthorized("update_port:mac_address")
         if given["mac_address"] != row.body["mac_address"]:
             await ipam.release_mac(caller.db, row.id)
             given["mac_address"] = await ipam.allocate_mac(
@@ -367,12 +347,11 @@ async def update(caller: Caller, port_id: str, body: Any) -> dict[str, Any]:
         raise Conflict(
             "An address requested for the port is in use.", type="IpAddressAlreadyAllocated"
         ) from None
-    return show(caller, row)
 
 
 async def release(caller: Caller, row: NetResource) -> None:
     """The port, its addresses and MAC go, in the caller's transaction; pods via a job."""
-    if await materialise.routed(caller.db, materialise.PORT, row.id):
+    if await copies.copies(caller.db, materialise.PORT, row.id, intents=True):
         # kept until the pods' copies are gone (port.purge), then handed out again
         await ipam.hold(caller.db, row.id, ipam.purging(row.id))
     else:
@@ -392,9 +371,8 @@ async def release(caller: Caller, row: NetResource) -> None:
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.parent_id})
 
 
-async def delete(caller: Caller, port_id: str) -> None:
-    row = await find(caller, store.PORT, port_id)
-    _mine(caller, row, "delete")
+async def delete(caller: Caller, row: NetResource) -> None:
+    """The port goes (409 ServicePortInUse for a router's interface, but for admins)."""
     if (
         str(row.body.get("device_owner", "")).startswith("network:router_interface")
         and not caller.is_admin

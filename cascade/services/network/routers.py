@@ -30,8 +30,8 @@ from cascade.services.network import (
     quotas,
     store,
 )
-from cascade.services.network.access import Caller, find, visible
-from cascade.services.network.errors import BadRequest, Conflict, Forbidden, NeutronError
+from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.errors import BadRequest, Conflict, NeutronError
 
 A = attrs.Attr
 SPEC: attrs.Spec = {
@@ -56,22 +56,12 @@ def gateway_owner(router_id: str) -> str:
     return f"router-gw:{router_id}"
 
 
-def show(row: NetResource) -> dict[str, Any]:
-    out = store.view(row)
-    out.setdefault("external_gateway_info", None)
-    out.setdefault("routes", [])
-    return out
+async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
+    return [{"external_gateway_info": None, "routes": [], **store.view(r)} for r in rows]
 
 
 async def _pods(caller: Caller) -> dict[str, Pod]:
     return {p.id: p for p in (await caller.db.scalars(select(Pod))).all()}
-
-
-def _mine(caller: Caller, row: NetResource, action: str) -> None:
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden(
-            f"(rule:{action}_router) is disallowed by policy", type="PolicyNotAuthorized"
-        )
 
 
 async def _network_pod(caller: Caller, network: NetResource, pods: dict[str, Pod]) -> str | None:
@@ -136,7 +126,7 @@ async def _gateway(
     }
 
 
-async def create(caller: Caller, body: Any) -> dict[str, Any]:
+async def create(caller: Caller, body: Any) -> NetResource:
     """A new router: 201; with a gateway, built at once in the external network's pod."""
     given = attrs.take(SPEC, body, "router", caller.allows, update=False)
     if given["distributed"]:
@@ -165,7 +155,7 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
     store.change(row, {"external_gateway_info": await _gateway(caller, row, info, pods)})
     await _rebuild(caller, row)
     await caller.db.commit()
-    return show(row)
+    return row
 
 
 async def _rebuild(caller: Caller, router: NetResource) -> None:
@@ -173,18 +163,9 @@ async def _rebuild(caller: Caller, router: NetResource) -> None:
     await queue.enqueue(caller.db, JOB_BUILD, router.id, router.project_id, {})
 
 
-async def get(caller: Caller, router_id: str) -> dict[str, Any]:
-    return show(await find(caller, store.ROUTER, router_id))
-
-
-async def listing(caller: Caller) -> list[dict[str, Any]]:
-    return [show(r) for r in await visible(caller, store.ROUTER)]
-
-
-async def update(caller: Caller, router_id: str, body: Any) -> dict[str, Any]:
-    row = await find(caller, store.ROUTER, router_id)
-    _mine(caller, row, "update")
-    given = attrs.take(SPEC, body, "router", caller.allows, update=True)
+async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
+    """The router changed (gateway, routes checked as Neutron checks them); its pod's
+    copy follows via a job."""
     if given.get("distributed"):
         raise BadRequest(NOT_DISTRIBUTED)
     if "external_gateway_info" in given:
@@ -198,7 +179,6 @@ async def update(caller: Caller, router_id: str, body: Any) -> dict[str, Any]:
     if store.change(row, given):
         await _rebuild(caller, row)
     await caller.db.commit()
-    return show(row)
 
 
 async def _connected(
@@ -221,10 +201,8 @@ async def interfaces(caller: Caller, router_id: str) -> list[NetResource]:
     ]
 
 
-async def delete(caller: Caller, router_id: str) -> None:
+async def delete(caller: Caller, row: NetResource) -> None:
     """The router goes (409 RouterInUse while it has interfaces); the pod's copy by a job."""
-    row = await find(caller, store.ROUTER, router_id)
-    _mine(caller, row, "delete")
     if await interfaces(caller, row.id):
         raise Conflict(f"Router {row.id} still has ports", type="RouterInUse")
     for fip in await store.rows(caller.db, store.FLOATINGIP):
@@ -346,7 +324,7 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
     """PUT add_router_interface with a subnet (a new top port at its gateway IP) or a port:
     200 with the interface; the router's pod gets it by a job."""
     router = await find(caller, store.ROUTER, router_id)
-    _mine(caller, router, "add_router_interface")
+    must_own(caller, router, "add_router_interface_router")
     if not isinstance(body, dict) or not (body.get("subnet_id") or body.get("port_id")):
         raise BadRequest("Bad router request: Either subnet_id or port_id must be specified")
     if body.get("subnet_id") and body.get("port_id"):
@@ -389,7 +367,7 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
     if body.get("port_id"):
         store.change(port, {"device_id": router.id, "device_owner": INTERFACE})
     else:
-        made = await ports.create(
+        port = await ports.create(
             caller,
             {
                 "port": {
@@ -404,7 +382,6 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
                 }
             },
         )
-        port = await find(caller, store.PORT, made["id"])
         router = await find(caller, store.ROUTER, router_id)
     store.change(router, {"_pod": pod_id})
     await _rebuild(caller, router)
@@ -435,7 +412,7 @@ async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[st
     """PUT remove_router_interface by subnet or port: 200 with what was removed; the top
     port goes now, the pod's interface by a job."""
     router = await find(caller, store.ROUTER, router_id)
-    _mine(caller, router, "remove_router_interface")
+    must_own(caller, router, "remove_router_interface_router")
     if not isinstance(body, dict) or not (body.get("subnet_id") or body.get("port_id")):
         raise BadRequest("Bad router request: Either subnet_id or port_id must be specified")
     found = None

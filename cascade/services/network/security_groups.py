@@ -14,8 +14,8 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, quotas, store
-from cascade.services.network.access import Caller, find, visible
-from cascade.services.network.errors import Conflict, Forbidden, NeutronError
+from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.errors import Conflict, NeutronError
 
 DEFAULT = "default"
 DEFAULT_DESCRIPTION = "Default security group"
@@ -158,14 +158,7 @@ async def ensure_default(caller: Caller, project: str) -> NetResource:
     return row
 
 
-async def show_group(caller: Caller, row: NetResource) -> dict[str, Any]:
-    out = store.view(row)
-    rules = await store.rows(caller.db, store.SECURITY_GROUP_RULE, parent_ids=[row.id])
-    out["security_group_rules"] = [store.view(r) for r in rules]
-    return out
-
-
-async def create_group(caller: Caller, body: Any) -> dict[str, Any]:
+async def create_group(caller: Caller, body: Any) -> NetResource:
     """A new group with Neutron's two egress rules: 201; 409 over quota or for the name
     `default` (SecurityGroupDefaultAlreadyExists)."""
     given = attrs.take(GROUP_SPEC, body, "security_group", caller.allows, update=False)
@@ -176,11 +169,7 @@ async def create_group(caller: Caller, body: Any) -> dict[str, Any]:
         caller, project, given["name"], given["description"], given["stateful"], default=False
     )
     await caller.db.commit()
-    return await show_group(caller, row)
-
-
-async def get_group(caller: Caller, group_id: str) -> dict[str, Any]:
-    return await show_group(caller, await find(caller, store.SECURITY_GROUP, group_id))
+    return row
 
 
 async def before_listing(caller: Caller, filters: dict[str, list[str]]) -> None:
@@ -193,39 +182,32 @@ async def before_listing(caller: Caller, filters: dict[str, list[str]]) -> None:
         await ensure_default(caller, project)
 
 
-async def list_groups(caller: Caller) -> list[dict[str, Any]]:
-    groups = await visible(caller, store.SECURITY_GROUP)
+async def group_views(caller: Caller, groups: list[NetResource]) -> list[dict[str, Any]]:
+    """The groups as Neutron shows them, each with its rules."""
     rules: dict[str, list[dict[str, Any]]] = {g.id: [] for g in groups}
     for rule in await store.rows(caller.db, store.SECURITY_GROUP_RULE, parent_ids=list(rules)):
         rules[rule.parent_id or ""].append(store.view(rule))
     return [{**store.view(g), "security_group_rules": rules[g.id]} for g in groups]
 
 
-def _mine(caller: Caller, row: NetResource, action: str) -> None:
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden(f"(rule:{action}) is disallowed by policy", type="PolicyNotAuthorized")
+async def rule_views(caller: Caller, rules: list[NetResource]) -> list[dict[str, Any]]:
+    return [store.view(r) for r in rules]
 
 
-async def update_group(caller: Caller, group_id: str, body: Any) -> dict[str, Any]:
+async def update_group(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     """The group renamed or described: 200; 409 SecurityGroupDefaultAlreadyExists for the
     name `default`, SecurityGroupCannotUpdateDefault for a new name of the default group."""
-    row = await find(caller, store.SECURITY_GROUP, group_id)
-    _mine(caller, row, "update_security_group")
-    given = attrs.take(GROUP_SPEC, body, "security_group", caller.allows, update=True)
     if row.body.get("_default") and "name" in given:
         raise Conflict(
             "Updating default security group not allowed.", type="SecurityGroupCannotUpdateDefault"
         )
     store.change(row, given)
     await caller.db.commit()
-    return await show_group(caller, row)
 
 
-async def delete_group(caller: Caller, group_id: str) -> None:
+async def delete_group(caller: Caller, row: NetResource) -> None:
     """The group and its rules go; 409 while a port uses it or for a project's default
     group (admins may delete a default group that no port uses)."""
-    row = await find(caller, store.SECURITY_GROUP, group_id)
-    _mine(caller, row, "delete_security_group")
     if row.body.get("_default") and not caller.is_admin:
         raise Conflict(
             "Insufficient rights for removing default security group.",
@@ -353,11 +335,7 @@ def _check_ports(rule: dict[str, Any]) -> None:
 def _validate(rule: dict[str, Any]) -> None:
     """Neutron's `_validate_base_security_group_rule_attributes`, in its order: legacy
     IPv6 ICMP names made canonical, 1-65535 made "no range", then the checks."""
-    if rule["ethertype"] == "IPv6":
-        if rule["protocol"] in IPV6_ICMP_LEGACY:
-            rule["protocol"] = "ipv6-icmp"
-        elif rule["protocol"] == "1":
-            rule["protocol"] = "58"
+    rule["protocol"] = _ipv6_icmp(rule["protocol"], rule["ethertype"])
     if rule["port_range_min"] == 1 and rule["port_range_max"] == 65535:
         rule["port_range_min"] = rule["port_range_max"] = None
     _check_ports(rule)
@@ -409,14 +387,17 @@ def _key(rule: dict[str, Any]) -> tuple[str, ...]:
     return tuple(norm(k) for k in keys)
 
 
+def _ipv6_icmp(protocol: str, ethertype: str | None) -> str:
+    """ICMP over IPv6 by its canonical name or number (the legacy names, 1: 58)."""
+    if ethertype == "IPv6" and protocol in IPV6_ICMP_LEGACY:
+        return "ipv6-icmp"
+    return "58" if ethertype == "IPv6" and protocol == "1" else protocol
+
+
 def _name_and_number(protocol: str, ethertype: str | None) -> list[str] | None:
     if protocol == "any":
         return None
-    if ethertype == "IPv6":
-        if protocol in IPV6_ICMP_LEGACY:
-            protocol = "ipv6-icmp"
-        elif protocol == "1":
-            protocol = "58"
+    protocol = _ipv6_icmp(protocol, ethertype)
     if protocol in PROTOCOLS:
         return [protocol, str(PROTOCOLS[protocol])]
     if protocol in PROTOCOL_NAMES:
@@ -424,7 +405,7 @@ def _name_and_number(protocol: str, ethertype: str | None) -> list[str] | None:
     return [protocol, protocol]
 
 
-async def create_rule(caller: Caller, body: Any) -> dict[str, Any]:
+async def create_rule(caller: Caller, body: Any) -> NetResource:
     """A new rule in a group the caller owns: 201; Neutron's 400s (same types and
     messages) for a bad direction, ethertype, protocol, port range or prefix, 409
     SecurityGroupRuleExists for a duplicate. The pods holding the group get it via a
@@ -448,7 +429,7 @@ async def create_rule(caller: Caller, body: Any) -> dict[str, Any]:
     if rule["remote_group_id"] is not None:
         await find(caller, store.SECURITY_GROUP, str(rule["remote_group_id"]))
     group = await find(caller, store.SECURITY_GROUP, rule["security_group_id"])
-    _mine(caller, group, "create_security_group_rule")
+    must_own(caller, group, "create_security_group_rule")
     prefix = rule["remote_ip_prefix"]
     rule["normalized_cidr"] = str(ipaddress.ip_interface(prefix).network) if prefix else None
     rule["belongs_to_default_sg"] = bool(group.body.get("_default"))
@@ -466,29 +447,11 @@ async def create_rule(caller: Caller, body: Any) -> dict[str, Any]:
     store.bump(group)
     await queue.enqueue(caller.db, JOB_SYNC, group.id, group.project_id, {})
     await caller.db.commit()
-    return store.view(row)
-
-
-async def _rule_row(caller: Caller, rule_id: str) -> NetResource:
-    row = await store.get(caller.db, store.SECURITY_GROUP_RULE, rule_id)
-    if row is None or not (caller.is_admin or row.project_id == caller.project_id):
-        raise NeutronError(
-            f"Security group rule {rule_id} does not exist", 404, "SecurityGroupRuleNotFound"
-        )
     return row
 
 
-async def get_rule(caller: Caller, rule_id: str) -> dict[str, Any]:
-    return store.view(await _rule_row(caller, rule_id))
-
-
-async def list_rules(caller: Caller) -> list[dict[str, Any]]:
-    return [store.view(r) for r in await visible(caller, store.SECURITY_GROUP_RULE)]
-
-
-async def delete_rule(caller: Caller, rule_id: str) -> None:
+async def delete_rule(caller: Caller, row: NetResource) -> None:
     """The rule goes at the top, and from every pod holding its group via a job."""
-    row = await _rule_row(caller, rule_id)
     group = await store.get(caller.db, store.SECURITY_GROUP, row.parent_id or "")
     await caller.db.delete(row)
     if group is not None:

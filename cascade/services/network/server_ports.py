@@ -83,13 +83,10 @@ async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | N
     if groups is not None:
         body["security_groups"] = groups
     try:
-        made = await ports.create(caller, {"port": body}, for_server=True)
+        return await ports.create(caller, {"port": body}, for_server=True)
     except NeutronError as exc:
         status = 409 if exc.status == 409 else 400
         raise ServerNetworkError(status, exc.message) from exc
-    row = await store.get(caller.db, store.PORT, made["id"])
-    assert row is not None
-    return row
 
 
 async def translate(

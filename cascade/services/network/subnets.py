@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, store
-from cascade.services.network.access import Caller, find, visible
+from cascade.services.network.access import Caller, find
 from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
@@ -200,7 +200,7 @@ def _nameservers(raw: list[Any], net: ipam.IPNetwork) -> list[str]:
     return out
 
 
-async def create(caller: Caller, body: Any) -> dict[str, Any]:
+async def create(caller: Caller, body: Any) -> NetResource:
     """A new subnet on a network the caller owns (or any, for admins): 201; Neutron's 400
     for a bad or overlapping CIDR, gateway or pool; 409 over quota."""
     given = attrs.take(SPEC, body, "subnet", caller.allows, update=False)
@@ -237,36 +237,25 @@ async def create(caller: Caller, body: Any) -> dict[str, Any]:
     row = store.add(caller.db, store.SUBNET, project, body_out, parent_id=network.id)
     store.bump(network)
     await caller.db.commit()
-    return show(row, network)
+    return row
 
 
-def show(row: NetResource, network: NetResource | None) -> dict[str, Any]:
-    """The subnet as Neutron shows it: `router:external` (extension
-    subnet-external-network) is its network's, as it is now."""
-    out = store.view(row)
-    out["router:external"] = bool(network is not None and network.body.get("router:external"))
+async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
+    """The subnets as Neutron shows them: `router:external` (extension
+    subnet-external-network) is their network's, as it is now."""
+    parents = {r.parent_id or "" for r in rows}
+    networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK, ids=parents)}
+    out = []
+    for row in rows:
+        network = networks.get(row.parent_id or "")
+        external = bool(network is not None and network.body.get("router:external"))
+        out.append({**store.view(row), "router:external": external})
     return out
 
 
-async def get(caller: Caller, subnet_id: str) -> dict[str, Any]:
-    row = await find(caller, store.SUBNET, subnet_id)
-    return show(row, await store.get(caller.db, store.NETWORK, row.parent_id or ""))
-
-
-async def listing(caller: Caller) -> list[dict[str, Any]]:
-    rows = await visible(caller, store.SUBNET)
-    parents = {r.parent_id or "" for r in rows}
-    networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK, ids=parents)}
-    return [show(r, networks.get(r.parent_id or "")) for r in rows]
-
-
-async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
+async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     """The subnet changed (gateway, pools, routes, nameservers, DHCP, name); pods that
     hold a copy follow via a job."""
-    row = await find(caller, store.SUBNET, subnet_id)
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden("(rule:update_subnet) is disallowed by policy", type="PolicyNotAuthorized")
-    given = attrs.take(SPEC, body, "subnet", caller.allows, update=True)
     net = ipam.network_of(row.body["cidr"])
     modes = row.body.get("ipv6_ra_mode") or row.body.get("ipv6_address_mode")
     if net.version == 6 and given.get("enable_dhcp") is False and modes:
@@ -284,7 +273,6 @@ async def update(caller: Caller, subnet_id: str, body: Any) -> dict[str, Any]:
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
     await caller.db.commit()
-    return show(row, await store.get(caller.db, store.NETWORK, row.parent_id or ""))
 
 
 async def purge_subnet(db: AsyncSession, row: NetResource) -> None:
@@ -294,14 +282,11 @@ async def purge_subnet(db: AsyncSession, row: NetResource) -> None:
     await db.delete(row)
 
 
-async def delete(caller: Caller, subnet_id: str) -> None:
+async def delete(caller: Caller, row: NetResource) -> None:
     """The subnet goes; 409 SubnetInUse while a router interface, or (unless the subnet
     hands out automatic IPv6 addresses: SLAAC, DHCPv6 stateless) a user's port, holds
     one of its addresses. As in Neutron, the addresses of an automatic subnet and of
     DHCP ports leave their ports with it."""
-    row = await find(caller, store.SUBNET, subnet_id)
-    if not caller.is_admin and row.project_id != caller.project_id:
-        raise Forbidden("(rule:delete_subnet) is disallowed by policy", type="PolicyNotAuthorized")
     held = [
         a
         for a in await ipam.in_subnet(caller.db, row.id)
