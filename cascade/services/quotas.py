@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -61,23 +60,24 @@ from cascade.services.quota_core import Usage
 
 LOG = logging.getLogger(__name__)
 
-# Nova's quota resources (nova/quota.py QUOTAS), by API name, with the [quota]
-# option holding the default; None: the nova-network leftovers, always -1 by default.
+# Nova's quota resources, by API name in its update schema's order (the order its
+# errors are found in), with the [quota] option holding the default; None: the
+# nova-network leftovers, always -1 by default.
 RESOURCES: dict[str, str | None] = {
+    "instances": "instances",
     "cores": "cores",
-    "fixed_ips": None,
+    "ram": "ram",
     "floating_ips": None,
+    "fixed_ips": None,
+    "metadata_items": "metadata_items",
+    "key_pairs": "key_pairs",
+    "security_groups": None,
+    "security_group_rules": None,
+    "injected_files": "injected_files",
     "injected_file_content_bytes": "injected_file_content_bytes",
     "injected_file_path_bytes": "injected_file_path_length",
-    "injected_files": "injected_files",
-    "instances": "instances",
-    "key_pairs": "key_pairs",
-    "metadata_items": "metadata_items",
-    "ram": "ram",
-    "security_group_rules": None,
-    "security_groups": None,
-    "server_group_members": "server_group_members",
     "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
 }
 # what each pod counts for a project, and the field of its GET /limits that says it
 COUNTED: dict[str, str] = {
@@ -92,7 +92,6 @@ DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
 USAGE_VERSION = "2.1"
 SERVER_RESOURCES = ("instances", "cores", "ram")
-INTEGER = re.compile(r"^-?[0-9]+$")
 
 QuotaRow = TypeVar("QuotaRow", Quota, UserQuota, QuotaClass)
 
@@ -182,35 +181,17 @@ async def _users_total(
 # --- setting limits -------------------------------------------------------------------
 
 
-def value_problem(value: Any) -> str | None:
-    """What Nova's schema says of one quota value (`_common_quota`: an integer, or a
-    string holding one, from -1 to Nova's max), if anything."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return f"{value!r} is not of type 'integer', 'string'"
-    if isinstance(value, str) and not INTEGER.match(value):
-        return f"{value!r} does not match '^-?[0-9]+$'"
-    try:
-        number: float = int(value)
-    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
-        number = float(value)
-    if number < UNLIMITED:
-        return f"{number} is less than the minimum of {UNLIMITED}"
-    if number > MAX_LIMIT:
-        return f"{number} is greater than the maximum of {MAX_LIMIT}"
-    return None
-
-
 def check_limit(resource: str, value: int) -> None:
-    """InvalidQuota unless `resource` is known and `value` an integer from -1 to Nova's max."""
+    """InvalidQuota unless `resource` is known and `value` from -1 to Nova's max."""
     if resource not in RESOURCES:
         raise InvalidQuota(f"Unknown quota resources {resource}.")
-    if isinstance(value, str):  # what a body may hold, but not a limit to set
-        problem: str | None = f"{value!r} is not of type 'integer', 'string'"
+    if value < UNLIMITED:
+        problem = f"{value} is less than the minimum of {UNLIMITED}"
+    elif value > MAX_LIMIT:
+        problem = f"{value} is greater than the maximum of {MAX_LIMIT}"
     else:
-        problem = value_problem(value)
-    if problem:
-        where = f"Invalid input for field/attribute {resource}. Value: {value}."
-        raise InvalidQuota(f"{where} {problem}")
+        return
+    raise InvalidQuota(f"Invalid input for field/attribute {resource}. Value: {value}. {problem}")
 
 
 def needs_usage(values: Mapping[str, int]) -> bool:

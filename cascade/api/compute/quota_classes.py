@@ -24,10 +24,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.compute import schemas
 from cascade.api.compute.limits import check_query, hidden
-from cascade.api.compute.quota_sets import UPDATE_ORDER, bad, parse_body
+from cascade.api.compute.quota_sets import bad
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.services import quotas
 from cascade.versions import Version
@@ -40,7 +41,7 @@ MAX_NAME = 255
 
 def settable(version: Version) -> list[str]:
     """The resources a PUT may set at `version`, in Nova's schema order."""
-    return [r for r in UPDATE_ORDER if r not in hidden(version, V2_50)]
+    return [r for r in quotas.RESOURCES if r not in hidden(version, V2_50)]
 
 
 def shown(version: Version) -> list[str]:
@@ -71,7 +72,8 @@ async def show(request: Request) -> Response:
 async def update(request: Request) -> Response:
     """PUT /os-quota-class-sets/{id}: 200 with the class's new limits (admins)."""
     version = await negotiated(request)
-    given = parse_body(await json_body(request), "quota_class_set", settable(version))
+    schema = schemas.quota_update("quota_class_set", settable(version))
+    given = (await schemas.body(request, schema))["quota_class_set"]
     authorize(request, "os_compute_api:os-quota-class-sets:update")
     class_name = request.path_params["class_name"]
     if len(class_name) > MAX_NAME:

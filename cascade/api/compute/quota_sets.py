@@ -38,11 +38,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
-from cascade.api.compute.limits import check_query, hidden, unexpected
+from cascade.api.compute.limits import check_query, hidden
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.pods.fanout import unavailable_header
@@ -51,28 +52,6 @@ from cascade.versions import Version
 
 OTHER_PROJECTS = "cascade:quotas:other_projects"
 OTHER_USERS = "cascade:keypairs:other_users"  # who may count another user's keypairs
-# the keys of Nova's update schema, in its order (the order its errors are found in)
-UPDATE_ORDER = (
-    "instances",
-    "cores",
-    "ram",
-    "floating_ips",
-    "fixed_ips",
-    "metadata_items",
-    "key_pairs",
-    "security_groups",
-    "security_group_rules",
-    "injected_files",
-    "injected_file_content_bytes",
-    "injected_file_path_bytes",
-    "server_groups",
-    "server_group_members",
-)
-# Nova's parameter_types.boolean
-BOOLEANS: list[Any] = [
-    True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
-    False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
-]  # fmt: skip
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_string
 
 
@@ -80,9 +59,14 @@ def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
+def settable(version: Version) -> list[str]:
+    """The resources a quota set has at `version`, in Nova's schema order."""
+    return [r for r in quotas.RESOURCES if r not in hidden(version)]
+
+
 def shown(version: Version) -> list[str]:
     """The resources a quota set has at `version`, in Nova's (sorted) order."""
-    return sorted(r for r in quotas.RESOURCES if r not in hidden(version))
+    return sorted(settable(version))
 
 
 def quota_set(values: dict[str, Any], version: Version, project_id: str | None) -> dict[str, Any]:
@@ -102,53 +86,12 @@ def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Con
     return ctx, own
 
 
-def _force_problem(value: Any) -> str | None:
-    if not isinstance(value, bool | str):
-        return f"{value!r} is not of type 'boolean', 'string'"
-    if value not in BOOLEANS:
-        return f"{value!r} is not one of {BOOLEANS!r}"
-    return None
-
-
-def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
-    """What a PUT body holds under `key` (a quota set or quota class set, whose keys may
-    be `known`); Nova's 400 when it breaks the schema.
-
-    Nova reports the first error jsonschema finds, walking the schema in its
-    own order: the body's type, then inside `key` (its type, each known key
-    in the schema's order, then unknown keys), then `key` missing, then
-    unknown keys beside it.
-    """
-    if not isinstance(body, dict):
-        raise bad(f"{body!r} is not of type 'object'")
-    if key not in body:
-        raise bad(f"'{key}' is a required property")
-    given: Any = body[key]
-    problem = None
-    if not isinstance(given, dict):
-        problem = f"{given!r} is not of type 'object'"
-    else:
-        for name in (k for k in known if k in given):
-            value = given[name]
-            wrong = _force_problem(value) if name == "force" else quotas.value_problem(value)
-            if wrong:
-                raise bad(f"Invalid input for field/attribute {name}. Value: {value}. {wrong}")
-        extras = sorted(k for k in given if k not in known)
-        problem = unexpected(extras) if extras else None
-    if problem:
-        raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}")
-    extras = sorted(k for k in body if k != key)
-    if extras:
-        raise bad(unexpected(extras))
-    return dict(given)
-
-
-def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
+async def parse_update(request: Request, version: Version) -> tuple[dict[str, int], bool]:
     """The limits a PUT body sets and its `force`; Nova's 400 when it breaks the schema."""
-    known = [*(r for r in UPDATE_ORDER if r in shown(version)), "force"]
-    given = parse_body(body, "quota_set", known)
-    force = str(given.get("force", "False")).lower() in TRUE_STRINGS
-    return {k: int(v) for k, v in given.items() if k != "force"}, force
+    schema = schemas.quota_update("quota_set", settable(version), force=True)
+    given: dict[str, Any] = (await schemas.body(request, schema))["quota_set"]
+    force = str(given.pop("force", "False")).lower() in TRUE_STRINGS
+    return {k: int(v) for k, v in given.items()}, force
 
 
 async def _asked(request: Request) -> tuple[Version, str, str | None]:
@@ -232,7 +175,7 @@ async def update(request: Request) -> Response:
     allow (under what is in use, past the project's room for a user, under
     the users' sum for a project) is 400 unless forced."""
     version, project_id, user_id = await _asked(request)
-    values, force = parse_update(await json_body(request), version)
+    values, force = await parse_update(request, version)
     ctx = authorize(request, "os_compute_api:os-quota-sets:update")
     own = project_id == ctx.project_id
     unavailable: list[str] = []
