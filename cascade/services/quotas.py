@@ -41,13 +41,11 @@ import asyncio
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import QuotaSection
@@ -93,8 +91,6 @@ DEFAULT_CLASS = "default"  # the only quota class Nova reads
 USAGE_VERSION = "2.1"
 SERVER_RESOURCES = ("instances", "cores", "ram")
 
-QuotaRow = TypeVar("QuotaRow", Quota, UserQuota, QuotaClass)
-
 
 class QuotaError(Exception):
     def __init__(self, message: str) -> None:
@@ -110,10 +106,6 @@ class OverQuota(QuotaError):
     """A create that would go past the project's quota (Nova answers 403 to a server create)."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 # --- limits ---------------------------------------------------------------------------
 
 
@@ -125,17 +117,10 @@ def defaults(conf: QuotaSection) -> dict[str, int]:
     }
 
 
-async def _own(db: AsyncSession, table: type[QuotaRow], owner: dict[str, str]) -> dict[str, int]:
-    """The limits `table` holds for `owner` (its key columns), by resource (only those set)."""
-    return {
-        row.resource: row.hard_limit for row in await db.scalars(select(table).filter_by(**owner))
-    }
-
-
 async def class_limits(db: AsyncSession, conf: QuotaSection, class_name: str) -> dict[str, int]:
     """A quota class's limit for every resource: its own where set, else `[quota]`'s."""
     return quota_core.overlay(
-        defaults(conf), await _own(db, QuotaClass, {"class_name": class_name})
+        defaults(conf), await quota_core.rows(db, QuotaClass, {"class_name": class_name})
     )
 
 
@@ -161,7 +146,8 @@ async def user_limits(
     found = await limits(db, conf, project_id)
     if user_id is None:
         return found
-    return quota_core.overlay(found, await _own(db, UserQuota, _user(project_id, user_id)))
+    own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
+    return quota_core.overlay(found, own)
 
 
 async def _users_total(
@@ -222,30 +208,6 @@ def _check_range(resource: str, limit: int, minimum: int, maximum: int) -> None:
         )
 
 
-async def _store(
-    db: AsyncSession, table: type[QuotaRow], owner: dict[str, str], values: Mapping[str, int]
-) -> None:
-    """Write `values` over `owner`'s rows of `table` (one per resource), adding the others."""
-    for attempt in (1, 2):
-        query = select(table).filter_by(**owner)
-        rows: dict[str, QuotaRow] = {row.resource: row for row in await db.scalars(query)}
-        now = _now()
-        for resource, value in values.items():
-            row = rows.get(resource)
-            if row is None:
-                db.add(table(**owner, resource=resource, hard_limit=value, created_at=now))
-            else:
-                row.hard_limit = value
-                row.updated_at = now
-        try:
-            await db.commit()
-            return
-        except IntegrityError:
-            await db.rollback()  # another request added the row first: update it now
-            if attempt == 2:
-                raise
-
-
 async def update(
     db: AsyncSession,
     conf: QuotaSection,
@@ -280,9 +242,9 @@ async def update(
             maximum = UNLIMITED if limit == UNLIMITED else max(limit - others.get(resource, 0), 0)
             _check_range(resource, value, _in_use(resource, in_use), maximum)
     if user_id is None:
-        await _store(db, Quota, {"project_id": project_id}, values)
+        await quota_core.update(db, "", project_id, values)
     else:
-        await _store(db, UserQuota, _user(project_id, user_id), values)
+        await quota_core.store(db, UserQuota, _user(project_id, user_id), values)
     return await user_limits(db, conf, project_id, user_id)
 
 
@@ -293,7 +255,7 @@ async def update_class(
     the class's limits afterwards. The class `default` is every project's default."""
     for resource, value in values.items():
         check_limit(resource, value)
-    await _store(db, QuotaClass, {"class_name": class_name}, values)
+    await quota_core.store(db, QuotaClass, {"class_name": class_name}, values)
     return await class_limits(db, conf, class_name)
 
 
@@ -496,7 +458,7 @@ async def check_create(
     user_allowed = dict(allowed)
     user_limited: list[str] = []
     if user_id is not None:
-        own = await _own(db, UserQuota, _user(project_id, user_id))
+        own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
         if any(r in own for r in SERVER_RESOURCES):  # Nova counts per user only then
             user_allowed.update((r, v) for r, v in own.items() if r in user_allowed)
             user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]
