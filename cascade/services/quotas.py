@@ -89,7 +89,6 @@ MAX_LIMIT = 0x7FFFFFFF  # Nova's db MAX_INT
 DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
 USAGE_VERSION = "2.1"
-SERVER_RESOURCES = ("instances", "cores", "ram")
 
 
 class QuotaError(Exception):
@@ -221,26 +220,23 @@ async def update(
     """Set the project's own limits, or with `user_id` the user's in the project; the
     limits (the project's, or the user's) afterwards.
 
-    Every value is checked before any is written. Unless `force`, with Nova's
-    messages: a project's limit below `in_use` (its usage, when known) or
-    below the sum of its users' own limits is InvalidQuota; a user's below
-    `in_use` (the user's usage) or above what the project has left for them
-    (its limit less the other users' own limits) is InvalidQuota.
+    Every value is checked before any is written. Unless `force`, a limit
+    Nova would not allow (see the module's docstring; `in_use`: the project's
+    or the user's usage, when known) is InvalidQuota, with Nova's messages.
     """
     for resource, value in values.items():
         check_limit(resource, value)
-    if not force and user_id is None:
-        users = await _users_total(db, project_id)
-        for resource, value in values.items():
-            minimum = max(_in_use(resource, in_use), users.get(resource, 0))
-            _check_range(resource, value, minimum, UNLIMITED)
-    elif not force and user_id is not None:
+    if not force:
+        # the users' own limits: all of them for a project's, the others' for a user's
+        taken = await _users_total(db, project_id, except_user=user_id)
         project = await limits(db, conf, project_id)
-        others = await _users_total(db, project_id, except_user=user_id)
         for resource, value in values.items():
-            limit = project[resource]
-            maximum = UNLIMITED if limit == UNLIMITED else max(limit - others.get(resource, 0), 0)
-            _check_range(resource, value, _in_use(resource, in_use), maximum)
+            minimum, maximum = _in_use(resource, in_use), UNLIMITED
+            if user_id is None:
+                minimum = max(minimum, taken.get(resource, 0))
+            elif project[resource] != UNLIMITED:
+                maximum = max(project[resource] - taken.get(resource, 0), 0)
+            _check_range(resource, value, minimum, maximum)
     if user_id is None:
         await quota_core.update(db, "", project_id, values)
     else:
@@ -441,26 +437,20 @@ async def check_create(
     user_id: str | None = None,
 ) -> None:
     """OverQuota unless `count` more servers of `vcpus` and `ram` (MiB) fit the project's
-    instances, cores and ram quotas, given what every pod counts now.
+    limits, and `user_id`'s when they have their own (see the module's docstring).
 
-    With `user_id` (the user creating them), when that user has an own limit
-    for instances, cores or ram in the project, the servers must also fit
-    the user's limits given what the user uses (`user_usage`); a resource
-    over the user's limit is refused with the user's usage and limits in the
-    message, as Nova does. For a pod that does not answer, the servers the
-    routing table knows there still count as the project's instances (their
-    cores and RAM, and their user, cannot be known). Nothing is asked of the
-    pods when nothing is limited.
+    For a pod that does not answer, the servers the routing table knows there
+    still count as the project's instances (their cores, RAM and user cannot
+    be known). Nothing is asked of the pods when nothing is limited.
     """
     allowed = await limits(db, conf, project_id)
     requested = {"instances": count, "cores": count * vcpus, "ram": count * ram}
     limited = [r for r in requested if allowed[r] != UNLIMITED]
-    user_allowed = dict(allowed)
-    user_limited: list[str] = []
+    user_allowed, user_limited = allowed, []
     if user_id is not None:
         own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
-        if any(r in own for r in SERVER_RESOURCES):  # Nova counts per user only then
-            user_allowed.update((r, v) for r, v in own.items() if r in user_allowed)
+        if any(r in own for r in requested):  # Nova counts per user only then
+            user_allowed = quota_core.overlay(allowed, own)
             user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]
     if not limited and not user_limited:
         return
