@@ -56,6 +56,11 @@ async def summed(
     return Usage(counts, found.names)
 
 
+def detail(limits: Mapping[str, int], used: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """Each limit with what is in use (nothing reserved: the top holds no reservations)."""
+    return {k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0} for k, v in limits.items()}
+
+
 def has_room(limit: int, used: int, adding: int) -> bool:
     return limit == UNLIMITED or used + adding <= limit
 

@@ -134,26 +134,28 @@ async def _usage(
 async def show(request: Request) -> Response:
     """GET /os-quota-sets/{project_id}[?user_id=]: 200 with the project's (or the user's)
     limits and the project's id."""
-    version, project_id, user_id = await _asked(request)
-    authorize_project(request, "os_compute_api:os-quota-sets:show", project_id)
-    async with session(request) as db:
-        limits = await quotas.user_limits(db, request.app.state.conf.quota, project_id, user_id)
-    return reply(quota_set(limits, version, project_id))
+    return await _read(request, "show")
 
 
 async def detail(request: Request) -> Response:
     """GET /os-quota-sets/{project_id}/detail[?user_id=]: 200 with limit, in_use and
     reserved, of the project or of the user in it."""
+    return await _read(request, "detail")
+
+
+async def _read(request: Request, what: str) -> Response:
     version, project_id, user_id = await _asked(request)
-    _, own = authorize_project(request, "os_compute_api:os-quota-sets:detail", project_id)
+    _, own = authorize_project(request, f"os_compute_api:os-quota-sets:{what}", project_id)
+    unavailable: list[str] = []
     async with session(request) as db:
-        limits = await quotas.user_limits(db, request.app.state.conf.quota, project_id, user_id)
-        found = await _usage(request, db, version, project_id, user_id, own)
-    values = {
-        r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
-    }
-    body = quota_set(values, version, project_id)
-    return reply(body, headers=unavailable_header(found.unavailable))
+        values: dict[str, Any] = await quotas.user_limits(
+            db, request.app.state.conf.quota, project_id, user_id
+        )
+        if what == "detail":
+            found = await _usage(request, db, version, project_id, user_id, own)
+            values = quota_core.detail(values, found.counts)
+            unavailable = found.unavailable
+    return reply(quota_set(values, version, project_id), headers=unavailable_header(unavailable))
 
 
 async def defaults(request: Request) -> Response:

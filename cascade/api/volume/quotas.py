@@ -84,10 +84,7 @@ async def show(request: Request) -> Response:
     values: dict[str, Any] = dict(limit)
     if request.query_params.get("usage", "").lower() in ("true", "1", "yes", "on"):
         usage = await used(request, project)
-        values = {
-            k: {"limit": v, "in_use": usage.counts.get(k, 0), "reserved": 0}
-            for k, v in limit.items()
-        }
+        values = quota_core.detail(limit, usage.counts)
     return reply({"quota_set": {**values, "id": project}})
 
 
