@@ -35,20 +35,21 @@ V2_39 = Version(2, 39)  # maxImageMeta gone
 V2_57 = Version(2, 57)  # personality limits and injected_file* quotas gone
 V2_75 = Version(2, 75)  # unknown query parameters refused
 
-# Nova's view (nova/api/openstack/compute/views/limits.py): quota -> limit fields
-LIMIT_FIELDS: dict[str, tuple[str, ...]] = {
-    "ram": ("maxTotalRAMSize",),
-    "instances": ("maxTotalInstances",),
-    "cores": ("maxTotalCores",),
-    "key_pairs": ("maxTotalKeypairs",),
-    "floating_ips": ("maxTotalFloatingIps",),
-    "metadata_items": ("maxServerMeta", "maxImageMeta"),
-    "injected_files": ("maxPersonality",),
-    "injected_file_content_bytes": ("maxPersonalitySize",),
-    "security_groups": ("maxSecurityGroups",),
-    "security_group_rules": ("maxSecurityGroupRules",),
-    "server_groups": ("maxServerGroups",),
-    "server_group_members": ("maxServerGroupMembers",),
+# Nova's view (nova/api/openstack/compute/views/limits.py): limit field -> quota
+LIMIT_FIELDS: dict[str, str] = {
+    "maxTotalRAMSize": "ram",
+    "maxTotalInstances": "instances",
+    "maxTotalCores": "cores",
+    "maxTotalKeypairs": "key_pairs",
+    "maxTotalFloatingIps": "floating_ips",
+    "maxServerMeta": "metadata_items",
+    "maxImageMeta": "metadata_items",  # before 2.39
+    "maxPersonality": "injected_files",
+    "maxPersonalitySize": "injected_file_content_bytes",
+    "maxSecurityGroups": "security_groups",
+    "maxSecurityGroupRules": "security_group_rules",
+    "maxServerGroups": "server_groups",
+    "maxServerGroupMembers": "server_group_members",
 }
 USED_FIELDS: dict[str, str] = {
     "totalRAMUsed": "ram",
@@ -91,17 +92,11 @@ def unexpected(extras: list[str]) -> str:
 
 def absolute(limits: dict[str, int], used: dict[str, int], version: Version) -> dict[str, int]:
     """Nova's `absolute` limits at `version`."""
-    filtered = hidden(version)
-    found: dict[str, int] = {}
-    for resource, fields in LIMIT_FIELDS.items():
-        if resource in filtered:
-            continue
-        for name in fields:
-            if name != "maxImageMeta" or version < V2_39:
-                found[name] = limits[resource]
-    for name, resource in USED_FIELDS.items():
-        if resource not in filtered:
-            found[name] = used.get(resource, 0)
+    gone = hidden(version)
+    found = {k: limits[r] for k, r in LIMIT_FIELDS.items() if r not in gone}
+    if version >= V2_39:
+        del found["maxImageMeta"]
+    found.update({k: used.get(r, 0) for k, r in USED_FIELDS.items() if r not in gone})
     return found
 
 

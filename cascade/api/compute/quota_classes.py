@@ -19,14 +19,12 @@ may be set before), `fixed_ips`, `floating_ips`, `security_groups` and
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.compute import schemas
 from cascade.api.compute.limits import check_query, hidden
-from cascade.api.compute.quota_sets import bad
+from cascade.api.compute.quota_sets import bad, quota_set
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
@@ -37,6 +35,7 @@ V2_50 = Version(2, 50)  # network quotas gone, server group quotas shown
 V2_102 = Version(2, 102)  # unknown query parameters refused
 SERVER_GROUPS = ("server_groups", "server_group_members")
 MAX_NAME = 255
+KEY = "quota_class_set"
 
 
 def settable(version: Version) -> list[str]:
@@ -50,14 +49,6 @@ def shown(version: Version) -> list[str]:
     return sorted(r for r in settable(version) if r not in hidden)
 
 
-def quota_class_set(
-    values: dict[str, int], version: Version, class_name: str | None
-) -> dict[str, Any]:
-    found: dict[str, Any] = {"id": class_name} if class_name is not None else {}
-    found.update({r: values[r] for r in shown(version)})
-    return {"quota_class_set": found}
-
-
 async def show(request: Request) -> Response:
     """GET /os-quota-class-sets/{id}: 200 with the class's limits and id (admins)."""
     version = await negotiated(request)
@@ -66,14 +57,14 @@ async def show(request: Request) -> Response:
     class_name = request.path_params["class_name"]
     async with session(request) as db:
         values = await quotas.class_limits(db, request.app.state.conf.quota, class_name)
-    return reply(quota_class_set(values, version, class_name))
+    return reply(quota_set(values, shown(version), class_name, KEY))
 
 
 async def update(request: Request) -> Response:
     """PUT /os-quota-class-sets/{id}: 200 with the class's new limits (admins)."""
     version = await negotiated(request)
-    schema = schemas.quota_update("quota_class_set", settable(version))
-    given = (await schemas.body(request, schema))["quota_class_set"]
+    schema = schemas.quota_update(KEY, settable(version))
+    given = (await schemas.body(request, schema))[KEY]
     authorize(request, "os_compute_api:os-quota-class-sets:update")
     class_name = request.path_params["class_name"]
     if len(class_name) > MAX_NAME:
@@ -84,4 +75,4 @@ async def update(request: Request) -> Response:
             limits = await quotas.update_class(db, request.app.state.conf.quota, class_name, values)
         except quotas.InvalidQuota as exc:
             raise bad(exc.message) from exc
-    return reply(quota_class_set(limits, version, None))
+    return reply(quota_set(limits, shown(version), None, KEY))

@@ -69,10 +69,12 @@ def shown(version: Version) -> list[str]:
     return sorted(settable(version))
 
 
-def quota_set(values: dict[str, Any], version: Version, project_id: str | None) -> dict[str, Any]:
-    found: dict[str, Any] = {"id": project_id} if project_id is not None else {}
-    found.update({r: values[r] for r in shown(version)})
-    return {"quota_set": found}
+def quota_set(
+    values: dict[str, Any], names: list[str], given_id: str | None, key: str = "quota_set"
+) -> dict[str, Any]:
+    """`{key: {"id": given_id, name: value, ...}}` of `names` (no id when None)."""
+    found: dict[str, Any] = {"id": given_id} if given_id is not None else {}
+    return {key: found | {r: values[r] for r in names}}
 
 
 def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Context, bool]:
@@ -155,7 +157,9 @@ async def _read(request: Request, what: str) -> Response:
             found = await _usage(request, db, version, project_id, user_id, own)
             values = quota_core.detail(values, found.counts)
             unavailable = found.unavailable
-    return reply(quota_set(values, version, project_id), headers=unavailable_header(unavailable))
+    return reply(
+        quota_set(values, shown(version), project_id), headers=unavailable_header(unavailable)
+    )
 
 
 async def defaults(request: Request) -> Response:
@@ -166,7 +170,7 @@ async def defaults(request: Request) -> Response:
     authorize(request, "os_compute_api:os-quota-sets:defaults")
     async with session(request) as db:
         values = await quotas.default_limits(db, request.app.state.conf.quota)
-    return reply(quota_set(values, version, project_id))
+    return reply(quota_set(values, shown(version), project_id))
 
 
 async def update(request: Request) -> Response:
@@ -198,7 +202,7 @@ async def update(request: Request) -> Response:
             )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message) from exc
-    return reply(quota_set(limits, version, None), headers=unavailable_header(unavailable))
+    return reply(quota_set(limits, shown(version), None), headers=unavailable_header(unavailable))
 
 
 async def delete(request: Request) -> Response:
