@@ -45,7 +45,6 @@ from cascade.api.compute.limits import check_query, hidden
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
-from cascade.context import Context
 from cascade.pods.fanout import unavailable_header
 from cascade.services import quota_core, quotas
 from cascade.versions import Version
@@ -77,15 +76,13 @@ def quota_set(
     return {key: found | {r: values[r] for r in names}}
 
 
-def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Context, bool]:
-    """The caller, and whether the project is their own. Another project needs
-    `cascade:quotas:other_projects` too (check strings cannot compare projects);
-    refused, it is the 403 Nova gives for `rule`."""
+def authorize_project(request: Request, rule: str, project_id: str) -> None:
+    """`rule`; another project than the caller's needs `cascade:quotas:other_projects`
+    too (check strings cannot compare projects); refused, it is the 403 Nova gives for
+    `rule`."""
     ctx = authorize(request, rule)
-    own = project_id == ctx.project_id
-    if not own and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
+    if project_id != ctx.project_id and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
         raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
-    return ctx, own
 
 
 async def parse_update(request: Request, version: Version) -> tuple[dict[str, int], bool]:
@@ -106,12 +103,7 @@ async def _asked(request: Request) -> tuple[Version, str, str | None]:
 
 
 async def _usage(
-    request: Request,
-    db: AsyncSession,
-    version: Version,
-    project_id: str,
-    user_id: str | None,
-    own: bool,
+    request: Request, db: AsyncSession, version: Version, project_id: str, user_id: str | None
 ) -> quota_core.Usage:
     """What the project uses over every pod, asked with the caller's token (`key_pairs`:
     the caller's own, in their own project); with `user_id` what the user uses in it,
@@ -120,6 +112,7 @@ async def _usage(
     ctx = context(request)
     caller = caller_for(request, version)
     registry = request.app.state.registry
+    own = project_id == ctx.project_id
     if user_id is None:
         mine = ctx.user_id if own else None
         return await quotas.usage(db, registry, caller, project_id, own_project=own, user_id=mine)
@@ -147,14 +140,14 @@ async def detail(request: Request) -> Response:
 
 async def _read(request: Request, what: str) -> Response:
     version, project_id, user_id = await _asked(request)
-    _, own = authorize_project(request, f"os_compute_api:os-quota-sets:{what}", project_id)
+    authorize_project(request, f"os_compute_api:os-quota-sets:{what}", project_id)
     unavailable: list[str] = []
     async with session(request) as db:
         values: dict[str, Any] = await quotas.user_limits(
             db, request.app.state.conf.quota, project_id, user_id
         )
         if what == "detail":
-            found = await _usage(request, db, version, project_id, user_id, own)
+            found = await _usage(request, db, version, project_id, user_id)
             values = quota_core.detail(values, found.counts)
             unavailable = found.unavailable
     return reply(
@@ -182,23 +175,17 @@ async def update(request: Request) -> Response:
     the users' sum for a project) is 400 unless forced."""
     version, project_id, user_id = await _asked(request)
     values, force = await parse_update(request, version)
-    ctx = authorize(request, "os_compute_api:os-quota-sets:update")
-    own = project_id == ctx.project_id
+    authorize(request, "os_compute_api:os-quota-sets:update")
     unavailable: list[str] = []
     async with session(request) as db:
         in_use = None
         if not force and quotas.needs_usage(values):
-            found = await _usage(request, db, version, project_id, user_id, own)
+            found = await _usage(request, db, version, project_id, user_id)
             in_use, unavailable = found.counts, found.unavailable
         try:
+            conf = request.app.state.conf.quota
             limits = await quotas.update(
-                db,
-                request.app.state.conf.quota,
-                project_id,
-                values,
-                in_use,
-                user_id=user_id,
-                force=force,
+                db, conf, project_id, values, in_use, user_id=user_id, force=force
             )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message) from exc
