@@ -73,14 +73,10 @@ def overlay(defaults: Mapping[str, int], own: Mapping[str, int]) -> dict[str, in
 async def limits(
     db: AsyncSession, prefix: str, project_id: str, defaults: Mapping[str, int]
 ) -> dict[str, int]:
-    """A project's limit of every name of `defaults`: its own where set."""
-    return overlay(defaults, await own(db, prefix, project_id))
-
-
-async def own(db: AsyncSession, prefix: str, project_id: str) -> dict[str, int]:
-    """The project's own limits, by resource name (without the prefix)."""
-    query = select(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{prefix}%"))
-    return {row.resource.removeprefix(prefix): row.hard_limit for row in await db.scalars(query)}
+    """A project's limit of every name of `defaults`: its own (`<prefix><name>`) where set."""
+    found = await rows(db, Quota, {"project_id": project_id})
+    own = {k.removeprefix(prefix): v for k, v in found.items() if k.startswith(prefix)}
+    return overlay(defaults, own)
 
 
 async def rows(db: AsyncSession, table: type[Row], owner: Mapping[str, str]) -> dict[str, int]:

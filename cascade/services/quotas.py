@@ -345,16 +345,11 @@ async def usage(
     own_project: bool = True,
     user_id: str | None = None,
 ) -> Usage:
-    """The project's usage summed over every pod (disabled ones too: their servers count).
-
-    Each pod is asked its GET /limits, in parallel, with the caller's own token:
-    for the caller's own project as it is, for another one (`own_project=False`,
-    an admin asking) with `?tenant_id=`, which Nova allows admins. The user's
-    own token rather than Cascade's service token keeps the pods' policy and
-    audit truthful, and one request and one body serve both cases. `key_pairs`
-    is `user_id`'s keypairs at the top (0 without a user: Nova counts none per
-    project).
-    """
+    """The project's usage summed over every pod (see the module's docstring): another
+    project than the caller's (`own_project=False`, an admin asking) is asked with
+    `?tenant_id=`, which Nova allows admins; the caller's own token keeps the pods'
+    policy and audit truthful. `key_pairs` is `user_id`'s keypairs at the top (0
+    without a user: Nova counts none per project)."""
     params = None if own_project else {"tenant_id": project_id}
     found = await _pod_counts(registry, await _all_pods(db), caller, "/limits", params)
     if user_id is not None:
@@ -371,13 +366,8 @@ async def user_usage(
     request_id: str = "",
     keypairs: bool = True,
 ) -> Usage:
-    """What `user_id` uses in the project, summed over every pod.
-
-    Each pod is asked GET /os-quota-sets/{project_id}/detail?user_id= in
-    parallel, with Cascade's service token (a user's usage is Nova's to count,
-    and only an admin may ask it of any project); its `in_use` counts.
-    `key_pairs` is the user's keypairs at the top (0 unless `keypairs`).
-    """
+    """What `user_id` uses in the project, summed over every pod (see the module's
+    docstring); `key_pairs` is the user's keypairs at the top (0 unless `keypairs`)."""
     found = await _user_counts(registry, await _all_pods(db), project_id, user_id, request_id)
     if keypairs:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
@@ -412,9 +402,7 @@ def too_many_instances(
     """Nova's TooManyInstances message, e.g. `Quota exceeded for instances: Requested 1,
     but already used 10 of 10 instances`."""
     names = ", ".join(overs)
-    req = ", ".join(str(requested[r]) for r in overs)
-    in_use = ", ".join(str(used[r]) for r in overs)
-    limit = ", ".join(str(allowed[r]) for r in overs)
+    req, in_use, limit = (", ".join(str(of[r]) for r in overs) for of in (requested, used, allowed))
     return (
         f"Quota exceeded for {names}: Requested {req}, but already used {in_use} of {limit} {names}"
     )
