@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute.errors import ComputeError
+from cascade.api.compute import schemas
 from cascade.api.compute.forward import caller_for
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
@@ -76,18 +76,9 @@ def check_query(
 ) -> None:
     """From `since` (2.75 for most resources), Nova's 400 for a query parameter it does
     not know."""
-    if version < since:
-        return
-    extras = sorted({key for key in request.query_params if key not in allowed})
-    if extras:
-        raise ComputeError(400, unexpected(extras))
-
-
-def unexpected(extras: list[str]) -> str:
-    """Nova's (jsonschema's) message for keys it does not know."""
-    names = ", ".join(repr(e) for e in extras)
-    verb = "was" if len(extras) == 1 else "were"
-    return f"Additional properties are not allowed ({names} {verb} unexpected)"
+    if version >= since:
+        known = {"properties": {key: {} for key in allowed}, "additionalProperties": False}
+        schemas.check(known, dict(request.query_params))
 
 
 def absolute(limits: dict[str, int], used: dict[str, int], version: Version) -> dict[str, int]:
