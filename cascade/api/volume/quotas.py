@@ -116,7 +116,7 @@ async def update(request: Request) -> Response:
                 f"usage is {in_use} and the requested limit is {value}.",
             )
     async with session(request) as db:
-        await volume_quotas.update(db, project, values)
+        await quota_core.update(db, volume_quotas.PREFIX, project, values)
         found = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     return reply({"quota_set": found})
 
@@ -125,7 +125,7 @@ async def delete(request: Request) -> Response:
     await negotiated(request)
     authorize(request, "volume_extension:quotas:delete")
     async with session(request) as db:
-        await volume_quotas.reset(db, str(request.path_params["project_id"]))
+        await quota_core.reset(db, volume_quotas.PREFIX, request.path_params["project_id"])
     return reply(None, 200)
 
 
