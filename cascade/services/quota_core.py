@@ -17,15 +17,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod, Quota
+from cascade.db.models import Pod, Quota, QuotaClass, UserQuota
 from cascade.pods import fanout
 from cascade.pods.registry import PodRegistry
 
 UNLIMITED = -1
+Row = TypeVar("Row", Quota, UserQuota, QuotaClass)
 
 
 @dataclass
@@ -53,6 +56,11 @@ async def summed(
     return Usage(counts, found.names)
 
 
+def detail(limits: Mapping[str, int], used: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """Each limit with what is in use (nothing reserved: the top holds no reservations)."""
+    return {k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0} for k, v in limits.items()}
+
+
 def has_room(limit: int, used: int, adding: int) -> bool:
     return limit == UNLIMITED or used + adding <= limit
 
@@ -65,31 +73,48 @@ def overlay(defaults: Mapping[str, int], own: Mapping[str, int]) -> dict[str, in
 async def limits(
     db: AsyncSession, prefix: str, project_id: str, defaults: Mapping[str, int]
 ) -> dict[str, int]:
-    """A project's limit of every name of `defaults`: its own where set."""
-    return overlay(defaults, await own(db, prefix, project_id))
+    """A project's limit of every name of `defaults`: its own (`<prefix><name>`) where set."""
+    found = await rows(db, Quota, {"project_id": project_id})
+    own = {k.removeprefix(prefix): v for k, v in found.items() if k.startswith(prefix)}
+    return overlay(defaults, own)
 
 
-async def own(db: AsyncSession, prefix: str, project_id: str) -> dict[str, int]:
-    """The project's own limits, by resource name (without the prefix)."""
-    query = select(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{prefix}%"))
-    return {row.resource.removeprefix(prefix): row.hard_limit for row in await db.scalars(query)}
+async def rows(db: AsyncSession, table: type[Row], owner: Mapping[str, str]) -> dict[str, int]:
+    """The limits `table` holds for `owner` (its key columns), by resource (only those set)."""
+    return {
+        row.resource: row.hard_limit for row in await db.scalars(select(table).filter_by(**owner))
+    }
 
 
-async def update(db: AsyncSession, prefix: str, project_id: str, values: dict[str, int]) -> None:
-    stamp = datetime.now(UTC).replace(tzinfo=None)
-    for name, value in values.items():
-        resource = prefix + name
-        row = await db.scalar(
-            select(Quota).where(Quota.project_id == project_id, Quota.resource == resource)
-        )
-        if row is None:
-            db.add(
-                Quota(project_id=project_id, resource=resource, hard_limit=value, created_at=stamp)
-            )
-        else:
-            row.hard_limit = value
-            row.updated_at = stamp
-    await db.commit()
+async def store(
+    db: AsyncSession, table: type[Row], owner: Mapping[str, str], values: Mapping[str, int]
+) -> None:
+    """Write `values` over `owner`'s rows of `table` (one per resource), adding the others."""
+    for attempt in (1, 2):
+        found: dict[str, Row] = {
+            row.resource: row for row in await db.scalars(select(table).filter_by(**owner))
+        }
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for resource, value in values.items():
+            row = found.get(resource)
+            if row is None:
+                db.add(table(**owner, resource=resource, hard_limit=value, created_at=now))
+            else:
+                row.hard_limit = value
+                row.updated_at = now
+        try:
+            await db.commit()
+            return
+        except IntegrityError:
+            await db.rollback()  # another request added the row first: update it now
+            if attempt == 2:
+                raise
+
+
+async def update(db: AsyncSession, prefix: str, project_id: str, values: Mapping[str, int]) -> None:
+    """Set the project's own limits (names without the prefix)."""
+    named = {prefix + name: value for name, value in values.items()}
+    await store(db, Quota, {"project_id": project_id}, named)
 
 
 async def reset(db: AsyncSession, prefix: str, project_id: str) -> None:

@@ -40,15 +40,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import QuotaSection
@@ -61,23 +58,24 @@ from cascade.services.quota_core import Usage
 
 LOG = logging.getLogger(__name__)
 
-# Nova's quota resources (nova/quota.py QUOTAS), by API name, with the [quota]
-# option holding the default; None: the nova-network leftovers, always -1 by default.
+# Nova's quota resources, by API name in its update schema's order (the order its
+# errors are found in), with the [quota] option holding the default; None: the
+# nova-network leftovers, always -1 by default.
 RESOURCES: dict[str, str | None] = {
+    "instances": "instances",
     "cores": "cores",
-    "fixed_ips": None,
+    "ram": "ram",
     "floating_ips": None,
+    "fixed_ips": None,
+    "metadata_items": "metadata_items",
+    "key_pairs": "key_pairs",
+    "security_groups": None,
+    "security_group_rules": None,
+    "injected_files": "injected_files",
     "injected_file_content_bytes": "injected_file_content_bytes",
     "injected_file_path_bytes": "injected_file_path_length",
-    "injected_files": "injected_files",
-    "instances": "instances",
-    "key_pairs": "key_pairs",
-    "metadata_items": "metadata_items",
-    "ram": "ram",
-    "security_group_rules": None,
-    "security_groups": None,
-    "server_group_members": "server_group_members",
     "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
 }
 # what each pod counts for a project, and the field of its GET /limits that says it
 COUNTED: dict[str, str] = {
@@ -91,10 +89,6 @@ MAX_LIMIT = 0x7FFFFFFF  # Nova's db MAX_INT
 DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
 USAGE_VERSION = "2.1"
-SERVER_RESOURCES = ("instances", "cores", "ram")
-INTEGER = re.compile(r"^-?[0-9]+$")
-
-QuotaRow = TypeVar("QuotaRow", Quota, UserQuota, QuotaClass)
 
 
 class QuotaError(Exception):
@@ -111,10 +105,6 @@ class OverQuota(QuotaError):
     """A create that would go past the project's quota (Nova answers 403 to a server create)."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 # --- limits ---------------------------------------------------------------------------
 
 
@@ -126,17 +116,10 @@ def defaults(conf: QuotaSection) -> dict[str, int]:
     }
 
 
-async def _own(db: AsyncSession, table: type[QuotaRow], owner: dict[str, str]) -> dict[str, int]:
-    """The limits `table` holds for `owner` (its key columns), by resource (only those set)."""
-    return {
-        row.resource: row.hard_limit for row in await db.scalars(select(table).filter_by(**owner))
-    }
-
-
 async def class_limits(db: AsyncSession, conf: QuotaSection, class_name: str) -> dict[str, int]:
     """A quota class's limit for every resource: its own where set, else `[quota]`'s."""
     return quota_core.overlay(
-        defaults(conf), await _own(db, QuotaClass, {"class_name": class_name})
+        defaults(conf), await quota_core.rows(db, QuotaClass, {"class_name": class_name})
     )
 
 
@@ -162,7 +145,8 @@ async def user_limits(
     found = await limits(db, conf, project_id)
     if user_id is None:
         return found
-    return quota_core.overlay(found, await _own(db, UserQuota, _user(project_id, user_id)))
+    own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
+    return quota_core.overlay(found, own)
 
 
 async def _users_total(
@@ -182,35 +166,17 @@ async def _users_total(
 # --- setting limits -------------------------------------------------------------------
 
 
-def value_problem(value: Any) -> str | None:
-    """What Nova's schema says of one quota value (`_common_quota`: an integer, or a
-    string holding one, from -1 to Nova's max), if anything."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return f"{value!r} is not of type 'integer', 'string'"
-    if isinstance(value, str) and not INTEGER.match(value):
-        return f"{value!r} does not match '^-?[0-9]+$'"
-    try:
-        number: float = int(value)
-    except ValueError:  # past Python's digit limit: as Nova, compared as a float (inf)
-        number = float(value)
-    if number < UNLIMITED:
-        return f"{number} is less than the minimum of {UNLIMITED}"
-    if number > MAX_LIMIT:
-        return f"{number} is greater than the maximum of {MAX_LIMIT}"
-    return None
-
-
 def check_limit(resource: str, value: int) -> None:
-    """InvalidQuota unless `resource` is known and `value` an integer from -1 to Nova's max."""
+    """InvalidQuota unless `resource` is known and `value` from -1 to Nova's max."""
     if resource not in RESOURCES:
         raise InvalidQuota(f"Unknown quota resources {resource}.")
-    if isinstance(value, str):  # what a body may hold, but not a limit to set
-        problem: str | None = f"{value!r} is not of type 'integer', 'string'"
+    if value < UNLIMITED:
+        problem = f"{value} is less than the minimum of {UNLIMITED}"
+    elif value > MAX_LIMIT:
+        problem = f"{value} is greater than the maximum of {MAX_LIMIT}"
     else:
-        problem = value_problem(value)
-    if problem:
-        where = f"Invalid input for field/attribute {resource}. Value: {value}."
-        raise InvalidQuota(f"{where} {problem}")
+        return
+    raise InvalidQuota(f"Invalid input for field/attribute {resource}. Value: {value}. {problem}")
 
 
 def needs_usage(values: Mapping[str, int]) -> bool:
@@ -241,30 +207,6 @@ def _check_range(resource: str, limit: int, minimum: int, maximum: int) -> None:
         )
 
 
-async def _store(
-    db: AsyncSession, table: type[QuotaRow], owner: dict[str, str], values: Mapping[str, int]
-) -> None:
-    """Write `values` over `owner`'s rows of `table` (one per resource), adding the others."""
-    for attempt in (1, 2):
-        query = select(table).filter_by(**owner)
-        rows: dict[str, QuotaRow] = {row.resource: row for row in await db.scalars(query)}
-        now = _now()
-        for resource, value in values.items():
-            row = rows.get(resource)
-            if row is None:
-                db.add(table(**owner, resource=resource, hard_limit=value, created_at=now))
-            else:
-                row.hard_limit = value
-                row.updated_at = now
-        try:
-            await db.commit()
-            return
-        except IntegrityError:
-            await db.rollback()  # another request added the row first: update it now
-            if attempt == 2:
-                raise
-
-
 async def update(
     db: AsyncSession,
     conf: QuotaSection,
@@ -278,30 +220,27 @@ async def update(
     """Set the project's own limits, or with `user_id` the user's in the project; the
     limits (the project's, or the user's) afterwards.
 
-    Every value is checked before any is written. Unless `force`, with Nova's
-    messages: a project's limit below `in_use` (its usage, when known) or
-    below the sum of its users' own limits is InvalidQuota; a user's below
-    `in_use` (the user's usage) or above what the project has left for them
-    (its limit less the other users' own limits) is InvalidQuota.
+    Every value is checked before any is written. Unless `force`, a limit
+    Nova would not allow (see the module's docstring; `in_use`: the project's
+    or the user's usage, when known) is InvalidQuota, with Nova's messages.
     """
     for resource, value in values.items():
         check_limit(resource, value)
-    if not force and user_id is None:
-        users = await _users_total(db, project_id)
-        for resource, value in values.items():
-            minimum = max(_in_use(resource, in_use), users.get(resource, 0))
-            _check_range(resource, value, minimum, UNLIMITED)
-    elif not force and user_id is not None:
+    if not force:
+        # the users' own limits: all of them for a project's, the others' for a user's
+        taken = await _users_total(db, project_id, except_user=user_id)
         project = await limits(db, conf, project_id)
-        others = await _users_total(db, project_id, except_user=user_id)
         for resource, value in values.items():
-            limit = project[resource]
-            maximum = UNLIMITED if limit == UNLIMITED else max(limit - others.get(resource, 0), 0)
-            _check_range(resource, value, _in_use(resource, in_use), maximum)
+            minimum, maximum = _in_use(resource, in_use), UNLIMITED
+            if user_id is None:
+                minimum = max(minimum, taken.get(resource, 0))
+            elif project[resource] != UNLIMITED:
+                maximum = max(project[resource] - taken.get(resource, 0), 0)
+            _check_range(resource, value, minimum, maximum)
     if user_id is None:
-        await _store(db, Quota, {"project_id": project_id}, values)
+        await quota_core.update(db, "", project_id, values)
     else:
-        await _store(db, UserQuota, _user(project_id, user_id), values)
+        await quota_core.store(db, UserQuota, _user(project_id, user_id), values)
     return await user_limits(db, conf, project_id, user_id)
 
 
@@ -312,7 +251,7 @@ async def update_class(
     the class's limits afterwards. The class `default` is every project's default."""
     for resource, value in values.items():
         check_limit(resource, value)
-    await _store(db, QuotaClass, {"class_name": class_name}, values)
+    await quota_core.store(db, QuotaClass, {"class_name": class_name}, values)
     return await class_limits(db, conf, class_name)
 
 
@@ -406,16 +345,11 @@ async def usage(
     own_project: bool = True,
     user_id: str | None = None,
 ) -> Usage:
-    """The project's usage summed over every pod (disabled ones too: their servers count).
-
-    Each pod is asked its GET /limits, in parallel, with the caller's own token:
-    for the caller's own project as it is, for another one (`own_project=False`,
-    an admin asking) with `?tenant_id=`, which Nova allows admins. The user's
-    own token rather than Cascade's service token keeps the pods' policy and
-    audit truthful, and one request and one body serve both cases. `key_pairs`
-    is `user_id`'s keypairs at the top (0 without a user: Nova counts none per
-    project).
-    """
+    """The project's usage summed over every pod (see the module's docstring): another
+    project than the caller's (`own_project=False`, an admin asking) is asked with
+    `?tenant_id=`, which Nova allows admins; the caller's own token keeps the pods'
+    policy and audit truthful. `key_pairs` is `user_id`'s keypairs at the top (0
+    without a user: Nova counts none per project)."""
     params = None if own_project else {"tenant_id": project_id}
     found = await _pod_counts(registry, await _all_pods(db), caller, "/limits", params)
     if user_id is not None:
@@ -432,13 +366,8 @@ async def user_usage(
     request_id: str = "",
     keypairs: bool = True,
 ) -> Usage:
-    """What `user_id` uses in the project, summed over every pod.
-
-    Each pod is asked GET /os-quota-sets/{project_id}/detail?user_id= in
-    parallel, with Cascade's service token (a user's usage is Nova's to count,
-    and only an admin may ask it of any project); its `in_use` counts.
-    `key_pairs` is the user's keypairs at the top (0 unless `keypairs`).
-    """
+    """What `user_id` uses in the project, summed over every pod (see the module's
+    docstring); `key_pairs` is the user's keypairs at the top (0 unless `keypairs`)."""
     found = await _user_counts(registry, await _all_pods(db), project_id, user_id, request_id)
     if keypairs:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
@@ -473,9 +402,7 @@ def too_many_instances(
     """Nova's TooManyInstances message, e.g. `Quota exceeded for instances: Requested 1,
     but already used 10 of 10 instances`."""
     names = ", ".join(overs)
-    req = ", ".join(str(requested[r]) for r in overs)
-    in_use = ", ".join(str(used[r]) for r in overs)
-    limit = ", ".join(str(allowed[r]) for r in overs)
+    req, in_use, limit = (", ".join(str(of[r]) for r in overs) for of in (requested, used, allowed))
     return (
         f"Quota exceeded for {names}: Requested {req}, but already used {in_use} of {limit} {names}"
     )
@@ -498,26 +425,20 @@ async def check_create(
     user_id: str | None = None,
 ) -> None:
     """OverQuota unless `count` more servers of `vcpus` and `ram` (MiB) fit the project's
-    instances, cores and ram quotas, given what every pod counts now.
+    limits, and `user_id`'s when they have their own (see the module's docstring).
 
-    With `user_id` (the user creating them), when that user has an own limit
-    for instances, cores or ram in the project, the servers must also fit
-    the user's limits given what the user uses (`user_usage`); a resource
-    over the user's limit is refused with the user's usage and limits in the
-    message, as Nova does. For a pod that does not answer, the servers the
-    routing table knows there still count as the project's instances (their
-    cores and RAM, and their user, cannot be known). Nothing is asked of the
-    pods when nothing is limited.
+    For a pod that does not answer, the servers the routing table knows there
+    still count as the project's instances (their cores, RAM and user cannot
+    be known). Nothing is asked of the pods when nothing is limited.
     """
     allowed = await limits(db, conf, project_id)
     requested = {"instances": count, "cores": count * vcpus, "ram": count * ram}
     limited = [r for r in requested if allowed[r] != UNLIMITED]
-    user_allowed = dict(allowed)
-    user_limited: list[str] = []
+    user_allowed, user_limited = allowed, []
     if user_id is not None:
-        own = await _own(db, UserQuota, _user(project_id, user_id))
-        if any(r in own for r in SERVER_RESOURCES):  # Nova counts per user only then
-            user_allowed.update((r, v) for r, v in own.items() if r in user_allowed)
+        own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
+        if any(r in own for r in requested):  # Nova counts per user only then
+            user_allowed = quota_core.overlay(allowed, own)
             user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]
     if not limited and not user_limited:
         return

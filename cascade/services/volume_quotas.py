@@ -220,11 +220,3 @@ def checked_values(known: list[str], body: Any) -> dict[str, int]:
             )
         out[key] = number
     return out
-
-
-async def update(db: AsyncSession, project_id: str, values: dict[str, int]) -> None:
-    await quota_core.update(db, PREFIX, project_id, values)
-
-
-async def reset(db: AsyncSession, project_id: str) -> None:
-    await quota_core.reset(db, PREFIX, project_id)

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from cascade.api.compute import schemas
+from cascade.api.compute.errors import ComputeError
 from cascade.conf import QuotaSection, sample
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods.compute import Caller
@@ -426,7 +428,19 @@ async def test_bad_values_are_refused_as_nova_does(
 
 def test_a_number_past_pythons_digit_limit_is_too_large() -> None:
     # int() refuses more than 4300 digits; Nova then compares it as a float
-    assert quotas.value_problem("9" * 5000) == ("inf is greater than the maximum of 2147483647")
+    with pytest.raises(ComputeError) as caught:
+        schemas.check(schemas.QUOTA, "9" * 5000)
+    assert caught.value.message == ("inf is greater than the maximum of 2147483647")
+
+
+async def test_a_whole_float_is_an_integer_as_in_nova(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    # Nova's Draft 2020-12 validator takes 5.0 as an integer
+    resp = await put(client, {"metadata_items": 5.0, "key_pairs": "7"})
+    assert resp.status_code == 200
+    assert resp.json()["quota_set"]["metadata_items"] == 5
+    assert resp.json()["quota_set"]["key_pairs"] == 7
 
 
 @pytest.mark.parametrize(

@@ -451,3 +451,29 @@ async def test_a_volume_routing_is_checked_in_its_pods_cinder(
         assert (await stale.check(db, app.state.registry, routing)).status == "stale"
     asked = sent(cloud2["c2"], "GET", f"/volumes/{volume['id']}")
     assert len(asked) == 2 and asked[0].headers["X-Auth-Token"] == "service-token"
+
+
+async def test_quota_sets_and_limits_count_every_pods_volumes(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    cloud2["c1"].add_volume("a")["size"] = 3
+    cloud2["c2"].add_volume("b")["size"] = 4
+    qs = f"{V3}/os-quota-sets/p1"
+    shown = (await client.get(f"{qs}?usage=True", headers=MEMBER)).json()["quota_set"]
+    assert shown["id"] == "p1"
+    assert shown["volumes"] == {"limit": 10, "in_use": 2, "reserved": 0}
+    assert shown["gigabytes"] == {"limit": 1000, "in_use": 7, "reserved": 0}
+    assert (await client.get(qs, headers=MEMBER)).json()["quota_set"]["volumes"] == 10
+    resp = await client.put(qs, json={"quota_set": {"gigabytes": 6}}, headers=ADMIN)
+    assert resp.status_code == 400
+    assert resp.json()["badRequest"]["message"] == (
+        "Quota gigabytes limit must be equal or greater than existing resources. "
+        "Current usage is 7 and the requested limit is 6."
+    )
+    resp = await client.put(qs, json={"quota_set": {"gigabytes": "7"}}, headers=ADMIN)
+    assert resp.status_code == 200 and resp.json()["quota_set"]["gigabytes"] == 7
+    absolute = (await client.get(f"{V3}/limits", headers=MEMBER)).json()["limits"]["absolute"]
+    assert absolute["maxTotalVolumeGigabytes"] == 7 and absolute["totalGigabytesUsed"] == 7
+    assert absolute["maxTotalVolumes"] == 10 and absolute["totalVolumesUsed"] == 2
+    assert (await client.delete(qs, headers=ADMIN)).status_code == 200
+    assert (await client.get(qs, headers=MEMBER)).json()["quota_set"]["gigabytes"] == 1000

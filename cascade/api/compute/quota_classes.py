@@ -19,15 +19,14 @@ may be set before), `fixed_ips`, `floating_ips`, `security_groups` and
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.compute import schemas
 from cascade.api.compute.limits import check_query, hidden
-from cascade.api.compute.quota_sets import UPDATE_ORDER, bad, parse_body
+from cascade.api.compute.quota_sets import bad, quota_set
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.services import quotas
 from cascade.versions import Version
@@ -36,25 +35,18 @@ V2_50 = Version(2, 50)  # network quotas gone, server group quotas shown
 V2_102 = Version(2, 102)  # unknown query parameters refused
 SERVER_GROUPS = ("server_groups", "server_group_members")
 MAX_NAME = 255
+KEY = "quota_class_set"
 
 
 def settable(version: Version) -> list[str]:
     """The resources a PUT may set at `version`, in Nova's schema order."""
-    return [r for r in UPDATE_ORDER if r not in hidden(version, V2_50)]
+    return [r for r in quotas.RESOURCES if r not in hidden(version, V2_50)]
 
 
 def shown(version: Version) -> list[str]:
     """The resources a quota class set has at `version`, sorted."""
     hidden = () if version >= V2_50 else SERVER_GROUPS
     return sorted(r for r in settable(version) if r not in hidden)
-
-
-def quota_class_set(
-    values: dict[str, int], version: Version, class_name: str | None
-) -> dict[str, Any]:
-    found: dict[str, Any] = {"id": class_name} if class_name is not None else {}
-    found.update({r: values[r] for r in shown(version)})
-    return {"quota_class_set": found}
 
 
 async def show(request: Request) -> Response:
@@ -65,13 +57,14 @@ async def show(request: Request) -> Response:
     class_name = request.path_params["class_name"]
     async with session(request) as db:
         values = await quotas.class_limits(db, request.app.state.conf.quota, class_name)
-    return reply(quota_class_set(values, version, class_name))
+    return reply(quota_set(values, shown(version), class_name, KEY))
 
 
 async def update(request: Request) -> Response:
     """PUT /os-quota-class-sets/{id}: 200 with the class's new limits (admins)."""
     version = await negotiated(request)
-    given = parse_body(await json_body(request), "quota_class_set", settable(version))
+    schema = schemas.quota_update(KEY, settable(version))
+    given = (await schemas.body(request, schema))[KEY]
     authorize(request, "os_compute_api:os-quota-class-sets:update")
     class_name = request.path_params["class_name"]
     if len(class_name) > MAX_NAME:
@@ -82,4 +75,4 @@ async def update(request: Request) -> Response:
             limits = await quotas.update_class(db, request.app.state.conf.quota, class_name, values)
         except quotas.InvalidQuota as exc:
             raise bad(exc.message) from exc
-    return reply(quota_class_set(limits, version, None))
+    return reply(quota_set(limits, shown(version), None, KEY))

@@ -38,41 +38,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.forward import caller_for
-from cascade.api.compute.limits import check_query, hidden, unexpected
+from cascade.api.compute.limits import check_query, hidden
 from cascade.api.compute.versions import negotiated
-from cascade.api.handlers import authorize, json_body, reply
+from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
-from cascade.context import Context
 from cascade.pods.fanout import unavailable_header
 from cascade.services import quota_core, quotas
 from cascade.versions import Version
 
 OTHER_PROJECTS = "cascade:quotas:other_projects"
 OTHER_USERS = "cascade:keypairs:other_users"  # who may count another user's keypairs
-# the keys of Nova's update schema, in its order (the order its errors are found in)
-UPDATE_ORDER = (
-    "instances",
-    "cores",
-    "ram",
-    "floating_ips",
-    "fixed_ips",
-    "metadata_items",
-    "key_pairs",
-    "security_groups",
-    "security_group_rules",
-    "injected_files",
-    "injected_file_content_bytes",
-    "injected_file_path_bytes",
-    "server_groups",
-    "server_group_members",
-)
-# Nova's parameter_types.boolean
-BOOLEANS: list[Any] = [
-    True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
-    False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
-]  # fmt: skip
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_string
 
 
@@ -80,75 +58,39 @@ def bad(message: str) -> ComputeError:
     return ComputeError(400, message)
 
 
+def settable(version: Version) -> list[str]:
+    """The resources a quota set has at `version`, in Nova's schema order."""
+    return [r for r in quotas.RESOURCES if r not in hidden(version)]
+
+
 def shown(version: Version) -> list[str]:
     """The resources a quota set has at `version`, in Nova's (sorted) order."""
-    return sorted(r for r in quotas.RESOURCES if r not in hidden(version))
+    return sorted(settable(version))
 
 
-def quota_set(values: dict[str, Any], version: Version, project_id: str | None) -> dict[str, Any]:
-    found: dict[str, Any] = {"id": project_id} if project_id is not None else {}
-    found.update({r: values[r] for r in shown(version)})
-    return {"quota_set": found}
+def quota_set(
+    values: dict[str, Any], names: list[str], given_id: str | None, key: str = "quota_set"
+) -> dict[str, Any]:
+    """`{key: {"id": given_id, name: value, ...}}` of `names` (no id when None)."""
+    found: dict[str, Any] = {"id": given_id} if given_id is not None else {}
+    return {key: found | {r: values[r] for r in names}}
 
 
-def authorize_project(request: Request, rule: str, project_id: str) -> tuple[Context, bool]:
-    """The caller, and whether the project is their own. Another project needs
-    `cascade:quotas:other_projects` too (check strings cannot compare projects);
-    refused, it is the 403 Nova gives for `rule`."""
+def authorize_project(request: Request, rule: str, project_id: str) -> None:
+    """`rule`; another project than the caller's needs `cascade:quotas:other_projects`
+    too (check strings cannot compare projects); refused, it is the 403 Nova gives for
+    `rule`."""
     ctx = authorize(request, rule)
-    own = project_id == ctx.project_id
-    if not own and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
+    if project_id != ctx.project_id and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
         raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
-    return ctx, own
 
 
-def _force_problem(value: Any) -> str | None:
-    if not isinstance(value, bool | str):
-        return f"{value!r} is not of type 'boolean', 'string'"
-    if value not in BOOLEANS:
-        return f"{value!r} is not one of {BOOLEANS!r}"
-    return None
-
-
-def parse_body(body: Any, key: str, known: list[str]) -> dict[str, Any]:
-    """What a PUT body holds under `key` (a quota set or quota class set, whose keys may
-    be `known`); Nova's 400 when it breaks the schema.
-
-    Nova reports the first error jsonschema finds, walking the schema in its
-    own order: the body's type, then inside `key` (its type, each known key
-    in the schema's order, then unknown keys), then `key` missing, then
-    unknown keys beside it.
-    """
-    if not isinstance(body, dict):
-        raise bad(f"{body!r} is not of type 'object'")
-    if key not in body:
-        raise bad(f"'{key}' is a required property")
-    given: Any = body[key]
-    problem = None
-    if not isinstance(given, dict):
-        problem = f"{given!r} is not of type 'object'"
-    else:
-        for name in (k for k in known if k in given):
-            value = given[name]
-            wrong = _force_problem(value) if name == "force" else quotas.value_problem(value)
-            if wrong:
-                raise bad(f"Invalid input for field/attribute {name}. Value: {value}. {wrong}")
-        extras = sorted(k for k in given if k not in known)
-        problem = unexpected(extras) if extras else None
-    if problem:
-        raise bad(f"Invalid input for field/attribute {key}. Value: {given}. {problem}")
-    extras = sorted(k for k in body if k != key)
-    if extras:
-        raise bad(unexpected(extras))
-    return dict(given)
-
-
-def parse_update(body: Any, version: Version) -> tuple[dict[str, int], bool]:
+async def parse_update(request: Request, version: Version) -> tuple[dict[str, int], bool]:
     """The limits a PUT body sets and its `force`; Nova's 400 when it breaks the schema."""
-    known = [*(r for r in UPDATE_ORDER if r in shown(version)), "force"]
-    given = parse_body(body, "quota_set", known)
-    force = str(given.get("force", "False")).lower() in TRUE_STRINGS
-    return {k: int(v) for k, v in given.items() if k != "force"}, force
+    schema = schemas.quota_update("quota_set", settable(version), force=True)
+    given: dict[str, Any] = (await schemas.body(request, schema))["quota_set"]
+    force = str(given.pop("force", "False")).lower() in TRUE_STRINGS
+    return {k: int(v) for k, v in given.items()}, force
 
 
 async def _asked(request: Request) -> tuple[Version, str, str | None]:
@@ -161,12 +103,7 @@ async def _asked(request: Request) -> tuple[Version, str, str | None]:
 
 
 async def _usage(
-    request: Request,
-    db: AsyncSession,
-    version: Version,
-    project_id: str,
-    user_id: str | None,
-    own: bool,
+    request: Request, db: AsyncSession, version: Version, project_id: str, user_id: str | None
 ) -> quota_core.Usage:
     """What the project uses over every pod, asked with the caller's token (`key_pairs`:
     the caller's own, in their own project); with `user_id` what the user uses in it,
@@ -175,6 +112,7 @@ async def _usage(
     ctx = context(request)
     caller = caller_for(request, version)
     registry = request.app.state.registry
+    own = project_id == ctx.project_id
     if user_id is None:
         mine = ctx.user_id if own else None
         return await quotas.usage(db, registry, caller, project_id, own_project=own, user_id=mine)
@@ -191,26 +129,30 @@ async def _usage(
 async def show(request: Request) -> Response:
     """GET /os-quota-sets/{project_id}[?user_id=]: 200 with the project's (or the user's)
     limits and the project's id."""
-    version, project_id, user_id = await _asked(request)
-    authorize_project(request, "os_compute_api:os-quota-sets:show", project_id)
-    async with session(request) as db:
-        limits = await quotas.user_limits(db, request.app.state.conf.quota, project_id, user_id)
-    return reply(quota_set(limits, version, project_id))
+    return await _read(request, "show")
 
 
 async def detail(request: Request) -> Response:
     """GET /os-quota-sets/{project_id}/detail[?user_id=]: 200 with limit, in_use and
     reserved, of the project or of the user in it."""
+    return await _read(request, "detail")
+
+
+async def _read(request: Request, what: str) -> Response:
     version, project_id, user_id = await _asked(request)
-    _, own = authorize_project(request, "os_compute_api:os-quota-sets:detail", project_id)
+    authorize_project(request, f"os_compute_api:os-quota-sets:{what}", project_id)
+    unavailable: list[str] = []
     async with session(request) as db:
-        limits = await quotas.user_limits(db, request.app.state.conf.quota, project_id, user_id)
-        found = await _usage(request, db, version, project_id, user_id, own)
-    values = {
-        r: {"in_use": found.counts[r], "limit": limits[r], "reserved": 0} for r in quotas.RESOURCES
-    }
-    body = quota_set(values, version, project_id)
-    return reply(body, headers=unavailable_header(found.unavailable))
+        values: dict[str, Any] = await quotas.user_limits(
+            db, request.app.state.conf.quota, project_id, user_id
+        )
+        if what == "detail":
+            found = await _usage(request, db, version, project_id, user_id)
+            values = quota_core.detail(values, found.counts)
+            unavailable = found.unavailable
+    return reply(
+        quota_set(values, shown(version), project_id), headers=unavailable_header(unavailable)
+    )
 
 
 async def defaults(request: Request) -> Response:
@@ -221,7 +163,7 @@ async def defaults(request: Request) -> Response:
     authorize(request, "os_compute_api:os-quota-sets:defaults")
     async with session(request) as db:
         values = await quotas.default_limits(db, request.app.state.conf.quota)
-    return reply(quota_set(values, version, project_id))
+    return reply(quota_set(values, shown(version), project_id))
 
 
 async def update(request: Request) -> Response:
@@ -232,28 +174,22 @@ async def update(request: Request) -> Response:
     allow (under what is in use, past the project's room for a user, under
     the users' sum for a project) is 400 unless forced."""
     version, project_id, user_id = await _asked(request)
-    values, force = parse_update(await json_body(request), version)
-    ctx = authorize(request, "os_compute_api:os-quota-sets:update")
-    own = project_id == ctx.project_id
+    values, force = await parse_update(request, version)
+    authorize(request, "os_compute_api:os-quota-sets:update")
     unavailable: list[str] = []
     async with session(request) as db:
         in_use = None
         if not force and quotas.needs_usage(values):
-            found = await _usage(request, db, version, project_id, user_id, own)
+            found = await _usage(request, db, version, project_id, user_id)
             in_use, unavailable = found.counts, found.unavailable
         try:
+            conf = request.app.state.conf.quota
             limits = await quotas.update(
-                db,
-                request.app.state.conf.quota,
-                project_id,
-                values,
-                in_use,
-                user_id=user_id,
-                force=force,
+                db, conf, project_id, values, in_use, user_id=user_id, force=force
             )
         except quotas.InvalidQuota as exc:
             raise bad(exc.message) from exc
-    return reply(quota_set(limits, version, None), headers=unavailable_header(unavailable))
+    return reply(quota_set(limits, shown(version), None), headers=unavailable_header(unavailable))
 
 
 async def delete(request: Request) -> Response:

@@ -1,8 +1,9 @@
-"""Input validation of the flavor and keypair APIs as Nova does it: its schemas, its messages.
+"""Input validation of the flavor, keypair and quota APIs as Nova does it: its schemas,
+its messages.
 
 Nova checks bodies and query strings against JSON schemas
 (nova/api/openstack/compute/schemas/flavors.py, flavors_extraspecs.py,
-flavor_access.py, keypairs.py) with `jsonschema`, as
+flavor_access.py, keypairs.py, quota_sets.py, quota_classes.py) with `jsonschema`, as
 nova/api/validation/validators.py does: Draft 2020-12, numbers may come as
 strings for `minimum`/`maximum`, the `name` format, a query parameter is a
 list of values. The problem reported is the first found, worded as Nova
@@ -13,7 +14,7 @@ minimum of 1". A failure is Nova's 400 badRequest.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
@@ -305,3 +306,20 @@ def keypair_query(version: Version, paged: bool = False) -> Schema:
     if paged and version >= V2_35:
         props.update(_PAGES)
     return _query(props, strict=version >= V2_75)
+
+
+# Nova's _common_quota: -1 (unlimited) to its db MAX_INT
+QUOTA: Schema = {
+    "type": ["integer", "string"],
+    "pattern": "^-?[0-9]+$",
+    "minimum": -1,
+    "maximum": 0x7FFFFFFF,
+}
+
+
+def quota_update(key: str, resources: Iterable[str], force: bool = False) -> Schema:
+    """A quota set (`force` allowed) or quota class set PUT: `{key: {resource: QUOTA}}`."""
+    props: Schema = {r: QUOTA for r in resources}
+    if force:
+        props["force"] = _BOOLEAN
+    return _only(key, _object(props))

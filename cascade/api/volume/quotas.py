@@ -50,18 +50,18 @@ def over_quota(exc: volume_quotas.OverQuota) -> OverLimit:
     return OverLimit(413, exc.message, {"Retry-After": "0"})
 
 
-async def used(request: Request, project: str) -> quota_core.Usage:
+async def read(request: Request, project: str) -> tuple[dict[str, int], quota_core.Usage]:
+    """The project's limits and what it uses over the pods."""
     request_id = str(request.scope.get("state", {}).get("request_id", ""))
     async with session(request) as db:
-        return await volume_quotas.usage(db, request.app.state.registry, project, request_id)
+        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
+        usage = await volume_quotas.usage(db, request.app.state.registry, project, request_id)
+    return limit, usage
 
 
 async def check_extend(request: Request, new_size: int, grow: int) -> None:
     """An `os-extend` has room in the caller's project, else Cinder's 413."""
-    project = context(request).project_id or ""
-    async with session(request) as db:
-        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
-    usage = await used(request, project)
+    limit, usage = await read(request, context(request).project_id or "")
     try:
         volume_quotas.check_extend(limit, usage.counts, new_size, grow)
     except volume_quotas.OverQuota as exc:
@@ -79,15 +79,12 @@ def _project(request: Request, rule: str) -> str:
 async def show(request: Request) -> Response:
     await negotiated(request)
     project = _project(request, "volume_extension:quotas:show")
-    async with session(request) as db:
-        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
-    values: dict[str, Any] = dict(limit)
     if request.query_params.get("usage", "").lower() in ("true", "1", "yes", "on"):
-        usage = await used(request, project)
-        values = {
-            k: {"limit": v, "in_use": usage.counts.get(k, 0), "reserved": 0}
-            for k, v in limit.items()
-        }
+        limit, usage = await read(request, project)
+        values: dict[str, Any] = quota_core.detail(limit, usage.counts)
+    else:
+        async with session(request) as db:
+            values = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     return reply({"quota_set": {**values, "id": project}})
 
 
@@ -109,7 +106,7 @@ async def update(request: Request) -> Response:
             values = volume_quotas.checked_values(await volume_quotas.keys(db), body)
         except ValueError as exc:
             raise VolumeError(400, str(exc)) from exc
-    usage = await used(request, project)
+    _, usage = await read(request, project)
     for key, value in values.items():
         in_use = usage.counts.get(key, 0)
         if value != volume_quotas.UNLIMITED and value < in_use:
@@ -119,7 +116,7 @@ async def update(request: Request) -> Response:
                 f"usage is {in_use} and the requested limit is {value}.",
             )
     async with session(request) as db:
-        await volume_quotas.update(db, project, values)
+        await quota_core.update(db, volume_quotas.PREFIX, project, values)
         found = await volume_quotas.limits(db, request.app.state.conf.volume, project)
     return reply({"quota_set": found})
 
@@ -128,16 +125,13 @@ async def delete(request: Request) -> Response:
     await negotiated(request)
     authorize(request, "volume_extension:quotas:delete")
     async with session(request) as db:
-        await volume_quotas.reset(db, str(request.path_params["project_id"]))
+        await quota_core.reset(db, volume_quotas.PREFIX, request.path_params["project_id"])
     return reply(None, 200)
 
 
 async def limits(request: Request) -> Response:
     await negotiated(request)
-    project = context(request).project_id or ""
-    async with session(request) as db:
-        limit = await volume_quotas.limits(db, request.app.state.conf.volume, project)
-    usage = await used(request, project)
+    limit, usage = await read(request, context(request).project_id or "")
     absolute = {key: limit[name] for key, name in ABSOLUTE.items()}
     absolute.update({key: usage.counts.get(name, 0) for key, name in TOTALS.items()})
     return reply({"limits": {"rate": [], "absolute": absolute}})
