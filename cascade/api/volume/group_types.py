@@ -22,15 +22,6 @@ from cascade.api.volume.spec_types import Handlers, parse_bool, translated
 from cascade.services import group_types
 
 HANDLERS = Handlers(group_types.GROUP_TYPE, group_types.delete_copies)
-show = HANDLERS.show
-create = HANDLERS.create
-update = HANDLERS.update
-delete = HANDLERS.delete
-specs_index = HANDLERS.specs_index
-specs_create = HANDLERS.specs_create
-spec_show = HANDLERS.spec_show
-spec_update = HANDLERS.spec_update
-spec_delete = HANDLERS.spec_delete
 
 
 @translated

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
+from cascade.api.routing import Declarations, Handler
 from cascade.api.volume.common import authorize, json_body, negotiated, reply, unavailable
 from cascade.api.volume.errors import VolumeError
 from cascade.jobs import queue
@@ -80,6 +81,20 @@ class Handlers(Generic[T]):
     delete_copies: Copies
     deletable: Check[T] | None = None
     push: Push[T] | None = None
+
+    def routes(self, collection: str, index: Handler) -> Declarations:
+        """Its routes: `collection` (listed by `index`), one type, its specs and one spec."""
+        one, specs = collection + "/{type_id}", self.type.specs
+        return {
+            collection: {"GET": index, "POST": self.create},
+            one: {"GET": self.show, "PUT": self.update, "DELETE": self.delete},
+            f"{one}/{specs}": {"GET": self.specs_index, "POST": self.specs_create},
+            f"{one}/{specs}/{{key}}": {
+                "GET": self.spec_show,
+                "PUT": self.spec_update,
+                "DELETE": self.spec_delete,
+            },
+        }
 
     async def allowed(self, request: Request, rule: str) -> None:
         """The microversion (Cinder's 404 below the type's first), then the policy."""
