@@ -121,7 +121,7 @@ ROUTES: Declarations = {
     f"{TYPE}/os-volume-type-access": {"GET": types.access_index},
     f"{TYPE}/action": {"POST": types.action},
     f"{TYPE}/encryption": {"GET": encryption.show, "POST": encryption.create},
-    TYPE + "/encryption/{key}": {"GET": encryption.show_item},
+    TYPE + "/encryption/{key}": {"GET": encryption.show},
     TYPE + "/encryption/{encryption_id}": {"PUT": encryption.update, "DELETE": encryption.delete},
     **group_types.HANDLERS.routes("/group_types", group_types.index),
     "/groups/action": {"POST": creates.group_from_source},
