@@ -115,7 +115,7 @@ ROUTES: Declarations = {
     "/qos-specs/{qos_id}/associations": {"GET": qos.associations},
     "/qos-specs/{qos_id}/associate": {"GET": qos.associate},
     "/qos-specs/{qos_id}/disassociate": {"GET": qos.associate},
-    "/qos-specs/{qos_id}/disassociate_all": {"GET": qos.disassociate_all},
+    "/qos-specs/{qos_id}/disassociate_all": {"GET": qos.associate},
     "/types/default": {"GET": types.show_default},
     **types.HANDLERS.routes("/types", types.index),
     f"{TYPE}/os-volume-type-access": {"GET": types.access_index},
