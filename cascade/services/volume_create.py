@@ -19,6 +19,8 @@ is passed on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,13 +77,20 @@ async def locate(
         raise Refused(404, missing) from None
 
 
+@contextmanager
+def _refused() -> Iterator[None]:
+    """A type's refusal (Cinder's status and message) as the workflow's."""
+    try:
+        yield
+    except volume_types.TypeError_ as exc:
+        raise Refused(exc.status, exc.message) from exc
+
+
 async def named_type(db: AsyncSession, ask: Ask, wanted: str) -> VolumeType:
     """The top type a request names (by name or id; a private one only for projects
     with access), else Cinder's 404."""
-    try:
+    with _refused():
         return await volume_types.by_name_or_id(db, wanted, ask.scope)
-    except volume_types.TypeError_ as exc:
-        raise Refused(exc.status, exc.message) from exc
 
 
 async def volume_type(
@@ -93,10 +102,8 @@ async def volume_type(
         return await named_type(db, ask, str(wanted))
     if any(volume.get(key) for key, _ in TYPED_SOURCES):
         return None
-    try:
+    with _refused():
         return await volume_types.default(db, env.conf.volume.default_volume_type, ask.project)
-    except volume_types.TypeError_ as exc:
-        raise Refused(exc.status, exc.message) from exc
 
 
 async def pod_for(
@@ -215,3 +222,18 @@ async def create_volume(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Crea
     if vtype is not None:
         entity["volume_type"] = await type_in_pod(env, db, ask, pod, vtype)
     return Created(pod, await create_in(env, db, ask, volume_service.VOLUME, pod, body))
+
+
+async def create_group(env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any]) -> Created:
+    """POST /groups's checked body (changed in place to the pod's names), made in the pod
+    its AZ chooses (as a volume's), with the pod's copies of its top group type and
+    volume types (each by name or id; an unknown one is Cinder's 404)."""
+    entity: dict[str, Any] = body["group"]
+    with _refused():
+        gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
+    vtypes = [await named_type(db, ask, str(t)) for t in entity["volume_types"]]
+    pod = await pod_for(env, db, ask, entity, sources=())
+    entity["availability_zone"] = pod.pod_az
+    entity["group_type"] = await type_in_pod(env, db, ask, pod, gtype)
+    entity["volume_types"] = [await type_in_pod(env, db, ask, pod, t) for t in vtypes]
+    return Created(pod, await create_in(env, db, ask, volume_service.GROUP, pod, body))

@@ -118,16 +118,19 @@ async def pod_body(request: Request, pod: Pod, resp: httpx.Response) -> Any:
 async def relay(
     request: Request, pod: Pod, resp: httpx.Response, headers: dict[str, str] | None = None
 ) -> Response:
-    """One pod's answer as the top's (a refusal raised with the pod named): links, AZs and
-    types at the top (`views`), `X-Cascade-Pod` naming the pod, and `headers`."""
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod, headers)
-    found = await shown(request, pod, resp)
+    """One pod's answer as the top's (`answered`), `X-Cascade-Pod` naming the pod, and
+    `headers`."""
+    found = await answered(request, pod, resp, headers)
     return reply(found, resp.status_code, {POD_HEADER: pod.name, **(headers or {})})
 
 
-async def shown(request: Request, pod: Pod, resp: httpx.Response) -> Any:
-    """A pod's JSON answer as the top shows it: links, AZs and types at the top."""
+async def answered(
+    request: Request, pod: Pod, resp: httpx.Response, headers: dict[str, str] | None = None
+) -> Any:
+    """A pod's JSON answer as the top shows it (links, AZs and types at the top: `views`);
+    a refusal raised with the pod named (and `headers`)."""
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, headers)
     found = await pod_body(request, pod, resp)
     async with session(request) as db:
         return await views.shown(db, pod, found)

@@ -23,10 +23,9 @@ from cascade.api.request import session
 from cascade.api.volume import asking
 from cascade.api.volume.common import (
     POD_HEADER,
+    answered,
     json_body,
     negotiated,
-    pod_body,
-    pod_error,
     pod_path,
     project_of,
     relay,
@@ -36,13 +35,7 @@ from cascade.api.volume.common import (
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate, size_of
 from cascade.db.models import Pod
-from cascade.services import (
-    group_types,
-    resources,
-    routings,
-    volume_create,
-    volume_types,
-)
+from cascade.services import resources, routings, volume_create
 from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
@@ -90,9 +83,7 @@ async def volume(request: Request) -> Response:
 
 
 async def group(request: Request) -> Response:
-    """POST /groups (3.13+): 202 with the new group, made in the pod its AZ chooses (as a
-    volume's), with the pod's copies of its top group type and volume types (each by
-    name or id; an unknown one is Cinder's 404)."""
+    """POST /groups (3.13+): 202 with the new group (`volume_create.create_group`)."""
     version = await negotiated(request)
     if version < GROUPS:
         raise VolumeError(404, "The resource could not be found.")
@@ -104,18 +95,8 @@ async def group(request: Request) -> Response:
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
     async with asking.flow(request, version) as (env, db, ask):
-        try:
-            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
-        except volume_types.TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message) from exc
-        vtypes = [await volume_create.named_type(db, ask, str(t)) for t in wanted]
-        pod = await volume_create.pod_for(env, db, ask, entity, sources=())
-        entity["availability_zone"] = pod.pod_az
-        entity["group_type"] = await volume_create.type_in_pod(env, db, ask, pod, gtype)
-        entity["volume_types"] = [
-            await volume_create.type_in_pod(env, db, ask, pod, t) for t in vtypes
-        ]
-    return await create_in(request, volume_service.GROUP, pod, body, version)
+        made = await volume_create.create_group(env, db, ask, body)
+    return await relay(request, made.pod, made.resp)
 
 
 async def group_from_source(request: Request) -> Response:
@@ -176,9 +157,7 @@ async def restore(request: Request) -> Response:
                 "volume of another pod is not supported yet.",
             )
     resp = await send(request, located.pod, version, "POST", pod_path(request), json=body)
-    if resp.status_code >= 400:
-        raise pod_error(resp, located.pod)
-    found = await pod_body(request, located.pod, resp)
+    found = await answered(request, located.pod, resp)
     restored = found.get("restore", {}) if isinstance(found, dict) else {}
     new_volume = restored.get("volume_id") if isinstance(restored, dict) else None
     if new_volume and not entity.get("volume_id"):

@@ -30,13 +30,13 @@ from cascade.api import handlers
 from cascade.api.request import session
 from cascade.api.volume import fanout, views
 from cascade.api.volume.common import (
+    answered,
     caller_for,
     negotiated,
     original_url,
     pod_error,
     project_of,
     reply,
-    shown,
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
@@ -159,7 +159,7 @@ async def index(request: Request) -> Response:
         if marker is not None:
             params.append(("marker", marker))
         resp = await fanout.ask(request, pod, caller, f"/{name}/detail", params)
-        found = await shown(request, pod, resp)
+        found = await answered(request, pod, resp)
         items = [i for i in found.get(name, []) if isinstance(i, dict)]
         return listing.Chunk(items, int(found.get("count", 0) or 0))
 

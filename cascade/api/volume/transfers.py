@@ -18,10 +18,9 @@ from cascade.api.request import context, session
 from cascade.api.volume import fanout
 from cascade.api.volume.common import (
     POD_HEADER,
+    answered,
     json_body,
     negotiated,
-    pod_body,
-    pod_error,
     pod_path,
     project_of,
     relay,
@@ -88,9 +87,7 @@ async def accept(request: Request) -> Response:
     routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
     resp = await send(request, pod, version, "POST", pod_path(request), json=body)
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    found = await pod_body(request, pod, resp)
+    found = await answered(request, pod, resp)
     volume_id = ((found or {}).get("transfer") or {}).get("volume_id")
     async with session(request) as db:
         if volume_id:
