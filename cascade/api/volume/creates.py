@@ -41,7 +41,7 @@ from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
 from cascade.versions import Version
 
-GROUPS = Version(3, 13)
+V3_0, GROUPS = Version(3, 0), Version(3, 13)
 
 
 def _bad(message: str) -> VolumeError:
@@ -55,6 +55,21 @@ def entity_of(body: Any, key: str) -> dict[str, Any]:
         raise _bad(f"{body[key]!r} is not of type 'object'")
     entity: dict[str, Any] = body[key]
     return entity
+
+
+async def asked(
+    request: Request, key: str, since: Version = V3_0, required: str | None = None
+) -> tuple[Version, Any, dict[str, Any]]:
+    """A create's microversion (below `since`: Cinder's 404), body and its object at `key`
+    (Cinder's 400 without one, or without its `required` field)."""
+    version = await negotiated(request)
+    if version < since:
+        raise VolumeError(404, "The resource could not be found.")
+    body = await json_body(request)
+    entity = entity_of(body, key)
+    if required and not entity.get(required):
+        raise _bad(f"'{required}' is a required property")
+    return version, body, entity
 
 
 async def create_in(
@@ -74,9 +89,7 @@ async def create_in(
 
 async def volume(request: Request) -> Response:
     """POST /volumes: 202 with the new volume (`volume_create.create_volume`)."""
-    version = await negotiated(request)
-    body = await json_body(request)
-    entity_of(body, "volume")
+    version, body, _ = await asked(request, "volume")
     async with asking.flow(request, version) as (env, db, ask):
         made = await volume_create.create_volume(env, db, ask, body)
     return await relay(request, made.pod, made.resp)
@@ -84,14 +97,8 @@ async def volume(request: Request) -> Response:
 
 async def group(request: Request) -> Response:
     """POST /groups (3.13+): 202 with the new group (`volume_create.create_group`)."""
-    version = await negotiated(request)
-    if version < GROUPS:
-        raise VolumeError(404, "The resource could not be found.")
-    body = await json_body(request)
-    entity = entity_of(body, "group")
+    version, body, entity = await asked(request, "group", GROUPS, "group_type")
     wanted = entity.get("volume_types")
-    if not entity.get("group_type"):
-        raise _bad("'group_type' is a required property")
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
     async with asking.flow(request, version) as (env, db, ask):
@@ -102,11 +109,7 @@ async def group(request: Request) -> Response:
 async def group_from_source(request: Request) -> Response:
     """POST /groups/action `create-from-src` (3.14+): in the pod of the source group or
     group snapshot; the new group's routing is recorded from the pod's answer."""
-    version = await negotiated(request)
-    if version < Version(3, 14):
-        raise VolumeError(404, "The resource could not be found.")
-    body = await json_body(request)
-    entity = entity_of(body, "create-from-src")
+    version, body, entity = await asked(request, "create-from-src", Version(3, 14))
     named = [key for key, _ in volume_create.GROUP_SOURCES if entity.get(key)]
     if len(named) != 1:
         raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
@@ -123,11 +126,7 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
     assert parent is not None, f"{resource.kind} has no parent"
 
     async def create(request: Request) -> Response:
-        version = await negotiated(request)
-        if version < resource.since:
-            raise VolumeError(404, "The resource could not be found.")
-        body = await json_body(request)
-        entity = entity_of(body, resource.key)
+        version, body, entity = await asked(request, resource.key, resource.since)
         if parent.field not in entity:
             raise _bad(f"'{parent.field}' is a required property")
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
@@ -143,10 +142,8 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
 async def restore(request: Request) -> Response:
     """POST /backups/{id}/restore: in the backup's pod; into a volume of another pod it
     is refused (400) until restores across pods exist."""
-    version = await negotiated(request)
+    version, body, entity = await asked(request, "restore")
     backup_id = request.path_params["backup_id"]
-    body = await json_body(request)
-    entity = entity_of(body, "restore")
     located = await locate(request, volume_service.BACKUP, backup_id, version)
     if entity.get("volume_id"):
         target = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
@@ -171,28 +168,19 @@ async def restore(request: Request) -> Response:
 async def attachment(request: Request) -> Response:
     """POST /attachments (3.27+): made in the volume's pod; for a server of another pod
     it is a 409 naming both pods (nothing is sent to either)."""
-    version = await negotiated(request)
-    body = await json_body(request)
-    entity = entity_of(body, "attachment")
-    if not entity.get("volume_uuid"):
-        raise _bad("'volume_uuid' is a required property")
+    version, body, entity = await asked(request, "attachment", required="volume_uuid")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_uuid"]), version)
     server_id = entity.get("instance_uuid")
     if server_id:
         async with session(request) as db:
             server = await routings.find_top(db, SERVER, str(server_id))
+            server_pod = await db.get(Pod, server.pod_id) if server is not None else None
         if server is not None and server.pod_id != located.pod.id:
-            server_pod = await _pod_name(request, server.pod_id)
+            other = server_pod.name if server_pod is not None else server.pod_id
             raise VolumeError(
                 409,
                 f"Volume {entity['volume_uuid']} is in pod {located.pod.name} and server "
-                f"{server_id} in pod {server_pod}: attaching a volume to a server of another "
+                f"{server_id} in pod {other}: attaching a volume to a server of another "
                 "pod is not supported yet.",
             )
     return await create_in(request, volume_service.ATTACHMENT, located.pod, body, version)
-
-
-async def _pod_name(request: Request, pod_id: str) -> str:
-    async with session(request) as db:
-        pod = await db.get(Pod, pod_id)
-    return pod.name if pod is not None else pod_id

@@ -27,7 +27,7 @@ from cascade.api.volume.common import (
     reply,
     send,
 )
-from cascade.api.volume.creates import create_in, entity_of
+from cascade.api.volume.creates import asked, create_in
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
@@ -41,11 +41,7 @@ def _missing(transfer_id: str) -> VolumeError:
 
 
 async def create(request: Request) -> Response:
-    version = await negotiated(request)
-    body = await json_body(request)
-    entity = entity_of(body, "transfer")
-    if not entity.get("volume_id"):
-        raise VolumeError(400, "'volume_id' is a required property")
+    version, body, entity = await asked(request, "transfer", required="volume_id")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
         request, volume_service.TRANSFER, located.pod, body, version, pod_path(request)
