@@ -19,8 +19,6 @@ is passed on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,33 +75,16 @@ async def locate(
         raise Refused(404, missing) from None
 
 
-@contextmanager
-def _refused() -> Iterator[None]:
-    """A type's refusal (Cinder's status and message) as the workflow's."""
-    try:
-        yield
-    except volume_types.TypeError_ as exc:
-        raise Refused(exc.status, exc.message) from exc
-
-
-async def named_type(db: AsyncSession, ask: Ask, wanted: str) -> VolumeType:
-    """The top type a request names (by name or id; a private one only for projects
-    with access), else Cinder's 404."""
-    with _refused():
-        return await volume_types.by_name_or_id(db, wanted, ask.scope)
-
-
 async def volume_type(
     env: Env, db: AsyncSession, ask: Ask, volume: dict[str, Any]
 ) -> VolumeType | None:
     """The top type a new volume gets (None: its source's, which Cinder gives it)."""
     wanted = volume.get("volume_type")
     if wanted:
-        return await named_type(db, ask, str(wanted))
+        return await volume_types.by_name_or_id(db, str(wanted), ask.scope)
     if any(volume.get(key) for key, _ in TYPED_SOURCES):
         return None
-    with _refused():
-        return await volume_types.default(db, env.conf.volume.default_volume_type, ask.project)
+    return await volume_types.default(db, env.conf.volume.default_volume_type, ask.project)
 
 
 async def pod_for(
@@ -229,9 +210,10 @@ async def create_group(env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any
     its AZ chooses (as a volume's), with the pod's copies of its top group type and
     volume types (each by name or id; an unknown one is Cinder's 404)."""
     entity: dict[str, Any] = body["group"]
-    with _refused():
-        gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
-    vtypes = [await named_type(db, ask, str(t)) for t in entity["volume_types"]]
+    gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
+    vtypes = [
+        await volume_types.by_name_or_id(db, str(t), ask.scope) for t in entity["volume_types"]
+    ]
     pod = await pod_for(env, db, ask, entity, sources=())
     entity["availability_zone"] = pod.pod_az
     entity["group_type"] = await type_in_pod(env, db, ask, pod, gtype)

@@ -17,12 +17,12 @@ from starlette.responses import Response
 
 from cascade.api.request import context, session
 from cascade.api.routing import Declarations, Handler
-from cascade.api.volume.common import authorize, json_body, negotiated, reply, unavailable
+from cascade.api.volume import asking
+from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.jobs import queue
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services.spec_types import SpecType, T, TypeError_, check_specs
+from cascade.services.spec_types import SpecType, T, check_specs
 from cascade.services.volume_type_copies import TypeCopyFailed
 
 P = ParamSpec("P")
@@ -30,14 +30,12 @@ R = TypeVar("R")
 
 
 def translated(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Service refusals in Cinder's body."""
+    """Service refusals in Cinder's body (`asking.refusals`)."""
 
     @functools.wraps(handler)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        async with asking.refusals():
             return await handler(*args, **kwargs)
-        except TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message) from exc
 
     return wrapped
 
@@ -189,8 +187,6 @@ class Handlers(Generic[T]):
                     what = self.type.kind.split("_")[0]
                     raise VolumeError(400, f"Target {what} type is still in use.") from exc
                 raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
-            except PodUnavailable as exc:
-                raise unavailable(exc) from exc
             await db.delete(found)
             await db.commit()
         return reply(None, 202)
