@@ -37,10 +37,13 @@ async def advertised(request: Request) -> tuple[Version, Version]:
     return await microversions.advertised(request, VOLUME)
 
 
-async def negotiated(request: Request) -> Version:
-    """The request's microversion (400/406 as Cinder), and the project id of the URL
-    checked against the token's (Cinder's 400 `Malformed request url`)."""
+async def negotiated(request: Request, since: Version | None = None) -> Version:
+    """The request's microversion (400/406 as Cinder; below `since`, a resource's first:
+    Cinder's 404), and the project id of the URL checked against the token's (Cinder's
+    400 `Malformed request url`)."""
     version = await microversions.negotiated(request, VOLUME)
+    if since is not None and version < since:
+        raise VolumeError(404, "The resource could not be found.")
     in_url = request.scope.get("state", {}).get("volume_project")
     if in_url is not None and in_url != context(request).project_id:
         raise VolumeError(400, "Malformed request url")

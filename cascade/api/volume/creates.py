@@ -1,15 +1,7 @@
 """Creates that place a new object in a pod: volumes, groups, and what is made in its
-parent's pod (snapshots, backups, group snapshots, attachments).
-
-The placing is the `services.volume_create` workflow's: POST /volumes goes to
-the pod of the object it is made from (a snapshot, volume, backup or group; an
-`availability_zone` naming another AZ is a 400), else the AZ given, the
-project's binding's or the configured default chooses the pod as for servers
-(an AZ without a pod is Cinder's 400 `Availability zone '<az>' is invalid.`);
-the body goes on whole, with the AZ and the type rewritten to the pod's own.
-Each create writes its routing intent first; the pod's answer (202) completes
-it with the new id, a refusal removes it and is passed back with the pod named.
-"""
+parent's pod (snapshots, backups, group snapshots, attachments). Where each goes and
+how its routing is written is the `services.volume_create` workflow's; the pod's
+answer (202) comes back as the top's, a refusal with the pod named."""
 
 from __future__ import annotations
 
@@ -41,7 +33,7 @@ from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
 from cascade.versions import Version
 
-V3_0, GROUPS = Version(3, 0), Version(3, 13)
+GROUPS = Version(3, 13)
 
 
 def _bad(message: str) -> VolumeError:
@@ -58,13 +50,11 @@ def entity_of(body: Any, key: str) -> dict[str, Any]:
 
 
 async def asked(
-    request: Request, key: str, since: Version = V3_0, required: str | None = None
+    request: Request, key: str, since: Version | None = None, required: str | None = None
 ) -> tuple[Version, Any, dict[str, Any]]:
     """A create's microversion (below `since`: Cinder's 404), body and its object at `key`
     (Cinder's 400 without one, or without its `required` field)."""
-    version = await negotiated(request)
-    if version < since:
-        raise VolumeError(404, "The resource could not be found.")
+    version = await negotiated(request, since)
     body = await json_body(request)
     entity = entity_of(body, key)
     if required and not entity.get(required):

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume.common import reply
+from cascade.api.volume.common import negotiated, reply
 from cascade.api.volume.lists import sort_of
 from cascade.api.volume.spec_types import Handlers, parse_bool, translated
 from cascade.services import group_types
@@ -28,7 +28,7 @@ HANDLERS = Handlers(group_types.GROUP_TYPE, group_types.delete_copies)
 async def index(request: Request) -> Response:
     """GET /group_types: the public ones (admins: by `is_public`, true by default, `None`
     for all), sorted by `sort` (Cinder's default: created_at, id)."""
-    await HANDLERS.check_version(request)
+    await negotiated(request, group_types.GROUP_TYPE.since)
     raw = request.query_params.get("is_public")
     public = True if raw is None else parse_bool(raw, "is_public")
     admin = context(request).is_admin

@@ -100,14 +100,12 @@ async def _pods(request: Request) -> list[Pod]:
 
 async def index(request: Request) -> Response:
     """GET /<collection> and /<collection>/detail: 200 with the merged page."""
-    version = await negotiated(request)
     collection = request.url.path.rstrip("/").split("/")
     detail = collection[-1] == "detail"
     name = collection[-2] if detail else collection[-1]
     resource = volume_service.LISTED[name]
     kind = resource.kind
-    if version < resource.since:
-        raise VolumeError(404, "The resource could not be found.")
+    version = await negotiated(request, resource.since)
     asked = handlers.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
     offset = handlers.int_param("offset", request.query_params.get("offset")) or 0

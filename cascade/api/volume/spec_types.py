@@ -96,13 +96,8 @@ class Handlers(Generic[T]):
 
     async def allowed(self, request: Request, rule: str) -> None:
         """The microversion (Cinder's 404 below the type's first), then the policy."""
-        await self.check_version(request)
+        await negotiated(request, self.type.since)
         authorize(request, rule)
-
-    async def check_version(self, request: Request) -> None:
-        """The negotiated microversion is the type's first or later, else Cinder's 404."""
-        if await negotiated(request) < self.type.since:
-            raise VolumeError(404, "The resource could not be found.")
 
     async def found(self, db: AsyncSession, request: Request) -> T:
         return await self.type.get(db, request.path_params["type_id"], None)
@@ -132,7 +127,7 @@ class Handlers(Generic[T]):
     async def show(self, request: Request) -> Response:
         """GET /{id}: the type if the caller may use it (a private one: admins and, for
         a volume type, the projects given access), else 404."""
-        await self.check_version(request)
+        await negotiated(request, self.type.since)
         type_id = request.path_params["type_id"]
         if type_id == "default" and self.type.no_default:
             raise VolumeError(404, self.type.no_default)
