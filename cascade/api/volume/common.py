@@ -68,11 +68,6 @@ def caller_for(request: Request, version: Version) -> pod_volume.Caller:
     return pod_volume.Caller(context(request).token, str(version), str(request_id))
 
 
-def top_root(request: Request) -> str:
-    """What the top's links start with (the pods' `<root>/v3/...` become `<this>v3/...`)."""
-    return str(request.base_url).rstrip("/") + "/volume/"
-
-
 def unavailable(exc: PodUnavailable) -> VolumeError:
     return VolumeError(
         503, f"The block storage service of pod {exc.pod} is unavailable: {exc.reason}"
@@ -108,7 +103,7 @@ async def pod_body(request: Request, pod: Pod, resp: httpx.Response) -> Any:
         return None
     root = await pod_volume.root(request.app.state.registry, pod)
     project = request.scope.get("state", {}).get("volume_project")
-    top = top_root(request)
+    top = str(request.base_url).rstrip("/") + "/volume/"  # the pods' <root> at the top
     moved = {root + "v3/": f"{top}v3/{project}/" if project else f"{top}v3/"}
     moved[root] = f"{top}{project}/" if project else top
     pattern = re.compile(r'(?<!\\)"(' + "|".join(re.escape(k) for k in moved) + ")")
