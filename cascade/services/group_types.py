@@ -62,12 +62,6 @@ GROUP_TYPE = SpecType(
 )
 
 
-async def by_name_or_id(db: AsyncSession, wanted: str, admin: bool) -> GroupType:
-    """By id, else by name (as Cinder takes a group's `group_type`); a private one is an
-    admin's only."""
-    return await GROUP_TYPE.by_name_or_id(db, wanted, None if admin else "")
-
-
 async def listing(
     db: AsyncSession, is_public: bool | None, keys: list[str], dirs: list[str]
 ) -> list[GroupType]:

@@ -210,7 +210,8 @@ async def create_group(env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any
     its AZ chooses (as a volume's), with the pod's copies of its top group type and
     volume types (each by name or id; an unknown one is Cinder's 404)."""
     entity: dict[str, Any] = body["group"]
-    gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
+    scope = None if ask.ctx.is_admin else ""  # a private group type is an admin's only
+    gtype = await group_types.GROUP_TYPE.by_name_or_id(db, str(entity["group_type"]), scope)
     vtypes = [
         await volume_types.by_name_or_id(db, str(t), ask.scope) for t in entity["volume_types"]
     ]
