@@ -130,8 +130,6 @@ async def type_in_pod(
     """The pod's copy of a top volume or group type, made now if needed: its id there
     (a pod's refusal keeps its status, named)."""
     try:
-        if isinstance(top, GroupType):
-            return await group_types.ensure_in_pod(db, env.registry, pod, top, ask.request_id)
         return await volume_type_copies.ensure_in_pod(db, env.registry, pod, top, ask.request_id)
     except volume_type_copies.TypeCopyFailed as exc:
         raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
