@@ -33,17 +33,13 @@ class Caller(client.Caller):
         return {"OpenStack-API-Version": f"volume {self.version}"}
 
 
-def root_of(endpoint_url: str) -> str:
-    """What Cinder's links start with: the endpoint without its `/v3...` part."""
-    return client.api_root(endpoint_url, "/v3")
-
-
 async def root(registry: PodRegistry, pod: Pod) -> str:
-    """The pod's Cinder root (`http://host:port/`), from the catalog (503-worthy if none)."""
+    """The pod's Cinder root (`http://host:port/`: what its links start with, the catalog's
+    endpoint without its `/v3...` part; 503-worthy if there is none)."""
     found = await registry.endpoints(pod.region_name)
     for kind in CATALOG_TYPES:
         if kind in found:
-            return root_of(found[kind])
+            return client.api_root(found[kind], "/v3")
     raise PodUnavailable(
         pod.name, SERVICE, f"no block-storage endpoint in region {pod.region_name}"
     )

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import GroupType, VolumeType, VolumeTypeAccess
 from cascade.services.copies import now
+from cascade.services.workflow import Refused
 from cascade.versions import Version
 
 DEFAULT = "__DEFAULT__"  # the default volume type, made with the database
@@ -32,13 +33,8 @@ T = TypeVar("T", VolumeType, GroupType)
 V3_0 = Version(3, 0)
 
 
-class TypeError_(Exception):
+class TypeError_(Refused):
     """A refusal with Cinder's status and message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def check_specs(specs: Any) -> dict[str, str]:

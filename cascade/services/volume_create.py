@@ -75,28 +75,16 @@ async def locate(
         raise Refused(404, missing) from None
 
 
-async def named_type(db: AsyncSession, ask: Ask, wanted: str) -> VolumeType:
-    """The top type a request names (by name or id; a private one only for projects
-    with access), else Cinder's 404."""
-    try:
-        return await volume_types.by_name_or_id(db, wanted, ask.scope)
-    except volume_types.TypeError_ as exc:
-        raise Refused(exc.status, exc.message) from exc
-
-
 async def volume_type(
     env: Env, db: AsyncSession, ask: Ask, volume: dict[str, Any]
 ) -> VolumeType | None:
     """The top type a new volume gets (None: its source's, which Cinder gives it)."""
     wanted = volume.get("volume_type")
     if wanted:
-        return await named_type(db, ask, str(wanted))
+        return await volume_types.by_name_or_id(db, str(wanted), ask.scope)
     if any(volume.get(key) for key, _ in TYPED_SOURCES):
         return None
-    try:
-        return await volume_types.default(db, env.conf.volume.default_volume_type, ask.project)
-    except volume_types.TypeError_ as exc:
-        raise Refused(exc.status, exc.message) from exc
+    return await volume_types.default(db, env.conf.volume.default_volume_type, ask.project)
 
 
 async def pod_for(
@@ -142,8 +130,6 @@ async def type_in_pod(
     """The pod's copy of a top volume or group type, made now if needed: its id there
     (a pod's refusal keeps its status, named)."""
     try:
-        if isinstance(top, GroupType):
-            return await group_types.ensure_in_pod(db, env.registry, pod, top, ask.request_id)
         return await volume_type_copies.ensure_in_pod(db, env.registry, pod, top, ask.request_id)
     except volume_type_copies.TypeCopyFailed as exc:
         raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
@@ -215,3 +201,20 @@ async def create_volume(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Crea
     if vtype is not None:
         entity["volume_type"] = await type_in_pod(env, db, ask, pod, vtype)
     return Created(pod, await create_in(env, db, ask, volume_service.VOLUME, pod, body))
+
+
+async def create_group(env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any]) -> Created:
+    """POST /groups's checked body (changed in place to the pod's names), made in the pod
+    its AZ chooses (as a volume's), with the pod's copies of its top group type and
+    volume types (each by name or id; an unknown one is Cinder's 404)."""
+    entity: dict[str, Any] = body["group"]
+    scope = None if ask.ctx.is_admin else ""  # a private group type is an admin's only
+    gtype = await group_types.GROUP_TYPE.by_name_or_id(db, str(entity["group_type"]), scope)
+    vtypes = [
+        await volume_types.by_name_or_id(db, str(t), ask.scope) for t in entity["volume_types"]
+    ]
+    pod = await pod_for(env, db, ask, entity, sources=())
+    entity["availability_zone"] = pod.pod_az
+    entity["group_type"] = await type_in_pod(env, db, ask, pod, gtype)
+    entity["volume_types"] = [await type_in_pod(env, db, ask, pod, t) for t in vtypes]
+    return Created(pod, await create_in(env, db, ask, volume_service.GROUP, pod, body))

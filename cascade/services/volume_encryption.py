@@ -8,18 +8,20 @@ fields given. Errors carry Cinder's status and message (`TypeError_`).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from cascade.db.models import VolumeType
+from cascade.services.copies import now
 from cascade.services.volume_types import TypeError_
 
 FIELDS = ("provider", "control_location", "cipher", "key_size")
 LOCATIONS = ("front-end", "back-end")
+# what Cinder's create answers with
+ANSWER = ("volume_type_id", "encryption_id", "provider", "control_location", "cipher", "key_size")
 
 
 def _stamp() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return now().isoformat(timespec="microseconds")
 
 
 def checked(body: Any, create: bool) -> dict[str, Any]:
@@ -54,7 +56,9 @@ def checked(body: Any, create: bool) -> dict[str, Any]:
     return {k: given[k] for k in FIELDS if k in given}
 
 
-def create(vtype: VolumeType, fields: dict[str, Any]) -> dict[str, Any]:
+def create(vtype: VolumeType, body: Any, _: str = "") -> dict[str, Any]:
+    """POST's body made the type's encryption; Cinder's answer (some of its fields)."""
+    fields = checked(body, create=True)
     if vtype.encryption:
         raise TypeError_(400, f"Volume type encryption for type {vtype.id} already exists.")
     vtype.encryption = {
@@ -65,21 +69,25 @@ def create(vtype: VolumeType, fields: dict[str, Any]) -> dict[str, Any]:
         "created_at": _stamp(),
         "updated_at": None,
     }
-    return vtype.encryption
+    return {k: v for k, v in view(vtype).items() if k in ANSWER}
 
 
-def update(vtype: VolumeType, encryption_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def _current(vtype: VolumeType, encryption_id: str) -> dict[str, Any]:
     found = vtype.encryption
     if not found or found.get("encryption_id") != encryption_id:
         raise TypeError_(404, f"Volume type encryption for type {vtype.id} does not exist.")
-    vtype.encryption = {**found, **fields, "updated_at": _stamp()}
+    return found
+
+
+def update(vtype: VolumeType, body: Any, encryption_id: str) -> dict[str, Any]:
+    """PUT's body: the fields given changed (and answered)."""
+    fields = checked(body, create=False)
+    vtype.encryption = {**_current(vtype, encryption_id), **fields, "updated_at": _stamp()}
     return fields
 
 
-def delete(vtype: VolumeType, encryption_id: str) -> None:
-    found = vtype.encryption
-    if not found or found.get("encryption_id") != encryption_id:
-        raise TypeError_(404, f"Volume type encryption for type {vtype.id} does not exist.")
+def delete(vtype: VolumeType, _: Any, encryption_id: str) -> None:
+    _current(vtype, encryption_id)
     vtype.encryption = None
 
 

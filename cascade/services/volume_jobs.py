@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import Job
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.registry import PodRegistry
-from cascade.services import group_types, volume_type_copies
+from cascade.services import volume_type_copies
 
 SYNC = "volume_type.sync"
 QOS_SYNC = "qos_specs.sync"
@@ -41,6 +41,6 @@ def _syncing(
 for _job, _sync in (
     (SYNC, volume_type_copies.sync),
     (QOS_SYNC, volume_type_copies.sync_qos),
-    (GROUP_TYPE_SYNC, group_types.sync),
+    (GROUP_TYPE_SYNC, volume_type_copies.sync_group),
 ):
     handler(_job)(_syncing(_sync))

@@ -1,4 +1,4 @@
-"""Copies of top volume types and QoS specs in the pods' Cinder (no HTTP types here).
+"""Copies of top volume types, group types and QoS specs in the pods' Cinder (no HTTP).
 
 A pod gets a copy of a top volume type the first time a volume there needs it
 (`ensure_in_pod`, on the `copies` protocol), made with Cascade's service token
@@ -21,7 +21,7 @@ from cascade.db.models import GroupType, Pod, QosSpecs, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
-from cascade.services import copies, volume_encryption, volume_qos, volume_types
+from cascade.services import copies, group_types, volume_encryption, volume_qos, volume_types
 from cascade.services.copies import PREFIX, PodAPI
 
 VERSION = "3.0"
@@ -208,6 +208,43 @@ class QosCopy(CinderCopy[QosSpecs]):
             await api.send("PUT", f"/qos-specs/{bottom}/delete_keys", (202,), json=body)
 
 
+class GroupTypeCopy(CinderCopy[GroupType]):
+    """A top group type's copy in a pod's Cinder (`copies.Kind`): the top's specs and
+    visibility (its name and description stay the copy's own: `cascade-<id>`, the top
+    name)."""
+
+    resource = group_types.KIND
+    path = "/group_types"
+    key = "group_type"
+    made = 202
+    version = group_types.MICROVERSION
+
+    def fields(self, top: GroupType) -> dict[str, Any]:
+        return {
+            "name": self.name(top),
+            "description": top.name,
+            "group_specs": dict(top.group_specs or {}),
+            "is_public": top.is_public,
+        }
+
+    async def converge(
+        self, api: Cinder, top: GroupType, copy: dict[str, Any], fresh: bool
+    ) -> None:
+        path = f"/group_types/{copy['id']}"
+        if fresh:
+            return
+        shown = (await api.send("GET", path, (200,))).json()["group_type"]
+        if shown.get("is_public") != top.is_public:
+            body = {"group_type": {"is_public": top.is_public}}
+            await api.send("PUT", path, (200,), json=body)
+        have = shown.get("group_specs") or {}
+        want = dict(top.group_specs or {})
+        if any(have.get(k) != v for k, v in want.items()):
+            await api.send("POST", f"{path}/group_specs", (202,), json={"group_specs": want})
+        for key in sorted(set(have) - set(want)):
+            await api.send("DELETE", f"{path}/group_specs/{key}", (202, 404))
+
+
 async def qos_in_pod(db: AsyncSession, api: Cinder, qos_id: str | None) -> str | None:
     """The pod's copy of top QoS specs `qos_id`, made or brought in line with the top
     now; None for none."""
@@ -227,11 +264,19 @@ async def _kind(db: AsyncSession, vtype: VolumeType, **changes: Any) -> VolumeTy
 
 
 async def ensure_in_pod(
-    db: AsyncSession, registry: PodRegistry, pod: Pod, vtype: VolumeType, request_id: str = ""
+    db: AsyncSession,
+    registry: PodRegistry,
+    pod: Pod,
+    top: VolumeType | GroupType,
+    request_id: str = "",
 ) -> str:
-    """The pod's id of its copy of `vtype`, made (or adopted) now if there is none."""
-    kind = await _kind(db, vtype)
-    return await copies.ensure(db, cinder(registry, pod, request_id), kind, vtype, vtype.id)
+    """The pod's id of its copy of a top volume or group type, made (or adopted) now if
+    there is none."""
+    if isinstance(top, GroupType):
+        api = cinder(registry, pod, request_id, group_types.MICROVERSION)
+        return await copies.ensure(db, api, GroupTypeCopy(), top, top.id)
+    kind = await _kind(db, top)
+    return await copies.ensure(db, cinder(registry, pod, request_id), kind, top, top.id)
 
 
 async def converged(
@@ -300,3 +345,15 @@ async def sync_qos(db: AsyncSession, registry: PodRegistry, qos_id: str) -> None
         await removed(db, registry, QosCopy(), qos_id)
     else:
         await converged(db, registry, QosCopy(), qos, qos_id)
+
+
+async def sync_group(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
+    """Every copy of the group type brought in line with the top."""
+    gtype = await db.get(GroupType, type_id)
+    if gtype is not None:
+        await converged(db, registry, GroupTypeCopy(), gtype, type_id)
+
+
+async def delete_group_copies(db: AsyncSession, registry: PodRegistry, type_id: str) -> None:
+    """The pods' copies of a group type that goes."""
+    await removed(db, registry, GroupTypeCopy(), type_id)

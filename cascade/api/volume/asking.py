@@ -18,17 +18,6 @@ from cascade.services import volume_create, volume_quotas, workflow
 from cascade.versions import Version
 
 
-def env_of(request: Request) -> workflow.Env:
-    return workflow.Env.of(request.app.state)
-
-
-def ask_of(request: Request, version: Version) -> volume_create.Ask:
-    """Who asks, for the workflow: the caller's pod calls and the request's own id (a
-    client's global request id may repeat)."""
-    local_id = str(request.scope.get("state", {}).get("request_id", ""))
-    return volume_create.Ask(context(request), caller_for(request, version), local_id)
-
-
 @asynccontextmanager
 async def refusals() -> AsyncIterator[None]:
     """The workflow's refusals in Cinder's bodies."""
@@ -46,7 +35,10 @@ async def refusals() -> AsyncIterator[None]:
 async def flow(
     request: Request, version: Version
 ) -> AsyncIterator[tuple[workflow.Env, AsyncSession, volume_create.Ask]]:
-    """What a workflow's step needs (its env, a DB session, who asks), its refusals in
+    """What a workflow's step needs (its env, a DB session, who asks: the caller's pod calls
+    and the request's own id, as a client's global one may repeat), its refusals in
     Cinder's bodies."""
+    local_id = str(request.scope.get("state", {}).get("request_id", ""))
+    ask = volume_create.Ask(context(request), caller_for(request, version), local_id)
     async with refusals(), session(request) as db:
-        yield env_of(request), db, ask_of(request, version)
+        yield workflow.Env.of(request.app.state), db, ask

@@ -37,10 +37,13 @@ async def advertised(request: Request) -> tuple[Version, Version]:
     return await microversions.advertised(request, VOLUME)
 
 
-async def negotiated(request: Request) -> Version:
-    """The request's microversion (400/406 as Cinder), and the project id of the URL
-    checked against the token's (Cinder's 400 `Malformed request url`)."""
+async def negotiated(request: Request, since: Version | None = None) -> Version:
+    """The request's microversion (400/406 as Cinder; below `since`, a resource's first:
+    Cinder's 404), and the project id of the URL checked against the token's (Cinder's
+    400 `Malformed request url`)."""
     version = await microversions.negotiated(request, VOLUME)
+    if since is not None and version < since:
+        raise VolumeError(404, "The resource could not be found.")
     in_url = request.scope.get("state", {}).get("volume_project")
     if in_url is not None and in_url != context(request).project_id:
         raise VolumeError(400, "Malformed request url")
@@ -63,11 +66,6 @@ def caller_for(request: Request, version: Version) -> pod_volume.Caller:
     state = request.scope.get("state", {})
     request_id = state.get("global_request_id") or state.get("request_id", "")
     return pod_volume.Caller(context(request).token, str(version), str(request_id))
-
-
-def top_root(request: Request) -> str:
-    """What the top's links start with (the pods' `<root>/v3/...` become `<this>v3/...`)."""
-    return str(request.base_url).rstrip("/") + "/volume/"
 
 
 def unavailable(exc: PodUnavailable) -> VolumeError:
@@ -105,7 +103,7 @@ async def pod_body(request: Request, pod: Pod, resp: httpx.Response) -> Any:
         return None
     root = await pod_volume.root(request.app.state.registry, pod)
     project = request.scope.get("state", {}).get("volume_project")
-    top = top_root(request)
+    top = str(request.base_url).rstrip("/") + "/volume/"  # the pods' <root> at the top
     moved = {root + "v3/": f"{top}v3/{project}/" if project else f"{top}v3/"}
     moved[root] = f"{top}{project}/" if project else top
     pattern = re.compile(r'(?<!\\)"(' + "|".join(re.escape(k) for k in moved) + ")")
@@ -118,16 +116,19 @@ async def pod_body(request: Request, pod: Pod, resp: httpx.Response) -> Any:
 async def relay(
     request: Request, pod: Pod, resp: httpx.Response, headers: dict[str, str] | None = None
 ) -> Response:
-    """One pod's answer as the top's (a refusal raised with the pod named): links, AZs and
-    types at the top (`views`), `X-Cascade-Pod` naming the pod, and `headers`."""
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod, headers)
-    found = await shown(request, pod, resp)
+    """One pod's answer as the top's (`answered`), `X-Cascade-Pod` naming the pod, and
+    `headers`."""
+    found = await answered(request, pod, resp, headers)
     return reply(found, resp.status_code, {POD_HEADER: pod.name, **(headers or {})})
 
 
-async def shown(request: Request, pod: Pod, resp: httpx.Response) -> Any:
-    """A pod's JSON answer as the top shows it: links, AZs and types at the top."""
+async def answered(
+    request: Request, pod: Pod, resp: httpx.Response, headers: dict[str, str] | None = None
+) -> Any:
+    """A pod's JSON answer as the top shows it (links, AZs and types at the top: `views`);
+    a refusal raised with the pod named (and `headers`)."""
+    if resp.status_code >= 400:
+        raise pod_error(resp, pod, headers)
     found = await pod_body(request, pod, resp)
     async with session(request) as db:
         return await views.shown(db, pod, found)

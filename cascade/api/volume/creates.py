@@ -1,15 +1,7 @@
 """Creates that place a new object in a pod: volumes, groups, and what is made in its
-parent's pod (snapshots, backups, group snapshots, attachments).
-
-The placing is the `services.volume_create` workflow's: POST /volumes goes to
-the pod of the object it is made from (a snapshot, volume, backup or group; an
-`availability_zone` naming another AZ is a 400), else the AZ given, the
-project's binding's or the configured default chooses the pod as for servers
-(an AZ without a pod is Cinder's 400 `Availability zone '<az>' is invalid.`);
-the body goes on whole, with the AZ and the type rewritten to the pod's own.
-Each create writes its routing intent first; the pod's answer (202) completes
-it with the new id, a refusal removes it and is passed back with the pod named.
-"""
+parent's pod (snapshots, backups, group snapshots, attachments). Where each goes and
+how its routing is written is the `services.volume_create` workflow's; the pod's
+answer (202) comes back as the top's, a refusal with the pod named."""
 
 from __future__ import annotations
 
@@ -23,10 +15,9 @@ from cascade.api.request import session
 from cascade.api.volume import asking
 from cascade.api.volume.common import (
     POD_HEADER,
+    answered,
     json_body,
     negotiated,
-    pod_body,
-    pod_error,
     pod_path,
     project_of,
     relay,
@@ -36,13 +27,7 @@ from cascade.api.volume.common import (
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate, size_of
 from cascade.db.models import Pod
-from cascade.services import (
-    group_types,
-    resources,
-    routings,
-    volume_create,
-    volume_types,
-)
+from cascade.services import resources, routings, volume_create
 from cascade.services import routed as routed_service
 from cascade.services import volumes as volume_service
 from cascade.services.servers import SERVER
@@ -64,6 +49,19 @@ def entity_of(body: Any, key: str) -> dict[str, Any]:
     return entity
 
 
+async def asked(
+    request: Request, key: str, since: Version | None = None, required: str | None = None
+) -> tuple[Version, Any, dict[str, Any]]:
+    """A create's microversion (below `since`: Cinder's 404), body and its object at `key`
+    (Cinder's 400 without one, or without its `required` field)."""
+    version = await negotiated(request, since)
+    body = await json_body(request)
+    entity = entity_of(body, key)
+    if required and not entity.get(required):
+        raise _bad(f"'{required}' is a required property")
+    return version, body, entity
+
+
 async def create_in(
     request: Request,
     kind: str,
@@ -81,51 +79,27 @@ async def create_in(
 
 async def volume(request: Request) -> Response:
     """POST /volumes: 202 with the new volume (`volume_create.create_volume`)."""
-    version = await negotiated(request)
-    body = await json_body(request)
-    entity_of(body, "volume")
+    version, body, _ = await asked(request, "volume")
     async with asking.flow(request, version) as (env, db, ask):
         made = await volume_create.create_volume(env, db, ask, body)
     return await relay(request, made.pod, made.resp)
 
 
 async def group(request: Request) -> Response:
-    """POST /groups (3.13+): 202 with the new group, made in the pod its AZ chooses (as a
-    volume's), with the pod's copies of its top group type and volume types (each by
-    name or id; an unknown one is Cinder's 404)."""
-    version = await negotiated(request)
-    if version < GROUPS:
-        raise VolumeError(404, "The resource could not be found.")
-    body = await json_body(request)
-    entity = entity_of(body, "group")
+    """POST /groups (3.13+): 202 with the new group (`volume_create.create_group`)."""
+    version, body, entity = await asked(request, "group", GROUPS, "group_type")
     wanted = entity.get("volume_types")
-    if not entity.get("group_type"):
-        raise _bad("'group_type' is a required property")
     if not isinstance(wanted, list) or not wanted:
         raise _bad("'volume_types' is a required property")
     async with asking.flow(request, version) as (env, db, ask):
-        try:
-            gtype = await group_types.by_name_or_id(db, str(entity["group_type"]), ask.ctx.is_admin)
-        except volume_types.TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message) from exc
-        vtypes = [await volume_create.named_type(db, ask, str(t)) for t in wanted]
-        pod = await volume_create.pod_for(env, db, ask, entity, sources=())
-        entity["availability_zone"] = pod.pod_az
-        entity["group_type"] = await volume_create.type_in_pod(env, db, ask, pod, gtype)
-        entity["volume_types"] = [
-            await volume_create.type_in_pod(env, db, ask, pod, t) for t in vtypes
-        ]
-    return await create_in(request, volume_service.GROUP, pod, body, version)
+        made = await volume_create.create_group(env, db, ask, body)
+    return await relay(request, made.pod, made.resp)
 
 
 async def group_from_source(request: Request) -> Response:
     """POST /groups/action `create-from-src` (3.14+): in the pod of the source group or
     group snapshot; the new group's routing is recorded from the pod's answer."""
-    version = await negotiated(request)
-    if version < Version(3, 14):
-        raise VolumeError(404, "The resource could not be found.")
-    body = await json_body(request)
-    entity = entity_of(body, "create-from-src")
+    version, body, entity = await asked(request, "create-from-src", Version(3, 14))
     named = [key for key, _ in volume_create.GROUP_SOURCES if entity.get(key)]
     if len(named) != 1:
         raise _bad("Either 'group_snapshot_id' or 'source_group_id' must be provided.")
@@ -142,11 +116,7 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
     assert parent is not None, f"{resource.kind} has no parent"
 
     async def create(request: Request) -> Response:
-        version = await negotiated(request)
-        if version < resource.since:
-            raise VolumeError(404, "The resource could not be found.")
-        body = await json_body(request)
-        entity = entity_of(body, resource.key)
+        version, body, entity = await asked(request, resource.key, resource.since)
         if parent.field not in entity:
             raise _bad(f"'{parent.field}' is a required property")
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
@@ -162,10 +132,8 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
 async def restore(request: Request) -> Response:
     """POST /backups/{id}/restore: in the backup's pod; into a volume of another pod it
     is refused (400) until restores across pods exist."""
-    version = await negotiated(request)
+    version, body, entity = await asked(request, "restore")
     backup_id = request.path_params["backup_id"]
-    body = await json_body(request)
-    entity = entity_of(body, "restore")
     located = await locate(request, volume_service.BACKUP, backup_id, version)
     if entity.get("volume_id"):
         target = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
@@ -176,9 +144,7 @@ async def restore(request: Request) -> Response:
                 "volume of another pod is not supported yet.",
             )
     resp = await send(request, located.pod, version, "POST", pod_path(request), json=body)
-    if resp.status_code >= 400:
-        raise pod_error(resp, located.pod)
-    found = await pod_body(request, located.pod, resp)
+    found = await answered(request, located.pod, resp)
     restored = found.get("restore", {}) if isinstance(found, dict) else {}
     new_volume = restored.get("volume_id") if isinstance(restored, dict) else None
     if new_volume and not entity.get("volume_id"):
@@ -192,28 +158,19 @@ async def restore(request: Request) -> Response:
 async def attachment(request: Request) -> Response:
     """POST /attachments (3.27+): made in the volume's pod; for a server of another pod
     it is a 409 naming both pods (nothing is sent to either)."""
-    version = await negotiated(request)
-    body = await json_body(request)
-    entity = entity_of(body, "attachment")
-    if not entity.get("volume_uuid"):
-        raise _bad("'volume_uuid' is a required property")
+    version, body, entity = await asked(request, "attachment", required="volume_uuid")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_uuid"]), version)
     server_id = entity.get("instance_uuid")
     if server_id:
         async with session(request) as db:
             server = await routings.find_top(db, SERVER, str(server_id))
+            server_pod = await db.get(Pod, server.pod_id) if server is not None else None
         if server is not None and server.pod_id != located.pod.id:
-            server_pod = await _pod_name(request, server.pod_id)
+            other = server_pod.name if server_pod is not None else server.pod_id
             raise VolumeError(
                 409,
                 f"Volume {entity['volume_uuid']} is in pod {located.pod.name} and server "
-                f"{server_id} in pod {server_pod}: attaching a volume to a server of another "
+                f"{server_id} in pod {other}: attaching a volume to a server of another "
                 "pod is not supported yet.",
             )
     return await create_in(request, volume_service.ATTACHMENT, located.pod, body, version)
-
-
-async def _pod_name(request: Request, pod_id: str) -> str:
-    async with session(request) as db:
-        pod = await db.get(Pod, pod_id)
-    return pod.name if pod is not None else pod_id

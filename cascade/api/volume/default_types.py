@@ -27,8 +27,7 @@ SINCE = Version(3, 62)
 
 
 async def _allowed(request: Request, rule: str) -> None:
-    if await negotiated(request) < SINCE:
-        raise VolumeError(404, "The resource could not be found.")
+    await negotiated(request, SINCE)
     authorize(request, rule)
 
 

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,29 +18,24 @@ from cascade.api.request import session
 from cascade.api.volume.common import json_body, reply
 from cascade.api.volume.spec_types import synced, translated
 from cascade.api.volume.types import HANDLERS, new_specs
+from cascade.db.models import VolumeType
 from cascade.services import volume_encryption, volume_types
 from cascade.services.volume_jobs import SYNC
 
 RULE = "volume_extension:volume_type_encryption"
-# what Cinder's create answers with
-ANSWER = ("volume_type_id", "encryption_id", "provider", "control_location", "cipher", "key_size")
+R = TypeVar("R")
 
 
 @translated
 async def show(request: Request) -> Response:
+    """GET .../encryption: `{}` or the type's encryption; GET .../encryption/{key}: one
+    field of it (404 when there is none)."""
     await HANDLERS.allowed(request, RULE)
     async with session(request) as db:
         found = await HANDLERS.found(db, request)
-    return reply(volume_encryption.view(found))
-
-
-@translated
-async def show_item(request: Request) -> Response:
-    await HANDLERS.allowed(request, RULE)
-    key = request.path_params["key"]
-    async with session(request) as db:
-        found = await HANDLERS.found(db, request)
-    view = volume_encryption.view(found)
+    view, key = volume_encryption.view(found), request.path_params.get("key")
+    if key is None:
+        return reply(view)
     if key not in view:
         raise volume_types.TypeError_(
             404, f"Volume type encryption for type {found.id} does not exist."
@@ -45,41 +43,35 @@ async def show_item(request: Request) -> Response:
     return reply({key: view[key]})
 
 
-@translated
-async def create(request: Request) -> Response:
+async def _changed(request: Request, change: Callable[[VolumeType, Any, str], R]) -> R:
+    """`change(type, body, encryption_id)` made to the URL's type and taken to the pods'
+    copies before it is committed (a pod whose volumes use the type refuses it, and so
+    does the top); what `change` answers."""
     await HANDLERS.allowed(request, RULE)
-    body = await json_body(request)
+    body = None if request.method == "DELETE" else await json_body(request)
     async with session(request) as db:
         found = await HANDLERS.found(db, request)
-        volume_encryption.create(found, volume_encryption.checked(body, create=True))
+        answer = change(found, body, request.path_params.get("encryption_id", ""))
         await new_specs(request, found, None, volume_encryption.spec(found))
         await db.commit()  # not before the pods' copies took it
-        view = {k: v for k, v in volume_encryption.view(found).items() if k in ANSWER}
     await synced(request, SYNC, found.id)
-    return reply({"encryption": view})
+    return answer
+
+
+@translated
+async def create(request: Request) -> Response:
+    """POST: the type's encryption (400 if it has one); Cinder's fields of it."""
+    return reply({"encryption": await _changed(request, volume_encryption.create)})
 
 
 @translated
 async def update(request: Request) -> Response:
-    await HANDLERS.allowed(request, RULE)
-    body = await json_body(request)
-    async with session(request) as db:
-        found = await HANDLERS.found(db, request)
-        fields = volume_encryption.checked(body, create=False)
-        updated = volume_encryption.update(found, request.path_params["encryption_id"], fields)
-        await new_specs(request, found, None, volume_encryption.spec(found))
-        await db.commit()
-    await synced(request, SYNC, found.id)
-    return reply({"encryption": updated})
+    """PUT .../{encryption_id}: the fields given changed; answers them."""
+    return reply({"encryption": await _changed(request, volume_encryption.update)})
 
 
 @translated
 async def delete(request: Request) -> Response:
-    await HANDLERS.allowed(request, RULE)
-    async with session(request) as db:
-        found = await HANDLERS.found(db, request)
-        volume_encryption.delete(found, request.path_params["encryption_id"])
-        await new_specs(request, found, None, None)
-        await db.commit()
-    await synced(request, SYNC, found.id)
+    """DELETE .../{encryption_id}: 202."""
+    await _changed(request, volume_encryption.delete)
     return reply(None, 202)

@@ -144,9 +144,7 @@ messages = merged("messages", "/messages", newest_first=True)
 
 
 async def summary(request: Request) -> Response:
-    version = await negotiated(request)
-    if version < Version(3, 12):
-        raise VolumeError(404, "The resource could not be found.")
+    version = await negotiated(request, Version(3, 12))
     found, headers = await every_pod(request, version, "/volumes/summary")
     total = {"total_count": 0, "total_size": 0}
     metadata: dict[str, list[str]] = {}

@@ -16,28 +16,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume.common import reply
+from cascade.api.volume.common import negotiated, reply
 from cascade.api.volume.lists import sort_of
 from cascade.api.volume.spec_types import Handlers, parse_bool, translated
-from cascade.services import group_types
+from cascade.services import group_types, volume_type_copies
 
-HANDLERS = Handlers(group_types.GROUP_TYPE, group_types.delete_copies)
-show = HANDLERS.show
-create = HANDLERS.create
-update = HANDLERS.update
-delete = HANDLERS.delete
-specs_index = HANDLERS.specs_index
-specs_create = HANDLERS.specs_create
-spec_show = HANDLERS.spec_show
-spec_update = HANDLERS.spec_update
-spec_delete = HANDLERS.spec_delete
+HANDLERS = Handlers(group_types.GROUP_TYPE, volume_type_copies.delete_group_copies)
 
 
 @translated
 async def index(request: Request) -> Response:
     """GET /group_types: the public ones (admins: by `is_public`, true by default, `None`
     for all), sorted by `sort` (Cinder's default: created_at, id)."""
-    await HANDLERS.check_version(request)
+    await negotiated(request, group_types.GROUP_TYPE.since)
     raw = request.query_params.get("is_public")
     public = True if raw is None else parse_bool(raw, "is_public")
     admin = context(request).is_admin

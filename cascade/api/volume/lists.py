@@ -30,13 +30,13 @@ from cascade.api import handlers
 from cascade.api.request import session
 from cascade.api.volume import fanout, views
 from cascade.api.volume.common import (
+    answered,
     caller_for,
     negotiated,
     original_url,
     pod_error,
     project_of,
     reply,
-    shown,
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
@@ -100,14 +100,12 @@ async def _pods(request: Request) -> list[Pod]:
 
 async def index(request: Request) -> Response:
     """GET /<collection> and /<collection>/detail: 200 with the merged page."""
-    version = await negotiated(request)
     collection = request.url.path.rstrip("/").split("/")
     detail = collection[-1] == "detail"
     name = collection[-2] if detail else collection[-1]
     resource = volume_service.LISTED[name]
     kind = resource.kind
-    if version < resource.since:
-        raise VolumeError(404, "The resource could not be found.")
+    version = await negotiated(request, resource.since)
     asked = handlers.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
     offset = handlers.int_param("offset", request.query_params.get("offset")) or 0
@@ -159,7 +157,7 @@ async def index(request: Request) -> Response:
         if marker is not None:
             params.append(("marker", marker))
         resp = await fanout.ask(request, pod, caller, f"/{name}/detail", params)
-        found = await shown(request, pod, resp)
+        found = await answered(request, pod, resp)
         items = [i for i in found.get(name, []) if isinstance(i, dict)]
         return listing.Chunk(items, int(found.get("count", 0) or 0))
 

@@ -11,6 +11,10 @@ follow by the `qos_specs.sync` and `volume_type.sync` jobs.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,6 +27,8 @@ from cascade.services import volume_qos, volume_types
 from cascade.services.volume_jobs import QOS_SYNC, SYNC
 
 RULE = "volume_extension:qos_specs_manage"
+R = TypeVar("R")
+Change = Callable[[AsyncSession, QosSpecs, Any], Awaitable[R]]
 
 
 async def _allowed(request: Request, action: str) -> None:
@@ -64,25 +70,25 @@ async def create(request: Request) -> Response:
     return reply({"qos_specs": volume_qos.view(made), "links": _links(request, made)})
 
 
-@translated
-async def update(request: Request) -> Response:
-    await _allowed(request, "update")
+async def _keys(request: Request, action: str, change: Change[R]) -> R:
+    """The URL's specs changed by the body (`change`); the pods' copies follow."""
+    await _allowed(request, action)
     body = await json_body(request)
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
-        given = await volume_qos.set_keys(db, found, body)
+        answer = await change(db, found, body)
     await synced(request, QOS_SYNC, found.id)
-    return reply({"qos_specs": given})
+    return answer
+
+
+@translated
+async def update(request: Request) -> Response:
+    return reply({"qos_specs": await _keys(request, "update", volume_qos.set_keys)})
 
 
 @translated
 async def delete_keys(request: Request) -> Response:
-    await _allowed(request, "delete_keys")
-    body = await json_body(request)
-    async with session(request) as db:
-        found = await volume_qos.get(db, request.path_params["qos_id"])
-        await volume_qos.delete_keys(db, found, body)
-    await synced(request, QOS_SYNC, found.id)
+    await _keys(request, "delete_keys", volume_qos.delete_keys)
     return reply(None, 202)
 
 
@@ -116,30 +122,21 @@ async def associations(request: Request) -> Response:
 
 @translated
 async def associate(request: Request) -> Response:
-    """GET .../associate and .../disassociate with `vol_type_id`: 202."""
+    """GET .../associate, .../disassociate (`vol_type_id`) and .../disassociate_all: 202."""
     await _allowed(request, "update")
-    type_id = request.query_params.get("vol_type_id")
-    if not type_id:
+    action = request.url.path.rsplit("/", 1)[-1]
+    type_id = None if action == "disassociate_all" else request.query_params.get("vol_type_id")
+    if not type_id and action != "disassociate_all":
         raise VolumeError(400, "Volume Type id must not be None.")
+    change = volume_qos.associate if action == "associate" else volume_qos.disassociate
     async with session(request) as db:
         found = await volume_qos.get(db, request.path_params["qos_id"])
-        vtype = await volume_types.get(db, type_id, None)
-        if request.url.path.endswith("/disassociate"):
-            await volume_qos.disassociate(db, found, vtype)
+        if type_id:
+            types = [await volume_types.get(db, type_id, None)]
         else:
-            await volume_qos.associate(db, found, vtype)
-    await synced(request, SYNC, vtype.id)
-    return reply(None, 202)
-
-
-@translated
-async def disassociate_all(request: Request) -> Response:
-    await _allowed(request, "update")
-    async with session(request) as db:
-        found = await volume_qos.get(db, request.path_params["qos_id"])
-        types = await volume_qos.types_of(db, found.id)
+            types = await volume_qos.types_of(db, found.id)
         for vtype in types:
-            await volume_qos.disassociate(db, found, vtype)
+            await change(db, found, vtype)
     for vtype in types:
         await synced(request, SYNC, vtype.id)
     return reply(None, 202)

@@ -47,9 +47,7 @@ def handler(resource: resources.Resource) -> Handler:
     microversion, Cinder's 404): the pod's answer, as the top's."""
 
     async def forward(request: Request) -> Response:
-        version = await negotiated(request)
-        if version < resource.since:
-            raise VolumeError(404, "The resource could not be found.")
+        version = await negotiated(request, resource.since)
         kind, object_id = resource.kind, request.path_params["object_id"]
         rest = f"/{request.path_params['rest']}" if request.path_params.get("rest") else ""
         located = await locate(request, kind, object_id, version)

@@ -93,7 +93,6 @@ def _routed_collections() -> Declarations:
 
 
 TYPE = "/types/{type_id}"
-GROUP_TYPE = "/group_types/{type_id}"
 ROUTES: Declarations = {
     "/os-availability-zone": {"GET": zones.index},
     "/backups/{backup_id}/restore": {"POST": creates.restore},
@@ -116,29 +115,15 @@ ROUTES: Declarations = {
     "/qos-specs/{qos_id}/associations": {"GET": qos.associations},
     "/qos-specs/{qos_id}/associate": {"GET": qos.associate},
     "/qos-specs/{qos_id}/disassociate": {"GET": qos.associate},
-    "/qos-specs/{qos_id}/disassociate_all": {"GET": qos.disassociate_all},
-    "/types": {"GET": types.index, "POST": types.create},
+    "/qos-specs/{qos_id}/disassociate_all": {"GET": qos.associate},
     "/types/default": {"GET": types.show_default},
-    TYPE: {"GET": types.show, "PUT": types.update, "DELETE": types.delete},
-    f"{TYPE}/extra_specs": {"GET": types.specs_index, "POST": types.specs_create},
-    TYPE + "/extra_specs/{key}": {
-        "GET": types.spec_show,
-        "PUT": types.spec_update,
-        "DELETE": types.spec_delete,
-    },
+    **types.HANDLERS.routes("/types", types.index),
     f"{TYPE}/os-volume-type-access": {"GET": types.access_index},
     f"{TYPE}/action": {"POST": types.action},
     f"{TYPE}/encryption": {"GET": encryption.show, "POST": encryption.create},
-    TYPE + "/encryption/{key}": {"GET": encryption.show_item},
+    TYPE + "/encryption/{key}": {"GET": encryption.show},
     TYPE + "/encryption/{encryption_id}": {"PUT": encryption.update, "DELETE": encryption.delete},
-    "/group_types": {"GET": group_types.index, "POST": group_types.create},
-    GROUP_TYPE: {"GET": group_types.show, "PUT": group_types.update, "DELETE": group_types.delete},
-    f"{GROUP_TYPE}/group_specs": {"GET": group_types.specs_index, "POST": group_types.specs_create},
-    GROUP_TYPE + "/group_specs/{key}": {
-        "GET": group_types.spec_show,
-        "PUT": group_types.spec_update,
-        "DELETE": group_types.spec_delete,
-    },
+    **group_types.HANDLERS.routes("/group_types", group_types.index),
     "/groups/action": {"POST": creates.group_from_source},
     "/default-types": {"GET": default_types.index},
     "/default-types/{project_id}": {

@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
-from cascade.api.volume.common import authorize, json_body, negotiated, reply, unavailable
+from cascade.api.routing import Declarations, Handler
+from cascade.api.volume import asking
+from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.jobs import queue
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services.spec_types import SpecType, T, TypeError_, check_specs
+from cascade.services.spec_types import SpecType, T, check_specs
 from cascade.services.volume_type_copies import TypeCopyFailed
 
 P = ParamSpec("P")
@@ -29,14 +30,12 @@ R = TypeVar("R")
 
 
 def translated(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Service refusals in Cinder's body."""
+    """Service refusals in Cinder's body (`asking.refusals`)."""
 
     @functools.wraps(handler)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        async with asking.refusals():
             return await handler(*args, **kwargs)
-        except TypeError_ as exc:
-            raise VolumeError(exc.status, exc.message) from exc
 
     return wrapped
 
@@ -81,15 +80,24 @@ class Handlers(Generic[T]):
     deletable: Check[T] | None = None
     push: Push[T] | None = None
 
+    def routes(self, collection: str, index: Handler) -> Declarations:
+        """Its routes: `collection` (listed by `index`), one type, its specs and one spec."""
+        one, specs = collection + "/{type_id}", self.type.specs
+        return {
+            collection: {"GET": index, "POST": self.create},
+            one: {"GET": self.show, "PUT": self.update, "DELETE": self.delete},
+            f"{one}/{specs}": {"GET": self.specs_index, "POST": self.specs_create},
+            f"{one}/{specs}/{{key}}": {
+                "GET": self.spec_show,
+                "PUT": self.spec_update,
+                "DELETE": self.spec_delete,
+            },
+        }
+
     async def allowed(self, request: Request, rule: str) -> None:
         """The microversion (Cinder's 404 below the type's first), then the policy."""
-        await self.check_version(request)
+        await negotiated(request, self.type.since)
         authorize(request, rule)
-
-    async def check_version(self, request: Request) -> None:
-        """The negotiated microversion is the type's first or later, else Cinder's 404."""
-        if await negotiated(request) < self.type.since:
-            raise VolumeError(404, "The resource could not be found.")
 
     async def found(self, db: AsyncSession, request: Request) -> T:
         return await self.type.get(db, request.path_params["type_id"], None)
@@ -119,7 +127,7 @@ class Handlers(Generic[T]):
     async def show(self, request: Request) -> Response:
         """GET /{id}: the type if the caller may use it (a private one: admins and, for
         a volume type, the projects given access), else 404."""
-        await self.check_version(request)
+        await negotiated(request, self.type.since)
         type_id = request.path_params["type_id"]
         if type_id == "default" and self.type.no_default:
             raise VolumeError(404, self.type.no_default)
@@ -174,8 +182,6 @@ class Handlers(Generic[T]):
                     what = self.type.kind.split("_")[0]
                     raise VolumeError(400, f"Target {what} type is still in use.") from exc
                 raise VolumeError(exc.status if exc.status < 500 else 502, str(exc)) from exc
-            except PodUnavailable as exc:
-                raise unavailable(exc) from exc
             await db.delete(found)
             await db.commit()
         return reply(None, 202)

@@ -18,17 +18,16 @@ from cascade.api.request import context, session
 from cascade.api.volume import fanout
 from cascade.api.volume.common import (
     POD_HEADER,
+    answered,
     json_body,
     negotiated,
-    pod_body,
-    pod_error,
     pod_path,
     project_of,
     relay,
     reply,
     send,
 )
-from cascade.api.volume.creates import create_in, entity_of
+from cascade.api.volume.creates import asked, create_in
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
@@ -42,11 +41,7 @@ def _missing(transfer_id: str) -> VolumeError:
 
 
 async def create(request: Request) -> Response:
-    version = await negotiated(request)
-    body = await json_body(request)
-    entity = entity_of(body, "transfer")
-    if not entity.get("volume_id"):
-        raise VolumeError(400, "'volume_id' is a required property")
+    version, body, entity = await asked(request, "transfer", required="volume_id")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
         request, volume_service.TRANSFER, located.pod, body, version, pod_path(request)
@@ -88,9 +83,7 @@ async def accept(request: Request) -> Response:
     routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
     resp = await send(request, pod, version, "POST", pod_path(request), json=body)
-    if resp.status_code >= 400:
-        raise pod_error(resp, pod)
-    found = await pod_body(request, pod, resp)
+    found = await answered(request, pod, resp)
     volume_id = ((found or {}).get("transfer") or {}).get("volume_id")
     async with session(request) as db:
         if volume_id:

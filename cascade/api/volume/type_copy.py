@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from cascade.api.volume import asking
 from cascade.db.models import GroupType, Pod, VolumeType
-from cascade.services import volume_create
+from cascade.services import volume_create, volume_types
 from cascade.versions import Version
 
 VERSION = Version(3, 0)
@@ -28,7 +28,7 @@ async def named(request: Request, wanted: str) -> VolumeType:
     """The top type a request names (by name or id; a private one only for projects
     with access), else Cinder's error for it (404)."""
     async with asking.flow(request, VERSION) as (_, db, ask):
-        return await volume_create.named_type(db, ask, wanted)
+        return await volume_types.by_name_or_id(db, wanted, ask.scope)
 
 
 async def retyped(request: Request, pod: Pod, content: bytes) -> bytes:

@@ -64,15 +64,6 @@ async def _deletable(request: Request, db: AsyncSession, vtype: VolumeType) -> N
 
 
 HANDLERS = Handlers(volume_types.TYPE, volume_type_copies.delete_copies, _deletable, new_specs)
-show = HANDLERS.show
-create = HANDLERS.create
-update = HANDLERS.update
-delete = HANDLERS.delete
-specs_index = HANDLERS.specs_index
-specs_create = HANDLERS.specs_create
-spec_show = HANDLERS.spec_show
-spec_update = HANDLERS.spec_update
-spec_delete = HANDLERS.spec_delete
 
 
 @translated
