@@ -54,17 +54,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.limits import check_query
 from cascade.api.compute.services import (
+    admin_calls,
     all_pods,
     answer_error,
     errors_refused,
     host_book,
     listed,
     pod_reply,
-    unqualified,
+    succeeded,
 )
 from cascade.api.compute.versions import advertised, negotiated
 from cascade.api.handlers import authorize, json_body
@@ -102,8 +102,7 @@ async def _versions(request: Request) -> tuple[Version, Version]:
 
 async def _call(request: Request, version: Version, pod_version: Version) -> Call:
     pods = await all_pods(request)
-    request_id = forward.caller_for(request, version).request_id
-    admin = hosts.Admin(request.app.state.registry, str(pod_version), request_id)
+    admin = admin_calls(request, version, pod_version)
     return Call(version, admin, pods, aggregate_service.Numbering(pods))
 
 
@@ -143,14 +142,8 @@ def _top_id(call: Call, pod: Pod, item: dict[str, Any]) -> int | None:
 
 async def _names(request: Request, call: Call, items: list[dict[str, Any]]) -> hosts.HostNames:
     """Host names over every pod, asked only when a name could clash and is shown."""
-    if not any(item.get("hosts") for item in items):
-        return unqualified(call.pods)
-    return await hosts.host_names(call.admin, call.pods, host_book(request))
-
-
-def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
-    body = answer.body if isinstance(answer.body, dict) else {}
-    return [a for a in body.get("aggregates", []) if isinstance(a, dict)]
+    shown = any(item.get("hosts") for item in items)
+    return await hosts.host_names(call.admin, call.pods, host_book(request), shown)
 
 
 # --- GET /os-aggregates and POST /os-aggregates ---
@@ -162,12 +155,12 @@ async def index(request: Request) -> Response:
     check_query(request, (), call.version, since=STRICT_QUERY)
     answers = await call.admin.ask_all(call.pods, "/os-aggregates")
     errors_refused(answers)
-    found = [(a.pod, item) for a in answers if a.ok for item in _items(a)]
+    found = [(a.pod, item) for a in answers for item in hosts.items(a, "aggregates")]
     names = await _names(request, call, [item for _, item in found])
     async with session(request) as db:
         for answer in answers:
             if answer.ok:
-                await aggregate_service.sync(db, answer.pod, _items(answer))
+                await aggregate_service.sync(db, answer.pod, hosts.items(answer, "aggregates"))
     shown = []
     for pod, item in found:
         top = _top_id(call, pod, item)
@@ -214,9 +207,8 @@ async def create(request: Request) -> Response:
     pod = _target(call.pods, wanted.get("availability_zone"))
     if wanted.get("availability_zone") is not None:
         wanted = {**wanted, "availability_zone": pod.pod_az}
-    answer = await call.admin.ask(pod, "POST", "/os-aggregates", body={**body, "aggregate": wanted})
-    if not answer.ok:
-        raise answer_error(answer)
+    body = {**body, "aggregate": wanted}
+    answer = succeeded(await call.admin.ask(pod, "POST", "/os-aggregates", body=body))
     return await _one(request, call, answer)
 
 

@@ -37,9 +37,8 @@ scope. A pod that is down is left out of lists and named in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,8 +54,9 @@ from cascade.api.compute.services import (
     integer_id_refused,
     listed,
     missing,
+    only_pod,
     pod_reply,
-    unqualified,
+    succeeded,
 )
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize
@@ -94,9 +94,7 @@ def _gone() -> ComputeError:
 
 
 def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
-    if not answer.ok or not isinstance(answer.body, dict):
-        return []
-    return [h for h in answer.body.get("hypervisors", []) if isinstance(h, dict)]
+    return hosts.items(answer, "hypervisors")
 
 
 def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
@@ -147,6 +145,8 @@ async def _read(
 ) -> tuple[Found, list[hosts.Answer]]:
     """The hypervisors of `pods` in pod order after `marker`, `size` at most (None: all);
     also the answers that count (the pods the page is read from)."""
+    if size == 0:
+        return [], []
     limit = [("limit", str(size))] if size is not None else []
     if marker is None:
         answers = await admin.ask_all(pods, path, params + limit)
@@ -169,13 +169,6 @@ async def _read(
     errors_refused(answers)
     found = [(a.pod, item) for a in answers for item in _items(a)]
     return (found if size is None else found[:size]), answers
-
-
-def _next(request: Request, detail: bool, last: str) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
-    params.append(("marker", last))
-    path = "v2.1/os-hypervisors/detail" if detail else "v2.1/os-hypervisors"
-    return f"{forward.top_root(request)}{path}?{urlencode(params)}"
 
 
 async def index(request: Request) -> Response:
@@ -205,36 +198,22 @@ async def _list(request: Request, detail: bool) -> Response:
         raise integer_id_refused("Hypervisor", marker, len(every))
     params = [(k, v) for k, v in query.multi_items() if k not in ("limit", "marker")]
     admin = admin_calls(request, version)
-    path = "/os-hypervisors/detail" if detail else "/os-hypervisors"
-    book = host_book(request)
-    found: Found = []
-    answers: list[hosts.Answer] = []
-    names = unqualified([])
+    path = "os-hypervisors/detail" if detail else "os-hypervisors"
+    names = hosts.host_names(admin, every, host_book(request), detail and size != 0)
     if pattern is not None:
         pods, bare = _pattern_pods(every, pattern)
         params = [(k, bare if k == PATTERN else v) for k, v in params]
-        answers, names = await asyncio.gather(
-            admin.ask_all(pods, path, params), _names(admin, every, book, detail)
-        )
+        answers, shown = await asyncio.gather(admin.ask_all(pods, "/" + path, params), names)
         found = _matches(answers, pattern)
-    elif size != 0:
-        (found, answers), names = await asyncio.gather(
-            _read(admin, every, path, params, size, marker),
-            _names(admin, every, book, detail),
+    else:
+        (found, answers), shown = await asyncio.gather(
+            _read(admin, every, "/" + path, params, size, marker), names
         )
-    body: dict[str, Any] = {"hypervisors": [view(item, pod, names) for pod, item in found]}
+    body: dict[str, Any] = {"hypervisors": [view(item, pod, shown) for pod, item in found]}
     if paged and size and len(found) == size:
-        last = str(found[-1][1]["id"])
-        body["hypervisors_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
+        next_link = forward.next_link(request, path, str(found[-1][1]["id"]))
+        body["hypervisors_links"] = [{"rel": "next", "href": next_link}]
     return listed(body, answers)
-
-
-async def _names(
-    admin: hosts.Admin, pods: Sequence[Pod], book: hosts.HostBook, wanted: bool = True
-) -> hosts.HostNames:
-    if not wanted:
-        return unqualified(pods)
-    return await hosts.host_names(admin, pods, book)
 
 
 async def show(request: Request) -> Response:
@@ -262,7 +241,8 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         if not hosts.is_uuid(given):
             raise ComputeError(400, f"Invalid uuid {given}")
         answers, names = await asyncio.gather(
-            admin.ask_all(pods, path, params), _names(admin, pods, host_book(request), detail)
+            admin.ask_all(pods, path, params),
+            hosts.host_names(admin, pods, host_book(request), detail),
         )
         hit = next((a for a in answers if a.ok), None)
         if hit is None:
@@ -273,14 +253,9 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
             int(given)
         except ValueError:
             raise ComputeError(404, not_found) from None
-        if len(pods) > 1:
-            raise integer_id_refused("Hypervisor", given, len(pods))
-        if not pods:
-            raise ComputeError(404, not_found)
-        hit = await admin.ask(pods[0], "GET", path, params=params)
-        if not hit.ok:
-            raise answer_error(hit)
-        names = unqualified(pods)
+        pod = only_pod(pods, "Hypervisor", given, not_found)
+        hit = succeeded(await admin.ask(pod, "GET", path, params=params))
+        names = hosts.HostNames.plain(pods)
     body = hit.body
     if isinstance(body, dict) and isinstance(body.get("hypervisor"), dict):
         body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names)}
