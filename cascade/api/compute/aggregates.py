@@ -72,6 +72,7 @@ from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.services import aggregates as aggregate_service
 from cascade.services import hosts
+from cascade.services.aggregates import Numbering
 from cascade.versions import Version
 
 LOG = logging.getLogger(__name__)
@@ -90,20 +91,19 @@ class Call:
     version: Version
     admin: hosts.Admin
     pods: list[Pod]
-    numbering: aggregate_service.Numbering
+    numbering: Numbering
 
 
-async def _versions(request: Request) -> tuple[Version, Version]:
-    """The request's microversion (400/406 as Nova) and the one the pods are asked at."""
+async def _begin(request: Request, rule: str | None = None) -> Call:
+    """The request's microversion (400/406 as Nova), `rule` authorized, and the pods asked
+    at 2.41 at least where every pod has it."""
     _, high = await advertised(request)
     version = await negotiated(request)
-    return version, max(version, UUID_VIEW) if high >= UUID_VIEW else version
-
-
-async def _call(request: Request, version: Version, pod_version: Version) -> Call:
+    if rule is not None:
+        authorize(request, rule)
     pods = await all_pods(request)
-    admin = admin_calls(request, version, pod_version)
-    return Call(version, admin, pods, aggregate_service.Numbering(pods))
+    asked_at = max(version, UUID_VIEW) if high >= UUID_VIEW else version
+    return Call(version, admin_calls(request, version, asked_at), pods, Numbering(pods))
 
 
 def _not_found(given: str) -> ComputeError:
@@ -271,12 +271,6 @@ async def _one(
     return pod_reply(answer, {"aggregate": view})
 
 
-async def _begin(request: Request, rule: str) -> Call:
-    version, pod_version = await _versions(request)
-    authorize(request, rule)
-    return await _call(request, version, pod_version)
-
-
 async def show(request: Request) -> Response:
     call = await _begin(request, RULE + "show")
     check_query(request, (), call.version, since=STRICT_QUERY)
@@ -344,7 +338,7 @@ async def _pod_host(
 
 
 async def action(request: Request) -> Response:
-    version, pod_version = await _versions(request)
+    call = await _begin(request)
     body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
         raise ComputeError(400, "Malformed request body")
@@ -352,7 +346,6 @@ async def action(request: Request) -> Response:
     if name not in ACTIONS:
         raise ComputeError(400, f"There is no such action: {name}")
     authorize(request, RULE + name)
-    call = await _call(request, version, pod_version)
     given = request.path_params["aggregate_id"]
     pod, _ = _locate(call, given)
     names: hosts.HostNames | None = None
@@ -370,11 +363,10 @@ async def action(request: Request) -> Response:
 
 
 async def images(request: Request) -> Response:
-    version, pod_version = await _versions(request)
-    if version < IMAGES:
+    call = await _begin(request)
+    if call.version < IMAGES:
         raise ComputeError(404, "The resource could not be found.")  # Nova's, before 2.81
     authorize(request, IMAGES_RULE)
-    call = await _call(request, version, pod_version)
     body = await json_body(request)
     given = request.path_params["aggregate_id"]
     answer, _ = await _send(request, call, given, "POST", "/images", body)
