@@ -318,9 +318,7 @@ async def _pod_host(
 ) -> tuple[str, hosts.HostNames]:
     """The pod's name for host `given` (either form), which must be a host of `pod`."""
     found = await hosts.inventory(call.admin, call.pods, host_book(request))
-    own = next(a for a in found.answers if a.pod.id == pod.id)
-    if not own.ok:
-        raise answer_error(own)  # the aggregate's pod is down: 503
+    succeeded(next(a for a in found.answers if a.pod.id == pod.id))  # its pod down: 503
     targets = found.names.resolve(given)
     mine = [host for pod_name, host in targets if pod_name == pod.name]
     if mine:

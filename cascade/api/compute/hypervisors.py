@@ -70,6 +70,7 @@ GONE = Version(2, 88)  # statistics and uptime removed, detail fields trimmed
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 RULE = "os_compute_api:os-hypervisors:"
 PATTERN = "hypervisor_hostname_pattern"
+KEY = "hypervisors"
 # the fields Nova's statistics sums over compute nodes
 STATISTICS = (
     "count",
@@ -91,10 +92,6 @@ Found = list[tuple[Pod, dict[str, Any]]]
 def _gone() -> ComputeError:
     # Nova's answer for a method its microversion removed: a bare 404
     return ComputeError(404, "The resource could not be found.")
-
-
-def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
-    return hosts.items(answer, "hypervisors")
 
 
 def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
@@ -132,7 +129,7 @@ def _matches(answers: list[hosts.Answer], pattern: str) -> Found:
     if answers and all(a.status == 404 for a in answers):
         message = f"No hypervisor matching '{pattern}' could be found."
         raise ComputeError(404, message)
-    return [(a.pod, item) for a in answers for item in _items(a)]
+    return [(a.pod, item) for a in answers for item in hosts.items(a, KEY)]
 
 
 async def _read(
@@ -162,12 +159,12 @@ async def _read(
                 raise missing(f"marker [{marker}] not found.", down)
             raise ComputeError(400, f"marker [{marker}] not found")
         answers = [first[held]]
-        left = None if size is None else size - len(_items(first[held]))
+        left = None if size is None else size - len(hosts.items(first[held], KEY))
         if left is None or left > 0:
             more = [("limit", str(left))] if left is not None else []
             answers += await admin.ask_all(pods[held + 1 :], path, params + more)
     errors_refused(answers)
-    found = [(a.pod, item) for a in answers for item in _items(a)]
+    found = [(a.pod, item) for a in answers for item in hosts.items(a, KEY)]
     return (found if size is None else found[:size]), answers
 
 

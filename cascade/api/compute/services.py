@@ -156,14 +156,13 @@ async def index(request: Request) -> Response:
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
     wanted = set(found.names.resolve(host)) if host else None
-    shown = []
-    for answer in found.answers:
-        for item in hosts.items(answer, "services"):
-            if wanted is not None and (answer.pod.name, item.get("host")) not in wanted:
-                continue
-            if binary and item.get("binary") != binary:
-                continue
-            shown.append(view(item, answer.pod, found.names))
+    shown = [
+        view(item, answer.pod, found.names)
+        for answer in found.answers
+        for item in hosts.items(answer, "services")
+        if (wanted is None or (answer.pod.name, item.get("host")) in wanted)
+        and (not binary or item.get("binary") == binary)
+    ]
     return listed({"services": shown}, found.answers)
 
 
