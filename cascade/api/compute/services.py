@@ -170,10 +170,21 @@ async def update(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "os_compute_api:os-services:update")
     body = await json_body(request)
-    given = request.path_params["service_id"]
+    given = request.path_params["service_id"]  # before 2.53: the action
+    admin = admin_calls(request, version)
+    names: hosts.HostNames | None = None
     if version >= UUID_IDS:
-        return await _update_by_uuid(request, version, given, body)
-    return await _update_by_host(request, version, given, body)
+        pod, found = await _lister(request, admin, given, f"Service {given} could not be found.")
+        sent, names = body, found.names
+    else:
+        pod, sent = await _host_pod(request, admin, body)
+    answer = succeeded(await admin.ask(pod, "PUT", f"/os-services/{given}", body=sent))
+    service = answer.body.get("service") if isinstance(answer.body, dict) else None
+    if isinstance(service, dict) and names is not None:
+        answer.body["service"] = view(service, pod, names)
+    elif isinstance(service, dict) and "host" in service:
+        service["host"] = body["host"]  # Nova echoes the host it was given
+    return pod_reply(answer, answer.body)
 
 
 async def _lister(
@@ -190,22 +201,12 @@ async def _lister(
     return where[0], found
 
 
-async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
-    admin = admin_calls(request, version)
-    pod, found = await _lister(request, admin, given, f"Service {given} could not be found.")
-    answer = succeeded(await admin.ask(pod, "PUT", f"/os-services/{given}", body=body))
-    service = answer.body.get("service") if isinstance(answer.body, dict) else None
-    if isinstance(service, dict):
-        answer.body["service"] = view(service, answer.pod, found.names)
-    return pod_reply(answer, answer.body)
-
-
-async def _update_by_host(request: Request, version: Version, action: str, body: Any) -> Response:
+async def _host_pod(request: Request, admin: hosts.Admin, body: Any) -> tuple[Pod, Any]:
+    """The pod of the body's `host` (either form; 400 when several pods have a bare name)
+    and the body it is sent, with the pod's name for the host."""
     if not isinstance(body, dict) or not isinstance(body.get("host"), str):
         raise ComputeError(400, "'host' is a required property")
-    admin = admin_calls(request, version)
-    pods = await all_pods(request)
-    found = await hosts.inventory(admin, pods, host_book(request))
+    found = await hosts.inventory(admin, await all_pods(request), host_book(request))
     given = body["host"]
     targets = found.names.resolve(given)
     if not targets:
@@ -217,13 +218,7 @@ async def _update_by_host(request: Request, version: Version, action: str, body:
             400, f"Host {given} is the name of a host in several pods: name one of {qualified}."
         )
     pod_name, host = targets[0]
-    pod = next(p for p in pods if p.name == pod_name)
-    path = f"/os-services/{action}"
-    answer = succeeded(await admin.ask(pod, "PUT", path, body={**body, "host": host}))
-    service = answer.body.get("service") if isinstance(answer.body, dict) else None
-    if isinstance(service, dict) and "host" in service:
-        service["host"] = given  # Nova echoes the host it was given
-    return pod_reply(answer, answer.body)
+    return next(a.pod for a in found.answers if a.pod.name == pod_name), {**body, "host": host}
 
 
 async def delete(request: Request) -> Response:
