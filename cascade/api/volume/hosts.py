@@ -254,17 +254,32 @@ async def _shown(request: Request, version: Version, path: str) -> Response:
 # --- manageable volumes and snapshots ------------------------------------------------
 
 
-def _since_manageable(version: Version) -> None:
-    if version < MANAGEABLE:
+async def _begin(request: Request) -> tuple[Version, str]:
+    """The request's microversion and the path a pod is asked (a `/manageable_*` one is
+    Cinder's 404 before 3.8)."""
+    version = await negotiated(request)
+    path = pod_path(request)
+    if path.startswith("/manageable_") and version < MANAGEABLE:
         raise VolumeError(404, "The resource could not be found.")
+    return version, path
+
+
+async def _managed(
+    request: Request, kind: str, required: tuple[str, ...]
+) -> tuple[Any, dict[str, Any]]:
+    """The body of a manage-existing request and its `kind` entity, with `required` keys."""
+    body = await json_body(request)
+    entity = entity_of(body, kind)
+    for key in required:
+        if key not in entity:
+            raise VolumeError(400, f"'{key}' is a required property")
+    return body, entity
 
 
 async def manageable(request: Request) -> Response:
     """GET /manageable_{volumes,snapshots}[/detail]: the pod of `host`, else every
     pod's list merged."""
-    version = await negotiated(request)
-    _since_manageable(version)
-    path = pod_path(request)
+    version, path = await _begin(request)
     name = request.query_params.get("host")
     if name:
         return await _forward(request, version, name, path)
@@ -284,14 +299,8 @@ async def manageable(request: Request) -> Response:
 
 async def manage_volume(request: Request) -> Response:
     """POST /os-volume-manage or /manageable_volumes: made in the pod of `host`."""
-    version = await negotiated(request)
-    path = pod_path(request)
-    if path.startswith("/manageable_"):
-        _since_manageable(version)
-    body = await json_body(request)
-    entity = entity_of(body, "volume")
-    if "ref" not in entity:
-        raise VolumeError(400, "'ref' is a required property")
+    version, path = await _begin(request)
+    body, entity = await _managed(request, "volume", ("ref",))
     name = entity.get("host")
     if not name:
         if version >= CLUSTERED and entity.get("cluster"):
@@ -332,14 +341,7 @@ async def manage_volume(request: Request) -> Response:
 
 async def manage_snapshot(request: Request) -> Response:
     """POST /os-snapshot-manage or /manageable_snapshots: made in the volume's pod."""
-    version = await negotiated(request)
-    path = pod_path(request)
-    if path.startswith("/manageable_"):
-        _since_manageable(version)
-    body = await json_body(request)
-    entity = entity_of(body, "snapshot")
-    for key in ("volume_id", "ref"):
-        if key not in entity:
-            raise VolumeError(400, f"'{key}' is a required property")
+    version, path = await _begin(request)
+    body, entity = await _managed(request, "snapshot", ("volume_id", "ref"))
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(request, volume_service.SNAPSHOT, located.pod, body, version, path)
