@@ -89,9 +89,14 @@ STATISTICS = (
 Found = list[tuple[Pod, dict[str, Any]]]
 
 
-def _gone() -> ComputeError:
-    # Nova's answer for a method its microversion removed: a bare 404
-    return ComputeError(404, "The resource could not be found.")
+async def _begin(request: Request, rule: str, until: Version | None = None) -> Version:
+    """The request's microversion, `RULE + rule` authorized; a route the microversion
+    removed (from `until`) is Nova's bare 404."""
+    version = await negotiated(request)
+    if until is not None and version >= until:
+        raise ComputeError(404, "The resource could not be found.")
+    authorize(request, RULE + rule)
+    return version
 
 
 def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
@@ -177,8 +182,7 @@ async def detail(request: Request) -> Response:
 
 
 async def _list(request: Request, detail: bool) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE + ("list-detail" if detail else "list"))
+    version = await _begin(request, "list-detail" if detail else "list")
     query = request.query_params
     pattern = query.get(PATTERN) if version >= UUID_IDS else None
     if pattern is not None and ("limit" in query or "marker" in query):
@@ -214,16 +218,12 @@ async def _list(request: Request, detail: bool) -> Response:
 
 
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE + "show")
+    version = await _begin(request, "show")
     return await _by_id(request, version, "", detail=True)
 
 
 async def uptime(request: Request) -> Response:
-    version = await negotiated(request)
-    if version >= GONE:
-        raise _gone()
-    authorize(request, RULE + "uptime")
+    version = await _begin(request, "uptime", until=GONE)
     return await _by_id(request, version, "/uptime", detail=False)
 
 
@@ -260,10 +260,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
 
 
 async def statistics(request: Request) -> Response:
-    version = await negotiated(request)
-    if version >= GONE:
-        raise _gone()
-    authorize(request, RULE + "statistics")
+    version = await _begin(request, "statistics", until=GONE)
     answers = await admin_calls(request, version).ask_all(
         await all_pods(request), "/os-hypervisors/statistics"
     )
@@ -286,10 +283,7 @@ async def servers(request: Request) -> Response:
 
 
 async def _by_pattern(request: Request, what: str) -> Response:
-    version = await negotiated(request)
-    if version >= UUID_IDS:
-        raise _gone()
-    authorize(request, RULE + what)
+    version = await _begin(request, what, until=UUID_IDS)
     pattern = request.path_params["pattern"]
     pods, bare = _pattern_pods(await all_pods(request), pattern)
     path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"
