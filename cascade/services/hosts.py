@@ -166,8 +166,8 @@ class HostNames:
         """(pod name, the pod's host name) for a name given back by a client: one pair
         for `<host>@<pod>` or a unique bare name, several for a clashing bare name, none
         for a name no pod has."""
-        host, sep, pod_name = name.rpartition(SEPARATOR)
-        if sep and host and pod_name in self.pod_names:
+        host, pod_name = split_pod(name, self.pod_names)
+        if pod_name is not None:
             return [(pod_name, host)]
         return [(p, name) for p in self.pods_of.get(name, ())]
 

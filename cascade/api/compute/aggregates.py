@@ -175,13 +175,14 @@ def _target(pods: list[Pod], given: Any) -> Pod:
     """The pod a new aggregate goes to, from the top AZ the client gave."""
     if not pods:
         raise ComputeError(503, "No pod is registered: there is nowhere to create the aggregate.")
+    zones = ", ".join(sorted({p.az for p in pods}))
     if given is None:
         if len(pods) == 1:
             return pods[0]
         raise ComputeError(
             400,
             "Cascade needs availability_zone to know which pod the aggregate belongs to: "
-            "give one of " + ", ".join(sorted({p.az for p in pods})) + ".",
+            f"give one of {zones}.",
         )
     if not isinstance(given, str):
         message = (
@@ -191,7 +192,6 @@ def _target(pods: list[Pod], given: Any) -> Pod:
         raise ComputeError(400, message)
     pod = aggregate_service.pod_for_az(pods, given)
     if pod is None:
-        zones = ", ".join(sorted({p.az for p in pods})) or "none: no pod is registered"
         message = f"No pod serves availability zone {given}; the availability zones are {zones}."
         raise ComputeError(400, message)
     return pod
