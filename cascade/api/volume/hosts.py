@@ -133,14 +133,12 @@ async def knowing(
 async def pod_of_host(request: Request, version: Version, host: str) -> Known:
     """The pod whose services include `host`. Cinder finds a backend's service without
     the pool (`h@b#pool` is `h@b`'s), and matches `h` to `h`, `h@*` and `h#*`."""
-    params = [("host", host.partition("#")[0])]
-    return await knowing(
-        request,
-        version,
-        "/os-services",
-        params,
-        lambda body: isinstance(body, dict) and bool(body.get("services")),
-    )
+    backend = host.partition("#")[0]
+
+    def listed(body: Any) -> bool:
+        return isinstance(body, dict) and bool(body.get("services"))
+
+    return await knowing(request, version, "/os-services", [("host", backend)], listed)
 
 
 async def _forward(
