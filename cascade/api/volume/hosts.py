@@ -264,18 +264,6 @@ async def _begin(request: Request) -> tuple[Version, str]:
     return version, path
 
 
-async def _managed(
-    request: Request, kind: str, required: tuple[str, ...]
-) -> tuple[Any, dict[str, Any]]:
-    """The body of a manage-existing request and its `kind` entity, with `required` keys."""
-    body = await json_body(request)
-    entity = entity_of(body, kind)
-    for key in required:
-        if key not in entity:
-            raise VolumeError(400, f"'{key}' is a required property")
-    return body, entity
-
-
 async def manageable(request: Request) -> Response:
     """GET /manageable_{volumes,snapshots}[/detail]: the pod of `host`, else every
     pod's list merged."""
@@ -300,7 +288,10 @@ async def manageable(request: Request) -> Response:
 async def manage_volume(request: Request) -> Response:
     """POST /os-volume-manage or /manageable_volumes: made in the pod of `host`."""
     version, path = await _begin(request)
-    body, entity = await _managed(request, "volume", ("ref",))
+    body = await json_body(request)
+    entity = entity_of(body, "volume")
+    if "ref" not in entity:
+        raise VolumeError(400, "'ref' is a required property")
     name = entity.get("host")
     if not name:
         if version >= CLUSTERED and entity.get("cluster"):
@@ -342,6 +333,10 @@ async def manage_volume(request: Request) -> Response:
 async def manage_snapshot(request: Request) -> Response:
     """POST /os-snapshot-manage or /manageable_snapshots: made in the volume's pod."""
     version, path = await _begin(request)
-    body, entity = await _managed(request, "snapshot", ("volume_id", "ref"))
+    body = await json_body(request)
+    entity = entity_of(body, "snapshot")
+    for key in ("volume_id", "ref"):
+        if key not in entity:
+            raise VolumeError(400, f"'{key}' is a required property")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(request, volume_service.SNAPSHOT, located.pod, body, version, path)
