@@ -22,7 +22,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, Routing
 from cascade.services import routings
+from cascade.services.copies import now
 
 KIND = "aggregate"
 STRIDE = 1_000_000  # a pod's aggregate ids must stay below it to be numbered at the top
@@ -68,10 +68,6 @@ def pod_for_az(pods: Iterable[Pod], az: str) -> Pod | None:
     return next((p for p in serving if p.enabled), serving[0] if serving else None)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _keys(item: Mapping[str, Any]) -> tuple[str, str] | None:
     """(uuid, the pod's id as text) of a pod's aggregate, None without a uuid (before
     2.41) or an integer id."""
@@ -94,13 +90,13 @@ def _update(db: AsyncSession, pod: Pod, row: Routing | None, keys: tuple[str, st
                 bottom_id=bottom,
                 project_id="",  # aggregates belong to no project
                 status="active",
-                created_at=_now(),
+                created_at=now(),
             )
         )
         return True
     if (row.status, row.bottom_id) == ("active", bottom):
         return False
-    row.status, row.bottom_id, row.updated_at = "active", bottom, _now()
+    row.status, row.bottom_id, row.updated_at = "active", bottom, now()
     return True
 
 
@@ -130,7 +126,7 @@ async def sync(db: AsyncSession, pod: Pod, items: Iterable[Mapping[str, Any]]) -
         changed |= _update(db, pod, rows.get(keys[0]), keys)
     for top, row in rows.items():
         if top not in listed and row.status == "active":
-            row.status, row.updated_at = "stale", _now()
+            row.status, row.updated_at = "stale", now()
             changed = True
     if changed:
         await _commit(db)
@@ -160,6 +156,6 @@ async def went_away(db: AsyncSession, pod: Pod, bottom: int) -> None:
     """The pod answered 404 for its aggregate `bottom`: its routing is marked stale."""
     rows = [r for r in await _by_bottom(db, pod, bottom) if r.status != "stale"]
     for row in rows:
-        row.status, row.updated_at = "stale", _now()
+        row.status, row.updated_at = "stale", now()
     if rows:
         await db.commit()

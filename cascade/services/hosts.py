@@ -143,6 +143,11 @@ class HostNames:
     pod_names: frozenset[str]
 
     @classmethod
+    def plain(cls, pods: Iterable[Pod]) -> HostNames:
+        """Names where none needs its pod: every host shown as its pod names it."""
+        return cls({}, frozenset(p.name for p in pods))
+
+    @classmethod
     def of(cls, hosts: dict[str, Iterable[str]]) -> HostNames:
         """From each pod's host names (pod name -> hosts, in pod order)."""
         pods_of: dict[str, list[str]] = {}
@@ -161,8 +166,8 @@ class HostNames:
         """(pod name, the pod's host name) for a name given back by a client: one pair
         for `<host>@<pod>` or a unique bare name, several for a clashing bare name, none
         for a name no pod has."""
-        host, sep, pod_name = name.rpartition(SEPARATOR)
-        if sep and host and pod_name in self.pod_names:
+        host, pod_name = split_pod(name, self.pod_names)
+        if pod_name is not None:
             return [(pod_name, host)]
         return [(p, name) for p in self.pods_of.get(name, ())]
 
@@ -189,11 +194,11 @@ def top_zone(pod: Pod, zone: Any) -> Any:
     return pod.az if zone == pod.pod_az else zone
 
 
-def service_items(answer: Answer) -> list[dict[str, Any]]:
-    """The services of a pod's `GET /os-services` answer (none unless it succeeded)."""
+def items(answer: Answer, key: str) -> list[dict[str, Any]]:
+    """The objects listed under `key` in a pod's answer (none unless it succeeded)."""
     if not answer.ok or not isinstance(answer.body, dict):
         return []
-    return [s for s in answer.body.get("services", []) if isinstance(s, dict)]
+    return [item for item in answer.body.get(key) or [] if isinstance(item, dict)]
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,7 @@ class Inventory:
         """The pod and service whose id is `service_id` (a UUID, from 2.53)."""
         wanted = service_id.lower()
         for answer in self.answers:
-            for item in service_items(answer):
+            for item in items(answer, "services"):
                 if str(item.get("id")).lower() == wanted:
                     return answer.pod, item
         return None
@@ -222,15 +227,18 @@ async def inventory(admin: Admin, pods: Sequence[Pod], book: HostBook) -> Invent
     hosts: dict[str, Iterable[str]] = {}
     for answer in answers:
         if answer.ok:
-            book.remember(answer.pod, (str(s.get("host")) for s in service_items(answer)))
+            book.remember(answer.pod, (str(s.get("host")) for s in items(answer, "services")))
         hosts[answer.pod.name] = book.recall(answer.pod)
     return Inventory(answers, HostNames.of(hosts))
 
 
-async def host_names(admin: Admin, pods: Sequence[Pod], book: HostBook) -> HostNames:
-    """The host names alone; with a single pod no name can clash, so no pod is asked."""
-    if len(pods) <= 1:
-        return HostNames({}, frozenset(p.name for p in pods))
+async def host_names(
+    admin: Admin, pods: Sequence[Pod], book: HostBook, shown: bool = True
+) -> HostNames:
+    """The host names alone; with a single pod no name can clash, and unless a host name
+    is `shown` none matters, so no pod is asked."""
+    if len(pods) <= 1 or not shown:
+        return HostNames.plain(pods)
     return (await inventory(admin, pods, book)).names
 
 

@@ -54,17 +54,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.limits import check_query
 from cascade.api.compute.services import (
+    admin_calls,
     all_pods,
     answer_error,
     errors_refused,
     host_book,
     listed,
     pod_reply,
-    unqualified,
+    succeeded,
 )
 from cascade.api.compute.versions import advertised, negotiated
 from cascade.api.handlers import authorize, json_body
@@ -72,6 +72,7 @@ from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.services import aggregates as aggregate_service
 from cascade.services import hosts
+from cascade.services.aggregates import Numbering
 from cascade.versions import Version
 
 LOG = logging.getLogger(__name__)
@@ -90,21 +91,19 @@ class Call:
     version: Version
     admin: hosts.Admin
     pods: list[Pod]
-    numbering: aggregate_service.Numbering
+    numbering: Numbering
 
 
-async def _versions(request: Request) -> tuple[Version, Version]:
-    """The request's microversion (400/406 as Nova) and the one the pods are asked at."""
+async def _begin(request: Request, rule: str | None = None) -> Call:
+    """The request's microversion (400/406 as Nova), `rule` authorized, and the pods asked
+    at 2.41 at least where every pod has it."""
     _, high = await advertised(request)
     version = await negotiated(request)
-    return version, max(version, UUID_VIEW) if high >= UUID_VIEW else version
-
-
-async def _call(request: Request, version: Version, pod_version: Version) -> Call:
+    if rule is not None:
+        authorize(request, rule)
     pods = await all_pods(request)
-    request_id = forward.caller_for(request, version).request_id
-    admin = hosts.Admin(request.app.state.registry, str(pod_version), request_id)
-    return Call(version, admin, pods, aggregate_service.Numbering(pods))
+    asked_at = max(version, UUID_VIEW) if high >= UUID_VIEW else version
+    return Call(version, admin_calls(request, version, asked_at), pods, Numbering(pods))
 
 
 def _not_found(given: str) -> ComputeError:
@@ -143,14 +142,8 @@ def _top_id(call: Call, pod: Pod, item: dict[str, Any]) -> int | None:
 
 async def _names(request: Request, call: Call, items: list[dict[str, Any]]) -> hosts.HostNames:
     """Host names over every pod, asked only when a name could clash and is shown."""
-    if not any(item.get("hosts") for item in items):
-        return unqualified(call.pods)
-    return await hosts.host_names(call.admin, call.pods, host_book(request))
-
-
-def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
-    body = answer.body if isinstance(answer.body, dict) else {}
-    return [a for a in body.get("aggregates", []) if isinstance(a, dict)]
+    shown = any(item.get("hosts") for item in items)
+    return await hosts.host_names(call.admin, call.pods, host_book(request), shown)
 
 
 # --- GET /os-aggregates and POST /os-aggregates ---
@@ -162,12 +155,12 @@ async def index(request: Request) -> Response:
     check_query(request, (), call.version, since=STRICT_QUERY)
     answers = await call.admin.ask_all(call.pods, "/os-aggregates")
     errors_refused(answers)
-    found = [(a.pod, item) for a in answers if a.ok for item in _items(a)]
+    found = [(a.pod, item) for a in answers for item in hosts.items(a, "aggregates")]
     names = await _names(request, call, [item for _, item in found])
     async with session(request) as db:
         for answer in answers:
             if answer.ok:
-                await aggregate_service.sync(db, answer.pod, _items(answer))
+                await aggregate_service.sync(db, answer.pod, hosts.items(answer, "aggregates"))
     shown = []
     for pod, item in found:
         top = _top_id(call, pod, item)
@@ -182,13 +175,14 @@ def _target(pods: list[Pod], given: Any) -> Pod:
     """The pod a new aggregate goes to, from the top AZ the client gave."""
     if not pods:
         raise ComputeError(503, "No pod is registered: there is nowhere to create the aggregate.")
+    zones = ", ".join(sorted({p.az for p in pods}))
     if given is None:
         if len(pods) == 1:
             return pods[0]
         raise ComputeError(
             400,
             "Cascade needs availability_zone to know which pod the aggregate belongs to: "
-            "give one of " + ", ".join(sorted({p.az for p in pods})) + ".",
+            f"give one of {zones}.",
         )
     if not isinstance(given, str):
         message = (
@@ -198,7 +192,6 @@ def _target(pods: list[Pod], given: Any) -> Pod:
         raise ComputeError(400, message)
     pod = aggregate_service.pod_for_az(pods, given)
     if pod is None:
-        zones = ", ".join(sorted({p.az for p in pods})) or "none: no pod is registered"
         message = f"No pod serves availability zone {given}; the availability zones are {zones}."
         raise ComputeError(400, message)
     return pod
@@ -214,9 +207,8 @@ async def create(request: Request) -> Response:
     pod = _target(call.pods, wanted.get("availability_zone"))
     if wanted.get("availability_zone") is not None:
         wanted = {**wanted, "availability_zone": pod.pod_az}
-    answer = await call.admin.ask(pod, "POST", "/os-aggregates", body={**body, "aggregate": wanted})
-    if not answer.ok:
-        raise answer_error(answer)
+    body = {**body, "aggregate": wanted}
+    answer = succeeded(await call.admin.ask(pod, "POST", "/os-aggregates", body=body))
     return await _one(request, call, answer)
 
 
@@ -279,12 +271,6 @@ async def _one(
     return pod_reply(answer, {"aggregate": view})
 
 
-async def _begin(request: Request, rule: str) -> Call:
-    version, pod_version = await _versions(request)
-    authorize(request, rule)
-    return await _call(request, version, pod_version)
-
-
 async def show(request: Request) -> Response:
     call = await _begin(request, RULE + "show")
     check_query(request, (), call.version, since=STRICT_QUERY)
@@ -332,9 +318,7 @@ async def _pod_host(
 ) -> tuple[str, hosts.HostNames]:
     """The pod's name for host `given` (either form), which must be a host of `pod`."""
     found = await hosts.inventory(call.admin, call.pods, host_book(request))
-    own = next(a for a in found.answers if a.pod.id == pod.id)
-    if not own.ok:
-        raise answer_error(own)  # the aggregate's pod is down: 503
+    succeeded(next(a for a in found.answers if a.pod.id == pod.id))  # its pod down: 503
     targets = found.names.resolve(given)
     mine = [host for pod_name, host in targets if pod_name == pod.name]
     if mine:
@@ -352,7 +336,7 @@ async def _pod_host(
 
 
 async def action(request: Request) -> Response:
-    version, pod_version = await _versions(request)
+    call = await _begin(request)
     body = await json_body(request)
     if not isinstance(body, dict) or len(body) != 1:
         raise ComputeError(400, "Malformed request body")
@@ -360,7 +344,6 @@ async def action(request: Request) -> Response:
     if name not in ACTIONS:
         raise ComputeError(400, f"There is no such action: {name}")
     authorize(request, RULE + name)
-    call = await _call(request, version, pod_version)
     given = request.path_params["aggregate_id"]
     pod, _ = _locate(call, given)
     names: hosts.HostNames | None = None
@@ -378,11 +361,10 @@ async def action(request: Request) -> Response:
 
 
 async def images(request: Request) -> Response:
-    version, pod_version = await _versions(request)
-    if version < IMAGES:
+    call = await _begin(request)
+    if call.version < IMAGES:
         raise ComputeError(404, "The resource could not be found.")  # Nova's, before 2.81
     authorize(request, IMAGES_RULE)
-    call = await _call(request, version, pod_version)
     body = await json_body(request)
     given = request.path_params["aggregate_id"]
     answer, _ = await _send(request, call, given, "POST", "/images", body)

@@ -19,7 +19,6 @@ and named in `X-Cascade-Unavailable-Pods`.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -67,16 +66,13 @@ async def detail(request: Request) -> Response:
     up = _available(pods)
     if hosts.INTERNAL_ZONE in merged:
         up.setdefault(hosts.INTERNAL_ZONE, merged[hosts.INTERNAL_ZONE].available)
-    info: list[dict[str, Any]] = [
+    info = [
         {
             "zoneName": az,
-            "zoneState": {"available": True},
-            "hosts": merged[az].hosts if az in merged else {},
+            "zoneState": {"available": available},
+            "hosts": (merged[az].hosts if az in merged else {}) if available else None,
         }
-        for az in sorted(az for az, available in up.items() if available)
-    ]
-    info += [
-        {"zoneName": az, "zoneState": {"available": False}, "hosts": None}
-        for az in sorted(az for az, available in up.items() if not available)
+        for available in (True, False)
+        for az in sorted(az for az, up_now in up.items() if up_now is available)
     ]
     return listed({"availabilityZoneInfo": info}, answers)

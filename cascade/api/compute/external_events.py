@@ -23,14 +23,14 @@ from starlette.responses import Response
 
 from cascade.api.compute import forward
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.services import answer_error
+from cascade.api.compute.services import admin_calls, answer_error
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
-from cascade.services import hosts, routed
+from cascade.services import routed
 from cascade.services import servers as server_service
 
 RULE = "os_compute_api:os-server-external-events:create"
@@ -66,7 +66,7 @@ async def create(request: Request) -> Response:
             except routed.NotFound:
                 continue
             groups.setdefault(where.pod.id, (where.pod, []))[1].append(n)
-    admin = hosts.Admin(registry, str(version), forward.caller_for(request, version).request_id)
+    admin = admin_calls(request, version)
 
     async def deliver(pod: Pod) -> list[dict[str, Any]]:
         places = groups[pod.id][1]

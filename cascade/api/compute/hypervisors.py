@@ -37,9 +37,8 @@ scope. A pod that is down is left out of lists and named in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,8 +54,9 @@ from cascade.api.compute.services import (
     integer_id_refused,
     listed,
     missing,
+    only_pod,
     pod_reply,
-    unqualified,
+    succeeded,
 )
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize
@@ -70,6 +70,7 @@ GONE = Version(2, 88)  # statistics and uptime removed, detail fields trimmed
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 RULE = "os_compute_api:os-hypervisors:"
 PATTERN = "hypervisor_hostname_pattern"
+KEY = "hypervisors"
 # the fields Nova's statistics sums over compute nodes
 STATISTICS = (
     "count",
@@ -88,15 +89,14 @@ STATISTICS = (
 Found = list[tuple[Pod, dict[str, Any]]]
 
 
-def _gone() -> ComputeError:
-    # Nova's answer for a method its microversion removed: a bare 404
-    return ComputeError(404, "The resource could not be found.")
-
-
-def _items(answer: hosts.Answer) -> list[dict[str, Any]]:
-    if not answer.ok or not isinstance(answer.body, dict):
-        return []
-    return [h for h in answer.body.get("hypervisors", []) if isinstance(h, dict)]
+async def _begin(request: Request, rule: str, until: Version | None = None) -> Version:
+    """The request's microversion, `RULE + rule` authorized; a route the microversion
+    removed (from `until`) is Nova's bare 404."""
+    version = await negotiated(request)
+    if until is not None and version >= until:
+        raise ComputeError(404, "The resource could not be found.")
+    authorize(request, RULE + rule)
+    return version
 
 
 def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def _matches(answers: list[hosts.Answer], pattern: str) -> Found:
     if answers and all(a.status == 404 for a in answers):
         message = f"No hypervisor matching '{pattern}' could be found."
         raise ComputeError(404, message)
-    return [(a.pod, item) for a in answers for item in _items(a)]
+    return [(a.pod, item) for a in answers for item in hosts.items(a, KEY)]
 
 
 async def _read(
@@ -147,6 +147,8 @@ async def _read(
 ) -> tuple[Found, list[hosts.Answer]]:
     """The hypervisors of `pods` in pod order after `marker`, `size` at most (None: all);
     also the answers that count (the pods the page is read from)."""
+    if size == 0:
+        return [], []
     limit = [("limit", str(size))] if size is not None else []
     if marker is None:
         answers = await admin.ask_all(pods, path, params + limit)
@@ -162,20 +164,13 @@ async def _read(
                 raise missing(f"marker [{marker}] not found.", down)
             raise ComputeError(400, f"marker [{marker}] not found")
         answers = [first[held]]
-        left = None if size is None else size - len(_items(first[held]))
+        left = None if size is None else size - len(hosts.items(first[held], KEY))
         if left is None or left > 0:
             more = [("limit", str(left))] if left is not None else []
             answers += await admin.ask_all(pods[held + 1 :], path, params + more)
     errors_refused(answers)
-    found = [(a.pod, item) for a in answers for item in _items(a)]
+    found = [(a.pod, item) for a in answers for item in hosts.items(a, KEY)]
     return (found if size is None else found[:size]), answers
-
-
-def _next(request: Request, detail: bool, last: str) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
-    params.append(("marker", last))
-    path = "v2.1/os-hypervisors/detail" if detail else "v2.1/os-hypervisors"
-    return f"{forward.top_root(request)}{path}?{urlencode(params)}"
 
 
 async def index(request: Request) -> Response:
@@ -187,8 +182,7 @@ async def detail(request: Request) -> Response:
 
 
 async def _list(request: Request, detail: bool) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE + ("list-detail" if detail else "list"))
+    version = await _begin(request, "list-detail" if detail else "list")
     query = request.query_params
     pattern = query.get(PATTERN) if version >= UUID_IDS else None
     if pattern is not None and ("limit" in query or "marker" in query):
@@ -205,49 +199,31 @@ async def _list(request: Request, detail: bool) -> Response:
         raise integer_id_refused("Hypervisor", marker, len(every))
     params = [(k, v) for k, v in query.multi_items() if k not in ("limit", "marker")]
     admin = admin_calls(request, version)
-    path = "/os-hypervisors/detail" if detail else "/os-hypervisors"
-    book = host_book(request)
-    found: Found = []
-    answers: list[hosts.Answer] = []
-    names = unqualified([])
+    path = "os-hypervisors/detail" if detail else "os-hypervisors"
+    names = hosts.host_names(admin, every, host_book(request), detail and size != 0)
     if pattern is not None:
         pods, bare = _pattern_pods(every, pattern)
         params = [(k, bare if k == PATTERN else v) for k, v in params]
-        answers, names = await asyncio.gather(
-            admin.ask_all(pods, path, params), _names(admin, every, book, detail)
-        )
+        answers, shown = await asyncio.gather(admin.ask_all(pods, "/" + path, params), names)
         found = _matches(answers, pattern)
-    elif size != 0:
-        (found, answers), names = await asyncio.gather(
-            _read(admin, every, path, params, size, marker),
-            _names(admin, every, book, detail),
+    else:
+        (found, answers), shown = await asyncio.gather(
+            _read(admin, every, "/" + path, params, size, marker), names
         )
-    body: dict[str, Any] = {"hypervisors": [view(item, pod, names) for pod, item in found]}
+    body: dict[str, Any] = {"hypervisors": [view(item, pod, shown) for pod, item in found]}
     if paged and size and len(found) == size:
-        last = str(found[-1][1]["id"])
-        body["hypervisors_links"] = [{"rel": "next", "href": _next(request, detail, last)}]
+        next_link = forward.next_link(request, path, str(found[-1][1]["id"]))
+        body["hypervisors_links"] = [{"rel": "next", "href": next_link}]
     return listed(body, answers)
 
 
-async def _names(
-    admin: hosts.Admin, pods: Sequence[Pod], book: hosts.HostBook, wanted: bool = True
-) -> hosts.HostNames:
-    if not wanted:
-        return unqualified(pods)
-    return await hosts.host_names(admin, pods, book)
-
-
 async def show(request: Request) -> Response:
-    version = await negotiated(request)
-    authorize(request, RULE + "show")
+    version = await _begin(request, "show")
     return await _by_id(request, version, "", detail=True)
 
 
 async def uptime(request: Request) -> Response:
-    version = await negotiated(request)
-    if version >= GONE:
-        raise _gone()
-    authorize(request, RULE + "uptime")
+    version = await _begin(request, "uptime", until=GONE)
     return await _by_id(request, version, "/uptime", detail=False)
 
 
@@ -262,7 +238,8 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         if not hosts.is_uuid(given):
             raise ComputeError(400, f"Invalid uuid {given}")
         answers, names = await asyncio.gather(
-            admin.ask_all(pods, path, params), _names(admin, pods, host_book(request), detail)
+            admin.ask_all(pods, path, params),
+            hosts.host_names(admin, pods, host_book(request), detail),
         )
         hit = next((a for a in answers if a.ok), None)
         if hit is None:
@@ -273,14 +250,9 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
             int(given)
         except ValueError:
             raise ComputeError(404, not_found) from None
-        if len(pods) > 1:
-            raise integer_id_refused("Hypervisor", given, len(pods))
-        if not pods:
-            raise ComputeError(404, not_found)
-        hit = await admin.ask(pods[0], "GET", path, params=params)
-        if not hit.ok:
-            raise answer_error(hit)
-        names = unqualified(pods)
+        pod = only_pod(pods, "Hypervisor", given, not_found)
+        hit = succeeded(await admin.ask(pod, "GET", path, params=params))
+        names = hosts.HostNames.plain(pods)
     body = hit.body
     if isinstance(body, dict) and isinstance(body.get("hypervisor"), dict):
         body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names)}
@@ -288,10 +260,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
 
 
 async def statistics(request: Request) -> Response:
-    version = await negotiated(request)
-    if version >= GONE:
-        raise _gone()
-    authorize(request, RULE + "statistics")
+    version = await _begin(request, "statistics", until=GONE)
     answers = await admin_calls(request, version).ask_all(
         await all_pods(request), "/os-hypervisors/statistics"
     )
@@ -314,10 +283,7 @@ async def servers(request: Request) -> Response:
 
 
 async def _by_pattern(request: Request, what: str) -> Response:
-    version = await negotiated(request)
-    if version >= UUID_IDS:
-        raise _gone()
-    authorize(request, RULE + what)
+    version = await _begin(request, what, until=UUID_IDS)
     pattern = request.path_params["pattern"]
     pods, bare = _pattern_pods(await all_pods(request), pattern)
     path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"

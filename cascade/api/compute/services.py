@@ -58,19 +58,16 @@ async def all_pods(request: Request) -> list[Pod]:
         return await pod_service.list_all(db)
 
 
-def admin_calls(request: Request, version: Version) -> hosts.Admin:
-    """Calls to the pods as Cascade's service user, for this request."""
+def admin_calls(request: Request, version: Version, asked_at: Version | None = None) -> hosts.Admin:
+    """Calls to the pods as Cascade's service user, for this request (at microversion
+    `asked_at`, else the request's)."""
     caller = forward.caller_for(request, version)
-    return hosts.Admin(request.app.state.registry, str(version), caller.request_id)
+    return hosts.Admin(request.app.state.registry, str(asked_at or version), caller.request_id)
 
 
 def host_book(request: Request) -> hosts.HostBook:
     book: hosts.HostBook = request.app.state.pod_hosts
     return book
-
-
-def down_header(pods: Iterable[Pod]) -> dict[str, str]:
-    return unavailable_header([p.name for p in pods])
 
 
 def errors_refused(answers: Iterable[hosts.Answer], accepted: Collection[int] = ()) -> None:
@@ -83,12 +80,14 @@ def errors_refused(answers: Iterable[hosts.Answer], accepted: Collection[int] = 
 
 def listed(body: Any, answers: Iterable[hosts.Answer]) -> Response:
     """200 with what the pods answered, those that were down named."""
-    return reply(body, headers=down_header(a.pod for a in answers if a.down))
+    return reply(body, headers=unavailable_header([a.pod.name for a in answers if a.down]))
 
 
-def unqualified(pods: Sequence[Pod]) -> hosts.HostNames:
-    """Host names when none needs its pod: every host shown as the pod names it."""
-    return hosts.HostNames({}, frozenset(p.name for p in pods))
+def succeeded(answer: hosts.Answer) -> hosts.Answer:
+    """A pod's answer when it succeeded; its error (`answer_error`) otherwise."""
+    if not answer.ok:
+        raise answer_error(answer)
+    return answer
 
 
 def answer_error(answer: hosts.Answer) -> ComputeError:
@@ -116,6 +115,16 @@ def integer_id_refused(kind: str, given: str, pods: int) -> ComputeError:
         f"name one {kind.lower()} among the {pods} pods. Use microversion 2.53 or later, "
         "where ids are UUIDs.",
     )
+
+
+def only_pod(pods: Sequence[Pod], kind: str, given: str, not_found: str) -> Pod:
+    """The pod an integer id (before 2.53) is asked of: the only one registered (400 with
+    several, 404 `not_found` with none)."""
+    if len(pods) > 1:
+        raise integer_id_refused(kind, given, len(pods))
+    if not pods:
+        raise ComputeError(404, not_found)
+    return pods[0]
 
 
 def pod_reply(answer: hosts.Answer, body: Any) -> Response:
@@ -147,25 +156,35 @@ async def index(request: Request) -> Response:
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
     wanted = set(found.names.resolve(host)) if host else None
-    shown = []
-    for answer in found.answers:
-        for item in hosts.service_items(answer):
-            if wanted is not None and (answer.pod.name, item.get("host")) not in wanted:
-                continue
-            if binary and item.get("binary") != binary:
-                continue
-            shown.append(view(item, answer.pod, found.names))
-    return reply({"services": shown}, headers=down_header(found.down()))
+    shown = [
+        view(item, answer.pod, found.names)
+        for answer in found.answers
+        for item in hosts.items(answer, "services")
+        if (wanted is None or (answer.pod.name, item.get("host")) in wanted)
+        and (not binary or item.get("binary") == binary)
+    ]
+    return listed({"services": shown}, found.answers)
 
 
 async def update(request: Request) -> Response:
     version = await negotiated(request)
     authorize(request, "os_compute_api:os-services:update")
     body = await json_body(request)
-    given = request.path_params["service_id"]
+    given = request.path_params["service_id"]  # before 2.53: the action
+    admin = admin_calls(request, version)
+    names: hosts.HostNames | None = None
     if version >= UUID_IDS:
-        return await _update_by_uuid(request, version, given, body)
-    return await _update_by_host(request, version, given, body)
+        pod, found = await _lister(request, admin, given, f"Service {given} could not be found.")
+        sent, names = body, found.names
+    else:
+        pod, sent = await _host_pod(request, admin, body)
+    answer = succeeded(await admin.ask(pod, "PUT", f"/os-services/{given}", body=sent))
+    service = answer.body.get("service") if isinstance(answer.body, dict) else None
+    if isinstance(service, dict) and names is not None:
+        answer.body["service"] = view(service, pod, names)
+    elif isinstance(service, dict) and "host" in service:
+        service["host"] = body["host"]  # Nova echoes the host it was given
+    return pod_reply(answer, answer.body)
 
 
 async def _lister(
@@ -182,24 +201,12 @@ async def _lister(
     return where[0], found
 
 
-async def _update_by_uuid(request: Request, version: Version, given: str, body: Any) -> Response:
-    admin = admin_calls(request, version)
-    pod, found = await _lister(request, admin, given, f"Service {given} could not be found.")
-    answer = await admin.ask(pod, "PUT", f"/os-services/{given}", body=body)
-    if not answer.ok:
-        raise answer_error(answer)
-    service = answer.body.get("service") if isinstance(answer.body, dict) else None
-    if isinstance(service, dict):
-        answer.body["service"] = view(service, answer.pod, found.names)
-    return pod_reply(answer, answer.body)
-
-
-async def _update_by_host(request: Request, version: Version, action: str, body: Any) -> Response:
+async def _host_pod(request: Request, admin: hosts.Admin, body: Any) -> tuple[Pod, Any]:
+    """The pod of the body's `host` (either form; 400 when several pods have a bare name)
+    and the body it is sent, with the pod's name for the host."""
     if not isinstance(body, dict) or not isinstance(body.get("host"), str):
         raise ComputeError(400, "'host' is a required property")
-    admin = admin_calls(request, version)
-    pods = await all_pods(request)
-    found = await hosts.inventory(admin, pods, host_book(request))
+    found = await hosts.inventory(admin, await all_pods(request), host_book(request))
     given = body["host"]
     targets = found.names.resolve(given)
     if not targets:
@@ -211,14 +218,7 @@ async def _update_by_host(request: Request, version: Version, action: str, body:
             400, f"Host {given} is the name of a host in several pods: name one of {qualified}."
         )
     pod_name, host = targets[0]
-    pod = next(p for p in pods if p.name == pod_name)
-    answer = await admin.ask(pod, "PUT", f"/os-services/{action}", body={**body, "host": host})
-    if not answer.ok:
-        raise answer_error(answer)
-    service = answer.body.get("service") if isinstance(answer.body, dict) else None
-    if isinstance(service, dict) and "host" in service:
-        service["host"] = given  # Nova echoes the host it was given
-    return pod_reply(answer, answer.body)
+    return next(a.pod for a in found.answers if a.pod.name == pod_name), {**body, "host": host}
 
 
 async def delete(request: Request) -> Response:
@@ -232,13 +232,6 @@ async def delete(request: Request) -> Response:
         if not given.lstrip("-").isdigit():
             message = "Invalid input received: id must be an integer"
             raise ComputeError(400, message)
-        pods = await all_pods(request)
-        if len(pods) > 1:
-            raise integer_id_refused("Service", given, len(pods))
-        if not pods:
-            raise ComputeError(404, f"Service {given} not found.")
-        pod = pods[0]
-    answer = await admin.ask(pod, "DELETE", f"/os-services/{given}")
-    if not answer.ok:
-        raise answer_error(answer)
+        pod = only_pod(await all_pods(request), "Service", given, f"Service {given} not found.")
+    answer = succeeded(await admin.ask(pod, "DELETE", f"/os-services/{given}"))
     return pod_reply(answer, None)

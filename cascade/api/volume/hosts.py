@@ -142,10 +142,16 @@ async def pod_of_host(request: Request, version: Version, host: str) -> Known:
 
 
 async def _forward(
-    request: Request, version: Version, known: Known, path: str, content: bytes | None = None
+    request: Request, version: Version, host: str | None, path: str, content: bytes | None = None
 ) -> Response:
-    """The request (its query, `content` as the body) sent to `known.target()`: the pod's
-    answer, as the top's."""
+    """The request (its query, `content` as the body) sent to the pod of `host`
+    (`Known.target`; no host: the first pod): the pod's answer, as the top's."""
+    if host:
+        known = await pod_of_host(request, version, host)
+    else:  # no host to look for (a cluster, or a bad body): the first pod answers it
+        async with session(request) as db:
+            pods = await pod_service.list_all(db)
+        known = Known(pods[0] if pods else None, None)
     pod = known.target()
     resp = await send(
         request,
@@ -184,13 +190,7 @@ async def service_action(request: Request) -> Response:
     except ValueError:
         body = None  # the pod answers Cinder's 400 for the body
     host = body.get("host") if isinstance(body, dict) else None
-    if isinstance(host, str) and host:
-        known = await pod_of_host(request, version, host)
-    else:  # no host to look for (a cluster, or a bad body): the first pod answers it
-        async with session(request) as db:
-            pods = await pod_service.list_all(db)
-        known = Known(pods[0] if pods else None, None)
-    return await _forward(request, version, known, path, content)
+    return await _forward(request, version, host if isinstance(host, str) else None, path, content)
 
 
 async def _log_levels(request: Request, version: Version, path: str, content: bytes) -> Response:
@@ -233,10 +233,7 @@ async def host(request: Request) -> Response:
     if request.method == "PUT":
         # Cinder updates any service's host (a scheduler's too), which GET does not
         # show: the pod is found by its services, as for os-services
-        content = await raw_body(request)
-        return await _forward(
-            request, version, await pod_of_host(request, version, name), path, content
-        )
+        return await _forward(request, version, name, path, await raw_body(request))
     return await _shown(request, version, path)
 
 
@@ -257,20 +254,23 @@ async def _shown(request: Request, version: Version, path: str) -> Response:
 # --- manageable volumes and snapshots ------------------------------------------------
 
 
-def _since_manageable(version: Version) -> None:
-    if version < MANAGEABLE:
+async def _begin(request: Request) -> tuple[Version, str]:
+    """The request's microversion and the path a pod is asked (a `/manageable_*` one is
+    Cinder's 404 before 3.8)."""
+    version = await negotiated(request)
+    path = pod_path(request)
+    if path.startswith("/manageable_") and version < MANAGEABLE:
         raise VolumeError(404, "The resource could not be found.")
+    return version, path
 
 
 async def manageable(request: Request) -> Response:
     """GET /manageable_{volumes,snapshots}[/detail]: the pod of `host`, else every
     pod's list merged."""
-    version = await negotiated(request)
-    _since_manageable(version)
-    path = pod_path(request)
+    version, path = await _begin(request)
     name = request.query_params.get("host")
     if name:
-        return await _forward(request, version, await pod_of_host(request, version, name), path)
+        return await _forward(request, version, name, path)
     key = "manageable-snapshots" if "snapshots" in path else "manageable-volumes"
     answers, headers = await fanout.answers(request, version, path, refusals=True)
     # a 404 is a pod without the cluster asked for; any other refusal is the answer
@@ -287,10 +287,7 @@ async def manageable(request: Request) -> Response:
 
 async def manage_volume(request: Request) -> Response:
     """POST /os-volume-manage or /manageable_volumes: made in the pod of `host`."""
-    version = await negotiated(request)
-    path = pod_path(request)
-    if path.startswith("/manageable_"):
-        _since_manageable(version)
+    version, path = await _begin(request)
     body = await json_body(request)
     entity = entity_of(body, "volume")
     if "ref" not in entity:
@@ -335,10 +332,7 @@ async def manage_volume(request: Request) -> Response:
 
 async def manage_snapshot(request: Request) -> Response:
     """POST /os-snapshot-manage or /manageable_snapshots: made in the volume's pod."""
-    version = await negotiated(request)
-    path = pod_path(request)
-    if path.startswith("/manageable_"):
-        _since_manageable(version)
+    version, path = await _begin(request)
     body = await json_body(request)
     entity = entity_of(body, "snapshot")
     for key in ("volume_id", "ref"):
