@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -33,3 +35,8 @@ def make_engine(url: str) -> AsyncEngine:
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def now() -> datetime:
+    """The time as every timestamp column holds it: UTC, without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)

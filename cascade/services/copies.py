@@ -26,13 +26,13 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now as now
 from cascade.db.models import Pod, Routing
 from cascade.pods import client
 from cascade.pods.compute import PodRefused, pod_message
@@ -61,10 +61,6 @@ class Call(Protocol[C_in]):
         path: str,
         **options: Unpack[client.CallOptions],
     ) -> Awaitable[httpx.Response]: ...
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclasses.dataclass

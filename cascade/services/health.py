@@ -12,11 +12,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade.db.engine import now
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
@@ -66,14 +66,14 @@ async def check_all(sessions: async_sessionmaker[AsyncSession], registry: PodReg
         checks = await asyncio.gather(
             *(check_pod(registry, p) for p in found), return_exceptions=True
         )
-        now = datetime.now(UTC).replace(tzinfo=None)
+        stamp = now()
         for pod, health in zip(found, checks, strict=True):
             if isinstance(health, BaseException):
                 health = Health("unknown", None, f"health check failed: {health}")
             pod.health_state = health.state
             pod.health_latency_ms = health.latency_ms
             pod.health_error = health.error
-            pod.health_checked_at = now
+            pod.health_checked_at = stamp
         await db.commit()
 
 

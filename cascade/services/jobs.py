@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from cascade.db.engine import now
 from cascade.db.models import Job
 from cascade.db.paging import oldest_first
 from cascade.jobs import queue
@@ -65,7 +66,7 @@ async def redo(session: AsyncSession, job_id: str) -> Job:
         raise JobBusy(
             f"job {job_id} is {job.status}: only a done, failed or queued job can be redone"
         )
-    stamp = queue.now()
+    stamp = now()
     await session.execute(
         update(Job)
         .where(

@@ -18,13 +18,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now
 from cascade.db.models import Pod, Routing
 from cascade.pods import fanout
 from cascade.pods.registry import PodRegistry
@@ -42,10 +42,6 @@ class NotFound(Exception):
 class Located:
     pod: Pod
     routing: Routing
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def pods_by_id(db: AsyncSession) -> dict[str, Pod]:
@@ -144,13 +140,13 @@ async def record(
             resource_type=kind,
             pod_id=pod_id,
             project_id=project_id,
-            created_at=_now(),
+            created_at=now(),
         )
         db.add(row)
     row.top_id = server_id
     row.bottom_id = server_id
     row.status = "active"
-    row.updated_at = _now()
+    row.updated_at = now()
     try:
         await db.commit()
     except IntegrityError:
@@ -180,7 +176,7 @@ async def mark(
     if routes is not None and status != "active":
         routes.drop(routing.resource_type, routing.top_id)
     routing.status = status
-    routing.updated_at = _now()
+    routing.updated_at = now()
     await db.commit()
 
 

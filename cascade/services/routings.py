@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from cascade.db.engine import now
 from cascade.db.models import Routing
 from cascade.db.paging import oldest_first
 
@@ -53,7 +53,7 @@ async def record_intent(
         pod_id=pod_id,
         project_id=project_id,
         status="creating",
-        created_at=datetime.now(UTC).replace(tzinfo=None),
+        created_at=now(),
     )
     session.add(routing)
     await session.commit()

@@ -11,10 +11,9 @@ the pod's Nova, the routed Cinder kinds (`volumes.RESOURCES`) of its Cinder.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
@@ -87,6 +86,6 @@ async def _settle(db: AsyncSession, routing: Routing, found: int) -> Routing:
         status = "deleting"  # the pod still has it: its delete is under way
     if status != routing.status:
         routing.status = status
-        routing.updated_at = datetime.now(UTC).replace(tzinfo=None)
+        routing.updated_at = now()
         await db.commit()
     return routing
