@@ -18,7 +18,6 @@ import httpx
 
 from cascade.db.models import Pod
 from cascade.pods import client
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 
@@ -70,12 +69,7 @@ class Caller(client.Caller):
 
 async def endpoint(registry: PodRegistry, pod: Pod) -> str:
     """The pod's compute endpoint, without a trailing slash (503-worthy if missing)."""
-    url = (await registry.endpoints(pod.region_name)).get("compute")
-    if url is None:
-        raise PodUnavailable(
-            pod.name, "compute", f"no compute endpoint in region {pod.region_name}"
-        )
-    return url.rstrip("/")
+    return (await registry.endpoint(pod, "compute")).rstrip("/")
 
 
 def root_of(endpoint_url: str) -> str:

@@ -8,8 +8,9 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from cascade.conf import PodsSection
+from cascade.db.models import Pod
 from cascade.identity import TokenValidator
-from cascade.pods.client import PodClient
+from cascade.pods.client import PodClient, PodUnavailable
 
 C = TypeVar("C")
 
@@ -47,6 +48,16 @@ class PodRegistry:
         if not found and not refresh:
             return await self.endpoints(region, refresh=True)
         return found
+
+    async def endpoint(self, pod: Pod, service: str, *types: str) -> str:
+        """The pod's URL of the first catalog type of `types` (default: `service`) in its
+        region; `PodUnavailable` (503-worthy) when there is none."""
+        found = await self.endpoints(pod.region_name)
+        for kind in types or (service,):
+            if kind in found:
+                return found[kind]
+        wanted = types[0] if types else service
+        raise PodUnavailable(pod.name, service, f"no {wanted} endpoint in region {pod.region_name}")
 
     def cache(self, kind: type[C]) -> C:
         """This process's one instance of a service's cache class (made on first use).

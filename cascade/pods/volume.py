@@ -18,7 +18,6 @@ import httpx
 
 from cascade.db.models import Pod
 from cascade.pods import client
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 SERVICE = "volume"
@@ -40,13 +39,7 @@ def root_of(endpoint_url: str) -> str:
 
 async def root(registry: PodRegistry, pod: Pod) -> str:
     """The pod's Cinder root (`http://host:port/`), from the catalog (503-worthy if none)."""
-    found = await registry.endpoints(pod.region_name)
-    for kind in CATALOG_TYPES:
-        if kind in found:
-            return root_of(found[kind])
-    raise PodUnavailable(
-        pod.name, SERVICE, f"no block-storage endpoint in region {pod.region_name}"
-    )
+    return root_of(await registry.endpoint(pod, SERVICE, *CATALOG_TYPES))
 
 
 async def call(
