@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import itertools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -120,22 +121,12 @@ class Order:
         return 0
 
 
-def _tagged(n: int, page: Sequence[Item]) -> Iterable[tuple[int, Item]]:
-    # a function, not a nested generator expression: `n` must be bound per page
-    return ((n, item) for item in page)
-
-
 def merge(pages: Iterable[Sequence[Item]], order: Order, limit: int) -> list[tuple[int, Item]]:
     """The first `limit` items of the pods' sorted pages in `order`, each with the
     index of the page it came from."""
-    streams = [_tagged(n, page) for n, page in enumerate(pages)]
+    streams = [zip(itertools.repeat(n), page) for n, page in enumerate(pages)]
     merged = heapq.merge(*streams, key=lambda pair: order.key(pair[1]))
-    out: list[tuple[int, Item]] = []
-    for pair in merged:
-        if len(out) >= limit:
-            break
-        out.append(pair)
-    return out
+    return list(itertools.islice(merged, max(limit, 0)))
 
 
 def after(items: Iterable[Item], marker: Item, order: Order) -> list[Item]:

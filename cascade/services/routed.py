@@ -44,10 +44,6 @@ class Located:
     routing: Routing
 
 
-async def pods_by_id(db: AsyncSession) -> dict[str, Pod]:
-    return {p.id: p for p in (await db.scalars(select(Pod))).all()}
-
-
 # asks one pod for an object by id: its body, or None when the pod does not show it
 Ask = Callable[[Pod], Awaitable[dict[str, Any] | None]]
 
@@ -84,7 +80,7 @@ async def locate(
         if routing.status == "active":
             registry.cache(RouteCache).put(kind, object_id, pod.id, routing.project_id)
         return Located(pod, routing)
-    pods = list((await pods_by_id(db)).values())
+    pods = (await db.scalars(select(Pod))).all()
     asked = await fanout.gather(registry, service, pods, ask)
     found = next(((pod, body) for pod, body in asked.answers if body is not None), None)
     if found is None:
@@ -128,9 +124,7 @@ async def record(
 ) -> Routing:
     """The routing of an object (a server unless `kind` says) the pod created: the
     intent row completed, or a new row."""
-    existing = await db.scalar(
-        select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
-    )
+    existing = await routings.find_top(db, kind, server_id)
     if existing is not None:
         return existing
     row = intent_row
@@ -152,9 +146,7 @@ async def record(
     except IntegrityError:
         # a concurrent request (a list healing the same server) wrote it first
         await db.rollback()
-        found = await db.scalar(
-            select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
-        )
+        found = await routings.find_top(db, kind, server_id)
         if found is None:
             raise
         if intent_row is not None:

@@ -60,32 +60,28 @@ async def record_intent(
     return routing
 
 
+async def _first(session: AsyncSession, resource_type: str, **where: str) -> Routing | None:
+    query = select(Routing).filter_by(resource_type=resource_type, **where)
+    return await session.scalar(query.limit(1))
+
+
 async def find(
     session: AsyncSession, resource_type: str, top_id: str, pod_id: str
 ) -> Routing | None:
     """The routing of top resource `top_id` to pod `pod_id`, if there is one."""
-    query = select(Routing).where(
-        Routing.resource_type == resource_type, Routing.top_id == top_id, Routing.pod_id == pod_id
-    )
-    return await session.scalar(query)
+    return await _first(session, resource_type, top_id=top_id, pod_id=pod_id)
 
 
 async def find_top(session: AsyncSession, resource_type: str, top_id: str) -> Routing | None:
     """The (first) routing of top resource `top_id`, in whatever pod."""
-    query = select(Routing).where(Routing.resource_type == resource_type, Routing.top_id == top_id)
-    return await session.scalar(query.limit(1))
+    return await _first(session, resource_type, top_id=top_id)
 
 
 async def find_bottom(
     session: AsyncSession, resource_type: str, pod_id: str, bottom_id: str
 ) -> Routing | None:
     """The routing whose copy in pod `pod_id` is `bottom_id`, if there is one."""
-    query = select(Routing).where(
-        Routing.resource_type == resource_type,
-        Routing.pod_id == pod_id,
-        Routing.bottom_id == bottom_id,
-    )
-    return await session.scalar(query)
+    return await _first(session, resource_type, pod_id=pod_id, bottom_id=bottom_id)
 
 
 async def record_intent_once(
