@@ -12,17 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from cascade.db import paging
 from cascade.db.engine import now
 from cascade.db.models import Routing
-from cascade.db.paging import oldest_first
 
 
 class RoutingNotFound(Exception):
     pass
 
 
-class MarkerNotFound(Exception):
-    pass
+MarkerNotFound = paging.MarkerNotFound
 
 
 @dataclass(frozen=True)
@@ -121,15 +120,10 @@ async def page(
 ) -> list[Routing]:
     """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
     at most `limit`."""
-    last = None
-    if marker is not None:
-        try:
-            last = await get(session, marker, scope)
-        except RoutingNotFound as exc:
-            raise MarkerNotFound(f"marker [{marker}] not found") from exc
-    columns = [(FILTERS[name], value) for name, value in filters.items()]
-    query = oldest_first(_visible(scope), Routing.created_at, Routing.id, columns, last, limit)
-    return list((await session.scalars(query)).all())
+    query = _visible(scope)
+    return await paging.oldest_first(
+        session, query, Routing.created_at, Routing.id, FILTERS, filters, marker, limit
+    )
 
 
 async def delete(session: AsyncSession, routing_id: str) -> None:
