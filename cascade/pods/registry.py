@@ -60,11 +60,8 @@ class PodRegistry:
         raise PodUnavailable(pod.name, service, f"no {wanted} endpoint in region {pod.region_name}")
 
     def cache(self, kind: type[C]) -> C:
-        """This process's one instance of a service's cache class (made on first use).
-
-        What the pods answered is kept by the services that ask (version ranges,
-        capacities, routes...), each in a class of its own; the registry only
-        gives them one place per process to live, so it knows none of them."""
+        """This process's one instance of a service's cache class (made on first use): the
+        services keep what the pods answered, the registry only gives it a place."""
         found = self._caches.get(kind)
         if found is None:
             found = self._caches[kind] = kind()

@@ -1,24 +1,11 @@
 """Lists across pods: a total sort order, a k-way merge, where each pod resumes, and
 `read_pages`, the one merged paged list every API's list of routed objects uses.
 
-Every pod is asked for the same sort keys, with `created_at` and the id
-appended when missing (as Nova appends its defaults), so each pod's page is
-already in the order the merge uses and ties can never differ between pods.
-Values compare the way the pods' databases do: strings without regard to
-case, missing values (NULL) first in ascending order and last in
-descending order.
-
-A page that ends at item M leaves each pod at the last of its items that
-sorted before or at M: `Cursors` remembers that, keyed by the query and M,
-so the next page asks every pod from where it stopped instead of scanning.
-
-`read_pages` asks every pod at once (`pods.fanout`: a pod that is down,
-answers 5xx or misses `[pods] list_deadline` is left out and named) for its
-first `size` items after the marker: the marker's own pod after the marker,
-a pod whose position the previous page left in `Cursors` from there, any
-other pod read from its start and cut after the marker's place in the order.
-What to do about a pod left out (nothing, or stubs of what the routing table
-knows there) is the API's; `Pages.merged` and `Pages.remember` finish the page.
+Every pod is asked for the same sort keys, with `created_at` and the id appended
+(as Nova appends its defaults), so each pod's page is already in the merge's order
+and ties never differ between pods. Values compare as the pods' databases do:
+strings without regard to case, NULL first ascending and last descending. What to
+show for a pod left out (`pods.fanout`) is the API's.
 """
 
 from __future__ import annotations
