@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.engine import now as now
@@ -105,10 +106,16 @@ class Kind(Protocol[T_in]):
 
 
 async def routing_of(db: AsyncSession, resource: str, top_id: str, pod: Pod) -> Routing:
-    """The copy's routing in `pod`, written now as an intent if there is none."""
+    """The copy's routing in `pod`, written now as an intent if there is none (or the one
+    a concurrent request wrote first)."""
     found = await routings.find(db, resource, top_id, pod.id)
     if found is None:
-        found = await routings.record_intent_once(db, resource, top_id, pod.id, project_id="")
+        try:
+            found = await routings.record_intent(db, resource, top_id, pod.id, project_id="")
+        except IntegrityError:  # the unique (resource_type, top_id, pod_id) is taken
+            await db.rollback()
+            found = await routings.find(db, resource, top_id, pod.id)
+            assert found is not None
     return found
 
 

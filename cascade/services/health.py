@@ -12,13 +12,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.engine import now
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable
+from cascade.pods.client import PodUnavailable, api_root
 from cascade.pods.registry import PodRegistry
 from cascade.services import pods as pod_service
 
@@ -33,11 +32,6 @@ class Health:
     error: str | None
 
 
-def _root(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
-
-
 async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
     endpoints = await registry.endpoints(pod.region_name)
     urls = {t: endpoints[t] for t in CHECKED if t in endpoints}
@@ -47,7 +41,7 @@ async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
     async def probe(service: str, url: str) -> tuple[float, str | None]:
         started = time.monotonic()
         try:
-            resp = await registry.client(pod.name, service).request("GET", _root(url))
+            resp = await registry.client(pod.name, service).request("GET", api_root(url, "/"))
         except PodUnavailable as exc:
             return time.monotonic() - started, str(exc)
         took = time.monotonic() - started

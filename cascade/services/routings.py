@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -81,20 +80,6 @@ async def find_bottom(
 ) -> Routing | None:
     """The routing whose copy in pod `pod_id` is `bottom_id`, if there is one."""
     return await _first(session, resource_type, pod_id=pod_id, bottom_id=bottom_id)
-
-
-async def record_intent_once(
-    session: AsyncSession, resource_type: str, top_id: str, pod_id: str, project_id: str
-) -> Routing:
-    """`record_intent`, or the routing a concurrent request recorded first for the same
-    resource and pod (rolled back, then read)."""
-    try:
-        return await record_intent(session, resource_type, top_id, pod_id, project_id)
-    except IntegrityError:  # the unique (resource_type, top_id, pod_id) is taken
-        await session.rollback()
-        found = await find(session, resource_type, top_id, pod_id)
-        assert found is not None
-        return found
 
 
 def _visible(scope: Scope) -> Select[Routing]:
