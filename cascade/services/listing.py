@@ -121,29 +121,18 @@ def after(items: Iterable[Item], marker: Item, order: Order) -> list[Item]:
     return [item for item in items if order.compare(item, marker) > 0]
 
 
-class Cursors:
+class Cursors(OrderedDict[tuple[str, str], dict[str, str | None]]):
     """Where each pod resumes after a page: (query, last id) -> {pod id: its last id or
     None}, bounded, least recently used first out. Memory of one API process only: a
     miss costs a scan, never a wrong page."""
 
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._data: OrderedDict[tuple[str, str], dict[str, str | None]] = OrderedDict()
+    size = 2048
 
-    def get(self, query: str, marker: str) -> dict[str, str | None] | None:
-        found = self._data.get((query, marker))
-        if found is not None:
-            self._data.move_to_end((query, marker))
-        return found
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def put(self, query: str, marker: str, positions: dict[str, str | None]) -> None:
-        self._data[(query, marker)] = positions
-        self._data.move_to_end((query, marker))
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
+    def put(self, key: tuple[str, str], positions: dict[str, str | None]) -> None:
+        self[key] = positions
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 # --- the merged paged list ---------------------------------------------------------------
@@ -224,7 +213,7 @@ class Pages:
         for page, item in shown:
             if not page.stub:
                 positions[page.pod.id] = str(item["id"])
-        self.cursors.put(self.query, str(shown[-1][1]["id"]), positions)
+        self.cursors.put((self.query, str(shown[-1][1]["id"])), positions)
 
 
 async def read_pages(
@@ -245,7 +234,9 @@ async def read_pages(
     sort and size, with who asks) for the cursors."""
     cursors = registry.cache(Cursors)
     found = Pages(order, size, cursors, query)
-    positions = cursors.get(query, marker) if marker is not None else None
+    positions: dict[str, str | None] | None = None
+    if marker is not None and (positions := cursors.get((query, marker))) is not None:
+        cursors.move_to_end((query, marker))  # the least recently used go first
 
     async def one(pod: Pod) -> PodPage:
         if marker is None:
