@@ -1,12 +1,8 @@
-"""Calls to one pod's Nova: its endpoint from the catalog, the headers every call carries.
-
-A call goes with a token (the user's own, so the pod's ownership, RBAC and
-audit stay true; or Cascade's service token where only an admin may act,
-such as copying a top flavor into the pod), the request's microversion and
-the top request id as the global request id. `PodUnavailable` from the
-client is passed on; the pod's own HTTP answer is returned as it is.
-Callers that treat an answer as a refusal raise `PodRefused`, with the
-message `pod_message` finds in Nova's error body.
+"""Calls to one pod's Nova: its endpoint from the catalog, the headers every call carries
+(the caller's token, so the pod's ownership, RBAC and audit stay true, or Cascade's
+service token where only an admin may act; the microversion; the top request id). The
+pod's own answer is returned as it is; callers that treat it as a refusal raise
+`PodRefused`, with the message `pod_message` finds in Nova's error body.
 """
 
 from __future__ import annotations

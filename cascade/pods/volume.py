@@ -1,12 +1,7 @@
-"""Calls to one pod's Cinder: its endpoint from the catalog, the headers every call carries.
-
-A call goes with the caller's own token (or Cascade's service token where only
-an admin may act, such as copying a top volume type into the pod), the
-request's volume microversion and the top request id as the global request
-id. Paths are sent without a project id (`<root>/v3/volumes`): Cinder serves
-every resource with and without one, and the pod then uses the token's
-project, which is the caller's. `PodUnavailable` from the client is passed
-on; the pod's own HTTP answer is returned as it is.
+"""Calls to one pod's Cinder: its endpoint from the catalog, the headers every call carries
+(as `pods.compute`: the caller's or Cascade's token, the volume microversion, the request
+id). Paths are sent without a project id (`<root>/v3/volumes`): Cinder serves every
+resource with and without one, and the pod then uses the token's project.
 """
 
 from __future__ import annotations
