@@ -58,32 +58,22 @@ def _request_id(request: Request) -> str:
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+    if isinstance(exc, KeystoneUnavailable):
+        exc = ApiError(503, f"cannot reach Keystone: {exc}", "cascade.keystone.unavailable")
+    elif not isinstance(exc, ApiError):
+        # Never a bare 500: log it with the request id, answer in the API's own format.
+        LOG.exception("unexpected error in %s", _request_id(request))
+        exc = ApiError(
+            500, "an unexpected error occurred; the request id is in the logs", "cascade.internal"
+        )
     return JSONResponse(api_wg_body(exc, _request_id(request)), status_code=exc.status)
 
 
-async def _compute_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ComputeError)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
-
-
-async def _neutron_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, NeutronError)
-    return JSONResponse(exc.body(), status_code=exc.status)
-
-
-async def _keystone_down(request: Request, exc: Exception) -> Response:
-    error = ApiError(503, f"cannot reach Keystone: {exc}", "cascade.keystone.unavailable")
-    return JSONResponse(api_wg_body(error, _request_id(request)), status_code=503)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # Never a bare 500: log it with the request id, answer in the API's own format.
-    LOG.exception("unexpected error in %s", _request_id(request))
-    error = ApiError(
-        500, "an unexpected error occurred; the request id is in the logs", "cascade.internal"
-    )
-    return JSONResponse(api_wg_body(error, _request_id(request)), status_code=500)
+async def _own_error(request: Request, exc: Exception) -> Response:
+    """Nova's (and Cinder's) fault body, or Neutron's, in the error's own format."""
+    assert isinstance(exc, ComputeError | NeutronError)
+    headers = exc.headers if isinstance(exc, ComputeError) else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 def create_app(
@@ -99,27 +89,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        checker = None
+        tasks = []  # the health checker and the embedded job worker, when configured
         if conf.pods.health_interval > 0:
-            checker = asyncio.create_task(
-                health.run_periodically(conf.pods.health_interval, db_sessions, registry)
-            )
-        job_worker = None
+            interval = conf.pods.health_interval
+            tasks.append(health.run_periodically(interval, db_sessions, registry))
         if conf.jobs.embedded_worker:
-            job_worker = asyncio.create_task(
-                Worker(db_sessions, job_handlers.DEFAULT, conf, pods=registry).run()
-            )
+            tasks.append(Worker(db_sessions, job_handlers.DEFAULT, conf, pods=registry).run())
+        running = [asyncio.create_task(task) for task in tasks]
         try:
             yield
         finally:
-            if checker is not None:
-                checker.cancel()
+            for task in running:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await checker
-            if job_worker is not None:
-                job_worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await job_worker
+                    await task
             await registry.aclose()
             await validator.aclose()
             await engine.dispose()
@@ -143,10 +126,10 @@ def create_app(
         ],
         exception_handlers={
             ApiError: _api_error,
-            ComputeError: _compute_error,
-            NeutronError: _neutron_error,
-            KeystoneUnavailable: _keystone_down,
-            Exception: _unexpected,
+            ComputeError: _own_error,
+            NeutronError: _own_error,
+            KeystoneUnavailable: _api_error,
+            Exception: _api_error,
         },
         lifespan=lifespan,
     )
@@ -155,6 +138,6 @@ def create_app(
     app.state.sessions = db_sessions
     app.state.registry = registry
     app.state.pod_hosts = HostBook()
-    app.state.advertised = {}  # see cascade.api.request.advertised
+    app.state.advertised = {}  # see cascade.api.microversions.advertised
     app.state.engine = engine
     return app

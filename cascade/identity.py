@@ -64,7 +64,9 @@ class TokenValidator:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _get_service_token(self, renew: bool = False) -> str:
+    async def service_token(self, renew: bool = False) -> str:
+        """The service user's token (admin in its project): for pod calls a user cannot make,
+        such as creating the top's flavors in a pod."""
         async with self._service_lock:
             now = time.monotonic()
             if self._service_token and not renew and now < self._service_token[1]:
@@ -104,11 +106,6 @@ class TokenValidator:
             # renew a minute early so a validation never uses an expiring token
             self._service_token = (resp.headers["X-Subject-Token"], now + max(left - 60, 0))
             return self._service_token[0]
-
-    async def service_token(self, renew: bool = False) -> str:
-        """The service user's token (admin in its project): for pod calls a user cannot make,
-        such as creating the top's flavors in a pod."""
-        return await self._get_service_token(renew)
 
     async def _as_service(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
         """GET `url` with the service token (see `ServiceTokenAuth`)."""

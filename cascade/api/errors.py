@@ -35,12 +35,6 @@ def api_wg_body(error: ApiError, request_id: str) -> dict[str, Any]:
     }
 
 
-# keystonemiddleware's body, which every OpenStack API answers a bad token with
-def unauthorized_body() -> dict[str, Any]:
-    return {
-        "error": {
-            "code": 401,
-            "title": "Unauthorized",
-            "message": "The request you have made requires authentication.",
-        }
-    }
+def keystone_body(status: int, message: str) -> dict[str, Any]:
+    """keystonemiddleware's body, which every OpenStack API answers a bad token with."""
+    return {"error": {"code": status, "title": HTTPStatus(status).phrase, "message": message}}

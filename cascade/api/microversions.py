@@ -10,6 +10,7 @@ be, replies and errors alike, as Nova and Cinder do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,12 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from cascade.api.middleware import ECHO
-from cascade.api.request import advertised as request_advertised
+from cascade.api.request import session
 from cascade.pods.registry import PodRegistry
+from cascade.services import pods as pod_service
 from cascade.versions import Version
+
+ADVERTISED_SECONDS = 2.0  # how long one process reuses a range it worked out
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,17 @@ class Microversions:
 
 
 async def advertised(request: Request, api: Microversions) -> tuple[Version, Version]:
-    """The range `api`'s requests negotiate against (see `request.advertised`)."""
-    return await request_advertised(request, api.service, api.range_of)
+    """The range `api`'s requests negotiate against, kept per process for
+    ADVERTISED_SECONDS: it changes only when pods are added, enabled or upgraded, and
+    reading the pods on every request cost a query each time."""
+    cached = request.app.state.advertised.get(api.service)
+    if cached is not None and time.monotonic() < cached[2]:
+        return cached[0], cached[1]
+    async with session(request) as db:
+        found = await pod_service.list_all(db)
+    low, high = await api.range_of(request.app.state.registry, found)
+    request.app.state.advertised[api.service] = (low, high, time.monotonic() + ADVERTISED_SECONDS)
+    return low, high
 
 
 async def negotiated(request: Request, api: Microversions) -> Version:

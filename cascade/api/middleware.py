@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cascade.api.errors import unauthorized_body
+from cascade.api.errors import keystone_body
 from cascade.identity import KeystoneUnavailable, TokenValidator
 
 _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -86,23 +86,13 @@ class AuthMiddleware:
         try:
             ctx = await self.validator.validate(token) if token else None
         except KeystoneUnavailable as exc:
-            await _reply(
-                send,
-                503,
-                {
-                    "error": {
-                        "code": 503,
-                        "title": "Service Unavailable",
-                        "message": f"cannot validate the token: {exc}",
-                    }
-                },
-            )
+            await _reply(send, 503, keystone_body(503, f"cannot validate the token: {exc}"))
             return
         if ctx is None:
             await _reply(
                 send,
                 401,
-                unauthorized_body(),
+                keystone_body(401, "The request you have made requires authentication."),
                 [(b"www-authenticate", self.www_authenticate.encode())],
             )
             return

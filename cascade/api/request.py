@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from cascade.api.errors import ApiError
 from cascade.context import Context
-from cascade.services import pods as pod_service
 
 
 def context(request: Request) -> Context:
@@ -65,25 +62,7 @@ async def json_body(request: Request) -> Any:
         raise ApiError(400, f"the body is not valid JSON: {exc}", "cascade.request.json") from exc
 
 
-@asynccontextmanager
-async def session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as db:
-        yield db
-
-
-ADVERTISED_SECONDS = 2.0  # how long one process reuses a microversion range it worked out
-RangeOf = Callable[[Any, list[Any]], Awaitable[tuple[Any, Any]]]
-
-
-async def advertised(request: Request, key: str, range_of: RangeOf) -> tuple[Any, Any]:
-    """A service's microversion range, `range_of(registry, pods)`, kept per process under
-    `key` for ADVERTISED_SECONDS: it changes only when pods are added, enabled or
-    upgraded, and reading the pods on every request cost a query each time."""
-    cached = request.app.state.advertised.get(key)
-    if cached is not None and time.monotonic() < cached[2]:
-        return cached[0], cached[1]
-    async with session(request) as db:
-        found = await pod_service.list_all(db)
-    low, high = await range_of(request.app.state.registry, found)
-    request.app.state.advertised[key] = (low, high, time.monotonic() + ADVERTISED_SECONDS)
-    return low, high
+def session(request: Request) -> AsyncSession:
+    """A new database session, to use as `async with session(request) as db`."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
+from cascade.cmd.common import exit_with
 from cascade.conf import ConfigError, load, sample
 from cascade.db.migrate import upgrade
 
@@ -24,8 +24,7 @@ def main() -> None:
     try:
         conf = load(args.config_file)
     except ConfigError as exc:
-        print(f"cascade-manage: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with("cascade-manage", exc)
     if args.command == "db":
         asyncio.run(upgrade(conf.database.connection, args.revision))
         print(f"cascade-manage: database at {conf.database.connection} is at {args.revision}")

@@ -2,39 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-
-class Stamped(Protocol):
-    created_at: Any
-    id: Any
-
-
 T = TypeVar("T")
+Column = InstrumentedAttribute[Any]
 
 
-def oldest_first(
+class MarkerNotFound(Exception):
+    pass
+
+
+async def oldest_first(
+    session: AsyncSession,
     query: Select[T],
-    created_at: InstrumentedAttribute[Any],
-    row_id: InstrumentedAttribute[Any],
-    filters: Iterable[tuple[InstrumentedAttribute[Any], Any]],
-    last: Stamped | None,
+    created_at: Column,
+    row_id: Column,
+    table: Mapping[str, Column],
+    filters: Mapping[str, str | None],
+    marker: str | None,
     limit: int,
-) -> Select[T]:
-    """`query` with every filter whose value is not None, after `last` (the marker's row)
-    in (created_at, id) order, ordered that way, at most `limit` rows."""
-    for column, value in filters:
-        if value is not None:
-            query = query.where(column == value)
-    if last is not None:
+) -> list[T]:
+    """The rows of `query` whose columns (named in `table`) equal the `filters` not None,
+    after the row of id `marker` among them (MarkerNotFound if none) in (created_at, id)
+    order, ordered that way, at most `limit`."""
+    if marker is not None:
+        last: Any = await session.scalar(query.where(row_id == marker))
+        if last is None:
+            raise MarkerNotFound(f"marker [{marker}] not found")
         query = query.where(
             or_(
                 created_at > last.created_at,
                 and_(created_at == last.created_at, row_id > last.id),
             )
         )
-    return query.order_by(created_at, row_id).limit(limit)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(table[name] == value)
+    return list((await session.scalars(query.order_by(created_at, row_id).limit(limit))).all())

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade.db.engine import now as now
 from cascade.db.models import Job
 from cascade.db.transient import retrying
 from cascade.jobs.retry import RetryPolicy
@@ -40,10 +41,6 @@ STATUSES = (QUEUED, RUNNING, DONE, FAILED, SUPERSEDED)
 # dialects whose SELECT ... FOR UPDATE SKIP LOCKED lets workers share the queue
 SKIP_LOCKED_DIALECTS = ("mysql", "mariadb", "postgresql")
 DEFAULT_RETRY = RetryPolicy(2.0, 300.0, 8)
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def enqueue(

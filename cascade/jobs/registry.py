@@ -47,8 +47,8 @@ class UnknownJobType(Exception):
 
 
 class Registry:
-    def __init__(self, handlers: dict[str, Handler] | None = None) -> None:
-        self.handlers: dict[str, Handler] = dict(handlers or {})
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
 
     def handler(self, type: str) -> Callable[[Handler], Handler]:
         """Decorator: `@registry.handler("type")` registers the function for `type`."""
@@ -69,9 +69,6 @@ class Registry:
 
     def types(self) -> list[str]:
         return sorted(self.handlers)
-
-    def copy(self) -> Registry:
-        return Registry(self.handlers)
 
 
 DEFAULT = Registry()

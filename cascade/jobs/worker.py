@@ -43,7 +43,6 @@ class Worker:
     ) -> None:
         self.sessions = sessions
         self.registry = registry
-        self.conf = conf
         self.jobs = conf.jobs
         self.retry = RetryPolicy.from_conf(conf.jobs)
         self.worker_id = worker_id or worker_name()

@@ -1,12 +1,8 @@
-"""Calls to one pod's Nova: its endpoint from the catalog, the headers every call carries.
-
-A call goes with a token (the user's own, so the pod's ownership, RBAC and
-audit stay true; or Cascade's service token where only an admin may act,
-such as copying a top flavor into the pod), the request's microversion and
-the top request id as the global request id. `PodUnavailable` from the
-client is passed on; the pod's own HTTP answer is returned as it is.
-Callers that treat an answer as a refusal raise `PodRefused`, with the
-message `pod_message` finds in Nova's error body.
+"""Calls to one pod's Nova: its endpoint from the catalog, the headers every call carries
+(the caller's token, so the pod's ownership, RBAC and audit stay true, or Cascade's
+service token where only an admin may act; the microversion; the top request id). The
+pod's own answer is returned as it is; callers that treat it as a refusal raise
+`PodRefused`, with the message `pod_message` finds in Nova's error body.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import httpx
 
 from cascade.db.models import Pod
 from cascade.pods import client
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 
@@ -70,12 +65,7 @@ class Caller(client.Caller):
 
 async def endpoint(registry: PodRegistry, pod: Pod) -> str:
     """The pod's compute endpoint, without a trailing slash (503-worthy if missing)."""
-    url = (await registry.endpoints(pod.region_name)).get("compute")
-    if url is None:
-        raise PodUnavailable(
-            pod.name, "compute", f"no compute endpoint in region {pod.region_name}"
-        )
-    return url.rstrip("/")
+    return (await registry.endpoint(pod, "compute")).rstrip("/")
 
 
 def root_of(endpoint_url: str) -> str:

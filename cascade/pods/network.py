@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable, pod_request
+from cascade.pods.client import pod_request
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
 
@@ -42,18 +42,10 @@ class PodNeutron:
     pod: Pod
     request_id: str = ""
 
-    async def _url(self, path: str) -> str:
-        url = (await self.registry.endpoints(self.pod.region_name)).get("network")
-        if url is None:
-            raise PodUnavailable(
-                self.pod.name, "network", f"no network endpoint in region {self.pod.region_name}"
-            )
-        return url.rstrip("/") + "/v2.0" + path
-
     async def call(
         self, method: str, path: str, *, json: Any = None, params: Any = None
     ) -> httpx.Response:
-        url = await self._url(path)
+        url = (await self.registry.endpoint(self.pod, "network")).rstrip("/") + "/v2.0" + path
         headers = {"Accept": "application/json"}
         if self.request_id:
             headers["X-OpenStack-Request-ID"] = self.request_id

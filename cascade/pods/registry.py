@@ -8,8 +8,9 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from cascade.conf import PodsSection
+from cascade.db.models import Pod
 from cascade.identity import TokenValidator
-from cascade.pods.client import PodClient
+from cascade.pods.client import PodClient, PodUnavailable
 
 C = TypeVar("C")
 
@@ -48,12 +49,19 @@ class PodRegistry:
             return await self.endpoints(region, refresh=True)
         return found
 
-    def cache(self, kind: type[C]) -> C:
-        """This process's one instance of a service's cache class (made on first use).
+    async def endpoint(self, pod: Pod, service: str, *types: str) -> str:
+        """The pod's URL of the first catalog type of `types` (default: `service`) in its
+        region; `PodUnavailable` (503-worthy) when there is none."""
+        found = await self.endpoints(pod.region_name)
+        for kind in types or (service,):
+            if kind in found:
+                return found[kind]
+        wanted = types[0] if types else service
+        raise PodUnavailable(pod.name, service, f"no {wanted} endpoint in region {pod.region_name}")
 
-        What the pods answered is kept by the services that ask (version ranges,
-        capacities, routes...), each in a class of its own; the registry only
-        gives them one place per process to live, so it knows none of them."""
+    def cache(self, kind: type[C]) -> C:
+        """This process's one instance of a service's cache class (made on first use): the
+        services keep what the pods answered, the registry only gives it a place."""
         found = self._caches.get(kind)
         if found is None:
             found = self._caches[kind] = kind()

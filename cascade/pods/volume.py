@@ -1,12 +1,7 @@
-"""Calls to one pod's Cinder: its endpoint from the catalog, the headers every call carries.
-
-A call goes with the caller's own token (or Cascade's service token where only
-an admin may act, such as copying a top volume type into the pod), the
-request's volume microversion and the top request id as the global request
-id. Paths are sent without a project id (`<root>/v3/volumes`): Cinder serves
-every resource with and without one, and the pod then uses the token's
-project, which is the caller's. `PodUnavailable` from the client is passed
-on; the pod's own HTTP answer is returned as it is.
+"""Calls to one pod's Cinder: its endpoint from the catalog, the headers every call carries
+(as `pods.compute`: the caller's or Cascade's token, the volume microversion, the request
+id). Paths are sent without a project id (`<root>/v3/volumes`): Cinder serves every
+resource with and without one, and the pod then uses the token's project.
 """
 
 from __future__ import annotations
@@ -18,7 +13,6 @@ import httpx
 
 from cascade.db.models import Pod
 from cascade.pods import client
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 SERVICE = "volume"
@@ -35,14 +29,8 @@ class Caller(client.Caller):
 
 async def root(registry: PodRegistry, pod: Pod) -> str:
     """The pod's Cinder root (`http://host:port/`: what its links start with, the catalog's
-    endpoint without its `/v3...` part; 503-worthy if there is none)."""
-    found = await registry.endpoints(pod.region_name)
-    for kind in CATALOG_TYPES:
-        if kind in found:
-            return client.api_root(found[kind], "/v3")
-    raise PodUnavailable(
-        pod.name, SERVICE, f"no block-storage endpoint in region {pod.region_name}"
-    )
+    endpoint without its `/v3...` part), from the catalog (503-worthy if none)."""
+    return client.api_root(await registry.endpoint(pod, SERVICE, *CATALOG_TYPES), "/v3")
 
 
 async def call(

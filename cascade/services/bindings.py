@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,9 +47,7 @@ async def create(
     pod_id: str | None,
 ) -> Binding:
     """Bind explicitly to `pod_id`, or let the AZ's scheduling policy choose."""
-    existing = await session.scalar(
-        select(Binding).where(Binding.project_id == project_id, Binding.az == az)
-    )
+    existing = await session.scalar(scheduling.binding_in(project_id, az))
     if existing is not None:
         raise BindingConflict(f"project {project_id} is already bound in {az}: {existing.id}")
     if pod_id is None:
@@ -68,23 +63,11 @@ async def create(
             raise BadBinding(f"pod {pod.name} serves {pod.az}, not {az}")
         if not pod.enabled:
             raise BindingConflict(f"pod {pod.name} is disabled and takes no new resources")
-        session.add(
-            Binding(
-                id=str(uuid.uuid4()),
-                project_id=project_id,
-                az=az,
-                pod_id=pod_id,
-                created_at=datetime.now(UTC).replace(tzinfo=None),
-            )
-        )
         try:
-            await session.commit()
+            await scheduling.bind(session, project_id, az, pod_id)
         except IntegrityError as exc:
-            await session.rollback()
             raise BindingConflict(f"project {project_id} is already bound in {az}") from exc
-    found = await session.scalar(
-        select(Binding).where(Binding.project_id == project_id, Binding.az == az)
-    )
+    found = await session.scalar(scheduling.binding_in(project_id, az))
     assert found is not None
     return found
 

@@ -44,8 +44,7 @@ async def of(registry: PodRegistry, pod: Pod, request_id: str = "") -> Capacity 
     """The pod's free capacity (kept TTL seconds in the registry), None if unknown."""
     cached = registry.cache(Capacities).get(pod.id)
     if cached is not None and time.monotonic() < cached[1]:
-        known: Capacity | None = cached[0]
-        return known
+        return cached[0]
     answer = await Admin(registry, STATISTICS_VERSION, request_id).ask(
         pod, "GET", "/os-hypervisors/statistics"
     )

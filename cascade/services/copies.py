@@ -1,23 +1,12 @@
 """Copies of top-owned objects in the pods: one protocol for every kind (no HTTP types).
 
-Flavors, keypairs, volume types, QoS specs and group types are owned by the
-top; a pod gets a copy of one the first time something there needs it. What
-differs per kind (its name in the pod, how to find, make, converge and delete
-a copy) is a `Kind`; what is the same is here:
-
-- `ensure`: the copy's routing (resource type = the kind, top id, pod, bottom
-  id; project "") is written as an intent before anything is made. An active
-  routing is trusted. Otherwise the copy is looked up by its name first and
-  adopted (brought in line with the top), so a retry after a crash never makes
-  a duplicate; a copy by that name that cannot be the top's (`Kind.same` says
-  no: a leftover of a deleted top object of the same name) is deleted and made
-  again; a create that loses a race to a concurrent one adopts what that made.
-- `copies` / `each_copy`: every pod's copy of one top object, for a sync after
-  the top changed, a push before it changes, or the deletes after it went.
-
-Calls go through `PodAPI.send`, which turns any status the caller did not
-expect into the kind's `PodRefused` (pod, status, message); `PodUnavailable`
-is passed on.
+Flavors, keypairs, volume types, QoS specs and group types are owned by the top; a
+pod gets a copy of one the first time something there needs it. What differs per
+kind is a `Kind`; `ensure` is the same for all: the copy's routing (resource type =
+the kind, project "") is written as an intent before anything is made, so a retry
+after a crash adopts the copy it finds by name instead of making a duplicate.
+`copies` / `each_copy` reach every pod's copy of one top object. Pod calls go
+through `PodAPI.send`: a status the caller did not expect is the kind's `PodRefused`.
 """
 
 from __future__ import annotations
@@ -26,13 +15,14 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now as now
 from cascade.db.models import Pod, Routing
 from cascade.pods import client
 from cascade.pods.compute import PodRefused, pod_message
@@ -61,10 +51,6 @@ class Call(Protocol[C_in]):
         path: str,
         **options: Unpack[client.CallOptions],
     ) -> Awaitable[httpx.Response]: ...
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclasses.dataclass
@@ -120,10 +106,16 @@ class Kind(Protocol[T_in]):
 
 
 async def routing_of(db: AsyncSession, resource: str, top_id: str, pod: Pod) -> Routing:
-    """The copy's routing in `pod`, written now as an intent if there is none."""
+    """The copy's routing in `pod`, written now as an intent if there is none (or the one
+    a concurrent request wrote first)."""
     found = await routings.find(db, resource, top_id, pod.id)
     if found is None:
-        found = await routings.record_intent_once(db, resource, top_id, pod.id, project_id="")
+        try:
+            found = await routings.record_intent(db, resource, top_id, pod.id, project_id="")
+        except IntegrityError:  # the unique (resource_type, top_id, pod_id) is taken
+            await db.rollback()
+            found = await routings.find(db, resource, top_id, pod.id)
+            assert found is not None
     return found
 
 
@@ -136,7 +128,8 @@ async def activate(db: AsyncSession, routing: Routing, bottom_id: str) -> None:
 
 
 async def adopt_or_make(api: PodAPI[Any], kind: Kind[T], top: T) -> str:
-    """The pod's id of the copy of `top`: found by name and converged, or made now."""
+    """The pod's id of the copy of `top`: found by name and converged, or made now (a
+    leftover `Kind.same` refuses is replaced; a create that lost a race adopts)."""
     for _ in range(2):  # a second round only after losing a race to make it
         copy = await kind.find(api, top)
         if copy is not None and not kind.same(copy, top):

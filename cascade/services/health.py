@@ -12,13 +12,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade.db.engine import now
 from cascade.db.models import Pod
-from cascade.pods.client import PodUnavailable
+from cascade.pods.client import PodUnavailable, api_root
 from cascade.pods.registry import PodRegistry
 from cascade.services import pods as pod_service
 
@@ -33,11 +32,6 @@ class Health:
     error: str | None
 
 
-def _root(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
-
-
 async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
     endpoints = await registry.endpoints(pod.region_name)
     urls = {t: endpoints[t] for t in CHECKED if t in endpoints}
@@ -47,7 +41,7 @@ async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
     async def probe(service: str, url: str) -> tuple[float, str | None]:
         started = time.monotonic()
         try:
-            resp = await registry.client(pod.name, service).request("GET", _root(url))
+            resp = await registry.client(pod.name, service).request("GET", api_root(url, "/"))
         except PodUnavailable as exc:
             return time.monotonic() - started, str(exc)
         took = time.monotonic() - started
@@ -66,14 +60,14 @@ async def check_all(sessions: async_sessionmaker[AsyncSession], registry: PodReg
         checks = await asyncio.gather(
             *(check_pod(registry, p) for p in found), return_exceptions=True
         )
-        now = datetime.now(UTC).replace(tzinfo=None)
+        stamp = now()
         for pod, health in zip(found, checks, strict=True):
             if isinstance(health, BaseException):
                 health = Health("unknown", None, f"health check failed: {health}")
             pod.health_state = health.state
             pod.health_latency_ms = health.latency_ms
             pod.health_error = health.error
-            pod.health_checked_at = now
+            pod.health_checked_at = stamp
         await db.commit()
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from cascade.db import paging
+from cascade.db.engine import now
 from cascade.db.models import Job
-from cascade.db.paging import oldest_first
 from cascade.jobs import queue
 
 
@@ -18,8 +19,7 @@ class JobNotFound(Exception):
     pass
 
 
-class MarkerNotFound(Exception):
-    pass
+MarkerNotFound = paging.MarkerNotFound
 
 
 class JobBusy(Exception):
@@ -47,14 +47,9 @@ async def page(
 ) -> list[Job]:
     """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
     at most `limit`."""
-    last = None
-    if marker is not None:
-        last = await session.get(Job, marker)
-        if last is None:
-            raise MarkerNotFound(f"marker [{marker}] not found")
-    columns = [(FILTERS[name], value) for name, value in filters.items()]
-    query = oldest_first(select(Job), Job.created_at, Job.id, columns, last, limit)
-    return list((await session.scalars(query)).all())
+    return await paging.oldest_first(
+        session, select(Job), Job.created_at, Job.id, FILTERS, filters, marker, limit
+    )
 
 
 async def redo(session: AsyncSession, job_id: str) -> Job:
@@ -65,7 +60,7 @@ async def redo(session: AsyncSession, job_id: str) -> Job:
         raise JobBusy(
             f"job {job_id} is {job.status}: only a done, failed or queued job can be redone"
         )
-    stamp = queue.now()
+    stamp = now()
     await session.execute(
         update(Job)
         .where(

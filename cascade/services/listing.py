@@ -1,24 +1,11 @@
 """Lists across pods: a total sort order, a k-way merge, where each pod resumes, and
 `read_pages`, the one merged paged list every API's list of routed objects uses.
 
-Every pod is asked for the same sort keys, with `created_at` and the id
-appended when missing (as Nova appends its defaults), so each pod's page is
-already in the order the merge uses and ties can never differ between pods.
-Values compare the way the pods' databases do: strings without regard to
-case, missing values (NULL) first in ascending order and last in
-descending order.
-
-A page that ends at item M leaves each pod at the last of its items that
-sorted before or at M: `Cursors` remembers that, keyed by the query and M,
-so the next page asks every pod from where it stopped instead of scanning.
-
-`read_pages` asks every pod at once (`pods.fanout`: a pod that is down,
-answers 5xx or misses `[pods] list_deadline` is left out and named) for its
-first `size` items after the marker: the marker's own pod after the marker,
-a pod whose position the previous page left in `Cursors` from there, any
-other pod read from its start and cut after the marker's place in the order.
-What to do about a pod left out (nothing, or stubs of what the routing table
-knows there) is the API's; `Pages.merged` and `Pages.remember` finish the page.
+Every pod is asked for the same sort keys, with `created_at` and the id appended
+(as Nova appends its defaults), so each pod's page is already in the merge's order
+and ties never differ between pods. Values compare as the pods' databases do:
+strings without regard to case, NULL first ascending and last descending. What to
+show for a pod left out (`pods.fanout`) is the API's.
 """
 
 from __future__ import annotations
@@ -26,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import itertools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -120,22 +108,12 @@ class Order:
         return 0
 
 
-def _tagged(n: int, page: Sequence[Item]) -> Iterable[tuple[int, Item]]:
-    # a function, not a nested generator expression: `n` must be bound per page
-    return ((n, item) for item in page)
-
-
 def merge(pages: Iterable[Sequence[Item]], order: Order, limit: int) -> list[tuple[int, Item]]:
     """The first `limit` items of the pods' sorted pages in `order`, each with the
     index of the page it came from."""
-    streams = [_tagged(n, page) for n, page in enumerate(pages)]
+    streams = [zip(itertools.repeat(n), page) for n, page in enumerate(pages)]
     merged = heapq.merge(*streams, key=lambda pair: order.key(pair[1]))
-    out: list[tuple[int, Item]] = []
-    for pair in merged:
-        if len(out) >= limit:
-            break
-        out.append(pair)
-    return out
+    return list(itertools.islice(merged, max(limit, 0)))
 
 
 def after(items: Iterable[Item], marker: Item, order: Order) -> list[Item]:
@@ -143,29 +121,18 @@ def after(items: Iterable[Item], marker: Item, order: Order) -> list[Item]:
     return [item for item in items if order.compare(item, marker) > 0]
 
 
-class Cursors:
+class Cursors(OrderedDict[tuple[str, str], dict[str, str | None]]):
     """Where each pod resumes after a page: (query, last id) -> {pod id: its last id or
     None}, bounded, least recently used first out. Memory of one API process only: a
     miss costs a scan, never a wrong page."""
 
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._data: OrderedDict[tuple[str, str], dict[str, str | None]] = OrderedDict()
+    size = 2048
 
-    def get(self, query: str, marker: str) -> dict[str, str | None] | None:
-        found = self._data.get((query, marker))
-        if found is not None:
-            self._data.move_to_end((query, marker))
-        return found
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def put(self, query: str, marker: str, positions: dict[str, str | None]) -> None:
-        self._data[(query, marker)] = positions
-        self._data.move_to_end((query, marker))
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
+    def put(self, key: tuple[str, str], positions: dict[str, str | None]) -> None:
+        self[key] = positions
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 # --- the merged paged list ---------------------------------------------------------------
@@ -246,7 +213,7 @@ class Pages:
         for page, item in shown:
             if not page.stub:
                 positions[page.pod.id] = str(item["id"])
-        self.cursors.put(self.query, str(shown[-1][1]["id"]), positions)
+        self.cursors.put((self.query, str(shown[-1][1]["id"])), positions)
 
 
 async def read_pages(
@@ -267,7 +234,9 @@ async def read_pages(
     sort and size, with who asks) for the cursors."""
     cursors = registry.cache(Cursors)
     found = Pages(order, size, cursors, query)
-    positions = cursors.get(query, marker) if marker is not None else None
+    positions: dict[str, str | None] | None = None
+    if marker is not None and (positions := cursors.get((query, marker))) is not None:
+        cursors.move_to_end((query, marker))  # the least recently used go first
 
     async def one(pod: Pod) -> PodPage:
         if marker is None:

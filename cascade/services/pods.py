@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now
 from cascade.db.models import Binding, Pod, Routing
 from cascade.services import routings
 
@@ -35,10 +35,6 @@ class PodSpec:
     values: dict[str, Any]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 async def create(session: AsyncSession, spec: PodSpec) -> Pod:
     values = dict(spec.values)
     values.setdefault("pod_az", values["az"])
@@ -48,7 +44,7 @@ async def create(session: AsyncSession, spec: PodSpec) -> Pod:
         weight=values.pop("weight", 1),
         tags=values.pop("tags", []),
         health_state="unknown",
-        created_at=_now(),
+        created_at=now(),
         **values,
     )
     session.add(pod)
@@ -78,7 +74,7 @@ async def update(session: AsyncSession, pod_id: str, spec: PodSpec) -> Pod:
     pod = await get(session, pod_id)
     for key, value in spec.values.items():
         setattr(pod, key, value)
-    pod.updated_at = _now()
+    pod.updated_at = now()
     try:
         await session.commit()
     except IntegrityError as exc:

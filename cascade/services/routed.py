@@ -18,13 +18,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now
 from cascade.db.models import Pod, Routing
 from cascade.pods import fanout
 from cascade.pods.registry import PodRegistry
@@ -42,14 +42,6 @@ class NotFound(Exception):
 class Located:
     pod: Pod
     routing: Routing
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-async def pods_by_id(db: AsyncSession) -> dict[str, Pod]:
-    return {p.id: p for p in (await db.scalars(select(Pod))).all()}
 
 
 # asks one pod for an object by id: its body, or None when the pod does not show it
@@ -88,7 +80,7 @@ async def locate(
         if routing.status == "active":
             registry.cache(RouteCache).put(kind, object_id, pod.id, routing.project_id)
         return Located(pod, routing)
-    pods = list((await pods_by_id(db)).values())
+    pods = (await db.scalars(select(Pod))).all()
     asked = await fanout.gather(registry, service, pods, ask)
     found = next(((pod, body) for pod, body in asked.answers if body is not None), None)
     if found is None:
@@ -132,9 +124,7 @@ async def record(
 ) -> Routing:
     """The routing of an object (a server unless `kind` says) the pod created: the
     intent row completed, or a new row."""
-    existing = await db.scalar(
-        select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
-    )
+    existing = await routings.find_top(db, kind, server_id)
     if existing is not None:
         return existing
     row = intent_row
@@ -144,21 +134,19 @@ async def record(
             resource_type=kind,
             pod_id=pod_id,
             project_id=project_id,
-            created_at=_now(),
+            created_at=now(),
         )
         db.add(row)
     row.top_id = server_id
     row.bottom_id = server_id
     row.status = "active"
-    row.updated_at = _now()
+    row.updated_at = now()
     try:
         await db.commit()
     except IntegrityError:
         # a concurrent request (a list healing the same server) wrote it first
         await db.rollback()
-        found = await db.scalar(
-            select(Routing).where(Routing.resource_type == kind, Routing.top_id == server_id)
-        )
+        found = await routings.find_top(db, kind, server_id)
         if found is None:
             raise
         if intent_row is not None:
@@ -180,7 +168,7 @@ async def mark(
     if routes is not None and status != "active":
         routes.drop(routing.resource_type, routing.top_id)
     routing.status = status
-    routing.updated_at = _now()
+    routing.updated_at = now()
     await db.commit()
 
 

@@ -5,24 +5,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from cascade.db import paging
+from cascade.db.engine import now
 from cascade.db.models import Routing
-from cascade.db.paging import oldest_first
 
 
 class RoutingNotFound(Exception):
     pass
 
 
-class MarkerNotFound(Exception):
-    pass
+MarkerNotFound = paging.MarkerNotFound
 
 
 @dataclass(frozen=True)
@@ -53,53 +51,35 @@ async def record_intent(
         pod_id=pod_id,
         project_id=project_id,
         status="creating",
-        created_at=datetime.now(UTC).replace(tzinfo=None),
+        created_at=now(),
     )
     session.add(routing)
     await session.commit()
     return routing
 
 
+async def _first(session: AsyncSession, resource_type: str, **where: str) -> Routing | None:
+    query = select(Routing).filter_by(resource_type=resource_type, **where)
+    return await session.scalar(query.limit(1))
+
+
 async def find(
     session: AsyncSession, resource_type: str, top_id: str, pod_id: str
 ) -> Routing | None:
     """The routing of top resource `top_id` to pod `pod_id`, if there is one."""
-    query = select(Routing).where(
-        Routing.resource_type == resource_type, Routing.top_id == top_id, Routing.pod_id == pod_id
-    )
-    return await session.scalar(query)
+    return await _first(session, resource_type, top_id=top_id, pod_id=pod_id)
 
 
 async def find_top(session: AsyncSession, resource_type: str, top_id: str) -> Routing | None:
     """The (first) routing of top resource `top_id`, in whatever pod."""
-    query = select(Routing).where(Routing.resource_type == resource_type, Routing.top_id == top_id)
-    return await session.scalar(query.limit(1))
+    return await _first(session, resource_type, top_id=top_id)
 
 
 async def find_bottom(
     session: AsyncSession, resource_type: str, pod_id: str, bottom_id: str
 ) -> Routing | None:
     """The routing whose copy in pod `pod_id` is `bottom_id`, if there is one."""
-    query = select(Routing).where(
-        Routing.resource_type == resource_type,
-        Routing.pod_id == pod_id,
-        Routing.bottom_id == bottom_id,
-    )
-    return await session.scalar(query)
-
-
-async def record_intent_once(
-    session: AsyncSession, resource_type: str, top_id: str, pod_id: str, project_id: str
-) -> Routing:
-    """`record_intent`, or the routing a concurrent request recorded first for the same
-    resource and pod (rolled back, then read)."""
-    try:
-        return await record_intent(session, resource_type, top_id, pod_id, project_id)
-    except IntegrityError:  # the unique (resource_type, top_id, pod_id) is taken
-        await session.rollback()
-        found = await find(session, resource_type, top_id, pod_id)
-        assert found is not None
-        return found
+    return await _first(session, resource_type, pod_id=pod_id, bottom_id=bottom_id)
 
 
 def _visible(scope: Scope) -> Select[Routing]:
@@ -125,15 +105,10 @@ async def page(
 ) -> list[Routing]:
     """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
     at most `limit`."""
-    last = None
-    if marker is not None:
-        try:
-            last = await get(session, marker, scope)
-        except RoutingNotFound as exc:
-            raise MarkerNotFound(f"marker [{marker}] not found") from exc
-    columns = [(FILTERS[name], value) for name, value in filters.items()]
-    query = oldest_first(_visible(scope), Routing.created_at, Routing.id, columns, last, limit)
-    return list((await session.scalars(query)).all())
+    query = _visible(scope)
+    return await paging.oldest_first(
+        session, query, Routing.created_at, Routing.id, FILTERS, filters, marker, limit
+    )
 
 
 async def delete(session: AsyncSession, routing_id: str) -> None:

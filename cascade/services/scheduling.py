@@ -19,13 +19,13 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import SchedulingSection
+from cascade.db.engine import now
 from cascade.db.models import Binding, Pod
 from cascade.pods import fanout
 from cascade.services.capacity import Capacity
@@ -99,6 +99,30 @@ async def with_room(
     return fits, room
 
 
+def binding_in(project_id: str, az: str) -> Select[Binding]:
+    """The query of the project's binding in `az`."""
+    return select(Binding).where(Binding.project_id == project_id, Binding.az == az)
+
+
+async def _usable_in(session: AsyncSession, az: str, tag: str | None = None) -> list[Pod]:
+    """The AZ's usable pods (with `tag`: those carrying it)."""
+    found = (await session.scalars(select(Pod).where(Pod.az == az))).all()
+    return [p for p in found if usable(p) and (tag is None or tag in (p.tags or []))]
+
+
+async def bind(session: AsyncSession, project_id: str, az: str, pod_id: str) -> None:
+    """Bind the project in `az` to the pod, committed; IntegrityError (rolled back) when
+    the project is bound there already."""
+    session.add(
+        Binding(id=str(uuid.uuid4()), project_id=project_id, az=az, pod_id=pod_id, created_at=now())
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise
+
+
 async def pod_for(
     session: AsyncSession,
     conf: SchedulingSection,
@@ -122,12 +146,9 @@ async def pod_for(
         home = await pod_for(session, conf, project_id, az, rng, None, room_of, need, room_deadline)
         if tag in (home.tags or []):
             return home
-        tagged = [
-            p
-            for p in (await session.scalars(select(Pod).where(Pod.az == az))).all()
-            if usable(p) and tag in (p.tags or [])
-        ]
-        tagged, room = await with_room(tagged, room_of, *need, room_deadline)
+        tagged, room = await with_room(
+            await _usable_in(session, az, tag), room_of, *need, room_deadline
+        )
         if not tagged:
             raise NoPodForAz(
                 f"availability zone {az} has no enabled pod with tag {tag!r} that is up "
@@ -135,18 +156,14 @@ async def pod_for(
             )
         policy = az_policies(conf).get(az, conf.default_policy)
         return choose(tagged, policy, rng or random.Random(), room)
-    binding = await session.scalar(
-        select(Binding).where(Binding.project_id == project_id, Binding.az == az)
-    )
+    binding = await session.scalar(binding_in(project_id, az))
     if binding is not None:
         bound = await session.get(Pod, binding.pod_id)
         if bound is not None and usable(bound) and bound.az == az:
             return bound
         await session.delete(binding)
         await session.flush()
-    candidates = [
-        p for p in (await session.scalars(select(Pod).where(Pod.az == az))).all() if usable(p)
-    ]
+    candidates = await _usable_in(session, az)
     if not candidates:
         raise NoPodForAz(f"availability zone {az} has no enabled pod that is up")
     candidates, room = await with_room(candidates, room_of, *need, room_deadline)
@@ -154,23 +171,11 @@ async def pod_for(
         raise NoPodForAz(f"every enabled pod of availability zone {az} is full")
     policy = az_policies(conf).get(az, conf.default_policy)
     pod = choose(candidates, policy, rng or random.Random(), room)
-    session.add(
-        Binding(
-            id=str(uuid.uuid4()),
-            project_id=project_id,
-            az=az,
-            pod_id=pod.id,
-            created_at=datetime.now(UTC).replace(tzinfo=None),
-        )
-    )
     try:
-        await session.commit()
+        await bind(session, project_id, az, pod.id)
     except IntegrityError:
         # a concurrent request bound the project first: its binding wins
-        await session.rollback()
-        winner = await session.scalar(
-            select(Binding).where(Binding.project_id == project_id, Binding.az == az)
-        )
+        winner = await session.scalar(binding_in(project_id, az))
         bound = await session.get(Pod, winner.pod_id) if winner is not None else None
         if bound is None:
             raise

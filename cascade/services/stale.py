@@ -11,16 +11,15 @@ the pod's Nova, the routed Cinder kinds (`volumes.RESOURCES`) of its Cinder.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import now
 from cascade.db.models import Keypair, Pod, Routing
+from cascade.pods import compute as pod_compute
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 from cascade.services import servers, volumes
-from cascade.services.hosts import Admin
 from cascade.versions import Version
 
 # where each kind is found in a pod's Nova, by bottom id: the routed compute resources
@@ -45,48 +44,37 @@ async def check(
     pod = await db.get(Pod, routing.pod_id)
     if pod is None:
         raise CannotTell(f"pod {routing.pod_id} is not registered")
-    params: list[tuple[str, str]] = []
-    if routing.resource_type == "keypair":
-        keypair = await db.get(Keypair, routing.top_id)
-        if keypair is None:
-            raise CannotTell(f"keypair {routing.top_id} is gone from the top")
-        path = f"/os-keypairs/{routing.bottom_id}"
-        params.append(("user_id", keypair.user_id))
-    elif routing.resource_type in PATHS:
-        path = PATHS[routing.resource_type].format(routing.bottom_id)
-    elif routing.resource_type in CINDER:
-        return await _settle(db, routing, await _in_cinder(registry, pod, routing, request_id))
+    params: list[tuple[str, str]] | None = None
+    if routing.resource_type in CINDER:
+        resource = CINDER[routing.resource_type]
+        caller = pod_volume.Caller(None, str(max(resource.since, Version(3, 0))), request_id)
+        path = f"{resource.path}/{routing.bottom_id}"
+        asked = pod_volume.call(registry, pod, caller, "GET", path)
     else:
-        raise CannotTell(f"routings of type {routing.resource_type} cannot be checked yet")
-    answer = await Admin(registry, "2.10", request_id).ask(pod, "GET", path, params=params)
-    if not (answer.ok or answer.status == 404):
-        raise CannotTell(f"pod {pod.name} answered {answer.status or answer.reason}")
-    return await _settle(db, routing, answer.status)
-
-
-async def _in_cinder(registry: PodRegistry, pod: Pod, routing: Routing, request_id: str) -> int:
-    """The status of the pod's Cinder's GET of the object (at its kind's microversion)."""
-    resource = CINDER[routing.resource_type]
-    version = max(resource.since, Version(3, 0))
-    caller = pod_volume.Caller(None, str(version), request_id)
-    path = f"{resource.path}/{routing.bottom_id}"
+        if routing.resource_type == "keypair":
+            keypair = await db.get(Keypair, routing.top_id)
+            if keypair is None:
+                raise CannotTell(f"keypair {routing.top_id} is gone from the top")
+            path = f"/os-keypairs/{routing.bottom_id}"
+            params = [("user_id", keypair.user_id)]
+        elif routing.resource_type in PATHS:
+            path = PATHS[routing.resource_type].format(routing.bottom_id)
+        else:
+            raise CannotTell(f"routings of type {routing.resource_type} cannot be checked yet")
+        nova = pod_compute.Caller(None, "2.10", request_id)
+        asked = pod_compute.call(registry, pod, nova, "GET", path, params=params)
     try:
-        resp = await pod_volume.call(registry, pod, caller, "GET", path)
+        resp = await asked
     except PodUnavailable as exc:
         raise CannotTell(str(exc)) from exc
-    if resp.status_code not in (200, 404):
+    if not (resp.is_success or resp.status_code == 404):
         raise CannotTell(f"pod {pod.name} answered {resp.status_code}")
-    return resp.status_code
-
-
-async def _settle(db: AsyncSession, routing: Routing, found: int) -> Routing:
-    """The routing marked after its pod's answer: `stale` for a 404, else `active` (or
-    still `deleting`)."""
-    status = "stale" if found == 404 else "active"
+    # 404: stale; found: active, or still deleting (its delete is under way)
+    status = "stale" if resp.status_code == 404 else "active"
     if status == "active" and routing.status == "deleting":
-        status = "deleting"  # the pod still has it: its delete is under way
+        status = "deleting"
     if status != routing.status:
         routing.status = status
-        routing.updated_at = datetime.now(UTC).replace(tzinfo=None)
+        routing.updated_at = now()
         await db.commit()
     return routing

@@ -6,9 +6,9 @@ does not answer (within `[pods] list_deadline`) is left out until it does."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from cascade.db.models import Pod
+from cascade.pods import compute as pod_compute
 from cascade.pods import fanout
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
@@ -16,87 +16,62 @@ from cascade.pods.registry import PodRegistry
 from cascade.versions import COMPUTE_IMPLEMENTED, VOLUME_IMPLEMENTED, Version
 
 TTL = 60.0
+Range = tuple[Version, Version]
 
 
-class ComputeRanges(dict[str, tuple[Version, Version, float]]):
-    """Pod id -> its Nova range (min, max) and until when it is trusted."""
+class Ranges(dict[tuple[str, str], tuple[Version, Version, float]]):
+    """(service, pod id) -> the pod's range (min, max) and until when it is trusted."""
 
 
-class VolumeRanges(dict[str, tuple[Version, Version, float]]):
-    """Pod id -> its Cinder v3 range (min, max) and until when it is trusted."""
-
-
-async def pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
-    cached = registry.cache(ComputeRanges).get(pod.id)
+async def pod_range(registry: PodRegistry, pod: Pod, service: str) -> Range | None:
+    """The pod's range of `service` (compute: Nova's; volume: Cinder v3's), from its
+    version document (no token needed); None when it does not answer with one."""
+    cached = registry.cache(Ranges).get((service, pod.id))
     if cached is not None and time.monotonic() < cached[2]:
         return cached[0], cached[1]
-    url = (await registry.endpoints(pod.region_name)).get("compute")
-    if url is None:
-        return None
+    volume = service == pod_volume.SERVICE
     try:
-        resp = await registry.client(pod.name, "compute").request("GET", url.rstrip("/") + "/")
-    except PodUnavailable:
-        return None
-    if resp.status_code != 200:
-        return None
-    doc = resp.json().get("version", {})
-    try:
-        low, high = Version.parse(doc["min_version"]), Version.parse(doc["version"])
-    except (KeyError, ValueError):
-        return None  # not a Nova version document: treat the pod as not answering
-    registry.cache(ComputeRanges)[pod.id] = (low, high, time.monotonic() + TTL)
-    return low, high
-
-
-async def compute_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version, Version]:
-    return await _common(
-        registry, "compute", COMPUTE_IMPLEMENTED, pods, lambda pod: pod_range(registry, pod)
-    )
-
-
-async def volume_pod_range(registry: PodRegistry, pod: Pod) -> tuple[Version, Version] | None:
-    """The pod's Cinder v3 range, from its root document (300, no token needed)."""
-    cached = registry.cache(VolumeRanges).get(pod.id)
-    if cached is not None and time.monotonic() < cached[2]:
-        return cached[0], cached[1]
-    try:
-        root = await pod_volume.root(registry, pod)
-        resp = await registry.client(pod.name, pod_volume.SERVICE).request("GET", root)
+        if volume:
+            url = await pod_volume.root(registry, pod)
+        else:
+            url = await pod_compute.endpoint(registry, pod) + "/"
+        resp = await registry.client(pod.name, service).request("GET", url)
     except PodUnavailable:
         return None
     if resp.status_code not in (200, 300):
         return None
     try:
-        docs = resp.json().get("versions", [])
-        doc = next(d for d in docs if str(d.get("id", "")).startswith("v3"))
+        body = resp.json()
+        if volume:
+            doc = next(d for d in body["versions"] if str(d.get("id", "")).startswith("v3"))
+        else:
+            doc = body["version"]
         low, high = Version.parse(doc["min_version"]), Version.parse(doc["version"])
-    except (StopIteration, KeyError, ValueError, AttributeError):
-        return None  # not a Cinder version document: treat the pod as not answering
-    registry.cache(VolumeRanges)[pod.id] = (low, high, time.monotonic() + TTL)
+    except (StopIteration, KeyError, TypeError, ValueError, AttributeError):
+        return None  # not a version document: treat the pod as not answering
+    registry.cache(Ranges)[(service, pod.id)] = (low, high, time.monotonic() + TTL)
     return low, high
 
 
-async def volume_range(registry: PodRegistry, pods: list[Pod]) -> tuple[Version, Version]:
-    return await _common(
-        registry,
-        pod_volume.SERVICE,
-        VOLUME_IMPLEMENTED,
-        pods,
-        lambda pod: volume_pod_range(registry, pod),
-    )
-
-
 async def _common(
-    registry: PodRegistry,
-    service: str,
-    implemented: tuple[Version, Version],
-    pods: list[Pod],
-    pod_range_of: Callable[[Pod], Awaitable[tuple[Version, Version] | None]],
-) -> tuple[Version, Version]:
+    registry: PodRegistry, service: str, implemented: Range, pods: list[Pod]
+) -> Range:
     """What Cascade implements narrowed to what every enabled pod that answers supports."""
     low, high = implemented
-    found = await fanout.gather(registry, service, [p for p in pods if p.enabled], pod_range_of)
+
+    async def ask(pod: Pod) -> Range | None:
+        return await pod_range(registry, pod, service)
+
+    found = await fanout.gather(registry, service, [p for p in pods if p.enabled], ask)
     for pod_range_found in found.values:
         if pod_range_found is not None:
             low, high = max(low, pod_range_found[0]), min(high, pod_range_found[1])
     return low, high
+
+
+async def compute_range(registry: PodRegistry, pods: list[Pod]) -> Range:
+    return await _common(registry, "compute", COMPUTE_IMPLEMENTED, pods)
+
+
+async def volume_range(registry: PodRegistry, pods: list[Pod]) -> Range:
+    return await _common(registry, pod_volume.SERVICE, VOLUME_IMPLEMENTED, pods)

@@ -28,7 +28,7 @@ COMPUTE = Microversions("compute", compute_range, requested, negotiate, echo_hea
 
 
 async def advertised(request: Request) -> tuple[Version, Version]:
-    """The range every request negotiates against (see `request.advertised`)."""
+    """The range every request negotiates against (see `microversions.advertised`)."""
     return await microversions.advertised(request, COMPUTE)
 
 

@@ -33,7 +33,7 @@ VOLUME = Microversions("volume", volume_range, requested, negotiate, echo_header
 
 async def advertised(request: Request) -> tuple[Version, Version]:
     """The range every request negotiates against: what Cascade implements and every
-    enabled pod's Cinder supports (see `request.advertised`)."""
+    enabled pod's Cinder supports (see `microversions.advertised`)."""
     return await microversions.advertised(request, VOLUME)
 
 
