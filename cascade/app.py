@@ -33,15 +33,13 @@ from cascade.jobs import registry as job_handlers
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
-from cascade.services import (
-    health,
-    volume_jobs,  # noqa: F401  (registers its handlers)
-)
-from cascade.services.hosts import HostBook
+from cascade.services import health
+from cascade.services.compute.hosts import HostBook
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network import policies as network_policies
 from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
+from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
 
 LOG = logging.getLogger(__name__)
 # version documents: answered without a token, as the OpenStack services do

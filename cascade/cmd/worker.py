@@ -19,8 +19,8 @@ from cascade.identity import TokenValidator
 from cascade.jobs.registry import DEFAULT
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
-from cascade.services import volume_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
 
 
 async def serve(conf: Conf) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from cascade.db.models import Pod
 from cascade.pods.registry import PodRegistry
-from cascade.services.hosts import Admin
+from cascade.services.compute.hosts import Admin
 
 TTL = 30.0
 STATISTICS_VERSION = "2.87"

@@ -1,6 +1,6 @@
 """What every API's quotas share (no HTTP types): limits, usage summed over the pods, room.
 
-Each API adapts it (`services/quotas.py` for compute, `volume_quotas.py`,
+Each API adapts it (`services/compute/quotas.py` for compute, `volume_quotas.py`,
 `network/quotas.py`): which names it has, where their defaults come from, what
 a pod counts and how it is asked, and the API's own refusal.
 

@@ -19,7 +19,8 @@ from cascade.pods import compute as pod_compute
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services import servers, volumes
+from cascade.services.compute import servers
+from cascade.services.volume import volumes
 from cascade.versions import Version
 
 # where each kind is found in a pod's Nova, by bottom id: the routed compute resources

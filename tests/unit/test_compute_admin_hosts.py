@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from cascade.db.models import Pod
 from cascade.policy import DEFAULTS
-from cascade.services import hosts
+from cascade.services.compute import hosts
 from tests.unit.conftest import FakeKeystone, PodHandler
 
 ADMIN = {"X-Auth-Token": "admin-token"}

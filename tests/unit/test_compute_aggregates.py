@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 
 from cascade.db.models import Pod, Routing
 from cascade.policy import DEFAULTS
-from cascade.services.aggregates import Numbering, pod_for_az
+from cascade.services.compute.aggregates import Numbering, pod_for_az
 from tests.unit.conftest import FakeKeystone, PodHandler
 
 ADMIN = {"X-Auth-Token": "admin-token"}

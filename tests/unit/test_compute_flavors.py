@@ -13,8 +13,9 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from cascade.db.models import Pod, Routing
-from cascade.services import flavor_copies, routings
-from cascade.services import flavors as flavor_service
+from cascade.services import routings
+from cascade.services.compute import flavor_copies
+from cascade.services.compute import flavors as flavor_service
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakenova import add_pod_row
 

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 
 from cascade.db.models import Pod, Routing
 from cascade.pods.compute import Caller
-from cascade.services import keypair_copies, keypairs
+from cascade.services.compute import keypair_copies, keypairs
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakenova import add_pod_row
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cascade.services import quotas
+from cascade.services.compute import quotas
 from tests.unit.fakenova import FakeCloud
 from tests.unit.test_compute_quotas import (
     ADMIN,

@@ -16,7 +16,7 @@ from cascade.api.compute.errors import ComputeError
 from cascade.conf import QuotaSection, sample
 from cascade.db.models import Keypair, Pod, Routing
 from cascade.pods.compute import Caller
-from cascade.services import quotas
+from cascade.services.compute import quotas
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
 

@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from cascade.context import Context
 from cascade.db.models import Flavor, Keypair, Routing
 from cascade.pods.compute import Caller
-from cascade.services import server_create, workflow
+from cascade.services import workflow
+from cascade.services.compute import server_create
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
 

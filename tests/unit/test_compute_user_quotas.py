@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from cascade.db.models import Keypair
-from cascade.services import quotas
+from cascade.services.compute import quotas
 from tests.unit.fakenova import FakeCloud
 from tests.unit.test_compute_quotas import (
     ADMIN,

@@ -231,7 +231,7 @@ async def test_group_types_are_the_tops_with_cinders_rules(client: httpx.AsyncCl
 
 
 def test_quota_checks_use_cinders_messages() -> None:
-    from cascade.services.volume_quotas import OverQuota, check
+    from cascade.services.volume.quotas import OverQuota, check
 
     limit = {"volumes": 2, "snapshots": 1, "gigabytes": 10, "per_volume_gigabytes": 5}
     limit |= {"backups": 1, "backup_gigabytes": 10}
@@ -258,7 +258,7 @@ def test_quota_checks_use_cinders_messages() -> None:
 
 
 def test_a_volume_type_has_its_own_quota() -> None:
-    from cascade.services.volume_quotas import OverQuota, check_type
+    from cascade.services.volume.quotas import OverQuota, check_type
 
     limit = {"volumes_gold": 1, "gigabytes_gold": 5}
     check_type(limit, {}, "gold", 5)
@@ -278,7 +278,7 @@ def test_a_volume_type_has_its_own_quota() -> None:
 
 
 def test_a_quota_update_takes_only_known_keys_in_range() -> None:
-    from cascade.services.volume_quotas import checked_values
+    from cascade.services.volume.quotas import checked_values
 
     known = ["volumes", "gigabytes"]
     assert checked_values(known, {"quota_set": {"volumes": "5", "id": "p"}}) == {"volumes": 5}

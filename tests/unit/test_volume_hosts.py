@@ -16,7 +16,8 @@ from cascade.context import Context
 from cascade.db.models import Pod, Routing
 from cascade.pods import volume as pod_volume
 from cascade.pods.fanout import UNAVAILABLE_HEADER
-from cascade.services import routed, stale, volume_create, workflow
+from cascade.services import routed, stale, workflow
+from cascade.services.volume import create as volume_create
 from tests.unit.conftest import FakeKeystone, PodHandler
 from tests.unit.fakecinder import FakeCinder
 from tests.unit.fakenova import FakeCloud, add_pod

@@ -9,7 +9,7 @@ asked at microversion 2.41 at least (where every enabled pod has it) so
 that their answers carry the uuid the routings are keyed on; the top shows
 `uuid` from 2.41 only, as Nova does.
 
-Ids are the top's (`cascade.services.aggregates.Numbering`): the pod's own
+Ids are the top's (`cascade.services.compute.aggregates.Numbering`): the pod's own
 integer id while a single pod is registered; with several, pod position *
 1,000,000 + the pod's id (pods in registration order). An integer that
 names no pod's aggregate is 404 `Aggregate X could not be found.`; one
@@ -17,7 +17,7 @@ that is not an integer is Nova's 400.
 
 In every view `id` is the top id, the pod's own AZ is shown as its top AZ
 (`availability_zone` and metadata `availability_zone`), and hosts are named
-as in os-services (`cascade.services.hosts`): unchanged while unique across
+as in os-services (`cascade.services.compute.hosts`): unchanged while unique across
 pods, `<host>@<pod>` where several pods have that name.
 
 - GET /os-aggregates: every pod's aggregates, the pods asked in parallel
@@ -70,9 +70,9 @@ from cascade.api.compute.versions import advertised, negotiated
 from cascade.api.handlers import authorize, json_body
 from cascade.api.request import session
 from cascade.db.models import Pod
-from cascade.services import aggregates as aggregate_service
-from cascade.services import hosts
-from cascade.services.aggregates import Numbering
+from cascade.services.compute import aggregates as aggregate_service
+from cascade.services.compute import hosts
+from cascade.services.compute.aggregates import Numbering
 from cascade.versions import Version
 
 LOG = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ Cascade's service token (an admin of the top is not necessarily an admin of
 each pod's project scope) and shown as the top's: a pod's AZ `pod_az`
 becomes its top AZ, the hosts of all pods of a top AZ are that zone's hosts,
 every pod's `internal` zone is one `internal` zone, and host names follow
-`cascade.services.hosts` (`<host>@<pod>` only where several pods have that
+`cascade.services.compute.hosts` (`<host>@<pod>` only where several pods have that
 name). Available zones come first, each sorted by name, as in Nova; a zone
 that is not available has `hosts: null`. A pod that is down is left out
 and named in `X-Cascade-Unavailable-Pods`.
@@ -27,7 +27,7 @@ from cascade.api.compute.services import admin_calls, all_pods, errors_refused, 
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize
 from cascade.db.models import Pod
-from cascade.services import hosts
+from cascade.services.compute import hosts
 
 
 def _available(pods: list[Pod]) -> dict[str, bool]:

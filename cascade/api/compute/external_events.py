@@ -31,7 +31,7 @@ from cascade.db.models import Pod
 from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.services import routed
-from cascade.services import servers as server_service
+from cascade.services.compute import servers as server_service
 
 RULE = "os_compute_api:os-server-external-events:create"
 

@@ -25,7 +25,7 @@ from cascade.api.compute.flavors import bad, change, translated
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
-from cascade.services import flavors as service
+from cascade.services.compute import flavors as service
 from cascade.versions import Version
 
 V2_7 = Version(2, 7)  # access to a public flavor is refused

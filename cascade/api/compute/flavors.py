@@ -40,8 +40,8 @@ from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
 from cascade.context import Context
 from cascade.db.models import Flavor
-from cascade.services import flavor_copies
-from cascade.services import flavors as service
+from cascade.services.compute import flavor_copies
+from cascade.services.compute import flavors as service
 from cascade.versions import Version
 
 T = TypeVar("T")

@@ -28,7 +28,7 @@ from cascade.api.compute.flavors import bad, change, translated
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
-from cascade.services import flavors as service
+from cascade.services.compute import flavors as service
 
 RULE = "os_compute_api:os-flavor-extra-specs:%s"
 

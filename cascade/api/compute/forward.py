@@ -28,8 +28,9 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
-from cascade.services import resources, routed, server_create, workflow
-from cascade.services import servers as server_service
+from cascade.services import resources, routed, workflow
+from cascade.services.compute import server_create
+from cascade.services.compute import servers as server_service
 from cascade.services.network import names as network_names
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version

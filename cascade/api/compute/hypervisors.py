@@ -16,7 +16,7 @@ scope. A pod that is down is left out of lists and named in
   pod that is down might). From 2.53 `hypervisor_hostname_pattern` and
   `with_servers` are passed to every pod; a pattern `<text>@<pod>` asks
   only that pod, and 404 means no pod matched.
-- `service.host` is shown as `cascade.services.hosts` says: unchanged
+- `service.host` is shown as `cascade.services.compute.hosts` says: unchanged
   while unique across pods, `<host>@<pod>` where several pods have it.
   `hypervisor_hostname` is shown as the pod reports it.
 - GET /os-hypervisors/{id} (and /uptime before 2.88): from 2.53 the id is a
@@ -61,7 +61,7 @@ from cascade.api.compute.services import (
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize
 from cascade.db.models import Pod
-from cascade.services import hosts
+from cascade.services.compute import hosts
 from cascade.versions import Version
 
 PAGED = Version(2, 33)

@@ -36,7 +36,7 @@ from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Keypair
-from cascade.services import keypair_copies, keypairs, quotas
+from cascade.services.compute import keypair_copies, keypairs, quotas
 from cascade.versions import Version
 
 RULE = "os_compute_api:os-keypairs:%s"

@@ -27,7 +27,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
 from cascade.pods.fanout import unavailable_header
-from cascade.services import quotas
+from cascade.services.compute import quotas
 from cascade.versions import Version
 
 V2_36 = Version(2, 36)  # nova-network limits and quotas gone

@@ -28,7 +28,7 @@ from cascade.api.compute.quota_sets import bad, quota_set
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import session
-from cascade.services import quotas
+from cascade.services.compute import quotas
 from cascade.versions import Version
 
 V2_50 = Version(2, 50)  # network quotas gone, server group quotas shown

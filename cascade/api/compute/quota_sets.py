@@ -46,7 +46,8 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, reply
 from cascade.api.request import context, session
 from cascade.pods.fanout import unavailable_header
-from cascade.services import quota_core, quotas
+from cascade.services import quota_core
+from cascade.services.compute import quotas
 from cascade.versions import Version
 
 OTHER_PROJECTS = "cascade:quotas:other_projects"

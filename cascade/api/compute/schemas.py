@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.handlers import json_body
-from cascade.services.flavors import SORT_COLUMNS  # Nova's sort keys
+from cascade.services.compute.flavors import SORT_COLUMNS  # Nova's sort keys
 from cascade.versions import Version
 
 Schema = dict[str, Any]

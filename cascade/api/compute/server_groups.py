@@ -30,7 +30,7 @@ from cascade.db.models import Pod
 from cascade.pods import fanout
 from cascade.services import pods as pod_service
 from cascade.services import routed, scheduling
-from cascade.services import servers as server_service
+from cascade.services.compute import servers as server_service
 
 KIND = server_service.SERVER_GROUP
 

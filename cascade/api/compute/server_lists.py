@@ -35,7 +35,7 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.services import listing, routed, routings
 from cascade.services import pods as pod_service
-from cascade.services import servers as server_service
+from cascade.services.compute import servers as server_service
 from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Nova's [api] max_limit default

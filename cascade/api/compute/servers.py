@@ -35,10 +35,11 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
-from cascade.services import flavor_copies, keypair_copies, routed, server_create
-from cascade.services import flavors as flavor_service
-from cascade.services import keypairs as keypair_service
-from cascade.services import servers as server_service
+from cascade.services import routed
+from cascade.services.compute import flavor_copies, keypair_copies, server_create
+from cascade.services.compute import flavors as flavor_service
+from cascade.services.compute import keypairs as keypair_service
+from cascade.services.compute import servers as server_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
 from cascade.services.route_cache import RouteCache

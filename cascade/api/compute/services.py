@@ -6,7 +6,7 @@ not the caller's: an admin of the top is not necessarily an admin of each
 pod's project scope.
 
 - GET lists every pod's services in pod order (the pods asked in parallel).
-  Hosts are shown as `cascade.services.hosts` says: unchanged while unique
+  Hosts are shown as `cascade.services.compute.hosts` says: unchanged while unique
   across pods, `<host>@<pod>` where several pods have that name; `zone` is
   the top AZ for the pod's own AZ. `?host=` takes either form (a bare name
   that several pods have matches all of them), `?binary=` is exact; from
@@ -41,8 +41,8 @@ from cascade.api.handlers import authorize, json_body, reply
 from cascade.api.request import session
 from cascade.db.models import Pod
 from cascade.pods.fanout import unavailable_header
-from cascade.services import hosts
 from cascade.services import pods as pod_service
+from cascade.services.compute import hosts
 from cascade.versions import Version
 
 UUID_IDS = Version(2, 53)  # hypervisor and service ids are UUIDs from here

@@ -20,8 +20,8 @@ from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import context
 from cascade.db.models import Pod
-from cascade.services import server_create
-from cascade.services import volumes as volume_service
+from cascade.services.compute import server_create
+from cascade.services.volume import volumes as volume_service
 
 ACROSS = "attaching a volume to a server of another pod is not supported yet"
 

@@ -14,7 +14,9 @@ from cascade.api.volume import quotas
 from cascade.api.volume.common import caller_for, unavailable
 from cascade.api.volume.errors import VolumeError
 from cascade.pods.client import PodUnavailable
-from cascade.services import volume_create, volume_quotas, workflow
+from cascade.services import workflow
+from cascade.services.volume import create as volume_create
+from cascade.services.volume import quotas as volume_quotas
 from cascade.versions import Version
 
 

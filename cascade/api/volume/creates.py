@@ -27,10 +27,11 @@ from cascade.api.volume.common import (
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate, size_of
 from cascade.db.models import Pod
-from cascade.services import resources, routings, volume_create
+from cascade.services import resources, routings
 from cascade.services import routed as routed_service
-from cascade.services import volumes as volume_service
-from cascade.services.servers import SERVER
+from cascade.services.compute.servers import SERVER
+from cascade.services.volume import create as volume_create
+from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
 
 GROUPS = Version(3, 13)

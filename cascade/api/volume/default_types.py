@@ -20,7 +20,7 @@ from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.spec_types import translated
 from cascade.identity import KeystoneUnavailable
-from cascade.services import volume_types
+from cascade.services.volume import types as volume_types
 from cascade.versions import Version
 
 SINCE = Version(3, 62)

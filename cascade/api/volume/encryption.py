@@ -19,8 +19,9 @@ from cascade.api.volume.common import json_body, reply
 from cascade.api.volume.spec_types import synced, translated
 from cascade.api.volume.types import HANDLERS, new_specs
 from cascade.db.models import VolumeType
-from cascade.services import volume_encryption, volume_types
-from cascade.services.volume_jobs import SYNC
+from cascade.services.volume import encryption as volume_encryption
+from cascade.services.volume import types as volume_types
+from cascade.services.volume.jobs import SYNC
 
 RULE = "volume_extension:volume_type_encryption"
 R = TypeVar("R")

@@ -19,7 +19,8 @@ from cascade.api.request import context, session
 from cascade.api.volume.common import negotiated, reply
 from cascade.api.volume.lists import sort_of
 from cascade.api.volume.spec_types import Handlers, parse_bool, translated
-from cascade.services import group_types, volume_type_copies
+from cascade.services.volume import group_types
+from cascade.services.volume import type_copies as volume_type_copies
 
 HANDLERS = Handlers(group_types.GROUP_TYPE, volume_type_copies.delete_group_copies)
 

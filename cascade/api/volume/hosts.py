@@ -65,7 +65,7 @@ from cascade.api.volume.routed import locate
 from cascade.db.models import Pod
 from cascade.pods import fanout as pod_fanout
 from cascade.services import pods as pod_service
-from cascade.services import volumes as volume_service
+from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
 
 MANAGEABLE = Version(3, 8)  # Cinder's manageable_volumes / manageable_snapshots

@@ -44,7 +44,7 @@ from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.services import listing, resources
 from cascade.services import routed as routed_service
-from cascade.services import volumes as volume_service
+from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Cinder's osapi_max_limit default

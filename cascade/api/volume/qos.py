@@ -23,8 +23,9 @@ from cascade.api.volume.common import authorize, json_body, negotiated, original
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.spec_types import synced, translated
 from cascade.db.models import QosSpecs
-from cascade.services import volume_qos, volume_types
-from cascade.services.volume_jobs import QOS_SYNC, SYNC
+from cascade.services.volume import qos as volume_qos
+from cascade.services.volume import types as volume_types
+from cascade.services.volume.jobs import QOS_SYNC, SYNC
 
 RULE = "volume_extension:qos_specs_manage"
 R = TypeVar("R")

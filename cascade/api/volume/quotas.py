@@ -21,7 +21,8 @@ from starlette.responses import Response
 from cascade.api.request import context, session
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
-from cascade.services import quota_core, volume_quotas
+from cascade.services import quota_core
+from cascade.services.volume import quotas as volume_quotas
 
 ABSOLUTE = {
     "maxTotalVolumes": "volumes",

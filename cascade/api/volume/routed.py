@@ -27,10 +27,11 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.errors import VolumeError
 from cascade.db.models import Pod
-from cascade.services import resources, volume_create
+from cascade.services import resources
 from cascade.services import routed as routed_service
-from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
+from cascade.services.volume import create as volume_create
+from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
 
 

@@ -32,7 +32,7 @@ from cascade.api.volume import (
 )
 from cascade.api.volume.common import V3, negotiated, pod_path
 from cascade.api.volume.errors import VolumeError
-from cascade.services import volumes as volume_service
+from cascade.services.volume import volumes as volume_service
 
 PREFIX = "/volume"
 PUBLIC = (PREFIX, f"{PREFIX}/")
@@ -74,7 +74,7 @@ CREATES = {
 
 
 def _routed_collections() -> Declarations:
-    """Each routed kind (`services.volumes.RESOURCES`): its create and merged list, its
+    """Each routed kind (`services.volume.volumes.RESOURCES`): its create and merged list, its
     empty id, and every call on one object."""
     table: Declarations = {}
     for resource in volume_service.RESOURCES:

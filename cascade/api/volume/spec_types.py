@@ -1,5 +1,5 @@
 """The handlers of a top-owned type with key/value specs, made from its description
-(`services.spec_types.SpecType`): volume types with their extra specs (`/types`)
+(`services.volume.spec_types.SpecType`): volume types with their extra specs (`/types`)
 and group types with their group specs (`/group_types`), with Cinder's rules and
 messages; the pods' copies follow each change through the `<kind>.sync` job.
 """
@@ -22,8 +22,8 @@ from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.jobs import queue
 from cascade.pods.registry import PodRegistry
-from cascade.services.spec_types import SpecType, T, check_specs
-from cascade.services.volume_type_copies import TypeCopyFailed
+from cascade.services.volume.spec_types import SpecType, T, check_specs
+from cascade.services.volume.type_copies import TypeCopyFailed
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -32,8 +32,8 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod, Routing
 from cascade.services import routings
-from cascade.services import volumes as volume_service
 from cascade.services.route_cache import RouteCache
+from cascade.services.volume import volumes as volume_service
 
 
 def _missing(transfer_id: str) -> VolumeError:

@@ -10,7 +10,8 @@ from starlette.requests import Request
 
 from cascade.api.volume import asking
 from cascade.db.models import GroupType, Pod, VolumeType
-from cascade.services import volume_create, volume_types
+from cascade.services.volume import create as volume_create
+from cascade.services.volume import types as volume_types
 from cascade.versions import Version
 
 VERSION = Version(3, 0)

@@ -27,8 +27,9 @@ from cascade.api.volume.spec_types import Handlers, parse_bool, scope, synced, t
 from cascade.db.models import VolumeType
 from cascade.jobs import queue
 from cascade.pods.client import PodUnavailable
-from cascade.services import volume_type_copies, volume_types
-from cascade.services.volume_jobs import SYNC
+from cascade.services.volume import type_copies as volume_type_copies
+from cascade.services.volume import types as volume_types
+from cascade.services.volume.jobs import SYNC
 
 
 async def new_specs(

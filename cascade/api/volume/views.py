@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod, Routing, VolumeType
-from cascade.services import copies, group_types, resources, volume_types
-from cascade.services import volumes as volume_service
+from cascade.services import copies, resources
+from cascade.services.volume import group_types
+from cascade.services.volume import types as volume_types
+from cascade.services.volume import volumes as volume_service
 
 # where an object names a top-owned type by its copy's id in the pod:
 # (the object's kind, its field, the type's kind, whether the field is a list of them)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import GroupType
-from cascade.services.spec_types import SpecType, TypeError_
+from cascade.services.volume.spec_types import SpecType, TypeError_
 from cascade.versions import Version
 
 KIND = "group_type"

@@ -3,7 +3,7 @@
 Names and ids are unique; a private flavor is seen by admins and by the
 projects given access; lists filter, sort and page as Nova's flavor list
 does. The messages of the exceptions are Nova's. Copies in the pods are
-`cascade.services.flavor_copies`, which builds on this module.
+`cascade.services.compute.flavor_copies`, which builds on this module.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ once and never stored. A user holds at most `KEYPAIRS_PER_USER` keypairs,
 Nova's default `key_pairs` quota. Lists are ordered by name, as Nova's are
 since microversion 2.35. A pod gets a copy when a server there needs the
 keypair, and deleting the top keypair deletes the copies: both are in
-`cascade.services.keypair_copies`.
+`cascade.services.compute.keypair_copies`.
 """
 
 from __future__ import annotations

@@ -21,8 +21,12 @@ from cascade.db.models import GroupType, Pod, QosSpecs, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
-from cascade.services import copies, group_types, volume_encryption, volume_qos, volume_types
+from cascade.services import copies
 from cascade.services.copies import PREFIX, PodAPI
+from cascade.services.volume import encryption as volume_encryption
+from cascade.services.volume import group_types
+from cascade.services.volume import qos as volume_qos
+from cascade.services.volume import types as volume_types
 
 VERSION = "3.0"
 TOP = object()  # `_converge`: what the top has

@@ -27,16 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import GroupType, Pod, VolumeType
 from cascade.pods import volume as pod_volume
-from cascade.services import (
-    group_types,
-    resources,
-    routed,
-    scheduling,
-    volume_quotas,
-    volume_type_copies,
-    volume_types,
-)
-from cascade.services import volumes as volume_service
+from cascade.services import resources, routed, scheduling
+from cascade.services.volume import group_types
+from cascade.services.volume import quotas as volume_quotas
+from cascade.services.volume import type_copies as volume_type_copies
+from cascade.services.volume import types as volume_types
+from cascade.services.volume import volumes as volume_service
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 # a new volume's source, in the order Cinder looks at them (a group's volume goes to the

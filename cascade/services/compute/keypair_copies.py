@@ -24,7 +24,8 @@ from cascade.identity import KeystoneUnavailable
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, PodRefused, call
 from cascade.pods.registry import PodRegistry
-from cascade.services import copies, keypairs
+from cascade.services import copies
+from cascade.services.compute import keypairs
 from cascade.services.copies import PodAPI
 
 LOG = logging.getLogger(__name__)

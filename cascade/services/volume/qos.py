@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import QosSpecs, VolumeType
 from cascade.services.copies import now
-from cascade.services.spec_types import TypeError_
+from cascade.services.volume.spec_types import TypeError_
 
 KIND = "qos_specs"
 CONSUMERS = ("front-end", "back-end", "both")

@@ -12,7 +12,7 @@ from typing import Any
 
 from cascade.db.models import VolumeType
 from cascade.services.copies import now
-from cascade.services.volume_types import TypeError_
+from cascade.services.volume.types import TypeError_
 
 FIELDS = ("provider", "control_location", "cipher", "key_size")
 LOCATIONS = ("front-end", "back-end")

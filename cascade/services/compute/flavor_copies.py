@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import Flavor, Pod, Routing
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
-from cascade.services import copies, flavors, servers
+from cascade.services import copies
+from cascade.services.compute import flavors, servers
+from cascade.services.compute.flavors import RESOURCE, PodCopyFailed
 from cascade.services.copies import PodAPI
-from cascade.services.flavors import RESOURCE, PodCopyFailed
 
 LOG = logging.getLogger(__name__)
 VERSION = "2.55"  # the first microversion with flavor descriptions

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import DefaultType, VolumeType, VolumeTypeAccess
-from cascade.services.spec_types import DEFAULT as DEFAULT
-from cascade.services.spec_types import SpecType, usable
-from cascade.services.spec_types import TypeError_ as TypeError_
-from cascade.services.spec_types import projects_of as projects_of
+from cascade.services.volume.spec_types import DEFAULT as DEFAULT
+from cascade.services.volume.spec_types import SpecType, usable
+from cascade.services.volume.spec_types import TypeError_ as TypeError_
+from cascade.services.volume.spec_types import projects_of as projects_of
 
 KIND = "volume_type"
 USER_VISIBLE_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")

@@ -36,22 +36,17 @@ from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, PodRefused, call
 from cascade.pods.registry import PodRegistry
-from cascade.services import (
-    capacity,
-    flavor_copies,
-    keypair_copies,
-    routed,
-    scheduling,
-    volume_type_copies,
-    volume_types,
-)
-from cascade.services import flavors as flavor_service
-from cascade.services import keypairs as keypair_service
-from cascade.services import quotas as quota_service
-from cascade.services import servers as server_service
-from cascade.services import volumes as volume_service
+from cascade.services import capacity, routed, scheduling
+from cascade.services.compute import flavor_copies, keypair_copies
+from cascade.services.compute import flavors as flavor_service
+from cascade.services.compute import keypairs as keypair_service
+from cascade.services.compute import quotas as quota_service
+from cascade.services.compute import servers as server_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
+from cascade.services.volume import type_copies as volume_type_copies
+from cascade.services.volume import types as volume_types
+from cascade.services.volume import volumes as volume_service
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 POD_TAG = "cascade:pod_tag"

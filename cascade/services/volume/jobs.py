@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import Job
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.registry import PodRegistry
-from cascade.services import volume_type_copies
+from cascade.services.volume import type_copies as volume_type_copies
 
 SYNC = "volume_type.sync"
 QOS_SYNC = "qos_specs.sync"

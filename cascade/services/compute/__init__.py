@@ -1,0 +1,1 @@
+"""The Compute API's services: flavors, keypairs, quotas, servers, aggregates, hosts."""

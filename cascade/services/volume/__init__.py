@@ -1,0 +1,1 @@
+"""The Block Storage API's services: volumes, types, QoS, encryption, quotas, jobs."""
