@@ -28,6 +28,7 @@ from cascade.db.engine import now as now
 from cascade.db.models import Pod, Routing
 from cascade.pods import client
 from cascade.pods.compute import PodRefused, pod_message
+from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
 from cascade.services import routings
 
@@ -37,8 +38,8 @@ WAIT_SECONDS = 30.0  # how long `claim` waits for a concurrent request's make
 
 C = TypeVar("C", bound=client.Caller)
 C_in = TypeVar("C_in", bound=client.Caller, contravariant=True)
-A = TypeVar("A", bound="Reach")
-A_in = TypeVar("A_in", bound="Reach", contravariant=True)
+A = TypeVar("A", "PodAPI[Any]", PodNeutron)  # a kind's pod API: Nova's or Cinder's, Neutron's
+A_in = TypeVar("A_in", "PodAPI[Any]", PodNeutron, contravariant=True)
 T = TypeVar("T")
 T_in = TypeVar("T_in", contravariant=True)
 R = TypeVar("R")
@@ -79,16 +80,6 @@ class PodAPI(Generic[C]):
 
     def as_(self, caller: C) -> PodAPI[C]:
         return dataclasses.replace(self, caller=caller)
-
-
-class Reach(Protocol):
-    """What the protocol needs of a kind's pod API (`PodAPI`, `pods.network.PodNeutron`)."""
-
-    @property
-    def pod(self) -> Pod: ...
-
-    @property
-    def refused(self) -> type[PodRefused]: ...
 
 
 class Kind(Protocol[T_in, A_in]):
@@ -161,9 +152,8 @@ async def claim(
             routing = await fresh_routing(db, resource, top_id, pod.id)
             assert routing is not None
             return routing
-        if routing.status == "active" and routing.bottom_id:
-            return routing
-        if (now() - routing.created_at).total_seconds() > WAIT_SECONDS:
+        waited = (now() - routing.created_at).total_seconds()
+        if (routing.status == "active" and routing.bottom_id) or waited > WAIT_SECONDS:
             return routing
         await asyncio.sleep(0.2)
 
@@ -231,6 +221,17 @@ async def copies(
     return list((await db.scalars(query)).all())
 
 
+async def in_pods(
+    db: AsyncSession, resource: str, top_id: str, intents: bool = False
+) -> list[tuple[Routing, Pod]]:
+    """`copies` whose pod still exists, each with its pod."""
+    return [
+        (routing, pod)
+        for routing in await copies(db, resource, top_id, intents)
+        if (pod := await db.get(Pod, routing.pod_id)) is not None
+    ]
+
+
 async def each_copy(
     db: AsyncSession,
     resource: str,
@@ -242,11 +243,7 @@ async def each_copy(
     """`work` on every copy whose pod still exists: in parallel (then each failure is
     returned, not raised; `work` must not use `db`) or one after another (the first
     failure is raised)."""
-    found = [
-        (routing, pod)
-        for routing in await copies(db, resource, top_id, intents)
-        if (pod := await db.get(Pod, routing.pod_id)) is not None
-    ]
+    found = await in_pods(db, resource, top_id, intents)
     if not parallel:
         return [(routing, await work(pod, routing)) for routing, pod in found]
     results = await asyncio.gather(

@@ -323,18 +323,12 @@ RULE_KEYS = (
 
 
 def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
-    prefix = rule.get("remote_ip_prefix")
-    if prefix is not None:
-        prefix = str(ipaddress.ip_network(prefix, strict=False))
-    protocol = rule.get("protocol")
-    return (
-        rule.get("direction"),
-        rule.get("ethertype"),
-        None if protocol is None else str(protocol),
-        rule.get("port_range_min"),
-        rule.get("port_range_max"),
-        prefix,
-    )
+    key = {k: rule.get(k) for k in RULE_KEYS}
+    if key["protocol"] is not None:
+        key["protocol"] = str(key["protocol"])
+    if key["remote_ip_prefix"] is not None:
+        key["remote_ip_prefix"] = str(ipaddress.ip_network(key["remote_ip_prefix"], strict=False))
+    return tuple(key.values())
 
 
 async def desired_rules(db: AsyncSession, group: NetResource) -> list[dict[str, Any]]:
