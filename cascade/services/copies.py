@@ -1,14 +1,14 @@
 """Copies of top-owned objects in the pods: one protocol for every kind (no HTTP types).
 
-Flavors, keypairs, volume types, QoS specs and group types are owned by the top; a
-pod gets a copy of one the first time something there needs it. What differs per
-kind is a `Kind`; `ensure` is the same for all: the copy's routing (resource type =
-the kind, project "" unless given) is written as an intent before anything is made, so
-a retry after a crash adopts the copy it finds by name instead of making a duplicate.
-Where the pod allows duplicate names (Neutron), only one request may make the copy
-(`claim`). Networking's objects are copies too (`network.materialise`).
-`copies` / `each_copy` reach every pod's copy of one top object. Pod calls go
-through `PodAPI.send`: a status the caller did not expect is the kind's `PodRefused`.
+Flavors, keypairs, volume types, QoS specs, group types and networking's objects
+(`network.materialise`) are owned by the top; a pod gets a copy of one the first time
+something there needs it. What differs per kind is a `Kind`; `ensure` is the same for
+all: the copy's routing (resource type = the kind, project "" unless given) is written
+as an intent before anything is made, so a retry after a crash adopts the copy it finds
+by name instead of making a duplicate (in Neutron, which allows duplicate names, only
+one request makes it: `claim`).
+`copies` / `each_copy` reach every pod's copy of one top object. Nova and Cinder calls
+go through `PodAPI.send`: a status the caller did not expect is the kind's `PodRefused`.
 """
 
 from __future__ import annotations
@@ -125,9 +125,7 @@ async def routing_of(
     return found
 
 
-async def fresh_routing(
-    db: AsyncSession, resource: str, top_id: str, pod_id: str
-) -> Routing | None:
+async def reread(db: AsyncSession, resource: str, top_id: str, pod_id: str) -> Routing | None:
     """The copy's routing as the database has it now (not as `db` loaded it before)."""
     query = select(Routing).filter_by(resource_type=resource, top_id=top_id, pod_id=pod_id)
     found: Routing | None = await db.scalar(query.execution_options(populate_existing=True))
@@ -142,14 +140,14 @@ async def claim(
     `db` has loaded); a concurrent request's is waited for until active, and taken over
     after WAIT_SECONDS (its maker died: the name finds what it made)."""
     while True:
-        routing = await fresh_routing(db, resource, top_id, pod.id)
+        routing = await reread(db, resource, top_id, pod.id)
         if routing is None:
             try:
                 async with AsyncSession(db.bind, expire_on_commit=False) as side:
                     await routings.record_intent(side, resource, top_id, pod.id, project)
             except IntegrityError:
                 continue  # a concurrent request wrote it first: wait for that one
-            routing = await fresh_routing(db, resource, top_id, pod.id)
+            routing = await reread(db, resource, top_id, pod.id)
             assert routing is not None
             return routing
         waited = (now() - routing.created_at).total_seconds()
@@ -192,17 +190,13 @@ async def adopt_or_make(api: A, kind: Kind[T, A], top: T) -> str:
 
 
 async def ensure(
-    db: AsyncSession,
-    api: A,
-    kind: Kind[T, A],
-    top: T,
-    top_id: str,
-    project: str = "",
-    wait: bool = False,
+    db: AsyncSession, api: A, kind: Kind[T, A], top: T, top_id: str, project: str = ""
 ) -> str:
     """The pod's id of its copy of `top` (top id `top_id`), made or adopted now if the
-    routing (of `project`) is not active yet; `wait`: only one request makes it (`claim`)."""
-    routing = await (claim if wait else routing_of)(db, kind.resource, top_id, api.pod, project)
+    routing (of `project`) is not active yet: in a pod's Neutron, which allows duplicate
+    names, by the one request that `claim`s it."""
+    find = claim if isinstance(api, PodNeutron) else routing_of
+    routing = await find(db, kind.resource, top_id, api.pod, project)
     if routing.bottom_id and routing.status == "active":
         return routing.bottom_id
     bottom = await adopt_or_make(api, kind, top)

@@ -48,11 +48,10 @@ async def _forget(db: AsyncSession, routing: Routing) -> None:
     await db.commit()
 
 
-async def _ours(
-    neutron: PodNeutron, kind: str, collection: str, bottom_id: str, top_id: str
-) -> bool:
+async def _ours(neutron: PodNeutron, kind: str, bottom_id: str, top_id: str) -> bool:
     """Whether the bottom object is one Cascade made (named after the top id): an
     adopted one (a pod's own external network) is never deleted."""
+    collection = materialise.COLLECTION[kind]
     resp = await neutron.call("GET", f"/{collection}/{bottom_id}")
     if resp.status_code == 404:
         return False
@@ -78,7 +77,7 @@ async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> N
             ]
         )
         for bottom_id in ids:
-            if await _ours(neutron, kind, collection, bottom_id, top_id):
+            if await _ours(neutron, kind, bottom_id, top_id):
                 await neutron.delete(collection, bottom_id)
         if kind == DHCP:
             await ipam.release_mac(db, ipam.pod_owner(pod.id, top_id))

@@ -1,9 +1,7 @@
 """What a pod needs before a server there can use a top network or port.
 
-Every bottom object is a copy (`services.copies`, claim mode): named after its top
-object's id, with a routing (resource type, top id, pod, the object's project) written
-before it is made; only the request that wrote the routing makes it, a concurrent one
-waits for it to become `active`.
+Every bottom object is a copy (`services.copies`) named after its top object's id, its
+routing (of the object's project) written first by the one request that makes it.
 
 For each pod that uses a top network the pod gets:
 - the network: a provider VLAN network with the top's VLAN id (`vlan`), or a
@@ -104,14 +102,12 @@ async def ensure(
     body: dict[str, Any],
     adopt: str | None = None,
 ) -> str:
-    """The bottom id of top object `top_id` in the pod: the routed one, an adopted one
-    named after it, or a new one created from `body` (intent recorded first)."""
-    copy = NeutronCopy(kind, body, adopt)
-    return await copies.ensure(db, neutron, copy, top_id, top_id, project, wait=True)
+    """The bottom id of top object `top_id` in the pod (`copies.ensure` of a `NeutronCopy`)."""
+    return await copies.ensure(db, neutron, NeutronCopy(kind, body, adopt), top_id, top_id, project)
 
 
 async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
-    routing = await copies.fresh_routing(db, kind, top_id, pod_id)
+    routing = await copies.reread(db, kind, top_id, pod_id)
     return routing.bottom_id if routing is not None and routing.status == "active" else None
 
 
