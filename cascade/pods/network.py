@@ -41,6 +41,7 @@ class PodNeutron:
     registry: PodRegistry
     pod: Pod
     request_id: str = ""
+    refused = PodNetworkRefused  # what a refused call raises, as `services.copies.PodAPI`
 
     async def call(
         self, method: str, path: str, *, json: Any = None, params: Any = None

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
+import httpx
+import pytest
 from starlette.applications import Starlette
 
-from cascade.services.network import store
-from cascade.services.network.materialise import desired_rules
+from cascade.db.engine import now
+from cascade.db.models import Pod, Routing
+from cascade.pods.network import PodNetworkRefused, PodNeutron
+from cascade.services import copies, routings
+from cascade.services.network import materialise, store
+from cascade.services.network.materialise import NETWORK, desired_rules
 
 
 def rule(group: str, **body: Any) -> dict[str, Any]:
@@ -80,3 +89,94 @@ async def test_a_remote_group_without_members_allows_nothing(app: Starlette) -> 
         )
         await db.commit()
         assert await desired_rules(db, lonely) == []
+
+
+# --- bottom objects as copies: claimed by one request, found by name, adopted ---------
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeNeutron(PodNeutron):
+    """A pod's Neutron that answers from `named` (lookups) and `answer` (creates)."""
+
+    named_ids: list[str] = dataclasses.field(default_factory=list)
+    answer: int = 201
+    calls: list[tuple[str, str, Any]] = dataclasses.field(default_factory=list)
+
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None
+    ) -> httpx.Response:
+        self.calls.append((method, path, json if method == "POST" else params))
+        await asyncio.sleep(0.01)
+        if method == "GET":
+            return httpx.Response(200, json={"networks": [{"id": i} for i in self.named_ids]})
+        if self.answer != 201:
+            return httpx.Response(self.answer, json={"NeutronError": {"message": "no"}})
+        return httpx.Response(201, json={"network": {"id": f"b-{len(self.calls)}"}})
+
+
+async def _neutron(app: Starlette, **fields: Any) -> FakeNeutron:
+    async with app.state.sessions() as db:
+        pod = Pod(id="pod-a", name="a", region_name="r", az="az1", pod_az="nova", created_at=now())
+        db.add(pod)
+        await db.commit()
+    return FakeNeutron(app.state.registry, pod, **fields)
+
+
+async def _routing(app: Starlette, top_id: str) -> Routing:
+    async with app.state.sessions() as db:
+        found = await routings.find(db, NETWORK, top_id, "pod-a")
+    assert found is not None
+    return found
+
+
+async def test_a_copy_is_made_once_and_routed_with_its_project(app: Starlette) -> None:
+    neutron = await _neutron(app)
+    async with app.state.sessions() as db:
+        made = await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {"name": "t1"})
+        again = await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {"name": "t1"})
+    assert made == again == "b-2"
+    assert neutron.calls == [
+        ("GET", "/networks", {"name": "t1"}),
+        ("POST", "/networks", {"network": {"name": "t1"}}),
+    ]
+    routing = await _routing(app, "t1")
+    assert (routing.bottom_id, routing.status, routing.project_id) == ("b-2", "active", "p1")
+
+
+async def test_a_copy_found_by_name_or_given_is_adopted(app: Starlette) -> None:
+    neutron = await _neutron(app, named_ids=["left"])
+    async with app.state.sessions() as db:
+        assert await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {}) == "left"
+        assert await materialise.ensure(db, neutron, NETWORK, "t2", "p1", {}, adopt="x") == "x"
+    assert neutron.calls == [("GET", "/networks", {"name": "t1"})]
+
+
+async def test_concurrent_requests_make_one_copy(app: Starlette) -> None:
+    neutron = await _neutron(app)
+
+    async def one() -> str:
+        async with app.state.sessions() as db:
+            return await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {})
+
+    assert list(await asyncio.gather(one(), one(), one())) == ["b-2"] * 3
+    assert [c[0] for c in neutron.calls] == ["GET", "POST"]
+
+
+async def test_a_claim_its_maker_left_is_taken_over(app: Starlette) -> None:
+    neutron = await _neutron(app)
+    async with app.state.sessions() as db:
+        await routings.record_intent(db, NETWORK, "t1", "pod-a", "p1")
+        routing = await copies.reread(db, NETWORK, "t1", "pod-a")
+        assert routing is not None
+        routing.created_at = now() - timedelta(seconds=copies.WAIT_SECONDS + 1)
+        await db.commit()
+        assert await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {}) == "b-2"
+    assert (await _routing(app, "t1")).status == "active"
+
+
+async def test_a_refused_create_is_the_pods_refusal(app: Starlette) -> None:
+    neutron = await _neutron(app, answer=409)
+    async with app.state.sessions() as db:
+        with pytest.raises(PodNetworkRefused, match="409 for a network copy: no"):
+            await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {})
+    assert (await _routing(app, "t1")).status == "creating"

@@ -25,10 +25,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Job, NetResource, Pod, Routing
+from cascade.db.models import Job, NetResource, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
+from cascade.services import copies
 from cascade.services.network import (
     floatingips,
     ipam,
@@ -42,25 +43,15 @@ from cascade.services.network.access import Caller
 from cascade.services.network.materialise import DHCP, GROUP, NETWORK, PORT, SUBNET
 
 
-async def _copies(db: AsyncSession, kind: str, top_id: str) -> list[tuple[Routing, Pod]]:
-    query = (
-        select(Routing, Pod)
-        .join(Pod, Pod.id == Routing.pod_id)
-        .where(Routing.resource_type == kind, Routing.top_id == top_id)
-    )
-    return [(r, p) for r, p in (await db.execute(query)).all()]
-
-
 async def _forget(db: AsyncSession, routing: Routing) -> None:
     await db.delete(routing)
     await db.commit()
 
 
-async def _ours(
-    neutron: PodNeutron, kind: str, collection: str, bottom_id: str, top_id: str
-) -> bool:
+async def _ours(neutron: PodNeutron, kind: str, bottom_id: str, top_id: str) -> bool:
     """Whether the bottom object is one Cascade made (named after the top id): an
     adopted one (a pod's own external network) is never deleted."""
+    collection = materialise.COLLECTION[kind]
     resp = await neutron.call("GET", f"/{collection}/{bottom_id}")
     if resp.status_code == 404:
         return False
@@ -74,7 +65,7 @@ async def _ours(
 async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> None:
     """Every pod's copy of `top_id` goes (found by routing, or by name if the routing
     never got its bottom id), then its routing."""
-    for routing, pod in await _copies(db, kind, top_id):
+    for routing, pod in await copies.in_pods(db, kind, top_id, intents=True):
         neutron = PodNeutron(ctx.pods, pod)
         collection = materialise.COLLECTION[kind]
         ids = (
@@ -86,7 +77,7 @@ async def _purge(ctx: JobContext, db: AsyncSession, kind: str, top_id: str) -> N
             ]
         )
         for bottom_id in ids:
-            if await _ours(neutron, kind, collection, bottom_id, top_id):
+            if await _ours(neutron, kind, bottom_id, top_id):
                 await neutron.delete(collection, bottom_id)
         if kind == DHCP:
             await ipam.release_mac(db, ipam.pod_owner(pod.id, top_id))
@@ -102,9 +93,7 @@ async def orphan_check(ctx: JobContext, job: Job) -> None:
         port = await store.get(db, store.PORT, job.resource_id)
         if port is None or port.body.get("device_id"):
             return
-        for routing, pod in await _copies(db, PORT, port.id):
-            if not routing.bottom_id:
-                continue
+        for routing, pod in await copies.in_pods(db, PORT, port.id):
             resp = await PodNeutron(ctx.pods, pod).call("GET", f"/ports/{routing.bottom_id}")
             found = resp.json().get("port", {}) if resp.status_code == 200 else {}
             if found.get("device_id"):
@@ -130,9 +119,7 @@ async def port_status(ctx: JobContext, job: Job) -> None:
         port = await store.get(db, store.PORT, job.resource_id)
         if port is None:
             return
-        for routing, pod in await _copies(db, PORT, port.id):
-            if not routing.bottom_id:
-                continue
+        for routing, pod in await copies.in_pods(db, PORT, port.id):
             found = await PodNeutron(ctx.pods, pod).ok(
                 "GET", f"/ports/{routing.bottom_id}", "a port lookup"
             )
@@ -170,7 +157,7 @@ async def build_router(ctx: JobContext, job: Job) -> None:
 
 
 async def _purge_router(ctx: JobContext, db: AsyncSession, router_id: str) -> None:
-    for routing, pod in await _copies(db, routers.ROUTER, router_id):
+    for routing, pod in await copies.in_pods(db, routers.ROUTER, router_id, intents=True):
         if routing.bottom_id:
             neutron = PodNeutron(ctx.pods, pod)
             resp = await neutron.call("GET", f"/routers/{routing.bottom_id}")
@@ -211,7 +198,7 @@ def _follower(name: str, kind: str, change: Change, gone: tuple[str, ...] = ()) 
                 for each in gone:
                     await _purge(ctx, db, each, job.resource_id)
                 return
-            for routing, pod in await _copies(db, kind, row.id):
+            for routing, pod in await copies.in_pods(db, kind, row.id, intents=True):
                 if not routing.bottom_id:
                     continue
                 neutron = PodNeutron(ctx.pods, pod)

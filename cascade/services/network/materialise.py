@@ -1,11 +1,7 @@
 """What a pod needs before a server there can use a top network or port.
 
-Every bottom object is named after its top object's id and has a routing row
-(resource type, top id, pod). The row is written first, with no bottom id
-(`creating`): a crash after it leaves a name to look for, so the next attempt
-adopts the object instead of making a second one, and an object is never
-created without a row that names it (no orphans). Only the request that wrote
-the row creates; a concurrent one waits for it to become `active`.
+Every bottom object is a copy (`services.copies`) named after its top object's id, its
+routing (of the object's project) written first by the one request that makes it.
 
 For each pod that uses a top network the pod gets:
 - the network: a provider VLAN network with the top's VLAN id (`vlan`), or a
@@ -22,18 +18,17 @@ For each pod that uses a top network the pod gets:
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import ipaddress
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import NetAddress, NetMac, NetResource, Pod, Routing
+from cascade.db.models import NetAddress, NetMac, NetResource, Pod
 from cascade.pods.network import PodNeutron
+from cascade.services import copies
 from cascade.services.network import ipam, store
 from cascade.services.network.errors import Conflict
 
@@ -48,7 +43,6 @@ COLLECTION = {
     GROUP: "security-groups",
     DHCP: "ports",
 }
-WAIT_SECONDS = 30.0  # how long a request waits for a concurrent one's bottom create
 RESERVE_TRIES = 8  # a pod's reserved address lost to concurrent allocations: try again
 
 
@@ -56,38 +50,47 @@ def bottom_name(kind: str, top_id: str) -> str:
     return f"dhcp-{top_id}" if kind == DHCP else top_id
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+@dataclasses.dataclass
+class NeutronCopy:
+    """A top object's copy in a pod's Neutron (`copies.Kind`, top: the top id): the pod's
+    object named after the top id (or the given `adopt` id) is taken as it is, else one
+    is POSTed from `body`. Only one request makes it (Neutron allows duplicate names)."""
 
+    resource: str
+    body: dict[str, Any]
+    adopt: str | None = None
 
-async def _routing(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> Routing | None:
-    query = select(Routing).where(
-        Routing.resource_type == kind, Routing.top_id == top_id, Routing.pod_id == pod_id
-    )
-    found: Routing | None = await db.scalar(query.execution_options(populate_existing=True))
-    return found
+    def name(self, top: str) -> str:
+        return bottom_name(self.resource, top)
 
+    def bottom_id(self, copy: dict[str, Any]) -> str:
+        return str(copy["id"])
 
-async def _claim(db: AsyncSession, kind: str, top_id: str, pod: Pod, project: str) -> bool:
-    """Write the routing intent for a create this request is to do; False when another
-    request wrote it first. A session of its own: a lost race rolls back only there, not
-    the objects the caller's session has loaded."""
-    routing = Routing(
-        id=str(uuid.uuid4()),
-        resource_type=kind,
-        top_id=top_id,
-        pod_id=pod.id,
-        project_id=project,
-        status="creating",
-        created_at=_now(),
-    )
-    async with AsyncSession(db.bind, expire_on_commit=False) as side:
-        side.add(routing)
-        try:
-            await side.commit()
-        except IntegrityError:
-            return False
-    return True
+    async def find(self, api: PodNeutron, top: str) -> dict[str, Any] | None:
+        if self.adopt:
+            return {"id": self.adopt}
+        # floating IPs have no name: theirs is the description
+        field = "description" if self.resource == FLOATINGIP else "name"
+        found = await api.named(COLLECTION[self.resource], self.name(top), field)
+        return found[0] if found else None
+
+    def same(self, copy: dict[str, Any], top: str) -> bool:
+        return True
+
+    async def create(self, api: PodNeutron, top: str) -> dict[str, Any] | None:
+        collection = COLLECTION[self.resource]
+        singular = "security_group" if self.resource == GROUP else collection[:-1]
+        made = await api.ok(
+            "POST", f"/{collection}", f"a {singular} copy", json={singular: self.body}
+        )
+        copy: dict[str, Any] = made[singular]
+        return copy
+
+    async def converge(self, api: PodNeutron, top: str, copy: dict[str, Any], fresh: bool) -> None:
+        return None
+
+    async def remove(self, api: PodNeutron, bottom_id: str) -> None:
+        await api.delete(COLLECTION[self.resource], bottom_id)
 
 
 async def ensure(
@@ -99,47 +102,12 @@ async def ensure(
     body: dict[str, Any],
     adopt: str | None = None,
 ) -> str:
-    """The bottom id of top object `top_id` in the pod: the routed one, an adopted one
-    named after it, or a new one created from `body` (intent recorded first)."""
-    pod = neutron.pod
-    while True:
-        routing = await _routing(db, kind, top_id, pod.id)
-        if routing is not None and routing.status == "active" and routing.bottom_id:
-            return routing.bottom_id
-        if routing is None:
-            if not await _claim(db, kind, top_id, pod, project):
-                continue  # a concurrent request wrote it first: wait for that one
-            routing = await _routing(db, kind, top_id, pod.id)
-            assert routing is not None
-            break
-        if (_now() - routing.created_at).total_seconds() > WAIT_SECONDS:
-            break  # its creator died: take over (the name finds what it made)
-        await asyncio.sleep(0.2)
-    collection = COLLECTION[kind]
-    # floating IPs have no name: theirs is the description
-    field = "description" if kind == FLOATINGIP else "name"
-    found = (
-        [{"id": adopt}]
-        if adopt
-        else await neutron.named(collection, bottom_name(kind, top_id), field)
-    )
-    if found:
-        bottom_id = str(found[0]["id"])
-    else:
-        singular = "security_group" if kind == GROUP else collection[:-1]
-        made = await neutron.ok(
-            "POST", f"/{collection}", f"a {singular} copy", json={singular: body}
-        )
-        bottom_id = str(made[singular]["id"])
-    routing.bottom_id = bottom_id
-    routing.status = "active"
-    routing.updated_at = _now()
-    await db.commit()
-    return bottom_id
+    """The bottom id of top object `top_id` in the pod (`copies.ensure` of a `NeutronCopy`)."""
+    return await copies.ensure(db, neutron, NeutronCopy(kind, body, adopt), top_id, top_id, project)
 
 
 async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
-    routing = await _routing(db, kind, top_id, pod_id)
+    routing = await copies.reread(db, kind, top_id, pod_id)
     return routing.bottom_id if routing is not None and routing.status == "active" else None
 
 
@@ -351,18 +319,12 @@ RULE_KEYS = (
 
 
 def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
-    prefix = rule.get("remote_ip_prefix")
-    if prefix is not None:
-        prefix = str(ipaddress.ip_network(prefix, strict=False))
-    protocol = rule.get("protocol")
-    return (
-        rule.get("direction"),
-        rule.get("ethertype"),
-        None if protocol is None else str(protocol),
-        rule.get("port_range_min"),
-        rule.get("port_range_max"),
-        prefix,
-    )
+    key = {k: rule.get(k) for k in RULE_KEYS}
+    if key["protocol"] is not None:
+        key["protocol"] = str(key["protocol"])
+    if key["remote_ip_prefix"] is not None:
+        key["remote_ip_prefix"] = str(ipaddress.ip_network(key["remote_ip_prefix"], strict=False))
+    return tuple(key.values())
 
 
 async def desired_rules(db: AsyncSession, group: NetResource) -> list[dict[str, Any]]:
