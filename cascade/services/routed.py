@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.engine import now
 from cascade.db.models import Pod, Routing
 from cascade.pods import fanout
+from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 from cascade.services import routings
+from cascade.services.resources import BY_KIND
 from cascade.services.route_cache import RouteCache
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +49,23 @@ class Located:
 
 # asks one pod for an object by id: its body, or None when the pod does not show it
 Ask = Callable[[Pod], Awaitable[dict[str, Any] | None]]
+
+
+def reader(send: Callable[[Pod, str], Awaitable[httpx.Response]], kind: str, top_id: str) -> Ask:
+    """A read of object `top_id` of `kind` from one pod, `send(pod, path)` being the GET in
+    that pod's API: its body, or None when that pod does not show it (down, or any answer
+    but 200)."""
+    path, key = BY_KIND[kind].path, BY_KIND[kind].key
+
+    async def ask(pod: Pod) -> dict[str, Any] | None:
+        try:
+            resp = await send(pod, f"{path}/{top_id}")
+        except PodUnavailable:
+            return None
+        found = resp.json().get(key) if resp.status_code == 200 else None
+        return found if isinstance(found, dict) else None
+
+    return ask
 
 
 async def locate(

@@ -8,15 +8,15 @@ import logging
 import time
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Flavor, Pod, Routing
-from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
 from cascade.services import routed
-from cascade.services.resources import BY_KIND, Resource, described
+from cascade.services.resources import Resource, described
 
 LOG = logging.getLogger(__name__)
 SERVER = "server"
@@ -48,19 +48,11 @@ async def locate(
 def ask_pod(registry: PodRegistry, caller: Caller, server_id: str, kind: str) -> routed.Ask:
     """A read of the object from one pod: its body, or None when that pod does not show it
     (down, or any answer but 200)."""
-    path, key = BY_KIND[kind].path, BY_KIND[kind].key
 
-    async def ask(pod: Pod) -> dict[str, Any] | None:
-        try:
-            resp = await call(registry, pod, caller, "GET", f"{path}/{server_id}")
-        except PodUnavailable:
-            return None
-        if resp.status_code != 200:
-            return None
-        server = resp.json().get(key)
-        return server if isinstance(server, dict) else None
+    async def send(pod: Pod, path: str) -> httpx.Response:
+        return await call(registry, pod, caller, "GET", path)
 
-    return ask
+    return routed.reader(send, kind, server_id)
 
 
 async def heal(db: AsyncSession, kind: str, listed: list[tuple[Pod, dict[str, Any]]]) -> None:

@@ -5,16 +5,14 @@ pod it is in."""
 
 from __future__ import annotations
 
-from typing import Any
-
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
-from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 from cascade.services import routed
-from cascade.services.resources import BY_KIND, Parent, Resource, described
+from cascade.services.resources import Parent, Resource, described
 from cascade.versions import Version
 
 SERVICE = "volume"
@@ -73,16 +71,9 @@ async def locate(
 ) -> Located:
     """The pod of a volume, snapshot or backup for a caller of `project_id` (None: an
     admin); `NotFound` when no routing and no pod knows it."""
-    path, key = BY_KIND[kind].path, BY_KIND[kind].key
 
-    async def ask(pod: Pod) -> dict[str, Any] | None:
-        try:
-            resp = await pod_volume.call(registry, pod, caller, "GET", f"{path}/{object_id}")
-        except PodUnavailable:
-            return None
-        if resp.status_code != 200:
-            return None
-        found = resp.json().get(key)
-        return found if isinstance(found, dict) else None
+    async def send(pod: Pod, path: str) -> httpx.Response:
+        return await pod_volume.call(registry, pod, caller, "GET", path)
 
+    ask = routed.reader(send, kind, object_id)
     return await routed.locate(db, registry, object_id, project_id, kind, ask, pod_volume.SERVICE)
