@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -42,7 +42,7 @@ from openstack.connection import Connection
 
 from tests.integration.conftest import PODS, connect
 from tests.integration.test_cascade_compute import MV, pids, unique
-from tests.integration.test_cascade_network import eventually
+from tests.integration.test_cascade_network import eventually, no_ports
 from tests.integration.test_cascade_volume import LATEST
 from tests.integration.test_crash_safety import kill, restart
 
@@ -98,11 +98,15 @@ class Tally:
     retries: int = 0
     answers: Counter[int] = field(default_factory=Counter)
     refused: list[str] = field(default_factory=list)  # 4xx for a create: a client's loss
+    failed: list[str] = field(default_factory=list)  # Cascade's 5xx answers, what and why
+    networks: set[str] = field(default_factory=set)  # the top networks the clients made
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def saw(self, status: int) -> None:
+    def saw(self, status: int, what: str = "", resp: Any = None) -> None:
         with self.lock:
             self.answers[status] += 1
+            if status >= 500 and resp is not None:
+                self.failed.append(f"{what} {status} {resp.text[:300]}")
 
     def retried(self) -> None:
         with self.lock:
@@ -123,7 +127,7 @@ class Client:
         while True:
             try:
                 resp = request(self.conn, service, method, path, **kwargs)
-                self.tally.saw(resp.status_code)
+                self.tally.saw(resp.status_code, f"{method} {path}", resp)
                 if resp.status_code < 500:
                     return resp
             except Down:
@@ -146,7 +150,7 @@ class Client:
                     return str(found)
             try:
                 resp = request(self.conn, service, "POST", path, json=body)
-                self.tally.saw(resp.status_code)
+                self.tally.saw(resp.status_code, f"POST {path}", resp)
                 if resp.status_code < 300:
                     return str(resp.json()[key]["id"])
                 if resp.status_code < 500:
@@ -166,7 +170,7 @@ class Client:
         while True:
             try:
                 resp = request(self.conn, service, "DELETE", path)
-                self.tally.saw(resp.status_code)
+                self.tally.saw(resp.status_code, f"DELETE {path}", resp)
                 if resp.status_code == 404 or resp.status_code < 300:
                     return
                 if resp.status_code == 409 or resp.status_code == 400:
@@ -246,12 +250,16 @@ def op_volume(client: Client, fx: Fixture, az: str, delete: bool) -> None:
         client.delete("volume", f"/volumes/{made}")
 
 
-def op_network(client: Client, fx: Fixture, n: int, delete: bool) -> None:
+def op_network(client: Client, fx: Fixture, n: int, az: str, boot: bool, delete: bool) -> None:
+    """A network and its subnet; with `boot`, a server on it in `az` for a while (so the
+    pod gets copies), gone before the network is deleted (the copies purged)."""
     name = unique(f"{fx.prefix}-net")
     find = lambda: client.named("network", "/networks", "networks", name)  # noqa: E731
     made = client.create("network", "/networks", {"network": {"name": name}}, "network", find)
     if made is None:
         return
+    with client.tally.lock:
+        client.tally.networks.add(made)
     subnet_name = f"{name}-subnet"
     body = {
         "subnet": {
@@ -263,6 +271,10 @@ def op_network(client: Client, fx: Fixture, n: int, delete: bool) -> None:
     }
     find_subnet = lambda: client.named("network", "/subnets", "subnets", subnet_name)  # noqa: E731
     client.create("network", "/subnets", body, "subnet", find_subnet)
+    if boot:
+        op_server(client, replace(fx, network=made), az, delete=True)
+        ports = partial(client.call, "network", "GET", "/ports", params={"network_id": made})
+        eventually(lambda: not ports().json()["ports"], f"network {made}'s ports gone", 120)
     if delete:
         client.delete("network", f"/networks/{made}")
 
@@ -308,29 +320,44 @@ def pod_objects(conns: dict[str, Connection], pod: str, project: str) -> dict[st
     }
 
 
-def pod_ids(conns: dict[str, Connection], project: str) -> dict[tuple[str, str], set[str]]:
+@dataclass(frozen=True)
+class Mine:
+    """What the test made: servers and volumes named with `prefix`, the top `networks`
+    (in a pod: the copies named after them, and their subnets and ports), the `group`."""
+
+    prefix: str
+    networks: frozenset[str]
+    group: str
+
+
+def test_objects(
+    conns: dict[str, Connection], pod: str, project: str, mine: Mine
+) -> dict[str, list[Any]]:
+    """The test's objects in a pod, by kind (other tests' are left alone)."""
+    found = pod_objects(conns, pod, project)
+    nets = {n.id for n in found["network"] if n.name in mine.networks}
     return {
-        (pod, kind): {str(o.id) for o in objects}
-        for pod in PODS
-        for kind, objects in pod_objects(conns, pod, project).items()
+        "server": [o for o in found["server"] if str(o.name or "").startswith(mine.prefix)],
+        "volume": [o for o in found["volume"] if str(o.name or "").startswith(mine.prefix)],
+        "network": [o for o in found["network"] if o.id in nets],
+        "subnet": [o for o in found["subnet"] if o.network_id in nets],
+        "port": [o for o in found["port"] if o.network_id in nets],
+        "security_group": [o for o in found["security_group"] if o.name == mine.group],
     }
 
 
 @dataclass
 class Audit:
+    objects: int = 0
     orphans: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
 
 
 def audit(
-    conns: dict[str, Connection],
-    conn: Connection,
-    admin: Connection,
-    project: str,
-    before: dict[tuple[str, str], set[str]],
-    group: str,
+    conns: dict[str, Connection], conn: Connection, admin: Connection, project: str, mine: Mine
 ) -> Audit:
-    """Every object that appeared in a pod since `before` is known to the top, once."""
+    """Every object of the test's in a pod is known to the top (a top object with its
+    routing to that very bottom object), and no top object is there twice."""
     pod_id = {p["name"]: p["id"] for p in admin_list(admin, "pods")}
     routings = admin_list(admin, "routings", project_id=project)
     # (kind, pod id, bottom id) of every routing that names its bottom object
@@ -346,40 +373,36 @@ def audit(
     found = Audit()
     copies: Counter[tuple[str, str, str]] = Counter()
     for pod in PODS:
-        for kind, objects in pod_objects(conns, pod, project).items():
+        for kind, objects in test_objects(conns, pod, project, mine).items():
             for obj in objects:
-                if str(obj.id) in before[(pod, kind)]:
-                    continue
+                found.objects += 1
                 name = str(obj.name or "")
                 if kind in ("server", "volume"):
-                    # routed by id: the top id is the pod's
-                    known = obj.id in top[kind] and (kind, pod_id[pod], obj.id) in routed
-                    top_id = str(obj.id)
-                    what = kind
+                    # routed by id (the top id is the pod's); made once: one per name
+                    what, key, in_top = kind, name, obj.id in top[kind]
                 elif kind == "port" and name.startswith("dhcp-"):
-                    top_id, what = name.removeprefix("dhcp-"), "dhcp_port"
-                    known = top_id in top["subnet"] and (what, pod_id[pod], obj.id) in routed
-                elif kind == "security_group" and name == "default":
-                    continue  # the pod's own, made by Neutron for the project
+                    # the pod's DHCP port of a top subnet
+                    subnet = name.removeprefix("dhcp-")
+                    what, key, in_top = "dhcp_port", subnet, subnet in top["subnet"]
                 else:
-                    # a copy of a top object: named after the top id
-                    top_id, what = name, kind
-                    known = name in top[kind] and (kind, pod_id[pod], obj.id) in routed
-                copies[(what, pod, top_id)] += 1
-                if not known:
+                    # a copy of a top object, named after its top id
+                    what, key, in_top = kind, name, name in top[kind]
+                copies[(what, pod, key or str(obj.id))] += 1
+                if not (in_top and (what, pod_id[pod], obj.id) in routed):
                     found.orphans.append(f"{pod} {kind} {obj.id} {name!r}")
     found.duplicates = [f"{k} x{n}" for k, n in copies.items() if n > 1]
     # the group's rules in each pod: the top's, once each
     wanted = Counter(
-        rule_key(r) for r in conn.network.security_group_rules(security_group_id=group)
+        rule_key(r) for r in conn.network.security_group_rules(security_group_id=mine.group)
     )
     for pod in PODS:
         admin_pod = conns[f"{pod}-admin"]
-        for bottom in admin_pod.network.security_groups(name=group):
+        for bottom in admin_pod.network.security_groups(name=mine.group):
             have = Counter(
                 rule_key(r)
                 for r in admin_pod.network.security_group_rules(security_group_id=bottom.id)
             )
+            found.objects += sum(have.values())
             found.orphans += [f"{pod} rule {k}" for k in have if k not in wanted]
             found.duplicates += [f"{pod} rule {k} x{n}" for k, n in have.items() if n > 1]
     return found
@@ -437,7 +460,6 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
     conn.network.create_subnet(network_id=network.id, cidr="10.149.0.0/24", ip_version=4)
     group = conn.network.create_security_group(name=f"{prefix}-sg")
     fx = Fixture(network.id, group.id, group.name, image, prefix)
-    before = pod_ids(conns, project)
     started = datetime.now(UTC) - timedelta(seconds=1)
     tally = Tally()
     kills: list[str] = []
@@ -447,7 +469,8 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
     for _ in range(10):
         plan.append(partial(op_volume, fx=fx, az=rng.choice(AZS), delete=rng.random() < 0.5))
     for n in range(6):
-        plan.append(partial(op_network, fx=fx, n=n, delete=rng.random() < 0.5))
+        boot, delete = n % 2 == 0, rng.random() < 0.6
+        plan.append(partial(op_network, fx=fx, n=n, az=rng.choice(AZS), boot=boot, delete=delete))
     for n in range(8):
         plan.append(partial(op_rule, fx=fx, port=7000 + n, delete=rng.random() < 0.4))
     rng.shuffle(plan)
@@ -480,8 +503,8 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
             return not unsettled(since(admin_list(admin, "jobs"), started))
 
         eventually(settled, "the jobs to settle", timeout=300)
-        mine = since(admin_list(admin, "jobs"), started)
-        failed = [j for j in mine if j["status"] == "failed"]
+        jobs = since(admin_list(admin, "jobs"), started)
+        failed = [j for j in jobs if j["status"] == "failed"]
 
         def final() -> bool:
             servers = request(conn, "compute", "GET", "/servers/detail").json()["servers"]
@@ -502,7 +525,8 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
             o["name"] for o in servers + volumes if str(o.get("name", "")).startswith(prefix)
         )
         twice = [n for n, k in names.items() if k > 1]
-        found = audit(conns, conn, admin, project, before, group.id)
+        mine = Mine(prefix, frozenset({network.id, *tally.networks}), group.id)
+        found = audit(conns, conn, admin, project, mine)
         intents = [
             r
             for r in admin_list(admin, "routings", project_id=project)
@@ -512,12 +536,14 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
         print(
             f"burst: {tally.operations} operations, {sum(tally.answers.values())} answers "
             f"{dict(tally.answers)}, {tally.retries} retries, {len(kills)} kills, "
-            f"{burst:.0f} s; jobs: {len(mine)} ({dict(Counter(j['status'] for j in mine))}); "
-            f"top: {dict(states)}; orphans: {len(found.orphans)}; duplicates: "
-            f"{len(found.duplicates) + len(twice)}; lost/stuck jobs: {len(unsettled(mine))}; "
+            f"{burst:.0f} s; jobs: {len(jobs)} ({dict(Counter(j['status'] for j in jobs))}); "
+            f"top: {dict(states)}; pod objects: {found.objects}; orphans: {len(found.orphans)}; "
+            f"duplicates: "
+            f"{len(found.duplicates) + len(twice)}; lost/stuck jobs: {len(unsettled(jobs))}; "
             f"failed jobs: {len(failed)}; routings left creating/deleting: {len(intents)}"
         )
-        for line in kills + tally.refused + errors + found.orphans + found.duplicates + twice:
+        lines = kills + tally.refused + tally.failed + errors + found.orphans + found.duplicates
+        for line in lines + twice:
             print(" ", line)
         for job in failed:
             print("  failed job", job["type"], job["resource_id"], job["last_error"])
@@ -530,40 +556,35 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
         assert tally.answers[500] == 0, tally.answers  # Cascade never answers 500
     finally:
         stop.set()
-        cleanup(conn, admin, conns, project, prefix, network.id, group.id, before)
+        mine = Mine(prefix, frozenset({network.id, *tally.networks}), group.id)
+        cleanup(conn, conns, project, mine)
 
 
-def cleanup(
-    conn: Connection,
-    admin: Connection,
-    conns: dict[str, Connection],
-    project: str,
-    prefix: str,
-    network: str,
-    group: str,
-    before: dict[tuple[str, str], set[str]],
-) -> None:
+def cleanup(conn: Connection, conns: dict[str, Connection], project: str, mine: Mine) -> None:
     """Everything the burst made goes; then nothing it made is left in any pod."""
     client = Client(conn, Tally(), patience=180)
     servers = client.call("compute", "GET", "/servers").json()["servers"]
-    mine = [s["id"] for s in servers if s["name"].startswith(prefix)]
-    for server in mine:
+    made = [s["id"] for s in servers if s["name"].startswith(mine.prefix)]
+    for server in made:
         client.delete("compute", f"/servers/{server}")
     volumes = client.call("volume", "GET", "/volumes").json()["volumes"]
-    for volume in [v["id"] for v in volumes if str(v.get("name", "")).startswith(prefix)]:
+    for volume in [v["id"] for v in volumes if str(v.get("name", "")).startswith(mine.prefix)]:
         client.wait("volume", f"/volumes/{volume}", "volume", {"available", "error"})
         client.delete("volume", f"/volumes/{volume}")
-    for server in mine:
+    for server in made:
         eventually(partial(client.gone, "compute", f"/servers/{server}"), server, 180)
-    eventually(lambda: not list(conn.network.ports(network_id=network)), "top ports", 120)
-    for net in conn.network.networks(project_id=project):
-        if str(net.name).startswith(prefix):
-            client.delete("network", f"/networks/{net.id}")
-    client.delete("network", f"/security-groups/{group}")
+    for network in mine.networks:
+        eventually(no_ports(conn, network), f"network {network}'s ports gone", 120)
+        client.delete("network", f"/networks/{network}")
+    client.delete("network", f"/security-groups/{mine.group}")
 
     def left() -> list[str]:
-        now = pod_ids(conns, project)
-        return [f"{k} {sorted(now[k] - before[k])}" for k in now if now[k] - before[k]]
+        return [
+            f"{pod} {kind} {o.id} {o.name!r}"
+            for pod in PODS
+            for kind, objects in test_objects(conns, pod, project, mine).items()
+            for o in objects
+        ]
 
     try:
         eventually(lambda: not left(), "the pods to hold nothing the test made", 180)
