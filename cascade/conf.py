@@ -69,7 +69,10 @@ class PodsSection:
         "considered down and refused at once, without waiting for timeouts.",
     )
     breaker_reset_seconds: float = opt(
-        15.0, "How long a pod service stays refused before one request may probe it again."
+        15.0,
+        "How long a pod service stays refused before one request may probe it again. While "
+        "the periodic health check runs, it is the probe instead: a pod service that does "
+        "not answer it is refused at once, one that answers is let in again.",
     )
     health_interval: float = opt(
         30.0, "Seconds between two health checks of every pod (0: no periodic check)."

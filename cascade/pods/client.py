@@ -8,6 +8,7 @@ refused by the breaker); a pod's own HTTP answer, even a 5xx, is returned.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 from urllib.parse import urlsplit
@@ -56,10 +57,17 @@ class PodClient:
             raise PodUnavailable(
                 self.pod, self.service, "refused by the circuit breaker after repeated failures"
             )
+        probe = self.breaker.probing  # this request is the half-open breaker's probe
         attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
         for attempt in range(1, attempts + 1):
             try:
                 resp = await self._http.request(method, url, **kwargs)
+            except asyncio.CancelledError:
+                # a fan-out past its deadline: no answer either way (it counts the failure);
+                # a probe cancelled must not leave the breaker waiting for its answer for ever
+                if probe:
+                    self.breaker.abandon()
+                raise
             except httpx.TimeoutException as exc:
                 self.breaker.failure()
                 raise PodUnavailable(self.pod, self.service, f"timed out ({exc!r})") from exc
@@ -74,6 +82,24 @@ class PodClient:
                 self.breaker.success()
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def probe(self, url: str, timeout: float) -> httpx.Response:
+        """GET `url` for the health check, whatever the breaker says, within `timeout`
+        seconds; the breaker follows: opened at once when the pod service does not answer
+        (or answers 5xx), closed when it does."""
+        try:
+            # the whole answer within `timeout` (httpx's timeouts bound each read only)
+            async with asyncio.timeout(timeout):
+                resp = await self._http.get(url, timeout=timeout)
+        except (httpx.TransportError, TimeoutError) as exc:
+            self.breaker.trip()
+            reason = f"no answer in {timeout:g} s" if isinstance(exc, TimeoutError) else repr(exc)
+            raise PodUnavailable(self.pod, self.service, reason) from exc
+        if resp.status_code >= 500:
+            self.breaker.trip()
+        else:
+            self.breaker.success()
+        return resp
 
 
 class CallOptions(TypedDict, total=False):

@@ -4,6 +4,13 @@ A pod is `up` when every service in its region answers (any status below
 500), `degraded` when some do, `down` when none does or its region has no
 endpoints. The result, the latency of the slowest answer and the last error
 are written to the pod's row, where the admin API shows them.
+
+Each check is also the probe of the pod service's circuit breaker (the one
+the pod's calls go through): a service that does not answer within the list
+deadline opens it at once, so a pod that hangs is refused within one check
+instead of after a request per failure, each waiting its deadline; one that
+answers closes it, so a pod that is back is let in at the next check; and
+while the checks run, no request is sent as the breaker's probe.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from cascade.pods.registry import PodRegistry
 from cascade.services import pods as pod_service
 
 LOG = logging.getLogger(__name__)
-CHECKED = ("compute", "network", "volumev3", "image")
+# catalog type -> the pod client (and breaker) its calls go through
+CHECKED = {"compute": "compute", "network": "network", "volumev3": "volume", "image": "image"}
 
 
 @dataclass(frozen=True)
@@ -32,16 +40,23 @@ class Health:
     error: str | None
 
 
-async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
+async def check_pod(registry: PodRegistry, pod: Pod, watch: float = 0.0) -> Health:
+    """Every service's version document, each within the list deadline (a pod slower than
+    that is left out of lists anyway); the breakers follow (see above), and are `watch`ed
+    for that many seconds (0: not)."""
     endpoints = await registry.endpoints(pod.region_name)
-    urls = {t: endpoints[t] for t in CHECKED if t in endpoints}
+    urls = {CHECKED[t]: endpoints[t] for t in CHECKED if t in endpoints}
     if not urls:
         return Health("down", None, f"no endpoints for region {pod.region_name} in the catalog")
+    timeout = min(registry.conf.timeout, registry.list_deadline)
 
     async def probe(service: str, url: str) -> tuple[float, str | None]:
         started = time.monotonic()
+        client = registry.client(pod.name, service)
+        if watch:
+            client.breaker.watch(watch)
         try:
-            resp = await registry.client(pod.name, service).request("GET", api_root(url, "/"))
+            resp = await client.probe(api_root(url, "/"), timeout)
         except PodUnavailable as exc:
             return time.monotonic() - started, str(exc)
         took = time.monotonic() - started
@@ -54,11 +69,13 @@ async def check_pod(registry: PodRegistry, pod: Pod) -> Health:
     return Health(state, round(slowest, 1), "; ".join(errors) or None)
 
 
-async def check_all(sessions: async_sessionmaker[AsyncSession], registry: PodRegistry) -> None:
+async def check_all(
+    sessions: async_sessionmaker[AsyncSession], registry: PodRegistry, watch: float = 0.0
+) -> None:
     async with sessions() as db:
         found = await pod_service.list_all(db)
         checks = await asyncio.gather(
-            *(check_pod(registry, p) for p in found), return_exceptions=True
+            *(check_pod(registry, p, watch) for p in found), return_exceptions=True
         )
         stamp = now()
         for pod, health in zip(found, checks, strict=True):
@@ -74,10 +91,13 @@ async def check_all(sessions: async_sessionmaker[AsyncSession], registry: PodReg
 async def run_periodically(
     interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
 ) -> None:
-    """Check every `interval` seconds until cancelled; a failed round is logged, not fatal."""
+    """Check every `interval` seconds until cancelled; a failed round is logged, not fatal.
+    The breakers are watched for two rounds (a round waits at most the list deadline):
+    should the checks stop, requests probe them again."""
+    watch = 2 * (interval + registry.list_deadline)
     while True:
         try:
-            await check_all(sessions, registry)
+            await check_all(sessions, registry, watch)
         except Exception:
             LOG.exception("pod health check round failed")
         await asyncio.sleep(interval)

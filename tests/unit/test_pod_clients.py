@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from cascade.identity import TokenValidator
 from cascade.pods.breaker import Breaker
 from cascade.pods.client import PodClient, PodUnavailable, pod_request
 from cascade.pods.registry import PodRegistry, region_endpoints
+from cascade.pods.volume import SERVICE as volume_service
 from cascade.services.health import check_pod
 
 CONF = PodsSection(breaker_failures=2, breaker_reset_seconds=10)
@@ -202,3 +204,94 @@ async def test_a_call_as_cascade_renews_a_refused_service_token_once() -> None:
         assert user.status_code == 200 and [t for _, t, _ in seen] == ["user"]
     finally:
         await registry.aclose()
+
+
+def test_a_watched_breaker_is_probed_by_the_health_check_alone() -> None:
+    clock = Clock()
+    breaker = Breaker(failures=2, reset_seconds=10, clock=clock)
+    breaker.watch(30)
+    breaker.trip()  # one failed check opens it at once
+    assert breaker.state == "open" and not breaker.allow()
+    clock.now += 10
+    assert breaker.state == "half-open" and not breaker.allow()  # no request probes it
+    breaker.success()  # the check answered
+    assert breaker.allow()
+    breaker.trip()
+    clock.now += 31  # the checks stopped: requests probe again
+    assert breaker.allow() and not breaker.allow()
+    breaker.abandon()  # the probe was cancelled: another may go
+    assert breaker.allow()
+
+
+def hanging(hung: str) -> Any:
+    """A pod whose service at host `hung` accepts requests and never answers."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == hung:
+            await asyncio.sleep(3600)
+        return httpx.Response(200, json={"versions": []})
+
+    return handler
+
+
+async def test_a_hanging_service_is_refused_after_one_check_and_let_in_when_back() -> None:
+    conf = PodsSection(breaker_failures=3, list_deadline=0.2)
+    registry = PodRegistry(
+        conf, FixedCatalog(KeystoneSection()), httpx.MockTransport(hanging("n1"))
+    )
+    try:
+        health = await check_pod(registry, pod("pod1"), watch=60)
+        assert health.state == "degraded" and "pod1 (network)" in str(health.error)
+        network = registry.client("pod1", "network")
+        with pytest.raises(PodUnavailable) as caught:
+            await network.request("GET", "http://n1:9696/v2.0/networks")
+        assert "circuit breaker" in caught.value.reason  # at once, not after a deadline
+        assert registry.client("pod1", "compute").breaker.state == "closed"
+        registry.transport = httpx.MockTransport(hanging("none"))
+        registry._clients.clear()  # the pod is back (a new transport: new clients)
+        network = registry.client("pod1", "network")
+        network.breaker.trip()
+        assert (await check_pod(registry, pod("pod1"), watch=60)).state == "up"
+        assert network.breaker.state == "closed"
+    finally:
+        await registry.aclose()
+
+
+async def test_the_volume_check_probes_the_breaker_cinder_calls_go_through() -> None:
+    catalog = [
+        {
+            "type": "volumev3",
+            "endpoints": [
+                {"interface": "public", "region_id": "pod1", "url": "http://v1:8776/v3/p"}
+            ],
+        }
+    ]
+
+    class VolumeCatalog(TokenValidator):
+        async def catalog(self) -> list[dict[str, Any]]:
+            return catalog
+
+    registry = PodRegistry(
+        PodsSection(list_deadline=0.2),
+        VolumeCatalog(KeystoneSection()),
+        httpx.MockTransport(hanging("v1")),
+    )
+    try:
+        assert (await check_pod(registry, pod("pod1"))).state == "down"
+        assert registry.client("pod1", volume_service).breaker.state == "open"
+    finally:
+        await registry.aclose()
+
+
+async def test_a_probe_cancelled_by_its_caller_leaves_the_breaker_usable() -> None:
+    """A request cancelled while it was the half-open breaker's probe (its client went
+    away, a deadline passed): the breaker does not wait for its answer for ever."""
+    clock = Clock()
+    client = PodClient("pod2", "compute", CONF, httpx.MockTransport(hanging("c2")))
+    client.breaker = Breaker(failures=2, reset_seconds=10, clock=clock)
+    client.breaker.trip()
+    clock.now += 10  # half-open: the next request is the probe
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.request("GET", "http://c2/servers"), 0.1)
+    assert client.breaker.allow()  # another request may probe
+    await client.aclose()
