@@ -636,6 +636,7 @@ class Ops:
     def all(self) -> dict[str, Callable[[], int]]:
         c = self.conn
         return {
+            "volume create": self.volume_create,
             "server show": lambda: (
                 request(c, "compute", "GET", f"/servers/{self.server}").status_code
             ),
@@ -645,8 +646,6 @@ class Ops:
             "volume show": lambda: (
                 request(c, "volume", "GET", f"/volumes/{self.volume}").status_code
             ),
-            "volume create": self.volume_create,
-            "volume delete": self.volume_delete,
             "network show": lambda: (
                 request(c, "network", "GET", f"/networks/{self.network}").status_code
             ),
@@ -662,6 +661,7 @@ class Ops:
             ),
             "flavor list": lambda: request(c, "compute", "GET", "/flavors/detail").status_code,
             "flavor show": lambda: request(c, "compute", "GET", "/flavors/1").status_code,
+            "volume delete": self.volume_delete,
         }
 
     def volume_create(self) -> int:
@@ -752,7 +752,7 @@ def both_listed(conn: Connection, server: str, volume: str) -> bool:
     )
 
 
-ROUNDS = int(os.environ.get("CASCADE_FAULT_ROUNDS", "10"))
+ROUNDS = int(os.environ.get("CASCADE_FAULT_ROUNDS", "8"))
 DEADLINE = 10.0  # the devcloud's [pods] list_deadline (the default)
 
 
