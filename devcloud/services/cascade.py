@@ -85,6 +85,9 @@ async def setup(layout: Layout) -> None:
 def procs(layout: Layout) -> list[Proc]:
     conf = str(layout.home("cascade") / "cascade.conf")
     port = layout.port("cascade")
+    # the code the fingerprint was taken of: this checkout's, not the one the virtualenv
+    # was installed from (a worktree's `up` restarts cascade-api on the worktree's code)
+    env = {"PYTHONPATH": str(CASCADE_PACKAGE.parent)}
     return [
         Proc(
             name="cascade-api",
@@ -93,11 +96,13 @@ def procs(layout: Layout) -> list[Proc]:
             port=port,
             url=f"http://127.0.0.1:{port}/",
             start_timeout=60,
+            env=env,
         ),
         Proc(
             name="cascade-worker",
             argv=(_bin("cascade-worker"), "--config-file", conf),
             tier="shared",
+            env=env,
         ),
     ]
 
