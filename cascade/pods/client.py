@@ -22,11 +22,20 @@ SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class PodUnavailable(Exception):
-    def __init__(self, pod: str, service: str, reason: str) -> None:
+    """The pod did not answer. `sent` False: the request never reached it (refused by the
+    breaker, no connection made), so it cannot have acted on it; True: it may have (a
+    create's caller must then look for what it may have made)."""
+
+    def __init__(self, pod: str, service: str, reason: str, sent: bool = True) -> None:
         super().__init__(f"pod {pod} ({service}) is unavailable: {reason}")
         self.pod = pod
         self.service = service
         self.reason = reason
+        self.sent = sent
+
+
+# no connection was made: the request never reached the pod
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class PodClient:
@@ -55,7 +64,10 @@ class PodClient:
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if not self.breaker.allow():
             raise PodUnavailable(
-                self.pod, self.service, "refused by the circuit breaker after repeated failures"
+                self.pod,
+                self.service,
+                "refused by the circuit breaker after repeated failures",
+                sent=False,
             )
         probe = self.breaker.probing  # this request is the half-open breaker's probe
         attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
@@ -70,12 +82,16 @@ class PodClient:
                 raise
             except httpx.TimeoutException as exc:
                 self.breaker.failure()
-                raise PodUnavailable(self.pod, self.service, f"timed out ({exc!r})") from exc
+                sent = not isinstance(exc, NOT_SENT)
+                raise PodUnavailable(self.pod, self.service, f"timed out ({exc!r})", sent) from exc
             except httpx.TransportError as exc:
                 if attempt < attempts:
                     continue  # a read on a dropped pooled connection: once more
                 self.breaker.failure()
-                raise PodUnavailable(self.pod, self.service, f"unreachable ({exc!r})") from exc
+                sent = not isinstance(exc, NOT_SENT)
+                raise PodUnavailable(
+                    self.pod, self.service, f"unreachable ({exc!r})", sent
+                ) from exc
             if resp.status_code >= 500:
                 self.breaker.failure()
             else:

@@ -295,3 +295,23 @@ async def test_a_probe_cancelled_by_its_caller_leaves_the_breaker_usable() -> No
         await asyncio.wait_for(client.request("GET", "http://c2/servers"), 0.1)
     assert client.breaker.allow()  # another request may probe
     await client.aclose()
+
+
+async def test_an_unavailable_pod_says_whether_the_request_reached_it() -> None:
+    def read_fails(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    transport, _ = flaky(100)  # connection refused: never sent
+    client = PodClient("pod2", "compute", CONF, transport)
+    with pytest.raises(PodUnavailable) as caught:
+        await client.request("POST", "http://pod/servers", json={})
+    assert caught.value.sent is False
+    with pytest.raises(PodUnavailable) as caught:
+        await client.request("POST", "http://pod/servers", json={})
+    with pytest.raises(PodUnavailable) as caught:  # the breaker is open now
+        await client.request("POST", "http://pod/servers", json={})
+    assert "circuit breaker" in caught.value.reason and caught.value.sent is False
+    client = PodClient("pod2", "compute", CONF, httpx.MockTransport(read_fails))
+    with pytest.raises(PodUnavailable) as caught:  # it may have been acted on
+        await client.request("POST", "http://pod/servers", json={})
+    assert caught.value.sent is True
