@@ -180,3 +180,51 @@ async def test_a_refused_create_is_the_pods_refusal(app: Starlette) -> None:
         with pytest.raises(PodNetworkRefused, match="409 for a network copy: no"):
             await materialise.ensure(db, neutron, NETWORK, "t1", "p1", {})
     assert (await _routing(app, "t1")).status == "creating"
+
+
+@dataclasses.dataclass(frozen=True)
+class RulesNeutron(PodNeutron):
+    """A pod's rules of one bottom group, created in bulk as Neutron does: all or none,
+    409 when one of them exists already."""
+
+    rules: dict[tuple[Any, ...], str] = dataclasses.field(default_factory=dict)
+
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None
+    ) -> httpx.Response:
+        await asyncio.sleep(0.01)  # concurrent syncs interleave here
+        if method == "GET":
+            listed = [
+                {**dict(zip(materialise.RULE_KEYS, k, strict=True)), "id": i}
+                for k, i in self.rules.items()
+            ]
+            return httpx.Response(200, json={"security_group_rules": listed})
+        keys = [materialise._rule_key(r) for r in json["security_group_rules"]]
+        if any(k in self.rules for k in keys):
+            return httpx.Response(409, json={"NeutronError": {"message": "Rule exists"}})
+        for key in keys:
+            self.rules[key] = f"r-{len(self.rules)}"
+        return httpx.Response(201, json={"security_group_rules": []})
+
+
+async def test_concurrent_syncs_of_a_group_make_each_rule_once(app: Starlette) -> None:
+    """A job and the first servers of a group in a pod sync its rules at once: the one
+    that finds a rule made by another looks again instead of failing the server create."""
+    pod = Pod(id="pod-r", name="r", region_name="r", az="az1", pod_az="nova", created_at=now())
+    neutron = RulesNeutron(app.state.registry, pod)
+    async with app.state.sessions() as db:
+        group = store.add(db, store.SECURITY_GROUP, "p1", {"name": "web"})
+        await db.flush()
+        for port in (22, 80):
+            body = rule(group.id, protocol="tcp", port_range_min=port, port_range_max=port)
+            store.add(db, store.SECURITY_GROUP_RULE, "p1", body, parent_id=group.id)
+        await db.commit()
+
+    async def sync() -> None:
+        async with app.state.sessions() as db:
+            top = await store.get(db, store.SECURITY_GROUP, group.id)
+            assert top is not None
+            await materialise.sync_rules(db, neutron, top, "b-group")
+
+    await asyncio.gather(sync(), sync(), sync())
+    assert sorted(k[3] for k in neutron.rules) == [22, 80]

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetAddress, NetMac, NetResource, Pod
-from cascade.pods.network import PodNeutron
+from cascade.pods.network import PodNetworkRefused, PodNeutron
 from cascade.services import copies
 from cascade.services.network import ipam, store
 from cascade.services.network.errors import Conflict
@@ -44,6 +44,7 @@ COLLECTION = {
     DHCP: "ports",
 }
 RESERVE_TRIES = 8  # a pod's reserved address lost to concurrent allocations: try again
+RULE_TRIES = 3  # a rule another sync of the same group created first: look again
 
 
 def bottom_name(kind: str, top_id: str) -> str:
@@ -360,30 +361,39 @@ async def sync_rules(
     db: AsyncSession, neutron: PodNeutron, group: NetResource, b_group: str
 ) -> None:
     """Make the bottom group's rules equal to the top's (expanded): extra ones deleted,
-    missing ones created. Safe to repeat."""
-    current = await neutron.ok(
-        "GET", "/security-group-rules", "a rule lookup", params={"security_group_id": b_group}
-    )
-    have: dict[tuple[Any, ...], list[str]] = {}
-    for rule in current["security_group_rules"]:
-        have.setdefault(_rule_key(rule), []).append(rule["id"])
+    missing ones created. Safe to repeat, and to run concurrently (a job and the first
+    servers of a group in a pod): a rule another run created first (Neutron's 409 for
+    the bulk create) is looked up again, not an error."""
     want = {_rule_key(r): r for r in await desired_rules(db, group)}
-    for key, ids in have.items():
-        extra = ids if key not in want else ids[1:]
-        for rule_id in extra:
-            await neutron.delete("security-group-rules", rule_id)
-    missing = [
-        {**rule, "security_group_id": b_group, "project_id": group.project_id}
-        for key, rule in want.items()
-        if key not in have
-    ]
-    if missing:
-        await neutron.ok(
-            "POST",
-            "/security-group-rules",
-            "security group rules",
-            json={"security_group_rules": missing},
+    for attempt in range(1, RULE_TRIES + 1):
+        current = await neutron.ok(
+            "GET", "/security-group-rules", "a rule lookup", params={"security_group_id": b_group}
         )
+        have: dict[tuple[Any, ...], list[str]] = {}
+        for rule in current["security_group_rules"]:
+            have.setdefault(_rule_key(rule), []).append(rule["id"])
+        for key, ids in have.items():
+            extra = ids if key not in want else ids[1:]
+            for rule_id in extra:
+                await neutron.delete("security-group-rules", rule_id)
+        missing = [
+            {**rule, "security_group_id": b_group, "project_id": group.project_id}
+            for key, rule in want.items()
+            if key not in have
+        ]
+        if not missing:
+            return
+        try:
+            await neutron.ok(
+                "POST",
+                "/security-group-rules",
+                "security group rules",
+                json={"security_group_rules": missing},
+            )
+            return
+        except PodNetworkRefused as exc:
+            if exc.status != 409 or attempt == RULE_TRIES:
+                raise
 
 
 async def ensure_group(db: AsyncSession, neutron: PodNeutron, group: NetResource) -> str:
