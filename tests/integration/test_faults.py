@@ -553,7 +553,8 @@ def test_kill_9_during_a_mixed_burst_leaves_no_orphan_duplicate_or_stuck_job(
         print(
             f"burst: {tally.operations} operations, {sum(tally.answers.values())} answers "
             f"{dict(tally.answers)}, {tally.retries} retries, "
-            f"{len(tally.refused)} creates refused, {len(kills)} kills, "
+            f"{len(tally.refused)} creates refused, "
+            f"{sum('SIGKILL' in line for line in kills)} kills, "
             f"{burst:.0f} s; jobs: {len(jobs)} ({dict(Counter(j['status'] for j in jobs))}); "
             f"top: {dict(states)}; pod objects: {found.objects}; orphans: {len(found.orphans)}; "
             f"duplicates: "
