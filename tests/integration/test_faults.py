@@ -330,7 +330,7 @@ class Mine:
     group: str
 
 
-def test_objects(
+def made_objects(
     conns: dict[str, Connection], pod: str, project: str, mine: Mine
 ) -> dict[str, list[Any]]:
     """The test's objects in a pod, by kind (other tests' are left alone)."""
@@ -373,7 +373,7 @@ def audit(
     found = Audit()
     copies: Counter[tuple[str, str, str]] = Counter()
     for pod in PODS:
-        for kind, objects in test_objects(conns, pod, project, mine).items():
+        for kind, objects in made_objects(conns, pod, project, mine).items():
             for obj in objects:
                 found.objects += 1
                 name = str(obj.name or "")
@@ -601,7 +601,7 @@ def cleanup(conn: Connection, conns: dict[str, Connection], project: str, mine: 
         return [
             f"{pod} {kind} {o.id} {o.name!r}"
             for pod in PODS
-            for kind, objects in test_objects(conns, pod, project, mine).items()
+            for kind, objects in made_objects(conns, pod, project, mine).items()
             for o in objects
         ]
 
