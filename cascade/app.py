@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +24,7 @@ from cascade.api.admin import routes as admin_routes
 from cascade.api.compute import routes as compute_routes
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
+from cascade.api.faults import Fault
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
 from cascade.api.volume import routes as volume_routes
@@ -72,6 +74,33 @@ async def _own_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ComputeError | NeutronError)
     headers = exc.headers if isinstance(exc, ComputeError) else None
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+# Starlette's own refusals (no route matches, or no route takes the method), worded as
+# webob words them for Nova, Cinder and Neutron
+_ROUTING_MESSAGES = {
+    404: "The resource could not be found.",
+    405: "The method is not allowed for this resource.",
+}
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (a path or method no route declares) in the format of the
+    API the path is under: Nova's and Cinder's fault, Neutron's `NeutronError`, the admin
+    API's API-WG errors; never Starlette's plain text."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    message = _ROUTING_MESSAGES.get(status, exc.detail)
+    headers = dict(exc.headers or {})
+    path = request.url.path
+    if path.startswith(("/compute/", "/volume/")) or path in ("/compute", "/volume"):
+        return JSONResponse(Fault(status, message).body(), status_code=status, headers=headers)
+    if path == "/networking" or path.startswith("/networking/"):
+        kind = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed"}.get(status, "HTTPError")
+        body = NeutronError(message, status, kind).body()
+        return JSONResponse(body, status_code=status, headers=headers)
+    error = ApiError(status, message, f"cascade.http.{status}")
+    return JSONResponse(api_wg_body(error, _request_id(request)), status, headers=headers)
 
 
 def create_app(
@@ -124,6 +153,7 @@ def create_app(
         ],
         exception_handlers={
             ApiError: _api_error,
+            HTTPException: _routing_error,
             ComputeError: _own_error,
             NeutronError: _own_error,
             KeystoneUnavailable: _api_error,
