@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume import asking
+from cascade.api.volume import asking, schemas
 from cascade.api.volume.common import (
     POD_HEADER,
     answered,
@@ -54,10 +54,13 @@ async def asked(
     request: Request, key: str, since: Version | None = None, required: str | None = None
 ) -> tuple[Version, Any, dict[str, Any]]:
     """A create's microversion (below `since`: Cinder's 404), body and its object at `key`
-    (Cinder's 400 without one, or without its `required` field)."""
+    (Cinder's 400 without one, or without its `required` field, or where Cinder's schema
+    for it refuses a field: `schemas.CREATES`)."""
     version = await negotiated(request, since)
     body = await json_body(request)
     entity = entity_of(body, key)
+    if key in schemas.CREATES:
+        schemas.check(schemas.CREATES[key], body)
     if required and not entity.get(required):
         raise _bad(f"'{required}' is a required property")
     return version, body, entity
