@@ -233,14 +233,17 @@ def _protocol(raw: Any) -> str | None:
     """Neutron's `convert_protocol`: None for any, a name of the map or 0-255 as text."""
     if raw in ANY:
         return None
+    # a number as JSON gives it (not a boolean, not a fraction) or as text: the rest of
+    # the rule reads it back with int(), which must not fail on what passed here
+    integral = isinstance(raw, int | str) or (isinstance(raw, float) and raw.is_integer())
     try:
-        number = int(raw)
-    except (TypeError, ValueError):
+        number = int(raw) if integral and not isinstance(raw, bool) else -1
+    except (TypeError, ValueError, OverflowError):
         if isinstance(raw, str) and raw.lower() in SUPPORTED:
             return raw.lower()
     else:
         if 0 <= number <= 255:
-            return str(raw)
+            return str(number) if isinstance(raw, float) else str(raw)
     raise RuleError(
         f"Security group rule protocol {raw} not supported. Only protocol values "
         f"{SUPPORTED!r} and integer representations [0 to 255] are supported.",
