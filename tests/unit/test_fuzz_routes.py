@@ -30,17 +30,26 @@ from tests.unit.fuzz.strategies import EXAMPLES, requests
 SERVICES = ("compute", "volume", "network", "admin")
 
 
-def _run(service: str, tmp_path: Path) -> tuple[harness.Harness, list[harness.Failure]]:
-    """Every endpoint of `service`, `EXAMPLES` requests each; the failures, one per
-    distinct cause."""
+def _run(
+    service: str, tmp_path: Path, pods_down: bool = False, examples: int = EXAMPLES
+) -> tuple[harness.Harness, list[harness.Failure]]:
+    """Every endpoint of `service`, `examples` requests each (the pods unreachable when
+    `pods_down`); the failures, one per distinct cause."""
     failures: dict[str, harness.Failure] = {}
     with asyncio.Runner() as runner:
         h = runner.run(harness.build(tmp_path))
+        if pods_down:
+            h.take_pods_down()
         try:
             mine = [e for e in endpoints(h.app.routes) if e.service == service]
             assert mine
             for endpoint in mine:
-                _fuzz(runner, h, endpoint, failures)
+                _fuzz(runner, h, endpoint, failures, examples)
+            if pods_down:  # one request that surely needs a pod: its 503 must name it
+                needs = _needs_a_pod(service, h.world)
+                failure = runner.run(h.check(needs))
+                if failure is not None:
+                    failures.setdefault(failure.cause, failure)
         finally:
             runner.run(harness.close(h))
     return h, list(failures.values())
@@ -51,9 +60,10 @@ def _fuzz(
     h: harness.Harness,
     endpoint: Endpoint,
     failures: dict[str, harness.Failure],
+    examples: int,
 ) -> None:
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
@@ -69,6 +79,17 @@ def _fuzz(
     one()
 
 
+def _needs_a_pod(service: str, world: dict[str, list[str]]) -> FuzzRequest:
+    template = {
+        "compute": "/compute/v2.1/servers/{server_id}",
+        "volume": "/volume/v3/volumes/{object_id}",
+    }[service]
+    real = world["server_id" if service == "compute" else "volumes"][0]
+    path = template.replace("{server_id}", real).replace("{object_id}", real)
+    token = ((b"x-auth-token", b"member-token"),)
+    return FuzzRequest(Endpoint("GET", template), "GET", path, "", token, b"")
+
+
 def _report(failures: list[harness.Failure]) -> str:
     return "\n\n".join(f"{f.cause}\n  {f.request}\n  {f.detail}" for f in failures)
 
@@ -77,6 +98,18 @@ def _report(failures: list[harness.Failure]) -> str:
 def test_every_route_refuses_odd_requests_cleanly(service: str, tmp_path: Path) -> None:
     h, failures = _run(service, tmp_path)
     assert h.sent >= EXAMPLES  # the requests did go out
+    unexpected = [f for f in failures if not f.expected_for_now]
+    assert not unexpected, f"{len(unexpected)} causes:\n{_report(unexpected)}"
+
+
+@pytest.mark.parametrize("service", ["compute", "volume"])
+def test_with_the_pods_unreachable_only_a_503_naming_the_pod_is_a_5xx(
+    service: str, tmp_path: Path
+) -> None:
+    """The same requests with both fake pods refusing connections: a 503 that names the
+    pod is the answer where one was needed; anything else as above."""
+    h, failures = _run(service, tmp_path, pods_down=True, examples=max(EXAMPLES // 3, 1))
+    assert h.statuses[-1] == 503  # the pods were needed, and missed
     unexpected = [f for f in failures if not f.expected_for_now]
     assert not unexpected, f"{len(unexpected)} causes:\n{_report(unexpected)}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -123,13 +124,29 @@ def fill(rng: random.Random, endpoint: Endpoint, world: World) -> tuple[str, fro
 # -- bodies ------------------------------------------------------------------------------
 
 UUID0 = "00000000-0000-4000-8000-000000000000"
+# placeholders for the world's ids (see `sample`): slot names in angle brackets
+SERVER, VOL, NET, SUBNET, PORT, GROUP, TYPE, FLAVOR = (
+    f"<{slot}>"
+    for slot in (
+        "server_id",
+        "volumes",
+        "networks",
+        "subnets",
+        "ports",
+        "security-groups",
+        "type_id",
+        "flavor_id",
+    )
+)
 # a valid-looking body per resource, chosen by the template's last literal segment
 SAMPLES: dict[str, Json] = {
-    "servers": {"server": {"name": "f", "flavorRef": "1", "imageRef": UUID0, "networks": "auto"}},
+    "servers": {
+        "server": {"name": "f", "flavorRef": FLAVOR, "imageRef": UUID0, "networks": "auto"}
+    },
     "os-keypairs": {"keypair": {"name": "fk", "public_key": "ssh-ed25519 AAAA fuzz"}},
     "os-server-groups": {"server_group": {"name": "g", "policies": ["anti-affinity"]}},
     "os-server-external-events": {
-        "events": [{"name": "network-changed", "server_uuid": UUID0, "tag": "t"}]
+        "events": [{"name": "network-changed", "server_uuid": SERVER, "tag": "t"}]
     },
     "flavors": {"flavor": {"name": "fz", "ram": 64, "vcpus": 1, "disk": 1}},
     "os-extra_specs": {"extra_specs": {"hw:cpu_policy": "dedicated"}},
@@ -140,14 +157,14 @@ SAMPLES: dict[str, Json] = {
     "images": {"cache": [{"id": UUID0}]},
     "action": {"os-start": None},
     "metadata": {"metadata": {"k": "v"}},
-    "os-interface": {"interfaceAttachment": {"net_id": UUID0}},
-    "os-volume_attachments": {"volumeAttachment": {"volumeId": UUID0}},
+    "os-interface": {"interfaceAttachment": {"net_id": NET}},
+    "os-volume_attachments": {"volumeAttachment": {"volumeId": VOL}},
     "volumes": {"volume": {"size": 1, "name": "fv"}},
-    "snapshots": {"snapshot": {"volume_id": UUID0, "name": "fs"}},
-    "backups": {"backup": {"volume_id": UUID0, "name": "fb"}},
-    "restore": {"restore": {"volume_id": UUID0, "name": "r"}},
-    "attachments": {"attachment": {"volume_uuid": UUID0, "instance_uuid": UUID0}},
-    "groups": {"group": {"group_type": UUID0, "volume_types": [UUID0], "name": "fg"}},
+    "snapshots": {"snapshot": {"volume_id": VOL, "name": "fs"}},
+    "backups": {"backup": {"volume_id": VOL, "name": "fb"}},
+    "restore": {"restore": {"volume_id": VOL, "name": "r"}},
+    "attachments": {"attachment": {"volume_uuid": VOL, "instance_uuid": SERVER}},
+    "groups": {"group": {"group_type": TYPE, "volume_types": [TYPE], "name": "fg"}},
     "group_snapshots": {"group_snapshot": {"group_id": UUID0, "name": "gs"}},
     "types": {"volume_type": {"name": "ft", "extra_specs": {"k": "v"}}},
     "extra_specs": {"extra_specs": {"k": "v"}},
@@ -156,28 +173,28 @@ SAMPLES: dict[str, Json] = {
     "encryption": {"encryption": {"provider": "luks", "control_location": "front-end"}},
     "qos-specs": {"qos_specs": {"name": "fq", "consumer": "back-end", "read_iops_sec": "10"}},
     "delete_keys": {"keys": ["read_iops_sec"]},
-    "os-volume-transfer": {"transfer": {"volume_id": UUID0, "name": "tr"}},
-    "volume-transfers": {"transfer": {"volume_id": UUID0, "name": "tr"}},
+    "os-volume-transfer": {"transfer": {"volume_id": VOL, "name": "tr"}},
+    "volume-transfers": {"transfer": {"volume_id": VOL, "name": "tr"}},
     "accept": {"accept": {"auth_key": "abc"}},
     "default-types": {"default_type": {"volume_type": "__DEFAULT__"}},
     "os-volume-manage": {"volume": {"host": "h@b#p", "ref": {"source-name": "x"}}},
     "os-snapshot-manage": {"snapshot": {"volume_id": UUID0, "ref": {"source-name": "x"}}},
     "networks": {"network": {"name": "fn", "admin_state_up": True}},
-    "subnets": {"subnet": {"network_id": UUID0, "cidr": "10.9.0.0/24", "ip_version": 4}},
-    "ports": {"port": {"network_id": UUID0, "fixed_ips": [{"ip_address": "10.9.0.9"}]}},
+    "subnets": {"subnet": {"network_id": NET, "cidr": "10.9.0.0/24", "ip_version": 4}},
+    "ports": {"port": {"network_id": NET, "fixed_ips": [{"ip_address": "10.9.0.9"}]}},
     "security-groups": {"security_group": {"name": "fsg", "description": "d"}},
     "security-group-rules": {
         "security_group_rule": {
-            "security_group_id": UUID0,
+            "security_group_id": GROUP,
             "direction": "ingress",
             "protocol": "tcp",
             "port_range_min": 22,
             "port_range_max": 22,
         }
     },
-    "routers": {"router": {"name": "fr", "external_gateway_info": {"network_id": UUID0}}},
-    "add_router_interface": {"subnet_id": UUID0},
-    "floatingips": {"floatingip": {"floating_network_id": UUID0}},
+    "routers": {"router": {"name": "fr", "external_gateway_info": {"network_id": NET}}},
+    "add_router_interface": {"subnet_id": SUBNET},
+    "floatingips": {"floatingip": {"floating_network_id": NET}},
     "quotas": {"quota": {"network": 10, "port": 50}},
     "tags": {"tags": ["a", "b"]},
     "pods": {"pod": {"name": "fp", "region_name": "fp", "az": "az9"}},
@@ -200,20 +217,88 @@ ACTIONS: tuple[Json, ...] = (
 )
 
 
+# more valid-looking bodies for some resources (sample picks one of these or SAMPLES')
+ALTERNATIVES: dict[str, tuple[Json, ...]] = {
+    "servers": (
+        {
+            "server": {
+                "name": "f",
+                "flavorRef": FLAVOR,
+                "networks": [{"uuid": NET}, {"port": PORT}, {"uuid": NET, "fixed_ip": "10.1.0.7"}],
+                "security_groups": [{"name": "default"}],
+                "availability_zone": "az1",
+                "key_name": "kp1",
+                "min_count": 1,
+                "block_device_mapping_v2": [
+                    {
+                        "boot_index": 0,
+                        "uuid": VOL,
+                        "source_type": "volume",
+                        "destination_type": "volume",
+                    }
+                ],
+            }
+        },
+        {
+            "server": {
+                "name": "f",
+                "flavorRef": FLAVOR,
+                "networks": "none",
+                "block_device_mapping_v2": [
+                    {
+                        "boot_index": 0,
+                        "uuid": UUID0,
+                        "source_type": "image",
+                        "destination_type": "volume",
+                        "volume_size": 1,
+                    }
+                ],
+            }
+        },
+    ),
+    "os-interface": ({"interfaceAttachment": {"port_id": PORT}},),
+    "volumes": (
+        {"volume": {"size": 1, "source_volid": VOL}},
+        {"volume": {"size": 1, "volume_type": TYPE, "availability_zone": "az2"}},
+    ),
+    "ports": (
+        {"port": {"network_id": NET, "security_groups": [GROUP], "device_id": SERVER}},
+        {"port": {"network_id": NET, "allowed_address_pairs": [{"ip_address": "10.0.0.9"}]}},
+    ),
+    "routers": (
+        {"router": {"name": "r", "routes": [{"destination": "1.0.0.0/8", "nexthop": "10.1.0.9"}]}},
+    ),
+    "subnets": (
+        {
+            "subnet": {
+                "network_id": NET,
+                "cidr": "10.8.0.0/24",
+                "ip_version": 4,
+                "allocation_pools": [{"start": "10.8.0.10", "end": "10.8.0.20"}],
+                "host_routes": [{"destination": "1.0.0.0/8", "nexthop": "10.8.0.1"}],
+                "dns_nameservers": ["8.8.8.8"],
+            }
+        },
+    ),
+    "tags": ({"tags": ["x"] * 3},),
+}
+
+
 def sample(endpoint: Endpoint, world: World, rng: random.Random) -> Json:
-    """A valid-looking body for the endpoint's resource, with real ids where it has them."""
+    """A valid-looking body for the endpoint's resource, with the world's ids (mostly)
+    where it names objects."""
     literal = [p for p in endpoint.template.split("/") if p and not p.startswith("{")]
     key = literal[-1] if literal else ""
     if key == "action" and rng.random() < 0.6:
         body: Json = rng.choice(ACTIONS)
     else:
-        body = SAMPLES.get(key, {"name": "x"})
-    text = json.dumps(body)
-    for placeholder_slot in ("networks", "subnets", "security-groups", "volumes", "server_id"):
-        ids = world.get(placeholder_slot, ())
-        if ids and UUID0 in text and rng.random() < 0.7:
-            text = text.replace(UUID0, rng.choice(ids), 1)
-    return json.loads(text)
+        body = rng.choice((SAMPLES.get(key, {"name": "x"}), *ALTERNATIVES.get(key, ())))
+
+    def real(match: re.Match[str]) -> str:
+        ids = world.get(match.group(1), ())
+        return rng.choice(ids) if ids and rng.random() < 0.8 else UUID0
+
+    return json.loads(re.sub(r"<([a-z_-]+)>", real, json.dumps(body)))
 
 
 def any_json(rng: random.Random, depth: int = 0) -> Json:
