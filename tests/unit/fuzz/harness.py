@@ -184,8 +184,10 @@ class Harness:
 
     def take_pods_down(self) -> None:
         """Every fake pod refuses connections from now on."""
-        for fake in (*self.pods.novas.values(), *self.pods.cinders.values()):
-            fake.down = True
+        for nova in self.pods.novas.values():
+            nova.down = True
+        for cinder in self.pods.cinders.values():
+            cinder.down = True
         self.down = True
 
     async def snapshot(self) -> Snapshot:
