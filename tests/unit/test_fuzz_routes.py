@@ -258,3 +258,18 @@ async def test_a_rule_protocol_that_is_no_number_nor_name_is_refused(
     )
     assert made.status_code == 201, made.text
     assert made.json()["security_group_rule"]["protocol"] == "6"
+
+
+async def test_qos_keys_to_delete_must_be_strings(client: httpx.AsyncClient) -> None:
+    """Cinder's schema for `delete_keys`; a list among the keys was a 500 (unhashable)."""
+    admin = {"X-Auth-Token": "admin-token"}
+    made = await client.post(
+        "/volume/v3/qos-specs", json={"qos_specs": {"name": "q", "k": "v"}}, headers=admin
+    )
+    qos = made.json()["qos_specs"]["id"]
+    url = f"/volume/v3/qos-specs/{qos}/delete_keys"
+    bad = await client.put(url, json={"keys": [["k"]]}, headers=admin)
+    assert bad.status_code == 400, bad.text
+    assert "is not of type 'string'" in bad.json()["badRequest"]["message"]
+    done = await client.put(url, json={"keys": ["k"]}, headers=admin)
+    assert done.status_code == 202, done.text

@@ -8,10 +8,12 @@ reads nor knows are left to the pod, as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from cascade.api.compute import schemas as nova_schemas
-from cascade.api.compute.errors import ComputeError
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.protocols import Validator
+
 from cascade.api.volume.errors import VolumeError
 
 Schema = dict[str, Any]
@@ -107,10 +109,54 @@ CREATES: dict[str, Schema] = {
 }
 
 
-def check(schema: Schema, value: Any) -> None:
-    """Cinder's 400 badRequest for the first problem found, if `value` breaks `schema`
-    (Cinder's validator is Nova's: the same rules and wording)."""
+def _number(value: Any) -> int | float | None:
+    """Cinder's reading of a bound-checked value: a number, or a string holding one."""
     try:
-        nova_schemas.check(schema, value)
-    except ComputeError as exc:
-        raise VolumeError(400, exc.message) from None
+        return int(value)
+    except (ValueError, TypeError, OverflowError):
+        try:
+            return float(value)
+        except (ValueError, TypeError):
+            return None
+
+
+Keyword = Callable[[Validator, Any, Any, Mapping[str, Any]], Iterator[ValidationError]]
+
+
+def _bound(keyword: str) -> Keyword:
+    """jsonschema's `minimum`/`maximum`, applied to a string's number as Cinder does."""
+    rule_check = Draft202012Validator.VALIDATORS[keyword]
+
+    def bound(
+        validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
+    ) -> Iterator[ValidationError]:
+        number = _number(instance)
+        if number is not None and not isinstance(instance, bool):
+            yield from rule_check(validator, rule, number, schema)
+
+    return bound
+
+
+# Cinder's validator (cinder/api/validation/validators.py, Nova's own): Draft 2020-12
+# with `minimum`/`maximum` reading numbers in strings
+CinderValidator = validators.create(
+    meta_schema=Draft202012Validator.META_SCHEMA,
+    validators={
+        **Draft202012Validator.VALIDATORS,
+        "minimum": _bound("minimum"),
+        "maximum": _bound("maximum"),
+    },
+)
+
+
+def check(schema: Schema, value: Any) -> None:
+    """Cinder's 400 badRequest for the first problem found, if `value` breaks `schema`,
+    worded as Cinder words it."""
+    found = next(CinderValidator(schema).iter_errors(value), None)
+    if found is None:
+        return
+    message = found.message
+    if found.path:
+        name = found.path[-1]
+        message = f"Invalid input for field/attribute {name}. Value: {found.instance}. {message}"
+    raise VolumeError(400, message)
