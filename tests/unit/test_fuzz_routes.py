@@ -16,6 +16,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -273,3 +274,31 @@ async def test_qos_keys_to_delete_must_be_strings(client: httpx.AsyncClient) -> 
     assert "is not of type 'string'" in bad.json()["badRequest"]["message"]
     done = await client.put(url, json={"keys": ["k"]}, headers=admin)
     assert done.status_code == 202, done.text
+
+
+async def test_the_runner_sends_the_path_as_generated() -> None:
+    """Dot segments and encoded characters reach the server as generated (httpx would
+    remove `..`); a header the client refuses to send is an outcome, not a crash."""
+    lines: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines.append(await reader.readline())
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        writer.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    root = httpx.URL(f"http://127.0.0.1:{port}")
+    odd = "/compute/v2.1/servers/s1/../../os-keypairs"
+    heads = ((b"x-auth-token", b"t"),)
+    req = FuzzRequest(Endpoint("GET", "/x"), "GET", odd, "a=%00", heads, b"")
+    refused = FuzzRequest(Endpoint("GET", "/x"), "GET", "/", "", ((b"x-a", b"a\r\nb"),), b"")
+    async with server, httpcore.AsyncConnectionPool() as pool:
+        sent = await fuzz_runner._send(pool, root, req)
+        not_sent = await fuzz_runner._send(pool, root, refused)
+    assert lines == [f"GET {odd}?a=%00 HTTP/1.1\r\n".encode()]
+    assert (sent.status, sent.answer) == (500, "boom")
+    assert not_sent.status == 0 and "not sent" in not_sent.answer
