@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cascade.api import busy
 from cascade.api.admin import routes as admin_routes
 from cascade.api.compute import routes as compute_routes
 from cascade.api.compute.errors import ComputeError
@@ -81,7 +83,7 @@ def create_app(
 ) -> Starlette:
     az_policies(conf.scheduling)  # a bad policy setting stops start-up, not a request
     validator = TokenValidator(conf.keystone, transport=keystone_transport)
-    engine = make_engine(conf.database.connection)
+    engine = make_engine(conf.database.connection, conf.database)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
     db_sessions = sessions(engine)
 
@@ -127,6 +129,7 @@ def create_app(
             ComputeError: _own_error,
             NeutronError: _own_error,
             KeystoneUnavailable: _api_error,
+            PoolTimeout: busy.pool_exhausted,
             Exception: _api_error,
         },
         lifespan=lifespan,

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import VolumeSection
+from cascade.db.engine import idle
 from cascade.db.models import Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
@@ -111,6 +112,7 @@ async def usage(
                 counts[f"{kind}_{top_name}"] = _in_use(item)
         return counts
 
+    await idle(db)  # no database connection held while the pods are asked
     return await quota_core.summed(registry, pod_volume.SERVICE, pods, counts_of, USED)
 
 
