@@ -64,7 +64,7 @@ async def pod(app: Starlette, client: httpx.AsyncClient, keystone: FakeKeystone)
         stamp = datetime.now(UTC).replace(tzinfo=None)
         db.add(Flavor(id="42", name="m1.nano", ram=128, vcpus=1, disk=1, created_at=stamp))
         await db.commit()
-        found = await db.get(Pod, pod_id)
+        found: Pod | None = await db.get(Pod, pod_id)
     assert found is not None
     return found
 
