@@ -8,12 +8,14 @@ cloud's Nova would, across pods:
    the default) with room for the flavor and the flavor's pod tag; a pod that
    contradicts the AZ or tag asked for is refused;
 2. the top quota (max_count servers) before any pod is called;
-3. the pod's copies of the flavor, the keypair and the block device mappings'
-   volume types; the requested networks and ports built in the pod;
-4. the routing intent, keyed by the caller's local request id, then the
-   create sent to the pod; a refusal removes the intent and releases the
-   ports; an acceptance records the routing of every server the reservation
-   made and attaches the top ports.
+3. the routing intent, keyed by the caller's local request id, written with
+   the last check of the quota in one transaction of the project's: it holds
+   the servers' instances, cores and RAM while the create is in flight;
+4. the pod's copies of the flavor, the keypair and the block device mappings'
+   volume types; the requested networks and ports built in the pod; then the
+   create sent to the pod; a failure before it or a refusal removes the intent
+   (and releases the ports); an acceptance records the routing of every server
+   the reservation made and attaches the top ports.
 Refusals the top decides are `Refused` (Nova's status and message); a pod's
 refusal of the create itself comes back as its response (`Created.resp`);
 `PodUnavailable` is passed on.
