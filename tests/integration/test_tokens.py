@@ -21,7 +21,7 @@ def test_a_revoked_token_is_refused_within_the_revocation_check_interval(
 ) -> None:
     conn = connect("cascade")  # a token of its own, not shared with other tests
     token = str(conn.auth_token)
-    auth_url = conn.session.get_endpoint(service_type="identity", interface="public")
+    auth_url = str(conn.session.get_endpoint(service_type="identity", interface="public"))
     conn.close()
     headers = {"X-Auth-Token": token}
     with httpx.Client(base_url=TOP, headers=headers, timeout=30) as top:
