@@ -2,9 +2,9 @@
 
 A request that waited `[database] pool_timeout` for a connection gets sqlalchemy's
 pool `TimeoutError`; it is answered here once, in the error format of the API the
-path belongs to: Nova's and Cinder's fault body (`serviceUnavailable`), Neutron's
-`NeutronError`, else the admin API's API-WG body. Nothing was done for the request
-that needs undoing: it did not get its connection.
+path belongs to (`boundary.error_body`: Nova's and Cinder's `serviceUnavailable`,
+Neutron's `HTTPServiceUnavailable`, the admin API's `cascade.unavailable`). Nothing
+was done for the request that needs undoing: it did not get its connection.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from cascade.api.errors import ApiError, api_wg_body
-from cascade.api.faults import Fault
-from cascade.services.network.errors import NeutronError
+from cascade.api.boundary import encoded, error_body
 
 LOG = logging.getLogger(__name__)
 RETRY_AFTER = "2"  # seconds: connections come back as soon as requests end
@@ -27,12 +25,10 @@ async def pool_exhausted(request: Request, exc: Exception) -> Response:
     """503, Retry-After, in the error format of the API of `request`'s path."""
     request_id = str(request.scope.get("state", {}).get("request_id", ""))
     LOG.warning("request %s: no database connection: %s", request_id, exc)
-    headers = {"Retry-After": RETRY_AFTER}
-    path = request.url.path
-    if path.startswith(("/compute", "/volume")):
-        body = Fault(503, MESSAGE).body()
-    elif path.startswith("/networking"):
-        body = NeutronError(MESSAGE, 503, "ServiceUnavailable").body()
-    else:
-        body = api_wg_body(ApiError(503, MESSAGE, "cascade.database.busy"), request_id)
-    return JSONResponse(body, status_code=503, headers=headers)
+    body = error_body(request.url.path, 503, MESSAGE, request_id)
+    return Response(
+        encoded(body),
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER},
+        media_type="application/json",
+    )

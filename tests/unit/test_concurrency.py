@@ -261,7 +261,7 @@ async def test_a_request_that_gets_no_connection_in_time_is_503_in_its_apis_form
         assert answer.headers["retry-after"] == busy.RETRY_AFTER
         bodies[path.split("/")[1]] = answer.body
     admin = await busy.pool_exhausted(request("/v1/pods"), exhausted)
-    assert admin.status_code == 503 and b'"cascade.database.busy"' in admin.body
+    assert admin.status_code == 503 and b'"cascade.unavailable"' in admin.body
     assert b'"serviceUnavailable"' in bodies["compute"] and b'"code":503' in bodies["volume"]
     assert b'"NeutronError"' in bodies["networking"]
 
