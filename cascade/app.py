@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api import busy
 from cascade.api.admin import routes as admin_routes
 from cascade.api.boundary import encoded, error_body
 from cascade.api.compute import routes as compute_routes
@@ -129,7 +131,7 @@ def create_app(
 ) -> Starlette:
     az_policies(conf.scheduling)  # a bad policy setting stops start-up, not a request
     validator = TokenValidator(conf.keystone, transport=keystone_transport)
-    engine = make_engine(conf.database.connection)
+    engine = make_engine(conf.database.connection, conf.database)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
     db_sessions = sessions(engine)
 
@@ -183,6 +185,7 @@ def create_app(
             Unsendable: _refused,
             httpx.InvalidURL: _refused,
             Refused: _refused,
+            PoolTimeout: busy.pool_exhausted,
             Exception: _api_error,
         },
         lifespan=lifespan,

@@ -39,6 +39,19 @@ class DatabaseSection:
         "SQLAlchemy URL of Cascade's database: sqlite+aiosqlite:///PATH (embedded default) "
         "or mysql+asyncmy://USER:PASSWORD@HOST:PORT/NAME for MariaDB/MySQL.",
     )
+    pool_size: int = opt(
+        10,
+        "Connections to the database each process keeps open. A request holds at most one, "
+        "and none while it waits on a pod.",
+    )
+    max_overflow: int = opt(
+        20, "Connections opened past pool_size under load (closed again once returned)."
+    )
+    pool_timeout: float = opt(
+        10.0,
+        "Seconds a request waits for a free connection; past it the request is answered "
+        "503 with Retry-After, in its API's error format.",
+    )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
 from cascade.api.request import context, session
 from cascade.context import Context
+from cascade.db.engine import idle
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
@@ -80,6 +81,7 @@ async def show(request: Request) -> Response:
         return fast
     async with session(request) as db:
         where = await forward.locate(request, db, server_id, version)
+        await idle(db)  # no database connection held while the pod answers
         try:
             resp = await _get(request, where.pod, server_id, version)
         except PodUnavailable as exc:
@@ -176,6 +178,7 @@ async def member(request: Request) -> Response:
                 path = f"/servers/{server_id}/os-interface/{bottom}"
                 detached = top_port if request.method == "DELETE" else None
         headers = {"Content-Type": request.headers.get("content-type", "application/json")}
+        await idle(db)  # no database connection held while the pod answers
         resp = await forward.send(
             request,
             where.pod,

@@ -73,11 +73,12 @@ async def create_in(
     body: dict[str, Any],
     version: Version,
     path: str | None = None,
+    quota: volume_create.Quota | None = None,
 ) -> Response:
     """The create sent to `pod` (at `path`, else the kind's) with its routing intent
-    written first (`volume_create.create_in`)."""
+    written first, `quota` checked again and reserved with it (`volume_create.create_in`)."""
     async with asking.flow(request, version) as (env, db, ask):
-        resp = await volume_create.create_in(env, db, ask, kind, pod, body, path)
+        resp = await volume_create.create_in(env, db, ask, kind, pod, body, path, quota)
     return await relay(request, pod, resp)
 
 
@@ -124,11 +125,12 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
         if parent.field not in entity:
             raise _bad(f"'{parent.field}' is a required property")
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
+        quota = None
         if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
             size = await size_of(request, located.pod, str(entity[parent.field]), version)
             async with asking.flow(request, version) as (env, db, ask):
-                await volume_create.check_quota(env, db, ask, resource.kind, size, None)
-        return await create_in(request, resource.kind, located.pod, body, version)
+                quota = await volume_create.check_quota(env, db, ask, resource.kind, size, None)
+        return await create_in(request, resource.kind, located.pod, body, version, quota=quota)
 
     return create
 
