@@ -34,6 +34,7 @@ from tests.unit.fuzz.generate import FuzzRequest
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 MEMBER = {"X-Auth-Token": "member-token"}
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKtWb4Gik2+YglF8ocW4n6egzABCMbC3nCzetEUagjiv fuzz"
 
 # Failure classes the lead was fixing in main (cascade/api/guard.py and DB-level checks)
 # while this suite was written: request label -> the failures (exception names, or
@@ -305,8 +306,13 @@ async def populate(h: Harness) -> None:
             await add_pod(c, "pod2", "az2", pod_az="nova-b"),
         ]
 
-        async def make(path: str, body: Any, key: str, slot: str, *, admin: bool = False) -> Any:
-            answer = await c.post(path, json=body, headers=ADMIN if admin else MEMBER)
+        async def make(
+            path: str, body: Any, key: str, slot: str, *, admin: bool = False, version: str = ""
+        ) -> Any:
+            headers = {**(ADMIN if admin else MEMBER)}
+            if version:
+                headers["OpenStack-API-Version"] = version
+            answer = await c.post(path, json=body, headers=headers)
             if answer.status_code >= 300:
                 return None
             made = answer.json()
@@ -326,7 +332,7 @@ async def populate(h: Harness) -> None:
         )
         await make(
             f"{compute}/os-keypairs",
-            {"keypair": {"name": "kp1", "public_key": "ssh-ed25519 AAAA x"}},
+            {"keypair": {"name": "kp1", "public_key": SSH_KEY}},
             "keypair",
             "name",
         )
@@ -344,7 +350,7 @@ async def populate(h: Harness) -> None:
         )
         await make(
             f"{compute}/os-aggregates",
-            {"aggregate": {"name": "ag1"}},
+            {"aggregate": {"name": "ag1", "availability_zone": "az1"}},
             "aggregate",
             "aggregate_id",
             admin=True,
@@ -363,6 +369,7 @@ async def populate(h: Harness) -> None:
             "group_type",
             "type_id",
             admin=True,
+            version="volume 3.11",
         )
         await make(
             f"{volume}/qos-specs", {"qos_specs": {"name": "q1"}}, "qos_specs", "qos_id", admin=True
@@ -385,6 +392,27 @@ async def populate(h: Harness) -> None:
                         json={"subnet_id": subnet["id"]},
                         headers=MEMBER,
                     )
+        public = await make(
+            f"{net}/networks",
+            {"network": {"name": "public", "router:external": True}},
+            "network",
+            "networks",
+            admin=True,
+        )
+        if public:
+            await make(
+                f"{net}/subnets",
+                {"subnet": {"network_id": public["id"], "cidr": "172.24.4.0/24", "ip_version": 4}},
+                "subnet",
+                "subnets",
+                admin=True,
+            )
+            await make(
+                f"{net}/floatingips",
+                {"floatingip": {"floating_network_id": public["id"]}},
+                "floatingip",
+                "floatingips",
+            )
         group = await make(
             f"{net}/security-groups",
             {"security_group": {"name": "sg1"}},
@@ -400,7 +428,7 @@ async def populate(h: Harness) -> None:
             )
         await make(
             "/v1/bindings",
-            {"binding": {"project_id": "p1", "az": "az1"}},
+            {"binding": {"project_id": "p2", "az": "az2"}},
             "binding",
             "binding_id",
             admin=True,

@@ -12,7 +12,7 @@ from tests.unit.fuzz.catalogue import Endpoint
 from tests.unit.fuzz.generate import FuzzRequest, World, request
 
 # examples per route: small in CI, `CASCADE_FUZZ_EXAMPLES=200` for a long local run
-EXAMPLES = int(os.environ.get("CASCADE_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("CASCADE_FUZZ_EXAMPLES", "10"))
 
 
 def requests(endpoint: Endpoint, world: World) -> st.SearchStrategy[FuzzRequest]:
