@@ -13,6 +13,7 @@ requests; `CASCADE_FUZZ_EXAMPLES` sets the examples per route.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +303,68 @@ async def test_the_runner_sends_the_path_as_generated() -> None:
     assert lines == [f"GET {odd}?a=%00 HTTP/1.1\r\n".encode()]
     assert (sent.status, sent.answer) == (500, "boom")
     assert not_sent.status == 0 and "not sent" in not_sent.answer
+
+
+# --- the handler defects the suite found, each refused where the body is first read -------
+
+
+async def _world(tmp_path: Path) -> harness.Harness:
+    return await harness.build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("template", "body", "message"),
+    [
+        (
+            "/compute/v2.1/servers",
+            {"server": {"name": "a", "flavorRef": "1", "block_device_mapping_v2": 1}},
+            "Invalid input for field/attribute block_device_mapping_v2.",
+        ),
+        (
+            "/compute/v2.1/servers",
+            {
+                "server": {
+                    "name": "a",
+                    "flavorRef": "1",
+                    "networks": [{"uuid": "n", "fixed_ip": []}],
+                }
+            },
+            "Invalid input for field/attribute networks.",
+        ),
+        (
+            "/compute/v2.1/servers/{server_id}/os-interface",
+            {"interfaceAttachment": {"net_id": "{networks}", "fixed_ips": 1}},
+            "Invalid input for field/attribute fixed_ips.",
+        ),
+        (
+            "/compute/v2.1/servers/{server_id}/os-interface",
+            {"interfaceAttachment": {"net_id": "{networks}", "fixed_ips": {"x": [1]}}},
+            "Invalid input for field/attribute fixed_ips.",
+        ),
+        (
+            "/networking/v2.0/ports/{ports}",
+            {"port": {"fixed_ips": [{"subnet_id": []}]}},
+            "'[]' is not a valid UUID",
+        ),
+    ],
+)
+async def test_wrong_json_types_in_nested_fields_are_refused_before_anything_is_made(
+    tmp_path: Path, template: str, body: dict[str, Any], message: str
+) -> None:
+    """Each was a 500 (TypeError or KeyError in the workflow) or a pod asked with it."""
+    h = await _world(tmp_path)
+    try:
+        text = json.dumps(body)
+        path = template
+        for slot, ids in h.world.items():
+            text = text.replace("{" + slot + "}", ids[0])
+            path = path.replace("{" + slot + "}", ids[0])
+        method = "PUT" if "/ports/" in path else "POST"
+        heads = ((b"x-auth-token", b"member-token"), (b"content-type", b"application/json"))
+        req = FuzzRequest(Endpoint(method, template), method, path, "", heads, text.encode())
+        assert await h.check(req) is None  # no 5xx, the service's format, nothing made
+        answer = await h.call(req)
+        assert answer.status == 400, answer.body
+        assert message in answer.body.decode()
+    finally:
+        await harness.close(h)

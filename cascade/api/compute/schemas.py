@@ -323,3 +323,79 @@ def quota_update(key: str, resources: Iterable[str], force: bool = False) -> Sch
     if force:
         props["force"] = _BOOLEAN
     return _only(key, _object(props))
+
+
+# -- the server create and interface attach, where the top reads the body ----------------
+# (nova/api/openstack/compute/schemas/servers.py, attach_interfaces.py): the fields the
+# top reads or rewrites before a pod is asked; the others stay the pod's to check
+
+_COUNT: Schema = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1}
+_NETWORK: Schema = {
+    "type": "object",
+    "properties": {
+        "fixed_ip": _STRING,
+        "port": {"type": ["string", "null"]},
+        "uuid": _STRING,
+        "tag": _STRING,
+    },
+}
+_MAPPING: Schema = {
+    "type": "object",
+    "properties": {
+        "uuid": _STRING,
+        "source_type": _STRING,
+        "destination_type": _STRING,
+        "boot_index": {"type": ["integer", "string", "null"]},
+        "volume_size": {"type": ["integer", "string", "null"]},
+    },
+}
+SERVER_CREATE: Schema = {
+    "type": "object",
+    "properties": {
+        "server": {
+            "type": "object",
+            "properties": {
+                "name": _STRING,
+                "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+                "imageRef": _STRING,
+                "availability_zone": _STRING,
+                "key_name": _STRING,
+                "min_count": _COUNT,
+                "max_count": _COUNT,
+                "networks": {
+                    "oneOf": [
+                        {"type": "array", "items": _NETWORK},
+                        {"type": "string", "enum": ["none", "auto"]},
+                    ]
+                },
+                "block_device_mapping_v2": {"type": "array", "items": _MAPPING},
+                "security_groups": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"name": _STRING}},
+                },
+            },
+        },
+        "os:scheduler_hints": {"type": "object"},
+        "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+    },
+    "required": ["server"],
+}
+INTERFACE_CREATE: Schema = _object(  # `{}` too: Nova picks a network
+    {
+        "interfaceAttachment": {
+            "type": "object",
+            "properties": {
+                "net_id": _STRING,
+                "port_id": _STRING,
+                "fixed_ips": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1,
+                    "items": _object({"ip_address": _STRING}, "ip_address"),
+                },
+                "tag": _STRING,
+            },
+            "additionalProperties": False,
+        },
+    }
+)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward, server_views, volume_pods
+from cascade.api.compute import forward, schemas, server_views, volume_pods
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
@@ -56,6 +56,7 @@ async def create(request: Request) -> Response:
     version = await negotiated(request)
     ctx = authorize(request, "os_compute_api:servers:create")
     body = await json_body(request)
+    schemas.check(schemas.SERVER_CREATE, body)  # what the workflow reads, typed as Nova's
     async with session(request) as db:
         with forward.refusals():
             made = await server_create.create(
@@ -218,8 +219,9 @@ async def _interface(
         body = json.loads(content)
     except ValueError:
         raise bad("Malformed request body") from None
-    att = body.get("interfaceAttachment") if isinstance(body, dict) else None
-    if not isinstance(att, dict):
+    schemas.check(schemas.INTERFACE_CREATE, body)  # Nova's schema, before any port is made
+    att = body.get("interfaceAttachment")
+    if att is None:
         return content, server_ports.Translated()
     registry = request.app.state.registry
     request_id = str(request.scope["state"]["request_id"])

@@ -88,6 +88,8 @@ def _wanted_ips(
         if not isinstance(item, dict) or not set(item) <= {"subnet_id", "ip_address"}:
             raise InvalidInput(f"Invalid fixed_ips entry {item}")
         subnet_id, address = item.get("subnet_id"), item.get("ip_address")
+        if subnet_id is not None and not isinstance(subnet_id, str):
+            raise InvalidInput(f"'{subnet_id}' is not a valid UUID")  # neutron-lib's words
         if subnet_id is not None:
             if subnet_id not in by_id:
                 raise InvalidInput(
