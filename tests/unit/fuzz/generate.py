@@ -256,7 +256,11 @@ ALTERNATIVES: dict[str, tuple[Json, ...]] = {
             }
         },
     ),
-    "os-interface": ({"interfaceAttachment": {"port_id": PORT}},),
+    "os-interface": (
+        {"interfaceAttachment": {"port_id": PORT}},
+        {"interfaceAttachment": {"net_id": NET, "fixed_ips": [{"ip_address": "10.1.0.8"}]}},
+        {},
+    ),
     "volumes": (
         {"volume": {"size": 1, "source_volid": VOL}},
         {"volume": {"size": 1, "volume_type": TYPE, "availability_zone": "az2"}},
@@ -344,7 +348,11 @@ def _replace(value: Json, path: tuple[Any, ...], new: Json) -> Json:
 def mutated(rng: random.Random, body: Json) -> tuple[Json, frozenset[str]]:
     """`body` with one value (or the whole) replaced by something of another type, or a
     key removed or added."""
-    where = rng.choice(_paths(body))
+    paths = _paths(body)
+    if rng.random() < 0.5:  # mostly the nested fields, which a handler reads last
+        deepest = max(len(p) for p in paths)
+        paths = [p for p in paths if len(p) >= max(deepest - 1, 1)] or paths
+    where = rng.choice(paths)
     roll = rng.random()
     if roll < 0.15 and where and isinstance(body, dict | list):
         parent = _get(body, where[:-1])
