@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from devcloud import fuzz as fuzz_runner
-from tests.unit.fuzz import harness
+from tests.unit.fuzz import harness, nested
 from tests.unit.fuzz.catalogue import Endpoint, endpoints
 from tests.unit.fuzz.checks import error_format
 from tests.unit.fuzz.generate import FuzzRequest
@@ -368,3 +368,24 @@ async def test_wrong_json_types_in_nested_fields_are_refused_before_anything_is_
         assert message in answer.body.decode()
     finally:
         await harness.close(h)
+
+
+@pytest.mark.parametrize("token", [b"member-token", b"admin-token"])
+async def test_wrong_json_types_in_every_nested_field_read_by_the_top(
+    tmp_path: Path, token: bytes
+) -> None:
+    """The sweep of `fuzz/nested.py`: each request passes the three checks."""
+    h = await _world(tmp_path)
+    failures: dict[str, harness.Failure] = {}
+    try:
+        for method, path, body in nested.cases(h.world):
+            heads = ((b"x-auth-token", token), (b"content-type", b"application/json"))
+            endpoint = Endpoint(method, path)
+            req = FuzzRequest(endpoint, method, path, "", heads, json.dumps(body).encode())
+            failure = await h.check(req)
+            if failure is not None:
+                failures.setdefault(failure.cause, failure)
+    finally:
+        await harness.close(h)
+    assert h.sent > 500
+    assert not failures, f"{len(failures)} causes:\n{_report(list(failures.values()))}"
