@@ -73,11 +73,12 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, KeystoneUnavailable):
         exc = ApiError(503, f"cannot reach Keystone: {exc}", "cascade.keystone.unavailable")
     elif not isinstance(exc, ApiError):
-        # Never a bare 500: log it with the request id, answer in the API's own format.
+        # Never a bare 500: log it with the request id, answer in the format of the API
+        # the client called (Nova's computeFault, Neutron's, the API-WG body).
         LOG.exception("unexpected error in %s", _request_id(request))
-        exc = ApiError(
-            500, "an unexpected error occurred; the request id is in the logs", "cascade.internal"
-        )
+        message = "an unexpected error occurred; the request id is in the logs"
+        body = error_body(request.url.path, 500, message, _request_id(request))
+        return _json(body, 500)
     return _json(api_wg_body(exc, _request_id(request)), exc.status)
 
 

@@ -24,6 +24,7 @@ NEUTRON_TYPES = {
     409: "HTTPConflict",
     413: "HTTPRequestEntityTooLarge",
     414: "HTTPRequestURITooLong",
+    500: "HTTPInternalServerError",
     503: "HTTPServiceUnavailable",
 }
 # the admin API's stable codes for the refusals written here
@@ -32,6 +33,7 @@ ADMIN_CODES = {
     409: "cascade.request.conflict",
     413: "cascade.request.size",
     414: "cascade.request.size",
+    500: "cascade.internal",
     503: "cascade.unavailable",
 }
 

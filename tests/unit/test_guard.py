@@ -209,3 +209,24 @@ async def test_500s_answer_a_request_and_leave_the_breaker_closed() -> None:
         assert (await client.request("GET", "http://pod/servers")).status_code == 503
     assert client.breaker.state == "open"  # 503s say the pod cannot serve anyone
     await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("/compute/v2.1/servers", "computeFault"), ("/volume/v3/p1/volumes", "computeFault"),
+     ("/networking/v2.0/ports", "NeutronError"), ("/v1/pods", "errors")],
+)  # fmt: skip
+async def test_an_unexpected_error_is_a_500_in_the_called_apis_format(path: str, key: str) -> None:
+    from starlette.requests import Request
+
+    from cascade.app import _api_error
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
+    answer = await _api_error(Request(scope), RuntimeError("boom"))
+    assert answer.status_code == 500 and key in json.loads(bytes(answer.body))
+
+
+async def test_a_volume_list_offset_past_cinders_bound_is_400(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/volume/v3/p1/volumes/detail?offset=" + "9" * 20, headers=MEMBER)
+    assert answer.status_code == 400
+    assert answer.json()["badRequest"]["message"].endswith("offset must be <= 2147483647")
