@@ -12,6 +12,8 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from starlette.types import Send
+
 from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.faults import Fault
 
@@ -74,3 +76,22 @@ def encoded(body: Any) -> bytes:
 
 def message_of(status: int) -> str:
     return HTTPStatus(status).phrase
+
+
+async def send_json(
+    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer from an ASGI middleware (before any route): `body` as JSON (`encoded`)."""
+    data = encoded(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

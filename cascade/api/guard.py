@@ -28,7 +28,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cascade.api.boundary import encoded, error_body, service_of
+from cascade.api.boundary import error_body, send_json, service_of
 
 LOG = logging.getLogger(__name__)
 
@@ -207,15 +207,6 @@ def _request_id(scope: Scope) -> str:
 async def _refuse(
     scope: Scope, send: Send, status: int, message: str, code: str | None = None
 ) -> None:
-    data = encoded(error_body(scope["path"], status, message, _request_id(scope), code or None))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-            ],
-        }
+    await send_json(
+        send, status, error_body(scope["path"], status, message, _request_id(scope), code)
     )
-    await send({"type": "http.response.body", "body": data})

@@ -14,7 +14,7 @@ minimum of 1". A failure is Nova's 400 badRequest.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
@@ -23,6 +23,7 @@ from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.handlers import json_body
+from cascade.api.validation import BOUNDED
 from cascade.services.compute.flavors import SORT_COLUMNS  # Nova's sort keys
 from cascade.versions import Version
 
@@ -78,34 +79,6 @@ FORMATS = FormatChecker(formats=())
 FORMATS.checks("name")(lambda value: not isinstance(value, str) or valid_name(value))
 
 
-def _number(value: Any) -> int | float | None:
-    """Nova's reading of a bound-checked value: a number, or a string holding one."""
-    try:
-        return int(value)
-    except (ValueError, TypeError, OverflowError):
-        try:
-            return float(value)
-        except (ValueError, TypeError):
-            return None
-
-
-Keyword = Callable[[Validator, Any, Any, Mapping[str, Any]], Iterator[ValidationError]]
-
-
-def _bound(keyword: str) -> Keyword:
-    """jsonschema's `minimum`/`maximum`, applied to a string's number as Nova does."""
-    check = Draft202012Validator.VALIDATORS[keyword]
-
-    def bound(
-        validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
-    ) -> Iterator[ValidationError]:
-        number = _number(instance)
-        if number is not None:
-            yield from check(validator, rule, number, schema)
-
-    return bound
-
-
 def _printable_only(
     validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
@@ -118,9 +91,7 @@ def _printable_only(
 NovaValidator = validators.create(
     meta_schema=Draft202012Validator.META_SCHEMA,
     validators={
-        **Draft202012Validator.VALIDATORS,
-        "minimum": _bound("minimum"),
-        "maximum": _bound("maximum"),
+        **BOUNDED,
         "printable": _printable_only,
     },
 )

@@ -8,12 +8,11 @@ reads nor knows are left to the pod, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError, validators
-from jsonschema.protocols import Validator
+from jsonschema import Draft202012Validator, validators
 
+from cascade.api.validation import BOUNDED
 from cascade.api.volume.errors import VolumeError
 
 Schema = dict[str, Any]
@@ -109,42 +108,12 @@ CREATES: dict[str, Schema] = {
 }
 
 
-def _number(value: Any) -> int | float | None:
-    """Cinder's reading of a bound-checked value: a number, or a string holding one."""
-    try:
-        return int(value)
-    except (ValueError, TypeError, OverflowError):
-        try:
-            return float(value)
-        except (ValueError, TypeError):
-            return None
-
-
-Keyword = Callable[[Validator, Any, Any, Mapping[str, Any]], Iterator[ValidationError]]
-
-
-def _bound(keyword: str) -> Keyword:
-    """jsonschema's `minimum`/`maximum`, applied to a string's number as Cinder does."""
-    rule_check = Draft202012Validator.VALIDATORS[keyword]
-
-    def bound(
-        validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
-    ) -> Iterator[ValidationError]:
-        number = _number(instance)
-        if number is not None and not isinstance(instance, bool):
-            yield from rule_check(validator, rule, number, schema)
-
-    return bound
-
-
 # Cinder's validator (cinder/api/validation/validators.py, Nova's own): Draft 2020-12
 # with `minimum`/`maximum` reading numbers in strings
 CinderValidator = validators.create(
     meta_schema=Draft202012Validator.META_SCHEMA,
     validators={
-        **Draft202012Validator.VALIDATORS,
-        "minimum": _bound("minimum"),
-        "maximum": _bound("maximum"),
+        **BOUNDED,
     },
 )
 
