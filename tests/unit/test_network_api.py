@@ -619,3 +619,35 @@ async def test_a_put_on_another_project_s_rule_is_404_not_405(client: httpx.Asyn
     assert theirs.status_code == 404 and error(theirs)["type"] == "SecurityGroupRuleNotFound"
     mine = await client.put(url, json=body, headers=MEMBER)
     assert mine.status_code == 405
+
+
+async def test_a_port_naming_a_subnet_it_cannot_see_is_neutrons_404(
+    client: httpx.AsyncClient,
+) -> None:
+    """Neutron finds a fixed IP's subnet for the caller before it checks the subnet's
+    network: another project's subnet (or none) is 404 `SubnetNotFound`; the caller's
+    own subnet of another network is the 400."""
+    _, theirs = await net_and_subnet(client)
+    mine = await make(client, "network", {"name": "mine"}, OTHER)
+    await make(
+        client,
+        "subnet",
+        {"network_id": mine["id"], "cidr": "10.40.0.0/24", "ip_version": 4},
+        OTHER,
+    )
+    other_net = await make(client, "network", {"name": "other"}, OTHER)
+    elsewhere = await make(
+        client,
+        "subnet",
+        {"network_id": other_net["id"], "cidr": "10.41.0.0/24", "ip_version": 4},
+        OTHER,
+    )
+    for subnet_id, status, kind in (
+        (theirs["id"], 404, "SubnetNotFound"),
+        ("nope", 404, "SubnetNotFound"),
+        (elsewhere["id"], 400, "InvalidInput"),
+    ):
+        body = {"port": {"network_id": mine["id"], "fixed_ips": [{"subnet_id": subnet_id}]}}
+        answer = await client.post(f"{V2}/ports", json=body, headers=OTHER)
+        assert (answer.status_code, error(answer)["type"]) == (status, kind), answer.text
+    assert (await client.get(f"{V2}/ports", headers=OTHER)).json()["ports"] == []
