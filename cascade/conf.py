@@ -50,8 +50,10 @@ class KeystoneSection:
     user_domain_name: str = opt("Default", "Domain of the service user.")
     project_domain_name: str = opt("Default", "Domain of the service user's project.")
     cache_size: int = opt(10000, "Token validations kept in memory (least recently used go).")
-    cache_seconds: int = opt(
-        300, "How long a validation is trusted; never past the token's own expiry."
+    revocation_check_interval: int = opt(
+        30,
+        "Seconds a token validation is trusted before Keystone is asked again: a revoked "
+        "token is refused within this time. Never past the token's own expiry.",
     )
     timeout: float = opt(10.0, "Seconds to wait for Keystone.")
 

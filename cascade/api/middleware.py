@@ -84,7 +84,7 @@ class AuthMiddleware:
             return
         token = _header(scope, b"x-auth-token")
         try:
-            ctx = await self.validator.validate(token) if token else None
+            ctx = await self.validator.validate(token) if token and _plausible(token) else None
         except KeystoneUnavailable as exc:
             await _reply(send, 503, keystone_body(503, f"cannot validate the token: {exc}"))
             return
@@ -98,6 +98,13 @@ class AuthMiddleware:
             return
         scope.setdefault("state", {})["context"] = ctx
         await self.app(scope, receive, send)
+
+
+def _plausible(token: str) -> bool:
+    """Whether `token` can be a Keystone token at all (fernet and JWS tokens are printable
+    ASCII of a few hundred characters); anything else is refused without asking Keystone,
+    which could not be asked anyway: an HTTP header must be ASCII."""
+    return len(token) <= 8192 and all(" " < c < "\x7f" for c in token)
 
 
 async def _reply(

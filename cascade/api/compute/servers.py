@@ -131,12 +131,31 @@ def _down_stub(request: Request, where: routed.Located) -> Response:
     return reply({"server": item}, headers={forward.POD_HEADER: where.pod.name})
 
 
+# What Nova serves below a server (nova/api/openstack/compute/routes.py), at most three
+# segments deep (`migrations/{id}/action`): only these are ever forwarded to its pod.
+SUB_RESOURCES = frozenset(
+    {
+        "action", "consoles", "diagnostics", "ips", "metadata", "migrations",
+        "os-instance-actions", "os-interface", "os-security-groups", "os-server-password",
+        "os-virtual-interfaces", "os-volume_attachments", "remote-consoles", "shares",
+        "tags", "topology",
+    }
+)  # fmt: skip
+
+
+def _declared(rest: str) -> bool:
+    segments = rest.split("/")
+    return segments[0] in SUB_RESOURCES and len(segments) <= 3 and all(segments)
+
+
 async def member(request: Request) -> Response:
     """Any other request on /servers/{id} or below it, forwarded to the server's pod."""
     version = await negotiated(request)
     ctx = context(request)
     server_id = request.path_params["server_id"]
     rest = request.path_params.get("rest", "")
+    if rest and not _declared(rest):
+        raise ComputeError(404, "The resource could not be found.")
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request)
     if rest == "action" and request.method == "POST" and _removed_action(content):
