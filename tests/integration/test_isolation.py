@@ -543,6 +543,49 @@ def boot(**server: Any) -> dict[str, Any]:
     }
 
 
+def attach_ops() -> list[Op]:
+    """demo's objects attached to alt_demo's own server (the same server in pod1)."""
+    mine = "/servers/{alt_server}"
+    return [
+        nova(
+            "volume",
+            "POST",
+            f"{mine}/os-volume_attachments",
+            404,
+            {"volumeAttachment": {"volumeId": "{volume}"}},
+        ),
+        nova(
+            "port",
+            "POST",
+            f"{mine}/os-interface",
+            404,
+            {"interfaceAttachment": {"port_id": "{port}"}},
+        ),
+        nova(
+            "network",
+            "POST",
+            f"{mine}/os-interface",
+            404,
+            {"interfaceAttachment": {"net_id": "{network}"}},
+        ),
+        nova("sg", "POST", f"{mine}/action", 404, {"addSecurityGroup": {"name": "{sg_name}"}}),
+        nova(
+            "keypair",
+            "POST",
+            f"{mine}/action",
+            400,
+            {"rebuild": {"imageRef": "{image}", "key_name": "{keypair}"}},
+        ),
+        cinder(
+            "volume",
+            "POST",
+            "/attachments",
+            404,
+            {"attachment": {"volume_uuid": "{volume}", "instance_uuid": "{alt_server}"}},
+        ),
+    ]
+
+
 def use_ops() -> list[Op]:
     """demo's objects named in alt_demo's own server creates: Nova's refusals."""
     volume = {
@@ -725,6 +768,7 @@ MATRIX: list[Op] = [
     *keypair_ops(),
     *server_group_ops(),
     *use_ops(),
+    *attach_ops(),
     *flavor_ops(),
     *volume_type_ops(),
     *quota_ops(),
@@ -1062,6 +1106,22 @@ def demo(
             assert resp.status_code == 202, resp.text
             servers.append(resp.json()["server"]["id"])
             v[f"server{n}"], v[f"server{n}_name"] = servers[-1], body["server"]["name"]
+        # alt_demo's own server in az1, to attach demo's objects to
+        alt_servers: list[str] = []
+        undo.append(lambda: delete_servers(alt, alt_servers))
+        body = {
+            "server": {
+                "name": unique("iso-alt-vm"),
+                "imageRef": v["image"],
+                "flavorRef": "1",
+                "availability_zone": "az1",
+                "networks": "none",
+            }
+        }
+        resp = alt.compute.post("/servers", json=body, microversion=MV, raise_exc=False)
+        assert resp.status_code == 202, resp.text
+        alt_servers.append(resp.json()["server"]["id"])
+        v["alt_server"] = alt_servers[0]
 
         # a volume with a snapshot (az1), another volume offered for transfer (az2)
         volume = body_of(
@@ -1229,6 +1289,7 @@ def demo(
         # the servers ACTIVE; then their routing, a job, a pod and a binding for the admin API
         for n in (1, 2):
             wait_status(conn, v[f"server{n}"], "ACTIVE")
+            wait_status(alt, v["alt_server"], "ACTIVE")
             made.readers[f"server{n}"] = [
                 reader(
                     getter(conn.compute, f"/servers/{v[f'server{n}']}", microversion=MV),
@@ -1278,11 +1339,11 @@ def demo(
             lambda: vcall(conn, "GET", f"/os-quota-sets/{v['demo_project']}").json(),
             lambda: conn.network.get(f"/quotas/{v['demo_project']}").json(),
         ]
+        # what alt_demo must never be shown: demo's ids and names (not the projects, the
+        # image, the pods, nor alt_demo's own objects)
+        shown = ("demo_project", "demo_user", "alt_project", "image", "backup", "pod", "binding")
         made.secrets = {
-            value
-            for name, value in v.items()
-            if name
-            not in ("demo_project", "demo_user", "alt_project", "image", "backup", "pod", "binding")
+            value for name, value in v.items() if name not in shown and not name.startswith("alt_")
         }
 
         # alt_demo's own network, group, router and floating IP, to point at demo's
@@ -1291,7 +1352,6 @@ def demo(
         tagged = adm.network.get(f"{public}/tags").json()["tags"]
         undo.append(lambda: adm.network.put(f"{public}/tags", json={"tags": tagged}))
         made.readers["public"] = [reader(getter(adm.network, public), "network", NET_KEYS)]
-        made.secrets -= set(made.alt)
 
         # the pods' twins: the same servers, volume, snapshot and keypair; pod-native
         # objects of demo's in pod1 for the rest (demo's own, made in the pod directly)
@@ -1307,6 +1367,7 @@ def demo(
                     "backup",
                     "server1",
                     "server2",
+                    "alt_server",
                     "server1_name",
                     "server2_name",
                     "volume",

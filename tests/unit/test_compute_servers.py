@@ -481,3 +481,37 @@ async def test_another_project_s_server_tags_are_novas_403_and_a_removed_action_
     assert len(pods.pods["n1"].requests) == asked
     unknown = "/compute/v2.1/servers/4c1d7f22-0000-4a8e-9a53-0b0ac0000001/tags"
     assert (await client.get(unknown, headers=OTHER)).status_code == 404
+
+
+async def test_an_interface_attach_naming_an_unseen_port_or_network_is_novas_404(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """Nova's os-interface attach answers PortNotFound / NetworkNotFound with 404 (a
+    server create with 400): another project's port or network, or none, is that 404,
+    and nothing is asked of the server's pod."""
+    net = "/networking/v2.0"
+    network = await client.post(f"{net}/networks", json={"network": {"name": "n"}}, headers=OTHER)
+    network_id = network.json()["network"]["id"]
+    port = await client.post(
+        f"{net}/ports", json={"port": {"network_id": network_id}}, headers=OTHER
+    )
+    port_id = port.json()["port"]["id"]
+    server = pods.pods["n1"].add_server("mine")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 200
+    asked = len(pods.pods["n1"].requests)
+    for attachment, message in (
+        ({"port_id": port_id}, f"Port id {port_id} could not be found."),
+        ({"net_id": network_id}, f"Network {network_id} could not be found."),
+        ({"port_id": "nope"}, "Port id nope could not be found."),
+    ):
+        resp = await client.post(
+            f"{url}/os-interface", json={"interfaceAttachment": attachment}, headers=MEMBER
+        )
+        assert resp.json() == {"itemNotFound": {"code": 404, "message": message}}, resp.text
+    assert len(pods.pods["n1"].requests) == asked
+    # a server create naming them stays Nova's 400
+    body = {"server": {"name": "s", "flavorRef": "42", "networks": [{"port": port_id}]}}
+    created = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    assert created.status_code == 400
+    assert created.json()["badRequest"]["message"] == f"Port id {port_id} could not be found."
