@@ -1518,21 +1518,21 @@ def revealed(resp: Any, secrets: set[str], asked: str) -> set[str]:
     return {s for s in secrets if s in resp.text and s not in asked}
 
 
-def judge(op: Op, resp: Any, demo: Demo, tally: Tally) -> list[str]:
-    """What is wrong with Cascade's answer to `op` (leaks in `tally.leaks`; the rest returned)."""
+def judge(op: Op, resp: Any, demo: Demo) -> tuple[list[str], list[str]]:
+    """What is wrong with Cascade's answer to `op`: (how it leaks, how else it is wrong)."""
     asked = fill(op.path, demo.values) + json.dumps(fill(op.body, demo.values))
-    label = f"{op.method} {fill(op.path, demo.values)} {json.dumps(op.body)[:60]}"
+    leaks: list[str] = []
     problems: list[str] = []
     named = revealed(resp, demo.secrets, asked)
     if named:
-        tally.leaks.append(f"{label}: names demo's {sorted(named)}: {answer(resp)}")
+        leaks.append(f"names demo's {sorted(named)}: {answer(resp)}")
     if resp.status_code < 300 and op.expect >= 400:
-        tally.leaks.append(f"{label}: {answer(resp)} (the service refuses: {op.expect})")
+        leaks.append(f"{answer(resp)} (the service refuses: {op.expect})")
     elif resp.status_code != op.expect:
-        problems.append(f"{label}: {answer(resp)} (the service answers {op.expect})")
+        problems.append(f"{answer(resp)} (the service answers {op.expect})")
     elif fault_of(resp) != fault_key(op.service, op.expect) and op.expect >= 400:
-        problems.append(f"{label}: {answer(resp)} (not the service's error format)")
-    return problems
+        problems.append(f"{answer(resp)} (not the service's error format)")
+    return leaks, problems
 
 
 def created_id(resp: Any) -> str | None:
@@ -1569,15 +1569,19 @@ def test_alt_demo_can_neither_see_nor_touch_demo_s_objects(
             resp = send(alt, op, demo.values)
             if op.method == "POST" and resp.status_code < 300 and (made := created_id(resp)):
                 tally.created.append((alt, op, made))
-            problems = judge(op, resp, demo, tally)
+            leaks, problems = judge(op, resp, demo)
             if op.method != "GET":
                 now = demo.read(op.kind)
                 if now != demo.fingerprints.get(op.kind, []):
-                    tally.leaks.append(
-                        f"{op.method} {fill(op.path, demo.values)}: changed {op.kind}, "
-                        f"not alt_demo's: {demo.fingerprints.get(op.kind)} -> {now}"
+                    leaks.append(
+                        f"changed {op.kind}, not alt_demo's: "
+                        f"{demo.fingerprints.get(op.kind)} -> {now}"
                     )
                     demo.fingerprints[op.kind] = now  # one change is counted once
+            label = f"{op.method} {fill(op.path, demo.values)} {json.dumps(op.body)[:60]}: "
+            if leaks:  # one leaking operation, however many ways
+                tally.leaks.append(label + "; ".join(leaks))
+            problems = [label + problem for problem in problems]
             if op.key in KNOWN_WRONG:
                 (tally.known if problems else tally.fixed_known).append(
                     f"{op.method} {op.path}: {KNOWN_WRONG[op.key]}"
