@@ -862,8 +862,26 @@ class Demo:
     notes: list[str] = field(default_factory=list)
     alt: set[str] = field(default_factory=set)  # alt_demo's own objects' ids
 
-    def read(self, kind: str) -> list[Any]:
-        return [reader() for reader in self.readers.get(kind, [])]
+    def read(self, kind: str, timeout: float = 90) -> list[Any]:
+        """What demo (or admin) reads of `kind` now, once every pod answers: a pod that
+        is briefly down (another test's fault injection) is no change."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [reader() for reader in self.readers.get(kind, [])]
+            if readable(found) or time.monotonic() > deadline:
+                return found
+            time.sleep(1)
+
+
+def readable(found: Any) -> bool:
+    """No 5xx answer and no server shown as UNKNOWN (its pod down) in a read."""
+    if isinstance(found, int):
+        return found < 500
+    if isinstance(found, list):
+        return all(readable(item) for item in found)
+    if isinstance(found, dict):
+        return found.get("status") != "UNKNOWN"
+    return True
 
 
 def body_of(resp: Any, key: str) -> Any:
