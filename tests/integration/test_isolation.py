@@ -1746,8 +1746,15 @@ def unknown_to_top(
     again until none is left or `timeout` passes (a delete reaches the pod by a job)."""
     deadline = time.monotonic() + timeout
     while True:
-        in_pods = pod_objects(conns, owner) - baseline
-        orphans = {item for item in in_pods if item[2] not in top_ids(owner)}
+        try:
+            in_pods = pod_objects(conns, owner) - baseline
+            known = top_ids(owner)  # after the pods': what they hold, the top has recorded
+            orphans = {item for item in in_pods if item[2] not in known}
+        except ConnectFailure:  # a pod's API restarted by another test: ask again
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+            continue
         if not orphans or time.monotonic() > deadline:
             return orphans
         time.sleep(2)
