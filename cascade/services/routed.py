@@ -115,6 +115,16 @@ async def locate(
     return Located(pod, routing)
 
 
+async def owner(db: AsyncSession, kind: str, object_id: str) -> str | None:
+    """The project of a routed object whoever asks (None: the top knows no such object),
+    for the few answers a service gives before it looks at who owns the object."""
+    query = select(Routing.project_id).where(
+        Routing.resource_type == kind, Routing.top_id == object_id
+    )
+    found: str | None = (await db.execute(query.limit(1))).scalar()
+    return found
+
+
 async def intent(
     db: AsyncSession,
     kind: str,

@@ -13,7 +13,9 @@
   copy of the flavor and `rebuild` the keypair copied. DELETE marks the
   routing `deleting`; the pod's 404 afterwards removes it.
 - An id no routing and no pod knows (or another project's server) is 404
-  `Instance <id> could not be found.`
+  `Instance <id> could not be found.`, except where Nova answers before it looks at the
+  owner: another project's server's `tags` are 403 (the policy's), and an action Nova
+  removed (`resetNetwork`) is 410 for any id.
 """
 
 from __future__ import annotations
@@ -159,8 +161,13 @@ async def member(request: Request) -> Response:
         raise ComputeError(404, "The resource could not be found.")
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request)
+    if rest == "action" and request.method == "POST" and _removed_action(content):
+        raise ComputeError(410, GONE)  # Nova's, before it looks the server up
     async with session(request) as db:
-        where = await forward.locate(request, db, server_id, version)
+        try:
+            where = await forward.locate(request, db, server_id, version)
+        except ComputeError as missing:
+            raise await _tags_refusal(request, db, server_id, rest) or missing from None
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         attaching = request.method == "POST" and rest == "os-volume_attachments"
@@ -208,6 +215,37 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx, version) as net:
                 await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp)
+
+
+# actions Nova has removed: 410 for any server id, before the server is looked up
+REMOVED_ACTIONS = frozenset({"resetNetwork"})
+GONE = "This resource is no longer available. No forwarding address is given."
+TAG_RULES = {("GET", False): "index", ("GET", True): "show", ("PUT", False): "update_all"}
+TAG_RULES |= {("PUT", True): "update", ("DELETE", False): "delete_all", ("DELETE", True): "delete"}
+
+
+def _removed_action(content: bytes) -> bool:
+    try:
+        body = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(body, dict) and len(body) == 1 and next(iter(body)) in REMOVED_ACTIONS
+
+
+async def _tags_refusal(
+    request: Request, db: AsyncSession, server_id: str, rest: str
+) -> ComputeError | None:
+    """Nova's 403 for the tags of another project's server: its tags API reads the
+    server's instance mapping whoever asks, then the policy with the server's project
+    (`os_compute_api:os-server-tags:<action>`). None where Nova's answer is the 404."""
+    rule = TAG_RULES.get((request.method, rest.startswith("tags/")))
+    if rule is None or not (rest == "tags" or rest.startswith("tags/")):
+        return None
+    if await routed.owner(db, server_service.SERVER, server_id) is None:
+        return None
+    return ComputeError(
+        403, f"Policy doesn't allow os_compute_api:os-server-tags:{rule} to be performed."
+    )
 
 
 async def _interface(

@@ -109,7 +109,8 @@ async def group_pod(db: AsyncSession, registry: PodRegistry, ask: Ask, hints: An
             db, registry, ask.caller, str(group), ask.scope, kind=server_service.SERVER_GROUP
         )
     except routed.NotFound:
-        raise bad(f"Server group {group} could not be found.") from None
+        # Nova's words (InstanceGroupNotFound), as a 400 of the create
+        raise bad(f"Instance group {group} could not be found.") from None
     return where.pod
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, quotas, store
-from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.access import Caller, find, must_own, parent
 from cascade.services.network.errors import Conflict, NeutronError
 
 DEFAULT = "default"
@@ -431,7 +431,9 @@ async def create_rule(caller: Caller, body: Any) -> NetResource:
         )
     if rule["remote_group_id"] is not None:
         await find(caller, store.SECURITY_GROUP, str(rule["remote_group_id"]))
-    group = await find(caller, store.SECURITY_GROUP, rule["security_group_id"])
+    group = await parent(
+        caller, store.SECURITY_GROUP, rule["security_group_id"], "create_security_group_rule"
+    )
     must_own(caller, group, "create_security_group_rule")
     prefix = rule["remote_ip_prefix"]
     rule["normalized_cidr"] = str(ipaddress.ip_interface(prefix).network) if prefix else None
