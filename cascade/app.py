@@ -14,23 +14,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from cascade.api import busy
 from cascade.api.admin import routes as admin_routes
+from cascade.api.boundary import encoded, error_body
 from cascade.api.compute import routes as compute_routes
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
+from cascade.api.guard import InputGuard
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
 from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
+from cascade.db.limits import OutOfRange
 from cascade.identity import KeystoneUnavailable, TokenValidator
 from cascade.jobs import registry as job_handlers
 from cascade.jobs.worker import Worker
+from cascade.pods.client import Unsendable
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
 from cascade.services import health
@@ -40,6 +48,7 @@ from cascade.services.network import policies as network_policies
 from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.workflow import Refused
 
 LOG = logging.getLogger(__name__)
 # version documents: answered without a token, as the OpenStack services do
@@ -55,23 +64,65 @@ def _request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 
+def _json(body: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    # written ASCII-only: an error may quote whatever the caller sent
+    return Response(encoded(body), status, headers, media_type="application/json")
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, KeystoneUnavailable):
         exc = ApiError(503, f"cannot reach Keystone: {exc}", "cascade.keystone.unavailable")
     elif not isinstance(exc, ApiError):
-        # Never a bare 500: log it with the request id, answer in the API's own format.
+        # Never a bare 500: log it with the request id, answer in the format of the API
+        # the client called (Nova's computeFault, Neutron's, the API-WG body).
         LOG.exception("unexpected error in %s", _request_id(request))
-        exc = ApiError(
-            500, "an unexpected error occurred; the request id is in the logs", "cascade.internal"
-        )
-    return JSONResponse(api_wg_body(exc, _request_id(request)), status_code=exc.status)
+        message = "an unexpected error occurred; the request id is in the logs"
+        body = error_body(request.url.path, 500, message, _request_id(request))
+        return _json(body, 500)
+    return _json(api_wg_body(exc, _request_id(request)), exc.status)
 
 
 async def _own_error(request: Request, exc: Exception) -> Response:
     """Nova's (and Cinder's) fault body, or Neutron's, in the error's own format."""
     assert isinstance(exc, ComputeError | NeutronError)
     headers = exc.headers if isinstance(exc, ComputeError) else None
-    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    return _json(exc.body(), exc.status, headers)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """What the caller sent cannot be done, found below the handlers: a value too long or
+    too large for its column (400), a constraint the database enforces (409), a value
+    httpx cannot put in a pod's URL (400), a workflow's refusal (its status); in the
+    error format of the request's service."""
+    if isinstance(exc, Refused):
+        status, message = exc.status, exc.message
+    elif isinstance(exc, IntegrityError):
+        LOG.info("constraint refused in %s: %s", _request_id(request), exc.orig)
+        status, message = 409, "The request conflicts with an existing object."
+    elif isinstance(exc, DataError):
+        LOG.info("value refused in %s: %s", _request_id(request), exc.orig)
+        status, message = 400, "Invalid input: a value is out of range for its field."
+    else:
+        status, message = 400, str(exc)
+    return _json(error_body(request.url.path, status, message, _request_id(request)), status)
+
+
+# Starlette's own refusals (no route matches, or no route takes the method), worded as
+# webob words them for Nova, Cinder and Neutron
+_ROUTING_MESSAGES = {
+    404: "The resource could not be found.",
+    405: "The method is not allowed for this resource.",
+}
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (a path or method no route declares) in the format of the
+    API the path is under (`boundary.error_body`), never Starlette's plain text."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    message = _ROUTING_MESSAGES.get(status, str(exc.detail))
+    body = error_body(request.url.path, status, message, _request_id(request))
+    return _json(body, status, dict(exc.headers or {}))
 
 
 def create_app(
@@ -81,7 +132,7 @@ def create_app(
 ) -> Starlette:
     az_policies(conf.scheduling)  # a bad policy setting stops start-up, not a request
     validator = TokenValidator(conf.keystone, transport=keystone_transport)
-    engine = make_engine(conf.database.connection)
+    engine = make_engine(conf.database.connection, conf.database)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
     db_sessions = sessions(engine)
 
@@ -121,12 +172,21 @@ def create_app(
                 auth_url=conf.keystone.auth_url,
                 public=PUBLIC_PATHS,
             ),
+            Middleware(InputGuard, max_body_bytes=conf.api.max_body_bytes),
         ],
         exception_handlers={
             ApiError: _api_error,
+            HTTPException: _routing_error,
             ComputeError: _own_error,
             NeutronError: _own_error,
             KeystoneUnavailable: _api_error,
+            OutOfRange: _refused,
+            IntegrityError: _refused,
+            DataError: _refused,
+            Unsendable: _refused,
+            httpx.InvalidURL: _refused,
+            Refused: _refused,
+            PoolTimeout: busy.pool_exhausted,
             Exception: _api_error,
         },
         lifespan=lifespan,

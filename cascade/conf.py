@@ -39,6 +39,19 @@ class DatabaseSection:
         "SQLAlchemy URL of Cascade's database: sqlite+aiosqlite:///PATH (embedded default) "
         "or mysql+asyncmy://USER:PASSWORD@HOST:PORT/NAME for MariaDB/MySQL.",
     )
+    pool_size: int = opt(
+        10,
+        "Connections to the database each process keeps open. A request holds at most one, "
+        "and none while it waits on a pod.",
+    )
+    max_overflow: int = opt(
+        20, "Connections opened past pool_size under load (closed again once returned)."
+    )
+    pool_timeout: float = opt(
+        10.0,
+        "Seconds a request waits for a free connection; past it the request is answered "
+        "503 with Retry-After, in its API's error format.",
+    )
 
 
 @dataclass(frozen=True)
@@ -50,8 +63,10 @@ class KeystoneSection:
     user_domain_name: str = opt("Default", "Domain of the service user.")
     project_domain_name: str = opt("Default", "Domain of the service user's project.")
     cache_size: int = opt(10000, "Token validations kept in memory (least recently used go).")
-    cache_seconds: int = opt(
-        300, "How long a validation is trusted; never past the token's own expiry."
+    revocation_check_interval: int = opt(
+        30,
+        "Seconds a token validation is trusted before Keystone is asked again: a revoked "
+        "token is refused within this time. Never past the token's own expiry.",
     )
     timeout: float = opt(10.0, "Seconds to wait for Keystone.")
 

@@ -1,6 +1,7 @@
 """Validate Keystone tokens with a service user, and cache the answers.
 
-A validation is kept for at most `cache_seconds` and never past the token's
+A validation is kept for at most `revocation_check_interval` seconds (so a revoked
+token is refused within that time: Keystone is asked again) and never past the token's
 own expiry; the cache is bounded (least recently used entries go first).
 The HTTP transport is injectable so tests can put a fake Keystone behind it.
 """
@@ -140,7 +141,10 @@ class TokenValidator:
         ctx = await self._ask_keystone(token)
         if ctx is not None:
             left = (ctx.expires_at - datetime.now(UTC)).total_seconds()
-            self._cache[key] = (ctx, time.monotonic() + min(self.conf.cache_seconds, left))
+            self._cache[key] = (
+                ctx,
+                time.monotonic() + min(self.conf.revocation_check_interval, left),
+            )
             while len(self._cache) > self.conf.cache_size:
                 self._cache.popitem(last=False)
         return ctx

@@ -141,6 +141,14 @@ def parser() -> argparse.ArgumentParser:
         "--cleanup", action="store_true", help="--cascade: delete the benchmark's servers"
     )
     sub.add_parser("env", help='shell lines for the openstack CLI: eval "$(devcloud env)"')
+    fuzz = sub.add_parser(
+        "fuzz",
+        help="send the property suite's odd requests to Cascade (devcloud/fuzz.py): counts "
+        "by status class and every 5xx",
+    )
+    fuzz.add_argument("--requests", type=int, default=10000, help="how many (default 10000)")
+    fuzz.add_argument("--seed", type=int, default=1, help="the generator's seed (default 1)")
+    fuzz.add_argument("--concurrency", type=int, default=4, help="in flight (default 4)")
     return top
 
 
@@ -189,6 +197,10 @@ async def main_async(args: argparse.Namespace) -> int:
             print(await bench.run_bench(layout, pods, 5 if args.count is None else args.count))
     elif args.command == "env":
         print(clouds_yaml.env(layout), end="")
+    elif args.command == "fuzz":
+        from devcloud import fuzz  # imports cascade's application: only for this command
+
+        print(await fuzz.run(layout, args.requests, args.seed, args.concurrency))
     return 0
 
 

@@ -49,9 +49,9 @@ def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def int_param(name: str, raw: str | None) -> int | None:
+def int_param(name: str, raw: str | None, maximum: int | None = None) -> int | None:
     """A non-negative integer query parameter, with Nova's (and Cinder's) 400 messages;
-    None if absent."""
+    None if absent. Past `maximum`, Cinder's `validate_integer` 400."""
     if raw is None:
         return None
     try:
@@ -60,4 +60,6 @@ def int_param(name: str, raw: str | None) -> int | None:
         raise ComputeError(400, f"{name} param must be an integer") from None
     if value < 0:
         raise ComputeError(400, f"{name} param must be positive")
+    if maximum is not None and value > maximum:
+        raise ComputeError(400, f"Invalid input received: {name} must be <= {maximum}")
     return value

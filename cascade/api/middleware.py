@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cascade.api.boundary import send_json
 from cascade.api.errors import keystone_body
 from cascade.identity import KeystoneUnavailable, TokenValidator
 
@@ -84,12 +84,12 @@ class AuthMiddleware:
             return
         token = _header(scope, b"x-auth-token")
         try:
-            ctx = await self.validator.validate(token) if token else None
+            ctx = await self.validator.validate(token) if token and _plausible(token) else None
         except KeystoneUnavailable as exc:
-            await _reply(send, 503, keystone_body(503, f"cannot validate the token: {exc}"))
+            await send_json(send, 503, keystone_body(503, f"cannot validate the token: {exc}"))
             return
         if ctx is None:
-            await _reply(
+            await send_json(
                 send,
                 401,
                 keystone_body(401, "The request you have made requires authentication."),
@@ -100,19 +100,8 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _reply(
-    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
+def _plausible(token: str) -> bool:
+    """Whether `token` can be a Keystone token at all (fernet and JWS tokens are printable
+    ASCII of a few hundred characters); anything else is refused without asking Keystone,
+    which could not be asked anyway: an HTTP header must be ASCII."""
+    return len(token) <= 8192 and all(" " < c < "\x7f" for c in token)

@@ -24,7 +24,7 @@ from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (register
 
 
 async def serve(conf: Conf) -> None:
-    engine = make_engine(conf.database.connection)
+    engine = make_engine(conf.database.connection, conf.database)
     validator = TokenValidator(conf.keystone)
     pods = PodRegistry(conf.pods, validator)
     worker = Worker(sessions(engine), DEFAULT, conf, pods=pods)

@@ -69,6 +69,20 @@ class Routing(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    # what a create's intent holds of its project's quota while in flight (quota name ->
+    # amount); None for routings that reserve nothing (copies, routings found later)
+    reserved: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+
+
+class ProjectLock(Base):
+    """One row per project, written first by a transaction that checks the project's
+    quota and reserves from it (`quota_core.serialise`): such transactions of one project
+    run one at a time, on MariaDB as on SQLite."""
+
+    __tablename__ = "project_locks"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Binding(Base):

@@ -3,7 +3,8 @@
 Pooling and a concurrency limit per pod (httpx connection limits), timeouts,
 one retry of idempotent reads on connection errors, and a circuit breaker.
 Errors towards the caller are `PodUnavailable` (unreachable, timed out, or
-refused by the breaker); a pod's own HTTP answer, even a 5xx, is returned.
+refused by the breaker); a pod's own HTTP answer, even a 5xx, is returned. The
+breaker opens on connection failures, timeouts and 502/503/504, not on 500s.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from cascade.conf import PodsSection
 from cascade.pods.breaker import Breaker
 
 SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
+# answers that mean the pod's service (or the proxy in front of it) cannot serve anyone
+UNWELL = frozenset({502, 503, 504})
 
 
 class PodUnavailable(Exception):
@@ -36,6 +39,12 @@ class PodUnavailable(Exception):
 
 # no connection was made: the request never reached the pod
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Unsendable(ValueError):
+    """A call httpx will not build from what the caller sent (a control character in an
+    id that became part of the URL, a header value that is not ASCII): the caller's
+    input is wrong, not the pod, and nothing was sent."""
 
 
 class PodClient:
@@ -80,6 +89,10 @@ class PodClient:
                 if probe:
                     self.breaker.abandon()
                 raise
+            except (httpx.InvalidURL, UnicodeEncodeError) as exc:
+                if probe:
+                    self.breaker.abandon()  # not sent: says nothing of the pod
+                raise Unsendable(f"the request cannot be sent to a pod: {exc}") from exc
             except httpx.TimeoutException as exc:
                 self.breaker.failure()
                 sent = not isinstance(exc, NOT_SENT)
@@ -92,7 +105,10 @@ class PodClient:
                 raise PodUnavailable(
                     self.pod, self.service, f"unreachable ({exc!r})", sent
                 ) from exc
-            if resp.status_code >= 500:
+            # The breaker counts what says the pod is unwell, not what one caller asked
+            # of it: a 500 answers that request (often a bad one no other caller sends),
+            # so one member's requests cannot shut the pod for every project.
+            if resp.status_code in UNWELL:
                 self.breaker.failure()
             else:
                 self.breaker.success()

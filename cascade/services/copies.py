@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import idle
 from cascade.db.engine import now as now
 from cascade.db.models import Pod, Routing
 from cascade.pods import client
@@ -199,6 +200,7 @@ async def ensure(
     routing = await find(db, kind.resource, top_id, api.pod, project)
     if routing.bottom_id and routing.status == "active":
         return routing.bottom_id
+    await idle(db)  # no database connection held while the pod makes the copy
     bottom = await adopt_or_make(api, kind, top)
     await activate(db, routing, bottom)
     return bottom

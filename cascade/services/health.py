@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade.db.engine import now
+from cascade.db.engine import idle, now
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable, api_root
 from cascade.pods.registry import PodRegistry
 from cascade.services import pods as pod_service
+from cascade.services import stale
 
 LOG = logging.getLogger(__name__)
 # catalog type -> the pod client (and breaker) its calls go through
@@ -74,6 +75,7 @@ async def check_all(
 ) -> None:
     async with sessions() as db:
         found = await pod_service.list_all(db)
+        await idle(db)  # no database connection held while the pods are asked
         checks = await asyncio.gather(
             *(check_pod(registry, p, watch) for p in found), return_exceptions=True
         )
@@ -100,4 +102,8 @@ async def run_periodically(
             await check_all(sessions, registry, watch)
         except Exception:
             LOG.exception("pod health check round failed")
+        try:  # what outlived its request: intents still creating, deletes never seen done
+            await stale.sweep(sessions, registry, stale.age(registry))
+        except Exception:
+            LOG.exception("sweep of routings that outlived their request failed")
         await asyncio.sleep(interval)

@@ -10,20 +10,29 @@ a pod counts and how it is asked, and the API's own refusal.
 - Usage: each pod's counts, asked through the fan-out (a pod that is down,
   late, or gives no usable answer is left out and named), summed.
 - Room: whether `adding` more fits a limit given what is used.
+- Reservations: a create's check and its routing intent are one short transaction
+  per project (`serialise`), in which the creates still in flight count as used
+  (`in_flight`: the amounts their intents hold); the pods' usage is asked before,
+  without holding a connection, and what completed since counts too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, delete, or_, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import Pod, Quota, QuotaClass, UserQuota
+from cascade.db.engine import idle
+from cascade.db.models import Pod, ProjectLock, Quota, QuotaClass, Routing, UserQuota
 from cascade.pods import fanout
 from cascade.pods.registry import PodRegistry
 
@@ -122,3 +131,81 @@ async def reset(db: AsyncSession, prefix: str, project_id: str) -> None:
         delete(Quota).where(Quota.project_id == project_id, Quota.resource.like(f"{prefix}%"))
     )
     await db.commit()
+
+
+# --- reservations -----------------------------------------------------------------------
+
+
+async def serialise(db: AsyncSession, project_id: str) -> None:
+    """Write the project's lock row in `db`'s transaction: until it commits or rolls back,
+    every other transaction that calls this for the project waits (a row lock on
+    MariaDB and PostgreSQL, the database's write lock on SQLite). The check of a quota
+    and the write of what reserves from it then happen one project's request at a
+    time. Counts that the check relies on are to be read after it (what was read before
+    may be stale). One upsert: a first request of a project races nobody into an
+    IntegrityError (which would roll back the caller's whole transaction)."""
+    values = {"project_id": project_id, "taken": 1}
+    bump = {"taken": ProjectLock.taken + 1}
+    dialect = db.get_bind().dialect.name
+    statement: Executable
+    if dialect == "sqlite":
+        statement = (
+            sqlite_insert(ProjectLock)
+            .values(**values)
+            .on_conflict_do_update(index_elements=["project_id"], set_=bump)
+        )
+    elif dialect == "postgresql":
+        statement = (
+            postgresql_insert(ProjectLock)
+            .values(**values)
+            .on_conflict_do_update(index_elements=["project_id"], set_=bump)
+        )
+    else:  # MariaDB, MySQL
+        statement = mysql_insert(ProjectLock).values(**values).on_duplicate_key_update(**bump)
+    await db.execute(statement)
+
+
+async def in_flight(
+    db: AsyncSession, project_id: str, kinds: Iterable[str], since: datetime
+) -> dict[str, int]:
+    """What the project's creates of `kinds` hold that the pods may not count yet, by quota
+    name: intents still `creating`, and those completed after `since` (when the pods'
+    usage was asked). Objects a pod made before `since` are in its usage already."""
+    query = select(Routing.reserved).where(
+        Routing.project_id == project_id,
+        Routing.resource_type.in_(list(kinds)),
+        Routing.reserved.is_not(None),
+        or_(Routing.status == "creating", Routing.updated_at >= since),
+    )
+    held: dict[str, int] = {}
+    for reserved in (await db.scalars(query)).all():
+        for name, amount in (reserved or {}).items():
+            held[name] = held.get(name, 0) + int(amount)
+    return held
+
+
+def plus(*parts: Mapping[str, int]) -> dict[str, int]:
+    """The counts of `parts` added up, name by name."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, value in part.items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+@asynccontextmanager
+async def reserving(
+    db: AsyncSession, project_id: str, kinds: Iterable[str], since: datetime
+) -> AsyncIterator[dict[str, int]]:
+    """One short transaction of the project's (`serialise`) in which what the creates of
+    `kinds` in flight hold is given (`in_flight`, since the pods were asked at `since`)
+    to check a create against, and the create's intent is written with what it
+    reserves. A refusal raised inside rolls back (nothing reserved); the transaction
+    ends when the block does, so no connection is held past it."""
+    await serialise(db, project_id)
+    try:
+        yield await in_flight(db, project_id, kinds, since)
+    except BaseException:
+        await db.rollback()
+        raise
+    await idle(db)

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.engine import now
+from cascade.db.engine import idle, now
 from cascade.db.models import Pod, Routing
 from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
@@ -101,6 +102,7 @@ async def locate(
             registry.cache(RouteCache).put(kind, object_id, pod.id, routing.project_id)
         return Located(pod, routing)
     pods = (await db.scalars(select(Pod))).all()
+    await idle(db)  # no database connection held while the pods are asked
     asked = await fanout.gather(registry, service, pods, ask)
     found = next(((pod, body) for pod, body in asked.answers if body is not None), None)
     if found is None:
@@ -113,11 +115,27 @@ async def locate(
     return Located(pod, routing)
 
 
+async def owner(db: AsyncSession, kind: str, object_id: str) -> str | None:
+    """The project of a routed object whoever asks (None: the top knows no such object),
+    for the few answers a service gives before it looks at who owns the object."""
+    query = select(Routing.project_id).where(
+        Routing.resource_type == kind, Routing.top_id == object_id
+    )
+    found: str | None = (await db.execute(query.limit(1))).scalar()
+    return found
+
+
 async def intent(
-    db: AsyncSession, kind: str, request_id: str, pod: Pod, project_id: str
+    db: AsyncSession,
+    kind: str,
+    request_id: str,
+    pod: Pod,
+    project_id: str,
+    reserved: Mapping[str, int] | None = None,
 ) -> Routing:
-    """Written before a create is sent to the pod: what is in flight, and where."""
-    return await routings.record_intent(db, kind, request_id, pod.id, project_id)
+    """Written (and committed) before a create is sent to the pod: what is in flight,
+    where, and what it holds of the project's quota (`reserved`) until completed."""
+    return await routings.record_intent(db, kind, request_id, pod.id, project_id, reserved)
 
 
 async def heal(db: AsyncSession, kind: str, listed: list[tuple[str, str, str]]) -> None:
@@ -175,10 +193,33 @@ async def record(
     return row
 
 
+async def sending(
+    db: AsyncSession, intent_row: Routing, send: Awaitable[httpx.Response]
+) -> httpx.Response:
+    """The pod's answer to the create `intent_row` is the intent of. A pod that does not
+    answer (or a request cancelled while waiting) leaves the intent, as the create may
+    have happened there (`stale.sweep` settles it); any other failure before an answer
+    removes it."""
+    try:
+        return await send
+    except PodUnavailable:
+        raise
+    except Exception:
+        await forget_intent(db, intent_row)
+        raise
+
+
 async def forget_intent(db: AsyncSession, row: Routing) -> None:
-    """The pod refused the create: nothing was made, the intent goes."""
-    await db.delete(row)
+    """The pod refused the create, or it was never sent: nothing was made, the intent goes
+    (and what it reserved with it). Safe whatever state `db` is in after a failure:
+    what it had not committed is rolled back first."""
+    identity = sa_inspect(row).identity  # read without loading: `row` may be expired
+    routing_id = identity[0] if identity is not None else row.id
+    await db.rollback()
+    await db.execute(delete(Routing).where(Routing.id == routing_id, Routing.status == "creating"))
     await db.commit()
+    if row in db:
+        db.expunge(row)
 
 
 async def mark(

@@ -41,9 +41,15 @@ FILTERS: dict[str, InstrumentedAttribute[Any]] = {
 
 
 async def record_intent(
-    session: AsyncSession, resource_type: str, top_id: str, pod_id: str, project_id: str
+    session: AsyncSession,
+    resource_type: str,
+    top_id: str,
+    pod_id: str,
+    project_id: str,
+    reserved: Mapping[str, int] | None = None,
 ) -> Routing:
-    """Write the routing before the bottom object exists (status `creating`)."""
+    """Write the routing before the bottom object exists (status `creating`), holding
+    `reserved` of the project's quota while it is in flight."""
     routing = Routing(
         id=str(uuid.uuid4()),
         resource_type=resource_type,
@@ -52,6 +58,7 @@ async def record_intent(
         project_id=project_id,
         status="creating",
         created_at=now(),
+        reserved=dict(reserved) if reserved is not None else None,
     )
     session.add(routing)
     await session.commit()

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import SchedulingSection
-from cascade.db.engine import now
+from cascade.db.engine import idle, now
 from cascade.db.models import Binding, Pod
 from cascade.pods import fanout
 from cascade.services.capacity import Capacity
@@ -146,9 +146,9 @@ async def pod_for(
         home = await pod_for(session, conf, project_id, az, rng, None, room_of, need, room_deadline)
         if tag in (home.tags or []):
             return home
-        tagged, room = await with_room(
-            await _usable_in(session, az, tag), room_of, *need, room_deadline
-        )
+        in_az = await _usable_in(session, az, tag)
+        await idle(session)  # no database connection held while the pods are asked
+        tagged, room = await with_room(in_az, room_of, *need, room_deadline)
         if not tagged:
             raise NoPodForAz(
                 f"availability zone {az} has no enabled pod with tag {tag!r} that is up "
@@ -166,6 +166,7 @@ async def pod_for(
     candidates = await _usable_in(session, az)
     if not candidates:
         raise NoPodForAz(f"availability zone {az} has no enabled pod that is up")
+    await idle(session)  # no database connection held while the pods are asked
     candidates, room = await with_room(candidates, room_of, *need, room_deadline)
     if not candidates:
         raise NoPodForAz(f"every enabled pod of availability zone {az} is full")

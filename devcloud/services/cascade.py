@@ -160,12 +160,18 @@ async def ensure_external_networks(layout: Layout, pods: list[Pod]) -> None:
             name = "public" if pod.number == 1 else f"public-az{pod.number}"
             found = await rest.call("cascade", "GET", f"{api}/networks?name={name}")
             if found["networks"]:
+                network = found["networks"][0]
+                if network.get("shared"):  # as an earlier devcloud made it: as the pods' now
+                    url = f"{api}/networks/{network['id']}"
+                    await rest.call("cascade", "PUT", url, {"network": {"shared": False}})
                 continue
             body = {
                 "network": {
                     "name": name,
+                    # external: every project sees it and may take floating IPs from
+                    # it; not shared (as the pods' own): only its owner tags or plugs it
                     "router:external": True,
-                    "shared": True,
+                    "shared": False,
                     "provider:network_type": "flat",
                     "provider:physical_network": "external",
                     "availability_zone_hints": [f"az{pod.number}"],

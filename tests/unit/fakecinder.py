@@ -91,8 +91,9 @@ class FakeCinder:
         """POST /volumes: made at once, in this pod's AZ only (as a Cinder refuses others)."""
         if wanted.get("availability_zone", self.az) != self.az:
             return _fault(400, f"Availability zone '{wanted['availability_zone']}' is invalid.")
+        size = int(wanted.get("size", 1))  # read first: a size it cannot read makes nothing
         volume = self.add_volume(str(wanted.get("name")), project)
-        volume.update(size=int(wanted.get("size", 1)), volume_type=wanted.get("volume_type"))
+        volume.update(size=size, volume_type=wanted.get("volume_type"))
         return httpx.Response(202, json={"volume": volume})
 
     def _quota_usage(self, project: str) -> httpx.Response:

@@ -261,6 +261,16 @@ async def test_a_server_group_lives_in_one_pod_and_its_members_go_there(
     assert "server group" in resp.json()["badRequest"]["message"]
     url = f"/compute/v2.1/os-server-groups/{group['id']}"
     assert (await client.get(url, headers=OTHER)).status_code == 404
+    # another project's group in a create's hints: Nova's 400, in its words
+    theirs = await client.post(
+        "/compute/v2.1/servers",
+        json={"server": server, "os:scheduler_hints": hints},
+        headers=OTHER,
+    )
+    assert theirs.status_code == 400
+    assert theirs.json()["badRequest"]["message"] == (
+        f"Instance group {group['id']} could not be found."
+    )
     assert (await client.delete(url, headers=MEMBER)).status_code == 204
     resp = await client.get(url, headers=MEMBER)
     assert (
@@ -426,3 +436,82 @@ async def test_calls_on_a_server_are_forwarded_and_refusals_are_novas(
     resp = await client.put(url, json={"server": {"name": "x"}}, headers=MEMBER)
     assert resp.status_code == 404
     assert resp.json()["itemNotFound"]["message"] == f"Instance {server['id']} could not be found."
+
+
+async def test_another_project_s_server_tags_are_novas_403_and_a_removed_action_410(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """Nova reads a server's instance mapping whoever asks before its tags policy: another
+    project's server's tags are 403, no pod asked; an unknown server's are 404. An action
+    Nova removed (`resetNetwork`) is 410 for any id, before any lookup."""
+    server = pods.pods["n1"].add_server("mine")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 200  # routed now
+    asked = len(pods.pods["n1"].requests)
+    for method, path, rule in (
+        ("GET", "tags", "index"),
+        ("GET", "tags/t", "show"),
+        ("PUT", "tags", "update_all"),
+        ("PUT", "tags/t", "update"),
+        ("DELETE", "tags", "delete_all"),
+        ("DELETE", "tags/t", "delete"),
+    ):
+        body = {"tags": ["t"]} if path == "tags" and method == "PUT" else None
+        resp = await client.request(method, f"{url}/{path}", json=body, headers=OTHER)
+        assert resp.status_code == 403, (method, path, resp.text)
+        assert resp.json() == {
+            "forbidden": {
+                "code": 403,
+                "message": f"Policy doesn't allow os_compute_api:os-server-tags:{rule} "
+                "to be performed.",
+            }
+        }
+    # the server's other sub-resources stay 404 for another project
+    assert (await client.get(f"{url}/metadata", headers=OTHER)).status_code == 404
+    assert len(pods.pods["n1"].requests) == asked
+    for who in (OTHER, MEMBER):
+        gone = await client.post(f"{url}/action", json={"resetNetwork": None}, headers=who)
+        assert gone.status_code == 410
+        assert gone.json() == {
+            "computeFault": {
+                "code": 410,
+                "message": "This resource is no longer available. No forwarding address is given.",
+            }
+        }
+    assert len(pods.pods["n1"].requests) == asked
+    unknown = "/compute/v2.1/servers/4c1d7f22-0000-4a8e-9a53-0b0ac0000001/tags"
+    assert (await client.get(unknown, headers=OTHER)).status_code == 404
+
+
+async def test_an_interface_attach_naming_an_unseen_port_or_network_is_novas_404(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """Nova's os-interface attach answers PortNotFound / NetworkNotFound with 404 (a
+    server create with 400): another project's port or network, or none, is that 404,
+    and nothing is asked of the server's pod."""
+    net = "/networking/v2.0"
+    network = await client.post(f"{net}/networks", json={"network": {"name": "n"}}, headers=OTHER)
+    network_id = network.json()["network"]["id"]
+    port = await client.post(
+        f"{net}/ports", json={"port": {"network_id": network_id}}, headers=OTHER
+    )
+    port_id = port.json()["port"]["id"]
+    server = pods.pods["n1"].add_server("mine")
+    url = f"/compute/v2.1/servers/{server['id']}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 200
+    asked = len(pods.pods["n1"].requests)
+    for attachment, message in (
+        ({"port_id": port_id}, f"Port id {port_id} could not be found."),
+        ({"net_id": network_id}, f"Network {network_id} could not be found."),
+        ({"port_id": "nope"}, "Port id nope could not be found."),
+    ):
+        resp = await client.post(
+            f"{url}/os-interface", json={"interfaceAttachment": attachment}, headers=MEMBER
+        )
+        assert resp.json() == {"itemNotFound": {"code": 404, "message": message}}, resp.text
+    assert len(pods.pods["n1"].requests) == asked
+    # a server create naming them stays Nova's 400
+    body = {"server": {"name": "s", "flavorRef": "42", "networks": [{"port": port_id}]}}
+    created = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    assert created.status_code == 400
+    assert created.json()["badRequest"]["message"] == f"Port id {port_id} could not be found."

@@ -518,3 +518,136 @@ async def test_an_unknown_security_group_rule_is_neutrons_404(client: httpx.Asyn
         assert error(answer)["message"] == "Security group rule nope does not exist"
     tags = await client.get(f"{V2}/security-group-rules/nope/tags", headers=MEMBER)
     assert tags.status_code == 404 and error(tags)["type"] == "SecurityGroupRuleNotFound"
+
+
+async def test_another_project_s_tags_are_neutrons_403(client: httpx.AsyncClient) -> None:
+    """Neutron's tags API reads the object whoever asks, then the policy with its owner:
+    another project's object is 403 (not 404), its tags unchanged; an unknown id is 404."""
+    net, sub = await net_and_subnet(client)
+    await client.put(f"{V2}/networks/{net['id']}/tags/red", headers=MEMBER)
+    before = (await client.get(f"{V2}/networks/{net['id']}", headers=MEMBER)).json()["network"]
+    for kind, url in (("network", f"networks/{net['id']}"), ("subnet", f"subnets/{sub['id']}")):
+        for method, path, action in (
+            ("GET", "tags", "get"),
+            ("GET", "tags/red", "get"),
+            ("PUT", "tags/blue", "update"),
+            ("DELETE", "tags/red", "delete"),
+            ("DELETE", "tags", "delete"),
+        ):
+            answer = await client.request(method, f"{V2}/{url}/{path}", headers=OTHER)
+            assert answer.status_code == 403, (method, path, answer.text)
+            assert error(answer) == {
+                "type": "PolicyNotAuthorized",
+                "message": f"rule:{action}_{kind}:tags is disallowed by policy",
+                "detail": "",
+            }
+        put = await client.put(f"{V2}/{url}/tags", json={"tags": ["x"]}, headers=OTHER)
+        assert put.status_code == 403
+    shown = (await client.get(f"{V2}/networks/{net['id']}", headers=MEMBER)).json()["network"]
+    assert shown["tags"] == ["red"] and shown["revision_number"] == before["revision_number"]
+    unknown = await client.get(f"{V2}/networks/nope/tags", headers=OTHER)
+    assert unknown.status_code == 404 and error(unknown)["type"] == "NetworkNotFound"
+
+
+async def test_a_shared_or_external_network_s_tags_are_its_owner_s_to_change(
+    client: httpx.AsyncClient,
+) -> None:
+    """A network another project may see is not one it may tag: before, a member changed
+    the tags of admin's external network (Neutron: `update_network:tags`, owner only)."""
+    theirs = {"project_id": "p2"}
+    shared = await make(client, "network", {"name": "s", "shared": True, **theirs}, ADMIN)
+    external = await make(
+        client, "network", {"name": "e", "router:external": True, **theirs}, ADMIN
+    )
+    for net in (shared, external):
+        url = f"{V2}/networks/{net['id']}"
+        assert (await client.get(url, headers=MEMBER)).status_code == 200
+        for method in ("PUT", "DELETE"):
+            answer = await client.request(method, f"{url}/tags/mine", headers=MEMBER)
+            assert answer.status_code == 403 and error(answer)["type"] == "PolicyNotAuthorized"
+        replaced = await client.put(f"{url}/tags", json={"tags": ["x"]}, headers=MEMBER)
+        assert replaced.status_code == 403
+        assert (await client.get(url, headers=ADMIN)).json()["network"]["tags"] == []
+    # reading a shared network's tags is allowed (`rule:shared`); an external one's is not
+    assert (await client.get(f"{V2}/networks/{shared['id']}/tags", headers=MEMBER)).json() == {
+        "tags": []
+    }
+    hidden = await client.get(f"{V2}/networks/{external['id']}/tags", headers=MEMBER)
+    assert hidden.status_code == 403
+
+
+async def test_a_create_under_another_project_s_object_is_neutrons_403(
+    client: httpx.AsyncClient,
+) -> None:
+    """A subnet on another project's network, a rule in its security group: Neutron's
+    policy reads the parent's owner whoever asks, so 403; nothing is made. An unknown
+    parent stays 404; a port on another's network stays 404 (Neutron's too)."""
+    net, _ = await net_and_subnet(client)
+    group = await make(client, "security_group", {"name": "g"})
+    body = {"subnet": {"network_id": net["id"], "cidr": "10.30.0.0/24", "ip_version": 4}}
+    subnet = await client.post(f"{V2}/subnets", json=body, headers=OTHER)
+    assert subnet.status_code == 403 and error(subnet) == {
+        "type": "PolicyNotAuthorized",
+        "message": "rule:create_subnet is disallowed by policy",
+        "detail": "",
+    }
+    rule = {"security_group_rule": {"security_group_id": group["id"], "direction": "ingress"}}
+    made = await client.post(f"{V2}/security-group-rules", json=rule, headers=OTHER)
+    assert made.status_code == 403
+    assert error(made)["message"] == "rule:create_security_group_rule is disallowed by policy"
+    listed = await client.get(f"{V2}/subnets?network_id={net['id']}", headers=MEMBER)
+    assert len(listed.json()["subnets"]) == 1
+    rules = await client.get(
+        f"{V2}/security-group-rules?security_group_id={group['id']}", headers=MEMBER
+    )
+    assert len(rules.json()["security_group_rules"]) == 2  # the two egress defaults
+    body["subnet"]["network_id"] = "nope"
+    unknown = await client.post(f"{V2}/subnets", json=body, headers=OTHER)
+    assert unknown.status_code == 404 and error(unknown)["type"] == "NetworkNotFound"
+
+
+async def test_a_put_on_another_project_s_rule_is_404_not_405(client: httpx.AsyncClient) -> None:
+    """Neutron looks the rule up before it refuses the change: another project's rule is
+    its 404 (a 405 would say the rule exists); the owner's gets the 405."""
+    group = await make(client, "security_group", {"name": "g"})
+    rule = await make(
+        client, "security_group_rule", {"security_group_id": group["id"], "direction": "ingress"}
+    )
+    url = f"{V2}/security-group-rules/{rule['id']}"
+    body = {"security_group_rule": {"description": "x"}}
+    theirs = await client.put(url, json=body, headers=OTHER)
+    assert theirs.status_code == 404 and error(theirs)["type"] == "SecurityGroupRuleNotFound"
+    mine = await client.put(url, json=body, headers=MEMBER)
+    assert mine.status_code == 405
+
+
+async def test_a_port_naming_a_subnet_it_cannot_see_is_neutrons_404(
+    client: httpx.AsyncClient,
+) -> None:
+    """Neutron finds a fixed IP's subnet for the caller before it checks the subnet's
+    network: another project's subnet (or none) is 404 `SubnetNotFound`; the caller's
+    own subnet of another network is the 400."""
+    _, theirs = await net_and_subnet(client)
+    mine = await make(client, "network", {"name": "mine"}, OTHER)
+    await make(
+        client,
+        "subnet",
+        {"network_id": mine["id"], "cidr": "10.40.0.0/24", "ip_version": 4},
+        OTHER,
+    )
+    other_net = await make(client, "network", {"name": "other"}, OTHER)
+    elsewhere = await make(
+        client,
+        "subnet",
+        {"network_id": other_net["id"], "cidr": "10.41.0.0/24", "ip_version": 4},
+        OTHER,
+    )
+    for subnet_id, status, kind in (
+        (theirs["id"], 404, "SubnetNotFound"),
+        ("nope", 404, "SubnetNotFound"),
+        (elsewhere["id"], 400, "InvalidInput"),
+    ):
+        body = {"port": {"network_id": mine["id"], "fixed_ips": [{"subnet_id": subnet_id}]}}
+        answer = await client.post(f"{V2}/ports", json=body, headers=OTHER)
+        assert (answer.status_code, error(answer)["type"]) == (status, kind), answer.text
+    assert (await client.get(f"{V2}/ports", headers=OTHER)).json()["ports"] == []

@@ -413,3 +413,42 @@ async def test_a_volume_from_a_snapshot_stays_in_the_snapshots_az(
     answer = await client.post("/volume/v3/p1/volumes", json=body, headers=MEMBER)
     assert answer.status_code == 400
     assert "is in availability zone az2 (pod pod2)" in answer.json()["badRequest"]["message"]
+
+
+async def test_another_project_s_private_type_s_specs_are_cinders_404(
+    client: httpx.AsyncClient,
+) -> None:
+    """Cinder finds the type for the caller before it refuses reading or deleting its
+    extra specs: a private type the caller may not use is 404 (a 403 would say it
+    exists); one it may use gets the policy's 403; writes are the policy's 403 first."""
+    body = {
+        "volume_type": {
+            "name": "hidden",
+            "extra_specs": {"custom:tier": "gold"},
+            "os-volume-type-access:is_public": False,
+        }
+    }
+    hidden = (await client.post(TYPES, json=body, headers=ADMIN)).json()["volume_type"]
+    access = {"addProjectAccess": {"project": "p1"}}
+    url = f"{TYPES}/{hidden['id']}"
+    assert (await client.post(f"{url}/action", json=access, headers=ADMIN)).status_code == 202
+    missing = {
+        "itemNotFound": {"code": 404, "message": f"Volume type {hidden['id']} could not be found."}
+    }
+    for method, path in (
+        ("GET", "extra_specs"),
+        ("GET", "extra_specs/custom:tier"),
+        ("DELETE", "extra_specs/custom:tier"),
+    ):
+        theirs = await client.request(method, f"{url}/{path}", headers=OTHER)
+        assert (theirs.status_code, theirs.json()) == (404, missing), (method, path)
+        mine = await client.request(method, f"{url}/{path}", headers=MEMBER)
+        assert mine.status_code == 403 and "forbidden" in mine.json()
+    for method, path, spec in (
+        ("POST", "extra_specs", {"extra_specs": {"x": "1"}}),
+        ("PUT", "extra_specs/custom:tier", {"custom:tier": "x"}),
+    ):
+        theirs = await client.request(method, f"{url}/{path}", json=spec, headers=OTHER)
+        assert theirs.status_code == 403 and "forbidden" in theirs.json()
+    specs = (await client.get(f"{url}/extra_specs", headers=ADMIN)).json()
+    assert specs == {"extra_specs": {"custom:tier": "gold"}}

@@ -14,7 +14,7 @@ minimum of 1". A failure is Nova's 400 badRequest.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
@@ -23,6 +23,7 @@ from starlette.requests import Request
 
 from cascade.api.compute.errors import ComputeError
 from cascade.api.handlers import json_body
+from cascade.api.validation import BOUNDED
 from cascade.services.compute.flavors import SORT_COLUMNS  # Nova's sort keys
 from cascade.versions import Version
 
@@ -78,34 +79,6 @@ FORMATS = FormatChecker(formats=())
 FORMATS.checks("name")(lambda value: not isinstance(value, str) or valid_name(value))
 
 
-def _number(value: Any) -> int | float | None:
-    """Nova's reading of a bound-checked value: a number, or a string holding one."""
-    try:
-        return int(value)
-    except (ValueError, TypeError, OverflowError):
-        try:
-            return float(value)
-        except (ValueError, TypeError):
-            return None
-
-
-Keyword = Callable[[Validator, Any, Any, Mapping[str, Any]], Iterator[ValidationError]]
-
-
-def _bound(keyword: str) -> Keyword:
-    """jsonschema's `minimum`/`maximum`, applied to a string's number as Nova does."""
-    check = Draft202012Validator.VALIDATORS[keyword]
-
-    def bound(
-        validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
-    ) -> Iterator[ValidationError]:
-        number = _number(instance)
-        if number is not None:
-            yield from check(validator, rule, number, schema)
-
-    return bound
-
-
 def _printable_only(
     validator: Validator, rule: Any, instance: Any, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
@@ -118,9 +91,7 @@ def _printable_only(
 NovaValidator = validators.create(
     meta_schema=Draft202012Validator.META_SCHEMA,
     validators={
-        **Draft202012Validator.VALIDATORS,
-        "minimum": _bound("minimum"),
-        "maximum": _bound("maximum"),
+        **BOUNDED,
         "printable": _printable_only,
     },
 )
@@ -323,3 +294,79 @@ def quota_update(key: str, resources: Iterable[str], force: bool = False) -> Sch
     if force:
         props["force"] = _BOOLEAN
     return _only(key, _object(props))
+
+
+# -- the server create and interface attach, where the top reads the body ----------------
+# (nova/api/openstack/compute/schemas/servers.py, attach_interfaces.py): the fields the
+# top reads or rewrites before a pod is asked; the others stay the pod's to check
+
+_COUNT: Schema = {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 1}
+_NETWORK: Schema = {
+    "type": "object",
+    "properties": {
+        "fixed_ip": _STRING,
+        "port": {"type": ["string", "null"]},
+        "uuid": _STRING,
+        "tag": _STRING,
+    },
+}
+_MAPPING: Schema = {
+    "type": "object",
+    "properties": {
+        "uuid": _STRING,
+        "source_type": _STRING,
+        "destination_type": _STRING,
+        "boot_index": {"type": ["integer", "string", "null"]},
+        "volume_size": {"type": ["integer", "string", "null"]},
+    },
+}
+SERVER_CREATE: Schema = {
+    "type": "object",
+    "properties": {
+        "server": {
+            "type": "object",
+            "properties": {
+                "name": _STRING,
+                "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+                "imageRef": _STRING,
+                "availability_zone": _STRING,
+                "key_name": _STRING,
+                "min_count": _COUNT,
+                "max_count": _COUNT,
+                "networks": {
+                    "oneOf": [
+                        {"type": "array", "items": _NETWORK},
+                        {"type": "string", "enum": ["none", "auto"]},
+                    ]
+                },
+                "block_device_mapping_v2": {"type": "array", "items": _MAPPING},
+                "security_groups": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"name": _STRING}},
+                },
+            },
+        },
+        "os:scheduler_hints": {"type": "object"},
+        "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+    },
+    "required": ["server"],
+}
+INTERFACE_CREATE: Schema = _object(  # `{}` too: Nova picks a network
+    {
+        "interfaceAttachment": {
+            "type": "object",
+            "properties": {
+                "net_id": _STRING,
+                "port_id": _STRING,
+                "fixed_ips": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1,
+                    "items": _object({"ip_address": _STRING}, "ip_address"),
+                },
+                "tag": _STRING,
+            },
+            "additionalProperties": False,
+        },
+    }
+)

@@ -13,7 +13,9 @@
   copy of the flavor and `rebuild` the keypair copied. DELETE marks the
   routing `deleting`; the pod's 404 afterwards removes it.
 - An id no routing and no pod knows (or another project's server) is 404
-  `Instance <id> could not be found.`
+  `Instance <id> could not be found.`, except where Nova answers before it looks at the
+  owner: another project's server's `tags` are 403 (the policy's), and an action Nova
+  removed (`resetNetwork`) is 410 for any id.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward, server_views, volume_pods
+from cascade.api.compute import forward, schemas, server_views, volume_pods
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
 from cascade.api.request import context, session
 from cascade.context import Context
+from cascade.db.engine import idle
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import call as pod_call
@@ -55,6 +58,7 @@ async def create(request: Request) -> Response:
     version = await negotiated(request)
     ctx = authorize(request, "os_compute_api:servers:create")
     body = await json_body(request)
+    schemas.check(schemas.SERVER_CREATE, body)  # what the workflow reads, typed as Nova's
     async with session(request) as db:
         with forward.refusals():
             made = await server_create.create(
@@ -80,6 +84,7 @@ async def show(request: Request) -> Response:
         return fast
     async with session(request) as db:
         where = await forward.locate(request, db, server_id, version)
+        await idle(db)  # no database connection held while the pod answers
         try:
             resp = await _get(request, where.pod, server_id, version)
         except PodUnavailable as exc:
@@ -129,16 +134,40 @@ def _down_stub(request: Request, where: routed.Located) -> Response:
     return reply({"server": item}, headers={forward.POD_HEADER: where.pod.name})
 
 
+# What Nova serves below a server (nova/api/openstack/compute/routes.py), at most three
+# segments deep (`migrations/{id}/action`): only these are ever forwarded to its pod.
+SUB_RESOURCES = frozenset(
+    {
+        "action", "consoles", "diagnostics", "ips", "metadata", "migrations",
+        "os-instance-actions", "os-interface", "os-security-groups", "os-server-password",
+        "os-virtual-interfaces", "os-volume_attachments", "remote-consoles", "shares",
+        "tags", "topology",
+    }
+)  # fmt: skip
+
+
+def _declared(rest: str) -> bool:
+    segments = rest.split("/")
+    return segments[0] in SUB_RESOURCES and len(segments) <= 3 and all(segments)
+
+
 async def member(request: Request) -> Response:
     """Any other request on /servers/{id} or below it, forwarded to the server's pod."""
     version = await negotiated(request)
     ctx = context(request)
     server_id = request.path_params["server_id"]
     rest = request.path_params.get("rest", "")
+    if rest and not _declared(rest):
+        raise ComputeError(404, "The resource could not be found.")
     path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request)
+    if rest == "action" and request.method == "POST" and _removed_action(content):
+        raise ComputeError(410, GONE)  # Nova's, before it looks the server up
     async with session(request) as db:
-        where = await forward.locate(request, db, server_id, version)
+        try:
+            where = await forward.locate(request, db, server_id, version)
+        except ComputeError as missing:
+            raise await _tags_refusal(request, db, server_id, rest) or missing from None
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         attaching = request.method == "POST" and rest == "os-volume_attachments"
@@ -157,6 +186,7 @@ async def member(request: Request) -> Response:
                 path = f"/servers/{server_id}/os-interface/{bottom}"
                 detached = top_port if request.method == "DELETE" else None
         headers = {"Content-Type": request.headers.get("content-type", "application/json")}
+        await idle(db)  # no database connection held while the pod answers
         resp = await forward.send(
             request,
             where.pod,
@@ -187,6 +217,37 @@ async def member(request: Request) -> Response:
         return await forward.relay(request, db, where.pod, resp)
 
 
+# actions Nova has removed: 410 for any server id, before the server is looked up
+REMOVED_ACTIONS = frozenset({"resetNetwork"})
+GONE = "This resource is no longer available. No forwarding address is given."
+TAG_RULES = {("GET", False): "index", ("GET", True): "show", ("PUT", False): "update_all"}
+TAG_RULES |= {("PUT", True): "update", ("DELETE", False): "delete_all", ("DELETE", True): "delete"}
+
+
+def _removed_action(content: bytes) -> bool:
+    try:
+        body = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(body, dict) and len(body) == 1 and next(iter(body)) in REMOVED_ACTIONS
+
+
+async def _tags_refusal(
+    request: Request, db: AsyncSession, server_id: str, rest: str
+) -> ComputeError | None:
+    """Nova's 403 for the tags of another project's server: its tags API reads the
+    server's instance mapping whoever asks, then the policy with the server's project
+    (`os_compute_api:os-server-tags:<action>`). None where Nova's answer is the 404."""
+    rule = TAG_RULES.get((request.method, rest.startswith("tags/")))
+    if rule is None or not (rest == "tags" or rest.startswith("tags/")):
+        return None
+    if await routed.owner(db, server_service.SERVER, server_id) is None:
+        return None
+    return ComputeError(
+        403, f"Policy doesn't allow os_compute_api:os-server-tags:{rule} to be performed."
+    )
+
+
 async def _interface(
     request: Request, ctx: Context, pod: Pod, content: bytes, version: Version
 ) -> tuple[bytes, server_ports.Translated]:
@@ -196,8 +257,9 @@ async def _interface(
         body = json.loads(content)
     except ValueError:
         raise bad("Malformed request body") from None
-    att = body.get("interfaceAttachment") if isinstance(body, dict) else None
-    if not isinstance(att, dict):
+    schemas.check(schemas.INTERFACE_CREATE, body)  # Nova's schema, before any port is made
+    att = body.get("interfaceAttachment")
+    if att is None:
         return content, server_ports.Translated()
     registry = request.app.state.registry
     request_id = str(request.scope["state"]["request_id"])

@@ -9,7 +9,9 @@ collection's service functions.
 - GET/PUT/DELETE on an id: 200/200/204, 404 `<Kind>NotFound` for an id the caller
   cannot see; `If-Match: revision_number=N` is honoured (412 on a mismatch).
 - `/tags`: GET, PUT (replace), DELETE (all); `/tags/{tag}`: GET 204/404, PUT 201,
-  DELETE 204/404. Every change of tags bumps the revision number.
+  DELETE 204/404. Every change of tags bumps the revision number. Another project's
+  object is Neutron's 403 (reading a shared network's tags excepted), as its tags API
+  answers; an unknown id is 404.
 """
 
 from __future__ import annotations
@@ -228,6 +230,10 @@ async def show(request: Request) -> Response:
 async def update(request: Request) -> Response:
     coll = _collection(request)
     if coll.update is None:
+        # Neutron routes the PUT and looks the object up first: one the caller cannot
+        # see is its 404, not a 405 that says it exists
+        async with caller(request) as who:
+            await find(who, coll.kind, request.path_params["object_id"])
         raise NeutronError("Method not allowed for this resource.", 405, "HTTPMethodNotAllowed")
     body = await json_body(request)
     async with caller(request) as who:
@@ -246,6 +252,26 @@ async def delete(request: Request) -> Response:
 # --- tags -----------------------------------------------------------------------------
 
 
+async def _tagged(request: Request, who: Caller, coll: Collection) -> NetResource:
+    """The object whose tags are asked for or changed. Neutron's tags API reads the object
+    whoever asks, then asks the policy with its owner: another project's object is 403
+    (`get_<kind>:tags` allows reading a shared network's and its subnets' tags;
+    `update_<kind>:tags`, `delete_<kind>:tags` only the owner's); no object is 404."""
+    row = await store.get(who.db, coll.kind, request.path_params["object_id"])
+    if row is None or who.is_admin or row.project_id == who.project_id:
+        return await find(who, coll.kind, request.path_params["object_id"])
+    if request.method == "GET" and coll.kind in (store.NETWORK, store.SUBNET):
+        network = row
+        if row.kind == store.SUBNET and row.parent_id:
+            network = await store.get(who.db, store.NETWORK, row.parent_id) or row
+        if network.kind == store.NETWORK and network.body.get("shared"):
+            return row
+    action = {"GET": "get", "PUT": "update"}.get(request.method, "delete")
+    raise NeutronError(
+        f"rule:{action}_{coll.kind}:tags is disallowed by policy", 403, "PolicyNotAuthorized"
+    )
+
+
 def _valid_tag(tag: Any) -> str:
     if not isinstance(tag, str) or not tag or len(tag) > 255 or "," in tag or "/" in tag:
         raise BadRequest(f"Invalid input for operation: '{tag}' is not a valid tag.")
@@ -257,7 +283,7 @@ async def tags(request: Request) -> Response:
     coll = _collection(request)
     body = await json_body(request) if request.method == "PUT" else None
     async with caller(request) as who:
-        row = await find(who, coll.kind, request.path_params["object_id"])
+        row = await _tagged(request, who, coll)
         if request.method == "GET":
             return reply({"tags": list(row.tags)})
         if request.method == "PUT":
@@ -276,7 +302,7 @@ async def tag(request: Request) -> Response:
     coll = _collection(request)
     name = _valid_tag(request.path_params["tag"])
     async with caller(request) as who:
-        row = await find(who, coll.kind, request.path_params["object_id"])
+        row = await _tagged(request, who, coll)
         has = name in row.tags
         if request.method != "PUT" and not has:
             raise NeutronError(f"Tag {name} could not be found.", 404, "TagNotFound")

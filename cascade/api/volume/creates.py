@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import session
-from cascade.api.volume import asking
+from cascade.api.volume import asking, schemas
 from cascade.api.volume.common import (
     POD_HEADER,
     answered,
@@ -54,10 +54,13 @@ async def asked(
     request: Request, key: str, since: Version | None = None, required: str | None = None
 ) -> tuple[Version, Any, dict[str, Any]]:
     """A create's microversion (below `since`: Cinder's 404), body and its object at `key`
-    (Cinder's 400 without one, or without its `required` field)."""
+    (Cinder's 400 without one, or without its `required` field, or where Cinder's schema
+    for it refuses a field: `schemas.CREATES`)."""
     version = await negotiated(request, since)
     body = await json_body(request)
     entity = entity_of(body, key)
+    if key in schemas.CREATES:
+        schemas.check(schemas.CREATES[key], body)
     if required and not entity.get(required):
         raise _bad(f"'{required}' is a required property")
     return version, body, entity
@@ -70,11 +73,12 @@ async def create_in(
     body: dict[str, Any],
     version: Version,
     path: str | None = None,
+    quota: volume_create.Quota | None = None,
 ) -> Response:
     """The create sent to `pod` (at `path`, else the kind's) with its routing intent
-    written first (`volume_create.create_in`)."""
+    written first, `quota` checked again and reserved with it (`volume_create.create_in`)."""
     async with asking.flow(request, version) as (env, db, ask):
-        resp = await volume_create.create_in(env, db, ask, kind, pod, body, path)
+        resp = await volume_create.create_in(env, db, ask, kind, pod, body, path, quota)
     return await relay(request, pod, resp)
 
 
@@ -121,11 +125,12 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
         if parent.field not in entity:
             raise _bad(f"'{parent.field}' is a required property")
         located = await locate(request, parent.kind, str(entity[parent.field]), version)
+        quota = None
         if resource.kind in (volume_service.SNAPSHOT, volume_service.BACKUP):
             size = await size_of(request, located.pod, str(entity[parent.field]), version)
             async with asking.flow(request, version) as (env, db, ask):
-                await volume_create.check_quota(env, db, ask, resource.kind, size, None)
-        return await create_in(request, resource.kind, located.pod, body, version)
+                quota = await volume_create.check_quota(env, db, ask, resource.kind, size, None)
+        return await create_in(request, resource.kind, located.pod, body, version, quota=quota)
 
     return create
 

@@ -108,7 +108,8 @@ async def index(request: Request) -> Response:
     version = await negotiated(request, resource.since)
     asked = handlers.int_param("limit", request.query_params.get("limit"))
     limit = MAX_LIMIT if asked is None else min(asked, MAX_LIMIT)
-    offset = handlers.int_param("offset", request.query_params.get("offset")) or 0
+    # Cinder's bound (constants.DB_MAX_INT); past it the pods could not be asked for it
+    offset = handlers.int_param("offset", request.query_params.get("offset"), 2**31 - 1) or 0
     spec = sort_of(request)
     order = listing.Order(
         spec, {k: _getter("name" if k == "display_name" else k) for k in spec.keys}

@@ -43,6 +43,17 @@ async def locate(
         return await volume_create.locate(env, db, ask, kind, object_id)
 
 
+# What Cinder serves below one object (cinder/api/v3/router.py and its contrib
+# extensions): `action`, `metadata[/{key}]`, `encryption[/{key}]`, a backup's
+# `export_record`; only these are ever forwarded to its pod.
+SUB_RESOURCES = frozenset({"action", "metadata", "encryption", "export_record"})
+
+
+def _declared(rest: str) -> bool:
+    segments = rest.removeprefix("/").split("/")
+    return segments[0] in SUB_RESOURCES and len(segments) <= 2 and all(segments)
+
+
 def handler(resource: resources.Resource) -> Handler:
     """Any request on `/<collection>/<id>[/<rest>]` of `resource` (below its first
     microversion, Cinder's 404): the pod's answer, as the top's."""
@@ -51,6 +62,8 @@ def handler(resource: resources.Resource) -> Handler:
         version = await negotiated(request, resource.since)
         kind, object_id = resource.kind, request.path_params["object_id"]
         rest = f"/{request.path_params['rest']}" if request.path_params.get("rest") else ""
+        if rest and not _declared(rest):
+            raise VolumeError(404, "The resource could not be found.")
         located = await locate(request, kind, object_id, version)
         pod = located.pod
         content = await raw_body(request) if request.method in ("POST", "PUT") else None

@@ -73,12 +73,16 @@ Copies = Callable[[AsyncSession, PodRegistry, str], Awaitable[None]]
 class Handlers(Generic[T]):
     """The handlers of `type`: `delete_copies` removes the pods' copies before a delete,
     `deletable` may refuse one first, and `push` takes a spec change to the copies
-    before the top takes it (Cinder refuses changes to a volume type in use)."""
+    before the top takes it (Cinder refuses changes to a volume type in use).
+    `looked_up_first`: the spec operations (`index`, `show`, `delete`) in which Cinder
+    finds the type for the caller before its policy refuses: a private type the caller
+    may not use is its 404 there, not the policy's 403 that says the type exists."""
 
     type: SpecType[T]
     delete_copies: Copies
     deletable: Check[T] | None = None
     push: Push[T] | None = None
+    looked_up_first: frozenset[str] = frozenset()
 
     def routes(self, collection: str, index: Handler) -> Declarations:
         """Its routes: `collection` (listed by `index`), one type, its specs and one spec."""
@@ -94,9 +98,14 @@ class Handlers(Generic[T]):
             },
         }
 
-    async def allowed(self, request: Request, rule: str) -> None:
-        """The microversion (Cinder's 404 below the type's first), then the policy."""
+    async def allowed(self, request: Request, rule: str, operation: str = "") -> None:
+        """The microversion (Cinder's 404 below the type's first), then the type as the
+        caller may use it where Cinder looks it up first (`looked_up_first`), then the
+        policy."""
         await negotiated(request, self.type.since)
+        if operation in self.looked_up_first:
+            async with session(request) as db:
+                await self.type.get(db, request.path_params["type_id"], scope(request))
         authorize(request, rule)
 
     async def found(self, db: AsyncSession, request: Request) -> T:
@@ -189,7 +198,7 @@ class Handlers(Generic[T]):
     @translated
     async def specs_index(self, request: Request) -> Response:
         """GET /{id}/<specs> (admin): every spec of the type."""
-        await self.allowed(request, self.type.spec_rules.format(self.type.reads[0]))
+        await self.allowed(request, self.type.spec_rules.format(self.type.reads[0]), "index")
         async with session(request) as db:
             found = await self.found(db, request)
         return reply({self.type.specs: self.type.specs_of(found)})
@@ -209,7 +218,7 @@ class Handlers(Generic[T]):
     @translated
     async def spec_show(self, request: Request) -> Response:
         """GET /{id}/<specs>/{key} (admin): `{key: value}`, 404 when the type has none."""
-        await self.allowed(request, self.type.spec_rules.format(self.type.reads[1]))
+        await self.allowed(request, self.type.spec_rules.format(self.type.reads[1]), "show")
         key = request.path_params["key"]
         async with session(request) as db:
             specs = self.type.specs_of(await self.found(db, request))
@@ -233,7 +242,7 @@ class Handlers(Generic[T]):
     @translated
     async def spec_delete(self, request: Request) -> Response:
         """DELETE /{id}/<specs>/{key} (admin): 202; 404 when the type has no such key."""
-        await self.allowed(request, self.type.spec_rules.format("delete"))
+        await self.allowed(request, self.type.spec_rules.format("delete"), "delete")
         key = request.path_params["key"]
         async with session(request) as db:
             found = await self.found(db, request)

@@ -64,7 +64,15 @@ async def _deletable(request: Request, db: AsyncSession, vtype: VolumeType) -> N
         )
 
 
-HANDLERS = Handlers(volume_types.TYPE, volume_type_copies.delete_copies, _deletable, new_specs)
+# Cinder's types_extra_specs: index and show pass its policy for members and then find
+# the type (404 for another project's private type); delete finds the type first
+HANDLERS = Handlers(
+    volume_types.TYPE,
+    volume_type_copies.delete_copies,
+    _deletable,
+    new_specs,
+    looked_up_first=frozenset({"index", "show", "delete"}),
+)
 
 
 @translated

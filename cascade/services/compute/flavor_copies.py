@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import idle
 from cascade.db.models import Flavor, Pod, Routing
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
@@ -164,6 +165,7 @@ async def ensure_in_pod(
         return routing.bottom_id
     flavor = await flavors.get(db, flavor_id)  # read again: a rollback may have expired it
     kind = await _kind(db, flavor)
+    await idle(db)  # no database connection held while the pod makes the copy
     bottom_id = await copies.adopt_or_make(_nova(registry, pod, request_id), kind, flavor)
     await copies.activate(db, routing, bottom_id)
     # a new copy: server views of this process must know its name at once

@@ -25,14 +25,13 @@ Nova, the sum of the users' limits holds a project's limit down even when
 the project was unlimited or already over-committed, and a user's unlimited
 limit takes nothing from what is left for the others.
 
-A server create is checked here before any pod is called (`check_create`),
-refused with Nova's own TooManyInstances message: against the project's
-limits, and against the user's when the user has an own limit for
-instances, cores or ram (Nova counts per user only then).
-
-The check and the create are not one transaction (Nova re-checks after the
-build; Cascade does not yet): two creates racing for the last unit of quota
-may both pass.
+A server create is checked here before any pod is called (`count_create`,
+`check_counted`), refused with Nova's own TooManyInstances message: against
+the project's limits, and against the user's when the user has an own limit
+for instances, cores or ram (Nova counts per user only then). The check is
+made again with the routing intent, in one transaction per project
+(`quota_core.reserving`): the creates in flight (their intents' `reserved`)
+count as used, so concurrent creates never pass the project's limits together.
 """
 
 from __future__ import annotations
@@ -41,6 +40,8 @@ import asyncio
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +50,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import QuotaSection
+from cascade.db.engine import idle, now
 from cascade.db.models import Keypair, Pod, Quota, QuotaClass, Routing, UserQuota
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
@@ -85,6 +87,7 @@ COUNTED: dict[str, str] = {
     "server_groups": "totalServerGroupsUsed",
 }
 UNLIMITED = quota_core.UNLIMITED
+SERVER = "server"  # the routings' resource type of servers (`servers.SERVER`)
 MAX_LIMIT = 0x7FFFFFFF  # Nova's db MAX_INT
 DEFAULT_CLASS = "default"  # the only quota class Nova reads
 # the microversion a user's usage is asked at: every pod has it, and it shows every count
@@ -351,7 +354,9 @@ async def usage(
     policy and audit truthful. `key_pairs` is `user_id`'s keypairs at the top (0
     without a user: Nova counts none per project)."""
     params = None if own_project else {"tenant_id": project_id}
-    found = await _pod_counts(registry, await _all_pods(db), caller, "/limits", params)
+    pods = await _all_pods(db)
+    await idle(db)  # no database connection held while the pods are asked
+    found = await _pod_counts(registry, pods, caller, "/limits", params)
     if user_id is not None:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
     return found
@@ -368,7 +373,9 @@ async def user_usage(
 ) -> Usage:
     """What `user_id` uses in the project, summed over every pod (see the module's
     docstring); `key_pairs` is the user's keypairs at the top (0 unless `keypairs`)."""
-    found = await _user_counts(registry, await _all_pods(db), project_id, user_id, request_id)
+    pods = await _all_pods(db)
+    await idle(db)  # no database connection held while the pods are asked
+    found = await _user_counts(registry, pods, project_id, user_id, request_id)
     if keypairs:
         found.counts["key_pairs"] = await _keypairs(db, user_id)
     return found
@@ -384,7 +391,7 @@ async def _routed_servers(db: AsyncSession, project_id: str, pod_names: list[str
         .select_from(Routing)
         .join(Pod, Pod.id == Routing.pod_id)
         .where(
-            Routing.resource_type == "server",
+            Routing.resource_type == SERVER,
             Routing.project_id == project_id,
             Routing.status == "active",
             Pod.name.in_(pod_names),
@@ -412,6 +419,90 @@ async def _no_usage() -> Usage:
     return Usage(dict.fromkeys(RESOURCES, 0), [])
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A server create's quota as the pods counted it (`count_create`): what it asks
+    for, the project's limits and usage, the user's where they have their own, and when
+    the pods were asked (creates completed since may be missing from their counts)."""
+
+    requested: dict[str, int]
+    allowed: dict[str, int]
+    limited: list[str]
+    used: dict[str, int]
+    user_allowed: dict[str, int]
+    user_limited: list[str]
+    user_used: dict[str, int]
+    since: datetime
+
+
+async def count_create(
+    db: AsyncSession,
+    registry: PodRegistry,
+    caller: Caller,
+    project_id: str,
+    count: int,
+    vcpus: int,
+    ram: int,
+    *,
+    conf: QuotaSection,
+    user_id: str | None = None,
+) -> Counted:
+    """The limits and usage `count` more servers of `vcpus` and `ram` (MiB) are checked
+    against (see the module's docstring). The pods are asked without a database
+    connection held; nothing is asked of them when nothing is limited.
+
+    For a pod that does not answer, the servers the routing table knows there
+    still count as the project's instances (their cores, RAM and user cannot
+    be known).
+    """
+    since = now()
+    allowed = await limits(db, conf, project_id)
+    requested = {"instances": count, "cores": count * vcpus, "ram": count * ram}
+    limited = [r for r in requested if allowed[r] != UNLIMITED]
+    user_allowed, user_limited = allowed, []
+    if user_id is not None:
+        own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
+        if any(r in own for r in requested):  # Nova counts per user only then
+            user_allowed = quota_core.overlay(allowed, own)
+            user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]
+    used, user_used = dict.fromkeys(RESOURCES, 0), dict.fromkeys(RESOURCES, 0)
+    if limited or user_limited:
+        pods = await _all_pods(db)
+        await idle(db)
+        project, user = await asyncio.gather(
+            _pod_counts(registry, pods, caller, "/limits", None) if limited else _no_usage(),
+            _user_counts(registry, pods, project_id, user_id, caller.request_id)
+            if user_limited and user_id is not None
+            else _no_usage(),
+        )
+        used, user_used = dict(project.counts), dict(user.counts)
+        if project.unavailable:
+            used["instances"] += await _routed_servers(db, project_id, project.unavailable)
+    return Counted(requested, allowed, limited, used, user_allowed, user_limited, user_used, since)
+
+
+def check_counted(counted: Counted, held: Mapping[str, int]) -> None:
+    """OverQuota (Nova's TooManyInstances message) unless the create fits what the pods
+    counted plus what creates in flight hold (`held`, by quota name: the project's;
+    the user's are not known per user and are left to the pods' counts)."""
+    requested, allowed, user_allowed = counted.requested, counted.allowed, counted.user_allowed
+    used = quota_core.plus(counted.used, {r: held.get(r, 0) for r in requested})
+    overs: list[str] = []
+    over_user = False
+    for r in requested:  # as Nova: the project's limit first, then the user's
+        if r in counted.limited and used[r] + requested[r] > allowed[r]:
+            overs.append(r)
+        elif r in counted.user_limited and counted.user_used[r] + requested[r] > user_allowed[r]:
+            overs.append(r)
+            over_user = True
+    if over_user:
+        raise OverQuota(
+            too_many_instances(sorted(overs), requested, counted.user_used, user_allowed)
+        )
+    if overs:
+        raise OverQuota(too_many_instances(sorted(overs), requested, used, allowed))
+
+
 async def check_create(
     db: AsyncSession,
     registry: PodRegistry,
@@ -425,42 +516,10 @@ async def check_create(
     user_id: str | None = None,
 ) -> None:
     """OverQuota unless `count` more servers of `vcpus` and `ram` (MiB) fit the project's
-    limits, and `user_id`'s when they have their own (see the module's docstring).
-
-    For a pod that does not answer, the servers the routing table knows there
-    still count as the project's instances (their cores, RAM and user cannot
-    be known). Nothing is asked of the pods when nothing is limited.
-    """
-    allowed = await limits(db, conf, project_id)
-    requested = {"instances": count, "cores": count * vcpus, "ram": count * ram}
-    limited = [r for r in requested if allowed[r] != UNLIMITED]
-    user_allowed, user_limited = allowed, []
-    if user_id is not None:
-        own = await quota_core.rows(db, UserQuota, _user(project_id, user_id))
-        if any(r in own for r in requested):  # Nova counts per user only then
-            user_allowed = quota_core.overlay(allowed, own)
-            user_limited = [r for r in requested if user_allowed[r] != UNLIMITED]
-    if not limited and not user_limited:
-        return
-    pods = await _all_pods(db)
-    project, user = await asyncio.gather(
-        _pod_counts(registry, pods, caller, "/limits", None) if limited else _no_usage(),
-        _user_counts(registry, pods, project_id, user_id, caller.request_id)
-        if user_limited and user_id is not None
-        else _no_usage(),
+    limits, and `user_id`'s when they have their own, with the creates in flight
+    counted (a check only: `server_create` reserves with `quota_core.reserving`)."""
+    counted = await count_create(
+        db, registry, caller, project_id, count, vcpus, ram, conf=conf, user_id=user_id
     )
-    used = dict(project.counts)
-    if project.unavailable:
-        used["instances"] += await _routed_servers(db, project_id, project.unavailable)
-    overs: list[str] = []
-    over_user = False
-    for r in requested:  # as Nova: the project's limit first, then the user's
-        if r in limited and used[r] + requested[r] > allowed[r]:
-            overs.append(r)
-        elif r in user_limited and user.counts[r] + requested[r] > user_allowed[r]:
-            overs.append(r)
-            over_user = True
-    if over_user:
-        raise OverQuota(too_many_instances(sorted(overs), requested, user.counts, user_allowed))
-    if overs:
-        raise OverQuota(too_many_instances(sorted(overs), requested, used, allowed))
+    held = await quota_core.in_flight(db, project_id, [SERVER], counted.since)
+    check_counted(counted, held)

@@ -8,12 +8,14 @@ cloud's Nova would, across pods:
    the default) with room for the flavor and the flavor's pod tag; a pod that
    contradicts the AZ or tag asked for is refused;
 2. the top quota (max_count servers) before any pod is called;
-3. the pod's copies of the flavor, the keypair and the block device mappings'
-   volume types; the requested networks and ports built in the pod;
-4. the routing intent, keyed by the caller's local request id, then the
-   create sent to the pod; a refusal removes the intent and releases the
-   ports; an acceptance records the routing of every server the reservation
-   made and attaches the top ports.
+3. the routing intent, keyed by the caller's local request id, written with
+   the last check of the quota in one transaction of the project's: it holds
+   the servers' instances, cores and RAM while the create is in flight;
+4. the pod's copies of the flavor, the keypair and the block device mappings'
+   volume types; the requested networks and ports built in the pod; then the
+   create sent to the pod; a failure before it or a refusal removes the intent
+   (and releases the ports); an acceptance records the routing of every server
+   the reservation made and attaches the top ports.
 Refusals the top decides are `Refused` (Nova's status and message); a pod's
 refusal of the create itself comes back as its response (`Created.resp`);
 `PodUnavailable` is passed on.
@@ -31,12 +33,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.context import Context
+from cascade.db.engine import idle, kept
 from cascade.db.models import Flavor, FlavorAccess, Pod, Routing
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, PodRefused, call
 from cascade.pods.registry import PodRegistry
-from cascade.services import capacity, routed, scheduling
+from cascade.services import capacity, quota_core, routed, scheduling
 from cascade.services.compute import flavor_copies, keypair_copies
 from cascade.services.compute import flavors as flavor_service
 from cascade.services.compute import keypairs as keypair_service
@@ -50,6 +53,7 @@ from cascade.services.volume import volumes as volume_service
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
 
 POD_TAG = "cascade:pod_tag"
+
 # where a server's block device mappings name a volume or a snapshot
 BOOT_SOURCES = {"volume": volume_service.VOLUME, "snapshot": volume_service.SNAPSHOT}
 
@@ -105,7 +109,8 @@ async def group_pod(db: AsyncSession, registry: PodRegistry, ask: Ask, hints: An
             db, registry, ask.caller, str(group), ask.scope, kind=server_service.SERVER_GROUP
         )
     except routed.NotFound:
-        raise bad(f"Server group {group} could not be found.") from None
+        # Nova's words (InstanceGroupNotFound), as a 400 of the create
+        raise bad(f"Instance group {group} could not be found.") from None
     return where.pod
 
 
@@ -177,35 +182,68 @@ async def _choose_pod(env: Env, db: AsyncSession, ask: Ask, az: str | None, flav
         raise Refused(409 if tag else 503, f"No pod can take the server: {exc}.") from exc
 
 
-async def _check_quota(
-    env: Env, db: AsyncSession, ask: Ask, server: dict[str, Any], flavor: Flavor
-) -> None:
-    """Nova's 403 before any pod is called when the top quota has no room. The count
-    checked is max_count: a pod may create that many (Nova would create fewer, down
-    to min_count, where only those fit; the top refuses instead)."""
+def _count(server: dict[str, Any]) -> int:
+    """How many servers the create may make: max_count (a pod may create that many; Nova
+    would create fewer, down to min_count, where only those fit; the top refuses
+    instead). One for a count that is not a number: the pod answers Nova's 400."""
+    raw = server.get("max_count", server.get("min_count", 1))
+    if isinstance(raw, bool):
+        return 1
     try:
-        count = int(server.get("max_count", server.get("min_count", 1)))
-    except (TypeError, ValueError):
-        return  # the pod answers Nova's 400 for a count that is not a number
+        return max(int(raw), 1)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
+@contextmanager
+def over_quota() -> Iterator[None]:
+    """The top quota's refusal as Nova's 403."""
     try:
-        await quota_service.check_create(
-            db,
-            env.registry,
-            ask.caller,
-            ask.project,
-            max(count, 1),
-            flavor.vcpus,
-            flavor.ram,
-            conf=env.conf.quota,
-            user_id=ask.ctx.user_id,
-        )
+        yield
     except quota_service.OverQuota as exc:
         raise Refused(403, exc.message) from None
 
 
+async def _count_quota(
+    env: Env, db: AsyncSession, ask: Ask, server: dict[str, Any], flavor: Flavor
+) -> quota_service.Counted:
+    """The top quota as the pods count it, checked with the creates in flight: Nova's
+    403 before any other pod is called when there is no room (checked again, with the
+    intent, in `_reserve`)."""
+    counted = await quota_service.count_create(
+        db,
+        env.registry,
+        ask.caller,
+        ask.project,
+        _count(server),
+        flavor.vcpus,
+        flavor.ram,
+        conf=env.conf.quota,
+        user_id=ask.ctx.user_id,
+    )
+    held = await quota_core.in_flight(db, ask.project, [server_service.SERVER], counted.since)
+    with over_quota():
+        quota_service.check_counted(counted, held)
+    return counted
+
+
+async def _reserve(db: AsyncSession, ask: Ask, pod: Pod, counted: quota_service.Counted) -> Routing:
+    """The routing intent of the create in `pod`, written in one transaction of the
+    project's with the last check of its quota (the creates in flight counted): it
+    holds what the create asks for until the pod's answer completes or removes it."""
+    kinds = [server_service.SERVER]
+    async with quota_core.reserving(db, ask.project, kinds, counted.since) as held:
+        with over_quota():
+            quota_service.check_counted(counted, held)
+        return await routed.intent(
+            db, server_service.SERVER, ask.request_id, pod, ask.project, counted.requested
+        )
+
+
 async def _pod_for(
     env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any], az: str | None, flavor: Flavor
-) -> Pod:
+) -> tuple[Pod, quota_service.Counted]:
+    """The create's pod, and its quota as counted (checked: Nova's 403 without room)."""
     server: dict[str, Any] = body["server"]
     tag = flavor.extra_specs.get(POD_TAG)
     hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints"))
@@ -218,9 +256,9 @@ async def _pod_for(
                 f"pod {volumes_pod.name}.",
             )
         pod = volumes_pod
-    await _check_quota(env, db, ask, server, flavor)
+    counted = await _count_quota(env, db, ask, server, flavor)
     if pod is None:
-        return await _choose_pod(env, db, ask, az, flavor)
+        return await _choose_pod(env, db, ask, az, flavor), counted
     if az is not None and az != pod.az:
         raise bad(
             f"The server group lives in availability zone {pod.az} (pod {pod.name}), not in {az}.",
@@ -231,7 +269,7 @@ async def _pod_for(
             f"The server group's pod {pod.name} does not have the tag {tag!r} "
             f"that flavor {flavor.id} requires.",
         )
-    return pod
+    return pod, counted
 
 
 async def bdm_types(
@@ -323,30 +361,49 @@ async def _record_created(
 
 
 async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
-    """Steps 1-4 above for Nova create body `body` (changed in place to the pod's names)."""
+    """Steps 1-4 above for Nova create body `body` (changed in place to the pod's names).
+
+    No database connection is held while a pod is asked (each step's reads end
+    before its pod calls) and at most one at a time (the networking services'
+    session is used only while `db` holds none). Anything that fails between the
+    intent and the pod's create removes the intent; a pod that does not answer
+    the create leaves it (the create may have happened there) for `stale.sweep`.
+    """
     server = body.get("server") if isinstance(body, dict) else None
     if not isinstance(server, dict):
         raise bad("Invalid input for field/attribute server: 'server' is a required object.")
     az, host_part = split_az(server.get("availability_zone"))
-    flavor = await top_flavor(db, ask.ctx, server.get("flavorRef"))
-    pod = await _pod_for(env, db, ask, body, az, flavor)
-    await _copies(env, db, ask, server, pod, flavor)
-    if az is not None:
-        server["availability_zone"] = pod.pod_az + host_part
-    wired = await _networks(env, ask, pod, server)
-    intent = await routed.intent(db, server_service.SERVER, ask.request_id, pod, ask.project)
-    content = json.dumps(body).encode()
+    flavor = kept(db, await top_flavor(db, ask.ctx, server.get("flavorRef")))
+    await idle(db)
+    pod, counted = await _pod_for(env, db, ask, body, az, flavor)
+    pod = kept(db, pod)
+    intent = await _reserve(db, ask, pod, counted)
+    try:
+        await _copies(env, db, ask, server, pod, flavor)
+        if az is not None:
+            server["availability_zone"] = pod.pod_az + host_part
+        await idle(db)
+        wired = await _networks(env, ask, pod, server)
+        content = json.dumps(body).encode()
+    except BaseException:
+        await routed.forget_intent(db, intent)
+        raise
     headers = {"Content-Type": "application/json"}
     # a pod that does not answer leaves the intent: the create may have happened there
-    resp = await call(
-        env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers
+    resp = await routed.sending(
+        db,
+        intent,
+        call(env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers),
     )
     if resp.status_code >= 400:
         await routed.forget_intent(db, intent)
         async with net_caller(env, ask) as net:
             await server_ports.release(net, wired)
         return Created(pod, resp)
-    made = resp.json()
+    try:
+        made = resp.json()
+    except ValueError:
+        made = None  # routed when first looked up (`stale.sweep` settles the intent)
     await _record_created(env, db, ask, pod, made, intent)
     new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
     if new_id and wired.used:

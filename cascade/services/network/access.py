@@ -72,6 +72,21 @@ async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
     return row
 
 
+async def parent(caller: Caller, kind: str, object_id: str, rule: str) -> NetResource:
+    """The object a create names as its parent (`find`), except that another project's
+    object the caller cannot see is Neutron's 403 for `rule`, not a 404: Neutron's policy
+    reads the parent's owner whoever asks (`create_subnet` on another project's network,
+    `create_security_group_rule` in its group). No such object at all is the 404."""
+    row = await store.get(caller.db, kind, object_id)
+    if row is not None and not caller.is_admin and row.project_id != caller.project_id:
+        network = None
+        if row.kind == store.SUBNET and row.parent_id:
+            network = await store.get(caller.db, store.NETWORK, row.parent_id)
+        if not sees(caller, row, network):
+            raise NeutronError(f"rule:{rule} is disallowed by policy", 403, "PolicyNotAuthorized")
+    return await find(caller, kind, object_id)
+
+
 async def visible(caller: Caller, kind: str) -> list[NetResource]:
     """Every object of `kind` the caller may see."""
     if caller.is_admin:

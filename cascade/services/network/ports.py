@@ -69,6 +69,17 @@ def _auto(subnet: NetResource) -> bool:
     return subnet.body["ip_version"] == 6 and ipam.is_auto_address(subnet.body)
 
 
+async def _subnets_seen(caller: Caller, raw: Any, subnets: list[NetResource]) -> None:
+    """Neutron finds each subnet a port's fixed_ips name for the caller before it checks
+    the subnet's network: an unknown subnet, or one the caller cannot see, is its 404
+    `SubnetNotFound`; a visible subnet of another network stays `_wanted_ips`' 400."""
+    known = {s.id for s in subnets}
+    for item in raw if isinstance(raw, list) else []:
+        subnet_id = item.get("subnet_id") if isinstance(item, dict) else None
+        if isinstance(subnet_id, str) and subnet_id not in known:
+            await find(caller, store.SUBNET, subnet_id)
+
+
 def _wanted_ips(
     raw: list[Any],
     network: NetResource,
@@ -88,6 +99,8 @@ def _wanted_ips(
         if not isinstance(item, dict) or not set(item) <= {"subnet_id", "ip_address"}:
             raise InvalidInput(f"Invalid fixed_ips entry {item}")
         subnet_id, address = item.get("subnet_id"), item.get("ip_address")
+        if subnet_id is not None and not isinstance(subnet_id, str):
+            raise InvalidInput(f"'{subnet_id}' is not a valid UUID")  # neutron-lib's words
         if subnet_id is not None:
             if subnet_id not in by_id:
                 raise InvalidInput(
@@ -227,6 +240,7 @@ async def _create_once(
         secure = bool(network.body.get("port_security_enabled", True))
     groups = await _groups(caller, project, given["security_groups"], secure, given["device_owner"])
     subnets = await store.rows(caller.db, store.SUBNET, parent_ids=[network.id])
+    await _subnets_seen(caller, given["fixed_ips"], subnets)
     new_id = str(uuid.uuid4())
     # the MAC first: an automatic IPv6 subnet's address is made from it
     mac = await ipam.allocate_mac(caller.db, new_id, network.id, given["mac_address"])
@@ -314,6 +328,7 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
         given["security_groups"] = await _groups(caller, row.project_id, groups, secure, "x")
     if "fixed_ips" in given:
         subnets = await store.rows(caller.db, store.SUBNET, parent_ids=[network.id])
+        await _subnets_seen(caller, given["fixed_ips"], subnets)
         wanted = _wanted_ips(given["fixed_ips"], network, subnets)
         current = {(ip["subnet_id"], ip["ip_address"]) for ip in row.body["fixed_ips"]}
         keep = [(s, a) for s, a in wanted if (s.id, a) in current]

@@ -53,10 +53,13 @@ async def usage(db: AsyncSession, project_id: str) -> dict[str, int]:
 async def check(
     db: AsyncSession, conf: NetworkSection, project_id: str, name: str, adding: int = 1
 ) -> None:
-    """Neutron's 409 OverQuota when `adding` more of `name` passes the project's limit."""
+    """Neutron's 409 OverQuota when `adding` more of `name` passes the project's limit.
+    The project's creates are serialised from here to their commit
+    (`quota_core.serialise`): two cannot both take the last unit."""
     limit = (await limits(db, conf, project_id))[name]
     if limit == UNLIMITED:
         return
+    await quota_core.serialise(db, project_id)
     if not quota_core.has_room(limit, (await usage(db, project_id))[name], adding):
         raise Conflict(f"Quota exceeded for resources: ['{name}'].", type="OverQuota")
 

@@ -14,7 +14,7 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, quotas, store
-from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.access import Caller, find, must_own, parent
 from cascade.services.network.errors import Conflict, NeutronError
 
 DEFAULT = "default"
@@ -233,14 +233,17 @@ def _protocol(raw: Any) -> str | None:
     """Neutron's `convert_protocol`: None for any, a name of the map or 0-255 as text."""
     if raw in ANY:
         return None
+    # a number as JSON gives it (not a boolean, not a fraction) or as text: the rest of
+    # the rule reads it back with int(), which must not fail on what passed here
+    integral = isinstance(raw, int | str) or (isinstance(raw, float) and raw.is_integer())
     try:
-        number = int(raw)
-    except (TypeError, ValueError):
+        number = int(raw) if integral and not isinstance(raw, bool) else -1
+    except (TypeError, ValueError, OverflowError):
         if isinstance(raw, str) and raw.lower() in SUPPORTED:
             return raw.lower()
     else:
         if 0 <= number <= 255:
-            return str(raw)
+            return str(number) if isinstance(raw, float) else str(raw)
     raise RuleError(
         f"Security group rule protocol {raw} not supported. Only protocol values "
         f"{SUPPORTED!r} and integer representations [0 to 255] are supported.",
@@ -428,7 +431,9 @@ async def create_rule(caller: Caller, body: Any) -> NetResource:
         )
     if rule["remote_group_id"] is not None:
         await find(caller, store.SECURITY_GROUP, str(rule["remote_group_id"]))
-    group = await find(caller, store.SECURITY_GROUP, rule["security_group_id"])
+    group = await parent(
+        caller, store.SECURITY_GROUP, rule["security_group_id"], "create_security_group_rule"
+    )
     must_own(caller, group, "create_security_group_rule")
     prefix = rule["remote_ip_prefix"]
     rule["normalized_cidr"] = str(ipaddress.ip_interface(prefix).network) if prefix else None

@@ -36,6 +36,11 @@ class ServerNetworkError(Exception):
         self.message = message
 
 
+class NotVisible(ServerNetworkError):
+    """A port or network the caller cannot see (Nova's PortNotFound, NetworkNotFound):
+    400 in a server create, 404 in an interface attach."""
+
+
 @dataclass
 class Translated:
     """What a create used: the top ports (and which of them it made itself)."""
@@ -64,7 +69,7 @@ async def _groups(caller: Caller, server: dict[str, Any]) -> list[str] | None:
 async def _top_port(caller: Caller, port_id: str) -> NetResource:
     row = await store.get(caller.db, store.PORT, port_id)
     if row is None or not (caller.is_admin or row.project_id == caller.project_id):
-        raise ServerNetworkError(400, f"Port id {port_id} could not be found.")
+        raise NotVisible(400, f"Port id {port_id} could not be found.")
     if row.body.get("device_id"):
         raise ServerNetworkError(409, f"Port {port_id} is still in use.")
     return row
@@ -76,7 +81,7 @@ async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | N
     if network is None or not (
         caller.is_admin or network.project_id == caller.project_id or network.body.get("shared")
     ):
-        raise ServerNetworkError(400, f"Network {network_id} could not be found.")
+        raise NotVisible(400, f"Network {network_id} could not be found.")
     body: dict[str, Any] = {"network_id": network_id}
     if entry.get("fixed_ip"):
         body["fixed_ips"] = [{"ip_address": entry["fixed_ip"]}]
@@ -201,7 +206,8 @@ async def interface_request(
     caller: Caller, registry: PodRegistry, pod: Pod, att: dict[str, Any], request_id: str
 ) -> tuple[dict[str, Any], Translated]:
     """An `os-interface` attach naming a top network or port, rewritten to the bottom
-    port built in the server's pod (Nova's 400/409 as for a create)."""
+    port built in the server's pod (Nova's 400/409 as for a create, but its 404 for a
+    port or network the caller cannot see, as Nova's attach answers)."""
     entry: dict[str, Any] = {}
     if att.get("port_id"):
         entry["port"] = att["port_id"]
@@ -215,7 +221,10 @@ async def interface_request(
     if "tag" in att:
         entry["tag"] = att["tag"]
     server: dict[str, Any] = {"networks": [entry]}
-    done = await translate(caller, registry, pod, server, request_id)
+    try:
+        done = await translate(caller, registry, pod, server, request_id)
+    except NotVisible as exc:
+        raise ServerNetworkError(404, exc.message) from exc
     out = {"port_id": server["networks"][0]["port"]}
     if "tag" in att:
         out["tag"] = att["tag"]

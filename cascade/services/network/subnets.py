@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, store
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, parent
 from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
@@ -204,7 +204,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
     """A new subnet on a network the caller owns (or any, for admins): 201; Neutron's 400
     for a bad or overlapping CIDR, gateway or pool; 409 over quota."""
     given = attrs.take(SPEC, body, "subnet", caller.allows, update=False)
-    network = await find(caller, store.NETWORK, given["network_id"])
+    network = await parent(caller, store.NETWORK, given["network_id"], "create_subnet")
     project = attrs.owner(body, "subnet", caller.project_id, caller.is_admin)
     if not caller.is_admin and network.project_id != caller.project_id:
         raise Forbidden(

@@ -19,15 +19,19 @@ is passed on.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import GroupType, Pod, VolumeType
+from cascade.db.engine import idle, kept, now
+from cascade.db.models import GroupType, Pod, Routing, VolumeType
 from cascade.pods import volume as pod_volume
-from cascade.services import resources, routed, scheduling
+from cascade.services import quota_core, resources, routed, scheduling
 from cascade.services.volume import group_types
 from cascade.services.volume import quotas as volume_quotas
 from cascade.services.volume import type_copies as volume_type_copies
@@ -44,6 +48,8 @@ SOURCES = (
     ("group_id", volume_service.GROUP),
 )
 TYPED_SOURCES = SOURCES[:3]
+# the kinds whose creates in flight hold quota (their intents' `reserved`)
+RESERVING = (volume_service.VOLUME, volume_service.SNAPSHOT, volume_service.BACKUP)
 # a group made from another group or its snapshot goes to that one's pod
 GROUP_SOURCES = (
     ("group_snapshot_id", volume_service.GROUP_SNAPSHOT),
@@ -131,16 +137,52 @@ async def type_in_pod(
         raise Refused(exc.status if exc.status < 500 else 502, str(exc)) from exc
 
 
+@dataclass(frozen=True)
+class Quota:
+    """A create's quota as the pods counted it (`check_quota`): the project's limits and
+    usage, when the pods were asked, and what the create asks for."""
+
+    kind: str
+    size: int | None
+    type_name: str | None
+    limit: dict[str, int]
+    used: dict[str, int]
+    since: datetime
+
+    @property
+    def reserved(self) -> dict[str, int]:
+        """What the create holds of the quota while in flight, by quota name."""
+        counted = volume_quotas.COUNTED.get(self.kind)
+        if counted is None:
+            return {}
+        count, gigabytes = counted
+        held = {count: 1, gigabytes: self.size or 0}
+        if self.type_name is not None:
+            held |= {f"volumes_{self.type_name}": 1, f"gigabytes_{self.type_name}": self.size or 0}
+        return held
+
+    def check(self, held: Mapping[str, int]) -> None:
+        """`volume_quotas.OverQuota` unless the create fits what the pods counted plus what
+        the creates in flight hold (`held`)."""
+        used = quota_core.plus(self.used, held)
+        volume_quotas.check(self.limit, used, self.kind, self.size)
+        if self.type_name is not None:
+            volume_quotas.check_type(self.limit, used, self.type_name, self.size)
+
+
 async def check_quota(
     env: Env, db: AsyncSession, ask: Ask, kind: str, size: int | None, type_name: str | None
-) -> None:
+) -> Quota:
     """Room in the caller's project for one more `kind` of `size` GB (of the top type
-    `type_name`, for a volume), else `volume_quotas.OverQuota`."""
+    `type_name`, for a volume), the creates in flight counted, else
+    `volume_quotas.OverQuota`; the quota as counted, for `create_in` to check again
+    with the intent."""
+    since = now()
     limit = await volume_quotas.limits(db, env.conf.volume, ask.project)
     usage = await volume_quotas.usage(db, env.registry, ask.project, ask.request_id)
-    volume_quotas.check(limit, usage.counts, kind, size)
-    if type_name is not None:
-        volume_quotas.check_type(limit, usage.counts, type_name, size)
+    quota = Quota(kind, size, type_name, limit, usage.counts, since)
+    quota.check(await quota_core.in_flight(db, ask.project, RESERVING, since))
+    return quota
 
 
 def size_of(raw: Any) -> int | None:
@@ -153,6 +195,16 @@ def size_of(raw: Any) -> int | None:
         return None
 
 
+async def _intent(db: AsyncSession, ask: Ask, kind: str, pod: Pod, quota: Quota | None) -> Routing:
+    """The routing intent, written with the last check of `quota` (if any) in one
+    transaction of the project's: it holds what the create asks for until completed."""
+    if quota is None:
+        return await routed.intent(db, kind, ask.request_id, pod, ask.project)
+    async with quota_core.reserving(db, ask.project, RESERVING, quota.since) as held:
+        quota.check(held)
+        return await routed.intent(db, kind, ask.request_id, pod, ask.project, quota.reserved)
+
+
 async def create_in(
     env: Env,
     db: AsyncSession,
@@ -161,13 +213,32 @@ async def create_in(
     pod: Pod,
     body: dict[str, Any],
     path: str | None = None,
+    quota: Quota | None = None,
 ) -> httpx.Response:
     """The create of a `kind` sent to `pod` (at `path`, else the kind's), its routing
-    intent written first and completed (or removed) by the pod's answer."""
+    intent written first (with `quota` checked again and reserved) and completed (or
+    removed) by the pod's answer. The body is encoded before anything is written (one
+    that cannot be is Cinder's 400); no database connection is held while the pod is
+    asked; a pod that does not answer leaves the intent for `stale.sweep`."""
     resource = resources.BY_KIND[kind]
-    intent = await routed.intent(db, kind, ask.request_id, pod, ask.project)
-    resp = await pod_volume.call(
-        env.registry, pod, ask.caller, "POST", path or resource.path, json=body
+    try:
+        content = json.dumps(body, allow_nan=False).encode()
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise bad("Invalid input received: the body cannot be encoded as JSON.") from None
+    intent = await _intent(db, ask, kind, pod, quota)
+    headers = {"Content-Type": "application/json"}
+    resp = await routed.sending(
+        db,
+        intent,
+        pod_volume.call(
+            env.registry,
+            pod,
+            ask.caller,
+            "POST",
+            path or resource.path,
+            content=content,
+            headers=headers,
+        ),
     )
     made: Any = None
     if resp.status_code < 400:
@@ -175,8 +246,8 @@ async def create_in(
             made = resp.json().get(resource.key)
         except (ValueError, AttributeError):
             made = None
-    intent = await db.merge(intent)
     if isinstance(made, dict) and made.get("id"):
+        intent = await db.merge(intent)
         await routed.record(db, str(made["id"]), pod.id, ask.project, intent, kind)
     else:  # refused, or nothing the top can route: the pod's answer is passed on as it is
         await routed.forget_intent(db, intent)
@@ -189,14 +260,19 @@ async def create_volume(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Crea
         raise bad("'volume' is a required property")
     entity: dict[str, Any] = body["volume"]
     vtype = await volume_type(env, db, ask, entity)
+    if vtype is not None:
+        vtype = kept(db, vtype)
     size = size_of(entity.get("size"))
-    await check_quota(env, db, ask, volume_service.VOLUME, size, vtype.name if vtype else None)
+    type_name = vtype.name if vtype else None
+    quota = await check_quota(env, db, ask, volume_service.VOLUME, size, type_name)
     tag = (vtype.extra_specs or {}).get(volume_types.POD_TAG) if vtype else None
-    pod = await pod_for(env, db, ask, entity, tag)
+    pod = kept(db, await pod_for(env, db, ask, entity, tag))
     entity["availability_zone"] = pod.pod_az
     if vtype is not None:
         entity["volume_type"] = await type_in_pod(env, db, ask, pod, vtype)
-    return Created(pod, await create_in(env, db, ask, volume_service.VOLUME, pod, body))
+    await idle(db)
+    resp = await create_in(env, db, ask, volume_service.VOLUME, pod, body, quota=quota)
+    return Created(pod, resp)
 
 
 async def create_group(env: Env, db: AsyncSession, ask: Ask, body: dict[str, Any]) -> Created:

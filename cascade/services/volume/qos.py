@@ -98,6 +98,13 @@ async def delete_keys(db: AsyncSession, qos: QosSpecs, body: Any) -> None:
     keys = body.get("keys") if isinstance(body, dict) else None
     if not isinstance(keys, list):
         raise TypeError_(400, "'keys' is a required property")
+    for key in keys:  # Cinder's schema: an array of strings (a key looked up below)
+        if not isinstance(key, str):
+            raise TypeError_(
+                400,
+                f"Invalid input for field/attribute keys. Value: {keys}. "
+                f"{key!r} is not of type 'string'",
+            )
     specs = dict(qos.specs)
     for key in keys:
         if key not in specs:

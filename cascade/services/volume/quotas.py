@@ -12,9 +12,10 @@ Cascade's service token (an admin in every pod, so an admin may ask for any
 project); a pod that does not answer is left out and named.
 
 A create is checked here before any pod is called (`check`), refused with
-Cinder's own 413 messages. As for servers, the check and the create are not
-one transaction: two creates racing for the last unit may both pass (the pod's
-own quota still holds).
+Cinder's own 413 messages, and checked again with its routing intent in one
+transaction of the project's (`volume_create.create_in`, `quota_core.reserving`):
+the creates in flight count as used, so creates racing for the last unit do not
+all pass.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import VolumeSection
+from cascade.db.engine import idle
 from cascade.db.models import Pod, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
@@ -111,6 +113,7 @@ async def usage(
                 counts[f"{kind}_{top_name}"] = _in_use(item)
         return counts
 
+    await idle(db)  # no database connection held while the pods are asked
     return await quota_core.summed(registry, pod_volume.SERVICE, pods, counts_of, USED)
 
 

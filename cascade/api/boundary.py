@@ -1,0 +1,97 @@
+"""Which service a path belongs to, and a refusal in that service's own error body.
+
+Refusals that happen before a handler knows its API (the input guard, the database's
+limits, a pod URL httpx will not build) are written here once, in the format the
+client of that path expects: Nova's (and Cinder's) fault under `/compute` and
+`/volume`, Neutron's under `/networking`, the API-WG body under `/v1` and elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from starlette.types import Send
+
+from cascade.api.errors import ApiError, api_wg_body
+from cascade.api.faults import Fault
+
+# Neutron's exception names per status (webob's, as neutron's API layer answers them)
+NEUTRON_TYPES = {
+    400: "HTTPBadRequest",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    414: "HTTPRequestURITooLong",
+    500: "HTTPInternalServerError",
+    503: "HTTPServiceUnavailable",
+}
+# the admin API's stable codes for the refusals written here
+ADMIN_CODES = {
+    400: "cascade.request.invalid",
+    409: "cascade.request.conflict",
+    413: "cascade.request.size",
+    414: "cascade.request.size",
+    500: "cascade.internal",
+    503: "cascade.unavailable",
+}
+
+
+def service_of(path: str) -> str:
+    """`compute`, `volume`, `network` or `admin`: whose error format `path` answers in."""
+    if path.startswith("/compute"):
+        return "compute"
+    if path.startswith("/volume"):
+        return "volume"
+    if path.startswith("/networking"):
+        return "network"
+    return "admin"
+
+
+def error_body(
+    path: str, status: int, message: str, request_id: str = "", code: str | None = None
+) -> dict[str, Any]:
+    """The body of a refusal with `status` and `message` as the service of `path` writes it
+    (`code`: the admin API's code or Neutron's exception name, when not the status's
+    usual one)."""
+    service = service_of(path)
+    if service in ("compute", "volume"):
+        return Fault(status, message).body()
+    if service == "network":
+        kind = code or NEUTRON_TYPES.get(status, "HTTPError")
+        return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+    code = code or ADMIN_CODES.get(status, "cascade.request.invalid")
+    return api_wg_body(ApiError(status, message, code), request_id)
+
+
+def encoded(body: Any) -> bytes:
+    """`body` as JSON bytes whatever strings it holds: non-ASCII (and lone surrogates a
+    client sent) escaped as `\\uXXXX`, as Nova's and Neutron's jsonutils write them, so an
+    error that quotes the caller's input can always be written."""
+    return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def message_of(status: int) -> str:
+    return HTTPStatus(status).phrase
+
+
+async def send_json(
+    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer from an ASGI middleware (before any route): `body` as JSON (`encoded`)."""
+    data = encoded(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
