@@ -13,7 +13,7 @@ from cascade.conf import KeystoneSection, PodsSection
 from cascade.db.models import Pod
 from cascade.identity import TokenValidator
 from cascade.pods.breaker import Breaker
-from cascade.pods.client import PodClient, PodUnavailable, pod_request
+from cascade.pods.client import PodClient, PodUnavailable, Unsendable, pod_request
 from cascade.pods.registry import PodRegistry, region_endpoints
 from cascade.pods.volume import SERVICE as volume_service
 from cascade.services.health import check_pod
@@ -315,3 +315,15 @@ async def test_an_unavailable_pod_says_whether_the_request_reached_it() -> None:
     with pytest.raises(PodUnavailable) as caught:  # it may have been acted on
         await client.request("POST", "http://pod/servers", json={})
     assert caught.value.sent is True
+
+
+async def test_a_probe_that_cannot_be_sent_leaves_the_breaker_usable() -> None:
+    clock = Clock()
+    client = PodClient("pod2", "compute", CONF, httpx.MockTransport(hanging("none")))
+    client.breaker = Breaker(failures=2, reset_seconds=10, clock=clock)
+    client.breaker.trip()
+    clock.now += 10  # half-open: the next request is the probe
+    with pytest.raises(Unsendable):
+        await client.request("GET", "http://c2/servers/\x00")
+    assert client.breaker.allow()  # it said nothing of the pod: another request may probe
+    await client.aclose()
