@@ -31,7 +31,7 @@ from cascade.pods import client
 from cascade.pods.compute import PodRefused, pod_message
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
-from cascade.services import routings
+from cascade.services import routed, routings
 
 LOG = logging.getLogger(__name__)
 PREFIX = "cascade-"  # copies named after the top id: the top's name may clash in a pod
@@ -201,7 +201,12 @@ async def ensure(
     if routing.bottom_id and routing.status == "active":
         return routing.bottom_id
     await idle(db)  # no database connection held while the pod makes the copy
-    bottom = await adopt_or_make(api, kind, top)
+    try:
+        bottom = await adopt_or_make(api, kind, top)
+    except client.PodUnavailable as exc:
+        if not exc.sent and not routing.bottom_id:  # nothing was asked of the pod
+            await routed.forget_intent(db, routing)
+        raise
     await activate(db, routing, bottom)
     return bottom
 

@@ -198,11 +198,14 @@ async def sending(
 ) -> httpx.Response:
     """The pod's answer to the create `intent_row` is the intent of. A pod that does not
     answer (or a request cancelled while waiting) leaves the intent, as the create may
-    have happened there (`stale.sweep` settles it); any other failure before an answer
-    removes it."""
+    have happened there (`stale.sweep` settles it); a call that never reached the pod
+    (its breaker open, no connection made) and any other failure before an answer
+    remove it."""
     try:
         return await send
-    except PodUnavailable:
+    except PodUnavailable as exc:
+        if not exc.sent:
+            await forget_intent(db, intent_row)
         raise
     except Exception:
         await forget_intent(db, intent_row)

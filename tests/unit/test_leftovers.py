@@ -125,6 +125,25 @@ async def test_refused_creates_leave_no_intent(
     assert fake.nova.servers == {} and fake.cinder.volumes == {}
 
 
+async def test_a_create_that_never_reached_its_pod_leaves_no_intent(
+    app: Starlette, client: httpx.AsyncClient, pod: Pod, fake: Pods
+) -> None:
+    body = {"server": {"name": "first", "flavorRef": "42", "networks": "none"}}
+    made = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    assert made.status_code == 202, made.text  # the flavor's copy is in the pod now
+    before = sorted((r.resource_type, r.status) for r in await _routings(app))
+    second = {"server": {**body["server"], "name": "second"}}
+    for service, path, asked in (
+        ("compute", "/compute/v2.1/servers", second),
+        ("volume", "/volume/v3/p1/volumes", {"volume": {"name": "v", "size": 1}}),
+    ):
+        app.state.registry.client(pod.name, service).breaker.trip()  # refused, never sent
+        answer = await client.post(path, json=asked, headers=MEMBER)
+        assert answer.status_code == 503, answer.text
+    assert sorted((r.resource_type, r.status) for r in await _routings(app)) == before
+    assert [s["name"] for s in fake.nova.servers.values()] == ["first"]
+
+
 # --- the sweep ----------------------------------------------------------------------------
 
 

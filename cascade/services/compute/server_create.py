@@ -390,11 +390,19 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
         raise
     headers = {"Content-Type": "application/json"}
     # a pod that does not answer leaves the intent: the create may have happened there
-    resp = await routed.sending(
-        db,
-        intent,
-        call(env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers),
-    )
+    try:
+        resp = await routed.sending(
+            db,
+            intent,
+            call(
+                env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers
+            ),
+        )
+    except PodUnavailable as exc:
+        if not exc.sent:  # nothing reached the pod: its ports and addresses go back
+            async with net_caller(env, ask) as net:
+                await server_ports.release(net, wired)
+        raise
     if resp.status_code >= 400:
         await routed.forget_intent(db, intent)
         async with net_caller(env, ask) as net:
