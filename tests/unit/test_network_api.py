@@ -651,3 +651,14 @@ async def test_a_port_naming_a_subnet_it_cannot_see_is_neutrons_404(
         answer = await client.post(f"{V2}/ports", json=body, headers=OTHER)
         assert (answer.status_code, error(answer)["type"]) == (status, kind), answer.text
     assert (await client.get(f"{V2}/ports", headers=OTHER)).json()["ports"] == []
+
+
+async def test_a_routers_tags_are_replaced_with_put_as_any_objects(
+    client: httpx.AsyncClient,
+) -> None:
+    router = await make(client, "router", {"name": "r1"})
+    tags = f"{V2}/routers/{router['id']}/tags"
+    answer = await client.put(tags, json={"tags": ["b", "a"]}, headers=MEMBER)
+    assert answer.status_code == 200 and answer.json() == {"tags": ["a", "b"]}
+    other = await client.put(tags, json={"tags": ["x"]}, headers=OTHER)
+    assert other.status_code == 403  # another project's router: the policy's refusal, as Neutron

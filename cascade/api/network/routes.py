@@ -36,13 +36,14 @@ def routes() -> list[BaseRoute]:
         Route(v2 + "/quotas/{project_id}", quotas.delete, methods=["DELETE"]),
         Route(v2 + "/quotas/{project_id}/default", quotas.defaults, methods=["GET"]),
         Route(v2 + "/quotas/{project_id}/details", quotas.details, methods=["GET"]),
+        # a router's tags before its actions (`PUT /routers/{id}/tags` is no action)
+        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "DELETE"]),
+        Route(item + "/tags/{tag}", resources.tag, methods=["GET", "PUT", "DELETE"]),
         Route(v2 + "/routers/{router_id}/{action}", resources.router_interface, methods=["PUT"]),
         Route(v2 + "/{collection}", resources.index, methods=["GET"]),
         Route(v2 + "/{collection}", resources.create, methods=["POST"]),
         Route(item, resources.show, methods=["GET"]),
         Route(item, resources.update, methods=["PUT"]),
         Route(item, resources.delete, methods=["DELETE"]),
-        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "DELETE"]),
-        Route(item + "/tags/{tag}", resources.tag, methods=["GET", "PUT", "DELETE"]),
         Route(PREFIX + "/{path:path}", unknown, methods=ALL),
     ]
