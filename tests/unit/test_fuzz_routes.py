@@ -150,6 +150,14 @@ def test_the_plan_is_reproducible_and_takes_every_route() -> None:
     assert b"tok" in tokens and b"admin-token" not in tokens
 
 
+def test_against_the_devcloud_the_admin_only_reads() -> None:
+    routes = fuzz_runner.catalogue()
+    reqs = fuzz_runner.plan(routes, {}, ["demo", "adm"], len(routes), 5, frozenset({"adm"}))
+    sent = {(r.method == "GET", v) for r in reqs for k, v in r.headers if k == b"x-auth-token"}
+    assert (True, b"adm") in sent and (False, b"demo") in sent
+    assert (False, b"adm") not in sent  # a change the admin would make goes as demo
+
+
 def test_the_summary_counts_by_class_and_lists_each_5xx() -> None:
     routes = fuzz_runner.catalogue()
     reqs = fuzz_runner.plan(routes, {}, ["tok"], 4, seed=1)
