@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import httpx
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -99,6 +100,8 @@ async def _refused(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, IntegrityError):
         LOG.info("constraint refused in %s: %s", _request_id(request), exc.orig)
         status, message = 409, "The request conflicts with an existing object."
+    elif isinstance(exc, StaleDataError):  # a concurrent request changed or removed it
+        status, message = 409, "The object was changed by another request; try again."
     elif isinstance(exc, DataError):
         LOG.info("value refused in %s: %s", _request_id(request), exc.orig)
         status, message = 400, "Invalid input: a value is out of range for its field."
@@ -183,6 +186,7 @@ def create_app(
             OutOfRange: _refused,
             IntegrityError: _refused,
             DataError: _refused,
+            StaleDataError: _refused,
             Unsendable: _refused,
             httpx.InvalidURL: _refused,
             Refused: _refused,

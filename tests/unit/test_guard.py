@@ -230,3 +230,25 @@ async def test_a_volume_list_offset_past_cinders_bound_is_400(client: httpx.Asyn
     answer = await client.get("/volume/v3/p1/volumes/detail?offset=" + "9" * 20, headers=MEMBER)
     assert answer.status_code == 400
     assert answer.json()["badRequest"]["message"].endswith("offset must be <= 2147483647")
+
+
+async def test_a_transfer_cinder_would_refuse_is_refused_before_any_pod(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"transfer": {"volume_id": "7e5afe0a-1115-4ba6-ba98-ee552735cc30", "name": {"a": []}}}
+    answer = await client.post("/volume/v3/p1/volume-transfers", json=body, headers=MEMBER)
+    assert answer.status_code == 400
+    assert "field/attribute name" in answer.json()["badRequest"]["message"]
+
+
+async def test_a_row_changed_under_a_request_is_409_in_its_apis_format() -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+    from starlette.requests import Request
+
+    from cascade.app import _refused
+
+    scope = {"type": "http", "method": "DELETE", "headers": [], "query_string": b""}
+    scope["path"] = "/networking/v2.0/security-group-rules/x/tags"
+    answer = await _refused(Request(scope), StaleDataError("0 rows matched"))
+    assert answer.status_code == 409
+    assert json.loads(bytes(answer.body))["NeutronError"]["type"] == "HTTPConflict"

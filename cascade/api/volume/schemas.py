@@ -105,6 +105,12 @@ CREATES: dict[str, Schema] = {
         },
         "volume_id",
     ),
+    # cinder/api/schemas/volume_transfer.py (create, create_v355)
+    "transfer": _create(
+        "transfer",
+        {"volume_id": _REQUIRED_ID, "name": _TEXT, "no_snapshots": _BOOLEAN},
+        "volume_id",
+    ),
 }
 
 
