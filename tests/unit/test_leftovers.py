@@ -144,6 +144,18 @@ async def test_a_create_that_never_reached_its_pod_leaves_no_intent(
     assert [s["name"] for s in fake.nova.servers.values()] == ["first"]
 
 
+async def test_deleting_a_server_its_pod_no_longer_has_lets_go_of_it_at_the_top(
+    app: Starlette, client: httpx.AsyncClient, pod: Pod, fake: Pods
+) -> None:
+    body = {"server": {"name": "lost", "flavorRef": "42", "networks": "none"}}
+    made = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    server_id = made.json()["server"]["id"]
+    fake.nova.servers.clear()  # deleted in the pod; the answer never reached the top
+    answer = await client.delete(f"/compute/v2.1/servers/{server_id}", headers=MEMBER)
+    assert answer.status_code == 404  # as Nova answers a second delete
+    assert [r.resource_type for r in await _routings(app)] == ["flavor"]  # not kept stale
+
+
 # --- the sweep ----------------------------------------------------------------------------
 
 

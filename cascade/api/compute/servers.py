@@ -198,6 +198,13 @@ async def member(request: Request) -> Response:
             headers=headers,
         )
         if resp.status_code == 404 and not rest:
+            if request.method == "DELETE":
+                # its owner deletes what the pod no longer has (a delete whose answer was
+                # lost, say): the top lets go of it too, its ports and then its routing
+                async with _net_caller(request, ctx, version) as net:
+                    await server_ports.detach(net, server_id)
+                cache = request.app.state.registry.cache(RouteCache)
+                await routed.mark(db, where.routing, "deleting", cache)
             raise await forward.gone(request, db, where)
         if wired.used:
             async with _net_caller(request, ctx, version) as net:
