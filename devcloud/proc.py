@@ -241,8 +241,14 @@ class Supervisor:
         """
         record = self.running(proc.name)
         if record is not None:
-            if await self.answers(record):
-                return False
+            # a busy server (every worker at work: a burst of creates) answers late, not
+            # never: asked three times before it is taken for broken
+            for attempt in range(3):
+                if await self.answers(record):
+                    return False
+                if not self.alive(record) or attempt == 2:
+                    break
+                await asyncio.sleep(2.0)
             await self.stop(proc.name)
         record = self.spawn(proc)
         await self.wait_ready(proc, record)
