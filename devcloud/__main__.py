@@ -14,6 +14,7 @@ from devcloud import state as state_file
 from devcloud.errors import DevcloudError
 from devcloud.layout import Layout
 from devcloud.tempest import SERVICES as TEMPEST_SERVICES
+from devcloud.tempest import WHOLE_SUITES
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = Path(os.environ.get("DEVCLOUD_DIR", CHECKOUT / ".devcloud"))
@@ -82,16 +83,33 @@ def parser() -> argparse.ArgumentParser:
         help="with --cloud cascade: compare with the last direct run instead of running it",
     )
     tempest.add_argument(
+        "--top-only",
+        action="store_true",
+        help="with --cloud cascade: run only the half through the top, no comparison",
+    )
+    tempest.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="with --cloud cascade: run nothing, compare the last direct and top runs",
+    )
+    tempest.add_argument(
         "--direct-only",
         action="store_true",
         help="with --cloud cascade: run only the direct half (against --pod), no comparison",
     )
     tempest.add_argument(
         "--service",
-        choices=tuple(TEMPEST_SERVICES),
-        default="compute",
+        choices=(*TEMPEST_SERVICES, *(s for s in WHOLE_SUITES if s not in TEMPEST_SERVICES)),
+        default=None,
         help="with --cloud cascade: which selection to compare (default compute; network: "
-        "the Networking API, compared in tempest/compare-network.json)",
+        "the Networking API, compared in tempest/compare-network.json); with --whole, one "
+        "suite (default: all four, one after the other)",
+    )
+    tempest.add_argument(
+        "--whole",
+        action="store_true",
+        help="with --cloud cascade: the whole API suite (tempest.api.compute, volume, network, "
+        "image) instead of the selection, compared in tempest/compare-<suite>-whole.json",
     )
     tempest.add_argument("--concurrency", type=int, default=2)
     bench = sub.add_parser(
@@ -210,23 +228,42 @@ async def _tempest(layout: Layout, args: argparse.Namespace) -> int:
         summary = await tempest.run_baseline(layout, pod, args.concurrency)
         print(_counts(layout, summary))
         return 1 if summary.failed else 0
-    if args.direct_only:
-        target = tempest.direct_target(pod, args.service)
-        summary = await tempest.run_target(layout, target, args.concurrency)
-        print(_counts(layout, summary))
-        return 1 if summary.failed else 0
-    report = await tempest.run_compare(
-        layout, pod, args.concurrency, not args.reuse_direct, args.service
-    )
-    for side in ("direct", "top"):
-        print(_counts(layout, tempest.Summary(**report[side])))
-    diffs = report["differences"]
-    where = layout.root / "tempest" / tempest.SERVICES[args.service].compare_file
-    print(f"{len(diffs)} tests differ ({where})" + (":" if diffs else ""))
-    for row in diffs:
-        print(f"  {row['direct']:>7} -> {row['top']:<7} {row['test']}\n      {row['reason']}")
-    # the top is as good as the pod when no test that passes directly fails through it
-    return 1 if any(r["direct"] == "ok" for r in diffs) else 0
+    if args.whole:
+        names = [args.service] if args.service else list(WHOLE_SUITES)
+    else:
+        names = [args.service or "compute"]
+        if names[0] not in TEMPEST_SERVICES:
+            raise DevcloudError("tempest", f"--service {names[0]} needs --whole")
+    worse = False
+    for name in names:
+        if args.direct_only or args.top_only:
+            if args.direct_only:
+                target = tempest.direct_target(pod, name, args.whole)
+            else:
+                target = tempest.top_target(name, args.whole)
+            summary = await tempest.run_target(layout, target, args.concurrency)
+            print(_counts(layout, summary))
+            worse |= bool(summary.failed)
+            continue
+        report = await tempest.run_compare(
+            layout,
+            pod,
+            args.concurrency,
+            not (args.reuse_direct or args.compare_only),
+            name,
+            args.whole,
+            top=not args.compare_only,
+        )
+        for side in ("direct", "top"):
+            print(_counts(layout, tempest.Summary(**report[side])))
+        diffs = report["differences"]
+        where = layout.root / "tempest" / tempest.service(name, args.whole).compare_file
+        print(f"{len(diffs)} tests differ ({where})" + (":" if diffs else ""))
+        for row in diffs:
+            print(f"  {row['direct']:>7} -> {row['top']:<7} {row['test']}\n      {row['reason']}")
+        # the top is as good as the pod when no test that passes directly fails through it
+        worse |= any(r["direct"] == "ok" for r in diffs)
+    return 1 if worse else 0
 
 
 def _counts(layout: Layout, s: tempest.Summary) -> str:

@@ -105,6 +105,9 @@ VOLUME = (
     r")\b"
 )
 COMPARE_FILE = "compare.json"
+# The four API suites compared whole (`--whole`): every test of `tempest.api.<suite>`, with
+# only the machine's exclusions (EXCLUDED); compute's servers get networks and volumes.
+WHOLE_SUITES = ("compute", "volume", "network", "image")
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class Service:
     compare_file: str
     network: bool
     volume: bool = False
+    whole: bool = False
 
 
 SERVICES: Mapping[str, Service] = {
@@ -152,25 +156,47 @@ SERVICES: Mapping[str, Service] = {
     "network": Service(NETWORK, "compare-network.json", network=True),
     "volume": Service(VOLUME, "compare-volume.json", network=False, volume=True),
 }
+# `--whole`: the suite `tempest.api.<name>` whole, with every service described (as the
+# baseline is), compared in `compare-<name>-whole.json`.
+WHOLE: Mapping[str, Service] = {
+    name: Service(rf"^tempest\.api\.{name}\.", f"compare-{name}-whole.json", True, True, whole=True)
+    for name in WHOLE_SUITES
+}
+
+
+def service(name: str, whole: bool = False) -> Service:
+    """What `--service NAME` (with `--whole`: the whole suite) compares."""
+    return (WHOLE if whole else SERVICES)[name]
 
 
 def baseline(pod: Pod) -> Target:
     return Target(name=pod.name, region=pod.region, selection=BASELINE, full=True)
 
 
-def direct_target(pod: Pod, service: str = "compute") -> Target:
-    """The service's selection directly against `pod` (workspace `pod1-compute`, ...)."""
-    s = SERVICES[service]
+def direct_target(pod: Pod, name: str = "compute", whole: bool = False) -> Target:
+    """The service's selection directly against `pod` (workspace `pod1-compute`, ...;
+    `pod1-compute-whole` for the whole suite)."""
+    s = service(name, whole)
+    suffix = "-whole" if whole else ""
     return Target(
-        f"{pod.name}-{service}", pod.region, s.selection, False, network=s.network, volume=s.volume
+        f"{pod.name}-{name}{suffix}",
+        pod.region,
+        s.selection,
+        whole,
+        network=s.network,
+        volume=s.volume,
     )
 
 
-def top_target(service: str = "compute") -> Target:
-    """The service's selection through the top (workspace `cascade`, `cascade-network`)."""
-    s = SERVICES[service]
-    name = TOP_REGION if service == "compute" else f"{TOP_REGION}-{service}"
-    return Target(name, TOP_REGION, s.selection, False, network=s.network, volume=s.volume)
+def top_target(name: str = "compute", whole: bool = False) -> Target:
+    """The service's selection through the top (workspace `cascade`, `cascade-network`;
+    `cascade-compute-whole` for the whole suite)."""
+    s = service(name, whole)
+    if whole:
+        ws = f"{TOP_REGION}-{name}-whole"
+    else:
+        ws = TOP_REGION if name == "compute" else f"{TOP_REGION}-{name}"
+    return Target(ws, TOP_REGION, s.selection, whole, network=s.network, volume=s.volume)
 
 
 def compute_direct(pod: Pod) -> Target:
@@ -544,15 +570,23 @@ def load_run(layout: Layout, target: Target) -> tuple[Summary, dict[str, Result]
 
 
 async def run_compare(
-    layout: Layout, pod: Pod, concurrency: int = 2, direct: bool = True, service: str = "compute"
+    layout: Layout,
+    pod: Pod,
+    concurrency: int = 2,
+    direct: bool = True,
+    name: str = "compute",
+    whole: bool = False,
+    top: bool = True,
 ) -> dict[str, Any]:
     """The service's selection directly against `pod` (unless `direct` is False: the last
-    direct run is reused) and through the top; the comparison, also in the service's
-    compare file (`compare.json` for compute)."""
-    direct_t, top_t = direct_target(pod, service), top_target(service)
+    direct run is reused) and through the top (unless `top` is False: the last run through
+    the top is reused); the comparison, also in the service's compare file (`compare.json`
+    for compute)."""
+    direct_t, top_t = direct_target(pod, name, whole), top_target(name, whole)
     if direct:
         await run_target(layout, direct_t, concurrency)
-    await run_target(layout, top_t, concurrency)
+    if top:
+        await run_target(layout, top_t, concurrency)
     direct_summary, direct_results = load_run(layout, direct_t)
     top_summary, top_results = load_run(layout, top_t)
     report = {
@@ -563,7 +597,7 @@ async def run_compare(
         "top": asdict(top_summary),
         "differences": compare(direct_results, top_results),
     }
-    path = layout.root / "tempest" / SERVICES[service].compare_file
+    path = layout.root / "tempest" / service(name, whole).compare_file
     path.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
@@ -575,7 +609,7 @@ async def _run_in(ws: Path, argv: list[str], layout: Layout, log: Path) -> str:
         service="tempest",
         log=log,
         env={"HOME": str(layout.root / "home")},
-        timeout=3600,
+        timeout=4 * 3600,  # a whole compute suite at concurrency 2 takes over an hour
         heavy=False,
         cwd=ws,
         stream=True,

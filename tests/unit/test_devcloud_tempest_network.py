@@ -18,11 +18,13 @@ from devcloud.tempest import (
     EXCLUDED,
     NETWORK,
     SERVICES,
+    WHOLE_SUITES,
     _conf,
     _neutron_list,
     compute_direct,
     compute_top,
     direct_target,
+    service,
     top_target,
     workspace,
 )
@@ -138,3 +140,21 @@ def test_neutron_list_errors_are_empty_at_the_top_only() -> None:
     assert _list(rest, "cascade", "networks?name=public", False) == []
     with pytest.raises(DevcloudError):
         _list(rest, "cascade", "extensions", True)
+
+
+def test_whole_suites_are_each_api_suite_with_every_service(tmp_path: Path) -> None:
+    layout = Layout(root=tmp_path)
+    pod = layout.pod(1)
+    for name in WHOLE_SUITES:
+        direct, top = direct_target(pod, name, whole=True), top_target(name, whole=True)
+        assert (direct.name, top.name) == (f"pod1-{name}-whole", f"cascade-{name}-whole")
+        assert direct.selection == top.selection
+        suite = re.compile(direct.selection)
+        assert suite.match(f"tempest.api.{name}.admin.test_x.T.test_y")
+        others = [o for o in WHOLE_SUITES if o != name]
+        assert not any(suite.match(f"tempest.api.{o}.test_x.T.test_y") for o in others)
+        # Neutron and Cinder described, as for the baseline: servers get networks
+        assert direct.full and direct.networking and direct.block_storage
+        assert service(name, whole=True).compare_file == f"compare-{name}-whole.json"
+    # the selections are untouched by the whole mode
+    assert direct_target(pod, "network") == direct_target(pod, "network", whole=False)
