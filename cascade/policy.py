@@ -65,6 +65,7 @@ DEFAULTS: dict[str, str] = {
     "cascade:keypairs:other_users": "rule:admin_required",
     # the admin host APIs (Nova's rule names); the pods are then asked with the service token
     # events for servers (Nova's default: a service user or an admin)
+    "os_compute_api:extensions": "@",
     "os_compute_api:os-server-external-events:create": "role:admin or role:service",
     "os_compute_api:os-hypervisors:list": "rule:admin_required",
     "os_compute_api:os-hypervisors:list-detail": "rule:admin_required",

@@ -15,6 +15,11 @@ from cascade.identity import KeystoneUnavailable, TokenValidator
 _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+def is_request_id(value: str) -> bool:
+    """Whether `value` is an OpenStack request id (`req-<uuid>`)."""
+    return _REQUEST_ID.match(value) is not None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key.lower() == name:
@@ -23,6 +28,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 ECHO = "microversion_echo"  # scope state: the headers that echo the negotiated version
+OPENSTACK_ID = b"x-openstack-request-id"
+# APIs (by path prefix) whose service repeats the request id under a header of its own:
+# Nova's compute_req_id middleware sets `x-compute-request-id` on everything under
+# /v2 and /v2.1 (version documents, errors and 401s included)
+SERVICE_IDS = (("/compute/v2", b"x-compute-request-id"),)
 
 
 class RequestIdMiddleware:
@@ -32,6 +42,10 @@ class RequestIdMiddleware:
     A valid `X-OpenStack-Request-ID` from the client is kept as the global
     request id, which is what the pods will receive, so one request can be
     followed through every pod's logs.
+
+    An answer that already names its request id (a pod's answer relayed as it
+    is, whose id the pod recorded, e.g. in a server's instance actions) keeps
+    it; the API's own header (`SERVICE_IDS`) then repeats that id.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -46,11 +60,17 @@ class RequestIdMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["global_request_id"] = inbound if inbound and _REQUEST_ID.match(inbound) else None
+        path = str(scope.get("path", ""))
+        service_ids = [name for prefix, name in SERVICE_IDS if path.startswith(prefix)]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"x-openstack-request-id", request_id.encode()))
+                given = dict((key.lower(), value) for key, value in headers)
+                shown = given.get(OPENSTACK_ID, request_id.encode())
+                for name in (OPENSTACK_ID, *service_ids):
+                    if name not in given:
+                        headers.append((name, shown))
                 # the negotiated microversion, echoed on every answer after it (replies
                 # and errors alike, as Nova and Cinder do), unless the answer set it
                 present = {key.lower() for key, _ in headers}

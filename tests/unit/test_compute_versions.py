@@ -43,7 +43,7 @@ async def test_without_pods_the_range_is_what_cascade_implements(
 ) -> None:
     resp = await client.get("/compute/")
     assert resp.status_code == 200
-    (doc,) = resp.json()["versions"]
+    _, doc = resp.json()["versions"]
     assert (doc["id"], doc["min_version"], doc["version"]) == ("v2.1", "2.1", "2.104")
     assert doc["links"][0]["href"] == "http://cascade.test/compute/v2.1/"
 
@@ -120,3 +120,74 @@ def test_versions_compare_as_numbers() -> None:
     for bad in ("2", "2.x", "02.1", "2.1.1", ""):
         with pytest.raises(ValueError):
             Version.parse(bad)
+
+
+async def test_the_version_list_shows_v20_first_and_each_self_link_is_its_document(
+    client: httpx.AsyncClient,
+) -> None:
+    """As Nova: v2.0 (deprecated) then v2.1, and each version's `self` link answers its
+    document with the same `self` link (tempest's test_get_version_details)."""
+    versions = (await client.get("/compute/")).json()["versions"]
+    assert [(v["id"], v["status"]) for v in versions] == [
+        ("v2.0", "DEPRECATED"),
+        ("v2.1", "CURRENT"),
+    ]
+    assert (versions[0]["version"], versions[0]["min_version"]) == ("", "")
+    for version in versions:
+        (link,) = [x for x in version["links"] if x["rel"] == "self"]
+        resp = await client.get(link["href"].removeprefix("http://cascade.test"))
+        assert resp.status_code == 200, resp.text
+        doc = resp.json()["version"]
+        assert doc["id"] == version["id"]
+        assert [x for x in doc["links"] if x["rel"] == "self"] == [link]
+    v20 = (await client.get("/compute/v2/")).json()["version"]
+    assert v20["media-types"][0]["type"] == "application/vnd.openstack.compute+json;version=2"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/compute/v2.1/", {}, 200),
+        ("/compute/v2.1/flavors", {}, 401),
+        ("/compute/v2.1/extensions", ADMIN, 200),
+        ("/compute/v2.1/extensions/nothing", ADMIN, 404),
+        ("/compute/v2.1/os-no-such-thing", ADMIN, 501),
+    ],
+)
+async def test_every_compute_answer_carries_its_request_id_twice(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int
+) -> None:
+    """Nova's compute_req_id middleware: `x-compute-request-id` and
+    `x-openstack-request-id`, one `req-<uuid>`, on answers and errors alike."""
+    resp = await client.get(path, headers=headers)
+    assert resp.status_code == status, resp.text
+    ids = resp.headers.get_list("x-compute-request-id")
+    assert len(ids) == 1 and ids == resp.headers.get_list("x-openstack-request-id")
+    assert ids[0].startswith("req-") and len(ids[0]) == 40
+
+
+async def test_other_apis_do_not_carry_the_compute_request_id(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/volume/v3/types", headers=ADMIN)
+    assert "x-openstack-request-id" in resp.headers
+    assert "x-compute-request-id" not in resp.headers
+
+
+async def test_extensions_are_novas(client: httpx.AsyncClient) -> None:
+    """Nova's fixed extension list (tempest: `Hosts` is listed, `os-consoles` shown)."""
+    resp = await client.get("/compute/v2.1/extensions", headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    found = resp.json()["extensions"]
+    assert len(found) == 99 and "Hosts" in [x["name"] for x in found]
+    assert all(
+        set(x) == {"alias", "description", "links", "name", "namespace", "updated"}
+        for x in found
+    )
+    member = {"X-Auth-Token": "member-token"}
+    shown = await client.get("/compute/v2.1/extensions/os-consoles", headers=member)
+    assert shown.status_code == 200
+    assert shown.json()["extension"] == next(x for x in found if x["alias"] == "os-consoles")
+    missing = await client.get("/compute/v2.1/extensions/os-nothing", headers=member)
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "itemNotFound": {"code": 404, "message": "The resource could not be found."}
+    }

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from cascade.api.compute import server_views
 from cascade.api.compute.errors import ComputeError
+from cascade.api.middleware import is_request_id
 from cascade.api.request import context, policy_of
 from cascade.context import Context
 from cascade.db.models import Pod
@@ -36,6 +37,7 @@ from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 POD_HEADER = "X-Cascade-Pod"
+OPENSTACK_REQUEST_ID = "x-openstack-request-id"
 # a pod client's service as a message names it (a server create may call Cinder too)
 SERVICE_NAMES = {"volume": "block storage"}
 T = TypeVar("T")
@@ -222,10 +224,19 @@ async def _with_db(
 async def relay(
     request: Request, db: AsyncSession | None, pod: Pod, resp: httpx.Response
 ) -> Response:
-    """The pod's answer to the client: errors named, bodies and Location at the top."""
+    """The pod's answer to the client: errors named, bodies and Location at the top.
+
+    A success carries the pod's request id (`x-openstack-request-id`, which the
+    request id middleware repeats as `x-compute-request-id`): it is the id the pod
+    recorded, e.g. as the `request_id` of the server's instance action, which
+    clients look up by the id their request was answered with. The pod's logs
+    name the top's id with it (the global request id the pod was sent)."""
     if resp.status_code >= 400:
         raise pod_error(resp, pod)
     headers = {POD_HEADER: pod.name}
+    pod_request_id = resp.headers.get("x-compute-request-id", "")
+    if is_request_id(pod_request_id):
+        headers[OPENSTACK_REQUEST_ID] = pod_request_id
     root = await pod_root(request, pod)
     location = resp.headers.get("location")
     if location:

@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from cascade.api.compute import (
     aggregates,
     availability_zones,
+    extensions,
     external_events,
     flavor_access,
     flavors,
@@ -25,11 +26,14 @@ from cascade.api.compute import (
 from cascade.api.routing import Declarations, declared, every_method
 
 PREFIX = "/compute"
+V20 = f"{PREFIX}/v2"
 V21 = f"{PREFIX}/v2.1"
 # version documents: answered without a token, as Nova does
-PUBLIC = (PREFIX, f"{PREFIX}/", V21, f"{V21}/")
+PUBLIC = (PREFIX, f"{PREFIX}/", V20, f"{V20}/", V21, f"{V21}/")
 
 ROUTES: Declarations = {
+    "/extensions": {"GET": extensions.index},
+    "/extensions/{alias}": {"GET": extensions.show},
     "/os-availability-zone": {"GET": availability_zones.index},
     "/os-availability-zone/detail": {"GET": availability_zones.detail},
     "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
@@ -99,6 +103,7 @@ ROUTES: Declarations = {
 def routes() -> list[BaseRoute]:
     return [
         *declared(PREFIX, {"": {"GET": versions.root}, "/": {"GET": versions.root}}),
+        *declared(V20, {"": {"GET": versions.v20}, "/": {"GET": versions.v20}}),
         *declared(V21, {"": {"GET": versions.v21}, "/": {"GET": versions.v21}}),
         *declared(V21, ROUTES),
     ]

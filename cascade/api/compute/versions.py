@@ -1,6 +1,10 @@
 """Compute API version documents (no token needed), and what is not served yet.
 
-- GET /compute/ lists the API versions (only v2.1: Cascade serves no legacy v2);
+- GET /compute/ lists the API versions as Nova does: v2.0 (DEPRECATED, the
+  legacy API, which Cascade does not serve beyond its version document) first,
+  then v2.1;
+- GET /compute/v2/ shows v2.0's document (Nova's, so that a client following
+  the list's `self` links finds each);
 - GET /compute/v2.1/ shows v2.1 with the microversion range Cascade
   advertises: what it implements and every enabled pod supports;
 - any other /compute/v2.1/... path is negotiated (400/406 as Nova) and
@@ -22,6 +26,8 @@ from cascade.services.versions import compute_range
 from cascade.versions import Version
 
 UPDATED = "2013-07-23T11:33:21Z"  # Nova's date for v2.1, which clients do not parse
+V20_UPDATED = "2025-07-04T12:00:00Z"  # Nova's date for the deprecated v2.0
+DESCRIBED_BY = {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}
 
 
 COMPUTE = Microversions("compute", compute_range, requested, negotiate, echo_headers)
@@ -38,6 +44,18 @@ async def negotiated(request: Request) -> Version:
     return await microversions.negotiated(request, COMPUTE)
 
 
+def _v20(request: Request) -> dict[str, Any]:
+    href = str(request.base_url).rstrip("/") + "/compute/v2/"
+    return {
+        "id": "v2.0",
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": V20_UPDATED,
+        "links": [{"rel": "self", "href": href}],
+    }
+
+
 def _v21(request: Request, low: Version, high: Version) -> dict[str, Any]:
     href = str(request.base_url).rstrip("/") + "/compute/v2.1/"
     return {
@@ -50,21 +68,34 @@ def _v21(request: Request, low: Version, high: Version) -> dict[str, Any]:
     }
 
 
+def _detailed(doc: dict[str, Any], media_version: str) -> dict[str, Any]:
+    """A version's own document: its list entry with Nova's `describedby` link and media
+    type."""
+    doc["links"].append(dict(DESCRIBED_BY))
+    doc["media-types"] = [
+        {
+            "base": "application/json",
+            "type": f"application/vnd.openstack.compute+json;version={media_version}",
+        }
+    ]
+    return {"version": doc}
+
+
 async def root(request: Request) -> Response:
+    """GET /compute/: v2.0 then v2.1, in Nova's order (clients and tempest look at the
+    first)."""
     low, high = await advertised(request)
-    return JSONResponse({"versions": [_v21(request, low, high)]})
+    return JSONResponse({"versions": [_v20(request), _v21(request, low, high)]})
+
+
+async def v20(request: Request) -> Response:
+    """GET /compute/v2/: the deprecated v2.0's document, as Nova shows it."""
+    return JSONResponse(_detailed(_v20(request), "2"))
 
 
 async def v21(request: Request) -> Response:
     low, high = await advertised(request)
-    doc = _v21(request, low, high)
-    doc["links"].append(
-        {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}
-    )
-    doc["media-types"] = [
-        {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
-    ]
-    return JSONResponse({"version": doc})
+    return JSONResponse(_detailed(_v21(request, low, high), "2.1"))
 
 
 async def not_served_yet(request: Request) -> Response:
