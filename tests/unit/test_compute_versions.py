@@ -179,8 +179,7 @@ async def test_extensions_are_novas(client: httpx.AsyncClient) -> None:
     found = resp.json()["extensions"]
     assert len(found) == 99 and "Hosts" in [x["name"] for x in found]
     assert all(
-        set(x) == {"alias", "description", "links", "name", "namespace", "updated"}
-        for x in found
+        set(x) == {"alias", "description", "links", "name", "namespace", "updated"} for x in found
     )
     member = {"X-Auth-Token": "member-token"}
     shown = await client.get("/compute/v2.1/extensions/os-consoles", headers=member)

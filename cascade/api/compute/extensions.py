@@ -40,7 +40,12 @@ EXTENSIONS = (
     (
         "os-admin-actions",
         "AdminActions",
-        "Enable admin-only server actions\n\n    Actions include: resetNetwork, injectNetworkInfo, os-resetState\n    ",
+        (
+            "Enable admin-only server actions\n"
+            "\n"
+            "    Actions include: resetNetwork, injectNetworkInfo, os-resetState\n"
+            "    "
+        ),
     ),
     ("os-admin-password", "AdminPassword", "Admin password management support."),
     ("os-agents", "Agents", "Agents support."),
@@ -50,7 +55,11 @@ EXTENSIONS = (
     (
         "os-availability-zone",
         "AvailabilityZone",
-        "1. Add availability_zone to the Create Server API.\n       2. Add availability zones describing.\n    ",
+        (
+            "1. Add availability_zone to the Create Server API.\n"
+            "       2. Add availability zones describing.\n"
+            "    "
+        ),
     ),
     (
         "os-baremetal-ext-status",
@@ -68,13 +77,27 @@ EXTENSIONS = (
     (
         "os-cells",
         "Cells",
-        "Enables cells-related functionality such as adding neighbor cells,\n    listing neighbor cells, and getting the capabilities of the local cell.\n    ",
+        (
+            "Enables cells-related functionality such as adding neighbor cells,\n"
+            "    listing neighbor cells, and getting the capabilities of the local cell.\n"
+            "    "
+        ),
     ),
     ("os-certificates", "Certificates", "Certificates support."),
     (
         "os-cloudpipe",
         "Cloudpipe",
-        "Adds actions to create cloudpipe instances.\n\n    When running with the Vlan network mode, you need a mechanism to route\n    from the public Internet to your vlans.  This mechanism is known as a\n    cloudpipe.\n\n    At the time of creating this class, only OpenVPN is supported.  Support for\n    a SSH Bastion host is forthcoming.\n    ",
+        (
+            "Adds actions to create cloudpipe instances.\n"
+            "\n"
+            "    When running with the Vlan network mode, you need a mechanism to route\n"
+            "    from the public Internet to your vlans.  This mechanism is known as a\n"
+            "    cloudpipe.\n"
+            "\n"
+            "    At the time of creating this class, only OpenVPN is supported.  Support for\n"
+            "    a SSH Bastion host is forthcoming.\n"
+            "    "
+        ),
     ),
     (
         "os-cloudpipe-update",
@@ -92,7 +115,7 @@ EXTENSIONS = (
     (
         "os-extended-evacuate-find-host",
         "ExtendedEvacuateFindHost",
-        "Enables server evacuation without target host. Scheduler will select one to target.",
+        ("Enables server evacuation without target host. Scheduler will select one to target."),
     ),
     (
         "os-extended-floating-ips",
@@ -104,7 +127,7 @@ EXTENSIONS = (
     (
         "os-extended-quotas",
         "ExtendedQuotas",
-        "Adds ability for admins to delete quota and optionally force the update Quota command.",
+        ("Adds ability for admins to delete quota and optionally force the update Quota command."),
     ),
     (
         "os-extended-rescue-with-image",
