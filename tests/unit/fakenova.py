@@ -49,12 +49,18 @@ class FakeNova:
     absolute: dict[str, dict[str, int]] = field(default_factory=dict)
     # (project, user) -> what the user uses in the project (`in_use` of os-quota-sets detail)
     user_usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    # deleted servers (Nova keeps their rows: read_deleted shows their instance actions)
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # server id -> its instance actions, oldest first
+    actions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def root(self) -> str:
         return f"http://{self.host}:8774/"
 
-    def add_server(self, name: str, project: str = "p1", **extra: Any) -> dict[str, Any]:
+    def add_server(
+        self, name: str, project: str = "p1", request_id: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         server_id = str(uuid.uuid4())
         self.servers[server_id] = {
             "id": server_id,
@@ -71,7 +77,26 @@ class FakeNova:
             ],
             **extra,
         }
+        self.act(server_id, "create", request_id)
         return self.servers[server_id]
+
+    def act(self, server_id: str, action: str, request_id: str | None = None) -> str:
+        """Record an instance action of the server under a request id of this Nova's own
+        (as Nova records `context.request_id`, not the global id it was sent); that id."""
+        request_id = request_id or f"req-{uuid.uuid4()}"
+        server = self.servers[server_id]
+        self.actions.setdefault(server_id, []).append(
+            {
+                "action": action,
+                "instance_uuid": server_id,
+                "request_id": request_id,
+                "user_id": server["user_id"],
+                "project_id": server["tenant_id"],
+                "start_time": _stamp(),
+                "message": None,
+            }
+        )
+        return request_id
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -138,12 +163,35 @@ class FakeNova:
         }
         return httpx.Response(200, json={"quota_set": {"id": target, **quota_set}})
 
-    def _visible(self, request: httpx.Request, project: str) -> list[dict[str, Any]]:
+    def _visible(
+        self, request: httpx.Request, project: str, deleted: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The servers the caller sees (and deleted server `deleted`, if it asks for it)."""
         every = request.url.params.get("all_tenants") is not None
+        found = list(self.servers.values())
+        if deleted in self.deleted:
+            found.append(self.deleted[deleted])
         if request.headers.get("x-auth-token") == "service-token":
-            return list(self.servers.values())  # Cascade's service user: an admin, by id
+            return found  # Cascade's service user: an admin, by id
         admin = request.headers.get("x-auth-token") == "admin-token"
-        return [s for s in self.servers.values() if (admin and every) or s["tenant_id"] == project]
+        gone = self.deleted.get(deleted or "")
+        return [s for s in found if (admin and (every or s is gone)) or s["tenant_id"] == project]
+
+    def _deleted_for_actions(self, request: httpx.Request, server_id: str) -> dict[str, Any] | None:
+        """A deleted server, for its instance actions from 2.21 (Nova's read_deleted)."""
+        raw = request.headers.get("openstack-api-version", "compute 2.1").split()[-1]
+        version = tuple(int(n) for n in raw.split("."))
+        return self.deleted.get(server_id) if version >= (2, 21) else None
+
+    @staticmethod
+    def _instance_actions(actions: list[dict[str, Any]], rest: list[str]) -> httpx.Response:
+        if not rest:
+            return httpx.Response(200, json={"instanceActions": actions[::-1]})
+        found = next((a for a in actions if a["request_id"] == rest[0]), None)
+        if found is None:
+            message = f"Action {rest[0]} could not be found."
+            return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
+        return httpx.Response(200, json={"instanceAction": {**found, "events": []}})
 
     def _servers(self, request: httpx.Request, rest: list[str], project: str) -> httpx.Response:
         if not rest or rest == ["detail"]:
@@ -151,19 +199,25 @@ class FakeNova:
                 return self._create(request, project)
             return self._list(request, project)
         server = self.servers.get(rest[0])
-        if server is None or server not in self._visible(request, project):
+        if rest[1:2] == ["os-instance-actions"] and server is None:
+            server = self._deleted_for_actions(request, rest[0])
+        if server is None or server not in self._visible(request, project, rest[0]):
             message = f"Instance {rest[0]} could not be found."
             return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
         if request.method == "DELETE" and len(rest) == 1:
-            del self.servers[rest[0]]
-            return httpx.Response(204)
+            request_id = self.act(rest[0], "delete")
+            self.deleted[rest[0]] = self.servers.pop(rest[0])
+            return httpx.Response(204, headers={"x-compute-request-id": request_id})
         if rest[1:] == ["action"]:
             body = json.loads(request.content)
             if "badAction" in body:
                 message = "Invalid input for field/attribute badAction."
                 return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
             server.setdefault("actions", []).append(body)
-            return httpx.Response(202)
+            request_id = self.act(rest[0], next(iter(body)))
+            return httpx.Response(202, headers={"x-compute-request-id": request_id})
+        if rest[1:2] == ["os-instance-actions"]:
+            return self._instance_actions(self.actions.get(rest[0], []), rest[2:])
         if rest[1:] == ["metadata"]:
             return httpx.Response(200, json={"metadata": server.get("metadata", {})})
         return httpx.Response(200, json={"server": server})
@@ -175,8 +229,11 @@ class FakeNova:
             return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
         count = int(body.get("min_count", 1))
         reservation = f"r-{uuid.uuid4().hex[:8]}"
+        request_id = f"req-{uuid.uuid4()}"  # one request: its servers' create actions share it
         made = [
-            self.add_server(body["name"], project, request_body=body, reservation_id=reservation)
+            self.add_server(
+                body["name"], project, request_id, request_body=body, reservation_id=reservation
+            )
             for _ in range(count)
         ]
         if body.get("return_reservation_id"):
@@ -184,7 +241,8 @@ class FakeNova:
         first = made[0]
         location = first["links"][0]["href"]
         answer = {"server": {"id": first["id"], "links": first["links"], "adminPass": "pw"}}
-        return httpx.Response(202, json=answer, headers={"Location": location})
+        headers = {"Location": location, "x-compute-request-id": request_id}
+        return httpx.Response(202, json=answer, headers=headers)
 
     def _list(self, request: httpx.Request, project: str) -> httpx.Response:
         params = request.url.params

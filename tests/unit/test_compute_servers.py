@@ -515,3 +515,71 @@ async def test_an_interface_attach_naming_an_unseen_port_or_network_is_novas_404
     created = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
     assert created.status_code == 400
     assert created.json()["badRequest"]["message"] == f"Port id {port_id} could not be found."
+
+
+async def test_a_create_is_answered_with_the_request_id_its_instance_action_records(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """Nova records a server's actions under its own request id: through the top a relayed
+    answer carries the pod's id in both request id headers, so the id a client was answered
+    with finds the action (tempest's test_get_instance_action)."""
+    body = {"server": {"name": "vm", "flavorRef": "42", "availability_zone": "az2"}}
+    resp = await client.post("/compute/v2.1/servers", json=body, headers=MEMBER)
+    assert resp.status_code == 202, resp.text
+    server_id = resp.json()["server"]["id"]
+    request_id = resp.headers["x-compute-request-id"]
+    assert resp.headers.get_list("x-openstack-request-id") == [request_id]
+    assert [a["request_id"] for a in pods.pods["n2"].actions[server_id]] == [request_id]
+    url = f"/compute/v2.1/servers/{server_id}/os-instance-actions"
+    shown = await client.get(f"{url}/{request_id}", headers=MEMBER)
+    assert shown.status_code == 200, shown.text
+    assert (
+        shown.json()["instanceAction"]["action"],
+        shown.json()["instanceAction"]["instance_uuid"],
+    ) == (
+        "create",
+        server_id,
+    )
+    rebooted = await client.post(
+        f"/compute/v2.1/servers/{server_id}/action",
+        json={"reboot": {"type": "HARD"}},
+        headers=MEMBER,
+    )
+    assert rebooted.status_code == 202
+    listed = (await client.get(url, headers=MEMBER)).json()["instanceActions"]
+    assert sorted((a["action"], a["request_id"]) for a in listed) == sorted(
+        [("create", request_id), ("reboot", rebooted.headers["x-compute-request-id"])]
+    )
+
+
+async def test_a_deleted_servers_instance_actions_are_shown_but_the_server_stays_gone(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """Nova shows a deleted server's actions from 2.21 (read_deleted) to its owner and
+    admins; the top asks the pods for them once its routing is gone, and writes none."""
+    server_id = pods.pods["n2"].add_server("short-lived")["id"]
+    url = f"/compute/v2.1/servers/{server_id}"
+    assert (await client.get(url, headers=MEMBER)).status_code == 200  # routed
+    assert (await client.delete(url, headers=MEMBER)).status_code == 204
+    assert (await client.get(url, headers=MEMBER)).status_code == 404  # routing gone
+    assert await routings(app) == []
+    v221 = {"OpenStack-API-Version": "compute 2.21"}
+    for token in (MEMBER, ADMIN):
+        resp = await client.get(f"{url}/os-instance-actions", headers={**token, **v221})
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["x-cascade-pod"] == "pod2"
+        actions = resp.json()["instanceActions"]
+        assert sorted(a["action"] for a in actions) == ["create", "delete"]
+        one = actions[0]["request_id"]
+        shown = await client.get(f"{url}/os-instance-actions/{one}", headers={**token, **v221})
+        assert shown.status_code == 200 and shown.json()["instanceAction"]["request_id"] == one
+    # as Nova: before 2.21, and for another project, the deleted server is not found
+    for headers in (MEMBER, {**OTHER, **v221}):
+        resp = await client.get(f"{url}/os-instance-actions", headers=headers)
+        assert resp.status_code == 404
+        assert resp.json() == {
+            "itemNotFound": {"code": 404, "message": f"Instance {server_id} could not be found."}
+        }
+    # the server itself stays gone, and no routing came back
+    assert (await client.get(url, headers={**MEMBER, **v221})).status_code == 404
+    assert await routings(app) == []

@@ -12,6 +12,10 @@
   (query, body, microversion) to the server's pod; `resize` gets the pod's
   copy of the flavor and `rebuild` the keypair copied. DELETE marks the
   routing `deleting`; the pod's 404 afterwards removes it.
+- The instance actions of a deleted server (its routing gone with it), which Nova
+  still shows from 2.21 to its owner and admins: asked of every pod with the
+  caller's token, the first pod that does not answer 404 answers, and the server
+  stays gone (no routing is written for it).
 - An id no routing and no pod knows (or another project's server) is 404
   `Instance <id> could not be found.`, except where Nova answers before it looks at the
   owner: another project's server's `tags` are 403 (the policy's), and an action Nova
@@ -167,6 +171,16 @@ async def member(request: Request) -> Response:
         try:
             where = await forward.locate(request, db, server_id, version)
         except ComputeError as missing:
+            if request.method == "GET" and rest.split("/")[0] == "os-instance-actions":
+                found = await server_service.unrouted_answer(
+                    db,
+                    request.app.state.registry,
+                    forward.caller_for(request, version),
+                    path,
+                    list(request.query_params.multi_items()),
+                )
+                if found is not None:
+                    return await forward.relay(request, db, *found)
             raise await _tags_refusal(request, db, server_id, rest) or missing from None
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)

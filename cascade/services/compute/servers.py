@@ -12,7 +12,9 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cascade.db.engine import idle
 from cascade.db.models import Flavor, Pod, Routing
+from cascade.pods import fanout
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
 from cascade.services import routed
@@ -53,6 +55,30 @@ def ask_pod(registry: PodRegistry, caller: Caller, server_id: str, kind: str) ->
         return await call(registry, pod, caller, "GET", path)
 
     return routed.reader(send, kind, server_id)
+
+
+async def unrouted_answer(
+    db: AsyncSession,
+    registry: PodRegistry,
+    caller: Caller,
+    path: str,
+    params: list[tuple[str, str]],
+) -> tuple[Pod, httpx.Response] | None:
+    """The first pod (in pod order) whose Nova answers GET `path` of a server the top does
+    not route other than 404, with its answer; None when every pod that answered said 404.
+
+    For what Nova still serves of a deleted server (its instance actions, from 2.21),
+    whose routing went with it: every pod is asked with the caller's token, so the
+    pod's own rules say who may see them. Nothing is recorded, so the server itself
+    stays gone."""
+    pods = (await db.scalars(select(Pod).order_by(Pod.created_at, Pod.id))).all()
+    await idle(db)  # no database connection held while the pods are asked
+
+    async def ask(pod: Pod) -> httpx.Response:
+        return await call(registry, pod, caller, "GET", path, params=params)
+
+    asked = await fanout.gather(registry, "compute", pods, ask)
+    return next(((pod, resp) for pod, resp in asked.answers if resp.status_code != 404), None)
 
 
 async def heal(db: AsyncSession, kind: str, listed: list[tuple[Pod, dict[str, Any]]]) -> None:
