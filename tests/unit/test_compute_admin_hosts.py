@@ -109,7 +109,29 @@ class AdminNova:
             return self._hypervisors(request, parts[1:], v253)
         if path == "/os-availability-zone/detail":
             return self._zones()
+        if parts[0] == "os-hosts":
+            return self._hosts(request, parts[1:])
         return not_found("no route")
+
+    def _hosts(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        """Nova's os-hosts (before 2.43): every service's host, or a compute host's."""
+        if not rest:
+            hosts_ = [
+                {"host_name": n.host, "service": n.binary.removeprefix("nova-"), "zone": n.zone}
+                for n in self.nodes
+            ]
+            return httpx.Response(200, json={"hosts": hosts_})
+        node = next((n for n in self.computes() if n.host == rest[0]), None)
+        if node is None:
+            return not_found(f"Host '{rest[0]}' is not mapped to any cell")
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            node.status = "enabled" if body["status"].lower() == "enable" else "disabled"
+            return httpx.Response(200, json={"host": node.host, "status": node.status})
+        if rest[1:]:
+            return httpx.Response(200, json={"host": node.host, "power_action": rest[1]})
+        total = {"host": node.host, "project": "(total)", "cpu": 8, "memory_mb": 1024}
+        return httpx.Response(200, json={"host": [{"resource": {**total, "disk_gb": 10}}]})
 
     def _services(self, request: httpx.Request, rest: list[str], v253: bool) -> httpx.Response:
         if not rest:
@@ -577,3 +599,97 @@ def test_a_pods_501_is_an_answer_not_an_outage() -> None:
     body = {"badRequest": {"code": 400, "message": "no"}}
     assert hosts.Answer(pod, 400, body).message == "no"
     assert hosts.Answer(pod, 404).message == "HTTP 404"
+
+
+async def test_os_hosts_lists_every_pods_hosts_with_top_names_and_zones(
+    two: httpx.AsyncClient,
+) -> None:
+    resp = await two.get("/compute/v2.1/os-hosts", headers=at("2.42"))
+    assert resp.status_code == 200, resp.text
+    shown = [(h["host_name"], h["service"], h["zone"]) for h in resp.json()["hosts"]]
+    assert shown == [
+        ("ctl@pod1", "scheduler", "internal"),
+        ("ctl@pod1", "conductor", "internal"),
+        ("cmp1", "compute", "az1"),
+        ("shared@pod1", "compute", "az1"),
+        ("ctl@pod2", "scheduler", "internal"),
+        ("ctl@pod2", "conductor", "internal"),
+        ("cmp2", "compute", "az1"),
+        ("shared@pod2", "compute", "az1"),
+    ]
+    by_zone = await two.get("/compute/v2.1/os-hosts?zone=internal", headers=at("2.1"))
+    assert {h["zone"] for h in by_zone.json()["hosts"]} == {"internal"}
+    blank = await two.get("/compute/v2.1/os-hosts?zone=", headers=at("2.1"))
+    assert len(blank.json()["hosts"]) == 8  # an empty zone filters nothing, as Nova
+    nowhere = await two.get("/compute/v2.1/os-hosts?zone=xxx", headers=ADMIN)
+    assert nowhere.json() == {"hosts": []}
+
+
+async def test_os_hosts_by_name_go_to_the_hosts_pod(two: httpx.AsyncClient, cloud: Cloud) -> None:
+    resp = await two.get("/compute/v2.1/os-hosts/cmp2", headers=at("2.42"))
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-cascade-pod"] == "pod2"
+    assert resp.json()["host"][0]["resource"]["host"] == "cmp2"
+    resp = await two.get("/compute/v2.1/os-hosts/shared@pod1", headers=ADMIN)
+    assert (resp.status_code, resp.headers["x-cascade-pod"]) == (200, "pod1")
+    assert resp.json()["host"][0]["resource"]["host"] == "shared@pod1"
+    resp = await two.put(
+        "/compute/v2.1/os-hosts/shared@pod2", json={"status": "disable"}, headers=MEMBER
+    )
+    assert resp.status_code == 403
+    resp = await two.put(
+        "/compute/v2.1/os-hosts/shared@pod2", json={"status": "Disable"}, headers=ADMIN
+    )
+    assert resp.json() == {"host": "shared@pod2", "status": "disabled"}
+    assert [n.status for n in cloud.pods["c2"].computes()] == ["enabled", "disabled"]
+    assert [n.status for n in cloud.pods["c1"].computes()] == ["enabled", "enabled"]
+    for action in ("reboot", "shutdown", "startup"):
+        resp = await two.get(f"/compute/v2.1/os-hosts/cmp1/{action}", headers=ADMIN)
+        assert resp.json() == {"host": "cmp1", "power_action": action}
+    # a bare name several pods have names no one host
+    resp = await two.get("/compute/v2.1/os-hosts/shared", headers=ADMIN)
+    assert resp.status_code == 400
+    assert "shared@pod1, shared@pod2" in resp.json()["badRequest"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "token", "status", "message"),
+    [
+        ("GET", "nonexistent", None, ADMIN, 404, "Host 'nonexistent' is not mapped to any cell"),
+        ("GET", "nonexistent/reboot", None, ADMIN, 404, None),
+        ("PUT", "nonexistent", {"status": "enable"}, ADMIN, 404, None),
+        ("PUT", "cmp1", {"status": "invalid"}, ADMIN, 400, "Invalid input for field/attribute"),
+        ("PUT", "cmp1", {"maintenance_mode": "x"}, ADMIN, 400, None),
+        ("PUT", "cmp1", {}, ADMIN, 400, None),
+        ("PUT", "cmp1", {"status": "enable"}, MEMBER, 403, "os_compute_api:os-hosts:update"),
+        ("GET", "cmp1", None, MEMBER, 403, "os_compute_api:os-hosts:show"),
+        ("GET", "cmp1/startup", None, MEMBER, 403, "os_compute_api:os-hosts:start"),
+        ("GET", "", None, MEMBER, 403, "os_compute_api:os-hosts:list"),
+    ],
+)
+async def test_os_hosts_refusals_are_novas(
+    two: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: Any,
+    token: dict[str, str],
+    status: int,
+    message: str | None,
+) -> None:
+    url = "/compute/v2.1/os-hosts" + (f"/{path}" if path else "")
+    resp = await two.request(method, url, json=body, headers=token)
+    assert resp.status_code == status, resp.text
+    fault = next(iter(resp.json().values()))
+    assert fault["code"] == status
+    assert message is None or message in fault["message"]
+
+
+async def test_os_hosts_are_gone_from_243(two: httpx.AsyncClient, cloud: Cloud) -> None:
+    asked = sum(len(p.requests) for p in cloud.pods.values())
+    for url in ("/os-hosts", "/os-hosts/cmp1", "/os-hosts/cmp1/reboot"):
+        resp = await two.get(f"/compute/v2.1{url}", headers=at("2.43", MEMBER))
+        assert resp.status_code == 404
+        assert resp.json()["itemNotFound"]["message"] == "The resource could not be found."
+    resp = await two.put("/compute/v2.1/os-hosts/cmp1", json={}, headers=at("2.43"))
+    assert resp.status_code == 404
+    assert sum(len(p.requests) for p in cloud.pods.values()) == asked
