@@ -127,6 +127,8 @@ class FakeNova:
             return self._quota_detail(request, parts[1], project)
         if parts == ["os-server-external-events"] and request.method == "POST":
             return self._events(request)
+        if parts[0] == "os-simple-tenant-usage":
+            return self._usage(request, parts[1:])
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no route"}})
 
     def _events(self, request: httpx.Request) -> httpx.Response:
@@ -143,6 +145,59 @@ class FakeNova:
         ]
         status = 200 if all(e["code"] == 200 for e in shown) else 207
         return httpx.Response(status, json={"events": shown})
+
+    def _usage(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        """Nova's usage report (service user only): each server 2 hours of 1 vCPU, 512 MB
+        and 1 GB, servers in creation order, paged by instance (`limit`, `marker`)."""
+        if request.headers.get("x-auth-token") != "service-token":
+            refused = {"forbidden": {"code": 403, "message": "Policy doesn't allow it"}}
+            return httpx.Response(403, json=refused)
+        params = request.url.params
+        if params.get("start") == "bad":
+            message = "Invalid start time. The start time cannot occur after the end time."
+            return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+        found = [s for s in self.servers.values() if not rest or s["tenant_id"] == rest[0]]
+        if "marker" in params:
+            ids = [s["id"] for s in found]
+            if params["marker"] not in ids:
+                message = f"Marker {params['marker']} could not be found."
+                return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+            found = found[ids.index(params["marker"]) + 1 :]
+        limit = int(params.get("limit", 1000))
+        found = found[:limit]
+        detailed = params.get("detailed") == "1" or bool(rest)
+        tenants: dict[str, dict[str, Any]] = {}
+        for server in found:
+            summary = tenants.setdefault(
+                server["tenant_id"],
+                {
+                    "tenant_id": server["tenant_id"],
+                    **({"server_usages": []} if detailed else {}),
+                    "total_local_gb_usage": 0,
+                    "total_vcpus_usage": 0,
+                    "total_memory_mb_usage": 0,
+                    "total_hours": 0,
+                    "start": "2026-01-01T00:00:00.000000",
+                    "stop": "2026-01-02T00:00:00.000000",
+                },
+            )
+            summary["total_local_gb_usage"] += 2.0
+            summary["total_vcpus_usage"] += 2.0
+            summary["total_memory_mb_usage"] += 1024.0
+            summary["total_hours"] += 2.0
+            if detailed:
+                summary["server_usages"].append(
+                    {"instance_id": server["id"], "name": server["name"], "hours": 2.0}
+                )
+        key = "tenant_usage" if rest else "tenant_usages"
+        body: dict[str, Any] = {
+            key: (next(iter(tenants.values()), {}) if rest else list(tenants.values()))
+        }
+        if found and len(found) == limit:
+            path = "/".join(["os-simple-tenant-usage", *rest])
+            href = f"{self.root}v2.1/{path}?limit={limit}&marker={found[-1]['id']}"
+            body[f"{key}_links"] = [{"rel": "next", "href": href}]
+        return httpx.Response(200, json=body)
 
     def _quota_detail(self, request: httpx.Request, target: str, project: str) -> httpx.Response:
         """GET /os-quota-sets/{target}/detail[?user_id=]: the in_use of `user_usage` (summed

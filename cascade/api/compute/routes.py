@@ -22,6 +22,7 @@ from cascade.api.compute import (
     server_lists,
     servers,
     services,
+    tenant_usage,
     versions,
 )
 from cascade.api.routing import Declarations, declared, every_method
@@ -92,6 +93,8 @@ ROUTES: Declarations = {
     "/os-hosts/{host_id}/shutdown": {"GET": os_hosts.shutdown},
     "/os-hosts/{host_id}/startup": {"GET": os_hosts.startup},
     "/os-services": {"GET": services.index},
+    "/os-simple-tenant-usage": {"GET": tenant_usage.index},
+    "/os-simple-tenant-usage/{tenant_id}": {"GET": tenant_usage.show},
     "/os-services/{service_id}": {"PUT": services.update, "DELETE": services.delete},
     "/os-aggregates": {"GET": aggregates.index, "POST": aggregates.create},
     "/os-aggregates/{aggregate_id}": {
