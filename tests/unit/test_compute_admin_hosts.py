@@ -88,6 +88,7 @@ class AdminNova:
     nodes: list[Node]
     down: bool = False
     requests: list[httpx.Request] = field(default_factory=list)
+    migrations: list[dict[str, Any]] = field(default_factory=list)
 
     def computes(self) -> list[Node]:
         return [n for n in self.nodes if n.binary == "nova-compute"]
@@ -111,7 +112,36 @@ class AdminNova:
             return self._zones()
         if parts[0] == "os-hosts":
             return self._hosts(request, parts[1:])
+        if parts == ["os-migrations"]:
+            return self._migrations(request, version)
         return not_found("no route")
+
+    def _migrations(self, request: httpx.Request, version: str) -> httpx.Response:
+        """Nova's os-migrations: filtered by host; from 2.59 newest first, with uuid and a
+        limit; from 2.23 migration_type and live migrations' links."""
+        at = tuple(map(int, version.split(".")))
+        params = request.url.params
+        found = [
+            m
+            for m in self.migrations
+            if params.get("host") in (None, m["source_compute"], m["dest_compute"])
+            and params.get("source_compute") in (None, m["source_compute"])
+        ]
+        shown = []
+        for m in found:
+            item = {k: v for k, v in m.items() if k not in ("uuid", "migration_type")}
+            if at >= (2, 59):
+                item["uuid"] = m["uuid"]
+            if at >= (2, 23):
+                item["migration_type"] = m["migration_type"]
+                if m["migration_type"] == "live-migration":
+                    href = f"http://{request.url.host}:8774/v2.1/servers/{m['instance_uuid']}"
+                    item["links"] = [{"rel": "self", "href": f"{href}/migrations/{m['id']}"}]
+            shown.append(item)
+        if at >= (2, 59):
+            shown.sort(key=lambda m: (m["created_at"], m["id"]), reverse=True)
+            shown = shown[: int(params.get("limit", 1000))]
+        return httpx.Response(200, json={"migrations": shown})
 
     def _hosts(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
         """Nova's os-hosts (before 2.43): every service's host, or a compute host's."""
@@ -210,7 +240,27 @@ def make_pod(name: str, az: str, own: str, first: int) -> AdminNova:
         Node(first + 2, own, "nova-compute", az),
         Node(first + 3, "shared", "nova-compute", az),
     ]
-    return AdminNova(name, az, nodes)
+    pod = AdminNova(name, az, nodes)
+    for number, (day, kind) in enumerate(((1, "migration"), (3, "live-migration")), 1):
+        pod.migrations.append(
+            {
+                "id": number,
+                "uuid": str(uuid.uuid4()),
+                "instance_uuid": str(uuid.uuid4()),
+                "created_at": f"2026-01-0{day + (name == 'pod2')}T00:00:00.000000",
+                "updated_at": None,
+                "source_compute": "shared",
+                "dest_compute": own,
+                "source_node": "shared.example",
+                "dest_node": f"{own}.example",
+                "dest_host": "192.0.2.1",
+                "status": "running",
+                "migration_type": kind,
+                "new_instance_type_id": 2,
+                "old_instance_type_id": 1,
+            }
+        )
+    return pod
 
 
 @dataclass
@@ -693,3 +743,65 @@ async def test_os_hosts_are_gone_from_243(two: httpx.AsyncClient, cloud: Cloud) 
     resp = await two.put("/compute/v2.1/os-hosts/cmp1", json={}, headers=at("2.43"))
     assert resp.status_code == 404
     assert sum(len(p.requests) for p in cloud.pods.values()) == asked
+
+
+async def test_migrations_of_every_pod_newest_first_with_top_hosts_and_links(
+    two: httpx.AsyncClient, cloud: Cloud
+) -> None:
+    one, two_ = cloud.pods["c1"].migrations, cloud.pods["c2"].migrations
+    newest_first = [two_[1], one[1], two_[0], one[0]]  # pod2's are a day younger each
+    resp = await two.get("/compute/v2.1/os-migrations", headers=at("2.59"))
+    assert resp.status_code == 200, resp.text
+    found = resp.json()["migrations"]
+    assert [m["uuid"] for m in found] == [m["uuid"] for m in newest_first]
+    assert [(m["source_compute"], m["dest_compute"]) for m in found] == [
+        ("shared@pod2", "cmp2"),
+        ("shared@pod1", "cmp1"),
+        ("shared@pod2", "cmp2"),
+        ("shared@pod1", "cmp1"),
+    ]
+    server = two_[1]["instance_uuid"]
+    assert found[0]["links"] == [
+        {
+            "rel": "self",
+            "href": f"http://cascade.test/compute/v2.1/servers/{server}/migrations/2",
+        }
+    ]
+    assert "migrations_links" not in resp.json()
+    # paged at the top: a full page links to the next, whose marker any pod's uuid is
+    page = await two.get("/compute/v2.1/os-migrations?limit=3", headers=at("2.59"))
+    assert [m["uuid"] for m in page.json()["migrations"]] == [m["uuid"] for m in newest_first[:3]]
+    (link,) = page.json()["migrations_links"]
+    assert link["href"].startswith("http://cascade.test/compute/v2.1/os-migrations?")
+    assert f"marker={newest_first[2]['uuid']}" in link["href"]
+    rest = await two.get(
+        f"/compute/v2.1/os-migrations?limit=3&marker={newest_first[1]['uuid']}",
+        headers=at("2.59"),
+    )
+    assert [m["uuid"] for m in rest.json()["migrations"]] == [m["uuid"] for m in newest_first[2:]]
+    unknown = await two.get(
+        f"/compute/v2.1/os-migrations?marker={uuid.uuid4()}", headers=at("2.59")
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["badRequest"]["message"].startswith("Marker ")
+
+
+async def test_migrations_before_259_join_the_pods_and_filter_by_top_host(
+    two: httpx.AsyncClient, cloud: Cloud
+) -> None:
+    resp = await two.get("/compute/v2.1/os-migrations", headers=at("2.1"))
+    assert resp.status_code == 200, resp.text
+    found = resp.json()["migrations"]
+    expected = cloud.pods["c1"].migrations + cloud.pods["c2"].migrations
+    assert [m["instance_uuid"] for m in found] == [m["instance_uuid"] for m in expected]
+    assert all("uuid" not in m and "migration_type" not in m for m in found)
+    resp = await two.get("/compute/v2.1/os-migrations?host=shared@pod2", headers=at("2.23"))
+    assert {m["source_compute"] for m in resp.json()["migrations"]} == {"shared@pod2"}
+
+    def asked(pod: str) -> list[httpx.Request]:
+        return [r for r in cloud.pods[pod].requests if r.url.path.endswith("/os-migrations")]
+
+    assert asked("c2")[-1].url.params["host"] == "shared"
+    assert len(asked("c1")) == 1  # only the first list: pod1 is not asked for pod2's host
+    refused = await two.get("/compute/v2.1/os-migrations", headers=at("2.1", MEMBER))
+    assert refused.status_code == 403
