@@ -81,6 +81,8 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-hosts:shutdown": "rule:admin_required",
     "os_compute_api:os-hosts:start": "rule:admin_required",
     "os_compute_api:os-migrations:index": "rule:admin_required",
+    "os_compute_api:os-instance-usage-audit-log:list": "rule:admin_required",
+    "os_compute_api:os-instance-usage-audit-log:show": "rule:admin_required",
     "os_compute_api:os-services:list": "rule:admin_required",
     # usage reports: every tenant's (admins), a project's own (anyone of it) or another's
     "os_compute_api:os-simple-tenant-usage:list": "rule:admin_required",

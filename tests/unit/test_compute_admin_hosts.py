@@ -114,7 +114,31 @@ class AdminNova:
             return self._hosts(request, parts[1:])
         if parts == ["os-migrations"]:
             return self._migrations(request, version)
+        if parts[0] == "os-instance-usage-audit-log":
+            return self._audit(parts[1:])
         return not_found("no route")
+
+    def _audit(self, rest: list[str]) -> httpx.Response:
+        """Nova's audit report: every compute done but the first, which did not run."""
+        done, missed = self.computes()[1:], self.computes()[0]
+        report = {
+            "period_beginning": "2026-01-01 00:00:00",
+            "period_ending": "2026-02-01 00:00:00" if not rest else "2025-12-01 00:00:00",
+            "num_hosts": len(self.computes()),
+            "num_hosts_done": len(done),
+            "num_hosts_running": 0,
+            "num_hosts_not_run": 1,
+            "hosts_not_run": [missed.host],
+            "total_instances": 3 * len(done),
+            "total_errors": 1,
+            "overall_status": "",
+            "log": {
+                n.host: {"state": "DONE", "instances": 3, "errors": 1, "message": "ok"}
+                for n in done
+            },
+        }
+        key = "instance_usage_audit_log" if rest else "instance_usage_audit_logs"
+        return httpx.Response(200, json={key: report})
 
     def _migrations(self, request: httpx.Request, version: str) -> httpx.Response:
         """Nova's os-migrations: filtered by host; from 2.59 newest first, with uuid and a
@@ -805,3 +829,33 @@ async def test_migrations_before_259_join_the_pods_and_filter_by_top_host(
     assert len(asked("c1")) == 1  # only the first list: pod1 is not asked for pod2's host
     refused = await two.get("/compute/v2.1/os-migrations", headers=at("2.1", MEMBER))
     assert refused.status_code == 403
+
+
+async def test_the_audit_log_joins_every_pods_computes(two: httpx.AsyncClient) -> None:
+    resp = await two.get("/compute/v2.1/os-instance-usage-audit-log", headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    report = resp.json()["instance_usage_audit_logs"]
+    assert (report["num_hosts"], report["num_hosts_done"], report["num_hosts_not_run"]) == (
+        4,
+        2,
+        2,
+    )
+    assert (report["total_instances"], report["total_errors"]) == (6, 2)
+    assert report["hosts_not_run"] == ["cmp1", "cmp2"]
+    assert set(report["log"]) == {"shared@pod1", "shared@pod2"}
+    assert report["overall_status"] == "2 of 4 hosts done. 2 errors."
+    assert report["period_ending"] == "2026-02-01 00:00:00"
+    url = "/compute/v2.1/os-instance-usage-audit-log/2026-01-01%2000:00:00"
+    before = (await two.get(url, headers=ADMIN)).json()["instance_usage_audit_log"]
+    assert before["period_ending"] == "2025-12-01 00:00:00"
+
+
+async def test_the_audit_log_refusals_are_novas(two: httpx.AsyncClient, cloud: Cloud) -> None:
+    asked = sum(len(p.requests) for p in cloud.pods.values())
+    bad = await two.get("/compute/v2.1/os-instance-usage-audit-log/invalid_time", headers=ADMIN)
+    assert bad.status_code == 400
+    assert bad.json()["badRequest"]["message"] == "Invalid timestamp for date invalid_time"
+    for url in ("", "/2026-01-01%2000:00:00"):
+        resp = await two.get(f"/compute/v2.1/os-instance-usage-audit-log{url}", headers=MEMBER)
+        assert resp.status_code == 403
+    assert sum(len(p.requests) for p in cloud.pods.values()) == asked

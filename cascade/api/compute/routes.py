@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from cascade.api.compute import (
     aggregates,
+    audit_log,
     availability_zones,
     extensions,
     external_events,
@@ -93,6 +94,8 @@ ROUTES: Declarations = {
     "/os-hosts/{host_id}/reboot": {"GET": os_hosts.reboot},
     "/os-hosts/{host_id}/shutdown": {"GET": os_hosts.shutdown},
     "/os-hosts/{host_id}/startup": {"GET": os_hosts.startup},
+    "/os-instance-usage-audit-log": {"GET": audit_log.index},
+    "/os-instance-usage-audit-log/{before}": {"GET": audit_log.show},
     "/os-migrations": {"GET": migrations.index},
     "/os-services": {"GET": services.index},
     "/os-simple-tenant-usage": {"GET": tenant_usage.index},
