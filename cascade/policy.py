@@ -67,6 +67,8 @@ DEFAULTS: dict[str, str] = {
     # events for servers (Nova's default: a service user or an admin)
     "os_compute_api:extensions": "@",
     "os_compute_api:os-server-external-events:create": "role:admin or role:service",
+    "os_compute_api:os-assisted-volume-snapshots:create": "role:admin or role:service",
+    "os_compute_api:os-assisted-volume-snapshots:delete": "role:admin or role:service",
     "os_compute_api:os-hypervisors:list": "rule:admin_required",
     "os_compute_api:os-hypervisors:list-detail": "rule:admin_required",
     "os_compute_api:os-hypervisors:show": "rule:admin_required",

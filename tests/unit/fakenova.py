@@ -51,6 +51,8 @@ class FakeNova:
     user_usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     # deleted servers (Nova keeps their rows: read_deleted shows their instance actions)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # volumes attached to a server here (assisted snapshots are taken of them)
+    attached: set[str] = field(default_factory=set)
     # server id -> its instance actions, oldest first
     actions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -127,6 +129,8 @@ class FakeNova:
             return self._quota_detail(request, parts[1], project)
         if parts == ["os-server-external-events"] and request.method == "POST":
             return self._events(request)
+        if parts[0] == "os-assisted-volume-snapshots":
+            return self._assisted(request, parts[1:])
         if parts[0] == "os-simple-tenant-usage":
             return self._usage(request, parts[1:])
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no route"}})
@@ -145,6 +149,23 @@ class FakeNova:
         ]
         status = 200 if all(e["code"] == 200 for e in shown) else 207
         return httpx.Response(status, json={"events": shown})
+
+    def _assisted(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        """Nova's assisted snapshots: of a volume attached here, else its 400."""
+        if request.method == "POST":
+            snapshot = json.loads(request.content)["snapshot"]
+            volume_id = snapshot["volume_id"]
+            answer = {"snapshot": {"id": snapshot["create_info"]["snapshot_id"]}}
+        else:
+            volume_id = json.loads(request.url.params["delete_info"])["volume_id"]
+            answer = None
+        if volume_id not in self.attached:
+            message = f"No volume Block Device Mapping with id {volume_id}."
+            return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+        if answer is None:
+            return httpx.Response(204)
+        answer["snapshot"]["volumeId"] = volume_id
+        return httpx.Response(200, json=answer)
 
     def _usage(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
         """Nova's usage report (service user only): each server 2 hours of 1 vCPU, 512 MB

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from cascade.api.compute import (
     aggregates,
+    assisted_snapshots,
     audit_log,
     availability_zones,
     extensions,
@@ -38,6 +39,8 @@ PUBLIC = (PREFIX, f"{PREFIX}/", V20, f"{V20}/", V21, f"{V21}/")
 ROUTES: Declarations = {
     "/extensions": {"GET": extensions.index},
     "/extensions/{alias}": {"GET": extensions.show},
+    "/os-assisted-volume-snapshots": {"POST": assisted_snapshots.create},
+    "/os-assisted-volume-snapshots/{snapshot_id}": {"DELETE": assisted_snapshots.delete},
     "/os-availability-zone": {"GET": availability_zones.index},
     "/os-availability-zone/detail": {"GET": availability_zones.detail},
     "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
