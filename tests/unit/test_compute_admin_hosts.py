@@ -439,21 +439,35 @@ async def test_once_the_clash_is_gone_the_host_keeps_its_own_name(
     assert [s["host"] for s in resp.json()["services"]] == ["cmp1", "shared", "cmp2"]
 
 
-async def test_integer_ids_are_refused_with_two_pods(two: httpx.AsyncClient) -> None:
-    for method, url in (
-        ("GET", "/compute/v2.1/os-hypervisors/3"),
-        ("GET", "/compute/v2.1/os-hypervisors/3/uptime"),
-        ("DELETE", "/compute/v2.1/os-services/3"),
-        ("GET", "/compute/v2.1/os-hypervisors?marker=3"),
-    ):
-        resp = await two.request(method, url, headers=at("2.52"))
-        assert resp.status_code == 400, url
-        assert "microversion 2.53" in resp.json()["badRequest"]["message"]
-    # lists still work, with the pods' own integer ids
+async def test_integer_ids_are_numbered_at_the_top_with_two_pods(two: httpx.AsyncClient) -> None:
+    """Before 2.53 each pod's hypervisor ids are integers that repeat across pods: the top
+    numbers them (pod position * 1,000,000 + the pod's id), so that every id a list shows
+    can be shown (tempest shows the first listed at 2.1 and 2.28)."""
     resp = await two.get("/compute/v2.1/os-hypervisors", headers=at("2.52"))
-    assert [h["id"] for h in resp.json()["hypervisors"]] == [3, 4, 3, 4]
-    resp = await two.get("/compute/v2.1/os-hypervisors/x", headers=at("2.52"))
-    assert resp.status_code == 404
+    assert [h["id"] for h in resp.json()["hypervisors"]] == [1000003, 1000004, 2000003, 2000004]
+    resp = await two.get("/compute/v2.1/os-hypervisors/2000004", headers=at("2.28"))
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-cascade-pod"] == "pod2"
+    shown = resp.json()["hypervisor"]
+    assert (shown["id"], shown["service"]["host"]) == (2000004, "shared@pod2")
+    resp = await two.get("/compute/v2.1/os-hypervisors/1000003/uptime", headers=at("2.52"))
+    assert (resp.status_code, resp.json()["hypervisor"]["id"]) == (200, 1000003)
+    page = await two.get("/compute/v2.1/os-hypervisors?limit=2", headers=at("2.33"))
+    (link,) = page.json()["hypervisors_links"]
+    assert link["href"].endswith("marker=1000004")
+    rest = await two.get("/compute/v2.1/os-hypervisors?marker=1000004", headers=at("2.33"))
+    assert [h["id"] for h in rest.json()["hypervisors"]] == [2000003, 2000004]
+    found = await two.get("/compute/v2.1/os-hypervisors/cmp2/search", headers=at("2.1"))
+    assert [h["id"] for h in found.json()["hypervisors"]] == [2000003]
+    for url in ("/os-hypervisors/3", "/os-hypervisors/3000003", "/os-hypervisors/x"):
+        resp = await two.get(f"/compute/v2.1{url}", headers=at("2.52"))
+        assert resp.status_code == 404, url
+    resp = await two.get("/compute/v2.1/os-hypervisors?marker=3", headers=at("2.52"))
+    assert resp.status_code == 400
+    # os-services still refuses an integer id that several pods may use
+    resp = await two.delete("/compute/v2.1/os-services/3", headers=at("2.52"))
+    assert resp.status_code == 400
+    assert "microversion 2.53" in resp.json()["badRequest"]["message"]
 
 
 async def test_integer_ids_pass_with_one_pod(

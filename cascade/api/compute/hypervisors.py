@@ -21,10 +21,12 @@ scope. A pod that is down is left out of lists and named in
   `hypervisor_hostname` is shown as the pod reports it.
 - GET /os-hypervisors/{id} (and /uptime before 2.88): from 2.53 the id is a
   UUID, asked of every pod and answered by the one that has it (with
-  `X-Cascade-Pod`). Before 2.53 ids are integers that repeat across pods:
-  with one pod registered they are passed on as they are; with more, a 400
-  asks for microversion 2.53 (and so does a list marker). Lists still show
-  the pods' integer ids as they are.
+  `X-Cascade-Pod`). Before 2.53 ids are integers, which repeat across pods:
+  the top numbers them as it numbers aggregates
+  (`cascade.services.compute.aggregates.Numbering`: the pod's own id while
+  one pod is registered; with several, pod position * 1,000,000 + the pod's
+  id), in every list, show and list marker; an integer that names no pod's
+  hypervisor is Nova's 404 (a marker Nova's 400).
 - GET /os-hypervisors/statistics (before 2.88): every field summed over the
   pods that answered.
 - GET /os-hypervisors/{pattern}/search and /servers (before 2.53): every
@@ -51,10 +53,8 @@ from cascade.api.compute.services import (
     answer_error,
     errors_refused,
     host_book,
-    integer_id_refused,
     listed,
     missing,
-    only_pod,
     pod_reply,
     succeeded,
 )
@@ -62,6 +62,7 @@ from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize
 from cascade.db.models import Pod
 from cascade.services.compute import hosts
+from cascade.services.compute.aggregates import Numbering
 from cascade.versions import Version
 
 PAGED = Version(2, 33)
@@ -99,9 +100,16 @@ async def _begin(request: Request, rule: str, until: Version | None = None) -> V
     return version
 
 
-def view(item: dict[str, Any], pod: Pod, names: hosts.HostNames) -> dict[str, Any]:
-    """A pod's hypervisor as the top shows it: its service's host named at the top."""
+def view(
+    item: dict[str, Any], pod: Pod, names: hosts.HostNames, numbering: Numbering | None = None
+) -> dict[str, Any]:
+    """A pod's hypervisor as the top shows it: its service's host named at the top, and
+    (before 2.53, `numbering`) its integer id numbered at the top."""
     shown = dict(item)
+    number = shown.get("id")
+    if numbering is not None and isinstance(number, int) and not isinstance(number, bool):
+        top = numbering.top_id(pod, number)
+        shown["id"] = number if top is None else top
     service = shown.get("service")
     if isinstance(service, dict) and isinstance(service.get("host"), str):
         shown["service"] = {**service, "host": names.shown(pod.name, service["host"])}
@@ -144,16 +152,19 @@ async def _read(
     params: list[tuple[str, str]],
     size: int | None,
     marker: str | None,
+    held_by_first: bool = False,
 ) -> tuple[Found, list[hosts.Answer]]:
     """The hypervisors of `pods` in pod order after `marker`, `size` at most (None: all);
-    also the answers that count (the pods the page is read from)."""
+    also the answers that count (the pods the page is read from). `held_by_first`: the
+    marker is the first pod's (a numbered integer id), no other pod is asked for it."""
     if size == 0:
         return [], []
     limit = [("limit", str(size))] if size is not None else []
     if marker is None:
         answers = await admin.ask_all(pods, path, params + limit)
     else:
-        first = await admin.ask_all(pods, path, [*params, *limit, ("marker", marker)])
+        asked = pods[:1] if held_by_first else pods
+        first = await admin.ask_all(asked, path, [*params, *limit, ("marker", marker)])
         held = next((n for n, a in enumerate(first) if a.ok), None)
         if held is None:
             for answer in first:
@@ -195,8 +206,14 @@ async def _list(request: Request, detail: bool) -> Response:
     size = _limit(request) if paged else None
     marker = query.get("marker") if paged else None
     every = await all_pods(request)
-    if marker is not None and version < UUID_IDS and len(every) > 1:
-        raise integer_id_refused("Hypervisor", marker, len(every))
+    numbering = Numbering(every) if version < UUID_IDS else None
+    read_from, held_by_first = every, False
+    if marker is not None and numbering is not None:
+        where = numbering.find(int(marker)) if marker.isdigit() else None
+        if where is None:
+            raise ComputeError(400, f"marker [{marker}] not found")
+        read_from = every[every.index(where[0]) :]
+        marker, held_by_first = str(where[1]), True
     params = [(k, v) for k, v in query.multi_items() if k not in ("limit", "marker")]
     admin = admin_calls(request, version)
     path = "os-hypervisors/detail" if detail else "os-hypervisors"
@@ -208,11 +225,12 @@ async def _list(request: Request, detail: bool) -> Response:
         found = _matches(answers, pattern)
     else:
         (found, answers), shown = await asyncio.gather(
-            _read(admin, every, "/" + path, params, size, marker), names
+            _read(admin, read_from, "/" + path, params, size, marker, held_by_first), names
         )
-    body: dict[str, Any] = {"hypervisors": [view(item, pod, shown) for pod, item in found]}
+    listed_ = [view(item, pod, shown, numbering) for pod, item in found]
+    body: dict[str, Any] = {"hypervisors": listed_}
     if paged and size and len(found) == size:
-        next_link = forward.next_link(request, path, str(found[-1][1]["id"]))
+        next_link = forward.next_link(request, path, str(listed_[-1]["id"]))
         body["hypervisors_links"] = [{"rel": "next", "href": next_link}]
     return listed(body, answers)
 
@@ -241,21 +259,28 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
             admin.ask_all(pods, path, params),
             hosts.host_names(admin, pods, host_book(request), detail),
         )
-        hit = next((a for a in answers if a.ok), None)
-        if hit is None:
+        held = next((a for a in answers if a.ok), None)
+        if held is None:
             errors_refused(answers, accepted=(404,))
             raise missing(not_found, [a.pod for a in answers if a.down])
+        hit, numbering = held, None
     else:
-        try:
-            int(given)
-        except ValueError:
-            raise ComputeError(404, not_found) from None
-        pod = only_pod(pods, "Hypervisor", given, not_found)
-        hit = succeeded(await admin.ask(pod, "GET", path, params=params))
-        names = hosts.HostNames.plain(pods)
+        numbering = Numbering(pods)
+        where = numbering.find(int(given)) if given.isdigit() else None
+        if where is None:
+            raise ComputeError(404, not_found)
+        pod, bottom = where
+        path = f"/os-hypervisors/{bottom}{suffix}"
+        hit, names = await asyncio.gather(
+            admin.ask(pod, "GET", path, params=params),
+            hosts.host_names(admin, pods, host_book(request), detail),
+        )
+        if hit.status == 404:
+            raise ComputeError(404, not_found)
+        succeeded(hit)
     body = hit.body
     if isinstance(body, dict) and isinstance(body.get("hypervisor"), dict):
-        body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names)}
+        body = {**body, "hypervisor": view(body["hypervisor"], hit.pod, names, numbering)}
     return pod_reply(hit, body)
 
 
@@ -285,7 +310,10 @@ async def servers(request: Request) -> Response:
 async def _by_pattern(request: Request, what: str) -> Response:
     version = await _begin(request, what, until=UUID_IDS)
     pattern = request.path_params["pattern"]
-    pods, bare = _pattern_pods(await all_pods(request), pattern)
+    every = await all_pods(request)
+    pods, bare = _pattern_pods(every, pattern)
     path = f"/os-hypervisors/{quote(bare, safe='')}/{what}"
     answers = await admin_calls(request, version).ask_all(pods, path)
-    return listed({"hypervisors": [item for _, item in _matches(answers, pattern)]}, answers)
+    numbering, plain = Numbering(every), hosts.HostNames.plain(every)
+    found = [view(item, pod, plain, numbering) for pod, item in _matches(answers, pattern)]
+    return listed({"hypervisors": found}, answers)
