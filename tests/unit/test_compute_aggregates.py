@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from cascade.api.compute import aggregates
 from cascade.db.models import Pod, Routing
 from cascade.policy import DEFAULTS
 from cascade.services.compute.aggregates import Numbering, pod_for_az
@@ -267,11 +268,12 @@ async def test_create_goes_to_the_pod_of_the_az(
     assert not [r for r in cloud.pods["c1"].requests if r.method == "POST"]
     assert ("pod2", "2", "active") in await routings(app)
 
+    # without an AZ (a plain host group, as tempest makes): the first enabled pod
     resp = await two.post(URL, json={"aggregate": {"name": "x"}}, headers=at("2.41"))
-    assert resp.status_code == 400
-    message = resp.json()["badRequest"]["message"]
-    assert message.startswith("Cascade needs availability_zone to know which pod")
-    assert "az1, az2" in message
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-cascade-pod"] == "pod1"
+    assert resp.json()["aggregate"]["availability_zone"] is None
+    assert sent(cloud.pods["c1"]) == ("POST", "/os-aggregates", {"aggregate": {"name": "x"}})
 
     body = {"aggregate": {"name": "x", "availability_zone": "az9"}}
     resp = await two.post(URL, json=body, headers=at("2.41"))
@@ -291,6 +293,18 @@ def test_an_az_of_several_pods_takes_its_first_enabled_pod() -> None:
     assert pod_for_az(pods, "az1") is pods[1]
     assert pod_for_az(pods, "az2") is pods[3]  # none enabled: its first pod
     assert pod_for_az(pods, "az3") is None
+
+
+def test_an_aggregate_without_an_az_goes_to_the_default_azs_pod_or_the_first_enabled() -> None:
+    pods = [
+        Pod(id="a", name="a", az="az1", enabled=False),
+        Pod(id="b", name="b", az="az1", enabled=True),
+        Pod(id="c", name="c", az="az2", enabled=True),
+    ]
+    assert aggregates._target(pods, None) is pods[1]
+    assert aggregates._target(pods, None, "az2") is pods[2]
+    assert aggregates._target(pods, None, "az9") is pods[1]  # a default no pod serves
+    assert aggregates._target(pods[:1], None) is pods[0]  # none enabled: the first
 
 
 def test_numbering_encodes_and_decodes_pod_positions() -> None:

@@ -28,9 +28,11 @@ pods, `<host>@<pod>` where several pods have that name.
   pod is chosen by the top AZ given: the AZ's pod, or with several the
   first enabled one in registration order (an aggregate in another pod of
   that AZ cannot be made through the top). The AZ is sent as the pod's own
-  AZ name. An AZ no pod serves is a 400 listing the top's AZs; without an
-  AZ it is a 400 asking for one, unless a single pod is registered (then
-  the aggregate goes there, without an AZ). 200 and `X-Cascade-Pod`.
+  AZ name. An AZ no pod serves is a 400 listing the top's AZs. Without an
+  AZ (as most clients make a plain host group) the aggregate goes, without
+  an AZ, to the pod of `[scheduling] default_az` when set, else to the first
+  enabled pod in registration order, whose hosts os-services lists first.
+  200 and `X-Cascade-Pod`.
 - GET, PUT, DELETE /os-aggregates/{id}, POST /os-aggregates/{id}/action
   (`add_host`, `remove_host`, `set_metadata`) and, from 2.81, POST
   /os-aggregates/{id}/images go to the aggregate's pod with the pod's id;
@@ -171,19 +173,16 @@ async def index(request: Request) -> Response:
     return listed({"aggregates": shown}, answers)
 
 
-def _target(pods: list[Pod], given: Any) -> Pod:
-    """The pod a new aggregate goes to, from the top AZ the client gave."""
+def _target(pods: list[Pod], given: Any, default_az: str = "") -> Pod:
+    """The pod a new aggregate goes to, from the top AZ the client gave; without one, the
+    pod of the configured default AZ (`[scheduling] default_az`), else the first enabled
+    pod in registration order (the first pod when none is)."""
     if not pods:
         raise ComputeError(503, "No pod is registered: there is nowhere to create the aggregate.")
     zones = ", ".join(sorted({p.az for p in pods}))
     if given is None:
-        if len(pods) == 1:
-            return pods[0]
-        raise ComputeError(
-            400,
-            "Cascade needs availability_zone to know which pod the aggregate belongs to: "
-            f"give one of {zones}.",
-        )
+        found = aggregate_service.pod_for_az(pods, default_az) if default_az else None
+        return found or next((p for p in pods if p.enabled), pods[0])
     if not isinstance(given, str):
         message = (
             f"Invalid input for field/attribute availability_zone. Value: {given}. "
@@ -204,7 +203,8 @@ async def create(request: Request) -> Response:
     wanted = body.get("aggregate") if isinstance(body, dict) else None
     if not isinstance(wanted, dict):
         raise ComputeError(400, "'aggregate' is a required property")
-    pod = _target(call.pods, wanted.get("availability_zone"))
+    default_az = request.app.state.conf.scheduling.default_az
+    pod = _target(call.pods, wanted.get("availability_zone"), default_az)
     if wanted.get("availability_zone") is not None:
         wanted = {**wanted, "availability_zone": pod.pod_az}
     body = {**body, "aggregate": wanted}
