@@ -107,7 +107,8 @@ class AdminNova:
         if parts[0] == "os-services":
             return self._services(request, parts[1:], v253)
         if parts[0] == "os-hypervisors":
-            return self._hypervisors(request, parts[1:], v253)
+            found = self._hypervisors(request, parts[1:], v253)
+            return self._as_of(found, version, request.url.params)
         if path == "/os-availability-zone/detail":
             return self._zones()
         if parts[0] == "os-hosts":
@@ -206,6 +207,22 @@ class AdminNova:
         node.status = "disabled" if rest[0] == "disable" else "enabled"
         service = {"host": node.host, "binary": node.binary, "status": node.status}
         return httpx.Response(200, json={"service": service})
+
+    @staticmethod
+    def _as_of(resp: httpx.Response, version: str, params: httpx.QueryParams) -> httpx.Response:
+        """Nova's detail fields by microversion: `cpu_info` a string before 2.28, an object
+        from it; from 2.53 `servers` with `with_servers=true`."""
+        if resp.status_code != 200:
+            return resp
+        at = tuple(map(int, version.split(".")))
+        body = resp.json()
+        for item in [*body.get("hypervisors", []), body.get("hypervisor") or {}]:
+            if "hypervisor_type" in item:
+                info = {"arch": "x86_64", "model": "Nehalem", "topology": {"cores": 2}}
+                item["cpu_info"] = info if at >= (2, 28) else json.dumps(info)
+            if at >= (2, 53) and params.get("with_servers") == "true" and "id" in item:
+                item["servers"] = [{"name": "vm", "uuid": "8a2b7b1e-0000-4000-8000-000000000001"}]
+        return httpx.Response(200, json=body)
 
     def _hypervisors(self, request: httpx.Request, rest: list[str], v253: bool) -> httpx.Response:
         params = request.url.params
@@ -873,3 +890,23 @@ async def test_the_audit_log_refusals_are_novas(two: httpx.AsyncClient, cloud: C
         resp = await two.get(f"/compute/v2.1/os-instance-usage-audit-log{url}", headers=MEMBER)
         assert resp.status_code == 403
     assert sum(len(p.requests) for p in cloud.pods.values()) == asked
+
+
+async def test_hypervisor_fields_are_the_pods_at_the_microversion(two: httpx.AsyncClient) -> None:
+    """As Nova answers at the request's microversion: `cpu_info` an object from 2.28 (a
+    string before), `servers` listed from 2.53 with `with_servers`."""
+    old = await two.get("/compute/v2.1/os-hypervisors/detail", headers=at("2.27"))
+    assert isinstance(old.json()["hypervisors"][0]["cpu_info"], str)
+    new = await two.get("/compute/v2.1/os-hypervisors/detail", headers=at("2.28"))
+    assert new.json()["hypervisors"][0]["cpu_info"]["arch"] == "x86_64"
+    first = new.json()["hypervisors"][0]["id"]
+    shown = await two.get(f"/compute/v2.1/os-hypervisors/{first}", headers=at("2.28"))
+    assert shown.status_code == 200 and isinstance(shown.json()["hypervisor"]["cpu_info"], dict)
+    listed = await two.get(
+        "/compute/v2.1/os-hypervisors?with_servers=true&hypervisor_hostname_pattern=cmp",
+        headers=at("2.53"),
+    )
+    assert listed.status_code == 200, listed.text
+    found = listed.json()["hypervisors"]
+    assert [h["hypervisor_hostname"] for h in found] == ["cmp1.example", "cmp2.example"]
+    assert all(h["servers"][0]["name"] == "vm" for h in found)
