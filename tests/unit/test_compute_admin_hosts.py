@@ -115,7 +115,7 @@ class AdminNova:
             return self._hosts(request, parts[1:])
         if parts == ["os-migrations"]:
             return self._migrations(request, version)
-        if parts[0] == "os-instance-usage-audit-log":
+        if parts[0] == "os-instance_usage_audit_log":
             return self._audit(parts[1:])
         return not_found("no route")
 
@@ -863,7 +863,7 @@ async def test_migrations_before_259_join_the_pods_and_filter_by_top_host(
 
 
 async def test_the_audit_log_joins_every_pods_computes(two: httpx.AsyncClient) -> None:
-    resp = await two.get("/compute/v2.1/os-instance-usage-audit-log", headers=ADMIN)
+    resp = await two.get("/compute/v2.1/os-instance_usage_audit_log", headers=ADMIN)
     assert resp.status_code == 200, resp.text
     report = resp.json()["instance_usage_audit_logs"]
     assert (report["num_hosts"], report["num_hosts_done"], report["num_hosts_not_run"]) == (
@@ -876,18 +876,18 @@ async def test_the_audit_log_joins_every_pods_computes(two: httpx.AsyncClient) -
     assert set(report["log"]) == {"shared@pod1", "shared@pod2"}
     assert report["overall_status"] == "2 of 4 hosts done. 2 errors."
     assert report["period_ending"] == "2026-02-01 00:00:00"
-    url = "/compute/v2.1/os-instance-usage-audit-log/2026-01-01%2000:00:00"
+    url = "/compute/v2.1/os-instance_usage_audit_log/2026-01-01%2000:00:00"
     before = (await two.get(url, headers=ADMIN)).json()["instance_usage_audit_log"]
     assert before["period_ending"] == "2025-12-01 00:00:00"
 
 
 async def test_the_audit_log_refusals_are_novas(two: httpx.AsyncClient, cloud: Cloud) -> None:
     asked = sum(len(p.requests) for p in cloud.pods.values())
-    bad = await two.get("/compute/v2.1/os-instance-usage-audit-log/invalid_time", headers=ADMIN)
+    bad = await two.get("/compute/v2.1/os-instance_usage_audit_log/invalid_time", headers=ADMIN)
     assert bad.status_code == 400
     assert bad.json()["badRequest"]["message"] == "Invalid timestamp for date invalid_time"
     for url in ("", "/2026-01-01%2000:00:00"):
-        resp = await two.get(f"/compute/v2.1/os-instance-usage-audit-log{url}", headers=MEMBER)
+        resp = await two.get(f"/compute/v2.1/os-instance_usage_audit_log{url}", headers=MEMBER)
         assert resp.status_code == 403
     assert sum(len(p.requests) for p in cloud.pods.values()) == asked
 

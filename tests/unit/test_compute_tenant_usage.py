@@ -123,3 +123,11 @@ async def test_refusals_and_pods_that_are_down(
     resp = await client.get(URL, params={"marker": servers["a"]}, headers=at("2.40"))
     assert resp.status_code == 503
     assert "pod1" in resp.json()["serviceUnavailable"]["message"]
+
+
+async def test_an_empty_tenant_id_is_novas_404(client: httpx.AsyncClient) -> None:
+    resp = await client.get(f"{URL}/?start=2026-01-01T00:00:00", headers=ADMIN)
+    assert resp.status_code == 404
+    assert resp.json() == {
+        "itemNotFound": {"code": 404, "message": "The resource could not be found."}
+    }

@@ -1,12 +1,12 @@
-"""/compute/v2.1/os-instance-usage-audit-log: the instance usage audit of every pod's
+"""/compute/v2.1/os-instance_usage_audit_log: the instance usage audit of every pod's
 computes, as one cloud's (admin).
 
 The caller must pass the top's policy (`os_compute_api:os-instance-usage-audit-log:
 {list,show}`, admin by default; Nova's 403 otherwise); the pods are then asked
 with Cascade's service token, in parallel.
 
-- GET /os-instance-usage-audit-log: the last completed audit period;
-  GET /os-instance-usage-audit-log/{before}: the one completed before that
+- GET /os-instance_usage_audit_log: the last completed audit period;
+  GET /os-instance_usage_audit_log/{before}: the one completed before that
   time (`%Y-%m-%d %H:%M:%S[.%f]`; anything else Nova's 400, before any pod
   is asked).
 - The pods' reports are joined as Nova joins its computes' task logs: host
@@ -41,7 +41,7 @@ from cascade.services.compute import hosts
 from cascade.versions import Version
 
 RULE = "os_compute_api:os-instance-usage-audit-log:"
-PATH = "/os-instance-usage-audit-log"
+PATH = "/os-instance_usage_audit_log"
 COUNTS = ("num_hosts", "num_hosts_done", "num_hosts_running", "num_hosts_not_run")
 TOTALS = ("total_instances", "total_errors")
 

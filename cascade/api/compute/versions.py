@@ -8,7 +8,8 @@
 - GET /compute/v2.1/ shows v2.1 with the microversion range Cascade
   advertises: what it implements and every enabled pod supports;
 - any other /compute/v2.1/... path is negotiated (400/406 as Nova) and
-  then answered 501 notImplemented: the resource is not served yet.
+  then answered 501 notImplemented: the resource is not served yet; one
+  with an empty segment (an empty id, a trailing slash) is Nova's 404.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ async def v21(request: Request) -> Response:
 async def not_served_yet(request: Request) -> Response:
     await negotiated(request)  # 400/406 come first
     path = "/" + request.path_params["path"]
+    if "" in path[1:].split("/"):
+        # an empty segment (`/os-simple-tenant-usage/`: an empty id) names nothing Nova
+        # routes: its bare 404
+        raise ComputeError(404, "The resource could not be found.")
     raise ComputeError(
         501, f"Cascade does not serve {request.method} {path} of the Compute API yet."
     )
