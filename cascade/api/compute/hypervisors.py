@@ -116,6 +116,11 @@ def view(
     return shown
 
 
+def _decimal(text: str) -> bool:
+    """Whether `text` is an integer id in ASCII digits (`str.isdigit` takes `²` too)."""
+    return text.isascii() and text.isdigit()
+
+
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
@@ -209,7 +214,7 @@ async def _list(request: Request, detail: bool) -> Response:
     numbering = Numbering(every) if version < UUID_IDS else None
     read_from, held_by_first = every, False
     if marker is not None and numbering is not None:
-        where = numbering.find(int(marker)) if marker.isdigit() else None
+        where = numbering.find(int(marker)) if _decimal(marker) else None
         if where is None:
             raise ComputeError(400, f"marker [{marker}] not found")
         read_from = every[every.index(where[0]) :]
@@ -266,7 +271,7 @@ async def _by_id(request: Request, version: Version, suffix: str, detail: bool) 
         hit, numbering = held, None
     else:
         numbering = Numbering(pods)
-        where = numbering.find(int(given)) if given.isdigit() else None
+        where = numbering.find(int(given)) if _decimal(given) else None
         if where is None:
             raise ComputeError(404, not_found)
         pod, bottom = where
