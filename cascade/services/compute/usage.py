@@ -41,10 +41,15 @@ def joined(reports: Iterable[dict[str, Any]], detailed: bool) -> list[dict[str, 
             tenants[tenant] = summary
         else:
             for key in TOTALS:
-                summary[key] = summary.get(key, 0) + report.get(key, 0)
+                summary[key] = _number(summary.get(key)) + _number(report.get(key))
         if detailed:
             summary["server_usages"] += server_usages(report)
     return list(tenants.values())
+
+
+def _number(value: Any) -> int | float:
+    """A total as a number (a pod's odd value counts as 0, not an error)."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def next_marker(links: Any) -> str | None:
