@@ -155,7 +155,11 @@ class FakeNova:
         if request.method == "POST":
             snapshot = json.loads(request.content)["snapshot"]
             volume_id = snapshot["volume_id"]
-            answer = {"snapshot": {"id": snapshot["create_info"]["snapshot_id"]}}
+            info = snapshot.get("create_info")
+            if not isinstance(info, dict) or not isinstance(info.get("snapshot_id"), str):
+                message = "Invalid input for field/attribute create_info."
+                return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+            answer = {"snapshot": {"id": info["snapshot_id"]}}
         else:
             volume_id = json.loads(request.url.params["delete_info"])["volume_id"]
             answer = None
@@ -290,7 +294,8 @@ class FakeNova:
                 message = "Invalid input for field/attribute badAction."
                 return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
             server.setdefault("actions", []).append(body)
-            request_id = self.act(rest[0], next(iter(body)))
+            name = next(iter(body), "unknown") if isinstance(body, dict) else "unknown"
+            request_id = self.act(rest[0], str(name))
             return httpx.Response(202, headers={"x-compute-request-id": request_id})
         if rest[1:2] == ["os-instance-actions"]:
             return self._instance_actions(self.actions.get(rest[0], []), rest[2:])
