@@ -8,6 +8,8 @@
   400, an unknown AZ 400, an unknown key 400, as Nova says them.
 - GET /servers/{id}: the pod's server, as the top shows it. A pod that does
   not answer is 503, or at 2.69+ the UNKNOWN stub Nova shows for a down cell.
+- GET /servers/{id}/ips shows the addresses by top network name, as the server
+  does; GET /servers/{id}/ips/{network} takes that name (see `_network_ips`).
 - Any other method or sub-resource under /servers/{id}: forwarded unchanged
   (query, body, microversion) to the server's pod; `resize` gets the pod's
   copy of the flavor and `rebuild` the keypair copied. DELETE marks the
@@ -168,6 +170,8 @@ async def member(request: Request) -> Response:
             where = await forward.locate(request, db, server_id, version)
         except ComputeError as missing:
             raise await _tags_refusal(request, db, server_id, rest) or missing from None
+        if request.method == "GET" and rest.startswith("ips/") and rest.count("/") == 1:
+            return await _network_ips(request, db, where, rest.split("/", 1)[1], version)
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         attaching = request.method == "POST" and rest == "os-volume_attachments"
@@ -222,6 +226,31 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx, version) as net:
                 await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp)
+
+
+NOT_MEMBER = "Instance is not a member of specified network"  # Nova's ips 404
+
+
+async def _network_ips(
+    request: Request, db: AsyncSession, where: routed.Located, label: str, version: Version
+) -> Response:
+    """GET /servers/{id}/ips/{network}: the server's addresses on the network its view
+    labels `network` (a top network's name). Its pod labels them by the bottom network's
+    name (the top id), so all its addresses are read and the label chosen at the top;
+    Nova's 404 when the server has none there."""
+    server_id = where.routing.top_id
+    await idle(db)  # no database connection held while the pod answers
+    resp = await forward.send(request, where.pod, version, "GET", f"/servers/{server_id}/ips")
+    if resp.status_code == 404:
+        raise await forward.gone(request, db, where)
+    if resp.status_code >= 400:
+        raise forward.pod_error(resp, where.pod)
+    root = await forward.pod_root(request, where.pod)
+    body = await forward.top_view(request, db, where.pod, resp.json(), root)
+    addresses = body.get("addresses") if isinstance(body, dict) else None
+    if not isinstance(addresses, dict) or label not in addresses:
+        raise ComputeError(404, NOT_MEMBER)
+    return reply({label: addresses[label]}, headers={forward.POD_HEADER: where.pod.name})
 
 
 # actions Nova has removed: 410 for any server id, before the server is looked up

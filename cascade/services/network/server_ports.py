@@ -100,14 +100,10 @@ async def translate(
     """Rewrite `server["networks"]` to bottom ports of `pod` (nothing to do for `auto`,
     `none` or no networks). Ports made here are released again if a later step fails."""
     done = Translated()
-    networks = server.get("networks")
-    if networks is None or networks == "auto":
-        networks = await _only_network(caller)
-        if networks is None:
-            return done  # no top network: the pod picks one of its own, as before
-        server["networks"] = networks
-    if not isinstance(networks, list):
-        return done
+    networks = await requested(caller, server)
+    if networks is None:
+        return done  # no top network: the pod picks one of its own, as before
+    server["networks"] = networks
     groups = await _groups(caller, server)
     neutron = PodNeutron(registry, pod, request_id)
     names = {p.id: p.name for p in await _pods(caller)}
@@ -138,6 +134,16 @@ async def translate(
     # the groups are on the ports now; Nova applies none to ports it did not create
     server.pop("security_groups", None)
     return done
+
+
+async def requested(caller: Caller, server: dict[str, Any]) -> list[Any] | None:
+    """The `networks` a create's server gets at the top: as given (a list), or for none
+    named (or `auto`) the project's only usable top network (Nova's 409 for several);
+    None for `none` and where the top has no network for it (the pod chooses)."""
+    networks = server.get("networks")
+    if networks is None or networks == "auto":
+        return await _only_network(caller)
+    return networks if isinstance(networks, list) else None
 
 
 async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
