@@ -219,7 +219,7 @@ async def test_a_multiple_create_is_refused_as_nova_refuses_it(
     )
     port = given.json()["port"]
     volume = [{"boot_index": 0, "uuid": "v-1", "source_type": "volume"}]
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"networks": [{"port": port["id"]}], "max_count": 2}, server_create.PORT_MANY),
         (
             {"networks": [{"uuid": a["id"], "fixed_ip": "10.1.0.9"}], "min_count": 2},
@@ -229,7 +229,7 @@ async def test_a_multiple_create_is_refused_as_nova_refuses_it(
         ({"min_count": 2, "block_device_mapping_v2": volume}, server_create.VOLUME_MANY),
     ]
     for extra, message in cases:
-        server = {"name": "vm", "flavorRef": "42", **extra}
+        server: dict[str, Any] = {"name": "vm", "flavorRef": "42", **extra}
         resp = await client.post(SERVERS, json={"server": server}, headers=MEMBER)
         assert resp.json() == {"badRequest": {"code": 400, "message": message}}, resp.text
     assert all(not creates(p) for p in pods.pods.values())
