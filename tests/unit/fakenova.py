@@ -38,6 +38,13 @@ SINGULAR = {
 }
 
 
+def _version(request: httpx.Request) -> tuple[int, int]:
+    """The compute microversion a request asks for (2.1 without one)."""
+    asked = request.headers.get("openstack-api-version", "compute 2.1").split()[-1]
+    major, minor = asked.split(".")
+    return int(major), int(minor)
+
+
 def _stamp() -> str:
     # whole seconds, as Nova's DB keeps them: ties are common and the id decides
     base = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(_clock) // 3)
@@ -258,11 +265,30 @@ class FakeNova:
                 message = "Instance is not a member of specified network"
                 return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
             return httpx.Response(200, json={rest[2]: addresses[rest[2]]})
-        return httpx.Response(200, json={"server": self._view(server)})
+        if rest[1:] == ["os-volume_attachments"]:
+            attached = [
+                {"id": v["id"], "volumeId": v["id"], "serverId": rest[0], "device": "/dev/vdb"}
+                for v in server.get("os-extended-volumes:volumes_attached", [])
+            ]
+            return httpx.Response(200, json={"volumeAttachments": attached})
+        return httpx.Response(200, json={"server": self._view(server, _version(request))})
 
-    def _view(self, server: dict[str, Any]) -> dict[str, Any]:
-        """The server as Nova shows it: with its ports' addresses (labelled by network
-        name) when it has ports in the pod's Neutron."""
+    def _view(self, server: dict[str, Any], version: tuple[int, int] = (2, 1)) -> dict[str, Any]:
+        """The server as Nova shows it at `version`: the flavor embedded from 2.47 (by the
+        name it had), `pinned_availability_zone` from 2.96, and its ports' addresses
+        (labelled by network name) when it has ports in the pod's Neutron."""
+        server = dict(server)
+        flavor = self.flavors.get(str(server["flavor"].get("id")))
+        if version >= (2, 47) and flavor is not None:
+            sizes = ("vcpus", "ram", "disk", "ephemeral", "swap")
+            server["flavor"] = {
+                **{k: flavor.get(k, 0) for k in sizes},
+                "original_name": flavor["name"],
+                "extra_specs": {},
+            }
+        if version >= (2, 96):
+            server["pinned_availability_zone"] = server.get("_pinned")
+        server.pop("_pinned", None)
         ports = self.neutron.ports_of(server["id"])
         if not ports:
             return server
@@ -315,13 +341,34 @@ class FakeNova:
         made = []
         for n in range(count):
             name = f"{body['name']}-{n + 1}" if count > 1 else body["name"]
+            flavor = str(body.get("flavorRef", "1"))
+            image = body.get("imageRef") or ""
+            volumes = [
+                {"id": m["uuid"], "delete_on_termination": False}
+                for m in body.get("block_device_mapping_v2") or []
+                if m.get("source_type") == "volume" or m.get("destination_type") == "volume"
+            ]
             made.append(
                 self.add_server(
                     name,
                     project,
                     request_body=body,
                     reservation_id=reservation,
-                    **{"OS-EXT-SRV-ATTR:reservation_id": reservation},
+                    flavor={
+                        "id": flavor,
+                        "links": [{"rel": "bookmark", "href": f"{self.root}flavors/{flavor}"}],
+                    },
+                    image={
+                        "id": image,
+                        "links": [{"rel": "bookmark", "href": f"{self.root}images/{image}"}],
+                    }
+                    if image
+                    else "",
+                    _pinned=body.get("availability_zone"),
+                    **{
+                        "OS-EXT-SRV-ATTR:reservation_id": reservation,
+                        "os-extended-volumes:volumes_attached": volumes,
+                    },
                 )
             )
             for entry in wanted:  # Nova binds the ports given, and makes one per network
@@ -374,7 +421,8 @@ class FakeNova:
                 return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
             found = found[ids.index(params["marker"]) + 1 :]
         limit = int(params.get("limit", 1000))
-        return httpx.Response(200, json={"servers": [self._view(s) for s in found[:limit]]})
+        shown = [self._view(s, _version(request)) for s in found[:limit]]
+        return httpx.Response(200, json={"servers": shown})
 
     def _flavors(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
         if request.method == "POST" and not rest:

@@ -269,3 +269,54 @@ async def test_a_multiple_create_counts_every_server_in_the_quota(
     assert resp.status_code == 403, resp.text
     assert all(not creates(p) for p in pods.pods.values())
     assert await top_ports(client) == []
+
+
+async def test_a_server_shows_top_objects_in_every_field(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """What the pod shows of its own objects (its flavor copy, its AZ, its links, its
+    networks) is the top's in the server, the detailed list and the sub-resources;
+    images and volumes keep their ids (one Glance; a volume's id is its pod's)."""
+    a = await network(client, "net-a", "10.1.0.0/24")
+    server = {
+        "name": "vm",
+        "flavorRef": "42",
+        "imageRef": "img-1",
+        "availability_zone": "az1",
+        "networks": [{"uuid": a["id"]}],
+    }
+    resp = await client.post(SERVERS, json={"server": server}, headers=MEMBER)
+    assert resp.status_code == 202, resp.text
+    server_id = resp.json()["server"]["id"]
+    top = "http://cascade.test/compute/"
+
+    def at(version: str) -> dict[str, str]:
+        return {**MEMBER, "OpenStack-API-Version": f"compute {version}"}
+
+    old = (await client.get(f"{SERVERS}/{server_id}", headers=at("2.46"))).json()["server"]
+    assert old["flavor"] == {"id": "42", "links": [{"rel": "bookmark", "href": top + "flavors/42"}]}
+    assert old["image"] == {
+        "id": "img-1",
+        "links": [{"rel": "bookmark", "href": top + "images/img-1"}],
+    }
+    assert [link["href"] for link in old["links"]] == [
+        f"{top}v2.1/servers/{server_id}",
+        f"{top}servers/{server_id}",
+    ]
+    assert old["OS-EXT-AZ:availability_zone"] == "az1"
+    assert list(old["addresses"]) == ["net-a"]
+    new = (await client.get(f"{SERVERS}/{server_id}", headers=at("2.96"))).json()["server"]
+    assert new["flavor"]["original_name"] == "m1.nano" and "id" not in new["flavor"]
+    assert new["pinned_availability_zone"] == "az1"
+    listed = await client.get(f"{SERVERS}/detail", headers=at("2.96"))
+    assert listed.json()["servers"] == [new]
+
+    volumes = [{"id": "v-1", "delete_on_termination": False}]
+    extra: dict[str, Any] = {"os-extended-volumes:volumes_attached": volumes}
+    booted = pods.pods["n1"].add_server("vol", **extra)
+    shown = (await client.get(f"{SERVERS}/{booted['id']}", headers=MEMBER)).json()["server"]
+    assert shown["os-extended-volumes:volumes_attached"] == volumes
+    attached = await client.get(f"{SERVERS}/{booted['id']}/os-volume_attachments", headers=MEMBER)
+    assert [(v["volumeId"], v["serverId"]) for v in attached.json()["volumeAttachments"]] == [
+        ("v-1", booted["id"])
+    ]
