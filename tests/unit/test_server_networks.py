@@ -12,6 +12,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from cascade.jobs.registry import DEFAULT
+from cascade.jobs.worker import Worker
 from cascade.services.compute import server_create
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, FakeNova, register
@@ -320,3 +322,43 @@ async def test_a_server_shows_top_objects_in_every_field(
     assert [(v["volumeId"], v["serverId"]) for v in attached.json()["volumeAttachments"]] == [
         ("v-1", booted["id"])
     ]
+
+
+async def run_jobs(app: Starlette) -> None:
+    worker = Worker(app.state.sessions, DEFAULT, app.state.conf, pods=app.state.registry)
+    while await worker.run_once():
+        pass
+
+
+async def test_add_and_remove_fixed_ip_act_on_the_top_port_and_the_pod_follows(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """addFixedIp (to 2.43): the server's port on the network gets a second top address,
+    its copy in the pod follows, and the server shows both; removeFixedIp takes it back.
+    Past 2.43 the action is the pod's (Nova's 404 for an action it no longer has)."""
+    a = await network(client, "net-a", "10.1.0.0/24")
+    old = {**MEMBER, "OpenStack-API-Version": "compute 2.43"}
+    body = {"server": {"name": "vm", "flavorRef": "42", "networks": [{"uuid": a["id"]}]}}
+    server_id = (await client.post(SERVERS, json=body, headers=old)).json()["server"]["id"]
+    await run_jobs(app)
+    nova = pods.pods["n1"]
+    asked = len(nova.requests)
+    add = {"addFixedIp": {"networkId": a["id"]}}
+    resp = await client.post(f"{SERVERS}/{server_id}/action", json=add, headers=old)
+    assert resp.status_code == 202 and resp.content == b""
+    assert not any(r.method == "POST" for r in nova.requests[asked:])
+    await run_jobs(app)
+    ips = (await client.get(f"{SERVERS}/{server_id}/ips", headers=old)).json()["addresses"]
+    added = addrs(ips["net-a"])
+    assert len(added) == 2
+    [port] = await top_ports(client)
+    assert [ip["ip_address"] for ip in port["fixed_ips"]] == added
+    remove = {"removeFixedIp": {"address": added[1]}}
+    resp = await client.post(f"{SERVERS}/{server_id}/action", json=remove, headers=old)
+    assert resp.status_code == 202
+    await run_jobs(app)
+    ips = (await client.get(f"{SERVERS}/{server_id}/ips", headers=old)).json()["addresses"]
+    assert addrs(ips["net-a"]) == added[:1]
+    new = {**MEMBER, "OpenStack-API-Version": "compute 2.44"}
+    await client.post(f"{SERVERS}/{server_id}/action", json=add, headers=new)
+    assert nova.servers[server_id]["actions"] == [add]

@@ -248,3 +248,46 @@ async def interface_gone(caller: Caller, top_port_id: str) -> None:
         return
     await _free(caller, row)
     await caller.db.commit()
+
+
+async def add_fixed_ip(caller: Caller, server_id: str, network_id: str) -> bool:
+    """What Nova's `addFixedIp` does with its Neutron, on the server's top ports: its
+    first port on the network gets one more address, of the network's first subnet that
+    has one to give (the pods' copies follow by `port.sync`). False when none could
+    (Nova's compute logs it; its API has answered 202 already)."""
+    subnets = sorted(
+        await store.rows(caller.db, store.SUBNET, parent_ids=[network_id]),
+        key=lambda s: (s.created_at, s.id),
+    )
+    mine = [
+        p
+        for p in await store.rows(caller.db, store.PORT)
+        if p.body.get("device_id") == server_id and p.parent_id == network_id
+    ]
+    for port in mine[:1]:
+        for subnet in subnets:
+            current = [dict(ip) for ip in port.body.get("fixed_ips", [])]
+            try:
+                await ports.update(
+                    caller, port, {"fixed_ips": [*current, {"subnet_id": subnet.id}]}
+                )
+                return True
+            except NeutronError:
+                await caller.db.rollback()
+                port = await store.get(caller.db, store.PORT, port.id) or port
+    return False
+
+
+async def remove_fixed_ip(caller: Caller, server_id: str, address: str) -> bool:
+    """What Nova's `removeFixedIp` does with its Neutron: the server's top port with the
+    address lets it go (the pods' copies follow). False when no port of it has it."""
+    for port in await store.rows(caller.db, store.PORT):
+        ips = port.body.get("fixed_ips", [])
+        if port.body.get("device_id") != server_id or address not in [
+            ip.get("ip_address") for ip in ips
+        ]:
+            continue
+        kept = [dict(ip) for ip in ips if ip.get("ip_address") != address]
+        await ports.update(caller, port, {"fixed_ips": kept})
+        return True
+    return False
