@@ -15,7 +15,8 @@ cloud's Nova would, across pods:
    volume types; the requested networks and ports built in the pod; then the
    create sent to the pod; a failure before it or a refusal removes the intent
    (and releases the ports); an acceptance records the routing of every server
-   the reservation made and attaches the top ports.
+   the reservation made and attaches the top ports. A multiple create on top
+   networks is one create per server, each with its own ports (see `_split`).
 Refusals the top decides are `Refused` (Nova's status and message); a pod's
 refusal of the create itself comes back as its response (`Created.resp`);
 `PodUnavailable` is passed on.
