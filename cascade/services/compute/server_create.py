@@ -437,13 +437,14 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
     except ValueError:
         made = None  # routed when first looked up (`stale.sweep` settles the intent)
     new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
-    if new_id and wired.used:
-        await _attach(env, ask, pod, wired, str(new_id))
     if len(bodies) > 1 and new_id:
+        await _attach(env, ask, pod, wired, str(new_id))
         # as Nova reads it: any value but a false one asks for the reservation's id
         wants = bool(server.get("return_reservation_id"))
         return await _create_rest(env, db, ask, pod, intent, bodies, str(new_id), resp, wants)
     await _record_created(env, db, ask, pod, made, intent, server)
+    if new_id and wired.used:
+        await _attach(env, ask, pod, wired, str(new_id))
     return Created(pod, resp)
 
 
@@ -583,7 +584,7 @@ async def _create_rest(
         await _attach(env, ask, pod, wired, server_id)
         made.append(server_id)
     routing = await routed.record(db, first, pod.id, ask.project, intent)
-    if routing.id != intent.id:  # a list routed the first server meanwhile
+    if routing is not intent:  # a list routed the first server meanwhile
         await routed.forget_intent(db, intent)
     if reservation:
         return Created(pod, httpx.Response(202, json={"reservation_id": reservation_id()}))
