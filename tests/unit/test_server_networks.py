@@ -234,6 +234,12 @@ async def test_a_multiple_create_is_refused_as_nova_refuses_it(
         server: dict[str, Any] = {"name": "vm", "flavorRef": "42", **extra}
         resp = await client.post(SERVERS, json={"server": server}, headers=MEMBER)
         assert resp.json() == {"badRequest": {"code": 400, "message": message}}, resp.text
+    # one hostname for several servers (2.90+)
+    named = {"name": "vm", "flavorRef": "42", "hostname": "h", "min_count": 2}
+    at_290 = {**MEMBER, "OpenStack-API-Version": "compute 2.90"}
+    resp = await client.post(SERVERS, json={"server": named}, headers=at_290)
+    message = server_create.HOSTNAME_MANY
+    assert resp.json() == {"badRequest": {"code": 400, "message": message}}, resp.text
     assert all(not creates(p) for p in pods.pods.values())
     assert await routings(app) == []
     ports = await top_ports(client)
