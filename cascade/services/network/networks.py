@@ -16,7 +16,14 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
-from cascade.services.network import attrs, quotas, security_groups, segments, store
+from cascade.services.network import (
+    attrs,
+    floatingips,
+    quotas,
+    security_groups,
+    segments,
+    store,
+)
 from cascade.services.network.access import Caller
 from cascade.services.network.errors import Conflict, InvalidInput
 from cascade.services.network.subnets import purge_subnet
@@ -175,14 +182,25 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
 
 async def delete(caller: Caller, row: NetResource) -> None:
     """The network goes with its subnets and VLAN id; 409 NetworkInUse while ports other
-    than the network's own (DHCP) are on it. Pods' copies go via a job."""
+    than the network's own (DHCP) are on it (a router's gateway port too) or one of its
+    floating IPs is associated. As Neutron (`delete_disassociated_floatingips`), its
+    free floating IPs go with it. Pods' copies go via a job."""
     ports = await store.rows(caller.db, store.PORT, parent_ids=[row.id])
-    if any(not str(p.body.get("device_owner", "")).startswith("network:dhcp") for p in ports):
+    fips = [
+        f
+        for f in await store.rows(caller.db, store.FLOATINGIP)
+        if f.body.get("floating_network_id") == row.id
+    ]
+    if any(f.body.get("port_id") for f in fips) or any(
+        not str(p.body.get("device_owner", "")).startswith("network:dhcp") for p in ports
+    ):
         raise Conflict(
             f"Unable to complete operation on network {row.id}. There are one or more ports "
             "still in use on the network.",
             type="NetworkInUse",
         )
+    for fip in fips:
+        await floatingips.release(caller, fip)
     for port in ports:
         await caller.db.delete(port)
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=[row.id]):

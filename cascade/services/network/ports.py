@@ -387,10 +387,11 @@ async def release(caller: Caller, row: NetResource) -> None:
 
 
 async def delete(caller: Caller, row: NetResource) -> None:
-    """The port goes (409 ServicePortInUse for a router's interface, but for admins)."""
-    if (
-        str(row.body.get("device_owner", "")).startswith("network:router_interface")
-        and not caller.is_admin
+    """The port goes (409 ServicePortInUse for a router's interface, but for admins, and
+    for a router's gateway port, whoever asks: the gateway is cleared on the router)."""
+    owner = str(row.body.get("device_owner", ""))
+    if (owner.startswith("network:router_interface") and not caller.is_admin) or (
+        owner == "network:router_gateway"
     ):
         raise Conflict(
             f"Port {row.id} cannot be deleted directly via the port API: has device "

@@ -59,12 +59,15 @@ JOB_PURGE = "subnet.purge"
 
 
 def _cidr(raw: str, version: int) -> ipam.IPNetwork:
+    """The subnet's network. As Neutron (`_create_subnet_precommit`: "turn the CIDR into a
+    proper subnet"), a CIDR with host bits set (`10.99.99.0/16`) is accepted and stored
+    as its network (`10.99.0.0/16`); only a value without a prefix length is refused."""
     try:
+        if "/" not in raw or raw != raw.strip():
+            raise ValueError(raw)
         net = ipaddress.ip_network(raw, strict=False)
     except ValueError:
         raise InvalidInput(f"'{raw}' is not a valid IP subnet") from None
-    if ipaddress.ip_interface(raw).ip != net.network_address:
-        raise InvalidInput(f"'{raw}' isn't a recognized IP subnet cidr, '{net}' is recommended")
     if net.version != version:
         raise InvalidInput("cidr and ip_version mismatch")
     return net
