@@ -27,13 +27,17 @@ from cascade.api.network import query
 from cascade.api.network.common import base_url, caller, json_body, not_found, reply
 from cascade.db.models import NetResource
 from cascade.services.network import (
+    address_groups,
     attrs,
+    flavors,
     floatingips,
     networks,
     ports,
+    rbac,
     routers,
     security_groups,
     store,
+    subnetpools,
     subnets,
 )
 from cascade.services.network.access import Caller, find, must_own, visible
@@ -59,10 +63,16 @@ class Collection:
     update: Updater | None
     delete: Deleter
     before_listing: Preparer | None = None  # given the list's filters
+    plural_name: str = ""  # the list's key where it is not `<kind>s`
+    path: str = ""  # the URL's collection where it is not the plural with dashes
 
     @property
     def plural(self) -> str:
-        return f"{self.kind}s"
+        return self.plural_name or f"{self.kind}s"
+
+    @property
+    def url(self) -> str:
+        return self.path or self.plural.replace("_", "-")
 
     async def view(self, who: Caller, row: NetResource) -> dict[str, Any]:
         return (await self.views(who, [row]))[0]
@@ -73,7 +83,7 @@ def _fields(spec: attrs.Spec, *names: str) -> frozenset[str]:
 
 
 COLLECTIONS = {
-    c.plural.replace("_", "-"): c
+    c.url: c
     for c in (
         Collection(
             store.NETWORK,
@@ -148,6 +158,62 @@ COLLECTIONS = {
             floatingips.update,
             floatingips.delete,
         ),
+        Collection(
+            store.SUBNETPOOL,
+            subnetpools.POOL_SPEC,
+            _fields(subnetpools.POOL_SPEC, "ip_version"),
+            subnetpools.pool_views,
+            subnetpools.create_pool,
+            subnetpools.update_pool,
+            subnetpools.delete_pool,
+        ),
+        Collection(
+            store.ADDRESS_SCOPE,
+            subnetpools.SCOPE_SPEC,
+            _fields(subnetpools.SCOPE_SPEC),
+            subnetpools.scope_views,
+            subnetpools.create_scope,
+            subnetpools.update_scope,
+            subnetpools.delete_scope,
+        ),
+        Collection(
+            store.ADDRESS_GROUP,
+            address_groups.SPEC,
+            _fields(address_groups.SPEC),
+            address_groups.views,
+            address_groups.create,
+            address_groups.update,
+            address_groups.delete,
+        ),
+        Collection(
+            store.RBAC_POLICY,
+            rbac.SPEC,
+            _fields(rbac.SPEC),
+            rbac.views,
+            rbac.create,
+            rbac.update,
+            rbac.delete,
+            plural_name="rbac_policies",
+        ),
+        Collection(
+            store.FLAVOR,
+            flavors.FLAVOR_SPEC,
+            _fields(flavors.FLAVOR_SPEC, "service_profiles"),
+            flavors.flavor_views,
+            flavors.create_flavor,
+            flavors.update_flavor,
+            flavors.delete_flavor,
+        ),
+        Collection(
+            store.SERVICE_PROFILE,
+            flavors.PROFILE_SPEC,
+            _fields(flavors.PROFILE_SPEC),
+            flavors.profile_views,
+            flavors.create_profile,
+            flavors.update_profile,
+            flavors.delete_profile,
+            path="service_profiles",
+        ),
     )
 }
 
@@ -171,7 +237,7 @@ async def index(request: Request) -> Response:
         if coll.before_listing is not None:
             await coll.before_listing(who, wanted.filters)
         items = await coll.views(who, await visible(who, coll.kind))
-    page, links = query.apply(request, base_url(request, f"/v2.0/{coll.plural}"), items, wanted)
+    page, links = query.apply(request, base_url(request, f"/v2.0/{coll.url}"), items, wanted)
     body: dict[str, Any] = {coll.plural: page}
     if links:
         body[f"{coll.plural}_links"] = links
@@ -328,3 +394,14 @@ async def router_interface(request: Request) -> Response:
         if action == "remove_router_interface":
             return reply(await routers.remove_interface(who, router_id, body))
     raise not_found()
+
+
+async def address_group_action(request: Request) -> Response:
+    """PUT /address-groups/{id}/add_addresses and /remove_addresses: 200 with the group."""
+    action = request.path_params["action"]
+    if action not in ("add_addresses", "remove_addresses"):
+        raise not_found()
+    body = await json_body(request)
+    async with caller(request) as who:
+        group_id = request.path_params["group_id"]
+        return reply(await address_groups.change_addresses(who, group_id, action, body))

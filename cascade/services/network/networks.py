@@ -20,6 +20,7 @@ from cascade.services.network import (
     attrs,
     floatingips,
     quotas,
+    rbac,
     security_groups,
     segments,
     store,
@@ -155,6 +156,7 @@ async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> N
         **segment,
     }
     row = store.add(caller.db, store.NETWORK, project, body_out, object_id=network_id)
+    await rbac.follow(caller, row)
     await caller.db.commit()
     return row
 
@@ -177,6 +179,8 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
     """The network changed (revision bumped); pods holding a copy follow via a job."""
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+    if "shared" in given or "router:external" in given:
+        await rbac.follow(caller, row)  # the policies for every project, as Neutron's
     await caller.db.commit()
 
 
@@ -205,6 +209,7 @@ async def delete(caller: Caller, row: NetResource) -> None:
         await caller.db.delete(port)
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=[row.id]):
         await purge_subnet(caller.db, sub)
+    await rbac.forget(caller, row.id)
     # the VLAN id stays taken until the pods' networks are gone (network.purge)
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.id})

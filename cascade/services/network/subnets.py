@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetResource
 from cascade.jobs import queue
-from cascade.services.network import attrs, ipam, quotas, store
+from cascade.services.network import attrs, ipam, quotas, store, subnetpools
 from cascade.services.network.access import Caller, parent
-from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+from cascade.services.network.errors import BadRequest, Conflict, Forbidden, InvalidInput
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 # device owners as Neutron groups them (neutron-lib's constants)
@@ -41,7 +41,7 @@ SPEC: attrs.Spec = {
     "description": A(attrs.text(), "", put=True),
     "network_id": A(attrs.uuid_text, attrs.REQUIRED),
     "ip_version": A(attrs.integer(4, 6), 4),
-    "cidr": A(attrs.text(64), attrs.REQUIRED),
+    "cidr": A(attrs.optional_text(64), None),  # or a subnet pool's block
     "gateway_ip": A(attrs.anything, "auto", put=True),
     "allocation_pools": A(attrs.listed, None, put=True),
     "host_routes": A(attrs.listed, list, put=True),
@@ -214,10 +214,25 @@ async def create(caller: Caller, body: Any) -> NetResource:
             f"Tenant {caller.project_id} not allowed to create subnet on this network",
             type="PolicyNotAuthorized",
         )
-    for unsupported in ("subnetpool_id", "prefixlen", "segment_id"):
-        if given.pop(unsupported) is not None:
-            raise InvalidInput(f"{unsupported} is not supported by the top yet; give a cidr")
-    net = _cidr(given["cidr"], given["ip_version"])
+    if given.pop("segment_id") is not None:
+        raise InvalidInput("segment_id is not supported by the top yet")
+    pool_id, prefixlen = given.pop("subnetpool_id"), given.pop("prefixlen")
+    if given["cidr"] is not None and prefixlen is not None:
+        raise BadRequest("Bad subnets request: cidr and prefixlen must not be supplied together.")
+    if pool_id is None and given["cidr"] is None:
+        raise BadRequest(
+            "Bad subnets request: a subnetpool must be specified in the absence of a cidr."
+        )
+    if pool_id is None:
+        net = _cidr(given["cidr"], given["ip_version"])
+    else:
+        version = body["subnet"].get("ip_version")  # given, or the pool's
+        raw = given["cidr"]
+        wanted = None if raw is None else str(_cidr(raw, 6 if ":" in raw else 4))
+        pool, net = await subnetpools.allocate(
+            caller, str(pool_id), wanted, prefixlen, given["ip_version"] if version else None
+        )
+        pool_id, given["ip_version"] = pool.id, net.version
     _check_cidr(net, given["enable_dhcp"])
     for other in await store.rows(caller.db, store.SUBNET, parent_ids=[network.id]):
         if ipam.network_of(other.body["cidr"]).overlaps(net):
@@ -235,7 +250,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
         "allocation_pools": _pools(given["allocation_pools"], net, gateway),
         "host_routes": _routes(given["host_routes"], net),
         "dns_nameservers": _nameservers(given["dns_nameservers"], net),
-        "subnetpool_id": None,
+        "subnetpool_id": pool_id,
     }
     row = store.add(caller.db, store.SUBNET, project, body_out, parent_id=network.id)
     store.bump(network)
