@@ -24,6 +24,7 @@ from cascade.services.network import (
     security_groups,
     segments,
     store,
+    subnetpools,
 )
 from cascade.services.network.access import Caller
 from cascade.services.network.errors import Conflict, InvalidInput
@@ -168,9 +169,15 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=list(subnets)):
         subnets.setdefault(sub.parent_id or "", []).append(sub.id)
     hidden = () if caller.is_admin else PROVIDER
+    # the address scope of each version: its subnets' pool's (extension address-scope)
+    scopes = await subnetpools.network_scopes(caller, list(subnets))
     return [
         {k: v for k, v in store.view(r).items() if k not in hidden}
-        | {"subnets": sorted(subnets[r.id])}
+        | {
+            "subnets": sorted(subnets[r.id]),
+            "ipv4_address_scope": scopes.get(r.id, {}).get(4),
+            "ipv6_address_scope": scopes.get(r.id, {}).get(6),
+        }
         for r in rows
     ]
 
