@@ -539,3 +539,23 @@ async def test_service_providers_are_the_l3_providers(client: httpx.AsyncClient)
     providers = answer.json()["service_providers"]
     assert {p["name"] for p in providers} == {"dvrha", "dvr", "ha", "single_node"}
     assert all(p["service_type"] == "L3_ROUTER_NAT" for p in providers)
+
+
+async def test_an_admin_only_attribute_at_its_default_is_no_policy_matter(
+    client: httpx.AsyncClient,
+) -> None:
+    # Neutron's `_is_attribute_explicitly_set`: openstacksdk sends `shared: false`
+    pool = {"name": "p", "prefixes": ["10.100.0.0/24", "10.101.0.0/24"], "shared": False}
+    made = await make(client, "subnetpools", "subnetpool", pool)
+    assert made["prefixes"] == ["10.100.0.0/24", "10.101.0.0/24"]
+    net = await make(client, "networks", "network", {"name": "n", "shared": False})
+    assert net["shared"] is False
+    for path, kind, body in (
+        ("subnetpools", "subnetpool", {**pool, "shared": True}),
+        ("networks", "network", {"name": "n", "shared": True}),
+        # Neutron's default of these is "not specified": any value is asked of the policy
+        ("routers", "router", {"name": "r", "distributed": False}),
+        ("networks", "network", {"name": "n", "router:external": False}),
+    ):
+        refused = await client.post(f"{V2}/{path}", json={kind: body}, headers=MEMBER)
+        assert refused.status_code == 403, (path, body, refused.text)

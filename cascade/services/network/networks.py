@@ -38,7 +38,7 @@ SPEC: attrs.Spec = {
     "shared": A(attrs.boolean, False, put=True, admin=True),
     "mtu": A(attrs.integer(68, 9216), None, put=True),
     "port_security_enabled": A(attrs.boolean, True, put=True),
-    "router:external": A(attrs.boolean, False, put=True, admin=True),
+    "router:external": A(attrs.boolean, False, put=True, admin=True, explicit=True),
     "provider:network_type": A(attrs.text(64), admin=True),
     "provider:physical_network": A(attrs.optional_text(64), admin=True),
     "provider:segmentation_id": A(attrs.integer(0, 2**32), admin=True),

@@ -42,7 +42,7 @@ SPEC: attrs.Spec = {
     "allowed_address_pairs": A(attrs.listed, list, put=True),
     "extra_dhcp_opts": A(attrs.listed, list, put=True),
     "port_security_enabled": A(attrs.boolean, None, put=True),
-    "binding:host_id": A(attrs.text(), "", put=True, admin=True),
+    "binding:host_id": A(attrs.text(), "", put=True, admin=True, explicit=True),
     "binding:profile": A(attrs.mapping, None, put=True, admin=True),
     "binding:vnic_type": A(attrs.text(64), "normal", put=True),
 }

@@ -44,8 +44,8 @@ SPEC: attrs.Spec = {
     # extensions dvr and l3-ha: admin-only as in Neutron. Both are facts of the top
     # router (shown to admins, changed only while the router is down, as Neutron
     # migrates them); the pods' copies are built centralised and without HA.
-    "distributed": A(attrs.boolean, False, put=True, admin=True),
-    "ha": A(attrs.boolean, False, put=True, admin=True),
+    "distributed": A(attrs.boolean, False, put=True, admin=True, explicit=True),
+    "ha": A(attrs.boolean, False, put=True, admin=True, explicit=True),
 }
 ADMIN_ONLY = ("distributed", "ha")  # `get_router:distributed`, `get_router:ha`: admin_only
 MIGRATION = {
