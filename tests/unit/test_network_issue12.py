@@ -559,3 +559,12 @@ async def test_an_admin_only_attribute_at_its_default_is_no_policy_matter(
     ):
         refused = await client.post(f"{V2}/{path}", json={kind: body}, headers=MEMBER)
         assert refused.status_code == 403, (path, body, refused.text)
+
+
+async def test_the_top_lists_no_agents(client: httpx.AsyncClient) -> None:
+    # tempest test_list_agents_non_admin: a member's list is empty, not a 404
+    for who in (MEMBER, ADMIN):
+        answer = await client.get(f"{V2}/agents", headers=who)
+        assert answer.status_code == 200 and answer.json() == {"agents": []}
+    missing = await client.get(f"{V2}/agents/x", headers=ADMIN)
+    assert missing.status_code == 404 and error(missing)["type"] == "AgentNotFound"

@@ -3,6 +3,9 @@
 - GET `/availability_zones`: the top's AZs (its pods' AZs) as Neutron lists them, each
   for resource `network` and `router`, state `available`; filters and `fields`.
 - GET `/service-providers`: the L3 router providers Neutron's router plugin lists.
+- GET `/agents`: none. The top runs no Neutron agents of its own (the pods' agents
+  serve the pods' copies); a member's list is empty in Neutron too (`get_agent` is
+  admin-only), and the `agent` extension is not listed.
 - GET `/network-ip-availabilities` and `/network-ip-availabilities/{network_id}`
   (admins; others see none, as Neutron's admin-only policy filters them): per network
   and subnet, the size of the allocation pools and the addresses in use.
@@ -135,3 +138,17 @@ async def ip_availability(request: Request) -> Response:
         raise NeutronError(f"Network {network_id} could not be found.", 404, "NetworkNotFound")
     fields = [f for f in request.query_params.getlist("fields") if f]
     return reply({"network_ip_availability": query.select_fields(found[0], fields)})
+
+
+async def agents(request: Request) -> Response:
+    async with caller(request):
+        pass  # a token is needed, as for every Networking list
+    _listed(request, [], {"id", "agent_type", "binary", "host", "topic", "admin_state_up", "alive"})
+    return reply({"agents": []})
+
+
+async def agent(request: Request) -> Response:
+    async with caller(request):
+        pass
+    agent_id = request.path_params["agent_id"]
+    raise NeutronError(f"Agent {agent_id} could not be found.", 404, "AgentNotFound")

@@ -38,6 +38,8 @@ def routes() -> list[BaseRoute]:
         Route(v2 + "/quotas/{project_id}/details", quotas.details, methods=["GET"]),
         Route(f"{v2}/availability_zones", listings.availability_zones, methods=["GET"]),
         Route(f"{v2}/service-providers", listings.service_providers, methods=["GET"]),
+        Route(f"{v2}/agents", listings.agents, methods=["GET"]),
+        Route(v2 + "/agents/{agent_id}", listings.agent, methods=["GET"]),
         Route(f"{v2}/network-ip-availabilities", listings.ip_availabilities, methods=["GET"]),
         Route(
             v2 + "/network-ip-availabilities/{network_id}",
