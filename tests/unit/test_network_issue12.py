@@ -435,6 +435,17 @@ async def test_rbac_policies_are_the_tops_own_sharing(client: httpx.AsyncClient)
     }
     seen = await client.get(f"{V2}/networks/{net['id']}", headers=other)
     assert seen.status_code == 200, seen.text
+    assert seen.json()["network"]["shared"] is True  # shared with p2, as p2 sees it
+    mine = (await client.get(f"{V2}/networks/{net['id']}", headers=MEMBER)).json()["network"]
+    assert mine["shared"] is False
+    theirs = await client.post(
+        f"{V2}/ports", json={"port": {"network_id": net["id"]}}, headers=other
+    )
+    assert theirs.status_code == 201, theirs.text
+    in_use = await client.delete(f"{V2}/rbac-policies/{policy['id']}", headers=MEMBER)
+    assert in_use.status_code == 409 and error(in_use)["type"] == "RbacPolicyInUse"
+    port_id = theirs.json()["port"]["id"]
+    assert (await client.delete(f"{V2}/ports/{port_id}", headers=other)).status_code == 204
     dup = await client.post(
         f"{V2}/rbac-policies",
         json={

@@ -60,9 +60,13 @@ def sees(caller: Caller, row: NetResource, network: NetResource | None = None) -
     public = network if row.kind == store.SUBNET else row
     if public is None or public.kind not in SHAREABLE:
         return False
-    if caller.project_id in public.body.get("_shared_with", ()):  # rbac-policies
-        return True
-    return bool(public.body.get("shared") or public.body.get("router:external"))
+    return shared_to(caller.project_id, public) or bool(public.body.get("router:external"))
+
+
+def shared_to(project_id: str, row: NetResource) -> bool:
+    """Whether the object is shared with the project: with every project (`shared`) or
+    with it by an RBAC policy (Neutron's `shared` as each project sees it)."""
+    return bool(row.body.get("shared")) or project_id in row.body.get("_shared_with", ())
 
 
 def must_own(caller: Caller, row: NetResource, rule: str) -> None:

@@ -26,7 +26,7 @@ from cascade.services.network import (
     store,
     subnetpools,
 )
-from cascade.services.network.access import Caller
+from cascade.services.network.access import Caller, shared_to
 from cascade.services.network.errors import Conflict, InvalidInput
 from cascade.services.network.subnets import purge_subnet
 
@@ -174,6 +174,7 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     return [
         {k: v for k, v in store.view(r).items() if k not in hidden}
         | {
+            "shared": shared_to(caller.project_id, r),  # as the caller's project sees it
             "subnets": sorted(subnets[r.id]),
             "ipv4_address_scope": scopes.get(r.id, {}).get(4),
             "ipv6_address_scope": scopes.get(r.id, {}).get(6),

@@ -18,7 +18,7 @@ from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, find, shared_to
 from cascade.services.network.errors import (
     Conflict,
     Forbidden,
@@ -206,7 +206,7 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> NetReso
     given = attrs.take(SPEC, body, "port", caller.allows, update=False)
     network = await find(caller, store.NETWORK, given["network_id"])
     project = attrs.owner(body, "port", caller.project_id, caller.is_admin)
-    if not caller.is_admin and network.project_id != project and not network.body.get("shared"):
+    if not caller.is_admin and network.project_id != project and not shared_to(project, network):
         raise Forbidden(
             f"Tenant {project} not allowed to create port on this network",
             type="PolicyNotAuthorized",
