@@ -164,6 +164,7 @@ async def test_a_routers_gateway_is_a_port_that_goes_with_the_gateway(
     )
     url = f"{V2}/routers/{router['id']}"
     address = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+    assert router["availability_zones"] == ["az1"]  # the pod it is built in
     [port] = await _gateway_ports(client, ext_id)
     assert port["device_id"] == router["id"] and port["project_id"] == ""
     assert port["fixed_ips"] == [{"subnet_id": ext_sub, "ip_address": address}]
@@ -579,3 +580,37 @@ async def test_the_top_lists_no_agents(client: httpx.AsyncClient) -> None:
         assert answer.status_code == 200 and answer.json() == {"agents": []}
     missing = await client.get(f"{V2}/agents/x", headers=ADMIN)
     assert missing.status_code == 404 and error(missing)["type"] == "AgentNotFound"
+
+
+@pytest.mark.fake_pods
+async def test_extra_routes_are_added_and_removed_atomically(
+    client: httpx.AsyncClient, pods: object
+) -> None:
+    router = await make(client, "routers", "router", {"name": "r"})
+    url = f"{V2}/routers/{router['id']}"
+    net = await make(client, "networks", "network", {"name": "n"})
+    sub = await make(client, "subnets", "subnet", {"network_id": net["id"], "cidr": "10.8.0.0/24"})
+    added = await client.put(
+        f"{url}/add_router_interface", json={"subnet_id": sub["id"]}, headers=MEMBER
+    )
+    assert added.status_code == 200, added.text
+    one = {"destination": "10.60.0.0/24", "nexthop": "10.8.0.5"}
+    two = {"destination": "10.61.0.0/24", "nexthop": "10.8.0.6"}
+    first = await client.put(
+        f"{url}/add_extraroutes", json={"router": {"routes": [one]}}, headers=MEMBER
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["router"]["routes"] == [one]
+    both = await client.put(
+        f"{url}/add_extraroutes", json={"router": {"routes": [one, two]}}, headers=MEMBER
+    )
+    assert both.json()["router"]["routes"] == [one, two]
+    far = {"destination": "10.62.0.0/24", "nexthop": "10.99.0.1"}
+    refused = await client.put(
+        f"{url}/add_extraroutes", json={"router": {"routes": [far]}}, headers=MEMBER
+    )
+    assert refused.status_code == 400 and error(refused)["type"] == "InvalidRoutes"
+    left = await client.put(
+        f"{url}/remove_extraroutes", json={"router": {"routes": [one]}}, headers=MEMBER
+    )
+    assert left.status_code == 200 and left.json()["router"]["routes"] == [two]

@@ -384,7 +384,8 @@ async def tag(request: Request) -> Response:
 
 async def router_interface(request: Request) -> Response:
     """PUT /routers/{id}/add_router_interface and /remove_router_interface: 200 with the
-    interface (router, port, subnet and network ids)."""
+    interface (router, port, subnet and network ids); /add_extraroutes and
+    /remove_extraroutes: 200 with the router."""
     body = await json_body(request)
     action = request.path_params["action"]
     async with caller(request) as who:
@@ -393,6 +394,10 @@ async def router_interface(request: Request) -> Response:
             return reply(await routers.add_interface(who, router_id, body))
         if action == "remove_router_interface":
             return reply(await routers.remove_interface(who, router_id, body))
+        if action in ("add_extraroutes", "remove_extraroutes"):
+            add = action == "add_extraroutes"
+            row = await routers.change_routes(who, router_id, body, add)
+            return reply({"router": (await routers.views(who, [row]))[0]})
     raise not_found()
 
 

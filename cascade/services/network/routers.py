@@ -67,16 +67,19 @@ def gateway_owner(router_id: str) -> str:
 
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
-    """The routers as Neutron shows them: `distributed` and `ha` for admins only."""
+    """The routers as Neutron shows them: `distributed` and `ha` for admins only;
+    `availability_zones` the AZ of the pod the router is built in (Neutron's: those of
+    the L3 agents hosting it)."""
     hidden = () if caller.is_admin else ADMIN_ONLY
-    return [
-        {
-            k: v
-            for k, v in {"external_gateway_info": None, "routes": [], **store.view(r)}.items()
-            if k not in hidden
-        }
-        for r in rows
-    ]
+    pods = await _pods(caller) if any(r.body.get("_pod") for r in rows) else {}
+    out = []
+    for row in rows:
+        pod = pods.get(str(row.body.get("_pod")))
+        zones = [pod.az] if pod is not None and pod.az else []
+        shown = {"external_gateway_info": None, "routes": [], **store.view(row)}
+        shown["availability_zones"] = zones
+        out.append({k: v for k, v in shown.items() if k not in hidden})
+    return out
 
 
 async def gateway_ports(caller: Caller, router_id: str) -> list[NetResource]:
@@ -528,3 +531,21 @@ async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[st
     await _rebuild(caller, router)
     await caller.db.commit()
     return info
+
+
+async def change_routes(caller: Caller, router_id: str, body: Any, add: bool) -> NetResource:
+    """PUT add_extraroutes / remove_extraroutes (extension extraroute-atomic): the routes
+    given join or leave the router's, then the whole set is checked as an update's."""
+    router = await find(caller, store.ROUTER, router_id)
+    must_own(caller, router, "update_router")
+    given = body.get("router") if isinstance(body, dict) else None
+    if not isinstance(given, dict) or "routes" not in given:
+        raise BadRequest("Resource body required: {'router': {'routes': [...]}}")
+    routes = extra_routes.parse(given["routes"])
+    old = list(router.body.get("routes") or [])
+    if add:
+        merged = old + [r for r in routes if r not in old]
+    else:
+        merged = [r for r in old if r not in routes]
+    await update(caller, router, {"routes": merged})
+    return router
