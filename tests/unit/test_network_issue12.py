@@ -614,3 +614,63 @@ async def test_extra_routes_are_added_and_removed_atomically(
         f"{url}/remove_extraroutes", json={"router": {"routes": [one]}}, headers=MEMBER
     )
     assert left.status_code == 200 and left.json()["router"]["routes"] == [two]
+
+
+async def test_default_pools_and_prefix_operations(client: httpx.AsyncClient) -> None:
+    net = await make(client, "networks", "network", {"name": "n"})
+    none = await client.post(
+        f"{V2}/subnets",
+        json={"subnet": {"network_id": net["id"], "use_default_subnetpool": True, "ip_version": 4}},
+        headers=MEMBER,
+    )
+    assert none.status_code == 400
+    assert "No default subnetpool found for IPv4" in error(none)["message"]
+    pool = await make(
+        client,
+        "subnetpools",
+        "subnetpool",
+        {"name": "d", "prefixes": ["10.70.0.0/24"], "is_default": True, "default_prefixlen": 26},
+        ADMIN,
+    )
+    sub = await make(
+        client,
+        "subnets",
+        "subnet",
+        {"network_id": net["id"], "use_default_subnetpool": True, "ip_version": 4},
+    )
+    assert sub["subnetpool_id"] == pool["id"] and sub["cidr"] == "10.70.0.0/26"
+    assert "use_default_subnetpool" not in sub
+    url = f"{V2}/subnetpools/{pool['id']}"
+    added = await client.put(
+        f"{url}/add_prefixes", json={"prefixes": ["10.70.1.0/24"]}, headers=ADMIN
+    )
+    assert added.status_code == 200 and added.json() == {"prefixes": ["10.70.0.0/23"]}
+    in_use = await client.put(
+        f"{url}/remove_prefixes", json={"prefixes": ["10.70.0.0/24"]}, headers=ADMIN
+    )
+    assert in_use.status_code == 400
+    assert error(in_use)["type"] == "IllegalSubnetPoolPrefixUpdate"
+    removed = await client.put(
+        f"{url}/remove_prefixes", json={"prefixes": ["10.70.1.0/24"]}, headers=ADMIN
+    )
+    assert removed.status_code == 200 and removed.json() == {"prefixes": ["10.70.0.0/24"]}
+
+
+async def test_tags_are_added_with_post_and_a_port_is_made_with_tags(
+    client: httpx.AsyncClient,
+) -> None:
+    net = await make(client, "networks", "network", {"name": "n"})
+    url = f"{V2}/networks/{net['id']}/tags"
+    first = await client.post(url, json={"tags": ["a", "b"]}, headers=MEMBER)
+    assert first.status_code == 201 and first.json() == {"tags": ["a", "b"]}
+    again = await client.post(url, json={"tags": ["b", "c"]}, headers=MEMBER)
+    assert again.status_code == 201
+    assert (await client.get(url, headers=MEMBER)).json()["tags"] == ["a", "b", "c"]
+    bad = await client.post(url, json={"tags": "a"}, headers=MEMBER)
+    assert bad.status_code == 400
+    port = await make(client, "ports", "port", {"network_id": net["id"], "tags": ["x", "y"]})
+    assert port["tags"] == ["x", "y"]
+    refused = await client.post(
+        f"{V2}/networks", json={"network": {"name": "t", "tags": ["x"]}}, headers=MEMBER
+    )
+    assert refused.status_code == 400  # only a port is made with tags in Neutron

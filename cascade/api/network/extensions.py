@@ -49,6 +49,7 @@ EXTENSIONS = {
         "Tag support for resources with standard attribute: subnet, network, port, security_group",
         "Enables to set tag on resources with standard attribute.",
     ),
+    "tag-creation": ("Tag creation extension", "Allow to create multiple tags for a resource"),
     "revision-if-match": (
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",
@@ -127,6 +128,14 @@ EXTENSIONS = {
     "subnet_allocation": (
         "Subnet Allocation",
         "Enables allocation of subnets from a subnet pool",
+    ),
+    "default-subnetpools": (
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+    ),
+    "subnetpool-prefix-ops": (
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
     ),
     "address-scope": ("Address scope", "Address scopes extension."),
     "address-group": ("Address group", "Support address group"),

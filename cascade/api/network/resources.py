@@ -244,20 +244,39 @@ async def index(request: Request) -> Response:
     return reply(body)
 
 
+async def _create_one(who: Caller, coll: Collection, body: Any) -> NetResource:
+    """One object of a create; a port's body may carry its `tags` (Neutron's tag plugin
+    lets a port be made with them, no other resource)."""
+    item = body.get(coll.kind) if isinstance(body, dict) else None
+    if coll.kind != store.PORT or not isinstance(item, dict) or "tags" not in item:
+        return await coll.create(who, body)
+    raw = item["tags"]
+    if not isinstance(raw, list):
+        raise BadRequest(f"Invalid input for tags. Reason: '{raw}' is not a list.")
+    tags = sorted({_valid_tag(t) for t in raw})
+    row = await coll.create(
+        who, {**body, coll.kind: {k: v for k, v in item.items() if k != "tags"}}
+    )
+    if tags:
+        row.tags = tags
+        await who.db.commit()
+    return row
+
+
 async def create(request: Request) -> Response:
     coll = _collection(request)
     body = await json_body(request)
     async with caller(request) as who:
         if isinstance(body, dict) and isinstance(body.get(coll.plural), list):
             return reply({coll.plural: await _bulk(who, coll, body[coll.plural])}, 201)
-        return reply({coll.kind: await coll.view(who, await coll.create(who, body))}, 201)
+        return reply({coll.kind: await coll.view(who, await _create_one(who, coll, body))}, 201)
 
 
 async def _bulk(who: Caller, coll: Collection, items: list[Any]) -> list[dict[str, Any]]:
     made: list[dict[str, Any]] = []
     try:
         for item in items:
-            made.append(await coll.view(who, await coll.create(who, {coll.kind: item})))
+            made.append(await coll.view(who, await _create_one(who, coll, {coll.kind: item})))
     except NeutronError:
         await who.db.rollback()
         for done in reversed(made):  # all or none, as Neutron's bulk create
@@ -345,13 +364,28 @@ def _valid_tag(tag: Any) -> str:
 
 
 async def tags(request: Request) -> Response:
-    """GET, PUT (replace: 200 with the tags) and DELETE (all: 204) of an object's tags."""
+    """GET, PUT (replace: 200 with the tags), POST (add: 201 with the tags given;
+    extension tag-creation) and DELETE (all: 204) of an object's tags."""
     coll = _collection(request)
-    body = await json_body(request) if request.method == "PUT" else None
+    body = await json_body(request) if request.method in ("PUT", "POST") else None
     async with caller(request) as who:
         row = await _tagged(request, who, coll)
         if request.method == "GET":
             return reply({"tags": list(row.tags)})
+        if request.method == "POST":
+            raw = body.get("tags") if isinstance(body, dict) else None
+            if not isinstance(raw, list):
+                raise BadRequest("Invalid input for operation: Invalid tags body.")
+            if len(set(map(str, raw))) != len(raw):
+                raise BadRequest(
+                    f"Invalid input for operation: Duplicate items in the list: {raw}."
+                )
+            added = {_valid_tag(t) for t in raw} - set(row.tags)
+            if added:  # as Neutron's `create_tags`: the tags it lacks, idempotent
+                row.tags = sorted({*row.tags, *added})
+                store.bump(row)
+                await who.db.commit()
+            return reply({"tags": raw}, 201)
         if request.method == "PUT":
             if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
                 raise BadRequest("Invalid input for operation: a body {'tags': [...]} is required.")
@@ -399,6 +433,17 @@ async def router_interface(request: Request) -> Response:
             row = await routers.change_routes(who, router_id, body, add)
             return reply({"router": (await routers.views(who, [row]))[0]})
     raise not_found()
+
+
+async def subnetpool_action(request: Request) -> Response:
+    """PUT /subnetpools/{id}/add_prefixes and /remove_prefixes: 200 with the prefixes."""
+    action = request.path_params["action"]
+    if action not in ("add_prefixes", "remove_prefixes"):
+        raise not_found()
+    body = await json_body(request)
+    async with caller(request) as who:
+        pool_id = request.path_params["pool_id"]
+        return reply({"prefixes": await subnetpools.change_prefixes(who, pool_id, action, body)})
 
 
 async def address_group_action(request: Request) -> Response:

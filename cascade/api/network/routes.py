@@ -47,9 +47,10 @@ def routes() -> list[BaseRoute]:
             methods=["GET"],
         ),
         # a router's tags before its actions (`PUT /routers/{id}/tags` is no action)
-        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "DELETE"]),
+        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "POST", "DELETE"]),
         Route(item + "/tags/{tag}", resources.tag, methods=["GET", "PUT", "DELETE"]),
         Route(v2 + "/routers/{router_id}/{action}", resources.router_interface, methods=["PUT"]),
+        Route(v2 + "/subnetpools/{pool_id}/{action}", resources.subnetpool_action, methods=["PUT"]),
         Route(
             v2 + "/address-groups/{group_id}/{action}",
             resources.address_group_action,

@@ -13,7 +13,7 @@ from typing import Any
 
 from cascade.db.models import NetResource
 from cascade.services.network import attrs, ipam, rbac, store
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, find, must_own
 from cascade.services.network.errors import BadRequest, Conflict, InvalidInput, NeutronError
 
 SUBNETPOOL = store.SUBNETPOOL
@@ -202,6 +202,40 @@ async def update_pool(caller: Caller, row: NetResource, given: dict[str, Any]) -
         await _no_other_default(caller, version, row.id)
     store.change(row, given)
     await caller.db.commit()
+
+
+async def change_prefixes(caller: Caller, pool_id: str, action: str, body: Any) -> list[str]:
+    """PUT add_prefixes / remove_prefixes (extension subnetpool-prefix-ops): the pool's
+    prefixes after the change. A prefix in use by a subnet cannot go (400
+    IllegalSubnetPoolPrefixUpdate); none given changes nothing."""
+    pool = await find(caller, SUBNETPOOL, pool_id)
+    must_own(caller, pool, f"{action}_subnetpool")
+    raw = body.get("prefixes") if isinstance(body, dict) else None
+    if not isinstance(raw, list):
+        raise BadRequest("Bad subnetpool request: a body {'prefixes': [...]} is required.")
+    if not raw:
+        return list(pool.body["prefixes"])
+    if action == "add_prefixes":
+        await update_pool(caller, pool, {"prefixes": [*pool.body["prefixes"], *raw]})
+        return list(pool.body["prefixes"])
+    version, removed = _compact(raw)
+    gone = [ipaddress.ip_network(p) for p in removed]
+    for sub in await allocated(caller, pool.id):
+        used = ipaddress.ip_network(sub.body["cidr"])
+        if any(used.overlaps(g) for g in gone):
+            raise NeutronError(
+                "Illegal update to prefixes: One or more the prefixes to be removed is in use "
+                "by a subnet..",
+                400,
+                "IllegalSubnetPoolPrefixUpdate",
+            )
+    kept = [
+        str(n) for n in _free(pool, [str(g) for g in gone if g.version == pool.body["ip_version"]])
+    ]
+    _, prefixes = _compact(kept) if kept else (version, [])
+    store.change(pool, {"prefixes": prefixes})
+    await caller.db.commit()
+    return list(pool.body["prefixes"])
 
 
 async def delete_pool(caller: Caller, row: NetResource) -> None:

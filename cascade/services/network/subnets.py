@@ -51,6 +51,7 @@ SPEC: attrs.Spec = {
     "ipv6_address_mode": A(_ipv6_mode, None),
     "service_types": A(attrs.listed, list, put=True),
     "subnetpool_id": A(attrs.anything, None),
+    "use_default_subnetpool": A(attrs.boolean, False),  # extension default-subnetpools
     "prefixlen": A(attrs.anything, None),
     "segment_id": A(attrs.anything, None),
 }
@@ -219,6 +220,8 @@ async def create(caller: Caller, body: Any) -> NetResource:
     pool_id, prefixlen = given.pop("subnetpool_id"), given.pop("prefixlen")
     if given["cidr"] is not None and prefixlen is not None:
         raise BadRequest("Bad subnets request: cidr and prefixlen must not be supplied together.")
+    if given.pop("use_default_subnetpool"):
+        pool_id = await _default_pool(caller, given, body, pool_id)
     if pool_id is None and given["cidr"] is None:
         raise BadRequest(
             "Bad subnets request: a subnetpool must be specified in the absence of a cidr."
@@ -256,6 +259,29 @@ async def create(caller: Caller, body: Any) -> NetResource:
     store.bump(network)
     await caller.db.commit()
     return row
+
+
+async def _default_pool(caller: Caller, given: dict[str, Any], body: Any, pool_id: Any) -> str:
+    """The default pool of the subnet's IP version (Neutron's `_get_subnetpool_id` with
+    `use_default_subnetpool`): its CIDR's version, else the `ip_version` given."""
+    if pool_id:
+        raise BadRequest(
+            "Bad subnets request: subnetpool_id and use_default_subnetpool cannot both be "
+            "specified."
+        )
+    if given["cidr"] is not None:
+        version = 6 if ":" in given["cidr"] else 4
+    elif body["subnet"].get("ip_version") is not None:
+        version = given["ip_version"]
+    else:
+        raise BadRequest(
+            "Bad subnets request: ip_version must be specified in the absence of cidr and "
+            "subnetpool_id."
+        )
+    for pool in await store.rows(caller.db, store.SUBNETPOOL):
+        if pool.body.get("is_default") and pool.body.get("ip_version") == version:
+            return pool.id
+    raise BadRequest(f"Bad subnets request: No default subnetpool found for IPv{version}.")
 
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
