@@ -674,3 +674,22 @@ async def test_tags_are_added_with_post_and_a_port_is_made_with_tags(
         f"{V2}/networks", json={"network": {"name": "t", "tags": ["x"]}}, headers=MEMBER
     )
     assert refused.status_code == 400  # only a port is made with tags in Neutron
+
+
+@pytest.mark.fake_pods
+async def test_floating_ip_pools_are_the_external_ipv4_subnets(
+    client: httpx.AsyncClient, pods: object
+) -> None:
+    ext_id, sub_id = await external(client)
+    await make(client, "networks", "network", {"name": "internal"})
+    answer = await client.get(f"{V2}/floatingip_pools", headers=MEMBER)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["floatingip_pools"] == [
+        {
+            "subnet_id": sub_id,
+            "subnet_name": "",
+            "project_id": "p1",
+            "network_id": ext_id,
+            "cidr": "172.31.0.0/24",
+        }
+    ]

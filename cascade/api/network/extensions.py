@@ -106,6 +106,7 @@ EXTENSIONS = {
         "Ensure that the admin state of a router is DOWN (admin_state_up=False) before "
         "updating the distributed attribute",
     ),
+    "floatingip-pools": ("Floating IP Pools Extension", "Provides a floating IP pools API."),
     "fip-port-details": (
         "Floating IP Port Details Extension",
         "Add port_details attribute to Floating IP resource",

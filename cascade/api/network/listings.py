@@ -3,6 +3,8 @@
 - GET `/availability_zones`: the top's AZs (its pods' AZs) as Neutron lists them, each
   for resource `network` and `router`, state `available`; filters and `fields`.
 - GET `/service-providers`: the L3 router providers Neutron's router plugin lists.
+- GET `/floatingip_pools`: the IPv4 subnets of the external networks the caller sees
+  (where its floating IPs can come from), `project_id` the caller's, as Neutron's.
 - GET `/agents`: none. The top runs no Neutron agents of its own (the pods' agents
   serve the pods' copies); a member's list is empty in Neutron too (`get_agent` is
   admin-only), and the `agent` extension is not listed.
@@ -24,7 +26,7 @@ from cascade.api.network import query
 from cascade.api.network.common import caller, reply
 from cascade.db.models import NetAddress, Pod
 from cascade.services.network import store
-from cascade.services.network.access import Caller
+from cascade.services.network.access import Caller, visible
 from cascade.services.network.errors import NeutronError
 
 L3 = "neutron.services.l3_router.service_providers."
@@ -152,3 +154,24 @@ async def agent(request: Request) -> Response:
         pass
     agent_id = request.path_params["agent_id"]
     raise NeutronError(f"Agent {agent_id} could not be found.", 404, "AgentNotFound")
+
+
+async def floatingip_pools(request: Request) -> Response:
+    names = {"subnet_id", "subnet_name", "cidr", "network_id", "project_id", "tenant_id"}
+    async with caller(request) as who:
+        external = [
+            n.id for n in await visible(who, store.NETWORK) if n.body.get("router:external")
+        ]
+        subnets = await store.rows(who.db, store.SUBNET, parent_ids=external) if external else []
+        items = [
+            {
+                "subnet_id": s.id,
+                "subnet_name": s.body.get("name", ""),
+                "project_id": who.project_id,
+                "network_id": s.parent_id,
+                "cidr": s.body["cidr"],
+            }
+            for s in sorted(subnets, key=lambda s: s.id)
+            if s.body.get("ip_version") == 4
+        ]
+    return reply({"floatingip_pools": _listed(request, items, names)})

@@ -39,6 +39,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{v2}/availability_zones", listings.availability_zones, methods=["GET"]),
         Route(f"{v2}/service-providers", listings.service_providers, methods=["GET"]),
         Route(f"{v2}/agents", listings.agents, methods=["GET"]),
+        Route(f"{v2}/floatingip_pools", listings.floatingip_pools, methods=["GET"]),
         Route(v2 + "/agents/{agent_id}", listings.agent, methods=["GET"]),
         Route(f"{v2}/network-ip-availabilities", listings.ip_availabilities, methods=["GET"]),
         Route(
