@@ -31,6 +31,8 @@ class FakeCinder:
     host: str
     az: str
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # transfers and attachments by id: (body key, the object)
+    of_volume: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
     admin: Admin = field(init=False)
@@ -66,6 +68,9 @@ class FakeCinder:
         answered = self.admin(request, path.removeprefix("/v3"))
         if answered is not None:
             return answered
+        answered = self._of_volume(request, path.removeprefix("/v3"))
+        if answered is not None:
+            return answered
         if path.startswith("/v3/os-quota-sets/") and request.method == "GET":
             return self._quota_usage(path.rsplit("/", 1)[-1])
         # Cascade's service token (no project here) is an admin: it sees every project's
@@ -86,6 +91,42 @@ class FakeCinder:
         if found:
             return httpx.Response(200, json={"volume": found[0]})
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "not found"}})
+
+    def _of_volume(self, request: httpx.Request, path: str) -> httpx.Response | None:
+        """Transfers and attachments, as Cinder: made on a volume the caller sees, listed
+        and shown to the volume's project (and admins) whoever made them."""
+        parts = path.strip("/").split("/")
+        if parts[0] not in OF_VOLUME:
+            return None
+        key, field_name, status = OF_VOLUME[parts[0]]
+        token = request.headers.get("X-Auth-Token", "")
+        project = PROJECTS.get(token)
+        admin = project is None or token == ADMIN_TOKEN
+
+        def sees(volume_id: str) -> bool:
+            volume = self.volumes.get(volume_id)
+            owner = volume["os-vol-tenant-attr:tenant_id"] if volume else None
+            return volume is not None and (admin or owner == project)
+
+        mine = [o for k, o in self.of_volume.values() if k == key and sees(o["volume_id"])]
+        if len(parts) == 1 and request.method == "POST":
+            wanted = json.loads(request.content)[key]
+            volume_id = str(wanted.get(field_name))
+            if not sees(volume_id):
+                return _fault(404, f"Volume {volume_id} could not be found.")
+            made = {"id": str(uuid.uuid4()), "volume_id": volume_id, "created_at": _stamp()}
+            made |= {"name": wanted.get("name")} if key == "transfer" else {"status": "reserved"}
+            self.of_volume[made["id"]] = (key, made)
+            return httpx.Response(status, json={key: made})
+        if parts[1:] in ([], ["detail"]) and request.method == "GET":
+            return httpx.Response(200, json={f"{key}s": mine})
+        found = [o for o in mine if o["id"] == parts[1]]
+        if not found:
+            return _fault(404, f"{key.capitalize()} {parts[1]} could not be found.")
+        if request.method == "DELETE":
+            del self.of_volume[parts[1]]
+            return httpx.Response(202 if key == "transfer" else 200)
+        return httpx.Response(200, json={key: found[0]})
 
     def _create(self, wanted: dict[str, Any], project: str) -> httpx.Response:
         """POST /volumes: made at once, in this pod's AZ only (as a Cinder refuses others)."""
@@ -121,6 +162,12 @@ class FakeCinder:
 
 
 ADMIN_TOKEN = "admin-token"
+# a collection of objects made on a volume: body key, the create's volume field, its status
+OF_VOLUME = {
+    "volume-transfers": ("transfer", "volume_id", 202),
+    "os-volume-transfer": ("transfer", "volume_id", 202),
+    "attachments": ("attachment", "volume_uuid", 200),
+}
 LOG_BINARIES = ("cinder-scheduler", "cinder-volume", "cinder-backup")
 
 
