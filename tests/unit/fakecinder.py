@@ -68,6 +68,13 @@ class FakeCinder:
         answered = self.admin(request, path.removeprefix("/v3"))
         if answered is not None:
             return answered
+        if path == "/v3/extensions":
+            listed = [
+                {"name": name, "alias": alias, "description": f"{name} support.", "links": []}
+                | {"updated": "2012-03-12T00:00:00+00:00"}
+                for name, alias in (*EXTENSIONS, (f"Only{self.host}", f"os-only-{self.host}"))
+            ]
+            return httpx.Response(200, json={"extensions": listed})
         answered = self._of_volume(request, path.removeprefix("/v3"))
         if answered is not None:
             return answered
@@ -162,6 +169,8 @@ class FakeCinder:
 
 
 ADMIN_TOKEN = "admin-token"
+# (name, alias) of the extensions every fake lists; each lists one of its own too
+EXTENSIONS = (("Hosts", "os-hosts"), ("QuotaClasses", "os-quota-class-sets"))
 # a collection of objects made on a volume: body key, the create's volume field, its status
 OF_VOLUME = {
     "volume-transfers": ("transfer", "volume_id", 202),
