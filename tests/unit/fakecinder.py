@@ -35,6 +35,7 @@ class FakeCinder:
     of_volume: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
+    backups: bool = True  # a backup service runs (the devcloud's pods have none)
     admin: Admin = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +76,8 @@ class FakeCinder:
                 for name, alias in (*EXTENSIONS, (f"Only{self.host}", f"os-only-{self.host}"))
             ]
             return httpx.Response(200, json={"extensions": listed})
+        if path == "/v3/backups/import_record" and request.method == "POST":
+            return self._import_backup()
         answered = self._of_volume(request, path.removeprefix("/v3"))
         if answered is not None:
             return answered
@@ -98,6 +101,16 @@ class FakeCinder:
         if found:
             return httpx.Response(200, json={"volume": found[0]})
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "not found"}})
+
+    def _import_backup(self) -> httpx.Response:
+        """POST /backups/import_record: Cinder's 503 without a backup service, else 201 with
+        the new backup's summary."""
+        if not self.backups:
+            fault = {"code": 503, "message": "Service cinder-backup could not be found."}
+            return httpx.Response(503, json={"serviceUnavailable": fault})
+        backup_id = str(uuid.uuid4())
+        links = [{"rel": "self", "href": f"{self.root}v3/backups/{backup_id}"}]
+        return httpx.Response(201, json={"backup": {"id": backup_id, "name": None, "links": links}})
 
     def _of_volume(self, request: httpx.Request, path: str) -> httpx.Response | None:
         """Transfers and attachments, as Cinder: made on a volume the caller sees, listed

@@ -1,7 +1,8 @@
 """Who owns what is made on a volume (`routed.owners`, `Parent.owns`): as in Cinder, an
 attachment or a transfer belongs to its volume's project whoever made it (an admin's
-on a user's volume is the user's), while a snapshot belongs to whoever made it. Two
-pods as in `test_volume_hosts`: pod1 is the fake Cinder c1, pod2 is c2."""
+on a user's volume is the user's), while a snapshot belongs to whoever made it; and the calls around
+them Cinder answers its own way (`/volume-transfers` from 3.55, a backup record
+imported). Two pods as in `test_volume_hosts`: pod1 is the fake Cinder c1, pod2 is c2."""
 
 from __future__ import annotations
 
@@ -130,3 +131,44 @@ async def test_attachments_found_without_a_routing_are_the_volume_projects(
     read = await client.get(f"{V3}/attachments/a-read", headers=at(OTHER, "3.27"))
     assert read.status_code == 200, read.text
     assert await _owner(app, "attachment", "a-read") == "p2"
+
+
+async def test_the_new_transfer_api_starts_at_3_55(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    for method, path in (("GET", ""), ("GET", "/detail"), ("GET", "/t1"), ("POST", "")):
+        resp = await client.request(
+            method, f"{V3}/volume-transfers{path}", json={}, headers=at(OTHER, "3.54")
+        )
+        assert resp.status_code == 404, (method, path, resp.text)
+        assert resp.json()["itemNotFound"]["message"] == "The resource could not be found."
+    listed = await client.get(f"{V3}/volume-transfers", headers=at(OTHER, "3.55"))
+    assert listed.status_code == 200
+
+
+async def test_a_backup_record_is_imported_in_a_pod_as_cinder_answers(
+    app: Starlette, client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    """POST /backups/import_record: Cinder's body check at the top; a pod without a
+    backup service answers Cinder's 503; one with it makes the backup, routed there."""
+    path = f"{V3}/backups/import_record"
+    record = {"backup-record": {"backup_service": "swift", "backup_url": "eyJ9"}}
+    bad = await client.post(path, json={"backup-record": {"backup_url": "x"}}, headers=ADMIN)
+    assert bad.status_code == 400
+    assert bad.json()["badRequest"]["message"] == (
+        "Invalid input for field/attribute backup-record. Value: {'backup_url': 'x'}. "
+        "'backup_service' is a required property"
+    )
+    for cinder in cloud2.values():
+        cinder.backups = False
+    off = await client.post(path, json=record, headers=ADMIN)
+    assert off.status_code == 503
+    assert off.json()["serviceUnavailable"]["message"].startswith(
+        "Service cinder-backup could not be found."
+    )
+    for cinder in cloud2.values():
+        cinder.backups = True
+    made = await client.post(path, json=record, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    backup_id = made.json()["backup"]["id"]
+    assert await _owner(app, "backup", backup_id) == "p1"

@@ -96,6 +96,7 @@ TYPE = "/types/{type_id}"
 ROUTES: Declarations = {
     "/os-availability-zone": {"GET": zones.index},
     "/backups/{backup_id}/restore": {"POST": creates.restore},
+    "/backups/import_record": {"POST": creates.import_backup},
     "/volumes/summary": {"GET": fanout.summary},
     "/scheduler-stats/get_pools": {"GET": fanout.pools},
     "/messages": {"GET": fanout.messages},

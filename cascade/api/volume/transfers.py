@@ -1,7 +1,9 @@
-"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers` from 3.55).
+"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers` from 3.55: below,
+Cinder's 404).
 
 - POST: made in the volume's pod (202 with the `auth_key`); its routing names
-  the project that made it.
+  the volume's project (`routed.owners`: an admin's transfer of a user's volume
+  is the user's, as in Cinder).
 - GET (list, `/detail`): every pod's, put together; GET/DELETE one: routed.
 - POST /{id}/accept by another project: sent to the transfer's pod with the
   accepting user's token (the routing table finds the transfer: the acceptor
@@ -34,6 +36,14 @@ from cascade.db.models import Pod, Routing
 from cascade.services import routings
 from cascade.services.route_cache import RouteCache
 from cascade.services.volume import volumes as volume_service
+from cascade.versions import Version
+
+NEW_API = Version(3, 55)  # `/volume-transfers`; below, Cinder's 404
+
+
+def _since(request: Request) -> Version | None:
+    """The first microversion of the request's spelling of the API."""
+    return NEW_API if pod_path(request).startswith("/volume-transfers") else None
 
 
 def _missing(transfer_id: str) -> VolumeError:
@@ -41,14 +51,20 @@ def _missing(transfer_id: str) -> VolumeError:
 
 
 async def create(request: Request) -> Response:
-    version, body, entity = await asked(request, "transfer", required="volume_id")
+    version, body, entity = await asked(request, "transfer", _since(request), "volume_id")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
         request, volume_service.TRANSFER, located.pod, body, version, pod_path(request)
     )
 
 
-index = fanout.merged("transfers", newest_first=True)
+_merged = fanout.merged("transfers", newest_first=True)
+
+
+async def index(request: Request) -> Response:
+    """GET (and /detail): every pod's transfers, newest first."""
+    await negotiated(request, _since(request))
+    return await _merged(request)
 
 
 async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
@@ -63,7 +79,7 @@ async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
 
 async def member(request: Request) -> Response:
     """GET or DELETE one transfer: in its pod, for its own project (or an admin)."""
-    version = await negotiated(request)
+    version = await negotiated(request, _since(request))
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
     ctx = context(request)
@@ -78,7 +94,7 @@ async def member(request: Request) -> Response:
 
 
 async def accept(request: Request) -> Response:
-    version = await negotiated(request)
+    version = await negotiated(request, _since(request))
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
