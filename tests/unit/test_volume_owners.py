@@ -6,11 +6,13 @@ imported). Two pods as in `test_volume_hosts`: pod1 is the fake Cinder c1, pod2 
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from cascade.db.models import Routing
+from cascade.db.models import Pod, Routing
 from cascade.services import routed
 from tests.unit import test_volume_hosts
 from tests.unit.fakecinder import FakeCinder
@@ -172,3 +174,48 @@ async def test_a_backup_record_is_imported_in_a_pod_as_cinder_answers(
     assert made.status_code == 201, made.text
     backup_id = made.json()["backup"]["id"]
     assert await _owner(app, "backup", backup_id) == "p1"
+
+
+async def _snapshot(app: Starlette, cinder: FakeCinder, volume_id: str, project: str) -> str:
+    """A snapshot of the volume in the fake, routed at the top to `project`."""
+    snapshot_id = str(uuid.uuid4())
+    cinder.snapshots[snapshot_id] = {
+        "id": snapshot_id,
+        "volume_id": volume_id,
+        "os-extended-snapshot-attributes:project_id": project,
+    }
+    async with app.state.sessions() as db:
+        pod = await db.scalar(select(Pod).where(Pod.name == "pod2"))
+        assert pod is not None
+        await routed.record(db, snapshot_id, pod.id, project, kind="snapshot")
+    return snapshot_id
+
+
+async def test_an_accepted_transfer_moves_the_volume_and_its_snapshots(
+    app: Starlette, client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    """As Cinder: the volume's snapshots go with it (not another volume's), unless the
+    transfer was made with `no_snapshots`."""
+    c2 = cloud2["c2"]
+    kept_back = await _volume_of_other(client)
+    unrelated = await _snapshot(app, c2, kept_back, "p2")
+    for no_snapshots, new_owner in ((False, "p1"), (True, "p2")):
+        volume_id = await _volume_of_other(client)
+        snapshot_id = await _snapshot(app, c2, volume_id, "p2")
+        made = await client.post(
+            f"{V3}/volume-transfers",
+            json={"transfer": {"volume_id": volume_id, "no_snapshots": no_snapshots}},
+            headers=at(OTHER, "3.55"),
+        )
+        assert made.status_code == 202, made.text
+        transfer_id = made.json()["transfer"]["id"]
+        accepted = await client.post(
+            f"{V3}/volume-transfers/{transfer_id}/accept",
+            json={"accept": {"auth_key": "k"}},
+            headers=at(MEMBER, "3.55"),
+        )
+        assert accepted.status_code == 202, accepted.text
+        assert await _owner(app, "volume", volume_id) == "p1"
+        assert await _owner(app, "snapshot", snapshot_id) == new_owner, no_snapshots
+        assert await _owner(app, "transfer", transfer_id) is None
+    assert await _owner(app, "snapshot", unrelated) == "p2"
