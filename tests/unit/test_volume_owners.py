@@ -1,8 +1,9 @@
-"""Who owns what is made on a volume (`routed.owners`, `Parent.owns`): as in Cinder, an
-attachment or a transfer belongs to its volume's project whoever made it (an admin's
-on a user's volume is the user's), while a snapshot belongs to whoever made it; and the calls around
-them Cinder answers its own way (`/volume-transfers` from 3.55, a backup record
-imported). Two pods as in `test_volume_hosts`: pod1 is the fake Cinder c1, pod2 is c2."""
+"""Who owns what is made on a volume (`routed.owners`, `Parent.owns`): as in Cinder,
+an attachment or a transfer belongs to its volume's project whoever made it (an
+admin's on a user's volume is the user's), while a snapshot belongs to whoever made
+it; and the calls around them, answered Cinder's way (a transfer accepted, a backup
+record imported). Two pods as in `test_volume_hosts`: pod1 is the fake Cinder c1,
+pod2 is c2."""
 
 from __future__ import annotations
 
@@ -133,19 +134,6 @@ async def test_attachments_found_without_a_routing_are_the_volume_projects(
     read = await client.get(f"{V3}/attachments/a-read", headers=at(OTHER, "3.27"))
     assert read.status_code == 200, read.text
     assert await _owner(app, "attachment", "a-read") == "p2"
-
-
-async def test_the_new_transfer_api_starts_at_3_55(
-    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
-) -> None:
-    for method, path in (("GET", ""), ("GET", "/detail"), ("GET", "/t1"), ("POST", "")):
-        resp = await client.request(
-            method, f"{V3}/volume-transfers{path}", json={}, headers=at(OTHER, "3.54")
-        )
-        assert resp.status_code == 404, (method, path, resp.text)
-        assert resp.json()["itemNotFound"]["message"] == "The resource could not be found."
-    listed = await client.get(f"{V3}/volume-transfers", headers=at(OTHER, "3.55"))
-    assert listed.status_code == 200
 
 
 async def test_a_backup_record_is_imported_in_a_pod_as_cinder_answers(

@@ -1,5 +1,5 @@
-"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers` from 3.55: below,
-Cinder's 404).
+"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers`, which Cinder's
+api-ref dates from 3.55 but Cinder serves at every microversion).
 
 - POST: made in the volume's pod (202 with the `auth_key`); its routing names
   the volume's project (`routed.owners`: an admin's transfer of a user's volume
@@ -40,33 +40,20 @@ from cascade.services.route_cache import RouteCache
 from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
 
-NEW_API = Version(3, 55)  # `/volume-transfers`; below, Cinder's 404
-
-
-def _since(request: Request) -> Version | None:
-    """The first microversion of the request's spelling of the API."""
-    return NEW_API if pod_path(request).startswith("/volume-transfers") else None
-
 
 def _missing(transfer_id: str) -> VolumeError:
     return VolumeError(404, f"Transfer {transfer_id} could not be found.")
 
 
 async def create(request: Request) -> Response:
-    version, body, entity = await asked(request, "transfer", _since(request), "volume_id")
+    version, body, entity = await asked(request, "transfer", required="volume_id")
     located = await locate(request, volume_service.VOLUME, str(entity["volume_id"]), version)
     return await create_in(
         request, volume_service.TRANSFER, located.pod, body, version, pod_path(request)
     )
 
 
-_merged = fanout.merged("transfers", newest_first=True)
-
-
-async def index(request: Request) -> Response:
-    """GET (and /detail): every pod's transfers, newest first."""
-    await negotiated(request, _since(request))
-    return await _merged(request)
+index = fanout.merged("transfers", newest_first=True)
 
 
 async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
@@ -81,7 +68,7 @@ async def _routed(request: Request, transfer_id: str) -> tuple[Routing, Pod]:
 
 async def member(request: Request) -> Response:
     """GET or DELETE one transfer: in its pod, for its own project (or an admin)."""
-    version = await negotiated(request, _since(request))
+    version = await negotiated(request)
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
     ctx = context(request)
@@ -100,7 +87,7 @@ async def accept(request: Request) -> Response:
     volume's routing, and those of the snapshots that went with it, move to the
     accepting project (Cinder moves the volume's snapshots too unless the transfer was
     made with `no_snapshots`)."""
-    version = await negotiated(request, _since(request))
+    version = await negotiated(request)
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
     body = await json_body(request)
