@@ -207,3 +207,15 @@ async def test_an_accepted_transfer_moves_the_volume_and_its_snapshots(
         assert await _owner(app, "snapshot", snapshot_id) == new_owner, no_snapshots
         assert await _owner(app, "transfer", transfer_id) is None
     assert await _owner(app, "snapshot", unrelated) == "p2"
+
+
+async def test_a_snapshot_of_a_null_volume_is_cinders_404(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    """Cinder's schema lets `volume_id` be null, then finds no volume `None` (tempest's
+    test_create_snapshot_without_passing_volume_id); no pod is asked to make anything."""
+    body = {"snapshot": {"volume_id": None, "display_name": "s"}}
+    resp = await client.post(f"{V3}/snapshots", json=body, headers=OTHER)
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["itemNotFound"]["message"] == "Volume None could not be found."
+    assert not [r for c in cloud2.values() for r in c.requests if r.method == "POST"]
