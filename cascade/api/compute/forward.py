@@ -3,7 +3,9 @@
 The pod is called with the caller's own token, the negotiated microversion
 and the request id. Its answer comes back with links pointing at the top,
 the top's AZ and flavor in servers, `Location` moved to the top, the
-microversion echoed and `X-Cascade-Pod` naming the pod. A pod's error keeps
+microversion echoed and `X-Cascade-Pod` naming the pod; a server's addresses and
+security groups are labelled with the top networks' and groups' names (the pods'
+copies are named by top id). A pod's error keeps
 its status and message, with the pod named; an unreachable or timed-out pod
 is a 503 that says which pod.
 """
@@ -200,6 +202,8 @@ async def top_view(
             server_views.server(item, pod, names.get)
         if network_names.uuid_labels(found):
             await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
+        if network_names.uuid_groups(found):
+            await _with_db(request, db, lambda d: network_names.rename_groups(d, found))
     attachments = body.get("interfaceAttachments")
     if attachments is None and isinstance(body.get("interfaceAttachment"), dict):
         attachments = [body["interfaceAttachment"]]

@@ -14,6 +14,7 @@ from cascade.api.compute import (
     hypervisors,
     keypairs,
     limits,
+    network_proxy,
     quota_classes,
     quota_sets,
     server_groups,
@@ -35,6 +36,27 @@ ROUTES: Declarations = {
     "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
     "/os-keypairs/{name}": {"GET": keypairs.show, "DELETE": keypairs.delete},
     "/os-server-external-events": {"POST": external_events.create},
+    # Nova's network proxies (below 2.36), from the top's own Networking
+    "/os-security-groups": {
+        "GET": network_proxy.groups_index,
+        "POST": network_proxy.groups_create,
+    },
+    "/os-security-groups/{group_id}": {
+        "GET": network_proxy.group_show,
+        "PUT": network_proxy.group_update,
+        "DELETE": network_proxy.group_delete,
+    },
+    "/os-security-group-rules": {"POST": network_proxy.rules_create},
+    "/os-security-group-rules/{rule_id}": {"DELETE": network_proxy.rule_delete},
+    "/os-floating-ip-pools": {"GET": network_proxy.pools_index},
+    "/os-floating-ips": {
+        "GET": network_proxy.floating_index,
+        "POST": network_proxy.floating_create,
+    },
+    "/os-floating-ips/{fip_id}": {
+        "GET": network_proxy.floating_show,
+        "DELETE": network_proxy.floating_delete,
+    },
     "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
     "/os-server-groups/{group_id}": every_method(server_groups.member, "GET", "DELETE"),
     "/servers": {"GET": server_lists.index, "POST": servers.create},
