@@ -325,3 +325,70 @@ async def test_the_proxies_are_gone_at_2_36(client: httpx.AsyncClient, pods: Fak
         f"{V21}/os-security-groups", headers={**MEMBER, "OpenStack-API-Version": "compute 2.35"}
     )
     assert below.status_code == 200
+
+
+async def test_add_and_remove_a_floating_ip_below_2_44(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    public = await neutron(
+        client, "networks", {"name": "public", "router:external": True}, headers=ADMIN
+    )
+    await neutron(
+        client,
+        "subnets",
+        {"network_id": public["id"], "cidr": "172.24.4.0/24", "ip_version": 4},
+        headers=ADMIN,
+    )
+    server_id, port = await server_on_top_port(client, pods, [])
+    fixed = port["fixed_ips"][0]["ip_address"]
+    router = await neutron(
+        client, "routers", {"name": "r", "external_gateway_info": {"network_id": public["id"]}}
+    )
+    subnet = {"subnet_id": port["fixed_ips"][0]["subnet_id"]}
+    wired = await client.put(
+        f"{NET}/routers/{router['id']}/add_router_interface", json=subnet, headers=MEMBER
+    )
+    assert wired.status_code == 200, wired.text
+    made = await client.post(f"{V21}/os-floating-ips", json={"pool": "public"}, headers=MEMBER)
+    fip = made.json()["floating_ip"]
+    url = f"{V21}/servers/{server_id}/action"
+    added = await client.post(url, json={"addFloatingIp": {"address": fip["ip"]}}, headers=MEMBER)
+    assert added.status_code == 202, added.text
+    top = (await client.get(f"{NET}/floatingips/{fip['id']}", headers=MEMBER)).json()
+    assert (top["floatingip"]["port_id"], top["floatingip"]["fixed_ip_address"]) == (
+        port["id"], fixed
+    )  # fmt: skip
+    shown = (await client.get(f"{V21}/os-floating-ips/{fip['id']}", headers=MEMBER)).json()
+    assert (shown["floating_ip"]["instance_id"], shown["floating_ip"]["fixed_ip"]) == (
+        server_id, fixed
+    )  # fmt: skip
+    wrong = {"addFloatingIp": {"address": fip["ip"], "fixed_address": "10.1.1.1"}}
+    assert fault(await client.post(url, json=wrong, headers=MEMBER)) == (
+        400, "Specified fixed address not assigned to instance"
+    )  # fmt: skip
+    unknown = {"addFloatingIp": {"address": "172.24.4.250"}}
+    assert fault(await client.post(url, json=unknown, headers=MEMBER)) == (
+        404, "floating IP not found"
+    )  # fmt: skip
+    bad = {"addFloatingIp": {"address": "not-an-ip"}}
+    assert (await client.post(url, json=bad, headers=MEMBER)).status_code == 400
+    removed = await client.post(
+        url, json={"removeFloatingIp": {"address": fip["ip"]}}, headers=MEMBER
+    )
+    assert removed.status_code == 202
+    top = (await client.get(f"{NET}/floatingips/{fip['id']}", headers=MEMBER)).json()
+    assert top["floatingip"]["port_id"] is None
+    again = await client.post(
+        url, json={"removeFloatingIp": {"address": fip["ip"]}}, headers=MEMBER
+    )
+    assert fault(again) == (
+        409, f"Floating IP {fip['ip']} is not associated with instance {server_id}."
+    )  # fmt: skip
+    # at 2.44 the action is the pod's (Nova's 404 there)
+    late = await client.post(
+        url,
+        json={"addFloatingIp": {"address": fip["ip"]}},
+        headers={**MEMBER, "OpenStack-API-Version": "compute 2.44"},
+    )
+    assert late.status_code == 202  # the fake pod takes any action
+    assert [r for r in pods.pods["n1"].requests if r.url.path.endswith("/action")]

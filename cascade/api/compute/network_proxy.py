@@ -18,6 +18,7 @@ floating IPs), called in-process (`services.compute.network_proxy`).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,6 +39,7 @@ from cascade.services.workflow import Refused
 from cascade.versions import Version
 
 LAST_PROXY = Version(2, 35)  # Nova's MAX_PROXY_API_SUPPORT_VERSION
+LAST_FLOATING_ACTION = Version(2, 43)  # add/removeFloatingIp, gone at 2.44
 NOT_FOUND = "The resource could not be found."
 MAX_LIMIT = 1000  # Nova's [api] max_limit
 
@@ -70,6 +72,23 @@ RULE_BODY: schemas.Schema = {
 FLOATING_BODY: schemas.Schema = {
     "type": ["object", "null"],
     "properties": {"pool": {"type": ["string", "null"]}},
+}
+_IP: schemas.Schema = {"type": "string"}
+FLOATING_ACTIONS: dict[str, schemas.Schema] = {
+    action: {
+        "type": "object",
+        "properties": {
+            action: {
+                "type": "object",
+                "properties": {"address": _IP, **({"fixed_address": _IP} if add else {})},
+                "required": ["address"],
+                "additionalProperties": False,
+            }
+        },
+        "required": [action],
+        "additionalProperties": False,
+    }
+    for action, add in (("addFloatingIp", True), ("removeFloatingIp", False))
 }
 NAMED_ACTION: schemas.Schema = {
     "type": "object",
@@ -252,9 +271,12 @@ async def group_action(
     request: Request, server_id: str, body: dict[str, Any], version: Version
 ) -> Response | None:
     """`addSecurityGroup` / `removeSecurityGroup` (by group name or id, as Nova takes
-    it) on the server's top ports: 202. None (the pod answers) for a server on no top
-    port or another action."""
+    it) on the server's top ports, `addFloatingIp` / `removeFloatingIp` (below 2.44) with
+    the top's floating IPs: 202. None (the pod answers) for a server on no top port or
+    another action."""
     action = next(iter(body), "") if len(body) == 1 else ""
+    if action in FLOATING_ACTIONS and version <= LAST_FLOATING_ACTION:
+        return await _floating_action(request, server_id, body, action, version)
     if action not in ("addSecurityGroup", "removeSecurityGroup"):
         return None
     given = body[action]
@@ -274,4 +296,36 @@ async def group_action(
             await proxy.add_to_server(net, server_id, found, name)
         else:
             await proxy.remove_from_server(net, server_id, found, name)
+    return Response(status_code=202)
+
+
+def _ip_field(name: str, value: Any) -> None:
+    """Nova's `ip_address` type (an IPv4 or IPv6 address), which `schemas.check` does not
+    know."""
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        raise ComputeError(
+            400, f"Invalid input for field/attribute {name}. Value: {value}. "
+            f"'{value}' is not valid under any of the given schemas"
+        ) from None  # fmt: skip
+
+
+async def _floating_action(
+    request: Request, server_id: str, body: dict[str, Any], action: str, version: Version
+) -> Response | None:
+    schemas.check(FLOATING_ACTIONS[action], body)
+    given = body[action]
+    for name in ("address", "fixed_address"):
+        if name in given:
+            _ip_field(name, given[name])
+    async with networking(request, version) as net:
+        found = await proxy.server_ports(net, server_id)
+        if not found:
+            return None
+        if action == "addFloatingIp":
+            fixed = given.get("fixed_address")
+            await proxy.add_floating(net, server_id, found, given["address"], fixed)
+        else:
+            await proxy.remove_floating(net, server_id, given["address"])
     return Response(status_code=202)

@@ -510,3 +510,84 @@ async def delete_floating(net: Caller, fip_id: str) -> None:
         await floatingips.delete(net, row)
     except NeutronError as exc:
         raise Refused(403 if exc.status == 403 else 404, exc.message) from exc
+
+
+async def floating_by_address(net: Caller, address: str) -> NetResource | None:
+    """The caller's floating IP of that address (Nova's `_get_floating_ip_by_address`);
+    None for none, 409 for several."""
+    found = [
+        f
+        for f in await visible(net, store.FLOATINGIP)
+        if f.body.get("floating_ip_address") == address
+    ]
+    if len(found) > 1:
+        raise Refused(409, f"Multiple floating IPs are found for address {address}.")
+    return found[0] if found else None
+
+
+def _ipv4(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 4
+    except ValueError:
+        return False
+
+
+async def add_floating(
+    net: Caller, server_id: str, found: list[NetResource], address: str, fixed: str | None
+) -> None:
+    """Nova's `addFloatingIp` (below 2.44) on the server's top ports: the fixed address
+    given (one of the server's) or its first IPv4 one; Nova's 400s and 404."""
+    fixed_ips = [(p, str(ip["ip_address"])) for p in found for ip in p.body.get("fixed_ips", [])]
+    if not fixed_ips:
+        raise Refused(400, "No fixed IPs associated to instance")
+    if fixed:
+        chosen = [(p, a) for p, a in fixed_ips if a == fixed]
+        if not chosen:
+            raise Refused(400, "Specified fixed address not assigned to instance")
+    else:
+        chosen = [(p, a) for p, a in fixed_ips if _ipv4(a)]
+        if not chosen:
+            raise Refused(
+                400,
+                f"Unable to associate floating IP {address} to any fixed IPs for instance "
+                f"{server_id}. Instance has no fixed IPv4 addresses to associate.",
+            )
+    port, fixed_address = chosen[0]
+
+    def failed(error: str) -> Refused:
+        return Refused(
+            400,
+            f"Unable to associate floating IP {address} to fixed IP {fixed_address} for "
+            f"instance {server_id}. Error: {error}",
+        )
+
+    try:
+        row = await floating_by_address(net, address)
+    except Refused as exc:
+        raise failed(exc.message) from exc
+    if row is None:
+        raise Refused(404, "floating IP not found")
+    try:
+        must_own(net, row, "update_floatingip")
+        await floatingips.update(net, row, {"port_id": port.id, "fixed_ip_address": fixed_address})
+    except NeutronError as exc:
+        if exc.status == 403:
+            raise Refused(403, exc.message) from exc
+        raise (Refused(400, exc.message) if exc.status == 409 else failed(exc.message)) from exc
+
+
+async def remove_floating(net: Caller, server_id: str, address: str) -> None:
+    """Nova's `removeFloatingIp` (below 2.44): 404 for an address the caller has no
+    floating IP of, 409 when it is not the server's; else disassociated."""
+    row = await floating_by_address(net, address)
+    if row is None:
+        raise Refused(404, f"Floating IP not found for address {address}.")
+    port_id = row.body.get("port_id")
+    port = await store.get(net.db, store.PORT, str(port_id)) if port_id else None
+    if port is None or port.body.get("device_id") != server_id:
+        raise Refused(409, f"Floating IP {address} is not associated with instance {server_id}.")
+    try:
+        must_own(net, row, "update_floatingip")
+        await floatingips.update(net, row, {"port_id": None})
+    except NeutronError as exc:
+        raise Refused(403 if exc.status == 403 else 400, exc.message) from exc
