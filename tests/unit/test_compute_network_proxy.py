@@ -392,3 +392,40 @@ async def test_add_and_remove_a_floating_ip_below_2_44(
     )
     assert late.status_code == 202  # the fake pod takes any action
     assert [r for r in pods.pods["n1"].requests if r.url.path.endswith("/action")]
+
+
+async def test_networks_as_nova(client: httpx.AsyncClient, pods: FakeCloud) -> None:
+    mine = await neutron(client, "networks", {"name": "mine"})
+    theirs = await neutron(client, "networks", {"name": "theirs"}, headers=OTHER)
+    listed = await client.get(f"{V21}/os-networks", headers=MEMBER)
+    assert listed.status_code == 200, listed.text
+    (item,) = listed.json()["networks"]
+    assert (item["id"], item["label"], item["cidr"]) == (mine["id"], "mine", None)
+    assert len(item) == 11  # Nova's eleven fields for a non-admin
+    every = await client.get(f"{V21}/os-networks", headers=ADMIN)
+    assert {n["id"] for n in every.json()["networks"]} == {mine["id"], theirs["id"]}
+    assert len(every.json()["networks"][0]) == 32  # with the admin fields
+    shown = await client.get(f"{V21}/os-networks/{mine['id']}", headers=MEMBER)
+    assert shown.json()["network"] == item
+    hidden = await client.get(f"{V21}/os-networks/{theirs['id']}", headers=MEMBER)
+    assert fault(hidden) == (404, "Network not found")
+    tenant = await client.get(f"{V21}/os-tenant-networks", headers=MEMBER)
+    assert tenant.json() == {"networks": [{"id": mine["id"], "cidr": "None", "label": "mine"}]}
+    one = await client.get(f"{V21}/os-tenant-networks/{mine['id']}", headers=MEMBER)
+    assert one.json() == {"network": {"id": mine["id"], "cidr": "None", "label": "mine"}}
+    assert (
+        await client.get(f"{V21}/os-tenant-networks/{NO_SUCH}", headers=MEMBER)
+    ).status_code == 404
+    for method, path in (
+        ("POST", "/os-networks"),
+        ("POST", "/os-networks/add"),
+        ("DELETE", f"/os-networks/{mine['id']}"),
+        ("POST", f"/os-networks/{mine['id']}/action"),
+        ("POST", "/os-tenant-networks"),
+        ("DELETE", f"/os-tenant-networks/{mine['id']}"),
+    ):
+        gone = await client.request(method, V21 + path, json={}, headers=MEMBER)
+        assert gone.status_code == 410, path
+    for path in ("/os-networks", "/os-tenant-networks", f"/os-networks/{mine['id']}"):
+        late = await client.get(V21 + path, headers={**MEMBER, **AT_2_36})
+        assert late.status_code == 404, path

@@ -10,6 +10,10 @@ Below microversion 2.36 Nova serves, from Neutron:
   rules only, as Nova builds them (200 with the rule, 202).
 - GET /os-floating-ip-pools: the external networks by name.
 - GET/POST /os-floating-ips, GET/DELETE /os-floating-ips/{id}.
+- GET /os-networks (+ /{id}), GET /os-tenant-networks (+ /{id}): the networks the
+  caller sees, as Nova shows Neutron's (the id, the name as `label`); 404 "Network
+  not found". Their nova-network calls (create, delete, add, associate) are 410 at
+  every version, as Nova has removed them.
 At 2.36 and later each is Nova's 404 "The resource could not be found.".
 
 The top's Neutron is its own Networking services (top ids, top groups, top
@@ -329,3 +333,44 @@ async def _floating_action(
         else:
             await proxy.remove_floating(net, server_id, given["address"])
     return Response(status_code=202)
+
+
+# --- networks ------------------------------------------------------------------------
+
+GONE = "This resource is no longer available. No forwarding address is given."
+
+
+async def removed(request: Request) -> Response:
+    """A nova-network call Nova has removed: 410 at every microversion."""
+    await negotiated(request)
+    raise ComputeError(410, GONE)
+
+
+async def networks_index(request: Request) -> Response:
+    version = await proxied(request)
+    admin = context(request).is_admin
+    async with networking(request, version) as net:
+        found = await proxy.networks(net)
+    return reply({"networks": [proxy.network_view(n, admin) for n in found]})
+
+
+async def network_show(request: Request) -> Response:
+    version = await proxied(request)
+    admin = context(request).is_admin
+    async with networking(request, version) as net:
+        found = await proxy.network(net, request.path_params["network_id"])
+    return reply({"network": proxy.network_view(found, admin)})
+
+
+async def tenant_networks_index(request: Request) -> Response:
+    version = await proxied(request)
+    async with networking(request, version) as net:
+        found = await proxy.networks(net)
+    return reply({"networks": [proxy.tenant_network_view(n) for n in found]})
+
+
+async def tenant_network_show(request: Request) -> Response:
+    version = await proxied(request)
+    async with networking(request, version) as net:
+        found = await proxy.network(net, request.path_params["network_id"])
+    return reply({"network": proxy.tenant_network_view(found)})

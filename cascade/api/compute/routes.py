@@ -57,6 +57,21 @@ ROUTES: Declarations = {
         "GET": network_proxy.floating_show,
         "DELETE": network_proxy.floating_delete,
     },
+    "/os-networks": {"GET": network_proxy.networks_index, "POST": network_proxy.removed},
+    "/os-networks/add": {"POST": network_proxy.removed},
+    "/os-networks/{network_id}": {
+        "GET": network_proxy.network_show,
+        "DELETE": network_proxy.removed,
+    },
+    "/os-networks/{network_id}/action": {"POST": network_proxy.removed},
+    "/os-tenant-networks": {
+        "GET": network_proxy.tenant_networks_index,
+        "POST": network_proxy.removed,
+    },
+    "/os-tenant-networks/{network_id}": {
+        "GET": network_proxy.tenant_network_show,
+        "DELETE": network_proxy.removed,
+    },
     "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
     "/os-server-groups/{group_id}": every_method(server_groups.member, "GET", "DELETE"),
     "/servers": {"GET": server_lists.index, "POST": servers.create},

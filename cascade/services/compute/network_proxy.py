@@ -591,3 +591,45 @@ async def remove_floating(net: Caller, server_id: str, address: str) -> None:
         await floatingips.update(net, row, {"port_id": None})
     except NeutronError as exc:
         raise Refused(403 if exc.status == 403 else 400, exc.message) from exc
+
+
+# --- networks ------------------------------------------------------------------------
+
+# Nova's `os-networks` fields of nova-network days: only `id` and `label` are filled
+NETWORK_FIELDS = (
+    "id", "cidr", "netmask", "gateway", "broadcast", "dns1", "dns2", "cidr_v6",
+    "gateway_v6", "label", "netmask_v6",
+)  # fmt: skip
+ADMIN_NETWORK_FIELDS = (
+    "created_at", "updated_at", "deleted_at", "deleted", "injected", "bridge", "vlan",
+    "vpn_public_address", "vpn_public_port", "vpn_private_address", "dhcp_start",
+    "project_id", "host", "bridge_interface", "multi_host", "priority", "rxtx_base", "mtu",
+    "dhcp_server", "enable_dhcp", "share_address",
+)  # fmt: skip
+
+
+def network_view(row: NetResource, admin: bool) -> Item:
+    """Nova's `os-networks` view (`networks.network_dict`): the id and the name as
+    `label`, every other field null (more of them for an admin)."""
+    fields = NETWORK_FIELDS + (ADMIN_NETWORK_FIELDS if admin else ())
+    found: Item = dict.fromkeys(fields)
+    found.update(id=row.id, label=row.body.get("name"))
+    return found
+
+
+def tenant_network_view(row: NetResource) -> Item:
+    """Nova's `os-tenant-networks` view: the id, the name as `label`, `cidr` "None"."""
+    return {"id": row.id, "cidr": "None", "label": row.body.get("name")}
+
+
+async def networks(net: Caller) -> list[NetResource]:
+    """Every network the caller sees (Neutron's list, as Nova's `get_all` asks it)."""
+    return await visible(net, store.NETWORK)
+
+
+async def network(net: Caller, network_id: str) -> NetResource:
+    """A network the caller sees: Nova's 404 "Network not found" otherwise."""
+    try:
+        return await find(net, store.NETWORK, network_id)
+    except NeutronError:
+        raise Refused(404, "Network not found") from None
