@@ -429,3 +429,38 @@ async def test_networks_as_nova(client: httpx.AsyncClient, pods: FakeCloud) -> N
     for path in ("/os-networks", "/os-tenant-networks", f"/os-networks/{mine['id']}"):
         late = await client.get(V21 + path, headers={**MEMBER, **AT_2_36})
         assert late.status_code == 404, path
+
+
+# --- images --------------------------------------------------------------------------
+
+
+async def test_the_image_proxy_asks_a_pods_nova(client: httpx.AsyncClient, pods: FakeCloud) -> None:
+    image = {"id": NO_SUCH, "name": "tiny", "status": "ACTIVE", "metadata": {"a": "b"}}
+    for nova in pods.pods.values():  # one image service behind every pod
+        nova.images[NO_SUCH] = dict(image)
+    listed = await client.get(f"{V21}/images?name=tiny", headers=MEMBER)
+    assert listed.status_code == 200, listed.text
+    (item,) = listed.json()["images"]
+    assert item["id"] == NO_SUCH and item["name"] == "tiny"
+    assert item["links"][0]["href"] == f"http://cascade.test/compute/v2.1/images/{NO_SUCH}"
+    asked = [r for r in pods.pods["n1"].requests if r.url.path == "/v2.1/images"]
+    assert asked and asked[0].url.params["name"] == "tiny"
+    assert asked[0].headers["x-auth-token"] == "member-token"
+    detail = await client.get(f"{V21}/images/detail", headers=MEMBER)
+    assert detail.json()["images"][0]["status"] == "ACTIVE"
+    shown = await client.get(f"{V21}/images/{NO_SUCH}", headers=MEMBER)
+    assert shown.json()["image"]["metadata"] == {"a": "b"}
+    meta = await client.get(f"{V21}/images/{NO_SUCH}/metadata", headers=MEMBER)
+    assert meta.json() == {"metadata": {"a": "b"}}
+    missing = await client.get(f"{V21}/images/nope", headers=MEMBER)
+    assert fault(missing) == (404, "Image not found.")  # Nova's own, as the pod said it
+    # a pod that cannot be reached: another reads the same images
+    pods.pods["n1"].down = True
+    again = await client.get(f"{V21}/images/{NO_SUCH}", headers=MEMBER)
+    assert again.status_code == 200 and again.headers["x-cascade-pod"] == "pod2"
+    assert (await client.delete(f"{V21}/images/{NO_SUCH}", headers=MEMBER)).status_code == 204
+    pods.pods["n2"].down = True
+    nobody = await client.get(f"{V21}/images", headers=MEMBER)
+    assert nobody.status_code == 503
+    late = await client.get(f"{V21}/images", headers={**MEMBER, **AT_2_36})
+    assert fault(late) == (404, "The resource could not be found.")

@@ -12,6 +12,7 @@ from cascade.api.compute import (
     flavors,
     flavors_extraspecs,
     hypervisors,
+    images,
     keypairs,
     limits,
     network_proxy,
@@ -36,6 +37,12 @@ ROUTES: Declarations = {
     "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
     "/os-keypairs/{name}": {"GET": keypairs.show, "DELETE": keypairs.delete},
     "/os-server-external-events": {"POST": external_events.create},
+    # Nova's image proxy (below 2.36), from a pod's Nova: the pods share one Glance
+    "/images": {"GET": images.proxy},
+    "/images/detail": {"GET": images.proxy},
+    "/images/{image_id}": {"GET": images.proxy, "DELETE": images.proxy},
+    "/images/{image_id}/metadata": every_method(images.proxy, "GET", "POST", "PUT"),
+    "/images/{image_id}/metadata/{key}": every_method(images.proxy, "GET", "PUT", "DELETE"),
     # Nova's network proxies (below 2.36), from the top's own Networking
     "/os-security-groups": {
         "GET": network_proxy.groups_index,
