@@ -188,6 +188,8 @@ class FakeNova:
         first = made[0]
         location = first["links"][0]["href"]
         answer = {"server": {"id": first["id"], "links": first["links"], "adminPass": "pw"}}
+        # as Nova: the groups asked for, else `default`
+        answer["server"]["security_groups"] = body.get("security_groups", [{"name": "default"}])
         return httpx.Response(202, json=answer, headers={"Location": location})
 
     def _list(self, request: httpx.Request, project: str) -> httpx.Response:

@@ -3,6 +3,7 @@ pods (fake Nova) and the top's in-process Networking."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,7 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from cascade.db.models import NetResource
+from cascade.services.compute import server_create
+from cascade.services.network import server_ports
 from tests.unit.fakenova import FakeCloud
+from tests.unit.test_compute_servers import flavor
 
 pytestmark = pytest.mark.fake_pods
 
@@ -423,6 +427,12 @@ async def test_networks_as_nova(client: httpx.AsyncClient, pods: FakeCloud) -> N
         ("POST", f"/os-networks/{mine['id']}/action"),
         ("POST", "/os-tenant-networks"),
         ("DELETE", f"/os-tenant-networks/{mine['id']}"),
+        ("GET", "/os-security-group-default-rules"),
+        ("DELETE", "/os-security-group-default-rules/1"),
+        ("GET", "/os-floating-ip-dns"),
+        ("GET", "/os-floating-ip-dns/d/entries/e"),
+        ("POST", "/os-floating-ips-bulk"),
+        ("PUT", "/os-floating-ips-bulk/1"),
     ):
         gone = await client.request(method, V21 + path, json={}, headers=MEMBER)
         assert gone.status_code == 410, path
@@ -464,3 +474,26 @@ async def test_the_image_proxy_asks_a_pods_nova(client: httpx.AsyncClient, pods:
     assert nobody.status_code == 503
     late = await client.get(f"{V21}/images", headers={**MEMBER, **AT_2_36})
     assert fault(late) == (404, "The resource could not be found.")
+
+
+async def test_a_create_shows_the_groups_asked_for(
+    app: Any, client: httpx.AsyncClient, pods: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The groups go on the server's top ports and the pod is asked for none (it answers
+    `default`): the answer shows what was asked, as Nova's does."""
+
+    async def on_top_ports(env: Any, ask: Any, pod: Any, server: dict[str, Any]) -> Any:
+        server.pop("security_groups", None)  # as `server_ports.translate` does
+        return server_ports.Translated()
+
+    monkeypatch.setattr(server_create, "_networks", on_top_ports)
+    async with app.state.sessions() as db:
+        db.add(flavor("1", "m1.tiny", datetime.now(UTC).replace(tzinfo=None)))
+        await db.commit()
+    await neutron(client, "security-groups", {"name": "web"})
+    body = {"server": {"name": "vm", "flavorRef": "1", "security_groups": [{"name": "web"}]}}
+    made = await client.post(f"{V21}/servers", json=body, headers=MEMBER)
+    assert made.status_code == 202, made.text
+    assert made.json()["server"]["security_groups"] == [{"name": "web"}]
+    sent = [r for r in pods.pods["n1"].requests if r.url.path == "/v2.1/servers"]
+    assert "security_groups" not in sent[-1].read().decode()

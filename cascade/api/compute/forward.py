@@ -224,9 +224,14 @@ async def _with_db(
 
 
 async def relay(
-    request: Request, db: AsyncSession | None, pod: Pod, resp: httpx.Response
+    request: Request,
+    db: AsyncSession | None,
+    pod: Pod,
+    resp: httpx.Response,
+    edit: Callable[[Any], None] | None = None,
 ) -> Response:
-    """The pod's answer to the client: errors named, bodies and Location at the top."""
+    """The pod's answer to the client: errors named, bodies and Location at the top
+    (`edit`, if given, changes the decoded body first)."""
     if resp.status_code >= 400:
         raise pod_error(resp, pod)
     headers = {POD_HEADER: pod.name}
@@ -240,6 +245,8 @@ async def relay(
     if "json" not in content_type:
         return Response(resp.content, resp.status_code, headers, media_type=content_type)
     decoded = server_views.pod_json(resp.text, root, top_root(request))
+    if edit is not None:
+        edit(decoded)
     body = await top_view(request, db, pod, decoded, root, urls_done=True)
     return Response(
         json.dumps(body).encode(), resp.status_code, headers, media_type="application/json"

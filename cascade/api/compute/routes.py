@@ -64,6 +64,18 @@ ROUTES: Declarations = {
         "GET": network_proxy.floating_show,
         "DELETE": network_proxy.floating_delete,
     },
+    # nova-network's APIs Nova has removed: 410 at every microversion
+    "/os-security-group-default-rules": every_method(network_proxy.removed, "GET", "POST"),
+    "/os-security-group-default-rules/{rule_id}": every_method(
+        network_proxy.removed, "GET", "DELETE"
+    ),
+    "/os-floating-ip-dns": {"GET": network_proxy.removed},
+    "/os-floating-ip-dns/{domain}": every_method(network_proxy.removed, "PUT", "DELETE"),
+    "/os-floating-ip-dns/{domain}/entries/{entry}": every_method(
+        network_proxy.removed, "GET", "PUT", "DELETE"
+    ),
+    "/os-floating-ips-bulk": every_method(network_proxy.removed, "GET", "POST"),
+    "/os-floating-ips-bulk/{bulk_id}": every_method(network_proxy.removed, "GET", "PUT"),
     "/os-networks": {"GET": network_proxy.networks_index, "POST": network_proxy.removed},
     "/os-networks/add": {"POST": network_proxy.removed},
     "/os-networks/{network_id}": {

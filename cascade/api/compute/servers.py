@@ -60,12 +60,21 @@ async def create(request: Request) -> Response:
     ctx = authorize(request, "os_compute_api:servers:create")
     body = await json_body(request)
     schemas.check(schemas.SERVER_CREATE, body)  # what the workflow reads, typed as Nova's
+    # Nova's answer shows the security groups asked for; the pod is asked for none when
+    # they go on the server's top ports instead
+    asked = body["server"].get("security_groups")
+
+    def as_asked(shown: Any) -> None:
+        made_server = shown.get("server") if isinstance(shown, dict) else None
+        if asked and isinstance(made_server, dict) and "security_groups" in made_server:
+            made_server["security_groups"] = asked
+
     async with session(request) as db:
         with forward.refusals():
             made = await server_create.create(
                 forward.workflow_env(request), db, forward.asker(request, ctx, version), body
             )
-        return await forward.relay(request, db, made.pod, made.resp)
+        return await forward.relay(request, db, made.pod, made.resp, as_asked)
 
 
 def _net_caller(
