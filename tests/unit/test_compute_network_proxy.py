@@ -325,6 +325,9 @@ async def test_the_proxies_are_gone_at_2_36(client: httpx.AsyncClient, pods: Fak
         answer = await client.request(method, V21 + path, headers={**MEMBER, **AT_2_36})
         assert fault(answer) == (404, "The resource could not be found."), path
         assert answer.headers["openstack-api-version"] == "compute 2.36"
+    for path in ("/os-security-groups/", "/os-floating-ips/", "/os-security-group-rules/"):
+        blank = await client.delete(V21 + path, headers=MEMBER)
+        assert fault(blank) == (404, "The resource could not be found."), path
     below = await client.get(
         f"{V21}/os-security-groups", headers={**MEMBER, "OpenStack-API-Version": "compute 2.35"}
     )

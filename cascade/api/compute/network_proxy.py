@@ -340,6 +340,12 @@ async def _floating_action(
 GONE = "This resource is no longer available. No forwarding address is given."
 
 
+async def no_id(request: Request) -> Response:
+    """A proxy collection's path with a blank id: Nova's 404, as its router answers."""
+    await negotiated(request)
+    raise ComputeError(404, NOT_FOUND)
+
+
 async def removed(request: Request) -> Response:
     """A nova-network call Nova has removed: 410 at every microversion."""
     await negotiated(request)

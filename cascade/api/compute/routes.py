@@ -39,11 +39,23 @@ ROUTES: Declarations = {
     "/os-server-external-events": {"POST": external_events.create},
     # Nova's image proxy (below 2.36), from a pod's Nova: the pods share one Glance
     "/images": {"GET": images.proxy},
+    "/images/": every_method(images.proxy),  # no id: the pod's 404, as Nova's router
     "/images/detail": {"GET": images.proxy},
     "/images/{image_id}": {"GET": images.proxy, "DELETE": images.proxy},
     "/images/{image_id}/metadata": every_method(images.proxy, "GET", "POST", "PUT"),
     "/images/{image_id}/metadata/{key}": every_method(images.proxy, "GET", "PUT", "DELETE"),
     # Nova's network proxies (below 2.36), from the top's own Networking
+    # a blank id (`DELETE /os-security-groups/`) is Nova's 404: no route matches it
+    **{
+        f"/{collection}/": every_method(network_proxy.no_id)
+        for collection in (
+            "os-security-groups",
+            "os-security-group-rules",
+            "os-floating-ips",
+            "os-networks",
+            "os-tenant-networks",
+        )
+    },
     "/os-security-groups": {
         "GET": network_proxy.groups_index,
         "POST": network_proxy.groups_create,
