@@ -302,13 +302,15 @@ async def test_floating_ips_as_nova(client: httpx.AsyncClient, pods: FakeCloud) 
     assert (await client.get(url, headers=OTHER)).json() == {"floating_ips": []}
     assert (await client.get(f"{url}/{fip['id']}", headers=MEMBER)).json()["floating_ip"] == fip
     nowhere = await client.post(url, json={"pool": "nowhere"}, headers=MEMBER)
-    assert fault(nowhere) == (404, "Floating IP pool not found: nowhere")
+    assert fault(nowhere) == (404, "Floating IP pool not found.")
     assert (await client.delete(f"{url}/{fip['id']}", headers=MEMBER)).status_code == 202
     assert fault(await client.get(f"{url}/{fip['id']}", headers=MEMBER)) == (
         404, f"Floating IP not found for ID {fip['id']}"
     )  # fmt: skip
-    default = await client.post(url, headers=MEMBER)
-    assert default.status_code == 200 and default.json()["floating_ip"]["pool"] == "public"
+    # no pool named: Nova's default_floating_pool (`nova`), which is not there
+    assert fault(await client.post(url, headers=MEMBER)) == (404, "Floating IP pool not found.")
+    by_id = await client.post(url, json={"pool": public["id"]}, headers=MEMBER)
+    assert by_id.status_code == 200 and by_id.json()["floating_ip"]["pool"] == "public"
 
 
 async def test_the_proxies_are_gone_at_2_36(client: httpx.AsyncClient, pods: FakeCloud) -> None:

@@ -468,37 +468,24 @@ async def get_floating(net: Caller, fip_id: str) -> NetResource:
 
 
 async def create_floating(net: Caller, pool: str | None) -> Item:
-    """Nova's `allocate_floating_ip`: from the external network named `pool` (name or
-    id), else the only/first external one; Nova's 404 and 403 refusals."""
+    """Nova's `allocate_floating_ip`: from the external network `pool` names (an id or a
+    name; none: `[network] default_floating_pool`, as Nova's option); Nova's 404 for
+    no such pool or no address left, 403 over quota."""
+    pool = pool or net.conf.default_floating_pool
     external = [n for n in await visible(net, store.NETWORK) if n.body.get("router:external")]
-    if pool is not None:
-        chosen = [n for n in external if pool in (n.id, n.body.get("name"))]
-        if not chosen:
-            raise Refused(404, f"Floating IP pool not found: {pool}")
-        if len(chosen) > 1:
-            raise Refused(
-                409,
-                f"Multiple network matches found for name '{pool}', use an ID to be more specific.",
-            )
-    else:
-        chosen = external[:1]
-        if not chosen:
-            raise Refused(404, "No more floating IPs available.")
+    field = "id" if _uuid(pool) else "name"
+    chosen = [n for n in external if (n.id if field == "id" else n.body.get("name")) == pool]
+    if not chosen:
+        raise Refused(404, "Floating IP pool not found.")
+    if len(chosen) > 1:
+        raise Refused(500, f"Multiple floating IP pools matches found for name '{pool}'")
     try:
         row = await floatingips.create(net, {"floatingip": {"floating_network_id": chosen[0].id}})
     except NeutronError as exc:
         if exc.type == "OverQuota":
-            message = (
-                f"IP allocation over quota in pool {pool}." if pool else "IP allocation over quota."
-            )
-            raise Refused(403, message) from exc
+            raise Refused(403, f"IP allocation over quota in pool {pool}.") from exc
         if exc.status == 409 or exc.type == "IpAddressGenerationFailure":
-            message = (
-                f"No more floating IPs in pool {pool}."
-                if pool
-                else "No more floating IPs available."
-            )
-            raise Refused(404, message) from exc
+            raise Refused(404, f"No more floating IPs in pool {pool}.") from exc
         raise Refused(400, exc.message) from exc
     return await floating_view(net, row)
 
