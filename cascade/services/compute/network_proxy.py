@@ -325,8 +325,8 @@ async def create_rule(net: Caller, given: Item) -> Item:
     try:
         row = await security_groups.create_rule(net, {"security_group_rule": neutron_rule(rule)})
     except NeutronError as exc:
-        status = {404: 404, 409: 403}.get(exc.status, 400 if exc.status == 400 else exc.status)
-        raise Refused(status, exc.message) from exc
+        # Nova's add_rules: 404 SecurityGroupNotFound, 409 SecurityGroupLimitExceeded (403)
+        raise Refused(403 if exc.status == 409 else exc.status, exc.message) from exc
     return format_rule(nova_rule(store.view(row)), source)
 
 
