@@ -160,7 +160,11 @@ async def test_add_and_remove_a_security_group_by_name(
     empty = await client.post(url, json={"addSecurityGroup": {"name": " "}}, headers=MEMBER)
     assert fault(empty) == (400, "Security group name cannot be empty")
     unnamed = await client.post(url, json={"addSecurityGroup": {}}, headers=MEMBER)
-    assert fault(unnamed) == (400, "Security group not specified")
+    assert fault(unnamed) == (
+        400,
+        "Invalid input for field/attribute addSecurityGroup. Value: {}. 'name' is a required "
+        "property",
+    )
     # none of these reached the pod
     assert not [r for r in pods.pods["n1"].requests if r.url.path.endswith("/action")]
 

@@ -283,13 +283,9 @@ async def group_action(
         return await _floating_action(request, server_id, body, action, version)
     if action not in ("addSecurityGroup", "removeSecurityGroup"):
         return None
-    given = body[action]
-    if not isinstance(given, dict):
-        raise ComputeError(400, "Missing parameter dict")
-    if "name" not in given:
-        raise ComputeError(400, "Security group not specified")
+    # Nova's schema first (a body without a name is its 400), then its own checks
     schemas.check({"type": "object", "properties": {action: NAMED_ACTION}}, body)
-    name = str(given["name"])
+    name = str(body[action]["name"])
     if not name.strip():
         raise ComputeError(400, "Security group name cannot be empty")
     async with networking(request, version) as net:
