@@ -200,10 +200,13 @@ async def top_view(
             )
         for item in found:
             server_views.server(item, pod, names.get)
-        if network_names.uuid_labels(found):
-            await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
-        if network_names.uuid_groups(found):
-            await _with_db(request, db, lambda d: network_names.rename_groups(d, found))
+    # a server's addresses alone (`GET /servers/{id}/ips`): labelled as in its view
+    if isinstance(body.get("addresses"), dict) and not isinstance(body.get("server"), dict):
+        found.append(body)
+    if found and network_names.uuid_labels(found):
+        await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
+    if found and network_names.uuid_groups(found):
+        await _with_db(request, db, lambda d: network_names.rename_groups(d, found))
     attachments = body.get("interfaceAttachments")
     if attachments is None and isinstance(body.get("interfaceAttachment"), dict):
         attachments = [body["interfaceAttachment"]]

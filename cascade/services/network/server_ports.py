@@ -100,14 +100,10 @@ async def translate(
     """Rewrite `server["networks"]` to bottom ports of `pod` (nothing to do for `auto`,
     `none` or no networks). Ports made here are released again if a later step fails."""
     done = Translated()
-    networks = server.get("networks")
-    if networks is None or networks == "auto":
-        networks = await _only_network(caller)
-        if networks is None:
-            return done  # no top network: the pod picks one of its own, as before
-        server["networks"] = networks
-    if not isinstance(networks, list):
-        return done
+    networks = await requested(caller, server)
+    if networks is None:
+        return done  # no top network: the pod picks one of its own, as before
+    server["networks"] = networks
     groups = await _groups(caller, server)
     neutron = PodNeutron(registry, pod, request_id)
     names = {p.id: p.name for p in await _pods(caller)}
@@ -138,6 +134,16 @@ async def translate(
     # the groups are on the ports now; Nova applies none to ports it did not create
     server.pop("security_groups", None)
     return done
+
+
+async def requested(caller: Caller, server: dict[str, Any]) -> list[Any] | None:
+    """The `networks` a create's server gets at the top: as given (a list), or for none
+    named (or `auto`) the project's only usable top network (Nova's 409 for several);
+    None for `none` and where the top has no network for it (the pod chooses)."""
+    networks = server.get("networks")
+    if networks is None or networks == "auto":
+        return await _only_network(caller)
+    return networks if isinstance(networks, list) else None
 
 
 async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
@@ -242,3 +248,46 @@ async def interface_gone(caller: Caller, top_port_id: str) -> None:
         return
     await _free(caller, row)
     await caller.db.commit()
+
+
+async def add_fixed_ip(caller: Caller, server_id: str, network_id: str) -> bool:
+    """What Nova's `addFixedIp` does with its Neutron, on the server's top ports: its
+    first port on the network gets one more address, of the network's first subnet that
+    has one to give (the pods' copies follow by `port.sync`). False when none could
+    (Nova's compute logs it; its API has answered 202 already)."""
+    subnets = sorted(
+        await store.rows(caller.db, store.SUBNET, parent_ids=[network_id]),
+        key=lambda s: (s.created_at, s.id),
+    )
+    mine = [
+        p
+        for p in await store.rows(caller.db, store.PORT)
+        if p.body.get("device_id") == server_id and p.parent_id == network_id
+    ]
+    for port in mine[:1]:
+        for subnet in subnets:
+            current = [dict(ip) for ip in port.body.get("fixed_ips", [])]
+            try:
+                await ports.update(
+                    caller, port, {"fixed_ips": [*current, {"subnet_id": subnet.id}]}
+                )
+                return True
+            except NeutronError:
+                await caller.db.rollback()
+                port = await store.get(caller.db, store.PORT, port.id) or port
+    return False
+
+
+async def remove_fixed_ip(caller: Caller, server_id: str, address: str) -> bool:
+    """What Nova's `removeFixedIp` does with its Neutron: the server's top port with the
+    address lets it go (the pods' copies follow). False when no port of it has it."""
+    for port in await store.rows(caller.db, store.PORT):
+        ips = port.body.get("fixed_ips", [])
+        if port.body.get("device_id") != server_id or address not in [
+            ip.get("ip_address") for ip in ips
+        ]:
+            continue
+        kept = [dict(ip) for ip in ips if ip.get("ip_address") != address]
+        await ports.update(caller, port, {"fixed_ips": kept})
+        return True
+    return False
