@@ -198,6 +198,12 @@ class NetworkSection:
         "network_vlan_ranges), or a pod could hand the same id to a network of its own.",
     )
     mtu: int = opt(1500, "MTU of top networks (as the pods' global_physnet_mtu).")
+    default_floating_pool: str = opt(
+        "nova",
+        "The external network (name or id) a floating IP comes from when the Compute "
+        "API's `POST /os-floating-ips` names no pool (as Nova's [neutron] "
+        "default_floating_pool).",
+    )
     orphan_check_seconds: float = opt(
         300.0,
         "After this long, a port made by a server create that never got its server (the "

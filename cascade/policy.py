@@ -157,6 +157,8 @@ DEFAULTS: dict[str, str] = {
     "volume_extension:quotas:show": "rule:admin_required",
     "volume_extension:quotas:update": "rule:admin_required",
     "volume_extension:quotas:delete": "rule:admin_required",
+    "volume_extension:quota_classes:get": "rule:admin_required",
+    "volume_extension:quota_classes:update": "rule:admin_required",
     # the job queue: admins only
     "cascade:jobs:list": "rule:admin_required",
     "cascade:jobs:show": "rule:admin_required",

@@ -22,10 +22,17 @@ SUMMARY = ("id", "name", "links")  # the non-detail list entry, for most kinds
 
 @dataclass(frozen=True)
 class Parent:
-    """A new object goes to the pod of the object its body names (`field`, of `kind`)."""
+    """A new object goes to the pod of the object its body names (`field`, of `kind`).
+
+    `owns`, where set, is the field of the object's own view naming that parent, and
+    says the parent's project owns the object whoever made it (Cinder lists and shows
+    an attachment or a transfer to its volume's project: an admin's on a user's volume
+    is the user's); unset, the project that made it owns it (a snapshot an admin makes
+    of a user's volume is the admin's, as in Cinder)."""
 
     field: str
     kind: str
+    owns: str = ""
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ async def locate(
     if found is None:
         raise NotFound(object_id)
     pod, body = found
-    owner = str(body.get("tenant_id", body.get("project_id", "")))
+    (owner,) = await owners(db, kind, [body])
+    owner = owner or str(body.get("tenant_id", body.get("project_id", "")))
     if project_id is not None and owner and owner != project_id:
         raise NotFound(object_id)  # an admin-visible object shown to a member: no
     routing = await record(db, object_id, pod.id, owner, kind=kind)
@@ -123,6 +124,29 @@ async def owner(db: AsyncSession, kind: str, object_id: str) -> str | None:
     )
     found: str | None = (await db.execute(query.limit(1))).scalar()
     return found
+
+
+async def owners(db: AsyncSession, kind: str, views: list[Any]) -> list[str | None]:
+    """The project that owns each object of `kind` (its pod's view, or a create's body at
+    its key) where its parent's project owns it (`Parent.owns`): the project of the
+    parent's routing. None where that does not decide it (another kind, no parent
+    named, a parent without a routing): the caller's rule applies. One rule for every
+    routing of such objects, written at a create, found again, or healed from a list."""
+    parent = BY_KIND[kind].parent if kind in BY_KIND else None
+    if parent is None or not parent.owns:
+        return [None for _ in views]
+    ids = [
+        str(view.get(parent.owns) or view.get(parent.field) or "") if isinstance(view, dict) else ""
+        for view in views
+    ]
+    wanted = sorted({i for i in ids if i})
+    found: dict[str, str] = {}
+    if wanted:
+        query = select(Routing.top_id, Routing.project_id).where(
+            Routing.resource_type == parent.kind, Routing.top_id.in_(wanted)
+        )
+        found = {str(top_id): str(project) for top_id, project in (await db.execute(query)).all()}
+    return [found.get(i) for i in ids]
 
 
 async def intent(

@@ -34,6 +34,7 @@ class FakeKeystone:
         self.validations = 0
         self.down = False
         self.catalog: list[dict[str, Any]] = []
+        self.projects = {"p1", "p2"}  # what GET /projects/{id} knows
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -45,6 +46,11 @@ class FakeKeystone:
         assert request.headers["X-Auth-Token"] == "service-token"
         if request.url.path.endswith("/auth/catalog"):
             return httpx.Response(200, json={"catalog": self.catalog})
+        if "/projects/" in request.url.path and request.method == "GET":
+            project = request.url.path.rsplit("/", 1)[-1]
+            if project not in self.projects:
+                return httpx.Response(404, json={"error": {"code": 404}})
+            return httpx.Response(200, json={"project": {"id": project, "name": project}})
         self.validations += 1
         roles = TOKENS.get(request.headers["X-Subject-Token"])
         if roles is None:

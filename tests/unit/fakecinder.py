@@ -31,8 +31,13 @@ class FakeCinder:
     host: str
     az: str
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # a volume's snapshots by id (`volume_id`, the owner at `SNAPSHOT_OWNER`)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # transfers and attachments by id: (body key, the object)
+    of_volume: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
+    backups: bool = True  # a backup service runs (the devcloud's pods have none)
     admin: Admin = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,10 +71,24 @@ class FakeCinder:
         answered = self.admin(request, path.removeprefix("/v3"))
         if answered is not None:
             return answered
+        if path == "/v3/extensions":
+            listed = [
+                {"name": name, "alias": alias, "description": f"{name} support.", "links": []}
+                | {"updated": "2012-03-12T00:00:00+00:00"}
+                for name, alias in (*EXTENSIONS, (f"Only{self.host}", f"os-only-{self.host}"))
+            ]
+            return httpx.Response(200, json={"extensions": listed})
+        if path == "/v3/backups/import_record" and request.method == "POST":
+            return self._import_backup()
+        answered = self._of_volume(request, path.removeprefix("/v3"))
+        if answered is not None:
+            return answered
         if path.startswith("/v3/os-quota-sets/") and request.method == "GET":
             return self._quota_usage(path.rsplit("/", 1)[-1])
         # Cascade's service token (no project here) is an admin: it sees every project's
         project = PROJECTS.get(request.headers["X-Auth-Token"])
+        if path == "/v3/snapshots/detail" and request.method == "GET":
+            return self._snapshot_list(request, project)
         if path == "/v3/volumes" and request.method == "POST" and project is not None:
             return self._create(json.loads(request.content)["volume"], project)
         mine = [
@@ -86,6 +105,88 @@ class FakeCinder:
         if found:
             return httpx.Response(200, json={"volume": found[0]})
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "not found"}})
+
+    def _import_backup(self) -> httpx.Response:
+        """POST /backups/import_record: Cinder's 503 without a backup service, else 201 with
+        the new backup's summary."""
+        if not self.backups:
+            fault = {"code": 503, "message": "Service cinder-backup could not be found."}
+            return httpx.Response(503, json={"serviceUnavailable": fault})
+        backup_id = str(uuid.uuid4())
+        links = [{"rel": "self", "href": f"{self.root}v3/backups/{backup_id}"}]
+        return httpx.Response(201, json={"backup": {"id": backup_id, "name": None, "links": links}})
+
+    def _of_volume(self, request: httpx.Request, path: str) -> httpx.Response | None:
+        """Transfers and attachments, as Cinder: made on a volume the caller sees, listed
+        and shown to the volume's project (and admins) whoever made them."""
+        parts = path.strip("/").split("/")
+        if parts[0] not in OF_VOLUME:
+            return None
+        key, field_name, status = OF_VOLUME[parts[0]]
+        token = request.headers.get("X-Auth-Token", "")
+        project = PROJECTS.get(token)
+        admin = project is None or token == ADMIN_TOKEN
+
+        def sees(volume_id: str) -> bool:
+            volume = self.volumes.get(volume_id)
+            owner = volume["os-vol-tenant-attr:tenant_id"] if volume else None
+            return volume is not None and (admin or owner == project)
+
+        mine = [o for k, o in self.of_volume.values() if k == key and sees(o["volume_id"])]
+        if parts[2:] == ["accept"] and request.method == "POST" and project is not None:
+            return self._accept(parts[1], project)
+        if len(parts) == 1 and request.method == "POST":
+            wanted = json.loads(request.content)[key]
+            volume_id = str(wanted.get(field_name))
+            if not sees(volume_id):
+                return _fault(404, f"Volume {volume_id} could not be found.")
+            made: dict[str, Any] = {"id": str(uuid.uuid4()), "volume_id": volume_id}
+            made["created_at"] = _stamp()
+            if key == "transfer":
+                made |= {
+                    "name": wanted.get("name"),
+                    "no_snapshots": bool(wanted.get("no_snapshots")),
+                }
+            else:
+                made["status"] = "reserved"
+            self.of_volume[made["id"]] = (key, made)
+            return httpx.Response(status, json={key: made})
+        if parts[1:] in ([], ["detail"]) and request.method == "GET":
+            return httpx.Response(200, json={f"{key}s": mine})
+        found = [o for o in mine if o["id"] == parts[1]]
+        if not found:
+            return _fault(404, f"{key.capitalize()} {parts[1]} could not be found.")
+        if request.method == "DELETE":
+            del self.of_volume[parts[1]]
+            return httpx.Response(202 if key == "transfer" else 200)
+        return httpx.Response(200, json={key: found[0]})
+
+    def _accept(self, transfer_id: str, project: str) -> httpx.Response:
+        """A transfer accepted by `project` (any project may; the auth key is not checked):
+        the volume is the acceptor's, and its snapshots unless `no_snapshots`."""
+        key, transfer = self.of_volume.get(transfer_id, ("", {}))
+        if key != "transfer":
+            return _fault(404, f"Transfer {transfer_id} could not be found.")
+        del self.of_volume[transfer_id]
+        volume_id = transfer["volume_id"]
+        self.volumes[volume_id]["os-vol-tenant-attr:tenant_id"] = project
+        if not transfer["no_snapshots"]:
+            for snapshot in self.snapshots.values():
+                if snapshot["volume_id"] == volume_id:
+                    snapshot[SNAPSHOT_OWNER] = project
+        accepted = {"id": transfer_id, "name": transfer["name"], "volume_id": volume_id}
+        return httpx.Response(202, json={"transfer": accepted})
+
+    def _snapshot_list(self, request: httpx.Request, project: str | None) -> httpx.Response:
+        """GET /snapshots/detail: the caller's (a `volume_id` filter applied)."""
+        wanted = request.url.params.get("volume_id")
+        listed = [
+            s
+            for s in self.snapshots.values()
+            if (project is None or s[SNAPSHOT_OWNER] == project)
+            and wanted in (None, s["volume_id"])
+        ]
+        return httpx.Response(200, json={"snapshots": listed})
 
     def _create(self, wanted: dict[str, Any], project: str) -> httpx.Response:
         """POST /volumes: made at once, in this pod's AZ only (as a Cinder refuses others)."""
@@ -121,6 +222,15 @@ class FakeCinder:
 
 
 ADMIN_TOKEN = "admin-token"
+SNAPSHOT_OWNER = "os-extended-snapshot-attributes:project_id"
+# (name, alias) of the extensions every fake lists; each lists one of its own too
+EXTENSIONS = (("Hosts", "os-hosts"), ("QuotaClasses", "os-quota-class-sets"))
+# a collection of objects made on a volume: body key, the create's volume field, its status
+OF_VOLUME = {
+    "volume-transfers": ("transfer", "volume_id", 202),
+    "os-volume-transfer": ("transfer", "volume_id", 202),
+    "attachments": ("attachment", "volume_uuid", 200),
+}
 LOG_BINARIES = ("cinder-scheduler", "cinder-volume", "cinder-backup")
 
 

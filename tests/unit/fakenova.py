@@ -119,6 +119,8 @@ class FakeNova:
     flavors: dict[str, dict[str, Any]] = field(default_factory=dict)
     keypairs: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Nova's image proxy over the (shared) image service: image id -> its detail view
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     down: bool = False
     # project -> the `absolute` of its GET /limits (Nova's totals*Used, max*)
@@ -199,6 +201,8 @@ class FakeNova:
             return self._keypairs(request, parts[1:])
         if parts[0] == "os-server-groups":
             return self._groups(request, parts[1:], project)
+        if parts[0] == "images":
+            return self._images(request, parts[1:])
         if parts == ["limits"]:
             if "tenant_id" in request.url.params:
                 if request.headers.get("x-auth-token") != "admin-token":
@@ -526,6 +530,8 @@ class FakeNova:
                 "adminPass": body.get("adminPass", "pw"),
             }
         }
+        # as Nova: the groups asked for, else `default`
+        answer["server"]["security_groups"] = body.get("security_groups", [{"name": "default"}])
         headers = {"Location": location, "x-compute-request-id": request_id}
         return httpx.Response(202, json=answer, headers=headers)
 
@@ -605,6 +611,34 @@ class FakeNova:
             del self.groups[rest[0]]
             return httpx.Response(204)
         return httpx.Response(200, json={"server_group": found})
+
+    def _images(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
+        def links(image_id: str) -> list[dict[str, str]]:
+            return [
+                {"rel": "self", "href": f"{self.root}v2.1/images/{image_id}"},
+                {"rel": "bookmark", "href": f"{self.root}images/{image_id}"},
+            ]
+
+        if not rest or rest == ["detail"]:
+            found = list(self.images.values())
+            if "name" in request.url.params:
+                found = [i for i in found if i["name"] == request.url.params["name"]]
+            if rest:
+                return httpx.Response(
+                    200, json={"images": [{**i, "links": links(i["id"])} for i in found]}
+                )
+            basic = [{"id": i["id"], "name": i["name"], "links": links(i["id"])} for i in found]
+            return httpx.Response(200, json={"images": basic})
+        image = self.images.get(rest[0])
+        if image is None:
+            message = "Image not found."
+            return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
+        if request.method == "DELETE":
+            del self.images[rest[0]]
+            return httpx.Response(204)
+        if rest[1:] == ["metadata"]:
+            return httpx.Response(200, json={"metadata": image.get("metadata", {})})
+        return httpx.Response(200, json={"image": {**image, "links": links(image["id"])}})
 
 
 class FakeCloud:

@@ -3,7 +3,9 @@
 The pod is called with the caller's own token, the negotiated microversion
 and the request id. Its answer comes back with links pointing at the top,
 the top's AZ and flavor in servers, `Location` moved to the top, the
-microversion echoed and `X-Cascade-Pod` naming the pod. A pod's error keeps
+microversion echoed and `X-Cascade-Pod` naming the pod; a server's addresses and
+security groups are labelled with the top networks' and groups' names (the pods'
+copies are named by top id). A pod's error keeps
 its status and message, with the pod named; an unreachable or timed-out pod
 is a 503 that says which pod.
 """
@@ -205,6 +207,8 @@ async def top_view(
         found.append(body)
     if found and network_names.uuid_labels(found):
         await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
+    if found and network_names.uuid_groups(found):
+        await _with_db(request, db, lambda d: network_names.rename_groups(d, found))
     attachments = body.get("interfaceAttachments")
     if attachments is None and isinstance(body.get("interfaceAttachment"), dict):
         attachments = [body["interfaceAttachment"]]
@@ -225,9 +229,14 @@ async def _with_db(
 
 
 async def relay(
-    request: Request, db: AsyncSession | None, pod: Pod, resp: httpx.Response
+    request: Request,
+    db: AsyncSession | None,
+    pod: Pod,
+    resp: httpx.Response,
+    edit: Callable[[Any], None] | None = None,
 ) -> Response:
-    """The pod's answer to the client: errors named, bodies and Location at the top.
+    """The pod's answer to the client: errors named, bodies and Location at the top
+    (`edit`, if given, changes the decoded body first).
 
     A success carries the pod's request id (`x-openstack-request-id`, which the
     request id middleware repeats as `x-compute-request-id`): it is the id the pod
@@ -250,6 +259,8 @@ async def relay(
     if "json" not in content_type:
         return Response(resp.content, resp.status_code, headers, media_type=content_type)
     decoded = server_views.pod_json(resp.text, root, top_root(request))
+    if edit is not None:
+        edit(decoded)
     body = await top_view(request, db, pod, decoded, root, urls_done=True)
     return Response(
         json.dumps(body).encode(), resp.status_code, headers, media_type="application/json"

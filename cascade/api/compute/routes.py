@@ -15,9 +15,11 @@ from cascade.api.compute import (
     flavors,
     flavors_extraspecs,
     hypervisors,
+    images,
     keypairs,
     limits,
     migrations,
+    network_proxy,
     os_hosts,
     quota_classes,
     quota_sets,
@@ -46,6 +48,72 @@ ROUTES: Declarations = {
     "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
     "/os-keypairs/{name}": {"GET": keypairs.show, "DELETE": keypairs.delete},
     "/os-server-external-events": {"POST": external_events.create},
+    # Nova's image proxy (below 2.36), from a pod's Nova: the pods share one Glance
+    "/images": {"GET": images.proxy},
+    "/images/": every_method(images.proxy),  # no id: the pod's 404, as Nova's router
+    "/images/detail": {"GET": images.proxy},
+    "/images/{image_id}": {"GET": images.proxy, "DELETE": images.proxy},
+    "/images/{image_id}/metadata": every_method(images.proxy, "GET", "POST", "PUT"),
+    "/images/{image_id}/metadata/{key}": every_method(images.proxy, "GET", "PUT", "DELETE"),
+    # Nova's network proxies (below 2.36), from the top's own Networking
+    # a blank id (`DELETE /os-security-groups/`) is Nova's 404: no route matches it
+    **{
+        f"/{collection}/": every_method(network_proxy.no_id)
+        for collection in (
+            "os-security-groups",
+            "os-security-group-rules",
+            "os-floating-ips",
+            "os-networks",
+            "os-tenant-networks",
+        )
+    },
+    "/os-security-groups": {
+        "GET": network_proxy.groups_index,
+        "POST": network_proxy.groups_create,
+    },
+    "/os-security-groups/{group_id}": {
+        "GET": network_proxy.group_show,
+        "PUT": network_proxy.group_update,
+        "DELETE": network_proxy.group_delete,
+    },
+    "/os-security-group-rules": {"POST": network_proxy.rules_create},
+    "/os-security-group-rules/{rule_id}": {"DELETE": network_proxy.rule_delete},
+    "/os-floating-ip-pools": {"GET": network_proxy.pools_index},
+    "/os-floating-ips": {
+        "GET": network_proxy.floating_index,
+        "POST": network_proxy.floating_create,
+    },
+    "/os-floating-ips/{fip_id}": {
+        "GET": network_proxy.floating_show,
+        "DELETE": network_proxy.floating_delete,
+    },
+    # nova-network's APIs Nova has removed: 410 at every microversion
+    "/os-security-group-default-rules": every_method(network_proxy.removed, "GET", "POST"),
+    "/os-security-group-default-rules/{rule_id}": every_method(
+        network_proxy.removed, "GET", "DELETE"
+    ),
+    "/os-floating-ip-dns": {"GET": network_proxy.removed},
+    "/os-floating-ip-dns/{domain}": every_method(network_proxy.removed, "PUT", "DELETE"),
+    "/os-floating-ip-dns/{domain}/entries/{entry}": every_method(
+        network_proxy.removed, "GET", "PUT", "DELETE"
+    ),
+    "/os-floating-ips-bulk": every_method(network_proxy.removed, "GET", "POST"),
+    "/os-floating-ips-bulk/{bulk_id}": every_method(network_proxy.removed, "GET", "PUT"),
+    "/os-networks": {"GET": network_proxy.networks_index, "POST": network_proxy.removed},
+    "/os-networks/add": {"POST": network_proxy.removed},
+    "/os-networks/{network_id}": {
+        "GET": network_proxy.network_show,
+        "DELETE": network_proxy.removed,
+    },
+    "/os-networks/{network_id}/action": {"POST": network_proxy.removed},
+    "/os-tenant-networks": {
+        "GET": network_proxy.tenant_networks_index,
+        "POST": network_proxy.removed,
+    },
+    "/os-tenant-networks/{network_id}": {
+        "GET": network_proxy.tenant_network_show,
+        "DELETE": network_proxy.removed,
+    },
     "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
     "/os-server-groups/{group_id}": every_method(server_groups.member, "GET", "DELETE"),
     "/servers": {"GET": server_lists.index, "POST": servers.create},

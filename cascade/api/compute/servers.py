@@ -31,13 +31,14 @@ from __future__ import annotations
 import ipaddress
 import json
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward, schemas, server_views, volume_pods
+from cascade.api.compute import forward, network_proxy, schemas, server_views, volume_pods
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
@@ -68,12 +69,21 @@ async def create(request: Request) -> Response:
     ctx = authorize(request, "os_compute_api:servers:create")
     body = await json_body(request)
     schemas.check(schemas.SERVER_CREATE, body)  # what the workflow reads, typed as Nova's
+    # Nova's answer shows the security groups asked for; the pod is asked for none when
+    # they go on the server's top ports instead
+    asked = body["server"].get("security_groups")
+
+    def as_asked(shown: Any) -> None:
+        made_server = shown.get("server") if isinstance(shown, dict) else None
+        if asked and isinstance(made_server, dict) and "security_groups" in made_server:
+            made_server["security_groups"] = asked
+
     async with session(request) as db:
         with forward.refusals():
             made = await server_create.create(
                 forward.workflow_env(request), db, forward.asker(request, ctx, version), body
             )
-        return await forward.relay(request, db, made.pod, made.resp)
+        return await forward.relay(request, db, made.pod, made.resp, as_asked)
 
 
 def _net_caller(
@@ -187,6 +197,20 @@ async def member(request: Request) -> Response:
                 if found is not None:
                     return await forward.relay(request, db, *found)
             raise await _tags_refusal(request, db, server_id, rest) or missing from None
+        # a server's security groups are the top's, on its top ports (Nova reads them from
+        # Neutron's ports of the server): answered at the top, unless it has none
+        if rest == "os-security-groups" and request.method == "GET":
+            await idle(db)
+            shown = await network_proxy.server_groups(request, server_id, version)
+            if shown is not None:
+                return shown
+        if rest == "action" and request.method == "POST" and content:
+            action = _decoded(content)
+            if isinstance(action, dict):
+                await idle(db)
+                done = await network_proxy.group_action(request, server_id, action, version)
+                if done is not None:
+                    return done
         if request.method == "GET" and rest.startswith("ips/") and rest.count("/") == 1:
             return await _network_ips(request, db, where, rest.split("/", 1)[1], version)
         multinic = _multinic(content, version) if rest == "action" else None
@@ -335,11 +359,16 @@ TAG_RULES = {("GET", False): "index", ("GET", True): "show", ("PUT", False): "up
 TAG_RULES |= {("PUT", True): "update", ("DELETE", False): "delete_all", ("DELETE", True): "delete"}
 
 
-def _removed_action(content: bytes) -> bool:
+def _decoded(content: bytes) -> Any:
+    """The JSON of a body, None if it is not JSON (the pod answers Nova's 400 for it)."""
     try:
-        body = json.loads(content)
+        return json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return False
+        return None
+
+
+def _removed_action(content: bytes) -> bool:
+    body = _decoded(content)
     return isinstance(body, dict) and len(body) == 1 and next(iter(body)) in REMOVED_ACTIONS
 
 

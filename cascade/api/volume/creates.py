@@ -135,6 +135,38 @@ def in_parent(resource: resources.Resource) -> Callable[[Request], Awaitable[Res
     return create
 
 
+# cinder/api/schemas/backups.py `import_record` (the base64 format left to the pod)
+IMPORT_RECORD: schemas.Schema = {
+    "type": "object",
+    "properties": {
+        "backup-record": {
+            "type": "object",
+            "properties": {
+                "backup_service": {"type": "string", "minLength": 0, "maxLength": 255},
+                "backup_url": {"type": "string", "minLength": 1},
+            },
+            "required": ["backup_service", "backup_url"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["backup-record"],
+    "additionalProperties": False,
+}
+
+
+async def import_backup(request: Request) -> Response:
+    """POST /backups/import_record: Cinder's body check, then made in the pod the caller's
+    default AZ chooses (as a volume without an AZ) and routed there; the pod's answer
+    comes back (201; a pod without a backup service: Cinder's 503; a member: the pod's
+    403)."""
+    version = await negotiated(request)
+    body = await json_body(request)
+    schemas.check(IMPORT_RECORD, body)
+    async with asking.flow(request, version) as (env, db, ask):
+        pod = await volume_create.pod_for(env, db, ask, {}, sources=())
+    return await create_in(request, volume_service.BACKUP, pod, body, version, pod_path(request))
+
+
 async def restore(request: Request) -> Response:
     """POST /backups/{id}/restore: in the backup's pod; into a volume of another pod it
     is refused (400) until restores across pods exist."""

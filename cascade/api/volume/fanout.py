@@ -9,6 +9,8 @@ list_deadline`); a pod's refusal (4xx) is the answer, with the pod named.
 - GET /messages (3.3+): every pod's messages, newest first; GET/DELETE
   /messages/{id}: the pod that has it (404 from every pod: Cinder's 404);
 - GET /resource_filters (3.33+): the filters every pod accepts.
+- GET /extensions[/{alias}]: the extensions every pod lists (Cinder's contrib
+  extensions; the pods' release decides them).
 """
 
 from __future__ import annotations
@@ -180,6 +182,33 @@ async def message(request: Request) -> Response:
             raise pod_error(resp, pod)
         return reply(await pod_body(request, pod, resp), resp.status_code)
     raise VolumeError(404, f"Message {message_id} could not be found.")
+
+
+async def _extensions(request: Request) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The extensions every pod that answered lists (by alias), in the first one's order."""
+    version = await negotiated(request)
+    found, headers = await every_pod(request, version, "/extensions", [])
+    lists = [entries([(pod, body)], "extensions") for pod, body in found]
+    if not lists:
+        return [], headers
+    common = set.intersection(*({str(e.get("alias")) for e in listed} for listed in lists))
+    return [e for e in lists[0] if str(e.get("alias")) in common], headers
+
+
+async def extensions(request: Request) -> Response:
+    """GET /extensions: Cinder's list, of what every pod has."""
+    listed, headers = await _extensions(request)
+    return reply({"extensions": listed}, headers=headers)
+
+
+async def extension(request: Request) -> Response:
+    """GET /extensions/{alias}: one of them; another alias is Cinder's 404."""
+    listed, headers = await _extensions(request)
+    alias = request.path_params["alias"]
+    found = next((e for e in listed if e.get("alias") == alias), None)
+    if found is None:
+        raise VolumeError(404, "The resource could not be found.", headers)
+    return reply({"extension": found}, headers=headers)
 
 
 async def resource_filters(request: Request) -> Response:

@@ -196,15 +196,17 @@ def _next(request: Request, last_id: str) -> str:
 async def _route(
     request: Request, resource: resources.Resource, pages: list[listing.PodPage]
 ) -> None:
-    """Objects listed without a routing get one (see `routed.heal`), in the project an
+    """Objects listed without a routing get one (see `routed.heal`), in the project that
+    owns them (`routed.owners`: their parent's, for attachments), else the one an
     admin's view shows, else the caller's."""
     project = project_of(request)
-    listed = [
-        (str(i["id"]), p.pod.id, str(i.get(resource.owner) or "") or project)
-        for p in pages
-        for i in p.items
-        if "id" in i
-    ]
-    if listed:
-        async with session(request) as db:
-            await routed_service.heal(db, resource.kind, listed)
+    found = [(p.pod.id, i) for p in pages for i in p.items if "id" in i]
+    if not found:
+        return
+    async with session(request) as db:
+        owned = await routed_service.owners(db, resource.kind, [i for _, i in found])
+        listed = [
+            (str(i["id"]), pod_id, owner or str(i.get(resource.owner) or "") or project)
+            for (pod_id, i), owner in zip(found, owned, strict=True)
+        ]
+        await routed_service.heal(db, resource.kind, listed)

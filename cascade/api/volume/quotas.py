@@ -7,6 +7,8 @@
 - PUT /os-quota-sets/{project} (admin): 200 with the new limits; an unknown
   key, a value out of range, or a limit below what is in use is Cinder's 400.
   DELETE (admin): 200, the project is back on the defaults.
+- GET /os-quota-class-sets/{class}, PUT (admins): a quota class's limits, as
+  Cinder keeps them; the class `default`'s are every project's defaults.
 - GET /limits: Cinder's absolute limits with the usage summed over the pods.
 - `over_quota`: a create the top refuses before any pod is called, Cinder's 413.
 """
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api.request import context, session
+from cascade.api.volume import schemas
 from cascade.api.volume.common import authorize, json_body, negotiated, reply
 from cascade.api.volume.errors import VolumeError
 from cascade.services import quota_core
@@ -128,6 +131,72 @@ async def delete(request: Request) -> Response:
     async with session(request) as db:
         await quota_core.reset(db, volume_quotas.PREFIX, request.path_params["project_id"])
     return reply(None, 200)
+
+
+# cinder/api/schemas/quota_classes.py (its `quota_class_set` format's key check aside)
+CLASS_SET: schemas.Schema = {
+    "type": "object",
+    "properties": {
+        "quota_class_set": {
+            "type": "object",
+            "patternProperties": {
+                "^[a-zA-Z0-9-_:. ]{1,300}$": {
+                    "type": ["integer", "string"],
+                    "pattern": "^[0-9]*$",
+                    "minimum": -1,
+                    "minLength": 1,
+                    "maximum": schemas.DB_MAX_INT,
+                }
+            },
+            "additionalProperties": False,
+        }
+    },
+    "required": ["quota_class_set"],
+    "additionalProperties": False,
+}
+MAX_CLASS_NAME = 255
+
+
+async def show_class(request: Request) -> Response:
+    """GET /os-quota-class-sets/{class} (admins): 200 with the class's limits (its own,
+    else the defaults) and its name as `id`."""
+    await negotiated(request)
+    authorize(request, "volume_extension:quota_classes:get")
+    name = str(request.path_params["class_name"])
+    async with session(request) as db:
+        found = await volume_quotas.class_limits(db, request.app.state.conf.volume, name)
+    return reply({"quota_class_set": {**found, "id": name}})
+
+
+async def update_class(request: Request) -> Response:
+    """PUT /os-quota-class-sets/{class} (admins) `{"quota_class_set": {name: limit}}`: 200
+    with the class's limits (no `id`). Cinder's order: the body (an unknown name, a
+    value that is not an integer from -1), then the policy, then the class name
+    (1 to 255 characters). The class `default` is every project's default."""
+    await negotiated(request)
+    body = await json_body(request)
+    entity = body.get("quota_class_set") if isinstance(body, dict) else None
+    if isinstance(entity, dict):
+        async with session(request) as db:
+            known = set(await volume_quotas.keys(db))
+        bad = [key for key in entity if key not in known]
+        if bad:
+            raise VolumeError(
+                400, f"Invalid input received: Bad key(s) in quota class set: {', '.join(bad)}"
+            )
+    schemas.check(CLASS_SET, body)
+    authorize(request, "volume_extension:quota_classes:update")
+    name = str(request.path_params["class_name"])
+    if len(name) > MAX_CLASS_NAME:
+        raise VolumeError(
+            400,
+            f"Invalid input received: quota_class_name has {len(name)} characters, more "
+            f"than {MAX_CLASS_NAME}.",
+        )
+    values = {str(k): int(v) for k, v in body["quota_class_set"].items()}
+    async with session(request) as db:
+        found = await volume_quotas.update_class(db, request.app.state.conf.volume, name, values)
+    return reply({"quota_class_set": found})
 
 
 async def limits(request: Request) -> Response:

@@ -96,11 +96,14 @@ TYPE = "/types/{type_id}"
 ROUTES: Declarations = {
     "/os-availability-zone": {"GET": zones.index},
     "/backups/{backup_id}/restore": {"POST": creates.restore},
+    "/backups/import_record": {"POST": creates.import_backup},
     "/volumes/summary": {"GET": fanout.summary},
     "/scheduler-stats/get_pools": {"GET": fanout.pools},
     "/messages": {"GET": fanout.messages},
     "/messages/{message_id}": every_method(fanout.message, "GET", "DELETE"),
     "/resource_filters": {"GET": fanout.resource_filters},
+    "/extensions": {"GET": fanout.extensions},
+    "/extensions/{alias}": {"GET": fanout.extension},
     "/limits": {"GET": quotas.limits},
     **_transfers(),
     "/os-quota-sets/{project_id}": {
@@ -109,6 +112,7 @@ ROUTES: Declarations = {
         "DELETE": quotas.delete,
     },
     "/os-quota-sets/{project_id}/defaults": {"GET": quotas.defaults},
+    "/os-quota-class-sets/{class_name}": {"GET": quotas.show_class, "PUT": quotas.update_class},
     "/qos-specs": {"GET": qos.index, "POST": qos.create},
     "/qos-specs/{qos_id}": {"GET": qos.show, "PUT": qos.update, "DELETE": qos.delete},
     "/qos-specs/{qos_id}/delete_keys": {"PUT": qos.delete_keys},

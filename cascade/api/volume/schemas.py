@@ -84,7 +84,8 @@ CREATES: dict[str, Schema] = {
             "name": _NAME,
             "display_name": _NAME,
             "description": _TEXT,
-            "volume_id": _REQUIRED_ID,
+            # Cinder's uuid_allow_null: a null volume is then Cinder's 404 for `None`
+            "volume_id": _ID,
             "force": _BOOLEAN,
             "metadata": _METADATA,
         },

@@ -1,16 +1,20 @@
-"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers` from 3.55).
+"""Volume transfers (`/os-volume-transfer`, and `/volume-transfers`, which Cinder's
+api-ref dates from 3.55 but Cinder serves at every microversion).
 
 - POST: made in the volume's pod (202 with the `auth_key`); its routing names
-  the project that made it.
+  the volume's project (`routed.owners`: an admin's transfer of a user's volume
+  is the user's, as in Cinder).
 - GET (list, `/detail`): every pod's, put together; GET/DELETE one: routed.
 - POST /{id}/accept by another project: sent to the transfer's pod with the
   accepting user's token (the routing table finds the transfer: the acceptor
   cannot see it). When the pod accepts, the volume's routing moves to the
-  accepting project, so it sees and reaches its new volume through the top.
+  accepting project, so it sees and reaches its new volume through the top; so do
+  the routings of the volume's snapshots the pod moved with it.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,6 +38,7 @@ from cascade.db.models import Pod, Routing
 from cascade.services import routings
 from cascade.services.route_cache import RouteCache
 from cascade.services.volume import volumes as volume_service
+from cascade.versions import Version
 
 
 def _missing(transfer_id: str) -> VolumeError:
@@ -78,6 +83,10 @@ async def member(request: Request) -> Response:
 
 
 async def accept(request: Request) -> Response:
+    """POST /{id}/accept: in the transfer's pod, with the acceptor's token; then the
+    volume's routing, and those of the snapshots that went with it, move to the
+    accepting project (Cinder moves the volume's snapshots too unless the transfer was
+    made with `no_snapshots`)."""
     version = await negotiated(request)
     transfer_id = request.path_params["transfer_id"]
     routing, pod = await _routed(request, transfer_id)
@@ -85,13 +94,41 @@ async def accept(request: Request) -> Response:
     resp = await send(request, pod, version, "POST", pod_path(request), json=body)
     found = await answered(request, pod, resp)
     volume_id = ((found or {}).get("transfer") or {}).get("volume_id")
+    moved = await _snapshots_of(request, pod, version, str(volume_id)) if volume_id else []
+    project = project_of(request)
     async with session(request) as db:
         if volume_id:
             volume = await routings.find_top(db, volume_service.VOLUME, str(volume_id))
             if volume is not None:
-                volume.project_id = project_of(request)
+                volume.project_id = project
+        if moved:
+            await db.execute(
+                update(Routing)
+                .where(Routing.resource_type == volume_service.SNAPSHOT, Routing.top_id.in_(moved))
+                .values(project_id=project)
+            )
         await db.delete(await db.merge(routing))
         await db.commit()
+    routes = request.app.state.registry.cache(RouteCache)
     if volume_id:
-        request.app.state.registry.cache(RouteCache).drop(volume_service.VOLUME, str(volume_id))
+        routes.drop(volume_service.VOLUME, str(volume_id))
+    for snapshot_id in moved:
+        routes.drop(volume_service.SNAPSHOT, snapshot_id)
     return reply(found, resp.status_code, {POD_HEADER: pod.name})
+
+
+async def _snapshots_of(request: Request, pod: Pod, version: Version, volume_id: str) -> list[str]:
+    """The ids of the volume's snapshots the acceptor now owns, as its pod lists them to
+    the acceptor (none when the pod does not answer: those routings stay as they were,
+    and an operator sees them)."""
+    params = [("volume_id", volume_id)]
+    try:
+        resp = await send(request, pod, version, "GET", "/snapshots/detail", params=params)
+        listed = resp.json().get("snapshots") if resp.status_code == 200 else None
+    except (VolumeError, ValueError, AttributeError):
+        return []
+    return [
+        str(s["id"])
+        for s in listed or []
+        if isinstance(s, dict) and s.get("id") and s.get("volume_id") == volume_id
+    ]

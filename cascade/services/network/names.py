@@ -1,7 +1,9 @@
 """Top names and ids for what Nova shows about a server's networks.
 
 A bottom network is named after its top id, so Nova labels a server's
-addresses with that id: the top shows the top network's name instead. Ports,
+addresses with that id: the top shows the top network's name instead. So are
+bottom security groups, so Nova lists a server's `security_groups` by that id:
+the top shows the top group's name. Ports,
 networks and subnets in `os-interface` answers are bottom ids: the top shows
 its own ids (found through the routings of the pod).
 """
@@ -16,10 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetResource, Routing
+from cascade.services.network import store
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 NAMES_SECONDS = 5.0
 _names: dict[str, tuple[str, float]] = {}  # top network id -> (name, valid until)
+_group_cache: dict[str, tuple[str, float]] = {}  # top security group id -> (name, valid until)
 
 
 def uuid_labels(servers: list[dict[str, Any]]) -> bool:
@@ -56,6 +60,45 @@ async def rename_addresses(db: AsyncSession, servers: list[dict[str, Any]]) -> N
             name = _names.get(key, (key, 0.0))[0] if key in labels else key
             renamed.setdefault(name, []).extend(value)
         item["addresses"] = renamed
+
+
+def uuid_groups(servers: list[dict[str, Any]]) -> bool:
+    """Whether any server lists a security group whose name may be a top group id."""
+    return bool(_group_names(servers))
+
+
+def _group_names(servers: list[dict[str, Any]]) -> set[str]:
+    return {
+        str(group["name"])
+        for item in servers
+        if isinstance(item.get("security_groups"), list)
+        for group in item["security_groups"]
+        if isinstance(group, dict) and UUID.match(str(group.get("name", "")))
+    }
+
+
+async def rename_groups(db: AsyncSession, servers: list[dict[str, Any]]) -> None:
+    """Security group names that are top group ids (the names of the pods' copies)
+    become the top groups' names, as Nova lists a server's groups: `{"name": ...}`, the
+    id for a group without a name. A pod's own group (no top group has its name as id)
+    keeps its name. Kept for NAMES_SECONDS, as network names."""
+    labels = _group_names(servers)
+    now = time.monotonic()
+    missing = [label for label in labels if _group_cache.get(label, ("", 0.0))[1] < now]
+    if missing:
+        query = select(NetResource).where(
+            NetResource.id.in_(missing), NetResource.kind == store.SECURITY_GROUP
+        )
+        for row in (await db.scalars(query)).all():
+            name = str(row.body.get("name", "")) or row.id
+            _group_cache[row.id] = (name, now + NAMES_SECONDS)
+    for item in servers:
+        groups = item.get("security_groups")
+        if not isinstance(groups, list):
+            continue
+        for group in groups:
+            if isinstance(group, dict) and str(group.get("name", "")) in labels:
+                group["name"] = _group_cache.get(group["name"], (group["name"], 0.0))[0]
 
 
 async def top_interfaces(db: AsyncSession, pod_id: str, attachments: list[dict[str, Any]]) -> None:

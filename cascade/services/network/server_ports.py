@@ -21,7 +21,7 @@ from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
 from cascade.services.network import floatingips, materialise, ports, store
-from cascade.services.network.access import Caller
+from cascade.services.network.access import Caller, shared_to
 from cascade.services.network.errors import NeutronError
 
 STATUS_JOB = "port.status"
@@ -79,7 +79,9 @@ async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | N
     network_id = str(entry["uuid"])
     network = await store.get(caller.db, store.NETWORK, network_id)
     if network is None or not (
-        caller.is_admin or network.project_id == caller.project_id or network.body.get("shared")
+        caller.is_admin
+        or network.project_id == caller.project_id
+        or shared_to(caller.project_id, network)
     ):
         raise NotVisible(400, f"Network {network_id} could not be found.")
     body: dict[str, Any] = {"network_id": network_id}
@@ -153,7 +155,7 @@ async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
         n
         for n in await store.rows(caller.db, store.NETWORK)
         if not n.body.get("router:external")
-        and (n.project_id == caller.project_id or n.body.get("shared"))
+        and (n.project_id == caller.project_id or shared_to(caller.project_id, n))
     ]
     if len(usable) > 1:
         raise ServerNetworkError(

@@ -195,14 +195,20 @@ def size_of(raw: Any) -> int | None:
         return None
 
 
-async def _intent(db: AsyncSession, ask: Ask, kind: str, pod: Pod, quota: Quota | None) -> Routing:
-    """The routing intent, written with the last check of `quota` (if any) in one
-    transaction of the project's: it holds what the create asks for until completed."""
+async def _intent(
+    db: AsyncSession, ask: Ask, kind: str, pod: Pod, body: dict[str, Any], quota: Quota | None
+) -> Routing:
+    """The routing intent, in the project that will own the object (the caller's, or its
+    parent's: `routed.owners`), written with the last check of `quota` (if any) in one
+    transaction of the caller's project: it holds what the create asks for until
+    completed."""
+    (owner,) = await routed.owners(db, kind, [body.get(resources.BY_KIND[kind].key)])
+    owner = owner or ask.project
     if quota is None:
-        return await routed.intent(db, kind, ask.request_id, pod, ask.project)
+        return await routed.intent(db, kind, ask.request_id, pod, owner)
     async with quota_core.reserving(db, ask.project, RESERVING, quota.since) as held:
         quota.check(held)
-        return await routed.intent(db, kind, ask.request_id, pod, ask.project, quota.reserved)
+        return await routed.intent(db, kind, ask.request_id, pod, owner, quota.reserved)
 
 
 async def create_in(
@@ -225,7 +231,7 @@ async def create_in(
         content = json.dumps(body, allow_nan=False).encode()
     except (ValueError, TypeError, UnicodeEncodeError):
         raise bad("Invalid input received: the body cannot be encoded as JSON.") from None
-    intent = await _intent(db, ask, kind, pod, quota)
+    intent = await _intent(db, ask, kind, pod, body, quota)
     headers = {"Content-Type": "application/json"}
     resp = await routed.sending(
         db,
@@ -248,7 +254,7 @@ async def create_in(
             made = None
     if isinstance(made, dict) and made.get("id"):
         intent = await db.merge(intent)
-        await routed.record(db, str(made["id"]), pod.id, ask.project, intent, kind)
+        await routed.record(db, str(made["id"]), pod.id, intent.project_id, intent, kind)
     else:  # refused, or nothing the top can route: the pod's answer is passed on as it is
         await routed.forget_intent(db, intent)
     return resp

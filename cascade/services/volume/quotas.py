@@ -1,7 +1,8 @@
 """Block Storage quotas owned by the top, enforced against the usage of every pod.
 
-Limits: the `[volume] quota_*` defaults, and a project's own (rows of `quotas`
-named `cinder:<resource>`). As Cinder shows them, every top volume type adds
+Limits: the defaults (the quota class `default`'s, rows of `quota_classes`
+named `cinder:<resource>`, over `[volume] quota_*`), and a project's own (rows
+of `quotas` named `cinder:<resource>`). As Cinder shows them, every top volume type adds
 `volumes_<type>`, `gigabytes_<type>` and `snapshots_<type>` (default -1:
 unlimited); a volume create is checked against its type's `volumes_` and
 `gigabytes_` limits too.
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import VolumeSection
 from cascade.db.engine import idle
-from cascade.db.models import Pod, VolumeType
+from cascade.db.models import Pod, QuotaClass, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
@@ -48,6 +49,7 @@ RESOURCES = (
 )
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
 DEFAULT_TYPE = "__DEFAULT__"
+DEFAULT_CLASS = "default"  # the quota class whose limits are every project's defaults
 COPY_PREFIX = "cascade-"  # the pods' name of a top type's copy: cascade-<top id>
 UNLIMITED = quota_core.UNLIMITED
 MAX = 2**31 - 1
@@ -70,10 +72,36 @@ async def keys(db: AsyncSession) -> list[str]:
 
 
 async def defaults(db: AsyncSession, conf: VolumeSection) -> dict[str, int]:
+    """A project's limits when it has none of its own: the quota class `default` where it
+    sets them (Cinder's `use_default_quota_class`), else `[volume] quota_*` (-1 for the
+    per-type ones)."""
     found = {name: UNLIMITED for name in await keys(db)}
     for name in RESOURCES:
         found[name] = int(getattr(conf, f"quota_{name}"))
-    return found
+    return quota_core.overlay(found, await _class_rows(db, DEFAULT_CLASS))
+
+
+async def _class_rows(db: AsyncSession, class_name: str) -> dict[str, int]:
+    """What a quota class sets itself (the compute quotas share the table: ours are
+    `cinder:<name>`)."""
+    found = await quota_core.rows(db, QuotaClass, {"class_name": class_name})
+    return {k.removeprefix(PREFIX): v for k, v in found.items() if k.startswith(PREFIX)}
+
+
+async def class_limits(db: AsyncSession, conf: VolumeSection, class_name: str) -> dict[str, int]:
+    """A quota class's limit of every quota name: its own where set, else the defaults
+    (Cinder's `get_class_quotas`)."""
+    return quota_core.overlay(await defaults(db, conf), await _class_rows(db, class_name))
+
+
+async def update_class(
+    db: AsyncSession, conf: VolumeSection, class_name: str, values: dict[str, int]
+) -> dict[str, int]:
+    """Set a quota class's limits (as Cinder, no usage is checked: the class `default`
+    is then every project's default); its limits afterwards."""
+    named = {PREFIX + name: value for name, value in values.items()}
+    await quota_core.store(db, QuotaClass, {"class_name": class_name}, named)
+    return await class_limits(db, conf, class_name)
 
 
 async def limits(db: AsyncSession, conf: VolumeSection, project_id: str) -> dict[str, int]:

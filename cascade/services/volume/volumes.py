@@ -38,7 +38,7 @@ RESOURCES = (
         ATTACHMENT, "attachments", "attachment",
         "Volume attachment could not be found with filter: attachment_id = {id}.",
         since=Version(3, 27), summary=("id", "status", "instance", "volume_id"), links=None,
-        parent=Parent("volume_uuid", VOLUME),
+        parent=Parent("volume_uuid", VOLUME, owns="volume_id"),
     ),
     Resource(
         GROUP, "groups", "group", "Group {id} could not be found.",
@@ -52,7 +52,7 @@ RESOURCES = (
     ),
     Resource(
         TRANSFER, "os-volume-transfer", "transfer", "Transfer {id} could not be found.",
-        listed=False,
+        listed=False, parent=Parent("volume_id", VOLUME, owns="volume_id"),
     ),
 )  # fmt: skip
 LISTED = {r.collection: r for r in RESOURCES if r.listed}
