@@ -114,7 +114,15 @@ async def ensure_venv(layout: Layout) -> bool:
         await run([sys.executable, "-m", "venv", str(layout.venv)], service="venv", log=log)
     pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
     await run(
-        [*pip, "install", "-q", "-c", str(CONSTRAINTS), *OPENSTACK_REQUIREMENTS, *map(str, PLUGINS)],
+        [
+            *pip,
+            "install",
+            "-q",
+            "-c",
+            str(CONSTRAINTS),
+            *OPENSTACK_REQUIREMENTS,
+            *map(str, PLUGINS),
+        ],
         service="venv",
         log=log,
         timeout=1800,
