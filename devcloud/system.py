@@ -16,6 +16,10 @@ from devcloud.layout import Layout
 HERE = Path(__file__).resolve().parent
 CONSTRAINTS = HERE / "constraints.txt"
 ML2_DRIVER = HERE / "ml2_bindall"
+# Nova's and Cinder's fake drivers that move image data (snapshots, volumes from images)
+FAKE_DRIVERS = HERE / "fakedrivers"
+# the devcloud's own packages, installed into the OpenStack virtualenv
+PLUGINS = (ML2_DRIVER, FAKE_DRIVERS)
 
 # Debian package -> a file it installs that the devcloud runs.
 APT_PACKAGES = {
@@ -89,12 +93,13 @@ async def ensure_packages(layout: Layout) -> None:
 
 
 def venv_fingerprint() -> str:
-    """Changes whenever the pinned versions or the ML2 driver change."""
+    """Changes whenever the pinned versions or the devcloud's own drivers change."""
     digest = hashlib.sha256(CONSTRAINTS.read_bytes())
     digest.update(" ".join(OPENSTACK_REQUIREMENTS).encode())
-    for path in sorted(ML2_DRIVER.iterdir()):
-        if path.is_file():
-            digest.update(path.read_bytes())
+    for plugin in PLUGINS:
+        for path in sorted(plugin.iterdir()):
+            if path.is_file():
+                digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -109,7 +114,15 @@ async def ensure_venv(layout: Layout) -> bool:
         await run([sys.executable, "-m", "venv", str(layout.venv)], service="venv", log=log)
     pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
     await run(
-        [*pip, "install", "-q", "-c", str(CONSTRAINTS), *OPENSTACK_REQUIREMENTS, str(ML2_DRIVER)],
+        [
+            *pip,
+            "install",
+            "-q",
+            "-c",
+            str(CONSTRAINTS),
+            *OPENSTACK_REQUIREMENTS,
+            *map(str, PLUGINS),
+        ],
         service="venv",
         log=log,
         timeout=1800,

@@ -1,9 +1,11 @@
 """Cinder: API, scheduler and volume with a driver that needs no storage, per pod.
 
-The driver is `cinder.tests.fake_driver.FakeLoggingVolumeDriver`, shipped in
-Cinder's wheel: an LVM driver whose commands do nothing, with unlimited
-capacity. Create, attach, detach, snapshot and extend work; volumes created
-from an image do not (they need qemu-img and a real block device).
+The driver is the devcloud's `ImageFakeVolumeDriver` (devcloud/fakedrivers), on
+`cinder.tests.fake_driver.FakeLoggingVolumeDriver` shipped in Cinder's wheel: an LVM
+driver whose commands do nothing, with unlimited capacity. Create, attach, detach,
+snapshot and extend work; a volume from an image reads the image and keeps nothing, and
+an upload to an image sends a small raw disk (the real ones need qemu-img and a block
+device).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _conf(layout: Layout, pod: Pod) -> str:
             "oslo_concurrency": {"lock_path": str(home / "locks")},
             "coordination": {"backend_url": f"file://{home / 'coordination'}"},
             BACKEND: {
-                "volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
+                "volume_driver": "devcloud_fakevolume.ImageFakeVolumeDriver",
                 "volume_backend_name": BACKEND,
             },
         }

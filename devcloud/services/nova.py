@@ -27,8 +27,10 @@ def _conf(layout: Layout, pod: Pod) -> str:
         {
             "DEFAULT": {
                 "transport_url": layout.transport_url(pod),
-                # FakeDriver keeps no compute_id file and so cannot be restarted; this one can
-                "compute_driver": "fake.FakeDriverWithoutFakeNodes",
+                # FakeDriver keeps no compute_id file and so cannot be restarted;
+                # FakeDriverWithoutFakeNodes can, and the devcloud's subclass of it
+                # (devcloud/fakedrivers) uploads a snapshot's image data as libvirt does
+                "compute_driver": "devcloud_fakevirt.SnapshotFakeDriver",
                 "host": compute_host(pod),
                 "my_ip": "127.0.0.1",
                 "state_path": str(home / "state"),
