@@ -548,10 +548,16 @@ async def run_target(layout: Layout, target: Target, concurrency: int = 2) -> Su
         concurrency=concurrency,
         **parse_totals(output),
     )
+    save_run(ws, summary, output)
+    return summary
+
+
+def save_run(ws: Path, summary: Summary, output: str) -> None:
+    """Write a finished stestr run's `summary.json` and `results.json` (every test's result,
+    parsed from `output`) into its workspace `ws`."""
     (ws / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     results = {test: asdict(r) for test, r in sorted(parse_results(output).items())}
     (ws / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return summary
 
 
 async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summary:
@@ -560,7 +566,11 @@ async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summar
 
 def load_run(layout: Layout, target: Target) -> tuple[Summary, dict[str, Result]]:
     """A finished run's summary and results, as `run_target` left them."""
-    ws = workspace(layout, target)
+    return load_workspace(workspace(layout, target))
+
+
+def load_workspace(ws: Path) -> tuple[Summary, dict[str, Result]]:
+    """The summary and results `save_run` left in the workspace `ws`."""
     try:
         summary = Summary(**json.loads((ws / "summary.json").read_text()))
         raw = json.loads((ws / "results.json").read_text())
