@@ -412,8 +412,9 @@ def parse_results(output: str) -> dict[str, Result]:
 
 
 # subunit-trace prints a failed test's details after its result line, in blocks headed
-# `Captured traceback:` and `Captured pythonlogging:`, each underlined with `~`.
-_BLOCK = re.compile(r"^\s*Captured (?P<kind>[\w ]+):\s*$")
+# `Captured traceback:` and `Captured pythonlogging:`, each underlined with `~`; errors in
+# the test's clean-ups (tearDown, addCleanup) follow as `Captured traceback-1:`, `-2`, ...
+_BLOCK = re.compile(r"^\s*Captured (?P<kind>[\w ]+?)(?P<more>-\d+)?:\s*$")
 _REQUEST = re.compile(r"Request \([^)]*\): (?P<code>\d{3}) (?P<method>[A-Z]+) (?P<url>\S+)")
 # `tempest.lib.exceptions.BadRequest: Bad request`, `AssertionError: ...`
 _EXCEPTION = re.compile(
@@ -425,7 +426,9 @@ def failure_reasons(output: str) -> dict[str, str]:
     """Why each failed test failed, in one line: the exception and the request behind it.
 
     The exception is the last line of the captured traceback that names an exception
-    (tempest's REST exceptions carry the response body on a following `Details:` line);
+    (tempest's REST exceptions carry the response body on a following `Details:` line),
+    of the test's own traceback rather than its clean-ups' (`traceback-1`, ...) when it
+    has one;
     the request is the first one in the captured log that got a 4xx/5xx answer, or else
     the last one (an assertion on a successful answer).
     """
@@ -434,6 +437,7 @@ def failure_reasons(output: str) -> dict[str, str]:
     current: str | None = None
     kind = ""
     exc = ""
+    cleanup = False  # in a clean-up's traceback (`traceback-1`, ...)
     request = ""
     last = ""
 
@@ -451,17 +455,18 @@ def failure_reasons(output: str) -> dict[str, str]:
         if m:
             close()
             current = _ATTRS.sub("", m["test"]) if m["status"] == "FAILED" else None
-            kind, exc, request, last = "", "", "", ""
+            kind, exc, request, last, cleanup = "", "", "", "", False
             continue
         if current is None:
             continue
         block = _BLOCK.match(line)
         if block:
             kind = block["kind"]
+            cleanup = block["more"] is not None
             continue
         if kind == "traceback":
             e = _EXCEPTION.match(line)
-            if e:
+            if e and not (cleanup and exc):  # the test's own error first
                 exc = f"{e['exc'].rsplit('.', 1)[-1]}: {e['msg']}".rstrip(": ")
                 nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
                 if nxt.startswith("Details:"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devcloud import playbook, sdk
+from devcloud import playbook, sdk, system
 from devcloud.errors import DevcloudError
 from devcloud.layout import PASSWORD, Layout
 from devcloud.tempest import Result, Summary, load_workspace, parse_results, save_run
@@ -253,7 +253,7 @@ async def test_configure_writes_the_workspace(
     async def installed(layout: Layout) -> bool:
         return False
 
-    monkeypatch.setattr(sdk.system, "ensure_clients", installed)
+    monkeypatch.setattr(system, "ensure_clients", installed)
     layout = Layout(root=tmp_path)
     ws, env = await sdk.configure(layout, sdk.top_target())
     assert ws == tmp_path / "sdk" / "cascade"
@@ -262,3 +262,33 @@ async def test_configure_writes_the_workspace(
     assert env["OS_CLIENT_CONFIG_FILE"] == str(ws / "clouds.yaml")
     # the image tests read it from their current directory, the workspace
     assert (ws / "CONTRIBUTING.rst").read_text() == sdk.IMAGE_DATA
+
+
+def test_failure_reason_is_the_tests_own_not_its_cleanups() -> None:
+    # test_transfer through the top: the test's 404, then its tearDown's 400 (volume in use)
+    transfer = "openstack.tests.functional.block_storage.v3.test_transfer.TestTransfer"
+    output = f"""
+{{1}} {transfer}.test_transfer [25.2s] ... FAILED
+
+Captured traceback:
+~~~~~~~~~~~~~~~~~~~
+    Traceback (most recent call last):
+      File "/v/openstack/exceptions.py", line 267, in raise_from_response
+    openstack.exceptions.NotFoundException: NotFoundException: 404: Transfer t1 could not be found.
+
+Captured traceback-1:
+~~~~~~~~~~~~~~~~~~~~~
+    Traceback (most recent call last):
+      File "/v/test_transfer.py", line 37, in tearDown
+    openstack.exceptions.BadRequestException: BadRequestException: 400: Invalid volume
+"""
+    reason = parse_results(output)[f"{transfer}.test_transfer"].reason
+    assert reason == "NotFoundException: NotFoundException: 404: Transfer t1 could not be found."
+    # a failure in the clean-ups alone is still given
+    only_cleanup = output.replace(
+        "    openstack.exceptions.NotFoundException: NotFoundException: 404: Transfer t1 could not "
+        "be found.\n",
+        "",
+    )
+    cleanup_reason = parse_results(only_cleanup)[f"{transfer}.test_transfer"].reason
+    assert cleanup_reason.startswith("BadRequestException: BadRequestException: 400")
