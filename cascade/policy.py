@@ -52,6 +52,9 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:servers:show": "@",
     "os_compute_api:servers:index": "@",
     "os_compute_api:servers:detail": "@",
+    # addFixedIp / removeFixedIp (to 2.43), answered at the top: the server's owner or admins
+    "os_compute_api:os-multinic:add": "@",
+    "os_compute_api:os-multinic:remove": "@",
     "os_compute_api:os-server-groups:index": "@",
     "os_compute_api:os-server-groups:create": "@",
     "os_compute_api:os-server-groups:show": "@",

@@ -27,12 +27,88 @@ ADMIN = {"X-Auth-Token": "admin-token"}
 PROJECTS = {"member-token": "p1", "admin-token": "p1", "other-token": "p2"}
 FIELDS = {"created_at": "created", "uuid": "id", "display_name": "name"}
 _clock = itertools.count()
+NEUTRON_PORT = 9696  # a pod's Neutron: the same host as its Nova, this port
+# a collection of the fake Neutron -> the key of one of its objects
+SINGULAR = {
+    "networks": "network",
+    "subnets": "subnet",
+    "ports": "port",
+    "security-groups": "security_group",
+    "security-group-rules": "security_group_rule",
+}
+
+
+def _version(request: httpx.Request) -> tuple[int, int]:
+    """The compute microversion a request asks for (2.1 without one)."""
+    asked = request.headers.get("openstack-api-version", "compute 2.1").split()[-1]
+    major, minor = asked.split(".")
+    return int(major), int(minor)
 
 
 def _stamp() -> str:
     # whole seconds, as Nova's DB keeps them: ties are common and the id decides
     base = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(_clock) // 3)
     return base.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class FakeNeutron:
+    """Just enough of a pod's Neutron for the top to build networks and ports in it:
+    networks, subnets, ports, security groups and rules; lists filtered by any field
+    given (`?name=...`), create (rules in bulk too), show, update, delete."""
+
+    objects: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {c: {} for c in SINGULAR}
+    )
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        parts = request.url.path.removeprefix("/v2.0").strip("/").split("/")
+        collection = parts[0]
+        if collection not in SINGULAR:
+            return self._missing("resource")
+        key, found = SINGULAR[collection], self.objects[collection]
+        if len(parts) == 1 and request.method == "GET":
+            wanted = dict(request.url.params)
+            items = [
+                o for o in found.values() if all(str(o.get(k)) == v for k, v in wanted.items())
+            ]
+            return httpx.Response(200, json={key + "s": items})
+        if len(parts) == 1 and request.method == "POST":
+            body = json.loads(request.content)
+            if key + "s" in body:  # a bulk create
+                made = [self.add(collection, item) for item in body[key + "s"]]
+                return httpx.Response(201, json={key + "s": made})
+            return httpx.Response(201, json={key: self.add(collection, body[key])})
+        item = found.get(parts[1])
+        if item is None:
+            return self._missing(key)
+        if request.method == "DELETE":
+            del found[parts[1]]
+            return httpx.Response(204)
+        if request.method == "PUT":
+            item.update(json.loads(request.content)[key])
+        return httpx.Response(200, json={key: item})
+
+    def add(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
+        made = {"id": str(uuid.uuid4()), "name": "", **body}
+        if collection == "ports":
+            made.setdefault("fixed_ips", [])
+            made.setdefault("device_id", "")
+            made.setdefault("mac_address", "fa:16:3e:00:00:01")
+            made.setdefault("status", "DOWN")
+        self.objects[collection][made["id"]] = made
+        return made
+
+    def ports_of(self, server_id: str) -> list[dict[str, Any]]:
+        return [p for p in self.objects["ports"].values() if p.get("device_id") == server_id]
+
+    @staticmethod
+    def _missing(key: str) -> httpx.Response:
+        kind = "".join(w.capitalize() for w in key.split("_"))
+        body = {"NeutronError": {"type": f"{kind}NotFound", "message": f"{key} not found"}}
+        return httpx.Response(404, json=body)
 
 
 @dataclass
@@ -49,6 +125,10 @@ class FakeNova:
     absolute: dict[str, dict[str, int]] = field(default_factory=dict)
     # (project, user) -> what the user uses in the project (`in_use` of os-quota-sets detail)
     user_usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    # names of servers whose create this pod refuses (as it does "refuse")
+    refused_names: set[str] = field(default_factory=set)
+    # the pod's Neutron, on port NEUTRON_PORT of the same host
+    neutron: FakeNeutron = field(default_factory=FakeNeutron)
 
     @property
     def root(self) -> str:
@@ -74,9 +154,11 @@ class FakeNova:
         return self.servers[server_id]
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if request.url.port == NEUTRON_PORT:
+            return self.neutron(request)
+        self.requests.append(request)
         path = request.url.path.removeprefix("/v2.1")
         project = PROJECTS.get(request.headers.get("x-auth-token", ""), "nobody")
         if path == "/":
@@ -166,24 +248,147 @@ class FakeNova:
             return httpx.Response(202)
         if rest[1:] == ["metadata"]:
             return httpx.Response(200, json={"metadata": server.get("metadata", {})})
-        return httpx.Response(200, json={"server": server})
+        if rest[1:] == ["os-interface"]:
+            attachments = [self._interface(p) for p in self.neutron.ports_of(rest[0])]
+            return httpx.Response(200, json={"interfaceAttachments": attachments})
+        if rest[1:2] == ["os-interface"] and len(rest) == 3:
+            found = [p for p in self.neutron.ports_of(rest[0]) if p["id"] == rest[2]]
+            if not found:
+                message = f"Port {rest[2]} is not attached"
+                return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
+            return httpx.Response(200, json={"interfaceAttachment": self._interface(found[0])})
+        if rest[1:] == ["ips"]:
+            return httpx.Response(200, json={"addresses": self._view(server)["addresses"]})
+        if rest[1:2] == ["ips"] and len(rest) == 3:
+            addresses = self._view(server)["addresses"]
+            if rest[2] not in addresses:
+                message = "Instance is not a member of specified network"
+                return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": message}})
+            return httpx.Response(200, json={rest[2]: addresses[rest[2]]})
+        if rest[1:] == ["os-volume_attachments"]:
+            attached = [
+                {"id": v["id"], "volumeId": v["id"], "serverId": rest[0], "device": "/dev/vdb"}
+                for v in server.get("os-extended-volumes:volumes_attached", [])
+            ]
+            return httpx.Response(200, json={"volumeAttachments": attached})
+        return httpx.Response(200, json={"server": self._view(server, _version(request))})
+
+    def _view(self, server: dict[str, Any], version: tuple[int, int] = (2, 1)) -> dict[str, Any]:
+        """The server as Nova shows it at `version`: the flavor embedded from 2.47 (by the
+        name it had), `pinned_availability_zone` from 2.96, and its ports' addresses
+        (labelled by network name) when it has ports in the pod's Neutron."""
+        server = dict(server)
+        flavor = self.flavors.get(str(server["flavor"].get("id")))
+        if version >= (2, 47) and flavor is not None:
+            sizes = ("vcpus", "ram", "disk", "ephemeral", "swap")
+            server["flavor"] = {
+                **{k: flavor.get(k, 0) for k in sizes},
+                "original_name": flavor["name"],
+                "extra_specs": {},
+            }
+        if version >= (2, 96):
+            server["pinned_availability_zone"] = server.get("_pinned")
+        server.pop("_pinned", None)
+        ports = self.neutron.ports_of(server["id"])
+        if not ports:
+            return server
+        addresses: dict[str, list[dict[str, Any]]] = {}
+        for port in ports:
+            network = self.neutron.objects["networks"].get(port["network_id"], {})
+            addresses.setdefault(network.get("name", port["network_id"]), []).extend(
+                {
+                    "version": 6 if ":" in ip["ip_address"] else 4,
+                    "addr": ip["ip_address"],
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": port["mac_address"],
+                }
+                for ip in port["fixed_ips"]
+            )
+        return {**server, "addresses": addresses}
+
+    @staticmethod
+    def _interface(port: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "port_id": port["id"],
+            "net_id": port["network_id"],
+            "mac_addr": port["mac_address"],
+            "port_state": port["status"],
+            "fixed_ips": port["fixed_ips"],
+        }
 
     def _create(self, request: httpx.Request, project: str) -> httpx.Response:
         body = json.loads(request.content)["server"]
-        if body.get("name") == "refuse":
+        if body.get("name") == "refuse" or body.get("name") in self.refused_names:
             message = "Invalid input for field/attribute name."
             return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
-        count = int(body.get("min_count", 1))
+        count = int(body.get("max_count", body.get("min_count", 1)))
+        networks = body.get("networks")
+        wanted = networks if isinstance(networks, list) else []
+        if count > 1 and any(n.get("port") for n in wanted):
+            message = (
+                "Failed to launch instances: Unable to launch multiple instances with a single "
+                "configured port ID. Please launch your instance one by one with different ports."
+            )
+            return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
+        for entry in wanted:  # a port must exist and be free, as Nova checks
+            port = self.neutron.objects["ports"].get(str(entry.get("port")))
+            if entry.get("port") and (port is None or port["device_id"]):
+                message = f"Port {entry['port']} is still in use."
+                return httpx.Response(
+                    409, json={"conflictingRequest": {"code": 409, "message": message}}
+                )
         reservation = f"r-{uuid.uuid4().hex[:8]}"
-        made = [
-            self.add_server(body["name"], project, request_body=body, reservation_id=reservation)
-            for _ in range(count)
-        ]
+        made = []
+        for n in range(count):
+            name = f"{body['name']}-{n + 1}" if count > 1 else body["name"]
+            flavor = str(body.get("flavorRef", "1"))
+            image = body.get("imageRef") or ""
+            volumes = [
+                {"id": m["uuid"], "delete_on_termination": False}
+                for m in body.get("block_device_mapping_v2") or []
+                if m.get("source_type") == "volume" or m.get("destination_type") == "volume"
+            ]
+            made.append(
+                self.add_server(
+                    name,
+                    project,
+                    request_body=body,
+                    reservation_id=reservation,
+                    flavor={
+                        "id": flavor,
+                        "links": [{"rel": "bookmark", "href": f"{self.root}flavors/{flavor}"}],
+                    },
+                    image={
+                        "id": image,
+                        "links": [{"rel": "bookmark", "href": f"{self.root}images/{image}"}],
+                    }
+                    if image
+                    else "",
+                    _pinned=body.get("availability_zone"),
+                    **{
+                        "OS-EXT-SRV-ATTR:reservation_id": reservation,
+                        "os-extended-volumes:volumes_attached": volumes,
+                    },
+                )
+            )
+            for entry in wanted:  # Nova binds the ports given, and makes one per network
+                port = self.neutron.objects["ports"].get(str(entry.get("port")))
+                if port is None and entry.get("uuid"):
+                    port = self.neutron.add("ports", {"network_id": entry["uuid"]})
+                if port is not None:
+                    port.update(device_id=made[-1]["id"], device_owner="compute:nova")
+                    port.update(status="ACTIVE")
         if body.get("return_reservation_id"):
             return httpx.Response(202, json={"reservation_id": reservation})
         first = made[0]
         location = first["links"][0]["href"]
-        answer = {"server": {"id": first["id"], "links": first["links"], "adminPass": "pw"}}
+        answer = {
+            "server": {
+                "id": first["id"],
+                "links": first["links"],
+                "adminPass": body.get("adminPass", "pw"),
+            }
+        }
         return httpx.Response(202, json=answer, headers={"Location": location})
 
     def _list(self, request: httpx.Request, project: str) -> httpx.Response:
@@ -216,7 +421,8 @@ class FakeNova:
                 return httpx.Response(400, json={"badRequest": {"code": 400, "message": message}})
             found = found[ids.index(params["marker"]) + 1 :]
         limit = int(params.get("limit", 1000))
-        return httpx.Response(200, json={"servers": found[:limit]})
+        shown = [self._view(s, _version(request)) for s in found[:limit]]
+        return httpx.Response(200, json={"servers": shown})
 
     def _flavors(self, request: httpx.Request, rest: list[str]) -> httpx.Response:
         if request.method == "POST" and not rest:
@@ -278,12 +484,18 @@ class FakeCloud:
         return self.pods[request.url.host](request)
 
     def catalog(self, regions: dict[str, str]) -> list[dict[str, Any]]:
-        """A Keystone catalog: region name -> pod host."""
-        endpoints = [
-            {"interface": "public", "region_id": region, "url": f"http://{host}:8774/v2.1"}
-            for region, host in regions.items()
+        """A Keystone catalog: region name -> pod host (its Nova and its Neutron)."""
+
+        def endpoints(url: str) -> list[dict[str, Any]]:
+            return [
+                {"interface": "public", "region_id": region, "url": url.format(host=host)}
+                for region, host in regions.items()
+            ]
+
+        return [
+            {"type": "compute", "endpoints": endpoints("http://{host}:8774/v2.1")},
+            {"type": "network", "endpoints": endpoints(f"http://{{host}}:{NEUTRON_PORT}")},
         ]
-        return [{"type": "compute", "endpoints": endpoints}]
 
 
 async def register(

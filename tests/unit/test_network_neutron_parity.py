@@ -531,25 +531,47 @@ async def test_a_deleted_ports_mac_and_address_are_free_at_once(
 # --- routers: extension dvr (tempest test_routers_negative.DvrRoutersNegativeTest) ------
 
 
-async def test_only_admins_set_distributed_and_only_to_false(client: httpx.AsyncClient) -> None:
+async def test_only_admins_set_and_see_distributed_and_ha(client: httpx.AsyncClient) -> None:
+    # issue 12: the pods list dvr and l3-ha, so the top serves both attributes as Neutron
+    # does for an admin (a top fact; the pods' routers stay centralised)
     routers = f"{V2}/routers"
     tenant = await client.post(
         routers, json={"router": {"name": "r", "distributed": True}}, headers=MEMBER
     )
     assert tenant.status_code == 403, tenant.text
     assert error(tenant)["type"] == "PolicyNotAuthorized"
-    refused = await client.post(
+    made = await client.post(
         routers, json={"router": {"name": "r", "distributed": True}}, headers=ADMIN
     )
-    assert refused.status_code == 400, refused.text
-    assert "distributed" in error(refused)["message"]
-    made = await client.post(
-        routers, json={"router": {"name": "r", "distributed": False}}, headers=ADMIN
-    )
     assert made.status_code == 201, made.text
-    assert made.json()["router"]["distributed"] is False
+    assert made.json()["router"]["distributed"] is True and made.json()["router"]["ha"] is False
+    down = await client.post(
+        routers,
+        json={
+            "router": {
+                "name": "d",
+                "distributed": False,
+                "ha": False,
+                "admin_state_up": False,
+                "project_id": "p1",
+            }
+        },
+        headers=ADMIN,
+    )
+    assert down.status_code == 201, down.text
+    router = down.json()["router"]
+    url = f"{routers}/{router['id']}"
+    migrated = await client.put(url, json={"router": {"distributed": True}}, headers=ADMIN)
+    assert migrated.status_code == 200 and migrated.json()["router"]["distributed"] is True
+    assert (await client.get(url, headers=ADMIN)).json()["router"]["distributed"] is True
+    mine = (await client.get(url, headers=MEMBER)).json()["router"]
+    assert "distributed" not in mine and "ha" not in mine  # get_router:distributed: admins
+    await client.put(url, json={"router": {"admin_state_up": True}}, headers=ADMIN)
+    active = await client.put(url, json={"router": {"distributed": False}}, headers=ADMIN)
+    assert active.status_code == 400, active.text
+    assert "admin_state_up to False" in error(active)["message"]
     listed = (await client.get(routers, headers=ADMIN)).json()["routers"]
-    assert [r["name"] for r in listed] == ["r"]  # the refused creates left nothing
+    assert sorted(r["name"] for r in listed) == ["d", "r"]
 
 
 # --- routers: extension extraroute (tempest test_routers test_update_delete_extra_route)

@@ -198,8 +198,11 @@ async def top_view(
             )
         for item in found:
             server_views.server(item, pod, names.get)
-        if network_names.uuid_labels(found):
-            await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
+    # a server's addresses alone (`GET /servers/{id}/ips`): labelled as in its view
+    if isinstance(body.get("addresses"), dict) and not isinstance(body.get("server"), dict):
+        found.append(body)
+    if found and network_names.uuid_labels(found):
+        await _with_db(request, db, lambda d: network_names.rename_addresses(d, found))
     attachments = body.get("interfaceAttachments")
     if attachments is None and isinstance(body.get("interfaceAttachment"), dict):
         attachments = [body["interfaceAttachment"]]

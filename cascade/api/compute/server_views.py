@@ -1,6 +1,7 @@
 """How servers from a pod are shown at the top.
 
-Links point at the top, the pod's AZ name becomes the top AZ, and the flavor
+Links point at the top, the pod's AZ name becomes the top AZ (where the server
+is and, 2.96+, where it is pinned), and the flavor
 is the top flavor (by id before microversion 2.47, by name in the embedded
 flavor after it). Also: which response field each Nova sort key reads, and
 the stubs Nova shows for servers of a cell that is down (2.69+).
@@ -118,8 +119,10 @@ def server(item: Item, pod: Pod, top_flavor: FlavorNames) -> Item:
 
     `top_flavor(bottom_id_or_name)` gives (top id, top name) for a flavor copy.
     """
-    if item.get("OS-EXT-AZ:availability_zone") == pod.pod_az:
-        item["OS-EXT-AZ:availability_zone"] = pod.az
+    # the AZ it is in, and (2.96+) the AZ it is pinned to: the pod's is the top's
+    for key in ("OS-EXT-AZ:availability_zone", "pinned_availability_zone"):
+        if item.get(key) == pod.pod_az:
+            item[key] = pod.az
     flavor = item.get("flavor")
     if isinstance(flavor, dict):
         if "id" in flavor:

@@ -8,6 +8,10 @@
   400, an unknown AZ 400, an unknown key 400, as Nova says them.
 - GET /servers/{id}: the pod's server, as the top shows it. A pod that does
   not answer is 503, or at 2.69+ the UNKNOWN stub Nova shows for a down cell.
+- GET /servers/{id}/ips shows the addresses by top network name, as the server
+  does; GET /servers/{id}/ips/{network} takes that name (see `_network_ips`).
+- `addFixedIp` and `removeFixedIp` (to 2.43) act on the server's top ports (see
+  `_fixed_ip`): 202 as Nova's.
 - Any other method or sub-resource under /servers/{id}: forwarded unchanged
   (query, body, microversion) to the server's pod; `resize` gets the pod's
   copy of the flavor and `rebuild` the keypair copied. DELETE marks the
@@ -20,6 +24,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from contextlib import AbstractAsyncContextManager
 
@@ -168,6 +173,11 @@ async def member(request: Request) -> Response:
             where = await forward.locate(request, db, server_id, version)
         except ComputeError as missing:
             raise await _tags_refusal(request, db, server_id, rest) or missing from None
+        if request.method == "GET" and rest.startswith("ips/") and rest.count("/") == 1:
+            return await _network_ips(request, db, where, rest.split("/", 1)[1], version)
+        multinic = _multinic(content, version) if rest == "action" else None
+        if multinic is not None:
+            return await _fixed_ip(request, db, ctx, where, multinic, version)
         if rest == "action" and content:
             content = await _translate_action(request, db, ctx, where.pod, content, version)
         attaching = request.method == "POST" and rest == "os-volume_attachments"
@@ -222,6 +232,86 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx, version) as net:
                 await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp)
+
+
+MULTINIC_UNTIL = Version(2, 43)  # Nova's addFixedIp and removeFixedIp: 2.1 to 2.43
+
+
+def _multinic(content: bytes, version: Version) -> tuple[str, str] | None:
+    """("add", network id) or ("remove", address) for a well-formed `addFixedIp` or
+    `removeFixedIp` action up to 2.43; None for anything else (the pod answers it)."""
+    if version > MULTINIC_UNTIL or not content:
+        return None
+    try:
+        body = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(body, dict) or len(body) != 1:
+        return None
+    add, remove = body.get("addFixedIp"), body.get("removeFixedIp")
+    if isinstance(add, dict) and isinstance(add.get("networkId"), str | int):
+        network = str(add["networkId"])
+        return ("add", network) if 0 < len(network) <= 36 else None
+    if isinstance(remove, dict) and isinstance(remove.get("address"), str):
+        try:
+            ipaddress.ip_address(remove["address"])
+        except ValueError:
+            return None
+        return "remove", remove["address"]
+    return None
+
+
+async def _fixed_ip(
+    request: Request,
+    db: AsyncSession,
+    ctx: Context,
+    where: routed.Located,
+    action: tuple[str, str],
+    version: Version,
+) -> Response:
+    """`addFixedIp` / `removeFixedIp` (to 2.43): Nova's 202, having done what its compute
+    does with its Neutron on the server's top ports (the pod's own Neutron could not: a
+    top network's addresses come from the top's IPAM); the pod's ports follow by job."""
+    verb, value = action
+    authorize(request, f"os_compute_api:os-multinic:{verb}")
+    server_id = where.routing.top_id
+    await idle(db)  # no database connection held while the pod answers
+    resp = await forward.send(request, where.pod, version, "GET", f"/servers/{server_id}")
+    if resp.status_code == 404:
+        raise await forward.gone(request, db, where)
+    if resp.status_code >= 400:
+        raise forward.pod_error(resp, where.pod)
+    async with _net_caller(request, ctx, version) as net:
+        if verb == "add":
+            await server_ports.add_fixed_ip(net, server_id, value)
+        else:
+            await server_ports.remove_fixed_ip(net, server_id, value)
+    return Response(status_code=202, headers={forward.POD_HEADER: where.pod.name})
+
+
+NOT_MEMBER = "Instance is not a member of specified network"  # Nova's ips 404
+
+
+async def _network_ips(
+    request: Request, db: AsyncSession, where: routed.Located, label: str, version: Version
+) -> Response:
+    """GET /servers/{id}/ips/{network}: the server's addresses on the network its view
+    labels `network` (a top network's name). Its pod labels them by the bottom network's
+    name (the top id), so all its addresses are read and the label chosen at the top;
+    Nova's 404 when the server has none there."""
+    server_id = where.routing.top_id
+    await idle(db)  # no database connection held while the pod answers
+    resp = await forward.send(request, where.pod, version, "GET", f"/servers/{server_id}/ips")
+    if resp.status_code == 404:
+        raise await forward.gone(request, db, where)
+    if resp.status_code >= 400:
+        raise forward.pod_error(resp, where.pod)
+    root = await forward.pod_root(request, where.pod)
+    body = await forward.top_view(request, db, where.pod, resp.json(), root)
+    addresses = body.get("addresses") if isinstance(body, dict) else None
+    if not isinstance(addresses, dict) or label not in addresses:
+        raise ComputeError(404, NOT_MEMBER)
+    return reply({label: addresses[label]}, headers={forward.POD_HEADER: where.pod.name})
 
 
 # actions Nova has removed: 410 for any server id, before the server is looked up

@@ -49,6 +49,7 @@ EXTENSIONS = {
         "Tag support for resources with standard attribute: subnet, network, port, security_group",
         "Enables to set tag on resources with standard attribute.",
     ),
+    "tag-creation": ("Tag creation extension", "Allow to create multiple tags for a resource"),
     "revision-if-match": (
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",
@@ -93,10 +94,69 @@ EXTENSIONS = {
         "Port filtering on security groups",
         "Provides security groups filtering when listing ports",
     ),
-    # routers have the `distributed` attribute; only false (centralised) is accepted
+    # routers' `distributed` and `ha` (admins): facts of the top router, changed while
+    # it is down; the pods' copies are centralised
     "dvr": (
         "Distributed Virtual Router",
         "Enables configuration of Distributed Virtual Routers.",
+    ),
+    "l3-ha": ("HA Router extension", "Adds HA capability to routers."),
+    "router-admin-state-down-before-update": (
+        "Enforce Router's Admin State Down Before Update Extension",
+        "Ensure that the admin state of a router is DOWN (admin_state_up=False) before "
+        "updating the distributed attribute",
+    ),
+    "floatingip-pools": ("Floating IP Pools Extension", "Provides a floating IP pools API."),
+    "fip-port-details": (
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+    ),
+    # the top's AZs (its pods'): `/availability_zones`, networks' and routers' hints
+    "availability_zone": ("Availability Zone", "The availability zone extension."),
+    "availability_zone_filter": (
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    "network_availability_zone": (
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
+    "router_availability_zone": (
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
+    # the top's own pools, scopes, groups, sharing and IP usage
+    "subnet_allocation": (
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+    ),
+    "default-subnetpools": (
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+    ),
+    "subnetpool-prefix-ops": (
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
+    ),
+    "address-scope": ("Address scope", "Address scopes extension."),
+    "address-group": ("Address group", "Support address group"),
+    "rbac-policies": (
+        "RBAC Policies",
+        "Allows creation and modification of policies that control project access to resources.",
+    ),
+    "rbac-subnetpool": ("Add subnetpool type to RBAC", "Add subnetpool type to RBAC"),
+    "rbac-address-scope": ("Add address_scope type to RBAC", "Add address_scope type to RBAC"),
+    "network-ip-availability": (
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+    ),
+    "service-type": (
+        "Neutron Service Type Management",
+        "API for retrieving service providers for Neutron advanced services",
+    ),
+    "flavors": (
+        "Neutron Service Flavors",
+        "Flavor specification for Neutron advanced services.",
     ),
     "router": (
         "Neutron L3 Router",
@@ -104,6 +164,10 @@ EXTENSIONS = {
         "to external networks via a NAT gateway.",
     ),
     "extraroute": ("Neutron Extra Route", "Extra routes configuration for L3 router"),
+    "extraroute-atomic": (
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+    ),
     "ext-gw-mode": (
         "Neutron L3 Configurable external gateway mode",
         "Extension of the router abstraction for specifying whether SNAT should occur on "

@@ -27,13 +27,17 @@ from cascade.api.network import query
 from cascade.api.network.common import base_url, caller, json_body, not_found, reply
 from cascade.db.models import NetResource
 from cascade.services.network import (
+    address_groups,
     attrs,
+    flavors,
     floatingips,
     networks,
     ports,
+    rbac,
     routers,
     security_groups,
     store,
+    subnetpools,
     subnets,
 )
 from cascade.services.network.access import Caller, find, must_own, visible
@@ -59,10 +63,16 @@ class Collection:
     update: Updater | None
     delete: Deleter
     before_listing: Preparer | None = None  # given the list's filters
+    plural_name: str = ""  # the list's key where it is not `<kind>s`
+    path: str = ""  # the URL's collection where it is not the plural with dashes
 
     @property
     def plural(self) -> str:
-        return f"{self.kind}s"
+        return self.plural_name or f"{self.kind}s"
+
+    @property
+    def url(self) -> str:
+        return self.path or self.plural.replace("_", "-")
 
     async def view(self, who: Caller, row: NetResource) -> dict[str, Any]:
         return (await self.views(who, [row]))[0]
@@ -73,7 +83,7 @@ def _fields(spec: attrs.Spec, *names: str) -> frozenset[str]:
 
 
 COLLECTIONS = {
-    c.plural.replace("_", "-"): c
+    c.url: c
     for c in (
         Collection(
             store.NETWORK,
@@ -148,6 +158,62 @@ COLLECTIONS = {
             floatingips.update,
             floatingips.delete,
         ),
+        Collection(
+            store.SUBNETPOOL,
+            subnetpools.POOL_SPEC,
+            _fields(subnetpools.POOL_SPEC, "ip_version"),
+            subnetpools.pool_views,
+            subnetpools.create_pool,
+            subnetpools.update_pool,
+            subnetpools.delete_pool,
+        ),
+        Collection(
+            store.ADDRESS_SCOPE,
+            subnetpools.SCOPE_SPEC,
+            _fields(subnetpools.SCOPE_SPEC),
+            subnetpools.scope_views,
+            subnetpools.create_scope,
+            subnetpools.update_scope,
+            subnetpools.delete_scope,
+        ),
+        Collection(
+            store.ADDRESS_GROUP,
+            address_groups.SPEC,
+            _fields(address_groups.SPEC),
+            address_groups.views,
+            address_groups.create,
+            address_groups.update,
+            address_groups.delete,
+        ),
+        Collection(
+            store.RBAC_POLICY,
+            rbac.SPEC,
+            _fields(rbac.SPEC),
+            rbac.views,
+            rbac.create,
+            rbac.update,
+            rbac.delete,
+            plural_name="rbac_policies",
+        ),
+        Collection(
+            store.FLAVOR,
+            flavors.FLAVOR_SPEC,
+            _fields(flavors.FLAVOR_SPEC, "service_profiles"),
+            flavors.flavor_views,
+            flavors.create_flavor,
+            flavors.update_flavor,
+            flavors.delete_flavor,
+        ),
+        Collection(
+            store.SERVICE_PROFILE,
+            flavors.PROFILE_SPEC,
+            _fields(flavors.PROFILE_SPEC),
+            flavors.profile_views,
+            flavors.create_profile,
+            flavors.update_profile,
+            flavors.delete_profile,
+            path="service_profiles",
+        ),
     )
 }
 
@@ -171,11 +237,30 @@ async def index(request: Request) -> Response:
         if coll.before_listing is not None:
             await coll.before_listing(who, wanted.filters)
         items = await coll.views(who, await visible(who, coll.kind))
-    page, links = query.apply(request, base_url(request, f"/v2.0/{coll.plural}"), items, wanted)
+    page, links = query.apply(request, base_url(request, f"/v2.0/{coll.url}"), items, wanted)
     body: dict[str, Any] = {coll.plural: page}
     if links:
         body[f"{coll.plural}_links"] = links
     return reply(body)
+
+
+async def _create_one(who: Caller, coll: Collection, body: Any) -> NetResource:
+    """One object of a create; a port's body may carry its `tags` (Neutron's tag plugin
+    lets a port be made with them, no other resource)."""
+    item = body.get(coll.kind) if isinstance(body, dict) else None
+    if coll.kind != store.PORT or not isinstance(item, dict) or "tags" not in item:
+        return await coll.create(who, body)
+    raw = item["tags"]
+    if not isinstance(raw, list):
+        raise BadRequest(f"Invalid input for tags. Reason: '{raw}' is not a list.")
+    tags = sorted({_valid_tag(t) for t in raw})
+    row = await coll.create(
+        who, {**body, coll.kind: {k: v for k, v in item.items() if k != "tags"}}
+    )
+    if tags:
+        row.tags = tags
+        await who.db.commit()
+    return row
 
 
 async def create(request: Request) -> Response:
@@ -184,14 +269,14 @@ async def create(request: Request) -> Response:
     async with caller(request) as who:
         if isinstance(body, dict) and isinstance(body.get(coll.plural), list):
             return reply({coll.plural: await _bulk(who, coll, body[coll.plural])}, 201)
-        return reply({coll.kind: await coll.view(who, await coll.create(who, body))}, 201)
+        return reply({coll.kind: await coll.view(who, await _create_one(who, coll, body))}, 201)
 
 
 async def _bulk(who: Caller, coll: Collection, items: list[Any]) -> list[dict[str, Any]]:
     made: list[dict[str, Any]] = []
     try:
         for item in items:
-            made.append(await coll.view(who, await coll.create(who, {coll.kind: item})))
+            made.append(await coll.view(who, await _create_one(who, coll, {coll.kind: item})))
     except NeutronError:
         await who.db.rollback()
         for done in reversed(made):  # all or none, as Neutron's bulk create
@@ -279,13 +364,28 @@ def _valid_tag(tag: Any) -> str:
 
 
 async def tags(request: Request) -> Response:
-    """GET, PUT (replace: 200 with the tags) and DELETE (all: 204) of an object's tags."""
+    """GET, PUT (replace: 200 with the tags), POST (add: 201 with the tags given;
+    extension tag-creation) and DELETE (all: 204) of an object's tags."""
     coll = _collection(request)
-    body = await json_body(request) if request.method == "PUT" else None
+    body = await json_body(request) if request.method in ("PUT", "POST") else None
     async with caller(request) as who:
         row = await _tagged(request, who, coll)
         if request.method == "GET":
             return reply({"tags": list(row.tags)})
+        if request.method == "POST":
+            raw = body.get("tags") if isinstance(body, dict) else None
+            if not isinstance(raw, list):
+                raise BadRequest("Invalid input for operation: Invalid tags body.")
+            if len(set(map(str, raw))) != len(raw):
+                raise BadRequest(
+                    f"Invalid input for operation: Duplicate items in the list: {raw}."
+                )
+            added = {_valid_tag(t) for t in raw} - set(row.tags)
+            if added:  # as Neutron's `create_tags`: the tags it lacks, idempotent
+                row.tags = sorted({*row.tags, *added})
+                store.bump(row)
+                await who.db.commit()
+            return reply({"tags": raw}, 201)
         if request.method == "PUT":
             if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
                 raise BadRequest("Invalid input for operation: a body {'tags': [...]} is required.")
@@ -318,7 +418,8 @@ async def tag(request: Request) -> Response:
 
 async def router_interface(request: Request) -> Response:
     """PUT /routers/{id}/add_router_interface and /remove_router_interface: 200 with the
-    interface (router, port, subnet and network ids)."""
+    interface (router, port, subnet and network ids); /add_extraroutes and
+    /remove_extraroutes: 200 with the router."""
     body = await json_body(request)
     action = request.path_params["action"]
     async with caller(request) as who:
@@ -327,4 +428,30 @@ async def router_interface(request: Request) -> Response:
             return reply(await routers.add_interface(who, router_id, body))
         if action == "remove_router_interface":
             return reply(await routers.remove_interface(who, router_id, body))
+        if action in ("add_extraroutes", "remove_extraroutes"):
+            add = action == "add_extraroutes"
+            row = await routers.change_routes(who, router_id, body, add)
+            return reply({"router": (await routers.views(who, [row]))[0]})
     raise not_found()
+
+
+async def subnetpool_action(request: Request) -> Response:
+    """PUT /subnetpools/{id}/add_prefixes and /remove_prefixes: 200 with the prefixes."""
+    action = request.path_params["action"]
+    if action not in ("add_prefixes", "remove_prefixes"):
+        raise not_found()
+    body = await json_body(request)
+    async with caller(request) as who:
+        pool_id = request.path_params["pool_id"]
+        return reply({"prefixes": await subnetpools.change_prefixes(who, pool_id, action, body)})
+
+
+async def address_group_action(request: Request) -> Response:
+    """PUT /address-groups/{id}/add_addresses and /remove_addresses: 200 with the group."""
+    action = request.path_params["action"]
+    if action not in ("add_addresses", "remove_addresses"):
+        raise not_found()
+    body = await json_body(request)
+    async with caller(request) as who:
+        group_id = request.path_params["group_id"]
+        return reply(await address_groups.change_addresses(who, group_id, action, body))

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cascade.api.network import extensions, quotas, resources, versions
+from cascade.api.network import extensions, listings, quotas, resources, versions
 from cascade.api.network.common import PREFIX, not_found
 
 # version documents: answered without a token, as Neutron does
@@ -36,10 +36,27 @@ def routes() -> list[BaseRoute]:
         Route(v2 + "/quotas/{project_id}", quotas.delete, methods=["DELETE"]),
         Route(v2 + "/quotas/{project_id}/default", quotas.defaults, methods=["GET"]),
         Route(v2 + "/quotas/{project_id}/details", quotas.details, methods=["GET"]),
+        Route(f"{v2}/availability_zones", listings.availability_zones, methods=["GET"]),
+        Route(f"{v2}/service-providers", listings.service_providers, methods=["GET"]),
+        Route(f"{v2}/agents", listings.agents, methods=["GET"]),
+        Route(f"{v2}/floatingip_pools", listings.floatingip_pools, methods=["GET"]),
+        Route(v2 + "/agents/{agent_id}", listings.agent, methods=["GET"]),
+        Route(f"{v2}/network-ip-availabilities", listings.ip_availabilities, methods=["GET"]),
+        Route(
+            v2 + "/network-ip-availabilities/{network_id}",
+            listings.ip_availability,
+            methods=["GET"],
+        ),
         # a router's tags before its actions (`PUT /routers/{id}/tags` is no action)
-        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "DELETE"]),
+        Route(item + "/tags", resources.tags, methods=["GET", "PUT", "POST", "DELETE"]),
         Route(item + "/tags/{tag}", resources.tag, methods=["GET", "PUT", "DELETE"]),
         Route(v2 + "/routers/{router_id}/{action}", resources.router_interface, methods=["PUT"]),
+        Route(v2 + "/subnetpools/{pool_id}/{action}", resources.subnetpool_action, methods=["PUT"]),
+        Route(
+            v2 + "/address-groups/{group_id}/{action}",
+            resources.address_group_action,
+            methods=["PUT"],
+        ),
         Route(v2 + "/{collection}", resources.index, methods=["GET"]),
         Route(v2 + "/{collection}", resources.create, methods=["POST"]),
         Route(item, resources.show, methods=["GET"]),

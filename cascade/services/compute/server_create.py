@@ -15,7 +15,8 @@ cloud's Nova would, across pods:
    volume types; the requested networks and ports built in the pod; then the
    create sent to the pod; a failure before it or a refusal removes the intent
    (and releases the ports); an acceptance records the routing of every server
-   the reservation made and attaches the top ports.
+   the reservation made and attaches the top ports. A multiple create on top
+   networks is one create per server, each with its own ports (see `_split`).
 Refusals the top decides are `Refused` (Nova's status and message); a pod's
 refusal of the create itself comes back as its response (`Created.resp`);
 `PodUnavailable` is passed on.
@@ -23,12 +24,16 @@ refusal of the create itself comes back as its response (`Created.resp`);
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +44,7 @@ from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, PodRefused, call
 from cascade.pods.registry import PodRegistry
-from cascade.services import capacity, quota_core, routed, scheduling
+from cascade.services import capacity, quota_core, routed, routings, scheduling
 from cascade.services.compute import flavor_copies, keypair_copies
 from cascade.services.compute import flavors as flavor_service
 from cascade.services.compute import keypairs as keypair_service
@@ -47,11 +52,14 @@ from cascade.services.compute import quotas as quota_service
 from cascade.services.compute import servers as server_service
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
+from cascade.services.route_cache import RouteCache
 from cascade.services.volume import type_copies as volume_type_copies
 from cascade.services.volume import types as volume_types
 from cascade.services.volume import volumes as volume_service
 from cascade.services.workflow import Asker, Created, Env, Refused, bad
+from cascade.versions import Version
 
+LOG = logging.getLogger(__name__)
 POD_TAG = "cascade:pod_tag"
 
 # where a server's block device mappings name a volume or a snapshot
@@ -340,14 +348,35 @@ async def _networks(
             return await server_ports.translate(net, env.registry, pod, server, ask.request_id)
 
 
+async def _reservation_of(env: Env, pod: Pod, ask: Ask, server_id: str) -> str | None:
+    """The reservation a server was made in, as its pod's admins see it (2.3+)."""
+    admin = Caller(None, "2.3", ask.caller.request_id)
+    try:
+        resp = await call(env.registry, pod, admin, "GET", f"/servers/{server_id}")
+        found = resp.json().get("server", {}) if resp.status_code == 200 else {}
+    except (PodUnavailable, ValueError):
+        return None  # the others are routed when first looked up
+    reservation = found.get("OS-EXT-SRV-ATTR:reservation_id") if isinstance(found, dict) else None
+    return str(reservation) if reservation else None
+
+
 async def _record_created(
-    env: Env, db: AsyncSession, ask: Ask, pod: Pod, made: Any, intent: Routing
+    env: Env,
+    db: AsyncSession,
+    ask: Ask,
+    pod: Pod,
+    made: Any,
+    intent: Routing,
+    server: dict[str, Any],
 ) -> None:
-    """The routing of the new server, and of every other server of its reservation."""
+    """The routing of the new server, and of every other server of its reservation (a
+    multiple create's answer names only the first: its reservation is asked for)."""
     first = made.get("server", {}).get("id") if isinstance(made, dict) else None
     if first:
         await routed.record(db, str(first), pod.id, ask.project, intent)
     reservation = made.get("reservation_id") if isinstance(made, dict) else None
+    if not reservation and first and _count(server) > 1:
+        reservation = await _reservation_of(env, pod, ask, str(first))
     if not reservation:
         return
     try:
@@ -368,6 +397,7 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
     session is used only while `db` holds none). Anything that fails between the
     intent and the pod's create removes the intent; a pod that does not answer
     the create leaves it (the create may have happened there) for `stale.sweep`.
+    A multiple create on top networks is sent as one create per server (`_split`).
     """
     server = body.get("server") if isinstance(body, dict) else None
     if not isinstance(server, dict):
@@ -383,21 +413,15 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
         if az is not None:
             server["availability_zone"] = pod.pod_az + host_part
         await idle(db)
-        wired = await _networks(env, ask, pod, server)
-        content = json.dumps(body).encode()
+        bodies = await _split(env, ask, body)
+        wired = await _networks(env, ask, pod, bodies[0]["server"])
+        content = json.dumps(bodies[0]).encode()
     except BaseException:
         await routed.forget_intent(db, intent)
         raise
-    headers = {"Content-Type": "application/json"}
     # a pod that does not answer leaves the intent: the create may have happened there
     try:
-        resp = await routed.sending(
-            db,
-            intent,
-            call(
-                env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers
-            ),
-        )
+        resp = await routed.sending(db, intent, _post(env, ask, pod, content))
     except PodUnavailable as exc:
         if not exc.sent:  # nothing reached the pod: its ports and addresses go back
             async with net_caller(env, ask) as net:
@@ -412,9 +436,183 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
         made = resp.json()
     except ValueError:
         made = None  # routed when first looked up (`stale.sweep` settles the intent)
-    await _record_created(env, db, ask, pod, made, intent)
     new_id = made.get("server", {}).get("id") if isinstance(made, dict) else None
+    if len(bodies) > 1 and new_id:
+        await _attach(env, ask, pod, wired, str(new_id))
+        # as Nova reads it: any value but a false one asks for the reservation's id
+        wants = bool(server.get("return_reservation_id"))
+        return await _create_rest(env, db, ask, pod, intent, bodies, str(new_id), resp, wants)
+    await _record_created(env, db, ask, pod, made, intent, server)
     if new_id and wired.used:
-        async with net_caller(env, ask) as net:
-            await server_ports.attach(net, wired, str(new_id), pod.az)
+        await _attach(env, ask, pod, wired, str(new_id))
     return Created(pod, resp)
+
+
+def _post(env: Env, ask: Ask, pod: Pod, content: bytes) -> Awaitable[httpx.Response]:
+    """The create sent to the pod's Nova."""
+    headers = {"Content-Type": "application/json"}
+    return call(env.registry, pod, ask.caller, "POST", "/servers", content=content, headers=headers)
+
+
+async def _attach(
+    env: Env, ask: Ask, pod: Pod, wired: server_ports.Translated, server_id: str
+) -> None:
+    """The server exists: the top ports it was given name it as their device."""
+    async with net_caller(env, ask) as net:
+        await server_ports.attach(net, wired, server_id, pod.az)
+
+
+# --- multiple create on top networks -------------------------------------------------
+
+# Nova's words (nova.compute.api.API.create and its callers)
+MIN_OVER_MAX = "min_count must be <= max_count"
+FIXED_IP_MANY = (
+    "Failed to launch instances: max_count cannot be greater than 1 if an fixed_ip is specified."
+)
+PORT_MANY = (
+    "Failed to launch instances: Unable to launch multiple instances with a single configured "
+    "port ID. Please launch your instance one by one with different ports."
+)
+HOSTNAME_MANY = "Unable to allocate a single hostname to multiple instances"
+VOLUME_MANY = "Cannot attach one or more volumes to multiple instances"
+# nova.utils.generate_password's default symbols (no look-alike characters) and length
+PASSWORD_SYMBOLS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+PASSWORD_LENGTH = 12
+RESERVATION_SYMBOLS = "0123456789abcdefghijklmnopqrstuvwxyz"  # nova.utils.generate_uid's
+
+
+def _counts(server: dict[str, Any]) -> tuple[int, int] | None:
+    """(min_count, max_count) as Nova reads them; None when they are not whole numbers (the
+    pod answers Nova's 400 for them)."""
+    try:
+        low = int(server.get("min_count", 1))
+        return low, int(server.get("max_count", low))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _check_many(ask: Ask, server: dict[str, Any], networks: list[Any]) -> None:
+    """Nova's refusals of a multiple create, in Nova's order: the top checks them, as the
+    pod is sent one server at a time."""
+    entries = [n for n in networks if isinstance(n, dict)]
+    if any(n.get("uuid") and n.get("fixed_ip") for n in entries):
+        raise bad(FIXED_IP_MANY)
+    if any(n.get("port") for n in entries):
+        raise bad(PORT_MANY)
+    if server.get("hostname") and Version.parse(ask.caller.version) >= Version(2, 90):
+        raise bad(HOSTNAME_MANY)
+    mappings = server.get("block_device_mapping_v2") or []
+    if any(isinstance(m, dict) and m.get("source_type") == "volume" for m in mappings):
+        raise bad(VOLUME_MANY)
+
+
+async def _split(env: Env, ask: Ask, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The creates to send. One, unless more than one server is asked for on top
+    networks: a top network's ports come from the top's IPAM, and a create can give
+    the pod ports for one server only (Nova refuses a port with a count above 1), so
+    each server gets a create of its own, as Nova would make it: named `<name>-<n>`,
+    all with one admin password, nothing else changed."""
+    server: dict[str, Any] = body["server"]
+    counts = _counts(server)
+    if counts is None or (counts[1] <= 1 and counts[0] <= 1):
+        return [body]
+    low, high = counts
+    if low > high:
+        raise bad(MIN_OVER_MAX)
+    with network_refusals():
+        async with net_caller(env, ask) as net:
+            networks = await server_ports.requested(net, server)
+    if not networks:
+        return [body]  # no top port to give: the pod makes the servers itself
+    _check_many(ask, server, networks)
+    password = server.get("adminPass") or "".join(
+        secrets.choice(PASSWORD_SYMBOLS) for _ in range(PASSWORD_LENGTH)
+    )
+    out = []
+    for n in range(1, high + 1):
+        each = copy.deepcopy(body)
+        one = each["server"]
+        for key in ("min_count", "max_count", "return_reservation_id"):
+            one.pop(key, None)
+        one["name"] = f"{server.get('name')}-{n}"
+        one["adminPass"] = password
+        one["networks"] = copy.deepcopy(networks)
+        out.append(each)
+    return out
+
+
+def reservation_id() -> str:
+    """A new reservation id, as Nova writes one (`r-` and 8 characters)."""
+    return "r-" + "".join(secrets.choice(RESERVATION_SYMBOLS) for _ in range(8))
+
+
+async def _create_rest(
+    env: Env,
+    db: AsyncSession,
+    ask: Ask,
+    pod: Pod,
+    intent: Routing,
+    bodies: list[dict[str, Any]],
+    first: str,
+    resp: httpx.Response,
+    reservation: bool,
+) -> Created:
+    """The servers after the first of a split multiple create, each with its own ports.
+
+    The intent holds the quota of them all until the last is made; then it routes the
+    first. A refusal of any of them deletes the ones made before (their ports go with
+    them), and is the answer, as Nova makes all of a request's servers or none. The
+    answer is the first server's, or the reservation's id (`return_reservation_id`)."""
+    made = [first]
+    for each in bodies[1:]:
+        wired = server_ports.Translated()
+        try:
+            wired = await _networks(env, ask, pod, each["server"])
+            answer = await _post(env, ask, pod, json.dumps(each).encode())
+        except (Refused, PodUnavailable) as exc:
+            if not isinstance(exc, PodUnavailable) or not exc.sent:
+                await _undo(env, db, ask, pod, intent, made, wired)
+            raise
+        if answer.status_code >= 400:
+            await _undo(env, db, ask, pod, intent, made, wired)
+            return Created(pod, answer)
+        try:
+            server_id = str(answer.json()["server"]["id"])
+        except (ValueError, KeyError, TypeError):
+            continue  # routed when first looked up; its ports are settled by their checks
+        await routed.record(db, server_id, pod.id, ask.project)
+        await _attach(env, ask, pod, wired, server_id)
+        made.append(server_id)
+    routing = await routed.record(db, first, pod.id, ask.project, intent)
+    if routing is not intent:  # a list routed the first server meanwhile
+        await routed.forget_intent(db, intent)
+    if reservation:
+        return Created(pod, httpx.Response(202, json={"reservation_id": reservation_id()}))
+    return Created(pod, resp)
+
+
+async def _undo(
+    env: Env,
+    db: AsyncSession,
+    ask: Ask,
+    pod: Pod,
+    intent: Routing,
+    made: list[str],
+    wired: server_ports.Translated,
+) -> None:
+    """A split multiple create failed: the servers it made are deleted (their ports go
+    with them, as on any delete), the ports of the failed one go back, the intent goes."""
+    async with net_caller(env, ask) as net:
+        await server_ports.release(net, wired)
+    for server_id in made:
+        try:
+            await call(env.registry, pod, ask.caller, "DELETE", f"/servers/{server_id}")
+        except PodUnavailable:
+            LOG.warning("server %s of a failed multiple create was not deleted", server_id)
+            continue
+        async with net_caller(env, ask) as net:
+            await server_ports.detach(net, server_id)
+        routing = await routings.find_top(db, server_service.SERVER, server_id)
+        if routing is not None:
+            await routed.mark(db, routing, "deleting", env.registry.cache(RouteCache))
+    await routed.forget_intent(db, intent)

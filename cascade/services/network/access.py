@@ -24,7 +24,16 @@ MISSING = {
         "Security group rule {} does not exist",
         "SecurityGroupRuleNotFound",
     ),
+    store.SUBNETPOOL: ("Subnet pool {} could not be found.", "SubnetPoolNotFound"),
+    store.ADDRESS_SCOPE: ("Address scope {} could not be found.", "AddressScopeNotFound"),
+    store.ADDRESS_GROUP: ("Address group {} could not be found.", "AddressGroupNotFound"),
+    store.RBAC_POLICY: ("RBAC policy with ID {} not found", "RbacPolicyNotFound"),
+    store.FLAVOR: ("Flavor {} could not be found.", "FlavorNotFound"),
+    store.SERVICE_PROFILE: ("Service Profile {} could not be found.", "ServiceProfileNotFound"),
 }
+# kinds another project sees when they are `shared` (a network also when external)
+SHAREABLE = (store.NETWORK, store.SUBNETPOOL, store.ADDRESS_SCOPE)
+PUBLIC = (store.FLAVOR,)  # every project reads the flavors (`get_flavor`: any user)
 
 
 def _system(rule: str) -> bool:
@@ -46,12 +55,18 @@ class Caller:
 def sees(caller: Caller, row: NetResource, network: NetResource | None = None) -> bool:
     """Admins see everything; others their own objects and shared or external networks
     (with those networks' subnets)."""
-    if caller.is_admin or row.project_id == caller.project_id:
+    if caller.is_admin or row.project_id == caller.project_id or row.kind in PUBLIC:
         return True
     public = network if row.kind == store.SUBNET else row
-    if public is None or public.kind != store.NETWORK:
+    if public is None or public.kind not in SHAREABLE:
         return False
-    return bool(public.body.get("shared") or public.body.get("router:external"))
+    return shared_to(caller.project_id, public) or bool(public.body.get("router:external"))
+
+
+def shared_to(project_id: str, row: NetResource) -> bool:
+    """Whether the object is shared with the project: with every project (`shared`) or
+    with it by an RBAC policy (Neutron's `shared` as each project sees it)."""
+    return bool(row.body.get("shared")) or project_id in row.body.get("_shared_with", ())
 
 
 def must_own(caller: Caller, row: NetResource, rule: str) -> None:
@@ -91,10 +106,12 @@ async def visible(caller: Caller, kind: str) -> list[NetResource]:
     """Every object of `kind` the caller may see."""
     if caller.is_admin:
         return await store.rows(caller.db, kind)
-    if kind not in (store.NETWORK, store.SUBNET):
+    if kind in PUBLIC:
+        return await store.rows(caller.db, kind)
+    if kind not in (*SHAREABLE, store.SUBNET):
         return await store.rows(caller.db, kind, caller.project_id)
     every = await store.rows(caller.db, kind)
-    if kind == store.NETWORK:
+    if kind in SHAREABLE:
         return [r for r in every if sees(caller, r)]
     networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK)}
     return [r for r in every if sees(caller, r, networks.get(r.parent_id or ""))]

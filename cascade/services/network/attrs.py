@@ -97,6 +97,9 @@ class Attr:
     default: Any = None  # REQUIRED: the create must give it
     put: bool = False
     admin: bool = False
+    # Neutron's default is ATTR_NOT_SPECIFIED: any value sent is set explicitly (asked
+    # of the policy), even the one the top takes when none is sent
+    explicit: bool = False
 
 
 Spec = Mapping[str, Attr]
@@ -123,9 +126,20 @@ def take(
         if update and not attr.put:
             raise BadRequest(f"Cannot update read-only attribute {key}")
         rule = f"{'update' if update else 'create'}_{resource}:{key}"
-        if attr.admin and not allows(rule):
+        converted = attr.convert(key, value)
+        # as Neutron's `_is_attribute_explicitly_set`: on create, an attribute given its
+        # default value is not set at all, so its policy is not asked (a member may send
+        # `shared: false`); on update, every attribute sent is
+        default = (
+            not update
+            and not attr.explicit
+            and attr.default not in (None, REQUIRED)
+            and not callable(attr.default)
+            and converted == attr.default
+        )
+        if attr.admin and not default and not allows(rule):
             raise PolicyNotAuthorized(rule)
-        out[key] = attr.convert(key, value)
+        out[key] = converted
     if not update:
         for key, attr in spec.items():
             if key in out:

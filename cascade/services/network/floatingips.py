@@ -47,8 +47,32 @@ def owner(fip_id: str) -> str:
     return f"fip:{fip_id}"
 
 
+# the associated port's attributes a floating IP shows (extension fip-port-details)
+PORT_DETAILS = (
+    "name",
+    "network_id",
+    "mac_address",
+    "admin_state_up",
+    "status",
+    "device_id",
+    "device_owner",
+)
+
+
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
-    return [store.view(r) for r in rows]
+    """The floating IPs as Neutron shows them: `port_details` are the associated port's
+    attributes as they are now (null while not associated)."""
+    wanted = {str(r.body["port_id"]) for r in rows if r.body.get("port_id")}
+    found = await store.rows(caller.db, store.PORT, ids=wanted) if wanted else []
+    details = {
+        p.id: {
+            key: (p.parent_id if key == "network_id" else p.body.get(key)) for key in PORT_DETAILS
+        }
+        for p in found
+    }
+    return [
+        {**store.view(r), "port_details": details.get(str(r.body.get("port_id")))} for r in rows
+    ]
 
 
 async def _pod_name(caller: Caller, pod_id: str) -> str:
@@ -150,7 +174,6 @@ async def create(caller: Caller, body: Any) -> NetResource:
             "floating_network_id": network.id,
             "description": given["description"],
             "status": "DOWN",
-            "port_details": None,
             **linked,
         },
         object_id=fip_id,
@@ -175,10 +198,16 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
 
 async def delete(caller: Caller, row: NetResource) -> None:
     """The floating IP and its address go; the pod's copy by a job."""
+    await release(caller, row)
+    await caller.db.commit()
+
+
+async def release(caller: Caller, row: NetResource) -> None:
+    """The floating IP and its address go, in the caller's transaction; the pod's copy
+    by a job."""
     await ipam.release(caller.db, owner(row.id))
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
-    await caller.db.commit()
 
 
 async def on_ports(caller: Caller, port_ids: list[str]) -> None:

@@ -224,11 +224,21 @@ def _purger(name: str, kind: str, purge: Purge) -> None:
 async def _port(
     db: AsyncSession, neutron: PodNeutron, port: NetResource, b_port: str
 ) -> dict[str, Any]:
-    """Name, admin state, security groups and address pairs of the top port."""
+    """Name, admin state, fixed IPs, security groups and address pairs of the top port."""
     change: dict[str, Any] = {
         "description": str(port.body.get("name", ""))[:255],
         "admin_state_up": port.body.get("admin_state_up", True),
     }
+    # the top's addresses (a server's `addFixedIp`, a port update), on the pod's copies of
+    # their subnets; left as they are while a subnet has no copy in the pod yet
+    fixed = []
+    for ip in port.body.get("fixed_ips", []):
+        b_subnet = await materialise.bottom_id(db, SUBNET, ip["subnet_id"], neutron.pod.id)
+        if b_subnet is None:
+            break
+        fixed.append({"subnet_id": b_subnet, "ip_address": ip["ip_address"]})
+    else:
+        change["fixed_ips"] = fixed
     if port.body.get("port_security_enabled", True):
         change["security_groups"] = await materialise.ensure_groups(db, neutron, port)
         change["allowed_address_pairs"] = port.body.get("allowed_address_pairs", [])

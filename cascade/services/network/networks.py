@@ -16,8 +16,17 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
-from cascade.services.network import attrs, quotas, security_groups, segments, store
-from cascade.services.network.access import Caller
+from cascade.services.network import (
+    attrs,
+    floatingips,
+    quotas,
+    rbac,
+    security_groups,
+    segments,
+    store,
+    subnetpools,
+)
+from cascade.services.network.access import Caller, shared_to
 from cascade.services.network.errors import Conflict, InvalidInput
 from cascade.services.network.subnets import purge_subnet
 
@@ -29,7 +38,7 @@ SPEC: attrs.Spec = {
     "shared": A(attrs.boolean, False, put=True, admin=True),
     "mtu": A(attrs.integer(68, 9216), None, put=True),
     "port_security_enabled": A(attrs.boolean, True, put=True),
-    "router:external": A(attrs.boolean, False, put=True, admin=True),
+    "router:external": A(attrs.boolean, False, put=True, admin=True, explicit=True),
     "provider:network_type": A(attrs.text(64), admin=True),
     "provider:physical_network": A(attrs.optional_text(64), admin=True),
     "provider:segmentation_id": A(attrs.integer(0, 2**32), admin=True),
@@ -148,6 +157,7 @@ async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> N
         **segment,
     }
     row = store.add(caller.db, store.NETWORK, project, body_out, object_id=network_id)
+    await rbac.follow(caller, row)
     await caller.db.commit()
     return row
 
@@ -159,9 +169,16 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=list(subnets)):
         subnets.setdefault(sub.parent_id or "", []).append(sub.id)
     hidden = () if caller.is_admin else PROVIDER
+    # the address scope of each version: its subnets' pool's (extension address-scope)
+    scopes = await subnetpools.network_scopes(caller, list(subnets))
     return [
         {k: v for k, v in store.view(r).items() if k not in hidden}
-        | {"subnets": sorted(subnets[r.id])}
+        | {
+            "shared": shared_to(caller.project_id, r),  # as the caller's project sees it
+            "subnets": sorted(subnets[r.id]),
+            "ipv4_address_scope": scopes.get(r.id, {}).get(4),
+            "ipv6_address_scope": scopes.get(r.id, {}).get(6),
+        }
         for r in rows
     ]
 
@@ -170,23 +187,37 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
     """The network changed (revision bumped); pods holding a copy follow via a job."""
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+    if "shared" in given or "router:external" in given:
+        await rbac.follow(caller, row)  # the policies for every project, as Neutron's
     await caller.db.commit()
 
 
 async def delete(caller: Caller, row: NetResource) -> None:
     """The network goes with its subnets and VLAN id; 409 NetworkInUse while ports other
-    than the network's own (DHCP) are on it. Pods' copies go via a job."""
+    than the network's own (DHCP) are on it (a router's gateway port too) or one of its
+    floating IPs is associated. As Neutron (`delete_disassociated_floatingips`), its
+    free floating IPs go with it. Pods' copies go via a job."""
     ports = await store.rows(caller.db, store.PORT, parent_ids=[row.id])
-    if any(not str(p.body.get("device_owner", "")).startswith("network:dhcp") for p in ports):
+    fips = [
+        f
+        for f in await store.rows(caller.db, store.FLOATINGIP)
+        if f.body.get("floating_network_id") == row.id
+    ]
+    if any(f.body.get("port_id") for f in fips) or any(
+        not str(p.body.get("device_owner", "")).startswith("network:dhcp") for p in ports
+    ):
         raise Conflict(
             f"Unable to complete operation on network {row.id}. There are one or more ports "
             "still in use on the network.",
             type="NetworkInUse",
         )
+    for fip in fips:
+        await floatingips.release(caller, fip)
     for port in ports:
         await caller.db.delete(port)
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=[row.id]):
         await purge_subnet(caller.db, sub)
+    await rbac.forget(caller, row.id)
     # the VLAN id stays taken until the pods' networks are gone (network.purge)
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.id})

@@ -16,6 +16,7 @@ from cascade.services.network import (
     ports,
     routers,
     security_groups,
+    subnetpools,
     subnets,
 )
 from cascade.services.network.attrs import Spec
@@ -28,6 +29,8 @@ SPECS: dict[str, Spec] = {
     "floatingip": floatingips.SPEC,
     "security_group": security_groups.GROUP_SPEC,
     "security_group_rule": security_groups.RULE_SPEC,
+    "subnetpool": subnetpools.POOL_SPEC,
+    "address_scope": subnetpools.SCOPE_SPEC,
 }
 
 

@@ -18,7 +18,7 @@ from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, find, shared_to
 from cascade.services.network.errors import (
     Conflict,
     Forbidden,
@@ -42,7 +42,7 @@ SPEC: attrs.Spec = {
     "allowed_address_pairs": A(attrs.listed, list, put=True),
     "extra_dhcp_opts": A(attrs.listed, list, put=True),
     "port_security_enabled": A(attrs.boolean, None, put=True),
-    "binding:host_id": A(attrs.text(), "", put=True, admin=True),
+    "binding:host_id": A(attrs.text(), "", put=True, admin=True, explicit=True),
     "binding:profile": A(attrs.mapping, None, put=True, admin=True),
     "binding:vnic_type": A(attrs.text(64), "normal", put=True),
 }
@@ -206,7 +206,7 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> NetReso
     given = attrs.take(SPEC, body, "port", caller.allows, update=False)
     network = await find(caller, store.NETWORK, given["network_id"])
     project = attrs.owner(body, "port", caller.project_id, caller.is_admin)
-    if not caller.is_admin and network.project_id != project and not network.body.get("shared"):
+    if not caller.is_admin and network.project_id != project and not shared_to(project, network):
         raise Forbidden(
             f"Tenant {project} not allowed to create port on this network",
             type="PolicyNotAuthorized",
@@ -387,10 +387,11 @@ async def release(caller: Caller, row: NetResource) -> None:
 
 
 async def delete(caller: Caller, row: NetResource) -> None:
-    """The port goes (409 ServicePortInUse for a router's interface, but for admins)."""
-    if (
-        str(row.body.get("device_owner", "")).startswith("network:router_interface")
-        and not caller.is_admin
+    """The port goes (409 ServicePortInUse for a router's interface, but for admins, and
+    for a router's gateway port, whoever asks: the gateway is cleared on the router)."""
+    owner = str(row.body.get("device_owner", ""))
+    if (owner.startswith("network:router_interface") and not caller.is_admin) or (
+        owner == "network:router_gateway"
     ):
         raise Conflict(
             f"Port {row.id} cannot be deleted directly via the port API: has device "

@@ -41,11 +41,21 @@ SPEC: attrs.Spec = {
     "external_gateway_info": A(attrs.anything, None, put=True),
     "routes": A(attrs.anything, list, put=True),
     "availability_zone_hints": A(attrs.listed, list),
-    # extension dvr: admin-only as in Neutron; the top builds centralised routers only
-    "distributed": A(attrs.boolean, False, put=True, admin=True),
+    # extensions dvr and l3-ha: admin-only as in Neutron. Both are facts of the top
+    # router (shown to admins, changed only while the router is down, as Neutron
+    # migrates them); the pods' copies are built centralised and without HA.
+    "distributed": A(attrs.boolean, False, put=True, admin=True, explicit=True),
+    "ha": A(attrs.boolean, False, put=True, admin=True, explicit=True),
 }
-NOT_DISTRIBUTED = "Cascade builds no distributed routers: distributed must be false."
+ADMIN_ONLY = ("distributed", "ha")  # `get_router:distributed`, `get_router:ha`: admin_only
+MIGRATION = {
+    "distributed": "Cannot change the 'distributed' attribute of active routers. Please "
+    "set router admin_state_up to False prior to upgrade",
+    "ha": "Cannot change HA attribute of active routers. Please set router admin_state_up "
+    "to False prior to upgrade",
+}
 INTERFACE = "network:router_interface"
+GATEWAY = "network:router_gateway"
 ROUTER = "router"
 JOB_PURGE = "router.purge"
 JOB_BUILD = "router.build"
@@ -57,7 +67,75 @@ def gateway_owner(router_id: str) -> str:
 
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
-    return [{"external_gateway_info": None, "routes": [], **store.view(r)} for r in rows]
+    """The routers as Neutron shows them: `distributed` and `ha` for admins only;
+    `availability_zones` the AZ of the pod the router is built in (Neutron's: those of
+    the L3 agents hosting it)."""
+    hidden = () if caller.is_admin else ADMIN_ONLY
+    pods = await _pods(caller) if any(r.body.get("_pod") for r in rows) else {}
+    out = []
+    for row in rows:
+        pod = pods.get(str(row.body.get("_pod")))
+        zones = [pod.az] if pod is not None and pod.az else []
+        shown = {"external_gateway_info": None, "routes": [], **store.view(row)}
+        shown["availability_zones"] = zones
+        out.append({k: v for k, v in shown.items() if k not in hidden})
+    return out
+
+
+async def gateway_ports(caller: Caller, router_id: str) -> list[NetResource]:
+    """The router's gateway port at the top (one, or none without a gateway)."""
+    return [
+        p
+        for p in await store.rows(caller.db, store.PORT)
+        if p.body.get("device_id") == router_id and p.body.get("device_owner") == GATEWAY
+    ]
+
+
+async def _drop_gateway(caller: Caller, router: NetResource) -> None:
+    """The gateway's port, addresses and MAC go (in the caller's transaction): nothing of
+    an old gateway stays when it is cleared, replaced or its router deleted."""
+    for port in await gateway_ports(caller, router.id):
+        await caller.db.delete(port)
+    await ipam.release(caller.db, gateway_owner(router.id))
+    await ipam.release_mac(caller.db, gateway_owner(router.id))
+
+
+async def _add_gateway_port(
+    caller: Caller, router: NetResource, network: NetResource, fixed: list[dict[str, str]]
+) -> None:
+    """The gateway's port as Neutron shows it to admins (no project: `project_id` "",
+    device owner `network:router_gateway`); its addresses are the gateway's. The pod
+    makes its own gateway port at these addresses when it builds the router."""
+    mac = await ipam.allocate_mac(caller.db, gateway_owner(router.id), network.id)
+    store.add(
+        caller.db,
+        store.PORT,
+        "",
+        {
+            "name": "",
+            "description": "",
+            "network_id": network.id,
+            "admin_state_up": True,
+            "mac_address": mac,
+            "fixed_ips": fixed,
+            "device_id": router.id,
+            "device_owner": GATEWAY,
+            "security_groups": [],
+            "allowed_address_pairs": [],
+            "extra_dhcp_opts": [],
+            "port_security_enabled": False,
+            "binding:host_id": "",
+            "binding:profile": {},
+            "binding:vnic_type": "normal",
+            "binding:vif_type": "unbound",
+            "binding:vif_details": {},
+            "status": "ACTIVE",
+            "ip_allocation": "immediate",
+            "propagate_uplink_status": False,
+            "resource_request": None,
+        },
+        parent_id=network.id,
+    )
 
 
 async def _pods(caller: Caller) -> dict[str, Pod]:
@@ -92,8 +170,10 @@ def _place(router: NetResource, pod_id: str | None, pods: dict[str, Pod], what: 
 async def _gateway(
     caller: Caller, router: NetResource, info: Any, pods: dict[str, Pod]
 ) -> dict[str, Any] | None:
-    """The gateway as stored: the external network, SNAT, and a top-allocated address."""
-    await ipam.release(caller.db, gateway_owner(router.id))
+    """The gateway as stored: the external network, SNAT, and a top-allocated address
+    held by the gateway's port (the old gateway's port and addresses go first)."""
+    await _drop_gateway(caller, router)
+    await caller.db.flush()  # an address kept across the change is free to take again
     if not info:
         return None
     if not isinstance(info, dict) or "network_id" not in info:
@@ -119,6 +199,7 @@ async def _gateway(
     home = await _network_pod(caller, network, pods)
     pod_id = _place(router, home, pods, f"external network {network.id}")
     store.change(router, {"_pod": pod_id})
+    await _add_gateway_port(caller, router, network, fixed)
     return {
         "network_id": network.id,
         "enable_snat": bool(info.get("enable_snat", True)),
@@ -129,8 +210,6 @@ async def _gateway(
 async def create(caller: Caller, body: Any) -> NetResource:
     """A new router: 201; with a gateway, built at once in the external network's pod."""
     given = attrs.take(SPEC, body, "router", caller.allows, update=False)
-    if given["distributed"]:
-        raise BadRequest(NOT_DISTRIBUTED)
     if given["routes"]:
         raise BadRequest("Attribute 'routes' not allowed in POST")
     project = attrs.owner(body, "router", caller.project_id, caller.is_admin)
@@ -145,7 +224,6 @@ async def create(caller: Caller, body: Any) -> NetResource:
             "status": "ACTIVE",
             "external_gateway_info": None,
             "availability_zones": [],
-            "ha": False,
             "flavor_id": None,
             "_pod": None,
         },
@@ -165,9 +243,12 @@ async def _rebuild(caller: Caller, router: NetResource) -> None:
 
 async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     """The router changed (gateway, routes checked as Neutron checks them); its pod's
-    copy follows via a job."""
-    if given.get("distributed"):
-        raise BadRequest(NOT_DISTRIBUTED)
+    copy follows via a job. `distributed` and `ha` change only while the router is down
+    (before and after the update), as Neutron migrates a router: 400 otherwise."""
+    active = row.body.get("admin_state_up", True) or given.get("admin_state_up", False)
+    for key in ADMIN_ONLY:
+        if active and key in given and given[key] != bool(row.body.get(key, False)):
+            raise BadRequest(f"Bad router request: {MIGRATION[key]}.")
     if "external_gateway_info" in given:
         given["external_gateway_info"] = await _gateway(
             caller, row, given["external_gateway_info"], await _pods(caller)
@@ -208,7 +289,7 @@ async def delete(caller: Caller, row: NetResource) -> None:
     for fip in await store.rows(caller.db, store.FLOATINGIP):
         if fip.body.get("router_id") == row.id:
             raise Conflict(f"Router {row.id} still has floating IPs", type="RouterInUse")
-    await ipam.release(caller.db, gateway_owner(row.id))
+    await _drop_gateway(caller, row)
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {})
     await caller.db.commit()
@@ -253,7 +334,15 @@ async def build(caller: Caller, registry: PodRegistry, router: NetResource) -> s
                 "external_fixed_ips": fixed,
             }
     current = (await neutron.ok("GET", f"/routers/{b_router}", "a router lookup"))["router"]
-    if (current.get("external_gateway_info") or {}).get("network_id") != gateway.get("network_id"):
+    have = current.get("external_gateway_info") or {}
+    if have.get("network_id") != gateway.get("network_id") or (
+        gateway
+        and (
+            bool(have.get("enable_snat", True)) != bool(gateway["enable_snat"])
+            or _addresses(have) != _addresses(gateway)
+        )
+    ):
+        # a new network, SNAT or address: the pod's gateway follows (reset in place)
         await neutron.ok(
             "PUT",
             f"/routers/{b_router}",
@@ -286,6 +375,10 @@ async def build(caller: Caller, registry: PodRegistry, router: NetResource) -> s
         )
     await remove_stale(neutron, b_router, wanted)
     return b_router
+
+
+def _addresses(info: dict[str, Any]) -> list[str]:
+    return sorted(str(f.get("ip_address")) for f in info.get("external_fixed_ips") or [])
 
 
 async def remove_stale(neutron: PodNeutron, b_router: str, wanted: set[str]) -> None:
@@ -438,3 +531,21 @@ async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[st
     await _rebuild(caller, router)
     await caller.db.commit()
     return info
+
+
+async def change_routes(caller: Caller, router_id: str, body: Any, add: bool) -> NetResource:
+    """PUT add_extraroutes / remove_extraroutes (extension extraroute-atomic): the routes
+    given join or leave the router's, then the whole set is checked as an update's."""
+    router = await find(caller, store.ROUTER, router_id)
+    must_own(caller, router, "update_router")
+    given = body.get("router") if isinstance(body, dict) else None
+    if not isinstance(given, dict) or "routes" not in given:
+        raise BadRequest("Resource body required: {'router': {'routes': [...]}}")
+    routes = extra_routes.parse(given["routes"])
+    old = list(router.body.get("routes") or [])
+    if add:
+        merged = old + [r for r in routes if r not in old]
+    else:
+        merged = [r for r in old if r not in routes]
+    await update(caller, router, {"routes": merged})
+    return router

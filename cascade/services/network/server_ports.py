@@ -21,7 +21,7 @@ from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
 from cascade.services.network import floatingips, materialise, ports, store
-from cascade.services.network.access import Caller
+from cascade.services.network.access import Caller, shared_to
 from cascade.services.network.errors import NeutronError
 
 STATUS_JOB = "port.status"
@@ -79,7 +79,9 @@ async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | N
     network_id = str(entry["uuid"])
     network = await store.get(caller.db, store.NETWORK, network_id)
     if network is None or not (
-        caller.is_admin or network.project_id == caller.project_id or network.body.get("shared")
+        caller.is_admin
+        or network.project_id == caller.project_id
+        or shared_to(caller.project_id, network)
     ):
         raise NotVisible(400, f"Network {network_id} could not be found.")
     body: dict[str, Any] = {"network_id": network_id}
@@ -100,14 +102,10 @@ async def translate(
     """Rewrite `server["networks"]` to bottom ports of `pod` (nothing to do for `auto`,
     `none` or no networks). Ports made here are released again if a later step fails."""
     done = Translated()
-    networks = server.get("networks")
-    if networks is None or networks == "auto":
-        networks = await _only_network(caller)
-        if networks is None:
-            return done  # no top network: the pod picks one of its own, as before
-        server["networks"] = networks
-    if not isinstance(networks, list):
-        return done
+    networks = await requested(caller, server)
+    if networks is None:
+        return done  # no top network: the pod picks one of its own, as before
+    server["networks"] = networks
     groups = await _groups(caller, server)
     neutron = PodNeutron(registry, pod, request_id)
     names = {p.id: p.name for p in await _pods(caller)}
@@ -140,6 +138,16 @@ async def translate(
     return done
 
 
+async def requested(caller: Caller, server: dict[str, Any]) -> list[Any] | None:
+    """The `networks` a create's server gets at the top: as given (a list), or for none
+    named (or `auto`) the project's only usable top network (Nova's 409 for several);
+    None for `none` and where the top has no network for it (the pod chooses)."""
+    networks = server.get("networks")
+    if networks is None or networks == "auto":
+        return await _only_network(caller)
+    return networks if isinstance(networks, list) else None
+
+
 async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
     """No network named (or `auto`): as Nova, the project's only usable top network; 409
     when there are several; None when there is none."""
@@ -147,7 +155,7 @@ async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
         n
         for n in await store.rows(caller.db, store.NETWORK)
         if not n.body.get("router:external")
-        and (n.project_id == caller.project_id or n.body.get("shared"))
+        and (n.project_id == caller.project_id or shared_to(caller.project_id, n))
     ]
     if len(usable) > 1:
         raise ServerNetworkError(
@@ -242,3 +250,46 @@ async def interface_gone(caller: Caller, top_port_id: str) -> None:
         return
     await _free(caller, row)
     await caller.db.commit()
+
+
+async def add_fixed_ip(caller: Caller, server_id: str, network_id: str) -> bool:
+    """What Nova's `addFixedIp` does with its Neutron, on the server's top ports: its
+    first port on the network gets one more address, of the network's first subnet that
+    has one to give (the pods' copies follow by `port.sync`). False when none could
+    (Nova's compute logs it; its API has answered 202 already)."""
+    subnets = sorted(
+        await store.rows(caller.db, store.SUBNET, parent_ids=[network_id]),
+        key=lambda s: (s.created_at, s.id),
+    )
+    mine = [
+        p
+        for p in await store.rows(caller.db, store.PORT)
+        if p.body.get("device_id") == server_id and p.parent_id == network_id
+    ]
+    for port in mine[:1]:
+        for subnet in subnets:
+            current = [dict(ip) for ip in port.body.get("fixed_ips", [])]
+            try:
+                await ports.update(
+                    caller, port, {"fixed_ips": [*current, {"subnet_id": subnet.id}]}
+                )
+                return True
+            except NeutronError:
+                await caller.db.rollback()
+                port = await store.get(caller.db, store.PORT, port.id) or port
+    return False
+
+
+async def remove_fixed_ip(caller: Caller, server_id: str, address: str) -> bool:
+    """What Nova's `removeFixedIp` does with its Neutron: the server's top port with the
+    address lets it go (the pods' copies follow). False when no port of it has it."""
+    for port in await store.rows(caller.db, store.PORT):
+        ips = port.body.get("fixed_ips", [])
+        if port.body.get("device_id") != server_id or address not in [
+            ip.get("ip_address") for ip in ips
+        ]:
+            continue
+        kept = [dict(ip) for ip in ips if ip.get("ip_address") != address]
+        await ports.update(caller, port, {"fixed_ips": kept})
+        return True
+    return False

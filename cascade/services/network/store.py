@@ -24,6 +24,12 @@ SECURITY_GROUP = "security_group"
 SECURITY_GROUP_RULE = "security_group_rule"
 ROUTER = "router"
 FLOATINGIP = "floatingip"
+SUBNETPOOL = "subnetpool"
+ADDRESS_SCOPE = "address_scope"
+ADDRESS_GROUP = "address_group"
+RBAC_POLICY = "rbac_policy"
+FLAVOR = "flavor"
+SERVICE_PROFILE = "service_profile"
 
 
 def now() -> datetime:

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetResource
 from cascade.jobs import queue
-from cascade.services.network import attrs, ipam, quotas, store
+from cascade.services.network import attrs, ipam, quotas, store, subnetpools
 from cascade.services.network.access import Caller, parent
-from cascade.services.network.errors import Conflict, Forbidden, InvalidInput
+from cascade.services.network.errors import BadRequest, Conflict, Forbidden, InvalidInput
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 # device owners as Neutron groups them (neutron-lib's constants)
@@ -41,7 +41,7 @@ SPEC: attrs.Spec = {
     "description": A(attrs.text(), "", put=True),
     "network_id": A(attrs.uuid_text, attrs.REQUIRED),
     "ip_version": A(attrs.integer(4, 6), 4),
-    "cidr": A(attrs.text(64), attrs.REQUIRED),
+    "cidr": A(attrs.optional_text(64), None),  # or a subnet pool's block
     "gateway_ip": A(attrs.anything, "auto", put=True),
     "allocation_pools": A(attrs.listed, None, put=True),
     "host_routes": A(attrs.listed, list, put=True),
@@ -51,6 +51,7 @@ SPEC: attrs.Spec = {
     "ipv6_address_mode": A(_ipv6_mode, None),
     "service_types": A(attrs.listed, list, put=True),
     "subnetpool_id": A(attrs.anything, None),
+    "use_default_subnetpool": A(attrs.boolean, False),  # extension default-subnetpools
     "prefixlen": A(attrs.anything, None),
     "segment_id": A(attrs.anything, None),
 }
@@ -59,12 +60,15 @@ JOB_PURGE = "subnet.purge"
 
 
 def _cidr(raw: str, version: int) -> ipam.IPNetwork:
+    """The subnet's network. As Neutron (`_create_subnet_precommit`: "turn the CIDR into a
+    proper subnet"), a CIDR with host bits set (`10.99.99.0/16`) is accepted and stored
+    as its network (`10.99.0.0/16`); only a value without a prefix length is refused."""
     try:
+        if "/" not in raw or raw != raw.strip():
+            raise ValueError(raw)
         net = ipaddress.ip_network(raw, strict=False)
     except ValueError:
         raise InvalidInput(f"'{raw}' is not a valid IP subnet") from None
-    if ipaddress.ip_interface(raw).ip != net.network_address:
-        raise InvalidInput(f"'{raw}' isn't a recognized IP subnet cidr, '{net}' is recommended")
     if net.version != version:
         raise InvalidInput("cidr and ip_version mismatch")
     return net
@@ -211,10 +215,27 @@ async def create(caller: Caller, body: Any) -> NetResource:
             f"Tenant {caller.project_id} not allowed to create subnet on this network",
             type="PolicyNotAuthorized",
         )
-    for unsupported in ("subnetpool_id", "prefixlen", "segment_id"):
-        if given.pop(unsupported) is not None:
-            raise InvalidInput(f"{unsupported} is not supported by the top yet; give a cidr")
-    net = _cidr(given["cidr"], given["ip_version"])
+    if given.pop("segment_id") is not None:
+        raise InvalidInput("segment_id is not supported by the top yet")
+    pool_id, prefixlen = given.pop("subnetpool_id"), given.pop("prefixlen")
+    if given["cidr"] is not None and prefixlen is not None:
+        raise BadRequest("Bad subnets request: cidr and prefixlen must not be supplied together.")
+    if given.pop("use_default_subnetpool"):
+        pool_id = await _default_pool(caller, given, body, pool_id)
+    if pool_id is None and given["cidr"] is None:
+        raise BadRequest(
+            "Bad subnets request: a subnetpool must be specified in the absence of a cidr."
+        )
+    if pool_id is None:
+        net = _cidr(given["cidr"], given["ip_version"])
+    else:
+        version = body["subnet"].get("ip_version")  # given, or the pool's
+        raw = given["cidr"]
+        wanted = None if raw is None else str(_cidr(raw, 6 if ":" in raw else 4))
+        pool, net = await subnetpools.allocate(
+            caller, str(pool_id), wanted, prefixlen, given["ip_version"] if version else None
+        )
+        pool_id, given["ip_version"] = pool.id, net.version
     _check_cidr(net, given["enable_dhcp"])
     for other in await store.rows(caller.db, store.SUBNET, parent_ids=[network.id]):
         if ipam.network_of(other.body["cidr"]).overlaps(net):
@@ -232,12 +253,35 @@ async def create(caller: Caller, body: Any) -> NetResource:
         "allocation_pools": _pools(given["allocation_pools"], net, gateway),
         "host_routes": _routes(given["host_routes"], net),
         "dns_nameservers": _nameservers(given["dns_nameservers"], net),
-        "subnetpool_id": None,
+        "subnetpool_id": pool_id,
     }
     row = store.add(caller.db, store.SUBNET, project, body_out, parent_id=network.id)
     store.bump(network)
     await caller.db.commit()
     return row
+
+
+async def _default_pool(caller: Caller, given: dict[str, Any], body: Any, pool_id: Any) -> str:
+    """The default pool of the subnet's IP version (Neutron's `_get_subnetpool_id` with
+    `use_default_subnetpool`): its CIDR's version, else the `ip_version` given."""
+    if pool_id:
+        raise BadRequest(
+            "Bad subnets request: subnetpool_id and use_default_subnetpool cannot both be "
+            "specified."
+        )
+    if given["cidr"] is not None:
+        version = 6 if ":" in given["cidr"] else 4
+    elif body["subnet"].get("ip_version") is not None:
+        version = given["ip_version"]
+    else:
+        raise BadRequest(
+            "Bad subnets request: ip_version must be specified in the absence of cidr and "
+            "subnetpool_id."
+        )
+    for pool in await store.rows(caller.db, store.SUBNETPOOL):
+        if pool.body.get("is_default") and pool.body.get("ip_version") == version:
+            return pool.id
+    raise BadRequest(f"Bad subnets request: No default subnetpool found for IPv{version}.")
 
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
