@@ -8,7 +8,16 @@ import os
 import sys
 from pathlib import Path
 
-from devcloud import bench, bench_cascade, bench_network, bench_volume, cloud, tempest
+from devcloud import (
+    bench,
+    bench_cascade,
+    bench_network,
+    bench_volume,
+    cloud,
+    playbook,
+    sdk,
+    tempest,
+)
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
@@ -112,6 +121,46 @@ def parser() -> argparse.ArgumentParser:
         "image) instead of the selection, compared in tempest/compare-<suite>-whole.json",
     )
     tempest.add_argument("--concurrency", type=int, default=2)
+    sdk_cmd = sub.add_parser(
+        "sdk",
+        help="run openstacksdk's functional tests (compute, block_storage, network, image) "
+        "against one pod, or (--cloud cascade) against the pod and through the top, "
+        "compared test for test in sdk/compare.json",
+    )
+    sdk_cmd.add_argument("--pod", type=int, default=1, help="pod number (default 1)")
+    sdk_cmd.add_argument(
+        "--cloud",
+        choices=("pod", "cascade"),
+        default="pod",
+        help="pod: only against --pod; cascade: against --pod and through the top, compared",
+    )
+    sdk_cmd.add_argument(
+        "--reuse-direct",
+        action="store_true",
+        help="with --cloud cascade: compare with the last run against the pod",
+    )
+    sdk_cmd.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="with --cloud cascade: run nothing, compare the last two runs",
+    )
+    sdk_cmd.add_argument("--concurrency", type=int, default=2)
+    ansible = sub.add_parser(
+        "ansible",
+        help="run the tenant playbook (openstack.cloud: network, router, security group, "
+        "keypair, two servers, volume, floating IP) twice and its cleanup against one pod, "
+        "or (--cloud cascade) against the pod and through the top; ansible/compare.json",
+    )
+    ansible.add_argument("--pod", type=int, default=1, help="pod number (default 1)")
+    ansible.add_argument(
+        "--cloud",
+        choices=("pod", "cascade"),
+        default="pod",
+        help="pod: only against --pod; cascade: against --pod and through the top",
+    )
+    ansible.add_argument(
+        "--keep", action="store_true", help="leave what the playbook made (no cleanup play)"
+    )
     bench = sub.add_parser(
         "bench",
         help="print the devcloud's figures (memory, boot, volumes), or with --cascade "
@@ -193,6 +242,10 @@ async def main_async(args: argparse.Namespace) -> int:
         return 0 if all(r.healthy for r in rows) else 3
     elif args.command == "tempest":
         return await _tempest(layout, args)
+    elif args.command == "sdk":
+        return await _sdk(layout, args)
+    elif args.command == "ansible":
+        return await _ansible(layout, args)
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
@@ -264,6 +317,53 @@ async def _tempest(layout: Layout, args: argparse.Namespace) -> int:
         # the top is as good as the pod when no test that passes directly fails through it
         worse |= any(r["direct"] == "ok" for r in diffs)
     return 1 if worse else 0
+
+
+async def _sdk(layout: Layout, args: argparse.Namespace) -> int:
+    pod = layout.pod(args.pod)
+    if args.cloud == "pod":
+        summary = await sdk.run_target(layout, sdk.direct_target(pod), args.concurrency)
+        print(_sdk_counts(layout, summary))
+        return 1 if summary.failed else 0
+    report = await sdk.run_compare(
+        layout,
+        pod,
+        args.concurrency,
+        direct=not (args.reuse_direct or args.compare_only),
+        top=not args.compare_only,
+    )
+    for side in ("direct", "top"):
+        print(_sdk_counts(layout, tempest.Summary(**report[side])))
+    diffs = report["differences"]
+    print(f"{len(diffs)} tests differ ({layout.root / 'sdk' / sdk.COMPARE_FILE})")
+    for row in diffs:
+        print(f"  {row['direct']:>7} -> {row['top']:<7} {row['test']}\n      {row['reason']}")
+    return 1 if any(r["direct"] == "ok" for r in diffs) else 0
+
+
+def _sdk_counts(layout: Layout, s: tempest.Summary) -> str:
+    log = layout.log / f"sdk-{s.cloud}.log"
+    return (
+        f"openstacksdk functional tests against {s.cloud} (region {s.region}): {s.passed} "
+        f"passed, {s.failed} failed, {s.skipped} skipped in {s.seconds:.0f} s; log: {log}"
+    )
+
+
+async def _ansible(layout: Layout, args: argparse.Namespace) -> int:
+    pod = layout.pod(args.pod)
+    targets = [playbook.direct_target(pod)]
+    if args.cloud == "cascade":
+        targets.append(playbook.top_target())
+    report = await playbook.run_compare(layout, targets, cleanup=not args.keep)
+    bad = False
+    for name, side in report["targets"].items():
+        for run_ in side["runs"]:
+            print(f"ansible {name} {run_['play']:8} {playbook.recap_line(run_)}")
+            for failure in run_["failures"]:
+                print(f"      failed: {failure['task']}: {failure['reason']}")
+        bad |= not side["idempotent"] or any(r["failed"] for r in side["runs"])
+    print(f"results: {layout.root / 'ansible' / playbook.COMPARE_FILE}")
+    return 1 if bad else 0
 
 
 def _counts(layout: Layout, s: tempest.Summary) -> str:

@@ -43,6 +43,11 @@ OPENSTACK_REQUIREMENTS = (
     "uWSGI",
     "PyMySQL",
 )
+# What `devcloud sdk` and `devcloud ansible` run in the same virtualenv, pinned by
+# constraints.txt too: openstacksdk's functional tests need oslotest (the SDK itself and its
+# tests come with the pinned openstacksdk), the playbook ansible-core with the collections
+# package (openstack.cloud is one of them). Installed by those commands, not by `up`.
+CLIENT_REQUIREMENTS = ("oslotest", "ansible")
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
@@ -133,4 +138,27 @@ async def ensure_venv(layout: Layout) -> bool:
     cli = layout.bin / "openstack"
     cli.unlink(missing_ok=True)
     cli.symlink_to(layout.venv / "bin" / "openstack")
+    return True
+
+
+async def ensure_clients(layout: Layout) -> bool:
+    """Install CLIENT_REQUIREMENTS into the OpenStack virtualenv (made by `up`), with the
+    same constraints, once per change of either; True if anything was installed."""
+    stamp = layout.venv / ".devcloud-clients-fingerprint"
+    digest = hashlib.sha256(CONSTRAINTS.read_bytes())
+    digest.update(" ".join(CLIENT_REQUIREMENTS).encode())
+    want = digest.hexdigest()
+    if stamp.exists() and stamp.read_text() == want:
+        return False
+    if not (layout.venv / "bin" / "python").exists():
+        raise DevcloudError("venv", f"no OpenStack virtualenv at {layout.venv}: run `up`", None)
+    pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
+    await run(
+        [*pip, "install", "-q", "-c", str(CONSTRAINTS), *CLIENT_REQUIREMENTS],
+        service="venv",
+        log=layout.log / "venv.log",
+        timeout=1800,
+        heavy=False,
+    )
+    stamp.write_text(want)
     return True

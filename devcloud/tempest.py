@@ -412,8 +412,9 @@ def parse_results(output: str) -> dict[str, Result]:
 
 
 # subunit-trace prints a failed test's details after its result line, in blocks headed
-# `Captured traceback:` and `Captured pythonlogging:`, each underlined with `~`.
-_BLOCK = re.compile(r"^\s*Captured (?P<kind>[\w ]+):\s*$")
+# `Captured traceback:` and `Captured pythonlogging:`, each underlined with `~`; errors in
+# the test's clean-ups (tearDown, addCleanup) follow as `Captured traceback-1:`, `-2`, ...
+_BLOCK = re.compile(r"^\s*Captured (?P<kind>[\w ]+?)(?P<more>-\d+)?:\s*$")
 _REQUEST = re.compile(r"Request \([^)]*\): (?P<code>\d{3}) (?P<method>[A-Z]+) (?P<url>\S+)")
 # `tempest.lib.exceptions.BadRequest: Bad request`, `AssertionError: ...`
 _EXCEPTION = re.compile(
@@ -425,7 +426,9 @@ def failure_reasons(output: str) -> dict[str, str]:
     """Why each failed test failed, in one line: the exception and the request behind it.
 
     The exception is the last line of the captured traceback that names an exception
-    (tempest's REST exceptions carry the response body on a following `Details:` line);
+    (tempest's REST exceptions carry the response body on a following `Details:` line),
+    of the test's own traceback rather than its clean-ups' (`traceback-1`, ...) when it
+    has one;
     the request is the first one in the captured log that got a 4xx/5xx answer, or else
     the last one (an assertion on a successful answer).
     """
@@ -434,6 +437,7 @@ def failure_reasons(output: str) -> dict[str, str]:
     current: str | None = None
     kind = ""
     exc = ""
+    cleanup = False  # in a clean-up's traceback (`traceback-1`, ...)
     request = ""
     last = ""
 
@@ -451,17 +455,18 @@ def failure_reasons(output: str) -> dict[str, str]:
         if m:
             close()
             current = _ATTRS.sub("", m["test"]) if m["status"] == "FAILED" else None
-            kind, exc, request, last = "", "", "", ""
+            kind, exc, request, last, cleanup = "", "", "", "", False
             continue
         if current is None:
             continue
         block = _BLOCK.match(line)
         if block:
             kind = block["kind"]
+            cleanup = block["more"] is not None
             continue
         if kind == "traceback":
             e = _EXCEPTION.match(line)
-            if e:
+            if e and not (cleanup and exc):  # the test's own error first
                 exc = f"{e['exc'].rsplit('.', 1)[-1]}: {e['msg']}".rstrip(": ")
                 nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
                 if nxt.startswith("Details:"):
@@ -548,10 +553,16 @@ async def run_target(layout: Layout, target: Target, concurrency: int = 2) -> Su
         concurrency=concurrency,
         **parse_totals(output),
     )
+    save_run(ws, summary, output)
+    return summary
+
+
+def save_run(ws: Path, summary: Summary, output: str) -> None:
+    """Write a finished stestr run's `summary.json` and `results.json` (every test's result,
+    parsed from `output`) into its workspace `ws`."""
     (ws / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     results = {test: asdict(r) for test, r in sorted(parse_results(output).items())}
     (ws / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return summary
 
 
 async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summary:
@@ -560,7 +571,11 @@ async def run_baseline(layout: Layout, pod: Pod, concurrency: int = 2) -> Summar
 
 def load_run(layout: Layout, target: Target) -> tuple[Summary, dict[str, Result]]:
     """A finished run's summary and results, as `run_target` left them."""
-    ws = workspace(layout, target)
+    return load_workspace(workspace(layout, target))
+
+
+def load_workspace(ws: Path) -> tuple[Summary, dict[str, Result]]:
+    """The summary and results `save_run` left in the workspace `ws`."""
     try:
         summary = Summary(**json.loads((ws / "summary.json").read_text()))
         raw = json.loads((ws / "results.json").read_text())
