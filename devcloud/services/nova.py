@@ -16,6 +16,10 @@ def databases(pod: Pod) -> list[str]:
     return [f"{pod.name}_nova_api", f"{pod.name}_nova_cell0", f"{pod.name}_nova"]
 
 
+# The devcloud's own starters (devcloud/fakedrivers), by Nova binary
+STARTERS = {"compute": "devcloud-nova-compute"}
+
+
 def compute_host(pod: Pod) -> str:
     return f"{pod.name}-compute"
 
@@ -29,8 +33,9 @@ def _conf(layout: Layout, pod: Pod) -> str:
                 "transport_url": layout.transport_url(pod),
                 # FakeDriver keeps no compute_id file and so cannot be restarted;
                 # FakeDriverWithoutFakeNodes can, and the devcloud's subclass of it
-                # (devcloud/fakedrivers) uploads a snapshot's image data as libvirt does
-                "compute_driver": "devcloud_fakevirt.SnapshotFakeDriver",
+                # (devcloud/fakedrivers) uploads a snapshot's image data as libvirt does;
+                # `devcloud-nova-compute` puts it into nova.virt.fake, where Nova looks
+                "compute_driver": "fake.SnapshotFakeDriver",
                 "host": compute_host(pod),
                 "my_ip": "127.0.0.1",
                 "state_path": str(home / "state"),
@@ -136,7 +141,8 @@ def procs(layout: Layout, pod: Pod) -> list[Proc]:
     daemons = [
         Proc(
             name=f"{pod.name}-nova-{binary}",
-            argv=(layout.vbin(f"nova-{binary}"), *conf),
+            # nova-compute through the starter that registers the devcloud's driver
+            argv=(layout.vbin(STARTERS.get(binary, f"nova-{binary}")), *conf),
             tier="pod",
         )
         for binary in ("conductor", "scheduler", "compute")
