@@ -10,15 +10,16 @@ process: each registers the same options, hence one module per service.)
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from nova.image import glance
 from nova.virt.fake import FakeDriverWithoutFakeNodes
 
 # What a snapshot holds: 1 MiB of zeros, a valid raw disk (Glance's format inspection
-# accepts it as raw).
-PAYLOAD = b"\0" * (1 << 20)
+# accepts it as raw). A str, not a file: glanceclient sends a file chunked, which the
+# devcloud's Glance (uWSGI's own HTTP server) fails to read ("unable to receive chunked
+# part"); a str goes with its Content-Length.
+PAYLOAD = "\0" * (1 << 20)
 
 
 class SnapshotFakeDriver(FakeDriverWithoutFakeNodes):  # type: ignore[misc]
@@ -28,6 +29,4 @@ class SnapshotFakeDriver(FakeDriverWithoutFakeNodes):  # type: ignore[misc]
         super().snapshot(context, instance, image_id, update_task_state)
         # as libvirt's driver: the disk's format facts; the rest of the image as Nova made it
         metadata = {"disk_format": "raw", "container_format": "bare"}
-        glance.API().update(
-            context, image_id, metadata, data=io.BytesIO(PAYLOAD), purge_props=False
-        )
+        glance.API().update(context, image_id, metadata, data=PAYLOAD, purge_props=False)
