@@ -4,6 +4,7 @@ c1 in az1, pod2 is c2 in az2)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -203,3 +204,46 @@ def test_create_bodies_are_cinderclients() -> None:
     assert views.snapshot_create_body({"volume_id": "v"}, True) == {
         "snapshot": {"volume_id": "v", "force": True, "name": None, "description": None}
     }
+
+
+async def test_a_snapshot_is_made_shown_listed_and_deleted_as_nova_shows_them(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    volume = await _create(client, size=1, availability_zone="az2")
+    body = {"snapshot": {"volume_id": volume["id"], "display_name": "s", "force": "true"}}
+    made = await client.post(f"{V21}/os-snapshots", json=body, headers=MEMBER)
+    assert made.status_code == 200, made.text
+    snapshot = made.json()["snapshot"]
+    assert set(snapshot) == {
+        "id",
+        "volumeId",
+        "status",
+        "size",
+        "createdAt",
+        "displayName",
+        "displayDescription",
+    }
+    assert snapshot["volumeId"] == volume["id"] and snapshot["displayName"] == "s"
+    (asked,) = [
+        r for r in cloud2["c2"].requests if r.method == "POST" and "snapshots" in str(r.url)
+    ]
+    assert json.loads(asked.content)["snapshot"]["force"] is True
+    shown = await client.get(f"{V21}/os-snapshots/{snapshot['id']}", headers=MEMBER)
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {"snapshot": snapshot}
+    listed = await client.get(f"{V21}/os-snapshots/detail", headers=MEMBER)
+    assert [s["id"] for s in listed.json()["snapshots"]] == [snapshot["id"]]
+    gone = await client.delete(f"{V21}/os-snapshots/{snapshot['id']}", headers=MEMBER)
+    assert gone.status_code == 202, gone.text
+    assert not cloud2["c2"].snapshots
+    again = await client.get(f"{V21}/os-snapshots/{snapshot['id']}", headers=MEMBER)
+    assert fault(again) == (404, f"Snapshot {snapshot['id']} could not be found.")
+
+
+async def test_a_snapshot_body_nova_refuses_is_its_400(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    for given in ({}, {"volume_id": NO_SUCH, "force": "maybe"}, {"volume_id": NO_SUCH, "x": 1}):
+        answer = await client.post(f"{V21}/os-snapshots", json={"snapshot": given}, headers=MEMBER)
+        assert fault(answer)[0] == 400, given
+    assert not cloud2["c1"].requests and not cloud2["c2"].requests
