@@ -23,6 +23,7 @@ pod_handler, cloud2 = test_volume_hosts.pod_handler, test_volume_hosts.cloud2
 V21 = "/compute/v2.1"
 MEMBER = {"X-Auth-Token": "member-token"}  # a member of p1
 OTHER = {"X-Auth-Token": "other-token"}  # a member of p2
+ADMIN = {"X-Auth-Token": "admin-token"}  # an admin of p1
 AT_2_36 = {**MEMBER, "OpenStack-API-Version": "compute 2.36"}
 NO_SUCH = "8a8d7e66-0d4b-4b43-9a2f-1c3c35b0c0de"
 VOLUME_KEYS = {
@@ -247,3 +248,21 @@ async def test_a_snapshot_body_nova_refuses_is_its_400(
         answer = await client.post(f"{V21}/os-snapshots", json={"snapshot": given}, headers=MEMBER)
         assert fault(answer)[0] == 400, given
     assert not cloud2["c1"].requests and not cloud2["c2"].requests
+
+
+async def test_cinders_refusals_are_novas(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder]
+) -> None:
+    nowhere = {"volume": {"size": 1, "availability_zone": "nowhere"}}
+    answer = await client.post(f"{V21}/os-volumes", json=nowhere, headers=MEMBER)
+    status, message = fault(answer)
+    assert status == 400 and message.startswith("Invalid input received: ")
+    assert "nowhere" in message and "(HTTP 400)" in message
+    # the top's quota: Cinder's 413 is Nova's 403 with Cinder's message
+    quota = {"quota_set": {"volumes": 0}}
+    put = await client.put("/volume/v3/os-quota-sets/p1", json=quota, headers=ADMIN)
+    assert put.status_code == 200, put.text
+    over = await client.post(f"{V21}/os-volumes", json={"volume": {"size": 1}}, headers=MEMBER)
+    status, message = fault(over)
+    assert status == 403 and "Maximum number of volumes allowed (0)" in message
+    assert not cloud2["c1"].volumes and not cloud2["c2"].volumes

@@ -98,12 +98,16 @@ def _message(answer: httpx.Response) -> str:
         return answer.text
 
 
-def _refused(answer: httpx.Response, not_found: str, over: str | None = None) -> ComputeError:
+def _refused(
+    answer: httpx.Response, not_found: str | None, over: str | None = None
+) -> ComputeError:
     """Cinder's refusal as Nova translates cinderclient's exceptions: 404 is the
-    object's NotFound, 400 InvalidInput, 413 (quota) Nova's 403 OverQuota."""
+    object's NotFound (`not_found`, or Cinder's message for None, as Nova's create
+    passes it on), 400 InvalidInput, 413 (quota) Nova's 403 OverQuota (of `over`, or
+    with Cinder's message for None)."""
     status = answer.status_code
     if status == 404:
-        return ComputeError(404, not_found)
+        return ComputeError(404, not_found or _message(answer))
     client_text = f"{_message(answer)} (HTTP {status})"
     request_id = answer.headers.get("x-openstack-request-id")
     if request_id:
@@ -151,7 +155,8 @@ async def volume_create(request: Request) -> Response:
             size = shown.json()["snapshot"]["size"]
     answer = await _cinder(request, "POST", "/volumes", views.volume_create_body(given, size))
     if answer.status_code not in (200, 202):
-        raise _refused(answer, "The resource could not be found.", over="volumes")
+        # Nova's `translate_create_exception`: Cinder's own message for 404 and 413
+        raise _refused(answer, None)
     made = answer.json()["volume"]
     location = f"{request.url}/{made['id']}"
     return reply({"volume": views.volume_view(made)}, headers={"Location": location})
