@@ -8,9 +8,11 @@ import json
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from cascade.api.volume import lists
 from cascade.db.models import Pod
 from cascade.services import routed
 from cascade.services.compute import volume_proxy as views
@@ -266,3 +268,16 @@ async def test_cinders_refusals_are_novas(
     status, message = fault(over)
     assert status == 403 and "Maximum number of volumes allowed (0)" in message
     assert not cloud2["c1"].volumes and not cloud2["c2"].volumes
+
+
+async def test_a_list_follows_the_top_s_next_links_as_cinderclient(
+    client: httpx.AsyncClient, cloud2: dict[str, FakeCinder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = {str((await _create(client, size=1, availability_zone="az1"))["id"]) for _ in range(5)}
+    monkeypatch.setattr(lists, "MAX_LIMIT", 2)  # the top's pages: 2, 2, 1
+    page = await client.get("/volume/v3/volumes/detail", headers=MEMBER)
+    assert len(page.json()["volumes"]) == 2 and page.json()["volumes_links"]
+    listed = await client.get(f"{V21}/os-volumes", headers=MEMBER)
+    assert listed.status_code == 200, listed.text
+    assert {v["id"] for v in listed.json()["volumes"]} == ids
+    assert len(listed.json()["volumes"]) == 5

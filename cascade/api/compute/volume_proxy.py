@@ -89,6 +89,26 @@ async def _cinder(
         return await c.request(method, V3 + path, json=body, headers=headers)
 
 
+async def _every(request: Request, key: str) -> list[dict[str, Any]]:
+    """Every item of the top's `/<key>/detail`, page after page (cinderclient follows
+    the `<key>_links` next link when no limit is given, as Nova lists)."""
+    path = f"/{key}/detail"
+    found: list[dict[str, Any]] = []
+    for _ in range(1000):  # a next link that never ends is not followed for ever
+        answer = await _cinder(request, "GET", path)
+        if answer.status_code != 200:
+            raise _refused(answer, "The resource could not be found.")
+        body = answer.json()
+        found += body[key]
+        nexts = [link for link in body.get(f"{key}_links", []) if link.get("rel") == "next"]
+        if not nexts:
+            break
+        url = httpx.URL(nexts[0]["href"])
+        _, _, rest = url.path.partition(f"/{key}/")
+        path = f"/{key}/{rest}" + (f"?{url.query.decode()}" if url.query else "")
+    return found
+
+
 def _message(answer: httpx.Response) -> str:
     """The message of a Cinder error body (`{"<fault>": {"message"}}`)."""
     try:
@@ -132,10 +152,7 @@ def _id(request: Request, name: str) -> str:
 async def volumes_index(request: Request) -> Response:
     """GET /os-volumes and /os-volumes/detail: the same view, as Nova's."""
     await proxied(request)
-    answer = await _cinder(request, "GET", "/volumes/detail")
-    if answer.status_code != 200:
-        raise _refused(answer, "The resource could not be found.")
-    found = _limited(request, answer.json()["volumes"])
+    found = _limited(request, await _every(request, "volumes"))
     return reply({"volumes": [views.volume_view(v) for v in found]})
 
 
@@ -186,10 +203,7 @@ async def volume_delete(request: Request) -> Response:
 async def snapshots_index(request: Request) -> Response:
     """GET /os-snapshots and /os-snapshots/detail: the same view, as Nova's."""
     await proxied(request)
-    answer = await _cinder(request, "GET", "/snapshots/detail")
-    if answer.status_code != 200:
-        raise _refused(answer, "The resource could not be found.")
-    found = _limited(request, answer.json()["snapshots"])
+    found = _limited(request, await _every(request, "snapshots"))
     return reply({"snapshots": [views.snapshot_view(s) for s in found]})
 
 
