@@ -91,6 +91,9 @@ class FakeCinder:
             return self._snapshot_list(request, project)
         if path == "/v3/volumes" and request.method == "POST" and project is not None:
             return self._create(json.loads(request.content)["volume"], project)
+        answered = self._snapshot(request, path.removeprefix("/v3"), project)
+        if answered is not None:
+            return answered
         mine = [
             v
             for v in self.volumes.values()
@@ -187,6 +190,40 @@ class FakeCinder:
             and wanted in (None, s["volume_id"])
         ]
         return httpx.Response(200, json={"snapshots": listed})
+
+    def _snapshot(
+        self, request: httpx.Request, path: str, project: str | None
+    ) -> httpx.Response | None:
+        """POST /snapshots (of a volume the caller sees; 202), GET and DELETE
+        /snapshots/{id} (the caller's; 404 otherwise). None for any other call."""
+        if path == "/snapshots" and request.method == "POST":
+            wanted = json.loads(request.content)["snapshot"]
+            volume = self.volumes.get(str(wanted.get("volume_id")))
+            if volume is None or project not in (None, volume["os-vol-tenant-attr:tenant_id"]):
+                return _fault(404, f"Volume {wanted.get('volume_id')} could not be found.")
+            snapshot_id = str(uuid.uuid4())
+            self.snapshots[snapshot_id] = {
+                "id": snapshot_id,
+                "volume_id": volume["id"],
+                "status": "creating",
+                "size": volume["size"],
+                "name": wanted.get("name"),
+                "description": wanted.get("description"),
+                "created_at": _stamp(),
+                "metadata": {},
+                SNAPSHOT_OWNER: project or volume["os-vol-tenant-attr:tenant_id"],
+            }
+            return httpx.Response(202, json={"snapshot": self.snapshots[snapshot_id]})
+        head, _, snapshot_id = path.rpartition("/")
+        if head != "/snapshots" or snapshot_id == "detail":
+            return None
+        found = self.snapshots.get(snapshot_id)
+        if found is None or project not in (None, found[SNAPSHOT_OWNER]):
+            return _fault(404, f"Snapshot {snapshot_id} could not be found.")
+        if request.method == "DELETE":
+            del self.snapshots[snapshot_id]
+            return httpx.Response(202)
+        return httpx.Response(200, json={"snapshot": found})
 
     def _create(self, wanted: dict[str, Any], project: str) -> httpx.Response:
         """POST /volumes: made at once, in this pod's AZ only (as a Cinder refuses others)."""

@@ -29,6 +29,7 @@ from cascade.api.compute import (
     services,
     tenant_usage,
     versions,
+    volume_proxy,
 )
 from cascade.api.routing import Declarations, declared, every_method
 
@@ -113,6 +114,21 @@ ROUTES: Declarations = {
     "/os-tenant-networks/{network_id}": {
         "GET": network_proxy.tenant_network_show,
         "DELETE": network_proxy.removed,
+    },
+    # Nova's volume proxies (below 2.36), from the top's own Block Storage
+    "/os-volumes": {"GET": volume_proxy.volumes_index, "POST": volume_proxy.volume_create},
+    "/os-volumes/": every_method(network_proxy.no_id),
+    "/os-volumes/detail": {"GET": volume_proxy.volumes_index},
+    "/os-volumes/{volume_id}": {
+        "GET": volume_proxy.volume_show,
+        "DELETE": volume_proxy.volume_delete,
+    },
+    "/os-snapshots": {"GET": volume_proxy.snapshots_index, "POST": volume_proxy.snapshot_create},
+    "/os-snapshots/": every_method(network_proxy.no_id),
+    "/os-snapshots/detail": {"GET": volume_proxy.snapshots_index},
+    "/os-snapshots/{snapshot_id}": {
+        "GET": volume_proxy.snapshot_show,
+        "DELETE": volume_proxy.snapshot_delete,
     },
     "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
     "/os-server-groups/{group_id}": every_method(server_groups.member, "GET", "DELETE"),
