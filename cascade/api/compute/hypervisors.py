@@ -121,7 +121,9 @@ def _decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _limit(request: Request) -> int:
+def page_limit(request: Request) -> int:
+    """`?limit=` as Nova reads it for a paged admin list: 400 unless a non-negative
+    integer, at most MAX_LIMIT (also the default)."""
     raw = request.query_params.get("limit")
     if raw is None:
         return MAX_LIMIT
@@ -208,7 +210,7 @@ async def _list(request: Request, detail: bool) -> Response:
             "is not supported.",
         )
     paged = version >= PAGED and pattern is None
-    size = _limit(request) if paged else None
+    size = page_limit(request) if paged else None
     marker = query.get("marker") if paged else None
     every = await all_pods(request)
     numbering = Numbering(every) if version < UUID_IDS else None

@@ -35,6 +35,7 @@ from starlette.responses import Response
 
 from cascade.api.compute import forward, server_views
 from cascade.api.compute.errors import ComputeError
+from cascade.api.compute.hypervisors import page_limit
 from cascade.api.compute.services import (
     admin_calls,
     all_pods,
@@ -63,7 +64,7 @@ async def index(request: Request) -> Response:
     query = list(request.query_params.multi_items())
     pods, query = _host_filters(every, query)
     paged = version >= PAGED
-    size = _limit(request) if paged else None
+    size = page_limit(request) if paged else None
     marker = request.query_params.get("marker") if paged else None
     params = [(k, v) for k, v in query if k not in ("limit", "marker")]
     if size is not None and marker is None:
@@ -88,20 +89,6 @@ async def index(request: Request) -> Response:
         link = forward.next_link(request, "os-migrations", str(shown[-1].get("uuid")))
         body["migrations_links"] = [{"rel": "next", "href": link}]
     return listed(body, answers)
-
-
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return MAX_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        message = "Invalid input received: limit must be an integer"
-        raise ComputeError(400, message) from None
-    if value < 0:
-        raise ComputeError(400, "Invalid input received: limit must be >= 0")
-    return min(value, MAX_LIMIT)
 
 
 def _host_filters(
