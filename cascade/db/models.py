@@ -119,6 +119,21 @@ class Flavor(Base):
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
+class RetiredFlavor(Base):
+    """A deleted top flavor that pod copies still stand for.
+
+    Nova keeps a server's flavor embedded, so a server booted from a flavor that
+    is later deleted still shows that flavor's id and name. The pod copies stay,
+    their routings become `flavor-retired` ones, and this row keeps the name the
+    server views show for them.
+    """
+
+    __tablename__ = "retired_flavors"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Nova's flavorid
+    name: Mapped[str] = mapped_column(String(255))
+
+
 class FlavorAccess(Base):
     """A project allowed to use a private flavor."""
 

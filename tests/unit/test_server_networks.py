@@ -368,3 +368,37 @@ async def test_add_and_remove_fixed_ip_act_on_the_top_port_and_the_pod_follows(
     new = {**MEMBER, "OpenStack-API-Version": "compute 2.44"}
     await client.post(f"{SERVERS}/{server_id}/action", json=add, headers=new)
     assert nova.servers[server_id]["actions"] == [add]
+
+
+async def test_a_server_keeps_showing_its_deleted_flavor(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """Nova embeds the flavor: a server booted from a flavor an admin then deletes
+    shows that flavor's top id (and name from 2.47), not the pod copy's; a new flavor
+    of the same id is a flavor of its own."""
+    from cascade.services.compute.servers import FlavorNames
+
+    server = {"name": "vm", "flavorRef": "42", "availability_zone": "az1", "networks": "none"}
+    resp = await client.post(SERVERS, json={"server": server}, headers=MEMBER)
+    assert resp.status_code == 202, resp.text
+    server_id = resp.json()["server"]["id"]
+    assert (await client.delete("/compute/v2.1/flavors/42", headers=ADMIN)).status_code == 202
+    assert (await client.get("/compute/v2.1/flavors/42", headers=MEMBER)).status_code == 404
+    app.state.registry.cache(FlavorNames).clear()  # what another process would read
+
+    def at(version: str) -> dict[str, str]:
+        return {**MEMBER, "OpenStack-API-Version": f"compute {version}"}
+
+    old = (await client.get(f"{SERVERS}/{server_id}", headers=at("2.46"))).json()["server"]
+    assert old["flavor"]["id"] == "42"
+    new = (await client.get(f"{SERVERS}/{server_id}", headers=at("2.47"))).json()["server"]
+    assert new["flavor"]["original_name"] == "m1.nano"
+
+    again = {"flavor": {"name": "m1.other", "id": "42", "ram": 64, "vcpus": 1, "disk": 1}}
+    made = await client.post("/compute/v2.1/flavors", json=again, headers=ADMIN)
+    assert made.status_code == 200, made.text
+    app.state.registry.cache(FlavorNames).clear()
+    new = (await client.get(f"{SERVERS}/{server_id}", headers=at("2.47"))).json()["server"]
+    assert new["flavor"]["original_name"] == "m1.nano"
+    # deleting the new one again keeps one retired copy per pod
+    assert (await client.delete("/compute/v2.1/flavors/42", headers=ADMIN)).status_code == 202

@@ -13,17 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.context import Context
-from cascade.db.models import Flavor, FlavorAccess, Routing
+from cascade.db.models import Flavor, FlavorAccess, RetiredFlavor, Routing
 from cascade.pods.compute import PodRefused
 from cascade.services.copies import now
 
 RESOURCE = "flavor"  # the routings of pod copies
+RETIRED = "flavor-retired"  # the routings of copies of deleted flavors (see `delete`)
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 
 
@@ -210,17 +211,43 @@ async def update_description(db: AsyncSession, flavor_id: str, description: str 
 
 
 async def delete(db: AsyncSession, flavor_id: str) -> None:
-    """Remove the flavor, its access rows and the routings of its pod copies.
+    """Remove the flavor and its access rows; its pod copies become retired ones.
 
-    The copies stay in the pods: servers there keep their embedded flavor, as
-    in Nova. A later top flavor of the same id replaces such a leftover copy
-    when it differs (`flavor_copies.ensure_in_pod`).
+    The copies stay in the pods: servers there keep their embedded flavor, and
+    show the deleted flavor's id and name, as in Nova. So the routings of the
+    copies become `flavor-retired` routings, the name stays in `RetiredFlavor`
+    (for `servers.flavor_names`), and routings without a copy go. A later top
+    flavor of the same id makes copies of its own (`flavor_copies.ensure_in_pod`
+    replaces a leftover copy that differs).
     """
     flavor = await get(db, flavor_id)
     await db.execute(sa_delete(FlavorAccess).where(FlavorAccess.flavor_id == flavor_id))
+    copies = select(Routing.pod_id).where(
+        Routing.resource_type == RESOURCE,
+        Routing.top_id == flavor_id,
+        Routing.bottom_id.is_not(None),
+    )
+    # an earlier flavor of this id retired in the same pod gives way: one routing per pod
+    await db.execute(
+        sa_delete(Routing).where(
+            Routing.resource_type == RETIRED,
+            Routing.top_id == flavor_id,
+            Routing.pod_id.in_(copies.scalar_subquery()),
+        )
+    )
+    await db.execute(
+        update(Routing)
+        .where(
+            Routing.resource_type == RESOURCE,
+            Routing.top_id == flavor_id,
+            Routing.bottom_id.is_not(None),
+        )
+        .values(resource_type=RETIRED, status="active", updated_at=now())
+    )
     await db.execute(
         sa_delete(Routing).where(Routing.resource_type == RESOURCE, Routing.top_id == flavor_id)
     )
+    await db.merge(RetiredFlavor(id=flavor_id, name=flavor.name))
     await db.delete(flavor)
     await db.commit()
 

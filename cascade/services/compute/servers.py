@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.engine import idle
-from cascade.db.models import Flavor, Pod, Routing
+from cascade.db.models import Flavor, Pod, RetiredFlavor, Routing
 from cascade.pods import fanout
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
@@ -135,16 +135,22 @@ async def flavor_names(
         fresh = await flavor_names(db, pod_id)
         registry.cache(FlavorNames)[pod_id] = (fresh, time.monotonic() + FLAVOR_NAMES_SECONDS)
         return fresh
-    rows = (
-        await db.execute(
-            select(Routing.bottom_id, Flavor.id, Flavor.name)
-            .join(Flavor, Flavor.id == Routing.top_id)
-            .where(Routing.resource_type == "flavor", Routing.pod_id == pod_id)
-        )
-    ).all()
+    live = (
+        select(Routing.bottom_id, Flavor.id, Flavor.name)
+        .join(Flavor, Flavor.id == Routing.top_id)
+        .where(Routing.resource_type == "flavor", Routing.pod_id == pod_id)
+    )
+    # copies of deleted flavors: their servers still show them, as Nova's embed them
+    retired = (
+        select(Routing.bottom_id, RetiredFlavor.id, RetiredFlavor.name)
+        .join(RetiredFlavor, RetiredFlavor.id == Routing.top_id)
+        .where(Routing.resource_type == "flavor-retired", Routing.pod_id == pod_id)
+    )
     found: dict[str, tuple[str, str]] = {}
-    for bottom_id, top_id, name in rows:
-        if bottom_id:
-            found[str(bottom_id)] = (top_id, name)
-        found[f"cascade-{top_id}"] = (top_id, name)
+    # retired first, so that a live flavor of the same id wins its copy's name
+    for rows in ((await db.execute(retired)).all(), (await db.execute(live)).all()):
+        for bottom_id, top_id, name in rows:
+            if bottom_id:
+                found[str(bottom_id)] = (top_id, name)
+            found[f"cascade-{top_id}"] = (top_id, name)
     return found
