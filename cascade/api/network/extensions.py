@@ -77,6 +77,10 @@ EXTENSIONS = {
     ),
     "binding": ("Port Binding", "Expose port bindings of a virtual port to external application"),
     "security-group": ("security-group", "The security groups extension."),
+    "security-groups-default-rules": (
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+    ),
     "stateful-security-group": (
         "Stateful security group",
         "Indicates if the security group is stateful or not",

@@ -29,6 +29,7 @@ from cascade.db.models import NetResource
 from cascade.services.network import (
     address_groups,
     attrs,
+    default_rules,
     flavors,
     floatingips,
     networks,
@@ -213,6 +214,15 @@ COLLECTIONS = {
             flavors.update_profile,
             flavors.delete_profile,
             path="service_profiles",
+        ),
+        Collection(
+            store.DEFAULT_SECURITY_GROUP_RULE,
+            default_rules.SPEC,
+            _fields(default_rules.SPEC),
+            default_rules.views,
+            default_rules.create,
+            default_rules.update,
+            default_rules.delete,
         ),
     )
 }

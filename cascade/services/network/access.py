@@ -30,10 +30,16 @@ MISSING = {
     store.RBAC_POLICY: ("RBAC policy with ID {} not found", "RbacPolicyNotFound"),
     store.FLAVOR: ("Flavor {} could not be found.", "FlavorNotFound"),
     store.SERVICE_PROFILE: ("Service Profile {} could not be found.", "ServiceProfileNotFound"),
+    store.DEFAULT_SECURITY_GROUP_RULE: (
+        "Default Security Group rule {} does not exist",
+        "DefaultSecurityGroupRuleNotFound",
+    ),
 }
 # kinds another project sees when they are `shared` (a network also when external)
 SHAREABLE = (store.NETWORK, store.SUBNETPOOL, store.ADDRESS_SCOPE)
-PUBLIC = (store.FLAVOR,)  # every project reads the flavors (`get_flavor`: any user)
+# every project reads the flavors and the default security group rules (their `get_`
+# rules: any user)
+PUBLIC = (store.FLAVOR, store.DEFAULT_SECURITY_GROUP_RULE)
 
 
 def _system(rule: str) -> bool:

@@ -1,8 +1,9 @@
 """Security groups and their rules at the top (no HTTP types here).
 
 Every project has a `default` group (made the first time the project needs one,
-as Neutron does) with Neutron's four rules: egress anywhere over IPv4 and IPv6,
-ingress from members of the group over IPv4 and IPv6. A rule change is sent to
+as Neutron does). A new group's rules are made from the default security group
+rules (`default_rules`; as seeded, Neutron's four: egress anywhere over IPv4 and
+IPv6 in every group, ingress from members of the group in default groups). A rule change is sent to
 every pod holding the group by a job (`security_group.sync`, latest wins).
 """
 
@@ -18,6 +19,7 @@ from cascade.services.network.access import Caller, find, must_own, parent
 from cascade.services.network.errors import Conflict, NeutronError
 
 DEFAULT = "default"
+PARENT = "PARENT"  # a default rule's remote group: the group made from it
 DEFAULT_DESCRIPTION = "Default security group"
 
 
@@ -115,22 +117,42 @@ def _rule(
     }
 
 
-def _add_group(
+async def _add_group(
     caller: Caller, project: str, name: str, description: str, stateful: bool, default: bool
 ) -> NetResource:
+    """The group with the rules the default rules give it (Neutron's
+    `_create_rules_from_template`): those `used_in_default_sg` for a project's default
+    group, those `used_in_non_default_sg` for any other; `PARENT` is the group itself."""
     body = {"name": name, "description": description, "stateful": stateful, "shared": False}
     row = store.add(caller.db, store.SECURITY_GROUP, project, body)
-    rules = [_rule(row.id, "egress", "IPv4", None), _rule(row.id, "egress", "IPv6", None)]
     if default:
         row.body = {**body, "_default": True}
-        rules += [
-            _rule(row.id, "ingress", "IPv4", row.id),
-            _rule(row.id, "ingress", "IPv6", row.id),
-        ]
-    for rule in rules:
-        rule["belongs_to_default_sg"] = default
-        store.add(caller.db, store.SECURITY_GROUP_RULE, project, rule, parent_id=row.id)
+    used = "used_in_default_sg" if default else "used_in_non_default_sg"
+    for template in await store.rows(caller.db, store.DEFAULT_SECURITY_GROUP_RULE):
+        if template.body.get(used):
+            rule = _from_template(row.id, template.body, default)
+            store.add(caller.db, store.SECURITY_GROUP_RULE, project, rule, parent_id=row.id)
     return row
+
+
+def _from_template(group_id: str, template: dict[str, Any], default: bool) -> dict[str, Any]:
+    remote = template.get("remote_group_id")
+    rule = _rule(
+        group_id,
+        template["direction"],
+        template["ethertype"],
+        group_id if remote == PARENT else remote,
+    )
+    prefix = template.get("remote_ip_prefix")
+    rule.update(
+        protocol=template.get("protocol"),
+        port_range_min=template.get("port_range_min"),
+        port_range_max=template.get("port_range_max"),
+        remote_ip_prefix=prefix,
+        normalized_cidr=str(ipaddress.ip_interface(prefix).network) if prefix else None,
+        belongs_to_default_sg=default,
+    )
+    return rule
 
 
 async def default_group(caller: Caller, project: str) -> NetResource | None:
@@ -145,7 +167,7 @@ async def ensure_default(caller: Caller, project: str) -> NetResource:
     found = await default_group(caller, project)
     if found is not None:
         return found
-    row = _add_group(caller, project, DEFAULT, DEFAULT_DESCRIPTION, True, default=True)
+    row = await _add_group(caller, project, DEFAULT, DEFAULT_DESCRIPTION, True, default=True)
     await caller.db.commit()
     again = await default_group(caller, project)
     if again is not None and again.id != row.id and again.created_at <= row.created_at:
@@ -165,7 +187,7 @@ async def create_group(caller: Caller, body: Any) -> NetResource:
     project = attrs.owner(body, "security_group", caller.project_id, caller.is_admin)
     await ensure_default(caller, project)
     await quotas.check(caller.db, caller.conf, project, "security_group")
-    row = _add_group(
+    row = await _add_group(
         caller, project, given["name"], given["description"], given["stateful"], default=False
     )
     await caller.db.commit()
@@ -362,7 +384,7 @@ def _validate(rule: dict[str, Any]) -> None:
         )
 
 
-def _key(rule: dict[str, Any]) -> tuple[str, ...]:
+def rule_key(rule: dict[str, Any]) -> tuple[str, ...]:
     """Neutron's `_rule_to_key`: what makes two rules of a group the same (a protocol by
     name or number, any address or no prefix)."""
 
@@ -408,12 +430,11 @@ def _name_and_number(protocol: str, ethertype: str | None) -> list[str] | None:
     return [protocol, protocol]
 
 
-async def create_rule(caller: Caller, body: Any) -> NetResource:
-    """A new rule in a group the caller owns: 201; Neutron's 400s (same types and
-    messages) for a bad direction, ethertype, protocol, port range or prefix, 409
-    SecurityGroupRuleExists for a duplicate. The pods holding the group get it via a
-    job."""
-    given = attrs.take(RULE_SPEC, body, "security_group_rule", caller.allows, update=False)
+def normalised(given: dict[str, Any]) -> dict[str, Any]:
+    """A rule's attributes (a group's rule or a default rule) as Neutron converts and
+    checks them: Neutron's 400s (same types and messages) for a bad direction,
+    ethertype, protocol, port range or prefix; a remote address group is not served at
+    the top yet (400)."""
     if given["direction"] not in ("ingress", "egress"):
         raise attrs.AttrInvalid("direction", f"{given['direction']} is not in valid_values")
     rule = {
@@ -429,6 +450,16 @@ async def create_rule(caller: Caller, body: Any) -> NetResource:
         raise RuleError(
             "remote_address_group_id is not supported by the top yet", type="InvalidInput"
         )
+    return rule
+
+
+async def create_rule(caller: Caller, body: Any) -> NetResource:
+    """A new rule in a group the caller owns: 201; Neutron's 400s (same types and
+    messages) for a bad direction, ethertype, protocol, port range or prefix, 409
+    SecurityGroupRuleExists for a duplicate. The pods holding the group get it via a
+    job."""
+    given = attrs.take(RULE_SPEC, body, "security_group_rule", caller.allows, update=False)
+    rule = normalised(given)
     if rule["remote_group_id"] is not None:
         await find(caller, store.SECURITY_GROUP, str(rule["remote_group_id"]))
     group = await parent(
@@ -438,9 +469,9 @@ async def create_rule(caller: Caller, body: Any) -> NetResource:
     prefix = rule["remote_ip_prefix"]
     rule["normalized_cidr"] = str(ipaddress.ip_interface(prefix).network) if prefix else None
     rule["belongs_to_default_sg"] = bool(group.body.get("_default"))
-    mine = _key(rule)
+    mine = rule_key(rule)
     for other in await store.rows(caller.db, store.SECURITY_GROUP_RULE, parent_ids=[group.id]):
-        if _key(other.body) == mine:
+        if rule_key(other.body) == mine:
             raise Conflict(
                 f"Security group rule already exists. Rule id is {other.id}.",
                 type="SecurityGroupRuleExists",

@@ -30,6 +30,7 @@ ADDRESS_GROUP = "address_group"
 RBAC_POLICY = "rbac_policy"
 FLAVOR = "flavor"
 SERVICE_PROFILE = "service_profile"
+DEFAULT_SECURITY_GROUP_RULE = "default_security_group_rule"
 
 
 def now() -> datetime:
