@@ -93,7 +93,8 @@ async def test_create_forwards_every_field_with_the_az_and_flavor_rewritten(
         "config_drive": True,
         "security_groups": [{"name": "default"}],
         "block_device_mapping_v2": [{"boot_index": 0, "uuid": "img-1", "source_type": "image"}],
-        "networks": "auto",
+        # "none" goes as it is ("auto" is the top's: tests/unit/test_network_auto_allocate.py)
+        "networks": "none",
     }
     body = {"server": server, "OS-SCH-HNT:scheduler_hints": {"same_host": ["h1"]}}
     resp = await client.post(

@@ -236,7 +236,7 @@ async def test_extensions_list_the_collections_the_top_serves(client: httpx.Asyn
         assert answer.status_code == 200, (path, answer.text)
     assert (await client.get(f"{V2}/service_profiles", headers=ADMIN)).status_code == 200
     # not served, not listed (openstacksdk and tempest skip on a missing alias)
-    for alias in ("auto-allocated-topology", "l3-flavors", "subnet-service-types"):
+    for alias in ("l3-flavors", "subnet-service-types"):
         assert alias not in aliases
 
 

@@ -142,6 +142,12 @@ EXTENSIONS = {
         "Subnet Pool Prefix Operations",
         "Provides support for adjusting the prefix list of subnet pools",
     ),
+    # "get me a network" from the top's own networks, pools and routers; networks'
+    # `is_default` names the default external network
+    "auto-allocated-topology": (
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+    ),
     "address-scope": ("Address scope", "Address scopes extension."),
     "address-group": ("Address group", "Support address group"),
     "rbac-policies": (

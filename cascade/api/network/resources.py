@@ -101,6 +101,7 @@ COLLECTIONS = {
             networks.create,
             networks.update,
             networks.delete,
+            networks.before_listing,
         ),
         Collection(
             store.SUBNET,

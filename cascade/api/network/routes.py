@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cascade.api.network import extensions, listings, quotas, resources, versions
+from cascade.api.network import extensions, listings, quotas, resources, topology, versions
 from cascade.api.network.common import PREFIX, not_found
 
 # version documents: answered without a token, as Neutron does
@@ -47,6 +47,8 @@ def routes() -> list[BaseRoute]:
             listings.ip_availability,
             methods=["GET"],
         ),
+        Route(v2 + "/auto-allocated-topology/{project_id}", topology.show, methods=["GET"]),
+        Route(v2 + "/auto-allocated-topology/{project_id}", topology.delete, methods=["DELETE"]),
         # a router's tags before its actions (`PUT /routers/{id}/tags` is no action)
         Route(item + "/tags", resources.tags, methods=["GET", "PUT", "POST", "DELETE"]),
         Route(item + "/tags/{tag}", resources.tag, methods=["GET", "PUT", "DELETE"]),

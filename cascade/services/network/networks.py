@@ -43,7 +43,10 @@ SPEC: attrs.Spec = {
     "provider:physical_network": A(attrs.optional_text(64), admin=True),
     "provider:segmentation_id": A(attrs.integer(0, 2**32), admin=True),
     "availability_zone_hints": A(attrs.listed, list),
+    # extension auto-allocated-topology: the default external network (admins set it)
+    "is_default": A(attrs.boolean, False, put=True, admin=True),
 }
+IS_DEFAULT = "is_default"
 VLAN, LOCAL, FLAT = "vlan", "local", "flat"
 TYPES = (VLAN, LOCAL)
 PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
@@ -141,10 +144,56 @@ async def create(caller: Caller, body: Any) -> NetResource:
     raise AssertionError("unreachable")
 
 
+class DefaultExternalNetworkExists(Conflict):
+    type = "DefaultExternalNetworkExists"
+
+    def __init__(self, network_id: str) -> None:
+        super().__init__(f"A default external network already exists: {network_id}.")
+
+
+async def default_external(caller: Caller) -> NetResource | None:
+    """The deployment's default external network (the oldest, should there be several
+    as Neutron's `_get_default_external_network` takes the first)."""
+    found = [
+        n
+        for n in await store.rows(caller.db, store.NETWORK)
+        if n.body.get("router:external") and n.body.get(IS_DEFAULT)
+    ]
+    return min(found, key=lambda n: (n.created_at, n.id), default=None)
+
+
+async def _default_flag(
+    caller: Caller, row: NetResource | None, network_id: str, given: dict[str, Any]
+) -> None:
+    """`is_default` of a create or update, as Neutron's
+    `_ensure_external_network_default_value_callback`: considered when the request
+    names `router:external` (a create always does: its default is 'not specified') or
+    the network is external; `true` is 409 DefaultExternalNetworkExists while another
+    network is the default. It is kept only on an external network (Neutron keeps it in
+    the network's `externalnetworks` row, which goes when the network stops being
+    external, so it is false again when it is made external anew)."""
+    is_default = given.pop(IS_DEFAULT, None)
+    was_external = bool(row is not None and row.body.get("router:external"))
+    if is_default is not None and (row is None or "router:external" in given or was_external):
+        other = await default_external(caller) if is_default else None
+        if other is not None and other.id != network_id:
+            raise DefaultExternalNetworkExists(other.id)
+    external = bool(given.get("router:external", was_external))
+    if not external:
+        if row is not None and row.body.get(IS_DEFAULT):
+            given[IS_DEFAULT] = False
+        return
+    if is_default is not None:
+        given[IS_DEFAULT] = is_default
+    elif row is None or not was_external:
+        given[IS_DEFAULT] = False
+
+
 async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> NetResource:
     await quotas.check(caller.db, caller.conf, project, "network")
     await security_groups.ensure_default(caller, project)
     network_id = str(uuid.uuid4())
+    await _default_flag(caller, None, network_id, given)
     segment = await _segment(caller, given, network_id)
     if given.get("mtu") is None:
         given["mtu"] = caller.conf.mtu
@@ -162,9 +211,15 @@ async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> N
     return row
 
 
+async def before_listing(caller: Caller, filters: dict[str, list[str]]) -> None:
+    """`is_default` is a filter Neutron accepts and ignores (no column of its networks'
+    table; no query hook reads it): every network is listed, as there."""
+    filters.pop(IS_DEFAULT, None)
+
+
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
     """The networks as Neutron shows them: with their subnets; provider attributes for
-    admins only."""
+    admins only; `is_default` on external networks only."""
     subnets: dict[str, list[str]] = {r.id: [] for r in rows}
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=list(subnets)):
         subnets.setdefault(sub.parent_id or "", []).append(sub.id)
@@ -172,19 +227,23 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     # the address scope of each version: its subnets' pool's (extension address-scope)
     scopes = await subnetpools.network_scopes(caller, list(subnets))
     return [
-        {k: v for k, v in store.view(r).items() if k not in hidden}
+        {k: v for k, v in store.view(r).items() if k not in hidden and k != IS_DEFAULT}
         | {
             "shared": shared_to(caller.project_id, r),  # as the caller's project sees it
             "subnets": sorted(subnets[r.id]),
             "ipv4_address_scope": scopes.get(r.id, {}).get(4),
             "ipv6_address_scope": scopes.get(r.id, {}).get(6),
         }
+        # Neutron's `_extend_external_network_default`: external networks only
+        | ({IS_DEFAULT: bool(r.body.get(IS_DEFAULT))} if r.body.get("router:external") else {})
         for r in rows
     ]
 
 
 async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
-    """The network changed (revision bumped); pods holding a copy follow via a job."""
+    """The network changed (revision bumped); pods holding a copy follow via a job.
+    `is_default` as Neutron takes it (`_default_flag`: 409 for a second default)."""
+    await _default_flag(caller, row, row.id, given)
     if store.change(row, given):
         await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
     if "shared" in given or "router:external" in given:

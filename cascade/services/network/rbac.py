@@ -144,7 +144,20 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
 
 async def _in_use(caller: Caller, policy: NetResource, obj: NetResource) -> None:
     """Neutron's 409 RbacPolicyInUse: another project still has a port on the network
-    that the policy (for it or for everyone) shares."""
+    that the policy (for it or for everyone) shares; the default external network's
+    policy for everyone stays (Neutron's `_validate_ext_not_in_use_by_project`)."""
+    if (
+        policy.body["object_type"] == "network"
+        and policy.body["action"] == EXTERNAL
+        and policy.body["target_tenant"] == "*"
+        and obj.body.get("is_default")
+        and obj.body.get("router:external")
+    ):
+        raise Conflict(
+            f"RBAC policy on object {obj.id} cannot be removed because other objects "
+            "depend on it.\nDetails: Default external networks must be shared to everyone.",
+            type="RbacPolicyInUse",
+        )
     if policy.body["object_type"] != "network" or policy.body["action"] != SHARED:
         return
     target = policy.body["target_tenant"]

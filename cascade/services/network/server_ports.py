@@ -20,7 +20,7 @@ from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
-from cascade.services.network import floatingips, materialise, ports, store
+from cascade.services.network import auto_allocate, floatingips, materialise, ports, store
 from cascade.services.network.access import Caller, shared_to
 from cascade.services.network.errors import NeutronError
 
@@ -99,8 +99,9 @@ async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | N
 async def translate(
     caller: Caller, registry: PodRegistry, pod: Pod, server: dict[str, Any], request_id: str
 ) -> Translated:
-    """Rewrite `server["networks"]` to bottom ports of `pod` (nothing to do for `auto`,
-    `none` or no networks). Ports made here are released again if a later step fails."""
+    """Rewrite `server["networks"]` to bottom ports of `pod` (`auto` as `requested`
+    says; nothing to do for `none`, or no networks where the project has none at the
+    top). Ports made here are released again if a later step fails."""
     done = Translated()
     networks = await requested(caller, server)
     if networks is None:
@@ -139,18 +140,24 @@ async def translate(
 
 
 async def requested(caller: Caller, server: dict[str, Any]) -> list[Any] | None:
-    """The `networks` a create's server gets at the top: as given (a list), or for none
-    named (or `auto`) the project's only usable top network (Nova's 409 for several);
-    None for `none` and where the top has no network for it (the pod chooses)."""
+    """The `networks` a create's server gets at the top: as given (a list); for none
+    named the project's only usable top network (Nova's 409 for several), None when it
+    has none (the pod chooses); for `auto` (2.37+) that network too, or when the project
+    has none, the one auto-allocated for it at the top (`auto_allocate`; Nova's 400
+    UnableToAutoAllocateNetwork when it cannot be). None for `none`."""
     networks = server.get("networks")
-    if networks is None or networks == "auto":
-        return await _only_network(caller)
+    if networks is None:
+        usable = await _only_network(caller)
+        return [{"uuid": usable[0].id}] if usable else None
+    if networks == "auto":
+        return [{"uuid": await _auto_network(caller)}]
     return networks if isinstance(networks, list) else None
 
 
-async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
-    """No network named (or `auto`): as Nova, the project's only usable top network; 409
-    when there are several; None when there is none."""
+async def _only_network(caller: Caller) -> list[NetResource]:
+    """No network named (or `auto`): as Nova's `_get_available_networks`, the project's
+    own networks and those shared with it (not external ones); 409 when there are
+    several."""
     usable = [
         n
         for n in await store.rows(caller.db, store.NETWORK)
@@ -161,7 +168,27 @@ async def _only_network(caller: Caller) -> list[dict[str, Any]] | None:
         raise ServerNetworkError(
             409, "Multiple possible networks found, use a Network ID to be more specific."
         )
-    return [{"uuid": usable[0].id}] if usable else None
+    return usable
+
+
+async def _auto_network(caller: Caller) -> str:
+    """`networks: auto`, as Nova asks its Neutron: the project's usable network, counting
+    its own only when up (an auto-allocated one being built is down); without one, the
+    project's auto-allocated topology's network, built now at the top (so no pod's
+    Neutron builds one of its own)."""
+    ready = [
+        n
+        for n in await _only_network(caller)
+        if shared_to(caller.project_id, n) or n.body.get("admin_state_up", True)
+    ]
+    if ready:
+        return ready[0].id
+    try:
+        return await auto_allocate.network_of(caller, caller.project_id)
+    except NeutronError as exc:
+        raise ServerNetworkError(
+            400, f"Unable to automatically allocate a network for project {caller.project_id}"
+        ) from exc
 
 
 async def _pods(caller: Caller) -> list[Pod]:
