@@ -9,23 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-MEMBER = {"X-Auth-Token": "member-token"}
-ADMIN = {"X-Auth-Token": "admin-token"}
-V2 = "/networking/v2.0"
-
-
-async def make(
-    client: httpx.AsyncClient, path: str, kind: str, body: dict[str, Any], headers: Any = MEMBER
-) -> dict[str, Any]:
-    answer = await client.post(f"{V2}/{path}", json={kind: body}, headers=headers)
-    assert answer.status_code == 201, answer.text
-    made: dict[str, Any] = answer.json()[kind]
-    return made
-
-
-def error(answer: httpx.Response) -> dict[str, str]:
-    body: dict[str, dict[str, str]] = answer.json()
-    return body["NeutronError"]
+from tests.unit.test_network_neutron_parity import ADMIN, MEMBER, V2, error, make
 
 
 async def external(client: httpx.AsyncClient, cidr: str = "172.31.0.0/24") -> tuple[str, str]:

@@ -20,9 +20,10 @@ RULES = f"{V2}/security-group-rules"
 
 
 async def make(
-    client: httpx.AsyncClient, path: str, kind: str, body: dict[str, Any]
+    client: httpx.AsyncClient, path: str, kind: str, body: dict[str, Any], headers: Any = MEMBER
 ) -> dict[str, Any]:
-    answer = await client.post(f"{V2}/{path}", json={kind: body}, headers=MEMBER)
+    """The object made by a POST of `body` to `path` (201)."""
+    answer = await client.post(f"{V2}/{path}", json={kind: body}, headers=headers)
     assert answer.status_code == 201, answer.text
     made: dict[str, Any] = answer.json()[kind]
     return made

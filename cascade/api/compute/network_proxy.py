@@ -132,8 +132,9 @@ def _uuid_field(name: str, value: Any) -> None:
         )  # fmt: skip
 
 
-def _limited(request: Request, items: list[Any]) -> list[Any]:
-    """Nova's `common.limited`: `offset` and `limit` (at most MAX_LIMIT)."""
+def limited(request: Request, items: list[Any]) -> list[Any]:
+    """Nova's `common.limited`: `offset` and `limit` (at most MAX_LIMIT), for the proxy
+    APIs that page a whole list (security groups, floating IPs, volumes, snapshots)."""
     found = {}
     for key in ("offset", "limit"):
         raw = request.query_params.get(key)
@@ -157,7 +158,7 @@ async def groups_index(request: Request) -> Response:
     version = await proxied(request)
     every = "all_tenants" in request.query_params
     async with networking(request, version) as net:
-        found = _limited(request, await proxy.list_groups(net, every))
+        found = limited(request, await proxy.list_groups(net, every))
         shown = await proxy.format_groups(net, found)
     return reply({"security_groups": proxy.by_owner_and_name(shown)})
 

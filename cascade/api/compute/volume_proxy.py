@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from cascade.api.compute import schemas
 from cascade.api.compute.errors import ComputeError
-from cascade.api.compute.network_proxy import _limited, proxied
+from cascade.api.compute.network_proxy import limited, proxied
 from cascade.api.handlers import json_body, reply
 from cascade.services.compute import volume_proxy as views
 
@@ -152,7 +152,7 @@ def _id(request: Request, name: str) -> str:
 async def volumes_index(request: Request) -> Response:
     """GET /os-volumes and /os-volumes/detail: the same view, as Nova's."""
     await proxied(request)
-    found = _limited(request, await _every(request, "volumes"))
+    found = limited(request, await _every(request, "volumes"))
     return reply({"volumes": [views.volume_view(v) for v in found]})
 
 
@@ -203,7 +203,7 @@ async def volume_delete(request: Request) -> Response:
 async def snapshots_index(request: Request) -> Response:
     """GET /os-snapshots and /os-snapshots/detail: the same view, as Nova's."""
     await proxied(request)
-    found = _limited(request, await _every(request, "snapshots"))
+    found = limited(request, await _every(request, "snapshots"))
     return reply({"snapshots": [views.snapshot_view(s) for s in found]})
 
 

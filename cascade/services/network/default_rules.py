@@ -20,16 +20,9 @@ from cascade.services.network.errors import Conflict, PolicyNotAuthorized
 
 KIND = store.DEFAULT_SECURITY_GROUP_RULE
 A = attrs.Attr
+# a group rule's attributes without its group, and where the rule is used
 SPEC: attrs.Spec = {
-    "direction": A(attrs.anything, attrs.REQUIRED),
-    "ethertype": A(attrs.anything, "IPv4"),
-    "protocol": A(attrs.anything, None),
-    "port_range_min": A(attrs.anything, None),
-    "port_range_max": A(attrs.anything, None),
-    "remote_ip_prefix": A(attrs.anything, None),
-    "remote_group_id": A(attrs.anything, None),
-    "remote_address_group_id": A(attrs.anything, None),
-    "description": A(attrs.text(), ""),
+    **{k: v for k, v in security_groups.RULE_SPEC.items() if k != "security_group_id"},
     "used_in_default_sg": A(attrs.boolean, attrs.REQUIRED),
     "used_in_non_default_sg": A(attrs.boolean, attrs.REQUIRED),
 }

@@ -4,6 +4,7 @@ service type of the providers the top lists (`L3_ROUTER_NAT`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cascade.db.models import NetResource
@@ -14,6 +15,10 @@ from cascade.services.network.errors import NeutronError, PolicyNotAuthorized
 SERVICE_TYPES = ("L3_ROUTER_NAT",)
 FLAVOR_KEYS = ("id", "name", "description", "service_type", "enabled", "service_profiles")
 PROFILE_KEYS = ("id", "description", "driver", "enabled", "metainfo")
+
+Viewer = Callable[[Caller, list[NetResource]], Awaitable[list[dict[str, Any]]]]
+Updater = Callable[[Caller, NetResource, dict[str, Any]], Awaitable[None]]
+Deleter = Callable[[Caller, NetResource], Awaitable[None]]
 
 A = attrs.Attr
 FLAVOR_SPEC: attrs.Spec = {
@@ -50,22 +55,6 @@ async def create_flavor(caller: Caller, body: Any) -> NetResource:
     return row
 
 
-async def flavor_views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in store.view(r).items() if k in FLAVOR_KEYS} for r in rows]
-
-
-async def update_flavor(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
-    _admin(caller, "update_flavor")
-    store.change(row, given)
-    await caller.db.commit()
-
-
-async def delete_flavor(caller: Caller, row: NetResource) -> None:
-    _admin(caller, "delete_flavor")
-    await caller.db.delete(row)
-    await caller.db.commit()
-
-
 async def create_profile(caller: Caller, body: Any) -> NetResource:
     """A new service profile (admins): 201; 400 without a driver or metainfo."""
     _admin(caller, "create_service_profile")
@@ -81,17 +70,35 @@ async def create_profile(caller: Caller, body: Any) -> NetResource:
     return row
 
 
-async def profile_views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in store.view(r).items() if k in PROFILE_KEYS} for r in rows]
+def _views(keys: tuple[str, ...]) -> Viewer:
+    async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in store.view(r).items() if k in keys} for r in rows]
+
+    return views
 
 
-async def update_profile(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
-    _admin(caller, "update_service_profile")
-    store.change(row, given)
-    await caller.db.commit()
+def _update(rule: str) -> Updater:
+    async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
+        _admin(caller, rule)
+        store.change(row, given)
+        await caller.db.commit()
+
+    return update
 
 
-async def delete_profile(caller: Caller, row: NetResource) -> None:
-    _admin(caller, "delete_service_profile")
-    await caller.db.delete(row)
-    await caller.db.commit()
+def _delete(rule: str) -> Deleter:
+    async def delete(caller: Caller, row: NetResource) -> None:
+        _admin(caller, rule)
+        await caller.db.delete(row)
+        await caller.db.commit()
+
+    return delete
+
+
+# flavors and service profiles are read, changed and deleted alike (admins change them)
+flavor_views = _views(FLAVOR_KEYS)
+update_flavor = _update("update_flavor")
+delete_flavor = _delete("delete_flavor")
+profile_views = _views(PROFILE_KEYS)
+update_profile = _update("update_service_profile")
+delete_profile = _delete("delete_service_profile")

@@ -21,6 +21,8 @@ branch_labels = None
 depends_on = None
 
 KIND = "default_security_group_rule"
+# the rows are written out here, not made by the services' code: a migration stays what
+# it was when it ran first, whatever the code becomes
 
 
 def _rule(direction: str, ethertype: str) -> dict[str, object]:
