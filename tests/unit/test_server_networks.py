@@ -404,3 +404,34 @@ async def test_a_server_keeps_showing_its_deleted_flavor(
     assert new["flavor"]["original_name"] == "m1.nano"
     # deleting the new one again keeps one retired copy per pod
     assert (await client.delete("/compute/v2.1/flavors/42", headers=ADMIN)).status_code == 202
+
+
+async def test_a_servers_groups_change_in_its_pod_before_the_answer(
+    client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """add/removeSecurityGroup: the pod's copy of the server's port has its new groups
+    when the 202 comes (no job run meanwhile), as Nova's Neutron has them when Nova
+    answers: the server's view, which is its pod's, shows them at once."""
+    a = await network(client, "net-a", "10.1.0.0/24")
+    body = {"server": {"name": "vm", "flavorRef": "42", "networks": [{"uuid": a["id"]}]}}
+    made = await client.post(SERVERS, json=body, headers=MEMBER)
+    assert made.status_code == 202, made.text
+    server_id = made.json()["server"]["id"]
+    nova = next(n for n in pods.pods.values() if server_id in n.servers)
+    (bottom,) = nova.neutron.ports_of(server_id)
+    assert len(bottom["security_groups"]) == 1  # the copy of the project's default group
+    url = f"{SERVERS}/{server_id}/action"
+    removed = await client.post(
+        url, json={"removeSecurityGroup": {"name": "default"}}, headers=MEMBER
+    )
+    assert removed.status_code == 202, removed.text
+    assert nova.neutron.ports_of(server_id)[0]["security_groups"] == []
+    made_group = await client.post(
+        f"{NET}/security-groups", json={"security_group": {"name": "web"}}, headers=MEMBER
+    )
+    web = made_group.json()["security_group"]
+    added = await client.post(url, json={"addSecurityGroup": {"name": "web"}}, headers=MEMBER)
+    assert added.status_code == 202, added.text
+    (copy,) = nova.neutron.ports_of(server_id)[0]["security_groups"]
+    # the pod's copy of `web`, named after its top id, made for the port there and then
+    assert nova.neutron.objects["security-groups"][copy]["name"] == web["id"]

@@ -297,6 +297,7 @@ async def group_action(
             await proxy.add_to_server(net, server_id, found, name)
         else:
             await proxy.remove_from_server(net, server_id, found, name)
+        await proxy.groups_in_pods_now(net, request.app.state.registry, found)
     return Response(status_code=202)
 
 

@@ -15,14 +15,20 @@ the refusals: Neutron's errors become Nova's as Nova maps them
 from __future__ import annotations
 
 import ipaddress
+import logging
 import uuid
 from typing import Any
 
 from cascade.db.models import NetResource
-from cascade.services.network import floatingips, ports, security_groups, store
+from cascade.pods.client import PodUnavailable
+from cascade.pods.compute import PodRefused
+from cascade.pods.registry import PodRegistry
+from cascade.services.network import floatingips, jobs, ports, security_groups, store
 from cascade.services.network.access import Caller, find, must_own, visible
 from cascade.services.network.errors import NeutronError
 from cascade.services.workflow import Refused
+
+LOG = logging.getLogger(__name__)
 
 Item = dict[str, Any]
 SG_NOT_FOUND = "not found"  # a rule's source group the caller cannot see: the rule is left out
@@ -419,6 +425,18 @@ async def remove_from_server(
         removed = True
     if not removed:
         raise Refused(404, f"Security group {name} not associated with the instance {server_id}")
+
+
+async def groups_in_pods_now(net: Caller, pods: PodRegistry, found: list[NetResource]) -> None:
+    """The pods' copies of the server's ports take their groups now, not when the queued
+    `port.sync` runs: Nova's Neutron has them before Nova answers, and a server's view at
+    the top is its pod's Nova's (tempest reads it back at once). A pod that fails here is
+    left to that job, which retries."""
+    for port in found:
+        try:
+            await jobs.port_now(net.db, pods, port)
+        except (PodUnavailable, PodRefused) as exc:
+            LOG.warning("port %s: its pods follow by the queued job: %s", port.id, exc)
 
 
 # --- floating IPs --------------------------------------------------------------------

@@ -29,6 +29,7 @@ from cascade.db.models import Job, NetResource, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
+from cascade.pods.registry import PodRegistry
 from cascade.services import copies
 from cascade.services.network import (
     floatingips,
@@ -198,16 +199,30 @@ def _follower(name: str, kind: str, change: Change, gone: tuple[str, ...] = ()) 
                 for each in gone:
                     await _purge(ctx, db, each, job.resource_id)
                 return
-            for routing, pod in await copies.in_pods(db, kind, row.id, intents=True):
-                if not routing.bottom_id:
-                    continue
-                neutron = PodNeutron(ctx.pods, pod)
-                body = await change(db, neutron, row, routing.bottom_id)
-                if body is not None:
-                    path = f"/{materialise.COLLECTION[kind]}/{routing.bottom_id}"
-                    await neutron.ok("PUT", path, f"a {kind} update", json={kind: body})
+            await _follow(db, ctx.pods, kind, row, change)
 
     handler(name)(follow)
+
+
+async def _follow(
+    db: AsyncSession, pods: PodRegistry, kind: str, row: NetResource, change: Change
+) -> None:
+    """Every pod's copy of the top object gets its `change`."""
+    for routing, pod in await copies.in_pods(db, kind, row.id, intents=True):
+        if not routing.bottom_id:
+            continue
+        neutron = PodNeutron(pods, pod)
+        body = await change(db, neutron, row, routing.bottom_id)
+        if body is not None:
+            path = f"/{materialise.COLLECTION[kind]}/{routing.bottom_id}"
+            await neutron.ok("PUT", path, f"a {kind} update", json={kind: body})
+
+
+async def port_now(db: AsyncSession, pods: PodRegistry, port: NetResource) -> None:
+    """What `port.sync` does, done now: for a change a client reads back through the
+    pod's Nova at once (a server's security groups, which Nova changes in its Neutron
+    before it answers). The job stays queued: it retries what fails here."""
+    await _follow(db, pods, PORT, port, _port)
 
 
 def _purger(name: str, kind: str, purge: Purge) -> None:
