@@ -1,6 +1,6 @@
 """Networking flavors and service profiles at the top (no HTTP types here), admin-only
-as in Neutron. The top's routers have no flavor of their own: a flavor names the
-service type of the providers the top lists (`L3_ROUTER_NAT`)."""
+as in Neutron. The top's routers have no flavor of their own: a flavor names one of the
+service types the top serves (`SERVICE_TYPES`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ from cascade.services.network import attrs, store
 from cascade.services.network.access import Caller
 from cascade.services.network.errors import NeutronError, PolicyNotAuthorized
 
-SERVICE_TYPES = ("L3_ROUTER_NAT",)
+# Neutron's `service_plugin_type`: a flavor names a loaded plugin by its type. These are
+# the types of what the top serves, as a pod with only the router plugin has them loaded
+# (the core, the L3 router and Neutron's default service plugins)
+SERVICE_TYPES = (
+    "CORE",
+    "L3_ROUTER_NAT",
+    "FLAVORS",
+    "TAG",
+    "auto-allocated-topology",
+    "network-ip-availability",
+    "revision_plugin",
+    "timestamp",
+)
 FLAVOR_KEYS = ("id", "name", "description", "service_type", "enabled", "service_profiles")
 PROFILE_KEYS = ("id", "description", "driver", "enabled", "metainfo")
 
@@ -41,14 +53,13 @@ def _admin(caller: Caller, rule: str) -> None:
 
 
 async def create_flavor(caller: Caller, body: Any) -> NetResource:
-    """A new flavor (admins): 201; 400 for a service type the top does not serve."""
+    """A new flavor (admins): 201; Neutron's 400 InvalidServiceType for a service type that
+    is no plugin's."""
     _admin(caller, "create_flavor")
     given = attrs.take(FLAVOR_SPEC, body, "flavor", caller.allows, update=False)
     if given["service_type"] not in SERVICE_TYPES:
         raise NeutronError(
-            f"Service type {given['service_type']} does not exist",
-            400,
-            "InvalidFlavorServiceType",
+            f"Invalid service type: {given['service_type']}.", 400, "InvalidServiceType"
         )
     row = store.add(caller.db, store.FLAVOR, "", {**given, "service_profiles": []})
     await caller.db.commit()
