@@ -12,7 +12,8 @@ whose APIs stop, then hang.
    at the top in a final state, and after the clean-up nothing left in the pods.
 2. pod2's Nova, Cinder and Neutron APIs killed, then hanging (SIGSTOP: the kernel
    still accepts connections, nothing answers): pod1's operations all succeed
-   within 1.2x of their latency just before, merged lists answer with pod1's
+   within 1.2x of their latency just before (summed; a window over it is measured
+   once more, as the machine has its hiccups), merged lists answer with pod1's
    objects and name pod2, and pod2's server and volume are listed again when it
    is back.
 
