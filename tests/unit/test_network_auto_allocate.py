@@ -19,6 +19,7 @@ from cascade.services.network.errors import BadRequest
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, FakeNova, register
 from tests.unit.test_compute_servers import flavor
+from tests.unit.test_network_neutron_parity import error
 
 MEMBER = {"X-Auth-Token": "member-token"}
 ADMIN = {"X-Auth-Token": "admin-token"}
@@ -48,11 +49,6 @@ async def make(
     assert answer.status_code == 201, answer.text
     made: dict[str, Any] = answer.json()[kind]
     return made
-
-
-def error(answer: httpx.Response) -> dict[str, str]:
-    body: dict[str, dict[str, str]] = answer.json()
-    return body["NeutronError"]
 
 
 async def external(
