@@ -198,6 +198,16 @@ class NetworkSection:
         "network_vlan_ranges), or a pod could hand the same id to a network of its own.",
     )
     mtu: int = opt(1500, "MTU of top networks (as the pods' global_physnet_mtu).")
+    bridge_cidr: str = opt(
+        "100.64.0.0/10",
+        "Where the bridge of a router spanning pods takes its subnet from: each such "
+        "router has its own bridge (a VLAN of `vlan_ranges` joining its bottom routers), "
+        "with the first `bridge_prefixlen` subnet of this range that overlaps none of the "
+        "router's own subnets.",
+    )
+    bridge_prefixlen: int = opt(
+        24, "Prefix length of a router's bridge subnet: it holds one address per pod."
+    )
     default_floating_pool: str = opt(
         "nova",
         "The external network (name or id) a floating IP comes from when the Compute "

@@ -64,6 +64,10 @@ def no_ports(conn: Connection, network_id: str) -> Callable[[], bool]:
     return lambda: not list(conn.network.ports(network_id=network_id))
 
 
+def no_fip(pod_admin: Connection, fip_id: str) -> Callable[[], bool]:
+    return lambda: not list(pod_admin.network.ips(description=fip_id))
+
+
 def network_gone(pod_admin: Connection, top_id: str) -> Callable[[], bool]:
     return lambda: bottom_network(pod_admin, top_id) is None
 
@@ -250,7 +254,7 @@ def test_a_local_network_lives_in_one_pod(
         conn.network.delete_network(network.id)
 
 
-def test_a_router_and_floating_ips_in_one_pod(
+def test_a_router_of_one_pod_and_floating_ips_for_both(
     top: dict[str, Connection], conns: dict[str, Connection], image: str
 ) -> None:
     conn = top["cascade"]
@@ -278,13 +282,9 @@ def test_a_router_and_floating_ips_in_one_pod(
         fip = conn.network.create_ip(floating_network_id=external.id, port_id=port_a.id)
         assert fip.router_id == router.id
         assert fip.fixed_ip_address == port_a.fixed_ips[0]["ip_address"]
-        refused = conn.network.post(
-            "/floatingips",
-            json={"floatingip": {"floating_network_id": external.id, "port_id": port_b.id}},
-            raise_exc=False,
-        )
-        assert refused.status_code == 409, refused.text
-        assert "pod2" in refused.json()["NeutronError"]["message"]
+        # a server of pod2 on the VLAN: its floating IP is held in pod1 (a shadow port)
+        fip_b = conn.network.create_ip(floating_network_id=external.id, port_id=port_b.id)
+        assert fip_b.router_id == router.id
 
         # pod1 has the router (gateway at the top's address, the interface at the subnet's
         # gateway) and the floating IP on the server's bottom port
@@ -309,10 +309,20 @@ def test_a_router_and_floating_ips_in_one_pod(
             ),
             "the floating IP in pod1",
         )
-        assert list(conns["pod2-admin"].network.routers(name=router.id)) == []
-        conn.network.delete_ip(fip.id)
         eventually(
-            lambda: not list(pod1.network.ips(description=fip.id)), "the floating IP gone from pod1"
+            lambda: (
+                [f.floating_ip_address for f in pod1.network.ips(description=fip_b.id)]
+                == [fip_b.floating_ip_address]
+            ),
+            "pod2's server's floating IP in pod1",
+        )
+        assert list(conns["pod2-admin"].network.routers(name=router.id)) == []
+        assert not list(conns["pod2-admin"].network.ips(description=fip_b.id))
+        for made in (fip, fip_b):
+            conn.network.delete_ip(made.id)
+            eventually(no_fip(pod1, made.id), "the floating IP gone from pod1")
+        eventually(
+            lambda: not list(pod1.network.ports(name=f"shadow-{fip_b.id}")), "the shadow port gone"
         )
     finally:
         for server_id in servers:

@@ -14,14 +14,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
 from cascade.db.models import NetResource, Pod
 from cascade.jobs import queue
-from cascade.pods.network import PodNeutron
-from cascade.pods.registry import PodRegistry
-from cascade.services import copies
-from cascade.services.network import attrs, ipam, materialise, quotas, routers, store
+from cascade.services.network import attrs, ipam, quotas, routers, store
 from cascade.services.network.access import Caller, find
 from cascade.services.network.errors import (
     BadRequest,
@@ -40,7 +35,6 @@ SPEC: attrs.Spec = {
     "description": A(attrs.text(), "", put=True),
 }
 JOB_SYNC = "floatingip.sync"
-CROSS_POD = "floating IPs across pods come in a later release"
 
 
 def owner(fip_id: str) -> str:
@@ -127,16 +121,6 @@ async def _association(
             404,
             "ExternalGatewayForFloatingIPNotFound",
         )
-    home = str(network.body.get("_home_pod"))
-    for pod in (await caller.db.scalars(select(Pod))).all():
-        if pod.id != home and await materialise.bottom_id(
-            caller.db, materialise.PORT, port.id, pod.id
-        ):
-            raise Conflict(
-                f"Port {port.id} is in pod {pod.name} and external network {network.id} in "
-                f"pod {await _pod_name(caller, home)}: {CROSS_POD}.",
-                type="FloatingIPAcrossPods",
-            )
     return {"port_id": port.id, "fixed_ip_address": chosen["ip_address"], "router_id": router.id}
 
 
@@ -178,7 +162,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
         },
         object_id=fip_id,
     )
-    await queue.enqueue(caller.db, JOB_SYNC, row.id, project, {})
+    await _follow(caller, row, None)
     await caller.db.commit()
     return row
 
@@ -191,8 +175,9 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
             given.update(
                 await _association(caller, network, given["port_id"], given.get("fixed_ip_address"))
             )
+    before = row.body.get("router_id")
     if store.change(row, given):
-        await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+        await _follow(caller, row, before)
     await caller.db.commit()
 
 
@@ -207,7 +192,15 @@ async def release(caller: Caller, row: NetResource) -> None:
     by a job."""
     await ipam.release(caller.db, owner(row.id))
     await caller.db.delete(row)
+    await _follow(caller, row, row.body.get("router_id"))
+
+
+async def _follow(caller: Caller, row: NetResource, router_before: str | None) -> None:
+    """The pods follow a floating IP's change by jobs: its own copy, and the routers it
+    left and joined (a port of another pod needs a shadow copy in the gateway's pod)."""
     await queue.enqueue(caller.db, JOB_SYNC, row.id, row.project_id, {})
+    for router_id in {router_before, row.body.get("router_id")} - {None}:
+        await queue.enqueue(caller.db, routers.JOB_BUILD, str(router_id), row.project_id, {})
 
 
 async def on_ports(caller: Caller, port_ids: list[str]) -> None:
@@ -215,62 +208,3 @@ async def on_ports(caller: Caller, port_ids: list[str]) -> None:
     for fip in await store.rows(caller.db, store.FLOATINGIP):
         if fip.body.get("port_id") in port_ids:
             await queue.enqueue(caller.db, JOB_SYNC, fip.id, fip.project_id, {})
-
-
-async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
-    """The pod holds the floating IP exactly while its port is associated and in the
-    external network's pod (the job's work; safe to repeat)."""
-    row = await store.get(caller.db, store.FLOATINGIP, fip_id)
-    routings = await copies.copies(caller.db, materialise.FLOATINGIP, fip_id, intents=True)
-    wanted_pod = None
-    if row is not None and row.body.get("port_id"):
-        network = await store.get(caller.db, store.NETWORK, row.body["floating_network_id"])
-        home = str(network.body.get("_home_pod")) if network is not None else ""
-        if await materialise.bottom_id(caller.db, materialise.PORT, row.body["port_id"], home):
-            wanted_pod = home
-    for routing in routings:
-        pod = await caller.db.get(Pod, routing.pod_id)
-        if pod is None:
-            continue
-        neutron = PodNeutron(registry, pod)
-        current = None
-        if routing.bottom_id:
-            resp = await neutron.call("GET", f"/floatingips/{routing.bottom_id}")
-            current = resp.json()["floatingip"] if resp.status_code == 200 else None
-        b_port = (
-            (await materialise.bottom_id(caller.db, materialise.PORT, row.body["port_id"], pod.id))
-            if row is not None and row.body.get("port_id")
-            else None
-        )
-        if routing.pod_id != wanted_pod or current is None or current.get("port_id") != b_port:
-            if routing.bottom_id:
-                await neutron.delete("floatingips", routing.bottom_id)
-            await caller.db.delete(routing)
-            await caller.db.commit()
-    if row is None or wanted_pod is None:
-        if row is not None and row.body.get("status") != "DOWN":
-            store.change(row, {"status": "DOWN"})
-            await caller.db.commit()
-        return
-    pod = await caller.db.get(Pod, wanted_pod)
-    assert pod is not None
-    neutron = PodNeutron(registry, pod)
-    names = {pod.id: pod.name}
-    network = await store.get(caller.db, store.NETWORK, row.body["floating_network_id"])
-    assert network is not None
-    b_net, _ = await materialise.ensure_network(caller.db, neutron, network, names)
-    b_port = await materialise.bottom_id(caller.db, materialise.PORT, row.body["port_id"], pod.id)
-    body = {
-        "description": row.id,
-        "project_id": row.project_id,
-        "floating_network_id": b_net,
-        "floating_ip_address": row.body["floating_ip_address"],
-        "port_id": b_port,
-        "fixed_ip_address": row.body.get("fixed_ip_address"),
-    }
-    await materialise.ensure(
-        caller.db, neutron, materialise.FLOATINGIP, row.id, row.project_id, body
-    )
-    if row.body.get("status") != "ACTIVE":
-        store.change(row, {"status": "ACTIVE"})
-        await caller.db.commit()

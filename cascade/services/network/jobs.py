@@ -32,10 +32,11 @@ from cascade.pods.network import PodNetworkRefused, PodNeutron, neutron_message
 from cascade.pods.registry import PodRegistry
 from cascade.services import copies
 from cascade.services.network import (
-    floatingips,
+    floatingip_pods,
     ipam,
     materialise,
     ports,
+    router_pods,
     routers,
     segments,
     store,
@@ -148,37 +149,24 @@ def _caller(ctx: JobContext, db: AsyncSession, project: str | None) -> Caller:
 
 @handler("router.build")
 async def build_router(ctx: JobContext, job: Job) -> None:
-    """The router's pod has the router, its gateway and exactly the top's interfaces."""
+    """Every pod of the router's span holds its bottom router as planned; other pods none."""
     async with ctx.sessions() as db:
         router = await store.get(db, store.ROUTER, job.resource_id)
         if router is None:
-            await _purge_router(ctx, db, job.resource_id)
+            await router_pods.purge(db, ctx.pods, job.resource_id)
             return
-        await routers.build(_caller(ctx, db, router.project_id), ctx.pods, router)
+        await router_pods.build(db, ctx.conf.network, ctx.pods, router)
 
 
 async def _purge_router(ctx: JobContext, db: AsyncSession, router_id: str) -> None:
-    for routing, pod in await copies.in_pods(db, routers.ROUTER, router_id, intents=True):
-        if routing.bottom_id:
-            neutron = PodNeutron(ctx.pods, pod)
-            resp = await neutron.call("GET", f"/routers/{routing.bottom_id}")
-            if resp.status_code == 200:
-                await neutron.ok(
-                    "PUT",
-                    f"/routers/{routing.bottom_id}",
-                    "a gateway removal",
-                    json={"router": {"external_gateway_info": {}}},
-                )
-                await routers.remove_stale(neutron, routing.bottom_id, set())
-                await neutron.delete("routers", routing.bottom_id)
-        await _forget(db, routing)
+    await router_pods.purge(db, ctx.pods, router_id)
 
 
 @handler("floatingip.sync")
 async def sync_floatingip(ctx: JobContext, job: Job) -> None:
     """The pod holds the floating IP exactly while it is associated with a port there."""
     async with ctx.sessions() as db:
-        await floatingips.sync(_caller(ctx, db, job.project_id), ctx.pods, job.resource_id)
+        await floatingip_pods.sync(_caller(ctx, db, job.project_id), ctx.pods, job.resource_id)
 
 
 # --- pods' copies following the top's objects -----------------------------------------

@@ -34,6 +34,13 @@ from cascade.services.network.errors import Conflict
 
 NETWORK, SUBNET, PORT, GROUP, DHCP = "network", "subnet", "port", "security_group", "dhcp_port"
 ROUTER, FLOATINGIP = "router", "floatingip"
+# a router spanning pods (`router_plan`): its bridge in each pod (top id: the router's)
+BRIDGE_NETWORK, BRIDGE_SUBNET, BRIDGE_PORT = "bridge_network", "bridge_subnet", "bridge_port"
+# copies that hold a floating IP in its external network's pod for a port elsewhere: a
+# local subnet's copy (top ids: the network's, the subnet's), the router's interface on
+# it (`router_plan.shadow_interface_id`) and the port's stand-in (the floating IP's id)
+SHADOW_NETWORK, SHADOW_SUBNET = "shadow_network", "shadow_subnet"
+SHADOW_INTERFACE, SHADOW_PORT = "shadow_interface", "shadow_port"
 COLLECTION = {
     ROUTER: "routers",
     FLOATINGIP: "floatingips",
@@ -42,13 +49,22 @@ COLLECTION = {
     PORT: "ports",
     GROUP: "security-groups",
     DHCP: "ports",
+    BRIDGE_NETWORK: "networks",
+    BRIDGE_SUBNET: "subnets",
+    BRIDGE_PORT: "ports",
+    SHADOW_NETWORK: "networks",
+    SHADOW_SUBNET: "subnets",
+    SHADOW_INTERFACE: "ports",
+    SHADOW_PORT: "ports",
 }
+PREFIX = {DHCP: "dhcp", BRIDGE_NETWORK: "bridge", BRIDGE_SUBNET: "bridge", BRIDGE_PORT: "bridge"}
+PREFIX.update({k: "shadow" for k in (SHADOW_NETWORK, SHADOW_SUBNET, SHADOW_INTERFACE, SHADOW_PORT)})
 RESERVE_TRIES = 8  # a pod's reserved address lost to concurrent allocations: try again
 RULE_TRIES = 3  # a rule another sync of the same group created first: look again
 
 
 def bottom_name(kind: str, top_id: str) -> str:
-    return f"dhcp-{top_id}" if kind == DHCP else top_id
+    return f"{PREFIX[kind]}-{top_id}" if kind in PREFIX else top_id
 
 
 @dataclasses.dataclass
@@ -105,6 +121,26 @@ async def ensure(
 ) -> str:
     """The bottom id of top object `top_id` in the pod (`copies.ensure` of a `NeutronCopy`)."""
     return await copies.ensure(db, neutron, NeutronCopy(kind, body, adopt), top_id, top_id, project)
+
+
+async def remove(
+    db: AsyncSession, neutron: PodNeutron, kinds: tuple[str, ...], top_id: str
+) -> None:
+    """The pod's copies of `top_id` of each kind go, in that order, and their routings
+    with them (an intent's copy, which may have been made, is found by its name)."""
+    for kind in kinds:
+        routing = await copies.reread(db, kind, top_id, neutron.pod.id)
+        if routing is None:
+            continue
+        collection = COLLECTION[kind]
+        if routing.bottom_id:
+            await neutron.delete(collection, routing.bottom_id)
+        else:
+            field = "description" if kind == FLOATINGIP else "name"
+            for found in await neutron.named(collection, bottom_name(kind, top_id), field):
+                await neutron.delete(collection, str(found["id"]))
+        await db.delete(routing)
+        await db.commit()
 
 
 async def bottom_id(db: AsyncSession, kind: str, top_id: str, pod_id: str) -> str | None:
@@ -258,8 +294,8 @@ async def _adopt_external(
         home = str(network.body.get("_home_pod"))
         raise Conflict(
             f"External network {network.id} is the external network of pod "
-            f"{pod_names.get(home, home)}; pod {pod.name} cannot use it (routers and "
-            "floating IPs across pods come later).",
+            f"{pod_names.get(home, home)}; a port of pod {pod.name} cannot be on it (routers "
+            "and floating IPs reach it from every pod).",
             type="ExternalNetworkInOtherPod",
         )
     physnet = network.body.get("provider:physical_network")

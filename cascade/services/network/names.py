@@ -60,6 +60,59 @@ async def rename_addresses(db: AsyncSession, servers: list[dict[str, Any]]) -> N
             name = _names.get(key, (key, 0.0))[0] if key in labels else key
             renamed.setdefault(name, []).extend(value)
         item["addresses"] = renamed
+    await _floating(db, servers)
+
+
+FIXED, FLOATING = "fixed", "floating"
+TYPE, MAC = "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"
+
+
+async def _floating(db: AsyncSession, servers: list[dict[str, Any]]) -> None:
+    """The floating addresses are the top's: each fixed address (by MAC and address) whose
+    top port has a floating IP is followed by it, as Nova lists them. The pod's Nova
+    knows only those its own Neutron holds (a floating IP of another pod's external
+    network is held there, by a shadow port), so its own floating entries are replaced."""
+    entries = [
+        entry
+        for item in servers
+        if isinstance(item.get("addresses"), dict)
+        for value in item["addresses"].values()
+        if isinstance(value, list)
+        for entry in value
+        if isinstance(entry, dict)
+    ]
+    fixed = {str(e.get("addr")) for e in entries if e.get(TYPE, FIXED) == FIXED}
+    if not fixed:
+        return
+    fips = [
+        f
+        for f in await store.rows(db, store.FLOATINGIP)
+        if f.body.get("port_id") and f.body.get("fixed_ip_address") in fixed
+    ]
+    ports = await store.rows(db, store.PORT, ids={str(f.body["port_id"]) for f in fips})
+    macs = {p.id: str(p.body.get("mac_address")) for p in ports}
+    floating = {
+        (macs.get(str(f.body["port_id"])), str(f.body["fixed_ip_address"])): str(
+            f.body["floating_ip_address"]
+        )
+        for f in fips
+    }
+    for item in servers:
+        addresses = item.get("addresses")
+        if not isinstance(addresses, dict):
+            continue
+        for label, value in addresses.items():
+            if not isinstance(value, list) or not any(TYPE in e for e in value):
+                continue  # no extended attributes: nothing to tell fixed from floating
+            out = []
+            for entry in value:
+                if entry.get(TYPE) == FLOATING:
+                    continue
+                out.append(entry)
+                address = floating.get((entry.get(MAC), str(entry.get("addr"))))
+                if address is not None:
+                    out.append({**entry, "addr": address, TYPE: FLOATING})
+            addresses[label] = out
 
 
 def uuid_groups(servers: list[dict[str, Any]]) -> bool:

@@ -52,6 +52,7 @@ JOB_PURGE = "port.purge"
 GROUP_SYNC = "security_group.sync"
 ORPHAN_CHECK = "port.orphan_check"
 FIP_SYNC = "floatingip.sync"
+ROUTER_BUILD = "router.build"
 RETRIES = 5
 
 
@@ -377,11 +378,14 @@ async def release(caller: Caller, row: NetResource) -> None:
     # as Neutron: a floating IP of a deleted port stays, disassociated
     for fip in await store.rows(caller.db, store.FLOATINGIP):
         if fip.body.get("port_id") == row.id:
+            router_id = fip.body.get("router_id")
             store.change(
                 fip,
                 {"port_id": None, "fixed_ip_address": None, "router_id": None, "status": "DOWN"},
             )
             await queue.enqueue(caller.db, FIP_SYNC, fip.id, fip.project_id, {})
+            if router_id:  # a shadow copy for the port may go from the gateway's pod
+                await queue.enqueue(caller.db, ROUTER_BUILD, router_id, fip.project_id, {})
     await caller.db.delete(row)
     await queue.enqueue(caller.db, JOB_PURGE, row.id, row.project_id, {"network_id": row.parent_id})
 

@@ -1,14 +1,14 @@
-"""Routers at the top, built in one pod (no HTTP types here).
+"""Routers at the top, built in the pods by jobs (no HTTP types here).
 
-A router lives in one pod: its gateway's (a top external network is one pod's
+A router has a home pod: its gateway's (a top external network is one pod's
 external network) or, without a gateway, the pod of its first interface's
 network (a local network's home, or the first pod holding a copy of a VLAN
-network, else the first enabled pod). A VLAN network attached to it is built in
-that pod too. An interface or gateway that would join another pod is refused
-with a 409 until cross-pod routers exist. Interfaces are top ports holding the
-subnet's gateway IP (a MAC from the top); the pod gets them by port, so the
-pod allocates no address or MAC of its own on a shared segment. The gateway's
-address comes from the top's IPAM too.
+network, else the first enabled pod). Its interfaces may be on networks of any
+pods: `router_plan` says which pods get a bottom router and what each holds,
+`router_pods` builds it. Interfaces are top ports holding the subnet's gateway
+IP (a MAC from the top); the pods get them by port, so no pod allocates an
+address or MAC of its own on a shared segment. The gateway's address comes from
+the top's IPAM too.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cascade.db.models import NetResource, Pod
+from cascade.db.models import NetResource, Pod, Routing
 from cascade.jobs import queue
-from cascade.pods.network import PodNeutron
-from cascade.pods.registry import PodRegistry
 from cascade.services.network import (
     attrs,
     extra_routes,
@@ -59,7 +57,6 @@ GATEWAY = "network:router_gateway"
 ROUTER = "router"
 JOB_PURGE = "router.purge"
 JOB_BUILD = "router.build"
-CROSS_POD = "routers joining subnets in different pods come in a later release"
 
 
 def gateway_owner(router_id: str) -> str:
@@ -68,14 +65,20 @@ def gateway_owner(router_id: str) -> str:
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
     """The routers as Neutron shows them: `distributed` and `ha` for admins only;
-    `availability_zones` the AZ of the pod the router is built in (Neutron's: those of
-    the L3 agents hosting it)."""
+    `availability_zones` the AZs of the pods holding a bottom router (Neutron's: those
+    of the L3 agents hosting it), before the first build the home pod's."""
     hidden = () if caller.is_admin else ADMIN_ONLY
-    pods = await _pods(caller) if any(r.body.get("_pod") for r in rows) else {}
+    pods = await _pods(caller) if rows else {}
+    query = select(Routing.top_id, Routing.pod_id).where(
+        Routing.resource_type == materialise.ROUTER, Routing.top_id.in_([r.id for r in rows])
+    )
+    built: dict[str, set[str]] = {}
+    for top_id, pod_id in (await caller.db.execute(query)).all():
+        built.setdefault(top_id, set()).add(pod_id)
     out = []
     for row in rows:
-        pod = pods.get(str(row.body.get("_pod")))
-        zones = [pod.az] if pod is not None and pod.az else []
+        where = built.get(row.id) or ({str(row.body["_pod"])} if row.body.get("_pod") else set())
+        zones = sorted({pods[p].az for p in where if p in pods and pods[p].az})
         shown = {"external_gateway_info": None, "routes": [], **store.view(row)}
         shown["availability_zones"] = zones
         out.append({k: v for k, v in shown.items() if k not in hidden})
@@ -154,17 +157,10 @@ async def _network_pod(caller: Caller, network: NetResource, pods: dict[str, Pod
     return None
 
 
-def _place(router: NetResource, pod_id: str | None, pods: dict[str, Pod], what: str) -> str | None:
+def _place(router: NetResource, pod_id: str | None) -> str | None:
+    """The router's home: where it is, else `pod_id` (the first interface's pod)."""
     current = router.body.get("_pod")
-    if pod_id is None:
-        return str(current) if current else None
-    if current and current != pod_id:
-        raise Conflict(
-            f"Router {router.id} lives in pod {pods[current].name} and {what} is in pod "
-            f"{pods[pod_id].name}: {CROSS_POD}.",
-            type="RouterAcrossPods",
-        )
-    return pod_id
+    return str(current) if current else pod_id
 
 
 async def _gateway(
@@ -196,9 +192,10 @@ async def _gateway(
             item.get("ip_address"),
         )
         fixed.append({"subnet_id": subnet.id, "ip_address": address})
+    # the gateway's pod is the router's home: its VLAN interfaces move there (`router_plan`)
     home = await _network_pod(caller, network, pods)
-    pod_id = _place(router, home, pods, f"external network {network.id}")
-    store.change(router, {"_pod": pod_id})
+    await _ipv6_at_home(caller, router, home, pods, [])
+    store.change(router, {"_pod": home})
     await _add_gateway_port(caller, router, network, fixed)
     return {
         "network_id": network.id,
@@ -295,111 +292,6 @@ async def delete(caller: Caller, row: NetResource) -> None:
     await caller.db.commit()
 
 
-# --- the pod's copy -------------------------------------------------------------------
-
-
-async def build(caller: Caller, registry: PodRegistry, router: NetResource) -> str | None:
-    """The router in its pod: the bottom router, its gateway and every interface (None:
-    the router has no pod yet). Safe to repeat."""
-    pod_id = router.body.get("_pod")
-    if not pod_id:
-        return None
-    pods = await _pods(caller)
-    pod = pods[str(pod_id)]
-    names = {p.id: p.name for p in pods.values()}
-    neutron = PodNeutron(registry, pod)
-    body = {
-        "name": router.id,
-        "project_id": router.project_id,
-        "description": str(router.body.get("name", ""))[:255],
-        "admin_state_up": router.body.get("admin_state_up", True),
-    }
-    b_router = await materialise.ensure(
-        caller.db, neutron, ROUTER, router.id, router.project_id, body
-    )
-    info = router.body.get("external_gateway_info")
-    gateway: dict[str, Any] = {}
-    if info:
-        network = await store.get(caller.db, store.NETWORK, info["network_id"])
-        if network is not None:
-            b_net, b_subs = await materialise.ensure_network(caller.db, neutron, network, names)
-            fixed = [
-                {"subnet_id": b_subs[f["subnet_id"]], "ip_address": f["ip_address"]}
-                for f in info["external_fixed_ips"]
-                if f["subnet_id"] in b_subs
-            ]
-            gateway = {
-                "network_id": b_net,
-                "enable_snat": info.get("enable_snat", True),
-                "external_fixed_ips": fixed,
-            }
-    current = (await neutron.ok("GET", f"/routers/{b_router}", "a router lookup"))["router"]
-    have = current.get("external_gateway_info") or {}
-    if have.get("network_id") != gateway.get("network_id") or (
-        gateway
-        and (
-            bool(have.get("enable_snat", True)) != bool(gateway["enable_snat"])
-            or _addresses(have) != _addresses(gateway)
-        )
-    ):
-        # a new network, SNAT or address: the pod's gateway follows (reset in place)
-        await neutron.ok(
-            "PUT",
-            f"/routers/{b_router}",
-            "a router gateway",
-            json={"router": {"external_gateway_info": gateway}},
-        )
-    wanted = set()
-    for port in await interfaces(caller, router.id):
-        b_port = await materialise.ensure_port(caller.db, neutron, port, names)
-        wanted.add(b_port)
-        found = await neutron.ok("GET", f"/ports/{b_port}", "a port lookup")
-        if found["port"].get("device_id") != b_router:
-            await neutron.ok(
-                "PUT",
-                f"/routers/{b_router}/add_router_interface",
-                "a router interface",
-                json={"port_id": b_port},
-            )
-            # the pod binds the interface now: its status follows to the top port
-            await queue.enqueue(caller.db, "port.status", port.id, port.project_id, {})
-            await caller.db.commit()
-    # the routes once every interface they need is there, before stale interfaces go
-    routes = router.body.get("routes") or []
-    if sorted(current.get("routes") or [], key=str) != sorted(routes, key=str):
-        await neutron.ok(
-            "PUT",
-            f"/routers/{b_router}",
-            "the router's routes",
-            json={"router": {"routes": routes}},
-        )
-    await remove_stale(neutron, b_router, wanted)
-    return b_router
-
-
-def _addresses(info: dict[str, Any]) -> list[str]:
-    return sorted(str(f.get("ip_address")) for f in info.get("external_fixed_ips") or [])
-
-
-async def remove_stale(neutron: PodNeutron, b_router: str, wanted: set[str]) -> None:
-    """Interfaces of the bottom router that the top router no longer has go (the pod
-    deletes their ports)."""
-    found = await neutron.ok(
-        "GET", "/ports", "a port lookup", params={"device_id": b_router, "device_owner": INTERFACE}
-    )
-    for port in found["ports"]:
-        if port["id"] not in wanted:
-            resp = await neutron.call(
-                "PUT", f"/routers/{b_router}/remove_router_interface", json={"port_id": port["id"]}
-            )
-            if resp.status_code not in (200, 404):
-                raise NeutronError(
-                    f"pod {neutron.pod.name} kept interface {port['id']}: {resp.text[:300]}",
-                    409,
-                    "RouterInterfaceInUse",
-                )
-
-
 def _interface_info(router: NetResource, port: NetResource) -> dict[str, Any]:
     subnets = [ip["subnet_id"] for ip in port.body.get("fixed_ips", [])]
     return {
@@ -449,14 +341,14 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
             f"Bad router request: Router port must have at least one fixed IP "
             f"on a non-external network {network.id}"
         )
-    pod_id = _place(
-        router, await _network_pod(caller, network, pods), pods, f"network {network.id}"
-    )
+    pod_id = _place(router, await _network_pod(caller, network, pods))
     if pod_id is None:
         enabled = sorted((p for p in pods.values() if p.enabled), key=lambda p: p.created_at)
         if not enabled:
             raise NeutronError("No pod can hold the router.", 503, "ServiceUnavailable")
         pod_id = enabled[0].id
+    added = await store.rows(caller.db, store.SUBNET, ids=new_subnets)
+    await _ipv6_at_home(caller, router, pod_id, pods, [(s, network) for s in added])
     if body.get("port_id"):
         store.change(port, {"device_id": router.id, "device_owner": INTERFACE})
     else:
@@ -480,6 +372,37 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
     await _rebuild(caller, router)
     await caller.db.commit()
     return _interface_info(router, port)
+
+
+async def _ipv6_at_home(
+    caller: Caller,
+    router: NetResource,
+    home: str | None,
+    pods: dict[str, Pod],
+    more: list[tuple[NetResource, NetResource]],
+) -> None:
+    """400 for an IPv6 subnet anchored away from the router's home (a local network of
+    another pod): only IPv4 is routed between pods (the bridges are IPv4)."""
+    pairs = list(more)
+    for port in await interfaces(caller, router.id):
+        network = await store.get(caller.db, store.NETWORK, port.parent_id or "")
+        ids = [ip["subnet_id"] for ip in port.body.get("fixed_ips", [])]
+        if network is not None:
+            pairs += [(s, network) for s in await store.rows(caller.db, store.SUBNET, ids=ids)]
+    for subnet, network in pairs:
+        where = network.body.get("_home_pod")
+        if (
+            subnet.body.get("ip_version") == 6
+            and network.body.get("provider:network_type") == "local"
+            and where
+            and home
+            and where != home
+        ):
+            raise BadRequest(
+                f"Bad router request: IPv6 subnet {subnet.id} is on a local network of pod "
+                f"{pods[str(where)].name} and router {router.id} would live in pod "
+                f"{pods[home].name}: only IPv4 is routed between pods."
+            )
 
 
 async def _no_overlap(caller: Caller, router: NetResource, subnet_ids: list[str]) -> None:
