@@ -361,3 +361,92 @@ def test_a_pod1_server_gets_a_floating_ip_of_pod2(
     for pod in (pod1, pod2):
         eventually(nothing_left(pod, router.id), "nothing left of the router")
     world.networks = []
+
+
+def _error(resp: Any) -> tuple[int, str]:
+    return resp.status_code, resp.json()["NeutronError"]["type"]
+
+
+def _refusals(conn: Connection, external_id: str, nets: list[Any]) -> list[tuple[int, str]]:
+    """Four refusals on one cloud: a gateway on a network that is not external, a subnet
+    already on another router, overlapping subnets on one router, a floating IP for a
+    port no router reaches. `nets`: three (network, subnet) pairs, the last two
+    overlapping; the first subnet is on a router made here."""
+    (net_a, sub_a), (_, sub_b), (net_c, sub_c) = nets
+    out = []
+    resp = conn.network.post(
+        "/routers",
+        json={"router": {"name": unique("bad"), "external_gateway_info": {"network_id": net_a.id}}},
+        raise_exc=False,
+    )
+    out.append(_error(resp))
+    first = conn.network.create_router(name=unique("bad-a"))
+    second = conn.network.create_router(name=unique("bad-b"))
+    try:
+        conn.network.add_interface_to_router(first, subnet=sub_a.id)
+        resp = conn.network.put(
+            f"/routers/{second.id}/add_router_interface",
+            json={"subnet_id": sub_a.id},
+            raise_exc=False,
+        )
+        out.append(_error(resp))
+        conn.network.add_interface_to_router(second, subnet=sub_b.id)
+        resp = conn.network.put(
+            f"/routers/{second.id}/add_router_interface",
+            json={"subnet_id": sub_c.id},
+            raise_exc=False,
+        )
+        out.append(_error(resp))
+        port = conn.network.create_port(network_id=net_c.id)
+        resp = conn.network.post(
+            "/floatingips",
+            json={"floatingip": {"floating_network_id": external_id, "port_id": port.id}},
+            raise_exc=False,
+        )
+        out.append(_error(resp))
+        conn.network.delete_port(port.id)
+    finally:
+        conn.network.remove_interface_from_router(first, subnet=sub_a.id)
+        conn.network.remove_interface_from_router(second, subnet=sub_b.id)
+        conn.network.delete_router(first.id)
+        conn.network.delete_router(second.id)
+    return out
+
+
+def test_bad_router_input_gets_neutrons_errors_and_builds_nothing(
+    world: World, conns: dict[str, Connection]
+) -> None:
+    direct = conns["pod1"]
+    made: list[str] = []
+    try:
+        nets = []
+        for cidr in ("10.161.0.0/24", "10.162.0.0/24", "10.162.0.0/25"):
+            net = direct.network.create_network(name=unique("bad-direct"))
+            made.append(net.id)
+            nets.append(
+                (net, direct.network.create_subnet(network_id=net.id, cidr=cidr, ip_version=4))
+            )
+        public = direct.network.find_network("public", ignore_missing=False)
+        expected = _refusals(direct, public.id, nets)
+    finally:
+        for net_id in made:
+            direct.network.delete_network(net_id)
+    # at the top: the subnets in different pods (a local network of each, a VLAN one)
+    top_nets = [
+        world.network("10.161.0.0/24", "pod1"),
+        world.network("10.162.0.0/24", "pod2"),
+        world.network("10.162.0.0/25"),
+    ]
+    public2 = world.conn.network.find_network("public-az2", ignore_missing=False)
+    assert _refusals(world.conn, public2.id, top_nets) == expected
+    assert [e[0] for e in expected] == [400, 409, 400, 404], expected
+    # nothing was built for the refused requests: the routers made are gone, and no pod
+    # holds a bottom router, bridge or shadow of them
+    for pod in PODS:
+        admin = conns[f"{pod}-admin"]
+        eventually(no_bad_routers(admin), f"nothing left in {pod}")
+
+
+def no_bad_routers(pod: Connection) -> Callable[[], bool]:
+    """No bottom router of the refusal test's routers (their top names start "bad")."""
+    return lambda: not [r for r in pod.network.routers() if (r.description or "").startswith("bad")]

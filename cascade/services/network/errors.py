@@ -6,6 +6,8 @@ Services raise these; the API layer turns them into Neutron's body
 
 from __future__ import annotations
 
+import re
+
 
 class NeutronError(Exception):
     """An error with Neutron's status, exception name and message."""
@@ -26,8 +28,19 @@ class NeutronError(Exception):
 
 
 class BadRequest(NeutronError):
+    """400: the API layer's `HTTPBadRequest`, or neutron-lib's `BadRequest` for the
+    "Bad <resource> request: <why>" messages a plugin raises (its message format)."""
+
     status = 400
     type = "HTTPBadRequest"
+
+    def __init__(self, message: str, status: int | None = None, type: str | None = None) -> None:
+        if type is None and PLUGIN_BAD_REQUEST.match(message):
+            type = "BadRequest"
+        super().__init__(message, status, type)
+
+
+PLUGIN_BAD_REQUEST = re.compile(r"^Bad [\w-]+ request: ")
 
 
 class InvalidInput(NeutronError):
