@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -196,3 +196,96 @@ def test_cascade_api_killed_mid_create_leaves_no_orphan_or_duplicate(
         eventually(lambda: not list(conn.network.ports(network_id=network.id)), "top ports", 120)
         conn.network.delete_network(network.id)
     eventually(lambda: bottom_network(pod1, network.id) is None, "the network gone from pod1")
+
+
+def _named(pod: Connection, router_id: str) -> dict[str, int]:
+    """How many of each bottom object the pod holds for the router (by name)."""
+    return {
+        "routers": len(list(pod.network.routers(name=router_id))),
+        "bridge networks": len(list(pod.network.networks(name=f"bridge-{router_id}"))),
+        "bridge subnets": len(list(pod.network.subnets(name=f"bridge-{router_id}"))),
+        "bridge ports": len(list(pod.network.ports(name=f"bridge-{router_id}"))),
+    }
+
+
+def test_killed_during_cross_pod_router_setup_and_floating_ip_association(
+    top: dict[str, Connection], conns: dict[str, Connection]
+) -> None:
+    """cascade-worker killed while it builds a router across pods, then cascade-api and
+    cascade-worker killed while a floating IP association is being made in the pod that
+    holds it (the association's answer comes before any pod call: the pod work in flight
+    is the job's). After each restart: the result complete, nothing twice, no orphan."""
+    conn, admin = top["cascade"], top["cascade-admin"]
+    pod1, pod2 = conns["pod1-admin"], conns["pod2-admin"]
+    image = str(conn.image.find_image("tiny", ignore_missing=False).id)
+    network = admin.network.create_network(
+        name=unique("crash-xr"), project_id=conn.current_project_id, provider_network_type="local"
+    )
+    subnet = conn.network.create_subnet(network_id=network.id, cidr="10.148.0.0/24", ip_version=4)
+    public = conn.network.find_network("public", ignore_missing=False)
+    router = conn.network.create_router(
+        name=unique("crash-xr"), external_gateway_info={"network_id": public.id}
+    )
+    server, fip = None, None
+    try:
+        status, body = boot(conn, "az2", image, networks=[{"uuid": network.id}])
+        assert status == 202, body
+        server = body["server"]["id"]
+        wait_status(conn, server, "ACTIVE")
+        port = next(conn.network.ports(device_id=server))
+        with frozen("pod2-neutron-api"):
+            conn.network.add_interface_to_router(router, subnet=subnet.id)
+            # the build makes pod1's side, then hangs in its first call to pod2: killed
+            eventually(
+                lambda: bool(jobs(admin, resource_id=router.id, status="running")),
+                "the router's build to be running",
+            )
+            eventually(lambda: _named(pod1, router.id)["bridge ports"] == 1, "pod1's bridge")
+            time.sleep(1)
+            kill("cascade-worker")
+        restart()
+        eventually(
+            lambda: all(
+                j["status"] in ("done", "superseded")
+                for j in jobs(admin, resource_id=router.id, type="router.build")
+            ),
+            "the build to be done",
+            timeout=90,
+        )
+        for pod in (pod1, pod2):
+            assert _named(pod, router.id) == dict.fromkeys(_named(pod, router.id), 1)
+        b_router = next(pod2.network.routers(name=router.id))
+        ifaces = list(pod2.network.ports(device_id=b_router.id))
+        addresses = [ip["ip_address"] for p in ifaces for ip in p.fixed_ips]
+        assert len(addresses) == 2 and "10.148.0.1" in addresses  # the gateway, the bridge
+
+        with frozen("pod1-neutron-api"):
+            fip = conn.network.create_ip(floating_network_id=public.id, port_id=port.id)
+            kill("cascade-api")
+            # the worker takes the jobs (it polls every 0.2 s) and hangs in pod1: killed
+            time.sleep(3)
+            kill("cascade-worker")
+        restart()
+        eventually(lambda: conn.network.get_ip(fip.id).status == "ACTIVE", "the floating IP", 120)
+        found = list(pod1.network.ips(description=fip.id))
+        assert [f.floating_ip_address for f in found] == [fip.floating_ip_address]
+        shadows = list(pod1.network.ports(name=f"shadow-{fip.id}"))
+        assert len(shadows) == 1 and found[0].port_id == shadows[0].id
+        shadow_nets = [n for n in pod1.network.networks() if (n.name or "").startswith("shadow-")]
+        assert len([n for n in shadow_nets if str(router.id) in (n.description or "")]) == 1
+    finally:
+        if fip is not None:
+            conn.network.delete_ip(fip.id, ignore_missing=True)
+        if server:
+            conn.compute.delete(f"/servers/{server}", microversion=MV, raise_exc=False)
+            wait_gone(conn, server)
+        conn.network.remove_interface_from_router(router, subnet=subnet.id)
+        conn.network.delete_router(router.id)
+        eventually(lambda: not list(conn.network.ports(network_id=network.id)), "top ports")
+        conn.network.delete_network(network.id)
+    for pod in (pod1, pod2):
+        eventually(_nothing_named(pod, router.id), "nothing left of the router")
+
+
+def _nothing_named(pod: Connection, router_id: str) -> Callable[[], bool]:
+    return lambda: not any(_named(pod, router_id).values())
