@@ -12,6 +12,7 @@ from devcloud import (
     bench,
     bench_cascade,
     bench_network,
+    bench_routers,
     bench_volume,
     cloud,
     playbook,
@@ -187,6 +188,12 @@ def parser() -> argparse.ArgumentParser:
         help="benchmark Cascade's Networking instead (devcloud/bench_network.py)",
     )
     bench.add_argument(
+        "--routers",
+        action="store_true",
+        help="benchmark a router and floating IPs across pods instead, side by side with "
+        "pod1's Neutron (devcloud/bench_routers.py)",
+    )
+    bench.add_argument(
         "--volume",
         action="store_true",
         help="benchmark Cascade's Block Storage instead (devcloud/bench_volume.py)",
@@ -202,7 +209,8 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="--cascade: /servers/detail lists per path (default 20); --network: server "
-        "creates per variant (default 5); --volume: volume creates per path (default 50)",
+        "creates per variant (default 5); --routers: operations per path (default 20); "
+        "--volume: volume creates per path (default 50)",
     )
     bench.add_argument(
         "--cleanup", action="store_true", help="--cascade: delete the benchmark's servers"
@@ -249,14 +257,17 @@ async def main_async(args: argparse.Namespace) -> int:
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
-        if sum((args.cascade, args.network, args.volume)) > 1:
+        if sum((args.cascade, args.network, args.volume, args.routers)) > 1:
             raise DevcloudError(
-                "bench", "--cascade, --network and --volume are separate runs: pick one"
+                "bench", "--cascade, --network, --volume and --routers are separate runs: pick one"
             )
         if args.volume:
             runs = bench_volume.RUNS if args.runs is None else args.runs
             count = bench_volume.COUNT if args.count is None else args.count
             print(await bench_volume.run(layout, pods, runs, count))
+        elif args.routers:
+            runs = bench_routers.RUNS if args.runs is None else args.runs
+            print(await bench_routers.run(layout, pods, runs))
         elif args.network:
             runs = bench_network.RUNS if args.runs is None else args.runs
             print(await bench_network.run(layout, pods, runs))

@@ -13,7 +13,7 @@ its router), whatever pod its port is in:
 A change of port, a port that left, a disassociation: the old floating IP and
 shadow port go first, then the new ones are made (routing intent first, named
 after the floating IP). The router's build job makes the shadow subnets; until
-it has, this job fails its attempt and is retried.
+it has, the floating IP is DOWN, and the build queues this job again once it has.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def shadow_owner(fip_id: str) -> str:
     return f"shadow-port:{fip_id}"
 
 
-async def _shadow_body(db: AsyncSession, fip: NetResource, pod: Pod) -> dict[str, Any]:
-    """The shadow port the floating IP needs in its pod for a port of another pod."""
+async def _shadow_body(db: AsyncSession, fip: NetResource, pod: Pod) -> dict[str, Any] | None:
+    """The shadow port the floating IP needs in its pod for a port of another pod (None:
+    the subnet it goes on is not in the pod yet)."""
     port = await store.get(db, store.PORT, str(fip.body["port_id"]))
     subnet_id = await router_plan.fixed_subnet(db, fip)
     network = await store.get(db, store.NETWORK, port.parent_id or "") if port else None
@@ -60,12 +61,7 @@ async def _shadow_body(db: AsyncSession, fip: NetResource, pod: Pod) -> dict[str
         b_net = await materialise.bottom_id(db, NETWORK, network.id, pod.id)
         b_sub = await materialise.bottom_id(db, SUBNET, subnet_id, pod.id)
     if not b_net or not b_sub:
-        # the router's build makes them: this attempt fails, a later one finds them
-        raise Conflict(
-            f"Floating IP {fip.id}: router {fip.body['router_id']} has no interface on "
-            f"subnet {subnet_id} in pod {pod.name} yet.",
-            type="RouterNotReady",
-        )
+        return None  # the router's build makes them, then queues this job again
     mac = await _shadow_mac(db, fip, network.id)
     return {
         "name": materialise.bottom_name(SHADOW_PORT, fip.id),
@@ -115,6 +111,7 @@ async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
     pod: Pod | None = None
     b_port: str | None = None
     shadow: dict[str, Any] | None = None
+    waiting = False  # for the router's build to put the port's subnet into the pod
     if row is not None and row.body.get("port_id"):
         network = await store.get(db, store.NETWORK, row.body["floating_network_id"])
         held = await router_plan.port_pods(db, str(row.body["port_id"]))
@@ -124,6 +121,7 @@ async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
             b_port = await materialise.bottom_id(db, PORT, row.body["port_id"], pod.id)
         elif pod is not None:
             shadow = await _shadow_body(db, row, pod)
+            waiting = shadow is None
     # the shadow port: kept only where and as wanted (else gone, its floating IP first)
     for routing, where in await copies.in_pods(db, SHADOW_PORT, fip_id, intents=True):
         neutron = PodNeutron(registry, where)
@@ -145,11 +143,11 @@ async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
         if pod is None or where.id != pod.id or wrong:
             await _drop_fip(db, registry, fip_id, where.id)
     if row is None or pod is None or (b_port is None and shadow is None):
-        if shadow is None:
+        if not waiting:
             await ipam.release_mac(db, shadow_owner(fip_id))
-        if row is not None and row.body.get("status") != "DOWN":
-            store.change(row, {"status": "DOWN"})
         await db.commit()
+        if row is not None:
+            await _status(db, fip_id, "DOWN", row.body.get("port_id"))
         return
     neutron = PodNeutron(registry, pod)
     if b_port is None and shadow is not None:
@@ -168,8 +166,19 @@ async def sync(caller: Caller, registry: PodRegistry, fip_id: str) -> None:
     await materialise.ensure(db, neutron, FLOATINGIP, row.id, row.project_id, body)
     if shadow is None:
         await ipam.release_mac(db, shadow_owner(fip_id))
-    if row.body.get("status") != "ACTIVE":
-        store.change(row, {"status": "ACTIVE"})
+    await db.commit()
+    await _status(db, fip_id, "ACTIVE", row.body.get("port_id"))
+
+
+async def _status(db: AsyncSession, fip_id: str, status: str, port_id: Any) -> None:
+    """The floating IP's status, read again under a row lock and set only if it is still
+    associated as this run found it: an update made at the top meanwhile (a new port, a
+    disassociation) is never overwritten by this run's older copy of the row, and its
+    own job sets the status it leads to."""
+    query = select(NetResource).where(NetResource.id == fip_id).with_for_update()
+    row = await db.scalar(query.execution_options(populate_existing=True))
+    if row is not None and row.body.get("port_id") == port_id and row.body.get("status") != status:
+        store.change(row, {"status": status})
     await db.commit()
 
 

@@ -13,6 +13,7 @@ a run that changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -35,7 +36,8 @@ from cascade.services.network.materialise import (
 )
 from cascade.services.network.router_plan import INTERFACE, Plan
 
-SHADOW = "router_shadow"  # the top's record of a shadow copy (id: the interface's)
+SHADOW = "router_shadow"
+FIP_SYNC = "floatingip.sync"  # the top's record of a shadow copy (id: the interface's)
 
 
 def shadow_owner(shadow_id: str) -> str:
@@ -59,9 +61,20 @@ async def build(
         cidrs = [s.body["cidr"] for s, _, _ in plan.subnets.values()]
         bridge = await bridges.addresses(db, conf, router, plan.span, cidrs)
     shadows = await _shadow_records(db, plan)
-    for pod_id in plan.span:
-        neutron = PodNeutron(registry, pods[pod_id])
-        await _build_in(db, conf, neutron, plan, names, bridge, shadows)
+
+    async def in_pod(pod_id: str) -> None:
+        # each pod on a session of its own: the pods are built at the same time
+        async with AsyncSession(db.bind, expire_on_commit=False) as own:
+            neutron = PodNeutron(registry, pods[pod_id])
+            await _build_in(own, conf, neutron, plan, names, bridge, shadows)
+
+    failed = [
+        r
+        for r in await asyncio.gather(*(in_pod(p) for p in plan.span), return_exceptions=True)
+        if isinstance(r, BaseException)
+    ]
+    if failed:
+        raise failed[0]  # the attempt fails; what the other pods finished stays done
     for routing, pod in await copies.in_pods(db, ROUTER, router.id, intents=True):
         if pod.id not in plan.span:
             await purge_in(db, PodNeutron(registry, pod), router.id, routing, plan)
@@ -106,17 +119,19 @@ async def _build_in(
             json={"router": {"admin_state_up": body["admin_state_up"]}},
         )
     await _gateway(db, neutron, plan, b_router, current, names)
-    # bottom port -> the top interface port it copies (None: the bridge's, a shadow's)
-    wanted: dict[str, NetResource | None] = {}
+    # bottom port -> (the top interface port it copies or None, the subnets it serves)
+    wanted: dict[str, tuple[NetResource | None, list[str]]] = {}
     if plan.bridged:
         address, mac = bridge[pod_id]
-        wanted[await bridges.ensure(db, neutron, conf, router, address, mac)] = None
+        wanted[await bridges.ensure(db, neutron, conf, router, address, mac)] = (None, [])
     for port in plan.interfaces_in(pod_id):
-        wanted[await materialise.ensure_port(db, neutron, port, names)] = port
+        subnets = [ip["subnet_id"] for ip in port.body.get("fixed_ips", [])]
+        wanted[await materialise.ensure_port(db, neutron, port, names)] = (port, subnets)
     if pod_id == plan.gateway_pod:
         for record in shadows:
-            wanted[await _ensure_shadow(db, neutron, plan, record)] = None
-    for b_port, top_port in sorted(wanted.items()):
+            subnets = [str(record.body["subnet_id"])]
+            wanted[await _ensure_shadow(db, neutron, plan, record)] = (None, subnets)
+    for b_port, (top_port, subnets) in sorted(wanted.items()):
         found = await neutron.ok("GET", f"/ports/{b_port}", "a port lookup")
         if found["port"].get("device_id") != b_router:
             await neutron.ok(
@@ -127,7 +142,9 @@ async def _build_in(
             )
             if top_port is not None:  # the pod binds it now: its status follows to the top
                 await queue.enqueue(db, "port.status", top_port.id, top_port.project_id, {})
-                await db.commit()
+            if pod_id == plan.gateway_pod:  # floating IPs waiting for the subnet go on
+                await _floating_ips_follow(db, router.id, subnets)
+            await db.commit()
     # the routes once every interface they need is there, before stale interfaces go
     routes = plan.routes(pod_id, {p: a for p, (a, _) in bridge.items()})
     if _route_set(current.get("routes")) != _route_set(routes):
@@ -256,6 +273,16 @@ async def purge_in(
 
 
 # --- shadow copies: a local subnet of another pod, in the gateway's pod ---------------
+
+
+async def _floating_ips_follow(db: AsyncSession, router_id: str, subnet_ids: list[str]) -> None:
+    """The router's floating IPs for ports on the subnets: their jobs queued (the caller
+    commits)."""
+    for fip in await store.rows(db, store.FLOATINGIP):
+        if fip.body.get("router_id") != router_id or not fip.body.get("port_id"):
+            continue
+        if await router_plan.fixed_subnet(db, fip) in subnet_ids:
+            await queue.enqueue(db, FIP_SYNC, fip.id, fip.project_id, {})
 
 
 async def _shadow_records(db: AsyncSession, plan: Plan) -> list[NetResource]:
