@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.engine import now
 from cascade.db.models import Binding, Pod, Routing
+from cascade.jobs import queue
 from cascade.services import routings
+
+ROUTER, ROUTER_BUILD = "router", "router.build"  # networking's routing type and job
 
 
 class PodNotFound(Exception):
@@ -94,6 +97,12 @@ async def delete(session: AsyncSession, pod_id: str, force: bool = False) -> Non
             "or delete the pod with force=true"
         )
     if hosted:
+        # routers with a bottom router there are planned again without the pod
+        query = select(Routing.top_id).where(
+            Routing.pod_id == pod_id, Routing.resource_type == ROUTER
+        )
+        for router_id in sorted(set((await session.scalars(query)).all())):
+            await queue.enqueue(session, ROUTER_BUILD, router_id, None, {})
         await session.execute(sa_delete(Routing).where(Routing.pod_id == pod_id))
     # bindings only say where new resources would go: they go with the pod
     await session.execute(sa_delete(Binding).where(Binding.pod_id == pod_id))

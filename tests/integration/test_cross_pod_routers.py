@@ -450,3 +450,118 @@ def test_bad_router_input_gets_neutrons_errors_and_builds_nothing(
 def no_bad_routers(pod: Connection) -> Callable[[], bool]:
     """No bottom router of the refusal test's routers (their top names start "bad")."""
     return lambda: not [r for r in pod.network.routers() if (r.description or "").startswith("bad")]
+
+
+def test_router_operations_follow_across_pods(world: World, conns: dict[str, Connection]) -> None:
+    """A gateway moved to another pod's external network (the VLAN interface follows it),
+    an interface by port, the tenant's routes, admin state, a refused delete, and the top
+    ports' status from the pods."""
+    conn = world.conn
+    pod1, pod2 = conns["pod1-admin"], conns["pod2-admin"]
+    public = conn.network.find_network("public", ignore_missing=False)
+    public2 = conn.network.find_network("public-az2", ignore_missing=False)
+    _, vlan_sub = world.network("10.181.0.0/24")
+    _, local1_sub = world.network("10.182.0.0/24", "pod1")
+    local2, local2_sub = world.network("10.183.0.0/24", "pod2")
+    router = conn.network.create_router(
+        name=unique("xr-ops"), external_gateway_info={"network_id": public.id}
+    )
+    world.routers.append(router.id)
+    for sub in (vlan_sub, local1_sub):
+        conn.network.add_interface_to_router(router, subnet=sub.id)
+    one_pod = Bottom(
+        (router.external_gateway_info["external_fixed_ips"][0]["ip_address"],),
+        frozenset({("10.181.0.1", "10.181.0.0/24"), ("10.182.0.1", "10.182.0.0/24")}),
+        frozenset(),
+    )
+    eventually(lambda: bottom(pod1, router.id) == one_pod, "the router in pod1 only")
+    assert bottom(pod2, router.id) is None
+
+    # the gateway moves to pod2's external network: the router's home is pod2 now, the VLAN
+    # interface moves there, the local network of pod1 stays in pod1
+    router = conn.network.update_router(router, external_gateway_info={"network_id": public2.id})
+    gateway2 = router.external_gateway_info["external_fixed_ips"][0]["ip_address"]
+    eventually(lambda: bool(bridge_ip(pod1, router.id) and bridge_ip(pod2, router.id)), "bridges")
+    b1, b2 = str(bridge_ip(pod1, router.id)), str(bridge_ip(pod2, router.id))
+    bridge_cidr = str(ipaddress.ip_interface(f"{b1}/24").network)
+
+    def expected(
+        extra2: set[tuple[str, str]], routes1: set[tuple[str, str]], routes2: set[tuple[str, str]]
+    ) -> tuple[Bottom, Bottom]:
+        return (
+            Bottom(
+                (),
+                frozenset({("10.182.0.1", "10.182.0.0/24"), (b1, bridge_cidr)}),
+                frozenset({("10.181.0.0/24", b2), ("0.0.0.0/0", b2)} | routes1),
+            ),
+            Bottom(
+                (gateway2,),
+                frozenset({("10.181.0.1", "10.181.0.0/24"), (b2, bridge_cidr)} | extra2),
+                frozenset({("10.182.0.0/24", b1)} | routes2),
+            ),
+        )
+
+    def now_is(want: tuple[Bottom, Bottom]) -> Callable[[], bool]:
+        return lambda: (bottom(pod1, router.id), bottom(pod2, router.id)) == want
+
+    eventually(now_is(expected(set(), set(), set())), "the gateway's move")
+
+    # an interface by port (not the subnet's gateway address) on a local network with no
+    # server yet: anchored in the router's home, pod2
+    port = conn.network.create_port(
+        network_id=local2.id, fixed_ips=[{"subnet_id": local2_sub.id, "ip_address": "10.183.0.10"}]
+    )
+    conn.network.add_interface_to_router(router, port=port.id)
+    with_port = expected({("10.183.0.10", "10.183.0.0/24")}, {("10.183.0.0/24", b2)}, set())
+    eventually(now_is(with_port), "the interface by port in pod2")
+
+    # the tenant's route: as given where its nexthop is, via the bridge elsewhere
+    route = {"destination": "192.168.50.0/24", "nexthop": "10.183.0.20"}
+    conn.network.update_router(router, routes=[route])
+    eventually(
+        now_is(
+            expected(
+                {("10.183.0.10", "10.183.0.0/24")},
+                {("10.183.0.0/24", b2), ("192.168.50.0/24", b2)},
+                {("192.168.50.0/24", "10.183.0.20")},
+            )
+        ),
+        "the tenant's route in both pods",
+    )
+    conn.network.update_router(router, routes=[])
+    eventually(now_is(with_port), "the tenant's route gone from both pods")
+
+    # admin state reaches every bottom router
+    conn.network.update_router(router, is_admin_state_up=False)
+    eventually(
+        lambda: (
+            [next(p.network.routers(name=router.id)).is_admin_state_up for p in (pod1, pod2)]
+            == [False, False]
+        ),
+        "both bottom routers down",
+    )
+    conn.network.update_router(router, is_admin_state_up=True)
+
+    # Neutron refuses to delete a router with interfaces: so does the top, across pods
+    refused = conn.network.delete(f"/routers/{router.id}", raise_exc=False)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["NeutronError"]["type"] == "RouterInUse"
+
+    # the top's interface ports show their bottom ports' status (the devcloud's pods run
+    # no L3 agent: DOWN there, DOWN at the top)
+    def statuses_follow() -> bool:
+        found = list(conn.network.ports(device_id=router.id, device_owner=INTERFACE))
+        pods = [next(iter(p.network.ports(name=t.id)), None) for t in found for p in (pod1, pod2)]
+        bottoms = {b.name: b.status for b in pods if b is not None}
+        return len(found) == len(bottoms) == 3 and all(t.status == bottoms[t.id] for t in found)
+
+    eventually(statuses_follow, "the interface ports' status at the top")
+
+    # the port leaves: pod2 keeps the VLAN interface and the gateway
+    conn.network.remove_interface_from_router(router, port=port.id)
+    eventually(now_is(expected(set(), set(), set())), "the port's interface gone")
+    world.cleanup()
+    world.routers = []
+    for pod in (pod1, pod2):
+        eventually(nothing_left(pod, router.id), "nothing left of the router")
+    world.networks = []

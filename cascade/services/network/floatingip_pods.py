@@ -175,8 +175,7 @@ async def _status(db: AsyncSession, fip_id: str, status: str, port_id: Any) -> N
     associated as this run found it: an update made at the top meanwhile (a new port, a
     disassociation) is never overwritten by this run's older copy of the row, and its
     own job sets the status it leads to."""
-    query = select(NetResource).where(NetResource.id == fip_id).with_for_update()
-    row = await db.scalar(query.execution_options(populate_existing=True))
+    row = await store.locked(db, store.FLOATINGIP, fip_id)
     if row is not None and row.body.get("port_id") == port_id and row.body.get("status") != status:
         store.change(row, {"status": status})
     await db.commit()

@@ -127,6 +127,9 @@ async def port_status(ctx: JobContext, job: Job) -> None:
             )
             bottom = found["port"]
             host = bottom.get("binding:host_id") or ""
+            port = await store.locked(db, store.PORT, job.resource_id)
+            if port is None:
+                return
             store.change(
                 port,
                 {

@@ -55,6 +55,8 @@ async def build(
     nothing of the router any more. Safe to repeat; the plan is returned."""
     plan = await router_plan.plan(db, router)
     pods = await _pods(db)
+    # a pod deleted (by force) with subnets anchored in it: no bottom router, no route there
+    plan.span = [p for p in plan.span if p in pods]
     names = {p.id: p.name for p in pods.values()}
     bridge: dict[str, tuple[str, str]] = {}
     if plan.bridged:

@@ -105,6 +105,16 @@ async def get(db: AsyncSession, kind: str, object_id: str) -> NetResource | None
     return row
 
 
+async def locked(db: AsyncSession, kind: str, object_id: str) -> NetResource | None:
+    """The object as the database has it now, its row locked until the caller commits: a
+    job that changes an object after a long pod call changes the current one, not the copy
+    it loaded before (an API update meanwhile is never overwritten)."""
+    query = select(NetResource).where(NetResource.id == object_id, NetResource.kind == kind)
+    query = query.with_for_update().execution_options(populate_existing=True)
+    found: NetResource | None = await db.scalar(query)
+    return found
+
+
 async def rows(
     db: AsyncSession,
     kind: str,
