@@ -228,3 +228,62 @@ async def test_concurrent_syncs_of_a_group_make_each_rule_once(app: Starlette) -
 
     await asyncio.gather(sync(), sync(), sync())
     assert sorted(k[3] for k in neutron.rules) == [22, 80]
+
+
+@dataclasses.dataclass(frozen=True)
+class BareNeutron(PodNeutron):
+    """A pod's Neutron with no network at all: lookups find nothing, creates succeed."""
+
+    calls: list[tuple[str, str, Any]] = dataclasses.field(default_factory=list)
+
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None
+    ) -> httpx.Response:
+        self.calls.append((method, path, json if method == "POST" else params))
+        key = path.strip("/").split("/")[0]
+        if method == "GET":
+            return httpx.Response(200, json={key: []})
+        return httpx.Response(201, json={key[:-1]: {"id": f"b-{len(self.calls)}"}})
+
+
+async def test_an_external_network_a_pod_lacks_is_made_there(app: Starlette) -> None:
+    """A top external network (flat, on the external physical network, one AZ) whose pod
+    has no external network of its own: made there, named after the top id (so it is
+    found again, and deleted with the top network), with the top subnet's pools."""
+    pod = (await _neutron(app)).pod
+    neutron = BareNeutron(app.state.registry, pod)
+    body = {
+        "name": "ext",
+        "router:external": True,
+        "provider:network_type": "flat",
+        "provider:physical_network": "external",
+        "_home_pod": pod.id,
+    }
+    async with app.state.sessions() as db:
+        network = store.add(db, store.NETWORK, "admin", body)
+        store.add(
+            db,
+            store.SUBNET,
+            "admin",
+            {
+                "cidr": "203.0.113.0/24",
+                "ip_version": 4,
+                "gateway_ip": "203.0.113.1",
+                "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.20"}],
+            },
+            parent_id=network.id,
+        )
+        await db.commit()
+        b_net, b_subnets = await materialise.ensure_network(db, neutron, network, {})
+    posts = [(path, sent) for method, path, sent in neutron.calls if method == "POST"]
+    assert [path for path, _ in posts] == ["/networks", "/subnets"]
+    made = posts[0][1]["network"]
+    assert (made["name"], made["router:external"], made["provider:network_type"]) == (
+        network.id,
+        True,
+        "flat",
+    )
+    assert posts[1][1]["subnet"]["allocation_pools"] == [
+        {"start": "203.0.113.10", "end": "203.0.113.20"}
+    ]
+    assert b_net == "b-3" and len(b_subnets) == 1

@@ -287,8 +287,9 @@ async def ensure_network(
 async def _adopt_external(
     db: AsyncSession, neutron: PodNeutron, network: NetResource, pod_names: dict[str, str]
 ) -> tuple[str, dict[str, str]]:
-    """A top external network is its pod's own external network: adopted, never created;
-    its subnets are the pod's subnets of the same CIDR (made only where missing)."""
+    """A top external network is its pod's own external network: adopted (never deleted)
+    where the pod has one on the external physical network, else made; its subnets are
+    the pod's subnets of the same CIDR (made only where missing)."""
     pod = neutron.pod
     if network.body.get("_home_pod") != pod.id:
         home = str(network.body.get("_home_pod"))
@@ -305,19 +306,19 @@ async def _adopt_external(
         "an external network lookup",
         params={"router:external": "True", "provider:physical_network": physnet},
     )
-    if not found["networks"]:
-        raise Conflict(
-            f"Pod {pod.name} has no external network on {physnet}.", type="ExternalNetworkNotFound"
-        )
-    b_net = await ensure(
-        db,
-        neutron,
-        NETWORK,
-        network.id,
-        network.project_id,
-        {},
-        adopt=str(found["networks"][0]["id"]),
-    )
+    # the pod's own external network is adopted; a pod without one gets it made, named
+    # after the top id (so it is found again, and deleted with the top network)
+    adopt = str(found["networks"][0]["id"]) if found["networks"] else None
+    made = {
+        "name": bottom_name(NETWORK, network.id),
+        "description": str(network.body.get("name", ""))[:255],
+        "project_id": network.project_id,
+        "router:external": True,
+        "shared": bool(network.body.get("shared", False)),
+        "provider:network_type": "flat",
+        "provider:physical_network": physnet,
+    }
+    b_net = await ensure(db, neutron, NETWORK, network.id, network.project_id, made, adopt=adopt)
     subnets = {}
     for subnet in await store.rows(db, store.SUBNET, parent_ids=[network.id]):
         same = await neutron.ok(
