@@ -129,6 +129,12 @@ async def create(caller: Caller, body: Any) -> NetResource:
     given. Neutron's 400/404/409 otherwise; nothing is held after a refusal."""
     given = attrs.take(SPEC, body, "floatingip", caller.allows, update=False)
     project = attrs.owner(body, "floatingip", caller.project_id, caller.is_admin)
+    # an address taken concurrently: another one, unless the caller named it (409)
+    pinned = given["floating_ip_address"] is not None
+    return await ipam.retried(caller.db, lambda: _create_once(caller, given, project), pinned)
+
+
+async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> NetResource:
     network = await find(caller, store.NETWORK, given["floating_network_id"])
     if not network.body.get("router:external"):
         raise BadRequest(

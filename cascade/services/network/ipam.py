@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetAddress, NetMac
@@ -24,6 +25,28 @@ from cascade.services.network.errors import Conflict, InvalidInput, NeutronError
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAC_PREFIX = "fa:16:3e"  # Neutron's default base_mac
+
+
+RETRIES = 5  # a create that lost an address to a concurrent one tries with fresh ones
+T = TypeVar("T")
+
+
+async def retried(db: AsyncSession, once: Callable[[], Awaitable[T]], pinned: bool) -> T:
+    """`once()` (a create or update that allocates addresses and commits), again after a
+    concurrent request took one of the same addresses first (the unique key refused
+    this one: rolled back). `pinned`: the caller named the address, so taking another
+    is no answer: Neutron's 409."""
+    for attempt in range(RETRIES):
+        try:
+            return await once()
+        except IntegrityError:
+            await db.rollback()
+            if pinned or attempt == RETRIES - 1:
+                raise Conflict(
+                    "An address requested was taken concurrently; retry the request.",
+                    type="IpAddressAlreadyAllocated",
+                ) from None
+    raise AssertionError("unreachable")
 
 
 def pod_owner(pod_id: str, subnet_id: str) -> str:

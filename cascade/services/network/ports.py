@@ -53,7 +53,6 @@ GROUP_SYNC = "security_group.sync"
 ORPHAN_CHECK = "port.orphan_check"
 FIP_SYNC = "floatingip.sync"
 ROUTER_BUILD = "router.build"
-RETRIES = 5
 
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
@@ -212,24 +211,14 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> NetReso
             f"Tenant {project} not allowed to create port on this network",
             type="PolicyNotAuthorized",
         )
-    for attempt in range(RETRIES):
-        try:
-            if attempt:  # the rollback expired what the session had loaded
-                network = await find(caller, store.NETWORK, given["network_id"])
-            return await _create_once(caller, given, network, project, for_server)
-        except IntegrityError:
-            # a concurrent create took one of the same addresses: try with fresh ones
-            await caller.db.rollback()
-            if (
-                attempt == RETRIES - 1
-                or any(ip.get("ip_address") for ip in given["fixed_ips"] or [])
-                or given["mac_address"]
-            ):
-                raise Conflict(
-                    "An address requested for the port was taken concurrently; retry the request.",
-                    type="IpAddressAlreadyAllocated",
-                ) from None
-    raise AssertionError("unreachable")
+
+    async def once() -> NetResource:
+        # after a rollback the session's loaded objects are expired: found again
+        fresh = await find(caller, store.NETWORK, given["network_id"])
+        return await _create_once(caller, given, fresh, project, for_server)
+
+    pinned = any(ip.get("ip_address") for ip in given["fixed_ips"] or [])
+    return await ipam.retried(caller.db, once, pinned or bool(given["mac_address"]))
 
 
 async def _create_once(

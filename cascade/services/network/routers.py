@@ -205,13 +205,30 @@ async def _gateway(
 
 
 async def create(caller: Caller, body: Any) -> NetResource:
-    """A new router: 201; with a gateway, built at once in the external network's pod."""
+    """A new router: 201; with a gateway, built by a job in the external network's pod.
+    A gateway address taken concurrently is taken again (a fresh one), as Neutron does."""
     given = attrs.take(SPEC, body, "router", caller.allows, update=False)
     if given["routes"]:
         raise BadRequest("Attribute 'routes' not allowed in POST")
     project = attrs.owner(body, "router", caller.project_id, caller.is_admin)
-    await quotas.check(caller.db, caller.conf, project, "router")
     info = given.pop("external_gateway_info")
+    return await ipam.retried(
+        caller.db, lambda: _create_once(caller, dict(given), project, info), _pinned(info)
+    )
+
+
+def _pinned(info: Any) -> bool:
+    """Whether a gateway names its addresses (then one taken is Neutron's 409)."""
+    fixed = info.get("external_fixed_ips") if isinstance(info, dict) else None
+    return isinstance(fixed, list) and any(
+        isinstance(f, dict) and f.get("ip_address") for f in fixed
+    )
+
+
+async def _create_once(
+    caller: Caller, given: dict[str, Any], project: str, info: Any
+) -> NetResource:
+    await quotas.check(caller.db, caller.conf, project, "router")
     row = store.add(
         caller.db,
         store.ROUTER,
@@ -239,9 +256,21 @@ async def _rebuild(caller: Caller, router: NetResource) -> None:
 
 
 async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
-    """The router changed (gateway, routes checked as Neutron checks them); its pod's
-    copy follows via a job. `distributed` and `ha` change only while the router is down
-    (before and after the update), as Neutron migrates a router: 400 otherwise."""
+    """The router changed (gateway, routes checked as Neutron checks them); its pods'
+    copies follow via a job. `distributed` and `ha` change only while the router is down
+    (before and after the update), as Neutron migrates a router: 400 otherwise. A new
+    gateway address taken concurrently is taken again (a fresh one)."""
+    router_id = row.id
+
+    async def once() -> None:
+        # after a rollback the session's loaded objects are expired: found again
+        fresh = await find(caller, store.ROUTER, router_id)
+        await _update_once(caller, fresh, dict(given))
+
+    await ipam.retried(caller.db, once, _pinned(given.get("external_gateway_info")))
+
+
+async def _update_once(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
     active = row.body.get("admin_state_up", True) or given.get("admin_state_up", False)
     for key in ADMIN_ONLY:
         if active and key in given and given[key] != bool(row.body.get(key, False)):
