@@ -55,6 +55,18 @@ def jobs(admin: Connection, **query: str) -> list[dict[str, Any]]:
     return found
 
 
+def wait_done(admin: Connection, resource_id: str, job_type: str) -> None:
+    """Until every job of that type for the resource is done (or superseded)."""
+    eventually(
+        lambda: all(
+            j["status"] in ("done", "superseded")
+            for j in jobs(admin, resource_id=resource_id, type=job_type)
+        ),
+        f"the {job_type} job to be done",
+        timeout=90,
+    )
+
+
 def admin_get(admin: Connection, path: str, **query: str) -> list[dict[str, Any]]:
     resp = admin.session.get(f"http://127.0.0.1:20080{path}", params=query)
     found: list[dict[str, Any]] = resp.json()["routings"]
@@ -108,14 +120,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_done_once(
             time.sleep(1)
             kill("cascade-worker")
         restart()
-        eventually(
-            lambda: all(
-                j["status"] in ("done", "superseded")
-                for j in jobs(admin, resource_id=group.id, type="security_group.sync")
-            ),
-            "the job to be done",
-            timeout=90,
-        )
+        wait_done(admin, group.id, "security_group.sync")
         # the killed run is counted (its lease ran out), then the job ran to its end once
         killed = [
             (j["status"], j["attempts"])
@@ -244,14 +249,7 @@ def test_killed_during_cross_pod_router_setup_and_floating_ip_association(
             time.sleep(1)
             kill("cascade-worker")
         restart()
-        eventually(
-            lambda: all(
-                j["status"] in ("done", "superseded")
-                for j in jobs(admin, resource_id=router.id, type="router.build")
-            ),
-            "the build to be done",
-            timeout=90,
-        )
+        wait_done(admin, router.id, "router.build")
         for pod in (pod1, pod2):
             assert _named(pod, router.id) == dict.fromkeys(_named(pod, router.id), 1)
         b_router = next(pod2.network.routers(name=router.id))

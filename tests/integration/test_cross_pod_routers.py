@@ -367,6 +367,13 @@ def _error(resp: Any) -> tuple[int, str]:
     return resp.status_code, resp.json()["NeutronError"]["type"]
 
 
+def _add_subnet(conn: Connection, router_id: str, subnet_id: str) -> tuple[int, str]:
+    resp = conn.network.put(
+        f"/routers/{router_id}/add_router_interface", json={"subnet_id": subnet_id}, raise_exc=False
+    )
+    return _error(resp)
+
+
 def _refusals(conn: Connection, external_id: str, nets: list[Any]) -> list[tuple[int, str]]:
     """Four refusals on one cloud: a gateway on a network that is not external, a subnet
     already on another router, overlapping subnets on one router, a floating IP for a
@@ -384,19 +391,9 @@ def _refusals(conn: Connection, external_id: str, nets: list[Any]) -> list[tuple
     second = conn.network.create_router(name=unique("bad-b"))
     try:
         conn.network.add_interface_to_router(first, subnet=sub_a.id)
-        resp = conn.network.put(
-            f"/routers/{second.id}/add_router_interface",
-            json={"subnet_id": sub_a.id},
-            raise_exc=False,
-        )
-        out.append(_error(resp))
+        out.append(_add_subnet(conn, second.id, sub_a.id))
         conn.network.add_interface_to_router(second, subnet=sub_b.id)
-        resp = conn.network.put(
-            f"/routers/{second.id}/add_router_interface",
-            json={"subnet_id": sub_c.id},
-            raise_exc=False,
-        )
-        out.append(_error(resp))
+        out.append(_add_subnet(conn, second.id, sub_c.id))
         port = conn.network.create_port(network_id=net_c.id)
         resp = conn.network.post(
             "/floatingips",
