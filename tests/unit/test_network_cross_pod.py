@@ -78,3 +78,41 @@ async def test_an_ipv6_subnet_of_another_pods_local_network_is_refused(
     assert "only IPv4 is routed between pods" in error(refused)["message"]
     ports = (await client.get(f"{V2}/ports?device_id={router['id']}", headers=MEMBER)).json()
     assert len(ports["ports"]) == 1  # nothing half-made
+
+
+async def test_a_gateway_floating_ips_need_stays(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """As Neutron: the gateway's network does not change (or go) while floating IPs of the
+    router need it (409 RouterExternalGatewayInUseByFloatingIp)."""
+    external = await make(
+        client,
+        "network",
+        {
+            "name": "ext",
+            "router:external": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": "external",
+            "availability_zone_hints": ["az1"],
+        },
+        ADMIN,
+    )
+    await make(
+        client,
+        "subnet",
+        {"network_id": external["id"], "cidr": "203.0.113.0/24", "ip_version": 4},
+        ADMIN,
+    )
+    inner = await _local(app, client, "pod1", "10.1.0.0/24")
+    router = await make(
+        client, "router", {"name": "r", "external_gateway_info": {"network_id": external["id"]}}
+    )
+    url = f"{V2}/routers/{router['id']}"
+    await client.put(f"{url}/add_router_interface", json={"subnet_id": inner["id"]}, headers=MEMBER)
+    port = await make(client, "port", {"network_id": inner["network_id"]})
+    await make(client, "floatingip", {"floating_network_id": external["id"], "port_id": port["id"]})
+    cleared = await client.put(url, json={"router": {"external_gateway_info": {}}}, headers=MEMBER)
+    assert cleared.status_code == 409, cleared.text
+    assert error(cleared)["type"] == "RouterExternalGatewayInUseByFloatingIp"
+    kept = (await client.get(url, headers=MEMBER)).json()["router"]
+    assert kept["external_gateway_info"]["network_id"] == external["id"]

@@ -65,21 +65,27 @@ async def build(
     shadows = await _shadow_records(db, plan)
 
     async def in_pod(pod_id: str) -> None:
-        # each pod on a session of its own: the pods are built at the same time
+        # each pod on a session of its own: the pods of a group are built at the same time
         async with AsyncSession(db.bind, expire_on_commit=False) as own:
             neutron = PodNeutron(registry, pods[pod_id])
             await _build_in(own, conf, neutron, plan, names, bridge, shadows)
 
-    failed = [
-        r
-        for r in await asyncio.gather(*(in_pod(p) for p in plan.span), return_exceptions=True)
-        if isinstance(r, BaseException)
-    ]
-    if failed:
-        raise failed[0]  # the attempt fails; what the other pods finished stays done
+    # an interface that moves (a VLAN's, with the router's home) leaves its old pod before
+    # it is made in the new one: its address and MAC are never on the segment twice
     for routing, pod in await copies.in_pods(db, ROUTER, router.id, intents=True):
         if pod.id not in plan.span:
             await purge_in(db, PodNeutron(registry, pod), router.id, routing, plan)
+    losing = {
+        r.pod_id
+        for port_id, anchor in plan.anchors.items()
+        for r in await copies.copies(db, PORT, port_id, intents=True)
+        if r.pod_id != anchor
+    }
+    for group in ([p for p in plan.span if p in losing], [p for p in plan.span if p not in losing]):
+        results = await asyncio.gather(*(in_pod(p) for p in group), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]  # the attempt fails; what the other pods finished stays done
     if not plan.bridged:
         await bridges.release(db, router.id)
     return plan

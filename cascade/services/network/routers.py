@@ -167,7 +167,18 @@ async def _gateway(
     caller: Caller, router: NetResource, info: Any, pods: dict[str, Pod]
 ) -> dict[str, Any] | None:
     """The gateway as stored: the external network, SNAT, and a top-allocated address
-    held by the gateway's port (the old gateway's port and addresses go first)."""
+    held by the gateway's port (the old gateway's port and addresses go first). As in
+    Neutron, a gateway that floating IPs need stays on its network: 409 otherwise."""
+    old = (router.body.get("external_gateway_info") or {}).get("network_id")
+    new = info.get("network_id") if isinstance(info, dict) else None
+    if old and new != old:
+        for fip in await store.rows(caller.db, store.FLOATINGIP):
+            if fip.body.get("router_id") == router.id:
+                raise Conflict(
+                    f"Gateway cannot be updated for router {router.id}, since a gateway to "
+                    f"external network {old} is required by one or more floating IPs.",
+                    type="RouterExternalGatewayInUseByFloatingIp",
+                )
     await _drop_gateway(caller, router)
     await caller.db.flush()  # an address kept across the change is free to take again
     if not info:
