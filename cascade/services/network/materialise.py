@@ -159,9 +159,15 @@ async def _home(
         return
     home = network.body.get("_home_pod")
     if home is None:
-        store.change(network, {"_home_pod": pod.id})
+        # read again under a lock: two first uses at once home it once, and a change made
+        # at the top since this session loaded the network is not overwritten
+        fresh = await store.locked(db, store.NETWORK, network.id)
+        home = fresh.body.get("_home_pod") if fresh is not None else None
+        if fresh is not None and home is None:
+            store.change(fresh, {"_home_pod": pod.id})
         await db.commit()
-        return
+        if home is None:
+            return
     if home != pod.id:
         raise Conflict(
             f"Network {network.id} is a local network of pod {pods_by_id.get(home, home)}; "
