@@ -268,6 +268,17 @@ def test_one_router_joins_subnets_of_both_pods(
     eventually(lambda: not list(pod1.network.ips(description=fip.id)), "no floating IP in pod1")
     eventually(lambda: shadow_port() is None, "no shadow port")
 
+    # associated with pod2's server again, and the server deleted: its port goes, the
+    # floating IP is disassociated (as Neutron does), the shadows go from pod1
+    conn.network.update_ip(fip.id, port_id=port2.id)
+    eventually(lambda: shadow_port() is not None, "the shadow port again")
+    conn.compute.delete(f"/servers/{s2}", microversion=MV, raise_exc=False)
+    wait_gone(conn, s2)
+    eventually(lambda: shadow_port() is None, "no shadow port after the server's delete")
+    eventually(lambda: not list(pod1.network.ips(description=fip.id)), "no floating IP in pod1")
+    expect({("10.153.0.0/24", str(b2))}, set())
+    assert conn.network.get_ip(fip.id).port_id is None
+
     # the local subnet of pod2 leaves: pod2 has no interface left but its bridge... and
     # then no router at all, as no subnet anchors there and the gateway is in pod1
     conn.network.remove_interface_from_router(router, subnet=local2_sub.id)
