@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cascade.services.network import store
+from cascade.services.network import bridges, store
 from tests.unit.fakenova import FakeCloud
 from tests.unit.test_network_api import ADMIN, MEMBER, V2, error, make
 
@@ -116,3 +116,26 @@ async def test_a_gateway_floating_ips_need_stays(
     assert error(cleared)["type"] == "RouterExternalGatewayInUseByFloatingIp"
     kept = (await client.get(url, headers=MEMBER)).json()["router"]
     assert kept["external_gateway_info"]["network_id"] == external["id"]
+
+
+async def test_a_subnet_overlapping_the_routers_bridge_is_refused(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    """A router spanning pods holds its bridge's subnet in each pod: a tenant subnet that
+    overlaps it cannot join (400 naming the bridge), the router keeps what it had."""
+    first = await _local(app, client, "pod1", "10.1.0.0/24")
+    router = await make(client, "router", {"name": "r"})
+    url = f"{V2}/routers/{router['id']}"
+    await client.put(f"{url}/add_router_interface", json={"subnet_id": first["id"]}, headers=MEMBER)
+    async with app.state.sessions() as db:  # as the router's build makes it
+        body = {"subnet_id": "s", "cidr": "100.64.0.0/24", "vlan": 2999}
+        store.add(db, bridges.KIND, "p1", body, router["id"])
+        await db.commit()
+    clash = await _local(app, client, "pod2", "100.64.0.0/16")
+    refused = await client.put(
+        f"{url}/add_router_interface", json={"subnet_id": clash["id"]}, headers=MEMBER
+    )
+    assert refused.status_code == 400, refused.text
+    assert "bridge" in error(refused)["message"]
+    ports = (await client.get(f"{V2}/ports?device_id={router['id']}", headers=MEMBER)).json()
+    assert len(ports["ports"]) == 1

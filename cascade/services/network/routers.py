@@ -21,6 +21,7 @@ from cascade.db.models import NetResource, Pod, Routing
 from cascade.jobs import queue
 from cascade.services.network import (
     attrs,
+    bridges,
     extra_routes,
     ipam,
     materialise,
@@ -462,6 +463,18 @@ async def _no_overlap(caller: Caller, router: NetResource, subnet_ids: list[str]
                     f"Bad router request: Cidr {sub.body['cidr']} of subnet {sub.id} overlaps "
                     f"with cidr {old.body['cidr']} of subnet {old.id}."
                 )
+    bridge = await bridges.find(caller.db, router.id)
+    if bridge is None:
+        return
+    for sub in new:
+        cidr = ipam.network_of(sub.body["cidr"])
+        if cidr.version == 4 and cidr.overlaps(ipam.network_of(bridge.body["cidr"])):
+            # the pods' bottom routers hold the bridge's subnet as an interface too
+            raise BadRequest(
+                f"Bad router request: Cidr {sub.body['cidr']} of subnet {sub.id} overlaps "
+                f"with cidr {bridge.body['cidr']} of the bridge joining router {router.id}'s "
+                "pods (from [network] bridge_cidr)."
+            )
 
 
 async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[str, Any]:
