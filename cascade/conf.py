@@ -92,6 +92,11 @@ class PodsSection:
     health_interval: float = opt(
         30.0, "Seconds between two health checks of every pod (0: no periodic check)."
     )
+    catalog_ttl: float = opt(
+        300.0,
+        "Seconds the Keystone catalog (the pods' endpoints) is used before it is read again, "
+        "in the background; a pod's region missing from it makes it read sooner.",
+    )
     list_deadline: float = opt(
         10.0,
         "Seconds an answer made of every pod's (a merged list, usage summed over the pods, "

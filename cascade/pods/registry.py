@@ -3,6 +3,10 @@ and the one client per pod service that every call to it goes through."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+import time
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -13,19 +17,37 @@ from cascade.identity import TokenValidator
 from cascade.pods.client import PodClient, PodUnavailable
 
 C = TypeVar("C")
+LOG = logging.getLogger(__name__)
+CATALOG_MISS_SECONDS = 10.0  # a region not in the catalog: read again at most this often
 
 
 def region_endpoints(catalog: list[dict[str, Any]], region: str) -> dict[str, str]:
     """Public endpoint URL per service type in `region`."""
-    found: dict[str, str] = {}
+    return index_catalog(catalog).get(region, {})
+
+
+def index_catalog(catalog: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Region -> service type -> public URL, in one pass over the catalog (a pod call
+    then finds its URL without scanning a catalog of thousands of regions)."""
+    index: dict[str, dict[str, str]] = {}
     for service in catalog:
         for ep in service.get("endpoints", []):
-            if ep.get("interface") == "public" and ep.get("region_id", ep.get("region")) == region:
-                found[str(service["type"])] = str(ep["url"])
-    return found
+            if ep.get("interface") == "public":
+                region = str(ep.get("region_id", ep.get("region")))
+                index.setdefault(region, {})[str(service["type"])] = str(ep["url"])
+    return index
 
 
 class PodRegistry:
+    """The pods' endpoints (the Keystone catalog, indexed by region) and one client per
+    pod service.
+
+    The catalog is read once and shared: concurrent first calls wait for one read (no
+    stampede on Keystone after a restart); it is read again in the background once it is
+    `[pods] catalog_ttl` old, and when a pod's region is not in it, at most once per
+    CATALOG_MISS_SECONDS (a pod with a wrong region does not make every call read it), at
+    once after the pods changed (`forget_catalog`)."""
+
     def __init__(
         self,
         conf: PodsSection,
@@ -36,18 +58,45 @@ class PodRegistry:
         self.validator = validator
         self.service_auth = validator.service_auth  # calls made as Cascade itself
         self.transport = transport
-        self._catalog: list[dict[str, Any]] | None = None
+        self._index: dict[str, dict[str, str]] | None = None
+        self._read_at = -math.inf  # monotonic time of the last read (-inf: read on a miss)
+        self._reading = asyncio.Lock()
+        self._background: asyncio.Task[Any] | None = None
         self._clients: dict[tuple[str, str], PodClient] = {}
         self._caches: dict[type, object] = {}
 
-    async def endpoints(self, region: str, refresh: bool = False) -> dict[str, str]:
-        """The region's endpoints; the catalog is read again when a region is not in it."""
-        if self._catalog is None or refresh:
-            self._catalog = await self.validator.catalog()
-        found = region_endpoints(self._catalog, region)
-        if not found and not refresh:
-            return await self.endpoints(region, refresh=True)
-        return found
+    async def endpoints(self, region: str) -> dict[str, str]:
+        """The region's endpoints (service type -> URL; empty: none in the catalog)."""
+        index = self._index if self._index is not None else await self._read()
+        age = time.monotonic() - self._read_at
+        found = index.get(region)
+        if found is None and age >= CATALOG_MISS_SECONDS:
+            found = (await self._read()).get(region)
+        elif age >= self.conf.catalog_ttl and self._background is None:
+            self._background = asyncio.create_task(self._refresh())
+        return dict(found or {})
+
+    async def _read(self) -> dict[str, dict[str, str]]:
+        """The catalog read now, or by the concurrent caller this one waited for."""
+        asked = time.monotonic()
+        async with self._reading:
+            if self._index is not None and self._read_at >= asked:
+                return self._index
+            self._index = index_catalog(await self.validator.catalog())
+            self._read_at = time.monotonic()
+            return self._index
+
+    async def _refresh(self) -> None:
+        try:
+            await self._read()
+        except Exception:
+            LOG.warning("reading the Keystone catalog again failed", exc_info=True)
+        finally:
+            self._background = None
+
+    def forget_catalog(self) -> None:
+        """The pods changed: a region not in the catalog makes the next call read it."""
+        self._read_at = -math.inf
 
     async def endpoint(self, pod: Pod, service: str, *types: str) -> str:
         """The pod's URL of the first catalog type of `types` (default: `service`) in its
@@ -83,5 +132,7 @@ class PodRegistry:
         return self._clients[key]
 
     async def aclose(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
         for client in self._clients.values():
             await client.aclose()

@@ -84,6 +84,7 @@ def changed(request: Request) -> None:
     """The pods changed: this process works the microversion ranges out again at once."""
     request.app.state.advertised.clear()
     request.app.state.registry.cache(RouteCache).forget_pods()
+    request.app.state.registry.forget_catalog()  # a new region may be in it now
 
 
 def _force(request: Request) -> bool:

@@ -1,0 +1,100 @@
+"""The pods' endpoints from the Keystone catalog: indexed once, read once at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
+from cascade.conf import PodsSection
+from cascade.db.models import Pod
+from cascade.pods import registry as registry_module
+from cascade.pods.client import PodUnavailable
+from cascade.pods.registry import PodRegistry, index_catalog
+
+
+def _catalog(regions: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": kind,
+            "endpoints": [
+                {"interface": "public", "region_id": f"r{n}", "url": f"http://{kind}.r{n}"}
+                for n in range(regions)
+            ]
+            + [{"interface": "internal", "region_id": "r0", "url": "http://internal"}],
+        }
+        for kind in ("compute", "network")
+    ]
+
+
+@dataclasses.dataclass
+class Validator:
+    """A TokenValidator's catalog read: counted, and slow enough for callers to overlap."""
+
+    regions: int = 3
+    reads: int = 0
+    service_auth: Any = None
+
+    async def catalog(self) -> list[dict[str, Any]]:
+        self.reads += 1
+        await asyncio.sleep(0.05)
+        return _catalog(self.regions)
+
+
+def _registry(validator: Validator, **conf: Any) -> PodRegistry:
+    return PodRegistry(PodsSection(**conf), validator)  # type: ignore[arg-type]
+
+
+def test_the_catalog_is_indexed_by_region_with_public_urls_only() -> None:
+    index = index_catalog(_catalog(2))
+    assert index == {
+        "r0": {"compute": "http://compute.r0", "network": "http://network.r0"},
+        "r1": {"compute": "http://compute.r1", "network": "http://network.r1"},
+    }
+
+
+async def test_concurrent_first_calls_read_the_catalog_once() -> None:
+    validator = Validator(regions=1000)
+    registry = _registry(validator)
+    found = await asyncio.gather(*(registry.endpoints(f"r{n}") for n in range(1000)))
+    assert validator.reads == 1  # no stampede on Keystone after a restart
+    assert found[999] == {"compute": "http://compute.r999", "network": "http://network.r999"}
+
+
+async def test_a_region_missing_from_the_catalog_reads_it_again_at_most_once_a_while() -> None:
+    validator = Validator()
+    registry = _registry(validator)
+    await registry.endpoints("r0")
+    pod = Pod(id="p", name="gone", region_name="nowhere")
+    for _ in range(5):
+        with pytest.raises(PodUnavailable):
+            await registry.endpoint(pod, "compute")
+    assert validator.reads == 1  # read moments ago: the miss does not read again
+    registry.forget_catalog()  # the pods changed (a pod registered): read on the next miss
+    validator.regions = 5
+    assert (await registry.endpoints("r4"))["compute"] == "http://compute.r4"
+    assert validator.reads == 2
+
+
+async def test_a_miss_after_the_window_reads_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "CATALOG_MISS_SECONDS", 0.0)
+    validator = Validator()
+    registry = _registry(validator)
+    assert await registry.endpoints("r7") == {}
+    validator.regions = 8
+    assert (await registry.endpoints("r7"))["network"] == "http://network.r7"
+    assert validator.reads == 3  # the first read, the miss, the miss with r7 there
+
+
+async def test_an_old_catalog_is_read_again_in_the_background() -> None:
+    validator = Validator()
+    registry = _registry(validator, catalog_ttl=0.0)
+    await registry.endpoints("r0")
+    assert validator.reads == 1
+    answer = await registry.endpoints("r0")  # answered from the old index at once
+    assert answer["compute"] == "http://compute.r0" and validator.reads == 1
+    await asyncio.sleep(0.1)
+    assert validator.reads == 2
+    await registry.aclose()
