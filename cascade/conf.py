@@ -92,6 +92,11 @@ class PodsSection:
     health_interval: float = opt(
         30.0, "Seconds between two health checks of every pod (0: no periodic check)."
     )
+    health_concurrency: int = opt(
+        50,
+        "Probes the periodic health check has in flight at once, over all pods: a round "
+        "costs the pods and this process the same whatever the number of pods.",
+    )
     catalog_ttl: float = opt(
         300.0,
         "Seconds the Keystone catalog (the pods' endpoints) is used before it is read again, "

@@ -16,6 +16,7 @@ while the checks run, no request is sent as the breaker's probe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -41,10 +42,12 @@ class Health:
     error: str | None
 
 
-async def check_pod(registry: PodRegistry, pod: Pod, watch: float = 0.0) -> Health:
+async def check_pod(
+    registry: PodRegistry, pod: Pod, watch: float = 0.0, slots: asyncio.Semaphore | None = None
+) -> Health:
     """Every service's version document, each within the list deadline (a pod slower than
     that is left out of lists anyway); the breakers follow (see above), and are `watch`ed
-    for that many seconds (0: not)."""
+    for that many seconds (0: not). `slots`: the round's probes in flight, shared."""
     endpoints = await registry.endpoints(pod.region_name)
     urls = {CHECKED[t]: endpoints[t] for t in CHECKED if t in endpoints}
     if not urls:
@@ -57,7 +60,9 @@ async def check_pod(registry: PodRegistry, pod: Pod, watch: float = 0.0) -> Heal
         if watch:
             client.breaker.watch(watch)
         try:
-            resp = await client.probe(api_root(url, "/"), timeout)
+            async with slots or contextlib.nullcontext():
+                started = time.monotonic()  # the wait for a slot is not the pod's latency
+                resp = await client.probe(api_root(url, "/"), timeout)
         except PodUnavailable as exc:
             return time.monotonic() - started, str(exc)
         took = time.monotonic() - started
@@ -70,15 +75,23 @@ async def check_pod(registry: PodRegistry, pod: Pod, watch: float = 0.0) -> Heal
     return Health(state, round(slowest, 1), "; ".join(errors) or None)
 
 
+async def check_many(
+    registry: PodRegistry, pods: list[Pod], watch: float = 0.0
+) -> list[Health | BaseException]:
+    """Every pod checked, with at most `[pods] health_concurrency` probes in flight."""
+    slots = asyncio.Semaphore(max(1, registry.conf.health_concurrency))
+    return await asyncio.gather(
+        *(check_pod(registry, p, watch, slots) for p in pods), return_exceptions=True
+    )
+
+
 async def check_all(
     sessions: async_sessionmaker[AsyncSession], registry: PodRegistry, watch: float = 0.0
 ) -> None:
     async with sessions() as db:
         found = await pod_service.list_all(db)
         await idle(db)  # no database connection held while the pods are asked
-        checks = await asyncio.gather(
-            *(check_pod(registry, p, watch) for p in found), return_exceptions=True
-        )
+        checks = await check_many(registry, found, watch)
         stamp = now()
         for pod, health in zip(found, checks, strict=True):
             if isinstance(health, BaseException):

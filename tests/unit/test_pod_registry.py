@@ -1,4 +1,5 @@
-"""The pods' endpoints from the Keystone catalog: indexed once, read once at a time."""
+"""The pods' endpoints from the Keystone catalog (indexed once, read once at a time) and
+the health round's probes (bounded in total)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
+import httpx
 import pytest
 
 from cascade.conf import PodsSection
@@ -13,6 +15,7 @@ from cascade.db.models import Pod
 from cascade.pods import registry as registry_module
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry, index_catalog
+from cascade.services import health
 
 
 def _catalog(regions: int) -> list[dict[str, Any]]:
@@ -98,3 +101,27 @@ async def test_an_old_catalog_is_read_again_in_the_background() -> None:
     await asyncio.sleep(0.1)
     assert validator.reads == 2
     await registry.aclose()
+
+
+async def test_a_health_round_keeps_its_probes_in_flight_bounded() -> None:
+    """120 pods of two services each: 240 probes, never more than `health_concurrency`
+    at once, and every pod checked."""
+    in_flight, most = 0, 0
+
+    async def slow_ok(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.005)
+        in_flight -= 1
+        return httpx.Response(200, json={"versions": []})
+
+    conf = PodsSection(health_concurrency=10)
+    registry = PodRegistry(conf, Validator(regions=120), httpx.MockTransport(slow_ok))  # type: ignore[arg-type]
+    pods = [Pod(id=f"p{n}", name=f"pod{n}", region_name=f"r{n}", enabled=True) for n in range(120)]
+    try:
+        results = await health.check_many(registry, pods)
+    finally:
+        await registry.aclose()
+    assert [getattr(r, "state", r) for r in results] == ["up"] * 120
+    assert most == 10
