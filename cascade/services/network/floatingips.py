@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from cascade.db.models import NetResource, Pod
+from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, routers, store
 from cascade.services.network.access import Caller, find
@@ -67,11 +67,6 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     return [
         {**store.view(r), "port_details": details.get(str(r.body.get("port_id")))} for r in rows
     ]
-
-
-async def _pod_name(caller: Caller, pod_id: str) -> str:
-    pod = await caller.db.get(Pod, pod_id)
-    return pod.name if pod is not None else pod_id
 
 
 async def _association(

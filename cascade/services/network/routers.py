@@ -27,6 +27,7 @@ from cascade.services.network import (
     materialise,
     ports,
     quotas,
+    router_plan,
     store,
 )
 from cascade.services.network.access import Caller, find, must_own
@@ -53,7 +54,7 @@ MIGRATION = {
     "ha": "Cannot change HA attribute of active routers. Please set router admin_state_up "
     "to False prior to upgrade",
 }
-INTERFACE = "network:router_interface"
+INTERFACE = router_plan.INTERFACE
 GATEWAY = "network:router_gateway"
 ROUTER = "router"
 JOB_PURGE = "router.purge"
@@ -313,11 +314,7 @@ async def _connected(
 
 
 async def interfaces(caller: Caller, router_id: str) -> list[NetResource]:
-    return [
-        p
-        for p in await store.rows(caller.db, store.PORT)
-        if p.body.get("device_id") == router_id and p.body.get("device_owner") == INTERFACE
-    ]
+    return await router_plan.interface_ports(caller.db, router_id)
 
 
 async def delete(caller: Caller, row: NetResource) -> None:
