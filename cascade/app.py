@@ -32,6 +32,7 @@ from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.guard import InputGuard
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
+from cascade.api.ratelimit import RateLimitMiddleware, limiter_for
 from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
@@ -175,6 +176,7 @@ def create_app(
                 auth_url=conf.keystone.auth_url,
                 public=PUBLIC_PATHS,
             ),
+            Middleware(RateLimitMiddleware, limiter=limiter_for(conf.api)),
             Middleware(InputGuard, max_body_bytes=conf.api.max_body_bytes),
         ],
         exception_handlers={

@@ -30,6 +30,23 @@ class ApiSection:
     max_body_bytes: int = opt(
         1024 * 1024, "Largest request body accepted; larger ones get 413 before any pod is called."
     )
+    project_reads_per_second: float = opt(
+        0.0,
+        "Reads (GET, HEAD) a project may make per second, on average, in this process; past "
+        "its burst it is answered 429 with Retry-After (0: no limit). With N replicas behind "
+        "a load balancer, divide by N.",
+    )
+    project_read_burst: float = opt(
+        100.0, "Reads a project may make at once before project_reads_per_second applies."
+    )
+    project_writes_per_second: float = opt(
+        0.0,
+        "Writes (POST, PUT, PATCH, DELETE) a project may make per second, on average, in "
+        "this process; past its burst it is answered 429 with Retry-After (0: no limit).",
+    )
+    project_write_burst: float = opt(
+        20.0, "Writes a project may make at once before project_writes_per_second applies."
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,12 @@ class PodsSection:
         50,
         "Probes the periodic health check has in flight at once, over all pods: a round "
         "costs the pods and this process the same whatever the number of pods.",
+    )
+    health_rate: float = opt(
+        10.0,
+        "Probes a second the periodic health check sends at most, over all pods: a round "
+        "lasts health_interval, or longer when the pods are too many for this rate (each "
+        "pod service is probed once a round).",
     )
     catalog_ttl: float = opt(
         300.0,

@@ -13,6 +13,7 @@ from devcloud import (
     bench_cascade,
     bench_network,
     bench_routers,
+    bench_scale,
     bench_volume,
     cloud,
     playbook,
@@ -199,6 +200,18 @@ def parser() -> argparse.ArgumentParser:
         help="benchmark Cascade's Block Storage instead (devcloud/bench_volume.py)",
     )
     bench.add_argument(
+        "--scale",
+        action="store_true",
+        help="benchmark one cascade-api in front of N stub pods instead, for each N of "
+        "--pods (devcloud/bench_scale.py; the devcloud need not run; written into "
+        "docs/benchmarks.md)",
+    )
+    bench.add_argument(
+        "--pods",
+        default=",".join(str(n) for n in bench_scale.COUNTS),
+        help="--scale: the numbers of stub pods, comma-separated (default 2,10,100,1000,10000)",
+    )
+    bench.add_argument(
         "--requests", type=int, default=500, help="--cascade: GET /servers/{id} per path"
     )
     bench.add_argument(
@@ -257,11 +270,15 @@ async def main_async(args: argparse.Namespace) -> int:
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
-        if sum((args.cascade, args.network, args.volume, args.routers)) > 1:
+        if sum((args.cascade, args.network, args.volume, args.routers, args.scale)) > 1:
             raise DevcloudError(
-                "bench", "--cascade, --network, --volume and --routers are separate runs: pick one"
+                "bench",
+                "--cascade, --network, --volume, --routers and --scale are separate runs: pick one",
             )
-        if args.volume:
+        if args.scale:
+            counts = [int(n) for n in args.pods.split(",")]
+            print(await bench_scale.run(counts, write=True))
+        elif args.volume:
             runs = bench_volume.RUNS if args.runs is None else args.runs
             count = bench_volume.COUNT if args.count is None else args.count
             print(await bench_volume.run(layout, pods, runs, count))

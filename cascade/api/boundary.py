@@ -26,6 +26,7 @@ NEUTRON_TYPES = {
     409: "HTTPConflict",
     413: "HTTPRequestEntityTooLarge",
     414: "HTTPRequestURITooLong",
+    429: "HTTPTooManyRequests",
     500: "HTTPInternalServerError",
     503: "HTTPServiceUnavailable",
 }
@@ -35,6 +36,7 @@ ADMIN_CODES = {
     409: "cascade.request.conflict",
     413: "cascade.request.size",
     414: "cascade.request.size",
+    429: "cascade.request.rate",
     500: "cascade.internal",
     503: "cascade.unavailable",
 }

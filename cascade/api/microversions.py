@@ -13,15 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from cascade.api.middleware import ECHO
 from cascade.api.request import session
 from cascade.pods.registry import PodRegistry
-from cascade.services import pods as pod_service
 from cascade.versions import Version
 
 ADVERTISED_SECONDS = 2.0  # how long one process reuses a range it worked out
@@ -32,7 +31,7 @@ class Microversions:
     """One API's microversion rules."""
 
     service: str  # compute, volume: also the key of the range cache
-    range_of: Callable[[PodRegistry, list[Any]], Awaitable[tuple[Version, Version]]]
+    range_of: Callable[[AsyncSession, PodRegistry], Awaitable[tuple[Version, Version]]]
     requested: Callable[[Headers], str | None]
     negotiate: Callable[[str | None, Version, Version], Version]
     echo: Callable[[Version], dict[str, str]]
@@ -41,13 +40,12 @@ class Microversions:
 async def advertised(request: Request, api: Microversions) -> tuple[Version, Version]:
     """The range `api`'s requests negotiate against, kept per process for
     ADVERTISED_SECONDS: it changes only when pods are added, enabled or upgraded, and
-    reading the pods on every request cost a query each time."""
+    working it out costs a query over every pod (`services.versions`)."""
     cached = request.app.state.advertised.get(api.service)
     if cached is not None and time.monotonic() < cached[2]:
         return cached[0], cached[1]
     async with session(request) as db:
-        found = await pod_service.list_all(db)
-    low, high = await api.range_of(request.app.state.registry, found)
+        low, high = await api.range_of(db, request.app.state.registry)
     request.app.state.advertised[api.service] = (low, high, time.monotonic() + ADVERTISED_SECONDS)
     return low, high
 

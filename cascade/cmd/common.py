@@ -35,3 +35,6 @@ def exit_with(prog: str, exc: Exception) -> NoReturn:
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request at INFO: a merged list over 1,000 pods wrote 1,000 lines,
+    # and the health checks one per probe; a pod call that fails is logged by Cascade
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -45,6 +45,12 @@ class Pod(Base):
     health_checked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     health_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     health_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the microversion ranges the pod's services answered last (`versions.encode`), kept
+    # by the health check: the top's advertised range is one query over these
+    compute_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    compute_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    volume_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    volume_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
@@ -58,7 +64,12 @@ class Routing(Base):
     """
 
     __tablename__ = "routings"
-    __table_args__ = (UniqueConstraint("resource_type", "top_id", "pod_id"),)
+    __table_args__ = (
+        UniqueConstraint("resource_type", "top_id", "pod_id"),
+        # the pods a project has objects of a kind in (`routed.candidate_pods`), read
+        # from the index alone
+        Index("ix_routings_project_kind_pod", "project_id", "resource_type", "pod_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     resource_type: Mapped[str] = mapped_column(String(64))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
-import itertools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from cascade.db.models import Pod
 from cascade.pods import fanout
+from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
 
 Item = dict[str, Any]
@@ -108,14 +108,6 @@ class Order:
         return 0
 
 
-def merge(pages: Iterable[Sequence[Item]], order: Order, limit: int) -> list[tuple[int, Item]]:
-    """The first `limit` items of the pods' sorted pages in `order`, each with the
-    index of the page it came from."""
-    streams = [zip(itertools.repeat(n), page) for n, page in enumerate(pages)]
-    merged = heapq.merge(*streams, key=lambda pair: order.key(pair[1]))
-    return list(itertools.islice(merged, max(limit, 0)))
-
-
 def after(items: Iterable[Item], marker: Item, order: Order) -> list[Item]:
     """The items that sort after `marker` (used when a pod must be scanned)."""
     return [item for item in items if order.compare(item, marker) > 0]
@@ -138,6 +130,17 @@ class Cursors(OrderedDict[tuple[str, str], dict[str, str | None]]):
 # --- the merged paged list ---------------------------------------------------------------
 
 SCAN_CHUNK = 1000  # items asked per call when a pod is read from its start (max_limit)
+MIN_BATCH = 100  # items asked of each pod at least (Nova's lower bound for cells)
+
+
+def batch_size(size: int, pods: int) -> int:
+    """Items asked of each of `pods` pods for a page of `size`: its share with a tenth
+    more, at least MIN_BATCH, at most `size` (Nova's "distributed" batches over cells).
+    A pod whose batch the merge uses up is asked for the next one (`Pages.merged`), so
+    1,000 pods do not each send a full page of which the merge keeps a thousandth."""
+    if pods <= 1:
+        return size
+    return min(size, max(-(-size * 11 // (pods * 10)), MIN_BATCH))  # ceil, in integers
 
 
 @dataclass
@@ -176,6 +179,7 @@ class PodPage:
     count: int = 0
     known: bool = True
     stub: bool = False  # items the routing table knows of a pod left out, not the pod's
+    more: bool = False  # the pod may have items after these (its last answer was full)
 
 
 @dataclass
@@ -188,6 +192,8 @@ class Pages:
     query: str
     pages: list[PodPage] = field(default_factory=list)
     unavailable: list[Pod] = field(default_factory=list)
+    read: ReadPod | None = None  # how a pod whose batch ran out is read on
+    batch: int = 0
 
     @property
     def count(self) -> int:
@@ -196,10 +202,39 @@ class Pages:
     def headers(self) -> dict[str, str]:
         return fanout.unavailable_header([p.name for p in self.unavailable])
 
-    def merged(self) -> list[tuple[PodPage, Item]]:
-        """The first `size` items of every pod's part, in order, each with its part."""
-        found = merge([p.items for p in self.pages], self.order, self.size)
-        return [(self.pages[n], item) for n, item in found]
+    async def merged(self) -> list[tuple[PodPage, Item]]:
+        """The first `size` items of every pod's part, in order, each with its part: a
+        heap over the parts that stops at `size`; a part used up whose pod may have more
+        is read on first (its next batch after its last item). A pod that does not
+        answer then is left out from there on, and named with the others."""
+        heap: list[tuple[Any, int, int]] = []  # (sort key, part, place in its items)
+        for n, page in enumerate(self.pages):
+            if page.items:
+                heap.append((self.order.key(page.items[0]), n, 0))
+        heapq.heapify(heap)
+        shown: list[tuple[PodPage, Item]] = []
+        while heap and len(shown) < self.size:
+            _, n, place = heapq.heappop(heap)
+            page = self.pages[n]
+            shown.append((page, page.items[place]))
+            place += 1
+            if place == len(page.items) and page.more and len(shown) < self.size:
+                await self._read_on(page)
+            if place < len(page.items):
+                heapq.heappush(heap, (self.order.key(page.items[place]), n, place))
+        return shown
+
+    async def _read_on(self, page: PodPage) -> None:
+        """The pod's next batch, after the last item of its part, added to the part."""
+        assert self.read is not None
+        page.more = False
+        try:
+            chunk = await self.read(page.pod, str(page.items[-1]["id"]), self.batch)
+        except PodUnavailable:
+            self.unavailable.append(page.pod)
+            return
+        page.items.extend(chunk.items)
+        page.more = len(chunk.items) >= self.batch
 
     def remember(self, shown: list[tuple[PodPage, Item]]) -> None:
         """Where each pod resumes after `shown` (what `merged` gave, for a full page),
@@ -233,7 +268,8 @@ async def read_pages(
     values from `marker_item`), asked in parallel; `query` names the list (the filters,
     sort and size, with who asks) for the cursors."""
     cursors = registry.cache(Cursors)
-    found = Pages(order, size, cursors, query)
+    batch = batch_size(size, len(pods))
+    found = Pages(order, size, cursors, query, read=read, batch=batch)
     positions: dict[str, str | None] | None = None
     if marker is not None and (positions := cursors.get((query, marker))) is not None:
         cursors.move_to_end((query, marker))  # the least recently used go first
@@ -247,9 +283,9 @@ async def read_pages(
             start = positions[pod.id]
         else:
             assert marker_item is not None
-            return await _scan(pod, read, order, size, await marker_item())
-        chunk = await read(pod, start, size)
-        return PodPage(pod, chunk.items, start, chunk.count)
+            return await _scan(pod, read, order, batch, await marker_item())
+        chunk = await read(pod, start, batch)
+        return PodPage(pod, chunk.items, start, chunk.count, more=len(chunk.items) >= batch)
 
     asked = await fanout.gather(registry, service, pods, one)
     found.pages = asked.values
@@ -258,13 +294,15 @@ async def read_pages(
 
 
 async def _scan(pod: Pod, read: ReadPod, order: Order, size: int, marker: Item) -> PodPage:
-    """The pod read from its start: its first `size` items that sort after `marker`,
-    and its position before them (the last item read that does not)."""
+    """The pod read from its start: its first `size` items that sort after `marker`
+    (more, when they came in one answer), and its position before them (the last item
+    read that does not)."""
     position: str | None = None
     resume: str | None = None  # where the next call reads on from
     kept: list[Item] = []
     count = 0
-    while len(kept) < size:
+    more = True
+    while len(kept) < size and more:
         chunk = await read(pod, resume, SCAN_CHUNK)
         count = count or chunk.count
         for item in chunk.items:
@@ -272,7 +310,7 @@ async def _scan(pod: Pod, read: ReadPod, order: Order, size: int, marker: Item) 
                 kept.append(item)
             else:
                 position = str(item["id"])
-        if len(chunk.items) < SCAN_CHUNK:
-            break
-        resume = str(chunk.items[-1]["id"])
-    return PodPage(pod, kept[:size], position, count)
+        more = len(chunk.items) >= SCAN_CHUNK
+        if chunk.items:
+            resume = str(chunk.items[-1]["id"])
+    return PodPage(pod, kept, position, count, more=more)

@@ -7,9 +7,11 @@ the same and the routing row says which pod it is in. The routing is written
 twice: as an intent before the pod is asked (keyed by the request id, status
 `creating`), and with the object's id once the pod answered. A routing that is
 missing (a crash between the two, or objects the pod made on its own) is found
-again by asking every pod for the id with the caller's own token, and written
-then. A pod's 404 for a routed object removes a routing being deleted and marks
-any other `stale`, for an operator to see.
+again by asking the pods for the id with the caller's own token (an admin's: every
+pod; a member's: the pods its project has objects of that kind in or is bound to,
+so an unknown id costs what the project uses, not every pod), and written then. A
+pod's 404 for a routed object removes a routing being deleted and marks any other
+`stale`, for an operator to see.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.engine import idle, now
-from cascade.db.models import Pod, Routing
+from cascade.db.models import Binding, Pod, Routing
 from cascade.pods import fanout
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
@@ -82,9 +84,9 @@ async def locate(
     any project).
 
     Another project's object is not found, without asking any pod. Without a
-    routing, every pod of `service` is asked (`ask`: in parallel within the list
-    deadline, with the caller's token): the one that shows the object gets its
-    routing written now.
+    routing, the pods that may hold it (`candidate_pods`) are asked (`ask`: in
+    parallel within the list deadline, with the caller's token): the one that shows
+    the object gets its routing written now.
     """
     # one round trip: the routing with its pod
     row = (
@@ -101,7 +103,7 @@ async def locate(
         if routing.status == "active":
             registry.cache(RouteCache).put(kind, object_id, pod.id, routing.project_id)
         return Located(pod, routing)
-    pods = (await db.scalars(select(Pod))).all()
+    pods = await candidate_pods(db, project_id, kind)
     await idle(db)  # no database connection held while the pods are asked
     asked = await fanout.gather(registry, service, pods, ask)
     found = next(((pod, body) for pod, body in asked.answers if body is not None), None)
@@ -114,6 +116,21 @@ async def locate(
         raise NotFound(object_id)  # an admin-visible object shown to a member: no
     routing = await record(db, object_id, pod.id, owner, kind=kind)
     return Located(pod, routing)
+
+
+async def candidate_pods(db: AsyncSession, project_id: str | None, kind: str) -> list[Pod]:
+    """The pods that may hold an object of `kind` of `project_id` (None: any project, every
+    pod): those where its routings of that kind are (intents included), and those it is
+    bound to (where it works, objects made in the pod directly may be), in the order
+    pods were registered."""
+    query = select(Pod).order_by(Pod.created_at, Pod.id)
+    if project_id is not None:
+        routed = select(Routing.pod_id).where(
+            Routing.project_id == project_id, Routing.resource_type == kind
+        )
+        bound = select(Binding.pod_id).where(Binding.project_id == project_id)
+        query = query.where(or_(Pod.id.in_(routed), Pod.id.in_(bound)))
+    return list((await db.scalars(query)).all())
 
 
 async def owner(db: AsyncSession, kind: str, object_id: str) -> str | None:

@@ -674,18 +674,34 @@ async def register(
     client: httpx.AsyncClient,
     keystone: FakeKeystone,
     cloud: FakeCloud,
+    bind: bool = True,
     **fields: dict[str, Any],
 ) -> FakeCloud:
     """Make the cloud's pods, in order, pod1, pod2, ... in Keystone's catalog and at the top.
 
     Each is registered with region podN, AZ azN and its fake's AZ as `pod_az`;
     `fields` adds to or replaces the body of a pod by name (`pod2={"tags": [...]}`).
+    With `bind`, the member's project (p1) is bound to each pod in its AZ, so servers
+    the tests put in a fake pod directly are the project's to list and find (a
+    project's lists and unknown ids ask the pods it is bound to or has objects in).
     """
     regions = {f"pod{n}": host for n, host in enumerate(cloud.pods, 1)}
     keystone.catalog = cloud.catalog(regions)
     for n, (name, nova) in enumerate(zip(regions, cloud.pods.values(), strict=True), 1):
-        await add_pod(client, name, f"az{n}", **{"pod_az": nova.az, **fields.get(name, {})})
+        pod_id = await add_pod(
+            client, name, f"az{n}", **{"pod_az": nova.az, **fields.get(name, {})}
+        )
+        if bind:
+            await bind_member(client, pod_id, f"az{n}")
     return cloud
+
+
+async def bind_member(client: httpx.AsyncClient, pod_id: str, az: str) -> None:
+    """The member's project (p1) bound to the pod in `az`: it works there, so what the
+    tests put in the fake pod directly is the project's to list and find."""
+    body = {"binding": {"project_id": "p1", "az": az, "pod_id": pod_id}}
+    resp = await client.post("/v1/bindings", json=body, headers=ADMIN)
+    assert resp.status_code == 201, resp.text
 
 
 async def add_pod(client: httpx.AsyncClient, name: str, az: str, **fields: Any) -> str:

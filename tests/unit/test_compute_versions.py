@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from cascade.versions import Version
 from tests.unit.conftest import FakeKeystone, PodHandler
@@ -185,3 +186,26 @@ async def test_extensions_are_novas(client: httpx.AsyncClient) -> None:
     assert missing.json() == {
         "itemNotFound": {"code": 404, "message": "The resource could not be found."}
     }
+
+
+async def test_a_pods_range_is_kept_on_its_row_and_not_asked_again(
+    two_pods: httpx.AsyncClient, app: Starlette
+) -> None:
+    """The first version document asks the pods whose range is not known; the ranges
+    stay on the pods' rows (the health check keeps them fresh), so the next process,
+    or this one once its cache is stale, answers without asking any pod."""
+    asked: list[str] = []
+    handler = app.state.registry.transport.handler
+
+    def counted(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        return handler(request)  # type: ignore[no-any-return]
+
+    app.state.registry.transport.handler = counted
+    doc = (await two_pods.get("/compute/v2.1/")).json()["version"]
+    assert (doc["min_version"], doc["version"]) == ("2.3", "2.95")
+    assert sorted(asked) == ["c1", "c2"]
+    app.state.advertised.clear()
+    doc = (await two_pods.get("/compute/v2.1/")).json()["version"]
+    assert (doc["min_version"], doc["version"]) == ("2.3", "2.95")
+    assert sorted(asked) == ["c1", "c2"]

@@ -18,7 +18,7 @@ from cascade.pods.fanout import UNAVAILABLE_HEADER, fan_out
 from cascade.services import listing
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakecinder import FakeCinder
-from tests.unit.fakenova import FakeCloud, FakeNova, add_pod
+from tests.unit.fakenova import FakeCloud, FakeNova, add_pod, bind_member
 from tests.unit.test_server_lists import pages
 
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -134,7 +134,9 @@ async def hanging(
         }.items()
     ]
     for n, nova in enumerate(novas.pods.values(), 1):
-        await add_pod(client, f"pod{n}", f"az{n}", pod_az=nova.az)
+        await bind_member(
+            client, await add_pod(client, f"pod{n}", f"az{n}", pod_az=nova.az), f"az{n}"
+        )
     return pod_handler
 
 
@@ -214,3 +216,131 @@ async def test_volume_pages_are_the_sorted_union_of_the_pods(
         headers={**MEMBER, "OpenStack-API-Version": "volume 3.45"},
     )
     assert counted.json()["count"] == len(mine) and len(counted.json()["volumes"]) == 3
+
+
+# --- batches per pod, and a merge that stops at the page --------------------------------
+
+
+def test_each_pod_is_asked_for_its_share_of_the_page_as_nova_asks_cells() -> None:
+    assert listing.batch_size(1000, 1) == 1000
+    assert listing.batch_size(1000, 2) == 550
+    assert listing.batch_size(1000, 10) == 110
+    assert listing.batch_size(1000, 1000) == listing.MIN_BATCH
+    assert listing.batch_size(20, 1000) == 20  # never more than the page
+
+
+@dataclasses.dataclass(frozen=True)
+class ListedPod:
+    id: str
+    name: str
+
+
+class Shelves:
+    """In-memory pods whose items are sorted newest first; every read is recorded."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.items = {
+            name: [
+                {"id": f"{name}-{n:05d}", "created": f"2026-01-01T00:00:{n:05d}"}
+                for n in range(count)
+            ][::-1]
+            for name, count in counts.items()
+        }
+        self.reads: list[tuple[str, str | None, int]] = []
+        self.down: set[str] = set()
+
+    async def read(self, pod: Any, marker: str | None, limit: int) -> listing.Chunk:
+        self.reads.append((pod.name, marker, limit))
+        if pod.name in self.down:
+            raise PodUnavailable(pod.name, "compute", "gone")
+        items = self.items[pod.name]
+        start = 0 if marker is None else [i["id"] for i in items].index(marker) + 1
+        return listing.Chunk(items[start : start + limit])
+
+
+class Deadline:
+    list_deadline = 5.0
+
+    def __init__(self) -> None:
+        self.cursors = listing.Cursors()
+
+    def cache(self, kind: type) -> Any:
+        return self.cursors
+
+    def late(self, pod: str, service: str) -> None:
+        raise AssertionError(f"{pod} was late")
+
+
+ORDER = listing.Order(
+    listing.SortSpec(("created", "id"), ("desc", "desc")),
+    {"created": lambda i: i["created"], "id": lambda i: i["id"]},
+)
+
+
+async def _page(shelves: Shelves, size: int) -> tuple[list[str], listing.Pages]:
+    pods = [ListedPod(name, name) for name in shelves.items]
+    found = await listing.read_pages(
+        Deadline(),  # type: ignore[arg-type]
+        "compute",
+        pods,  # type: ignore[arg-type]
+        shelves.read,
+        ORDER,
+        size,
+        "q",
+    )
+    return [str(item["id"]) for _, item in await found.merged()], found
+
+
+def _newest(shelves: Shelves, size: int) -> list[str]:
+    every = [i for items in shelves.items.values() for i in items]
+    every.sort(key=lambda i: (i["created"], i["id"]), reverse=True)
+    return [str(i["id"]) for i in every[:size]]
+
+
+async def test_a_page_over_many_pods_asks_each_for_a_batch_once() -> None:
+    """40 pods of 60 items, a page of 1,000: each pod is asked for 100 once; the
+    merge needs about 25 of each and asks nobody again."""
+    shelves = Shelves({f"p{n:02d}": 60 for n in range(40)})
+    shown, _ = await _page(shelves, 1000)
+    assert shown == _newest(shelves, 1000)
+    assert sorted(shelves.reads) == [(f"p{n:02d}", None, 100) for n in range(40)]
+
+
+async def test_a_pod_whose_batch_runs_out_is_read_on_and_the_merge_stops_at_the_page() -> None:
+    """One pod holds the 1,000 newest items: it is read batch after batch from its last
+    item, until the page is full and no further."""
+    shelves = Shelves({"big": 2000, **{f"s{n}": 5 for n in range(19)}})
+    for n in range(19):  # the small pods' items are all older than the big pod's
+        for item in shelves.items[f"s{n}"]:
+            item["created"] = "2025" + item["created"][4:]
+    shown, _ = await _page(shelves, 1000)
+    assert shown == _newest(shelves, 1000)
+    big = [(marker, limit) for name, marker, limit in shelves.reads if name == "big"]
+    assert [limit for _, limit in big] == [100] * 10
+    assert [marker for marker, _ in big][1:] == [f"big-{2000 - 100 * k:05d}" for k in range(1, 10)]
+    assert len(shelves.reads) == 19 + 10
+
+
+async def test_a_pod_that_fails_when_read_on_is_left_out_and_named() -> None:
+    shelves = Shelves({"big": 500, "small": 5})
+    shelves.items["small"] = [dict(i, created="2025") for i in shelves.items["small"]]
+    shown_before = _newest(shelves, 300)
+    shelves.down.add("big")
+    # the first batch answered, the next does not: the page goes on with the others
+    reads = shelves.read
+
+    async def first_then_down(pod: Any, marker: str | None, limit: int) -> listing.Chunk:
+        if marker is None:
+            shelves.down.discard(pod.name)
+            try:
+                return await reads(pod, marker, limit)
+            finally:
+                shelves.down.add("big")
+        return await reads(pod, marker, limit)
+
+    shelves.read = first_then_down  # type: ignore[method-assign]
+    shown, found = await _page(shelves, 300)
+    # 2 pods: each asked for 165 (its half and a tenth); the big pod's first batch shows
+    assert shown[:165] == shown_before[:165]
+    assert shown[165:] == [i["id"] for i in shelves.items["small"]]
+    assert [p.name for p in found.unavailable] == ["big"]

@@ -9,13 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy
 
 from cascade.conf import PodsSection
 from cascade.db.models import Pod
 from cascade.pods import registry as registry_module
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry, index_catalog
-from cascade.services import health
+from cascade.services import health, versions
+from cascade.versions import Version
 
 
 def _catalog(regions: int) -> list[dict[str, Any]]:
@@ -125,3 +127,68 @@ async def test_a_health_round_keeps_its_probes_in_flight_bounded() -> None:
         await registry.aclose()
     assert [getattr(r, "state", r) for r in results] == ["up"] * 120
     assert most == 10
+
+
+def test_a_round_lasts_the_interval_or_what_the_probe_rate_allows() -> None:
+    registry = _registry(Validator(), health_rate=10.0)
+    assert health.round_length(registry, 30.0, 10) == 30.0
+    # 10,000 pods of four services at 10 probes a second
+    assert health.round_length(registry, 30.0, 10000) == 4000.0
+    assert health.round_length(registry, 0.0, 2) == pytest.approx(0.8)
+
+
+async def _pods_in_db(tmp_path: Any, count: int) -> Any:
+    from datetime import datetime
+
+    from cascade.db.engine import make_engine, sessions
+    from cascade.db.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cascade.sqlite'}"
+    await upgrade(url)
+    made = sessions(make_engine(url))
+    async with made() as db:
+        for n in range(count):
+            db.add(
+                Pod(
+                    id=f"p{n}",
+                    name=f"pod{n}",
+                    region_name=f"r{n}",
+                    az="az1",
+                    pod_az="nova",
+                    created_at=datetime(2026, 1, 1),
+                )
+            )
+        await db.commit()
+    return made
+
+
+async def test_a_round_spreads_its_probes_and_keeps_states_and_ranges(tmp_path: Any) -> None:
+    """10 pods over a 1 s round: the probes come one pod after another, not at once;
+    every pod's state is written, and its compute range (from the version document)."""
+    times: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        times.append(asyncio.get_running_loop().time())
+        if request.url.host.startswith("compute"):
+            assert request.url.path == "/"  # the endpoint's version document
+            return httpx.Response(200, json={"version": {"min_version": "2.1", "version": "2.90"}})
+        return httpx.Response(200, json={"versions": []})
+
+    made = await _pods_in_db(tmp_path, 10)
+    registry = PodRegistry(
+        PodsSection(health_rate=1000.0),
+        Validator(regions=10),  # type: ignore[arg-type]
+        httpx.MockTransport(answer),
+    )
+    try:
+        await health.check_round(made, registry, 1.0)
+    finally:
+        await registry.aclose()
+    assert len(times) == 20
+    assert max(times) - min(times) > 0.5
+    async with made() as db:
+        rows = (await db.scalars(sqlalchemy.select(Pod))).all()
+    assert {(r.health_state, r.compute_min, r.compute_max) for r in rows} == {
+        ("up", versions.encode(Version(2, 1)), versions.encode(Version(2, 90)))
+    }
+    assert all(r.health_checked_at is not None for r in rows)

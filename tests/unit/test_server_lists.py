@@ -104,10 +104,16 @@ async def test_sorting_by_name_is_case_insensitive_with_id_ties(
 
 
 async def test_other_projects_and_admins(client: httpx.AsyncClient, pods: FakeCloud) -> None:
+    # p2 has no binding and no routing yet: its list asks no pod (its server was made in
+    # pod1 behind the top's back)
     resp = await client.get("/compute/v2.1/servers", headers=OTHER)
-    assert [s["name"] for s in resp.json()["servers"]] == ["theirs"]
+    assert resp.json()["servers"] == []
+    # an admin's list of every project asks every pod, and routes what it finds
     resp = await client.get("/compute/v2.1/servers?all_tenants=1", headers=ADMIN)
     assert len(resp.json()["servers"]) == 12
+    # now the top knows p2 has a server in pod1: p2's list asks pod1 and shows it alone
+    resp = await client.get("/compute/v2.1/servers", headers=OTHER)
+    assert [s["name"] for s in resp.json()["servers"]] == ["theirs"]
 
 
 async def test_bad_paging_and_sorting_are_nova_s_errors(

@@ -34,7 +34,6 @@ from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.services import listing, routed, routings
-from cascade.services import pods as pod_service
 from cascade.services.compute import servers as server_service
 from cascade.versions import Version
 
@@ -123,8 +122,11 @@ async def index(request: Request) -> Response:
     query = json.dumps(
         ["servers", ctx.project_id, ctx.user_id, sorted(lister.filters), lister.spec.query(), size]
     )
+    all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
     async with session(request) as db:
-        pods = await pod_service.list_all(db)
+        # a project's list asks the pods it has servers in or is bound to, not every pod
+        scope = None if all_projects else ctx.project_id
+        pods = await routed.candidate_pods(db, scope, server_service.SERVER)
         await lister.translate_flavor(db, pods)
         marker_pod, marker_item = await _marker_source(request, db, ctx, lister, marker)
         if size:
@@ -142,11 +144,10 @@ async def index(request: Request) -> Response:
             )
         else:  # limit=0: an empty page, no pod asked
             found = listing.Pages(lister.order, 0, registry.cache(listing.Cursors), query)
-        all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
         if found.unavailable and version >= Version(2, 69):
             project = None if all_projects else ctx.project_id
             await _add_stubs(db, lister, found, project, marker_item)
-        shown = found.merged()
+        shown = await found.merged()
         healed = [(page.pod, item) for page, item in shown if not page.stub]
         await server_service.heal(db, server_service.SERVER, healed)
         body: dict[str, Any] = {"servers": await _views(request, db, shown, detail)}
@@ -222,6 +223,9 @@ async def _views(
     for k, (page, _) in enumerate(shown):
         if not page.stub:
             parts.setdefault(id(page), (page, []))[1].append(k)
+    # every shown pod's flavor names in one query, not one per pod
+    pod_ids = [page.pod.id for page, _ in parts.values()]
+    await server_service.remember_flavor_names(db, request.app.state.registry, pod_ids)
     for page, places in parts.values():
         # one rewrite per pod: its links, AZ and flavors at the top
         body = {"servers": [items[k] for k in places]}

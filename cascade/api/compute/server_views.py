@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from cascade.db.models import Pod, Routing
 from cascade.services.listing import Getter, Item
 
@@ -107,8 +109,23 @@ def pod_json(text: str, pod_root: str, top_root: str) -> Any:
     """A pod's JSON text decoded, with every string value that starts with the pod's
     compute root moved to the top's (as `rewrite_urls`, but on the text before decoding:
     one C-speed substitution instead of a walk over every value of a long list)."""
-    start = re.compile(r'(?<!\\)"' + re.escape(pod_root))
-    return json.loads(start.sub(lambda _: '"' + top_root, text))
+    quoted = '"' + pod_root
+    if "\\" + quoted in text:  # an escaped quote before the root: inside a string value
+        start = re.compile(r'(?<!\\)"' + re.escape(pod_root))
+        moved = start.sub(lambda _: '"' + top_root, text)
+    else:  # then every occurrence starts a value: a plain replacement is the same
+        moved = text.replace(quoted, '"' + top_root)
+    return fast_json(moved)
+
+
+def fast_json(text: str) -> Any:
+    """`text` decoded by orjson (a merged list decodes every pod's page: at 1,000 pods,
+    json's decoder was a sixth of the list's CPU); what orjson refuses and json takes
+    (NaN, integers past 64 bits) is decoded by json."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 FlavorNames = Callable[[str], tuple[str, str] | None]

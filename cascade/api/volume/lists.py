@@ -174,7 +174,7 @@ async def index(request: Request) -> Response:
         marker_pod=marker_pod,
         marker_item=marker_item,
     )
-    merged = found.merged()
+    merged = await found.merged()
     items = [item for _, item in merged[offset:]]
     await _route(request, resource, found.pages)
     if items and len(items) == limit:

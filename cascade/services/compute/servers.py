@@ -132,25 +132,46 @@ async def flavor_names(
         cached = remembered_flavor_names(registry, pod_id)
         if cached is not None:
             return cached
-        fresh = await flavor_names(db, pod_id)
-        registry.cache(FlavorNames)[pod_id] = (fresh, time.monotonic() + FLAVOR_NAMES_SECONDS)
-        return fresh
+        await remember_flavor_names(db, registry, [pod_id])
+        return registry.cache(FlavorNames)[pod_id][0]
+    return (await _flavor_names_of(db, [pod_id]))[pod_id]
+
+
+async def remember_flavor_names(
+    db: AsyncSession, registry: PodRegistry, pod_ids: list[str]
+) -> None:
+    """`flavor_names` of every pod of `pod_ids` not fresh in `registry`, read in one go
+    (a page merged from 1,000 pods needs them all) and kept there."""
+    missing = [p for p in dict.fromkeys(pod_ids) if remembered_flavor_names(registry, p) is None]
+    if not missing:
+        return
+    fresh = await _flavor_names_of(db, missing)
+    until = time.monotonic() + FLAVOR_NAMES_SECONDS
+    for pod_id in missing:
+        registry.cache(FlavorNames)[pod_id] = (fresh[pod_id], until)
+
+
+async def _flavor_names_of(
+    db: AsyncSession, pod_ids: list[str]
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """Pod id -> `flavor_names` of that pod, for every pod of `pod_ids`."""
     live = (
-        select(Routing.bottom_id, Flavor.id, Flavor.name)
+        select(Routing.pod_id, Routing.bottom_id, Flavor.id, Flavor.name)
         .join(Flavor, Flavor.id == Routing.top_id)
-        .where(Routing.resource_type == "flavor", Routing.pod_id == pod_id)
+        .where(Routing.resource_type == "flavor", Routing.pod_id.in_(pod_ids))
     )
     # copies of deleted flavors: their servers still show them, as Nova's embed them
     retired = (
-        select(Routing.bottom_id, RetiredFlavor.id, RetiredFlavor.name)
+        select(Routing.pod_id, Routing.bottom_id, RetiredFlavor.id, RetiredFlavor.name)
         .join(RetiredFlavor, RetiredFlavor.id == Routing.top_id)
-        .where(Routing.resource_type == "flavor-retired", Routing.pod_id == pod_id)
+        .where(Routing.resource_type == "flavor-retired", Routing.pod_id.in_(pod_ids))
     )
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, dict[str, tuple[str, str]]] = {pod_id: {} for pod_id in pod_ids}
     # retired first, so that a live flavor of the same id wins its copy's name
     for rows in ((await db.execute(retired)).all(), (await db.execute(live)).all()):
-        for bottom_id, top_id, name in rows:
+        for pod_id, bottom_id, top_id, name in rows:
+            names = found[pod_id]
             if bottom_id:
-                found[str(bottom_id)] = (top_id, name)
-            found[f"cascade-{top_id}"] = (top_id, name)
+                names[str(bottom_id)] = (top_id, name)
+            names[f"cascade-{top_id}"] = (top_id, name)
     return found

@@ -1,0 +1,391 @@
+"""`devcloud bench --scale`: what one cascade-api costs in front of N pods, N up to 10,000.
+
+The pods are stubs (`devcloud/stubs.py`: one process serving N simulated pods and the
+Keystone whose catalog lists them, every answer after `--latency`, 20 ms by default);
+the devcloud need not run. For each N, one after the other and side by side in one
+run:
+
+- a fresh `cascade-api` on its own SQLite database, with the N pods and a routing for
+  each of their servers (10 per pod, the demo project's) written straight into it;
+- **cold start**: from the process's start until the first compute version document
+  (it needs every pod's microversion range) answers, and then the first merged list;
+- **merged list**: `GET /servers/detail?limit=1000` through Cascade, p50/p95, against
+  the **floor**: the same number of servers listed straight from one stub pod (the
+  latency of the slowest pod, the pod's encoding, the transfer) plus the time to
+  decode and encode the answer once more (what Cascade cannot avoid doing);
+- **proxied GET** `/servers/{id}` through Cascade against straight to the stub pod,
+  and a GET of an id no routing knows;
+- **idle**, after the lists, over `IDLE_WINDOW` seconds: cascade-api's CPU (share of
+  one core), RSS, open TCP connections, and the health checks' request rate at the
+  stubs.
+
+Loopback only; everything it starts it stops. Figures go into the "Many pods"
+section of docs/benchmarks.md (`--write`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from devcloud import stubs
+from devcloud.bench_cascade import DOCS, percentile, rss_kib
+from devcloud.bench_network import replace_block
+
+COUNTS = (2, 10, 100, 1000, 10000)
+SERVERS_PER_POD = 10
+LIMIT = 1000
+IDLE_WINDOW = 60.0  # two rounds of the default health interval
+START_TIMEOUT = 600.0
+HEADING = "## Many pods (issue: thousands of pods on one API host)"
+BEGIN = "<!-- devcloud bench --scale: generated block, replaced by every run -->"
+END = "<!-- devcloud bench --scale: end of generated block -->"
+LISTEN = "0A"  # a socket's state in /proc/net/tcp
+# the stubs' counters of what the health checks ask: each service's version document
+HEALTH_KINDS = ("other", "compute:v2.1", "volume:root", "network:root", "image:root")
+
+
+def runs_for(pods: int) -> int:
+    """Lists measured at N pods: fewer where one costs seconds."""
+    return 20 if pods <= 100 else 10 if pods <= 1000 else 5
+
+
+@dataclass
+class Figures:
+    pods: int
+    cold_version_s: float = 0.0
+    cold_list_s: float = 0.0
+    lists: list[float] = field(default_factory=list)
+    listed: int = 0
+    left_out: str = ""
+    direct_lists: list[float] = field(default_factory=list)
+    recode_s: float = 0.0
+    gets: list[float] = field(default_factory=list)
+    direct_gets: list[float] = field(default_factory=list)
+    unknown_gets: list[float] = field(default_factory=list)
+    rss_mib: float = 0.0
+    idle_cpu: float = 0.0
+    connections: int = 0
+    health_rate: float = 0.0
+
+    @property
+    def floor(self) -> float:
+        return statistics.median(self.direct_lists) + self.recode_s
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_open_files() -> None:
+    """Thousands of pods mean thousands of sockets: the soft limit up to the hard one
+    (the children started here inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def wait_for(url: str, timeout: float = START_TIMEOUT, ok: int = 200) -> float:
+    """Seconds until `url` answers `ok`."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        while time.monotonic() - started < timeout:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(url)).status_code == ok:
+                    return time.monotonic() - started
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer {ok} within {timeout:g} s")
+
+
+@contextlib.asynccontextmanager
+async def process(argv: list[str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def run_checked(argv: list[str]) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"{argv[0]} failed: {out.decode()[-2000:]}")
+
+
+def write_conf(home: Path, stub_port: int, api_port: int, database: str) -> Path:
+    conf = home / "cascade.conf"
+    conf.write_text(
+        f"[api]\nhost = 127.0.0.1\nport = {api_port}\n\n"
+        f"[database]\nconnection = {database}\n\n"
+        f"[keystone]\nauth_url = http://127.0.0.1:{stub_port}/identity/v3\n"
+        "username = cascade\npassword = stub\nproject_name = service\n\n"
+        "[jobs]\nembedded_worker = false\n"
+    )
+    return conf
+
+
+async def fill_database(database: str, pods: int) -> None:
+    """N pods and a routing per stub server, written straight into Cascade's database
+    (through the admin API, registering 10,000 pods would be the benchmark)."""
+    from sqlalchemy import insert
+
+    from cascade.db.engine import make_engine
+    from cascade.db.models import Pod, Routing
+
+    engine = make_engine(database)
+    stamp = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+    pod_rows = [
+        {
+            "id": str(uuid.uuid5(stubs.NAMESPACE, f"pod-{i}")),
+            "name": stubs.region(i),
+            "region_name": stubs.region(i),
+            "az": "az1",
+            "pod_az": "nova",
+            "enabled": True,
+            "weight": 1,
+            "tags": [],
+            "health_state": "unknown",
+            "created_at": stamp,
+        }
+        for i in range(pods)
+    ]
+    routing_rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "resource_type": "server",
+            "top_id": stubs.server_id(str(i), n),
+            "pod_id": pod_rows[i]["id"],
+            "bottom_id": stubs.server_id(str(i), n),
+            "project_id": stubs.DEMO_PROJECT,
+            "status": "active",
+            "created_at": stamp,
+        }
+        for i in range(pods)
+        for n in range(SERVERS_PER_POD)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(Pod), pod_rows)
+        for start in range(0, len(routing_rows), 10000):
+            await conn.execute(insert(Routing), routing_rows[start : start + 10000])
+    await engine.dispose()
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+async def timed(http: httpx.AsyncClient, url: str, headers: dict[str, str], ok: int) -> float:
+    started = time.monotonic()
+    resp = await http.get(url, headers=headers)
+    took = time.monotonic() - started
+    if resp.status_code != ok:
+        raise RuntimeError(f"GET {url} answered {resp.status_code}: {resp.text[:300]}")
+    return took
+
+
+def connections(pid: int) -> int:
+    """The process's TCP sockets but its listening one (idle ones the pods closed too:
+    they hold a descriptor until the client notices)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes and fields[3] != LISTEN:
+                count += 1
+    return count
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(pods: int, work: Path) -> Figures:
+    found = Figures(pods)
+    stub_port, api_port = free_port(), free_port()
+    stub_url = f"http://127.0.0.1:{stub_port}"
+    api_url = f"http://127.0.0.1:{api_port}"
+    home = Path(tempfile.mkdtemp(prefix=f"scale-{pods}-", dir=work))
+    database = f"sqlite+aiosqlite:///{home / 'cascade.sqlite'}"
+    conf = write_conf(home, stub_port, api_port, database)
+    await run_checked([_bin("cascade-manage"), "--config-file", str(conf), "db", "upgrade"])
+    await fill_database(database, pods)
+    stub_argv = [sys.executable, "-m", "devcloud.stubs", "--pods", str(pods)]
+    stub_argv += ["--port", str(stub_port), "--servers", str(SERVERS_PER_POD)]
+    async with (
+        process(stub_argv, home / "stubs.log"),
+        httpx.AsyncClient(timeout=600) as http,
+    ):
+        await wait_for(f"{stub_url}/_stub/stats")
+        async with process(
+            [_bin("cascade-api"), "--config-file", str(conf)], home / "cascade-api.log"
+        ) as api:
+            found.cold_version_s = await wait_for(f"{api_url}/compute/v2.1/")
+            made = await http.post(
+                f"{stub_url}/identity/v3/auth/tokens?nocatalog",
+                json={"auth": {"identity": {"password": {"user": {"name": "demo"}}}}},
+            )
+            auth = {"X-Auth-Token": made.headers["X-Subject-Token"]}
+            listing = f"{api_url}/compute/v2.1/servers/detail?limit={LIMIT}"
+            found.cold_list_s = await timed(http, listing, auth, 200)
+            for _ in range(2):  # warm
+                await timed(http, listing, auth, 200)
+            for _ in range(runs_for(pods)):
+                found.lists.append(await timed(http, listing, auth, 200))
+            resp = await http.get(listing, headers=auth)
+            servers = resp.json()["servers"]
+            found.listed = len(servers)
+            found.left_out = resp.headers.get("X-Cascade-Unavailable-Pods", "")
+            direct = f"{stub_url}/pod/{stubs.FLOOR}/compute/v2.1/servers/detail"
+            direct += f"?limit={len(servers)}"
+            for _ in range(runs_for(pods)):
+                found.direct_lists.append(await timed(http, direct, {}, 200))
+            started = time.perf_counter()
+            for _ in range(5):
+                json.dumps(json.loads(resp.content))
+            found.recode_s = (time.perf_counter() - started) / 5
+            for n in range(50):
+                pod = str(n % pods)
+                sid = stubs.server_id(pod, n % SERVERS_PER_POD)
+                through = f"{api_url}/compute/v2.1/servers/{sid}"
+                found.gets.append(await timed(http, through, auth, 200))
+                straight = f"{stub_url}/pod/{pod}/compute/v2.1/servers/{sid}"
+                found.direct_gets.append(await timed(http, straight, {}, 200))
+            for _ in range(3):
+                unknown = f"{api_url}/compute/v2.1/servers/{uuid.uuid4()}"
+                found.unknown_gets.append(await timed(http, unknown, auth, 404))
+            await idle(found, http, stub_url, api.pid)
+    return found
+
+
+async def idle(found: Figures, http: httpx.AsyncClient, stub_url: str, pid: int) -> None:
+    """CPU, RSS, connections and health-check rate while no request comes in."""
+    await asyncio.sleep(2)
+    await http.post(f"{stub_url}/_stub/reset")
+    before = cpu_seconds(pid)
+    started = time.monotonic()
+    await asyncio.sleep(IDLE_WINDOW)
+    used = cpu_seconds(pid) - before
+    seconds = time.monotonic() - started
+    stats = (await http.get(f"{stub_url}/_stub/stats")).json()
+    found.idle_cpu = used / seconds
+    found.health_rate = sum(v for k, v in stats.items() if k in HEALTH_KINDS) / seconds
+    found.rss_mib = rss_kib(pid)[0] / 1024
+    found.connections = connections(pid)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def render(results: Sequence[Figures], command: str) -> str:
+    cpu = os.cpu_count() or 0
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    head = "| figure | " + " | ".join(f"{r.pods:,} pods" for r in results) + " |"
+    rows: list[tuple[str, list[str]]] = [
+        (
+            "servers in the merged page (left out)",
+            [
+                f"{r.listed}" + (f" ({len(r.left_out.split(','))} pods)" if r.left_out else "")
+                for r in results
+            ],
+        ),
+        (
+            "merged list through Cascade, p50 / p95",
+            [f"{ms(statistics.median(r.lists))} / {ms(percentile(r.lists, 95))}" for r in results],
+        ),
+        (
+            "floor: one stub pod alone + decode and encode",
+            [f"{ms(statistics.median(r.direct_lists))} + {ms(r.recode_s)}" for r in results],
+        ),
+        (
+            "merged list p50 / floor",
+            [f"{statistics.median(r.lists) / r.floor:.2f}x" for r in results],
+        ),
+        (
+            "GET /servers/{id} p50: Cascade / straight to the pod",
+            [
+                f"{ms(statistics.median(r.gets))} / {ms(statistics.median(r.direct_gets))} "
+                f"(+{(statistics.median(r.gets) - statistics.median(r.direct_gets)) * 1000:.1f} ms)"
+                for r in results
+            ],
+        ),
+        (
+            "GET of an id no routing knows, p50",
+            [ms(statistics.median(r.unknown_gets)) for r in results],
+        ),
+        (
+            "cold start: first version document / then first list",
+            [f"{ms(r.cold_version_s)} / {ms(r.cold_list_s)}" for r in results],
+        ),
+        ("cascade-api RSS after the lists", [f"{r.rss_mib:.0f} MiB" for r in results]),
+        (
+            f"idle CPU over {IDLE_WINDOW:.0f} s (share of one core)",
+            [f"{r.idle_cpu * 100:.1f}%" for r in results],
+        ),
+        ("open TCP connections (idle)", [str(r.connections) for r in results]),
+        ("health-check requests/s at the pods (idle)", [f"{r.health_rate:.1f}" for r in results]),
+    ]
+    lines = [head, "|---|" + "---|" * len(results)]
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
+    lines += [
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu} cores, {memory:.0f} GiB, "
+        f"with `{command}`: stub pods answer after 20 ms, {SERVERS_PER_POD} servers each; "
+        "cascade-api, the stubs and the benchmark share the machine.",
+    ]
+    return "\n".join(lines)
+
+
+async def run(counts: Sequence[int], write: bool) -> str:
+    raise_open_files()
+    results = []
+    # kept after a failed run: each N's cascade-api.log and stubs.log say what went wrong
+    work = Path(tempfile.gettempdir()) / "cascade-bench-scale"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    for pods in counts:
+        print(f"bench --scale: {pods} pods", file=sys.stderr, flush=True)
+        results.append(await measure(pods, work))
+        print(render(results, "partial"), file=sys.stderr, flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    command = "bin/devcloud bench --scale --pods " + ",".join(str(c) for c in counts)
+    block = render(results, command)
+    if write:
+        DOCS.write_text(replace_block(DOCS.read_text(), HEADING, block, BEGIN, END))
+    return block

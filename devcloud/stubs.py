@@ -1,0 +1,345 @@
+"""Stub pods: one process serving N simulated pods and the Keystone that lists them.
+
+`python -m devcloud.stubs --pods N --port P` serves, on 127.0.0.1:P,
+
+- `/identity/v3`: a small Keystone (password tokens, validation with or without the
+  catalog, the catalog with one region `stub{i}` per pod, project lookups). Every user
+  gets a token; `admin` and `cascade` are admins of the `service`/`admin` projects,
+  anyone else is a member of `demo`.
+- `/pod/{i}/compute/v2.1`, `/pod/{i}/volume/v3`, `/pod/{i}/network`, `/pod/{i}/image`:
+  the version documents Cascade reads, and Nova's `servers/detail` (limit, marker, the
+  default order: `created_at` then id, descending) and `servers/{id}`. Pod i holds
+  `--servers` servers of the demo project; the pod named `floor` (not in the catalog)
+  holds 1,000, for the benchmark's direct measurement of one pod.
+
+Each answer waits `latency` seconds first. `POST /_stub/config` (JSON) changes the
+behaviour while it runs: `latency`, `slow` ({pod index: seconds}), `hang` ([pod
+indexes]: accept and never answer), `errors` ([pod indexes]: 503); `GET /_stub/stats`
+counts the requests by kind since the last `POST /_stub/reset`. It is a benchmark
+harness (`devcloud/bench_scale.py`), not a model of Nova: only what Cascade's read
+paths ask is served, as raw ASGI so the stub costs as little CPU as it can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+NAMESPACE = uuid.UUID("6b0f3c4e-5d0a-4c1e-9b53-5c6164652d73")
+DEMO_PROJECT = uuid.uuid5(NAMESPACE, "project-demo").hex
+SERVICE_PROJECT = uuid.uuid5(NAMESPACE, "project-service").hex
+FLOOR = "floor"
+FLOOR_SERVERS = 1000
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+NOVA_MAX = "2.96"
+SERVICES = (
+    ("compute", "compute", "/v2.1"),
+    ("volumev3", "volume", "/v3"),
+    ("network", "network", ""),
+    ("image", "image", ""),
+)
+
+
+def region(index: int) -> str:
+    return f"stub{index}"
+
+
+def server_id(pod: str, n: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{pod}/{n}"))
+
+
+class Stubs:
+    """The stub pods' state: configuration, counters, and each pod's servers (built on
+    first use, kept as the pod's ordered list)."""
+
+    def __init__(self, pods: int, servers: int, port: int, latency: float) -> None:
+        self.pods = pods
+        self.servers = servers
+        self.base = f"http://127.0.0.1:{port}"
+        self.latency = latency
+        self.slow: dict[str, float] = {}
+        self.hang: set[str] = set()
+        self.errors: set[str] = set()
+        self.stats: Counter[str] = Counter()
+        self._servers: dict[str, list[dict[str, Any]]] = {}
+        self._catalog: bytes | None = None
+
+    def catalog(self) -> bytes:
+        if self._catalog is None:
+            catalog = []
+            for kind, path, version in SERVICES:
+                endpoints = [
+                    {
+                        "id": f"{kind}-{i}",
+                        "interface": "public",
+                        "region": region(i),
+                        "region_id": region(i),
+                        "url": f"{self.base}/pod/{i}/{path}{version}",
+                    }
+                    for i in range(self.pods)
+                ]
+                catalog.append({"type": kind, "name": path, "id": kind, "endpoints": endpoints})
+            self._catalog = json.dumps({"catalog": catalog}).encode()
+        return self._catalog
+
+    def pod_servers(self, pod: str) -> list[dict[str, Any]]:
+        """The pod's servers, newest first (Nova's default order)."""
+        found = self._servers.get(pod)
+        if found is None:
+            count = FLOOR_SERVERS if pod == FLOOR else self.servers
+            # created times interleave across pods, so a merge takes from every pod
+            offset = 0 if pod == FLOOR else int(pod)
+            items = [self._server(pod, n, offset + n * self.pods) for n in range(count)]
+            found = self._servers[pod] = sorted(
+                items, key=lambda s: (s["created"], s["id"]), reverse=True
+            )
+        return found
+
+    def _server(self, pod: str, n: int, second: int) -> dict[str, Any]:
+        sid = server_id(pod, n)
+        root = f"{self.base}/pod/{pod}/compute"
+        created = (EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        flavor = {"id": "1", "links": [{"rel": "bookmark", "href": f"{root}/flavors/1"}]}
+        image_id = str(uuid.uuid5(NAMESPACE, "image"))
+        number = int(pod) if pod.isdigit() else 0
+        mac = f"fa:16:3e:{n % 256:02x}:{n // 256 % 256:02x}:{number % 256:02x}"
+        return {
+            "id": sid,
+            "name": f"stub-{pod}-{n}",
+            "status": "ACTIVE",
+            "tenant_id": DEMO_PROJECT,
+            "user_id": uuid.uuid5(NAMESPACE, "user-demo").hex,
+            "metadata": {"purpose": "benchmark"},
+            "hostId": uuid.uuid5(NAMESPACE, f"host-{pod}").hex,
+            "image": {"id": image_id, "links": [{"rel": "bookmark", "href": f"{root}/images"}]},
+            "flavor": flavor,
+            "created": created,
+            "updated": created,
+            "addresses": {
+                "private": [
+                    {
+                        "version": 4,
+                        "addr": f"10.{n // 250 % 250}.{n % 250}.{number % 250 + 2}",
+                        "OS-EXT-IPS:type": "fixed",
+                        "OS-EXT-IPS-MAC:mac_addr": mac,
+                    }
+                ]
+            },
+            "accessIPv4": "",
+            "accessIPv6": "",
+            "links": [
+                {"rel": "self", "href": f"{root}/v2.1/servers/{sid}"},
+                {"rel": "bookmark", "href": f"{root}/servers/{sid}"},
+            ],
+            "OS-DCF:diskConfig": "MANUAL",
+            "progress": 0,
+            "OS-EXT-AZ:availability_zone": "nova",
+            "config_drive": "",
+            "key_name": None,
+            "OS-SRV-USG:launched_at": created.rstrip("Z") + ".000000",
+            "OS-SRV-USG:terminated_at": None,
+            "OS-EXT-STS:task_state": None,
+            "OS-EXT-STS:vm_state": "active",
+            "OS-EXT-STS:power_state": 1,
+            "os-extended-volumes:volumes_attached": [],
+            "security_groups": [{"name": "default"}],
+        }
+
+
+def _token_body(user: str, catalog: list[Any] | None) -> dict[str, Any]:
+    admin = user in ("admin", "cascade")
+    project = SERVICE_PROJECT if admin else DEMO_PROJECT
+    roles = [{"id": "r-admin", "name": "admin"}] if admin else []
+    roles += [{"id": "r-member", "name": "member"}, {"id": "r-reader", "name": "reader"}]
+    token: dict[str, Any] = {
+        "methods": ["password"],
+        "user": {"id": uuid.uuid5(NAMESPACE, f"user-{user}").hex, "name": user},
+        "project": {"id": project, "name": "service" if admin else "demo"},
+        "roles": roles,
+        "expires_at": (datetime.now(UTC) + timedelta(hours=12)).isoformat(),
+        "issued_at": datetime.now(UTC).isoformat(),
+    }
+    if catalog is not None:
+        token["catalog"] = catalog
+    return {"token": token}
+
+
+class App:
+    """The ASGI application (see the module's docstring)."""
+
+    def __init__(self, stubs: Stubs) -> None:
+        self.stubs = stubs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path: str = scope["path"]
+        query = dict(parse_qsl(scope["query_string"].decode()))
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        status, answer, extra = await self.answer(scope["method"], path, query, headers, body)
+        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+        out = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
+        out += [(k.encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": data})
+
+    async def answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        stubs = self.stubs
+        if path.startswith("/_stub/"):
+            return self.control(method, path, body)
+        if path.startswith("/identity/v3"):
+            stubs.stats["keystone"] += 1
+            return self.keystone(method, path[len("/identity/v3") :], query, headers, body)
+        parts = path.strip("/").split("/")
+        if len(parts) < 3 or parts[0] != "pod":
+            stubs.stats["other"] += 1  # e.g. a health check of the host's root
+            return 404, {"error": "no such path"}, {}
+        pod, service, rest = parts[1], parts[2], parts[3:]
+        stubs.stats[f"{service}:{'/'.join(rest[:2]) or 'root'}"] += 1
+        if pod in stubs.hang:
+            await asyncio.Event().wait()
+        await asyncio.sleep(stubs.slow.get(pod, stubs.latency))
+        if pod in stubs.errors:
+            return 503, {"error": "stub pod answering 503"}, {}
+        if service == "compute":
+            return self.compute(pod, rest, query)
+        return 200, self.versions(pod, service), {}
+
+    def control(self, method: str, path: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        stubs = self.stubs
+        if path == "/_stub/stats":
+            return 200, dict(stubs.stats), {}
+        if path == "/_stub/reset" and method == "POST":
+            stubs.stats.clear()
+            return 200, {}, {}
+        if path == "/_stub/config" and method == "POST":
+            conf = json.loads(body or b"{}")
+            stubs.latency = float(conf.get("latency", stubs.latency))
+            stubs.slow = {str(k): float(v) for k, v in conf.get("slow", {}).items()}
+            stubs.hang = {str(p) for p in conf.get("hang", [])}
+            stubs.errors = {str(p) for p in conf.get("errors", [])}
+            return 200, {}, {}
+        return 404, {"error": "no such control"}, {}
+
+    def keystone(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        with_catalog = "nocatalog" not in query
+        if path == "/auth/tokens" and method == "POST":
+            auth = json.loads(body)["auth"]["identity"]["password"]["user"]
+            user = str(auth["name"])
+            catalog = json.loads(self.stubs.catalog())["catalog"] if with_catalog else None
+            return 201, _token_body(user, catalog), {"X-Subject-Token": f"stub-token-{user}"}
+        if path == "/auth/tokens" and method == "GET":
+            token = headers.get("x-subject-token", "")
+            if not token.startswith("stub-token-"):
+                return 404, {"error": {"code": 404, "message": "token not found"}}, {}
+            catalog = json.loads(self.stubs.catalog())["catalog"] if with_catalog else None
+            return 200, _token_body(token[len("stub-token-") :], catalog), {}
+        if path == "/auth/catalog":
+            return 200, self.stubs.catalog(), {}
+        if path.startswith("/projects/"):
+            pid = path.rsplit("/", 1)[1]
+            return 200, {"project": {"id": pid, "name": pid, "domain_id": "default"}}, {}
+        if path in ("", "/"):
+            return 200, {"version": {"id": "v3.14", "status": "stable"}}, {}
+        return 404, {"error": {"code": 404, "message": f"no {path} in the stub"}}, {}
+
+    def versions(self, pod: str, service: str) -> Any:
+        base = f"{self.stubs.base}/pod/{pod}/{service}"
+        if service == "volume":
+            return {
+                "versions": [
+                    {
+                        "id": "v3.0",
+                        "status": "CURRENT",
+                        "min_version": "3.0",
+                        "version": "3.70",
+                        "links": [{"rel": "self", "href": f"{base}/v3/"}],
+                    }
+                ]
+            }
+        version = "v2.0" if service == "network" else "v2.16"
+        return {"versions": [{"id": version, "status": "CURRENT", "links": [{"href": base}]}]}
+
+    def compute(
+        self, pod: str, rest: list[str], query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        link = f"{self.stubs.base}/pod/{pod}/compute/v2.1/"
+        doc = {
+            "id": "v2.1",
+            "status": "CURRENT",
+            "min_version": "2.1",
+            "version": NOVA_MAX,
+            "links": [{"rel": "self", "href": link}],
+        }
+        if rest in ([], ["v2.1"]):
+            return 200, ({"version": doc} if rest else {"versions": [doc]}), {}
+        if rest == ["v2.1", "servers", "detail"]:
+            servers = self.stubs.pod_servers(pod)
+            start = 0
+            if "marker" in query:
+                ids = [s["id"] for s in servers]
+                if query["marker"] not in ids:
+                    return 400, _nova_error(400, f"marker [{query['marker']}] not found"), {}
+                start = ids.index(query["marker"]) + 1
+            limit = min(int(query.get("limit", 1000)), 1000)
+            return 200, {"servers": servers[start : start + limit]}, {}
+        if len(rest) == 3 and rest[:2] == ["v2.1", "servers"]:
+            for server in self.stubs.pod_servers(pod):
+                if server["id"] == rest[2]:
+                    return 200, {"server": server}, {}
+            return 404, _nova_error(404, f"Instance {rest[2]} could not be found."), {}
+        return 404, _nova_error(404, "The resource could not be found."), {}
+
+
+def _nova_error(code: int, message: str) -> dict[str, Any]:
+    kind = "itemNotFound" if code == 404 else "badRequest"
+    return {kind: {"code": code, "message": message}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devcloud.stubs", description=__doc__)
+    parser.add_argument("--pods", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--servers", type=int, default=10, help="servers per pod")
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds per answer")
+    args = parser.parse_args()
+    import uvicorn
+
+    app = App(Stubs(args.pods, args.servers, args.port, args.latency))
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+        limit_concurrency=None,
+    )
+
+
+if __name__ == "__main__":
+    main()
