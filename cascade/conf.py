@@ -95,6 +95,11 @@ class PodsSection:
     max_concurrency: int = opt(
         50, "Requests in flight to one pod service at once; more wait for a free slot."
     )
+    max_rate: float = opt(
+        0.0,
+        "Requests a second Cascade sends to one pod service at most, on average (bursts "
+        "of as many at once); more wait their turn. 0: no limit beside max_concurrency.",
+    )
     breaker_failures: int = opt(
         3,
         "Consecutive failures (unreachable, timed out, 5xx) after which a pod service is "

@@ -13,6 +13,7 @@ from devcloud import (
     bench_cascade,
     bench_network,
     bench_routers,
+    bench_routings,
     bench_scale,
     bench_volume,
     cloud,
@@ -207,6 +208,15 @@ def parser() -> argparse.ArgumentParser:
         "docs/benchmarks.md)",
     )
     bench.add_argument(
+        "--routings",
+        action="store_true",
+        help="benchmark the routing table's lookups with --rows routings on the devcloud's "
+        "MariaDB instead (devcloud/bench_routings.py; written into docs/benchmarks.md)",
+    )
+    bench.add_argument(
+        "--rows", type=int, default=10_000_000, help="--routings: routings loaded (default 10M)"
+    )
+    bench.add_argument(
         "--pods",
         default=",".join(str(n) for n in bench_scale.COUNTS),
         help="--scale: the numbers of stub pods, comma-separated (default 2,10,100,1000,10000)",
@@ -270,12 +280,16 @@ async def main_async(args: argparse.Namespace) -> int:
     elif args.command == "bench":
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
-        if sum((args.cascade, args.network, args.volume, args.routers, args.scale)) > 1:
+        runs_asked = (args.cascade, args.network, args.volume, args.routers, args.scale)
+        if sum((*runs_asked, args.routings)) > 1:
             raise DevcloudError(
                 "bench",
-                "--cascade, --network, --volume, --routers and --scale are separate runs: pick one",
+                "--cascade, --network, --volume, --routers, --scale and --routings are "
+                "separate runs: pick one",
             )
-        if args.scale:
+        if args.routings:
+            print(await bench_routings.run(layout, args.rows))
+        elif args.scale:
             counts = [int(n) for n in args.pods.split(",")]
             print(await bench_scale.run(counts, write=True))
         elif args.volume:

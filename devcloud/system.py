@@ -26,9 +26,17 @@ APT_PACKAGES = {
     "mariadb-server": "/usr/sbin/mariadbd",
     "mariadb-client": "/usr/bin/mariadb",
     "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
+    # cascade-api replicas behind a load balancer (tests/integration/test_replicas.py)
+    "haproxy": "/usr/sbin/haproxy",
 }
 # The units the packages enable; the devcloud starts its own instances instead.
-SYSTEM_UNITS = ("mariadb.service", "rabbitmq-server.service", "epmd.service", "epmd.socket")
+SYSTEM_UNITS = (
+    "mariadb.service",
+    "rabbitmq-server.service",
+    "epmd.service",
+    "epmd.socket",
+    "haproxy.service",
+)
 
 # Everything the OpenStack services need, pinned by constraints.txt.
 OPENSTACK_REQUIREMENTS = (

@@ -49,6 +49,17 @@ def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def all_projects(request: Request, ctx: Context) -> bool:
+    """Whether an admin asked for every project's objects (`all_tenants`): given with no
+    value, or any value but false/0/off/no, means yes, as in Nova and Cinder."""
+    value = request.query_params.get("all_tenants")
+    return (
+        ctx.is_admin
+        and value is not None
+        and value.strip().lower() not in ("false", "0", "off", "no", "f", "n")
+    )
+
+
 def int_param(name: str, raw: str | None, maximum: int | None = None) -> int | None:
     """A non-negative integer query parameter, with Nova's (and Cinder's) 400 messages;
     None if absent. Past `maximum`, Cinder's `validate_integer` 400."""

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cascade.buckets import Limiter, Rate
 from cascade.conf import PodsSection
 from cascade.pods.breaker import Breaker
 
@@ -40,6 +41,7 @@ class PodUnavailable(Exception):
 
 
 CLOSE = {"Connection": "close"}
+CALL = "call"  # the class of a pod call in its pacing bucket
 # no connection was made: the request never reached the pod
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -76,6 +78,8 @@ class PodClient:
         self._http: httpx.AsyncClient | None = None
         self._in_flight = 0
         self.last_used = time.monotonic()
+        # `[pods] max_rate`: the pod service's calls paced, bursts of one second's worth
+        self._pace = Limiter({CALL: Rate(conf.max_rate, max(conf.max_rate, 1.0))})
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -118,6 +122,9 @@ class PodClient:
         attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
         self._in_flight += 1
         try:
+            wait = self._pace.reserve(self.service, CALL)
+            if wait:
+                await asyncio.sleep(wait)
             return await self._send(method, url, probe, attempts, **kwargs)
         finally:
             self._in_flight -= 1

@@ -118,16 +118,16 @@ async def locate(
     return Located(pod, routing)
 
 
-async def candidate_pods(db: AsyncSession, project_id: str | None, kind: str) -> list[Pod]:
-    """The pods that may hold an object of `kind` of `project_id` (None: any project, every
-    pod): those where its routings of that kind are (intents included), and those it is
-    bound to (where it works, objects made in the pod directly may be), in the order
-    pods were registered."""
+async def candidate_pods(db: AsyncSession, project_id: str | None, kind: str | None) -> list[Pod]:
+    """The pods that may hold an object of `kind` (None: of any kind) of `project_id`
+    (None: any project, every pod): those where its routings of that kind are (intents
+    included), and those it is bound to (where it works, objects made in the pod
+    directly may be), in the order pods were registered."""
     query = select(Pod).order_by(Pod.created_at, Pod.id)
     if project_id is not None:
-        routed = select(Routing.pod_id).where(
-            Routing.project_id == project_id, Routing.resource_type == kind
-        )
+        routed = select(Routing.pod_id).where(Routing.project_id == project_id)
+        if kind is not None:
+            routed = routed.where(Routing.resource_type == kind)
         bound = select(Binding.pod_id).where(Binding.project_id == project_id)
         query = query.where(or_(Pod.id.in_(routed), Pod.id.in_(bound)))
     return list((await db.scalars(query)).all())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -341,4 +343,16 @@ async def test_an_idle_pool_is_closed_and_made_again_on_the_next_call() -> None:
     assert await client.release(idle_for=60)
     assert client.breaker.failures == 1
     assert (await client.request("GET", "http://n1/servers")).status_code == 200
+    await client.aclose()
+
+
+async def test_calls_to_a_pod_service_are_paced_at_its_max_rate() -> None:
+    """`[pods] max_rate` 10: a burst of 10 goes at once, the next ones wait their turn
+    (0.1 s each), and none is refused."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    client = PodClient("pod1", "compute", dataclasses.replace(CONF, max_rate=10.0), transport)
+    started = time.monotonic()
+    answers = [await client.request("GET", "http://n1/servers") for _ in range(12)]
+    assert [a.status_code for a in answers] == [200] * 12
+    assert time.monotonic() - started >= 0.15  # the 11th waited 0.1 s, the 12th 0.2 s
     await client.aclose()

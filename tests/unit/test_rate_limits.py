@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cascade.api.ratelimit import Limiter, Rate
 from cascade.app import create_app
+from cascade.buckets import Limiter, Rate
 from cascade.conf import ApiSection, Conf, DatabaseSection, KeystoneSection
 from cascade.db.migrate import upgrade
 from tests.unit.conftest import FakeKeystone, no_pods
@@ -97,3 +97,11 @@ async def test_a_project_past_its_rate_gets_429_in_each_apis_format(
     assert (await limited.get("/compute/v2.1/os-keypairs", headers=MEMBER)).status_code == 200
     resp = await limited.post("/compute/v2.1/os-keypairs", json=body, headers=OTHER)
     assert resp.status_code != 429
+
+
+def test_a_reservation_waits_its_turn_instead_of_being_refused() -> None:
+    """What paces Cascade's own calls to a pod: past the burst, each call is owed the
+    next token and waits for it, one after another."""
+    limiter = Limiter({"call": Rate(10.0, 2.0)}, Clock())
+    waits = [limiter.reserve("pod1", "call") for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])

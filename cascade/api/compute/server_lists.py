@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api import handlers
 from cascade.api.compute import forward, server_views
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
@@ -122,7 +123,7 @@ async def index(request: Request) -> Response:
     query = json.dumps(
         ["servers", ctx.project_id, ctx.user_id, sorted(lister.filters), lister.spec.query(), size]
     )
-    all_projects = ctx.is_admin and _truthy(request.query_params.get("all_tenants"))
+    all_projects = handlers.all_projects(request, ctx)
     async with session(request) as db:
         # a project's list asks the pods it has servers in or is bound to, not every pod
         scope = None if all_projects else ctx.project_id
@@ -157,11 +158,6 @@ async def index(request: Request) -> Response:
             href = forward.next_link(request, path, str(shown[-1][1]["id"]))
             body["servers_links"] = [{"rel": "next", "href": href}]
     return reply(body, headers=found.headers())
-
-
-def _truthy(value: str | None) -> bool:
-    # Nova: all_tenants given with no value, or any value but false/0/off/no, means yes
-    return value is not None and value.strip().lower() not in ("false", "0", "off", "no", "f", "n")
 
 
 MarkerItem = Callable[[], Awaitable[dict[str, Any]]]

@@ -1,6 +1,7 @@
 """GET /volumes, /snapshots, /backups (and their /detail): every pod's objects as one list.
 
-All pods (of the AZ, when `availability_zone` is filtered on) are asked in
+The pods the project has objects in or is bound to (every pod for an admin's
+`all_tenants`; of the AZ, when `availability_zone` is filtered on) are asked in
 parallel for their detailed list with the caller's token, every filter as
 given and one total sort order (the requested keys, then `created_at` and
 `id`, as Cinder completes them; `sort=k:dir,...` or the older
@@ -22,12 +23,11 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api import handlers
-from cascade.api.request import session
+from cascade.api.request import context, session
 from cascade.api.volume import fanout, views
 from cascade.api.volume.common import (
     answered,
@@ -91,11 +91,12 @@ def _getter(key: str) -> listing.Getter:
 
 async def _pods(request: Request) -> list[Pod]:
     zone = request.query_params.get("availability_zone")
+    ctx = context(request)
+    scope = None if handlers.all_projects(request, ctx) else project_of(request)
     async with session(request) as db:
-        query = select(Pod).order_by(Pod.name)
-        if zone is not None:
-            query = query.where(Pod.az == zone)
-        return list((await db.scalars(query)).all())
+        found = await routed_service.candidate_pods(db, scope, None)
+    found.sort(key=lambda pod: pod.name)
+    return [pod for pod in found if zone is None or pod.az == zone]
 
 
 async def index(request: Request) -> Response:

@@ -1,0 +1,230 @@
+"""Two cascade-api replicas behind HAProxy (Debian's package), on the devcloud's MariaDB:
+a rolling restart under a steady stream of creates and lists loses no request.
+
+The replicas run with the devcloud's own configuration (its database, Keystone and
+pods; jobs are the devcloud's cascade-worker's), each on its own port; HAProxy
+balances them round-robin and checks them. The restart is the one an operator
+makes: one replica drained through HAProxy's admin socket (no new request goes
+to it), stopped (uvicorn finishes what it holds), started again, and made ready
+once HAProxy's check sees it up; then the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import configparser
+import contextlib
+import functools
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devcloud.layout import Layout
+from tests.integration.conftest import DEVCLOUD_DIR
+from tests.integration.test_cascade_admin import free_port, token
+
+pytestmark = pytest.mark.integration
+BIN = Path(sys.executable).parent
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"  # `bin/devcloud up` installs it
+LOAD_SECONDS_AFTER = 3.0  # the stream goes on this long after the last restart
+
+
+def haproxy_config(port: int, replicas: list[int], admin: Path) -> str:
+    servers = "\n".join(
+        f"    server api{n} 127.0.0.1:{p} check inter 300ms fall 2 rise 2"
+        for n, p in enumerate(replicas, 1)
+    )
+    return f"""global
+    stats socket {admin} level admin
+    maxconn 1000
+
+defaults
+    mode http
+    timeout connect 3s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response
+
+frontend cascade
+    bind 127.0.0.1:{port}
+    default_backend replicas
+
+backend replicas
+    balance roundrobin
+    option httpchk GET /compute/
+    http-check expect status 200
+{servers}
+"""
+
+
+async def admin_command(admin: Path, command: str) -> str:
+    reader, writer = await asyncio.open_unix_connection(str(admin))
+    writer.write(command.encode() + b"\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer.decode()
+
+
+async def server_state(admin: Path, name: str) -> tuple[str, int]:
+    """HAProxy's status of a replica (UP, DOWN, DRAIN, ...) and its current sessions."""
+    stat = await admin_command(admin, "show stat")
+    header = stat.splitlines()[0].lstrip("# ").split(",")
+    for line in stat.splitlines()[1:]:
+        row = dict(zip(header, line.split(","), strict=False))
+        if row.get("pxname") == "replicas" and row.get("svname") == name:
+            return row["status"], int(row["scur"] or 0)
+    raise AssertionError(f"{name} not in HAProxy's stats:\n{stat}")
+
+
+async def until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < timeout, f"waited {timeout:g} s for {what}"
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class Replica:
+    name: str
+    port: int
+    conf: Path
+    log: Path
+    proc: asyncio.subprocess.Process | None = None
+    pids: list[int] = field(default_factory=list)
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                str(BIN / "cascade-api"), "--config-file", str(self.conf), stdout=out, stderr=out
+            )
+        self.pids.append(self.proc.pid)
+
+    async def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        await asyncio.wait_for(self.proc.wait(), 30)
+
+
+@dataclass
+class Stream:
+    """Creates and lists as the demo project, one after another, until stopped."""
+
+    url: str
+    headers: dict[str, str]
+    done: int = 0
+    failures: list[str] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, worker: int) -> None:
+        async with httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=60) as http:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                name = f"replicas-{worker}-{n}"
+                body = {"keypair": {"name": name}}
+                await self.check(http.post("/compute/v2.1/os-keypairs", json=body), 201)
+                await self.check(http.get("/compute/v2.1/servers/detail"), 200)
+                await self.check(http.delete(f"/compute/v2.1/os-keypairs/{name}"), 204)
+                await self.check(http.get("/networking/v2.0/networks"), 200)
+
+    async def check(self, call: Awaitable[httpx.Response], status: int) -> None:
+        try:
+            resp = await call
+        except httpx.HTTPError as exc:
+            self.failures.append(repr(exc))
+            return
+        self.done += 1
+        if resp.status_code != status:
+            self.failures.append(
+                f"{resp.request.method} {resp.request.url.path}: "
+                f"{resp.status_code} {resp.text[:200]}"
+            )
+
+
+@contextlib.asynccontextmanager
+async def replicas_behind_haproxy(tmp: Path) -> AsyncIterator[tuple[str, Path, list[Replica]]]:
+    layout = Layout(DEVCLOUD_DIR)
+    base = configparser.ConfigParser(interpolation=None)
+    base.read(layout.home("cascade") / "cascade.conf")
+    made = []
+    for n in (1, 2):
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read_dict(base)
+        port = free_port()
+        conf["api"]["port"] = str(port)
+        path = tmp / f"api{n}.conf"
+        with path.open("w") as out:
+            conf.write(out)
+        made.append(Replica(f"api{n}", port, path, tmp / f"api{n}.log"))
+    front, admin = free_port(), tmp / "haproxy.sock"
+    (tmp / "haproxy.cfg").write_text(haproxy_config(front, [r.port for r in made], admin))
+    for replica in made:
+        await replica.start()
+    with (tmp / "haproxy.log").open("wb") as out:
+        proxy = await asyncio.create_subprocess_exec(
+            HAPROXY, "-db", "-f", str(tmp / "haproxy.cfg"), stdout=out, stderr=out
+        )
+    try:
+        for replica in made:
+            await until(f"{replica.name} up", functools.partial(_is, admin, replica.name, "UP"))
+        yield f"http://127.0.0.1:{front}", admin, made
+    finally:
+        proxy.terminate()
+        await proxy.wait()
+        for replica in made:
+            if replica.proc is not None and replica.proc.returncode is None:
+                await replica.stop()
+
+
+async def _is(admin: Path, name: str, status: str) -> bool:
+    with contextlib.suppress(OSError):
+        return (await server_state(admin, name))[0] == status
+    return False
+
+
+async def rolling_restart(admin: Path, replicas: list[Replica]) -> None:
+    for replica in replicas:
+        await admin_command(admin, f"set server replicas/{replica.name} state drain")
+
+        async def idle(name: str = replica.name) -> bool:
+            return (await server_state(admin, name))[1] == 0
+
+        await until(f"{replica.name} drained", idle)
+        await replica.stop()
+        await replica.start()
+        await admin_command(admin, f"set server replicas/{replica.name} state ready")
+        up = functools.partial(_is, admin, replica.name, "UP")
+        await until(f"{replica.name} up again", up)
+
+
+def test_a_rolling_restart_under_load_loses_no_request(clouds_yaml: Path, tmp_path: Path) -> None:
+    headers = {"X-Auth-Token": token("cascade"), "OpenStack-API-Version": "compute 2.79"}
+
+    async def scenario() -> tuple[Stream, list[Replica]]:
+        async with replicas_behind_haproxy(tmp_path) as (url, admin, replicas):
+            stream = Stream(url, headers)
+            workers = [asyncio.create_task(stream.run(n)) for n in range(4)]
+            await asyncio.sleep(2)  # the stream is under way
+            before = stream.done
+            await rolling_restart(admin, replicas)
+            await asyncio.sleep(LOAD_SECONDS_AFTER)
+            stream.stop.set()
+            await asyncio.gather(*workers)
+            assert stream.done > before
+            return stream, replicas
+
+    stream, replicas = asyncio.run(scenario())
+    print(f"{stream.done} requests through HAProxy, {len(stream.failures)} failed")
+    assert stream.failures == [], stream.failures[:10]
+    assert stream.done >= 100
+    # each replica was stopped and started again while the stream went on
+    assert [len(set(r.pids)) for r in replicas] == [2, 2]
