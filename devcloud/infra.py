@@ -70,7 +70,7 @@ async def prepare_mariadb(layout: Layout) -> None:
         )
 
 
-async def sql(layout: Layout, statements: str) -> str:
+async def sql(layout: Layout, statements: str, timeout: float = 600.0) -> str:
     """Run SQL as MariaDB's root over the devcloud's socket."""
     conf = layout.home("mariadb") / "my.cnf"
     return await run(
@@ -79,6 +79,7 @@ async def sql(layout: Layout, statements: str) -> str:
         log=layout.log / "mariadb-setup.log",
         stdin=statements.encode(),
         heavy=False,
+        timeout=timeout,
     )
 
 

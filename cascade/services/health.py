@@ -211,8 +211,18 @@ async def check_round(
 async def run_periodically(
     interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
 ) -> None:
-    """Rounds one after another (see the module's docstring) until cancelled; a failed
-    round is logged, not fatal."""
+    """Rounds one after another (see the module's docstring) until cancelled, and every
+    `interval` the sweep of routings that outlived their request, on its own clock (a
+    round over 10,000 pods lasts much longer than the interval); a failure is logged,
+    not fatal."""
+    await asyncio.gather(
+        _rounds(interval, sessions, registry), _sweeps(interval, sessions, registry)
+    )
+
+
+async def _rounds(
+    interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
+) -> None:
     first = True
     while True:
         started = time.monotonic()
@@ -221,8 +231,15 @@ async def run_periodically(
             first = False
         except Exception:
             LOG.exception("pod health check round failed")
+        await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
+
+
+async def _sweeps(
+    interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
+) -> None:
+    while True:
         try:  # what outlived its request: intents still creating, deletes never seen done
             await stale.sweep(sessions, registry, stale.age(registry))
         except Exception:
             LOG.exception("sweep of routings that outlived their request failed")
-        await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
+        await asyncio.sleep(interval)

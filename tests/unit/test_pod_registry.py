@@ -4,6 +4,7 @@ the health round's probes (bounded in total)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -16,7 +17,7 @@ from cascade.db.models import Pod
 from cascade.pods import registry as registry_module
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry, index_catalog
-from cascade.services import health, versions
+from cascade.services import health, stale, versions
 from cascade.versions import Version
 
 
@@ -192,3 +193,26 @@ async def test_a_round_spreads_its_probes_and_keeps_states_and_ranges(tmp_path: 
         ("up", versions.encode(Version(2, 1)), versions.encode(Version(2, 90)))
     }
     assert all(r.health_checked_at is not None for r in rows)
+
+
+async def test_the_stale_sweep_keeps_its_own_clock_during_a_long_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round over many pods outlasts the interval: the sweep of routings that outlived
+    their request still runs every interval."""
+    sweeps: list[float] = []
+
+    async def endless_round(*args: Any) -> None:
+        await asyncio.Event().wait()
+
+    async def sweep(*args: Any) -> None:
+        sweeps.append(asyncio.get_running_loop().time())
+
+    monkeypatch.setattr(health, "check_round", endless_round)
+    monkeypatch.setattr(stale, "sweep", sweep)
+    running = asyncio.create_task(health.run_periodically(0.05, None, _registry(Validator())))  # type: ignore[arg-type]
+    await asyncio.sleep(0.3)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert len(sweeps) >= 3
