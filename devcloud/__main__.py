@@ -12,6 +12,7 @@ from devcloud import (
     bench,
     bench_cascade,
     bench_network,
+    bench_replicas,
     bench_routers,
     bench_routings,
     bench_scale,
@@ -292,6 +293,7 @@ async def main_async(args: argparse.Namespace) -> int:
         elif args.scale:
             counts = [int(n) for n in args.pods.split(",")]
             print(await bench_scale.run(counts, write=True))
+            print(await bench_replicas.run())
         elif args.volume:
             runs = bench_volume.RUNS if args.runs is None else args.runs
             count = bench_volume.COUNT if args.count is None else args.count

@@ -140,16 +140,43 @@ async def run_checked(argv: list[str]) -> None:
         raise RuntimeError(f"{argv[0]} failed: {out.decode()[-2000:]}")
 
 
-def write_conf(home: Path, stub_port: int, api_port: int, database: str) -> Path:
+STUBS = [sys.executable, "-m", "devcloud.stubs"]
+
+
+def write_conf(home: Path, stub_port: int, api_port: int, database: str, rate: float = 0.0) -> Path:
+    """cascade.conf in `home` (made if missing) for a cascade-api in front of the stubs;
+    `rate`: each project's reads a second (0: no limit)."""
+    home.mkdir(parents=True, exist_ok=True)
     conf = home / "cascade.conf"
     conf.write_text(
-        f"[api]\nhost = 127.0.0.1\nport = {api_port}\n\n"
+        f"[api]\nhost = 127.0.0.1\nport = {api_port}\n"
+        f"project_reads_per_second = {rate}\nproject_read_burst = {rate}\n\n"
         f"[database]\nconnection = {database}\n\n"
         f"[keystone]\nauth_url = http://127.0.0.1:{stub_port}/identity/v3\n"
         "username = cascade\npassword = stub\nproject_name = service\n\n"
         "[jobs]\nembedded_worker = false\n"
     )
     return conf
+
+
+async def prepare(conf: Path, database: str, pods: int) -> None:
+    """The database migrated and filled (`fill_database`)."""
+    await run_checked([_bin("cascade-manage"), "--config-file", str(conf), "db", "upgrade"])
+    await fill_database(database, pods)
+
+
+def api_argv(conf: Path) -> list[str]:
+    return [_bin("cascade-api"), "--config-file", str(conf)]
+
+
+async def token(stub_url: str, user: str) -> str:
+    """A token of `user` from the stubs' Keystone."""
+    async with httpx.AsyncClient() as http:
+        made = await http.post(
+            f"{stub_url}/identity/v3/auth/tokens?nocatalog",
+            json={"auth": {"identity": {"password": {"user": {"name": user}}}}},
+        )
+    return made.headers["X-Subject-Token"]
 
 
 async def fill_database(database: str, pods: int) -> None:
@@ -243,24 +270,17 @@ async def measure(pods: int, work: Path) -> Figures:
     home = Path(tempfile.mkdtemp(prefix=f"scale-{pods}-", dir=work))
     database = f"sqlite+aiosqlite:///{home / 'cascade.sqlite'}"
     conf = write_conf(home, stub_port, api_port, database)
-    await run_checked([_bin("cascade-manage"), "--config-file", str(conf), "db", "upgrade"])
-    await fill_database(database, pods)
-    stub_argv = [sys.executable, "-m", "devcloud.stubs", "--pods", str(pods)]
-    stub_argv += ["--port", str(stub_port), "--servers", str(SERVERS_PER_POD)]
+    await prepare(conf, database, pods)
+    stub_argv = [*STUBS, "--pods", str(pods), "--port", str(stub_port)]
+    stub_argv += ["--servers", str(SERVERS_PER_POD)]
     async with (
         process(stub_argv, home / "stubs.log"),
         httpx.AsyncClient(timeout=600) as http,
     ):
         await wait_for(f"{stub_url}/_stub/stats")
-        async with process(
-            [_bin("cascade-api"), "--config-file", str(conf)], home / "cascade-api.log"
-        ) as api:
+        async with process(api_argv(conf), home / "cascade-api.log") as api:
             found.cold_version_s = await wait_for(f"{api_url}/compute/v2.1/")
-            made = await http.post(
-                f"{stub_url}/identity/v3/auth/tokens?nocatalog",
-                json={"auth": {"identity": {"password": {"user": {"name": "demo"}}}}},
-            )
-            auth = {"X-Auth-Token": made.headers["X-Subject-Token"]}
+            auth = {"X-Auth-Token": await token(stub_url, "demo")}
             listing = f"{api_url}/compute/v2.1/servers/detail?limit={LIMIT}"
             found.cold_list_s = await timed(http, listing, auth, 200)
             for _ in range(2):  # warm

@@ -4,8 +4,8 @@
 
 - `/identity/v3`: a small Keystone (password tokens, validation with or without the
   catalog, the catalog with one region `stub{i}` per pod, project lookups). Every user
-  gets a token; `admin` and `cascade` are admins of the `service`/`admin` projects,
-  anyone else is a member of `demo`.
+  gets a token; `admin` and `cascade` are admins of the `service` project, `demo`
+  a member of `demo`, anyone else a member of a project of its own.
 - `/pod/{i}/compute/v2.1`, `/pod/{i}/volume/v3`, `/pod/{i}/network`, `/pod/{i}/image`:
   the version documents Cascade reads, and Nova's `servers/detail` (limit, marker, the
   default order: `created_at` then id, descending) and `servers/{id}`. Pod i holds
@@ -53,6 +53,11 @@ SERVICES = (
 
 def region(index: int) -> str:
     return f"stub{index}"
+
+
+def project_of(user: str) -> str:
+    """The project of a user other than demo and the admins: its own."""
+    return uuid.uuid5(NAMESPACE, f"project-{user}").hex
 
 
 def server_id(pod: str, n: int) -> str:
@@ -159,13 +164,13 @@ class Stubs:
 
 def _token_body(user: str, catalog: list[Any] | None) -> dict[str, Any]:
     admin = user in ("admin", "cascade")
-    project = SERVICE_PROJECT if admin else DEMO_PROJECT
+    project = SERVICE_PROJECT if admin else DEMO_PROJECT if user == "demo" else project_of(user)
     roles = [{"id": "r-admin", "name": "admin"}] if admin else []
     roles += [{"id": "r-member", "name": "member"}, {"id": "r-reader", "name": "reader"}]
     token: dict[str, Any] = {
         "methods": ["password"],
         "user": {"id": uuid.uuid5(NAMESPACE, f"user-{user}").hex, "name": user},
-        "project": {"id": project, "name": "service" if admin else "demo"},
+        "project": {"id": project, "name": "service" if admin else user},
         "roles": roles,
         "expires_at": (datetime.now(UTC) + timedelta(hours=12)).isoformat(),
         "issued_at": datetime.now(UTC).isoformat(),

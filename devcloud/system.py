@@ -28,6 +28,9 @@ APT_PACKAGES = {
     "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
     # cascade-api replicas behind a load balancer (tests/integration/test_replicas.py)
     "haproxy": "/usr/sbin/haproxy",
+    # ApacheBench: the load of `bench --scale`'s throughput figures, in C (a Python client
+    # would spend the cores the replicas are measured on)
+    "apache2-utils": "/usr/bin/ab",
 }
 # The units the packages enable; the devcloud starts its own instances instead.
 SYSTEM_UNITS = (

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import configparser
 import contextlib
-import functools
-import shutil
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,64 +23,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devcloud import haproxy
 from devcloud.layout import Layout
 from tests.integration.conftest import DEVCLOUD_DIR
 from tests.integration.test_cascade_admin import free_port, token
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"  # `bin/devcloud up` installs it
 LOAD_SECONDS_AFTER = 3.0  # the stream goes on this long after the last restart
-
-
-def haproxy_config(port: int, replicas: list[int], admin: Path) -> str:
-    servers = "\n".join(
-        f"    server api{n} 127.0.0.1:{p} check inter 300ms fall 2 rise 2"
-        for n, p in enumerate(replicas, 1)
-    )
-    return f"""global
-    stats socket {admin} level admin
-    maxconn 1000
-
-defaults
-    mode http
-    timeout connect 3s
-    timeout client 60s
-    timeout server 60s
-    retries 3
-    option redispatch
-    retry-on conn-failure empty-response
-
-frontend cascade
-    bind 127.0.0.1:{port}
-    default_backend replicas
-
-backend replicas
-    balance roundrobin
-    option httpchk GET /compute/
-    http-check expect status 200
-{servers}
-"""
-
-
-async def admin_command(admin: Path, command: str) -> str:
-    reader, writer = await asyncio.open_unix_connection(str(admin))
-    writer.write(command.encode() + b"\n")
-    await writer.drain()
-    answer = await reader.read()
-    writer.close()
-    return answer.decode()
-
-
-async def server_state(admin: Path, name: str) -> tuple[str, int]:
-    """HAProxy's status of a replica (UP, DOWN, DRAIN, ...) and its current sessions."""
-    stat = await admin_command(admin, "show stat")
-    header = stat.splitlines()[0].lstrip("# ").split(",")
-    for line in stat.splitlines()[1:]:
-        row = dict(zip(header, line.split(","), strict=False))
-        if row.get("pxname") == "replicas" and row.get("svname") == name:
-            return row["status"], int(row["scur"] or 0)
-    raise AssertionError(f"{name} not in HAProxy's stats:\n{stat}")
 
 
 async def until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
@@ -166,16 +114,16 @@ async def replicas_behind_haproxy(tmp: Path) -> AsyncIterator[tuple[str, Path, l
             conf.write(out)
         made.append(Replica(f"api{n}", port, path, tmp / f"api{n}.log"))
     front, admin = free_port(), tmp / "haproxy.sock"
-    (tmp / "haproxy.cfg").write_text(haproxy_config(front, [r.port for r in made], admin))
+    (tmp / "haproxy.cfg").write_text(haproxy.config(front, [r.port for r in made], admin))
     for replica in made:
         await replica.start()
     with (tmp / "haproxy.log").open("wb") as out:
         proxy = await asyncio.create_subprocess_exec(
-            HAPROXY, "-db", "-f", str(tmp / "haproxy.cfg"), stdout=out, stderr=out
+            haproxy.BINARY, "-db", "-f", str(tmp / "haproxy.cfg"), stdout=out, stderr=out
         )
     try:
         for replica in made:
-            await until(f"{replica.name} up", functools.partial(_is, admin, replica.name, "UP"))
+            await haproxy.wait_state(admin, replica.name, "UP")
         yield f"http://127.0.0.1:{front}", admin, made
     finally:
         proxy.terminate()
@@ -185,25 +133,18 @@ async def replicas_behind_haproxy(tmp: Path) -> AsyncIterator[tuple[str, Path, l
                 await replica.stop()
 
 
-async def _is(admin: Path, name: str, status: str) -> bool:
-    with contextlib.suppress(OSError):
-        return (await server_state(admin, name))[0] == status
-    return False
-
-
 async def rolling_restart(admin: Path, replicas: list[Replica]) -> None:
     for replica in replicas:
-        await admin_command(admin, f"set server replicas/{replica.name} state drain")
+        await haproxy.command(admin, f"set server replicas/{replica.name} state drain")
 
         async def idle(name: str = replica.name) -> bool:
-            return (await server_state(admin, name))[1] == 0
+            return (await haproxy.server_state(admin, name))[1] == 0
 
         await until(f"{replica.name} drained", idle)
         await replica.stop()
         await replica.start()
-        await admin_command(admin, f"set server replicas/{replica.name} state ready")
-        up = functools.partial(_is, admin, replica.name, "UP")
-        await until(f"{replica.name} up again", up)
+        await haproxy.command(admin, f"set server replicas/{replica.name} state ready")
+        await haproxy.wait_state(admin, replica.name, "UP")
 
 
 def test_a_rolling_restart_under_load_loses_no_request(clouds_yaml: Path, tmp_path: Path) -> None:
