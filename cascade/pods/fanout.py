@@ -8,7 +8,10 @@ breaker, or a 5xx the caller judged as the pod being unwell) or that has not
 answered when the deadline passes is left out, and `Gathered.unavailable`
 names it; `X-Cascade-Unavailable-Pods` says so to the client. A late pod's
 call is cancelled and counted as a failure by its circuit breaker, so a pod
-that hangs costs one deadline, not one per request, once the breaker opens.
+that hangs costs one deadline, not one per request, once the breaker opens;
+unless most of the pods asked are late (more than half, and more than
+SLOW_ASKER): then the lateness is Cascade's own (thousands of pods asked at
+once outlast the deadline in this process) and no pod is blamed for it.
 Any other exception (a pod's refusal of a bad filter, say) is the answer:
 the other calls are cancelled and it is raised.
 """
@@ -23,6 +26,7 @@ from typing import Generic, Protocol, TypeVar
 from cascade.pods.client import PodUnavailable
 
 UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
+SLOW_ASKER = 3  # late pods that are always blamed, however many were asked
 
 
 class Named(Protocol):
@@ -82,10 +86,12 @@ async def fan_out(
             # let the cancelled calls unwind (close their connections) before answering
             await asyncio.gather(*tasks, return_exceptions=True)
     found: Gathered[P, T] = Gathered()
+    late_count = sum(1 for task in tasks if task.cancelled())
+    blame = late is not None and late_count <= max(SLOW_ASKER, len(tasks) // 2)
     for pod, task in zip(pods, tasks, strict=True):
         if task.cancelled():
             found.unavailable.append(pod)
-            if late is not None:
+            if blame and late is not None:
                 late(pod)
         elif isinstance(task.exception(), PodUnavailable):
             found.unavailable.append(pod)

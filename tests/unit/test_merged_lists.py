@@ -344,3 +344,22 @@ async def test_a_pod_that_fails_when_read_on_is_left_out_and_named() -> None:
     assert shown[:165] == shown_before[:165]
     assert shown[165:] == [i["id"] for i in shelves.items["small"]]
     assert [p.name for p in found.unavailable] == ["big"]
+
+
+async def test_when_most_pods_are_late_none_is_blamed() -> None:
+    """Ten pods asked, all still answering at the deadline: the fan-out itself was too
+    slow (thousands of pods at once), so no breaker counts a failure; one late pod of
+    ten is blamed as before."""
+    late: list[str] = []
+
+    async def slow(pod: Pod) -> str:
+        if pod.name != "quick":
+            await asyncio.Event().wait()
+        return pod.name
+
+    pods = [Pod(f"p{n}") for n in range(10)]
+    found = await fan_out(pods, slow, deadline=0.05, late=lambda p: late.append(p.name))
+    assert len(found.unavailable) == 10 and late == []
+    pods = [Pod("quick")] * 9 + [Pod("hangs")]
+    found = await fan_out(pods, slow, deadline=0.05, late=lambda p: late.append(p.name))
+    assert late == ["hangs"]
