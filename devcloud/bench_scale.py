@@ -80,6 +80,7 @@ class Figures:
     gets: list[float] = field(default_factory=list)
     direct_gets: list[float] = field(default_factory=list)
     unknown_gets: list[float] = field(default_factory=list)
+    refused_gets: int = 0  # proxied GETs answered 503 (the pod's breaker open)
     rss_mib: float = 0.0
     idle_cpu: float = 0.0
     connections: int = 0
@@ -229,10 +230,16 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+class Refused(RuntimeError):
+    """Cascade answered 503: the pod's breaker is open."""
+
+
 async def timed(http: httpx.AsyncClient, url: str, headers: dict[str, str], ok: int) -> float:
     started = time.monotonic()
     resp = await http.get(url, headers=headers)
     took = time.monotonic() - started
+    if resp.status_code == 503 and ok != 503:
+        raise Refused(resp.text[:300])
     if resp.status_code != ok:
         raise RuntimeError(f"GET {url} answered {resp.status_code}: {resp.text[:300]}")
     return took
@@ -303,7 +310,10 @@ async def measure(pods: int, work: Path) -> Figures:
                 pod = str(n % pods)
                 sid = stubs.server_id(pod, n % SERVERS_PER_POD)
                 through = f"{api_url}/compute/v2.1/servers/{sid}"
-                found.gets.append(await timed(http, through, auth, 200))
+                try:
+                    found.gets.append(await timed(http, through, auth, 200))
+                except Refused:
+                    found.refused_gets += 1
                 straight = f"{stub_url}/pod/{pod}/compute/v2.1/servers/{sid}"
                 found.direct_gets.append(await timed(http, straight, {}, 200))
             for _ in range(3):
@@ -333,6 +343,14 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def _gets(r: Figures) -> str:
+    refused = f", {r.refused_gets} of 50 answered 503" if r.refused_gets else ""
+    if not r.gets:
+        return f"- / {ms(statistics.median(r.direct_gets))}{refused}"
+    through, straight = statistics.median(r.gets), statistics.median(r.direct_gets)
+    return f"{ms(through)} / {ms(straight)} (+{(through - straight) * 1000:.1f} ms{refused})"
+
+
 def render(results: Sequence[Figures], command: str) -> str:
     cpu = os.cpu_count() or 0
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -359,11 +377,7 @@ def render(results: Sequence[Figures], command: str) -> str:
         ),
         (
             "GET /servers/{id} p50: Cascade / straight to the pod",
-            [
-                f"{ms(statistics.median(r.gets))} / {ms(statistics.median(r.direct_gets))} "
-                f"(+{(statistics.median(r.gets) - statistics.median(r.direct_gets)) * 1000:.1f} ms)"
-                for r in results
-            ],
+            [_gets(r) for r in results],
         ),
         (
             "GET of an id no routing knows, p50",

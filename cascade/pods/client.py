@@ -45,6 +45,8 @@ class PodUnavailable(Exception):
 CLOSE = {"Connection": "close"}
 CALL = "call"  # the class of a pod call in its pacing bucket
 POOL_CONNECTIONS = 8  # connections of one httpx pool (see `Pools`)
+# seconds a probe's timeout may run late before the lateness is this process's own
+BUSY_LAG = 1.0
 # no connection was made: the request never reached the pod
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -224,6 +226,8 @@ class PodClient:
         seconds; the breaker follows: opened at once when the pod service does not answer
         (or answers 5xx), closed when it does."""
         self._in_flight += 1
+        loop = asyncio.get_running_loop()
+        due = loop.time() + timeout
         try:
             # the whole answer within `timeout` (httpx's timeouts bound each read only)
             async with asyncio.timeout(timeout):
@@ -232,10 +236,16 @@ class PodClient:
                 # closes long before the next probe could use it
                 async with self._pools.client() as http:
                     resp = await http.get(url, timeout=timeout, headers=CLOSE)
-        except (httpx.TransportError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            if loop.time() - due > BUSY_LAG:
+                # this process was too busy to read the answer in time (the timeout
+                # itself ran that late): it says nothing of the pod
+                raise PodUnavailable(self.pod, self.service, "not read in time") from exc
             self.breaker.trip()
-            reason = f"no answer in {timeout:g} s" if isinstance(exc, TimeoutError) else repr(exc)
-            raise PodUnavailable(self.pod, self.service, reason) from exc
+            raise PodUnavailable(self.pod, self.service, f"no answer in {timeout:g} s") from exc
+        except httpx.TransportError as exc:
+            self.breaker.trip()
+            raise PodUnavailable(self.pod, self.service, repr(exc)) from exc
         finally:
             self._in_flight -= 1
         if resp.status_code >= 500:

@@ -356,3 +356,28 @@ async def test_calls_to_a_pod_service_are_paced_at_its_max_rate() -> None:
     assert [a.status_code for a in answers] == [200] * 12
     assert time.monotonic() - started >= 0.15  # the 11th waited 0.1 s, the 12th 0.2 s
     await client.aclose()
+
+
+async def test_a_probe_this_process_was_too_busy_to_read_does_not_trip_the_breaker() -> None:
+    """The probe's timeout fires seconds late (the event loop was blocked): the pod is not
+    blamed; a timeout on time trips the breaker as before."""
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        return httpx.Response(200, json={})
+
+    client = PodClient("pod1", "compute", CONF, httpx.MockTransport(slow))
+    await client.request("GET", "http://n1/")  # its pool made: the probe waits at once
+
+    async def block() -> None:
+        time.sleep(1.3)  # noqa: ASYNC251 - the busy process this test is about
+
+    blocker = asyncio.create_task(block())
+    with pytest.raises(PodUnavailable, match="not read in time"):
+        await client.probe("http://n1/", 0.05)
+    await blocker
+    assert client.breaker.state == "closed"
+    with pytest.raises(PodUnavailable, match="no answer"):
+        await client.probe("http://n1/", 0.05)
+    assert client.breaker.state == "open"
+    await client.aclose()
