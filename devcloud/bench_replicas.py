@@ -15,12 +15,14 @@ C: a Python client would spend the cores the replicas are measured on) keeping
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +92,15 @@ async def timed_gets(url: str, token: str, count: int = 100) -> float:
     return statistics.median(took) * 1000
 
 
+@contextlib.asynccontextmanager
+async def serving(conf: Path, port: int) -> AsyncIterator[str]:
+    """cascade-api with `conf` until the block ends, once it answers: its compute URL."""
+    async with bench_scale.process(bench_scale.api_argv(conf), conf.parent / "api.log"):
+        url = f"http://127.0.0.1:{port}/compute/v2.1"
+        await bench_scale.wait_for(f"{url}/")
+        yield url
+
+
 async def measure(work: Path) -> Replicas:
     stub_port = bench_scale.free_port()
     stub_url = f"http://127.0.0.1:{stub_port}"
@@ -112,26 +123,20 @@ async def measure(work: Path) -> Replicas:
         token = await bench_scale.token(stub_url, "demo")
         flooder = await bench_scale.token(stub_url, "flooder")
         direct = await ab(f"{stub_url}/pod/0/compute/v2.1/servers/{sid}", token)
-        api = [bench_scale.api_argv(c) for c in confs]
-        async with bench_scale.process(api[0], home / "api1.log"):
-            one_url = f"http://127.0.0.1:{ports[0]}"
-            await bench_scale.wait_for(f"{one_url}/compute/v2.1/")
-            show = f"{one_url}/compute/v2.1/servers/{sid}"
+        async with serving(confs[0], ports[0]) as one_url:
+            show = f"{one_url}/servers/{sid}"
             await timed_gets(show, token, 20)  # warm
             one = await ab(show, token)
             async with (
-                bench_scale.process(api[1], home / "api2.log"),
+                serving(confs[1], ports[1]),
                 bench_scale.process(
                     [haproxy.BINARY, "-db", "-f", str(home / "haproxy.cfg")], home / "haproxy.log"
                 ),
             ):
-                await bench_scale.wait_for(f"http://127.0.0.1:{ports[1]}/compute/v2.1/")
                 for name in ("api1", "api2"):
                     await haproxy.wait_state(admin, name, "UP")
                 two = await ab(f"http://127.0.0.1:{front}/compute/v2.1/servers/{sid}", token)
-        async with bench_scale.process(api[2], home / "api3.log"):
-            limited = f"http://127.0.0.1:{ports[2]}/compute/v2.1"
-            await bench_scale.wait_for(f"{limited}/")
+        async with serving(confs[2], ports[2]) as limited:
             show = f"{limited}/servers/{sid}"
             await timed_gets(show, token, 20)  # warm
             alone = await timed_gets(show, token)
