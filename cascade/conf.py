@@ -130,6 +130,12 @@ class PodsSection:
         "Seconds the Keystone catalog (the pods' endpoints) is used before it is read again, "
         "in the background; a pod's region missing from it makes it read sooner.",
     )
+    fanout_in_flight: int = opt(
+        200,
+        "Pods one answer made of every pod's (a merged list, usage summed over the pods) "
+        "asks at once; the others wait their turn. Thousands of calls started together "
+        "all end together, after list_deadline; a bounded number end one after another.",
+    )
     list_deadline: float = opt(
         10.0,
         "Seconds an answer made of every pod's (a merged list, usage summed over the pods, "

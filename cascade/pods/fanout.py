@@ -72,10 +72,27 @@ async def fan_out(
     *,
     deadline: float | None,
     late: Callable[[P], None] | None = None,
+    in_flight: int | None = None,
 ) -> Gathered[P, T]:
-    """`ask` of every pod in parallel; waits at most `deadline` seconds (None: no limit).
-    `late` is told of each pod still asked when the deadline passed."""
-    tasks = [asyncio.ensure_future(ask(pod)) for pod in pods]
+    """`ask` of every pod in parallel, at most `in_flight` at once (None: all); waits at
+    most `deadline` seconds (None: no limit). `late` is told of each pod still asked when
+    the deadline passed (one still waiting for its turn was not asked: never blamed).
+
+    Why a bound: 10,000 calls started at once advance a step each in turn, so all of
+    them end together, after the deadline; a bounded number in flight end one after
+    another, and the deadline leaves out only those it did not reach."""
+    slots = asyncio.Semaphore(in_flight) if in_flight else None
+    asked: set[int] = set()
+
+    async def one(n: int, pod: P) -> T:
+        if slots is None:
+            asked.add(n)
+            return await ask(pod)
+        async with slots:
+            asked.add(n)
+            return await ask(pod)
+
+    tasks = [asyncio.ensure_future(one(n, pod)) for n, pod in enumerate(pods)]
     try:
         await _wait(tasks, deadline)
     finally:
@@ -86,12 +103,12 @@ async def fan_out(
             # let the cancelled calls unwind (close their connections) before answering
             await asyncio.gather(*tasks, return_exceptions=True)
     found: Gathered[P, T] = Gathered()
-    late_count = sum(1 for task in tasks if task.cancelled())
+    late_count = sum(1 for n, task in enumerate(tasks) if task.cancelled() and n in asked)
     blame = late is not None and late_count <= max(SLOW_ASKER, len(tasks) // 2)
-    for pod, task in zip(pods, tasks, strict=True):
+    for n, (pod, task) in enumerate(zip(pods, tasks, strict=True)):
         if task.cancelled():
             found.unavailable.append(pod)
-            if blame and late is not None:
+            if blame and late is not None and n in asked:
                 late(pod)
         elif isinstance(task.exception(), PodUnavailable):
             found.unavailable.append(pod)
@@ -125,6 +142,9 @@ class Registry(Protocol):
     @property
     def list_deadline(self) -> float: ...
 
+    @property
+    def fanout_in_flight(self) -> int: ...
+
     def late(self, pod: str, service: str) -> None: ...
 
 
@@ -138,4 +158,5 @@ async def gather(
         ask,
         deadline=registry.list_deadline,
         late=lambda pod: registry.late(pod.name, service),
+        in_flight=registry.fanout_in_flight,
     )

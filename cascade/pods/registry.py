@@ -129,6 +129,11 @@ class PodRegistry:
         """Seconds an answer made of every pod's waits for them (see `pods.fanout`)."""
         return self.conf.list_deadline
 
+    @property
+    def fanout_in_flight(self) -> int:
+        """Calls one answer made of every pod's has in flight at once (see `pods.fanout`)."""
+        return self.conf.fanout_in_flight
+
     def late(self, pod: str, service: str) -> None:
         """A call to the pod's `service` outlasted its deadline: its breaker counts a failure."""
         self.client(pod, service).breaker.failure()

@@ -260,6 +260,7 @@ class Shelves:
 
 class Deadline:
     list_deadline = 5.0
+    fanout_in_flight = 200
 
     def __init__(self) -> None:
         self.cursors = listing.Cursors()
@@ -363,3 +364,22 @@ async def test_when_most_pods_are_late_none_is_blamed() -> None:
     pods = [Pod("quick")] * 9 + [Pod("hangs")]
     found = await fan_out(pods, slow, deadline=0.05, late=lambda p: late.append(p.name))
     assert late == ["hangs"]
+
+
+async def test_a_bounded_fan_out_finishes_pods_in_turn_and_blames_only_those_asked() -> None:
+    """Ten slow pods, two at a time, a deadline that leaves time for four: those four
+    answer, the six others are left out; the two in flight at the deadline count
+    against their breakers, the four never asked do not."""
+    late: list[str] = []
+
+    async def slow(pod: Pod) -> str:
+        await asyncio.sleep(0.1)
+        return pod.name
+
+    pods = [Pod(f"p{n}") for n in range(10)]
+    found = await fan_out(
+        pods, slow, deadline=0.25, late=lambda p: late.append(p.name), in_flight=2
+    )
+    assert found.values == ["p0", "p1", "p2", "p3"]
+    assert found.names == [f"p{n}" for n in range(4, 10)]
+    assert late == ["p4", "p5"]
