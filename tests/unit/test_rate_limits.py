@@ -15,18 +15,11 @@ from cascade.buckets import Limiter, Rate
 from cascade.conf import ApiSection, Conf, DatabaseSection, KeystoneSection
 from cascade.db.migrate import upgrade
 from tests.unit.conftest import FakeKeystone, no_pods
+from tests.unit.test_pod_clients import Clock
 
 MEMBER = {"X-Auth-Token": "member-token"}
 OTHER = {"X-Auth-Token": "other-token"}
 ADMIN = {"X-Auth-Token": "admin-token"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_bucket_allows_its_burst_then_its_rate() -> None:
