@@ -1,19 +1,16 @@
-"""One async HTTP client per pod service, with the limits every pod call goes through.
+"""One client per pod service, with the limits every pod call goes through.
 
-Pooling and a concurrency limit per pod (httpx connection limits), timeouts,
-one retry of idempotent reads on connection errors, and a circuit breaker.
-Errors towards the caller are `PodUnavailable` (unreachable, timed out, or
-refused by the breaker); a pod's own HTTP answer, even a 5xx, is returned. The
-breaker opens on connection failures, timeouts and 502/503/504, not on 500s.
+A concurrency limit and a pace per pod service, timeouts, one retry of idempotent
+reads on connection errors, and a circuit breaker. Errors towards the caller are
+`PodUnavailable` (unreachable, timed out, or refused by the breaker); a pod's own
+HTTP answer, even a 5xx, is returned. The breaker opens on connection failures,
+timeouts and 502/503/504, not on 500s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
-import time
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 from urllib.parse import urlsplit
@@ -23,6 +20,7 @@ import httpx
 from cascade.buckets import Limiter, Rate
 from cascade.conf import PodsSection
 from cascade.pods.breaker import Breaker
+from cascade.pods.transport import AiohttpTransport
 
 SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
 # answers that mean the pod's service (or the proxy in front of it) cannot serve anyone
@@ -44,7 +42,6 @@ class PodUnavailable(Exception):
 
 CLOSE = {"Connection": "close"}
 CALL = "call"  # the class of a pod call in its pacing bucket
-POOL_CONNECTIONS = 8  # connections of one httpx pool (see `Pools`)
 # seconds a probe's timeout may run late before the lateness is this process's own
 BUSY_LAG = 1.0
 # no connection was made: the request never reached the pod
@@ -65,102 +62,62 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class Pools:
-    """A pod service's connections: `[pods] max_concurrency` calls at most, over httpx
-    pools of POOL_CONNECTIONS connections each (made on first use, the first with room
-    taken first, so a quiet pod service holds one).
-
-    Not one pool of max_concurrency: httpcore's pool scans every connection for each
-    one it checks whenever a call is added or done, so 50 busy connections to one pod
-    cost 4 ms of CPU a call (a merged list or a burst of GETs to one pod is exactly
-    that); over pools of 8 the scans stay short. The concurrency limit is a semaphore
-    here for the same reason: httpcore's own queue is scanned the same way."""
-
-    def __init__(self, make: Callable[[int], httpx.AsyncClient], concurrency: int) -> None:
-        concurrency = max(1, concurrency)
-        self._make = make
-        self._slots = asyncio.Semaphore(concurrency)
-        self._sizes = [
-            min(POOL_CONNECTIONS, concurrency - start)
-            for start in range(0, concurrency, POOL_CONNECTIONS)
-        ]
-        self._clients: list[httpx.AsyncClient | None] = [None] * len(self._sizes)
-        self._busy = [0] * len(self._sizes)
-
-    @contextlib.asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A pool with a free connection, held for one call."""
-        async with self._slots:
-            k = next(n for n, size in enumerate(self._sizes) if self._busy[n] < size)
-            made = self._clients[k]
-            if made is None:
-                made = self._clients[k] = self._make(self._sizes[k])
-            self._busy[k] += 1
-            try:
-                yield made
-            finally:
-                self._busy[k] -= 1
-
-    @property
-    def busy(self) -> bool:
-        return any(self._busy)
-
-    @property
-    def open(self) -> bool:
-        return any(c is not None for c in self._clients)
-
-    async def close(self) -> None:
-        for k, made in enumerate(self._clients):
-            if made is not None:
-                self._clients[k] = None
-                await made.aclose()
-
-
 class PodClient:
+    """Every call to one pod service: at most `[pods] max_concurrency` at once, paced at
+    `[pods] max_rate`, through its breaker, over `transport` (the process's one
+    `AiohttpTransport` unless a test gives its own; the client then owns one itself)."""
+
     def __init__(
         self,
         pod: str,
         service: str,
         conf: PodsSection,
         transport: httpx.AsyncBaseTransport | None = None,
-        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.pod = pod
         self.service = service
         self.breaker = Breaker(conf.breaker_failures, conf.breaker_reset_seconds)
-        self._conf = conf
-        self._transport = transport
-        self._tls = tls
-        self._pools = Pools(self._pool, conf.max_concurrency)
+        self._timeout = httpx.Timeout(conf.timeout, connect=conf.connect_timeout)
+        self._owned = transport is None
+        self._transport = transport if transport is not None else AiohttpTransport(tls_context())
+        # our own semaphore rather than a pool's limit: the pool is shared by every pod
+        self._slots = asyncio.Semaphore(max(1, conf.max_concurrency))
         self._in_flight = 0
-        self.last_used = time.monotonic()
         # `[pods] max_rate`: the pod service's calls paced, bursts of one second's worth
         self._pace = Limiter({CALL: Rate(conf.max_rate, max(conf.max_rate, 1.0))})
 
-    def _pool(self, connections: int) -> httpx.AsyncClient:
-        conf = self._conf
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(conf.timeout, connect=conf.connect_timeout),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            transport=self._transport,
-            verify=self._tls if self._tls is not None else tls_context(),
-        )
-
-    async def release(self, idle_for: float) -> bool:
-        """Close the pools (their idle connections) when no call used them for `idle_for`
-        seconds and none is in flight; True if they were closed. The breaker stays."""
-        if (
-            not self._pools.open
-            or self._in_flight
-            or self._pools.busy
-            or time.monotonic() - self.last_used < idle_for
-        ):
-            return False
-        await self._pools.close()
-        return True
-
     async def aclose(self) -> None:
-        await self._pools.close()
+        if self._owned:
+            await self._transport.aclose()
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> httpx.Request:
+        """The call as httpx builds it (`params`, `json`, `content`, `headers`), with the
+        client's timeouts (`timeout`: one bound for every phase instead)."""
+        limits = self._timeout if timeout is None else httpx.Timeout(timeout)
+        return httpx.Request(method, url, extensions={"timeout": limits.as_dict()}, **kwargs)
+
+    async def _exchange(self, request: httpx.Request, auth: httpx.Auth | None) -> httpx.Response:
+        """The request sent (again as `auth`'s flow asks: a renewed token after a 401),
+        the answer read whole. What httpx's client would do, without the rest of its
+        client layer (cookies, redirects, event hooks), which costs a pod call about a
+        third of its CPU and which pod calls never use."""
+        if auth is None:
+            return await self._transport.handle_async_request(request)
+        flow = auth.async_auth_flow(request)
+        request = await flow.__anext__()
+        while True:
+            resp = await self._transport.handle_async_request(request)
+            try:
+                request = await flow.asend(resp)
+            except StopAsyncIteration:
+                return resp
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if not self.breaker.allow():
@@ -180,15 +137,20 @@ class PodClient:
             return await self._send(method, url, probe, attempts, **kwargs)
         finally:
             self._in_flight -= 1
-            self.last_used = time.monotonic()
 
     async def _send(
-        self, method: str, url: str, probe: bool, attempts: int, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        probe: bool,
+        attempts: int,
+        auth: httpx.Auth | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         for attempt in range(1, attempts + 1):
             try:
-                async with self._pools.client() as http:
-                    resp = await http.request(method, url, **kwargs)
+                async with self._slots:
+                    resp = await self._exchange(self._build(method, url, **kwargs), auth)
             except asyncio.CancelledError:
                 # a fan-out past its deadline: no answer either way (it counts the failure);
                 # a probe cancelled must not leave the breaker waiting for its answer for ever
@@ -234,8 +196,9 @@ class PodClient:
                 # a fresh connection closed after the answer: a probe every interval
                 # would otherwise leave one idle socket per pod service, which the pod
                 # closes long before the next probe could use it
-                async with self._pools.client() as http:
-                    resp = await http.get(url, timeout=timeout, headers=CLOSE)
+                async with self._slots:
+                    request = self._build("GET", url, timeout=timeout, headers=CLOSE)
+                    resp = await self._exchange(request, None)
         except TimeoutError as exc:
             if loop.time() - due > BUSY_LAG:
                 # this process was too busy to read the answer in time (the timeout

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import ssl
 import time
 from typing import Any, TypeVar, cast
 
@@ -16,14 +15,11 @@ from cascade.conf import PodsSection
 from cascade.db.models import Pod
 from cascade.identity import TokenValidator
 from cascade.pods.client import PodClient, PodUnavailable, tls_context
+from cascade.pods.transport import AiohttpTransport
 
 C = TypeVar("C")
 LOG = logging.getLogger(__name__)
 CATALOG_MISS_SECONDS = 10.0  # a region not in the catalog: read again at most this often
-# a pod service's connections closed when no call used them for this long: a pod's
-# server closes idle ones itself after a few seconds, and 10,000 pods' worth of sockets
-# kept after one merged list would only wait to be found dead
-IDLE_POOL_SECONDS = 30.0
 
 
 def region_endpoints(catalog: list[dict[str, Any]], region: str) -> dict[str, str]:
@@ -62,15 +58,15 @@ class PodRegistry:
         self.conf = conf
         self.validator = validator
         self.service_auth = validator.service_auth  # calls made as Cascade itself
+        # every pod call's wire: a test's fake pods, or one aiohttp pool for the process
+        # (made on the first call, in the running loop; see `pods.transport`)
         self.transport = transport
+        self._own_transport: AiohttpTransport | None = None
         self._index: dict[str, dict[str, str]] | None = None
         self._read_at = -math.inf  # monotonic time of the last read (-inf: read on a miss)
         self._reading = asyncio.Lock()
         self._background: asyncio.Task[Any] | None = None
         self._clients: dict[tuple[str, str], PodClient] = {}
-        self._tls: ssl.SSLContext | None = None  # shared by every pod client, read once
-        self._swept = time.monotonic()
-        self._sweeping: asyncio.Task[None] | None = None
         self._caches: dict[type, object] = {}
 
     async def endpoints(self, region: str) -> dict[str, str]:
@@ -139,30 +135,23 @@ class PodRegistry:
         self.client(pod, service).breaker.failure()
 
     def client(self, pod: str, service: str) -> PodClient:
-        """The pod service's client (made on first use). Every IDLE_POOL_SECONDS, a call
-        also has the pools no call used for that long closed, in the background."""
-        if time.monotonic() - self._swept >= IDLE_POOL_SECONDS and self._sweeping is None:
-            self._swept = time.monotonic()
-            self._sweeping = asyncio.get_running_loop().create_task(self._sweep())
+        """The pod service's client (made on first use; a breaker, limits and a pace:
+        the connections are the shared transport's)."""
         key = (pod, service)
-        if key not in self._clients:
-            if self._tls is None:
-                self._tls = tls_context()
-            self._clients[key] = PodClient(pod, service, self.conf, self.transport, self._tls)
-        return self._clients[key]
-
-    async def _sweep(self) -> None:
-        try:
-            for client in list(self._clients.values()):
-                await client.release(IDLE_POOL_SECONDS)
-        except Exception:
-            LOG.warning("closing idle pod connections failed", exc_info=True)
-        finally:
-            self._sweeping = None
+        found = self._clients.get(key)
+        if found is None:
+            transport = self.transport
+            if transport is None:
+                if self._own_transport is None:
+                    self._own_transport = AiohttpTransport(tls_context())
+                transport = self._own_transport
+            found = self._clients[key] = PodClient(pod, service, self.conf, transport)
+        return found
 
     async def aclose(self) -> None:
-        for task in (self._background, self._sweeping):
-            if task is not None:
-                task.cancel()
+        if self._background is not None:
+            self._background.cancel()
         for client in self._clients.values():
             await client.aclose()
+        if self._own_transport is not None:
+            await self._own_transport.aclose()

@@ -331,21 +331,6 @@ async def test_a_probe_that_cannot_be_sent_leaves_the_breaker_usable() -> None:
     await client.aclose()
 
 
-async def test_an_idle_pool_is_closed_and_made_again_on_the_next_call() -> None:
-    """A pod service no call used for a while has its connections closed; its breaker
-    stays, and the next call opens a new pool."""
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
-    client = PodClient("pod1", "compute", CONF, transport)
-    await client.request("GET", "http://n1/servers")
-    client.breaker.failures = 1
-    assert not await client.release(idle_for=60)  # used just now
-    client.last_used -= 61
-    assert await client.release(idle_for=60)
-    assert client.breaker.failures == 1
-    assert (await client.request("GET", "http://n1/servers")).status_code == 200
-    await client.aclose()
-
-
 async def test_calls_to_a_pod_service_are_paced_at_its_max_rate() -> None:
     """`[pods] max_rate` 10: a burst of 10 goes at once, the next ones wait their turn
     (0.1 s each), and none is refused."""
