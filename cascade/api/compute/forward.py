@@ -195,11 +195,8 @@ async def top_view(
     found += [s for s in body.get("servers", []) if isinstance(s, dict)]
     if found:
         registry = request.app.state.registry
-        names = server_service.remembered_flavor_names(registry, pod.id)
-        if names is None:
-            names = await _with_db(
-                request, db, lambda d: server_service.flavor_names(d, pod.id, registry)
-            )
+        sessions = request.app.state.sessions
+        names = await server_service.flavor_names(sessions, db, pod.id, registry)
         for item in found:
             server_views.server(item, pod, names.get)
     # a server's addresses alone (`GET /servers/{id}/ips`): labelled as in its view

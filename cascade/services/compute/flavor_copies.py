@@ -169,7 +169,7 @@ async def ensure_in_pod(
     bottom_id = await copies.adopt_or_make(_nova(registry, pod, request_id), kind, flavor)
     await copies.activate(db, routing, bottom_id)
     # a new copy: server views of this process must know its name at once
-    registry.cache(servers.FlavorNames).pop(pod.id, None)
+    registry.cache(servers.FlavorNames).forget(pod.id)
     return bottom_id
 
 

@@ -5,12 +5,11 @@ looked up in the pods' Novas; and the names the pods' flavor copies stand for
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.engine import idle
 from cascade.db.models import Flavor, Pod, RetiredFlavor, Routing
@@ -18,6 +17,7 @@ from cascade.pods import fanout
 from cascade.pods.compute import Caller, call
 from cascade.pods.registry import PodRegistry
 from cascade.services import routed
+from cascade.services.remembered import Remembered
 from cascade.services.resources import Resource, described
 
 LOG = logging.getLogger(__name__)
@@ -102,53 +102,62 @@ async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None
 
 
 FLAVOR_NAMES_SECONDS = 5.0
+FLAVOR_NAMES_STALE_SECONDS = 60.0  # older than this (the pod unused): read inline
 
 
-class FlavorNames(dict[str, tuple[dict[str, tuple[str, str]], float]]):
-    """Pod id -> its flavor copies' names at the top (see `flavor_names`) and until when
-    they are trusted."""
+class FlavorNames(Remembered[str, dict[str, tuple[str, str]]]):
+    """Pod id -> its flavor copies' names at the top (see `flavor_names`)."""
 
-
-def remembered_flavor_names(
-    registry: PodRegistry, pod_id: str
-) -> dict[str, tuple[str, str]] | None:
-    """`flavor_names` as last read for the pod, while still fresh; None otherwise."""
-    cached = registry.cache(FlavorNames).get(pod_id)
-    if cached is not None and time.monotonic() < cached[1]:
-        return cached[0]
-    return None
+    def __init__(self) -> None:
+        super().__init__(FLAVOR_NAMES_SECONDS, FLAVOR_NAMES_STALE_SECONDS)
 
 
 async def flavor_names(
-    db: AsyncSession, pod_id: str, registry: PodRegistry | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    db: AsyncSession | None,
+    pod_id: str,
+    registry: PodRegistry,
 ) -> dict[str, tuple[str, str]]:
-    """bottom flavor id and bottom name -> (top id, top name), for the pod's copies.
+    """bottom flavor id and bottom name -> (top id, top name), for the pod's copies, as
+    `registry` keeps them: read again in the background once FLAVOR_NAMES_SECONDS old
+    (every server shown needs them; a copy made by this process drops them at once, one
+    made by another shows the pod's name for that long, and one request more). Read on
+    `db` when the request has one (it may hold the copy it just made), on a session of
+    their own in the background."""
 
-    With `registry`, kept there for FLAVOR_NAMES_SECONDS (every server shown needs it;
-    a copy made by this process drops it at once, one made by another shows the
-    pod's name for at most that long).
-    """
-    if registry is not None:
-        cached = remembered_flavor_names(registry, pod_id)
-        if cached is not None:
-            return cached
-        await remember_flavor_names(db, registry, [pod_id])
-        return registry.cache(FlavorNames)[pod_id][0]
-    return (await _flavor_names_of(db, [pod_id]))[pod_id]
+    async def read_on(on: AsyncSession) -> dict[str, tuple[str, str]]:
+        return (await _flavor_names_of(on, [pod_id]))[pod_id]
+
+    async def again() -> dict[str, tuple[str, str]]:
+        async with sessions() as fresh:
+            return await read_on(fresh)
+
+    async def read() -> dict[str, tuple[str, str]]:
+        return await read_on(db) if db is not None else await again()
+
+    return await registry.cache(FlavorNames).get(pod_id, read, again)
 
 
 async def remember_flavor_names(
     db: AsyncSession, registry: PodRegistry, pod_ids: list[str]
-) -> None:
-    """`flavor_names` of every pod of `pod_ids` not fresh in `registry`, read in one go
-    (a page merged from 1,000 pods needs them all) and kept there."""
-    missing = [p for p in dict.fromkeys(pod_ids) if remembered_flavor_names(registry, p) is None]
-    if not missing:
-        return
-    fresh = await _flavor_names_of(db, missing)
-    until = time.monotonic() + FLAVOR_NAMES_SECONDS
-    for pod_id in missing:
-        registry.cache(FlavorNames)[pod_id] = (fresh[pod_id], until)
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """`flavor_names` of every pod of `pod_ids`: those not fresh in `registry` read in
+    one go (a page merged from 1,000 pods needs them all) and kept there."""
+    kept = registry.cache(FlavorNames)
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    missing = []
+    for pod_id in dict.fromkeys(pod_ids):
+        fresh = kept.fresh_value(pod_id)
+        if fresh is None:
+            missing.append(pod_id)
+        else:
+            found[pod_id] = fresh[0]
+    if missing:
+        read = await _flavor_names_of(db, missing)
+        for pod_id in missing:
+            kept.put(pod_id, read[pod_id])
+        found.update(read)
+    return found
 
 
 async def _flavor_names_of(
