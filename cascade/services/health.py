@@ -153,7 +153,8 @@ async def write(sessions: async_sessionmaker[AsyncSession], rows: list[dict[str,
     for row in rows:
         shapes.setdefault(frozenset(row), []).append(row)
     async with sessions() as db:
-        existing = set((await db.scalars(select(Pod.id))).all())
+        asked = [str(row["id"]) for row in rows]
+        existing = set((await db.scalars(select(Pod.id).where(Pod.id.in_(asked)))).all())
         for same in shapes.values():
             kept = [r for r in same if r["id"] in existing]
             if kept:

@@ -143,6 +143,46 @@ def batch_size(size: int, pods: int) -> int:
     return min(size, max(-(-size * 11 // (pods * 10)), MIN_BATCH))  # ceil, in integers
 
 
+class Bound:
+    """The `size` best items seen so far over every pod's part of one page (a heap whose
+    top is the worst of them): an item that sorts after all of them cannot make the page,
+    nor can what its pod has after it. Parts are cut there as they arrive, so a list over
+    10,000 pods holds about a page of decoded items rather than every pod's batch
+    (100,000 servers' dicts: 500 MiB that the process kept after the answer)."""
+
+    def __init__(self, order: Order, size: int) -> None:
+        self.order = order
+        self.size = size
+        def reversed_order(a: Item, b: Item) -> int:
+            return order.compare(b, a)
+
+        self._worst_first = functools.cmp_to_key(reversed_order)
+        self._heap: list[Any] = []
+
+    def keep(self, items: list[Item]) -> int:
+        """How many of `items` (in order) may still make the page."""
+        heap, compare = self._heap, self.order.compare
+        if self.size <= 0:
+            return 0
+        for n, item in enumerate(items):
+            if len(heap) < self.size:
+                heapq.heappush(heap, self._worst_first(item))
+            elif compare(item, heap[0].obj) < 0:
+                heapq.heapreplace(heap, self._worst_first(item))
+            else:
+                return n
+        return len(items)
+
+    def cut(self, page: PodPage) -> PodPage:
+        """`page` without the items that cannot make the page; a pod cut short has
+        nothing more to give this page."""
+        kept = self.keep(page.items)
+        if kept < len(page.items):
+            del page.items[kept:]
+            page.more = False
+        return page
+
+
 @dataclass
 class Chunk:
     """One pod's answer to one list call: its items in order and its count (with_count)."""
@@ -274,7 +314,12 @@ async def read_pages(
     if marker is not None and (positions := cursors.get((query, marker))) is not None:
         cursors.move_to_end((query, marker))  # the least recently used go first
 
+    bound = Bound(order, size)
+
     async def one(pod: Pod) -> PodPage:
+        return bound.cut(await part(pod))
+
+    async def part(pod: Pod) -> PodPage:
         if marker is None:
             start: str | None = None
         elif marker_pod is not None and pod.id == marker_pod.id:

@@ -176,7 +176,14 @@ async def sweep(
             func.coalesce(Routing.updated_at, Routing.created_at) < cutoff,
         )
         old = list((await db.scalars(query)).all())
-        pods = {p.id: p for p in (await db.scalars(select(Pod))).all()}
+        # the pods of those routings only: a sweep that finds nothing (the usual case)
+        # must not read 10,000 pod rows every interval
+        wanted = {routing.pod_id for routing in old}
+        pods = (
+            {p.id: p for p in (await db.scalars(select(Pod).where(Pod.id.in_(wanted)))).all()}
+            if wanted
+            else {}
+        )
     intents: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for routing in old:
         if routing.status == "creating":

@@ -322,6 +322,25 @@ async def test_a_pod_whose_batch_runs_out_is_read_on_and_the_merge_stops_at_the_
     assert len(shelves.reads) == 19 + 10
 
 
+async def test_parts_that_cannot_make_the_page_are_cut_as_they_arrive() -> None:
+    """500 pods of 10 items, a page of 100: once 100 items are held, a pod's items that
+    sort after all of them are dropped as its answer arrives (and its pod is not read
+    on), so the page holds about its own size of items, not 5,000; the page is the same."""
+    shelves = Shelves({f"p{n:03d}": 10 for n in range(500)})
+    for n, items in enumerate(shelves.items.values()):  # interleaved in time across pods
+        for k, item in enumerate(items):
+            item["created"] = f"2026-01-01T{(9 - k):02d}:{n // 60:02d}:{n % 60:02d}"
+    shown, found = await _page(shelves, 100)
+    assert shown == _newest(shelves, 100)
+    held = sum(len(page.items) for page in found.pages)
+    assert held < 1000, held
+    assert not any(page.more for page in found.pages)
+
+
+def test_a_bound_of_no_items_keeps_none() -> None:
+    assert listing.Bound(ORDER, 0).keep([{"id": "a", "created": "x"}]) == 0
+
+
 async def test_a_pod_that_fails_when_read_on_is_left_out_and_named() -> None:
     shelves = Shelves({"big": 500, "small": 5})
     shelves.items["small"] = [dict(i, created="2025") for i in shelves.items["small"]]
