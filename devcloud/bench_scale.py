@@ -214,7 +214,9 @@ async def fill_database(database: str, pods: int) -> None:
             "bottom_id": stubs.server_id(str(i), n),
             "project_id": stubs.DEMO_PROJECT,
             "status": "active",
-            "created_at": stamp,
+            # when the stub pod says the server was made (as the top writes a routing
+            # just before its create): the newest servers' pods are known from here
+            "created_at": stubs.created(i, n, pods).replace(tzinfo=None),
         }
         for i in range(pods)
         for n in range(SERVERS_PER_POD)

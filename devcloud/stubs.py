@@ -60,6 +60,12 @@ def project_of(user: str) -> str:
     return uuid.uuid5(NAMESPACE, f"project-{user}").hex
 
 
+def created(pod: int, n: int, pods: int) -> datetime:
+    """When server `n` of pod `pod` (of `pods`) was made: one a second, pod after pod,
+    so the creation times interleave across pods (a merge takes from every pod)."""
+    return EPOCH + timedelta(seconds=pod + n * pods)
+
+
 def server_id(pod: str, n: int) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{pod}/{n}"))
 
@@ -105,16 +111,16 @@ class Stubs:
             count = FLOOR_SERVERS if pod == FLOOR else self.servers
             # created times interleave across pods, so a merge takes from every pod
             offset = 0 if pod == FLOOR else int(pod)
-            items = [self._server(pod, n, offset + n * self.pods) for n in range(count)]
+            items = [self._server(pod, n, created(offset, n, self.pods)) for n in range(count)]
             found = self._servers[pod] = sorted(
                 items, key=lambda s: (s["created"], s["id"]), reverse=True
             )
         return found
 
-    def _server(self, pod: str, n: int, second: int) -> dict[str, Any]:
+    def _server(self, pod: str, n: int, made: datetime) -> dict[str, Any]:
         sid = server_id(pod, n)
         root = f"{self.base}/pod/{pod}/compute"
-        created = (EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = made.strftime("%Y-%m-%dT%H:%M:%SZ")
         flavor = {"id": "1", "links": [{"rel": "bookmark", "href": f"{root}/flavors/1"}]}
         image_id = str(uuid.uuid5(NAMESPACE, "image"))
         number = int(pod) if pod.isdigit() else 0

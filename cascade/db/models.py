@@ -69,6 +69,14 @@ class Routing(Base):
         # the pods a project has objects of a kind in (`routed.candidate_pods`), read
         # from the index alone
         Index("ix_routings_project_kind_pod", "project_id", "resource_type", "pod_id"),
+        # a project's newest objects of a kind and their pods (`routed.newest_pods`)
+        Index(
+            "ix_routings_project_kind_created",
+            "project_id",
+            "resource_type",
+            "created_at",
+            "pod_id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

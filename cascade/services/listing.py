@@ -153,6 +153,7 @@ class Bound:
     def __init__(self, order: Order, size: int) -> None:
         self.order = order
         self.size = size
+
         def reversed_order(a: Item, b: Item) -> int:
             return order.compare(b, a)
 
@@ -234,6 +235,8 @@ class Pages:
     unavailable: list[Pod] = field(default_factory=list)
     read: ReadPod | None = None  # how a pod whose batch ran out is read on
     batch: int = 0
+    # pods not asked, known to hold nothing of this page: the next resumes at their start
+    untouched: list[Pod] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -281,7 +284,7 @@ class Pages:
         for the next page."""
         if not shown:
             return
-        positions: dict[str, str | None] = {}
+        positions: dict[str, str | None] = {pod.id: None for pod in self.untouched}
         for page in self.pages:
             if page.known and not page.stub:
                 positions[page.pod.id] = page.start

@@ -20,6 +20,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -131,6 +132,45 @@ async def candidate_pods(db: AsyncSession, project_id: str | None, kind: str | N
         bound = select(Binding.pod_id).where(Binding.project_id == project_id)
         query = query.where(or_(Pod.id.in_(routed), Pod.id.in_(bound)))
     return list((await db.scalars(query)).all())
+
+
+# how much older than the page's last routing a routing may be and still stand for an
+# object the pod made after that one: a routing is written before its create is sent
+# (the pod stamps the object up to `[pods] timeout` later) and the pods' clocks may
+# differ from the top's by a little
+NEWEST_MARGIN = timedelta(minutes=5)
+
+
+async def newest_pods(
+    db: AsyncSession, project_id: str, kind: str, count: int, pods: list[Pod]
+) -> tuple[list[Pod], list[Pod]]:
+    """`pods` (a project's candidates) split into those that may hold one of its `count`
+    newest objects of `kind` and those that cannot ((asked, not asked)).
+
+    By the routing table: the creation time of its `count`-th newest routing of the
+    project and kind, less NEWEST_MARGIN, is the cut; a pod with a routing as new as
+    that may hold one, as may a pod the project is bound to (objects made there
+    directly have no routing until a list finds them). With `count` routings or fewer,
+    every candidate may. Only for the default order (creation time, newest first) and
+    no filter; an object moved to another pod must have its routing's time renewed."""
+    if count <= 0:
+        return pods, []
+    routed = (Routing.project_id == project_id, Routing.resource_type == kind)
+    last = (
+        await db.execute(
+            select(Routing.created_at)
+            .where(*routed)
+            .order_by(Routing.created_at.desc())
+            .offset(count - 1)
+            .limit(1)
+        )
+    ).scalar()
+    if last is None:
+        return pods, []
+    recent = select(Routing.pod_id).where(*routed, Routing.created_at >= last - NEWEST_MARGIN)
+    bound = select(Binding.pod_id).where(Binding.project_id == project_id)
+    wanted = set((await db.scalars(recent.union(bound))).all())
+    return [p for p in pods if p.id in wanted], [p for p in pods if p.id not in wanted]
 
 
 async def owner(db: AsyncSession, kind: str, object_id: str) -> str | None:

@@ -168,3 +168,80 @@ async def test_the_flavor_filter_names_the_top_flavor_and_each_pod_gets_its_copy
     assert [s["id"] for s in resp.json()["servers"]] == [wanted["id"]]
     asked = [r for r in pods.pods["n2"].requests if "flavor" in r.url.params]
     assert asked == []  # a pod without a copy has no such server: not asked
+
+
+async def _routed(
+    app: Starlette, cloud: FakeCloud, pod: str, name: str, created: str, routed: str = ""
+) -> str:
+    """A server of p2 (which is bound to no pod) in fake pod `pod`, made at `created`,
+    with its routing written at `routed` (default: `created`)."""
+    from datetime import datetime
+
+    from cascade.db.models import Routing
+
+    server = cloud.pods[pod].add_server(name, project="p2", created=created)
+    async with app.state.sessions() as db:
+        row = (await db.scalars(select(Pod).where(Pod.region_name == REGIONS[pod]))).one()
+        db.add(
+            Routing(
+                id=server["id"],
+                resource_type="server",
+                top_id=server["id"],
+                pod_id=row.id,
+                bottom_id=server["id"],
+                project_id="p2",
+                status="active",
+                created_at=datetime.strptime(routed or created, "%Y-%m-%dT%H:%M:%SZ"),
+            )
+        )
+        await db.commit()
+    return str(server["id"])
+
+
+REGIONS = {"n1": "pod1", "n2": "pod2"}
+
+
+def lists(cloud: FakeCloud) -> dict[str, int]:
+    """How many server lists each fake pod was asked for."""
+    return {
+        name: sum(r.url.path.startswith("/v2.1/servers") for r in nova.requests)
+        for name, nova in cloud.pods.items()
+    }
+
+
+async def test_a_first_page_asks_only_the_pods_of_the_newest_servers(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
+    """p2's three newest servers are in pod1, its older ones (an hour older) in pod2: its
+    first page of three asks pod1 alone; the next page asks pod2 from its start (no
+    scan); a filtered list, or another order, asks both."""
+    new = [await _routed(app, pods, "n1", f"new{n}", f"2026-02-01T10:00:0{n}Z") for n in range(3)]
+    old = [await _routed(app, pods, "n2", f"old{n}", f"2026-02-01T09:00:0{n}Z") for n in range(3)]
+    before = lists(pods)
+    resp = await client.get("/compute/v2.1/servers?limit=3", headers=OTHER)
+    assert [s["id"] for s in resp.json()["servers"]] == new[::-1]
+    assert lists(pods) == {"n1": before["n1"] + 1, "n2": before["n2"]}  # pod2 not asked
+    href = resp.json()["servers_links"][0]["href"].removeprefix("http://cascade.test")
+    resp = await client.get(href, headers=OTHER)
+    assert [s["id"] for s in resp.json()["servers"]] == old[::-1]
+    asked = pods.pods["n2"].requests[-1].url.params
+    assert "marker" not in asked and asked["limit"] == "3"  # from its start, not scanned
+    before = lists(pods)
+    for query in ("limit=3&name=new", "limit=3&sort_key=display_name"):
+        resp = await client.get(f"/compute/v2.1/servers?{query}", headers=OTHER)
+        assert resp.status_code == 200, resp.text
+    assert lists(pods)["n2"] == before["n2"] + 2
+
+
+async def test_servers_close_in_time_across_pods_are_all_asked_for(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
+    """A routing is written before its create is sent, and the pod stamps the server
+    later: b's routing is older than the page's last routing (c's) while b itself is
+    the newest. Its pod is within the margin, asked, and the page is Nova's order by
+    the pods' own times."""
+    a = await _routed(app, pods, "n1", "a", "2026-02-01T10:00:00Z")
+    await _routed(app, pods, "n1", "c", "2026-02-01T09:59:30Z")
+    b = await _routed(app, pods, "n2", "b", "2026-02-01T10:00:30Z", "2026-02-01T09:59:00Z")
+    resp = await client.get("/compute/v2.1/servers?limit=2", headers=OTHER)
+    assert [s["id"] for s in resp.json()["servers"]] == [b, a]

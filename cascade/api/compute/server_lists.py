@@ -40,6 +40,10 @@ from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 PAGING = ("limit", "marker", "sort_key", "sort_dir")
+# Nova's default order, as the pods are asked for it (`listing.SortSpec.query`)
+DEFAULT_ORDER = [
+    ("sort_key", "created_at"), ("sort_dir", "desc"), ("sort_key", "uuid"), ("sort_dir", "desc")
+]  # fmt: skip
 
 
 def _sort(request: Request, ctx: Context, version: Version) -> listing.SortSpec:
@@ -77,6 +81,9 @@ class Lister:
         self.order = listing.Order(self.spec, server_views.getters())
         self.filters = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
         self.caller = forward.caller_for(request, version)
+        # no filter, Nova's default order: the newest servers, which the routing table
+        # knows where to find (`routed.newest_pods`)
+        self.newest_first = not self.filters and self.spec.query() == DEFAULT_ORDER
         # a `flavor` filter names a top flavor: each pod filters by its own copy's id
         # (pod id -> the copy's id; None: the pod has no copy, so no such server)
         self.flavor_copies: dict[str, str | None] | None = None
@@ -128,6 +135,10 @@ async def index(request: Request) -> Response:
         # a project's list asks the pods it has servers in or is bound to, not every pod
         scope = None if all_projects else ctx.project_id
         pods = await routed.candidate_pods(db, scope, server_service.SERVER)
+        untouched: list[Pod] = []
+        if scope is not None and marker is None and lister.newest_first:
+            # its first page in the default order: only the pods its newest servers are in
+            pods, untouched = await routed.newest_pods(db, scope, server_service.SERVER, size, pods)
         await lister.translate_flavor(db, pods)
         marker_pod, marker_item = await _marker_source(request, db, ctx, lister, marker)
         if size:
@@ -145,6 +156,7 @@ async def index(request: Request) -> Response:
             )
         else:  # limit=0: an empty page, no pod asked
             found = listing.Pages(lister.order, 0, registry.cache(listing.Cursors), query)
+        found.untouched = untouched
         if found.unavailable and version >= Version(2, 69):
             project = None if all_projects else ctx.project_id
             await _add_stubs(db, lister, found, project, marker_item)
