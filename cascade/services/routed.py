@@ -219,18 +219,34 @@ async def intent(
     return await routings.record_intent(db, kind, request_id, pod.id, project_id, reserved)
 
 
-async def heal(db: AsyncSession, kind: str, listed: list[tuple[str, str, str]]) -> None:
+async def heal(
+    db: AsyncSession,
+    kind: str,
+    listed: list[tuple[str, str, str]],
+    remember: RouteCache | None = None,
+) -> None:
     """Objects of `kind` listed by their pods without a routing get one (made in a pod
-    directly, or a crash between a create and its routing): `(id, pod id, project)`."""
+    directly, or a crash between a create and its routing): `(id, pod id, project)`.
+    With `remember`, the active routings of what was listed are put there (a list is
+    often followed by GETs of what it showed, which then need no database)."""
     ids = [object_id for object_id, _, _ in listed]
     if not ids:
         return
-    query = select(Routing.top_id).where(Routing.resource_type == kind, Routing.top_id.in_(ids))
-    known = set((await db.scalars(query)).all())
+    query = select(Routing.top_id, Routing.pod_id, Routing.project_id, Routing.status).where(
+        Routing.resource_type == kind, Routing.top_id.in_(ids)
+    )
+    rows = (await db.execute(query)).all()
+    known = {row.top_id for row in rows}
+    if remember is not None:
+        for row in rows:
+            if row.status == "active":
+                remember.put(kind, row.top_id, row.pod_id, row.project_id)
     for object_id, pod_id, project_id in listed:
         if object_id not in known:
             known.add(object_id)
-            await record(db, object_id, pod_id, project_id, kind=kind)
+            made = await record(db, object_id, pod_id, project_id, kind=kind)
+            if remember is not None:
+                remember.put(kind, object_id, made.pod_id, made.project_id)
 
 
 async def record(

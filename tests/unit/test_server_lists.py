@@ -245,3 +245,27 @@ async def test_servers_close_in_time_across_pods_are_all_asked_for(
     b = await _routed(app, pods, "n2", "b", "2026-02-01T10:00:30Z", "2026-02-01T09:59:00Z")
     resp = await client.get("/compute/v2.1/servers?limit=2", headers=OTHER)
     assert [s["id"] for s in resp.json()["servers"]] == [b, a]
+
+
+async def test_a_list_remembers_where_the_servers_it_showed_are(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
+    """The GET that follows a list goes straight to the pod: the list put each shown
+    server's active routing (pod and project) in the process's route cache, those it
+    healed too."""
+    from cascade.services.route_cache import RouteCache
+
+    routes = app.state.registry.cache(RouteCache)
+    resp = await client.get("/compute/v2.1/servers?limit=4", headers=MEMBER)
+    shown = [s["id"] for s in resp.json()["servers"]]
+    where = {}
+    async with app.state.sessions() as db:
+        for server_id in shown:
+            row = await routings.find_top(db, "server", server_id)
+            assert row is not None
+            where[server_id] = (row.pod_id, row.project_id)
+    assert [routes.get("server", i) for i in shown] == [where[i] for i in shown]
+    assert {project for _, project in where.values()} == {"p1"}
+    for server_id in shown:
+        resp = await client.get(f"/compute/v2.1/servers/{server_id}", headers=OTHER)
+        assert resp.status_code == 404

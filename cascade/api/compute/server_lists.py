@@ -36,6 +36,7 @@ from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.services import listing, routed, routings
 from cascade.services.compute import servers as server_service
+from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
 
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
@@ -162,7 +163,8 @@ async def index(request: Request) -> Response:
             await _add_stubs(db, lister, found, project, marker_item)
         shown = await found.merged()
         healed = [(page.pod, item) for page, item in shown if not page.stub]
-        await server_service.heal(db, server_service.SERVER, healed)
+        routes = registry.cache(RouteCache)
+        await server_service.heal(db, server_service.SERVER, healed, routes)
         body: dict[str, Any] = {"servers": await _views(request, db, shown, detail)}
         if size and len(shown) == size:
             found.remember(shown)

@@ -19,6 +19,7 @@ from cascade.pods.registry import PodRegistry
 from cascade.services import routed
 from cascade.services.remembered import Remembered
 from cascade.services.resources import Resource, described
+from cascade.services.route_cache import RouteCache
 
 LOG = logging.getLogger(__name__)
 SERVER = "server"
@@ -81,12 +82,18 @@ async def unrouted_answer(
     return next(((pod, resp) for pod, resp in asked.answers if resp.status_code != 404), None)
 
 
-async def heal(db: AsyncSession, kind: str, listed: list[tuple[Pod, dict[str, Any]]]) -> None:
-    """Compute objects listed without a routing get one, in their owner's project."""
+async def heal(
+    db: AsyncSession,
+    kind: str,
+    listed: list[tuple[Pod, dict[str, Any]]],
+    remember: RouteCache | None = None,
+) -> None:
+    """Compute objects listed without a routing get one, in their owner's project (see
+    `routed.heal` for `remember`)."""
     owners = [
         (str(i["id"]), p.id, str(i.get("tenant_id", i.get("project_id", "")))) for p, i in listed
     ]
-    await routed.heal(db, kind, owners)
+    await routed.heal(db, kind, owners, remember)
 
 
 async def routed_in(db: AsyncSession, pod_ids: list[str], project_id: str | None) -> list[Routing]:
