@@ -77,6 +77,8 @@ class Routing(Base):
             "created_at",
             "pod_id",
         ),
+        # the pods a project has recent objects of any kind in (`routed.newest_pods`)
+        Index("ix_routings_project_created", "project_id", "created_at", "pod_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

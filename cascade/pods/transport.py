@@ -60,6 +60,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,  # httpx's Response decodes what the pod encoded
                 cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("Accept-Encoding", "User-Agent"),
+                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx's clients honoured
             )
             # aiohttp sends an idempotent request (PUT and DELETE too) again when its
             # connection drops; the pod client decides what is sent again (reads only,

@@ -148,11 +148,12 @@ async def newest_pods(
     newest objects of `kind` and those that cannot ((asked, not asked)).
 
     By the routing table: the creation time of its `count`-th newest routing of the
-    project and kind, less NEWEST_MARGIN, is the cut; a pod with a routing as new as
-    that may hold one, as may a pod the project is bound to (objects made there
-    directly have no routing until a list finds them). With `count` routings or fewer,
-    every candidate may. Only for the default order (creation time, newest first) and
-    no filter; an object moved to another pod must have its routing's time renewed."""
+    project and kind, less NEWEST_MARGIN, is the cut; a pod with a routing of the
+    project (of any kind) as new as that may hold one, as may a pod the project is
+    bound to (objects made there directly have no routing until a list finds them).
+    With `count` routings or fewer, every candidate may. Only for the default order
+    (creation time, newest first) and no filter; an object moved to another pod must
+    have its routing's time renewed."""
     if count <= 0:
         return pods, []
     routed = (Routing.project_id == project_id, Routing.resource_type == kind)
@@ -167,7 +168,12 @@ async def newest_pods(
     ).scalar()
     if last is None:
         return pods, []
-    recent = select(Routing.pod_id).where(*routed, Routing.created_at >= last - NEWEST_MARGIN)
+    # a pod with a recent routing of any kind of the project: an object a pod made itself
+    # (a volume Nova created to boot a server from) has no routing until a list finds
+    # it, and is as new as what the top asked for there
+    recent = select(Routing.pod_id).where(
+        Routing.project_id == project_id, Routing.created_at >= last - NEWEST_MARGIN
+    )
     bound = select(Binding.pod_id).where(Binding.project_id == project_id)
     wanted = set((await db.scalars(recent.union(bound))).all())
     return [p for p in pods if p.id in wanted], [p for p in pods if p.id not in wanted]

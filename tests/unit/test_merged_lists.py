@@ -22,6 +22,7 @@ from tests.unit.fakenova import FakeCloud, FakeNova, add_pod, bind_member
 from tests.unit.test_server_lists import pages
 
 MEMBER = {"X-Auth-Token": "member-token"}
+OTHER = {"X-Auth-Token": "other-token"}
 DEADLINE = 0.5
 MARGIN = 1.0  # the answer itself (routings, views) on a slow test machine
 
@@ -402,3 +403,61 @@ async def test_a_bounded_fan_out_finishes_pods_in_turn_and_blames_only_those_ask
     assert found.values == ["p0", "p1", "p2", "p3"]
     assert found.names == [f"p{n}" for n in range(4, 10)]
     assert late == ["p4", "p5"]
+
+
+async def test_a_first_page_of_volumes_asks_only_the_pods_of_the_newest(
+    app: Starlette, client: httpx.AsyncClient, cinders: dict[str, FakeCinder], hanging: Hanging
+) -> None:
+    """p2 (bound to no pod) has its three newest volumes in pod1 and older ones, an hour
+    older, in pod2: its first page of three asks pod1 alone, the next one pod2 from its
+    start; a page with a filter, an offset or a count asks both."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from cascade.db.models import Pod, Routing
+
+    async def made(cinder: str, region: str, name: str, created: str) -> str:
+        volume = cinders[cinder].add_volume(name, project="p2")
+        volume["created_at"] = created
+        async with app.state.sessions() as db:
+            pod = (await db.scalars(select(Pod).where(Pod.region_name == region))).one()
+            stamp = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+            db.add(
+                Routing(
+                    id=volume["id"],
+                    resource_type="volume",
+                    top_id=volume["id"],
+                    pod_id=pod.id,
+                    bottom_id=volume["id"],
+                    project_id="p2",
+                    status="active",
+                    created_at=stamp,
+                )
+            )
+            await db.commit()
+        return str(volume["id"])
+
+    def lists() -> dict[str, int]:
+        return {
+            name: sum(r.url.path.startswith("/v3/volumes") for r in cinder.requests)
+            for name, cinder in cinders.items()
+        }
+
+    new = [await made("c1", "pod1", f"new{n}", f"2026-02-01T10:00:0{n}Z") for n in range(3)]
+    old = [await made("c2", "pod2", f"old{n}", f"2026-02-01T09:00:0{n}Z") for n in range(3)]
+    before = lists()
+    resp = await client.get("/volume/v3/volumes/detail?limit=3", headers=OTHER)
+    assert resp.status_code == 200, resp.text
+    assert [v["id"] for v in resp.json()["volumes"]] == new[::-1]
+    assert lists() == {"c1": before["c1"] + 1, "c2": before["c2"]}
+    href = resp.json()["volumes_links"][0]["href"].removeprefix("http://cascade.test")
+    resp = await client.get(href, headers=OTHER)
+    assert [v["id"] for v in resp.json()["volumes"]] == old[::-1]
+    asked = cinders["c2"].requests[-1].url.params
+    assert "marker" not in asked and asked["limit"] == "3"
+    before = lists()
+    for query in ("limit=3&name=new0", "limit=3&offset=1", "limit=3&sort=name:asc"):
+        resp = await client.get(f"/volume/v3/volumes/detail?{query}", headers=OTHER)
+        assert resp.status_code == 200, resp.text
+    assert lists()["c2"] == before["c2"] + 3

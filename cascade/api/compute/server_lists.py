@@ -1,10 +1,13 @@
 """GET /servers and /servers/detail: every pod's servers as one list.
 
-All pods are asked in parallel, with the caller's token, every filter as
-given and the same total sort order (the requested keys, then `created_at`
-and the id, as Nova completes them); their pages are merged and cut at the
-limit (Nova's `max_limit`, 1000, at most). `servers_links` has a `next` link
-at the top when the page is full, as Nova does.
+The pods the project has servers in or is bound to (every pod for an admin's
+`all_tenants`; for a first page in the default order with no filter, those of
+its newest servers, see `routed.newest_pods`) are asked in parallel, with the
+caller's token, every filter as given and the same total sort order (the
+requested keys, then `created_at` and the id, as Nova completes them); their
+pages are merged and cut at the limit (Nova's `max_limit`, 1000, at most).
+`servers_links` has a `next` link at the top when the page is full, as Nova
+does.
 
 A marker is a top server id: its pod resumes after it, and every other pod
 where the previous page left it (remembered per query), or, when that is

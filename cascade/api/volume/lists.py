@@ -1,10 +1,11 @@
 """GET /volumes, /snapshots, /backups (and their /detail): every pod's objects as one list.
 
 The pods the project has objects in or is bound to (every pod for an admin's
-`all_tenants`; of the AZ, when `availability_zone` is filtered on) are asked in
-parallel for their detailed list with the caller's token, every filter as
-given and one total sort order (the requested keys, then `created_at` and
-`id`, as Cinder completes them; `sort=k:dir,...` or the older
+`all_tenants`; of the AZ, when `availability_zone` is filtered on; for a first
+page in the default order with no filter, those of its newest objects, see
+`routed.newest_pods`) are asked in parallel for their detailed list with the
+caller's token, every filter as given and one total sort order (the
+requested keys, then `created_at` and `id`, as Cinder completes them; `sort=k:dir,...` or the older
 `sort_key`/`sort_dir`), then merged and cut at the limit (Cinder's
 `osapi_max_limit`, 1000, at most). The non-detail lists show `id`, `name` and
 `links` of the same objects. A marker is a top id: its pod resumes after it,
@@ -89,14 +90,20 @@ def _getter(key: str) -> listing.Getter:
     return lambda item: item.get(key)
 
 
-async def _pods(request: Request) -> list[Pod]:
+async def _pods(request: Request, kind: str, newest: int) -> tuple[list[Pod], list[Pod]]:
+    """The pods to ask, and those known to hold nothing of the page (`newest` > 0: a
+    project's first page of `newest` objects in the default order, no filter: only the
+    pods of its newest objects, see `routed.newest_pods`)."""
     zone = request.query_params.get("availability_zone")
     ctx = context(request)
     scope = None if handlers.all_projects(request, ctx) else project_of(request)
+    untouched: list[Pod] = []
     async with session(request) as db:
         found = await routed_service.candidate_pods(db, scope, None)
+        if scope is not None and newest > 0:
+            found, untouched = await routed_service.newest_pods(db, scope, kind, newest, found)
     found.sort(key=lambda pod: pod.name)
-    return [pod for pod in found if zone is None or pod.az == zone]
+    return [pod for pod in found if zone is None or pod.az == zone], untouched
 
 
 async def index(request: Request) -> Response:
@@ -119,7 +126,15 @@ async def index(request: Request) -> Response:
         "with_count", ""
     ).lower() in ("true", "1", "yes", "on")
     filters = [(k, v) for k, v in request.query_params.multi_items() if k not in PAGING]
-    pods = await _pods(request)
+    newest_first = (
+        not filters
+        and not offset
+        and not with_count
+        and "marker" not in request.query_params
+        and spec.keys == ("created_at", "id")
+        and spec.dirs == ("desc", "desc")
+    )
+    pods, untouched = await _pods(request, kind, limit + offset if newest_first else 0)
     zone_pods = {p.pod_az for p in pods}
     filters = [
         (k, next(iter(zone_pods)) if k == "availability_zone" and len(zone_pods) == 1 else v)
@@ -175,6 +190,7 @@ async def index(request: Request) -> Response:
         marker_pod=marker_pod,
         marker_item=marker_item,
     )
+    found.untouched = untouched
     merged = await found.merged()
     items = [item for _, item in merged[offset:]]
     await _route(request, resource, found.pages)
