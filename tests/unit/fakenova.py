@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from starlette.applications import Starlette
 
-from cascade.db.models import Pod
+from cascade.db.models import Pod, Routing
 from tests.unit.conftest import FakeKeystone
 
 ADMIN = {"X-Auth-Token": "admin-token"}
@@ -721,3 +722,25 @@ async def add_pod_row(
         found: Pod | None = await db.get(Pod, pod_id)
     assert found is not None
     return found
+
+
+async def route(
+    app: Starlette, kind: str, object_id: str, region: str, project: str, created: str
+) -> None:
+    """The routing the top would have written for `object_id` (of `kind`, in the pod of
+    `region`, owned by `project`) at `created` (Nova's and Cinder's time format)."""
+    async with app.state.sessions() as db:
+        pod = (await db.scalars(select(Pod).where(Pod.region_name == region))).one()
+        db.add(
+            Routing(
+                id=object_id,
+                resource_type=kind,
+                top_id=object_id,
+                pod_id=pod.id,
+                bottom_id=object_id,
+                project_id=project,
+                status="active",
+                created_at=datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ"),
+            )
+        )
+        await db.commit()

@@ -18,7 +18,7 @@ from cascade.pods.fanout import UNAVAILABLE_HEADER, fan_out
 from cascade.services import listing
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakecinder import FakeCinder
-from tests.unit.fakenova import FakeCloud, FakeNova, add_pod, bind_member
+from tests.unit.fakenova import FakeCloud, FakeNova, add_pod, bind_member, route
 from tests.unit.test_server_lists import pages
 
 MEMBER = {"X-Auth-Token": "member-token"}
@@ -411,31 +411,11 @@ async def test_a_first_page_of_volumes_asks_only_the_pods_of_the_newest(
     """p2 (bound to no pod) has its three newest volumes in pod1 and older ones, an hour
     older, in pod2: its first page of three asks pod1 alone, the next one pod2 from its
     start; a page with a filter, an offset or a count asks both."""
-    from datetime import datetime
-
-    from sqlalchemy import select
-
-    from cascade.db.models import Pod, Routing
 
     async def made(cinder: str, region: str, name: str, created: str) -> str:
         volume = cinders[cinder].add_volume(name, project="p2")
         volume["created_at"] = created
-        async with app.state.sessions() as db:
-            pod = (await db.scalars(select(Pod).where(Pod.region_name == region))).one()
-            stamp = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
-            db.add(
-                Routing(
-                    id=volume["id"],
-                    resource_type="volume",
-                    top_id=volume["id"],
-                    pod_id=pod.id,
-                    bottom_id=volume["id"],
-                    project_id="p2",
-                    status="active",
-                    created_at=stamp,
-                )
-            )
-            await db.commit()
+        await route(app, "volume", volume["id"], region, "p2", created)
         return str(volume["id"])
 
     def lists() -> dict[str, int]:

@@ -8,14 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from cascade.services.remembered import Remembered
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
+from tests.unit.test_pod_clients import Clock
 
 
 @pytest.fixture
@@ -36,7 +29,7 @@ def reader(values: list[str]) -> tuple[list[int], Callable[[], Awaitable[str]]]:
 async def test_fresh_then_stale_read_in_the_background_then_read_inline(clock: Clock) -> None:
     """Fresh: no read. Stale: the kept value at once, one read started (not two for two
     uses); its value serves the next use. Too old: read before answering."""
-    kept: Remembered[str, str] = Remembered(fresh=2, stale=60, clock=clock.monotonic)
+    kept: Remembered[str, str] = Remembered(fresh=2, stale=60, clock=clock)
     calls, read = reader(["v1", "v2", "v3"])
     assert await kept.get("pod", read) == "v1"
     clock.now += 1
@@ -56,7 +49,7 @@ async def test_fresh_then_stale_read_in_the_background_then_read_inline(clock: C
 async def test_a_forget_wins_over_a_read_begun_before_it(clock: Clock) -> None:
     """The admin API changed the value while a background read was under way: what that
     read found is not kept; the next use reads again."""
-    kept: Remembered[str, str] = Remembered(fresh=2, stale=60, clock=clock.monotonic)
+    kept: Remembered[str, str] = Remembered(fresh=2, stale=60, clock=clock)
     gate = asyncio.Event()
     answers = iter(["old", "read-before-forget", "new"])
 
@@ -79,7 +72,7 @@ async def test_a_forget_wins_over_a_read_begun_before_it(clock: Clock) -> None:
 
 
 async def test_a_failed_background_read_keeps_the_stale_value(clock: Clock) -> None:
-    kept: Remembered[str, str] = Remembered(fresh=2, stale=60, clock=clock.monotonic)
+    kept: Remembered[str, str] = Remembered(fresh=2, stale=60, clock=clock)
     assert await kept.get("pod", _value("v1")) == "v1"
     clock.now += 3
 

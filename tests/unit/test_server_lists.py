@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from cascade.db.models import Pod
 from cascade.services import routings
 from cascade.services.listing import Cursors
-from tests.unit.fakenova import FakeCloud
+from tests.unit.fakenova import FakeCloud, route
 
 pytestmark = pytest.mark.fake_pods
 
@@ -175,26 +175,9 @@ async def _routed(
 ) -> str:
     """A server of p2 (which is bound to no pod) in fake pod `pod`, made at `created`,
     with its routing written at `routed` (default: `created`)."""
-    from datetime import datetime
-
-    from cascade.db.models import Routing
 
     server = cloud.pods[pod].add_server(name, project="p2", created=created)
-    async with app.state.sessions() as db:
-        row = (await db.scalars(select(Pod).where(Pod.region_name == REGIONS[pod]))).one()
-        db.add(
-            Routing(
-                id=server["id"],
-                resource_type="server",
-                top_id=server["id"],
-                pod_id=row.id,
-                bottom_id=server["id"],
-                project_id="p2",
-                status="active",
-                created_at=datetime.strptime(routed or created, "%Y-%m-%dT%H:%M:%SZ"),
-            )
-        )
-        await db.commit()
+    await route(app, "server", server["id"], REGIONS[pod], "p2", routed or created)
     return str(server["id"])
 
 
