@@ -43,7 +43,7 @@ from cascade.jobs.worker import Worker
 from cascade.pods.client import Unsendable
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
-from cascade.services import health
+from cascade.services import health, health_follow
 from cascade.services.compute.hosts import HostBook
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network import policies as network_policies
@@ -142,10 +142,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = []  # the health checker and the embedded job worker, when configured
-        if conf.pods.health_interval > 0:
-            interval = conf.pods.health_interval
+        tasks = []  # the health checker (or its follower) and the embedded job worker
+        interval = conf.pods.health_interval
+        if conf.jobs.embedded_worker and interval > 0:
             tasks.append(health.run_periodically(interval, db_sessions, registry))
+        else:  # cascade-worker checks the pods; this process follows (`health_follow`)
+            tasks.append(health_follow.run(db_sessions, registry))
         if conf.jobs.embedded_worker:
             tasks.append(Worker(db_sessions, job_handlers.DEFAULT, conf, pods=registry).run())
         running = [asyncio.create_task(task) for task in tasks]

@@ -9,15 +9,19 @@ run:
   each of their servers (10 per pod, the demo project's) written straight into it;
 - **cold start**: from the process's start until the first compute version document
   (it needs every pod's microversion range) answers, and then the first merged list;
+  the rest is measured once the health check (a `cascade-worker` beside it) has
+  reached every pod;
 - **merged list**: `GET /servers/detail?limit=1000` through Cascade, p50/p95, against
   the **floor**: the same number of servers listed straight from one stub pod (the
   latency of the slowest pod, the pod's encoding, the transfer) plus the time to
   decode and encode the answer once more (what Cascade cannot avoid doing);
 - **proxied GET** `/servers/{id}` through Cascade against straight to the stub pod,
   and a GET of an id no routing knows;
-- **idle**, after the lists, over `IDLE_WINDOW` seconds: cascade-api's CPU (share of
-  one core), RSS, open TCP connections, and the health checks' request rate at the
-  stubs.
+- **idle**, after the lists and once the health check's first round has reached
+  every pod, over `IDLE_WINDOW` seconds: cascade-api's CPU (share of one core), RSS,
+  open TCP connections; the CPU of the cascade-worker that checks the pods' health,
+  the checks' request rate at the stubs, and the longest time between two checks of
+  one pod (against `[pods] health_interval`).
 
 Loopback only; everything it starts it stops. Figures go into the "Many pods"
 section of docs/benchmarks.md (`--write`).
@@ -53,13 +57,14 @@ COUNTS = (2, 10, 100, 1000, 10000)
 SERVERS_PER_POD = 10
 LIMIT = 1000
 IDLE_WINDOW = 60.0  # two rounds of the default health interval
+HEALTH_INTERVAL = 30.0  # the default `[pods] health_interval`
 START_TIMEOUT = 600.0
 HEADING = "## Many pods (issue: thousands of pods on one API host)"
 BEGIN = "<!-- devcloud bench --scale: generated block, replaced by every run -->"
 END = "<!-- devcloud bench --scale: end of generated block -->"
 LISTEN = "0A"  # a socket's state in /proc/net/tcp
 # the stubs' counters of what the health checks ask: each service's version document
-HEALTH_KINDS = ("other", "compute:v2.1", "volume:root", "network:root", "image:root")
+HEALTH_KINDS = ("other", *stubs.HEALTH_KINDS)
 
 
 def runs_for(pods: int) -> int:
@@ -85,6 +90,10 @@ class Figures:
     idle_cpu: float = 0.0
     connections: int = 0
     health_rate: float = 0.0
+    worker_cpu: float = 0.0
+    first_round_s: float = 0.0  # from the worker's start until every pod was checked
+    probed: int = 0  # pods checked during the idle window
+    longest_gap: float = 0.0  # the longest time between two checks of one pod
 
     @property
     def floor(self) -> float:
@@ -168,6 +177,10 @@ async def prepare(conf: Path, database: str, pods: int) -> None:
 
 def api_argv(conf: Path) -> list[str]:
     return [_bin("cascade-api"), "--config-file", str(conf)]
+
+
+def worker_argv(conf: Path) -> list[str]:
+    return [_bin("cascade-worker"), "--config-file", str(conf)]
 
 
 async def token(stub_url: str, user: str) -> str:
@@ -287,11 +300,18 @@ async def measure(pods: int, work: Path) -> Figures:
         httpx.AsyncClient(timeout=600) as http,
     ):
         await wait_for(f"{stub_url}/_stub/stats")
-        async with process(api_argv(conf), home / "cascade-api.log") as api:
+        async with (
+            process(api_argv(conf), home / "cascade-api.log") as api,
+            process(worker_argv(conf), home / "cascade-worker.log") as worker,
+        ):
+            worker_started = time.monotonic()
             found.cold_version_s = await wait_for(f"{api_url}/compute/v2.1/")
             auth = {"X-Auth-Token": await token(stub_url, "demo")}
             listing = f"{api_url}/compute/v2.1/servers/detail?limit={LIMIT}"
             found.cold_list_s = await timed(http, listing, auth, 200)
+            # the rest measured once the health check's first round (every service of
+            # every pod, as fast as its rate allows) is over: the steady state
+            await first_round(found, http, stub_url, worker_started)
             for _ in range(2):  # warm
                 await timed(http, listing, auth, 200)
             for _ in range(runs_for(pods)):
@@ -321,20 +341,36 @@ async def measure(pods: int, work: Path) -> Figures:
             for _ in range(3):
                 unknown = f"{api_url}/compute/v2.1/servers/{uuid.uuid4()}"
                 found.unknown_gets.append(await timed(http, unknown, auth, 404))
-            await idle(found, http, stub_url, api.pid)
+            await idle(found, http, stub_url, api.pid, worker.pid)
     return found
 
 
-async def idle(found: Figures, http: httpx.AsyncClient, stub_url: str, pid: int) -> None:
+async def first_round(
+    found: Figures, http: httpx.AsyncClient, stub_url: str, started: float
+) -> None:
+    """Until the health check has reached every pod (the stubs saw each one probed)."""
+    while (await http.get(f"{stub_url}/_stub/probes")).json()["pods"] < found.pods:
+        if time.monotonic() - started > START_TIMEOUT:
+            raise TimeoutError("the health check did not reach every pod")
+        await asyncio.sleep(0.5)
+    found.first_round_s = time.monotonic() - started
+
+
+async def idle(
+    found: Figures, http: httpx.AsyncClient, stub_url: str, pid: int, worker: int
+) -> None:
     """CPU, RSS, connections and health-check rate while no request comes in."""
     await asyncio.sleep(2)
     await http.post(f"{stub_url}/_stub/reset")
-    before = cpu_seconds(pid)
+    before, worker_before = cpu_seconds(pid), cpu_seconds(worker)
     started = time.monotonic()
     await asyncio.sleep(IDLE_WINDOW)
     used = cpu_seconds(pid) - before
     seconds = time.monotonic() - started
+    found.worker_cpu = (cpu_seconds(worker) - worker_before) / seconds
     stats = (await http.get(f"{stub_url}/_stub/stats")).json()
+    probes = (await http.get(f"{stub_url}/_stub/probes")).json()
+    found.probed, found.longest_gap = probes["pods"], probes["longest_gap"]
     found.idle_cpu = used / seconds
     found.health_rate = sum(v for k, v in stats.items() if k in HEALTH_KINDS) / seconds
     found.rss_mib = rss_kib(pid)[0] / 1024
@@ -396,6 +432,19 @@ def render(results: Sequence[Figures], command: str) -> str:
         ),
         ("open TCP connections (idle)", [str(r.connections) for r in results]),
         ("health-check requests/s at the pods (idle)", [f"{r.health_rate:.1f}" for r in results]),
+        (
+            f"cascade-worker CPU over {IDLE_WINDOW:.0f} s (it checks the pods' health)",
+            [f"{r.worker_cpu * 100:.1f}%" for r in results],
+        ),
+        (
+            "health: first round reached every pod after",
+            [ms(r.first_round_s) for r in results],
+        ),
+        (
+            f"health: pods checked in {IDLE_WINDOW:.0f} s / longest time between two checks "
+            f"of a pod (interval {HEALTH_INTERVAL:.0f} s)",
+            [f"{r.probed:,} / {r.longest_gap:.1f} s" for r in results],
+        ),
     ]
     lines = [head, "|---|" + "---|" * len(results)]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]

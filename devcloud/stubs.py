@@ -15,7 +15,8 @@
 Each answer waits `latency` seconds first. `POST /_stub/config` (JSON) changes the
 behaviour while it runs: `latency`, `slow` ({pod index: seconds}), `hang` ([pod
 indexes]: accept and never answer), `errors` ([pod indexes]: 503); `GET /_stub/stats`
-counts the requests by kind since the last `POST /_stub/reset`. It is a benchmark
+counts the requests by kind since the last `POST /_stub/reset`, `GET /_stub/probes`
+how often each pod's health was probed (the version documents). It is a benchmark
 harness (`devcloud/bench_scale.py`), not a model of Nova: only what Cascade's read
 paths ask is served, as raw ASGI so the stub costs as little CPU as it can.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -43,6 +45,8 @@ FLOOR = "floor"
 FLOOR_SERVERS = 1000
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 NOVA_MAX = "2.96"
+# the version documents Cascade's health check reads (what `/_stub/probes` counts)
+HEALTH_KINDS = frozenset({"compute:v2.1", "volume:root", "network:root", "image:root"})
 SERVICES = (
     ("compute", "compute", "/v2.1"),
     ("volumev3", "volume", "/v3"),
@@ -83,8 +87,31 @@ class Stubs:
         self.hang: set[str] = set()
         self.errors: set[str] = set()
         self.stats: Counter[str] = Counter()
+        # each pod's last health probe (a version document) and longest gap between two
+        self.probed: dict[str, float] = {}
+        self.gaps: dict[str, float] = {}
         self._servers: dict[str, list[dict[str, Any]]] = {}
         self._catalog: bytes | None = None
+
+    def probe(self, pod: str) -> None:
+        """A health probe of `pod` now: its longest gap between two probes kept."""
+        at = time.monotonic()
+        last = self.probed.get(pod)
+        if last is not None:
+            self.gaps[pod] = max(self.gaps.get(pod, 0.0), at - last)
+        self.probed[pod] = at
+
+    def probes(self) -> dict[str, Any]:
+        """Since the last reset: pods probed, pods probed at least twice, the longest gap
+        between two probes of one pod, and the longest time a probed pod has waited since
+        its last probe (seconds)."""
+        at = time.monotonic()
+        return {
+            "pods": len(self.probed),
+            "twice": len(self.gaps),
+            "longest_gap": max(self.gaps.values(), default=0.0),
+            "longest_wait": max((at - t for t in self.probed.values()), default=0.0),
+        }
 
     def catalog(self) -> bytes:
         if self._catalog is None:
@@ -228,7 +255,10 @@ class App:
             stubs.stats["other"] += 1  # e.g. a health check of the host's root
             return 404, {"error": "no such path"}, {}
         pod, service, rest = parts[1], parts[2], parts[3:]
-        stubs.stats[f"{service}:{'/'.join(rest[:2]) or 'root'}"] += 1
+        kind = f"{service}:{'/'.join(rest[:2]) or 'root'}"
+        stubs.stats[kind] += 1
+        if kind in HEALTH_KINDS:
+            stubs.probe(pod)
         if pod in stubs.hang:
             await asyncio.Event().wait()
         await asyncio.sleep(stubs.slow.get(pod, stubs.latency))
@@ -242,8 +272,12 @@ class App:
         stubs = self.stubs
         if path == "/_stub/stats":
             return 200, dict(stubs.stats), {}
+        if path == "/_stub/probes":
+            return 200, stubs.probes(), {}
         if path == "/_stub/reset" and method == "POST":
             stubs.stats.clear()
+            stubs.probed.clear()
+            stubs.gaps.clear()
             return 200, {}, {}
         if path == "/_stub/config" and method == "POST":
             conf = json.loads(body or b"{}")

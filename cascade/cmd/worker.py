@@ -1,9 +1,13 @@
-"""`cascade-worker --config-file FILE`: run jobs from Cascade's database queue.
+"""`cascade-worker --config-file FILE`: run jobs from Cascade's database queue, and
+check the pods' health every `[pods] health_interval` (`services.health`; 0: not).
 
 Run any number of them against MariaDB/MySQL or PostgreSQL; against SQLite, one
 (and set `[jobs] embedded_worker = false` for cascade-api, or run none: the
-embedded worker of cascade-api is the default). SIGTERM or SIGINT: finish the
-current job, then exit; a second signal: give the current job back and exit.
+embedded worker of cascade-api is the default). Each worker checks every pod:
+with several, set `health_interval = 0` in all but one or two of their
+configurations (the API processes follow the checks' findings from the pods'
+rows, whoever made them). SIGTERM or SIGINT: finish the current job, then
+exit; a second signal: give the current job back and exit.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import asyncio
 import contextlib
 import signal
 
+import uvloop
+
 from cascade.cmd.common import config_from_args, setup_logging
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
@@ -19,6 +25,7 @@ from cascade.identity import TokenValidator
 from cascade.jobs.registry import DEFAULT
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
+from cascade.services import health
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
 
@@ -38,9 +45,17 @@ async def serve(conf: Conf) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal)
+    checks = None
+    if conf.pods.health_interval > 0:
+        interval = conf.pods.health_interval
+        checks = asyncio.create_task(health.run_periodically(interval, worker.sessions, pods))
     try:
         await worker.run()
     finally:
+        if checks is not None:
+            checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checks
         await pods.aclose()
         await validator.aclose()
         await engine.dispose()
@@ -49,5 +64,10 @@ async def serve(conf: Conf) -> None:
 def main() -> None:
     conf = config_from_args("cascade-worker", __doc__)
     setup_logging()
-    with contextlib.suppress(asyncio.CancelledError):
-        asyncio.run(serve(conf))
+    # uvloop, as uvicorn runs cascade-api on (uvicorn[standard] installs it): the health
+    # checks' probes cost less CPU on it
+    with (
+        contextlib.suppress(asyncio.CancelledError),
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        runner.run(serve(conf))

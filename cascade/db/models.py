@@ -45,6 +45,9 @@ class Pod(Base):
     health_checked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     health_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     health_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the pod services (`pods.client` names) the last check found failing: the API
+    # processes open their breakers from it (`services.breakers`)
+    health_failing: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # the microversion ranges the pod's services answered last (`versions.encode`), kept
     # by the health check: the top's advertised range is one query over these
     compute_min: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -148,6 +148,10 @@ class PodRegistry:
             found = self._clients[key] = PodClient(pod, service, self.conf, transport)
         return found
 
+    def clients(self) -> list[tuple[tuple[str, str], PodClient]]:
+        """Every pod service's client made so far, by (pod, service)."""
+        return list(self._clients.items())
+
     async def aclose(self) -> None:
         if self._background is not None:
             self._background.cancel()

@@ -2,38 +2,44 @@
 
 A pod is `up` when every service in its region answers (any status below
 500), `degraded` when some do, `down` when none does or its region has no
-endpoints. The result, the latency of the slowest answer and the last error
-are written to the pod's row, where the admin API shows them; the compute and
-volume version documents also give the pod's microversion ranges
+endpoints. The result, the latency of the slowest answer, the last error and
+the services that failed are written to the pod's row, where the admin API
+shows them and the API processes follow them (`services.breakers`); the
+compute and volume version documents also give the pod's microversion ranges
 (`services.versions`), kept on the row too.
 
-The checks are spread over the round, not sent at once: one pod after
-another at even steps with a random offset (so replicas do not probe in
-step), and never more than `[pods] health_rate` probes a second over all
-pods. A round lasts `[pods] health_interval`, or longer when the pods are too
-many for that rate (10,000 pods of four services at 10 probes/s: 4,000 s). A
-probe costs this process about 1.6 ms of CPU (a connection and an HTTP
-exchange through httpx), so the default rate keeps an idle process under 2%
-of a core whatever the number of pods; a pod that fails between two checks
-is still refused at once by its breaker on the first calls that fail. The
-first round after start-up is not spread (only rate-bounded), so every pod's
-state is known soon. Results are written in batches every FLUSH_SECONDS.
+It runs in cascade-worker (or cascade-api's embedded worker): one process
+checks the pods for every API replica, and an API process's idle cost does not
+grow with the number of pods.
 
-Each check is also the probe of the pod service's circuit breaker (the one
-the pod's calls go through): a service that does not answer within the list
-deadline opens it at once, so a pod that hangs is refused within one check
-instead of after a request per failure, each waiting its deadline; one that
-answers closes it, so a pod that is back is let in at the next check; and
-while the checks run, no request is sent as the breaker's probe.
+A round probes each pod once: one of its services in turn (each service every
+few rounds), plus every service that failed its last probe, so a pod's row is
+refreshed every round at the cost of one probe while it is well, and a pod that
+failed is watched closely; a pod seen for the first time (or after a restart)
+has all its services probed. The probes are spread over the round, not sent at
+once: the pods in one order per process (the same every round, so each pod is
+checked once an interval; another order in another process) at even steps with
+a random offset of its own, and never more than `[pods] health_rate` probes a second over
+all pods. A round lasts `[pods] health_interval`, or longer when the pods are
+too many for that rate. The first round after start-up is not spread (only
+rate-bounded), so every pod's state is known soon. Results are written in
+batches every FLUSH_SECONDS.
+
+Each check is also the probe of the pod service's circuit breaker in this
+process (the one its jobs' calls go through): a service that does not answer
+within the list deadline opens it at once; one that answers closes it; while
+the checks run, no request is sent as the breaker's probe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
@@ -61,6 +67,64 @@ class Health:
     error: str | None
     # the microversion ranges the version documents gave (service -> range)
     ranges: dict[str, versions.Range] = field(default_factory=dict)
+    # the pod services (`CHECKED`'s values) that failed their last probe
+    failing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One pod service's last probe: seconds it took, and what failed (None: it answered)."""
+
+    seconds: float
+    error: str | None
+
+
+def _spread(key: str) -> int:
+    """A number from `key` that is the same in every process and every run."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big")
+
+
+class Rounds:
+    """What the periodic check keeps from one round to the next: each pod service's last
+    probe (a round probes one service of a well pod and keeps the others' results), the
+    round's number, and this process's order of the pods."""
+
+    def __init__(self, salt: str | None = None) -> None:
+        self.turn = 0
+        self.last: dict[str, dict[str, Probe]] = {}
+        self.salt = salt if salt is not None else random.randbytes(8).hex()
+
+    def due(self, pod_id: str, services: Collection[str]) -> set[str]:
+        """The services of the pod to probe this round: all of them when one has no last
+        probe; else the one whose turn it is (rotating, starting at a different service
+        per pod so a round spreads over the services) and every one that failed."""
+        known = self.last.get(pod_id, {})
+        if not services or any(name not in known for name in services):
+            return set(services)
+        ordered = sorted(services)
+        due = {ordered[(self.turn + _spread(pod_id)) % len(ordered)]}
+        return due | {name for name in ordered if known[name].error}
+
+    def order(self, pods: list[Pod]) -> list[Pod]:
+        """The pods in this process's order: a pod keeps its place from round to round."""
+        return sorted(pods, key=lambda pod: _spread(self.salt + pod.id))
+
+    def offset(self, pod: Pod) -> float:
+        """Where in its step (0 to 1) the pod is checked: random, but the same every
+        round, so two checks of a pod are one round apart (not up to a step more)."""
+        return _spread(self.salt + "/" + pod.id) / 2**32
+
+    def probes(self, pods: list[Pod]) -> int:
+        """About how many probes a round over `pods` sends: one per pod already known,
+        one per service of a pod not (failing services left out of the estimate)."""
+        return sum(1 if pod.id in self.last else len(CHECKED) for pod in pods)
+
+    def keep(self, pods: list[Pod]) -> None:
+        """After a round: its number up, and nothing kept of pods that are gone."""
+        self.turn += 1
+        present = {pod.id for pod in pods}
+        for gone in [key for key in self.last if key not in present]:
+            del self.last[gone]
 
 
 def probe_url(service: str, endpoint: str) -> str:
@@ -72,19 +136,33 @@ def probe_url(service: str, endpoint: str) -> str:
 
 
 async def check_pod(
-    registry: PodRegistry, pod: Pod, watch: float = 0.0, slots: asyncio.Semaphore | None = None
+    registry: PodRegistry,
+    pod: Pod,
+    watch: float = 0.0,
+    slots: asyncio.Semaphore | None = None,
+    rounds: Rounds | None = None,
 ) -> Health:
     """Every service's version document, each within the list deadline (a pod slower than
     that is left out of lists anyway); the breakers follow (see above), and are `watch`ed
-    for that many seconds (0: not). `slots`: the round's probes in flight, shared."""
+    for that many seconds (0: not). `slots`: the round's probes in flight, shared.
+    `rounds`: only the services due this round are probed (`Rounds.due`), the others'
+    last probes count; None: all are."""
     endpoints = await registry.endpoints(pod.region_name)
     urls = {CHECKED[t]: endpoints[t] for t in CHECKED if t in endpoints}
     if not urls:
-        return Health("down", None, f"no endpoints for region {pod.region_name} in the catalog")
+        return Health(
+            "down", None, f"no endpoints for region {pod.region_name} in the catalog", {}, []
+        )
+    last = rounds.last.setdefault(pod.id, {}) if rounds is not None else {}
+    for gone in [name for name in last if name not in urls]:
+        del last[gone]
+    due = rounds.due(pod.id, urls) if rounds is not None else set(urls)
+    # a breaker that calls opened is this check's to probe (requests do not while watched)
+    due |= {s for s in urls if registry.client(pod.name, s).breaker.state != "closed"}
     timeout = min(registry.conf.timeout, registry.list_deadline)
     ranges: dict[str, versions.Range] = {}
 
-    async def probe(service: str, url: str) -> tuple[float, str | None]:
+    async def probe(service: str, url: str) -> Probe:
         started = time.monotonic()
         client = registry.client(pod.name, service)
         if watch:
@@ -94,22 +172,26 @@ async def check_pod(
                 started = time.monotonic()  # the wait for a slot is not the pod's latency
                 resp = await client.probe(probe_url(service, url), timeout)
         except PodUnavailable as exc:
-            return time.monotonic() - started, str(exc)
+            return Probe(time.monotonic() - started, str(exc))
         took = time.monotonic() - started
         if resp.status_code >= 500:
-            return took, f"{service} answered {resp.status_code}"
+            return Probe(took, f"{service} answered {resp.status_code}")
         if service in versions.COLUMNS and resp.status_code in (200, 300):
             with contextlib.suppress(ValueError):
                 found = versions.read_range(service, resp.json())
                 if found is not None:
                     ranges[service] = found
-        return took, None
+        return Probe(took, None)
 
-    results = await asyncio.gather(*(probe(s, u) for s, u in urls.items()))
-    errors = [e for _, e in results if e]
-    state = "up" if not errors else "degraded" if len(errors) < len(results) else "down"
-    slowest = max(t for t, _ in results) * 1000
-    return Health(state, round(slowest, 1), "; ".join(errors) or None, ranges)
+    probed = [s for s in urls if s in due]
+    results = await asyncio.gather(*(probe(s, urls[s]) for s in probed))
+    last.update(zip(probed, results, strict=True))
+    latest = [last[s] for s in sorted(urls)]
+    errors = [p.error for p in latest if p.error]
+    state = "up" if not errors else "degraded" if len(errors) < len(latest) else "down"
+    slowest = max(p.seconds for p in latest) * 1000
+    failing = [s for s in sorted(urls) if last[s].error]
+    return Health(state, round(slowest, 1), "; ".join(errors) or None, ranges, failing)
 
 
 async def check_many(
@@ -123,11 +205,11 @@ async def check_many(
     )
 
 
-def round_length(registry: PodRegistry, interval: float, pods: int) -> float:
-    """Seconds one round over `pods` pods lasts: the interval, or what the probe rate
-    allows (every service of every pod probed once) when that is longer."""
+def round_length(registry: PodRegistry, interval: float, probes: int) -> float:
+    """Seconds one round of `probes` probes lasts: the interval, or what the probe rate
+    allows when that is longer."""
     rate = max(registry.conf.health_rate, 0.001)
-    return max(interval, pods * len(CHECKED) / rate)
+    return max(interval, probes / rate)
 
 
 def row_values(pod: Pod, health: Health | BaseException, stamp: object) -> dict[str, object]:
@@ -139,6 +221,7 @@ def row_values(pod: Pod, health: Health | BaseException, stamp: object) -> dict[
         "health_state": health.state,
         "health_latency_ms": health.latency_ms,
         "health_error": health.error,
+        "health_failing": health.failing or None,
         "health_checked_at": stamp,
     }
     for service, found in health.ranges.items():
@@ -163,20 +246,27 @@ async def write(sessions: async_sessionmaker[AsyncSession], rows: list[dict[str,
 
 
 async def check_round(
-    sessions: async_sessionmaker[AsyncSession], registry: PodRegistry, interval: float
-) -> None:
+    sessions: async_sessionmaker[AsyncSession],
+    registry: PodRegistry,
+    interval: float,
+    rounds: Rounds | None = None,
+    start: float | None = None,
+) -> float:
     """One round over every pod, spread over `round_length` (see the module's docstring;
-    `interval` 0: as fast as the rate allows). The breakers are watched for two rounds
-    (plus the list deadline a probe may wait): should the checks stop, requests probe
-    them again."""
+    `interval` 0: as fast as the rate allows; `rounds`: what the last rounds found, kept
+    up to date, None: every service probed; `start`: the loop time the round is due
+    from, None: now). The breakers are watched for two rounds (plus the list deadline a
+    probe may wait): should the checks stop, requests probe them again. Returns the
+    round's length in seconds."""
+    rounds = rounds if rounds is not None else Rounds()
     async with sessions() as db:
-        found = await pod_service.list_all(db)
+        found = rounds.order(list(await pod_service.list_all(db)))
         await idle(db)  # no database connection held while the pods are asked
     if not found:
-        return
+        return interval
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    length = round_length(registry, interval, len(found))
+    started = loop.time() if start is None else start
+    length = round_length(registry, interval, rounds.probes(found))
     watch = 2 * (max(length, interval) + registry.list_deadline)
     step = length / len(found)
     slots = asyncio.Semaphore(max(1, registry.conf.health_concurrency))
@@ -186,14 +276,14 @@ async def check_round(
 
     async def one(pod: Pod) -> None:
         try:
-            health: Health | BaseException = await check_pod(registry, pod, watch, slots)
+            health: Health | BaseException = await check_pod(registry, pod, watch, slots, rounds)
         except Exception as exc:
             health = exc
         done.append(row_values(pod, health, now()))
 
     try:
-        for k, pod in enumerate(random.sample(found, len(found))):
-            due = started + (k + random.random()) * step
+        for k, pod in enumerate(found):
+            due = started + (k + rounds.offset(pod)) * step
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
             tasks.append(asyncio.create_task(one(pod)))
@@ -207,6 +297,8 @@ async def check_round(
             task.cancel()
     if done:
         await write(sessions, done)
+    rounds.keep(found)
+    return length
 
 
 async def run_periodically(
@@ -224,15 +316,23 @@ async def run_periodically(
 async def _rounds(
     interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
 ) -> None:
+    # rounds on a fixed cadence (each due one round after the last one's start, not after
+    # its end), each pod at its place in them: two checks of a pod are a round apart
+    rounds = Rounds()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     first = True
     while True:
-        started = time.monotonic()
+        length = interval
         try:
-            await check_round(sessions, registry, 0.0 if first else interval)
+            length = await check_round(
+                sessions, registry, 0.0 if first else interval, rounds, start
+            )
             first = False
         except Exception:
             LOG.exception("pod health check round failed")
-        await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
+        start = max(start + max(length, interval), loop.time() - interval)
+        await asyncio.sleep(max(start - loop.time(), 0.0))
 
 
 async def _sweeps(

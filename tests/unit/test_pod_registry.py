@@ -133,9 +133,9 @@ async def test_a_health_round_keeps_its_probes_in_flight_bounded() -> None:
 def test_a_round_lasts_the_interval_or_what_the_probe_rate_allows() -> None:
     registry = _registry(Validator(), health_rate=10.0)
     assert health.round_length(registry, 30.0, 10) == 30.0
-    # 10,000 pods of four services at 10 probes a second
-    assert health.round_length(registry, 30.0, 10000) == 4000.0
-    assert health.round_length(registry, 0.0, 2) == pytest.approx(0.8)
+    # 10,000 probes (one per pod once they are known) at 10 probes a second
+    assert health.round_length(registry, 30.0, 10000) == 1000.0
+    assert health.round_length(registry, 0.0, 8) == pytest.approx(0.8)
 
 
 async def _pods_in_db(tmp_path: Any, count: int) -> Any:

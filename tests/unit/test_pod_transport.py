@@ -190,3 +190,96 @@ async def test_a_probe_closes_its_connection() -> None:
             await asyncio.wait_for(closed.wait(), 2.0)
     finally:
         await client.aclose()
+
+
+async def test_calls_go_through_the_proxy_the_environment_names_unless_no_proxy_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY: the call goes to the proxy (with the pod's absolute URL); a host in
+    NO_PROXY goes straight. Read from the environment once, not per call."""
+    from cascade.pods import transport as module
+
+    asked: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line, _, _ = await read_request(reader)
+        asked.append(line)
+        writer.write(answer(200, b"{}", "Connection: close\r\n"))
+        await writer.drain()
+        writer.close()
+
+    async def pod(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(204, b"", "Connection: close\r\n"))
+        await writer.drain()
+        writer.close()
+
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    async for proxy_url in serve(proxy):
+        async for pod_url in serve(pod):
+            monkeypatch.setenv("HTTP_PROXY", proxy_url)
+            monkeypatch.setenv("NO_PROXY", "localhost")
+            for cached in (module._environment_proxies, module.proxy_for):
+                cached.cache_clear()
+            made = AiohttpTransport(tls_context())
+            try:
+                resp = await made.handle_async_request(request("GET", f"{pod_url}/v2.1/x"))
+                assert resp.status_code == 200 and asked == [f"GET {pod_url}/v2.1/x HTTP/1.1"]
+                straight = pod_url.replace("127.0.0.1", "localhost")
+                resp = await made.handle_async_request(request("GET", f"{straight}/v2.1/y"))
+                assert resp.status_code == 204 and len(asked) == 1
+            finally:
+                await made.aclose()
+                for cached in (module._environment_proxies, module.proxy_for):
+                    cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 300 X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        b'\r\n6\r\n{"a": \r\n2\r\n1}\r\n0\r\n\r\n',
+        b'HTTP/1.1 300 X\r\nContent-Type: application/json\r\n\r\n{"a": 1}',  # ends at close
+    ],
+)
+async def test_a_probe_reads_a_chunked_answer_or_one_the_close_ends(
+    transport: AiohttpTransport, reply: bytes
+) -> None:
+    """A probe's own wire (`pods.oneshot`): the request line, Host, the caller's headers
+    and `Connection: close` are sent; a chunked body, or one ended by the close, is read."""
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    async for url in serve(handler):
+        probe = request("GET", f"{url}/v2.1/?x=%2F", headers={"X-Test": "1", "Connection": "close"})
+        resp = await transport.handle_async_request(probe)
+        assert resp.status_code == 300 and resp.json() == {"a": 1}
+        line, headers, _ = seen[0]
+        assert line == "GET /v2.1/?x=%2F HTTP/1.1"
+        assert headers["host"] == url.removeprefix("http://")
+        assert headers["x-test"] == "1" and headers["connection"] == "close"
+        assert headers["user-agent"] == "cascade"
+
+
+async def test_a_probe_that_gets_no_answer_or_no_connection_fails_as_httpx_would(
+    transport: AiohttpTransport,
+) -> None:
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async for url in serve(hang):
+        with pytest.raises(httpx.ReadTimeout):
+            probe = request("GET", f"{url}/", read=0.2, headers={"Connection": "close"})
+            await transport.handle_async_request(probe)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(httpx.ConnectError):
+        probe = request("GET", f"http://127.0.0.1:{port}/", headers={"Connection": "close"})
+        await transport.handle_async_request(probe)

@@ -1,0 +1,150 @@
+"""An API process's circuit breakers, kept by the health check another process runs.
+
+The periodic health check runs in cascade-worker (`services.health`): one
+process checks the pods for every API replica, and an API process's idle cost
+does not grow with the number of pods. An API process follows it from the
+pods' rows, every FOLLOW_SECONDS:
+
+- a pod service the check found failing (the row's `health_failing`, from a
+  check newer than the last one followed, and younger than STALE_ROUNDS health
+  intervals or STALE_SECONDS)
+  has its breaker here opened at once: requests are refused at once instead of
+  each waiting for the pod's deadline until enough of them have failed;
+- a breaker here that is open (the check said so, or calls failed) is watched,
+  and probed by this follower once its reset time has passed, in the
+  background, with the version document the check reads: the probe that
+  answers closes it, one that fails opens it again. A request is never the one
+  that waits on a pod that hangs. Should the follower stop, the watch runs out
+  and requests probe again (`pods.breaker`).
+
+The rows that say a pod is well are not read (one query for the pods that are
+not `up`); what the follower costs depends on the pods that fail, not on how
+many there are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.db.engine import now
+from cascade.db.models import Pod
+from cascade.pods.client import PodClient, PodUnavailable
+from cascade.pods.registry import PodRegistry
+from cascade.services.health import CHECKED, probe_url
+
+LOG = logging.getLogger(__name__)
+FOLLOW_SECONDS = 2.0
+STALE_ROUNDS = 3  # a finding older than this many health intervals (or STALE_SECONDS)
+STALE_SECONDS = 90.0  # is not followed: the check that made it stopped
+UNWELL = ("down", "degraded")
+
+
+class Follower:
+    """One API process's follower (see the module's docstring); `step` is one pass."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.followed: dict[str, datetime] = {}  # pod id -> the check last followed
+        self.probes: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    async def step(self) -> None:
+        """Breakers opened for what the check found failing; open ones watched, and those
+        past their reset time probed in the background."""
+        conf = self.registry.conf
+        oldest = now() - timedelta(seconds=max(STALE_ROUNDS * conf.health_interval, STALE_SECONDS))
+        async with self.sessions() as db:
+            rows = (
+                await db.execute(
+                    select(Pod.id, Pod.name, Pod.health_failing, Pod.health_checked_at).where(
+                        Pod.health_state.in_(UNWELL)
+                    )
+                )
+            ).all()
+        followed: dict[str, datetime] = {}
+        for pod_id, name, failing, checked_at in rows:
+            if checked_at is None:
+                continue
+            followed[pod_id] = checked_at
+            if checked_at < oldest or self.followed.get(pod_id) == checked_at:
+                continue  # too old to say anything, or followed already
+            for service in failing or []:
+                breaker = self.registry.client(name, service).breaker
+                if breaker.state == "closed":
+                    LOG.info("pod %s %s: the health check found it failing", name, service)
+                    breaker.trip()
+        self.followed = followed
+        await self._probe_open()
+
+    async def _probe_open(self) -> None:
+        watch = 3 * FOLLOW_SECONDS + self.registry.list_deadline
+        due: list[tuple[str, str]] = []
+        for (pod, service), client in self.registry.clients():
+            breaker = client.breaker
+            if breaker.opened_at is None:  # closed (the attribute: 40,000 of them read)
+                continue
+            breaker.watch(watch)
+            if breaker.state == "half-open" and (pod, service) not in self.probes:
+                due.append((pod, service))
+        if not due:
+            return
+        async with self.sessions() as db:
+            names = {pod for pod, _ in due}
+            regions = dict(
+                (await db.execute(select(Pod.name, Pod.region_name).where(Pod.name.in_(names))))
+                .tuples()
+                .all()
+            )
+        for pod, service in due:
+            if pod in regions:
+                key = (pod, service)
+                self.probes[key] = asyncio.create_task(self._probe(pod, regions[pod], service))
+
+    async def _probe(self, pod: str, region: str, service: str) -> None:
+        registry = self.registry
+        client = registry.client(pod, service)
+        try:
+            await self._answered(client, region, service)
+        finally:
+            self.probes.pop((pod, service), None)
+
+    async def _answered(self, client: PodClient, region: str, service: str) -> None:
+        registry = self.registry
+        pod = client.pod
+        try:
+            endpoints = await registry.endpoints(region)
+            kinds = [kind for kind, name in CHECKED.items() if name == service]
+            url = next((endpoints[k] for k in kinds if k in endpoints), None)
+            if url is None:
+                return  # not in the catalog: its calls are refused without the breaker
+            timeout = min(registry.conf.timeout, registry.list_deadline)
+            if (await client.probe(probe_url(service, url), timeout)).status_code < 500:
+                LOG.info("pod %s %s answers again", pod, service)
+        except PodUnavailable as exc:
+            LOG.debug("pod %s %s still failing: %s", pod, service, exc)
+        except Exception:
+            LOG.warning("probing pod %s %s failed", pod, service, exc_info=True)
+
+    async def aclose(self) -> None:
+        for task in list(self.probes.values()):
+            task.cancel()
+        await asyncio.gather(*self.probes.values(), return_exceptions=True)
+
+
+async def run(sessions: async_sessionmaker[AsyncSession], registry: PodRegistry) -> None:
+    """`Follower.step` every FOLLOW_SECONDS until cancelled; a failure is logged."""
+    follower = Follower(sessions, registry)
+    try:
+        while True:
+            try:
+                await follower.step()
+            except Exception:
+                LOG.exception("following the pods' health failed")
+            await asyncio.sleep(FOLLOW_SECONDS)
+    finally:
+        await follower.aclose()
