@@ -13,15 +13,18 @@ checks the pods for every API replica, and an API process's idle cost does not
 grow with the number of pods.
 
 A round probes each pod once: one of its services in turn (each service every
-few rounds), plus every service that failed its last probe, so a pod's row is
-refreshed every round at the cost of one probe while it is well, and a pod that
-failed is watched closely; a pod seen for the first time (or after a restart)
-has all its services probed. The probes are spread over the round, not sent at
-once: the pods in one order per process (the same every round, so each pod is
-checked once an interval; another order in another process) at even steps with
-a random offset of its own, and never more than `[pods] health_rate` probes a second over
-all pods. A round lasts `[pods] health_interval`, or longer when the pods are
-too many for that rate. The first round after start-up is not spread (only
+few rounds) while the pod is well, every service when one failed its last
+probe (what fails in a pod, a hang say, often fails whole: its other services
+are found at the next round, not in turn), or when the pod is seen for the
+first time (or after a restart). A pod's row is refreshed every round at the
+cost of one probe while it is well, and a pod that failed is watched closely.
+
+The probes are spread over the round, not sent at once: the pods in one order
+per process (the same every round, so each pod is checked once an interval;
+another order in another process) at even steps with a random offset of its
+own, and never more than `[pods] health_rate` probes a second over all pods.
+A round lasts `[pods] health_interval`, or longer when the pods are too many
+for that rate. The first round after start-up is not spread (only
 rate-bounded), so every pod's state is known soon. Results are written in
 batches every FLUSH_SECONDS.
 
@@ -96,14 +99,13 @@ class Rounds:
 
     def due(self, pod_id: str, services: Collection[str]) -> set[str]:
         """The services of the pod to probe this round: all of them when one has no last
-        probe; else the one whose turn it is (rotating, starting at a different service
-        per pod so a round spreads over the services) and every one that failed."""
+        probe or failed its last; else the one whose turn it is (rotating, starting at a
+        different service per pod so a round spreads over the services)."""
         known = self.last.get(pod_id, {})
-        if not services or any(name not in known for name in services):
-            return set(services)
+        if any(name not in known or known[name].error for name in services):
+            return set(services)  # what fails in a pod (it hangs, say) often fails whole
         ordered = sorted(services)
-        due = {ordered[(self.turn + _spread(pod_id)) % len(ordered)]}
-        return due | {name for name in ordered if known[name].error}
+        return {ordered[(self.turn + _spread(pod_id)) % len(ordered)]}
 
     def order(self, pods: list[Pod]) -> list[Pod]:
         """The pods in this process's order: a pod keeps its place from round to round."""
