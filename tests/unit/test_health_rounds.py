@@ -4,18 +4,21 @@ failed, each pod at its place) and an API process's follower of its findings."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy
 
 from cascade.conf import PodsSection
 from cascade.db.engine import now
 from cascade.db.models import Pod
 from cascade.pods.registry import PodRegistry
-from cascade.services import health, health_follow
+from cascade.services import health, health_follow, stale
 from tests.unit.test_pod_registry import Validator, _pods_in_db
 
 
@@ -153,3 +156,34 @@ async def test_the_follower_probes_an_open_breaker_past_its_reset_not_a_request(
     finally:
         await follower.aclose()
         await registry.aclose()
+
+
+async def test_rounds_keep_a_cadence_a_little_shorter_than_the_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first round is not spread; the next ones are due LATE_MARGIN less than the
+    interval after the last one's start (not after its end: a round that ran long does
+    not push the next), so a pod checked at its place is checked within the interval."""
+    calls: list[tuple[float, float]] = []
+
+    async def check_round(
+        sessions: Any, registry: Any, spread: float, rounds: Any, start: float
+    ) -> float:
+        calls.append((spread, start))
+        await asyncio.sleep(0.05)  # a round that takes part of its length
+        return spread
+
+    async def sweep(*args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(health, "check_round", check_round)
+    monkeypatch.setattr(stale, "sweep", sweep)
+    running = asyncio.create_task(health.run_periodically(0.2, None, None))  # type: ignore[arg-type]
+    await asyncio.sleep(0.75)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    period = 0.2 * (1 - health.LATE_MARGIN)
+    assert [spread for spread, _ in calls[:3]] == [0.0, period, period]
+    starts = [start for _, start in calls]
+    assert all(abs(b - a - period) < 1e-9 for a, b in itertools.pairwise(starts))
