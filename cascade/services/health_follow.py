@@ -11,11 +11,14 @@ pods' rows, every FOLLOW_SECONDS:
   has its breaker here opened at once: requests are refused at once instead of
   each waiting for the pod's deadline until enough of them have failed;
 - a breaker here that is open (the check said so, or calls failed) is watched,
-  and probed by this follower once its reset time has passed, in the
-  background, with the version document the check reads: the probe that
-  answers closes it, one that fails opens it again. A request is never the one
-  that waits on a pod that hangs. Should the follower stop, the watch runs out
-  and requests probe again (`pods.breaker`).
+  and probed by this follower in the background with the version document the
+  check reads: once its reset time has passed while the check's latest
+  finding says the service fails, at every step otherwise (the check found it
+  well again, or never saw it fail: a pod that is back is let in within
+  seconds, not a reset time later). The probe that answers closes it, one
+  that fails opens it again. A request is never the one that waits on a pod
+  that hangs. Should the follower stop, the watch runs out and requests probe
+  again (`pods.breaker`).
 
 The rows that say a pod is well are not read (one query for the pods that are
 not `up`); what the follower costs depends on the pods that fail, not on how
@@ -54,8 +57,8 @@ class Follower:
         self.probes: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def step(self) -> None:
-        """Breakers opened for what the check found failing; open ones watched, and those
-        past their reset time probed in the background."""
+        """Breakers opened for what the check found failing; open ones watched and probed
+        in the background (see the module's docstring)."""
         conf = self.registry.conf
         oldest = now() - timedelta(seconds=max(STALE_ROUNDS * conf.health_interval, STALE_SECONDS))
         async with self.sessions() as db:
@@ -67,30 +70,34 @@ class Follower:
                 )
             ).all()
         followed: dict[str, datetime] = {}
+        failing_now: set[tuple[str, str]] = set()  # what the latest fresh findings say fails
         for pod_id, name, failing, checked_at in rows:
-            if checked_at is None:
-                continue
+            if checked_at is None or checked_at < oldest:
+                continue  # never checked, or too old to say anything
             followed[pod_id] = checked_at
-            if checked_at < oldest or self.followed.get(pod_id) == checked_at:
-                continue  # too old to say anything, or followed already
+            failing_now.update((name, service) for service in failing or [])
+            if self.followed.get(pod_id) == checked_at:
+                continue  # followed already
             for service in failing or []:
                 breaker = self.registry.client(name, service).breaker
                 if breaker.state == "closed":
                     LOG.info("pod %s %s: the health check found it failing", name, service)
                     breaker.trip()
         self.followed = followed
-        await self._probe_open()
+        await self._probe_open(failing_now)
 
-    async def _probe_open(self) -> None:
+    async def _probe_open(self, failing_now: set[tuple[str, str]]) -> None:
         watch = 3 * FOLLOW_SECONDS + self.registry.list_deadline
         due: list[tuple[str, str]] = []
-        for (pod, service), client in self.registry.clients():
+        for key, client in self.registry.clients():
             breaker = client.breaker
             if breaker.opened_at is None:  # closed (the attribute: 40,000 of them read)
                 continue
             breaker.watch(watch)
-            if breaker.state == "half-open" and (pod, service) not in self.probes:
-                due.append((pod, service))
+            if key in self.probes:
+                continue
+            if key not in failing_now or breaker.state == "half-open":
+                due.append(key)
         if not due:
             return
         async with self.sessions() as db:

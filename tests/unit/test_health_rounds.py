@@ -131,28 +131,43 @@ async def test_the_follower_opens_the_breakers_of_what_the_check_found_failing(
     assert seen == []  # nothing probed: no breaker reached its reset time
 
 
-async def test_the_follower_probes_an_open_breaker_past_its_reset_not_a_request(
-    tmp_path: Any,
-) -> None:
-    """pod0's compute opened by failing calls: watched by the follower, so once its reset
-    time has passed no request is let through as the probe; the follower's probe of the
-    version document finds it answering and closes it."""
+async def _closed(breaker: Any) -> bool:
+    for _ in range(50):
+        if breaker.state == "closed":
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_the_follower_not_a_request_probes_an_open_breaker(tmp_path: Any) -> None:
+    """pod1's compute, which the check found failing, is probed once past its reset time
+    (watched meanwhile: no request is let through as the probe); pod0's compute, opened
+    by failing calls the check never saw, at the next step. Each probe of the version
+    document finds it answering and closes the breaker."""
     seen, transport = _probed()
-    _, registry, follower = await _follower(tmp_path, transport, breaker_reset_seconds=0.05)
-    breaker = registry.client("pod0", "compute").breaker
+    made, registry, follower = await _follower(
+        tmp_path, transport, breaker_reset_seconds=0.3, health_interval=30.0
+    )
+    async with made() as db:
+        await db.execute(
+            sqlalchemy.update(Pod)
+            .where(Pod.name == "pod1")
+            .values(health_state="degraded", health_failing=["compute"], health_checked_at=now())
+        )
+        await db.commit()
+    found, called = (
+        registry.client("pod1", "compute").breaker,
+        registry.client("pod0", "compute").breaker,
+    )
     try:
-        breaker.trip()
-        await follower.step()  # watched: not yet past its reset
-        assert seen == []
-        await asyncio.sleep(0.1)
-        assert breaker.state == "half-open" and not breaker.allow()
+        called.trip()
         await follower.step()
-        for _ in range(50):
-            if breaker.state == "closed":
-                break
-            await asyncio.sleep(0.01)
-        assert breaker.state == "closed"
-        assert seen == ["compute.r0"]
+        assert await _closed(called) and seen == ["compute.r0"]
+        assert found.state == "open"
+        await asyncio.sleep(0.35)
+        assert found.state == "half-open" and not found.allow()
+        await follower.step()
+        assert await _closed(found) and seen == ["compute.r0", "compute.r1"]
     finally:
         await follower.aclose()
         await registry.aclose()
