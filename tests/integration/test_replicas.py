@@ -71,6 +71,7 @@ class Stream:
     done: int = 0
     failures: list[str] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # seconds, request
 
     async def run(self, worker: int) -> None:
         async with httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=60) as http:
@@ -85,12 +86,17 @@ class Stream:
                 await self.check(http.get("/networking/v2.0/networks"), 200)
 
     async def check(self, call: Awaitable[httpx.Response], status: int) -> None:
+        started = time.monotonic()
         try:
             resp = await call
         except httpx.HTTPError as exc:
             self.failures.append(repr(exc))
             return
         self.done += 1
+        took = time.monotonic() - started
+        pods = resp.headers.get("X-Cascade-Unavailable-Pods", "")
+        self.slowest.append((took, f"{resp.request.method} {resp.request.url.path} {pods}"))
+        self.slowest = sorted(self.slowest, reverse=True)[:5]
         if resp.status_code != status:
             self.failures.append(
                 f"{resp.request.method} {resp.request.url.path}: "
@@ -165,6 +171,7 @@ def test_a_rolling_restart_under_load_loses_no_request(clouds_yaml: Path, tmp_pa
 
     stream, replicas = asyncio.run(scenario())
     print(f"{stream.done} requests through HAProxy, {len(stream.failures)} failed")
+    print("slowest:", [(round(t, 2), what) for t, what in stream.slowest])
     assert stream.failures == [], stream.failures[:10]
     assert stream.done >= 100
     # each replica was stopped and started again while the stream went on
