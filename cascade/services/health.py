@@ -58,6 +58,7 @@ from cascade.services import stale, versions
 LOG = logging.getLogger(__name__)
 # catalog type -> the pod client (and breaker) its calls go through
 CHECKED = {"compute": "compute", "network": "network", "volumev3": "volume", "image": "image"}
+CATALOG_TYPES = {client: kind for kind, client in CHECKED.items()}  # and back
 # what each service's version document is under: the endpoint's start up to this
 ROOTS = {"network": "/v2.0", "volume": "/v3", "image": "/v2"}
 FLUSH_SECONDS = 5.0
@@ -130,6 +131,12 @@ class Rounds:
             del self.last[gone]
 
 
+def probe_timeout(registry: PodRegistry) -> float:
+    """Seconds a probe waits for its answer: the list deadline at most (a pod slower than
+    that is left out of lists anyway)."""
+    return min(registry.conf.timeout, registry.list_deadline)
+
+
 def probe_url(service: str, endpoint: str) -> str:
     """The version document of a pod service: compute's own (`/v2.1/`: it has the
     microversion range), the others' root."""
@@ -162,7 +169,7 @@ async def check_pod(
     due = rounds.due(pod.id, urls) if rounds is not None else set(urls)
     # a breaker that calls opened is this check's to probe (requests do not while watched)
     due |= {s for s in urls if registry.client(pod.name, s).breaker.state != "closed"}
-    timeout = min(registry.conf.timeout, registry.list_deadline)
+    timeout = probe_timeout(registry)
     ranges: dict[str, versions.Range] = {}
 
     async def probe(service: str, url: str) -> Probe:

@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.engine import now
 from cascade.db.models import Pod
-from cascade.pods.client import PodClient, PodUnavailable
+from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services.health import CHECKED, probe_url
+from cascade.services.health import CATALOG_TYPES, probe_timeout, probe_url
 
 LOG = logging.getLogger(__name__)
 FOLLOW_SECONDS = 2.0
@@ -102,40 +102,29 @@ class Follower:
             return
         async with self.sessions() as db:
             names = {pod for pod, _ in due}
-            regions = dict(
-                (await db.execute(select(Pod.name, Pod.region_name).where(Pod.name.in_(names))))
-                .tuples()
-                .all()
+            rows = (await db.scalars(select(Pod).where(Pod.name.in_(names)))).all()
+        pods = {pod.name: pod for pod in rows}
+        for name, service in due:
+            if name in pods:
+                self.probes[(name, service)] = asyncio.create_task(self._probe(pods[name], service))
+
+    async def _probe(self, pod: Pod, service: str) -> None:
+        """The service's version document, as the health check reads it; the breaker
+        follows (`PodClient.probe`)."""
+        registry = self.registry
+        try:
+            url = await registry.endpoint(pod, service, CATALOG_TYPES[service])
+            resp = await registry.client(pod.name, service).probe(
+                probe_url(service, url), probe_timeout(registry)
             )
-        for pod, service in due:
-            if pod in regions:
-                key = (pod, service)
-                self.probes[key] = asyncio.create_task(self._probe(pod, regions[pod], service))
-
-    async def _probe(self, pod: str, region: str, service: str) -> None:
-        registry = self.registry
-        client = registry.client(pod, service)
-        try:
-            await self._answered(client, region, service)
-        finally:
-            self.probes.pop((pod, service), None)
-
-    async def _answered(self, client: PodClient, region: str, service: str) -> None:
-        registry = self.registry
-        pod = client.pod
-        try:
-            endpoints = await registry.endpoints(region)
-            kinds = [kind for kind, name in CHECKED.items() if name == service]
-            url = next((endpoints[k] for k in kinds if k in endpoints), None)
-            if url is None:
-                return  # not in the catalog: its calls are refused without the breaker
-            timeout = min(registry.conf.timeout, registry.list_deadline)
-            if (await client.probe(probe_url(service, url), timeout)).status_code < 500:
-                LOG.info("pod %s %s answers again", pod, service)
-        except PodUnavailable as exc:
-            LOG.debug("pod %s %s still failing: %s", pod, service, exc)
+            if resp.status_code < 500:
+                LOG.info("pod %s %s answers again", pod.name, service)
+        except PodUnavailable as exc:  # still failing, or no longer in the catalog
+            LOG.debug("pod %s %s still failing: %s", pod.name, service, exc)
         except Exception:
-            LOG.warning("probing pod %s %s failed", pod, service, exc_info=True)
+            LOG.warning("probing pod %s %s failed", pod.name, service, exc_info=True)
+        finally:
+            self.probes.pop((pod.name, service), None)
 
     async def aclose(self) -> None:
         for task in list(self.probes.values()):
