@@ -33,6 +33,7 @@ from cascade.api.guard import InputGuard
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
 from cascade.api.ratelimit import RateLimitMiddleware, limiter_for
+from cascade.api.routing import IndexedRouter
 from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
@@ -199,6 +200,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # the same routes, tried only where a path can match (see IndexedRouter)
+    app.router = IndexedRouter(routes=routes, lifespan=lifespan)
     app.state.conf = conf
     app.state.policy = Policy.from_file(conf.policy.file, network_policies.defaults())
     app.state.sessions = db_sessions

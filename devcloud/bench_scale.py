@@ -14,7 +14,11 @@ run:
 - **merged list**: `GET /servers/detail?limit=1000` through Cascade, p50/p95, against
   the **floor**: the same number of servers listed straight from one stub pod (the
   latency of the slowest pod, the pod's encoding, the transfer) plus the time to
-  decode and encode the answer once more (what Cascade cannot avoid doing);
+  decode and encode the answer once more (what Cascade cannot avoid doing). Twice: for
+  the demo project, whose servers are in every pod, created in turn across them (its
+  newest 1,000 are in 1,000 pods: the worst case, every pod asked), and for a project
+  that lives in a few of the N pods (`stubs.TEAM_PODS`, 1,000 servers in them: what a
+  list costs when it needs a few pods of many);
 - **proxied GET** `/servers/{id}` through Cascade against straight to the stub pod,
   and a GET of an id no routing knows;
 - **idle**, after the lists and once the health check's first round has reached
@@ -85,6 +89,11 @@ class Figures:
     left_out: str = ""
     direct_lists: list[float] = field(default_factory=list)
     recode_s: float = 0.0
+    # the project in a few pods: its lists, servers listed, and its floor's parts
+    team_lists: list[float] = field(default_factory=list)
+    team_listed: int = 0
+    team_direct: list[float] = field(default_factory=list)
+    team_recode_s: float = 0.0
     gets: list[float] = field(default_factory=list)
     direct_gets: list[float] = field(default_factory=list)
     unknown_gets: list[float] = field(default_factory=list)
@@ -101,6 +110,10 @@ class Figures:
     @property
     def floor(self) -> float:
         return statistics.median(self.direct_lists) + self.recode_s
+
+    @property
+    def team_floor(self) -> float:
+        return statistics.median(self.team_direct) + self.team_recode_s
 
 
 def free_port() -> int:
@@ -237,6 +250,21 @@ async def fill_database(database: str, pods: int) -> None:
         for i in range(pods)
         for n in range(SERVERS_PER_POD)
     ]
+    team = stubs.project_of(stubs.TEAM)
+    routing_rows += [
+        {
+            "id": str(uuid.uuid4()),
+            "resource_type": "server",
+            "top_id": stubs.server_id(str(i), n, team),
+            "pod_id": pod_rows[i]["id"],
+            "bottom_id": stubs.server_id(str(i), n, team),
+            "project_id": team,
+            "status": "active",
+            "created_at": stubs.created(i, n, stubs.team_pods(pods)).replace(tzinfo=None),
+        }
+        for i in range(stubs.team_pods(pods))
+        for n in range(stubs.TEAM_SERVERS)
+    ]
     async with engine.begin() as conn:
         await conn.execute(insert(Pod), pod_rows)
         for start in range(0, len(routing_rows), 10000):
@@ -327,10 +355,8 @@ async def measure(pods: int, work: Path) -> Figures:
             direct += f"?limit={len(servers)}"
             for _ in range(runs_for(pods)):
                 found.direct_lists.append(await timed(http, direct, {}, 200))
-            started = time.perf_counter()
-            for _ in range(5):
-                json.dumps(json.loads(resp.content))
-            found.recode_s = (time.perf_counter() - started) / 5
+            found.recode_s = recode(resp.content)
+            await team_lists(found, http, api_url, stub_url)
             for n in range(50):
                 pod = str(n % pods)
                 sid = stubs.server_id(pod, n % SERVERS_PER_POD)
@@ -346,6 +372,31 @@ async def measure(pods: int, work: Path) -> Figures:
                 found.unknown_gets.append(await timed(http, unknown, auth, 404))
             await idle(found, http, stub_url, api.pid, worker.pid)
     return found
+
+
+def recode(content: bytes) -> float:
+    """Seconds to decode and encode a list's answer once (the floor's second part)."""
+    started = time.perf_counter()
+    for _ in range(5):
+        json.dumps(json.loads(content))
+    return (time.perf_counter() - started) / 5
+
+
+async def team_lists(found: Figures, http: httpx.AsyncClient, api_url: str, stub_url: str) -> None:
+    """The merged list of the project in a few pods, and its floor."""
+    auth = {"X-Auth-Token": await token(stub_url, stubs.TEAM)}
+    listing = f"{api_url}/compute/v2.1/servers/detail?limit={LIMIT}"
+    for _ in range(2):  # warm
+        await timed(http, listing, auth, 200)
+    for _ in range(runs_for(found.pods)):
+        found.team_lists.append(await timed(http, listing, auth, 200))
+    resp = await http.get(listing, headers=auth)
+    found.team_listed = len(resp.json()["servers"])
+    direct = f"{stub_url}/pod/{stubs.FLOOR}/compute/v2.1/servers/detail"
+    direct += f"?limit={found.team_listed}"
+    for _ in range(runs_for(found.pods)):
+        found.team_direct.append(await timed(http, direct, {}, 200))
+    found.team_recode_s = recode(resp.content)
 
 
 async def first_round(found: Figures, database: str, started: float) -> None:
@@ -421,6 +472,23 @@ def render(results: Sequence[Figures], command: str) -> str:
         (
             "merged list p50 / floor",
             [f"{statistics.median(r.lists) / r.floor:.2f}x" for r in results],
+        ),
+        (
+            f"a project in {stubs.TEAM_PODS} of the pods ({stubs.TEAM_SERVERS} servers in "
+            "each): servers in its merged page; p50 / p95",
+            [
+                f"{r.team_listed}; {ms(statistics.median(r.team_lists))} / "
+                f"{ms(percentile(r.team_lists, 95))}"
+                for r in results
+            ],
+        ),
+        (
+            "its floor; its merged list p50 / floor",
+            [
+                f"{ms(statistics.median(r.team_direct))} + {ms(r.team_recode_s)}; "
+                f"{statistics.median(r.team_lists) / r.team_floor:.2f}x"
+                for r in results
+            ],
         ),
         (
             "GET /servers/{id} p50: Cascade / straight to the pod",

@@ -9,8 +9,11 @@
 - `/pod/{i}/compute/v2.1`, `/pod/{i}/volume/v3`, `/pod/{i}/network`, `/pod/{i}/image`:
   the version documents Cascade reads, and Nova's `servers/detail` (limit, marker, the
   default order: `created_at` then id, descending) and `servers/{id}`. Pod i holds
-  `--servers` servers of the demo project; the pod named `floor` (not in the catalog)
-  holds 1,000, for the benchmark's direct measurement of one pod.
+  `--servers` servers of the demo project; the first TEAM_PODS pods also hold
+  TEAM_SERVERS servers each of the `team` user's project (a project that lives in a
+  few of the pods: a pod shows a caller the servers of its token's project); the pod
+  named `floor` (not in the catalog) holds 1,000, for the benchmark's direct
+  measurement of one pod.
 
 Each answer waits `latency` seconds first. `POST /_stub/config` (JSON) changes the
 behaviour while it runs: `latency`, `slow` ({pod index: seconds}), `hang` ([pod
@@ -44,6 +47,10 @@ SERVICE_PROJECT = uuid.uuid5(NAMESPACE, "project-service").hex
 FLOOR = "floor"
 FLOOR_SERVERS = 1000
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# a project in a few pods of many: its user, its pods (the first ones) and servers in each
+TEAM = "team"
+TEAM_PODS = 10
+TEAM_SERVERS = 100
 NOVA_MAX = "2.96"
 # the version documents Cascade's health check reads (what `/_stub/probes` counts)
 HEALTH_KINDS = frozenset({"compute:v2.1", "volume:root", "network:root", "image:root"})
@@ -64,14 +71,21 @@ def project_of(user: str) -> str:
     return uuid.uuid5(NAMESPACE, f"project-{user}").hex
 
 
+def team_pods(pods: int) -> int:
+    """How many of `pods` hold the team's servers."""
+    return min(TEAM_PODS, pods)
+
+
 def created(pod: int, n: int, pods: int) -> datetime:
     """When server `n` of pod `pod` (of `pods`) was made: one a second, pod after pod,
     so the creation times interleave across pods (a merge takes from every pod)."""
     return EPOCH + timedelta(seconds=pod + n * pods)
 
 
-def server_id(pod: str, n: int) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{pod}/{n}"))
+def server_id(pod: str, n: int, project: str | None = None) -> str:
+    """Server `n` of pod `pod`: the demo project's, or `project`'s."""
+    owner = "" if project in (None, DEMO_PROJECT) else f"{project}:"
+    return str(uuid.uuid5(NAMESPACE, f"{owner}{pod}/{n}"))
 
 
 class Stubs:
@@ -90,7 +104,7 @@ class Stubs:
         # each pod's last health probe (a version document) and longest gap between two
         self.probed: dict[str, float] = {}
         self.gaps: dict[str, float] = {}
-        self._servers: dict[str, list[dict[str, Any]]] = {}
+        self._servers: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._catalog: bytes | None = None
 
     def probe(self, pod: str) -> None:
@@ -131,21 +145,29 @@ class Stubs:
             self._catalog = json.dumps({"catalog": catalog}).encode()
         return self._catalog
 
-    def pod_servers(self, pod: str) -> list[dict[str, Any]]:
-        """The pod's servers, newest first (Nova's default order)."""
-        found = self._servers.get(pod)
+    def pod_servers(self, pod: str, project: str = DEMO_PROJECT) -> list[dict[str, Any]]:
+        """The pod's servers of `project`, newest first (Nova's default order)."""
+        found = self._servers.get((pod, project))
         if found is None:
-            count = FLOOR_SERVERS if pod == FLOOR else self.servers
+            if project == DEMO_PROJECT:
+                count = FLOOR_SERVERS if pod == FLOOR else self.servers
+                spread = self.pods
+            elif project == project_of(TEAM) and pod.isdigit() and int(pod) < TEAM_PODS:
+                count, spread = TEAM_SERVERS, team_pods(self.pods)
+            else:
+                count, spread = 0, 1
             # created times interleave across pods, so a merge takes from every pod
             offset = 0 if pod == FLOOR else int(pod)
-            items = [self._server(pod, n, created(offset, n, self.pods)) for n in range(count)]
-            found = self._servers[pod] = sorted(
+            items = [
+                self._server(pod, n, created(offset, n, spread), project) for n in range(count)
+            ]
+            found = self._servers[(pod, project)] = sorted(
                 items, key=lambda s: (s["created"], s["id"]), reverse=True
             )
         return found
 
-    def _server(self, pod: str, n: int, made: datetime) -> dict[str, Any]:
-        sid = server_id(pod, n)
+    def _server(self, pod: str, n: int, made: datetime, project: str) -> dict[str, Any]:
+        sid = server_id(pod, n, project)
         root = f"{self.base}/pod/{pod}/compute"
         created = made.strftime("%Y-%m-%dT%H:%M:%SZ")
         flavor = {"id": "1", "links": [{"rel": "bookmark", "href": f"{root}/flavors/1"}]}
@@ -156,7 +178,7 @@ class Stubs:
             "id": sid,
             "name": f"stub-{pod}-{n}",
             "status": "ACTIVE",
-            "tenant_id": DEMO_PROJECT,
+            "tenant_id": project,
             "user_id": uuid.uuid5(NAMESPACE, "user-demo").hex,
             "metadata": {"purpose": "benchmark"},
             "hostId": uuid.uuid5(NAMESPACE, f"host-{pod}").hex,
@@ -265,7 +287,7 @@ class App:
         if pod in stubs.errors:
             return 503, {"error": "stub pod answering 503"}, {}
         if service == "compute":
-            return self.compute(pod, rest, query)
+            return self.compute(pod, rest, query, _project(headers.get("x-auth-token", "")))
         return 200, self.versions(pod, service), {}
 
     def control(self, method: str, path: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -330,7 +352,7 @@ class App:
         return {"versions": [{"id": version, "status": "CURRENT", "links": [{"href": base}]}]}
 
     def compute(
-        self, pod: str, rest: list[str], query: dict[str, str]
+        self, pod: str, rest: list[str], query: dict[str, str], project: str
     ) -> tuple[int, Any, dict[str, str]]:
         link = f"{self.stubs.base}/pod/{pod}/compute/v2.1/"
         doc = {
@@ -343,7 +365,7 @@ class App:
         if rest in ([], ["v2.1"]):
             return 200, ({"version": doc} if rest else {"versions": [doc]}), {}
         if rest == ["v2.1", "servers", "detail"]:
-            servers = self.stubs.pod_servers(pod)
+            servers = self.stubs.pod_servers(pod, project)
             start = 0
             if "marker" in query:
                 ids = [s["id"] for s in servers]
@@ -353,11 +375,17 @@ class App:
             limit = min(int(query.get("limit", 1000)), 1000)
             return 200, {"servers": servers[start : start + limit]}, {}
         if len(rest) == 3 and rest[:2] == ["v2.1", "servers"]:
-            for server in self.stubs.pod_servers(pod):
+            for server in self.stubs.pod_servers(pod, project):
                 if server["id"] == rest[2]:
                     return 200, {"server": server}, {}
             return 404, _nova_error(404, f"Instance {rest[2]} could not be found."), {}
         return 404, _nova_error(404, "The resource could not be found."), {}
+
+
+def _project(token: str) -> str:
+    """The project whose servers a pod shows the caller of `token`: the team's to the
+    team, the demo project's to anyone else (the benchmark straight to a pod sends none)."""
+    return project_of(TEAM) if token == f"stub-token-{TEAM}" else DEMO_PROJECT
 
 
 def _nova_error(code: int, message: str) -> dict[str, Any]:

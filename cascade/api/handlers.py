@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from cascade.api.boundary import dumps
 from cascade.api.faults import Fault as ComputeError
 from cascade.api.request import context, read_body
 from cascade.context import Context
@@ -46,7 +47,7 @@ def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     echoed by `RequestIdMiddleware`."""
     if body is None:
         return Response(status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
+    return Response(dumps(body), status, headers, media_type="application/json")
 
 
 def all_projects(request: Request, ctx: Context) -> bool:

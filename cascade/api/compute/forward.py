@@ -12,7 +12,6 @@ is a 503 that says which pod.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cascade.api.boundary import dumps
 from cascade.api.compute import server_views
 from cascade.api.compute.errors import ComputeError
 from cascade.api.middleware import is_request_id
@@ -259,6 +259,4 @@ async def relay(
     if edit is not None:
         edit(decoded)
     body = await top_view(request, db, pod, decoded, root, urls_done=True)
-    return Response(
-        json.dumps(body).encode(), resp.status_code, headers, media_type="application/json"
-    )
+    return Response(dumps(body), resp.status_code, headers, media_type="application/json")
