@@ -3,10 +3,11 @@ check the pods' health every `[pods] health_interval` (`services.health`; 0: not
 
 Run any number of them against MariaDB/MySQL or PostgreSQL; against SQLite, one
 (and set `[jobs] embedded_worker = false` for cascade-api, or run none: the
-embedded worker of cascade-api is the default). Each worker checks every pod:
-with several, set `health_interval = 0` in all but one or two of their
-configurations (the API processes follow the checks' findings from the pods'
-rows, whoever made them). SIGTERM or SIGINT: finish the current job, then
+embedded worker of cascade-api is the default). One worker at a time checks the
+pods' health, whichever holds the `health` lease (`services.leases`); another
+takes over within seconds when it stops, or a lease's length when it dies (the
+API processes follow the checks' findings from the pods' rows, whoever made
+them). SIGTERM or SIGINT: finish the current job, then
 exit; a second signal: give the current job back and exit.
 """
 

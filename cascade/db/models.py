@@ -109,6 +109,18 @@ class ProjectLock(Base):
     taken: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Lease(Base):
+    """A duty one process of many does at a time (`services/leases.py`): the periodic
+    health check and sweep, whichever cascade-worker (or cascade-api with its embedded
+    worker) holds `health`."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class Binding(Base):
     """The pod of an availability zone that a project's new resources go to."""
 

@@ -10,7 +10,8 @@ compute and volume version documents also give the pod's microversion ranges
 
 It runs in cascade-worker (or cascade-api's embedded worker): one process
 checks the pods for every API replica, and an API process's idle cost does not
-grow with the number of pods.
+grow with the number of pods. Of several workers, the one holding the `health`
+lease checks (`services.leases`); the others take over when it stops.
 
 A round probes each pod once: one of its services in turn (each service every
 few rounds) while the pod is well, every service when one failed its last
@@ -52,8 +53,8 @@ from cascade.db.engine import idle, now
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable, api_root
 from cascade.pods.registry import PodRegistry
+from cascade.services import leases, stale, versions
 from cascade.services import pods as pod_service
-from cascade.services import stale, versions
 
 LOG = logging.getLogger(__name__)
 # catalog type -> the pod client (and breaker) its calls go through
@@ -63,6 +64,10 @@ CATALOG_TYPES = {client: kind for kind, client in CHECKED.items()}  # and back
 ROOTS = {"network": "/v2.0", "volume": "/v3", "image": "/v2"}
 FLUSH_SECONDS = 5.0
 LATE_MARGIN = 0.02  # of the interval: what a round leaves for probes sent late
+# the lease of whoever checks the pods (`run_periodically`), and its shortest length:
+# renewed every third of it, so a test's short interval does not mean a write a second
+LEASE = "health"
+MIN_LEASE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -317,14 +322,22 @@ async def run_periodically(
     """Rounds one after another (see the module's docstring) until cancelled, and every
     `interval` the sweep of routings that outlived their request, on its own clock (a
     round over 10,000 pods lasts much longer than the interval); a failure is logged,
-    not fatal."""
+    not fatal. Only while this process holds the `health` lease (`leases.Held`): of
+    several workers, one checks the pods (a round under way when the lease moves on
+    ends first), and another takes over within a third of the lease once it lapses."""
+    lease = leases.Held(sessions, LEASE, max(interval, MIN_LEASE_SECONDS))
     await asyncio.gather(
-        _rounds(interval, sessions, registry), _sweeps(interval, sessions, registry)
+        lease.keep(),
+        _rounds(interval, sessions, registry, lease),
+        _sweeps(interval, sessions, registry, lease),
     )
 
 
 async def _rounds(
-    interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
+    interval: float,
+    sessions: async_sessionmaker[AsyncSession],
+    registry: PodRegistry,
+    lease: leases.Held,
 ) -> None:
     # rounds on a fixed cadence (each due one round after the last one's start, not after
     # its end), each pod at its place in them: two checks of a pod are a round apart. A
@@ -333,23 +346,30 @@ async def _rounds(
     period = interval * (1 - LATE_MARGIN)
     rounds = Rounds()
     loop = asyncio.get_running_loop()
-    start = loop.time()
-    first = True
     while True:
-        length = period
-        try:
-            length = await check_round(sessions, registry, 0.0 if first else period, rounds, start)
-            first = False
-        except Exception:
-            LOG.exception("pod health check round failed")
-        start = max(start + max(length, period), loop.time() - period)
-        await asyncio.sleep(max(start - loop.time(), 0.0))
+        await lease.taken()
+        start = loop.time()
+        first = True
+        while lease.held:
+            length = period
+            try:
+                delay = 0.0 if first else period
+                length = await check_round(sessions, registry, delay, rounds, start)
+                first = False
+            except Exception:
+                LOG.exception("pod health check round failed")
+            start = max(start + max(length, period), loop.time() - period)
+            await asyncio.sleep(max(start - loop.time(), 0.0))
 
 
 async def _sweeps(
-    interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
+    interval: float,
+    sessions: async_sessionmaker[AsyncSession],
+    registry: PodRegistry,
+    lease: leases.Held,
 ) -> None:
     while True:
+        await lease.taken()
         try:  # what outlived its request: intents still creating, deletes never seen done
             await stale.sweep(sessions, registry, stale.age(registry))
         except Exception:

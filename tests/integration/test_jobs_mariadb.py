@@ -19,6 +19,7 @@ from cascade.db.models import Job
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, Registry
 from cascade.jobs.worker import Worker
+from cascade.services import leases
 from devcloud import infra
 from devcloud.layout import DB_USER, PASSWORD, Layout
 from tests.integration.conftest import DEVCLOUD_DIR
@@ -119,3 +120,21 @@ async def test_several_workers_drain_one_queue(
     async with makers[0]() as db:
         leased = await db.scalar(select(func.count()).select_from(Job).where(Job.status != "done"))
     assert leased == 0
+
+
+async def test_one_process_of_many_holds_a_lease(
+    makers: list[async_sessionmaker[AsyncSession]],
+) -> None:
+    """The health check's lease on MariaDB: of claimers racing for it, one holds it; it
+    renews; once it lapses another takes it."""
+    held = await asyncio.gather(
+        *(leases.hold(maker, "health", f"p{n}", 1.0) for n, maker in enumerate(makers))
+    )
+    assert held.count(True) == 1
+    holder = held.index(True)
+    assert await leases.hold(makers[holder], "health", f"p{holder}", 1.0)
+    other = (holder + 1) % len(makers)
+    assert not await leases.hold(makers[other], "health", f"p{other}", 1.0)
+    await asyncio.sleep(1.2)
+    assert await leases.hold(makers[other], "health", f"p{other}", 60.0)
+    assert not await leases.hold(makers[holder], "health", f"p{holder}", 60.0)

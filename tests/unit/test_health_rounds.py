@@ -174,7 +174,7 @@ async def test_the_follower_not_a_request_probes_an_open_breaker(tmp_path: Any) 
 
 
 async def test_rounds_keep_a_cadence_a_little_shorter_than_the_interval(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     """The first round is not spread; the next ones are due LATE_MARGIN less than the
     interval after the last one's start (not after its end: a round that ran long does
@@ -193,7 +193,8 @@ async def test_rounds_keep_a_cadence_a_little_shorter_than_the_interval(
 
     monkeypatch.setattr(health, "check_round", check_round)
     monkeypatch.setattr(stale, "sweep", sweep)
-    running = asyncio.create_task(health.run_periodically(0.2, None, None))  # type: ignore[arg-type]
+    made = await _pods_in_db(tmp_path, 0)  # for the lease
+    running = asyncio.create_task(health.run_periodically(0.2, made, None))  # type: ignore[arg-type]
     await asyncio.sleep(0.75)
     running.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -196,7 +196,7 @@ async def test_a_round_spreads_its_probes_and_keeps_states_and_ranges(tmp_path: 
 
 
 async def test_the_stale_sweep_keeps_its_own_clock_during_a_long_round(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     """A round over many pods outlasts the interval: the sweep of routings that outlived
     their request still runs every interval."""
@@ -210,7 +210,8 @@ async def test_the_stale_sweep_keeps_its_own_clock_during_a_long_round(
 
     monkeypatch.setattr(health, "check_round", endless_round)
     monkeypatch.setattr(stale, "sweep", sweep)
-    running = asyncio.create_task(health.run_periodically(0.05, None, _registry(Validator())))  # type: ignore[arg-type]
+    made = await _pods_in_db(tmp_path, 0)  # for the lease
+    running = asyncio.create_task(health.run_periodically(0.05, made, _registry(Validator())))
     await asyncio.sleep(0.3)
     running.cancel()
     with contextlib.suppress(asyncio.CancelledError):
