@@ -15,7 +15,7 @@ from cascade.conf import PodsSection
 from cascade.db.models import Pod
 from cascade.identity import TokenValidator
 from cascade.pods.client import PodClient, PodUnavailable, tls_context
-from cascade.pods.transport import AiohttpTransport
+from cascade.pods.transport import PodTransport
 
 C = TypeVar("C")
 LOG = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PodRegistry:
         # every pod call's wire: a test's fake pods, or one aiohttp pool for the process
         # (made on the first call, in the running loop; see `pods.transport`)
         self.transport = transport
-        self._own_transport: AiohttpTransport | None = None
+        self._own_transport: PodTransport | None = None
         self._index: dict[str, dict[str, str]] | None = None
         self._read_at = -math.inf  # monotonic time of the last read (-inf: read on a miss)
         self._reading = asyncio.Lock()
@@ -143,7 +143,7 @@ class PodRegistry:
             transport = self.transport
             if transport is None:
                 if self._own_transport is None:
-                    self._own_transport = AiohttpTransport(tls_context())
+                    self._own_transport = PodTransport(tls_context())
                 transport = self._own_transport
             found = self._clients[key] = PodClient(pod, service, self.conf, transport)
         return found

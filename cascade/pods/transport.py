@@ -1,36 +1,51 @@
-"""The wire under every pod call: aiohttp's connection pool behind httpx's request and
-response types.
+"""The wire under every pod call, behind httpx's request and response types.
 
-Why not httpx's own transport: a call through httpx's client and httpcore (h11 parses
-in pure Python, and its pool scans every connection whenever a call starts or ends)
-costs this process about 2 ms of CPU; the same call through aiohttp's connector and C
-parser, wrapped in httpx's types here, about 0.55 ms (measured against the stub pods,
-eight calls in flight; `docs/benchmarks.md`, "Many pods"). A list over 1,000 pods makes
-1,000 calls, so that is most of its cost. The rest of Cascade keeps httpx's `Request`
-and `Response` (and the unit tests their `httpx.MockTransport` pods): only the bytes on
-the wire go through aiohttp.
+Calls go over `wire`'s kept-alive connections (asyncio streams, httptools), a health
+probe (`Connection: close`) over a connection of its own; a call through a proxy
+(HTTP(S)_PROXY, NO_PROXY) over aiohttp's, which speaks to proxies. Why not httpx's own
+transport: a call through httpx's client and httpcore (h11 parses in pure Python,
+and its pool scans every connection whenever a call starts or ends) cost this process
+about 2 ms of CPU; through aiohttp 0.55 ms; through `wire` about 0.1 ms (measured
+against the stub pods; `docs/benchmarks.md`, "Many pods"). A list over 1,000 pods
+makes 1,000 calls, so that is most of its cost. The rest of Cascade keeps httpx's
+`Request` and `Response` (and the unit tests their `httpx.MockTransport` pods): only
+the bytes on the wire go another way.
 
-One transport serves every pod of the process: aiohttp keeps idle connections per host
-and closes them after KEEPALIVE_SECONDS (a pod's server closes idle ones itself after a
-few seconds), so 10,000 pods cost no socket once a merged list is over. How many calls
-a pod gets at once is the pod client's own limit, not the pool's.
+One transport serves every pod of the process: idle connections are kept per host and
+closed after KEEPALIVE_SECONDS, so 10,000 pods cost no socket once a merged list is
+over. How many calls a pod gets at once is the pod client's own limit, not the pool's.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import ssl
 import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import httpx
 from multidict import CIMultiDict
 from yarl import URL
 
-from cascade.pods import oneshot
+from cascade.pods import wire
+from cascade.pods.wire import KEEPALIVE_SECONDS
 
-# seconds an idle connection is kept: httpx's default expiry, which pod calls had before
-KEEPALIVE_SECONDS = 5.0
+# calls `prepare` writes itself: those without a body
+BODILESS = frozenset({"GET", "DELETE"})
+# a URL whose every character httpx sends as it is: a host name or address, a port, a
+# path of unreserved characters and sub-delimiters (no query, fragment or escape)
+PLAIN_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?"
+)
+# what a prepared call's headers must not name: the wire writes them
+OWN_HEADERS = frozenset({"host", "connection", "content-length", "transfer-encoding"})
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+
 # what aiohttp would add on its own: we ask for no compression (pods sit near the top, and
 # compressing costs both ends CPU) and name ourselves in the pods' logs
 USER_AGENT = "cascade"
@@ -56,18 +71,17 @@ def proxy_for(scheme: str, host: str) -> str | None:
     return proxy
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx requests sent over one aiohttp session (made in the running loop on first
-    use). Timeouts are the request's httpx ones (`connect`, and `read` for each read);
-    aiohttp's errors become httpx's (`ConnectError`/`ConnectTimeout`: nothing was sent;
-    `ReadTimeout`, `ReadError`: it may have been)."""
+class PodTransport(httpx.AsyncBaseTransport):
+    """httpx requests sent over `wire` (or, through a proxy, one aiohttp session made in
+    the running loop on first use). Timeouts are the request's httpx ones (`connect`,
+    and `read` for each read); errors are httpx's (`ConnectError`/`ConnectTimeout`:
+    nothing was sent; `ReadTimeout`, `ReadError`: it may have been)."""
 
     def __init__(self, tls: ssl.SSLContext) -> None:
         self._tls = tls
-        # [pooled, one connection a call]: a call that asks `Connection: close` (a health
-        # probe) goes over a connection of its own (`oneshot`), or through a proxy over
-        # the second session, so no idle socket per pod is left after it (aiohttp keeps a
-        # connection unless the pod's answer says close)
+        self._pool = wire.Pool(tls)
+        # through a proxy: [pooled, one connection a call] (a call that asks `Connection:
+        # close`, a health probe, so no idle socket per pod is left after it)
         self._sessions: list[aiohttp.ClientSession | None] = [None, None]
 
     def _client(self, close: bool) -> aiohttp.ClientSession:
@@ -98,8 +112,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         close = request.headers.get("connection", "").lower() == "close"
         proxy = proxy_for(request.url.scheme, request.url.host)
-        if close and request.method == "GET" and not body and proxy is None:
-            return await oneshot.get(request, self._tls, USER_AGENT)  # a health probe
+        if proxy is None:
+            if close and request.method == "GET" and not body:
+                return await wire.once(request, self._tls, USER_AGENT)  # a health probe
+            call = wire.call_of(request, body, USER_AGENT, close)
+            return (await self._pool.send(call)).response(request)
         limits = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
@@ -132,7 +149,71 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadError(repr(exc), request=request) from exc
         return httpx.Response(status, headers=raw, content=content, request=request)
 
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Params | None,
+        timeout: httpx.Timeout,
+    ) -> wire.Call | None:
+        """A body-less call written straight from its parts, without an httpx request:
+        building one (its URL parsed, its parameters merged) cost a pod GET 40-60 us of
+        CPU, a list over 1,000 pods as much in milliseconds. Only for what needs no
+        encoding decision httpx would make differently: a plain URL (no query, no
+        percent sign, nothing to escape), parameters of strings and integers (each
+        percent-encoded whole), ASCII header values, no proxy. None otherwise: the
+        caller builds the httpx request, as for every other call."""
+        method = method.upper()
+        if method not in BODILESS:
+            return None
+        found = PLAIN_URL.fullmatch(url)
+        if found is None:
+            return None
+        scheme, host, port, path = found.groups()
+        if proxy_for(scheme, host.strip("[]")) is not None:
+            return None
+        target = path or "/"
+        if params:
+            pairs = params.items() if isinstance(params, Mapping) else params
+            encoded = []
+            for name, value in pairs:
+                if isinstance(value, bool) or not isinstance(value, str | int):
+                    return None  # httpx spells True, None and lists its own way
+                encoded.append(f"{quote(name, safe='')}={quote(str(value), safe='')}")
+            target += "?" + "&".join(encoded)
+        secure = scheme == "https"
+        default = 443 if secure else 80
+        number = int(port) if port else default
+        netloc = host if number == default else f"{host}:{number}"  # as httpx writes it
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {netloc}"]
+        named_agent = False
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered in OWN_HEADERS or "\r" in value or "\n" in value:
+                return None  # the connection's own headers, or a value that cannot be sent
+            named_agent = named_agent or lowered == "user-agent"
+            lines.append(f"{name}: {value}")
+        if not named_agent:
+            lines.append(f"User-Agent: {USER_AGENT}")
+        try:
+            data = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+        except UnicodeEncodeError:
+            return None  # httpx refuses it: let it say so
+        return wire.Call(
+            (secure, host.strip("[]"), number), data, method, timeout.connect, timeout.read
+        )
+
+    async def send(self, call: wire.Call) -> httpx.Response:
+        """A prepared call over a kept-alive connection (its response has no request)."""
+        return (await self._pool.send(call)).response(None)
+
+    def idle_connections(self) -> int:
+        """Kept-alive connections not in use (not counting a proxy's)."""
+        return self._pool.idle_connections()
+
     async def aclose(self) -> None:
+        await self._pool.aclose()
         for k, made in enumerate(self._sessions):
             if made is not None:
                 self._sessions[k] = None

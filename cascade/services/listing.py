@@ -14,7 +14,7 @@ import asyncio
 import functools
 import heapq
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,10 +306,14 @@ async def read_pages(
     marker: str | None = None,
     marker_pod: Pod | None = None,
     marker_item: Callable[[], Awaitable[Item]] | None = None,
+    batches: Mapping[str, int] | None = None,
 ) -> Pages:
     """Every pod's first `size` items after `marker` (a top id, in `marker_pod`; its sort
     values from `marker_item`), asked in parallel; `query` names the list (the filters,
-    sort and size, with who asks) for the cursors."""
+    sort and size, with who asks) for the cursors. Each pod is asked for its share of
+    the page (`batch_size`), or what `batches` says for it (by pod id: what the routing
+    table knows it holds of a first page), at most `size`; a pod whose batch the merge
+    uses up is read on."""
     cursors = registry.cache(Cursors)
     batch = batch_size(size, len(pods))
     found = Pages(order, size, cursors, query, read=read, batch=batch)
@@ -332,8 +336,9 @@ async def read_pages(
         else:
             assert marker_item is not None
             return await _scan(pod, read, order, batch, await marker_item())
-        chunk = await read(pod, start, batch)
-        return PodPage(pod, chunk.items, start, chunk.count, more=len(chunk.items) >= batch)
+        limit = min(batches.get(pod.id, batch), size) if batches else batch
+        chunk = await read(pod, start, limit)
+        return PodPage(pod, chunk.items, start, chunk.count, more=len(chunk.items) >= limit)
 
     asked = await fanout.gather(registry, service, pods, one)
     found.pages = asked.values

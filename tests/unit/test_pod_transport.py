@@ -1,4 +1,4 @@
-"""The aiohttp wire under pod calls (`cascade.pods.transport`), against a real socket
+"""The wire under pod calls (`cascade.pods.transport`, `cascade.pods.wire`), against a real socket
 on 127.0.0.1: what is sent and read back, and how aiohttp's failures reach the pod
 client as httpx's (whether the request can have reached the pod decides the breaker's
 and a create's next step)."""
@@ -16,7 +16,7 @@ import pytest
 
 from cascade.conf import PodsSection
 from cascade.pods.client import PodClient, PodUnavailable, tls_context
-from cascade.pods.transport import AiohttpTransport
+from cascade.pods.transport import PodTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -50,8 +50,8 @@ async def serve(handler: Handler) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def transport() -> AsyncIterator[AiohttpTransport]:
-    made = AiohttpTransport(tls_context())
+async def transport() -> AsyncIterator[PodTransport]:
+    made = PodTransport(tls_context())
     yield made
     await made.aclose()
 
@@ -62,7 +62,7 @@ def request(method: str, url: str, read: float = 5.0, **kwargs: object) -> httpx
 
 
 async def test_a_call_sends_what_httpx_built_and_reads_the_answer(
-    transport: AiohttpTransport,
+    transport: PodTransport,
 ) -> None:
     """Method, encoded path and query, headers and body reach the pod as httpx built them;
     status, headers and body come back; the connection is kept for the next call."""
@@ -103,7 +103,7 @@ async def test_a_call_sends_what_httpx_built_and_reads_the_answer(
     assert connections == 1
 
 
-async def test_a_compressed_answer_is_decoded_once(transport: AiohttpTransport) -> None:
+async def test_a_compressed_answer_is_decoded_once(transport: PodTransport) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(answer(200, gzip.compress(b'{"servers": []}'), "Content-Encoding: gzip\r\n"))
@@ -115,7 +115,7 @@ async def test_a_compressed_answer_is_decoded_once(transport: AiohttpTransport) 
     assert resp.json() == {"servers": []}
 
 
-async def test_no_listener_is_a_connect_error(transport: AiohttpTransport) -> None:
+async def test_no_listener_is_a_connect_error(transport: PodTransport) -> None:
     """Nothing was sent: the pod cannot have acted on it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +124,7 @@ async def test_no_listener_is_a_connect_error(transport: AiohttpTransport) -> No
         await transport.handle_async_request(request("GET", f"http://127.0.0.1:{port}/"))
 
 
-async def test_a_pod_that_never_answers_is_a_read_timeout(transport: AiohttpTransport) -> None:
+async def test_a_pod_that_never_answers_is_a_read_timeout(transport: PodTransport) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         await asyncio.sleep(5)
@@ -135,7 +135,7 @@ async def test_a_pod_that_never_answers_is_a_read_timeout(transport: AiohttpTran
 
 
 async def test_a_connection_dropped_mid_answer_is_a_read_error(
-    transport: AiohttpTransport,
+    transport: PodTransport,
 ) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -222,7 +222,7 @@ async def test_calls_go_through_the_proxy_the_environment_names_unless_no_proxy_
             monkeypatch.setenv("NO_PROXY", "localhost")
             for cached in (module._environment_proxies, module.proxy_for):
                 cached.cache_clear()
-            made = AiohttpTransport(tls_context())
+            made = PodTransport(tls_context())
             try:
                 resp = await made.handle_async_request(request("GET", f"{pod_url}/v2.1/x"))
                 assert resp.status_code == 200 and asked == [f"GET {pod_url}/v2.1/x HTTP/1.1"]
@@ -244,9 +244,9 @@ async def test_calls_go_through_the_proxy_the_environment_names_unless_no_proxy_
     ],
 )
 async def test_a_probe_reads_a_chunked_answer_or_one_the_close_ends(
-    transport: AiohttpTransport, reply: bytes
+    transport: PodTransport, reply: bytes
 ) -> None:
-    """A probe's own wire (`pods.oneshot`): the request line, Host, the caller's headers
+    """A probe's own wire (`wire.once`): the request line, Host, the caller's headers
     and `Connection: close` are sent; a chunked body, or one ended by the close, is read."""
     seen: list[tuple[str, dict[str, str], bytes]] = []
 
@@ -268,7 +268,7 @@ async def test_a_probe_reads_a_chunked_answer_or_one_the_close_ends(
 
 
 async def test_a_probe_that_gets_no_answer_or_no_connection_fails_as_httpx_would(
-    transport: AiohttpTransport,
+    transport: PodTransport,
 ) -> None:
     async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()
@@ -283,3 +283,157 @@ async def test_a_probe_that_gets_no_answer_or_no_connection_fails_as_httpx_would
     with pytest.raises(httpx.ConnectError):
         probe = request("GET", f"http://127.0.0.1:{port}/", headers={"Connection": "close"})
         await transport.handle_async_request(probe)
+
+
+async def test_idle_connections_are_closed_after_the_keepalive(
+    monkeypatch: pytest.MonkeyPatch, transport: PodTransport
+) -> None:
+    """A kept-alive connection serves the next call; once idle past KEEPALIVE_SECONDS it
+    is closed (the pod sees its end), so many pods leave no socket behind."""
+    from cascade.pods import wire
+
+    monkeypatch.setattr(wire, "KEEPALIVE_SECONDS", 0.2)
+    ended = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                ended.set()
+                break
+            writer.write(answer(200, b"{}"))
+            await writer.drain()
+
+    async for url in serve(handler):
+        await transport.handle_async_request(request("GET", f"{url}/a"))
+        assert transport.idle_connections() == 1
+        await asyncio.wait_for(ended.wait(), 2.0)
+        assert transport.idle_connections() == 0
+
+
+async def test_a_connection_the_pod_closed_is_not_used_again(transport: PodTransport) -> None:
+    """The pod closes after each answer without saying so: the next call, once the close
+    has arrived, goes over a new connection."""
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(answer(200, b"{}"))
+        await writer.drain()
+        writer.close()
+
+    async for url in serve(handler):
+        for _ in range(3):
+            resp = await transport.handle_async_request(request("GET", f"{url}/a"))
+            assert resp.status_code == 200
+            await asyncio.sleep(0.05)
+    assert connections == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "reply", "body"),
+    [
+        ("HEAD", b"HTTP/1.1 200 X\r\nContent-Length: 10\r\n\r\n", b""),
+        (
+            "GET",
+            b"HTTP/1.1 200 X\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            b"{}",
+        ),
+        ("GET", b"HTTP/1.1 200 X\r\n\r\n{}", b"{}"),  # the body ends with the connection
+        ("DELETE", b"HTTP/1.1 204 X\r\n\r\n", b""),
+    ],
+)
+async def test_answers_without_a_sized_body(
+    transport: PodTransport, method: str, reply: bytes, body: bytes
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+        if b"Length" not in reply and b"chunked" not in reply and b"204" not in reply:
+            writer.close()
+        else:
+            await reader.read()  # kept open: the answer must end without the close
+
+    async for url in serve(handler):
+        resp = await asyncio.wait_for(
+            transport.handle_async_request(request(method, f"{url}/a")), 2.0
+        )
+    assert resp.status_code in (200, 204) and resp.content == body
+
+
+class _ThroughHttpx(httpx.AsyncBaseTransport):
+    """The same wire, reached only through httpx requests (as any other transport is)."""
+
+    def __init__(self, inner: PodTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_call_written_straight_reaches_the_pod_as_httpx_would_send_it() -> None:
+    """Body-less calls with plain URLs skip building an httpx request
+    (`PodTransport.prepare`): the pod reads the same method, path, query and headers as
+    from the httpx-built request; URLs with anything to escape go through httpx."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    seen: list[tuple[str, str, list[tuple[str, str]], dict[str, str]]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                line, headers, _ = await read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            method, target, _ = line.split(" ")
+            parts = urlsplit(target)
+            query = sorted(parse_qsl(parts.query, keep_blank_values=True))
+            seen.append((method, unquote(parts.path), query, headers))
+            writer.write(answer(200, b'{"ok": 1}'))
+            await writer.drain()
+        writer.close()
+
+    straight = PodClient("pod1", "compute", PodsSection())
+    own = PodTransport(tls_context())
+    through = PodClient("pod1", "compute", PodsSection(), _ThroughHttpx(own))
+    headers = {"X-Auth-Token": "tok", "OpenStack-API-Version": "compute 2.79"}
+    params = [("sort_key", "created_at"), ("limit", 5), ("name", "a b+c/é&=")]
+    try:
+        async for url in serve(handler):
+            calls = [
+                ("GET", f"{url}/v2.1/servers/detail", params),
+                ("DELETE", f"{url}/v2.1/servers/abc-1", None),
+                ("GET", f"{url}/v2.1/servers/a%2Fb", None),
+                ("GET", f"{url}/v2.1/servers/x y", None),
+            ]
+            for method, target, query in calls:
+                for client in (straight, through):
+                    resp = await client.request(method, target, headers=headers, params=query)
+                    assert resp.status_code == 200 and resp.json() == {"ok": 1}
+            assert straight._prepared("GET", calls[0][1], None, {"params": params}) is not None
+            assert straight._prepared("GET", calls[2][1], None, {}) is None  # an escape
+            assert straight._prepared("GET", calls[3][1], None, {}) is None  # a space
+            assert straight._prepared("POST", calls[1][1], None, {"json": {}}) is None
+    finally:
+        await straight.aclose()
+        await own.aclose()
+    assert len(seen) == 8
+    for sent, built in zip(seen[::2], seen[1::2], strict=True):
+        assert sent == built
+    assert seen[0][2] == sorted([("sort_key", "created_at"), ("limit", "5"), ("name", "a b+c/é&=")])
+    assert seen[0][3]["user-agent"] == "cascade" and seen[0][3]["x-auth-token"] == "tok"
+
+
+async def test_a_header_that_cannot_be_sent_is_refused_before_the_pod() -> None:
+    from cascade.pods.client import Unsendable
+
+    client = PodClient("pod1", "compute", PodsSection())
+    try:
+        with pytest.raises(Unsendable):
+            await client.request("GET", "http://127.0.0.1:9/v2.1/", headers={"X-Name": "é"})
+    finally:
+        await client.aclose()

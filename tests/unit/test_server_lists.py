@@ -252,3 +252,29 @@ async def test_a_list_remembers_where_the_servers_it_showed_are(
     for server_id in shown:
         resp = await client.get(f"/compute/v2.1/servers/{server_id}", headers=OTHER)
         assert resp.status_code == 404
+
+
+async def test_each_pod_is_asked_for_what_the_routing_table_says_it_holds(
+    client: httpx.AsyncClient, app: Starlette, pods: FakeCloud
+) -> None:
+    """p2's routings: 12 servers in pod1, one in pod2. A first page of 10 asks pod1 for
+    10 (its share, capped at the page) and pod2 for 3 (its one, a tenth more and two),
+    not for the list's share (10). pod2 also holds three servers no routing knows
+    (made there directly), newer than all: its batch runs out, it is read on, and the
+    page is still Nova's order over both pods."""
+    for n in range(12):
+        await _routed(app, pods, "n1", f"a{n:02}", f"2026-02-01T10:00:{n:02}Z")
+    await _routed(app, pods, "n2", "b0", "2026-02-01T10:00:30Z")
+    for n in range(3):
+        pods.pods["n2"].add_server(f"c{n}", project="p2", created=f"2026-02-01T10:01:0{n}Z")
+    before = len(pods.pods["n2"].requests)
+    resp = await client.get("/compute/v2.1/servers?limit=10", headers=OTHER)
+    names = [s["name"] for s in resp.json()["servers"]]
+    assert names == ["c2", "c1", "c0", "b0", "a11", "a10", "a09", "a08", "a07", "a06"]
+    asked = [
+        r.url.params for r in pods.pods["n2"].requests[before:] if r.url.path.endswith("detail")
+    ]
+    assert asked[0]["limit"] == "3" and "marker" not in asked[0]
+    assert len(asked) == 2 and asked[1]["marker"]  # read on after its batch ran out
+    first = [r.url.params for r in pods.pods["n1"].requests if r.url.path.endswith("detail")]
+    assert first[-1]["limit"] == "10"

@@ -140,9 +140,11 @@ async def index(request: Request) -> Response:
         scope = None if all_projects else ctx.project_id
         pods = await routed.candidate_pods(db, scope, server_service.SERVER)
         untouched: list[Pod] = []
+        batches: dict[str, int] = {}
         if scope is not None and marker is None and lister.newest_first:
             # its first page in the default order: only the pods its newest servers are in
-            pods, untouched = await routed.newest_pods(db, scope, server_service.SERVER, size, pods)
+            newest = await routed.newest_pods(db, scope, server_service.SERVER, size, pods)
+            pods, untouched, batches = newest.asked, newest.untouched, newest.batches
         await lister.translate_flavor(db, pods)
         marker_pod, marker_item = await _marker_source(request, db, ctx, lister, marker)
         if size:
@@ -157,6 +159,7 @@ async def index(request: Request) -> Response:
                 marker=marker,
                 marker_pod=marker_pod,
                 marker_item=marker_item,
+                batches=batches,
             )
         else:  # limit=0: an empty page, no pod asked
             found = listing.Pages(lister.order, 0, registry.cache(listing.Cursors), query)

@@ -90,20 +90,21 @@ def _getter(key: str) -> listing.Getter:
     return lambda item: item.get(key)
 
 
-async def _pods(request: Request, kind: str, newest: int) -> tuple[list[Pod], list[Pod]]:
-    """The pods to ask, and those known to hold nothing of the page (`newest` > 0: a
-    project's first page of `newest` objects in the default order, no filter: only the
-    pods of its newest objects, see `routed.newest_pods`)."""
+async def _pods(request: Request, kind: str, newest: int) -> routed_service.Newest:
+    """The pods to ask, those known to hold nothing of the page, and the batches the
+    routing table gives (`newest` > 0: a project's first page of `newest` objects in
+    the default order, no filter: only the pods of its newest objects, see
+    `routed.newest_pods`)."""
     zone = request.query_params.get("availability_zone")
     ctx = context(request)
     scope = None if handlers.all_projects(request, ctx) else project_of(request)
-    untouched: list[Pod] = []
     async with session(request) as db:
-        found = await routed_service.candidate_pods(db, scope, None)
+        found = routed_service.Newest(await routed_service.candidate_pods(db, scope, None), [], {})
         if scope is not None and newest > 0:
-            found, untouched = await routed_service.newest_pods(db, scope, kind, newest, found)
-    found.sort(key=lambda pod: pod.name)
-    return [pod for pod in found if zone is None or pod.az == zone], untouched
+            found = await routed_service.newest_pods(db, scope, kind, newest, found.asked)
+    found.asked.sort(key=lambda pod: pod.name)
+    found.asked = [pod for pod in found.asked if zone is None or pod.az == zone]
+    return found
 
 
 async def index(request: Request) -> Response:
@@ -134,7 +135,8 @@ async def index(request: Request) -> Response:
         and spec.keys == ("created_at", "id")
         and spec.dirs == ("desc", "desc")
     )
-    pods, untouched = await _pods(request, kind, limit + offset if newest_first else 0)
+    newest = await _pods(request, kind, limit + offset if newest_first else 0)
+    pods, untouched = newest.asked, newest.untouched
     zone_pods = {p.pod_az for p in pods}
     filters = [
         (k, next(iter(zone_pods)) if k == "availability_zone" and len(zone_pods) == 1 else v)
@@ -189,6 +191,7 @@ async def index(request: Request) -> Response:
         marker=marker_id,
         marker_pod=marker_pod,
         marker_item=marker_item,
+        batches=newest.batches,
     )
     found.untouched = untouched
     merged = await found.merged()
