@@ -102,7 +102,16 @@ class Order:
 
     def compare(self, a: Item, b: Item) -> int:
         for get, descending in self.fields:
-            found = _compare_values(get(a), get(b))
+            x, y = get(a), get(b)
+            if x.__class__ is str and y.__class__ is str:
+                # the common case (times, ids, names), without `_compare_values`' calls: a
+                # merge over 1,000 pods compares thousands of items
+                if x == y:
+                    continue
+                x, y = x.casefold().rstrip(" "), y.casefold().rstrip(" ")
+                found = (x > y) - (x < y)
+            else:
+                found = _compare_values(x, y)
             if found:
                 return -found if descending else found
         return 0
