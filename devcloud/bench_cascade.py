@@ -7,7 +7,10 @@
 - fan-out: GET /servers/detail?limit=1000 over the project's servers, spread
   evenly over the pods, through Cascade, as an openstacksdk loop over the pods
   one after the other (merged in Python, newest first as Nova sorts), and
-  straight to each pod alone; the order of the paths rotates from run to run;
+  straight to each pod alone, and straight to every pod at once (the slowest answer:
+  on this machine the pods share two cores, so two pods asked at once answer later
+  than either alone, as they do through Cascade); the order of the paths rotates from
+  run to run;
 - memory: RSS of the cascade-api process (children included), idle before the
   measurements and after them;
 - MariaDB statements per request that Cascade adds: the server's global
@@ -63,6 +66,9 @@ FLAVOR_RAM = 512
 IN_FLIGHT = 10  # creates and deletes at once: the machine has two cores
 OVERHEAD_TARGET = 1.15  # Cascade's p50 at most this times the pod's own
 FANOUT_TARGET = 1.2  # Cascade's p50 at most this times the slower pod alone
+# Cascade's p50 at most this times every pod asked at once straight (the pods share the
+# machine's cores: what a fan-out cannot be faster than here)
+TOGETHER_TARGET = 1.1
 OVERHEAD_WARMUP = 50
 FANOUT_WARMUP = 3
 STATEMENT_ROUNDS = 3
@@ -77,6 +83,7 @@ END = "<!-- devcloud bench --cascade: end of generated block -->"
 CASCADE = "Cascade"
 DIRECT = "straight to the pod's Nova"
 SDK = "openstacksdk loop, pods one after the other, merged"
+TOGETHER = "every pod at once, straight (the slowest answer)"
 # MariaDB's global counters, by the name shown in the table
 COUNTERS = {
     "SELECT": ("Com_select",),
@@ -236,6 +243,10 @@ class Results:
     def fanout_ratio(self) -> float:
         return self.fanout[CASCADE].p50 / self.fanout[self.slower_pod].p50
 
+    @property
+    def together_ratio(self) -> float:
+        return self.fanout[CASCADE].p50 / self.fanout[TOGETHER].p50
+
 
 def command(requests: int, servers: int, runs: int) -> str:
     return f"bin/devcloud bench --cascade --requests {requests} --servers {servers} --runs {runs}"
@@ -272,6 +283,9 @@ def render(r: Results) -> str:
         f"Cascade / the slower pod alone ({slower.removesuffix(' alone')}, {per_pod} servers) "
         f"| ≤ {FANOUT_TARGET} x | {ms(fan[CASCADE].p50)} / {ms(fan[slower].p50)} "
         f"= **{r.fanout_ratio:.2f} x** | {verdict(r.fanout_ratio, FANOUT_TARGET)} |",
+        f"| the same list p50: Cascade / {TOGETHER} | ≤ {TOGETHER_TARGET} x "
+        f"| {ms(fan[CASCADE].p50)} / {ms(fan[TOGETHER].p50)} = **{r.together_ratio:.2f} x** "
+        f"| {verdict(r.together_ratio, TOGETHER_TARGET)} |",
         f"| cascade-api RSS ({r.processes} process{'es' if r.processes > 1 else ''}), "
         f"idle before / after the measurements | — | {r.rss_before_kib / 1024:.1f} MiB / "
         f"{r.rss_after_kib / 1024:.1f} MiB | — |",
@@ -621,6 +635,15 @@ class Measure:
             started = time.perf_counter()
             count = await asyncio.to_thread(self._sdk_loop)
             return time.perf_counter() - started, count
+        if path == TOGETHER:
+            started = time.perf_counter()
+            answers = await asyncio.gather(
+                *(
+                    self._get(DIRECT, f"{self.nova[p.name]}/servers/detail?limit=1000")
+                    for p in self.pods
+                )
+            )
+            return time.perf_counter() - started, sum(len(b["servers"]) for _, b in answers)
         if path == CASCADE:
             took, body = await self._get(CASCADE, f"{self.top}/servers/detail?limit=1000")
         else:
@@ -630,7 +653,7 @@ class Measure:
 
     async def fanout(self, runs: int) -> tuple[dict[str, Summary], dict[str, int]]:
         await asyncio.to_thread(self._connect_sdk)
-        paths = [CASCADE, SDK, *(f"{p.name} alone" for p in self.pods)]
+        paths = [CASCADE, SDK, TOGETHER, *(f"{p.name} alone" for p in self.pods)]
         listed: dict[str, int] = {}
         for _ in range(FANOUT_WARMUP):
             for path in paths:

@@ -62,7 +62,8 @@ async def _count(engine: AsyncEngine) -> int:
 
 
 async def load(layout: Layout, url: str, rows: int) -> float:
-    """The database with `rows` routings (made now unless it has them); seconds spent."""
+    """The database with `rows` routings (made now unless it has them, else brought to
+    the code's schema: the models read every column); seconds spent."""
     from cascade.db.engine import make_engine
     from cascade.db.migrate import upgrade
     from cascade.db.models import Pod
@@ -70,6 +71,7 @@ async def load(layout: Layout, url: str, rows: int) -> float:
     engine = make_engine(url)
     try:
         if await _count(engine) == rows:
+            await upgrade(url)
             return 0.0
     finally:
         await engine.dispose()

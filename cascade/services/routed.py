@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import case, delete, func, literal, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -193,25 +193,23 @@ async def newest_pods(
     if last is None:
         return Newest(pods, [], {})
     cut = last - NEWEST_MARGIN
-    # a pod with a recent routing of any kind of the project: an object a pod made itself
-    # (a volume Nova created to boot a server from) has no routing until a list finds
-    # it, and is as new as what the top asked for there
-    recent = select(Routing.pod_id).where(
-        Routing.project_id == project_id, Routing.created_at >= cut
-    )
-    bound = set(
-        (await db.scalars(select(Binding.pod_id).where(Binding.project_id == project_id))).all()
-    )
-    wanted = set((await db.scalars(recent)).all()) | bound
-    counted = (
-        select(Routing.pod_id, func.count())
-        .where(*routed, Routing.created_at >= cut)
+    # one round trip: each pod with a routing of the project (of any kind) as new as the
+    # cut, with how many of them are of `kind` (a pod with a recent routing of another
+    # kind may hold an object it made itself, a volume Nova created to boot a server
+    # from, which has no routing until a list finds it); and the pods it is bound to (-1)
+    recent = (
+        select(Routing.pod_id, func.sum(case((Routing.resource_type == kind, 1), else_=0)))
+        .where(Routing.project_id == project_id, Routing.created_at >= cut)
         .group_by(Routing.pod_id)
     )
+    bound_rows = select(Binding.pod_id, literal(-1)).where(Binding.project_id == project_id)
+    rows = (await db.execute(recent.union_all(bound_rows))).all()
+    bound = {str(pod_id) for pod_id, n in rows if n == -1}
+    wanted = {str(pod_id) for pod_id, _ in rows}
     batches = {
         str(pod_id): newest_batch(int(n))
-        for pod_id, n in (await db.execute(counted)).all()
-        if pod_id not in bound
+        for pod_id, n in rows
+        if n is not None and n > 0 and pod_id not in bound
     }
     return Newest(
         [p for p in pods if p.id in wanted], [p for p in pods if p.id not in wanted], batches

@@ -13,6 +13,7 @@ from devcloud.bench_cascade import (
     END,
     PREFIX,
     SDK,
+    TOGETHER,
     Listed,
     Results,
     Summary,
@@ -180,10 +181,11 @@ def test_render_names_targets_and_verdicts() -> None:
         fanout={
             CASCADE: Summary.of([0.30]),
             SDK: Summary.of([0.50]),
+            TOGETHER: Summary.of([0.28]),
             "pod1 alone": Summary.of([0.20]),
             "pod2 alone": Summary.of([0.26]),
         },
-        listed={CASCADE: 200, SDK: 200, "pod1 alone": 100, "pod2 alone": 100},
+        listed={CASCADE: 200, SDK: 200, TOGETHER: 200, "pod1 alone": 100, "pod2 alone": 100},
         rss_before_kib=80 * 1024,
         rss_after_kib=90 * 1024,
         processes=1,
@@ -195,6 +197,7 @@ def test_render_names_targets_and_verdicts() -> None:
     assert "12.0 ms / 10.0 ms = **1.20 x** (+2.0 ms) | fail |" in text
     assert "300.0 ms / 260.0 ms = **1.15 x** | pass |" in text
     assert "the slower pod alone (pod2, 100 servers)" in text
+    assert "300.0 ms / 280.0 ms = **1.07 x** | pass |" in text  # every pod at once
     assert "80.0 MiB / 90.0 MiB" in text
     assert "2026-11-22 03:00 UTC on 2 cores (24 GiB)" in text
     assert "| GET `/servers/{id}` | 4.0 | 0.0 |" in text
