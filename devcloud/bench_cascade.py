@@ -425,12 +425,13 @@ def top_az(pod: Pod) -> str:
     return f"az{pod.number}"
 
 
-async def ensure_account(admin: Rest) -> str:
-    """The benchmark's project and member user; the project's id."""
+async def ensure_account(admin: Rest, project_name: str = PROJECT, user_name: str = USER) -> str:
+    """A project and its member user (default: the benchmark's), found or made; the
+    project's id."""
     ident = Identity(admin)
     member = await ident.role("member")
-    project = await ident.project(PROJECT)
-    user = await ident.user(USER, project)
+    project = await ident.project(project_name)
+    user = await ident.user(user_name, project)
     await ident.grant(project, user, member)
     return project
 

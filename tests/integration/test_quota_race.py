@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devcloud.identity import Identity
+from devcloud.bench_cascade import ensure_account
 from devcloud.layout import TOP_REGION, Layout
 from devcloud.rest import Rest
 from devcloud.seed import IMAGE_NAME
@@ -35,15 +35,6 @@ FLAVOR_RAM = 512
 COMPUTE = {"OpenStack-API-Version": "compute 2.79"}
 VOLUME = {"OpenStack-API-Version": "volume 3.60"}
 GONE_SECONDS = 180.0
-
-
-async def _account(admin: Rest) -> str:
-    ident = Identity(admin)
-    member = await ident.role("member")
-    project = await ident.project(NAME)
-    user = await ident.user(NAME, project)
-    await ident.grant(project, user, member)
-    return project
 
 
 async def _pods_roomy(admin: Rest, project: str) -> None:
@@ -171,7 +162,7 @@ def test_fifty_creates_at_once_make_exactly_what_the_quota_allows(clouds_yaml: P
     async def scenario() -> None:
         layout = Layout(DEVCLOUD_DIR)
         async with Rest(layout.auth_url) as admin:
-            project = await _account(admin)
+            project = await ensure_account(admin, NAME, NAME)
             await _pods_roomy(admin, project)
             glance = layout.url("glance")
             images = await admin.call("glance", "GET", f"{glance}/v2/images?name={IMAGE_NAME}")
