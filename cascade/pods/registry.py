@@ -58,7 +58,7 @@ class PodRegistry:
         self.conf = conf
         self.validator = validator
         self.service_auth = validator.service_auth  # calls made as Cascade itself
-        # every pod call's wire: a test's fake pods, or one aiohttp pool for the process
+        # every pod call's wire: a test's fake pods, or one `PodTransport` for the process
         # (made on the first call, in the running loop; see `pods.transport`)
         self.transport = transport
         self._own_transport: PodTransport | None = None

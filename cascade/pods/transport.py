@@ -42,8 +42,6 @@ PLAIN_URL = re.compile(
     r"(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
     r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?"
 )
-# what a prepared call's headers must not name: the wire writes them
-OWN_HEADERS = frozenset({"host", "connection", "content-length", "transfer-encoding"})
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 # what aiohttp would add on its own: we ask for no compression (pods sit near the top, and
@@ -186,20 +184,24 @@ class PodTransport(httpx.AsyncBaseTransport):
         default = 443 if secure else 80
         number = int(port) if port else default
         netloc = host if number == default else f"{host}:{number}"  # as httpx writes it
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {netloc}"]
-        named_agent = False
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered in OWN_HEADERS or "\r" in value or "\n" in value:
-                return None  # the connection's own headers, or a value that cannot be sent
-            named_agent = named_agent or lowered == "user-agent"
-            lines.append(f"{name}: {value}")
-        if not named_agent:
-            lines.append(f"User-Agent: {USER_AGENT}")
         try:
-            data = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+            fields = [
+                (name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()
+            ]
         except UnicodeEncodeError:
             return None  # httpx refuses it: let it say so
+        for field, text in fields:
+            if field.lower() in wire.OWN or b"\r" in text or b"\n" in text:
+                return None  # the connection's own headers, or a value that cannot be sent
+        data = wire.head(
+            method.encode(),
+            target.encode(),
+            netloc.encode(),
+            fields,
+            USER_AGENT.encode(),
+            b"",
+            False,
+        )
         return wire.Call(
             (secure, host.strip("[]"), number), data, method, timeout.connect, timeout.read
         )

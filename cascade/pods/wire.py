@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httptools
@@ -33,6 +34,8 @@ PROBE_MAX_BYTES = 1 << 20  # a version document is a few KiB; a probe's answer b
 READ_BYTES = 65536
 # headers the request line and the connection set here, not the caller's
 OWN = frozenset({b"host", b"connection", b"content-length", b"transfer-encoding"})
+# methods whose requests carry no body (and so no length) unless given one
+BODILESS = frozenset({b"GET", b"HEAD", b"DELETE", b"OPTIONS"})
 
 Key = tuple[bool, str, int]  # https?, host, port
 
@@ -69,22 +72,29 @@ class _Answer:
         )
 
 
-def _head(request: httpx.Request, body: bytes, user_agent: str, close: bool) -> bytes:
-    """The request line and headers: the caller's, Host, a User-Agent unless given, the
-    body's length when there is one, and `Connection: close` for a one-off."""
-    url = request.url
-    lines = [request.method.encode("ascii") + b" " + url.raw_path + b" HTTP/1.1"]
-    lines.append(b"Host: " + url.netloc)
+def head(
+    method: bytes,
+    target: bytes,
+    netloc: bytes,
+    headers: Iterable[tuple[bytes, bytes]],
+    user_agent: bytes,
+    body: bytes,
+    close: bool,
+) -> bytes:
+    """The request line and headers: the caller's (but those the connection sets: OWN),
+    Host, a User-Agent unless given, the body's length when there is one or the method
+    has one, and `Connection: close` for a one-off."""
+    lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + netloc]
     named_agent = False
-    for name, value in request.headers.raw:
+    for name, value in headers:
         lowered = name.lower()
         if lowered == b"user-agent":
             named_agent = True
         if lowered not in OWN:
             lines.append(name + b": " + value)
     if not named_agent:
-        lines.append(b"User-Agent: " + user_agent.encode())
-    if body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        lines.append(b"User-Agent: " + user_agent)
+    if body or method not in BODILESS:
         lines.append(b"Content-Length: %d" % len(body))
     if close:
         lines.append(b"Connection: close")
@@ -130,7 +140,11 @@ class Call:
 def call_of(request: httpx.Request, body: bytes, user_agent: str, close: bool) -> Call:
     """`request` (its body read already) as a Call, with its httpx timeouts."""
     limits = request.extensions.get("timeout", {})
-    data = _head(request, body, user_agent, close) + body
+    url = request.url
+    method = request.method.encode("ascii")
+    agent = user_agent.encode()
+    data = head(method, url.raw_path, url.netloc, request.headers.raw, agent, body, close)
+    data += body
     return Call(
         _key(request.url),
         data,
