@@ -83,20 +83,31 @@ def runs_for(pods: int) -> int:
 
 
 @dataclass
+class Lists:
+    """One project's merged lists through Cascade and their floor's parts."""
+
+    lists: list[float] = field(default_factory=list)
+    listed: int = 0  # servers in the merged page
+    left_out: str = ""  # the pods the page names as left out
+    direct_lists: list[float] = field(default_factory=list)  # as many from one stub pod
+    recode_s: float = 0.0
+
+    @property
+    def floor(self) -> float:
+        return statistics.median(self.direct_lists) + self.recode_s
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.lists) / self.floor
+
+
+@dataclass
 class Figures:
     pods: int
     cold_version_s: float = 0.0
     cold_list_s: float = 0.0
-    lists: list[float] = field(default_factory=list)
-    listed: int = 0
-    left_out: str = ""
-    direct_lists: list[float] = field(default_factory=list)
-    recode_s: float = 0.0
-    # the project in a few pods: its lists, servers listed, and its floor's parts
-    team_lists: list[float] = field(default_factory=list)
-    team_listed: int = 0
-    team_direct: list[float] = field(default_factory=list)
-    team_recode_s: float = 0.0
+    demo: Lists = field(default_factory=Lists)  # servers in every pod, interleaved in time
+    team: Lists = field(default_factory=Lists)  # a project in a few of the pods
     gets: list[float] = field(default_factory=list)  # each server's second GET
     first_gets: list[float] = field(default_factory=list)  # and its first
     direct_gets: list[float] = field(default_factory=list)
@@ -110,14 +121,6 @@ class Figures:
     first_round_s: float = 0.0  # from the worker's start until every pod was checked
     probed: int = 0  # pods checked during the idle window
     longest_gap: float = 0.0  # the longest time between two checks of one pod
-
-    @property
-    def floor(self) -> float:
-        return statistics.median(self.direct_lists) + self.recode_s
-
-    @property
-    def team_floor(self) -> float:
-        return statistics.median(self.team_direct) + self.team_recode_s
 
 
 def free_port() -> int:
@@ -347,20 +350,9 @@ async def measure(pods: int, work: Path) -> Figures:
             # the rest measured once the health check's first round (every service of
             # every pod, as fast as its rate allows) is over: the steady state
             await first_round(found, database, worker_started)
-            for _ in range(2):  # warm
-                await timed(http, listing, auth, 200)
-            for _ in range(runs_for(pods)):
-                found.lists.append(await timed(http, listing, auth, 200))
-            resp = await http.get(listing, headers=auth)
-            servers = resp.json()["servers"]
-            found.listed = len(servers)
-            found.left_out = resp.headers.get("X-Cascade-Unavailable-Pods", "")
-            direct = f"{stub_url}/pod/{stubs.FLOOR}/compute/v2.1/servers/detail"
-            direct += f"?limit={len(servers)}"
-            for _ in range(runs_for(pods)):
-                found.direct_lists.append(await timed(http, direct, {}, 200))
-            found.recode_s = recode(resp.content)
-            await team_lists(found, http, api_url, stub_url)
+            found.demo = await merged_lists(http, api_url, stub_url, auth, pods)
+            team = {"X-Auth-Token": await token(stub_url, stubs.TEAM)}
+            found.team = await merged_lists(http, api_url, stub_url, team, pods)
             # each server twice: first as a GET of an id the process may not have seen
             # (its routing read from the database unless the lists showed it, its pod's
             # row and flavor names unless a GET of that pod read them), then again
@@ -391,21 +383,25 @@ def recode(content: bytes) -> float:
     return (time.perf_counter() - started) / 5
 
 
-async def team_lists(found: Figures, http: httpx.AsyncClient, api_url: str, stub_url: str) -> None:
-    """The merged list of the project in a few pods, and its floor."""
-    auth = {"X-Auth-Token": await token(stub_url, stubs.TEAM)}
+async def merged_lists(
+    http: httpx.AsyncClient, api_url: str, stub_url: str, auth: dict[str, str], pods: int
+) -> Lists:
+    """A project's merged list through Cascade (warmed, then timed), and its floor: as
+    many servers listed straight from one stub pod, and one decode and encode."""
+    found = Lists()
     listing = f"{api_url}/compute/v2.1/servers/detail?limit={LIMIT}"
     for _ in range(2):  # warm
         await timed(http, listing, auth, 200)
-    for _ in range(runs_for(found.pods)):
-        found.team_lists.append(await timed(http, listing, auth, 200))
+    for _ in range(runs_for(pods)):
+        found.lists.append(await timed(http, listing, auth, 200))
     resp = await http.get(listing, headers=auth)
-    found.team_listed = len(resp.json()["servers"])
-    direct = f"{stub_url}/pod/{stubs.FLOOR}/compute/v2.1/servers/detail"
-    direct += f"?limit={found.team_listed}"
-    for _ in range(runs_for(found.pods)):
-        found.team_direct.append(await timed(http, direct, {}, 200))
-    found.team_recode_s = recode(resp.content)
+    found.listed = len(resp.json()["servers"])
+    found.left_out = resp.headers.get("X-Cascade-Unavailable-Pods", "")
+    direct = f"{stub_url}/pod/{stubs.FLOOR}/compute/v2.1/servers/detail?limit={found.listed}"
+    for _ in range(runs_for(pods)):
+        found.direct_lists.append(await timed(http, direct, {}, 200))
+    found.recode_s = recode(resp.content)
+    return found
 
 
 async def first_round(found: Figures, database: str, started: float) -> None:
@@ -470,36 +466,43 @@ def render(results: Sequence[Figures], command: str) -> str:
         (
             "servers in the merged page (left out)",
             [
-                f"{r.listed}" + (f" ({len(r.left_out.split(','))} pods)" if r.left_out else "")
+                f"{r.demo.listed}"
+                + (f" ({len(r.demo.left_out.split(','))} pods)" if r.demo.left_out else "")
                 for r in results
             ],
         ),
         (
             "merged list through Cascade, p50 / p95",
-            [f"{ms(statistics.median(r.lists))} / {ms(percentile(r.lists, 95))}" for r in results],
+            [
+                f"{ms(statistics.median(r.demo.lists))} / {ms(percentile(r.demo.lists, 95))}"
+                for r in results
+            ],
         ),
         (
             "floor: one stub pod alone + decode and encode",
-            [f"{ms(statistics.median(r.direct_lists))} + {ms(r.recode_s)}" for r in results],
+            [
+                f"{ms(statistics.median(r.demo.direct_lists))} + {ms(r.demo.recode_s)}"
+                for r in results
+            ],
         ),
         (
             "merged list p50 / floor",
-            [f"{statistics.median(r.lists) / r.floor:.2f}x" for r in results],
+            [f"{r.demo.ratio:.2f}x" for r in results],
         ),
         (
             f"a project in {stubs.TEAM_PODS} of the pods ({stubs.TEAM_SERVERS} servers in "
             "each): servers in its merged page; p50 / p95",
             [
-                f"{r.team_listed}; {ms(statistics.median(r.team_lists))} / "
-                f"{ms(percentile(r.team_lists, 95))}"
+                f"{r.team.listed}; {ms(statistics.median(r.team.lists))} / "
+                f"{ms(percentile(r.team.lists, 95))}"
                 for r in results
             ],
         ),
         (
             "its floor; its merged list p50 / floor",
             [
-                f"{ms(statistics.median(r.team_direct))} + {ms(r.team_recode_s)}; "
-                f"{statistics.median(r.team_lists) / r.team_floor:.2f}x"
+                f"{ms(statistics.median(r.team.direct_lists))} + {ms(r.team.recode_s)}; "
+                f"{r.team.ratio:.2f}x"
                 for r in results
             ],
         ),
