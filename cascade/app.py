@@ -146,7 +146,8 @@ def create_app(
         tasks = []  # the health checker (or its follower) and the embedded job worker
         interval = conf.pods.health_interval
         if conf.jobs.embedded_worker and interval > 0:
-            tasks.append(health.run_periodically(interval, db_sessions, registry))
+            audits = conf.audit.interval
+            tasks.append(health.run_periodically(interval, db_sessions, registry, audits))
         else:  # cascade-worker checks the pods; this process follows (`health_follow`)
             tasks.append(health_follow.run(db_sessions, registry))
         if conf.jobs.embedded_worker:

@@ -304,6 +304,22 @@ class VolumeSection:
 
 
 @dataclass(frozen=True)
+class AuditSection:
+    """Audits of the pods against the top (`/v1/audits`): reports, never changes."""
+
+    interval: float = opt(
+        86400.0,
+        "Seconds between two audits of every pod, run by the worker that checks the pods' "
+        "health (counted from the last audit's start, an operator's too); 0: only on demand.",
+    )
+    page_size: int = opt(
+        500,
+        "Objects an audit asks a pod for at once; one call at a time to each pod, so an "
+        "audit adds at most one request in flight to a pod's load.",
+    )
+
+
+@dataclass(frozen=True)
 class Conf:
     api: ApiSection = field(default_factory=ApiSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -315,6 +331,7 @@ class Conf:
     jobs: JobsSection = field(default_factory=JobsSection)
     network: NetworkSection = field(default_factory=NetworkSection)
     volume: VolumeSection = field(default_factory=VolumeSection)
+    audit: AuditSection = field(default_factory=AuditSection)
 
 
 # the sections by name, in the sample file's order: the fields of `Conf`

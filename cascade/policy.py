@@ -164,6 +164,13 @@ DEFAULTS: dict[str, str] = {
     "cascade:jobs:show": "rule:admin_required",
     "cascade:jobs:redo": "rule:admin_required",
     "cascade:jobs:delete": "rule:admin_required",
+    # audits of the pods against the top, their findings and repairs: admins only
+    "cascade:audits:list": "rule:admin_required",
+    "cascade:audits:show": "rule:admin_required",
+    "cascade:audits:create": "rule:admin_required",
+    "cascade:audits:delete": "rule:admin_required",
+    "cascade:audits:findings": "rule:admin_required",
+    "cascade:audits:repair": "rule:admin_required",
 }
 
 _ATOM = re.compile(r"^(not )?(role:[\w.-]+|rule:[\w:.-]+|@|!)$")

@@ -49,7 +49,9 @@ async def serve(conf: Conf) -> None:
     checks = None
     if conf.pods.health_interval > 0:
         interval = conf.pods.health_interval
-        checks = asyncio.create_task(health.run_periodically(interval, worker.sessions, pods))
+        checks = asyncio.create_task(
+            health.run_periodically(interval, worker.sessions, pods, conf.audit.interval)
+        )
     try:
         await worker.run()
     finally:

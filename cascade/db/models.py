@@ -394,3 +394,52 @@ class NetSegment(Base):
     physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
     segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     network_id: Mapped[str] = mapped_column(String(36), unique=True)
+
+
+class Audit(Base):
+    """One audit run (`services/audits.py`): what the top records compared with what its
+    pods have, in one pod or all; it reports findings and changes nothing."""
+
+    __tablename__ = "audits"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pod_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # None: every pod
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued running done failed
+    trigger: Mapped[str] = mapped_column(String(16))  # admin, periodic
+    # findings by code (`{"orphan": 2}`), pods audited, pods that could not be asked
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    pods_audited: Mapped[int] = mapped_column(Integer, default=0)
+    pods_unavailable: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class AuditFinding(Base):
+    """One difference an audit found between the top and a pod, and its repair if an
+    operator asked for it (`repair_status`: None, queued, done, failed)."""
+
+    __tablename__ = "audit_findings"
+    __table_args__ = (Index("ix_audit_findings_audit_created", "audit_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    pod_id: Mapped[str] = mapped_column(String(36))
+    code: Mapped[str] = mapped_column(String(16))  # orphan missing stale differs status
+    resource_type: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))  # error warning
+    top_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bottom_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    routing_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    detail: Mapped[str] = mapped_column(Text)
+    # what differs, field by field: {"extra_specs": {"top": ..., "pod": ...}}
+    differences: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    repairs: Mapped[list[str]] = mapped_column(JSON, default=list)  # the actions offered
+    repair_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    repair_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    repair_job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    repair_result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

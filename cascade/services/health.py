@@ -55,6 +55,7 @@ from cascade.pods.client import PodUnavailable, api_root
 from cascade.pods.registry import PodRegistry
 from cascade.services import leases, stale, versions
 from cascade.services import pods as pod_service
+from cascade.services.audit import runs as audit_runs
 
 LOG = logging.getLogger(__name__)
 # catalog type -> the pod client (and breaker) its calls go through
@@ -317,20 +318,44 @@ async def check_round(
 
 
 async def run_periodically(
-    interval: float, sessions: async_sessionmaker[AsyncSession], registry: PodRegistry
+    interval: float,
+    sessions: async_sessionmaker[AsyncSession],
+    registry: PodRegistry,
+    audit_interval: float = 0.0,
 ) -> None:
     """Rounds one after another (see the module's docstring) until cancelled, and every
     `interval` the sweep of routings that outlived their request, on its own clock (a
     round over 10,000 pods lasts much longer than the interval); a failure is logged,
     not fatal. Only while this process holds the `health` lease (`leases.Held`): of
     several workers, one checks the pods (a round under way when the lease moves on
-    ends first), and another takes over within a third of the lease once it lapses."""
+    ends first), and another takes over within a third of the lease once it lapses.
+    The same holder starts the periodic audits (`audit_interval`, `[audit] interval`)."""
     lease = leases.Held(sessions, LEASE, max(interval, MIN_LEASE_SECONDS))
     await asyncio.gather(
         lease.keep(),
         _rounds(interval, sessions, registry, lease),
         _sweeps(interval, sessions, registry, lease),
+        _audits(audit_interval, sessions, lease),
     )
+
+
+async def _audits(
+    interval: float, sessions: async_sessionmaker[AsyncSession], lease: leases.Held
+) -> None:
+    """A periodic audit of every pod (`audit.runs.due`) every `interval` (0: never),
+    started by the lease holder only, checked at most once a minute."""
+    if interval <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        await lease.taken()
+        since = loop.time()
+        while lease.held:
+            try:
+                await audit_runs.due(sessions, interval, loop.time() - since)
+            except Exception:
+                LOG.exception("starting a periodic audit failed")
+            await asyncio.sleep(min(interval, 60.0))
 
 
 async def _rounds(

@@ -61,21 +61,22 @@ class CannotTell(Exception):
     """The pod did not answer, or the kind cannot be looked up."""
 
 
-def _caller_call(
-    registry: PodRegistry, pod: Pod, kind: str, request_id: str
+def getter(
+    registry: PodRegistry, pod: Pod, kind: str, request_id: str, method: str = "GET"
 ) -> Callable[..., Awaitable[httpx.Response]]:
-    """A GET (path, params) in the pod's API of `kind`, with Cascade's service token."""
+    """A call (path, params) of `method` in the pod's API of `kind`, with Cascade's
+    service token."""
     if kind in CINDER:
         cinder = pod_volume.Caller(None, str(max(CINDER[kind].since, Version(3, 0))), request_id)
 
         def in_cinder(path: str, **options: Any) -> Awaitable[httpx.Response]:
-            return pod_volume.call(registry, pod, cinder, "GET", path, **options)
+            return pod_volume.call(registry, pod, cinder, method, path, **options)
 
         return in_cinder
     nova = pod_compute.Caller(None, "2.10", request_id)
 
     def in_nova(path: str, **options: Any) -> Awaitable[httpx.Response]:
-        return pod_compute.call(registry, pod, nova, "GET", path, **options)
+        return pod_compute.call(registry, pod, nova, method, path, **options)
 
     return in_nova
 
@@ -100,10 +101,10 @@ async def _asked(db: AsyncSession, registry: PodRegistry, routing: Routing, requ
     else:
         raise CannotTell(f"routings of type {routing.resource_type} cannot be checked yet")
     await idle(db)
-    return pod, _caller_call(registry, pod, routing.resource_type, request_id)(path, params=params)
+    return pod, getter(registry, pod, routing.resource_type, request_id)(path, params=params)
 
 
-async def _answer(pod: Pod, asked: Awaitable[httpx.Response]) -> httpx.Response:
+async def answer(pod: Pod, asked: Awaitable[httpx.Response]) -> httpx.Response:
     """The pod's answer (found, or 404); CannotTell for anything else."""
     try:
         resp = await asked
@@ -114,14 +115,27 @@ async def _answer(pod: Pod, asked: Awaitable[httpx.Response]) -> httpx.Response:
     return resp
 
 
+async def _found(
+    db: AsyncSession, registry: PodRegistry, routing: Routing, request_id: str
+) -> httpx.Response:
+    pod, asked = await _asked(db, registry, routing, request_id)
+    return await answer(pod, asked)
+
+
+async def present(
+    db: AsyncSession, registry: PodRegistry, routing: Routing, request_id: str = ""
+) -> bool:
+    """Whether the pod has the routing's bottom object now (CannotTell: it cannot say)."""
+    return (await _found(db, registry, routing, request_id)).status_code != 404
+
+
 async def check(
     db: AsyncSession, registry: PodRegistry, routing: Routing, request_id: str = ""
 ) -> Routing:
     """Ask the pod; mark the routing `stale` (404) or `active` (found) and return it."""
     if routing.bottom_id is None or routing.status == "creating":
         return routing
-    pod, asked = await _asked(db, registry, routing, request_id)
-    resp = await _answer(pod, asked)
+    resp = await _found(db, registry, routing, request_id)
     # 404: stale; found: active, or still deleting (its delete is under way)
     status = "stale" if resp.status_code == 404 else "active"
     if status == "active" and routing.status == "deleting":
@@ -223,20 +237,38 @@ async def _listed(
     registry: PodRegistry, pod: Pod, kind: str, project: str, request_id: str
 ) -> list[str]:
     """The ids of the project's objects of `kind` in `pod` (every page's, as an admin)."""
+    owner = BY_KIND[kind].owner or "tenant_id"
+    return [
+        str(o["id"])
+        for o in await listed(registry, pod, kind, request_id, project)
+        if o.get(owner, project) == project and o.get("id")
+    ]
+
+
+async def listed(
+    registry: PodRegistry,
+    pod: Pod,
+    kind: str,
+    request_id: str,
+    project: str | None = None,
+    page_size: int = 1000,
+) -> list[dict[str, Any]]:
+    """The pod's objects of routed `kind` (detailed, every page's, as an admin): of one
+    project, or of every project (None). CannotTell when the pod does not list them."""
     resource = BY_KIND[kind]
-    get = _caller_call(registry, pod, kind, request_id)
-    owner = resource.owner or "tenant_id"
-    found: list[str] = []
-    params: dict[str, str] = {"all_tenants": "1", "project_id": project}
+    get = getter(registry, pod, kind, request_id)
+    found: list[dict[str, Any]] = []
+    params: dict[str, str] = {"all_tenants": "1", "limit": str(page_size)}
+    if project is not None:
+        params["project_id"] = project
     while True:
-        resp = await _answer(pod, get(f"{resource.path}/detail", params=params))
+        resp = await answer(pod, get(f"{resource.path}/detail", params=params))
         try:
             page = resp.json()[resource.collection]
         except (ValueError, KeyError, TypeError):
             raise CannotTell(f"pod {pod.name} did not list its {resource.collection}") from None
-        mine = [o for o in page if isinstance(o, dict) and o.get(owner, project) == project]
-        found += [str(o["id"]) for o in mine if o.get("id")]
-        if not page or not isinstance(page[-1], dict) or len(page) < 1000:
+        found += [o for o in page if isinstance(o, dict)]
+        if len(page) < page_size or not isinstance(page[-1], dict):
             return found
         params["marker"] = str(page[-1].get("id"))
 
@@ -253,7 +285,7 @@ async def _settle_delete(
     async with sessions() as db:
         try:
             pod, asked = await _asked(db, registry, routing, request_id)
-            resp = await _answer(pod, asked)
+            resp = await answer(pod, asked)
         except CannotTell as exc:
             LOG.info("sweep: routing %s waits: %s", routing.id, exc)
             return

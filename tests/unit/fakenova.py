@@ -72,10 +72,13 @@ class FakeNeutron:
         key, found = SINGULAR[collection], self.objects[collection]
         if len(parts) == 1 and request.method == "GET":
             wanted = dict(request.url.params)
+            limit, marker = int(wanted.pop("limit", 0)) or None, wanted.pop("marker", None)
             items = [
                 o for o in found.values() if all(str(o.get(k)) == v for k, v in wanted.items())
             ]
-            return httpx.Response(200, json={key + "s": items})
+            if marker is not None:  # pages in the order made, as Neutron's by id
+                items = items[[o["id"] for o in items].index(marker) + 1 :]
+            return httpx.Response(200, json={key + "s": items[:limit]})
         if len(parts) == 1 and request.method == "POST":
             body = json.loads(request.content)
             if key + "s" in body:  # a bulk create

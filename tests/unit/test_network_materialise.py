@@ -199,7 +199,7 @@ class RulesNeutron(PodNeutron):
                 for k, i in self.rules.items()
             ]
             return httpx.Response(200, json={"security_group_rules": listed})
-        keys = [materialise._rule_key(r) for r in json["security_group_rules"]]
+        keys = [materialise.rule_key(r) for r in json["security_group_rules"]]
         if any(k in self.rules for k in keys):
             return httpx.Response(409, json={"NeutronError": {"message": "Rule exists"}})
         for key in keys:

@@ -142,7 +142,7 @@ class FlavorCopy:
             await api.send("POST", action, (200, 404), json=body)
 
 
-def _nova(registry: PodRegistry, pod: Pod, request_id: str) -> PodAPI[Caller]:
+def nova(registry: PodRegistry, pod: Pod, request_id: str) -> PodAPI[Caller]:
     """Calls to the pod's Nova as Cascade's service user."""
     return PodAPI(registry, pod, Caller(None, VERSION, request_id), call, PodCopyFailed)
 
@@ -159,14 +159,36 @@ async def ensure_in_pod(
     Raises `flavors.FlavorNotFound` (no such top flavor), `PodCopyFailed` (the
     pod refused), `PodUnavailable` and `KeystoneUnavailable` (no service token).
     """
-    flavor = await flavors.get(db, flavor_id)
+    await flavors.get(db, flavor_id)
     routing = await copies.routing_of(db, RESOURCE, flavor_id, pod)
     if routing.bottom_id:
         return routing.bottom_id
+    return await _adopt_or_make(db, registry, pod, routing, flavor_id, request_id)
+
+
+async def converge_in_pod(
+    db: AsyncSession, registry: PodRegistry, pod: Pod, flavor_id: str, request_id: str = ""
+) -> str:
+    """The pod's copy of the flavor brought in line with the top now: found by name and
+    converged, or replaced when what cannot change (sizes, visibility) differs, or made;
+    its routing follows the copy's id. Raises as `ensure_in_pod`."""
+    await flavors.get(db, flavor_id)
+    routing = await copies.routing_of(db, RESOURCE, flavor_id, pod)
+    return await _adopt_or_make(db, registry, pod, routing, flavor_id, request_id)
+
+
+async def _adopt_or_make(
+    db: AsyncSession,
+    registry: PodRegistry,
+    pod: Pod,
+    routing: Routing,
+    flavor_id: str,
+    request_id: str,
+) -> str:
     flavor = await flavors.get(db, flavor_id)  # read again: a rollback may have expired it
     kind = await _kind(db, flavor)
     await idle(db)  # no database connection held while the pod makes the copy
-    bottom_id = await copies.adopt_or_make(_nova(registry, pod, request_id), kind, flavor)
+    bottom_id = await copies.adopt_or_make(nova(registry, pod, request_id), kind, flavor)
     await copies.activate(db, routing, bottom_id)
     # a new copy: server views of this process must know its name at once
     registry.cache(servers.FlavorNames).forget(pod.id)
@@ -192,11 +214,11 @@ async def sync_to_pods(
     async def one(pod: Pod, routing: Routing) -> bool:
         """False when the copy is gone from the pod."""
         try:
-            nova = _nova(registry, pod, request_id)
-            resp = await nova.send("GET", _flavor_path(str(routing.bottom_id)), (200, 404))
+            api = nova(registry, pod, request_id)
+            resp = await api.send("GET", _flavor_path(str(routing.bottom_id)), (200, 404))
             if resp.status_code == 404:
                 return False
-            await kind.converge(nova, flavor, resp.json()["flavor"], fresh=False)
+            await kind.converge(api, flavor, resp.json()["flavor"], fresh=False)
         except Exception:  # any failure of one pod: logged, not fatal (see above)
             LOG.exception("flavor %s: the copy in pod %s was not updated", flavor_id, pod.name)
         return True

@@ -200,13 +200,36 @@ async def _follow(
 ) -> None:
     """Every pod's copy of the top object gets its `change`."""
     for routing, pod in await copies.in_pods(db, kind, row.id, intents=True):
-        if not routing.bottom_id:
-            continue
-        neutron = PodNeutron(pods, pod)
-        body = await change(db, neutron, row, routing.bottom_id)
-        if body is not None:
-            path = f"/{materialise.COLLECTION[kind]}/{routing.bottom_id}"
-            await neutron.ok("PUT", path, f"a {kind} update", json={kind: body})
+        if routing.bottom_id:
+            await _change_copy(db, PodNeutron(pods, pod), kind, row, routing.bottom_id, change)
+
+
+async def _change_copy(
+    db: AsyncSession,
+    neutron: PodNeutron,
+    kind: str,
+    row: NetResource,
+    bottom_id: str,
+    change: Change,
+) -> None:
+    body = await change(db, neutron, row, bottom_id)
+    if body is not None:
+        path = f"/{materialise.COLLECTION[kind]}/{bottom_id}"
+        await neutron.ok("PUT", path, f"a {kind} update", json={kind: body})
+
+
+async def converge_copy(
+    db: AsyncSession, neutron: PodNeutron, row: NetResource, bottom_id: str
+) -> None:
+    """One pod's copy of a top network, subnet, port or security group (its rules) made
+    like the top's now, as the object's sync job would (an audit's repair)."""
+    changes: dict[str, Change] = {
+        NETWORK: _network,
+        SUBNET: _subnet,
+        PORT: _port,
+        GROUP: materialise.sync_rules,
+    }
+    await _change_copy(db, neutron, row.kind, row, bottom_id, changes[row.kind])
 
 
 async def port_now(db: AsyncSession, pods: PodRegistry, port: NetResource) -> None:

@@ -362,7 +362,7 @@ RULE_KEYS = (
 )
 
 
-def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
+def rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
     key = {k: rule.get(k) for k in RULE_KEYS}
     if key["protocol"] is not None:
         key["protocol"] = str(key["protocol"])
@@ -381,7 +381,7 @@ async def desired_rules(db: AsyncSession, group: NetResource) -> list[dict[str, 
         rule = {k: row.body.get(k) for k in RULE_KEYS}
         remote = row.body.get("remote_group_id")
         if remote is None:
-            out[_rule_key(rule)] = rule
+            out[rule_key(rule)] = rule
             continue
         if remote not in members:
             ports = await store.rows(db, store.PORT, group.project_id)
@@ -396,7 +396,7 @@ async def desired_rules(db: AsyncSession, group: NetResource) -> list[dict[str, 
             if rule["ethertype"] != f"IPv{version}":
                 continue
             one = {**rule, "remote_ip_prefix": f"{address}/{128 if version == 6 else 32}"}
-            out[_rule_key(one)] = one
+            out[rule_key(one)] = one
     return list(out.values())
 
 
@@ -407,14 +407,14 @@ async def sync_rules(
     missing ones created. Safe to repeat, and to run concurrently (a job and the first
     servers of a group in a pod): a rule another run created first (Neutron's 409 for
     the bulk create) is looked up again, not an error."""
-    want = {_rule_key(r): r for r in await desired_rules(db, group)}
+    want = {rule_key(r): r for r in await desired_rules(db, group)}
     for attempt in range(1, RULE_TRIES + 1):
         current = await neutron.ok(
             "GET", "/security-group-rules", "a rule lookup", params={"security_group_id": b_group}
         )
         have: dict[tuple[Any, ...], list[str]] = {}
         for rule in current["security_group_rules"]:
-            have.setdefault(_rule_key(rule), []).append(rule["id"])
+            have.setdefault(rule_key(rule), []).append(rule["id"])
         for key, ids in have.items():
             extra = ids if key not in want else ids[1:]
             for rule_id in extra:

@@ -283,6 +283,14 @@ async def ensure_in_pod(
     return await copies.ensure(db, cinder(registry, pod, request_id), kind, top, top.id)
 
 
+async def converge_in_pod(
+    db: AsyncSession, registry: PodRegistry, pod: Pod, top: VolumeType, bottom_id: str
+) -> None:
+    """One pod's copy of a top volume type made like the top's now (an audit's repair)."""
+    kind = await _kind(db, top)
+    await kind.converge(cinder(registry, pod), top, {"id": bottom_id}, False)
+
+
 async def converged(
     db: AsyncSession, registry: PodRegistry, kind: CinderCopy[TopT], top: TopT, top_id: str
 ) -> None:
