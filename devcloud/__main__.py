@@ -10,6 +10,7 @@ from pathlib import Path
 
 from devcloud import (
     bench,
+    bench_audit,
     bench_cascade,
     bench_network,
     bench_replicas,
@@ -209,6 +210,18 @@ def parser() -> argparse.ArgumentParser:
         "docs/benchmarks.md)",
     )
     bench.add_argument(
+        "--audit",
+        action="store_true",
+        help="benchmark an audit of a stub pod with --objects servers and its effect on "
+        "tenants' requests instead (devcloud/bench_audit.py; the devcloud need not run; "
+        "written into docs/benchmarks.md)",
+    )
+    bench.add_argument(
+        "--objects",
+        default=",".join(str(n) for n in bench_audit.COUNTS),
+        help="--audit: the numbers of objects in the audited pod (default 1000,10000)",
+    )
+    bench.add_argument(
         "--routings",
         action="store_true",
         help="benchmark the routing table's lookups with --rows routings on the devcloud's "
@@ -282,13 +295,16 @@ async def main_async(args: argparse.Namespace) -> int:
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
         runs_asked = (args.cascade, args.network, args.volume, args.routers, args.scale)
-        if sum((*runs_asked, args.routings)) > 1:
+        if sum((*runs_asked, args.routings, args.audit)) > 1:
             raise DevcloudError(
                 "bench",
-                "--cascade, --network, --volume, --routers, --scale and --routings are "
-                "separate runs: pick one",
+                "--cascade, --network, --volume, --routers, --scale, --routings and --audit "
+                "are separate runs: pick one",
             )
-        if args.routings:
+        if args.audit:
+            objects = [int(n) for n in args.objects.split(",")]
+            print(await bench_audit.run(objects, write=True))
+        elif args.routings:
             print(await bench_routings.run(layout, args.rows))
         elif args.scale:
             counts = [int(n) for n in args.pods.split(",")]

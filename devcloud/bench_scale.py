@@ -192,10 +192,10 @@ def write_conf(home: Path, stub_port: int, api_port: int, database: str, rate: f
     return conf
 
 
-async def prepare(conf: Path, database: str, pods: int) -> None:
+async def prepare(conf: Path, database: str, pods: int, servers: int = SERVERS_PER_POD) -> None:
     """The database migrated and filled (`fill_database`)."""
     await run_checked([_bin("cascade-manage"), "--config-file", str(conf), "db", "upgrade"])
-    await fill_database(database, pods)
+    await fill_database(database, pods, servers)
 
 
 def api_argv(conf: Path) -> list[str]:
@@ -216,9 +216,10 @@ async def token(stub_url: str, user: str) -> str:
     return made.headers["X-Subject-Token"]
 
 
-async def fill_database(database: str, pods: int) -> None:
-    """N pods and a routing per stub server, written straight into Cascade's database
-    (through the admin API, registering 10,000 pods would be the benchmark)."""
+async def fill_database(database: str, pods: int, servers: int = SERVERS_PER_POD) -> None:
+    """N pods and a routing per stub server (`servers` a pod), written straight into
+    Cascade's database (through the admin API, registering 10,000 pods would be the
+    benchmark)."""
     from sqlalchemy import insert
 
     from cascade.db.engine import make_engine
@@ -255,7 +256,7 @@ async def fill_database(database: str, pods: int) -> None:
             "created_at": stubs.created(i, n, pods).replace(tzinfo=None),
         }
         for i in range(pods)
-        for n in range(SERVERS_PER_POD)
+        for n in range(servers)
     ]
     team = stubs.project_of(stubs.TEAM)
     routing_rows += [

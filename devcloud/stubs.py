@@ -288,6 +288,10 @@ class App:
             return 503, {"error": "stub pod answering 503"}, {}
         if service == "compute":
             return self.compute(pod, rest, query, _project(headers.get("x-auth-token", "")))
+        if len(rest) >= 2:  # a Cinder or Neutron list (an audit's): the pod has none
+            name = rest[-2] if rest[-1] == "detail" else rest[-1]
+            key = "volume_types" if name == "types" else name.replace("-", "_")
+            return 200, {key: []}, {}
         return 200, self.versions(pod, service), {}
 
     def control(self, method: str, path: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -364,8 +368,13 @@ class App:
         }
         if rest in ([], ["v2.1"]):
             return 200, ({"version": doc} if rest else {"versions": [doc]}), {}
+        if rest == ["v2.1", "flavors", "detail"]:
+            return 200, {"flavors": []}, {}
         if rest == ["v2.1", "servers", "detail"]:
             servers = self.stubs.pod_servers(pod, project)
+            if "all_tenants" in query and "project_id" not in query:  # an admin's: everyone's
+                team = self.stubs.pod_servers(pod, project_of(TEAM))
+                servers = sorted([*servers, *team], key=lambda s: (s["created"], s["id"]))[::-1]
             start = 0
             if "marker" in query:
                 ids = [s["id"] for s in servers]

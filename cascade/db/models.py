@@ -39,6 +39,9 @@ class Pod(Base):
     az: Mapped[str] = mapped_column(String(255), index=True)
     pod_az: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # active; maintenance (what it hosts keeps working, nothing new goes there); draining
+    # (what it hosts is being moved out): only an enabled, active pod takes new resources
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     weight: Mapped[int] = mapped_column(Integer, default=1)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     health_state: Mapped[str] = mapped_column(String(16), default="unknown")
@@ -56,6 +59,12 @@ class Pod(Base):
     volume_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+    @property
+    def takes_new(self) -> bool:
+        """Whether new resources may be placed here (enabled, neither in maintenance nor
+        draining); what the pod hosts is served whatever its state."""
+        return bool(self.enabled) and (self.state or "active") == "active"
 
 
 class Routing(Base):

@@ -61,8 +61,9 @@ async def create(
             raise BadBinding(f"no pod with id {pod_id}")
         if pod.az != az:
             raise BadBinding(f"pod {pod.name} serves {pod.az}, not {az}")
-        if not pod.enabled:
-            raise BindingConflict(f"pod {pod.name} is disabled and takes no new resources")
+        if not pod.takes_new:
+            state = "disabled" if not pod.enabled else f"in state {pod.state}"
+            raise BindingConflict(f"pod {pod.name} is {state} and takes no new resources")
         try:
             await scheduling.bind(session, project_id, az, pod_id)
         except IntegrityError as exc:

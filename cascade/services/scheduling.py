@@ -55,7 +55,9 @@ def az_policies(conf: SchedulingSection) -> dict[str, str]:
 
 
 def usable(pod: Pod) -> bool:
-    return pod.enabled and pod.health_state != "down"
+    """Whether new resources may go to the pod now: it takes new ones (enabled, not in
+    maintenance nor draining) and is not found down."""
+    return pod.takes_new and pod.health_state != "down"
 
 
 def choose(
@@ -165,7 +167,10 @@ async def pod_for(
         await session.flush()
     candidates = await _usable_in(session, az)
     if not candidates:
-        raise NoPodForAz(f"availability zone {az} has no enabled pod that is up")
+        raise NoPodForAz(
+            f"availability zone {az} has no enabled pod that is up (and neither in "
+            "maintenance nor draining)"
+        )
     await idle(session)  # no database connection held while the pods are asked
     candidates, room = await with_room(candidates, room_of, *need, room_deadline)
     if not candidates:

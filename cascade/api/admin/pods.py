@@ -3,13 +3,17 @@
 - POST /v1/pods with `{"pod": {...}}` registers a pod: 201, the pod, and a
   Location header. `name`, `region_name` and `az` (the top AZ it serves)
   are required; `pod_az` (the AZ name inside the pod, default: `az`),
-  `enabled` (default true), `weight` (default 1) and `tags` are optional.
+  `enabled` (default true), `state` (`active`, the default, or `maintenance`:
+  what the pod hosts keeps working and nothing new goes there), `weight`
+  (default 1) and `tags` are optional.
   Unknown fields, wrong types: 400. Name or region already used: 409.
 - GET /v1/pods lists pods (oldest first); GET /v1/pods/{id} shows one (404).
 - PATCH /v1/pods/{id} with `{"pod": {...}}` changes the given fields: 200.
 - DELETE /v1/pods/{id}: 204; 409 while the pod hosts resources (routings),
   unless `?force=true`, which also drops the pod's routings.
-Pods carry a read-only `health`: state, last check, latency, last error.
+Pods carry a read-only `health`: state, last check, latency, last error, and
+`maintenance` (true while the pod is in maintenance). Only a pod that is enabled
+and `active` takes new resources.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ FIELDS: dict[str, type] = {
     "az": str,
     "pod_az": str,
     "enabled": bool,
+    "state": str,
     "weight": int,
     "tags": list,
 }
 REQUIRED = ("name", "region_name", "az")
+STATES = ("active", "maintenance")  # what an admin sets (`draining` comes with a drain)
 KINDS = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}
 REFUSALS: Refusals = {
     service.PodNotFound: (404, "cascade.pod.not_found"),
@@ -59,6 +65,12 @@ def _spec(body: Any, creating: bool) -> service.PodSpec:
             raise ApiError(
                 400, f"pod field {key!r} must have 1 to 255 characters", "cascade.pod.field"
             )
+    if values.get("state", "active") not in STATES:
+        if values["state"] == "draining":
+            message = "a pod cannot be set draining: draining pods is not supported yet"
+            raise ApiError(400, message, "cascade.pod.field")
+        message = f"pod field 'state' must be one of {', '.join(STATES)}"
+        raise ApiError(400, message, "cascade.pod.field")
     if "weight" in values and values["weight"] < 0:
         raise ApiError(400, "pod field 'weight' must be 0 or more", "cascade.pod.field")
     if "tags" in values and not all(isinstance(t, str) and t for t in values["tags"]):
@@ -75,6 +87,7 @@ def view(pod: Pod) -> dict[str, Any]:
         "last_check": found.pop("health_checked_at"),
         "latency_ms": found.pop("health_latency_ms"),
         "last_error": found.pop("health_error"),
+        "maintenance": pod.state == "maintenance",
     }
     stamps = {key: found.pop(key) for key in ("created_at", "updated_at")}
     return {**found, "health": health, **stamps}

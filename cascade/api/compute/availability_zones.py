@@ -31,10 +31,11 @@ from cascade.services.compute import hosts
 
 
 def _available(pods: list[Pod]) -> dict[str, bool]:
-    """Each top AZ with pods, and whether one of its enabled pods is healthy."""
+    """Each top AZ with pods, and whether one of its pods that take new resources is
+    healthy."""
     zones: dict[str, bool] = {}
     for pod in pods:
-        zones[pod.az] = zones.get(pod.az, False) or (pod.enabled and pod.health_state == "up")
+        zones[pod.az] = zones.get(pod.az, False) or (pod.takes_new and pod.health_state == "up")
     return zones
 
 

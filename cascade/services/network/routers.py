@@ -381,7 +381,7 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
         )
     pod_id = _place(router, await _network_pod(caller, network, pods))
     if pod_id is None:
-        enabled = sorted((p for p in pods.values() if p.enabled), key=lambda p: p.created_at)
+        enabled = sorted((p for p in pods.values() if p.takes_new), key=lambda p: p.created_at)
         if not enabled:
             raise NeutronError("No pod can hold the router.", 503, "ServiceUnavailable")
         pod_id = enabled[0].id
