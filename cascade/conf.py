@@ -317,6 +317,12 @@ class AuditSection:
         "Objects an audit asks a pod for at once; one call at a time to each pod, so an "
         "audit adds at most one request in flight to a pod's load.",
     )
+    pace: float = opt(
+        1.0,
+        "After each page a pod answered, an audit waits this many times as long as the page "
+        "took before it asks for the next (1: it keeps a pod busy half the time at most; "
+        "0: no pause).",
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ of the periodic health check (`health.run_periodically`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -252,9 +254,11 @@ async def listed(
     request_id: str,
     project: str | None = None,
     page_size: int = 1000,
+    pace: float = 0.0,
 ) -> list[dict[str, Any]]:
     """The pod's objects of routed `kind` (detailed, every page's, as an admin): of one
-    project, or of every project (None). CannotTell when the pod does not list them."""
+    project, or of every project (None); after each page, a pause of `pace` times what
+    the page took. CannotTell when the pod does not list them."""
     resource = BY_KIND[kind]
     get = getter(registry, pod, kind, request_id)
     found: list[dict[str, Any]] = []
@@ -262,7 +266,9 @@ async def listed(
     if project is not None:
         params["project_id"] = project
     while True:
+        asked = time.monotonic()
         resp = await answer(pod, get(f"{resource.path}/detail", params=params))
+        await asyncio.sleep((time.monotonic() - asked) * pace)
         try:
             page = resp.json()[resource.collection]
         except (ValueError, KeyError, TypeError):

@@ -28,8 +28,10 @@ create in flight (an intent of its kind in the pod) waits for the next audit.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -109,6 +111,7 @@ class PodAudit:
     registry: PodRegistry
     pod: Pod
     page_size: int = 500
+    pace: float = 1.0
     request_id: str = ""
     found: list[Found] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
@@ -164,7 +167,7 @@ class PodAudit:
 
     async def _routed(self, kind: str) -> None:
         listed = await stale.listed(
-            self.registry, self.pod, kind, self.request_id, None, self.page_size
+            self.registry, self.pod, kind, self.request_id, None, self.page_size, self.pace
         )
         await self._reread()
         by_id = {str(o["id"]): o for o in listed if o.get("id")}
@@ -273,6 +276,7 @@ class PodAudit:
             "flavors",
             {"is_public": "None"},
             self.page_size,
+            self.pace,
         )
 
         async def gone(bottom_id: str) -> bool:
@@ -382,6 +386,7 @@ class PodAudit:
                     key,
                     {},
                     self.page_size,
+                    self.pace,
                 )
             except PodNetworkRefused as exc:
                 if exc.status != 404:
@@ -407,7 +412,7 @@ class PodAudit:
                 continue
             if routing.resource_type == materialise.GROUP:
                 if rules is None:
-                    rules = await _rules(neutron, self.page_size)
+                    rules = await _rules(neutron, self.page_size, self.pace)
                 async with self.sessions() as db:
                     want = await materialise.desired_rules(db, top)
                 differences = _rule_differences(want, rules.get(routing.bottom_id, []))
@@ -472,12 +477,16 @@ async def _pages(
     key: str,
     params: dict[str, str],
     page_size: int,
+    pace: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Every page of a pod's list (`limit` and `marker`), one call at a time."""
+    """Every page of a pod's list (`limit` and `marker`), one call at a time, a pause of
+    `pace` times what a page took after each."""
     found: list[dict[str, Any]] = []
     query = {**params, "limit": str(page_size)}
     while True:
+        asked = time.monotonic()
         answer = await get(query)
+        await asyncio.sleep((time.monotonic() - asked) * pace)
         body = answer.json() if hasattr(answer, "json") else answer
         page = [o for o in (body or {}).get(key, []) if isinstance(o, dict) and o.get("id")]
         found += page
@@ -486,13 +495,16 @@ async def _pages(
         query["marker"] = str(page[-1]["id"])
 
 
-async def _rules(neutron: PodNeutron, page_size: int) -> dict[str, list[dict[str, Any]]]:
+async def _rules(
+    neutron: PodNeutron, page_size: int, pace: float
+) -> dict[str, list[dict[str, Any]]]:
     """The pod's security group rules by group."""
     items = await _pages(
         lambda params: neutron.ok("GET", "/security-group-rules", "a rule list", params=params),
         "security_group_rules",
         {},
         page_size,
+        pace,
     )
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rule in items:

@@ -219,8 +219,9 @@ async def run(ctx: JobContext, job: Job) -> None:
         await db.commit()
     try:
         for pod in pods:
+            conf = ctx.conf.audit
             done = await checks.PodAudit(
-                sessions, ctx.pods, pod, ctx.conf.audit.page_size, f"req-{audit.id}"
+                sessions, ctx.pods, pod, conf.page_size, conf.pace, f"req-{audit.id}"
             ).run()
             await _record(sessions, audit.id, pod, done)
     except Exception as exc:  # a failed run is shown failed; an operator starts another
