@@ -86,6 +86,11 @@ class KeystoneSection:
         "token is refused within this time. Never past the token's own expiry.",
     )
     timeout: float = opt(10.0, "Seconds to wait for Keystone.")
+    project_role: str = opt(
+        "member",
+        "The role the service user is given in a project where Cascade makes objects in "
+        "the project's name with no user's token at hand (a server moved between pods).",
+    )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,16 @@ class ServiceTokenAuth(httpx.Auth):
             yield request
 
 
+PROJECT_TOKENS = 1000  # project-scoped service tokens kept (least recently used go)
+
+
+def _refresh_at(resp: httpx.Response, now: float) -> float:
+    """When to renew a token Keystone just issued: a minute before it expires."""
+    expires = _parse_time(resp.json()["token"]["expires_at"])
+    left = (expires - datetime.now(UTC)).total_seconds()
+    return now + max(left - 60, 0)
+
+
 class TokenValidator:
     def __init__(
         self, conf: KeystoneSection, transport: httpx.AsyncBaseTransport | None = None
@@ -61,6 +71,9 @@ class TokenValidator:
         self._service_lock = asyncio.Lock()
         self._cache: OrderedDict[str, tuple[Context, float]] = OrderedDict()
         self.service_auth = ServiceTokenAuth(self)
+        self.service_user_id = ""
+        self._project_tokens: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._project_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -72,46 +85,97 @@ class TokenValidator:
             now = time.monotonic()
             if self._service_token and not renew and now < self._service_token[1]:
                 return self._service_token[0]
-            body = {
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {
-                            "user": {
-                                "name": self.conf.username,
-                                "domain": {"name": self.conf.user_domain_name},
-                                "password": self.conf.password,
-                            }
-                        },
-                    },
-                    "scope": {
-                        "project": {
-                            "name": self.conf.project_name,
-                            "domain": {"name": self.conf.project_domain_name},
-                        }
-                    },
+            scope = {
+                "project": {
+                    "name": self.conf.project_name,
+                    "domain": {"name": self.conf.project_domain_name},
                 }
             }
-            try:
-                resp = await self._http.post(
-                    f"{self.conf.auth_url}/auth/tokens?nocatalog", json=body
-                )
-            except httpx.HTTPError as exc:
-                raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+            resp = await self._issue(scope)
             if resp.status_code != 201:
                 raise KeystoneUnavailable(
                     f"Keystone refused the service user {self.conf.username!r} ({resp.status_code})"
                 )
-            expires = _parse_time(resp.json()["token"]["expires_at"])
-            left = (expires - datetime.now(UTC)).total_seconds()
-            # renew a minute early so a validation never uses an expiring token
-            self._service_token = (resp.headers["X-Subject-Token"], now + max(left - 60, 0))
+            self.service_user_id = str(resp.json()["token"].get("user", {}).get("id", ""))
+            self._service_token = (resp.headers["X-Subject-Token"], _refresh_at(resp, now))
             return self._service_token[0]
 
-    async def _as_service(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def _issue(self, scope: dict[str, Any]) -> httpx.Response:
+        """Keystone's answer to the service user's password authentication for `scope`."""
+        user = {
+            "name": self.conf.username,
+            "domain": {"name": self.conf.user_domain_name},
+            "password": self.conf.password,
+        }
+        body = {
+            "auth": {
+                "identity": {"methods": ["password"], "password": {"user": user}},
+                "scope": scope,
+            }
+        }
+        try:
+            return await self._http.post(f"{self.conf.auth_url}/auth/tokens?nocatalog", json=body)
+        except httpx.HTTPError as exc:
+            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+
+    async def project_token(self, project_id: str) -> str:
+        """A token of the service user scoped to project `project_id`: what Cascade uses to
+        make objects in that project in a pod when no user's token is at hand (a server
+        moved to another pod is made there in its own project). The first time, the
+        service user is given `[keystone] project_role` in the project (Keystone lets the
+        service user, an admin, grant it), the least role that creates servers and
+        volumes. KeystoneUnavailable when Keystone does not answer or refuses."""
+        async with self._project_lock:
+            now = time.monotonic()
+            cached = self._project_tokens.get(project_id)
+            if cached is not None and now < cached[1]:
+                self._project_tokens.move_to_end(project_id)
+                return cached[0]
+            scope = {"project": {"id": project_id}}
+            resp = await self._issue(scope)
+            if resp.status_code == 401:  # no role in the project yet
+                await self._grant(project_id)
+                resp = await self._issue(scope)
+            if resp.status_code != 201:
+                raise KeystoneUnavailable(
+                    f"Keystone refused the service user a token of project {project_id} "
+                    f"({resp.status_code})"
+                )
+            self._project_tokens[project_id] = (
+                resp.headers["X-Subject-Token"],
+                _refresh_at(resp, now),
+            )
+            while len(self._project_tokens) > PROJECT_TOKENS:
+                self._project_tokens.popitem(last=False)
+            return resp.headers["X-Subject-Token"]
+
+    async def _grant(self, project_id: str) -> None:
+        """The service user given `[keystone] project_role` in the project."""
+        await self.service_token()
+        base = self.conf.auth_url
+        roles = await self._as_service(f"{base}/roles", params={"name": self.conf.project_role})
+        found = roles.json().get("roles", []) if roles.status_code == 200 else []
+        if not found:
+            raise KeystoneUnavailable(f"Keystone has no role {self.conf.project_role!r}")
+        path = f"/projects/{quote(project_id, safe='')}/users/{self.service_user_id}"
+        try:
+            resp = await self._http.put(
+                f"{base}{path}/roles/{found[0]['id']}", auth=self.service_auth
+            )
+        except httpx.HTTPError as exc:
+            raise KeystoneUnavailable(f"Keystone at {base}: {exc}") from exc
+        if resp.status_code not in (200, 204):
+            raise KeystoneUnavailable(
+                f"Keystone refused the service user role {self.conf.project_role!r} in "
+                f"project {project_id} ({resp.status_code})"
+            )
+
+    async def _as_service(
+        self, url: str, headers: dict[str, str] | None = None, params: Any = None
+    ) -> httpx.Response:
         """GET `url` with the service token (see `ServiceTokenAuth`)."""
         try:
-            return await self._http.get(url, headers=headers, auth=self.service_auth)
+            return await self._http.get(url, headers=headers, params=params, auth=self.service_auth)
         except httpx.HTTPError as exc:
             raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -84,3 +85,45 @@ async def test_a_validation_never_outlives_the_tokens_expiry(clock: Clock) -> No
 
 def test_the_default_interval_is_at_most_a_minute() -> None:
     assert 0 < KeystoneSection().revocation_check_interval <= 60
+
+
+class Grants:
+    """A Keystone where the service user (s1) has no role in a project until granted."""
+
+    def __init__(self) -> None:
+        self.granted: set[str] = set()
+        self.issued: list[str] = []
+        self.puts: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        if request.method == "POST":
+            scope = json.loads(request.content)["auth"]["scope"]["project"]
+            project = scope.get("id", scope.get("name"))
+            if "id" in scope and project not in self.granted:
+                return httpx.Response(401, json={"error": {"code": 401}})
+            self.issued.append(project)
+            body = {"token": {"expires_at": expires, "user": {"id": "s1"}}}
+            return httpx.Response(201, json=body, headers={"X-Subject-Token": f"tok-{project}"})
+        if request.url.path.endswith("/roles") and request.method == "GET":
+            assert request.url.params["name"] == "member"
+            return httpx.Response(200, json={"roles": [{"id": "r-member", "name": "member"}]})
+        if request.method == "PUT":
+            self.puts.append(request.url.path)
+            self.granted.add(request.url.path.split("/")[3])
+            return httpx.Response(204)
+        return httpx.Response(404)
+
+
+async def test_a_project_token_is_the_service_users_given_the_role_once() -> None:
+    keystone = Grants()
+    conf = KeystoneSection(auth_url="http://ks/v3", password="x")
+    validator = TokenValidator(conf, transport=httpx.MockTransport(keystone))
+    assert await validator.project_token("p9") == "tok-p9"
+    assert keystone.puts == ["/v3/projects/p9/users/s1/roles/r-member"]
+    assert await validator.project_token("p9") == "tok-p9"  # kept
+    assert keystone.issued == ["service", "p9"] and len(keystone.puts) == 1
+    keystone.granted.add("p8")  # a role given by the operator: no grant needed
+    assert await validator.project_token("p8") == "tok-p8"
+    assert len(keystone.puts) == 1
+    await validator.aclose()
