@@ -36,6 +36,9 @@ DEFAULTS: dict[str, str] = {
     "cascade:bindings:delete": "rule:admin_required",
     # flavors (Nova's rule names and defaults): any user lists and shows them and their
     # extra specs; only admins change them or see and change who may use a private one
+    # a server moved to another pod (`migrate` naming a host of another pod), Nova's names
+    "os_compute_api:os-migrate-server:migrate": "rule:admin_required",
+    "os_compute_api:os-migrate-server:migrate:host": "rule:admin_required",
     "os_compute_api:os-flavor-manage:create": "rule:admin_required",
     "os_compute_api:os-flavor-manage:update": "rule:admin_required",
     "os_compute_api:os-flavor-manage:delete": "rule:admin_required",

@@ -452,3 +452,30 @@ class AuditFinding(Base):
     repair_result: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Move(Base):
+    """A server on its way to another pod (`services/compute/moves.py`): made again in
+    the target pod from an image of it, the source deleted only once an admin confirms
+    (Nova's cold migration across cells: RESIZE, VERIFY_RESIZE, confirm or revert)."""
+
+    __tablename__ = "moves"
+    __table_args__ = (Index("ix_moves_kind_top", "resource_type", "top_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    top_id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    source_pod_id: Mapped[str] = mapped_column(String(36))
+    source_bottom_id: Mapped[str] = mapped_column(String(64))
+    target_pod_id: Mapped[str] = mapped_column(String(36), index=True)
+    target_bottom_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # queued snapshotting booting verify confirming reverting done reverted failed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    image_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # what the move learnt of the source: was it running, its flavor, keypair, ports
+    source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

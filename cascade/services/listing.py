@@ -193,6 +193,12 @@ class Bound:
         return page
 
 
+# an item a pod lists that the top does not show (the target of a server's move under
+# way): it keeps its place in its pod's part (the pod's positions stay the pod's own) but
+# is never part of a page
+HIDDEN = "cascade:hidden"
+
+
 @dataclass
 class Chunk:
     """One pod's answer to one list call: its items in order and its count (with_count)."""
@@ -268,7 +274,8 @@ class Pages:
         while heap and len(shown) < self.size:
             _, n, place = heapq.heappop(heap)
             page = self.pages[n]
-            shown.append((page, page.items[place]))
+            if not page.items[place].get(HIDDEN):
+                shown.append((page, page.items[place]))
             place += 1
             if place == len(page.items) and page.more and len(shown) < self.size:
                 await self._read_on(page)

@@ -101,7 +101,8 @@ async def locate(
         routing, pod = row
         if project_id is not None and routing.project_id != project_id:
             raise NotFound(object_id)
-        if routing.status == "active":
+        if routing.status == "active" and routing.bottom_id in (None, object_id):
+            # (one moved from another pod has another id there: never the fast path's)
             registry.cache(RouteCache).put(kind, object_id, pod.id, routing.project_id)
         return Located(pod, routing)
     pods = await candidate_pods(db, project_id, kind)
@@ -275,14 +276,18 @@ async def heal(
     ids = [object_id for object_id, _, _ in listed]
     if not ids:
         return
-    query = select(Routing.top_id, Routing.pod_id, Routing.project_id, Routing.status).where(
-        Routing.resource_type == kind, Routing.top_id.in_(ids)
+    query = select(
+        Routing.top_id, Routing.bottom_id, Routing.pod_id, Routing.project_id, Routing.status
+    ).where(
+        Routing.resource_type == kind,
+        # an object moved from another pod is known there by the pod's own id
+        Routing.top_id.in_(ids) | Routing.bottom_id.in_(ids),
     )
     rows = (await db.execute(query)).all()
-    known = {row.top_id for row in rows}
+    known = {row.top_id for row in rows} | {row.bottom_id for row in rows if row.bottom_id}
     if remember is not None:
         for row in rows:
-            if row.status == "active":
+            if row.status == "active" and row.bottom_id in (None, row.top_id):
                 remember.put(kind, row.top_id, row.pod_id, row.project_id)
     for object_id, pod_id, project_id in listed:
         if object_id not in known:

@@ -32,7 +32,7 @@ from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call, endpoint, pod_message, root_of
 from cascade.services import resources, routed, workflow
-from cascade.services.compute import server_create
+from cascade.services.compute import moves, server_create
 from cascade.services.compute import servers as server_service
 from cascade.services.network import names as network_names
 from cascade.services.route_cache import RouteCache
@@ -87,6 +87,12 @@ async def locate(
         )
     except routed.NotFound:
         raise missing(kind, object_id) from None
+
+
+def pod_id_of(where: routed.Located) -> str:
+    """The located object's id in its pod: its top id, unless it was moved there from
+    another pod (`services.compute.moves`)."""
+    return where.routing.bottom_id or where.routing.top_id
 
 
 def missing(kind: str, object_id: str) -> ComputeError:
@@ -197,8 +203,10 @@ async def top_view(
         registry = request.app.state.registry
         sessions = request.app.state.sessions
         names = await server_service.flavor_names(sessions, db, pod.id, registry)
+        kept = await server_moves_of(request, db, pod)
         for item in found:
             server_views.server(item, pod, names.get)
+            kept.overlay(item)
     # a server's addresses alone (`GET /servers/{id}/ips`): labelled as in its view
     if isinstance(body.get("addresses"), dict) and not isinstance(body.get("server"), dict):
         found.append(body)
@@ -213,6 +221,12 @@ async def top_view(
         items = [a for a in attachments if isinstance(a, dict)]
         await _with_db(request, db, lambda d: network_names.top_interfaces(d, pod.id, items))
     return body
+
+
+async def server_moves_of(request: Request, db: AsyncSession | None, pod: Pod) -> moves.PodMoves:
+    """What the pod's answers need of servers moved into or out of it (kept per process)."""
+    state = request.app.state
+    return (await moves.of_pods(state.sessions, db, state.registry, [pod.id]))[pod.id]
 
 
 async def _with_db(
@@ -255,7 +269,8 @@ async def relay(
     content_type = resp.headers.get("content-type", "application/json")
     if "json" not in content_type:
         return Response(resp.content, resp.status_code, headers, media_type=content_type)
-    decoded = server_views.pod_json(resp.text, root, top_root(request))
+    kept = await server_moves_of(request, db, pod)
+    decoded = server_views.pod_json(kept.translated(resp.text), root, top_root(request))
     if edit is not None:
         edit(decoded)
     body = await top_view(request, db, pod, decoded, root, urls_done=True)

@@ -38,6 +38,7 @@ from cascade.api.request import session
 from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.services import listing, routed, routings
+from cascade.services.compute import moves
 from cascade.services.compute import servers as server_service
 from cascade.services.route_cache import RouteCache
 from cascade.versions import Version
@@ -91,6 +92,8 @@ class Lister:
         # a `flavor` filter names a top flavor: each pod filters by its own copy's id
         # (pod id -> the copy's id; None: the pod has no copy, so no such server)
         self.flavor_copies: dict[str, str | None] | None = None
+        # servers moved into or out of the pods asked (`services.compute.moves`)
+        self.moves: dict[str, moves.PodMoves] = {}
 
     async def translate_flavor(self, db: AsyncSession, pods: list[Pod]) -> None:
         wanted = [v for k, v in self.filters if k == "flavor"]
@@ -110,13 +113,18 @@ class Lister:
                 return listing.Chunk([])
             filters = [(k, copy if k == "flavor" else v) for k, v in filters]
         params = filters + self.spec.query() + [("limit", str(limit))]
+        kept = self.moves.get(pod.id, moves.NONE)
         if marker is not None:
-            params.append(("marker", marker))
+            params.append(("marker", kept.pod_id(marker)))
         resp = await forward.listed(self.request, pod, self.caller, "/servers/detail", params)
         # links at the top already: decoding rewrites them (see server_views.pod_json)
         top = forward.top_root(self.request)
         root = await forward.pod_root(self.request, pod)
-        servers = server_views.pod_json(resp.text, root, top).get("servers", [])
+        text = kept.translated(resp.text)
+        servers = [s for s in server_views.pod_json(text, root, top).get("servers", [])]
+        for server in servers:
+            if isinstance(server, dict) and not kept.shown(server):
+                server[listing.HIDDEN] = True
         return listing.Chunk([s for s in servers if isinstance(s, dict)])
 
 
@@ -146,6 +154,8 @@ async def index(request: Request) -> Response:
             newest = await routed.newest_pods(db, scope, server_service.SERVER, size, pods)
             pods, untouched, batches = newest.asked, newest.untouched, newest.batches
         await lister.translate_flavor(db, pods)
+        state = request.app.state
+        lister.moves = await moves.of_pods(state.sessions, db, registry, [p.id for p in pods])
         marker_pod, marker_item = await _marker_source(request, db, ctx, lister, marker)
         if size:
             found = await listing.read_pages(

@@ -38,7 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api.compute import forward, network_proxy, schemas, server_views, volume_pods
+from cascade.api.compute import (
+    forward,
+    network_proxy,
+    schemas,
+    server_moves,
+    server_views,
+    volume_pods,
+)
 from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.handlers import authorize, json_body, raw_body, reply
@@ -105,7 +112,7 @@ async def show(request: Request) -> Response:
         where = await forward.locate(request, db, server_id, version)
         await idle(db)  # no database connection held while the pod answers
         try:
-            resp = await _get(request, where.pod, server_id, version)
+            resp = await _get(request, where.pod, forward.pod_id_of(where), version)
         except PodUnavailable as exc:
             if version < Version(2, 69):
                 raise forward.unavailable(exc) from exc
@@ -178,7 +185,6 @@ async def member(request: Request) -> Response:
     rest = request.path_params.get("rest", "")
     if rest and not _declared(rest):
         raise ComputeError(404, "The resource could not be found.")
-    path = f"/servers/{server_id}" + (f"/{rest}" if rest else "")
     content = await raw_body(request)
     if rest == "action" and request.method == "POST" and _removed_action(content):
         raise ComputeError(410, GONE)  # Nova's, before it looks the server up
@@ -191,7 +197,7 @@ async def member(request: Request) -> Response:
                     db,
                     request.app.state.registry,
                     forward.caller_for(request, version),
-                    path,
+                    f"/servers/{server_id}/{rest}",
                     list(request.query_params.multi_items()),
                 )
                 if found is not None:
@@ -207,12 +213,17 @@ async def member(request: Request) -> Response:
         if rest == "action" and request.method == "POST" and content:
             action = _decoded(content)
             if isinstance(action, dict):
+                moved = await server_moves.action(request, db, where, action, version)
+                if moved is not None:
+                    return moved
                 await idle(db)
                 done = await network_proxy.group_action(request, server_id, action, version)
                 if done is not None:
                     return done
         if request.method == "GET" and rest.startswith("ips/") and rest.count("/") == 1:
             return await _network_ips(request, db, where, rest.split("/", 1)[1], version)
+        # the server's id in its pod: its top id, unless it was moved there from another
+        path = f"/servers/{forward.pod_id_of(where)}" + (f"/{rest}" if rest else "")
         multinic = _multinic(content, version) if rest == "action" else None
         if multinic is not None:
             return await _fixed_ip(request, db, ctx, where, multinic, version)
@@ -231,7 +242,7 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx, version) as net:
                 bottom = await server_ports.bottom_port(net, where.pod, top_port)
             if bottom is not None:
-                path = f"/servers/{server_id}/os-interface/{bottom}"
+                path = f"/servers/{forward.pod_id_of(where)}/os-interface/{bottom}"
                 detached = top_port if request.method == "DELETE" else None
         headers = {"Content-Type": request.headers.get("content-type", "application/json")}
         await idle(db)  # no database connection held while the pod answers
@@ -314,7 +325,8 @@ async def _fixed_ip(
     authorize(request, f"os_compute_api:os-multinic:{verb}")
     server_id = where.routing.top_id
     await idle(db)  # no database connection held while the pod answers
-    resp = await forward.send(request, where.pod, version, "GET", f"/servers/{server_id}")
+    path = f"/servers/{forward.pod_id_of(where)}"
+    resp = await forward.send(request, where.pod, version, "GET", path)
     if resp.status_code == 404:
         raise await forward.gone(request, db, where)
     if resp.status_code >= 400:
@@ -337,9 +349,9 @@ async def _network_ips(
     labels `network` (a top network's name). Its pod labels them by the bottom network's
     name (the top id), so all its addresses are read and the label chosen at the top;
     Nova's 404 when the server has none there."""
-    server_id = where.routing.top_id
     await idle(db)  # no database connection held while the pod answers
-    resp = await forward.send(request, where.pod, version, "GET", f"/servers/{server_id}/ips")
+    path = f"/servers/{forward.pod_id_of(where)}/ips"
+    resp = await forward.send(request, where.pod, version, "GET", path)
     if resp.status_code == 404:
         raise await forward.gone(request, db, where)
     if resp.status_code >= 400:

@@ -49,7 +49,7 @@ from cascade.pods.compute import PodRefused
 from cascade.pods.network import PodNetworkRefused, PodNeutron
 from cascade.pods.registry import PodRegistry
 from cascade.services import copies, stale
-from cascade.services.compute import flavor_copies, flavors, keypair_copies, servers
+from cascade.services.compute import flavor_copies, flavors, keypair_copies, moves, servers
 from cascade.services.compute.flavors import RESOURCE as FLAVOR
 from cascade.services.network import materialise
 from cascade.services.resources import BY_KIND
@@ -152,8 +152,13 @@ class PodAudit:
             return list((await db.scalars(query)).all())
 
     async def _reread(self) -> None:
-        """The pod's routings as they are now, by (kind, top id)."""
-        self.after = {(r.resource_type, r.top_id): r for r in await self._routings()}
+        """The pod's routings as they are now, by (kind, top id) and by (kind, the pod's
+        id) for objects moved there from another pod."""
+        rows = await self._routings()
+        self.after = {(r.resource_type, r.top_id): r for r in rows}
+        self.after.update(
+            {(r.resource_type, r.bottom_id): r for r in rows if r.bottom_id not in (None, r.top_id)}
+        )
 
     async def _still_missing(self, routing: Routing) -> bool:
         """The routing is still there, still live, and its pod says 404 for its object."""
@@ -184,10 +189,16 @@ class PodAudit:
                     self._missing(routing, (FORGET,))
             elif routing.status == "stale" and seen is not None:
                 self._status(routing, "the pod has it")
+        async with self.sessions() as db:
+            under_way = (await moves.of_pods(self.sessions, db, self.registry, [self.pod.id]))[
+                self.pod.id
+            ]
         for object_id, seen in by_id.items():
             project = str(seen.get(owner) or "")
             if (kind, object_id) in self.after or project in in_flight:
                 continue
+            if kind == servers.SERVER and not under_way.shown(seen):
+                continue  # the target of a move under way: the move's, not an orphan
             name = seen.get("name") or seen.get("display_name") or ""
             self.found.append(
                 Found(

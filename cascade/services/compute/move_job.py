@@ -1,0 +1,389 @@
+"""The `server.move` job: a server made again in another pod, then confirmed or reverted
+(see `moves.py` for what an admin sees).
+
+Each run carries the move on from its status, so a worker that dies in the middle is
+followed by one that finishes the step (the job's lease runs out, another worker
+claims it):
+
+- `queued`/`snapshotting`: the source stopped (if it runs), an image of it taken
+  (`cascade-move-<move id>`; one made by an earlier run is found by that name) and
+  awaited in the image service;
+- `booting`: in the target pod, as the server's project (`identity.project_token`),
+  the flavor's and keypair's copies, the server's top ports materialised (same
+  addresses and MACs), the server booted from the image (one an earlier run booted is
+  found by its image), awaited ACTIVE (stopped again if the source was stopped):
+  `verify`;
+- `confirming` (an admin's `confirmResize`): the source deleted, its port copies
+  removed, the routing moved to the target (pod and id), the image deleted, the
+  floating IPs of its ports brought to their new place: `done`;
+- `reverting` (`revertResize`), or a step that fails for good: the target deleted with
+  its port copies, the source started again if it ran, the image deleted: `reverted`
+  (or `failed`, the reason in the move's `error`).
+
+A pod that does not answer fails the attempt (the queue tries again later), never the
+move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade.db.engine import now
+from cascade.db.models import Job, Keypair, Move, Pod, Routing
+from cascade.jobs import queue
+from cascade.jobs.registry import JobContext, handler
+from cascade.pods import client
+from cascade.pods.compute import Caller, call, pod_message
+from cascade.pods.network import PodNeutron
+from cascade.services import routings
+from cascade.services.compute import flavor_copies, moves
+from cascade.services.compute.flavors import RETIRED
+from cascade.services.compute.servers import SERVER
+from cascade.services.network import floatingips, materialise, store
+from cascade.services.route_cache import RouteCache
+
+LOG = logging.getLogger(__name__)
+READ_VERSION = "2.46"  # the last that names a server's flavor by id
+MAKE_VERSION = "2.52"  # tags in a create
+WAIT_SECONDS = 600.0
+POLL_SECONDS = 1.0
+
+
+class MoveFailed(Exception):
+    """A step failed for good: the move is rolled back."""
+
+
+@handler(moves.JOB)
+async def run(ctx: JobContext, job: Job) -> None:
+    async with ctx.sessions() as db:
+        move = await db.get(Move, job.resource_id)
+        if move is None or move.status in moves.FINISHED or move.status == moves.VERIFY:
+            return
+        source = await db.get(Pod, move.source_pod_id)
+        target = await db.get(Pod, move.target_pod_id)
+    if source is None or target is None:
+        await _finish(ctx, job.resource_id, moves.FAILED, "a pod of the move is gone")
+        return
+    mover = Mover(ctx, move, source, target)
+    if move.status == moves.CONFIRMING:
+        try:
+            await mover.confirm()
+        except MoveFailed as exc:  # never undone once confirmed: tried again later
+            raise RuntimeError(f"confirming move {move.id}: {exc}") from exc
+    elif move.status == moves.REVERTING:  # asked for, or a failed move's roll-back
+        await mover.undo(moves.FAILED if move.error else moves.REVERTED, move.error)
+    else:
+        try:
+            await mover.forward()
+        except MoveFailed as exc:
+            LOG.warning("move %s of server %s failed: %s", move.id, move.top_id, exc)
+            await mover.save(status=moves.REVERTING, error=str(exc))
+            await mover.undo(moves.FAILED, str(exc))
+
+
+async def _finish(ctx: JobContext, move_id: str, status: str, error: str | None = None) -> None:
+    async with ctx.sessions() as db:
+        move = await db.get(Move, move_id)
+        if move is not None:
+            move.status, move.error, move.updated_at = status, error, now()
+            await db.commit()
+            moves.forget(ctx.pods, move.source_pod_id, move.target_pod_id)
+
+
+class Mover:
+    def __init__(self, ctx: JobContext, move: Move, source: Pod, target: Pod) -> None:
+        self.ctx, self.move, self.source, self.target = ctx, move, source, target
+        self.request_id = f"req-{move.id}"
+
+    # --- calls ------------------------------------------------------------------------
+
+    async def caller(self, version: str = READ_VERSION) -> Caller:
+        token = await self.ctx.pods.validator.project_token(self.move.project_id)
+        return Caller(token, version, self.request_id)
+
+    async def nova(
+        self, pod: Pod, method: str, path: str, version: str = READ_VERSION, **options: Any
+    ) -> httpx.Response:
+        return await call(self.ctx.pods, pod, await self.caller(version), method, path, **options)
+
+    async def glance(self, method: str, path: str) -> httpx.Response:
+        base = (await self.ctx.pods.endpoint(self.source, "image")).rstrip("/")
+        caller = await self.caller()
+        return await client.pod_request(
+            self.ctx.pods, self.source.name, "image", method, f"{base}/v2{path}", caller.headers()
+        )
+
+    async def save(self, **values: Any) -> None:
+        async with self.ctx.sessions() as db:
+            move = await db.get(Move, self.move.id)
+            assert move is not None
+            for key, value in {**values, "updated_at": now()}.items():
+                setattr(move, key, value)
+                setattr(self.move, key, value)
+            await db.commit()
+        moves.forget(self.ctx.pods, self.source.id, self.target.id)
+
+    async def until(self, what: str, check: Callable[[], Awaitable[bool]]) -> None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not await check():
+            if time.monotonic() > deadline:
+                raise MoveFailed(f"timed out waiting for {what}")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def server(self, pod: Pod, server_id: str) -> dict[str, Any] | None:
+        resp = await self.nova(pod, "GET", f"/servers/{server_id}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise MoveFailed(f"pod {pod.name} answered {resp.status_code}: {pod_message(resp)}")
+        found: dict[str, Any] = resp.json()["server"]
+        return found
+
+    async def reaches(self, what: str, pod: Pod, server_id: str, *wanted: str) -> None:
+        """Until the server is in one of the `wanted` statuses (MoveFailed on ERROR)."""
+        await self.until(what, lambda: self.status_is(pod, server_id, *wanted))
+
+    async def status_is(self, pod: Pod, server_id: str, *wanted: str) -> bool:
+        found = await self.server(pod, server_id)
+        if found is None:
+            raise MoveFailed(f"server {server_id} is gone from pod {pod.name}")
+        if found.get("status") == "ERROR":
+            fault = (found.get("fault") or {}).get("message", "")
+            raise MoveFailed(f"server {server_id} went to ERROR in pod {pod.name}: {fault}")
+        return found.get("status") in wanted and not found.get("OS-EXT-STS:task_state")
+
+    async def action(self, pod: Pod, server_id: str, body: dict[str, Any]) -> httpx.Response:
+        path = f"/servers/{server_id}/action"
+        return await self.nova(pod, "POST", path, MAKE_VERSION, json=body)
+
+    # --- forward ----------------------------------------------------------------------
+
+    async def forward(self) -> None:
+        if self.move.status in (moves.QUEUED, moves.SNAPSHOTTING):
+            await self.snapshot()
+        await self.boot()
+
+    async def snapshot(self) -> None:
+        src = self.move.source_bottom_id
+        shown = await self.server(self.source, src)
+        if shown is None:
+            raise MoveFailed(f"server {self.move.top_id} is gone from pod {self.source.name}")
+        if self.move.status == moves.QUEUED:
+            learnt = await self.learn(shown)
+            await self.save(status=moves.SNAPSHOTTING, source={**self.move.source, **learnt})
+        if shown.get("status") == "ACTIVE":
+            await self.action(self.source, src, {"os-stop": None})
+            await self.until(
+                "the source to stop", lambda: self.status_is(self.source, src, "SHUTOFF")
+            )
+        name = f"cascade-move-{self.move.id}"
+        image_id = self.move.image_id or await self.image_named(name)
+        if image_id is None:
+            resp = await self.action(self.source, src, {"createImage": {"name": name}})
+            if resp.status_code >= 400:
+                raise MoveFailed(f"the source's snapshot was refused: {pod_message(resp)}")
+            image_id = str(resp.json()["image_id"])
+        if image_id != self.move.image_id:
+            await self.save(image_id=image_id)
+        await self.until("the server's image", self.image_active)
+        await self.save(status=moves.BOOTING)
+
+    async def learn(self, shown: dict[str, Any]) -> dict[str, Any]:
+        """What the target needs of the source: its top flavor, keypair, tags and ports."""
+        flavor = str((shown.get("flavor") or {}).get("id", ""))
+        async with self.ctx.sessions() as db:
+            copy = await routings.find_bottom(db, "flavor", self.source.id, flavor)
+            if copy is None:
+                copy = await routings.find_bottom(db, RETIRED, self.source.id, flavor)
+            ports = [
+                row.id
+                for row in sorted(
+                    await store.rows(db, store.PORT, self.move.project_id),
+                    key=lambda r: (r.created_at, r.id),
+                )
+                if row.body.get("device_id") == self.move.top_id
+            ]
+        if copy is None or copy.resource_type == RETIRED:
+            raise MoveFailed(f"the server's flavor {flavor} is not a flavor of the top")
+        tags = await self.nova(
+            self.source, "GET", f"/servers/{self.move.source_bottom_id}/tags", MAKE_VERSION
+        )
+        return {
+            "flavor": copy.top_id,
+            "name": shown.get("name"),
+            "key_name": shown.get("key_name"),
+            "metadata": shown.get("metadata") or {},
+            "tags": tags.json().get("tags", []) if tags.status_code == 200 else [],
+            "ports": ports,
+        }
+
+    async def image_named(self, name: str) -> str | None:
+        resp = await self.glance("GET", f"/images?name={name}")
+        found = resp.json().get("images", []) if resp.status_code == 200 else []
+        return str(found[0]["id"]) if found else None
+
+    async def image_active(self) -> bool:
+        resp = await self.glance("GET", f"/images/{self.move.image_id}")
+        if resp.status_code != 200:
+            raise MoveFailed(f"the server's image {self.move.image_id} is gone")
+        status = resp.json().get("status")
+        if status in ("killed", "deleted"):
+            raise MoveFailed(f"the server's image {self.move.image_id} is {status}")
+        return bool(status == "active")
+
+    async def boot(self) -> None:
+        learnt = self.move.source
+        target = self.move.target_bottom_id or await self.booted()
+        if target is None:
+            body = await self.create_body(learnt)
+            resp = await self.nova(self.target, "POST", "/servers", MAKE_VERSION, json=body)
+            if resp.status_code >= 400:
+                raise MoveFailed(f"pod {self.target.name} refused the server: {pod_message(resp)}")
+            target = str(resp.json()["server"]["id"])
+        if target != self.move.target_bottom_id:
+            await self.save(target_bottom_id=target)
+        await self.until(
+            "the server in the target pod",
+            lambda: self.status_is(self.target, target, "ACTIVE", "SHUTOFF"),
+        )
+        if not learnt.get("running"):
+            await self.action(self.target, target, {"os-stop": None})
+            await self.until(
+                "the target to stop", lambda: self.status_is(self.target, target, "SHUTOFF")
+            )
+        await self.save(status=moves.VERIFY)
+
+    async def booted(self) -> str | None:
+        """The target an earlier run booted (from the move's own image), if any."""
+        params = {"image": str(self.move.image_id)}
+        resp = await self.nova(self.target, "GET", "/servers", params=params)
+        found = resp.json().get("servers", []) if resp.status_code == 200 else []
+        return str(found[0]["id"]) if found else None
+
+    async def create_body(self, learnt: dict[str, Any]) -> dict[str, Any]:
+        async with self.ctx.sessions() as db:
+            flavor = await flavor_copies.ensure_in_pod(
+                db, self.ctx.pods, self.target, str(learnt["flavor"]), self.request_id
+            )
+            neutron = PodNeutron(self.ctx.pods, self.target, self.request_id)
+            names = {p.id: p.name for p in (await db.scalars(select(Pod))).all()}
+            networks = []
+            for port_id in learnt.get("ports", []):
+                row = await store.get(db, store.PORT, port_id)
+                if row is not None:
+                    networks.append(
+                        {"port": await materialise.ensure_port(db, neutron, row, names)}
+                    )
+            key = await self.keypair(db, learnt.get("key_name"))
+        server: dict[str, Any] = {
+            "name": learnt.get("name") or self.move.top_id,
+            "imageRef": self.move.image_id,
+            "flavorRef": flavor,
+            "networks": networks or "auto",
+            "metadata": learnt.get("metadata") or {},
+            "availability_zone": self.target.pod_az,
+        }
+        if learnt.get("tags"):
+            server["tags"] = learnt["tags"]
+        if key:
+            server["key_name"] = key
+        return {"server": server}
+
+    async def keypair(self, db: AsyncSession, name: Any) -> str | None:
+        """The server's keypair in the target pod, owned by the user the target is made
+        as (a keypair belongs to its user in Nova)."""
+        if not name:
+            return None
+        top = await db.scalar(
+            select(Keypair).where(Keypair.user_id == self.move.user_id, Keypair.name == str(name))
+        )
+        if top is None:
+            return None  # gone at the top: the target has none, as a rebuild without one
+        body = {"keypair": {"name": top.name, "public_key": top.public_key, "type": top.type}}
+        resp = await self.nova(self.target, "POST", "/os-keypairs", "2.2", json=body)
+        if resp.status_code not in (200, 201, 409):
+            raise MoveFailed(f"pod {self.target.name} refused the keypair: {pod_message(resp)}")
+        return str(top.name)
+
+    # --- confirm, revert, roll back ---------------------------------------------------
+
+    async def confirm(self) -> None:
+        """The target becomes the server (its routing first: a read meanwhile finds it
+        there), then what is left of the source goes."""
+        src, target = self.move.source_bottom_id, self.move.target_bottom_id
+        async with self.ctx.sessions() as db:
+            query = select(Routing).where(
+                Routing.resource_type == SERVER, Routing.top_id == self.move.top_id
+            )
+            routing = await db.scalar(query)
+            if routing is not None:
+                routing.pod_id, routing.bottom_id = self.target.id, target
+                routing.status, routing.updated_at = "active", now()
+            await self.follow_floating_ips(db)
+            await db.commit()
+        self.ctx.pods.cache(RouteCache).drop(SERVER, self.move.top_id)
+        moves.forget(self.ctx.pods, self.source.id, self.target.id)
+        resp = await self.nova(self.source, "DELETE", f"/servers/{src}")
+        if resp.status_code not in (202, 204, 404):
+            raise MoveFailed(f"pod {self.source.name} refused the source's delete")
+        await self.until("the source's delete", lambda: self.gone(self.source, src))
+        await self.ports_gone(self.source)
+        await self.image_gone()
+        await self.save(status=moves.DONE)
+
+    async def undo(self, status: str, error: str | None) -> None:
+        target = self.move.target_bottom_id or (await self.booted() if self.move.image_id else None)
+        if target:
+            resp = await self.nova(self.target, "DELETE", f"/servers/{target}")
+            if resp.status_code not in (202, 204, 404):
+                raise MoveFailed(f"pod {self.target.name} refused the target's delete")
+            await self.until("the target's delete", lambda: self.gone(self.target, target))
+        await self.ports_gone(self.target)
+        src = self.move.source_bottom_id
+        if self.move.source.get("running", True):
+            shown = await self.server(self.source, src)
+            if shown is not None and shown.get("status") == "SHUTOFF":
+                await self.action(self.source, src, {"os-start": None})
+                await self.until(
+                    "the source to start", lambda: self.status_is(self.source, src, "ACTIVE")
+                )
+        await self.image_gone()
+        await _finish(self.ctx, self.move.id, status, error)
+
+    async def gone(self, pod: Pod, server_id: str) -> bool:
+        return (await self.server(pod, server_id)) is None
+
+    async def ports_gone(self, pod: Pod) -> None:
+        """The copies of the server's top ports in `pod` go, with their routings."""
+        neutron = PodNeutron(self.ctx.pods, pod, self.request_id)
+        async with self.ctx.sessions() as db:
+            for port_id in self.move.source.get("ports", []):
+                await materialise.remove(db, neutron, (materialise.PORT,), port_id)
+
+    async def image_gone(self) -> None:
+        if self.move.image_id:
+            resp = await self.glance("DELETE", f"/images/{self.move.image_id}")
+            if resp.status_code not in (204, 404):
+                LOG.warning(
+                    "move %s: image %s was not deleted (%s)",
+                    self.move.id,
+                    self.move.image_id,
+                    resp.status_code,
+                )
+
+    async def follow_floating_ips(self, db: AsyncSession) -> None:
+        """The floating IPs of the server's ports follow it to its new pod (their job)."""
+        ports = set(self.move.source.get("ports", []))
+        if not ports:
+            return
+        for row in await store.rows(db, store.FLOATINGIP, self.move.project_id):
+            if row.body.get("port_id") in ports:
+                await queue.enqueue(db, floatingips.JOB_SYNC, row.id, row.project_id, {})

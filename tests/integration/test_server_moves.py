@@ -1,0 +1,127 @@
+"""A server moved between the devcloud's pods with Nova's own `migrate` at the top, then
+confirmed (it lives in pod2 with its top id, name, metadata, tags, keypair, addresses
+and MAC) or reverted (it runs in pod1 again, nothing left in pod2)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openstack.connection import Connection
+
+from tests.integration.test_cascade_compute import image, networks, unique, wait_gone
+
+pytestmark = pytest.mark.integration
+MV = "2.79"
+__all__ = ["image", "networks"]  # fixtures used here
+
+
+def shown(conn: Connection, server_id: str) -> tuple[dict[str, Any], str]:
+    resp = conn.compute.get(f"/servers/{server_id}", microversion=MV)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["server"], resp.headers.get("X-Cascade-Pod", "")
+
+
+def until(conn: Connection, server_id: str, status: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        server, _ = shown(conn, server_id)
+        if server["status"] == status:
+            return server
+        assert server["status"] not in ("ERROR",), server
+        assert time.monotonic() < deadline, f"{server_id} stayed {server['status']}"
+        time.sleep(1)
+
+
+def action(conn: Connection, server_id: str, body: dict[str, Any]) -> Any:
+    return conn.compute.post(
+        f"/servers/{server_id}/action", json=body, microversion=MV, raise_exc=False
+    )
+
+
+@pytest.fixture
+def server(
+    top: dict[str, Connection], networks: dict[str, str], image: str
+) -> Iterator[dict[str, Any]]:
+    """A server of demo's in pod1 with a keypair, metadata and a tag, on a top network."""
+    conn = top["cascade"]
+    key = conn.compute.create_keypair(name=unique("move-key"))
+    body = {
+        "server": {
+            "name": unique("move-vm"),
+            "imageRef": image,
+            "flavorRef": "1",
+            "availability_zone": "az1",
+            "networks": [{"uuid": networks["az1"]}],
+            "key_name": key.name,
+            "metadata": {"purpose": "moving"},
+            "tags": ["movable"],
+        }
+    }
+    resp = conn.compute.post("/servers", json=body, microversion=MV, raise_exc=False)
+    assert resp.status_code == 202, resp.text
+    server_id = resp.json()["server"]["id"]
+    try:
+        made = until(conn, server_id, "ACTIVE")
+        ports = list(conn.network.ports(device_id=server_id))
+        yield {"id": server_id, "shown": made, "key": key.name, "ports": ports}
+    finally:
+        conn.compute.delete(f"/servers/{server_id}", raise_exc=False)
+        wait_gone(conn, server_id, timeout=180)
+        conn.compute.delete_keypair(key, ignore_missing=True)
+
+
+def pod_servers(conns: dict[str, Connection], pod: str) -> list[dict[str, Any]]:
+    resp = conns[f"{pod}-admin"].compute.get("/servers/detail?all_tenants=1", microversion=MV)
+    found: list[dict[str, Any]] = resp.json()["servers"]
+    return found
+
+
+def test_a_migrate_to_another_pod_confirmed_keeps_the_server_whole(
+    top: dict[str, Connection], conns: dict[str, Connection], server: dict[str, Any]
+) -> None:
+    admin, conn = top["cascade-admin"], top["cascade"]
+    server_id, before = server["id"], server["shown"]
+    resp = action(admin, server_id, {"migrate": {"host": "pod2"}})
+    assert resp.status_code == 202, resp.text
+    verify = until(conn, server_id, "VERIFY_RESIZE")
+    listed = [s for s in conn.compute.get("/servers/detail", microversion=MV).json()["servers"]]
+    assert [s["status"] for s in listed if s["id"] == server_id] == ["VERIFY_RESIZE"]
+    assert len([s for s in listed if s["name"] == before["name"]]) == 1  # the target hidden
+    assert verify["id"] == server_id
+    resp = action(admin, server_id, {"confirmResize": None})
+    assert resp.status_code == 204, resp.text
+    after = until(conn, server_id, "ACTIVE")
+    _, pod = shown(conn, server_id)
+    assert pod == "pod2"
+    assert after["id"] == server_id and after["name"] == before["name"]
+    assert after["metadata"] == {"purpose": "moving"} and after["tags"] == ["movable"]
+    assert after["key_name"] == server["key"]
+    assert after["addresses"] == before["addresses"]
+    assert after["OS-EXT-AZ:availability_zone"] == "az2"
+    ports = list(conn.network.ports(device_id=server_id))
+    assert [(p.id, p.mac_address) for p in ports] == [
+        (p.id, p.mac_address) for p in server["ports"]
+    ]
+    assert server_id not in {s["id"] for s in pod_servers(conns, "pod1")}
+    assert len([s for s in pod_servers(conns, "pod2") if s["name"] == before["name"]]) == 1
+    # it goes on working where it is now
+    assert action(conn, server_id, {"os-stop": None}).status_code == 202
+    until(conn, server_id, "SHUTOFF")
+
+
+def test_a_migrate_to_another_pod_reverted_leaves_it_where_it_was(
+    top: dict[str, Connection], conns: dict[str, Connection], server: dict[str, Any]
+) -> None:
+    admin, conn = top["cascade-admin"], top["cascade"]
+    server_id, before = server["id"], server["shown"]
+    assert action(admin, server_id, {"migrate": {"host": "pod2"}}).status_code == 202
+    until(conn, server_id, "VERIFY_RESIZE")
+    resp = action(admin, server_id, {"revertResize": None})
+    assert resp.status_code == 202, resp.text
+    after = until(conn, server_id, "ACTIVE")
+    _, pod = shown(conn, server_id)
+    assert pod == "pod1" and after["addresses"] == before["addresses"]
+    assert not [s for s in pod_servers(conns, "pod2") if s["name"] == before["name"]]
