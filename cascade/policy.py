@@ -168,6 +168,8 @@ DEFAULTS: dict[str, str] = {
     "cascade:jobs:redo": "rule:admin_required",
     "cascade:jobs:delete": "rule:admin_required",
     # audits of the pods against the top, their findings and repairs: admins only
+    "cascade:moves:list": "rule:admin_required",
+    "cascade:moves:show": "rule:admin_required",
     "cascade:audits:list": "rule:admin_required",
     "cascade:audits:show": "rule:admin_required",
     "cascade:audits:create": "rule:admin_required",

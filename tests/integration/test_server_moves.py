@@ -12,6 +12,8 @@ import pytest
 from openstack.connection import Connection
 
 from tests.integration.test_cascade_compute import image, networks, unique, wait_gone
+from tests.integration.test_cascade_network import eventually
+from tests.integration.test_crash_safety import frozen, kill, restart
 
 pytestmark = pytest.mark.integration
 MV = "2.79"
@@ -125,3 +127,39 @@ def test_a_migrate_to_another_pod_reverted_leaves_it_where_it_was(
     _, pod = shown(conn, server_id)
     assert pod == "pod1" and after["addresses"] == before["addresses"]
     assert not [s for s in pod_servers(conns, "pod2") if s["name"] == before["name"]]
+
+
+def moves_of(admin: Connection, server_id: str) -> list[dict[str, Any]]:
+    resp = admin.session.get("http://127.0.0.1:20080/v1/moves", params={"top_id": server_id})
+    found: list[dict[str, Any]] = resp.json()["moves"]
+    return found
+
+
+def test_a_worker_killed_in_the_middle_of_a_move_leaves_one_server(
+    top: dict[str, Connection], conns: dict[str, Connection], server: dict[str, Any]
+) -> None:
+    """The worker dies while it boots the target (pod2's nova-api stopped under it): the
+    next worker finishes the move, adopting a target the dead one may have made; after
+    the confirm there is one server, in pod2, and none in pod1."""
+    admin, conn = top["cascade-admin"], top["cascade"]
+    server_id, before = server["id"], server["shown"]
+    with frozen("pod2-nova-api"):
+        assert action(admin, server_id, {"migrate": {"host": "pod2"}}).status_code == 202
+        eventually(
+            lambda: [m["status"] for m in moves_of(admin, server_id)] == ["booting"],
+            "the move to boot its target",
+            timeout=180,
+        )
+        time.sleep(2)
+        kill("cascade-worker")
+    restart()
+    until(conn, server_id, "VERIFY_RESIZE")
+    assert action(admin, server_id, {"confirmResize": None}).status_code == 204
+    until(conn, server_id, "ACTIVE")
+    eventually(
+        lambda: [m["status"] for m in moves_of(admin, server_id)] == ["done"],
+        "the move to be done",
+    )
+    assert shown(conn, server_id)[1] == "pod2"
+    assert not [s for s in pod_servers(conns, "pod1") if s["name"] == before["name"]]
+    assert len([s for s in pod_servers(conns, "pod2") if s["name"] == before["name"]]) == 1

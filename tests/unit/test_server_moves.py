@@ -163,3 +163,21 @@ async def test_a_migrate_to_another_pod_is_refused_when_nova_would(
     assert again.status_code == 409 and "moving" in again.text
     shown = (await client.get(f"{SERVERS}/{top}", headers=ADMIN)).json()["server"]
     assert shown["status"] == "RESIZE"
+
+
+async def test_the_admin_api_shows_moves(
+    app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
+) -> None:
+    top = pods.pods["n1"].add_server("vm")["id"]
+    await route(app, "server", top, "pod1", "p1", STAMP)
+    body = {"migrate": {"host": "pod2"}}
+    assert (
+        await client.post(f"{SERVERS}/{top}/action", json=body, headers=ADMIN)
+    ).status_code == 202
+    listed = (await client.get(f"/v1/moves?top_id={top}", headers=ADMIN)).json()["moves"]
+    assert [(m["top_id"], m["status"]) for m in listed] == [(top, "queued")]
+    one = await client.get(f"/v1/moves/{listed[0]['id']}", headers=ADMIN)
+    assert one.json()["move"]["target_pod_id"] == (await _pods(app))["pod2"].id
+    assert (await client.get("/v1/moves", headers=MEMBER)).status_code == 403
+    assert (await client.get("/v1/moves?status=asleep", headers=ADMIN)).status_code == 400
+    assert (await client.get(f"/v1/moves/{uuid.uuid4()}", headers=ADMIN)).status_code == 404

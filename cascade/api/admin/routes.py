@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from cascade.api.admin import audits, bindings, jobs, pods, routings, versions
+from cascade.api.admin import audits, bindings, jobs, moves, pods, routings, versions
 from cascade.api.routing import Declarations, declared
 
 ROUTES: Declarations = {
@@ -18,6 +18,8 @@ ROUTES: Declarations = {
     "/v1/jobs": {"GET": jobs.index},
     "/v1/jobs/{job_id}": {"GET": jobs.show, "DELETE": jobs.delete},
     "/v1/jobs/{job_id}/redo": {"POST": jobs.redo},
+    "/v1/moves": {"GET": moves.index},
+    "/v1/moves/{move_id}": {"GET": moves.show},
     "/v1/audits": {"GET": audits.index, "POST": audits.create},
     "/v1/audits/{audit_id}": {"GET": audits.show, "DELETE": audits.delete},
     "/v1/audits/{audit_id}/repair": {"POST": audits.repair_all},

@@ -22,13 +22,15 @@ target pod that takes no new resources.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
+from cascade.db import paging
 from cascade.db.engine import now
 from cascade.db.models import Move, Pod, Routing
 from cascade.jobs import queue
@@ -51,6 +53,37 @@ SHOWN = {
     CONFIRMING: ("VERIFY_RESIZE", "resize_confirming", "resized"),
     REVERTING: ("REVERT_RESIZE", "resize_reverting", "resized"),
 }
+
+
+class MoveNotFound(Exception):
+    pass
+
+
+MarkerNotFound = paging.MarkerNotFound
+# what the admin API's list filters on (equality)
+FILTERS: dict[str, InstrumentedAttribute[Any]] = {
+    "status": Move.status,
+    "top_id": Move.top_id,
+    "project_id": Move.project_id,
+    "source_pod_id": Move.source_pod_id,
+    "target_pod_id": Move.target_pod_id,
+}
+
+
+async def get(db: AsyncSession, move_id: str) -> Move:
+    found = await db.get(Move, move_id)
+    if found is None:
+        raise MoveNotFound(f"no move with id {move_id}")
+    return found
+
+
+async def page(
+    db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
+) -> list[Move]:
+    """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
+    return await paging.oldest_first(
+        db, select(Move), Move.created_at, Move.id, FILTERS, filters, marker, limit
+    )
 
 
 class MoveRefused(Exception):
