@@ -44,7 +44,11 @@ from cascade.jobs.worker import Worker
 from cascade.pods.client import Unsendable
 from cascade.pods.registry import PodRegistry
 from cascade.policy import Policy
-from cascade.services import health, health_follow
+from cascade.services import (
+    drains,  # noqa: F401  (registers its handler)
+    health,
+    health_follow,
+)
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
 from cascade.services.compute.hosts import HostBook
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)

@@ -168,6 +168,10 @@ DEFAULTS: dict[str, str] = {
     "cascade:jobs:redo": "rule:admin_required",
     "cascade:jobs:delete": "rule:admin_required",
     # audits of the pods against the top, their findings and repairs: admins only
+    "cascade:drains:list": "rule:admin_required",
+    "cascade:drains:show": "rule:admin_required",
+    "cascade:drains:create": "rule:admin_required",
+    "cascade:drains:update": "rule:admin_required",
     "cascade:moves:list": "rule:admin_required",
     "cascade:moves:show": "rule:admin_required",
     "cascade:audits:list": "rule:admin_required",

@@ -12,6 +12,7 @@ from devcloud import (
     bench,
     bench_audit,
     bench_cascade,
+    bench_move,
     bench_network,
     bench_replicas,
     bench_routers,
@@ -217,6 +218,12 @@ def parser() -> argparse.ArgumentParser:
         "written into docs/benchmarks.md)",
     )
     bench.add_argument(
+        "--move",
+        action="store_true",
+        help="benchmark moving a server from pod1 to pod2 against booting one fresh instead "
+        "(devcloud/bench_move.py; written into docs/benchmarks.md)",
+    )
+    bench.add_argument(
         "--objects",
         default=",".join(str(n) for n in bench_audit.COUNTS),
         help="--audit: the numbers of objects in the audited pod (default 1000,10000)",
@@ -295,13 +302,16 @@ async def main_async(args: argparse.Namespace) -> int:
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
         runs_asked = (args.cascade, args.network, args.volume, args.routers, args.scale)
-        if sum((*runs_asked, args.routings, args.audit)) > 1:
+        if sum((*runs_asked, args.routings, args.audit, args.move)) > 1:
             raise DevcloudError(
                 "bench",
-                "--cascade, --network, --volume, --routers, --scale, --routings and --audit "
-                "are separate runs: pick one",
+                "--cascade, --network, --volume, --routers, --scale, --routings, --audit and "
+                "--move are separate runs: pick one",
             )
-        if args.audit:
+        if args.move:
+            runs = bench_move.RUNS if args.runs is None else args.runs
+            print(await bench_move.run(layout, runs))
+        elif args.audit:
             objects = [int(n) for n in args.objects.split(",")]
             print(await bench_audit.run(objects, write=True))
         elif args.routings:

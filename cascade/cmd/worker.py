@@ -26,7 +26,10 @@ from cascade.identity import TokenValidator
 from cascade.jobs.registry import DEFAULT
 from cascade.jobs.worker import Worker
 from cascade.pods.registry import PodRegistry
-from cascade.services import health
+from cascade.services import (
+    drains,  # noqa: F401  (registers its handler)
+    health,
+)
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)

@@ -477,5 +477,25 @@ class Move(Base):
     # what the move learnt of the source: was it running, its flavor, keypair, ports
     source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    drain_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Drain(Base):
+    """A pod being emptied (`services/drains.py`): what it hosts moved to other pods, one
+    move per server, confirmed as each target is ACTIVE; paused, resumed or cancelled by
+    an admin."""
+
+    __tablename__ = "drains"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pod_id: Mapped[str] = mapped_column(String(36), index=True)
+    # running paused cancelling cancelled done incomplete
+    status: Mapped[str] = mapped_column(String(16))
+    azs: Mapped[list[str]] = mapped_column(JSON, default=list)  # where things may go
+    state_before: Mapped[str] = mapped_column(String(16))  # the pod's, given back on cancel
+    # what could not be moved: [{"resource_type", "top_id", "reason"}]
+    left: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -27,6 +27,10 @@ class PodConflict(Exception):
     pass
 
 
+class PodDraining(Exception):
+    """The pod drains: its state is the drain's until the drain ends or is cancelled."""
+
+
 class PodInUse(Exception):
     pass
 
@@ -75,6 +79,8 @@ async def list_all(session: AsyncSession) -> list[Pod]:
 
 async def update(session: AsyncSession, pod_id: str, spec: PodSpec) -> Pod:
     pod = await get(session, pod_id)
+    if "state" in spec.values and pod.state == "draining":
+        raise PodDraining(f"pod {pod.name} is draining: cancel its drain to change its state")
     for key, value in spec.values.items():
         setattr(pod, key, value)
     pod.updated_at = now()

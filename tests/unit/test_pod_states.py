@@ -48,7 +48,7 @@ async def test_a_pod_in_maintenance_takes_no_new_resources(
 async def test_pod_states_an_admin_cannot_set(client: httpx.AsyncClient) -> None:
     pod = await add_pod(client, "pod1", "az1")
     draining = await _state(client, pod, "draining")
-    assert draining.status_code == 400 and "not supported yet" in draining.text
+    assert draining.status_code == 400 and "/drain" in draining.text
     assert (await _state(client, pod, "asleep")).status_code == 400
     made = await client.post(
         "/v1/pods",

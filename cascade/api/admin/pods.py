@@ -47,6 +47,7 @@ REFUSALS: Refusals = {
     service.PodNotFound: (404, "cascade.pod.not_found"),
     service.PodConflict: (409, "cascade.pod.duplicate"),
     service.PodInUse: (409, "cascade.pod.in_use"),
+    service.PodDraining: (409, "cascade.pod.draining"),
 }
 
 
@@ -67,7 +68,7 @@ def _spec(body: Any, creating: bool) -> service.PodSpec:
             )
     if values.get("state", "active") not in STATES:
         if values["state"] == "draining":
-            message = "a pod cannot be set draining: draining pods is not supported yet"
+            message = "a pod starts draining with POST /v1/pods/{id}/drain"
             raise ApiError(400, message, "cascade.pod.field")
         message = f"pod field 'state' must be one of {', '.join(STATES)}"
         raise ApiError(400, message, "cascade.pod.field")

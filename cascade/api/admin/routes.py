@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from cascade.api.admin import audits, bindings, jobs, moves, pods, routings, versions
+from cascade.api.admin import audits, bindings, drains, jobs, moves, pods, routings, versions
 from cascade.api.routing import Declarations, declared
 
 ROUTES: Declarations = {
@@ -18,6 +18,12 @@ ROUTES: Declarations = {
     "/v1/jobs": {"GET": jobs.index},
     "/v1/jobs/{job_id}": {"GET": jobs.show, "DELETE": jobs.delete},
     "/v1/jobs/{job_id}/redo": {"POST": jobs.redo},
+    "/v1/pods/{pod_id}/drain": {"POST": drains.create},
+    "/v1/drains": {"GET": drains.index},
+    "/v1/drains/{drain_id}": {"GET": drains.show},
+    "/v1/drains/{drain_id}/pause": {"POST": drains.change},
+    "/v1/drains/{drain_id}/resume": {"POST": drains.change},
+    "/v1/drains/{drain_id}/cancel": {"POST": drains.change},
     "/v1/moves": {"GET": moves.index},
     "/v1/moves/{move_id}": {"GET": moves.show},
     "/v1/audits": {"GET": audits.index, "POST": audits.create},

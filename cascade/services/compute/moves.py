@@ -63,6 +63,7 @@ MarkerNotFound = paging.MarkerNotFound
 # what the admin API's list filters on (equality)
 FILTERS: dict[str, InstrumentedAttribute[Any]] = {
     "status": Move.status,
+    "drain_id": Move.drain_id,
     "top_id": Move.top_id,
     "project_id": Move.project_id,
     "source_pod_id": Move.source_pod_id,
@@ -105,6 +106,7 @@ async def start(
     source: Pod,
     target: Pod,
     shown: dict[str, Any],
+    drain_id: str | None = None,
 ) -> Move:
     """A move of the routed server (as its pod `shown` it, at 2.46 or later) to `target`,
     queued with its job; MoveRefused for what Nova would refuse."""
@@ -138,6 +140,7 @@ async def start(
         target_pod_id=target.id,
         status=QUEUED,
         source={"running": status == "ACTIVE"},
+        drain_id=drain_id,
         created_at=now(),
     )
     db.add(move)
