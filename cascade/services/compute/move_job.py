@@ -26,10 +26,9 @@ move.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -37,28 +36,33 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.engine import now
-from cascade.db.models import Job, Keypair, Move, Pod, Routing
+from cascade.db.models import Job, Keypair, Move, NetResource, Pod, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods import client
-from cascade.pods.compute import Caller, call, pod_message
+from cascade.pods.compute import Caller, PodRefused, call, pod_message
 from cascade.pods.network import PodNeutron
 from cascade.services import routings
 from cascade.services.compute import flavor_copies, moves
 from cascade.services.compute.flavors import RETIRED
 from cascade.services.compute.servers import SERVER
-from cascade.services.network import floatingips, materialise, store
+from cascade.services.network import floatingip_pods, floatingips, materialise, store
+from cascade.services.network.errors import NeutronError
 from cascade.services.route_cache import RouteCache
 
 LOG = logging.getLogger(__name__)
 READ_VERSION = "2.46"  # the last that names a server's flavor by id
 MAKE_VERSION = "2.52"  # tags in a create
-WAIT_SECONDS = 600.0
+WAIT_SECONDS = 300.0
 POLL_SECONDS = 1.0
 
 
 class MoveFailed(Exception):
     """A step failed for good: the move is rolled back."""
+
+
+class Later(Exception):
+    """A step waits for a pod: the job is queued again and this run ends."""
 
 
 @handler(moves.JOB)
@@ -73,6 +77,17 @@ async def run(ctx: JobContext, job: Job) -> None:
         await _finish(ctx, job.resource_id, moves.FAILED, "a pod of the move is gone")
         return
     mover = Mover(ctx, move, source, target)
+    try:
+        await _carry_on(mover)
+    except Later:
+        async with ctx.sessions() as db:
+            delay = timedelta(seconds=POLL_SECONDS)
+            await queue.enqueue(db, moves.JOB, move.id, move.project_id, {}, delay=delay)
+            await db.commit()
+
+
+async def _carry_on(mover: Mover) -> None:
+    move = mover.move
     if move.status == moves.CONFIRMING:
         try:
             await mover.confirm()
@@ -82,7 +97,10 @@ async def run(ctx: JobContext, job: Job) -> None:
         await mover.undo(moves.FAILED if move.error else moves.REVERTED, move.error)
     else:
         try:
-            await mover.forward()
+            try:
+                await mover.forward()
+            except (PodRefused, NeutronError) as exc:  # a pod's (or the top's) refusal
+                raise MoveFailed(str(exc)) from exc
         except MoveFailed as exc:
             LOG.warning("move %s of server %s failed: %s", move.id, move.top_id, exc)
             await mover.save(status=moves.REVERTING, error=str(exc))
@@ -132,11 +150,29 @@ class Mover:
         moves.forget(self.ctx.pods, self.source.id, self.target.id)
 
     async def until(self, what: str, check: Callable[[], Awaitable[bool]]) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not await check():
-            if time.monotonic() > deadline:
-                raise MoveFailed(f"timed out waiting for {what}")
-            await asyncio.sleep(POLL_SECONDS)
+        """On when `check` holds; else `Later` (the job runs again in POLL_SECONDS: a move
+        never holds a worker while a pod works), or MoveFailed once the move has waited
+        WAIT_SECONDS since its last step."""
+        if await check():
+            return
+        since = self.move.updated_at or self.move.created_at
+        if (now() - since).total_seconds() > WAIT_SECONDS:
+            raise MoveFailed(f"timed out waiting for {what}")
+        raise Later(what)
+
+    async def settled(self, what: str, pod: Pod, server_id: str, want: str) -> None:
+        """On once the server is `want` (ACTIVE or SHUTOFF) with no task; a server steady
+        in the other state is started or stopped first."""
+        found = await self.server(pod, server_id)
+        if found is None:
+            raise MoveFailed(f"server {server_id} is gone from pod {pod.name}")
+        steady = found.get("status") in ("ACTIVE", "SHUTOFF") and not found.get(
+            "OS-EXT-STS:task_state"
+        )
+        if steady and found.get("status") != want:
+            turn = "os-start" if want == "ACTIVE" else "os-stop"
+            await self.action(pod, server_id, {turn: None})
+        await self.until(what, lambda: self.status_is(pod, server_id, want))
 
     async def server(self, pod: Pod, server_id: str) -> dict[str, Any] | None:
         resp = await self.nova(pod, "GET", f"/servers/{server_id}")
@@ -179,11 +215,7 @@ class Mover:
         if self.move.status == moves.QUEUED:
             learnt = await self.learn(shown)
             await self.save(status=moves.SNAPSHOTTING, source={**self.move.source, **learnt})
-        if shown.get("status") == "ACTIVE":
-            await self.action(self.source, src, {"os-stop": None})
-            await self.until(
-                "the source to stop", lambda: self.status_is(self.source, src, "SHUTOFF")
-            )
+        await self.settled("the source to stop", self.source, src, "SHUTOFF")
         name = f"cascade-move-{self.move.id}"
         image_id = self.move.image_id or await self.image_named(name)
         if image_id is None:
@@ -213,6 +245,11 @@ class Mover:
             ]
         if copy is None or copy.resource_type == RETIRED:
             raise MoveFailed(f"the server's flavor {flavor} is not a flavor of the top")
+        if not ports:
+            raise MoveFailed(
+                "the server has no port on a network of the top: its addresses cannot follow "
+                "it to another pod"
+            )
         tags = await self.nova(
             self.source, "GET", f"/servers/{self.move.source_bottom_id}/tags", MAKE_VERSION
         )
@@ -254,11 +291,8 @@ class Mover:
             "the server in the target pod",
             lambda: self.status_is(self.target, target, "ACTIVE", "SHUTOFF"),
         )
-        if not learnt.get("running"):
-            await self.action(self.target, target, {"os-stop": None})
-            await self.until(
-                "the target to stop", lambda: self.status_is(self.target, target, "SHUTOFF")
-            )
+        want = "ACTIVE" if learnt.get("running") else "SHUTOFF"
+        await self.settled("the target to settle", self.target, target, want)
         await self.save(status=moves.VERIFY)
 
     async def booted(self) -> str | None:
@@ -276,6 +310,8 @@ class Mover:
             neutron = PodNeutron(self.ctx.pods, self.target, self.request_id)
             names = {p.id: p.name for p in (await db.scalars(select(Pod))).all()}
             networks = []
+            for fip in await self.floating_ips(db):  # their shadows hold the ports' addresses
+                await floatingip_pods.unshadow(db, self.ctx.pods, fip.id, self.target)
             for port_id in learnt.get("ports", []):
                 row = await store.get(db, store.PORT, port_id)
                 if row is not None:
@@ -287,7 +323,7 @@ class Mover:
             "name": learnt.get("name") or self.move.top_id,
             "imageRef": self.move.image_id,
             "flavorRef": flavor,
-            "networks": networks or "auto",
+            "networks": networks,
             "metadata": learnt.get("metadata") or {},
             "availability_zone": self.target.pod_az,
         }
@@ -347,14 +383,12 @@ class Mover:
                 raise MoveFailed(f"pod {self.target.name} refused the target's delete")
             await self.until("the target's delete", lambda: self.gone(self.target, target))
         await self.ports_gone(self.target)
+        async with self.ctx.sessions() as db:
+            await self.follow_floating_ips(db)
+            await db.commit()
         src = self.move.source_bottom_id
-        if self.move.source.get("running", True):
-            shown = await self.server(self.source, src)
-            if shown is not None and shown.get("status") == "SHUTOFF":
-                await self.action(self.source, src, {"os-start": None})
-                await self.until(
-                    "the source to start", lambda: self.status_is(self.source, src, "ACTIVE")
-                )
+        if self.move.source.get("running", True) and await self.server(self.source, src):
+            await self.settled("the source to start", self.source, src, "ACTIVE")
         await self.image_gone()
         await _finish(self.ctx, self.move.id, status, error)
 
@@ -379,11 +413,16 @@ class Mover:
                     resp.status_code,
                 )
 
-    async def follow_floating_ips(self, db: AsyncSession) -> None:
-        """The floating IPs of the server's ports follow it to its new pod (their job)."""
+    async def floating_ips(self, db: AsyncSession) -> list[NetResource]:
+        """The floating IPs on the server's ports."""
         ports = set(self.move.source.get("ports", []))
         if not ports:
-            return
-        for row in await store.rows(db, store.FLOATINGIP, self.move.project_id):
-            if row.body.get("port_id") in ports:
-                await queue.enqueue(db, floatingips.JOB_SYNC, row.id, row.project_id, {})
+            return []
+        rows = await store.rows(db, store.FLOATINGIP, self.move.project_id)
+        return [row for row in rows if row.body.get("port_id") in ports]
+
+    async def follow_floating_ips(self, db: AsyncSession) -> None:
+        """The floating IPs of the server's ports follow it (their job) to where its
+        ports are now."""
+        for row in await self.floating_ips(db):
+            await queue.enqueue(db, floatingips.JOB_SYNC, row.id, row.project_id, {})

@@ -181,6 +181,16 @@ async def _status(db: AsyncSession, fip_id: str, status: str, port_id: Any) -> N
     await db.commit()
 
 
+async def unshadow(db: AsyncSession, registry: PodRegistry, fip_id: str, pod: Pod) -> None:
+    """The floating IP's shadow port in `pod` goes, and the pod's floating IP with it: the
+    port it stands in for is coming to that pod (a server moving in), whose own copy
+    needs the address. The floating IP's job puts it on that copy once it is there."""
+    if await copies.reread(db, SHADOW_PORT, fip_id, pod.id) is None:
+        return
+    await _drop_fip(db, registry, fip_id, pod.id)
+    await materialise.remove(db, PodNeutron(registry, pod), (SHADOW_PORT,), fip_id)
+
+
 async def _drop_fip(
     db: AsyncSession, registry: PodRegistry, fip_id: str, pod_id: str | None = None
 ) -> None:
