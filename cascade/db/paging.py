@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+
+from cascade.db.models import Base
 
 T = TypeVar("T")
 Column = InstrumentedAttribute[Any]
@@ -44,3 +46,33 @@ async def oldest_first(
         if value is not None:
             query = query.where(table[name] == value)
     return list((await session.scalars(query.order_by(created_at, row_id).limit(limit))).all())
+
+
+K = TypeVar("K", bound=Base)  # a table whose rows have an `id` and a `created_at`
+
+
+async def page_of(
+    session: AsyncSession,
+    model: type[K],
+    table: Mapping[str, Column],
+    filters: Mapping[str, str | None],
+    marker: str | None,
+    limit: int,
+) -> list[K]:
+    """`oldest_first` over every row of `model` (its `created_at`, then its `id`)."""
+    created = cast(Column, getattr(model, "created_at"))  # noqa: B009 (any such table)
+    row_id = cast(Column, getattr(model, "id"))  # noqa: B009
+    found: list[K] = await oldest_first(
+        session, select(model), created, row_id, table, filters, marker, limit
+    )
+    return found
+
+
+async def row(
+    session: AsyncSession, model: type[K], row_id: str, missing: type[Exception], what: str
+) -> K:
+    """The row of `model` with id `row_id`; `missing("no <what> with id ...")` if none."""
+    found = await session.get(model, row_id)
+    if found is None:
+        raise missing(f"no {what} with id {row_id}")
+    return found

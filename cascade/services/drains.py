@@ -68,18 +68,14 @@ FILTERS: dict[str, InstrumentedAttribute[Any]] = {
 
 
 async def get(db: AsyncSession, drain_id: str) -> Drain:
-    found = await db.get(Drain, drain_id)
-    if found is None:
-        raise DrainNotFound(f"no drain with id {drain_id}")
-    return found
+    return await paging.row(db, Drain, drain_id, DrainNotFound, "drain")
 
 
 async def page(
     db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
 ) -> list[Drain]:
-    return await paging.oldest_first(
-        db, select(Drain), Drain.created_at, Drain.id, FILTERS, filters, marker, limit
-    )
+    """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
+    return await paging.page_of(db, Drain, FILTERS, filters, marker, limit)
 
 
 async def moves_of(db: AsyncSession, drain_id: str) -> list[Move]:
@@ -96,9 +92,7 @@ async def _targets(db: AsyncSession, pod: Pod, azs: list[str]) -> list[Pod]:
 
 async def start(db: AsyncSession, pod_id: str, azs: list[str] | None) -> Drain:
     """A drain of the pod to the pods of `azs` (default: its AZ), queued; the pod draining."""
-    pod = await db.get(Pod, pod_id)
-    if pod is None:
-        raise DrainNotFound(f"no pod with id {pod_id}")
+    pod = await paging.row(db, Pod, pod_id, DrainNotFound, "pod")
     if pod.state == "draining":
         raise DrainRefused(f"pod {pod.name} is draining already")
     wanted = list(dict.fromkeys(azs or [pod.az]))

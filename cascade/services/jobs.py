@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -36,10 +36,7 @@ FILTERS: dict[str, InstrumentedAttribute[Any]] = {
 
 
 async def get(session: AsyncSession, job_id: str) -> Job:
-    found = await session.get(Job, job_id)
-    if found is None:
-        raise JobNotFound(f"no job with id {job_id}")
-    return found
+    return await paging.row(session, Job, job_id, JobNotFound, "job")
 
 
 async def page(
@@ -47,9 +44,7 @@ async def page(
 ) -> list[Job]:
     """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
     at most `limit`."""
-    return await paging.oldest_first(
-        session, select(Job), Job.created_at, Job.id, FILTERS, filters, marker, limit
-    )
+    return await paging.page_of(session, Job, FILTERS, filters, marker, limit)
 
 
 async def redo(session: AsyncSession, job_id: str) -> Job:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -46,6 +46,26 @@ class Remembered(Generic[K, V]):
         if found is not None and self.clock() - found[1] < self.fresh:
             return (found[0],)
         return None
+
+    async def many(
+        self, keys: Iterable[K], read: Callable[[list[K]], Awaitable[dict[K, V]]], empty: V
+    ) -> dict[K, V]:
+        """The value of each key: fresh ones as kept, the others read in one go (`read` of
+        the keys missing; a key it leaves out has `empty`) and kept."""
+        found: dict[K, V] = {}
+        missing = []
+        for key in dict.fromkeys(keys):
+            fresh = self.fresh_value(key)
+            if fresh is None:
+                missing.append(key)
+            else:
+                found[key] = fresh[0]
+        if missing:
+            read_now = await read(missing)
+            for key in missing:
+                found[key] = read_now.get(key, empty)
+                self.put(key, found[key])
+        return found
 
     def put(self, key: K, value: V) -> None:
         if len(self._values) >= self.size and key not in self._values:

@@ -23,14 +23,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.admin.common import Refusals, acting, fields, filters, page, shown
+from cascade.api.admin.common import Refusals, acting, fields, listing, optional_body, shown
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, json_body
+from cascade.db.models import AuditFinding
 from cascade.services.audit import checks
 from cascade.services.audit import runs as service
 
@@ -66,20 +68,14 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     """GET /v1/audits: 200 with a page of audit runs, oldest first."""
-    authorize(request, "cascade:audits:list")
-    wanted = _checked(filters(request, service.FILTERS))
-    return await page(
-        request,
-        "audits",
-        REFUSALS,
-        lambda db, limit, marker: service.page(db, wanted, limit, marker),
-        shown,
+    return await listing(
+        request, "audits", "cascade:audits:list", service.FILTERS, REFUSALS, service.page, CHOICES
     )
 
 
 async def create(request: Request) -> Response:
     """POST /v1/audits: 202 with the audit, queued."""
-    values = _checked(fields(await _body(request, "audit"), "audit", ("pod_id",)))
+    values = _checked(fields(await optional_body(request, "audit"), "audit", ("pod_id",)))
     async with acting(request, "cascade:audits:create", REFUSALS) as (_, db):
         made = await service.start(db, values.get("pod_id"))
     return JSONResponse({"audit": shown(made)}, status_code=202)
@@ -101,16 +97,15 @@ async def delete(request: Request) -> Response:
 
 async def findings(request: Request) -> Response:
     """GET /v1/audits/{id}/findings: 200 with a page of its findings."""
-    authorize(request, "cascade:audits:findings")
-    wanted = _checked(filters(request, service.FINDING_FILTERS))
     audit_id = request.path_params["audit_id"]
-    return await page(
-        request,
-        "findings",
-        REFUSALS,
-        lambda db, limit, marker: service.findings(db, audit_id, wanted, limit, marker),
-        shown,
-    )
+
+    async def read(
+        db: AsyncSession, wanted: Mapping[str, str | None], limit: int, marker: str | None
+    ) -> list[AuditFinding]:
+        return await service.findings(db, audit_id, wanted, limit, marker)
+
+    rule, table = "cascade:audits:findings", service.FINDING_FILTERS
+    return await listing(request, "findings", rule, table, REFUSALS, read, CHOICES)
 
 
 async def finding(request: Request) -> Response:
@@ -122,16 +117,8 @@ async def finding(request: Request) -> Response:
     return JSONResponse({"finding": shown(found)})
 
 
-async def _body(request: Request, key: str) -> Any:
-    """The JSON body, or `{key: {}}` when the request has none (its fields are optional)."""
-    empty = request.headers.get("content-length", "0") == "0"
-    if empty and "transfer-encoding" not in request.headers:
-        return {key: {}}
-    return await json_body(request)
-
-
 async def _repair_fields(request: Request, known: tuple[str, ...]) -> dict[str, Any]:
-    return _checked(fields(await _body(request, "repair"), "repair", known))
+    return _checked(fields(await optional_body(request, "repair"), "repair", known))
 
 
 async def repair(request: Request) -> Response:

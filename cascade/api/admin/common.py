@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, session
+from cascade.api.request import authorize, json_body, session
 from cascade.context import Context
 
 MAX_LIMIT = 1000
@@ -113,3 +113,37 @@ async def page(
         href = str(request.url.replace(query=urlencode(query)))
         body[f"{name}_links"] = [{"rel": "next", "href": href}]
     return JSONResponse(body)
+
+
+Read = Callable[[AsyncSession, Mapping[str, str | None], int, str | None], Awaitable[Sequence[Row]]]
+
+
+async def listing(
+    request: Request,
+    name: str,
+    rule: str,
+    table: Collection[str],
+    refusals: Refusals,
+    read: Read[Row],
+    choices: Mapping[str, Collection[str]] | None = None,
+    view: Callable[[Row], dict[str, Any]] = shown,
+) -> Response:
+    """A service's paged list (`page`) for a caller `rule` allows: its filters named in
+    `table`, each of `choices` one of its values (400 otherwise)."""
+    authorize(request, rule)
+    wanted = filters(request, table)
+    for key, allowed in (choices or {}).items():
+        if wanted.get(key) not in (None, *allowed):
+            message = f"{key} must be one of {', '.join(allowed)}"
+            raise ApiError(400, message, "cascade.request.query")
+    return await page(
+        request, name, refusals, lambda db, limit, marker: read(db, wanted, limit, marker), view
+    )
+
+
+async def optional_body(request: Request, key: str) -> Any:
+    """The JSON body, or `{key: {}}` when the request has none (its fields are optional)."""
+    empty = request.headers.get("content-length", "0") == "0"
+    if empty and "transfer-encoding" not in request.headers:
+        return {key: {}}
+    return await json_body(request)

@@ -18,9 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.admin.common import Refusals, acting, fields, filters, page, shown
+from cascade.api.admin.common import Refusals, acting, fields, listing, optional_body, shown
 from cascade.api.errors import ApiError
-from cascade.api.request import authorize, json_body
 from cascade.db.models import Drain
 from cascade.services import drains as service
 
@@ -35,10 +34,7 @@ MOVE_FIELDS = ("id", "top_id", "status", "target_pod_id", "target_bottom_id", "e
 
 async def create(request: Request) -> Response:
     """POST /v1/pods/{id}/drain: 202 with the drain, the pod draining."""
-    empty = request.headers.get("content-length", "0") == "0"
-    given = empty and "transfer-encoding" not in request.headers
-    body: Any = {"drain": {}} if given else await json_body(request)
-    values = fields(body, "drain", ("azs",))
+    values = fields(await optional_body(request, "drain"), "drain", ("azs",))
     azs = values.get("azs")
     if azs is not None and (
         not isinstance(azs, list) or not azs or not all(isinstance(a, str) and a for a in azs)
@@ -51,17 +47,9 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     """GET /v1/drains: 200 with a page of drains, oldest first."""
-    authorize(request, "cascade:drains:list")
-    wanted = filters(request, service.FILTERS)
-    if wanted["status"] not in (None, *service.STATUSES):
-        message = f"status must be one of {', '.join(service.STATUSES)}"
-        raise ApiError(400, message, "cascade.request.query")
-    return await page(
-        request,
-        "drains",
-        REFUSALS,
-        lambda db, limit, marker: service.page(db, wanted, limit, marker),
-        shown,
+    choices = {"status": service.STATUSES}
+    return await listing(
+        request, "drains", "cascade:drains:list", service.FILTERS, REFUSALS, service.page, choices
     )
 
 

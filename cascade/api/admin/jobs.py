@@ -19,9 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.admin.common import Refusals, acting, filters, page, shown
-from cascade.api.errors import ApiError
-from cascade.api.request import authorize
+from cascade.api.admin.common import Refusals, acting, listing, shown
 from cascade.db.models import Job
 from cascade.jobs import queue
 from cascade.services import jobs as service
@@ -40,18 +38,9 @@ def view(job: Job) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     """GET /v1/jobs: 200 with a page of jobs, oldest first."""
-    authorize(request, "cascade:jobs:list")
-    wanted = filters(request, service.FILTERS)
-    if wanted["status"] not in (None, *queue.STATUSES):
-        raise ApiError(
-            400, f"status must be one of {', '.join(queue.STATUSES)}", "cascade.request.query"
-        )
-    return await page(
-        request,
-        "jobs",
-        REFUSALS,
-        lambda db, limit, marker: service.page(db, wanted, limit, marker),
-        view,
+    choices = {"status": queue.STATUSES}
+    return await listing(
+        request, "jobs", "cascade:jobs:list", service.FILTERS, REFUSALS, service.page, choices, view
     )
 
 

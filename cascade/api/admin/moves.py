@@ -13,9 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cascade.api.admin.common import Refusals, acting, filters, page, shown
-from cascade.api.errors import ApiError
-from cascade.api.request import authorize
+from cascade.api.admin.common import Refusals, acting, listing, shown
 from cascade.services.compute import moves as service
 
 REFUSALS: Refusals = {
@@ -27,17 +25,9 @@ STATUSES = (*service.UNDER_WAY, *service.FINISHED)
 
 async def index(request: Request) -> Response:
     """GET /v1/moves: 200 with a page of moves, oldest first."""
-    authorize(request, "cascade:moves:list")
-    wanted = filters(request, service.FILTERS)
-    if wanted["status"] not in (None, *STATUSES):
-        message = f"status must be one of {', '.join(STATUSES)}"
-        raise ApiError(400, message, "cascade.request.query")
-    return await page(
-        request,
-        "moves",
-        REFUSALS,
-        lambda db, limit, marker: service.page(db, wanted, limit, marker),
-        shown,
+    choices = {"status": STATUSES}
+    return await listing(
+        request, "moves", "cascade:moves:list", service.FILTERS, REFUSALS, service.page, choices
     )
 
 

@@ -75,8 +75,8 @@ FINDING_FILTERS: dict[str, InstrumentedAttribute[Any]] = {
 
 async def start(db: AsyncSession, pod_id: str | None, trigger: str = ADMIN) -> Audit:
     """A new audit of one pod (or every pod, None), queued with its job."""
-    if pod_id is not None and await db.get(Pod, pod_id) is None:
-        raise AuditNotFound(f"no pod with id {pod_id}")
+    if pod_id is not None:
+        await paging.row(db, Pod, pod_id, AuditNotFound, "pod")
     audit = Audit(
         id=str(uuid.uuid4()),
         pod_id=pod_id,
@@ -94,19 +94,14 @@ async def start(db: AsyncSession, pod_id: str | None, trigger: str = ADMIN) -> A
 
 
 async def get(db: AsyncSession, audit_id: str) -> Audit:
-    found = await db.get(Audit, audit_id)
-    if found is None:
-        raise AuditNotFound(f"no audit with id {audit_id}")
-    return found
+    return await paging.row(db, Audit, audit_id, AuditNotFound, "audit")
 
 
 async def page(
     db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
 ) -> list[Audit]:
     """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
-    return await paging.oldest_first(
-        db, select(Audit), Audit.created_at, Audit.id, FILTERS, filters, marker, limit
-    )
+    return await paging.page_of(db, Audit, FILTERS, filters, marker, limit)
 
 
 async def remove(db: AsyncSession, audit_id: str) -> None:

@@ -72,19 +72,14 @@ FILTERS: dict[str, InstrumentedAttribute[Any]] = {
 
 
 async def get(db: AsyncSession, move_id: str) -> Move:
-    found = await db.get(Move, move_id)
-    if found is None:
-        raise MoveNotFound(f"no move with id {move_id}")
-    return found
+    return await paging.row(db, Move, move_id, MoveNotFound, "move")
 
 
 async def page(
     db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
 ) -> list[Move]:
     """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
-    return await paging.oldest_first(
-        db, select(Move), Move.created_at, Move.id, FILTERS, filters, marker, limit
-    )
+    return await paging.page_of(db, Move, FILTERS, filters, marker, limit)
 
 
 class MoveRefused(Exception):
@@ -233,25 +228,14 @@ async def of_pods(
 ) -> dict[str, PodMoves]:
     """`PodMoves` of each pod: fresh ones as kept, the others read in one go (on `db`, or
     a session of its own) and kept."""
-    kept = registry.cache(MovesKept)
-    found: dict[str, PodMoves] = {}
-    missing = []
-    for pod_id in dict.fromkeys(pod_ids):
-        fresh = kept.fresh_value(pod_id)
-        if fresh is None:
-            missing.append(pod_id)
-        else:
-            found[pod_id] = fresh[0]
-    if missing:
+
+    async def read(missing: list[str]) -> dict[str, PodMoves]:
         if db is not None:
-            read = await _read(db, missing)
-        else:
-            async with sessions() as own:
-                read = await _read(own, missing)
-        for pod_id in missing:
-            kept.put(pod_id, read.get(pod_id, NONE))
-        found.update(read)
-    return {pod_id: found.get(pod_id, NONE) for pod_id in dict.fromkeys(pod_ids)}
+            return await _read(db, missing)
+        async with sessions() as own:
+            return await _read(own, missing)
+
+    return await registry.cache(MovesKept).many(pod_ids, read, NONE)
 
 
 async def _read(db: AsyncSession, pod_ids: list[str]) -> dict[str, PodMoves]:

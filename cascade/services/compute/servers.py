@@ -150,21 +150,9 @@ async def remember_flavor_names(
 ) -> dict[str, dict[str, tuple[str, str]]]:
     """`flavor_names` of every pod of `pod_ids`: those not fresh in `registry` read in
     one go (a page merged from 1,000 pods needs them all) and kept there."""
-    kept = registry.cache(FlavorNames)
-    found: dict[str, dict[str, tuple[str, str]]] = {}
-    missing = []
-    for pod_id in dict.fromkeys(pod_ids):
-        fresh = kept.fresh_value(pod_id)
-        if fresh is None:
-            missing.append(pod_id)
-        else:
-            found[pod_id] = fresh[0]
-    if missing:
-        read = await _flavor_names_of(db, missing)
-        for pod_id in missing:
-            kept.put(pod_id, read[pod_id])
-        found.update(read)
-    return found
+    return await registry.cache(FlavorNames).many(
+        pod_ids, lambda missing: _flavor_names_of(db, missing), {}
+    )
 
 
 async def _flavor_names_of(
