@@ -130,7 +130,7 @@ def render(found: Figures, runs: int) -> str:
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `bin/devcloud bench --move "
         f"--runs {runs}` on the devcloud (fake hypervisor, a tiny image; a move stops the "
         "server, takes its image, boots it in the other pod as its project and waits for "
-        "each step, polling every second).",
+        "each step, its job asking the pods every half second).",
     ]
     return "\n".join(lines)
 

@@ -54,7 +54,7 @@ LOG = logging.getLogger(__name__)
 READ_VERSION = "2.46"  # the last that names a server's flavor by id
 MAKE_VERSION = "2.52"  # tags in a create
 WAIT_SECONDS = 300.0
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
 
 
 class MoveFailed(Exception):
