@@ -13,10 +13,11 @@ BACKEND = "replicas"
 
 def config(port: int, replicas: list[int], admin: Path) -> str:
     """Round-robin over `replicas` (ports on 127.0.0.1), each checked with the compute
-    version document; a request whose connection failed or got no answer is sent again
-    to another replica; `admin`: the admin socket (drain, ready, stats)."""
+    version document (down after three checks failed in a row); a request whose
+    connection failed or got no answer is sent again to another replica; `admin`: the
+    admin socket (drain, ready, stats)."""
     servers = "\n".join(
-        f"    server api{n} 127.0.0.1:{p} check inter 300ms fall 2 rise 2"
+        f"    server api{n} 127.0.0.1:{p} check inter 300ms fall 3 rise 2"
         for n, p in enumerate(replicas, 1)
     )
     return f"""global
@@ -28,6 +29,10 @@ defaults
     timeout connect 3s
     timeout client 60s
     timeout server 60s
+    # a check's own time: a replica slow to answer on a loaded machine (the devcloud and
+    # the tests share two cores) is not taken for one that is down (the check's timeout
+    # is `inter` otherwise, 300 ms)
+    timeout check 2s
     retries 3
     option redispatch
     retry-on conn-failure empty-response
