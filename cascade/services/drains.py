@@ -221,7 +221,7 @@ async def _started(
     targets = await _targets(db, pod, drain.azs)
     if not targets:
         return f"no pod of {', '.join(drain.azs)} takes new resources"
-    caller = Caller(None, moves_version(), f"req-{drain.id}")
+    caller = Caller(None, moves.READ_VERSION, f"req-{drain.id}")
     path = f"/servers/{routing.bottom_id or routing.top_id}"
     try:
         resp = await call(ctx.pods, pod, caller, "GET", path)
@@ -238,10 +238,6 @@ async def _started(
     except moves.MoveRefused as exc:
         return str(exc)
     return None
-
-
-def moves_version() -> str:
-    return "2.46"  # a server's flavor named by id, as a move reads it
 
 
 async def _not_movable(db: AsyncSession, pod: Pod) -> list[dict[str, Any]]:

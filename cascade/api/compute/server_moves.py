@@ -27,7 +27,7 @@ from cascade.services import routed
 from cascade.services.compute import hosts, moves
 from cascade.versions import Version
 
-READ = Version(2, 46)  # the source as the move reads it: its flavor named by id
+READ = Version.parse(moves.READ_VERSION)
 
 
 async def _target(db: AsyncSession, where: routed.Located, host: Any) -> Pod | None:

@@ -98,6 +98,28 @@ class Found:
     routing_id: str | None = None
     differences: dict[str, Any] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        code: str,
+        routing: Routing,
+        detail: str,
+        repairs: tuple[str, ...],
+        differences: dict[str, Any] | None = None,
+    ) -> Found:
+        """A finding about a routing and its object."""
+        return cls(
+            code,
+            routing.resource_type,
+            detail,
+            repairs,
+            top_id=routing.top_id,
+            bottom_id=routing.bottom_id,
+            project_id=routing.project_id or None,
+            routing_id=routing.id,
+            differences=differences,
+        )
+
     @property
     def severity(self) -> str:
         return ERROR if self.code == MISSING else WARNING
@@ -216,31 +238,23 @@ class PodAudit:
 
     def _missing(self, routing: Routing, repairs: tuple[str, ...]) -> None:
         self.found.append(
-            Found(
+            Found.of(
                 MISSING,
-                routing.resource_type,
+                routing,
                 f"{routing.resource_type} {routing.top_id} is routed to pod {self.pod.name} "
                 f"as {routing.bottom_id}, which the pod does not have",
                 repairs,
-                top_id=routing.top_id,
-                bottom_id=routing.bottom_id,
-                project_id=routing.project_id or None,
-                routing_id=routing.id,
             )
         )
 
     def _status(self, routing: Routing, why: str) -> None:
         self.found.append(
-            Found(
+            Found.of(
                 STATUS,
-                routing.resource_type,
+                routing,
                 f"the routing of {routing.resource_type} {routing.top_id} in pod "
                 f"{self.pod.name} is {routing.status}, but {why}",
                 (ACTIVATE,),
-                top_id=routing.top_id,
-                bottom_id=routing.bottom_id,
-                project_id=routing.project_id or None,
-                routing_id=routing.id,
             )
         )
 
@@ -253,17 +267,13 @@ class PodAudit:
             if (routing.updated_at or routing.created_at) >= cutoff:
                 continue
             self.found.append(
-                Found(
+                Found.of(
                     STALE,
-                    routing.resource_type,
+                    routing,
                     f"the routing of {routing.resource_type} {routing.top_id} in pod "
                     f"{self.pod.name} has been {routing.status} since "
                     f"{(routing.updated_at or routing.created_at).isoformat()}",
                     (SETTLE,),
-                    top_id=routing.top_id,
-                    bottom_id=routing.bottom_id,
-                    project_id=routing.project_id or None,
-                    routing_id=routing.id,
                 )
             )
 
@@ -359,19 +369,15 @@ class PodAudit:
 
     def _differs(self, routing: Routing, differences: dict[str, Any]) -> None:
         self.found.append(
-            Found(
+            Found.of(
                 DIFFERS,
-                routing.resource_type,
+                routing,
                 f"the copy of {routing.resource_type} {routing.top_id} in pod "
                 f"{self.pod.name} ({routing.bottom_id}) differs from the top's in "
                 f"{', '.join(sorted(differences))}",
                 # a subnet's CIDR cannot change in place: reported, not converged
                 () if "cidr" in differences else (CONVERGE,),
-                top_id=routing.top_id,
-                bottom_id=routing.bottom_id,
-                project_id=routing.project_id or None,
-                routing_id=routing.id,
-                differences=differences,
+                differences,
             )
         )
 

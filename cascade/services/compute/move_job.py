@@ -51,7 +51,7 @@ from cascade.services.network.errors import NeutronError
 from cascade.services.route_cache import RouteCache
 
 LOG = logging.getLogger(__name__)
-READ_VERSION = "2.46"  # the last that names a server's flavor by id
+READ_VERSION = moves.READ_VERSION
 MAKE_VERSION = "2.52"  # tags in a create
 WAIT_SECONDS = 300.0
 POLL_SECONDS = 0.5

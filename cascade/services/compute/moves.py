@@ -39,6 +39,7 @@ from cascade.services.compute.servers import SERVER
 from cascade.services.remembered import Remembered
 
 JOB = "server.move"
+READ_VERSION = "2.46"  # a server as a move reads it: the last that names its flavor by id
 QUEUED, SNAPSHOTTING, BOOTING, VERIFY = "queued", "snapshotting", "booting", "verify"
 CONFIRMING, REVERTING = "confirming", "reverting"
 DONE, REVERTED, FAILED = "done", "reverted", "failed"
