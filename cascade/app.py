@@ -56,6 +56,7 @@ from cascade.services.network import policies as network_policies
 from cascade.services.network.errors import NeutronError
 from cascade.services.scheduling import az_policies
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.volume import move_job as volume_move_job  # noqa: F401  (registers its handler)
 from cascade.services.workflow import Refused
 
 LOG = logging.getLogger(__name__)

@@ -133,6 +133,8 @@ DEFAULTS: dict[str, str] = {
     "volume_extension:types_extra_specs:update": "rule:admin_required",
     "volume_extension:types_extra_specs:delete": "rule:admin_required",
     "volume_extension:volume_type_access": "rule:admin_required",
+    # a volume moved to another pod (Cinder's migrate rule and default)
+    "volume_extension:volume_admin_actions:migrate_volume": "rule:admin_required",
     "volume_extension:volume_type_encryption": "rule:admin_required",
     "volume_extension:qos_specs_manage:get_all": "rule:admin_required",
     "volume_extension:qos_specs_manage:get": "rule:admin_required",

@@ -33,6 +33,7 @@ from cascade.services import (
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.volume import move_job as volume_move_job  # noqa: F401  (registers its handler)
 
 
 async def serve(conf: Conf) -> None:

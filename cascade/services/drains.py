@@ -3,21 +3,23 @@
 `start` puts the pod in state `draining` (it takes nothing new) and queues the drain's
 job, `pod.drain`, which runs in steps a couple of seconds apart until the drain ends:
 
-- each server routed to the pod is moved (`compute.moves`, at most IN_FLIGHT at once)
-  to a pod of the drain's AZs (default: the pod's own) that takes new resources, and
-  each move is confirmed once its target is ACTIVE; nothing in the pod is deleted
-  before its replacement is confirmed;
+- each server and each volume routed to the pod is moved (`compute.moves`,
+  `volume.moves`; at most IN_FLIGHT at once) to a pod of the drain's AZs (default: the
+  pod's own) that takes new resources; a server's move is confirmed once its target is
+  ACTIVE, a volume's completes by itself as Cinder's migrations do; nothing in the pod
+  is deleted before its replacement is in place;
 - what cannot move is named in the drain's `left`, with the reason: a server Nova
-  would not migrate (volumes attached, an error state), a move that failed (its own
-  `error`), and the kinds Cascade cannot move between pods yet (volumes and the
-  objects that live with them, server groups);
+  would not migrate (volumes attached, an error state), a volume Cinder would not
+  (in use, with snapshots), a move that failed (its own `error`), and the kinds
+  Cascade cannot move between pods yet (snapshots, backups, groups, server groups);
 - when nothing is left to start or under way, the drain is `done` (the pod hosts none
-  of Cascade's servers) or `incomplete` (see `left`), and the pod is in `maintenance`.
+  of Cascade's servers and volumes) or `incomplete` (see `left`), and the pod is in
+  `maintenance`.
 
 An admin pauses a drain (no new move starts; those under way go on to VERIFY_RESIZE
-and wait), resumes it, or cancels it: no new move starts, the moves not yet
-confirmed are reverted (each server stays where it was), and the pod gets back the
-state it had before.
+and wait), resumes it, or cancels it: no new move starts, the servers' moves not yet
+confirmed are reverted (each server stays where it was; a volume's move under way
+completes), and the pod gets back the state it had before.
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ from cascade.db.engine import now
 from cascade.db.models import Drain, Job, Move, Pod, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
+from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.services import scheduling
 from cascade.services.compute import moves
-from cascade.services.compute.servers import SERVER
+from cascade.services.volume import moves as volume_moves
+from cascade.services.volume.volumes import VOLUME
 
 JOB = "pod.drain"
 RUNNING, PAUSED, CANCELLING = "running", "paused", "cancelling"
@@ -79,7 +83,7 @@ async def page(
 
 
 async def moves_of(db: AsyncSession, drain_id: str) -> list[Move]:
-    """The drain's moves, one per server it moved or is moving, oldest first."""
+    """The drain's moves, one per server or volume it moved or is moving, oldest first."""
     query = select(Move).where(Move.drain_id == drain_id).order_by(Move.created_at, Move.id)
     return list((await db.scalars(query)).all())
 
@@ -175,22 +179,26 @@ async def _run(
 ) -> None:
     left = {(e.get("resource_type"), e.get("top_id")) for e in drain.left}
     failed = [
-        {"resource_type": SERVER, "top_id": m.top_id, "reason": f"its move failed: {m.error}"}
+        {
+            "resource_type": m.resource_type,
+            "top_id": m.top_id,
+            "reason": f"its move failed: {m.error}",
+        }
         for m in await moves_of(db, drain.id)
-        if m.status == moves.FAILED and (SERVER, m.top_id) not in left
+        if m.status == moves.FAILED and (m.resource_type, m.top_id) not in left
     ]
     drain.left = [*drain.left, *failed]
-    left |= {(SERVER, e["top_id"]) for e in failed}
+    left |= {(e["resource_type"], e["top_id"]) for e in failed}
     moving = {m.top_id for m in going}
     query = select(Routing).where(
-        Routing.resource_type == SERVER,
+        Routing.resource_type.in_(moves.MOVED_KINDS),
         Routing.pod_id == pod.id,
         Routing.status == "active",
     )
     waiting = [
         r
         for r in (await db.scalars(query.order_by(Routing.created_at))).all()
-        if r.top_id not in moving and (SERVER, r.top_id) not in left
+        if r.top_id not in moving and (r.resource_type, r.top_id) not in left
     ]
     room = IN_FLIGHT - len(going)
     for routing in waiting[: max(room, 0)]:
@@ -207,34 +215,44 @@ async def _run(
 async def _move(
     ctx: JobContext, db: AsyncSession, drain: Drain, pod: Pod, routing: Routing
 ) -> None:
-    """A move of one server of the pod to a pod of the drain's AZs, or a `left` entry."""
+    """A move of one server or volume of the pod to a pod of the drain's AZs, or a `left`
+    entry."""
     reason = await _started(ctx, db, drain, pod, routing)
     if reason:
-        entry = {"resource_type": SERVER, "top_id": routing.top_id, "reason": reason}
+        entry = _left(routing.resource_type, routing.top_id, reason)
         drain.left = [*drain.left, entry]
+
+
+def _left(kind: str, top_id: str, reason: str) -> dict[str, Any]:
+    """An entry of a drain's `left`: what stays in the pod, and why."""
+    return {"resource_type": kind, "top_id": top_id, "reason": reason}
 
 
 async def _started(
     ctx: JobContext, db: AsyncSession, drain: Drain, pod: Pod, routing: Routing
 ) -> str | None:
-    """Why the server's move could not start (None: started, or to be tried again)."""
+    """Why the server's (or volume's) move could not start (None: started, or to be
+    tried again)."""
     targets = await _targets(db, pod, drain.azs)
     if not targets:
         return f"no pod of {', '.join(drain.azs)} takes new resources"
-    caller = Caller(None, moves.READ_VERSION, f"req-{drain.id}")
-    path = f"/servers/{routing.bottom_id or routing.top_id}"
-    try:
-        resp = await call(ctx.pods, pod, caller, "GET", path)
-    except PodUnavailable:
-        return None  # asked again at the next step
-    if resp.status_code != 200:
-        return f"pod {pod.name} answered {resp.status_code} for it"
-    # the pod the drain has sent the fewest servers to
+    # the pod the drain has sent the fewest objects to
     sent = select(Move.target_pod_id, func.count()).where(Move.drain_id == drain.id)
     counts = dict((await db.execute(sent.group_by(Move.target_pod_id))).all())
     target = min(targets, key=lambda p: (counts.get(p.id, 0), p.created_at))
+    request_id = f"req-{drain.id}"
     try:
+        if routing.resource_type == VOLUME:
+            caller = pod_volume.Caller(None, volume_moves.READ_VERSION, request_id)
+            await volume_moves.begin(db, ctx.pods, caller, routing, pod, target, drain.id)
+            return None
+        path = f"/servers/{routing.bottom_id or routing.top_id}"
+        resp = await call(ctx.pods, pod, Caller(None, moves.READ_VERSION, request_id), "GET", path)
+        if resp.status_code != 200:
+            return f"pod {pod.name} answered {resp.status_code} for it"
         await moves.start(db, routing, pod, target, resp.json()["server"], drain.id)
+    except PodUnavailable:
+        return None  # asked again at the next step
     except moves.MoveRefused as exc:
         return str(exc)
     return None
@@ -257,5 +275,5 @@ async def _not_movable(db: AsyncSession, pod: Pod) -> list[dict[str, Any]]:
     ]
 
 
-# the routed kinds a drain cannot move yet: Cinder's, and server groups
-UNMOVABLE = ("volume", "snapshot", "backup", "group", "group_snapshot", "server_group")
+# the routed kinds a drain cannot move yet: Cinder's but volumes, and server groups
+UNMOVABLE = ("snapshot", "backup", "group", "group_snapshot", "server_group")

@@ -1,7 +1,7 @@
 """A drain of pod2 on the real devcloud: its servers (on a network spanning the pods, one
 with a floating IP, both in a security group) move to pod1 keeping their top ids,
-addresses, security group and floating IP; the available volume it cannot move yet is
-named in the drain; pod2 ends with none of the servers."""
+addresses, security group and floating IP, and so does its available volume (top id,
+name, metadata); pod2 ends with none of them."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
         before = {s: until(conn, s, "ACTIVE") for s in servers}
         port = next(conn.network.ports(device_id=servers[0]))
         fip = conn.network.create_ip(floating_network_id=external.id, port_id=port.id)
-        volume = make(conn, availability_zone="az2", name=unique("drain-vol"))
+        volume = make(conn, availability_zone="az2", name=unique("drain-vol"), metadata={"k": "v"})
         wait(conn, f"/volumes/{volume['id']}", "volume", "available")
 
         body = {"drain": {"azs": ["az1"]}}
@@ -70,10 +70,16 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
                 break
             assert time.monotonic() < deadline, drain
             time.sleep(2)
-        ours = {m["top_id"]: m for m in drain["moves"] if m["top_id"] in servers}
-        assert {m["status"] for m in ours.values()} == {"done"}, drain
-        assert [e for e in drain["left"] if e.get("resource_type") == "volume"], drain["left"]
-        assert not [e for e in drain["left"] if e.get("top_id") in servers], drain["left"]
+        mine = {*servers, volume["id"]}
+        ours = {m["top_id"]: m for m in drain["moves"] if m["top_id"] in mine}
+        assert set(ours) == mine and {m["status"] for m in ours.values()} == {"done"}, drain
+        assert not [e for e in drain["left"] if e.get("top_id") in mine], drain["left"]
+        resp = call(conn, "GET", f"/volumes/{volume['id']}")
+        assert resp.headers["X-Cascade-Pod"] == "pod1", resp.text
+        moved = resp.json()["volume"]
+        assert (moved["name"], moved["metadata"]) == (volume["name"], {"k": "v"})
+        in_pod2 = call(conns["pod2-admin"], "GET", "/volumes/detail?all_tenants=1").json()
+        assert not [v for v in in_pod2["volumes"] if v["name"] == volume["name"]]
 
         for server_id in servers:
             after, pod = shown(conn, server_id)

@@ -29,13 +29,17 @@ async def _pods(app: Starlette) -> dict[str, Pod]:
         return {p.name: p for p in (await db.scalars(select(Pod))).all()}
 
 
-async def _move(app: Starlette, top: str, target: str, status: str, image: str = "img") -> None:
+async def moved(
+    app: Starlette, top: str, target: str, status: str, image: str = "img", kind: str = "server"
+) -> None:
+    """A move of `top` (a server, or another `kind`) from pod1 to pod2 as `target` there,
+    in `status` (done: its routing switched)."""
     pods = await _pods(app)
     async with app.state.sessions() as db:
         db.add(
             Move(
                 id=str(uuid.uuid4()),
-                resource_type="server",
+                resource_type=kind,
                 top_id=top,
                 project_id="p1",
                 user_id="u1",
@@ -66,7 +70,7 @@ async def test_a_moved_server_keeps_its_top_id(
     # the move done: the server is in pod2 as `there`, gone from pod1
     there = n2.add_server("vm", image={"id": "img", "links": []})["id"]
     del n1.servers[top]
-    await _move(app, top, there, moves.DONE)
+    await moved(app, top, there, moves.DONE)
     shown = await client.get(f"{SERVERS}/{top}", headers=MEMBER)
     assert shown.status_code == 200, shown.text
     server = shown.json()["server"]
@@ -95,7 +99,7 @@ async def test_a_move_under_way_shows_the_source_in_a_resize_state(
     top = n1.add_server("vm", **states)["id"]
     await route(app, "server", top, "pod1", "p1", STAMP)
     target = n2.add_server("vm", image={"id": "img", "links": []})["id"]
-    await _move(app, top, target, moves.VERIFY)
+    await moved(app, top, target, moves.VERIFY)
     listed = (await client.get(f"{SERVERS}/detail", headers=MEMBER)).json()["servers"]
     assert [(s["id"], s["status"]) for s in listed] == [(top, "VERIFY_RESIZE")]
     shown = (await client.get(f"{SERVERS}/{top}", headers=ADMIN)).json()["server"]
@@ -113,7 +117,7 @@ async def test_confirm_and_revert_wait_for_verify_resize(
     # no move: the pod's own confirmResize (forwarded)
     resp = await client.post(f"{SERVERS}/{top}/action", json={"confirmResize": None}, headers=ADMIN)
     assert resp.status_code == 202
-    await _move(app, top, "t-1", moves.BOOTING)
+    await moved(app, top, "t-1", moves.BOOTING)
     early = await client.post(
         f"{SERVERS}/{top}/action", json={"confirmResize": None}, headers=ADMIN
     )

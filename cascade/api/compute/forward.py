@@ -129,13 +129,17 @@ async def send(
     path: str,
     **kwargs: Any,
 ) -> httpx.Response:
-    """The pod's answer; 503 (naming the pod) when it cannot be had."""
+    """The pod's answer; 503 (naming the pod) when it cannot be had. Servers and volumes
+    moved into the pod from another are named by their top ids both ways."""
+    kept = await server_moves_of(request, None, pod)
+    path, kwargs = moves.request_to_pod(kept, path, kwargs)
     try:
-        return await call(
+        resp = await call(
             request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
         )
     except PodUnavailable as exc:
         raise unavailable(exc) from exc
+    return moves.answer_from_pod(kept, resp)
 
 
 async def listed(

@@ -2,7 +2,8 @@
 
 Attaching (`POST /servers/{id}/os-volume_attachments`, and the swap of
 `PUT .../os-volume_attachments/{id}`) a volume of another pod is a 409 naming
-both pods; nothing is sent to either pod. (A server booting from volumes goes
+both pods; nothing is sent to either pod. A volume moving to another pod is a 409
+too (the source would be attached while the move copies it). (A server booting from volumes goes
 to their pod, and its mappings' volume types become the pod's copies: see
 `services.server_create`.) A volume the top cannot find is left to the pod,
 which answers Nova's own 400/404.
@@ -20,7 +21,7 @@ from cascade.api.compute.errors import ComputeError
 from cascade.api.compute.versions import negotiated
 from cascade.api.request import context
 from cascade.db.models import Pod
-from cascade.services.compute import server_create
+from cascade.services.compute import moves, server_create
 from cascade.services.volume import volumes as volume_service
 
 ACROSS = "attaching a volume to a server of another pod is not supported yet"
@@ -43,6 +44,10 @@ async def check_attach(
     pod = await server_create.volume_pod(
         db, request.app.state.registry, ask, volume_service.VOLUME, str(volume_id)
     )
+    if pod is not None and await moves.under_way(db, str(volume_id), volume_service.VOLUME):
+        raise ComputeError(
+            409, f"Volume {volume_id} is moving to another pod: attach it when it has moved."
+        )
     if pod is not None and pod.id != server_pod.id:
         raise ComputeError(
             409,

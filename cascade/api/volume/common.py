@@ -22,6 +22,7 @@ from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import pod_message
+from cascade.services.compute import moves
 from cascade.services.versions import volume_range
 from cascade.versions import Version
 
@@ -79,11 +80,21 @@ async def send(
 ) -> httpx.Response:
     """The pod's answer; 503 (naming the pod) when it cannot be had."""
     try:
-        return await pod_volume.call(
-            request.app.state.registry, pod, caller_for(request, version), method, path, **kwargs
-        )
+        return await pod_call(request, pod, caller_for(request, version), method, path, **kwargs)
     except PodUnavailable as exc:
         raise unavailable(exc) from exc
+
+
+async def pod_call(
+    request: Request, pod: Pod, caller: pod_volume.Caller, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    """The pod's answer (`PodUnavailable` when it cannot be had), volumes moved into the
+    pod from another named by their top ids both ways (`moves.PodMoves`)."""
+    state = request.app.state
+    kept = (await moves.of_pods(state.sessions, None, state.registry, [pod.id]))[pod.id]
+    path, kwargs = moves.request_to_pod(kept, path, kwargs)
+    resp = await pod_volume.call(state.registry, pod, caller, method, path, **kwargs)
+    return moves.answer_from_pod(kept, resp)
 
 
 def pod_error(resp: httpx.Response, pod: Pod, headers: dict[str, str] | None = None) -> VolumeError:
@@ -131,7 +142,14 @@ async def answered(
         raise pod_error(resp, pod, headers)
     found = await pod_body(request, pod, resp)
     async with session(request) as db:
-        return await views.shown(db, pod, found)
+        found = await views.shown(db, pod, found)
+    if isinstance(found, dict):  # a volume on its way to another pod shows it
+        state = request.app.state
+        kept = (await moves.of_pods(state.sessions, None, state.registry, [pod.id]))[pod.id]
+        for volume in [found.get("volume"), *(found.get("volumes") or [])]:
+            if isinstance(volume, dict):
+                kept.overlay_volume(volume)
+    return found
 
 
 def pod_path(request: Request) -> str:

@@ -28,6 +28,7 @@ from cascade.api.volume.common import (
     caller_for,
     negotiated,
     pod_body,
+    pod_call,
     pod_error,
     pod_path,
     reply,
@@ -80,8 +81,8 @@ async def ask(
 ) -> httpx.Response:
     """One pod's answer in a fan-out: a 5xx leaves the pod out (`PodUnavailable`), a
     refusal (4xx) is raised with the pod named unless `refusals` keeps it."""
-    resp = await pod_volume.call(
-        request.app.state.registry,
+    resp = await pod_call(
+        request,
         pod,
         caller,
         method,
@@ -171,9 +172,7 @@ async def message(request: Request) -> Response:
     caller = caller_for(request, version)
     for pod in pods:
         try:
-            resp = await pod_volume.call(
-                request.app.state.registry, pod, caller, request.method, f"/messages/{message_id}"
-            )
+            resp = await pod_call(request, pod, caller, request.method, f"/messages/{message_id}")
         except PodUnavailable:
             continue
         if resp.status_code == 404:

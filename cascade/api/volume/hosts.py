@@ -37,12 +37,8 @@ named; an answer of one pod carries `X-Cascade-Pod`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -61,9 +57,8 @@ from cascade.api.volume.common import (
 )
 from cascade.api.volume.creates import create_in, entity_of
 from cascade.api.volume.errors import VolumeError
+from cascade.api.volume.host_pods import Known, decoded, knowing, pod_of_host
 from cascade.api.volume.routed import locate
-from cascade.db.models import Pod
-from cascade.pods import fanout as pod_fanout
 from cascade.services import pods as pod_service
 from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
@@ -71,74 +66,6 @@ from cascade.versions import Version
 MANAGEABLE = Version(3, 8)  # Cinder's manageable_volumes / manageable_snapshots
 CLUSTERED = Version(3, 16)  # a volume is managed by `host` or `cluster` from here
 LOG_ACTIONS = ("set-log", "get-log")
-
-
-# --- asking the pods ---------------------------------------------------------------
-
-
-def _decoded(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-@dataclass
-class Known:
-    """What the pods said when asked who knows something: the pod that does (None:
-    none) with its answer, every answer in the pods' order, and the header naming
-    the pods that did not answer."""
-
-    pod: Pod | None
-    answer: httpx.Response | None
-    answers: list[tuple[Pod, httpx.Response]] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def fallback(self) -> tuple[Pod, httpx.Response]:
-        """The first pod that answered (its answer says what the pods think of a host
-        none of them knows); 503 when no pod answered."""
-        if not self.answers:
-            names = self.headers.get(pod_fanout.UNAVAILABLE_HEADER) or "no pod is registered"
-            message = f"No pod's block storage service answered ({names})."
-            raise VolumeError(503, message, dict(self.headers))
-        return self.answers[0]
-
-    def target(self) -> Pod:
-        """Where a request about the thing goes: the pod that knows it, else the first
-        pod that answered (whose Cinder then answers its own error)."""
-        return self.pod if self.pod is not None else self.fallback()[0]
-
-    def refused(self) -> VolumeError:
-        """No pod knows it: the first pod's answer, as the top's error."""
-        pod, resp = self.fallback()
-        return pod_error(resp, pod, self.headers)
-
-
-async def knowing(
-    request: Request,
-    version: Version,
-    path: str,
-    params: list[tuple[str, str]] | None = None,
-    knows: Callable[[Any], bool] = lambda _: True,
-) -> Known:
-    """Every pod asked GET `path` at once: the first (in the pods' order) whose 200
-    answer `knows` says is about the thing."""
-    answers, headers = await fanout.answers(request, version, path, params or [], refusals=True)
-    for pod, resp in answers:
-        if resp.status_code == 200 and knows(_decoded(resp)):
-            return Known(pod, resp, answers, headers)
-    return Known(None, None, answers, headers)
-
-
-async def pod_of_host(request: Request, version: Version, host: str) -> Known:
-    """The pod whose services include `host`. Cinder finds a backend's service without
-    the pool (`h@b#pool` is `h@b`'s), and matches `h` to `h`, `h@*` and `h#*`."""
-    backend = host.partition("#")[0]
-
-    def listed(body: Any) -> bool:
-        return isinstance(body, dict) and bool(body.get("services"))
-
-    return await knowing(request, version, "/os-services", [("host", backend)], listed)
 
 
 async def _forward(
@@ -204,7 +131,7 @@ async def _log_levels(request: Request, version: Version, path: str, content: by
     if path.endswith("/set-log"):
         return reply(None, 202, headers)
     levels = [
-        entry for _, resp in answers for entry in ((_decoded(resp) or {}).get("log_levels") or [])
+        entry for _, resp in answers for entry in ((decoded(resp) or {}).get("log_levels") or [])
     ]
     return reply({"log_levels": levels}, headers=headers)
 

@@ -35,6 +35,7 @@ from cascade.api.volume.common import (
     caller_for,
     negotiated,
     original_url,
+    pod_call,
     pod_error,
     project_of,
     reply,
@@ -45,6 +46,7 @@ from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
 from cascade.services import listing, resources
 from cascade.services import routed as routed_service
+from cascade.services.compute import moves
 from cascade.services.volume import volumes as volume_service
 from cascade.versions import Version
 
@@ -158,13 +160,15 @@ async def index(request: Request) -> Response:
         marker_pod = (await locate(request, kind, marker_id, version)).pod
 
     caller = caller_for(request, version)
+    state = request.app.state
+    kept = await moves.of_pods(state.sessions, None, state.registry, [p.id for p in pods])
 
     @listing.once
     async def marker_item() -> dict[str, Any]:
         """The marker's object, from its pod (where the other pods resume)."""
         assert marker_pod is not None and marker_id is not None
         path = f"{resource.path}/{marker_id}"
-        resp = await pod_volume.call(request.app.state.registry, marker_pod, caller, "GET", path)
+        resp = await pod_call(request, marker_pod, caller, "GET", path)
         if resp.status_code != 200:
             raise pod_error(resp, marker_pod)
         item: dict[str, Any] = resp.json().get(resource.key, {})
@@ -178,6 +182,8 @@ async def index(request: Request) -> Response:
         resp = await fanout.ask(request, pod, caller, f"/{name}/detail", params)
         found = await answered(request, pod, resp)
         items = [i for i in found.get(name, []) if isinstance(i, dict)]
+        if kind == volume_service.VOLUME:
+            _moving(kept.get(pod.id, moves.NONE), items)
         return listing.Chunk(items, int(found.get("count", 0) or 0))
 
     found = await listing.read_pages(
@@ -207,6 +213,14 @@ async def index(request: Request) -> Response:
     return reply(body, 200, found.headers())
 
 
+def _moving(kept: moves.PodMoves, volumes: list[dict[str, Any]]) -> None:
+    """The targets of volumes' moves (and what is left of a source once its volume moved)
+    are never in a page."""
+    for volume in volumes:
+        if not kept.shown(volume):
+            volume[listing.HIDDEN] = True
+
+
 def _next(request: Request, last_id: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
     params.append(("marker", last_id))
@@ -220,7 +234,7 @@ async def _route(
     owns them (`routed.owners`: their parent's, for attachments), else the one an
     admin's view shows, else the caller's."""
     project = project_of(request)
-    found = [(p.pod.id, i) for p in pages for i in p.items if "id" in i]
+    found = [(p.pod.id, i) for p in pages for i in p.items if "id" in i and listing.HIDDEN not in i]
     if not found:
         return
     async with session(request) as db:

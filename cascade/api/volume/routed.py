@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from cascade.api.request import session
 from cascade.api.routing import Handler
-from cascade.api.volume import asking, quotas, type_copy
+from cascade.api.volume import asking, quotas, type_copy, volume_moves
 from cascade.api.volume.common import (
     negotiated,
     raw_body,
@@ -67,7 +67,12 @@ def handler(resource: resources.Resource) -> Handler:
         located = await locate(request, kind, object_id, version)
         pod = located.pod
         content = await raw_body(request) if request.method in ("POST", "PUT") else None
+        if kind == volume_service.VOLUME and request.method != "GET":
+            await volume_moves.not_moving(request, object_id)
         if kind == volume_service.VOLUME and rest == "/action" and content:
+            moved = await volume_moves.action(request, located, content, version)
+            if moved is not None:
+                return moved
             await _extend_quota(request, pod, object_id, content, version)
             content = await type_copy.retyped(request, pod, content)
         resp = await send(

@@ -219,7 +219,7 @@ class PodAudit:
             project = str(seen.get(owner) or "")
             if (kind, object_id) in self.after or project in in_flight:
                 continue
-            if kind == servers.SERVER and not under_way.shown(seen):
+            if kind in moves.MOVED_KINDS and not under_way.shown(seen):
                 continue  # the target of a move under way: the move's, not an orphan
             name = seen.get("name") or seen.get("display_name") or ""
             self.found.append(

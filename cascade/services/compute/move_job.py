@@ -20,15 +20,12 @@ claims it):
   its port copies, the source started again if it ran, the image deleted: `reverted`
   (or `failed`, the reason in the move's `error`).
 
-A pod that does not answer fails the attempt (the queue tries again later), never the
-move.
+How a step waits, and what a pod that does not answer does: `move_steps`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -36,16 +33,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.engine import now
-from cascade.db.models import Job, Keypair, Move, NetResource, Pod, Routing
+from cascade.db.models import Job, Keypair, NetResource, Pod, Routing
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
-from cascade.pods import client
 from cascade.pods.compute import Caller, PodRefused, call, pod_message
 from cascade.pods.network import PodNeutron
-from cascade.services import routings
+from cascade.services import move_steps, routings
 from cascade.services.compute import flavor_copies, moves
 from cascade.services.compute.flavors import RETIRED
 from cascade.services.compute.servers import SERVER
+from cascade.services.move_steps import MoveFailed, Steps
 from cascade.services.network import floatingip_pods, floatingips, materialise, store
 from cascade.services.network.errors import NeutronError
 from cascade.services.route_cache import RouteCache
@@ -53,112 +50,41 @@ from cascade.services.route_cache import RouteCache
 LOG = logging.getLogger(__name__)
 READ_VERSION = moves.READ_VERSION
 MAKE_VERSION = "2.52"  # tags in a create
-WAIT_SECONDS = 300.0
-POLL_SECONDS = 0.5
-
-
-class MoveFailed(Exception):
-    """A step failed for good: the move is rolled back."""
-
-
-class Later(Exception):
-    """A step waits for a pod: the job is queued again and this run ends."""
 
 
 @handler(moves.JOB)
 async def run(ctx: JobContext, job: Job) -> None:
-    async with ctx.sessions() as db:
-        move = await db.get(Move, job.resource_id)
-        if move is None or move.status in moves.FINISHED or move.status == moves.VERIFY:
-            return
-        source = await db.get(Pod, move.source_pod_id)
-        target = await db.get(Pod, move.target_pod_id)
-    if source is None or target is None:
-        await _finish(ctx, job.resource_id, moves.FAILED, "a pod of the move is gone")
-        return
-    mover = Mover(ctx, move, source, target)
-    try:
-        await _carry_on(mover)
-    except Later:
-        async with ctx.sessions() as db:
-            delay = timedelta(seconds=POLL_SECONDS)
-            await queue.enqueue(db, moves.JOB, move.id, move.project_id, {}, delay=delay)
-            await db.commit()
+    await move_steps.run(ctx, job, Mover, waits_for_admin=(moves.VERIFY,))
 
 
-async def _carry_on(mover: Mover) -> None:
-    move = mover.move
-    if move.status == moves.CONFIRMING:
-        try:
-            await mover.confirm()
-        except MoveFailed as exc:  # never undone once confirmed: tried again later
-            raise RuntimeError(f"confirming move {move.id}: {exc}") from exc
-    elif move.status == moves.REVERTING:  # asked for, or a failed move's roll-back
-        await mover.undo(moves.FAILED if move.error else moves.REVERTED, move.error)
-    else:
-        try:
+class Mover(Steps):
+    async def carry_on(self) -> None:
+        move = self.move
+        if move.status == moves.CONFIRMING:
             try:
-                await mover.forward()
-            except (PodRefused, NeutronError) as exc:  # a pod's (or the top's) refusal
-                raise MoveFailed(str(exc)) from exc
-        except MoveFailed as exc:
-            LOG.warning("move %s of server %s failed: %s", move.id, move.top_id, exc)
-            await mover.save(status=moves.REVERTING, error=str(exc))
-            await mover.undo(moves.FAILED, str(exc))
-
-
-async def _finish(ctx: JobContext, move_id: str, status: str, error: str | None = None) -> None:
-    async with ctx.sessions() as db:
-        move = await db.get(Move, move_id)
-        if move is not None:
-            move.status, move.error, move.updated_at = status, error, now()
-            await db.commit()
-            moves.forget(ctx.pods, move.source_pod_id, move.target_pod_id)
-
-
-class Mover:
-    def __init__(self, ctx: JobContext, move: Move, source: Pod, target: Pod) -> None:
-        self.ctx, self.move, self.source, self.target = ctx, move, source, target
-        self.request_id = f"req-{move.id}"
+                await self.confirm()
+            except MoveFailed as exc:  # never undone once confirmed: tried again later
+                raise RuntimeError(f"confirming move {move.id}: {exc}") from exc
+        elif move.status == moves.REVERTING:  # asked for, or a failed move's roll-back
+            await self.undo(moves.FAILED if move.error else moves.REVERTED, move.error)
+        else:
+            try:
+                try:
+                    await self.forward()
+                except (PodRefused, NeutronError) as exc:  # a pod's (or the top's) refusal
+                    raise MoveFailed(str(exc)) from exc
+            except MoveFailed as exc:
+                LOG.warning("move %s of server %s failed: %s", move.id, move.top_id, exc)
+                await self.save(status=moves.REVERTING, error=str(exc))
+                await self.undo(moves.FAILED, str(exc))
 
     # --- calls ------------------------------------------------------------------------
-
-    async def caller(self, version: str = READ_VERSION) -> Caller:
-        token = await self.ctx.pods.validator.project_token(self.move.project_id)
-        return Caller(token, version, self.request_id)
 
     async def nova(
         self, pod: Pod, method: str, path: str, version: str = READ_VERSION, **options: Any
     ) -> httpx.Response:
-        return await call(self.ctx.pods, pod, await self.caller(version), method, path, **options)
-
-    async def glance(self, method: str, path: str) -> httpx.Response:
-        base = (await self.ctx.pods.endpoint(self.source, "image")).rstrip("/")
-        caller = await self.caller()
-        return await client.pod_request(
-            self.ctx.pods, self.source.name, "image", method, f"{base}/v2{path}", caller.headers()
-        )
-
-    async def save(self, **values: Any) -> None:
-        async with self.ctx.sessions() as db:
-            move = await db.get(Move, self.move.id)
-            assert move is not None
-            for key, value in {**values, "updated_at": now()}.items():
-                setattr(move, key, value)
-                setattr(self.move, key, value)
-            await db.commit()
-        moves.forget(self.ctx.pods, self.source.id, self.target.id)
-
-    async def until(self, what: str, check: Callable[[], Awaitable[bool]]) -> None:
-        """On when `check` holds; else `Later` (the job runs again in POLL_SECONDS: a move
-        never holds a worker while a pod works), or MoveFailed once the move has waited
-        WAIT_SECONDS since its last step."""
-        if await check():
-            return
-        since = self.move.updated_at or self.move.created_at
-        if (now() - since).total_seconds() > WAIT_SECONDS:
-            raise MoveFailed(f"timed out waiting for {what}")
-        raise Later(what)
+        caller = Caller(await self.token(), version, self.request_id)
+        return await call(self.ctx.pods, pod, caller, method, path, **options)
 
     async def settled(self, what: str, pod: Pod, server_id: str, want: str) -> None:
         """On once the server is `want` (ACTIVE or SHUTOFF) with no task; a server steady
@@ -257,24 +183,11 @@ class Mover:
             "flavor": copy.top_id,
             "name": shown.get("name"),
             "key_name": shown.get("key_name"),
+            "created": shown.get("created"),
             "metadata": shown.get("metadata") or {},
             "tags": tags.json().get("tags", []) if tags.status_code == 200 else [],
             "ports": ports,
         }
-
-    async def image_named(self, name: str) -> str | None:
-        resp = await self.glance("GET", f"/images?name={name}")
-        found = resp.json().get("images", []) if resp.status_code == 200 else []
-        return str(found[0]["id"]) if found else None
-
-    async def image_active(self) -> bool:
-        resp = await self.glance("GET", f"/images/{self.move.image_id}")
-        if resp.status_code != 200:
-            raise MoveFailed(f"the server's image {self.move.image_id} is gone")
-        status = resp.json().get("status")
-        if status in ("killed", "deleted"):
-            raise MoveFailed(f"the server's image {self.move.image_id} is {status}")
-        return bool(status == "active")
 
     async def boot(self) -> None:
         learnt = self.move.source
@@ -390,7 +303,7 @@ class Mover:
         if self.move.source.get("running", True) and await self.server(self.source, src):
             await self.settled("the source to start", self.source, src, "ACTIVE")
         await self.image_gone()
-        await _finish(self.ctx, self.move.id, status, error)
+        await move_steps.finish(self.ctx, self.move.id, status, error)
 
     async def gone(self, pod: Pod, server_id: str) -> bool:
         return (await self.server(pod, server_id)) is None
@@ -401,17 +314,6 @@ class Mover:
         async with self.ctx.sessions() as db:
             for port_id in self.move.source.get("ports", []):
                 await materialise.remove(db, neutron, (materialise.PORT,), port_id)
-
-    async def image_gone(self) -> None:
-        if self.move.image_id:
-            resp = await self.glance("DELETE", f"/images/{self.move.image_id}")
-            if resp.status_code not in (204, 404):
-                LOG.warning(
-                    "move %s: image %s was not deleted (%s)",
-                    self.move.id,
-                    self.move.image_id,
-                    resp.status_code,
-                )
 
     async def floating_ips(self, db: AsyncSession) -> list[NetResource]:
         """The floating IPs on the server's ports."""

@@ -21,11 +21,13 @@ target pod that takes no new resources.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
@@ -37,13 +39,16 @@ from cascade.jobs import queue
 from cascade.pods.registry import PodRegistry
 from cascade.services.compute.servers import SERVER
 from cascade.services.remembered import Remembered
+from cascade.services.volume.volumes import VOLUME
 
 JOB = "server.move"
 READ_VERSION = "2.46"  # a server as a move reads it: the last that names its flavor by id
 QUEUED, SNAPSHOTTING, BOOTING, VERIFY = "queued", "snapshotting", "booting", "verify"
 CONFIRMING, REVERTING = "confirming", "reverting"
+UPLOADING, COPYING = "uploading", "copying"  # a volume's (`services/volume/moves.py`)
 DONE, REVERTED, FAILED = "done", "reverted", "failed"
-UNDER_WAY = (QUEUED, SNAPSHOTTING, BOOTING, VERIFY, CONFIRMING, REVERTING)
+UNDER_WAY = (QUEUED, SNAPSHOTTING, BOOTING, VERIFY, CONFIRMING, REVERTING, UPLOADING, COPYING)
+MOVED_KINDS = (SERVER, VOLUME)  # what moves between pods, each under its top id
 FINISHED = (DONE, REVERTED, FAILED)
 # how the top shows a server under way: (status, task state, vm state)
 SHOWN = {
@@ -87,10 +92,10 @@ class MoveRefused(Exception):
     """The move cannot start (or be confirmed, or reverted): Nova's 409 with this message."""
 
 
-async def under_way(db: AsyncSession, server_id: str) -> Move | None:
-    """The server's move that has not finished, if any."""
+async def under_way(db: AsyncSession, top_id: str, kind: str = SERVER) -> Move | None:
+    """The server's (or other `kind`'s) move that has not finished, if any."""
     query = select(Move).where(
-        Move.resource_type == SERVER, Move.top_id == server_id, Move.status.in_(UNDER_WAY)
+        Move.resource_type == kind, Move.top_id == top_id, Move.status.in_(UNDER_WAY)
     )
     found: Move | None = await db.scalar(query)
     return found
@@ -125,22 +130,38 @@ async def start(
         )
     if await under_way(db, server_id) is not None:
         raise MoveRefused(f"Server {server_id} is moving to another pod already.")
+    running = {"running": status == "ACTIVE"}
+    return await queued(db, JOB, routing, source, target, shown, running, drain_id)
+
+
+async def queued(
+    db: AsyncSession,
+    job: str,
+    routing: Routing,
+    source: Pod,
+    target: Pod,
+    shown: dict[str, Any],
+    learnt: dict[str, Any],
+    drain_id: str | None,
+) -> Move:
+    """The move of the routed object (its pod `shown` it) to `target`, recorded and
+    queued with its `job` (what the move knows of the source from the start: `learnt`)."""
     move = Move(
         id=str(uuid.uuid4()),
-        resource_type=SERVER,
-        top_id=server_id,
+        resource_type=routing.resource_type,
+        top_id=routing.top_id,
         project_id=routing.project_id,
         user_id=str(shown.get("user_id", "")),
         source_pod_id=source.id,
-        source_bottom_id=routing.bottom_id or server_id,
+        source_bottom_id=routing.bottom_id or routing.top_id,
         target_pod_id=target.id,
         status=QUEUED,
-        source={"running": status == "ACTIVE"},
+        source=learnt,
         drain_id=drain_id,
         created_at=now(),
     )
     db.add(move)
-    await queue.enqueue(db, JOB, move.id, routing.project_id, {})
+    await queue.enqueue(db, job, move.id, routing.project_id, {})
     await db.commit()
     return move
 
@@ -163,16 +184,20 @@ async def decide(db: AsyncSession, server_id: str, confirm: bool) -> Move:
 
 @dataclass(frozen=True)
 class PodMoves:
-    """What a pod's answers need of the moves: servers leaving it (top id -> the move's
-    status, shown as Nova shows a resize), servers moved into it (its id -> top id),
-    targets of moves still under way (its ids, not shown: the top shows the source until
-    the move is confirmed), and the images those targets boot from (a server booted from
-    one is a target whose id the top may not know yet: not shown either)."""
+    """What a pod's answers need of the moves (servers' and volumes': ids are UUIDs, one
+    map serves both): objects leaving it (top id -> the move's status, a server shown as
+    Nova shows a resize, a volume as Cinder shows a migration), objects moved into it (its
+    id -> top id), targets of moves still under way (its ids, not shown: the top shows
+    the source until the move is confirmed), and the images those targets are made from
+    (a server booted, or a volume made, from one is a target whose id the top may not
+    know yet: not shown either). A moved object shows what it was made with (`source`:
+    top id -> its user and creation time), not what the move made it with."""
 
     leaving: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
     images: frozenset[str] = frozenset()
+    source: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def pod_id(self, top_id: str) -> str:
         """A server's id in this pod, from its top id."""
@@ -182,24 +207,41 @@ class PodMoves:
         return top_id
 
     def translated(self, text: str) -> str:
-        """A pod's answer with its ids of moved servers replaced by their top ids."""
+        """A pod's answer with its ids of moved objects replaced by their top ids."""
         for bottom, top in self.aliases.items():
             text = text.replace(bottom, top)
         return text
 
-    def shown(self, server: dict[str, Any]) -> bool:
-        """Whether a server the pod lists (ids translated) is one the top shows."""
-        server_id = str(server.get("id"))
-        if server_id in self.hidden:
+    def to_pod(self, text: str) -> str:
+        """A request to the pod with the top ids of objects moved into it replaced by the
+        pod's own ids (in a path, a query or a body: a volume attached by its top id)."""
+        for bottom, top in self.aliases.items():
+            text = text.replace(top, bottom)
+        return text
+
+    def shown(self, item: dict[str, Any]) -> bool:
+        """Whether a server or volume the pod lists (ids translated) is one the top shows."""
+        item_id = str(item.get("id"))
+        if item_id in self.aliases.values():  # moved here (perhaps back where it was)
+            return True
+        if item_id in self.hidden:
             return False
-        image = server.get("image")
-        image_id = image.get("id") if isinstance(image, dict) else None
-        return image_id not in self.images or server_id in self.aliases.values()
+        image = item.get("image") or item.get("volume_image_metadata")
+        image_id = (image.get("id") or image.get("image_id")) if isinstance(image, dict) else None
+        return image_id not in self.images
+
+    def _as_made(self, item: dict[str, Any]) -> None:
+        """A moved object's fields as they were before it moved (those it shows)."""
+        for key, value in self.source.get(str(item.get("id")), {}).items():
+            if key in item and value is not None:
+                item[key] = value
 
     def overlay(self, server: dict[str, Any]) -> None:
-        """A server under way shown as Nova shows a resize (status, task and vm state)."""
+        """A server under way shown as Nova shows a resize (status, task and vm state); a
+        moved one as it was made."""
+        self._as_made(server)
         status = self.leaving.get(str(server.get("id")))
-        if status is None:
+        if status is None or status not in SHOWN:
             return
         shown, task, vm = SHOWN[status]
         server["status"] = shown
@@ -207,8 +249,67 @@ class PodMoves:
             server["OS-EXT-STS:task_state"] = task
             server["OS-EXT-STS:vm_state"] = vm
 
+    def overlay_volume(self, volume: dict[str, Any]) -> None:
+        """A volume under way shown as Cinder shows a migration (`migration_status`, the
+        admin's field, `migrating`; `success` once moved), a moved one as it was made."""
+        self._as_made(volume)
+        volume_id = str(volume.get("id"))
+        status = "migrating" if volume_id in self.leaving else None
+        if status is None and volume_id in self.aliases.values():
+            status = "success"
+        for key in ("migration_status", "os-vol-mig-status-attr:migstat"):
+            if key in volume and status is not None:
+                volume[key] = status
+
 
 NONE = PodMoves()
+
+
+def request_to_pod(
+    kept: PodMoves, path: str, options: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """A call to the pod (`path` and httpx's `content`, `json`, `params`) with the top ids
+    of objects moved into it replaced by the pod's own (`PodMoves.to_pod`)."""
+    if not kept.aliases:
+        return path, options
+    changed = dict(options)
+    content = changed.get("content")
+    if isinstance(content, bytes):
+        changed["content"] = kept.to_pod(content.decode()).encode()
+    if changed.get("json") is not None:
+        changed["json"] = json.loads(kept.to_pod(json.dumps(changed["json"])))
+    params = changed.get("params")
+    if isinstance(params, dict):
+        changed["params"] = {k: kept.to_pod(str(v)) for k, v in params.items()}
+    elif isinstance(params, list):
+        changed["params"] = [(k, kept.to_pod(str(v))) for k, v in params]
+    return kept.to_pod(path), changed
+
+
+def answer_from_pod(kept: PodMoves, resp: httpx.Response) -> httpx.Response:
+    """The pod's answer with its ids of objects moved into it replaced by their top ids
+    (`PodMoves.translated`), in the body and the Location."""
+    location = resp.headers.get("location", "")
+    if not any(b in resp.text or b in location for b in kept.aliases):
+        return resp
+    # the body is decoded already: the new answer carries it plain
+    headers = [
+        (k, kept.translated(v) if k.lower() == "location" else v)
+        for k, v in resp.headers.items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    try:
+        request: httpx.Request | None = resp.request
+    except RuntimeError:  # an answer made up in a test has none
+        request = None
+    return httpx.Response(
+        resp.status_code,
+        headers=headers,
+        content=kept.translated(resp.text).encode(),
+        request=request,
+    )
+
+
 FRESH_SECONDS = 2.0
 STALE_SECONDS = 60.0
 
@@ -242,7 +343,7 @@ async def of_pods(
 async def _read(db: AsyncSession, pod_ids: list[str]) -> dict[str, PodMoves]:
     touching = (Move.source_pod_id.in_(pod_ids)) | (Move.target_pod_id.in_(pod_ids))
     query = select(Move).where(
-        Move.resource_type == SERVER, touching, Move.status.in_((*UNDER_WAY, DONE))
+        Move.resource_type.in_(MOVED_KINDS), touching, Move.status.in_((*UNDER_WAY, DONE))
     )
     moves = list((await db.scalars(query)).all())
     if not moves:
@@ -253,16 +354,22 @@ async def _read(db: AsyncSession, pod_ids: list[str]) -> dict[str, PodMoves]:
     current: set[tuple[str, str | None]] = set()
     if done:
         routed = select(Routing.pod_id, Routing.bottom_id).where(
-            Routing.resource_type == SERVER, Routing.top_id.in_({m.top_id for m in done})
+            Routing.resource_type.in_(MOVED_KINDS), Routing.top_id.in_({m.top_id for m in done})
         )
         current = {(p, b) for p, b in (await db.execute(routed)).all()}
     leaving: dict[str, dict[str, str]] = {}
     aliases: dict[str, dict[str, str]] = {}
     hidden: dict[str, set[str]] = {}
     images: dict[str, set[str]] = {}
+    source: dict[str, dict[str, dict[str, Any]]] = {}
     for move in moves:
         if (move.target_pod_id, move.target_bottom_id) in current:
             aliases.setdefault(move.target_pod_id, {})[str(move.target_bottom_id)] = move.top_id
+            made = {k: move.source.get(k) for k in ("created", "created_at")}
+            source.setdefault(move.target_pod_id, {})[move.top_id] = {
+                "user_id": move.user_id or None,
+                **made,
+            }
             hidden.setdefault(move.source_pod_id, set()).add(move.source_bottom_id)
             continue
         if move.status == DONE:
@@ -278,6 +385,7 @@ async def _read(db: AsyncSession, pod_ids: list[str]) -> dict[str, PodMoves]:
             aliases.get(pod_id, {}),
             frozenset(hidden.get(pod_id, ())),
             frozenset(images.get(pod_id, ())),
+            source.get(pod_id, {}),
         )
         for pod_id in pod_ids
         if pod_id in {*leaving, *aliases, *hidden, *images}

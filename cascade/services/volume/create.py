@@ -32,6 +32,7 @@ from cascade.db.engine import idle, kept, now
 from cascade.db.models import GroupType, Pod, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.services import quota_core, resources, routed, scheduling
+from cascade.services.compute import moves
 from cascade.services.volume import group_types
 from cascade.services.volume import quotas as volume_quotas
 from cascade.services.volume import type_copies as volume_type_copies
@@ -233,19 +234,17 @@ async def create_in(
         raise bad("Invalid input received: the body cannot be encoded as JSON.") from None
     intent = await _intent(db, ask, kind, pod, body, quota)
     headers = {"Content-Type": "application/json"}
+    # a volume moved into the pod is named by the pod's id there (a snapshot's volume_id)
+    kept = (await moves.of_pods(env.sessions, db, env.registry, [pod.id]))[pod.id]
+    sent, options = moves.request_to_pod(kept, path or resource.path, {"content": content})
     resp = await routed.sending(
         db,
         intent,
         pod_volume.call(
-            env.registry,
-            pod,
-            ask.caller,
-            "POST",
-            path or resource.path,
-            content=content,
-            headers=headers,
+            env.registry, pod, ask.caller, "POST", sent, content=options["content"], headers=headers
         ),
     )
+    resp = moves.answer_from_pod(kept, resp)
     made: Any = None
     if resp.status_code < 400:
         try:
