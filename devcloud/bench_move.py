@@ -1,13 +1,17 @@
-"""`devcloud bench --move`: moving a server between the devcloud's pods against booting it
-fresh, side by side in one run.
+"""`devcloud bench --move`: moving a server (and a volume) between the devcloud's pods
+against making it fresh, side by side in one run.
 
 Each run, through the top as demo (admin for the move): a server booted fresh in az2
 (pod2), from the request to ACTIVE; a server booted in az1 (pod1) and moved to pod2
 with `migrate` (host `pod2`): from the request to VERIFY_RESIZE (stopped, imaged,
 booted in pod2), and from `confirmResize` to ACTIVE in pod2 (the source deleted);
-both servers deleted after. The devcloud must run (its fake hypervisor: the image is
-a few bytes, so the figures are Cascade's and the pods' APIs' own cost, not a disk
-copy). Figures go into docs/benchmarks.md, "Moving a server between pods".
+both servers deleted after. Then a volume made fresh in az2, from the request to
+available, and one made in az1 and moved to pod2 with `os-migrate_volume` (host
+`pod2`): from the request to `migration_status` `success` in pod2 (uploaded to an
+image, made from it in pod2, the source deleted). The devcloud must run (its fake
+hypervisor and volume driver: an image is a few bytes, a volume's upload 1 MiB, so the
+figures are Cascade's and the pods' APIs' own cost, not a disk copy). Figures go into
+docs/benchmarks.md, "Moving a server or a volume between pods".
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +33,7 @@ from devcloud.layout import Layout
 RUNS = 3
 MV = "2.79"
 TIMEOUT = 600.0
-HEADING = "## Moving a server between pods (issue: operating many pods)"
+HEADING = "## Moving a server or a volume between pods (issue: operating many pods)"
 BEGIN = "<!-- devcloud bench --move: generated block, replaced by every run -->"
 END = "<!-- devcloud bench --move: end of generated block -->"
 
@@ -38,6 +43,8 @@ class Figures:
     fresh: list[float] = field(default_factory=list)
     to_verify: list[float] = field(default_factory=list)
     confirm: list[float] = field(default_factory=list)
+    volume_fresh: list[float] = field(default_factory=list)
+    volume_moved: list[float] = field(default_factory=list)
 
     @property
     def moved(self) -> list[float]:
@@ -78,6 +85,55 @@ def _delete(conn: Any, server_id: str) -> None:
         time.sleep(0.5)
 
 
+VOLUME = {"OpenStack-API-Version": "volume 3.60"}
+
+
+def _volume(conn: Any, volume_id: str, done: Callable[[Any], bool]) -> float:
+    """Seconds until the volume (as the top shows it, with the pod named) is `done`."""
+    started = time.monotonic()
+    while True:
+        resp = conn.block_storage.get(f"/volumes/{volume_id}", headers=VOLUME)
+        if done(resp):
+            return time.monotonic() - started
+        status = resp.json()["volume"]
+        if status["status"] == "error" or status.get("migration_status") == "error":
+            raise RuntimeError(f"volume {volume_id}: {status}")
+        if time.monotonic() - started > TIMEOUT:
+            raise RuntimeError(f"volume {volume_id} is {status['status']}")
+        time.sleep(0.2)
+
+
+def _volumes(conn: Any, admin: Any, found: Figures) -> None:
+    """One volume made fresh in az2 and one moved there from az1, each measured."""
+    made: list[str] = []
+
+    def make(az: str) -> float:
+        """Seconds from the create to available."""
+        started = time.monotonic()
+        body = {"volume": {"size": 1, "availability_zone": az, "name": "bench-move"}}
+        made.append(conn.block_storage.post("/volumes", json=body).json()["volume"]["id"])
+        _volume(conn, made[-1], lambda r: r.json()["volume"]["status"] == "available")
+        return time.monotonic() - started
+
+    found.volume_fresh.append(make("az2"))
+    make("az1")
+    moving = made[-1]
+    migrate = {"os-migrate_volume": {"host": "pod2"}}
+    admin.block_storage.post(f"/volumes/{moving}/action", json=migrate, headers=VOLUME)
+    found.volume_moved.append(
+        _volume(
+            admin,
+            moving,
+            lambda r: (
+                r.headers.get("X-Cascade-Pod") == "pod2"
+                and r.json()["volume"]["migration_status"] == "success"
+            ),
+        )
+    )
+    for volume_id in made:
+        conn.block_storage.delete(f"/volumes/{volume_id}", raise_exc=False)
+
+
 def measure(layout: Layout, runs: int) -> Figures:
     import openstack
 
@@ -104,6 +160,7 @@ def measure(layout: Layout, runs: int) -> Figures:
             found.confirm.append(_until(conn, moving, "ACTIVE"))
             for server_id in (fresh, moving):
                 _delete(conn, server_id)
+            _volumes(conn, admin, found)
     finally:
         time.sleep(2)
         conn.network.delete_network(network.id, ignore_missing=True)
@@ -118,6 +175,7 @@ def _cell(values: list[float]) -> str:
 
 def render(found: Figures, runs: int) -> str:
     ratio = statistics.median(found.moved) / statistics.median(found.fresh)
+    volume_ratio = statistics.median(found.volume_moved) / statistics.median(found.volume_fresh)
     lines = [
         "| | median (each run) |",
         "|---|---|",
@@ -126,11 +184,16 @@ def render(found: Figures, runs: int) -> str:
         f"| moved: `confirmResize` to ACTIVE in pod2 | {_cell(found.confirm)} |",
         f"| moved, in all | {_cell(found.moved)} |",
         f"| moved against booted fresh | {ratio:.2f} x |",
+        f"| a volume made fresh in pod2, to available | {_cell(found.volume_fresh)} |",
+        f"| a volume moved pod1 -> pod2, to `success` there | {_cell(found.volume_moved)} |",
+        f"| moved against made fresh | {volume_ratio:.2f} x |",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `bin/devcloud bench --move "
         f"--runs {runs}` on the devcloud (fake hypervisor, a tiny image; a move stops the "
         "server, takes its image, boots it in the other pod as its project and waits for "
-        "each step, its job asking the pods every half second).",
+        "each step, its job asking the pods every half second; a volume's move uploads it "
+        "to an image, makes it from the image in the other pod and deletes the source, "
+        "the fake volume driver copying 1 MiB).",
     ]
     return "\n".join(lines)
 
