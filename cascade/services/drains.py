@@ -12,9 +12,10 @@ job, `pod.drain`, which runs in steps a couple of seconds apart until the drain 
   would not migrate (volumes attached, an error state), a volume Cinder would not
   (in use, with snapshots), a move that failed (its own `error`), and the kinds
   Cascade cannot move between pods yet (snapshots, backups, groups, server groups);
-- when nothing is left to start or under way, the drain is `done` (the pod hosts none
-  of Cascade's servers and volumes) or `incomplete` (see `left`), and the pod is in
-  `maintenance`.
+- when nothing is left to start or under way, the copies Cascade made in the pod are
+  deleted but those what stays there still uses (`drain_release`);
+- then the drain is `done` (the pod holds nothing of Cascade's) or `incomplete` (see
+  `left`: what could not move, or a copy that stays), and the pod is in `maintenance`.
 
 An admin pauses a drain (no new move starts; those under way go on to VERIFY_RESIZE
 and wait), resumes it, or cancels it: no new move starts, the servers' moves not yet
@@ -41,7 +42,7 @@ from cascade.jobs.registry import JobContext, handler
 from cascade.pods import volume as pod_volume
 from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
-from cascade.services import scheduling
+from cascade.services import drain_release, scheduling
 from cascade.services.compute import moves
 from cascade.services.volume import moves as volume_moves
 from cascade.services.volume.volumes import VOLUME
@@ -208,6 +209,8 @@ async def _run(
     if any(m.status in moves.UNDER_WAY for m in await moves_of(db, drain.id)):
         return  # moves started in this step
     drain.left = [*drain.left, *await _not_movable(db, pod)]
+    # the copies made in the pod for what moved go too
+    drain.left = [*drain.left, *await drain_release.release(ctx, db, pod, f"req-{drain.id}")]
     drain.status = DONE if not drain.left else INCOMPLETE
     pod.state, pod.updated_at = "maintenance", now()
 
@@ -219,13 +222,8 @@ async def _move(
     entry."""
     reason = await _started(ctx, db, drain, pod, routing)
     if reason:
-        entry = _left(routing.resource_type, routing.top_id, reason)
+        entry = drain_release.entry(routing.resource_type, routing.top_id, reason)
         drain.left = [*drain.left, entry]
-
-
-def _left(kind: str, top_id: str, reason: str) -> dict[str, Any]:
-    """An entry of a drain's `left`: what stays in the pod, and why."""
-    return {"resource_type": kind, "top_id": top_id, "reason": reason}
 
 
 async def _started(
@@ -248,6 +246,8 @@ async def _started(
             return None
         path = f"/servers/{routing.bottom_id or routing.top_id}"
         resp = await call(ctx.pods, pod, Caller(None, moves.READ_VERSION, request_id), "GET", path)
+        if resp.status_code == 404:
+            return f"pod {pod.name} does not have it: its routing is stale (an audit reports it)"
         if resp.status_code != 200:
             return f"pod {pod.name} answered {resp.status_code} for it"
         await moves.start(db, routing, pod, target, resp.json()["server"], drain.id)

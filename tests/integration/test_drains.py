@@ -1,7 +1,7 @@
 """A drain of pod2 on the real devcloud: its servers (on a network spanning the pods, one
 with a floating IP, both in a security group) move to pod1 keeping their top ids,
 addresses, security group and floating IP, and so does its available volume (top id,
-name, metadata); pod2 ends with none of them."""
+name, metadata); pod2 ends with none of them, nor the copies made there for them."""
 
 from __future__ import annotations
 
@@ -80,6 +80,14 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
         assert (moved["name"], moved["metadata"]) == (volume["name"], {"k": "v"})
         in_pod2 = call(conns["pod2-admin"], "GET", "/volumes/detail?all_tenants=1").json()
         assert not [v for v in in_pod2["volumes"] if v["name"] == volume["name"]]
+        # nor the copies made for them: the network, its subnet and DHCP port, the group
+        pod2 = conns["pod2-admin"].network
+        assert not list(pod2.networks(name=network.id))
+        assert not list(pod2.subnets(name=subnet.id))
+        assert not [p for p in pod2.ports() if network.id in (p.name or "")]
+        assert not list(pod2.security_groups(name=group.id))
+        stays = [e for e in drain["left"] if e.get("top_id") in (network.id, subnet.id, group.id)]
+        assert not stays, drain["left"]
 
         for server_id in servers:
             after, pod = shown(conn, server_id)

@@ -34,6 +34,7 @@ from cascade.services import routed, stale
 from cascade.services.audit import checks
 from cascade.services.compute import flavor_copies
 from cascade.services.compute.flavors import RESOURCE as FLAVOR
+from cascade.services.compute.flavors import RETIRED
 from cascade.services.network import jobs as network_jobs
 from cascade.services.network import materialise
 from cascade.services.resources import BY_KIND
@@ -63,6 +64,29 @@ async def repair(
             raise CannotRepair(f"pod {finding.pod_id} is no longer registered")
         fix = Fix(db, sessions, registry, pod, finding, request_id)
         return await getattr(fix, action)()  # type: ignore[no-any-return]
+
+
+async def delete_in_pod(
+    registry: PodRegistry, pod: Pod, kind: str, bottom: str, request_id: str
+) -> None:
+    """The pod's object `bottom` of `kind` deleted (gone already counts as done);
+    CannotRepair when the pod refuses or the kind is not one a repair deletes."""
+    if kind in materialise.COLLECTION:
+        neutron = PodNeutron(registry, pod, request_id)
+        await neutron.delete(materialise.COLLECTION[kind], bottom)
+    elif kind in (FLAVOR, RETIRED):
+        nova = flavor_copies.nova(registry, pod, request_id)
+        await nova.send("DELETE", f"/flavors/{bottom}", (202, 204, 404))
+    elif kind == volume_types.KIND:
+        cinder = type_copies.cinder(registry, pod, request_id)
+        await cinder.send("DELETE", f"/types/{bottom}", (202, 404))
+    elif kind in BY_KIND:
+        send = stale.getter(registry, pod, kind, request_id, "DELETE")
+        resp = await stale.answer(pod, send(f"{BY_KIND[kind].path}/{bottom}"))
+        if resp.status_code >= 400 and resp.status_code != 404:
+            raise CannotRepair(f"pod {pod.name} answered {resp.status_code}")
+    else:
+        raise CannotRepair(f"{kind} objects cannot be deleted by a repair")
 
 
 class Fix:
@@ -122,23 +146,7 @@ class Fix:
         bottom = str(self.finding.bottom_id)
         if await self._routed_anywhere():
             raise NothingToDo(f"{self.kind} {bottom} has a routing now: it was not deleted")
-        if self.kind in materialise.COLLECTION:
-            collection = materialise.COLLECTION[self.kind]
-            neutron = PodNeutron(self.registry, self.pod, self.request_id)
-            await neutron.delete(collection, bottom)
-        elif self.kind == FLAVOR:
-            nova = flavor_copies.nova(self.registry, self.pod, self.request_id)
-            await nova.send("DELETE", f"/flavors/{bottom}", (202, 204, 404))
-        elif self.kind == volume_types.KIND:
-            cinder = type_copies.cinder(self.registry, self.pod, self.request_id)
-            await cinder.send("DELETE", f"/types/{bottom}", (202, 404))
-        elif self.kind in BY_KIND:
-            send = stale.getter(self.registry, self.pod, self.kind, self.request_id, "DELETE")
-            resp = await stale.answer(self.pod, send(f"{BY_KIND[self.kind].path}/{bottom}"))
-            if resp.status_code >= 400 and resp.status_code != 404:
-                raise CannotRepair(f"pod {self.pod.name} answered {resp.status_code}")
-        else:
-            raise CannotRepair(f"{self.kind} objects cannot be deleted by a repair")
+        await delete_in_pod(self.registry, self.pod, self.kind, bottom, self.request_id)
         return f"{self.kind} {bottom} deleted in pod {self.pod.name}"
 
     async def forget(self) -> str:

@@ -52,6 +52,11 @@ async def begin(
     PodUnavailable when the pod cannot be asked."""
     pod_id = routing.bottom_id or routing.top_id
     resp = await pod_volume.call(registry, source, caller, "GET", f"/volumes/{pod_id}")
+    if resp.status_code == 404:
+        raise MoveRefused(
+            f"Pod {source.name} does not have volume {routing.top_id}: its routing is stale "
+            "(an audit reports it as missing)."
+        )
     if resp.status_code != 200:
         raise MoveRefused(f"Pod {source.name} answered {resp.status_code} for the volume.")
     params = {"volume_id": pod_id, "all_tenants": "1"}
