@@ -21,13 +21,15 @@ pytestmark = pytest.mark.fake_pods
 NOW = datetime.now(UTC).replace(tzinfo=None)
 
 
-def _net(kind: str, object_id: str, parent: str | None = None, **body: Any) -> NetResource:
+def _net(
+    kind: str, object_id: str, parent: str | None = None, body: dict[str, Any] | None = None
+) -> NetResource:
     return NetResource(
         id=object_id,
         kind=kind,
         project_id="p1",
         parent_id=parent,
-        body=body,
+        body=body or {},
         created_at=NOW,
         updated_at=NOW,
     )
@@ -61,7 +63,7 @@ async def test_what_stays_uses_keeps_its_copies(
         pod = (await db.scalars(select(Pod).where(Pod.name == "pod1"))).one()
         db.add_all(
             [
-                _net("network", "ext", **{"router:external": True}),
+                _net("network", "ext", None, {"router:external": True}),
                 _net("subnet", "ext-sub", "ext"),
                 _net("network", "kept-net"),
                 _net("subnet", "kept-sub", "kept-net"),
@@ -70,13 +72,15 @@ async def test_what_stays_uses_keeps_its_copies(
                     "port",
                     "kept-port",
                     "kept-net",
-                    device_id="vm-stays",
-                    network_id="kept-net",
-                    fixed_ips=[{"subnet_id": "kept-sub"}],
-                    security_groups=["kept-sg"],
+                    {
+                        "device_id": "vm-stays",
+                        "network_id": "kept-net",
+                        "fixed_ips": [{"subnet_id": "kept-sub"}],
+                        "security_groups": ["kept-sg"],
+                    },
                 ),
                 _net("network", "gone-net"),
-                _net("port", "gone-port", "gone-net", device_id="vm-moved"),
+                _net("port", "gone-port", "gone-net", {"device_id": "vm-moved"}),
             ]
         )
         copies = [
