@@ -3,13 +3,14 @@
 `start` puts the pod in state `draining` (it takes nothing new) and queues the drain's
 job, `pod.drain`, which runs in steps a couple of seconds apart until the drain ends:
 
-- each server and each volume routed to the pod is moved (`compute.moves`,
-  `volume.moves`; at most IN_FLIGHT at once) to a pod of the drain's AZs (default: the
-  pod's own) that takes new resources; a server's move is confirmed once its target is
-  ACTIVE, a volume's completes by itself as Cinder's migrations do; nothing in the pod
-  is deleted before its replacement is in place;
+- each server routed to the pod is moved (`compute.moves`, with the volumes attached
+  to it), then each volume left (`volume.moves`), at most IN_FLIGHT moves at once, to
+  a pod of the drain's AZs (default: the pod's own) that takes new resources; a
+  server's move is confirmed once its target is ACTIVE, a volume's completes by itself
+  as Cinder's migrations do; nothing in the pod is deleted before its replacement is in
+  place;
 - what cannot move is named in the drain's `left`, with the reason: a server Nova
-  would not migrate (volumes attached, an error state), a volume Cinder would not
+  would not migrate (booted from a volume, an error state), a volume Cinder would not
   (in use, with snapshots), a move that failed (its own `error`), and the kinds
   Cascade cannot move between pods yet (snapshots, backups, groups, server groups);
 - when nothing is left to start or under way, the copies Cascade made in the pod are
@@ -44,6 +45,7 @@ from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import Caller, call
 from cascade.services import drain_release, scheduling
 from cascade.services.compute import moves
+from cascade.services.compute.servers import SERVER
 from cascade.services.volume import moves as volume_moves
 from cascade.services.volume.volumes import VOLUME
 
@@ -201,8 +203,11 @@ async def _run(
         for r in (await db.scalars(query.order_by(Routing.created_at))).all()
         if r.top_id not in moving and (r.resource_type, r.top_id) not in left
     ]
+    # servers first: their volumes move with them (the volumes left then are the others)
+    kinds = [m.resource_type for m in going] + [r.resource_type for r in waiting]
+    startable = [r for r in waiting if r.resource_type == SERVER or SERVER not in kinds]
     room = IN_FLIGHT - len(going)
-    for routing in waiting[: max(room, 0)]:
+    for routing in startable[: max(room, 0)]:
         await _move(ctx, db, drain, pod, routing)
     if going or len(waiting) > max(room, 0):
         return
@@ -246,6 +251,9 @@ async def _started(
             return None
         path = f"/servers/{routing.bottom_id or routing.top_id}"
         resp = await call(ctx.pods, pod, Caller(None, moves.READ_VERSION, request_id), "GET", path)
+        # the ids of volumes moved into the pod as the top knows them
+        kept = (await moves.of_pods(ctx.sessions, db, ctx.pods, [pod.id]))[pod.id]
+        resp = moves.answer_from_pod(kept, resp)
         if resp.status_code == 404:
             return f"pod {pod.name} does not have it: its routing is stale (an audit reports it)"
         if resp.status_code != 200:

@@ -1,7 +1,8 @@
 """A drain of pod2 on the real devcloud: its servers (on a network spanning the pods, one
 with a floating IP, both in a security group) move to pod1 keeping their top ids,
-addresses, security group and floating IP, and so does its available volume (top id,
-name, metadata); pod2 ends with none of them, nor the copies made there for them."""
+addresses, security group, floating IP and the volume attached to one of them, and so
+does its available volume (top id, name, metadata); pod2 ends with none of them, nor
+the copies made there for them."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
     )  # fmt: skip
     servers: list[str] = []
     fip = None
-    volume = None
+    volume = data = None
     try:
         conn.network.add_interface_to_router(router, subnet=subnet.id)
         for _ in range(2):
@@ -58,6 +59,14 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
         fip = conn.network.create_ip(floating_network_id=external.id, port_id=port.id)
         volume = make(conn, availability_zone="az2", name=unique("drain-vol"), metadata={"k": "v"})
         wait(conn, f"/volumes/{volume['id']}", "volume", "available")
+        data = make(conn, availability_zone="az2", name=unique("drain-data"))
+        wait(conn, f"/volumes/{data['id']}", "volume", "available")
+        attach = {"volumeAttachment": {"volumeId": data["id"]}}
+        attached = conn.compute.post(
+            f"/servers/{servers[1]}/os-volume_attachments", json=attach, microversion="2.79"
+        )
+        assert attached.status_code == 200, attached.text
+        wait(conn, f"/volumes/{data['id']}", "volume", "in-use")
 
         body = {"drain": {"azs": ["az1"]}}
         made = admin_api(admin, "POST", f"/pods/{pods['pod2']['id']}/drain", json=body)
@@ -70,7 +79,7 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
                 break
             assert time.monotonic() < deadline, drain
             time.sleep(2)
-        mine = {*servers, volume["id"]}
+        mine = {*servers, volume["id"], data["id"]}
         ours = {m["top_id"]: m for m in drain["moves"] if m["top_id"] in mine}
         assert set(ours) == mine and {m["status"] for m in ours.values()} == {"done"}, drain
         assert not [e for e in drain["left"] if e.get("top_id") in mine], drain["left"]
@@ -78,6 +87,10 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
         assert resp.headers["X-Cascade-Pod"] == "pod1", resp.text
         moved = resp.json()["volume"]
         assert (moved["name"], moved["metadata"]) == (volume["name"], {"k": "v"})
+        # the one attached moved with its server, attached to it in pod1
+        carried = call(conn, "GET", f"/volumes/{data['id']}")
+        assert carried.headers["X-Cascade-Pod"] == "pod1", carried.text
+        assert [a["server_id"] for a in carried.json()["volume"]["attachments"]] == [servers[1]]
         in_pod2 = call(conns["pod2-admin"], "GET", "/volumes/detail?all_tenants=1").json()
         assert not [v for v in in_pod2["volumes"] if v["name"] == volume["name"]]
         # nor the copies made for them: the network, its subnet and DHCP port, the group
@@ -117,8 +130,10 @@ def test_a_drain_of_pod2_moves_its_servers_to_pod1(
             conn.compute.delete(f"/servers/{server_id}", raise_exc=False)
         for server_id in servers:
             wait_gone(conn, server_id, timeout=180)
-        if volume is not None:
-            call(conn, "DELETE", f"/volumes/{volume['id']}")
+        for made in (volume, data):
+            if made is not None:
+                wait(conn, f"/volumes/{made['id']}", "volume", "available", timeout=120)
+                call(conn, "DELETE", f"/volumes/{made['id']}")
         conn.network.remove_interface_from_router(router, subnet=subnet.id)
         conn.network.delete_router(router, ignore_missing=True)
         eventually(lambda: not list(conn.network.ports(network_id=network.id)), "ports gone")

@@ -13,6 +13,7 @@ from openstack.connection import Connection
 
 from tests.integration.test_cascade_compute import image, networks, unique, wait_gone
 from tests.integration.test_cascade_network import eventually
+from tests.integration.test_cascade_volume import call, gone, make, wait
 from tests.integration.test_crash_safety import frozen, kill, restart
 
 pytestmark = pytest.mark.integration
@@ -163,3 +164,52 @@ def test_a_worker_killed_in_the_middle_of_a_move_leaves_one_server(
     assert shown(conn, server_id)[1] == "pod2"
     assert not [s for s in pod_servers(conns, "pod1") if s["name"] == before["name"]]
     assert len([s for s in pod_servers(conns, "pod2") if s["name"] == before["name"]]) == 1
+
+
+def test_a_server_moves_with_its_volume_and_back(
+    top: dict[str, Connection], conns: dict[str, Connection], server: dict[str, Any]
+) -> None:
+    """A server with a volume attached moves with it: reverted, both are back in pod1,
+    attached; confirmed, both are in pod2, attached, with their top ids."""
+    admin, conn = top["cascade-admin"], top["cascade"]
+    server_id = server["id"]
+    volume_id = make(conn, availability_zone="az1", name=unique("move-vol"))["id"]
+    attachments = f"/servers/{server_id}/os-volume_attachments"
+    try:
+        wait(conn, f"/volumes/{volume_id}", "volume", "available")
+        body = {"volumeAttachment": {"volumeId": volume_id}}
+        made = conn.compute.post(attachments, json=body, microversion=MV, raise_exc=False)
+        assert made.status_code == 200, made.text
+        wait(conn, f"/volumes/{volume_id}", "volume", "in-use")
+
+        def where(pod: str) -> None:
+            """The server and its volume in `pod`, the volume attached to it there."""
+            _, server_pod = shown(conn, server_id)
+            resp = call(conn, "GET", f"/volumes/{volume_id}")
+            volume = resp.json()["volume"]
+            assert (server_pod, resp.headers["X-Cascade-Pod"]) == (pod, pod), volume
+            assert volume["status"] == "in-use"
+            assert [a["server_id"] for a in volume["attachments"]] == [server_id]
+            server_now, _ = shown(conn, server_id)
+            attached = server_now["os-extended-volumes:volumes_attached"]
+            assert [v["id"] for v in attached] == [volume_id]
+
+        assert action(admin, server_id, {"migrate": {"host": "pod2"}}).status_code == 202
+        until(conn, server_id, "VERIFY_RESIZE")
+        assert action(admin, server_id, {"revertResize": None}).status_code == 202
+        until(conn, server_id, "ACTIVE")
+        eventually(
+            lambda: [m["status"] for m in moves_of(admin, server_id)] == ["reverted"],
+            "the move to be reverted",
+        )
+        where("pod1")
+        assert action(admin, server_id, {"migrate": {"host": "pod2"}}).status_code == 202
+        until(conn, server_id, "VERIFY_RESIZE")
+        assert action(admin, server_id, {"confirmResize": None}).status_code == 204
+        until(conn, server_id, "ACTIVE")
+        where("pod2")
+    finally:
+        conn.compute.delete(f"{attachments}/{volume_id}", microversion=MV, raise_exc=False)
+        wait(conn, f"/volumes/{volume_id}", "volume", "available", timeout=120)
+        call(conn, "DELETE", f"/volumes/{volume_id}")
+        gone(conn, f"/volumes/{volume_id}", timeout=120)

@@ -53,7 +53,7 @@ async def test_a_drain_moves_the_servers_out_and_names_what_stays(
     await add_pod(client, "pod3", "az2", pod_az="nova-b")
     n1 = pods.pods["n1"]
     servers = [n1.add_server(f"vm{i}")["id"] for i in range(2)]
-    volumes: dict[str, Any] = {"os-extended-volumes:volumes_attached": [{"id": "v9"}]}
+    volumes: dict[str, Any] = {"os-extended-volumes:volumes_attached": [{"id": "v9"}], "image": ""}
     attached = n1.add_server("vm-vol", **volumes)
     for server_id in [*servers, attached["id"]]:
         await route(app, "server", server_id, "pod1", "p1", STAMP)

@@ -141,14 +141,16 @@ async def test_confirm_and_revert_wait_for_verify_resize(
 async def test_a_migrate_to_another_pod_is_refused_when_nova_would(
     app: Starlette, client: httpx.AsyncClient, pods: FakeCloud
 ) -> None:
-    extra: dict[str, Any] = {"os-extended-volumes:volumes_attached": [{"id": "v-1"}]}
+    # booted from a volume: its root disk cannot be imaged (attached volumes move along)
+    extra: dict[str, Any] = {"os-extended-volumes:volumes_attached": [{"id": "v-1"}], "image": ""}
     top = pods.pods["n1"].add_server("vm", **extra)["id"]
     await route(app, "server", top, "pod1", "p1", STAMP)
     body = {"migrate": {"host": "pod2"}}
     member = await client.post(f"{SERVERS}/{top}/action", json=body, headers=MEMBER)
     assert member.status_code == 403
     refused = await client.post(f"{SERVERS}/{top}/action", json=body, headers=ADMIN)
-    assert refused.status_code == 409 and "v-1" in refused.text
+    assert refused.status_code == 409 and "v-1" in refused.text, refused.text
+    assert "boots from a volume" in refused.text
     pods.pods["n1"].servers[top].pop("os-extended-volumes:volumes_attached")
     pods_rows = await _pods(app)
     await client.patch(

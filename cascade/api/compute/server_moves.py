@@ -2,10 +2,10 @@
 `services/compute/moves.py`):
 
 - `migrate` with a `host` of another pod (`<host>@<pod>`, or the pod's name): 202, the
-  move queued (policy `os_compute_api:os-migrate-server:migrate:host`, admins); 409
-  when Nova would refuse it (volumes attached, not ACTIVE or SHUTOFF, moving already,
-  a target pod that takes nothing new). A host of the server's own pod, or none, is the
-  pod's own migration, forwarded as any action.
+  move queued (policy `os_compute_api:os-migrate-server:migrate:host`, admins), its
+  attached volumes moving with it; 409 when it cannot (booted from a volume, not
+  ACTIVE or SHUTOFF, moving already, a target pod that takes nothing new). A host of
+  the server's own pod, or none, is the pod's own migration, forwarded as any action.
 - `confirmResize` (204) and `revertResize` (202) of a server whose move waits in
   VERIFY_RESIZE; 409 while it does not.
 """

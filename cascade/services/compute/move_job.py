@@ -39,8 +39,9 @@ from cascade.jobs.registry import JobContext, handler
 from cascade.pods.compute import Caller, PodRefused, call, pod_message
 from cascade.pods.network import PodNeutron
 from cascade.services import move_steps, routings
-from cascade.services.compute import flavor_copies, moves
+from cascade.services.compute import flavor_copies, move_volumes, moves
 from cascade.services.compute.flavors import RETIRED
+from cascade.services.compute.move_volumes import Carried
 from cascade.services.compute.servers import SERVER
 from cascade.services.move_steps import MoveFailed, Steps
 from cascade.services.network import floatingip_pods, floatingips, materialise, store
@@ -152,6 +153,7 @@ class Mover(Steps):
         if image_id != self.move.image_id:
             await self.save(image_id=image_id)
         await self.until("the server's image", self.image_active)
+        await Carried(self, self.nova).gathered(self.target, move_volumes.FORWARD, src)
         await self.save(status=moves.BOOTING)
 
     async def learn(self, shown: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +206,7 @@ class Mover(Steps):
             "the server in the target pod",
             lambda: self.status_is(self.target, target, "ACTIVE", "SHUTOFF"),
         )
+        await Carried(self, self.nova).attach(self.target, target)
         want = "ACTIVE" if learnt.get("running") else "SHUTOFF"
         await self.settled("the target to settle", self.target, target, want)
         await self.save(status=moves.VERIFY)
@@ -300,6 +303,10 @@ class Mover(Steps):
             await self.follow_floating_ips(db)
             await db.commit()
         src = self.move.source_bottom_id
+        carried = Carried(self, self.nova)
+        await carried.gathered(self.source, move_volumes.BACK, None)
+        if await self.server(self.source, src):
+            await carried.attach(self.source, src)
         if self.move.source.get("running", True) and await self.server(self.source, src):
             await self.settled("the source to start", self.source, src, "ACTIVE")
         await self.image_gone()

@@ -14,9 +14,9 @@ the target is ACTIVE and an admin confirmed; a failure at any step leaves the se
 where it was (started again if it was running) with the failure in the move's
 `error`.
 
-Refused (409) before anything is done: a server with volumes attached (they would
-have to move with it), one in another move, one neither ACTIVE nor SHUTOFF, a
-target pod that takes no new resources.
+A server's attached volumes move with it (`move_volumes.py`). Refused (409) before
+anything is done: a server that boots from a volume, one in another move, one
+neither ACTIVE nor SHUTOFF, a target pod that takes no new resources.
 """
 
 from __future__ import annotations
@@ -116,11 +116,11 @@ async def start(
         raise MoveRefused(f"Server {server_id} is in pod {source.name} already.")
     if not target.takes_new:
         raise MoveRefused(f"Pod {target.name} takes no new resources (state {target.state}).")
-    attached = [str(v.get("id")) for v in shown.get("os-extended-volumes:volumes_attached", [])]
-    if attached:
+    attached = [str(v.get("id")) for v in shown.get("os-extended-volumes:volumes_attached") or []]
+    if attached and not shown.get("image"):  # its root disk is a volume, not imaged
         raise MoveRefused(
-            f"Server {server_id} has volumes attached ({', '.join(attached)}): detach them "
-            "before it moves to another pod."
+            f"Server {server_id} boots from a volume ({', '.join(attached)}): it cannot move "
+            "to another pod."
         )
     status = shown.get("status")
     if status not in ("ACTIVE", "SHUTOFF") or shown.get("OS-EXT-STS:task_state"):
@@ -130,8 +130,8 @@ async def start(
         )
     if await under_way(db, server_id) is not None:
         raise MoveRefused(f"Server {server_id} is moving to another pod already.")
-    running = {"running": status == "ACTIVE"}
-    return await queued(db, JOB, routing, source, target, shown, running, drain_id)
+    learnt = {"running": status == "ACTIVE", "volumes": attached}
+    return await queued(db, JOB, routing, source, target, shown, learnt, drain_id)
 
 
 async def queued(

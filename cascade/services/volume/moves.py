@@ -14,7 +14,7 @@ step deletes what the move made in the target and leaves the volume where it was
 failure in the move's `error`, `/v1/moves`).
 
 Refused (Cinder's 400) before anything is done: a volume that is not `available` (a
-volume in use moves with its server, which is not supported yet), one with snapshots,
+volume in use moves with its server: `compute/move_volumes.py`), one with snapshots,
 one in a group, an encrypted one (its key would have to move too), one moving already,
 a target pod that takes no new resources.
 """
