@@ -131,7 +131,19 @@ def _volumes(conn: Any, admin: Any, found: Figures) -> None:
         )
     )
     for volume_id in made:
-        conn.block_storage.delete(f"/volumes/{volume_id}", raise_exc=False)
+        _delete_volume(conn, volume_id)
+
+
+def _delete_volume(conn: Any, volume_id: str) -> None:
+    """The volume deleted, asked again while it refuses (still completing its move)."""
+    started = time.monotonic()
+    while True:
+        resp = conn.block_storage.delete(f"/volumes/{volume_id}", raise_exc=False, headers=VOLUME)
+        if resp.status_code < 400:
+            return
+        if time.monotonic() - started > TIMEOUT:
+            raise RuntimeError(f"volume {volume_id} was not deleted: {resp.text}")
+        time.sleep(0.5)
 
 
 def measure(layout: Layout, runs: int) -> Figures:

@@ -198,6 +198,7 @@ class PodMoves:
     hidden: frozenset[str] = frozenset()
     images: frozenset[str] = frozenset()
     source: dict[str, dict[str, Any]] = field(default_factory=dict)
+    completing: frozenset[str] = frozenset()  # moved here, what is left of the source going
 
     def pod_id(self, top_id: str) -> str:
         """A server's id in this pod, from its top id."""
@@ -251,12 +252,13 @@ class PodMoves:
 
     def overlay_volume(self, volume: dict[str, Any]) -> None:
         """A volume under way shown as Cinder shows a migration (`migration_status`, the
-        admin's field, `migrating`; `success` once moved), a moved one as it was made."""
+        admin's field, `migrating`; `completing` while the source is deleted, `success` once
+        moved), a moved one as it was made."""
         self._as_made(volume)
         volume_id = str(volume.get("id"))
         status = "migrating" if volume_id in self.leaving else None
         if status is None and volume_id in self.aliases.values():
-            status = "success"
+            status = "completing" if volume_id in self.completing else "success"
         for key in ("migration_status", "os-vol-mig-status-attr:migstat"):
             if key in volume and status is not None:
                 volume[key] = status
@@ -362,9 +364,12 @@ async def _read(db: AsyncSession, pod_ids: list[str]) -> dict[str, PodMoves]:
     hidden: dict[str, set[str]] = {}
     images: dict[str, set[str]] = {}
     source: dict[str, dict[str, dict[str, Any]]] = {}
+    completing: dict[str, set[str]] = {}
     for move in moves:
         if (move.target_pod_id, move.target_bottom_id) in current:
             aliases.setdefault(move.target_pod_id, {})[str(move.target_bottom_id)] = move.top_id
+            if move.status == CONFIRMING:
+                completing.setdefault(move.target_pod_id, set()).add(move.top_id)
             made = {k: move.source.get(k) for k in ("created", "created_at")}
             source.setdefault(move.target_pod_id, {})[move.top_id] = {
                 "user_id": move.user_id or None,
@@ -386,6 +391,7 @@ async def _read(db: AsyncSession, pod_ids: list[str]) -> dict[str, PodMoves]:
             frozenset(hidden.get(pod_id, ())),
             frozenset(images.get(pod_id, ())),
             source.get(pod_id, {}),
+            frozenset(completing.get(pod_id, ())),
         )
         for pod_id in pod_ids
         if pod_id in {*leaving, *aliases, *hidden, *images}
