@@ -232,11 +232,15 @@ async def create_in(
         content = json.dumps(body, allow_nan=False).encode()
     except (ValueError, TypeError, UnicodeEncodeError):
         raise bad("Invalid input received: the body cannot be encoded as JSON.") from None
+    # a volume moved into the pod is named by the pod's id there (a snapshot's volume_id);
+    # read before the intent, in a transaction of its own: the intent's is the quota's
+    # (its reads must not see a snapshot older than its lock), and its commit lets the
+    # connection go before the pod is asked
+    moved = (await moves.of_pods(env.sessions, db, env.registry, [pod.id]))[pod.id]
+    await idle(db)
+    sent, options = moves.request_to_pod(moved, path or resource.path, {"content": content})
     intent = await _intent(db, ask, kind, pod, body, quota)
     headers = {"Content-Type": "application/json"}
-    # a volume moved into the pod is named by the pod's id there (a snapshot's volume_id)
-    kept = (await moves.of_pods(env.sessions, db, env.registry, [pod.id]))[pod.id]
-    sent, options = moves.request_to_pod(kept, path or resource.path, {"content": content})
     resp = await routed.sending(
         db,
         intent,
@@ -244,7 +248,7 @@ async def create_in(
             env.registry, pod, ask.caller, "POST", sent, content=options["content"], headers=headers
         ),
     )
-    resp = moves.answer_from_pod(kept, resp)
+    resp = moves.answer_from_pod(moved, resp)
     made: Any = None
     if resp.status_code < 400:
         try:
