@@ -101,6 +101,15 @@ async def under_way(db: AsyncSession, top_id: str, kind: str = SERVER) -> Move |
     return found
 
 
+def check_target(what: str, source: Pod, target: Pod) -> None:
+    """MoveRefused when `what` (a server or volume, named) cannot move to `target`: it is
+    its pod already, or the pod takes nothing new."""
+    if target.id == source.id:
+        raise MoveRefused(f"{what} is in pod {source.name} already.")
+    if not target.takes_new:
+        raise MoveRefused(f"Pod {target.name} takes no new resources (state {target.state}).")
+
+
 async def start(
     db: AsyncSession,
     routing: Routing,
@@ -112,10 +121,7 @@ async def start(
     """A move of the routed server (as its pod `shown` it, at 2.46 or later) to `target`,
     queued with its job; MoveRefused for what Nova would refuse."""
     server_id = routing.top_id
-    if target.id == source.id:
-        raise MoveRefused(f"Server {server_id} is in pod {source.name} already.")
-    if not target.takes_new:
-        raise MoveRefused(f"Pod {target.name} takes no new resources (state {target.state}).")
+    check_target(f"Server {server_id}", source, target)
     attached = [str(v.get("id")) for v in shown.get("os-extended-volumes:volumes_attached") or []]
     if attached and not shown.get("image"):  # its root disk is a volume, not imaged
         raise MoveRefused(

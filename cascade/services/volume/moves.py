@@ -83,10 +83,7 @@ async def start(
     the ids of its `snapshots`) to `target`, queued with its job; MoveRefused for what
     Cinder would refuse."""
     volume_id = routing.top_id
-    if target.id == source.id:
-        raise MoveRefused(f"Volume {volume_id} is in pod {source.name} already.")
-    if not target.takes_new:
-        raise MoveRefused(f"Pod {target.name} takes no new resources (state {target.state}).")
+    moves.check_target(f"Volume {volume_id}", source, target)
     status = shown.get("status")
     if status != "available":
         raise MoveRefused(
