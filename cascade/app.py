@@ -54,6 +54,7 @@ from cascade.services.compute.hosts import HostBook
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network import policies as network_policies
 from cascade.services.network.errors import NeutronError
+from cascade.services.pod_projects import PodProjects
 from cascade.services.scheduling import az_policies
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.volume import move_job as volume_move_job  # noqa: F401  (registers its handler)
@@ -146,6 +147,9 @@ def create_app(
     engine = make_engine(conf.database.connection, conf.database)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
     db_sessions = sessions(engine)
+    registry.projects = PodProjects(
+        db_sessions, validator, registry.identities, conf.pods.catalog_ttl
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -72,6 +72,7 @@ class TokenValidator:
         self._cache: OrderedDict[str, tuple[Context, float]] = OrderedDict()
         self.service_auth = ServiceTokenAuth(self)
         self.service_user_id = ""
+        self.service_domain_id = ""  # the domain of the service user's project
         self._project_tokens: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._project_lock = asyncio.Lock()
 
@@ -96,7 +97,9 @@ class TokenValidator:
                 raise KeystoneUnavailable(
                     f"Keystone refused the service user {self.conf.username!r} ({resp.status_code})"
                 )
-            self.service_user_id = str(resp.json()["token"].get("user", {}).get("id", ""))
+            token = resp.json()["token"]
+            self.service_user_id = str(token.get("user", {}).get("id", ""))
+            self.service_domain_id = str(token.get("project", {}).get("domain", {}).get("id", ""))
             self._service_token = (resp.headers["X-Subject-Token"], _refresh_at(resp, now))
             return self._service_token[0]
 
@@ -118,7 +121,7 @@ class TokenValidator:
         except httpx.HTTPError as exc:
             raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
 
-    async def project_token(self, project_id: str) -> str:
+    async def project_token(self, project_id: str, renew: bool = False) -> str:
         """A token of the service user scoped to project `project_id`: what Cascade uses to
         make objects in that project in a pod when no user's token is at hand (a server
         moved to another pod is made there in its own project). The first time, the
@@ -128,7 +131,7 @@ class TokenValidator:
         async with self._project_lock:
             now = time.monotonic()
             cached = self._project_tokens.get(project_id)
-            if cached is not None and now < cached[1]:
+            if cached is not None and now < cached[1] and not renew:
                 self._project_tokens.move_to_end(project_id)
                 return cached[0]
             scope = {"project": {"id": project_id}}
@@ -188,10 +191,54 @@ class TokenValidator:
 
     async def project_exists(self, project_id: str) -> bool:
         """Whether Keystone knows project `project_id` (asked as the service user)."""
+        return await self.project(project_id) is not None
+
+    async def project(self, project_id: str) -> dict[str, Any] | None:
+        """Keystone's project `project_id` (asked as the service user), None if unknown."""
         resp = await self._as_service(f"{self.conf.auth_url}/projects/{quote(project_id, safe='')}")
         if resp.status_code not in (200, 404):
             raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for a project")
-        return resp.status_code == 200
+        return dict(resp.json()["project"]) if resp.status_code == 200 else None
+
+    async def ensure_project(self, name: str, description: str) -> str:
+        """The id of the project named `name` (else `name-2`, ...) in the service user's
+        domain whose description is `description`, made if there is none: a project made
+        before a crash is found again, never made twice."""
+        await self.service_token()
+        base = self.conf.auth_url
+        attempt, tries = 1, 0
+        while attempt < 10 and tries < 20:
+            tries += 1
+            wanted = name if attempt == 1 else f"{name}-{attempt}"
+            params = {"name": wanted, "domain_id": self.service_domain_id}
+            found = await self._as_service(f"{base}/projects", params=params)
+            if found.status_code != 200:
+                raise KeystoneUnavailable(f"Keystone answered {found.status_code} for projects")
+            projects = found.json().get("projects", [])
+            if projects and projects[0].get("description") == description:
+                return str(projects[0]["id"])
+            if projects:
+                attempt += 1  # the name is another project's
+                continue
+            body = {
+                "project": {
+                    "name": wanted,
+                    "description": description,
+                    "domain_id": self.service_domain_id,
+                    "enabled": True,
+                }
+            }
+            try:
+                resp = await self._http.post(f"{base}/projects", json=body, auth=self.service_auth)
+            except httpx.HTTPError as exc:
+                raise KeystoneUnavailable(f"Keystone at {base}: {exc}") from exc
+            if resp.status_code == 201:
+                return str(resp.json()["project"]["id"])
+            if resp.status_code != 409:  # 409: made at once by another process: read again
+                raise KeystoneUnavailable(
+                    f"Keystone refused to make project {wanted!r} ({resp.status_code})"
+                )
+        raise KeystoneUnavailable(f"no free project name for {name!r} in Keystone at {base}")
 
     async def validate(self, token: str) -> Context | None:
         """The context of a valid token, None if Keystone says it is not valid."""

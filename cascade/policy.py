@@ -24,6 +24,9 @@ DEFAULTS: dict[str, str] = {
     "cascade:pods:create": "rule:admin_required",
     "cascade:pods:update": "rule:admin_required",
     "cascade:pods:delete": "rule:admin_required",
+    "cascade:pod_projects:list": "rule:admin_required",
+    "cascade:pod_projects:update": "rule:admin_required",
+    "cascade:pod_projects:delete": "rule:admin_required",
     # any project member sees its own project's routings; admins see every project's
     "cascade:routings:list": "@",
     "cascade:routings:show": "@",

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from cascade.api.errors import ApiError
 from cascade.context import Context
+from cascade.pods.client import Caller
+
+C = TypeVar("C", bound=Caller)
 
 
 def context(request: Request) -> Context:
     ctx: Context = request.scope["state"]["context"]
     return ctx
+
+
+def caller_of(kind: type[C], request: Request, version: object) -> C:
+    """A pod call made for the request's caller (`kind`: the API's `Caller`): its token,
+    project and user, the microversion, and the global request id (else the request's)."""
+    ctx = context(request)
+    state = request.scope.get("state", {})
+    request_id = state.get("global_request_id") or state.get("request_id", "")
+    return kind(ctx.token, str(version), str(request_id), ctx.project_id, ctx.user_id)
 
 
 def policy_of(request: Request, ctx: Context) -> tuple[bool, Callable[[str], bool]]:

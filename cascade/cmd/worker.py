@@ -32,6 +32,7 @@ from cascade.services import (
 )
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
+from cascade.services.pod_projects import PodProjects
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.volume import move_job as volume_move_job  # noqa: F401  (registers its handler)
 
@@ -41,6 +42,7 @@ async def serve(conf: Conf) -> None:
     validator = TokenValidator(conf.keystone)
     pods = PodRegistry(conf.pods, validator)
     worker = Worker(sessions(engine), DEFAULT, conf, pods=pods)
+    pods.projects = PodProjects(worker.sessions, validator, pods.identities, conf.pods.catalog_ttl)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 

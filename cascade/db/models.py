@@ -29,7 +29,10 @@ class Base(DeclarativeBase):
 
 
 class Pod(Base):
-    """A bottom OpenStack cloud: a Keystone region serving one top availability zone."""
+    """A bottom OpenStack cloud serving one top availability zone: a region of the top's
+    Keystone (`identity` `shared`) or a cloud with a Keystone of its own at `auth_url`
+    (`independent`), where Cascade signs in with `credentials` (a secret: never shown,
+    never logged; `pods.identities`)."""
 
     __tablename__ = "pods"
 
@@ -57,6 +60,9 @@ class Pod(Base):
     compute_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     volume_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     volume_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    identity: Mapped[str] = mapped_column(String(16), default="shared", server_default="shared")
+    auth_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    credentials: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
@@ -65,6 +71,21 @@ class Pod(Base):
         """Whether new resources may be placed here (enabled, neither in maintenance nor
         draining); what the pod hosts is served whatever its state."""
         return bool(self.enabled) and (self.state or "active") == "active"
+
+
+class PodProject(Base):
+    """Top project `project_id` is project `pod_project_id` in independent pod `pod_id`
+    (made there on first use, or mapped by an admin to a project the pod had)."""
+
+    __tablename__ = "pod_projects"
+    __table_args__ = (UniqueConstraint("pod_id", "pod_project_id"),)
+
+    pod_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("pods.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pod_project_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class Routing(Base):

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import ssl
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -253,12 +253,16 @@ class CallOptions(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a pod call is made for: the token (None: Cascade's own, see `pod_request`),
+    """Who a pod call is made for: the token (None: Cascade's own, see `calls.pod_request`),
     the microversion and the request id. Each API's subclass names its version."""
 
     token: str | None
     version: str
     request_id: str
+    # the top project and user the call is made for (an independent pod's call with a
+    # token is made in the project standing for it: `pods.calls`)
+    project_id: str | None = None
+    user_id: str | None = None
 
     def version_headers(self) -> dict[str, str]:
         return {}
@@ -283,22 +287,3 @@ def api_root(endpoint_url: str, version_part: str) -> str:
     if cut >= 0:
         path = path[:cut]
     return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}/"
-
-
-async def pod_request(
-    registry: Any,
-    pod_name: str,
-    service: str,
-    method: str,
-    url: str,
-    caller_headers: dict[str, str],
-    **options: Unpack[CallOptions],
-) -> httpx.Response:
-    """`method` on `url` through the pod's client for `service` (a `PodRegistry`'s),
-    with the caller's headers and any extra ones. Headers without a token make the
-    call as Cascade itself: with the service token (`registry.service_auth`, which
-    renews it once when the pod answers 401)."""
-    all_headers = {**caller_headers, **(options.pop("headers", None) or {})}
-    client: PodClient = registry.client(pod_name, service)
-    auth = None if "X-Auth-Token" in all_headers else registry.service_auth
-    return await client.request(method, url, headers=all_headers, auth=auth, **options)

@@ -13,7 +13,7 @@ from typing import Any, Unpack
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods import client
+from cascade.pods import calls, client
 from cascade.pods.registry import PodRegistry
 
 
@@ -83,6 +83,14 @@ async def call(
 ) -> httpx.Response:
     """`method` on `path` (after the pod's /v2.1) of the pod's Nova, for `caller`."""
     url = await endpoint(registry, pod) + path
-    return await client.pod_request(
-        registry, pod.name, "compute", method, url, caller.headers(), **options
+    return await calls.pod_request(
+        registry,
+        pod,
+        "compute",
+        method,
+        url,
+        caller.headers(),
+        caller.project_id,
+        caller.user_id,
+        **options,
     )

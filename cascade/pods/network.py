@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods.client import pod_request
+from cascade.pods.calls import pod_request
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
 
@@ -51,7 +51,7 @@ class PodNeutron:
         if self.request_id:
             headers["X-OpenStack-Request-ID"] = self.request_id
         return await pod_request(
-            self.registry, self.pod.name, "network", method, url, headers, json=json, params=params
+            self.registry, self.pod, "network", method, url, headers, json=json, params=params
         )
 
     async def ok(

@@ -13,8 +13,9 @@ import httpx
 
 from cascade.conf import PodsSection
 from cascade.db.models import Pod
-from cascade.identity import TokenValidator
+from cascade.identity import KeystoneUnavailable, TokenValidator
 from cascade.pods.client import PodClient, PodUnavailable, tls_context
+from cascade.pods.identities import PodIdentities, ProjectMap, independent
 from cascade.pods.transport import PodTransport
 
 C = TypeVar("C")
@@ -68,6 +69,11 @@ class PodRegistry:
         self._background: asyncio.Task[Any] | None = None
         self._clients: dict[tuple[str, str], PodClient] = {}
         self._caches: dict[type, object] = {}
+        # independent pods: their own Keystones (sign-in, catalog) and the top projects
+        # mapped into them (set by the process that has the database: `services.pod_projects`)
+        self._identities: PodIdentities | None = None
+        self.projects: ProjectMap | None = None
+        self._pod_catalogs: dict[str, tuple[dict[str, str], float]] = {}
 
     async def endpoints(self, region: str) -> dict[str, str]:
         """The region's endpoints (service type -> URL; empty: none in the catalog)."""
@@ -99,13 +105,42 @@ class PodRegistry:
             self._background = None
 
     def forget_catalog(self) -> None:
-        """The pods changed: a region not in the catalog makes the next call read it."""
+        """The pods changed: a region not in the catalog makes the next call read it (and
+        an independent pod's own catalog is read again)."""
         self._read_at = -math.inf
+        self._pod_catalogs.clear()
+
+    @property
+    def identities(self) -> PodIdentities:
+        """The independent pods' sign-ins (made on first use; as the top's, but their own
+        Keystones)."""
+        if self._identities is None:
+            self._identities = PodIdentities(self.validator.conf, self.transport)
+        return self._identities
+
+    async def pod_endpoints(self, pod: Pod) -> dict[str, str]:
+        """The pod's endpoints (service type -> URL): its region in the top's catalog, or
+        for an independent pod in its own Keystone's catalog (read again once it is
+        `[pods] catalog_ttl` old); `PodUnavailable` when that Keystone does not answer."""
+        if not independent(pod):
+            return await self.endpoints(pod.region_name)
+        kept = self._pod_catalogs.get(pod.id)
+        if kept is not None and time.monotonic() - kept[1] < self.conf.catalog_ttl:
+            return kept[0]
+        try:
+            catalog = await self.identities.of(pod).catalog()
+        except KeystoneUnavailable as exc:
+            if kept is not None:  # the last catalog read serves while Keystone is away
+                return kept[0]
+            raise PodUnavailable(pod.name, "identity", str(exc), sent=False) from exc
+        found = index_catalog(catalog).get(pod.region_name, {})
+        self._pod_catalogs[pod.id] = (found, time.monotonic())
+        return found
 
     async def endpoint(self, pod: Pod, service: str, *types: str) -> str:
         """The pod's URL of the first catalog type of `types` (default: `service`) in its
         region; `PodUnavailable` (503-worthy) when there is none."""
-        found = await self.endpoints(pod.region_name)
+        found = await self.pod_endpoints(pod)
         for kind in types or (service,):
             if kind in found:
                 return found[kind]
@@ -159,3 +194,5 @@ class PodRegistry:
             await client.aclose()
         if self._own_transport is not None:
             await self._own_transport.aclose()
+        if self._identities is not None:
+            await self._identities.aclose()

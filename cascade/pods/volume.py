@@ -12,7 +12,7 @@ from typing import Unpack
 import httpx
 
 from cascade.db.models import Pod
-from cascade.pods import client
+from cascade.pods import calls, client
 from cascade.pods.registry import PodRegistry
 
 SERVICE = "volume"
@@ -43,6 +43,14 @@ async def call(
 ) -> httpx.Response:
     """`method` on `path` (after the pod's /v3) of the pod's Cinder, for `caller`."""
     url = await root(registry, pod) + "v3" + path
-    return await client.pod_request(
-        registry, pod.name, SERVICE, method, url, caller.headers(), **options
+    return await calls.pod_request(
+        registry,
+        pod,
+        SERVICE,
+        method,
+        url,
+        caller.headers(),
+        caller.project_id,
+        caller.user_id,
+        **options,
     )

@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade.db.engine import idle, now
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable, api_root
+from cascade.pods.identities import independent
 from cascade.pods.registry import PodRegistry
 from cascade.services import leases, stale, versions
 from cascade.services import pods as pod_service
@@ -62,7 +63,8 @@ LOG = logging.getLogger(__name__)
 CHECKED = {"compute": "compute", "network": "network", "volumev3": "volume", "image": "image"}
 CATALOG_TYPES = {client: kind for kind, client in CHECKED.items()}  # and back
 # what each service's version document is under: the endpoint's start up to this
-ROOTS = {"network": "/v2.0", "volume": "/v3", "image": "/v2"}
+ROOTS = {"network": "/v2.0", "volume": "/v3", "image": "/v2", "identity": "/v3"}
+IDENTITY = "identity"  # an independent pod's own Keystone, probed with its services
 FLUSH_SECONDS = 5.0
 LATE_MARGIN = 0.02  # of the interval: what a round leaves for probes sent late
 # the lease of whoever checks the pods (`run_periodically`), and its shortest length:
@@ -163,8 +165,13 @@ async def check_pod(
     for that many seconds (0: not). `slots`: the round's probes in flight, shared.
     `rounds`: only the services due this round are probed (`Rounds.due`), the others'
     last probes count; None: all are."""
-    endpoints = await registry.endpoints(pod.region_name)
+    try:
+        endpoints = await registry.pod_endpoints(pod)
+    except PodUnavailable as exc:  # an independent pod's Keystone, never read, is away
+        return Health("down", None, str(exc), {}, [IDENTITY])
     urls = {CHECKED[t]: endpoints[t] for t in CHECKED if t in endpoints}
+    if independent(pod) and pod.auth_url:
+        urls[IDENTITY] = pod.auth_url
     if not urls:
         return Health(
             "down", None, f"no endpoints for region {pod.region_name} in the catalog", {}, []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -23,9 +23,11 @@ from cascade.db.engine import now
 from cascade.db.models import Job, Move, Pod
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext
-from cascade.pods import client
+from cascade.pods import calls, client
 from cascade.pods.compute import Caller
 from cascade.services.compute import moves
+
+C = TypeVar("C", bound=client.Caller)
 
 LOG = logging.getLogger(__name__)
 WAIT_SECONDS = 300.0
@@ -57,10 +59,20 @@ class Steps:
 
     async def glance(self, method: str, path: str) -> httpx.Response:
         base = (await self.ctx.pods.endpoint(self.source, "image")).rstrip("/")
-        caller = Caller(await self.token(), moves.READ_VERSION, self.request_id)
-        return await client.pod_request(
-            self.ctx.pods, self.source.name, "image", method, f"{base}/v2{path}", caller.headers()
+        caller = self.caller(Caller, await self.token(), moves.READ_VERSION)
+        return await calls.pod_request(
+            self.ctx.pods,
+            self.source,
+            "image",
+            method,
+            f"{base}/v2{path}",
+            caller.headers(),
+            self.move.project_id,
         )
+
+    def caller(self, kind: type[C], token: str, version: str) -> C:
+        """A pod call's caller (`kind`: the API's) in the moved object's project."""
+        return kind(token, version, self.request_id, self.move.project_id)
 
     async def save(self, **values: Any) -> None:
         async with self.ctx.sessions() as db:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.engine import now
 from cascade.db.models import Binding, Pod, Routing
 from cascade.jobs import queue
+from cascade.pods.identities import SHARED, independent
 from cascade.services import routings
 
 ROUTER, ROUTER_BUILD = "router", "router.build"  # networking's routing type and job
@@ -42,6 +43,20 @@ class PodSpec:
     values: dict[str, Any]
 
 
+class PodInvalid(Exception):
+    """The pod's fields do not fit together (a 400)."""
+
+
+def check_identity(pod: Pod) -> None:
+    """PodInvalid unless an independent pod has its Keystone's URL and credentials, and a
+    shared one neither."""
+    given = [f for f in ("auth_url", "credentials") if getattr(pod, f) is not None]
+    if independent(pod) and len(given) < 2:
+        raise PodInvalid("an independent pod needs 'auth_url' and 'credentials'")
+    if not independent(pod) and given:
+        raise PodInvalid(f"a shared pod takes no {' or '.join(repr(f) for f in given)}")
+
+
 async def create(session: AsyncSession, spec: PodSpec) -> Pod:
     values = dict(spec.values)
     values.setdefault("pod_az", values["az"])
@@ -52,8 +67,9 @@ async def create(session: AsyncSession, spec: PodSpec) -> Pod:
         tags=values.pop("tags", []),
         health_state="unknown",
         created_at=now(),
-        **values,
+        **{"identity": SHARED, **values},
     )
+    check_identity(pod)
     session.add(pod)
     try:
         await session.commit()
@@ -83,12 +99,20 @@ async def update(session: AsyncSession, pod_id: str, spec: PodSpec) -> Pod:
         raise PodDraining(f"pod {pod.name} is draining: cancel its drain to change its state")
     for key, value in spec.values.items():
         setattr(pod, key, value)
+    try:
+        check_identity(pod)
+    except PodInvalid:
+        await session.rollback()  # nothing of the refused change stays in the session
+        raise
     pod.updated_at = now()
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise PodConflict(f"another pod already has that name or region: {spec.values}") from exc
+        # the fields named, never their values (a pod's credentials are a secret)
+        raise PodConflict(
+            f"another pod already has that name or region ({', '.join(sorted(spec.values))})"
+        ) from exc
     return pod
 
 

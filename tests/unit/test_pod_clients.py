@@ -15,7 +15,8 @@ from cascade.conf import KeystoneSection, PodsSection
 from cascade.db.models import Pod
 from cascade.identity import TokenValidator
 from cascade.pods.breaker import Breaker
-from cascade.pods.client import PodClient, PodUnavailable, Unsendable, pod_request
+from cascade.pods.calls import pod_request
+from cascade.pods.client import PodClient, PodUnavailable, Unsendable
 from cascade.pods.registry import PodRegistry, region_endpoints
 from cascade.pods.volume import SERVICE as volume_service
 from cascade.services.health import check_pod
@@ -178,6 +179,9 @@ class CountingTokens(TokenValidator):
         return f"token-{self.issued}"
 
 
+POD1 = Pod(id="p1", name="pod1", region_name="pod1")
+
+
 async def test_a_call_as_cascade_renews_a_refused_service_token_once() -> None:
     seen: list[tuple[str, str, bytes]] = []
 
@@ -191,17 +195,17 @@ async def test_a_call_as_cascade_renews_a_refused_service_token_once() -> None:
     registry = PodRegistry(CONF, tokens, httpx.MockTransport(pod))
     try:
         # no token in the caller's headers: Cascade's own, renewed once on a 401, body resent
-        ok = await pod_request(registry, "pod1", "compute", "POST", "http://n1/x", {}, json=[1])
+        ok = await pod_request(registry, POD1, "compute", "POST", "http://n1/x", {}, json=[1])
         assert ok.status_code == 200
         assert seen == [("POST", "token-1", b"[1]"), ("POST", "token-2", b"[1]")]
         # refused again after the renewal: the 401 is the answer, no loop
         seen.clear()
-        never = await pod_request(registry, "pod1", "compute", "GET", "http://n1/never", {})
+        never = await pod_request(registry, POD1, "compute", "GET", "http://n1/never", {})
         assert never.status_code == 401 and [t for _, t, _ in seen] == ["token-2", "token-3"]
         # a user's own token is never replaced by Cascade's
         seen.clear()
         user = await pod_request(
-            registry, "pod1", "compute", "GET", "http://n1/x", {"X-Auth-Token": "user"}
+            registry, POD1, "compute", "GET", "http://n1/x", {"X-Auth-Token": "user"}
         )
         assert user.status_code == 200 and [t for _, t, _ in seen] == ["user"]
     finally:

@@ -5,10 +5,18 @@
   are required; `pod_az` (the AZ name inside the pod, default: `az`),
   `enabled` (default true), `state` (`active`, the default, or `maintenance`:
   what the pod hosts keeps working and nothing new goes there), `weight`
-  (default 1) and `tags` are optional.
+  (default 1) and `tags` are optional. `identity` says how Cascade signs in to
+  the pod: `shared` (the default: a region of the top's Keystone, the user's token
+  forwarded) or `independent` (a cloud with its own Keystone: `auth_url`, its v3 URL,
+  and `credentials`, `username`, `password`, `project_name` and optionally
+  `user_domain_name` and `project_domain_name` of a user there with a role that makes
+  projects and grants roles; `region_name` is then the region in that Keystone's
+  catalog). The credentials' `password` is never shown back, nor logged.
   Unknown fields, wrong types: 400. Name or region already used: 409.
 - GET /v1/pods lists pods (oldest first); GET /v1/pods/{id} shows one (404).
-- PATCH /v1/pods/{id} with `{"pod": {...}}` changes the given fields: 200.
+- PATCH /v1/pods/{id} with `{"pod": {...}}` changes the given fields: 200 (new
+  `credentials` or `auth_url` of an independent pod serve the next call: no restart;
+  `identity` is set when the pod is registered: 400).
 - DELETE /v1/pods/{id}: 204; 409 while the pod hosts resources (routings),
   unless `?force=true`, which also drops the pod's routings.
 Pods carry a read-only `health`: state, last check, latency, last error, and
@@ -20,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -27,6 +37,7 @@ from cascade.api.admin.common import Refusals, acting, fields, shown
 from cascade.api.errors import ApiError
 from cascade.api.request import json_body
 from cascade.db.models import Pod
+from cascade.pods import identities
 from cascade.services import pods as service
 from cascade.services.route_cache import RouteCache
 
@@ -39,15 +50,20 @@ FIELDS: dict[str, type] = {
     "state": str,
     "weight": int,
     "tags": list,
+    "identity": str,
+    "auth_url": str,
+    "credentials": dict,
 }
 REQUIRED = ("name", "region_name", "az")
 STATES = ("active", "maintenance")  # what an admin sets (`draining` comes with a drain)
-KINDS = {str: "a string", bool: "a boolean", int: "an integer", list: "a list"}
+KINDS = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}
+CREDENTIALS = Draft202012Validator(identities.CREDENTIALS_SCHEMA)
 REFUSALS: Refusals = {
     service.PodNotFound: (404, "cascade.pod.not_found"),
     service.PodConflict: (409, "cascade.pod.duplicate"),
     service.PodInUse: (409, "cascade.pod.in_use"),
     service.PodDraining: (409, "cascade.pod.draining"),
+    service.PodInvalid: (400, "cascade.pod.field"),
 }
 
 
@@ -78,11 +94,42 @@ def _spec(body: Any, creating: bool) -> service.PodSpec:
         raise ApiError(
             400, "pod field 'tags' must be a list of non-empty strings", "cascade.pod.field"
         )
+    _identity(values, creating)
     return service.PodSpec(values)
+
+
+def _identity(values: dict[str, Any], creating: bool) -> None:
+    """400 unless the identity fields are well formed (whether they fit the pod's
+    identity is the service's to say: `services.pods.PodInvalid`)."""
+    if "identity" in values and not creating:
+        message = "a pod's identity is set when it is registered"
+        raise ApiError(400, message, "cascade.pod.field")
+    if values.get("identity", identities.SHARED) not in identities.IDENTITIES:
+        message = f"pod field 'identity' must be one of {', '.join(identities.IDENTITIES)}"
+        raise ApiError(400, message, "cascade.pod.field")
+    if "auth_url" in values and not values["auth_url"].startswith(("http://", "https://")):
+        raise ApiError(400, "pod field 'auth_url' must be an http(s) URL", "cascade.pod.field")
+    if "credentials" in values:
+        creds = values["credentials"]
+        if identities.APP_CREDENTIAL_KEYS & set(creds):
+            message = (
+                "application credentials are not supported for a pod: a token of one is "
+                "bound to its project, and Cascade needs tokens of the projects it maps "
+                "into the pod; give a user's username, password and project_name"
+            )
+            raise ApiError(400, message, "cascade.pod.field")
+        problem = best_match(CREDENTIALS.iter_errors(creds))
+        if problem is not None:
+            # the schema's words, never the value (it may be the password)
+            where = ".".join(str(p) for p in problem.absolute_path) or "credentials"
+            message = f"pod field 'credentials' is not valid ({where}: {problem.validator})"
+            raise ApiError(400, message, "cascade.pod.field")
 
 
 def view(pod: Pod) -> dict[str, Any]:
     found = shown(pod)
+    found["identity"] = pod.identity or identities.SHARED
+    found["credentials"] = identities.public(pod.credentials)
     health = {
         "state": found.pop("health_state"),
         "last_check": found.pop("health_checked_at"),

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from cascade.api.admin import audits, bindings, drains, jobs, moves, pods, routings, versions
+from cascade.api.admin import (
+    audits,
+    bindings,
+    drains,
+    jobs,
+    moves,
+    pod_projects,
+    pods,
+    routings,
+    versions,
+)
 from cascade.api.routing import Declarations, declared
 
 ROUTES: Declarations = {
@@ -19,6 +29,11 @@ ROUTES: Declarations = {
     "/v1/jobs/{job_id}": {"GET": jobs.show, "DELETE": jobs.delete},
     "/v1/jobs/{job_id}/redo": {"POST": jobs.redo},
     "/v1/pods/{pod_id}/drain": {"POST": drains.create},
+    "/v1/pods/{pod_id}/projects": {"GET": pod_projects.index},
+    "/v1/pods/{pod_id}/projects/{project_id}": {
+        "PUT": pod_projects.update,
+        "DELETE": pod_projects.delete,
+    },
     "/v1/drains": {"GET": drains.index},
     "/v1/drains/{drain_id}": {"GET": drains.show},
     "/v1/drains/{drain_id}/pause": {"POST": drains.change},

@@ -26,7 +26,7 @@ from cascade.api.boundary import dumps
 from cascade.api.compute import server_views
 from cascade.api.compute.errors import ComputeError
 from cascade.api.middleware import is_request_id
-from cascade.api.request import context, policy_of
+from cascade.api.request import caller_of, context, policy_of
 from cascade.context import Context
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
@@ -46,9 +46,7 @@ T = TypeVar("T")
 
 
 def caller_for(request: Request, version: Version) -> Caller:
-    state = request.scope.get("state", {})
-    request_id = state.get("global_request_id") or state.get("request_id", "")
-    return Caller(context(request).token, str(version), str(request_id))
+    return caller_of(Caller, request, version)
 
 
 def workflow_env(request: Request) -> workflow.Env:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from cascade.api import handlers, microversions
 from cascade.api.microversions import Microversions
-from cascade.api.request import context, session
+from cascade.api.request import caller_of, context, session
 from cascade.api.volume import views
 from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.microversion import echo_headers, negotiate, requested
@@ -64,9 +64,7 @@ reply = handlers.reply
 
 
 def caller_for(request: Request, version: Version) -> pod_volume.Caller:
-    state = request.scope.get("state", {})
-    request_id = state.get("global_request_id") or state.get("request_id", "")
-    return pod_volume.Caller(context(request).token, str(version), str(request_id))
+    return caller_of(pod_volume.Caller, request, version)
 
 
 def unavailable(exc: PodUnavailable) -> VolumeError:

@@ -157,7 +157,7 @@ class PodAudit:
         ]
         # a service the pod's catalog does not have (a pod without Block Storage) has no
         # objects to audit; one it has but that does not answer is named
-        catalog = await self.registry.endpoints(self.pod.region_name)
+        catalog = await self.registry.pod_endpoints(self.pod)
         for what, services, part in parts:
             if not catalog.keys() & set(services):
                 continue

@@ -84,7 +84,7 @@ class Mover(Steps):
     async def nova(
         self, pod: Pod, method: str, path: str, version: str = READ_VERSION, **options: Any
     ) -> httpx.Response:
-        caller = Caller(await self.token(), version, self.request_id)
+        caller = self.caller(Caller, await self.token(), version)
         return await call(self.ctx.pods, pod, caller, method, path, **options)
 
     async def settled(self, what: str, pod: Pod, server_id: str, want: str) -> None:

@@ -53,7 +53,7 @@ class Carried:
 
     async def cinder(self, pod: Pod, method: str, path: str, **options: Any) -> Any:
         token = await self.mover.token()
-        caller = pod_volume.Caller(token, volume_moves.READ_VERSION, self.mover.request_id)
+        caller = self.mover.caller(pod_volume.Caller, token, volume_moves.READ_VERSION)
         return await pod_volume.call(self.mover.ctx.pods, pod, caller, method, path, **options)
 
     async def status_is(self, routing: Routing, wanted: str) -> bool:
@@ -81,8 +81,8 @@ class Carried:
             await self.mover.until(
                 f"volume {volume_id} to be detached", self.becomes(routing, "available")
             )
-            caller = pod_volume.Caller(
-                await self.mover.token(), volume_moves.READ_VERSION, self.mover.request_id
+            caller = self.mover.caller(
+                pod_volume.Caller, await self.mover.token(), volume_moves.READ_VERSION
             )
             async with self.mover.ctx.sessions() as db:
                 routing = await db.merge(routing)

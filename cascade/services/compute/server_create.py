@@ -126,7 +126,8 @@ async def volume_pod(
     db: AsyncSession, registry: PodRegistry, ask: Ask, kind: str, object_id: str
 ) -> Pod | None:
     """The pod of the caller's volume or snapshot `object_id` (None: nobody knows it)."""
-    caller = pod_volume.Caller(ask.ctx.token, "3.0", ask.request_id)
+    ctx = ask.ctx
+    caller = pod_volume.Caller(ctx.token, "3.0", ask.request_id, ctx.project_id, ctx.user_id)
     try:
         located = await volume_service.locate(db, registry, caller, object_id, ask.scope, kind)
     except volume_service.NotFound:

@@ -81,7 +81,7 @@ class VolumeMover(Steps):
     # --- calls ------------------------------------------------------------------------
 
     async def cinder(self, pod: Pod, method: str, path: str, **options: Any) -> httpx.Response:
-        caller = pod_volume.Caller(await self.token(), READ_VERSION, self.request_id)
+        caller = self.caller(pod_volume.Caller, await self.token(), READ_VERSION)
         return await pod_volume.call(self.ctx.pods, pod, caller, method, path, **options)
 
     async def volume(self, pod: Pod, volume_id: str) -> dict[str, Any] | None:
