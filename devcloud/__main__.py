@@ -40,14 +40,17 @@ def layout_from(args: argparse.Namespace) -> Layout:
     saved = state_file.load(root / "devcloud.json")
     base = args.port_base or (saved.port_base if saved else 20000)
     az_format = args.az_format or (saved.az_format if saved else "az{n}")
-    return Layout(root=root, port_base=base, az_format=az_format)
+    # `up` works out the pods anew (cloud.resolve_independent); the rest use the recorded ones
+    independent = frozenset(saved.independent if saved else ())
+    return Layout(root=root, port_base=base, az_format=az_format, independent=independent)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="devcloud",
-        description="A local multi-region OpenStack (one Keystone and Glance, N pods) "
-        "for Cascade to front. Everything lives under --dir and listens on 127.0.0.1.",
+        description="A local multi-region OpenStack (one Keystone and Glance, N pods, the "
+        "last K of them clouds of their own) for Cascade to front. Everything lives under "
+        "--dir and listens on 127.0.0.1.",
     )
     top.add_argument(
         "--dir",
@@ -73,6 +76,15 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="number of pods (default: as it is, or 2 for a new devcloud)",
+    )
+    up.add_argument(
+        "--independent",
+        type=int,
+        default=None,
+        metavar="K",
+        help="the last K pods are independent clouds, each with its own Keystone and "
+        "Glance (default: the pods that are independent stay so, new pods are shared; "
+        "0 for a new devcloud)",
     )
     down = sub.add_parser("down", help="stop every process the devcloud started")
     down.add_argument(
@@ -275,7 +287,7 @@ async def main_async(args: argparse.Namespace) -> int:
     layout = layout_from(args)
     if args.command == "up":
         print(f"devcloud: bringing up {layout.root}", flush=True)
-        await cloud.up(layout, args.pods)
+        await cloud.up(layout, args.pods, args.independent)
         print(
             f"devcloud: ready. clouds.yaml: {layout.clouds_yaml}\n"
             '  eval "$(bin/devcloud env)"; openstack --os-cloud pod1 server list'

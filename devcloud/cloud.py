@@ -13,7 +13,7 @@ import asyncio
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
 from devcloud import clouds, identity, infra, seed, system
@@ -24,6 +24,8 @@ from devcloud.proc import Proc, Supervisor, port_in_use
 from devcloud.services import cascade, cinder, glance, keystone, neutron, nova, placement
 
 POD_SERVICES: tuple[ModuleType, ...] = (placement, neutron, cinder, nova)
+# an independent pod's own Keystone and Glance (a shared pod uses the shared ones)
+OWN_SERVICES: tuple[ModuleType, ...] = (keystone, glance)
 
 
 def supervisor(layout: Layout) -> Supervisor:
@@ -34,8 +36,14 @@ def infra_procs(layout: Layout) -> list[Proc]:
     return [infra.mariadb_proc(layout), infra.epmd_proc(layout), infra.rabbit_proc(layout)]
 
 
+def pod_modules(pod: Pod) -> tuple[ModuleType, ...]:
+    """The service modules that run in the pod: with its own Keystone and Glance if it is
+    independent (each module takes the pod: `configure`, `setup`, `procs`)."""
+    return (*OWN_SERVICES, *POD_SERVICES) if pod.independent else POD_SERVICES
+
+
 def pod_procs(layout: Layout, pod: Pod) -> list[Proc]:
-    return [p for module in POD_SERVICES for p in module.procs(layout, pod)]
+    return [p for module in pod_modules(pod) for p in module.procs(layout, pod)]
 
 
 def all_procs(layout: Layout, pods: list[Pod]) -> list[Proc]:
@@ -70,6 +78,41 @@ def resolve_pods(layout: Layout, requested: int | None) -> int:
     return count
 
 
+def resolve_independent(layout: Layout, count: int, requested: int | None) -> frozenset[int]:
+    """Which of the `count` pods `up` should make independent: the last `requested`
+    ones, or (not asked) those that are independent now and remain.
+
+    A pod that exists keeps its kind: turning a shared pod into an independent one
+    (or back) would mean moving its accounts and everything it hosts, so it is refused.
+    """
+    current = state_file.load(layout.state_file)
+    have = set(current.independent) if current else set()
+    if requested is None:
+        wanted = {n for n in have if n <= count}
+    elif 0 <= requested <= count:
+        wanted = set(range(count - requested + 1, count + 1))
+    else:
+        raise DevcloudError(
+            "devcloud", f"--independent must be between 0 and --pods ({count}), not {requested}"
+        )
+    existing = min(count, current.pods) if current else 0
+    changed = [n for n in range(1, existing + 1) if (n in wanted) != (n in have)]
+    if changed:
+        raise DevcloudError("devcloud", _kind_change_refusal(layout, changed[0], have))
+    return frozenset(wanted)
+
+
+def _kind_change_refusal(layout: Layout, number: int, have: set[int]) -> str:
+    kind = "independent" if number in have else "shared"
+    afresh = "start afresh with `devcloud down --wipe`"
+    # removing pod N also removes the pods after it: `up --pods N-1` (at least one pod)
+    fix = f"remove it first (`devcloud up --pods {number - 1}`) and add it again, or {afresh}"
+    return (
+        f"pod{number} of the devcloud in {layout.root} is {kind}, and a pod keeps its "
+        f"kind: {fix if number > 1 else afresh}. Nothing was started."
+    )
+
+
 def preflight(layout: Layout, sup: Supervisor, procs: list[Proc]) -> None:
     """Refuse before starting anything if a port we need is taken by another program."""
     for proc in procs:
@@ -93,7 +136,7 @@ def configure(layout: Layout, pods: list[Pod]) -> set[str]:
     if cascade.configure(layout):
         changed.update(p.name for p in cascade.procs(layout))
     for pod in pods:
-        for module in POD_SERVICES:
+        for module in pod_modules(pod):
             if module.configure(layout, pod):
                 changed.update(p.name for p in module.procs(layout, pod))
     return changed
@@ -103,8 +146,13 @@ async def start(sup: Supervisor, procs: list[Proc]) -> None:
     await asyncio.gather(*(sup.ensure(p) for p in procs))
 
 
-async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clock) -> None:
-    """Everything after the packages, as a task graph: each step awaits only what it needs."""
+async def _bring_up(
+    layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clock
+) -> dict[str, str]:
+    """Everything after the packages, as a task graph: each step awaits only what it needs.
+
+    Returns the independent pods Cascade refused to register, with why (see `up`).
+    """
     await infra.prepare_mariadb(layout)
     infra.prepare_rabbit(layout)
     # processes whose config changed are stopped now and started below with the new one
@@ -142,11 +190,23 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
             await seed.ensure_images(layout)
             clock.mark("glance ready, images uploaded")
 
-        async def pod_ready(pod: Pod) -> None:
+        async def own_keystone(pod: Pod) -> None:
+            """An independent pod's Keystone: migrated, started, its accounts and catalog."""
             await db
-            await asyncio.gather(*(m.setup(layout, pod) for m in POD_SERVICES))
+            await keystone.setup(layout, pod)
+            await start(sup, keystone.procs(layout, pod))
+            await identity.register_pod(layout, pod)
+            clock.mark(f"{pod.name} keystone ready, accounts and catalog registered")
+
+        async def pod_ready(pod: Pod, identity_ready: asyncio.Task[None]) -> None:
+            await db
+            # the pod's own Keystone (if any) is set up by `own_keystone`, before the rest
+            setups = [m.setup(layout, pod) for m in pod_modules(pod) if m is not keystone]
+            await asyncio.gather(*setups)
             clock.mark(f"{pod.name} databases migrated")
-            await ks
+            # the service users must exist before the services start (nova-compute
+            # reports to Placement at once)
+            await identity_ready
             await mq
             procs = pod_procs(layout, pod)
             # APIs first: nova-compute registers with Placement as it starts
@@ -157,9 +217,14 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
             clock.mark(f"{pod.name} ready (compute mapped, flavors, networks)")
 
         glance_task = group.create_task(glance_ready())
-        pod_tasks = [group.create_task(pod_ready(pod)) for pod in pods]
+        pod_tasks = [
+            group.create_task(
+                pod_ready(pod, group.create_task(own_keystone(pod)) if pod.independent else ks)
+            )
+            for pod in pods
+        ]
 
-        async def cascade_ready() -> None:
+        async def cascade_ready() -> dict[str, str]:
             await db
             await cascade.setup(layout)
             await ks
@@ -168,12 +233,16 @@ async def _bring_up(layout: Layout, pods: list[Pod], sup: Supervisor, clock: Clo
             await glance_task
             for task in pod_tasks:
                 await task
-            await cascade.register_pods(layout, pods)
+            refused = await cascade.register_pods(layout, pods)
             await cascade.ensure_flavors(layout)
-            await cascade.ensure_external_networks(layout, pods)
+            # a pod Cascade does not know has no AZ at the top to put its network in
+            registered = [p for p in pods if p.name not in refused]
+            await cascade.ensure_external_networks(layout, registered)
             clock.mark("cascade-api ready, pods registered")
+            return refused
 
-        group.create_task(cascade_ready())
+        registration = group.create_task(cascade_ready())
+    return registration.result()
 
 
 async def remove_pods(layout: Layout, sup: Supervisor, pods: list[Pod]) -> None:
@@ -190,9 +259,17 @@ async def remove_pods(layout: Layout, sup: Supervisor, pods: list[Pod]) -> None:
     await identity.remove_regions(layout, [p.region for p in pods])
 
 
-async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
-    """Bring the devcloud up (or repair it), adding or removing pods; returns phase timings."""
+async def up(
+    layout: Layout, requested_pods: int | None, requested_independent: int | None = None
+) -> dict[str, float]:
+    """Bring the devcloud up (or repair it), adding or removing pods; returns phase timings.
+
+    If Cascade refuses to register an independent pod (a Cascade that does not take
+    them yet), everything else is finished and left running, and then the refusal is
+    raised: the pod itself can be used directly, and the next `up` tries again.
+    """
     count = resolve_pods(layout, requested_pods)
+    layout = replace(layout, independent=resolve_independent(layout, count, requested_independent))
     pods = layout.pods(count)
     current = state_file.load(layout.state_file)
     removed = layout.pods(current.pods)[count:] if current else []
@@ -204,7 +281,7 @@ async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
     await system.ensure_venv(layout)
     clock.mark("openstack virtualenv")
     try:
-        await _bring_up(layout, pods, sup, clock)
+        refused = await _bring_up(layout, pods, sup, clock)
         if removed:
             await remove_pods(layout, sup, removed)
             clock.mark("removed " + ", ".join(p.name for p in removed))
@@ -214,12 +291,14 @@ async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
         if first is not None:
             raise first from None
         raise
-    state_file.save(layout.state_file, state_file.State(count, layout.port_base, layout.az_format))
+    shape = state_file.State(count, layout.port_base, layout.az_format, sorted(layout.independent))
+    state_file.save(layout.state_file, shape)
     clouds.write(layout, pods)
     clock.mark("devcloud ready")
     entry = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "pods": count,
+        "independent": sorted(layout.independent),
         # "from nothing running" when this `up` started every process of the devcloud
         "started": len(sup.started),
         "processes": len(all_procs(layout, pods)),
@@ -227,7 +306,24 @@ async def up(layout: Layout, requested_pods: int | None) -> dict[str, float]:
     }
     with (layout.log / "up-history.jsonl").open("a") as fh:
         fh.write(json.dumps(entry) + "\n")
+    if refused:
+        raise _registration_refused(sup, refused)
     return clock.phases
+
+
+def _registration_refused(sup: Supervisor, refused: dict[str, str]) -> DevcloudError:
+    """The error `up` ends with when Cascade did not take independent pods."""
+    names = ", ".join(refused)
+    why = "; ".join(f"{name}: {reason}" for name, reason in refused.items())
+    first = next(iter(refused))
+    return DevcloudError(
+        "cascade-api",
+        f"Cascade did not register the independent pod(s) {names} ({why}). Everything else "
+        "is up and left running, the pods included: use them directly, e.g. "
+        f"`openstack --os-cloud {first}-admin catalog list`; `devcloud up` tries the "
+        "registration again",
+        sup.log_path("cascade-api"),
+    )
 
 
 def _first_devcloud_error(exc: BaseException) -> DevcloudError | None:

@@ -14,28 +14,45 @@ from devcloud.layout import PASSWORD, TOP_REGION, Layout, Pod
 ACCOUNTS = {"": ("demo", "demo"), "-admin": ("admin", "admin"), "-alt": ("alt_demo", "alt_demo")}
 
 
+def _entry(auth_url: str, region: str, user: str, project: str) -> dict[str, Any]:
+    return {
+        "auth": {
+            "auth_url": auth_url,
+            "username": user,
+            "password": PASSWORD,
+            "project_name": project,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        "region_name": region,
+        "identity_api_version": 3,
+        "interface": "public",
+    }
+
+
 def clouds(layout: Layout, pods: list[Pod]) -> dict[str, Any]:
+    """Every account of the shared Keystone for the top and each shared pod, and the
+    admin of each independent pod's own Keystone (`podN-admin`, the only account there
+    a person uses; Cascade makes the pod's projects)."""
     entries: dict[str, Any] = {}
-    for region in [*(p.region for p in pods), TOP_REGION]:
+    shared = [p.region for p in pods if not p.independent]
+    for region in [*shared, TOP_REGION]:
         for suffix, (user, project) in ACCOUNTS.items():
-            entries[region + suffix] = {
-                "auth": {
-                    "auth_url": layout.auth_url,
-                    "username": user,
-                    "password": PASSWORD,
-                    "project_name": project,
-                    "user_domain_name": "Default",
-                    "project_domain_name": "Default",
-                },
-                "region_name": region,
-                "identity_api_version": 3,
-                "interface": "public",
-            }
+            entries[region + suffix] = _entry(layout.auth_url, region, user, project)
+    for pod in pods:
+        if pod.independent:
+            user, project = ACCOUNTS["-admin"]
+            entries[f"{pod.region}-admin"] = _entry(
+                layout.pod_auth_url(pod), pod.region, user, project
+            )
     return {"clouds": entries}
 
 
 def write(layout: Layout, pods: list[Pod]) -> None:
-    header = "# written by `devcloud up`; entries: <region>, <region>-admin, <region>-alt\n"
+    header = (
+        "# written by `devcloud up`; entries: <region>, <region>-admin, <region>-alt"
+        " (an independent pod: <region>-admin, on its own Keystone)\n"
+    )
     write_if_changed(layout.clouds_yaml, header + yaml.safe_dump(clouds(layout, pods)))
 
 

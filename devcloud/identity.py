@@ -1,5 +1,8 @@
 """Keystone's content: regions, projects, users, roles and the service catalog.
 
+The shared Keystone holds the top and every shared pod; an independent pod's own
+Keystone holds that pod only (`register_pod`).
+
 Everything is find-or-create, so it runs on every `up`; endpoints that no
 longer match the layout (another port base, a pod removed) are corrected.
 """
@@ -14,9 +17,15 @@ from devcloud.layout import PASSWORD, TOP_REGION, Layout, Pod
 from devcloud.rest import Rest
 from devcloud.services.common import SERVICE_PROJECT
 
+Tenants = tuple[tuple[str, str], ...]
 # Tenant users of the devcloud, each with the member role in its own project: (user, project).
-TENANTS = (("demo", "demo"), ("alt_demo", "alt_demo"))
-SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder", "cascade")
+TENANTS: Tenants = (("demo", "demo"), ("alt_demo", "alt_demo"))
+# the service users of a pod's services (in the shared Keystone, or an independent pod's own)
+POD_SERVICE_USERS = ("glance", "placement", "nova", "neutron", "cinder")
+CASCADE_USER = "cascade"
+SERVICE_USERS = (*POD_SERVICE_USERS, CASCADE_USER)
+# every Keystone of the devcloud has these (bootstrap makes admin, member and reader)
+ROLES = ("admin", "member", "reader", "service")
 INTERFACES = ("public", "internal", "admin")
 CASCADE_PATHS = {
     "compute": "/compute/v2.1",
@@ -43,24 +52,34 @@ class Endpoint:
     url: str
 
 
+def pod_endpoints(layout: Layout, pod: Pod) -> list[Endpoint]:
+    """The pod's own endpoints in region `podN`, with the Keystone and Glance serving it
+    (the shared ones for a shared pod, its own for an independent pod)."""
+    cinder = layout.pod_url(pod, "cinder") + "/v3/%(project_id)s"
+    return [
+        Endpoint("identity", pod.region, layout.pod_auth_url(pod)),
+        Endpoint("image", pod.region, layout.image_url(pod)),
+        Endpoint("placement", pod.region, layout.pod_url(pod, "placement")),
+        Endpoint("compute", pod.region, layout.pod_url(pod, "nova") + "/v2.1"),
+        Endpoint("network", pod.region, layout.pod_url(pod, "neutron")),
+        Endpoint("volumev3", pod.region, cinder),
+        Endpoint("block-storage", pod.region, cinder),
+    ]
+
+
 def catalog(layout: Layout, pods: list[Pod]) -> list[Endpoint]:
-    """The endpoints the devcloud's catalog must hold (each for every interface)."""
+    """The endpoints the shared Keystone's catalog must hold (each for every interface).
+
+    Independent pods are not in it: their endpoints are in their own Keystone only.
+    """
     eps = [Endpoint("identity", TOP_REGION, layout.auth_url)]
     cascade = layout.url("cascade")
     eps += [Endpoint(t, TOP_REGION, cascade + path) for t, path in CASCADE_PATHS.items()]
     # While the pods share one Glance, the top's image service is that Glance itself.
     eps.append(Endpoint("image", TOP_REGION, layout.url("glance")))
     for pod in pods:
-        cinder = layout.pod_url(pod, "cinder") + "/v3/%(project_id)s"
-        eps += [
-            Endpoint("identity", pod.region, layout.auth_url),
-            Endpoint("image", pod.region, layout.url("glance")),
-            Endpoint("placement", pod.region, layout.pod_url(pod, "placement")),
-            Endpoint("compute", pod.region, layout.pod_url(pod, "nova") + "/v2.1"),
-            Endpoint("network", pod.region, layout.pod_url(pod, "neutron")),
-            Endpoint("volumev3", pod.region, cinder),
-            Endpoint("block-storage", pod.region, cinder),
-        ]
+        if not pod.independent:
+            eps += pod_endpoints(layout, pod)
     return eps
 
 
@@ -154,41 +173,71 @@ class Identity:
         await asyncio.gather(*calls)
 
 
+async def ensure_accounts(
+    ident: Identity, regions: list[str], service_users: tuple[str, ...], tenants: Tenants
+) -> None:
+    """Regions, the roles, project `service` with its service users (admin and service
+    roles), and tenants (member of their own project)."""
+    # One request before any concurrent ones: a fresh Keystone loads its policy
+    # rules on first use, and requests racing that load are refused with 403.
+    await ident.regions(regions)
+    admin_role, member_role, _, service_role = await asyncio.gather(
+        *(ident.role(name) for name in ROLES)
+    )
+    service_project = await ident.project(SERVICE_PROJECT)
+
+    async def service_user(name: str) -> None:
+        uid = await ident.user(name, service_project)
+        await ident.grant(service_project, uid, admin_role)
+        await ident.grant(service_project, uid, service_role)
+
+    async def tenant(user: str, project: str) -> None:
+        pid = await ident.project(project)
+        uid = await ident.user(user, pid)
+        await ident.grant(pid, uid, member_role)
+
+    await asyncio.gather(
+        *(service_user(u) for u in service_users),
+        *(tenant(u, p) for u, p in tenants),
+    )
+
+
+async def sync_catalog(ident: Identity, endpoints: list[Endpoint]) -> None:
+    """Make every service type's endpoints exactly `endpoints` (stale ones are removed)."""
+
+    async def one_service(service_type: str) -> None:
+        sid = await ident.service(service_type)
+        await ident.sync_endpoints(sid, [e for e in endpoints if e.service_type == service_type])
+
+    await asyncio.gather(*(one_service(t) for t in SERVICE_NAMES))
+
+
 async def register(layout: Layout, pods: list[Pod]) -> None:
-    """Create the devcloud's accounts and catalog in Keystone (idempotent)."""
+    """Create the devcloud's accounts and catalog in the shared Keystone (idempotent).
+
+    Only the shared pods have a region and endpoints there.
+    """
+    regions = [TOP_REGION, *(p.region for p in pods if not p.independent)]
     async with Rest(layout.auth_url) as rest:
         ident = Identity(rest)
-        # One request before any concurrent ones: a fresh Keystone loads its policy
-        # rules on first use, and requests racing that load are refused with 403.
-        await ident.regions([TOP_REGION, *(p.region for p in pods)])
-        admin_role, member_role, service_role = await asyncio.gather(
-            ident.role("admin"), ident.role("member"), ident.role("service")
-        )
+        await ensure_accounts(ident, regions, SERVICE_USERS, TENANTS)
+        await sync_catalog(ident, catalog(layout, pods))
+
+
+async def register_pod(layout: Layout, pod: Pod) -> None:
+    """Accounts and catalog in an independent pod's own Keystone (idempotent).
+
+    Its service users, no tenants (Cascade makes the projects it needs), and the
+    user `cascade` with the admin role on `service`, so that Cascade can create
+    projects and grant roles there.
+    """
+    async with Rest(layout.pod_auth_url(pod)) as rest:
+        ident = Identity(rest)
+        await ensure_accounts(ident, [pod.region], POD_SERVICE_USERS, ())
         service_project = await ident.project(SERVICE_PROJECT)
-
-        async def service_user(name: str) -> None:
-            uid = await ident.user(name, service_project)
-            await ident.grant(service_project, uid, admin_role)
-            await ident.grant(service_project, uid, service_role)
-
-        async def tenant(user: str, project: str) -> None:
-            pid = await ident.project(project)
-            uid = await ident.user(user, pid)
-            await ident.grant(pid, uid, member_role)
-
-        await asyncio.gather(
-            *(service_user(u) for u in SERVICE_USERS),
-            *(tenant(u, p) for u, p in TENANTS),
-        )
-        endpoints = catalog(layout, pods)
-
-        async def one_service(service_type: str) -> None:
-            sid = await ident.service(service_type)
-            await ident.sync_endpoints(
-                sid, [e for e in endpoints if e.service_type == service_type]
-            )
-
-        await asyncio.gather(*(one_service(t) for t in SERVICE_NAMES))
+        cascade_user = await ident.user(CASCADE_USER, service_project)
+        await ident.grant(service_project, cascade_user, await ident.role("admin"))
+        await sync_catalog(ident, pod_endpoints(layout, pod))
 
 
 async def remove_regions(layout: Layout, regions: list[str]) -> None:

@@ -8,7 +8,18 @@ Port plan (base 20000 by default):
 
     shared   mariadb 23306, epmd 24369, keystone 25000, rabbitmq 25672,
              rabbitmq-dist 25673, glance 29292, cascade (top) 20080
-    pod N    2N696 neutron, 2N774 nova, 2N776 cinder, 2N778 placement
+    pod N    2N696 neutron, 2N774 nova, 2N776 cinder, 2N778 placement,
+             and for an independent pod also 2N500 keystone, 2N929 glance
+
+A pod port is `port_base + 1000*N + offset`, so an offset must differ from
+every shared port minus `1000*N` for N in 1..9: 0 (keystone), 292 (glance),
+306 (mariadb), 369 (epmd), 672 and 673 (rabbitmq) are taken that way, besides
+the pod offsets themselves (tests/unit/test_layout.py checks them all).
+
+A pod is shared (the default: a region of the shared Keystone, served by the
+shared Glance) or independent (`devcloud up --independent K`: a whole cloud of
+its own, with its own Keystone and Glance, region `podN` there, and nothing of
+it in the shared Keystone).
 """
 
 from __future__ import annotations
@@ -30,15 +41,28 @@ SHARED_PORTS = {
     "rabbitmq-dist": 5673,
     "glance": 9292,
 }
-POD_PORTS = {"neutron": 696, "nova": 774, "cinder": 776, "placement": 778}
+POD_PORTS = {
+    "neutron": 696,
+    "nova": 774,
+    "cinder": 776,
+    "placement": 778,
+    # only an independent pod runs these (its own Keystone and Glance)
+    "keystone": 500,
+    "glance": 929,
+}
 
 
 @dataclass(frozen=True)
 class Pod:
-    """One bottom cloud: a Keystone region with its own Nova, Neutron, Cinder, Placement."""
+    """One bottom cloud: a Keystone region with its own Nova, Neutron, Cinder, Placement.
+
+    An `independent` pod also has its own Keystone and Glance (a whole cloud of its
+    own); a shared one is a region of the shared Keystone and uses the shared Glance.
+    """
 
     number: int
     az: str
+    independent: bool = False
 
     @property
     def name(self) -> str:
@@ -54,6 +78,8 @@ class Layout:
     root: Path
     port_base: int = 20000
     az_format: str = "az{n}"
+    # numbers of the pods that are whole clouds of their own (`up --independent K`)
+    independent: frozenset[int] = frozenset()
 
     # -- folders -------------------------------------------------------------
     @property
@@ -89,6 +115,10 @@ class Layout:
     def pod_home(self, pod: Pod, service: str) -> Path:
         return self.root / pod.name / service
 
+    def service_home(self, service: str, pod: Pod | None = None) -> Path:
+        """Folder of the shared `service` (no pod) or of the pod's own one."""
+        return self.home(service) if pod is None else self.pod_home(pod, service)
+
     def vbin(self, command: str) -> str:
         return str(self.venv / "bin" / command)
 
@@ -105,9 +135,36 @@ class Layout:
     def pod_url(self, pod: Pod, service: str) -> str:
         return f"http://127.0.0.1:{self.pod_port(pod, service)}"
 
+    def service_port(self, service: str, pod: Pod | None = None) -> int:
+        """Port of the shared `service` (no pod) or of the pod's own one."""
+        return self.port(service) if pod is None else self.pod_port(pod, service)
+
+    def service_url(self, service: str, pod: Pod | None = None) -> str:
+        """URL of the shared `service` (no pod) or of the pod's own one."""
+        return f"http://127.0.0.1:{self.service_port(service, pod)}"
+
     @property
     def auth_url(self) -> str:
+        """The shared Keystone's `/v3`: the top's, and every shared pod's."""
         return self.url("keystone") + "/v3"
+
+    @staticmethod
+    def own(pod: Pod) -> Pod | None:
+        """The pod whose own Keystone and Glance serve `pod`: itself if it is
+        independent, else None (the shared ones)."""
+        return pod if pod.independent else None
+
+    def identity_url(self, pod: Pod) -> str:
+        """The Keystone that serves `pod`, without `/v3` (as `[keystone_authtoken]` wants)."""
+        return self.service_url("keystone", self.own(pod))
+
+    def pod_auth_url(self, pod: Pod) -> str:
+        """The `/v3` of the Keystone that serves `pod` (its own if it is independent)."""
+        return self.identity_url(pod) + "/v3"
+
+    def image_url(self, pod: Pod) -> str:
+        """The Glance that serves `pod` (its own if it is independent)."""
+        return self.service_url("glance", self.own(pod))
 
     def db_url(self, database: str) -> str:
         return (
@@ -120,7 +177,11 @@ class Layout:
 
     # -- pods ------------------------------------------------------------------
     def pod(self, number: int) -> Pod:
-        return Pod(number=number, az=self.az_format.format(n=number))
+        return Pod(
+            number=number,
+            az=self.az_format.format(n=number),
+            independent=number in self.independent,
+        )
 
     def pods(self, count: int) -> list[Pod]:
         return [self.pod(n) for n in range(1, count + 1)]

@@ -142,8 +142,8 @@ async def _find_or_create(
     return dict(made[kind])
 
 
-async def ensure_networks(rest: Rest, pod: Pod, demo_project: str) -> None:
-    """`public` (flat, external), and `private` + `router1` owned by the demo project."""
+async def ensure_public_network(rest: Rest, pod: Pod) -> dict[str, Any]:
+    """`public` (flat, external) with `public-subnet`; returns the network."""
     api = rest.endpoint("network", pod.region)
     n = pod.number
     public = await _find_or_create(
@@ -174,6 +174,14 @@ async def ensure_networks(rest: Rest, pod: Pod, demo_project: str) -> None:
             "enable_dhcp": False,
         },
     )
+    return public
+
+
+async def ensure_networks(rest: Rest, pod: Pod, demo_project: str) -> None:
+    """`public` (flat, external), and `private` + `router1` owned by the demo project."""
+    api = rest.endpoint("network", pod.region)
+    n = pod.number
+    public = await ensure_public_network(rest, pod)
     owned = f"project_id={demo_project}"
     private = await _find_or_create(
         rest,
@@ -262,15 +270,28 @@ async def seed_pod(layout: Layout, pod: Pod) -> None:
 
     At most one request at a time per service: each API loads its policy
     rules on first use, and requests racing that load can be refused.
+    An independent pod's Glance stays empty (Cascade copies the images it needs).
     """
     await wait_rpc(layout, pod)
-    async with Rest(layout.auth_url) as rest:
+    async with Rest(layout.pod_auth_url(pod)) as rest:
+        await asyncio.gather(wait_compute(layout, pod, rest), wait_volume(layout, pod, rest))
+        if pod.independent:
+            await seed_independent(rest, pod)
+            return
         demo = await _project_id(rest, "demo")
         alt = await _project_id(rest, "alt_demo")
-        await asyncio.gather(wait_compute(layout, pod, rest), wait_volume(layout, pod, rest))
 
         async def compute() -> None:
             await ensure_flavors(rest, pod)
             await ensure_quotas(rest, pod, [demo, alt])
 
         await asyncio.gather(compute(), ensure_networks(rest, pod, demo))
+
+
+async def seed_independent(rest: Rest, pod: Pod) -> None:
+    """What an independent pod gets: the flavors and its external network `public`.
+
+    Its own Keystone has no `demo` or `alt_demo` (Cascade makes the projects it
+    needs there), so there are no tenant quotas, `private` or `router1` to make.
+    """
+    await asyncio.gather(ensure_flavors(rest, pod), ensure_public_network(rest, pod))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -12,6 +12,9 @@ class State:
     pods: int
     port_base: int
     az_format: str
+    # numbers of the independent pods (own Keystone and Glance); a state file written
+    # before they existed has none
+    independent: list[int] = field(default_factory=list)
 
 
 def load(path: Path) -> State | None:

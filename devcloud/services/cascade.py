@@ -3,7 +3,8 @@
 It runs from Cascade's own virtualenv (the one running this tool), keeps
 its data in the devcloud's MariaDB (database `cascade`), and after start-up
 every pod of the devcloud is registered through the admin API (pod N serves
-top AZ `azN`), and pods the devcloud no longer has are unregistered.
+top AZ `azN`; an independent pod with its own Keystone and Cascade's account
+there), and pods the devcloud no longer has are unregistered.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from devcloud import infra
 from devcloud.commands import run
+from devcloud.errors import DevcloudError
+from devcloud.identity import CASCADE_USER
 from devcloud.ini import render, write_if_changed
 from devcloud.layout import DB_USER, PASSWORD, Layout, Pod
 from devcloud.proc import Proc
 from devcloud.rest import Rest
 from devcloud.seed import FLAVORS, QUOTAS
+from devcloud.services.common import SERVICE_PROJECT
 
 DATABASES = ["cascade"]
 CASCADE_PACKAGE = Path(__file__).resolve().parents[2] / "cascade"
@@ -107,28 +112,58 @@ def procs(layout: Layout) -> list[Proc]:
     ]
 
 
-async def register_pods(layout: Layout, pods: list[Pod]) -> None:
-    """Make Cascade's pods exactly the devcloud's: pod N in region podN, top AZ azN."""
+def pod_body(layout: Layout, pod: Pod) -> dict[str, Any]:
+    """The `POST /v1/pods` body for a pod: where it is at the top and in the pod, and for
+    an independent pod its own Keystone and the account Cascade uses there."""
+    fields: dict[str, Any] = {
+        "name": pod.name,
+        "region_name": pod.region,
+        "az": f"az{pod.number}",
+        "pod_az": pod.az,
+    }
+    if pod.independent:
+        fields |= {
+            "identity": "independent",
+            "auth_url": layout.pod_auth_url(pod),
+            "credentials": {
+                "username": CASCADE_USER,
+                "password": PASSWORD,
+                "user_domain_name": "Default",
+                "project_name": SERVICE_PROJECT,
+                "project_domain_name": "Default",
+            },
+        }
+    return {"pod": fields}
+
+
+async def register_pods(layout: Layout, pods: list[Pod]) -> dict[str, str]:
+    """Make Cascade's pods exactly the devcloud's: pod N in region podN, top AZ azN.
+
+    Returns the independent pods Cascade refused, with its answer: a Cascade that
+    does not take them yet answers 400, and that must not take the shared pods or
+    the rest of the devcloud down with it. A shared pod refused is an error.
+    """
     base = layout.url("cascade") + "/v1/pods"
+    refused: dict[str, str] = {}
     async with Rest(layout.auth_url) as rest:
         have = {p["name"]: p for p in (await rest.call("cascade", "GET", base))["pods"]}
-        for pod in pods:
-            if pod.name not in have:
-                body = {
-                    "pod": {
-                        "name": pod.name,
-                        "region_name": pod.region,
-                        "az": f"az{pod.number}",
-                        "pod_az": pod.az,
-                    }
-                }
-                await rest.call("cascade", "POST", base, body, ok=(201,))
+        # the shared pods first: they never wait on an independent one's answer
+        for pod in sorted(pods, key=lambda p: p.independent):
+            if pod.name in have:
+                continue
+            try:
+                await rest.call("cascade", "POST", base, pod_body(layout, pod), ok=(201,))
+            except DevcloudError as exc:
+                if not pod.independent:
+                    raise
+                refused[pod.name] = exc.message
         wanted = {p.name for p in pods}
         for name, found in have.items():
             if name not in wanted:
                 # the pod's services are being removed: whatever it hosted goes with it
                 url = f"{base}/{found['id']}?force=true"
                 await rest.call("cascade", "DELETE", url, ok=(204,))
+    return refused
 
 
 async def ensure_flavors(layout: Layout) -> None:

@@ -43,12 +43,13 @@ def _conf(layout: Layout, pod: Pod) -> str:
                 "periodic_fuzzy_delay": 0,
                 "storage_availability_zone": pod.az,
                 "default_availability_zone": pod.az,
-                # the one shared Glance, without a catalog lookup
-                "glance_api_servers": layout.url("glance"),
+                # the pod's Glance (the shared one, or an independent pod's own),
+                # without a catalog lookup
+                "glance_api_servers": layout.image_url(pod),
             },
             "database": {"connection": layout.db_url(f"{pod.name}_cinder")},
-            "keystone_authtoken": authtoken(layout, "cinder", pod.region),
-            "nova": service_auth(layout, "nova", pod.region),
+            "keystone_authtoken": authtoken(layout.identity_url(pod), "cinder", pod.region),
+            "nova": service_auth(layout.identity_url(pod), "nova", pod.region),
             "oslo_concurrency": {"lock_path": str(home / "locks")},
             "coordination": {"backend_url": f"file://{home / 'coordination'}"},
             BACKEND: {

@@ -8,17 +8,35 @@ from pathlib import Path
 
 from devcloud import infra
 from devcloud.ini import Value
-from devcloud.layout import PASSWORD, Layout
+from devcloud.layout import PASSWORD, Layout, Pod
 from devcloud.proc import Proc
 from devcloud.system import venv_fingerprint
 
 SERVICE_PROJECT = "service"
 
 
-def service_auth(layout: Layout, user: str, region: str) -> dict[str, Value]:
-    """keystoneauth password options for a service user (for [placement], [neutron], ...)."""
+def scoped_name(service: str, pod: Pod | None) -> str:
+    """Process (and log) name of a shared service (`keystone`) or a pod's (`pod3-keystone`).
+
+    The `podN-` prefix is what removing a pod stops by."""
+    return service if pod is None else f"{pod.name}-{service}"
+
+
+def scoped_database(service: str, pod: Pod | None) -> str:
+    """Database of a shared service (`glance`) or a pod's (`pod3_glance`).
+
+    The `podN_` prefix is what removing a pod drops by."""
+    return service if pod is None else f"{pod.name}_{service}"
+
+
+def service_auth(identity_url: str, user: str, region: str) -> dict[str, Value]:
+    """keystoneauth password options for a service user (for [placement], [neutron], ...).
+
+    `identity_url` is the Keystone that serves the service's pod (`Layout.identity_url`):
+    the shared one, or an independent pod's own.
+    """
     return {
-        "auth_url": layout.url("keystone"),
+        "auth_url": identity_url,
         "auth_type": "password",
         "project_domain_name": "Default",
         "user_domain_name": "Default",
@@ -29,11 +47,12 @@ def service_auth(layout: Layout, user: str, region: str) -> dict[str, Value]:
     }
 
 
-def authtoken(layout: Layout, user: str, region: str) -> dict[str, Value]:
-    """The [keystone_authtoken] section that validates incoming tokens."""
+def authtoken(identity_url: str, user: str, region: str) -> dict[str, Value]:
+    """The [keystone_authtoken] section that validates incoming tokens (issued by the
+    Keystone at `identity_url`)."""
     return {
-        "www_authenticate_uri": layout.url("keystone"),
-        **service_auth(layout, user, region),
+        "www_authenticate_uri": identity_url,
+        **service_auth(identity_url, user, region),
     }
 
 

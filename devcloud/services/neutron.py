@@ -44,8 +44,8 @@ def _conf(layout: Layout, pod: Pod) -> str:
                 "rpc_workers": 0,
             },
             "database": {"connection": layout.db_url(f"{pod.name}_neutron")},
-            "keystone_authtoken": authtoken(layout, "neutron", pod.region),
-            "nova": service_auth(layout, "nova", pod.region),
+            "keystone_authtoken": authtoken(layout.identity_url(pod), "neutron", pod.region),
+            "nova": service_auth(layout.identity_url(pod), "nova", pod.region),
             "oslo_concurrency": {"lock_path": str(home / "locks")},
         }
     )

@@ -26,7 +26,7 @@ def compute_host(pod: Pod) -> str:
 
 def _conf(layout: Layout, pod: Pod) -> str:
     home = layout.pod_home(pod, "nova")
-    auth = service_auth(layout, "nova", pod.region)
+    auth = service_auth(layout.identity_url(pod), "nova", pod.region)
     return render(
         {
             "DEFAULT": {
@@ -49,10 +49,12 @@ def _conf(layout: Layout, pod: Pod) -> str:
             "wsgi": {"api_paste_config": str(home / "api-paste.ini")},
             "api_database": {"connection": layout.db_url(f"{pod.name}_nova_api")},
             "database": {"connection": layout.db_url(f"{pod.name}_nova")},
-            "keystone_authtoken": authtoken(layout, "nova", pod.region),
+            "keystone_authtoken": authtoken(layout.identity_url(pod), "nova", pod.region),
             "placement": auth,
             "neutron": auth,
             "cinder": {**auth, "os_region_name": pod.region},
+            # found in the catalog of the Keystone that serves the pod: the shared
+            # Glance for a shared pod, an independent pod's own Glance in its own catalog
             "glance": {"region_name": pod.region},
             # Cinder lets Nova delete a volume attachment only when Nova sends a service token.
             "service_user": {"send_service_user_token": True, **auth},

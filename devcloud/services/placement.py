@@ -17,7 +17,7 @@ def _conf(layout: Layout, pod: Pod) -> str:
     return render(
         {
             "api": {"auth_strategy": "keystone"},
-            "keystone_authtoken": authtoken(layout, "placement", pod.region),
+            "keystone_authtoken": authtoken(layout.identity_url(pod), "placement", pod.region),
             "placement_database": {"connection": layout.db_url(f"{pod.name}_placement")},
         }
     )

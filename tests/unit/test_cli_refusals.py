@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devcloud import state
-from devcloud.cloud import resolve_pods
+from devcloud.cloud import resolve_independent, resolve_pods
 from devcloud.errors import DevcloudError
 from devcloud.layout import SHARED_PORTS, Layout
 
@@ -89,3 +89,35 @@ def test_pod_count_bounds(tmp_path: Path) -> None:
     with pytest.raises(DevcloudError):
         resolve_pods(Layout(tmp_path), 10)
     assert resolve_pods(Layout(tmp_path), None) == 2
+
+
+def test_independent_pods_follow_the_devcloud_unless_asked(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    assert resolve_independent(layout, 2, None) == frozenset()  # a new devcloud: all shared
+    assert resolve_independent(layout, 3, 1) == {3}  # the last K
+    state.save(
+        layout.state_file,
+        state.State(pods=3, port_base=20000, az_format="az{n}", independent=[3]),
+    )
+    assert resolve_independent(layout, 3, None) == {3}  # default: keep the shape
+    assert resolve_independent(layout, 4, None) == {3}  # a new pod is shared
+    assert resolve_independent(layout, 4, 2) == {3, 4}
+    assert resolve_independent(layout, 2, None) == frozenset()  # pod3 removed
+
+
+def test_a_pod_keeps_its_kind(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    state.save(layout.state_file, state.State(pods=3, port_base=20000, az_format="az{n}"))
+    with pytest.raises(DevcloudError) as caught:
+        resolve_independent(layout, 3, 1)
+    assert f"pod3 of the devcloud in {tmp_path} is shared" in caught.value.message
+    assert "devcloud up --pods 2" in caught.value.message
+    with pytest.raises(DevcloudError):
+        resolve_independent(layout, 3, 4)  # more than the pods
+
+
+def test_a_state_file_without_independent_pods_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "devcloud.json"
+    path.write_text('{"pods": 2, "port_base": 20000, "az_format": "az{n}"}')
+    loaded = state.load(path)
+    assert loaded is not None and loaded.independent == []

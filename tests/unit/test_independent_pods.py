@@ -55,10 +55,10 @@ class PodKeystone:
             self.projects[project["id"]] = project
             return httpx.Response(201, json={"project": project})
         if path.startswith("/projects/") and path.count("/") == 2:
-            found = self.projects.get(path.split("/")[2])
-            if found is None:
+            one = self.projects.get(path.split("/")[2])
+            if one is None:
                 return httpx.Response(404, json={"error": {"code": 404}})
-            return httpx.Response(200, json={"project": found})
+            return httpx.Response(200, json={"project": one})
         if path == "/roles":
             return httpx.Response(200, json={"roles": [{"id": "r1", "name": "member"}]})
         if request.method == "PUT" and "/roles/" in path:

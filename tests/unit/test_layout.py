@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devcloud.identity import catalog
+from devcloud.identity import catalog, pod_endpoints
 from devcloud.layout import MAX_PODS, POD_PORTS, SHARED_PORTS, TOP_REGION, Layout
+from devcloud.services import glance, keystone
 
 
 def all_ports(layout: Layout) -> list[int]:
@@ -77,3 +78,31 @@ def test_catalog_has_every_service_in_every_pod_and_the_top() -> None:
         for e in eps
         if e.region == TOP_REGION and e.service_type not in ("identity", "image")
     )
+
+
+def test_an_independent_pod_has_its_own_keystone_and_glance() -> None:
+    layout = Layout(Path("/x"), independent=frozenset({3}))
+    shared, own = layout.pod(2), layout.pod(3)
+    assert (shared.independent, own.independent) == (False, True)
+    assert layout.pod_auth_url(shared) == layout.auth_url == "http://127.0.0.1:25000/v3"
+    assert layout.image_url(shared) == layout.url("glance")
+    assert layout.pod_auth_url(own) == "http://127.0.0.1:23500/v3"
+    assert layout.image_url(own) == "http://127.0.0.1:23929"
+    assert [p.name for p in keystone.procs(layout, own)] == ["pod3-keystone"]
+    assert [p.name for p in glance.procs(layout, own)] == ["pod3-glance"]
+    assert keystone.databases(own) == ["pod3_keystone"]
+    assert glance.databases(own) == ["pod3_glance"]
+    assert [p.name for p in keystone.procs(layout)] == ["keystone"]
+    assert keystone.databases() == ["keystone"]
+
+
+def test_the_shared_catalog_leaves_independent_pods_out() -> None:
+    layout = Layout(Path("/x"), independent=frozenset({3}))
+    pods = layout.pods(3)
+    assert {e.region for e in catalog(layout, pods)} == {TOP_REGION, "pod1", "pod2"}
+    own = pod_endpoints(layout, pods[2])
+    assert {e.region for e in own} == {"pod3"}
+    urls = {e.service_type: e.url for e in own}
+    assert urls["identity"] == layout.pod_auth_url(pods[2])
+    assert urls["image"] == layout.image_url(pods[2])
+    assert urls["compute"] == layout.pod_url(pods[2], "nova") + "/v2.1"
