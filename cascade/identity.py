@@ -27,6 +27,11 @@ class KeystoneUnavailable(Exception):
     """Keystone could not be asked (down, timed out, or refused the service user)."""
 
 
+def _why(exc: Exception) -> str:
+    """What went wrong, worded even when httpx gives no words (a read timed out)."""
+    return str(exc) or type(exc).__name__
+
+
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -119,7 +124,7 @@ class TokenValidator:
         try:
             return await self._http.post(f"{self.conf.auth_url}/auth/tokens?nocatalog", json=body)
         except httpx.HTTPError as exc:
-            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {_why(exc)}") from exc
 
     async def project_token(self, project_id: str, renew: bool = False) -> str:
         """A token of the service user scoped to project `project_id`: what Cascade uses to
@@ -166,7 +171,7 @@ class TokenValidator:
                 f"{base}{path}/roles/{found[0]['id']}", auth=self.service_auth
             )
         except httpx.HTTPError as exc:
-            raise KeystoneUnavailable(f"Keystone at {base}: {exc}") from exc
+            raise KeystoneUnavailable(f"Keystone at {base}: {_why(exc)}") from exc
         if resp.status_code not in (200, 204):
             raise KeystoneUnavailable(
                 f"Keystone refused the service user role {self.conf.project_role!r} in "
@@ -180,7 +185,7 @@ class TokenValidator:
         try:
             return await self._http.get(url, headers=headers, params=params, auth=self.service_auth)
         except httpx.HTTPError as exc:
-            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {exc}") from exc
+            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {_why(exc)}") from exc
 
     async def catalog(self) -> list[dict[str, Any]]:
         """The service catalog, as Keystone gives it to the service user."""
@@ -231,7 +236,7 @@ class TokenValidator:
             try:
                 resp = await self._http.post(f"{base}/projects", json=body, auth=self.service_auth)
             except httpx.HTTPError as exc:
-                raise KeystoneUnavailable(f"Keystone at {base}: {exc}") from exc
+                raise KeystoneUnavailable(f"Keystone at {base}: {_why(exc)}") from exc
             if resp.status_code == 201:
                 return str(resp.json()["project"]["id"])
             if resp.status_code != 409:  # 409: made at once by another process: read again

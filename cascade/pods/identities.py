@@ -114,6 +114,10 @@ class ProjectMap(Protocol):
         """The pod's project id -> the top's, for every project mapped into the pod."""
         ...
 
+    def forget(self, pod_id: str) -> None:
+        """The pod's mappings changed: read them again on the next call."""
+        ...
+
 
 class PodIdentities:
     """One sign-in (a `TokenValidator` against the pod's Keystone: its service token,

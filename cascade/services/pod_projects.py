@@ -74,6 +74,9 @@ class PodProjects:
         self._maps[pod.id] = fresh
         return fresh
 
+    def forget(self, pod_id: str) -> None:
+        self._maps.pop(pod_id, None)
+
     async def to_top(self, pod: Pod) -> IdSwap:
         return (await self._map(pod)).swap()[1]
 
@@ -154,7 +157,12 @@ async def _in_use(db: AsyncSession, pod: Pod, project_id: str) -> None:
     hosted = await db.scalar(
         select(func.count())
         .select_from(Routing)
-        .where(Routing.pod_id == pod.id, Routing.project_id == project_id)
+        .where(
+            Routing.pod_id == pod.id,
+            Routing.project_id == project_id,
+            # one being deleted is on its way out (the sweep settles it, as Cascade)
+            Routing.status != "deleting",
+        )
     )
     if hosted:
         raise MappingInUse(

@@ -35,6 +35,14 @@ REFUSALS: Refusals = {
 }
 
 
+def _changed(request: Request, pod_id: str) -> None:
+    """This process reads the pod's mappings again at once (the others within `[pods]
+    catalog_ttl`)."""
+    projects = request.app.state.registry.projects
+    if projects is not None:
+        projects.forget(pod_id)
+
+
 def view(row: PodProject) -> dict[str, Any]:
     return {
         "project_id": row.project_id,
@@ -70,6 +78,7 @@ async def update(request: Request) -> Response:
             raise ApiError(503, message, "cascade.pod.unavailable") from exc
         row = await service.set_mapping(db, pod, project_id, wanted)
         await db.commit()
+    _changed(request, pod.id)
     return JSONResponse({"project": view(row)})
 
 
@@ -79,4 +88,5 @@ async def delete(request: Request) -> Response:
         pod = await pods.get(db, request.path_params["pod_id"])
         await service.unmap(db, pod, request.path_params["project_id"])
         await db.commit()
+    _changed(request, pod.id)
     return Response(status_code=204)
