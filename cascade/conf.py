@@ -309,6 +309,22 @@ class VolumeSection:
 
 
 @dataclass(frozen=True)
+class ImageSection:
+    """The Image API at the top, and images copied into pods with a Glance of their own."""
+
+    glance_url: str = opt(
+        "",
+        "Root URL of the top's own Glance (e.g. http://127.0.0.1:9292), which Cascade's Image "
+        "API (`/image`) fronts and copies images from; empty: no Image API (503).",
+    )
+    copy_wait: float = opt(
+        600.0,
+        "Seconds a server create waits for its image to be copied into a pod with a Glance "
+        "of its own before it answers 503 (the copy carries on as a job).",
+    )
+
+
+@dataclass(frozen=True)
 class AuditSection:
     """Audits of the pods against the top (`/v1/audits`): reports, never changes."""
 
@@ -342,6 +358,7 @@ class Conf:
     jobs: JobsSection = field(default_factory=JobsSection)
     network: NetworkSection = field(default_factory=NetworkSection)
     volume: VolumeSection = field(default_factory=VolumeSection)
+    image: ImageSection = field(default_factory=ImageSection)
     audit: AuditSection = field(default_factory=AuditSection)
 
 
