@@ -54,6 +54,18 @@ async def pod_request(
     return await client.request(method, url, headers=all_headers, auth=auth, **options)
 
 
+async def service_token(registry: PodRegistry, pod: Pod, renew: bool = False) -> str:
+    """Cascade's own token for the pod (its own Keystone's for an independent pod), for
+    calls made outside a pod client (a stream of image data); `PodUnavailable` when that
+    Keystone does not answer."""
+    if not independent(pod):
+        return await registry.validator.service_token(renew=renew)
+    try:
+        return await registry.identities.of(pod).service_token(renew=renew)
+    except KeystoneUnavailable as exc:
+        raise PodUnavailable(pod.name, "identity", str(exc), sent=False) from exc
+
+
 class PodTokenAuth(httpx.Auth):
     """A token of Cascade's user in an independent pod (scoped to `project`, or its own
     project when None), renewed once when the pod answers 401."""

@@ -50,6 +50,7 @@ from cascade.services.compute import flavors as flavor_service
 from cascade.services.compute import keypairs as keypair_service
 from cascade.services.compute import quotas as quota_service
 from cascade.services.compute import servers as server_service
+from cascade.services.images import copies as image_copies
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
 from cascade.services.route_cache import RouteCache
@@ -414,6 +415,8 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
         if az is not None:
             server["availability_zone"] = pod.pod_az + host_part
         await idle(db)
+        for image_id in image_copies.server_images(server):
+            await image_copies.ensure_in_pod(env, pod, image_id, ask.ctx.token, ask.project)
         bodies = await _split(env, ask, body)
         wired = await _networks(env, ask, pod, bodies[0]["server"])
         content = json.dumps(bodies[0]).encode()

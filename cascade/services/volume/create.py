@@ -33,6 +33,7 @@ from cascade.db.models import GroupType, Pod, Routing, VolumeType
 from cascade.pods import volume as pod_volume
 from cascade.services import quota_core, resources, routed, scheduling
 from cascade.services.compute import moves
+from cascade.services.images import copies as image_copies
 from cascade.services.volume import group_types
 from cascade.services.volume import quotas as volume_quotas
 from cascade.services.volume import type_copies as volume_type_copies
@@ -280,6 +281,9 @@ async def create_volume(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Crea
     if vtype is not None:
         entity["volume_type"] = await type_in_pod(env, db, ask, pod, vtype)
     await idle(db)
+    image = entity.get("imageRef")
+    if isinstance(image, str):  # a volume made from a top image: the pod needs it
+        await image_copies.ensure_in_pod(env, pod, image, ask.ctx.token, ask.project)
     resp = await create_in(env, db, ask, volume_service.VOLUME, pod, body, quota=quota)
     return Created(pod, resp)
 

@@ -1,0 +1,164 @@
+"""Copies of top images in pods whose Glance is not the top's (no HTTP types here).
+
+A pod that shares the top's Glance (its catalog's image endpoint is `[image]
+glance_url`) boots top images as they are. Another pod (an independent pod, with a
+Glance of its own) gets a copy of a top image the first time a server (or a volume) there
+is made from it: the copy has the top image's id, so what the pod answers names the top
+image without any translation. Each copy is an `image` routing (top id = bottom id = the
+image's id, project ""): written `creating` with the `image.copy` job in one transaction
+(the routing's unique key makes it one copy per image and pod however many servers boot
+at once), `active` once the job has streamed and verified the data (`copy_job.py`).
+
+Who may boot an image is the top's Glance's to say: a copy is made, and waited for, only
+for a caller the top's Glance shows the image to. The copy is public in the pod when the
+top image is, else `community` (bootable by id, never listed: the top already checked
+the caller may see it; the pod's own users cannot find it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cascade.db.engine import now
+from cascade.db.models import Job, Pod, Routing
+from cascade.jobs import queue
+from cascade.services.workflow import Env, Refused
+
+RESOURCE = "image"
+COPY_JOB = "image.copy"
+DELETE_JOB = "image.delete_copy"
+POLL_SECONDS = 0.5
+
+
+def job_key(image_id: str, pod_id: str) -> str:
+    """The copy job's resource id: one queued job per image and pod."""
+    return f"{image_id}@{pod_id}"
+
+
+def root(url: str) -> str:
+    """A Glance endpoint without its version part and trailing slash (catalogs list it
+    either way)."""
+    url = url.rstrip("/")
+    return url.removesuffix("/v2").removesuffix("/v2.0")
+
+
+async def shares_glance(env: Env, pod: Pod) -> bool:
+    """Whether the pod's image endpoint is the top's own Glance (no copy needed)."""
+    mine = root(env.conf.image.glance_url)
+    if not mine:
+        return True  # no top Glance configured: images are whatever the pods have
+    found = (await env.registry.pod_endpoints(pod)).get("image")
+    return found is None or root(found) == mine
+
+
+async def visible(env: Env, image_id: str, token: str) -> bool:
+    """Whether the top's Glance shows image `image_id` to the holder of `token`."""
+    url = f"{root(env.conf.image.glance_url)}/v2/images/{image_id}"
+    async with _http(env) as http:
+        try:
+            resp = await http.get(url, headers={"X-Auth-Token": token})
+        except httpx.HTTPError as exc:
+            raise Refused(503, f"the top's image service did not answer: {exc!r}") from exc
+    return resp.status_code == 200
+
+
+def _http(env: Env) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=env.registry.transport, timeout=env.conf.pods.timeout)
+
+
+async def ensure_in_pod(env: Env, pod: Pod, image_id: str, token: str, project_id: str) -> None:
+    """Image `image_id` of the top in the pod, copied there if the pod does not share the
+    top's Glance, waited for up to `[image] copy_wait` seconds. Nothing for an image the
+    caller may not see (the pod then answers its own "not found", as Nova would); Refused
+    (503) when the copy failed or outlasted the wait (it carries on as a job)."""
+    if not image_id or await shares_glance(env, pod):
+        return
+    if not await visible(env, image_id, token):
+        return
+    if await _intend(env, pod, image_id, project_id):
+        return
+    await _wait(env, pod, image_id)
+
+
+async def _intend(env: Env, pod: Pod, image_id: str, project_id: str) -> bool:
+    """True when the pod has the copy already; else its routing (`creating`) and the copy
+    job exist, written now or by a concurrent create."""
+    async with env.sessions() as db:
+        found = await _routing(db, image_id, pod.id)
+        if found is not None:
+            return found.status == "active"
+        routing = Routing(
+            id=str(uuid.uuid4()),
+            resource_type=RESOURCE,
+            top_id=image_id,
+            pod_id=pod.id,
+            bottom_id=image_id,
+            project_id="",
+            status="creating",
+            created_at=now(),
+        )
+        payload = {"image_id": image_id, "pod_id": pod.id}
+        try:
+            db.add(routing)
+            await db.flush()
+            await queue.enqueue(db, COPY_JOB, job_key(image_id, pod.id), project_id, payload)
+            await db.commit()
+        except IntegrityError:
+            await db.rollback()  # another create intended it first: its job copies
+    return False
+
+
+async def _routing(db: Any, image_id: str, pod_id: str) -> Routing | None:
+    query = select(Routing).where(
+        Routing.resource_type == RESOURCE, Routing.top_id == image_id, Routing.pod_id == pod_id
+    )
+    found: Routing | None = await db.scalar(query)
+    return found
+
+
+async def _wait(env: Env, pod: Pod, image_id: str) -> None:
+    """Until the copy is active; Refused (503) when its job failed or the wait is over."""
+    deadline = time.monotonic() + env.conf.image.copy_wait
+    key = job_key(image_id, pod.id)
+    while True:
+        async with env.sessions() as db:
+            found = await _routing(db, image_id, pod.id)
+            job = await db.scalar(
+                select(Job)
+                .where(Job.type == COPY_JOB, Job.resource_id == key)
+                .order_by(Job.created_at.desc())
+                .limit(1)
+            )
+        if found is not None and found.status == "active":
+            return
+        if found is None or (job is not None and job.status == "failed"):
+            why = job.last_error if job is not None else "its copy was removed"
+            raise Refused(503, f"Image {image_id} could not be copied into pod {pod.name}: {why}")
+        if time.monotonic() >= deadline:
+            raise Refused(
+                503,
+                f"Image {image_id} is still being copied into pod {pod.name} (job "
+                f"{job.id if job else '?'}); try again later.",
+            )
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def server_images(server: dict[str, Any]) -> list[str]:
+    """The top images a Nova create body boots from: `imageRef` and the block device
+    mappings whose source is an image."""
+    found = [server["imageRef"]] if isinstance(server.get("imageRef"), str) else []
+    for mapping in server.get("block_device_mapping_v2") or []:
+        if (
+            isinstance(mapping, dict)
+            and mapping.get("source_type") == "image"
+            and isinstance(mapping.get("uuid"), str)
+        ):
+            found.append(mapping["uuid"])
+    return [i for i in dict.fromkeys(found) if i]

@@ -1,0 +1,158 @@
+"""Top images copied into a pod with a Glance of its own (fake Glances, fake pod
+Keystone): one copy per image and pod however many creates ask at once, the data
+streamed and checked, a copy that does not match removed."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from cascade.conf import ImageSection
+from cascade.db.models import Job, Pod, Routing
+from cascade.jobs.registry import JobContext
+from cascade.services.images import copies, copy_job
+from cascade.services.workflow import Env
+from tests.unit.conftest import PodHandler
+from tests.unit.fakeglance import FakeGlance
+from tests.unit.fakenova import FakeCloud
+from tests.unit.test_independent_pods import PodKeystone, independent  # noqa: F401
+
+TOP_GLANCE = "http://glance.test"
+POD_GLANCE = "http://g2.test:9292"
+
+
+@pytest.fixture
+def top_glance() -> FakeGlance:
+    return FakeGlance()
+
+
+@pytest.fixture
+def pod_glance() -> FakeGlance:
+    return FakeGlance()
+
+
+@pytest.fixture
+def pod_handler(
+    cloud: FakeCloud, pod_keystone: PodKeystone, top_glance: FakeGlance, pod_glance: FakeGlance
+) -> PodHandler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host == "ks2.test":
+            return pod_keystone(request)
+        if host == "glance.test":
+            return top_glance(request)
+        if host == "g2.test":
+            return pod_glance(request)
+        return cloud(request)
+
+    return handler
+
+
+@pytest.fixture
+def pod_keystone() -> PodKeystone:
+    return PodKeystone()
+
+
+def env_of(app: Starlette) -> Env:
+    conf = dataclasses.replace(
+        app.state.conf, image=ImageSection(glance_url=TOP_GLANCE, copy_wait=30)
+    )
+    return Env(app.state.registry, conf, app.state.sessions)
+
+
+async def _pod2(app: Starlette, pod_keystone: PodKeystone, pod_id: str) -> Pod:
+    pod_keystone.catalog.append(
+        {
+            "type": "image",
+            "endpoints": [{"interface": "public", "region_id": "pod2", "url": POD_GLANCE}],
+        }
+    )
+    async with app.state.sessions() as db:
+        pod: Pod | None = await db.get(Pod, pod_id)
+    assert pod is not None
+    return pod
+
+
+async def _jobs(app: Starlette) -> list[Job]:
+    async with app.state.sessions() as db:
+        return list((await db.scalars(select(Job).where(Job.type == copies.COPY_JOB))).all())
+
+
+async def test_three_boots_at_once_make_one_copy_streamed_and_checked(
+    app: Starlette,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    pod_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    env = env_of(app)
+    pod = await _pod2(app, pod_keystone, independent)
+    data = os.urandom(300_000)
+    image = top_glance.add(data, hw_disk_bus="virtio", tags=["t1"])
+    waiting = [
+        asyncio.create_task(copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1"))
+        for _ in range(3)
+    ]
+    for _ in range(100):
+        if await _jobs(app):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    jobs = await _jobs(app)
+    assert len(jobs) == 1 and jobs[0].status == "queued"  # one copy, however many ask
+    assert not any(t.done() for t in waiting)
+    ctx = JobContext(app.state.sessions, env.conf, "w1", app.state.registry)
+    await copy_job.copy(ctx, jobs[0])
+    await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    copy = pod_glance.images[image["id"]]  # the top image's id: nothing to translate
+    assert pod_glance.data[image["id"]] == data and pod_glance.uploads == 1
+    assert copy["checksum"] == image["checksum"] and copy["size"] == len(data)
+    assert copy["hw_disk_bus"] == "virtio" and copy["visibility"] == "public"
+    async with app.state.sessions() as db:
+        routing = await db.scalar(select(Routing).where(Routing.resource_type == "image"))
+    assert routing is not None and routing.status == "active" and routing.pod_id == pod.id
+    # once there, a boot waits for nothing and makes no job
+    await copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1")
+    assert len(await _jobs(app)) == 1 and pod_glance.uploads == 1
+    # a run again (a redo) finds the good copy and leaves it
+    await copy_job.copy(ctx, jobs[0])
+    assert pod_glance.uploads == 1
+
+
+async def test_a_copy_that_does_not_match_is_removed_and_the_attempt_fails(
+    app: Starlette,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    pod_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    env = env_of(app)
+    pod = await _pod2(app, pod_keystone, independent)
+    image = top_glance.add(os.urandom(5000), visibility="shared")
+    pod_glance.corrupt = True
+    ctx = JobContext(app.state.sessions, env.conf, "w1", app.state.registry)
+    with pytest.raises(copy_job.CopyFailed, match="does not match"):
+        await copy_job.Copier(ctx, pod, image["id"]).run()
+    assert image["id"] not in pod_glance.images
+    pod_glance.corrupt = False
+    assert await copy_job.Copier(ctx, pod, image["id"]).run()
+    assert pod_glance.images[image["id"]]["visibility"] == "community"
+
+
+async def test_an_image_the_caller_may_not_see_is_not_copied(
+    app: Starlette,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    env = env_of(app)
+    pod = await _pod2(app, pod_keystone, independent)
+    image = top_glance.add(b"secret data", visibility="private")
+    await copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1")
+    assert await _jobs(app) == []
