@@ -50,6 +50,7 @@ from cascade.services import (
     health_follow,
 )
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
+from cascade.services.images import copy_job  # noqa: F401  (registers its handlers)
 from cascade.services.compute.hosts import HostBook
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network import policies as network_policies
@@ -147,9 +148,7 @@ def create_app(
     engine = make_engine(conf.database.connection, conf.database)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
     db_sessions = sessions(engine)
-    registry.projects = PodProjects(
-        db_sessions, validator, registry.identities, conf.pods.catalog_ttl
-    )
+    registry.projects = PodProjects(db_sessions, validator, registry, conf.pods.catalog_ttl)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -43,7 +43,7 @@ async def serve(conf: Conf) -> None:
     validator = TokenValidator(conf.keystone)
     pods = PodRegistry(conf.pods, validator)
     worker = Worker(sessions(engine), DEFAULT, conf, pods=pods)
-    pods.projects = PodProjects(worker.sessions, validator, pods.identities, conf.pods.catalog_ttl)
+    pods.projects = PodProjects(worker.sessions, validator, pods, conf.pods.catalog_ttl)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 

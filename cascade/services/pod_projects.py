@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade.db.engine import now
 from cascade.db.models import Pod, PodProject, Routing
 from cascade.identity import TokenValidator
-from cascade.pods.identities import IdSwap, PodIdentities, independent
+from cascade.pods.calls import PodTokenAuth
+from cascade.pods.client import PodUnavailable, api_root
+from cascade.pods.identities import IdSwap, independent
 from cascade.pods.registry import PodRegistry
 
 NOT_PROJECTS = 10000  # ids a call named that are not top projects (user ids), kept
@@ -53,10 +55,11 @@ class PodProjects:
         self,
         sessions: async_sessionmaker[AsyncSession],
         top: TokenValidator,
-        identities: PodIdentities,
+        registry: PodRegistry,
         ttl: float,
     ) -> None:
-        self.sessions, self.top, self.identities, self.ttl = sessions, top, identities, ttl
+        self.sessions, self.top, self.registry, self.ttl = sessions, top, registry, ttl
+        self.identities = registry.identities
         self._maps: dict[str, _Map] = {}
         self._not_projects: OrderedDict[str, None] = OrderedDict()
         self._making: dict[tuple[str, str], asyncio.Lock] = {}
@@ -105,6 +108,7 @@ class PodProjects:
                 return
             keystone = self.identities.of(pod)
             made = await keystone.ensure_project(str(top["name"]), description(project_id))
+            await unlimited(self.registry, pod, made)
             async with self.sessions() as db:
                 db.add(
                     PodProject(
@@ -117,6 +121,49 @@ class PodProjects:
                     await db.rollback()  # recorded at once by another process: its row counts
             await self._map(pod, again=True)
         self._making.pop((pod.id, project_id), None)
+
+
+# The pod's own quotas of a project Cascade makes there: unlimited, since the top counts
+# and enforces the project's quotas over every pod (`services/quotas.py` and the like);
+# the pod's defaults would refuse what the top allowed (a project with all its servers in
+# one pod). Per service: catalog types, path, body key, the limits.
+POD_QUOTAS = (
+    (("compute",), "/os-quota-sets/{}", "quota_set",
+     ("instances", "cores", "ram", "server_groups", "server_group_members")),
+    (("block-storage", "volumev3"), "/os-quota-sets/{}", "quota_set",
+     ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups")),
+    (("network",), "/v2.0/quotas/{}", "quota",
+     ("network", "subnet", "port", "router", "floatingip", "security_group",
+      "security_group_rule")),
+)  # fmt: skip
+
+
+async def unlimited(registry: PodRegistry, pod: Pod, pod_project: str) -> None:
+    """The pod's quotas of `pod_project` made unlimited (see POD_QUOTAS), in every
+    service its catalog has, as Cascade's own user there; PodUnavailable when a service
+    does not answer or refuses (the mapping is then not recorded: tried again)."""
+    found = await registry.pod_endpoints(pod)
+    auth = PodTokenAuth(registry.identities.of(pod), None)
+    for types, path, key, limits in POD_QUOTAS:
+        kind = next((t for t in types if t in found), None)
+        if kind is None:
+            continue
+        base = found[kind].rstrip("/")
+        if kind in ("block-storage", "volumev3"):  # listed with or without /v3/<project>
+            base = api_root(base, "/v3") + "v3"
+        url = base + path.format(pod_project)
+        client = registry.client(pod.name, "network" if kind == "network" else "compute")
+        body = {key: dict.fromkeys(limits, -1)}
+        headers = {"Accept": "application/json"}
+        resp = await client.request("PUT", url, json=body, headers=headers, auth=auth)
+        if resp.status_code != 200:
+            raise PodUnavailable(
+                pod.name,
+                kind,
+                f"its quotas of project {pod_project} stay as they are "
+                f"({resp.status_code}: {resp.text[:200]})",
+                sent=True,
+            )
 
 
 class MappingNotFound(Exception):

@@ -62,11 +62,15 @@ class FakeNeutron:
         default_factory=lambda: {c: {} for c in SINGULAR}
     )
     requests: list[httpx.Request] = field(default_factory=list)
+    quotas: dict[str, dict[str, Any]] = field(default_factory=dict)  # project -> limits set
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         parts = request.url.path.removeprefix("/v2.0").strip("/").split("/")
         collection = parts[0]
+        if collection == "quotas" and len(parts) == 2 and request.method == "PUT":
+            self.quotas[parts[1]] = json.loads(request.content)["quota"]
+            return httpx.Response(200, json={"quota": self.quotas[parts[1]]})
         if collection not in SINGULAR:
             return self._missing("resource")
         key, found = SINGULAR[collection], self.objects[collection]
@@ -131,6 +135,7 @@ class FakeNova:
     absolute: dict[str, dict[str, int]] = field(default_factory=dict)
     # (project, user) -> what the user uses in the project (`in_use` of os-quota-sets detail)
     user_usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    quota_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # project -> limits set
     # deleted servers (Nova keeps their rows: read_deleted shows their instance actions)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
     # volumes attached to a server here (assisted snapshots are taken of them)
@@ -215,6 +220,9 @@ class FakeNova:
                 project = request.url.params["tenant_id"]
             limits = {"rate": [], "absolute": self.absolute.get(project, {})}
             return httpx.Response(200, json={"limits": limits})
+        if parts[0] == "os-quota-sets" and len(parts) == 2 and request.method == "PUT":
+            self.quota_sets[parts[1]] = json.loads(request.content)["quota_set"]
+            return httpx.Response(200, json={"quota_set": self.quota_sets[parts[1]]})
         if parts[0] == "os-quota-sets" and parts[2:] == ["detail"]:
             return self._quota_detail(request, parts[1], project)
         if parts == ["os-server-external-events"] and request.method == "POST":

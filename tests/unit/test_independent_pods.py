@@ -225,6 +225,9 @@ async def test_calls_to_an_independent_pod_are_made_in_the_mapped_project(
     assert first.status_code == 200, first.text
     mapped = _mapped(pod_keystone, "p1")  # made on first use, named after the top project
     assert pod_keystone.projects[mapped]["name"] == "p1" and mapped in pod_keystone.granted
+    # its quotas in the pod unlimited: the top counts and enforces them over every pod
+    assert n2.quota_sets[mapped]["instances"] == -1 and n2.quota_sets[mapped]["cores"] == -1
+    assert n2.neutron.quotas[mapped]["port"] == -1
     theirs = n2.add_server("independent-one", project=mapped)
     n2.add_server("someone-elses", project=uuid.uuid4().hex)
     listed = await client.get("/compute/v2.1/servers/detail", headers=MEMBER)
