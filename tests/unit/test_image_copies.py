@@ -156,3 +156,32 @@ async def test_an_image_the_caller_may_not_see_is_not_copied(
     image = top_glance.add(b"secret data", visibility="private")
     await copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1")
     assert await _jobs(app) == []
+
+
+async def test_a_deleted_top_image_takes_its_copies_with_it(
+    app: Starlette,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    pod_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    env = env_of(app)
+    pod = await _pod2(app, pod_keystone, independent)
+    image = top_glance.add(os.urandom(2048))
+    task = asyncio.create_task(copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1"))
+    ctx = JobContext(app.state.sessions, env.conf, "w1", app.state.registry)
+    for _ in range(100):
+        if jobs := await _jobs(app):
+            break
+        await asyncio.sleep(0.05)
+    await copy_job.copy(ctx, jobs[0])
+    await asyncio.wait_for(task, 5)
+    assert image["id"] in pod_glance.images
+    assert await copies.image_deleted(app.state.sessions, image["id"]) == 1
+    async with app.state.sessions() as db:
+        deletes = list((await db.scalars(select(Job).where(Job.type == copies.DELETE_JOB))).all())
+    assert len(deletes) == 1
+    await copy_job.delete_copy(ctx, deletes[0])
+    assert image["id"] not in pod_glance.images
+    async with app.state.sessions() as db:
+        assert await db.scalar(select(Routing).where(Routing.resource_type == "image")) is None

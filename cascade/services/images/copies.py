@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.engine import now
 from cascade.db.models import Job, Pod, Routing
@@ -162,3 +163,25 @@ def server_images(server: dict[str, Any]) -> list[str]:
         ):
             found.append(mapping["uuid"])
     return [i for i in dict.fromkeys(found) if i]
+
+
+async def image_deleted(sessions: async_sessionmaker[AsyncSession], image_id: str) -> int:
+    """The top image `image_id` is gone: each pod's copy is deleted by a job (how many
+    copies go)."""
+    async with sessions() as db:
+        rows = list(
+            (
+                await db.scalars(
+                    select(Routing).where(
+                        Routing.resource_type == RESOURCE, Routing.top_id == image_id
+                    )
+                )
+            ).all()
+        )
+        for row in rows:
+            row.status = "deleting"
+            row.updated_at = now()
+            payload = {"image_id": image_id, "pod_id": row.pod_id}
+            await queue.enqueue(db, DELETE_JOB, job_key(image_id, row.pod_id), None, payload)
+        await db.commit()
+    return len(rows)
