@@ -108,9 +108,12 @@ class TokenValidator:
             self._service_token = (resp.headers["X-Subject-Token"], _refresh_at(resp, now))
             return self._service_token[0]
 
-    async def _issue(self, scope: dict[str, Any]) -> httpx.Response:
-        """Keystone's answer to the service user's password authentication for `scope`."""
-        user = {
+    async def _issue(
+        self, scope: dict[str, Any], user: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """Keystone's answer to a password authentication for `scope`: the service
+        user's, or `user`'s (`{"id": ..., "password": ...}`)."""
+        user = user or {
             "name": self.conf.username,
             "domain": {"name": self.conf.user_domain_name},
             "password": self.conf.password,
@@ -133,50 +136,85 @@ class TokenValidator:
         service user is given `[keystone] project_role` in the project (Keystone lets the
         service user, an admin, grant it), the least role that creates servers and
         volumes. KeystoneUnavailable when Keystone does not answer or refuses."""
+        await self.service_token()
+        return await self._scoped(None, self.service_user_id, project_id, renew)
+
+    async def user_token(
+        self, user_id: str, password: str, project_id: str, renew: bool = False
+    ) -> str:
+        """A token of user `user_id` (one the service user made: `ensure_user`) scoped to
+        project `project_id`, the user given `[keystone] project_role` there the first
+        time, its password set again when Keystone refuses it (the secret it is made
+        from changed)."""
+        return await self._scoped({"id": user_id, "password": password}, user_id, project_id, renew)
+
+    async def _scoped(
+        self, user: dict[str, Any] | None, user_id: str, project_id: str, renew: bool
+    ) -> str:
+        """A project-scoped token of the service user (`user` None) or of `user`, kept
+        until a minute before it expires (see `project_token`, `user_token`)."""
+        key = f"{user_id}/{project_id}"
         async with self._project_lock:
             now = time.monotonic()
-            cached = self._project_tokens.get(project_id)
+            cached = self._project_tokens.get(key)
             if cached is not None and now < cached[1] and not renew:
-                self._project_tokens.move_to_end(project_id)
+                self._project_tokens.move_to_end(key)
                 return cached[0]
             scope = {"project": {"id": project_id}}
-            resp = await self._issue(scope)
-            if resp.status_code == 401:  # no role in the project yet
-                await self._grant(project_id)
-                resp = await self._issue(scope)
+            resp = await self._issue(scope, user)
+            if resp.status_code == 401:  # no role in the project yet, or a new password
+                await self._grant(project_id, user_id)
+                if user is not None:
+                    await self._set_password(user_id, str(user["password"]))
+                resp = await self._issue(scope, user)
             if resp.status_code != 201:
                 raise KeystoneUnavailable(
-                    f"Keystone refused the service user a token of project {project_id} "
+                    f"Keystone refused user {user_id} a token of project {project_id} "
                     f"({resp.status_code})"
                 )
-            self._project_tokens[project_id] = (
-                resp.headers["X-Subject-Token"],
-                _refresh_at(resp, now),
-            )
+            self._project_tokens[key] = (resp.headers["X-Subject-Token"], _refresh_at(resp, now))
             while len(self._project_tokens) > PROJECT_TOKENS:
                 self._project_tokens.popitem(last=False)
             return resp.headers["X-Subject-Token"]
 
-    async def _grant(self, project_id: str) -> None:
-        """The service user given `[keystone] project_role` in the project."""
+    async def _grant(self, project_id: str, user_id: str) -> None:
+        """User `user_id` given `[keystone] project_role` in the project."""
         await self.service_token()
         base = self.conf.auth_url
         roles = await self._as_service(f"{base}/roles", params={"name": self.conf.project_role})
         found = roles.json().get("roles", []) if roles.status_code == 200 else []
         if not found:
             raise KeystoneUnavailable(f"Keystone has no role {self.conf.project_role!r}")
-        path = f"/projects/{quote(project_id, safe='')}/users/{self.service_user_id}"
-        try:
-            resp = await self._http.put(
-                f"{base}{path}/roles/{found[0]['id']}", auth=self.service_auth
-            )
-        except httpx.HTTPError as exc:
-            raise KeystoneUnavailable(f"Keystone at {base}: {_why(exc)}") from exc
+        path = f"/projects/{quote(project_id, safe='')}/users/{quote(user_id, safe='')}"
+        resp = await self._send("PUT", f"{base}{path}/roles/{found[0]['id']}")
         if resp.status_code not in (200, 204):
             raise KeystoneUnavailable(
-                f"Keystone refused the service user role {self.conf.project_role!r} in "
+                f"Keystone refused user {user_id} role {self.conf.project_role!r} in "
                 f"project {project_id} ({resp.status_code})"
             )
+
+    async def _set_password(self, user_id: str, password: str) -> None:
+        body = {"user": {"password": password}}
+        resp = await self._send(
+            "PATCH", f"{self.conf.auth_url}/users/{quote(user_id, safe='')}", json=body
+        )
+        if resp.status_code != 200:
+            raise KeystoneUnavailable(
+                f"Keystone kept user {user_id}'s password ({resp.status_code})"
+            )
+
+    async def _send(self, method: str, url: str, json: Any = None) -> httpx.Response:
+        """`method` on `url` as the service user (see `ServiceTokenAuth`)."""
+        try:
+            return await self._http.request(method, url, json=json, auth=self.service_auth)
+        except httpx.HTTPError as exc:
+            raise KeystoneUnavailable(f"Keystone at {self.conf.auth_url}: {_why(exc)}") from exc
+
+    async def ensure_user(self, name: str, description: str, password: str) -> str:
+        """The id of the user named `name` (else `name-2`, ...) in the service user's
+        domain whose description is `description`, made (with `password`) if there is
+        none: a user made before a crash is found again, never made twice."""
+        return await self._ensure("users", name, description, {"password": password})
 
     async def _as_service(
         self, url: str, headers: dict[str, str] | None = None, params: Any = None
@@ -200,50 +238,63 @@ class TokenValidator:
 
     async def project(self, project_id: str) -> dict[str, Any] | None:
         """Keystone's project `project_id` (asked as the service user), None if unknown."""
-        resp = await self._as_service(f"{self.conf.auth_url}/projects/{quote(project_id, safe='')}")
+        return await self._one("projects", project_id)
+
+    async def user(self, user_id: str) -> dict[str, Any] | None:
+        """Keystone's user `user_id` (asked as the service user), None if unknown."""
+        return await self._one("users", user_id)
+
+    async def _one(self, collection: str, item_id: str) -> dict[str, Any] | None:
+        resp = await self._as_service(
+            f"{self.conf.auth_url}/{collection}/{quote(item_id, safe='')}"
+        )
         if resp.status_code not in (200, 404):
-            raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for a project")
-        return dict(resp.json()["project"]) if resp.status_code == 200 else None
+            raise KeystoneUnavailable(f"Keystone answered {resp.status_code} for {collection}")
+        return dict(resp.json()[collection[:-1]]) if resp.status_code == 200 else None
 
     async def ensure_project(self, name: str, description: str) -> str:
         """The id of the project named `name` (else `name-2`, ...) in the service user's
         domain whose description is `description`, made if there is none: a project made
         before a crash is found again, never made twice."""
+        return await self._ensure("projects", name, description, {"enabled": True})
+
+    async def _ensure(
+        self, collection: str, name: str, description: str, extra: dict[str, Any]
+    ) -> str:
+        """See `ensure_project` and `ensure_user` (`collection`: `projects`, `users`)."""
         await self.service_token()
         base = self.conf.auth_url
+        key = collection[:-1]
         attempt, tries = 1, 0
         while attempt < 10 and tries < 20:
             tries += 1
             wanted = name if attempt == 1 else f"{name}-{attempt}"
             params = {"name": wanted, "domain_id": self.service_domain_id}
-            found = await self._as_service(f"{base}/projects", params=params)
+            found = await self._as_service(f"{base}/{collection}", params=params)
             if found.status_code != 200:
-                raise KeystoneUnavailable(f"Keystone answered {found.status_code} for projects")
-            projects = found.json().get("projects", [])
-            if projects and projects[0].get("description") == description:
-                return str(projects[0]["id"])
-            if projects:
-                attempt += 1  # the name is another project's
+                raise KeystoneUnavailable(f"Keystone answered {found.status_code} for {collection}")
+            items = found.json().get(collection, [])
+            if items and items[0].get("description") == description:
+                return str(items[0]["id"])
+            if items:
+                attempt += 1  # the name is another one's
                 continue
             body = {
-                "project": {
+                key: {
                     "name": wanted,
                     "description": description,
                     "domain_id": self.service_domain_id,
-                    "enabled": True,
+                    **extra,
                 }
             }
-            try:
-                resp = await self._http.post(f"{base}/projects", json=body, auth=self.service_auth)
-            except httpx.HTTPError as exc:
-                raise KeystoneUnavailable(f"Keystone at {base}: {_why(exc)}") from exc
+            resp = await self._send("POST", f"{base}/{collection}", json=body)
             if resp.status_code == 201:
-                return str(resp.json()["project"]["id"])
+                return str(resp.json()[key]["id"])
             if resp.status_code != 409:  # 409: made at once by another process: read again
                 raise KeystoneUnavailable(
-                    f"Keystone refused to make project {wanted!r} ({resp.status_code})"
+                    f"Keystone refused to make {key} {wanted!r} ({resp.status_code})"
                 )
-        raise KeystoneUnavailable(f"no free project name for {name!r} in Keystone at {base}")
+        raise KeystoneUnavailable(f"no free {key} name for {name!r} in Keystone at {base}")
 
     async def validate(self, token: str) -> Context | None:
         """The context of a valid token, None if Keystone says it is not valid."""

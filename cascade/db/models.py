@@ -88,6 +88,21 @@ class PodProject(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class PodUser(Base):
+    """Top user `user_id` is user `pod_user_id` in independent pod `pod_id` (made there by
+    Cascade on first use, with a password derived from the pod's credentials)."""
+
+    __tablename__ = "pod_users"
+    __table_args__ = (UniqueConstraint("pod_id", "pod_user_id"),)
+
+    pod_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("pods.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pod_user_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class Routing(Base):
     """Top resource `top_id` lives in pod `pod_id` as `bottom_id`.
 

@@ -67,17 +67,23 @@ async def service_token(registry: PodRegistry, pod: Pod, renew: bool = False) ->
 
 
 class PodTokenAuth(httpx.Auth):
-    """A token of Cascade's user in an independent pod (scoped to `project`, or its own
-    project when None), renewed once when the pod answers 401."""
+    """A token in an independent pod: of Cascade's user (scoped to `project`, or its own
+    project when None) or of `user` (the pod's user standing for a top user: id and
+    password) in `project`; renewed once when the pod answers 401."""
 
     requires_request_body = True  # the call may be sent twice
 
-    def __init__(self, keystone: TokenValidator, project: str | None) -> None:
-        self.keystone, self.project = keystone, project
+    def __init__(
+        self, keystone: TokenValidator, project: str | None, user: tuple[str, str] | None = None
+    ) -> None:
+        self.keystone, self.project, self.user = keystone, project, user
 
     async def token(self, renew: bool = False) -> str:
         if self.project is None:
             return await self.keystone.service_token(renew=renew)
+        if self.user is not None:
+            user_id, password = self.user
+            return await self.keystone.user_token(user_id, password, self.project, renew=renew)
         return await self.keystone.project_token(self.project, renew=renew)
 
     async def async_auth_flow(
@@ -116,7 +122,10 @@ async def _independent(
         scope = to_pod.ids.get(project_id or "") if as_user else None
         if as_user and scope is None:
             raise KeystoneUnavailable(f"project {project_id} is not a project of the top")
-        auth = PodTokenAuth(keystone, scope)
+        # a user's call is made by the pod's user standing for them (what they make is
+        # theirs there too); one of Cascade's own for a project, by Cascade's user
+        who = await projects.user(pod, user_id) if as_user and user_id else None
+        auth = PodTokenAuth(keystone, scope, who)
         await auth.token()  # signed in before the call: a Keystone away is the pod's 503
         if user_id:
             headers[USER_HEADER] = user_id

@@ -111,11 +111,17 @@ class ProjectMap(Protocol):
         ...
 
     async def to_top(self, pod: Pod) -> IdSwap:
-        """The pod's project id -> the top's, for every project mapped into the pod."""
+        """The pod's project and user ids -> the top's, for every project and user
+        mapped into the pod."""
         ...
 
     def forget(self, pod_id: str) -> None:
         """The pod's mappings changed: read them again on the next call."""
+        ...
+
+    async def user(self, pod: Pod, user_id: str) -> tuple[str, str]:
+        """The pod's user standing for top user `user_id` (made on first use) and its
+        password."""
         ...
 
 

@@ -11,6 +11,8 @@ the maps it read; they are read again on a miss, and at the latest once they are
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.engine import now
-from cascade.db.models import Pod, PodProject, Routing
-from cascade.identity import TokenValidator
+from cascade.db.models import Pod, PodProject, PodUser, Routing
+from cascade.identity import KeystoneUnavailable, TokenValidator
 from cascade.pods.calls import PodTokenAuth
 from cascade.pods.client import PodUnavailable, api_root
 from cascade.pods.identities import IdSwap, independent
@@ -35,10 +37,18 @@ def description(project_id: str) -> str:
     return f"Cascade: top project {project_id}"
 
 
+def user_password(pod: Pod, user_id: str) -> str:
+    """The password of the pod's user standing for top user `user_id`: derived from the
+    pod's own secret (a new secret, new passwords: set again on the next sign-in)."""
+    secret = str((pod.credentials or {}).get("password", "")).encode()
+    return hmac.new(secret, f"{pod.id}/{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass
 class _Map:
     to_pod: dict[str, str] = field(default_factory=dict)
-    to_top: dict[str, str] = field(default_factory=dict)
+    to_top: dict[str, str] = field(default_factory=dict)  # projects' and users'
+    users: dict[str, str] = field(default_factory=dict)  # top user -> the pod's
     read_at: float = -1e18
     swaps: tuple[IdSwap, IdSwap] | None = None  # made on first use: (to pod, to top)
 
@@ -70,12 +80,47 @@ class PodProjects:
             return found
         async with self.sessions() as db:
             rows = (await db.scalars(select(PodProject).where(PodProject.pod_id == pod.id))).all()
+            users = (await db.scalars(select(PodUser).where(PodUser.pod_id == pod.id))).all()
         fresh = _Map(read_at=time.monotonic())
         for row in rows:
             fresh.to_pod[row.project_id] = row.pod_project_id
             fresh.to_top[row.pod_project_id] = row.project_id
+        for user in users:
+            fresh.users[user.user_id] = user.pod_user_id
+            # what the pod shows of the user is the top's id (Keystone ids: no clash)
+            fresh.to_top[user.pod_user_id] = user.user_id
         self._maps[pod.id] = fresh
         return fresh
+
+    async def user(self, pod: Pod, user_id: str) -> tuple[str, str]:
+        """The pod's user standing for top user `user_id` (made there and recorded on
+        first use) and its password (derived from the pod's secret: never stored)."""
+        mapped = await self._map(pod)
+        if user_id not in mapped.users:
+            lock = self._making.setdefault((pod.id, f"user/{user_id}"), asyncio.Lock())
+            async with lock:
+                mapped = await self._map(pod, again=True)
+                if user_id not in mapped.users:
+                    await self._make_user(pod, user_id)
+            self._making.pop((pod.id, f"user/{user_id}"), None)
+            mapped = self._maps[pod.id]
+        return mapped.users[user_id], user_password(pod, user_id)
+
+    async def _make_user(self, pod: Pod, user_id: str) -> None:
+        top = await self.top.user(user_id)
+        if top is None:
+            raise KeystoneUnavailable(f"the top's Keystone has no user {user_id}")
+        keystone = self.identities.of(pod)
+        made = await keystone.ensure_user(
+            str(top["name"]), f"Cascade: top user {user_id}", user_password(pod, user_id)
+        )
+        async with self.sessions() as db:
+            db.add(PodUser(pod_id=pod.id, user_id=user_id, pod_user_id=made, created_at=now()))
+            try:
+                await db.commit()
+            except IntegrityError:
+                await db.rollback()  # recorded at once by another process: its row counts
+        await self._map(pod, again=True)
 
     def forget(self, pod_id: str) -> None:
         self._maps.pop(pod_id, None)

@@ -46,6 +46,12 @@ class FakeKeystone:
         assert request.headers["X-Auth-Token"] == "service-token"
         if request.url.path.endswith("/auth/catalog"):
             return httpx.Response(200, json={"catalog": self.catalog})
+        if "/users/" in request.url.path and request.method == "GET":
+            user = request.url.path.rsplit("/", 1)[-1]
+            names = {"u1": "someone", "u2": "other"}
+            if user not in names:
+                return httpx.Response(404, json={"error": {"code": 404}})
+            return httpx.Response(200, json={"user": {"id": user, "name": names[user]}})
         if "/projects/" in request.url.path and request.method == "GET":
             project = request.url.path.rsplit("/", 1)[-1]
             if project not in self.projects:

@@ -25,17 +25,22 @@ SERVICE_PROJECT = "0" * 32
 
 
 class PodKeystone:
-    """Just enough of an independent pod's Keystone: password sign-in (service scope by
-    name, project scopes by id once the user has a role there), the catalog, projects
-    and role grants. Tokens of a project are known to the fake Novas (`PROJECTS`)."""
+    """Just enough of an independent pod's Keystone: password sign-in (Cascade's user by
+    name, with a service scope by name or a project scope by id; the users Cascade makes
+    by id), the catalog, projects, users and role grants. A token of a project is known
+    to the fake Novas (`PROJECTS`); `signed_in` keeps the passwords Cascade's user used."""
+
+    CASCADE_USER = "c" * 32
 
     def __init__(self) -> None:
         self.password = SECRET
         self.down = False
         self.catalog: list[dict[str, Any]] = []
-        self.projects: dict[str, dict[str, Any]] = {}
-        self.granted: set[str] = set()
-        self.signed_in: list[str] = []  # the passwords sign-ins used
+        self.items: dict[str, dict[str, dict[str, Any]]] = {"projects": {}, "users": {}}
+        self.projects = self.items["projects"]
+        self.users = self.items["users"]
+        self.granted: set[tuple[str, str]] = set()  # (project, user)
+        self.signed_in: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -44,50 +49,70 @@ class PodKeystone:
         if path == "/auth/tokens" and request.method == "POST":
             return self._sign_in(json.loads(request.content)["auth"])
         assert request.headers["X-Auth-Token"] == "service-token"
+        parts = path.strip("/").split("/")
         if path == "/auth/catalog":
             return httpx.Response(200, json={"catalog": self.catalog})
-        if path == "/projects" and request.method == "GET":
-            name = request.url.params["name"]
-            found = [p for p in self.projects.values() if p["name"] == name]
-            return httpx.Response(200, json={"projects": found})
-        if path == "/projects" and request.method == "POST":
-            project = {**json.loads(request.content)["project"], "id": uuid.uuid4().hex}
-            self.projects[project["id"]] = project
-            return httpx.Response(201, json={"project": project})
-        if path.startswith("/projects/") and path.count("/") == 2:
-            one = self.projects.get(path.split("/")[2])
-            if one is None:
-                return httpx.Response(404, json={"error": {"code": 404}})
-            return httpx.Response(200, json={"project": one})
         if path == "/roles":
             return httpx.Response(200, json={"roles": [{"id": "r1", "name": "member"}]})
         if request.method == "PUT" and "/roles/" in path:
-            self.granted.add(path.split("/")[2])
+            self.granted.add((parts[1], parts[3]))
             return httpx.Response(204)
-        return httpx.Response(404, json={"error": {"code": 404}})
+        if parts[0] not in self.items:
+            return httpx.Response(404, json={"error": {"code": 404}})
+        items, key = self.items[parts[0]], parts[0][:-1]
+        if len(parts) == 1 and request.method == "GET":
+            name = request.url.params["name"]
+            return httpx.Response(
+                200, json={parts[0]: [i for i in items.values() if i["name"] == name]}
+            )
+        if len(parts) == 1 and request.method == "POST":
+            made = {**json.loads(request.content)[key], "id": uuid.uuid4().hex}
+            items[made["id"]] = made
+            return httpx.Response(201, json={key: made})
+        one = items.get(parts[1])
+        if one is None:
+            return httpx.Response(404, json={"error": {"code": 404}})
+        if request.method == "PATCH":
+            one.update(json.loads(request.content)[key])
+        return httpx.Response(200, json={key: one})
 
     def _sign_in(self, auth: dict[str, Any]) -> httpx.Response:
-        password = auth["identity"]["password"]["user"]["password"]
-        self.signed_in.append(password)
-        if password != self.password:
-            return httpx.Response(401, json={"error": {"code": 401}})
+        user = auth["identity"]["password"]["user"]
         scope = auth["scope"]["project"]
+        if "id" in user:  # a user Cascade made
+            known = self.users.get(user["id"])
+            if known is None or known["password"] != user["password"]:
+                return httpx.Response(401, json={"error": {"code": 401}})
+            user_id = user["id"]
+        else:
+            self.signed_in.append(user["password"])
+            if user["password"] != self.password:
+                return httpx.Response(401, json={"error": {"code": 401}})
+            user_id = self.CASCADE_USER
         expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         if "name" in scope:
             token, project = "service-token", SERVICE_PROJECT
-        elif scope["id"] in self.granted:
-            token, project = f"pod-{scope['id']}", scope["id"]
+        elif (scope["id"], user_id) in self.granted:
+            token, project = f"pod-{scope['id']}-{user_id}", scope["id"]
             fakenova.PROJECTS[token] = project
         else:
             return httpx.Response(401, json={"error": {"code": 401}})
         body = {
             "token": {
                 "expires_at": expires,
-                "user": {"id": "c" * 32},
+                "user": {"id": user_id},
                 "project": {"id": project, "domain": {"id": "default"}},
             }
         }
         return httpx.Response(201, json=body, headers={"X-Subject-Token": token})
+
+    def user_of(self, top_user: str) -> str:
+        """The pod's user Cascade made for top user `top_user`."""
+        found = [
+            u for u, v in self.users.items() if v["description"] == f"Cascade: top user {top_user}"
+        ]
+        assert len(found) == 1, self.users
+        return found[0]
 
 
 @pytest.fixture
@@ -224,22 +249,25 @@ async def test_calls_to_an_independent_pod_are_made_in_the_mapped_project(
     first = await client.get("/compute/v2.1/servers/detail", headers=MEMBER)
     assert first.status_code == 200, first.text
     mapped = _mapped(pod_keystone, "p1")  # made on first use, named after the top project
-    assert pod_keystone.projects[mapped]["name"] == "p1" and mapped in pod_keystone.granted
+    user = pod_keystone.user_of("u1")  # the top user's own user in the pod, named after them
+    assert pod_keystone.users[user]["name"] == "someone"
+    assert pod_keystone.projects[mapped]["name"] == "p1" and (mapped, user) in pod_keystone.granted
     # its quotas in the pod unlimited: the top counts and enforces them over every pod
     assert n2.quota_sets[mapped]["instances"] == -1 and n2.quota_sets[mapped]["cores"] == -1
     assert n2.neutron.quotas[mapped]["port"] == -1
-    theirs = n2.add_server("independent-one", project=mapped)
+    theirs = n2.add_server("independent-one", project=mapped, user_id=user)
     n2.add_server("someone-elses", project=uuid.uuid4().hex)
     listed = await client.get("/compute/v2.1/servers/detail", headers=MEMBER)
     servers = {s["name"]: s for s in listed.json()["servers"]}
     assert set(servers) == {"shared-one", "independent-one"}
     assert servers["independent-one"]["tenant_id"] == "p1"  # the top's project, not the pod's
+    assert servers["independent-one"]["user_id"] == "u1"  # and the top's user
     one = await client.get(f"/compute/v2.1/servers/{theirs['id']}", headers=MEMBER)
     assert one.status_code == 200 and one.json()["server"]["tenant_id"] == "p1"
     assert mapped not in one.text
     # the pod saw Cascade's token there, the top user's id, never the user's top token
     sent = [r for r in n2.requests if r.url.path.startswith("/v2.1/servers")]
-    assert sent and all(r.headers["X-Auth-Token"] == f"pod-{mapped}" for r in sent)
+    assert sent and all(r.headers["X-Auth-Token"] == f"pod-{mapped}-{user}" for r in sent)
     assert all(r.headers["X-Cascade-User-Id"] == "u1" for r in sent)
     # another top project is another project of the pod: it sees none of these
     other = await client.get(f"/compute/v2.1/servers/{theirs['id']}", headers=OTHER)
@@ -291,7 +319,7 @@ async def test_an_admin_maps_a_top_project_to_a_project_the_pod_had(
 ) -> None:
     had = uuid.uuid4().hex
     pod_keystone.projects[had] = {"id": had, "name": "legacy", "description": ""}
-    pod_keystone.granted.add(had)
+    pod_keystone.granted.add((had, "any"))
     url = f"/v1/pods/{independent}/projects"
     assert (await client.get(url, headers=ADMIN)).json() == {"projects": []}
     assert (await client.get(url, headers=MEMBER)).status_code == 403
