@@ -31,7 +31,10 @@ from cascade.services import (
     health,
 )
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
-from cascade.services.images import copy_job  # noqa: F401  (registers its handlers)
+from cascade.services.images import (
+    copy_job,  # noqa: F401  (registers its handlers)
+    snapshots,  # noqa: F401  (registers its handler)
+)
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.pod_projects import PodProjects
 from cascade.services.volume import jobs as volume_jobs  # noqa: F401  (registers its handlers)

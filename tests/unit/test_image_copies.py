@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from cascade.conf import ImageSection
 from cascade.db.models import Job, Pod, Routing
 from cascade.jobs.registry import JobContext
-from cascade.services.images import copies, copy_job
+from cascade.services.images import copies, copy_job, snapshots
 from cascade.services.workflow import Env
 from tests.unit.conftest import PodHandler
 from tests.unit.fakeglance import FakeGlance
@@ -185,3 +185,45 @@ async def test_a_deleted_top_image_takes_its_copies_with_it(
     assert image["id"] not in pod_glance.images
     async with app.state.sessions() as db:
         assert await db.scalar(select(Routing).where(Routing.resource_type == "image")) is None
+
+
+async def test_a_snapshot_in_the_pod_becomes_a_top_image_once_taken(
+    app: Starlette,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    pod_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    env = env_of(app)
+    pod = await _pod2(app, pod_keystone, independent)
+    data = os.urandom(70_000)
+    snap = pod_glance.add(data, name="snap", instance_uuid="s-1", image_type="snapshot")
+    snap["status"] = "saving"  # Nova still uploading it
+    await snapshots.taken(env, pod, snap["id"], "p1")
+    await snapshots.taken(env, pod, snap["id"], "p1")  # the same answer twice: one job
+    async with app.state.sessions() as db:
+        jobs = list((await db.scalars(select(Job).where(Job.type == snapshots.UP_JOB))).all())
+    assert len(jobs) == 1
+    ctx = JobContext(app.state.sessions, env.conf, "w1", app.state.registry)
+    await snapshots.copy_up(ctx, jobs[0])
+    # its top image exists at once, owned by the project, waiting for its data
+    top = top_glance.images[snap["id"]]
+    assert top["owner"] == "p1" and top["name"] == "snap" and top["status"] == "queued"
+    assert top["instance_uuid"] == "s-1" and top["visibility"] == "private"
+    async with app.state.sessions() as db:
+        again = list(
+            (
+                await db.scalars(
+                    select(Job).where(Job.type == snapshots.UP_JOB, Job.status == "queued")
+                )
+            ).all()
+        )
+    # queued again (later) while the pod takes it
+    assert len(again) == 1 and again[0].id != jobs[0].id and again[0].run_after is not None
+    snap["status"] = "active"
+    await snapshots.copy_up(ctx, again[-1])
+    assert top_glance.data[snap["id"]] == data and top["status"] == "active"
+    assert top["checksum"] == snap["checksum"]
+    async with app.state.sessions() as db:
+        routing = await db.scalar(select(Routing).where(Routing.top_id == snap["id"]))
+    assert routing is not None and routing.status == "active"

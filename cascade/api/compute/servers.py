@@ -60,6 +60,7 @@ from cascade.services.compute import flavor_copies, keypair_copies, server_creat
 from cascade.services.compute import flavors as flavor_service
 from cascade.services.compute import keypairs as keypair_service
 from cascade.services.compute import servers as server_service
+from cascade.services.images import snapshots
 from cascade.services.network import server_ports
 from cascade.services.network.access import Caller as NetCaller
 from cascade.services.route_cache import RouteCache
@@ -274,6 +275,12 @@ async def member(request: Request) -> Response:
         if detached and resp.status_code < 400:
             async with _net_caller(request, ctx, version) as net:
                 await server_ports.interface_gone(net, detached)
+        if rest == "action" and resp.status_code == 202 and _action_of(content) == "createImage":
+            # a snapshot in a pod with a Glance of its own: made a top image too
+            image_id = snapshots.image_id_of(resp)
+            if image_id:
+                env = forward.workflow_env(request)
+                await snapshots.taken(env, where.pod, image_id, where.routing.project_id)
         if resp.status_code < 400 and _deletes(request.method, rest, content):
             await routed.mark(
                 db, where.routing, "deleting", request.app.state.registry.cache(RouteCache)
@@ -281,6 +288,12 @@ async def member(request: Request) -> Response:
             async with _net_caller(request, ctx, version) as net:
                 await server_ports.detach(net, server_id)
         return await forward.relay(request, db, where.pod, resp)
+
+
+def _action_of(content: bytes | None) -> str | None:
+    """The name of a server action's body (`{"createImage": {...}}`), None if it has none."""
+    body = _decoded(content) if content else None
+    return next(iter(body)) if isinstance(body, dict) and len(body) == 1 else None
 
 
 MULTINIC_UNTIL = Version(2, 43)  # Nova's addFixedIp and removeFixedIp: 2.1 to 2.43
@@ -380,8 +393,7 @@ def _decoded(content: bytes) -> Any:
 
 
 def _removed_action(content: bytes) -> bool:
-    body = _decoded(content)
-    return isinstance(body, dict) and len(body) == 1 and next(iter(body)) in REMOVED_ACTIONS
+    return _action_of(content) in REMOVED_ACTIONS
 
 
 async def _tags_refusal(

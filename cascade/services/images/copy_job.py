@@ -43,21 +43,33 @@ class CopyFailed(Exception):
     """This attempt did not leave a good copy (the job is retried)."""
 
 
+def properties(image: dict[str, Any]) -> dict[str, str]:
+    """An image's own properties (`hw_*`, `os_*`, a snapshot's `instance_uuid`...), not
+    Glance's fields."""
+    return {k: v for k, v in image.items() if k not in GLANCE_FIELDS and isinstance(v, str)}
+
+
 def copy_body(top: dict[str, Any]) -> dict[str, Any]:
     """The pod's create of a copy of top image `top`: same id, formats, sizes, tags and
     properties; public when the top's is, else community (see `copies`)."""
     body = {k: top[k] for k in CREATE_FIELDS if top.get(k) is not None}
-    body |= {k: v for k, v in top.items() if k not in GLANCE_FIELDS and isinstance(v, str)}
+    body |= properties(top)
     body["id"] = top["id"]
     body["visibility"] = "public" if top.get("visibility") == "public" else "community"
     return body
 
 
-class Copier:
-    """One run of a copy of image `image_id` into `pod`."""
+class NotYet(Exception):
+    """The source image is not active yet (a snapshot still being taken)."""
 
-    def __init__(self, ctx: JobContext, pod: Pod, image_id: str) -> None:
-        self.ctx, self.pod, self.image_id = ctx, pod, image_id
+
+class Copier:
+    """One run of a copy of image `image_id` between the top's Glance and `pod`'s: into
+    the pod (a top image a server there boots from), or `up` to the top (a snapshot
+    taken in the pod: the top image of that id exists already, `queued`)."""
+
+    def __init__(self, ctx: JobContext, pod: Pod, image_id: str, up: bool = False) -> None:
+        self.ctx, self.pod, self.image_id, self.up = ctx, pod, image_id, up
         self.top_url = root(ctx.conf.image.glance_url)
         self.http = httpx.AsyncClient(
             transport=ctx.pods.transport,
@@ -73,66 +85,101 @@ class Copier:
     async def pod_headers(self) -> dict[str, str]:
         return {"X-Auth-Token": await service_token(self.ctx.pods, self.pod)}
 
+    async def side(self, target: bool) -> tuple[str, dict[str, str], str]:
+        """The source's (or the target's) Glance: URL, headers, and its name in errors."""
+        to_pod = target != self.up
+        if to_pod:
+            return await self.pod_url(), await self.pod_headers(), f"pod {self.pod.name}'s Glance"
+        return self.top_url, await self.top_headers(), "the top's Glance"
+
+    async def image(self, target: bool) -> dict[str, Any] | None:
+        url, headers, name = await self.side(target)
+        resp = await self.http.get(f"{url}/v2/images/{self.image_id}", headers=headers)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise CopyFailed(f"{name} answered {resp.status_code}")
+        found: dict[str, Any] = resp.json()
+        return found
+
     async def run(self) -> bool:
-        """True when the pod has a good copy; False when the top image is gone."""
+        """True when the target has a good copy; False when the source image is gone
+        (NotYet while it is not active: a snapshot being taken)."""
         try:
-            top = await self.http.get(
-                f"{self.top_url}/v2/images/{self.image_id}", headers=await self.top_headers()
-            )
-            if top.status_code == 404:
+            image = await self.image(target=False)
+            if image is None or image.get("status") in ("killed", "deleted", "pending_delete"):
                 return False
-            if top.status_code != 200:
-                raise CopyFailed(f"the top's Glance answered {top.status_code}")
-            image: dict[str, Any] = top.json()
             if image.get("status") != "active":
-                raise CopyFailed(f"the top image is {image.get('status')}, not active")
+                raise NotYet(f"the image is {image.get('status')}")
             if await self.has_good_copy(image):
                 return True
             await self.make(image)
             await self.stream(image)
             if not await self.has_good_copy(image):
-                await self.remove()
-                raise CopyFailed("the pod's copy does not match the top image")
+                raise CopyFailed("the copy does not match its image")
             return True
         finally:
             await self.http.aclose()
 
     async def has_good_copy(self, image: dict[str, Any]) -> bool:
-        """Whether the pod's copy is active with the top's size and checksums; a copy
-        left otherwise (an earlier run died while streaming) is removed."""
-        url = f"{await self.pod_url()}/v2/images/{self.image_id}"
-        resp = await self.http.get(url, headers=await self.pod_headers())
-        if resp.status_code == 404:
+        """Whether the target's copy is active with the source's size and checksums; a
+        pod's copy left otherwise (an earlier run died while streaming) is removed."""
+        copy = await self.image(target=True)
+        if copy is None:
             return False
-        if resp.status_code != 200:
-            raise CopyFailed(f"pod {self.pod.name}'s Glance answered {resp.status_code}")
-        copy = resp.json()
         same = all(copy.get(key) == image.get(key) for key in ("size", "checksum", "os_hash_value"))
         if copy.get("status") == "active" and same:
             return True
-        await self.remove()
+        if not self.up:
+            await self.remove()
+        elif copy.get("status") == "active":  # the top image took other data: never undone
+            raise CopyFailed("the top image's data does not match the snapshot's")
         return False
 
     async def make(self, image: dict[str, Any]) -> None:
-        url = f"{await self.pod_url()}/v2/images"
-        resp = await self.http.post(url, json=copy_body(image), headers=await self.pod_headers())
+        """The copy's record in the target: made in the pod; the top's (made when the
+        snapshot was asked for) given the formats the snapshot has now."""
+        url, headers, name = await self.side(target=True)
+        if self.up:
+            await self._formats(url, headers, name, image)
+            return
+        resp = await self.http.post(f"{url}/v2/images", json=copy_body(image), headers=headers)
         if resp.status_code != 201:
-            raise CopyFailed(
-                f"pod {self.pod.name}'s Glance refused the copy ({resp.status_code}): "
-                f"{resp.text[:300]}"
-            )
+            raise CopyFailed(f"{name} refused the copy ({resp.status_code}): {resp.text[:300]}")
+
+    async def _formats(
+        self, url: str, headers: dict[str, str], name: str, image: dict[str, Any]
+    ) -> None:
+        top = await self.image(target=True)
+        if top is None:
+            raise CopyFailed("the top image of the snapshot is gone")
+        patch = [
+            {"op": "add" if top.get(key) is None else "replace", "path": f"/{key}", "value": value}
+            for key in ("disk_format", "container_format")
+            if (value := image.get(key)) is not None and top.get(key) != value
+        ]
+        if not patch:
+            return
+        headers = {**headers, "Content-Type": "application/openstack-images-v2.1-json-patch"}
+        resp = await self.http.patch(
+            f"{url}/v2/images/{self.image_id}", json=patch, headers=headers
+        )
+        if resp.status_code != 200:
+            raise CopyFailed(f"{name} refused the formats ({resp.status_code}): {resp.text[:300]}")
 
     async def stream(self, image: dict[str, Any]) -> None:
-        """The data from the top's Glance to the pod's, chunk by chunk, checked on the way."""
-        source = f"{self.top_url}/v2/images/{self.image_id}/file"
-        target = f"{await self.pod_url()}/v2/images/{self.image_id}/file"
+        """The data from the source's Glance to the target's, chunk by chunk, checked on
+        the way."""
+        src_url, src_headers, src_name = await self.side(target=False)
+        dst_url, dst_headers, dst_name = await self.side(target=True)
         md5 = hashlib.md5(usedforsecurity=False)
         algo = str(image.get("os_hash_algo") or "sha512")
         multihash = hashlib.new(algo)
         seen = 0
-        async with self.http.stream("GET", source, headers=await self.top_headers()) as data:
+        source = f"{src_url}/v2/images/{self.image_id}/file"
+        async with self.http.stream("GET", source, headers=src_headers) as data:
             if data.status_code != 200:
-                raise CopyFailed(f"the top's Glance answered {data.status_code} for the data")
+                raise CopyFailed(f"{src_name} answered {data.status_code} for the data")
 
             async def chunks() -> Any:
                 nonlocal seen
@@ -143,25 +190,27 @@ class Copier:
                     yield chunk
 
             headers = {
-                **await self.pod_headers(),
+                **dst_headers,
                 "Content-Type": "application/octet-stream",
                 # a length, not chunks: Glance behind uWSGI reads no chunked bodies
                 "Content-Length": str(image.get("size") or 0),
             }
+            target = f"{dst_url}/v2/images/{self.image_id}/file"
             put = await self.http.put(target, content=chunks(), headers=headers)
         if put.status_code != 204:
-            await self.remove()
-            raise CopyFailed(
-                f"pod {self.pod.name}'s Glance refused the data ({put.status_code}): "
-                f"{put.text[:300]}"
-            )
+            if not self.up:
+                await self.remove()
+            raise CopyFailed(f"{dst_name} refused the data ({put.status_code}): {put.text[:300]}")
         expected = (image.get("size"), image.get("checksum"), image.get("os_hash_value"))
         if (seen, md5.hexdigest(), multihash.hexdigest()) != expected:
-            await self.remove()
-            raise CopyFailed(f"the data read ({seen} bytes) does not match the top image's")
-        LOG.info("image %s copied into pod %s: %d bytes", self.image_id, self.pod.name, seen)
+            if not self.up:
+                await self.remove()
+            raise CopyFailed(f"the data read ({seen} bytes) does not match its image's")
+        where = "up from" if self.up else "into"
+        LOG.info("image %s copied %s pod %s: %d bytes", self.image_id, where, self.pod.name, seen)
 
     async def remove(self) -> None:
+        """The pod's copy deleted (never the top's image: that is its owner's)."""
         url = f"{await self.pod_url()}/v2/images/{self.image_id}"
         resp = await self.http.delete(url, headers=await self.pod_headers())
         if resp.status_code not in (204, 404):
