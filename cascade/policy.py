@@ -27,6 +27,8 @@ DEFAULTS: dict[str, str] = {
     "cascade:pod_projects:list": "rule:admin_required",
     "cascade:pod_projects:update": "rule:admin_required",
     "cascade:pod_projects:delete": "rule:admin_required",
+    "cascade:image_copies:list": "rule:admin_required",
+    "cascade:image_copies:create": "rule:admin_required",
     # any project member sees its own project's routings; admins see every project's
     "cascade:routings:list": "@",
     "cascade:routings:show": "@",

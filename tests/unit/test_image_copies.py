@@ -20,9 +20,10 @@ from cascade.services.images import copies, copy_job, snapshots
 from cascade.services.workflow import Env
 from tests.unit.conftest import PodHandler
 from tests.unit.fakeglance import FakeGlance
-from tests.unit.fakenova import FakeCloud
+from tests.unit.fakenova import ADMIN, FakeCloud
 from tests.unit.test_independent_pods import PodKeystone, independent  # noqa: F401
 
+MEMBER = {"X-Auth-Token": "member-token"}
 TOP_GLANCE = "http://glance.test"
 POD_GLANCE = "http://g2.test:9292"
 
@@ -227,3 +228,36 @@ async def test_a_snapshot_in_the_pod_becomes_a_top_image_once_taken(
     async with app.state.sessions() as db:
         routing = await db.scalar(select(Routing).where(Routing.top_id == snap["id"]))
     assert routing is not None and routing.status == "active"
+
+
+async def test_an_admin_copies_an_image_into_every_pod_ahead(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    pod_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    app.state.conf = env_of(app).conf
+    await _pod2(app, pod_keystone, independent)
+    image = top_glance.add(os.urandom(4096))
+    url = f"/v1/images/{image['id']}/copies"
+    assert (await client.post(url, headers=MEMBER)).status_code == 403
+    asked = await client.post(url, headers=ADMIN)
+    assert asked.status_code == 202, asked.text
+    where = {c["pod_name"]: c for c in asked.json()["copies"]}
+    assert where["pod1"]["status"] == "shared"  # pod1 uses the top's Glance: no copy
+    assert where["pod2"]["status"] == "creating" and where["pod2"]["job_status"] == "queued"
+    jobs = await _jobs(app)
+    ctx = JobContext(app.state.sessions, app.state.conf, "w1", app.state.registry)
+    await copy_job.copy(ctx, jobs[0])
+    shown = (await client.get(url, headers=ADMIN)).json()["copies"]
+    assert {c["pod_name"]: c["status"] for c in shown} == {"pod1": "shared", "pod2": "active"}
+    assert pod_glance.data[image["id"]] == top_glance.data[image["id"]]
+    # by tag: no pod has it, nothing asked; an unknown image or pod: 404
+    tagged = await client.post(url, json={"copies": {"tag": "gpu"}}, headers=ADMIN)
+    assert tagged.status_code == 202 and tagged.json() == {"copies": []}
+    missing = await client.post("/v1/images/nope/copies", headers=ADMIN)
+    assert missing.status_code == 404
+    unknown = await client.post(url, json={"copies": {"pods": ["nope"]}}, headers=ADMIN)
+    assert unknown.status_code == 404

@@ -8,6 +8,7 @@ from cascade.api.admin import (
     audits,
     bindings,
     drains,
+    image_copies,
     jobs,
     moves,
     pod_projects,
@@ -30,6 +31,7 @@ ROUTES: Declarations = {
     "/v1/jobs/{job_id}/redo": {"POST": jobs.redo},
     "/v1/pods/{pod_id}/drain": {"POST": drains.create},
     "/v1/pods/{pod_id}/projects": {"GET": pod_projects.index},
+    "/v1/images/{image_id}/copies": {"GET": image_copies.index, "POST": image_copies.create},
     "/v1/pods/{pod_id}/projects/{project_id}": {
         "PUT": pod_projects.update,
         "DELETE": pod_projects.delete,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -185,3 +186,89 @@ async def image_deleted(sessions: async_sessionmaker[AsyncSession], image_id: st
             await queue.enqueue(db, DELETE_JOB, job_key(image_id, row.pod_id), None, payload)
         await db.commit()
     return len(rows)
+
+
+class ImageNotFound(Exception):
+    """The top's Glance has no such image."""
+
+
+@dataclass(frozen=True)
+class PodCopy:
+    """Where an image stands in one pod: `shared` (the pod uses the top's Glance),
+    `none`, `creating` (its job's status and last error), `active` or `deleting`."""
+
+    pod_id: str
+    pod_name: str
+    status: str
+    job_status: str | None = None
+    error: str | None = None
+
+
+async def top_image(env: Env, image_id: str) -> dict[str, Any]:
+    """The top image (as Cascade's service user sees it); ImageNotFound if none."""
+    url = f"{root(env.conf.image.glance_url)}/v2/images/{image_id}"
+    token = await env.registry.validator.service_token()
+    async with _http(env) as http:
+        try:
+            resp = await http.get(url, headers={"X-Auth-Token": token})
+        except httpx.HTTPError as exc:
+            raise Refused(503, f"the top's image service did not answer: {exc!r}") from exc
+    if resp.status_code == 404:
+        raise ImageNotFound(f"no image {image_id} at the top")
+    if resp.status_code != 200:
+        raise Refused(503, f"the top's image service answered {resp.status_code}")
+    found: dict[str, Any] = resp.json()
+    return found
+
+
+async def copy_ahead(env: Env, image_id: str, pods: list[Pod]) -> list[PodCopy]:
+    """Image `image_id` copied into each of `pods` that does not share the top's Glance
+    (an operator's "everywhere", ahead of the first boot): their copy jobs queued, one per
+    image and pod as for a boot; where each stands."""
+    image = await top_image(env, image_id)
+    for pod in pods:
+        if not await shares_glance(env, pod):
+            await _intend(env, pod, image_id, str(image.get("owner") or ""))
+    return await where_copied(env, image_id, pods)
+
+
+async def where_copied(env: Env, image_id: str, pods: list[Pod]) -> list[PodCopy]:
+    """Where image `image_id` stands in each of `pods` (see `PodCopy`)."""
+    async with env.sessions() as db:
+        rows = {
+            r.pod_id: r
+            for r in (
+                await db.scalars(
+                    select(Routing).where(
+                        Routing.resource_type == RESOURCE, Routing.top_id == image_id
+                    )
+                )
+            ).all()
+        }
+        jobs: dict[str, Job] = {}
+        keys = [job_key(image_id, pod.id) for pod in pods]
+        query = (
+            select(Job)
+            .where(Job.type == COPY_JOB, Job.resource_id.in_(keys))
+            .order_by(Job.created_at)
+        )
+        for found in (await db.scalars(query)).all():
+            jobs[found.resource_id] = found  # the latest wins
+    shown = []
+    for pod in pods:
+        if await shares_glance(env, pod):
+            shown.append(PodCopy(pod.id, pod.name, "shared"))
+            continue
+        row = rows.get(pod.id)
+        job = jobs.get(job_key(image_id, pod.id))
+        status = row.status if row is not None else "none"
+        shown.append(
+            PodCopy(
+                pod.id,
+                pod.name,
+                status,
+                job.status if job is not None and status == "creating" else None,
+                job.last_error if job is not None and status == "creating" else None,
+            )
+        )
+    return shown
