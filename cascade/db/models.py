@@ -63,6 +63,9 @@ class Pod(Base):
     identity: Mapped[str] = mapped_column(String(16), default="shared", server_default="shared")
     auth_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
     credentials: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # an independent pod's region in its own catalog (None: `region_name`, which must be
+    # unique at the top while many clouds call their one region `RegionOne`)
+    catalog_region: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 

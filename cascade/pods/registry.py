@@ -133,7 +133,7 @@ class PodRegistry:
             if kept is not None:  # the last catalog read serves while Keystone is away
                 return kept[0]
             raise PodUnavailable(pod.name, "identity", str(exc), sent=False) from exc
-        found = index_catalog(catalog).get(pod.region_name, {})
+        found = index_catalog(catalog).get(pod.catalog_region or pod.region_name, {})
         self._pod_catalogs[pod.id] = (found, time.monotonic())
         return found
 

@@ -53,6 +53,8 @@ def check_identity(pod: Pod) -> None:
     given = [f for f in ("auth_url", "credentials") if getattr(pod, f) is not None]
     if independent(pod) and len(given) < 2:
         raise PodInvalid("an independent pod needs 'auth_url' and 'credentials'")
+    if pod.catalog_region is not None:
+        given.append("catalog_region")
     if not independent(pod) and given:
         raise PodInvalid(f"a shared pod takes no {' or '.join(repr(f) for f in given)}")
 

@@ -71,7 +71,7 @@ async def _pod2(app: Starlette, pod_keystone: PodKeystone, pod_id: str) -> Pod:
     pod_keystone.catalog.append(
         {
             "type": "image",
-            "endpoints": [{"interface": "public", "region_id": "pod2", "url": POD_GLANCE}],
+            "endpoints": [{"interface": "public", "region_id": "RegionOne", "url": POD_GLANCE}],
         }
     )
     async with app.state.sessions() as db:

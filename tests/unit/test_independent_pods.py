@@ -137,7 +137,8 @@ async def independent(
     """pod1 shared (n1, in the top's catalog), pod2 independent (n2, in its own
     Keystone's catalog); the member bound to both. pod2's id."""
     keystone.catalog = cloud.catalog({"pod1": "n1"})
-    pod_keystone.catalog = cloud.catalog({"pod2": "n2"})
+    # its services in a region named as many clouds name their one region
+    pod_keystone.catalog = cloud.catalog({"RegionOne": "n2"})
     pod1 = await add_pod(client, "pod1", "az1", pod_az="nova-a")
     pod2 = await add_pod(
         client,
@@ -147,6 +148,7 @@ async def independent(
         identity="independent",
         auth_url=POD_KEYSTONE,
         credentials=CREDENTIALS,
+        catalog_region="RegionOne",
     )
     await bind_member(client, pod1, "az1")
     await bind_member(client, pod2, "az2")
@@ -191,6 +193,7 @@ async def test_the_admin_api_never_shows_a_pods_secret(
         ({"identity": "independent"}, "needs 'auth_url' and 'credentials'"),
         ({"identity": "independent", "auth_url": POD_KEYSTONE}, "needs 'auth_url'"),
         ({"credentials": CREDENTIALS}, "a shared pod takes no 'credentials'"),
+        ({"catalog_region": "RegionOne"}, "a shared pod takes no 'catalog_region'"),
         ({"identity": "federated"}, "must be one of shared, independent"),
         (
             {"identity": "independent", "auth_url": "ks2", "credentials": CREDENTIALS},
