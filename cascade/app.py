@@ -1,8 +1,8 @@
 """`create_app(conf)`: the cascade-api ASGI application.
 
-The lifespan owns the database engine and the Keystone validator; the HTTP
-transport towards Keystone is injectable so tests can run a fake Keystone
-in-process.
+The lifespan owns the database engine, the Keystone validator and the client of the
+top's Glance; the HTTP transports towards Keystone, the pods and Glance are injectable
+so tests can run fakes of them in-process.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from cascade.api.compute import routes as compute_routes
 from cascade.api.compute.errors import ComputeError
 from cascade.api.errors import ApiError, api_wg_body
 from cascade.api.guard import InputGuard
+from cascade.api.image import routes as image_routes
+from cascade.api.image.glance import Glance
 from cascade.api.middleware import AuthMiddleware, RequestIdMiddleware
 from cascade.api.network import routes as network_routes
 from cascade.api.ratelimit import RateLimitMiddleware, limiter_for
@@ -50,8 +52,8 @@ from cascade.services import (
     health_follow,
 )
 from cascade.services.compute import move_job  # noqa: F401  (registers its handler)
-from cascade.services.images import copy_job  # noqa: F401  (registers its handlers)
 from cascade.services.compute.hosts import HostBook
+from cascade.services.images import copy_job  # noqa: F401  (registers its handlers)
 from cascade.services.network import jobs as network_jobs  # noqa: F401  (registers its handlers)
 from cascade.services.network import policies as network_policies
 from cascade.services.network.errors import NeutronError
@@ -68,6 +70,7 @@ PUBLIC_PATHS = (
     *compute_routes.PUBLIC,
     *network_routes.PUBLIC,
     *volume_routes.PUBLIC,
+    *image_routes.PUBLIC,
 )
 
 
@@ -142,11 +145,14 @@ def create_app(
     conf: Conf,
     keystone_transport: httpx.AsyncBaseTransport | None = None,
     pod_transport: httpx.AsyncBaseTransport | None = None,
+    image_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     az_policies(conf.scheduling)  # a bad policy setting stops start-up, not a request
     validator = TokenValidator(conf.keystone, transport=keystone_transport)
     engine = make_engine(conf.database.connection, conf.database)
     registry = PodRegistry(conf.pods, validator, transport=pod_transport)
+    # the Image API's way to the top's Glance: one client for the process
+    glance = Glance(conf.image, transport=image_transport)
     db_sessions = sessions(engine)
     registry.projects = PodProjects(db_sessions, validator, registry, conf.pods.catalog_ttl)
 
@@ -170,6 +176,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await registry.aclose()
+            await glance.aclose()
             await validator.aclose()
             await engine.dispose()
 
@@ -178,6 +185,7 @@ def create_app(
         *compute_routes.routes(),
         *network_routes.routes(),
         *volume_routes.routes(),
+        *image_routes.routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -190,7 +198,11 @@ def create_app(
                 public=PUBLIC_PATHS,
             ),
             Middleware(RateLimitMiddleware, limiter=limiter_for(conf.api)),
-            Middleware(InputGuard, max_body_bytes=conf.api.max_body_bytes),
+            Middleware(
+                InputGuard,
+                max_body_bytes=conf.api.max_body_bytes,
+                streamed=image_routes.STREAMED,
+            ),
         ],
         exception_handlers={
             ApiError: _api_error,
@@ -216,6 +228,7 @@ def create_app(
     app.state.policy = Policy.from_file(conf.policy.file, network_policies.defaults())
     app.state.sessions = db_sessions
     app.state.registry = registry
+    app.state.glance = glance
     app.state.pod_hosts = HostBook()
     app.state.advertised = {}  # see cascade.api.microversions.advertised
     app.state.engine = engine

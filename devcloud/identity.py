@@ -32,6 +32,8 @@ CASCADE_PATHS = {
     "volumev3": "/volume/v3/%(project_id)s",
     "block-storage": "/volume/v3/%(project_id)s",
     "network": "/networking",
+    # Cascade's Image API, which fronts the top's own Glance (the shared one here)
+    "image": "/image",
 }
 # catalog service type -> service name (the names devstack uses)
 SERVICE_NAMES = {
@@ -75,8 +77,6 @@ def catalog(layout: Layout, pods: list[Pod]) -> list[Endpoint]:
     eps = [Endpoint("identity", TOP_REGION, layout.auth_url)]
     cascade = layout.url("cascade")
     eps += [Endpoint(t, TOP_REGION, cascade + path) for t, path in CASCADE_PATHS.items()]
-    # While the pods share one Glance, the top's image service is that Glance itself.
-    eps.append(Endpoint("image", TOP_REGION, layout.url("glance")))
     for pod in pods:
         if not pod.independent:
             eps += pod_endpoints(layout, pod)

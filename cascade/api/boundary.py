@@ -3,7 +3,8 @@
 Refusals that happen before a handler knows its API (the input guard, the database's
 limits, a pod URL httpx will not build) are written here once, in the format the
 client of that path expects: Nova's (and Cinder's) fault under `/compute` and
-`/volume`, Neutron's under `/networking`, the API-WG body under `/v1` and elsewhere.
+`/volume`, Neutron's under `/networking`, Glance's (webob's) under `/image`, the
+API-WG body under `/v1` and elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import orjson
 from starlette.types import Send
 
-from cascade.api.errors import ApiError, api_wg_body
+from cascade.api.errors import ApiError, api_wg_body, keystone_body
 from cascade.api.faults import Fault
 
 # Neutron's exception names per status (webob's, as neutron's API layer answers them)
@@ -31,6 +32,16 @@ NEUTRON_TYPES = {
     500: "HTTPInternalServerError",
     503: "HTTPServiceUnavailable",
 }
+# webob's titles where Python's phrases differ (or may: 3.13 renamed 413); Glance's error
+# bodies carry webob's
+WEBOB_TITLES = {413: "Request Entity Too Large", 414: "Request-URI Too Long"}
+# what Glance answers a missing or bad token with: webob's HTTPUnauthorized explanation
+# (its context middleware refuses the request keystonemiddleware let through unauthenticated)
+GLANCE_UNAUTHORIZED = (
+    "This server could not verify that you are authorized to access the document you "
+    "requested. Either you supplied the wrong credentials (e.g., bad password), or your "
+    "browser does not understand how to supply the credentials required."
+)
 # the admin API's stable codes for the refusals written here
 ADMIN_CODES = {
     400: "cascade.request.invalid",
@@ -44,14 +55,36 @@ ADMIN_CODES = {
 
 
 def service_of(path: str) -> str:
-    """`compute`, `volume`, `network` or `admin`: whose error format `path` answers in."""
+    """`compute`, `volume`, `network`, `image` or `admin`: whose error format `path`
+    answers in."""
     if path.startswith("/compute"):
         return "compute"
     if path.startswith("/volume"):
         return "volume"
     if path.startswith("/networking"):
         return "network"
+    if path == "/image" or path.startswith("/image/"):
+        return "image"
     return "admin"
+
+
+def glance_body(status: int, message: str) -> dict[str, Any]:
+    """The body Glance answers an error with (`Accept: application/json`): webob's
+    `{"message", "code", "title"}`, the message in webob's page template (explanation,
+    `<br /><br />`, then the empty detail and comment lines) and the code the status line,
+    e.g. `{"message": "No image found with ID x<br /><br />\\n\\n\\n", "code": "404 Not
+    Found", "title": "Not Found"}`."""
+    title = WEBOB_TITLES.get(status) or message_of(status)
+    return {"message": f"{message}<br /><br />\n\n\n", "code": f"{status} {title}", "title": title}
+
+
+def auth_error_body(path: str, status: int, message: str) -> dict[str, Any]:
+    """A refusal of the token (401) or of Keystone being away (503) as the service of
+    `path` answers it: keystonemiddleware's body for Nova, Cinder and Neutron (and the
+    admin API), webob's for Glance, which words its 401 itself (`GLANCE_UNAUTHORIZED`)."""
+    if service_of(path) == "image":
+        return glance_body(status, GLANCE_UNAUTHORIZED if status == 401 else message)
+    return keystone_body(status, message)
 
 
 def error_body(
@@ -66,6 +99,8 @@ def error_body(
     if service == "network":
         kind = code or NEUTRON_TYPES.get(status, "HTTPError")
         return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+    if service == "image":
+        return glance_body(status, message)
     code = code or ADMIN_CODES.get(status, "cascade.request.invalid")
     return api_wg_body(ApiError(status, message, code), request_id)
 

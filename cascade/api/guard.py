@@ -16,6 +16,10 @@ or pod is touched:
 
 What passes is handed on unchanged (the body replayed as it came), so handlers and
 the pods see the very bytes the client sent.
+
+Data bodies (`streamed`: an image's bytes uploaded to `/image/v2/images/{id}/file` or
+`/stage`) are neither read nor checked nor limited here: they go to the handler as
+they arrive, which streams them on (Glance applies its own size cap).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -124,13 +129,18 @@ def _check_tree(value: Any) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+Streamed = Iterable[tuple[str, re.Pattern[str]]]
+
+
 class InputGuard:
     """Pure ASGI middleware; see the module docstring. `max_body_bytes` is
-    `[api] max_body_bytes`."""
+    `[api] max_body_bytes`; `streamed` the (method, full path pattern) of the requests
+    whose bodies are data, handed on unread (their paths are checked all the same)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, streamed: Streamed = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.streamed = tuple(streamed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,7 +150,7 @@ class InputGuard:
         if refusal is not None:
             await _refuse(scope, send, *refusal)
             return
-        if scope["method"] not in _BODY_METHODS:
+        if scope["method"] not in _BODY_METHODS or self._is_streamed(scope):
             await self.app(scope, receive, send)
             return
         raw, complete = await self._read(receive)
@@ -156,6 +166,10 @@ class InputGuard:
                 await _refuse(scope, send, 400, *_malformed(service_of(scope["path"]), exc))
                 return
         await self.app(scope, _replay(raw, receive), send)
+
+    def _is_streamed(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        return any(m == method and p.fullmatch(path) for m, p in self.streamed)
 
     async def _read(self, receive: Receive) -> tuple[bytes, bool]:
         """The body, and False when it ran past the limit (reading stops there)."""
@@ -192,7 +206,10 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
 
 def _malformed(service: str, exc: Malformed) -> tuple[str, str]:
     """The message and code of a body refused: Nova and Cinder say only "Malformed
-    request body", Neutron says why (`MalformedRequestBody`), the admin API too."""
+    request body", Glance "Malformed JSON in request body.", Neutron says why
+    (`MalformedRequestBody`), the admin API too."""
+    if service == "image":
+        return "Malformed JSON in request body.", ""
     if service == "network":
         return f"Malformed request body: {exc}.", "MalformedRequestBody"
     if service == "admin":

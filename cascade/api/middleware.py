@@ -8,8 +8,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cascade.api.boundary import send_json
-from cascade.api.errors import keystone_body
+from cascade.api.boundary import auth_error_body, send_json
 from cascade.identity import KeystoneUnavailable, TokenValidator
 
 _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -87,7 +86,8 @@ class AuthMiddleware:
     """Validate `X-Auth-Token`; 401 with `WWW-Authenticate` when missing or invalid.
 
     Paths in `public` (version documents) need no token. Keystone itself
-    being unreachable is a 503, not the caller's fault.
+    being unreachable is a 503, not the caller's fault. Both in the body the API of the
+    path answers them with (`boundary.auth_error_body`: keystonemiddleware's, Glance's).
     """
 
     def __init__(
@@ -106,13 +106,16 @@ class AuthMiddleware:
         try:
             ctx = await self.validator.validate(token) if token and _plausible(token) else None
         except KeystoneUnavailable as exc:
-            await send_json(send, 503, keystone_body(503, f"cannot validate the token: {exc}"))
+            body = auth_error_body(scope["path"], 503, f"cannot validate the token: {exc}")
+            await send_json(send, 503, body)
             return
         if ctx is None:
             await send_json(
                 send,
                 401,
-                keystone_body(401, "The request you have made requires authentication."),
+                auth_error_body(
+                    scope["path"], 401, "The request you have made requires authentication."
+                ),
                 [(b"www-authenticate", self.www_authenticate.encode())],
             )
             return

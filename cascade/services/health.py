@@ -145,6 +145,16 @@ def probe_timeout(registry: PodRegistry) -> float:
     return min(registry.conf.timeout, registry.list_deadline)
 
 
+async def service_url(registry: PodRegistry, pod: Pod, service: str) -> str:
+    """Where the pod's `service` (a `CHECKED` value, or IDENTITY) is: its catalog's, or
+    an independent pod's own Keystone; PodUnavailable when it has none."""
+    if service == IDENTITY:
+        if not pod.auth_url:
+            raise PodUnavailable(pod.name, service, "it has no Keystone of its own", False)
+        return pod.auth_url
+    return await registry.endpoint(pod, service, CATALOG_TYPES[service])
+
+
 def probe_url(service: str, endpoint: str) -> str:
     """The version document of a pod service: compute's own (`/v2.1/`: it has the
     microversion range), the others' root."""

@@ -38,7 +38,7 @@ from cascade.db.engine import now
 from cascade.db.models import Pod
 from cascade.pods.client import PodUnavailable
 from cascade.pods.registry import PodRegistry
-from cascade.services.health import CATALOG_TYPES, probe_timeout, probe_url
+from cascade.services.health import probe_timeout, probe_url, service_url
 
 LOG = logging.getLogger(__name__)
 FOLLOW_SECONDS = 2.0
@@ -113,7 +113,7 @@ class Follower:
         follows (`PodClient.probe`)."""
         registry = self.registry
         try:
-            url = await registry.endpoint(pod, service, CATALOG_TYPES[service])
+            url = await service_url(registry, pod, service)
             resp = await registry.client(pod.name, service).probe(
                 probe_url(service, url), probe_timeout(registry)
             )

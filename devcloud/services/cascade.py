@@ -1,5 +1,7 @@
 """Cascade itself in front of the pods: cascade-api on the `cascade` region's port.
 
+Its Image API (`/image`, the `cascade` region's image endpoint) fronts the shared Glance.
+
 It runs from Cascade's own virtualenv (the one running this tool), keeps
 its data in the devcloud's MariaDB (database `cascade`), and after start-up
 every pod of the devcloud is registered through the admin API (pod N serves
@@ -67,6 +69,8 @@ def configure(layout: Layout) -> bool:
             "jobs": {"embedded_worker": "false", "poll_interval": "0.2", "lease_seconds": "10"},
             # a port left by a create killed mid-way is settled soon (the crash tests)
             "network": {"orphan_check_seconds": "30"},
+            # the Image API at the top fronts the shared Glance (the top's own)
+            "image": {"glance_url": layout.url("glance")},
         }
     )
     changed = write_if_changed(home / "cascade.conf", conf)

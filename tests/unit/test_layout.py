@@ -70,13 +70,15 @@ def test_catalog_has_every_service_in_every_pod_and_the_top() -> None:
     }
     assert by_region["pod1"] == by_region["pod2"] == pod_types
     assert by_region[TOP_REGION] == pod_types - {"placement"}
-    # one Glance for all pods, and for the top while the pods share it
-    assert {e.url for e in eps if e.service_type == "image"} == {layout.url("glance")}
+    # one Glance for all (shared) pods; the top's image endpoint is Cascade's Image API
+    images = {e.region: e.url for e in eps if e.service_type == "image"}
+    assert images.pop(TOP_REGION) == layout.url("cascade") + "/image"
+    assert set(images.values()) == {layout.url("glance")}
     # the top's other service endpoints are Cascade's, not a pod's
     assert all(
         e.url.startswith(layout.url("cascade"))
         for e in eps
-        if e.region == TOP_REGION and e.service_type not in ("identity", "image")
+        if e.region == TOP_REGION and e.service_type != "identity"
     )
 
 

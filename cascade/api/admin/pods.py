@@ -11,7 +11,8 @@
   and `credentials`, `username`, `password`, `project_name` and optionally
   `user_domain_name` and `project_domain_name` of a user there with a role that makes
   projects and grants roles; `catalog_region`, the region of its services in that
-  Keystone's catalog, default: `region_name`). The credentials' `password` is never shown back, nor logged.
+  Keystone's catalog, default: `region_name`). The credentials' `password` is never
+  shown back, nor logged.
   Unknown fields, wrong types: 400. Name or region already used: 409.
 - GET /v1/pods lists pods (oldest first); GET /v1/pods/{id} shows one (404).
 - PATCH /v1/pods/{id} with `{"pod": {...}}` changes the given fields: 200 (new

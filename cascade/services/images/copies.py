@@ -206,6 +206,9 @@ class PodCopy:
 
 async def top_image(env: Env, image_id: str) -> dict[str, Any]:
     """The top image (as Cascade's service user sees it); ImageNotFound if none."""
+    if not root(env.conf.image.glance_url):
+        # the deployment's choice, not a fault: the pods' own images are all there is
+        raise Refused(409, "Cascade has no image service here: [image] glance_url is not set")
     url = f"{root(env.conf.image.glance_url)}/v2/images/{image_id}"
     token = await env.registry.validator.service_token()
     async with _http(env) as http:
