@@ -22,10 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from cascade.db.engine import now
 from cascade.db.models import Job, Pod, Routing
+from cascade.identity import KeystoneUnavailable
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
+from cascade.pods.client import PodUnavailable
 from cascade.services.images.copies import RESOURCE, job_key, root, shares_glance
-from cascade.services.images.copy_job import Copier, NotYet, properties
+from cascade.services.images.copy_job import Copier, CopyFailed, NotYet, properties
 from cascade.services.workflow import Env
 
 LOG = logging.getLogger(__name__)
@@ -71,6 +73,19 @@ async def taken(env: Env, pod: Pod, image_id: str, project_id: str) -> None:
             await db.commit()
         except IntegrityError:
             await db.rollback()  # known already (the same answer relayed twice)
+            return
+    # the top image at once, as Nova's own is there when it answers (clients look it up
+    # right away); should this fail, the job makes it
+    ctx = JobContext(env.sessions, env.conf, "cascade-api", env.registry)
+    copier = Copier(ctx, pod, image_id, up=True)
+    try:
+        pod_image = await copier.image(target=False)
+        if pod_image is not None:
+            await _top_image(copier, pod_image, project_id)
+    except (CopyFailed, NotYet, PodUnavailable, KeystoneUnavailable, httpx.HTTPError) as exc:
+        LOG.warning("the top image of snapshot %s waits for its job: %s", image_id, exc)
+    finally:
+        await copier.http.aclose()
 
 
 async def _top_image(copier: Copier, pod_image: dict[str, Any], project_id: str) -> None:
