@@ -97,7 +97,7 @@ async def test_three_boots_at_once_make_one_copy_streamed_and_checked(
     data = os.urandom(300_000)
     image = top_glance.add(data, hw_disk_bus="virtio", tags=["t1"])
     waiting = [
-        asyncio.create_task(copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1"))
+        asyncio.create_task(copies.ensure_in_pod(env, pod, image["id"], "member-token"))
         for _ in range(3)
     ]
     for _ in range(100):
@@ -119,7 +119,7 @@ async def test_three_boots_at_once_make_one_copy_streamed_and_checked(
         routing = await db.scalar(select(Routing).where(Routing.resource_type == "image"))
     assert routing is not None and routing.status == "active" and routing.pod_id == pod.id
     # once there, a boot waits for nothing and makes no job
-    await copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1")
+    await copies.ensure_in_pod(env, pod, image["id"], "member-token")
     assert len(await _jobs(app)) == 1 and pod_glance.uploads == 1
     # a run again (a redo) finds the good copy and leaves it
     await copy_job.copy(ctx, jobs[0])
@@ -155,7 +155,7 @@ async def test_an_image_the_caller_may_not_see_is_not_copied(
     env = env_of(app)
     pod = await _pod2(app, pod_keystone, independent)
     image = top_glance.add(b"secret data", visibility="private")
-    await copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1")
+    await copies.ensure_in_pod(env, pod, image["id"], "member-token")
     assert await _jobs(app) == []
 
 
@@ -169,7 +169,7 @@ async def test_a_deleted_top_image_takes_its_copies_with_it(
     env = env_of(app)
     pod = await _pod2(app, pod_keystone, independent)
     image = top_glance.add(os.urandom(2048))
-    task = asyncio.create_task(copies.ensure_in_pod(env, pod, image["id"], "member-token", "p1"))
+    task = asyncio.create_task(copies.ensure_in_pod(env, pod, image["id"], "member-token"))
     ctx = JobContext(app.state.sessions, env.conf, "w1", app.state.registry)
     for _ in range(100):
         if jobs := await _jobs(app):

@@ -416,7 +416,7 @@ async def create(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Created:
             server["availability_zone"] = pod.pod_az + host_part
         await idle(db)
         for image_id in image_copies.server_images(server):
-            await image_copies.ensure_in_pod(env, pod, image_id, ask.ctx.token, ask.project)
+            await image_copies.ensure_in_pod(env, pod, image_id, ask.ctx.token)
         bodies = await _split(env, ask, body)
         wired = await _networks(env, ask, pod, bodies[0]["server"])
         content = json.dumps(bodies[0]).encode()

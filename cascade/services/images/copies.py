@@ -75,7 +75,7 @@ def _http(env: Env) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=env.registry.transport, timeout=env.conf.pods.timeout)
 
 
-async def ensure_in_pod(env: Env, pod: Pod, image_id: str, token: str, project_id: str) -> None:
+async def ensure_in_pod(env: Env, pod: Pod, image_id: str, token: str) -> None:
     """Image `image_id` of the top in the pod, copied there if the pod does not share the
     top's Glance, waited for up to `[image] copy_wait` seconds. Nothing for an image the
     caller may not see (the pod then answers its own "not found", as Nova would); Refused
@@ -84,37 +84,53 @@ async def ensure_in_pod(env: Env, pod: Pod, image_id: str, token: str, project_i
         return
     if not await visible(env, image_id, token):
         return
-    if await _intend(env, pod, image_id, project_id):
+    if await _intend(env, pod, image_id):
         return
     await _wait(env, pod, image_id)
 
 
-async def _intend(env: Env, pod: Pod, image_id: str, project_id: str) -> bool:
+async def _intend(env: Env, pod: Pod, image_id: str) -> bool:
     """True when the pod has the copy already; else its routing (`creating`) and the copy
     job exist, written now or by a concurrent create."""
     async with env.sessions() as db:
         found = await _routing(db, image_id, pod.id)
         if found is not None:
             return found.status == "active"
-        routing = Routing(
-            id=str(uuid.uuid4()),
-            resource_type=RESOURCE,
-            top_id=image_id,
-            pod_id=pod.id,
-            bottom_id=image_id,
-            project_id="",
-            status="creating",
-            created_at=now(),
-        )
-        payload = {"image_id": image_id, "pod_id": pod.id}
-        try:
-            db.add(routing)
-            await db.flush()
-            await queue.enqueue(db, COPY_JOB, job_key(image_id, pod.id), project_id, payload)
-            await db.commit()
-        except IntegrityError:
-            await db.rollback()  # another create intended it first: its job copies
+        await intend(db, image_id, pod.id, "", COPY_JOB, {})
     return False
+
+
+async def intend(
+    db: AsyncSession,
+    image_id: str,
+    pod_id: str,
+    project_id: str,
+    job_type: str,
+    payload: dict[str, Any],
+) -> bool:
+    """The image's routing in the pod (`creating`) and the job of `job_type` that
+    settles it, committed together; False when the routing was there already (written
+    at once by another request: its job does the work)."""
+    routing = Routing(
+        id=str(uuid.uuid4()),
+        resource_type=RESOURCE,
+        top_id=image_id,
+        pod_id=pod_id,
+        bottom_id=image_id,
+        project_id=project_id,
+        status="creating",
+        created_at=now(),
+    )
+    payload = {"image_id": image_id, "pod_id": pod_id, **payload}
+    try:
+        db.add(routing)
+        await db.flush()
+        await queue.enqueue(db, job_type, job_key(image_id, pod_id), project_id or None, payload)
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        return False
+    return True
 
 
 async def _routing(db: Any, image_id: str, pod_id: str) -> Routing | None:
@@ -228,10 +244,10 @@ async def copy_ahead(env: Env, image_id: str, pods: list[Pod]) -> list[PodCopy]:
     """Image `image_id` copied into each of `pods` that does not share the top's Glance
     (an operator's "everywhere", ahead of the first boot): their copy jobs queued, one per
     image and pod as for a boot; where each stands."""
-    image = await top_image(env, image_id)
+    await top_image(env, image_id)  # 404 for an image the top does not have
     for pod in pods:
         if not await shares_glance(env, pod):
-            await _intend(env, pod, image_id, str(image.get("owner") or ""))
+            await _intend(env, pod, image_id)
     return await where_copied(env, image_id, pods)
 
 

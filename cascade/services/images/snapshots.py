@@ -12,13 +12,11 @@ deleted with its copies.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from cascade.db.engine import now
 from cascade.db.models import Job, Pod, Routing
@@ -26,7 +24,7 @@ from cascade.identity import KeystoneUnavailable
 from cascade.jobs import queue
 from cascade.jobs.registry import JobContext, handler
 from cascade.pods.client import PodUnavailable
-from cascade.services.images.copies import RESOURCE, job_key, root, shares_glance
+from cascade.services.images.copies import RESOURCE, intend, root, shares_glance
 from cascade.services.images.copy_job import Copier, CopyFailed, NotYet, properties
 from cascade.services.workflow import Env
 
@@ -55,25 +53,9 @@ async def taken(env: Env, pod: Pod, image_id: str, project_id: str) -> None:
     if await shares_glance(env, pod):
         return
     async with env.sessions() as db:
-        routing = Routing(
-            id=str(uuid.uuid4()),
-            resource_type=RESOURCE,
-            top_id=image_id,
-            pod_id=pod.id,
-            bottom_id=image_id,
-            project_id=project_id,
-            status="creating",
-            created_at=now(),
-        )
-        payload = {"image_id": image_id, "pod_id": pod.id, "project_id": project_id}
-        try:
-            db.add(routing)
-            await db.flush()
-            await queue.enqueue(db, UP_JOB, job_key(image_id, pod.id), project_id, payload)
-            await db.commit()
-        except IntegrityError:
-            await db.rollback()  # known already (the same answer relayed twice)
-            return
+        payload = {"project_id": project_id}
+        if not await intend(db, image_id, pod.id, project_id, UP_JOB, payload):
+            return  # known already (the same answer relayed twice)
     # the top image at once, as Nova's own is there when it answers (clients look it up
     # right away); should this fail, the job makes it
     ctx = JobContext(env.sessions, env.conf, "cascade-api", env.registry)

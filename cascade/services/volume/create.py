@@ -283,7 +283,7 @@ async def create_volume(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Crea
     await idle(db)
     image = entity.get("imageRef")
     if isinstance(image, str):  # a volume made from a top image: the pod needs it
-        await image_copies.ensure_in_pod(env, pod, image, ask.ctx.token, ask.project)
+        await image_copies.ensure_in_pod(env, pod, image, ask.ctx.token)
     resp = await create_in(env, db, ask, volume_service.VOLUME, pod, body, quota=quota)
     return Created(pod, resp)
 
