@@ -357,3 +357,16 @@ async def test_an_admin_maps_a_top_project_to_a_project_the_pod_had(
     assert (await client.put(f"{url}/p2", json=body, headers=ADMIN)).status_code == 200
     assert (await client.delete(f"{url}/p2", headers=ADMIN)).status_code == 204
     assert (await client.delete(f"{url}/p2", headers=ADMIN)).status_code == 404
+
+
+async def test_a_server_cannot_move_into_an_independent_pod_yet(
+    client: httpx.AsyncClient, cloud: FakeCloud, independent: str
+) -> None:
+    theirs = cloud.pods["n1"].add_server("shared-one")
+    shown = await client.get(f"/compute/v2.1/servers/{theirs['id']}", headers=MEMBER)
+    assert shown.status_code == 200  # routed to pod1
+    body = {"migrate": {"host": "pod2"}}
+    refused = await client.post(
+        f"/compute/v2.1/servers/{theirs['id']}/action", json=body, headers=ADMIN
+    )
+    assert refused.status_code == 409 and "not supported yet" in refused.text, refused.text

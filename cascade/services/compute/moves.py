@@ -36,6 +36,7 @@ from cascade.db import paging
 from cascade.db.engine import now
 from cascade.db.models import Move, Pod, Routing
 from cascade.jobs import queue
+from cascade.pods.identities import independent
 from cascade.pods.registry import PodRegistry
 from cascade.services.compute.servers import SERVER
 from cascade.services.remembered import Remembered
@@ -108,6 +109,13 @@ def check_target(what: str, source: Pod, target: Pod) -> None:
         raise MoveRefused(f"{what} is in pod {source.name} already.")
     if not target.takes_new:
         raise MoveRefused(f"Pod {target.name} takes no new resources (state {target.state}).")
+    if independent(source) or independent(target):
+        # a move goes through an image of the source pod's Glance, which an independent
+        # pod does not share (its copies between Glances are for top images only)
+        raise MoveRefused(
+            f"{what} cannot move between pods {source.name} and {target.name}: moves to or "
+            "from a pod with a Keystone and Glance of its own are not supported yet."
+        )
 
 
 async def start(
