@@ -12,6 +12,7 @@ from devcloud import (
     bench,
     bench_audit,
     bench_cascade,
+    bench_images,
     bench_move,
     bench_network,
     bench_replicas,
@@ -129,8 +130,10 @@ def parser() -> argparse.ArgumentParser:
         choices=(*TEMPEST_SERVICES, *(s for s in WHOLE_SUITES if s not in TEMPEST_SERVICES)),
         default=None,
         help="with --cloud cascade: which selection to compare (default compute; network: "
-        "the Networking API, compared in tempest/compare-network.json); with --whole, one "
-        "suite (default: all four, one after the other)",
+        "the Networking API, compared in tempest/compare-network.json; image: the Image API, "
+        "the top's Glance directly and through Cascade's /image, in "
+        "tempest/compare-image.json); with --whole, one suite (default: all four, one after "
+        "the other)",
     )
     tempest.add_argument(
         "--whole",
@@ -185,7 +188,8 @@ def parser() -> argparse.ArgumentParser:
         "Cascade's (overhead, fan-out, memory), with --network Cascade's Networking "
         "(server create, security group rules, job queue; written into docs/benchmarks.md), "
         "with --volume Cascade's Block Storage (volume create, volume lists; written into "
-        "docs/benchmarks.md)",
+        "docs/benchmarks.md), with --images top images in the independent pod (boots, "
+        "copies, memory, reads; written into docs/benchmarks.md)",
     )
     bench.add_argument(
         "--count",
@@ -236,6 +240,15 @@ def parser() -> argparse.ArgumentParser:
         "(devcloud/bench_move.py; written into docs/benchmarks.md)",
     )
     bench.add_argument(
+        "--images",
+        action="store_true",
+        help="benchmark top images in the independent pod (pod3) instead: boots that copy "
+        "the image first, copy throughput against a straight Glance-to-Glance stream, "
+        "cascade-api and cascade-worker memory during 100 and 300 MiB copies, GET "
+        "/servers/{id} through the top against straight (devcloud/bench_images.py; written "
+        "into docs/benchmarks.md)",
+    )
+    bench.add_argument(
         "--objects",
         default=",".join(str(n) for n in bench_audit.COUNTS),
         help="--audit: the numbers of objects in the audited pod (default 1000,10000)",
@@ -255,7 +268,10 @@ def parser() -> argparse.ArgumentParser:
         help="--scale: the numbers of stub pods, comma-separated (default 2,10,100,1000,10000)",
     )
     bench.add_argument(
-        "--requests", type=int, default=500, help="--cascade: GET /servers/{id} per path"
+        "--requests",
+        type=int,
+        default=None,
+        help="GET /servers/{id} per path: --cascade (default 500), --images (default 200)",
     )
     bench.add_argument(
         "--servers", type=int, default=200, help="--cascade: servers spread over the pods"
@@ -266,7 +282,8 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="--cascade: /servers/detail lists per path (default 20); --network: server "
         "creates per variant (default 5); --routers: operations per path (default 20); "
-        "--volume: volume creates per path (default 50)",
+        "--volume: volume creates per path (default 50); --images: boots per path and "
+        "copies per size (default 3)",
     )
     bench.add_argument(
         "--cleanup", action="store_true", help="--cascade: delete the benchmark's servers"
@@ -314,13 +331,17 @@ async def main_async(args: argparse.Namespace) -> int:
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
         runs_asked = (args.cascade, args.network, args.volume, args.routers, args.scale)
-        if sum((*runs_asked, args.routings, args.audit, args.move)) > 1:
+        if sum((*runs_asked, args.routings, args.audit, args.move, args.images)) > 1:
             raise DevcloudError(
                 "bench",
-                "--cascade, --network, --volume, --routers, --scale, --routings, --audit and "
-                "--move are separate runs: pick one",
+                "--cascade, --network, --volume, --routers, --scale, --routings, --audit, "
+                "--move and --images are separate runs: pick one",
             )
-        if args.move:
+        if args.images:
+            runs = bench_images.RUNS if args.runs is None else args.runs
+            requests = bench_images.REQUESTS if args.requests is None else args.requests
+            print(await bench_images.run(layout, pods, runs, requests))
+        elif args.move:
             runs = bench_move.RUNS if args.runs is None else args.runs
             print(await bench_move.run(layout, runs))
         elif args.audit:
@@ -344,7 +365,8 @@ async def main_async(args: argparse.Namespace) -> int:
             print(await bench_network.run(layout, pods, runs))
         elif args.cascade:
             runs = 20 if args.runs is None else args.runs
-            options = bench_cascade.Options(args.requests, args.servers, runs, args.cleanup)
+            requests = 500 if args.requests is None else args.requests
+            options = bench_cascade.Options(requests, args.servers, runs, args.cleanup)
             print(await bench_cascade.run(layout, pods, options))
         else:
             print(await bench.run_bench(layout, pods, 5 if args.count is None else args.count))

@@ -12,6 +12,9 @@ writes the test-for-test comparison to `<root>/tempest/compare.json`.
 Block Storage selections (workspaces `pod1-network` and `cascade-network`,
 comparison `compare-network.json`; `pod1-volume`, `cascade-volume`,
 `compare-volume.json`); `--direct-only` runs only the direct half.
+`--service image` compares the Image API: the top's own Glance directly (workspace
+`glance-image`: the pod's region, whose image endpoint is the top's Glance) and through
+Cascade's `/image` (`cascade-image`), in `compare-image.json`.
 """
 
 from __future__ import annotations
@@ -103,6 +106,26 @@ VOLUME = (
     r"|test_snapshot_manage)"
     r")\b"
 )
+# The Image API compared through the top (`--service image`): every test of
+# `tempest.api.image` (Glance v2: images and their data, members, tags, schemas, versions,
+# imports, tasks, caching, metadefs), directly against the top's own Glance and through
+# Cascade's `/image`, which relays it.
+IMAGE = r"^tempest\.api\.image\."
+# What the devcloud's Glance (one `fs` store, no internet, no second Glance) cannot do in
+# the image selection (docs/tempest.md, "Images: the top's Glance directly and through
+# Cascade"): `EXCLUDED`'s web download, but only it (`EXCLUDED`'s pattern also matches
+# `test_image_web_download_import_with_bad_url`, which fetches nothing), and copy-image.
+IMAGE_EXCLUDED = {
+    r"test_image_web_download_import\b": EXCLUDED[r"test_image_web_download_import"],
+    r"test_image_copy_image_import": (
+        "copy-image copies an image into the stores that lack it; the devcloud's Glance has "
+        "one (`fs`): Glance exits the copy at once ('image is available in all configured "
+        "stores') and tempest waits for a copy that never starts until it times out"
+    ),
+}
+# `[image] disk_formats` of the image comparison: Glance accepts any bytes for these
+# (`raw`, and formats its format inspector does not know), see `_conf`
+LIST_DISK_FORMATS = ("raw", "ami", "ari", "aki", "ploop")
 COMPARE_FILE = "compare.json"
 # The four API suites compared whole (`--whole`): every test of `tempest.api.<suite>`, with
 # only the machine's exclusions (EXCLUDED); compute's servers get networks and volumes.
@@ -127,6 +150,9 @@ class Target:
     excluded: Mapping[str, str] = field(default_factory=lambda: EXCLUDED)
     network: bool = False
     volume: bool = False
+    # the Image API compared: tempest.conf names the region whose image endpoint tempest
+    # talks to (`[image] region`: directly the top's Glance, through the top Cascade's)
+    image: bool = False
 
     @property
     def networking(self) -> bool:
@@ -148,12 +174,26 @@ class Service:
     network: bool
     volume: bool = False
     whole: bool = False
+    excluded: Mapping[str, str] = field(default_factory=lambda: EXCLUDED)
+    # the direct half's workspace when it is not `<pod>-<service>`
+    direct: str = ""
+    image: bool = False
 
 
 SERVICES: Mapping[str, Service] = {
     "compute": Service(COMPUTE, COMPARE_FILE, network=False),
     "network": Service(NETWORK, "compare-network.json", network=True),
     "volume": Service(VOLUME, "compare-volume.json", network=False, volume=True),
+    # directly: the top's own Glance (not a pod's), hence the workspace's name
+    "image": Service(
+        IMAGE,
+        "compare-image.json",
+        network=False,
+        volume=True,  # test_images_dependency boots a server from a volume of an image
+        excluded=IMAGE_EXCLUDED,
+        direct="glance-image",
+        image=True,
+    ),
 }
 # `--whole`: the suite `tempest.api.<name>` whole, with every service described (as the
 # baseline is), compared in `compare-<name>-whole.json`.
@@ -178,12 +218,14 @@ def direct_target(pod: Pod, name: str = "compute", whole: bool = False) -> Targe
     s = service(name, whole)
     suffix = "-whole" if whole else ""
     return Target(
-        f"{pod.name}-{name}{suffix}",
+        s.direct or f"{pod.name}-{name}{suffix}",
         pod.region,
         s.selection,
         whole,
+        excluded=s.excluded,
         network=s.network,
         volume=s.volume,
+        image=s.image,
     )
 
 
@@ -195,7 +237,16 @@ def top_target(name: str = "compute", whole: bool = False) -> Target:
         ws = f"{TOP_REGION}-{name}-whole"
     else:
         ws = TOP_REGION if name == "compute" else f"{TOP_REGION}-{name}"
-    return Target(ws, TOP_REGION, s.selection, whole, network=s.network, volume=s.volume)
+    return Target(
+        ws,
+        TOP_REGION,
+        s.selection,
+        whole,
+        excluded=s.excluded,
+        network=s.network,
+        volume=s.volume,
+        image=s.image,
+    )
 
 
 def compute_direct(pod: Pod) -> Target:
@@ -242,6 +293,8 @@ async def _facts(layout: Layout, target: Target) -> dict[str, str]:
         if not images["images"] or not alt["images"]:
             raise DevcloudError("tempest", f"Glance has no image {IMAGE_NAME}: run `up`")
         facts = {"image": images["images"][0]["id"], "image_alt": alt["images"][0]["id"]}
+        if target.image:
+            facts["image_region"] = image_region(rest.catalog, target.region, glance)
         if not target.networking:
             return facts
         # a pod must answer; the top may not serve Networking (yet): then no public
@@ -254,6 +307,42 @@ async def _facts(layout: Layout, target: Target) -> dict[str, str]:
     facts["public"] = str(nets[0]["id"]) if nets else ""
     facts["extensions"] = ",".join(sorted(str(e["alias"]) for e in exts))
     return facts
+
+
+def _image_endpoints(catalog: list[dict[str, Any]]) -> dict[str, str]:
+    """Each region's public image endpoint in a Keystone catalog, without a trailing `/`."""
+    return {
+        str(ep["region_id"]): str(ep["url"]).rstrip("/")
+        for service in catalog
+        if service.get("type") == "image"
+        for ep in service.get("endpoints", [])
+        if ep.get("interface") == "public"
+    }
+
+
+def image_region(catalog: list[dict[str, Any]], region: str, glance: str) -> str:
+    """The region whose image endpoint tempest talks to, for `[image] region`.
+
+    Through the top (`region` is the top's): the top's own, which must not be the top's
+    Glance itself (it is Cascade's `/image`). Directly: the top's Glance (`glance`), by
+    `region` if its image endpoint is that Glance (a pod sharing the top's Keystone and
+    Glance), else by the first region whose is.
+    """
+    endpoints = _image_endpoints(catalog)
+    glance = glance.rstrip("/")
+    if region == TOP_REGION:
+        url = endpoints.get(region)
+        if url is None or url == glance:
+            raise DevcloudError(
+                "tempest",
+                f"the {region} region's image endpoint is {url or 'missing'}, not the "
+                "top's /image: run `up`",
+            )
+        return region
+    found = [r for r, url in endpoints.items() if url == glance and r != TOP_REGION]
+    if not found:
+        raise DevcloudError("tempest", f"no region's image endpoint is the top's Glance {glance}")
+    return region if region in found else sorted(found)[0]
 
 
 async def _neutron_list(rest: Rest, region: str, query: str, strict: bool) -> list[Any]:
@@ -345,6 +434,15 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
         }
         sections["volume-feature-enabled"] = {"backup": False}
     sections["image"] = {"build_timeout": 120}
+    if target.image:
+        sections["image"]["region"] = facts["image_region"]
+        # ListUserImagesTest (the list filters, sorting, paging) uploads random bytes under
+        # the first six (container, disk) format pairs, and skips when told that Glance
+        # enforces formats. Glance does, but only for formats it can inspect: random bytes
+        # pass as `raw` and as the uninspectable `ami`, `ari`, `aki` and `ploop`, so with
+        # these disk formats (pairs: bare/each, ami/raw) the class runs, directly too
+        sections["image"]["disk_formats"] = ",".join(LIST_DISK_FORMATS)
+        sections["image-feature-enabled"] = {"image_format_enforcement": False}
     sections["service_available"] = {
         "nova": True,
         "neutron": True,

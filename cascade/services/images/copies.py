@@ -36,7 +36,7 @@ from cascade.services.workflow import Env, Refused
 RESOURCE = "image"
 COPY_JOB = "image.copy"
 DELETE_JOB = "image.delete_copy"
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2  # a boot waiting for its copy reads its routing this often
 
 
 def job_key(image_id: str, pod_id: str) -> str:
