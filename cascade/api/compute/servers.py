@@ -281,6 +281,9 @@ async def member(request: Request) -> Response:
             if image_id:
                 env = forward.workflow_env(request)
                 await snapshots.taken(env, where.pod, image_id, where.routing.project_id)
+                if "Location" in resp.headers:  # the image at the top, not in the pod's Glance
+                    top = str(request.base_url).rstrip("/")
+                    resp.headers["Location"] = f"{top}/image/v2/images/{image_id}"
         if resp.status_code < 400 and _deletes(request.method, rest, content):
             await routed.mark(
                 db, where.routing, "deleting", request.app.state.registry.cache(RouteCache)
