@@ -12,7 +12,6 @@ done; anything else: made again).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from typing import Any
@@ -58,11 +57,6 @@ def copy_body(top: dict[str, Any]) -> dict[str, Any]:
     body["id"] = top["id"]
     body["visibility"] = "public" if top.get("visibility") == "public" else "community"
     return body
-
-
-def _hash(hashes: tuple[Any, ...], chunk: bytes) -> None:
-    for one in hashes:
-        one.update(chunk)
 
 
 class NotYet(Exception):
@@ -190,9 +184,10 @@ class Copier:
             async def chunks() -> Any:
                 nonlocal seen
                 async for chunk in data.aiter_bytes():
-                    # hashed in a thread (hashlib lets the GIL go): the event loop streams
-                    # the next chunk meanwhile, and other jobs' calls go on
-                    await asyncio.to_thread(_hash, (md5, multihash), chunk)
+                    # hashed inline: a thread hop per chunk (tried) made copies slower
+                    # (docs/benchmarks.md, "Images in an independent pod")
+                    md5.update(chunk)
+                    multihash.update(chunk)
                     seen += len(chunk)
                     yield chunk
 
