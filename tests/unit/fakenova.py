@@ -136,6 +136,7 @@ class FakeNova:
     # (project, user) -> what the user uses in the project (`in_use` of os-quota-sets detail)
     user_usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     quota_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # project -> limits set
+    glance: Any = None  # the pod's Glance (a `FakeGlance`): where createImage puts snapshots
     # deleted servers (Nova keeps their rows: read_deleted shows their instance actions)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
     # volumes attached to a server here (assisted snapshots are taken of them)
@@ -394,7 +395,15 @@ class FakeNova:
             server.setdefault("actions", []).append(body)
             name = next(iter(body), "unknown") if isinstance(body, dict) else "unknown"
             request_id = self.act(rest[0], str(name))
-            return httpx.Response(202, headers={"x-compute-request-id": request_id})
+            headers = {"x-compute-request-id": request_id}
+            if name == "createImage" and self.glance is not None:
+                # the snapshot's image in the pod's Glance, still being uploaded; Nova's
+                # answer names it in Location (before 2.45) and in the body (from 2.45)
+                image = self.glance.add(b"snapshot", name=body["createImage"]["name"])
+                image["status"] = "saving"
+                headers["Location"] = f"http://glance.pod/images/{image['id']}"
+                return httpx.Response(202, headers=headers, json={"image_id": image["id"]})
+            return httpx.Response(202, headers=headers)
         if rest[1:2] == ["os-instance-actions"]:
             return self._instance_actions(self.actions.get(rest[0], []), rest[2:])
         if rest[1:] == ["metadata"]:

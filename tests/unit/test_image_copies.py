@@ -261,3 +261,35 @@ async def test_an_admin_copies_an_image_into_every_pod_ahead(
     assert missing.status_code == 404
     unknown = await client.post(url, json={"copies": {"pods": ["nope"]}}, headers=ADMIN)
     assert unknown.status_code == 404
+
+
+async def test_create_image_of_a_server_in_the_pod_makes_the_top_image(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    cloud: FakeCloud,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    pod_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    app.state.conf = env_of(app).conf
+    await _pod2(app, pod_keystone, independent)
+    n2 = cloud.pods["n2"]
+    n2.glance = pod_glance
+    await client.get("/compute/v2.1/servers/detail", headers=MEMBER)  # p1 mapped
+    mapped = next(iter(pod_keystone.projects))
+    server = n2.add_server("vm", project=mapped)
+    body = {"createImage": {"name": "snap"}}
+    taken = await client.post(
+        f"/compute/v2.1/servers/{server['id']}/action", json=body, headers=MEMBER
+    )
+    assert taken.status_code == 202, taken.text
+    image_id = next(iter(pod_glance.images))
+    # the top image exists as the answer goes back, the project's, its data to come
+    assert top_glance.images[image_id]["owner"] == "p1"
+    assert top_glance.images[image_id]["name"] == "snap"
+    # Location (Nova before 2.45) names it at the top's Image API, not the pod's Glance
+    assert taken.headers["Location"] == f"http://cascade.test/image/v2/images/{image_id}"
+    async with app.state.sessions() as db:
+        jobs = list((await db.scalars(select(Job).where(Job.type == snapshots.UP_JOB))).all())
+    assert len(jobs) == 1 and jobs[0].payload["image_id"] == image_id
