@@ -42,7 +42,6 @@ import asyncio
 import hashlib
 import os
 import statistics
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -56,7 +55,8 @@ import httpx
 
 from devcloud import docblock
 from devcloud.bench_cascade import api_process, memory_gib, percentile, rotations
-from devcloud.bench_network import quietly
+from devcloud.bench_network import Boot, quietly
+from devcloud.bench_volume import say
 from devcloud.cloud import supervisor
 from devcloud.errors import DevcloudError
 from devcloud.layout import TOP_REGION, Layout, Pod
@@ -107,11 +107,6 @@ METHOD = (
     "cascade-worker during those copies; (4) GET `/servers/{id}` through the top\n"
     "for a server in pod3 and one in pod1, and straight to each pod."
 )
-
-
-def say(message: str) -> None:
-    """A progress line on stderr (stdout carries the Markdown)."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 # -- pure logic ----------------------------------------------------------------------
@@ -246,14 +241,6 @@ class Copy:
     @property
     def bytes(self) -> int:
         return self.size * MIB
-
-
-@dataclass(frozen=True)
-class Boot:
-    """One server create: the POST alone and create to ACTIVE, in seconds."""
-
-    post: float
-    active: float
 
 
 @dataclass(frozen=True)

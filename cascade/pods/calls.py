@@ -115,7 +115,8 @@ async def _independent(
         raise PodUnavailable(pod.name, client.service, "a user's call names no project", False)
     keystone = registry.identities.of(pod)
     try:
-        named = _named(url, options, await projects.to_top(pod))
+        # the projects mapped already (their top ids found by name), then any new ones
+        named = _named(url, options, await projects.to_pod(pod, set()))
         if project_id is not None:
             named.add(project_id)
         to_pod = await projects.to_pod(pod, named) if named else NO_SWAP
@@ -138,11 +139,10 @@ async def _independent(
     return answer_to_top(resp, to_top)
 
 
-def _named(url: str, options: CallOptions, to_top: IdSwap) -> set[str]:
+def _named(url: str, options: CallOptions, known: IdSwap) -> set[str]:
     """The top's project ids a call may name (in its URL, query and body): those mapped
-    into the pod already, and any other id as Keystone makes them (perhaps a project used
-    in the pod for the first time)."""
-    known = IdSwap({top: top for top in to_top.ids.values()})
+    into the pod already (`known`: the pod's top -> pod swap, whose pattern finds them),
+    and any other id as Keystone makes them (perhaps a project used there first)."""
     found: set[str] = set()
 
     def note(text: str) -> str:

@@ -197,7 +197,10 @@ async def unlimited(registry: PodRegistry, pod: Pod, pod_project: str) -> None:
         if kind in ("block-storage", "volumev3"):  # listed with or without /v3/<project>
             base = api_root(base, "/v3") + "v3"
         url = base + path.format(pod_project)
-        client = registry.client(pod.name, "network" if kind == "network" else "compute")
+        # the pod's client itself, not `calls.pod_request`: the URL names the pod's own
+        # project id, which must not be taken for a top project to map
+        service = {"block-storage": "volume", "volumev3": "volume"}.get(kind, kind)
+        client = registry.client(pod.name, service)
         body = {key: dict.fromkeys(limits, -1)}
         headers = {"Accept": "application/json"}
         resp = await client.request("PUT", url, json=body, headers=headers, auth=auth)

@@ -21,7 +21,6 @@ from devcloud.bench_images import (
     READ_TOP_SHARED,
     TOP_AGAIN,
     TOP_NEW,
-    Boot,
     Copy,
     JobRun,
     Results,
@@ -40,6 +39,7 @@ from devcloud.bench_images import (
     stamp,
     window,
 )
+from devcloud.bench_network import Boot
 from devcloud.errors import DevcloudError
 
 T0 = datetime(2026, 12, 6, 8, 0, 0, tzinfo=UTC)

@@ -62,17 +62,20 @@ async def shares_glance(env: Env, pod: Pod) -> bool:
 
 async def visible(env: Env, image_id: str, token: str) -> bool:
     """Whether the top's Glance shows image `image_id` to the holder of `token`."""
+    return (await _ask_top(env, image_id, token)).status_code == 200
+
+
+async def _ask_top(env: Env, image_id: str, token: str) -> httpx.Response:
+    """The top's Glance's answer to GET image `image_id` with `token`; Refused (503) when
+    it does not answer."""
     url = f"{root(env.conf.image.glance_url)}/v2/images/{image_id}"
-    async with _http(env) as http:
+    async with httpx.AsyncClient(
+        transport=env.registry.transport, timeout=env.conf.pods.timeout
+    ) as http:
         try:
-            resp = await http.get(url, headers={"X-Auth-Token": token})
+            return await http.get(url, headers={"X-Auth-Token": token})
         except httpx.HTTPError as exc:
             raise Refused(503, f"the top's image service did not answer: {exc!r}") from exc
-    return resp.status_code == 200
-
-
-def _http(env: Env) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=env.registry.transport, timeout=env.conf.pods.timeout)
 
 
 async def ensure_in_pod(env: Env, pod: Pod, image_id: str, token: str) -> None:
@@ -225,13 +228,7 @@ async def top_image(env: Env, image_id: str) -> dict[str, Any]:
     if not root(env.conf.image.glance_url):
         # the deployment's choice, not a fault: the pods' own images are all there is
         raise Refused(409, "Cascade has no image service here: [image] glance_url is not set")
-    url = f"{root(env.conf.image.glance_url)}/v2/images/{image_id}"
-    token = await env.registry.validator.service_token()
-    async with _http(env) as http:
-        try:
-            resp = await http.get(url, headers={"X-Auth-Token": token})
-        except httpx.HTTPError as exc:
-            raise Refused(503, f"the top's image service did not answer: {exc!r}") from exc
+    resp = await _ask_top(env, image_id, await env.registry.validator.service_token())
     if resp.status_code == 404:
         raise ImageNotFound(f"no image {image_id} at the top")
     if resp.status_code != 200:
