@@ -43,7 +43,14 @@ def layout_from(args: argparse.Namespace) -> Layout:
     az_format = args.az_format or (saved.az_format if saved else "az{n}")
     # `up` works out the pods anew (cloud.resolve_independent); the rest use the recorded ones
     independent = frozenset(saved.independent if saved else ())
-    return Layout(root=root, port_base=base, az_format=az_format, independent=independent)
+    default_az = saved.default_az if saved else ""
+    return Layout(
+        root=root,
+        port_base=base,
+        az_format=az_format,
+        independent=independent,
+        default_az=default_az,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -86,6 +93,15 @@ def parser() -> argparse.ArgumentParser:
         help="the last K pods are independent clouds, each with its own Keystone and "
         "Glance (default: the pods that are independent stay so, new pods are shared; "
         "0 for a new devcloud)",
+    )
+    up.add_argument(
+        "--default-az",
+        default=None,
+        metavar="AZ",
+        help="the top AZ (azN) where Cascade places a server or volume that names none and "
+        "whose project has no binding yet, as `[scheduling] default_az` (e.g. az3 to run "
+        "tempest through the top against an independent pod3); '' for Cascade's own "
+        "choice (default: as it is)",
     )
     down = sub.add_parser("down", help="stop every process the devcloud started")
     down.add_argument(
@@ -304,7 +320,7 @@ async def main_async(args: argparse.Namespace) -> int:
     layout = layout_from(args)
     if args.command == "up":
         print(f"devcloud: bringing up {layout.root}", flush=True)
-        await cloud.up(layout, args.pods, args.independent)
+        await cloud.up(layout, args.pods, args.independent, args.default_az)
         print(
             f"devcloud: ready. clouds.yaml: {layout.clouds_yaml}\n"
             '  eval "$(bin/devcloud env)"; openstack --os-cloud pod1 server list'
@@ -397,7 +413,7 @@ async def _tempest(layout: Layout, args: argparse.Namespace) -> int:
             if args.direct_only:
                 target = tempest.direct_target(pod, name, args.whole)
             else:
-                target = tempest.top_target(name, args.whole)
+                target = tempest.top_target(name, args.whole, pod)
             summary = await tempest.run_target(layout, target, args.concurrency)
             print(_counts(layout, summary))
             worse |= bool(summary.failed)
@@ -414,7 +430,7 @@ async def _tempest(layout: Layout, args: argparse.Namespace) -> int:
         for side in ("direct", "top"):
             print(_counts(layout, tempest.Summary(**report[side])))
         diffs = report["differences"]
-        where = layout.root / "tempest" / tempest.service(name, args.whole).compare_file
+        where = tempest.compare_path(layout, name, args.whole, pod)
         print(f"{len(diffs)} tests differ ({where})" + (":" if diffs else ""))
         for row in diffs:
             print(f"  {row['direct']:>7} -> {row['top']:<7} {row['test']}\n      {row['reason']}")

@@ -259,8 +259,24 @@ async def remove_pods(layout: Layout, sup: Supervisor, pods: list[Pod]) -> None:
     await identity.remove_regions(layout, [p.region for p in pods])
 
 
+def resolve_default_az(layout: Layout, pods: list[Pod], requested: str | None) -> str:
+    """cascade-api's `[scheduling] default_az` after `up`: `requested` ("" for none), else
+    the one kept, unless its pod is gone. A requested AZ no pod serves is an error."""
+    zones = {f"az{p.number}" for p in pods}
+    if requested is None:
+        return layout.default_az if layout.default_az in zones else ""
+    if requested and requested not in zones:
+        raise DevcloudError(
+            "devcloud", f"--default-az {requested}: no pod serves it (one of {sorted(zones)})"
+        )
+    return requested
+
+
 async def up(
-    layout: Layout, requested_pods: int | None, requested_independent: int | None = None
+    layout: Layout,
+    requested_pods: int | None,
+    requested_independent: int | None = None,
+    requested_default_az: str | None = None,
 ) -> dict[str, float]:
     """Bring the devcloud up (or repair it), adding or removing pods; returns phase timings.
 
@@ -271,6 +287,7 @@ async def up(
     count = resolve_pods(layout, requested_pods)
     layout = replace(layout, independent=resolve_independent(layout, count, requested_independent))
     pods = layout.pods(count)
+    layout = replace(layout, default_az=resolve_default_az(layout, pods, requested_default_az))
     current = state_file.load(layout.state_file)
     removed = layout.pods(current.pods)[count:] if current else []
     sup = supervisor(layout)
@@ -291,7 +308,9 @@ async def up(
         if first is not None:
             raise first from None
         raise
-    shape = state_file.State(count, layout.port_base, layout.az_format, sorted(layout.independent))
+    shape = state_file.State(
+        count, layout.port_base, layout.az_format, sorted(layout.independent), layout.default_az
+    )
     state_file.save(layout.state_file, shape)
     clouds.write(layout, pods)
     clock.mark("devcloud ready")
@@ -299,6 +318,7 @@ async def up(
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "pods": count,
         "independent": sorted(layout.independent),
+        "default_az": layout.default_az,
         # "from nothing running" when this `up` started every process of the devcloud
         "started": len(sup.started),
         "processes": len(all_procs(layout, pods)),

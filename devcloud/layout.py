@@ -78,6 +78,8 @@ class Layout:
     root: Path
     port_base: int = 20000
     az_format: str = "az{n}"
+    # `[scheduling] default_az` of cascade-api (`up --default-az`), "" for none
+    default_az: str = ""
     # numbers of the pods that are whole clouds of their own (`up --independent K`)
     independent: frozenset[int] = frozenset()
 

@@ -15,6 +15,9 @@ class State:
     # numbers of the independent pods (own Keystone and Glance); a state file written
     # before they existed has none
     independent: list[int] = field(default_factory=list)
+    # the top AZ cascade-api places creates that name none in (`up --default-az`): "" is
+    # Cascade's own choice
+    default_az: str = ""
 
 
 def load(path: Path) -> State | None:

@@ -19,6 +19,7 @@ Cascade's `/image` (`cascade-image`), in `compare-image.json`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -153,6 +154,13 @@ class Target:
     # the Image API compared: tempest.conf names the region whose image endpoint tempest
     # talks to (`[image] region`: directly the top's Glance, through the top Cascade's)
     image: bool = False
+    # directly against an independent pod: tempest signs in to that pod's own Keystone
+    # (its admin makes tempest's projects there), and its images are Cascade's copies of
+    # the top's (same ids) in the pod's Glance, made ahead by the admin API
+    own_cloud: Pod | None = None
+    # through the top in place of an independent pod: the pod whose top AZ cascade-api
+    # must place creates in (`devcloud up --default-az`), since tempest names no AZ
+    pinned: Pod | None = None
 
     @property
     def networking(self) -> bool:
@@ -226,17 +234,22 @@ def direct_target(pod: Pod, name: str = "compute", whole: bool = False) -> Targe
         network=s.network,
         volume=s.volume,
         image=s.image,
+        own_cloud=pod if pod.independent else None,
     )
 
 
-def top_target(name: str = "compute", whole: bool = False) -> Target:
+def top_target(name: str = "compute", whole: bool = False, pod: Pod | None = None) -> Target:
     """The service's selection through the top (workspace `cascade`, `cascade-network`;
-    `cascade-compute-whole` for the whole suite)."""
+    `cascade-compute-whole` for the whole suite). Compared with an independent `pod`, the
+    servers go to its AZ and the workspace is its own (`cascade-pod3`, ...)."""
     s = service(name, whole)
     if whole:
         ws = f"{TOP_REGION}-{name}-whole"
     else:
         ws = TOP_REGION if name == "compute" else f"{TOP_REGION}-{name}"
+    pinned = pod if pod is not None and pod.independent else None
+    if pinned is not None:
+        ws += f"-{pinned.name}"
     return Target(
         ws,
         TOP_REGION,
@@ -246,7 +259,17 @@ def top_target(name: str = "compute", whole: bool = False) -> Target:
         network=s.network,
         volume=s.volume,
         image=s.image,
+        pinned=pinned,
     )
+
+
+def compare_path(layout: Layout, name: str, whole: bool, pod: Pod) -> Path:
+    """Where the comparison of the service with `pod` goes: the service's compare file,
+    `compare-pod3.json` (... `-pod3`) for an independent pod."""
+    file = service(name, whole).compare_file
+    if pod.independent:
+        file = file.removesuffix(".json") + f"-{pod.name}.json"
+    return layout.root / "tempest" / file
 
 
 def compute_direct(pod: Pod) -> Target:
@@ -295,11 +318,12 @@ async def _facts(layout: Layout, target: Target) -> dict[str, str]:
         facts = {"image": images["images"][0]["id"], "image_alt": alt["images"][0]["id"]}
         if target.image:
             facts["image_region"] = image_region(rest.catalog, target.region, glance)
-        if not target.networking:
-            return facts
-        # a pod must answer; the top may not serve Networking (yet): then no public
-        # network (the floating IP tests skip) and no extensions (their tests skip)
-        strict = target.region != TOP_REGION
+    if not target.networking:
+        return facts
+    # a pod must answer; the top may not serve Networking (yet): then no public
+    # network (the floating IP tests skip) and no extensions (their tests skip)
+    strict = target.region != TOP_REGION
+    async with Rest(identity_uri(layout, target)) as rest:
         nets = await _neutron_list(rest, target.region, "networks?name=public", strict)
         exts = await _neutron_list(rest, target.region, "extensions", strict)
     if not nets and strict:
@@ -307,6 +331,37 @@ async def _facts(layout: Layout, target: Target) -> dict[str, str]:
     facts["public"] = str(nets[0]["id"]) if nets else ""
     facts["extensions"] = ",".join(sorted(str(e["alias"]) for e in exts))
     return facts
+
+
+def identity_uri(layout: Layout, target: Target) -> str:
+    """The Keystone tempest signs in to: the shared one, or an independent pod's own."""
+    return layout.pod_auth_url(target.own_cloud) if target.own_cloud else layout.auth_url
+
+
+async def copy_images(layout: Layout, pod: Pod, images: list[str], timeout: float = 600) -> None:
+    """Have Cascade copy the top `images` into an independent `pod`'s Glance ahead
+    (`POST /v1/images/{id}/copies`), and wait until every copy is active there."""
+    base = layout.url("cascade") + "/v1"
+    async with Rest(layout.auth_url) as rest:
+        pods = (await rest.call("cascade", "GET", f"{base}/pods"))["pods"]
+        found = [p["id"] for p in pods if p["name"] == pod.name]
+        if not found:
+            raise DevcloudError("tempest", f"Cascade has no pod {pod.name}: run `up`")
+        body = {"copies": {"pods": found}}
+        for image in images:
+            url = f"{base}/images/{image}/copies"
+            await rest.call("cascade", "POST", url, body, ok=(202,))
+            deadline = time.monotonic() + timeout
+            while True:
+                copies = (await rest.call("cascade", "GET", url))["copies"]
+                mine = [c for c in copies if c["pod_id"] == found[0]]
+                if mine and mine[0]["status"] == "active":
+                    break
+                if time.monotonic() > deadline:
+                    raise DevcloudError(
+                        "tempest", f"image {image} not copied into {pod.name}: {mine}"
+                    )
+                await asyncio.sleep(1)
 
 
 def _image_endpoints(catalog: list[dict[str, Any]]) -> dict[str, str]:
@@ -377,7 +432,7 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
             "create_isolated_networks": target.networking,
         },
         "identity": {
-            "uri_v3": layout.auth_url,
+            "uri_v3": identity_uri(layout, target),
             "auth_version": "v3",
             "region": target.region,
         },
@@ -456,6 +511,14 @@ def _conf(layout: Layout, target: Target, ws: Path, facts: Mapping[str, str]) ->
 
 async def configure(layout: Layout, target: Target) -> Path:
     """Create the workspace (once) and (re)write its tempest.conf; returns the workspace."""
+    if target.pinned is not None and layout.default_az != f"az{target.pinned.number}":
+        az = f"az{target.pinned.number}"
+        raise DevcloudError(
+            "tempest",
+            f"through the top in place of {target.pinned.name}, Cascade must place servers "
+            f"in {az} (tempest names no AZ): run `bin/devcloud up --default-az {az}` first "
+            "(and `--default-az ''` after)",
+        )
     ws = workspace(layout, target)
     home = layout.root / "home"
     if not (ws / ".stestr.conf").exists():
@@ -468,6 +531,8 @@ async def configure(layout: Layout, target: Target) -> Path:
             env={"HOME": str(home)},  # tempest keeps its workspace registry in ~/.tempest
         )
     facts = await _facts(layout, target)
+    if target.own_cloud is not None:
+        await copy_images(layout, target.own_cloud, [facts["image"], facts["image_alt"]])
     write_if_changed(ws / "etc" / "tempest.conf", render(_conf(layout, target, ws, facts)))
     return ws
 
@@ -694,7 +759,7 @@ async def run_compare(
     direct run is reused) and through the top (unless `top` is False: the last run through
     the top is reused); the comparison, also in the service's compare file (`compare.json`
     for compute)."""
-    direct_t, top_t = direct_target(pod, name, whole), top_target(name, whole)
+    direct_t, top_t = direct_target(pod, name, whole), top_target(name, whole, pod)
     if direct:
         await run_target(layout, direct_t, concurrency)
     if top:
@@ -709,7 +774,7 @@ async def run_compare(
         "top": asdict(top_summary),
         "differences": compare(direct_results, top_results),
     }
-    path = layout.root / "tempest" / service(name, whole).compare_file
+    path = compare_path(layout, name, whole, pod)
     path.write_text(json.dumps(report, indent=2) + "\n")
     return report
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from devcloud import infra
 from devcloud.commands import run
 from devcloud.errors import DevcloudError
 from devcloud.identity import CASCADE_USER
-from devcloud.ini import render, write_if_changed
+from devcloud.ini import Value, render, write_if_changed
 from devcloud.layout import DB_USER, PASSWORD, Layout, Pod
 from devcloud.proc import Proc
 from devcloud.rest import Rest
@@ -50,30 +51,32 @@ def code_fingerprint() -> str:
 
 def configure(layout: Layout) -> bool:
     home = layout.home("cascade")
-    conf = render(
-        {
-            "api": {"host": "127.0.0.1", "port": layout.port("cascade")},
-            "database": {"connection": _db_url(layout)},
-            "keystone": {
-                "auth_url": layout.auth_url,
-                "username": "cascade",
-                "password": PASSWORD,
-                "project_name": "service",
-            },
-            # frequent checks: tests and newcomers see pod health within seconds
-            "pods": {"health_interval": 5},
-            # the top's defaults as roomy as the pods' own quotas for the devcloud's projects
-            "quota": {k: str(v) for k, v in QUOTAS.items()},
-            # jobs run in their own process, as in production (tests kill it mid-job);
-            # a short lease so a killed worker's job is taken over within seconds
-            "jobs": {"embedded_worker": "false", "poll_interval": "0.2", "lease_seconds": "10"},
-            # a port left by a create killed mid-way is settled soon (the crash tests)
-            "network": {"orphan_check_seconds": "30"},
-            # the Image API at the top fronts the shared Glance (the top's own)
-            "image": {"glance_url": layout.url("glance")},
-        }
-    )
-    changed = write_if_changed(home / "cascade.conf", conf)
+    sections: dict[str, Mapping[str, Value]] = {
+        "api": {"host": "127.0.0.1", "port": layout.port("cascade")},
+        "database": {"connection": _db_url(layout)},
+        "keystone": {
+            "auth_url": layout.auth_url,
+            "username": "cascade",
+            "password": PASSWORD,
+            "project_name": "service",
+        },
+        # frequent checks: tests and newcomers see pod health within seconds
+        "pods": {"health_interval": 5},
+        # the top's defaults as roomy as the pods' own quotas for the devcloud's projects
+        "quota": {k: str(v) for k, v in QUOTAS.items()},
+        # jobs run in their own process, as in production (tests kill it mid-job);
+        # a short lease so a killed worker's job is taken over within seconds
+        "jobs": {"embedded_worker": "false", "poll_interval": "0.2", "lease_seconds": "10"},
+        # a port left by a create killed mid-way is settled soon (the crash tests)
+        "network": {"orphan_check_seconds": "30"},
+        # the Image API at the top fronts the shared Glance (the top's own)
+        "image": {"glance_url": layout.url("glance")},
+    }
+    if layout.default_az:
+        # `up --default-az`: creates that name no AZ go there (tempest through the top
+        # against one pod: tempest names no AZ)
+        sections["scheduling"] = {"default_az": layout.default_az}
+    changed = write_if_changed(home / "cascade.conf", render(sections))
     return write_if_changed(home / "code-fingerprint", code_fingerprint()) or changed
 
 

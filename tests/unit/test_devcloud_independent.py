@@ -119,3 +119,45 @@ def test_a_refused_shared_pod_is_an_error(monkeypatch: pytest.MonkeyPatch) -> No
     layout = Layout(Path("/x"))
     with pytest.raises(DevcloudError):
         asyncio.run(cascade.register_pods(layout, layout.pods(1)))
+
+
+def test_default_az_is_rendered_kept_and_checked(tmp_path: Path) -> None:
+    from devcloud.cloud import resolve_default_az
+
+    layout = Layout(tmp_path, independent=frozenset({3}))
+    cascade.configure(layout)
+    assert "scheduling" not in read(tmp_path / "cascade" / "cascade.conf")
+    pinned = Layout(tmp_path, independent=frozenset({3}), default_az="az3")
+    assert cascade.configure(pinned)  # changed: `up` restarts cascade-api
+    assert read(tmp_path / "cascade" / "cascade.conf")["scheduling"]["default_az"] == "az3"
+    pods = pinned.pods(3)
+    assert resolve_default_az(pinned, pods, None) == "az3"  # kept
+    assert resolve_default_az(pinned, pods, "") == ""  # cleared
+    assert resolve_default_az(pinned, pinned.pods(2), None) == ""  # its pod is gone
+    with pytest.raises(DevcloudError, match="az9"):
+        resolve_default_az(pinned, pods, "az9")
+
+
+def test_tempest_against_an_independent_pod_signs_in_there(tmp_path: Path) -> None:
+    from devcloud.tempest import _conf, compare_path, configure, direct_target, top_target
+
+    layout = Layout(tmp_path, independent=frozenset({3}))
+    pod1, pod3 = layout.pod(1), layout.pod(3)
+    facts = {"image": "i", "image_alt": "j"}
+    direct = direct_target(pod3)
+    assert direct.own_cloud == pod3 and direct_target(pod1).own_cloud is None
+    conf = _conf(layout, direct, tmp_path, facts)
+    assert conf["identity"]["uri_v3"] == "http://127.0.0.1:23500/v3"
+    assert conf["identity"]["region"] == "pod3"
+    shared = _conf(layout, direct_target(pod1), tmp_path, facts)
+    assert shared["identity"]["uri_v3"] == layout.auth_url
+    # through the top in pod3's place: its own workspace and comparison, pinned to az3
+    top = top_target("compute", False, pod3)
+    assert (top.name, top.pinned) == ("cascade-pod3", pod3)
+    assert top_target("compute", False, pod1).name == "cascade"
+    assert compare_path(layout, "compute", False, pod3).name == "compare-pod3.json"
+    assert compare_path(layout, "network", False, pod3).name == "compare-network-pod3.json"
+    assert compare_path(layout, "compute", False, pod1).name == "compare.json"
+    # without `up --default-az az3`, tempest's servers would go elsewhere: refused first
+    with pytest.raises(DevcloudError, match="--default-az az3"):
+        asyncio.run(configure(layout, top))
