@@ -1,24 +1,37 @@
-"""Authorisation rules: defaults in code, overridable by a policy file operators know.
+"""Authorisation rules through oslo.policy: defaults registered in code, overridden by
+the policy file operators know (`[policy] file`, oslo.policy's YAML) in its whole
+language: `role:`, `rule:`, `project_id:%(project_id)s`, `user_id:%(user_id)s`,
+`is_admin:True`, generic checks, `and`/`or`/`not` and parentheses, `@` and `!`.
 
-The file is oslo.policy's YAML (`"rule name": "check string"`). Check
-strings understood: `role:NAME`, `rule:NAME`, `@` (always), `!` (never),
-joined with `or`, `and` and prefixed by `not` (no parentheses; `and` binds
-tighter than `or`, as in oslo.policy). Anything else is refused when the
-file is loaded, not at request time.
+A rule of the file that oslo.policy cannot parse, or that refers to a rule nobody
+defined (or to itself), is refused when the file is loaded (cascade-api does not
+start), not found at request time. The file is read again when it changes, as every
+OpenStack service does. `oslopolicy-sample-generator --namespace cascade` and the other
+oslo.policy tools work on Cascade's rules (the entry points in pyproject.toml).
 """
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
+from oslo_config import cfg
+from oslo_policy import policy as oslo_policy
 
 from cascade.context import Context
 
 DEFAULTS: dict[str, str] = {
     "admin_required": "role:admin",
+    # Nova's base rules (nova/policies/base.py), which its rules below refer to: with
+    # Keystone's implied roles (admin implies member implies reader) a member reads too
+    "context_is_admin": "role:admin",
+    "project_member_api": "role:member and project_id:%(project_id)s",
+    "project_reader_api": "role:reader and project_id:%(project_id)s",
+    "project_member_or_admin": "rule:project_member_api or rule:context_is_admin",
+    "project_reader_or_admin": "rule:project_reader_api or rule:context_is_admin",
     "cascade:pods:list": "rule:admin_required",
     "cascade:pods:show": "rule:admin_required",
     "cascade:pods:create": "rule:admin_required",
@@ -67,13 +80,11 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-server-groups:create": "@",
     "os_compute_api:os-server-groups:show": "@",
     "os_compute_api:os-server-groups:delete": "@",
-    # a user's own keypairs (Nova's rule names); another user's (2.10 `user_id`) need both
-    # the action's rule and this one, since check strings here cannot compare user ids
-    "os_compute_api:os-keypairs:index": "@",
-    "os_compute_api:os-keypairs:create": "@",
-    "os_compute_api:os-keypairs:show": "@",
-    "os_compute_api:os-keypairs:delete": "@",
-    "cascade:keypairs:other_users": "rule:admin_required",
+    # keypairs (Nova's rules and defaults): a user's own, or (2.10 `user_id`) an admin
+    "os_compute_api:os-keypairs:index": "(rule:context_is_admin) or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:create": "(rule:context_is_admin) or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:show": "(rule:context_is_admin) or user_id:%(user_id)s",
+    "os_compute_api:os-keypairs:delete": "(rule:context_is_admin) or user_id:%(user_id)s",
     # the admin host APIs (Nova's rule names); the pods are then asked with the service token
     # events for servers (Nova's default: a service user or an admin)
     "os_compute_api:extensions": "@",
@@ -97,10 +108,10 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-instance-usage-audit-log:list": "rule:admin_required",
     "os_compute_api:os-instance-usage-audit-log:show": "rule:admin_required",
     "os_compute_api:os-services:list": "rule:admin_required",
-    # usage reports: every tenant's (admins), a project's own (anyone of it) or another's
+    # usage reports (Nova's rules and defaults): every tenant's (admins), one project's
+    # (its readers, admins)
     "os_compute_api:os-simple-tenant-usage:list": "rule:admin_required",
-    "os_compute_api:os-simple-tenant-usage:show": "@",
-    "os_compute_api:os-simple-tenant-usage:show:other_project": "rule:admin_required",
+    "os_compute_api:os-simple-tenant-usage:show": "rule:project_reader_or_admin",
     "os_compute_api:os-services:update": "rule:admin_required",
     "os_compute_api:os-services:delete": "rule:admin_required",
     "os_compute_api:os-availability-zone:detail": "rule:admin_required",
@@ -114,17 +125,15 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:os-aggregates:remove_host": "rule:admin_required",
     "os_compute_api:os-aggregates:set_metadata": "rule:admin_required",
     "compute:aggregates:images": "rule:admin_required",
-    # compute limits and quota sets (Nova's rule names and defaults); Nova's show/detail
-    # allow a project's readers on their own project only: reading another project's
-    # quotas also needs the last rule, since check strings here cannot compare projects
+    # compute limits and quota sets (Nova's rule names and defaults): a project's readers
+    # read their own project's quotas, admins any project's
     "os_compute_api:limits": "@",
     "os_compute_api:limits:other_project": "rule:admin_required",
-    "os_compute_api:os-quota-sets:show": "@",
-    "os_compute_api:os-quota-sets:detail": "@",
+    "os_compute_api:os-quota-sets:show": "rule:project_reader_or_admin",
+    "os_compute_api:os-quota-sets:detail": "rule:project_reader_or_admin",
     "os_compute_api:os-quota-sets:defaults": "@",
     "os_compute_api:os-quota-sets:update": "rule:admin_required",
     "os_compute_api:os-quota-sets:delete": "rule:admin_required",
-    "cascade:quotas:other_projects": "rule:admin_required",
     # quota classes (Nova's rule names and defaults): only the class `default` is used
     "os_compute_api:os-quota-class-sets:show": "rule:admin_required",
     "os_compute_api:os-quota-class-sets:update": "rule:admin_required",
@@ -189,60 +198,128 @@ DEFAULTS: dict[str, str] = {
     "cascade:audits:repair": "rule:admin_required",
 }
 
-_ATOM = re.compile(r"^(not )?(role:[\w.-]+|rule:[\w:.-]+|@|!)$")
+NAMESPACE = "cascade"
+RELOAD_SECONDS = 1.0  # how often the policy file's mtime is looked at
 
 
 class PolicyError(Exception):
-    """The policy file is unreadable or holds a check string this parser does not know."""
+    """The policy file is unreadable, or a rule in it cannot be parsed or is not defined."""
 
 
-def _check_syntax(name: str, check: str) -> None:
-    for alternative in check.split(" or "):
-        for atom in alternative.split(" and "):
-            if not _ATOM.match(atom.strip()):
-                raise PolicyError(f"policy rule {name!r}: cannot parse {atom.strip()!r}")
+def _description(name: str) -> str:
+    """What the sample says of a rule (its operations: docs/operations.md, "Policy")."""
+    if name.startswith(("os_compute_api:", "compute:")):
+        return f"Nova's rule {name}, checked by Cascade at the top for every pod"
+    if name.startswith("volume"):
+        return f"Cinder's rule {name}, checked by Cascade at the top for every pod"
+    if name.startswith("cascade:"):
+        return f"Cascade's own API: {name.removeprefix('cascade:').replace(':', ' ')}"
+    return f"The Networking API (Neutron's rule {name}), checked by Cascade at the top"
+
+
+def list_rules(defaults: Mapping[str, str] | None = None) -> list[oslo_policy.RuleDefault]:
+    """Every rule Cascade checks, with its default: `DEFAULTS` and the Networking API's
+    (Neutron's names), then `defaults`. The `oslo.policy.policies` entry point."""
+    if defaults is None:
+        # imported here: the networking rules are read off its resources' attributes
+        from cascade.services.network import policies as network_policies
+
+        defaults = network_policies.defaults()
+    rules = {**DEFAULTS, **defaults}
+    return [oslo_policy.RuleDefault(n, check, _description(n)) for n, check in rules.items()]
+
+
+def _enforcer(path: str, defaults: Mapping[str, str] | None) -> oslo_policy.Enforcer:
+    conf = cfg.ConfigOpts()
+    conf([], project=NAMESPACE)  # no command line, no config file: Cascade has its own
+    enforcer = oslo_policy.Enforcer(conf, policy_file=path or None, use_conf=bool(path))
+    enforcer.register_defaults(list_rules(defaults))
+    return enforcer
+
+
+def get_enforcer() -> oslo_policy.Enforcer:
+    """The `oslo.policy.enforcer` entry point (`oslopolicy-policy-generator`,
+    `oslopolicy-checker`, ...): Cascade's rules and defaults, no file."""
+    return _enforcer("", None)
+
+
+def _read(path: str) -> dict[str, str]:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise PolicyError(f"policy file {path} must map rule names to check strings")
+    return {str(k): v for k, v in data.items()}
 
 
 class Policy:
+    """Cascade's rules: the defaults in code and the APIs' own `defaults`, then the
+    operator's file (`from_file`) or `overrides`."""
+
     def __init__(
         self,
         overrides: Mapping[str, str] | None = None,
         defaults: Mapping[str, str] | None = None,
+        path: str = "",
     ) -> None:
-        """`DEFAULTS` and the APIs' own `defaults`, then the operator's `overrides`."""
-        self.rules = {**DEFAULTS, **(defaults or {}), **(overrides or {})}
-        for name, check in self.rules.items():
-            _check_syntax(name, check)
+        self._enforcer = _enforcer(path, {**(defaults or {})})
+        self._looked = time.monotonic()
+        try:
+            self._enforcer.load_rules(force_reload=True)
+        except ValueError as exc:
+            raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+        if overrides:
+            self.override(overrides)
+        self._check(_read(path) if path else {})
 
     @classmethod
     def from_file(cls, path: str, defaults: Mapping[str, str] | None = None) -> Policy:
-        if not path:
-            return cls(defaults=defaults)
+        if path:
+            _read(path)  # this module's messages for a file that is not rules at all
+        return cls(defaults=defaults, path=path)
+
+    def override(self, rules: Mapping[str, str]) -> None:
+        """Replace these rules (as a policy file would), the others kept."""
+        self._enforcer.set_rules(oslo_policy.Rules.from_dict(dict(rules)), overwrite=False)
+        self._check(rules)
+
+    def _check(self, written: Mapping[str, str]) -> None:
+        # oslo.policy logs a rule it cannot parse and denies it: refused here instead
+        for name, text in written.items():
+            parsed = self._enforcer.rules.get(name)
+            if str(parsed) == "!" and text.strip() != "!":
+                raise PolicyError(f"policy rule {name!r}: cannot parse {text!r}")
         try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise PolicyError(f"policy file {path} must map rule names to check strings")
-        return cls({str(k): v for k, v in data.items()}, defaults)
+            self._enforcer.check_rules(raise_on_violation=True)
+        except oslo_policy.InvalidDefinitionError as exc:
+            why = f"policy rules refer to undefined rules or to themselves: {exc}"
+            raise PolicyError(why) from None
 
-    def allows(self, rule: str, ctx: Context, _depth: int = 0) -> bool:
-        if _depth > 20:
-            raise PolicyError(f"policy rule {rule!r} refers to itself")
-        check = self.rules.get(rule, "!")  # an unknown rule allows nothing
-        return any(
-            all(self._atom(atom.strip(), ctx, _depth) for atom in alternative.split(" and "))
-            for alternative in check.split(" or ")
-        )
-
-    def _atom(self, atom: str, ctx: Context, depth: int) -> bool:
-        if atom.startswith("not "):
-            return not self._atom(atom[4:], ctx, depth)
-        if atom == "@":
-            return True
-        if atom == "!":
+    def allows(self, rule: str, ctx: Context, target: Mapping[str, Any] | None = None) -> bool:
+        """Whether `rule` allows the caller `ctx` to act on `target` (the object's
+        `project_id`, `user_id`, ...; by default the caller's own project and user, as
+        Nova's default target). An unknown rule allows nothing."""
+        creds = {
+            "user_id": ctx.user_id,
+            "project_id": ctx.project_id,
+            "roles": sorted(ctx.roles),
+            "is_admin": ctx.is_admin,
+        }
+        if target is None:
+            target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
+        try:
+            check = self._rules()[rule]  # unknown: the file's `default` rule, if any
+        except KeyError:
             return False
-        kind, _, value = atom.partition(":")
-        if kind == "role":
-            return value in ctx.roles
-        return self.allows(value, ctx, depth + 1)
+        # the parsed rule itself, as Enforcer.enforce runs it: enforce would look for the
+        # file on every call (a quarter of a millisecond; see _rules)
+        return bool(check(dict(target), creds, self._enforcer, rule))
+
+    def _rules(self) -> oslo_policy.Rules:
+        """The rules, the file read again when it changed, looked at once a second."""
+        now = time.monotonic()
+        if now - self._looked > RELOAD_SECONDS:
+            self._looked = now
+            self._enforcer.load_rules()
+        return self._enforcer.rules

@@ -4,6 +4,7 @@ Cinder's) 403, the JSON body with their 400/413, query integers, and replies."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -15,10 +16,11 @@ from cascade.api.request import context, read_body
 from cascade.context import Context
 
 
-def authorize(request: Request, rule: str) -> Context:
-    """The caller's context if policy `rule` allows it, else Nova's (and Cinder's) 403."""
+def authorize(request: Request, rule: str, target: Mapping[str, Any] | None = None) -> Context:
+    """The caller's context if policy `rule` allows it on `target` (the object's
+    `project_id`, `user_id`; by default the caller's own), else Nova's (and Cinder's) 403."""
     ctx = context(request)
-    if not request.app.state.policy.allows(rule, ctx):
+    if not request.app.state.policy.allows(rule, ctx, target):
         raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
     return ctx
 

@@ -20,10 +20,12 @@ from cascade.db.migrate import upgrade
 if TYPE_CHECKING:
     from tests.unit.fakenova import FakeCloud
 
+# the roles in each token, as Keystone gives them: with its implied roles (admin implies
+# member, member implies reader)
 TOKENS = {
-    "admin-token": ["admin", "member"],
-    "member-token": ["member"],
-    "other-token": ["member"],  # a member of another project (p2), user u2
+    "admin-token": ["admin", "member", "reader"],
+    "member-token": ["member", "reader"],
+    "other-token": ["member", "reader"],  # a member of another project (p2), user u2
 }
 
 
@@ -146,6 +148,6 @@ def member_ctx() -> Context:
         "someone",
         "p1",
         "proj",
-        frozenset({"member"}),
+        frozenset({"member", "reader"}),
         datetime.now(UTC).replace(tzinfo=None),
     )

@@ -471,11 +471,11 @@ async def test_networking_is_authorised_by_policy_rules_an_operator_can_change(
     # an operator's policy file: members may share networks, and `member` counts as a
     # Networking admin (Neutron's `context_is_admin`)
     policy = app.state.policy
-    policy.rules = {**policy.rules, "create_network:shared": "role:member"}
+    policy.override({"create_network:shared": "role:member"})
     made = await make(client, "network", shared)
     assert made["shared"] is True
     assert (await client.get(f"{V2}/networks/{theirs['id']}", headers=MEMBER)).status_code == 404
-    policy.rules = {**policy.rules, "context_is_admin": "role:member"}
+    policy.override({"context_is_admin": "role:member"})
     seen = await client.get(f"{V2}/networks/{theirs['id']}", headers=MEMBER)
     assert seen.status_code == 200 and seen.json()["network"]["name"] == "theirs"
 

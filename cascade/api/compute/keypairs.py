@@ -40,7 +40,6 @@ from cascade.services.compute import keypair_copies, keypairs, quotas
 from cascade.versions import Version
 
 RULE = "os_compute_api:os-keypairs:%s"
-OTHER_USERS = "cascade:keypairs:other_users"
 MAX_LIMIT = 1000  # Nova's default `[api] max_limit`
 STATUS: dict[type[Exception], int] = {
     keypairs.KeypairNotFound: 404,
@@ -62,11 +61,7 @@ def translated() -> Iterator[None]:
 
 def _target(request: Request, action: str, user_id: str | None) -> Context:
     """The caller, allowed to do `action` to the keypairs of `user_id` (None: their own)."""
-    rule = RULE % action
-    ctx = authorize(request, rule)
-    if user_id and user_id != ctx.user_id and not request.app.state.policy.allows(OTHER_USERS, ctx):
-        raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
-    return ctx
+    return authorize(request, RULE % action, {"user_id": user_id} if user_id else None)
 
 
 async def _one(request: Request, action: str) -> tuple[Version, Context, str]:

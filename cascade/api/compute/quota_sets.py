@@ -50,8 +50,7 @@ from cascade.services import quota_core
 from cascade.services.compute import quotas
 from cascade.versions import Version
 
-OTHER_PROJECTS = "cascade:quotas:other_projects"
-OTHER_USERS = "cascade:keypairs:other_users"  # who may count another user's keypairs
+KEYPAIRS = "os_compute_api:os-keypairs:index"  # who may count another user's keypairs
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")  # oslo strutils.bool_from_string
 
 
@@ -81,9 +80,7 @@ def authorize_project(request: Request, rule: str, project_id: str) -> None:
     """`rule`; another project than the caller's needs `cascade:quotas:other_projects`
     too (check strings cannot compare projects); refused, it is the 403 Nova gives for
     `rule`."""
-    ctx = authorize(request, rule)
-    if project_id != ctx.project_id and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
-        raise ComputeError(403, f"Policy doesn't allow {rule} to be performed.")
+    authorize(request, rule, {"project_id": project_id})
 
 
 async def parse_update(request: Request, version: Version) -> tuple[dict[str, int], bool]:
@@ -123,7 +120,7 @@ async def _usage(
         project_id,
         user_id,
         request_id=caller.request_id,
-        keypairs=user_id == ctx.user_id or request.app.state.policy.allows(OTHER_USERS, ctx),
+        keypairs=request.app.state.policy.allows(KEYPAIRS, ctx, {"user_id": user_id}),
     )
 
 

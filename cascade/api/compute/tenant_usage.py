@@ -37,7 +37,6 @@ from cascade.versions import Version
 PAGED = Version(2, 40)
 MAX_LIMIT = 1000  # Nova's [api] max_limit default
 RULE = "os_compute_api:os-simple-tenant-usage:"
-OTHER_PROJECTS = RULE + "show:other_project"
 PATH = "os-simple-tenant-usage"
 
 
@@ -57,9 +56,7 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     version = await negotiated(request)
     tenant = request.path_params["tenant_id"]
-    ctx = authorize(request, RULE + "show")
-    if tenant != ctx.project_id and not request.app.state.policy.allows(OTHER_PROJECTS, ctx):
-        raise ComputeError(403, f"Policy doesn't allow {RULE}show to be performed.")
+    authorize(request, RULE + "show", {"project_id": tenant})
     pods = await all_pods(request)
     path = f"{PATH}/{tenant}"
     answers, marker = await _read(request, version, pods, f"/{path}")
