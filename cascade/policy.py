@@ -229,18 +229,23 @@ def list_rules(defaults: Mapping[str, str] | None = None) -> list[oslo_policy.Ru
     return [oslo_policy.RuleDefault(n, check, _description(n)) for n, check in rules.items()]
 
 
-def _enforcer(path: str, defaults: Mapping[str, str] | None) -> oslo_policy.Enforcer:
-    conf = cfg.ConfigOpts()
-    conf([], project=NAMESPACE)  # no command line, no config file: Cascade has its own
-    enforcer = oslo_policy.Enforcer(conf, policy_file=path or None, use_conf=bool(path))
+def _enforcer(
+    path: str, defaults: Mapping[str, str] | None, conf: cfg.ConfigOpts | None = None
+) -> oslo_policy.Enforcer:
+    if conf is None:
+        conf = cfg.ConfigOpts()
+        conf([], project=NAMESPACE)  # no command line, no config file: Cascade has its own
+    enforcer = oslo_policy.Enforcer(conf, policy_file=path or None, use_conf=True)
     enforcer.register_defaults(list_rules(defaults))
     return enforcer
 
 
 def get_enforcer() -> oslo_policy.Enforcer:
-    """The `oslo.policy.enforcer` entry point (`oslopolicy-policy-generator`,
-    `oslopolicy-checker`, ...): Cascade's rules and defaults, no file."""
-    return _enforcer("", None)
+    """The `oslo.policy.enforcer` entry point of the oslo.policy tools
+    (`oslopolicy-policy-generator`, `oslopolicy-list-redundant`, `oslopolicy-checker`):
+    Cascade's rules and defaults, and the policy file of the tool's `--config-file`
+    (`[oslo_policy] policy_file`), which the tool has parsed into `cfg.CONF`."""
+    return _enforcer("", None, cfg.CONF)
 
 
 def _read(path: str) -> dict[str, str]:
@@ -265,10 +270,18 @@ class Policy:
     ) -> None:
         self._enforcer = _enforcer(path, {**(defaults or {})})
         self._looked = time.monotonic()
-        try:
-            self._enforcer.load_rules(force_reload=True)
-        except ValueError as exc:
-            raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+        self._path = path
+        if path:
+            try:
+                self._enforcer.load_rules(force_reload=True)
+            except ValueError as exc:
+                raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+        else:
+            # the defaults alone: left to itself oslo.policy would look for a policy.yaml
+            # in ~/.cascade, ~/, /etc/cascade and /etc
+            registered = self._enforcer.registered_rules.values()
+            defaults_only = {rule.name: rule.check_str for rule in registered}
+            self._enforcer.set_rules(oslo_policy.Rules.from_dict(defaults_only), use_conf=False)
         if overrides:
             self.override(overrides)
         self._check(_read(path) if path else {})
@@ -281,7 +294,8 @@ class Policy:
 
     def override(self, rules: Mapping[str, str]) -> None:
         """Replace these rules (as a policy file would), the others kept."""
-        self._enforcer.set_rules(oslo_policy.Rules.from_dict(dict(rules)), overwrite=False)
+        rules_ = oslo_policy.Rules.from_dict(dict(rules))
+        self._enforcer.set_rules(rules_, overwrite=False, use_conf=bool(self._path))
         self._check(rules)
 
     def _check(self, written: Mapping[str, str]) -> None:

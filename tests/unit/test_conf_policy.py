@@ -163,3 +163,14 @@ def test_the_oslo_policy_tools_know_cascades_rules(tmp_path: Path) -> None:
     policy = Policy.from_file(str(path))
     assert policy.allows("cascade:pods:create", ctx("admin"))
     assert not policy.allows("cascade:pods:create", ctx("member"))
+
+
+def test_the_policy_generator_shows_the_rules_in_force(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text('"cascade:pods:show": "role:reader"\n')
+    conf = tmp_path / "cascade.conf"
+    conf.write_text(f"[oslo_policy]\npolicy_file = {tmp_path / 'policy.yaml'}\n")
+    generator = str(Path(sys.executable).parent / "oslopolicy-policy-generator")
+    argv = [generator, "--namespace", "cascade", "--config-file", str(conf)]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    assert '"cascade:pods:show": "role:reader"' in out  # the file's
+    assert '"cascade:pods:list": "rule:admin_required"' in out  # the default
