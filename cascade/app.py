@@ -38,6 +38,7 @@ from cascade.api.ratelimit import RateLimitMiddleware, limiter_for
 from cascade.api.routing import IndexedRouter
 from cascade.api.volume import routes as volume_routes
 from cascade.conf import Conf
+from cascade.context import Context
 from cascade.db.engine import make_engine, sessions
 from cascade.db.limits import OutOfRange
 from cascade.identity import KeystoneUnavailable, TokenValidator
@@ -45,7 +46,7 @@ from cascade.jobs import registry as job_handlers
 from cascade.jobs.worker import Worker
 from cascade.pods.client import Unsendable
 from cascade.pods.registry import PodRegistry
-from cascade.policy import Policy
+from cascade.policy import ADMIN_RULE, Policy
 from cascade.services import (
     drains,  # noqa: F401  (registers its handler)
     health,
@@ -187,6 +188,11 @@ def create_app(
         *volume_routes.routes(),
         *image_routes.routes(),
     ]
+
+    def admin_of(ctx: Context) -> bool:
+        # the app's policy as it is at the request (tests and reloads change its rules)
+        return bool(app.state.policy.allows(ADMIN_RULE, ctx))
+
     app = Starlette(
         routes=routes,
         middleware=[
@@ -196,6 +202,7 @@ def create_app(
                 validator=validator,
                 auth_url=conf.keystone.auth_url,
                 public=PUBLIC_PATHS,
+                admin_of=admin_of,
             ),
             Middleware(RateLimitMiddleware, limiter=limiter_for(conf.api)),
             Middleware(

@@ -24,10 +24,12 @@ from oslo_policy import policy as oslo_policy
 from cascade.context import Context
 
 DEFAULTS: dict[str, str] = {
-    "admin_required": "role:admin",
-    # Nova's base rules (nova/policies/base.py), which its rules below refer to: with
-    # Keystone's implied roles (admin implies member implies reader) a member reads too
+    # who is an admin: one rule (also `Context.is_admin` and `is_admin:True`), which the
+    # admin rules below refer to, as Nova's `ADMIN` does
     "context_is_admin": "role:admin",
+    "admin_required": "rule:context_is_admin",
+    # Nova's base rules (nova/policies/base.py): with Keystone's implied roles (admin
+    # implies member implies reader) a member reads too
     "project_member_api": "role:member and project_id:%(project_id)s",
     "project_reader_api": "role:reader and project_id:%(project_id)s",
     "project_member_or_admin": "rule:project_member_api or rule:context_is_admin",
@@ -199,6 +201,9 @@ DEFAULTS: dict[str, str] = {
 }
 
 NAMESPACE = "cascade"
+# who is an admin of every project (`Context.is_admin`, `is_admin:True` checks), as in
+# Nova and Neutron
+ADMIN_RULE = "context_is_admin"
 RELOAD_SECONDS = 1.0  # how often the policy file's mtime is looked at
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cascade.api.boundary import auth_error_body, send_json
+from cascade.context import Context
 from cascade.identity import KeystoneUnavailable, TokenValidator
 
 _REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -91,11 +93,19 @@ class AuthMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, validator: TokenValidator, auth_url: str, public: Iterable[str] = ("/",)
+        self,
+        app: ASGIApp,
+        validator: TokenValidator,
+        auth_url: str,
+        public: Iterable[str] = ("/",),
+        admin_of: Callable[[Context], bool] | None = None,
     ) -> None:
         self.app = app
         self.validator = validator
         self.public = set(public)
+        # policy `context_is_admin` (the caller's `is_admin`), asked on every request:
+        # validated contexts are cached by token, the policy file can change meanwhile
+        self.admin_of = admin_of
         self.www_authenticate = f'Keystone uri="{auth_url.removesuffix("/v3")}"'
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,6 +129,8 @@ class AuthMiddleware:
                 [(b"www-authenticate", self.www_authenticate.encode())],
             )
             return
+        if self.admin_of is not None:
+            ctx = replace(ctx, admin=self.admin_of(ctx))
         scope.setdefault("state", {})["context"] = ctx
         await self.app(scope, receive, send)
 

@@ -720,3 +720,17 @@ async def test_unknown_query_parameters_of_one_flavor(client: httpx.AsyncClient)
     assert fault(resp, 400) == "Additional properties are not allowed ('colour' was unexpected)"
     resp = await client.get("/compute/v2.1/flavors?limit=0", headers=ADMIN)
     assert resp.json() == {"flavors": []}
+
+
+async def test_who_is_an_admin_is_policy_context_is_admin(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """As Nova's: `context_is_admin` decides who is an admin everywhere (here: who sees
+    private flavors and may filter on `is_public`), not the role's name."""
+    resp = await client.post("/compute/v2.1/flavors", json=tiny(id="p1", **PRIVATE), headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    assert "p1" not in await ids(client, "?is_public=none", MEMBER)
+    app.state.policy.override({"context_is_admin": "role:member"})
+    assert "p1" in await ids(client, "?is_public=none", MEMBER)
+    app.state.policy.override({"context_is_admin": "role:cloud_admin"})
+    assert "p1" not in await ids(client, "?is_public=none", ADMIN)  # `admin` alone no more
