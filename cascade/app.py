@@ -23,7 +23,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cascade.api import busy
+from cascade.api import busy, healthcheck
 from cascade.api.admin import routes as admin_routes
 from cascade.api.boundary import encoded, error_body
 from cascade.api.compute import routes as compute_routes
@@ -68,6 +68,7 @@ LOG = logging.getLogger(__name__)
 # version documents: answered without a token, as the OpenStack services do
 PUBLIC_PATHS = (
     "/",
+    healthcheck.PATH,
     *compute_routes.PUBLIC,
     *network_routes.PUBLIC,
     *volume_routes.PUBLIC,
@@ -182,6 +183,7 @@ def create_app(
             await engine.dispose()
 
     routes = [
+        *healthcheck.routes(),
         *admin_routes.routes(),
         *compute_routes.routes(),
         *network_routes.routes(),

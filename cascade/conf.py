@@ -47,6 +47,12 @@ class ApiSection:
     project_write_burst: float = opt(
         20.0, "Writes a project may make at once before project_writes_per_second applies."
     )
+    healthcheck_disable_file: str = opt(
+        "",
+        "While this file exists, GET /healthcheck answers 503 DISABLED BY FILE (as "
+        "oslo.middleware's disable_by_file), so a load balancer stops sending requests to "
+        "this replica (empty: no such file).",
+    )
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,9 @@ class ServiceTokenAuth(httpx.Auth):
 
 
 PROJECT_TOKENS = 1000  # project-scoped service tokens kept (least recently used go)
+# Keystone keeps when a revocation happened to the second (a token's issued_at too): a
+# token issued within the second after a password change counts as revoked
+REVOCATION_RESOLUTION = 1.1
 
 
 def _refresh_at(resp: httpx.Response, now: float) -> float:
@@ -140,16 +143,27 @@ class TokenValidator:
         return await self._scoped(None, self.service_user_id, project_id, renew)
 
     async def user_token(
-        self, user_id: str, password: str, project_id: str, renew: bool = False
+        self,
+        user_id: str,
+        password: str,
+        project_id: str,
+        renew: bool = False,
+        role: str | None = None,
     ) -> str:
         """A token of user `user_id` (one the service user made: `ensure_user`) scoped to
-        project `project_id`, the user given `[keystone] project_role` there the first
-        time, its password set again when Keystone refuses it (the secret it is made
-        from changed)."""
-        return await self._scoped({"id": user_id, "password": password}, user_id, project_id, renew)
+        project `project_id`, the user given `role` (default `[keystone] project_role`)
+        there the first time, its password set again when Keystone still refuses it (the
+        secret it is made from changed)."""
+        user = {"id": user_id, "password": password}
+        return await self._scoped(user, user_id, project_id, renew, role)
 
     async def _scoped(
-        self, user: dict[str, Any] | None, user_id: str, project_id: str, renew: bool
+        self,
+        user: dict[str, Any] | None,
+        user_id: str,
+        project_id: str,
+        renew: bool,
+        role: str | None = None,
     ) -> str:
         """A project-scoped token of the service user (`user` None) or of `user`, kept
         until a minute before it expires (see `project_token`, `user_token`)."""
@@ -163,9 +177,15 @@ class TokenValidator:
             scope = {"project": {"id": project_id}}
             resp = await self._issue(scope, user)
             if resp.status_code == 401:  # no role in the project yet, or a new password
-                await self._grant(project_id, user_id)
-                if user is not None:
-                    await self._set_password(user_id, str(user["password"]))
+                await self._grant(project_id, user_id, role)
+                resp = await self._issue(scope, user)
+            if resp.status_code == 401 and user is not None:
+                # the password (of a secret since rotated): set it again. That revokes
+                # the user's tokens, and Keystone's revocations have a resolution of one
+                # second: a token issued in the same second would be refused by the
+                # services, so the next is asked for a second later
+                await self._set_password(user_id, str(user["password"]))
+                await asyncio.sleep(REVOCATION_RESOLUTION)
                 resp = await self._issue(scope, user)
             if resp.status_code != 201:
                 raise KeystoneUnavailable(
@@ -177,19 +197,20 @@ class TokenValidator:
                 self._project_tokens.popitem(last=False)
             return resp.headers["X-Subject-Token"]
 
-    async def _grant(self, project_id: str, user_id: str) -> None:
-        """User `user_id` given `[keystone] project_role` in the project."""
+    async def _grant(self, project_id: str, user_id: str, role: str | None = None) -> None:
+        """User `user_id` given `role` (default `[keystone] project_role`) in the project."""
         await self.service_token()
         base = self.conf.auth_url
-        roles = await self._as_service(f"{base}/roles", params={"name": self.conf.project_role})
+        role = role or self.conf.project_role
+        roles = await self._as_service(f"{base}/roles", params={"name": role})
         found = roles.json().get("roles", []) if roles.status_code == 200 else []
         if not found:
-            raise KeystoneUnavailable(f"Keystone has no role {self.conf.project_role!r}")
+            raise KeystoneUnavailable(f"Keystone has no role {role!r}")
         path = f"/projects/{quote(project_id, safe='')}/users/{quote(user_id, safe='')}"
         resp = await self._send("PUT", f"{base}{path}/roles/{found[0]['id']}")
         if resp.status_code not in (200, 204):
             raise KeystoneUnavailable(
-                f"Keystone refused user {user_id} role {self.conf.project_role!r} in "
+                f"Keystone refused user {user_id} role {role!r} in "
                 f"project {project_id} ({resp.status_code})"
             )
 

@@ -12,8 +12,8 @@ BACKEND = "replicas"
 
 
 def config(port: int, replicas: list[int], admin: Path) -> str:
-    """Round-robin over `replicas` (ports on 127.0.0.1), each checked with the compute
-    version document (down after three checks failed in a row); a request whose
+    """Round-robin over `replicas` (ports on 127.0.0.1), each checked with its
+    `/healthcheck` (down after three checks failed in a row); a request whose
     connection failed or got no answer is sent again to another replica; `admin`: the
     admin socket (drain, ready, stats)."""
     servers = "\n".join(
@@ -43,7 +43,7 @@ frontend cascade
 
 backend {BACKEND}
     balance roundrobin
-    option httpchk GET /compute/
+    option httpchk GET /healthcheck
     http-check expect status 200
 {servers}
 """

@@ -27,7 +27,7 @@ def caller_of(kind: type[C], request: Request, version: object) -> C:
     ctx = context(request)
     state = request.scope.get("state", {})
     request_id = state.get("global_request_id") or state.get("request_id", "")
-    return kind(ctx.token, str(version), str(request_id), ctx.project_id, ctx.user_id)
+    return kind(ctx.token, str(version), str(request_id), ctx.project_id, ctx.user_id, ctx.is_admin)
 
 
 def policy_of(request: Request, ctx: Context) -> tuple[bool, Callable[[str], bool]]:

@@ -23,6 +23,7 @@ from cascade.pods.identities import KEYSTONE_ID, NO_SWAP, IdSwap, independent
 from cascade.pods.registry import PodRegistry
 
 USER_HEADER = "X-Cascade-User-Id"
+ADMIN_ROLE = "admin"  # a top admin's pod user's role in the projects it acts in
 # headers an answer no longer matches once its body is rewritten
 REWRITTEN = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
@@ -36,19 +37,21 @@ async def pod_request(
     caller_headers: dict[str, str],
     project_id: str | None = None,
     user_id: str | None = None,
+    admin: bool = False,
     **options: Unpack[CallOptions],
 ) -> httpx.Response:
     """`method` on `url` through the pod's client for `service`, with the caller's
     headers and any extra ones. Headers without a token make the call as Cascade itself
     (the service token, renewed once when the pod answers 401). `project_id` and
     `user_id`: the top project and user a call with a token is made for (an independent
-    pod's call needs the project). `PodUnavailable` when the pod (or its Keystone) does
-    not answer."""
+    pod's call needs the project); `admin`: the top takes that user for an admin (an
+    independent pod's call is then made by the pod's admin user standing for them).
+    `PodUnavailable` when the pod (or its Keystone) does not answer."""
     all_headers = {**caller_headers, **(options.pop("headers", None) or {})}
     client = registry.client(pod.name, service)
     if independent(pod):
         return await _independent(
-            registry, pod, client, method, url, all_headers, project_id, user_id, options
+            registry, pod, client, method, url, all_headers, (project_id, user_id, admin), options
         )
     auth = None if "X-Auth-Token" in all_headers else registry.service_auth
     return await client.request(method, url, headers=all_headers, auth=auth, **options)
@@ -74,16 +77,22 @@ class PodTokenAuth(httpx.Auth):
     requires_request_body = True  # the call may be sent twice
 
     def __init__(
-        self, keystone: TokenValidator, project: str | None, user: tuple[str, str] | None = None
+        self,
+        keystone: TokenValidator,
+        project: str | None,
+        user: tuple[str, str] | None = None,
+        role: str | None = None,
     ) -> None:
-        self.keystone, self.project, self.user = keystone, project, user
+        self.keystone, self.project, self.user, self.role = keystone, project, user, role
 
     async def token(self, renew: bool = False) -> str:
         if self.project is None:
             return await self.keystone.service_token(renew=renew)
         if self.user is not None:
             user_id, password = self.user
-            return await self.keystone.user_token(user_id, password, self.project, renew=renew)
+            return await self.keystone.user_token(
+                user_id, password, self.project, renew=renew, role=self.role
+            )
         return await self.keystone.project_token(self.project, renew=renew)
 
     async def async_auth_flow(
@@ -103,10 +112,10 @@ async def _independent(
     method: str,
     url: str,
     headers: dict[str, str],
-    project_id: str | None,
-    user_id: str | None,
+    caller: tuple[str | None, str | None, bool],
     options: CallOptions,
 ) -> httpx.Response:
+    project_id, user_id, admin = caller
     projects = registry.projects
     if projects is None:
         raise PodUnavailable(pod.name, client.service, "no project map in this process", False)
@@ -124,9 +133,10 @@ async def _independent(
         if as_user and scope is None:
             raise KeystoneUnavailable(f"project {project_id} is not a project of the top")
         # a user's call is made by the pod's user standing for them (what they make is
-        # theirs there too); one of Cascade's own for a project, by Cascade's user
-        who = await projects.user(pod, user_id) if as_user and user_id else None
-        auth = PodTokenAuth(keystone, scope, who)
+        # theirs there too; a top admin's, by the one with `admin` there); one of
+        # Cascade's own for a project, by Cascade's user
+        who = await projects.user(pod, user_id, admin) if as_user and user_id else None
+        auth = PodTokenAuth(keystone, scope, who, ADMIN_ROLE if admin and who else None)
         await auth.token()  # signed in before the call: a Keystone away is the pod's 503
         if user_id:
             headers[USER_HEADER] = user_id

@@ -263,6 +263,9 @@ class Caller:
     # token is made in the project standing for it: `pods.calls`)
     project_id: str | None = None
     user_id: str | None = None
+    # whether the top's policy takes the caller for an admin (`context_is_admin`): in an
+    # independent pod the call is then made by a user with `admin` there
+    admin: bool = False
 
     def version_headers(self) -> dict[str, str]:
         return {}

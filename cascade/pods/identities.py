@@ -119,9 +119,11 @@ class ProjectMap(Protocol):
         """The pod's mappings changed: read them again on the next call."""
         ...
 
-    async def user(self, pod: Pod, user_id: str) -> tuple[str, str]:
+    async def user(self, pod: Pod, user_id: str, admin: bool = False) -> tuple[str, str]:
         """The pod's user standing for top user `user_id` (made on first use) and its
-        password."""
+        password; `admin`: the one standing for them as an admin of the top (a user of
+        its own, given `admin` where it acts, so that the top user keeps no admin role
+        in the pod once the top takes them for an admin no more)."""
         ...
 
 

@@ -52,5 +52,6 @@ async def call(
         caller.headers(),
         caller.project_id,
         caller.user_id,
+        admin=caller.admin,
         **options,
     )

@@ -30,6 +30,14 @@ from cascade.pods.identities import IdSwap, independent
 from cascade.pods.registry import PodRegistry
 
 NOT_PROJECTS = 10000  # ids a call named that are not top projects (user ids), kept
+# the key (`PodUser.user_id`) of the pod user standing for a top user as an admin of
+# the top: the top user's id and this
+ADMIN_KEY = "/admin"
+
+
+def top_user(key: str) -> str:
+    """The top user a `PodUser.user_id` stands for (an admin's key names its user)."""
+    return key.removesuffix(ADMIN_KEY)
 
 
 def description(project_id: str) -> str:
@@ -88,34 +96,38 @@ class PodProjects:
         for user in users:
             fresh.users[user.user_id] = user.pod_user_id
             # what the pod shows of the user is the top's id (Keystone ids: no clash)
-            fresh.to_top[user.pod_user_id] = user.user_id
+            fresh.to_top[user.pod_user_id] = top_user(user.user_id)
         self._maps[pod.id] = fresh
         return fresh
 
-    async def user(self, pod: Pod, user_id: str) -> tuple[str, str]:
+    async def user(self, pod: Pod, user_id: str, admin: bool = False) -> tuple[str, str]:
         """The pod's user standing for top user `user_id` (made there and recorded on
-        first use) and its password (derived from the pod's secret: never stored)."""
+        first use) and its password (derived from the pod's secret: never stored);
+        `admin`: the one standing for them as an admin of the top (`ProjectMap.user`)."""
+        key = user_id + ADMIN_KEY if admin else user_id
         mapped = await self._map(pod)
-        if user_id not in mapped.users:
-            lock = self._making.setdefault((pod.id, f"user/{user_id}"), asyncio.Lock())
+        if key not in mapped.users:
+            lock = self._making.setdefault((pod.id, f"user/{key}"), asyncio.Lock())
             async with lock:
                 mapped = await self._map(pod, again=True)
-                if user_id not in mapped.users:
-                    await self._make_user(pod, user_id)
-            self._making.pop((pod.id, f"user/{user_id}"), None)
+                if key not in mapped.users:
+                    await self._make_user(pod, key)
+            self._making.pop((pod.id, f"user/{key}"), None)
             mapped = self._maps[pod.id]
-        return mapped.users[user_id], user_password(pod, user_id)
+        return mapped.users[key], user_password(pod, key)
 
-    async def _make_user(self, pod: Pod, user_id: str) -> None:
+    async def _make_user(self, pod: Pod, key: str) -> None:
+        user_id = top_user(key)
         top = await self.top.user(user_id)
         if top is None:
             raise KeystoneUnavailable(f"the top's Keystone has no user {user_id}")
         keystone = self.identities.of(pod)
-        made = await keystone.ensure_user(
-            str(top["name"]), f"Cascade: top user {user_id}", user_password(pod, user_id)
-        )
+        name, said = str(top["name"]), f"Cascade: top user {user_id}"
+        if key != user_id:
+            name, said = f"{name}-admin", f"{said}, as an admin of the top"
+        made = await keystone.ensure_user(name, said, user_password(pod, key))
         async with self.sessions() as db:
-            db.add(PodUser(pod_id=pod.id, user_id=user_id, pod_user_id=made, created_at=now()))
+            db.add(PodUser(pod_id=pod.id, user_id=key, pod_user_id=made, created_at=now()))
             try:
                 await db.commit()
             except IntegrityError:

@@ -160,7 +160,8 @@ async def rolling_restart(admin: Path, replicas: list[Replica]) -> None:
         async def answers(port: int = replica.port) -> bool:
             try:
                 async with httpx.AsyncClient(timeout=2) as http:
-                    return (await http.get(f"http://127.0.0.1:{port}/compute/")).status_code == 200
+                    resp = await http.get(f"http://127.0.0.1:{port}/healthcheck")
+                    return resp.status_code == 200
             except httpx.HTTPError:
                 return False
 

@@ -22,6 +22,7 @@ SECRET = "pod-secret-do-not-show"
 POD_KEYSTONE = "http://ks2.test/v3"
 CREDENTIALS = {"username": "cascade", "password": SECRET, "project_name": "service"}
 SERVICE_PROJECT = "0" * 32
+ROLES = [{"id": "r1", "name": "member"}, {"id": "r2", "name": "admin"}]
 
 
 class PodKeystone:
@@ -40,7 +41,9 @@ class PodKeystone:
         self.projects = self.items["projects"]
         self.users = self.items["users"]
         self.granted: set[tuple[str, str]] = set()  # (project, user)
+        self.roles: dict[tuple[str, str], set[str]] = {}  # (project, user): role names
         self.signed_in: list[str] = []
+        self.password_sets: list[str] = []  # the users whose password Cascade set
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -53,9 +56,13 @@ class PodKeystone:
         if path == "/auth/catalog":
             return httpx.Response(200, json={"catalog": self.catalog})
         if path == "/roles":
-            return httpx.Response(200, json={"roles": [{"id": "r1", "name": "member"}]})
+            name = request.url.params["name"]
+            known = [r for r in ROLES if r["name"] == name]
+            return httpx.Response(200, json={"roles": known})
         if request.method == "PUT" and "/roles/" in path:
             self.granted.add((parts[1], parts[3]))
+            role = next(r["name"] for r in ROLES if r["id"] == parts[5])
+            self.roles.setdefault((parts[1], parts[3]), set()).add(role)
             return httpx.Response(204)
         if parts[0] not in self.items:
             return httpx.Response(404, json={"error": {"code": 404}})
@@ -74,6 +81,7 @@ class PodKeystone:
             return httpx.Response(404, json={"error": {"code": 404}})
         if request.method == "PATCH":
             one.update(json.loads(request.content)[key])
+            self.password_sets.append(parts[1])
         return httpx.Response(200, json={key: one})
 
     def _sign_in(self, auth: dict[str, Any]) -> httpx.Response:
@@ -255,6 +263,9 @@ async def test_calls_to_an_independent_pod_are_made_in_the_mapped_project(
     user = pod_keystone.user_of("u1")  # the top user's own user in the pod, named after them
     assert pod_keystone.users[user]["name"] == "someone"
     assert pod_keystone.projects[mapped]["name"] == "p1" and (mapped, user) in pod_keystone.granted
+    assert pod_keystone.roles[(mapped, user)] == {"member"}  # the least role that works
+    # made with its password: not set again (that would revoke the tokens it has)
+    assert pod_keystone.password_sets == []
     # its quotas in the pod unlimited: the top counts and enforces them over every pod
     assert n2.quota_sets[mapped]["instances"] == -1 and n2.quota_sets[mapped]["cores"] == -1
     assert n2.neutron.quotas[mapped]["port"] == -1
@@ -370,3 +381,32 @@ async def test_a_server_cannot_move_into_an_independent_pod_yet(
         f"/compute/v2.1/servers/{theirs['id']}/action", json=body, headers=ADMIN
     )
     assert refused.status_code == 409 and "not supported yet" in refused.text, refused.text
+
+
+async def test_a_top_admin_acts_in_the_pod_as_a_user_with_admin_there(
+    client: httpx.AsyncClient, cloud: FakeCloud, pod_keystone: PodKeystone, independent: str
+) -> None:
+    """A top admin's calls (say, an admin action on another project's volume) need the
+    pod's admin: they are made by a pod user of its own standing for the top user as an
+    admin, given `admin`; the same top user as a member is still their member user."""
+    n2 = cloud.pods["n2"]
+    assert (await client.get("/compute/v2.1/servers/detail", headers=MEMBER)).status_code == 200
+    resp = await client.get("/compute/v2.1/servers/detail", headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    mapped, member = _mapped(pod_keystone, "p1"), pod_keystone.user_of("u1")
+    admins = [
+        u
+        for u, v in pod_keystone.users.items()
+        if v["description"] == "Cascade: top user u1, as an admin of the top"
+    ]
+    assert len(admins) == 1 and admins[0] != member
+    assert pod_keystone.users[admins[0]]["name"] == "someone-admin"
+    assert pod_keystone.roles[(mapped, admins[0])] == {"admin"}
+    assert pod_keystone.roles[(mapped, member)] == {"member"}  # the member keeps no admin
+    sent = [r for r in n2.requests if r.url.path.startswith("/v2.1/servers")]
+    assert sent[-1].headers["X-Auth-Token"] == f"pod-{mapped}-{admins[0]}"
+    # what the admin user made there shows the top user, not a key of Cascade's
+    n2.add_server("made-by-the-admin", project=mapped, user_id=admins[0])
+    listed = await client.get("/compute/v2.1/servers/detail", headers=ADMIN)
+    made = [s for s in listed.json()["servers"] if s["name"] == "made-by-the-admin"]
+    assert made and made[0]["user_id"] == "u1"
