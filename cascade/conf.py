@@ -331,6 +331,20 @@ class ImageSection:
 
 
 @dataclass(frozen=True)
+class LoggingSection:
+    level: str = opt(
+        "INFO",
+        "Least level logged (DEBUG, INFO, WARNING, ERROR). At DEBUG also the health checks "
+        "(GET /healthcheck, the pods' probes) and every pod read.",
+    )
+    json: bool = opt(
+        False,
+        "One JSON object a line (timestamp, levelname, name, message, process, request_id, "
+        "global_request_id, user_id, project_id) instead of oslo.log's text layout.",
+    )
+
+
+@dataclass(frozen=True)
 class AuditSection:
     """Audits of the pods against the top (`/v1/audits`): reports, never changes."""
 
@@ -366,6 +380,7 @@ class Conf:
     volume: VolumeSection = field(default_factory=VolumeSection)
     image: ImageSection = field(default_factory=ImageSection)
     audit: AuditSection = field(default_factory=AuditSection)
+    logging: LoggingSection = field(default_factory=LoggingSection)
 
 
 # the sections by name, in the sample file's order: the fields of `Conf`

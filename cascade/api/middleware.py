@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cascade import logs
+from cascade.api import healthcheck
 from cascade.api.boundary import auth_error_body, send_json
 from cascade.context import Context
 from cascade.identity import KeystoneUnavailable, TokenValidator
@@ -28,6 +32,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+ACCESS = logging.getLogger("cascade.api.access")
 ECHO = "microversion_echo"  # scope state: the headers that echo the negotiated version
 OPENSTACK_ID = b"x-openstack-request-id"
 # APIs (by path prefix) whose service repeats the request id under a header of its own:
@@ -63,9 +68,15 @@ class RequestIdMiddleware:
         state["global_request_id"] = inbound if inbound and _REQUEST_ID.match(inbound) else None
         path = str(scope.get("path", ""))
         service_ids = [name for prefix, name in SERVICE_IDS if path.startswith(prefix)]
+        logs.bind(request_id=request_id, global_request_id=state["global_request_id"])
+        started = time.monotonic()
+        answer = {"status": 0, "length": 0}
 
         async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                answer["length"] += len(message.get("body", b""))
             if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 given = dict((key.lower(), value) for key, value in headers)
                 shown = given.get(OPENSTACK_ID, request_id.encode())
@@ -81,7 +92,29 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _access(scope, path, answer["status"], answer["length"], time.monotonic() - started)
+
+
+def _access(scope: Scope, path: str, status: int, length: int, took: float) -> None:
+    """The request's line (nova-api's layout): client, method and path, status, body
+    length, seconds. Health checks at DEBUG: a load balancer asks every second or so."""
+    client = scope.get("client") or ("-", 0)
+    query = scope.get("query_string", b"")
+    target = path + ("?" + query.decode("latin-1") if query else "")
+    level = logging.DEBUG if path == healthcheck.PATH else logging.INFO
+    ACCESS.log(
+        level,
+        '%s "%s %s" status: %s len: %d time: %.4f',
+        client[0],
+        scope.get("method", ""),
+        target,
+        status or "-",
+        length,
+        took,
+    )
 
 
 class AuthMiddleware:
@@ -129,6 +162,7 @@ class AuthMiddleware:
                 [(b"www-authenticate", self.www_authenticate.encode())],
             )
             return
+        logs.bind(user_id=ctx.user_id, project_id=ctx.project_id)
         if self.admin_of is not None:
             ctx = replace(ctx, admin=self.admin_of(ctx))
         scope.setdefault("state", {})["context"] = ctx

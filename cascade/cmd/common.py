@@ -4,7 +4,6 @@ and one log format."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -31,10 +30,3 @@ def config_from_args(prog: str, description: str | None) -> Conf:
 def exit_with(prog: str, exc: Exception) -> NoReturn:
     print(f"{prog}: {exc}", file=sys.stderr)
     sys.exit(2)
-
-
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request at INFO: a merged list over 1,000 pods wrote 1,000 lines,
-    # and the health checks one per probe; a pod call that fails is logged by Cascade
-    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -19,7 +19,8 @@ import signal
 
 import uvloop
 
-from cascade.cmd.common import config_from_args, setup_logging
+from cascade import logs
+from cascade.cmd.common import config_from_args, exit_with
 from cascade.conf import Conf
 from cascade.db.engine import make_engine, sessions
 from cascade.identity import TokenValidator
@@ -77,7 +78,10 @@ async def serve(conf: Conf) -> None:
 
 def main() -> None:
     conf = config_from_args("cascade-worker", __doc__)
-    setup_logging()
+    try:
+        logs.setup(conf.logging.level, conf.logging.json)
+    except ValueError as exc:  # a level logging does not know
+        exit_with("cascade-worker", exc)
     # uvloop, as uvicorn runs cascade-api on (uvicorn[standard] installs it): the health
     # checks' probes cost less CPU on it
     with (

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
@@ -23,6 +25,8 @@ from cascade.conf import PodsSection
 from cascade.pods.breaker import Breaker
 from cascade.pods.transport import PodTransport
 from cascade.pods.wire import Call
+
+LOG = logging.getLogger(__name__)
 
 SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
 # what a call may carry (`_prepared` writes those without a body itself)
@@ -150,13 +154,25 @@ class PodClient:
         probe = self.breaker.probing  # this request is the half-open breaker's probe
         attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
         self._in_flight += 1
+        started = time.monotonic()
+        # the request's line in the log (its ids on it: `cascade.logs`): reads at DEBUG,
+        # a list merged over 1,000 pods would write 1,000 lines at INFO
+        level = logging.DEBUG if method.upper() in SAFE_TO_RETRY else logging.INFO
         try:
             wait = self._pace.reserve(self.service, CALL)
             if wait:
                 await asyncio.sleep(wait)
-            return await self._send(method, url, probe, attempts, **kwargs)
+            resp = await self._send(method, url, probe, attempts, **kwargs)
+        except PodUnavailable as exc:
+            took = time.monotonic() - started
+            LOG.log(level, 'pod %s %s "%s %s" failed: %s time: %.4f', self.pod, self.service,
+                    method, url, exc.reason, took)  # fmt: skip
+            raise
         finally:
             self._in_flight -= 1
+        LOG.log(level, 'pod %s %s "%s %s" status: %d time: %.4f', self.pod, self.service,
+                method, url, resp.status_code, time.monotonic() - started)  # fmt: skip
+        return resp
 
     async def _send(
         self,
