@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cascade.api import busy, healthcheck
+from cascade.api import metrics as api_metrics
 from cascade.api.admin import routes as admin_routes
 from cascade.api.boundary import encoded, error_body
 from cascade.api.compute import routes as compute_routes
@@ -69,6 +70,7 @@ LOG = logging.getLogger(__name__)
 PUBLIC_PATHS = (
     "/",
     healthcheck.PATH,
+    api_metrics.PATH,
     *compute_routes.PUBLIC,
     *network_routes.PUBLIC,
     *volume_routes.PUBLIC,
@@ -184,6 +186,7 @@ def create_app(
 
     routes = [
         *healthcheck.routes(),
+        *api_metrics.routes(),
         *admin_routes.routes(),
         *compute_routes.routes(),
         *network_routes.routes(),

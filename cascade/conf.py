@@ -47,6 +47,10 @@ class ApiSection:
     project_write_burst: float = opt(
         20.0, "Writes a project may make at once before project_writes_per_second applies."
     )
+    metrics: bool = opt(
+        True,
+        "Serve Prometheus metrics at GET /metrics, without a token (false: 404 there).",
+    )
     healthcheck_disable_file: str = opt(
         "",
         "While this file exists, GET /healthcheck answers 503 DISABLED BY FILE (as "

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cascade import logs
+from cascade import logs, metrics
 from cascade.api import healthcheck
 from cascade.api.boundary import auth_error_body, send_json
 from cascade.context import Context
@@ -95,7 +95,21 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _access(scope, path, answer["status"], answer["length"], time.monotonic() - started)
+            took = time.monotonic() - started
+            _access(scope, path, answer["status"], answer["length"], took)
+            _measure(scope, path, answer["status"], took)
+
+
+def _measure(scope: Scope, path: str, status: int, took: float) -> None:
+    """The request in the metrics: its API (the path's first part; `admin` for /v1),
+    its route's template (not the path: ids would make a series each), its status."""
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    api = path.split("/", 2)[1] if path.count("/") else ""
+    api = "admin" if api == "v1" else api or "root"
+    method = str(scope.get("method", ""))
+    metrics.REQUESTS.labels(api, template, method, str(status or 0)).inc()
+    metrics.REQUEST_SECONDS.labels(api, template, method).observe(took)
 
 
 def _access(scope: Scope, path: str, status: int, length: int, took: float) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cascade import metrics
 from cascade.buckets import Limiter, Rate
 from cascade.conf import PodsSection
 from cascade.pods.breaker import Breaker
@@ -27,6 +28,15 @@ from cascade.pods.transport import PodTransport
 from cascade.pods.wire import Call
 
 LOG = logging.getLogger(__name__)
+BREAKER_REFUSED = "refused by the circuit breaker after repeated failures"
+
+
+def _why(exc: PodUnavailable) -> str:
+    """The metrics' reason of a call that got no answer."""
+    if exc.reason == BREAKER_REFUSED:
+        return "breaker"
+    return "timeout" if exc.reason.startswith(("timed out", "no answer")) else "unreachable"
+
 
 SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
 # what a call may carry (`_prepared` writes those without a body itself)
@@ -145,15 +155,13 @@ class PodClient:
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if not self.breaker.allow():
-            raise PodUnavailable(
-                self.pod,
-                self.service,
-                "refused by the circuit breaker after repeated failures",
-                sent=False,
-            )
+            metrics.POD_CALL_ERRORS.labels(self.pod, self.service, "breaker").inc()
+            raise PodUnavailable(self.pod, self.service, BREAKER_REFUSED, sent=False)
         probe = self.breaker.probing  # this request is the half-open breaker's probe
         attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
         self._in_flight += 1
+        in_flight = metrics.POD_CALLS_IN_FLIGHT.labels(self.pod, self.service)
+        in_flight.inc()
         started = time.monotonic()
         # the request's line in the log (its ids on it: `cascade.logs`): reads at DEBUG,
         # a list merged over 1,000 pods would write 1,000 lines at INFO
@@ -167,11 +175,18 @@ class PodClient:
             took = time.monotonic() - started
             LOG.log(level, 'pod %s %s "%s %s" failed: %s time: %.4f', self.pod, self.service,
                     method, url, exc.reason, took)  # fmt: skip
+            metrics.POD_CALL_SECONDS.labels(self.pod, self.service).observe(took)
+            metrics.POD_CALL_ERRORS.labels(self.pod, self.service, _why(exc)).inc()
             raise
         finally:
             self._in_flight -= 1
+            in_flight.dec()
+        took = time.monotonic() - started
         LOG.log(level, 'pod %s %s "%s %s" status: %d time: %.4f', self.pod, self.service,
-                method, url, resp.status_code, time.monotonic() - started)  # fmt: skip
+                method, url, resp.status_code, took)  # fmt: skip
+        metrics.POD_CALL_SECONDS.labels(self.pod, self.service).observe(took)
+        if resp.status_code >= 500:
+            metrics.POD_CALL_ERRORS.labels(self.pod, self.service, "status_5xx").inc()
         return resp
 
     async def _send(

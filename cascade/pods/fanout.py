@@ -19,10 +19,12 @@ the other calls are cancelled and it is raised.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from cascade import metrics
 from cascade.pods.client import PodUnavailable
 
 UNAVAILABLE_HEADER = "X-Cascade-Unavailable-Pods"
@@ -83,6 +85,7 @@ async def fan_out(
     another, and the deadline leaves out only those it did not reach."""
     slots = asyncio.Semaphore(in_flight) if in_flight else None
     asked: set[int] = set()
+    started = time.monotonic()
 
     async def one(n: int, pod: P) -> T:
         if slots is None:
@@ -114,6 +117,9 @@ async def fan_out(
             found.unavailable.append(pod)
         else:
             found.answers.append((pod, task.result()))
+    metrics.FANOUT_SECONDS.observe(time.monotonic() - started)
+    metrics.FANOUT_ASKED.inc(len(tasks))
+    metrics.FANOUT_LEFT_OUT.inc(len(found.unavailable))
     return found
 
 

@@ -14,6 +14,7 @@ from cascade import logs
 from tests.unit.conftest import FakeKeystone
 from tests.unit.fakenova import FakeCloud, register
 
+pytestmark = pytest.mark.fake_pods
 MEMBER = {"X-Auth-Token": "member-token"}
 GLOBAL_ID = "req-12345678-1234-1234-1234-123456789abc"
 
