@@ -17,7 +17,7 @@ from cascade.conf import ImageSection
 from cascade.db.models import Job, Pod, Routing
 from cascade.jobs.registry import JobContext
 from cascade.services.images import copies, copy_job, snapshots
-from cascade.services.workflow import Env
+from cascade.services.workflow import Env, Refused
 from tests.unit.conftest import PodHandler
 from tests.unit.fakeglance import FakeGlance
 from tests.unit.fakenova import ADMIN, FakeCloud
@@ -156,6 +156,30 @@ async def test_an_image_the_caller_may_not_see_is_not_copied(
     pod = await _pod2(app, pod_keystone, independent)
     image = top_glance.add(b"secret data", visibility="private")
     await copies.ensure_in_pod(env, pod, image["id"], "member-token")
+    assert await _jobs(app) == []
+
+
+async def test_an_image_that_is_not_active_is_refused_as_the_pod_would(
+    app: Starlette,
+    pod_keystone: PodKeystone,
+    top_glance: FakeGlance,
+    independent: str,  # noqa: F811
+) -> None:
+    """A deactivated image's data cannot be read: no copy to wait for, the answer a
+    pod gives of its own (Nova's 400; Cinder's with its own message)."""
+    env = env_of(app)
+    pod = await _pod2(app, pod_keystone, independent)
+    image = top_glance.add(b"data")
+    image["status"] = "deactivated"
+    with pytest.raises(Refused) as refused:
+        await copies.ensure_in_pod(env, pod, image["id"], "member-token")
+    assert (refused.value.status, refused.value.message) == (
+        400,
+        f"Image {image['id']} is not active.",
+    )
+    cinder = "Invalid input received: Image {} is not active."
+    with pytest.raises(Refused, match="Invalid input received"):
+        await copies.ensure_in_pod(env, pod, image["id"], "member-token", cinder)
     assert await _jobs(app) == []
 
 

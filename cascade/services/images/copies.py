@@ -60,9 +60,8 @@ async def shares_glance(env: Env, pod: Pod) -> bool:
     return found is None or root(found) == mine
 
 
-async def visible(env: Env, image_id: str, token: str) -> bool:
-    """Whether the top's Glance shows image `image_id` to the holder of `token`."""
-    return (await _ask_top(env, image_id, token)).status_code == 200
+# Nova's answer to a boot from an image that is not active (Cinder's: volume/create.py)
+NOT_ACTIVE = "Image {} is not active."
 
 
 async def _ask_top(env: Env, image_id: str, token: str) -> httpx.Response:
@@ -78,15 +77,22 @@ async def _ask_top(env: Env, image_id: str, token: str) -> httpx.Response:
             raise Refused(503, f"the top's image service did not answer: {exc!r}") from exc
 
 
-async def ensure_in_pod(env: Env, pod: Pod, image_id: str, token: str) -> None:
+async def ensure_in_pod(
+    env: Env, pod: Pod, image_id: str, token: str, not_active: str = NOT_ACTIVE
+) -> None:
     """Image `image_id` of the top in the pod, copied there if the pod does not share the
     top's Glance, waited for up to `[image] copy_wait` seconds. Nothing for an image the
     caller may not see (the pod then answers its own "not found", as Nova would); Refused
-    (503) when the copy failed or outlasted the wait (it carries on as a job)."""
+    400 (`not_active`, the API's message, with the id) for one that is not active (its
+    data cannot be read: deactivated, still queued), as the pod would say of its own;
+    Refused (503) when the copy failed or outlasted the wait (it carries on as a job)."""
     if not image_id or await shares_glance(env, pod):
         return
-    if not await visible(env, image_id, token):
+    found = await _ask_top(env, image_id, token)
+    if found.status_code != 200:
         return
+    if found.json().get("status") != "active":
+        raise Refused(400, not_active.format(image_id))
     if await _intend(env, pod, image_id):
         return
     await _wait(env, pod, image_id)

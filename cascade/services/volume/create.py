@@ -50,6 +50,8 @@ SOURCES = (
     ("group_id", volume_service.GROUP),
 )
 TYPED_SOURCES = SOURCES[:3]
+# Cinder's answer to a volume made from an image that is not active (InvalidInput)
+NOT_ACTIVE = "Invalid input received: Image {} is not active."
 # the kinds whose creates in flight hold quota (their intents' `reserved`)
 RESERVING = (volume_service.VOLUME, volume_service.SNAPSHOT, volume_service.BACKUP)
 # a group made from another group or its snapshot goes to that one's pod
@@ -283,7 +285,7 @@ async def create_volume(env: Env, db: AsyncSession, ask: Ask, body: Any) -> Crea
     await idle(db)
     image = entity.get("imageRef")
     if isinstance(image, str):  # a volume made from a top image: the pod needs it
-        await image_copies.ensure_in_pod(env, pod, image, ask.ctx.token)
+        await image_copies.ensure_in_pod(env, pod, image, ask.ctx.token, NOT_ACTIVE)
     resp = await create_in(env, db, ask, volume_service.VOLUME, pod, body, quota=quota)
     return Created(pod, resp)
 
