@@ -236,6 +236,11 @@ class JobsSection:
         "run by separate cascade-worker processes only. On SQLite run a single worker per "
         "database: either this one or one cascade-worker.",
     )
+    metrics_port: int = opt(
+        0,
+        "Port cascade-worker serves its Prometheus metrics on (GET /metrics, at the address "
+        "of [api] host: job runs, pod calls of its jobs and health checks); 0: none.",
+    )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@
 - fan-outs: `cascade_fanout_duration_seconds`, `cascade_fanout_pods_asked_total`,
   `cascade_fanout_pods_left_out_total`;
 - jobs, read from the queue at each scrape: `cascade_jobs{type,status}`,
-  `cascade_jobs_ready`, `cascade_job_oldest_ready_age_seconds`;
+  `cascade_jobs_ready`, `cascade_job_oldest_ready_age_seconds`; and counted by the
+  process that runs them: `cascade_job_runs_total{type,outcome}`;
 - the database pool: `cascade_db_pool_size`, `cascade_db_pool_checked_out`.
 
 Several processes (cascade-api's workers, cascade-worker) share their figures the way
@@ -78,6 +79,11 @@ FANOUT_SECONDS = Histogram(
 FANOUT_ASKED = Counter("cascade_fanout_pods_asked", "Pods a fan-out asked")
 FANOUT_LEFT_OUT = Counter(
     "cascade_fanout_pods_left_out", "Pods a fan-out left out (no answer in time, or unavailable)"
+)
+JOB_RUNS = Counter(
+    "cascade_job_runs",
+    "Job runs by type and outcome (done, failed: to be tried again or not, interrupted)",
+    ["type", "outcome"],
 )
 JOBS = Gauge(
     "cascade_jobs", "Jobs in the queue by type and status", ["type", "status"],

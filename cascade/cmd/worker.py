@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import signal
 
+import prometheus_client
 import uvloop
 
 from cascade import logs
@@ -82,6 +83,9 @@ def main() -> None:
         logs.setup(conf.logging.level, conf.logging.json)
     except ValueError as exc:  # a level logging does not know
         exit_with("cascade-worker", exc)
+    if conf.jobs.metrics_port:
+        # prometheus_client's own server, in a thread: the worker serves nothing else
+        prometheus_client.start_http_server(conf.jobs.metrics_port, addr=conf.api.host)
     # uvloop, as uvicorn runs cascade-api on (uvicorn[standard] installs it): the health
     # checks' probes cost less CPU on it
     with (

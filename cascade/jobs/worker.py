@@ -18,6 +18,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade import metrics
 from cascade.conf import Conf
 from cascade.db.models import Job
 from cascade.jobs import queue
@@ -100,14 +101,17 @@ class Worker:
             await self.registry.get(job.type)(self.ctx, job)
         except asyncio.CancelledError:
             LOG.info("job %s (%s) interrupted: given back to the queue", job.id, job.type)
+            metrics.JOB_RUNS.labels(job.type, "interrupted").inc()
             await queue.release(self.sessions, job, self.worker_id)
             raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             attempt = job.attempts + 1
             LOG.warning("job %s (%s) attempt %d failed: %s", job.id, job.type, attempt, error)
+            metrics.JOB_RUNS.labels(job.type, "failed").inc()
             await queue.fail(self.sessions, job, self.worker_id, error, self.retry)
         else:
+            metrics.JOB_RUNS.labels(job.type, "done").inc()
             await queue.complete(self.sessions, job, self.worker_id)
         finally:
             renewer.cancel()

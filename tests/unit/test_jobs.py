@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -312,3 +313,31 @@ async def test_jobs_without_their_own_bound_use_the_configured_one(sessions: Ses
     stored = await load(sessions, job.id)
     assert (stored.status, stored.attempts) == ("failed", 2)
     assert stored.last_error == "ValueError: attempt 2"
+
+
+async def test_job_runs_are_counted_by_type_and_outcome(sessions: Sessions) -> None:
+    registry = Registry()
+
+    @registry.handler("metrics-ok")
+    async def ok(ctx: JobContext, job: Job) -> None:
+        return None
+
+    @registry.handler("metrics-bad")
+    async def bad(ctx: JobContext, job: Job) -> None:
+        raise RuntimeError("no")
+
+    def runs(kind: str, outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "cascade_job_runs_total", {"type": kind, "outcome": outcome}
+        )
+        return value or 0.0
+
+    before = (runs("metrics-ok", "done"), runs("metrics-bad", "failed"))
+    async with sessions() as db:
+        await queue.enqueue(db, "metrics-ok", "a", None, {})
+        await queue.enqueue(db, "metrics-bad", "b", None, {})
+        await db.commit()
+    worker = Worker(sessions, registry, conf())
+    assert await worker.run_once() and await worker.run_once()
+    after = (runs("metrics-ok", "done"), runs("metrics-bad", "failed"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
