@@ -211,15 +211,29 @@ class PolicyError(Exception):
     """The policy file is unreadable, or a rule in it cannot be parsed or is not defined."""
 
 
+BASE_RULES = {
+    "context_is_admin": "Who is an admin of every project: Context.is_admin, is_admin:True "
+    "checks and the admin rules",
+    "admin_required": "The admin rules' base (Cascade's and Nova's ADMIN)",
+    "project_member_api": "A member of the project acted on (Nova's base rule)",
+    "project_reader_api": "A reader of the project acted on (Nova's base rule)",
+    "project_member_or_admin": "A member of the project acted on, or an admin",
+    "project_reader_or_admin": "A reader of the project acted on, or an admin",
+}
+NOVA, CINDER = ("os_compute_api:", "compute:"), ("volume", "group:", "backup:", "scheduler_")
+
+
 def _description(name: str) -> str:
-    """What the sample says of a rule (its operations: docs/operations.md, "Policy")."""
-    if name.startswith(("os_compute_api:", "compute:")):
+    """What the sample and the tools say of a rule."""
+    if name in BASE_RULES:
+        return BASE_RULES[name]
+    if name.startswith(NOVA):
         return f"Nova's rule {name}, checked by Cascade at the top for every pod"
-    if name.startswith("volume"):
+    if name.startswith(CINDER):
         return f"Cinder's rule {name}, checked by Cascade at the top for every pod"
     if name.startswith("cascade:"):
         return f"Cascade's own API: {name.removeprefix('cascade:').replace(':', ' ')}"
-    return f"The Networking API (Neutron's rule {name}), checked by Cascade at the top"
+    return f"The Networking API: Neutron's rule {name}, checked by Cascade at the top"
 
 
 def list_rules(defaults: Mapping[str, str] | None = None) -> list[oslo_policy.RuleDefault]:

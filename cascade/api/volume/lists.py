@@ -44,7 +44,9 @@ from cascade.api.volume.errors import VolumeError
 from cascade.api.volume.routed import locate
 from cascade.db.models import Pod
 from cascade.pods import volume as pod_volume
-from cascade.services import listing, resources
+from cascade.pods.identities import independent
+from cascade.services import listing, resources, scheduling
+from cascade.services import pods as pod_service
 from cascade.services import routed as routed_service
 from cascade.services.compute import moves
 from cascade.services.volume import volumes as volume_service
@@ -109,6 +111,17 @@ async def _pods(request: Request, kind: str, newest: int) -> routed_service.Newe
     return found
 
 
+async def _checking_pod(request: Request) -> list[Pod]:
+    """A project with nothing in any pod, whose list has filters or a sort of its own:
+    one shared pod that is up, asked all the same, so that a bad filter or sort key gets
+    Cinder's own 400 (an empty page otherwise: the project has nothing there). Not an
+    independent pod: asking it would make the project a project of that cloud."""
+    async with session(request) as db:
+        every = await pod_service.list_all(db)
+    shared = [p for p in every if scheduling.usable(p) and not independent(p)]
+    return sorted(shared, key=lambda pod: pod.name)[:1]
+
+
 async def index(request: Request) -> Response:
     """GET /<collection> and /<collection>/detail: 200 with the merged page."""
     collection = request.url.path.rstrip("/").split("/")
@@ -139,6 +152,8 @@ async def index(request: Request) -> Response:
     )
     newest = await _pods(request, kind, limit + offset if newest_first else 0)
     pods, untouched = newest.asked, newest.untouched
+    if not pods and not newest_first and not untouched:
+        pods = await _checking_pod(request)
     zone_pods = {p.pod_az for p in pods}
     filters = [
         (k, next(iter(zone_pods)) if k == "availability_zone" and len(zone_pods) == 1 else v)
