@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import configparser
 import contextlib
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -199,3 +200,13 @@ def test_a_rolling_restart_under_load_loses_no_request(clouds_yaml: Path, tmp_pa
     assert [len(set(r.pids)) for r in replicas] == [2, 2]
     # the second worker ran beside the devcloud's without a failure
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def test_the_example_haproxy_config_is_valid() -> None:
+    """etc/haproxy/cascade.cfg, as HAProxy itself checks it (no warning either)."""
+    example = Path(__file__).resolve().parents[2] / "etc" / "haproxy" / "cascade.cfg"
+    checked = subprocess.run(
+        [haproxy.BINARY, "-c", "-f", str(example)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "WARNING" not in checked.stderr, checked.stderr
