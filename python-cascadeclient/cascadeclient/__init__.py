@@ -1,0 +1,1 @@
+"""python-cascadeclient: the `openstack cascade ...` commands for Cascade's admin API."""

@@ -1,0 +1,1 @@
+"""The OpenStackClient plugin (`plugin`) and its commands."""

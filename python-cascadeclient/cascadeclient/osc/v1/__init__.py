@@ -1,0 +1,1 @@
+"""The commands of `openstack cascade ...` for the admin API v1, one module a resource."""
