@@ -34,6 +34,8 @@ CASCADE_PATHS = {
     "network": "/networking",
     # Cascade's Image API, which fronts the top's own Glance (the shared one here)
     "image": "/image",
+    # the admin API, for `openstack cascade ...` (docs/cli.md)
+    "cascade": "/v1",
 }
 # catalog service type -> service name (the names devstack uses)
 SERVICE_NAMES = {
@@ -44,6 +46,7 @@ SERVICE_NAMES = {
     "network": "neutron",
     "volumev3": "cinderv3",
     "block-storage": "cinder",
+    "cascade": "cascade",
 }
 
 

@@ -20,6 +20,9 @@ ML2_DRIVER = HERE / "ml2_bindall"
 FAKE_DRIVERS = HERE / "fakedrivers"
 # the devcloud's own packages, installed into the OpenStack virtualenv
 PLUGINS = (ML2_DRIVER, FAKE_DRIVERS)
+# `openstack cascade ...` (docs/cli.md), installed editable into the same virtualenv: its
+# code is read from the checkout, so only its pyproject.toml (the commands) asks for a reinstall
+CASCADECLIENT = HERE.parent / "python-cascadeclient"
 
 # Debian package -> a file it installs that the devcloud runs.
 APT_PACKAGES = {
@@ -120,7 +123,14 @@ def venv_fingerprint() -> str:
 
 
 async def ensure_venv(layout: Layout) -> bool:
-    """Create or update the OpenStack virtualenv; True if anything was installed."""
+    """Create or update the OpenStack virtualenv and the CLI plugin in it; True if anything
+    was installed."""
+    installed = await _ensure_openstack(layout)
+    return await ensure_cli_plugin(layout) or installed
+
+
+async def _ensure_openstack(layout: Layout) -> bool:
+    """The OpenStack services and clients, pinned, with PLUGINS; True if installed now."""
     stamp = layout.venv / ".devcloud-fingerprint"
     want = venv_fingerprint()
     if stamp.exists() and stamp.read_text() == want:
@@ -149,6 +159,31 @@ async def ensure_venv(layout: Layout) -> bool:
     cli = layout.bin / "openstack"
     cli.unlink(missing_ok=True)
     cli.symlink_to(layout.venv / "bin" / "openstack")
+    return True
+
+
+async def ensure_cli_plugin(layout: Layout) -> bool:
+    """Install python-cascadeclient editable, without dependencies (osc-lib and keystoneauth
+    come with python-openstackclient), once per change of its pyproject.toml; True if
+    installed now. A devcloud run from an installed Cascade has no checkout to install from."""
+    project = CASCADECLIENT / "pyproject.toml"
+    if not project.exists():
+        return False
+    stamp = layout.venv / ".devcloud-cascadeclient-fingerprint"
+    digest = hashlib.sha256(project.read_bytes())
+    digest.update(str(CASCADECLIENT).encode())  # a checkout elsewhere: its code, not ours
+    want = digest.hexdigest()
+    if stamp.exists() and stamp.read_text() == want:
+        return False
+    pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
+    await run(
+        [*pip, "install", "-q", "--no-deps", "-e", str(CASCADECLIENT)],
+        service="venv",
+        log=layout.log / "venv.log",
+        timeout=600,
+        heavy=False,
+    )
+    stamp.write_text(want)
     return True
 
 

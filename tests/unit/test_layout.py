@@ -69,7 +69,8 @@ def test_catalog_has_every_service_in_every_pod_and_the_top() -> None:
         "block-storage",
     }
     assert by_region["pod1"] == by_region["pod2"] == pod_types
-    assert by_region[TOP_REGION] == pod_types - {"placement"}
+    # the top also has the admin API (`openstack cascade ...`)
+    assert by_region[TOP_REGION] == (pod_types - {"placement"}) | {"cascade"}
     # one Glance for all (shared) pods; the top's image endpoint is Cascade's Image API
     images = {e.region: e.url for e in eps if e.service_type == "image"}
     assert images.pop(TOP_REGION) == layout.url("cascade") + "/image"
