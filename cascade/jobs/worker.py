@@ -18,7 +18,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade import metrics
+from cascade import logs, metrics
 from cascade.conf import Conf
 from cascade.db.models import Job
 from cascade.jobs import queue
@@ -96,6 +96,10 @@ class Worker:
                 return
 
     async def _run(self, job: Job) -> None:
+        # the job's lines in the log carry its id and project, as a request's carry its ids
+        ids = logs.CURRENT.set(
+            logs.Ids(request_id=f"job-{job.id}", project_id=job.project_id or "-")
+        )
         renewer = asyncio.create_task(self._renew(job))
         try:
             await self.registry.get(job.type)(self.ctx, job)
@@ -117,3 +121,4 @@ class Worker:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+            logs.CURRENT.reset(ids)

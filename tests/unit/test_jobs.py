@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from cascade import logs
 from cascade.conf import Conf, JobsSection
 from cascade.db.models import Job, Quota
 from cascade.jobs import queue
@@ -341,3 +342,23 @@ async def test_job_runs_are_counted_by_type_and_outcome(sessions: Sessions) -> N
     assert await worker.run_once() and await worker.run_once()
     after = (runs("metrics-ok", "done"), runs("metrics-bad", "failed"))
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+
+
+async def test_a_jobs_log_lines_carry_its_id_and_project(
+    sessions: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = Registry()
+
+    @registry.handler("logs-bad")
+    async def bad(ctx: JobContext, job: Job) -> None:
+        raise RuntimeError("no")
+
+    caplog.handler.addFilter(logs.IdsFilter())
+    async with sessions() as db:
+        job = await queue.enqueue(db, "logs-bad", "a", "p7", {})
+        await db.commit()
+    assert await Worker(sessions, registry, conf()).run_once()
+    failed = [r for r in caplog.records if "attempt 1 failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert (failed[0].request_id, failed[0].project_id) == (f"job-{job.id}", "p7")  # type: ignore[attr-defined]
+    assert logs.CURRENT.get() == logs.Ids()  # the worker's own lines carry no job's ids
