@@ -129,32 +129,37 @@ async def ensure_venv(layout: Layout) -> bool:
     return await ensure_cli_plugin(layout) or installed
 
 
-async def _ensure_openstack(layout: Layout) -> bool:
-    """The OpenStack services and clients, pinned, with PLUGINS; True if installed now."""
-    stamp = layout.venv / ".devcloud-fingerprint"
-    want = venv_fingerprint()
+async def _pip_once(
+    layout: Layout, stamp_name: str, want: str, args: list[str], timeout: float
+) -> bool:
+    """`pip install ARGS` into the OpenStack virtualenv unless the fingerprint `want` is
+    the one its stamp file (`stamp_name`, in the virtualenv) kept from the last install;
+    True if installed now (the stamp written after, so a failed install runs again)."""
+    stamp = layout.venv / stamp_name
     if stamp.exists() and stamp.read_text() == want:
         return False
-    log = layout.log / "venv.log"
     if not (layout.venv / "bin" / "python").exists():
-        await run([sys.executable, "-m", "venv", str(layout.venv)], service="venv", log=log)
+        raise DevcloudError("venv", f"no OpenStack virtualenv at {layout.venv}: run `up`", None)
     pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
     await run(
-        [
-            *pip,
-            "install",
-            "-q",
-            "-c",
-            str(CONSTRAINTS),
-            *OPENSTACK_REQUIREMENTS,
-            *map(str, PLUGINS),
-        ],
+        [*pip, "install", "-q", *args],
         service="venv",
-        log=log,
-        timeout=1800,
+        log=layout.log / "venv.log",
+        timeout=timeout,
         heavy=False,
     )
     stamp.write_text(want)
+    return True
+
+
+async def _ensure_openstack(layout: Layout) -> bool:
+    """The OpenStack services and clients, pinned, with PLUGINS; True if installed now."""
+    if not (layout.venv / "bin" / "python").exists():
+        log = layout.log / "venv.log"
+        await run([sys.executable, "-m", "venv", str(layout.venv)], service="venv", log=log)
+    args = ["-c", str(CONSTRAINTS), *OPENSTACK_REQUIREMENTS, *map(str, PLUGINS)]
+    if not await _pip_once(layout, ".devcloud-fingerprint", venv_fingerprint(), args, 1800):
+        return False
     layout.bin.mkdir(parents=True, exist_ok=True)
     cli = layout.bin / "openstack"
     cli.unlink(missing_ok=True)
@@ -169,42 +174,17 @@ async def ensure_cli_plugin(layout: Layout) -> bool:
     project = CASCADECLIENT / "pyproject.toml"
     if not project.exists():
         return False
-    stamp = layout.venv / ".devcloud-cascadeclient-fingerprint"
     digest = hashlib.sha256(project.read_bytes())
     digest.update(str(CASCADECLIENT).encode())  # a checkout elsewhere: its code, not ours
-    want = digest.hexdigest()
-    if stamp.exists() and stamp.read_text() == want:
-        return False
-    pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
-    await run(
-        [*pip, "install", "-q", "--no-deps", "-e", str(CASCADECLIENT)],
-        service="venv",
-        log=layout.log / "venv.log",
-        timeout=600,
-        heavy=False,
-    )
-    stamp.write_text(want)
-    return True
+    args = ["--no-deps", "-e", str(CASCADECLIENT)]
+    stamp = ".devcloud-cascadeclient-fingerprint"
+    return await _pip_once(layout, stamp, digest.hexdigest(), args, 600)
 
 
 async def ensure_clients(layout: Layout) -> bool:
     """Install CLIENT_REQUIREMENTS into the OpenStack virtualenv (made by `up`), with the
     same constraints, once per change of either; True if anything was installed."""
-    stamp = layout.venv / ".devcloud-clients-fingerprint"
     digest = hashlib.sha256(CONSTRAINTS.read_bytes())
     digest.update(" ".join(CLIENT_REQUIREMENTS).encode())
-    want = digest.hexdigest()
-    if stamp.exists() and stamp.read_text() == want:
-        return False
-    if not (layout.venv / "bin" / "python").exists():
-        raise DevcloudError("venv", f"no OpenStack virtualenv at {layout.venv}: run `up`", None)
-    pip = [layout.vbin("python"), "-m", "pip", "--disable-pip-version-check"]
-    await run(
-        [*pip, "install", "-q", "-c", str(CONSTRAINTS), *CLIENT_REQUIREMENTS],
-        service="venv",
-        log=layout.log / "venv.log",
-        timeout=1800,
-        heavy=False,
-    )
-    stamp.write_text(want)
-    return True
+    args = ["-c", str(CONSTRAINTS), *CLIENT_REQUIREMENTS]
+    return await _pip_once(layout, ".devcloud-clients-fingerprint", digest.hexdigest(), args, 1800)
