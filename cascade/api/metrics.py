@@ -9,43 +9,24 @@ breakers of the pod services this process has called.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from cascade import metrics
-from cascade.db.models import Job
+from cascade.jobs import queue
 
 PATH = "/metrics"
-NOT_DONE = ("queued", "running", "failed")
 
 
 async def _jobs(request: Request) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
     async with request.app.state.sessions() as db:
-        counts = (
-            await db.execute(
-                select(Job.type, Job.status, func.count())
-                .where(Job.status.in_(NOT_DONE))
-                .group_by(Job.type, Job.status)
-            )
-        ).all()
-        ready = (
-            await db.execute(
-                select(func.count(), func.min(Job.run_after)).where(
-                    Job.status == "queued", Job.run_after <= now
-                )
-            )
-        ).one()
+        found = await queue.depth(db)
     metrics.JOBS.clear()  # a type with no job left shows no more
-    for kind, status, count in counts:
+    for kind, status, count in found.by_type:
         metrics.JOBS.labels(kind, status).set(count)
-    metrics.JOBS_READY.set(ready[0])
-    oldest = ready[1]
-    metrics.JOB_OLDEST_READY_AGE.set((now - oldest).total_seconds() if oldest else 0)
+    metrics.JOBS_READY.set(found.ready)
+    metrics.JOB_OLDEST_READY_AGE.set(found.oldest_ready_seconds)
 
 
 def _pool(request: Request) -> None:

@@ -20,13 +20,12 @@ import argparse
 import asyncio
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,7 +35,8 @@ from cascade.cmd.common import exit_with
 from cascade.conf import Conf, ConfigError, load, sample
 from cascade.db.engine import make_engine, sessions
 from cascade.db.migrate import alembic_config, upgrade
-from cascade.db.models import Job, Pod
+from cascade.db.models import Pod
+from cascade.jobs import queue
 from cascade.policy import Policy, PolicyError
 from cascade.services import pods as pod_service
 from cascade.services.network import policies as network_policies
@@ -212,26 +212,11 @@ async def _pods(engine: AsyncEngine) -> list[list[str]]:
 
 
 async def _jobs(engine: AsyncEngine) -> list[list[str]]:
-    now = datetime.now(UTC).replace(tzinfo=None)
     async with sessions(engine)() as db:
-        counts = (
-            await db.execute(
-                select(Job.type, Job.status, func.count())
-                .where(Job.status.in_(("queued", "running", "failed")))
-                .group_by(Job.type, Job.status)
-                .order_by(Job.type, Job.status)
-            )
-        ).all()
-        ready, oldest = (
-            await db.execute(
-                select(func.count(), func.min(Job.run_after)).where(
-                    Job.status == "queued", Job.run_after <= now
-                )
-            )
-        ).one()
-    rows = [["type", "status", "jobs"], *([k, s, str(n)] for k, s, n in counts)]
-    age = f"{(now - oldest).total_seconds():.0f} s" if oldest else "-"
-    rows.append(["(ready)", "queued", f"{ready} (oldest waiting {age})"])
+        found = await queue.depth(db)
+    rows = [["type", "status", "jobs"], *([k, s, str(n)] for k, s, n in found.by_type)]
+    age = f"{found.oldest_ready_seconds:.0f} s" if found.ready else "-"
+    rows.append(["(ready)", "queued", f"{found.ready} (oldest waiting {age})"])
     return rows
 
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.engine import now as now
@@ -259,3 +260,37 @@ async def extend(
     """Renew the lease of a job still running; False if the worker no longer holds it."""
     until = now() + timedelta(seconds=lease_seconds)
     return await _finish(sessions, job, worker_id, {"lease_until": until})
+
+
+@dataclass(frozen=True)
+class Depth:
+    """The queue as operators watch it: jobs not done by (type, status), the ready ones
+    (queued, their time come) and how long the oldest of those has waited (seconds)."""
+
+    by_type: list[tuple[str, str, int]]
+    ready: int
+    oldest_ready_seconds: float
+
+
+async def depth(session: AsyncSession) -> Depth:
+    """Two queries on the claim index: grouped counts of the jobs queued, running or
+    failed, and the ready ones with the oldest's `run_after` (`/metrics`,
+    `cascade-manage job status`)."""
+    at = now()
+    counts = (
+        await session.execute(
+            select(Job.type, Job.status, func.count())
+            .where(Job.status.in_((QUEUED, RUNNING, FAILED)))
+            .group_by(Job.type, Job.status)
+            .order_by(Job.type, Job.status)
+        )
+    ).all()
+    ready, oldest = (
+        await session.execute(
+            select(func.count(), func.min(Job.run_after)).where(
+                Job.status == QUEUED, Job.run_after <= at
+            )
+        )
+    ).one()
+    waited = (at - oldest).total_seconds() if oldest else 0.0
+    return Depth([(k, s, int(n)) for k, s, n in counts], int(ready), waited)
