@@ -28,7 +28,8 @@ from devcloud import (
 from devcloud import clouds as clouds_yaml
 from devcloud import state as state_file
 from devcloud.errors import DevcloudError
-from devcloud.layout import Layout
+from devcloud.layout import PASSWORD, Layout
+from devcloud.services import horizon
 from devcloud.tempest import SERVICES as TEMPEST_SERVICES
 from devcloud.tempest import WHOLE_SUITES
 
@@ -323,7 +324,8 @@ async def main_async(args: argparse.Namespace) -> int:
         await cloud.up(layout, args.pods, args.independent, args.default_az)
         print(
             f"devcloud: ready. clouds.yaml: {layout.clouds_yaml}\n"
-            '  eval "$(bin/devcloud env)"; openstack --os-cloud pod1 server list'
+            '  eval "$(bin/devcloud env)"; openstack --os-cloud pod1 server list\n'
+            f"  Horizon: {horizon.url(layout)} (demo, admin: password {PASSWORD})"
         )
     elif args.command == "down":
         stopped = await cloud.down(layout, wipe=args.wipe)

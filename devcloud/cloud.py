@@ -21,7 +21,7 @@ from devcloud import state as state_file
 from devcloud.errors import DevcloudError
 from devcloud.layout import MAX_PODS, Layout, Pod
 from devcloud.proc import Proc, Supervisor, port_in_use
-from devcloud.services import cascade, cinder, glance, keystone, neutron, nova, placement
+from devcloud.services import cascade, cinder, glance, horizon, keystone, neutron, nova, placement
 
 POD_SERVICES: tuple[ModuleType, ...] = (placement, neutron, cinder, nova)
 # an independent pod's own Keystone and Glance (a shared pod uses the shared ones)
@@ -47,7 +47,12 @@ def pod_procs(layout: Layout, pod: Pod) -> list[Proc]:
 
 
 def all_procs(layout: Layout, pods: list[Pod]) -> list[Proc]:
-    shared = [*keystone.procs(layout), *glance.procs(layout), *cascade.procs(layout)]
+    shared = [
+        *keystone.procs(layout),
+        *glance.procs(layout),
+        *cascade.procs(layout),
+        *horizon.procs(layout),
+    ]
     return [*infra_procs(layout), *shared, *(p for pod in pods for p in pod_procs(layout, pod))]
 
 
@@ -135,6 +140,8 @@ def configure(layout: Layout, pods: list[Pod]) -> set[str]:
         changed.update(p.name for p in glance.procs(layout))
     if cascade.configure(layout):
         changed.update(p.name for p in cascade.procs(layout))
+    if horizon.configure(layout):
+        changed.update(p.name for p in horizon.procs(layout))
     for pod in pods:
         for module in pod_modules(pod):
             if module.configure(layout, pod):
@@ -217,6 +224,14 @@ async def _bring_up(
             clock.mark(f"{pod.name} ready (compute mapped, flavors, networks)")
 
         glance_task = group.create_task(glance_ready())
+
+        async def horizon_ready() -> None:
+            await horizon.setup(layout)
+            await ks
+            await start(sup, horizon.procs(layout))
+            clock.mark("horizon ready")
+
+        group.create_task(horizon_ready())
         pod_tasks = [
             group.create_task(
                 pod_ready(pod, group.create_task(own_keystone(pod)) if pod.independent else ks)

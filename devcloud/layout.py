@@ -40,6 +40,7 @@ SHARED_PORTS = {
     "rabbitmq": 5672,
     "rabbitmq-dist": 5673,
     "glance": 9292,
+    "horizon": 8080,
 }
 POD_PORTS = {
     "neutron": 696,

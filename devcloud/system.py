@@ -34,6 +34,9 @@ APT_PACKAGES = {
     # ApacheBench: the load of `bench --scale`'s throughput figures, in C (a Python client
     # would spend the cores the replicas are measured on)
     "apache2-utils": "/usr/bin/ab",
+    # the browser of the Horizon tests (tests/integration/test_horizon*.py), with Selenium
+    "chromium": "/usr/bin/chromium",
+    "chromium-driver": "/usr/bin/chromedriver",
 }
 # The units the packages enable; the devcloud starts its own instances instead.
 SYSTEM_UNITS = (
@@ -62,6 +65,10 @@ OPENSTACK_REQUIREMENTS = (
 # tests come with the pinned openstacksdk), the playbook ansible-core with the collections
 # package (openstack.cloud is one of them). Installed by those commands, not by `up`.
 CLIENT_REQUIREMENTS = ("oslotest", "ansible")
+# The dashboard (devcloud/services/horizon.py), pinned by constraints.txt too, and Cascade's
+# dashboard plugin, installed editable from the checkout like the CLI plugin.
+HORIZON_REQUIREMENTS = ("horizon",)
+DASHBOARD = HERE.parent / "cascade-dashboard"
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
@@ -126,7 +133,8 @@ async def ensure_venv(layout: Layout) -> bool:
     """Create or update the OpenStack virtualenv and the CLI plugin in it; True if anything
     was installed."""
     installed = await _ensure_openstack(layout)
-    return await ensure_cli_plugin(layout) or installed
+    installed = await ensure_cli_plugin(layout) or installed
+    return await ensure_horizon(layout) or installed
 
 
 async def _pip_once(
@@ -168,17 +176,35 @@ async def _ensure_openstack(layout: Layout) -> bool:
 
 
 async def ensure_cli_plugin(layout: Layout) -> bool:
-    """Install python-cascadeclient editable, without dependencies (osc-lib and keystoneauth
-    come with python-openstackclient), once per change of its pyproject.toml; True if
-    installed now. A devcloud run from an installed Cascade has no checkout to install from."""
-    project = CASCADECLIENT / "pyproject.toml"
+    """Install python-cascadeclient editable (see `_ensure_editable`); True if installed now."""
+    return await _ensure_editable(layout, CASCADECLIENT, ".devcloud-cascadeclient-fingerprint")
+
+
+async def _ensure_editable(layout: Layout, source: Path, stamp: str) -> bool:
+    """Install the checkout's package at `source` editable, without dependencies (osc-lib,
+    keystoneauth and Horizon come with the OpenStack packages), once per change of its
+    pyproject.toml; True if installed now. A devcloud run from an installed Cascade has
+    no checkout to install from."""
+    project = source / "pyproject.toml"
     if not project.exists():
         return False
     digest = hashlib.sha256(project.read_bytes())
-    digest.update(str(CASCADECLIENT).encode())  # a checkout elsewhere: its code, not ours
-    args = ["--no-deps", "-e", str(CASCADECLIENT)]
-    stamp = ".devcloud-cascadeclient-fingerprint"
+    digest.update(str(source).encode())  # a checkout elsewhere: its code, not ours
+    args = ["--no-deps", "-e", str(source)]
     return await _pip_once(layout, stamp, digest.hexdigest(), args, 600)
+
+
+async def ensure_horizon(layout: Layout) -> bool:
+    """Install Horizon, pinned, once per change of the constraints, and the Cascade
+    dashboard plugin (editable, without dependencies: Horizon and python-cascadeclient
+    are there); True if anything was installed now."""
+    digest = hashlib.sha256(CONSTRAINTS.read_bytes())
+    digest.update(" ".join(HORIZON_REQUIREMENTS).encode())
+    args = ["-c", str(CONSTRAINTS), *HORIZON_REQUIREMENTS]
+    stamp = ".devcloud-horizon-fingerprint"
+    installed = await _pip_once(layout, stamp, digest.hexdigest(), args, 1800)
+    plugin = await _ensure_editable(layout, DASHBOARD, ".devcloud-dashboard-fingerprint")
+    return plugin or installed
 
 
 async def ensure_clients(layout: Layout) -> bool:

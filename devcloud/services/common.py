@@ -66,20 +66,24 @@ def uwsgi_proc(
     env: Mapping[str, str] | None = None,
     extra: tuple[str, ...] = (),
     path: str = "/",
+    mount: str | None = None,
 ) -> Proc:
-    """A WSGI API served by uWSGI: one process, four threads (the smallest footprint).
+    """A WSGI API served by uWSGI: one process, four threads (the smallest footprint);
+    at `mount` (a path prefix, given to the app as SCRIPT_NAME) if given, else at /.
 
     "Connection: close" because uWSGI's plain --http-socket does no keep-alive and
     clients that reuse a socket would otherwise see resets on POSTs.
     """
+    app: tuple[str, ...] = ("--module", module)
+    if mount:
+        app = ("--mount", f"{mount}={module}", "--manage-script-name")
     argv = (
         layout.vbin("uwsgi"),
         "--http-socket",
         f"127.0.0.1:{port}",
         "--virtualenv",
         str(layout.venv),
-        "--module",
-        module,
+        *app,
         "--processes",
         "1",
         "--threads",

@@ -29,6 +29,8 @@ PROJECTS = {"member-token": "p1", "admin-token": "p1", "other-token": "p2"}
 FIELDS = {"created_at": "created", "uuid": "id", "display_name": "name"}
 _clock = itertools.count()
 NEUTRON_PORT = 9696  # a pod's Neutron: the same host as its Nova, this port
+# one fake compute node's hypervisor statistics (capacity, `GET /v1/pods/{id}`)
+STATISTICS = {"count": 1, "memory_mb": 4096, "free_ram_mb": 3072, "free_disk_gb": 40}
 # a collection of the fake Neutron -> the key of one of its objects
 SINGULAR = {
     "networks": "network",
@@ -232,6 +234,8 @@ class FakeNova:
             return self._assisted(request, parts[1:])
         if parts[0] == "os-simple-tenant-usage":
             return self._usage(request, parts[1:])
+        if parts == ["os-hypervisors", "statistics"]:
+            return httpx.Response(200, json={"hypervisor_statistics": STATISTICS})
         return httpx.Response(404, json={"itemNotFound": {"code": 404, "message": "no route"}})
 
     def _events(self, request: httpx.Request) -> httpx.Response:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.unit.conftest import FakeKeystone
+from tests.unit.fakenova import FakeCloud
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 POD1 = {"pod": {"name": "pod1", "region_name": "pod1", "az": "az1"}}
@@ -129,3 +130,17 @@ async def test_keystone_down_is_503_not_401(
     resp = await client.get("/v1/pods", headers=ADMIN)
     assert resp.status_code == 503
     assert "cannot validate the token" in resp.json()["error"]["message"]
+
+
+@pytest.mark.fake_pods
+async def test_show_has_breakers_and_capacity(client: httpx.AsyncClient, pods: FakeCloud) -> None:
+    """A pod's show reads its capacity from its Nova's hypervisor statistics, and lists the
+    breaker of each pod service this process has called, in the list too."""
+    listed = (await client.get("/v1/pods", headers=ADMIN)).json()["pods"]
+    assert "capacity" not in listed[0]
+    pod = listed[0]
+    shown = (await client.get(f"/v1/pods/{pod['id']}", headers=ADMIN)).json()["pod"]
+    assert shown["capacity"] == {"ram_mb": 4096, "free_ram_mb": 3072, "free_disk_gb": 40}
+    assert shown["health"]["breakers"]["compute"] == "closed"
+    listed = (await client.get("/v1/pods", headers=ADMIN)).json()["pods"]
+    assert listed[0]["health"]["breakers"]["compute"] == "closed"

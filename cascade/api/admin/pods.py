@@ -27,6 +27,7 @@ and `active` takes new resources.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -39,6 +40,8 @@ from cascade.api.errors import ApiError
 from cascade.api.request import json_body
 from cascade.db.models import Pod
 from cascade.pods import identities
+from cascade.pods.registry import PodRegistry
+from cascade.services import capacity
 from cascade.services import pods as service
 from cascade.services.route_cache import RouteCache
 
@@ -128,7 +131,18 @@ def _identity(values: dict[str, Any], creating: bool) -> None:
             raise ApiError(400, message, "cascade.pod.field")
 
 
-def view(pod: Pod) -> dict[str, Any]:
+def breakers(registry: PodRegistry, pod: Pod) -> dict[str, str]:
+    """The circuit breaker of each of the pod's services this process has called:
+    closed, open or half-open (each replica keeps its own)."""
+    return {
+        service: client.breaker.state
+        for (name, service), client in registry.clients()
+        if name == pod.name
+    }
+
+
+def view(pod: Pod, registry: PodRegistry | None = None) -> dict[str, Any]:
+    """The pod as the API shows it; with `registry`, its breakers in this process."""
     found = shown(pod)
     found["identity"] = pod.identity or identities.SHARED
     found["credentials"] = identities.public(pod.credentials)
@@ -139,6 +153,8 @@ def view(pod: Pod) -> dict[str, Any]:
         "last_error": found.pop("health_error"),
         "maintenance": pod.state == "maintenance",
     }
+    if registry is not None:
+        health["breakers"] = breakers(registry, pod)
     stamps = {key: found.pop(key) for key in ("created_at", "updated_at")}
     return {**found, "health": health, **stamps}
 
@@ -168,17 +184,26 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    """GET /v1/pods: 200 with every pod, oldest first."""
+    """GET /v1/pods: 200 with every pod, oldest first; `health.breakers` is this
+    replica's circuit breaker of each pod service it has called."""
     async with acting(request, "cascade:pods:list", REFUSALS) as (_, db):
         found = await service.list_all(db)
-    return JSONResponse({"pods": [view(p) for p in found]})
+    registry = request.app.state.registry
+    return JSONResponse({"pods": [view(p, registry) for p in found]})
 
 
 async def show(request: Request) -> Response:
-    """GET /v1/pods/{id}: 200 with the pod; 404 if unknown."""
+    """GET /v1/pods/{id}: 200 with the pod, its breakers (as the list) and `capacity`:
+    the pod's Nova hypervisor statistics as scheduling sees them (`ram_mb`,
+    `free_ram_mb`, `free_disk_gb`, kept 30 s), null when the pod cannot say; 404 if
+    unknown."""
     async with acting(request, "cascade:pods:show", REFUSALS) as (_, db):
         pod = await service.get(db, request.path_params["pod_id"])
-    return JSONResponse({"pod": view(pod)})
+    registry = request.app.state.registry
+    room = await capacity.of(registry, pod, request.state.request_id)
+    found = view(pod, registry)  # after the call: its breaker too
+    found["capacity"] = None if room is None else dataclasses.asdict(room)
+    return JSONResponse({"pod": found})
 
 
 async def update(request: Request) -> Response:
