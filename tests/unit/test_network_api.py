@@ -480,6 +480,33 @@ async def test_networking_is_authorised_by_policy_rules_an_operator_can_change(
     assert seen.status_code == 200 and seen.json()["network"]["name"] == "theirs"
 
 
+async def test_admin_only_actions_are_rules_an_operator_can_hand_out(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """Neutron's admin-only actions (flavors, default security group rules, quotas, IP
+    availability) are each a rule of their own, `rule:admin_only` by default: a policy
+    file gives one to members without making them admins of anything else."""
+    flavor = {"flavor": {"name": "gold", "service_type": "L3_ROUTER_NAT"}}
+    refused = await client.post(f"{V2}/flavors", json=flavor, headers=MEMBER)
+    assert refused.status_code == 403
+    assert error(refused)["message"] == "(rule:create_flavor) is disallowed by policy"
+    quota = {"quota": {"network": 7}}
+    url = f"{V2}/quotas/p1"  # the member's own project
+    assert (await client.put(url, json=quota, headers=MEMBER)).status_code == 403
+    assert (await client.get(f"{V2}/network-ip-availabilities", headers=MEMBER)).json() == {
+        "network_ip_availabilities": []
+    }
+    app.state.policy.override({"create_flavor": "role:member", "update_quota": "role:member"})
+    assert (await client.post(f"{V2}/flavors", json=flavor, headers=MEMBER)).status_code == 201
+    changed = await client.put(url, json=quota, headers=MEMBER)
+    assert changed.status_code == 200 and changed.json()["quota"]["network"] == 7
+    # still no admin: another project's quota, the delete, other admin-only actions
+    assert (await client.delete(url, headers=MEMBER)).status_code == 403
+    rule = {"default_security_group_rule": {"direction": "ingress"}}
+    denied = await client.post(f"{V2}/default-security-group-rules", json=rule, headers=MEMBER)
+    assert denied.status_code == 403
+
+
 async def test_only_the_owner_changes_what_others_may_see(client: httpx.AsyncClient) -> None:
     theirs = {"name": "s", "shared": True, "project_id": "p2"}
     shared = await make(client, "network", theirs, ADMIN)

@@ -81,6 +81,13 @@ def must_own(caller: Caller, row: NetResource, rule: str) -> None:
         raise PolicyNotAuthorized(rule)
 
 
+def authorize(caller: Caller, rule: str) -> None:
+    """Neutron's 403 PolicyNotAuthorized unless the caller's policy allows `rule` (the
+    admin-only actions: `policies.ADMIN_ACTIONS`, `rule:admin_only` by default)."""
+    if not caller.allows(rule):
+        raise PolicyNotAuthorized(rule)
+
+
 async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
     """The object if the caller may see it; Neutron's `<Kind>NotFound` 404 otherwise."""
     row = await store.get(caller.db, kind, object_id)

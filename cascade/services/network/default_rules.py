@@ -15,8 +15,8 @@ from typing import Any
 
 from cascade.db.models import NetResource
 from cascade.services.network import attrs, security_groups, store
-from cascade.services.network.access import Caller
-from cascade.services.network.errors import Conflict, PolicyNotAuthorized
+from cascade.services.network.access import Caller, authorize
+from cascade.services.network.errors import Conflict
 
 KIND = store.DEFAULT_SECURITY_GROUP_RULE
 A = attrs.Attr
@@ -30,11 +30,6 @@ SPEC: attrs.Spec = {
 KEYS = ("id", *(k for k in SPEC if k != "description"), "description")
 
 
-def _admin(caller: Caller, rule: str) -> None:
-    if not caller.is_admin:
-        raise PolicyNotAuthorized(rule)
-
-
 async def create(caller: Caller, body: Any) -> NetResource:
     """A new default rule (admins): 201; Neutron's 400s for what a rule cannot be, 409
     DefaultSecurityGroupRuleExists for one that the groups it is used in already get.
@@ -42,7 +37,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
     Its remote group is `PARENT` (the group made from it) or none: a default rule
     naming one group would put that group in every project's rules, which the top's
     groups cannot follow across projects (400)."""
-    _admin(caller, "create_default_security_group_rule")
+    authorize(caller, "create_default_security_group_rule")
     given = attrs.take(SPEC, body, "default_security_group_rule", caller.allows, update=False)
     rule = security_groups.normalised(given)
     if rule["remote_group_id"] not in (None, security_groups.PARENT):
@@ -78,6 +73,6 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
 
 async def delete(caller: Caller, row: NetResource) -> None:
     """The default rule goes (admins); groups made from it keep their rules."""
-    _admin(caller, "delete_default_security_group_rule")
+    authorize(caller, "delete_default_security_group_rule")
     await caller.db.delete(row)
     await caller.db.commit()

@@ -9,8 +9,8 @@ from typing import Any
 
 from cascade.db.models import NetResource
 from cascade.services.network import attrs, store
-from cascade.services.network.access import Caller
-from cascade.services.network.errors import NeutronError, PolicyNotAuthorized
+from cascade.services.network.access import Caller, authorize
+from cascade.services.network.errors import NeutronError
 
 # Neutron's `service_plugin_type`: a flavor names a loaded plugin by its type. These are
 # the types of what the top serves, as a pod with only the router plugin has them loaded
@@ -47,15 +47,10 @@ PROFILE_SPEC: attrs.Spec = {
 }
 
 
-def _admin(caller: Caller, rule: str) -> None:
-    if not caller.is_admin:
-        raise PolicyNotAuthorized(rule)
-
-
 async def create_flavor(caller: Caller, body: Any) -> NetResource:
     """A new flavor (admins): 201; Neutron's 400 InvalidServiceType for a service type that
     is no plugin's."""
-    _admin(caller, "create_flavor")
+    authorize(caller, "create_flavor")
     given = attrs.take(FLAVOR_SPEC, body, "flavor", caller.allows, update=False)
     if given["service_type"] not in SERVICE_TYPES:
         raise NeutronError(
@@ -68,7 +63,7 @@ async def create_flavor(caller: Caller, body: Any) -> NetResource:
 
 async def create_profile(caller: Caller, body: Any) -> NetResource:
     """A new service profile (admins): 201; 400 without a driver or metainfo."""
-    _admin(caller, "create_service_profile")
+    authorize(caller, "create_service_profile")
     given = attrs.take(PROFILE_SPEC, body, "service_profile", caller.allows, update=False)
     if not given["driver"] and not given["metainfo"]:
         raise NeutronError(
@@ -90,7 +85,7 @@ def _views(keys: tuple[str, ...]) -> Viewer:
 
 def _update(rule: str) -> Updater:
     async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> None:
-        _admin(caller, rule)
+        authorize(caller, rule)
         store.change(row, given)
         await caller.db.commit()
 
@@ -99,7 +94,7 @@ def _update(rule: str) -> Updater:
 
 def _delete(rule: str) -> Deleter:
     async def delete(caller: Caller, row: NetResource) -> None:
-        _admin(caller, rule)
+        authorize(caller, rule)
         await caller.db.delete(row)
         await caller.db.commit()
 

@@ -17,12 +17,11 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, routers, store
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, authorize, find
 from cascade.services.network.errors import (
     BadRequest,
     Conflict,
     NeutronError,
-    PolicyNotAuthorized,
 )
 
 A = attrs.Attr
@@ -135,8 +134,8 @@ async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> N
         raise BadRequest(
             f"Bad floatingip request: Network {network.id} is not a valid external network."
         )
-    if given["floating_ip_address"] is not None and not caller.is_admin:
-        raise PolicyNotAuthorized("create_floatingip:floating_ip_address")
+    if given["floating_ip_address"] is not None:
+        authorize(caller, "create_floatingip:floating_ip_address")
     await quotas.check(caller.db, caller.conf, project, "floatingip")
     subnets = [
         s

@@ -34,9 +34,29 @@ SPECS: dict[str, Spec] = {
 }
 
 
+# Actions only admins may take by default (Neutron's names; `access.authorize`)
+ADMIN_ACTIONS = (
+    "create_default_security_group_rule",
+    "delete_default_security_group_rule",
+    "create_flavor",
+    "update_flavor",
+    "delete_flavor",
+    "create_service_profile",
+    "update_service_profile",
+    "delete_service_profile",
+    "get_network_ip_availability",
+    "update_quota",
+    "delete_quota",
+    "update_port:mac_address",
+    "create_floatingip:floating_ip_address",
+)
+
+
 def defaults() -> dict[str, str]:
-    """Neutron's defaults for `context_is_admin` and every admin-only attribute."""
+    """Neutron's defaults for `context_is_admin`, every admin-only attribute and every
+    admin-only action."""
     rules = {"context_is_admin": "role:admin", "admin_only": "rule:context_is_admin"}
+    rules.update(dict.fromkeys(ADMIN_ACTIONS, "rule:admin_only"))
     for resource, spec in SPECS.items():
         for key, attr in spec.items():
             if attr.admin:

@@ -18,13 +18,12 @@ from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
-from cascade.services.network.access import Caller, find, shared_to
+from cascade.services.network.access import Caller, authorize, find, shared_to
 from cascade.services.network.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
     NeutronError,
-    PolicyNotAuthorized,
 )
 from cascade.services.network.subnets import ROUTER_INTERFACE_OWNERS
 
@@ -305,8 +304,7 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
     holding a copy follow via a job."""
     network = await find(caller, store.NETWORK, row.parent_id or "")
     if "mac_address" in given:
-        if not caller.is_admin:
-            raise PolicyNotAuthorized("update_port:mac_address")
+        authorize(caller, "update_port:mac_address")
         if given["mac_address"] != row.body["mac_address"]:
             await ipam.release_mac(caller.db, row.id)
             given["mac_address"] = await ipam.allocate_mac(
