@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -19,8 +20,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
 
-from devcloud.layout import PASSWORD
-from tests.integration.conftest import CHECKOUT
+from devcloud.layout import PASSWORD, Layout
+from devcloud.services import horizon
+from tests.integration.conftest import CHECKOUT, DEVCLOUD_DIR
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -140,3 +142,10 @@ class Dashboard:
         shown = self.wait(ec.visibility_of_element_located((By.CSS_SELECTOR, css)), css)
         assert isinstance(shown, WebElement)
         return shown
+
+
+@pytest.fixture
+def dashboard(clouds_yaml: Path, tmp_path: Path) -> Iterator[Dashboard]:
+    """A headless Chromium on the devcloud's Horizon, not signed in yet."""
+    with chromium() as driver:
+        yield Dashboard(driver, horizon.url(Layout(DEVCLOUD_DIR)), tmp_path)

@@ -15,20 +15,13 @@ import pytest
 from openstack.connection import Connection
 from selenium.webdriver.common.by import By
 
-from devcloud.layout import Layout
-from devcloud.services import horizon
-from tests.integration.browser import Dashboard, chromium
-from tests.integration.conftest import DEVCLOUD_DIR, connect
+from tests.integration.browser import Dashboard, dashboard
+from tests.integration.conftest import connect
 
 pytestmark = pytest.mark.integration
+__all__ = ["dashboard"]  # the fixture used here
 IMAGE = "tiny"
 FLAVOR = "m1.tiny"  # m1.nano has no disk: Nova boots it from a volume only
-
-
-@pytest.fixture
-def dashboard(clouds_yaml: Path, tmp_path: Path) -> Iterator[Dashboard]:
-    with chromium() as driver:
-        yield Dashboard(driver, horizon.url(Layout(DEVCLOUD_DIR)), tmp_path)
 
 
 @pytest.fixture

@@ -14,18 +14,12 @@ from openstack.connection import Connection
 from selenium.webdriver.common.by import By
 
 from devcloud.layout import Layout
-from devcloud.services import horizon
-from tests.integration.browser import Dashboard, chromium
+from tests.integration.browser import Dashboard, dashboard
 from tests.integration.conftest import DEVCLOUD_DIR, connect
 from tests.integration.test_audits import audited
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def dashboard(clouds_yaml: Path, tmp_path: Path) -> Iterator[Dashboard]:
-    with chromium() as driver:
-        yield Dashboard(driver, horizon.url(Layout(DEVCLOUD_DIR)), tmp_path)
+__all__ = ["dashboard"]  # the fixture used here
 
 
 @pytest.fixture
