@@ -132,6 +132,10 @@ def test_a_tenant_uses_the_dashboard_across_pods(
     region = ui.driver.find_element(By.CSS_SELECTOR, ".context-project").text
     assert "cascade" in ui.driver.page_source and "demo" in region
     ui.shot("overview")
+    # the Cascade dashboard is for admins: no entry, and no pods behind its address
+    assert not ui.driver.find_elements(By.CSS_SELECTOR, "a[href$='/dashboard/cascade/']")
+    ui.open("cascade/")
+    assert not ui.driver.find_elements(By.CSS_SELECTOR, "table#pods")
 
     make_network(ui, names)
     make_router(ui, names)
