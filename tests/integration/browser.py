@@ -120,11 +120,12 @@ class Dashboard:
         return texts
 
     def transfer(self, scope: WebElement, label: str) -> None:
-        """Move `label` to the allocated list of a launch-instance transfer table."""
-        scope.find_element(
-            By.XPATH,
-            f".//*[text()='{label}']//ancestor::tr/td//*[@class='btn btn-default fa fa-arrow-up']",
-        ).click()
+        """Move `label` to the allocated list of a launch-instance transfer table, unless
+        the wizard allocated it already (the only network a project has is)."""
+        buttons = f".//*[text()='{label}']//ancestor::tr/td//*[contains(@class, 'fa-arrow-')]"
+        found = self.wait(lambda d: scope.find_elements(By.XPATH, buttons), f"{label}'s row")
+        if "fa-arrow-up" in (found[0].get_attribute("class") or ""):
+            found[0].click()
 
     def shot(self, name: str) -> Path:
         self.shots.mkdir(parents=True, exist_ok=True)
