@@ -194,23 +194,25 @@ async def _ensure_editable(layout: Layout, source: Path, stamp: str) -> bool:
     return await _pip_once(layout, stamp, digest.hexdigest(), args, 600)
 
 
-async def ensure_horizon(layout: Layout) -> bool:
-    """Install Horizon, pinned, once per change of the constraints, and the Cascade
-    dashboard plugin (editable, without dependencies: Horizon and python-cascadeclient
-    are there); True if anything was installed now."""
+async def _ensure_pinned(layout: Layout, requirements: tuple[str, ...], stamp: str) -> bool:
+    """Install `requirements` into the OpenStack virtualenv with its constraints, once per
+    change of either; True if installed now."""
     digest = hashlib.sha256(CONSTRAINTS.read_bytes())
-    digest.update(" ".join(HORIZON_REQUIREMENTS).encode())
-    args = ["-c", str(CONSTRAINTS), *HORIZON_REQUIREMENTS]
-    stamp = ".devcloud-horizon-fingerprint"
-    installed = await _pip_once(layout, stamp, digest.hexdigest(), args, 1800)
+    digest.update(" ".join(requirements).encode())
+    args = ["-c", str(CONSTRAINTS), *requirements]
+    return await _pip_once(layout, stamp, digest.hexdigest(), args, 1800)
+
+
+async def ensure_horizon(layout: Layout) -> bool:
+    """Install Horizon, pinned, and the Cascade dashboard plugin (editable, without
+    dependencies: Horizon and python-cascadeclient are there); True if anything was
+    installed now."""
+    installed = await _ensure_pinned(layout, HORIZON_REQUIREMENTS, ".devcloud-horizon-fingerprint")
     plugin = await _ensure_editable(layout, DASHBOARD, ".devcloud-dashboard-fingerprint")
     return plugin or installed
 
 
 async def ensure_clients(layout: Layout) -> bool:
-    """Install CLIENT_REQUIREMENTS into the OpenStack virtualenv (made by `up`), with the
-    same constraints, once per change of either; True if anything was installed."""
-    digest = hashlib.sha256(CONSTRAINTS.read_bytes())
-    digest.update(" ".join(CLIENT_REQUIREMENTS).encode())
-    args = ["-c", str(CONSTRAINTS), *CLIENT_REQUIREMENTS]
-    return await _pip_once(layout, ".devcloud-clients-fingerprint", digest.hexdigest(), args, 1800)
+    """Install CLIENT_REQUIREMENTS into the OpenStack virtualenv (made by `up`), pinned;
+    True if anything was installed."""
+    return await _ensure_pinned(layout, CLIENT_REQUIREMENTS, ".devcloud-clients-fingerprint")

@@ -22,6 +22,7 @@ from devcloud.ini import write_if_changed
 from devcloud.layout import TOP_REGION, Layout
 from devcloud.proc import Proc
 from devcloud.services.common import uwsgi_proc
+from devcloud.system import DASHBOARD
 
 SERVICE = "horizon"
 WEBROOT = "/dashboard"
@@ -30,8 +31,6 @@ SETTINGS_MODULE = "openstack_dashboard.settings"
 # after Horizon's own dashboards.
 PLUGIN_ENABLED = "_9000_cascade.py"
 PLUGIN_MODULE = "cascade_dashboard"
-# the dashboard plugin's checkout, installed editable into the virtualenv (system.py)
-PLUGIN_SOURCE = Path(__file__).resolve().parents[2] / "cascade-dashboard"
 
 
 def url(layout: Layout) -> str:
@@ -116,8 +115,8 @@ def configure(layout: Layout) -> bool:
 def _plugin_fingerprint() -> str:
     """Changes with any file of the Cascade dashboard's checkout."""
     digest = hashlib.sha256()
-    if PLUGIN_SOURCE.exists():
-        for path in sorted(PLUGIN_SOURCE.rglob("*")):
+    if DASHBOARD.exists():
+        for path in sorted(DASHBOARD.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(path.read_bytes())
     return digest.hexdigest()

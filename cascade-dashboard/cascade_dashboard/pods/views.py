@@ -3,8 +3,6 @@ its services and its capacity (free memory and disk of its Nova's hypervisors)."
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.translation import gettext_lazy as _
 from horizon import exceptions, tables
 
@@ -72,6 +70,3 @@ class IndexView(ListView):
         except Exception:
             exceptions.handle(self.request, _("Unable to read the pods' capacity."))
             return rows
-
-    def get_filters(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {}
