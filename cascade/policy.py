@@ -21,6 +21,7 @@ import yaml
 from oslo_config import cfg
 from oslo_policy import policy as oslo_policy
 
+from cascade import policy_checks  # noqa: F401  (registers Neutron's `field:` check)
 from cascade.context import Context
 
 DEFAULTS: dict[str, str] = {

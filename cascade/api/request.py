@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +12,7 @@ from starlette.requests import Request
 from cascade.api.errors import ApiError
 from cascade.context import Context
 from cascade.pods.client import Caller
+from cascade.services.network.access import Allows
 
 C = TypeVar("C", bound=Caller)
 
@@ -30,13 +31,14 @@ def caller_of(kind: type[C], request: Request, version: object) -> C:
     return kind(ctx.token, str(version), str(request_id), ctx.project_id, ctx.user_id, ctx.is_admin)
 
 
-def policy_of(request: Request, ctx: Context) -> tuple[bool, Callable[[str], bool]]:
+def policy_of(request: Request, ctx: Context) -> tuple[bool, Allows]:
     """Whether the caller is an admin of the Networking API (policy `context_is_admin`,
-    as Neutron decides it), and the caller's policy checks."""
+    as Neutron decides it), and the caller's policy checks (a rule on a target: the
+    object acted on; without one, the caller's own project)."""
     policy = request.app.state.policy
 
-    def allows(rule: str) -> bool:
-        return bool(policy.allows(rule, ctx))
+    def allows(rule: str, target: Mapping[str, Any] | None = None) -> bool:
+        return bool(policy.allows(rule, ctx, target))
 
     return allows("context_is_admin"), allows
 

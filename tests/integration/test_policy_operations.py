@@ -1,5 +1,6 @@
 """cascade/policy_operations.json is what the devcloud's Nova, Cinder and Neutron document
-for their rules today (devcloud/scripts/policy_operations.py makes it again)."""
+for their rules today (devcloud/scripts/policy_operations.py makes it again), and the
+Networking rules' defaults are Neutron's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from oslo_policy import policy as oslo_policy
 
+from cascade.services.network import policies as network_policies
 from tests.integration.conftest import CHECKOUT, DEVCLOUD_DIR
 
 pytestmark = pytest.mark.integration
@@ -26,3 +29,31 @@ def test_the_operations_file_is_the_services_own(clouds_yaml: Path) -> None:
     kept = (CHECKOUT / "cascade" / "policy_operations.json").read_text()
     assert json.loads(made.stdout) == json.loads(kept)
     assert made.stdout == kept  # byte for byte: the committed file is the script's output
+
+
+def test_the_networking_defaults_are_neutron_s_own(clouds_yaml: Path) -> None:
+    """Every Networking rule Cascade registers is a rule of the devcloud's Neutron with
+    the same default (compared as oslo.policy parses them), but the few named in
+    `policies.NOT_NEUTRON_S`, whose differences the module explains."""
+    script = (
+        "import json, warnings; warnings.simplefilter('ignore')\n"
+        "from neutron.conf import policies\n"
+        "print(json.dumps({r.name: r.check_str for r in policies.list_rules()}))\n"
+    )
+    made = subprocess.run(
+        [str(DEVCLOUD_DIR / "venv" / "bin" / "python"), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    theirs = json.loads(made.stdout.strip().splitlines()[-1])
+    ours = network_policies.defaults()
+
+    def parsed(check: str) -> str:
+        return str(oslo_policy.Rules.from_dict({"rule": check})["rule"])
+
+    assert sorted(set(ours) - set(theirs)) == []
+    differ = sorted(n for n, check in ours.items() if parsed(check) != parsed(theirs[n]))
+    assert differ == sorted(network_policies.NOT_NEUTRON_S)
+    assert len(ours) > 120  # every action on every object, not a handful

@@ -26,6 +26,7 @@ TOKENS = {
     "admin-token": ["admin", "member", "reader"],
     "member-token": ["member", "reader"],
     "other-token": ["member", "reader"],  # a member of another project (p2), user u2
+    "reader-token": ["reader"],  # a reader (only) of the member's project (p1), user u1
 }
 
 

@@ -6,10 +6,11 @@ from oslo_policy.policy import DocumentedRuleDefault
 
 from cascade import policy, policy_docs
 from cascade.api.admin.routes import ROUTES
+from cascade.services.network import policies as network_policies
 
-# rules that guard no one operation: base rules the others refer to, and two Cinder
-# rules its own list_rules() documents under other names
-UNDOCUMENTED = {
+# rules that guard no one operation: base rules the others refer to (Neutron's among
+# them), and two Cinder rules its own list_rules() documents under other names
+UNDOCUMENTED = set(network_policies.BASE) | {
     "context_is_admin",
     "admin_required",
     "admin_only",

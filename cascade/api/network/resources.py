@@ -41,8 +41,17 @@ from cascade.services.network import (
     subnetpools,
     subnets,
 )
-from cascade.services.network.access import Caller, find, must_own, visible
+from cascade.services.network.access import (
+    Caller,
+    find,
+    parent_of,
+    permit,
+    sees,
+    target,
+    visible,
+)
 from cascade.services.network.errors import BadRequest, NeutronError
+from cascade.services.network.policies import TAGS
 
 Viewer = Callable[[Caller, list[NetResource]], Awaitable[list[dict[str, Any]]]]
 Creator = Callable[[Caller, Any], Awaitable[NetResource]]
@@ -298,7 +307,8 @@ async def _bulk(who: Caller, coll: Collection, items: list[Any]) -> list[dict[st
 
 async def _current(request: Request, who: Caller, coll: Collection, action: str) -> NetResource:
     """The object to change: 404 if the caller cannot see it, 412 when `If-Match:
-    revision_number=N` names another revision, 403 if it is another project's."""
+    revision_number=N` names another revision, 403 unless `<action>_<kind>` allows it
+    (by default its project's members and admins)."""
     row = await find(who, coll.kind, request.path_params["object_id"])
     header = request.headers.get("if-match")
     for part in header.split(",") if header else []:
@@ -312,7 +322,7 @@ async def _current(request: Request, who: Caller, coll: Collection, action: str)
                     412,
                     "RevisionNumberConstraintFailed",
                 )
-    must_own(who, row, f"{action}_{coll.kind}")
+    await permit(who, f"{action}_{coll.kind}", row)
     return row
 
 
@@ -333,8 +343,10 @@ async def update(request: Request) -> Response:
         raise NeutronError("Method not allowed for this resource.", 405, "HTTPMethodNotAllowed")
     body = await json_body(request)
     async with caller(request) as who:
+        # the body is checked first (Neutron's 400), then the object and the rule
+        given = attrs.take(coll.spec, body, coll.kind, who.allows, update=True)
         row = await _current(request, who, coll, "update")
-        await coll.update(who, row, attrs.take(coll.spec, body, coll.kind, who.allows, update=True))
+        await coll.update(who, row, given)
         return reply({coll.kind: await coll.view(who, row)})
 
 
@@ -350,22 +362,25 @@ async def delete(request: Request) -> Response:
 
 async def _tagged(request: Request, who: Caller, coll: Collection) -> NetResource:
     """The object whose tags are asked for or changed. Neutron's tags API reads the object
-    whoever asks, then asks the policy with its owner: another project's object is 403
-    (`get_<kind>:tags` allows reading a shared network's and its subnets' tags;
-    `update_<kind>:tags`, `delete_<kind>:tags` only the owner's); no object is 404."""
+    whoever asks, then asks its policy with it: `get_<kind>:tags` to read them (by
+    default as the object itself: a shared network's and its subnets' too),
+    `create_`/`update_`/`delete_<kind>:tags` to change them (its project's members);
+    refused is 403, no object 404."""
     row = await store.get(who.db, coll.kind, request.path_params["object_id"])
-    if row is None or who.is_admin or row.project_id == who.project_id:
+    if row is None:
         return await find(who, coll.kind, request.path_params["object_id"])
-    if request.method == "GET" and coll.kind in (store.NETWORK, store.SUBNET):
-        network = row
-        if row.kind == store.SUBNET and row.parent_id:
-            network = await store.get(who.db, store.NETWORK, row.parent_id) or row
-        if network.kind == store.NETWORK and network.body.get("shared"):
-            return row
-    action = {"GET": "get", "PUT": "update"}.get(request.method, "delete")
-    raise NeutronError(
-        f"rule:{action}_{coll.kind}:tags is disallowed by policy", 403, "PolicyNotAuthorized"
-    )
+    action = {"GET": "get", "PUT": "update", "POST": "create"}.get(request.method, "delete")
+    rule = f"{action}_{coll.kind}:tags"
+    parent = await parent_of(who, row)
+    # Neutron's tags API gives the rule the object's fields its policy needs (a network's,
+    # or a subnet's network's, `shared`; not `router:external`), and a kind with no tags
+    # rule of its own is judged by Neutron's `default`, admin_or_owner
+    on = {k: v for k, v in target(who, row, parent).items() if k != "router:external"}
+    if not who.allows(rule if rule in TAGS else "admin_or_owner", on):
+        raise NeutronError(f"rule:{rule} is disallowed by policy", 403, "PolicyNotAuthorized")
+    if not sees(who, row, parent):
+        return await find(who, coll.kind, request.path_params["object_id"])
+    return row
 
 
 def _valid_tag(tag: Any) -> str:

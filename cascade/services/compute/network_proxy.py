@@ -24,7 +24,7 @@ from cascade.pods.client import PodUnavailable
 from cascade.pods.compute import PodRefused
 from cascade.pods.registry import PodRegistry
 from cascade.services.network import floatingips, jobs, ports, security_groups, store
-from cascade.services.network.access import Caller, find, must_own, visible
+from cascade.services.network.access import Caller, find, permit, visible
 from cascade.services.network.errors import NeutronError
 from cascade.services.workflow import Refused
 
@@ -205,7 +205,7 @@ async def create_group(net: Caller, name: str, description: str) -> Item:
 async def update_group(net: Caller, group_id: str, name: str, description: str) -> Item:
     try:
         row = await find(net, store.SECURITY_GROUP, group_id)
-        must_own(net, row, "update_security_group")
+        await permit(net, "update_security_group", row)
         await security_groups.update_group(net, row, {"name": name, "description": description})
     except NeutronError as exc:
         raise _group_refusal(exc) from exc
@@ -215,7 +215,7 @@ async def update_group(net: Caller, group_id: str, name: str, description: str) 
 async def delete_group(net: Caller, group_id: str) -> None:
     try:
         row = await find(net, store.SECURITY_GROUP, group_id)
-        must_own(net, row, "delete_security_group")
+        await permit(net, "delete_security_group", row)
         await security_groups.delete_group(net, row)
     except NeutronError as exc:
         raise _group_refusal(exc) from exc
@@ -343,7 +343,7 @@ async def delete_rule(net: Caller, rule_id: str) -> None:
     try:
         row = await find(net, store.SECURITY_GROUP_RULE, rule_id)
         await find(net, store.SECURITY_GROUP, row.parent_id or "")
-        must_own(net, row, "delete_security_group_rule")
+        await permit(net, "delete_security_group_rule", row)
         await security_groups.delete_rule(net, row)
     except NeutronError as exc:
         raise Refused(404 if exc.status == 404 else exc.status, exc.message) from exc
@@ -511,7 +511,7 @@ async def create_floating(net: Caller, pool: str | None) -> Item:
 async def delete_floating(net: Caller, fip_id: str) -> None:
     row = await get_floating(net, fip_id)
     try:
-        must_own(net, row, "delete_floatingip")
+        await permit(net, "delete_floatingip", row)
         await floatingips.delete(net, row)
     except NeutronError as exc:
         raise Refused(403 if exc.status == 403 else 404, exc.message) from exc
@@ -573,7 +573,7 @@ async def add_floating(
     if row is None:
         raise Refused(404, "floating IP not found")
     try:
-        must_own(net, row, "update_floatingip")
+        await permit(net, "update_floatingip", row)
         await floatingips.update(net, row, {"port_id": port.id, "fixed_ip_address": fixed_address})
     except NeutronError as exc:
         if exc.status == 403:
@@ -592,7 +592,7 @@ async def remove_floating(net: Caller, server_id: str, address: str) -> None:
     if port is None or port.body.get("device_id") != server_id:
         raise Refused(409, f"Floating IP {address} is not associated with instance {server_id}.")
     try:
-        must_own(net, row, "update_floatingip")
+        await permit(net, "update_floatingip", row)
         await floatingips.update(net, row, {"port_id": None})
     except NeutronError as exc:
         raise Refused(403 if exc.status == 403 else 400, exc.message) from exc

@@ -28,7 +28,7 @@ import copy
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +52,7 @@ from cascade.services.compute import quotas as quota_service
 from cascade.services.compute import servers as server_service
 from cascade.services.images import copies as image_copies
 from cascade.services.network import server_ports
+from cascade.services.network.access import Allows, refuse
 from cascade.services.network.access import Caller as NetCaller
 from cascade.services.route_cache import RouteCache
 from cascade.services.volume import type_copies as volume_type_copies
@@ -76,7 +77,7 @@ class Ask(Asker):
     caller: Caller
     request_id: str
     is_net_admin: bool = False
-    allows: Callable[[str], bool] = lambda rule: False
+    allows: Allows = refuse
 
 
 async def top_flavor(db: AsyncSession, ctx: Context, ref: Any) -> Flavor:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.conf import NetworkSection
 from cascade.db.models import NetResource
-from cascade.services.network import store
+from cascade.services.network import attrs, store
 from cascade.services.network.errors import NeutronError, PolicyNotAuthorized
 
 # Neutron's `<Kind>NotFound` messages, word for word
@@ -38,35 +39,91 @@ MISSING = {
 # kinds another project sees when they are `shared` (a network also when external)
 SHAREABLE = (store.NETWORK, store.SUBNETPOOL, store.ADDRESS_SCOPE)
 # every project reads the flavors and the default security group rules (their `get_`
-# rules: any user)
+# rules: any reader)
 PUBLIC = (store.FLAVOR, store.DEFAULT_SECURITY_GROUP_RULE)
+# the kinds whose rules read their parent's owner: a subnet's and a port's network
+# (`rule:network_owner`, `rule:shared`), a rule's security group (`rule:sg_owner`)
+PARENT = {
+    store.SUBNET: store.NETWORK,
+    store.PORT: store.NETWORK,
+    store.SECURITY_GROUP_RULE: store.SECURITY_GROUP,
+}
 
 
-def _system(rule: str) -> bool:
+class Allows(Protocol):
+    """Whether the caller's policy allows `rule` on `target` (the object as the rule
+    reads it: `project_id`, its attributes, its parent's owner); without a target, on
+    the caller's own project."""
+
+    def __call__(self, rule: str, target: Mapping[str, Any] | None = None) -> bool: ...
+
+
+def _system(rule: str, target: Mapping[str, Any] | None = None) -> bool:
     return True  # Cascade's own work (jobs): every rule allows it
+
+
+def refuse(rule: str, target: Mapping[str, Any] | None = None) -> bool:
+    """No rule allows anything (a caller whose policy is not known)."""
+    return False
 
 
 @dataclass(frozen=True)
 class Caller:
     """The project asking and whether it is an admin (policy `context_is_admin`, as
-    Neutron decides it); what the caller's policy allows; the db session and settings."""
+    Neutron decides it: an admin's queries span every project); what the caller's policy
+    allows; the db session and settings."""
 
     db: AsyncSession
     conf: NetworkSection
     project_id: str
     is_admin: bool
-    allows: Callable[[str], bool] = _system
+    allows: Allows = _system
 
 
-def sees(caller: Caller, row: NetResource, network: NetResource | None = None) -> bool:
-    """Admins see everything; others their own objects and shared or external networks
-    (with those networks' subnets)."""
+def target(caller: Caller, row: NetResource, parent: NetResource | None = None) -> dict[str, Any]:
+    """The object as Neutron's policy reads it: its attributes, `project_id` (and
+    `tenant_id`), `shared` as the caller's project sees it (RBAC included); for a subnet
+    or a port its network's `network:project_id`, `shared` and `router:external`; for a
+    security group rule its group's `security_group:project_id`."""
+    found = {**row.body, "id": row.id, "project_id": row.project_id, "tenant_id": row.project_id}
+    if row.kind in SHAREABLE:
+        found["shared"] = shared_to(caller.project_id, row)
+    if parent is not None:
+        found.update(_parent_fields(caller, parent))
+    return found
+
+
+def _parent_fields(caller: Caller, parent: NetResource) -> dict[str, Any]:
+    if parent.kind == store.SECURITY_GROUP:
+        return {"security_group:project_id": parent.project_id}
+    return {
+        "network_id": parent.id,
+        "network:project_id": parent.project_id,
+        "network:tenant_id": parent.project_id,
+        "shared": shared_to(caller.project_id, parent),
+        "router:external": bool(parent.body.get("router:external")),
+    }
+
+
+def _scoped(caller: Caller, row: NetResource, parent: NetResource | None) -> bool:
+    """Whether the object is within the caller's reach before any rule is read, as
+    Neutron's queries narrow a non-admin's: its own project's objects, shared or external
+    networks (with their subnets), subnet pools and address scopes, and the public kinds."""
     if caller.is_admin or row.project_id == caller.project_id or row.kind in PUBLIC:
         return True
-    public = network if row.kind == store.SUBNET else row
+    public = parent if row.kind == store.SUBNET else row
     if public is None or public.kind not in SHAREABLE:
         return False
     return shared_to(caller.project_id, public) or bool(public.body.get("router:external"))
+
+
+def sees(caller: Caller, row: NetResource, parent: NetResource | None = None) -> bool:
+    """Whether the caller sees the object: within its reach, and `get_<kind>` allows it
+    (by default admins everything; a project's readers its own objects, shared and
+    external networks with their subnets, shared pools, scopes and groups)."""
+    return _scoped(caller, row, parent) and caller.allows(
+        f"get_{row.kind}", target(caller, row, parent)
+    )
 
 
 def shared_to(project_id: str, row: NetResource) -> bool:
@@ -75,56 +132,82 @@ def shared_to(project_id: str, row: NetResource) -> bool:
     return bool(row.body.get("shared")) or project_id in row.body.get("_shared_with", ())
 
 
-def must_own(caller: Caller, row: NetResource, rule: str) -> None:
-    """Neutron's 403 for `rule` on another project's object (admins may)."""
-    if not caller.is_admin and row.project_id != caller.project_id:
+async def parent_of(caller: Caller, row: NetResource) -> NetResource | None:
+    """The object whose owner the rules on `row` read (`PARENT`), if any."""
+    kind = PARENT.get(row.kind)
+    if kind is None or not row.parent_id:
+        return None
+    return await store.get(caller.db, kind, row.parent_id)
+
+
+async def permit(caller: Caller, rule: str, row: NetResource) -> None:
+    """Neutron's 403 PolicyNotAuthorized unless `rule` allows the caller to act on the
+    object (`update_<kind>`, `delete_<kind>`, `add_router_interface`, ...: by default
+    its project's members and admins)."""
+    if not caller.allows(rule, target(caller, row, await parent_of(caller, row))):
         raise PolicyNotAuthorized(rule)
 
 
-def authorize(caller: Caller, rule: str) -> None:
-    """Neutron's 403 PolicyNotAuthorized unless the caller's policy allows `rule` (the
-    admin-only actions: `policies.ADMIN_ACTIONS`, `rule:admin_only` by default)."""
-    if not caller.allows(rule):
+def authorize(caller: Caller, rule: str, on: Mapping[str, Any] | None = None) -> None:
+    """Neutron's 403 PolicyNotAuthorized unless the caller's policy allows `rule` (on the
+    target `on`; without one, on the caller's own project: the admin-only actions,
+    `policies.ADMIN_ACTIONS`, `rule:admin_only` by default)."""
+    if not caller.allows(rule, on):
         raise PolicyNotAuthorized(rule)
+
+
+def creating(
+    caller: Caller,
+    body: Any,
+    kind: str,
+    given: Mapping[str, Any],
+    parent: NetResource | None = None,
+) -> str:
+    """The project a create is for (the caller's, or another only for admins: Neutron's
+    400), once `create_<kind>` allows it on the new object (`given` with that project,
+    and its parent's owner): Neutron's 403 PolicyNotAuthorized otherwise."""
+    project = attrs.owner(body, kind, caller.project_id, caller.is_admin)
+    new = {**given, "project_id": project, "tenant_id": project}
+    if parent is not None:
+        new.update(_parent_fields(caller, parent))
+    authorize(caller, f"create_{kind}", new)
+    return project
 
 
 async def find(caller: Caller, kind: str, object_id: str) -> NetResource:
-    """The object if the caller may see it; Neutron's `<Kind>NotFound` 404 otherwise."""
+    """The object if the caller may see it (`sees`); Neutron's `<Kind>NotFound` 404
+    otherwise, as Neutron answers a GET its policy refuses."""
     row = await store.get(caller.db, kind, object_id)
-    network = None
-    if row is not None and row.kind == store.SUBNET and row.parent_id:
-        network = await store.get(caller.db, store.NETWORK, row.parent_id)
-    if row is None or not sees(caller, row, network):
+    if row is None or not sees(caller, row, await parent_of(caller, row)):
         message, type_name = MISSING[kind]
         raise NeutronError(message.format(object_id), 404, type_name)
     return row
 
 
 async def parent(caller: Caller, kind: str, object_id: str, rule: str) -> NetResource:
-    """The object a create names as its parent (`find`), except that another project's
-    object the caller cannot see is Neutron's 403 for `rule`, not a 404: Neutron's policy
-    reads the parent's owner whoever asks (`create_subnet` on another project's network,
+    """The object a create names as its parent (`find`), except that an object the caller
+    cannot see is Neutron's 403 for `rule` unless `rule` allows it: Neutron's policy reads
+    the parent's owner whoever asks (`create_subnet` on another project's network,
     `create_security_group_rule` in its group). No such object at all is the 404."""
     row = await store.get(caller.db, kind, object_id)
-    if row is not None and not caller.is_admin and row.project_id != caller.project_id:
-        network = None
-        if row.kind == store.SUBNET and row.parent_id:
-            network = await store.get(caller.db, store.NETWORK, row.parent_id)
-        if not sees(caller, row, network):
+    if row is not None and not sees(caller, row, await parent_of(caller, row)):
+        fields = {"project_id": caller.project_id, "tenant_id": caller.project_id}
+        if not caller.allows(rule, fields | _parent_fields(caller, row)):
+            # the message as Neutron words it on this path (no parentheses)
             raise NeutronError(f"rule:{rule} is disallowed by policy", 403, "PolicyNotAuthorized")
+        return row
     return await find(caller, kind, object_id)
 
 
 async def visible(caller: Caller, kind: str) -> list[NetResource]:
-    """Every object of `kind` the caller may see."""
-    if caller.is_admin:
-        return await store.rows(caller.db, kind)
-    if kind in PUBLIC:
-        return await store.rows(caller.db, kind)
-    if kind not in (*SHAREABLE, store.SUBNET):
-        return await store.rows(caller.db, kind, caller.project_id)
-    every = await store.rows(caller.db, kind)
-    if kind in SHAREABLE:
-        return [r for r in every if sees(caller, r)]
-    networks = {n.id: n for n in await store.rows(caller.db, store.NETWORK)}
-    return [r for r in every if sees(caller, r, networks.get(r.parent_id or ""))]
+    """Every object of `kind` the caller may see (`sees`)."""
+    # a non-admin's query of a kind nobody shares is its project's rows (and the parents
+    # of those alone); the others read every row, and every parent in one query
+    narrowed = not (caller.is_admin or kind in (*PUBLIC, *SHAREABLE, store.SUBNET))
+    every = await store.rows(caller.db, kind, caller.project_id if narrowed else None)
+    parents: dict[str, NetResource] = {}
+    ids = {r.parent_id for r in every if r.parent_id} if kind in PARENT else set()
+    if ids:
+        found = await store.rows(caller.db, PARENT[kind], ids=ids if narrowed else None)
+        parents = {p.id: p for p in found}
+    return [r for r in every if sees(caller, r, parents.get(r.parent_id or ""))]

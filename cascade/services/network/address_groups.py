@@ -9,7 +9,7 @@ from typing import Any
 
 from cascade.db.models import NetResource
 from cascade.services.network import attrs, store
-from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.access import Caller, creating, find, permit
 from cascade.services.network.errors import BadRequest, NeutronError
 
 A = attrs.Attr
@@ -37,7 +37,7 @@ def _normalised(raw: Any) -> list[str]:
 async def create(caller: Caller, body: Any) -> NetResource:
     """A new address group: 201 with its normalised addresses."""
     given = attrs.take(SPEC, body, "address_group", caller.allows, update=False)
-    project = attrs.owner(body, "address_group", caller.project_id, caller.is_admin)
+    project = creating(caller, body, "address_group", given)
     given["addresses"] = _normalised(given["addresses"])
     row = store.add(caller.db, store.ADDRESS_GROUP, project, given)
     await caller.db.commit()
@@ -62,7 +62,7 @@ async def change_addresses(caller: Caller, group_id: str, action: str, body: Any
     """PUT add_addresses / remove_addresses: 200 with the group; Neutron's 400
     AddressesAlreadyExist for an address it has, 404 AddressesNotFound for one it has not."""
     row = await find(caller, store.ADDRESS_GROUP, group_id)
-    must_own(caller, row, f"{action}_address_group")
+    await permit(caller, action, row)  # `add_addresses`, `remove_addresses`
     if not isinstance(body, dict) or "addresses" not in body:
         raise BadRequest("Invalid input for operation: a body {'addresses': [...]} is required.")
     wanted = _normalised(body["addresses"])

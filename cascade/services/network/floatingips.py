@@ -17,7 +17,7 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, routers, store
-from cascade.services.network.access import Caller, authorize, find
+from cascade.services.network.access import Caller, authorize, creating, find
 from cascade.services.network.errors import (
     BadRequest,
     Conflict,
@@ -122,7 +122,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
     """A floating IP on an external network: 201; associated at once when `port_id` is
     given. Neutron's 400/404/409 otherwise; nothing is held after a refusal."""
     given = attrs.take(SPEC, body, "floatingip", caller.allows, update=False)
-    project = attrs.owner(body, "floatingip", caller.project_id, caller.is_admin)
+    project = creating(caller, body, "floatingip", given)
     # an address taken concurrently: another one, unless the caller named it (409)
     pinned = given["floating_ip_address"] is not None
     return await ipam.retried(caller.db, lambda: _create_once(caller, given, project), pinned)

@@ -26,7 +26,7 @@ from cascade.services.network import (
     store,
     subnetpools,
 )
-from cascade.services.network.access import Caller, shared_to
+from cascade.services.network.access import Caller, creating, shared_to
 from cascade.services.network.errors import Conflict, InvalidInput
 from cascade.services.network.subnets import purge_subnet
 
@@ -126,7 +126,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
     """A new network: 201 with it; Neutron's 400/403/409 for bad input, quota or a
     VLAN id in use. Nothing is written unless all of it is."""
     given = attrs.take(SPEC, body, "network", caller.allows, update=False)
-    project = attrs.owner(body, "network", caller.project_id, caller.is_admin)
+    project = creating(caller, body, "network", given)
     chosen = given.get("provider:segmentation_id")
     for attempt in range(RETRIES):
         try:
@@ -223,7 +223,7 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     subnets: dict[str, list[str]] = {r.id: [] for r in rows}
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=list(subnets)):
         subnets.setdefault(sub.parent_id or "", []).append(sub.id)
-    hidden = () if caller.is_admin else PROVIDER
+    hidden = [a for a in PROVIDER if not caller.allows(f"get_network:{a}")]  # admins'
     # the address scope of each version: its subnets' pool's (extension address-scope)
     scopes = await subnetpools.network_scopes(caller, list(subnets))
     return [

@@ -18,7 +18,14 @@ from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services import copies
 from cascade.services.network import attrs, ipam, materialise, quotas, security_groups, store
-from cascade.services.network.access import Caller, authorize, find, shared_to
+from cascade.services.network.access import (
+    Caller,
+    authorize,
+    creating,
+    find,
+    shared_to,
+    target,
+)
 from cascade.services.network.errors import (
     Conflict,
     Forbidden,
@@ -55,8 +62,9 @@ ROUTER_BUILD = "router.build"
 
 
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
-    """The ports as Neutron shows them: binding details for admins only."""
-    hidden = () if caller.is_admin else BINDING_ADMIN
+    """The ports as Neutron shows them: binding details where `get_port:<attribute>`
+    allows them (admins and services by default)."""
+    hidden = [a for a in BINDING_ADMIN if not caller.allows(f"get_port:{a}")]
     return [{k: v for k, v in store.view(r).items() if k not in hidden} for r in rows]
 
 
@@ -210,6 +218,7 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> NetReso
             f"Tenant {project} not allowed to create port on this network",
             type="PolicyNotAuthorized",
         )
+    creating(caller, body, "port", given, network)  # `create_port` on the network
 
     async def once() -> NetResource:
         # after a rollback the session's loaded objects are expired: found again
@@ -304,7 +313,7 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
     holding a copy follow via a job."""
     network = await find(caller, store.NETWORK, row.parent_id or "")
     if "mac_address" in given:
-        authorize(caller, "update_port:mac_address")
+        authorize(caller, "update_port:mac_address", target(caller, row, network))
         if given["mac_address"] != row.body["mac_address"]:
             await ipam.release_mac(caller.db, row.id)
             given["mac_address"] = await ipam.allocate_mac(

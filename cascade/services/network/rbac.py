@@ -14,7 +14,7 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, store
-from cascade.services.network.access import Caller, find
+from cascade.services.network.access import Caller, creating, find
 from cascade.services.network.errors import Conflict, InvalidInput, NeutronError
 
 SHARED = "access_as_shared"
@@ -117,7 +117,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
     """A new policy on an object the caller owns (admins: any): 201; 409
     DuplicateRbacPolicy for one that exists; 400 for an action the type has not."""
     given = attrs.take(SPEC, body, "rbac_policy", caller.allows, update=False)
-    project = attrs.owner(body, "rbac_policy", caller.project_id, caller.is_admin)
+    project = creating(caller, body, "rbac_policy", given)
     object_type = given["object_type"]
     if given["action"] not in TYPES[object_type][1]:
         raise InvalidInput(

@@ -30,7 +30,7 @@ from cascade.services.network import (
     router_plan,
     store,
 )
-from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.access import Caller, creating, find, permit
 from cascade.services.network.errors import BadRequest, Conflict, NeutronError
 
 A = attrs.Attr
@@ -69,7 +69,7 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     """The routers as Neutron shows them: `distributed` and `ha` for admins only;
     `availability_zones` the AZs of the pods holding a bottom router (Neutron's: those
     of the L3 agents hosting it), before the first build the home pod's."""
-    hidden = () if caller.is_admin else ADMIN_ONLY
+    hidden = [a for a in ADMIN_ONLY if not caller.allows(f"get_router:{a}")]  # admins'
     pods = await _pods(caller) if rows else {}
     query = select(Routing.top_id, Routing.pod_id).where(
         Routing.resource_type == materialise.ROUTER, Routing.top_id.in_([r.id for r in rows])
@@ -223,7 +223,7 @@ async def create(caller: Caller, body: Any) -> NetResource:
     given = attrs.take(SPEC, body, "router", caller.allows, update=False)
     if given["routes"]:
         raise BadRequest("Attribute 'routes' not allowed in POST")
-    project = attrs.owner(body, "router", caller.project_id, caller.is_admin)
+    project = creating(caller, body, "router", given)
     info = given.pop("external_gateway_info")
     return await ipam.retried(
         caller.db, lambda: _create_once(caller, dict(given), project, info), _pinned(info)
@@ -347,7 +347,7 @@ async def add_interface(caller: Caller, router_id: str, body: Any) -> dict[str, 
     """PUT add_router_interface with a subnet (a new top port at its gateway IP) or a port:
     200 with the interface; the router's pod gets it by a job."""
     router = await find(caller, store.ROUTER, router_id)
-    must_own(caller, router, "add_router_interface_router")
+    await permit(caller, "add_router_interface", router)
     if not isinstance(body, dict) or not (body.get("subnet_id") or body.get("port_id")):
         raise BadRequest("Bad router request: Either subnet_id or port_id must be specified")
     if body.get("subnet_id") and body.get("port_id"):
@@ -478,7 +478,7 @@ async def remove_interface(caller: Caller, router_id: str, body: Any) -> dict[st
     """PUT remove_router_interface by subnet or port: 200 with what was removed; the top
     port goes now, the pod's interface by a job."""
     router = await find(caller, store.ROUTER, router_id)
-    must_own(caller, router, "remove_router_interface_router")
+    await permit(caller, "remove_router_interface", router)
     if not isinstance(body, dict) or not (body.get("subnet_id") or body.get("port_id")):
         raise BadRequest("Bad router request: Either subnet_id or port_id must be specified")
     found = None
@@ -510,7 +510,7 @@ async def change_routes(caller: Caller, router_id: str, body: Any, add: bool) ->
     """PUT add_extraroutes / remove_extraroutes (extension extraroute-atomic): the routes
     given join or leave the router's, then the whole set is checked as an update's."""
     router = await find(caller, store.ROUTER, router_id)
-    must_own(caller, router, "update_router")
+    await permit(caller, "add_extraroutes" if add else "remove_extraroutes", router)
     given = body.get("router") if isinstance(body, dict) else None
     if not isinstance(given, dict) or "routes" not in given:
         raise BadRequest("Resource body required: {'router': {'routes': [...]}}")

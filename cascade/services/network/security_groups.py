@@ -15,7 +15,7 @@ from typing import Any
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, quotas, store
-from cascade.services.network.access import Caller, find, must_own, parent
+from cascade.services.network.access import Caller, creating, find, parent
 from cascade.services.network.errors import Conflict, NeutronError
 
 DEFAULT = "default"
@@ -184,7 +184,7 @@ async def create_group(caller: Caller, body: Any) -> NetResource:
     """A new group with Neutron's two egress rules: 201; 409 over quota or for the name
     `default` (SecurityGroupDefaultAlreadyExists)."""
     given = attrs.take(GROUP_SPEC, body, "security_group", caller.allows, update=False)
-    project = attrs.owner(body, "security_group", caller.project_id, caller.is_admin)
+    project = creating(caller, body, "security_group", given)
     await ensure_default(caller, project)
     await quotas.check(caller.db, caller.conf, project, "security_group")
     row = await _add_group(
@@ -465,7 +465,7 @@ async def create_rule(caller: Caller, body: Any) -> NetResource:
     group = await parent(
         caller, store.SECURITY_GROUP, rule["security_group_id"], "create_security_group_rule"
     )
-    must_own(caller, group, "create_security_group_rule")
+    creating(caller, body, "security_group_rule", rule, group)  # kept in the group's project
     prefix = rule["remote_ip_prefix"]
     rule["normalized_cidr"] = str(ipaddress.ip_interface(prefix).network) if prefix else None
     rule["belongs_to_default_sg"] = bool(group.body.get("_default"))

@@ -21,7 +21,7 @@ from cascade.jobs import queue
 from cascade.pods.network import PodNeutron
 from cascade.pods.registry import PodRegistry
 from cascade.services.network import auto_allocate, floatingips, materialise, ports, store
-from cascade.services.network.access import Caller, shared_to
+from cascade.services.network.access import Caller, parent_of, sees, shared_to
 from cascade.services.network.errors import NeutronError
 
 STATUS_JOB = "port.status"
@@ -68,7 +68,7 @@ async def _groups(caller: Caller, server: dict[str, Any]) -> list[str] | None:
 
 async def _top_port(caller: Caller, port_id: str) -> NetResource:
     row = await store.get(caller.db, store.PORT, port_id)
-    if row is None or not (caller.is_admin or row.project_id == caller.project_id):
+    if row is None or not sees(caller, row, await parent_of(caller, row)):
         raise NotVisible(400, f"Port id {port_id} could not be found.")
     if row.body.get("device_id"):
         raise ServerNetworkError(409, f"Port {port_id} is still in use.")
@@ -78,11 +78,7 @@ async def _top_port(caller: Caller, port_id: str) -> NetResource:
 async def _new_port(caller: Caller, entry: dict[str, Any], groups: list[str] | None) -> NetResource:
     network_id = str(entry["uuid"])
     network = await store.get(caller.db, store.NETWORK, network_id)
-    if network is None or not (
-        caller.is_admin
-        or network.project_id == caller.project_id
-        or shared_to(caller.project_id, network)
-    ):
+    if network is None or not sees(caller, network):
         raise NotVisible(400, f"Network {network_id} could not be found.")
     body: dict[str, Any] = {"network_id": network_id}
     if entry.get("fixed_ip"):

@@ -13,7 +13,7 @@ from typing import Any
 
 from cascade.db.models import NetResource
 from cascade.services.network import attrs, ipam, rbac, store
-from cascade.services.network.access import Caller, find, must_own
+from cascade.services.network.access import Caller, creating, find, permit
 from cascade.services.network.errors import BadRequest, Conflict, InvalidInput, NeutronError
 
 SUBNETPOOL = store.SUBNETPOOL
@@ -127,7 +127,7 @@ async def create_pool(caller: Caller, body: Any) -> NetResource:
     (min 8 for IPv4, 64 for IPv6; max the version's bits; default = min); 400 for bounds
     or prefixes Neutron refuses."""
     given = attrs.take(POOL_SPEC, body, SUBNETPOOL, caller.allows, update=False)
-    project = attrs.owner(body, SUBNETPOOL, caller.project_id, caller.is_admin)
+    project = creating(caller, body, SUBNETPOOL, given)
     version, prefixes = _compact(given["prefixes"])
     low = given["min_prefixlen"]
     low = MIN_PREFIXLEN[version] if low is None else low
@@ -209,7 +209,7 @@ async def change_prefixes(caller: Caller, pool_id: str, action: str, body: Any) 
     prefixes after the change. A prefix in use by a subnet cannot go (400
     IllegalSubnetPoolPrefixUpdate); none given changes nothing."""
     pool = await find(caller, SUBNETPOOL, pool_id)
-    must_own(caller, pool, f"{action}_subnetpool")
+    await permit(caller, action, pool)  # `add_prefixes`, `remove_prefixes`
     raw = body.get("prefixes") if isinstance(body, dict) else None
     if not isinstance(raw, list):
         raise BadRequest("Bad subnetpool request: a body {'prefixes': [...]} is required.")
@@ -324,7 +324,7 @@ def _free(pool: NetResource, used: list[str]) -> list[ipam.IPNetwork]:
 async def create_scope(caller: Caller, body: Any) -> NetResource:
     """A new address scope: 201."""
     given = attrs.take(SCOPE_SPEC, body, ADDRESS_SCOPE, caller.allows, update=False)
-    project = attrs.owner(body, ADDRESS_SCOPE, caller.project_id, caller.is_admin)
+    project = creating(caller, body, ADDRESS_SCOPE, given)
     row = store.add(caller.db, ADDRESS_SCOPE, project, given)
     await caller.db.flush()
     await rbac.follow(caller, row)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, store, subnetpools
-from cascade.services.network.access import Caller, parent
+from cascade.services.network.access import Caller, creating, parent, shared_to
 from cascade.services.network.errors import BadRequest, Conflict, Forbidden, InvalidInput
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
@@ -205,16 +205,19 @@ def _nameservers(raw: list[Any], net: ipam.IPNetwork) -> list[str]:
 
 
 async def create(caller: Caller, body: Any) -> NetResource:
-    """A new subnet on a network the caller owns (or any, for admins): 201; Neutron's 400
-    for a bad or overlapping CIDR, gateway or pool; 409 over quota."""
+    """A new subnet on a network `create_subnet` allows (by default the network's own
+    project's members, or admins): 201; Neutron's 403 on another project's network (its
+    ownership check: on one that is not shared; else the rule's), 400 for a bad or
+    overlapping CIDR, gateway or pool; 409 over quota."""
     given = attrs.take(SPEC, body, "subnet", caller.allows, update=False)
     network = await parent(caller, store.NETWORK, given["network_id"], "create_subnet")
-    project = attrs.owner(body, "subnet", caller.project_id, caller.is_admin)
-    if not caller.is_admin and network.project_id != caller.project_id:
+    mine = network.project_id == caller.project_id or shared_to(caller.project_id, network)
+    if not caller.is_admin and not mine:
         raise Forbidden(
             f"Tenant {caller.project_id} not allowed to create subnet on this network",
             type="PolicyNotAuthorized",
         )
+    project = creating(caller, body, "subnet", given, network)
     if given.pop("segment_id") is not None:
         raise InvalidInput("segment_id is not supported by the top yet")
     pool_id, prefixlen = given.pop("subnetpool_id"), given.pop("prefixlen")
