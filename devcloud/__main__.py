@@ -15,6 +15,7 @@ from devcloud import (
     bench_images,
     bench_move,
     bench_network,
+    bench_policy,
     bench_replicas,
     bench_routers,
     bench_routings,
@@ -268,7 +269,15 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--objects",
         default=",".join(str(n) for n in bench_audit.COUNTS),
-        help="--audit: the numbers of objects in the audited pod (default 1000,10000)",
+        help="--audit: the numbers of objects in the audited pod; --policy: ports a project "
+        "(default 1000,10000)",
+    )
+    bench.add_argument(
+        "--policy",
+        action="store_true",
+        help="benchmark the Networking API's per-object rules on lists of --objects ports "
+        "a project against the floor, in-process (devcloud/bench_policy.py; written into "
+        "docs/benchmarks.md)",
     )
     bench.add_argument(
         "--routings",
@@ -349,11 +358,12 @@ async def main_async(args: argparse.Namespace) -> int:
         current = state_file.load(layout.state_file)
         pods = layout.pods(current.pods if current else 0)
         runs_asked = (args.cascade, args.network, args.volume, args.routers, args.scale)
-        if sum((*runs_asked, args.routings, args.audit, args.move, args.images)) > 1:
+        others = (args.routings, args.audit, args.move, args.images, args.policy)
+        if sum((*runs_asked, *others)) > 1:
             raise DevcloudError(
                 "bench",
                 "--cascade, --network, --volume, --routers, --scale, --routings, --audit, "
-                "--move and --images are separate runs: pick one",
+                "--move, --images and --policy are separate runs: pick one",
             )
         if args.images:
             runs = bench_images.RUNS if args.runs is None else args.runs
@@ -365,6 +375,9 @@ async def main_async(args: argparse.Namespace) -> int:
         elif args.audit:
             objects = [int(n) for n in args.objects.split(",")]
             print(await bench_audit.run(objects, write=True))
+        elif args.policy:
+            objects = [int(n) for n in args.objects.split(",")]
+            print(await bench_policy.run(objects, write=True))
         elif args.routings:
             print(await bench_routings.run(layout, args.rows))
         elif args.scale:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,10 +35,7 @@ def policy_of(request: Request, ctx: Context) -> tuple[bool, Allows]:
     """Whether the caller is an admin of the Networking API (policy `context_is_admin`,
     as Neutron decides it), and the caller's policy checks (a rule on a target: the
     object acted on; without one, the caller's own project)."""
-    policy = request.app.state.policy
-
-    def allows(rule: str, target: Mapping[str, Any] | None = None) -> bool:
-        return bool(policy.allows(rule, ctx, target))
+    allows: Allows = request.app.state.policy.checker(ctx)
 
     return allows("context_is_admin"), allows
 

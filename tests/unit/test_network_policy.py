@@ -159,3 +159,30 @@ def test_every_object_rule_is_neutron_s_name(kind: str) -> None:
     # each parses in oslo.policy's language (Neutron's `field:` check included)
     parsed = oslo_policy.Rules.from_dict(rules)
     assert all(str(parsed[name]) != "!" for name in rules)
+
+
+def test_a_checker_keeps_an_answer_for_the_values_its_rule_reads() -> None:
+    """`Policy.checker` asks oslo.policy once per distinct value of what the rule reads
+    (`project_id`, `network:project_id`, ...), and answers each target by its own."""
+    from datetime import UTC, datetime
+
+    from cascade.context import Context
+    from cascade.policy import Policy, _reads
+    from cascade.services.network import policies
+
+    policy = Policy(defaults=policies.defaults())
+    rules = policy._rules()
+    assert _reads(rules["get_port"], rules) == ("network:project_id", "project_id")
+    assert _reads(rules["get_network"], rules) == ("project_id", "router:external", "shared")
+    ctx = Context("t", "u1", "u", "p1", "p", frozenset({"member", "reader"}), datetime.now(UTC))
+    allows = policy.checker(ctx)
+    mine = {"project_id": "p1", "name": "a"}
+    theirs = {"project_id": "p2", "name": "a"}
+    for _ in range(2):
+        assert allows("get_port", mine) is True
+        assert allows("get_port", theirs) is False
+        assert allows("get_port", {**theirs, "network:project_id": "p1"}) is True
+    shared = {"project_id": "p2", "shared": True, "router:external": False}
+    assert allows("get_network", shared) is True
+    assert allows("get_network", {**shared, "shared": False}) is False
+    assert allows("no_such_rule", mine) is False
