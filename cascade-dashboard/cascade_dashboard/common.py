@@ -22,6 +22,9 @@ class ListView(tables.DataTableView):  # type: ignore[misc]
     template_name = "horizon/common/_data_table_view.html"
     path: ClassVar[str] = ""
     key: ClassVar[str] = ""
+    # the newest rows first (the API's `sort_dir=desc`): what an operator looks for in a
+    # queue or a history
+    newest_first: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -37,6 +40,8 @@ class ListView(tables.DataTableView):  # type: ignore[misc]
     def get_data(self) -> list[api.Row]:
         marker = self.request.GET.get(self.table_class._meta.pagination_param)
         filters = self.get_filters()
+        if self.newest_first:
+            filters = {**filters, "sort_dir": "desc"}
         try:
             found = api.client(self.request).list(
                 self.list_path(), self.key, filters, limit=PAGE + 1, marker=marker

@@ -1,4 +1,5 @@
-"""Keyset pages of a table oldest first: equality filters, after a marker row, a limit."""
+"""Keyset pages of a table by age, oldest or newest first: equality filters, after a
+marker row, a limit."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class MarkerNotFound(Exception):
     pass
 
 
-async def oldest_first(
+async def by_age(
     session: AsyncSession,
     query: Select[T],
     created_at: Column,
@@ -28,24 +29,31 @@ async def oldest_first(
     filters: Mapping[str, str | None],
     marker: str | None,
     limit: int,
+    newest_first: bool = False,
 ) -> list[T]:
     """The rows of `query` whose columns (named in `table`) equal the `filters` not None,
     after the row of id `marker` among them (MarkerNotFound if none) in (created_at, id)
-    order, ordered that way, at most `limit`."""
+    order (reversed when `newest_first`), ordered that way, at most `limit`."""
     if marker is not None:
         last: Any = await session.scalar(query.where(row_id == marker))
         if last is None:
             raise MarkerNotFound(f"marker [{marker}] not found")
-        query = query.where(
-            or_(
+        if newest_first:
+            after = or_(
+                created_at < last.created_at,
+                and_(created_at == last.created_at, row_id < last.id),
+            )
+        else:
+            after = or_(
                 created_at > last.created_at,
                 and_(created_at == last.created_at, row_id > last.id),
             )
-        )
+        query = query.where(after)
     for name, value in filters.items():
         if value is not None:
             query = query.where(table[name] == value)
-    return list((await session.scalars(query.order_by(created_at, row_id).limit(limit))).all())
+    order = (created_at.desc(), row_id.desc()) if newest_first else (created_at, row_id)
+    return list((await session.scalars(query.order_by(*order).limit(limit))).all())
 
 
 K = TypeVar("K", bound=Base)  # a table whose rows have an `id` and a `created_at`
@@ -58,12 +66,13 @@ async def page_of(
     filters: Mapping[str, str | None],
     marker: str | None,
     limit: int,
+    newest_first: bool = False,
 ) -> list[K]:
-    """`oldest_first` over every row of `model` (its `created_at`, then its `id`)."""
+    """`by_age` over every row of `model` (its `created_at`, then its `id`)."""
     created = cast(Column, getattr(model, "created_at"))  # noqa: B009 (any such table)
     row_id = cast(Column, getattr(model, "id"))  # noqa: B009
-    found: list[K] = await oldest_first(
-        session, select(model), created, row_id, table, filters, marker, limit
+    found: list[K] = await by_age(
+        session, select(model), created, row_id, table, filters, marker, limit, newest_first
     )
     return found
 

@@ -79,10 +79,14 @@ async def get(db: AsyncSession, drain_id: str) -> Drain:
 
 
 async def page(
-    db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
+    db: AsyncSession,
+    filters: Mapping[str, str | None],
+    limit: int,
+    marker: str | None,
+    newest_first: bool = False,
 ) -> list[Drain]:
-    """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
-    return await paging.page_of(db, Drain, FILTERS, filters, marker, limit)
+    """Oldest (or newest) first, with the `FILTERS` given, after `marker`, at most `limit`."""
+    return await paging.page_of(db, Drain, FILTERS, filters, marker, limit, newest_first)
 
 
 async def moves_of(db: AsyncSession, drain_id: str) -> list[Move]:

@@ -40,11 +40,15 @@ async def get(session: AsyncSession, job_id: str) -> Job:
 
 
 async def page(
-    session: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
+    session: AsyncSession,
+    filters: Mapping[str, str | None],
+    limit: int,
+    marker: str | None,
+    newest_first: bool = False,
 ) -> list[Job]:
-    """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
-    at most `limit`."""
-    return await paging.page_of(session, Job, FILTERS, filters, marker, limit)
+    """Oldest (or newest) first (ties by id), those with the `FILTERS` given, after
+    `marker` if given, at most `limit`."""
+    return await paging.page_of(session, Job, FILTERS, filters, marker, limit, newest_first)
 
 
 async def redo(session: AsyncSession, job_id: str) -> Job:

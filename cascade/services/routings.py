@@ -109,12 +109,21 @@ async def page(
     filters: Mapping[str, str | None],
     limit: int,
     marker: str | None,
+    newest_first: bool = False,
 ) -> list[Routing]:
-    """Oldest first (ties by id), those with the `FILTERS` given, after `marker` if given,
-    at most `limit`."""
+    """Oldest (or newest) first (ties by id), those with the `FILTERS` given, after
+    `marker` if given, at most `limit`."""
     query = _visible(scope)
-    return await paging.oldest_first(
-        session, query, Routing.created_at, Routing.id, FILTERS, filters, marker, limit
+    return await paging.by_age(
+        session,
+        query,
+        Routing.created_at,
+        Routing.id,
+        FILTERS,
+        filters,
+        marker,
+        limit,
+        newest_first,
     )
 
 

@@ -172,10 +172,21 @@ def test_list_limit_asks_for_what_is_left_and_stops(api: FakeApi) -> None:
         Answer(200, {"jobs": [full] * 1000, "jobs_links": link}),
         Answer(200, {"jobs": [full] * 500, "jobs_links": link}),
     )
-    _, rows = run(jobs.ListJob, api, "--limit", "1500", "--marker", "j0", "--type", "move")
+    _, rows = run(
+        jobs.ListJob,
+        api,
+        "--limit",
+        "1500",
+        "--marker",
+        "j0",
+        "--type",
+        "move",
+        "--sort-dir",
+        "desc",
+    )
     assert len(list(rows)) == 1500
     assert [c.params for c in api.calls] == [
-        {"type": "move", "marker": "j0", "limit": "1000"},
+        {"type": "move", "sort_dir": "desc", "marker": "j0", "limit": "1000"},
         {"limit": "500", "marker": "j"},
     ]
 

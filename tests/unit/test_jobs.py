@@ -258,17 +258,25 @@ async def test_admin_api_lists_shows_redoes_and_deletes(
         other = await queue.enqueue(db, "other", "r9", "p2", {})
         await db.commit()
     assert (await client.get("/v1/jobs", headers=MEMBER)).status_code == 403
-    seen: list[str] = []
-    url = "/v1/jobs?limit=2&type=noop"
-    while url:
-        body = (await client.get(url, headers=ADMIN)).json()
-        seen += [j["id"] for j in body["jobs"]]
-        links = body.get("jobs_links", [])
-        url = links[0]["href"].removeprefix("http://cascade.test") if links else ""
-    assert seen == ids
+
+    async def walk(url: str) -> list[str]:
+        seen: list[str] = []
+        while url:
+            answer = await client.get(url, headers=ADMIN)
+            assert answer.status_code == 200, (url, answer.text)
+            body = answer.json()
+            seen += [j["id"] for j in body["jobs"]]
+            links = body.get("jobs_links", [])
+            url = links[0]["href"].removeprefix("http://cascade.test") if links else ""
+        return seen
+
+    assert await walk("/v1/jobs?limit=2&type=noop") == ids
+    # newest first, page by page (the next links keep the direction)
+    assert await walk("/v1/jobs?limit=2&type=noop&sort_dir=desc") == ids[::-1]
+    assert await walk(f"/v1/jobs?type=noop&sort_dir=desc&marker={ids[3]}") == ids[2::-1]
     p2 = (await client.get("/v1/jobs?project_id=p2", headers=ADMIN)).json()["jobs"]
     assert [j["id"] for j in p2] == [other.id]
-    for query in ("limit=0", "status=lost", "colour=red", "marker=nope"):
+    for query in ("limit=0", "status=lost", "colour=red", "marker=nope", "sort_dir=up"):
         assert (await client.get(f"/v1/jobs?{query}", headers=ADMIN)).status_code == 400
     shown = (await client.get(f"/v1/jobs/{ids[0]}", headers=ADMIN)).json()["job"]
     assert shown["status"] == "queued" and shown["payload"] == {"n": 1}

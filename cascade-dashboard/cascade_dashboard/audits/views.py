@@ -46,6 +46,7 @@ class IndexView(ListView):
     page_title = _("Audits")
     path = "/audits"
     key = "audits"
+    newest_first = True
 
 
 class FindingFilter(tables.FilterAction):  # type: ignore[misc]

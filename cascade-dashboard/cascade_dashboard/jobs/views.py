@@ -67,3 +67,4 @@ class IndexView(ListView):
     page_title = _("Jobs")
     path = "/jobs"
     key = "jobs"
+    newest_first = True

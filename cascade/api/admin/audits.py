@@ -67,7 +67,8 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def index(request: Request) -> Response:
-    """GET /v1/audits: 200 with a page of audit runs, oldest first."""
+    """GET /v1/audits: 200 with a page of audit runs, oldest first
+    (`sort_dir=desc`: newest first)."""
     return await listing(
         request, "audits", "cascade:audits:list", service.FILTERS, REFUSALS, service.page, CHOICES
     )
@@ -100,9 +101,13 @@ async def findings(request: Request) -> Response:
     audit_id = request.path_params["audit_id"]
 
     async def read(
-        db: AsyncSession, wanted: Mapping[str, str | None], limit: int, marker: str | None
+        db: AsyncSession,
+        wanted: Mapping[str, str | None],
+        limit: int,
+        marker: str | None,
+        newest_first: bool,
     ) -> list[AuditFinding]:
-        return await service.findings(db, audit_id, wanted, limit, marker)
+        return await service.findings(db, audit_id, wanted, limit, marker, newest_first)
 
     rule, table = "cascade:audits:findings", service.FINDING_FILTERS
     return await listing(request, "findings", rule, table, REFUSALS, read, CHOICES)

@@ -81,7 +81,7 @@ def fields(body: Any, key: str, known: Collection[str]) -> dict[str, Any]:
 def filters(request: Request, known: Collection[str]) -> dict[str, str | None]:
     """A paged list's filters from the query; 400 for a parameter the list does not know."""
     params = request.query_params
-    unknown = sorted(set(params) - {*known, "limit", "marker"})
+    unknown = sorted(set(params) - {*known, "limit", "marker", "sort_dir"})
     if unknown:
         raise ApiError(
             400, f"unknown query parameter(s): {', '.join(unknown)}", "cascade.request.query"
@@ -93,19 +93,24 @@ async def page(
     request: Request,
     name: str,
     refusals: Refusals,
-    read: Callable[[AsyncSession, int, str | None], Awaitable[Sequence[Row]]],
+    read: Callable[[AsyncSession, int, str | None, bool], Awaitable[Sequence[Row]]],
     view: Callable[[Row], dict[str, Any]],
 ) -> Response:
-    """200 with `{name: [...]}`: the rows `read(db, limit, marker)` gives, and the next
-    link when the page is full."""
+    """200 with `{name: [...]}`: the rows `read(db, limit, marker, newest_first)` gives
+    (`sort_dir=asc`, the default: oldest first; `desc`: newest first), and the next link
+    when the page is full."""
     raw = request.query_params.get("limit", str(MAX_LIMIT))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError(
             400, f"limit must be an integer from 1 to {MAX_LIMIT}", "cascade.request.query"
         )
+    direction = request.query_params.get("sort_dir", "asc")
+    if direction not in ("asc", "desc"):
+        raise ApiError(400, "sort_dir must be one of asc, desc", "cascade.request.query")
     async with session(request) as db:
         with answering(refusals):
-            found = await read(db, int(raw), request.query_params.get("marker"))
+            marker = request.query_params.get("marker")
+            found = await read(db, int(raw), marker, direction == "desc")
     body: dict[str, Any] = {name: [view(row) for row in found]}
     if found and len(found) == int(raw):
         query = {k: v for k, v in request.query_params.items() if k != "marker"}
@@ -115,7 +120,9 @@ async def page(
     return JSONResponse(body)
 
 
-Read = Callable[[AsyncSession, Mapping[str, str | None], int, str | None], Awaitable[Sequence[Row]]]
+Read = Callable[
+    [AsyncSession, Mapping[str, str | None], int, str | None, bool], Awaitable[Sequence[Row]]
+]
 
 
 async def listing(
@@ -137,7 +144,11 @@ async def listing(
             message = f"{key} must be one of {', '.join(allowed)}"
             raise ApiError(400, message, "cascade.request.query")
     return await page(
-        request, name, refusals, lambda db, limit, marker: read(db, wanted, limit, marker), view
+        request,
+        name,
+        refusals,
+        lambda db, limit, marker, newest: read(db, wanted, limit, marker, newest),
+        view,
     )
 
 

@@ -46,7 +46,8 @@ async def create(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    """GET /v1/drains: 200 with a page of drains, oldest first."""
+    """GET /v1/drains: 200 with a page of drains, oldest first
+    (`sort_dir=desc`: newest first)."""
     choices = {"status": service.STATUSES}
     return await listing(
         request, "drains", "cascade:drains:list", service.FILTERS, REFUSALS, service.page, choices

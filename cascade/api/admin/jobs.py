@@ -37,7 +37,8 @@ def view(job: Job) -> dict[str, Any]:
 
 
 async def index(request: Request) -> Response:
-    """GET /v1/jobs: 200 with a page of jobs, oldest first."""
+    """GET /v1/jobs: 200 with a page of jobs, oldest first
+    (`sort_dir=desc`: newest first)."""
     choices = {"status": queue.STATUSES}
     return await listing(
         request, "jobs", "cascade:jobs:list", service.FILTERS, REFUSALS, service.page, choices, view

@@ -24,7 +24,8 @@ STATUSES = (*service.UNDER_WAY, *service.FINISHED)
 
 
 async def index(request: Request) -> Response:
-    """GET /v1/moves: 200 with a page of moves, oldest first."""
+    """GET /v1/moves: 200 with a page of moves, oldest first
+    (`sort_dir=desc`: newest first)."""
     choices = {"status": STATUSES}
     return await listing(
         request, "moves", "cascade:moves:list", service.FILTERS, REFUSALS, service.page, choices

@@ -39,7 +39,8 @@ def _scope(request: Request, ctx: Context) -> service.Scope:
 
 
 async def index(request: Request) -> Response:
-    """GET /v1/routings: 200 with a page of the routings the caller may see, oldest first."""
+    """GET /v1/routings: 200 with a page of the routings the caller may see, oldest first
+    (`sort_dir=desc`: newest first)."""
     scope = _scope(request, authorize(request, "cascade:routings:list"))
     wanted = filters(request, service.FILTERS)
     project = wanted["project_id"]
@@ -49,7 +50,7 @@ async def index(request: Request) -> Response:
         request,
         "routings",
         REFUSALS,
-        lambda db, limit, marker: service.page(db, scope, wanted, limit, marker),
+        lambda db, limit, marker, newest: service.page(db, scope, wanted, limit, marker, newest),
         shown,
     )
 

@@ -98,10 +98,14 @@ async def get(db: AsyncSession, audit_id: str) -> Audit:
 
 
 async def page(
-    db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
+    db: AsyncSession,
+    filters: Mapping[str, str | None],
+    limit: int,
+    marker: str | None,
+    newest_first: bool = False,
 ) -> list[Audit]:
-    """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
-    return await paging.page_of(db, Audit, FILTERS, filters, marker, limit)
+    """Oldest (or newest) first, with the `FILTERS` given, after `marker`, at most `limit`."""
+    return await paging.page_of(db, Audit, FILTERS, filters, marker, limit, newest_first)
 
 
 async def remove(db: AsyncSession, audit_id: str) -> None:
@@ -127,10 +131,11 @@ async def findings(
     filters: Mapping[str, str | None],
     limit: int,
     marker: str | None,
+    newest_first: bool = False,
 ) -> list[AuditFinding]:
-    """An audit's findings in the order they were found, filtered, paged."""
+    """An audit's findings in the order they were found (or the reverse), filtered, paged."""
     await get(db, audit_id)
-    return await paging.oldest_first(
+    return await paging.by_age(
         db,
         select(AuditFinding).where(AuditFinding.audit_id == audit_id),
         AuditFinding.created_at,
@@ -139,6 +144,7 @@ async def findings(
         filters,
         marker,
         limit,
+        newest_first,
     )
 
 

@@ -83,10 +83,14 @@ async def get(db: AsyncSession, move_id: str) -> Move:
 
 
 async def page(
-    db: AsyncSession, filters: Mapping[str, str | None], limit: int, marker: str | None
+    db: AsyncSession,
+    filters: Mapping[str, str | None],
+    limit: int,
+    marker: str | None,
+    newest_first: bool = False,
 ) -> list[Move]:
-    """Oldest first, with the `FILTERS` given, after `marker`, at most `limit`."""
-    return await paging.page_of(db, Move, FILTERS, filters, marker, limit)
+    """Oldest (or newest) first, with the `FILTERS` given, after `marker`, at most `limit`."""
+    return await paging.page_of(db, Move, FILTERS, filters, marker, limit, newest_first)
 
 
 class MoveRefused(Exception):

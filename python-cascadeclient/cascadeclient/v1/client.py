@@ -81,7 +81,8 @@ class Client:
         marker: str | None = None,
     ) -> builtins.list[Row]:
         """GET `path` and the `<key>_links` "next" link of each full page, until the list
-        ends or `limit` rows are in: `{key: [...]}` pages, rows oldest first. Filters
+        ends or `limit` rows are in: `{key: [...]}` pages, rows in the API's order (oldest
+        first; the filter `sort_dir=desc` newest first). Filters
         that are None are not sent; `marker` starts after that row (400 if unknown)."""
         params = {k: v for k, v in (filters or {}).items() if v is not None}
         if marker is not None:

@@ -125,6 +125,11 @@ class ListResources(command.Lister):
                 help=f"At most <num> rows (pages of up to {MAX_LIMIT}; default: all)",
             )
             parser.add_argument("--marker", metavar="<id>", help="Start after the row of this ID")
+            parser.add_argument(
+                "--sort-dir",
+                choices=("asc", "desc"),
+                help="Oldest first (asc, the default) or newest first (desc)",
+            )
         return parser
 
     def path(self, parsed_args: argparse.Namespace) -> str:
@@ -133,6 +138,8 @@ class ListResources(command.Lister):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
         api = client(self)
         wanted = {f.key: self._value(api, f, parsed_args) for f in self.filters}
+        if self.paged:
+            wanted["sort_dir"] = parsed_args.sort_dir
         rows = api.list(
             self.path(parsed_args),
             self.collection,
