@@ -111,3 +111,13 @@ def test_non_admin_gets_the_403(clouds_yaml: Path) -> None:
     assert result.returncode != 0
     assert "policy does not allow cascade:pods:list" in result.stderr
     assert "(HTTP 403)" in result.stderr
+
+
+def test_job_list_newest_first(clouds_yaml: Path) -> None:
+    """`--sort-dir desc`: the newest jobs first, as the API's `sort_dir=desc` pages them."""
+    newest = admin(clouds_yaml, "job", "list", "--sort-dir", "desc", "--limit", "3", "--long")
+    assert newest
+    stamps = [row["Created At"] for row in newest]
+    assert stamps == sorted(stamps, reverse=True)
+    oldest = admin(clouds_yaml, "job", "list", "--limit", "1", "--long")
+    assert oldest[0]["Created At"] <= stamps[-1]

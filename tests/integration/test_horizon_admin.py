@@ -73,6 +73,7 @@ def test_an_admin_runs_cascade_from_the_dashboard(dashboard: Dashboard, admin: C
     ui.shot("cascade-pods")
 
     ui.open("cascade/audits/")
+    assert audit["id"] in rows(ui, "audits")[0]  # the newest first
     row = ui.driver.find_element(
         By.CSS_SELECTOR, f"table#audits tr[data-object-id='{audit['id']}']"
     )
@@ -85,6 +86,8 @@ def test_an_admin_runs_cascade_from_the_dashboard(dashboard: Dashboard, admin: C
 
     # the jobs of one resource, and one redone
     ui.open("cascade/jobs/")
+    # newest first: the audit's job is on the first page however many jobs the devcloud ran
+    assert any(job["id"] in r for r in rows(ui, "jobs")), rows(ui, "jobs")[:3]
     server_filter(ui, "jobs", "Resource ID =", audit["id"])
     ui.wait(lambda d: len(rows(ui, "jobs")) == 1 and job["id"] in rows(ui, "jobs")[0], "1 job")
     ui.shot("cascade-jobs")
