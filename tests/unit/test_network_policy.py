@@ -186,3 +186,23 @@ def test_a_checker_keeps_an_answer_for_the_values_its_rule_reads() -> None:
     assert allows("get_network", shared) is True
     assert allows("get_network", {**shared, "shared": False}) is False
     assert allows("no_such_rule", mine) is False
+
+
+async def test_another_project_s_quotas_are_get_quota_s(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """Reading another project's quotas and the list of every project's: `get_quota`
+    (Neutron's default: admins, and a project's managers), asked on the caller's own
+    project as Neutron asks it; the details of another project stay admins' (Neutron's
+    own check)."""
+    theirs = await client.get(f"{V2}/quotas/p2", headers=MEMBER)
+    assert theirs.status_code == 403
+    assert error(theirs)["message"] == "(rule:get_quota) is disallowed by policy"
+    assert (await client.get(f"{V2}/quotas", headers=MEMBER)).status_code == 403
+    assert (await client.get(f"{V2}/quotas/p1", headers=MEMBER)).status_code == 200
+    app.state.policy.override({"get_quota": "role:member"})
+    assert (await client.get(f"{V2}/quotas/p2", headers=MEMBER)).status_code == 200
+    assert (await client.get(f"{V2}/quotas/p2/default", headers=MEMBER)).status_code == 200
+    assert (await client.get(f"{V2}/quotas", headers=MEMBER)).json() == {"quotas": []}
+    details = await client.get(f"{V2}/quotas/p2/details", headers=MEMBER)
+    assert details.status_code == 403 and error(details)["type"] == "AdminRequired"

@@ -18,19 +18,20 @@ from starlette.responses import Response
 from cascade.api.network.common import caller, json_body, reply
 from cascade.services.network import quotas
 from cascade.services.network.access import Caller, authorize
-from cascade.services.network.errors import BadRequest, Forbidden, PolicyNotAuthorized
+from cascade.services.network.errors import BadRequest, Forbidden
 
 
-def _allowed(who: Caller, project_id: str) -> None:
-    if not who.is_admin and project_id != who.project_id:
-        raise Forbidden("Non-admin is not authorised to access quotas for another project")
+def _readable(who: Caller, project_id: str) -> None:
+    """Another project's quotas only where `get_quota` allows it (asked on the caller's
+    own project, as Neutron asks it; by default admins, and a project's managers)."""
+    if project_id != who.project_id:
+        authorize(who, "get_quota")
 
 
 async def index(request: Request) -> Response:
+    """Every project's quotas that differ from the defaults: `get_quota`, as Neutron."""
     async with caller(request) as who:
-        # Neutron's own `_check_admin` (context.is_admin, not a rule of its own)
-        if not who.is_admin:
-            raise PolicyNotAuthorized("update_quota")
+        authorize(who, "get_quota")
         out = []
         for project in await quotas.projects_with_limits(who.db):
             limits = await quotas.limits(who.db, who.conf, project)
@@ -46,21 +47,27 @@ async def tenant(request: Request) -> Response:
 async def show(request: Request) -> Response:
     project = request.path_params["project_id"]
     async with caller(request) as who:
-        _allowed(who, project)
+        _readable(who, project)
         return reply({"quota": await quotas.limits(who.db, who.conf, project)})
 
 
 async def defaults(request: Request) -> Response:
     project = request.path_params["project_id"]
     async with caller(request) as who:
-        _allowed(who, project)
+        _readable(who, project)
         return reply({"quota": quotas.defaults(who.conf)})
 
 
 async def details(request: Request) -> Response:
     project = request.path_params["project_id"]
     async with caller(request) as who:
-        _allowed(who, project)
+        # Neutron's own check here (`context.is_admin`, no rule of its own)
+        if not who.is_admin and project != who.project_id:
+            raise Forbidden(
+                "User does not have admin privileges: Only admin is authorized to access "
+                "quotas for another project",
+                type="AdminRequired",
+            )
         limits = await quotas.limits(who.db, who.conf, project)
         used = await quotas.usage(who.db, project)
     body = {k: {"limit": v, "used": used[k], "reserved": 0} for k, v in limits.items()}

@@ -119,6 +119,7 @@ OBJECT_RULES = {
     "create_security_group_rule": f"({ADMIN}) or (role:member and rule:sg_owner)",
     "get_security_group_rule": f"({ADMIN}) or (role:reader and rule:sg_owner)",
     "delete_security_group_rule": f"({ADMIN}) or (role:member and rule:sg_owner)",
+    "get_quota": f"({ADMIN}) or (role:manager and {OWNER})",
     "get_flavor": "role:reader",
     "get_service_profile": ADMIN,
     "get_default_security_group_rule": "role:reader",
