@@ -53,7 +53,8 @@ PARENT = {
 class Allows(Protocol):
     """Whether the caller's policy allows `rule` on `target` (the object as the rule
     reads it: `project_id`, its attributes, its parent's owner); without a target, on
-    the caller's own project."""
+    the caller's own project. The shape of `cascade.policy.Checker`, which a request
+    hands in; not imported from there: `cascade.policy` reads this package's rules."""
 
     def __call__(self, rule: str, target: Mapping[str, Any] | None = None) -> bool: ...
 
