@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.conf import NetworkSection
 from cascade.db.models import NetResource
 from cascade.services.network import attrs, store
-from cascade.services.network.errors import NeutronError, PolicyNotAuthorized
+from cascade.services.network.errors import Forbidden, NeutronError, PolicyNotAuthorized
 
 # Neutron's `<Kind>NotFound` messages, word for word
 MISSING = {
@@ -118,6 +118,12 @@ def _scoped(caller: Caller, row: NetResource, parent: NetResource | None) -> boo
     return shared_to(caller.project_id, public) or bool(public.body.get("router:external"))
 
 
+def unseen(caller: Caller, kind: str, names: Iterable[str]) -> list[str]:
+    """The attributes of `kind` the caller may not see (`get_<kind>:<attribute>`:
+    admins' by default, and services' for a port's bindings)."""
+    return [name for name in names if not caller.allows(f"get_{kind}:{name}")]
+
+
 def sees(caller: Caller, row: NetResource, parent: NetResource | None = None) -> bool:
     """Whether the caller sees the object: within its reach, and `get_<kind>` allows it
     (by default admins everything; a project's readers its own objects, shared and
@@ -166,8 +172,17 @@ def creating(
 ) -> str:
     """The project a create is for (the caller's, or another only for admins: Neutron's
     400), once `create_<kind>` allows it on the new object (`given` with that project,
-    and its parent's owner): Neutron's 403 PolicyNotAuthorized otherwise."""
+    and its parent's owner): Neutron's 403 PolicyNotAuthorized otherwise. A subnet or
+    port on another project's network that is not shared is Neutron's own 403 first
+    (its `_validate_network_tenant_ownership`, before the rule; admins may)."""
     project = attrs.owner(body, kind, caller.project_id, caller.is_admin)
+    if parent is not None and parent.kind == store.NETWORK and not caller.is_admin:
+        usable = parent.project_id == project or shared_to(project, parent)
+        if not usable:
+            raise Forbidden(
+                f"Tenant {project} not allowed to create {kind} on this network",
+                type="PolicyNotAuthorized",
+            )
     new = {**given, "project_id": project, "tenant_id": project}
     if parent is not None:
         new.update(_parent_fields(caller, parent))

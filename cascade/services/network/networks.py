@@ -26,7 +26,7 @@ from cascade.services.network import (
     store,
     subnetpools,
 )
-from cascade.services.network.access import Caller, creating, shared_to
+from cascade.services.network.access import Caller, creating, shared_to, unseen
 from cascade.services.network.errors import Conflict, InvalidInput
 from cascade.services.network.subnets import purge_subnet
 
@@ -223,7 +223,7 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     subnets: dict[str, list[str]] = {r.id: [] for r in rows}
     for sub in await store.rows(caller.db, store.SUBNET, parent_ids=list(subnets)):
         subnets.setdefault(sub.parent_id or "", []).append(sub.id)
-    hidden = [a for a in PROVIDER if not caller.allows(f"get_network:{a}")]  # admins'
+    hidden = unseen(caller, "network", PROVIDER)
     # the address scope of each version: its subnets' pool's (extension address-scope)
     scopes = await subnetpools.network_scopes(caller, list(subnets))
     return [

@@ -23,12 +23,11 @@ from cascade.services.network.access import (
     authorize,
     creating,
     find,
-    shared_to,
     target,
+    unseen,
 )
 from cascade.services.network.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NeutronError,
 )
@@ -64,7 +63,7 @@ ROUTER_BUILD = "router.build"
 async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]:
     """The ports as Neutron shows them: binding details where `get_port:<attribute>`
     allows them (admins and services by default)."""
-    hidden = [a for a in BINDING_ADMIN if not caller.allows(f"get_port:{a}")]
+    hidden = unseen(caller, "port", BINDING_ADMIN)
     return [{k: v for k, v in store.view(r).items() if k not in hidden} for r in rows]
 
 
@@ -212,13 +211,7 @@ async def create(caller: Caller, body: Any, for_server: bool = False) -> NetReso
     never attach it (the process died), the check adopts or deletes it."""
     given = attrs.take(SPEC, body, "port", caller.allows, update=False)
     network = await find(caller, store.NETWORK, given["network_id"])
-    project = attrs.owner(body, "port", caller.project_id, caller.is_admin)
-    if not caller.is_admin and network.project_id != project and not shared_to(project, network):
-        raise Forbidden(
-            f"Tenant {project} not allowed to create port on this network",
-            type="PolicyNotAuthorized",
-        )
-    creating(caller, body, "port", given, network)  # `create_port` on the network
+    project = creating(caller, body, "port", given, network)  # `create_port` on the network
 
     async def once() -> NetResource:
         # after a rollback the session's loaded objects are expired: found again

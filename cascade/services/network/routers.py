@@ -30,7 +30,7 @@ from cascade.services.network import (
     router_plan,
     store,
 )
-from cascade.services.network.access import Caller, creating, find, permit
+from cascade.services.network.access import Caller, creating, find, permit, unseen
 from cascade.services.network.errors import BadRequest, Conflict, NeutronError
 
 A = attrs.Attr
@@ -69,7 +69,7 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
     """The routers as Neutron shows them: `distributed` and `ha` for admins only;
     `availability_zones` the AZs of the pods holding a bottom router (Neutron's: those
     of the L3 agents hosting it), before the first build the home pod's."""
-    hidden = [a for a in ADMIN_ONLY if not caller.allows(f"get_router:{a}")]  # admins'
+    hidden = unseen(caller, "router", ADMIN_ONLY)
     pods = await _pods(caller) if rows else {}
     query = select(Routing.top_id, Routing.pod_id).where(
         Routing.resource_type == materialise.ROUTER, Routing.top_id.in_([r.id for r in rows])

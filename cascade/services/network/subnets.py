@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade.db.models import NetResource
 from cascade.jobs import queue
 from cascade.services.network import attrs, ipam, quotas, store, subnetpools
-from cascade.services.network.access import Caller, creating, parent, shared_to
-from cascade.services.network.errors import BadRequest, Conflict, Forbidden, InvalidInput
+from cascade.services.network.access import Caller, creating, parent
+from cascade.services.network.errors import BadRequest, Conflict, InvalidInput
 
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
 # device owners as Neutron groups them (neutron-lib's constants)
@@ -211,12 +211,6 @@ async def create(caller: Caller, body: Any) -> NetResource:
     overlapping CIDR, gateway or pool; 409 over quota."""
     given = attrs.take(SPEC, body, "subnet", caller.allows, update=False)
     network = await parent(caller, store.NETWORK, given["network_id"], "create_subnet")
-    mine = network.project_id == caller.project_id or shared_to(caller.project_id, network)
-    if not caller.is_admin and not mine:
-        raise Forbidden(
-            f"Tenant {caller.project_id} not allowed to create subnet on this network",
-            type="PolicyNotAuthorized",
-        )
     project = creating(caller, body, "subnet", given, network)
     if given.pop("segment_id") is not None:
         raise InvalidInput("segment_id is not supported by the top yet")
