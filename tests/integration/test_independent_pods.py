@@ -142,7 +142,12 @@ def test_with_pod3s_keystone_away_a_new_project_gets_a_503_naming_it(
             elsewhere = make(alt, availability_zone="az1", name=unique("ind"))
             made.append((alt, elsewhere["id"]))
             wait(alt, f"/volumes/{elsewhere['id']}", "volume", "available")
-        # Keystone back: the project is made (or found again) and the volume too
+        # Keystone back: once a health round sees pod3 up again (every [pods]
+        # health_interval), the project is made (or found again) and the volume too
+        deadline = time.monotonic() + 60
+        while pod_health(top, pod["id"]) != "up":
+            assert time.monotonic() < deadline, "pod3 not up again within 60 s"
+            time.sleep(1)
         back = make(alt, availability_zone="az3", name=unique("ind"))
         made.append((alt, back["id"]))
         wait(alt, f"/volumes/{back['id']}", "volume", "available")
@@ -151,6 +156,11 @@ def test_with_pod3s_keystone_away_a_new_project_gets_a_503_naming_it(
         for who, volume_id in made:
             call(who, "DELETE", f"/volumes/{volume_id}")
             gone(who, f"/volumes/{volume_id}")
+
+
+def pod_health(top: dict[str, Connection], pod_id: str) -> str:
+    state: str = admin_api(top, "GET", f"/v1/pods/{pod_id}").json()["pod"]["health"]["state"]
+    return state
 
 
 def admin_jobs(top: dict[str, Connection], job_type: str) -> list[dict[str, Any]]:
