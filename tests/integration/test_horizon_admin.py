@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from openstack.connection import Connection
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 
 from devcloud.layout import Layout
 from tests.integration.browser import Dashboard, dashboard
@@ -42,7 +43,10 @@ def rows(ui: Dashboard, table: str) -> list[str]:
 
 
 def server_filter(ui: Dashboard, table: str, field: str, value: str) -> None:
-    """The table's server-side filter: pick the field, type the value, press Filter."""
+    """The table's server-side filter: pick the field, type the value, press Filter, and
+    wait for the filtered page (the old table gone, the new one there): rows read while
+    the browser swaps the pages go stale under the reader."""
+    old = ui.driver.find_element(By.CSS_SELECTOR, f"table#{table}")
     ui.driver.find_element(
         By.CSS_SELECTOR, ".table_search .themable-select .dropdown-toggle"
     ).click()
@@ -53,6 +57,8 @@ def server_filter(ui: Dashboard, table: str, field: str, value: str) -> None:
     box.clear()
     box.send_keys(value)
     ui.driver.find_element(By.ID, f"{table}__action_filter").click()
+    ui.wait(lambda d: staleness_of(old)(d), "the filtered page")
+    ui.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"table#{table}"), f"the {table} table")
 
 
 def test_an_admin_runs_cascade_from_the_dashboard(dashboard: Dashboard, admin: Connection) -> None:
