@@ -108,15 +108,23 @@ class Dashboard:
 
     def messages(self) -> list[str]:
         """The success/error messages shown after an action, dismissed."""
-        alerts = self.wait(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "div.messages div.alert"),
-            "Horizon's message",
-        )
-        # the text without the close button's "\u00d7"
-        texts = [a.text.replace("\n", " ").replace("\u00d7", "").strip() for a in alerts]
+
+        def shown(d: WebDriver) -> tuple[list[WebElement], list[str]] | None:
+            alerts = d.find_elements(By.CSS_SELECTOR, "div.messages div.alert")
+            # read inside the wait: a page swapped under the reader is looked at again;
+            # the text without the close button's "\u00d7"
+            texts = [a.text.replace("\n", " ").replace("\u00d7", "").strip() for a in alerts]
+            return (alerts, texts) if alerts else None
+
+        found = self.wait(shown, "Horizon's message")
+        assert found is not None
+        alerts, texts = found
         for alert in alerts:
-            for close in alert.find_elements(By.CSS_SELECTOR, "a.close"):
-                close.click()
+            try:
+                for close in alert.find_elements(By.CSS_SELECTOR, "a.close"):
+                    close.click()
+            except StaleElementReferenceException:
+                pass  # gone with its page: nothing left to dismiss
         return texts
 
     def transfer(self, scope: WebElement, label: str) -> None:
