@@ -127,10 +127,31 @@ async def test_rules_read_the_object_s_attributes_and_its_parent_s_owner(
         client, "port", {"network_id": net["id"], "project_id": "p2", "name": "x"}, ADMIN
     )
     assert (await client.get(f"{V2}/ports/{theirs['id']}", headers=OTHER)).status_code == 200
+    # as in Neutron (its port query hook, `get_port`'s NET_OWNER_READER), the network's
+    # owner reads the ports other projects have on it, and may not change them
+    listed = (await client.get(f"{V2}/ports", headers=MEMBER)).json()["ports"]
+    assert [p["id"] for p in listed] == [theirs["id"]]
+    assert (await client.get(f"{V2}/ports/{theirs['id']}", headers=MEMBER)).status_code == 200
+    renamed = await client.put(
+        f"{V2}/ports/{theirs['id']}", json={"port": {"name": "y"}}, headers=MEMBER
+    )
+    assert renamed.status_code == 403
     policy.override({"get_port": "rule:admin_only or project_id:%(network:project_id)s"})
     assert (await client.get(f"{V2}/ports/{theirs['id']}", headers=OTHER)).status_code == 404
-    mine = await client.get(f"{V2}/ports", headers=MEMBER)
-    assert mine.json()["ports"] == []  # the member's query holds its own ports only
+    listed = (await client.get(f"{V2}/ports", headers=MEMBER)).json()["ports"]
+    assert [p["id"] for p in listed] == [theirs["id"]]
+    policy.override({"get_port": "rule:admin_only or project_id:%(project_id)s"})
+    assert (await client.get(f"{V2}/ports", headers=MEMBER)).json()["ports"] == []
+    mine = await client.get(f"{V2}/ports/{theirs['id']}", headers=MEMBER)
+    assert mine.status_code == 404 and error(mine)["type"] == "PortNotFound"
+    from cascade.services.network import policies
+
+    default = policies.defaults()["delete_port"]  # the file's `delete_port` taken back
+    policy.override({"get_port": "rule:admin_only or rule:network_owner", "delete_port": default})
+    # and deletes them (`delete_port`'s NET_OWNER_MEMBER), as Neutron's network owner may
+    assert (await client.delete(f"{V2}/ports/{theirs['id']}", headers=MEMBER)).status_code == 204
+    gone = await client.get(f"{V2}/ports/{theirs['id']}", headers=ADMIN)
+    assert gone.status_code == 404
 
 
 async def test_admin_only_attributes_are_shown_by_their_get_rules(

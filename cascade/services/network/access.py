@@ -112,6 +112,9 @@ def _scoped(caller: Caller, row: NetResource, parent: NetResource | None) -> boo
     networks (with their subnets), subnet pools and address scopes, and the public kinds."""
     if caller.is_admin or row.project_id == caller.project_id or row.kind in PUBLIC:
         return True
+    if row.kind == store.PORT:
+        # Neutron's port query hook: the ports on the caller's networks, whoever owns them
+        return parent is not None and parent.project_id == caller.project_id
     public = parent if row.kind == store.SUBNET else row
     if public is None or public.kind not in SHAREABLE:
         return False
@@ -221,9 +224,22 @@ async def visible(caller: Caller, kind: str) -> list[NetResource]:
     # of those alone); the others read every row, and every parent in one query
     narrowed = not (caller.is_admin or kind in (*PUBLIC, *SHAREABLE, store.SUBNET))
     every = await store.rows(caller.db, kind, caller.project_id if narrowed else None)
+    if narrowed and kind == store.PORT:
+        every += await _on_own_networks(caller, {r.id for r in every})
     parents: dict[str, NetResource] = {}
     ids = {r.parent_id for r in every if r.parent_id} if kind in PARENT else set()
     if ids:
         found = await store.rows(caller.db, PARENT[kind], ids=ids if narrowed else None)
         parents = {p.id: p for p in found}
     return [r for r in every if sees(caller, r, parents.get(r.parent_id or ""))]
+
+
+async def _on_own_networks(caller: Caller, known: set[str]) -> list[NetResource]:
+    """Other projects' ports on the caller's project's networks, which Neutron's port
+    query hook adds to a non-admin's query (its `get_port` then decides: by default the
+    network's owner reads them)."""
+    own = [n.id for n in await store.rows(caller.db, store.NETWORK, caller.project_id)]
+    if not own:
+        return []
+    found = await store.rows(caller.db, store.PORT, parent_ids=own)
+    return [r for r in found if r.id not in known]
