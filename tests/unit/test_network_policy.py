@@ -227,3 +227,32 @@ async def test_another_project_s_quotas_are_get_quota_s(
     assert (await client.get(f"{V2}/quotas", headers=MEMBER)).json() == {"quotas": []}
     details = await client.get(f"{V2}/quotas/p2/details", headers=MEMBER)
     assert details.status_code == 403 and error(details)["type"] == "AdminRequired"
+
+
+@pytest.mark.fake_pods
+async def test_a_floating_ip_is_not_associated_with_another_project_s_port(
+    client: httpx.AsyncClient, pods: object
+) -> None:
+    """The network's owner sees another project's port on it, but may not point its
+    floating IP at it: Neutron's 400, and no floating IP is held."""
+    from tests.unit.test_network_issue12 import external
+
+    ext_id, _ = await external(client)
+    net = await make(client, "network", {"name": "n"})
+    await make(client, "subnet", {"network_id": net["id"], "cidr": "10.6.0.0/24"})
+    theirs = await make(client, "port", {"network_id": net["id"], "project_id": "p2"}, ADMIN)
+    body = {"floatingip": {"floating_network_id": ext_id, "port_id": theirs["id"]}}
+    refused = await client.post(f"{V2}/floatingips", json=body, headers=MEMBER)
+    assert refused.status_code == 400
+    assert error(refused)["message"] == (
+        f"Bad floatingip request: Cannot process floating IP association with Port "
+        f"{theirs['id']}, since that port is owned by a different project"
+    )
+    assert (await client.get(f"{V2}/floatingips", headers=MEMBER)).json()["floatingips"] == []
+    fip = await make(client, "floatingip", {"floating_network_id": ext_id})
+    moved = await client.put(
+        f"{V2}/floatingips/{fip['id']}",
+        json={"floatingip": {"port_id": theirs["id"]}},
+        headers=MEMBER,
+    )
+    assert moved.status_code == 400 and "owned by a different project" in error(moved)["message"]

@@ -69,12 +69,19 @@ async def views(caller: Caller, rows: list[NetResource]) -> list[dict[str, Any]]
 
 
 async def _association(
-    caller: Caller, network: NetResource, port_id: str | None, fixed: str | None
+    caller: Caller, network: NetResource, project: str, port_id: str | None, fixed: str | None
 ) -> dict[str, Any]:
-    """router_id, port_id and fixed_ip_address for associating with `port_id` (or none)."""
+    """router_id, port_id and fixed_ip_address for associating the floating IP of
+    `project` with `port_id` (or none)."""
     if not port_id:
         return {"port_id": None, "fixed_ip_address": None, "router_id": None}
     port = await find(caller, store.PORT, str(port_id))
+    if port.project_id != project and not caller.is_admin:
+        # a port the caller sees on its network that another project owns (Neutron's words)
+        raise BadRequest(
+            f"Bad floatingip request: Cannot process floating IP association with Port "
+            f"{port.id}, since that port is owned by a different project"
+        )
     ips = port.body.get("fixed_ips", [])
     chosen = next(
         (ip for ip in ips if fixed in (None, ip["ip_address"]) and ":" not in ip["ip_address"]),
@@ -144,7 +151,9 @@ async def _create_once(caller: Caller, given: dict[str, Any], project: str) -> N
     ]
     if not subnets:
         raise BadRequest(f"Bad floatingip request: Network {network.id} has no IPv4 subnet.")
-    linked = await _association(caller, network, given["port_id"], given["fixed_ip_address"])
+    linked = await _association(
+        caller, network, project, given["port_id"], given["fixed_ip_address"]
+    )
     fip_id = str(uuid.uuid4())
     address = await ipam.allocate(
         caller.db, network.id, store.view(subnets[0]), owner(fip_id), given["floating_ip_address"]
@@ -173,7 +182,9 @@ async def update(caller: Caller, row: NetResource, given: dict[str, Any]) -> Non
         network = await find(caller, store.NETWORK, row.body["floating_network_id"])
         if given["port_id"] != row.body.get("port_id"):
             given.update(
-                await _association(caller, network, given["port_id"], given.get("fixed_ip_address"))
+                await _association(
+                    caller, network, row.project_id, given["port_id"], given.get("fixed_ip_address")
+                )
             )
     before = row.body.get("router_id")
     if store.change(row, given):
