@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,6 +81,16 @@ class Caller:
     is_admin: bool
     allows: Allows = _system
 
+    @cached_property  # asked for each row of a list; its answer holds for the request
+    def spans(self) -> bool:
+        """Whether the caller's queries hold every project's objects (then the `get_`
+        rules decide), as Neutron's are unscoped for an admin, a context the policy
+        `context_with_global_access` allows (nobody by default) and the service role
+        (`service_api`); the others' hold their project's, shared and external ones."""
+        return (
+            self.is_admin or self.allows("context_with_global_access") or self.allows("service_api")
+        )
+
 
 def target(caller: Caller, row: NetResource, parent: NetResource | None = None) -> dict[str, Any]:
     """The object as Neutron's policy reads it: its attributes, `project_id` (and
@@ -110,7 +121,7 @@ def _scoped(caller: Caller, row: NetResource, parent: NetResource | None) -> boo
     """Whether the object is within the caller's reach before any rule is read, as
     Neutron's queries narrow a non-admin's: its own project's objects, shared or external
     networks (with their subnets), subnet pools and address scopes, and the public kinds."""
-    if caller.is_admin or row.project_id == caller.project_id or row.kind in PUBLIC:
+    if row.project_id == caller.project_id or row.kind in PUBLIC or caller.spans:
         return True
     if row.kind == store.PORT:
         # Neutron's port query hook: the ports on the caller's networks, whoever owns them
@@ -222,7 +233,7 @@ async def visible(caller: Caller, kind: str) -> list[NetResource]:
     """Every object of `kind` the caller may see (`sees`)."""
     # a non-admin's query of a kind nobody shares is its project's rows (and the parents
     # of those alone); the others read every row, and every parent in one query
-    narrowed = not (caller.is_admin or kind in (*PUBLIC, *SHAREABLE, store.SUBNET))
+    narrowed = not (kind in (*PUBLIC, *SHAREABLE, store.SUBNET) or caller.spans)
     every = await store.rows(caller.db, kind, caller.project_id if narrowed else None)
     if narrowed and kind == store.PORT:
         every += await _on_own_networks(caller, {r.id for r in every})

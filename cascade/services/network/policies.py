@@ -76,6 +76,7 @@ BASE = {
     "network_owner": "project_id:%(network:project_id)s",
     "sg_owner": "project_id:%(security_group:project_id)s",
     "service_api": "role:service",
+    "context_with_global_access": "!",
     "context_is_advsvc": "role:advsvc",
     "shared": "field:networks:shared=True",
     "external": "field:networks:router:external=True",
