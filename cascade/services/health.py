@@ -348,12 +348,15 @@ async def run_periodically(
     ends first), and another takes over within a third of the lease once it lapses.
     The same holder starts the periodic audits (`audit_interval`, `[audit] interval`)."""
     lease = leases.Held(sessions, LEASE, max(interval, MIN_LEASE_SECONDS))
-    await asyncio.gather(
-        lease.keep(),
-        _rounds(interval, sessions, registry, lease),
-        _sweeps(interval, sessions, registry, lease),
-        _audits(audit_interval, sessions, lease),
-    )
+    # a task group, not gather: cancelled, it waits for every part to end, so the lease is
+    # released (`keep`'s last step) before the caller disposes of the database engine;
+    # gather returned at the first part cancelled and left the release to run, or to be
+    # cancelled in turn, with the process (a test's event loop hung on closing over it)
+    async with asyncio.TaskGroup() as parts:
+        parts.create_task(lease.keep())
+        parts.create_task(_rounds(interval, sessions, registry, lease))
+        parts.create_task(_sweeps(interval, sessions, registry, lease))
+        parts.create_task(_audits(audit_interval, sessions, lease))
 
 
 async def _audits(

@@ -63,3 +63,6 @@ async def test_of_two_checkers_one_checks_and_the_other_takes_over_when_it_stops
         await other
     assert set(rounds[:before]) == {"one"}
     assert "other" in rounds[before:] and "one" not in rounds[before:]
+    # once a checker is cancelled and awaited, nothing of it is left running (its lease's
+    # release included): the caller disposes of the engine next
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
