@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.unit.test_network_api import OTHER
 from tests.unit.test_network_neutron_parity import ADMIN, MEMBER, V2, error, make
 
 
@@ -152,9 +153,13 @@ async def test_a_routers_gateway_is_a_port_that_goes_with_the_gateway(
     [port] = await _gateway_ports(client, ext_id)
     assert port["device_id"] == router["id"] and port["project_id"] == ""
     assert port["fixed_ips"] == [{"subnet_id": ext_sub, "ip_address": address}]
-    # a tenant sees no gateway port (it is no project's), nor may anyone delete it
-    mine = (await client.get(f"{V2}/ports", headers=MEMBER)).json()["ports"]
-    assert port["id"] not in {p["id"] for p in mine}
+    # another tenant sees no gateway port (it is no project's), nor may anyone delete it;
+    # the external network's project (the admin's, p1, here) sees it, as the owner of a
+    # network sees every port on it in Neutron
+    theirs = (await client.get(f"{V2}/ports", headers=OTHER)).json()["ports"]
+    assert port["id"] not in {p["id"] for p in theirs}
+    owners = (await client.get(f"{V2}/ports", headers=MEMBER)).json()["ports"]
+    assert port["id"] in {p["id"] for p in owners}
     refused = await client.delete(f"{V2}/ports/{port['id']}", headers=ADMIN)
     assert refused.status_code == 409 and error(refused)["type"] == "ServicePortInUse"
     # reset without SNAT: one gateway port still, at the same address
