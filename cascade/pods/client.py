@@ -31,13 +31,6 @@ LOG = logging.getLogger(__name__)
 BREAKER_REFUSED = "refused by the circuit breaker after repeated failures"
 
 
-def _why(exc: PodUnavailable) -> str:
-    """The metrics' reason of a call that got no answer."""
-    if exc.reason == BREAKER_REFUSED:
-        return "breaker"
-    return "timeout" if exc.reason.startswith(("timed out", "no answer")) else "unreachable"
-
-
 SAFE_TO_RETRY = frozenset({"GET", "HEAD", "OPTIONS"})
 # what a call may carry (`_prepared` writes those without a body itself)
 CALL_OPTIONS = frozenset({"params", "headers", "json", "content"})
@@ -48,14 +41,18 @@ UNWELL = frozenset({502, 503, 504})
 class PodUnavailable(Exception):
     """The pod did not answer. `sent` False: the request never reached it (refused by the
     breaker, no connection made), so it cannot have acted on it; True: it may have (a
-    create's caller must then look for what it may have made)."""
+    create's caller must then look for what it may have made). `why`, the metrics'
+    reason: `unreachable`, `timeout` or `breaker`."""
 
-    def __init__(self, pod: str, service: str, reason: str, sent: bool = True) -> None:
+    def __init__(
+        self, pod: str, service: str, reason: str, sent: bool = True, why: str = "unreachable"
+    ) -> None:
         super().__init__(f"pod {pod} ({service}) is unavailable: {reason}")
         self.pod = pod
         self.service = service
         self.reason = reason
         self.sent = sent
+        self.why = why
 
 
 CLOSE = {"Connection": "close"}
@@ -156,7 +153,7 @@ class PodClient:
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if not self.breaker.allow():
             metrics.POD_CALL_ERRORS.labels(self.pod, self.service, "breaker").inc()
-            raise PodUnavailable(self.pod, self.service, BREAKER_REFUSED, sent=False)
+            raise PodUnavailable(self.pod, self.service, BREAKER_REFUSED, False, "breaker")
         probe = self.breaker.probing  # this request is the half-open breaker's probe
         attempts = 2 if method.upper() in SAFE_TO_RETRY else 1
         self._in_flight += 1
@@ -176,7 +173,7 @@ class PodClient:
             LOG.log(level, 'pod %s %s "%s %s" failed: %s time: %.4f', self.pod, self.service,
                     method, url, exc.reason, took)  # fmt: skip
             metrics.POD_CALL_SECONDS.labels(self.pod, self.service).observe(took)
-            metrics.POD_CALL_ERRORS.labels(self.pod, self.service, _why(exc)).inc()
+            metrics.POD_CALL_ERRORS.labels(self.pod, self.service, exc.why).inc()
             raise
         finally:
             self._in_flight -= 1
@@ -219,7 +216,8 @@ class PodClient:
             except httpx.TimeoutException as exc:
                 self.breaker.failure()
                 sent = not isinstance(exc, NOT_SENT)
-                raise PodUnavailable(self.pod, self.service, f"timed out ({exc!r})", sent) from exc
+                timed_out = f"timed out ({exc!r})"
+                raise PodUnavailable(self.pod, self.service, timed_out, sent, "timeout") from exc
             except httpx.TransportError as exc:
                 if attempt < attempts:
                     continue  # a read on a dropped pooled connection: once more
@@ -260,7 +258,8 @@ class PodClient:
                 # itself ran that late): it says nothing of the pod
                 raise PodUnavailable(self.pod, self.service, "not read in time") from exc
             self.breaker.trip()
-            raise PodUnavailable(self.pod, self.service, f"no answer in {timeout:g} s") from exc
+            silent = f"no answer in {timeout:g} s"
+            raise PodUnavailable(self.pod, self.service, silent, why="timeout") from exc
         except httpx.TransportError as exc:
             self.breaker.trip()
             raise PodUnavailable(self.pod, self.service, repr(exc)) from exc

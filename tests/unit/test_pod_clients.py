@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from cascade.conf import KeystoneSection, PodsSection
 from cascade.db.models import Pod
@@ -86,6 +87,33 @@ async def test_breaker_refuses_a_dead_pod_without_calling_it() -> None:
         await client.request("POST", "http://pod/")
     assert "circuit breaker" in caught.value.reason
     assert len(calls) == 2
+
+
+async def test_each_call_without_an_answer_is_counted_by_its_reason() -> None:
+    """`cascade_pod_call_errors_total{reason}`: a connection refused is `unreachable`, a
+    pod too slow to answer `timeout`, a call the open breaker refuses `breaker`."""
+
+    def count(reason: str) -> float:
+        labels = {"pod": "podm", "service": "compute", "reason": reason}
+        return REGISTRY.get_sample_value("cascade_pod_call_errors_total", labels) or 0.0
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    before = {r: count(r) for r in ("unreachable", "timeout", "breaker")}
+    refused, _ = flaky(100)
+    client = PodClient("podm", "compute", CONF, refused)
+    with pytest.raises(PodUnavailable) as caught:
+        await client.request("POST", "http://pod/")
+    assert caught.value.why == "unreachable" and count("unreachable") == before["unreachable"] + 1
+    client._transport = httpx.MockTransport(slow)
+    with pytest.raises(PodUnavailable) as caught:
+        await client.request("POST", "http://pod/")
+    assert caught.value.why == "timeout" and count("timeout") == before["timeout"] + 1
+    with pytest.raises(PodUnavailable) as caught:  # two failures: the breaker is open
+        await client.request("POST", "http://pod/")
+    assert caught.value.why == "breaker" and count("breaker") == before["breaker"] + 1
+    assert count("unreachable") == before["unreachable"] + 1
 
 
 async def test_a_pod_5xx_is_returned_and_counted() -> None:
