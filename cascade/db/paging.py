@@ -3,6 +3,7 @@ marker row, a limit."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
@@ -38,17 +39,13 @@ async def by_age(
         last: Any = await session.scalar(query.where(row_id == marker))
         if last is None:
             raise MarkerNotFound(f"marker [{marker}] not found")
-        if newest_first:
-            after = or_(
-                created_at < last.created_at,
-                and_(created_at == last.created_at, row_id < last.id),
+        beyond = operator.lt if newest_first else operator.gt  # "after" in the page's order
+        query = query.where(
+            or_(
+                beyond(created_at, last.created_at),
+                and_(created_at == last.created_at, beyond(row_id, last.id)),
             )
-        else:
-            after = or_(
-                created_at > last.created_at,
-                and_(created_at == last.created_at, row_id > last.id),
-            )
-        query = query.where(after)
+        )
     for name, value in filters.items():
         if value is not None:
             query = query.where(table[name] == value)
