@@ -69,6 +69,10 @@ def refuse(rule: str, target: Mapping[str, Any] | None = None) -> bool:
     return False
 
 
+# the rules whose caller's queries hold every project's objects, as an admin's do
+SPANNING = ("context_with_global_access", "service_api")
+
+
 @dataclass(frozen=True)
 class Caller:
     """The project asking and whether it is an admin (policy `context_is_admin`, as
@@ -87,9 +91,7 @@ class Caller:
         rules decide), as Neutron's are unscoped for an admin, a context the policy
         `context_with_global_access` allows (nobody by default) and the service role
         (`service_api`); the others' hold their project's, shared and external ones."""
-        return (
-            self.is_admin or self.allows("context_with_global_access") or self.allows("service_api")
-        )
+        return self.is_admin or any(self.allows(rule) for rule in SPANNING)
 
 
 def target(caller: Caller, row: NetResource, parent: NetResource | None = None) -> dict[str, Any]:
@@ -234,23 +236,16 @@ async def visible(caller: Caller, kind: str) -> list[NetResource]:
     # a non-admin's query of a kind nobody shares is its project's rows (and the parents
     # of those alone); the others read every row, and every parent in one query
     narrowed = not (kind in (*PUBLIC, *SHAREABLE, store.SUBNET) or caller.spans)
-    every = await store.rows(caller.db, kind, caller.project_id if narrowed else None)
     if narrowed and kind == store.PORT:
-        every += await _on_own_networks(caller, {r.id for r in every})
+        # Neutron's port query hook: a non-admin's query holds the ports on its networks
+        # too, whoever owns them (`get_port` then decides: by default the network's
+        # owner reads them)
+        every = await store.owned_or_under(caller.db, kind, caller.project_id, store.NETWORK)
+    else:
+        every = await store.rows(caller.db, kind, caller.project_id if narrowed else None)
     parents: dict[str, NetResource] = {}
     ids = {r.parent_id for r in every if r.parent_id} if kind in PARENT else set()
     if ids:
         found = await store.rows(caller.db, PARENT[kind], ids=ids if narrowed else None)
         parents = {p.id: p for p in found}
     return [r for r in every if sees(caller, r, parents.get(r.parent_id or ""))]
-
-
-async def _on_own_networks(caller: Caller, known: set[str]) -> list[NetResource]:
-    """Other projects' ports on the caller's project's networks, which Neutron's port
-    query hook adds to a non-admin's query (its `get_port` then decides: by default the
-    network's owner reads them)."""
-    own = [n.id for n in await store.rows(caller.db, store.NETWORK, caller.project_id)]
-    if not own:
-        return []
-    found = await store.rows(caller.db, store.PORT, parent_ids=own)
-    return [r for r in found if r.id not in known]

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.db.models import NetResource
@@ -130,6 +130,21 @@ async def rows(
         query = query.where(NetResource.parent_id.in_(list(parent_ids)))
     if ids is not None:
         query = query.where(NetResource.id.in_(list(ids)))
+    return list((await db.scalars(query)).all())
+
+
+async def owned_or_under(
+    db: AsyncSession, kind: str, project_id: str, parent_kind: str
+) -> list[NetResource]:
+    """Objects of `kind` of the project, and those under (whose parent is) one of the
+    project's `parent_kind` objects, whoever owns them: one query."""
+    parents = select(NetResource.id).where(
+        NetResource.kind == parent_kind, NetResource.project_id == project_id
+    )
+    query = select(NetResource).where(
+        NetResource.kind == kind,
+        or_(NetResource.project_id == project_id, NetResource.parent_id.in_(parents)),
+    )
     return list((await db.scalars(query)).all())
 
 
